@@ -1,0 +1,455 @@
+package gen
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"capnproto.org/go/capnp/v3"
+	"capnproto.org/go/capnp/v3/std/capnp/schema"
+)
+
+// Kind is the kind of a field's type, as far as this generator supports it.
+type Kind int
+
+// Supported type kinds.
+const (
+	Bool Kind = iota + 1
+	Int8
+	Int16
+	Int32
+	Int64
+	Uint8
+	Uint16
+	Uint32
+	Uint64
+	Float32
+	Float64
+	Enum
+	Text
+	Data
+	StructKind
+	List
+)
+
+// Bits returns the size of a data-section kind in bits, 0 for pointer kinds.
+func (k Kind) Bits() int {
+	switch k {
+	case Bool:
+		return 1
+	case Int8, Uint8:
+		return 8
+	case Int16, Uint16, Enum:
+		return 16
+	case Int32, Uint32, Float32:
+		return 32
+	case Int64, Uint64, Float64:
+		return 64
+	}
+	return 0
+}
+
+// IsPointer reports whether values of the kind live behind a pointer.
+func (k Kind) IsPointer() bool { return k.Bits() == 0 }
+
+// Type is a field type.
+type Type struct {
+	Kind   Kind
+	Enum   *EnumDecl   // Kind == Enum
+	Struct *StructDecl // Kind == StructKind
+	Elem   *Type       // Kind == List
+}
+
+// Field is one field of a struct.
+type Field struct {
+	Name   string // as in the schema, e.g. "writerId"
+	GoName string // e.g. "WriterID"
+	Doc    string
+	Type   Type
+	// Offset is in units of the type's size for data fields (as in the
+	// schema), and the pointer slot for pointer fields.
+	Offset int
+	Index  int // position in the schema's field list (ordinal order)
+}
+
+// StructDecl is one struct of the schema.
+type StructDecl struct {
+	Name      string // scoped schema name, e.g. "AuditRecord" or "Outer.Inner"
+	GoName    string
+	ID        uint64
+	Doc       string
+	DataWords int
+	PtrCount  int
+	Fields    []*Field // declaration (code) order
+}
+
+// EnumDecl is one enum of the schema.
+type EnumDecl struct {
+	Name       string
+	GoName     string
+	ID         uint64
+	Doc        string
+	Enumerants []Enumerant // by value
+}
+
+// Enumerant is one value of an enum.
+type Enumerant struct {
+	Name   string
+	GoName string
+	Doc    string
+}
+
+// File is one schema file of a request, with every struct and enum it
+// declares (nested ones included), in declaration order.
+type File struct {
+	Name    string // as given to capnp compile, e.g. "schema/audit.capnp"
+	ID      uint64
+	Structs []*StructDecl
+	Enums   []*EnumDecl
+}
+
+// UnsupportedError reports a schema shape the generator refuses.
+type UnsupportedError struct {
+	Node   string // schema name of the struct or enum
+	Field  string // field name, or ""
+	Reason string
+}
+
+func (e *UnsupportedError) Error() string {
+	if e.Field != "" {
+		return fmt.Sprintf("unsupported schema: %s.%s: %s", e.Node, e.Field, e.Reason)
+	}
+	return fmt.Sprintf("unsupported schema: %s: %s", e.Node, e.Reason)
+}
+
+// Load parses a CodeGeneratorRequest (a message as `capnp compile -o-`
+// writes it: unpacked, with a segment table) and returns its requested files.
+func Load(req []byte) ([]*File, error) {
+	msg, err := capnp.Unmarshal(req)
+	if err != nil {
+		return nil, fmt.Errorf("gen: reading request: %w", err)
+	}
+	msg.ResetReadLimit(1 << 40)
+	r, err := schema.ReadRootCodeGeneratorRequest(msg)
+	if err != nil {
+		return nil, fmt.Errorf("gen: reading request: %w", err)
+	}
+	l := &loader{nodes: map[uint64]schema.Node{}, docs: map[uint64]schema.Node_SourceInfo{},
+		structs: map[uint64]*StructDecl{}, enums: map[uint64]*EnumDecl{}}
+	nodes, err := r.Nodes()
+	if err != nil {
+		return nil, err
+	}
+	for i := 0; i < nodes.Len(); i++ {
+		l.nodes[nodes.At(i).Id()] = nodes.At(i)
+	}
+	infos, err := r.SourceInfo()
+	if err != nil {
+		return nil, err
+	}
+	for i := 0; i < infos.Len(); i++ {
+		l.docs[infos.At(i).Id()] = infos.At(i)
+	}
+	files, err := r.RequestedFiles()
+	if err != nil {
+		return nil, err
+	}
+	var out []*File
+	for i := 0; i < files.Len(); i++ {
+		name, _ := files.At(i).Filename()
+		f := &File{Name: name, ID: files.At(i).Id()}
+		l.file = f
+		if err := l.scope(files.At(i).Id(), ""); err != nil {
+			return nil, err
+		}
+		if err := l.resolve(); err != nil {
+			return nil, err
+		}
+		out = append(out, f)
+	}
+	return out, nil
+}
+
+type loader struct {
+	nodes   map[uint64]schema.Node
+	docs    map[uint64]schema.Node_SourceInfo
+	structs map[uint64]*StructDecl
+	enums   map[uint64]*EnumDecl
+	file    *File
+	pending []pendingField
+}
+
+type pendingField struct {
+	s    *StructDecl
+	f    *Field
+	node schema.Field
+}
+
+func (l *loader) doc(id uint64) string {
+	s, _ := l.docs[id].DocComment()
+	return strings.TrimSpace(s)
+}
+
+func (l *loader) memberDoc(id uint64, i int) string {
+	m, err := l.docs[id].Members()
+	if err != nil || i >= m.Len() {
+		return ""
+	}
+	s, _ := m.At(i).DocComment()
+	return strings.TrimSpace(s)
+}
+
+// scope walks the nested nodes of id in declaration order.
+func (l *loader) scope(id uint64, prefix string) error {
+	n, ok := l.nodes[id]
+	if !ok {
+		return fmt.Errorf("gen: node @%#x missing from request", id)
+	}
+	nested, err := n.NestedNodes()
+	if err != nil {
+		return err
+	}
+	for i := 0; i < nested.Len(); i++ {
+		nn := nested.At(i)
+		short, _ := nn.Name()
+		name := prefix + short
+		child, ok := l.nodes[nn.Id()]
+		if !ok {
+			return fmt.Errorf("gen: node %s missing from request", name)
+		}
+		switch child.Which() {
+		case schema.Node_Which_structNode:
+			if err := l.addStruct(child, name); err != nil {
+				return err
+			}
+		case schema.Node_Which_enum:
+			if err := l.addEnum(child, name); err != nil {
+				return err
+			}
+		case schema.Node_Which_interface:
+			return &UnsupportedError{Node: name, Reason: "interfaces are not supported"}
+		case schema.Node_Which_const, schema.Node_Which_annotation:
+			continue // nothing to encode
+		}
+		if err := l.scope(nn.Id(), name+"."); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func goTypeName(scoped string) string {
+	parts := strings.Split(scoped, ".")
+	for i, p := range parts {
+		parts[i] = GoName(p)
+	}
+	return strings.Join(parts, "_")
+}
+
+func (l *loader) addEnum(n schema.Node, name string) error {
+	e := &EnumDecl{Name: name, GoName: goTypeName(name), ID: n.Id(), Doc: l.doc(n.Id())}
+	list, err := n.Enum().Enumerants()
+	if err != nil {
+		return err
+	}
+	for i := 0; i < list.Len(); i++ {
+		en, _ := list.At(i).Name()
+		e.Enumerants = append(e.Enumerants, Enumerant{Name: en, GoName: e.GoName + GoName(en), Doc: l.memberDoc(n.Id(), i)})
+	}
+	l.enums[n.Id()] = e
+	l.file.Enums = append(l.file.Enums, e)
+	return nil
+}
+
+func (l *loader) addStruct(n schema.Node, name string) error {
+	st := n.StructNode()
+	switch {
+	case n.IsGeneric():
+		return &UnsupportedError{Node: name, Reason: "generic structs are not supported"}
+	case st.IsGroup():
+		return &UnsupportedError{Node: name, Reason: "groups are not supported"}
+	case st.DiscriminantCount() > 0:
+		return &UnsupportedError{Node: name, Reason: "unions are not supported"}
+	}
+	s := &StructDecl{Name: name, GoName: goTypeName(name), ID: n.Id(), Doc: l.doc(n.Id()),
+		DataWords: int(st.DataWordCount()), PtrCount: int(st.PointerCount())}
+	fields, err := st.Fields()
+	if err != nil {
+		return err
+	}
+	for i := 0; i < fields.Len(); i++ {
+		fn := fields.At(i)
+		fname, _ := fn.Name()
+		if fn.Which() != schema.Field_Which_slot {
+			return &UnsupportedError{Node: name, Field: fname, Reason: "groups are not supported"}
+		}
+		if fn.DiscriminantValue() != 0xffff {
+			return &UnsupportedError{Node: name, Field: fname, Reason: "unions are not supported"}
+		}
+		if fn.Slot().HadExplicitDefault() {
+			return &UnsupportedError{Node: name, Field: fname, Reason: "explicit default values are not supported (the canonical form writes defaults as zero)"}
+		}
+		f := &Field{Name: fname, GoName: GoName(fname), Doc: l.memberDoc(n.Id(), i),
+			Offset: int(fn.Slot().Offset()), Index: i}
+		s.Fields = append(s.Fields, f)
+		l.pending = append(l.pending, pendingField{s: s, f: f, node: fn})
+	}
+	sort.SliceStable(s.Fields, func(a, b int) bool {
+		return fields.At(s.Fields[a].Index).CodeOrder() < fields.At(s.Fields[b].Index).CodeOrder()
+	})
+	l.structs[n.Id()] = s
+	l.file.Structs = append(l.file.Structs, s)
+	return nil
+}
+
+// resolve types once every declaration of the file is known.
+func (l *loader) resolve() error {
+	for _, p := range l.pending {
+		t, err := p.node.Slot().Type()
+		if err != nil {
+			return err
+		}
+		typ, err := l.typeOf(t, p.s.Name, p.f.Name, false)
+		if err != nil {
+			return err
+		}
+		p.f.Type = *typ
+	}
+	l.pending = nil
+	for _, s := range l.file.Structs {
+		if err := checkSlots(s); err != nil {
+			return err
+		}
+		if path := cycle(s, nil); path != nil {
+			return &UnsupportedError{Node: s.Name, Reason: "recursive struct types are not supported: " + strings.Join(path, " -> ")}
+		}
+	}
+	return nil
+}
+
+func (l *loader) typeOf(t schema.Type, node, field string, inList bool) (*Type, error) {
+	no := func(why string) error { return &UnsupportedError{Node: node, Field: field, Reason: why} }
+	simple := map[schema.Type_Which]Kind{
+		schema.Type_Which_bool: Bool, schema.Type_Which_int8: Int8, schema.Type_Which_int16: Int16,
+		schema.Type_Which_int32: Int32, schema.Type_Which_int64: Int64, schema.Type_Which_uint8: Uint8,
+		schema.Type_Which_uint16: Uint16, schema.Type_Which_uint32: Uint32, schema.Type_Which_uint64: Uint64,
+		schema.Type_Which_float32: Float32, schema.Type_Which_float64: Float64,
+		schema.Type_Which_text: Text, schema.Type_Which_data: Data,
+	}
+	if k, ok := simple[t.Which()]; ok {
+		return &Type{Kind: k}, nil
+	}
+	switch t.Which() {
+	case schema.Type_Which_enum:
+		e, ok := l.enums[t.Enum().TypeId()]
+		if !ok {
+			return nil, no("enums from other files are not supported")
+		}
+		return &Type{Kind: Enum, Enum: e}, nil
+	case schema.Type_Which_structType:
+		s, ok := l.structs[t.StructType().TypeId()]
+		if !ok {
+			return nil, no("structs from other files are not supported")
+		}
+		return &Type{Kind: StructKind, Struct: s}, nil
+	case schema.Type_Which_list:
+		if inList {
+			return nil, no("lists of lists are not supported")
+		}
+		et, err := t.List().ElementType()
+		if err != nil {
+			return nil, err
+		}
+		elem, err := l.typeOf(et, node, field, true)
+		if err != nil {
+			return nil, err
+		}
+		return &Type{Kind: List, Elem: elem}, nil
+	case schema.Type_Which_void:
+		return nil, no("Void is not supported")
+	case schema.Type_Which_interface:
+		return nil, no("interfaces are not supported")
+	case schema.Type_Which_anyPointer:
+		return nil, no("AnyPointer and generic parameters are not supported")
+	}
+	return nil, no(fmt.Sprintf("type %d is not supported", t.Which()))
+}
+
+// checkSlots makes sure the fields fill the sections the compiler laid out,
+// which is what the generated layout tables assume.
+func checkSlots(s *StructDecl) error {
+	seen := make([]bool, s.PtrCount)
+	for _, f := range s.Fields {
+		if f.Type.Kind.IsPointer() {
+			if f.Offset >= s.PtrCount || seen[f.Offset] {
+				return &UnsupportedError{Node: s.Name, Field: f.Name, Reason: "pointer slot outside or shared"}
+			}
+			seen[f.Offset] = true
+		} else if (f.Offset+1)*f.Type.Kind.Bits() > 64*s.DataWords {
+			return &UnsupportedError{Node: s.Name, Field: f.Name, Reason: "data field outside the data section"}
+		}
+	}
+	for i, ok := range seen {
+		if !ok {
+			return &UnsupportedError{Node: s.Name, Reason: fmt.Sprintf("pointer slot %d has no field", i)}
+		}
+	}
+	return nil
+}
+
+// cycle returns a path through struct-typed fields (directly or in lists)
+// from s back to a struct already on path, or nil.
+func cycle(s *StructDecl, path []*StructDecl) []string {
+	for i, p := range path {
+		if p == s {
+			var names []string
+			for _, q := range path[i:] {
+				names = append(names, q.Name)
+			}
+			return append(names, s.Name)
+		}
+	}
+	path = append(path, s)
+	for _, f := range s.Fields {
+		t := &f.Type
+		if t.Kind == List {
+			t = t.Elem
+		}
+		if t.Kind == StructKind {
+			if c := cycle(t.Struct, path); c != nil {
+				return c
+			}
+		}
+	}
+	return nil
+}
+
+// GoName turns a schema name into an exported Go name, spelling common
+// initialisms the Go way at word ends: capId -> CapID, url -> URL.
+func GoName(s string) string {
+	if s == "" {
+		return s
+	}
+	s = strings.ToUpper(s[:1]) + s[1:]
+	for _, w := range []string{"Id", "Url", "Uri", "Json", "Http", "Ip", "Tls", "Utf8"} {
+		var b strings.Builder
+		for rest := s; ; {
+			i := strings.Index(rest, w)
+			if i < 0 {
+				b.WriteString(rest)
+				break
+			}
+			end := i + len(w)
+			atBoundary := end == len(rest) || (rest[end] >= 'A' && rest[end] <= 'Z') || (rest[end] >= '0' && rest[end] <= '9')
+			b.WriteString(rest[:i])
+			if atBoundary {
+				b.WriteString(strings.ToUpper(w))
+			} else {
+				b.WriteString(w)
+			}
+			rest = rest[end:]
+		}
+		s = b.String()
+	}
+	return s
+}

@@ -1,0 +1,332 @@
+package capnpwire
+
+import "strconv"
+
+// PtrKind says what a pointer field of a struct holds.
+type PtrKind uint8
+
+// Pointer field kinds a StructLayout can name.
+const (
+	PtrText       PtrKind = iota + 1 // Text
+	PtrData                          // Data
+	PtrStruct                        // a struct of Layout.Struct
+	PtrList                          // a list of primitives of Layout.Elem
+	PtrStructList                    // a list of structs of Layout.Struct
+	PtrTextList                      // List(Text)
+	PtrDataList                      // List(Data)
+)
+
+// StructLayout is the schema of one struct as the checker needs it; generated
+// code declares one per struct.
+type StructLayout struct {
+	Name      string
+	DataWords int
+	Ptrs      []PtrLayout // one per pointer slot, in slot order
+	Enums     []EnumSlot  // enum fields of the data section
+	// DataMask has one word per data word: the bits some field of the
+	// schema uses. A set bit outside it would be a field this schema does
+	// not know, so the checker rejects it.
+	DataMask []uint64
+}
+
+// PtrLayout describes pointer slot i of a struct.
+type PtrLayout struct {
+	Field     string // "Struct.field", for errors
+	Kind      PtrKind
+	Struct    *StructLayout // PtrStruct, PtrStructList
+	Elem      ElemSize      // PtrList: ElemBit to ElemEight
+	EnumCount int           // PtrList of an enum: number of enumerants
+}
+
+// EnumSlot is an enum field of a data section: its byte offset and the number
+// of enumerants the schema defines. Any other value is rejected.
+type EnumSlot struct {
+	Field  string
+	Offset int
+	Count  int
+}
+
+type checker struct {
+	b   []byte
+	cur int // where the next object must start: canonical order is preorder
+}
+
+func (c *checker) fail(off int, field, reason string) error {
+	return &NonCanonicalError{Offset: off, Field: field, Reason: reason}
+}
+
+// Check verifies that b is exactly the canonical encoding ("empty is null"
+// included) of a message whose root is a struct of layout l, and returns a
+// view of the root. It reads every word of b once and never panics.
+func Check(b []byte, l *StructLayout) (Struct, error) {
+	c := checker{b: b, cur: 8}
+	if len(b) < 8 || len(b)%8 != 0 {
+		return Struct{}, c.fail(0, "", "length "+strconv.Itoa(len(b))+" is not a positive multiple of 8")
+	}
+	if len(b) > MaxMessageBytes {
+		return Struct{}, c.fail(0, "", "message longer than "+strconv.Itoa(MaxMessageBytes)+" bytes")
+	}
+	w := le.Uint64(b)
+	if w == 0xfffffffc { // the empty root struct: offset -1, no sections
+		if len(b) != 8 {
+			return Struct{}, c.fail(8, "", "bytes after the end of the message")
+		}
+		return Struct{b: b}, nil
+	}
+	if w == 0 {
+		return Struct{}, c.fail(0, "", "null root pointer")
+	}
+	s, err := c.structPtr(0, w, l, l.Name)
+	if err != nil {
+		return Struct{}, err
+	}
+	if c.cur != len(b) {
+		return Struct{}, c.fail(c.cur, "", "bytes after the end of the message")
+	}
+	return s, nil
+}
+
+// objectAt checks that pointer word w at pos is of kind want (0 struct,
+// 1 list) and points exactly where canonical order puts the next object.
+func (c *checker) objectAt(pos int, w uint64, want uint64, field string) (int, error) {
+	if w&3 != want {
+		if want == 0 {
+			return 0, c.fail(pos, field, "expected a struct pointer")
+		}
+		return 0, c.fail(pos, field, "expected a list pointer")
+	}
+	if t := target(pos, w); t != c.cur {
+		return 0, c.fail(pos, field, "pointer target "+strconv.Itoa(t)+" is not at "+strconv.Itoa(c.cur)+" (canonical preorder, no gaps)")
+	}
+	return c.cur, nil
+}
+
+// claim advances the cursor over n bytes starting at t.
+func (c *checker) claim(pos, t, n int, field string) error {
+	if n > len(c.b)-t {
+		return c.fail(pos, field, "object runs past the end of the message")
+	}
+	c.cur = t + n
+	return nil
+}
+
+func (c *checker) structPtr(pos int, w uint64, l *StructLayout, field string) (Struct, error) {
+	t, err := c.objectAt(pos, w, 0, field)
+	if err != nil {
+		return Struct{}, err
+	}
+	dw, pc := int(uint16(w>>32)), int(uint16(w>>48))
+	if dw == 0 && pc == 0 {
+		return Struct{}, c.fail(pos, field, "empty struct must be a null pointer")
+	}
+	if err := c.sizes(pos, dw, pc, l, field); err != nil {
+		return Struct{}, err
+	}
+	if err := c.claim(pos, t, 8*(dw+pc), field); err != nil {
+		return Struct{}, err
+	}
+	if dw > 0 && le.Uint64(c.b[t+8*(dw-1):]) == 0 {
+		return Struct{}, c.fail(t+8*(dw-1), field, "trailing zero word in data section")
+	}
+	if pc > 0 && le.Uint64(c.b[t+8*(dw+pc-1):]) == 0 {
+		return Struct{}, c.fail(t+8*(dw+pc-1), field, "trailing null pointer")
+	}
+	s := Struct{b: c.b, data: t, dataLen: 8 * dw, ptrs: t + 8*dw, nptrs: pc}
+	return s, c.body(s, l)
+}
+
+func (c *checker) sizes(pos, dw, pc int, l *StructLayout, field string) error {
+	if dw > l.DataWords || pc > len(l.Ptrs) {
+		return c.fail(pos, field, "struct has "+strconv.Itoa(dw)+" data words and "+strconv.Itoa(pc)+
+			" pointers; schema "+l.Name+" has "+strconv.Itoa(l.DataWords)+" and "+strconv.Itoa(len(l.Ptrs))+
+			" (fields unknown to this schema)")
+	}
+	return nil
+}
+
+// body checks the enum fields and every pointer of s, in slot order.
+func (c *checker) body(s Struct, l *StructLayout) error {
+	for i := 0; i < s.dataLen/8; i++ {
+		if w := le.Uint64(c.b[s.data+8*i:]); w&^l.DataMask[i] != 0 {
+			return c.fail(s.data+8*i, l.Name, "data bits set outside every field of the schema")
+		}
+	}
+	for i := range l.Enums {
+		e := &l.Enums[i]
+		if v := int(s.Uint16(e.Offset)); v >= e.Count {
+			return c.fail(s.data+e.Offset, e.Field, "enum value "+strconv.Itoa(v)+" is not in the schema")
+		}
+	}
+	for i := 0; i < s.nptrs; i++ {
+		pos := s.ptrs + 8*i
+		w := le.Uint64(c.b[pos:])
+		if w == 0 {
+			continue
+		}
+		if err := c.ptr(pos, w, &l.Ptrs[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *checker) ptr(pos int, w uint64, p *PtrLayout) error {
+	switch p.Kind {
+	case PtrText:
+		return c.bytes(pos, w, p.Field, true)
+	case PtrData:
+		return c.bytes(pos, w, p.Field, false)
+	case PtrStruct:
+		_, err := c.structPtr(pos, w, p.Struct, p.Field)
+		return err
+	case PtrList:
+		return c.scalars(pos, w, p)
+	case PtrStructList:
+		return c.structs(pos, w, p)
+	case PtrTextList, PtrDataList:
+		return c.pointers(pos, w, p)
+	}
+	return c.fail(pos, p.Field, "no layout for this pointer")
+}
+
+// listHead checks a list pointer's kind, order and element size.
+func (c *checker) listHead(pos int, w uint64, es ElemSize, field string) (t, n int, err error) {
+	if t, err = c.objectAt(pos, w, 1, field); err != nil {
+		return 0, 0, err
+	}
+	if got := ElemSize(w>>32) & 7; got != es {
+		return 0, 0, c.fail(pos, field, "list element size "+strconv.Itoa(int(got))+", schema needs "+strconv.Itoa(int(es)))
+	}
+	if n = int(w >> 35); n == 0 {
+		return 0, 0, c.fail(pos, field, "empty list must be a null pointer")
+	}
+	return t, n, nil
+}
+
+// zeroPad checks that bytes [from, to) are zero.
+func (c *checker) zeroPad(from, to int, field string) error {
+	for i := from; i < to; i++ {
+		if c.b[i] != 0 {
+			return c.fail(i, field, "non-zero padding")
+		}
+	}
+	return nil
+}
+
+// bytes checks Text (NUL-terminated, at least one byte before the NUL) or Data.
+func (c *checker) bytes(pos int, w uint64, field string, text bool) error {
+	t, n, err := c.listHead(pos, w, ElemByte, field)
+	if err != nil {
+		return err
+	}
+	if err := c.claim(pos, t, padded(n), field); err != nil {
+		return err
+	}
+	if text {
+		if n == 1 {
+			return c.fail(pos, field, "empty text must be a null pointer")
+		}
+		if c.b[t+n-1] != 0 {
+			return c.fail(t+n-1, field, "text is not NUL-terminated")
+		}
+	}
+	return c.zeroPad(t+n, t+padded(n), field)
+}
+
+var elemBits = [8]int{0, 1, 8, 16, 32, 64, 64, 0}
+
+func (c *checker) scalars(pos int, w uint64, p *PtrLayout) error {
+	t, n, err := c.listHead(pos, w, p.Elem, p.Field)
+	if err != nil {
+		return err
+	}
+	used := (n*elemBits[p.Elem] + 7) / 8
+	if err := c.claim(pos, t, padded(used), p.Field); err != nil {
+		return err
+	}
+	if p.Elem == ElemBit && n%8 != 0 && c.b[t+used-1]>>(n%8) != 0 {
+		return c.fail(t+used-1, p.Field, "non-zero padding bits")
+	}
+	if p.EnumCount > 0 {
+		for i := 0; i < n; i++ {
+			if v := int(le.Uint16(c.b[t+2*i:])); v >= p.EnumCount {
+				return c.fail(t+2*i, p.Field, "enum value "+strconv.Itoa(v)+" is not in the schema")
+			}
+		}
+	}
+	return c.zeroPad(t+used, t+padded(used), p.Field)
+}
+
+func (c *checker) pointers(pos int, w uint64, p *PtrLayout) error {
+	t, n, err := c.listHead(pos, w, ElemPointer, p.Field)
+	if err != nil {
+		return err
+	}
+	if err := c.claim(pos, t, 8*n, p.Field); err != nil {
+		return err
+	}
+	for i := 0; i < n; i++ {
+		ep := t + 8*i
+		if ew := le.Uint64(c.b[ep:]); ew != 0 {
+			if err := c.bytes(ep, ew, p.Field, p.Kind == PtrTextList); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (c *checker) structs(pos int, w uint64, p *PtrLayout) error {
+	t, err := c.objectAt(pos, w, 1, p.Field)
+	if err != nil {
+		return err
+	}
+	if ElemSize(w>>32)&7 != ElemComposite {
+		return c.fail(pos, p.Field, "struct list must use the composite element size")
+	}
+	words := int(w >> 35) // may be 0: a list of empty structs
+	if err := c.claim(pos, t, 8, p.Field); err != nil {
+		return err
+	}
+	tag := le.Uint64(c.b[t:])
+	if tag&3 != 0 {
+		return c.fail(t, p.Field, "composite list tag is not a struct word")
+	}
+	count, dw, pc := int(uint32(tag)>>2), int(uint16(tag>>32)), int(uint16(tag>>48))
+	if count == 0 {
+		return c.fail(t, p.Field, "empty list must be a null pointer")
+	}
+	if err := c.sizes(t, dw, pc, p.Struct, p.Field); err != nil {
+		return err
+	}
+	if words != count*(dw+pc) {
+		return c.fail(pos, p.Field, "list word count "+strconv.Itoa(words)+" does not match "+strconv.Itoa(count)+" elements of "+strconv.Itoa(dw+pc)+" words")
+	}
+	body := t + 8
+	if err := c.claim(pos, body, 8*words, p.Field); err != nil {
+		return err
+	}
+	if dw == 0 && pc == 0 {
+		return nil // elements are empty structs: nothing more to read
+	}
+	stride := 8 * (dw + pc)
+	lastData, lastPtr := dw == 0, pc == 0
+	for i := 0; i < count; i++ {
+		e := body + i*stride
+		lastData = lastData || le.Uint64(c.b[e+8*(dw-1):]) != 0
+		lastPtr = lastPtr || le.Uint64(c.b[e+stride-8:]) != 0
+	}
+	if !lastData {
+		return c.fail(t, p.Field, "element data sections are wider than any element needs")
+	}
+	if !lastPtr {
+		return c.fail(t, p.Field, "element pointer sections are wider than any element needs")
+	}
+	for i := 0; i < count; i++ {
+		e := body + i*stride
+		if err := c.body(Struct{b: c.b, data: e, dataLen: 8 * dw, ptrs: e + 8*dw, nptrs: pc}, p.Struct); err != nil {
+			return err
+		}
+	}
+	return nil
+}

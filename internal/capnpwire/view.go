@@ -1,0 +1,249 @@
+package capnpwire
+
+import "math"
+
+// Struct is a zero-copy view of one struct of a checked message. The zero
+// Struct reads every field as its default, as a null pointer does.
+type Struct struct {
+	b       []byte
+	data    int // byte offset of the data section
+	dataLen int // bytes in the data section
+	ptrs    int // byte offset of the pointer section
+	nptrs   int
+}
+
+// Bytes returns the whole message the view reads from.
+func (s Struct) Bytes() []byte { return s.b }
+
+// Bit reads bit n of the data section.
+func (s Struct) Bit(n int) bool {
+	if n>>3 >= s.dataLen {
+		return false
+	}
+	return s.b[s.data+n>>3]>>(n&7)&1 != 0
+}
+
+// Uint8 reads the byte at byte offset off of the data section.
+func (s Struct) Uint8(off int) uint8 {
+	if off >= s.dataLen {
+		return 0
+	}
+	return s.b[s.data+off]
+}
+
+// Uint16 reads the 16-bit value at byte offset off of the data section.
+func (s Struct) Uint16(off int) uint16 {
+	if off+2 > s.dataLen {
+		return 0
+	}
+	return le.Uint16(s.b[s.data+off:])
+}
+
+// Uint32 reads the 32-bit value at byte offset off of the data section.
+func (s Struct) Uint32(off int) uint32 {
+	if off+4 > s.dataLen {
+		return 0
+	}
+	return le.Uint32(s.b[s.data+off:])
+}
+
+// Uint64 reads the 64-bit value at byte offset off of the data section.
+func (s Struct) Uint64(off int) uint64 {
+	if off+8 > s.dataLen {
+		return 0
+	}
+	return le.Uint64(s.b[s.data+off:])
+}
+
+// ptr returns pointer i and its byte position, or 0 for a missing pointer.
+func (s Struct) ptr(i int) (uint64, int) {
+	if i >= s.nptrs {
+		return 0, 0
+	}
+	pos := s.ptrs + 8*i
+	return le.Uint64(s.b[pos:]), pos
+}
+
+func target(pos int, w uint64) int { return pos + 8 + int(int32(uint32(w))>>2)*8 }
+
+// Text returns the bytes of text pointer i, without its NUL; nil when null.
+func (s Struct) Text(i int) []byte {
+	w, pos := s.ptr(i)
+	return textAt(s.b, w, pos)
+}
+
+// Data returns the bytes of data pointer i; nil when null.
+func (s Struct) Data(i int) []byte {
+	w, pos := s.ptr(i)
+	return dataAt(s.b, w, pos)
+}
+
+// Struct returns the struct pointer i points to.
+func (s Struct) Struct(i int) Struct {
+	w, pos := s.ptr(i)
+	return structAt(s.b, w, pos)
+}
+
+// List returns the list pointer i points to.
+func (s Struct) List(i int) List {
+	w, pos := s.ptr(i)
+	return listAt(s.b, w, pos)
+}
+
+func textAt(b []byte, w uint64, pos int) []byte {
+	if w == 0 {
+		return nil
+	}
+	t, n := target(pos, w), int(w>>35)
+	return b[t : t+n-1 : t+n-1]
+}
+
+func dataAt(b []byte, w uint64, pos int) []byte {
+	if w == 0 {
+		return nil
+	}
+	t, n := target(pos, w), int(w>>35)
+	return b[t : t+n : t+n]
+}
+
+func structAt(b []byte, w uint64, pos int) Struct {
+	if w == 0 {
+		return Struct{}
+	}
+	t, dw := target(pos, w), int(uint16(w>>32))
+	return Struct{b: b, data: t, dataLen: 8 * dw, ptrs: t + 8*dw, nptrs: int(uint16(w >> 48))}
+}
+
+func listAt(b []byte, w uint64, pos int) List {
+	if w == 0 {
+		return List{}
+	}
+	t, n := target(pos, w), int(w>>35)
+	switch ElemSize(w>>32) & 7 {
+	case ElemComposite:
+		tag := le.Uint64(b[t:])
+		dw, pc := int(uint16(tag>>32)), int(uint16(tag>>48))
+		return List{b: b, off: t + 8, n: int(uint32(tag) >> 2), stride: 8 * (dw + pc), dataLen: 8 * dw, nptrs: pc}
+	case ElemBit:
+		return List{b: b, off: t, n: n}
+	case ElemByte:
+		return List{b: b, off: t, n: n, stride: 1}
+	case ElemTwo:
+		return List{b: b, off: t, n: n, stride: 2}
+	case ElemFour:
+		return List{b: b, off: t, n: n, stride: 4}
+	default: // ElemEight, ElemPointer
+		return List{b: b, off: t, n: n, stride: 8}
+	}
+}
+
+// List is a zero-copy view of one list of a checked message. The zero List is
+// empty, as a null pointer is.
+type List struct {
+	b       []byte
+	off     int // byte offset of element 0
+	n       int
+	stride  int // bytes per element (0 for bits)
+	dataLen int // composite elements: data section bytes
+	nptrs   int // composite elements: pointer count
+}
+
+// Len returns the number of elements.
+func (l List) Len() int { return l.n }
+
+func (l List) at(i int, size int) int {
+	if uint(i) >= uint(l.n) {
+		panic("capnpwire: list index out of range")
+	}
+	return l.off + i*size
+}
+
+// Bit reads element i of a bit list.
+func (l List) Bit(i int) bool {
+	if uint(i) >= uint(l.n) {
+		panic("capnpwire: list index out of range")
+	}
+	return l.b[l.off+i>>3]>>(i&7)&1 != 0
+}
+
+// Uint8 reads element i of a byte list.
+func (l List) Uint8(i int) uint8 { return l.b[l.at(i, 1)] }
+
+// Uint16 reads element i of a 16-bit list.
+func (l List) Uint16(i int) uint16 { return le.Uint16(l.b[l.at(i, 2):]) }
+
+// Uint32 reads element i of a 32-bit list.
+func (l List) Uint32(i int) uint32 { return le.Uint32(l.b[l.at(i, 4):]) }
+
+// Uint64 reads element i of a 64-bit list.
+func (l List) Uint64(i int) uint64 { return le.Uint64(l.b[l.at(i, 8):]) }
+
+// Struct returns element i of a struct list.
+func (l List) Struct(i int) Struct {
+	base := l.at(i, l.stride)
+	return Struct{b: l.b, data: base, dataLen: l.dataLen, ptrs: base + l.dataLen, nptrs: l.nptrs}
+}
+
+// Text returns element i of a text list, nil when null.
+func (l List) Text(i int) []byte {
+	pos := l.at(i, 8)
+	return textAt(l.b, le.Uint64(l.b[pos:]), pos)
+}
+
+// Data returns element i of a data list, nil when null.
+func (l List) Data(i int) []byte {
+	pos := l.at(i, 8)
+	return dataAt(l.b, le.Uint64(l.b[pos:]), pos)
+}
+
+// Typed list views for generated accessors. L is the underlying list.
+
+// BoolList is a list of Bool.
+type BoolList struct{ L List }
+
+// List8 is a list of 8-bit integers.
+type List8[T ~uint8 | ~int8] struct{ L List }
+
+// List16 is a list of 16-bit integers or enums.
+type List16[T ~uint16 | ~int16] struct{ L List }
+
+// List32 is a list of 32-bit integers.
+type List32[T ~uint32 | ~int32] struct{ L List }
+
+// List64 is a list of 64-bit integers.
+type List64[T ~uint64 | ~int64] struct{ L List }
+
+// Float32List is a list of Float32.
+type Float32List struct{ L List }
+
+// Float64List is a list of Float64.
+type Float64List struct{ L List }
+
+// TextList is a list of Text.
+type TextList struct{ L List }
+
+// DataList is a list of Data.
+type DataList struct{ L List }
+
+func (x BoolList) Len() int      { return x.L.n }
+func (x BoolList) At(i int) bool { return x.L.Bit(i) }
+func (x List8[T]) Len() int      { return x.L.n }
+func (x List8[T]) At(i int) T    { return T(x.L.Uint8(i)) }
+func (x List16[T]) Len() int     { return x.L.n }
+func (x List16[T]) At(i int) T   { return T(x.L.Uint16(i)) }
+func (x List32[T]) Len() int     { return x.L.n }
+func (x List32[T]) At(i int) T   { return T(x.L.Uint32(i)) }
+func (x List64[T]) Len() int     { return x.L.n }
+func (x List64[T]) At(i int) T   { return T(x.L.Uint64(i)) }
+func (x Float32List) Len() int   { return x.L.n }
+func (x Float32List) At(i int) float32 {
+	return math.Float32frombits(x.L.Uint32(i))
+}
+func (x Float64List) Len() int { return x.L.n }
+func (x Float64List) At(i int) float64 {
+	return math.Float64frombits(x.L.Uint64(i))
+}
+func (x TextList) Len() int        { return x.L.n }
+func (x TextList) At(i int) []byte { return x.L.Text(i) }
+func (x DataList) Len() int        { return x.L.n }
+func (x DataList) At(i int) []byte { return x.L.Data(i) }

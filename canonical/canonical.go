@@ -1,0 +1,384 @@
+package canonical
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"encoding/hex"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"unicode/utf8"
+
+	"github.com/zeebo/blake3"
+)
+
+// Version is the schema major version this package reads and writes: the
+// value of every record's v field.
+const Version = 1
+
+// Domain separation. Each constant is part of the format: changing one
+// changes every hash or signature.
+const (
+	// HashContext is the BLAKE3 derive_key context of record hashes.
+	HashContext = "ron-audit 2026-11-27 record hash v1"
+	// DedupeContext is the BLAKE3 derive_key context of dedupe keys.
+	DedupeContext = "ron-audit 2026-11-27 dedupe key v1"
+	// SigPrefix starts every signed message; the 32 hash bytes follow.
+	SigPrefix = "RONAUDIT-SIG-V1"
+)
+
+// Size rules, in canonical bytes.
+const (
+	// MaxRecordSize is the format's hard limit: no reader needs to accept a
+	// longer record, and Open refuses one.
+	MaxRecordSize = 64 << 10
+	// DefaultMaxRecord and DefaultMaxAttrs are the default policy limits.
+	DefaultMaxRecord = 4 << 10
+	DefaultMaxAttrs  = 1 << 10
+	// MinMaxAttrs is the smallest attrs limit a policy may set.
+	MinMaxAttrs = 256
+)
+
+// Limits is a size policy for encoding records; see DefaultLimits.
+type Limits struct {
+	MaxRecord int // whole record, at most MaxRecordSize
+	MaxAttrs  int // the attrs list, at least MinMaxAttrs
+}
+
+// DefaultLimits are 4 KiB per record and 1 KiB of attrs.
+var DefaultLimits = Limits{MaxRecord: DefaultMaxRecord, MaxAttrs: DefaultMaxAttrs}
+
+// Check reports a policy outside the format's bounds.
+func (l Limits) Check() error {
+	if l.MaxRecord < 64 || l.MaxRecord > MaxRecordSize {
+		return &FieldError{Field: "Limits.MaxRecord", Reason: "must be 64.." + strconv.Itoa(MaxRecordSize)}
+	}
+	if l.MaxAttrs < MinMaxAttrs || l.MaxAttrs > l.MaxRecord {
+		return &FieldError{Field: "Limits.MaxAttrs", Reason: "must be " + strconv.Itoa(MinMaxAttrs) + "..MaxRecord"}
+	}
+	return nil
+}
+
+// Hash is a 32-byte BLAKE3 output: a record hash or a dedupe key.
+type Hash [32]byte
+
+// Genesis is the prev of the first record of every chain: 32 zero bytes.
+var Genesis Hash
+
+// String returns h in lowercase hex.
+func (h Hash) String() string { return hex.EncodeToString(h[:]) }
+
+// MarshalText encodes h as lowercase hex.
+func (h Hash) MarshalText() ([]byte, error) { return []byte(h.String()), nil }
+
+// UnmarshalText parses 64 hex digits.
+func (h *Hash) UnmarshalText(b []byte) error {
+	p, err := ParseHash(string(b))
+	*h = p
+	return err
+}
+
+// ParseHash parses 64 hex digits.
+func ParseHash(s string) (Hash, error) {
+	var h Hash
+	if len(s) != 64 {
+		return h, &FieldError{Field: "hash", Reason: "want 64 hex digits, got " + strconv.Itoa(len(s)) + " characters"}
+	}
+	if _, err := hex.Decode(h[:], []byte(s)); err != nil {
+		return h, &FieldError{Field: "hash", Reason: err.Error()}
+	}
+	return h, nil
+}
+
+// Hasher computes record hashes and dedupe keys without allocating. It is
+// not safe for concurrent use; the package functions share a pool of them.
+type Hasher struct {
+	rec, dedupe *blake3.Hasher
+	scratch     []byte
+}
+
+// NewHasher returns a Hasher.
+func NewHasher() *Hasher {
+	return &Hasher{
+		rec:     blake3.NewDeriveKey(HashContext),
+		dedupe:  blake3.NewDeriveKey(DedupeContext),
+		scratch: make([]byte, 0, DefaultMaxRecord),
+	}
+}
+
+// RecordHash returns the hash of a record from its canonical bytes.
+func (h *Hasher) RecordHash(canonical []byte) (out Hash) {
+	h.rec.Reset()
+	_, _ = h.rec.Write(canonical)
+	h.rec.Sum(out[:0])
+	return out
+}
+
+// DedupeKey returns the dedupe key of r: the derive_key hash, under
+// DedupeContext, of the canonical encoding of r with seq 0 and prev empty.
+// The fields a chain assigns (seq, prev) are left out, so a replayed event
+// gets the key of its first append; everything else, tsMs included, counts.
+// Like Normalize it sets v 0 to Version and sorts r.Attrs in place; it
+// leaves the rest of r unchanged.
+func (h *Hasher) DedupeKey(r *AuditRecord) (Hash, error) {
+	normalizeContent(r)
+	seq, prev := r.Seq, r.Prev
+	r.Seq, r.Prev = 0, nil
+	b, err := r.AppendCanonical(h.scratch[:0])
+	r.Seq, r.Prev = seq, prev
+	if err != nil {
+		return Hash{}, wrapWire(err)
+	}
+	if cap(b) <= 4*MaxRecordSize {
+		h.scratch = b[:0]
+	}
+	var out Hash
+	h.dedupe.Reset()
+	_, _ = h.dedupe.Write(b)
+	h.dedupe.Sum(out[:0])
+	return out, nil
+}
+
+var hashers = sync.Pool{New: func() any { return NewHasher() }}
+
+// RecordHash returns the hash of a record from its canonical bytes: BLAKE3
+// derive_key with HashContext, reproducible with
+// b3sum --derive-key "ron-audit 2026-11-27 record hash v1".
+func RecordHash(canonical []byte) Hash {
+	h := hashers.Get().(*Hasher)
+	out := h.RecordHash(canonical)
+	hashers.Put(h)
+	return out
+}
+
+// DedupeKey returns the dedupe key of r; see Hasher.DedupeKey.
+func DedupeKey(r *AuditRecord) (Hash, error) {
+	h := hashers.Get().(*Hasher)
+	out, err := h.DedupeKey(r)
+	hashers.Put(h)
+	return out, err
+}
+
+// SignedMessage returns the bytes a record signature signs: SigPrefix
+// followed by the record hash (47 bytes).
+func SignedMessage(h Hash) (m [len(SigPrefix) + 32]byte) {
+	copy(m[:], SigPrefix)
+	copy(m[len(SigPrefix):], h[:])
+	return m
+}
+
+// Sign signs the record hash h with Ed25519.
+func Sign(priv ed25519.PrivateKey, h Hash) (sig [ed25519.SignatureSize]byte) {
+	m := SignedMessage(h)
+	copy(sig[:], ed25519.Sign(priv, m[:]))
+	return sig
+}
+
+// VerifySignature reports whether sig is pub's Ed25519 signature of h.
+func VerifySignature(pub ed25519.PublicKey, h Hash, sig []byte) bool {
+	m := SignedMessage(h)
+	return len(pub) == ed25519.PublicKeySize && ed25519.Verify(pub, m[:], sig)
+}
+
+// Normalize brings r to its one canonical value, or says why it has none:
+// v 0 becomes Version; attrs are sorted by key, bytewise, in place. It
+// rejects a v other than Version, an unknown kind, an empty writerId or
+// stream, seq 0, a prev that is not 32 bytes, text that is not UTF-8 or
+// holds NUL, and attrs with an empty or repeated key.
+func Normalize(r *AuditRecord) error {
+	normalizeContent(r)
+	return validate(r)
+}
+
+func normalizeContent(r *AuditRecord) {
+	if r.V == 0 {
+		r.V = Version
+	}
+	if !slices.IsSortedFunc(r.Attrs, compareAttr) {
+		slices.SortStableFunc(r.Attrs, compareAttr)
+	}
+}
+
+func compareAttr(a, b Attr) int { return strings.Compare(a.Key, b.Key) }
+
+func validate(r *AuditRecord) error {
+	switch {
+	case r.V != Version:
+		return &FieldError{Field: "v", Reason: "version " + strconv.Itoa(int(r.V)) + ", this format is version " + strconv.Itoa(Version)}
+	case !r.Kind.IsKnown():
+		return &FieldError{Field: "kind", Reason: "unknown kind " + strconv.Itoa(int(r.Kind))}
+	case r.Seq == 0:
+		return &FieldError{Field: "seq", Reason: "seq starts at 1"}
+	case len(r.Prev) != 32:
+		return &FieldError{Field: "prev", Reason: "want 32 bytes, got " + strconv.Itoa(len(r.Prev))}
+	case r.WriterID == "":
+		return &FieldError{Field: "writerId", Reason: "required"}
+	case r.Stream == "":
+		return &FieldError{Field: "stream", Reason: "required"}
+	}
+	texts := [...]struct{ name, s string }{
+		{"writerId", r.WriterID}, {"stream", r.Stream}, {"reason", r.Reason},
+		{"actor.capId", r.Actor.CapID}, {"actor.keyFpr", r.Actor.KeyFpr}, {"actor.passportId", r.Actor.PassportID},
+		{"subject.contentId", r.Subject.ContentID}, {"subject.ledgerTxid", r.Subject.LedgerTxid}, {"subject.name", r.Subject.Name},
+	}
+	for _, t := range texts {
+		if err := checkText(t.name, -1, t.s); err != nil {
+			return err
+		}
+	}
+	for i := range r.Attrs {
+		a := &r.Attrs[i]
+		if a.Key == "" {
+			return &FieldError{Field: "attrs[" + strconv.Itoa(i) + "].key", Reason: "empty key"}
+		}
+		if i > 0 && r.Attrs[i-1].Key == a.Key {
+			return &FieldError{Field: "attrs[" + strconv.Itoa(i) + "].key", Reason: "repeated key " + strconv.Quote(a.Key)}
+		}
+		if err := checkText("attrs.key", i, a.Key); err != nil {
+			return err
+		}
+		if err := checkText("attrs.value", i, a.Value); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func checkText(field string, i int, s string) error {
+	if strings.IndexByte(s, 0) < 0 && utf8.ValidString(s) {
+		return nil
+	}
+	if i >= 0 {
+		f, sub, _ := strings.Cut(field, ".")
+		field = f + "[" + strconv.Itoa(i) + "]." + sub
+	}
+	if strings.IndexByte(s, 0) >= 0 {
+		return &FieldError{Field: field, Reason: "text holds a NUL byte"}
+	}
+	return &FieldError{Field: field, Reason: "text is not valid UTF-8"}
+}
+
+// AttrsSize returns the canonical size in bytes of r's attrs list: its tag
+// word, two pointer words per attr, and each non-empty text with its NUL,
+// padded to 8 bytes. The empty list is null and takes 0 bytes.
+func AttrsSize(attrs []Attr) int {
+	if len(attrs) == 0 {
+		return 0
+	}
+	n := 8
+	for i := range attrs {
+		n += 16 + textSize(attrs[i].Key) + textSize(attrs[i].Value)
+	}
+	return n
+}
+
+func textSize(s string) int {
+	if s == "" {
+		return 0
+	}
+	return (len(s) + 1 + 7) &^ 7
+}
+
+// AppendRecord normalizes r (see Normalize), checks it against lim and
+// appends its canonical bytes to dst. It allocates only when dst lacks
+// room. On error dst is returned unchanged and r may only have been
+// normalized.
+func AppendRecord(dst []byte, r *AuditRecord, lim Limits) ([]byte, error) {
+	if err := Normalize(r); err != nil {
+		return dst, err
+	}
+	if n := AttrsSize(r.Attrs); n > lim.MaxAttrs {
+		return dst, &SizeError{What: "attrs", Size: n, Limit: lim.MaxAttrs}
+	}
+	start := len(dst)
+	out, err := r.AppendCanonical(dst)
+	if err != nil {
+		return dst, wrapWire(err)
+	}
+	if n := len(out) - start; n > lim.MaxRecord {
+		return out[:start], &SizeError{What: "record", Size: n, Limit: lim.MaxRecord}
+	}
+	return out, nil
+}
+
+// Open checks that b is exactly the canonical bytes of a valid record of
+// this format and returns a zero-copy view of it. Beyond the Cap'n Proto
+// canonical form (see OpenAuditRecord) it enforces every rule Normalize
+// enforces, and MaxRecordSize. It never panics and does not allocate on
+// success.
+func Open(b []byte) (AuditRecordView, error) {
+	if len(b) > MaxRecordSize {
+		return AuditRecordView{}, &SizeError{What: "record", Size: len(b), Limit: MaxRecordSize}
+	}
+	v, err := OpenAuditRecord(b)
+	if err != nil {
+		return AuditRecordView{}, wrapWire(err)
+	}
+	if err := validateView(v); err != nil {
+		return AuditRecordView{}, err
+	}
+	return v, nil
+}
+
+func validateView(v AuditRecordView) error {
+	switch {
+	case v.V() != Version:
+		return &FieldError{Field: "v", Reason: "version " + strconv.Itoa(int(v.V())) + ", this format is version " + strconv.Itoa(Version)}
+	case v.Seq() == 0:
+		return &FieldError{Field: "seq", Reason: "seq starts at 1"}
+	case len(v.Prev()) != 32:
+		return &FieldError{Field: "prev", Reason: "want 32 bytes, got " + strconv.Itoa(len(v.Prev()))}
+	case len(v.WriterID()) == 0:
+		return &FieldError{Field: "writerId", Reason: "required"}
+	case len(v.Stream()) == 0:
+		return &FieldError{Field: "stream", Reason: "required"}
+	}
+	a, s := v.Actor(), v.Subject()
+	texts := [...]struct {
+		name string
+		b    []byte
+	}{
+		{"writerId", v.WriterID()}, {"stream", v.Stream()}, {"reason", v.Reason()},
+		{"actor.capId", a.CapID()}, {"actor.keyFpr", a.KeyFpr()}, {"actor.passportId", a.PassportID()},
+		{"subject.contentId", s.ContentID()}, {"subject.ledgerTxid", s.LedgerTxid()}, {"subject.name", s.Name()},
+	}
+	for _, t := range texts {
+		if err := checkTextBytes(t.name, -1, t.b); err != nil {
+			return err
+		}
+	}
+	attrs := v.Attrs()
+	var prev []byte
+	for i := 0; i < attrs.Len(); i++ {
+		at := attrs.At(i)
+		k := at.Key()
+		if len(k) == 0 {
+			return &FieldError{Field: "attrs[" + strconv.Itoa(i) + "].key", Reason: "empty key"}
+		}
+		if i > 0 {
+			if c := bytes.Compare(prev, k); c >= 0 {
+				reason := "keys out of order"
+				if c == 0 {
+					reason = "repeated key " + strconv.Quote(string(k))
+				}
+				return &FieldError{Field: "attrs[" + strconv.Itoa(i) + "].key", Reason: reason}
+			}
+		}
+		prev = k
+		if err := checkTextBytes("attrs.key", i, k); err != nil {
+			return err
+		}
+		if err := checkTextBytes("attrs.value", i, at.Value()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func checkTextBytes(field string, i int, b []byte) error {
+	if bytes.IndexByte(b, 0) < 0 && utf8.Valid(b) {
+		return nil
+	}
+	return checkText(field, i, string(b))
+}

@@ -1,0 +1,366 @@
+"""Python foreign reader for ron-audit test vectors (schema v1).
+
+Checks every record of every ``*.json`` vector file the way
+``testing/vectors/v1/README.md`` describes:
+
+1. ``canonical`` decodes (pycapnp, using ``schema/audit.capnp``) as a
+   single-segment Cap'n Proto message without a segment table whose root is an
+   ``AuditRecord``, and every decoded field equals the JSON ``record``.
+2. ``hash`` is BLAKE3 derive_key("ron-audit 2026-11-27 record hash v1") of the
+   canonical bytes.
+3. ``signature`` is a valid Ed25519 signature by ``publicKey`` over
+   ``b"RONAUDIT-SIG-V1" + hash``.
+4. When ``chain`` is true: seq starts at 1 with prev = 32 zero bytes, and each
+   later record has seq + 1 and prev = the previous record's hash.
+
+The ``dedupeKey`` check (README step 5) is skipped: it needs a canonical
+encoder, and the README lets readers skip it.
+
+Usage: ``python ronaudit_reader.py <vectors dir>``
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import blake3
+import capnp
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+HERE = Path(__file__).resolve().parent
+SCHEMA_PATH = HERE / ".." / ".." / ".." / "schema" / "audit.capnp"
+DEFAULT_VECTORS_DIR = HERE / ".." / ".." / "vectors" / "v1"
+
+HASH_CONTEXT = "ron-audit 2026-11-27 record hash v1"
+SIG_PREFIX = b"RONAUDIT-SIG-V1"
+HASH_LEN = 32
+SIG_LEN = 64
+PUBKEY_LEN = 32
+
+_schema = None
+
+
+def load_schema():
+    """Load (once) and return the audit.capnp schema module."""
+    global _schema
+    if _schema is None:
+        path = SCHEMA_PATH.resolve()
+        if not path.is_file():
+            raise FileNotFoundError(f"schema not found: {path}")
+        _schema = capnp.load(str(path))
+    return _schema
+
+
+class DecodeError(Exception):
+    """The canonical bytes are not a readable AuditRecord message."""
+
+
+# --------------------------------------------------------------------------
+# Decoding and rendering
+
+
+def _render_value(value: Any) -> Any:
+    """Render one decoded value the way the vector files do."""
+    if isinstance(value, capnp.lib.capnp._DynamicStructReader):
+        return _render_struct(value)
+    if isinstance(value, capnp.lib.capnp._DynamicListReader):
+        return [_render_value(v) for v in value]
+    if isinstance(value, capnp.lib.capnp._DynamicEnum):
+        try:
+            return str(value)  # enumerant name
+        except RuntimeError:
+            # A value this schema has no enumerant for: render the raw number,
+            # which can never equal a rendering's enumerant name.
+            return value.raw
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value).hex()
+    if isinstance(value, (bool, int, float, str)):
+        return value
+    raise DecodeError(f"unsupported decoded value type {type(value).__name__}")
+
+
+def _render_struct(reader) -> dict:
+    """Render every field of a struct reader, in schema declaration order.
+
+    Absent values come out as their defaults: "" for Text/Data, [] for lists,
+    a struct with all-default fields for structs.
+    """
+    out = {}
+    for f in reader.schema.node.struct.fields:
+        if f.which() != "slot":
+            raise DecodeError(f"field {f.name}: groups are not supported")
+        out[f.name] = _render_value(reader._get(f.name))
+    return out
+
+
+def decode_record(data: bytes) -> dict:
+    """Decode canonical bytes (one segment, no segment table) into a rendering.
+
+    Raises DecodeError when the bytes are not a readable AuditRecord.
+    """
+    if len(data) == 0:
+        raise DecodeError("canonical bytes are empty")
+    if len(data) % 8 != 0:
+        raise DecodeError(
+            f"canonical length {len(data)} is not a whole number of 8-byte words"
+        )
+    schema = load_schema()
+    try:
+        reader = schema.AuditRecord.from_segments([data])
+        # Render everything while `data` is alive; every pointer is followed
+        # here, so bounds errors surface as exceptions. (Do not call
+        # reader.total_size on unchecked input: in pycapnp 2.2.4 a bad pointer
+        # there aborts the whole process.)
+        return _render_struct(reader)
+    except DecodeError:
+        raise
+    except (capnp.KjException, RuntimeError, UnicodeDecodeError, ValueError) as e:
+        raise DecodeError(f"{type(e).__name__}: {_short(str(e))}") from e
+
+
+def _short(msg: str, limit: int = 300) -> str:
+    msg = msg.strip().splitlines()[0] if msg.strip() else msg
+    return msg if len(msg) <= limit else msg[:limit] + "..."
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equality that does not confuse bool with int (True == 1 in Python)."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if isinstance(a, int) and isinstance(b, int):
+        return a == b
+    return type(a) is type(b) and a == b
+
+
+def compare_rendering(decoded: Any, expected: Any, path: str = "record") -> list[str]:
+    """Compare a decoded rendering with the JSON rendering; return mismatches."""
+    errs: list[str] = []
+    if isinstance(decoded, dict):
+        if not isinstance(expected, dict):
+            return [f"{path}: decoded a struct, rendering has {json.dumps(expected)}"]
+        for k, v in decoded.items():
+            if k not in expected:
+                errs.append(f"{path}.{k}: missing from rendering (decoded {json.dumps(v)})")
+            else:
+                errs.extend(compare_rendering(v, expected[k], f"{path}.{k}"))
+        for k in expected:
+            if k not in decoded:
+                errs.append(f"{path}.{k}: rendering has a field the schema does not")
+        return errs
+    if isinstance(decoded, list):
+        if not isinstance(expected, list):
+            return [f"{path}: decoded a list, rendering has {json.dumps(expected)}"]
+        if len(decoded) != len(expected):
+            errs.append(
+                f"{path}: decoded {len(decoded)} elements, rendering has {len(expected)}"
+            )
+        for i, (d, e) in enumerate(zip(decoded, expected)):
+            errs.extend(compare_rendering(d, e, f"{path}[{i}]"))
+        return errs
+    if not _same(decoded, expected):
+        errs.append(
+            f"{path}: decoded {json.dumps(decoded, ensure_ascii=False)} "
+            f"!= rendering {json.dumps(expected, ensure_ascii=False)}"
+        )
+    return errs
+
+
+# --------------------------------------------------------------------------
+# Hash and signature
+
+
+def record_hash(data: bytes) -> bytes:
+    """BLAKE3 derive_key record hash of canonical bytes."""
+    return blake3.blake3(data, derive_key_context=HASH_CONTEXT).digest()
+
+
+def signing_message(h: bytes) -> bytes:
+    return SIG_PREFIX + h
+
+
+def verify_signature(public_key: bytes, signature: bytes, h: bytes) -> bool:
+    try:
+        Ed25519PublicKey.from_public_bytes(public_key).verify(signature, signing_message(h))
+        return True
+    except InvalidSignature:
+        return False
+
+
+def _hex_field(obj: dict, key: str, length: int | None, where: str, errs: list[str]):
+    """Parse obj[key] as hex (of `length` bytes if given); record errors."""
+    v = obj.get(key)
+    if not isinstance(v, str):
+        errs.append(f"{where}: '{key}' missing or not a string")
+        return None
+    try:
+        b = bytes.fromhex(v)
+    except ValueError:
+        errs.append(f"{where}: '{key}' is not valid hex")
+        return None
+    if length is not None and len(b) != length:
+        errs.append(f"{where}: '{key}' is {len(b)} bytes, want {length}")
+        return None
+    return b
+
+
+# --------------------------------------------------------------------------
+# Files
+
+
+@dataclass
+class FileResult:
+    path: Path
+    records: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def check_vector(doc: Any, label: str) -> FileResult:
+    """Check one parsed vector document; `label` names it in errors."""
+    res = FileResult(Path(label))
+    errs = res.errors
+    if not isinstance(doc, dict):
+        errs.append(f"{label}: top level is not a JSON object")
+        return res
+    chain = doc.get("chain")
+    if not isinstance(chain, bool):
+        errs.append(f"{label}: 'chain' missing or not a boolean")
+        chain = False
+    pub = _hex_field(doc, "publicKey", PUBKEY_LEN, label, errs)
+    if pub is not None:
+        try:
+            Ed25519PublicKey.from_public_bytes(pub)
+        except ValueError as e:
+            errs.append(f"{label}: publicKey is not a valid Ed25519 key: {e}")
+            pub = None
+    records = doc.get("records")
+    if not isinstance(records, list) or not records:
+        errs.append(f"{label}: 'records' missing, not a list or empty")
+        return res
+    res.records = len(records)
+
+    prev_hash: bytes | None = None  # recomputed hash of the previous record
+    prev_seq: int | None = None
+    for i, entry in enumerate(records):
+        where = f"{label}: record {i}"
+        if not isinstance(entry, dict):
+            errs.append(f"{where}: not a JSON object")
+            prev_hash = prev_seq = None
+            continue
+        data = _hex_field(entry, "canonical", None, where, errs)
+        want_hash = _hex_field(entry, "hash", HASH_LEN, where, errs)
+        sig = _hex_field(entry, "signature", SIG_LEN, where, errs)
+        expected = entry.get("record")
+        if not isinstance(expected, dict):
+            errs.append(f"{where}: 'record' rendering missing or not an object")
+
+        # 1. decode and compare every field
+        decoded = None
+        if data is not None:
+            try:
+                decoded = decode_record(data)
+            except DecodeError as e:
+                errs.append(f"{where}: canonical bytes do not decode: {e}")
+        if decoded is not None and isinstance(expected, dict):
+            for m in compare_rendering(decoded, expected):
+                errs.append(f"{where}: field mismatch: {m}")
+
+        # 2. hash
+        h = record_hash(data) if data is not None else None
+        if h is not None and want_hash is not None and h != want_hash:
+            errs.append(
+                f"{where}: hash mismatch: computed {h.hex()}, vector has {want_hash.hex()}"
+            )
+
+        # 3. signature (over the hash the vector states; if that differs from
+        # the computed one, the hash check above has already failed)
+        if pub is not None and sig is not None and want_hash is not None:
+            if not verify_signature(pub, sig, want_hash):
+                errs.append(f"{where}: Ed25519 signature does not verify")
+
+        # 4. chain links (from the decoded record, else the rendering)
+        src = decoded if decoded is not None else (expected if isinstance(expected, dict) else {})
+        seq = src.get("seq")
+        prev_hex = src.get("prev")
+        if chain:
+            if not isinstance(seq, int) or isinstance(seq, bool) or not isinstance(prev_hex, str):
+                errs.append(f"{where}: chain: record has no usable seq/prev")
+            elif i == 0:
+                if seq != 1:
+                    errs.append(f"{where}: chain: first record has seq {seq}, want 1")
+                if prev_hex != "00" * HASH_LEN:
+                    errs.append(
+                        f"{where}: chain: first record has prev {prev_hex!r}, want 32 zero bytes"
+                    )
+            else:
+                if prev_seq is not None and seq != prev_seq + 1:
+                    errs.append(
+                        f"{where}: chain: seq {seq} does not follow previous seq {prev_seq}"
+                    )
+                if prev_hash is not None and prev_hex != prev_hash.hex():
+                    errs.append(
+                        f"{where}: chain: prev {prev_hex} != hash of record {i - 1} "
+                        f"({prev_hash.hex()})"
+                    )
+        prev_hash = h
+        prev_seq = seq if isinstance(seq, int) and not isinstance(seq, bool) else None
+    return res
+
+
+def check_file(path: Path | str) -> FileResult:
+    path = Path(path)
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        return FileResult(path, 0, [f"{path.name}: cannot read JSON: {e}"])
+    res = check_vector(doc, path.name)
+    res.path = path
+    return res
+
+
+def vector_files(directory: Path | str) -> list[Path]:
+    return sorted(Path(directory).glob("*.json"))
+
+
+def check_dir(directory: Path | str) -> list[FileResult]:
+    return [check_file(p) for p in vector_files(directory)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1:
+        print("usage: python ronaudit_reader.py <vectors dir>", file=sys.stderr)
+        return 2
+    directory = Path(argv[0])
+    if not directory.is_dir():
+        print(f"python-reader: {directory} is not a directory", file=sys.stderr)
+        return 2
+    load_schema()
+    results = check_dir(directory)
+    if not results:
+        print(f"python-reader: no *.json vector files in {directory}", file=sys.stderr)
+        return 1
+    passed = failed = 0
+    for r in results:
+        if r.ok:
+            passed += 1
+            print(f"PASS {r.path.name} ({r.records} records)")
+        else:
+            failed += 1
+            print(f"FAIL {r.path.name} ({r.records} records, {len(r.errors)} errors)")
+            for e in r.errors:
+                print(f"  {e}")
+    print(f"python-reader: {passed} passed, {failed} failed")
+    return 0 if failed == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

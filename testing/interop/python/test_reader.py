@@ -1,0 +1,276 @@
+"""Tests of the Python foreign reader against the shared test vectors.
+
+The vectors directory defaults to testing/vectors/v1; set RONAUDIT_VECTORS to
+use another one.
+"""
+
+import copy
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+import ronaudit_reader as rr
+
+VECTORS_DIR = Path(os.environ.get("RONAUDIT_VECTORS", rr.DEFAULT_VECTORS_DIR)).resolve()
+
+
+def _files():
+    return rr.vector_files(VECTORS_DIR)
+
+
+def _load(path):
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def _chain_file(min_records=1):
+    for p in _files():
+        doc = _load(p)
+        if doc.get("chain") is True and len(doc.get("records", [])) >= min_records:
+            return p, doc
+    pytest.fail(
+        f"no chain vector file with >= {min_records} records in {VECTORS_DIR}", pytrace=False
+    )
+
+
+def _any_file():
+    files = _files()
+    if not files:
+        pytest.fail(f"no *.json vector files in {VECTORS_DIR}", pytrace=False)
+    return files[0], _load(files[0])
+
+
+def _write(tmp_path, name, doc):
+    p = tmp_path / name
+    p.write_text(json.dumps(doc, indent=2), encoding="utf-8")
+    return p
+
+
+def _flip_hex_byte(hexstr, index):
+    b = bytearray(bytes.fromhex(hexstr))
+    b[index] ^= 0x01
+    return b.hex()
+
+
+def _errors(tmp_path, name, doc):
+    res = rr.check_file(_write(tmp_path, name, doc))
+    assert not res.ok, f"tampered vector {name} was accepted"
+    return "\n".join(res.errors)
+
+
+# ---------------------------------------------------------------- real files
+
+
+def test_vectors_present():
+    files = _files()
+    assert files, f"no *.json vector files in {VECTORS_DIR}"
+    docs = [_load(p) for p in files]
+    assert any(d.get("chain") is True for d in docs), "no chain vector file"
+
+
+@pytest.mark.parametrize("path", _files(), ids=lambda p: p.name)
+def test_vector_file_passes(path):
+    res = rr.check_file(path)
+    assert res.ok, "\n".join(res.errors)
+    assert res.records >= 1
+
+
+def test_cli_passes(capsys):
+    assert rr.main([str(VECTORS_DIR)]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert out[-1] == f"python-reader: {len(_files())} passed, 0 failed"
+
+
+def test_cli_fails_on_empty_dir(tmp_path):
+    assert rr.main([str(tmp_path)]) != 0
+
+
+def test_schema_path_is_relative_to_script():
+    assert rr.SCHEMA_PATH.resolve() == (
+        Path(__file__).resolve().parents[3] / "schema" / "audit.capnp"
+    )
+
+
+# ------------------------------------------------------------ tampered copies
+
+
+def test_flipped_canonical_byte_fails(tmp_path):
+    path, doc = _any_file()
+    n = len(bytes.fromhex(doc["records"][0]["canonical"]))
+    for idx in sorted({0, 8, n // 2, n - 1}):
+        bad = copy.deepcopy(doc)
+        bad["records"][0]["canonical"] = _flip_hex_byte(bad["records"][0]["canonical"], idx)
+        errs = _errors(tmp_path, f"canon-{idx}-{path.name}", bad)
+        assert "record 0" in errs and "hash mismatch" in errs, errs
+
+
+def test_flipped_signature_byte_fails(tmp_path):
+    path, doc = _any_file()
+    for idx in (0, 31, 63):
+        bad = copy.deepcopy(doc)
+        last = len(bad["records"]) - 1
+        bad["records"][last]["signature"] = _flip_hex_byte(bad["records"][last]["signature"], idx)
+        errs = _errors(tmp_path, f"sig-{idx}-{path.name}", bad)
+        assert f"record {last}" in errs and "signature does not verify" in errs, errs
+        assert "hash mismatch" not in errs
+
+
+def test_flipped_hash_fails(tmp_path):
+    path, doc = _any_file()
+    bad = copy.deepcopy(doc)
+    bad["records"][0]["hash"] = _flip_hex_byte(bad["records"][0]["hash"], 5)
+    errs = _errors(tmp_path, path.name, bad)
+    assert "hash mismatch" in errs, errs
+
+
+def test_wrong_public_key_fails(tmp_path):
+    path, doc = _any_file()
+    bad = copy.deepcopy(doc)
+    # The public key of the all-zero seed, which no vector uses as its key.
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    other = Ed25519PrivateKey.from_private_bytes(bytes(32)).public_key().public_bytes(
+        serialization.Encoding.Raw, serialization.PublicFormat.Raw
+    )
+    assert other.hex() != doc["publicKey"]
+    bad["publicKey"] = other.hex()
+    errs = _errors(tmp_path, path.name, bad)
+    assert "signature does not verify" in errs, errs
+
+
+def test_swapped_chain_records_fail(tmp_path):
+    path, doc = _chain_file(min_records=2)
+    bad = copy.deepcopy(doc)
+    recs = bad["records"]
+    recs[0], recs[1] = recs[1], recs[0]
+    errs = _errors(tmp_path, path.name, bad)
+    assert "chain:" in errs, errs
+    # Each record on its own is still intact: only the links fail.
+    assert "hash mismatch" not in errs and "signature" not in errs and "field mismatch" not in errs
+
+
+def test_dropped_chain_record_fails(tmp_path):
+    path, doc = _chain_file(min_records=2)
+    for drop in (0, len(doc["records"]) - 2):
+        bad = copy.deepcopy(doc)
+        del bad["records"][drop]
+        errs = _errors(tmp_path, f"drop-{drop}-{path.name}", bad)
+        assert "chain:" in errs, errs
+
+
+def test_changed_prev_fails(tmp_path):
+    # Change prev inside the canonical bytes (and the rendering to match) of
+    # the last record: its hash and signature then fail too, and so must the
+    # chain link.
+    path, doc = _chain_file(min_records=2)
+    bad = copy.deepcopy(doc)
+    last = len(bad["records"]) - 1
+    rec = bad["records"][last]
+    canon = bytes.fromhex(rec["canonical"])
+    prev = bytes.fromhex(rec["record"]["prev"])
+    assert len(prev) == 32 and canon.count(prev) == 1
+    new_prev = bytes([prev[0] ^ 0x01]) + prev[1:]
+    rec["canonical"] = canon.replace(prev, new_prev).hex()
+    rec["record"]["prev"] = new_prev.hex()
+    errs = _errors(tmp_path, path.name, bad)
+    assert f"record {last}: chain: " in errs and "prev" in errs, errs
+
+
+def test_reversed_chain_fails(tmp_path):
+    path, doc = _chain_file(min_records=2)
+    bad = copy.deepcopy(doc)
+    bad["records"].reverse()
+    errs = _errors(tmp_path, path.name, bad)
+    assert "chain:" in errs, errs
+
+
+def test_reason_mismatch_fails(tmp_path):
+    path, doc = _any_file()
+    bad = copy.deepcopy(doc)
+    bad["records"][0]["record"]["reason"] += " (tampered)"
+    errs = _errors(tmp_path, path.name, bad)
+    assert "record 0: field mismatch: record.reason" in errs, errs
+
+
+def _set(key, fn):
+    return lambda r: r.__setitem__(key, fn(r[key]))
+
+
+def _set_in(outer, key, fn):
+    return lambda r: r[outer].__setitem__(key, fn(r[outer][key]))
+
+
+FIELD_MUTATIONS = [
+    ("record.v", _set("v", lambda v: v + 1)),
+    ("record.kind", _set("kind", lambda k: "unknown" if k != "unknown" else "capIssued")),
+    ("record.seq", _set("seq", lambda v: v + 1)),
+    ("record.tsMs", _set("tsMs", lambda v: v + 1)),
+    ("record.writerId", _set("writerId", lambda v: v + "x")),
+    ("record.stream", _set("stream", lambda v: v + "x")),
+    ("record.actor.capId", _set_in("actor", "capId", lambda v: v + "x")),
+    ("record.actor.keyFpr", _set_in("actor", "keyFpr", lambda v: v + "x")),
+    ("record.actor.passportId", _set_in("actor", "passportId", lambda v: v + "x")),
+    ("record.actor.anon", _set_in("actor", "anon", lambda v: not v)),
+    ("record.actor.anon", _set_in("actor", "anon", lambda v: int(v))),  # 0/1 is not a bool
+    ("record.subject.contentId", _set_in("subject", "contentId", lambda v: v + "x")),
+    ("record.subject.ledgerTxid", _set_in("subject", "ledgerTxid", lambda v: v + "x")),
+    ("record.subject.name", _set_in("subject", "name", lambda v: v + "x")),
+    ("record.reason", _set("reason", lambda v: v + "x")),
+    ("record.reason", lambda r: r.__delitem__("reason")),
+    ("record.attrs", _set("attrs", lambda a: a + [{"key": "zz-extra", "value": ""}])),
+    ("record.prev", _set("prev", lambda p: "ff" * 32 if p != "ff" * 32 else "00" * 32)),
+    ("record.extra", lambda r: r.__setitem__("extra", 1)),
+]
+FIELD_MUTATION_IDS = [
+    "v", "kind", "seq", "tsMs", "writerId", "stream", "actor.capId", "actor.keyFpr",
+    "actor.passportId", "actor.anon", "actor.anon-as-int", "subject.contentId",
+    "subject.ledgerTxid", "subject.name", "reason", "reason-missing", "attrs-extra",
+    "prev", "unknown-field",
+]
+
+
+@pytest.mark.parametrize("what, mutate", FIELD_MUTATIONS, ids=FIELD_MUTATION_IDS)
+def test_any_field_mismatch_fails(tmp_path, what, mutate):
+    path, doc = _any_file()
+    bad = copy.deepcopy(doc)
+    mutate(bad["records"][0]["record"])
+    errs = _errors(tmp_path, path.name, bad)
+    assert f"record 0: field mismatch: {what}" in errs, errs
+
+
+def test_attrs_order_matters(tmp_path):
+    for p in _files():
+        doc = _load(p)
+        for i, rec in enumerate(doc["records"]):
+            attrs = rec["record"]["attrs"]
+            if len(attrs) >= 2 and attrs[0] != attrs[1]:
+                bad = copy.deepcopy(doc)
+                a = bad["records"][i]["record"]["attrs"]
+                a[0], a[1] = a[1], a[0]
+                errs = _errors(tmp_path, p.name, bad)
+                assert f"record {i}: field mismatch: record.attrs[0]" in errs, errs
+                return
+    pytest.skip("no vector record with two different attrs")
+
+
+def test_truncated_canonical_fails_without_crashing(tmp_path):
+    path, doc = _any_file()
+    canon = doc["records"][0]["canonical"]
+    for cut in (1, 8, 16, len(canon) // 4):
+        bad = copy.deepcopy(doc)
+        bad["records"][0]["canonical"] = canon[: len(canon) - 2 * cut]
+        errs = _errors(tmp_path, f"cut-{cut}-{path.name}", bad)
+        assert "hash mismatch" in errs, errs
+
+
+def test_cli_reports_failure(tmp_path, capsys):
+    path, doc = _any_file()
+    bad = copy.deepcopy(doc)
+    bad["records"][0]["record"]["reason"] += "!"
+    _write(tmp_path, path.name, bad)
+    assert rr.main([str(tmp_path)]) != 0
+    out = capsys.readouterr().out
+    assert f"FAIL {path.name}" in out
+    assert out.strip().splitlines()[-1] == "python-reader: 0 passed, 1 failed"

@@ -1,0 +1,318 @@
+package canonical
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func minimal() AuditRecord {
+	return AuditRecord{Seq: 1, WriterID: "w", Stream: "s", Prev: make([]byte, 32)}
+}
+
+func TestNormalizeRejects(t *testing.T) {
+	cases := map[string]struct {
+		mut   func(*AuditRecord)
+		field string
+	}{
+		"version":       {func(r *AuditRecord) { r.V = 2 }, "v"},
+		"kind":          {func(r *AuditRecord) { r.Kind = 7 }, "kind"},
+		"seq 0":         {func(r *AuditRecord) { r.Seq = 0 }, "seq"},
+		"short prev":    {func(r *AuditRecord) { r.Prev = r.Prev[:31] }, "prev"},
+		"no prev":       {func(r *AuditRecord) { r.Prev = nil }, "prev"},
+		"no writer":     {func(r *AuditRecord) { r.WriterID = "" }, "writerId"},
+		"no stream":     {func(r *AuditRecord) { r.Stream = "" }, "stream"},
+		"bad utf8":      {func(r *AuditRecord) { r.Reason = "a\xffb" }, "reason"},
+		"NUL":           {func(r *AuditRecord) { r.Subject.Name = "a\x00b" }, "subject.name"},
+		"empty key":     {func(r *AuditRecord) { r.Attrs = []Attr{{Key: "", Value: "v"}} }, "attrs[0].key"},
+		"repeated key":  {func(r *AuditRecord) { r.Attrs = []Attr{{"k", "1"}, {"a", ""}, {"k", "2"}} }, "attrs[2].key"},
+		"bad attr utf8": {func(r *AuditRecord) { r.Attrs = []Attr{{"a", "ok"}, {"b", "\xc3"}} }, "attrs[1].value"},
+	}
+	for name, c := range cases {
+		r := minimal()
+		c.mut(&r)
+		_, err := AppendRecord(nil, &r, DefaultLimits)
+		var fe *FieldError
+		if !errors.As(err, &fe) || !errors.Is(err, ErrInvalid) {
+			t.Errorf("%s: got %v, want a *FieldError", name, err)
+			continue
+		}
+		if fe.Field != c.field {
+			t.Errorf("%s: field %q, want %q (%v)", name, fe.Field, c.field, err)
+		}
+	}
+}
+
+func TestNormalizeSortsAttrs(t *testing.T) {
+	r := minimal()
+	r.Attrs = []Attr{{"b", "2"}, {"a", "1"}, {"B", "0"}}
+	if err := Normalize(&r); err != nil {
+		t.Fatal(err)
+	}
+	if r.Attrs[0].Key != "B" || r.Attrs[1].Key != "a" || r.Attrs[2].Key != "b" || r.V != Version {
+		t.Fatalf("not normalized: %+v", r)
+	}
+}
+
+func TestLimits(t *testing.T) {
+	if err := DefaultLimits.Check(); err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range []Limits{{MaxRecord: 4096, MaxAttrs: 255}, {MaxRecord: MaxRecordSize + 1, MaxAttrs: 1024}, {MaxRecord: 512, MaxAttrs: 1024}} {
+		if l.Check() == nil {
+			t.Errorf("%+v accepted", l)
+		}
+	}
+	// Attrs of exactly the limit pass; one byte-step more fails.
+	r := minimal()
+	r.Attrs = []Attr{{Key: "k", Value: strings.Repeat("v", 1024-8-16-8-1)}} // 8 tag + 16 ptrs + 8 key + 999 value padded
+	if n := AttrsSize(r.Attrs); n != 1024 {
+		t.Fatalf("AttrsSize = %d", n)
+	}
+	if _, err := AppendRecord(nil, &r, DefaultLimits); err != nil {
+		t.Fatalf("attrs at the limit: %v", err)
+	}
+	r.Attrs[0].Value += "v"
+	dst := []byte("prefix")
+	out, err := AppendRecord(dst, &r, DefaultLimits)
+	var se *SizeError
+	if !errors.As(err, &se) || se.What != "attrs" || se.Size != 1032 || !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("got %v", err)
+	}
+	if string(out) != "prefix" {
+		t.Fatalf("dst changed on error: %q", out)
+	}
+	// A record over its limit, attrs within theirs.
+	r = minimal()
+	r.Reason = strings.Repeat("x", 4096)
+	if _, err := AppendRecord(nil, &r, DefaultLimits); !errors.As(err, &se) || se.What != "record" {
+		t.Fatalf("got %v", err)
+	}
+	if AttrsSize(nil) != 0 {
+		t.Fatal("empty attrs take bytes")
+	}
+}
+
+// encodeRaw writes r with the generated encoder alone, skipping the
+// format's rules, to make byte strings Open must refuse.
+func encodeRaw(t *testing.T, r AuditRecord) []byte {
+	t.Helper()
+	b, err := r.AppendCanonical(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestOpenRejectsInvalidRecords(t *testing.T) {
+	cases := map[string]func(*AuditRecord){
+		"v 0":          func(r *AuditRecord) { r.V = 0 },
+		"v 2":          func(r *AuditRecord) { r.V = 2 },
+		"seq 0":        func(r *AuditRecord) { r.Seq = 0 },
+		"prev 31":      func(r *AuditRecord) { r.Prev = make([]byte, 31) },
+		"no writer":    func(r *AuditRecord) { r.WriterID = "" },
+		"no stream":    func(r *AuditRecord) { r.Stream = "" },
+		"bad utf8":     func(r *AuditRecord) { r.Actor.CapID = "\xed\xa0\x80" }, // a surrogate
+		"NUL in value": func(r *AuditRecord) { r.Attrs = []Attr{{"k", "a\x00"}} },
+		"unsorted":     func(r *AuditRecord) { r.Attrs = []Attr{{"b", ""}, {"a", ""}} },
+		"repeated":     func(r *AuditRecord) { r.Attrs = []Attr{{"a", "1"}, {"a", "2"}} },
+		"empty key":    func(r *AuditRecord) { r.Attrs = []Attr{{"", "1"}} },
+	}
+	for name, mut := range cases {
+		r := minimal()
+		r.V = Version
+		mut(&r)
+		_, err := Open(encodeRaw(t, r))
+		if !errors.Is(err, ErrInvalid) {
+			t.Errorf("%s: got %v, want ErrInvalid", name, err)
+		}
+	}
+	r := minimal()
+	r.V = Version
+	if _, err := Open(encodeRaw(t, r)); err != nil {
+		t.Fatalf("valid record refused: %v", err)
+	}
+}
+
+func TestOpenRejectsNonCanonical(t *testing.T) {
+	r := minimal()
+	b, err := AppendRecord(nil, &r, DefaultLimits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, m := range map[string][]byte{
+		"trailing word": append(bytes.Clone(b), make([]byte, 8)...),
+		"cut":           b[:len(b)-8],
+		"odd length":    b[:len(b)-1],
+		"kind 7":        func() []byte { m := bytes.Clone(b); m[10] = 7; return m }(),
+		"padding":       func() []byte { m := bytes.Clone(b); m[len(b)-32-6] = 'x'; return m }(),
+	} {
+		_, err := Open(m)
+		var nc *NonCanonicalError
+		if !errors.Is(err, ErrNotCanonical) || !errors.As(err, &nc) {
+			t.Errorf("%s: got %v, want a *NonCanonicalError", name, err)
+		}
+	}
+	if _, err := Open(make([]byte, MaxRecordSize+8)); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("oversized: got %v", err)
+	}
+}
+
+// TestTamperEveryByte flips each byte of the 1 KiB vector: the result is
+// refused, or it is another canonical record (then its hash differs).
+func TestTamperEveryByte(t *testing.T) {
+	rec := record1KiB(t)
+	rec.Prev = make([]byte, 32)
+	b, err := AppendRecord(nil, &rec, DefaultLimits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := RecordHash(b)
+	accepted := 0
+	for i := range b {
+		m := bytes.Clone(b)
+		m[i] ^= 0x01
+		v, err := Open(m)
+		if err != nil {
+			continue
+		}
+		accepted++
+		d := v.Decode()
+		if re, _ := d.AppendCanonical(nil); !bytes.Equal(re, m) {
+			t.Fatalf("byte %d: accepted bytes that re-encode differently", i)
+		}
+		if RecordHash(m) == h {
+			t.Fatalf("byte %d: same hash", i)
+		}
+	}
+	if accepted == 0 || accepted == len(b) {
+		t.Fatalf("accepted %d of %d flips", accepted, len(b))
+	}
+}
+
+// TestHashMatchesB3sum: the record hash is plain BLAKE3 derive_key, so the
+// b3sum tool reproduces it (CI installs b3sum).
+func TestHashMatchesB3sum(t *testing.T) {
+	if _, err := exec.LookPath("b3sum"); err != nil {
+		t.Skip("b3sum not installed (Debian package b3sum)")
+	}
+	rec := record1KiB(t)
+	rec.Prev = make([]byte, 32)
+	b, err := AppendRecord(nil, &rec, DefaultLimits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "record.bin")
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("b3sum", "--no-names", "--derive-key", HashContext, path).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := strings.TrimSpace(string(out)), RecordHash(b).String(); got != want {
+		t.Fatalf("b3sum %s, RecordHash %s", got, want)
+	}
+}
+
+func TestDedupeKey(t *testing.T) {
+	a := minimal()
+	a.TsMs, a.Reason = 5, "x"
+	a.Attrs = []Attr{{"b", "2"}, {"a", "1"}}
+	b := a
+	b.Seq, b.Prev = 99, bytes.Repeat([]byte{1}, 32)
+	b.Attrs = []Attr{{"a", "1"}, {"b", "2"}}
+	ka, err := DedupeKey(&a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, _ := DedupeKey(&b)
+	if ka != kb {
+		t.Fatal("dedupe key depends on seq, prev or attr order")
+	}
+	if a.Seq != 1 || len(a.Prev) != 32 {
+		t.Fatal("DedupeKey changed seq or prev")
+	}
+	c := a
+	c.TsMs = 6
+	if kc, _ := DedupeKey(&c); kc == ka {
+		t.Fatal("dedupe key ignores tsMs")
+	}
+	raw, _ := a.AppendCanonical(nil)
+	if RecordHash(raw) == ka {
+		t.Fatal("dedupe key not domain-separated from the record hash")
+	}
+}
+
+func TestSignature(t *testing.T) {
+	key := vectorKey()
+	h := RecordHash([]byte("x"))
+	sig := Sign(key, h)
+	pub := key.Public().(ed25519.PublicKey)
+	if !VerifySignature(pub, h, sig[:]) {
+		t.Fatal("own signature refused")
+	}
+	m := SignedMessage(h)
+	if len(m) != 47 || string(m[:15]) != SigPrefix {
+		t.Fatalf("signed message %x", m)
+	}
+	if ed25519.Verify(pub, h[:], sig[:]) {
+		t.Fatal("signature also valid over the bare hash: no domain separation")
+	}
+	h[0] ^= 1
+	if VerifySignature(pub, h, sig[:]) || VerifySignature(pub[:31], h, sig[:]) {
+		t.Fatal("bad signature accepted")
+	}
+}
+
+func TestHashText(t *testing.T) {
+	h := RecordHash(nil)
+	b, _ := h.MarshalText()
+	var g Hash
+	if err := g.UnmarshalText(b); err != nil || g != h {
+		t.Fatalf("round trip: %v", err)
+	}
+	for _, bad := range []string{"", "00", strings.Repeat("g", 64)} {
+		if _, err := ParseHash(bad); !errors.Is(err, ErrInvalid) {
+			t.Errorf("ParseHash(%q) = %v", bad, err)
+		}
+	}
+}
+
+func TestJSON(t *testing.T) {
+	rec := record1KiB(t)
+	rec.V, rec.Prev = Version, make([]byte, 32)
+	b, err := json.Marshal(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back AuditRecord
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	b2, _ := json.Marshal(back)
+	if !bytes.Equal(b, b2) {
+		t.Fatalf("round trip\n%s\n%s", b, b2)
+	}
+	for _, bad := range []string{`{"kind":"nope"}`, `{"extra":1}`, `{"prev":"zz"}`, `{"v":1} {"v":1}`} {
+		var r AuditRecord
+		if err := json.Unmarshal([]byte(bad), &r); err == nil {
+			t.Errorf("%s accepted", bad)
+		}
+	}
+}
+
+func TestKind(t *testing.T) {
+	if KindQuotaReject.String() != "quotaReject" || Kind(9).String() != "Kind(9)" || Kind(9).IsKnown() {
+		t.Fatal("Kind names")
+	}
+	if k, ok := ParseKind("capRevoked"); !ok || k != KindCapRevoked {
+		t.Fatal("ParseKind")
+	}
+}

@@ -16,6 +16,10 @@ const (
 	_ = capnpwire.EnforceVersion(capnpwire.MaxGenVersion - 1)
 )
 
+func badText(field string) error {
+	return &capnpwire.EncodeError{Field: field, Reason: "text is not valid UTF-8 or holds a NUL byte"}
+}
+
 // Keep the imports used whatever the schema holds.
 var (
 	_ = bytes.Clone
@@ -119,7 +123,8 @@ type AuditRecord struct {
 	Prev []byte `capnp:"prev"`
 }
 
-// isZero reports whether every field of r holds its default.
+// isZero reports whether every field of r holds its default: then the
+// canonical form writes r as a null pointer.
 func (r *AuditRecord) isZero() bool {
 	return r.V == 0 &&
 		r.Kind == 0 &&
@@ -181,72 +186,105 @@ func (r *AuditRecord) checkEnums() error {
 	return nil
 }
 
-// appendStruct appends r (not empty) and points the pointer at ptrPos at it.
-func (r *AuditRecord) appendStruct(b []byte, ptrPos int) ([]byte, error) {
+// canonSize returns the canonical size of r with everything it points to;
+// 0 when r is empty.
+func (r *AuditRecord) canonSize() int {
+	_, dw := r.canonData()
+	return 8*(dw+r.canonPtrs()) + r.childSize()
+}
+
+// childSize returns the canonical size of what r's pointers point to.
+func (r *AuditRecord) childSize() int {
+	n := 0
+	n += capnpwire.TextSize(r.WriterID)
+	n += capnpwire.TextSize(r.Stream)
+	n += r.Actor.canonSize()
+	n += r.Subject.canonSize()
+	n += capnpwire.TextSize(r.Reason)
+	if len(r.Attrs) != 0 {
+		n += sizeAttrList(r.Attrs)
+	}
+	n += capnpwire.DataSize(len(r.Prev))
+	return n
+}
+
+// put writes r (not empty) at byte at, points the pointer at ptrPos at it,
+// and returns where the next object starts.
+func (r *AuditRecord) put(b []byte, ptrPos, at int) (int, error) {
 	if err := r.checkEnums(); err != nil {
-		return b, err
+		return at, err
 	}
 	d, dw := r.canonData()
 	pc := r.canonPtrs()
-	at := len(b)
-	b = capnpwire.Grow(b, 8*(dw+pc))
 	capnpwire.PutStructPtr(b, ptrPos, at, dw, pc)
 	for i := 0; i < dw; i++ {
 		capnpwire.PutWord(b, at+8*i, d[i])
 	}
-	return r.appendPtrs(b, at+8*dw)
+	return r.putPtrs(b, at+8*dw, at+8*(dw+pc))
 }
 
-// appendPtrs appends, in slot order, the objects r's pointers point to;
-// pointer slot i is at byte ptrs+8*i.
-func (r *AuditRecord) appendPtrs(b []byte, ptrs int) ([]byte, error) {
+// putPtrs writes, from byte at on and in slot order, the objects r's
+// pointers point to; pointer slot i is at byte ptrs+8*i.
+func (r *AuditRecord) putPtrs(b []byte, ptrs, at int) (int, error) {
 	var err error
+	ok := true
 	if r.WriterID != "" {
-		b = capnpwire.AppendText(b, ptrs+0, r.WriterID)
+		if at, ok = capnpwire.PutText(b, ptrs+0, at, r.WriterID); !ok {
+			return at, badText("AuditRecord.writerId")
+		}
 	}
 	if r.Stream != "" {
-		b = capnpwire.AppendText(b, ptrs+8, r.Stream)
+		if at, ok = capnpwire.PutText(b, ptrs+8, at, r.Stream); !ok {
+			return at, badText("AuditRecord.stream")
+		}
 	}
 	if !r.Actor.isZero() {
-		if b, err = r.Actor.appendStruct(b, ptrs+16); err != nil {
-			return b, err
+		if at, err = r.Actor.put(b, ptrs+16, at); err != nil {
+			return at, err
 		}
 	}
 	if !r.Subject.isZero() {
-		if b, err = r.Subject.appendStruct(b, ptrs+24); err != nil {
-			return b, err
+		if at, err = r.Subject.put(b, ptrs+24, at); err != nil {
+			return at, err
 		}
 	}
 	if r.Reason != "" {
-		b = capnpwire.AppendText(b, ptrs+32, r.Reason)
+		if at, ok = capnpwire.PutText(b, ptrs+32, at, r.Reason); !ok {
+			return at, badText("AuditRecord.reason")
+		}
 	}
 	if len(r.Attrs) != 0 {
-		if b, err = appendAttrList(b, ptrs+40, r.Attrs); err != nil {
-			return b, err
+		if at, err = putAttrList(b, ptrs+40, at, r.Attrs); err != nil {
+			return at, err
 		}
 	}
 	if len(r.Prev) != 0 {
-		b = capnpwire.AppendData(b, ptrs+48, r.Prev)
+		at = capnpwire.PutData(b, ptrs+48, at, r.Prev)
 	}
-	return b, nil
+	return at, nil
 }
 
 // AppendCanonical appends the canonical encoding of r to dst and returns the
-// extended slice. It allocates only when dst lacks room. On error dst is
-// returned unchanged.
+// extended slice. It sizes the message first and grows dst once, so it
+// allocates only when dst lacks room. On error dst is returned unchanged.
 func (r *AuditRecord) AppendCanonical(dst []byte) ([]byte, error) {
 	start := len(dst)
-	dst = capnpwire.Grow(dst, 8)
 	if r.isZero() {
+		dst = capnpwire.Grow(dst, 8)
 		capnpwire.PutStructPtr(dst, start, start, 0, 0) // the empty root: offset -1
 		return dst, nil
 	}
-	dst, err := r.appendStruct(dst, start)
+	size := 8 + r.canonSize()
+	if size > capnpwire.MaxMessageBytes {
+		return dst, &capnpwire.EncodeError{Field: "AuditRecord", Reason: "message of " + strconv.Itoa(size) + " bytes, more than " + strconv.Itoa(capnpwire.MaxMessageBytes)}
+	}
+	dst = capnpwire.Grow(dst, size)
+	end, err := r.put(dst, start, start+8)
 	if err != nil {
 		return dst[:start], err
 	}
-	if len(dst)-start > capnpwire.MaxMessageBytes {
-		return dst[:start], &capnpwire.EncodeError{Field: "AuditRecord", Reason: "message longer than " + strconv.Itoa(capnpwire.MaxMessageBytes) + " bytes"}
+	if end != start+size {
+		panic("capnpwire: AuditRecord encoder wrote " + strconv.Itoa(end-start) + " of " + strconv.Itoa(size) + " bytes")
 	}
 	return dst, nil
 }
@@ -375,7 +413,8 @@ type Actor struct {
 	Anon bool `capnp:"anon"`
 }
 
-// isZero reports whether every field of r holds its default.
+// isZero reports whether every field of r holds its default: then the
+// canonical form writes r as a null pointer.
 func (r *Actor) isZero() bool {
 	return r.CapID == "" &&
 		r.KeyFpr == "" &&
@@ -409,50 +448,77 @@ func (r *Actor) canonPtrs() int {
 	return 0
 }
 
-// appendStruct appends r (not empty) and points the pointer at ptrPos at it.
-func (r *Actor) appendStruct(b []byte, ptrPos int) ([]byte, error) {
+// canonSize returns the canonical size of r with everything it points to;
+// 0 when r is empty.
+func (r *Actor) canonSize() int {
+	_, dw := r.canonData()
+	return 8*(dw+r.canonPtrs()) + r.childSize()
+}
+
+// childSize returns the canonical size of what r's pointers point to.
+func (r *Actor) childSize() int {
+	n := 0
+	n += capnpwire.TextSize(r.CapID)
+	n += capnpwire.TextSize(r.KeyFpr)
+	n += capnpwire.TextSize(r.PassportID)
+	return n
+}
+
+// put writes r (not empty) at byte at, points the pointer at ptrPos at it,
+// and returns where the next object starts.
+func (r *Actor) put(b []byte, ptrPos, at int) (int, error) {
 	d, dw := r.canonData()
 	pc := r.canonPtrs()
-	at := len(b)
-	b = capnpwire.Grow(b, 8*(dw+pc))
 	capnpwire.PutStructPtr(b, ptrPos, at, dw, pc)
 	for i := 0; i < dw; i++ {
 		capnpwire.PutWord(b, at+8*i, d[i])
 	}
-	return r.appendPtrs(b, at+8*dw)
+	return r.putPtrs(b, at+8*dw, at+8*(dw+pc))
 }
 
-// appendPtrs appends, in slot order, the objects r's pointers point to;
-// pointer slot i is at byte ptrs+8*i.
-func (r *Actor) appendPtrs(b []byte, ptrs int) ([]byte, error) {
+// putPtrs writes, from byte at on and in slot order, the objects r's
+// pointers point to; pointer slot i is at byte ptrs+8*i.
+func (r *Actor) putPtrs(b []byte, ptrs, at int) (int, error) {
+	ok := true
 	if r.CapID != "" {
-		b = capnpwire.AppendText(b, ptrs+0, r.CapID)
+		if at, ok = capnpwire.PutText(b, ptrs+0, at, r.CapID); !ok {
+			return at, badText("Actor.capId")
+		}
 	}
 	if r.KeyFpr != "" {
-		b = capnpwire.AppendText(b, ptrs+8, r.KeyFpr)
+		if at, ok = capnpwire.PutText(b, ptrs+8, at, r.KeyFpr); !ok {
+			return at, badText("Actor.keyFpr")
+		}
 	}
 	if r.PassportID != "" {
-		b = capnpwire.AppendText(b, ptrs+16, r.PassportID)
+		if at, ok = capnpwire.PutText(b, ptrs+16, at, r.PassportID); !ok {
+			return at, badText("Actor.passportId")
+		}
 	}
-	return b, nil
+	return at, nil
 }
 
 // AppendCanonical appends the canonical encoding of r to dst and returns the
-// extended slice. It allocates only when dst lacks room. On error dst is
-// returned unchanged.
+// extended slice. It sizes the message first and grows dst once, so it
+// allocates only when dst lacks room. On error dst is returned unchanged.
 func (r *Actor) AppendCanonical(dst []byte) ([]byte, error) {
 	start := len(dst)
-	dst = capnpwire.Grow(dst, 8)
 	if r.isZero() {
+		dst = capnpwire.Grow(dst, 8)
 		capnpwire.PutStructPtr(dst, start, start, 0, 0) // the empty root: offset -1
 		return dst, nil
 	}
-	dst, err := r.appendStruct(dst, start)
+	size := 8 + r.canonSize()
+	if size > capnpwire.MaxMessageBytes {
+		return dst, &capnpwire.EncodeError{Field: "Actor", Reason: "message of " + strconv.Itoa(size) + " bytes, more than " + strconv.Itoa(capnpwire.MaxMessageBytes)}
+	}
+	dst = capnpwire.Grow(dst, size)
+	end, err := r.put(dst, start, start+8)
 	if err != nil {
 		return dst[:start], err
 	}
-	if len(dst)-start > capnpwire.MaxMessageBytes {
-		return dst[:start], &capnpwire.EncodeError{Field: "Actor", Reason: "message longer than " + strconv.Itoa(capnpwire.MaxMessageBytes) + " bytes"}
+	if end != start+size {
+		panic("capnpwire: Actor encoder wrote " + strconv.Itoa(end-start) + " of " + strconv.Itoa(size) + " bytes")
 	}
 	return dst, nil
 }
@@ -525,7 +591,8 @@ type Subject struct {
 	Name string `capnp:"name"`
 }
 
-// isZero reports whether every field of r holds its default.
+// isZero reports whether every field of r holds its default: then the
+// canonical form writes r as a null pointer.
 func (r *Subject) isZero() bool {
 	return r.ContentID == "" &&
 		r.LedgerTxid == "" &&
@@ -547,47 +614,73 @@ func (r *Subject) canonPtrs() int {
 	return 0
 }
 
-// appendStruct appends r (not empty) and points the pointer at ptrPos at it.
-func (r *Subject) appendStruct(b []byte, ptrPos int) ([]byte, error) {
-	dw := 0
-	pc := r.canonPtrs()
-	at := len(b)
-	b = capnpwire.Grow(b, 8*(dw+pc))
-	capnpwire.PutStructPtr(b, ptrPos, at, dw, pc)
-	return r.appendPtrs(b, at+8*dw)
+// canonSize returns the canonical size of r with everything it points to;
+// 0 when r is empty.
+func (r *Subject) canonSize() int {
+	return 8*(r.canonPtrs()) + r.childSize()
 }
 
-// appendPtrs appends, in slot order, the objects r's pointers point to;
-// pointer slot i is at byte ptrs+8*i.
-func (r *Subject) appendPtrs(b []byte, ptrs int) ([]byte, error) {
+// childSize returns the canonical size of what r's pointers point to.
+func (r *Subject) childSize() int {
+	n := 0
+	n += capnpwire.TextSize(r.ContentID)
+	n += capnpwire.TextSize(r.LedgerTxid)
+	n += capnpwire.TextSize(r.Name)
+	return n
+}
+
+// put writes r (not empty) at byte at, points the pointer at ptrPos at it,
+// and returns where the next object starts.
+func (r *Subject) put(b []byte, ptrPos, at int) (int, error) {
+	dw := 0
+	pc := r.canonPtrs()
+	capnpwire.PutStructPtr(b, ptrPos, at, dw, pc)
+	return r.putPtrs(b, at+8*dw, at+8*(dw+pc))
+}
+
+// putPtrs writes, from byte at on and in slot order, the objects r's
+// pointers point to; pointer slot i is at byte ptrs+8*i.
+func (r *Subject) putPtrs(b []byte, ptrs, at int) (int, error) {
+	ok := true
 	if r.ContentID != "" {
-		b = capnpwire.AppendText(b, ptrs+0, r.ContentID)
+		if at, ok = capnpwire.PutText(b, ptrs+0, at, r.ContentID); !ok {
+			return at, badText("Subject.contentId")
+		}
 	}
 	if r.LedgerTxid != "" {
-		b = capnpwire.AppendText(b, ptrs+8, r.LedgerTxid)
+		if at, ok = capnpwire.PutText(b, ptrs+8, at, r.LedgerTxid); !ok {
+			return at, badText("Subject.ledgerTxid")
+		}
 	}
 	if r.Name != "" {
-		b = capnpwire.AppendText(b, ptrs+16, r.Name)
+		if at, ok = capnpwire.PutText(b, ptrs+16, at, r.Name); !ok {
+			return at, badText("Subject.name")
+		}
 	}
-	return b, nil
+	return at, nil
 }
 
 // AppendCanonical appends the canonical encoding of r to dst and returns the
-// extended slice. It allocates only when dst lacks room. On error dst is
-// returned unchanged.
+// extended slice. It sizes the message first and grows dst once, so it
+// allocates only when dst lacks room. On error dst is returned unchanged.
 func (r *Subject) AppendCanonical(dst []byte) ([]byte, error) {
 	start := len(dst)
-	dst = capnpwire.Grow(dst, 8)
 	if r.isZero() {
+		dst = capnpwire.Grow(dst, 8)
 		capnpwire.PutStructPtr(dst, start, start, 0, 0) // the empty root: offset -1
 		return dst, nil
 	}
-	dst, err := r.appendStruct(dst, start)
+	size := 8 + r.canonSize()
+	if size > capnpwire.MaxMessageBytes {
+		return dst, &capnpwire.EncodeError{Field: "Subject", Reason: "message of " + strconv.Itoa(size) + " bytes, more than " + strconv.Itoa(capnpwire.MaxMessageBytes)}
+	}
+	dst = capnpwire.Grow(dst, size)
+	end, err := r.put(dst, start, start+8)
 	if err != nil {
 		return dst[:start], err
 	}
-	if len(dst)-start > capnpwire.MaxMessageBytes {
-		return dst[:start], &capnpwire.EncodeError{Field: "Subject", Reason: "message longer than " + strconv.Itoa(capnpwire.MaxMessageBytes) + " bytes"}
+	if end != start+size {
+		panic("capnpwire: Subject encoder wrote " + strconv.Itoa(end-start) + " of " + strconv.Itoa(size) + " bytes")
 	}
 	return dst, nil
 }
@@ -650,7 +743,8 @@ type Attr struct {
 	Value string `capnp:"value"`
 }
 
-// isZero reports whether every field of r holds its default.
+// isZero reports whether every field of r holds its default: then the
+// canonical form writes r as a null pointer.
 func (r *Attr) isZero() bool {
 	return r.Key == "" &&
 		r.Value == ""
@@ -668,66 +762,104 @@ func (r *Attr) canonPtrs() int {
 	return 0
 }
 
-// appendStruct appends r (not empty) and points the pointer at ptrPos at it.
-func (r *Attr) appendStruct(b []byte, ptrPos int) ([]byte, error) {
+// canonSize returns the canonical size of r with everything it points to;
+// 0 when r is empty.
+func (r *Attr) canonSize() int {
+	return 8*(r.canonPtrs()) + r.childSize()
+}
+
+// childSize returns the canonical size of what r's pointers point to.
+func (r *Attr) childSize() int {
+	n := 0
+	n += capnpwire.TextSize(r.Key)
+	n += capnpwire.TextSize(r.Value)
+	return n
+}
+
+// put writes r (not empty) at byte at, points the pointer at ptrPos at it,
+// and returns where the next object starts.
+func (r *Attr) put(b []byte, ptrPos, at int) (int, error) {
 	dw := 0
 	pc := r.canonPtrs()
-	at := len(b)
-	b = capnpwire.Grow(b, 8*(dw+pc))
 	capnpwire.PutStructPtr(b, ptrPos, at, dw, pc)
-	return r.appendPtrs(b, at+8*dw)
+	return r.putPtrs(b, at+8*dw, at+8*(dw+pc))
 }
 
-// appendPtrs appends, in slot order, the objects r's pointers point to;
-// pointer slot i is at byte ptrs+8*i.
-func (r *Attr) appendPtrs(b []byte, ptrs int) ([]byte, error) {
+// putPtrs writes, from byte at on and in slot order, the objects r's
+// pointers point to; pointer slot i is at byte ptrs+8*i.
+func (r *Attr) putPtrs(b []byte, ptrs, at int) (int, error) {
+	ok := true
 	if r.Key != "" {
-		b = capnpwire.AppendText(b, ptrs+0, r.Key)
+		if at, ok = capnpwire.PutText(b, ptrs+0, at, r.Key); !ok {
+			return at, badText("Attr.key")
+		}
 	}
 	if r.Value != "" {
-		b = capnpwire.AppendText(b, ptrs+8, r.Value)
+		if at, ok = capnpwire.PutText(b, ptrs+8, at, r.Value); !ok {
+			return at, badText("Attr.value")
+		}
 	}
-	return b, nil
+	return at, nil
 }
 
-// appendAttrList appends a non-empty list of Attr as a composite list whose
-// elements are as wide as the widest canonical element.
-func appendAttrList(b []byte, ptrPos int, xs []Attr) ([]byte, error) {
-	dw, pc := 0, 0
+// sizesAttrList returns the element sizes of a list of Attr: as wide as
+// the widest canonical element.
+func sizesAttrList(xs []Attr) (dw, pc int) {
 	for i := range xs {
 		pc = max(pc, xs[i].canonPtrs())
 	}
+	return dw, pc
+}
+
+// sizeAttrList returns the canonical size of a non-empty list of Attr.
+func sizeAttrList(xs []Attr) int {
+	dw, pc := sizesAttrList(xs)
+	n := 8 + 8*len(xs)*(dw+pc)
+	for i := range xs {
+		n += xs[i].childSize()
+	}
+	return n
+}
+
+// putAttrList writes a non-empty list of Attr as a composite list: the tag
+// and every element, then what each element points to, element by element.
+func putAttrList(b []byte, ptrPos, at int, xs []Attr) (int, error) {
+	dw, pc := sizesAttrList(xs)
 	stride := 8 * (dw + pc)
-	at := len(b)
-	b = capnpwire.Grow(b, 8+len(xs)*stride)
 	capnpwire.PutListPtr(b, ptrPos, at, capnpwire.ElemComposite, len(xs)*(dw+pc))
 	capnpwire.PutCompositeTag(b, at, len(xs), dw, pc)
+	next := at + 8 + len(xs)*stride
 	for i := range xs {
 		el := at + 8 + i*stride
 		var err error
-		if b, err = xs[i].appendPtrs(b, el+8*dw); err != nil {
-			return b, err
+		if next, err = xs[i].putPtrs(b, el+8*dw, next); err != nil {
+			return next, err
 		}
 	}
-	return b, nil
+	return next, nil
 }
 
 // AppendCanonical appends the canonical encoding of r to dst and returns the
-// extended slice. It allocates only when dst lacks room. On error dst is
-// returned unchanged.
+// extended slice. It sizes the message first and grows dst once, so it
+// allocates only when dst lacks room. On error dst is returned unchanged.
 func (r *Attr) AppendCanonical(dst []byte) ([]byte, error) {
 	start := len(dst)
-	dst = capnpwire.Grow(dst, 8)
 	if r.isZero() {
+		dst = capnpwire.Grow(dst, 8)
 		capnpwire.PutStructPtr(dst, start, start, 0, 0) // the empty root: offset -1
 		return dst, nil
 	}
-	dst, err := r.appendStruct(dst, start)
+	size := 8 + r.canonSize()
+	if size > capnpwire.MaxMessageBytes {
+		return dst, &capnpwire.EncodeError{Field: "Attr", Reason: "message of " + strconv.Itoa(size) + " bytes, more than " + strconv.Itoa(capnpwire.MaxMessageBytes)}
+	}
+	dst = capnpwire.Grow(dst, size)
+	end, err := r.put(dst, start, start+8)
 	if err != nil {
 		return dst[:start], err
 	}
-	if len(dst)-start > capnpwire.MaxMessageBytes {
-		return dst[:start], &capnpwire.EncodeError{Field: "Attr", Reason: "message longer than " + strconv.Itoa(capnpwire.MaxMessageBytes) + " bytes"}
+	if end != start+size {
+		panic("capnpwire: Attr encoder wrote " + strconv.Itoa(end-start) + " of " + strconv.Itoa(size) + " bytes")
 	}
 	return dst, nil
 }

@@ -188,7 +188,10 @@ func VerifySignature(pub ed25519.PublicKey, h Hash, sig []byte) bool {
 // holds NUL, and attrs with an empty or repeated key.
 func Normalize(r *AuditRecord) error {
 	normalizeContent(r)
-	return validate(r)
+	if err := validate(r); err != nil {
+		return err
+	}
+	return validateTexts(r)
 }
 
 func normalizeContent(r *AuditRecord) {
@@ -217,6 +220,21 @@ func validate(r *AuditRecord) error {
 	case r.Stream == "":
 		return &FieldError{Field: "stream", Reason: "required"}
 	}
+	for i := 1; i < len(r.Attrs); i++ {
+		if r.Attrs[i-1].Key == r.Attrs[i].Key {
+			return &FieldError{Field: "attrs[" + strconv.Itoa(i) + "].key", Reason: "repeated key " + strconv.Quote(r.Attrs[i].Key)}
+		}
+	}
+	if len(r.Attrs) > 0 && r.Attrs[0].Key == "" {
+		return &FieldError{Field: "attrs[0].key", Reason: "empty key"}
+	}
+	return nil
+}
+
+// validateTexts finds the first text that is not UTF-8 or holds NUL and
+// names it precisely. The encoder checks the same while it copies, so
+// AppendRecord only calls this to explain a refusal.
+func validateTexts(r *AuditRecord) error {
 	texts := [...]struct{ name, s string }{
 		{"writerId", r.WriterID}, {"stream", r.Stream}, {"reason", r.Reason},
 		{"actor.capId", r.Actor.CapID}, {"actor.keyFpr", r.Actor.KeyFpr}, {"actor.passportId", r.Actor.PassportID},
@@ -229,12 +247,6 @@ func validate(r *AuditRecord) error {
 	}
 	for i := range r.Attrs {
 		a := &r.Attrs[i]
-		if a.Key == "" {
-			return &FieldError{Field: "attrs[" + strconv.Itoa(i) + "].key", Reason: "empty key"}
-		}
-		if i > 0 && r.Attrs[i-1].Key == a.Key {
-			return &FieldError{Field: "attrs[" + strconv.Itoa(i) + "].key", Reason: "repeated key " + strconv.Quote(a.Key)}
-		}
 		if err := checkText("attrs.key", i, a.Key); err != nil {
 			return err
 		}
@@ -285,15 +297,19 @@ func textSize(s string) int {
 // room. On error dst is returned unchanged and r may only have been
 // normalized.
 func AppendRecord(dst []byte, r *AuditRecord, lim Limits) ([]byte, error) {
-	if err := Normalize(r); err != nil {
-		return dst, err
-	}
+	normalizeContent(r)
 	if n := AttrsSize(r.Attrs); n > lim.MaxAttrs {
 		return dst, &SizeError{What: "attrs", Size: n, Limit: lim.MaxAttrs}
+	}
+	if err := validate(r); err != nil {
+		return dst, err
 	}
 	start := len(dst)
 	out, err := r.AppendCanonical(dst)
 	if err != nil {
+		if terr := validateTexts(r); terr != nil {
+			return dst, terr
+		}
 		return dst, wrapWire(err)
 	}
 	if n := len(out) - start; n > lim.MaxRecord {
@@ -334,20 +350,6 @@ func validateView(v AuditRecordView) error {
 	case len(v.Stream()) == 0:
 		return &FieldError{Field: "stream", Reason: "required"}
 	}
-	a, s := v.Actor(), v.Subject()
-	texts := [...]struct {
-		name string
-		b    []byte
-	}{
-		{"writerId", v.WriterID()}, {"stream", v.Stream()}, {"reason", v.Reason()},
-		{"actor.capId", a.CapID()}, {"actor.keyFpr", a.KeyFpr()}, {"actor.passportId", a.PassportID()},
-		{"subject.contentId", s.ContentID()}, {"subject.ledgerTxid", s.LedgerTxid()}, {"subject.name", s.Name()},
-	}
-	for _, t := range texts {
-		if err := checkTextBytes(t.name, -1, t.b); err != nil {
-			return err
-		}
-	}
 	attrs := v.Attrs()
 	var prev []byte
 	for i := 0; i < attrs.Len(); i++ {
@@ -366,19 +368,6 @@ func validateView(v AuditRecordView) error {
 			}
 		}
 		prev = k
-		if err := checkTextBytes("attrs.key", i, k); err != nil {
-			return err
-		}
-		if err := checkTextBytes("attrs.value", i, at.Value()); err != nil {
-			return err
-		}
 	}
 	return nil
-}
-
-func checkTextBytes(field string, i int, b []byte) error {
-	if bytes.IndexByte(b, 0) < 0 && utf8.Valid(b) {
-		return nil
-	}
-	return checkText(field, i, string(b))
 }

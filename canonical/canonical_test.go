@@ -112,17 +112,15 @@ func encodeRaw(t *testing.T, r AuditRecord) []byte {
 
 func TestOpenRejectsInvalidRecords(t *testing.T) {
 	cases := map[string]func(*AuditRecord){
-		"v 0":          func(r *AuditRecord) { r.V = 0 },
-		"v 2":          func(r *AuditRecord) { r.V = 2 },
-		"seq 0":        func(r *AuditRecord) { r.Seq = 0 },
-		"prev 31":      func(r *AuditRecord) { r.Prev = make([]byte, 31) },
-		"no writer":    func(r *AuditRecord) { r.WriterID = "" },
-		"no stream":    func(r *AuditRecord) { r.Stream = "" },
-		"bad utf8":     func(r *AuditRecord) { r.Actor.CapID = "\xed\xa0\x80" }, // a surrogate
-		"NUL in value": func(r *AuditRecord) { r.Attrs = []Attr{{"k", "a\x00"}} },
-		"unsorted":     func(r *AuditRecord) { r.Attrs = []Attr{{"b", ""}, {"a", ""}} },
-		"repeated":     func(r *AuditRecord) { r.Attrs = []Attr{{"a", "1"}, {"a", "2"}} },
-		"empty key":    func(r *AuditRecord) { r.Attrs = []Attr{{"", "1"}} },
+		"v 0":       func(r *AuditRecord) { r.V = 0 },
+		"v 2":       func(r *AuditRecord) { r.V = 2 },
+		"seq 0":     func(r *AuditRecord) { r.Seq = 0 },
+		"prev 31":   func(r *AuditRecord) { r.Prev = make([]byte, 31) },
+		"no writer": func(r *AuditRecord) { r.WriterID = "" },
+		"no stream": func(r *AuditRecord) { r.Stream = "" },
+		"unsorted":  func(r *AuditRecord) { r.Attrs = []Attr{{"b", ""}, {"a", ""}} },
+		"repeated":  func(r *AuditRecord) { r.Attrs = []Attr{{"a", "1"}, {"a", "2"}} },
+		"empty key": func(r *AuditRecord) { r.Attrs = []Attr{{"", "1"}} },
 	}
 	for name, mut := range cases {
 		r := minimal()
@@ -157,6 +155,36 @@ func TestOpenRejectsNonCanonical(t *testing.T) {
 		var nc *NonCanonicalError
 		if !errors.Is(err, ErrNotCanonical) || !errors.As(err, &nc) {
 			t.Errorf("%s: got %v, want a *NonCanonicalError", name, err)
+		}
+	}
+	// Text that is not UTF-8 or holds NUL: the encoder refuses to write it,
+	// so patch it into valid bytes.
+	patch := func(old, new string) []byte {
+		r := minimal()
+		r.Reason = old
+		b, err := AppendRecord(nil, &r, DefaultLimits)
+		if err != nil {
+			t.Fatal(err)
+		}
+		i := bytes.Index(b, []byte(old))
+		return append(append(bytes.Clone(b[:i]), new...), b[i+len(new):]...)
+	}
+	for name, m := range map[string][]byte{
+		"surrogate": patch("abc", "\xed\xa0\x80"),
+		"NUL":       patch("abc", "a\x00c"),
+		"bad byte":  patch("abc", "ab\xff"),
+	} {
+		_, err := Open(m)
+		var nc *NonCanonicalError
+		if !errors.As(err, &nc) || !strings.Contains(nc.Reason, "text") {
+			t.Errorf("%s: got %v", name, err)
+		}
+	}
+	for _, s := range []string{"\xed\xa0\x80", "a\x00", "\xff"} {
+		r := minimal()
+		r.Reason = s
+		if _, err := AppendRecord(nil, &r, DefaultLimits); !errors.Is(err, ErrInvalid) {
+			t.Errorf("AppendRecord(%q): %v", s, err)
 		}
 	}
 	if _, err := Open(make([]byte, MaxRecordSize+8)); !errors.Is(err, ErrTooLarge) {

@@ -138,7 +138,7 @@ func vectorSpecs(t testing.TB) []vectorSpec {
 			[]AuditRecord{{Kind: KindPolicyChanged, WriterID: "svc-政策@節點-1", Stream: "política",
 				Actor:   Actor{PassportID: "Zoë-😀"},
 				Subject: Subject{Name: "שלום عالم"}, Reason: "caf\u00e9 vs cafe\u0301",
-				Attrs:   []Attr{{"emoji", "🔐🗝️"}, {"nfc", "\u00e9"}, {"nfd", "e\u0301"}}}}},
+				Attrs: []Attr{{"emoji", "🔐🗝️"}, {"nfc", "\u00e9"}, {"nfd", "e\u0301"}}}}},
 		{"edge-empty-values", "empty attr values, an actor that is only anonymous, a subject with only a ledger txid, tsMs 0", true,
 			[]AuditRecord{{Kind: KindGetServed, WriterID: "w", Stream: "s", Actor: Actor{Anon: true},
 				Subject: Subject{LedgerTxid: "tx-1"}, Attrs: []Attr{{"empty", ""}, {"k", "v"}}}}},

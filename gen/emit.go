@@ -105,6 +105,10 @@ func emitFile(f *File, opts Options) ([]byte, error) {
 	e.p("\t_ = capnpwire.EnforceVersion(capnpwire.MaxGenVersion - %d)", GenVersion)
 	e.p(")")
 	e.p("")
+	e.p("func badText(field string) error {")
+	e.p("return &capnpwire.EncodeError{Field: field, Reason: \"text is not valid UTF-8 or holds a NUL byte\"}")
+	e.p("}")
+	e.p("")
 	e.p("// Keep the imports used whatever the schema holds.")
 	e.p("var (")
 	e.p("\t_ = bytes.Clone")
@@ -307,9 +311,9 @@ func (s *StructDecl) hasEnums() bool {
 
 func (e *emitter) encoder(s *StructDecl, inList bool) {
 	r := "r"
-	// isZero
 	e.p("")
-	e.p("// isZero reports whether every field of r holds its default.")
+	e.p("// isZero reports whether every field of r holds its default: then the")
+	e.p("// canonical form writes r as a null pointer.")
 	e.p("func (r *%s) isZero() bool {", s.GoName)
 	if len(s.Fields) == 0 {
 		e.p("return true")
@@ -322,7 +326,6 @@ func (e *emitter) encoder(s *StructDecl, inList bool) {
 	}
 	e.p("}")
 
-	// canonData
 	if s.DataWords > 0 {
 		e.p("")
 		e.p("// canonData returns r's data section and how many words of it the canonical")
@@ -332,13 +335,12 @@ func (e *emitter) encoder(s *StructDecl, inList bool) {
 			bit := f.Offset * f.Type.Kind.Bits()
 			word, shift := bit/64, bit%64
 			x := r + "." + f.GoName
-			if f.Type.Kind == Bool {
+			switch {
+			case f.Type.Kind == Bool:
 				e.p("if %s { d[%d] |= 1 << %d }", x, word, shift)
-				continue
-			}
-			if shift == 0 {
+			case shift == 0:
 				e.p("d[%d] |= %s", word, dataBits(x, f))
-			} else {
+			default:
 				e.p("d[%d] |= %s << %d", word, dataBits(x, f), shift)
 			}
 		}
@@ -347,7 +349,6 @@ func (e *emitter) encoder(s *StructDecl, inList bool) {
 		e.p("}")
 	}
 
-	// canonPtrs
 	ptrs := s.ptrFields()
 	if len(ptrs) > 0 {
 		e.p("")
@@ -361,13 +362,12 @@ func (e *emitter) encoder(s *StructDecl, inList bool) {
 		e.p("}")
 	}
 
-	// checkEnums
 	if s.hasEnums() {
 		e.p("")
 		e.p("// checkEnums rejects enum values the schema does not define.")
 		e.p("func (r *%s) checkEnums() error {", s.GoName)
 		for _, f := range s.Fields {
-			field := fmt.Sprintf("%s.%s", s.Name, f.Name)
+			field := s.Name + "." + f.Name
 			switch {
 			case f.Type.Kind == Enum:
 				e.p("if !r.%s.IsKnown() { return &capnpwire.EncodeError{Field: %q, Reason: \"value \" + strconv.Itoa(int(r.%s)) + \" is not in the schema\"} }", f.GoName, field, f.GoName)
@@ -379,72 +379,124 @@ func (e *emitter) encoder(s *StructDecl, inList bool) {
 		e.p("}")
 	}
 
-	// appendStruct
+	// sizes
 	e.p("")
-	e.p("// appendStruct appends r (not empty) and points the pointer at ptrPos at it.")
-	e.p("func (r *%s) appendStruct(b []byte, ptrPos int) ([]byte, error) {", s.GoName)
-	if s.hasEnums() {
-		e.p("if err := r.checkEnums(); err != nil { return b, err }")
+	e.p("// canonSize returns the canonical size of r with everything it points to;")
+	e.p("// 0 when r is empty.")
+	e.p("func (r *%s) canonSize() int {", s.GoName)
+	words := []string{}
+	if s.DataWords > 0 {
+		e.p("_, dw := r.canonData()")
+		words = append(words, "dw")
 	}
-	dataVars(e, s, "d, dw := r.canonData()", "dw := 0")
+	if len(ptrs) > 0 {
+		words = append(words, "r.canonPtrs()")
+	}
+	if len(words) == 0 {
+		e.p("return 0")
+	} else {
+		size := "8*(" + strings.Join(words, "+") + ")"
+		if len(ptrs) > 0 {
+			size += " + r.childSize()"
+		}
+		e.p("return %s", size)
+	}
+	e.p("}")
+	if len(ptrs) > 0 {
+		e.p("")
+		e.p("// childSize returns the canonical size of what r's pointers point to.")
+		e.p("func (r *%s) childSize() int {", s.GoName)
+		e.p("n := 0")
+		for _, f := range ptrs {
+			x := "r." + f.GoName
+			switch f.Type.Kind {
+			case Text:
+				e.p("n += capnpwire.TextSize(%s)", x)
+			case Data:
+				e.p("n += capnpwire.DataSize(len(%s))", x)
+			case StructKind:
+				e.p("n += %s.canonSize()", x)
+			case List:
+				e.p("if len(%s) != 0 { n += %s }", x, listSizeExpr(f.Type.Elem, x))
+			}
+		}
+		e.p("return n")
+		e.p("}")
+	}
+
+	// put
+	e.p("")
+	e.p("// put writes r (not empty) at byte at, points the pointer at ptrPos at it,")
+	e.p("// and returns where the next object starts.")
+	e.p("func (r *%s) put(b []byte, ptrPos, at int) (int, error) {", s.GoName)
+	if s.hasEnums() {
+		e.p("if err := r.checkEnums(); err != nil { return at, err }")
+	}
+	if s.DataWords > 0 {
+		e.p("d, dw := r.canonData()")
+	} else {
+		e.p("dw := 0")
+	}
 	if len(ptrs) > 0 {
 		e.p("pc := r.canonPtrs()")
 	} else {
 		e.p("pc := 0")
 	}
-	e.p("at := len(b)")
-	e.p("b = capnpwire.Grow(b, 8*(dw+pc))")
 	e.p("capnpwire.PutStructPtr(b, ptrPos, at, dw, pc)")
 	if s.DataWords > 0 {
 		e.p("for i := 0; i < dw; i++ { capnpwire.PutWord(b, at+8*i, d[i]) }")
 	}
 	if len(ptrs) > 0 {
-		e.p("return r.appendPtrs(b, at+8*dw)")
+		e.p("return r.putPtrs(b, at+8*dw, at+8*(dw+pc))")
 	} else {
-		e.p("return b, nil")
+		e.p("return at + 8*(dw+pc), nil")
 	}
 	e.p("}")
 
-	// appendPtrs
 	if len(ptrs) > 0 {
 		e.p("")
-		e.p("// appendPtrs appends, in slot order, the objects r's pointers point to;")
-		e.p("// pointer slot i is at byte ptrs+8*i.")
-		e.p("func (r *%s) appendPtrs(b []byte, ptrs int) ([]byte, error) {", s.GoName)
-		needErr := false
+		e.p("// putPtrs writes, from byte at on and in slot order, the objects r's")
+		e.p("// pointers point to; pointer slot i is at byte ptrs+8*i.")
+		e.p("func (r *%s) putPtrs(b []byte, ptrs, at int) (int, error) {", s.GoName)
+		needErr, needOK := false, false
 		for _, f := range ptrs {
-			if f.Type.Kind == StructKind || (f.Type.Kind == List && f.Type.Elem.Kind == StructKind) {
-				needErr = true
-			}
+			k, el := f.Type.Kind, f.Type.Elem
+			needErr = needErr || k == StructKind || (k == List && el.Kind == StructKind)
+			needOK = needOK || k == Text || (k == List && el.Kind == Text)
 		}
 		if needErr {
 			e.p("var err error")
 		}
+		if needOK {
+			e.p("ok := true")
+		}
 		for _, f := range ptrs {
 			x := "r." + f.GoName
 			pos := fmt.Sprintf("ptrs+%d", 8*f.Offset)
+			field := s.Name + "." + f.Name
 			e.p("if %s {", nonZeroTest("r", f))
 			switch f.Type.Kind {
 			case Text:
-				e.p("b = capnpwire.AppendText(b, %s, %s)", pos, x)
+				e.p("if at, ok = capnpwire.PutText(b, %s, at, %s); !ok { return at, badText(%q) }", pos, x, field)
 			case Data:
-				e.p("b = capnpwire.AppendData(b, %s, %s)", pos, x)
+				e.p("at = capnpwire.PutData(b, %s, at, %s)", pos, x)
 			case StructKind:
-				e.p("if b, err = %s.appendStruct(b, %s); err != nil { return b, err }", x, pos)
+				e.p("if at, err = %s.put(b, %s, at); err != nil { return at, err }", x, pos)
 			case List:
 				switch el := f.Type.Elem; el.Kind {
 				case StructKind:
-					e.p("if b, err = append%sList(b, %s, %s); err != nil { return b, err }", el.Struct.GoName, pos, x)
+					e.p("if at, err = put%sList(b, %s, at, %s); err != nil { return at, err }", el.Struct.GoName, pos, x)
+				case Text:
+					e.p("if at, ok = capnpwire.PutTextList(b, %s, at, %s); !ok { return at, badText(%q) }", pos, x, field)
 				default:
-					e.p("b = %s", appendListCall(el, pos, x))
+					e.p("at = %s", putListCall(el, pos, x))
 				}
 			}
 			e.p("}")
 		}
-		e.p("return b, nil")
+		e.p("return at, nil")
 		e.p("}")
 	}
-
 	if inList {
 		e.listEncoder(s, ptrs)
 	}
@@ -453,33 +505,46 @@ func (e *emitter) encoder(s *StructDecl, inList bool) {
 
 func (e *emitter) listEncoder(s *StructDecl, ptrs []*Field) {
 	e.p("")
-	e.p("// append%sList appends a non-empty list of %s as a composite list whose", s.GoName, s.GoName)
-	e.p("// elements are as wide as the widest canonical element.")
-	e.p("func append%sList(b []byte, ptrPos int, xs []%s) ([]byte, error) {", s.GoName, s.GoName)
-	e.p("dw, pc := 0, 0")
-	if s.hasEnums() || s.DataWords > 0 || len(ptrs) > 0 {
-		e.p("for i := range xs {")
-	}
-	if s.hasEnums() {
-		e.p("if err := xs[i].checkEnums(); err != nil { return b, err }")
-	}
-	if s.DataWords > 0 {
-		e.p("_, n := xs[i].canonData()")
-		e.p("dw = max(dw, n)")
-	}
-	if len(ptrs) > 0 {
-		e.p("pc = max(pc, xs[i].canonPtrs())")
-	}
-	if s.hasEnums() || s.DataWords > 0 || len(ptrs) > 0 {
-		e.p("}")
-	}
-	e.p("stride := 8 * (dw + pc)")
-	e.p("at := len(b)")
-	e.p("b = capnpwire.Grow(b, 8+len(xs)*stride)")
-	e.p("capnpwire.PutListPtr(b, ptrPos, at, capnpwire.ElemComposite, len(xs)*(dw+pc))")
-	e.p("capnpwire.PutCompositeTag(b, at, len(xs), dw, pc)")
+	e.p("// sizes%sList returns the element sizes of a list of %s: as wide as", s.GoName, s.GoName)
+	e.p("// the widest canonical element.")
+	e.p("func sizes%sList(xs []%s) (dw, pc int) {", s.GoName, s.GoName)
 	if s.DataWords > 0 || len(ptrs) > 0 {
 		e.p("for i := range xs {")
+		if s.DataWords > 0 {
+			e.p("_, n := xs[i].canonData()")
+			e.p("dw = max(dw, n)")
+		}
+		if len(ptrs) > 0 {
+			e.p("pc = max(pc, xs[i].canonPtrs())")
+		}
+		e.p("}")
+	}
+	e.p("return dw, pc")
+	e.p("}")
+	e.p("")
+	e.p("// size%sList returns the canonical size of a non-empty list of %s.", s.GoName, s.GoName)
+	e.p("func size%sList(xs []%s) int {", s.GoName, s.GoName)
+	e.p("dw, pc := sizes%sList(xs)", s.GoName)
+	e.p("n := 8 + 8*len(xs)*(dw+pc)")
+	if len(ptrs) > 0 {
+		e.p("for i := range xs { n += xs[i].childSize() }")
+	}
+	e.p("return n")
+	e.p("}")
+	e.p("")
+	e.p("// put%sList writes a non-empty list of %s as a composite list: the tag", s.GoName, s.GoName)
+	e.p("// and every element, then what each element points to, element by element.")
+	e.p("func put%sList(b []byte, ptrPos, at int, xs []%s) (int, error) {", s.GoName, s.GoName)
+	e.p("dw, pc := sizes%sList(xs)", s.GoName)
+	e.p("stride := 8 * (dw + pc)")
+	e.p("capnpwire.PutListPtr(b, ptrPos, at, capnpwire.ElemComposite, len(xs)*(dw+pc))")
+	e.p("capnpwire.PutCompositeTag(b, at, len(xs), dw, pc)")
+	e.p("next := at + 8 + len(xs)*stride")
+	if s.hasEnums() || s.DataWords > 0 || len(ptrs) > 0 {
+		e.p("for i := range xs {")
+		if s.hasEnums() {
+			e.p("if err := xs[i].checkEnums(); err != nil { return next, err }")
+		}
 		e.p("el := at + 8 + i*stride")
 		if s.DataWords > 0 {
 			e.p("d, _ := xs[i].canonData()")
@@ -487,65 +552,71 @@ func (e *emitter) listEncoder(s *StructDecl, ptrs []*Field) {
 		}
 		if len(ptrs) > 0 {
 			e.p("var err error")
-			e.p("if b, err = xs[i].appendPtrs(b, el+8*dw); err != nil { return b, err }")
+			e.p("if next, err = xs[i].putPtrs(b, el+8*dw, next); err != nil { return next, err }")
 		}
 		e.p("}")
 	}
-	e.p("return b, nil")
+	e.p("return next, nil")
 	e.p("}")
 }
 
 func (e *emitter) rootEncoder(s *StructDecl) {
 	e.p("")
 	e.p("// AppendCanonical appends the canonical encoding of r to dst and returns the")
-	e.p("// extended slice. It allocates only when dst lacks room. On error dst is")
-	e.p("// returned unchanged.")
+	e.p("// extended slice. It sizes the message first and grows dst once, so it")
+	e.p("// allocates only when dst lacks room. On error dst is returned unchanged.")
 	e.p("func (r *%s) AppendCanonical(dst []byte) ([]byte, error) {", s.GoName)
 	e.p("start := len(dst)")
-	e.p("dst = capnpwire.Grow(dst, 8)")
 	e.p("if r.isZero() {")
+	e.p("dst = capnpwire.Grow(dst, 8)")
 	e.p("capnpwire.PutStructPtr(dst, start, start, 0, 0) // the empty root: offset -1")
 	e.p("return dst, nil")
 	e.p("}")
-	e.p("dst, err := r.appendStruct(dst, start)")
-	e.p("if err != nil { return dst[:start], err }")
-	e.p("if len(dst)-start > capnpwire.MaxMessageBytes {")
-	e.p("return dst[:start], &capnpwire.EncodeError{Field: %q, Reason: \"message longer than \" + strconv.Itoa(capnpwire.MaxMessageBytes) + \" bytes\"}", s.Name)
+	e.p("size := 8 + r.canonSize()")
+	e.p("if size > capnpwire.MaxMessageBytes {")
+	e.p("return dst, &capnpwire.EncodeError{Field: %q, Reason: \"message of \" + strconv.Itoa(size) + \" bytes, more than \" + strconv.Itoa(capnpwire.MaxMessageBytes)}", s.Name)
 	e.p("}")
+	e.p("dst = capnpwire.Grow(dst, size)")
+	e.p("end, err := r.put(dst, start, start+8)")
+	e.p("if err != nil { return dst[:start], err }")
+	e.p("if end != start+size { panic(\"capnpwire: %s encoder wrote \" + strconv.Itoa(end-start) + \" of \" + strconv.Itoa(size) + \" bytes\") }", s.GoName)
 	e.p("return dst, nil")
 	e.p("}")
 }
 
-func dataVars(e *emitter, s *StructDecl, with, without string) {
-	if s.DataWords > 0 {
-		e.p("%s", with)
-	} else {
-		e.p("%s", without)
-	}
-}
-
-func appendListCall(el *Type, pos, x string) string {
+func putListCall(el *Type, pos, x string) string {
 	switch el.Kind {
 	case Bool:
-		return fmt.Sprintf("capnpwire.AppendBools(b, %s, %s)", pos, x)
+		return fmt.Sprintf("capnpwire.PutBools(b, %s, at, %s)", pos, x)
 	case Int8, Uint8:
-		return fmt.Sprintf("capnpwire.AppendList8(b, %s, %s)", pos, x)
+		return fmt.Sprintf("capnpwire.PutList8(b, %s, at, %s)", pos, x)
 	case Int16, Uint16, Enum:
-		return fmt.Sprintf("capnpwire.AppendList16(b, %s, %s)", pos, x)
+		return fmt.Sprintf("capnpwire.PutList16(b, %s, at, %s)", pos, x)
 	case Int32, Uint32:
-		return fmt.Sprintf("capnpwire.AppendList32(b, %s, %s)", pos, x)
+		return fmt.Sprintf("capnpwire.PutList32(b, %s, at, %s)", pos, x)
 	case Int64, Uint64:
-		return fmt.Sprintf("capnpwire.AppendList64(b, %s, %s)", pos, x)
+		return fmt.Sprintf("capnpwire.PutList64(b, %s, at, %s)", pos, x)
 	case Float32:
-		return fmt.Sprintf("capnpwire.AppendFloat32s(b, %s, %s)", pos, x)
+		return fmt.Sprintf("capnpwire.PutFloat32s(b, %s, at, %s)", pos, x)
 	case Float64:
-		return fmt.Sprintf("capnpwire.AppendFloat64s(b, %s, %s)", pos, x)
-	case Text:
-		return fmt.Sprintf("capnpwire.AppendTextList(b, %s, %s)", pos, x)
+		return fmt.Sprintf("capnpwire.PutFloat64s(b, %s, at, %s)", pos, x)
 	case Data:
-		return fmt.Sprintf("capnpwire.AppendDataList(b, %s, %s)", pos, x)
+		return fmt.Sprintf("capnpwire.PutDataList(b, %s, at, %s)", pos, x)
 	}
 	panic("gen: no list encoder for kind " + fmt.Sprint(el.Kind))
+}
+
+// listSizeExpr is the canonical size of the non-empty list x of el.
+func listSizeExpr(el *Type, x string) string {
+	switch el.Kind {
+	case StructKind:
+		return "size" + el.Struct.GoName + "List(" + x + ")"
+	case Text:
+		return "capnpwire.TextListSize(" + x + ")"
+	case Data:
+		return "capnpwire.DataListSize(" + x + ")"
+	}
+	return fmt.Sprintf("capnpwire.ListSize(len(%s), %d)", x, el.Kind.Bits())
 }
 
 // listView is the view type of a list of el.

@@ -1,6 +1,10 @@
 package capnpwire
 
-import "strconv"
+import (
+	"bytes"
+	"strconv"
+	"unicode/utf8"
+)
 
 // PtrKind says what a pointer field of a struct holds.
 type PtrKind uint8
@@ -131,7 +135,7 @@ func (c *checker) structPtr(pos int, w uint64, l *StructLayout, field string) (S
 	if pc > 0 && le.Uint64(c.b[t+8*(dw+pc-1):]) == 0 {
 		return Struct{}, c.fail(t+8*(dw+pc-1), field, "trailing null pointer")
 	}
-	s := Struct{b: c.b, data: t, dataLen: 8 * dw, ptrs: t + 8*dw, nptrs: pc}
+	s := makeStruct(c.b, t, dw, pc)
 	return s, c.body(s, l)
 }
 
@@ -146,24 +150,33 @@ func (c *checker) sizes(pos, dw, pc int, l *StructLayout, field string) error {
 
 // body checks the enum fields and every pointer of s, in slot order.
 func (c *checker) body(s Struct, l *StructLayout) error {
-	for i := 0; i < s.dataLen/8; i++ {
-		if w := le.Uint64(c.b[s.data+8*i:]); w&^l.DataMask[i] != 0 {
-			return c.fail(s.data+8*i, l.Name, "data bits set outside every field of the schema")
+	data := int(s.off)
+	for i := 0; i < int(s.dw); i++ {
+		if w := le.Uint64(c.b[data+8*i:]); w&^l.DataMask[i] != 0 {
+			return c.fail(data+8*i, l.Name, "data bits set outside every field of the schema")
 		}
 	}
 	for i := range l.Enums {
 		e := &l.Enums[i]
 		if v := int(s.Uint16(e.Offset)); v >= e.Count {
-			return c.fail(s.data+e.Offset, e.Field, "enum value "+strconv.Itoa(v)+" is not in the schema")
+			return c.fail(data+e.Offset, e.Field, "enum value "+strconv.Itoa(v)+" is not in the schema")
 		}
 	}
-	for i := 0; i < s.nptrs; i++ {
-		pos := s.ptrs + 8*i
+	ptrs := data + 8*int(s.dw)
+	for i := 0; i < int(s.pc); i++ {
+		pos := ptrs + 8*i
 		w := le.Uint64(c.b[pos:])
 		if w == 0 {
 			continue
 		}
-		if err := c.ptr(pos, w, &l.Ptrs[i]); err != nil {
+		p := &l.Ptrs[i]
+		var err error
+		if p.Kind == PtrText { // most pointers: skip the dispatch
+			err = c.bytes(pos, w, p.Field, true)
+		} else {
+			err = c.ptr(pos, w, p)
+		}
+		if err != nil {
 			return err
 		}
 	}
@@ -213,24 +226,46 @@ func (c *checker) zeroPad(from, to int, field string) error {
 	return nil
 }
 
-// bytes checks Text (NUL-terminated, at least one byte before the NUL) or Data.
+// bytes checks Text (at least one byte, valid UTF-8 without NUL, then the
+// NUL) or Data (at least one byte), and zero padding.
 func (c *checker) bytes(pos int, w uint64, field string, text bool) error {
-	t, n, err := c.listHead(pos, w, ElemByte, field)
-	if err != nil {
-		return err
+	if w&(7<<32|3) != uint64(ElemByte)<<32|1 {
+		return c.fail(pos, field, "expected a list of bytes")
 	}
-	if err := c.claim(pos, t, padded(n), field); err != nil {
-		return err
+	t := target(pos, w)
+	if t != c.cur {
+		return c.fail(pos, field, "pointer target "+strconv.Itoa(t)+" is not at "+strconv.Itoa(c.cur)+" (canonical preorder, no gaps)")
 	}
-	if text {
-		if n == 1 {
-			return c.fail(pos, field, "empty text must be a null pointer")
+	n := int(w >> 35)
+	end := t + padded(n)
+	if n == 0 || end > len(c.b) {
+		if n == 0 {
+			return c.fail(pos, field, "empty list must be a null pointer")
 		}
-		if c.b[t+n-1] != 0 {
-			return c.fail(t+n-1, field, "text is not NUL-terminated")
-		}
+		return c.fail(pos, field, "object runs past the end of the message")
 	}
-	return c.zeroPad(t+n, t+padded(n), field)
+	c.cur = end
+	if !text {
+		if k := uint(n&7) * 8; k != 0 && le.Uint64(c.b[end-8:])>>k != 0 {
+			return c.fail(end-8, field, "non-zero padding")
+		}
+		return nil
+	}
+	if n == 1 {
+		return c.fail(pos, field, "empty text must be a null pointer")
+	}
+	if TextOK(c.b[t:end], n-1) {
+		return nil
+	}
+	switch {
+	case c.b[t+n-1] != 0:
+		return c.fail(t+n-1, field, "text is not NUL-terminated")
+	case bytes.IndexByte(c.b[t:t+n-1], 0) >= 0:
+		return c.fail(t, field, "text holds a NUL byte")
+	case !utf8.Valid(c.b[t : t+n-1]):
+		return c.fail(t, field, "text is not valid UTF-8")
+	}
+	return c.fail(t+n, field, "non-zero padding")
 }
 
 var elemBits = [8]int{0, 1, 8, 16, 32, 64, 64, 0}
@@ -324,7 +359,7 @@ func (c *checker) structs(pos int, w uint64, p *PtrLayout) error {
 	}
 	for i := 0; i < count; i++ {
 		e := body + i*stride
-		if err := c.body(Struct{b: c.b, data: e, dataLen: 8 * dw, ptrs: e + 8*dw, nptrs: pc}, p.Struct); err != nil {
+		if err := c.body(makeStruct(c.b, e, dw, pc), p.Struct); err != nil {
 			return err
 		}
 	}

@@ -1,8 +1,10 @@
 package capnpwire
 
 import (
+	"bytes"
 	"encoding/binary"
 	"math"
+	"unicode/utf8"
 )
 
 // ElemSize is the element size code of a list pointer.
@@ -57,125 +59,190 @@ func PutWord(b []byte, pos int, w uint64) { le.PutUint64(b[pos:], w) }
 
 func padded(n int) int { return (n + 7) &^ 7 }
 
-// AppendText appends the non-empty text s (with its NUL) and points ptrPos at it.
-func AppendText(b []byte, ptrPos int, s string) []byte {
-	at := len(b)
-	b = Grow(b, padded(len(s)+1))
-	copy(b[at:], s)
-	PutListPtr(b, ptrPos, at, ElemByte, len(s)+1)
-	return b
+// The encoders of generated code first add up the exact size of a message
+// (the XxxSize functions), grow the buffer once, and then write every object
+// at its place (the PutXxx functions, which return where the next object
+// starts). The grown bytes are zero, so padding, NUL terminators and null
+// pointers need no writing.
+
+// TextSize is the canonical size of Text s: 0 when empty (null).
+func TextSize(s string) int {
+	if s == "" {
+		return 0
+	}
+	return padded(len(s) + 1)
 }
 
-// AppendData appends the non-empty data d and points ptrPos at it.
-func AppendData(b []byte, ptrPos int, d []byte) []byte {
-	at := len(b)
-	b = Grow(b, padded(len(d)))
+// DataSize is the canonical size of n bytes of Data.
+func DataSize(n int) int { return padded(n) }
+
+// ListSize is the canonical size of a list of n elements of the given bits.
+func ListSize(n, bits int) int { return padded((n*bits + 7) / 8) }
+
+// PutText writes the non-empty text s at at and points ptrPos at it. It
+// reports false when s is not valid UTF-8 or holds NUL: Text has no
+// canonical encoding then.
+func PutText(b []byte, ptrPos, at int, s string) (int, bool) {
+	end := at + padded(len(s)+1)
+	copy(b[at:end], s)
+	PutListPtr(b, ptrPos, at, ElemByte, len(s)+1)
+	return end, TextOK(b[at:end], len(s))
+}
+
+// PutData writes the non-empty data d at at and points ptrPos at it.
+func PutData(b []byte, ptrPos, at int, d []byte) int {
 	copy(b[at:], d)
 	PutListPtr(b, ptrPos, at, ElemByte, len(d))
-	return b
+	return at + padded(len(d))
 }
 
-// AppendList8 appends a non-empty list of 8-bit values.
-func AppendList8[T ~uint8 | ~int8](b []byte, ptrPos int, xs []T) []byte {
-	at := len(b)
-	b = Grow(b, padded(len(xs)))
+// PutList8 writes a non-empty list of 8-bit values.
+func PutList8[T ~uint8 | ~int8](b []byte, ptrPos, at int, xs []T) int {
 	for i, x := range xs {
 		b[at+i] = uint8(x)
 	}
 	PutListPtr(b, ptrPos, at, ElemByte, len(xs))
-	return b
+	return at + ListSize(len(xs), 8)
 }
 
-// AppendList16 appends a non-empty list of 16-bit values (and enums).
-func AppendList16[T ~uint16 | ~int16](b []byte, ptrPos int, xs []T) []byte {
-	at := len(b)
-	b = Grow(b, padded(2*len(xs)))
+// PutList16 writes a non-empty list of 16-bit values (and enums).
+func PutList16[T ~uint16 | ~int16](b []byte, ptrPos, at int, xs []T) int {
 	for i, x := range xs {
 		le.PutUint16(b[at+2*i:], uint16(x))
 	}
 	PutListPtr(b, ptrPos, at, ElemTwo, len(xs))
-	return b
+	return at + ListSize(len(xs), 16)
 }
 
-// AppendList32 appends a non-empty list of 32-bit integers.
-func AppendList32[T ~uint32 | ~int32](b []byte, ptrPos int, xs []T) []byte {
-	at := len(b)
-	b = Grow(b, padded(4*len(xs)))
+// PutList32 writes a non-empty list of 32-bit integers.
+func PutList32[T ~uint32 | ~int32](b []byte, ptrPos, at int, xs []T) int {
 	for i, x := range xs {
 		le.PutUint32(b[at+4*i:], uint32(x))
 	}
 	PutListPtr(b, ptrPos, at, ElemFour, len(xs))
-	return b
+	return at + ListSize(len(xs), 32)
 }
 
-// AppendList64 appends a non-empty list of 64-bit integers.
-func AppendList64[T ~uint64 | ~int64](b []byte, ptrPos int, xs []T) []byte {
-	at := len(b)
-	b = Grow(b, 8*len(xs))
+// PutList64 writes a non-empty list of 64-bit integers.
+func PutList64[T ~uint64 | ~int64](b []byte, ptrPos, at int, xs []T) int {
 	for i, x := range xs {
 		le.PutUint64(b[at+8*i:], uint64(x))
 	}
 	PutListPtr(b, ptrPos, at, ElemEight, len(xs))
-	return b
+	return at + 8*len(xs)
 }
 
-// AppendFloat32s appends a non-empty list of float32, bit for bit.
-func AppendFloat32s(b []byte, ptrPos int, xs []float32) []byte {
-	at := len(b)
-	b = Grow(b, padded(4*len(xs)))
+// PutFloat32s writes a non-empty list of float32, bit for bit.
+func PutFloat32s(b []byte, ptrPos, at int, xs []float32) int {
 	for i, x := range xs {
 		le.PutUint32(b[at+4*i:], math.Float32bits(x))
 	}
 	PutListPtr(b, ptrPos, at, ElemFour, len(xs))
-	return b
+	return at + ListSize(len(xs), 32)
 }
 
-// AppendFloat64s appends a non-empty list of float64, bit for bit.
-func AppendFloat64s(b []byte, ptrPos int, xs []float64) []byte {
-	at := len(b)
-	b = Grow(b, 8*len(xs))
+// PutFloat64s writes a non-empty list of float64, bit for bit.
+func PutFloat64s(b []byte, ptrPos, at int, xs []float64) int {
 	for i, x := range xs {
 		le.PutUint64(b[at+8*i:], math.Float64bits(x))
 	}
 	PutListPtr(b, ptrPos, at, ElemEight, len(xs))
-	return b
+	return at + 8*len(xs)
 }
 
-// AppendBools appends a non-empty bit list.
-func AppendBools(b []byte, ptrPos int, xs []bool) []byte {
-	at := len(b)
-	b = Grow(b, padded((len(xs)+7)/8))
+// PutBools writes a non-empty bit list.
+func PutBools(b []byte, ptrPos, at int, xs []bool) int {
 	for i, x := range xs {
 		if x {
 			b[at+i/8] |= 1 << (i % 8)
 		}
 	}
 	PutListPtr(b, ptrPos, at, ElemBit, len(xs))
-	return b
+	return at + ListSize(len(xs), 1)
 }
 
-// AppendTextList appends a non-empty list of texts; empty ones are null.
-func AppendTextList(b []byte, ptrPos int, xs []string) []byte {
-	at := len(b)
-	b = Grow(b, 8*len(xs))
+// TextListSize is the canonical size of a non-empty List(Text).
+func TextListSize(xs []string) int {
+	n := 8 * len(xs)
+	for _, s := range xs {
+		n += TextSize(s)
+	}
+	return n
+}
+
+// PutTextList writes a non-empty list of texts; empty ones are null. It
+// reports false when a text is not valid UTF-8 or holds NUL.
+func PutTextList(b []byte, ptrPos, at int, xs []string) (int, bool) {
 	PutListPtr(b, ptrPos, at, ElemPointer, len(xs))
+	next, ok := at+8*len(xs), true
 	for i, s := range xs {
 		if s != "" {
-			b = AppendText(b, at+8*i, s)
+			var good bool
+			next, good = PutText(b, at+8*i, next, s)
+			ok = ok && good
 		}
 	}
-	return b
+	return next, ok
 }
 
-// AppendDataList appends a non-empty list of data; empty ones are null.
-func AppendDataList(b []byte, ptrPos int, xs [][]byte) []byte {
-	at := len(b)
-	b = Grow(b, 8*len(xs))
+// DataListSize is the canonical size of a non-empty List(Data).
+func DataListSize(xs [][]byte) int {
+	n := 8 * len(xs)
+	for _, d := range xs {
+		n += padded(len(d))
+	}
+	return n
+}
+
+// PutDataList writes a non-empty list of data; empty ones are null.
+func PutDataList(b []byte, ptrPos, at int, xs [][]byte) int {
 	PutListPtr(b, ptrPos, at, ElemPointer, len(xs))
+	next := at + 8*len(xs)
 	for i, d := range xs {
 		if len(d) != 0 {
-			b = AppendData(b, at+8*i, d)
+			next = PutData(b, at+8*i, next, d)
 		}
 	}
-	return b
+	return next
+}
+
+const (
+	lo8 = 0x0101010101010101
+	hi8 = 0x8080808080808080
+	m7  = 0x7f7f7f7f7f7f7f7f
+)
+
+// TextOK reports whether w, a text's words, holds n bytes of valid UTF-8
+// without NUL followed by zero bytes only (the NUL and the padding):
+// exactly what a canonical Text of n bytes is. len(w) is a multiple of 8
+// greater than n. ASCII is checked two words at a time: for a byte below
+// 0x80, adding 0x7f sets its high bit exactly when it is not zero. Other
+// text falls back to utf8.Valid.
+func TextOK(w []byte, n int) bool {
+	full := n &^ 7
+	acc, all := uint64(0), uint64(hi8)
+	body := w[:full:full]
+	for len(body) >= 16 {
+		x, y := le.Uint64(body), le.Uint64(body[8:])
+		acc |= x | y
+		all &= (x + m7) & (y + m7)
+		body = body[16:]
+	}
+	if len(body) >= 8 {
+		x := le.Uint64(body)
+		acc |= x
+		all &= x + m7
+	}
+	last := le.Uint64(w[full:])
+	k := uint(n-full) * 8 // content bits of the last word, 0..56
+	if last>>k != 0 {
+		return false // the NUL or the padding is not zero
+	}
+	x := last | (^uint64(0)<<k)&lo8 // bytes past the content count as 0x01
+	acc |= x
+	all &= x + m7
+	if acc&hi8 == 0 && all&hi8 == hi8 {
+		return true
+	}
+	return bytes.IndexByte(w[:n], 0) < 0 && utf8.Valid(w[:n])
 }

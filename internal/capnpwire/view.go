@@ -3,13 +3,17 @@ package capnpwire
 import "math"
 
 // Struct is a zero-copy view of one struct of a checked message. The zero
-// Struct reads every field as its default, as a null pointer does.
+// Struct reads every field as its default, as a null pointer does. It is
+// four words, and its accessors are small enough to inline.
 type Struct struct {
-	b       []byte
-	data    int // byte offset of the data section
-	dataLen int // bytes in the data section
-	ptrs    int // byte offset of the pointer section
-	nptrs   int
+	b   []byte // the whole message
+	off uint32 // byte offset of the data section
+	dw  uint16 // data words
+	pc  uint16 // pointers
+}
+
+func makeStruct(b []byte, off, dw, pc int) Struct {
+	return Struct{b: b, off: uint32(off), dw: uint16(dw), pc: uint16(pc)}
 }
 
 // Bytes returns the whole message the view reads from.
@@ -17,50 +21,50 @@ func (s Struct) Bytes() []byte { return s.b }
 
 // Bit reads bit n of the data section.
 func (s Struct) Bit(n int) bool {
-	if n>>3 >= s.dataLen {
+	if n>>6 >= int(s.dw) {
 		return false
 	}
-	return s.b[s.data+n>>3]>>(n&7)&1 != 0
+	return s.b[int(s.off)+n>>3]>>(n&7)&1 != 0
 }
 
 // Uint8 reads the byte at byte offset off of the data section.
 func (s Struct) Uint8(off int) uint8 {
-	if off >= s.dataLen {
+	if off >= 8*int(s.dw) {
 		return 0
 	}
-	return s.b[s.data+off]
+	return s.b[int(s.off)+off]
 }
 
 // Uint16 reads the 16-bit value at byte offset off of the data section.
 func (s Struct) Uint16(off int) uint16 {
-	if off+2 > s.dataLen {
+	if off+2 > 8*int(s.dw) {
 		return 0
 	}
-	return le.Uint16(s.b[s.data+off:])
+	return le.Uint16(s.b[int(s.off)+off:])
 }
 
 // Uint32 reads the 32-bit value at byte offset off of the data section.
 func (s Struct) Uint32(off int) uint32 {
-	if off+4 > s.dataLen {
+	if off+4 > 8*int(s.dw) {
 		return 0
 	}
-	return le.Uint32(s.b[s.data+off:])
+	return le.Uint32(s.b[int(s.off)+off:])
 }
 
 // Uint64 reads the 64-bit value at byte offset off of the data section.
 func (s Struct) Uint64(off int) uint64 {
-	if off+8 > s.dataLen {
+	if off+8 > 8*int(s.dw) {
 		return 0
 	}
-	return le.Uint64(s.b[s.data+off:])
+	return le.Uint64(s.b[int(s.off)+off:])
 }
 
-// ptr returns pointer i and its byte position, or 0 for a missing pointer.
+// ptr returns pointer i and its byte position; 0 for a missing pointer.
 func (s Struct) ptr(i int) (uint64, int) {
-	if i >= s.nptrs {
+	if uint(i) >= uint(s.pc) {
 		return 0, 0
 	}
-	pos := s.ptrs + 8*i
+	pos := int(s.off) + 8*(int(s.dw)+i)
 	return le.Uint64(s.b[pos:]), pos
 }
 
@@ -68,20 +72,37 @@ func target(pos int, w uint64) int { return pos + 8 + int(int32(uint32(w))>>2)*8
 
 // Text returns the bytes of text pointer i, without its NUL; nil when null.
 func (s Struct) Text(i int) []byte {
-	w, pos := s.ptr(i)
-	return textAt(s.b, w, pos)
+	if uint(i) < uint(s.pc) {
+		pos := int(s.off) + 8*(int(s.dw)+i)
+		if w := le.Uint64(s.b[pos:]); w != 0 {
+			t, n := pos+8+int(int32(w)>>2)*8, int(w>>35)-1
+			return s.b[t : t+n : t+n]
+		}
+	}
+	return nil
 }
 
 // Data returns the bytes of data pointer i; nil when null.
 func (s Struct) Data(i int) []byte {
-	w, pos := s.ptr(i)
-	return dataAt(s.b, w, pos)
+	if uint(i) < uint(s.pc) {
+		pos := int(s.off) + 8*(int(s.dw)+i)
+		if w := le.Uint64(s.b[pos:]); w != 0 {
+			t, n := pos+8+int(int32(w)>>2)*8, int(w>>35)
+			return s.b[t : t+n : t+n]
+		}
+	}
+	return nil
 }
 
 // Struct returns the struct pointer i points to.
 func (s Struct) Struct(i int) Struct {
-	w, pos := s.ptr(i)
-	return structAt(s.b, w, pos)
+	if uint(i) < uint(s.pc) {
+		pos := int(s.off) + 8*(int(s.dw)+i)
+		if w := le.Uint64(s.b[pos:]); w != 0 {
+			return Struct{b: s.b, off: uint32(pos + 8 + int(int32(w)>>2)*8), dw: uint16(w >> 32), pc: uint16(w >> 48)}
+		}
+	}
+	return Struct{}
 }
 
 // List returns the list pointer i points to.
@@ -106,14 +127,6 @@ func dataAt(b []byte, w uint64, pos int) []byte {
 	return b[t : t+n : t+n]
 }
 
-func structAt(b []byte, w uint64, pos int) Struct {
-	if w == 0 {
-		return Struct{}
-	}
-	t, dw := target(pos, w), int(uint16(w>>32))
-	return Struct{b: b, data: t, dataLen: 8 * dw, ptrs: t + 8*dw, nptrs: int(uint16(w >> 48))}
-}
-
 func listAt(b []byte, w uint64, pos int) List {
 	if w == 0 {
 		return List{}
@@ -123,7 +136,7 @@ func listAt(b []byte, w uint64, pos int) List {
 	case ElemComposite:
 		tag := le.Uint64(b[t:])
 		dw, pc := int(uint16(tag>>32)), int(uint16(tag>>48))
-		return List{b: b, off: t + 8, n: int(uint32(tag) >> 2), stride: 8 * (dw + pc), dataLen: 8 * dw, nptrs: pc}
+		return List{b: b, off: t + 8, n: int(uint32(tag) >> 2), stride: 8 * (dw + pc), dw: dw, pc: pc}
 	case ElemBit:
 		return List{b: b, off: t, n: n}
 	case ElemByte:
@@ -140,12 +153,11 @@ func listAt(b []byte, w uint64, pos int) List {
 // List is a zero-copy view of one list of a checked message. The zero List is
 // empty, as a null pointer is.
 type List struct {
-	b       []byte
-	off     int // byte offset of element 0
-	n       int
-	stride  int // bytes per element (0 for bits)
-	dataLen int // composite elements: data section bytes
-	nptrs   int // composite elements: pointer count
+	b      []byte
+	off    int // byte offset of element 0
+	n      int
+	stride int // bytes per element (0 for bits)
+	dw, pc int // composite elements: data words and pointers
 }
 
 // Len returns the number of elements.
@@ -180,8 +192,7 @@ func (l List) Uint64(i int) uint64 { return le.Uint64(l.b[l.at(i, 8):]) }
 
 // Struct returns element i of a struct list.
 func (l List) Struct(i int) Struct {
-	base := l.at(i, l.stride)
-	return Struct{b: l.b, data: base, dataLen: l.dataLen, ptrs: base + l.dataLen, nptrs: l.nptrs}
+	return makeStruct(l.b, l.at(i, l.stride), l.dw, l.pc)
 }
 
 // Text returns element i of a text list, nil when null.

@@ -16,6 +16,10 @@ const (
 	_ = capnpwire.EnforceVersion(capnpwire.MaxGenVersion - 1)
 )
 
+func badText(field string) error {
+	return &capnpwire.EncodeError{Field: field, Reason: "text is not valid UTF-8 or holds a NUL byte"}
+}
+
 // Keep the imports used whatever the schema holds.
 var (
 	_ = bytes.Clone
@@ -81,7 +85,8 @@ type Scalars struct {
 	B2    bool    `capnp:"b2"`
 }
 
-// isZero reports whether every field of r holds its default.
+// isZero reports whether every field of r holds its default: then the
+// canonical form writes r as a null pointer.
 func (r *Scalars) isZero() bool {
 	return !r.B &&
 		r.I8 == 0 &&
@@ -131,38 +136,49 @@ func (r *Scalars) checkEnums() error {
 	return nil
 }
 
-// appendStruct appends r (not empty) and points the pointer at ptrPos at it.
-func (r *Scalars) appendStruct(b []byte, ptrPos int) ([]byte, error) {
+// canonSize returns the canonical size of r with everything it points to;
+// 0 when r is empty.
+func (r *Scalars) canonSize() int {
+	_, dw := r.canonData()
+	return 8 * (dw)
+}
+
+// put writes r (not empty) at byte at, points the pointer at ptrPos at it,
+// and returns where the next object starts.
+func (r *Scalars) put(b []byte, ptrPos, at int) (int, error) {
 	if err := r.checkEnums(); err != nil {
-		return b, err
+		return at, err
 	}
 	d, dw := r.canonData()
 	pc := 0
-	at := len(b)
-	b = capnpwire.Grow(b, 8*(dw+pc))
 	capnpwire.PutStructPtr(b, ptrPos, at, dw, pc)
 	for i := 0; i < dw; i++ {
 		capnpwire.PutWord(b, at+8*i, d[i])
 	}
-	return b, nil
+	return at + 8*(dw+pc), nil
 }
 
 // AppendCanonical appends the canonical encoding of r to dst and returns the
-// extended slice. It allocates only when dst lacks room. On error dst is
-// returned unchanged.
+// extended slice. It sizes the message first and grows dst once, so it
+// allocates only when dst lacks room. On error dst is returned unchanged.
 func (r *Scalars) AppendCanonical(dst []byte) ([]byte, error) {
 	start := len(dst)
-	dst = capnpwire.Grow(dst, 8)
 	if r.isZero() {
+		dst = capnpwire.Grow(dst, 8)
 		capnpwire.PutStructPtr(dst, start, start, 0, 0) // the empty root: offset -1
 		return dst, nil
 	}
-	dst, err := r.appendStruct(dst, start)
+	size := 8 + r.canonSize()
+	if size > capnpwire.MaxMessageBytes {
+		return dst, &capnpwire.EncodeError{Field: "Scalars", Reason: "message of " + strconv.Itoa(size) + " bytes, more than " + strconv.Itoa(capnpwire.MaxMessageBytes)}
+	}
+	dst = capnpwire.Grow(dst, size)
+	end, err := r.put(dst, start, start+8)
 	if err != nil {
 		return dst[:start], err
 	}
-	if len(dst)-start > capnpwire.MaxMessageBytes {
-		return dst[:start], &capnpwire.EncodeError{Field: "Scalars", Reason: "message longer than " + strconv.Itoa(capnpwire.MaxMessageBytes) + " bytes"}
+	if end != start+size {
+		panic("capnpwire: Scalars encoder wrote " + strconv.Itoa(end-start) + " of " + strconv.Itoa(size) + " bytes")
 	}
 	return dst, nil
 }
@@ -256,7 +272,8 @@ type Pair struct {
 	B uint32 `capnp:"b"`
 }
 
-// isZero reports whether every field of r holds its default.
+// isZero reports whether every field of r holds its default: then the
+// canonical form writes r as a null pointer.
 func (r *Pair) isZero() bool {
 	return r.A == 0 &&
 		r.B == 0
@@ -272,32 +289,50 @@ func (r *Pair) canonData() (d [2]uint64, n int) {
 	return d, n
 }
 
-// appendStruct appends r (not empty) and points the pointer at ptrPos at it.
-func (r *Pair) appendStruct(b []byte, ptrPos int) ([]byte, error) {
+// canonSize returns the canonical size of r with everything it points to;
+// 0 when r is empty.
+func (r *Pair) canonSize() int {
+	_, dw := r.canonData()
+	return 8 * (dw)
+}
+
+// put writes r (not empty) at byte at, points the pointer at ptrPos at it,
+// and returns where the next object starts.
+func (r *Pair) put(b []byte, ptrPos, at int) (int, error) {
 	d, dw := r.canonData()
 	pc := 0
-	at := len(b)
-	b = capnpwire.Grow(b, 8*(dw+pc))
 	capnpwire.PutStructPtr(b, ptrPos, at, dw, pc)
 	for i := 0; i < dw; i++ {
 		capnpwire.PutWord(b, at+8*i, d[i])
 	}
-	return b, nil
+	return at + 8*(dw+pc), nil
 }
 
-// appendPairList appends a non-empty list of Pair as a composite list whose
-// elements are as wide as the widest canonical element.
-func appendPairList(b []byte, ptrPos int, xs []Pair) ([]byte, error) {
-	dw, pc := 0, 0
+// sizesPairList returns the element sizes of a list of Pair: as wide as
+// the widest canonical element.
+func sizesPairList(xs []Pair) (dw, pc int) {
 	for i := range xs {
 		_, n := xs[i].canonData()
 		dw = max(dw, n)
 	}
+	return dw, pc
+}
+
+// sizePairList returns the canonical size of a non-empty list of Pair.
+func sizePairList(xs []Pair) int {
+	dw, pc := sizesPairList(xs)
+	n := 8 + 8*len(xs)*(dw+pc)
+	return n
+}
+
+// putPairList writes a non-empty list of Pair as a composite list: the tag
+// and every element, then what each element points to, element by element.
+func putPairList(b []byte, ptrPos, at int, xs []Pair) (int, error) {
+	dw, pc := sizesPairList(xs)
 	stride := 8 * (dw + pc)
-	at := len(b)
-	b = capnpwire.Grow(b, 8+len(xs)*stride)
 	capnpwire.PutListPtr(b, ptrPos, at, capnpwire.ElemComposite, len(xs)*(dw+pc))
 	capnpwire.PutCompositeTag(b, at, len(xs), dw, pc)
+	next := at + 8 + len(xs)*stride
 	for i := range xs {
 		el := at + 8 + i*stride
 		d, _ := xs[i].canonData()
@@ -305,25 +340,30 @@ func appendPairList(b []byte, ptrPos int, xs []Pair) ([]byte, error) {
 			capnpwire.PutWord(b, el+8*j, d[j])
 		}
 	}
-	return b, nil
+	return next, nil
 }
 
 // AppendCanonical appends the canonical encoding of r to dst and returns the
-// extended slice. It allocates only when dst lacks room. On error dst is
-// returned unchanged.
+// extended slice. It sizes the message first and grows dst once, so it
+// allocates only when dst lacks room. On error dst is returned unchanged.
 func (r *Pair) AppendCanonical(dst []byte) ([]byte, error) {
 	start := len(dst)
-	dst = capnpwire.Grow(dst, 8)
 	if r.isZero() {
+		dst = capnpwire.Grow(dst, 8)
 		capnpwire.PutStructPtr(dst, start, start, 0, 0) // the empty root: offset -1
 		return dst, nil
 	}
-	dst, err := r.appendStruct(dst, start)
+	size := 8 + r.canonSize()
+	if size > capnpwire.MaxMessageBytes {
+		return dst, &capnpwire.EncodeError{Field: "Pair", Reason: "message of " + strconv.Itoa(size) + " bytes, more than " + strconv.Itoa(capnpwire.MaxMessageBytes)}
+	}
+	dst = capnpwire.Grow(dst, size)
+	end, err := r.put(dst, start, start+8)
 	if err != nil {
 		return dst[:start], err
 	}
-	if len(dst)-start > capnpwire.MaxMessageBytes {
-		return dst[:start], &capnpwire.EncodeError{Field: "Pair", Reason: "message longer than " + strconv.Itoa(capnpwire.MaxMessageBytes) + " bytes"}
+	if end != start+size {
+		panic("capnpwire: Pair encoder wrote " + strconv.Itoa(end-start) + " of " + strconv.Itoa(size) + " bytes")
 	}
 	return dst, nil
 }
@@ -390,7 +430,8 @@ type Leaf struct {
 	N    int32  `capnp:"n"`
 }
 
-// isZero reports whether every field of r holds its default.
+// isZero reports whether every field of r holds its default: then the
+// canonical form writes r as a null pointer.
 func (r *Leaf) isZero() bool {
 	return r.Name == "" &&
 		r.N == 0
@@ -414,42 +455,73 @@ func (r *Leaf) canonPtrs() int {
 	return 0
 }
 
-// appendStruct appends r (not empty) and points the pointer at ptrPos at it.
-func (r *Leaf) appendStruct(b []byte, ptrPos int) ([]byte, error) {
+// canonSize returns the canonical size of r with everything it points to;
+// 0 when r is empty.
+func (r *Leaf) canonSize() int {
+	_, dw := r.canonData()
+	return 8*(dw+r.canonPtrs()) + r.childSize()
+}
+
+// childSize returns the canonical size of what r's pointers point to.
+func (r *Leaf) childSize() int {
+	n := 0
+	n += capnpwire.TextSize(r.Name)
+	return n
+}
+
+// put writes r (not empty) at byte at, points the pointer at ptrPos at it,
+// and returns where the next object starts.
+func (r *Leaf) put(b []byte, ptrPos, at int) (int, error) {
 	d, dw := r.canonData()
 	pc := r.canonPtrs()
-	at := len(b)
-	b = capnpwire.Grow(b, 8*(dw+pc))
 	capnpwire.PutStructPtr(b, ptrPos, at, dw, pc)
 	for i := 0; i < dw; i++ {
 		capnpwire.PutWord(b, at+8*i, d[i])
 	}
-	return r.appendPtrs(b, at+8*dw)
+	return r.putPtrs(b, at+8*dw, at+8*(dw+pc))
 }
 
-// appendPtrs appends, in slot order, the objects r's pointers point to;
-// pointer slot i is at byte ptrs+8*i.
-func (r *Leaf) appendPtrs(b []byte, ptrs int) ([]byte, error) {
+// putPtrs writes, from byte at on and in slot order, the objects r's
+// pointers point to; pointer slot i is at byte ptrs+8*i.
+func (r *Leaf) putPtrs(b []byte, ptrs, at int) (int, error) {
+	ok := true
 	if r.Name != "" {
-		b = capnpwire.AppendText(b, ptrs+0, r.Name)
+		if at, ok = capnpwire.PutText(b, ptrs+0, at, r.Name); !ok {
+			return at, badText("Leaf.name")
+		}
 	}
-	return b, nil
+	return at, nil
 }
 
-// appendLeafList appends a non-empty list of Leaf as a composite list whose
-// elements are as wide as the widest canonical element.
-func appendLeafList(b []byte, ptrPos int, xs []Leaf) ([]byte, error) {
-	dw, pc := 0, 0
+// sizesLeafList returns the element sizes of a list of Leaf: as wide as
+// the widest canonical element.
+func sizesLeafList(xs []Leaf) (dw, pc int) {
 	for i := range xs {
 		_, n := xs[i].canonData()
 		dw = max(dw, n)
 		pc = max(pc, xs[i].canonPtrs())
 	}
+	return dw, pc
+}
+
+// sizeLeafList returns the canonical size of a non-empty list of Leaf.
+func sizeLeafList(xs []Leaf) int {
+	dw, pc := sizesLeafList(xs)
+	n := 8 + 8*len(xs)*(dw+pc)
+	for i := range xs {
+		n += xs[i].childSize()
+	}
+	return n
+}
+
+// putLeafList writes a non-empty list of Leaf as a composite list: the tag
+// and every element, then what each element points to, element by element.
+func putLeafList(b []byte, ptrPos, at int, xs []Leaf) (int, error) {
+	dw, pc := sizesLeafList(xs)
 	stride := 8 * (dw + pc)
-	at := len(b)
-	b = capnpwire.Grow(b, 8+len(xs)*stride)
 	capnpwire.PutListPtr(b, ptrPos, at, capnpwire.ElemComposite, len(xs)*(dw+pc))
 	capnpwire.PutCompositeTag(b, at, len(xs), dw, pc)
+	next := at + 8 + len(xs)*stride
 	for i := range xs {
 		el := at + 8 + i*stride
 		d, _ := xs[i].canonData()
@@ -457,29 +529,34 @@ func appendLeafList(b []byte, ptrPos int, xs []Leaf) ([]byte, error) {
 			capnpwire.PutWord(b, el+8*j, d[j])
 		}
 		var err error
-		if b, err = xs[i].appendPtrs(b, el+8*dw); err != nil {
-			return b, err
+		if next, err = xs[i].putPtrs(b, el+8*dw, next); err != nil {
+			return next, err
 		}
 	}
-	return b, nil
+	return next, nil
 }
 
 // AppendCanonical appends the canonical encoding of r to dst and returns the
-// extended slice. It allocates only when dst lacks room. On error dst is
-// returned unchanged.
+// extended slice. It sizes the message first and grows dst once, so it
+// allocates only when dst lacks room. On error dst is returned unchanged.
 func (r *Leaf) AppendCanonical(dst []byte) ([]byte, error) {
 	start := len(dst)
-	dst = capnpwire.Grow(dst, 8)
 	if r.isZero() {
+		dst = capnpwire.Grow(dst, 8)
 		capnpwire.PutStructPtr(dst, start, start, 0, 0) // the empty root: offset -1
 		return dst, nil
 	}
-	dst, err := r.appendStruct(dst, start)
+	size := 8 + r.canonSize()
+	if size > capnpwire.MaxMessageBytes {
+		return dst, &capnpwire.EncodeError{Field: "Leaf", Reason: "message of " + strconv.Itoa(size) + " bytes, more than " + strconv.Itoa(capnpwire.MaxMessageBytes)}
+	}
+	dst = capnpwire.Grow(dst, size)
+	end, err := r.put(dst, start, start+8)
 	if err != nil {
 		return dst[:start], err
 	}
-	if len(dst)-start > capnpwire.MaxMessageBytes {
-		return dst[:start], &capnpwire.EncodeError{Field: "Leaf", Reason: "message longer than " + strconv.Itoa(capnpwire.MaxMessageBytes) + " bytes"}
+	if end != start+size {
+		panic("capnpwire: Leaf encoder wrote " + strconv.Itoa(end-start) + " of " + strconv.Itoa(size) + " bytes")
 	}
 	return dst, nil
 }
@@ -547,49 +624,72 @@ var leafLayout = capnpwire.StructLayout{
 type Empty struct {
 }
 
-// isZero reports whether every field of r holds its default.
+// isZero reports whether every field of r holds its default: then the
+// canonical form writes r as a null pointer.
 func (r *Empty) isZero() bool {
 	return true
 }
 
-// appendStruct appends r (not empty) and points the pointer at ptrPos at it.
-func (r *Empty) appendStruct(b []byte, ptrPos int) ([]byte, error) {
-	dw := 0
-	pc := 0
-	at := len(b)
-	b = capnpwire.Grow(b, 8*(dw+pc))
-	capnpwire.PutStructPtr(b, ptrPos, at, dw, pc)
-	return b, nil
+// canonSize returns the canonical size of r with everything it points to;
+// 0 when r is empty.
+func (r *Empty) canonSize() int {
+	return 0
 }
 
-// appendEmptyList appends a non-empty list of Empty as a composite list whose
-// elements are as wide as the widest canonical element.
-func appendEmptyList(b []byte, ptrPos int, xs []Empty) ([]byte, error) {
-	dw, pc := 0, 0
+// put writes r (not empty) at byte at, points the pointer at ptrPos at it,
+// and returns where the next object starts.
+func (r *Empty) put(b []byte, ptrPos, at int) (int, error) {
+	dw := 0
+	pc := 0
+	capnpwire.PutStructPtr(b, ptrPos, at, dw, pc)
+	return at + 8*(dw+pc), nil
+}
+
+// sizesEmptyList returns the element sizes of a list of Empty: as wide as
+// the widest canonical element.
+func sizesEmptyList(xs []Empty) (dw, pc int) {
+	return dw, pc
+}
+
+// sizeEmptyList returns the canonical size of a non-empty list of Empty.
+func sizeEmptyList(xs []Empty) int {
+	dw, pc := sizesEmptyList(xs)
+	n := 8 + 8*len(xs)*(dw+pc)
+	return n
+}
+
+// putEmptyList writes a non-empty list of Empty as a composite list: the tag
+// and every element, then what each element points to, element by element.
+func putEmptyList(b []byte, ptrPos, at int, xs []Empty) (int, error) {
+	dw, pc := sizesEmptyList(xs)
 	stride := 8 * (dw + pc)
-	at := len(b)
-	b = capnpwire.Grow(b, 8+len(xs)*stride)
 	capnpwire.PutListPtr(b, ptrPos, at, capnpwire.ElemComposite, len(xs)*(dw+pc))
 	capnpwire.PutCompositeTag(b, at, len(xs), dw, pc)
-	return b, nil
+	next := at + 8 + len(xs)*stride
+	return next, nil
 }
 
 // AppendCanonical appends the canonical encoding of r to dst and returns the
-// extended slice. It allocates only when dst lacks room. On error dst is
-// returned unchanged.
+// extended slice. It sizes the message first and grows dst once, so it
+// allocates only when dst lacks room. On error dst is returned unchanged.
 func (r *Empty) AppendCanonical(dst []byte) ([]byte, error) {
 	start := len(dst)
-	dst = capnpwire.Grow(dst, 8)
 	if r.isZero() {
+		dst = capnpwire.Grow(dst, 8)
 		capnpwire.PutStructPtr(dst, start, start, 0, 0) // the empty root: offset -1
 		return dst, nil
 	}
-	dst, err := r.appendStruct(dst, start)
+	size := 8 + r.canonSize()
+	if size > capnpwire.MaxMessageBytes {
+		return dst, &capnpwire.EncodeError{Field: "Empty", Reason: "message of " + strconv.Itoa(size) + " bytes, more than " + strconv.Itoa(capnpwire.MaxMessageBytes)}
+	}
+	dst = capnpwire.Grow(dst, size)
+	end, err := r.put(dst, start, start+8)
 	if err != nil {
 		return dst[:start], err
 	}
-	if len(dst)-start > capnpwire.MaxMessageBytes {
-		return dst[:start], &capnpwire.EncodeError{Field: "Empty", Reason: "message longer than " + strconv.Itoa(capnpwire.MaxMessageBytes) + " bytes"}
+	if end != start+size {
+		panic("capnpwire: Empty encoder wrote " + strconv.Itoa(end-start) + " of " + strconv.Itoa(size) + " bytes")
 	}
 	return dst, nil
 }
@@ -669,7 +769,8 @@ type Shapes struct {
 	Empty   Empty         `capnp:"empty"`
 }
 
-// isZero reports whether every field of r holds its default.
+// isZero reports whether every field of r holds its default: then the
+// canonical form writes r as a null pointer.
 func (r *Shapes) isZero() bool {
 	return r.Scalars.isZero() &&
 		r.Text == "" &&
@@ -791,123 +892,201 @@ func (r *Shapes) checkEnums() error {
 	return nil
 }
 
-// appendStruct appends r (not empty) and points the pointer at ptrPos at it.
-func (r *Shapes) appendStruct(b []byte, ptrPos int) ([]byte, error) {
+// canonSize returns the canonical size of r with everything it points to;
+// 0 when r is empty.
+func (r *Shapes) canonSize() int {
+	_, dw := r.canonData()
+	return 8*(dw+r.canonPtrs()) + r.childSize()
+}
+
+// childSize returns the canonical size of what r's pointers point to.
+func (r *Shapes) childSize() int {
+	n := 0
+	n += r.Scalars.canonSize()
+	n += capnpwire.TextSize(r.Text)
+	n += capnpwire.DataSize(len(r.Data))
+	if len(r.Pairs) != 0 {
+		n += sizePairList(r.Pairs)
+	}
+	if len(r.Leaves) != 0 {
+		n += sizeLeafList(r.Leaves)
+	}
+	if len(r.Bools) != 0 {
+		n += capnpwire.ListSize(len(r.Bools), 1)
+	}
+	if len(r.I8s) != 0 {
+		n += capnpwire.ListSize(len(r.I8s), 8)
+	}
+	if len(r.U8s) != 0 {
+		n += capnpwire.ListSize(len(r.U8s), 8)
+	}
+	if len(r.I16s) != 0 {
+		n += capnpwire.ListSize(len(r.I16s), 16)
+	}
+	if len(r.U16s) != 0 {
+		n += capnpwire.ListSize(len(r.U16s), 16)
+	}
+	if len(r.I32s) != 0 {
+		n += capnpwire.ListSize(len(r.I32s), 32)
+	}
+	if len(r.U32s) != 0 {
+		n += capnpwire.ListSize(len(r.U32s), 32)
+	}
+	if len(r.I64s) != 0 {
+		n += capnpwire.ListSize(len(r.I64s), 64)
+	}
+	if len(r.U64s) != 0 {
+		n += capnpwire.ListSize(len(r.U64s), 64)
+	}
+	if len(r.F32s) != 0 {
+		n += capnpwire.ListSize(len(r.F32s), 32)
+	}
+	if len(r.F64s) != 0 {
+		n += capnpwire.ListSize(len(r.F64s), 64)
+	}
+	if len(r.Colors) != 0 {
+		n += capnpwire.ListSize(len(r.Colors), 16)
+	}
+	if len(r.Texts) != 0 {
+		n += capnpwire.TextListSize(r.Texts)
+	}
+	if len(r.Datas) != 0 {
+		n += capnpwire.DataListSize(r.Datas)
+	}
+	n += r.Nested.canonSize()
+	if len(r.Empties) != 0 {
+		n += sizeEmptyList(r.Empties)
+	}
+	n += r.Empty.canonSize()
+	return n
+}
+
+// put writes r (not empty) at byte at, points the pointer at ptrPos at it,
+// and returns where the next object starts.
+func (r *Shapes) put(b []byte, ptrPos, at int) (int, error) {
 	if err := r.checkEnums(); err != nil {
-		return b, err
+		return at, err
 	}
 	d, dw := r.canonData()
 	pc := r.canonPtrs()
-	at := len(b)
-	b = capnpwire.Grow(b, 8*(dw+pc))
 	capnpwire.PutStructPtr(b, ptrPos, at, dw, pc)
 	for i := 0; i < dw; i++ {
 		capnpwire.PutWord(b, at+8*i, d[i])
 	}
-	return r.appendPtrs(b, at+8*dw)
+	return r.putPtrs(b, at+8*dw, at+8*(dw+pc))
 }
 
-// appendPtrs appends, in slot order, the objects r's pointers point to;
-// pointer slot i is at byte ptrs+8*i.
-func (r *Shapes) appendPtrs(b []byte, ptrs int) ([]byte, error) {
+// putPtrs writes, from byte at on and in slot order, the objects r's
+// pointers point to; pointer slot i is at byte ptrs+8*i.
+func (r *Shapes) putPtrs(b []byte, ptrs, at int) (int, error) {
 	var err error
+	ok := true
 	if !r.Scalars.isZero() {
-		if b, err = r.Scalars.appendStruct(b, ptrs+0); err != nil {
-			return b, err
+		if at, err = r.Scalars.put(b, ptrs+0, at); err != nil {
+			return at, err
 		}
 	}
 	if r.Text != "" {
-		b = capnpwire.AppendText(b, ptrs+8, r.Text)
+		if at, ok = capnpwire.PutText(b, ptrs+8, at, r.Text); !ok {
+			return at, badText("Shapes.text")
+		}
 	}
 	if len(r.Data) != 0 {
-		b = capnpwire.AppendData(b, ptrs+16, r.Data)
+		at = capnpwire.PutData(b, ptrs+16, at, r.Data)
 	}
 	if len(r.Pairs) != 0 {
-		if b, err = appendPairList(b, ptrs+24, r.Pairs); err != nil {
-			return b, err
+		if at, err = putPairList(b, ptrs+24, at, r.Pairs); err != nil {
+			return at, err
 		}
 	}
 	if len(r.Leaves) != 0 {
-		if b, err = appendLeafList(b, ptrs+32, r.Leaves); err != nil {
-			return b, err
+		if at, err = putLeafList(b, ptrs+32, at, r.Leaves); err != nil {
+			return at, err
 		}
 	}
 	if len(r.Bools) != 0 {
-		b = capnpwire.AppendBools(b, ptrs+40, r.Bools)
+		at = capnpwire.PutBools(b, ptrs+40, at, r.Bools)
 	}
 	if len(r.I8s) != 0 {
-		b = capnpwire.AppendList8(b, ptrs+48, r.I8s)
+		at = capnpwire.PutList8(b, ptrs+48, at, r.I8s)
 	}
 	if len(r.U8s) != 0 {
-		b = capnpwire.AppendList8(b, ptrs+56, r.U8s)
+		at = capnpwire.PutList8(b, ptrs+56, at, r.U8s)
 	}
 	if len(r.I16s) != 0 {
-		b = capnpwire.AppendList16(b, ptrs+64, r.I16s)
+		at = capnpwire.PutList16(b, ptrs+64, at, r.I16s)
 	}
 	if len(r.U16s) != 0 {
-		b = capnpwire.AppendList16(b, ptrs+72, r.U16s)
+		at = capnpwire.PutList16(b, ptrs+72, at, r.U16s)
 	}
 	if len(r.I32s) != 0 {
-		b = capnpwire.AppendList32(b, ptrs+80, r.I32s)
+		at = capnpwire.PutList32(b, ptrs+80, at, r.I32s)
 	}
 	if len(r.U32s) != 0 {
-		b = capnpwire.AppendList32(b, ptrs+88, r.U32s)
+		at = capnpwire.PutList32(b, ptrs+88, at, r.U32s)
 	}
 	if len(r.I64s) != 0 {
-		b = capnpwire.AppendList64(b, ptrs+96, r.I64s)
+		at = capnpwire.PutList64(b, ptrs+96, at, r.I64s)
 	}
 	if len(r.U64s) != 0 {
-		b = capnpwire.AppendList64(b, ptrs+104, r.U64s)
+		at = capnpwire.PutList64(b, ptrs+104, at, r.U64s)
 	}
 	if len(r.F32s) != 0 {
-		b = capnpwire.AppendFloat32s(b, ptrs+112, r.F32s)
+		at = capnpwire.PutFloat32s(b, ptrs+112, at, r.F32s)
 	}
 	if len(r.F64s) != 0 {
-		b = capnpwire.AppendFloat64s(b, ptrs+120, r.F64s)
+		at = capnpwire.PutFloat64s(b, ptrs+120, at, r.F64s)
 	}
 	if len(r.Colors) != 0 {
-		b = capnpwire.AppendList16(b, ptrs+128, r.Colors)
+		at = capnpwire.PutList16(b, ptrs+128, at, r.Colors)
 	}
 	if len(r.Texts) != 0 {
-		b = capnpwire.AppendTextList(b, ptrs+136, r.Texts)
+		if at, ok = capnpwire.PutTextList(b, ptrs+136, at, r.Texts); !ok {
+			return at, badText("Shapes.texts")
+		}
 	}
 	if len(r.Datas) != 0 {
-		b = capnpwire.AppendDataList(b, ptrs+144, r.Datas)
+		at = capnpwire.PutDataList(b, ptrs+144, at, r.Datas)
 	}
 	if !r.Nested.isZero() {
-		if b, err = r.Nested.appendStruct(b, ptrs+152); err != nil {
-			return b, err
+		if at, err = r.Nested.put(b, ptrs+152, at); err != nil {
+			return at, err
 		}
 	}
 	if len(r.Empties) != 0 {
-		if b, err = appendEmptyList(b, ptrs+160, r.Empties); err != nil {
-			return b, err
+		if at, err = putEmptyList(b, ptrs+160, at, r.Empties); err != nil {
+			return at, err
 		}
 	}
 	if !r.Empty.isZero() {
-		if b, err = r.Empty.appendStruct(b, ptrs+168); err != nil {
-			return b, err
+		if at, err = r.Empty.put(b, ptrs+168, at); err != nil {
+			return at, err
 		}
 	}
-	return b, nil
+	return at, nil
 }
 
 // AppendCanonical appends the canonical encoding of r to dst and returns the
-// extended slice. It allocates only when dst lacks room. On error dst is
-// returned unchanged.
+// extended slice. It sizes the message first and grows dst once, so it
+// allocates only when dst lacks room. On error dst is returned unchanged.
 func (r *Shapes) AppendCanonical(dst []byte) ([]byte, error) {
 	start := len(dst)
-	dst = capnpwire.Grow(dst, 8)
 	if r.isZero() {
+		dst = capnpwire.Grow(dst, 8)
 		capnpwire.PutStructPtr(dst, start, start, 0, 0) // the empty root: offset -1
 		return dst, nil
 	}
-	dst, err := r.appendStruct(dst, start)
+	size := 8 + r.canonSize()
+	if size > capnpwire.MaxMessageBytes {
+		return dst, &capnpwire.EncodeError{Field: "Shapes", Reason: "message of " + strconv.Itoa(size) + " bytes, more than " + strconv.Itoa(capnpwire.MaxMessageBytes)}
+	}
+	dst = capnpwire.Grow(dst, size)
+	end, err := r.put(dst, start, start+8)
 	if err != nil {
 		return dst[:start], err
 	}
-	if len(dst)-start > capnpwire.MaxMessageBytes {
-		return dst[:start], &capnpwire.EncodeError{Field: "Shapes", Reason: "message longer than " + strconv.Itoa(capnpwire.MaxMessageBytes) + " bytes"}
+	if end != start+size {
+		panic("capnpwire: Shapes encoder wrote " + strconv.Itoa(end-start) + " of " + strconv.Itoa(size) + " bytes")
 	}
 	return dst, nil
 }
@@ -1142,7 +1321,8 @@ type Shapes_Nested struct {
 	Leaves []Leaf `capnp:"leaves"`
 }
 
-// isZero reports whether every field of r holds its default.
+// isZero reports whether every field of r holds its default: then the
+// canonical form writes r as a null pointer.
 func (r *Shapes_Nested) isZero() bool {
 	return r.Leaf.isZero() &&
 		r.Tag == "" &&
@@ -1164,52 +1344,76 @@ func (r *Shapes_Nested) canonPtrs() int {
 	return 0
 }
 
-// appendStruct appends r (not empty) and points the pointer at ptrPos at it.
-func (r *Shapes_Nested) appendStruct(b []byte, ptrPos int) ([]byte, error) {
-	dw := 0
-	pc := r.canonPtrs()
-	at := len(b)
-	b = capnpwire.Grow(b, 8*(dw+pc))
-	capnpwire.PutStructPtr(b, ptrPos, at, dw, pc)
-	return r.appendPtrs(b, at+8*dw)
+// canonSize returns the canonical size of r with everything it points to;
+// 0 when r is empty.
+func (r *Shapes_Nested) canonSize() int {
+	return 8*(r.canonPtrs()) + r.childSize()
 }
 
-// appendPtrs appends, in slot order, the objects r's pointers point to;
-// pointer slot i is at byte ptrs+8*i.
-func (r *Shapes_Nested) appendPtrs(b []byte, ptrs int) ([]byte, error) {
+// childSize returns the canonical size of what r's pointers point to.
+func (r *Shapes_Nested) childSize() int {
+	n := 0
+	n += r.Leaf.canonSize()
+	n += capnpwire.TextSize(r.Tag)
+	if len(r.Leaves) != 0 {
+		n += sizeLeafList(r.Leaves)
+	}
+	return n
+}
+
+// put writes r (not empty) at byte at, points the pointer at ptrPos at it,
+// and returns where the next object starts.
+func (r *Shapes_Nested) put(b []byte, ptrPos, at int) (int, error) {
+	dw := 0
+	pc := r.canonPtrs()
+	capnpwire.PutStructPtr(b, ptrPos, at, dw, pc)
+	return r.putPtrs(b, at+8*dw, at+8*(dw+pc))
+}
+
+// putPtrs writes, from byte at on and in slot order, the objects r's
+// pointers point to; pointer slot i is at byte ptrs+8*i.
+func (r *Shapes_Nested) putPtrs(b []byte, ptrs, at int) (int, error) {
 	var err error
+	ok := true
 	if !r.Leaf.isZero() {
-		if b, err = r.Leaf.appendStruct(b, ptrs+0); err != nil {
-			return b, err
+		if at, err = r.Leaf.put(b, ptrs+0, at); err != nil {
+			return at, err
 		}
 	}
 	if r.Tag != "" {
-		b = capnpwire.AppendText(b, ptrs+8, r.Tag)
-	}
-	if len(r.Leaves) != 0 {
-		if b, err = appendLeafList(b, ptrs+16, r.Leaves); err != nil {
-			return b, err
+		if at, ok = capnpwire.PutText(b, ptrs+8, at, r.Tag); !ok {
+			return at, badText("Shapes.Nested.tag")
 		}
 	}
-	return b, nil
+	if len(r.Leaves) != 0 {
+		if at, err = putLeafList(b, ptrs+16, at, r.Leaves); err != nil {
+			return at, err
+		}
+	}
+	return at, nil
 }
 
 // AppendCanonical appends the canonical encoding of r to dst and returns the
-// extended slice. It allocates only when dst lacks room. On error dst is
-// returned unchanged.
+// extended slice. It sizes the message first and grows dst once, so it
+// allocates only when dst lacks room. On error dst is returned unchanged.
 func (r *Shapes_Nested) AppendCanonical(dst []byte) ([]byte, error) {
 	start := len(dst)
-	dst = capnpwire.Grow(dst, 8)
 	if r.isZero() {
+		dst = capnpwire.Grow(dst, 8)
 		capnpwire.PutStructPtr(dst, start, start, 0, 0) // the empty root: offset -1
 		return dst, nil
 	}
-	dst, err := r.appendStruct(dst, start)
+	size := 8 + r.canonSize()
+	if size > capnpwire.MaxMessageBytes {
+		return dst, &capnpwire.EncodeError{Field: "Shapes.Nested", Reason: "message of " + strconv.Itoa(size) + " bytes, more than " + strconv.Itoa(capnpwire.MaxMessageBytes)}
+	}
+	dst = capnpwire.Grow(dst, size)
+	end, err := r.put(dst, start, start+8)
 	if err != nil {
 		return dst[:start], err
 	}
-	if len(dst)-start > capnpwire.MaxMessageBytes {
-		return dst[:start], &capnpwire.EncodeError{Field: "Shapes.Nested", Reason: "message longer than " + strconv.Itoa(capnpwire.MaxMessageBytes) + " bytes"}
+	if end != start+size {
+		panic("capnpwire: Shapes_Nested encoder wrote " + strconv.Itoa(end-start) + " of " + strconv.Itoa(size) + " bytes")
 	}
 	return dst, nil
 }

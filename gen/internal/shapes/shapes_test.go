@@ -256,11 +256,11 @@ func TestStrictOpenCases(t *testing.T) {
 		t.Fatal(err)
 	}
 	cases := map[string][]byte{
-		"empty":              {},
-		"not words":          good[:len(good)-1],
-		"trailing word":      append(bytes.Clone(good), make([]byte, 8)...),
-		"null root":          make([]byte, 8),
-		"segment table":      append([]byte{0, 0, 0, 0, byte(len(good) / 8), 0, 0, 0}, good...),
+		"empty":         {},
+		"not words":     good[:len(good)-1],
+		"trailing word": append(bytes.Clone(good), make([]byte, 8)...),
+		"null root":     make([]byte, 8),
+		"segment table": append([]byte{0, 0, 0, 0, byte(len(good) / 8), 0, 0, 0}, good...),
 		// root with 2 pointers, slot 1 (text) pointing at a list of one
 		// byte, the NUL: an empty text that is not null.
 		"empty text nonnull": {0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0x0a, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},

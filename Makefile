@@ -1,0 +1,61 @@
+# ron-audit-go. `make test` is what CI runs (.ci/run); `make demo` is the
+# newcomer's first command. Both set up what they need on a fresh machine.
+
+GO       ?= go
+TEST_SCHEMAS := gen/testdata/shapes.capnp $(wildcard gen/testdata/unsupported/*.capnp)
+BENCH    ?= .
+COUNT    ?= 5
+
+.PHONY: all demo test setup vet gen gen-check go-test interop interop-rust interop-python bench fuzz
+
+all: test
+
+demo:
+	$(GO) run ./tools/cmd/ronaudit demo
+
+# The README's test command: everything CI checks.
+test: setup vet gen-check go-test interop
+
+setup:
+	@bash testing/setup.sh
+
+vet:
+	$(GO) vet ./...
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+# Regenerate the compiled schema requests (testdata, so plain go test needs
+# no capnp) and the generated Go code from them.
+gen:
+	capnp compile -o- schema/audit.capnp > gen/testdata/audit.req
+	@for f in $(TEST_SCHEMAS); do capnp compile -o- $$f > $${f%.capnp}.req || exit 1; done
+	$(GO) run ./gen/cmd/capnpc-ronaudit -pkg canonical -o canonical -req gen/testdata/audit.req
+	$(GO) run ./gen/cmd/capnpc-ronaudit -pkg shapes -o gen/internal/shapes -req gen/testdata/shapes.req
+
+# CI: regenerating from the schemas must change nothing.
+gen-check: gen
+	@git diff --exit-code -- gen/testdata canonical/audit.capnp.go gen/internal/shapes/shapes.capnp.go \
+		|| (echo "generated files are stale: run make gen and commit" && exit 1)
+	@test -z "$$(git status --porcelain -- gen/testdata canonical gen/internal/shapes)" \
+		|| (git status --porcelain -- gen/testdata canonical gen/internal/shapes; echo "make gen left untracked files" && exit 1)
+
+go-test:
+	$(GO) test -race -count=1 ./...
+
+interop: interop-rust interop-python
+
+interop-rust:
+	PATH="$$PATH:$$HOME/.cargo/bin" bash testing/interop/rust/run.sh
+
+interop-python:
+	bash testing/interop/python/run.sh
+
+# Benchmarks with -benchmem, then the table of ratios to the calibration
+# benches of the same run and to the seed's targets.
+bench:
+	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count $(COUNT) ./bench | tee bench.out
+	$(GO) run ./tools/cmd/benchtable < bench.out
+
+FUZZTIME ?= 30s
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzOpen$$' -fuzztime $(FUZZTIME) ./canonical
+	$(GO) test -run '^$$' -fuzz '^FuzzOpenShapes$$' -fuzztime $(FUZZTIME) ./gen/internal/shapes

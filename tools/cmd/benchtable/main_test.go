@@ -1,0 +1,36 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+const sample = `goos: linux
+BenchmarkRawBLAKE3_1KiB-2    	 1000000	      1000 ns/op	1023.49 MB/s	       0 B/op	       0 allocs/op
+BenchmarkRawBLAKE3_1KiB-2    	 1000000	      1200 ns/op	1023.49 MB/s	       0 B/op	       0 allocs/op
+BenchmarkRawBLAKE3_1KiB-2    	 1000000	       900 ns/op	1023.49 MB/s	       0 B/op	       0 allocs/op
+BenchmarkCanonicalEncode-2   	 2936668	       100.0 ns/op	2557.12 MB/s	       0 B/op	       0 allocs/op
+BenchmarkCanonicalOpen-2     	 2381064	       300.0 ns/op	2028.54 MB/s	      16 B/op	       1 allocs/op
+PASS
+`
+
+func TestTable(t *testing.T) {
+	res, err := parse(strings.NewReader(sample))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := median(res["RawBLAKE3_1KiB"].ns); got != 1000 {
+		t.Fatalf("median %v", got)
+	}
+	var out bytes.Buffer
+	failed := printTable(&out, res)
+	if failed != 1 {
+		t.Fatalf("%d failures, want 1 (Open at 0.3x)\n%s", failed, out.String())
+	}
+	for _, want := range []string{"0.100x cost", "0.300x cost", "NO (allocs!)"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, out.String())
+		}
+	}
+}

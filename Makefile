@@ -40,6 +40,7 @@ gen-check: gen
 
 go-test:
 	$(GO) test -race -count=1 ./...
+	$(GO) test -count=1 -run 'Allocs' ./...
 
 interop: interop-rust interop-python
 

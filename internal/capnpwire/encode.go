@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"math"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -83,10 +84,50 @@ func ListSize(n, bits int) int { return padded((n*bits + 7) / 8) }
 // reports false when s is not valid UTF-8 or holds NUL: Text has no
 // canonical encoding then.
 func PutText(b []byte, ptrPos, at int, s string) (int, bool) {
+	// Check the source, not the copy: reading back words just written by
+	// memmove stalls on store forwarding.
+	ok := StringOK(s)
 	end := at + padded(len(s)+1)
 	copy(b[at:end], s)
 	PutListPtr(b, ptrPos, at, ElemByte, len(s)+1)
-	return end, TextOK(b[at:end], len(s))
+	return end, ok
+}
+
+// load64 reads 8 bytes of s at i, little-endian (the compiler makes it one load).
+func load64(s string, i int) uint64 {
+	s = s[i : i+8]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+// StringOK reports whether s is valid UTF-8 without NUL bytes, checking
+// ASCII two words at a time (see TextOK) and falling back to utf8.
+func StringOK(s string) bool {
+	n := len(s)
+	acc, all := uint64(0), uint64(hi8)
+	i := 0
+	for ; i+16 <= n; i += 16 {
+		x, y := load64(s, i), load64(s, i+8)
+		acc |= x | y
+		all &= (x + m7) & (y + m7)
+	}
+	if n < 8 {
+		for ; i < n; i++ {
+			if c := s[i]; c == 0 || c >= 0x80 {
+				return strings.IndexByte(s, 0) < 0 && utf8.ValidString(s)
+			}
+		}
+		return true
+	}
+	// the rest: one word at i (if 8 bytes remain) and the last 8 bytes,
+	// overlapping what was read before
+	x, y := load64(s, min(i, n-8)), load64(s, n-8)
+	acc |= x | y
+	all &= (x + m7) & (y + m7)
+	if acc&hi8 == 0 && all&hi8 == hi8 {
+		return true
+	}
+	return strings.IndexByte(s, 0) < 0 && utf8.ValidString(s)
 }
 
 // PutData writes the non-empty data d at at and points ptrPos at it.

@@ -25,11 +25,14 @@ func TestTextOK(t *testing.T) {
 			}
 		}
 	}
-	cases = append(cases, "中文", "\xed\xa0\x80", "😀😀😀😀", "\x7f\x01\x7f")
+	cases = append(cases, "", "中文", "\xed\xa0\x80", "😀😀😀😀", "\x7f\x01\x7f")
 	for _, s := range cases {
 		want := utf8.ValidString(s) && !strings.Contains(s, "\x00")
 		if got := TextOK(textWords(s), len(s)); got != want {
 			t.Errorf("TextOK(%q) = %v, want %v", s, got, want)
+		}
+		if got := StringOK(s); got != want {
+			t.Errorf("StringOK(%q) = %v, want %v", s, got, want)
 		}
 	}
 	// Bytes after the text must be zero: the NUL and each padding byte.

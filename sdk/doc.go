@@ -1,0 +1,9 @@
+// Package sdk is the API services embed to write and verify ron-audit
+// trails: append (canonicalize, BLAKE3, chain, Ed25519 sign), verify
+// (canonical bytes, self-hash, chain link, signature, sequence), bounds,
+// dedupe, an in-memory store for Micronode (amnesia: nothing touches disk),
+// privacy helpers for attrs, and a merge iterator over streams.
+//
+// The bytes, hashes and signatures are those of package canonical
+// (canonical/SPEC.md); this package adds chains, keys and policy.
+package sdk

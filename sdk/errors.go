@@ -1,0 +1,82 @@
+package sdk
+
+import (
+	"errors"
+	"strconv"
+)
+
+// Reason names why a verification failed. The values are stable: metrics
+// and logs use them as labels.
+type Reason string
+
+// Verification failure reasons.
+const (
+	ReasonHashMismatch Reason = "hash_mismatch" // the stored hash is not the hash of the bytes
+	ReasonPrevMismatch Reason = "prev_mismatch" // prev is not the hash of the record before (or another chain's record)
+	ReasonSeqGap       Reason = "seq_gap"       // seq is not one more than the record before
+	ReasonBadSignature Reason = "bad_signature" // the signature does not verify
+	ReasonNotCanonical Reason = "not_canonical" // the bytes are not a canonical record
+	ReasonUnknownKey   Reason = "unknown_key"   // no key in the key set has the signature's key id
+	ReasonUnsealedTail Reason = "unsealed_tail" // records after the last signature: nothing vouches for them
+)
+
+// Sentinels for errors.Is, one per Reason.
+var (
+	ErrHashMismatch = errors.New(string(ReasonHashMismatch))
+	ErrPrevMismatch = errors.New(string(ReasonPrevMismatch))
+	ErrSeqGap       = errors.New(string(ReasonSeqGap))
+	ErrBadSignature = errors.New(string(ReasonBadSignature))
+	ErrNotCanonical = errors.New(string(ReasonNotCanonical))
+	ErrUnknownKey   = errors.New(string(ReasonUnknownKey))
+	ErrUnsealedTail = errors.New(string(ReasonUnsealedTail))
+)
+
+var reasonErrs = map[Reason]error{
+	ReasonHashMismatch: ErrHashMismatch, ReasonPrevMismatch: ErrPrevMismatch, ReasonSeqGap: ErrSeqGap,
+	ReasonBadSignature: ErrBadSignature, ReasonNotCanonical: ErrNotCanonical, ReasonUnknownKey: ErrUnknownKey,
+	ReasonUnsealedTail: ErrUnsealedTail,
+}
+
+// VerifyError is the first failure of a verification: what failed, where,
+// and the evidence.
+type VerifyError struct {
+	WriterID string
+	Stream   string
+	Seq      uint64 // seq of the failing record (for seq_gap, the seq found)
+	Reason   Reason
+	Expected string // what the verifier expected, e.g. a hash in hex
+	Got      string // what it found
+	Verified int    // records that verified before this one
+	Err      error  // the underlying error, if any (e.g. from canonical.Open)
+}
+
+func (e *VerifyError) Error() string {
+	s := "verify " + e.WriterID + "/" + e.Stream + " seq " + strconv.FormatUint(e.Seq, 10) + ": " + string(e.Reason)
+	if e.Expected != "" || e.Got != "" {
+		s += ": expected " + e.Expected + ", got " + e.Got
+	}
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s + " (" + strconv.Itoa(e.Verified) + " records verified before)"
+}
+
+// Unwrap returns the underlying error.
+func (e *VerifyError) Unwrap() error { return e.Err }
+
+// Is matches the sentinel of the error's Reason.
+func (e *VerifyError) Is(target error) bool { return reasonErrs[e.Reason] == target }
+
+// Errors of appending. Each is returned wrapped with context; the chain is
+// exactly as before the failed call.
+var (
+	// ErrChainConflict: the record's seq or prev is set and is not the
+	// chain's next seq or current head.
+	ErrChainConflict = errors.New("sdk: record conflicts with the chain head")
+	// ErrSign: the signer failed.
+	ErrSign = errors.New("sdk: signing failed")
+	// ErrStore: the store failed to keep the record.
+	ErrStore = errors.New("sdk: store failed")
+	// ErrConfig: the configuration is invalid.
+	ErrConfig = errors.New("sdk: invalid configuration")
+)

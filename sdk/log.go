@@ -1,0 +1,436 @@
+package sdk
+
+import (
+	"bytes"
+	"encoding/hex"
+	"fmt"
+	"hash/maphash"
+	"sync"
+	"time"
+
+	"github.com/rustyonions/ron-audit-go/canonical"
+)
+
+// Config configures a Log. Only Signer is required.
+type Config struct {
+	// Signer signs records (or, checkpoint-sealed, chain heads).
+	Signer Signer
+	// Limits bound each record's canonical size; zero means
+	// canonical.DefaultLimits (4 KiB per record, 1 KiB of attrs).
+	Limits canonical.Limits
+	// SealEvery is the signing policy. 0 or 1: every record is signed (the
+	// default). N > 1: checkpoint-sealed: records are only hash-chained, and
+	// every Nth record of a chain is signed, its signature covering every
+	// record before it through the chain; SealInterval and Seal add seals.
+	SealEvery int
+	// SealInterval, checkpoint-sealed only: also sign a record when the last
+	// signature of its chain is older than this. 0: no time trigger. Hosts
+	// that append rarely call Seal or SealAll from a ticker.
+	SealInterval time.Duration
+	// DedupeWindow is how many recent records per chain an append is
+	// compared with; 0 means DefaultDedupeWindow, negative turns dedupe off.
+	DedupeWindow int
+	// Store keeps the records; nil means a new MemStore with its default
+	// bound (Micronode: RAM only).
+	Store Store
+	// Clock fills tsMs when a record leaves it 0; nil means time.Now.
+	Clock func() time.Time
+}
+
+// DefaultDedupeWindow is the default number of records per chain that
+// dedupe remembers.
+const DefaultDedupeWindow = 1024
+
+// Head is the state of one chain after its last append.
+type Head struct {
+	WriterID  string
+	Stream    string
+	Seq       uint64         // seq of the last record; 0 for an empty chain
+	Hash      canonical.Hash // its record hash; canonical.Genesis for an empty chain
+	SealedSeq uint64         // seq of the last signed record; 0 if none
+}
+
+// Appended is the result of Append.
+type Appended struct {
+	// Record is the sealed record as the store keeps it: Bytes alias the
+	// store (see MemStore) and must be copied to outlive it.
+	Record Sealed
+	// Seq is the record's seq.
+	Seq uint64
+	// Head is the chain's head after the append.
+	Head Head
+	// Duplicate is true when the record's dedupe key matched a record in
+	// the window: nothing was appended and Record is the original.
+	Duplicate bool
+}
+
+// Log appends records to hash chains, one per (writerId, stream), and
+// keeps them in its Store. It is safe for concurrent use: appends to
+// different chains run in parallel, appends to one chain in turn.
+type Log struct {
+	cfg    Config
+	limits canonical.Limits
+	seed   maphash.Seed
+	mu     sync.RWMutex
+	chains map[string]map[string]*chain
+}
+
+type chain struct {
+	mu       sync.Mutex
+	head     Head
+	lastSeal time.Time
+	hasher   *canonical.Hasher
+	buf      []byte
+	dedupe   dedupeWindow
+}
+
+// New returns a Log.
+func New(cfg Config) (*Log, error) {
+	if cfg.Signer == nil {
+		return nil, fmt.Errorf("%w: no Signer", ErrConfig)
+	}
+	limits := cfg.Limits
+	if limits == (canonical.Limits{}) {
+		limits = canonical.DefaultLimits
+	}
+	if err := limits.Check(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	if cfg.SealEvery < 0 || cfg.SealInterval < 0 {
+		return nil, fmt.Errorf("%w: negative SealEvery or SealInterval", ErrConfig)
+	}
+	if cfg.SealInterval > 0 && cfg.SealEvery <= 1 {
+		return nil, fmt.Errorf("%w: SealInterval needs the checkpoint-sealed policy (SealEvery > 1)", ErrConfig)
+	}
+	if cfg.DedupeWindow == 0 {
+		cfg.DedupeWindow = DefaultDedupeWindow
+	}
+	if cfg.Store == nil {
+		cfg.Store = NewMemStore(0)
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
+	return &Log{cfg: cfg, limits: limits, seed: maphash.MakeSeed(), chains: map[string]map[string]*chain{}}, nil
+}
+
+// Store returns the log's store.
+func (l *Log) Store() Store { return l.cfg.Store }
+
+// Keys returns a key set holding the log's signing key, for verifiers.
+func (l *Log) Keys() *KeySet { return NewKeySet(l.cfg.Signer.Public()) }
+
+func (l *Log) chain(writer, stream string) *chain {
+	l.mu.RLock()
+	c := l.chains[writer][stream]
+	l.mu.RUnlock()
+	if c != nil {
+		return c
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	w := l.chains[writer]
+	if w == nil {
+		w = map[string]*chain{}
+		l.chains[writer] = w
+	}
+	if c = w[stream]; c == nil {
+		c = &chain{
+			head:   Head{WriterID: writer, Stream: stream},
+			hasher: canonical.NewHasher(),
+			buf:    make([]byte, 0, l.limits.MaxRecord),
+		}
+		c.dedupe.init(l.cfg.DedupeWindow)
+		w[stream] = c
+	}
+	return c
+}
+
+// Head returns the head of chain (writer, stream); ok is false when the
+// log has no record of it.
+func (l *Log) Head(writer, stream string) (h Head, ok bool) {
+	l.mu.RLock()
+	c := l.chains[writer][stream]
+	l.mu.RUnlock()
+	if c == nil {
+		return Head{WriterID: writer, Stream: stream}, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.head, c.head.Seq > 0
+}
+
+// Append seals rec as the next record of its chain (rec.WriterID,
+// rec.Stream): it fills seq, prev and, when 0, tsMs; encodes the canonical
+// bytes (normalizing rec: v, attr order); checks the size limits; hashes;
+// links; signs per the policy; and has the store keep it.
+//
+// rec.Seq and rec.Prev may be left zero; if set, they must be the chain's
+// next seq and current head, or Append fails with ErrChainConflict. Any
+// failure (a *canonical.FieldError, *canonical.SizeError, ErrChainConflict,
+// ErrSign, ErrStore) leaves the chain exactly as it was. Either way the
+// fields Append filled are zero again when it returns, so one record value
+// can be appended again and again; Appended.Seq tells the seq it got.
+//
+// A record whose dedupe key matches one of the chain's last DedupeWindow
+// records is not appended: Append returns the original with Duplicate set.
+// Dedupe compares everything but seq and prev, tsMs included, so retries
+// must carry the event's own tsMs.
+func (l *Log) Append(rec *canonical.AuditRecord) (Appended, error) {
+	if rec.WriterID == "" {
+		return Appended{}, &canonical.FieldError{Field: "writerId", Reason: "required"}
+	}
+	if rec.Stream == "" {
+		return Appended{}, &canonical.FieldError{Field: "stream", Reason: "required"}
+	}
+	c := l.chain(rec.WriterID, rec.Stream)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+
+	next := c.head.Seq + 1
+	if rec.Seq != 0 && rec.Seq != next {
+		return Appended{}, fmt.Errorf("%w: %s/%s: record has seq %d, the chain's next is %d", ErrChainConflict, rec.WriterID, rec.Stream, rec.Seq, next)
+	}
+	if rec.Prev != nil && !bytes.Equal(rec.Prev, c.head.Hash[:]) {
+		return Appended{}, fmt.Errorf("%w: %s/%s: record has prev %x, the chain's head is %s", ErrChainConflict, rec.WriterID, rec.Stream, rec.Prev, c.head.Hash)
+	}
+	filledSeq, filledPrev, filledTs := rec.Seq == 0, rec.Prev == nil, rec.TsMs == 0
+	if filledSeq {
+		rec.Seq = next
+	}
+	if filledPrev {
+		rec.Prev = c.head.Hash[:]
+	}
+	if filledTs {
+		rec.TsMs = uint64(l.cfg.Clock().UnixMilli())
+	}
+	undo := func() {
+		if filledSeq {
+			rec.Seq = 0
+		}
+		if filledPrev {
+			rec.Prev = nil
+		}
+		if filledTs {
+			rec.TsMs = 0
+		}
+	}
+
+	var err error
+	if c.buf, err = canonical.AppendRecord(c.buf[:0], rec, l.limits); err != nil {
+		undo()
+		return Appended{}, err
+	}
+	b := c.buf
+
+	var fp uint64
+	if c.dedupe.on() {
+		fp = fingerprint(l.seed, b)
+		if seq, ok := c.dedupe.lookup(fp); ok {
+			if orig, dup := l.duplicate(c, seq, rec); dup {
+				undo()
+				return Appended{Record: orig, Seq: seq, Head: c.head, Duplicate: true}, nil
+			}
+		}
+	}
+
+	sealed := Sealed{Bytes: b, Hash: c.hasher.RecordHash(b)}
+	now := time.Time{}
+	if l.mustSign(c, next, &now) {
+		msg := canonical.SignedMessage(sealed.Hash)
+		if err := l.cfg.Signer.Sign(msg[:], &sealed.Sig); err != nil {
+			undo()
+			return Appended{}, fmt.Errorf("%w: %s/%s seq %d: %w", ErrSign, rec.WriterID, rec.Stream, next, err)
+		}
+		sealed.Signed, sealed.KeyID = true, l.cfg.Signer.KeyID()
+	}
+	kept, err := l.cfg.Store.Put(c.head.WriterID, c.head.Stream, next, sealed)
+	if err != nil {
+		undo()
+		return Appended{}, fmt.Errorf("%w: %s/%s seq %d: %w", ErrStore, rec.WriterID, rec.Stream, next, err)
+	}
+
+	// Commit.
+	c.head.Seq, c.head.Hash = next, sealed.Hash
+	if sealed.Signed {
+		c.head.SealedSeq = next
+		if l.cfg.SealInterval > 0 {
+			c.lastSeal = now
+		}
+	}
+	if c.dedupe.on() {
+		c.dedupe.add(fp, next)
+	}
+	undo() // rec.Prev aliased the head, which just moved on
+	return Appended{Record: kept, Seq: next, Head: c.head}, nil
+}
+
+// mustSign applies the signing policy to the record about to get seq.
+func (l *Log) mustSign(c *chain, seq uint64, now *time.Time) bool {
+	if l.cfg.SealEvery <= 1 {
+		return true
+	}
+	if seq-c.head.SealedSeq >= uint64(l.cfg.SealEvery) {
+		if l.cfg.SealInterval > 0 {
+			*now = l.cfg.Clock()
+		}
+		return true
+	}
+	if l.cfg.SealInterval > 0 {
+		*now = l.cfg.Clock()
+		if c.lastSeal.IsZero() {
+			c.lastSeal = *now // the interval runs from the chain's first record
+		}
+		return now.Sub(c.lastSeal) >= l.cfg.SealInterval
+	}
+	return false
+}
+
+// Seal signs the head of chain (writer, stream) now, if it is not signed
+// yet: the checkpoint-sealed policy's seal on demand. It returns the head.
+func (l *Log) Seal(writer, stream string) (Head, error) {
+	l.mu.RLock()
+	c := l.chains[writer][stream]
+	l.mu.RUnlock()
+	if c == nil {
+		return Head{WriterID: writer, Stream: stream}, nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return l.sealLocked(c)
+}
+
+func (l *Log) sealLocked(c *chain) (Head, error) {
+	if c.head.Seq == 0 || c.head.SealedSeq == c.head.Seq {
+		return c.head, nil
+	}
+	msg := canonical.SignedMessage(c.head.Hash)
+	var sig Signature
+	if err := l.cfg.Signer.Sign(msg[:], &sig); err != nil {
+		return c.head, fmt.Errorf("%w: %s/%s seq %d: %w", ErrSign, c.head.WriterID, c.head.Stream, c.head.Seq, err)
+	}
+	if err := l.cfg.Store.Seal(c.head.WriterID, c.head.Stream, c.head.Seq, l.cfg.Signer.KeyID(), sig); err != nil {
+		return c.head, fmt.Errorf("%w: %w", ErrStore, err)
+	}
+	c.head.SealedSeq = c.head.Seq
+	if l.cfg.SealInterval > 0 {
+		c.lastSeal = l.cfg.Clock()
+	}
+	return c.head, nil
+}
+
+// SealAll seals the head of every chain (hosts call it on a timer and at
+// shutdown) and returns the first error.
+func (l *Log) SealAll() error {
+	l.mu.RLock()
+	var all []*chain
+	for _, w := range l.chains {
+		for _, c := range w {
+			all = append(all, c)
+		}
+	}
+	l.mu.RUnlock()
+	var first error
+	for _, c := range all {
+		c.mu.Lock()
+		_, err := l.sealLocked(c)
+		c.mu.Unlock()
+		if err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// Heads returns the head of every chain.
+func (l *Log) Heads() []Head {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	var out []Head
+	for _, w := range l.chains {
+		for _, c := range w {
+			c.mu.Lock()
+			out = append(out, c.head)
+			c.mu.Unlock()
+		}
+	}
+	return out
+}
+
+// fingerprint is a fast hash of a record's canonical bytes without the
+// fields a chain assigns: the seq word (bytes 16-23) and prev (the last 32
+// bytes; prev is always the last object and always 32 bytes). Records with
+// the same dedupe key have the same fingerprint; a match is confirmed with
+// the dedupe keys themselves.
+func fingerprint(seed maphash.Seed, b []byte) uint64 {
+	var h maphash.Hash
+	h.SetSeed(seed)
+	_, _ = h.Write(b[:16])
+	_, _ = h.Write(b[24 : len(b)-32])
+	return h.Sum64()
+}
+
+// duplicate confirms a fingerprint match: is record seq, if the store still
+// keeps it, the same event as rec? It compares dedupe keys (rare path).
+func (l *Log) duplicate(c *chain, seq uint64, rec *canonical.AuditRecord) (Sealed, bool) {
+	orig, ok := l.cfg.Store.Get(c.head.WriterID, c.head.Stream, seq)
+	if !ok {
+		return Sealed{}, false
+	}
+	v, err := canonical.Open(orig.Bytes)
+	if err != nil {
+		return Sealed{}, false
+	}
+	old := v.Decode()
+	k1, err1 := c.hasher.DedupeKey(&old)
+	k2, err2 := c.hasher.DedupeKey(rec)
+	return orig, err1 == nil && err2 == nil && k1 == k2
+}
+
+// dedupeWindow remembers the fingerprints of a chain's last records.
+type dedupeWindow struct {
+	ring  []dedupeEntry
+	pos   int
+	index map[uint64]uint64 // fingerprint -> newest seq with it
+}
+
+type dedupeEntry struct {
+	fp  uint64
+	seq uint64
+}
+
+func (d *dedupeWindow) init(size int) {
+	if size > 0 {
+		d.ring = make([]dedupeEntry, 0, size)
+		d.index = make(map[uint64]uint64, size)
+	}
+}
+
+func (d *dedupeWindow) on() bool { return d.index != nil }
+
+func (d *dedupeWindow) lookup(fp uint64) (uint64, bool) {
+	seq, ok := d.index[fp]
+	return seq, ok
+}
+
+func (d *dedupeWindow) add(fp, seq uint64) {
+	if len(d.ring) < cap(d.ring) {
+		d.ring = append(d.ring, dedupeEntry{fp, seq})
+	} else {
+		old := d.ring[d.pos]
+		if d.index[old.fp] == old.seq {
+			delete(d.index, old.fp)
+		}
+		d.ring[d.pos] = dedupeEntry{fp, seq}
+		d.pos = (d.pos + 1) % len(d.ring)
+	}
+	d.index[fp] = seq
+}
+
+// hexOrEmpty renders bytes for VerifyError evidence.
+func hexOrEmpty(b []byte) string {
+	if len(b) == 0 {
+		return "(empty)"
+	}
+	return hex.EncodeToString(b)
+}

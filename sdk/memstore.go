@@ -1,0 +1,198 @@
+package sdk
+
+import (
+	"fmt"
+	"sync"
+)
+
+// Store keeps the sealed records of chains. A Log calls Put once per
+// appended record, under the chain's lock, in seq order; Put is the commit
+// point of an append, so it must either keep the record or fail and keep
+// nothing.
+type Store interface {
+	// Put keeps rec as record seq of chain (writer, stream), copying its
+	// bytes, and returns the kept copy.
+	Put(writer, stream string, seq uint64, rec Sealed) (Sealed, error)
+	// Get returns record seq of a chain if the store still keeps it.
+	Get(writer, stream string, seq uint64) (Sealed, bool)
+	// Seal attaches a signature to a kept record (checkpoint seals).
+	Seal(writer, stream string, seq uint64, id KeyID, sig Signature) error
+	// Iter iterates over the kept records of a chain in seq order.
+	Iter(writer, stream string) Iterator
+}
+
+// DefaultMemStoreBytes is the default memory bound of a MemStore per chain.
+const DefaultMemStoreBytes = 16 << 20
+
+// MemStore is the Micronode store: records live in RAM only (amnesia) and
+// nothing touches disk. Each chain keeps its newest records within a byte
+// bound; older ones are forgotten, oldest first, and Evicted counts them.
+// Record bytes are copied into 64 KiB chunks used as a ring, so a chain at
+// its bound allocates nothing per record. Bytes returned by Put, Get and
+// Iter stay valid until their chunk is reused: copy what must outlive the
+// bound.
+type MemStore struct {
+	mu       sync.RWMutex
+	maxBytes int
+	chains   map[string]map[string]*memChain
+}
+
+const memChunk = 64 << 10
+
+type memChain struct {
+	mu      sync.Mutex
+	recs    []Sealed // ring: recs[(head+i)%len] for i < n, oldest first
+	chunkOf []int32  // chunk slot of each record, same ring
+	head, n int
+	first   uint64   // seq of the oldest kept record
+	chunks  [][]byte // ring of chunk slots, filled in order
+	cur     int      // slot being filled
+	evicted uint64
+}
+
+// NewMemStore returns a MemStore keeping at most maxBytesPerChain bytes of
+// records per chain (DefaultMemStoreBytes if 0; at least two 64 KiB chunks).
+func NewMemStore(maxBytesPerChain int) *MemStore {
+	if maxBytesPerChain <= 0 {
+		maxBytesPerChain = DefaultMemStoreBytes
+	}
+	return &MemStore{maxBytes: max(maxBytesPerChain, 2*memChunk), chains: map[string]map[string]*memChain{}}
+}
+
+func (m *MemStore) chain(writer, stream string, create bool) *memChain {
+	m.mu.RLock()
+	c := m.chains[writer][stream]
+	m.mu.RUnlock()
+	if c != nil || !create {
+		return c
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	w := m.chains[writer]
+	if w == nil {
+		w = map[string]*memChain{}
+		m.chains[writer] = w
+	}
+	if c = w[stream]; c == nil {
+		c = &memChain{chunks: make([][]byte, 0, m.maxBytes/memChunk)}
+		w[stream] = c
+	}
+	return c
+}
+
+// Put implements Store.
+func (m *MemStore) Put(writer, stream string, seq uint64, rec Sealed) (Sealed, error) {
+	if len(rec.Bytes) > memChunk {
+		return Sealed{}, fmt.Errorf("%w: record of %d bytes is larger than a MemStore chunk (%d)", ErrStore, len(rec.Bytes), memChunk)
+	}
+	c := m.chain(writer, stream, true)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.n > 0 && seq != c.first+uint64(c.n) {
+		return Sealed{}, fmt.Errorf("%w: seq %d after %d", ErrStore, seq, c.first+uint64(c.n)-1)
+	}
+	if len(c.chunks) == 0 || len(c.chunks[c.cur])+len(rec.Bytes) > memChunk {
+		c.nextChunk()
+	}
+	buf := c.chunks[c.cur]
+	at := len(buf)
+	buf = append(buf, rec.Bytes...)
+	c.chunks[c.cur] = buf
+	rec.Bytes = buf[at:len(buf):len(buf)]
+	if c.n == len(c.recs) {
+		c.grow()
+	}
+	i := (c.head + c.n) % len(c.recs)
+	c.recs[i], c.chunkOf[i] = rec, int32(c.cur)
+	if c.n == 0 {
+		c.first = seq
+	}
+	c.n++
+	return rec, nil
+}
+
+// nextChunk moves to the next chunk slot: a new chunk while under the
+// bound, else the oldest slot, whose records are forgotten first.
+func (c *memChain) nextChunk() {
+	if len(c.chunks) < cap(c.chunks) {
+		c.chunks = append(c.chunks, make([]byte, 0, memChunk))
+		c.cur = len(c.chunks) - 1
+		return
+	}
+	c.cur = (c.cur + 1) % len(c.chunks)
+	for c.n > 0 && int(c.chunkOf[c.head]) == c.cur {
+		c.recs[c.head] = Sealed{}
+		c.head = (c.head + 1) % len(c.recs)
+		c.n--
+		c.first++
+		c.evicted++
+	}
+	c.chunks[c.cur] = c.chunks[c.cur][:0]
+}
+
+func (c *memChain) grow() {
+	size := max(64, 2*len(c.recs))
+	recs, chunkOf := make([]Sealed, size), make([]int32, size)
+	for i := 0; i < c.n; i++ {
+		j := (c.head + i) % len(c.recs)
+		recs[i], chunkOf[i] = c.recs[j], c.chunkOf[j]
+	}
+	c.recs, c.chunkOf, c.head = recs, chunkOf, 0
+}
+
+// Get implements Store.
+func (m *MemStore) Get(writer, stream string, seq uint64) (Sealed, bool) {
+	c := m.chain(writer, stream, false)
+	if c == nil {
+		return Sealed{}, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.n == 0 || seq < c.first || seq >= c.first+uint64(c.n) {
+		return Sealed{}, false
+	}
+	return c.recs[(c.head+int(seq-c.first))%len(c.recs)], true
+}
+
+// Seal implements Store.
+func (m *MemStore) Seal(writer, stream string, seq uint64, id KeyID, sig Signature) error {
+	c := m.chain(writer, stream, false)
+	if c != nil {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+	}
+	if c == nil || c.n == 0 || seq < c.first || seq >= c.first+uint64(c.n) {
+		return fmt.Errorf("%w: no record %s/%s seq %d to seal", ErrStore, writer, stream, seq)
+	}
+	r := &c.recs[(c.head+int(seq-c.first))%len(c.recs)]
+	r.Signed, r.KeyID, r.Sig = true, id, sig
+	return nil
+}
+
+// Iter implements Store. It iterates over a snapshot of the kept records;
+// their bytes stay valid until the store evicts them.
+func (m *MemStore) Iter(writer, stream string) Iterator {
+	c := m.chain(writer, stream, false)
+	if c == nil {
+		return NewSliceIterator(nil)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	recs := make([]Sealed, c.n)
+	for i := range recs {
+		recs[i] = c.recs[(c.head+i)%len(c.recs)]
+	}
+	return NewSliceIterator(recs)
+}
+
+// Evicted returns how many records of a chain the bound made the store
+// forget, and the seq of the oldest record it still keeps.
+func (m *MemStore) Evicted(writer, stream string) (evicted, firstKept uint64) {
+	c := m.chain(writer, stream, false)
+	if c == nil {
+		return 0, 0
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.evicted, c.first
+}

@@ -1,0 +1,628 @@
+package sdk
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+
+	"github.com/rustyonions/ron-audit-go/canonical"
+	"github.com/zeebo/blake3"
+)
+
+// Privacy helpers. Records are permanent and tamper-evident: once a value
+// is chained and signed it cannot be taken back, so secrets and raw
+// personal data must never reach a record. IP addresses are personal data
+// in most jurisdictions; Privacy rewrites them in a record's attrs before
+// the record is canonicalized and appended:
+//
+//	p := sdk.Privacy{Keys: sdk.DefaultIPKeys()} // zero Mode: IPTruncate
+//	rec.Attrs, err = p.Apply(rec.Attrs)
+
+// IPMode says what Privacy.Apply does with an attr that holds IP
+// addresses. The zero value is IPTruncate, so a zero Privacy already keeps
+// raw addresses out of records and needs no salt; keeping them takes an
+// explicit IPKeep.
+type IPMode int
+
+const (
+	// IPTruncate replaces each address by its network: an IPv4 address by
+	// its /24 ("203.0.113.7" becomes "203.0.113.0/24"), an IPv6 address by
+	// its /64 ("2001:db8:1:2::5" becomes "2001:db8:1:2::/64"). A /24 or a
+	// /64 is typically a site or a subscriber line shared by many hosts, so
+	// the record keeps network-level forensics (which network, which
+	// provider, which region) without identifying a host. A prefix narrower
+	// than that is widened to it; a wider one is kept (masked). IPv4-mapped
+	// IPv6 addresses are treated as IPv4. The zero IPMode.
+	IPTruncate IPMode = iota
+	// IPDrop removes every attr that holds an address. Use it where records
+	// need no network information at all.
+	IPDrop
+	// IPHash replaces each address by "ip-hmac:" and the lowercase hex of
+	// the first 16 bytes of keyed BLAKE3 of the address's canonical text
+	// (netip.Addr.String: RFC 5952 for IPv6, dotted decimal for IPv4 and
+	// for IPv4-mapped IPv6), keyed by Privacy.Salt (32 bytes). The same
+	// address under the same salt always gives the same value, so records
+	// of one deployment can still be correlated by client ("these 40
+	// failed logins came from one address") without revealing the
+	// address; without the salt the value cannot be reversed, even though
+	// the IPv4 space is small enough to enumerate. The salt must therefore
+	// stay secret (LoadSalt refuses a salt file others can read) and
+	// stable (a new salt breaks correlation with older records).
+	//
+	// Keyed BLAKE3 is a MAC (a PRF under its 32-byte key, one pass,
+	// no HMAC construction needed) and is the hash the format already uses,
+	// so no further primitive enters the trust base; the value can be
+	// checked with b3sum --keyed. The "ip-hmac:" label names the kind of
+	// value (a keyed MAC of an IP), not the HMAC construction.
+	IPHash
+	// IPKeep leaves addresses as they are. It does not meet the rule that
+	// records hold no raw personal data when the addresses are those of
+	// people (clients, users); use it only for infrastructure addresses, or
+	// where the caller has already anonymized them.
+	IPKeep
+)
+
+// String returns "truncate", "drop", "hash" or "keep".
+func (m IPMode) String() string {
+	switch m {
+	case IPTruncate:
+		return "truncate"
+	case IPDrop:
+		return "drop"
+	case IPHash:
+		return "hash"
+	case IPKeep:
+		return "keep"
+	}
+	return "IPMode(" + strconv.Itoa(int(m)) + ")"
+}
+
+// SaltSize is the size in bytes of an IPHash salt: a BLAKE3 key.
+const SaltSize = 32
+
+// IPHashPrefix starts every value IPHash writes.
+const IPHashPrefix = "ip-hmac:"
+
+// DefaultIPKeys returns attr keys that conventionally hold client
+// addresses: "ip", "client_ip", "remote_addr", "x-forwarded-for",
+// "x-real-ip" and "forwarded". The RFC 7239 Forwarded syntax
+// ("for=192.0.2.60;proto=https") is not parsed, so under IPTruncate and
+// IPHash a "forwarded" attr is dropped whole. Each call returns a new
+// slice.
+func DefaultIPKeys() []string {
+	return []string{"ip", "client_ip", "remote_addr", "x-forwarded-for", "x-real-ip", "forwarded"}
+}
+
+// Privacy rewrites the IP addresses in a record's attrs; see Apply. Its
+// zero value truncates addresses (IPTruncate) and has no Keys. A Privacy
+// may be used by several goroutines at once as long as none modifies it.
+type Privacy struct {
+	// Mode says what to do with an attr that holds addresses.
+	Mode IPMode
+	// Salt is the IPHash key, exactly SaltSize bytes and not all zero
+	// (LoadSalt reads one from a file). Other modes ignore it.
+	Salt []byte
+	// Keys names attrs that always hold addresses (see DefaultIPKeys),
+	// compared with the attr key ignoring ASCII case. For such an attr
+	// Apply fails safe: under IPDrop it is always removed, and under
+	// IPTruncate and IPHash a value that is not entirely addresses (a
+	// hostname, "unknown", a value Apply cannot parse) removes the attr
+	// rather than keeping text it cannot vouch for. nil: no such keys;
+	// only values are inspected.
+	Keys []string
+}
+
+// PrivacyError reports a Privacy that cannot be applied. It matches
+// ErrConfig.
+type PrivacyError struct {
+	Field  string // "Mode" or "Salt"
+	Reason string
+}
+
+func (e *PrivacyError) Error() string { return "sdk: privacy: " + e.Field + ": " + e.Reason }
+
+// Is makes errors.Is(err, ErrConfig) true.
+func (e *PrivacyError) Is(target error) bool { return target == ErrConfig }
+
+// Validate reports a Privacy that Apply would refuse, as a *PrivacyError:
+// an unknown Mode, or IPHash without a SaltSize-byte salt or with an
+// all-zero one (an unset key, not a secret). It does not allocate when p
+// is valid.
+func (p *Privacy) Validate() error {
+	switch p.Mode {
+	case IPTruncate, IPDrop, IPKeep:
+		return nil
+	case IPHash:
+		if len(p.Salt) != SaltSize {
+			return &PrivacyError{Field: "Salt", Reason: "IPHash needs a " + strconv.Itoa(SaltSize) +
+				"-byte salt, got " + strconv.Itoa(len(p.Salt)) + " bytes (see LoadSalt)"}
+		}
+		if allZero(p.Salt) {
+			return &PrivacyError{Field: "Salt", Reason: "IPHash salt is all zero bytes, not a secret (see GenerateSalt)"}
+		}
+		return nil
+	}
+	return &PrivacyError{Field: "Mode", Reason: "unknown " + p.Mode.String()}
+}
+
+// Apply rewrites, in place, the attrs that hold IP addresses, as p.Mode
+// says, and returns attrs shortened by the attrs it removed; the others
+// keep their order. Call it before the record is canonicalized
+// (rec.Attrs, err = p.Apply(rec.Attrs)). Removed attrs' slots past the
+// returned length are zeroed, so their values do not linger in the
+// backing array.
+//
+// An attr holds addresses when its whole value, or every element of a
+// comma-separated list (X-Forwarded-For: "203.0.113.7, 10.0.0.1"; spaces
+// around elements are ignored), is one of:
+//   - an address: "203.0.113.7", "2001:db8::1", "::ffff:203.0.113.7",
+//     "fe80::1%eth0" (the zone is dropped), "::" and other special
+//     addresses included (no address is judged harmless);
+//   - an address with a port: "203.0.113.7:443", "[2001:db8::1]:443";
+//     the port is dropped, because a client's source port together with
+//     the time can single out one connection behind a shared address;
+//   - a bracketed address without port: "[2001:db8::1]";
+//   - a prefix: "203.0.113.0/28" (CIDR).
+//
+// Each element is rewritten on its own and the list is rejoined with ", ".
+// A list that mixes addresses and other text is removed under every mode
+// but IPKeep: it cannot be rewritten without guessing. Addresses inside
+// free text ("denied 203.0.113.7") are not detected: put addresses in
+// attrs of their own, and name those attrs in Keys.
+//
+// Apply allocates only for the values it rewrites: when no attr holds an
+// address it does not allocate. An invalid p (see Validate) returns attrs
+// unchanged and the error.
+func (p *Privacy) Apply(attrs []canonical.Attr) ([]canonical.Attr, error) {
+	if err := p.Validate(); err != nil {
+		return attrs, err
+	}
+	if p.Mode == IPKeep {
+		return attrs, nil
+	}
+	var h *blake3.Hasher // keyed by p.Salt, made on first use
+	out := attrs[:0]
+	for i := range attrs {
+		a := attrs[i]
+		v, keep := p.rewrite(a.Value, p.isKey(a.Key), &h)
+		if !keep {
+			continue
+		}
+		a.Value = v
+		out = append(out, a) // len(out) <= i: writes within attrs
+	}
+	clear(attrs[len(out):])
+	return out, nil
+}
+
+func (p *Privacy) isKey(k string) bool {
+	for _, s := range p.Keys {
+		if strings.EqualFold(s, k) {
+			return true
+		}
+	}
+	return false
+}
+
+// rewrite returns the new value of an attr, or keep false to remove it.
+func (p *Privacy) rewrite(v string, keyed bool, h **blake3.Hasher) (string, bool) {
+	nIP, nOther := 0, 0
+	for rest, more := v, true; more; {
+		var e string
+		e, rest, more = strings.Cut(rest, ",")
+		if _, _, ok := parseIPElem(strings.TrimSpace(e)); ok {
+			nIP++
+		} else {
+			nOther++
+		}
+	}
+	switch {
+	case nIP == 0 && !keyed:
+		return v, true // not an IP attr
+	case p.Mode == IPDrop, nOther > 0:
+		return "", false
+	}
+	var b strings.Builder
+	b.Grow(nIP * (len(IPHashPrefix) + 32 + 2))
+	for rest, more := v, true; more; {
+		var e string
+		e, rest, more = strings.Cut(rest, ",")
+		a, bits, _ := parseIPElem(strings.TrimSpace(e))
+		if b.Len() > 0 {
+			b.WriteString(", ")
+		}
+		if p.Mode == IPHash {
+			p.hashIP(&b, a, bits, h)
+		} else {
+			b.WriteString(truncateIP(a, bits).String())
+		}
+	}
+	return b.String(), true
+}
+
+// truncateIP returns the network of a (bits < 0: a single address) at
+// most /24 for IPv4 and /64 for IPv6, masked.
+func truncateIP(a netip.Addr, bits int) netip.Prefix {
+	lim := 64
+	if a.Is4() {
+		lim = 24
+	}
+	if bits < 0 || bits > lim {
+		bits = lim
+	}
+	return netip.PrefixFrom(a, bits).Masked()
+}
+
+// hashIP writes IPHashPrefix and the keyed hash of the canonical text of
+// a, or of the masked prefix a/bits.
+func (p *Privacy) hashIP(b *strings.Builder, a netip.Addr, bits int, h **blake3.Hasher) {
+	if *h == nil {
+		*h, _ = blake3.NewKeyed(p.Salt) // length checked by Validate
+	} else {
+		(*h).Reset()
+	}
+	var text []byte
+	var buf [64]byte
+	if bits < 0 {
+		text = a.AppendTo(buf[:0])
+	} else {
+		text = netip.PrefixFrom(a, bits).Masked().AppendTo(buf[:0])
+	}
+	_, _ = (*h).Write(text)
+	var sum [32]byte
+	(*h).Sum(sum[:0])
+	var out [32]byte
+	hex.Encode(out[:], sum[:16])
+	b.WriteString(IPHashPrefix)
+	b.Write(out[:])
+}
+
+// parseIPElem parses one trimmed element: an address, an address with a
+// port, a bracketed IPv6 address, or a prefix. It returns the address
+// without zone, IPv4-mapped IPv6 unmapped, and the prefix length (-1 for a
+// single address). Syntax checks that do not allocate guard each netip
+// parser, whose errors allocate; they accept every string the parser
+// accepts (FuzzPrivacyDetect checks that).
+func parseIPElem(s string) (netip.Addr, int, bool) {
+	if len(s) < 2 {
+		return netip.Addr{}, 0, false
+	}
+	if looksAddr(s) {
+		if a, err := netip.ParseAddr(s); err == nil {
+			return normIP(a, -1)
+		}
+	}
+	if s[0] == '[' {
+		// "[v6]" or "[v6]:port"; the port is dropped.
+		if j := strings.LastIndexByte(s, ']'); j > 0 && (j == len(s)-1 || s[j+1] == ':' && allDigits(s[j+2:])) {
+			if in := s[1:j]; looksAddr(in) {
+				if a, err := netip.ParseAddr(in); err == nil {
+					return normIP(a, -1)
+				}
+			}
+		}
+		return netip.Addr{}, 0, false
+	}
+	if i := strings.LastIndexByte(s, ':'); i > 0 && allDigits(s[i+1:]) && looksAddr(s[:i]) {
+		// "v4:port" (or an unbracketed IPv6 that only parses without the
+		// last group, taken as a port too); the port is dropped.
+		if a, err := netip.ParseAddr(s[:i]); err == nil {
+			return normIP(a, -1)
+		}
+	}
+	if i := strings.LastIndexByte(s, '/'); i > 0 && allDigits(s[i+1:]) && looksAddr(s[:i]) {
+		if pf, err := netip.ParsePrefix(s); err == nil {
+			return normIP(pf.Addr(), pf.Bits())
+		}
+	}
+	return netip.Addr{}, 0, false
+}
+
+func normIP(a netip.Addr, bits int) (netip.Addr, int, bool) {
+	a = a.WithZone("")
+	if a.Is4In6() && (bits < 0 || bits >= 96) {
+		a = a.Unmap()
+		if bits >= 0 {
+			bits -= 96
+		}
+	}
+	if bits == a.BitLen() {
+		bits = -1
+	}
+	return a, bits, true
+}
+
+// looksAddr reports whether s has the shape of an IPv4 or IPv6 address
+// (IPv6 with an optional embedded IPv4 and zone). It accepts a superset
+// of netip.ParseAddr: octets over 255 and leading zeros pass.
+func looksAddr(s string) bool { return looksV4(s) || looksV6(s) }
+
+func looksV4(s string) bool {
+	for g := 0; g < 4; g++ {
+		n := 0
+		for n < len(s) && n < 4 && '0' <= s[n] && s[n] <= '9' {
+			n++
+		}
+		if n == 0 || n > 3 {
+			return false
+		}
+		s = s[n:]
+		if g < 3 {
+			if s == "" || s[0] != '.' {
+				return false
+			}
+			s = s[1:]
+		}
+	}
+	return s == ""
+}
+
+func looksV6(s string) bool {
+	if k := strings.IndexByte(s, '%'); k >= 0 {
+		if k == len(s)-1 {
+			return false // empty zone
+		}
+		s = s[:k]
+	}
+	if len(s) < 2 {
+		return false
+	}
+	ellipsis := false
+	groups := 0
+	i := 0
+	if s[0] == ':' {
+		if s[1] != ':' {
+			return false
+		}
+		ellipsis, i = true, 2
+	}
+	for i < len(s) {
+		j := i
+		for j < len(s) && j-i < 5 && isHex(s[j]) {
+			j++
+		}
+		if j < len(s) && s[j] == '.' {
+			// Embedded IPv4: the rest of s, two groups' worth.
+			if !looksV4(s[i:]) {
+				return false
+			}
+			groups += 2
+			break
+		}
+		if j == i || j-i > 4 {
+			return false
+		}
+		groups++
+		if j == len(s) {
+			break
+		}
+		if s[j] != ':' {
+			return false
+		}
+		j++
+		if j < len(s) && s[j] == ':' {
+			if ellipsis {
+				return false
+			}
+			ellipsis = true
+			j++
+		} else if j == len(s) {
+			return false // one trailing colon
+		}
+		i = j
+	}
+	if ellipsis {
+		return groups <= 8
+	}
+	return groups == 8
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+func allZero(b []byte) bool {
+	var x byte
+	for _, c := range b {
+		x |= c
+	}
+	return x == 0
+}
+
+// Categories of salt file error, for errors.Is. Every error LoadSalt and
+// GenerateSalt return is a *SaltFileError; one about a missing or
+// unreadable file, or one GenerateSalt refuses to overwrite, wraps the
+// *fs.PathError, so errors.Is(err, fs.ErrNotExist) and errors.Is(err,
+// fs.ErrExist) work.
+var (
+	// ErrSaltPermissions matches a salt file whose permission bits let its
+	// group or others access it. Anyone who reads the salt can reverse
+	// IPHash values by hashing candidate addresses.
+	ErrSaltPermissions = errors.New("sdk: salt file is accessible by group or others")
+	// ErrSaltFormat matches a salt file of the wrong length, with hex
+	// digits that do not decode, or holding an all-zero salt.
+	ErrSaltFormat = errors.New("sdk: malformed salt file")
+)
+
+// SaltFileError reports a salt file that cannot be loaded or written. Err
+// is the underlying error, if any (reachable with errors.Unwrap,
+// errors.Is and errors.As). The error matches ErrSaltPermissions when the
+// file's mode is too open and ErrSaltFormat when its contents are not a
+// salt.
+type SaltFileError struct {
+	Path   string
+	Reason string
+	Err    error
+	target error // category for Is
+}
+
+func (e *SaltFileError) Error() string {
+	s := "sdk: salt file " + e.Path + ": " + e.Reason
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s
+}
+
+// Unwrap returns the underlying error.
+func (e *SaltFileError) Unwrap() error { return e.Err }
+
+// Is makes errors.Is match the error's category.
+func (e *SaltFileError) Is(target error) bool { return e.target != nil && target == e.target }
+
+// maxSaltFile is the longest salt file: 64 hex digits and "\r\n".
+const maxSaltFile = 2*SaltSize + 2
+
+// LoadSalt reads an IPHash salt from path and returns its SaltSize bytes.
+// The file holds either exactly 32 raw bytes, or 64 hex digits (either
+// case) and an optional "\n" or "\r\n", as GenerateSalt writes it; a file
+// of exactly 32 hex digits is refused as the likely mistake of a 16-byte
+// salt written in hex (32 random bytes are all hex digits with
+// probability about 2^-113), and so is an all-zero salt.
+//
+// Except on Windows, where files have no Unix permission bits, LoadSalt
+// refuses a file whose mode lets group or others access it (mode&0o077 !=
+// 0) with a *SaltFileError matching ErrSaltPermissions; chmod 600 fixes
+// it. Other failures are a *SaltFileError too: a missing or unreadable
+// file or one that is not a regular file (wrapping the *fs.PathError when
+// there is one), or, matching ErrSaltFormat, contents that are not a
+// salt.
+func LoadSalt(path string) ([]byte, error) {
+	// Stat before opening so a FIFO or device is refused, not opened.
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, &SaltFileError{Path: path, Reason: "cannot read", Err: err}
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, &SaltFileError{Path: path, Reason: "not a regular file (mode " + fi.Mode().String() + ")"}
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, &SaltFileError{Path: path, Reason: "cannot read", Err: err}
+	}
+	defer f.Close()
+	// Check the file actually opened, not whatever the path named before.
+	if fi, err = f.Stat(); err != nil {
+		return nil, &SaltFileError{Path: path, Reason: "cannot read", Err: err}
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, &SaltFileError{Path: path, Reason: "not a regular file (mode " + fi.Mode().String() + ")"}
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 && runtime.GOOS != "windows" {
+		return nil, &SaltFileError{
+			Path: path,
+			Reason: fmt.Sprintf("salt file has mode %04o, which lets group or others access it; "+
+				"restrict it to the owner with: chmod 600 %s", perm, path),
+			target: ErrSaltPermissions,
+		}
+	}
+	var buf [maxSaltFile + 1]byte
+	defer clear(buf[:])
+	n, err := io.ReadFull(f, buf[:])
+	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
+		return nil, &SaltFileError{Path: path, Reason: "cannot read", Err: err}
+	}
+	return parseSalt(path, buf[:n])
+}
+
+func parseSalt(path string, b []byte) ([]byte, error) {
+	bad := func(reason string, err error) error {
+		return &SaltFileError{Path: path, Reason: reason, Err: err, target: ErrSaltFormat}
+	}
+	salt := make([]byte, SaltSize)
+	if len(b) == SaltSize {
+		if allHexBytes(b) {
+			return nil, bad("holds 32 hex digits, a 16-byte salt; want 64 hex digits or 32 raw bytes", nil)
+		}
+		copy(salt, b)
+	} else {
+		t := b
+		if n := len(t); n > 0 && t[n-1] == '\n' {
+			t = t[:n-1]
+			if n := len(t); n > 0 && t[n-1] == '\r' {
+				t = t[:n-1]
+			}
+		}
+		if len(t) != 2*SaltSize {
+			size := strconv.Itoa(len(b))
+			if len(b) > maxSaltFile {
+				size = "more than " + strconv.Itoa(maxSaltFile)
+			}
+			return nil, bad(size+" bytes; want 32 raw bytes, or 64 hex digits and an optional newline", nil)
+		}
+		if _, err := hex.Decode(salt, t); err != nil {
+			clear(salt)
+			return nil, bad("64 characters but not hex", err)
+		}
+	}
+	if allZero(salt) {
+		return nil, bad("salt is all zero bytes", nil)
+	}
+	return salt, nil
+}
+
+func allHexBytes(b []byte) bool {
+	for _, c := range b {
+		if !isHex(c) {
+			return false
+		}
+	}
+	return true
+}
+
+// GenerateSalt writes a new random salt to path as 64 lowercase hex digits
+// and a newline, with mode 0600. It never overwrites: if path exists (even
+// as a dangling symlink) it fails with a *SaltFileError wrapping an error
+// that matches fs.ErrExist, and leaves the file alone. Generate the salt
+// once per deployment, keep it secret, back it up with the same care as a
+// signing key, and reuse it: a new salt makes new IPHash values for the
+// same addresses.
+func GenerateSalt(path string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		reason := "creating"
+		if errors.Is(err, os.ErrExist) {
+			reason = "already exists, refusing to overwrite"
+		}
+		return &SaltFileError{Path: path, Reason: reason, Err: err}
+	}
+	var salt [SaltSize]byte
+	var text [2*SaltSize + 1]byte
+	defer clear(salt[:])
+	defer clear(text[:])
+	_, _ = rand.Read(salt[:]) // never fails (crypto/rand, Go 1.24+)
+	hex.Encode(text[:], salt[:])
+	text[2*SaltSize] = '\n'
+	// Mode 0600 exactly, whatever the umask: the owner must be able to read it.
+	err = f.Chmod(0o600)
+	if err == nil {
+		_, err = f.Write(text[:])
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path)
+		return &SaltFileError{Path: path, Reason: "writing", Err: err}
+	}
+	return nil
+}

@@ -1,0 +1,205 @@
+package sdk_test
+
+import (
+	"bytes"
+	"errors"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/rustyonions/ron-audit-go/canonical"
+	"github.com/rustyonions/ron-audit-go/sdk"
+)
+
+// The tamper matrix: on a 1,000-record chain, every kind of tampering is
+// caught at the exact first bad seq with the right reason, by the
+// sequential verifier and the parallel one alike.
+
+func tamperChain(t testing.TB, sealEvery int) ([]sdk.Sealed, *sdk.KeySet) {
+	t.Helper()
+	l := coreLog(t, sdk.Config{SealEvery: sealEvery})
+	as := coreAppend(t, l, 1000)
+	if sealEvery > 1 {
+		if _, err := l.Seal(as[0].Head.WriterID, as[0].Head.Stream); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var recs []sdk.Sealed
+	it := l.Store().Iter(as[0].Head.WriterID, as[0].Head.Stream)
+	for it.Next() {
+		r := it.Entry()
+		r.Bytes = bytes.Clone(r.Bytes)
+		recs = append(recs, r)
+	}
+	if len(recs) != 1000 {
+		t.Fatalf("%d records", len(recs))
+	}
+	return recs, l.Keys()
+}
+
+func cloneRecs(recs []sdk.Sealed) []sdk.Sealed {
+	out := make([]sdk.Sealed, len(recs))
+	for i, r := range recs {
+		r.Bytes = bytes.Clone(r.Bytes)
+		out[i] = r
+	}
+	return out
+}
+
+// expectFailure runs both verifiers and checks the first failure.
+func expectFailure(t *testing.T, name string, recs []sdk.Sealed, keys *sdk.KeySet, seq uint64, reason sdk.Reason) {
+	t.Helper()
+	for _, parallel := range []bool{false, true} {
+		var err error
+		if parallel {
+			_, err = sdk.VerifyChainParallel(recs, keys, sdk.VerifyOptions{}, 4)
+		} else {
+			_, err = sdk.VerifyChain(sdk.NewSliceIterator(recs), keys, sdk.VerifyOptions{})
+		}
+		var ve *sdk.VerifyError
+		if !errors.As(err, &ve) {
+			t.Fatalf("%s (parallel=%v): got %v, want a *VerifyError", name, parallel, err)
+		}
+		if ve.Seq != seq || ve.Reason != reason {
+			t.Fatalf("%s (parallel=%v): failed at seq %d with %s, want seq %d with %s: %v", name, parallel, ve.Seq, ve.Reason, seq, reason, err)
+		}
+		if ve.Verified != int(seq-1) && reason != sdk.ReasonUnsealedTail {
+			t.Fatalf("%s (parallel=%v): %d verified before seq %d", name, parallel, ve.Verified, seq)
+		}
+		if !errors.Is(err, map[sdk.Reason]error{sdk.ReasonHashMismatch: sdk.ErrHashMismatch, sdk.ReasonSeqGap: sdk.ErrSeqGap,
+			sdk.ReasonBadSignature: sdk.ErrBadSignature, sdk.ReasonUnsealedTail: sdk.ErrUnsealedTail,
+			sdk.ReasonPrevMismatch: sdk.ErrPrevMismatch, sdk.ReasonUnknownKey: sdk.ErrUnknownKey}[reason]) {
+			t.Fatalf("%s: errors.Is does not match %s", name, reason)
+		}
+	}
+}
+
+func TestTamperMatrix(t *testing.T) {
+	recs, keys := tamperChain(t, 1)
+	if res, err := sdk.VerifyChainParallel(recs, keys, sdk.VerifyOptions{}, 4); err != nil || res.Records != 1000 {
+		t.Fatalf("untouched chain: %+v %v", res, err)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+
+	// Flip any byte of any record: a random sample, plus every byte of the
+	// first, a middle and the last record.
+	type flip struct{ rec, at int }
+	var flips []flip
+	for i := 0; i < 200; i++ {
+		r := rng.IntN(len(recs))
+		flips = append(flips, flip{r, rng.IntN(len(recs[r].Bytes))})
+	}
+	for _, r := range []int{0, 500, 999} {
+		for at := range recs[r].Bytes {
+			flips = append(flips, flip{r, at})
+		}
+	}
+	for _, f := range flips {
+		recs[f.rec].Bytes[f.at] ^= 0x20
+		_, err := sdk.VerifyChain(sdk.NewSliceIterator(recs), keys, sdk.VerifyOptions{})
+		var ve *sdk.VerifyError
+		if !errors.As(err, &ve) || ve.Seq != uint64(f.rec+1) || ve.Reason != sdk.ReasonHashMismatch || ve.Verified != f.rec {
+			t.Fatalf("flip record %d byte %d: %v", f.rec+1, f.at, err)
+		}
+		recs[f.rec].Bytes[f.at] ^= 0x20
+	}
+	expectFailureOnce := func(name string, mut func([]sdk.Sealed) []sdk.Sealed, seq uint64, reason sdk.Reason) {
+		expectFailure(t, name, mut(cloneRecs(recs)), keys, seq, reason)
+	}
+	expectFailureOnce("flip a stored hash", func(r []sdk.Sealed) []sdk.Sealed { r[41].Hash[3] ^= 1; return r }, 42, sdk.ReasonHashMismatch)
+	expectFailureOnce("flip a signature", func(r []sdk.Sealed) []sdk.Sealed { r[700].Sig[10] ^= 1; return r }, 701, sdk.ReasonBadSignature)
+	expectFailureOnce("delete one", func(r []sdk.Sealed) []sdk.Sealed { return append(r[:300], r[301:]...) }, 301, sdk.ReasonSeqGap)
+	expectFailureOnce("duplicate one", func(r []sdk.Sealed) []sdk.Sealed {
+		return append(r[:601], append([]sdk.Sealed{r[600]}, r[601:]...)...)
+	}, 602, sdk.ReasonSeqGap)
+	expectFailureOnce("swap two", func(r []sdk.Sealed) []sdk.Sealed { r[100], r[900] = r[900], r[100]; return r }, 101, sdk.ReasonSeqGap)
+	expectFailureOnce("swap neighbours", func(r []sdk.Sealed) []sdk.Sealed { r[10], r[11] = r[11], r[10]; return r }, 11, sdk.ReasonSeqGap)
+	expectFailureOnce("replace a signature", func(r []sdk.Sealed) []sdk.Sealed { r[250].Sig = r[251].Sig; return r }, 251, sdk.ReasonBadSignature)
+	expectFailureOnce("unknown key", func(r []sdk.Sealed) []sdk.Sealed { r[5].KeyID[0] ^= 1; return r }, 6, sdk.ReasonUnknownKey)
+	expectFailureOnce("drop the first", func(r []sdk.Sealed) []sdk.Sealed { return r[1:] }, 1, sdk.ReasonSeqGap)
+	expectFailureOnce("unsign a record", func(r []sdk.Sealed) []sdk.Sealed { r[999].Signed = false; return r }, 1000, sdk.ReasonUnsealedTail)
+
+	// A rewritten record with a recomputed hash: the link to the next one
+	// breaks.
+	expectFailureOnce("rewrite with new hash", func(r []sdk.Sealed) []sdk.Sealed {
+		v, _ := canonical.Open(r[400].Bytes)
+		rec := v.Decode()
+		rec.Reason = "nothing happened"
+		b, err := canonical.AppendRecord(nil, &rec, canonical.DefaultLimits)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r[400].Bytes, r[400].Hash = b, canonical.RecordHash(b)
+		return r
+	}, 401, sdk.ReasonBadSignature)
+}
+
+// TestTamperSealed: under the checkpoint-sealed policy, cutting the tail
+// after the last signed head leaves records nothing vouches for.
+func TestTamperSealed(t *testing.T) {
+	recs, keys := tamperChain(t, 64)
+	if _, err := sdk.VerifyChainParallel(recs, keys, sdk.VerifyOptions{}, 4); err != nil {
+		t.Fatal(err)
+	}
+	// The log ends at seq 1000, sealed; cut it after 970: the last signed
+	// head is 960 (64*15), so 961-970 are an unsealed tail.
+	expectFailure(t, "cut tail", cloneRecs(recs[:970]), keys, 961, sdk.ReasonUnsealedTail)
+	expectFailure(t, "flip unsigned record", func() []sdk.Sealed {
+		r := cloneRecs(recs)
+		r[500].Bytes[30] ^= 4
+		return r
+	}(), keys, 501, sdk.ReasonHashMismatch)
+	// An attacker who rewrites an unsigned record and every hash up to the
+	// next seal is caught at the seal.
+	r := cloneRecs(recs)
+	for i := 500; i < 512; i++ {
+		v, _ := canonical.Open(r[i].Bytes)
+		rec := v.Decode()
+		if i == 500 {
+			rec.Reason = "forged"
+		} else {
+			rec.Prev = r[i-1].Hash[:]
+		}
+		b, _ := canonical.AppendRecord(nil, &rec, canonical.DefaultLimits)
+		r[i].Bytes, r[i].Hash = b, canonical.RecordHash(b)
+	}
+	expectFailure(t, "rewrite up to the seal", r, keys, 512, sdk.ReasonBadSignature)
+}
+
+// FuzzVerifyRecord: arbitrary bytes never panic and are never accepted
+// under a hash they do not have.
+func FuzzVerifyRecord(f *testing.F) {
+	recs, keys := tamperChain(f, 1)
+	for _, r := range recs[:5] {
+		f.Add(r.Bytes, r.Sig[:])
+	}
+	f.Fuzz(func(t *testing.T, b, sig []byte) {
+		rec := sdk.Sealed{Bytes: b, Hash: canonical.RecordHash(b), Signed: len(sig) == 64, KeyID: recs[0].KeyID}
+		copy(rec.Sig[:], sig)
+		_, err := sdk.VerifyRecord(rec, keys)
+		if err == nil {
+			if _, err := canonical.Open(b); err != nil {
+				t.Fatalf("accepted non-canonical bytes: %v", err)
+			}
+			if rec.Signed && !bytes.Equal(sig, recs[0].Sig[:]) {
+				// A valid signature other than a known one would be a forgery.
+				found := false
+				for _, r := range recs {
+					if bytes.Equal(r.Sig[:], sig) {
+						found = true
+					}
+				}
+				if !found {
+					t.Fatal("accepted an unknown signature")
+				}
+			}
+		}
+		var ve *sdk.VerifyError
+		if err != nil && !errors.As(err, &ve) {
+			t.Fatalf("untyped error %T: %v", err, err)
+		}
+		rec.Hash[0] ^= 1
+		if _, err := sdk.VerifyRecord(rec, keys); !errors.Is(err, sdk.ErrHashMismatch) {
+			t.Fatalf("wrong hash accepted: %v", err)
+		}
+	})
+}

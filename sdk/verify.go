@@ -1,0 +1,241 @@
+package sdk
+
+import (
+	"bytes"
+	"errors"
+	"runtime"
+	"strconv"
+	"sync"
+
+	"github.com/rustyonions/ron-audit-go/canonical"
+)
+
+// VerifyOptions tune VerifyChain.
+type VerifyOptions struct {
+	// Start, when set, is the trusted head the chain continues from (for a
+	// store that no longer keeps the first records); otherwise the chain
+	// must start at seq 1 with prev = canonical.Genesis.
+	Start *Head
+	// AllowUnsealedTail accepts records after the last signature (a
+	// checkpoint-sealed chain that is still being written). Otherwise they
+	// fail with ReasonUnsealedTail.
+	AllowUnsealedTail bool
+}
+
+// Result sums up a verification that passed, or how far one got.
+type Result struct {
+	Records int  // records verified
+	Head    Head // the last verified record
+}
+
+// VerifyRecord checks one sealed record on its own: the bytes are the
+// canonical bytes of a valid record, the stored hash is their hash, and a
+// signature, if any, is valid under a key of keys. It returns the record's
+// view. Failures are *VerifyError with Verified 0.
+func VerifyRecord(rec Sealed, keys *KeySet) (canonical.AuditRecordView, error) {
+	if h := canonical.RecordHash(rec.Bytes); h != rec.Hash {
+		v, _ := canonical.OpenAuditRecord(rec.Bytes) // best effort, for names
+		return v, fail(v, ReasonHashMismatch, rec.Hash.String(), h.String(), 0)
+	}
+	v, err := canonical.Open(rec.Bytes)
+	if err != nil {
+		return v, &VerifyError{Reason: ReasonNotCanonical, Err: err}
+	}
+	if rec.Signed {
+		if err := verifySig(v, rec, keys); err != nil {
+			return v, err
+		}
+	}
+	return v, nil
+}
+
+func verifySig(v canonical.AuditRecordView, rec Sealed, keys *KeySet) error {
+	pub, ok := keys.Lookup(rec.KeyID)
+	if !ok {
+		return fail(v, ReasonUnknownKey, "a key in the key set", "key id "+rec.KeyID.String(), 0)
+	}
+	if !canonical.VerifySignature(pub, rec.Hash, rec.Sig[:]) {
+		return fail(v, ReasonBadSignature, "a signature by key "+rec.KeyID.String(), hexOrEmpty(rec.Sig[:8])+"...", 0)
+	}
+	return nil
+}
+
+func fail(v canonical.AuditRecordView, r Reason, expected, got string, verified int) *VerifyError {
+	return &VerifyError{WriterID: string(v.WriterID()), Stream: string(v.Stream()), Seq: v.Seq(),
+		Reason: r, Expected: expected, Got: got, Verified: verified}
+}
+
+// VerifyLink checks that the record v (with stored hash) follows prev in
+// the same chain: same writer and stream, seq one more, prev equal to the
+// head's hash.
+func VerifyLink(prev Head, v canonical.AuditRecordView) error {
+	if string(v.WriterID()) != prev.WriterID || string(v.Stream()) != prev.Stream {
+		return fail(v, ReasonPrevMismatch, "a record of "+prev.WriterID+"/"+prev.Stream,
+			"a record of "+string(v.WriterID())+"/"+string(v.Stream()), 0)
+	}
+	if v.Seq() != prev.Seq+1 {
+		return fail(v, ReasonSeqGap, "seq "+strconv.FormatUint(prev.Seq+1, 10), "seq "+strconv.FormatUint(v.Seq(), 10), 0)
+	}
+	if !bytes.Equal(v.Prev(), prev.Hash[:]) {
+		return fail(v, ReasonPrevMismatch, prev.Hash.String(), hexOrEmpty(v.Prev()), 0)
+	}
+	return nil
+}
+
+// VerifyChain verifies one chain record by record: each record on its own
+// (VerifyRecord), each link (VerifyLink), and that signatures cover the
+// chain up to its end. It stops at the first failure and returns it as a
+// *VerifyError whose Verified counts the records that passed before.
+func VerifyChain(it Iterator, keys *KeySet, opts VerifyOptions) (Result, error) {
+	h := canonical.NewHasher()
+	var res Result
+	var head Head
+	started := false
+	if opts.Start != nil {
+		head, started = *opts.Start, true
+	}
+	for it.Next() {
+		rec := it.Entry()
+		expect := head.Seq + 1
+		// The hash first: a changed byte is a hash mismatch whatever it
+		// breaks in the record. Failures are reported at the position the
+		// record holds in the chain (expect), not at the seq it claims.
+		if got := h.RecordHash(rec.Bytes); got != rec.Hash {
+			e := &VerifyError{WriterID: head.WriterID, Stream: head.Stream, Seq: expect, Reason: ReasonHashMismatch,
+				Expected: rec.Hash.String(), Got: got.String(), Verified: res.Records}
+			if !started {
+				v, _ := canonical.OpenAuditRecord(rec.Bytes)
+				e.WriterID, e.Stream = string(v.WriterID()), string(v.Stream())
+			}
+			return res, e
+		}
+		v, err := canonical.Open(rec.Bytes)
+		if err != nil {
+			return res, &VerifyError{WriterID: head.WriterID, Stream: head.Stream, Seq: expect,
+				Reason: ReasonNotCanonical, Err: err, Verified: res.Records}
+		}
+		if !started { // a chain from its genesis
+			head, started = Head{WriterID: string(v.WriterID()), Stream: string(v.Stream())}, true
+		}
+		if err := VerifyLink(head, v); err != nil {
+			var ve *VerifyError
+			if errors.As(err, &ve) {
+				ve.Seq = expect
+			}
+			return res, withCount(err, res.Records)
+		}
+		if rec.Signed {
+			if err := verifySig(v, rec, keys); err != nil {
+				return res, withCount(err, res.Records)
+			}
+			head.SealedSeq = v.Seq()
+		}
+		head.Seq, head.Hash = v.Seq(), rec.Hash
+		res.Records++
+		res.Head = head
+	}
+	if err := it.Err(); err != nil {
+		return res, err
+	}
+	if res.Records > 0 && head.SealedSeq < head.Seq && !opts.AllowUnsealedTail {
+		return res, &VerifyError{WriterID: head.WriterID, Stream: head.Stream, Seq: head.SealedSeq + 1,
+			Reason: ReasonUnsealedTail, Expected: "a signature at or after seq " + strconv.FormatUint(head.SealedSeq+1, 10),
+			Got: "no signature after seq " + strconv.FormatUint(head.SealedSeq, 10), Verified: int(head.SealedSeq - firstSeq(opts))}
+	}
+	return res, nil
+}
+
+func firstSeq(opts VerifyOptions) uint64 {
+	if opts.Start != nil {
+		return opts.Start.Seq
+	}
+	return 0
+}
+
+func withCount(err error, n int) error {
+	var ve *VerifyError
+	if errors.As(err, &ve) {
+		ve.Verified = n
+	}
+	return err
+}
+
+// VerifyChainParallel verifies the same as VerifyChain over records held
+// in memory, on up to workers goroutines (0: GOMAXPROCS). Hashes and
+// signatures are checked in parallel segments; links, including those
+// across segments, are checked against the stored hashes, which the
+// segments prove. The error is the one at the lowest seq, as VerifyChain
+// would report it.
+func VerifyChainParallel(recs []Sealed, keys *KeySet, opts VerifyOptions, workers int) (Result, error) {
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	if workers == 1 || len(recs) < 2*workers {
+		return VerifyChain(NewSliceIterator(recs), keys, opts)
+	}
+	// Pass 1, parallel: each record on its own, and links inside a segment
+	// (each segment's first record links to the stored hash before it).
+	type failure struct {
+		index int
+		err   error
+	}
+	fails := make([]failure, workers)
+	per := (len(recs) + workers - 1) / workers
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		lo, hi := w*per, min((w+1)*per, len(recs))
+		fails[w].index = -1
+		if lo >= hi {
+			continue
+		}
+		wg.Add(1)
+		go func(w, lo, hi int) {
+			defer wg.Done()
+			start := opts.Start
+			if lo > 0 {
+				v, err := canonical.Open(recs[lo-1].Bytes)
+				if err != nil {
+					return // the segment before reports it
+				}
+				start = &Head{WriterID: string(v.WriterID()), Stream: string(v.Stream()), Seq: v.Seq(), Hash: recs[lo-1].Hash}
+			}
+			_, err := VerifyChain(NewSliceIterator(recs[lo:hi]), keys, VerifyOptions{Start: start, AllowUnsealedTail: true})
+			if err != nil {
+				var ve *VerifyError
+				idx := lo
+				if errors.As(err, &ve) {
+					idx = lo + ve.Verified
+				}
+				fails[w] = failure{idx, err}
+			}
+		}(w, lo, hi)
+	}
+	wg.Wait()
+	for _, f := range fails {
+		if f.index >= 0 {
+			// Re-run sequentially up to the failure for the exact error and
+			// count (the segment only knew its own start).
+			return VerifyChain(NewSliceIterator(recs[:f.index+1]), keys, opts)
+		}
+	}
+	// Pass 2: the tail must be sealed, as in VerifyChain.
+	last, lastSigned := len(recs)-1, -1
+	for i := last; i >= 0; i-- {
+		if recs[i].Signed {
+			lastSigned = i
+			break
+		}
+	}
+	v, _ := canonical.Open(recs[last].Bytes)
+	head := Head{WriterID: string(v.WriterID()), Stream: string(v.Stream()), Seq: v.Seq(), Hash: recs[last].Hash}
+	if lastSigned >= 0 {
+		sv, _ := canonical.Open(recs[lastSigned].Bytes)
+		head.SealedSeq = sv.Seq()
+	} else if opts.Start != nil {
+		head.SealedSeq = opts.Start.SealedSeq
+	}
+	if lastSigned < last && !opts.AllowUnsealedTail {
+		return VerifyChain(NewSliceIterator(recs), keys, opts) // reports the unsealed tail exactly
+	}
+	return Result{Records: len(recs), Head: head}, nil
+}

@@ -82,6 +82,10 @@ type chain struct {
 	hasher   *canonical.Hasher
 	buf      []byte
 	dedupe   dedupeWindow
+	// Scratch that interface calls (Signer, Store) would otherwise make
+	// escape to the heap on every append.
+	sealed Sealed
+	msg    [len(canonical.SigPrefix) + 32]byte
 }
 
 // New returns a Log.
@@ -234,17 +238,18 @@ func (l *Log) Append(rec *canonical.AuditRecord) (Appended, error) {
 		}
 	}
 
-	sealed := Sealed{Bytes: b, Hash: c.hasher.RecordHash(b)}
+	sealed := &c.sealed
+	*sealed = Sealed{Bytes: b, Hash: c.hasher.RecordHash(b)}
 	now := time.Time{}
 	if l.mustSign(c, next, &now) {
-		msg := canonical.SignedMessage(sealed.Hash)
-		if err := l.cfg.Signer.Sign(msg[:], &sealed.Sig); err != nil {
+		c.msg = canonical.SignedMessage(sealed.Hash)
+		if err := l.cfg.Signer.Sign(c.msg[:], &sealed.Sig); err != nil {
 			undo()
 			return Appended{}, fmt.Errorf("%w: %s/%s seq %d: %w", ErrSign, rec.WriterID, rec.Stream, next, err)
 		}
 		sealed.Signed, sealed.KeyID = true, l.cfg.Signer.KeyID()
 	}
-	kept, err := l.cfg.Store.Put(c.head.WriterID, c.head.Stream, next, sealed)
+	kept, err := l.cfg.Store.Put(c.head.WriterID, c.head.Stream, next, *sealed)
 	if err != nil {
 		undo()
 		return Appended{}, fmt.Errorf("%w: %s/%s seq %d: %w", ErrStore, rec.WriterID, rec.Stream, next, err)
@@ -304,12 +309,12 @@ func (l *Log) sealLocked(c *chain) (Head, error) {
 	if c.head.Seq == 0 || c.head.SealedSeq == c.head.Seq {
 		return c.head, nil
 	}
-	msg := canonical.SignedMessage(c.head.Hash)
-	var sig Signature
-	if err := l.cfg.Signer.Sign(msg[:], &sig); err != nil {
+	c.msg = canonical.SignedMessage(c.head.Hash)
+	sig := &c.sealed.Sig
+	if err := l.cfg.Signer.Sign(c.msg[:], sig); err != nil {
 		return c.head, fmt.Errorf("%w: %s/%s seq %d: %w", ErrSign, c.head.WriterID, c.head.Stream, c.head.Seq, err)
 	}
-	if err := l.cfg.Store.Seal(c.head.WriterID, c.head.Stream, c.head.Seq, l.cfg.Signer.KeyID(), sig); err != nil {
+	if err := l.cfg.Store.Seal(c.head.WriterID, c.head.Stream, c.head.Seq, l.cfg.Signer.KeyID(), *sig); err != nil {
 		return c.head, fmt.Errorf("%w: %w", ErrStore, err)
 	}
 	c.head.SealedSeq = c.head.Seq

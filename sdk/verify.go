@@ -28,10 +28,21 @@ type Result struct {
 	Head    Head // the last verified record
 }
 
-// VerifyRecord checks one sealed record on its own: the bytes are the
-// canonical bytes of a valid record, the stored hash is their hash, and a
-// signature, if any, is valid under a key of keys. It returns the record's
-// view. Failures are *VerifyError with Verified 0.
+// VerifyHash is the self-hash check alone: the stored hash is the BLAKE3
+// record hash of the bytes. It does not parse the record (VerifyRecord
+// does); it is what a reader runs to prove bytes unchanged since hashing.
+func VerifyHash(rec Sealed) error {
+	if h := canonical.RecordHash(rec.Bytes); h != rec.Hash {
+		v, _ := canonical.OpenAuditRecord(rec.Bytes) // best effort, for names
+		return fail(v, ReasonHashMismatch, rec.Hash.String(), h.String(), 0)
+	}
+	return nil
+}
+
+// VerifyRecord checks one sealed record on its own: the stored hash is the
+// hash of the bytes, the bytes are the canonical bytes of a valid record,
+// and a signature, if any, is valid under a key of keys. It returns the
+// record's view. Failures are *VerifyError with Verified 0.
 func VerifyRecord(rec Sealed, keys *KeySet) (canonical.AuditRecordView, error) {
 	if h := canonical.RecordHash(rec.Bytes); h != rec.Hash {
 		v, _ := canonical.OpenAuditRecord(rec.Bytes) // best effort, for names

@@ -1,6 +1,6 @@
 // Command ronaudit is the command-line tool of ron-audit.
 //
-//	ronaudit demo [-n N]   build, hash, sign and verify a chain of N records in RAM
+//	ronaudit demo [-n N]   Micronode demo: append N records in RAM (default 100000), verify them, print the rates
 //
 // The subcommands of later releases (keygen, append, verify, dump) build on
 // the same packages.
@@ -30,7 +30,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "demo":
 		fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 		fs.SetOutput(stderr)
-		n := fs.Int("n", 20000, "records in the chain")
+		n := fs.Int("n", 100000, "records in the chain")
 		if err := fs.Parse(args[1:]); err != nil {
 			return 2
 		}

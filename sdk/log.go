@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"hash/maphash"
+	"math/bits"
 	"sync"
 	"time"
 
@@ -368,11 +369,7 @@ func (l *Log) Heads() []Head {
 // the same dedupe key have the same fingerprint; a match is confirmed with
 // the dedupe keys themselves.
 func fingerprint(seed maphash.Seed, b []byte) uint64 {
-	var h maphash.Hash
-	h.SetSeed(seed)
-	_, _ = h.Write(b[:16])
-	_, _ = h.Write(b[24 : len(b)-32])
-	return h.Sum64()
+	return maphash.Bytes(seed, b[:16]) ^ bits.RotateLeft64(maphash.Bytes(seed, b[24:len(b)-32]), 1)
 }
 
 // duplicate confirms a fingerprint match: is record seq, if the store still

@@ -74,6 +74,7 @@ type Log struct {
 	seed   maphash.Seed
 	mu     sync.RWMutex
 	chains map[string]map[string]*chain
+	failed error // set when the store lost an acknowledged-to-be record
 }
 
 type chain struct {
@@ -188,16 +189,51 @@ func (l *Log) Append(rec *canonical.AuditRecord) (Appended, error) {
 	if rec.Stream == "" {
 		return Appended{}, &canonical.FieldError{Field: "stream", Reason: "required"}
 	}
+	if err := l.failure(); err != nil {
+		return Appended{}, err
+	}
 	c := l.chain(rec.WriterID, rec.Stream)
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	a, ticket, err := l.appendLocked(c, rec)
+	c.mu.Unlock()
+	if err != nil || a.Duplicate {
+		return a, err
+	}
+	// Acknowledge only what is durable. The wait is outside the chain's
+	// lock so that later appends can join the same group commit.
+	if err := l.cfg.Store.Wait(ticket); err != nil {
+		// The record is in the chain's state but may not be on disk: no
+		// later record may link to it, so the log stops.
+		err = fmt.Errorf("%w: %s/%s seq %d is not durable: %w", ErrStore, rec.WriterID, rec.Stream, a.Seq, err)
+		l.fail(err)
+		return Appended{}, err
+	}
+	return a, nil
+}
 
+// failure returns the error that stopped the log, if any.
+func (l *Log) failure() error {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.failed
+}
+
+func (l *Log) fail(err error) {
+	l.mu.Lock()
+	if l.failed == nil {
+		l.failed = err
+	}
+	l.mu.Unlock()
+}
+
+// appendLocked does Append's work under the chain's lock.
+func (l *Log) appendLocked(c *chain, rec *canonical.AuditRecord) (Appended, Ticket, error) {
 	next := c.head.Seq + 1
 	if rec.Seq != 0 && rec.Seq != next {
-		return Appended{}, fmt.Errorf("%w: %s/%s: record has seq %d, the chain's next is %d", ErrChainConflict, rec.WriterID, rec.Stream, rec.Seq, next)
+		return Appended{}, 0, fmt.Errorf("%w: %s/%s: record has seq %d, the chain's next is %d", ErrChainConflict, rec.WriterID, rec.Stream, rec.Seq, next)
 	}
 	if rec.Prev != nil && !bytes.Equal(rec.Prev, c.head.Hash[:]) {
-		return Appended{}, fmt.Errorf("%w: %s/%s: record has prev %x, the chain's head is %s", ErrChainConflict, rec.WriterID, rec.Stream, rec.Prev, c.head.Hash)
+		return Appended{}, 0, fmt.Errorf("%w: %s/%s: record has prev %x, the chain's head is %s", ErrChainConflict, rec.WriterID, rec.Stream, rec.Prev, c.head.Hash)
 	}
 	filledSeq, filledPrev, filledTs := rec.Seq == 0, rec.Prev == nil, rec.TsMs == 0
 	if filledSeq {
@@ -224,7 +260,7 @@ func (l *Log) Append(rec *canonical.AuditRecord) (Appended, error) {
 	var err error
 	if c.buf, err = canonical.AppendRecord(c.buf[:0], rec, l.limits); err != nil {
 		undo()
-		return Appended{}, err
+		return Appended{}, 0, err
 	}
 	b := c.buf
 
@@ -234,7 +270,7 @@ func (l *Log) Append(rec *canonical.AuditRecord) (Appended, error) {
 		if seq, ok := c.dedupe.lookup(fp); ok {
 			if orig, dup := l.duplicate(c, seq, rec); dup {
 				undo()
-				return Appended{Record: orig, Seq: seq, Head: c.head, Duplicate: true}, nil
+				return Appended{Record: orig, Seq: seq, Head: c.head, Duplicate: true}, 0, nil
 			}
 		}
 	}
@@ -246,14 +282,14 @@ func (l *Log) Append(rec *canonical.AuditRecord) (Appended, error) {
 		c.msg = canonical.SignedMessage(sealed.Hash)
 		if err := l.cfg.Signer.Sign(c.msg[:], &sealed.Sig); err != nil {
 			undo()
-			return Appended{}, fmt.Errorf("%w: %s/%s seq %d: %w", ErrSign, rec.WriterID, rec.Stream, next, err)
+			return Appended{}, 0, fmt.Errorf("%w: %s/%s seq %d: %w", ErrSign, rec.WriterID, rec.Stream, next, err)
 		}
 		sealed.Signed, sealed.KeyID = true, l.cfg.Signer.KeyID()
 	}
-	kept, err := l.cfg.Store.Put(c.head.WriterID, c.head.Stream, next, *sealed)
+	kept, ticket, err := l.cfg.Store.Put(c.head.WriterID, c.head.Stream, next, *sealed)
 	if err != nil {
 		undo()
-		return Appended{}, fmt.Errorf("%w: %s/%s seq %d: %w", ErrStore, rec.WriterID, rec.Stream, next, err)
+		return Appended{}, 0, fmt.Errorf("%w: %s/%s seq %d: %w", ErrStore, rec.WriterID, rec.Stream, next, err)
 	}
 
 	// Commit.
@@ -268,7 +304,7 @@ func (l *Log) Append(rec *canonical.AuditRecord) (Appended, error) {
 		c.dedupe.add(fp, next)
 	}
 	undo() // rec.Prev aliased the head, which just moved on
-	return Appended{Record: kept, Seq: next, Head: c.head}, nil
+	return Appended{Record: kept, Seq: next, Head: c.head}, ticket, nil
 }
 
 // mustSign applies the signing policy to the record about to get seq.

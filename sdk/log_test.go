@@ -338,3 +338,34 @@ func TestNewConfig(t *testing.T) {
 		t.Fatalf("configured limits not applied: %v", err)
 	}
 }
+
+// coreUndurableStore fails to make records durable after Put succeeded.
+type coreUndurableStore struct {
+	*sdk.MemStore
+	fail bool
+}
+
+func (s *coreUndurableStore) Wait(sdk.Ticket) error {
+	if s.fail {
+		return errors.New("fsync: input/output error")
+	}
+	return nil
+}
+
+// TestNotDurableStopsLog: a record that may not be on disk is never
+// acknowledged, and nothing may be appended after it.
+func TestNotDurableStopsLog(t *testing.T) {
+	store := &coreUndurableStore{MemStore: sdk.NewMemStore(0)}
+	l := coreLog(t, sdk.Config{Store: store})
+	coreAppend(t, l, 2)
+	store.fail = true
+	rec := coreRecord(50)
+	if _, err := l.Append(&rec); !errors.Is(err, sdk.ErrStore) || !strings.Contains(err.Error(), "not durable") {
+		t.Fatalf("got %v", err)
+	}
+	store.fail = false
+	rec = coreRecord(51)
+	if _, err := l.Append(&rec); !errors.Is(err, sdk.ErrStore) {
+		t.Fatalf("log went on after a lost record: %v", err)
+	}
+}

@@ -11,8 +11,14 @@ import (
 // nothing.
 type Store interface {
 	// Put keeps rec as record seq of chain (writer, stream), copying its
-	// bytes, and returns the kept copy.
-	Put(writer, stream string, seq uint64, rec Sealed) (Sealed, error)
+	// bytes, and returns the kept copy and a ticket for Wait. A durable
+	// store may return before the record is on disk: the Log calls Wait,
+	// outside the chain's lock so that appends can share an fsync, before
+	// it acknowledges the record.
+	Put(writer, stream string, seq uint64, rec Sealed) (Sealed, Ticket, error)
+	// Wait blocks until the record of ticket t is durable. A store that
+	// cannot fail after Put (MemStore) returns nil at once.
+	Wait(t Ticket) error
 	// Get returns record seq of a chain if the store still keeps it.
 	Get(writer, stream string, seq uint64) (Sealed, bool)
 	// Seal attaches a signature to a kept record (checkpoint seals).
@@ -20,6 +26,9 @@ type Store interface {
 	// Iter iterates over the kept records of a chain in seq order.
 	Iter(writer, stream string) Iterator
 }
+
+// Ticket identifies a Put for Store.Wait.
+type Ticket uint64
 
 // DefaultMemStoreBytes is the default memory bound of a MemStore per chain.
 const DefaultMemStoreBytes = 16 << 20
@@ -81,7 +90,15 @@ func (m *MemStore) chain(writer, stream string, create bool) *memChain {
 }
 
 // Put implements Store.
-func (m *MemStore) Put(writer, stream string, seq uint64, rec Sealed) (Sealed, error) {
+func (m *MemStore) Put(writer, stream string, seq uint64, rec Sealed) (Sealed, Ticket, error) {
+	kept, err := m.put(writer, stream, seq, rec)
+	return kept, 0, err
+}
+
+// Wait implements Store: MemStore records are kept once Put returns.
+func (m *MemStore) Wait(Ticket) error { return nil }
+
+func (m *MemStore) put(writer, stream string, seq uint64, rec Sealed) (Sealed, error) {
 	if len(rec.Bytes) > memChunk {
 		return Sealed{}, fmt.Errorf("%w: record of %d bytes is larger than a MemStore chunk (%d)", ErrStore, len(rec.Bytes), memChunk)
 	}

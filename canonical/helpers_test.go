@@ -4,7 +4,6 @@ import (
 	"flag"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"testing"
 
 	"github.com/rustyonions/ron-audit-go/gen"
@@ -17,21 +16,11 @@ const schemaFile = "../schema/audit.capnp"
 // request the generator reads.
 func auditDecl(t testing.TB) *gen.StructDecl {
 	t.Helper()
-	req, err := os.ReadFile("../gen/testdata/audit.req")
+	d, err := capnptest.Decl("../gen/testdata/audit.req", "AuditRecord")
 	if err != nil {
 		t.Fatal(err)
 	}
-	files, err := gen.Load(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, s := range files[0].Structs {
-		if s.Name == "AuditRecord" {
-			return s
-		}
-	}
-	t.Fatal("no AuditRecord in the request")
-	return nil
+	return d
 }
 
 // validRecord returns a random record that satisfies every rule of the

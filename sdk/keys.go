@@ -14,7 +14,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -299,36 +298,15 @@ func LoadPublicKey(path string) (ed25519.PublicKey, error) {
 // readKeyFile reads a regular file of at most maxKeyFileSize bytes. For a
 // private key it first checks the file's permission bits.
 func readKeyFile(path string, private bool) ([]byte, error) {
-	// Stat before opening so a FIFO or device is refused, not opened.
-	fi, err := os.Stat(path)
-	if err != nil {
-		return nil, &KeyFileError{Path: path, Reason: "cannot read", Err: err}
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, &KeyFileError{Path: path, Reason: "not a regular file (mode " + fi.Mode().String() + ")"}
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, &KeyFileError{Path: path, Reason: "cannot read", Err: err}
+	f, p := openSecret(path, "private key file", private)
+	if p != nil {
+		e := &KeyFileError{Path: path, Reason: p.reason, Err: p.err}
+		if p.perms {
+			e.target = ErrKeyPermissions
+		}
+		return nil, e
 	}
 	defer f.Close()
-	// Check the file actually opened, not whatever the path named before.
-	if fi, err = f.Stat(); err != nil {
-		return nil, &KeyFileError{Path: path, Reason: "cannot read", Err: err}
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, &KeyFileError{Path: path, Reason: "not a regular file (mode " + fi.Mode().String() + ")"}
-	}
-	if private && runtime.GOOS != "windows" {
-		if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-			return nil, &KeyFileError{
-				Path: path,
-				Reason: fmt.Sprintf("private key file has mode %04o, which lets group or others access it; "+
-					"restrict it to the owner with: chmod 600 %s", perm, path),
-				target: ErrKeyPermissions,
-			}
-		}
-	}
 	data, err := io.ReadAll(io.LimitReader(f, maxKeyFileSize+1))
 	if err != nil {
 		clear(data)

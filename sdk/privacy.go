@@ -4,11 +4,9 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"io"
 	"net/netip"
 	"os"
-	"runtime"
 	"strconv"
 	"strings"
 
@@ -504,34 +502,15 @@ const maxSaltFile = 2*SaltSize + 2
 // there is one), or, matching ErrSaltFormat, contents that are not a
 // salt.
 func LoadSalt(path string) ([]byte, error) {
-	// Stat before opening so a FIFO or device is refused, not opened.
-	fi, err := os.Stat(path)
-	if err != nil {
-		return nil, &SaltFileError{Path: path, Reason: "cannot read", Err: err}
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, &SaltFileError{Path: path, Reason: "not a regular file (mode " + fi.Mode().String() + ")"}
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, &SaltFileError{Path: path, Reason: "cannot read", Err: err}
+	f, p := openSecret(path, "salt file", true)
+	if p != nil {
+		e := &SaltFileError{Path: path, Reason: p.reason, Err: p.err}
+		if p.perms {
+			e.target = ErrSaltPermissions
+		}
+		return nil, e
 	}
 	defer f.Close()
-	// Check the file actually opened, not whatever the path named before.
-	if fi, err = f.Stat(); err != nil {
-		return nil, &SaltFileError{Path: path, Reason: "cannot read", Err: err}
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, &SaltFileError{Path: path, Reason: "not a regular file (mode " + fi.Mode().String() + ")"}
-	}
-	if perm := fi.Mode().Perm(); perm&0o077 != 0 && runtime.GOOS != "windows" {
-		return nil, &SaltFileError{
-			Path: path,
-			Reason: fmt.Sprintf("salt file has mode %04o, which lets group or others access it; "+
-				"restrict it to the owner with: chmod 600 %s", perm, path),
-			target: ErrSaltPermissions,
-		}
-	}
 	var buf [maxSaltFile + 1]byte
 	defer clear(buf[:])
 	n, err := io.ReadFull(f, buf[:])

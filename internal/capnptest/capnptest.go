@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
 	"os/exec"
 	"reflect"
 
@@ -399,4 +400,41 @@ func (r *Rand) Text() string {
 		}
 	}
 	return string(b)
+}
+
+// Decl reads the compiled schema request at reqPath and returns the model
+// of the struct with the given schema name.
+func Decl(reqPath, name string) (*gen.StructDecl, error) {
+	req, err := os.ReadFile(reqPath)
+	if err != nil {
+		return nil, err
+	}
+	files, err := gen.Load(req)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range files {
+		for _, s := range f.Structs {
+			if s.Name == name {
+				return s, nil
+			}
+		}
+	}
+	return nil, fmt.Errorf("capnptest: no struct %s in %s", name, reqPath)
+}
+
+// FirstDiff compares a concatenation of messages, got, with the messages
+// in want and returns the index of the first that differs, or -1 when all
+// are equal and nothing follows them in got.
+func FirstDiff(got []byte, want [][]byte) int {
+	for i, w := range want {
+		if len(got) < len(w) || !bytes.Equal(got[:len(w)], w) {
+			return i
+		}
+		got = got[len(w):]
+	}
+	if len(got) != 0 {
+		return len(want)
+	}
+	return -1
 }

@@ -1,9 +1,9 @@
 // Command ronaudit is the command-line tool of ron-audit.
 //
-//	ronaudit demo [-n N]   Micronode demo: append N records in RAM (default 100000), verify them, print the rates
+//	ronaudit keygen [-dir DIR] [-name NAME]       write an Ed25519 key pair (private key 0600)
+//	ronaudit demo [-n N]                          Micronode demo: append N records in RAM, verify, print rates
 //
-// The subcommands of later releases (keygen, append, verify, dump) build on
-// the same packages.
+// Install it with go install github.com/rustyonions/ron-audit-go/tools/cmd/ronaudit@latest.
 package main
 
 import (
@@ -14,40 +14,62 @@ import (
 )
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
-func usage(w io.Writer) {
-	fmt.Fprintln(w, "usage: ronaudit demo [-n N]")
+const usageText = `usage: ronaudit <command> [flags]
+
+commands:
+  keygen [-dir DIR] [-name NAME]   write an Ed25519 key pair: NAME.key (0600) and NAME.pub
+  demo [-n N]                      Micronode demo: append N records in RAM (default 100000), verify, print rates
+`
+
+// command is one subcommand: it parses its own flags from args.
+type command func(args []string, stdin io.Reader, stdout, stderr io.Writer) int
+
+var commands = map[string]command{
+	"keygen": keygenCmd,
+	"demo":   demoCmd,
 }
 
-func run(args []string, stdout, stderr io.Writer) int {
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		usage(stderr)
+		fmt.Fprint(stderr, usageText)
 		return 2
 	}
 	switch args[0] {
-	case "demo":
-		fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-		fs.SetOutput(stderr)
-		n := fs.Int("n", 100000, "records in the chain")
-		if err := fs.Parse(args[1:]); err != nil {
-			return 2
-		}
-		if *n < 1 {
-			fmt.Fprintln(stderr, "ronaudit demo: -n must be at least 1")
-			return 2
-		}
-		if err := demo(stdout, *n); err != nil {
-			fmt.Fprintln(stderr, "ronaudit demo:", err)
-			return 1
-		}
-		return 0
-	case "help", "-h", "--help":
-		usage(stdout)
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usageText)
 		return 0
 	}
-	fmt.Fprintf(stderr, "ronaudit: unknown command %q\n", args[0])
-	usage(stderr)
-	return 2
+	cmd, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "ronaudit: unknown command %q\n%s", args[0], usageText)
+		return 2
+	}
+	return cmd(args[1:], stdin, stdout, stderr)
+}
+
+// flags returns a FlagSet for a subcommand that reports to stderr.
+func flags(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("ronaudit "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
+func demoCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	fs := flags("demo", stderr)
+	n := fs.Int("n", 100000, "records in the chain")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *n < 1 {
+		fmt.Fprintln(stderr, "ronaudit demo: -n must be at least 1")
+		return 2
+	}
+	if err := demo(stdout, *n); err != nil {
+		fmt.Fprintln(stderr, "ronaudit demo:", err)
+		return 1
+	}
+	return 0
 }

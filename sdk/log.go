@@ -3,6 +3,7 @@ package sdk
 import (
 	"bytes"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"hash/maphash"
 	"math/bits"
@@ -74,7 +75,41 @@ type Log struct {
 	seed   maphash.Seed
 	mu     sync.RWMutex
 	chains map[string]map[string]*chain
-	failed error // set when the store lost an acknowledged-to-be record
+	failed error        // set when the store lost an acknowledged-to-be record
+	closer func() error // closes a durable log's WAL
+	closed bool
+}
+
+// ErrClosed is returned by Append on a closed Log.
+var ErrClosed = errors.New("sdk: log is closed")
+
+// Close seals every chain under the checkpoint-sealed policy (so a clean
+// shutdown leaves no unsealed tail) and, for a durable log, flushes and
+// closes the WAL and releases its lock. Appends after Close fail with
+// ErrClosed. Close is idempotent.
+func (l *Log) Close() error {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return nil
+	}
+	l.mu.Unlock()
+	var err error
+	if l.cfg.SealEvery > 1 {
+		err = l.SealAll()
+	}
+	l.mu.Lock()
+	l.closed = true
+	if l.failed == nil {
+		l.failed = ErrClosed
+	}
+	l.mu.Unlock()
+	if l.closer != nil {
+		if cerr := l.closer(); err == nil {
+			err = cerr
+		}
+	}
+	return err
 }
 
 type chain struct {
@@ -183,32 +218,62 @@ func (l *Log) Head(writer, stream string) (h Head, ok bool) {
 // Dedupe compares everything but seq and prev, tsMs included, so retries
 // must carry the event's own tsMs.
 func (l *Log) Append(rec *canonical.AuditRecord) (Appended, error) {
+	p, err := l.AppendPending(rec)
+	if err != nil {
+		return Appended{}, err
+	}
+	if err := p.Wait(); err != nil {
+		return Appended{}, err
+	}
+	return p.Appended, nil
+}
+
+// Pending is an appended record that may not be durable yet: it is in its
+// chain (the next record links to it), but must not be acknowledged before
+// Wait returns nil.
+type Pending struct {
+	Appended
+	log    *Log
+	ticket Ticket
+}
+
+// Wait blocks until the record is durable (at once for a MemStore). If the
+// store cannot make it durable, the log stops: every later append fails,
+// since no record may link to one that may be lost.
+func (p Pending) Wait() error {
+	if p.Duplicate || p.log == nil {
+		return nil
+	}
+	if err := p.log.cfg.Store.Wait(p.ticket); err != nil {
+		err = fmt.Errorf("%w: %s/%s seq %d is not durable: %w", ErrStore, p.Head.WriterID, p.Head.Stream, p.Seq, err)
+		p.log.fail(err)
+		return err
+	}
+	return nil
+}
+
+// AppendPending does what Append does but returns before the record is
+// durable, so a caller can append a batch in order and then wait for each
+// (a durable store makes them share fsyncs). It is Append for pipelines:
+// acknowledge a record only after its Wait.
+func (l *Log) AppendPending(rec *canonical.AuditRecord) (Pending, error) {
 	if rec.WriterID == "" {
-		return Appended{}, &canonical.FieldError{Field: "writerId", Reason: "required"}
+		return Pending{}, &canonical.FieldError{Field: "writerId", Reason: "required"}
 	}
 	if rec.Stream == "" {
-		return Appended{}, &canonical.FieldError{Field: "stream", Reason: "required"}
+		return Pending{}, &canonical.FieldError{Field: "stream", Reason: "required"}
 	}
 	if err := l.failure(); err != nil {
-		return Appended{}, err
+		return Pending{}, err
 	}
 	c := l.chain(rec.WriterID, rec.Stream)
 	c.mu.Lock()
 	a, ticket, err := l.appendLocked(c, rec)
 	c.mu.Unlock()
-	if err != nil || a.Duplicate {
-		return a, err
+	if err != nil {
+		return Pending{}, err
 	}
-	// Acknowledge only what is durable. The wait is outside the chain's
-	// lock so that later appends can join the same group commit.
-	if err := l.cfg.Store.Wait(ticket); err != nil {
-		// The record is in the chain's state but may not be on disk: no
-		// later record may link to it, so the log stops.
-		err = fmt.Errorf("%w: %s/%s seq %d is not durable: %w", ErrStore, rec.WriterID, rec.Stream, a.Seq, err)
-		l.fail(err)
-		return Appended{}, err
-	}
-	return a, nil
+	return Pending{Appended: a, log: l, ticket: ticket}, nil
 }
 
 // failure returns the error that stopped the log, if any.

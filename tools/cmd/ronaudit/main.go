@@ -1,6 +1,9 @@
 // Command ronaudit is the command-line tool of ron-audit.
 //
 //	ronaudit keygen [-dir DIR] [-name NAME]       write an Ed25519 key pair (private key 0600)
+//	ronaudit append --wal DIR --key KEY ...      append JSON Lines records durably
+//	ronaudit verify DIR [--pub KEY]...           verify a log; exit 1 naming the first failure
+//	ronaudit dump DIR                            records as JSON Lines
 //	ronaudit demo [-n N]                          Micronode demo: append N records in RAM, verify, print rates
 //
 // Install it with go install github.com/rustyonions/ron-audit-go/tools/cmd/ronaudit@latest.
@@ -21,6 +24,10 @@ const usageText = `usage: ronaudit <command> [flags]
 
 commands:
   keygen [-dir DIR] [-name NAME]   write an Ed25519 key pair: NAME.key (0600) and NAME.pub
+  append --wal DIR --key KEY [--stream S] [--writer W] [--fsync batch|always] [--on-bad stop|skip]
+                                   append JSON Lines records from stdin; print "seq hash writer/stream" once durable
+  verify DIR [--pub KEY]...        verify every record, link and signature; print streams and heads
+  dump DIR                         print the records as JSON Lines
   demo [-n N]                      Micronode demo: append N records in RAM (default 100000), verify, print rates
 `
 
@@ -29,6 +36,9 @@ type command func(args []string, stdin io.Reader, stdout, stderr io.Writer) int
 
 var commands = map[string]command{
 	"keygen": keygenCmd,
+	"append": appendCmd,
+	"verify": verifyCmd,
+	"dump":   dumpCmd,
 	"demo":   demoCmd,
 }
 

@@ -1,0 +1,493 @@
+package sdk
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+
+	"github.com/rustyonions/ron-audit-go/canonical"
+	"github.com/rustyonions/ron-audit-go/sdk/wal"
+)
+
+// Macronode: a Log whose records are durable in a write-ahead log
+// (package wal) before Append acknowledges them. The frame payloads the SDK
+// writes are specified in sdk/wal/FORMAT.md ("SDK payloads").
+
+// Frame types of the SDK's WAL payloads.
+const (
+	frameRecord byte = 1 // a sealed record
+	frameSeal   byte = 2 // a signature added later to a chain's head (Log.Seal)
+)
+
+// recordFrameHeader is type, flags, key id, signature and hash.
+const recordFrameHeader = 1 + 1 + 8 + ed25519SigSize + 32
+
+const ed25519SigSize = len(Signature{})
+
+func appendRecordFrame(dst []byte, rec *Sealed) []byte {
+	flags := byte(0)
+	if rec.Signed {
+		flags = 1
+	}
+	dst = append(dst, frameRecord, flags)
+	dst = append(dst, rec.KeyID[:]...)
+	dst = append(dst, rec.Sig[:]...)
+	dst = append(dst, rec.Hash[:]...)
+	return append(dst, rec.Bytes...)
+}
+
+func parseRecordFrame(p []byte) (Sealed, error) {
+	if len(p) < recordFrameHeader+8 || p[0] != frameRecord || p[1] > 1 {
+		return Sealed{}, errors.New("malformed record frame")
+	}
+	var r Sealed
+	r.Signed = p[1] == 1
+	copy(r.KeyID[:], p[2:10])
+	copy(r.Sig[:], p[10:74])
+	copy(r.Hash[:], p[74:106])
+	r.Bytes = p[recordFrameHeader:]
+	if !r.Signed && (r.KeyID != KeyID{} || r.Sig != Signature{}) {
+		return Sealed{}, errors.New("malformed record frame: unsigned record with a signature")
+	}
+	return r, nil
+}
+
+type sealFrame struct {
+	writer, stream string
+	seq            uint64
+	id             KeyID
+	sig            Signature
+	hash           canonical.Hash
+}
+
+func appendSealFrame(dst []byte, s *sealFrame) []byte {
+	dst = append(dst, frameSeal)
+	dst = binary.LittleEndian.AppendUint64(dst, s.seq)
+	dst = append(dst, s.id[:]...)
+	dst = append(dst, s.sig[:]...)
+	dst = append(dst, s.hash[:]...)
+	dst = binary.LittleEndian.AppendUint16(dst, uint16(len(s.writer)))
+	dst = append(dst, s.writer...)
+	dst = binary.LittleEndian.AppendUint16(dst, uint16(len(s.stream)))
+	return append(dst, s.stream...)
+}
+
+func parseSealFrame(p []byte) (sealFrame, error) {
+	const fixed = 1 + 8 + 8 + ed25519SigSize + 32
+	bad := errors.New("malformed seal frame")
+	if len(p) < fixed+4 || p[0] != frameSeal {
+		return sealFrame{}, bad
+	}
+	var s sealFrame
+	s.seq = binary.LittleEndian.Uint64(p[1:])
+	copy(s.id[:], p[9:17])
+	copy(s.sig[:], p[17:81])
+	copy(s.hash[:], p[81:113])
+	rest := p[fixed:]
+	for _, dst := range []*string{&s.writer, &s.stream} {
+		if len(rest) < 2 {
+			return sealFrame{}, bad
+		}
+		n := int(binary.LittleEndian.Uint16(rest))
+		if len(rest) < 2+n || n == 0 {
+			return sealFrame{}, bad
+		}
+		*dst, rest = string(rest[2:2+n]), rest[2+n:]
+	}
+	if len(rest) != 0 {
+		return sealFrame{}, bad
+	}
+	return s, nil
+}
+
+// DurableOptions configure OpenDurable.
+type DurableOptions struct {
+	// WAL configures the write-ahead log: fsync policy (default: group
+	// commit of up to 32 records or 2 ms), segment size (default 128 MiB),
+	// and the OnFsync hook that feeds wal_fsync_seconds. Its Replay field
+	// is the SDK's own and must be nil.
+	WAL wal.Options
+	// Keys verify the signatures of the records already in the log when it
+	// is opened; nil means only the Config's Signer key.
+	Keys *KeySet
+	// CacheBytes bounds the records kept in RAM per chain (for dedupe and
+	// Store.Get); 0 means DefaultMemStoreBytes.
+	CacheBytes int
+}
+
+// Recovery is what OpenDurable found in the log and repaired.
+type Recovery struct {
+	WAL     wal.Recovery // segments, frames, and a torn tail it cut, if any
+	Records uint64       // records replayed and verified
+	Seals   uint64       // seals replayed and verified
+	Heads   []Head       // every chain's head
+}
+
+// ErrDurable matches a *DurableError.
+var ErrDurable = errors.New("sdk: durable log damaged")
+
+// DurableError reports a log that cannot be trusted as it is: damage the
+// WAL cannot explain as a torn tail, or a record that fails verification.
+// Nothing is cut or changed. WriterID, Stream and Seq name the record at
+// Position, or, for damage to the WAL's frames (Err is a
+// *wal.CorruptError), the last good record before it ("after" that seq).
+type DurableError struct {
+	Position wal.Position
+	WriterID string
+	Stream   string
+	Seq      uint64
+	After    bool // the damage follows record Seq rather than being it
+	Err      error
+}
+
+func (e *DurableError) Error() string {
+	where := e.WriterID + "/" + e.Stream + " seq " + strconv.FormatUint(e.Seq, 10)
+	if e.After {
+		where = "after " + where
+	}
+	if e.WriterID == "" {
+		where = "before the first record"
+	}
+	return "sdk: durable log " + e.Position.String() + " (" + where + "): " + e.Err.Error()
+}
+
+// Unwrap returns the underlying *wal.CorruptError or *VerifyError.
+func (e *DurableError) Unwrap() error { return e.Err }
+
+// Is matches ErrDurable.
+func (e *DurableError) Is(target error) bool { return target == ErrDurable }
+
+// replayer checks a log frame by frame as VerifyChain checks one chain,
+// for every chain at once.
+type replayer struct {
+	keys   *KeySet
+	hasher *canonical.Hasher
+	chains map[string]map[string]*Head
+	last   struct {
+		writer, stream string
+		seq            uint64
+	}
+	records, seals uint64
+	onRecord       func(h *Head, rec Sealed, v canonical.AuditRecordView)
+	onSeal         func(h *Head, s sealFrame)
+}
+
+func newReplayer(keys *KeySet) *replayer {
+	return &replayer{keys: keys, hasher: canonical.NewHasher(), chains: map[string]map[string]*Head{}}
+}
+
+func (r *replayer) head(writer, stream string) *Head {
+	w := r.chains[writer]
+	if w == nil {
+		w = map[string]*Head{}
+		r.chains[writer] = w
+	}
+	h := w[stream]
+	if h == nil {
+		h = &Head{WriterID: writer, Stream: stream}
+		w[stream] = h
+	}
+	return h
+}
+
+func (r *replayer) frame(f wal.Frame) error {
+	pos := wal.Position{File: f.File, Offset: f.Offset}
+	bad := func(writer, stream string, seq uint64, err error) error {
+		return &DurableError{Position: pos, WriterID: writer, Stream: stream, Seq: seq, Err: err}
+	}
+	switch f.Type {
+	case frameRecord:
+		rec, err := parseRecordFrame(f.Payload)
+		if err != nil {
+			return bad(r.last.writer, r.last.stream, r.last.seq, err)
+		}
+		v, err := canonical.Open(rec.Bytes)
+		if err != nil {
+			return bad(r.last.writer, r.last.stream, r.last.seq, &VerifyError{Reason: ReasonNotCanonical, Err: err})
+		}
+		writer, stream := v.WriterID(), v.Stream()
+		h := r.chains[string(writer)][string(stream)]
+		if h == nil {
+			h = r.head(string(writer), string(stream))
+		}
+		if got := r.hasher.RecordHash(rec.Bytes); got != rec.Hash {
+			return bad(h.WriterID, h.Stream, v.Seq(), fail(v, ReasonHashMismatch, rec.Hash.String(), got.String(), 0))
+		}
+		if err := VerifyLink(*h, v); err != nil {
+			return bad(h.WriterID, h.Stream, v.Seq(), err)
+		}
+		if rec.Signed {
+			if r.keys != nil {
+				if err := verifySig(v, rec, r.keys); err != nil {
+					return bad(h.WriterID, h.Stream, v.Seq(), err)
+				}
+			}
+			h.SealedSeq = v.Seq()
+		}
+		h.Seq, h.Hash = v.Seq(), rec.Hash
+		r.last.writer, r.last.stream, r.last.seq = h.WriterID, h.Stream, h.Seq
+		r.records++
+		if r.onRecord != nil {
+			r.onRecord(h, rec, v)
+		}
+	case frameSeal:
+		s, err := parseSealFrame(f.Payload)
+		if err != nil {
+			return bad(r.last.writer, r.last.stream, r.last.seq, err)
+		}
+		h := r.chains[s.writer][s.stream]
+		if h == nil || h.Seq != s.seq || h.Hash != s.hash {
+			return bad(s.writer, s.stream, s.seq, &VerifyError{WriterID: s.writer, Stream: s.stream, Seq: s.seq,
+				Reason: ReasonPrevMismatch, Expected: "a seal of the chain's head", Got: "a seal of another record"})
+		}
+		if r.keys == nil {
+			h.SealedSeq = s.seq
+			r.seals++
+			break
+		}
+		pub, ok := r.keys.Lookup(s.id)
+		if !ok {
+			return bad(s.writer, s.stream, s.seq, &VerifyError{WriterID: s.writer, Stream: s.stream, Seq: s.seq,
+				Reason: ReasonUnknownKey, Expected: "a key in the key set", Got: "key id " + s.id.String()})
+		}
+		if !canonical.VerifySignature(pub, s.hash, s.sig[:]) {
+			return bad(s.writer, s.stream, s.seq, &VerifyError{WriterID: s.writer, Stream: s.stream, Seq: s.seq,
+				Reason: ReasonBadSignature, Expected: "a signature by key " + s.id.String(), Got: "an invalid one"})
+		}
+		h.SealedSeq = s.seq
+		r.seals++
+		if r.onSeal != nil {
+			r.onSeal(h, s)
+		}
+	default:
+		return bad(r.last.writer, r.last.stream, r.last.seq, fmt.Errorf("unknown frame type %d", f.Type))
+	}
+	return nil
+}
+
+// wrapCorrupt turns the WAL's corruption report into a DurableError that
+// names the last good record before it.
+func (r *replayer) wrapCorrupt(err error) error {
+	var ce *wal.CorruptError
+	if errors.As(err, &ce) {
+		return &DurableError{Position: wal.Position{File: ce.File, Offset: ce.Offset},
+			WriterID: r.last.writer, Stream: r.last.stream, Seq: r.last.seq, After: true, Err: err}
+	}
+	return err
+}
+
+func (r *replayer) heads() []Head {
+	var out []Head
+	for _, w := range r.chains {
+		for _, h := range w {
+			out = append(out, *h)
+		}
+	}
+	return out
+}
+
+// walStore is the Store of a durable Log: records go to the WAL and to a
+// bounded cache in RAM (for dedupe and Get).
+type walStore struct {
+	w       *wal.Log
+	dir     string
+	cache   *MemStore
+	mu      sync.Mutex // guards scratch: chains Put concurrently
+	scratch []byte     // frame buffer (wal.Append copies it)
+}
+
+func (s *walStore) Put(writer, stream string, seq uint64, rec Sealed) (Sealed, Ticket, error) {
+	s.mu.Lock()
+	s.scratch = appendRecordFrame(s.scratch[:0], &rec)
+	idx, err := s.w.Append(s.scratch)
+	s.mu.Unlock()
+	if err != nil {
+		return Sealed{}, 0, err
+	}
+	kept, err := s.cache.put(writer, stream, seq, rec)
+	if err != nil {
+		return Sealed{}, 0, err
+	}
+	return kept, Ticket(idx), nil
+}
+
+func (s *walStore) Wait(t Ticket) error { return s.w.WaitDurable(uint64(t)) }
+
+func (s *walStore) Get(writer, stream string, seq uint64) (Sealed, bool) {
+	return s.cache.Get(writer, stream, seq)
+}
+
+func (s *walStore) Seal(writer, stream string, seq uint64, id KeyID, sig Signature) error {
+	rec, ok := s.cache.Get(writer, stream, seq)
+	if !ok {
+		return fmt.Errorf("no record %s/%s seq %d in the cache to seal", writer, stream, seq)
+	}
+	p := appendSealFrame(nil, &sealFrame{writer: writer, stream: stream, seq: seq, id: id, sig: sig, hash: rec.Hash})
+	if _, err := s.w.AppendDurable(p); err != nil {
+		return err
+	}
+	return s.cache.Seal(writer, stream, seq, id, sig)
+}
+
+// Iter reads the chain from the log on disk (after writing out what is
+// buffered), seals applied.
+func (s *walStore) Iter(writer, stream string) Iterator {
+	if err := s.w.Sync(); err != nil {
+		return &errIterator{err: err}
+	}
+	recs, err := readChain(s.dir, writer, stream)
+	if err != nil {
+		return &errIterator{err: err}
+	}
+	return NewSliceIterator(recs)
+}
+
+// readChain collects the records of one chain from a log directory, with
+// the signatures of later seal frames attached.
+func readChain(dir, writer, stream string) ([]Sealed, error) {
+	var recs []Sealed
+	_, err := wal.ReadDir(dir, func(f wal.Frame) error {
+		switch f.Type {
+		case frameRecord:
+			rec, err := parseRecordFrame(f.Payload)
+			if err != nil {
+				return err
+			}
+			v, err := canonical.OpenAuditRecord(rec.Bytes)
+			if err != nil || string(v.WriterID()) != writer || string(v.Stream()) != stream {
+				return nil // other chains; VerifyChain reports bad records
+			}
+			rec.Bytes = bytes.Clone(rec.Bytes)
+			recs = append(recs, rec)
+		case frameSeal:
+			s, err := parseSealFrame(f.Payload)
+			if err != nil {
+				return err
+			}
+			if s.writer == writer && s.stream == stream && len(recs) > 0 {
+				r := &recs[len(recs)-1]
+				if r.Hash == s.hash {
+					r.Signed, r.KeyID, r.Sig = true, s.id, s.sig
+				}
+			}
+		}
+		return nil
+	})
+	return recs, err
+}
+
+type errIterator struct{ err error }
+
+func (it *errIterator) Next() bool    { return false }
+func (it *errIterator) Entry() Sealed { return Sealed{} }
+func (it *errIterator) Err() error    { return it.err }
+
+// OpenDurable opens (or creates) the Macronode log in dir: it takes the
+// directory's lock, replays and verifies every record (hashes, links,
+// signatures under opts.Keys), cuts a torn tail and reports it in the
+// Recovery, and resumes every chain from its last good record. Damage
+// before the tail is never cut: OpenDurable fails with a *DurableError
+// naming the file, offset, stream and seq.
+//
+// Append on the returned Log acknowledges a record only once the WAL has
+// it on disk (per opts.WAL's fsync policy). Close the Log when done.
+func OpenDurable(dir string, cfg Config, opts DurableOptions) (*Log, Recovery, error) {
+	if opts.WAL.Replay != nil {
+		return nil, Recovery{}, fmt.Errorf("%w: DurableOptions.WAL.Replay is the SDK's own", ErrConfig)
+	}
+	cache := NewMemStore(opts.CacheBytes)
+	ws := &walStore{dir: dir, cache: cache}
+	if cfg.Store != nil {
+		return nil, Recovery{}, fmt.Errorf("%w: OpenDurable provides the Store", ErrConfig)
+	}
+	cfg.Store = ws
+	l, err := New(cfg)
+	if err != nil {
+		return nil, Recovery{}, err
+	}
+	keys := opts.Keys
+	if keys == nil {
+		keys = l.Keys()
+	}
+	r := newReplayer(keys)
+	r.onRecord = func(h *Head, rec Sealed, v canonical.AuditRecordView) {
+		c := l.chain(h.WriterID, h.Stream)
+		kept, _ := cache.put(h.WriterID, h.Stream, h.Seq, rec)
+		_ = kept
+		c.head = *h
+		if c.dedupe.on() {
+			c.dedupe.add(fingerprint(l.seed, rec.Bytes), h.Seq)
+		}
+	}
+	r.onSeal = func(h *Head, s sealFrame) {
+		_ = cache.Seal(s.writer, s.stream, s.seq, s.id, s.sig)
+		l.chain(h.WriterID, h.Stream).head.SealedSeq = s.seq
+	}
+	wopts := opts.WAL
+	wopts.Replay = r.frame
+	w, wrec, err := wal.Open(dir, wopts)
+	if err != nil {
+		return nil, Recovery{}, r.wrapCorrupt(err)
+	}
+	ws.w = w
+	l.closer = w.Close
+	return l, Recovery{WAL: wrec, Records: r.records, Seals: r.seals, Heads: r.heads()}, nil
+}
+
+// Summary is what VerifyDir found in a log that holds.
+type Summary struct {
+	WAL     wal.Recovery
+	Records uint64
+	Seals   uint64
+	Heads   []Head
+}
+
+// VerifyDir verifies a durable log directory without opening it for
+// writing (it takes no lock and changes nothing): every record's hash,
+// canonical bytes, link and signature under keys, frame by frame. With
+// keys nil it checks everything but signatures. progress,
+// if set, is called after every record. A torn tail is reported in the
+// Summary, not as a failure; records after the last signature of a chain
+// fail with ReasonUnsealedTail unless allowUnsealedTail. The first
+// failure is a *DurableError.
+func VerifyDir(dir string, keys *KeySet, allowUnsealedTail bool, progress func(records uint64)) (Summary, error) {
+	r := newReplayer(keys)
+	if progress != nil {
+		r.onRecord = func(*Head, Sealed, canonical.AuditRecordView) { progress(r.records) }
+	}
+	wrec, err := wal.ReadDir(dir, r.frame)
+	sum := Summary{WAL: wrec, Records: r.records, Seals: r.seals, Heads: r.heads()}
+	if err != nil {
+		return sum, r.wrapCorrupt(err)
+	}
+	if !allowUnsealedTail {
+		for _, h := range sum.Heads {
+			if h.SealedSeq < h.Seq {
+				return sum, &DurableError{WriterID: h.WriterID, Stream: h.Stream, Seq: h.SealedSeq + 1,
+					Err: &VerifyError{WriterID: h.WriterID, Stream: h.Stream, Seq: h.SealedSeq + 1, Reason: ReasonUnsealedTail,
+						Expected: "a signature at or after seq " + strconv.FormatUint(h.SealedSeq+1, 10),
+						Got:      "no signature after seq " + strconv.FormatUint(h.SealedSeq, 10)}}
+			}
+		}
+	}
+	return sum, nil
+}
+
+// ReadDir calls fn with every record of a durable log directory in log
+// order, and where it is in the log (no verification; VerifyDir checks).
+// Signatures added by later seals are not attached.
+func ReadDir(dir string, fn func(rec Sealed, pos wal.Position) error) (wal.Recovery, error) {
+	return wal.ReadDir(dir, func(f wal.Frame) error {
+		if f.Type != frameRecord {
+			return nil
+		}
+		rec, err := parseRecordFrame(f.Payload)
+		if err != nil {
+			return &DurableError{Position: wal.Position{File: f.File, Offset: f.Offset}, Err: err}
+		}
+		return fn(rec, wal.Position{File: f.File, Offset: f.Offset})
+	})
+}

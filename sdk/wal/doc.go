@@ -1,0 +1,57 @@
+// Package wal is the durable write-ahead log under the SDK's Macronode
+// store: a directory of segment files holding checksummed frames, with
+// group-commit fsync, crash recovery and a lock-free reader. It stores
+// frames; it does not interpret their payloads beyond the first byte, the
+// frame type.
+//
+// # Format
+//
+// FORMAT.md in this directory is the specification; in short:
+//
+//   - The directory has mode 0700 (Open refuses group or other access);
+//     segment files are 0600 and named %016d.seg by segment number from 1;
+//     LOCK is held with flock(LOCK_EX|LOCK_NB) by the one writer.
+//   - A segment starts with a 32-byte header: magic "RONAWAL\x00", u32
+//     format version 1, u32 header length 32, u64 segment number, u64
+//     index of its first frame (indexes are global, 1-based, continuous);
+//     little-endian.
+//   - Frames follow: u32 payload length (1..1 MiB), u32 CRC-32C
+//     (Castagnoli) of the payload, the payload, no padding. The payload's
+//     first byte is the frame type (the SDK: 1 record, 2 seal). Frames
+//     never span segments: the writer rotates when a frame would take the
+//     segment past its size, after fsyncing it; a new segment's header
+//     and directory entry are fsynced before it takes frames.
+//
+// # Recovery and the torn-tail rule
+//
+// Open scans every segment and checks every frame. Only the last segment
+// may end in a torn tail, which Open cuts (truncate, fsync) and reports in
+// Recovery. With p the end of its last good frame and z the start of the
+// run of zero bytes ending the file, the bytes from p are a torn tail iff
+// z-p < 8, or the header at p declares a length in 1..MaxPayload whose
+// frame reaches z or beyond and no run of intact frames starts inside it
+// and reaches z. Everything else is corruption: Open fails with a
+// *CorruptError naming file and offset and changes nothing. A last segment
+// whose bytes are a prefix of its header then zeros is an interrupted
+// creation; Open writes the header again.
+//
+// # Writing
+//
+//	log, rec, err := wal.Open(dir, wal.Options{}) // FsyncBatch: 32 frames or 2 ms
+//	idx, err := log.Append(payload)               // buffered; returns the global index
+//	err = log.WaitDurable(idx)                    // returns once an fsync covered it
+//	idx, err = log.AppendDurable(payload)         // both
+//	err = log.Close()
+//
+// Many goroutines may append and wait at once; they share fsyncs. A failed
+// write or fsync poisons the Log: nothing more is acknowledged and every
+// call returns the error (ErrPoisoned). Options.OnFsync reports each
+// fsync's duration, for a wal_fsync_seconds metric.
+//
+// # Reading
+//
+// ReadDir reads a log without the lock and without changing it (a
+// verifier can run beside the writer); ReadSegment and ReadSegmentFile
+// read one segment. Options.Replay hands every frame to the caller during
+// Open's own scan, to rebuild state in one pass.
+package wal

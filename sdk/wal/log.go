@@ -1,0 +1,742 @@
+package wal
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// FsyncPolicy says when the Log fsyncs appended frames.
+type FsyncPolicy int
+
+const (
+	// FsyncBatch (the default) is group commit: the log fsyncs once
+	// MaxBatch frames are waiting, or MaxDelay after the oldest of them
+	// was appended, whichever comes first; one fsync covers every frame
+	// appended before it. WaitDurable waits for that fsync.
+	FsyncBatch FsyncPolicy = iota
+	// FsyncAlways fsyncs as soon as someone waits: WaitDurable fsyncs at
+	// once, unless an fsync is under way, which it waits for and then
+	// fsyncs if its frame still needs it. Concurrent waiters share fsyncs.
+	FsyncAlways
+	// FsyncNever does not fsync appended frames (only at rotation and
+	// Close): WaitDurable returns at once. A crash can lose acknowledged
+	// frames, so Open refuses it unless Options.AllowNoFsync is set: for
+	// tests only.
+	FsyncNever
+)
+
+func (p FsyncPolicy) String() string {
+	switch p {
+	case FsyncBatch:
+		return "batch"
+	case FsyncAlways:
+		return "always"
+	case FsyncNever:
+		return "never"
+	}
+	return "FsyncPolicy(" + strconv.Itoa(int(p)) + ")"
+}
+
+// ParseFsyncPolicy parses "batch", "always" or "never" (what String
+// returns), for flags.
+func ParseFsyncPolicy(s string) (FsyncPolicy, error) {
+	for _, p := range []FsyncPolicy{FsyncBatch, FsyncAlways, FsyncNever} {
+		if s == p.String() {
+			return p, nil
+		}
+	}
+	return 0, &Error{Op: "parse", Reason: "fsync policy " + strconv.Quote(s) + " is not batch, always or never", kind: ErrConfig}
+}
+
+// Group-commit bounds of FsyncBatch.
+const (
+	DefaultMaxBatch = 32
+	MinMaxBatch     = 8
+	MaxMaxBatch     = 64
+	DefaultMaxDelay = 2 * time.Millisecond
+	// MaxMaxDelay is the largest MaxDelay Open accepts.
+	MaxMaxDelay = time.Second
+)
+
+// Options configure Open. The zero value is the default: 128 MiB
+// segments, FsyncBatch with batches of 32 frames or 2 ms.
+type Options struct {
+	// SegmentBytes is the size at which the writer starts a new segment:
+	// a frame that would take its segment past it goes to the next one.
+	// (A segment exceeds it only when it holds a single larger frame.)
+	// 0 means DefaultSegmentBytes; the least is MinSegmentBytes.
+	SegmentBytes int64
+	// Fsync is the fsync policy.
+	Fsync FsyncPolicy
+	// MaxBatch (FsyncBatch) is how many waiting frames trigger an fsync
+	// at once: MinMaxBatch..MaxMaxBatch, 0 means DefaultMaxBatch.
+	MaxBatch int
+	// MaxDelay (FsyncBatch) is how long after its append a frame waits at
+	// most for its batch to fill before the fsync: up to MaxMaxDelay, 0
+	// means DefaultMaxDelay.
+	MaxDelay time.Duration
+	// AllowNoFsync lets Open accept FsyncNever. Tests only.
+	AllowNoFsync bool
+	// OnFsync, if set, is called after every successful fsync the Log
+	// does, with how long the fsync took and how many frames it made
+	// durable (0 for fsyncs of a new segment's header, of the directory,
+	// and of recovery). Calls come one at a time, from the goroutine that
+	// synced, before the waiters the fsync releases return. It must be
+	// quick and must not call the Log's methods.
+	OnFsync func(d time.Duration, frames int)
+	// Replay, if set, is called by Open with every good frame of the log
+	// in index order while it recovers (Frame.Payload is only valid during
+	// the call), so a caller rebuilds its state in the same pass that
+	// checks the log. An error from Replay makes Open fail with it.
+	Replay func(Frame) error
+}
+
+func (o Options) check(dir string) (Options, error) {
+	bad := func(reason string) (Options, error) {
+		return o, &Error{Op: "open", Path: dir, Reason: reason, kind: ErrConfig}
+	}
+	switch {
+	case o.SegmentBytes == 0:
+		o.SegmentBytes = DefaultSegmentBytes
+	case o.SegmentBytes < MinSegmentBytes:
+		return bad(fmt.Sprintf("SegmentBytes %d is below the minimum %d", o.SegmentBytes, MinSegmentBytes))
+	}
+	switch o.Fsync {
+	case FsyncBatch:
+		switch {
+		case o.MaxBatch == 0:
+			o.MaxBatch = DefaultMaxBatch
+		case o.MaxBatch < MinMaxBatch || o.MaxBatch > MaxMaxBatch:
+			return bad(fmt.Sprintf("MaxBatch %d is outside %d..%d", o.MaxBatch, MinMaxBatch, MaxMaxBatch))
+		}
+		switch {
+		case o.MaxDelay == 0:
+			o.MaxDelay = DefaultMaxDelay
+		case o.MaxDelay < 0 || o.MaxDelay > MaxMaxDelay:
+			return bad(fmt.Sprintf("MaxDelay %v is outside (0, %v]", o.MaxDelay, MaxMaxDelay))
+		}
+	case FsyncAlways:
+	case FsyncNever:
+		if !o.AllowNoFsync {
+			return bad("FsyncNever can lose acknowledged frames in a crash; it needs AllowNoFsync (tests only)")
+		}
+	default:
+		return bad("unknown fsync policy " + o.Fsync.String())
+	}
+	return o, nil
+}
+
+// flushBytes is how much the write buffer holds before Append writes it
+// out without waiting for an fsync.
+const flushBytes = 256 << 10
+
+// lockName is the lock file in the log directory.
+const lockName = "LOCK"
+
+// Log is the writer of a write-ahead log directory. It holds the
+// directory's lock from Open to Close. All methods are safe for concurrent
+// use.
+type Log struct {
+	dir   string
+	opts  Options
+	lockf *os.File
+
+	mu   sync.Mutex
+	cond *sync.Cond // broadcast when durable, err, syncing or the file change
+
+	f         *os.File // current segment; nil once closed
+	segNum    uint64
+	segPath   string
+	segSize   int64  // bytes of the segment, the buffered ones included
+	segFrames uint64 // frames in the segment
+	buf       []byte // frames appended but not yet written to f
+
+	next         uint64    // index of the next frame
+	durable      uint64    // every frame up to here is fsynced
+	covered      uint64    // every frame up to here is covered by an fsync done or under way
+	pendingSince time.Time // append time of frame covered+1 (FsyncBatch)
+	syncing      bool      // an fsync is under way without mu
+	err          error     // poison: set by the first failed write or fsync
+	closed       bool
+
+	// FsyncBatch: the syncer goroutine.
+	wake     chan struct{}
+	stop     chan struct{}
+	loopDone chan struct{}
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Open opens the log in dir, creating the directory (mode 0700) and the
+// first segment if needed, takes the directory's lock, recovers, and
+// returns the Log positioned to append after the last good frame.
+//
+// Open refuses an existing directory whose mode lets group or others
+// access it (ErrDirPermissions; chmod 700 fixes it), and a directory whose
+// lock another Log holds, in this process or another (ErrLocked).
+//
+// Recovery checks every segment and every frame (FORMAT.md, "Recovery").
+// A torn tail at the end of the last segment, which an interrupted append
+// leaves, is cut: the file is truncated to its last good frame and
+// fsynced, and the Recovery says what was cut. Any other damage makes
+// Open fail with a *CorruptError (ErrCorrupt) naming the file and offset,
+// and Open changes nothing. Options.Replay sees every good frame during
+// the scan.
+func Open(dir string, opts Options) (*Log, Recovery, error) {
+	dir = filepath.Clean(dir)
+	o, err := opts.check(dir)
+	if err != nil {
+		return nil, Recovery{}, err
+	}
+	if err := prepareDir(dir); err != nil {
+		return nil, Recovery{}, err
+	}
+	lockf, err := lockDir(dir)
+	if err != nil {
+		return nil, Recovery{}, err
+	}
+	l := &Log{dir: dir, opts: o, lockf: lockf}
+	l.cond = sync.NewCond(&l.mu)
+	rec, err := l.recover()
+	if err != nil {
+		if l.f != nil {
+			l.f.Close()
+		}
+		unlock(lockf)
+		lockf.Close()
+		return nil, Recovery{}, err
+	}
+	if o.Fsync == FsyncBatch {
+		l.wake = make(chan struct{}, 1)
+		l.stop = make(chan struct{})
+		l.loopDone = make(chan struct{})
+		go l.syncLoop()
+	}
+	return l, rec, nil
+}
+
+// prepareDir creates dir with mode 0700 or checks the existing one.
+func prepareDir(dir string) error {
+	fi, err := os.Stat(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return &Error{Op: "open", Path: dir, Reason: "creating the log directory", Err: err}
+		}
+		// Exactly 0700, whatever the umask.
+		if err := os.Chmod(dir, 0o700); err != nil {
+			return &Error{Op: "open", Path: dir, Reason: "creating the log directory", Err: err}
+		}
+		if err := syncDir(filepath.Dir(dir)); err != nil {
+			return &Error{Op: "fsync", Path: filepath.Dir(dir), Err: err}
+		}
+		return nil
+	}
+	if err != nil {
+		return &Error{Op: "open", Path: dir, Err: err}
+	}
+	if !fi.IsDir() {
+		return &Error{Op: "open", Path: dir, Reason: "not a directory (mode " + fi.Mode().String() + ")"}
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		return &Error{
+			Op:   "open",
+			Path: dir,
+			Reason: fmt.Sprintf("log directory has mode %04o, which lets group or others access it; "+
+				"restrict it to the owner with: chmod 700 %s", perm, dir),
+			kind: ErrDirPermissions,
+		}
+	}
+	return nil
+}
+
+// lockDir creates or opens dir/LOCK and takes its flock.
+func lockDir(dir string) (*os.File, error) {
+	path := filepath.Join(dir, lockName)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, &Error{Op: "lock", Path: path, Err: err}
+	}
+	if held, err := tryLock(f); err != nil {
+		f.Close()
+		if held {
+			reason := "another writer holds the lock"
+			if b, rerr := os.ReadFile(path); rerr == nil && len(b) < 32 {
+				if pid := strings.TrimSpace(string(b)); pid != "" {
+					reason += " (the last to take it was pid " + pid + ")"
+				}
+			}
+			return nil, &Error{Op: "lock", Path: path, Reason: reason, Err: err, kind: ErrLocked}
+		}
+		return nil, &Error{Op: "lock", Path: path, Err: err}
+	}
+	// Our pid, for the next writer's error message. Best effort.
+	if f.Truncate(0) == nil {
+		f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	}
+	return f, nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// fsync syncs f and reports it to OnFsync.
+func (l *Log) fsync(f *os.File, frames int) error {
+	t0 := time.Now()
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	if l.opts.OnFsync != nil {
+		l.opts.OnFsync(time.Since(t0), frames)
+	}
+	return nil
+}
+
+// recover scans the log, repairs a torn tail, and opens the segment to
+// append to. It runs before the Log is shared.
+func (l *Log) recover() (Recovery, error) {
+	res, err := scanDir(l.dir, l.opts.Replay)
+	if err != nil {
+		return Recovery{}, err
+	}
+	rec := res.rec
+	l.next, l.durable, l.covered = rec.Frames+1, rec.Frames, rec.Frames
+	if res.last.File == "" {
+		if err := l.createSegment(1, 1); err != nil {
+			return Recovery{}, err
+		}
+		rec.Created = true
+		rec.Segments = 1
+		return rec, nil
+	}
+
+	last := res.last
+	path := last.File
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return Recovery{}, &Error{Op: "open", Path: path, Err: err}
+	}
+	l.f = f
+	end := last.End
+	switch {
+	case last.HeaderTorn:
+		// An interrupted segment creation: write the header again.
+		if err := f.Truncate(0); err != nil {
+			return Recovery{}, &Error{Op: "truncate", Path: path, Err: err}
+		}
+		if _, err := f.WriteAt(encodeHeader(res.num, rec.Frames+1), 0); err != nil {
+			return Recovery{}, &Error{Op: "write", Path: path, Err: err}
+		}
+		end = SegmentHeaderSize
+	case last.TornBytes > 0:
+		if err := f.Truncate(end); err != nil {
+			return Recovery{}, &Error{Op: "truncate", Path: path, Err: err}
+		}
+	}
+	// Make what recovery found durable before building on it: after a
+	// crash of the process (not of the machine) the last frames may still
+	// be only in the page cache.
+	if err := l.fsync(f, 0); err != nil {
+		return Recovery{}, &Error{Op: "fsync", Path: path, Err: err}
+	}
+	if err := syncDir(l.dir); err != nil {
+		return Recovery{}, &Error{Op: "fsync", Path: l.dir, Err: err}
+	}
+	if _, err := f.Seek(end, io.SeekStart); err != nil {
+		return Recovery{}, &Error{Op: "open", Path: path, Err: err}
+	}
+	l.segNum, l.segPath, l.segSize, l.segFrames = res.num, path, end, last.Frames
+	return rec, nil
+}
+
+// createSegment creates segment num, whose first frame will be first,
+// makes its header and directory entry durable, and makes it current.
+func (l *Log) createSegment(num, first uint64) error {
+	path := filepath.Join(l.dir, SegmentName(num))
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return &Error{Op: "create", Path: path, Err: err}
+	}
+	fail := func(op string, err error) error {
+		f.Close()
+		return &Error{Op: op, Path: path, Err: err}
+	}
+	// Exactly 0600, whatever the umask.
+	if err := f.Chmod(0o600); err != nil {
+		return fail("create", err)
+	}
+	if _, err := f.Write(encodeHeader(num, first)); err != nil {
+		return fail("write", err)
+	}
+	if err := l.fsync(f, 0); err != nil {
+		return fail("fsync", err)
+	}
+	if err := syncDir(l.dir); err != nil {
+		f.Close()
+		return &Error{Op: "fsync", Path: l.dir, Err: err}
+	}
+	l.f, l.segNum, l.segPath, l.segSize, l.segFrames = f, num, path, SegmentHeaderSize, 0
+	return nil
+}
+
+// Dir returns the log directory.
+func (l *Log) Dir() string { return l.dir }
+
+// LastIndex returns the index of the last appended frame (0: none).
+func (l *Log) LastIndex() uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.next - 1
+}
+
+// DurableIndex returns the index up to which every frame is fsynced.
+func (l *Log) DurableIndex() uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.durable
+}
+
+// Err returns the error that poisoned the log, or nil.
+func (l *Log) Err() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.err
+}
+
+// Append frames payload, whose first byte is the frame type, and queues
+// it for writing; it returns the frame's global index. It does not wait
+// for durability (WaitDurable does; AppendDurable is both). payload must
+// hold 1..MaxPayload bytes (else ErrPayloadSize, and the log is
+// unchanged); Append copies it. Concurrent appends are serialized: indexes
+// follow the order in which they took the log's lock.
+//
+// After a failed write or fsync every call returns that error (matching
+// ErrPoisoned); after Close, ErrClosed.
+func (l *Log) Append(payload []byte) (uint64, error) {
+	n := len(payload)
+	if n == 0 || n > MaxPayload {
+		return 0, &Error{Op: "append", Reason: fmt.Sprintf("payload of %d bytes, want 1..%d", n, MaxPayload), kind: ErrPayloadSize}
+	}
+	var fh [FrameHeaderSize]byte
+	le.PutUint32(fh[:4], uint32(n))
+	le.PutUint32(fh[4:], checksum(payload))
+	size := int64(FrameHeaderSize + n)
+
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := l.usableLocked(); err != nil {
+		return 0, err
+	}
+	if l.segFrames > 0 && l.segSize+size > l.opts.SegmentBytes {
+		if err := l.rotateLocked(); err != nil {
+			return 0, err
+		}
+	}
+	l.buf = append(l.buf, fh[:]...)
+	l.buf = append(l.buf, payload...)
+	l.segSize += size
+	l.segFrames++
+	idx := l.next
+	l.next++
+	if l.opts.Fsync == FsyncBatch {
+		switch idx - l.covered {
+		case 1:
+			l.pendingSince = time.Now()
+			l.kick()
+		case uint64(l.opts.MaxBatch):
+			l.kick()
+		}
+	}
+	if len(l.buf) >= flushBytes {
+		if err := l.flushLocked(); err != nil {
+			return 0, err
+		}
+	}
+	return idx, nil
+}
+
+// AppendDurable is Append then WaitDurable: it returns once the frame is
+// durable.
+func (l *Log) AppendDurable(payload []byte) (uint64, error) {
+	idx, err := l.Append(payload)
+	if err != nil {
+		return 0, err
+	}
+	if err := l.WaitDurable(idx); err != nil {
+		return 0, err
+	}
+	return idx, nil
+}
+
+// WaitDurable blocks until frame index (and so every frame before it) is
+// fsynced, as the policy says: FsyncAlways fsyncs now (or shares an fsync
+// under way), FsyncBatch waits for the group commit, FsyncNever returns at
+// once. It returns an error, and never nil, if the fsync that would have
+// covered the frame failed; after such a failure every call returns that
+// error. WaitDurable(0) returns at once; an index not yet appended is an
+// error matching ErrNotAppended.
+func (l *Log) WaitDurable(index uint64) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.err != nil {
+		return l.err
+	}
+	if index >= l.next {
+		return &Error{Op: "wait", Reason: fmt.Sprintf("frame %d was not appended (last is %d)", index, l.next-1), kind: ErrNotAppended}
+	}
+	switch l.opts.Fsync {
+	case FsyncNever:
+		return nil
+	case FsyncAlways:
+		return l.syncToLocked(index)
+	}
+	for l.durable < index {
+		if l.err != nil {
+			return l.err
+		}
+		if l.f == nil {
+			return ErrClosed
+		}
+		l.cond.Wait()
+	}
+	return nil
+}
+
+// Sync fsyncs every frame appended so far now, whatever the policy.
+func (l *Log) Sync() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.err != nil {
+		return l.err
+	}
+	return l.syncToLocked(l.next - 1)
+}
+
+// syncToLocked returns once frame i is durable, fsyncing if no fsync
+// under way covers it.
+func (l *Log) syncToLocked(i uint64) error {
+	for l.durable < i {
+		switch {
+		case l.err != nil:
+			return l.err
+		case l.syncing:
+			l.cond.Wait()
+		case l.f == nil:
+			return ErrClosed
+		default:
+			l.commitLocked()
+		}
+	}
+	return nil
+}
+
+// usableLocked returns why the log takes no appends, if it does not.
+func (l *Log) usableLocked() error {
+	if l.err != nil {
+		return l.err
+	}
+	if l.closed {
+		return ErrClosed
+	}
+	return nil
+}
+
+// failLocked poisons the log with the failure of op on path, if it is
+// not poisoned yet, and returns the poison.
+func (l *Log) failLocked(op, path string, err error) error {
+	if l.err == nil {
+		var e *Error
+		if errors.As(err, &e) && e.kind == nil {
+			e.kind = ErrPoisoned
+			l.err = e
+		} else {
+			l.err = &Error{Op: op, Path: path, Err: err, kind: ErrPoisoned}
+		}
+		l.cond.Broadcast()
+		l.kick()
+	}
+	return l.err
+}
+
+// flushLocked writes the buffered frames to the segment file.
+func (l *Log) flushLocked() error {
+	if len(l.buf) == 0 {
+		return nil
+	}
+	_, err := l.f.Write(l.buf)
+	l.buf = l.buf[:0]
+	if cap(l.buf) > 4*flushBytes {
+		l.buf = nil
+	}
+	if err != nil {
+		return l.failLocked("write", l.segPath, err)
+	}
+	return nil
+}
+
+// commitLocked writes the buffer and fsyncs the segment, releasing mu
+// during the fsync, which then covers every frame appended so far. The
+// caller checked that no fsync is under way and the log is not poisoned.
+func (l *Log) commitLocked() {
+	target := l.next - 1
+	if err := l.flushLocked(); err != nil {
+		return
+	}
+	l.syncing = true
+	l.covered = target
+	f, path, frames := l.f, l.segPath, int(target-l.durable)
+	l.mu.Unlock()
+	err := l.fsync(f, frames)
+	l.mu.Lock()
+	l.syncing = false
+	if err != nil {
+		l.failLocked("fsync", path, err)
+	} else if target > l.durable {
+		l.durable = target
+	}
+	l.cond.Broadcast()
+}
+
+// rotateLocked makes the current segment durable, closes it and starts
+// the next. Appenders wait meanwhile (once per segment).
+func (l *Log) rotateLocked() error {
+	for l.syncing {
+		l.cond.Wait()
+	}
+	if err := l.usableLocked(); err != nil {
+		return err
+	}
+	if err := l.flushLocked(); err != nil {
+		return err
+	}
+	target := l.next - 1
+	if err := l.fsync(l.f, int(target-l.durable)); err != nil {
+		return l.failLocked("fsync", l.segPath, err)
+	}
+	l.durable, l.covered = target, target
+	l.cond.Broadcast()
+	err := l.f.Close()
+	l.f = nil
+	if err != nil {
+		return l.failLocked("close", l.segPath, err)
+	}
+	if err := l.createSegment(l.segNum+1, l.next); err != nil {
+		return l.failLocked("create", "", err)
+	}
+	return nil
+}
+
+// kick wakes the syncer, if there is one.
+func (l *Log) kick() {
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
+}
+
+// syncLoop is the FsyncBatch committer.
+func (l *Log) syncLoop() {
+	defer close(l.loopDone)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	for {
+		select {
+		case <-l.wake:
+		case <-l.stop:
+			return
+		}
+		for l.batchStep(timer) {
+		}
+	}
+}
+
+// batchStep commits if a batch is due, or waits until one may be. It
+// returns false when nothing is pending (or the log is done).
+func (l *Log) batchStep(timer *time.Timer) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.err != nil || l.closed {
+		return false
+	}
+	pending := l.next - 1 - l.covered
+	if pending == 0 {
+		return false
+	}
+	if pending < uint64(l.opts.MaxBatch) {
+		if wait := time.Until(l.pendingSince.Add(l.opts.MaxDelay)); wait > 0 {
+			l.mu.Unlock()
+			timer.Reset(wait)
+			select {
+			case <-timer.C:
+			case <-l.wake:
+				timer.Stop()
+			case <-l.stop:
+				timer.Stop()
+			}
+			l.mu.Lock()
+			return true
+		}
+	}
+	if l.syncing { // a Sync call's fsync
+		l.cond.Wait()
+		return true
+	}
+	l.commitLocked()
+	return true
+}
+
+// Close writes and fsyncs every appended frame, closes the segment and
+// releases the lock. It returns the poison error if the log failed (still
+// releasing the lock). Calls after the first return the first's result.
+func (l *Log) Close() error {
+	l.closeOnce.Do(func() { l.closeErr = l.close() })
+	return l.closeErr
+}
+
+func (l *Log) close() error {
+	l.mu.Lock()
+	l.closed = true
+	l.mu.Unlock()
+	if l.stop != nil {
+		close(l.stop)
+		<-l.loopDone
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for l.syncing {
+		l.cond.Wait()
+	}
+	if l.err == nil && l.f != nil && (l.durable < l.next-1 || len(l.buf) > 0) {
+		l.commitLocked()
+	}
+	err := l.err
+	if l.f != nil {
+		if cerr := l.f.Close(); cerr != nil && err == nil {
+			err = &Error{Op: "close", Path: l.segPath, Err: cerr}
+		}
+		l.f = nil
+	}
+	unlock(l.lockf)
+	if cerr := l.lockf.Close(); cerr != nil && err == nil {
+		err = &Error{Op: "close", Path: filepath.Join(l.dir, lockName), Err: cerr}
+	}
+	l.cond.Broadcast()
+	return err
+}

@@ -1,0 +1,503 @@
+package wal
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// lastSegment returns the path and bytes of the last segment of dir.
+func lastSegment(t testing.TB, dir string) (string, []byte) {
+	t.Helper()
+	segs := segments(t, dir)
+	p := segs[len(segs)-1]
+	return p, readFile(t, p)
+}
+
+// expectTorn opens dir and checks that it recovers n frames payloadFor(1..n)
+// after cutting torn bytes at file:at, then that appending goes on.
+func expectTorn(t *testing.T, dir string, n uint64, file string, at, torn int64) {
+	t.Helper()
+	// ReadDir reports what Open will cut, and changes nothing.
+	before := snapshot(t, dir)
+	rrec, err := ReadDir(dir, nil)
+	if err != nil {
+		t.Fatalf("ReadDir: %v", err)
+	}
+	sameSnapshot(t, before, snapshot(t, dir))
+
+	l, rec, err := Open(dir, testOpts())
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	if rec.Frames != n || rec.TornBytes != torn || rec.TornAt != (Position{file, at}) || rec.TornReason == "" {
+		t.Fatalf("Recovery %+v, want %d frames, %d torn bytes at %s:%d", rec, n, torn, file, at)
+	}
+	if rrec != rec {
+		t.Fatalf("ReadDir said %+v, Open %+v", rrec, rec)
+	}
+	wantSize := at
+	if at == 0 { // an interrupted segment creation: the header is rewritten
+		wantSize = SegmentHeaderSize
+	}
+	if fi, err := os.Stat(file); err != nil || fi.Size() != wantSize {
+		t.Fatalf("%s not truncated to %d", file, wantSize)
+	}
+	if l.LastIndex() != n {
+		t.Fatalf("LastIndex %d", l.LastIndex())
+	}
+	if idx, err := l.AppendDurable(payloadFor(n + 1)); err != nil || idx != n+1 {
+		t.Fatalf("append after recovery: %d, %v", idx, err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	fs, rec, err := readAll(t, dir)
+	if err != nil || rec.TornBytes != 0 {
+		t.Fatalf("after recovery and append: %+v, %v", rec, err)
+	}
+	checkFrames(t, fs, int(n+1))
+}
+
+// expectCorrupt opens dir and checks it fails with a *CorruptError at
+// file:off changing nothing.
+func expectCorrupt(t *testing.T, dir, file string, off int64, lastIndex uint64, reason string) *CorruptError {
+	t.Helper()
+	before := snapshot(t, dir)
+	_, _, err := Open(dir, testOpts())
+	ce := wantCorrupt(t, err, file, off, lastIndex, reason)
+	sameSnapshot(t, before, snapshot(t, dir))
+	// ReadDir agrees and yields the good frames before the damage.
+	var last uint64
+	_, err = ReadDir(dir, func(f Frame) error { last = f.Index; return nil })
+	wantCorrupt(t, err, file, off, lastIndex, reason)
+	if last != lastIndex {
+		t.Fatalf("ReadDir yielded frames up to %d, want %d", last, lastIndex)
+	}
+	return ce
+}
+
+func TestTornEveryOffsetOfLastFrame(t *testing.T) {
+	const n = 12
+	dir := writeLog(t, n, Options{SegmentBytes: MinSegmentBytes, Fsync: FsyncNever, AllowNoFsync: true})
+	file, off, size := frameAt(t, dir, n)
+	t.Logf("cutting a frame of %d bytes", size)
+	orig := snapshot(t, dir)
+	if len(orig) < 2 {
+		t.Fatalf("want several segments, have %d", len(orig))
+	}
+	full := orig[filepath.Base(file)]
+	if int64(len(full)) != off+size {
+		t.Fatal("frame n is not last")
+	}
+	for cut := int64(1); cut < size; cut++ {
+		for name, b := range orig {
+			writeFile(t, filepath.Join(dir, name), b)
+		}
+		writeFile(t, file, full[:off+cut])
+		expectTorn(t, dir, n-1, file, off, cut)
+		if t.Failed() {
+			t.Fatalf("cut at %d of %d", cut, size)
+		}
+	}
+}
+
+func TestTornGarbage(t *testing.T) {
+	const n = 20
+	frame := func(p []byte, sum uint32) []byte {
+		b := binary.LittleEndian.AppendUint32(nil, uint32(len(p)))
+		b = binary.LittleEndian.AppendUint32(b, sum)
+		return append(b, p...)
+	}
+	rnd := func(k int) []byte { return payloadOfSize(uint64(k)*31+5, k) }
+	overMax := binary.LittleEndian.AppendUint32(nil, MaxPayload+1)
+	good := frame(payloadFor(n+1), checksum(payloadFor(n+1)))
+	for _, c := range []struct {
+		name    string
+		garbage []byte
+		torn    bool
+		reason  string
+	}{
+		{"1 byte", []byte{0x42}, true, ""},
+		{"7 bytes", []byte{1, 2, 3, 4, 5, 6, 7}, true, ""},
+		{"partial header", []byte{100, 0, 0, 0, 0x34, 0x12}, true, ""},
+		{"header declaring 100 bytes", append(binary.LittleEndian.AppendUint32(nil, 100), 1, 2, 3, 4), true, ""},
+		{"partial payload", append(frame(rnd(500), 7)[:8], rnd(100)...), true, ""},
+		{"whole frame, bad crc", frame(rnd(50), 7), true, ""},
+		{"whole frame, bad crc, then zeros", append(frame(rnd(50), 7), make([]byte, 4096)...), true, ""},
+		{"partial header, then zeros", append([]byte{9, 1}, make([]byte, 100)...), true, ""},
+		{"zero page", make([]byte, 4096), true, ""},
+		{"impossible length", append([]byte{0xff, 0xff, 0xff, 0xff}, rnd(60)...), false, "impossible"},
+		{"length over max", append(overMax, 1, 2, 3, 4), false, "impossible"},
+		{"length 0 then data", append([]byte{0, 0, 0, 0, 0xef, 0xbe, 0xad, 0xde}, rnd(10)...), false, "impossible"},
+		{"short bad frame then data", append(frame(rnd(10), 7), rnd(20)...), false, "non-zero data follows"},
+		{"valid frame", good, true, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			g := c.garbage
+			dir := writeLog(t, n, testOpts())
+			file, b := lastSegment(t, dir)
+			writeFile(t, file, append(bytes.Clone(b), g...))
+			switch {
+			case c.name == "valid frame":
+				// Garbage that is a whole good frame is a frame.
+				rec, err := ReadDir(dir, nil)
+				if err != nil || rec.Frames != n+1 || rec.TornBytes != 0 {
+					t.Fatalf("%+v, %v", rec, err)
+				}
+			case c.torn:
+				expectTorn(t, dir, n, file, int64(len(b)), int64(len(g)))
+			default:
+				expectCorrupt(t, dir, file, int64(len(b)), n, c.reason)
+			}
+		})
+	}
+}
+
+// TestTornRandomGarbage: whatever is appended after the last frame, Open
+// either cuts exactly it, or fails changing nothing; fewer than 8 bytes
+// are always cut.
+func TestTornRandomGarbage(t *testing.T) {
+	const n = 5
+	dir := writeLog(t, n, testOpts())
+	file, b := lastSegment(t, dir)
+	rng := rand.New(rand.NewPCG(1, 2))
+	var torn, corrupt int
+	for range 300 {
+		g := make([]byte, 1+rng.IntN(64))
+		for i := range g {
+			g[i] = byte(rng.Uint32())
+		}
+		if rng.IntN(3) == 0 { // a plausible length
+			if len(g) >= 4 {
+				binary.LittleEndian.PutUint32(g, uint32(1+rng.IntN(200)))
+			}
+		}
+		writeFile(t, file, append(bytes.Clone(b), g...))
+		l, rec, err := Open(dir, testOpts())
+		switch {
+		case err == nil:
+			torn++
+			if rec.Frames != n || rec.TornBytes != int64(len(g)) {
+				t.Fatalf("garbage %x: %+v", g, rec)
+			}
+			l.Close()
+		case errors.Is(err, ErrCorrupt):
+			corrupt++
+			if len(g) < 8 {
+				t.Fatalf("garbage %x of %d bytes: %v", g, len(g), err)
+			}
+			if got := readFile(t, file); !bytes.Equal(got, append(bytes.Clone(b), g...)) {
+				t.Fatal("corrupt log changed")
+			}
+		default:
+			t.Fatal(err)
+		}
+	}
+	t.Logf("%d torn, %d corrupt", torn, corrupt)
+	if torn == 0 || corrupt == 0 {
+		t.Fatal("want both outcomes")
+	}
+}
+
+func TestTornZeroPage(t *testing.T) {
+	const n = 40
+	opts := Options{SegmentBytes: 1 << 20, Fsync: FsyncNever, AllowNoFsync: true}
+	dir := writeLog(t, n, opts)
+	file, b := lastSegment(t, dir)
+	if len(b) < 3*4096 {
+		t.Fatalf("segment of %d bytes, want more", len(b))
+	}
+	fs, _, err := readAll(t, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// cutAt returns the frames that end by off and where the last ends.
+	cutAt := func(off int64) (uint64, int64) {
+		var k uint64
+		end := int64(SegmentHeaderSize)
+		for _, f := range fs {
+			if e := f.Offset + FrameHeaderSize + int64(len(f.Payload)); e <= off {
+				k, end = f.Index, e
+			}
+		}
+		return k, end
+	}
+	for _, c := range []struct {
+		name string
+		from int64 // zero [from, len) ...
+		grow int64 // ... after appending grow zero bytes
+	}{
+		{"zeros appended", int64(len(b)), 4096},
+		{"last 4096 bytes zeroed", int64(len(b)) - 4096, 0},
+		{"last page zeroed", (int64(len(b)) - 1) / 4096 * 4096, 0},
+		{"last page zeroed and file grown", (int64(len(b)) - 1) / 4096 * 4096, 8192},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			d := bytes.Clone(b)
+			d = append(d, make([]byte, c.grow)...)
+			clear(d[c.from:])
+			writeFile(t, file, d)
+			k, end := cutAt(c.from)
+			expectTorn(t, dir, k, file, end, int64(len(d))-end)
+			writeFile(t, file, b) // restore
+		})
+	}
+}
+
+func TestCorruptMiddleFrame(t *testing.T) {
+	const n = 40
+	for _, c := range []struct {
+		name string
+		idx  uint64 // frame to damage
+		opts Options
+	}{
+		{"last segment", n / 2, Options{SegmentBytes: 1 << 20, Fsync: FsyncNever, AllowNoFsync: true}},
+		{"earlier segment", 5, Options{SegmentBytes: 8 << 10, Fsync: FsyncNever, AllowNoFsync: true}},
+		{"earlier segment, its last frame", 0, Options{SegmentBytes: 8 << 10, Fsync: FsyncNever, AllowNoFsync: true}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := writeLog(t, n, c.opts)
+			idx := c.idx
+			if idx == 0 { // the last frame of the first segment
+				fs, _, _ := readAll(t, dir)
+				for _, f := range fs {
+					if f.Segment == 1 {
+						idx = f.Index
+					}
+				}
+			}
+			file, off, size := frameAt(t, dir, idx)
+			if c.name != "last segment" && file == segments(t, dir)[len(segments(t, dir))-1] {
+				t.Fatal("frame is in the last segment")
+			}
+			orig := readFile(t, file)
+			for i := off; i < off+size; i++ {
+				masks := []byte{0xff}
+				if i < off+FrameHeaderSize {
+					masks = []byte{0x01, 0x10, 0x80, 0xff}
+				}
+				for _, m := range masks {
+					d := bytes.Clone(orig)
+					d[i] ^= m
+					writeFile(t, file, d)
+					expectCorrupt(t, dir, file, off, idx-1, "")
+					if t.Failed() {
+						t.Fatalf("byte %d of the frame ^ %#x", i-off, m)
+					}
+				}
+			}
+			writeFile(t, file, orig)
+		})
+	}
+}
+
+// TestCorruptLengthNearTail: a damaged length field in one of the last
+// frames of the last segment makes the frame run past the end of the
+// file, like a torn write; the intact frames after it show it is damage.
+func TestCorruptLengthNearTail(t *testing.T) {
+	const n = 10
+	dir := writeLog(t, n, testOpts())
+	for _, idx := range []uint64{n - 2, n - 1} {
+		file, off, _ := frameAt(t, dir, idx)
+		orig := readFile(t, file)
+		resync := 0
+		for i := off; i < off+4; i++ {
+			for _, m := range []byte{0x01, 0x02, 0x10, 0x40, 0x80, 0xff} {
+				d := bytes.Clone(orig)
+				d[i] ^= m
+				writeFile(t, file, d)
+				ce := expectCorrupt(t, dir, file, off, idx-1, "")
+				if bytes.Contains([]byte(ce.Reason), []byte("intact frames follow")) {
+					resync++
+				}
+			}
+		}
+		writeFile(t, file, orig)
+		if resync == 0 {
+			t.Fatalf("frame %d: no case needed the resync check", idx)
+		}
+		t.Logf("frame %d: %d damaged lengths caught by the resync check", idx, resync)
+	}
+}
+
+// TestDamagedFinalFrame pins the documented limit: damage to the final
+// frame is indistinguishable from a torn append, and is cut.
+func TestDamagedFinalFrame(t *testing.T) {
+	const n = 10
+	dir := writeLog(t, n, testOpts())
+	file, off, size := frameAt(t, dir, n)
+	d := readFile(t, file)
+	d[off+size-1] ^= 0xff
+	writeFile(t, file, d)
+	expectTorn(t, dir, n-1, file, off, size)
+}
+
+func TestCorruptHeader(t *testing.T) {
+	dir := writeLog(t, 40, Options{SegmentBytes: 8 << 10, Fsync: FsyncNever, AllowNoFsync: true})
+	segs := segments(t, dir)
+	if len(segs) < 3 {
+		t.Fatal("want 3 segments")
+	}
+	fs, _, _ := readAll(t, dir)
+	firstOf := map[string]uint64{}
+	for _, f := range fs {
+		if _, ok := firstOf[f.File]; !ok {
+			firstOf[f.File] = f.Index
+		}
+	}
+	for _, file := range []string{segs[0], segs[1], segs[len(segs)-1]} {
+		orig := readFile(t, file)
+		for i := range SegmentHeaderSize {
+			for _, m := range []byte{0x01, 0xff} {
+				d := bytes.Clone(orig)
+				d[i] ^= m
+				writeFile(t, file, d)
+				before := snapshot(t, dir)
+				_, _, err := Open(dir, testOpts())
+				if i >= 8 && i < 12 {
+					var ve *VersionError
+					if !errors.As(err, &ve) || !errors.Is(err, ErrVersion) || ve.File != file {
+						t.Fatalf("%s byte %d ^ %#x: %v, want a *VersionError", file, i, m, err)
+					}
+				} else {
+					wantCorrupt(t, err, file, 0, firstOf[file]-1, "bad segment header")
+				}
+				sameSnapshot(t, before, snapshot(t, dir))
+			}
+		}
+		writeFile(t, file, orig)
+	}
+	l, rec := mustOpen(t, dir, testOpts())
+	l.Close()
+	if rec.Frames != 40 {
+		t.Fatalf("restored log: %+v", rec)
+	}
+}
+
+func TestMissingSegment(t *testing.T) {
+	dir := writeLog(t, 40, Options{SegmentBytes: 8 << 10, Fsync: FsyncNever, AllowNoFsync: true})
+	segs := segments(t, dir)
+	if len(segs) < 4 {
+		t.Fatal("want 4 segments")
+	}
+	fs, _, _ := readAll(t, dir)
+	var lastOf1 uint64
+	for _, f := range fs {
+		if f.Segment == 1 {
+			lastOf1 = f.Index
+		}
+	}
+	for _, k := range []int{1, 0} {
+		b := readFile(t, segs[k])
+		os.Remove(segs[k])
+		var last uint64
+		if k == 1 {
+			last = lastOf1
+		}
+		expectCorrupt(t, dir, segs[k], 0, last, "missing")
+		writeFile(t, segs[k], b)
+	}
+	// A header whose first index does not continue is corrupt too.
+	d := readFile(t, segs[2])
+	binary.LittleEndian.PutUint64(d[24:], binary.LittleEndian.Uint64(d[24:])+1)
+	writeFile(t, segs[2], d)
+	_, _, err := Open(dir, testOpts())
+	if !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("discontinuous first index: %v", err)
+	}
+}
+
+// TestTornSegmentCreation: a last segment holding a prefix of its header
+// then zeros is an interrupted rotation; Open writes the header again.
+func TestTornSegmentCreation(t *testing.T) {
+	const n = 30
+	dir := writeLog(t, n, Options{SegmentBytes: 8 << 10, Fsync: FsyncNever, AllowNoFsync: true})
+	segs := segments(t, dir)
+	next := filepath.Join(dir, SegmentName(uint64(len(segs)+1)))
+	hdr := encodeHeader(uint64(len(segs)+1), n+1)
+	for k := 0; k <= SegmentHeaderSize; k++ {
+		for _, zeros := range []int{0, 32, 4096} {
+			d := append(bytes.Clone(hdr[:k]), make([]byte, zeros)...)
+			if k == SegmentHeaderSize && zeros == 0 {
+				continue // a whole header: a good empty segment
+			}
+			writeFile(t, next, d)
+			if len(d) >= SegmentHeaderSize && bytes.Equal(d[:SegmentHeaderSize], hdr) {
+				// A whole header (the prefix and zeros can make one) then
+				// zeros is a zero tail.
+				expectTorn(t, dir, n, next, SegmentHeaderSize, int64(len(d)-SegmentHeaderSize))
+			} else {
+				expectTorn(t, dir, n, next, 0, int64(len(d)))
+			}
+			if !bytes.Equal(readFile(t, next)[:SegmentHeaderSize], hdr) {
+				t.Fatal("header not rewritten")
+			}
+			// Undo the frame expectTorn appended.
+			os.Remove(next)
+		}
+	}
+	// A prefix of a wrong header, or one with data after it, is corrupt.
+	wrong := encodeHeader(uint64(len(segs)+1), n+2)
+	writeFile(t, next, wrong[:28])
+	expectCorrupt(t, dir, next, 0, n, "bad segment header")
+	writeFile(t, next, append(bytes.Clone(hdr[:20]), 0, 0, 7))
+	expectCorrupt(t, dir, next, 0, n, "bad segment header")
+	os.Remove(next)
+	// In a segment other than the last, a short header is corrupt.
+	l, _ := mustOpen(t, dir, testOpts())
+	l.Close()
+	writeFile(t, next, hdr[:10])
+	writeFile(t, filepath.Join(dir, SegmentName(uint64(len(segs)+2))), encodeHeader(uint64(len(segs)+2), n+1))
+	expectCorrupt(t, dir, next, 0, n, "shorter than")
+}
+
+func TestTornTailInEarlierSegmentIsCorrupt(t *testing.T) {
+	dir := writeLog(t, 30, Options{SegmentBytes: 8 << 10, Fsync: FsyncNever, AllowNoFsync: true})
+	segs := segments(t, dir)
+	fs, _, _ := readAll(t, dir)
+	var last frameCopy
+	for _, f := range fs {
+		if f.Segment == 1 {
+			last = f
+		}
+	}
+	d := readFile(t, segs[0])
+	writeFile(t, segs[0], d[:len(d)-3])
+	expectCorrupt(t, dir, segs[0], last.Offset, last.Index-1, "runs past end of file")
+	writeFile(t, segs[0], append(d, 0, 0, 0, 0))
+	expectCorrupt(t, dir, segs[0], int64(len(d)), last.Index, "incomplete frame header")
+}
+
+func TestReadSegment(t *testing.T) {
+	dir := writeLog(t, 10, testOpts())
+	file, b := lastSegment(t, dir)
+	var got []uint64
+	info, err := ReadSegment(b, false, func(f Frame) error {
+		if !bytes.Equal(f.Payload, payloadFor(f.Index)) || f.File != "" {
+			t.Errorf("frame %d", f.Index)
+		}
+		got = append(got, f.Index)
+		return nil
+	})
+	if err != nil || len(got) != 10 || info.End != int64(len(b)) || info.Header != (SegmentHeader{1, 1, 1}) {
+		t.Fatalf("%+v, %v", info, err)
+	}
+	fileInfo, err := ReadSegmentFile(file, false, nil)
+	info.File = file
+	if err != nil || fileInfo != info {
+		t.Fatalf("ReadSegmentFile: %+v, %v", fileInfo, err)
+	}
+	torn := b[:len(b)-5]
+	if _, err := ReadSegment(torn, false, nil); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("torn tail, not last: %v", err)
+	}
+	info, err = ReadSegment(torn, true, nil)
+	if err != nil || info.Frames != 9 || info.TornBytes+info.End != int64(len(torn)) {
+		t.Fatalf("torn tail, last: %+v, %v", info, err)
+	}
+}

@@ -1,0 +1,668 @@
+package wal
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func TestRoundTripAcrossRotations(t *testing.T) {
+	dir := logDir(t)
+	opts := Options{SegmentBytes: MinSegmentBytes, Fsync: FsyncBatch, MaxBatch: 8}
+	l, rec := mustOpen(t, dir, opts)
+	if !rec.Created || rec.Frames != 0 || rec.Segments != 1 {
+		t.Fatalf("new log: %+v", rec)
+	}
+	const n = 3000
+	for i := 1; i <= n; i++ {
+		p := payloadFor(uint64(i))
+		if i%500 == 0 {
+			p = payloadOfSize(uint64(i), 10000) // larger than a segment: alone in one
+		}
+		idx, err := l.Append(p)
+		if err != nil || idx != uint64(i) {
+			t.Fatalf("Append %d: %d, %v", i, idx, err)
+		}
+	}
+	if err := l.WaitDurable(n); err != nil {
+		t.Fatal(err)
+	}
+	if got := l.DurableIndex(); got != n {
+		t.Fatalf("DurableIndex %d", got)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+
+	fs, rec, err := readAll(t, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Frames != n || rec.TornBytes != 0 {
+		t.Fatalf("ReadDir: %+v", rec)
+	}
+	segs := segments(t, dir)
+	if len(segs) < 100 || rec.Segments != len(segs) {
+		t.Fatalf("%d segments (Recovery says %d), want many rotations", len(segs), rec.Segments)
+	}
+	for i, f := range fs {
+		want := payloadFor(f.Index)
+		if f.Index%500 == 0 {
+			want = payloadOfSize(f.Index, 10000)
+		}
+		if f.Index != uint64(i+1) || !bytes.Equal(f.Payload, want) {
+			t.Fatalf("frame %d: index %d, payload equal %v", i+1, f.Index, bytes.Equal(f.Payload, want))
+		}
+	}
+	// Segments: headers right, sizes within the limit unless one big frame,
+	// frames never span segments (each segment reads on its own).
+	var next uint64 = 1
+	for i, p := range segs {
+		b := readFile(t, p)
+		if !bytes.Equal(b[:SegmentHeaderSize], encodeHeader(uint64(i+1), next)) {
+			t.Fatalf("%s: header %x", p, b[:SegmentHeaderSize])
+		}
+		info, err := ReadSegment(b, false, nil)
+		if err != nil {
+			t.Fatalf("%s alone: %v", p, err)
+		}
+		if int64(len(b)) > opts.SegmentBytes && info.Frames != 1 {
+			t.Fatalf("%s: %d bytes with %d frames", p, len(b), info.Frames)
+		}
+		next += info.Frames
+	}
+
+	// Reopen and continue: indexes go on.
+	l, rec = mustOpen(t, dir, opts)
+	if rec.Frames != n || rec.TornBytes != 0 || rec.Created {
+		t.Fatalf("reopen: %+v", rec)
+	}
+	for i := n + 1; i <= n+50; i++ {
+		if idx, err := l.AppendDurable(payloadFor(uint64(i))); err != nil || idx != uint64(i) {
+			t.Fatalf("AppendDurable %d: %d, %v", i, idx, err)
+		}
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	fs, _, err = readAll(t, dir)
+	if err != nil || len(fs) != n+50 || !bytes.Equal(fs[n+49].Payload, payloadFor(n+50)) {
+		t.Fatalf("after reopen: %d frames, %v", len(fs), err)
+	}
+}
+
+func TestConcurrentAppend(t *testing.T) {
+	for _, pol := range []FsyncPolicy{FsyncAlways, FsyncBatch, FsyncNever} {
+		t.Run(pol.String(), func(t *testing.T) {
+			dir := logDir(t)
+			l, _ := mustOpen(t, dir, Options{SegmentBytes: 16 << 10, Fsync: pol, MaxBatch: 8, AllowNoFsync: true})
+			const workers, per = 8, 200
+			got := make([][]uint64, workers)
+			var wg sync.WaitGroup
+			for w := range workers {
+				wg.Go(func() {
+					for s := range per {
+						p := make([]byte, 6+(w*per+s)%300)
+						p[0] = 1
+						p[1] = byte(w)
+						binary.LittleEndian.PutUint32(p[2:], uint32(s))
+						idx, err := l.AppendDurable(p)
+						if err != nil {
+							t.Error(err)
+							return
+						}
+						got[w] = append(got[w], idx)
+					}
+				})
+			}
+			wg.Wait()
+			if err := l.Close(); err != nil {
+				t.Fatal(err)
+			}
+			fs, _, err := readAll(t, dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(fs) != workers*per {
+				t.Fatalf("%d frames, want %d", len(fs), workers*per)
+			}
+			for w := range workers {
+				for s, idx := range got[w] {
+					p := fs[idx-1].Payload
+					if int(p[1]) != w || binary.LittleEndian.Uint32(p[2:]) != uint32(s) {
+						t.Fatalf("index %d holds worker %d seq %d, want %d %d", idx, p[1], binary.LittleEndian.Uint32(p[2:]), w, s)
+					}
+					if s > 0 && idx <= got[w][s-1] {
+						t.Fatalf("worker %d: index %d after %d", w, idx, got[w][s-1])
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestModes(t *testing.T) {
+	old := syscall.Umask(0) // the log must not rely on the umask
+	defer syscall.Umask(old)
+	dir := filepath.Join(t.TempDir(), "a", "wal")
+	l, _ := mustOpen(t, dir, Options{SegmentBytes: MinSegmentBytes, Fsync: FsyncAlways})
+	for i := 1; i <= 20; i++ {
+		if _, err := l.AppendDurable(payloadFor(uint64(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(dir)
+	if err != nil || fi.Mode().Perm() != 0o700 {
+		t.Fatalf("dir mode %v, %v", fi.Mode(), err)
+	}
+	ents, _ := os.ReadDir(dir)
+	if len(ents) < 3 {
+		t.Fatalf("%d files, want a LOCK and rotated segments", len(ents))
+	}
+	for _, e := range ents {
+		fi, _ := e.Info()
+		if fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s: mode %v, want 0600", e.Name(), fi.Mode())
+		}
+	}
+
+	for _, mode := range []os.FileMode{0o755, 0o750, 0o701, 0o720} {
+		if err := os.Chmod(dir, mode); err != nil {
+			t.Fatal(err)
+		}
+		_, _, err := Open(dir, Options{})
+		if !errors.Is(err, ErrDirPermissions) || !strings.Contains(err.Error(), "chmod 700 "+dir) {
+			t.Fatalf("mode %04o: %v, want ErrDirPermissions saying chmod 700", mode, err)
+		}
+		var e *Error
+		if !errors.As(err, &e) {
+			t.Fatalf("%T is not *Error", err)
+		}
+	}
+	os.Chmod(dir, 0o700)
+	l, _ = mustOpen(t, dir, Options{})
+	l.Close()
+
+	file := filepath.Join(t.TempDir(), "file")
+	writeFile(t, file, []byte("x"))
+	if _, _, err := Open(file, Options{}); err == nil || !strings.Contains(err.Error(), "not a directory") {
+		t.Fatalf("Open of a file: %v", err)
+	}
+}
+
+func TestLock(t *testing.T) {
+	dir := logDir(t)
+	l, _ := mustOpen(t, dir, Options{})
+	_, _, err := Open(dir, Options{})
+	if !errors.Is(err, ErrLocked) {
+		t.Fatalf("second Open in-process: %v, want ErrLocked", err)
+	}
+	if !strings.Contains(err.Error(), fmt.Sprint("pid ", os.Getpid())) {
+		t.Errorf("error does not name the holder: %v", err)
+	}
+	if out := runLockChild(t, dir); out != "locked" {
+		t.Fatalf("child while locked: %q, want locked", out)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if out := runLockChild(t, dir); out != "opened" {
+		t.Fatalf("child after Close: %q, want opened", out)
+	}
+	l, _ = mustOpen(t, dir, Options{})
+	l.Close()
+}
+
+func runLockChild(t *testing.T, dir string) string {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), childEnv+"=lock", childDirEnv+"="+dir)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("lock child: %v: %s", err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// lockChild opens dir and prints what happened.
+func lockChild(dir string) {
+	l, _, err := Open(dir, Options{})
+	switch {
+	case err == nil:
+		l.Close()
+		fmt.Println("opened")
+	case errors.Is(err, ErrLocked):
+		fmt.Println("locked")
+	default:
+		fmt.Println("error:", err)
+	}
+	os.Exit(0)
+}
+
+func TestOptions(t *testing.T) {
+	for _, o := range []Options{
+		{Fsync: FsyncNever},
+		{SegmentBytes: MinSegmentBytes - 1},
+		{MaxBatch: 7},
+		{MaxBatch: 65},
+		{MaxDelay: -time.Millisecond},
+		{MaxDelay: 2 * time.Second},
+		{Fsync: FsyncPolicy(9)},
+	} {
+		if _, _, err := Open(logDir(t), o); !errors.Is(err, ErrConfig) {
+			t.Errorf("%+v: %v, want ErrConfig", o, err)
+		}
+	}
+	for _, s := range []string{"batch", "always", "never"} {
+		p, err := ParseFsyncPolicy(s)
+		if err != nil || p.String() != s {
+			t.Errorf("ParseFsyncPolicy(%q) = %v, %v", s, p, err)
+		}
+	}
+	if _, err := ParseFsyncPolicy("sometimes"); !errors.Is(err, ErrConfig) {
+		t.Errorf("ParseFsyncPolicy(sometimes): %v", err)
+	}
+}
+
+func TestFsyncNever(t *testing.T) {
+	dir := logDir(t)
+	if _, _, err := Open(dir, Options{Fsync: FsyncNever}); !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "AllowNoFsync") {
+		t.Fatalf("FsyncNever without AllowNoFsync: %v", err)
+	}
+	var commits atomic.Int64
+	l, _ := mustOpen(t, dir, Options{Fsync: FsyncNever, AllowNoFsync: true, OnFsync: func(_ time.Duration, frames int) {
+		if frames > 0 {
+			commits.Add(1)
+		}
+	}})
+	for i := 1; i <= 100; i++ {
+		if _, err := l.AppendDurable(payloadFor(uint64(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if c := commits.Load(); c != 0 {
+		t.Fatalf("%d fsyncs under FsyncNever", c)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if c := commits.Load(); c != 1 {
+		t.Fatalf("%d fsyncs at Close, want 1", c)
+	}
+	fs, _, err := readAll(t, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkFrames(t, fs, 100)
+}
+
+// fsyncCounter is an OnFsync hook counting fsyncs that made frames
+// durable and the frames.
+type fsyncCounter struct {
+	calls, frames atomic.Int64
+	delay         time.Duration
+}
+
+func (c *fsyncCounter) hook(_ time.Duration, frames int) {
+	if c.delay > 0 {
+		time.Sleep(c.delay)
+	}
+	if frames > 0 {
+		c.calls.Add(1)
+		c.frames.Add(int64(frames))
+	}
+}
+
+func TestBatchGroupsFsyncs(t *testing.T) {
+	var c fsyncCounter
+	dir := logDir(t)
+	l, _ := mustOpen(t, dir, Options{Fsync: FsyncBatch, MaxBatch: 8, OnFsync: c.hook})
+	const workers, per = 32, 40
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for range per {
+				if _, err := l.AppendDurable(payloadOfSize(1, 100)); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	calls, frames := c.calls.Load(), c.frames.Load()
+	t.Logf("%d frames in %d fsyncs (%.1f per fsync)", frames, calls, float64(frames)/float64(calls))
+	if frames != workers*per {
+		t.Fatalf("fsyncs covered %d frames, want %d (each exactly once)", frames, workers*per)
+	}
+	if calls*4 > frames {
+		t.Fatalf("%d fsyncs for %d frames: not grouped", calls, frames)
+	}
+}
+
+func TestBatchWaitsMaxDelay(t *testing.T) {
+	l, _ := mustOpen(t, logDir(t), Options{Fsync: FsyncBatch, MaxBatch: 8, MaxDelay: 30 * time.Millisecond})
+	defer l.Close()
+	t0 := time.Now()
+	if _, err := l.AppendDurable(payloadFor(1)); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(t0); d < 29*time.Millisecond {
+		t.Fatalf("a lone frame was committed after %v, before MaxDelay", d)
+	}
+	// A full batch does not wait for MaxDelay.
+	t0 = time.Now()
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			if _, err := l.AppendDurable(payloadFor(2)); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	t.Logf("full batch of 8 durable after %v", time.Since(t0))
+}
+
+func TestWaitDurableAfterFsync(t *testing.T) {
+	for _, pol := range []FsyncPolicy{FsyncAlways, FsyncBatch} {
+		t.Run(pol.String(), func(t *testing.T) {
+			// The hook runs when the fsync has returned; it sleeps so that
+			// a WaitDurable returning early would be caught. Frames become
+			// durable in index order, so the frames the hook has counted
+			// are the durable index.
+			c := fsyncCounter{delay: 2 * time.Millisecond}
+			l, _ := mustOpen(t, logDir(t), Options{Fsync: pol, MaxBatch: 8, OnFsync: c.hook})
+			var wg sync.WaitGroup
+			for range 6 {
+				wg.Go(func() {
+					for range 30 {
+						idx, err := l.AppendDurable(payloadFor(3))
+						if err != nil {
+							t.Error(err)
+							return
+						}
+						if got := c.frames.Load(); got < int64(idx) {
+							t.Errorf("WaitDurable(%d) returned when fsyncs had covered %d frames", idx, got)
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+			if err := l.Close(); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	// FsyncAlways with one writer: one fsync per frame, before the return.
+	var c fsyncCounter
+	l, _ := mustOpen(t, logDir(t), Options{Fsync: FsyncAlways, OnFsync: c.hook})
+	defer l.Close()
+	for i := int64(1); i <= 20; i++ {
+		if _, err := l.Append(payloadFor(1)); err != nil {
+			t.Fatal(err)
+		}
+		if c.calls.Load() != i-1 {
+			t.Fatal("Append fsynced")
+		}
+		if err := l.WaitDurable(uint64(i)); err != nil {
+			t.Fatal(err)
+		}
+		if c.calls.Load() != i || c.frames.Load() != i {
+			t.Fatalf("after WaitDurable(%d): %d fsyncs, %d frames", i, c.calls.Load(), c.frames.Load())
+		}
+	}
+}
+
+func TestWaitDurableErrors(t *testing.T) {
+	l, _ := mustOpen(t, logDir(t), Options{})
+	if err := l.WaitDurable(0); err != nil {
+		t.Fatalf("WaitDurable(0): %v", err)
+	}
+	if err := l.WaitDurable(1); !errors.Is(err, ErrNotAppended) {
+		t.Fatalf("WaitDurable of a frame not appended: %v", err)
+	}
+	for _, n := range []int{0, MaxPayload + 1} {
+		if _, err := l.Append(make([]byte, n)); !errors.Is(err, ErrPayloadSize) {
+			t.Fatalf("Append of %d bytes: %v", n, err)
+		}
+	}
+	if idx, err := l.AppendDurable(payloadOfSize(1, MaxPayload)); err != nil || idx != 1 {
+		t.Fatalf("Append of MaxPayload bytes: %d, %v", idx, err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Append(payloadFor(2)); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Append after Close: %v", err)
+	}
+	if err := l.WaitDurable(1); err != nil {
+		t.Fatalf("WaitDurable of a durable frame after Close: %v", err)
+	}
+}
+
+func TestCloseConcurrent(t *testing.T) {
+	l, _ := mustOpen(t, logDir(t), Options{})
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			if i%2 == 0 {
+				l.Append(payloadFor(1))
+			}
+			if err := l.Close(); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// TestPoisonWrite: a failed write poisons the log.
+func TestPoisonWrite(t *testing.T) {
+	for _, pol := range []FsyncPolicy{FsyncAlways, FsyncBatch} {
+		t.Run(pol.String(), func(t *testing.T) {
+			dir := logDir(t)
+			l, _ := mustOpen(t, dir, Options{Fsync: pol})
+			if _, err := l.AppendDurable(payloadFor(1)); err != nil {
+				t.Fatal(err)
+			}
+			full, err := os.OpenFile("/dev/full", os.O_WRONLY, 0)
+			if err != nil {
+				t.Skip(err)
+			}
+			l.mu.Lock()
+			real := l.f
+			l.f = full
+			l.mu.Unlock()
+			defer real.Close()
+
+			idx, err := l.Append(payloadFor(2))
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = l.WaitDurable(idx)
+			if !errors.Is(err, ErrPoisoned) || !errors.Is(err, syscall.ENOSPC) {
+				t.Fatalf("WaitDurable after a failed write: %v", err)
+			}
+			checkPoisoned(t, l, err)
+			l2, rec, err := Open(dir, Options{})
+			if err != nil || rec.Frames != 1 {
+				t.Fatalf("reopen: %+v, %v", rec, err)
+			}
+			l2.Close()
+		})
+	}
+}
+
+// TestPoisonFsync: a failed fsync poisons the log, and nothing it would
+// have covered is acknowledged.
+func TestPoisonFsync(t *testing.T) {
+	for _, pol := range []FsyncPolicy{FsyncAlways, FsyncBatch} {
+		t.Run(pol.String(), func(t *testing.T) {
+			dir := logDir(t)
+			l, _ := mustOpen(t, dir, Options{Fsync: pol})
+			if _, err := l.AppendDurable(payloadFor(1)); err != nil {
+				t.Fatal(err)
+			}
+			// fsync of a pipe fails with EINVAL; writes to it succeed.
+			r, w, err := os.Pipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			go func() {
+				b := make([]byte, 64<<10)
+				for {
+					if _, err := r.Read(b); err != nil {
+						return
+					}
+				}
+			}()
+			l.mu.Lock()
+			real := l.f
+			l.f = w
+			l.mu.Unlock()
+			defer real.Close()
+
+			var wg sync.WaitGroup
+			errs := make([]error, 5)
+			for i := range errs {
+				wg.Go(func() { _, errs[i] = l.AppendDurable(payloadFor(uint64(i + 2))) })
+			}
+			wg.Wait()
+			for _, err := range errs {
+				if !errors.Is(err, ErrPoisoned) || !errors.Is(err, syscall.EINVAL) {
+					t.Fatalf("AppendDurable with a failing fsync: %v", err)
+				}
+			}
+			if d := l.DurableIndex(); d != 1 {
+				t.Fatalf("DurableIndex %d after a failed fsync, want 1", d)
+			}
+			checkPoisoned(t, l, errs[0])
+		})
+	}
+}
+
+func checkPoisoned(t *testing.T, l *Log, poison error) {
+	t.Helper()
+	if _, err := l.Append(payloadFor(9)); err != poison {
+		t.Fatalf("Append after poison: %v, want %v", err, poison)
+	}
+	if err := l.WaitDurable(1); err != poison {
+		t.Fatalf("WaitDurable after poison: %v", err)
+	}
+	if err := l.Sync(); err != poison {
+		t.Fatalf("Sync after poison: %v", err)
+	}
+	if err := l.Err(); err != poison {
+		t.Fatalf("Err: %v", err)
+	}
+	if err := l.Close(); err != poison {
+		t.Fatalf("Close after poison: %v", err)
+	}
+}
+
+func TestReplay(t *testing.T) {
+	dir := writeLog(t, 50, testOpts())
+	var seen []uint64
+	opts := testOpts()
+	opts.Replay = func(f Frame) error {
+		if !bytes.Equal(f.Payload, payloadFor(f.Index)) {
+			return fmt.Errorf("frame %d: wrong payload", f.Index)
+		}
+		seen = append(seen, f.Index)
+		return nil
+	}
+	l, rec := mustOpen(t, dir, opts)
+	l.Close()
+	if len(seen) != 50 || seen[49] != 50 || rec.Frames != 50 {
+		t.Fatalf("Replay saw %d frames, Recovery %+v", len(seen), rec)
+	}
+	stop := errors.New("stop")
+	opts.Replay = func(f Frame) error {
+		if f.Index == 10 {
+			return stop
+		}
+		return nil
+	}
+	if _, _, err := Open(dir, opts); err != stop {
+		t.Fatalf("Open with a failing Replay: %v", err)
+	}
+	l, _ = mustOpen(t, dir, testOpts()) // the lock was released
+	l.Close()
+}
+
+func TestReadDirWhileWriting(t *testing.T) {
+	dir := logDir(t)
+	l, _ := mustOpen(t, dir, Options{SegmentBytes: 8 << 10, Fsync: FsyncBatch, MaxBatch: 8})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 1; i <= 2000; i++ {
+			if _, err := l.Append(payloadFor(uint64(i))); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	for reads := 0; ; reads++ {
+		var n uint64
+		_, err := ReadDir(dir, func(f Frame) error {
+			n++
+			if f.Index != n || !bytes.Equal(f.Payload, payloadFor(n)) {
+				return fmt.Errorf("frame %d wrong", n)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("ReadDir beside the writer: %v", err)
+		}
+		select {
+		case <-done:
+			l.Close()
+			fs, rec, err := readAll(t, dir)
+			if err != nil || rec.TornBytes != 0 {
+				t.Fatal(err, rec)
+			}
+			checkFrames(t, fs, 2000)
+			return
+		default:
+		}
+	}
+}
+
+func TestReadDirErrors(t *testing.T) {
+	if _, err := ReadDir(filepath.Join(t.TempDir(), "none"), nil); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("ReadDir of a missing dir: %v", err)
+	}
+	rec, err := ReadDir(t.TempDir(), nil)
+	if err != nil || rec.Frames != 0 || rec.Segments != 0 {
+		t.Fatalf("ReadDir of an empty dir: %+v, %v", rec, err)
+	}
+	dir := writeLog(t, 10, testOpts())
+	stop := errors.New("stop")
+	if _, err := ReadDir(dir, func(Frame) error { return stop }); err != stop {
+		t.Fatalf("callback error: %v", err)
+	}
+}

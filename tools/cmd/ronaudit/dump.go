@@ -1,0 +1,53 @@
+package main
+
+import (
+	"bufio"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+
+	"github.com/rustyonions/ron-audit-go/canonical"
+	"github.com/rustyonions/ron-audit-go/sdk"
+	"github.com/rustyonions/ron-audit-go/sdk/wal"
+)
+
+type dumpLine struct {
+	Pos       string                `json:"pos"`
+	Hash      string                `json:"hash"`
+	KeyID     string                `json:"keyId,omitempty"`
+	Signature string                `json:"signature,omitempty"`
+	Record    canonical.AuditRecord `json:"record"`
+}
+
+func dumpCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	fs := flags("dump", stderr)
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() != 1 {
+		fmt.Fprintln(stderr, "usage: ronaudit dump DIR")
+		return 2
+	}
+	out := bufio.NewWriter(stdout)
+	defer out.Flush()
+	enc := json.NewEncoder(out)
+	enc.SetEscapeHTML(false)
+	_, err := sdk.ReadDir(fs.Arg(0), func(rec sdk.Sealed, pos wal.Position) error {
+		v, err := canonical.Open(rec.Bytes)
+		if err != nil {
+			return fmt.Errorf("%s: %w", pos, err)
+		}
+		l := dumpLine{Pos: pos.String(), Hash: rec.Hash.String(), Record: v.Decode()}
+		if rec.Signed {
+			l.KeyID, l.Signature = rec.KeyID.String(), hex.EncodeToString(rec.Sig[:])
+		}
+		return enc.Encode(l)
+	})
+	if err != nil {
+		out.Flush()
+		fmt.Fprintln(stderr, "ronaudit dump:", err)
+		return 1
+	}
+	return 0
+}

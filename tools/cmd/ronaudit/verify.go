@@ -1,0 +1,111 @@
+package main
+
+import (
+	"crypto/ed25519"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/rustyonions/ron-audit-go/sdk"
+)
+
+// multiFlag collects a repeatable flag.
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+func verifyCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	fs := flags("verify", stderr)
+	var pubs multiFlag
+	fs.Var(&pubs, "pub", "public key file of a signer (repeatable); without one, signatures are not checked")
+	allowTail := fs.Bool("allow-unsealed-tail", false, "accept records after a chain's last signature")
+	if err := fs.Parse(reorder(args)); err != nil {
+		return 2
+	}
+	if fs.NArg() != 1 {
+		fmt.Fprintln(stderr, "usage: ronaudit verify DIR [--pub KEY]... [--allow-unsealed-tail]")
+		return 2
+	}
+	dir := fs.Arg(0)
+	var keys *sdk.KeySet
+	if len(pubs) > 0 {
+		keys = sdk.NewKeySet()
+		for _, p := range pubs {
+			pub, err := sdk.LoadPublicKey(p)
+			if err != nil {
+				fmt.Fprintln(stderr, "ronaudit verify:", err)
+				return 1
+			}
+			keys.Add(ed25519.PublicKey(pub))
+		}
+	}
+	var progress func(uint64)
+	if isTerminal(stderr) {
+		start := time.Now()
+		progress = func(n uint64) {
+			if n%20000 == 0 {
+				fmt.Fprintf(stderr, "\rverifying: %d records (%.0f/s)", n, float64(n)/time.Since(start).Seconds())
+			}
+		}
+	}
+	sum, err := sdk.VerifyDir(dir, keys, *allowTail, progress)
+	if progress != nil {
+		fmt.Fprint(stderr, "\r\033[K")
+	}
+	if err != nil {
+		fmt.Fprintf(stdout, "FAIL: %v\n", err)
+		fmt.Fprintf(stdout, "verified %d records before the failure\n", sum.Records)
+		return 1
+	}
+	sort.Slice(sum.Heads, func(i, j int) bool {
+		a, b := sum.Heads[i], sum.Heads[j]
+		return a.WriterID < b.WriterID || a.WriterID == b.WriterID && a.Stream < b.Stream
+	})
+	fmt.Fprintf(stdout, "ok: %d records in %d streams, %d segments", sum.Records, len(sum.Heads), sum.WAL.Segments)
+	if sum.Seals > 0 {
+		fmt.Fprintf(stdout, ", %d seals", sum.Seals)
+	}
+	fmt.Fprintln(stdout)
+	if keys == nil {
+		fmt.Fprintln(stdout, "signatures NOT checked: give --pub KEY")
+	}
+	if sum.WAL.TornBytes > 0 {
+		fmt.Fprintf(stdout, "torn tail of %d bytes at %s (cut on the next open for writing)\n", sum.WAL.TornBytes, sum.WAL.TornAt)
+	}
+	for _, h := range sum.Heads {
+		fmt.Fprintf(stdout, "head %s/%s seq %d hash %s sealed %d\n", h.WriterID, h.Stream, h.Seq, h.Hash, h.SealedSeq)
+	}
+	return 0
+}
+
+// reorder moves flags after positional arguments to the front, so
+// "verify DIR --pub KEY" works as well as "verify --pub KEY DIR".
+func reorder(args []string) []string {
+	var flagArgs, pos []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if strings.HasPrefix(a, "-") {
+			flagArgs = append(flagArgs, a)
+			if !strings.Contains(a, "=") && i+1 < len(args) && !strings.HasPrefix(args[i+1], "-") && a != "--allow-unsealed-tail" && a != "-allow-unsealed-tail" {
+				flagArgs = append(flagArgs, args[i+1])
+				i++
+			}
+			continue
+		}
+		pos = append(pos, a)
+	}
+	return append(flagArgs, pos...)
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}

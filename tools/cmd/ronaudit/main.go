@@ -4,7 +4,7 @@
 //	ronaudit append --wal DIR --key KEY ...      append JSON Lines records durably
 //	ronaudit verify DIR [--pub KEY]...           verify a log; exit 1 naming the first failure
 //	ronaudit dump DIR                            records as JSON Lines
-//	ronaudit demo [-n N]                          Micronode demo: append N records in RAM, verify, print rates
+//	ronaudit demo [-n N] [DIR]                   Micronode then Macronode demo with figures
 //
 // Install it with go install github.com/rustyonions/ron-audit-go/tools/cmd/ronaudit@latest.
 package main
@@ -28,7 +28,8 @@ commands:
                                    append JSON Lines records from stdin; print "seq hash writer/stream" once durable
   verify DIR [--pub KEY]...        verify every record, link and signature; print streams and heads
   dump DIR                         print the records as JSON Lines
-  demo [-n N]                      Micronode demo: append N records in RAM (default 100000), verify, print rates
+  demo [-n N] [DIR]                the whole flow with figures: Micronode (RAM) then Macronode (durable log
+                                   in DIR, default a new temporary directory), N records each (default 50000)
 `
 
 // command is one subcommand: it parses its own flags from args.
@@ -69,15 +70,28 @@ func flags(name string, stderr io.Writer) *flag.FlagSet {
 
 func demoCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs := flags("demo", stderr)
-	n := fs.Int("n", 100000, "records in the chain")
-	if err := fs.Parse(args); err != nil {
+	n := fs.Int("n", 50000, "records per part")
+	if err := fs.Parse(reorder(args)); err != nil {
 		return 2
 	}
-	if *n < 1 {
-		fmt.Fprintln(stderr, "ronaudit demo: -n must be at least 1")
+	if *n < 1 || fs.NArg() > 1 {
+		fmt.Fprintln(stderr, "usage: ronaudit demo [-n N >= 1] [DIR]")
 		return 2
 	}
 	if err := demo(stdout, *n); err != nil {
+		fmt.Fprintln(stderr, "ronaudit demo:", err)
+		return 1
+	}
+	dir := fs.Arg(0)
+	if dir == "" {
+		d, err := os.MkdirTemp("", "ronaudit-demo-")
+		if err != nil {
+			fmt.Fprintln(stderr, "ronaudit demo:", err)
+			return 1
+		}
+		dir = d
+	}
+	if err := macronode(stdout, dir, *n); err != nil {
 		fmt.Fprintln(stderr, "ronaudit demo:", err)
 		return 1
 	}

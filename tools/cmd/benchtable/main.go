@@ -44,6 +44,8 @@ var targets = []target{
 	{bench: "VerifySignature", calib: "RawEd25519Sign", throughput: true, seed: "-"},
 	{bench: "DedupeKey", calib: "RawBLAKE3_1KiB", throughput: true, seed: "-"},
 	{bench: "ColdStart", maxNs: 200e3, seed: "<= 2 ms"},
+	{bench: "AppendHotParallel", calib: "RawEd25519Sign", throughput: true, seed: "-"},
+	{bench: "DurableAppendBatch", calib: "AppendHotParallel", throughput: true, limit: 0.90, seed: "fsync p95 <= 8 ms"},
 }
 
 type result struct {

@@ -6,7 +6,7 @@ TEST_SCHEMAS := gen/testdata/shapes.capnp $(wildcard gen/testdata/unsupported/*.
 BENCH    ?= .
 COUNT    ?= 5
 
-.PHONY: all demo test setup vet gen gen-check go-test interop interop-rust interop-python bench fuzz
+.PHONY: all demo test setup vet gen gen-check go-test interop interop-rust interop-python bench fuzz rig-wal
 
 all: test
 
@@ -60,3 +60,8 @@ FUZZTIME ?= 30s
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzOpen$$' -fuzztime $(FUZZTIME) ./canonical
 	$(GO) test -run '^$$' -fuzz '^FuzzOpenShapes$$' -fuzztime $(FUZZTIME) ./gen/internal/shapes
+
+# Rig: 1-5 kHz durable appends with batched fsync (RATE, DURATION); writes
+# testing/performance/baselines/ron-audit/wal_steady.json.
+rig-wal:
+	bash testing/performance/audit/wal_steady.sh

@@ -171,8 +171,11 @@ type replayer struct {
 		seq            uint64
 	}
 	records, seals uint64
-	onRecord       func(h *Head, rec Sealed, v canonical.AuditRecordView)
-	onSeal         func(h *Head, s sealFrame)
+	// trustFirst accepts the first record seen of each chain as a start
+	// (verifying one segment file out of a longer log).
+	trustFirst bool
+	onRecord   func(h *Head, rec Sealed, v canonical.AuditRecordView)
+	onSeal     func(h *Head, s sealFrame)
 }
 
 func newReplayer(keys *KeySet) *replayer {
@@ -216,6 +219,11 @@ func (r *replayer) frame(f wal.Frame) error {
 		if got := r.hasher.RecordHash(rec.Bytes); got != rec.Hash {
 			return bad(h.WriterID, h.Stream, v.Seq(), fail(v, ReasonHashMismatch, rec.Hash.String(), got.String(), 0))
 		}
+		if r.trustFirst && h.Seq == 0 && v.Seq() > 1 {
+			h.Seq = v.Seq() - 1
+			copy(h.Hash[:], v.Prev())
+			h.SealedSeq = h.Seq
+		}
 		if err := VerifyLink(*h, v); err != nil {
 			return bad(h.WriterID, h.Stream, v.Seq(), err)
 		}
@@ -239,6 +247,9 @@ func (r *replayer) frame(f wal.Frame) error {
 			return bad(r.last.writer, r.last.stream, r.last.seq, err)
 		}
 		h := r.chains[s.writer][s.stream]
+		if h == nil && r.trustFirst {
+			break // its record is in an earlier segment
+		}
 		if h == nil || h.Seq != s.seq || h.Hash != s.hash {
 			return bad(s.writer, s.stream, s.seq, &VerifyError{WriterID: s.writer, Stream: s.stream, Seq: s.seq,
 				Reason: ReasonPrevMismatch, Expected: "a seal of the chain's head", Got: "a seal of another record"})
@@ -463,17 +474,43 @@ func VerifyDir(dir string, keys *KeySet, allowUnsealedTail bool, progress func(r
 	if err != nil {
 		return sum, r.wrapCorrupt(err)
 	}
-	if !allowUnsealedTail {
-		for _, h := range sum.Heads {
-			if h.SealedSeq < h.Seq {
-				return sum, &DurableError{WriterID: h.WriterID, Stream: h.Stream, Seq: h.SealedSeq + 1,
-					Err: &VerifyError{WriterID: h.WriterID, Stream: h.Stream, Seq: h.SealedSeq + 1, Reason: ReasonUnsealedTail,
-						Expected: "a signature at or after seq " + strconv.FormatUint(h.SealedSeq+1, 10),
-						Got:      "no signature after seq " + strconv.FormatUint(h.SealedSeq, 10)}}
-			}
+	return sum, unsealed(sum.Heads, allowUnsealedTail)
+}
+
+// VerifySegment verifies one segment file of a durable log on its own, as
+// VerifyDir verifies a directory, except that the first record of each
+// chain in the file is taken as the chain's start: its link to records in
+// earlier segments is not checked.
+func VerifySegment(path string, keys *KeySet, allowUnsealedTail bool, progress func(records uint64)) (Summary, error) {
+	r := newReplayer(keys)
+	r.trustFirst = true
+	if progress != nil {
+		r.onRecord = func(*Head, Sealed, canonical.AuditRecordView) { progress(r.records) }
+	}
+	info, err := wal.ReadSegmentFile(path, true, r.frame)
+	sum := Summary{WAL: wal.Recovery{Segments: 1, Frames: r.records + r.seals}, Records: r.records, Seals: r.seals, Heads: r.heads()}
+	if info.TornBytes > 0 {
+		sum.WAL.TornBytes, sum.WAL.TornAt, sum.WAL.TornReason = info.TornBytes, wal.Position{File: path, Offset: info.End}, info.TornReason
+	}
+	if err != nil {
+		return sum, r.wrapCorrupt(err)
+	}
+	return sum, unsealed(sum.Heads, allowUnsealedTail)
+}
+
+func unsealed(heads []Head, allow bool) error {
+	if allow {
+		return nil
+	}
+	for _, h := range heads {
+		if h.SealedSeq < h.Seq {
+			return &DurableError{WriterID: h.WriterID, Stream: h.Stream, Seq: h.SealedSeq + 1,
+				Err: &VerifyError{WriterID: h.WriterID, Stream: h.Stream, Seq: h.SealedSeq + 1, Reason: ReasonUnsealedTail,
+					Expected: "a signature at or after seq " + strconv.FormatUint(h.SealedSeq+1, 10),
+					Got:      "no signature after seq " + strconv.FormatUint(h.SealedSeq, 10)}}
 		}
 	}
-	return sum, nil
+	return nil
 }
 
 // ReadDir calls fn with every record of a durable log directory in log

@@ -26,7 +26,8 @@ commands:
   keygen [-dir DIR] [-name NAME]   write an Ed25519 key pair: NAME.key (0600) and NAME.pub
   append --wal DIR --key KEY [--stream S] [--writer W] [--fsync batch|always] [--on-bad stop|skip]
                                    append JSON Lines records from stdin; print "seq hash writer/stream" once durable
-  verify DIR [--pub KEY]...        verify every record, link and signature; print streams and heads
+  verify DIR|FILE [--pub KEY]...   verify every record, link and signature of a log (or one segment file);
+                                   print streams and heads; exit 1 naming the first failure
   dump DIR                         print the records as JSON Lines
   demo [-n N] [DIR]                the whole flow with figures: Micronode (RAM) then Macronode (durable log
                                    in DIR, default a new temporary directory), N records each (default 50000)

@@ -27,7 +27,7 @@ func verifyCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if fs.NArg() != 1 {
-		fmt.Fprintln(stderr, "usage: ronaudit verify DIR [--pub KEY]... [--allow-unsealed-tail]")
+		fmt.Fprintln(stderr, "usage: ronaudit verify DIR|SEGMENT-FILE [--pub KEY]... [--allow-unsealed-tail]")
 		return 2
 	}
 	dir := fs.Arg(0)
@@ -52,7 +52,12 @@ func verifyCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 			}
 		}
 	}
-	sum, err := sdk.VerifyDir(dir, keys, *allowTail, progress)
+	verify := sdk.VerifyDir
+	if fi, err := os.Stat(dir); err == nil && fi.Mode().IsRegular() {
+		verify = sdk.VerifySegment // one segment file: chains start where the file starts them
+		fmt.Fprintln(stdout, "one segment: the first record of each chain in it is taken as the chain's start")
+	}
+	sum, err := verify(dir, keys, *allowTail, progress)
 	if progress != nil {
 		fmt.Fprint(stderr, "\r\033[K")
 	}

@@ -26,7 +26,7 @@ func parallelAppend(b *testing.B, l *sdk.Log) {
 	b.RunParallel(func(pb *testing.PB) {
 		r := rec
 		id := g.Add(1)
-		r.Stream = "reads-" + strconv.Itoa(int(id%4))
+		r.Stream = "reads-" + strconv.Itoa(int(id%64))
 		r.TsMs += uint64(id) << 32 // distinct events per goroutine: no dedupe hits
 		for pb.Next() {
 			r.TsMs++

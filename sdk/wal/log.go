@@ -167,6 +167,12 @@ type Log struct {
 	err          error     // poison: set by the first failed write or fsync
 	closed       bool
 
+	// FsyncBatch waiters sleep on one of two channels, so that an fsync
+	// wakes only the appenders it made durable (not every waiter): curDone
+	// is closed when the fsync under way (covering up to covered) ends,
+	// nextDone when the one after it does.
+	curDone, nextDone chan struct{}
+
 	// FsyncBatch: the syncer goroutine.
 	wake     chan struct{}
 	stop     chan struct{}
@@ -206,6 +212,8 @@ func Open(dir string, opts Options) (*Log, Recovery, error) {
 	}
 	l := &Log{dir: dir, opts: o, lockf: lockf}
 	l.cond = sync.NewCond(&l.mu)
+	l.curDone, l.nextDone = make(chan struct{}), make(chan struct{})
+	close(l.curDone)
 	rec, err := l.recover()
 	if err != nil {
 		if l.f != nil {
@@ -514,9 +522,33 @@ func (l *Log) WaitDurable(index uint64) error {
 		if l.f == nil {
 			return ErrClosed
 		}
-		l.cond.Wait()
+		ch := l.nextDone
+		if index <= l.covered {
+			ch = l.curDone
+		}
+		l.mu.Unlock()
+		<-ch
+		l.mu.Lock()
 	}
 	return nil
+}
+
+// release closes ch unless it is closed already. Channels are closed only
+// under mu, so the check cannot race.
+func release(ch chan struct{}) {
+	select {
+	case <-ch:
+	default:
+		close(ch)
+	}
+}
+
+// releaseAllLocked wakes every FsyncBatch waiter: what they wait for
+// happened, or the log failed or closed.
+func (l *Log) releaseAllLocked() {
+	release(l.curDone)
+	release(l.nextDone)
+	l.nextDone = make(chan struct{})
 }
 
 // Sync fsyncs every frame appended so far now, whatever the policy.
@@ -569,6 +601,7 @@ func (l *Log) failLocked(op, path string, err error) error {
 		} else {
 			l.err = &Error{Op: op, Path: path, Err: err, kind: ErrPoisoned}
 		}
+		l.releaseAllLocked()
 		l.cond.Broadcast()
 		l.kick()
 	}
@@ -601,6 +634,8 @@ func (l *Log) commitLocked() {
 	}
 	l.syncing = true
 	l.covered = target
+	done := l.nextDone // waiters for frames up to target wait on it now
+	l.curDone, l.nextDone = done, make(chan struct{})
 	f, path, frames := l.f, l.segPath, int(target-l.durable)
 	l.mu.Unlock()
 	err := l.fsync(f, frames)
@@ -611,6 +646,7 @@ func (l *Log) commitLocked() {
 	} else if target > l.durable {
 		l.durable = target
 	}
+	release(done)
 	l.cond.Broadcast()
 }
 
@@ -631,6 +667,7 @@ func (l *Log) rotateLocked() error {
 		return l.failLocked("fsync", l.segPath, err)
 	}
 	l.durable, l.covered = target, target
+	l.releaseAllLocked()
 	l.cond.Broadcast()
 	err := l.f.Close()
 	l.f = nil
@@ -732,6 +769,7 @@ func (l *Log) close() error {
 			err = &Error{Op: "close", Path: l.segPath, Err: cerr}
 		}
 		l.f = nil
+		l.releaseAllLocked()
 	}
 	unlock(l.lockf)
 	if cerr := l.lockf.Close(); cerr != nil && err == nil {

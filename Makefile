@@ -60,6 +60,9 @@ FUZZTIME ?= 30s
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzOpen$$' -fuzztime $(FUZZTIME) ./canonical
 	$(GO) test -run '^$$' -fuzz '^FuzzOpenShapes$$' -fuzztime $(FUZZTIME) ./gen/internal/shapes
+	$(GO) test -run '^$$' -fuzz '^FuzzVerifyRecord$$' -fuzztime $(FUZZTIME) ./sdk
+	$(GO) test -run '^$$' -fuzz '^FuzzReadSegment$$' -fuzztime $(FUZZTIME) ./sdk/wal
+	$(GO) test -run '^$$' -fuzz '^FuzzPrivacyDetect$$' -fuzztime $(FUZZTIME) ./sdk
 
 # Rig: 1-5 kHz durable appends with batched fsync (RATE, DURATION); writes
 # testing/performance/baselines/ron-audit/wal_steady.json.

@@ -174,6 +174,7 @@ type replayer struct {
 	// trustFirst accepts the first record seen of each chain as a start
 	// (verifying one segment file out of a longer log).
 	trustFirst bool
+	pos        wal.Position // of the frame being replayed
 	onRecord   func(h *Head, rec Sealed, v canonical.AuditRecordView)
 	onSeal     func(h *Head, s sealFrame)
 }
@@ -198,6 +199,7 @@ func (r *replayer) head(writer, stream string) *Head {
 
 func (r *replayer) frame(f wal.Frame) error {
 	pos := wal.Position{File: f.File, Offset: f.Offset}
+	r.pos = pos
 	bad := func(writer, stream string, seq uint64, err error) error {
 		return &DurableError{Position: pos, WriterID: writer, Stream: stream, Seq: seq, Err: err}
 	}
@@ -460,14 +462,15 @@ type Summary struct {
 // writing (it takes no lock and changes nothing): every record's hash,
 // canonical bytes, link and signature under keys, frame by frame. With
 // keys nil it checks everything but signatures. progress,
-// if set, is called after every record. A torn tail is reported in the
+// if set, is called after every record with the count so far and where
+// the record is in the log. A torn tail is reported in the
 // Summary, not as a failure; records after the last signature of a chain
 // fail with ReasonUnsealedTail unless allowUnsealedTail. The first
 // failure is a *DurableError.
-func VerifyDir(dir string, keys *KeySet, allowUnsealedTail bool, progress func(records uint64)) (Summary, error) {
+func VerifyDir(dir string, keys *KeySet, allowUnsealedTail bool, progress func(records uint64, at wal.Position)) (Summary, error) {
 	r := newReplayer(keys)
 	if progress != nil {
-		r.onRecord = func(*Head, Sealed, canonical.AuditRecordView) { progress(r.records) }
+		r.onRecord = func(*Head, Sealed, canonical.AuditRecordView) { progress(r.records, r.pos) }
 	}
 	wrec, err := wal.ReadDir(dir, r.frame)
 	sum := Summary{WAL: wrec, Records: r.records, Seals: r.seals, Heads: r.heads()}
@@ -481,11 +484,11 @@ func VerifyDir(dir string, keys *KeySet, allowUnsealedTail bool, progress func(r
 // VerifyDir verifies a directory, except that the first record of each
 // chain in the file is taken as the chain's start: its link to records in
 // earlier segments is not checked.
-func VerifySegment(path string, keys *KeySet, allowUnsealedTail bool, progress func(records uint64)) (Summary, error) {
+func VerifySegment(path string, keys *KeySet, allowUnsealedTail bool, progress func(records uint64, at wal.Position)) (Summary, error) {
 	r := newReplayer(keys)
 	r.trustFirst = true
 	if progress != nil {
-		r.onRecord = func(*Head, Sealed, canonical.AuditRecordView) { progress(r.records) }
+		r.onRecord = func(*Head, Sealed, canonical.AuditRecordView) { progress(r.records, r.pos) }
 	}
 	info, err := wal.ReadSegmentFile(path, true, r.frame)
 	sum := Summary{WAL: wal.Recovery{Segments: 1, Frames: r.records + r.seals}, Records: r.records, Seals: r.seals, Heads: r.heads()}

@@ -30,7 +30,7 @@ commands:
                                    print streams and heads; exit 1 naming the first failure
   dump DIR                         print the records as JSON Lines
   demo [-n N] [DIR]                the whole flow with figures: Micronode (RAM) then Macronode (durable log
-                                   in DIR, default a new temporary directory), N records each (default 50000)
+                                   in DIR, default a new temporary directory); N records in RAM (default 100000), N/2 durable
 `
 
 // command is one subcommand: it parses its own flags from args.
@@ -71,7 +71,7 @@ func flags(name string, stderr io.Writer) *flag.FlagSet {
 
 func demoCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs := flags("demo", stderr)
-	n := fs.Int("n", 50000, "records per part")
+	n := fs.Int("n", 100000, "records of the Micronode part (the Macronode part appends half as many)")
 	if err := fs.Parse(reorder(args)); err != nil {
 		return 2
 	}
@@ -92,7 +92,7 @@ func demoCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		}
 		dir = d
 	}
-	if err := macronode(stdout, dir, *n); err != nil {
+	if err := macronode(stdout, dir, max(1, *n/2)); err != nil {
 		fmt.Fprintln(stderr, "ronaudit demo:", err)
 		return 1
 	}

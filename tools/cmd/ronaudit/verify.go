@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/rustyonions/ron-audit-go/sdk"
+	"github.com/rustyonions/ron-audit-go/sdk/wal"
 )
 
 // multiFlag collects a repeatable flag.
@@ -43,14 +45,9 @@ func verifyCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 			keys.Add(ed25519.PublicKey(pub))
 		}
 	}
-	var progress func(uint64)
+	var progress func(uint64, wal.Position)
 	if isTerminal(stderr) {
-		start := time.Now()
-		progress = func(n uint64) {
-			if n%20000 == 0 {
-				fmt.Fprintf(stderr, "\rverifying: %d records (%.0f/s)", n, float64(n)/time.Since(start).Seconds())
-			}
-		}
+		progress = progressBar(stderr, dir)
 	}
 	verify := sdk.VerifyDir
 	if fi, err := os.Stat(dir); err == nil && fi.Mode().IsRegular() {
@@ -104,6 +101,33 @@ func reorder(args []string) []string {
 		pos = append(pos, a)
 	}
 	return append(flagArgs, pos...)
+}
+
+// progressBar returns a progress callback that draws a bar on a terminal:
+// the share of the log's bytes verified, records and rate.
+func progressBar(w io.Writer, path string) func(uint64, wal.Position) {
+	sizes := map[string]int64{} // segment file -> bytes of the segments before it
+	var total int64
+	files := []string{path}
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		files, _ = filepath.Glob(filepath.Join(path, "*.seg"))
+		sort.Strings(files)
+	}
+	for _, f := range files {
+		sizes[f] = total
+		if fi, err := os.Stat(f); err == nil {
+			total += fi.Size()
+		}
+	}
+	start, last := time.Now(), time.Time{}
+	return func(n uint64, at wal.Position) {
+		if now := time.Now(); now.Sub(last) >= 100*time.Millisecond && total > 0 {
+			last = now
+			done := float64(sizes[at.File]+at.Offset) / float64(total)
+			bar := strings.Repeat("#", int(done*30)) + strings.Repeat(".", 30-int(done*30))
+			fmt.Fprintf(w, "\r[%s] %3.0f%% %d records %.0f/s", bar, 100*done, n, float64(n)/now.Sub(start).Seconds())
+		}
+	}
 }
 
 func isTerminal(w io.Writer) bool {

@@ -364,7 +364,7 @@ func TestDurableAcrossSegments(t *testing.T) {
 		l.Close()
 	}
 	sum, err := sdk.VerifyDir(dir, sdk.NewKeySet(coreSigner(t).Public()), false, nil)
-	if err != nil || sum.Records != 180 || sum.WAL.Segments < 5 || sum.Heads[0].Seq != 180 {
+	if err != nil || sum.Records != 180 || sum.WAL.Segments < 3 || sum.Heads[0].Seq != 180 {
 		t.Fatalf("%+v %v", sum, err)
 	}
 	segs, _ := filepath.Glob(filepath.Join(dir, "*.seg"))

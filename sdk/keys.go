@@ -50,33 +50,13 @@ func (e *KeyError) Error() string { return "sdk: key: " + e.Reason }
 // Is makes errors.Is match the error's category.
 func (e *KeyError) Is(target error) bool { return target == e.target }
 
-// KeyFileError reports a key file that cannot be loaded or written. Err is
-// the underlying error, if any (reachable with errors.Unwrap, errors.Is
-// and errors.As). The error matches ErrKeyPermissions when the file's mode
-// is too open and ErrKeyFormat when its contents are not the expected key.
-type KeyFileError struct {
-	Path   string
-	Reason string
-	Err    error
-	target error // category for Is
-}
-
-func (e *KeyFileError) Error() string {
-	s := "sdk: key file " + e.Path + ": " + e.Reason
-	if e.Err != nil {
-		s += ": " + e.Err.Error()
-	}
-	return s
-}
-
-// Unwrap returns the underlying error.
-func (e *KeyFileError) Unwrap() error { return e.Err }
-
-// Is makes errors.Is match the error's category.
-func (e *KeyFileError) Is(target error) bool { return e.target != nil && target == e.target }
+// KeyFileError reports a key file that cannot be loaded or written; see
+// FileError. It matches ErrKeyPermissions when the file's mode is too open
+// and ErrKeyFormat when its contents are not the expected key.
+type KeyFileError = FileError
 
 func formatError(path, reason string, err error) *KeyFileError {
-	return &KeyFileError{Path: path, Reason: reason, Err: err, target: ErrKeyFormat}
+	return &FileError{What: "key file", Path: path, Reason: reason, Err: err, target: ErrKeyFormat}
 }
 
 // KeyIDOf returns the key id of pub: the first 8 bytes of BLAKE3
@@ -157,26 +137,26 @@ const (
 // file it created. name must be a plain file name, without a separator.
 func GenerateKeyFiles(dir, name string) (privPath, pubPath string, id KeyID, err error) {
 	if name == "" || name == "." || name == ".." || strings.ContainsAny(name, `/\`) || filepath.Base(name) != name {
-		return "", "", KeyID{}, &KeyFileError{Path: filepath.Join(dir, name), Reason: "key name " + strconv.Quote(name) + " is not a plain file name"}
+		return "", "", KeyID{}, &FileError{What: "key file", Path: filepath.Join(dir, name), Reason: "key name " + strconv.Quote(name) + " is not a plain file name"}
 	}
 	privPath = filepath.Join(dir, name+".key")
 	pubPath = filepath.Join(dir, name+".pub")
 
 	pub, priv, err := ed25519.GenerateKey(nil)
 	if err != nil {
-		return "", "", KeyID{}, &KeyFileError{Path: privPath, Reason: "generating key", Err: err}
+		return "", "", KeyID{}, &FileError{What: "key file", Path: privPath, Reason: "generating key", Err: err}
 	}
 	defer clear(priv)
 	der, err := x509.MarshalPKCS8PrivateKey(priv)
 	if err != nil {
-		return "", "", KeyID{}, &KeyFileError{Path: privPath, Reason: "encoding PKCS#8", Err: err}
+		return "", "", KeyID{}, &FileError{What: "key file", Path: privPath, Reason: "encoding PKCS#8", Err: err}
 	}
 	privPEM := pem.EncodeToMemory(&pem.Block{Type: pemPrivateType, Bytes: der})
 	clear(der)
 	defer clear(privPEM)
 	pubDER, err := x509.MarshalPKIXPublicKey(pub)
 	if err != nil {
-		return "", "", KeyID{}, &KeyFileError{Path: pubPath, Reason: "encoding PKIX", Err: err}
+		return "", "", KeyID{}, &FileError{What: "key file", Path: pubPath, Reason: "encoding PKIX", Err: err}
 	}
 	pubPEM := pem.EncodeToMemory(&pem.Block{Type: pemPublicType, Bytes: pubDER})
 
@@ -199,7 +179,7 @@ func writeNewFile(path string, b []byte, perm os.FileMode) error {
 		if errors.Is(err, os.ErrExist) {
 			reason = "already exists, refusing to overwrite"
 		}
-		return &KeyFileError{Path: path, Reason: reason, Err: err}
+		return &FileError{What: "key file", Path: path, Reason: reason, Err: err}
 	}
 	_, err = f.Write(b)
 	if err == nil {
@@ -210,7 +190,7 @@ func writeNewFile(path string, b []byte, perm os.FileMode) error {
 	}
 	if err != nil {
 		os.Remove(path)
-		return &KeyFileError{Path: path, Reason: "writing", Err: err}
+		return &FileError{What: "key file", Path: path, Reason: "writing", Err: err}
 	}
 	return nil
 }
@@ -300,7 +280,7 @@ func LoadPublicKey(path string) (ed25519.PublicKey, error) {
 func readKeyFile(path string, private bool) ([]byte, error) {
 	f, p := openSecret(path, "private key file", private)
 	if p != nil {
-		e := &KeyFileError{Path: path, Reason: p.reason, Err: p.err}
+		e := &FileError{What: "key file", Path: path, Reason: p.reason, Err: p.err}
 		if p.perms {
 			e.target = ErrKeyPermissions
 		}
@@ -310,7 +290,7 @@ func readKeyFile(path string, private bool) ([]byte, error) {
 	data, err := io.ReadAll(io.LimitReader(f, maxKeyFileSize+1))
 	if err != nil {
 		clear(data)
-		return nil, &KeyFileError{Path: path, Reason: "cannot read", Err: err}
+		return nil, &FileError{What: "key file", Path: path, Reason: "cannot read", Err: err}
 	}
 	if len(data) > maxKeyFileSize {
 		clear(data)

@@ -458,31 +458,10 @@ var (
 	ErrSaltFormat = errors.New("sdk: malformed salt file")
 )
 
-// SaltFileError reports a salt file that cannot be loaded or written. Err
-// is the underlying error, if any (reachable with errors.Unwrap,
-// errors.Is and errors.As). The error matches ErrSaltPermissions when the
-// file's mode is too open and ErrSaltFormat when its contents are not a
-// salt.
-type SaltFileError struct {
-	Path   string
-	Reason string
-	Err    error
-	target error // category for Is
-}
-
-func (e *SaltFileError) Error() string {
-	s := "sdk: salt file " + e.Path + ": " + e.Reason
-	if e.Err != nil {
-		s += ": " + e.Err.Error()
-	}
-	return s
-}
-
-// Unwrap returns the underlying error.
-func (e *SaltFileError) Unwrap() error { return e.Err }
-
-// Is makes errors.Is match the error's category.
-func (e *SaltFileError) Is(target error) bool { return e.target != nil && target == e.target }
+// SaltFileError reports a salt file that cannot be loaded or written; see
+// FileError. It matches ErrSaltPermissions when the file's mode is too
+// open and ErrSaltFormat when its contents are not a salt.
+type SaltFileError = FileError
 
 // maxSaltFile is the longest salt file: 64 hex digits and "\r\n".
 const maxSaltFile = 2*SaltSize + 2
@@ -504,7 +483,7 @@ const maxSaltFile = 2*SaltSize + 2
 func LoadSalt(path string) ([]byte, error) {
 	f, p := openSecret(path, "salt file", true)
 	if p != nil {
-		e := &SaltFileError{Path: path, Reason: p.reason, Err: p.err}
+		e := &FileError{What: "salt file", Path: path, Reason: p.reason, Err: p.err}
 		if p.perms {
 			e.target = ErrSaltPermissions
 		}
@@ -515,14 +494,14 @@ func LoadSalt(path string) ([]byte, error) {
 	defer clear(buf[:])
 	n, err := io.ReadFull(f, buf[:])
 	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
-		return nil, &SaltFileError{Path: path, Reason: "cannot read", Err: err}
+		return nil, &FileError{What: "salt file", Path: path, Reason: "cannot read", Err: err}
 	}
 	return parseSalt(path, buf[:n])
 }
 
 func parseSalt(path string, b []byte) ([]byte, error) {
 	bad := func(reason string, err error) error {
-		return &SaltFileError{Path: path, Reason: reason, Err: err, target: ErrSaltFormat}
+		return &FileError{What: "salt file", Path: path, Reason: reason, Err: err, target: ErrSaltFormat}
 	}
 	salt := make([]byte, SaltSize)
 	if len(b) == SaltSize {
@@ -579,7 +558,7 @@ func GenerateSalt(path string) error {
 		if errors.Is(err, os.ErrExist) {
 			reason = "already exists, refusing to overwrite"
 		}
-		return &SaltFileError{Path: path, Reason: reason, Err: err}
+		return &FileError{What: "salt file", Path: path, Reason: reason, Err: err}
 	}
 	var salt [SaltSize]byte
 	var text [2*SaltSize + 1]byte
@@ -601,7 +580,7 @@ func GenerateSalt(path string) error {
 	}
 	if err != nil {
 		os.Remove(path)
-		return &SaltFileError{Path: path, Reason: "writing", Err: err}
+		return &FileError{What: "salt file", Path: path, Reason: "writing", Err: err}
 	}
 	return nil
 }

@@ -6,6 +6,32 @@ import (
 	"runtime"
 )
 
+// FileError reports a key or salt file that cannot be loaded or written.
+// Err is the underlying error, if any (reachable with errors.Unwrap,
+// errors.Is and errors.As); the error also matches its category
+// (ErrKeyPermissions, ErrKeyFormat, ErrSaltPermissions, ErrSaltFormat).
+type FileError struct {
+	What   string // "key file" or "salt file"
+	Path   string
+	Reason string
+	Err    error
+	target error // category for Is
+}
+
+func (e *FileError) Error() string {
+	s := "sdk: " + e.What + " " + e.Path + ": " + e.Reason
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s
+}
+
+// Unwrap returns the underlying error.
+func (e *FileError) Unwrap() error { return e.Err }
+
+// Is makes errors.Is match the error's category.
+func (e *FileError) Is(target error) bool { return e.target != nil && target == e.target }
+
 // fileProblem is why openSecret refused a file; the caller turns it into
 // its own typed error (KeyFileError, SaltFileError).
 type fileProblem struct {

@@ -1,0 +1,140 @@
+package checkpoint
+
+import (
+	"fmt"
+	"strconv"
+	"sync"
+
+	"golang.org/x/mod/sumdb/tlog"
+)
+
+// LeafHash returns the RFC 6962 leaf hash of the record with record hash
+// recordHash: SHA-256(0x00 || recordHash). It is tlog.RecordHash of the
+// 32 hash bytes.
+func LeafHash(recordHash [32]byte) tlog.Hash { return tlog.RecordHash(recordHash[:]) }
+
+// Tree is the RFC 6962 Merkle tree of one chain: leaf i (0-based) is the
+// record with seq i+1, and its leaf data is that record's 32-byte record
+// hash (see the package documentation). It keeps every stored hash of the
+// tlog layout in memory, tlog.StoredHashCount(n) < 2n hashes for n leaves:
+// about 64 bytes per record, 640 KB per 10,000 records. Roots and proofs
+// for any earlier size stay available, since stored hashes are only ever
+// appended.
+//
+// A Tree is safe for concurrent use; proofs can be made while another
+// goroutine appends. It implements tlog.HashReader over its stored hashes,
+// so the tlog functions can read it directly. The zero value is an empty
+// tree.
+type Tree struct {
+	mu     sync.RWMutex
+	n      int64       // leaves
+	hashes hashSlice   // stored hashes, tlog.StoredHashIndex order
+}
+
+// NewTree returns an empty tree.
+func NewTree() *Tree { return new(Tree) }
+
+// hashSlice is a tlog.HashReader over stored hashes held in a slice. The
+// caller holds the tree's lock.
+type hashSlice []tlog.Hash
+
+func (h hashSlice) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
+	out := make([]tlog.Hash, len(indexes))
+	for i, x := range indexes {
+		if x < 0 || x >= int64(len(h)) {
+			return nil, fmt.Errorf("checkpoint: stored hash %d not in tree of %d stored hashes", x, len(h))
+		}
+		out[i] = h[x]
+	}
+	return out, nil
+}
+
+// Append adds the record with record hash recordHash as the next leaf and
+// returns its leaf index (its seq minus one).
+func (t *Tree) Append(recordHash [32]byte) (index int64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	hs, err := tlog.StoredHashes(t.n, recordHash[:], t.hashes)
+	if err != nil {
+		// StoredHashes reads only hashes below StoredHashCount(n), which
+		// the slice holds.
+		panic("checkpoint: internal error: " + err.Error())
+	}
+	t.hashes = append(t.hashes, hs...)
+	index = t.n
+	t.n++
+	return index
+}
+
+// Size returns the number of leaves.
+func (t *Tree) Size() int64 {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return t.n
+}
+
+// Root returns the root hash of the whole tree. The root of the empty
+// tree is SHA-256 of no bytes (RFC 6962, section 2.1).
+func (t *Tree) Root() tlog.Hash {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	h, err := tlog.TreeHash(t.n, t.hashes)
+	if err != nil {
+		panic("checkpoint: internal error: " + err.Error())
+	}
+	return h
+}
+
+// RootAt returns the root hash of the tree's first size leaves, for 0 <=
+// size <= Size(); otherwise an *Error with ReasonRange.
+func (t *Tree) RootAt(size int64) (tlog.Hash, error) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	if size < 0 || size > t.n {
+		return tlog.Hash{}, newErr(ReasonRange, "tree size "+strconv.FormatInt(size, 10)+" not in [0, "+strconv.FormatInt(t.n, 10)+"]", nil)
+	}
+	return tlog.TreeHash(size, t.hashes)
+}
+
+// InclusionProof returns the proof that leaf index is in the tree of the
+// first treeSize leaves (tlog.ProveRecord), for 0 <= index < treeSize <=
+// Size(); otherwise an *Error with ReasonRange. tlog.CheckRecord or
+// VerifyInclusion checks it.
+func (t *Tree) InclusionProof(index, treeSize int64) (tlog.RecordProof, error) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	if index < 0 || index >= treeSize || treeSize > t.n {
+		return nil, newErr(ReasonRange, "leaf "+strconv.FormatInt(index, 10)+" in tree size "+strconv.FormatInt(treeSize, 10)+
+			" (tree has "+strconv.FormatInt(t.n, 10)+" leaves)", nil)
+	}
+	return tlog.ProveRecord(treeSize, index, t.hashes)
+}
+
+// ConsistencyProof returns the proof that the tree of the first oldSize
+// leaves is a prefix of the tree of the first newSize leaves
+// (tlog.ProveTree), for 1 <= oldSize <= newSize <= Size(); otherwise an
+// *Error with ReasonRange. (Every tree extends the empty tree; its proof is
+// empty, and VerifyConsistency accepts it without one.) tlog.CheckTree or
+// VerifyConsistency checks it.
+func (t *Tree) ConsistencyProof(oldSize, newSize int64) (tlog.TreeProof, error) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	if oldSize == 0 && newSize >= 0 && newSize <= t.n {
+		return tlog.TreeProof{}, nil
+	}
+	if oldSize < 1 || oldSize > newSize || newSize > t.n {
+		return nil, newErr(ReasonRange, "sizes "+strconv.FormatInt(oldSize, 10)+" -> "+strconv.FormatInt(newSize, 10)+
+			" (tree has "+strconv.FormatInt(t.n, 10)+" leaves)", nil)
+	}
+	return tlog.ProveTree(newSize, oldSize, t.hashes)
+}
+
+// ReadHashes implements tlog.HashReader over the tree's stored hashes
+// (tlog.StoredHashIndex order).
+func (t *Tree) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return t.hashes.ReadHashes(indexes)
+}
+
+var _ tlog.HashReader = (*Tree)(nil)

@@ -1,0 +1,36 @@
+package main
+
+import (
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+func TestQuantiles(t *testing.T) {
+	var ds []time.Duration
+	for i := 100; i >= 1; i-- {
+		ds = append(ds, time.Duration(i)*time.Millisecond)
+	}
+	q := quantilesOf(ds)
+	if q.P50 != 0.051 || q.P95 != 0.096 || q.P99 != 0.1 || q.Max != 0.1 {
+		t.Fatalf("%+v", q)
+	}
+	if quantilesOf(nil) != (quantiles{}) {
+		t.Fatal("empty")
+	}
+}
+
+// TestWALSteady runs the rig briefly: it appends at the rate asked,
+// everything becomes durable, and the snapshot has fsync figures.
+func TestWALSteady(t *testing.T) {
+	s, err := walSteady(1000, 300*time.Millisecond, filepath.Join(t.TempDir(), "wal"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Appended < 200 || s.Appended > 320 || s.Fsyncs == 0 || s.FsyncSeconds.P95 <= 0 || s.DurableSeconds.P50 <= 0 {
+		t.Fatalf("%+v", s)
+	}
+	if s.QueueDepth.Max < 1 || s.RecordBytes == 0 {
+		t.Fatalf("%+v", s)
+	}
+}

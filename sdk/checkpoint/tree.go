@@ -27,8 +27,8 @@ func LeafHash(recordHash [32]byte) tlog.Hash { return tlog.RecordHash(recordHash
 // tree.
 type Tree struct {
 	mu     sync.RWMutex
-	n      int64       // leaves
-	hashes hashSlice   // stored hashes, tlog.StoredHashIndex order
+	n      int64     // leaves
+	hashes hashSlice // stored hashes, tlog.StoredHashIndex order
 }
 
 // NewTree returns an empty tree.
@@ -112,10 +112,10 @@ func (t *Tree) InclusionProof(index, treeSize int64) (tlog.RecordProof, error) {
 
 // ConsistencyProof returns the proof that the tree of the first oldSize
 // leaves is a prefix of the tree of the first newSize leaves
-// (tlog.ProveTree), for 1 <= oldSize <= newSize <= Size(); otherwise an
-// *Error with ReasonRange. (Every tree extends the empty tree; its proof is
-// empty, and VerifyConsistency accepts it without one.) tlog.CheckTree or
-// VerifyConsistency checks it.
+// (tlog.ProveTree), for 0 <= oldSize <= newSize <= Size(); otherwise an
+// *Error with ReasonRange. For oldSize 0 the proof is empty: every tree
+// extends the empty tree (tlog has no proof from size 0; VerifyConsistency
+// accepts the empty proof). tlog.CheckTree or VerifyConsistency checks it.
 func (t *Tree) ConsistencyProof(oldSize, newSize int64) (tlog.TreeProof, error) {
 	t.mu.RLock()
 	defer t.mu.RUnlock()

@@ -1,0 +1,51 @@
+// Package checkpoint makes the Merkle tree of a ron-audit chain, signed
+// checkpoints of it, and the proofs a verifier checks offline against a
+// checkpoint with only the signer's public key: that a record is in the
+// log (inclusion) and that a later log extends an earlier one
+// (consistency), so a tail that was cut, rolled back or forked is caught.
+// SPEC.md in this directory is the byte contract; this is its summary.
+//
+// # Tree
+//
+// Each chain (writerId, stream) has its own tree in RFC 6962 form
+// (SHA-256, leaf hash SHA-256(0x00 || data), node hash SHA-256(0x01 ||
+// left || right)), built and proved with golang.org/x/mod/sumdb/tlog, so
+// transparency-log tooling and witnesses check it unchanged. Leaf i
+// (0-based) is the record with seq i+1, and its leaf data is the record's
+// 32-byte record hash (BLAKE3, canonical/SPEC.md section 5):
+//
+//	leaf hash(i) = SHA-256(0x00 || recordHash(seq i+1))
+//
+// The record hash rather than the canonical bytes, because: it is already
+// computed for every record (hashing a leaf is one 33-byte SHA-256, not a
+// second pass over up to 64 KiB); it binds the exact canonical bytes
+// through BLAKE3, so an inclusion proof of the hash is one of the record;
+// RFC 6962 tooling checks inclusion of those 32 bytes as it would of any
+// leaf; and a reader holding the record recomputes its hash with b3sum
+// and needs nothing else. Proofs stay small whatever the record size.
+//
+// # Checkpoints
+//
+// A checkpoint is a C2SP tlog-checkpoint: a C2SP signed note
+// (golang.org/x/mod/sumdb/note, Ed25519, key type 0x01) whose text is
+// exactly three lines, each ending in a newline:
+//
+//	ron-audit/svc-index@inst-2/index
+//	7
+//	<root hash, standard base64 with padding>
+//
+// The origin line names the chain: "ron-audit/" + e(writerId) + "/" +
+// e(stream), where e keeps A-Z a-z 0-9 - . _ ~ @ and writes every other
+// byte as %XX (upper-case hex), so "/" inside an id cannot split it and
+// the origin is a valid note key name. There are no extension lines;
+// Open refuses any. The note key name is the signer's choice (for
+// example "ron-audit/" + e(writerId), one key for all streams of a
+// writer); NewNoteSigner signs with any sdk.Signer, so an HSM key works.
+//
+// # Errors
+//
+// Every error is an *Error whose Reason (format, bad_signature,
+// unknown_key, sign, out_of_range, not_included, origin_mismatch,
+// rollback, fork) matches the sentinel of the same name with errors.Is
+// and whose Err is the note or tlog error underneath.
+package checkpoint

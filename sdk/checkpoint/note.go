@@ -1,0 +1,116 @@
+package checkpoint
+
+import (
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"strconv"
+
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/rustyonions/ron-audit-go/sdk"
+)
+
+// algEd25519 is the signed-note key type of Ed25519 (C2SP signed-note).
+const algEd25519 = 0x01
+
+// NoteKeyHash returns the signed-note key hash of an Ed25519 key named
+// name: the first 4 bytes, big-endian, of SHA-256(name || "\n" || 0x01 ||
+// pub), the rule of golang.org/x/mod/sumdb/note and C2SP signed-note.
+func NoteKeyHash(name string, pub ed25519.PublicKey) uint32 {
+	h := sha256.New()
+	h.Write([]byte(name))
+	h.Write([]byte{'\n', algEd25519})
+	h.Write(pub)
+	var sum [sha256.Size]byte
+	return binary.BigEndian.Uint32(h.Sum(sum[:0]))
+}
+
+// noteSigner adapts an sdk.Signer to note.Signer.
+type noteSigner struct {
+	s    sdk.Signer
+	name string
+	hash uint32
+	err  error // a key that cannot sign notes, reported by Sign
+}
+
+// NewNoteSigner returns a note.Signer that signs notes with s under the
+// key name name: its key hash is NoteKeyHash(name, s.Public()) and its
+// signatures are Ed25519 signatures over the note text made by s.Sign, so
+// a key held in an HSM or KMS signs checkpoints as it signs records. The
+// note verifier key of the result is note.NewEd25519VerifierKey(name,
+// s.Public()) (NoteVerifier builds its verifier).
+//
+// s.Sign is given the note text, not a record's signed message: the signer
+// must sign any message. The two cannot be confused: a record's signed
+// message begins "RONAUDIT-SIG-V1", a checkpoint's text "ron-audit/".
+//
+// name must be a valid note key name (non-empty UTF-8 without spaces or
+// '+'); note.Sign and Sign refuse a signer with another name, and a public
+// key that is not 32 bytes, with an *Error of ReasonSign.
+func NewNoteSigner(s sdk.Signer, name string) note.Signer {
+	pub := s.Public()
+	ns := &noteSigner{s: s, name: name, hash: NoteKeyHash(name, pub)}
+	if len(pub) != ed25519.PublicKeySize {
+		ns.err = newErr(ReasonSign, "Ed25519 public key is "+strconv.Itoa(len(pub))+" bytes, want 32", nil)
+	}
+	return ns
+}
+
+func (n *noteSigner) Name() string    { return n.name }
+func (n *noteSigner) KeyHash() uint32 { return n.hash }
+
+func (n *noteSigner) Sign(msg []byte) ([]byte, error) {
+	if n.err != nil {
+		return nil, n.err
+	}
+	var sig sdk.Signature
+	if err := n.s.Sign(msg, &sig); err != nil {
+		return nil, err
+	}
+	return sig[:], nil
+}
+
+// NoteVerifier returns the note.Verifier of the Ed25519 key pub named
+// name: note.NewVerifier of note.NewEd25519VerifierKey(name, pub). A name
+// that is not a valid note key name or a key that is not 32 bytes is an
+// *Error of ReasonFormat.
+func NoteVerifier(name string, pub ed25519.PublicKey) (note.Verifier, error) {
+	vkey, err := note.NewEd25519VerifierKey(name, pub)
+	if err != nil {
+		return nil, newErr(ReasonFormat, "note verifier key for "+quote(name), err)
+	}
+	v, err := note.NewVerifier(vkey)
+	if err != nil {
+		return nil, newErr(ReasonFormat, "note verifier key "+quote(vkey), err)
+	}
+	return v, nil
+}
+
+// errMalformedNote is the note package's unexported error for a message
+// that is not a signed note, found by opening a message that is not one.
+var errMalformedNote = func() error {
+	_, err := note.Open([]byte("not a note"), nil)
+	if err == nil {
+		panic("checkpoint: note.Open accepted a malformed note")
+	}
+	return err
+}()
+
+// noteError turns an error of note.Open into an *Error.
+func noteError(err error) *Error {
+	var inv *note.InvalidSignatureError
+	var unv *note.UnverifiedNoteError
+	switch {
+	case errors.As(err, &inv):
+		return newErr(ReasonBadSignature, "signature by key "+quote(inv.Name)+" hash "+strconv.FormatUint(uint64(inv.Hash), 16), err)
+	case errors.As(err, &unv):
+		return newErr(ReasonUnknownKey, "no signature by a trusted key", err)
+	case errors.Is(err, errMalformedNote):
+		return newErr(ReasonFormat, "not a signed note (needs text, blank line, signature lines; no control characters but newline; ends in newline)", err)
+	}
+	// The Verifiers failed to give a verifier for a signature (ambiguous,
+	// mismatched, or its own error).
+	return newErr(ReasonUnknownKey, "looking up the note verifier", err)
+}

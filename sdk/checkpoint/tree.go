@@ -1,6 +1,7 @@
 package checkpoint
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"strconv"
 	"sync"
@@ -54,13 +55,21 @@ func (h hashSlice) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 func (t *Tree) Append(recordHash [32]byte) (index int64) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	hs, err := tlog.StoredHashes(t.n, recordHash[:], t.hashes)
-	if err != nil {
-		// StoredHashes reads only hashes below StoredHashCount(n), which
-		// the slice holds.
-		panic("checkpoint: internal error: " + err.Error())
+	// What tlog.StoredHashes computes, without its allocations: the leaf
+	// hash, then one node hash per subtree the leaf completes (a trailing
+	// 1 bit of n), each over the stored hash of its left sibling.
+	var buf [1 + 2*tlog.HashSize]byte
+	copy(buf[1:], recordHash[:])
+	h := tlog.Hash(sha256.Sum256(buf[:1+tlog.HashSize])) // tlog.RecordHash: SHA-256(0x00 || data)
+	t.hashes = append(t.hashes, h)
+	buf[0] = 0x01
+	for level, m := 0, t.n; m&1 == 1; level, m = level+1, m>>1 {
+		left := t.hashes[tlog.StoredHashIndex(level, m-1)]
+		copy(buf[1:], left[:])
+		copy(buf[1+tlog.HashSize:], h[:])
+		h = tlog.Hash(sha256.Sum256(buf[:])) // tlog.NodeHash(left, h)
+		t.hashes = append(t.hashes, h)
 	}
-	t.hashes = append(t.hashes, hs...)
 	index = t.n
 	t.n++
 	return index

@@ -16,6 +16,11 @@ Checks every record of every ``*.json`` vector file the way
 The ``dedupeKey`` check (README step 5) is skipped: it needs a canonical
 encoder, and the README lets readers skip it.
 
+When the directory has a ``checkpoints`` subfolder, each of its ``*.json``
+files is checked too (signed checkpoints, Merkle roots, inclusion and
+consistency proofs, notes that must be refused), by ``ronaudit_checkpoint``,
+and counted in the summary like a record vector file.
+
 Usage: ``python ronaudit_reader.py <vectors dir>``
 """
 
@@ -31,6 +36,8 @@ import blake3
 import capnp
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+import ronaudit_checkpoint
 
 HERE = Path(__file__).resolve().parent
 SCHEMA_PATH = HERE / ".." / ".." / ".." / "schema" / "audit.capnp"
@@ -357,6 +364,17 @@ def main(argv: list[str] | None = None) -> int:
             failed += 1
             print(f"FAIL {r.path.name} ({r.records} records, {len(r.errors)} errors)")
             for e in r.errors:
+                print(f"  {e}")
+    for p in ronaudit_checkpoint.checkpoint_vector_files(directory):
+        c = ronaudit_checkpoint.check_checkpoint_file(p)
+        label = f"{p.parent.name}/{p.name}"
+        if c.ok:
+            passed += 1
+            print(f"PASS {label} ({c.items} checkpoints, proofs and refusals)")
+        else:
+            failed += 1
+            print(f"FAIL {label} ({c.items} checkpoints, proofs and refusals, {len(c.errors)} errors)")
+            for e in c.errors:
                 print(f"  {e}")
     print(f"python-reader: {passed} passed, {failed} failed")
     return 0 if failed == 0 else 1

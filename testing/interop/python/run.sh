@@ -9,5 +9,5 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q -r requirements.txt
 
-.venv/bin/python -m pytest -q test_reader.py
+.venv/bin/python -m pytest -q test_reader.py test_checkpoint.py
 .venv/bin/python ronaudit_reader.py ../../vectors/v1

@@ -79,7 +79,8 @@ def test_vector_file_passes(path):
 def test_cli_passes(capsys):
     assert rr.main([str(VECTORS_DIR)]) == 0
     out = capsys.readouterr().out.strip().splitlines()
-    assert out[-1] == f"python-reader: {len(_files())} passed, 0 failed"
+    n = len(_files()) + len(rr.ronaudit_checkpoint.checkpoint_vector_files(VECTORS_DIR))
+    assert out[-1] == f"python-reader: {n} passed, 0 failed"
 
 
 def test_cli_fails_on_empty_dir(tmp_path):

@@ -4,6 +4,7 @@
 //	ronaudit append --wal DIR --key KEY ...      append JSON Lines records durably
 //	ronaudit verify DIR [--pub KEY]...           verify a log; exit 1 naming the first failure
 //	ronaudit dump DIR                            records as JSON Lines
+//	ronaudit checkpoint|prove|verify-proof ...   checkpoints and proofs (sdk/checkpoint/SPEC.md)
 //	ronaudit demo [-n N] [DIR]                   Micronode then Macronode demo with figures
 //
 // Install it with go install github.com/rustyonions/ron-audit-go/tools/cmd/ronaudit@latest.
@@ -29,6 +30,12 @@ commands:
   verify DIR|FILE [--pub KEY]...   verify every record, link and signature of a log (or one segment file);
                                    print streams and heads; exit 1 naming the first failure
   dump DIR                         print the records as JSON Lines
+  checkpoint --wal DIR --key KEY --writer W --stream S [--out FILE]
+                                   sign a checkpoint (C2SP signed note) of a chain's current state
+  prove --wal DIR --checkpoint CP --pub KEY (--seq N | --old OLDCP)
+                                   an inclusion proof of record N, or a consistency proof OLDCP -> CP
+  verify-proof --checkpoint CP --pub KEY [--old OLDCP] PROOF.json
+                                   check a proof offline, with only the public key
   demo [-n N] [DIR]                the whole flow with figures: Micronode (RAM) then Macronode (durable log
                                    in DIR, default a new temporary directory); N records in RAM (default 100000), N/2 durable
 `
@@ -37,11 +44,14 @@ commands:
 type command func(args []string, stdin io.Reader, stdout, stderr io.Writer) int
 
 var commands = map[string]command{
-	"keygen": keygenCmd,
-	"append": appendCmd,
-	"verify": verifyCmd,
-	"dump":   dumpCmd,
-	"demo":   demoCmd,
+	"keygen":       keygenCmd,
+	"append":       appendCmd,
+	"verify":       verifyCmd,
+	"dump":         dumpCmd,
+	"checkpoint":   checkpointCmd,
+	"prove":        proveCmd,
+	"verify-proof": verifyProofCmd,
+	"demo":         demoCmd,
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {

@@ -25,11 +25,12 @@ func verifyCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	var pubs multiFlag
 	fs.Var(&pubs, "pub", "public key file of a signer (repeatable); without one, signatures are not checked")
 	allowTail := fs.Bool("allow-unsealed-tail", false, "accept records after a chain's last signature")
+	cpPath := fs.String("checkpoint", "", "a signed checkpoint the log must extend (detects a cut, rolled back or forked log)")
 	if err := fs.Parse(reorder(args)); err != nil {
 		return 2
 	}
 	if fs.NArg() != 1 {
-		fmt.Fprintln(stderr, "usage: ronaudit verify DIR|SEGMENT-FILE [--pub KEY]... [--allow-unsealed-tail]")
+		fmt.Fprintln(stderr, "usage: ronaudit verify DIR|SEGMENT-FILE [--pub KEY]... [--checkpoint CP] [--allow-unsealed-tail]")
 		return 2
 	}
 	dir := fs.Arg(0)
@@ -67,6 +68,12 @@ func verifyCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		a, b := sum.Heads[i], sum.Heads[j]
 		return a.WriterID < b.WriterID || a.WriterID == b.WriterID && a.Stream < b.Stream
 	})
+	if *cpPath != "" {
+		if err := checkAgainstCheckpoint(dir, *cpPath, pubs, stdout); err != nil {
+			fmt.Fprintf(stdout, "FAIL: %v\n", err)
+			return 1
+		}
+	}
 	fmt.Fprintf(stdout, "ok: %d records in %d streams, %d segments", sum.Records, len(sum.Heads), sum.WAL.Segments)
 	if sum.Seals > 0 {
 		fmt.Fprintf(stdout, ", %d seals", sum.Seals)

@@ -1,0 +1,330 @@
+package main
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/rustyonions/ron-audit-go/canonical"
+	"github.com/rustyonions/ron-audit-go/sdk"
+	"github.com/rustyonions/ron-audit-go/sdk/checkpoint"
+	"github.com/rustyonions/ron-audit-go/sdk/wal"
+)
+
+// Checkpoints and proofs over a durable log (sdk/checkpoint/SPEC.md). The
+// note key name of a writer's checkpoints is "ron-audit/" followed by the
+// escaped writerId, one key name for all streams of a writer.
+
+func noteName(writer string) string {
+	parts := strings.SplitN(checkpoint.Origin(writer, "x"), "/", 3)
+	return parts[0] + "/" + parts[1]
+}
+
+// chainTree builds the tree of chain (writer, stream) from the log in dir:
+// the record hashes in seq order.
+func chainTree(dir, writer, stream string) (*checkpoint.Tree, []canonical.Hash, error) {
+	t := checkpoint.NewTree()
+	var hashes []canonical.Hash
+	_, err := sdk.ReadDir(dir, func(rec sdk.Sealed, pos wal.Position) error {
+		v, err := canonical.OpenAuditRecord(rec.Bytes)
+		if err != nil || string(v.WriterID()) != writer || string(v.Stream()) != stream {
+			return nil
+		}
+		if v.Seq() != uint64(len(hashes)+1) {
+			return fmt.Errorf("%s: %s/%s seq %d where %d belongs (run ronaudit verify)", pos, writer, stream, v.Seq(), len(hashes)+1)
+		}
+		t.Append(rec.Hash)
+		hashes = append(hashes, rec.Hash)
+		return nil
+	})
+	return t, hashes, err
+}
+
+// openCheckpointFile reads and verifies a signed checkpoint with the public
+// key in pubPath, under the key name of the writer its origin names.
+func openCheckpointFile(path, pubPath string) (checkpoint.Checkpoint, error) {
+	msg, err := os.ReadFile(path)
+	if err != nil {
+		return checkpoint.Checkpoint{}, err
+	}
+	pub, err := sdk.LoadPublicKey(pubPath)
+	if err != nil {
+		return checkpoint.Checkpoint{}, err
+	}
+	origin, _, _ := bytes.Cut(msg, []byte("\n"))
+	writer, _, err := checkpoint.ParseOrigin(string(origin))
+	if err != nil {
+		return checkpoint.Checkpoint{}, fmt.Errorf("%s: %w", path, err)
+	}
+	v, err := checkpoint.NoteVerifier(noteName(writer), pub)
+	if err != nil {
+		return checkpoint.Checkpoint{}, err
+	}
+	cp, err := checkpoint.Open(msg, note.VerifierList(v))
+	if err != nil {
+		return cp, fmt.Errorf("%s: %w", path, err)
+	}
+	return cp, nil
+}
+
+func checkpointCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	fs := flags("checkpoint", stderr)
+	dir := fs.String("wal", "", "log directory")
+	keyPath := fs.String("key", "", "private key file (mode 0600)")
+	writer := fs.String("writer", "", "writerId of the chain")
+	stream := fs.String("stream", "", "stream of the chain")
+	out := fs.String("out", "", "write the signed checkpoint here (default: stdout)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *dir == "" || *keyPath == "" || *writer == "" || *stream == "" {
+		fmt.Fprintln(stderr, "usage: ronaudit checkpoint --wal DIR --key KEY --writer W --stream S [--out FILE]")
+		return 2
+	}
+	signer, err := sdk.LoadSigner(*keyPath)
+	if err != nil {
+		fmt.Fprintln(stderr, "ronaudit checkpoint:", err)
+		return 1
+	}
+	t, _, err := chainTree(*dir, *writer, *stream)
+	if err != nil {
+		fmt.Fprintln(stderr, "ronaudit checkpoint:", err)
+		return 1
+	}
+	if t.Size() == 0 {
+		fmt.Fprintf(stderr, "ronaudit checkpoint: no records of %s/%s in %s\n", *writer, *stream, *dir)
+		return 1
+	}
+	msg, err := checkpoint.Sign(checkpoint.Origin(*writer, *stream), t.Size(), t.Root(), checkpoint.NewNoteSigner(signer, noteName(*writer)))
+	if err != nil {
+		fmt.Fprintln(stderr, "ronaudit checkpoint:", err)
+		return 1
+	}
+	if *out == "" {
+		stdout.Write(msg)
+		return 0
+	}
+	if err := os.WriteFile(*out, msg, 0o644); err != nil {
+		fmt.Fprintln(stderr, "ronaudit checkpoint:", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "checkpoint of %s/%s at size %d -> %s\n", *writer, *stream, t.Size(), *out)
+	return 0
+}
+
+// proofFile is the JSON of a proof, checkable offline with verify-proof.
+type proofFile struct {
+	Kind       string   `json:"kind"` // "inclusion" or "consistency"
+	Origin     string   `json:"origin"`
+	TreeSize   int64    `json:"treeSize,omitempty"`
+	Seq        uint64   `json:"seq,omitempty"`
+	RecordHash string   `json:"recordHash,omitempty"`
+	OldSize    int64    `json:"oldSize,omitempty"`
+	NewSize    int64    `json:"newSize,omitempty"`
+	Proof      []string `json:"proof"`
+}
+
+func encodeHashes(hs []tlog.Hash) []string {
+	out := make([]string, len(hs))
+	for i, h := range hs {
+		out[i] = base64.StdEncoding.EncodeToString(h[:])
+	}
+	return out
+}
+
+func decodeHashes(ss []string) ([]tlog.Hash, error) {
+	out := make([]tlog.Hash, len(ss))
+	for i, s := range ss {
+		b, err := base64.StdEncoding.Strict().DecodeString(s)
+		if err != nil || len(b) != tlog.HashSize {
+			return nil, fmt.Errorf("proof hash %d is not 32 bytes of base64", i)
+		}
+		copy(out[i][:], b)
+	}
+	return out, nil
+}
+
+func proveCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	fs := flags("prove", stderr)
+	dir := fs.String("wal", "", "log directory")
+	cpPath := fs.String("checkpoint", "", "the checkpoint to prove against")
+	oldPath := fs.String("old", "", "consistency: the older checkpoint")
+	pubPath := fs.String("pub", "", "public key of the checkpoints' signer")
+	seq := fs.Uint64("seq", 0, "inclusion: the record's seq")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *dir == "" || *cpPath == "" || *pubPath == "" || (*seq == 0) == (*oldPath == "") {
+		fmt.Fprintln(stderr, "usage: ronaudit prove --wal DIR --checkpoint CP --pub KEY (--seq N | --old OLDCP)")
+		return 2
+	}
+	fail := func(err error) int { fmt.Fprintln(stderr, "ronaudit prove:", err); return 1 }
+	cp, err := openCheckpointFile(*cpPath, *pubPath)
+	if err != nil {
+		return fail(err)
+	}
+	t, hashes, err := chainTree(*dir, cp.WriterID, cp.Stream)
+	if err != nil {
+		return fail(err)
+	}
+	if err := extends(t, cp); err != nil {
+		return fail(err)
+	}
+	var pf proofFile
+	if *seq > 0 {
+		if *seq > uint64(cp.Size) {
+			return fail(fmt.Errorf("seq %d is not covered by the checkpoint (size %d)", *seq, cp.Size))
+		}
+		p, err := t.InclusionProof(int64(*seq-1), cp.Size)
+		if err != nil {
+			return fail(err)
+		}
+		h := hashes[*seq-1]
+		if err := checkpoint.VerifyInclusion(cp, int64(*seq-1), h, p); err != nil {
+			return fail(err)
+		}
+		pf = proofFile{Kind: "inclusion", Origin: cp.Origin, TreeSize: cp.Size, Seq: *seq, RecordHash: h.String(), Proof: encodeHashes(p)}
+	} else {
+		old, err := openCheckpointFile(*oldPath, *pubPath)
+		if err != nil {
+			return fail(err)
+		}
+		p, err := t.ConsistencyProof(old.Size, cp.Size)
+		if err != nil {
+			return fail(err)
+		}
+		if err := checkpoint.VerifyConsistency(old, cp, p); err != nil {
+			return fail(err)
+		}
+		pf = proofFile{Kind: "consistency", Origin: cp.Origin, OldSize: old.Size, NewSize: cp.Size, Proof: encodeHashes(p)}
+	}
+	enc := json.NewEncoder(stdout)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(pf); err != nil {
+		return fail(err)
+	}
+	return 0
+}
+
+// extends checks that the chain's tree covers the checkpoint with the same
+// root: otherwise the log was cut or rolled back, or it forked.
+func extends(t *checkpoint.Tree, cp checkpoint.Checkpoint) error {
+	if t.Size() < cp.Size {
+		return fmt.Errorf("truncated or rolled back: the log has %d records of %s/%s, the checkpoint vouches for %d", t.Size(), cp.WriterID, cp.Stream, cp.Size)
+	}
+	root, err := t.RootAt(cp.Size)
+	if err != nil {
+		return err
+	}
+	if root != cp.Root {
+		return fmt.Errorf("forked: the log's first %d records of %s/%s hash to root %s, the checkpoint says %s",
+			cp.Size, cp.WriterID, cp.Stream, base64.StdEncoding.EncodeToString(root[:]), base64.StdEncoding.EncodeToString(cp.Root[:]))
+	}
+	return nil
+}
+
+func verifyProofCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	fs := flags("verify-proof", stderr)
+	cpPath := fs.String("checkpoint", "", "the checkpoint the proof is against (the newer one for consistency)")
+	oldPath := fs.String("old", "", "consistency: the older checkpoint")
+	pubPath := fs.String("pub", "", "public key of the checkpoints' signer")
+	if err := fs.Parse(reorder(args)); err != nil {
+		return 2
+	}
+	if *cpPath == "" || *pubPath == "" || fs.NArg() != 1 {
+		fmt.Fprintln(stderr, "usage: ronaudit verify-proof --checkpoint CP --pub KEY [--old OLDCP] PROOF.json")
+		return 2
+	}
+	fail := func(err error) int { fmt.Fprintln(stdout, "FAIL:", err); return 1 }
+	raw, err := os.ReadFile(fs.Arg(0))
+	if err != nil {
+		return fail(err)
+	}
+	var pf proofFile
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&pf); err != nil {
+		return fail(fmt.Errorf("%s: %w", fs.Arg(0), err))
+	}
+	proof, err := decodeHashes(pf.Proof)
+	if err != nil {
+		return fail(err)
+	}
+	cp, err := openCheckpointFile(*cpPath, *pubPath)
+	if err != nil {
+		return fail(err)
+	}
+	if pf.Origin != cp.Origin {
+		return fail(fmt.Errorf("the proof is for %s, the checkpoint for %s", pf.Origin, cp.Origin))
+	}
+	switch pf.Kind {
+	case "inclusion":
+		h, err := canonical.ParseHash(pf.RecordHash)
+		if err != nil {
+			return fail(err)
+		}
+		if pf.TreeSize != cp.Size {
+			return fail(fmt.Errorf("the proof is for tree size %d, the checkpoint has %d", pf.TreeSize, cp.Size))
+		}
+		if pf.Seq == 0 || err != nil {
+			return fail(errors.New("the proof has no seq"))
+		}
+		if err := checkpoint.VerifyInclusion(cp, int64(pf.Seq-1), h, proof); err != nil {
+			return fail(err)
+		}
+		fmt.Fprintf(stdout, "ok: record %s/%s seq %d (hash %s) is in the checkpoint of size %d\n", cp.WriterID, cp.Stream, pf.Seq, hex.EncodeToString(h[:8]), cp.Size)
+	case "consistency":
+		if *oldPath == "" {
+			return fail(errors.New("a consistency proof needs --old"))
+		}
+		old, err := openCheckpointFile(*oldPath, *pubPath)
+		if err != nil {
+			return fail(err)
+		}
+		if pf.OldSize != old.Size || pf.NewSize != cp.Size {
+			return fail(fmt.Errorf("the proof is for sizes %d -> %d, the checkpoints have %d -> %d", pf.OldSize, pf.NewSize, old.Size, cp.Size))
+		}
+		if err := checkpoint.VerifyConsistency(old, cp, proof); err != nil {
+			return fail(err)
+		}
+		fmt.Fprintf(stdout, "ok: the checkpoint of size %d extends the one of size %d (%s/%s)\n", cp.Size, old.Size, cp.WriterID, cp.Stream)
+	default:
+		return fail(fmt.Errorf("unknown proof kind %q", pf.Kind))
+	}
+	return 0
+}
+
+// checkpointFlag adds --checkpoint to verify: the log must extend it.
+func checkAgainstCheckpoint(dir, cpPath string, pubs []string, stdout io.Writer) error {
+	if len(pubs) == 0 {
+		return errors.New("--checkpoint needs --pub")
+	}
+	var cp checkpoint.Checkpoint
+	var err error
+	for _, p := range pubs {
+		if cp, err = openCheckpointFile(cpPath, p); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		return err
+	}
+	t, _, err := chainTree(dir, cp.WriterID, cp.Stream)
+	if err != nil {
+		return err
+	}
+	if err := extends(t, cp); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "checkpoint ok: %s/%s has %d records, the first %d match the checkpoint's root\n", cp.WriterID, cp.Stream, t.Size(), cp.Size)
+	return nil
+}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/rustyonions/ron-audit-go/canonical"
 	"github.com/rustyonions/ron-audit-go/sdk"
+	"github.com/rustyonions/ron-audit-go/sdk/checkpoint"
 	"github.com/rustyonions/ron-audit-go/sdk/wal"
 )
 
@@ -99,6 +100,36 @@ func macronode(w io.Writer, dir string, n int) error {
 	}
 	verify := time.Since(start)
 
+	// A checkpoint of one stream and a proof that one of its records is in
+	// it, checked as a verifier with only the public key would.
+	tree, hashes, err := chainTree(logDir, "svc-index@inst-1", "index-0")
+	if err != nil {
+		return err
+	}
+	cpMsg, err := checkpoint.Sign(checkpoint.Origin("svc-index@inst-1", "index-0"), tree.Size(), tree.Root(),
+		checkpoint.NewNoteSigner(signer, noteName("svc-index@inst-1")))
+	if err != nil {
+		return err
+	}
+	cpPath := filepath.Join(dir, "index-0.checkpoint")
+	if err := os.WriteFile(cpPath, cpMsg, 0o644); err != nil {
+		return err
+	}
+	cp, err := openCheckpointFile(cpPath, pubPath)
+	if err != nil {
+		return err
+	}
+	seq := int64(len(hashes)/2 + 1)
+	start = time.Now()
+	proof, err := tree.InclusionProof(seq-1, cp.Size)
+	if err != nil {
+		return err
+	}
+	if err := checkpoint.VerifyInclusion(cp, seq-1, hashes[seq-1], proof); err != nil {
+		return err
+	}
+	proveTime := time.Since(start)
+
 	slices.Sort(fsyncs)
 	q := func(p float64) time.Duration {
 		if len(fsyncs) == 0 {
@@ -111,7 +142,9 @@ func macronode(w io.Writer, dir string, n int) error {
 	fmt.Fprintf(w, "  append  %9.0f records/s durable, %d appenders on 4 streams, group commit (batch fsync of up to 32)\n", float64(n)/elapsed.Seconds(), workers)
 	fmt.Fprintf(w, "  fsync   %d fsyncs for %d records; p50 %.2f ms, p95 %.2f ms, p99 %.2f ms\n", len(fsyncs), n, ms(q(0.50)), ms(q(0.95)), ms(q(0.99)))
 	fmt.Fprintf(w, "  reopen  %d records replayed and verified in %v (%d before this run)\n", rec.Records, reopen.Round(time.Millisecond), before)
-	fmt.Fprintf(w, "  verify  %d records, %d streams in %v; check it yourself: ronaudit verify %s --pub %s\n",
-		sum.Records, len(sum.Heads), verify.Round(time.Millisecond), logDir, pubPath)
+	fmt.Fprintf(w, "  verify  %d records, %d streams in %v; check it yourself: ronaudit verify %s --pub %s --checkpoint %s\n",
+		sum.Records, len(sum.Heads), verify.Round(time.Millisecond), logDir, pubPath, cpPath)
+	fmt.Fprintf(w, "  checkpoint of %s/%s: size %d, root %x... (C2SP signed note in %s)\n", cp.WriterID, cp.Stream, cp.Size, cp.Root[:8], cpPath)
+	fmt.Fprintf(w, "  proof   record seq %d is in it: %d hashes, made and checked in %v\n", seq, len(proof), proveTime.Round(time.Microsecond))
 	return nil
 }

@@ -427,6 +427,10 @@ func OpenDurable(dir string, cfg Config, opts DurableOptions) (*Log, Recovery, e
 	}
 	r := newReplayer(keys)
 	r.onRecord = func(h *Head, rec Sealed, v canonical.AuditRecordView) {
+		if o := cfg.Observer; o != nil { // every replayed record is durable
+			o.Committed(h.WriterID, h.Stream, h.Seq, rec.Hash, true)
+			o.Durable(h.WriterID, h.Stream, h.Seq, true)
+		}
 		c := l.chain(h.WriterID, h.Stream)
 		kept, _ := cache.put(h.WriterID, h.Stream, h.Seq, rec)
 		_ = kept

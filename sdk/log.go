@@ -37,6 +37,18 @@ type Config struct {
 	Store Store
 	// Clock fills tsMs when a record leaves it 0; nil means time.Now.
 	Clock func() time.Time
+	// Observer, if set, sees every record of every chain: Committed in seq
+	// order per chain (under the chain's lock; it must be quick and must
+	// not call the Log), Durable once the record and all before it are on
+	// disk (any goroutine). OpenDurable replays the log through both, with
+	// replay set. package checkpoint's Keeper is an Observer.
+	Observer Observer
+}
+
+// Observer follows the records a Log appends; see Config.Observer.
+type Observer interface {
+	Committed(writer, stream string, seq uint64, hash canonical.Hash, replay bool)
+	Durable(writer, stream string, seq uint64, replay bool)
 }
 
 // DefaultDedupeWindow is the default number of records per chain that
@@ -249,6 +261,9 @@ func (p Pending) Wait() error {
 		p.log.fail(err)
 		return err
 	}
+	if o := p.log.cfg.Observer; o != nil {
+		o.Durable(p.Head.WriterID, p.Head.Stream, p.Seq, false)
+	}
 	return nil
 }
 
@@ -367,6 +382,9 @@ func (l *Log) appendLocked(c *chain, rec *canonical.AuditRecord) (Appended, Tick
 	}
 	if c.dedupe.on() {
 		c.dedupe.add(fp, next)
+	}
+	if l.cfg.Observer != nil {
+		l.cfg.Observer.Committed(c.head.WriterID, c.head.Stream, next, sealed.Hash, false)
 	}
 	undo() // rec.Prev aliased the head, which just moved on
 	return Appended{Record: kept, Seq: next, Head: c.head}, ticket, nil

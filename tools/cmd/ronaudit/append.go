@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 
 	"github.com/rustyonions/ron-audit-go/canonical"
 	"github.com/rustyonions/ron-audit-go/sdk"
+	"github.com/rustyonions/ron-audit-go/sdk/checkpoint"
 	"github.com/rustyonions/ron-audit-go/sdk/wal"
 )
 
@@ -42,7 +44,14 @@ func appendCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "ronaudit append:", err)
 		return 1
 	}
-	log, rec, err := sdk.OpenDurable(*dir, sdk.Config{Signer: signer, SealEvery: *sealEvery}, sdk.DurableOptions{WAL: wal.Options{Fsync: policy}})
+	// Checkpoints (every 10,000 records, every 15 minutes, and at exit)
+	// are kept with the log, in DIR/checkpoints.
+	keeper, err := checkpoint.NewKeeper(filepath.Join(*dir, "checkpoints"), signer, checkpoint.KeeperOptions{})
+	if err != nil {
+		fmt.Fprintln(stderr, "ronaudit append:", err)
+		return 1
+	}
+	log, rec, err := sdk.OpenDurable(*dir, sdk.Config{Signer: signer, SealEvery: *sealEvery, Observer: keeper}, sdk.DurableOptions{WAL: wal.Options{Fsync: policy}})
 	if err != nil {
 		fmt.Fprintln(stderr, "ronaudit append:", err)
 		return 1
@@ -126,6 +135,10 @@ func appendCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	if err := log.Close(); err != nil {
 		fmt.Fprintln(stderr, "ronaudit append: closing:", err)
+		code = 1
+	}
+	if err := keeper.Close(); err != nil {
+		fmt.Fprintln(stderr, "ronaudit append: checkpoints:", err)
 		code = 1
 	}
 	if bad > 0 && *onBad == "skip" {

@@ -1,0 +1,327 @@
+package checkpoint
+
+import (
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/rustyonions/ron-audit-go/canonical"
+	"github.com/rustyonions/ron-audit-go/sdk"
+)
+
+// Defaults of KeeperOptions, the seed's export cadence.
+const (
+	DefaultEvery    = 10000
+	DefaultInterval = 15 * time.Minute
+)
+
+// KeeperOptions tune a Keeper.
+type KeeperOptions struct {
+	// Every: a checkpoint of a chain once this many more of its records are
+	// durable; 0 means DefaultEvery.
+	Every int64
+	// Interval: also a checkpoint when a chain has durable records newer
+	// than its last checkpoint and that checkpoint is older than this; 0
+	// means DefaultInterval, negative turns the time trigger off.
+	Interval time.Duration
+	// Clock for the time trigger; nil means time.Now.
+	Clock func() time.Time
+	// OnCheckpoint, if set, is called after each checkpoint is written,
+	// with how long signing and writing took (audit_export_checkpoints_total,
+	// export_batch_seconds).
+	OnCheckpoint func(cp Checkpoint, took time.Duration)
+}
+
+// KeyName is the signed-note key name of a writer's checkpoints:
+// "ron-audit/" and the escaped writerId (one name for all its streams).
+func KeyName(writerID string) string { return OriginPrefix + escapeComponent(writerID) }
+
+// Keeper keeps, for every chain of a Log, its Merkle tree and the whole
+// history of its checkpoints. Set it as the Log's sdk.Config.Observer: it
+// adds each committed record to its chain's tree, and signs a checkpoint
+// when Every more records are durable, when Interval has passed, on
+// Checkpoint, and on Close. A checkpoint only ever covers durable records,
+// so no crash can leave one that vouches for a record the log lost.
+//
+// The history is kept as files, one signed note per checkpoint:
+// dir/<escaped writerId>/<escaped stream>/<size, 20 digits>.note (mode
+// 0600), written atomically. A new Keeper reads the newest of each chain;
+// replaying the log (sdk.OpenDurable) rebuilds the trees and writes any
+// checkpoint a crash kept from being written.
+type Keeper struct {
+	dir    string
+	signer sdk.Signer
+	opts   KeeperOptions
+	mu     sync.Mutex
+	chains map[string]map[string]*keptChain
+	err    error // first failure to sign or write, reported by Err and Close
+}
+
+type keptChain struct {
+	mu      sync.Mutex
+	writer  string
+	stream  string
+	tree    *Tree
+	durable uint64 // highest durable seq
+	last    int64  // size of the newest checkpoint
+	lastAt  time.Time
+	note    []byte // the newest checkpoint
+}
+
+// NewKeeper returns a Keeper writing its history under dir (created with
+// mode 0700) and signing with signer.
+func NewKeeper(dir string, signer sdk.Signer, opts KeeperOptions) (*Keeper, error) {
+	if opts.Every == 0 {
+		opts.Every = DefaultEvery
+	}
+	if opts.Interval == 0 {
+		opts.Interval = DefaultInterval
+	}
+	if opts.Clock == nil {
+		opts.Clock = time.Now
+	}
+	if opts.Every < 0 {
+		return nil, newErr(ReasonSign, "KeeperOptions.Every is negative", nil)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	return &Keeper{dir: dir, signer: signer, opts: opts, chains: map[string]map[string]*keptChain{}}, nil
+}
+
+func (k *Keeper) chainDir(writer, stream string) string {
+	return filepath.Join(k.dir, escapeComponent(writer), escapeComponent(stream))
+}
+
+func (k *Keeper) chain(writer, stream string) *keptChain {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	w := k.chains[writer]
+	if w == nil {
+		w = map[string]*keptChain{}
+		k.chains[writer] = w
+	}
+	c := w[stream]
+	if c == nil {
+		c = &keptChain{writer: writer, stream: stream, tree: NewTree()}
+		c.loadLatest(k.chainDir(writer, stream))
+		w[stream] = c
+	}
+	return c
+}
+
+// loadLatest reads the size and time of the newest checkpoint on disk.
+func (c *keptChain) loadLatest(dir string) {
+	sizes, _ := historySizes(dir)
+	if len(sizes) == 0 {
+		return
+	}
+	c.last = sizes[len(sizes)-1]
+	path := filepath.Join(dir, noteFile(c.last))
+	c.note, _ = os.ReadFile(path)
+	if fi, err := os.Stat(path); err == nil {
+		c.lastAt = fi.ModTime()
+	}
+}
+
+func noteFile(size int64) string { return fmt.Sprintf("%020d.note", size) }
+
+func historySizes(dir string) ([]int64, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var sizes []int64
+	for _, e := range entries {
+		name, ok := strings.CutSuffix(e.Name(), ".note")
+		if !ok || len(name) != 20 {
+			continue
+		}
+		if n, err := strconv.ParseInt(name, 10, 64); err == nil {
+			sizes = append(sizes, n)
+		}
+	}
+	sort.Slice(sizes, func(i, j int) bool { return sizes[i] < sizes[j] })
+	return sizes, nil
+}
+
+func (k *Keeper) fail(err error) {
+	k.mu.Lock()
+	if k.err == nil {
+		k.err = err
+	}
+	k.mu.Unlock()
+}
+
+// Err returns the first failure to sign or write a checkpoint, if any.
+func (k *Keeper) Err() error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.err
+}
+
+// Committed implements sdk.Observer: the record joins its chain's tree.
+func (k *Keeper) Committed(writer, stream string, seq uint64, hash canonical.Hash, replay bool) {
+	c := k.chain(writer, stream)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if uint64(c.tree.Size())+1 != seq {
+		k.fail(newErr(ReasonRange, fmt.Sprintf("%s/%s: record seq %d after %d: the Keeper must see a chain from its first record", writer, stream, seq, c.tree.Size()), nil))
+		return
+	}
+	c.tree.Append(hash)
+}
+
+// Durable implements sdk.Observer: it signs a checkpoint when one is due.
+func (k *Keeper) Durable(writer, stream string, seq uint64, replay bool) {
+	c := k.chain(writer, stream)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if seq > c.durable {
+		c.durable = seq
+	}
+	size := int64(c.durable)
+	due := size-c.last >= k.opts.Every
+	if !due && !replay && k.opts.Interval > 0 && size > c.last {
+		now := k.opts.Clock()
+		if c.lastAt.IsZero() {
+			c.lastAt = now // the interval runs from the chain's first record
+		}
+		due = now.Sub(c.lastAt) >= k.opts.Interval
+	}
+	if due {
+		if err := k.writeLocked(c, size); err != nil {
+			k.fail(err)
+		}
+	}
+}
+
+// writeLocked signs the checkpoint of c at size and adds it to the history.
+func (k *Keeper) writeLocked(c *keptChain, size int64) error {
+	if size <= c.last || size > c.tree.Size() {
+		return nil
+	}
+	start := time.Now()
+	root, err := c.tree.RootAt(size)
+	if err != nil {
+		return err
+	}
+	msg, err := Sign(Origin(c.writer, c.stream), size, root, NewNoteSigner(k.signer, KeyName(c.writer)))
+	if err != nil {
+		return err
+	}
+	dir := k.chainDir(c.writer, c.stream)
+	if err := writeFileAtomic(dir, noteFile(size), msg); err != nil {
+		return newErr(ReasonSign, "writing checkpoint of "+c.writer+"/"+c.stream, err)
+	}
+	c.last, c.lastAt, c.note = size, k.opts.Clock(), msg
+	if k.opts.OnCheckpoint != nil {
+		k.opts.OnCheckpoint(Checkpoint{Origin: Origin(c.writer, c.stream), Size: size, Root: root, WriterID: c.writer, Stream: c.stream}, time.Since(start))
+	}
+	return nil
+}
+
+// writeFileAtomic writes name in dir (made 0700) as a 0600 file: a
+// temporary file, fsync, rename, fsync of the directory.
+func writeFileAtomic(dir, name string, data []byte) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(dir, ".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return err
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), filepath.Join(dir, name)); err != nil {
+		return err
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// Checkpoint signs a checkpoint of the chain now, at its durable size, if
+// records are durable beyond the newest checkpoint, and returns the newest
+// checkpoint (nil when the chain has no durable record).
+func (k *Keeper) Checkpoint(writer, stream string) ([]byte, error) {
+	c := k.chain(writer, stream)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := k.writeLocked(c, int64(c.durable)); err != nil {
+		return nil, err
+	}
+	return c.note, nil
+}
+
+// Close signs a checkpoint of every chain whose durable records go past
+// its newest checkpoint (a clean shutdown leaves every chain checkpointed)
+// and returns the first error the Keeper met. Close the Log first.
+func (k *Keeper) Close() error {
+	k.mu.Lock()
+	var all []*keptChain
+	for _, w := range k.chains {
+		for _, c := range w {
+			all = append(all, c)
+		}
+	}
+	k.mu.Unlock()
+	for _, c := range all {
+		c.mu.Lock()
+		err := k.writeLocked(c, int64(c.durable))
+		c.mu.Unlock()
+		if err != nil {
+			k.fail(err)
+		}
+	}
+	return k.Err()
+}
+
+// Tree returns the tree of a chain (for proofs); it grows as records are
+// committed, and a proof must be made against a checkpoint's size.
+func (k *Keeper) Tree(writer, stream string) *Tree { return k.chain(writer, stream).tree }
+
+// History returns the paths of a chain's checkpoints, oldest first.
+func (k *Keeper) History(writer, stream string) ([]string, error) {
+	dir := k.chainDir(writer, stream)
+	sizes, err := historySizes(dir)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	var out []string
+	for _, s := range sizes {
+		out = append(out, filepath.Join(dir, noteFile(s)))
+	}
+	return out, nil
+}
+
+// Verifier returns the note verifier of a writer's checkpoints.
+func (k *Keeper) Verifier(writer string) (note.Verifier, error) {
+	return NoteVerifier(KeyName(writer), ed25519.PublicKey(k.signer.Public()))
+}

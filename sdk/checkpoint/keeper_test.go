@@ -1,0 +1,186 @@
+package checkpoint
+
+import (
+	"crypto/ed25519"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/rustyonions/ron-audit-go/canonical"
+	"github.com/rustyonions/ron-audit-go/sdk"
+)
+
+func keeperSigner(t *testing.T) *sdk.Ed25519Signer {
+	t.Helper()
+	seed := make([]byte, ed25519.SeedSize)
+	copy(seed, "keeper test key")
+	s, err := sdk.NewEd25519Signer(ed25519.NewKeyFromSeed(seed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func keeperAppend(t *testing.T, l *sdk.Log, from, n int) {
+	t.Helper()
+	for i := from; i < from+n; i++ {
+		r := canonical.AuditRecord{WriterID: "svc@inst-1", Stream: "caps", TsMs: uint64(1000 + i), Reason: "r" + strconv.Itoa(i)}
+		if _, err := l.Append(&r); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func openHistory(t *testing.T, k *Keeper) []Checkpoint {
+	t.Helper()
+	paths, err := k.History("svc@inst-1", "caps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := k.Verifier("svc@inst-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []Checkpoint
+	for _, p := range paths {
+		msg, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi, _ := os.Stat(p); fi.Mode().Perm() != 0o600 {
+			t.Fatalf("%s mode %v", p, fi.Mode())
+		}
+		cp, err := Open(msg, note.VerifierList(v))
+		if err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		out = append(out, cp)
+	}
+	return out
+}
+
+// TestKeeperCadence: checkpoints every N durable records and on Close,
+// each consistent with the one before and proving its records.
+func TestKeeperCadence(t *testing.T) {
+	signer := keeperSigner(t)
+	k, err := NewKeeper(filepath.Join(t.TempDir(), "cp"), signer, KeeperOptions{Every: 10, Interval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := sdk.New(sdk.Config{Signer: signer, Observer: k})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keeperAppend(t, l, 0, 35)
+	if err := k.Close(); err != nil {
+		t.Fatal(err)
+	}
+	hist := openHistory(t, k)
+	var sizes []int64
+	for _, cp := range hist {
+		sizes = append(sizes, cp.Size)
+	}
+	if len(sizes) != 4 || sizes[0] != 10 || sizes[1] != 20 || sizes[2] != 30 || sizes[3] != 35 {
+		t.Fatalf("checkpoint sizes %v", sizes)
+	}
+	tree := k.Tree("svc@inst-1", "caps")
+	for i := 1; i < len(hist); i++ {
+		p, err := tree.ConsistencyProof(hist[i-1].Size, hist[i].Size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := VerifyConsistency(hist[i-1], hist[i], p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Record 7 is in the last checkpoint, by the hash the Log gave it.
+	it := l.Store().Iter("svc@inst-1", "caps")
+	var recs []sdk.Sealed
+	for it.Next() {
+		recs = append(recs, it.Entry())
+	}
+	p, err := tree.InclusionProof(6, 35)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := VerifyInclusion(hist[3], 6, recs[6].Hash, p); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestKeeperDurableRestart: after a crash (no Close), reopening replays the
+// log through a new Keeper, which rebuilds the tree and goes on.
+func TestKeeperDurableRestart(t *testing.T) {
+	dir := t.TempDir()
+	signer := keeperSigner(t)
+	open := func() (*sdk.Log, *Keeper) {
+		k, err := NewKeeper(filepath.Join(dir, "checkpoints"), signer, KeeperOptions{Every: 10, Interval: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, _, err := sdk.OpenDurable(filepath.Join(dir, "wal"), sdk.Config{Signer: signer, Observer: k}, sdk.DurableOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l, k
+	}
+	l, k := open()
+	keeperAppend(t, l, 0, 25)
+	l.Close() // the Keeper is not closed: no checkpoint at 25
+	if n := len(openHistory(t, k)); n != 2 {
+		t.Fatalf("%d checkpoints before the crash", n)
+	}
+
+	l, k = open()
+	if k.Tree("svc@inst-1", "caps").Size() != 25 || k.Err() != nil {
+		t.Fatalf("tree not rebuilt: %d %v", k.Tree("svc@inst-1", "caps").Size(), k.Err())
+	}
+	keeperAppend(t, l, 25, 10)
+	l.Close()
+	if err := k.Close(); err != nil {
+		t.Fatal(err)
+	}
+	hist := openHistory(t, k)
+	last := hist[len(hist)-1]
+	if last.Size != 35 || hist[len(hist)-2].Size < 30 {
+		t.Fatalf("history %v", hist)
+	}
+	root, _ := k.Tree("svc@inst-1", "caps").RootAt(20)
+	if hist[1].Size != 20 || hist[1].Root != root {
+		t.Fatal("the checkpoint of size 20 does not match the rebuilt tree")
+	}
+}
+
+func TestKeeperInterval(t *testing.T) {
+	now := time.Unix(1764201600, 0)
+	signer := keeperSigner(t)
+	k, err := NewKeeper(filepath.Join(t.TempDir(), "cp"), signer, KeeperOptions{Every: 1000, Interval: time.Minute, Clock: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, _ := sdk.New(sdk.Config{Signer: signer, Observer: k})
+	keeperAppend(t, l, 0, 3)
+	if n := len(openHistory(t, k)); n != 0 {
+		t.Fatalf("%d checkpoints before the interval", n)
+	}
+	now = now.Add(61 * time.Second)
+	keeperAppend(t, l, 3, 1)
+	if h := openHistory(t, k); len(h) != 1 || h[0].Size != 4 {
+		t.Fatalf("after the interval: %v", h)
+	}
+}
+
+func TestKeeperMidChain(t *testing.T) {
+	k, err := NewKeeper(filepath.Join(t.TempDir(), "cp"), keeperSigner(t), KeeperOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k.Committed("w", "s", 5, canonical.Hash{}, false)
+	if k.Err() == nil {
+		t.Fatal("a chain seen from seq 5 was accepted")
+	}
+}

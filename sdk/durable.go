@@ -166,6 +166,7 @@ type replayer struct {
 	keys   *KeySet
 	hasher *canonical.Hasher
 	chains map[string]map[string]*Head
+	keyst  map[*Head]*keyState
 	last   struct {
 		writer, stream string
 		seq            uint64
@@ -180,7 +181,7 @@ type replayer struct {
 }
 
 func newReplayer(keys *KeySet) *replayer {
-	return &replayer{keys: keys, hasher: canonical.NewHasher(), chains: map[string]map[string]*Head{}}
+	return &replayer{keys: keys, hasher: canonical.NewHasher(), chains: map[string]map[string]*Head{}, keyst: map[*Head]*keyState{}}
 }
 
 func (r *replayer) head(writer, stream string) *Head {
@@ -229,13 +230,21 @@ func (r *replayer) frame(f wal.Frame) error {
 		if err := VerifyLink(*h, v); err != nil {
 			return bad(h.WriterID, h.Stream, v.Seq(), err)
 		}
+		ks := r.keyst[h]
+		if ks == nil {
+			ks = &keyState{}
+			r.keyst[h] = ks
+		}
 		if rec.Signed {
 			if r.keys != nil {
-				if err := verifySig(v, rec, r.keys); err != nil {
+				if err := ks.verify(v, rec, r.keys); err != nil {
 					return bad(h.WriterID, h.Stream, v.Seq(), err)
 				}
 			}
 			h.SealedSeq = v.Seq()
+		}
+		if err := ks.follow(v, rec); err != nil {
+			return bad(h.WriterID, h.Stream, v.Seq(), err)
 		}
 		h.Seq, h.Hash = v.Seq(), rec.Hash
 		r.last.writer, r.last.stream, r.last.seq = h.WriterID, h.Stream, h.Seq
@@ -262,9 +271,17 @@ func (r *replayer) frame(f wal.Frame) error {
 			break
 		}
 		pub, ok := r.keys.Lookup(s.id)
+		if ks := r.keyst[h]; ks != nil && ks.learned != nil {
+			if p, learned := ks.learned[s.id]; learned {
+				pub, ok = p, true
+			}
+			if at, retired := ks.retired[s.id]; retired && s.seq > at {
+				ok = false
+			}
+		}
 		if !ok {
 			return bad(s.writer, s.stream, s.seq, &VerifyError{WriterID: s.writer, Stream: s.stream, Seq: s.seq,
-				Reason: ReasonUnknownKey, Expected: "a key in the key set", Got: "key id " + s.id.String()})
+				Reason: ReasonUnknownKey, Expected: "a key in force at this seq", Got: "key id " + s.id.String()})
 		}
 		if !canonical.VerifySignature(pub, s.hash, s.sig[:]) {
 			return bad(s.writer, s.stream, s.seq, &VerifyError{WriterID: s.writer, Stream: s.stream, Seq: s.seq,
@@ -451,6 +468,14 @@ func OpenDurable(dir string, cfg Config, opts DurableOptions) (*Log, Recovery, e
 	}
 	ws.w = w
 	l.closer = w.Close
+	// A chain whose log retired the signing key must not go on with it.
+	for h, ks := range r.keyst {
+		if at, retired := ks.retired[cfg.Signer.KeyID()]; retired {
+			w.Close()
+			return nil, Recovery{}, fmt.Errorf("%w: key %s was retired at %s/%s seq %d; open the log with the key that transition names",
+				ErrConfig, cfg.Signer.KeyID(), h.WriterID, h.Stream, at)
+		}
+	}
 	return l, Recovery{WAL: wrec, Records: r.records, Seals: r.seals, Heads: r.heads()}, nil
 }
 

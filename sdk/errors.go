@@ -11,30 +11,34 @@ type Reason string
 
 // Verification failure reasons.
 const (
-	ReasonHashMismatch Reason = "hash_mismatch" // the stored hash is not the hash of the bytes
-	ReasonPrevMismatch Reason = "prev_mismatch" // prev is not the hash of the record before (or another chain's record)
-	ReasonSeqGap       Reason = "seq_gap"       // seq is not one more than the record before
-	ReasonBadSignature Reason = "bad_signature" // the signature does not verify
-	ReasonNotCanonical Reason = "not_canonical" // the bytes are not a canonical record
-	ReasonUnknownKey   Reason = "unknown_key"   // no key in the key set has the signature's key id
-	ReasonUnsealedTail Reason = "unsealed_tail" // records after the last signature: nothing vouches for them
+	ReasonHashMismatch  Reason = "hash_mismatch"      // the stored hash is not the hash of the bytes
+	ReasonPrevMismatch  Reason = "prev_mismatch"      // prev is not the hash of the record before (or another chain's record)
+	ReasonSeqGap        Reason = "seq_gap"            // seq is not one more than the record before
+	ReasonBadSignature  Reason = "bad_signature"      // the signature does not verify
+	ReasonNotCanonical  Reason = "not_canonical"      // the bytes are not a canonical record
+	ReasonUnknownKey    Reason = "unknown_key"        // no key in the key set has the signature's key id
+	ReasonUnsealedTail  Reason = "unsealed_tail"      // records after the last signature: nothing vouches for them
+	ReasonRetiredKey    Reason = "retired_key"        // signed by a key a transition retired earlier in the chain
+	ReasonBadTransition Reason = "bad_key_transition" // a key transition that is unsigned or names no Ed25519 key
 )
 
 // Sentinels for errors.Is, one per Reason.
 var (
-	ErrHashMismatch = errors.New(string(ReasonHashMismatch))
-	ErrPrevMismatch = errors.New(string(ReasonPrevMismatch))
-	ErrSeqGap       = errors.New(string(ReasonSeqGap))
-	ErrBadSignature = errors.New(string(ReasonBadSignature))
-	ErrNotCanonical = errors.New(string(ReasonNotCanonical))
-	ErrUnknownKey   = errors.New(string(ReasonUnknownKey))
-	ErrUnsealedTail = errors.New(string(ReasonUnsealedTail))
+	ErrHashMismatch  = errors.New(string(ReasonHashMismatch))
+	ErrPrevMismatch  = errors.New(string(ReasonPrevMismatch))
+	ErrSeqGap        = errors.New(string(ReasonSeqGap))
+	ErrBadSignature  = errors.New(string(ReasonBadSignature))
+	ErrNotCanonical  = errors.New(string(ReasonNotCanonical))
+	ErrUnknownKey    = errors.New(string(ReasonUnknownKey))
+	ErrUnsealedTail  = errors.New(string(ReasonUnsealedTail))
+	ErrRetiredKey    = errors.New(string(ReasonRetiredKey))
+	ErrBadTransition = errors.New(string(ReasonBadTransition))
 )
 
 var reasonErrs = map[Reason]error{
 	ReasonHashMismatch: ErrHashMismatch, ReasonPrevMismatch: ErrPrevMismatch, ReasonSeqGap: ErrSeqGap,
 	ReasonBadSignature: ErrBadSignature, ReasonNotCanonical: ErrNotCanonical, ReasonUnknownKey: ErrUnknownKey,
-	ReasonUnsealedTail: ErrUnsealedTail,
+	ReasonUnsealedTail: ErrUnsealedTail, ReasonRetiredKey: ErrRetiredKey, ReasonBadTransition: ErrBadTransition,
 }
 
 // VerifyError is the first failure of a verification: what failed, where,

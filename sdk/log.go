@@ -87,6 +87,8 @@ type Log struct {
 	seed   maphash.Seed
 	mu     sync.RWMutex
 	chains map[string]map[string]*chain
+	signer Signer       // signs new chains (RotateKey replaces it)
+	keys   *KeySet      // every key the log has signed with
 	failed error        // set when the store lost an acknowledged-to-be record
 	closer func() error // closes a durable log's WAL
 	closed bool
@@ -131,6 +133,7 @@ type chain struct {
 	hasher   *canonical.Hasher
 	buf      []byte
 	dedupe   dedupeWindow
+	signer   Signer // the key that signs this chain (RotateKey moves it on)
 	// Scratch that interface calls (Signer, Store) would otherwise make
 	// escape to the heap on every append.
 	sealed Sealed
@@ -164,14 +167,20 @@ func New(cfg Config) (*Log, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
 	}
-	return &Log{cfg: cfg, limits: limits, seed: maphash.MakeSeed(), chains: map[string]map[string]*chain{}}, nil
+	return &Log{cfg: cfg, limits: limits, seed: maphash.MakeSeed(), chains: map[string]map[string]*chain{},
+		signer: cfg.Signer, keys: NewKeySet(cfg.Signer.Public())}, nil
 }
 
 // Store returns the log's store.
 func (l *Log) Store() Store { return l.cfg.Store }
 
-// Keys returns a key set holding the log's signing key, for verifiers.
-func (l *Log) Keys() *KeySet { return NewKeySet(l.cfg.Signer.Public()) }
+// Keys returns a key set holding every key the log has signed with, for
+// verifiers.
+func (l *Log) Keys() *KeySet {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.keys
+}
 
 func (l *Log) chain(writer, stream string) *chain {
 	l.mu.RLock()
@@ -192,6 +201,7 @@ func (l *Log) chain(writer, stream string) *chain {
 			head:   Head{WriterID: writer, Stream: stream},
 			hasher: canonical.NewHasher(),
 			buf:    make([]byte, 0, l.limits.MaxRecord),
+			signer: l.signer,
 		}
 		c.dedupe.init(l.cfg.DedupeWindow)
 		w[stream] = c
@@ -281,9 +291,12 @@ func (l *Log) AppendPending(rec *canonical.AuditRecord) (Pending, error) {
 	if err := l.failure(); err != nil {
 		return Pending{}, err
 	}
+	if isTransition(rec.Attrs) {
+		return Pending{}, &canonical.FieldError{Field: "attrs", Reason: "key " + KeyTransitionAttr + " is reserved for Log.RotateKey"}
+	}
 	c := l.chain(rec.WriterID, rec.Stream)
 	c.mu.Lock()
-	a, ticket, err := l.appendLocked(c, rec)
+	a, ticket, err := l.appendLocked(c, rec, false)
 	c.mu.Unlock()
 	if err != nil {
 		return Pending{}, err
@@ -307,7 +320,7 @@ func (l *Log) fail(err error) {
 }
 
 // appendLocked does Append's work under the chain's lock.
-func (l *Log) appendLocked(c *chain, rec *canonical.AuditRecord) (Appended, Ticket, error) {
+func (l *Log) appendLocked(c *chain, rec *canonical.AuditRecord, transition bool) (Appended, Ticket, error) {
 	next := c.head.Seq + 1
 	if rec.Seq != 0 && rec.Seq != next {
 		return Appended{}, 0, fmt.Errorf("%w: %s/%s: record has seq %d, the chain's next is %d", ErrChainConflict, rec.WriterID, rec.Stream, rec.Seq, next)
@@ -358,13 +371,13 @@ func (l *Log) appendLocked(c *chain, rec *canonical.AuditRecord) (Appended, Tick
 	sealed := &c.sealed
 	*sealed = Sealed{Bytes: b, Hash: c.hasher.RecordHash(b)}
 	now := time.Time{}
-	if l.mustSign(c, next, &now) {
+	if l.mustSign(c, next, &now) || transition {
 		c.msg = canonical.SignedMessage(sealed.Hash)
-		if err := l.cfg.Signer.Sign(c.msg[:], &sealed.Sig); err != nil {
+		if err := c.signer.Sign(c.msg[:], &sealed.Sig); err != nil {
 			undo()
 			return Appended{}, 0, fmt.Errorf("%w: %s/%s seq %d: %w", ErrSign, rec.WriterID, rec.Stream, next, err)
 		}
-		sealed.Signed, sealed.KeyID = true, l.cfg.Signer.KeyID()
+		sealed.Signed, sealed.KeyID = true, c.signer.KeyID()
 	}
 	kept, ticket, err := l.cfg.Store.Put(c.head.WriterID, c.head.Stream, next, *sealed)
 	if err != nil {
@@ -431,10 +444,10 @@ func (l *Log) sealLocked(c *chain) (Head, error) {
 	}
 	c.msg = canonical.SignedMessage(c.head.Hash)
 	sig := &c.sealed.Sig
-	if err := l.cfg.Signer.Sign(c.msg[:], sig); err != nil {
+	if err := c.signer.Sign(c.msg[:], sig); err != nil {
 		return c.head, fmt.Errorf("%w: %s/%s seq %d: %w", ErrSign, c.head.WriterID, c.head.Stream, c.head.Seq, err)
 	}
-	if err := l.cfg.Store.Seal(c.head.WriterID, c.head.Stream, c.head.Seq, l.cfg.Signer.KeyID(), *sig); err != nil {
+	if err := l.cfg.Store.Seal(c.head.WriterID, c.head.Stream, c.head.Seq, c.signer.KeyID(), *sig); err != nil {
 		return c.head, fmt.Errorf("%w: %w", ErrStore, err)
 	}
 	c.head.SealedSeq = c.head.Seq

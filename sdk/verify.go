@@ -60,6 +60,38 @@ func VerifyRecord(rec Sealed, keys *KeySet) (canonical.AuditRecordView, error) {
 	return v, nil
 }
 
+// hasTransition reports whether any record holds a key transition.
+func hasTransition(recs []Sealed) bool {
+	key := []byte(KeyTransitionAttr)
+	for _, r := range recs {
+		if !bytes.Contains(r.Bytes, key) { // cheap test first
+			continue
+		}
+		v, err := canonical.OpenAuditRecord(r.Bytes)
+		if err != nil {
+			continue
+		}
+		for i := 0; i < v.Attrs().Len(); i++ {
+			if bytes.Equal(v.Attrs().At(i).Key(), key) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// verify checks a record's signature with the keys in force at its seq.
+func (ks *keyState) verify(v canonical.AuditRecordView, rec Sealed, keys *KeySet) error {
+	pub, err := ks.lookup(v, rec.KeyID, keys)
+	if err != nil {
+		return err
+	}
+	if !canonical.VerifySignature(pub, rec.Hash, rec.Sig[:]) {
+		return fail(v, ReasonBadSignature, "a signature by key "+rec.KeyID.String(), hexOrEmpty(rec.Sig[:8])+"...", 0)
+	}
+	return nil
+}
+
 func verifySig(v canonical.AuditRecordView, rec Sealed, keys *KeySet) error {
 	pub, ok := keys.Lookup(rec.KeyID)
 	if !ok {
@@ -101,6 +133,7 @@ func VerifyChain(it Iterator, keys *KeySet, opts VerifyOptions) (Result, error) 
 	h := canonical.NewHasher()
 	var res Result
 	var head Head
+	var ks keyState
 	started := false
 	if opts.Start != nil {
 		head, started = *opts.Start, true
@@ -136,10 +169,13 @@ func VerifyChain(it Iterator, keys *KeySet, opts VerifyOptions) (Result, error) 
 			return res, withCount(err, res.Records)
 		}
 		if rec.Signed {
-			if err := verifySig(v, rec, keys); err != nil {
+			if err := ks.verify(v, rec, keys); err != nil {
 				return res, withCount(err, res.Records)
 			}
 			head.SealedSeq = v.Seq()
+		}
+		if err := ks.follow(v, rec); err != nil {
+			return res, withCount(err, res.Records)
 		}
 		head.Seq, head.Hash = v.Seq(), rec.Hash
 		res.Records++
@@ -181,7 +217,9 @@ func VerifyChainParallel(recs []Sealed, keys *KeySet, opts VerifyOptions, worker
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	if workers == 1 || len(recs) < 2*workers {
+	if workers == 1 || len(recs) < 2*workers || hasTransition(recs) {
+		// Key transitions change which keys hold for the rest of the chain:
+		// a chain with any is verified in order.
 		return VerifyChain(NewSliceIterator(recs), keys, opts)
 	}
 	// Pass 1, parallel: each record on its own, and links inside a segment

@@ -1,0 +1,136 @@
+package sdk
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"encoding/hex"
+	"fmt"
+	"strings"
+
+	"github.com/rustyonions/ron-audit-go/canonical"
+)
+
+// Key rotation inside the log. A key-transition record is an ordinary
+// record of kind policyChanged, signed by the key it retires, whose attrs
+// hold KeyTransitionAttr = "ed25519:" + the new public key in hex. A
+// verifier that trusts the old key learns the new one from it, and from
+// the record after it on refuses signatures by the old key in that chain
+// (ReasonRetiredKey).
+
+// KeyTransitionAttr is the attr key of a key-transition record. Append
+// refuses records that carry it: only RotateKey writes them.
+const KeyTransitionAttr = "ron-audit.keyTransition"
+
+const transitionPrefix = "ed25519:"
+
+func isTransition(attrs []canonical.Attr) bool {
+	for i := range attrs {
+		if attrs[i].Key == KeyTransitionAttr {
+			return true
+		}
+	}
+	return false
+}
+
+// RotateKey moves every chain of the log to next: each chain gets a
+// key-transition record signed by its current key that names next, and
+// every later record of the chain is signed by next (new chains too). It
+// returns the heads after the transitions. Verifiers holding the old key
+// follow the transition; give them next as well for chains started after
+// the rotation.
+func (l *Log) RotateKey(next Signer) ([]Head, error) {
+	if err := l.failure(); err != nil {
+		return nil, err
+	}
+	l.mu.Lock()
+	l.signer = next
+	if _, err := l.keys.TryAdd(next.Public()); err != nil {
+		l.mu.Unlock()
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	var all []*chain
+	for _, w := range l.chains {
+		for _, c := range w {
+			all = append(all, c)
+		}
+	}
+	l.mu.Unlock()
+	value := transitionPrefix + hex.EncodeToString(next.Public())
+	var heads []Head
+	for _, c := range all {
+		c.mu.Lock()
+		if c.signer.KeyID() == next.KeyID() {
+			heads = append(heads, c.head)
+			c.mu.Unlock()
+			continue
+		}
+		rec := canonical.AuditRecord{Kind: canonical.KindPolicyChanged, WriterID: c.head.WriterID, Stream: c.head.Stream,
+			Reason: "key rotation", Attrs: []canonical.Attr{{Key: KeyTransitionAttr, Value: value}}}
+		a, ticket, err := l.appendLocked(c, &rec, true)
+		if err == nil {
+			c.signer = next
+		}
+		c.mu.Unlock()
+		if err != nil {
+			return heads, err
+		}
+		if err := (Pending{Appended: a, log: l, ticket: ticket}).Wait(); err != nil {
+			return heads, err
+		}
+		heads = append(heads, a.Head)
+	}
+	return heads, nil
+}
+
+// keyState follows the key transitions of one chain during verification.
+type keyState struct {
+	learned map[KeyID]ed25519.PublicKey // keys named by transitions
+	retired map[KeyID]uint64            // key -> seq of the transition that retired it
+}
+
+// lookup finds the key of a signature: in keys, or learned from a
+// transition; and refuses a key retired before seq.
+func (ks *keyState) lookup(v canonical.AuditRecordView, id KeyID, keys *KeySet) (ed25519.PublicKey, error) {
+	if at, ok := ks.retired[id]; ok && v.Seq() > at {
+		return nil, fail(v, ReasonRetiredKey, "a key in force at seq "+fmt.Sprint(v.Seq()), "key "+id.String()+", retired at seq "+fmt.Sprint(at), 0)
+	}
+	if pub, ok := ks.learned[id]; ok {
+		return pub, nil
+	}
+	if keys != nil {
+		if pub, ok := keys.Lookup(id); ok {
+			return pub, nil
+		}
+	}
+	return nil, fail(v, ReasonUnknownKey, "a key in the key set", "key id "+id.String(), 0)
+}
+
+// follow reads a key transition out of a verified record, if it holds one.
+// A transition in an unsigned record, or one that does not name an
+// Ed25519 key, is refused.
+func (ks *keyState) follow(v canonical.AuditRecordView, rec Sealed) error {
+	attrs := v.Attrs()
+	for i := 0; i < attrs.Len(); i++ {
+		a := attrs.At(i)
+		if !bytes.Equal(a.Key(), []byte(KeyTransitionAttr)) {
+			continue
+		}
+		bad := func(why string) error {
+			return fail(v, ReasonBadTransition, "a signed transition naming an Ed25519 key", why, 0)
+		}
+		if !rec.Signed {
+			return bad("an unsigned record")
+		}
+		hexKey, ok := strings.CutPrefix(string(a.Value()), transitionPrefix)
+		pub, err := hex.DecodeString(hexKey)
+		if !ok || err != nil || len(pub) != ed25519.PublicKeySize {
+			return bad(fmt.Sprintf("value %q", a.Value()))
+		}
+		if ks.learned == nil {
+			ks.learned, ks.retired = map[KeyID]ed25519.PublicKey{}, map[KeyID]uint64{}
+		}
+		ks.learned[KeyIDOf(pub)] = pub
+		ks.retired[rec.KeyID] = v.Seq()
+	}
+	return nil
+}

@@ -1,0 +1,112 @@
+package sdk_test
+
+import (
+	"crypto/ed25519"
+	"errors"
+	"path/filepath"
+	"testing"
+
+	"github.com/rustyonions/ron-audit-go/canonical"
+	"github.com/rustyonions/ron-audit-go/sdk"
+)
+
+func rotateSigner(t *testing.T, label string) *sdk.Ed25519Signer {
+	t.Helper()
+	seed := make([]byte, ed25519.SeedSize)
+	copy(seed, label)
+	s, err := sdk.NewEd25519Signer(ed25519.NewKeyFromSeed(seed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func chainRecs(l *sdk.Log, writer, stream string) []sdk.Sealed {
+	var recs []sdk.Sealed
+	for it := l.Store().Iter(writer, stream); it.Next(); {
+		recs = append(recs, it.Entry())
+	}
+	return recs
+}
+
+func TestRotateKey(t *testing.T) {
+	old, next := rotateSigner(t, "old key"), rotateSigner(t, "next key")
+	l := coreLog(t, sdk.Config{Signer: old})
+	coreAppend(t, l, 5)
+	heads, err := l.RotateKey(next)
+	if err != nil || len(heads) != 1 || heads[0].Seq != 6 {
+		t.Fatalf("rotate: %+v %v", heads, err)
+	}
+	as := coreAppendFrom(t, l, 5, 4)
+	if as[0].Record.KeyID != next.KeyID() {
+		t.Fatal("records after the rotation are not signed by the new key")
+	}
+	recs := chainRecs(l, "svc-gateway@inst-1", "reads")
+	if recs[5].KeyID != old.KeyID() || !recs[5].Signed {
+		t.Fatal("the transition is not signed by the old key")
+	}
+	// A verifier that trusts only the old key follows the transition.
+	if res, err := sdk.VerifyChain(sdk.NewSliceIterator(recs), sdk.NewKeySet(old.Public()), sdk.VerifyOptions{}); err != nil || res.Records != 10 {
+		t.Fatalf("old key only: %+v %v", res, err)
+	}
+	if _, err := sdk.VerifyChainParallel(recs, sdk.NewKeySet(old.Public()), sdk.VerifyOptions{}, 4); err != nil {
+		t.Fatalf("parallel: %v", err)
+	}
+	// One that trusts only the new key cannot check the start.
+	if _, err := sdk.VerifyChain(sdk.NewSliceIterator(recs), sdk.NewKeySet(next.Public()), sdk.VerifyOptions{}); !errors.Is(err, sdk.ErrUnknownKey) {
+		t.Fatalf("new key only: %v", err)
+	}
+	// A record signed by the retired key after the transition is refused,
+	// even with a valid signature.
+	forged := append([]sdk.Sealed(nil), recs...)
+	msg := canonical.SignedMessage(forged[7].Hash)
+	if err := old.Sign(msg[:], &forged[7].Sig); err != nil {
+		t.Fatal(err)
+	}
+	forged[7].KeyID = old.KeyID()
+	_, err = sdk.VerifyChain(sdk.NewSliceIterator(forged), sdk.NewKeySet(old.Public(), next.Public()), sdk.VerifyOptions{})
+	var ve *sdk.VerifyError
+	if !errors.As(err, &ve) || ve.Reason != sdk.ReasonRetiredKey || ve.Seq != 8 {
+		t.Fatalf("retired key: %v", err)
+	}
+	// Only RotateKey writes transitions.
+	rec := coreRecord(99)
+	rec.Attrs = append(rec.Attrs, canonical.Attr{Key: sdk.KeyTransitionAttr, Value: "ed25519:00"})
+	if _, err := l.Append(&rec); !errors.Is(err, canonical.ErrInvalid) {
+		t.Fatalf("reserved attr: %v", err)
+	}
+}
+
+func TestRotateKeySealedAndDurable(t *testing.T) {
+	old, next := rotateSigner(t, "old key"), rotateSigner(t, "next key")
+	dir := filepath.Join(t.TempDir(), "wal")
+	l, _, err := sdk.OpenDurable(dir, sdk.Config{Signer: old, SealEvery: 100}, sdk.DurableOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	coreAppend(t, l, 3)
+	if _, err := l.RotateKey(next); err != nil {
+		t.Fatal(err)
+	}
+	coreAppendFrom(t, l, 3, 3)
+	if err := l.Close(); err != nil { // seals the head with the new key
+		t.Fatal(err)
+	}
+	sum, err := sdk.VerifyDir(dir, sdk.NewKeySet(old.Public()), false, nil)
+	if err != nil || sum.Records != 7 {
+		t.Fatalf("verify with the old key: %+v %v", sum, err)
+	}
+	// Reopening with the retired key is refused; with the new one it goes on.
+	if _, _, err := sdk.OpenDurable(dir, sdk.Config{Signer: old}, sdk.DurableOptions{Keys: sdk.NewKeySet(old.Public())}); !errors.Is(err, sdk.ErrConfig) {
+		t.Fatalf("reopen with the retired key: %v", err)
+	}
+	l, _, err = sdk.OpenDurable(dir, sdk.Config{Signer: next}, sdk.DurableOptions{Keys: sdk.NewKeySet(old.Public())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	coreAppendFrom(t, l, 6, 1)
+	l.Close()
+	if _, err := sdk.VerifyDir(dir, sdk.NewKeySet(old.Public()), true, nil); err != nil {
+		t.Fatal(err)
+	}
+}

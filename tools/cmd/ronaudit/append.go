@@ -23,6 +23,8 @@ func appendCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fsync := fs.String("fsync", "batch", "fsync policy: batch (group commit) or always")
 	onBad := fs.String("on-bad", "stop", "a bad input line: stop the run, or skip it")
 	sealEvery := fs.Int("seal-every", 0, "checkpoint-sealed: sign every Nth record (0: every record)")
+	var pubs multiFlag
+	fs.Var(&pubs, "pub", "public key of an earlier signer of the log (repeatable), to verify its records on open")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -51,7 +53,17 @@ func appendCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "ronaudit append:", err)
 		return 1
 	}
-	log, rec, err := sdk.OpenDurable(*dir, sdk.Config{Signer: signer, SealEvery: *sealEvery, Observer: keeper}, sdk.DurableOptions{WAL: wal.Options{Fsync: policy}})
+	keys := sdk.NewKeySet(signer.Public())
+	for _, p := range pubs {
+		pub, err := sdk.LoadPublicKey(p)
+		if err != nil {
+			fmt.Fprintln(stderr, "ronaudit append:", err)
+			return 1
+		}
+		keys.Add(pub)
+	}
+	log, rec, err := sdk.OpenDurable(*dir, sdk.Config{Signer: signer, SealEvery: *sealEvery, Observer: keeper},
+		sdk.DurableOptions{WAL: wal.Options{Fsync: policy}, Keys: keys})
 	if err != nil {
 		fmt.Fprintln(stderr, "ronaudit append:", err)
 		return 1

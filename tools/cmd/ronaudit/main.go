@@ -25,7 +25,7 @@ const usageText = `usage: ronaudit <command> [flags]
 
 commands:
   keygen [-dir DIR] [-name NAME]   write an Ed25519 key pair: NAME.key (0600) and NAME.pub
-  append --wal DIR --key KEY [--stream S] [--writer W] [--fsync batch|always] [--on-bad stop|skip]
+  append --wal DIR --key KEY [--stream S] [--writer W] [--fsync batch|always] [--on-bad stop|skip] [--pub EARLIER.pub]...
                                    append JSON Lines records from stdin; print "seq hash writer/stream" once durable
   verify DIR|FILE [--pub KEY]...   verify every record, link and signature of a log (or one segment file);
                                    print streams and heads; exit 1 naming the first failure
@@ -36,6 +36,8 @@ commands:
                                    an inclusion proof of record N, or a consistency proof OLDCP -> CP
   verify-proof --checkpoint CP --pub KEY [--old OLDCP] PROOF.json
                                    check a proof offline, with only the public key
+  rotate --wal DIR --key OLD --new-key NEW
+                                   key rotation inside the log: a transition record signed by OLD names NEW
   demo [-n N] [DIR]                the whole flow with figures: Micronode (RAM) then Macronode (durable log
                                    in DIR, default a new temporary directory); N records in RAM (default 100000), N/2 durable
 `
@@ -51,6 +53,7 @@ var commands = map[string]command{
 	"checkpoint":   checkpointCmd,
 	"prove":        proveCmd,
 	"verify-proof": verifyProofCmd,
+	"rotate":       rotateCmd,
 	"demo":         demoCmd,
 }
 

@@ -1,0 +1,204 @@
+// Package export writes and verifies export bundles of ron-audit chains:
+// self-contained files, each holding the records of one chain since the
+// previous export, the signed checkpoint (package checkpoint) that covers
+// them, the previous export's checkpoint and a consistency proof back to
+// it, and the compact range of the tree at the previous export, so that
+// one bundle is verifiable offline with only the public key, and a
+// sequence of bundles proves the whole chain and that nothing was cut,
+// rolled back or rewritten. The byte format is FORMAT.md.
+//
+// Exporter.Export reads a durable log directory (sdk.ReadDir) and writes
+// the next bundle of a chain to a Sink (FileSink: one file per bundle,
+// written atomically). VerifyBundle checks one bundle, VerifySequence and
+// VerifyDir a sequence, optionally against the latest checkpoint the
+// verifier trusts.
+package export
+
+import (
+	"bytes"
+	"fmt"
+	"time"
+
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/rustyonions/ron-audit-go/canonical"
+	"github.com/rustyonions/ron-audit-go/sdk"
+	"github.com/rustyonions/ron-audit-go/sdk/checkpoint"
+	"github.com/rustyonions/ron-audit-go/sdk/wal"
+)
+
+// State is what an export needs of the previous export of the chain: its
+// tree size (the seq of its last record), its signed checkpoint, and its
+// last record's hash. The zero State (or nil) is "no previous export".
+type State struct {
+	Size     int64
+	Note     []byte
+	LastHash canonical.Hash
+}
+
+// Exporter writes bundles of chains of a durable log to a Sink.
+type Exporter struct {
+	// Sink receives each bundle; required.
+	Sink Sink
+	// Signer signs the checkpoints; required. Its note key name is
+	// checkpoint.KeyName(writerId) unless NoteSigner is set.
+	Signer sdk.Signer
+	// NoteSigner, if set, signs the checkpoints instead of Signer (another
+	// key name, or witness cosigning).
+	NoteSigner note.Signer
+	// OnExport, if set, is called after each bundle is written with how
+	// long the export took (reading the log, building the tree, signing
+	// the checkpoint, encoding and writing the bundle) and its record
+	// count: export_batch_seconds.
+	OnExport func(took time.Duration, records int)
+}
+
+// Export writes the bundle of chain (writer, stream) of the durable log in
+// dir holding its records after prev (nil for the first export) up to the
+// chain's last record, with a new checkpoint of that size signed by the
+// Exporter's signer. It refuses a log that no longer extends prev: fewer
+// records than prev.Size (*Error ReasonTruncated) or another root at
+// prev.Size (ReasonFork). With no record after prev it returns
+// ErrNothingToExport.
+func (e *Exporter) Export(dir, writer, stream string, prev *State) (*Bundle, error) {
+	start := time.Now()
+	var m int64
+	if prev != nil {
+		m = prev.Size
+	}
+	tree := checkpoint.NewTree()
+	var recs []sdk.Sealed
+	_, err := sdk.ReadDir(dir, func(rec sdk.Sealed, pos wal.Position) error {
+		v, err := canonical.OpenAuditRecord(rec.Bytes)
+		if err != nil || string(v.WriterID()) != writer || string(v.Stream()) != stream {
+			return nil
+		}
+		if want := uint64(tree.Size()) + 1; v.Seq() != want {
+			return fmt.Errorf("export: %s: %s/%s seq %d where %d belongs", pos, writer, stream, v.Seq(), want)
+		}
+		tree.Append(rec.Hash)
+		if tree.Size() > m {
+			rec.Bytes = bytes.Clone(rec.Bytes)
+			recs = append(recs, rec)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	b, err := e.build(tree, checkpoint.Origin(writer, stream), writer, recs, prev)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.write(b); err != nil {
+		return nil, err
+	}
+	if e.OnExport != nil {
+		e.OnExport(time.Since(start), len(b.Records))
+	}
+	return b, nil
+}
+
+// ExportTree is Export for a caller that keeps the chain's tree itself
+// (a checkpoint.Keeper's Tree, say): tree covers the chain's records
+// 1..tree.Size() and recs are the records prev.Size+1 .. tree.Size().
+func (e *Exporter) ExportTree(tree *checkpoint.Tree, writer, stream string, recs []sdk.Sealed, prev *State) (*Bundle, error) {
+	start := time.Now()
+	b, err := e.build(tree, checkpoint.Origin(writer, stream), writer, recs, prev)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.write(b); err != nil {
+		return nil, err
+	}
+	if e.OnExport != nil {
+		e.OnExport(time.Since(start), len(b.Records))
+	}
+	return b, nil
+}
+
+func (e *Exporter) write(b *Bundle) error {
+	if e.Sink == nil {
+		return fmt.Errorf("export: no Sink")
+	}
+	data, err := b.MarshalBinary()
+	if err != nil {
+		return err
+	}
+	return e.Sink.WriteBundle(b.Name(), data)
+}
+
+func (e *Exporter) build(tree *checkpoint.Tree, origin, writer string, recs []sdk.Sealed, prev *State) (*Bundle, error) {
+	var m int64
+	var prevNote []byte
+	if prev != nil && prev.Size > 0 {
+		m, prevNote = prev.Size, prev.Note
+	}
+	// Freeze the size: the tree may grow while we work.
+	size := m + int64(len(recs))
+	if size > tree.Size() {
+		return nil, fmt.Errorf("export: %d records after size %d, the tree has %d", len(recs), m, tree.Size())
+	}
+	if tree.Size() < m {
+		return nil, &Error{Reason: ReasonTruncated, Detail: "the log has fewer records than the previous export (cut or rolled back)",
+			Expected: fmt.Sprintf("at least %d records of %s", m, origin), Got: fmt.Sprintf("%d", tree.Size())}
+	}
+	if m > 0 {
+		root, err := tree.RootAt(m)
+		if err != nil {
+			return nil, err
+		}
+		// The previous note's text must be this tree's checkpoint at m:
+		// otherwise the log no longer extends the previous export.
+		if text := checkpoint.Text(origin, m, root); !bytes.HasPrefix(prevNote, []byte(text+"\n")) {
+			return nil, &Error{Reason: ReasonFork, Seq: uint64(m), Detail: "the log's first records no longer hash to the previous export's checkpoint",
+				Expected: firstLines(prevNote), Got: firstLines([]byte(text))}
+		}
+		if len(recs) > 0 {
+			if v, err := canonical.OpenAuditRecord(recs[0].Bytes); err == nil && !bytes.Equal(v.Prev(), prev.LastHash[:]) && prev.LastHash != (canonical.Hash{}) {
+				return nil, &Error{Reason: ReasonFork, Seq: uint64(m) + 1, Detail: "the first new record does not link to the previous export's last record",
+					Expected: prev.LastHash.String(), Got: fmt.Sprintf("%x", v.Prev())}
+			}
+		}
+	}
+	if size == m {
+		return nil, ErrNothingToExport
+	}
+	signer := e.NoteSigner
+	if signer == nil {
+		if e.Signer == nil {
+			return nil, fmt.Errorf("export: no Signer")
+		}
+		signer = checkpoint.NewNoteSigner(e.Signer, checkpoint.KeyName(writer))
+	}
+	root, err := tree.RootAt(size)
+	if err != nil {
+		return nil, err
+	}
+	msg, err := checkpoint.Sign(origin, size, root, signer)
+	if err != nil {
+		return nil, err
+	}
+	proof, err := tree.ConsistencyProof(m, size)
+	if err != nil {
+		return nil, err
+	}
+	rng, err := compactRange(tree, m)
+	if err != nil {
+		return nil, err
+	}
+	return &Bundle{Origin: origin, Size: size, Note: msg, PrevSize: m, PrevNote: prevNote,
+		Proof: proof, Range: rng, Records: recs}, nil
+}
+
+// firstLines returns the first three lines of a note, for messages.
+func firstLines(msg []byte) string {
+	lines := bytes.SplitN(msg, []byte("\n"), 4)
+	if len(lines) > 3 {
+		lines = lines[:3]
+	}
+	return string(bytes.Join(lines, []byte(`\n`)))
+}
+
+var _ tlog.HashReader = (*checkpoint.Tree)(nil)

@@ -1,0 +1,46 @@
+package main
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/rustyonions/ron-audit-go/sdk"
+)
+
+func rotateCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	fs := flags("rotate", stderr)
+	dir := fs.String("wal", "", "log directory")
+	oldPath := fs.String("key", "", "the current private key (mode 0600)")
+	nextPath := fs.String("new-key", "", "the private key that takes over (mode 0600), from ronaudit keygen")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *dir == "" || *oldPath == "" || *nextPath == "" {
+		fmt.Fprintln(stderr, "usage: ronaudit rotate --wal DIR --key OLD.key --new-key NEW.key")
+		return 2
+	}
+	fail := func(err error) int { fmt.Fprintln(stderr, "ronaudit rotate:", err); return 1 }
+	old, err := sdk.LoadSigner(*oldPath)
+	if err != nil {
+		return fail(err)
+	}
+	next, err := sdk.LoadSigner(*nextPath)
+	if err != nil {
+		return fail(err)
+	}
+	log, _, err := sdk.OpenDurable(*dir, sdk.Config{Signer: old}, sdk.DurableOptions{})
+	if err != nil {
+		return fail(err)
+	}
+	heads, err := log.RotateKey(next)
+	if cerr := log.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fail(err)
+	}
+	for _, h := range heads {
+		fmt.Fprintf(stdout, "%s/%s: key %s retired at seq %d, %s signs from seq %d on\n", h.WriterID, h.Stream, old.KeyID(), h.Seq, next.KeyID(), h.Seq+1)
+	}
+	return 0
+}

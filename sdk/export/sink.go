@@ -1,0 +1,134 @@
+package export
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+)
+
+// Sink stores encoded bundles. name is Bundle.Name(): a relative,
+// slash-separated path that sorts a chain's bundles in order. A Sink must
+// have stored the bundle durably when WriteBundle returns nil.
+type Sink interface {
+	WriteBundle(name string, data []byte) error
+}
+
+// FileSink stores each bundle as one file Dir/name, mode 0600, written
+// atomically: a temporary file in the same directory, fsync, rename,
+// fsync of the directory. Directories are created with mode 0700. A
+// bundle that already exists is not overwritten.
+type FileSink struct {
+	Dir string
+}
+
+// WriteBundle writes one bundle file.
+func (s *FileSink) WriteBundle(name string, data []byte) error {
+	path, err := s.path(name)
+	if err != nil {
+		return err
+	}
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	if _, err := os.Lstat(path); err == nil {
+		return fmt.Errorf("export: bundle %s exists", path)
+	}
+	f, err := os.CreateTemp(dir, ".tmp-*.bundle")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	ok := false
+	defer func() {
+		if !ok {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	if err := f.Chmod(0o600); err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	ok = true
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// path maps a bundle name to a file path under Dir, refusing names that
+// would leave it.
+func (s *FileSink) path(name string) (string, error) {
+	parts := strings.Split(name, "/")
+	for _, p := range parts {
+		if p == "" || p == "." || p == ".." || strings.ContainsAny(p, `\`+"\x00") {
+			return "", fmt.Errorf("export: bundle name %q cannot be a file path", name)
+		}
+	}
+	return filepath.Join(append([]string{s.Dir}, parts...)...), nil
+}
+
+// Bundles returns the paths of the bundle files of chain origin in the
+// sink, in order (oldest first).
+func (s *FileSink) Bundles(origin string) ([]string, error) {
+	dir, err := s.path(chainDir(origin))
+	if err != nil {
+		return nil, err
+	}
+	return ListDir(dir)
+}
+
+// Latest returns the newest bundle of chain origin in the sink, parsed
+// (not verified), or nil if there is none.
+func (s *FileSink) Latest(origin string) (*Bundle, error) {
+	paths, err := s.Bundles(origin)
+	if err != nil || len(paths) == 0 {
+		return nil, err
+	}
+	data, err := os.ReadFile(paths[len(paths)-1])
+	if err != nil {
+		return nil, err
+	}
+	b, err := Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", paths[len(paths)-1], err)
+	}
+	return b, nil
+}
+
+// ListDir returns the paths of the *.bundle files directly in dir, sorted
+// by name (a chain's order for FileSink names); none if dir does not
+// exist.
+func ListDir(dir string) ([]string, error) {
+	ents, err := os.ReadDir(dir)
+	if os.IsNotExist(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range ents {
+		if n := e.Name(); !e.IsDir() && strings.HasSuffix(n, ".bundle") && !strings.HasPrefix(n, ".") {
+			out = append(out, filepath.Join(dir, n))
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}

@@ -6,7 +6,7 @@ TEST_SCHEMAS := gen/testdata/shapes.capnp $(wildcard gen/testdata/unsupported/*.
 BENCH    ?= .
 COUNT    ?= 5
 
-.PHONY: all demo test setup vet gen gen-check go-test interop interop-rust interop-python bench fuzz rig-wal
+.PHONY: all demo test setup vet gen gen-check go-test interop interop-rust interop-python bench fuzz rig-wal rig-export
 
 all: test
 
@@ -63,8 +63,15 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzVerifyRecord$$' -fuzztime $(FUZZTIME) ./sdk
 	$(GO) test -run '^$$' -fuzz '^FuzzReadSegment$$' -fuzztime $(FUZZTIME) ./sdk/wal
 	$(GO) test -run '^$$' -fuzz '^FuzzPrivacyDetect$$' -fuzztime $(FUZZTIME) ./sdk
+	$(GO) test -run '^$$' -fuzz '^FuzzOpenCheckpoint$$' -fuzztime $(FUZZTIME) ./sdk/checkpoint
+	$(GO) test -run '^$$' -fuzz '^FuzzVerifyBundle$$' -fuzztime $(FUZZTIME) ./sdk/export
 
 # Rig: 1-5 kHz durable appends with batched fsync (RATE, DURATION); writes
 # testing/performance/baselines/ron-audit/wal_steady.json.
 rig-wal:
 	bash testing/performance/audit/wal_steady.sh
+
+# Rig: export plus checkpoint of 10k-record batches; writes
+# testing/performance/baselines/ron-audit/export_batch.json (p95 target 25 ms).
+rig-export:
+	bash testing/performance/audit/export_batch.sh

@@ -17,6 +17,8 @@ package export
 import (
 	"bytes"
 	"fmt"
+	"os"
+	"path/filepath"
 	"time"
 
 	"golang.org/x/mod/sumdb/note"
@@ -69,6 +71,7 @@ func (e *Exporter) Export(dir, writer, stream string, prev *State) (*Bundle, err
 	}
 	tree := checkpoint.NewTree()
 	var recs []sdk.Sealed
+	arena := make([]byte, 0, logBytes(dir))
 	_, err := sdk.ReadDir(dir, func(rec sdk.Sealed, pos wal.Position) error {
 		v, err := canonical.OpenAuditRecord(rec.Bytes)
 		if err != nil || string(v.WriterID()) != writer || string(v.Stream()) != stream {
@@ -79,7 +82,11 @@ func (e *Exporter) Export(dir, writer, stream string, prev *State) (*Bundle, err
 		}
 		tree.Append(rec.Hash)
 		if tree.Size() > m {
-			rec.Bytes = bytes.Clone(rec.Bytes)
+			// One arena of the log's size instead of a copy per record (if
+			// it is outgrown, slices of the old array keep it alive).
+			at := len(arena)
+			arena = append(arena, rec.Bytes...)
+			rec.Bytes = arena[at:len(arena):len(arena)]
 			recs = append(recs, rec)
 		}
 		return nil
@@ -137,12 +144,12 @@ func (e *Exporter) build(tree *checkpoint.Tree, origin, writer string, recs []sd
 	}
 	// Freeze the size: the tree may grow while we work.
 	size := m + int64(len(recs))
-	if size > tree.Size() {
-		return nil, fmt.Errorf("export: %d records after size %d, the tree has %d", len(recs), m, tree.Size())
-	}
 	if tree.Size() < m {
 		return nil, &Error{Reason: ReasonTruncated, Detail: "the log has fewer records than the previous export (cut or rolled back)",
 			Expected: fmt.Sprintf("at least %d records of %s", m, origin), Got: fmt.Sprintf("%d", tree.Size())}
+	}
+	if size > tree.Size() {
+		return nil, fmt.Errorf("export: %d records after size %d, the tree has %d", len(recs), m, tree.Size())
 	}
 	if m > 0 {
 		root, err := tree.RootAt(m)
@@ -202,3 +209,16 @@ func firstLines(msg []byte) string {
 }
 
 var _ tlog.HashReader = (*checkpoint.Tree)(nil)
+
+// logBytes returns the size of the segment files of the log in dir, an
+// upper bound of the record bytes in it (0 if unknown).
+func logBytes(dir string) int {
+	paths, _ := filepath.Glob(filepath.Join(dir, "*.seg"))
+	var n int64
+	for _, p := range paths {
+		if fi, err := os.Stat(p); err == nil {
+			n += fi.Size()
+		}
+	}
+	return int(min(n, 64<<20))
+}

@@ -2,11 +2,13 @@
 // metrics snapshots as JSON (testing/performance/baselines/ron-audit/).
 //
 //	rig wal-steady [-rate HZ] [-duration D] [-dir DIR] [-out FILE]
+//	rig export-batch [-runs N] [-records N] [-out FILE]
 //
 // wal-steady appends at a fixed rate (1 to 5 kHz) to a durable log with
 // batched fsync for a fixed time and records fsync latency (what
 // wal_fsync_seconds exports), append-to-durable latency, and the depth of
-// the queue of appended but not yet durable records.
+// the queue of appended but not yet durable records. export-batch times
+// export plus checkpoint of 10k-record batches (export_batch_seconds).
 package main
 
 import (
@@ -30,8 +32,11 @@ import (
 )
 
 func main() {
+	if len(os.Args) >= 2 && os.Args[1] == "export-batch" {
+		os.Exit(exportBatchMain(os.Args[2:]))
+	}
 	if len(os.Args) < 2 || os.Args[1] != "wal-steady" {
-		fmt.Fprintln(os.Stderr, "usage: rig wal-steady [-rate HZ] [-duration D] [-dir DIR] [-out FILE]")
+		fmt.Fprintln(os.Stderr, "usage: rig wal-steady [-rate HZ] [-duration D] [-dir DIR] [-out FILE]\n       rig export-batch [-runs N] [-records N] [-out FILE]")
 		os.Exit(2)
 	}
 	fs := flag.NewFlagSet("wal-steady", flag.ExitOnError)

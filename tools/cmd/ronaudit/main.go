@@ -38,6 +38,11 @@ commands:
                                    check a proof offline, with only the public key
   rotate --wal DIR --key OLD --new-key NEW
                                    key rotation inside the log: a transition record signed by OLD names NEW
+  export --wal DIR --key KEY --writer W --stream S --out DIR
+                                   write the next export bundle of a chain (records after the newest bundle in DIR)
+  verify-bundle --pub KEY [--pub KEY]... [--checkpoint TRUSTED] FILE|DIR
+                                   verify one bundle, or each chain's bundles under DIR as a sequence;
+                                   exit 1 naming the first failure
   demo [-n N] [DIR]                the whole flow with figures: Micronode (RAM) then Macronode (durable log
                                    in DIR, default a new temporary directory); N records in RAM (default 100000), N/2 durable
 `
@@ -46,15 +51,17 @@ commands:
 type command func(args []string, stdin io.Reader, stdout, stderr io.Writer) int
 
 var commands = map[string]command{
-	"keygen":       keygenCmd,
-	"append":       appendCmd,
-	"verify":       verifyCmd,
-	"dump":         dumpCmd,
-	"checkpoint":   checkpointCmd,
-	"prove":        proveCmd,
-	"verify-proof": verifyProofCmd,
-	"rotate":       rotateCmd,
-	"demo":         demoCmd,
+	"keygen":        keygenCmd,
+	"append":        appendCmd,
+	"verify":        verifyCmd,
+	"dump":          dumpCmd,
+	"checkpoint":    checkpointCmd,
+	"prove":         proveCmd,
+	"verify-proof":  verifyProofCmd,
+	"rotate":        rotateCmd,
+	"export":        exportCmd,
+	"verify-bundle": verifyBundleCmd,
+	"demo":          demoCmd,
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {

@@ -1,0 +1,493 @@
+package export
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/rustyonions/ron-audit-go/canonical"
+	"github.com/rustyonions/ron-audit-go/sdk"
+	"github.com/rustyonions/ron-audit-go/sdk/checkpoint"
+	"github.com/rustyonions/ron-audit-go/sdk/wal"
+)
+
+const (
+	testWriter = "svc-index@inst-2"
+	testStream = "index"
+)
+
+func newSigner(t testing.TB, seed byte) *sdk.Ed25519Signer {
+	t.Helper()
+	s, err := sdk.NewEd25519Signer(ed25519.NewKeyFromSeed(bytes.Repeat([]byte{seed}, ed25519.SeedSize)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func testRecord(i int, reason string) canonical.AuditRecord {
+	return canonical.AuditRecord{Kind: canonical.KindGetServed, WriterID: testWriter, Stream: testStream, TsMs: uint64(1764201600000 + i),
+		Actor: canonical.Actor{CapID: "cap:test"}, Subject: canonical.Subject{Name: "bucket/object"}, Reason: reason,
+		Attrs: []canonical.Attr{{Key: "n", Value: fmt.Sprint(i)}}}
+}
+
+// genRecords returns n records of the test chain (in RAM), the i-th (0-based)
+// with reason reasonOf(i).
+func genRecords(t testing.TB, signer sdk.Signer, n int, reasonOf func(i int) string) []sdk.Sealed {
+	t.Helper()
+	l, err := sdk.New(sdk.Config{Signer: signer, DedupeWindow: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([]sdk.Sealed, 0, n)
+	for i := range n {
+		rec := testRecord(i, reasonOf(i))
+		a, err := l.Append(&rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := a.Record
+		r.Bytes = bytes.Clone(r.Bytes)
+		out = append(out, r)
+	}
+	return out
+}
+
+func plain(int) string { return "served object to authorized reader" }
+
+// durableLog appends n records (reasons plain) to the durable log in dir.
+func durableLog(t testing.TB, dir string, signer sdk.Signer, n int) {
+	t.Helper()
+	l, _, err := sdk.OpenDurable(dir, sdk.Config{Signer: signer, DedupeWindow: -1},
+		sdk.DurableOptions{WAL: wal.Options{Fsync: wal.FsyncNever, AllowNoFsync: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, _ := l.Head(testWriter, testStream)
+	for i := range n {
+		rec := testRecord(int(h.Seq)+i, "served object to authorized reader")
+		if _, err := l.Append(&rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// memSink keeps bundles in RAM.
+type memSink struct {
+	names []string
+	data  [][]byte
+}
+
+func (m *memSink) WriteBundle(name string, data []byte) error {
+	m.names = append(m.names, name)
+	m.data = append(m.data, bytes.Clone(data))
+	return nil
+}
+
+// treeOf builds the tree of recs.
+func treeOf(recs []sdk.Sealed) *checkpoint.Tree {
+	t := checkpoint.NewTree()
+	for _, r := range recs {
+		t.Append(r.Hash)
+	}
+	return t
+}
+
+// exportSplits exports recs in bundles ending at the given sizes.
+func exportSplits(t testing.TB, signer sdk.Signer, recs []sdk.Sealed, ends ...int) [][]byte {
+	t.Helper()
+	sink := &memSink{}
+	e := &Exporter{Sink: sink, Signer: signer}
+	var prev *State
+	start := 0
+	for _, end := range ends {
+		b, err := e.ExportTree(treeOf(recs[:end]), testWriter, testStream, recs[start:end], prev)
+		if err != nil {
+			t.Fatalf("export %d..%d: %v", start+1, end, err)
+		}
+		prev, start = b.State(), end
+	}
+	return sink.data
+}
+
+func verifiersOf(signers ...*sdk.Ed25519Signer) (note.Verifiers, *sdk.KeySet) {
+	var pubs []ed25519.PublicKey
+	for _, s := range signers {
+		pubs = append(pubs, s.Public())
+	}
+	return KeyVerifiers(pubs...), sdk.NewKeySet(pubs...)
+}
+
+func wantReason(t *testing.T, err error, sentinel error, what string) *Error {
+	t.Helper()
+	if !errors.Is(err, sentinel) {
+		t.Fatalf("%s: got %v, want %v", what, err, sentinel)
+	}
+	var e *Error
+	if !errors.As(err, &e) {
+		t.Fatalf("%s: %T is not *Error", what, err)
+	}
+	t.Logf("%s: %v", what, err)
+	return e
+}
+
+func TestExportDirAndVerify(t *testing.T) {
+	signer := newSigner(t, 1)
+	vs, keys := verifiersOf(signer)
+	dir, out := filepath.Join(t.TempDir(), "wal"), t.TempDir()
+	sink := &FileSink{Dir: out}
+	var calls atomic.Int64
+	e := &Exporter{Sink: sink, Signer: signer, OnExport: func(took time.Duration, records int) {
+		if took <= 0 || records <= 0 {
+			t.Errorf("OnExport(%v, %d)", took, records)
+		}
+		calls.Add(1)
+	}}
+	durableLog(t, dir, signer, 5)
+	b1, err := e.Export(dir, testWriter, testStream, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b1.PrevSize != 0 || b1.Size != 5 || len(b1.Records) != 5 || len(b1.Range) != 0 || len(b1.Proof) != 0 {
+		t.Fatalf("first bundle: m %d S %d records %d", b1.PrevSize, b1.Size, len(b1.Records))
+	}
+	if _, err := e.Export(dir, testWriter, testStream, b1.State()); err != ErrNothingToExport {
+		t.Fatalf("export with nothing new: %v", err)
+	}
+	durableLog(t, dir, signer, 8)
+	latest, err := sink.Latest(b1.Origin)
+	if err != nil || latest == nil || latest.Size != 5 {
+		t.Fatalf("Latest: %v %v", latest, err)
+	}
+	b2, err := e.Export(dir, testWriter, testStream, latest.State())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b2.PrevSize != 5 || b2.Size != 13 || len(b2.Range) != 2 || len(b2.Proof) == 0 {
+		t.Fatalf("second bundle: m %d S %d range %d proof %d", b2.PrevSize, b2.Size, len(b2.Range), len(b2.Proof))
+	}
+	if calls.Load() != 2 {
+		t.Fatalf("OnExport called %d times", calls.Load())
+	}
+	paths, err := sink.Bundles(b1.Origin)
+	if err != nil || len(paths) != 2 {
+		t.Fatalf("bundles %v %v", paths, err)
+	}
+	if got := filepath.Base(paths[1]); got != "00000000000000000006-00000000000000000013.bundle" {
+		t.Fatalf("name %s", got)
+	}
+	for _, p := range paths {
+		fi, err := os.Stat(p)
+		if err != nil || fi.Mode().Perm() != 0o600 {
+			t.Fatalf("%s: %v %v", p, fi.Mode(), err)
+		}
+		data, _ := os.ReadFile(p)
+		s, err := VerifyBundle(data, vs, keys)
+		if err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		if s.WriterID != testWriter || s.Stream != testStream || s.Signed != s.Records {
+			t.Fatalf("summary %+v", s)
+		}
+	}
+	seq, err := VerifyDir(filepath.Dir(paths[0]), vs, keys, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if seq.Records != 13 || len(seq.Bundles) != 2 || seq.Head.Seq != 13 {
+		t.Fatalf("sequence %+v", seq)
+	}
+	// The same name again is refused: a sink never overwrites a bundle.
+	data, _ := os.ReadFile(paths[0])
+	if err := sink.WriteBundle(b1.Name(), data); err == nil {
+		t.Fatal("overwrote a bundle")
+	}
+}
+
+// TestSplits exports a chain at many split points: the compact range and
+// proofs of every (m, S) verify.
+func TestSplits(t *testing.T) {
+	signer := newSigner(t, 2)
+	vs, keys := verifiersOf(signer)
+	recs := genRecords(t, signer, 40, plain)
+	for m := 0; m < 34; m++ {
+		for _, s := range []int{m + 1, m + 2, m + 3, m + 7} {
+			var ends []int
+			if m > 0 {
+				ends = append(ends, m)
+			}
+			ends = append(ends, s)
+			bs := exportSplits(t, signer, recs, ends...)
+			if _, err := VerifyBundle(bs[len(bs)-1], vs, keys); err != nil {
+				t.Fatalf("m %d S %d: %v", m, s, err)
+			}
+			named := []Named{{Data: bs[0]}}
+			if len(bs) > 1 {
+				named = append(named, Named{Data: bs[1]})
+			}
+			if _, err := VerifySequence(named, vs, keys, nil); err != nil {
+				t.Fatalf("sequence m %d S %d: %v", m, s, err)
+			}
+		}
+	}
+}
+
+func TestRoundTrip(t *testing.T) {
+	signer := newSigner(t, 3)
+	recs := genRecords(t, signer, 11, plain)
+	bs := exportSplits(t, signer, recs, 4, 11)
+	for _, data := range bs {
+		b, err := Parse(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, err := b.MarshalBinary()
+		if err != nil || !bytes.Equal(again, data) {
+			t.Fatalf("re-encoding differs: %v", err)
+		}
+	}
+}
+
+// mutate parses data, applies f, and re-encodes it (CRCs recomputed).
+func mutate(t *testing.T, data []byte, f func(b *Bundle)) []byte {
+	t.Helper()
+	b, err := Parse(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f(b)
+	out, err := b.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// recordOffset returns where record i's payload begins in data.
+func recordOffset(t *testing.T, data []byte, i int) int {
+	t.Helper()
+	b, err := Parse(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	off := len(data)
+	for j := len(b.Records) - 1; j >= i; j-- {
+		off -= recordHead + len(b.Records[j].Bytes) + frameHead
+	}
+	return off + frameHead
+}
+
+func TestTamper(t *testing.T) {
+	signer, other := newSigner(t, 4), newSigner(t, 5)
+	vs, keys := verifiersOf(signer)
+	recs := genRecords(t, signer, 9, plain)
+	forked := genRecords(t, signer, 9, func(i int) string {
+		if i == 8 {
+			return "nothing to see here"
+		}
+		return plain(i)
+	})
+	bs := exportSplits(t, signer, recs, 5, 9)
+	good := bs[1]
+	if _, err := VerifyBundle(good, vs, keys); err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("record byte", func(t *testing.T) {
+		data := bytes.Clone(good)
+		p := recordOffset(t, data, 2)
+		data[p+recordHead+20] ^= 1
+		e := wantReason(t, func() error { _, err := VerifyBundle(data, vs, keys); return err }(), ErrRecord, "flipped byte")
+		if e.Seq != 8 || !strings.Contains(e.Detail, "CRC") {
+			t.Fatalf("seq %d detail %q", e.Seq, e.Detail)
+		}
+		// The same flip with the CRC fixed: the record hash catches it.
+		n := int(binary.LittleEndian.Uint32(data[p-8:]))
+		binary.LittleEndian.PutUint32(data[p-4:], crc32.Checksum(data[p:p+n], castagnoli))
+		e = wantReason(t, func() error { _, err := VerifyBundle(data, vs, keys); return err }(), ErrRecord, "flipped byte, CRC fixed")
+		if e.Seq != 8 || !errors.Is(e, sdk.ErrHashMismatch) {
+			t.Fatalf("seq %d err %v", e.Seq, e.Err)
+		}
+	})
+	t.Run("signature", func(t *testing.T) {
+		data := mutate(t, good, func(b *Bundle) { b.Records[0].Sig[3] ^= 1 })
+		e := wantReason(t, func() error { _, err := VerifyBundle(data, vs, keys); return err }(), ErrRecord, "bad signature")
+		if e.Seq != 6 || !errors.Is(e, sdk.ErrBadSignature) {
+			t.Fatalf("seq %d err %v", e.Seq, e.Err)
+		}
+	})
+	t.Run("dropped link", func(t *testing.T) {
+		data := mutate(t, good, func(b *Bundle) { b.Records[1] = forked[7]; b.Records[2] = b.Records[3] })
+		wantReason(t, func() error { _, err := VerifyBundle(data, vs, keys); return err }(), ErrRecord, "broken chain")
+	})
+	t.Run("replaced record", func(t *testing.T) {
+		// A validly signed record that is not the one the checkpoint covers.
+		data := mutate(t, good, func(b *Bundle) { b.Records[3] = forked[8] })
+		e := wantReason(t, func() error { _, err := VerifyBundle(data, vs, keys); return err }(), ErrRoot, "replaced record")
+		if e.Seq != 9 {
+			t.Fatalf("seq %d", e.Seq)
+		}
+	})
+	t.Run("forged checkpoint", func(t *testing.T) {
+		b, _ := Parse(good)
+		tree := treeOf(recs)
+		root, _ := tree.RootAt(9)
+		msg, err := checkpoint.Sign(b.Origin, 9, root, checkpoint.NewNoteSigner(other, checkpoint.KeyName(testWriter)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		data := mutate(t, good, func(b *Bundle) { b.Note = msg })
+		wantReason(t, func() error { _, err := VerifyBundle(data, vs, keys); return err }(), ErrBadCheckpoint, "checkpoint by another key")
+		edited := mutate(t, good, func(b *Bundle) { b.Note = bytes.Replace(b.Note, []byte("\n9\n"), []byte("\n8\n"), 1) })
+		e := wantReason(t, func() error { _, err := VerifyBundle(edited, vs, keys); return err }(), ErrBadCheckpoint, "edited checkpoint")
+		if !errors.Is(e, checkpoint.ErrBadSignature) {
+			t.Fatalf("err %v", e.Err)
+		}
+		prev := mutate(t, good, func(b *Bundle) { b.PrevNote = msg })
+		wantReason(t, func() error { _, err := VerifyBundle(prev, vs, keys); return err }(), ErrBadCheckpoint, "previous checkpoint by another key")
+	})
+	t.Run("wrong proof hash", func(t *testing.T) {
+		data := mutate(t, good, func(b *Bundle) { b.Proof[0][0] ^= 1 })
+		e := wantReason(t, func() error { _, err := VerifyBundle(data, vs, keys); return err }(), ErrConsistency, "wrong proof hash")
+		if !errors.Is(e, checkpoint.ErrFork) {
+			t.Fatalf("err %v", e.Err)
+		}
+		data = mutate(t, good, func(b *Bundle) { b.Range[0][5] ^= 1 })
+		wantReason(t, func() error { _, err := VerifyBundle(data, vs, keys); return err }(), ErrConsistency, "wrong compact range hash")
+	})
+	t.Run("format", func(t *testing.T) {
+		for name, data := range map[string][]byte{
+			"empty":    nil,
+			"magic":    append([]byte("RONAUDIT-BUNDLX"), good[15:]...),
+			"version":  append(append([]byte(Magic), 2), good[16:]...),
+			"trailing": append(bytes.Clone(good), 0),
+			"header":   good[:40],
+		} {
+			wantReason(t, func() error { _, err := VerifyBundle(data, vs, keys); return err }(), ErrFormat, name)
+		}
+		wantReason(t, func() error { _, err := VerifyBundle(good[:len(good)-1], vs, keys); return err }(), ErrRecord, "cut last record")
+	})
+}
+
+func TestSequence(t *testing.T) {
+	signer := newSigner(t, 6)
+	vs, keys := verifiersOf(signer)
+	recs := genRecords(t, signer, 12, plain)
+	forked := genRecords(t, signer, 12, func(i int) string {
+		if i >= 6 {
+			return "rewritten"
+		}
+		return plain(i)
+	})
+	bs := exportSplits(t, signer, recs, 3, 7, 12)
+	fbs := exportSplits(t, signer, forked, 3, 7, 12)
+	seq := func(data ...[]byte) []Named {
+		var out []Named
+		for i, d := range data {
+			out = append(out, Named{Name: fmt.Sprintf("b%d", i+1), Data: d})
+		}
+		return out
+	}
+	trusted := func(recs []sdk.Sealed, size int) *checkpoint.Checkpoint {
+		root, _ := treeOf(recs).RootAt(int64(size))
+		msg, err := checkpoint.Sign(checkpoint.Origin(testWriter, testStream), int64(size), root, checkpoint.NewNoteSigner(signer, checkpoint.KeyName(testWriter)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cp, err := checkpoint.Open(msg, vs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &cp
+	}
+	s, err := VerifySequence(seq(bs...), vs, keys, trusted(recs, 12))
+	if err != nil || s.Records != 12 || s.Trusted == nil {
+		t.Fatalf("%+v %v", s, err)
+	}
+	if _, err := VerifySequence(seq(bs...), vs, keys, trusted(recs, 9)); err != nil {
+		t.Fatalf("trusted inside the last bundle: %v", err)
+	}
+	e := wantReason(t, func() error { _, err := VerifySequence(seq(bs[0], bs[2]), vs, keys, nil); return err }(), ErrGap, "missing bundle")
+	if e.Bundle != "b2" || e.Seq != 4 {
+		t.Fatalf("bundle %q seq %d", e.Bundle, e.Seq)
+	}
+	wantReason(t, func() error { _, err := VerifySequence(seq(bs[1], bs[2]), vs, keys, nil); return err }(), ErrGap, "missing first bundle")
+	wantReason(t, func() error { _, err := VerifySequence(seq(bs[0], bs[1], bs[1]), vs, keys, nil); return err }(), ErrGap, "repeated bundle")
+	e = wantReason(t, func() error { _, err := VerifySequence(seq(bs[0], bs[1]), vs, keys, trusted(recs, 12)); return err }(), ErrTruncated, "cut tail")
+	if e.Seq != 8 {
+		t.Fatalf("seq %d", e.Seq)
+	}
+	// A log rolled back to 7 records and rewritten after: its bundles are
+	// a valid sequence of their own, but not of the history trusted.
+	e = wantReason(t, func() error { _, err := VerifySequence(seq(fbs...), vs, keys, trusted(recs, 10)); return err }(), ErrFork, "forked sequence")
+	if e.Seq != 10 {
+		t.Fatalf("seq %d", e.Seq)
+	}
+	wantReason(t, func() error { _, err := VerifySequence(seq(bs[0], bs[1], fbs[2]), vs, keys, nil); return err }(), ErrFork, "spliced fork")
+	// A bundle consistent with the tree whose first record does not link
+	// to the previous bundle's last (the writer broke its chain).
+	mixed := append(append([]sdk.Sealed{}, recs[:7]...), forked[7:]...)
+	b2, _ := Parse(bs[1])
+	sink := &memSink{}
+	if _, err := (&Exporter{Sink: sink, Signer: signer}).ExportTree(treeOf(mixed), testWriter, testStream, mixed[7:], &State{Size: 7, Note: b2.Note}); err != nil {
+		t.Fatal(err)
+	}
+	e = wantReason(t, func() error { _, err := VerifySequence(seq(bs[0], bs[1], sink.data[0]), vs, keys, nil); return err }(), ErrRecord, "broken link between bundles")
+	if e.Seq != 8 || e.Bundle != "b3" {
+		t.Fatalf("bundle %q seq %d", e.Bundle, e.Seq)
+	}
+	wantReason(t, func() error {
+		_, err := VerifySequence(seq(bs[0], bs[1], bs[2]), vs, keys, trusted(forked, 12))
+		return err
+	}(), ErrFork, "trusted fork")
+}
+
+func TestExporterRefusesRollback(t *testing.T) {
+	signer := newSigner(t, 7)
+	recs := genRecords(t, signer, 8, plain)
+	forked := genRecords(t, signer, 8, func(i int) string {
+		if i == 2 {
+			return "rewritten"
+		}
+		return plain(i)
+	})
+	sink := &memSink{}
+	e := &Exporter{Sink: sink, Signer: signer}
+	b, err := e.ExportTree(treeOf(recs[:6]), testWriter, testStream, recs[:6], nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.ExportTree(treeOf(recs[:4]), testWriter, testStream, nil, b.State())
+	wantReason(t, err, ErrTruncated, "export of a cut log")
+	_, err = e.ExportTree(treeOf(forked), testWriter, testStream, forked[6:], b.State())
+	wantReason(t, err, ErrFork, "export of a forked log")
+	if len(sink.data) != 1 {
+		t.Fatalf("%d bundles written", len(sink.data))
+	}
+}
+
+func TestFileSinkNames(t *testing.T) {
+	s := &FileSink{Dir: t.TempDir()}
+	for _, name := range []string{"../x.bundle", "a//b.bundle", "./a.bundle", "/abs.bundle"} {
+		if err := s.WriteBundle(name, []byte("x")); err == nil {
+			t.Errorf("%q accepted", name)
+		}
+	}
+	if got := BundleName(checkpoint.Origin("a/b", "c d"), 1, 12); got != "a%2Fb/c%20d/00000000000000000001-00000000000000000012.bundle" {
+		t.Fatal(got)
+	}
+}

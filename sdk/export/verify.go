@@ -1,0 +1,321 @@
+package export
+
+import (
+	"crypto/ed25519"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"sync"
+
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/rustyonions/ron-audit-go/canonical"
+	"github.com/rustyonions/ron-audit-go/sdk"
+	"github.com/rustyonions/ron-audit-go/sdk/checkpoint"
+)
+
+// Summary is what one verified bundle holds.
+type Summary struct {
+	Origin   string
+	WriterID string
+	Stream   string
+	PrevSize int64 // m: the previous export's tree size
+	Size     int64 // S: the checkpoint's tree size
+	Records  int   // S - m
+	Signed   int   // records that carry a signature (verified when keys were given)
+	// Head is the chain after the bundle's last record (seq S).
+	Head sdk.Head
+	// FirstPrev is the prev of the first record: the hash of record m,
+	// which only the previous bundle can confirm (VerifySequence does).
+	FirstPrev canonical.Hash
+	// Checkpoint is the verified checkpoint at S; Prev the verified
+	// previous checkpoint at m (nil when m is 0).
+	Checkpoint checkpoint.Checkpoint
+	Prev       *checkpoint.Checkpoint
+}
+
+// KeyVerifiers returns note verifiers that accept a checkpoint signature
+// by any of pubs under any key name (the key hash binds name and key):
+// what a verifier holding only public keys needs for Open.
+func KeyVerifiers(pubs ...ed25519.PublicKey) note.Verifiers { return keyVerifiers(pubs) }
+
+type keyVerifiers []ed25519.PublicKey
+
+func (k keyVerifiers) Verifier(name string, hash uint32) (note.Verifier, error) {
+	for _, pub := range k {
+		if len(pub) == ed25519.PublicKeySize && checkpoint.NoteKeyHash(name, pub) == hash {
+			if v, err := checkpoint.NoteVerifier(name, pub); err == nil {
+				return v, nil
+			}
+		}
+	}
+	return nil, &note.UnknownVerifierError{Name: name, KeyHash: hash}
+}
+
+// VerifyBundle verifies one bundle offline (FORMAT.md, "Verifying"):
+//
+//   - the format (Parse), with every record's CRC-32C;
+//   - the checkpoint at S: a signed note with a signature by a key of
+//     verifiers, of the bundle's origin and size; and, for m > 0, the
+//     previous checkpoint at m likewise;
+//   - the compact range hashes to the previous checkpoint's root (the
+//     empty tree's for m = 0), and the consistency proof shows the
+//     checkpoint at S extending it;
+//   - every record: its hash, its canonical bytes, its signature when it
+//     has one (under keys; with keys nil signatures are not checked), its
+//     chain, writer and stream those of the origin, seqs m+1..S in order,
+//     each linked to the one before (the first to the genesis hash when m
+//     is 0; otherwise its link is the previous bundle's to confirm);
+//   - the root recomputed from the compact range and the record hashes is
+//     the checkpoint's root, so the signed checkpoint vouches for exactly
+//     these records.
+//
+// The first failure is an *Error: ReasonFormat, ReasonBadCheckpoint,
+// ReasonConsistency, ReasonRecord (with Seq) or ReasonRoot.
+func VerifyBundle(data []byte, verifiers note.Verifiers, keys *sdk.KeySet) (Summary, error) {
+	s, _, err := verifyBundle(data, verifiers, keys)
+	return s, err
+}
+
+func verifyBundle(data []byte, verifiers note.Verifiers, keys *sdk.KeySet) (Summary, *Bundle, error) {
+	b, err := Parse(data)
+	if err != nil {
+		return Summary{}, nil, err
+	}
+	var s Summary
+	s.Origin, s.PrevSize, s.Size, s.Records = b.Origin, b.PrevSize, b.Size, len(b.Records)
+	if s.WriterID, s.Stream, err = checkpoint.ParseOrigin(b.Origin); err != nil {
+		return s, nil, &Error{Reason: ReasonFormat, Detail: "origin", Err: err}
+	}
+	if verifiers == nil {
+		return s, nil, newErr(ReasonBadCheckpoint, 0, "no checkpoint verifiers (public keys) given")
+	}
+	cp, err := openNote(b.Note, verifiers, b.Origin, b.Size, "the signed checkpoint")
+	if err != nil {
+		return s, nil, err
+	}
+	s.Checkpoint = cp
+	old := checkpoint.Checkpoint{Origin: b.Origin, Root: emptyRoot, WriterID: s.WriterID, Stream: s.Stream}
+	if b.PrevSize > 0 {
+		if old, err = openNote(b.PrevNote, verifiers, b.Origin, b.PrevSize, "the previous signed checkpoint"); err != nil {
+			return s, nil, err
+		}
+		s.Prev = &old
+	}
+	acc := newRangeAcc(b.PrevSize, b.Range)
+	if got := acc.root(); got != old.Root {
+		return s, nil, &Error{Reason: ReasonConsistency, Seq: uint64(b.PrevSize), Detail: "the compact range does not hash to the previous checkpoint's root",
+			Expected: b64(old.Root), Got: b64(got)}
+	}
+	if err := checkpoint.VerifyConsistency(old, cp, b.Proof); err != nil {
+		return s, nil, &Error{Reason: ReasonConsistency, Detail: "consistency proof " + strconv.FormatInt(b.PrevSize, 10) + " -> " + strconv.FormatInt(b.Size, 10), Err: err}
+	}
+	if err := verifyRecords(b, &s, keys); err != nil {
+		return s, nil, err
+	}
+	for i := range b.Records {
+		acc.push(leafHash(b.Records[i].Hash))
+	}
+	if got := acc.root(); got != cp.Root {
+		return s, nil, &Error{Reason: ReasonRoot, Seq: uint64(b.Size), Detail: "the root of the compact range and the bundle's records is not the checkpoint's",
+			Expected: b64(cp.Root), Got: b64(got)}
+	}
+	return s, b, nil
+}
+
+// openNote opens a signed checkpoint of the bundle and checks it is of
+// origin at size.
+func openNote(msg []byte, verifiers note.Verifiers, origin string, size int64, what string) (checkpoint.Checkpoint, error) {
+	cp, err := checkpoint.Open(msg, verifiers)
+	if err != nil {
+		return cp, &Error{Reason: ReasonBadCheckpoint, Seq: uint64(size), Detail: what, Err: err}
+	}
+	if cp.Origin != origin || cp.Size != size {
+		return cp, &Error{Reason: ReasonBadCheckpoint, Seq: uint64(size), Detail: what + " is not the bundle's",
+			Expected: strconv.Quote(origin) + " size " + strconv.FormatInt(size, 10),
+			Got:      strconv.Quote(cp.Origin) + " size " + strconv.FormatInt(cp.Size, 10)}
+	}
+	return cp, nil
+}
+
+func b64(h tlog.Hash) string { return base64.StdEncoding.EncodeToString(h[:]) }
+
+// verifyRecords checks each record on its own (in parallel), then the
+// chain in order.
+func verifyRecords(b *Bundle, s *Summary, keys *sdk.KeySet) error {
+	n := len(b.Records)
+	views := make([]canonical.AuditRecordView, n)
+	errs := make([]error, n)
+	workers := min(runtime.GOMAXPROCS(0), (n+255)/256)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w * n / workers; i < (w+1)*n/workers; i++ {
+				rec := b.Records[i]
+				if keys == nil {
+					rec.Signed = false
+				}
+				views[i], errs[i] = sdk.VerifyRecord(rec, keys)
+			}
+		}()
+	}
+	wg.Wait()
+	head := sdk.Head{WriterID: s.WriterID, Stream: s.Stream, Seq: uint64(b.PrevSize), Hash: canonical.Genesis}
+	for i := range b.Records {
+		seq := uint64(b.PrevSize) + 1 + uint64(i)
+		if errs[i] != nil {
+			return &Error{Reason: ReasonRecord, Seq: seq, Err: errs[i]}
+		}
+		v := views[i]
+		if i == 0 {
+			copy(s.FirstPrev[:], v.Prev())
+			if b.PrevSize > 0 {
+				head.Hash = s.FirstPrev // confirmed by the previous bundle, not here
+			}
+		}
+		if err := sdk.VerifyLink(head, v); err != nil {
+			return &Error{Reason: ReasonRecord, Seq: seq, Err: err}
+		}
+		if b.Records[i].Signed {
+			s.Signed++
+		}
+		head.Seq, head.Hash = seq, b.Records[i].Hash
+		if b.Records[i].Signed {
+			head.SealedSeq = seq
+		}
+	}
+	s.Head = head
+	return nil
+}
+
+// Named is one bundle of a sequence and the name errors give it.
+type Named struct {
+	Name string
+	Data []byte
+}
+
+// SequenceSummary is what a verified sequence of bundles holds.
+type SequenceSummary struct {
+	Origin     string
+	Bundles    []Summary
+	Records    int64                  // records 1..Size
+	Head       sdk.Head               // the chain after the last bundle
+	Checkpoint checkpoint.Checkpoint  // the last bundle's checkpoint
+	Trusted    *checkpoint.Checkpoint // the trusted checkpoint it was checked against, if any
+}
+
+// VerifySequence verifies bundles as the consecutive exports of one chain
+// from its first record: each bundle (VerifyBundle), the first starting at
+// seq 1, each next one starting where the one before ended (its previous
+// size and checkpoint are the previous bundle's size and checkpoint, else
+// ReasonGap or ReasonFork), and its first record linking to the previous
+// bundle's last record (ReasonRecord). Given trusted, the latest checkpoint
+// of the chain the verifier trusts (opened with checkpoint.Open), the
+// sequence must reach it (else ReasonTruncated: the tail was cut or
+// rolled back) and its first trusted.Size records must hash to its root
+// (else ReasonFork). Errors name the bundle.
+func VerifySequence(bundles []Named, verifiers note.Verifiers, keys *sdk.KeySet, trusted *checkpoint.Checkpoint) (SequenceSummary, error) {
+	var out SequenceSummary
+	if len(bundles) == 0 {
+		return out, newErr(ReasonFormat, 0, "no bundles")
+	}
+	tree := checkpoint.NewTree()
+	var last Summary
+	named := func(i int, e *Error) error {
+		e.Bundle = bundles[i].Name
+		if e.Bundle == "" {
+			e.Bundle = "#" + strconv.Itoa(i+1)
+		}
+		return e
+	}
+	for i, nb := range bundles {
+		s, b, err := verifyBundle(nb.Data, verifiers, keys)
+		if err != nil {
+			var e *Error
+			if errors.As(err, &e) {
+				return out, named(i, e)
+			}
+			return out, err
+		}
+		if i == 0 {
+			out.Origin = s.Origin
+			if s.PrevSize != 0 {
+				return out, named(i, &Error{Reason: ReasonGap, Seq: 1, Detail: "the sequence does not start at the chain's first record",
+					Expected: "a first bundle from seq 1", Got: "from seq " + strconv.FormatInt(s.PrevSize+1, 10)})
+			}
+		} else {
+			switch {
+			case s.Origin != last.Origin:
+				return out, named(i, &Error{Reason: ReasonFormat, Detail: "a bundle of another chain", Expected: last.Origin, Got: s.Origin})
+			case s.PrevSize != last.Size:
+				what := "a bundle is missing"
+				if s.PrevSize < last.Size {
+					what = "the bundle overlaps the one before"
+				}
+				return out, named(i, &Error{Reason: ReasonGap, Seq: uint64(last.Size) + 1, Detail: what,
+					Expected: "records from seq " + strconv.FormatInt(last.Size+1, 10), Got: "from seq " + strconv.FormatInt(s.PrevSize+1, 10)})
+			case s.Prev.Root != last.Checkpoint.Root:
+				return out, named(i, &Error{Reason: ReasonFork, Seq: uint64(s.PrevSize), Detail: "the previous checkpoint is not the previous bundle's",
+					Expected: b64(last.Checkpoint.Root), Got: b64(s.Prev.Root)})
+			case s.FirstPrev != last.Head.Hash:
+				return out, named(i, &Error{Reason: ReasonRecord, Seq: uint64(s.PrevSize) + 1, Detail: "the first record does not link to the previous bundle's last record",
+					Expected: last.Head.Hash.String(), Got: s.FirstPrev.String()})
+			}
+		}
+		for j := range b.Records {
+			tree.Append(b.Records[j].Hash)
+		}
+		out.Bundles = append(out.Bundles, s)
+		last = s
+	}
+	out.Records, out.Head, out.Checkpoint = last.Size, last.Head, last.Checkpoint
+	if trusted != nil {
+		lastName := len(bundles) - 1
+		switch {
+		case trusted.Origin != out.Origin:
+			return out, named(lastName, &Error{Reason: ReasonBadCheckpoint, Detail: "the trusted checkpoint is of another chain", Expected: out.Origin, Got: trusted.Origin})
+		case trusted.Size > last.Size:
+			return out, named(lastName, &Error{Reason: ReasonTruncated, Seq: uint64(last.Size) + 1, Detail: "the sequence stops short of the trusted checkpoint (its tail was cut or rolled back)",
+				Expected: "records up to seq " + strconv.FormatInt(trusted.Size, 10), Got: "records up to seq " + strconv.FormatInt(last.Size, 10)})
+		}
+		root, err := tree.RootAt(trusted.Size)
+		if err != nil {
+			return out, err
+		}
+		if root != trusted.Root {
+			return out, named(lastName, &Error{Reason: ReasonFork, Seq: uint64(trusted.Size), Detail: "the first " + strconv.FormatInt(trusted.Size, 10) + " records do not hash to the trusted checkpoint's root (history was rewritten)",
+				Expected: b64(trusted.Root), Got: b64(root)})
+		}
+		out.Trusted = trusted
+	}
+	return out, nil
+}
+
+// VerifyDir verifies the *.bundle files directly in dir (a FileSink's
+// directory of one chain) as a sequence, in name order (VerifySequence).
+// Errors name the bundle by its file name.
+func VerifyDir(dir string, verifiers note.Verifiers, keys *sdk.KeySet, trusted *checkpoint.Checkpoint) (SequenceSummary, error) {
+	paths, err := ListDir(dir)
+	if err != nil {
+		return SequenceSummary{}, err
+	}
+	if len(paths) == 0 {
+		return SequenceSummary{}, fmt.Errorf("export: no *.bundle files in %s", dir)
+	}
+	named := make([]Named, len(paths))
+	for i, p := range paths {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return SequenceSummary{}, err
+		}
+		named[i] = Named{Name: filepath.Base(p), Data: data}
+	}
+	return VerifySequence(named, verifiers, keys, trusted)
+}

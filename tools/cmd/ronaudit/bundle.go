@@ -1,0 +1,173 @@
+package main
+
+import (
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"github.com/rustyonions/ron-audit-go/sdk"
+	"github.com/rustyonions/ron-audit-go/sdk/checkpoint"
+	"github.com/rustyonions/ron-audit-go/sdk/export"
+)
+
+// Export bundles (sdk/export/FORMAT.md): export writes the next bundle of
+// a chain, verify-bundle checks one bundle or directories of them as
+// sequences, offline with only the public key.
+
+func exportCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	fs := flags("export", stderr)
+	dir := fs.String("wal", "", "log directory")
+	keyPath := fs.String("key", "", "private key file (mode 0600) that signs the checkpoint")
+	writer := fs.String("writer", "", "writerId of the chain")
+	stream := fs.String("stream", "", "stream of the chain")
+	out := fs.String("out", "", "bundle directory (one file per bundle under <writer>/<stream>/)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *dir == "" || *keyPath == "" || *writer == "" || *stream == "" || *out == "" || fs.NArg() != 0 {
+		fmt.Fprintln(stderr, "usage: ronaudit export --wal DIR --key KEY --writer W --stream S --out DIR")
+		return 2
+	}
+	fail := func(err error) int { fmt.Fprintln(stderr, "ronaudit export:", err); return 1 }
+	signer, err := sdk.LoadSigner(*keyPath)
+	if err != nil {
+		return fail(err)
+	}
+	if _, _, err := checkpoint.ParseOrigin(checkpoint.Origin(*writer, *stream)); err != nil {
+		return fail(err)
+	}
+	sink := &export.FileSink{Dir: *out}
+	origin := checkpoint.Origin(*writer, *stream)
+	latest, err := sink.Latest(origin)
+	if err != nil {
+		return fail(err)
+	}
+	var prev *export.State
+	if latest != nil {
+		prev = latest.State()
+	}
+	b, err := (&export.Exporter{Sink: sink, Signer: signer}).Export(*dir, *writer, *stream, prev)
+	if errors.Is(err, export.ErrNothingToExport) {
+		fmt.Fprintf(stdout, "nothing to export: %s/%s has no records after seq %d\n", *writer, *stream, prev.Size)
+		return 0
+	}
+	if err != nil {
+		return fail(err)
+	}
+	fmt.Fprintf(stdout, "exported %s/%s seq %d..%d (%d records, checkpoint size %d, from %d) -> %s\n", *writer, *stream,
+		b.FirstSeq(), b.LastSeq(), len(b.Records), b.Size, b.PrevSize, filepath.Join(*out, filepath.FromSlash(b.Name())))
+	return 0
+}
+
+func verifyBundleCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	fset := flags("verify-bundle", stderr)
+	var pubs multiFlag
+	fset.Var(&pubs, "pub", "public key file of the signer of checkpoints and records (repeatable; at least one)")
+	cpPath := fset.String("checkpoint", "", "the latest signed checkpoint you trust: the bundles must reach it and agree with it")
+	if err := fset.Parse(reorder(args)); err != nil {
+		return 2
+	}
+	if len(pubs) == 0 || fset.NArg() != 1 {
+		fmt.Fprintln(stderr, "usage: ronaudit verify-bundle --pub KEY [--pub KEY]... [--checkpoint TRUSTED] FILE|DIR")
+		return 2
+	}
+	fail := func(err error) int { fmt.Fprintln(stdout, "FAIL:", err); return 1 }
+	var keys []ed25519.PublicKey
+	for _, p := range pubs {
+		pub, err := sdk.LoadPublicKey(p)
+		if err != nil {
+			return fail(err)
+		}
+		keys = append(keys, pub)
+	}
+	vs, ks := export.KeyVerifiers(keys...), sdk.NewKeySet(keys...)
+	var trusted *checkpoint.Checkpoint
+	if *cpPath != "" {
+		msg, err := os.ReadFile(*cpPath)
+		if err != nil {
+			return fail(err)
+		}
+		cp, err := checkpoint.Open(msg, vs)
+		if err != nil {
+			return fail(fmt.Errorf("%s: %w", *cpPath, err))
+		}
+		trusted = &cp
+	}
+	path := fset.Arg(0)
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fail(err)
+	}
+	if !fi.IsDir() {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return fail(err)
+		}
+		if trusted != nil { // the bundle must start the chain to be checked against a checkpoint
+			seq, err := export.VerifySequence([]export.Named{{Name: path, Data: data}}, vs, ks, trusted)
+			if err != nil {
+				return fail(err)
+			}
+			printSequence(stdout, path, seq)
+			return 0
+		}
+		s, err := export.VerifyBundle(data, vs, ks)
+		if err != nil {
+			return fail(fmt.Errorf("%s: %w", path, err))
+		}
+		fmt.Fprintf(stdout, "ok: %s: %s/%s seq %d..%d (%d records, %d signed), checkpoint size %d extends size %d\n",
+			path, s.WriterID, s.Stream, s.PrevSize+1, s.Size, s.Records, s.Signed, s.Size, s.PrevSize)
+		return 0
+	}
+	// A directory: every directory under it holding *.bundle files is the
+	// sequence of one chain.
+	var dirs []string
+	err = filepath.WalkDir(path, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() && filepath.Ext(p) == ".bundle" && !slices.Contains(dirs, filepath.Dir(p)) {
+			dirs = append(dirs, filepath.Dir(p))
+		}
+		return nil
+	})
+	if err != nil {
+		return fail(err)
+	}
+	if len(dirs) == 0 {
+		return fail(fmt.Errorf("no *.bundle files under %s", path))
+	}
+	slices.Sort(dirs)
+	matched := false
+	for _, d := range dirs {
+		seq, err := export.VerifyDir(d, vs, ks, nil)
+		if err == nil && trusted != nil && seq.Origin == trusted.Origin {
+			matched = true
+			seq, err = export.VerifyDir(d, vs, ks, trusted)
+		}
+		if err != nil {
+			return fail(fmt.Errorf("%s: %w", d, err))
+		}
+		printSequence(stdout, d, seq)
+	}
+	if trusted != nil && !matched {
+		return fail(fmt.Errorf("truncated: no bundles of %s (the trusted checkpoint vouches for %d records)", trusted.Origin, trusted.Size))
+	}
+	return 0
+}
+
+func printSequence(w io.Writer, path string, s export.SequenceSummary) {
+	for _, b := range s.Bundles {
+		fmt.Fprintf(w, "  seq %d..%d: %d records, checkpoint size %d\n", b.PrevSize+1, b.Size, b.Records, b.Size)
+	}
+	last := s.Bundles[len(s.Bundles)-1]
+	fmt.Fprintf(w, "ok: %s: %s/%s: %d bundles, records 1..%d, head %s\n", path, last.WriterID, last.Stream, len(s.Bundles), s.Records, s.Head.Hash.String()[:16])
+	if s.Trusted != nil {
+		fmt.Fprintf(w, "checkpoint ok: the bundles reach and agree with the trusted checkpoint of size %d\n", s.Trusted.Size)
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/rustyonions/ron-audit-go/canonical"
+	"github.com/rustyonions/ron-audit-go/internal/fsutil"
 	"github.com/rustyonions/ron-audit-go/sdk"
 )
 
@@ -220,7 +221,7 @@ func (k *Keeper) writeLocked(c *keptChain, size int64) error {
 		return err
 	}
 	dir := k.chainDir(c.writer, c.stream)
-	if err := writeFileAtomic(dir, noteFile(size), msg); err != nil {
+	if err := fsutil.WriteFileAtomic(dir, noteFile(size), msg); err != nil {
 		return newErr(ReasonSign, "writing checkpoint of "+c.writer+"/"+c.stream, err)
 	}
 	c.last, c.lastAt, c.note = size, k.opts.Clock(), msg
@@ -228,43 +229,6 @@ func (k *Keeper) writeLocked(c *keptChain, size int64) error {
 		k.opts.OnCheckpoint(Checkpoint{Origin: Origin(c.writer, c.stream), Size: size, Root: root, WriterID: c.writer, Stream: c.stream}, time.Since(start))
 	}
 	return nil
-}
-
-// writeFileAtomic writes name in dir (made 0700) as a 0600 file: a
-// temporary file, fsync, rename, fsync of the directory.
-func writeFileAtomic(dir, name string, data []byte) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(dir, ".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), filepath.Join(dir, name)); err != nil {
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 // Checkpoint signs a checkpoint of the chain now, at its durable size, if

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/rustyonions/ron-audit-go/internal/fsutil"
 )
 
 // Sink stores encoded bundles. name is Bundle.Name(): a relative,
@@ -36,40 +38,7 @@ func (s *FileSink) WriteBundle(name string, data []byte) error {
 	if _, err := os.Lstat(path); err == nil {
 		return fmt.Errorf("export: bundle %s exists", path)
 	}
-	f, err := os.CreateTemp(dir, ".tmp-*.bundle")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if err := f.Chmod(0o600); err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	ok = true
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return fsutil.WriteFileAtomic(dir, filepath.Base(path), data)
 }
 
 // path maps a bundle name to a file path under Dir, refusing names that

@@ -45,6 +45,19 @@ type Config struct {
 	Observer Observer
 }
 
+// Sealer is an Observer that vouches for a chain with one signature
+// over all of it: package checkpoint's Keeper, whose checkpoints are then
+// the seals of the checkpoint-sealed policy. With SealEvery > 1 and a
+// Sealer as Observer, records are not signed at all (but for key
+// transitions): the Sealer signs on its own cadence, and Seal, SealAll and
+// Close ask it to seal now.
+type Sealer interface {
+	Observer
+	// SealChain signs what is durable of the chain and returns the seq
+	// its signature covers.
+	SealChain(writer, stream string) (uint64, error)
+}
+
 // Observer follows the records a Log appends; see Config.Observer.
 type Observer interface {
 	Committed(writer, stream string, seq uint64, hash canonical.Hash, replay bool)
@@ -88,6 +101,7 @@ type Log struct {
 	mu     sync.RWMutex
 	chains map[string]map[string]*chain
 	signer Signer       // signs new chains (RotateKey replaces it)
+	sealer Sealer       // checkpoint-sealed by checkpoints: the Observer, if it seals
 	keys   *KeySet      // every key the log has signed with
 	failed error        // set when the store lost an acknowledged-to-be record
 	closer func() error // closes a durable log's WAL
@@ -167,8 +181,12 @@ func New(cfg Config) (*Log, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
 	}
-	return &Log{cfg: cfg, limits: limits, seed: maphash.MakeSeed(), chains: map[string]map[string]*chain{},
-		signer: cfg.Signer, keys: NewKeySet(cfg.Signer.Public())}, nil
+	l := &Log{cfg: cfg, limits: limits, seed: maphash.MakeSeed(), chains: map[string]map[string]*chain{},
+		signer: cfg.Signer, keys: NewKeySet(cfg.Signer.Public())}
+	if s, ok := cfg.Observer.(Sealer); ok && cfg.SealEvery > 1 {
+		l.sealer = s
+	}
+	return l, nil
 }
 
 // Store returns the log's store.
@@ -408,6 +426,9 @@ func (l *Log) mustSign(c *chain, seq uint64, now *time.Time) bool {
 	if l.cfg.SealEvery <= 1 {
 		return true
 	}
+	if l.sealer != nil {
+		return false // the Sealer's checkpoints seal the chain
+	}
 	if seq-c.head.SealedSeq >= uint64(l.cfg.SealEvery) {
 		if l.cfg.SealInterval > 0 {
 			*now = l.cfg.Clock()
@@ -440,6 +461,14 @@ func (l *Log) Seal(writer, stream string) (Head, error) {
 
 func (l *Log) sealLocked(c *chain) (Head, error) {
 	if c.head.Seq == 0 || c.head.SealedSeq == c.head.Seq {
+		return c.head, nil
+	}
+	if l.sealer != nil {
+		seq, err := l.sealer.SealChain(c.head.WriterID, c.head.Stream)
+		if err != nil {
+			return c.head, fmt.Errorf("%w: %s/%s: %w", ErrSign, c.head.WriterID, c.head.Stream, err)
+		}
+		c.head.SealedSeq = max(c.head.SealedSeq, seq)
 		return c.head, nil
 	}
 	c.msg = canonical.SignedMessage(c.head.Hash)

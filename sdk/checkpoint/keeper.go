@@ -244,6 +244,37 @@ func (k *Keeper) Checkpoint(writer, stream string) ([]byte, error) {
 	return c.note, nil
 }
 
+// SealChain implements sdk.Sealer: a checkpoint of what is durable of the
+// chain now; it returns the size the newest checkpoint covers.
+func (k *Keeper) SealChain(writer, stream string) (uint64, error) {
+	c := k.chain(writer, stream)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := k.writeLocked(c, int64(c.durable)); err != nil {
+		return uint64(c.last), err
+	}
+	return uint64(c.last), nil
+}
+
+// LoadHistory reads the checkpoints a Keeper keeps under dir for a chain,
+// oldest first.
+func LoadHistory(dir, writer, stream string) ([][]byte, error) {
+	k := &Keeper{dir: dir}
+	paths, err := k.History(writer, stream)
+	if err != nil {
+		return nil, err
+	}
+	var out [][]byte
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, b)
+	}
+	return out, nil
+}
+
 // Close signs a checkpoint of every chain whose durable records go past
 // its newest checkpoint (a clean shutdown leaves every chain checkpointed)
 // and returns the first error the Keeper met. Close the Log first.

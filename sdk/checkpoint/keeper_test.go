@@ -2,6 +2,7 @@ package checkpoint
 
 import (
 	"crypto/ed25519"
+	"errors"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -183,4 +184,68 @@ func TestKeeperMidChain(t *testing.T) {
 	if k.Err() == nil {
 		t.Fatal("a chain seen from seq 5 was accepted")
 	}
+}
+
+// TestCheckpointSealedPolicy: under the checkpoint-sealed policy with a
+// Keeper, records are not signed; the Keeper's checkpoints seal the chain,
+// and a verifier holding them finds every record vouched for, a cut chain
+// rolled back, and records past the last checkpoint an unsealed tail.
+func TestCheckpointSealedPolicy(t *testing.T) {
+	signer := keeperSigner(t)
+	dir := filepath.Join(t.TempDir(), "cp")
+	k, err := NewKeeper(dir, signer, KeeperOptions{Every: 10, Interval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := sdk.New(sdk.Config{Signer: signer, SealEvery: 1000, Observer: k})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keeperAppend(t, l, 0, 25)
+	recs := chainRecsOf(l)
+	for _, r := range recs {
+		if r.Signed {
+			t.Fatal("a record was signed: the checkpoints should seal the chain")
+		}
+	}
+	v, _ := k.Verifier("svc@inst-1")
+	vs := note.VerifierList(v)
+	hist, _ := LoadHistory(dir, "svc@inst-1", "caps")
+	if len(hist) != 2 { // 10 and 20
+		t.Fatalf("%d checkpoints", len(hist))
+	}
+	_, err = VerifyChain(sdk.NewSliceIterator(recs), nil, vs, hist, sdk.VerifyOptions{})
+	if !errors.Is(err, sdk.ErrUnsealedTail) {
+		t.Fatalf("21-25 not sealed yet: %v", err)
+	}
+	head, err := l.Seal("svc@inst-1", "caps") // asks the Keeper
+	if err != nil || head.SealedSeq != 25 {
+		t.Fatalf("seal: %+v %v", head, err)
+	}
+	hist, _ = LoadHistory(dir, "svc@inst-1", "caps")
+	res, err := VerifyChain(sdk.NewSliceIterator(recs), nil, vs, hist, sdk.VerifyOptions{})
+	if err != nil || res.Head.SealedSeq != 25 || res.Records != 25 {
+		t.Fatalf("sealed chain: %+v %v", res, err)
+	}
+	// Cut back to 15 records: the checkpoint of 25 says more existed.
+	if _, err := VerifyChain(sdk.NewSliceIterator(recs[:15]), nil, vs, hist, sdk.VerifyOptions{}); !errors.Is(err, ErrRollback) {
+		t.Fatalf("cut chain: %v", err)
+	}
+	// A forged checkpoint is refused.
+	forged := append([]byte(nil), hist[0]...)
+	forged[len("ron-audit/svc@inst-1/caps\n")] = '9'
+	if _, err := VerifyChain(sdk.NewSliceIterator(recs), nil, vs, [][]byte{forged}, sdk.VerifyOptions{}); !errors.Is(err, ErrBadSignature) {
+		t.Fatalf("forged checkpoint: %v", err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func chainRecsOf(l *sdk.Log) []sdk.Sealed {
+	var recs []sdk.Sealed
+	for it := l.Store().Iter("svc@inst-1", "caps"); it.Next(); {
+		recs = append(recs, it.Entry())
+	}
+	return recs
 }

@@ -2,15 +2,20 @@ package main
 
 import (
 	"crypto/ed25519"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"time"
 
+	"golang.org/x/mod/sumdb/note"
+
 	"github.com/rustyonions/ron-audit-go/sdk"
+	"github.com/rustyonions/ron-audit-go/sdk/checkpoint"
 	"github.com/rustyonions/ron-audit-go/sdk/wal"
 )
 
@@ -55,7 +60,8 @@ func verifyCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		verify = sdk.VerifySegment // one segment file: chains start where the file starts them
 		fmt.Fprintln(stdout, "one segment: the first record of each chain in it is taken as the chain's start")
 	}
-	sum, err := verify(dir, keys, *allowTail, progress)
+	// Unsealed tails are judged below, with the log's checkpoints as seals.
+	sum, err := verify(dir, keys, true, progress)
 	if progress != nil {
 		fmt.Fprint(stderr, "\r\033[K")
 	}
@@ -68,6 +74,10 @@ func verifyCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		a, b := sum.Heads[i], sum.Heads[j]
 		return a.WriterID < b.WriterID || a.WriterID == b.WriterID && a.Stream < b.Stream
 	})
+	if err := sealedByCheckpoints(dir, sum.Heads, pubs, *allowTail, stdout); err != nil {
+		fmt.Fprintf(stdout, "FAIL: %v\n", err)
+		return 1
+	}
 	if *cpPath != "" {
 		if err := checkAgainstCheckpoint(dir, *cpPath, pubs, stdout); err != nil {
 			fmt.Fprintf(stdout, "FAIL: %v\n", err)
@@ -144,4 +154,63 @@ func isTerminal(w io.Writer) bool {
 	}
 	fi, err := f.Stat()
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// sealedByCheckpoints takes the checkpoints kept with a log (DIR/checkpoints,
+// written by append) as seals of its chains, after checking each is signed
+// and that the chain extends it, and fails on records that neither a
+// checkpoint nor a record signature covers, unless allowTail.
+func sealedByCheckpoints(dir string, heads []sdk.Head, pubs []string, allowTail bool, stdout io.Writer) error {
+	cpDir := filepath.Join(dir, "checkpoints")
+	fi, err := os.Stat(cpDir)
+	haveCheckpoints := err == nil && fi.IsDir()
+	for i := range heads {
+		h := &heads[i]
+		var hist [][]byte
+		if haveCheckpoints {
+			var err error
+			if hist, err = checkpoint.LoadHistory(cpDir, h.WriterID, h.Stream); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return err
+			}
+		}
+		if len(hist) > 0 && len(pubs) > 0 {
+			var vs []note.Verifier
+			for _, p := range pubs {
+				pub, err := sdk.LoadPublicKey(p)
+				if err != nil {
+					return err
+				}
+				v, err := checkpoint.NoteVerifier(checkpoint.KeyName(h.WriterID), pub)
+				if err != nil {
+					return err
+				}
+				vs = append(vs, v)
+			}
+			t, _, err := chainTree(dir, h.WriterID, h.Stream)
+			if err != nil {
+				return err
+			}
+			for _, msg := range hist {
+				cp, err := checkpoint.Open(msg, note.VerifierList(vs...))
+				if errors.Is(err, checkpoint.ErrUnknownKey) {
+					// Signed by a key not given (say, one a rotation named):
+					// not evidence either way.
+					fmt.Fprintf(stdout, "note: a checkpoint of %s/%s is signed by none of the --pub keys; not used\n", h.WriterID, h.Stream)
+					continue
+				}
+				if err != nil {
+					return fmt.Errorf("checkpoint of %s/%s kept with the log: %w", h.WriterID, h.Stream, err)
+				}
+				if err := extends(t, cp); err != nil {
+					return err
+				}
+				h.SealedSeq = max(h.SealedSeq, uint64(cp.Size))
+			}
+		}
+		if h.SealedSeq < h.Seq && !allowTail {
+			return fmt.Errorf("%s/%s seq %d: unsealed_tail: no signature or checkpoint covers seq %d..%d (give --pub, or --allow-unsealed-tail)",
+				h.WriterID, h.Stream, h.SealedSeq+1, h.SealedSeq+1, h.Seq)
+		}
+	}
+	return nil
 }

@@ -1,0 +1,78 @@
+package checkpoint
+
+import (
+	"bytes"
+	"strconv"
+
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/rustyonions/ron-audit-go/sdk"
+)
+
+// VerifyChain verifies a chain as sdk.VerifyChain does (hashes, canonical
+// bytes, links, signatures, key transitions) and takes its checkpoints as
+// seals: each note must be a checkpoint of this chain signed by a key of
+// verifiers, and the chain must extend it (same root at its size), else
+// the chain was cut or rolled back (ErrRollback) or forked (ErrFork). The
+// records up to the largest checkpoint are sealed by it; records past it
+// and past the last record signature are an unsealed tail
+// (sdk.ReasonUnsealedTail) unless opts.AllowUnsealedTail. This is how a
+// chain written under the checkpoint-sealed policy with a Keeper verifies.
+func VerifyChain(it sdk.Iterator, keys *sdk.KeySet, verifiers note.Verifiers, checkpoints [][]byte, opts sdk.VerifyOptions) (sdk.Result, error) {
+	if opts.Start != nil && opts.Start.Seq > 0 {
+		// Checkpoints count leaves from seq 1: the tree needs every record.
+		return sdk.Result{}, newErr(ReasonRange, "VerifyChain with checkpoints needs the chain from seq 1", nil)
+	}
+	tree := NewTree()
+	var recs int
+	tee := &teeIterator{it: it, each: func(r sdk.Sealed) { tree.Append(r.Hash); recs++ }}
+	inner := opts
+	inner.AllowUnsealedTail = true
+	res, err := sdk.VerifyChain(tee, keys, inner)
+	if err != nil {
+		return res, err
+	}
+	sealed := res.Head.SealedSeq
+	for i, msg := range checkpoints {
+		cp, err := Open(msg, verifiers)
+		if err != nil {
+			return res, err
+		}
+		if cp.WriterID != res.Head.WriterID || cp.Stream != res.Head.Stream {
+			return res, newErr(ReasonOriginMismatch, "checkpoint "+strconv.Itoa(i)+" is of "+cp.Origin+", not of "+Origin(res.Head.WriterID, res.Head.Stream), nil)
+		}
+		if cp.Size > tree.Size() {
+			return res, newErr(ReasonRollback, "the chain has "+strconv.FormatInt(tree.Size(), 10)+" records, checkpoint "+strconv.Itoa(i)+" vouches for "+strconv.FormatInt(cp.Size, 10), nil)
+		}
+		root, err := tree.RootAt(cp.Size)
+		if err != nil {
+			return res, err
+		}
+		if !bytes.Equal(root[:], cp.Root[:]) {
+			return res, newErr(ReasonFork, "the chain's first "+strconv.FormatInt(cp.Size, 10)+" records do not hash to checkpoint "+strconv.Itoa(i)+"'s root", nil)
+		}
+		sealed = max(sealed, uint64(cp.Size))
+	}
+	res.Head.SealedSeq = sealed
+	if res.Records > 0 && sealed < res.Head.Seq && !opts.AllowUnsealedTail {
+		return res, &sdk.VerifyError{WriterID: res.Head.WriterID, Stream: res.Head.Stream, Seq: sealed + 1, Reason: sdk.ReasonUnsealedTail,
+			Expected: "a checkpoint or signature covering seq " + strconv.FormatUint(res.Head.Seq, 10),
+			Got:      "none after seq " + strconv.FormatUint(sealed, 10), Verified: int(sealed)}
+	}
+	return res, nil
+}
+
+type teeIterator struct {
+	it   sdk.Iterator
+	each func(sdk.Sealed)
+}
+
+func (t *teeIterator) Next() bool {
+	if !t.it.Next() {
+		return false
+	}
+	t.each(t.it.Entry())
+	return true
+}
+func (t *teeIterator) Entry() sdk.Sealed { return t.it.Entry() }
+func (t *teeIterator) Err() error        { return t.it.Err() }

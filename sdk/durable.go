@@ -346,6 +346,11 @@ func (s *walStore) Put(writer, stream string, seq uint64, rec Sealed) (Sealed, T
 
 func (s *walStore) Wait(t Ticket) error { return s.w.WaitDurable(uint64(t)) }
 
+// CopyRange copies records from the RAM cache (see MemStore.CopyRange).
+func (s *walStore) CopyRange(writer, stream string, from, to uint64) ([]Sealed, bool) {
+	return s.cache.CopyRange(writer, stream, from, to)
+}
+
 func (s *walStore) Get(writer, stream string, seq uint64) (Sealed, bool) {
 	return s.cache.Get(writer, stream, seq)
 }

@@ -509,6 +509,38 @@ func (l *Log) SealAll() error {
 	return first
 }
 
+// Records returns copies of records from..to (inclusive) of a chain: from
+// the store's RAM if it still keeps them, else read through Store().Iter.
+// Exporters use it.
+func (l *Log) Records(writer, stream string, from, to uint64) ([]Sealed, error) {
+	type copier interface {
+		CopyRange(writer, stream string, from, to uint64) ([]Sealed, bool)
+	}
+	if c, ok := l.cfg.Store.(copier); ok {
+		if recs, ok := c.CopyRange(writer, stream, from, to); ok {
+			return recs, nil
+		}
+	}
+	var out []Sealed
+	it := l.cfg.Store.Iter(writer, stream)
+	for it.Next() {
+		r := it.Entry()
+		v, err := canonical.OpenAuditRecord(r.Bytes)
+		if err != nil || v.Seq() < from || v.Seq() > to {
+			continue
+		}
+		r.Bytes = bytes.Clone(r.Bytes)
+		out = append(out, r)
+	}
+	if err := it.Err(); err != nil {
+		return nil, err
+	}
+	if uint64(len(out)) != to-from+1 {
+		return nil, fmt.Errorf("%w: %s/%s records %d..%d: the store has %d of them", ErrStore, writer, stream, from, to, len(out))
+	}
+	return out, nil
+}
+
 // Heads returns the head of every chain.
 func (l *Log) Heads() []Head {
 	l.mu.RLock()

@@ -213,3 +213,32 @@ func (m *MemStore) Evicted(writer, stream string) (evicted, firstKept uint64) {
 	defer c.mu.Unlock()
 	return c.evicted, c.first
 }
+
+// CopyRange returns copies of records from..to (inclusive) of a chain if
+// the store still keeps them all; the copies outlive the store's ring.
+func (m *MemStore) CopyRange(writer, stream string, from, to uint64) ([]Sealed, bool) {
+	c := m.chain(writer, stream, false)
+	if c == nil || from == 0 || to < from {
+		return nil, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.n == 0 || from < c.first || to >= c.first+uint64(c.n) {
+		return nil, false
+	}
+	n := int(to - from + 1)
+	size := 0
+	for i := 0; i < n; i++ {
+		size += len(c.recs[(c.head+int(from-c.first)+i)%len(c.recs)].Bytes)
+	}
+	arena := make([]byte, 0, size)
+	out := make([]Sealed, n)
+	for i := range out {
+		r := c.recs[(c.head+int(from-c.first)+i)%len(c.recs)]
+		at := len(arena)
+		arena = append(arena, r.Bytes...)
+		r.Bytes = arena[at:len(arena):len(arena)]
+		out[i] = r
+	}
+	return out, true
+}

@@ -11,6 +11,7 @@ import (
 	"github.com/rustyonions/ron-audit-go/canonical"
 	"github.com/rustyonions/ron-audit-go/sdk"
 	"github.com/rustyonions/ron-audit-go/sdk/checkpoint"
+	"github.com/rustyonions/ron-audit-go/sdk/export"
 	"github.com/rustyonions/ron-audit-go/sdk/wal"
 )
 
@@ -23,6 +24,7 @@ func appendCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fsync := fs.String("fsync", "batch", "fsync policy: batch (group commit) or always")
 	onBad := fs.String("on-bad", "stop", "a bad input line: stop the run, or skip it")
 	sealEvery := fs.Int("seal-every", 0, "checkpoint-sealed: sign every Nth record (0: every record)")
+	exportDir := fs.String("export", "", "also write export bundles here, one after each checkpoint (every 10,000 records, 15 minutes, and at exit)")
 	var pubs multiFlag
 	fs.Var(&pubs, "pub", "public key of an earlier signer of the log (repeatable), to verify its records on open")
 	if err := fs.Parse(args); err != nil {
@@ -48,7 +50,20 @@ func appendCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	// Checkpoints (every 10,000 records, every 15 minutes, and at exit)
 	// are kept with the log, in DIR/checkpoints.
-	keeper, err := checkpoint.NewKeeper(filepath.Join(*dir, "checkpoints"), signer, checkpoint.KeeperOptions{})
+	var auto *export.Auto
+	var kopts checkpoint.KeeperOptions
+	if *exportDir != "" {
+		sink := &export.FileSink{Dir: *exportDir}
+		auto = &export.Auto{Exporter: &export.Exporter{Sink: sink, Signer: signer}, Prev: func(w, s string) (*export.State, error) {
+			b, err := sink.Latest(checkpoint.Origin(w, s))
+			if err != nil || b == nil {
+				return nil, err
+			}
+			return b.State(), nil
+		}}
+		kopts.OnCheckpoint = auto.Checkpointed
+	}
+	keeper, err := checkpoint.NewKeeper(filepath.Join(*dir, "checkpoints"), signer, kopts)
 	if err != nil {
 		fmt.Fprintln(stderr, "ronaudit append:", err)
 		return 1
@@ -67,6 +82,9 @@ func appendCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintln(stderr, "ronaudit append:", err)
 		return 1
+	}
+	if auto != nil {
+		auto.Log, auto.Keeper = log, keeper
 	}
 	if rec.WAL.TornBytes > 0 {
 		fmt.Fprintf(stderr, "ronaudit append: recovered the log: cut a torn tail of %d bytes at %s (%s)\n", rec.WAL.TornBytes, rec.WAL.TornAt, rec.WAL.TornReason)
@@ -152,6 +170,12 @@ func appendCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err := keeper.Close(); err != nil {
 		fmt.Fprintln(stderr, "ronaudit append: checkpoints:", err)
 		code = 1
+	}
+	if auto != nil {
+		if err := auto.Close(); err != nil {
+			fmt.Fprintln(stderr, "ronaudit append: export:", err)
+			code = 1
+		}
 	}
 	if bad > 0 && *onBad == "skip" {
 		fmt.Fprintf(stderr, "ronaudit append: skipped %d bad line(s)\n", bad)

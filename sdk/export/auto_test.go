@@ -1,0 +1,65 @@
+package export
+
+import (
+	"crypto/ed25519"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	"github.com/rustyonions/ron-audit-go/canonical"
+	"github.com/rustyonions/ron-audit-go/sdk"
+	"github.com/rustyonions/ron-audit-go/sdk/checkpoint"
+)
+
+// TestAutoExport: bundles follow the Keeper's checkpoints (every 10
+// records and at close), over a durable log, and verify as a sequence.
+func TestAutoExport(t *testing.T) {
+	seed := make([]byte, ed25519.SeedSize)
+	copy(seed, "auto export key")
+	signer, err := sdk.NewEd25519Signer(ed25519.NewKeyFromSeed(seed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	sink := &FileSink{Dir: filepath.Join(dir, "exports")}
+	auto := &Auto{Exporter: &Exporter{Sink: sink, Signer: signer}, Prev: func(w, s string) (*State, error) {
+		b, err := sink.Latest(checkpoint.Origin(w, s))
+		if err != nil || b == nil {
+			return nil, err
+		}
+		return b.State(), nil
+	}}
+	keeper, err := checkpoint.NewKeeper(filepath.Join(dir, "checkpoints"), signer, checkpoint.KeeperOptions{Every: 10, Interval: -1, OnCheckpoint: auto.Checkpointed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	auto.Keeper = keeper
+	log, _, err := sdk.OpenDurable(filepath.Join(dir, "wal"), sdk.Config{Signer: signer, Observer: keeper}, sdk.DurableOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	auto.Log = log
+	for i := 0; i < 35; i++ {
+		r := canonical.AuditRecord{WriterID: "w", Stream: "s", TsMs: uint64(i + 1), Reason: "r" + strconv.Itoa(i)}
+		if _, err := log.Append(&r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := log.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := keeper.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := auto.Close(); err != nil {
+		t.Fatal(err)
+	}
+	paths, err := sink.Bundles(checkpoint.Origin("w", "s"))
+	if err != nil || len(paths) != 4 {
+		t.Fatalf("%d bundles (%v), want 4: 1-10, 11-20, 21-30, 31-35", len(paths), err)
+	}
+	sum, err := VerifyDir(filepath.Dir(paths[0]), KeyVerifiers(signer.Public()), sdk.NewKeySet(signer.Public()), nil)
+	if err != nil || sum.Records != 35 {
+		t.Fatalf("sequence: %+v %v", sum, err)
+	}
+}

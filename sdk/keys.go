@@ -411,3 +411,17 @@ func (ks *KeySet) Len() int {
 	defer ks.mu.RUnlock()
 	return len(ks.keys)
 }
+
+// Clone returns a new KeySet with the same keys.
+func (ks *KeySet) Clone() *KeySet {
+	out := &KeySet{keys: map[KeyID]ed25519.PublicKey{}}
+	if ks == nil {
+		return out
+	}
+	ks.mu.RLock()
+	defer ks.mu.RUnlock()
+	for id, pub := range ks.keys {
+		out.keys[id] = pub
+	}
+	return out
+}

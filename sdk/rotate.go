@@ -105,32 +105,48 @@ func (ks *keyState) lookup(v canonical.AuditRecordView, id KeyID, keys *KeySet) 
 	return nil, fail(v, ReasonUnknownKey, "a key in the key set", "key id "+id.String(), 0)
 }
 
-// follow reads a key transition out of a verified record, if it holds one.
-// A transition in an unsigned record, or one that does not name an
-// Ed25519 key, is refused.
-func (ks *keyState) follow(v canonical.AuditRecordView, rec Sealed) error {
+// KeyTransition returns the key a record's key transition names, if the
+// record holds one: ok reports a transition attr; err a malformed value.
+// Whether the transition counts (it is signed, by a key in force) is the
+// verifier's to check.
+func KeyTransition(v canonical.AuditRecordView) (next ed25519.PublicKey, ok bool, err error) {
 	attrs := v.Attrs()
 	for i := 0; i < attrs.Len(); i++ {
 		a := attrs.At(i)
 		if !bytes.Equal(a.Key(), []byte(KeyTransitionAttr)) {
 			continue
 		}
-		bad := func(why string) error {
-			return fail(v, ReasonBadTransition, "a signed transition naming an Ed25519 key", why, 0)
+		hexKey, prefixed := strings.CutPrefix(string(a.Value()), transitionPrefix)
+		pub, herr := hex.DecodeString(hexKey)
+		if !prefixed || herr != nil || len(pub) != ed25519.PublicKeySize {
+			return nil, true, fmt.Errorf("value %q does not name an Ed25519 key", a.Value())
 		}
-		if !rec.Signed {
-			return bad("an unsigned record")
-		}
-		hexKey, ok := strings.CutPrefix(string(a.Value()), transitionPrefix)
-		pub, err := hex.DecodeString(hexKey)
-		if !ok || err != nil || len(pub) != ed25519.PublicKeySize {
-			return bad(fmt.Sprintf("value %q", a.Value()))
-		}
-		if ks.learned == nil {
-			ks.learned, ks.retired = map[KeyID]ed25519.PublicKey{}, map[KeyID]uint64{}
-		}
-		ks.learned[KeyIDOf(pub)] = pub
-		ks.retired[rec.KeyID] = v.Seq()
+		return pub, true, nil
 	}
+	return nil, false, nil
+}
+
+// follow reads a key transition out of a verified record, if it holds one.
+// A transition in an unsigned record, or one that does not name an
+// Ed25519 key, is refused.
+func (ks *keyState) follow(v canonical.AuditRecordView, rec Sealed) error {
+	pub, ok, err := KeyTransition(v)
+	if !ok {
+		return nil
+	}
+	bad := func(why string) error {
+		return fail(v, ReasonBadTransition, "a signed transition naming an Ed25519 key", why, 0)
+	}
+	if err != nil {
+		return bad(err.Error())
+	}
+	if !rec.Signed {
+		return bad("an unsigned record")
+	}
+	if ks.learned == nil {
+		ks.learned, ks.retired = map[KeyID]ed25519.PublicKey{}, map[KeyID]uint64{}
+	}
+	ks.learned[KeyIDOf(pub)] = pub
+	ks.retired[rec.KeyID] = v.Seq()
 	return nil
 }

@@ -1,6 +1,7 @@
 package export
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"encoding/base64"
 	"errors"
@@ -78,11 +79,11 @@ func (k keyVerifiers) Verifier(name string, hash uint32) (note.Verifier, error) 
 // The first failure is an *Error: ReasonFormat, ReasonBadCheckpoint,
 // ReasonConsistency, ReasonRecord (with Seq) or ReasonRoot.
 func VerifyBundle(data []byte, verifiers note.Verifiers, keys *sdk.KeySet) (Summary, error) {
-	s, _, err := verifyBundle(data, verifiers, keys)
+	s, _, err := verifyBundle(data, verifiers, newKeyTracker(keys))
 	return s, err
 }
 
-func verifyBundle(data []byte, verifiers note.Verifiers, keys *sdk.KeySet) (Summary, *Bundle, error) {
+func verifyBundle(data []byte, verifiers note.Verifiers, kt *keyTracker) (Summary, *Bundle, error) {
 	b, err := Parse(data)
 	if err != nil {
 		return Summary{}, nil, err
@@ -115,7 +116,7 @@ func verifyBundle(data []byte, verifiers note.Verifiers, keys *sdk.KeySet) (Summ
 	if err := checkpoint.VerifyConsistency(old, cp, b.Proof); err != nil {
 		return s, nil, &Error{Reason: ReasonConsistency, Detail: "consistency proof " + strconv.FormatInt(b.PrevSize, 10) + " -> " + strconv.FormatInt(b.Size, 10), Err: err}
 	}
-	if err := verifyRecords(b, &s, keys); err != nil {
+	if err := verifyRecords(b, &s, kt); err != nil {
 		return s, nil, err
 	}
 	for i := range b.Records {
@@ -147,7 +148,78 @@ func b64(h tlog.Hash) string { return base64.StdEncoding.EncodeToString(h[:]) }
 
 // verifyRecords checks each record on its own (in parallel), then the
 // chain in order.
-func verifyRecords(b *Bundle, s *Summary, keys *sdk.KeySet) error {
+// keyTracker follows key transitions (sdk.RotateKey) across the records
+// of a bundle sequence: keys holds the trusted keys and those transitions
+// named, validFrom the seq from which a named key may sign, retired the
+// seq after which a retired key may not.
+type keyTracker struct {
+	keys      *sdk.KeySet
+	validFrom map[sdk.KeyID]uint64
+	retired   map[sdk.KeyID]uint64
+}
+
+func newKeyTracker(keys *sdk.KeySet) *keyTracker {
+	if keys == nil {
+		return nil
+	}
+	return &keyTracker{keys: keys.Clone(), validFrom: map[sdk.KeyID]uint64{}, retired: map[sdk.KeyID]uint64{}}
+}
+
+// learn scans the bundle for transitions before its signatures are
+// checked, so that records signed by a named key verify; check then
+// refuses what the order of the chain does not allow.
+func (kt *keyTracker) learn(b *Bundle) {
+	marker := []byte(sdk.KeyTransitionAttr)
+	for i, rec := range b.Records {
+		if !rec.Signed || !bytes.Contains(rec.Bytes, marker) {
+			continue
+		}
+		v, err := canonical.OpenAuditRecord(rec.Bytes)
+		if err != nil {
+			continue
+		}
+		pub, ok, err := sdk.KeyTransition(v)
+		if !ok || err != nil {
+			continue
+		}
+		seq := uint64(b.PrevSize) + 1 + uint64(i)
+		id := kt.keys.Add(pub)
+		if _, known := kt.validFrom[id]; !known {
+			kt.validFrom[id] = seq + 1
+		}
+		if _, done := kt.retired[rec.KeyID]; !done {
+			kt.retired[rec.KeyID] = seq
+		}
+	}
+}
+
+// check refuses a record signed by a key out of force at its seq, and a
+// malformed or unsigned transition.
+func (kt *keyTracker) check(rec sdk.Sealed, v canonical.AuditRecordView, seq uint64) error {
+	if _, ok, err := sdk.KeyTransition(v); ok && (err != nil || !rec.Signed) {
+		return &sdk.VerifyError{WriterID: string(v.WriterID()), Stream: string(v.Stream()), Seq: seq, Reason: sdk.ReasonBadTransition,
+			Expected: "a signed transition naming an Ed25519 key", Got: fmt.Sprint(err)}
+	}
+	if !rec.Signed {
+		return nil
+	}
+	if from, ok := kt.validFrom[rec.KeyID]; ok && seq < from {
+		return &sdk.VerifyError{WriterID: string(v.WriterID()), Stream: string(v.Stream()), Seq: seq, Reason: sdk.ReasonUnknownKey,
+			Expected: "a key in force at seq " + fmt.Sprint(seq), Got: "key " + rec.KeyID.String() + ", named from seq " + fmt.Sprint(from)}
+	}
+	if at, ok := kt.retired[rec.KeyID]; ok && seq > at {
+		return &sdk.VerifyError{WriterID: string(v.WriterID()), Stream: string(v.Stream()), Seq: seq, Reason: sdk.ReasonRetiredKey,
+			Expected: "a key in force at seq " + fmt.Sprint(seq), Got: "key " + rec.KeyID.String() + ", retired at seq " + fmt.Sprint(at)}
+	}
+	return nil
+}
+
+func verifyRecords(b *Bundle, s *Summary, kt *keyTracker) error {
+	var keys *sdk.KeySet
+	if kt != nil {
+		kt.learn(b)
+		keys = kt.keys
+	}
 	n := len(b.Records)
 	views := make([]canonical.AuditRecordView, n)
 	errs := make([]error, n)
@@ -182,6 +254,11 @@ func verifyRecords(b *Bundle, s *Summary, keys *sdk.KeySet) error {
 		}
 		if err := sdk.VerifyLink(head, v); err != nil {
 			return &Error{Reason: ReasonRecord, Seq: seq, Err: err}
+		}
+		if kt != nil {
+			if err := kt.check(b.Records[i], v, seq); err != nil {
+				return &Error{Reason: ReasonRecord, Seq: seq, Err: err}
+			}
 		}
 		if b.Records[i].Signed {
 			s.Signed++
@@ -227,6 +304,7 @@ func VerifySequence(bundles []Named, verifiers note.Verifiers, keys *sdk.KeySet,
 		return out, newErr(ReasonFormat, 0, "no bundles")
 	}
 	tree := checkpoint.NewTree()
+	kt := newKeyTracker(keys) // key transitions hold across the bundles
 	var last Summary
 	named := func(i int, e *Error) error {
 		e.Bundle = bundles[i].Name
@@ -236,7 +314,7 @@ func VerifySequence(bundles []Named, verifiers note.Verifiers, keys *sdk.KeySet,
 		return e
 	}
 	for i, nb := range bundles {
-		s, b, err := verifyBundle(nb.Data, verifiers, keys)
+		s, b, err := verifyBundle(nb.Data, verifiers, kt)
 		if err != nil {
 			var e *Error
 			if errors.As(err, &e) {

@@ -6,7 +6,7 @@ TEST_SCHEMAS := gen/testdata/shapes.capnp $(wildcard gen/testdata/unsupported/*.
 BENCH    ?= .
 COUNT    ?= 5
 
-.PHONY: all demo test setup vet gen gen-check go-test interop interop-rust interop-python bench fuzz rig-wal rig-export
+.PHONY: all demo test setup vet gen gen-check go-test interop interop-rust interop-python bench fuzz rig-wal rig-export observability
 
 all: test
 
@@ -14,7 +14,7 @@ demo:
 	$(GO) run ./tools/cmd/ronaudit demo
 
 # The README's test command: everything CI checks.
-test: setup vet gen-check go-test interop
+test: setup vet gen-check go-test observability interop
 
 setup:
 	@bash testing/setup.sh
@@ -41,6 +41,12 @@ gen-check: gen
 go-test:
 	$(GO) test -race -count=1 ./...
 	$(GO) test -count=1 -run 'Allocs' ./...
+
+# The alert rules are valid (promtool) and every metric a dashboard panel or
+# rule queries is one sdk/metrics exports.
+observability:
+	promtool check rules testing/observability/prometheus/ron-audit-rules.yml
+	$(GO) test -count=1 -run 'Observability|Promtool|MetricNames' ./sdk/metrics
 
 interop: interop-rust interop-python
 

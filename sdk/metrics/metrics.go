@@ -1,0 +1,342 @@
+// Package metrics exports the audit plane's Prometheus metrics, registered
+// on a prometheus.Registerer the host passes in (never the global one), and
+// adapters that plug them into the SDK's hooks:
+//
+//	m, err := metrics.New(reg)
+//	wal.Options{OnFsync: m.OnFsync}
+//	checkpoint.KeeperOptions{OnCheckpoint: m.OnCheckpoint}
+//	export.Exporter{OnExport: m.OnExport}
+//
+// The metric names and label values are those of the ron-audit design
+// (see testing/observability for the dashboard and alert rules that query
+// them). Every label value the design lists is created at New, so its
+// series exist at zero before the first event.
+//
+// The hot-path adapters (Appended, Dropped, Busy, DedupeHit, QueueDepth,
+// OnFsync) do not allocate once a stream's series exist: label children
+// are cached.
+package metrics
+
+import (
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/rustyonions/ron-audit-go/canonical"
+	"github.com/rustyonions/ron-audit-go/sdk"
+	"github.com/rustyonions/ron-audit-go/sdk/checkpoint"
+)
+
+// Metric names.
+const (
+	NameAppended    = "audit_appended_total"
+	NameDrop        = "audit_drop_total"
+	NameQueueDepth  = "audit_queue_depth"
+	NameBytes       = "audit_bytes_total"
+	NameVerifyFail  = "audit_verify_fail_total"
+	NameFsync       = "wal_fsync_seconds"
+	NameExportBatch = "export_batch_seconds"
+	NameBusy        = "busy_rejections_total"
+	NameCheckpoints = "audit_export_checkpoints_total"
+	NameDedupeHits  = "audit_dedupe_hits_total"
+)
+
+// Drop reasons (label reason of audit_drop_total).
+const (
+	DropAuditBackpressure = "audit_backpressure" // the emitter's queue was full
+	DropIOBackpressure    = "io_backpressure"    // the sink or WAL could not keep up
+	DropBoundsExceeded    = "bounds_exceeded"    // the record was over its size bounds
+	DropShutdown          = "shutdown"           // Close's deadline passed with the record unwritten
+	DropClosed            = "closed"             // emitted after Close
+	// DropOther counts a reason not in this list (label cardinality stays bounded).
+	DropOther = "other"
+)
+
+// DropReasons are the drop reasons, each a series from New on.
+var DropReasons = []string{DropAuditBackpressure, DropIOBackpressure, DropBoundsExceeded, DropShutdown, DropClosed}
+
+// EndpointEmit is the endpoint label of busy rejections of TryEmit/Emit.
+const EndpointEmit = "emit"
+
+// VerifyOther is the reason label of a verification failure that is not a
+// *sdk.VerifyError.
+const VerifyOther = "other"
+
+// VerifyReasons are the reason labels of audit_verify_fail_total, each a
+// series from New on: every sdk.Reason and VerifyOther.
+var VerifyReasons = []sdk.Reason{
+	sdk.ReasonHashMismatch, sdk.ReasonPrevMismatch, sdk.ReasonSeqGap, sdk.ReasonBadSignature,
+	sdk.ReasonNotCanonical, sdk.ReasonUnknownKey, sdk.ReasonUnsealedTail, sdk.ReasonRetiredKey,
+	sdk.ReasonBadTransition, VerifyOther,
+}
+
+// FsyncBuckets are wal_fsync_seconds' buckets: 0.1 ms to 100 ms, with
+// bounds at the alert target (2 ms) and the seed's SLOs (p95 8 ms, p99 15 ms).
+var FsyncBuckets = []float64{0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.004, 0.008, 0.015, 0.025, 0.05, 0.1}
+
+// ExportBuckets are export_batch_seconds' buckets: 1 ms to 10 s, with a
+// bound at the seed's SLO (p95 250 ms per 10k records).
+var ExportBuckets = []float64{0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
+
+// kindLabels are the kind label values, indexed by canonical.Kind: the
+// design's snake_case names. A kind the schema lacks counts as unknown.
+var kindLabels = [...]string{
+	canonical.KindUnknown:       "unknown",
+	canonical.KindCapIssued:     "cap_issued",
+	canonical.KindCapRevoked:    "cap_revoked",
+	canonical.KindPolicyChanged: "policy_changed",
+	canonical.KindIndexWrite:    "index_write",
+	canonical.KindGetServed:     "get_served",
+	canonical.KindQuotaReject:   "quota_reject",
+}
+
+const numKinds = len(kindLabels)
+
+// KindLabel returns the kind label value of k.
+func KindLabel(k canonical.Kind) string {
+	if int(k) < numKinds {
+		return kindLabels[k]
+	}
+	return kindLabels[canonical.KindUnknown]
+}
+
+// ErrAlreadyRegistered matches (errors.Is) the *RegistrationError of New
+// when a metric of the same name is already registered on the registerer,
+// e.g. by an earlier New on it.
+var ErrAlreadyRegistered = errors.New("metrics: already registered")
+
+// ErrNilRegisterer is returned by New(nil).
+var ErrNilRegisterer = errors.New("metrics: nil Registerer (pass the host's registry; metrics never register globally)")
+
+// RegistrationError is New's error when registering a metric failed. New
+// has then unregistered the metrics it had registered before.
+type RegistrationError struct {
+	Metric string // the metric's name
+	Err    error  // from Register: a prometheus.AlreadyRegisteredError, or another
+}
+
+func (e *RegistrationError) Error() string {
+	return "metrics: register " + e.Metric + ": " + e.Err.Error()
+}
+
+// Unwrap returns Register's error (errors.As finds a
+// prometheus.AlreadyRegisteredError through it).
+func (e *RegistrationError) Unwrap() error { return e.Err }
+
+// Is matches ErrAlreadyRegistered when Register found the name taken.
+func (e *RegistrationError) Is(target error) bool {
+	var are prometheus.AlreadyRegisteredError
+	return target == ErrAlreadyRegistered && errors.As(e.Err, &are)
+}
+
+// Metrics holds the audit metrics of one registerer. Its methods are safe
+// for concurrent use.
+type Metrics struct {
+	appended    *prometheus.CounterVec
+	drops       *prometheus.CounterVec
+	queueDepth  prometheus.Gauge
+	bytes       prometheus.Counter
+	verifyFail  *prometheus.CounterVec
+	fsync       prometheus.Histogram
+	exportBatch prometheus.Histogram
+	busy        *prometheus.CounterVec
+	checkpoints prometheus.Counter
+	dedupeHits  prometheus.Counter
+
+	dropC   map[string]prometheus.Counter // per reason, read-only after New
+	verifyC map[sdk.Reason]prometheus.Counter
+	busyC   prometheus.Counter // endpoint="emit"
+
+	// streams maps a stream to its appended counters, one per kind:
+	// copy-on-write, so Appended reads it without a lock.
+	streams atomic.Pointer[map[string]*[numKinds]prometheus.Counter]
+	mu      sync.Mutex // serializes writers of streams
+}
+
+// New creates the audit metrics and registers them on reg. If a metric
+// cannot be registered (a name already taken, e.g. New called twice on one
+// registry), New unregisters those it registered and returns a
+// *RegistrationError (errors.Is ErrAlreadyRegistered in that case).
+func New(reg prometheus.Registerer) (*Metrics, error) {
+	if reg == nil {
+		return nil, ErrNilRegisterer
+	}
+	m := &Metrics{
+		appended: prometheus.NewCounterVec(prometheus.CounterOpts{Name: NameAppended,
+			Help: "Audit records appended, by kind and stream."}, []string{"kind", "stream"}),
+		drops: prometheus.NewCounterVec(prometheus.CounterOpts{Name: NameDrop,
+			Help: "Audit records dropped (shed, not blocked), by reason."}, []string{"reason"}),
+		queueDepth: prometheus.NewGauge(prometheus.GaugeOpts{Name: NameQueueDepth,
+			Help: "Records waiting in the emitter's queue."}),
+		bytes: prometheus.NewCounter(prometheus.CounterOpts{Name: NameBytes,
+			Help: "Canonical bytes of the audit records appended."}),
+		verifyFail: prometheus.NewCounterVec(prometheus.CounterOpts{Name: NameVerifyFail,
+			Help: "Verification failures, by reason."}, []string{"reason"}),
+		fsync: prometheus.NewHistogram(prometheus.HistogramOpts{Name: NameFsync,
+			Help: "Duration of the WAL's fsyncs.", Buckets: FsyncBuckets}),
+		exportBatch: prometheus.NewHistogram(prometheus.HistogramOpts{Name: NameExportBatch,
+			Help: "Duration of an export bundle: read, tree, checkpoint, encode, write.", Buckets: ExportBuckets}),
+		busy: prometheus.NewCounterVec(prometheus.CounterOpts{Name: NameBusy,
+			Help: "Requests rejected busy (queue full), by endpoint."}, []string{"endpoint"}),
+		checkpoints: prometheus.NewCounter(prometheus.CounterOpts{Name: NameCheckpoints,
+			Help: "Signed checkpoints written."}),
+		dedupeHits: prometheus.NewCounter(prometheus.CounterOpts{Name: NameDedupeHits,
+			Help: "Appends that matched a recent record's dedupe key (idempotent replay)."}),
+	}
+	cs := []struct {
+		name string
+		c    prometheus.Collector
+	}{
+		{NameAppended, m.appended}, {NameDrop, m.drops}, {NameQueueDepth, m.queueDepth},
+		{NameBytes, m.bytes}, {NameVerifyFail, m.verifyFail}, {NameFsync, m.fsync},
+		{NameExportBatch, m.exportBatch}, {NameBusy, m.busy}, {NameCheckpoints, m.checkpoints},
+		{NameDedupeHits, m.dedupeHits},
+	}
+	for i, c := range cs {
+		if err := reg.Register(c.c); err != nil {
+			for _, done := range cs[:i] {
+				reg.Unregister(done.c)
+			}
+			return nil, &RegistrationError{Metric: c.name, Err: err}
+		}
+	}
+	m.dropC = make(map[string]prometheus.Counter, len(DropReasons)+1)
+	for _, r := range append(DropReasons[:len(DropReasons):len(DropReasons)], DropOther) {
+		m.dropC[r] = m.drops.WithLabelValues(r)
+	}
+	m.verifyC = make(map[sdk.Reason]prometheus.Counter, len(VerifyReasons))
+	for _, r := range VerifyReasons {
+		m.verifyC[r] = m.verifyFail.WithLabelValues(string(r))
+	}
+	m.busyC = m.busy.WithLabelValues(EndpointEmit)
+	empty := map[string]*[numKinds]prometheus.Counter{}
+	m.streams.Store(&empty)
+	return m, nil
+}
+
+// Appended counts one record appended to stream: audit_appended_total
+// {kind,stream} and its canonical size in audit_bytes_total. The stream's
+// series are created on its first record.
+func (m *Metrics) Appended(kind canonical.Kind, stream string, bytes int) {
+	k := kind
+	if int(k) >= numKinds {
+		k = canonical.KindUnknown
+	}
+	cs, ok := (*m.streams.Load())[stream]
+	if !ok {
+		cs = m.addStream(stream)
+	}
+	c := cs[k]
+	if c == nil {
+		c = m.addKind(stream, k)
+	}
+	c.Inc()
+	if bytes > 0 {
+		m.bytes.Add(float64(bytes))
+	}
+}
+
+func (m *Metrics) addStream(stream string) *[numKinds]prometheus.Counter {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	old := *m.streams.Load()
+	if cs, ok := old[stream]; ok {
+		return cs
+	}
+	next := make(map[string]*[numKinds]prometheus.Counter, len(old)+1)
+	for s, cs := range old {
+		next[s] = cs
+	}
+	cs := new([numKinds]prometheus.Counter)
+	next[stream] = cs
+	m.streams.Store(&next)
+	return cs
+}
+
+// addKind creates the series of (kind, stream) on its first record (a
+// series per kind is created lazily, so a stream exports only the kinds
+// it has).
+func (m *Metrics) addKind(stream string, k canonical.Kind) prometheus.Counter {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	old := *m.streams.Load()
+	cs := old[stream]
+	if c := cs[k]; c != nil {
+		return c
+	}
+	// Copy the array so readers of the old map never see a write.
+	nc := *cs
+	nc[k] = m.appended.WithLabelValues(kindLabels[k], stream)
+	next := make(map[string]*[numKinds]prometheus.Counter, len(old))
+	for s, c := range old {
+		next[s] = c
+	}
+	next[stream] = &nc
+	m.streams.Store(&next)
+	return nc[k]
+}
+
+// Dropped counts one record dropped for reason (one of DropReasons;
+// another reason counts as DropOther).
+func (m *Metrics) Dropped(reason string) {
+	c, ok := m.dropC[reason]
+	if !ok {
+		c = m.dropC[DropOther]
+	}
+	c.Inc()
+}
+
+// Busy counts one busy rejection at endpoint (EndpointEmit for the
+// emitter; another endpoint gets its own series).
+func (m *Metrics) Busy(endpoint string) {
+	if endpoint == EndpointEmit {
+		m.busyC.Inc()
+		return
+	}
+	m.busy.WithLabelValues(endpoint).Inc()
+}
+
+// DedupeHit counts one append that matched a recent record (Appended's
+// Duplicate).
+func (m *Metrics) DedupeHit() { m.dedupeHits.Inc() }
+
+// QueueDepth sets audit_queue_depth.
+func (m *Metrics) QueueDepth(n int) { m.queueDepth.Set(float64(n)) }
+
+// VerifyFailed counts a verification failure by the Reason of the
+// *sdk.VerifyError in err's chain, or VerifyOther. A nil err counts
+// nothing.
+func (m *Metrics) VerifyFailed(err error) {
+	if err == nil {
+		return
+	}
+	r := sdk.Reason(VerifyOther)
+	if ve, ok := err.(*sdk.VerifyError); ok { // the common case, without errors.As's allocation
+		if ve.Reason != "" {
+			r = ve.Reason
+		}
+	} else if ve := new(sdk.VerifyError); errors.As(err, &ve) && ve.Reason != "" {
+		r = ve.Reason
+	}
+	c, ok := m.verifyC[r]
+	if !ok { // a Reason newer than this package: still a bounded set
+		c = m.verifyFail.WithLabelValues(string(r))
+	}
+	c.Inc()
+}
+
+// OnFsync is a wal.Options.OnFsync: it observes every fsync's duration in
+// wal_fsync_seconds (frames, including 0 for header and directory syncs,
+// is not a metric).
+func (m *Metrics) OnFsync(d time.Duration, frames int) { m.fsync.Observe(d.Seconds()) }
+
+// OnCheckpoint is a checkpoint.KeeperOptions.OnCheckpoint: it counts the
+// checkpoint in audit_export_checkpoints_total.
+func (m *Metrics) OnCheckpoint(cp checkpoint.Checkpoint, took time.Duration) { m.checkpoints.Inc() }
+
+// OnExport is an export.Exporter.OnExport: it observes the bundle's
+// duration in export_batch_seconds.
+func (m *Metrics) OnExport(took time.Duration, records int) { m.exportBatch.Observe(took.Seconds()) }

@@ -208,6 +208,22 @@ func (k *Keeper) Durable(writer, stream string, seq uint64, replay bool) {
 
 // writeLocked signs the checkpoint of c at size and adds it to the history.
 func (k *Keeper) writeLocked(c *keptChain, size int64) error {
+	// Never sign a tree that does not extend the newest checkpoint of the
+	// history (a log restored from an old copy, or rewritten): that would
+	// sign a rollback or a fork.
+	if c.note != nil {
+		text, _, _ := strings.Cut(string(c.note), "\n\n")
+		last, err := parseText(text + "\n")
+		if err != nil {
+			return err
+		}
+		if c.tree.Size() < last.Size {
+			return newErr(ReasonRollback, fmt.Sprintf("%s/%s: the log has %d records, its newest checkpoint vouches for %d", c.writer, c.stream, c.tree.Size(), last.Size), nil)
+		}
+		if root, err := c.tree.RootAt(last.Size); err != nil || root != last.Root {
+			return newErr(ReasonFork, fmt.Sprintf("%s/%s: the log's first %d records do not hash to its newest checkpoint", c.writer, c.stream, last.Size), err)
+		}
+	}
 	if size <= c.last || size > c.tree.Size() {
 		return nil
 	}

@@ -249,3 +249,33 @@ func chainRecsOf(l *sdk.Log) []sdk.Sealed {
 	}
 	return recs
 }
+
+// TestKeeperRefusesRollback: a Keeper whose history vouches for more than
+// the log holds (the log was restored from an old copy) signs nothing.
+func TestKeeperRefusesRollback(t *testing.T) {
+	signer := keeperSigner(t)
+	cpDir := filepath.Join(t.TempDir(), "cp")
+	k, _ := NewKeeper(cpDir, signer, KeeperOptions{Every: 5, Interval: -1})
+	l, _ := sdk.New(sdk.Config{Signer: signer, Observer: k})
+	keeperAppend(t, l, 0, 10)
+	if err := k.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// A new log (in RAM, so empty) with the same checkpoint history.
+	k2, _ := NewKeeper(cpDir, signer, KeeperOptions{Every: 5, Interval: -1})
+	l2, _ := sdk.New(sdk.Config{Signer: signer, Observer: k2})
+	keeperAppend(t, l2, 0, 6)
+	if err := k2.Close(); !errors.Is(err, ErrRollback) {
+		t.Fatalf("rolled back log: %v", err)
+	}
+	// A log that rewrote history forks from the checkpoints.
+	k3, _ := NewKeeper(cpDir, signer, KeeperOptions{Every: 5, Interval: -1})
+	l3, _ := sdk.New(sdk.Config{Signer: signer, Observer: k3})
+	keeperAppend(t, l3, 100, 12)
+	if err := k3.Close(); !errors.Is(err, ErrFork) {
+		t.Fatalf("forked log: %v", err)
+	}
+	if n := len(openHistory(t, k)); n != 2 { // 5 and 10 only
+		t.Fatalf("%d checkpoints: the Keeper signed a rollback or a fork", n)
+	}
+}

@@ -173,26 +173,7 @@ func GenerateKeyFiles(dir, name string) (privPath, pubPath string, id KeyID, err
 // writeNewFile creates path (failing if it exists), writes b and syncs. On
 // error it removes the file it created.
 func writeNewFile(path string, b []byte, perm os.FileMode) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
-	if err != nil {
-		reason := "creating"
-		if errors.Is(err, os.ErrExist) {
-			reason = "already exists, refusing to overwrite"
-		}
-		return &FileError{What: "key file", Path: path, Reason: reason, Err: err}
-	}
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(path)
-		return &FileError{What: "key file", Path: path, Reason: "writing", Err: err}
-	}
-	return nil
+	return writeNewSecret("key file", path, b, perm)
 }
 
 // LoadSigner reads an Ed25519 private key from a PEM "PRIVATE KEY"

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"io"
 	"net/netip"
-	"os"
 	"strconv"
 	"strings"
 
@@ -552,14 +551,6 @@ func allHexBytes(b []byte) bool {
 // signing key, and reuse it: a new salt makes new IPHash values for the
 // same addresses.
 func GenerateSalt(path string) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		reason := "creating"
-		if errors.Is(err, os.ErrExist) {
-			reason = "already exists, refusing to overwrite"
-		}
-		return &FileError{What: "salt file", Path: path, Reason: reason, Err: err}
-	}
 	var salt [SaltSize]byte
 	var text [2*SaltSize + 1]byte
 	defer clear(salt[:])
@@ -567,20 +558,5 @@ func GenerateSalt(path string) error {
 	_, _ = rand.Read(salt[:]) // never fails (crypto/rand, Go 1.24+)
 	hex.Encode(text[:], salt[:])
 	text[2*SaltSize] = '\n'
-	// Mode 0600 exactly, whatever the umask: the owner must be able to read it.
-	err = f.Chmod(0o600)
-	if err == nil {
-		_, err = f.Write(text[:])
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(path)
-		return &FileError{What: "salt file", Path: path, Reason: "writing", Err: err}
-	}
-	return nil
+	return writeNewSecret("salt file", path, text[:], 0o600)
 }

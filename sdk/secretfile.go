@@ -1,6 +1,7 @@
 package sdk
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -70,4 +71,34 @@ func openSecret(path, what string, private bool) (*os.File, *fileProblem) {
 			"restrict it to the owner with: chmod 600 %s", what, perm, path)}
 	}
 	return f, nil
+}
+
+// writeNewSecret creates path, failing if it exists (never overwriting a
+// key or salt), with exactly mode perm whatever the umask, writes b and
+// syncs; on failure it removes what it created. what names the file in
+// errors ("key file", "salt file").
+func writeNewSecret(what, path string, b []byte, perm os.FileMode) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+	if err != nil {
+		reason := "creating"
+		if errors.Is(err, os.ErrExist) {
+			reason = "already exists, refusing to overwrite"
+		}
+		return &FileError{What: what, Path: path, Reason: reason, Err: err}
+	}
+	err = f.Chmod(perm)
+	if err == nil {
+		_, err = f.Write(b)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path)
+		return &FileError{What: what, Path: path, Reason: "writing", Err: err}
+	}
+	return nil
 }

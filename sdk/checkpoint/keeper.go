@@ -217,11 +217,8 @@ func (k *Keeper) writeLocked(c *keptChain, size int64) error {
 		if err != nil {
 			return err
 		}
-		if c.tree.Size() < last.Size {
-			return newErr(ReasonRollback, fmt.Sprintf("%s/%s: the log has %d records, its newest checkpoint vouches for %d", c.writer, c.stream, c.tree.Size(), last.Size), nil)
-		}
-		if root, err := c.tree.RootAt(last.Size); err != nil || root != last.Root {
-			return newErr(ReasonFork, fmt.Sprintf("%s/%s: the log's first %d records do not hash to its newest checkpoint", c.writer, c.stream, last.Size), err)
+		if err := c.tree.Extends(last); err != nil {
+			return err
 		}
 	}
 	if size <= c.last || size > c.tree.Size() {

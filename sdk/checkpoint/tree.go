@@ -2,6 +2,7 @@ package checkpoint
 
 import (
 	"crypto/sha256"
+	"encoding/base64"
 	"fmt"
 	"strconv"
 	"sync"
@@ -147,3 +148,22 @@ func (t *Tree) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 }
 
 var _ tlog.HashReader = (*Tree)(nil)
+
+// Extends reports whether the tree holds the tree a checkpoint signs: at
+// least cp.Size leaves, and the same root at that size. Otherwise the log
+// behind the tree was cut or rolled back (ReasonRollback) or rewritten
+// (ReasonFork) since the checkpoint.
+func (t *Tree) Extends(cp Checkpoint) error {
+	if n := t.Size(); n < cp.Size {
+		return newErr(ReasonRollback, fmt.Sprintf("the log has %d records of %s/%s, the checkpoint vouches for %d", n, cp.WriterID, cp.Stream, cp.Size), nil)
+	}
+	root, err := t.RootAt(cp.Size)
+	if err != nil {
+		return err
+	}
+	if root != cp.Root {
+		return newErr(ReasonFork, fmt.Sprintf("the log's first %d records of %s/%s hash to root %s, the checkpoint says %s",
+			cp.Size, cp.WriterID, cp.Stream, base64.StdEncoding.EncodeToString(root[:]), base64.StdEncoding.EncodeToString(cp.Root[:])), nil)
+	}
+	return nil
+}

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
@@ -20,14 +19,9 @@ import (
 	"github.com/rustyonions/ron-audit-go/sdk/wal"
 )
 
-// Checkpoints and proofs over a durable log (sdk/checkpoint/SPEC.md). The
-// note key name of a writer's checkpoints is "ron-audit/" followed by the
-// escaped writerId, one key name for all streams of a writer.
-
-func noteName(writer string) string {
-	parts := strings.SplitN(checkpoint.Origin(writer, "x"), "/", 3)
-	return parts[0] + "/" + parts[1]
-}
+// Checkpoints and proofs over a durable log (sdk/checkpoint/SPEC.md), signed
+// under checkpoint.KeyName(writerId), one key name for all streams of a
+// writer.
 
 // chainTree builds the tree of chain (writer, stream) from the log in dir:
 // the record hashes in seq order.
@@ -65,7 +59,7 @@ func openCheckpointFile(path, pubPath string) (checkpoint.Checkpoint, error) {
 	if err != nil {
 		return checkpoint.Checkpoint{}, fmt.Errorf("%s: %w", path, err)
 	}
-	v, err := checkpoint.NoteVerifier(noteName(writer), pub)
+	v, err := checkpoint.NoteVerifier(checkpoint.KeyName(writer), pub)
 	if err != nil {
 		return checkpoint.Checkpoint{}, err
 	}
@@ -104,7 +98,7 @@ func checkpointCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "ronaudit checkpoint: no records of %s/%s in %s\n", *writer, *stream, *dir)
 		return 1
 	}
-	msg, err := checkpoint.Sign(checkpoint.Origin(*writer, *stream), t.Size(), t.Root(), checkpoint.NewNoteSigner(signer, noteName(*writer)))
+	msg, err := checkpoint.Sign(checkpoint.Origin(*writer, *stream), t.Size(), t.Root(), checkpoint.NewNoteSigner(signer, checkpoint.KeyName(*writer)))
 	if err != nil {
 		fmt.Fprintln(stderr, "ronaudit checkpoint:", err)
 		return 1
@@ -218,18 +212,15 @@ func proveCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 // extends checks that the chain's tree covers the checkpoint with the same
 // root: otherwise the log was cut or rolled back, or it forked.
 func extends(t *checkpoint.Tree, cp checkpoint.Checkpoint) error {
-	if t.Size() < cp.Size {
-		return fmt.Errorf("truncated or rolled back: the log has %d records of %s/%s, the checkpoint vouches for %d", t.Size(), cp.WriterID, cp.Stream, cp.Size)
+	err := t.Extends(cp)
+	var ce *checkpoint.Error
+	switch {
+	case errors.As(err, &ce) && errors.Is(err, checkpoint.ErrRollback):
+		return errors.New("truncated or rolled back: " + ce.Detail)
+	case errors.As(err, &ce) && errors.Is(err, checkpoint.ErrFork):
+		return errors.New("forked: " + ce.Detail)
 	}
-	root, err := t.RootAt(cp.Size)
-	if err != nil {
-		return err
-	}
-	if root != cp.Root {
-		return fmt.Errorf("forked: the log's first %d records of %s/%s hash to root %s, the checkpoint says %s",
-			cp.Size, cp.WriterID, cp.Stream, base64.StdEncoding.EncodeToString(root[:]), base64.StdEncoding.EncodeToString(cp.Root[:]))
-	}
-	return nil
+	return err
 }
 
 func verifyProofCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {

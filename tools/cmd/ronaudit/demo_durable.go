@@ -107,7 +107,7 @@ func macronode(w io.Writer, dir string, n int) error {
 		return err
 	}
 	cpMsg, err := checkpoint.Sign(checkpoint.Origin("svc-index@inst-1", "index-0"), tree.Size(), tree.Root(),
-		checkpoint.NewNoteSigner(signer, noteName("svc-index@inst-1")))
+		checkpoint.NewNoteSigner(signer, checkpoint.KeyName("svc-index@inst-1")))
 	if err != nil {
 		return err
 	}

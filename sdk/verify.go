@@ -67,12 +67,8 @@ func hasTransition(recs []Sealed) bool {
 		if !bytes.Contains(r.Bytes, key) { // cheap test first
 			continue
 		}
-		v, err := canonical.OpenAuditRecord(r.Bytes)
-		if err != nil {
-			continue
-		}
-		for i := 0; i < v.Attrs().Len(); i++ {
-			if bytes.Equal(v.Attrs().At(i).Key(), key) {
+		if v, err := canonical.OpenAuditRecord(r.Bytes); err == nil {
+			if _, ok, _ := KeyTransition(v); ok {
 				return true
 			}
 		}

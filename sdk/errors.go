@@ -83,4 +83,8 @@ var (
 	ErrStore = errors.New("sdk: store failed")
 	// ErrConfig: the configuration is invalid.
 	ErrConfig = errors.New("sdk: invalid configuration")
+	// ErrEmitting: Append, AppendPending and RotateKey refuse to run while
+	// an Emitter owns the log's appends (they would race its chain order);
+	// emit through it, or Close it first.
+	ErrEmitting = errors.New("sdk: an Emitter owns the log's appends")
 )

@@ -8,6 +8,7 @@ import (
 	"hash/maphash"
 	"math/bits"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rustyonions/ron-audit-go/canonical"
@@ -106,6 +107,8 @@ type Log struct {
 	failed error        // set when the store lost an acknowledged-to-be record
 	closer func() error // closes a durable log's WAL
 	closed bool
+	// emitting is set while an Emitter owns the log's appends.
+	emitting atomic.Bool
 }
 
 // ErrClosed is returned by Append on a closed Log.
@@ -152,6 +155,13 @@ type chain struct {
 	// escape to the heap on every append.
 	sealed Sealed
 	msg    [len(canonical.SigPrefix) + 32]byte
+
+	// An Emitter's records between their link and commit steps (link.go):
+	// tip is the head they link to, head stays the last committed record.
+	tip      Head
+	inflight int
+	broken   error     // an in-flight record failed: the ones linked after it fail too
+	settled  sync.Cond // on mu; broadcast at every commit
 }
 
 // New returns a Log.
@@ -221,6 +231,7 @@ func (l *Log) chain(writer, stream string) *chain {
 			buf:    make([]byte, 0, l.limits.MaxRecord),
 			signer: l.signer,
 		}
+		c.settled.L = &c.mu
 		c.dedupe.init(l.cfg.DedupeWindow)
 		w[stream] = c
 	}
@@ -309,6 +320,9 @@ func (l *Log) AppendPending(rec *canonical.AuditRecord) (Pending, error) {
 	if err := l.failure(); err != nil {
 		return Pending{}, err
 	}
+	if l.emitting.Load() {
+		return Pending{}, ErrEmitting
+	}
 	if isTransition(rec.Attrs) {
 		return Pending{}, &canonical.FieldError{Field: "attrs", Reason: "key " + KeyTransitionAttr + " is reserved for Log.RotateKey"}
 	}
@@ -389,7 +403,7 @@ func (l *Log) appendLocked(c *chain, rec *canonical.AuditRecord, transition bool
 	sealed := &c.sealed
 	*sealed = Sealed{Bytes: b, Hash: c.hasher.RecordHash(b)}
 	now := time.Time{}
-	if l.mustSign(c, next, &now) || transition {
+	if l.mustSign(c, next, c.head.SealedSeq, &now) || transition {
 		c.msg = canonical.SignedMessage(sealed.Hash)
 		if err := c.signer.Sign(c.msg[:], &sealed.Sig); err != nil {
 			undo()
@@ -421,15 +435,16 @@ func (l *Log) appendLocked(c *chain, rec *canonical.AuditRecord, transition bool
 	return Appended{Record: kept, Seq: next, Head: c.head}, ticket, nil
 }
 
-// mustSign applies the signing policy to the record about to get seq.
-func (l *Log) mustSign(c *chain, seq uint64, now *time.Time) bool {
+// mustSign applies the signing policy to the record about to get seq,
+// sealedSeq being the last signed seq before it.
+func (l *Log) mustSign(c *chain, seq, sealedSeq uint64, now *time.Time) bool {
 	if l.cfg.SealEvery <= 1 {
 		return true
 	}
 	if l.sealer != nil {
 		return false // the Sealer's checkpoints seal the chain
 	}
-	if seq-c.head.SealedSeq >= uint64(l.cfg.SealEvery) {
+	if seq-sealedSeq >= uint64(l.cfg.SealEvery) {
 		if l.cfg.SealInterval > 0 {
 			*now = l.cfg.Clock()
 		}

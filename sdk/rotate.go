@@ -42,6 +42,9 @@ func (l *Log) RotateKey(next Signer) ([]Head, error) {
 	if err := l.failure(); err != nil {
 		return nil, err
 	}
+	if l.emitting.Load() {
+		return nil, ErrEmitting
+	}
 	l.mu.Lock()
 	l.signer = next
 	if _, err := l.keys.TryAdd(next.Public()); err != nil {

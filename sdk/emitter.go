@@ -1,0 +1,660 @@
+package sdk
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rustyonions/ron-audit-go/canonical"
+)
+
+// An Emitter is what a busy host runs in front of a Log: audit never
+// blocks the request path and never grows without bound, and every record
+// it does not append is counted with its reason.
+//
+//	TryEmit ──► queue (bounded) ──► link ──► sign (N workers) ──► commit ──► durable
+//	 encode      Depth slots        in emit    in parallel          in link     Store.Wait,
+//	 + check                        order                           order       hooks
+//
+// TryEmit encodes and checks the record in the caller's goroutine (so a
+// bad record is the caller's error, at once) into one of Depth preallocated
+// slots, and returns without waiting; with every slot taken it returns
+// ErrBusy. One goroutine links records in emit order (seq, prev, hash:
+// cheap), Workers goroutines sign them in parallel, and one goroutine
+// commits them to the store in link order, so each chain (writerId,
+// stream) keeps the order its records were emitted in. A slot is free
+// again once its record is durable, so a slow disk turns into shedding,
+// not into memory.
+type Emitter struct {
+	log  *Log
+	opts EmitterOptions
+
+	free  chan *slot // slots to encode into: Depth of them in all
+	queue chan *slot // emitted, waiting for link
+	work  chan *slot // linked, waiting for a signer
+	order chan *slot // linked, in link order, waiting for commit
+	acks  chan *slot // committed, waiting for durability
+
+	active    atomic.Int64 // TryEmit/Emit calls running
+	closed    atomic.Bool
+	closing   chan struct{} // closed by Close: wakes Emit and blocked TryEmit
+	abort     chan struct{} // closed when Close's deadline passes: stop linking
+	done      chan struct{} // closed when every goroutine has returned
+	once      sync.Once
+	abortOnce sync.Once
+
+	n       emitCounters
+	health  sync.Mutex
+	windows []shedSample // readiness: recent (offered, shed) samples
+	sinkErr error        // the last sink error
+}
+
+// EmitterOptions configures an Emitter. The zero value is the default.
+type EmitterOptions struct {
+	// Depth is the number of records the emitter holds at most, queued or
+	// in flight; 0 means DefaultDepth.
+	Depth int
+	// Workers sign in parallel; 0 means GOMAXPROCS, at most 8.
+	Workers int
+	// Shed is what TryEmit does when all Depth slots are taken.
+	Shed ShedPolicy
+	// Metrics, if set, counts what the emitter does (*metrics.Metrics of
+	// package sdk/metrics is one).
+	Metrics EmitterMetrics
+	// OnDurable, if set, is called for every record once it is appended
+	// and durable, in commit order, from one goroutine: it must be quick.
+	OnDurable func(EmitAck)
+	// OnDrop, if set, is called for every record the emitter accepted and
+	// then could not append (reasons DropSinkError and DropShutdown),
+	// from the emitter's goroutines. Rejections by TryEmit and Emit are
+	// their errors instead.
+	OnDrop func(writer, stream string, reason string, err error)
+	// ShedBudget is the share of offered records that may be shed before
+	// Ready reports the emitter degraded; 0 means DefaultShedBudget.
+	ShedBudget float64
+	// ReadyWindow is the time over which Ready measures shedding; 0 means
+	// DefaultReadyWindow.
+	ReadyWindow time.Duration
+}
+
+// Emitter defaults.
+const (
+	DefaultDepth       = 1024
+	MaxWorkers         = 8
+	DefaultShedBudget  = 0.005 // the seed's busy-rejection budget at design load
+	DefaultReadyWindow = time.Minute
+	// minShedSample is how many records Ready wants offered in its window
+	// before a shed rate counts: 1 dropped of 3 is not an incident.
+	minShedSample = 200
+)
+
+// ShedPolicy says what TryEmit does when the emitter is full.
+type ShedPolicy int
+
+const (
+	// ShedDrop returns ErrBusy at once and counts the record dropped with
+	// reason DropBackpressure (the default).
+	ShedDrop ShedPolicy = iota
+	// ShedBlock waits for a free slot: for tests that need every record,
+	// never for a request path.
+	ShedBlock
+)
+
+// Drop reasons: the reason label of audit_drop_total.
+const (
+	DropBackpressure = "audit_backpressure" // the emitter was full (TryEmit, or Emit's context ended)
+	DropBounds       = "bounds_exceeded"    // over the log's size limits (a *canonical.SizeError)
+	DropInvalid      = "invalid"            // not a valid record (a *canonical.FieldError, or seq/prev set)
+	DropSinkError    = "sink_error"         // the signer or the store failed after the record was accepted
+	DropShutdown     = "shutdown"           // Close's deadline passed before the record was appended
+	DropClosed       = "closed"             // emitted after Close
+)
+
+// EmitterMetrics receives the emitter's counts; *metrics.Metrics
+// implements it. Calls come from the emitter's goroutines and from
+// TryEmit's callers, concurrently.
+type EmitterMetrics interface {
+	Appended(kind canonical.Kind, stream string, bytes int)
+	Dropped(reason string)
+	Busy(endpoint string)
+	DedupeHit()
+	QueueDepth(n int)
+	VerifyFailed(err error)
+}
+
+// EmitAck tells OnDurable about one appended record.
+type EmitAck struct {
+	WriterID, Stream string
+	Seq              uint64
+	Hash             canonical.Hash
+	Bytes            int           // canonical size
+	Latency          time.Duration // from TryEmit to durable
+	Duplicate        bool          // a retry of a record in the dedupe window; Seq and Hash are the original's
+}
+
+// Errors of the Emitter.
+var (
+	// ErrBusy: the emitter is full; the record was dropped and counted.
+	ErrBusy = errors.New("sdk: emitter busy: record dropped")
+	// ErrEmitterClosed: the emitter is closed; the record was dropped and
+	// counted.
+	ErrEmitterClosed = errors.New("sdk: emitter closed: record dropped")
+	// ErrDegraded matches Ready's *DegradedError.
+	ErrDegraded = errors.New("sdk: audit plane degraded")
+)
+
+type slot struct {
+	buf     []byte
+	writer  string
+	stream  string
+	kind    canonical.Kind
+	emitted time.Time
+	lk      linked
+	msg     [len(canonical.SigPrefix) + 32]byte
+	signErr error
+	signed  chan struct{} // a worker is done with lk
+	pending Pending
+	err     error
+}
+
+type emitCounters struct {
+	offered, appended, dedupe, busy atomic.Uint64
+	drops                           [numDropReasons]atomic.Uint64
+	sinkErrors, verifyFails         atomic.Uint64
+}
+
+var dropReasons = [...]string{DropBackpressure, DropBounds, DropInvalid, DropSinkError, DropShutdown, DropClosed}
+
+const numDropReasons = len(dropReasons)
+
+const (
+	dropBackpressure = iota
+	dropBounds
+	dropInvalid
+	dropSinkError
+	dropShutdown
+	dropClosed
+)
+
+// NewEmitter starts an emitter that appends to log, and owns log's appends
+// until Close: Log.Append, AppendPending and RotateKey return ErrEmitting
+// meanwhile (Seal, SealAll, Heads and reads work as before). Closing the
+// emitter does not close the log.
+func NewEmitter(log *Log, opts EmitterOptions) (*Emitter, error) {
+	if log == nil {
+		return nil, fmt.Errorf("%w: nil Log", ErrConfig)
+	}
+	if opts.Depth == 0 {
+		opts.Depth = DefaultDepth
+	}
+	if opts.Workers == 0 {
+		opts.Workers = min(max(runtime.GOMAXPROCS(0), 1), MaxWorkers)
+	}
+	if opts.ShedBudget == 0 {
+		opts.ShedBudget = DefaultShedBudget
+	}
+	if opts.ReadyWindow == 0 {
+		opts.ReadyWindow = DefaultReadyWindow
+	}
+	switch {
+	case opts.Depth < 1:
+		return nil, fmt.Errorf("%w: emitter Depth %d < 1", ErrConfig, opts.Depth)
+	case opts.Workers < 1 || opts.Workers > MaxWorkers:
+		return nil, fmt.Errorf("%w: emitter Workers %d not in 1..%d", ErrConfig, opts.Workers, MaxWorkers)
+	case opts.Shed != ShedDrop && opts.Shed != ShedBlock:
+		return nil, fmt.Errorf("%w: unknown ShedPolicy %d", ErrConfig, opts.Shed)
+	case opts.ShedBudget < 0 || opts.ShedBudget > 1 || opts.ReadyWindow < 0:
+		return nil, fmt.Errorf("%w: emitter ShedBudget %v not in 0..1 or negative ReadyWindow", ErrConfig, opts.ShedBudget)
+	}
+	if err := log.failure(); err != nil {
+		return nil, err
+	}
+	if !log.emitting.CompareAndSwap(false, true) {
+		return nil, fmt.Errorf("%w: the log already has an emitter", ErrConfig)
+	}
+	e := &Emitter{
+		log: log, opts: opts,
+		free:    make(chan *slot, opts.Depth),
+		queue:   make(chan *slot, opts.Depth),
+		work:    make(chan *slot, opts.Depth),
+		order:   make(chan *slot, opts.Depth),
+		acks:    make(chan *slot, opts.Depth),
+		closing: make(chan struct{}),
+		abort:   make(chan struct{}),
+		done:    make(chan struct{}),
+	}
+	for range opts.Depth {
+		e.free <- &slot{signed: make(chan struct{}, 1)}
+	}
+	var workers sync.WaitGroup
+	workers.Add(opts.Workers)
+	for range opts.Workers {
+		go func() {
+			defer workers.Done()
+			e.signLoop()
+		}()
+	}
+	go e.linkLoop()
+	go e.commitLoop()
+	go func() {
+		e.ackLoop()
+		workers.Wait()
+		log.emitting.Store(false)
+		close(e.done)
+	}()
+	if m := opts.Metrics; m != nil {
+		m.QueueDepth(0)
+	}
+	return e, nil
+}
+
+// TryEmit appends rec to its chain (rec.WriterID, rec.Stream)
+// asynchronously and never blocks (but under ShedBlock). It fills tsMs
+// when 0 (from the log's Clock, now: the time of the event, not of its
+// append), encodes and checks rec like Log.Append, copies the bytes, and
+// returns: rec may be reused at once (its attrs are sorted in place, as
+// Append does). seq and prev must be left zero: the emitter assigns them.
+//
+// Errors, each counted in audit_drop_total: ErrBusy (the emitter is full;
+// also busy_rejections_total{endpoint="emit"}), ErrEmitterClosed, a
+// *canonical.SizeError or *canonical.FieldError. A nil error means the
+// record is accepted, not yet appended: what happens to it later is
+// counted too (OnDurable, OnDrop, metrics).
+func (e *Emitter) TryEmit(rec *canonical.AuditRecord) error {
+	if e.opts.Shed == ShedBlock {
+		return e.emit(context.Background(), rec, true)
+	}
+	return e.emit(nil, rec, false)
+}
+
+// Emit is TryEmit that waits up to ctx for a free slot when the emitter is
+// full; when ctx ends first, the record is dropped with ErrBusy (wrapping
+// ctx's error) and counted as TryEmit's are.
+func (e *Emitter) Emit(ctx context.Context, rec *canonical.AuditRecord) error {
+	return e.emit(ctx, rec, true)
+}
+
+func (e *Emitter) emit(ctx context.Context, rec *canonical.AuditRecord, wait bool) error {
+	e.n.offered.Add(1)
+	e.active.Add(1)
+	defer e.active.Add(-1)
+	if e.closed.Load() {
+		e.drop(dropClosed)
+		return ErrEmitterClosed
+	}
+	if err := checkEmitted(rec); err != nil {
+		e.drop(dropInvalid)
+		return err
+	}
+	var s *slot
+	select {
+	case s = <-e.free:
+	default:
+		if !wait {
+			return e.busy(nil)
+		}
+		select {
+		case s = <-e.free:
+		case <-ctx.Done():
+			return e.busy(ctx.Err())
+		case <-e.closing:
+			e.drop(dropClosed)
+			return ErrEmitterClosed
+		}
+	}
+	s.emitted = time.Now()
+	if err := e.encode(s, rec); err != nil {
+		e.free <- s
+		var se *canonical.SizeError
+		if errors.As(err, &se) {
+			e.drop(dropBounds)
+		} else {
+			e.drop(dropInvalid)
+		}
+		return err
+	}
+	e.queue <- s // never blocks: the queue has room for every slot
+	return nil
+}
+
+// checkEmitted refuses what only the emitter may set.
+func checkEmitted(rec *canonical.AuditRecord) error {
+	switch {
+	case rec.WriterID == "":
+		return &canonical.FieldError{Field: "writerId", Reason: "required"}
+	case rec.Stream == "":
+		return &canonical.FieldError{Field: "stream", Reason: "required"}
+	case rec.Seq != 0:
+		return &canonical.FieldError{Field: "seq", Reason: "must be 0: the emitter assigns it"}
+	case rec.Prev != nil:
+		return &canonical.FieldError{Field: "prev", Reason: "must be empty: the emitter assigns it"}
+	case isTransition(rec.Attrs):
+		return &canonical.FieldError{Field: "attrs", Reason: "key " + KeyTransitionAttr + " is reserved for Log.RotateKey"}
+	}
+	return nil
+}
+
+var errShutdown = errors.New("sdk: emitter closed before the record was appended")
+
+// placeholderPrev stands for prev at encode time; link patches it.
+var placeholderPrev = make([]byte, prevSize)
+
+// encode writes rec's canonical bytes into s with seq 1 and a zero prev,
+// which link replaces (same size: seq is never 0, prev always 32 bytes).
+func (e *Emitter) encode(s *slot, rec *canonical.AuditRecord) error {
+	filledTs := rec.TsMs == 0
+	if filledTs {
+		rec.TsMs = uint64(e.log.cfg.Clock().UnixMilli())
+	}
+	rec.Seq, rec.Prev = 1, placeholderPrev
+	if s.buf == nil {
+		s.buf = make([]byte, 0, e.log.limits.MaxRecord)
+	}
+	var err error
+	s.buf, err = canonical.AppendRecord(s.buf[:0], rec, e.log.limits)
+	rec.Seq, rec.Prev = 0, nil
+	if filledTs {
+		rec.TsMs = 0
+	}
+	s.writer, s.stream, s.kind = rec.WriterID, rec.Stream, rec.Kind
+	return err
+}
+
+func (e *Emitter) busy(cause error) error {
+	e.n.busy.Add(1)
+	if m := e.opts.Metrics; m != nil {
+		m.Busy("emit")
+	}
+	e.drop(dropBackpressure)
+	if cause != nil {
+		return fmt.Errorf("%w: %w", ErrBusy, cause)
+	}
+	return ErrBusy
+}
+
+func (e *Emitter) drop(reason int) {
+	e.n.drops[reason].Add(1)
+	if m := e.opts.Metrics; m != nil {
+		m.Dropped(dropReasons[reason])
+	}
+}
+
+// dropAccepted counts a record TryEmit accepted and the emitter then lost,
+// and frees its slot.
+func (e *Emitter) dropAccepted(s *slot, reason int, err error) {
+	e.drop(reason)
+	if reason == dropSinkError {
+		e.n.sinkErrors.Add(1)
+		e.health.Lock()
+		e.sinkErr = err
+		e.health.Unlock()
+	}
+	if e.opts.OnDrop != nil {
+		e.opts.OnDrop(s.writer, s.stream, dropReasons[reason], err)
+	}
+	e.release(s)
+}
+
+func (e *Emitter) release(s *slot) {
+	s.pending, s.err, s.signErr = Pending{}, nil, nil
+	s.lk = linked{}
+	e.free <- s
+}
+
+// linkLoop is step 1, in emit order.
+func (e *Emitter) linkLoop() {
+	defer close(e.order)
+	defer close(e.work)
+	for s := range e.queue {
+		if m := e.opts.Metrics; m != nil {
+			m.QueueDepth(len(e.queue))
+		}
+		select {
+		case <-e.abort:
+			e.dropAccepted(s, dropShutdown, errShutdown)
+			continue
+		default:
+		}
+		if err := e.log.link(s.writer, s.stream, s.buf, &s.lk); err != nil {
+			e.dropAccepted(s, dropSinkError, err)
+			continue
+		}
+		e.order <- s
+		if s.lk.dup {
+			s.signed <- struct{}{} // nothing to sign or commit
+			continue
+		}
+		e.work <- s
+	}
+}
+
+// signLoop is step 2, on each worker.
+func (e *Emitter) signLoop() {
+	for s := range e.work {
+		select {
+		case <-e.abort: // the commit step drops it: do not wait for a signer
+		default:
+			s.signErr = s.lk.sign(&s.msg)
+		}
+		s.signed <- struct{}{}
+	}
+}
+
+// commitLoop is step 3, in link order.
+func (e *Emitter) commitLoop() {
+	defer close(e.acks)
+	for s := range e.order {
+		<-s.signed
+		if s.lk.dup {
+			e.acks <- s
+			continue
+		}
+		select {
+		case <-e.abort:
+			e.log.abandon(&s.lk, errShutdown)
+			e.dropAccepted(s, dropShutdown, errShutdown)
+			continue
+		default:
+		}
+		s.pending, s.err = e.log.commit(&s.lk, s.signErr)
+		e.acks <- s
+	}
+}
+
+// ackLoop waits for durability (a no-op for a MemStore) and reports.
+func (e *Emitter) ackLoop() {
+	for s := range e.acks {
+		if s.lk.dup {
+			e.n.dedupe.Add(1)
+			if m := e.opts.Metrics; m != nil {
+				m.DedupeHit()
+			}
+			if e.opts.OnDurable != nil {
+				e.opts.OnDurable(EmitAck{WriterID: s.writer, Stream: s.stream, Seq: s.lk.seq, Hash: s.lk.sealed.Hash,
+					Bytes: len(s.buf), Latency: time.Since(s.emitted), Duplicate: true})
+			}
+			e.release(s)
+			continue
+		}
+		err := s.err
+		if err == nil {
+			err = s.pending.Wait()
+		}
+		if err != nil {
+			e.dropAccepted(s, dropSinkError, err)
+			continue
+		}
+		e.n.appended.Add(1)
+		if m := e.opts.Metrics; m != nil {
+			m.Appended(s.kind, s.stream, len(s.buf))
+		}
+		if e.opts.OnDurable != nil {
+			e.opts.OnDurable(EmitAck{WriterID: s.writer, Stream: s.stream, Seq: s.lk.seq, Hash: s.lk.sealed.Hash,
+				Bytes: len(s.buf), Latency: time.Since(s.emitted)})
+		}
+		e.release(s)
+	}
+}
+
+// Close stops accepting records (TryEmit and Emit return
+// ErrEmitterClosed from then on), appends and makes durable everything
+// accepted before, and returns once every record is appended and the
+// emitter's goroutines have returned. If ctx ends first, Close returns
+// ctx's error, and every record not yet committed to the store is dropped
+// with reason DropShutdown (OnDrop sees each); those committed are still
+// waited for and acknowledged, and the goroutines end as soon as a signer
+// or fsync that is still running returns. Close does not close the Log. Calls after the first wait
+// for the same end.
+func (e *Emitter) Close(ctx context.Context) error {
+	e.once.Do(func() {
+		e.closed.Store(true)
+		close(e.closing)
+		// Wait out the emit calls that passed the closed check: after them
+		// nobody sends on the queue. They never block (Emit and blocked
+		// TryEmit wake on closing), so this is short.
+		for e.active.Load() > 0 {
+			runtime.Gosched()
+		}
+		close(e.queue)
+	})
+	select {
+	case <-e.done:
+		return nil
+	case <-ctx.Done():
+	}
+	e.abortOnce.Do(func() { close(e.abort) })
+	return fmt.Errorf("sdk: emitter close: %w (records not yet linked are dropped: reason %s)", ctx.Err(), DropShutdown)
+}
+
+// Done is closed once Close has finished all the emitter's work.
+func (e *Emitter) Done() <-chan struct{} { return e.done }
+
+// EmitterStats are an emitter's counts since NewEmitter. Once Close has
+// returned nil, Offered == Appended + Dedupe + the sum of Dropped.
+type EmitterStats struct {
+	Offered    uint64            // TryEmit and Emit calls
+	Appended   uint64            // records appended and durable
+	Dedupe     uint64            // retries answered by a record in the dedupe window
+	Busy       uint64            // busy rejections (also in Dropped[DropBackpressure])
+	Dropped    map[string]uint64 // by reason, every reason present
+	QueueDepth int               // records waiting for link now
+	InFlight   int               // slots taken now: queued, linked, or waiting for durability
+}
+
+// Stats returns the emitter's counts.
+func (e *Emitter) Stats() EmitterStats {
+	st := EmitterStats{
+		Offered: e.n.offered.Load(), Appended: e.n.appended.Load(), Dedupe: e.n.dedupe.Load(),
+		Busy: e.n.busy.Load(), Dropped: make(map[string]uint64, numDropReasons),
+		QueueDepth: len(e.queue), InFlight: e.opts.Depth - len(e.free),
+	}
+	for i, r := range dropReasons {
+		st.Dropped[r] = e.n.drops[i].Load()
+	}
+	return st
+}
+
+// ReportVerifyFailure is for the host's verifiers (a periodic VerifyChain,
+// VerifyDir, or export verification): a non-nil err is counted in
+// audit_verify_fail_total by its Reason and makes Ready report the audit
+// plane degraded from then on, since a chain that failed to verify stays
+// suspect until someone looks.
+func (e *Emitter) ReportVerifyFailure(err error) {
+	if err == nil {
+		return
+	}
+	e.n.verifyFails.Add(1)
+	if m := e.opts.Metrics; m != nil {
+		m.VerifyFailed(err)
+	}
+}
+
+// DegradedError is Ready's error: why the audit plane cannot be trusted to
+// record what the host does. Hosts that fail closed stop serving on it.
+type DegradedError struct {
+	Closed         bool    // the emitter is closed
+	LogFailed      error   // the log stopped (a record could not be made durable)
+	SinkErrors     uint64  // records lost after acceptance: signer or store failures
+	LastSinkError  error   // the last of them
+	VerifyFailures uint64  // failures reported by ReportVerifyFailure
+	ShedRate       float64 // share of offered records shed over the ready window
+	ShedBudget     float64
+}
+
+func (e *DegradedError) Error() string {
+	var why []string
+	if e.Closed {
+		why = append(why, "emitter closed")
+	}
+	if e.LogFailed != nil {
+		why = append(why, "log failed: "+e.LogFailed.Error())
+	}
+	if e.SinkErrors > 0 {
+		s := strconv.FormatUint(e.SinkErrors, 10) + " records lost to sink errors"
+		if e.LastSinkError != nil {
+			s += " (last: " + e.LastSinkError.Error() + ")"
+		}
+		why = append(why, s)
+	}
+	if e.VerifyFailures > 0 {
+		why = append(why, strconv.FormatUint(e.VerifyFailures, 10)+" verification failures")
+	}
+	if e.ShedRate > e.ShedBudget {
+		why = append(why, fmt.Sprintf("shed %.2f%% of offered records, budget %.2f%%", 100*e.ShedRate, 100*e.ShedBudget))
+	}
+	return "sdk: audit plane degraded: " + strings.Join(why, "; ")
+}
+
+// Is matches ErrDegraded.
+func (e *DegradedError) Is(target error) bool { return target == ErrDegraded }
+
+type shedSample struct {
+	at            time.Time
+	offered, shed uint64
+}
+
+// Ready reports whether the audit plane is healthy: nil, or a
+// *DegradedError when the emitter is closed, the log has failed, a record
+// was lost to a sink error, a verification failure was reported, or more
+// than ShedBudget of the records offered over the last ReadyWindow were
+// shed (measured between Ready calls, so call it from the readiness probe).
+// Sink errors and verification failures stay until the emitter is
+// replaced: each means audit records are missing or suspect.
+func (e *Emitter) Ready() error {
+	d := &DegradedError{ShedBudget: e.opts.ShedBudget, Closed: e.closed.Load(),
+		SinkErrors: e.n.sinkErrors.Load(), VerifyFailures: e.n.verifyFails.Load()}
+	if err := e.log.failure(); err != nil {
+		d.LogFailed = err
+	}
+	now := time.Now()
+	offered := e.n.offered.Load()
+	shed := e.n.drops[dropBackpressure].Load()
+	e.health.Lock()
+	d.LastSinkError = e.sinkErr
+	// Keep samples back to one just older than the window; the oldest is
+	// the baseline.
+	for len(e.windows) > 1 && now.Sub(e.windows[1].at) >= e.opts.ReadyWindow {
+		e.windows = e.windows[1:]
+	}
+	base := shedSample{at: now}
+	if len(e.windows) > 0 {
+		base = e.windows[0]
+	}
+	if len(e.windows) == 0 || now.Sub(e.windows[len(e.windows)-1].at) >= e.opts.ReadyWindow/16 {
+		e.windows = append(e.windows, shedSample{now, offered, shed}) // at most ~17 samples
+	}
+	e.health.Unlock()
+	if n := offered - base.offered; n >= minShedSample {
+		d.ShedRate = float64(shed-base.shed) / float64(n)
+	}
+	if d.Closed || d.LogFailed != nil || d.SinkErrors > 0 || d.VerifyFailures > 0 || d.ShedRate > d.ShedBudget {
+		return d
+	}
+	return nil
+}

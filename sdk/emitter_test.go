@@ -1,0 +1,631 @@
+package sdk_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/rustyonions/ron-audit-go/canonical"
+	"github.com/rustyonions/ron-audit-go/sdk"
+)
+
+func newEmitter(t testing.TB, l *sdk.Log, opts sdk.EmitterOptions) *sdk.Emitter {
+	t.Helper()
+	e, err := sdk.NewEmitter(l, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close(context.Background()) })
+	return e
+}
+
+func closeEmitter(t testing.TB, e *sdk.Emitter) sdk.EmitterStats {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := e.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st := e.Stats()
+	var dropped uint64
+	for _, n := range st.Dropped {
+		dropped += n
+	}
+	if st.Offered != st.Appended+st.Dedupe+dropped {
+		t.Fatalf("offered %d != appended %d + dedupe %d + dropped %d (%v)", st.Offered, st.Appended, st.Dedupe, dropped, st.Dropped)
+	}
+	if st.InFlight != 0 || st.QueueDepth != 0 {
+		t.Fatalf("after Close: %d in flight, %d queued", st.InFlight, st.QueueDepth)
+	}
+	return st
+}
+
+// emitRecord is record n of producer p on stream: distinct events.
+func emitRecord(p, n int, stream string) canonical.AuditRecord {
+	return canonical.AuditRecord{
+		Kind: canonical.KindGetServed, TsMs: 1764201600000 + uint64(n),
+		WriterID: "svc-gateway@inst-1", Stream: stream, Reason: "served",
+		Attrs: []canonical.Attr{{Key: "n", Value: strconv.Itoa(n)}, {Key: "p", Value: strconv.Itoa(p)}},
+	}
+}
+
+// chainAttrs verifies chain (writer, stream) of l and returns its records'
+// (p, n) attrs in seq order.
+func chainAttrs(t *testing.T, l *sdk.Log, stream string, opts sdk.VerifyOptions) [][2]int {
+	t.Helper()
+	res, err := coreVerify(t, l, "svc-gateway@inst-1", stream, opts)
+	if err != nil {
+		t.Fatalf("stream %s: %v", stream, err)
+	}
+	var out [][2]int
+	it := l.Store().Iter("svc-gateway@inst-1", stream)
+	for it.Next() {
+		v, err := canonical.Open(it.Entry().Bytes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := v.Decode()
+		var pn [2]int
+		for _, a := range r.Attrs {
+			switch a.Key {
+			case "p":
+				pn[0], _ = strconv.Atoi(a.Value)
+			case "n":
+				pn[1], _ = strconv.Atoi(a.Value)
+			}
+		}
+		out = append(out, pn)
+	}
+	if len(out) != res.Records {
+		t.Fatalf("stream %s: iterated %d, verified %d", stream, len(out), res.Records)
+	}
+	return out
+}
+
+// TestEmitterOrder: with signatures computed by several workers, every
+// chain holds its records in emit order, gapless, and verifies; producers
+// sharing a chain keep their own order in it.
+func TestEmitterOrder(t *testing.T) {
+	for _, sealEvery := range []int{0, 7} {
+		t.Run(fmt.Sprintf("sealEvery=%d", sealEvery), func(t *testing.T) {
+			l := coreLog(t, sdk.Config{SealEvery: sealEvery})
+			e := newEmitter(t, l, sdk.EmitterOptions{Depth: 64, Workers: 4, Shed: sdk.ShedBlock})
+			const producers, per = 6, 300
+			var wg sync.WaitGroup
+			for p := range producers {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					own := "own-" + strconv.Itoa(p)
+					for n := range per {
+						for _, stream := range []string{own, "shared"} {
+							rec := emitRecord(p, n, stream)
+							if err := e.TryEmit(&rec); err != nil {
+								t.Error(err)
+								return
+							}
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			st := closeEmitter(t, e)
+			if st.Appended != 2*producers*per {
+				t.Fatalf("appended %d, want %d (%+v)", st.Appended, 2*producers*per, st)
+			}
+			if err := l.SealAll(); err != nil {
+				t.Fatal(err)
+			}
+			for p := range producers {
+				got := chainAttrs(t, l, "own-"+strconv.Itoa(p), sdk.VerifyOptions{})
+				for i, pn := range got {
+					if pn != [2]int{p, i} {
+						t.Fatalf("own-%d seq %d holds %v, want %v", p, i+1, pn, [2]int{p, i})
+					}
+				}
+			}
+			next := make([]int, producers)
+			shared := chainAttrs(t, l, "shared", sdk.VerifyOptions{})
+			for i, pn := range shared {
+				if pn[1] != next[pn[0]] {
+					t.Fatalf("shared seq %d: producer %d's record %d, want its %d", i+1, pn[0], pn[1], next[pn[0]])
+				}
+				next[pn[0]]++
+			}
+			if len(shared) != producers*per {
+				t.Fatalf("shared has %d records", len(shared))
+			}
+		})
+	}
+}
+
+// gateSigner blocks every Sign until the gate opens; fail makes the nth
+// Sign (1-based) fail.
+type gateSigner struct {
+	sdk.Signer
+	gate  chan struct{}
+	calls atomic.Int64
+	fail  int64
+}
+
+func (s *gateSigner) Sign(msg []byte, sig *sdk.Signature) error {
+	n := s.calls.Add(1)
+	<-s.gate
+	if n == s.fail {
+		return errors.New("HSM unavailable")
+	}
+	return s.Signer.Sign(msg, sig)
+}
+
+func newGateSigner(t testing.TB) *gateSigner {
+	return &gateSigner{Signer: coreSigner(t), gate: make(chan struct{})}
+}
+
+// TestEmitterSheds: a full emitter rejects at once with ErrBusy and counts
+// it; everything accepted is appended once signing resumes.
+func TestEmitterSheds(t *testing.T) {
+	g := newGateSigner(t)
+	l := coreLog(t, sdk.Config{Signer: g})
+	e := newEmitter(t, l, sdk.EmitterOptions{Depth: 16, Workers: 2})
+	var accepted, busy int
+	for n := range 40 {
+		rec := emitRecord(0, n, "s")
+		start := time.Now()
+		err := e.TryEmit(&rec)
+		if d := time.Since(start); d > time.Second {
+			t.Fatalf("TryEmit blocked %v", d)
+		}
+		switch {
+		case err == nil:
+			accepted++
+		case errors.Is(err, sdk.ErrBusy):
+			busy++
+		default:
+			t.Fatal(err)
+		}
+	}
+	if accepted != 16 || busy != 24 {
+		t.Fatalf("accepted %d, busy %d; want 16 and 24", accepted, busy)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	rec := emitRecord(0, 99, "s")
+	if err := e.Emit(ctx, &rec); !errors.Is(err, sdk.ErrBusy) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Emit on a full emitter past its deadline: %v", err)
+	}
+	cancel()
+	close(g.gate)
+	st := closeEmitter(t, e)
+	if st.Appended != 16 || st.Busy != 25 || st.Dropped[sdk.DropBackpressure] != 25 || st.Offered != 41 {
+		t.Fatalf("stats %+v", st)
+	}
+	if got := chainAttrs(t, l, "s", sdk.VerifyOptions{}); len(got) != 16 || got[15][1] != 15 {
+		t.Fatalf("chain %v", got)
+	}
+}
+
+// TestEmitterEmitWaits: Emit waits for a slot instead of shedding.
+func TestEmitterEmitWaits(t *testing.T) {
+	g := newGateSigner(t)
+	l := coreLog(t, sdk.Config{Signer: g})
+	e := newEmitter(t, l, sdk.EmitterOptions{Depth: 2, Workers: 1})
+	for n := range 2 {
+		rec := emitRecord(0, n, "s")
+		if err := e.TryEmit(&rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	done := make(chan error)
+	go func() {
+		rec := emitRecord(0, 2, "s")
+		done <- e.Emit(context.Background(), &rec)
+	}()
+	select {
+	case err := <-done:
+		t.Fatalf("Emit returned %v on a full emitter", err)
+	case <-time.After(20 * time.Millisecond):
+	}
+	close(g.gate)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if st := closeEmitter(t, e); st.Appended != 3 {
+		t.Fatalf("%+v", st)
+	}
+}
+
+// TestEmitterClose: Close drains what was accepted; later emits fail with
+// ErrEmitterClosed and count as closed; Close's deadline drops the records
+// not yet linked as shutdown, and the in-flight ones still land.
+func TestEmitterClose(t *testing.T) {
+	t.Run("drains", func(t *testing.T) {
+		l := coreLog(t, sdk.Config{})
+		e := newEmitter(t, l, sdk.EmitterOptions{})
+		for n := range 500 {
+			rec := emitRecord(0, n, "s")
+			if err := e.TryEmit(&rec); err != nil {
+				t.Fatal(err)
+			}
+		}
+		closeEmitter(t, e)
+		if got := chainAttrs(t, l, "s", sdk.VerifyOptions{}); len(got) != 500 {
+			t.Fatalf("%d records after Close", len(got))
+		}
+		rec := emitRecord(0, 500, "s")
+		if err := e.TryEmit(&rec); !errors.Is(err, sdk.ErrEmitterClosed) {
+			t.Fatal(err)
+		}
+		if err := e.Emit(context.Background(), &rec); !errors.Is(err, sdk.ErrEmitterClosed) {
+			t.Fatal(err)
+		}
+		if st := closeEmitter(t, e); st.Dropped[sdk.DropClosed] != 2 || st.Appended != 500 {
+			t.Fatalf("%+v", st)
+		}
+		if err := e.Ready(); !errors.Is(err, sdk.ErrDegraded) || !err.(*sdk.DegradedError).Closed {
+			t.Fatalf("Ready after Close: %v", err)
+		}
+		// The log is the host's again.
+		if _, err := l.Append(&rec); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("deadline", func(t *testing.T) {
+		g := newGateSigner(t)
+		l := coreLog(t, sdk.Config{Signer: g})
+		var drops atomic.Int64
+		e := newEmitter(t, l, sdk.EmitterOptions{Depth: 32, Workers: 2,
+			OnDrop: func(w, s, reason string, err error) {
+				if reason == sdk.DropShutdown {
+					drops.Add(1)
+				}
+			}})
+		for n := range 32 {
+			rec := emitRecord(0, n, "s")
+			if err := e.TryEmit(&rec); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for g.calls.Load() < 2 { // both workers hold a record
+			runtime.Gosched()
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+		defer cancel()
+		if err := e.Close(ctx); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Close past its deadline: %v", err)
+		}
+		close(g.gate)
+		<-e.Done()
+		st := closeEmitter(t, e)
+		if st.Dropped[sdk.DropShutdown] != 32 || st.Appended != 0 || drops.Load() != 32 {
+			t.Fatalf("%+v (OnDrop shutdown %d)", st, drops.Load())
+		}
+		if h, ok := l.Head("svc-gateway@inst-1", "s"); ok {
+			t.Fatalf("a record dropped at shutdown reached the chain: %+v", h)
+		}
+		// The chain is whole and usable.
+		rec := emitRecord(0, 99, "s")
+		if a, err := l.Append(&rec); err != nil || a.Seq != 1 {
+			t.Fatalf("append after the aborted close: seq %d, %v", a.Seq, err)
+		}
+	})
+}
+
+// TestEmitterRejects: bad records are the caller's error at once, counted,
+// and never reach a chain.
+func TestEmitterRejects(t *testing.T) {
+	l := coreLog(t, sdk.Config{})
+	e := newEmitter(t, l, sdk.EmitterOptions{})
+	big := emitRecord(0, 1, "s")
+	big.Attrs = []canonical.Attr{{Key: "k", Value: strings.Repeat("v", 2000)}}
+	var se *canonical.SizeError
+	if err := e.TryEmit(&big); !errors.As(err, &se) {
+		t.Fatalf("over 1 KiB of attrs: %v", err)
+	}
+	cases := map[string]func(r *canonical.AuditRecord){
+		"seq":      func(r *canonical.AuditRecord) { r.Seq = 3 },
+		"prev":     func(r *canonical.AuditRecord) { r.Prev = make([]byte, 32) },
+		"writerId": func(r *canonical.AuditRecord) { r.WriterID = "" },
+		"stream":   func(r *canonical.AuditRecord) { r.Stream = "" },
+		"reason":   func(r *canonical.AuditRecord) { r.Reason = "\xff" },
+		"attrs":    func(r *canonical.AuditRecord) { r.Attrs = []canonical.Attr{{Key: sdk.KeyTransitionAttr, Value: "x"}} },
+	}
+	for field, mutate := range cases {
+		rec := emitRecord(0, 2, "s")
+		mutate(&rec)
+		var fe *canonical.FieldError
+		if err := e.TryEmit(&rec); !errors.As(err, &fe) || !strings.HasPrefix(fe.Field, field) {
+			t.Errorf("%s: %v", field, err)
+		}
+	}
+	st := closeEmitter(t, e)
+	if st.Dropped[sdk.DropBounds] != 1 || st.Dropped[sdk.DropInvalid] != uint64(len(cases)) || st.Appended != 0 {
+		t.Fatalf("%+v", st)
+	}
+	if h, ok := l.Head("svc-gateway@inst-1", "s"); ok {
+		t.Fatalf("a rejected record reached the chain: %+v", h)
+	}
+}
+
+// TestEmitterReusesRecord: TryEmit copies, so the caller's record is free
+// at once, and the fields the emitter fills are zero again.
+func TestEmitterReusesRecord(t *testing.T) {
+	l := coreLog(t, sdk.Config{})
+	e := newEmitter(t, l, sdk.EmitterOptions{})
+	rec := emitRecord(0, 0, "s")
+	rec.TsMs = 0
+	for n := range 100 {
+		rec.Attrs[0].Value = strconv.Itoa(n)
+		if err := e.TryEmit(&rec); err != nil {
+			t.Fatal(err)
+		}
+		if rec.Seq != 0 || rec.Prev != nil || rec.TsMs != 0 {
+			t.Fatalf("TryEmit left seq %d prev %x ts %d", rec.Seq, rec.Prev, rec.TsMs)
+		}
+	}
+	closeEmitter(t, e)
+	for i, pn := range chainAttrs(t, l, "s", sdk.VerifyOptions{}) {
+		if pn[1] != i {
+			t.Fatalf("seq %d holds n=%d", i+1, pn[1])
+		}
+	}
+}
+
+// TestEmitterDedupe: a retry is answered by the original, whether that is
+// committed or still being signed.
+func TestEmitterDedupe(t *testing.T) {
+	g := newGateSigner(t)
+	l := coreLog(t, sdk.Config{Signer: g})
+	var mu sync.Mutex
+	var acks []sdk.EmitAck
+	e := newEmitter(t, l, sdk.EmitterOptions{OnDurable: func(a sdk.EmitAck) {
+		mu.Lock()
+		acks = append(acks, a)
+		mu.Unlock()
+	}})
+	a, b := emitRecord(0, 1, "s"), emitRecord(0, 2, "s")
+	for _, r := range []canonical.AuditRecord{a, b, a} { // the retry of a while a is in flight
+		if err := e.TryEmit(&r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(10 * time.Millisecond)
+	close(g.gate)
+	if err := e.TryEmit(&b); err != nil { // the retry of b once committed (or in flight)
+		t.Fatal(err)
+	}
+	st := closeEmitter(t, e)
+	if st.Appended != 2 || st.Dedupe != 2 {
+		t.Fatalf("%+v", st)
+	}
+	if len(acks) != 4 || !acks[2].Duplicate || acks[2].Seq != 1 || acks[2].Hash != acks[0].Hash || !acks[3].Duplicate || acks[3].Seq != 2 {
+		t.Fatalf("acks %+v", acks)
+	}
+}
+
+// TestEmitterSinkFailure: a signer failure loses that record and those
+// linked behind it in its chain (their prev is its hash), each counted as
+// sink_error; the chain goes on from its last committed record, with no
+// gap, and Ready reports the loss.
+func TestEmitterSinkFailure(t *testing.T) {
+	g := newGateSigner(t)
+	g.fail = 3
+	l := coreLog(t, sdk.Config{Signer: g})
+	var mu sync.Mutex
+	var lost []string
+	e := newEmitter(t, l, sdk.EmitterOptions{Depth: 8, Workers: 1, OnDrop: func(w, s, reason string, err error) {
+		mu.Lock()
+		lost = append(lost, reason+": "+err.Error())
+		mu.Unlock()
+	}})
+	for n := range 6 {
+		rec := emitRecord(0, n, "s")
+		if err := e.TryEmit(&rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.Ready(); err != nil {
+		t.Fatalf("Ready before any failure: %v", err)
+	}
+	close(g.gate)
+	for e.Stats().InFlight > 0 {
+		time.Sleep(time.Millisecond)
+	}
+	rec := emitRecord(0, 6, "s")
+	if err := e.TryEmit(&rec); err != nil {
+		t.Fatal(err)
+	}
+	st := closeEmitter(t, e)
+	// Records 0 and 1 land; 2 fails to sign; 3, 4, 5 were linked behind it.
+	if st.Appended != 3 || st.Dropped[sdk.DropSinkError] != 4 || len(lost) != 4 || !strings.Contains(lost[0], "HSM unavailable") {
+		t.Fatalf("%+v, lost %q", st, lost)
+	}
+	got := chainAttrs(t, l, "s", sdk.VerifyOptions{})
+	if fmt.Sprint(got) != "[[0 0] [0 1] [0 6]]" {
+		t.Fatalf("chain %v", got)
+	}
+	var d *sdk.DegradedError
+	if err := e.Ready(); !errors.As(err, &d) || d.SinkErrors != 4 || !errors.Is(d.LastSinkError, sdk.ErrSign) {
+		t.Fatalf("Ready: %v", err)
+	}
+}
+
+// TestEmitterNotDurable: a store that cannot make records durable stops the
+// log; the emitter counts the losses and reports the log failed.
+func TestEmitterNotDurable(t *testing.T) {
+	store := &coreUndurableStore{MemStore: sdk.NewMemStore(0), fail: true}
+	l := coreLog(t, sdk.Config{Store: store})
+	e := newEmitter(t, l, sdk.EmitterOptions{})
+	for n := range 5 {
+		rec := emitRecord(0, n, "s")
+		if err := e.TryEmit(&rec); err != nil && !errors.Is(err, sdk.ErrStore) {
+			t.Fatal(err)
+		}
+	}
+	st := closeEmitter(t, e)
+	if st.Appended != 0 || st.Dropped[sdk.DropSinkError] != 5 {
+		t.Fatalf("%+v", st)
+	}
+	var d *sdk.DegradedError
+	if err := e.Ready(); !errors.As(err, &d) || !errors.Is(d.LogFailed, sdk.ErrStore) {
+		t.Fatalf("Ready: %v", err)
+	}
+}
+
+// TestEmitterReady: shedding above budget over the window, and reported
+// verification failures, make the audit plane degraded.
+func TestEmitterReady(t *testing.T) {
+	g := newGateSigner(t)
+	l := coreLog(t, sdk.Config{Signer: g})
+	e := newEmitter(t, l, sdk.EmitterOptions{Depth: 300, ShedBudget: 0.01, ReadyWindow: time.Hour})
+	if err := e.Ready(); err != nil {
+		t.Fatal(err)
+	}
+	emit := func(n int) {
+		for i := range n {
+			rec := emitRecord(0, i, strconv.Itoa(n))
+			e.TryEmit(&rec)
+		}
+	}
+	emit(300) // fills the emitter, nothing shed
+	if err := e.Ready(); err != nil {
+		t.Fatalf("no shedding: %v", err)
+	}
+	emit(2) // 2 of 302 shed: 0.66%, under 1%
+	if err := e.Ready(); err != nil {
+		t.Fatalf("under budget: %v", err)
+	}
+	emit(4) // 6 of 306: 1.96%
+	var d *sdk.DegradedError
+	if err := e.Ready(); !errors.As(err, &d) || d.ShedRate < 0.019 || d.ShedRate > 0.02 || !strings.Contains(err.Error(), "shed 1.96%") {
+		t.Fatalf("over budget: %v", err)
+	}
+	close(g.gate)
+	closeEmitter(t, e)
+
+	l2 := coreLog(t, sdk.Config{})
+	e2 := newEmitter(t, l2, sdk.EmitterOptions{})
+	e2.ReportVerifyFailure(nil)
+	if err := e2.Ready(); err != nil {
+		t.Fatal(err)
+	}
+	e2.ReportVerifyFailure(&sdk.VerifyError{Reason: sdk.ReasonHashMismatch})
+	if err := e2.Ready(); !errors.As(err, &d) || d.VerifyFailures != 1 {
+		t.Fatalf("after a verify failure: %v", err)
+	}
+}
+
+// TestEmitterOwnsLog: while an emitter runs, direct appends would race its
+// chain order, so they are refused; one emitter per log.
+func TestEmitterOwnsLog(t *testing.T) {
+	l := coreLog(t, sdk.Config{})
+	e := newEmitter(t, l, sdk.EmitterOptions{})
+	rec := emitRecord(0, 0, "s")
+	if _, err := l.Append(&rec); !errors.Is(err, sdk.ErrEmitting) {
+		t.Fatalf("Append under an emitter: %v", err)
+	}
+	if _, err := l.RotateKey(coreSigner(t)); !errors.Is(err, sdk.ErrEmitting) {
+		t.Fatalf("RotateKey under an emitter: %v", err)
+	}
+	if _, err := sdk.NewEmitter(l, sdk.EmitterOptions{}); !errors.Is(err, sdk.ErrConfig) {
+		t.Fatalf("second emitter: %v", err)
+	}
+	closeEmitter(t, e)
+	if _, err := l.Append(&rec); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []sdk.EmitterOptions{{Depth: -1}, {Workers: 9}, {Workers: -1}, {Shed: 7}, {ShedBudget: 2}} {
+		if _, err := sdk.NewEmitter(l, bad); !errors.Is(err, sdk.ErrConfig) {
+			t.Errorf("%+v: %v", bad, err)
+		}
+	}
+}
+
+// TestEmitterDurable: on a WAL, every record the emitter acknowledged is
+// in the log after a reopen, and the directory verifies.
+func TestEmitterDurable(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "wal")
+	l, _ := durableOpen(t, dir, sdk.Config{}, sdk.DurableOptions{})
+	var acked atomic.Int64
+	e := newEmitter(t, l, sdk.EmitterOptions{Workers: 2, Shed: sdk.ShedBlock, OnDurable: func(sdk.EmitAck) { acked.Add(1) }})
+	var wg sync.WaitGroup
+	for p := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n := range 200 {
+				rec := emitRecord(p, n, "s"+strconv.Itoa(p%2))
+				if err := e.TryEmit(&rec); err != nil {
+					t.Error(err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	closeEmitter(t, e)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	sum, err := sdk.VerifyDir(dir, l.Keys(), false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if acked.Load() != 800 || sum.Records != 800 {
+		t.Fatalf("acked %d, %d records in the log", acked.Load(), sum.Records)
+	}
+}
+
+// TestEmitterNoLeak: Close ends every goroutine the emitter started.
+func TestEmitterNoLeak(t *testing.T) {
+	before := runtime.NumGoroutine()
+	for range 3 {
+		l := coreLog(t, sdk.Config{})
+		e, err := sdk.NewEmitter(l, sdk.EmitterOptions{Workers: 8})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for n := range 100 {
+			rec := emitRecord(0, n, "s")
+			e.TryEmit(&rec)
+		}
+		closeEmitter(t, e)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		t.Fatalf("%d goroutines before, %d after Close", before, n)
+	}
+}
+
+// TestAllocsEmit: TryEmit, and the whole pipeline behind it, allocate
+// nothing per record in steady state.
+func TestAllocsEmit(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts differ under -race")
+	}
+	l := coreLog(t, sdk.Config{Store: sdk.NewMemStore(256 << 10)})
+	acked := make(chan struct{}, 1)
+	e := newEmitter(t, l, sdk.EmitterOptions{Workers: 2, OnDurable: func(sdk.EmitAck) { acked <- struct{}{} }})
+	rec := emitRecord(0, 0, "s")
+	one := func() {
+		rec.TsMs++
+		if err := e.TryEmit(&rec); err != nil {
+			t.Fatal(err)
+		}
+		<-acked
+	}
+	for range 3000 { // past the store bound, the dedupe window, and every slot's first use
+		one()
+	}
+	if a := testing.AllocsPerRun(500, one); a != 0 {
+		t.Fatalf("TryEmit through to durable: %v allocs/op", a)
+	}
+}

@@ -36,10 +36,21 @@ type Emitter struct {
 	opts EmitterOptions
 
 	free  chan *slot // slots to encode into: Depth of them in all
-	queue chan *slot // emitted, waiting for link
-	work  chan *slot // linked, waiting for a signer
-	order chan *slot // linked, in link order, waiting for commit
-	acks  chan *slot // committed, waiting for durability
+	queue chan *slot // emitted, waiting for a worker
+	acks  chan *slot // committed, waiting for durability (not for a MemStore)
+
+	// Each worker takes the next record under linkMu and links it, so
+	// records link in emit order; puts it at ring[n%Depth], n counting
+	// links, and publishes n+1 in linked; signs it; marks it ready; and
+	// then commits, under commitMu, every ready record from nextCommit on.
+	// No goroutine but the workers touches a record: no hand-offs to wake.
+	linkMu     sync.Mutex
+	links      uint64 // under linkMu
+	ring       []*slot
+	linked     atomic.Uint64
+	commitMu   sync.Mutex
+	nextCommit uint64 // under commitMu
+	instant    bool   // the store is a MemStore: acknowledge at commit
 
 	active    atomic.Int64 // TryEmit/Emit calls running
 	closed    atomic.Bool
@@ -158,7 +169,7 @@ type slot struct {
 	lk      linked
 	msg     [len(canonical.SigPrefix) + 32]byte
 	signErr error
-	signed  chan struct{} // a worker is done with lk
+	ready   atomic.Bool // signed (or nothing to sign): may commit
 	pending Pending
 	err     error
 }
@@ -222,29 +233,35 @@ func NewEmitter(log *Log, opts EmitterOptions) (*Emitter, error) {
 		log: log, opts: opts,
 		free:    make(chan *slot, opts.Depth),
 		queue:   make(chan *slot, opts.Depth),
-		work:    make(chan *slot, opts.Depth),
-		order:   make(chan *slot, opts.Depth),
+		ring:    make([]*slot, opts.Depth),
 		acks:    make(chan *slot, opts.Depth),
 		closing: make(chan struct{}),
 		abort:   make(chan struct{}),
 		done:    make(chan struct{}),
 	}
 	for range opts.Depth {
-		e.free <- &slot{signed: make(chan struct{}, 1)}
+		e.free <- &slot{}
 	}
+	// A MemStore's Wait never blocks: workers acknowledge at commit. Other
+	// stores get a goroutine that waits for durability while commits go
+	// on, so that records share fsyncs.
+	_, e.instant = log.cfg.Store.(*MemStore)
 	var workers sync.WaitGroup
 	workers.Add(opts.Workers)
 	for range opts.Workers {
 		go func() {
 			defer workers.Done()
-			e.signLoop()
+			e.work()
 		}()
 	}
-	go e.linkLoop()
-	go e.commitLoop()
 	go func() {
-		e.ackLoop()
 		workers.Wait()
+		close(e.acks)
+	}()
+	go func() {
+		for s := range e.acks {
+			e.ack(s)
+		}
 		log.emitting.Store(false)
 		close(e.done)
 	}()
@@ -407,99 +424,126 @@ func (e *Emitter) release(s *slot) {
 	e.free <- s
 }
 
-// linkLoop is step 1, in emit order.
-func (e *Emitter) linkLoop() {
-	defer close(e.order)
-	defer close(e.work)
-	for s := range e.queue {
-		if m := e.opts.Metrics; m != nil {
-			m.QueueDepth(len(e.queue))
+// work is a worker's loop: link in emit order, sign in parallel, commit in
+// link order.
+func (e *Emitter) work() {
+	for {
+		s, ok := e.next()
+		if !ok {
+			return
 		}
-		select {
-		case <-e.abort:
-			e.dropAccepted(s, dropShutdown, errShutdown)
-			continue
-		default:
+		if s == nil {
+			continue // dropped at link
 		}
-		if err := e.log.link(s.writer, s.stream, s.buf, &s.lk); err != nil {
-			e.dropAccepted(s, dropSinkError, err)
-			continue
-		}
-		e.order <- s
-		if s.lk.dup {
-			s.signed <- struct{}{} // nothing to sign or commit
-			continue
-		}
-		e.work <- s
-	}
-}
-
-// signLoop is step 2, on each worker.
-func (e *Emitter) signLoop() {
-	for s := range e.work {
-		select {
-		case <-e.abort: // the commit step drops it: do not wait for a signer
-		default:
-			s.signErr = s.lk.sign(&s.msg)
-		}
-		s.signed <- struct{}{}
-	}
-}
-
-// commitLoop is step 3, in link order.
-func (e *Emitter) commitLoop() {
-	defer close(e.acks)
-	for s := range e.order {
-		<-s.signed
-		if s.lk.dup {
-			e.acks <- s
-			continue
-		}
-		select {
-		case <-e.abort:
-			e.log.abandon(&s.lk, errShutdown)
-			e.dropAccepted(s, dropShutdown, errShutdown)
-			continue
-		default:
-		}
-		s.pending, s.err = e.log.commit(&s.lk, s.signErr)
-		e.acks <- s
-	}
-}
-
-// ackLoop waits for durability (a no-op for a MemStore) and reports.
-func (e *Emitter) ackLoop() {
-	for s := range e.acks {
-		if s.lk.dup {
-			e.n.dedupe.Add(1)
-			if m := e.opts.Metrics; m != nil {
-				m.DedupeHit()
+		if !s.lk.dup {
+			select {
+			case <-e.abort: // the commit step drops it: do not wait for a signer
+			default:
+				s.signErr = s.lk.sign(&s.msg)
 			}
-			if e.opts.OnDurable != nil {
-				e.opts.OnDurable(EmitAck{WriterID: s.writer, Stream: s.stream, Seq: s.lk.seq, Hash: s.lk.sealed.Hash,
-					Bytes: len(s.buf), Latency: time.Since(s.emitted), Duplicate: true})
+		}
+		s.ready.Store(true)
+		e.commitReady()
+	}
+}
+
+// next takes the next emitted record and links it (step 1). Holding
+// linkMu while waiting for the queue keeps the link order the emit order;
+// the other workers are then signing, or waiting for linkMu with nothing
+// to do anyway. It returns nil for a record dropped at link, and false
+// once the queue is closed and empty.
+func (e *Emitter) next() (*slot, bool) {
+	e.linkMu.Lock()
+	defer e.linkMu.Unlock()
+	s, ok := <-e.queue
+	if !ok {
+		return nil, false
+	}
+	if m := e.opts.Metrics; m != nil {
+		m.QueueDepth(len(e.queue))
+	}
+	select {
+	case <-e.abort:
+		e.dropAccepted(s, dropShutdown, errShutdown)
+		return nil, true
+	default:
+	}
+	if err := e.log.link(s.writer, s.stream, s.buf, &s.lk); err != nil {
+		e.dropAccepted(s, dropSinkError, err)
+		return nil, true
+	}
+	// ring[links%Depth] is free: the record linked Depth links ago held a
+	// slot and was committed before its slot could be taken again.
+	e.ring[e.links%uint64(len(e.ring))] = s
+	e.links++
+	e.linked.Store(e.links)
+	return s, true
+}
+
+// commitReady is step 3: it commits, in link order, every ready record
+// at the head of the ring. A record that turns ready while another worker
+// holds commitMu is committed by that worker's loop, or by its own
+// worker's call after it.
+func (e *Emitter) commitReady() {
+	e.commitMu.Lock()
+	defer e.commitMu.Unlock()
+	for e.nextCommit < e.linked.Load() {
+		s := e.ring[e.nextCommit%uint64(len(e.ring))]
+		if !s.ready.Load() {
+			return
+		}
+		s.ready.Store(false)
+		e.nextCommit++
+		if !s.lk.dup {
+			select {
+			case <-e.abort:
+				e.log.abandon(&s.lk, errShutdown)
+				e.dropAccepted(s, dropShutdown, errShutdown)
+				continue
+			default:
 			}
-			e.release(s)
-			continue
+			s.pending, s.err = e.log.commit(&s.lk, s.signErr)
 		}
-		err := s.err
-		if err == nil {
-			err = s.pending.Wait()
+		if e.instant {
+			e.ack(s)
+		} else {
+			e.acks <- s // never blocks: room for every slot
 		}
-		if err != nil {
-			e.dropAccepted(s, dropSinkError, err)
-			continue
-		}
-		e.n.appended.Add(1)
+	}
+}
+
+// ack waits for durability (a no-op for a MemStore), reports, and frees
+// the slot.
+func (e *Emitter) ack(s *slot) {
+	if s.lk.dup {
+		e.n.dedupe.Add(1)
 		if m := e.opts.Metrics; m != nil {
-			m.Appended(s.kind, s.stream, len(s.buf))
+			m.DedupeHit()
 		}
 		if e.opts.OnDurable != nil {
 			e.opts.OnDurable(EmitAck{WriterID: s.writer, Stream: s.stream, Seq: s.lk.seq, Hash: s.lk.sealed.Hash,
-				Bytes: len(s.buf), Latency: time.Since(s.emitted)})
+				Bytes: len(s.buf), Latency: time.Since(s.emitted), Duplicate: true})
 		}
 		e.release(s)
+		return
 	}
+	err := s.err
+	if err == nil {
+		err = s.pending.Wait()
+	}
+	if err != nil {
+		e.dropAccepted(s, dropSinkError, err)
+		return
+	}
+	e.n.appended.Add(1)
+	if m := e.opts.Metrics; m != nil {
+		m.Appended(s.kind, s.stream, len(s.buf))
+	}
+	if e.opts.OnDurable != nil {
+		e.opts.OnDurable(EmitAck{WriterID: s.writer, Stream: s.stream, Seq: s.lk.seq, Hash: s.lk.sealed.Hash,
+			Bytes: len(s.buf), Latency: time.Since(s.emitted)})
+	}
+	e.release(s)
 }
 
 // Close stops accepting records (TryEmit and Emit return

@@ -409,50 +409,62 @@ func TestEmitterDedupe(t *testing.T) {
 	}
 }
 
-// TestEmitterSinkFailure: a signer failure loses that record and those
-// linked behind it in its chain (their prev is its hash), each counted as
-// sink_error; the chain goes on from its last committed record, with no
-// gap, and Ready reports the loss.
+// TestEmitterSinkFailure: a signer failure loses that record and any
+// linked behind it in its chain while it was in flight (their prev is its
+// hash), each counted as sink_error; the chain goes on from its last
+// committed record, with no gap, and Ready reports the loss.
 func TestEmitterSinkFailure(t *testing.T) {
-	g := newGateSigner(t)
-	g.fail = 3
-	l := coreLog(t, sdk.Config{Signer: g})
-	var mu sync.Mutex
-	var lost []string
-	e := newEmitter(t, l, sdk.EmitterOptions{Depth: 8, Workers: 1, OnDrop: func(w, s, reason string, err error) {
-		mu.Lock()
-		lost = append(lost, reason+": "+err.Error())
-		mu.Unlock()
-	}})
-	for n := range 6 {
-		rec := emitRecord(0, n, "s")
-		if err := e.TryEmit(&rec); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := e.Ready(); err != nil {
-		t.Fatalf("Ready before any failure: %v", err)
-	}
-	close(g.gate)
-	for e.Stats().InFlight > 0 {
-		time.Sleep(time.Millisecond)
-	}
-	rec := emitRecord(0, 6, "s")
-	if err := e.TryEmit(&rec); err != nil {
-		t.Fatal(err)
-	}
-	st := closeEmitter(t, e)
-	// Records 0 and 1 land; 2 fails to sign; 3, 4, 5 were linked behind it.
-	if st.Appended != 3 || st.Dropped[sdk.DropSinkError] != 4 || len(lost) != 4 || !strings.Contains(lost[0], "HSM unavailable") {
-		t.Fatalf("%+v, lost %q", st, lost)
-	}
-	got := chainAttrs(t, l, "s", sdk.VerifyOptions{})
-	if fmt.Sprint(got) != "[[0 0] [0 1] [0 6]]" {
-		t.Fatalf("chain %v", got)
-	}
-	var d *sdk.DegradedError
-	if err := e.Ready(); !errors.As(err, &d) || d.SinkErrors != 4 || !errors.Is(d.LastSinkError, sdk.ErrSign) {
-		t.Fatalf("Ready: %v", err)
+	for _, workers := range []int{1, 4} {
+		t.Run(fmt.Sprintf("workers=%d", workers), func(t *testing.T) {
+			g := newGateSigner(t)
+			g.fail = 3
+			l := coreLog(t, sdk.Config{Signer: g})
+			var mu sync.Mutex
+			var lost []string
+			e := newEmitter(t, l, sdk.EmitterOptions{Depth: 8, Workers: workers, OnDrop: func(w, s, reason string, err error) {
+				mu.Lock()
+				lost = append(lost, reason+": "+err.Error())
+				mu.Unlock()
+			}})
+			for n := range 6 {
+				rec := emitRecord(0, n, "s")
+				if err := e.TryEmit(&rec); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := e.Ready(); err != nil {
+				t.Fatalf("Ready before any failure: %v", err)
+			}
+			close(g.gate)
+			for e.Stats().InFlight > 0 {
+				time.Sleep(time.Millisecond)
+			}
+			rec := emitRecord(0, 6, "s")
+			if err := e.TryEmit(&rec); err != nil {
+				t.Fatal(err)
+			}
+			st := closeEmitter(t, e)
+			n := uint64(len(lost))
+			if n == 0 || st.Dropped[sdk.DropSinkError] != n || st.Appended+n != 7 || !strings.Contains(lost[0], "HSM unavailable") {
+				t.Fatalf("%+v, lost %q", st, lost)
+			}
+			got := chainAttrs(t, l, "s", sdk.VerifyOptions{}) // verifies: no gap
+			for i := 1; i < len(got); i++ {
+				if got[i][1] <= got[i-1][1] {
+					t.Fatalf("chain out of emit order: %v", got)
+				}
+			}
+			if uint64(len(got)) != st.Appended || got[len(got)-1][1] != 6 {
+				t.Fatalf("chain %v, appended %d", got, st.Appended)
+			}
+			if workers == 1 && fmt.Sprint(got) != "[[0 0] [0 1] [0 3] [0 4] [0 5] [0 6]]" {
+				t.Fatalf("one worker: only record 2, the third signed, is lost; chain %v", got)
+			}
+			var d *sdk.DegradedError
+			if err := e.Ready(); !errors.As(err, &d) || d.SinkErrors != n || !errors.Is(d.LastSinkError, sdk.ErrSign) {
+				t.Fatalf("Ready: %v", err)
+			}
+		})
 	}
 }
 

@@ -18,39 +18,29 @@ import (
 // blocks the request path and never grows without bound, and every record
 // it does not append is counted with its reason.
 //
-//	TryEmit ──► queue (bounded) ──► link ──► sign (N workers) ──► commit ──► durable
-//	 encode      Depth slots        in emit    in parallel          in link     Store.Wait,
-//	 + check                        order                           order       hooks
+//	TryEmit (caller's goroutine)  ──►  queue  ──►  N workers          ──► durable
+//	 take a slot, or ErrBusy         Depth slots    sign, in parallel       Store.Wait,
+//	 encode + check                                 commit, in chain order  hooks
+//	 link: seq, prev, hash
 //
-// TryEmit encodes and checks the record in the caller's goroutine (so a
-// bad record is the caller's error, at once) into one of Depth preallocated
-// slots, and returns without waiting; with every slot taken it returns
-// ErrBusy. One goroutine links records in emit order (seq, prev, hash:
-// cheap), Workers goroutines sign them in parallel, and one goroutine
-// commits them to the store in link order, so each chain (writerId,
-// stream) keeps the order its records were emitted in. A slot is free
+// TryEmit takes one of Depth preallocated slots (none free: ErrBusy, at
+// once), encodes and checks the record in it (a bad record is the
+// caller's error, at once) and links it under its chain's lock: seq, prev
+// and hash, a microsecond for 1 KiB. Workers sign the queued records in
+// parallel; each chain commits its records to the store in seq order, by
+// whichever worker signs the one at its front. So each chain (writerId,
+// stream) holds its records in the order TryEmit returned, and no
+// goroutine hand-off but the queue lies on a record's path. A slot is free
 // again once its record is durable, so a slow disk turns into shedding,
 // not into memory.
 type Emitter struct {
 	log  *Log
 	opts EmitterOptions
 
-	free  chan *slot // slots to encode into: Depth of them in all
-	queue chan *slot // emitted, waiting for a worker
-	acks  chan *slot // committed, waiting for durability (not for a MemStore)
-
-	// Each worker takes the next record under linkMu and links it, so
-	// records link in emit order; puts it at ring[n%Depth], n counting
-	// links, and publishes n+1 in linked; signs it; marks it ready; and
-	// then commits, under commitMu, every ready record from nextCommit on.
-	// No goroutine but the workers touches a record: no hand-offs to wake.
-	linkMu     sync.Mutex
-	links      uint64 // under linkMu
-	ring       []*slot
-	linked     atomic.Uint64
-	commitMu   sync.Mutex
-	nextCommit uint64 // under commitMu
-	instant    bool   // the store is a MemStore: acknowledge at commit
+	free    chan *slot // slots to encode into: Depth of them in all
+	queue   chan *slot // linked, waiting for a signer
+	acks    chan *slot // committed, waiting for durability (not for a MemStore)
+	instant bool       // the store is a MemStore: acknowledge at commit
 
 	active    atomic.Int64 // TryEmit/Emit calls running
 	closed    atomic.Bool
@@ -79,7 +69,9 @@ type EmitterOptions struct {
 	// package sdk/metrics is one).
 	Metrics EmitterMetrics
 	// OnDurable, if set, is called for every record once it is appended
-	// and durable, in commit order, from one goroutine: it must be quick.
+	// and durable, in seq order per chain, from the emitter's goroutines
+	// (concurrently across chains); and for a duplicate, answered by its
+	// original, from TryEmit at once. It must be quick.
 	OnDurable func(EmitAck)
 	// OnDrop, if set, is called for every record the emitter accepted and
 	// then could not append (reasons DropSinkError and DropShutdown),
@@ -168,10 +160,6 @@ type slot struct {
 	emitted time.Time
 	lk      linked
 	msg     [len(canonical.SigPrefix) + 32]byte
-	signErr error
-	ready   atomic.Bool // signed (or nothing to sign): may commit
-	pending Pending
-	err     error
 }
 
 type emitCounters struct {
@@ -233,16 +221,17 @@ func NewEmitter(log *Log, opts EmitterOptions) (*Emitter, error) {
 		log: log, opts: opts,
 		free:    make(chan *slot, opts.Depth),
 		queue:   make(chan *slot, opts.Depth),
-		ring:    make([]*slot, opts.Depth),
 		acks:    make(chan *slot, opts.Depth),
 		closing: make(chan struct{}),
 		abort:   make(chan struct{}),
 		done:    make(chan struct{}),
 	}
 	for range opts.Depth {
-		e.free <- &slot{}
+		sl := &slot{}
+		sl.lk.slot = sl
+		e.free <- sl
 	}
-	// A MemStore's Wait never blocks: workers acknowledge at commit. Other
+	// A MemStore's Wait never blocks: workers acknowledge as they commit. Other
 	// stores get a goroutine that waits for durability while commits go
 	// on, so that records share fsyncs.
 	_, e.instant = log.cfg.Store.(*MemStore)
@@ -336,7 +325,18 @@ func (e *Emitter) emit(ctx context.Context, rec *canonical.AuditRecord, wait boo
 		}
 		return err
 	}
+	if err := e.log.link(s.writer, s.stream, s.buf, &s.lk); err != nil {
+		e.dropAccepted(s, dropSinkError, err)
+		return err
+	}
+	if s.lk.dup {
+		e.ack(s)
+		return nil
+	}
 	e.queue <- s // never blocks: the queue has room for every slot
+	if m := e.opts.Metrics; m != nil {
+		m.QueueDepth(len(e.queue))
+	}
 	return nil
 }
 
@@ -356,8 +356,6 @@ func checkEmitted(rec *canonical.AuditRecord) error {
 	}
 	return nil
 }
-
-var errShutdown = errors.New("sdk: emitter closed before the record was appended")
 
 // placeholderPrev stands for prev at encode time; link patches it.
 var placeholderPrev = make([]byte, prevSize)
@@ -419,95 +417,29 @@ func (e *Emitter) dropAccepted(s *slot, reason int, err error) {
 }
 
 func (e *Emitter) release(s *slot) {
-	s.pending, s.err, s.signErr = Pending{}, nil, nil
-	s.lk = linked{}
+	s.lk = linked{slot: s}
 	e.free <- s
 }
 
-// work is a worker's loop: link in emit order, sign in parallel, commit in
-// link order.
+// work is a worker's loop: sign (step 2) and settle (step 3).
 func (e *Emitter) work() {
-	for {
-		s, ok := e.next()
-		if !ok {
-			return
+	var done []*linked
+	for s := range e.queue {
+		var err error
+		select {
+		case <-e.abort: // Close ran out of time: drop it, do not wait for a signer
+			err = errAbandoned
+		default:
+			err = s.lk.sign(&s.msg)
 		}
-		if s == nil {
-			continue // dropped at link
-		}
-		if !s.lk.dup {
-			select {
-			case <-e.abort: // the commit step drops it: do not wait for a signer
-			default:
-				s.signErr = s.lk.sign(&s.msg)
+		done = e.log.settle(&s.lk, err, done[:0])
+		for i, lk := range done {
+			done[i] = nil
+			if e.instant {
+				e.ack(lk.slot)
+			} else {
+				e.acks <- lk.slot // never blocks: room for every slot
 			}
-		}
-		s.ready.Store(true)
-		e.commitReady()
-	}
-}
-
-// next takes the next emitted record and links it (step 1). Holding
-// linkMu while waiting for the queue keeps the link order the emit order;
-// the other workers are then signing, or waiting for linkMu with nothing
-// to do anyway. It returns nil for a record dropped at link, and false
-// once the queue is closed and empty.
-func (e *Emitter) next() (*slot, bool) {
-	e.linkMu.Lock()
-	defer e.linkMu.Unlock()
-	s, ok := <-e.queue
-	if !ok {
-		return nil, false
-	}
-	if m := e.opts.Metrics; m != nil {
-		m.QueueDepth(len(e.queue))
-	}
-	select {
-	case <-e.abort:
-		e.dropAccepted(s, dropShutdown, errShutdown)
-		return nil, true
-	default:
-	}
-	if err := e.log.link(s.writer, s.stream, s.buf, &s.lk); err != nil {
-		e.dropAccepted(s, dropSinkError, err)
-		return nil, true
-	}
-	// ring[links%Depth] is free: the record linked Depth links ago held a
-	// slot and was committed before its slot could be taken again.
-	e.ring[e.links%uint64(len(e.ring))] = s
-	e.links++
-	e.linked.Store(e.links)
-	return s, true
-}
-
-// commitReady is step 3: it commits, in link order, every ready record
-// at the head of the ring. A record that turns ready while another worker
-// holds commitMu is committed by that worker's loop, or by its own
-// worker's call after it.
-func (e *Emitter) commitReady() {
-	e.commitMu.Lock()
-	defer e.commitMu.Unlock()
-	for e.nextCommit < e.linked.Load() {
-		s := e.ring[e.nextCommit%uint64(len(e.ring))]
-		if !s.ready.Load() {
-			return
-		}
-		s.ready.Store(false)
-		e.nextCommit++
-		if !s.lk.dup {
-			select {
-			case <-e.abort:
-				e.log.abandon(&s.lk, errShutdown)
-				e.dropAccepted(s, dropShutdown, errShutdown)
-				continue
-			default:
-			}
-			s.pending, s.err = e.log.commit(&s.lk, s.signErr)
-		}
-		if e.instant {
-			e.ack(s)
-		} else {
-			e.acks <- s // never blocks: room for every slot
 		}
 	}
 }
@@ -527,9 +459,13 @@ func (e *Emitter) ack(s *slot) {
 		e.release(s)
 		return
 	}
-	err := s.err
+	err := s.lk.err
 	if err == nil {
-		err = s.pending.Wait()
+		err = s.lk.pending.Wait()
+	}
+	if err == errAbandoned {
+		e.dropAccepted(s, dropShutdown, err)
+		return
 	}
 	if err != nil {
 		e.dropAccepted(s, dropSinkError, err)

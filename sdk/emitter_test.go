@@ -303,15 +303,17 @@ func TestEmitterClose(t *testing.T) {
 		close(g.gate)
 		<-e.Done()
 		st := closeEmitter(t, e)
-		if st.Dropped[sdk.DropShutdown] != 32 || st.Appended != 0 || drops.Load() != 32 {
+		// The two records being signed at the deadline may land; the 30
+		// waiting for a signer are dropped.
+		if shut := st.Dropped[sdk.DropShutdown]; shut < 30 || st.Appended+shut != 32 || drops.Load() != int64(shut) {
 			t.Fatalf("%+v (OnDrop shutdown %d)", st, drops.Load())
 		}
-		if h, ok := l.Head("svc-gateway@inst-1", "s"); ok {
-			t.Fatalf("a record dropped at shutdown reached the chain: %+v", h)
+		if got := chainAttrs(t, l, "s", sdk.VerifyOptions{}); uint64(len(got)) != st.Appended {
+			t.Fatalf("chain %v, %d appended", got, st.Appended)
 		}
 		// The chain is whole and usable.
 		rec := emitRecord(0, 99, "s")
-		if a, err := l.Append(&rec); err != nil || a.Seq != 1 {
+		if a, err := l.Append(&rec); err != nil || a.Seq != st.Appended+1 {
 			t.Fatalf("append after the aborted close: seq %d, %v", a.Seq, err)
 		}
 	})
@@ -404,7 +406,18 @@ func TestEmitterDedupe(t *testing.T) {
 	if st.Appended != 2 || st.Dedupe != 2 {
 		t.Fatalf("%+v", st)
 	}
-	if len(acks) != 4 || !acks[2].Duplicate || acks[2].Seq != 1 || acks[2].Hash != acks[0].Hash || !acks[3].Duplicate || acks[3].Seq != 2 {
+	// Each original is acknowledged once appended, each retry at once:
+	// with the original's seq and hash.
+	bySeq := map[uint64][]sdk.EmitAck{}
+	for _, a := range acks {
+		bySeq[a.Seq] = append(bySeq[a.Seq], a)
+	}
+	for seq, as := range bySeq {
+		if len(as) != 2 || as[0].Duplicate == as[1].Duplicate || as[0].Hash != as[1].Hash {
+			t.Fatalf("seq %d: acks %+v", seq, as)
+		}
+	}
+	if len(acks) != 4 || len(bySeq) != 2 {
 		t.Fatalf("acks %+v", acks)
 	}
 }
@@ -457,8 +470,8 @@ func TestEmitterSinkFailure(t *testing.T) {
 			if uint64(len(got)) != st.Appended || got[len(got)-1][1] != 6 {
 				t.Fatalf("chain %v, appended %d", got, st.Appended)
 			}
-			if workers == 1 && fmt.Sprint(got) != "[[0 0] [0 1] [0 3] [0 4] [0 5] [0 6]]" {
-				t.Fatalf("one worker: only record 2, the third signed, is lost; chain %v", got)
+			if workers == 1 && fmt.Sprint(got) != "[[0 0] [0 1] [0 6]]" {
+				t.Fatalf("one worker: record 2, the third signed, and 3-5 linked behind it are lost; chain %v", got)
 			}
 			var d *sdk.DegradedError
 			if err := e.Ready(); !errors.As(err, &d) || d.SinkErrors != n || !errors.Is(d.LastSinkError, sdk.ErrSign) {

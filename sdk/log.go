@@ -157,11 +157,11 @@ type chain struct {
 	msg    [len(canonical.SigPrefix) + 32]byte
 
 	// An Emitter's records between their link and commit steps (link.go):
-	// tip is the head they link to, head stays the last committed record.
-	tip      Head
-	inflight int
-	broken   error     // an in-flight record failed: the ones linked after it fail too
-	settled  sync.Cond // on mu; broadcast at every commit
+	// tip is the head they link to, head stays the last committed record,
+	// and flight holds the records in between, in seq order.
+	tip    Head
+	flight flightQueue
+	broken error // an in-flight record failed: the ones linked after it fail too
 }
 
 // New returns a Log.
@@ -231,7 +231,6 @@ func (l *Log) chain(writer, stream string) *chain {
 			buf:    make([]byte, 0, l.limits.MaxRecord),
 			signer: l.signer,
 		}
-		c.settled.L = &c.mu
 		c.dedupe.init(l.cfg.DedupeWindow)
 		w[stream] = c
 	}

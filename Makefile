@@ -6,7 +6,7 @@ TEST_SCHEMAS := gen/testdata/shapes.capnp $(wildcard gen/testdata/unsupported/*.
 BENCH    ?= .
 COUNT    ?= 5
 
-.PHONY: all demo test setup vet gen gen-check go-test interop interop-rust interop-python bench fuzz rig-wal rig-export observability
+.PHONY: all demo test setup vet gen gen-check go-test interop interop-rust interop-python bench fuzz rig-wal rig-export rig-shed observability
 
 all: test
 
@@ -76,6 +76,12 @@ fuzz:
 # testing/performance/baselines/ron-audit/wal_steady.json.
 rig-wal:
 	bash testing/performance/audit/wal_steady.sh
+
+# Rig: an emitter driven at 110% of its capacity (LOAD, DURATION): sheds,
+# counts every record, no leak, bounded heap, TryEmit p99 < 5 us; writes
+# testing/performance/baselines/ron-audit/shed_storm.json.
+rig-shed:
+	bash testing/performance/audit/shed_storm.sh
 
 # Rig: export plus checkpoint of 10k-record batches; writes
 # testing/performance/baselines/ron-audit/export_batch.json (p95 target 25 ms).

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rustyonions/ron-audit-go/internal/pace"
 	"github.com/rustyonions/ron-audit-go/sdk"
 )
 
@@ -128,11 +129,19 @@ func BenchmarkEmitterDesignLoad(b *testing.B) {
 	// A steady 70% of capacity from one pacer: each period's records are
 	// emitted when the pacer wakes (catching up if it woke late), and the
 	// pacer yields after each, as a request handler returns to its loop.
-	p := newPacer(b, time.Duration(float64(time.Second)/(0.7*capacity)))
+	p, err := pace.New(time.Duration(float64(time.Second) / (0.7 * capacity)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer p.Close()
 	b.SetBytes(1024)
 	b.ResetTimer()
 	for i := 0; i < b.N; {
-		for n := p.wait(b); n > 0 && i < b.N; n-- {
+		n, err := p.Wait()
+		if err != nil {
+			b.Fatal(err)
+		}
+		for ; n > 0 && i < b.N; n-- {
 			r.TsMs++
 			t := time.Now()
 			e.TryEmit(&r)

@@ -251,6 +251,9 @@ func NewEmitter(log *Log, opts EmitterOptions) (*Emitter, error) {
 		for s := range e.acks {
 			e.ack(s)
 		}
+		if m := opts.Metrics; m != nil {
+			m.QueueDepth(0)
+		}
 		log.emitting.Store(false)
 		close(e.done)
 	}()
@@ -425,6 +428,9 @@ func (e *Emitter) release(s *slot) {
 func (e *Emitter) work() {
 	var done []*linked
 	for s := range e.queue {
+		if m := e.opts.Metrics; m != nil {
+			m.QueueDepth(len(e.queue))
+		}
 		var err error
 		select {
 		case <-e.abort: // Close ran out of time: drop it, do not wait for a signer

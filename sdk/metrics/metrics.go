@@ -44,19 +44,29 @@ const (
 	NameDedupeHits  = "audit_dedupe_hits_total"
 )
 
-// Drop reasons (label reason of audit_drop_total).
+// Drop reasons (label reason of audit_drop_total): those of sdk.Emitter,
+// and io_backpressure, the ron-audit design's name for a sink that cannot
+// keep up. The Go emitter holds a record's slot until it is durable, so a
+// slow sink fills the emitter and shows as audit_backpressure; the series
+// exists (at 0) for dashboards written against the design.
 const (
-	DropAuditBackpressure = "audit_backpressure" // the emitter's queue was full
-	DropIOBackpressure    = "io_backpressure"    // the sink or WAL could not keep up
-	DropBoundsExceeded    = "bounds_exceeded"    // the record was over its size bounds
-	DropShutdown          = "shutdown"           // Close's deadline passed with the record unwritten
-	DropClosed            = "closed"             // emitted after Close
+	DropAuditBackpressure = sdk.DropBackpressure // the emitter was full
+	DropIOBackpressure    = "io_backpressure"    // the sink could not keep up (see above)
+	DropBoundsExceeded    = sdk.DropBounds       // the record was over its size bounds
+	DropInvalid           = sdk.DropInvalid      // not a valid record
+	DropSinkError         = sdk.DropSinkError    // the signer or the store failed
+	DropShutdown          = sdk.DropShutdown     // Close's deadline passed with the record unwritten
+	DropClosed            = sdk.DropClosed       // emitted after Close
 	// DropOther counts a reason not in this list (label cardinality stays bounded).
 	DropOther = "other"
 )
 
 // DropReasons are the drop reasons, each a series from New on.
-var DropReasons = []string{DropAuditBackpressure, DropIOBackpressure, DropBoundsExceeded, DropShutdown, DropClosed}
+var DropReasons = []string{DropAuditBackpressure, DropIOBackpressure, DropBoundsExceeded, DropInvalid,
+	DropSinkError, DropShutdown, DropClosed}
+
+// Metrics is the sdk.Emitter's EmitterMetrics.
+var _ sdk.EmitterMetrics = (*Metrics)(nil)
 
 // EndpointEmit is the endpoint label of busy rejections of TryEmit/Emit.
 const EndpointEmit = "emit"

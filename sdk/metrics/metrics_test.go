@@ -2,11 +2,13 @@ package metrics
 
 import (
 	"bytes"
+	"context"
 	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -51,19 +53,56 @@ func newMetrics(t testing.TB) (*Metrics, *prometheus.Registry) {
 	return m, reg
 }
 
-// appendReported appends rec and reports it as a host does.
-func appendReported(t testing.TB, m *Metrics, l *sdk.Log, rec canonical.AuditRecord) sdk.Appended {
+// gateSigner blocks every Sign until gate is closed; it fails every Sign
+// when fail is set.
+type gateSigner struct {
+	sdk.Signer
+	gate  chan struct{}
+	calls atomic.Int64
+	fail  bool
+}
+
+func (g *gateSigner) Sign(msg []byte, sig *sdk.Signature) error {
+	g.calls.Add(1)
+	<-g.gate
+	if g.fail {
+		return errors.New("HSM unavailable")
+	}
+	return g.Signer.Sign(msg, sig)
+}
+
+func newGate(t testing.TB) *gateSigner {
+	return &gateSigner{Signer: testSigner(t), gate: make(chan struct{})}
+}
+
+// workloadEmitter starts an emitter on a new log of signer and store that
+// reports to m; OnDurable adds each record's size to bytes.
+func workloadEmitter(t testing.TB, m *Metrics, l *sdk.Log, depth int, bytes *atomic.Int64) *sdk.Emitter {
 	t.Helper()
-	a, err := l.Append(&rec)
+	e, err := sdk.NewEmitter(l, sdk.EmitterOptions{Depth: depth, Workers: 1, Metrics: m,
+		OnDurable: func(a sdk.EmitAck) {
+			if !a.Duplicate {
+				bytes.Add(int64(a.Bytes))
+			}
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a.Duplicate {
-		m.DedupeHit()
-	} else {
-		m.Appended(rec.Kind, rec.Stream, len(a.Record.Bytes))
+	return e
+}
+
+func emitOK(t testing.TB, e *sdk.Emitter, rec canonical.AuditRecord) {
+	t.Helper()
+	if err := e.TryEmit(&rec); err != nil {
+		t.Fatal(err)
 	}
-	return a
+}
+
+func waitIdle(t testing.TB, e *sdk.Emitter) {
+	t.Helper()
+	for e.Stats().InFlight > 0 {
+		time.Sleep(time.Millisecond)
+	}
 }
 
 func histogram(t testing.TB, reg prometheus.Gatherer, name string) *dto.Histogram {
@@ -91,9 +130,11 @@ func TestZeroSeries(t *testing.T) {
 audit_drop_total{reason="audit_backpressure"} 0
 audit_drop_total{reason="bounds_exceeded"} 0
 audit_drop_total{reason="closed"} 0
+audit_drop_total{reason="invalid"} 0
 audit_drop_total{reason="io_backpressure"} 0
 audit_drop_total{reason="other"} 0
 audit_drop_total{reason="shutdown"} 0
+audit_drop_total{reason="sink_error"} 0
 # HELP busy_rejections_total Requests rejected busy (queue full), by endpoint.
 # TYPE busy_rejections_total counter
 busy_rejections_total{endpoint="emit"} 0
@@ -112,39 +153,104 @@ audit_queue_depth 0
 	}
 }
 
-// TestWorkload runs a known workload through real SDK components and the
-// adapters and checks every metric's value.
+// TestWorkload runs a known workload through real SDK components (the
+// Emitter reports to the metrics itself) and the adapters, and checks
+// every metric's value.
 func TestWorkload(t *testing.T) {
 	m, reg := newMetrics(t)
+	var wantBytes atomic.Int64
+	closeOK := func(e *sdk.Emitter) {
+		t.Helper()
+		if err := e.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
 
-	// In-memory log: 5 get_served to "reads", 2 policy_changed to "admin",
-	// then 1 replay of an earlier event (a dedupe hit).
-	l, err := sdk.New(sdk.Config{Signer: testSigner(t), Store: sdk.NewMemStore(0)})
+	// In-memory log behind an emitter of 4 slots and one worker, whose
+	// signer holds the first record until the gate opens.
+	g := newGate(t)
+	l, err := sdk.New(sdk.Config{Signer: g, Store: sdk.NewMemStore(0)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var wantBytes int
-	for i := 0; i < 5; i++ {
-		wantBytes += len(appendReported(t, m, l, testRecord(i, canonical.KindGetServed, "reads")).Record.Bytes)
+	e := workloadEmitter(t, m, l, 4, &wantBytes)
+	// Bad records: one too large, one with seq set.
+	big := testRecord(60, canonical.KindGetServed, "reads")
+	big.Attrs = []canonical.Attr{{Key: "k", Value: strings.Repeat("v", 2000)}}
+	if err := e.TryEmit(&big); !errors.Is(err, canonical.ErrTooLarge) {
+		t.Fatalf("oversize: %v", err)
 	}
+	bad := testRecord(61, canonical.KindGetServed, "reads")
+	bad.Seq = 9
+	if err := e.TryEmit(&bad); !errors.Is(err, canonical.ErrInvalid) {
+		t.Fatalf("seq set: %v", err)
+	}
+	emitOK(t, e, testRecord(0, canonical.KindGetServed, "reads"))
+	for g.calls.Load() == 0 { // the worker holds record 0
+		time.Sleep(time.Millisecond)
+	}
+	for i := 1; i < 4; i++ {
+		emitOK(t, e, testRecord(i, canonical.KindGetServed, "reads"))
+	}
+	if got := testutil.ToFloat64(m.queueDepth); got != 3 {
+		t.Fatalf("%s = %v with 3 records queued behind the signer", NameQueueDepth, got)
+	}
+	// Full: two TryEmit and one Emit past its deadline are shed.
 	for i := 0; i < 2; i++ {
-		wantBytes += len(appendReported(t, m, l, testRecord(100+i, canonical.KindPolicyChanged, "admin")).Record.Bytes)
+		rec := testRecord(50+i, canonical.KindGetServed, "reads")
+		if err := e.TryEmit(&rec); !errors.Is(err, sdk.ErrBusy) {
+			t.Fatalf("TryEmit on a full emitter: %v", err)
+		}
 	}
-	if a := appendReported(t, m, l, testRecord(3, canonical.KindGetServed, "reads")); !a.Duplicate {
-		t.Fatal("replayed record was not a duplicate")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
+	rec := testRecord(52, canonical.KindGetServed, "reads")
+	if err := e.Emit(ctx, &rec); !errors.Is(err, sdk.ErrBusy) {
+		t.Fatalf("Emit past its deadline: %v", err)
 	}
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
+	cancel()
+	close(g.gate)
+	waitIdle(t, e)
+	emitOK(t, e, testRecord(4, canonical.KindGetServed, "reads"))
+	emitOK(t, e, testRecord(100, canonical.KindPolicyChanged, "admin"))
+	emitOK(t, e, testRecord(101, canonical.KindPolicyChanged, "admin"))
+	emitOK(t, e, testRecord(3, canonical.KindGetServed, "reads")) // a replay: a dedupe hit
+	closeOK(e)
+	if err := e.TryEmit(&rec); !errors.Is(err, sdk.ErrEmitterClosed) {
+		t.Fatalf("after Close: %v", err)
 	}
 
-	// Emitter-side events.
-	for _, r := range []string{DropAuditBackpressure, DropAuditBackpressure, DropShutdown, DropClosed, "mystery"} {
-		m.Dropped(r)
+	// A signer that fails: the record is lost to a sink error.
+	fg := newGate(t)
+	fg.fail = true
+	close(fg.gate)
+	fl, err := sdk.New(sdk.Config{Signer: fg})
+	if err != nil {
+		t.Fatal(err)
 	}
-	m.Busy(EndpointEmit)
-	m.Busy(EndpointEmit)
-	m.Busy(EndpointEmit)
-	m.QueueDepth(17)
+	fe := workloadEmitter(t, m, fl, 4, &wantBytes)
+	emitOK(t, fe, testRecord(300, canonical.KindGetServed, "failing"))
+	closeOK(fe)
+
+	// Close past its deadline: the record being signed lands, the one
+	// waiting for the signer is dropped at shutdown.
+	sg := newGate(t)
+	sl, err := sdk.New(sdk.Config{Signer: sg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	se := workloadEmitter(t, m, sl, 4, &wantBytes)
+	emitOK(t, se, testRecord(400, canonical.KindCapIssued, "shut"))
+	for sg.calls.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	emitOK(t, se, testRecord(401, canonical.KindCapIssued, "shut"))
+	expired, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := se.Close(expired); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Close past its deadline: %v", err)
+	}
+	close(sg.gate)
+	<-se.Done()
 
 	// A real tampered chain: its *sdk.VerifyError's reason is counted,
 	// and a non-VerifyError is "other".
@@ -155,14 +261,15 @@ func TestWorkload(t *testing.T) {
 	if !errors.As(verr, &ve) {
 		t.Fatalf("tampered chain: %v", verr)
 	}
-	m.VerifyFailed(fmt.Errorf("host: %w", verr))
-	m.VerifyFailed(errors.New("disk on fire"))
-	m.VerifyFailed(nil)
+	e.ReportVerifyFailure(fmt.Errorf("host: %w", verr))
+	e.ReportVerifyFailure(errors.New("disk on fire"))
+	e.ReportVerifyFailure(nil)
 
 	// Durable log with a checkpoint keeper: every fsync observed, a
 	// checkpoint every 2 durable records.
 	dir := filepath.Join(t.TempDir(), "wal") // the WAL makes it 0700
 	var checkpoints int
+	var fsyncs atomic.Int64
 	keeper, err := checkpoint.NewKeeper(t.TempDir(), testSigner(t), checkpoint.KeeperOptions{
 		Every: 2, Interval: -1,
 		OnCheckpoint: func(cp checkpoint.Checkpoint, took time.Duration) { checkpoints++; m.OnCheckpoint(cp, took) },
@@ -171,13 +278,18 @@ func TestWorkload(t *testing.T) {
 		t.Fatal(err)
 	}
 	dl, _, err := sdk.OpenDurable(dir, sdk.Config{Signer: testSigner(t), Observer: keeper},
-		sdk.DurableOptions{WAL: wal.Options{Fsync: wal.FsyncAlways, OnFsync: m.OnFsync}})
+		sdk.DurableOptions{WAL: wal.Options{Fsync: wal.FsyncAlways, OnFsync: func(d time.Duration, frames int) {
+			fsyncs.Add(1)
+			m.OnFsync(d, frames)
+		}}})
 	if err != nil {
 		t.Fatal(err)
 	}
+	de := workloadEmitter(t, m, dl, 8, &wantBytes)
 	for i := 0; i < 4; i++ {
-		wantBytes += len(appendReported(t, m, dl, testRecord(200+i, canonical.KindIndexWrite, "durable")).Record.Bytes)
+		emitOK(t, de, testRecord(200+i, canonical.KindIndexWrite, "durable"))
 	}
+	closeOK(de)
 	if err := dl.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -197,6 +309,7 @@ func TestWorkload(t *testing.T) {
 	want := fmt.Sprintf(`
 # HELP audit_appended_total Audit records appended, by kind and stream.
 # TYPE audit_appended_total counter
+audit_appended_total{kind="cap_issued",stream="shut"} 1
 audit_appended_total{kind="get_served",stream="reads"} 5
 audit_appended_total{kind="index_write",stream="durable"} 4
 audit_appended_total{kind="policy_changed",stream="admin"} 2
@@ -208,24 +321,26 @@ audit_bytes_total %d
 audit_dedupe_hits_total 1
 # HELP audit_drop_total Audit records dropped (shed, not blocked), by reason.
 # TYPE audit_drop_total counter
-audit_drop_total{reason="audit_backpressure"} 2
-audit_drop_total{reason="bounds_exceeded"} 0
+audit_drop_total{reason="audit_backpressure"} 3
+audit_drop_total{reason="bounds_exceeded"} 1
 audit_drop_total{reason="closed"} 1
+audit_drop_total{reason="invalid"} 1
 audit_drop_total{reason="io_backpressure"} 0
-audit_drop_total{reason="other"} 1
+audit_drop_total{reason="other"} 0
 audit_drop_total{reason="shutdown"} 1
+audit_drop_total{reason="sink_error"} 1
 # HELP audit_queue_depth Records waiting in the emitter's queue.
 # TYPE audit_queue_depth gauge
-audit_queue_depth 17
+audit_queue_depth 0
 # HELP busy_rejections_total Requests rejected busy (queue full), by endpoint.
 # TYPE busy_rejections_total counter
 busy_rejections_total{endpoint="emit"} 3
-`, wantBytes)
+`, wantBytes.Load())
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want),
 		NameAppended, NameBytes, NameDedupeHits, NameDrop, NameQueueDepth, NameBusy); err != nil {
 		t.Fatal(err)
 	}
-	if wantBytes <= 0 {
+	if wantBytes.Load() <= 0 {
 		t.Fatal("no bytes")
 	}
 
@@ -249,9 +364,9 @@ busy_rejections_total{endpoint="emit"} 3
 	if got := testutil.ToFloat64(m.checkpoints); got != float64(checkpoints) {
 		t.Errorf("%s = %v, want %d", NameCheckpoints, got, checkpoints)
 	}
-	// FsyncAlways: at least one fsync per appended record, each observed.
-	if h := histogram(t, reg, NameFsync); h.GetSampleCount() < 4 || h.GetSampleSum() <= 0 {
-		t.Errorf("%s: %d samples, sum %v; want >= 4 samples, sum > 0", NameFsync, h.GetSampleCount(), h.GetSampleSum())
+	// Every fsync observed (the emitter's records may share one).
+	if h := histogram(t, reg, NameFsync); h.GetSampleCount() != uint64(fsyncs.Load()) || fsyncs.Load() == 0 || h.GetSampleSum() <= 0 {
+		t.Errorf("%s: %d samples, sum %v; the WAL fsynced %d times", NameFsync, h.GetSampleCount(), h.GetSampleSum(), fsyncs.Load())
 	}
 	if h := histogram(t, reg, NameExportBatch); h.GetSampleCount() != 1 || h.GetSampleSum() <= 0 {
 		t.Errorf("%s: %d samples, sum %v; want 1, sum > 0", NameExportBatch, h.GetSampleCount(), h.GetSampleSum())

@@ -1,0 +1,232 @@
+// Command host is an example service that embeds ron-audit the way a busy
+// host should: every request emits an audit record through an Emitter
+// (never blocking the request, shedding and counting when full), the
+// audit metrics are served on /metrics from the host's own registry, and
+// /readyz fails closed when the audit plane is degraded.
+//
+//	go run ./examples/host                  # Micronode: RAM only, on :9464
+//	go run ./examples/host -wal /var/lib/audit -addr :8080 -rate 500
+//	curl localhost:9464/object/report.pdf   # a request, audited
+//	curl localhost:9464/metrics             # audit_appended_total, ...
+//	curl -i localhost:9464/readyz           # 200, or 503 and why
+//
+// -rate adds background requests per second, so the dashboards in
+// testing/observability have something to show. SIGINT or SIGTERM drains
+// the emitter (5 s) and closes the log.
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/rustyonions/ron-audit-go/canonical"
+	"github.com/rustyonions/ron-audit-go/sdk"
+	"github.com/rustyonions/ron-audit-go/sdk/metrics"
+	"github.com/rustyonions/ron-audit-go/sdk/wal"
+)
+
+type config struct {
+	walDir      string        // "": Micronode (RAM only)
+	rate        int           // background requests per second
+	verifyEvery time.Duration // how often the host re-verifies its chains
+}
+
+func main() {
+	addr := flag.String("addr", ":9464", "listen address")
+	var cfg config
+	flag.StringVar(&cfg.walDir, "wal", "", "durable log directory (default: Micronode, RAM only)")
+	flag.IntVar(&cfg.rate, "rate", 0, "background requests per second (0: none)")
+	flag.DurationVar(&cfg.verifyEvery, "verify-every", 10*time.Second, "how often to re-verify the chains")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "host:", err)
+		os.Exit(1)
+	}
+	fmt.Fprintf(os.Stderr, "host: serving on http://%s (/object/NAME, /metrics, /readyz)\n", ln.Addr())
+	if err := run(ctx, cfg, ln, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "host:", err)
+		os.Exit(1)
+	}
+}
+
+// run serves on ln until ctx ends, then drains and closes.
+func run(ctx context.Context, cfg config, ln net.Listener, logw io.Writer) error {
+	// The host's registry: ron-audit never registers globally.
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m, err := metrics.New(reg)
+	if err != nil {
+		return err
+	}
+
+	// A fresh key per run keeps the example self-contained; a real host
+	// loads its key with sdk.LoadSigner (refusing loose permissions).
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return err
+	}
+	signer, err := sdk.NewEd25519Signer(priv)
+	if err != nil {
+		return err
+	}
+	var log *sdk.Log
+	if cfg.walDir == "" {
+		log, err = sdk.New(sdk.Config{Signer: signer})
+	} else {
+		log, _, err = sdk.OpenDurable(cfg.walDir, sdk.Config{Signer: signer},
+			sdk.DurableOptions{WAL: wal.Options{Fsync: wal.FsyncBatch, OnFsync: m.OnFsync}})
+	}
+	if err != nil {
+		return err
+	}
+	em, err := sdk.NewEmitter(log, sdk.EmitterOptions{Metrics: m,
+		OnDrop: func(writer, stream, reason string, err error) {
+			fmt.Fprintf(logw, "host: audit record of %s/%s lost (%s): %v\n", writer, stream, reason, err)
+		}})
+	if err != nil {
+		log.Close()
+		return err
+	}
+
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if err := em.Ready(); err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		io.WriteString(w, "ok\n")
+	})
+	mux.HandleFunc("GET /object/{name}", func(w http.ResponseWriter, r *http.Request) {
+		serveObject(em, w, r)
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+
+	bg, stopBG := context.WithCancel(ctx)
+	defer stopBG()
+	if cfg.rate > 0 {
+		go backgroundLoad(bg, em, cfg.rate)
+	}
+	if cfg.verifyEvery > 0 {
+		go verifyLoop(bg, log, em, cfg.verifyEvery)
+	}
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-served:
+	}
+	stopBG()
+	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	srv.Shutdown(shutdown)
+	closeErr := em.Close(shutdown) // drain what was accepted
+	st := em.Stats()
+	fmt.Fprintf(logw, "host: %d records appended, %d dropped %v\n", st.Appended, st.Offered-st.Appended-st.Dedupe, st.Dropped)
+	return errors.Join(ignoreClosed(serveErr), closeErr, log.Close())
+}
+
+func ignoreClosed(err error) error {
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// serveObject is a request handler: it does its work, then audits it with
+// TryEmit, which never blocks. A busy emitter sheds the record (counted in
+// audit_drop_total); the request is served either way. A host that must
+// not serve unaudited requests checks TryEmit's error and fails instead.
+func serveObject(em *sdk.Emitter, w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	rec := canonical.AuditRecord{
+		Kind: canonical.KindGetServed, WriterID: "example-host", Stream: "objects",
+		Actor:   canonical.Actor{CapID: r.Header.Get("X-Capability")},
+		Subject: canonical.Subject{Name: name}, Reason: "served",
+	}
+	if err := em.TryEmit(&rec); err != nil && !errors.Is(err, sdk.ErrBusy) {
+		http.Error(w, "bad request: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	fmt.Fprintf(w, "object %s\n", name)
+}
+
+// backgroundLoad emits rate records a second, as requests would.
+func backgroundLoad(ctx context.Context, em *sdk.Emitter, rate int) {
+	t := time.NewTicker(time.Second / time.Duration(rate))
+	defer t.Stop()
+	rec := canonical.AuditRecord{Kind: canonical.KindIndexWrite, WriterID: "example-host", Stream: "index",
+		Reason: "background write", Attrs: []canonical.Attr{{Key: "n"}}}
+	for n := 0; ; n++ {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		rec.Attrs[0].Value = fmt.Sprint(n)
+		em.TryEmit(&rec) // shed and counted when busy
+	}
+}
+
+// verifyLoop re-verifies every chain the store keeps and reports failures
+// to the emitter: audit_verify_fail_total, and /readyz fails closed.
+func verifyLoop(ctx context.Context, log *sdk.Log, em *sdk.Emitter, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		for _, h := range log.Heads() {
+			em.ReportVerifyFailure(verifyChain(log, h))
+		}
+	}
+}
+
+// verifyChain verifies the records the store keeps of h's chain, copied
+// (the emitter goes on appending meanwhile). Micronode keeps only the
+// newest records: the first one kept is then trusted as the start.
+func verifyChain(log *sdk.Log, h sdk.Head) error {
+	first := uint64(1)
+	if ms, ok := log.Store().(*sdk.MemStore); ok {
+		if _, kept := ms.Evicted(h.WriterID, h.Stream); kept > 0 {
+			first = kept
+		}
+	}
+	recs, err := log.Records(h.WriterID, h.Stream, first, h.Seq)
+	if err != nil {
+		return nil // evicted meanwhile: next round
+	}
+	opts := sdk.VerifyOptions{AllowUnsealedTail: true}
+	if first > 1 {
+		v, err := canonical.Open(recs[0].Bytes)
+		if err != nil {
+			return err
+		}
+		opts.Start = &sdk.Head{WriterID: h.WriterID, Stream: h.Stream, Seq: first - 1, Hash: canonical.Hash(v.Prev())}
+	}
+	_, err = sdk.VerifyChain(sdk.NewSliceIterator(recs), log.Keys(), opts)
+	return err
+}

@@ -31,6 +31,10 @@ type target struct {
 	limit        float64 // cost: ratio <= limit; throughput: ratio >= limit; 0: informational
 	maxNs        float64 // absolute bound on ns/op; 0: none
 	seed         string  // the seed's target for the same thing, from ../shared/seed/PERFORMANCE.md
+	// metric, if set, names a b.ReportMetric unit the row shows (its
+	// median) instead of a ratio, bounded by maxMetric.
+	metric    string
+	maxMetric float64
 }
 
 var targets = []target{
@@ -46,11 +50,18 @@ var targets = []target{
 	{bench: "ColdStart", maxNs: 200e3, seed: "<= 2 ms"},
 	{bench: "AppendHotParallel", calib: "RawEd25519Sign", throughput: true, seed: "-"},
 	{bench: "DurableAppendBatch", calib: "AppendHotParallel", throughput: true, limit: 0.90, seed: "fsync p95 <= 8 ms"},
+	{bench: "EmitterWorkers1", calib: "RawEd25519Sign", throughput: true, seed: "-"},
+	{bench: "EmitterWorkers2", calib: "EmitterWorkers1", throughput: true, limit: 1.8, seed: "-"},
+	{bench: "EmitterOverhead", calib: "RawEd25519Sign", throughput: true, seed: "- (no-op signer)"},
+	{bench: "EmitterDesignLoad", metric: "p99-us", maxMetric: 100, seed: "append p99 <= 1.5 ms"},
+	{bench: "EmitterDesignLoad", metric: "busy-%", maxMetric: 0.5, seed: "busy <= 0.5% at design load"},
+	{bench: "EmitterDesignLoad", metric: "tryemit-p99-ns", seed: "-"},
 }
 
 type result struct {
 	ns          []float64
 	bytes, allc float64
+	metrics     map[string][]float64 // b.ReportMetric units
 }
 
 var line = regexp.MustCompile(`^Benchmark([^\s-]+)(?:-\d+)?\s+\d+\s+([\d.]+) ns/op(.*)$`)
@@ -84,6 +95,12 @@ func parse(r io.Reader) (map[string]*result, error) {
 				r.bytes = max(r.bytes, v)
 			case "allocs/op":
 				r.allc = max(r.allc, v)
+			case "MB/s":
+			default:
+				if r.metrics == nil {
+					r.metrics = map[string][]float64{}
+				}
+				r.metrics[f[i]] = append(r.metrics[f[i]], v)
 			}
 		}
 	}
@@ -128,6 +145,19 @@ func printTable(w io.Writer, res map[string]*result) (failed int) {
 		}
 		ns := median(r.ns)
 		ratio, goal, ok := "-", "-", "-"
+		if t.metric != "" {
+			vs, found := r.metrics[t.metric]
+			if !found {
+				continue
+			}
+			v := median(vs)
+			ratio = fmt.Sprintf("%g %s", v, t.metric)
+			if t.maxMetric > 0 {
+				goal, ok = fmt.Sprintf("<= %g", t.maxMetric), verdict(v <= t.maxMetric, &failed)
+			}
+			fmt.Fprintf(tw, "%s\t%.1f\t%.0f\t%.0f\t%.0f\t%s\t%s\t%s\t%s\t%s\n", t.bench, ns, 1e9/ns, r.bytes, r.allc, "-", ratio, goal, ok, t.seed)
+			continue
+		}
 		if c := res[t.calib]; c != nil {
 			cns := median(c.ns)
 			if t.throughput {

@@ -4,6 +4,10 @@
 // dedupe, an in-memory store for Micronode (amnesia: nothing touches disk),
 // privacy helpers for attrs, and a merge iterator over streams.
 //
+// Hosts on a request path use an Emitter in front of the Log: a bounded
+// queue that sheds instead of blocking, parallel signing that keeps every
+// chain in order, and counts of every record it does not append.
+//
 // The bytes, hashes and signatures are those of package canonical
 // (canonical/SPEC.md); this package adds chains, keys and policy.
 package sdk

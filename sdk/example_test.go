@@ -1,6 +1,7 @@
 package sdk_test
 
 import (
+	"context"
 	"crypto/ed25519"
 	"errors"
 	"fmt"
@@ -95,4 +96,35 @@ func ExampleConfig_sealEvery() {
 	// head 250 sealed up to 200
 	// true
 	// sealed up to 250 <nil>
+}
+
+// A host hands records to an Emitter, which never blocks: the record is
+// checked and queued, signed by a worker, and acknowledged once appended.
+func ExampleEmitter() {
+	log, err := sdk.New(sdk.Config{Signer: exampleKey()})
+	if err != nil {
+		panic(err)
+	}
+	var acks []string // OnDurable runs on a worker; read it after Close
+	em, err := sdk.NewEmitter(log, sdk.EmitterOptions{
+		OnDurable: func(a sdk.EmitAck) { acks = append(acks, fmt.Sprint("appended ", a.Stream, " ", a.Seq)) },
+	})
+	if err != nil {
+		panic(err)
+	}
+	rec := canonical.AuditRecord{Kind: canonical.KindGetServed, TsMs: 1764201600000,
+		WriterID: "svc-gateway@inst-1", Stream: "reads", Reason: "served"}
+	if err := em.TryEmit(&rec); errors.Is(err, sdk.ErrBusy) {
+		fmt.Println("shed, and counted") // the request goes on either way
+	}
+	rec.Seq = 7 // only the emitter assigns seq
+	fmt.Println(em.TryEmit(&rec))
+	if err := em.Close(context.Background()); err != nil { // drains
+		panic(err)
+	}
+	st := em.Stats()
+	fmt.Println(acks, st.Offered, st.Appended, st.Dropped[sdk.DropInvalid])
+	// Output:
+	// canonical: seq: must be 0: the emitter assigns it
+	// [appended reads 1] 2 1 1
 }

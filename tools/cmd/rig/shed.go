@@ -78,7 +78,7 @@ func shedStormMain(args []string) int {
 		fmt.Fprintln(os.Stderr, "rig: -duration and -load must be positive")
 		return 2
 	}
-	snap, err := shedStorm(*duration, *load)
+	snap, err := shedStorm(*duration, *load, sdk.DefaultDepth)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "rig:", err)
 		return 1
@@ -106,7 +106,7 @@ func shedStormMain(args []string) int {
 // shedStorm drives an emitter (defaults: depth 1024, workers from
 // GOMAXPROCS, every record signed, MemStore) past its capacity and checks
 // that it sheds instead of blocking or growing, and counts every record.
-func shedStorm(duration time.Duration, load float64) (*ShedSnapshot, error) {
+func shedStorm(duration time.Duration, load float64, depth int) (*ShedSnapshot, error) {
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		return nil, err
@@ -138,7 +138,7 @@ func shedStorm(duration time.Duration, load float64) (*ShedSnapshot, error) {
 		storming atomic.Bool
 	)
 	var recordBytes atomic.Int64
-	e, err := sdk.NewEmitter(log, sdk.EmitterOptions{Metrics: m, OnDurable: func(a sdk.EmitAck) {
+	e, err := sdk.NewEmitter(log, sdk.EmitterOptions{Depth: depth, Metrics: m, OnDurable: func(a sdk.EmitAck) {
 		appended.Add(1)
 		recordBytes.Store(int64(a.Bytes))
 		if storming.Load() {
@@ -150,7 +150,7 @@ func shedStorm(duration time.Duration, load float64) (*ShedSnapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.Depth, s.Workers = sdk.DefaultDepth, min(runtime.GOMAXPROCS(0), sdk.MaxWorkers)
+	s.Depth, s.Workers = depth, min(runtime.GOMAXPROCS(0), sdk.MaxWorkers)
 
 	rec := canonical.AuditRecord{Kind: canonical.KindGetServed, WriterID: "svc-gateway@rig", Stream: "reads",
 		Actor: canonical.Actor{CapID: "cap:rig"}, Subject: canonical.Subject{Name: "bucket/object"},
@@ -200,7 +200,7 @@ func shedStorm(duration time.Duration, load float64) (*ShedSnapshot, error) {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	s.HeapBytes.Before = ms.HeapAlloc
-	s.HeapBytes.Bound = ms.HeapAlloc + uint64(sdk.DefaultDepth)*uint64(canonical.DefaultLimits.MaxRecord) + 8<<20
+	s.HeapBytes.Bound = ms.HeapAlloc + uint64(depth)*uint64(canonical.DefaultLimits.MaxRecord) + 8<<20
 	totalBefore := ms.TotalAlloc
 	peak := atomic.Uint64{}
 	peak.Store(ms.HeapInuse)

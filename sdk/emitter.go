@@ -42,7 +42,9 @@ type Emitter struct {
 	acks    chan *slot // committed, waiting for durability (not for a MemStore)
 	instant bool       // the store is a MemStore: acknowledge at commit
 
+	_         [64]byte     // active is written by every TryEmit
 	active    atomic.Int64 // TryEmit/Emit calls running
+	_         [56]byte
 	closed    atomic.Bool
 	closing   chan struct{} // closed by Close: wakes Emit and blocked TryEmit
 	abort     chan struct{} // closed when Close's deadline passes: stop linking
@@ -162,10 +164,17 @@ type slot struct {
 	msg     [len(canonical.SigPrefix) + 32]byte
 }
 
+// emitCounters are written by TryEmit's callers (offered, drops at
+// emit) and by the workers (appended): on separate cache lines, so that
+// cores do not pass one line back and forth per record.
 type emitCounters struct {
-	offered, appended, dedupe, busy atomic.Uint64
-	drops                           [numDropReasons]atomic.Uint64
-	sinkErrors, verifyFails         atomic.Uint64
+	offered                 atomic.Uint64
+	_                       [56]byte
+	appended                atomic.Uint64
+	_                       [56]byte
+	dedupe, busy            atomic.Uint64
+	drops                   [numDropReasons]atomic.Uint64
+	sinkErrors, verifyFails atomic.Uint64
 }
 
 var dropReasons = [...]string{DropBackpressure, DropBounds, DropInvalid, DropSinkError, DropShutdown, DropClosed}

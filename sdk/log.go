@@ -109,6 +109,8 @@ type Log struct {
 	closed bool
 	// emitting is set while an Emitter owns the log's appends.
 	emitting atomic.Bool
+	// hasFailed is set (under mu) once failed is.
+	hasFailed atomic.Bool
 }
 
 // ErrClosed is returned by Append on a closed Log.
@@ -133,6 +135,7 @@ func (l *Log) Close() error {
 	l.closed = true
 	if l.failed == nil {
 		l.failed = ErrClosed
+		l.hasFailed.Store(true)
 	}
 	l.mu.Unlock()
 	if l.closer != nil {
@@ -335,8 +338,12 @@ func (l *Log) AppendPending(rec *canonical.AuditRecord) (Pending, error) {
 	return Pending{Appended: a, log: l, ticket: ticket}, nil
 }
 
-// failure returns the error that stopped the log, if any.
+// failure returns the error that stopped the log, if any. The atomic
+// check keeps appends on different cores from contending on l.mu.
 func (l *Log) failure() error {
+	if !l.hasFailed.Load() {
+		return nil
+	}
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	return l.failed
@@ -346,6 +353,7 @@ func (l *Log) fail(err error) {
 	l.mu.Lock()
 	if l.failed == nil {
 		l.failed = err
+		l.hasFailed.Store(true)
 	}
 	l.mu.Unlock()
 }

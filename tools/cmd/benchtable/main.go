@@ -56,6 +56,8 @@ var targets = []target{
 	{bench: "EmitterDesignLoad", metric: "p99-us", maxMetric: 100, seed: "append p99 <= 1.5 ms"},
 	{bench: "EmitterDesignLoad", metric: "busy-%", maxMetric: 0.5, seed: "busy <= 0.5% at design load"},
 	{bench: "EmitterDesignLoad", metric: "tryemit-p99-ns", seed: "-"},
+	{bench: "EmitterDesignLoad", metric: "p50-us", seed: "-"},
+	{bench: "EmitterDesignLoad", metric: "os-preemptions", seed: "-"},
 }
 
 type result struct {

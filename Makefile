@@ -6,7 +6,7 @@ TEST_SCHEMAS := gen/testdata/shapes.capnp $(wildcard gen/testdata/unsupported/*.
 BENCH    ?= .
 COUNT    ?= 5
 
-.PHONY: all demo test setup vet gen gen-check go-test interop interop-rust interop-python bench fuzz rig-wal rig-export rig-shed observability
+.PHONY: all demo test setup vet gen gen-check schema-check go-test interop interop-rust interop-python bench fuzz rig-wal rig-export rig-shed observability
 
 all: test
 
@@ -14,7 +14,7 @@ demo:
 	$(GO) run ./tools/cmd/ronaudit demo
 
 # The README's test command: everything CI checks.
-test: setup vet gen-check go-test observability interop
+test: setup vet gen-check schema-check go-test observability interop
 
 setup:
 	@bash testing/setup.sh
@@ -28,15 +28,21 @@ vet:
 gen:
 	capnp compile -o- schema/audit.capnp > gen/testdata/audit.req
 	@for f in $(TEST_SCHEMAS); do capnp compile -o- $$f > $${f%.capnp}.req || exit 1; done
+	@cd tools/schemacheck/testdata && for f in *.capnp; do capnp compile -o- $$f > $${f%.capnp}.req || exit 1; done
 	$(GO) run ./gen/cmd/capnpc-ronaudit -pkg canonical -o canonical -req gen/testdata/audit.req
 	$(GO) run ./gen/cmd/capnpc-ronaudit -pkg shapes -o gen/internal/shapes -req gen/testdata/shapes.req
 
 # CI: regenerating from the schemas must change nothing.
 gen-check: gen
-	@git diff --exit-code -- gen/testdata canonical/audit.capnp.go gen/internal/shapes/shapes.capnp.go \
+	@git diff --exit-code -- gen/testdata tools/schemacheck/testdata canonical/audit.capnp.go gen/internal/shapes/shapes.capnp.go \
 		|| (echo "generated files are stale: run make gen and commit" && exit 1)
 	@test -z "$$(git status --porcelain --untracked-files=all -- 'gen/testdata/*.req')" \
 		|| (git status --porcelain -- gen/testdata; echo "make gen left untracked requests: commit them" && exit 1)
+
+# The schema may only grow: every change is checked against the layouts of
+# the released versions (schema/history; tools/schemacheck has the rules).
+schema-check:
+	$(GO) run ./tools/cmd/schemacheck -req gen/testdata/audit.req -history schema/history
 
 go-test:
 	$(GO) test -race -count=1 ./...

@@ -1,0 +1,49 @@
+package main
+
+import (
+	"bytes"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func runCmd(args ...string) (int, string) {
+	var out bytes.Buffer
+	code := run(args, &out, &out)
+	return code, out.String()
+}
+
+func TestCommand(t *testing.T) {
+	td := "../../schemacheck/testdata"
+	hist := filepath.Join(t.TempDir(), "history")
+	if code, out := runCmd("-req", td+"/base.req", "-history", hist); code != 2 || !strings.Contains(out, "no such file") {
+		t.Fatalf("no history: %d %s", code, out)
+	}
+	if code, out := runCmd("record", "-version", "1", "-req", td+"/base.req", "-history", hist); code != 0 {
+		t.Fatalf("record: %d %s", code, out)
+	}
+	if code, out := runCmd("record", "-version", "1", "-req", td+"/add_ok.req", "-history", hist); code != 1 || !strings.Contains(out, "never rewritten") {
+		t.Fatalf("re-record: %d %s", code, out)
+	}
+	if code, out := runCmd("-req", td+"/base.req", "-history", hist); code != 0 || !strings.Contains(out, "compatible with every released version (v1..v1)") {
+		t.Fatalf("check base: %d %s", code, out)
+	}
+	if code, out := runCmd("-req", td+"/add_ok.req", "-history", hist); code != 0 || !strings.Contains(out, "the schema grew since v1") {
+		t.Fatalf("check additions: %d %s", code, out)
+	}
+	code, out := runCmd("-req", td+"/renamed.req", "-history", hist)
+	if code != 1 || !strings.Contains(out, "v1: Rec.b (@1): renamed: field renamed to bee") || !strings.Contains(out, "1 incompatible change(s)") {
+		t.Fatalf("check rename: %d %s", code, out)
+	}
+	if code, out := runCmd("record", "-version", "2", "-req", td+"/renamed.req", "-history", hist); code != 1 || !strings.Contains(out, "not recording an incompatible layout") {
+		t.Fatalf("record incompatible: %d %s", code, out)
+	}
+	if code, out := runCmd("record", "-version", "2", "-req", td+"/add_ok.req", "-history", hist); code != 0 {
+		t.Fatalf("record v2: %d %s", code, out)
+	}
+	// v2 is released: dropping what v2 added breaks v2, not v1.
+	code, out = runCmd("-req", td+"/base.req", "-history", hist)
+	if code != 1 || !strings.Contains(out, "v2: Rec.d (@5): field-removed") || strings.Contains(out, "v1: ") {
+		t.Fatalf("check against v2: %d %s", code, out)
+	}
+}

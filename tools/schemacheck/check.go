@@ -1,0 +1,273 @@
+package schemacheck
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Rule names one evolution rule; every Problem carries the one it breaks.
+type Rule string
+
+// The rules.
+const (
+	RuleFileID           Rule = "file-id"           // the schema file's id changed
+	RuleStructRemoved    Rule = "struct-removed"    // a struct of an earlier version is gone
+	RuleStructID         Rule = "struct-id"         // a struct kept its name and changed its id
+	RuleRenamed          Rule = "renamed"           // a struct, enum, field or enumerant changed its name
+	RuleSectionShrunk    Rule = "section-shrunk"    // a data or pointer section got smaller
+	RuleFieldRemoved     Rule = "field-removed"     // an ordinal of an earlier version is gone
+	RuleOrdinalReused    Rule = "ordinal-reused"    // an ordinal now holds a different field
+	RuleTypeChanged      Rule = "type-changed"      // a field's type changed
+	RuleOffsetMoved      Rule = "offset-moved"      // a field's slot moved
+	RuleDefaultChanged   Rule = "default-changed"   // a field's default changed, or a new field has one
+	RuleUnionMembership  Rule = "union-membership"  // a field moved into, out of, or within a union
+	RuleGroupChanged     Rule = "group-changed"     // a field turned into a group or back
+	RuleNewUnionMember   Rule = "new-union-member"  // a new field joined a union of an earlier version's struct
+	RuleEnumRemoved      Rule = "enum-removed"      // an enum of an earlier version is gone
+	RuleEnumID           Rule = "enum-id"           // an enum kept its name and changed its id
+	RuleEnumerantRemoved Rule = "enumerant-removed" // an enumerant of an earlier version is gone
+)
+
+// Problem is one incompatibility between a recorded version and the
+// current schema.
+type Problem struct {
+	Version int    // the recorded version it breaks
+	Where   string // e.g. "AuditRecord.reason (@8)"
+	Rule    Rule
+	Detail  string // what changed, old -> new
+}
+
+func (p Problem) String() string {
+	return fmt.Sprintf("v%d: %s: %s: %s", p.Version, p.Where, p.Rule, p.Detail)
+}
+
+// Check compares the current layout with one recorded version and returns
+// every problem, in a stable order.
+func Check(old, cur *Layout) []Problem {
+	c := checker{v: old.Version}
+	if old.FileID != cur.FileID {
+		c.add(old.File, RuleFileID, old.FileID+" -> "+cur.FileID)
+	}
+	curStructs := map[string]*StructInfo{}
+	curStructNames := map[string]*StructInfo{}
+	for i := range cur.Structs {
+		curStructs[cur.Structs[i].ID] = &cur.Structs[i]
+		curStructNames[cur.Structs[i].Name] = &cur.Structs[i]
+	}
+	for i := range old.Structs {
+		o := &old.Structs[i]
+		n := curStructs[o.ID]
+		if n == nil {
+			if byName := curStructNames[o.Name]; byName != nil {
+				c.add(o.Name, RuleStructID, o.ID+" -> "+byName.ID)
+			} else {
+				c.add(o.Name, RuleStructRemoved, "struct "+o.ID+" is not in the schema")
+			}
+			continue
+		}
+		c.checkStruct(o, n)
+	}
+	curEnums := map[string]*EnumInfo{}
+	curEnumNames := map[string]*EnumInfo{}
+	for i := range cur.Enums {
+		curEnums[cur.Enums[i].ID] = &cur.Enums[i]
+		curEnumNames[cur.Enums[i].Name] = &cur.Enums[i]
+	}
+	for i := range old.Enums {
+		o := &old.Enums[i]
+		n := curEnums[o.ID]
+		if n == nil {
+			if byName := curEnumNames[o.Name]; byName != nil {
+				c.add(o.Name, RuleEnumID, o.ID+" -> "+byName.ID)
+			} else {
+				c.add(o.Name, RuleEnumRemoved, "enum "+o.ID+" is not in the schema")
+			}
+			continue
+		}
+		if o.Name != n.Name {
+			c.add(o.Name, RuleRenamed, "enum renamed to "+n.Name)
+		}
+		for v, name := range o.Enumerants {
+			where := fmt.Sprintf("%s.%s (=%d)", o.Name, name, v)
+			switch {
+			case v >= len(n.Enumerants):
+				c.add(where, RuleEnumerantRemoved, "value "+strconv.Itoa(v)+" is gone: records holding it would not open")
+			case n.Enumerants[v] != name:
+				c.add(where, RuleRenamed, "enumerant renamed to "+n.Enumerants[v])
+			}
+		}
+	}
+	sort.SliceStable(c.problems, func(i, j int) bool { return c.problems[i].Where < c.problems[j].Where })
+	return c.problems
+}
+
+type checker struct {
+	v        int
+	problems []Problem
+}
+
+func (c *checker) add(where string, r Rule, detail string) {
+	c.problems = append(c.problems, Problem{Version: c.v, Where: where, Rule: r, Detail: detail})
+}
+
+func (c *checker) checkStruct(o, n *StructInfo) {
+	if o.Name != n.Name {
+		c.add(o.Name, RuleRenamed, "struct renamed to "+n.Name)
+	}
+	if n.DataWords < o.DataWords {
+		c.add(o.Name, RuleSectionShrunk, fmt.Sprintf("data section %d -> %d words", o.DataWords, n.DataWords))
+	}
+	if n.Pointers < o.Pointers {
+		c.add(o.Name, RuleSectionShrunk, fmt.Sprintf("pointer section %d -> %d", o.Pointers, n.Pointers))
+	}
+	if o.DiscriminantCount > 0 && n.DiscriminantOffset != o.DiscriminantOffset {
+		c.add(o.Name, RuleUnionMembership, fmt.Sprintf("union discriminant moved from offset %d to %d", o.DiscriminantOffset, n.DiscriminantOffset))
+	}
+	byOrdinal := map[int]*FieldInfo{}
+	byName := map[string]*FieldInfo{}
+	for i := range n.Fields {
+		byName[n.Fields[i].Name] = &n.Fields[i]
+		if n.Fields[i].Ordinal >= 0 {
+			byOrdinal[n.Fields[i].Ordinal] = &n.Fields[i]
+		}
+	}
+	oldOrdinals := map[int]bool{}
+	for i := range o.Fields {
+		of := &o.Fields[i]
+		where := fmt.Sprintf("%s.%s (@%d)", o.Name, of.Name, of.Ordinal)
+		var nf *FieldInfo
+		if of.Ordinal >= 0 {
+			oldOrdinals[of.Ordinal] = true
+			nf = byOrdinal[of.Ordinal]
+		} else {
+			where = o.Name + "." + of.Name + " (group)"
+			nf = byName[of.Name]
+		}
+		if nf == nil {
+			c.add(where, RuleFieldRemoved, "no field has this ordinal now")
+			continue
+		}
+		sameType := nf.Type == of.Type && (nf.Group == "") == (of.Group == "")
+		if nf.Name != of.Name && !sameType {
+			c.add(where, RuleOrdinalReused, fmt.Sprintf("now field %s of type %s (was %s): records of the old field would read as the new one", nf.Name, describeType(nf), describeType(of)))
+			continue
+		}
+		if nf.Name != of.Name {
+			c.add(where, RuleRenamed, "field renamed to "+nf.Name)
+		}
+		if (nf.Group == "") != (of.Group == "") {
+			c.add(where, RuleGroupChanged, describeType(of)+" -> "+describeType(nf))
+			continue
+		}
+		if nf.Type != of.Type {
+			c.add(where, RuleTypeChanged, of.Type+" -> "+nf.Type)
+		}
+		if nf.Group == "" && nf.Offset != of.Offset {
+			c.add(where, RuleOffsetMoved, fmt.Sprintf("slot offset %d -> %d", of.Offset, nf.Offset))
+		}
+		if nf.Default != of.Default {
+			c.add(where, RuleDefaultChanged, fmt.Sprintf("default %s -> %s: the canonical form writes the value XOR the default", orNone(of.Default), orNone(nf.Default)))
+		}
+		if nf.Union != of.Union {
+			c.add(where, RuleUnionMembership, unionText(of.Union)+" -> "+unionText(nf.Union))
+		}
+	}
+	for i := range n.Fields {
+		nf := &n.Fields[i]
+		if nf.Ordinal < 0 || oldOrdinals[nf.Ordinal] {
+			continue
+		}
+		where := fmt.Sprintf("%s.%s (@%d)", n.Name, nf.Name, nf.Ordinal)
+		if nf.Default != "" {
+			c.add(where, RuleDefaultChanged, "a new field with default "+nf.Default+": old records would read it as that default, not as absent")
+		}
+		if nf.Union >= 0 && o.DiscriminantCount > 0 {
+			c.add(where, RuleNewUnionMember, "joins a union that records of earlier versions already use")
+		} else if nf.Union >= 0 {
+			c.add(where, RuleUnionMembership, "a new union in a struct of an earlier version: its other members would be moved into it")
+		}
+	}
+}
+
+func describeType(f *FieldInfo) string {
+	if f.Group != "" {
+		return "group " + f.Group
+	}
+	return f.Type
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
+}
+
+func unionText(u int) string {
+	if u < 0 {
+		return "not in a union"
+	}
+	return "union member " + strconv.Itoa(u)
+}
+
+// History is the recorded versions, oldest first.
+type History []*Layout
+
+var versionFile = regexp.MustCompile(`^v([0-9]+)\.json$`)
+
+// LoadHistory reads dir/vN.json for every N.
+func LoadHistory(dir string) (History, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var h History
+	for _, e := range ents {
+		m := versionFile.FindStringSubmatch(e.Name())
+		if m == nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			return nil, err
+		}
+		var l Layout
+		dec := json.NewDecoder(strings.NewReader(string(b)))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&l); err != nil {
+			return nil, fmt.Errorf("schemacheck: %s: %w", e.Name(), err)
+		}
+		if want, _ := strconv.Atoi(m[1]); l.Version != want {
+			return nil, fmt.Errorf("schemacheck: %s records version %d", e.Name(), l.Version)
+		}
+		h = append(h, &l)
+	}
+	sort.Slice(h, func(i, j int) bool { return h[i].Version < h[j].Version })
+	return h, nil
+}
+
+// CheckAll checks the current layout against every recorded version.
+func (h History) CheckAll(cur *Layout) []Problem {
+	var all []Problem
+	for _, old := range h {
+		all = append(all, Check(old, cur)...)
+	}
+	return all
+}
+
+// Marshal renders a layout as the history file of version v.
+func Marshal(l *Layout, v int) ([]byte, error) {
+	c := *l
+	c.Version = v
+	b, err := json.MarshalIndent(&c, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '\n'), nil
+}

@@ -1,0 +1,151 @@
+package schemacheck
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func layout(t *testing.T, name string) *Layout {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name+".req"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := ReadLayout(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// TestRules: each schema in testdata is base.capnp with one change; the
+// check reports exactly the rules that change breaks, naming the field.
+func TestRules(t *testing.T) {
+	base := layout(t, "base")
+	base.Version = 1
+	for name, want := range map[string][]string{
+		"base":              nil,
+		"add_ok":            nil, // new fields, a new struct, a new enumerant
+		"removed":           {"Rec: section-shrunk: pointer section 3 -> 2", "Rec.s (@4): field-removed"},
+		"type_changed":      {"Rec.a (@0): type-changed: UInt32 -> UInt64", "Rec.e (@3): offset-moved: slot offset 2 -> 4"},
+		"list_type":         {"Rec.c (@2): type-changed: List(Text) -> List(Data)"},
+		"renamed":           {"Rec.b (@1): renamed: field renamed to bee"},
+		"ordinal_reused":    {"Rec.s (@4): ordinal-reused"},
+		"default_changed":   {"Rec.a (@0): default-changed: default (none) -> uint32 = 5"},
+		"new_default":       {"Rec.d (@5): default-changed: a new field with default"},
+		"into_union":        {"Rec.b (@1): union-membership: not in a union -> union member 0", "Rec.z (@5): union-membership: a new union"},
+		"struct_id":         {"Rec.s (@4): type-changed: Struct(0xd1e2f3a4b5c6d7e8) -> Struct(0xd1e2f3a4b5c6d7e9)", "Sub: struct-id: 0xd1e2f3a4b5c6d7e8 -> 0xd1e2f3a4b5c6d7e9"},
+		"struct_removed":    {"Rec: section-shrunk: pointer section 3 -> 2", "Rec.s (@4): field-removed", "Sub: struct-removed"},
+		"enumerant_removed": {"Color.green (=1): enumerant-removed"},
+		"enumerant_renamed": {"Color.green (=1): renamed: enumerant renamed to verde"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			got := Check(base, layout(t, name))
+			if len(got) != len(want) {
+				t.Fatalf("%d problems, want %d: %v", len(got), len(want), got)
+			}
+			for i, p := range got {
+				if s := p.String(); !strings.HasPrefix(s, "v1: "+want[i]) {
+					t.Errorf("problem %d: %q, want it to start with %q", i, s, "v1: "+want[i])
+				}
+			}
+		})
+	}
+}
+
+// TestLayoutFields: the layout records what decides bytes.
+func TestLayoutFields(t *testing.T) {
+	l := layout(t, "into_union")
+	var rec StructInfo
+	for _, s := range l.Structs {
+		if s.Name == "Rec" {
+			rec = s
+		}
+	}
+	if rec.DiscriminantCount != 2 || rec.Pointers != 3 {
+		t.Fatalf("%+v", rec)
+	}
+	i := slices.IndexFunc(rec.Fields, func(f FieldInfo) bool { return f.Name == "c" })
+	if f := rec.Fields[i]; f.Type != "List(Text)" || f.Ordinal != 2 || f.Union != -1 || f.Offset != 1 {
+		t.Fatalf("%+v", f)
+	}
+	d := layout(t, "default_changed")
+	if f := d.Structs[slices.IndexFunc(d.Structs, func(s StructInfo) bool { return s.Name == "Rec" })].Fields[0]; f.Default == "" {
+		t.Fatalf("explicit default not recorded: %+v", f)
+	}
+}
+
+// TestHistoryRoundTrip: Marshal and LoadHistory agree, and a history file
+// that names another version, or has unknown fields, is refused.
+func TestHistoryRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	base := layout(t, "base")
+	b, err := Marshal(base, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "v1.json"), b, 0o644)
+	h, err := LoadHistory(dir)
+	if err != nil || len(h) != 1 || h[0].Version != 1 {
+		t.Fatalf("%v %v", h, err)
+	}
+	base.Version = 1
+	if !reflect.DeepEqual(h[0], base) {
+		t.Fatalf("round trip changed the layout")
+	}
+	os.WriteFile(filepath.Join(dir, "v2.json"), b, 0o644) // says version 1
+	if _, err := LoadHistory(dir); err == nil {
+		t.Fatal("v2.json recording version 1 accepted")
+	}
+	os.WriteFile(filepath.Join(dir, "v2.json"), bytes.Replace(b, []byte(`"version": 1`), []byte(`"version": 2, "extra": 1`), 1), 0o644)
+	if _, err := LoadHistory(dir); err == nil {
+		t.Fatal("unknown field accepted")
+	}
+}
+
+// TestRealSchema: schema/audit.capnp, as compiled in gen/testdata, is
+// compatible with every released layout in schema/history.
+func TestRealSchema(t *testing.T) {
+	b, err := os.ReadFile("../../gen/testdata/audit.req")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur, err := ReadLayout(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := LoadHistory("../../schema/history")
+	if err != nil || len(h) == 0 {
+		t.Fatalf("history: %v (%d versions)", err, len(h))
+	}
+	if p := h.CheckAll(cur); len(p) > 0 {
+		t.Fatalf("the schema breaks its history: %v", p)
+	}
+}
+
+// TestRequestsFresh recompiles the test schemas when capnp is installed
+// (CI installs it): the checked-in requests are what they compile to.
+func TestRequestsFresh(t *testing.T) {
+	if _, err := exec.LookPath("capnp"); err != nil {
+		t.Skip("capnp not installed")
+	}
+	files, _ := filepath.Glob("testdata/*.capnp")
+	for _, f := range files {
+		cmd := exec.Command("capnp", "compile", "-o-", filepath.Base(f))
+		cmd.Dir = "testdata"
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		req, err := os.ReadFile(strings.TrimSuffix(f, ".capnp") + ".req")
+		if err != nil || !bytes.Equal(out, req) {
+			t.Errorf("%s: the checked-in request is stale: capnp compile -o- %s > %s.req", f, filepath.Base(f), strings.TrimSuffix(filepath.Base(f), ".capnp"))
+		}
+	}
+}

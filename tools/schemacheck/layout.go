@@ -1,0 +1,318 @@
+// Package schemacheck keeps the record schema's growth safe: it records
+// the layout of each released schema version (schema/history/vN.json) and
+// rejects a schema change that Cap'n Proto's evolution rules forbid, or
+// that would change the canonical bytes, and so the hashes, of records
+// written under an earlier version.
+//
+// A layout is everything of a compiled schema that decides bytes or
+// identity: file, struct and enum ids; each struct's data and pointer
+// section sizes; each field's ordinal, name, slot offset, type, default
+// and union membership; each enum's enumerants by value. It is read from
+// the CodeGeneratorRequest that `capnp compile -o-` writes (make gen keeps
+// gen/testdata/audit.req current), so the check needs no capnp binary.
+//
+// What a change may do, against every recorded version:
+//
+//   - add fields (new ordinals), structs and enumerants (new values): an
+//     old record has the new fields zero or null, and the canonical form
+//     truncates zero data words and null pointers, so its bytes are the
+//     same under the new schema;
+//   - nothing else. Removing, renaming, retyping, moving (offset) or
+//     re-defaulting a field, moving it into or out of a union, reusing
+//     an ordinal, changing an id, shrinking a section, removing or
+//     renaming an enumerant: each is reported with the field and the rule.
+//
+// Names are part of the contract here (stricter than Cap'n Proto's wire
+// rules): the JSON rendering, the generated Go API and the foreign readers
+// use them.
+package schemacheck
+
+import (
+	"fmt"
+	"sort"
+
+	"capnproto.org/go/capnp/v3"
+	"capnproto.org/go/capnp/v3/std/capnp/schema"
+)
+
+// Layout is one schema version's layout.
+type Layout struct {
+	Version int          `json:"version"` // the schema version it was released as (canonical.Version); 0 in a current layout
+	File    string       `json:"file"`
+	FileID  string       `json:"fileId"`
+	Structs []StructInfo `json:"structs"`
+	Enums   []EnumInfo   `json:"enums"`
+}
+
+// StructInfo is one struct's layout.
+type StructInfo struct {
+	ID                 string      `json:"id"`
+	Name               string      `json:"name"` // scoped, e.g. "AuditRecord" or "Outer.Inner"
+	DataWords          int         `json:"dataWords"`
+	Pointers           int         `json:"pointers"`
+	IsGroup            bool        `json:"isGroup,omitempty"`
+	DiscriminantCount  int         `json:"discriminantCount,omitempty"`
+	DiscriminantOffset int         `json:"discriminantOffset,omitempty"`
+	Fields             []FieldInfo `json:"fields"` // by ordinal
+}
+
+// FieldInfo is one field's layout.
+type FieldInfo struct {
+	Name    string `json:"name"`
+	Ordinal int    `json:"ordinal"` // -1 for a group's implicit ordinal
+	// Union is the field's discriminant value when it is a member of its
+	// struct's union; -1 when it is not.
+	Union   int    `json:"union"`
+	Group   string `json:"group,omitempty"`   // a group's struct id
+	Offset  int    `json:"offset"`            // slot offset, in units of the type's size (pointer index for pointers)
+	Type    string `json:"type,omitempty"`    // e.g. "UInt32", "List(Text)", "Struct(0x...)"
+	Default string `json:"default,omitempty"` // an explicit default, in Cap'n Proto text form
+}
+
+// EnumInfo is one enum's layout.
+type EnumInfo struct {
+	ID         string   `json:"id"`
+	Name       string   `json:"name"`
+	Enumerants []string `json:"enumerants"` // by value
+}
+
+func hexID(id uint64) string { return fmt.Sprintf("%#016x", id) }
+
+// ReadLayout reads the layout of the one file a CodeGeneratorRequest asks
+// for.
+func ReadLayout(req []byte) (*Layout, error) {
+	msg, err := capnp.Unmarshal(req)
+	if err != nil {
+		return nil, fmt.Errorf("schemacheck: reading request: %w", err)
+	}
+	msg.ResetReadLimit(1 << 40)
+	r, err := schema.ReadRootCodeGeneratorRequest(msg)
+	if err != nil {
+		return nil, fmt.Errorf("schemacheck: reading request: %w", err)
+	}
+	nodes, err := r.Nodes()
+	if err != nil {
+		return nil, err
+	}
+	byID := map[uint64]schema.Node{}
+	for i := 0; i < nodes.Len(); i++ {
+		byID[nodes.At(i).Id()] = nodes.At(i)
+	}
+	files, err := r.RequestedFiles()
+	if err != nil {
+		return nil, err
+	}
+	if files.Len() != 1 {
+		return nil, fmt.Errorf("schemacheck: the request has %d files; want one schema file", files.Len())
+	}
+	name, _ := files.At(0).Filename()
+	l := &Layout{File: name, FileID: hexID(files.At(0).Id())}
+	if err := l.scope(byID, files.At(0).Id(), ""); err != nil {
+		return nil, err
+	}
+	sort.Slice(l.Structs, func(i, j int) bool { return l.Structs[i].Name < l.Structs[j].Name })
+	sort.Slice(l.Enums, func(i, j int) bool { return l.Enums[i].Name < l.Enums[j].Name })
+	return l, nil
+}
+
+// scope adds the structs and enums nested in node id, and groups.
+func (l *Layout) scope(byID map[uint64]schema.Node, id uint64, prefix string) error {
+	n, ok := byID[id]
+	if !ok {
+		return fmt.Errorf("schemacheck: node %s missing from the request", hexID(id))
+	}
+	nested, err := n.NestedNodes()
+	if err != nil {
+		return err
+	}
+	for i := 0; i < nested.Len(); i++ {
+		nn := nested.At(i)
+		short, _ := nn.Name()
+		if err := l.node(byID, nn.Id(), prefix+short); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (l *Layout) node(byID map[uint64]schema.Node, id uint64, name string) error {
+	n, ok := byID[id]
+	if !ok {
+		return fmt.Errorf("schemacheck: node %s (%s) missing from the request", name, hexID(id))
+	}
+	switch n.Which() {
+	case schema.Node_Which_structNode:
+		if err := l.addStruct(byID, n, name); err != nil {
+			return err
+		}
+	case schema.Node_Which_enum:
+		list, err := n.Enum().Enumerants()
+		if err != nil {
+			return err
+		}
+		e := EnumInfo{ID: hexID(id), Name: name}
+		for i := 0; i < list.Len(); i++ {
+			en, _ := list.At(i).Name()
+			e.Enumerants = append(e.Enumerants, en)
+		}
+		l.Enums = append(l.Enums, e)
+	}
+	return l.scope(byID, id, name+".")
+}
+
+func (l *Layout) addStruct(byID map[uint64]schema.Node, n schema.Node, name string) error {
+	st := n.StructNode()
+	s := StructInfo{ID: hexID(n.Id()), Name: name, DataWords: int(st.DataWordCount()), Pointers: int(st.PointerCount()),
+		IsGroup: st.IsGroup(), DiscriminantCount: int(st.DiscriminantCount()), DiscriminantOffset: int(st.DiscriminantOffset())}
+	fields, err := st.Fields()
+	if err != nil {
+		return err
+	}
+	for i := 0; i < fields.Len(); i++ {
+		f := fields.At(i)
+		fname, _ := f.Name()
+		fi := FieldInfo{Name: fname, Ordinal: -1, Union: -1}
+		if f.Ordinal().Which() == schema.Field_ordinal_Which_explicit {
+			fi.Ordinal = int(f.Ordinal().Explicit())
+		}
+		if dv := f.DiscriminantValue(); dv != schema.Field_noDiscriminant {
+			fi.Union = int(dv)
+		}
+		switch f.Which() {
+		case schema.Field_Which_slot:
+			slot := f.Slot()
+			fi.Offset = int(slot.Offset())
+			t, err := slot.Type()
+			if err != nil {
+				return err
+			}
+			if fi.Type, err = typeString(t); err != nil {
+				return err
+			}
+			if slot.HadExplicitDefault() {
+				v, err := slot.DefaultValue()
+				if err != nil {
+					return err
+				}
+				if fi.Default, err = valueString(v); err != nil {
+					return err
+				}
+			}
+		case schema.Field_Which_group:
+			gid := f.Group().TypeId()
+			fi.Group = hexID(gid)
+			if err := l.node(byID, gid, name+"."+fname); err != nil {
+				return err
+			}
+		}
+		s.Fields = append(s.Fields, fi)
+	}
+	sort.Slice(s.Fields, func(i, j int) bool {
+		a, b := s.Fields[i], s.Fields[j]
+		if a.Ordinal != b.Ordinal {
+			return a.Ordinal < b.Ordinal
+		}
+		return a.Name < b.Name
+	})
+	l.Structs = append(l.Structs, s)
+	return nil
+}
+
+// valueString renders an explicit default. Scalars, Text and Data are
+// rendered whole; a struct, list or AnyPointer default only as present
+// (the generator refuses explicit defaults anyway, so any default on a new
+// field is already a problem).
+func valueString(v schema.Value) (string, error) {
+	switch v.Which() {
+	case schema.Value_Which_void:
+		return "void", nil
+	case schema.Value_Which_bool:
+		return fmt.Sprintf("bool = %v", v.Bool()), nil
+	case schema.Value_Which_int8:
+		return fmt.Sprintf("int8 = %d", v.Int8()), nil
+	case schema.Value_Which_int16:
+		return fmt.Sprintf("int16 = %d", v.Int16()), nil
+	case schema.Value_Which_int32:
+		return fmt.Sprintf("int32 = %d", v.Int32()), nil
+	case schema.Value_Which_int64:
+		return fmt.Sprintf("int64 = %d", v.Int64()), nil
+	case schema.Value_Which_uint8:
+		return fmt.Sprintf("uint8 = %d", v.Uint8()), nil
+	case schema.Value_Which_uint16:
+		return fmt.Sprintf("uint16 = %d", v.Uint16()), nil
+	case schema.Value_Which_uint32:
+		return fmt.Sprintf("uint32 = %d", v.Uint32()), nil
+	case schema.Value_Which_uint64:
+		return fmt.Sprintf("uint64 = %d", v.Uint64()), nil
+	case schema.Value_Which_float32:
+		return fmt.Sprintf("float32 = %v", v.Float32()), nil
+	case schema.Value_Which_float64:
+		return fmt.Sprintf("float64 = %v", v.Float64()), nil
+	case schema.Value_Which_enum:
+		return fmt.Sprintf("enum = %d", v.Enum()), nil
+	case schema.Value_Which_text:
+		t, err := v.Text()
+		return fmt.Sprintf("text = %q", t), err
+	case schema.Value_Which_data:
+		d, err := v.Data()
+		return fmt.Sprintf("data = %x", d), err
+	case schema.Value_Which_list:
+		return "list = (set)", nil
+	case schema.Value_Which_structValue:
+		return "struct = (set)", nil
+	case schema.Value_Which_anyPointer:
+		return "anyPointer = (set)", nil
+	case schema.Value_Which_interface:
+		return "interface", nil
+	}
+	return "", fmt.Errorf("schemacheck: unknown default value kind %v", v.Which())
+}
+
+func typeString(t schema.Type) (string, error) {
+	switch t.Which() {
+	case schema.Type_Which_void:
+		return "Void", nil
+	case schema.Type_Which_bool:
+		return "Bool", nil
+	case schema.Type_Which_int8:
+		return "Int8", nil
+	case schema.Type_Which_int16:
+		return "Int16", nil
+	case schema.Type_Which_int32:
+		return "Int32", nil
+	case schema.Type_Which_int64:
+		return "Int64", nil
+	case schema.Type_Which_uint8:
+		return "UInt8", nil
+	case schema.Type_Which_uint16:
+		return "UInt16", nil
+	case schema.Type_Which_uint32:
+		return "UInt32", nil
+	case schema.Type_Which_uint64:
+		return "UInt64", nil
+	case schema.Type_Which_float32:
+		return "Float32", nil
+	case schema.Type_Which_float64:
+		return "Float64", nil
+	case schema.Type_Which_text:
+		return "Text", nil
+	case schema.Type_Which_data:
+		return "Data", nil
+	case schema.Type_Which_list:
+		el, err := t.List().ElementType()
+		if err != nil {
+			return "", err
+		}
+		s, err := typeString(el)
+		return "List(" + s + ")", err
+	case schema.Type_Which_enum:
+		return "Enum(" + hexID(t.Enum().TypeId()) + ")", nil
+	case schema.Type_Which_structType:
+		return "Struct(" + hexID(t.StructType().TypeId()) + ")", nil
+	case schema.Type_Which_interface:
+		return "Interface(" + hexID(t.Interface().TypeId()) + ")", nil
+	case schema.Type_Which_anyPointer:
+		return "AnyPointer", nil
+	}
+	return "", fmt.Errorf("schemacheck: unknown type %v", t.Which())
+}

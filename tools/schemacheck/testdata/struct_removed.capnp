@@ -1,0 +1,16 @@
+# base.capnp with one change: struct_removed
+@0xb7a4e3f2c1d09e8a;
+
+struct Rec @0xc4a1e2f3b5d6e7f8 {
+  a @0 :UInt32;
+  b @1 :Text;
+  c @2 :List(Text);
+  e @3 :Color;
+}
+
+
+
+enum Color @0xe1f2a3b4c5d6e7f8 {
+  red @0;
+  green @1;
+}

@@ -108,6 +108,8 @@ func NewHasher() *Hasher {
 }
 
 // RecordHash returns the hash of a record from its canonical bytes.
+//
+//ronaudit:hot
 func (h *Hasher) RecordHash(canonical []byte) (out Hash) {
 	h.rec.Reset()
 	_, _ = h.rec.Write(canonical)
@@ -296,6 +298,8 @@ func textSize(s string) int {
 // appends its canonical bytes to dst. It allocates only when dst lacks
 // room. On error dst is returned unchanged and r may only have been
 // normalized.
+//
+//ronaudit:hot
 func AppendRecord(dst []byte, r *AuditRecord, lim Limits) ([]byte, error) {
 	normalizeContent(r)
 	if n := AttrsSize(r.Attrs); n > lim.MaxAttrs {

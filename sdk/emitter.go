@@ -298,6 +298,9 @@ func (e *Emitter) Emit(ctx context.Context, rec *canonical.AuditRecord) error {
 	return e.emit(ctx, rec, true)
 }
 
+// emit is TryEmit and Emit: check, take a slot, encode and link.
+//
+//ronaudit:hot
 func (e *Emitter) emit(ctx context.Context, rec *canonical.AuditRecord, wait bool) error {
 	e.n.offered.Add(1)
 	e.active.Add(1)
@@ -374,6 +377,8 @@ var placeholderPrev = make([]byte, prevSize)
 
 // encode writes rec's canonical bytes into s with seq 1 and a zero prev,
 // which link replaces (same size: seq is never 0, prev always 32 bytes).
+//
+//ronaudit:hot
 func (e *Emitter) encode(s *slot, rec *canonical.AuditRecord) error {
 	filledTs := rec.TsMs == 0
 	if filledTs {

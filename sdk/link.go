@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"sync"
 	"time"
 
@@ -57,6 +56,8 @@ var errAbandoned = errors.New("sdk: emitter closed before the record was appende
 
 // link is step 1 for the canonical bytes b of a record of chain (writer,
 // stream), encoded with a placeholder seq and prev, which it patches.
+//
+//ronaudit:hot
 func (l *Log) link(writer, stream string, b []byte, lk *linked) error {
 	if err := l.failure(); err != nil {
 		return err
@@ -147,6 +148,8 @@ func (lk *linked) sign(msg *[len(canonical.SigPrefix) + 32]byte) error {
 // settle is step 3: lk is signed, with signErr. It commits, in seq order,
 // every signed record at the front of lk's chain's flight and appends them
 // to done, each with its Pending or its err.
+//
+//ronaudit:hot
 func (l *Log) settle(lk *linked, signErr error, done []*linked) []*linked {
 	c := lk.c
 	lockSpinning(&c.mu)
@@ -160,6 +163,9 @@ func (l *Log) settle(lk *linked, signErr error, done []*linked) []*linked {
 	return done
 }
 
+// commitLocked commits f, the front of c's flight, or says why not.
+//
+//ronaudit:hot
 func (l *Log) commitLocked(c *chain, f *linked) (Pending, error) {
 	h := &c.head
 	switch {
@@ -169,7 +175,7 @@ func (l *Log) commitLocked(c *chain, f *linked) (Pending, error) {
 		c.broken = errAbandoned
 		return Pending{}, c.broken
 	case f.signErr != nil:
-		c.broken = fmt.Errorf("%w: %s/%s seq %d: %w", ErrSign, h.WriterID, h.Stream, f.seq, f.signErr)
+		c.broken = chainError(ErrSign, h.WriterID, h.Stream, f.seq, f.signErr)
 		return Pending{}, c.broken
 	}
 	if err := l.failure(); err != nil {
@@ -178,7 +184,7 @@ func (l *Log) commitLocked(c *chain, f *linked) (Pending, error) {
 	}
 	kept, ticket, err := l.cfg.Store.Put(h.WriterID, h.Stream, f.seq, f.sealed)
 	if err != nil {
-		c.broken = fmt.Errorf("%w: %s/%s seq %d: %w", ErrStore, h.WriterID, h.Stream, f.seq, err)
+		c.broken = chainError(ErrStore, h.WriterID, h.Stream, f.seq, err)
 		return Pending{}, c.broken
 	}
 	h.Seq, h.Hash = f.seq, f.sealed.Hash

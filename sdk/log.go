@@ -358,40 +358,32 @@ func (l *Log) fail(err error) {
 	l.mu.Unlock()
 }
 
-// appendLocked does Append's work under the chain's lock.
+// appendLocked does Append's work under the chain's lock. It is the
+// allocation-free path of Append: errors are built by the helpers below it.
+//
+//ronaudit:hot
 func (l *Log) appendLocked(c *chain, rec *canonical.AuditRecord, transition bool) (Appended, Ticket, error) {
 	next := c.head.Seq + 1
 	if rec.Seq != 0 && rec.Seq != next {
-		return Appended{}, 0, fmt.Errorf("%w: %s/%s: record has seq %d, the chain's next is %d", ErrChainConflict, rec.WriterID, rec.Stream, rec.Seq, next)
+		return Appended{}, 0, seqConflictError(rec, next)
 	}
 	if rec.Prev != nil && !bytes.Equal(rec.Prev, c.head.Hash[:]) {
-		return Appended{}, 0, fmt.Errorf("%w: %s/%s: record has prev %x, the chain's head is %s", ErrChainConflict, rec.WriterID, rec.Stream, rec.Prev, c.head.Hash)
+		return Appended{}, 0, prevConflictError(rec, c.head.Hash)
 	}
-	filledSeq, filledPrev, filledTs := rec.Seq == 0, rec.Prev == nil, rec.TsMs == 0
-	if filledSeq {
+	fill := filled{seq: rec.Seq == 0, prev: rec.Prev == nil, ts: rec.TsMs == 0}
+	if fill.seq {
 		rec.Seq = next
 	}
-	if filledPrev {
+	if fill.prev {
 		rec.Prev = c.head.Hash[:]
 	}
-	if filledTs {
+	if fill.ts {
 		rec.TsMs = uint64(l.cfg.Clock().UnixMilli())
-	}
-	undo := func() {
-		if filledSeq {
-			rec.Seq = 0
-		}
-		if filledPrev {
-			rec.Prev = nil
-		}
-		if filledTs {
-			rec.TsMs = 0
-		}
 	}
 
 	var err error
 	if c.buf, err = canonical.AppendRecord(c.buf[:0], rec, l.limits); err != nil {
-		undo()
+		fill.undo(rec)
 		return Appended{}, 0, err
 	}
 	b := c.buf
@@ -401,7 +393,7 @@ func (l *Log) appendLocked(c *chain, rec *canonical.AuditRecord, transition bool
 		fp = fingerprint(l.seed, b)
 		if seq, ok := c.dedupe.lookup(fp); ok {
 			if orig, dup := l.duplicate(c, seq, rec); dup {
-				undo()
+				fill.undo(rec)
 				return Appended{Record: orig, Seq: seq, Head: c.head, Duplicate: true}, 0, nil
 			}
 		}
@@ -413,15 +405,15 @@ func (l *Log) appendLocked(c *chain, rec *canonical.AuditRecord, transition bool
 	if l.mustSign(c, next, c.head.SealedSeq, &now) || transition {
 		c.msg = canonical.SignedMessage(sealed.Hash)
 		if err := c.signer.Sign(c.msg[:], &sealed.Sig); err != nil {
-			undo()
-			return Appended{}, 0, fmt.Errorf("%w: %s/%s seq %d: %w", ErrSign, rec.WriterID, rec.Stream, next, err)
+			fill.undo(rec)
+			return Appended{}, 0, chainError(ErrSign, rec.WriterID, rec.Stream, next, err)
 		}
 		sealed.Signed, sealed.KeyID = true, c.signer.KeyID()
 	}
 	kept, ticket, err := l.cfg.Store.Put(c.head.WriterID, c.head.Stream, next, *sealed)
 	if err != nil {
-		undo()
-		return Appended{}, 0, fmt.Errorf("%w: %s/%s seq %d: %w", ErrStore, rec.WriterID, rec.Stream, next, err)
+		fill.undo(rec)
+		return Appended{}, 0, chainError(ErrStore, rec.WriterID, rec.Stream, next, err)
 	}
 
 	// Commit.
@@ -438,8 +430,42 @@ func (l *Log) appendLocked(c *chain, rec *canonical.AuditRecord, transition bool
 	if l.cfg.Observer != nil {
 		l.cfg.Observer.Committed(c.head.WriterID, c.head.Stream, next, sealed.Hash, false)
 	}
-	undo() // rec.Prev aliased the head, which just moved on
+	fill.undo(rec) // rec.Prev aliased the head, which just moved on
 	return Appended{Record: kept, Seq: next, Head: c.head}, ticket, nil
+}
+
+// filled records which of rec's fields appendLocked filled in, so that it
+// can leave rec as the caller wrote it: a value, where a closure would be
+// reported by the hotpath analyzer (tools/analyzers).
+type filled struct{ seq, prev, ts bool }
+
+func (f filled) undo(rec *canonical.AuditRecord) {
+	if f.seq {
+		rec.Seq = 0
+	}
+	if f.prev {
+		rec.Prev = nil
+	}
+	if f.ts {
+		rec.TsMs = 0
+	}
+}
+
+// seqConflictError, prevConflictError and chainError build the errors of
+// the hot append paths (appendLocked, commitLocked) out of their bodies:
+// fmt allocates, and only the failing append should pay for it.
+func seqConflictError(rec *canonical.AuditRecord, next uint64) error {
+	return fmt.Errorf("%w: %s/%s: record has seq %d, the chain's next is %d", ErrChainConflict, rec.WriterID, rec.Stream, rec.Seq, next)
+}
+
+func prevConflictError(rec *canonical.AuditRecord, head canonical.Hash) error {
+	return fmt.Errorf("%w: %s/%s: record has prev %x, the chain's head is %s", ErrChainConflict, rec.WriterID, rec.Stream, rec.Prev, head)
+}
+
+// chainError is the error of the record seq of writer/stream that failed
+// with err, in category kind (ErrSign or ErrStore).
+func chainError(kind error, writer, stream string, seq uint64, err error) error {
+	return fmt.Errorf("%w: %s/%s seq %d: %w", kind, writer, stream, seq, err)
 }
 
 // mustSign applies the signing policy to the record about to get seq,

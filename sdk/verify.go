@@ -31,6 +31,8 @@ type Result struct {
 // VerifyHash is the self-hash check alone: the stored hash is the BLAKE3
 // record hash of the bytes. It does not parse the record (VerifyRecord
 // does); it is what a reader runs to prove bytes unchanged since hashing.
+//
+//ronaudit:hot
 func VerifyHash(rec Sealed) error {
 	if h := canonical.RecordHash(rec.Bytes); h != rec.Hash {
 		v, _ := canonical.OpenAuditRecord(rec.Bytes) // best effort, for names
@@ -43,6 +45,8 @@ func VerifyHash(rec Sealed) error {
 // hash of the bytes, the bytes are the canonical bytes of a valid record,
 // and a signature, if any, is valid under a key of keys. It returns the
 // record's view. Failures are *VerifyError with Verified 0.
+//
+//ronaudit:hot
 func VerifyRecord(rec Sealed, keys *KeySet) (canonical.AuditRecordView, error) {
 	if h := canonical.RecordHash(rec.Bytes); h != rec.Hash {
 		v, _ := canonical.OpenAuditRecord(rec.Bytes) // best effort, for names

@@ -1,0 +1,4 @@
+package gendata
+
+// Kind is hand-written code: nothing to check.
+type Kind int

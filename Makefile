@@ -2,7 +2,7 @@
 # newcomer's first command. Both set up what they need on a fresh machine.
 
 GO       ?= go
-TEST_SCHEMAS := gen/testdata/shapes.capnp $(wildcard gen/testdata/unsupported/*.capnp)
+TEST_SCHEMAS := gen/testdata/shapes.capnp gen/testdata/audit_v2.capnp $(wildcard gen/testdata/unsupported/*.capnp)
 BENCH    ?= .
 COUNT    ?= 5
 
@@ -21,6 +21,7 @@ setup:
 
 vet:
 	$(GO) vet ./...
+	$(GO) run ./tools/cmd/ronaudit-lint ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 # Regenerate the compiled schema requests (testdata, so plain go test needs
@@ -31,10 +32,11 @@ gen:
 	@cd tools/schemacheck/testdata && for f in *.capnp; do capnp compile -o- $$f > $${f%.capnp}.req || exit 1; done
 	$(GO) run ./gen/cmd/capnpc-ronaudit -pkg canonical -o canonical -req gen/testdata/audit.req
 	$(GO) run ./gen/cmd/capnpc-ronaudit -pkg shapes -o gen/internal/shapes -req gen/testdata/shapes.req
+	$(GO) run ./gen/cmd/capnpc-ronaudit -pkg auditv2 -o gen/internal/auditv2 -req gen/testdata/audit_v2.req
 
 # CI: regenerating from the schemas must change nothing.
 gen-check: gen
-	@git diff --exit-code -- gen/testdata tools/schemacheck/testdata canonical/audit.capnp.go gen/internal/shapes/shapes.capnp.go \
+	@git diff --exit-code -- gen/testdata tools/schemacheck/testdata canonical/audit.capnp.go gen/internal/shapes/shapes.capnp.go gen/internal/auditv2/audit_v2.capnp.go \
 		|| (echo "generated files are stale: run make gen and commit" && exit 1)
 	@test -z "$$(git status --porcelain --untracked-files=all -- 'gen/testdata/*.req')" \
 		|| (git status --porcelain -- gen/testdata; echo "make gen left untracked requests: commit them" && exit 1)

@@ -21,6 +21,7 @@ var goldens = []struct {
 }{
 	{"schema/audit.capnp", "testdata/audit.req", "canonical", "../canonical/audit.capnp.go"},
 	{"gen/testdata/shapes.capnp", "testdata/shapes.req", "shapes", "internal/shapes/shapes.capnp.go"},
+	{"gen/testdata/audit_v2.capnp", "testdata/audit_v2.req", "auditv2", "internal/auditv2/audit_v2.capnp.go"},
 }
 
 // TestGolden is the stale-code guard: the checked-in generated files are

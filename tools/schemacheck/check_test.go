@@ -129,6 +129,30 @@ func TestRealSchema(t *testing.T) {
 	}
 }
 
+// TestDrillSchema: the evolution drill's v2 (gen/testdata/audit_v2.capnp:
+// a data field, a pointer field, a nested struct, an enum value) is an
+// accepted growth of v1.
+func TestDrillSchema(t *testing.T) {
+	b, err := os.ReadFile("../../gen/testdata/audit_v2.req")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v2, err := ReadLayout(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := LoadHistory("../../schema/history")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := h.CheckAll(v2); len(p) > 0 {
+		t.Fatalf("the drill's v2 breaks v1: %v", p)
+	}
+	if reflect.DeepEqual(v2.Structs, h[0].Structs) {
+		t.Fatal("the drill's v2 adds nothing")
+	}
+}
+
 // TestRequestsFresh recompiles the test schemas when capnp is installed
 // (CI installs it): the checked-in requests are what they compile to.
 func TestRequestsFresh(t *testing.T) {

@@ -27,6 +27,7 @@ Usage: ``python ronaudit_reader.py <vectors dir>``
 from __future__ import annotations
 
 import json
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,7 +41,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 import ronaudit_checkpoint
 
 HERE = Path(__file__).resolve().parent
-SCHEMA_PATH = HERE / ".." / ".." / ".." / "schema" / "audit.capnp"
+SCHEMA_PATH = Path(
+    os.environ.get("RONAUDIT_SCHEMA", HERE / ".." / ".." / ".." / "schema" / "audit.capnp")
+)
 DEFAULT_VECTORS_DIR = HERE / ".." / ".." / "vectors" / "v1"
 
 HASH_CONTEXT = "ron-audit 2026-11-27 record hash v1"
@@ -144,6 +147,17 @@ def _same(a: Any, b: Any) -> bool:
     return type(a) is type(b) and a == b
 
 
+def _is_default(v: Any) -> bool:
+    """Whether a decoded rendering is a field's default: 0, false, "", [],
+    or a struct of defaults (enums render by name, so an enum field added
+    later counts as absent only at its first enumerant)."""
+    if isinstance(v, dict):
+        return all(_is_default(x) for x in v.values())
+    if isinstance(v, bool):
+        return v is False
+    return v in (0, "", [])
+
+
 def compare_rendering(decoded: Any, expected: Any, path: str = "record") -> list[str]:
     """Compare a decoded rendering with the JSON rendering; return mismatches."""
     errs: list[str] = []
@@ -152,7 +166,10 @@ def compare_rendering(decoded: Any, expected: Any, path: str = "record") -> list
             return [f"{path}: decoded a struct, rendering has {json.dumps(expected)}"]
         for k, v in decoded.items():
             if k not in expected:
-                errs.append(f"{path}.{k}: missing from rendering (decoded {json.dumps(v)})")
+                # A rendering written under an older schema lacks the fields
+                # added since: they must decode as their defaults.
+                if not _is_default(v):
+                    errs.append(f"{path}.{k}: missing from rendering (decoded {json.dumps(v)})")
             else:
                 errs.extend(compare_rendering(v, expected[k], f"{path}.{k}"))
         for k in expected:

@@ -275,3 +275,13 @@ def test_cli_reports_failure(tmp_path, capsys):
     out = capsys.readouterr().out
     assert f"FAIL {path.name}" in out
     assert out.strip().splitlines()[-1] == "python-reader: 0 passed, 1 failed"
+
+
+def test_rendering_of_an_older_schema_may_omit_default_fields():
+    # A v1 rendering read with a newer schema: fields added since decode as
+    # defaults and may be missing; a non-default one may not.
+    decoded = {"seq": 1, "region": 0, "traceId": "", "origin": {"host": "", "port": 0}}
+    assert rr.compare_rendering(decoded, {"seq": 1}) == []
+    decoded["region"] = 7
+    errs = rr.compare_rendering(decoded, {"seq": 1})
+    assert len(errs) == 1 and "record.region: missing from rendering" in errs[0]

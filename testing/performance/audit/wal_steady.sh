@@ -9,4 +9,5 @@ RATE="${RATE:-2000}"
 DURATION="${DURATION:-10s}"
 OUT="${OUT:-testing/performance/baselines/ron-audit/wal_steady.json}"
 mkdir -p "$(dirname "$OUT")"
-go run ./tools/cmd/rig wal-steady -rate "$RATE" -duration "$DURATION" -out "$OUT"
+# DIR: put the log on a chosen filesystem (e.g. a slow device for chaos runs).
+go run ./tools/cmd/rig wal-steady -rate "$RATE" -duration "$DURATION" ${DIR:+-dir "$DIR"} -out "$OUT"

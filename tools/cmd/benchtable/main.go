@@ -9,16 +9,13 @@
 package main
 
 import (
-	"bufio"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"regexp"
-	"sort"
-	"strconv"
-	"strings"
 	"text/tabwriter"
+
+	"github.com/rustyonions/ron-audit-go/internal/benchfmt"
 )
 
 // target is one row of the table. Cost targets bound ns/op as a fraction of
@@ -60,63 +57,34 @@ var targets = []target{
 	{bench: "EmitterDesignLoad", metric: "os-preemptions", seed: "-"},
 }
 
+// result is one benchmark's runs, as the table reads them.
 type result struct {
+	*benchfmt.Benchmark
 	ns          []float64
-	bytes, allc float64
-	metrics     map[string][]float64 // b.ReportMetric units
+	bytes, allc float64 // the worst run's: an allocation in any run is one to see
 }
 
-var line = regexp.MustCompile(`^Benchmark([^\s-]+)(?:-\d+)?\s+\d+\s+([\d.]+) ns/op(.*)$`)
-
+// parse reads go test output through internal/benchfmt, the parser
+// tools/cmd/perfgate shares, so the table and the gate read a run alike.
 func parse(r io.Reader) (map[string]*result, error) {
-	res := map[string]*result{}
-	sc := bufio.NewScanner(r)
-	for sc.Scan() {
-		m := line.FindStringSubmatch(sc.Text())
-		if m == nil {
+	set, err := benchfmt.Parse(r)
+	if err != nil {
+		return nil, err
+	}
+	res := make(map[string]*result, len(set.Benchmarks))
+	for name, b := range set.Benchmarks {
+		if !b.Has(benchfmt.NsPerOp) {
 			continue
 		}
-		ns, err := strconv.ParseFloat(m[2], 64)
-		if err != nil {
-			return nil, err
-		}
-		r := res[m[1]]
-		if r == nil {
-			r = &result{}
-			res[m[1]] = r
-		}
-		r.ns = append(r.ns, ns)
-		f := strings.Fields(m[3])
-		for i := 1; i < len(f); i++ {
-			v, err := strconv.ParseFloat(f[i-1], 64)
-			if err != nil {
-				continue
-			}
-			switch f[i] {
-			case "B/op":
-				r.bytes = max(r.bytes, v)
-			case "allocs/op":
-				r.allc = max(r.allc, v)
-			case "MB/s":
-			default:
-				if r.metrics == nil {
-					r.metrics = map[string][]float64{}
-				}
-				r.metrics[f[i]] = append(r.metrics[f[i]], v)
-			}
-		}
+		r := &result{Benchmark: b, ns: b.Samples[benchfmt.NsPerOp]}
+		r.bytes, _ = b.Max(benchfmt.BytesPerOp)
+		r.allc, _ = b.Max(benchfmt.AllocsPerOp)
+		res[name] = r
 	}
-	return res, sc.Err()
+	return res, nil
 }
 
-func median(xs []float64) float64 {
-	s := append([]float64(nil), xs...)
-	sort.Float64s(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
+func median(xs []float64) float64 { return benchfmt.Median(xs) }
 
 func main() {
 	check := flag.Bool("check", false, "exit 1 when a target is missed")
@@ -148,11 +116,10 @@ func printTable(w io.Writer, res map[string]*result) (failed int) {
 		ns := median(r.ns)
 		ratio, goal, ok := "-", "-", "-"
 		if t.metric != "" {
-			vs, found := r.metrics[t.metric]
+			v, found := r.Median(t.metric)
 			if !found {
 				continue
 			}
-			v := median(vs)
 			ratio = fmt.Sprintf("%g %s", v, t.metric)
 			if t.maxMetric > 0 {
 				goal, ok = fmt.Sprintf("<= %g", t.maxMetric), verdict(v <= t.maxMetric, &failed)

@@ -1,0 +1,223 @@
+// Package benchfmt parses the text `go test -bench` prints: each result
+// line's benchmark name, GOMAXPROCS suffix, iterations and every
+// "value unit" pair on it (ns/op, B/op and allocs/op from -benchmem, MB/s
+// from SetBytes, and any b.ReportMetric unit), grouped by benchmark over
+// the -count runs, with medians. The configuration lines go test prints
+// before the results (goos, goarch, pkg, cpu) are kept too.
+//
+// It is the one parser the benchmark tools share (tools/cmd/benchtable,
+// tools/cmd/perfgate), so the table and the gate read a run the same way.
+package benchfmt
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Units -benchmem and the testing package itself report.
+const (
+	NsPerOp     = "ns/op"
+	BytesPerOp  = "B/op"
+	AllocsPerOp = "allocs/op"
+	MBPerS      = "MB/s"
+)
+
+// Benchmark is every run of one benchmark in the input.
+type Benchmark struct {
+	// Name is the name without its "Benchmark" prefix and GOMAXPROCS
+	// suffix: "AppendHot" for "BenchmarkAppendHot-2".
+	Name string
+	// Pkg is the import path from the "pkg:" line before the results.
+	Pkg string
+	// Procs is the GOMAXPROCS suffix; go test omits it when it is 1.
+	Procs int
+	// Iterations holds b.N of each run, in input order.
+	Iterations []int64
+	// Samples holds, per unit, the value of each run that reported it, in
+	// input order.
+	Samples map[string][]float64
+}
+
+// Runs is how many result lines the benchmark had (its -count).
+func (b *Benchmark) Runs() int { return len(b.Iterations) }
+
+// Has reports whether any run reported unit.
+func (b *Benchmark) Has(unit string) bool { return len(b.Samples[unit]) > 0 }
+
+// Median is the median over the runs of unit, and whether any run
+// reported it. Medians, not means: on a shared machine one run slowed by a
+// neighbour should not move the figure.
+func (b *Benchmark) Median(unit string) (float64, bool) {
+	xs := b.Samples[unit]
+	if len(xs) == 0 {
+		return 0, false
+	}
+	return Median(xs), true
+}
+
+// Max is the largest value of unit over the runs, and whether any run
+// reported it.
+func (b *Benchmark) Max(unit string) (float64, bool) {
+	xs := b.Samples[unit]
+	if len(xs) == 0 {
+		return 0, false
+	}
+	return slices.Max(xs), true
+}
+
+// Units lists the units the benchmark reported, sorted.
+func (b *Benchmark) Units() []string {
+	us := make([]string, 0, len(b.Samples))
+	for u := range b.Samples {
+		us = append(us, u)
+	}
+	slices.Sort(us)
+	return us
+}
+
+// Set is one parsed `go test -bench` output.
+type Set struct {
+	// Config holds the "key: value" lines outside results (goos, goarch,
+	// pkg, cpu, ...); a key seen twice keeps its last value.
+	Config map[string]string
+	// Benchmarks by Name.
+	Benchmarks map[string]*Benchmark
+	// Order lists the names in order of first appearance.
+	Order []string
+	// Failures holds the lines that say a test or benchmark failed
+	// ("--- FAIL: ...", "FAIL ..."): results from such a run are not to be
+	// trusted, and a pipe through tee hides go test's exit status.
+	Failures []string
+}
+
+// ParseError is a result line that does not read as one.
+type ParseError struct {
+	Line int
+	Text string
+	Err  error
+}
+
+func (e *ParseError) Error() string {
+	return fmt.Sprintf("line %d: %v: %q", e.Line, e.Err, e.Text)
+}
+
+func (e *ParseError) Unwrap() error { return e.Err }
+
+// ConflictError is one benchmark name seen in two packages or with two
+// GOMAXPROCS values (go test -cpu 1,2): its runs are different benchmarks
+// and must not share a median.
+type ConflictError struct {
+	Name, Field string
+	First, Then string
+}
+
+func (e *ConflictError) Error() string {
+	return fmt.Sprintf("benchmark %s: %s %s, then %s: runs of different benchmarks under one name", e.Name, e.Field, e.First, e.Then)
+}
+
+var (
+	errOddFields = errors.New("values and units do not pair up")
+	// configLine is how go test prints its configuration: a key starting
+	// with a lower-case letter, no spaces, a colon and a space.
+	configLine = regexp.MustCompile(`^([a-z][^\s:]*):\s+(.*)$`)
+	procsTail  = regexp.MustCompile(`-(\d+)$`)
+)
+
+// Parse reads go test output. Lines that are neither results nor
+// configuration (logs, PASS, ok) are skipped. A line that starts like a
+// result (BenchmarkName, then an iteration count) but does not read as one
+// is a *ParseError.
+func Parse(r io.Reader) (*Set, error) {
+	s := &Set{Config: map[string]string{}, Benchmarks: map[string]*Benchmark{}}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	for n := 1; sc.Scan(); n++ {
+		text := sc.Text()
+		switch {
+		case strings.HasPrefix(text, "--- FAIL:"), text == "FAIL", strings.HasPrefix(text, "FAIL\t"), strings.HasPrefix(text, "FAIL "):
+			s.Failures = append(s.Failures, text)
+			continue
+		case strings.HasPrefix(text, "Benchmark"):
+			if err := s.addResult(n, text); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if m := configLine.FindStringSubmatch(text); m != nil {
+			s.Config[m[1]] = strings.TrimSpace(m[2])
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// addResult adds one result line. A "BenchmarkName" line without an
+// iteration count is the name go test prints before a benchmark's log
+// output: not a result, skipped.
+func (s *Set) addResult(n int, text string) error {
+	f := strings.Fields(text)
+	if len(f) < 2 {
+		return nil
+	}
+	iters, err := strconv.ParseInt(f[1], 10, 64)
+	if err != nil {
+		return nil
+	}
+	if (len(f)-2)%2 != 0 {
+		return &ParseError{Line: n, Text: text, Err: errOddFields}
+	}
+	name, procs := strings.TrimPrefix(f[0], "Benchmark"), 1
+	// The suffix is GOMAXPROCS; go test leaves it off when GOMAXPROCS is
+	// 1, so a sub-benchmark named "x-64" run at 1 proc reads as procs 64,
+	// the same ambiguity golang.org/x/perf accepts.
+	if m := procsTail.FindStringSubmatchIndex(name); m != nil {
+		p, err := strconv.Atoi(name[m[2]:m[3]])
+		if err == nil && m[0] > 0 {
+			name, procs = name[:m[0]], p
+		}
+	}
+	if name == "" {
+		return &ParseError{Line: n, Text: text, Err: errors.New("empty benchmark name")}
+	}
+	pkg := s.Config["pkg"]
+	b := s.Benchmarks[name]
+	if b == nil {
+		b = &Benchmark{Name: name, Pkg: pkg, Procs: procs, Samples: map[string][]float64{}}
+		s.Benchmarks[name] = b
+		s.Order = append(s.Order, name)
+	}
+	if b.Pkg != pkg {
+		return &ConflictError{Name: name, Field: "package", First: b.Pkg, Then: pkg}
+	}
+	if b.Procs != procs {
+		return &ConflictError{Name: name, Field: "GOMAXPROCS", First: strconv.Itoa(b.Procs), Then: strconv.Itoa(procs)}
+	}
+	b.Iterations = append(b.Iterations, iters)
+	for i := 2; i < len(f); i += 2 {
+		v, err := strconv.ParseFloat(f[i], 64)
+		if err != nil {
+			return &ParseError{Line: n, Text: text, Err: fmt.Errorf("value %q of %s: %w", f[i], f[i+1], err)}
+		}
+		b.Samples[f[i+1]] = append(b.Samples[f[i+1]], v)
+	}
+	return nil
+}
+
+// Median of xs (the mean of the middle two for an even count); xs is not
+// modified. It panics on an empty slice, which has no median.
+func Median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}

@@ -1,0 +1,295 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"text/tabwriter"
+)
+
+// The gate's limits, from issue 7.
+const (
+	maxRatioDrop = 0.10 // a gated ratio may fall by at most 10%
+	maxAllocRise = 2    // allocs/op may rise by at most 2 (the target is 0)
+	maxFsyncRise = 0.20 // WAL fsync p95 may rise by at most 20%
+	maxBusyRise  = 0.5  // busy-% at design load may rise by at most 0.5 points
+)
+
+// Metric names of the gate's rows, which waivers name.
+const (
+	mRatio  = "ratio"
+	mAllocs = "allocs/op"
+	mFsync  = "fsync-p95-ms" // the unit sdk/wal's benches report
+	mBusy   = "busy-%"       // the unit BenchmarkEmitterDesignLoad reports
+)
+
+var (
+	gateMetricList = []string{mRatio, mAllocs, mFsync, mBusy}
+	gateMetrics    = map[string]bool{mRatio: true, mAllocs: true, mFsync: true, mBusy: true}
+)
+
+// rigWALSteady is the row name of the wal_steady rig snapshot's fsync p95.
+const rigWALSteady = "rig/wal_steady"
+
+// gatedRatios are the benchmarks whose ratio to their calibration the
+// gate holds: the append and verify paths, and the emitter's append path
+// (one signer against raw signing; two against one). On the 2-vCPU
+// machine of the v1 baseline, two more short runs (-count 3, -benchtime
+// 300ms) moved them by 0.3 to 4.5% on a quiet machine. EmitterWorkers2
+// needs both cores, so a neighbour's compile during it halved it (-51%):
+// it is gated in the full run, and the short CI form leaves it out.
+// Not gated: DurableAppendBatch, whose cost is the disk's fsync rather
+// than CPU, so its ratio to an in-RAM calibration neither holds across
+// machines nor between runs; the canonical and signature benches, which
+// are not append or verify paths; and the calibrations themselves.
+var gatedRatios = map[string]bool{
+	"AppendHot":       true,
+	"AppendSealed":    true,
+	"VerifyHot":       true,
+	"VerifyChain":     true,
+	"EmitterWorkers1": true,
+	"EmitterWorkers2": true,
+}
+
+type verdict string
+
+const (
+	vOK     verdict = "ok"
+	vRed    verdict = "RED"
+	vWaived verdict = "WAIVED"
+	vWarn   verdict = "WARN" // passes, but loudly: an allocation where there were none
+	vSkip   verdict = "skip" // gated, but not measurable from this input
+	vInfo   verdict = "-"    // shown, not gated
+)
+
+type row struct {
+	bench, metric string
+	base, cur     string
+	change        string
+	limit         string
+	verdict       verdict
+	note          string
+}
+
+// report is the outcome of one check.
+type report struct {
+	rows  []row
+	notes []string
+	loud  []string // allocations where the baseline had none
+}
+
+func (r *report) count(v verdict) int {
+	n := 0
+	for _, x := range r.rows {
+		if x.verdict == v {
+			n++
+		}
+	}
+	return n
+}
+
+// gated is how many rows the gate actually judged.
+func (r *report) gated() int {
+	return r.count(vOK) + r.count(vRed) + r.count(vWaived) + r.count(vWarn)
+}
+
+// compare holds cur against base under the gate's rules, then lets the
+// waivers pass exactly the red rows they name.
+func compare(base *Baseline, cur map[string]BenchResult, curWAL *RigFsync, waivers []Waiver) *report {
+	r := &report{}
+	names := make([]string, 0, len(base.Benchmarks))
+	for n := range base.Benchmarks {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		b := base.Benchmarks[name]
+		c, ok := cur[name]
+		if !ok {
+			note := "not in this run: not checked"
+			if gatedRatios[name] {
+				note = "not in this run: its gated ratio is NOT checked"
+			}
+			r.rows = append(r.rows, row{bench: name, metric: "-", verdict: vSkip, note: note})
+			continue
+		}
+		r.ratioRow(name, b, c, cur)
+		r.allocRow(name, b, c)
+		r.metricRow(name, mFsync, b, c)
+		r.metricRow(name, mBusy, b, c)
+	}
+	var added []string
+	for name := range cur {
+		if _, ok := base.Benchmarks[name]; !ok {
+			added = append(added, name)
+		}
+	}
+	if len(added) > 0 {
+		slices.Sort(added)
+		r.notes = append(r.notes, fmt.Sprintf("not in the baseline, so not gated: %s (run `make rebaseline` to include them)", strings.Join(added, ", ")))
+	}
+	switch {
+	case base.WALSteady != nil && curWAL != nil:
+		bm, cm := 1e3*base.WALSteady.FsyncP95Seconds, 1e3*curWAL.FsyncP95Seconds
+		r.rows = append(r.rows, relRise(rigWALSteady, mFsync, bm, cm, "%.3f"))
+	case base.WALSteady != nil:
+		r.notes = append(r.notes, "the baseline has the wal_steady rig's fsync p95; pass -wal-snapshot to check it")
+	case curWAL != nil:
+		r.notes = append(r.notes, "-wal-snapshot given, but the baseline has no wal_steady fsync p95 to compare with")
+	}
+	r.applyWaivers(waivers)
+	return r
+}
+
+func (r *report) ratioRow(name string, b, c BenchResult, cur map[string]BenchResult) {
+	gated := gatedRatios[name]
+	switch {
+	case b.Ratio <= 0 && !gated:
+		return
+	case b.Ratio <= 0:
+		r.rows = append(r.rows, row{bench: name, metric: mRatio, verdict: vSkip, note: "the baseline has no ratio (its calibration was not in the baseline run): NOT checked"})
+		return
+	case c.Ratio <= 0:
+		v, note := vInfo, "calibration "+b.Calibration+" not in this run"
+		if gated {
+			v, note = vSkip, note+": NOT checked"
+		}
+		r.rows = append(r.rows, row{bench: name, metric: mRatio, base: f3(b.Ratio), verdict: v, note: note})
+		return
+	case c.Calibration != b.Calibration:
+		r.rows = append(r.rows, row{bench: name, metric: mRatio, verdict: vSkip, note: fmt.Sprintf("calibration changed from %s to %s: rebaseline", b.Calibration, c.Calibration)})
+		return
+	}
+	change := c.Ratio/b.Ratio - 1
+	x := row{bench: name, metric: mRatio, base: f3(b.Ratio), cur: f3(c.Ratio), change: pct(change), note: "vs " + c.Calibration}
+	if !gated {
+		x.verdict, x.note = vInfo, x.note+", not gated"
+		r.rows = append(r.rows, x)
+		return
+	}
+	x.limit = fmt.Sprintf(">= -%.0f%%", 100*maxRatioDrop)
+	x.verdict = vOK
+	if change < -maxRatioDrop-1e-9 { // a drop of exactly 10% is within
+		x.verdict = vRed
+	}
+	r.rows = append(r.rows, x)
+}
+
+func (r *report) allocRow(name string, b, c BenchResult) {
+	rise := c.AllocsPerOp - b.AllocsPerOp
+	x := row{bench: name, metric: mAllocs, base: fmt.Sprintf("%g", b.AllocsPerOp), cur: fmt.Sprintf("%g", c.AllocsPerOp),
+		change: fmt.Sprintf("%+g", rise), limit: fmt.Sprintf("<= +%d", maxAllocRise), verdict: vOK}
+	if rise > maxAllocRise {
+		x.verdict = vRed
+	}
+	// Our target is 0: an allocation where there was none passes the
+	// limit of 2 but is said loudly, before it becomes three.
+	if b.AllocsPerOp == 0 && c.AllocsPerOp >= 1 {
+		if x.verdict == vOK {
+			x.verdict = vWarn
+		}
+		x.note = "ALLOCATES: target is 0 allocs/op"
+		r.loud = append(r.loud, fmt.Sprintf("%s now allocates %g times per op; its baseline allocated none, and the target is 0 allocs/op", name, c.AllocsPerOp))
+	}
+	r.rows = append(r.rows, x)
+}
+
+// metricRow holds one b.ReportMetric unit when the baseline has it.
+func (r *report) metricRow(name, unit string, b, c BenchResult) {
+	bv, ok := b.Metrics[unit]
+	if !ok {
+		return
+	}
+	cv, ok := c.Metrics[unit]
+	if !ok {
+		r.rows = append(r.rows, row{bench: name, metric: unit, base: fmt.Sprintf("%g", bv), verdict: vSkip, note: "not reported in this run: NOT checked"})
+		return
+	}
+	switch unit {
+	case mFsync:
+		r.rows = append(r.rows, relRise(name, unit, bv, cv, "%.3f"))
+	case mBusy:
+		rise := cv - bv
+		x := row{bench: name, metric: unit, base: fmt.Sprintf("%.2f", bv), cur: fmt.Sprintf("%.2f", cv),
+			change: fmt.Sprintf("%+.2f pt", rise), limit: fmt.Sprintf("<= +%.1f pt", maxBusyRise), verdict: vOK}
+		if rise > maxBusyRise+1e-9 { // the points are decimals: 0.5 exactly is within
+			x.verdict = vRed
+		}
+		r.rows = append(r.rows, x)
+	}
+}
+
+// relRise is the fsync p95 rule: a rise of more than 20%.
+func relRise(name, metric string, bv, cv float64, format string) row {
+	x := row{bench: name, metric: metric, base: fmt.Sprintf(format, bv), cur: fmt.Sprintf(format, cv),
+		limit: fmt.Sprintf("<= +%.0f%%", 100*maxFsyncRise), verdict: vOK}
+	if bv <= 0 {
+		// No relative rise from zero (a p95 under the metric's 1 us
+		// resolution): shown, not judged.
+		x.verdict, x.note = vSkip, "baseline is 0: no relative change, NOT checked"
+		return x
+	}
+	change := cv/bv - 1
+	x.change = pct(change)
+	if change > maxFsyncRise+1e-9 { // exactly 20% is within
+		x.verdict = vRed
+	}
+	return x
+}
+
+func (r *report) applyWaivers(ws []Waiver) {
+	used := map[string]bool{}
+	byKey := map[string]Waiver{}
+	for _, w := range ws {
+		byKey[w.key()] = w
+	}
+	for i, x := range r.rows {
+		if x.verdict != vRed {
+			continue
+		}
+		w, ok := byKey[x.bench+"\x00"+x.metric]
+		if !ok {
+			continue
+		}
+		used[w.key()] = true
+		r.rows[i].verdict = vWaived
+		r.rows[i].note = strings.TrimSpace(x.note + " waived until " + w.Until + ": " + w.Reason)
+	}
+	for _, w := range ws {
+		if !used[w.key()] {
+			r.notes = append(r.notes, fmt.Sprintf("waiver for %s %s is unused (nothing red there): remove it", w.Benchmark, w.Metric))
+		}
+	}
+}
+
+func f3(x float64) string { return fmt.Sprintf("%.3f", x) }
+
+func pct(x float64) string { return fmt.Sprintf("%+.1f%%", 100*x) }
+
+func (r *report) print(w io.Writer) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "benchmark\tmetric\tbaseline\tnow\tchange\tlimit\tverdict\tnote")
+	for _, x := range r.rows {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", x.bench, x.metric, dash(x.base), dash(x.cur), dash(x.change), dash(x.limit), x.verdict, x.note)
+	}
+	tw.Flush()
+	for _, n := range r.notes {
+		fmt.Fprintln(w, "note:", n)
+	}
+	if len(r.loud) > 0 {
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "!!!!!!!! ALLOCATIONS ON A ZERO-ALLOCATION PATH !!!!!!!!")
+		for _, l := range r.loud {
+			fmt.Fprintln(w, "!!! "+l)
+		}
+		fmt.Fprintln(w, "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!")
+	}
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

@@ -1,0 +1,256 @@
+// Command perfgate is the performance gate of ron-audit: it writes the
+// benchmark baseline of a schema version, and checks a benchmark run
+// against it.
+//
+//	perfgate baseline -in bench.out [-wal-snapshot FILE] [-baseline-dir DIR] [-out FILE]
+//	perfgate check    -in bench.out [-wal-snapshot FILE] [-baseline-dir DIR] [-waivers FILE]
+//
+// The input is `go test -bench -benchmem` output (./bench, and ./sdk/wal
+// for the fsync p95 its WAL benches report). A baseline,
+// <baseline-dir>/v<N>/bench.json with N the schema version
+// (canonical.Version), holds each benchmark's medians (ns/op, B/op,
+// allocs/op, its b.ReportMetric units), its ratio to its calibration bench
+// of the same run (calibration ns/op / its ns/op), the canonical record
+// size, the machine, and, when a baseline of an earlier schema version
+// exists, the size and ratio change against it.
+//
+// check compares with the baseline of the current schema version and
+// fails (exit 1) when:
+//   - a gated ratio (see gatedRatios) drops by more than 10%: ratios, not
+//     times, so the gate holds across machines;
+//   - allocs/op rise by more than 2 (a rise from 0 is printed loudly at 1,
+//     since the target is 0);
+//   - fsync-p95-ms (a WAL bench) or the wal_steady rig's fsync p95
+//     (-wal-snapshot) rises by more than 20%;
+//   - busy-% at design load rises by more than 0.5 points.
+//
+// Benchmarks or metrics the run lacks are listed as skipped, never passed.
+// When there is no baseline for the current schema version it fails and
+// asks for `make rebaseline`: figures are not compared across schema
+// versions. The only way past a red row is a waiver in the waiver file:
+//
+//	[{"benchmark": "AppendHot", "metric": "ratio",
+//	  "reason": "signing moved into Append, see #42", "until": "2026-12-31"}]
+//
+// metric is ratio, allocs/op, fsync-p95-ms or busy-% (benchmark
+// "rig/wal_steady" for the rig's fsync p95). A waiver without a reason or
+// past its date fails the gate itself.
+//
+// Exit status: 0 green, 1 red or refused, 2 bad usage or unreadable input.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/rustyonions/ron-audit-go/canonical"
+	"github.com/rustyonions/ron-audit-go/internal/benchfmt"
+)
+
+func main() {
+	a := &app{version: canonical.Version, now: time.Now(), stdout: os.Stdout, stderr: os.Stderr}
+	os.Exit(a.run(os.Args[1:]))
+}
+
+// app is the command with what it depends on, so tests run it whole with
+// another schema version and date.
+type app struct {
+	version        int
+	now            time.Time
+	stdout, stderr io.Writer
+}
+
+const (
+	exitOK    = 0
+	exitRed   = 1
+	exitUsage = 2
+)
+
+func (a *app) run(args []string) int {
+	if len(args) == 0 {
+		fmt.Fprintln(a.stderr, "usage: perfgate baseline|check -in bench.out [flags]")
+		return exitUsage
+	}
+	switch args[0] {
+	case "baseline":
+		return a.baseline(args[1:])
+	case "check":
+		return a.check(args[1:])
+	}
+	fmt.Fprintf(a.stderr, "perfgate: unknown subcommand %q (baseline, check)\n", args[0])
+	return exitUsage
+}
+
+// common flags of both subcommands.
+type common struct {
+	in, walSnapshot, dir, vector string
+}
+
+func (a *app) flags(name string, c *common) *flag.FlagSet {
+	fs := flag.NewFlagSet("perfgate "+name, flag.ContinueOnError)
+	fs.SetOutput(a.stderr)
+	fs.StringVar(&c.in, "in", "", "go test -bench -benchmem output (required)")
+	fs.StringVar(&c.walSnapshot, "wal-snapshot", "", "wal_steady rig snapshot whose fsync p95 to include")
+	fs.StringVar(&c.dir, "baseline-dir", defaultBaselineDir, "directory holding v<N>/"+baselineName)
+	fs.StringVar(&c.vector, "record-vector", "", "vector with the benchmark record (default testing/vectors/v<N>/record-1kib.json)")
+	return fs
+}
+
+func (a *app) readInput(c *common) (*benchfmt.Set, *RigFsync, error) {
+	if c.in == "" {
+		return nil, nil, errors.New("-in is required")
+	}
+	f, err := os.Open(c.in)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer f.Close()
+	set, err := benchfmt.Parse(f)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", c.in, err)
+	}
+	var wal *RigFsync
+	if c.walSnapshot != "" {
+		if wal, err = readWALSnapshot(c.walSnapshot); err != nil {
+			return nil, nil, err
+		}
+	}
+	return set, wal, nil
+}
+
+func (a *app) vectorPath(c *common) string {
+	if c.vector != "" {
+		return c.vector
+	}
+	return filepath.Join("testing", "vectors", "v"+strconv.Itoa(a.version), "record-1kib.json")
+}
+
+func (a *app) fail(code int, err error) int {
+	fmt.Fprintln(a.stderr, "perfgate:", err)
+	return code
+}
+
+func (a *app) baseline(args []string) int {
+	var c common
+	var out string
+	fs := a.flags("baseline", &c)
+	fs.StringVar(&out, "out", "", "baseline to write (default <baseline-dir>/v<N>/"+baselineName+")")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	if out == "" {
+		out = filepath.Join(c.dir, "v"+strconv.Itoa(a.version), baselineName)
+	}
+	// A baseline written under another version's directory would be
+	// compared as that version's: refuse, rather than mislabel it.
+	if m := versionDir.FindStringSubmatch(filepath.Base(filepath.Dir(out))); m != nil && m[1] != strconv.Itoa(a.version) {
+		return a.fail(exitUsage, fmt.Errorf("-out %s is under v%s, but the schema version is %d", out, m[1], a.version))
+	}
+	set, wal, err := a.readInput(&c)
+	if err != nil {
+		return a.fail(exitUsage, err)
+	}
+	size, err := recordBytes(a.vectorPath(&c))
+	if err != nil {
+		return a.fail(exitUsage, fmt.Errorf("record size: %w", err))
+	}
+	b, err := makeBaseline(set, a.version, size, wal, c.dir, a.now)
+	if err != nil {
+		return a.fail(exitUsage, err)
+	}
+	for _, name := range set.Order {
+		if calib, ok := calibrations[name]; ok && b.Benchmarks[name].Ratio == 0 {
+			fmt.Fprintf(a.stderr, "perfgate: warning: %s has no ratio: its calibration %s was not in the run\n", name, calib)
+		}
+	}
+	if err := b.write(out); err != nil {
+		return a.fail(exitUsage, err)
+	}
+	fmt.Fprintf(a.stdout, "wrote %s: schema v%d, %d benchmarks, record %d bytes\n", out, b.SchemaVersion, len(b.Benchmarks), b.RecordBytes)
+	if p := b.Previous; p != nil {
+		fmt.Fprintf(a.stdout, "against v%d: record %d -> %d bytes (%+d)\n", p.SchemaVersion, p.RecordBytes, b.RecordBytes, p.RecordBytesChange)
+		for _, name := range set.Order {
+			if ch, ok := p.Benchmarks[name]; ok {
+				fmt.Fprintf(a.stdout, "  %-20s ratio %.3f -> %.3f (%+.1f%%), allocs/op %g -> %g\n", name, ch.PreviousRatio, ch.Ratio, ch.RatioChangePct, ch.PreviousAllocs, ch.AllocsPerOp)
+			}
+		}
+	}
+	return exitOK
+}
+
+func (a *app) check(args []string) int {
+	var c common
+	var waiverPath string
+	fs := a.flags("check", &c)
+	fs.StringVar(&waiverPath, "waivers", defaultWaivers, "waiver file (absent: no waivers)")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	set, curWAL, err := a.readInput(&c)
+	if err != nil {
+		return a.fail(exitUsage, err)
+	}
+	cur, err := summarize(set)
+	if err != nil {
+		return a.fail(exitRed, err)
+	}
+	have, err := baselines(c.dir)
+	if err != nil {
+		return a.fail(exitUsage, err)
+	}
+	path, ok := have[a.version]
+	if !ok {
+		reason := "there is none in " + c.dir
+		if vs := sortedVersions(have); len(vs) > 0 {
+			reason = fmt.Sprintf("the baselines in %s are of schema versions %v, and figures are not compared across schema versions", c.dir, vs)
+		}
+		return a.fail(exitRed, &RebaselineError{Version: a.version, Reason: reason})
+	}
+	base, err := loadBaseline(path)
+	if err != nil {
+		return a.fail(exitUsage, err)
+	}
+	if base.SchemaVersion != a.version {
+		return a.fail(exitRed, &RebaselineError{Version: a.version, Reason: fmt.Sprintf("%s says schema version %d", path, base.SchemaVersion)})
+	}
+	size, err := recordBytes(a.vectorPath(&c))
+	if err != nil {
+		return a.fail(exitUsage, fmt.Errorf("record size: %w", err))
+	}
+	if size != base.RecordBytes {
+		return a.fail(exitRed, &RebaselineError{Version: a.version, Reason: fmt.Sprintf("the benchmark record is %d bytes, the baseline's was %d: a different workload", size, base.RecordBytes)})
+	}
+	waivers, werr := loadWaivers(waiverPath, a.now)
+
+	m := machineOf(set)
+	fmt.Fprintf(a.stdout, "baseline %s: schema v%d, %s, %s, %d CPUs, %s\n", path, base.SchemaVersion, base.Date, base.Machine.CPUModel, base.Machine.CPUs, base.Machine.Go)
+	if m.CPUModel != base.Machine.CPUModel || m.CPUs != base.Machine.CPUs || m.GOARCH != base.Machine.GOARCH {
+		fmt.Fprintf(a.stdout, "note: this run is on another machine (%s, %d CPUs, %s): ratios still compare, absolute fsync times less so\n", m.CPUModel, m.CPUs, m.GOARCH)
+	}
+	r := compare(base, cur, curWAL, waivers)
+	r.print(a.stdout)
+
+	if werr != nil {
+		fmt.Fprintf(a.stderr, "perfgate: waivers in %s:\n%v\n", waiverPath, werr)
+	}
+	red, waived, skipped, gated := r.count(vRed), r.count(vWaived), r.count(vSkip), r.gated()
+	switch {
+	case gated == 0:
+		fmt.Fprintln(a.stdout, "perf gate: NOTHING GATED: no gated benchmark of the baseline is in this run")
+		return exitRed
+	case red > 0:
+		fmt.Fprintf(a.stdout, "perf gate: RED: %d of %d checks failed (%d waived, %d skipped)\n", red, gated, waived, skipped)
+		return exitRed
+	case werr != nil:
+		fmt.Fprintln(a.stdout, "perf gate: RED: the waiver file is invalid (see above), though every check passed")
+		return exitRed
+	}
+	fmt.Fprintf(a.stdout, "perf gate: green: %d checks (%d waived, %d warned, %d skipped)\n", gated, waived, r.count(vWarn), skipped)
+	return exitOK
+}

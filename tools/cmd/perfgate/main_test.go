@@ -1,0 +1,541 @@
+package main
+
+import (
+	"bytes"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// fake is one benchmark of a synthetic run: three identical result lines.
+type fake struct {
+	ns, allocs float64
+	extra      string // more "value unit" pairs, as b.ReportMetric adds
+}
+
+// run is a synthetic `go test -bench -benchmem` output by benchmark name;
+// names starting with WAL are printed under sdk/wal's package line.
+type run map[string]*fake
+
+func defaultRun() run {
+	return run{
+		"RawEd25519Sign":     {ns: 15000},
+		"RawBLAKE3_1KiB":     {ns: 1000},
+		"AppendHot":          {ns: 17000},
+		"AppendSealed":       {ns: 1700},
+		"VerifyHot":          {ns: 950},
+		"VerifyChain":        {ns: 1450},
+		"AppendHotParallel":  {ns: 9000},
+		"DurableAppendBatch": {ns: 17000},
+		"EmitterWorkers1":    {ns: 17000},
+		"EmitterWorkers2":    {ns: 10000},
+		"EmitterDesignLoad":  {ns: 14000, extra: "0.10 busy-%\t3800 p99-us"},
+		"ColdStart":          {ns: 95000, allocs: 63},
+		"WALAppendBatch64":   {ns: 100000, extra: "2.000 fsync-p95-ms"},
+	}
+}
+
+func (r run) String() string {
+	names := make([]string, 0, len(r))
+	for n := range r {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	var b strings.Builder
+	b.WriteString("goos: linux\ngoarch: amd64\n")
+	for _, pkg := range []string{"bench", "sdk/wal"} {
+		fmt.Fprintf(&b, "pkg: github.com/rustyonions/ron-audit-go/%s\ncpu: Test CPU\n", pkg)
+		for _, n := range names {
+			if strings.HasPrefix(n, "WAL") != (pkg == "sdk/wal") {
+				continue
+			}
+			f := r[n]
+			for range 3 {
+				extra := ""
+				if f.extra != "" {
+					extra = "\t" + f.extra
+				}
+				fmt.Fprintf(&b, "Benchmark%s-2\t 10000\t %g ns/op%s\t 0 B/op\t %g allocs/op\n", n, f.ns, extra, f.allocs)
+			}
+		}
+		b.WriteString("PASS\nok\n")
+	}
+	return b.String()
+}
+
+// with returns a copy of the default run changed by fn.
+func with(fn func(run)) run {
+	r := defaultRun()
+	fn(r)
+	return r
+}
+
+type env struct {
+	t       *testing.T
+	dir     string
+	baseDir string
+	vector  string
+	now     time.Time
+}
+
+func newEnv(t *testing.T) *env {
+	e := &env{t: t, dir: t.TempDir(), now: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)}
+	e.baseDir = filepath.Join(e.dir, "baselines")
+	e.setRecord(1024)
+	return e
+}
+
+// setRecord writes the record vector with canonical bytes of size n.
+func (e *env) setRecord(n int) {
+	e.vector = e.write(fmt.Sprintf("record-%d.json", n), fmt.Sprintf(`{"records":[{"canonical":%q}]}`, hex.EncodeToString(make([]byte, n))))
+}
+
+func (e *env) write(name, content string) string {
+	e.t.Helper()
+	p := filepath.Join(e.dir, name)
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		e.t.Fatal(err)
+	}
+	return p
+}
+
+var seq int
+
+func (e *env) input(r run) string {
+	seq++
+	return e.write(fmt.Sprintf("bench-%d.out", seq), r.String())
+}
+
+func (e *env) run(version int, args ...string) (int, string, string) {
+	var out, errb bytes.Buffer
+	a := &app{version: version, now: e.now, stdout: &out, stderr: &errb}
+	code := a.run(args)
+	return code, out.String(), errb.String()
+}
+
+// baseline writes the baseline of version from r, failing the test if it
+// cannot.
+func (e *env) baseline(version int, r run, extra ...string) {
+	e.t.Helper()
+	args := append([]string{"baseline", "-in", e.input(r), "-baseline-dir", e.baseDir, "-record-vector", e.vector}, extra...)
+	if code, out, errs := e.run(version, args...); code != 0 {
+		e.t.Fatalf("baseline: exit %d\n%s%s", code, out, errs)
+	}
+}
+
+// check runs check of version 1 unless told otherwise by checkV.
+func (e *env) check(r run, extra ...string) (int, string, string) {
+	return e.checkV(1, r, extra...)
+}
+
+func (e *env) checkV(version int, r run, extra ...string) (int, string, string) {
+	args := append([]string{"check", "-in", e.input(r), "-baseline-dir", e.baseDir, "-record-vector", e.vector,
+		"-waivers", filepath.Join(e.dir, "waivers.json")}, extra...)
+	return e.run(version, args...)
+}
+
+// rowRe matches the table row of bench and metric with the verdict.
+func hasRow(out, bench, metric string, v verdict) bool {
+	re := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(bench) + `\s+` + regexp.QuoteMeta(metric) + `\s.*\s` + regexp.QuoteMeta(string(v)) + `(\s|$)`)
+	return re.MatchString(out)
+}
+
+func mustCode(t *testing.T, want, got int, out, errs string) {
+	t.Helper()
+	if got != want {
+		t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", got, want, out, errs)
+	}
+}
+
+func TestCheckPass(t *testing.T) {
+	e := newEnv(t)
+	e.baseline(1, defaultRun())
+	// Noise within the limits: AppendHot's ratio 9% down, exactly 10%
+	// down for VerifyHot, a non-gated ratio far down, allocs +2 on
+	// ColdStart, fsync +20%, busy +0.5 points.
+	r := with(func(r run) {
+		r["AppendHot"].ns = 17000 / 0.91
+		r["VerifyHot"].ns = 950 / 0.90
+		r["DurableAppendBatch"].ns = 40000
+		r["ColdStart"].allocs = 65
+		r["WALAppendBatch64"].extra = "2.400 fsync-p95-ms"
+		r["EmitterDesignLoad"].extra = "0.60 busy-%"
+	})
+	code, out, errs := e.check(r)
+	mustCode(t, 0, code, out, errs)
+	for _, want := range [][2]string{{"AppendHot", mRatio}, {"VerifyHot", mRatio}, {"ColdStart", mAllocs}, {"WALAppendBatch64", mFsync}, {"EmitterDesignLoad", mBusy}} {
+		if !hasRow(out, want[0], want[1], vOK) {
+			t.Errorf("no ok row for %s %s:\n%s", want[0], want[1], out)
+		}
+	}
+	if !hasRow(out, "DurableAppendBatch", mRatio, vInfo) || !strings.Contains(out, "not gated") {
+		t.Errorf("DurableAppendBatch's ratio is shown as gated:\n%s", out)
+	}
+	if !strings.Contains(out, "perf gate: green") || strings.Contains(out, "!!!") {
+		t.Errorf("no green summary, or a loud warning:\n%s", out)
+	}
+}
+
+// Ratios, not times: a machine twice as slow at everything passes.
+func TestCheckRatiosHoldAcrossMachines(t *testing.T) {
+	e := newEnv(t)
+	e.baseline(1, defaultRun())
+	r := defaultRun()
+	for _, f := range r {
+		f.ns *= 2
+	}
+	code, out, errs := e.check(r)
+	mustCode(t, 0, code, out, errs)
+}
+
+func TestCheckRatioDropRed(t *testing.T) {
+	for name, fn := range map[string]func(run){
+		"AppendHot slower":         func(r run) { r["AppendHot"].ns = 17000 * 1.12 },
+		"calibration faster":       func(r run) { r["RawBLAKE3_1KiB"].ns = 850 }, // VerifyHot etc. now 15% worse relative to it
+		"emitter scaling dropped":  func(r run) { r["EmitterWorkers2"].ns = 12000 },
+		"VerifyChain 10.5% slower": func(r run) { r["VerifyChain"].ns = 1450 / 0.895 },
+	} {
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t)
+			e.baseline(1, defaultRun())
+			code, out, errs := e.check(with(fn))
+			mustCode(t, 1, code, out, errs)
+			if !strings.Contains(out, "perf gate: RED") || !regexp.MustCompile(`(?m)\sratio\s.*\sRED\s`).MatchString(out) {
+				t.Fatalf("no red ratio row:\n%s", out)
+			}
+		})
+	}
+}
+
+func TestCheckAllocs(t *testing.T) {
+	t.Run("rise of 3 is red", func(t *testing.T) {
+		e := newEnv(t)
+		e.baseline(1, defaultRun())
+		code, out, errs := e.check(with(func(r run) { r["ColdStart"].allocs = 66 }))
+		mustCode(t, 1, code, out, errs)
+		if !hasRow(out, "ColdStart", mAllocs, vRed) {
+			t.Fatalf("no red allocs row:\n%s", out)
+		}
+	})
+	t.Run("0 to 3 is red and loud", func(t *testing.T) {
+		e := newEnv(t)
+		e.baseline(1, defaultRun())
+		code, out, errs := e.check(with(func(r run) { r["AppendHot"].allocs = 3 }))
+		mustCode(t, 1, code, out, errs)
+		if !hasRow(out, "AppendHot", mAllocs, vRed) || !strings.Contains(out, "!!! AppendHot now allocates 3 times per op") {
+			t.Fatalf("not red and loud:\n%s", out)
+		}
+	})
+	t.Run("0 to 1 passes loudly", func(t *testing.T) {
+		e := newEnv(t)
+		e.baseline(1, defaultRun())
+		code, out, errs := e.check(with(func(r run) { r["VerifyChain"].allocs = 1 }))
+		mustCode(t, 0, code, out, errs)
+		if !hasRow(out, "VerifyChain", mAllocs, vWarn) || !strings.Contains(out, "ALLOCATIONS ON A ZERO-ALLOCATION PATH") ||
+			!strings.Contains(out, "target is 0 allocs/op") || !strings.Contains(out, "1 warned") {
+			t.Fatalf("no loud warning:\n%s", out)
+		}
+	})
+}
+
+func TestCheckFsync(t *testing.T) {
+	t.Run("bench metric +25% is red", func(t *testing.T) {
+		e := newEnv(t)
+		e.baseline(1, defaultRun())
+		code, out, errs := e.check(with(func(r run) { r["WALAppendBatch64"].extra = "2.500 fsync-p95-ms" }))
+		mustCode(t, 1, code, out, errs)
+		if !hasRow(out, "WALAppendBatch64", mFsync, vRed) {
+			t.Fatalf("no red fsync row:\n%s", out)
+		}
+	})
+	t.Run("rig snapshot +30% is red", func(t *testing.T) {
+		e := newEnv(t)
+		snap := e.write("wal_steady.json", `{"rig":"wal_steady","time":"t0","wal_fsync_seconds":{"p50":0.0003,"p95":0.0005}}`)
+		e.baseline(1, defaultRun(), "-wal-snapshot", snap)
+		// Without a snapshot the rig row is not checked, and says so.
+		code, out, errs := e.check(defaultRun())
+		mustCode(t, 0, code, out, errs)
+		if !strings.Contains(out, "pass -wal-snapshot to check it") {
+			t.Fatalf("no note on the unchecked snapshot:\n%s", out)
+		}
+		worse := e.write("wal_steady2.json", `{"wal_fsync_seconds":{"p95":0.00065}}`)
+		code, out, errs = e.check(defaultRun(), "-wal-snapshot", worse)
+		mustCode(t, 1, code, out, errs)
+		if !hasRow(out, rigWALSteady, mFsync, vRed) {
+			t.Fatalf("no red rig row:\n%s", out)
+		}
+	})
+	t.Run("absent from the run is skipped, not passed", func(t *testing.T) {
+		e := newEnv(t)
+		e.baseline(1, defaultRun())
+		code, out, errs := e.check(with(func(r run) { delete(r, "WALAppendBatch64") }))
+		mustCode(t, 0, code, out, errs)
+		if !hasRow(out, "WALAppendBatch64", "-", vSkip) || hasRow(out, "WALAppendBatch64", mFsync, vOK) {
+			t.Fatalf("missing WAL bench not skipped:\n%s", out)
+		}
+	})
+}
+
+func TestCheckBusy(t *testing.T) {
+	e := newEnv(t)
+	e.baseline(1, defaultRun())
+	code, out, errs := e.check(with(func(r run) { r["EmitterDesignLoad"].extra = "0.70 busy-%" }))
+	mustCode(t, 1, code, out, errs)
+	if !hasRow(out, "EmitterDesignLoad", mBusy, vRed) {
+		t.Fatalf("no red busy row:\n%s", out)
+	}
+	code, out, errs = e.check(with(func(r run) { r["EmitterDesignLoad"].extra = "3800 p99-us" }))
+	mustCode(t, 0, code, out, errs)
+	if !hasRow(out, "EmitterDesignLoad", mBusy, vSkip) {
+		t.Fatalf("busy-%% missing from the run not skipped:\n%s", out)
+	}
+}
+
+func TestCheckMissingBenchmarks(t *testing.T) {
+	e := newEnv(t)
+	e.baseline(1, defaultRun())
+	code, out, errs := e.check(with(func(r run) {
+		delete(r, "VerifyHot")
+		delete(r, "RawEd25519Sign") // AppendHot's and EmitterWorkers1's calibration
+		r["NewBench"] = &fake{ns: 5}
+	}))
+	mustCode(t, 0, code, out, errs)
+	for _, want := range []string{"VerifyHot", "AppendHot", "EmitterWorkers1"} {
+		if !regexp.MustCompile(`(?m)^` + want + `\s.*skip\s.*NOT checked`).MatchString(out) {
+			t.Errorf("%s not skipped with a note:\n%s", want, out)
+		}
+	}
+	if !strings.Contains(out, "not in the baseline, so not gated: NewBench") || !strings.Contains(out, "skipped)") {
+		t.Errorf("no note on the new bench or skip count:\n%s", out)
+	}
+
+	code, out, errs = e.check(run{"Unrelated": {ns: 5}})
+	mustCode(t, 1, code, out, errs)
+	if !strings.Contains(out, "NOTHING GATED") {
+		t.Fatalf("a run with nothing to compare passed:\n%s", out)
+	}
+}
+
+func TestCheckWaivers(t *testing.T) {
+	red := with(func(r run) { r["AppendHot"].ns = 17000 * 1.2 })
+	waiver := func(e *env, ws ...Waiver) {
+		raw, _ := json.Marshal(ws)
+		e.write("waivers.json", string(raw))
+	}
+	t.Run("accepted", func(t *testing.T) {
+		e := newEnv(t)
+		e.baseline(1, defaultRun())
+		waiver(e, Waiver{Benchmark: "AppendHot", Metric: mRatio, Reason: "signing moved into Append (#42)", Until: "2026-11-27"})
+		code, out, errs := e.check(red)
+		mustCode(t, 0, code, out, errs)
+		if !hasRow(out, "AppendHot", mRatio, vWaived) || !strings.Contains(out, "signing moved into Append (#42)") || !strings.Contains(out, "1 waived") {
+			t.Fatalf("not waived with its reason:\n%s", out)
+		}
+	})
+	t.Run("waives only its metric", func(t *testing.T) {
+		e := newEnv(t)
+		e.baseline(1, defaultRun())
+		waiver(e, Waiver{Benchmark: "AppendHot", Metric: mRatio, Reason: "known", Until: "2027-01-01"})
+		code, out, errs := e.check(with(func(r run) { r["AppendHot"].allocs = 3 }))
+		mustCode(t, 1, code, out, errs)
+		if !hasRow(out, "AppendHot", mAllocs, vRed) || !strings.Contains(out, "waiver for AppendHot ratio is unused") {
+			t.Fatalf("a ratio waiver let allocs pass, or no unused note:\n%s", out)
+		}
+	})
+	for name, w := range map[string]Waiver{
+		"expired":        {Benchmark: "AppendHot", Metric: mRatio, Reason: "known", Until: "2026-11-26"},
+		"no reason":      {Benchmark: "AppendHot", Metric: mRatio, Reason: "  ", Until: "2027-01-01"},
+		"unknown metric": {Benchmark: "AppendHot", Metric: "speed", Reason: "known", Until: "2027-01-01"},
+		"bad date":       {Benchmark: "AppendHot", Metric: mRatio, Reason: "known", Until: "soon"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t)
+			e.baseline(1, defaultRun())
+			waiver(e, w)
+			// The waiver does not let the red pass...
+			code, out, errs := e.check(red)
+			mustCode(t, 1, code, out, errs)
+			if !hasRow(out, "AppendHot", mRatio, vRed) || !strings.Contains(errs, "waiver 0 (AppendHot") {
+				t.Fatalf("invalid waiver waived, or was not reported:\n%s%s", out, errs)
+			}
+			// ...and is an error even with nothing red.
+			code, out, errs = e.check(defaultRun())
+			mustCode(t, 1, code, out, errs)
+			if !strings.Contains(out, "waiver file is invalid") {
+				t.Fatalf("no red summary for the invalid waiver:\n%s", out)
+			}
+		})
+	}
+	t.Run("misspelt field", func(t *testing.T) {
+		e := newEnv(t)
+		e.baseline(1, defaultRun())
+		e.write("waivers.json", `[{"benchmark":"AppendHot","metric":"ratio","reson":"x","until":"2027-01-01"}]`)
+		code, out, errs := e.check(red)
+		mustCode(t, 1, code, out, errs)
+		if !strings.Contains(errs, `unknown field "reson"`) {
+			t.Fatalf("misspelt field accepted:\n%s", errs)
+		}
+	})
+}
+
+func TestLoadWaiversTyped(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "w.json")
+	if err := os.WriteFile(p, []byte(`[{"benchmark":"A","metric":"ratio","reason":"r","until":"2020-01-01"},{"benchmark":"B","metric":"busy-%","reason":"r","until":"2030-01-01"}]`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ws, err := loadWaivers(p, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	var we *WaiverError
+	if !errors.As(err, &we) || we.Waiver.Benchmark != "A" || len(ws) != 1 || ws[0].Benchmark != "B" {
+		t.Fatalf("waivers %v, err %v", ws, err)
+	}
+	if ws, err := loadWaivers(filepath.Join(t.TempDir(), "absent.json"), time.Now()); ws != nil || err != nil {
+		t.Fatalf("absent file: %v %v", ws, err)
+	}
+}
+
+func TestCheckRebaseline(t *testing.T) {
+	t.Run("schema changed", func(t *testing.T) {
+		e := newEnv(t)
+		e.baseline(1, defaultRun())
+		code, out, errs := e.checkV(2, defaultRun())
+		mustCode(t, 1, code, out, errs)
+		if !strings.Contains(errs, "no usable baseline for schema version 2") || !strings.Contains(errs, "versions [1]") || !strings.Contains(errs, "make rebaseline") {
+			t.Fatalf("no rebaseline message:\n%s", errs)
+		}
+	})
+	t.Run("no baseline at all", func(t *testing.T) {
+		e := newEnv(t)
+		code, out, errs := e.check(defaultRun())
+		mustCode(t, 1, code, out, errs)
+		if !strings.Contains(errs, "make rebaseline") {
+			t.Fatalf("no rebaseline message:\n%s", errs)
+		}
+	})
+	t.Run("record size changed", func(t *testing.T) {
+		e := newEnv(t)
+		e.baseline(1, defaultRun())
+		e.setRecord(1100)
+		code, out, errs := e.check(defaultRun())
+		mustCode(t, 1, code, out, errs)
+		if !strings.Contains(errs, "1100 bytes, the baseline's was 1024") || !strings.Contains(errs, "make rebaseline") {
+			t.Fatalf("no rebaseline message:\n%s", errs)
+		}
+	})
+}
+
+func TestRebaselineRecordsChange(t *testing.T) {
+	e := newEnv(t)
+	e.baseline(1, defaultRun())
+	// Version 2: a bigger record, AppendHot 10% slower relative to
+	// signing, VerifyHot now allocating.
+	e.setRecord(1100)
+	v2 := with(func(r run) {
+		r["AppendHot"].ns = 17000 / 0.9
+		r["VerifyHot"].allocs = 1
+	})
+	e.baseline(2, v2)
+	b, err := loadBaseline(filepath.Join(e.baseDir, "v2", baselineName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.SchemaVersion != 2 || b.RecordBytes != 1100 || b.Previous == nil {
+		t.Fatalf("baseline %+v", b)
+	}
+	p := b.Previous
+	if p.SchemaVersion != 1 || p.RecordBytes != 1024 || p.RecordBytesChange != 76 {
+		t.Fatalf("previous %+v", p)
+	}
+	ah := p.Benchmarks["AppendHot"]
+	if ah.Calibration != "RawEd25519Sign" || ah.RatioChangePct != -10 || ah.PreviousRatio != round(15000.0/17000, 4) {
+		t.Fatalf("AppendHot change %+v", ah)
+	}
+	if vh := p.Benchmarks["VerifyHot"]; vh.PreviousAllocs != 0 || vh.AllocsPerOp != 1 {
+		t.Fatalf("VerifyHot change %+v", vh)
+	}
+	if _, ok := p.Benchmarks["ColdStart"]; ok {
+		t.Fatal("a benchmark without a ratio in the change")
+	}
+	// v1 is untouched, and v2 gates its own run.
+	if _, err := loadBaseline(filepath.Join(e.baseDir, "v1", baselineName)); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := e.checkV(2, v2)
+	mustCode(t, 0, code, out, errs)
+}
+
+func TestBaselineContents(t *testing.T) {
+	e := newEnv(t)
+	snap := e.write("wal_steady.json", `{"time":"t0","wal_fsync_seconds":{"p95":0.000457877}}`)
+	e.baseline(1, defaultRun(), "-wal-snapshot", snap)
+	b, err := loadBaseline(filepath.Join(e.baseDir, "v1", baselineName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Previous != nil || b.RecordBytes != 1024 || b.Date != "2026-11-27T12:00:00Z" || b.Machine.GOMAXPROCS != 2 || b.Machine.CPUs < 1 || b.Machine.Go == "" || b.Machine.CPUModel == "" {
+		t.Fatalf("baseline %+v", b)
+	}
+	if b.WALSteady == nil || b.WALSteady.FsyncP95Seconds != 0.000457877 {
+		t.Fatalf("wal steady %+v", b.WALSteady)
+	}
+	vc := b.Benchmarks["VerifyChain"]
+	if vc.Calibration != "RawBLAKE3_1KiB" || vc.Ratio != round(1000.0/1450, 4) || vc.Runs != 3 || vc.NsPerOp != 1450 {
+		t.Fatalf("VerifyChain %+v", vc)
+	}
+	if dl := b.Benchmarks["EmitterDesignLoad"]; dl.Metrics[mBusy] != 0.1 || dl.Ratio != 0 {
+		t.Fatalf("EmitterDesignLoad %+v", dl)
+	}
+	if w := b.Benchmarks["WALAppendBatch64"]; w.Pkg != "github.com/rustyonions/ron-audit-go/sdk/wal" || w.Metrics[mFsync] != 2 {
+		t.Fatalf("WAL bench %+v", w)
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	e := newEnv(t)
+	e.baseline(1, defaultRun())
+	// A failed run, whatever its figures.
+	failed := e.write("failed.out", defaultRun().String()+"--- FAIL: BenchmarkVerifyChain\nFAIL\n")
+	code, out, errs := e.run(1, "check", "-in", failed, "-baseline-dir", e.baseDir, "-record-vector", e.vector)
+	mustCode(t, 1, code, out, errs)
+	if !strings.Contains(errs, "the benchmark run failed") {
+		t.Fatalf("failed run accepted:\n%s", errs)
+	}
+	// No -benchmem: the allocation rule could not be held.
+	nomem := e.write("nomem.out", "BenchmarkAppendHot-2\t 10\t 17000 ns/op\n")
+	code, out, errs = e.run(1, "check", "-in", nomem, "-baseline-dir", e.baseDir, "-record-vector", e.vector)
+	mustCode(t, 1, code, out, errs)
+	if !strings.Contains(errs, "-benchmem") {
+		t.Fatalf("run without -benchmem accepted:\n%s", errs)
+	}
+	// A baseline written under another version's directory.
+	code, out, errs = e.run(1, "baseline", "-in", e.input(defaultRun()), "-record-vector", e.vector, "-out", filepath.Join(e.dir, "v2", baselineName))
+	mustCode(t, 2, code, out, errs)
+	if code, _, _ := e.run(1, "nonsense"); code != 2 {
+		t.Fatal("unknown subcommand accepted")
+	}
+}
+
+// The calibrations must be benchtable's: the table and the gate quote
+// the same ratios.
+func TestCalibrationsMatchBenchtable(t *testing.T) {
+	src, err := os.ReadFile("../benchtable/main.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pairs := regexp.MustCompile(`\{bench: "(\w+)", calib: "(\w+)"`).FindAllStringSubmatch(string(src), -1)
+	if len(pairs) < len(calibrations) {
+		t.Fatalf("found %d benchtable rows with a calibration, perfgate has %d", len(pairs), len(calibrations))
+	}
+	for _, p := range pairs {
+		if got := calibrations[p[1]]; got != p[2] {
+			t.Errorf("%s: benchtable calibrates against %s, perfgate against %q", p[1], p[2], got)
+		}
+	}
+}

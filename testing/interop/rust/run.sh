@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# Builds and runs the Rust foreign reader of the ron-audit v1 test vectors:
-# its unit tests (all vectors pass, tampered copies fail), then the reader
-# over testing/vectors/v1. Needs cargo and the Cap'n Proto compiler `capnp`.
+# Builds and runs the Rust foreign reader of the ron-audit test vectors: its
+# unit tests (all vectors pass, tampered copies fail), then the reader over
+# testing/vectors/v1 (schema v1, schema/audit.capnp), over testing/vectors/v2
+# (the schema evolution drill's v1 -> v2 chain, read with the schema its
+# "schema" field names, gen/testdata/audit_v2.capnp), and over
+# testing/vectors/v1 again with v2 decoding (--schema v2; RONAUDIT_SCHEMA=v2
+# does the same). Needs cargo and the Cap'n Proto compiler `capnp`.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
@@ -23,3 +27,7 @@ fi
 
 cargo test --release --locked
 cargo run --release --locked -- ../../vectors/v1
+# The schema evolution drill: the v1 -> v2 chain, then the v1 vectors read
+# with the drill's v2 schema.
+cargo run --release --locked -- ../../vectors/v2
+cargo run --release --locked -- --schema v2 ../../vectors/v1

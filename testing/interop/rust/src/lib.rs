@@ -1,4 +1,5 @@
-//! Foreign (Rust) reader of the ron-audit v1 test vectors.
+//! Foreign (Rust) reader of the ron-audit test vectors (schema v1, and the
+//! schema evolution drill's v2).
 //!
 //! It checks every record of every vector file the way
 //! `testing/vectors/v1/README.md` says a reader must:
@@ -16,19 +17,32 @@
 //! On top of that it re-encodes the decoded record with this crate's own
 //! Cap'n Proto implementation (empty values as null pointers, then
 //! canonicalized) and requires the very same bytes, and checks `dedupeKey`
-//! (README check 5) with the same encoder.
+//! (README check 5) with the same encoder when the record has one.
+//!
+//! Schemas: a vector file is decoded, rendered and re-encoded with the schema
+//! its top-level `"schema"` field names (`schema/audit.capnp`, v1, or
+//! `gen/testdata/audit_v2.capnp`, the evolution drill's v2), or with v1 when
+//! it has none; [`check_value_with`] (the binary's `--schema` flag or the
+//! `RONAUDIT_SCHEMA` environment variable) overrides that for every file.
+//! Under v2 a record rendering may lack the fields v2 added (a rendering
+//! written under v1 does) only when they decode as their defaults.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
+// The two schemas have the same file id and the same struct and enum ids, so
+// their generated code lives in two modules (see build.rs).
 #[allow(clippy::all, dead_code, unused_imports, unused_parens)]
 pub mod audit_capnp {
     include!(concat!(env!("OUT_DIR"), "/audit_capnp.rs"));
 }
 
-use audit_capnp::{audit_record, Kind};
+#[allow(clippy::all, dead_code, unused_imports, unused_parens)]
+pub mod audit_v2_capnp {
+    include!(concat!(env!("OUT_DIR"), "/audit_v2_capnp.rs"));
+}
 
 /// BLAKE3 derive_key context of the record hash.
 pub const HASH_CONTEXT: &str = "ron-audit 2026-11-27 record hash v1";
@@ -40,6 +54,117 @@ pub const SIG_PREFIX: &[u8] = b"RONAUDIT-SIG-V1";
 /// Directory of the v1 vectors, relative to this crate.
 pub fn default_vectors_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../vectors/v1")
+}
+
+/// Directory of the schema evolution drill's v2 vectors, relative to this crate.
+pub fn default_vectors_v2_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../vectors/v2")
+}
+
+/// Environment variable that overrides the schema of every vector file (see
+/// [`Schema::parse`]), like the Python reader's.
+pub const SCHEMA_ENV: &str = "RONAUDIT_SCHEMA";
+
+// ---------------------------------------------------------------------------
+// Schemas
+
+/// A schema this reader was compiled with (build.rs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Schema {
+    /// schema/audit.capnp, the released schema.
+    V1,
+    /// gen/testdata/audit_v2.capnp, the schema evolution drill's version 2:
+    /// v1 plus AuditRecord.region/traceId/origin and Kind.exportDone.
+    V2,
+}
+
+impl Schema {
+    pub const ALL: [Schema; 2] = [Schema::V1, Schema::V2];
+
+    /// Short name, as the --schema flag and RONAUDIT_SCHEMA take it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Schema::V1 => "v1",
+            Schema::V2 => "v2",
+        }
+    }
+
+    /// The schema file relative to the repository root, as a vector file's
+    /// top-level "schema" field names it.
+    pub fn path(self) -> &'static str {
+        match self {
+            Schema::V1 => "schema/audit.capnp",
+            Schema::V2 => "gen/testdata/audit_v2.capnp",
+        }
+    }
+
+    /// Rendering names of the AuditRecord fields this schema added over v1.
+    /// A rendering may lack these (it was written under v1) only when they
+    /// decode as their defaults.
+    pub fn added_fields(self) -> &'static [&'static str] {
+        match self {
+            Schema::V1 => &[],
+            Schema::V2 => &["region", "traceId", "origin"],
+        }
+    }
+
+    /// The schema a vector file's "schema" field names: exactly one of the
+    /// repository-relative paths of [`Schema::path`].
+    pub fn from_vector_field(s: &str) -> Result<Schema, String> {
+        Schema::ALL
+            .into_iter()
+            .find(|sc| sc.path() == s)
+            .ok_or_else(|| {
+                format!(
+                    "JSON: field \"schema\": unknown schema {s:?} (this reader knows {:?} and {:?})",
+                    Schema::V1.path(),
+                    Schema::V2.path()
+                )
+            })
+    }
+
+    /// Parses a schema selector (--schema, RONAUDIT_SCHEMA): "v1" or "v2", a
+    /// repository-relative path as in a vector file's "schema" field, or a
+    /// filesystem path of one of the two schema files this crate was compiled
+    /// from (what the Python reader's RONAUDIT_SCHEMA holds).
+    pub fn parse(s: &str) -> Result<Schema, String> {
+        if let Some(sc) = Schema::ALL
+            .into_iter()
+            .find(|sc| sc.name() == s || sc.path() == s)
+        {
+            return Ok(sc);
+        }
+        if let Ok(p) = std::fs::canonicalize(s) {
+            let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../..");
+            for sc in Schema::ALL {
+                if std::fs::canonicalize(root.join(sc.path())).is_ok_and(|q| q == p) {
+                    return Ok(sc);
+                }
+            }
+        }
+        Err(format!(
+            "unknown schema {s:?}: want v1, v2, {:?} or {:?}",
+            Schema::V1.path(),
+            Schema::V2.path()
+        ))
+    }
+
+    /// The override in RONAUDIT_SCHEMA: None when unset or empty.
+    pub fn from_env() -> Result<Option<Schema>, String> {
+        match std::env::var(SCHEMA_ENV) {
+            Ok(s) if !s.is_empty() => Schema::parse(&s)
+                .map(Some)
+                .map_err(|e| format!("{SCHEMA_ENV}: {e}")),
+            Ok(_) | Err(std::env::VarError::NotPresent) => Ok(None),
+            Err(e) => Err(format!("{SCHEMA_ENV}: {e}")),
+        }
+    }
+}
+
+impl fmt::Display for Schema {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -60,10 +185,21 @@ pub struct Subject {
     pub name: String,
 }
 
+/// v2: AuditRecord.origin.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Origin {
+    pub host: String,
+    pub port: u16,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Record {
+    /// The schema the record was decoded with; it is rendered and re-encoded
+    /// with the same one.
+    pub schema: Schema,
     pub v: u16,
-    pub kind: Kind,
+    /// Kind enumerant number; decode only yields numbers `schema` names.
+    pub kind: u16,
     pub seq: u64,
     pub ts_ms: u64,
     pub writer_id: String,
@@ -73,17 +209,40 @@ pub struct Record {
     pub reason: String,
     pub attrs: Vec<(String, String)>,
     pub prev: Vec<u8>,
+    // The fields v2 added: always their defaults when `schema` is V1.
+    pub region: u32,
+    pub trace_id: String,
+    pub origin: Origin,
 }
 
-pub fn kind_name(k: Kind) -> &'static str {
-    match k {
-        Kind::Unknown => "unknown",
-        Kind::CapIssued => "capIssued",
-        Kind::CapRevoked => "capRevoked",
-        Kind::PolicyChanged => "policyChanged",
-        Kind::IndexWrite => "indexWrite",
-        Kind::GetServed => "getServed",
-        Kind::QuotaReject => "quotaReject",
+/// The enumerant name of Kind number `k` in `schema`, None if it has none.
+pub fn kind_name(schema: Schema, k: u16) -> Option<&'static str> {
+    match schema {
+        Schema::V1 => {
+            use audit_capnp::Kind;
+            Some(match Kind::try_from(k).ok()? {
+                Kind::Unknown => "unknown",
+                Kind::CapIssued => "capIssued",
+                Kind::CapRevoked => "capRevoked",
+                Kind::PolicyChanged => "policyChanged",
+                Kind::IndexWrite => "indexWrite",
+                Kind::GetServed => "getServed",
+                Kind::QuotaReject => "quotaReject",
+            })
+        }
+        Schema::V2 => {
+            use audit_v2_capnp::Kind;
+            Some(match Kind::try_from(k).ok()? {
+                Kind::Unknown => "unknown",
+                Kind::CapIssued => "capIssued",
+                Kind::CapRevoked => "capRevoked",
+                Kind::PolicyChanged => "policyChanged",
+                Kind::IndexWrite => "indexWrite",
+                Kind::GetServed => "getServed",
+                Kind::QuotaReject => "quotaReject",
+                Kind::ExportDone => "exportDone",
+            })
+        }
     }
 }
 
@@ -107,9 +266,79 @@ fn to_words(bytes: &[u8]) -> Result<Vec<capnp::Word>, String> {
     Ok(words)
 }
 
-/// Decodes canonical bytes (one segment, no segment table) into a Record and
-/// checks that the message is canonical.
+/// Reads the fields v1 and v2 share from an AuditRecord reader of either
+/// generated module (the two have the same shape for them); the v2 fields are
+/// left at their defaults.
+macro_rules! decode_v1_fields {
+    ($r:expr, $schema:expr) => {{
+        let r = $r;
+        let schema: Schema = $schema;
+        let kind = r.get_kind().map_err(|e| {
+            format!(
+                "decode: field kind: enumerant {} not in schema {schema}",
+                e.0
+            )
+        })?;
+        let actor_r = r
+            .get_actor()
+            .map_err(|e| format!("decode: field actor: {e}"))?;
+        let subject_r = r
+            .get_subject()
+            .map_err(|e| format!("decode: field subject: {e}"))?;
+        let mut attrs = Vec::new();
+        for (i, a) in r
+            .get_attrs()
+            .map_err(|e| format!("decode: field attrs: {e}"))?
+            .iter()
+            .enumerate()
+        {
+            attrs.push((
+                text(a.get_key(), &format!("attrs[{i}].key"))?,
+                text(a.get_value(), &format!("attrs[{i}].value"))?,
+            ));
+        }
+        Record {
+            schema,
+            v: r.get_v(),
+            kind: u16::from(kind),
+            seq: r.get_seq(),
+            ts_ms: r.get_ts_ms(),
+            writer_id: text(r.get_writer_id(), "writerId")?,
+            stream: text(r.get_stream(), "stream")?,
+            actor: Actor {
+                cap_id: text(actor_r.get_cap_id(), "actor.capId")?,
+                key_fpr: text(actor_r.get_key_fpr(), "actor.keyFpr")?,
+                passport_id: text(actor_r.get_passport_id(), "actor.passportId")?,
+                anon: actor_r.get_anon(),
+            },
+            subject: Subject {
+                content_id: text(subject_r.get_content_id(), "subject.contentId")?,
+                ledger_txid: text(subject_r.get_ledger_txid(), "subject.ledgerTxid")?,
+                name: text(subject_r.get_name(), "subject.name")?,
+            },
+            reason: text(r.get_reason(), "reason")?,
+            attrs,
+            prev: r
+                .get_prev()
+                .map_err(|e| format!("decode: field prev: {e}"))?
+                .to_vec(),
+            region: 0,
+            trace_id: String::new(),
+            origin: Origin::default(),
+        }
+    }};
+}
+
+/// Decodes canonical bytes (one segment, no segment table) with schema v1
+/// into a Record and checks that the message is canonical.
 pub fn decode(bytes: &[u8]) -> Result<Record, String> {
+    decode_with(bytes, Schema::V1)
+}
+
+/// Decodes canonical bytes (one segment, no segment table) with `schema`
+/// into a Record and checks that the message is canonical. Fields the schema
+/// does not have are not read (the re-encoding check then catches them).
+pub fn decode_with(bytes: &[u8], schema: Schema) -> Result<Record, String> {
     let words = to_words(bytes)?;
     let segments: [&[u8]; 1] = [capnp::Word::words_to_bytes(&words)];
     let msg = capnp::message::Reader::new(
@@ -121,64 +350,106 @@ pub fn decode(bytes: &[u8]) -> Result<Record, String> {
         Ok(false) => return Err("decode: message is not canonical (is_canonical() = false)".into()),
         Err(e) => return Err(format!("decode: is_canonical: {e}")),
     }
-    let r: audit_record::Reader = msg
-        .get_root()
-        .map_err(|e| format!("decode: root AuditRecord: {e}"))?;
-
-    let kind = r
-        .get_kind()
-        .map_err(|e| format!("decode: field kind: enumerant {} not in schema", e.0))?;
-    let actor_r = r
-        .get_actor()
-        .map_err(|e| format!("decode: field actor: {e}"))?;
-    let subject_r = r
-        .get_subject()
-        .map_err(|e| format!("decode: field subject: {e}"))?;
-    let mut attrs = Vec::new();
-    for (i, a) in r
-        .get_attrs()
-        .map_err(|e| format!("decode: field attrs: {e}"))?
-        .iter()
-        .enumerate()
-    {
-        attrs.push((
-            text(a.get_key(), &format!("attrs[{i}].key"))?,
-            text(a.get_value(), &format!("attrs[{i}].value"))?,
-        ));
+    match schema {
+        Schema::V1 => {
+            let r: audit_capnp::audit_record::Reader = msg
+                .get_root()
+                .map_err(|e| format!("decode: root AuditRecord: {e}"))?;
+            Ok(decode_v1_fields!(r, schema))
+        }
+        Schema::V2 => {
+            let r: audit_v2_capnp::audit_record::Reader = msg
+                .get_root()
+                .map_err(|e| format!("decode: root AuditRecord: {e}"))?;
+            let mut rec = decode_v1_fields!(r, schema);
+            let origin_r = r
+                .get_origin()
+                .map_err(|e| format!("decode: field origin: {e}"))?;
+            rec.region = r.get_region();
+            rec.trace_id = text(r.get_trace_id(), "traceId")?;
+            rec.origin = Origin {
+                host: text(origin_r.get_host(), "origin.host")?,
+                port: origin_r.get_port(),
+            };
+            Ok(rec)
+        }
     }
-    Ok(Record {
-        v: r.get_v(),
-        kind,
-        seq: r.get_seq(),
-        ts_ms: r.get_ts_ms(),
-        writer_id: text(r.get_writer_id(), "writerId")?,
-        stream: text(r.get_stream(), "stream")?,
-        actor: Actor {
-            cap_id: text(actor_r.get_cap_id(), "actor.capId")?,
-            key_fpr: text(actor_r.get_key_fpr(), "actor.keyFpr")?,
-            passport_id: text(actor_r.get_passport_id(), "actor.passportId")?,
-            anon: actor_r.get_anon(),
-        },
-        subject: Subject {
-            content_id: text(subject_r.get_content_id(), "subject.contentId")?,
-            ledger_txid: text(subject_r.get_ledger_txid(), "subject.ledgerTxid")?,
-            name: text(subject_r.get_name(), "subject.name")?,
-        },
-        reason: text(r.get_reason(), "reason")?,
-        attrs,
-        prev: r
-            .get_prev()
-            .map_err(|e| format!("decode: field prev: {e}"))?
-            .to_vec(),
-    })
+}
+
+/// Writes the fields v1 and v2 share into an AuditRecord builder of either
+/// generated module, empty values as null pointers.
+macro_rules! encode_v1_fields {
+    ($rec:expr, $r:expr, $kind:expr) => {{
+        let rec: &Record = $rec;
+        let mut r = $r;
+        r.set_v(rec.v);
+        r.set_kind($kind);
+        r.set_seq(rec.seq);
+        r.set_ts_ms(rec.ts_ms);
+        if !rec.writer_id.is_empty() {
+            r.set_writer_id(rec.writer_id.as_str());
+        }
+        if !rec.stream.is_empty() {
+            r.set_stream(rec.stream.as_str());
+        }
+        if rec.actor != Actor::default() {
+            let mut a = r.reborrow().init_actor();
+            if !rec.actor.cap_id.is_empty() {
+                a.set_cap_id(rec.actor.cap_id.as_str());
+            }
+            if !rec.actor.key_fpr.is_empty() {
+                a.set_key_fpr(rec.actor.key_fpr.as_str());
+            }
+            if !rec.actor.passport_id.is_empty() {
+                a.set_passport_id(rec.actor.passport_id.as_str());
+            }
+            a.set_anon(rec.actor.anon);
+        }
+        if rec.subject != Subject::default() {
+            let mut s = r.reborrow().init_subject();
+            if !rec.subject.content_id.is_empty() {
+                s.set_content_id(rec.subject.content_id.as_str());
+            }
+            if !rec.subject.ledger_txid.is_empty() {
+                s.set_ledger_txid(rec.subject.ledger_txid.as_str());
+            }
+            if !rec.subject.name.is_empty() {
+                s.set_name(rec.subject.name.as_str());
+            }
+        }
+        if !rec.reason.is_empty() {
+            r.set_reason(rec.reason.as_str());
+        }
+        if !rec.attrs.is_empty() {
+            let n = u32::try_from(rec.attrs.len()).map_err(|_| "too many attrs")?;
+            let mut list = r.reborrow().init_attrs(n);
+            for (i, (k, v)) in rec.attrs.iter().enumerate() {
+                let mut a = list.reborrow().get(i as u32);
+                if !k.is_empty() {
+                    a.set_key(k.as_str());
+                }
+                if !v.is_empty() {
+                    a.set_value(v.as_str());
+                }
+            }
+        }
+        if !rec.prev.is_empty() {
+            r.set_prev(&rec.prev[..]);
+        }
+    }};
 }
 
 impl Record {
-    /// The README's JSON rendering of a record.
+    /// The README's JSON rendering of a record, with every field of its
+    /// schema (under v2 also region, traceId and origin).
     pub fn to_json(&self) -> Value {
-        json!({
+        let mut j = json!({
             "v": self.v,
-            "kind": kind_name(self.kind),
+            "kind": match kind_name(self.schema, self.kind) {
+                Some(name) => json!(name),
+                // Never after decode; a number never equals a rendering's name.
+                None => json!(self.kind),
+            },
             "seq": self.seq,
             "tsMs": self.ts_ms,
             "writerId": self.writer_id,
@@ -199,68 +470,55 @@ impl Record {
                 .map(|(k, v)| json!({"key": k, "value": v}))
                 .collect::<Vec<_>>(),
             "prev": hex::encode(&self.prev),
-        })
+        });
+        if self.schema == Schema::V2 {
+            let o = j.as_object_mut().expect("rendering is an object");
+            o.insert("region".into(), json!(self.region));
+            o.insert("traceId".into(), json!(self.trace_id));
+            o.insert(
+                "origin".into(),
+                json!({"host": self.origin.host, "port": self.origin.port}),
+            );
+        }
+        j
     }
 
-    /// Encodes the record with this crate's Cap'n Proto implementation: empty
-    /// values are left as null pointers, then the message is canonicalized.
+    /// Encodes the record with this crate's Cap'n Proto implementation and
+    /// its schema: empty values are left as null pointers, then the message
+    /// is canonicalized.
     pub fn encode_canonical(&self) -> Result<Vec<u8>, String> {
         let mut msg = capnp::message::Builder::new_default();
-        {
-            let mut r = msg.init_root::<audit_record::Builder>();
-            r.set_v(self.v);
-            r.set_kind(self.kind);
-            r.set_seq(self.seq);
-            r.set_ts_ms(self.ts_ms);
-            if !self.writer_id.is_empty() {
-                r.set_writer_id(self.writer_id.as_str());
+        match self.schema {
+            Schema::V1 => {
+                if self.region != 0 || !self.trace_id.is_empty() || self.origin != Origin::default()
+                {
+                    return Err("encode: a v2 field (region, traceId, origin) is set, \
+                                but schema v1 does not have it"
+                        .into());
+                }
+                let r = msg.init_root::<audit_capnp::audit_record::Builder>();
+                let kind = audit_capnp::Kind::try_from(self.kind).map_err(|e| {
+                    format!("encode: field kind: enumerant {} not in schema v1", e.0)
+                })?;
+                encode_v1_fields!(self, r, kind);
             }
-            if !self.stream.is_empty() {
-                r.set_stream(self.stream.as_str());
-            }
-            if self.actor != Actor::default() {
-                let mut a = r.reborrow().init_actor();
-                if !self.actor.cap_id.is_empty() {
-                    a.set_cap_id(self.actor.cap_id.as_str());
+            Schema::V2 => {
+                let mut r = msg.init_root::<audit_v2_capnp::audit_record::Builder>();
+                let kind = audit_v2_capnp::Kind::try_from(self.kind).map_err(|e| {
+                    format!("encode: field kind: enumerant {} not in schema v2", e.0)
+                })?;
+                encode_v1_fields!(self, r.reborrow(), kind);
+                r.set_region(self.region);
+                if !self.trace_id.is_empty() {
+                    r.set_trace_id(self.trace_id.as_str());
                 }
-                if !self.actor.key_fpr.is_empty() {
-                    a.set_key_fpr(self.actor.key_fpr.as_str());
-                }
-                if !self.actor.passport_id.is_empty() {
-                    a.set_passport_id(self.actor.passport_id.as_str());
-                }
-                a.set_anon(self.actor.anon);
-            }
-            if self.subject != Subject::default() {
-                let mut s = r.reborrow().init_subject();
-                if !self.subject.content_id.is_empty() {
-                    s.set_content_id(self.subject.content_id.as_str());
-                }
-                if !self.subject.ledger_txid.is_empty() {
-                    s.set_ledger_txid(self.subject.ledger_txid.as_str());
-                }
-                if !self.subject.name.is_empty() {
-                    s.set_name(self.subject.name.as_str());
-                }
-            }
-            if !self.reason.is_empty() {
-                r.set_reason(self.reason.as_str());
-            }
-            if !self.attrs.is_empty() {
-                let n = u32::try_from(self.attrs.len()).map_err(|_| "too many attrs")?;
-                let mut list = r.reborrow().init_attrs(n);
-                for (i, (k, v)) in self.attrs.iter().enumerate() {
-                    let mut a = list.reborrow().get(i as u32);
-                    if !k.is_empty() {
-                        a.set_key(k.as_str());
+                if self.origin != Origin::default() {
+                    let mut o = r.reborrow().init_origin();
+                    if !self.origin.host.is_empty() {
+                        o.set_host(self.origin.host.as_str());
                     }
-                    if !v.is_empty() {
-                        a.set_value(v.as_str());
-                    }
+                    o.set_port(self.origin.port);
                 }
-            }
-            if !self.prev.is_empty() {
-                r.set_prev(&self.prev[..]);
             }
         }
         let words = msg
@@ -295,9 +553,26 @@ fn hex_field(obj: &Value, key: &str, len: Option<usize>) -> Result<Vec<u8>, Stri
     Ok(b)
 }
 
+/// Whether a decoded rendering is its field's default: 0, false, "", [], or
+/// an object of defaults (an all-default nested struct), as the Python
+/// reader's _is_default.
+fn is_default(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::Bool(b) => !b,
+        Value::Number(n) => {
+            n.as_u64() == Some(0) || n.as_i64() == Some(0) || n.as_f64() == Some(0.0)
+        }
+        Value::String(s) => s.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        Value::Object(o) => o.values().all(is_default),
+    }
+}
+
 /// Compares a decoded rendering with the JSON one, field by field, and names
 /// the first field that differs. The JSON rendering must have exactly the
-/// README's fields (every field always present).
+/// README's fields (every field always present); check_record drops from the
+/// decoded rendering beforehand the v2-added fields a rendering may omit.
 fn compare(path: &str, got: &Value, want: &Value) -> Result<(), String> {
     match (got, want) {
         (Value::Object(g), Value::Object(w)) => {
@@ -368,6 +643,8 @@ impl fmt::Display for Failure {
 pub struct FileReport {
     pub file: String,
     pub name: String,
+    /// The schema the records were decoded with.
+    pub schema: Schema,
     pub chain: bool,
     pub records: usize,
     pub passed: usize,
@@ -388,6 +665,7 @@ impl FileReport {
 fn check_record(
     rec: &Value,
     vk: Option<&ed25519_dalek::VerifyingKey>,
+    schema: Schema,
     errs: &mut Vec<String>,
 ) -> (Option<u64>, Option<[u8; 32]>, Option<Vec<u8>>) {
     let bytes = match hex_field(rec, "canonical", None) {
@@ -401,7 +679,7 @@ fn check_record(
     // 1. decode, canonical, fields; and our own re-encoding.
     let mut seq = None;
     let mut prev = None;
-    match decode(&bytes) {
+    match decode_with(&bytes, schema) {
         Err(e) => errs.push(e),
         Ok(r) => {
             seq = Some(r.seq);
@@ -409,7 +687,24 @@ fn check_record(
             match field(rec, "record") {
                 Err(e) => errs.push(e),
                 Ok(want) => {
-                    if let Err(e) = compare("", &r.to_json(), want) {
+                    let mut got = r.to_json();
+                    // A rendering written under v1 lacks the fields v2 added:
+                    // accepted only when they decode as their defaults (as in
+                    // the Python reader). Every other field is required.
+                    for &k in schema.added_fields() {
+                        if want.get(k).is_some() {
+                            continue;
+                        }
+                        let o = got.as_object_mut().expect("rendering is an object");
+                        let v = o.remove(k).unwrap_or(Value::Null);
+                        if !is_default(&v) {
+                            errs.push(format!(
+                                "record: field {k} missing from JSON rendering, but decoded {v} \
+                                 is not its default (schema {schema})"
+                            ));
+                        }
+                    }
+                    if let Err(e) = compare("", &got, want) {
                         errs.push(e);
                     }
                 }
@@ -424,22 +719,28 @@ fn check_record(
                 )),
                 Ok(_) => {}
             }
-            // 5. dedupe key: same record with seq = 0 and prev empty.
-            let mut d = r.clone();
-            d.seq = 0;
-            d.prev.clear();
-            match (d.encode_canonical(), hex_field(rec, "dedupeKey", Some(32))) {
-                (Ok(db), Ok(want)) => {
-                    let got = blake3::derive_key(DEDUPE_CONTEXT, &db);
-                    if got[..] != want[..] {
-                        errs.push(format!(
-                            "dedupeKey mismatch: computed {}, JSON has {}",
-                            hex::encode(got),
-                            hex::encode(&want)
-                        ));
+            // 5. dedupe key: same record with seq = 0 and prev empty,
+            // encoded with the same schema. The field is optional (README
+            // check 5 lets readers skip it, and the v2 evolution vectors
+            // carry none): a record without "dedupeKey" skips this check
+            // without an error; one that has it must match.
+            if rec.get("dedupeKey").is_some() {
+                let mut d = r.clone();
+                d.seq = 0;
+                d.prev.clear();
+                match (d.encode_canonical(), hex_field(rec, "dedupeKey", Some(32))) {
+                    (Ok(db), Ok(want)) => {
+                        let got = blake3::derive_key(DEDUPE_CONTEXT, &db);
+                        if got[..] != want[..] {
+                            errs.push(format!(
+                                "dedupeKey mismatch: computed {}, JSON has {}",
+                                hex::encode(got),
+                                hex::encode(&want)
+                            ));
+                        }
                     }
+                    (Err(e), _) | (_, Err(e)) => errs.push(e),
                 }
-                (Err(e), _) | (_, Err(e)) => errs.push(e),
             }
         }
     }
@@ -474,8 +775,17 @@ fn check_record(
     (seq, Some(hash), prev)
 }
 
-/// Checks one parsed vector file. `file` names it in failures.
+/// Checks one parsed vector file with the schema it names (v1 if none).
+/// `file` names it in failures.
 pub fn check_value(file: &str, doc: &Value) -> FileReport {
+    check_value_with(file, doc, None)
+}
+
+/// Checks one parsed vector file. The schema is `schema_override` when given,
+/// else the one the file's top-level "schema" field names, else v1. A
+/// "schema" field that is not a string or names no schema this reader knows
+/// fails the file (even with an override). `file` names it in failures.
+pub fn check_value_with(file: &str, doc: &Value, schema_override: Option<Schema>) -> FileReport {
     let mut rep = FileReport {
         file: file.to_owned(),
         name: doc
@@ -483,6 +793,7 @@ pub fn check_value(file: &str, doc: &Value) -> FileReport {
             .and_then(Value::as_str)
             .unwrap_or("?")
             .to_owned(),
+        schema: schema_override.unwrap_or(Schema::V1),
         chain: false,
         records: 0,
         passed: 0,
@@ -499,6 +810,21 @@ pub fn check_value(file: &str, doc: &Value) -> FileReport {
     if doc.get("name").and_then(Value::as_str).is_none() {
         file_fail(&mut rep, "JSON: missing string field \"name\"".into());
     }
+    let declared = match doc.get("schema") {
+        None => None,
+        Some(Value::String(s)) => match Schema::from_vector_field(s) {
+            Ok(sc) => Some(sc),
+            Err(e) => {
+                file_fail(&mut rep, e);
+                return rep;
+            }
+        },
+        Some(_) => {
+            file_fail(&mut rep, "JSON: field \"schema\" is not a string".into());
+            return rep;
+        }
+    };
+    rep.schema = schema_override.or(declared).unwrap_or(Schema::V1);
     match doc.get("chain") {
         Some(Value::Bool(b)) => rep.chain = *b,
         _ => file_fail(&mut rep, "JSON: missing boolean field \"chain\"".into()),
@@ -535,7 +861,7 @@ pub fn check_value(file: &str, doc: &Value) -> FileReport {
     let mut last: Option<(Option<u64>, Option<[u8; 32]>)> = None;
     for (i, rec) in records.iter().enumerate() {
         let mut errs = Vec::new();
-        let (seq, hash, prev) = check_record(rec, vk.as_ref(), &mut errs);
+        let (seq, hash, prev) = check_record(rec, vk.as_ref(), rep.schema, &mut errs);
 
         // 4. chain links.
         if rep.chain {
@@ -592,8 +918,14 @@ pub fn check_value(file: &str, doc: &Value) -> FileReport {
     rep
 }
 
-/// Reads and checks one vector file.
+/// Reads and checks one vector file with the schema it names (v1 if none).
 pub fn check_file(path: &Path) -> FileReport {
+    check_file_with(path, None)
+}
+
+/// Reads and checks one vector file; `schema_override` as in
+/// [`check_value_with`].
+pub fn check_file_with(path: &Path, schema_override: Option<Schema>) -> FileReport {
     let file = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -604,10 +936,11 @@ pub fn check_file(path: &Path) -> FileReport {
             serde_json::from_slice::<Value>(&b).map_err(|e| format!("JSON: cannot parse: {e}"))
         });
     match parsed {
-        Ok(doc) => check_value(&file, &doc),
+        Ok(doc) => check_value_with(&file, &doc, schema_override),
         Err(what) => FileReport {
             file: file.clone(),
             name: "?".into(),
+            schema: schema_override.unwrap_or(Schema::V1),
             chain: false,
             records: 0,
             passed: 0,
@@ -633,9 +966,21 @@ pub fn vector_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// Checks every vector file of a directory.
+/// Checks every vector file of a directory, each with the schema it names.
 pub fn check_dir(dir: &Path) -> std::io::Result<Vec<FileReport>> {
-    Ok(vector_files(dir)?.iter().map(|p| check_file(p)).collect())
+    check_dir_with(dir, None)
+}
+
+/// Checks every vector file of a directory; `schema_override` as in
+/// [`check_value_with`].
+pub fn check_dir_with(
+    dir: &Path,
+    schema_override: Option<Schema>,
+) -> std::io::Result<Vec<FileReport>> {
+    Ok(vector_files(dir)?
+        .iter()
+        .map(|p| check_file_with(p, schema_override))
+        .collect())
 }
 
 #[cfg(test)]

@@ -1,20 +1,67 @@
-//! `ronaudit-interop <vectors dir>`: checks every *.json vector file of the
-//! directory (see lib.rs) and exits non-zero if any check failed.
+//! `ronaudit-interop [--schema v1|v2] [<vectors dir>]`: checks every *.json
+//! vector file of the directory (see lib.rs) and exits non-zero if any check
+//! failed. Each file is read with the schema its "schema" field names (v1 if
+//! none); `--schema`, or else the RONAUDIT_SCHEMA environment variable, reads
+//! every file with the given schema instead (v1, v2, or a schema path: see
+//! `Schema::parse`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use ronaudit_interop::Schema;
+
+const USAGE: &str = "usage: ronaudit-interop [--schema v1|v2] [<vectors dir>]";
+
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let dir = match args.as_slice() {
+    let mut flag_schema: Option<String> = None;
+    let mut dirs: Vec<String> = Vec::new();
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        if a == "--schema" {
+            match args.next() {
+                Some(v) => flag_schema = Some(v),
+                None => {
+                    eprintln!("{USAGE}");
+                    return ExitCode::from(2);
+                }
+            }
+        } else if let Some(v) = a.strip_prefix("--schema=") {
+            flag_schema = Some(v.to_owned());
+        } else if a.starts_with('-') {
+            eprintln!("rust-reader: unknown flag {a}\n{USAGE}");
+            return ExitCode::from(2);
+        } else {
+            dirs.push(a);
+        }
+    }
+    let dir = match dirs.as_slice() {
         [d] => PathBuf::from(d),
         [] => ronaudit_interop::default_vectors_dir(),
         _ => {
-            eprintln!("usage: ronaudit-interop [<vectors dir>]");
+            eprintln!("{USAGE}");
             return ExitCode::from(2);
         }
     };
-    let reports = match ronaudit_interop::check_dir(&dir) {
+    let schema_override = match flag_schema {
+        Some(s) => Schema::parse(&s)
+            .map(Some)
+            .map_err(|e| format!("--schema: {e}")),
+        None => Schema::from_env(),
+    };
+    let schema_override = match schema_override {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("rust-reader: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(s) = schema_override {
+        println!(
+            "rust-reader: reading every file with schema {s} ({})",
+            s.path()
+        );
+    }
+    let reports = match ronaudit_interop::check_dir_with(&dir, schema_override) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("rust-reader: cannot list {}: {e}", dir.display());
@@ -38,12 +85,13 @@ fn main() -> ExitCode {
             "FAILED"
         };
         println!(
-            "{}: {} ({}{} records checked, {} passed) {status}",
+            "{}: {} ({}{} records checked, {} passed, schema {}) {status}",
             r.file,
             r.name,
             if r.chain { "chain, " } else { "" },
             r.records,
-            r.passed
+            r.passed,
+            r.schema
         );
         for f in &r.failures {
             eprintln!("  FAIL {f}");

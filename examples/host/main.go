@@ -27,6 +27,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
@@ -124,11 +125,12 @@ func run(ctx context.Context, cfg config, ln net.Listener, logw io.Writer) error
 
 	bg, stopBG := context.WithCancel(ctx)
 	defer stopBG()
+	var background sync.WaitGroup
 	if cfg.rate > 0 {
-		go backgroundLoad(bg, em, cfg.rate)
+		background.Go(func() { backgroundLoad(bg, em, cfg.rate) })
 	}
 	if cfg.verifyEvery > 0 {
-		go verifyLoop(bg, log, em, cfg.verifyEvery)
+		background.Go(func() { verifyLoop(bg, log, em, cfg.verifyEvery) })
 	}
 
 	var serveErr error
@@ -136,10 +138,13 @@ func run(ctx context.Context, cfg config, ln net.Listener, logw io.Writer) error
 	case <-ctx.Done():
 	case serveErr = <-served:
 	}
+	// Stop what emits before closing the emitter: a record emitted after
+	// Close is dropped (and counted, reason closed).
 	stopBG()
+	background.Wait()
 	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	srv.Shutdown(shutdown)
+	srv.Shutdown(shutdown)         // waits for the requests being served
 	closeErr := em.Close(shutdown) // drain what was accepted
 	st := em.Stats()
 	fmt.Fprintf(logw, "host: %d records appended, %d dropped %v\n", st.Appended, st.Offered-st.Appended-st.Dedupe, st.Dropped)

@@ -277,11 +277,28 @@ def test_cli_reports_failure(tmp_path, capsys):
     assert out.strip().splitlines()[-1] == "python-reader: 0 passed, 1 failed"
 
 
-def test_rendering_of_an_older_schema_may_omit_default_fields():
+def test_rendering_of_an_older_schema_may_omit_added_default_fields():
     # A v1 rendering read with a newer schema: fields added since decode as
-    # defaults and may be missing; a non-default one may not.
-    decoded = {"seq": 1, "region": 0, "traceId": "", "origin": {"host": "", "port": 0}}
-    assert rr.compare_rendering(decoded, {"seq": 1}) == []
+    # defaults and may be missing; a non-default one, or a missing field the
+    # rendering's schema has, may not.
+    added = frozenset({"record.region", "record.traceId", "record.origin"})
+    decoded = {"seq": 1, "reason": "", "region": 0, "traceId": "", "origin": {"host": "", "port": 0}}
+    assert rr.compare_rendering(decoded, {"seq": 1, "reason": ""}, may_lack=added) == []
+    errs = rr.compare_rendering(decoded, {"seq": 1}, may_lack=added)
+    assert len(errs) == 1 and "record.reason: missing from rendering" in errs[0]
     decoded["region"] = 7
-    errs = rr.compare_rendering(decoded, {"seq": 1})
+    errs = rr.compare_rendering(decoded, {"seq": 1, "reason": ""}, may_lack=added)
     assert len(errs) == 1 and "record.region: missing from rendering" in errs[0]
+    assert rr.compare_rendering(decoded, {"seq": 1, "reason": ""}) != []
+
+
+def test_added_paths_of_the_drill_schema():
+    old = rr.SCHEMA_PATH
+    try:
+        rr.SCHEMA_PATH = rr.REPO / "gen" / "testdata" / "audit_v2.capnp"
+        rr._schema = None
+        assert rr.added_paths(rr.V1_SCHEMA) == {"record.region", "record.traceId", "record.origin"}
+        assert rr.added_paths(rr.SCHEMA_PATH) == set()
+    finally:
+        rr.SCHEMA_PATH = old
+        rr._schema = None

@@ -72,19 +72,20 @@ bench:
 
 # Performance gate (tools/cmd/perfgate): ratios to the calibration benches,
 # allocs/op and busy-% at design load against
-# testing/performance/baselines/ron-audit/v<schema>/bench.json. Only a dated
-# waiver with a reason in testing/performance/waivers.json passes a red
-# gate. WAL fsync p95 is a disk measurement (it moved 27% between two runs
-# here), so it is gated only with a fresh rig snapshot:
-#   make rig-wal OUT=/tmp/wal.json && make perf-gate WAL_SNAPSHOT=/tmp/wal.json
-# perfgate refuses output with FAIL lines or no results, so the tee pipe
-# cannot hide a failed run.
+# testing/performance/baselines/ron-audit/v<schema>/bench.json, and the WAL
+# rig's fsync p95 (a 10 s run of rig-wal; a disk measurement, which moved
+# 27% between two quiet runs here, so a red fsync row wants a second run
+# before a waiver). Only a dated waiver with a reason in
+# testing/performance/waivers.json passes a red gate. perfgate refuses
+# output with FAIL lines or no results, so the tee pipe cannot hide a
+# failed run.
 PERF_SHORT = RawEd25519Sign$$|RawBLAKE3_1KiB$$|AppendHot$$|AppendSealed$$|VerifyHot$$|VerifyChain$$|EmitterWorkers1$$|EmitterDesignLoad$$
-WAL_SNAPSHOT ?=
+WAL_SNAPSHOT ?= $(CURDIR)/wal-gate.json
 
 perf-gate:
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./bench | tee bench.out
-	$(GO) run ./tools/cmd/perfgate check -in bench.out $(if $(WAL_SNAPSHOT),-wal-snapshot $(WAL_SNAPSHOT))
+	OUT=$(WAL_SNAPSHOT) DURATION=10s bash testing/performance/audit/wal_steady.sh
+	$(GO) run ./tools/cmd/perfgate check -in bench.out -wal-snapshot $(WAL_SNAPSHOT)
 
 # The CI form (about 20 s of benchmarks, run after every other test so
 # nothing competes with it): EmitterWorkers2 needs both cores and halves

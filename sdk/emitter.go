@@ -472,10 +472,7 @@ func (e *Emitter) ack(s *slot) {
 		if m := e.opts.Metrics; m != nil {
 			m.DedupeHit()
 		}
-		if e.opts.OnDurable != nil {
-			e.opts.OnDurable(EmitAck{WriterID: s.writer, Stream: s.stream, Seq: s.lk.seq, Hash: s.lk.sealed.Hash,
-				Bytes: len(s.buf), Latency: time.Since(s.emitted), Duplicate: true})
-		}
+		e.acknowledge(s, true)
 		e.release(s)
 		return
 	}
@@ -495,11 +492,16 @@ func (e *Emitter) ack(s *slot) {
 	if m := e.opts.Metrics; m != nil {
 		m.Appended(s.kind, s.stream, len(s.buf))
 	}
+	e.acknowledge(s, false)
+	e.release(s)
+}
+
+// acknowledge tells OnDurable, if set, about s's record.
+func (e *Emitter) acknowledge(s *slot, duplicate bool) {
 	if e.opts.OnDurable != nil {
 		e.opts.OnDurable(EmitAck{WriterID: s.writer, Stream: s.stream, Seq: s.lk.seq, Hash: s.lk.sealed.Hash,
-			Bytes: len(s.buf), Latency: time.Since(s.emitted)})
+			Bytes: len(s.buf), Latency: time.Since(s.emitted), Duplicate: duplicate})
 	}
-	e.release(s)
 }
 
 // Close stops accepting records (TryEmit and Emit return

@@ -1,7 +1,6 @@
 package sdk
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"sync"
@@ -108,28 +107,17 @@ func (l *Log) link(writer, stream string, b []byte, lk *linked) error {
 // committed or in flight. Same event means same canonical bytes but for
 // seq and prev, which is what dedupe keys compare.
 func (l *Log) duplicateLinked(c *chain, seq uint64, b []byte) (Sealed, bool) {
-	var orig Sealed
 	switch {
 	case seq <= c.head.Seq:
-		var ok bool
-		if orig, ok = l.cfg.Store.Get(c.head.WriterID, c.head.Stream, seq); !ok {
-			return Sealed{}, false
-		}
+		return l.duplicate(c, seq, b)
 	case seq <= c.tip.Seq:
 		// In flight: the flight holds seqs head+1..tip (the chain is not
 		// broken, or link would have refused). Only Bytes and Hash: a
 		// worker may be writing Sig.
 		f := c.flight.at(int(seq - c.head.Seq - 1))
-		orig = Sealed{Bytes: f.sealed.Bytes, Hash: f.sealed.Hash}
-	default:
-		return Sealed{}, false // linked once, then lost with a broken chain
+		return Sealed{Bytes: f.sealed.Bytes, Hash: f.sealed.Hash}, sameEvent(f.sealed.Bytes, b)
 	}
-	o := orig.Bytes
-	if len(o) != len(b) {
-		return Sealed{}, false
-	}
-	return orig, bytes.Equal(o[:seqOffset], b[:seqOffset]) &&
-		bytes.Equal(o[seqOffset+8:len(o)-prevSize], b[seqOffset+8:len(b)-prevSize])
+	return Sealed{}, false // linked once, then lost with a broken chain
 }
 
 // sign is step 2.

@@ -392,7 +392,7 @@ func (l *Log) appendLocked(c *chain, rec *canonical.AuditRecord, transition bool
 	if c.dedupe.on() {
 		fp = fingerprint(l.seed, b)
 		if seq, ok := c.dedupe.lookup(fp); ok {
-			if orig, dup := l.duplicate(c, seq, rec); dup {
+			if orig, dup := l.duplicate(c, seq, b); dup {
 				fill.undo(rec)
 				return Appended{Record: orig, Seq: seq, Head: c.head, Duplicate: true}, 0, nil
 			}
@@ -614,20 +614,20 @@ func fingerprint(seed maphash.Seed, b []byte) uint64 {
 }
 
 // duplicate confirms a fingerprint match: is record seq, if the store still
-// keeps it, the same event as rec? It compares dedupe keys (rare path).
-func (l *Log) duplicate(c *chain, seq uint64, rec *canonical.AuditRecord) (Sealed, bool) {
+// keeps it, the same event as the canonical bytes b (rare path)?
+func (l *Log) duplicate(c *chain, seq uint64, b []byte) (Sealed, bool) {
 	orig, ok := l.cfg.Store.Get(c.head.WriterID, c.head.Stream, seq)
-	if !ok {
-		return Sealed{}, false
-	}
-	v, err := canonical.Open(orig.Bytes)
-	if err != nil {
-		return Sealed{}, false
-	}
-	old := v.Decode()
-	k1, err1 := c.hasher.DedupeKey(&old)
-	k2, err2 := c.hasher.DedupeKey(rec)
-	return orig, err1 == nil && err2 == nil && k1 == k2
+	return orig, ok && sameEvent(orig.Bytes, b)
+}
+
+// sameEvent reports whether two canonical records are the same event: the
+// same bytes but for the seq word and prev (always the last 32 bytes), so
+// the same dedupe key (canonical.DedupeKey hashes the record with seq 0
+// and no prev) without decoding or hashing either.
+func sameEvent(a, b []byte) bool {
+	return len(a) == len(b) && len(a) >= seqOffset+8+prevSize &&
+		bytes.Equal(a[:seqOffset], b[:seqOffset]) &&
+		bytes.Equal(a[seqOffset+8:len(a)-prevSize], b[seqOffset+8:len(b)-prevSize])
 }
 
 // dedupeWindow remembers the fingerprints of a chain's last records.

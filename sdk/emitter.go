@@ -47,7 +47,7 @@ type Emitter struct {
 	_         [56]byte
 	closed    atomic.Bool
 	closing   chan struct{} // closed by Close: wakes Emit and blocked TryEmit
-	abort     chan struct{} // closed when Close's deadline passes: stop linking
+	abort     chan struct{} // closed when Close's deadline passes: stop signing, drop the rest
 	done      chan struct{} // closed when every goroutine has returned
 	once      sync.Once
 	abortOnce sync.Once
@@ -358,18 +358,12 @@ func (e *Emitter) emit(ctx context.Context, rec *canonical.AuditRecord, wait boo
 // checkEmitted refuses what only the emitter may set.
 func checkEmitted(rec *canonical.AuditRecord) error {
 	switch {
-	case rec.WriterID == "":
-		return &canonical.FieldError{Field: "writerId", Reason: "required"}
-	case rec.Stream == "":
-		return &canonical.FieldError{Field: "stream", Reason: "required"}
 	case rec.Seq != 0:
 		return &canonical.FieldError{Field: "seq", Reason: "must be 0: the emitter assigns it"}
 	case rec.Prev != nil:
 		return &canonical.FieldError{Field: "prev", Reason: "must be empty: the emitter assigns it"}
-	case isTransition(rec.Attrs):
-		return &canonical.FieldError{Field: "attrs", Reason: "key " + KeyTransitionAttr + " is reserved for Log.RotateKey"}
 	}
-	return nil
+	return checkCallerRecord(rec)
 }
 
 // placeholderPrev stands for prev at encode time; link patches it.

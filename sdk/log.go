@@ -313,20 +313,14 @@ func (p Pending) Wait() error {
 // (a durable store makes them share fsyncs). It is Append for pipelines:
 // acknowledge a record only after its Wait.
 func (l *Log) AppendPending(rec *canonical.AuditRecord) (Pending, error) {
-	if rec.WriterID == "" {
-		return Pending{}, &canonical.FieldError{Field: "writerId", Reason: "required"}
-	}
-	if rec.Stream == "" {
-		return Pending{}, &canonical.FieldError{Field: "stream", Reason: "required"}
+	if err := checkCallerRecord(rec); err != nil {
+		return Pending{}, err
 	}
 	if err := l.failure(); err != nil {
 		return Pending{}, err
 	}
 	if l.emitting.Load() {
 		return Pending{}, ErrEmitting
-	}
-	if isTransition(rec.Attrs) {
-		return Pending{}, &canonical.FieldError{Field: "attrs", Reason: "key " + KeyTransitionAttr + " is reserved for Log.RotateKey"}
 	}
 	c := l.chain(rec.WriterID, rec.Stream)
 	c.mu.Lock()
@@ -336,6 +330,20 @@ func (l *Log) AppendPending(rec *canonical.AuditRecord) (Pending, error) {
 		return Pending{}, err
 	}
 	return Pending{Appended: a, log: l, ticket: ticket}, nil
+}
+
+// checkCallerRecord refuses what a caller's record may not be, before the
+// log looks at it: no chain named, or a key transition (RotateKey's).
+func checkCallerRecord(rec *canonical.AuditRecord) error {
+	switch {
+	case rec.WriterID == "":
+		return &canonical.FieldError{Field: "writerId", Reason: "required"}
+	case rec.Stream == "":
+		return &canonical.FieldError{Field: "stream", Reason: "required"}
+	case isTransition(rec.Attrs):
+		return &canonical.FieldError{Field: "attrs", Reason: "key " + KeyTransitionAttr + " is reserved for Log.RotateKey"}
+	}
+	return nil
 }
 
 // failure returns the error that stopped the log, if any. The atomic

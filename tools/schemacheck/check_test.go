@@ -44,6 +44,8 @@ func TestRules(t *testing.T) {
 		"struct_removed":    {"Rec: section-shrunk: pointer section 3 -> 2", "Rec.s (@4): field-removed", "Sub: struct-removed"},
 		"enumerant_removed": {"Color.green (=1): enumerant-removed"},
 		"enumerant_renamed": {"Color.green (=1): renamed: enumerant renamed to verde"},
+		"enum_id":           {"Color: enum-id: 0xe1f2a3b4c5d6e7f8 -> 0xe1f2a3b4c5d6e7f9", "Rec.e (@3): type-changed: Enum(0xe1f2a3b4c5d6e7f8) -> Enum(0xe1f2a3b4c5d6e7f9)"},
+		"ordinals_swapped":  {"Rec.a (@0): ordinal-reused", "Rec.b (@1): ordinal-reused"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			got := Check(base, layout(t, name))

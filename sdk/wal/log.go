@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -138,6 +139,10 @@ func (o Options) check(dir string) (Options, error) {
 // out without waiting for an fsync.
 const flushBytes = 256 << 10
 
+// maxBufBytes bounds the frames buffered while an fsync is under way;
+// appenders past it wait for the fsync.
+const maxBufBytes = 4 * flushBytes
+
 // lockName is the lock file in the log directory.
 const lockName = "LOCK"
 
@@ -158,9 +163,15 @@ type Log struct {
 	segSize   int64  // bytes of the segment, the buffered ones included
 	segFrames uint64 // frames in the segment
 	buf       []byte // frames appended but not yet written to f
+	spare     []byte // the buffer an fsync under way wrote, for reuse
 
-	next         uint64    // index of the next frame
-	durable      uint64    // every frame up to here is fsynced
+	next    uint64 // index of the next frame
+	durable uint64 // every frame up to here is fsynced
+	// durableAt mirrors durable and failed mirrors err != nil, for the
+	// FsyncBatch waiters an fsync wakes: they check them without mu, so a
+	// batch of waiters does not queue on mu just to learn they are done.
+	durableAt    atomic.Uint64
+	failed       atomic.Bool
 	covered      uint64    // every frame up to here is covered by an fsync done or under way
 	pendingSince time.Time // append time of frame covered+1 (FsyncBatch)
 	syncing      bool      // an fsync is under way without mu
@@ -326,6 +337,7 @@ func (l *Log) recover() (Recovery, error) {
 	}
 	rec := res.rec
 	l.next, l.durable, l.covered = rec.Frames+1, rec.Frames, rec.Frames
+	l.durableAt.Store(rec.Frames)
 	if res.last.File == "" {
 		if err := l.createSegment(1, 1); err != nil {
 			return Recovery{}, err
@@ -473,8 +485,19 @@ func (l *Log) Append(payload []byte) (uint64, error) {
 		}
 	}
 	if len(l.buf) >= flushBytes {
-		if err := l.flushLocked(); err != nil {
-			return 0, err
+		// While an fsync is under way, its committer owns the file (it
+		// writes its buffer without mu): leave the frames to the next
+		// commit, unless they pile up, then wait for the file.
+		for l.syncing && len(l.buf) >= maxBufBytes {
+			l.cond.Wait()
+		}
+		if l.err != nil {
+			return 0, l.err
+		}
+		if !l.syncing && l.f != nil { // (Close may have written it meanwhile)
+			if err := l.flushLocked(); err != nil {
+				return 0, err
+			}
 		}
 	}
 	return idx, nil
@@ -501,25 +524,33 @@ func (l *Log) AppendDurable(payload []byte) (uint64, error) {
 // error. WaitDurable(0) returns at once; an index not yet appended is an
 // error matching ErrNotAppended.
 func (l *Log) WaitDurable(index uint64) error {
+	if l.opts.Fsync == FsyncBatch && index <= l.durableAt.Load() && !l.failed.Load() {
+		return nil // durable already: most frames of a batch, once it is
+	}
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	if l.err != nil {
+		defer l.mu.Unlock()
 		return l.err
 	}
 	if index >= l.next {
+		defer l.mu.Unlock()
 		return &Error{Op: "wait", Reason: fmt.Sprintf("frame %d was not appended (last is %d)", index, l.next-1), kind: ErrNotAppended}
 	}
 	switch l.opts.Fsync {
 	case FsyncNever:
+		l.mu.Unlock()
 		return nil
 	case FsyncAlways:
+		defer l.mu.Unlock()
 		return l.syncToLocked(index)
 	}
 	for l.durable < index {
 		if l.err != nil {
+			defer l.mu.Unlock()
 			return l.err
 		}
 		if l.f == nil {
+			l.mu.Unlock()
 			return ErrClosed
 		}
 		ch := l.nextDone
@@ -528,8 +559,14 @@ func (l *Log) WaitDurable(index uint64) error {
 		}
 		l.mu.Unlock()
 		<-ch
+		// The common wake-up: the fsync made index durable. Say so
+		// without mu, which every waiter of the batch would queue on.
+		if l.durableAt.Load() >= index && !l.failed.Load() {
+			return nil
+		}
 		l.mu.Lock()
 	}
+	l.mu.Unlock()
 	return nil
 }
 
@@ -601,6 +638,7 @@ func (l *Log) failLocked(op, path string, err error) error {
 		} else {
 			l.err = &Error{Op: op, Path: path, Err: err, kind: ErrPoisoned}
 		}
+		l.failed.Store(true)
 		l.releaseAllLocked()
 		l.cond.Broadcast()
 		l.kick()
@@ -615,7 +653,7 @@ func (l *Log) flushLocked() error {
 	}
 	_, err := l.f.Write(l.buf)
 	l.buf = l.buf[:0]
-	if cap(l.buf) > 4*flushBytes {
+	if cap(l.buf) > maxBufBytes {
 		l.buf = nil
 	}
 	if err != nil {
@@ -624,27 +662,39 @@ func (l *Log) flushLocked() error {
 	return nil
 }
 
-// commitLocked writes the buffer and fsyncs the segment, releasing mu
-// during the fsync, which then covers every frame appended so far. The
-// caller checked that no fsync is under way and the log is not poisoned.
+// commitLocked writes the buffered frames and fsyncs the segment, both
+// without mu, so appenders only wait for mu while frames are copied; the
+// fsync then covers every frame appended before it started. The caller
+// checked that no fsync is under way and the log is not poisoned.
 func (l *Log) commitLocked() {
 	target := l.next - 1
-	if err := l.flushLocked(); err != nil {
-		return
-	}
+	buf := l.buf
+	l.buf = l.spare[:0]
 	l.syncing = true
 	l.covered = target
 	done := l.nextDone // waiters for frames up to target wait on it now
 	l.curDone, l.nextDone = done, make(chan struct{})
 	f, path, frames := l.f, l.segPath, int(target-l.durable)
 	l.mu.Unlock()
-	err := l.fsync(f, frames)
+	op := "write"
+	var err error
+	if len(buf) > 0 {
+		_, err = f.Write(buf)
+	}
+	if err == nil {
+		op = "fsync"
+		err = l.fsync(f, frames)
+	}
 	l.mu.Lock()
+	if cap(buf) <= maxBufBytes {
+		l.spare = buf[:0]
+	}
 	l.syncing = false
 	if err != nil {
-		l.failLocked("fsync", path, err)
+		l.failLocked(op, path, err)
 	} else if target > l.durable {
 		l.durable = target
+		l.durableAt.Store(target)
 	}
 	release(done)
 	l.cond.Broadcast()
@@ -667,6 +717,7 @@ func (l *Log) rotateLocked() error {
 		return l.failLocked("fsync", l.segPath, err)
 	}
 	l.durable, l.covered = target, target
+	l.durableAt.Store(target)
 	l.releaseAllLocked()
 	l.cond.Broadcast()
 	err := l.f.Close()

@@ -666,3 +666,66 @@ func TestReadDirErrors(t *testing.T) {
 		t.Fatalf("callback error: %v", err)
 	}
 }
+
+// TestAppendDuringFsync: while a batch commit writes and fsyncs without
+// the log's lock, appends go on into the buffer (they neither wait nor
+// touch the file), up to maxBufBytes; past it they wait for the fsync.
+// Every frame then lands in order.
+func TestAppendDuringFsync(t *testing.T) {
+	entered, gate := make(chan struct{}), make(chan struct{})
+	var first sync.Once
+	dir := logDir(t)
+	l, _ := mustOpen(t, dir, Options{Fsync: FsyncBatch, MaxBatch: 8, MaxDelay: time.Millisecond,
+		OnFsync: func(_ time.Duration, n int) {
+			if n > 0 {
+				first.Do(func() { close(entered); <-gate })
+			}
+		}})
+	if _, err := l.Append(payloadOfSize(1, 1000)); err != nil {
+		t.Fatal(err)
+	}
+	<-entered // the syncer holds its commit open, without mu
+	next := uint64(2)
+	for size := int64(0); size+1008 < maxBufBytes; size += 1008 {
+		if idx, err := l.Append(payloadOfSize(next, 1000)); err != nil || idx != next {
+			t.Fatalf("Append %d: %d, %v", next, idx, err)
+		}
+		next++
+	}
+	if got := l.DurableIndex(); got != 0 {
+		t.Fatalf("DurableIndex %d while the first fsync is held", got)
+	}
+	last := next
+	done := make(chan error, 1)
+	go func() {
+		_, err := l.Append(payloadOfSize(last, 1000))
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		t.Fatalf("an append past %d buffered bytes returned (%v) during the fsync", maxBufBytes, err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(gate)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if err := l.WaitDurable(last); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	fs, _, err := readAll(t, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if uint64(len(fs)) != last {
+		t.Fatalf("%d frames, want %d", len(fs), last)
+	}
+	for i, f := range fs {
+		if want := payloadOfSize(uint64(i+1), 1000); f.Index != uint64(i+1) || !bytes.Equal(f.Payload, want) {
+			t.Fatalf("frame %d: index %d, payload differs: %v", i+1, f.Index, !bytes.Equal(f.Payload, want))
+		}
+	}
+}

@@ -118,7 +118,8 @@ rig-wal:
 
 # Rig: an emitter driven at 110% of its capacity (LOAD, DURATION): sheds,
 # counts every record, no leak, bounded heap, TryEmit p99 < 5 us; writes
-# testing/performance/baselines/ron-audit/shed_storm.json.
+# testing/performance/baselines/ron-audit/shed_storm.json (STORE=wal: on a
+# durable log, shed_storm_wal.json).
 rig-shed:
 	bash testing/performance/audit/shed_storm.sh
 

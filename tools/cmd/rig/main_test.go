@@ -37,24 +37,33 @@ func TestWALSteady(t *testing.T) {
 }
 
 // TestShedStorm runs the storm briefly at 300% of capacity with 16 slots,
-// so it sheds however the capacity measurement went on a busy machine:
-// every record is counted, Close leaves no goroutine and the live heap is
-// bounded. (TryEmit's p99 and the allocations per record are the rig's to
-// judge on a quiet machine without -race, not a unit test's.)
+// in RAM and on a WAL, so it sheds however the capacity measurement went
+// on a busy machine: every record is counted, Close leaves no goroutine
+// and the live heap is bounded. (TryEmit's p99 and the allocations per
+// record are the rig's to judge on a quiet machine without -race, not a
+// unit test's.)
 func TestShedStorm(t *testing.T) {
-	s, err := shedStorm(300*time.Millisecond, 3, 16)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !s.Accounted || s.Dropped == 0 || s.Appended == 0 || s.Busy != s.Dropped || !s.ShedAlertFires {
-		t.Fatalf("%+v", s)
-	}
-	if s.Goroutines.After > s.Goroutines.Before || s.HeapBytes.AfterStorm > s.HeapBytes.Bound || s.RecordBytes == 0 {
-		t.Fatalf("%+v", s)
-	}
-	for _, f := range s.Failures {
-		if !strings.HasPrefix(f, "TryEmit p99") && !(raceEnabled && strings.HasPrefix(f, "heap:")) {
-			t.Errorf("failure: %s", f)
-		}
+	for _, store := range []string{"memory", "wal"} {
+		t.Run(store, func(t *testing.T) {
+			dir := ""
+			if store == "wal" {
+				dir = filepath.Join(t.TempDir(), "wal")
+			}
+			s, err := shedStorm(300*time.Millisecond, 3, 16, dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.Store != store || !s.Accounted || s.Dropped == 0 || s.Appended == 0 || s.Busy != s.Dropped || !s.ShedAlertFires {
+				t.Fatalf("%+v", s)
+			}
+			if s.Goroutines.After > s.Goroutines.Before || s.HeapBytes.AfterStorm > s.HeapBytes.Bound || s.RecordBytes == 0 {
+				t.Fatalf("%+v", s)
+			}
+			for _, f := range s.Failures {
+				if !strings.HasPrefix(f, "TryEmit p99") && !(raceEnabled && strings.HasPrefix(f, "heap:")) {
+					t.Errorf("failure: %s", f)
+				}
+			}
+		})
 	}
 }

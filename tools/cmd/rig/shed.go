@@ -34,7 +34,7 @@ type ShedSnapshot struct {
 	DurationSeconds float64 `json:"duration_seconds"`
 	Depth           int     `json:"queue_depth"`
 	Workers         int     `json:"workers"`
-	Store           string  `json:"store"` // "memory", or "wal" (batch fsync)
+	Store           string  `json:"store"`          // "memory", or "wal" (batch fsync)
 	CapacityHz      float64 `json:"capacity_hz"`    // saturated throughput, measured first
 	OfferedLoad     float64 `json:"offered_load"`   // share of capacity offered
 	OfferedHz       float64 `json:"offered_hz"`     // achieved
@@ -144,7 +144,7 @@ func shedStorm(duration time.Duration, load float64, depth int, walDir string) (
 	runtime.GC()
 	s := &ShedSnapshot{Rig: "shed_storm", Time: time.Now().UTC().Format(time.RFC3339), OfferedLoad: load,
 		TryEmitTargetP99: tryEmitTargetP99.Seconds(), Store: store,
-		Machine:          machine{runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version()}}
+		Machine: machine{runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version()}}
 	s.Goroutines.Before = runtime.NumGoroutine()
 
 	var (

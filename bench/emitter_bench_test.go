@@ -49,8 +49,10 @@ func emitterThroughput(b *testing.B, workers int, signer sdk.Signer) {
 	b.SetBytes(1024)
 	b.ReportAllocs()
 	b.ResetTimer()
+	h0 := e.Stats().Hedged
 	emitN(b.N)
 	b.StopTimer()
+	b.ReportMetric(float64(e.Stats().Hedged-h0)/float64(b.N)*100, "hedged-%")
 }
 
 func benchSigner(b *testing.B) *sdk.Ed25519Signer {
@@ -173,4 +175,5 @@ func BenchmarkEmitterDesignLoad(b *testing.B) {
 	b.ReportMetric(float64(tryLat[len(tryLat)*99/100].Nanoseconds()), "tryemit-p99-ns")
 	b.ReportMetric(100*float64(after.Busy-before.Busy)/float64(b.N), "busy-%")
 	b.ReportMetric(capacity, "capacity-rec/s")
+	b.ReportMetric(float64(after.Hedged-before.Hedged), "hedged")
 }

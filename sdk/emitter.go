@@ -33,6 +33,12 @@ import (
 // goroutine hand-off but the queue lies on a record's path. A slot is free
 // again once its record is durable, so a slow disk turns into shedding,
 // not into memory.
+//
+// With two workers or more, a record whose worker stalls (the OS stopped
+// its thread) while later records of its chain are signed is signed by a
+// second worker as well, so that the chain goes on (Stats.Hedged counts
+// them). Only the built-in Ed25519Signer is called twice so: a Signer
+// from another package (an HSM, a KMS) is never.
 type Emitter struct {
 	log  *Log
 	opts EmitterOptions
@@ -51,6 +57,10 @@ type Emitter struct {
 	done      chan struct{} // closed when every goroutine has returned
 	once      sync.Once
 	abortOnce sync.Once
+
+	// hedgeBehind: a chain's front record is signed a second time once
+	// this many records behind it are signed (see Log.hedge); 0: never.
+	hedgeBehind int
 
 	n       emitCounters
 	health  sync.Mutex
@@ -161,7 +171,10 @@ type slot struct {
 	kind    canonical.Kind
 	emitted time.Time
 	lk      linked
-	msg     [len(canonical.SigPrefix) + 32]byte
+	// refs counts who may still read the slot once its record is linked:
+	// the record's way to its acknowledgement, and each worker signing it
+	// (a second one when hedged). The last to let go frees it.
+	refs atomic.Int32
 }
 
 // emitCounters are written by TryEmit's callers (offered, drops at
@@ -175,6 +188,7 @@ type emitCounters struct {
 	dedupe, busy            atomic.Uint64
 	drops                   [numDropReasons]atomic.Uint64
 	sinkErrors, verifyFails atomic.Uint64
+	hedged                  atomic.Uint64 // records signed a second time
 }
 
 var dropReasons = [...]string{DropBackpressure, DropBounds, DropInvalid, DropSinkError, DropShutdown, DropClosed}
@@ -234,6 +248,9 @@ func NewEmitter(log *Log, opts EmitterOptions) (*Emitter, error) {
 		closing: make(chan struct{}),
 		abort:   make(chan struct{}),
 		done:    make(chan struct{}),
+	}
+	if opts.Workers > 1 {
+		e.hedgeBehind = opts.Workers + 1
 	}
 	for range opts.Depth {
 		sl := &slot{}
@@ -340,11 +357,16 @@ func (e *Emitter) emit(ctx context.Context, rec *canonical.AuditRecord, wait boo
 		}
 		return err
 	}
+	// Two references from the moment link makes the record visible to
+	// other workers (hedge), though it is queued only after.
+	s.refs.Store(2)
 	if err := e.log.link(s.writer, s.stream, s.buf, &s.lk); err != nil {
+		s.refs.Store(1) // never linked, never queued
 		e.dropAccepted(s, dropSinkError, err)
 		return err
 	}
 	if s.lk.dup {
+		s.refs.Store(1) // answered by its original, never queued
 		e.ack(s)
 		return nil
 	}
@@ -427,34 +449,57 @@ func (e *Emitter) dropAccepted(s *slot, reason int, err error) {
 	e.release(s)
 }
 
+// release lets go of one reference on s (see slot.refs) and frees it
+// with the last.
 func (e *Emitter) release(s *slot) {
+	if s.refs.Add(-1) > 0 {
+		return
+	}
 	s.lk = linked{slot: s}
 	e.free <- s
 }
 
-// work is a worker's loop: sign (step 2) and settle (step 3).
+// work is a worker's loop: sign (step 2) and settle (step 3), and sign
+// a second time the records settle says are stuck (see Log.hedge).
 func (e *Emitter) work() {
 	var done []*linked
+	res := new(signResult) // on the heap once: Sign's arguments escape
 	for s := range e.queue {
 		if m := e.opts.Metrics; m != nil {
 			m.QueueDepth(len(e.queue))
 		}
-		var err error
-		select {
-		case <-e.abort: // Close ran out of time: drop it, do not wait for a signer
-			err = errAbandoned
-		default:
-			err = s.lk.sign(&s.msg)
+		e.sign(&s.lk, res)
+		var stuck *linked
+		done, stuck = e.log.settle(&s.lk, res, done, e.hedgeBehind, e)
+		e.release(s) // this worker's reference
+		for stuck != nil {
+			e.n.hedged.Add(1)
+			e.sign(stuck, res)
+			hs := stuck.slot
+			done, stuck = e.log.settle(stuck, res, done, e.hedgeBehind, e)
+			e.release(hs)
 		}
-		done = e.log.settle(&s.lk, err, done[:0])
-		for i, lk := range done {
-			done[i] = nil
-			if e.instant {
-				e.ack(lk.slot)
-			} else {
-				e.acks <- lk.slot // never blocks: room for every slot
-			}
-		}
+	}
+}
+
+// sign signs lk into res, unless Close ran out of time: then the record
+// is dropped, not waited for.
+func (e *Emitter) sign(lk *linked, res *signResult) {
+	select {
+	case <-e.abort:
+		res.err = errAbandoned
+	default:
+		lk.sign(res)
+	}
+}
+
+// committed hands a record settle committed to acknowledgement: at once
+// for a MemStore, else to the goroutine that waits for durability.
+func (e *Emitter) committed(lk *linked) {
+	if e.instant {
+		e.ack(lk.slot)
+	} else {
+		e.acks <- lk.slot // never blocks: room for every slot
 	}
 }
 
@@ -538,6 +583,7 @@ type EmitterStats struct {
 	Appended   uint64            // records appended and durable
 	Dedupe     uint64            // retries answered by a record in the dedupe window
 	Busy       uint64            // busy rejections (also in Dropped[DropBackpressure])
+	Hedged     uint64            // records a second worker signed because the first stalled
 	Dropped    map[string]uint64 // by reason, every reason present
 	QueueDepth int               // records waiting for link now
 	InFlight   int               // slots taken now: queued, linked, or waiting for durability
@@ -547,7 +593,7 @@ type EmitterStats struct {
 func (e *Emitter) Stats() EmitterStats {
 	st := EmitterStats{
 		Offered: e.n.offered.Load(), Appended: e.n.appended.Load(), Dedupe: e.n.dedupe.Load(),
-		Busy: e.n.busy.Load(), Dropped: make(map[string]uint64, numDropReasons),
+		Busy: e.n.busy.Load(), Hedged: e.n.hedged.Load(), Dropped: make(map[string]uint64, numDropReasons),
 		QueueDepth: len(e.queue), InFlight: e.opts.Depth - len(e.free),
 	}
 	for i, r := range dropReasons {

@@ -654,3 +654,47 @@ func TestAllocsEmit(t *testing.T) {
 		t.Fatalf("TryEmit through to durable: %v allocs/op", a)
 	}
 }
+
+// TestEmitterAcksInOrder: OnDurable sees each chain's records in seq
+// order, though several workers commit runs of the same chain, in RAM and
+// on a WAL.
+func TestEmitterAcksInOrder(t *testing.T) {
+	for _, durable := range []bool{false, true} {
+		t.Run(fmt.Sprint("durable=", durable), func(t *testing.T) {
+			var l *sdk.Log
+			if durable {
+				l, _ = durableOpen(t, filepath.Join(t.TempDir(), "wal"), sdk.Config{}, sdk.DurableOptions{})
+				t.Cleanup(func() { l.Close() })
+			} else {
+				l = coreLog(t, sdk.Config{})
+			}
+			var mu sync.Mutex
+			last := map[string]uint64{}
+			var bad []string
+			e := newEmitter(t, l, sdk.EmitterOptions{Workers: 4, Shed: sdk.ShedBlock, OnDurable: func(a sdk.EmitAck) {
+				mu.Lock()
+				defer mu.Unlock()
+				if a.Seq != last[a.Stream]+1 && len(bad) < 5 {
+					bad = append(bad, fmt.Sprintf("%s: seq %d after %d", a.Stream, a.Seq, last[a.Stream]))
+				}
+				last[a.Stream] = a.Seq
+			}})
+			var wg sync.WaitGroup
+			for p := range 4 {
+				wg.Go(func() {
+					for n := range 500 {
+						rec := emitRecord(p, n, "s"+strconv.Itoa(p%2))
+						if err := e.TryEmit(&rec); err != nil {
+							t.Error(err)
+						}
+					}
+				})
+			}
+			wg.Wait()
+			closeEmitter(t, e)
+			if len(bad) > 0 || last["s0"] != 1000 || last["s1"] != 1000 {
+				t.Fatalf("acknowledged out of order: %v (last %v)", bad, last)
+			}
+		})
+	}
+}

@@ -3,7 +3,7 @@ package sdk
 import (
 	"encoding/binary"
 	"errors"
-	"sync"
+	"runtime"
 	"time"
 
 	"github.com/rustyonions/ron-audit-go/canonical"
@@ -16,10 +16,18 @@ import (
 //     prev into the bytes just encoded, hash, dedupe, decide whether to
 //     sign, and queue the record in the chain's flight. The chain's tip
 //     moves on; its head does not.
-//  2. sign (any worker, no lock).
+//  2. sign (any worker, no lock), into the worker's own memory.
 //  3. settle (the same worker, under the chain's lock): mark the record
 //     signed and commit every signed record at the front of the flight,
-//     in seq order: Put into the store, move the head, tell the Observer.
+//     in seq order: Put into the store, move the head, tell the Observer;
+//     then hand them on for acknowledgement, in the same order.
+//
+// A worker the OS stops in step 2 would hold up its whole chain for a
+// scheduler slice (milliseconds). When records behind the front are
+// signed and the front is not, the worker settling sees it and signs the
+// front too (hedge): Ed25519 is deterministic, the first signature to
+// arrive counts, and a slot is freed only once every worker that reads
+// it is done (slot.refs).
 //
 // A record that fails after its link (the signer or the store failed, or
 // the emitter closed) breaks the records linked after it in its chain,
@@ -42,7 +50,8 @@ type linked struct {
 	signer Signer // nil: the policy does not sign this record
 	dup    bool   // a duplicate of a record in the dedupe window: no commit
 
-	signed  bool  // step 2 is done (under c.mu)
+	signed  bool  // step 2 is done (under c.mu): the first signature to arrive counts
+	hedged  bool  // a second worker was sent to sign it too (under c.mu)
 	signErr error // step 2's error
 	pending Pending
 	err     error // why the record was not committed
@@ -62,7 +71,7 @@ func (l *Log) link(writer, stream string, b []byte, lk *linked) error {
 		return err
 	}
 	c := l.chain(writer, stream)
-	lockSpinning(&c.mu)
+	c.lock()
 	defer c.mu.Unlock()
 	if c.flight.n == 0 {
 		c.tip, c.broken = c.head, nil
@@ -120,35 +129,135 @@ func (l *Log) duplicateLinked(c *chain, seq uint64, b []byte) (Sealed, bool) {
 	return Sealed{}, false // linked once, then lost with a broken chain
 }
 
-// sign is step 2.
-func (lk *linked) sign(msg *[len(canonical.SigPrefix) + 32]byte) error {
-	if lk.signer == nil {
-		return nil
-	}
-	*msg = canonical.SignedMessage(lk.sealed.Hash)
-	if err := lk.signer.Sign(msg[:], &lk.sealed.Sig); err != nil {
-		return err
-	}
-	lk.sealed.Signed, lk.sealed.KeyID = true, lk.signer.KeyID()
-	return nil
+// signResult is one worker's signature of a record, made in the worker's
+// own memory: two workers may sign the same record (see hedge).
+type signResult struct {
+	msg   [len(canonical.SigPrefix) + 32]byte
+	sig   Signature
+	keyID KeyID
+	err   error
 }
 
-// settle is step 3: lk is signed, with signErr. It commits, in seq order,
-// every signed record at the front of lk's chain's flight and appends them
-// to done, each with its Pending or its err.
+// sign is step 2: it signs lk into res, reading only what link wrote.
+func (lk *linked) sign(res *signResult) {
+	res.err = nil
+	if lk.signer == nil {
+		return
+	}
+	res.msg = canonical.SignedMessage(lk.sealed.Hash)
+	if res.err = lk.signer.Sign(res.msg[:], &res.sig); res.err == nil {
+		res.keyID = lk.signer.KeyID()
+	}
+}
+
+// settle is step 3: lk was signed (res; by its worker, or by a second
+// one, see hedge). The first result for lk counts, any later one is
+// dropped. It commits, in seq order, every signed record at the front of
+// lk's chain's flight and hands them to sink, in that order, each with
+// its Pending or its err. Across workers too, a chain's records reach sink
+// in seq order: sink runs under the chain's ack lock, taken before the
+// chain's lock is let go, but not under the chain's lock, so TryEmit is
+// not held up by it. done is scratch for the committed records.
+//
+// When hedgeBehind (> 0) records behind the chain's front are signed and
+// the front is not, settle returns the front for the caller to sign as
+// well, with a reference on its slot (see hedge).
 //
 //ronaudit:hot
-func (l *Log) settle(lk *linked, signErr error, done []*linked) []*linked {
+func (l *Log) settle(lk *linked, res *signResult, done []*linked, hedgeBehind int, sink commitSink) ([]*linked, *linked) {
 	c := lk.c
-	lockSpinning(&c.mu)
-	defer c.mu.Unlock()
-	lk.signed, lk.signErr = true, signErr
+	c.lock()
+	if !lk.signed {
+		lk.signed, lk.signErr = true, res.err
+		if res.err == nil && lk.signer != nil {
+			lk.sealed.Sig, lk.sealed.Signed, lk.sealed.KeyID = res.sig, true, res.keyID
+		}
+		c.signedInFlight++
+	}
 	for c.flight.n > 0 && c.flight.at(0).signed {
 		f := c.flight.pop()
+		c.signedInFlight--
 		f.pending, f.err = l.commitLocked(c, f)
 		done = append(done, f)
 	}
-	return done
+	stuck := c.hedge(hedgeBehind)
+	if len(done) == 0 {
+		c.mu.Unlock()
+		return done, stuck
+	}
+	c.ackMu.Lock()
+	c.mu.Unlock()
+	for i, f := range done {
+		done[i] = nil
+		sink.committed(f)
+	}
+	c.ackMu.Unlock()
+	return done[:0], stuck
+}
+
+// lock locks c.mu for link and settle, which hold it for a microsecond
+// or two. It spins briefly, then yields its P between tries, and only
+// then sleeps. A goroutine asleep on a sync.Mutex is readied by Unlock on
+// the unlocker's P, behind the unlocker, and a worker with records to
+// sign does not give up its P: measured on 2 cores, a worker or TryEmit
+// that slept here often waited milliseconds for a P (the p99 of
+// BenchmarkEmitterDesignLoad went from 3.8 ms to under 100 us with this
+// and hedge together). Yielding keeps the waiter on its own P's turn.
+func (c *chain) lock() {
+	for range 256 {
+		if c.mu.TryLock() {
+			return
+		}
+	}
+	for range 4096 {
+		runtime.Gosched()
+		if c.mu.TryLock() {
+			return
+		}
+	}
+	c.mu.Lock() // the holder is stopped for long: sleep
+}
+
+// commitSink takes committed records, in seq order per chain (the Emitter).
+type commitSink interface{ committed(*linked) }
+
+// hedgeable lets this package's tests mark a Signer as hedged like
+// Ed25519Signer; its method is unexported, so no other package's Signer
+// is hedged, not even one that embeds an Ed25519Signer.
+type hedgeable interface{ hedgeable() }
+
+// mayHedge reports whether hedge may call s twice for one record.
+func mayHedge(s Signer) bool {
+	switch s.(type) {
+	case *Ed25519Signer, hedgeable:
+		return true
+	}
+	return false
+}
+
+// hedge returns the record at the front of c's flight if it is unsigned
+// while at least behind records after it are signed (with W workers,
+// behind = W+1 means its signer is late by more than a record's signing
+// time), and no second worker was sent yet. It takes a reference on the
+// record's slot for the caller.
+//
+// Ed25519 signatures are deterministic, so both workers sign the same
+// bytes and whichever finishes first commits the record and every signed
+// one behind it: a signer the OS has stopped (for a 4 ms scheduler slice
+// on a busy 2-vCPU host, measured) no longer holds up its chain. Only the
+// built-in Ed25519Signer is hedged: another Signer's second call may cost
+// (an HSM, a KMS) or differ.
+func (c *chain) hedge(behind int) *linked {
+	if behind <= 0 || c.flight.n == 0 || c.signedInFlight < behind {
+		return nil
+	}
+	f := c.flight.at(0)
+	if f.hedged || f.slot == nil || !mayHedge(f.signer) {
+		return nil
+	}
+	f.hedged = true
+	f.slot.refs.Add(1)
+	return f
 }
 
 // commitLocked commits f, the front of c's flight, or says why not.
@@ -183,20 +292,6 @@ func (l *Log) commitLocked(c *chain, f *linked) (Pending, error) {
 		l.cfg.Observer.Committed(h.WriterID, h.Stream, f.seq, f.sealed.Hash, false)
 	}
 	return Pending{Appended: Appended{Record: kept, Seq: f.seq, Head: *h}, log: l, ticket: ticket}, nil
-}
-
-// lockSpinning locks mu, spinning for a while first. TryEmit (link) and
-// the workers (settle) hold a chain's lock for a microsecond or two; a
-// sync.Mutex parks its waiter after well under that, and a parked
-// goroutine readied by Unlock can wait milliseconds for a P on a busy
-// machine (measured: the e2e p99 of BenchmarkEmitterDesignLoad).
-func lockSpinning(mu *sync.Mutex) {
-	for range 256 {
-		if mu.TryLock() {
-			return
-		}
-	}
-	mu.Lock()
 }
 
 // flightQueue is a FIFO ring of a chain's in-flight records. It grows to

@@ -164,7 +164,11 @@ type chain struct {
 	// and flight holds the records in between, in seq order.
 	tip    Head
 	flight flightQueue
-	broken error // an in-flight record failed: the ones linked after it fail too
+	broken error      // an in-flight record failed: the ones linked after it fail too
+	ackMu  sync.Mutex // orders the hand-off of committed records (settle)
+	// signedInFlight counts the signed records in flight: once the front
+	// is unsigned, those behind it (hedge). Under mu.
+	signedInFlight int
 }
 
 // New returns a Log.

@@ -85,7 +85,7 @@ WAL_SNAPSHOT ?= $(CURDIR)/wal-gate.json
 perf-gate:
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./bench | tee bench.out
 	OUT=$(WAL_SNAPSHOT) DURATION=10s bash testing/performance/audit/wal_steady.sh
-	$(GO) run ./tools/cmd/perfgate check -in bench.out -wal-snapshot $(WAL_SNAPSHOT)
+	$(GO) run ./tools/cmd/perfgate check -latency -in bench.out -wal-snapshot $(WAL_SNAPSHOT)
 
 # The CI form (about 20 s of benchmarks, run after every other test so
 # nothing competes with it): EmitterWorkers2 needs both cores and halves

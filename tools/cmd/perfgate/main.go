@@ -3,7 +3,7 @@
 // against it.
 //
 //	perfgate baseline -in bench.out [-wal-snapshot FILE] [-baseline-dir DIR] [-out FILE]
-//	perfgate check    -in bench.out [-wal-snapshot FILE] [-baseline-dir DIR] [-waivers FILE]
+//	perfgate check    -in bench.out [-wal-snapshot FILE] [-baseline-dir DIR] [-waivers FILE] [-latency]
 //
 // The input is `go test -bench -benchmem` output (./bench, and ./sdk/wal
 // for the fsync p95 its WAL benches report). A baseline,
@@ -22,7 +22,9 @@
 //     since the target is 0);
 //   - fsync-p95-ms (a WAL bench) or the wal_steady rig's fsync p95
 //     (-wal-snapshot) rises by more than 20%;
-//   - busy-% at design load rises by more than 0.5 points.
+//   - busy-% at design load rises by more than 0.5 points;
+//   - with -latency (make perf-gate), the design-load p99 (p99-us) grows
+//     to more than 3x the baseline's.
 //
 // Benchmarks or metrics the run lacks are listed as skipped, never passed.
 // When there is no baseline for the current schema version it fails and
@@ -32,7 +34,7 @@
 //	[{"benchmark": "AppendHot", "metric": "ratio",
 //	  "reason": "signing moved into Append, see #42", "until": "2026-12-31"}]
 //
-// metric is ratio, allocs/op, fsync-p95-ms or busy-% (benchmark
+// metric is ratio, allocs/op, fsync-p95-ms, busy-% or p99-us (benchmark
 // "rig/wal_steady" for the rig's fsync p95). A waiver without a reason or
 // past its date fails the gate itself.
 //
@@ -187,8 +189,10 @@ func (a *app) baseline(args []string) int {
 func (a *app) check(args []string) int {
 	var c common
 	var waiverPath string
+	var latency bool
 	fs := a.flags("check", &c)
 	fs.StringVar(&waiverPath, "waivers", defaultWaivers, "waiver file (absent: no waivers)")
+	fs.BoolVar(&latency, "latency", false, "also hold the design-load p99 (at most 3x the baseline's)")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
@@ -233,7 +237,7 @@ func (a *app) check(args []string) int {
 	if m.CPUModel != base.Machine.CPUModel || m.CPUs != base.Machine.CPUs || m.GOARCH != base.Machine.GOARCH {
 		fmt.Fprintf(a.stdout, "note: this run is on another machine (%s, %d CPUs, %s): ratios still compare, absolute fsync times less so\n", m.CPUModel, m.CPUs, m.GOARCH)
 	}
-	r := compare(base, cur, curWAL, waivers)
+	r := compare(base, cur, curWAL, waivers, latency)
 	r.print(a.stdout)
 
 	if werr != nil {

@@ -539,3 +539,28 @@ func TestCalibrationsMatchBenchtable(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckP99: with -latency the design-load p99 may grow to 3x the
+// baseline's and no more; without it, it is not a row.
+func TestCheckP99(t *testing.T) {
+	e := newEnv(t)
+	e.baseline(1, defaultRun()) // p99 3800 us
+	p99 := func(v string) run {
+		return with(func(r run) { r["EmitterDesignLoad"].extra = "0.10 busy-%\t" + v + " p99-us" })
+	}
+	code, out, errs := e.check(p99("11500"), "-latency")
+	mustCode(t, 1, code, out, errs)
+	if !hasRow(out, "EmitterDesignLoad", mP99, vRed) {
+		t.Fatalf("no red p99 row:\n%s", out)
+	}
+	code, out, errs = e.check(p99("11400"), "-latency")
+	mustCode(t, 0, code, out, errs)
+	if !hasRow(out, "EmitterDesignLoad", mP99, vOK) {
+		t.Fatalf("p99 at 3x not ok:\n%s", out)
+	}
+	code, out, errs = e.check(p99("11500"))
+	mustCode(t, 0, code, out, errs)
+	if strings.Contains(out, mP99) {
+		t.Fatalf("p99 judged without -latency:\n%s", out)
+	}
+}

@@ -3,6 +3,7 @@ package schemacheck
 import (
 	"encoding/json"
 	"fmt"
+	"iter"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -54,42 +55,12 @@ func Check(old, cur *Layout) []Problem {
 	if old.FileID != cur.FileID {
 		c.add(old.File, RuleFileID, old.FileID+" -> "+cur.FileID)
 	}
-	curStructs := map[string]*StructInfo{}
-	curStructNames := map[string]*StructInfo{}
-	for i := range cur.Structs {
-		curStructs[cur.Structs[i].ID] = &cur.Structs[i]
-		curStructNames[cur.Structs[i].Name] = &cur.Structs[i]
-	}
-	for i := range old.Structs {
-		o := &old.Structs[i]
-		n := curStructs[o.ID]
-		if n == nil {
-			if byName := curStructNames[o.Name]; byName != nil {
-				c.add(o.Name, RuleStructID, o.ID+" -> "+byName.ID)
-			} else {
-				c.add(o.Name, RuleStructRemoved, "struct "+o.ID+" is not in the schema")
-			}
-			continue
-		}
+	for o, n := range matched(&c, old.Structs, cur.Structs, "struct", RuleStructID, RuleStructRemoved,
+		func(x *StructInfo) (string, string) { return x.ID, x.Name }) {
 		c.checkStruct(o, n)
 	}
-	curEnums := map[string]*EnumInfo{}
-	curEnumNames := map[string]*EnumInfo{}
-	for i := range cur.Enums {
-		curEnums[cur.Enums[i].ID] = &cur.Enums[i]
-		curEnumNames[cur.Enums[i].Name] = &cur.Enums[i]
-	}
-	for i := range old.Enums {
-		o := &old.Enums[i]
-		n := curEnums[o.ID]
-		if n == nil {
-			if byName := curEnumNames[o.Name]; byName != nil {
-				c.add(o.Name, RuleEnumID, o.ID+" -> "+byName.ID)
-			} else {
-				c.add(o.Name, RuleEnumRemoved, "enum "+o.ID+" is not in the schema")
-			}
-			continue
-		}
+	for o, n := range matched(&c, old.Enums, cur.Enums, "enum", RuleEnumID, RuleEnumRemoved,
+		func(x *EnumInfo) (string, string) { return x.ID, x.Name }) {
 		if o.Name != n.Name {
 			c.add(o.Name, RuleRenamed, "enum renamed to "+n.Name)
 		}
@@ -105,6 +76,33 @@ func Check(old, cur *Layout) []Problem {
 	}
 	sort.SliceStable(c.problems, func(i, j int) bool { return c.problems[i].Where < c.problems[j].Where })
 	return c.problems
+}
+
+// matched yields each old declaration with the current one of the same
+// id, in old's order. An old one without a match is a problem: its id
+// changed (a current one has its name) or it was removed.
+func matched[T any](c *checker, old, cur []T, kind string, idRule, removedRule Rule, key func(*T) (id, name string)) iter.Seq2[*T, *T] {
+	return func(yield func(*T, *T) bool) {
+		byID, byName := map[string]*T{}, map[string]*T{}
+		for i := range cur {
+			id, name := key(&cur[i])
+			byID[id], byName[name] = &cur[i], &cur[i]
+		}
+		for i := range old {
+			o := &old[i]
+			id, name := key(o)
+			if n := byID[id]; n != nil {
+				if !yield(o, n) {
+					return
+				}
+			} else if n := byName[name]; n != nil {
+				nid, _ := key(n)
+				c.add(name, idRule, id+" -> "+nid)
+			} else {
+				c.add(name, removedRule, kind+" "+id+" is not in the schema")
+			}
+		}
+	}
 }
 
 type checker struct {

@@ -83,9 +83,11 @@ type EmitterOptions struct {
 	// OnDurable, if set, is called for every record once it is appended
 	// and durable, in seq order per chain, from the emitter's goroutines
 	// (concurrently across chains); and for a duplicate, answered by its
-	// original, from TryEmit at once. It must be quick: the acknowledgements
-	// of its chain's later records wait for it (with a MemStore, so do
-	// their commits, and TryEmit on that chain).
+	// original, from TryEmit at once. It should be quick: the
+	// acknowledgements of its chain's later records wait for it, and the
+	// worker calling it signs nothing meanwhile. TryEmit does not wait for
+	// it; it sheds once every slot is held by a record waiting for its
+	// acknowledgement.
 	OnDurable func(EmitAck)
 	// OnDrop, if set, is called for every record the emitter accepted and
 	// then could not append (reasons DropSinkError and DropShutdown),

@@ -698,3 +698,70 @@ func TestEmitterAcksInOrder(t *testing.T) {
 		})
 	}
 }
+
+// TestEmitterSlowOnDurable: an OnDurable that does not return holds up
+// the acknowledgements of its chain, not TryEmit on that chain. (Before
+// hand-offs were queued, the second worker to commit waited for the
+// first's OnDurable while holding the chain's lock, and TryEmit with it.)
+func TestEmitterSlowOnDurable(t *testing.T) {
+	const n = 20
+	gate := make(chan struct{})
+	entered := make(chan struct{})
+	var mu sync.Mutex
+	var acked []uint64
+	l := coreLog(t, sdk.Config{})
+	e := newEmitter(t, l, sdk.EmitterOptions{Workers: 2, OnDurable: func(a sdk.EmitAck) {
+		if a.Seq == 1 {
+			close(entered)
+			<-gate
+		}
+		mu.Lock()
+		acked = append(acked, a.Seq)
+		mu.Unlock()
+	}})
+	first := emitRecord(0, 0, "s")
+	if err := e.TryEmit(&first); err != nil {
+		t.Fatal(err)
+	}
+	<-entered
+	emitted := make(chan error, 1)
+	go func() {
+		for i := 1; i < n; i++ {
+			rec := emitRecord(0, i, "s")
+			if err := e.TryEmit(&rec); err != nil {
+				emitted <- err
+				return
+			}
+			time.Sleep(2 * time.Millisecond) // let the other worker commit it
+		}
+		emitted <- nil
+	}()
+	select {
+	case err := <-emitted:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		close(gate)
+		t.Fatal("TryEmit blocked while OnDurable of the same chain did not return")
+	}
+	mu.Lock()
+	early := len(acked)
+	mu.Unlock()
+	close(gate)
+	closeEmitter(t, e)
+	if early != 0 {
+		t.Fatalf("%d records acknowledged before seq 1's OnDurable returned", early)
+	}
+	for i, seq := range acked {
+		if seq != uint64(i+1) {
+			t.Fatalf("acknowledged out of order: %v", acked)
+		}
+	}
+	if len(acked) != n {
+		t.Fatalf("%d records acknowledged, want %d", len(acked), n)
+	}
+	if got := chainAttrs(t, l, "s", sdk.VerifyOptions{}); len(got) != n {
+		t.Fatalf("chain holds %d records, want %d", len(got), n)
+	}
+}

@@ -164,8 +164,15 @@ type chain struct {
 	// and flight holds the records in between, in seq order.
 	tip    Head
 	flight flightQueue
-	broken error      // an in-flight record failed: the ones linked after it fail too
-	ackMu  sync.Mutex // orders the hand-off of committed records (settle)
+	broken error // an in-flight record failed: the ones linked after it fail too
+	// Committed records wait in acks for their hand-off (settle), in
+	// commit order; acking says a worker is handing them on. ackSpare is
+	// that worker's second buffer. Under ackMu, which is never held while
+	// records are handed on.
+	ackMu    sync.Mutex
+	acks     []*linked
+	ackSpare []*linked
+	acking   bool
 	// signedInFlight counts the signed records in flight: once the front
 	// is unsigned, those behind it (hedge). Under mu.
 	signedInFlight int

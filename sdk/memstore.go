@@ -51,10 +51,10 @@ const memChunk = 64 << 10
 type memChain struct {
 	mu      sync.Mutex
 	recs    []Sealed // ring: recs[(head+i)%len] for i < n, oldest first
-	chunkOf []int32  // chunk slot of each record, same ring
 	head, n int
 	first   uint64   // seq of the oldest kept record
 	chunks  [][]byte // ring of chunk slots, filled in order
+	perSlot []int    // how many kept records each chunk slot holds
 	cur     int      // slot being filled
 	evicted uint64
 }
@@ -83,7 +83,8 @@ func (m *MemStore) chain(writer, stream string, create bool) *memChain {
 		m.chains[writer] = w
 	}
 	if c = w[stream]; c == nil {
-		c = &memChain{chunks: make([][]byte, 0, m.maxBytes/memChunk)}
+		slots := m.maxBytes / memChunk
+		c = &memChain{chunks: make([][]byte, 0, slots), perSlot: make([]int, slots)}
 		w[stream] = c
 	}
 	return c
@@ -119,8 +120,8 @@ func (m *MemStore) put(writer, stream string, seq uint64, rec Sealed) (Sealed, e
 	if c.n == len(c.recs) {
 		c.grow()
 	}
-	i := (c.head + c.n) % len(c.recs)
-	c.recs[i], c.chunkOf[i] = rec, int32(c.cur)
+	c.recs[(c.head+c.n)%len(c.recs)] = rec
+	c.perSlot[c.cur]++
 	if c.n == 0 {
 		c.first = seq
 	}
@@ -137,24 +138,27 @@ func (c *memChain) nextChunk() {
 		return
 	}
 	c.cur = (c.cur + 1) % len(c.chunks)
-	for c.n > 0 && int(c.chunkOf[c.head]) == c.cur {
-		c.recs[c.head] = Sealed{}
-		c.head = (c.head + 1) % len(c.recs)
-		c.n--
-		c.first++
-		c.evicted++
-	}
+	// The slot to reuse holds the oldest kept records, since slots are
+	// filled and reused in ring order: forget them in O(1). (Clearing
+	// their entries one by one held the chain's lock for microseconds
+	// once per chunk; the stale entries only point into this store's
+	// own chunks and are never read.)
+	k := c.perSlot[c.cur]
+	c.head = (c.head + k) % len(c.recs)
+	c.n -= k
+	c.first += uint64(k)
+	c.evicted += uint64(k)
+	c.perSlot[c.cur] = 0
 	c.chunks[c.cur] = c.chunks[c.cur][:0]
 }
 
 func (c *memChain) grow() {
 	size := max(64, 2*len(c.recs))
-	recs, chunkOf := make([]Sealed, size), make([]int32, size)
+	recs := make([]Sealed, size)
 	for i := 0; i < c.n; i++ {
-		j := (c.head + i) % len(c.recs)
-		recs[i], chunkOf[i] = c.recs[j], c.chunkOf[j]
+		recs[i] = c.recs[(c.head+i)%len(c.recs)]
 	}
-	c.recs, c.chunkOf, c.head = recs, chunkOf, 0
+	c.recs, c.head = recs, 0
 }
 
 // Get implements Store.

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"time"
 
@@ -112,7 +111,7 @@ func exportBatch(runs, records int) (*ExportSnapshot, error) {
 	q := quantilesOf(took)
 	return &ExportSnapshot{Rig: "export_batch", Time: time.Now().UTC().Format(time.RFC3339), Runs: runs, RecordsPerBundle: records,
 		BundleBytes: size, ExportSeconds: q, TargetP95Seconds: exportTargetP95.Seconds(), Pass: q.P95 <= exportTargetP95.Seconds(),
-		Machine: machine{runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version()}}, nil
+		Machine: thisMachine()}, nil
 }
 
 // synthesize appends n records of one chain to a new durable log (batched

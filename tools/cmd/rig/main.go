@@ -24,7 +24,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"sync"
@@ -109,13 +108,6 @@ type Snapshot struct {
 	} `json:"audit_queue_depth"`
 	RecordBytes int     `json:"record_bytes"`
 	Machine     machine `json:"machine"`
-}
-
-type machine struct {
-	GOOS   string `json:"goos"`
-	GOARCH string `json:"goarch"`
-	CPUs   int    `json:"cpus"`
-	Go     string `json:"go"`
 }
 
 func walSteady(rate int, duration time.Duration, dir string) (*Snapshot, error) {
@@ -217,7 +209,7 @@ func walSteady(rate int, duration time.Duration, dir string) (*Snapshot, error) 
 	s := &Snapshot{Rig: "wal_steady", Time: time.Now().UTC().Format(time.RFC3339), RateHz: rate,
 		DurationSeconds: elapsed.Seconds(), Appended: appended, AchievedHz: float64(appended) / elapsed.Seconds(),
 		Fsyncs: len(fsyncs), FsyncSeconds: quantilesOf(fsyncs), DurableSeconds: quantilesOf(waits), RecordBytes: size,
-		Machine: machine{runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version()}}
+		Machine: thisMachine()}
 	if len(fsyncs) > 0 {
 		s.RecordsPerFsync = float64(framesSynced) / float64(len(fsyncs))
 	}

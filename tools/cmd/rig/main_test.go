@@ -67,3 +67,18 @@ func TestShedStorm(t *testing.T) {
 		})
 	}
 }
+
+// TestProbeStalls: the probe's figures are consistent with each other
+// (how many stalls there are is the machine's business).
+func TestProbeStalls(t *testing.T) {
+	s := probeStalls(20 * time.Millisecond)
+	if s.PerSecond < 0 || s.LostShare < 0 || s.LostShare > 1 {
+		t.Fatalf("probe: %+v", s)
+	}
+	if s.PerSecond > 0 && (s.P50 <= stallThreshold.Seconds() || s.P90 < s.P50) {
+		t.Fatalf("stall quantiles: %+v", s)
+	}
+	if s.PerSecond == 0 && (s.P50 != 0 || s.LostShare != 0) {
+		t.Fatalf("no stalls, but: %+v", s)
+	}
+}

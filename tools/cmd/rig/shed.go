@@ -144,7 +144,7 @@ func shedStorm(duration time.Duration, load float64, depth int, walDir string) (
 	runtime.GC()
 	s := &ShedSnapshot{Rig: "shed_storm", Time: time.Now().UTC().Format(time.RFC3339), OfferedLoad: load,
 		TryEmitTargetP99: tryEmitTargetP99.Seconds(), Store: store,
-		Machine: machine{runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version()}}
+		Machine: thisMachine()}
 	s.Goroutines.Before = runtime.NumGoroutine()
 
 	var (
@@ -338,7 +338,9 @@ func shedStorm(duration time.Duration, load float64, depth int, walDir string) (
 			s.HeapBytes.AfterStorm, s.HeapBytes.Bound, s.HeapBytes.AllocPerOffered))
 	}
 	if tq.P99 > tryEmitTargetP99.Seconds() {
-		s.Failures = append(s.Failures, fmt.Sprintf("TryEmit p99 %.2f us, target %.0f us", tq.P99*1e6, tryEmitTargetP99.Seconds()*1e6))
+		st := s.Machine.Stalls
+		s.Failures = append(s.Failures, fmt.Sprintf("TryEmit p99 %.2f us, target %.0f us (p50 %.2f us; this machine stalls %.0f times a second for %.1f us, median: see machine.stalls)",
+			tq.P99*1e6, tryEmitTargetP99.Seconds()*1e6, tq.P50*1e6, st.PerSecond, st.P50*1e6))
 	}
 	s.Pass = len(s.Failures) == 0
 	return s, nil

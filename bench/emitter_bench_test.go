@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"sync"
@@ -11,21 +12,28 @@ import (
 
 	"github.com/rustyonions/ron-audit-go/internal/pace"
 	"github.com/rustyonions/ron-audit-go/sdk"
+	"github.com/rustyonions/ron-audit-go/sdk/wal"
 )
 
 // The emitter benches run the 1 KiB record through sdk.Emitter, every
 // record signed, on one chain (the case where order is hardest to keep
-// while signing in parallel), in RAM. In the throughput benches each op
-// is one record from TryEmit to durable, so ns/op is the inverse of
-// throughput.
+// while signing in parallel), in RAM (EmitterDurable: on a WAL). In the
+// throughput benches each op is one record from TryEmit to durable, so
+// ns/op is the inverse of throughput.
 
 func emitterThroughput(b *testing.B, workers int, signer sdk.Signer) {
-	rec, _ := record1KiB(b)
-	rec.Seq, rec.Prev = 0, nil
 	l, err := sdk.New(sdk.Config{Signer: signer, Store: sdk.NewMemStore(4 << 20)})
 	if err != nil {
 		b.Fatal(err)
 	}
+	emitToDurable(b, l, workers)
+}
+
+// emitToDurable runs b.N records through an emitter on l, each op one
+// record from TryEmit to OnDurable.
+func emitToDurable(b *testing.B, l *sdk.Log, workers int) {
+	rec, _ := record1KiB(b)
+	rec.Seq, rec.Prev = 0, nil
 	var acked atomic.Int64
 	e, err := sdk.NewEmitter(l, sdk.EmitterOptions{Workers: workers, Shed: sdk.ShedBlock,
 		OnDurable: func(sdk.EmitAck) { acked.Add(1) }})
@@ -74,6 +82,31 @@ func BenchmarkEmitterWorkers2(b *testing.B) { emitterThroughput(b, 2, benchSigne
 type nopSigner struct{ *sdk.Ed25519Signer }
 
 func (nopSigner) Sign([]byte, *sdk.Signature) error { return nil }
+
+// BenchmarkEmitterDurable: EmitterWorkers2 on a WAL with group commit
+// (batches of up to 64 records or 2 ms), each record acknowledged once
+// durable: the pipelined durable path, against EmitterWorkers2 in RAM.
+// DurableAppendBatch is the same question asked of synchronous Appends.
+func BenchmarkEmitterDurable(b *testing.B) {
+	var fsyncs, frames atomic.Int64
+	l, _, err := sdk.OpenDurable(filepath.Join(b.TempDir(), "wal"), sdk.Config{Signer: benchSigner(b)}, sdk.DurableOptions{
+		CacheBytes: 4 << 20,
+		WAL: wal.Options{Fsync: wal.FsyncBatch, MaxBatch: 64, OnFsync: func(_ time.Duration, n int) {
+			if n > 0 {
+				fsyncs.Add(1)
+				frames.Add(int64(n))
+			}
+		}},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	emitToDurable(b, l, 2)
+	if f := fsyncs.Load(); f > 0 {
+		b.ReportMetric(float64(frames.Load())/float64(f), "records/fsync")
+	}
+}
 
 // BenchmarkEmitterOverhead: Workers2 with a signer that does nothing: the
 // CPU the pipeline itself costs per record (encode, link and hash,

@@ -49,6 +49,7 @@ var targets = []target{
 	{bench: "DurableAppendBatch", calib: "AppendHotParallel", throughput: true, limit: 0.90, seed: "fsync p95 <= 8 ms"},
 	{bench: "EmitterWorkers1", calib: "RawEd25519Sign", throughput: true, seed: "-"},
 	{bench: "EmitterWorkers2", calib: "EmitterWorkers1", throughput: true, limit: 1.8, seed: "-"},
+	{bench: "EmitterDurable", calib: "EmitterWorkers2", throughput: true, limit: 0.90, seed: "fsync p95 <= 8 ms"},
 	{bench: "EmitterOverhead", calib: "RawEd25519Sign", throughput: true, seed: "- (no-op signer)"},
 	{bench: "EmitterDesignLoad", metric: "p99-us", maxMetric: 100, seed: "append p99 <= 1.5 ms"},
 	{bench: "EmitterDesignLoad", metric: "busy-%", maxMetric: 0.5, seed: "busy <= 0.5% at design load"},

@@ -47,6 +47,7 @@ var calibrations = map[string]string{
 	"DurableAppendBatch": "AppendHotParallel",
 	"EmitterWorkers1":    "RawEd25519Sign",
 	"EmitterWorkers2":    "EmitterWorkers1",
+	"EmitterDurable":     "EmitterWorkers2",
 	"EmitterOverhead":    "RawEd25519Sign",
 }
 

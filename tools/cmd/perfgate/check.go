@@ -44,7 +44,7 @@ const rigWALSteady = "rig/wal_steady"
 // 300ms) moved them by 0.3 to 4.5% on a quiet machine. EmitterWorkers2
 // needs both cores, so a neighbour's compile during it halved it (-51%):
 // it is gated in the full run, and the short CI form leaves it out.
-// Not gated: DurableAppendBatch, whose cost is the disk's fsync rather
+// Not gated: DurableAppendBatch and EmitterDurable, whose cost is the disk's fsync rather
 // than CPU, so its ratio to an in-RAM calibration neither holds across
 // machines nor between runs; the canonical and signature benches, which
 // are not append or verify paths; and the calibrations themselves.

@@ -49,8 +49,8 @@ func TestAllocsVerify(t *testing.T) {
 	}); a != 0 {
 		t.Fatalf("VerifyRecord: %v allocs/op", a)
 	}
-	// VerifyChain allocates per call (its hasher and the head's names),
-	// never per record.
+	// VerifyChain allocates per call (the head's names; its hasher comes
+	// from a pool), never per record.
 	chain := func(n int) float64 {
 		return testing.AllocsPerRun(5, func() {
 			if _, err := sdk.VerifyChain(sdk.NewSliceIterator(recs[:n]), keys, sdk.VerifyOptions{}); err != nil {

@@ -125,24 +125,12 @@ func (e *UnsupportedError) Error() string {
 // Load parses a CodeGeneratorRequest (a message as `capnp compile -o-`
 // writes it: unpacked, with a segment table) and returns its requested files.
 func Load(req []byte) ([]*File, error) {
-	msg, err := capnp.Unmarshal(req)
+	r, nodes, err := ReadRequest(req)
 	if err != nil {
-		return nil, fmt.Errorf("gen: reading request: %w", err)
+		return nil, fmt.Errorf("gen: %w", err)
 	}
-	msg.ResetReadLimit(1 << 40)
-	r, err := schema.ReadRootCodeGeneratorRequest(msg)
-	if err != nil {
-		return nil, fmt.Errorf("gen: reading request: %w", err)
-	}
-	l := &loader{nodes: map[uint64]schema.Node{}, docs: map[uint64]schema.Node_SourceInfo{},
+	l := &loader{nodes: nodes, docs: map[uint64]schema.Node_SourceInfo{},
 		structs: map[uint64]*StructDecl{}, enums: map[uint64]*EnumDecl{}}
-	nodes, err := r.Nodes()
-	if err != nil {
-		return nil, err
-	}
-	for i := 0; i < nodes.Len(); i++ {
-		l.nodes[nodes.At(i).Id()] = nodes.At(i)
-	}
 	infos, err := r.SourceInfo()
 	if err != nil {
 		return nil, err
@@ -168,6 +156,30 @@ func Load(req []byte) ([]*File, error) {
 		out = append(out, f)
 	}
 	return out, nil
+}
+
+// ReadRequest reads a CodeGeneratorRequest (unpacked, with a segment
+// table, as `capnp compile -o-` writes it) and indexes its nodes by id:
+// the generator and tools/schemacheck both start here.
+func ReadRequest(req []byte) (schema.CodeGeneratorRequest, map[uint64]schema.Node, error) {
+	msg, err := capnp.Unmarshal(req)
+	if err != nil {
+		return schema.CodeGeneratorRequest{}, nil, fmt.Errorf("reading request: %w", err)
+	}
+	msg.ResetReadLimit(1 << 40)
+	r, err := schema.ReadRootCodeGeneratorRequest(msg)
+	if err != nil {
+		return schema.CodeGeneratorRequest{}, nil, fmt.Errorf("reading request: %w", err)
+	}
+	list, err := r.Nodes()
+	if err != nil {
+		return schema.CodeGeneratorRequest{}, nil, fmt.Errorf("reading request: %w", err)
+	}
+	nodes := make(map[uint64]schema.Node, list.Len())
+	for i := 0; i < list.Len(); i++ {
+		nodes[list.At(i).Id()] = list.At(i)
+	}
+	return r, nodes, nil
 }
 
 type loader struct {

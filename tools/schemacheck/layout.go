@@ -31,8 +31,9 @@ import (
 	"fmt"
 	"sort"
 
-	"capnproto.org/go/capnp/v3"
 	"capnproto.org/go/capnp/v3/std/capnp/schema"
+
+	"github.com/rustyonions/ron-audit-go/gen"
 )
 
 // Layout is one schema version's layout.
@@ -81,22 +82,9 @@ func hexID(id uint64) string { return fmt.Sprintf("%#016x", id) }
 // ReadLayout reads the layout of the one file a CodeGeneratorRequest asks
 // for.
 func ReadLayout(req []byte) (*Layout, error) {
-	msg, err := capnp.Unmarshal(req)
+	r, byID, err := gen.ReadRequest(req)
 	if err != nil {
-		return nil, fmt.Errorf("schemacheck: reading request: %w", err)
-	}
-	msg.ResetReadLimit(1 << 40)
-	r, err := schema.ReadRootCodeGeneratorRequest(msg)
-	if err != nil {
-		return nil, fmt.Errorf("schemacheck: reading request: %w", err)
-	}
-	nodes, err := r.Nodes()
-	if err != nil {
-		return nil, err
-	}
-	byID := map[uint64]schema.Node{}
-	for i := 0; i < nodes.Len(); i++ {
-		byID[nodes.At(i).Id()] = nodes.At(i)
+		return nil, fmt.Errorf("schemacheck: %w", err)
 	}
 	files, err := r.RequestedFiles()
 	if err != nil {

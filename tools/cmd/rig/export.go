@@ -1,9 +1,6 @@
 package main
 
 import (
-	"crypto/ed25519"
-	"crypto/rand"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -52,14 +49,10 @@ func exportBatchMain(args []string) int {
 		fmt.Fprintln(os.Stderr, "rig:", err)
 		return 1
 	}
-	b, _ := json.MarshalIndent(snap, "", "  ")
-	b = append(b, '\n')
-	if *out == "" {
-		os.Stdout.Write(b)
-	} else if err := os.WriteFile(*out, b, 0o644); err != nil {
+	if err := writeSnapshot(*out, snap); err != nil {
 		fmt.Fprintln(os.Stderr, "rig:", err)
 		return 1
-	} else {
+	} else if *out != "" {
 		fmt.Printf("rig export-batch: %d exports of %d records, export_batch_seconds p50 %.3f ms p95 %.3f ms p99 %.3f ms (target p95 <= %v) -> %s\n",
 			*runs, *records, snap.ExportSeconds.P50*1e3, snap.ExportSeconds.P95*1e3, snap.ExportSeconds.P99*1e3, exportTargetP95, *out)
 	}
@@ -75,11 +68,7 @@ func exportBatch(runs, records int) (*ExportSnapshot, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(tmp)
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		return nil, err
-	}
-	signer, err := sdk.NewEd25519Signer(priv)
+	signer, err := newSigner()
 	if err != nil {
 		return nil, err
 	}

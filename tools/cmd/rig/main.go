@@ -43,7 +43,7 @@ func main() {
 		os.Exit(shedStormMain(os.Args[2:]))
 	}
 	if len(os.Args) < 2 || os.Args[1] != "wal-steady" {
-		fmt.Fprintln(os.Stderr, "usage: rig wal-steady [-rate HZ] [-duration D] [-dir DIR] [-out FILE]\n       rig export-batch [-runs N] [-records N] [-out FILE]\n       rig shed-storm [-duration D] [-load X] [-out FILE]")
+		fmt.Fprintln(os.Stderr, "usage: rig wal-steady [-rate HZ] [-duration D] [-dir DIR] [-out FILE]\n       rig export-batch [-runs N] [-records N] [-out FILE]\n       rig shed-storm [-duration D] [-load X] [-wal DIR] [-out FILE]")
 		os.Exit(2)
 	}
 	fs := flag.NewFlagSet("wal-steady", flag.ExitOnError)
@@ -61,15 +61,12 @@ func main() {
 		fmt.Fprintln(os.Stderr, "rig:", err)
 		os.Exit(1)
 	}
-	b, _ := json.MarshalIndent(snap, "", "  ")
-	b = append(b, '\n')
-	if *out == "" {
-		os.Stdout.Write(b)
-		return
-	}
-	if err := os.WriteFile(*out, b, 0o644); err != nil {
+	if err := writeSnapshot(*out, snap); err != nil {
 		fmt.Fprintln(os.Stderr, "rig:", err)
 		os.Exit(1)
+	}
+	if *out == "" {
+		return
 	}
 	fmt.Printf("rig wal-steady: %d appended at %d Hz, fsync p95 %.3f ms -> %s\n", snap.Appended, *rate, snap.FsyncSeconds.P95*1e3, *out)
 }
@@ -119,11 +116,7 @@ func walSteady(rate int, duration time.Duration, dir string) (*Snapshot, error) 
 		defer os.RemoveAll(tmp)
 		dir = filepath.Join(tmp, "wal")
 	}
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		return nil, err
-	}
-	signer, err := sdk.NewEd25519Signer(priv)
+	signer, err := newSigner()
 	if err != nil {
 		return nil, err
 	}
@@ -218,4 +211,28 @@ func walSteady(rate int, duration time.Duration, dir string) (*Snapshot, error) 
 		s.QueueDepth.Mean = float64(depthSum.Load()) / float64(n)
 	}
 	return s, nil
+}
+
+// newSigner is a fresh Ed25519 signer for a rig run.
+func newSigner() (*sdk.Ed25519Signer, error) {
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	return sdk.NewEd25519Signer(priv)
+}
+
+// writeSnapshot writes snap as indented JSON to out, or to stdout when out
+// is "".
+func writeSnapshot(out string, snap any) error {
+	b, err := json.MarshalIndent(snap, "", "  ")
+	if err != nil {
+		return err
+	}
+	b = append(b, '\n')
+	if out == "" {
+		_, err = os.Stdout.Write(b)
+		return err
+	}
+	return os.WriteFile(out, b, 0o644)
 }

@@ -2,9 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -86,11 +83,7 @@ func shedStormMain(args []string) int {
 		fmt.Fprintln(os.Stderr, "rig:", err)
 		return 1
 	}
-	b, _ := json.MarshalIndent(snap, "", "  ")
-	b = append(b, '\n')
-	if *out == "" {
-		os.Stdout.Write(b)
-	} else if err := os.WriteFile(*out, b, 0o644); err != nil {
+	if err := writeSnapshot(*out, snap); err != nil {
 		fmt.Fprintln(os.Stderr, "rig:", err)
 		return 1
 	}
@@ -111,11 +104,7 @@ func shedStormMain(args []string) int {
 // walDir) past its capacity and checks that it sheds instead of blocking
 // or growing, and counts every record.
 func shedStorm(duration time.Duration, load float64, depth int, walDir string) (*ShedSnapshot, error) {
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		return nil, err
-	}
-	signer, err := sdk.NewEd25519Signer(priv)
+	signer, err := newSigner()
 	if err != nil {
 		return nil, err
 	}

@@ -156,9 +156,10 @@ func (lk *linked) sign(res *signResult) {
 // dropped. It commits, in seq order, every signed record at the front of
 // lk's chain's flight and hands them to sink, in that order, each with
 // its Pending or its err. Across workers too, a chain's records reach sink
-// in seq order: sink runs under the chain's ack lock, taken before the
-// chain's lock is let go, but not under the chain's lock, so TryEmit is
-// not held up by it. done is scratch for the committed records.
+// in seq order: each run is queued before the chain's lock is let go, and
+// one worker at a time hands the queue on (handOn) without holding any
+// lock, so neither TryEmit nor the other worker waits for sink. done is
+// scratch for the committed records.
 //
 // When hedgeBehind (> 0) records behind the chain's front are signed and
 // the front is not, settle returns the front for the caller to sign as

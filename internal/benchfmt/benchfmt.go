@@ -28,6 +28,30 @@ const (
 	MBPerS      = "MB/s"
 )
 
+// Calibrations names, per benchmark, the bench of the same run its ratio
+// is taken against: the raw primitive that dominates its cost, so the
+// ratio is what our code adds and holds across machines. The table
+// (tools/cmd/benchtable, its "vs" column) and the gate (tools/cmd/perfgate)
+// both take ratios against it. EmitterWorkers2 is against
+// Workers1: its ratio is how well two signers scale.
+var Calibrations = map[string]string{
+	"CanonicalEncode":    "RawBLAKE3_1KiB",
+	"CanonicalOpen":      "RawBLAKE3_1KiB",
+	"RecordHash":         "RawBLAKE3_1KiB",
+	"AppendHot":          "RawEd25519Sign",
+	"AppendSealed":       "RawBLAKE3_1KiB",
+	"VerifyHot":          "RawBLAKE3_1KiB",
+	"VerifyChain":        "RawBLAKE3_1KiB",
+	"VerifySignature":    "RawEd25519Sign",
+	"DedupeKey":          "RawBLAKE3_1KiB",
+	"AppendHotParallel":  "RawEd25519Sign",
+	"DurableAppendBatch": "AppendHotParallel",
+	"EmitterWorkers1":    "RawEd25519Sign",
+	"EmitterWorkers2":    "EmitterWorkers1",
+	"EmitterDurable":     "EmitterWorkers2",
+	"EmitterOverhead":    "RawEd25519Sign",
+}
+
 // Benchmark is every run of one benchmark in the input.
 type Benchmark struct {
 	// Name is the name without its "Benchmark" prefix and GOMAXPROCS

@@ -23,11 +23,11 @@ import (
 // fraction of the calibration's ops/s (that is, calib ns / bench ns).
 // maxNs bounds ns/op itself, for the few targets that are absolute.
 type target struct {
-	bench, calib string
-	throughput   bool    // ratio is calib/bench ns (throughput) instead of bench/calib (cost)
-	limit        float64 // cost: ratio <= limit; throughput: ratio >= limit; 0: informational
-	maxNs        float64 // absolute bound on ns/op; 0: none
-	seed         string  // the seed's target for the same thing, from ../shared/seed/PERFORMANCE.md
+	bench      string  // its calibration bench is benchfmt.Calibrations[bench]
+	throughput bool    // ratio is calib/bench ns (throughput) instead of bench/calib (cost)
+	limit      float64 // cost: ratio <= limit; throughput: ratio >= limit; 0: informational
+	maxNs      float64 // absolute bound on ns/op; 0: none
+	seed       string  // the seed's target for the same thing, from ../shared/seed/PERFORMANCE.md
 	// metric, if set, names a b.ReportMetric unit the row shows (its
 	// median) instead of a ratio, bounded by maxMetric.
 	metric    string
@@ -35,22 +35,22 @@ type target struct {
 }
 
 var targets = []target{
-	{bench: "CanonicalEncode", calib: "RawBLAKE3_1KiB", limit: 0.15, seed: "- (inside append)"},
-	{bench: "CanonicalOpen", calib: "RawBLAKE3_1KiB", limit: 0.15, seed: "-"},
-	{bench: "RecordHash", calib: "RawBLAKE3_1KiB", seed: "-"},
-	{bench: "AppendHot", calib: "RawEd25519Sign", throughput: true, limit: 0.93, seed: ">= 120k ops/s; <= 8 allocs, 3 KiB"},
-	{bench: "AppendSealed", calib: "RawBLAKE3_1KiB", throughput: true, limit: 0.75, seed: ">= 120k ops/s"},
-	{bench: "VerifyHot", calib: "RawBLAKE3_1KiB", throughput: true, limit: 0.85, seed: ">= 400k ops/s"},
-	{bench: "VerifyChain", calib: "RawBLAKE3_1KiB", throughput: true, limit: 0.80, seed: ">= 250k links/s"},
-	{bench: "VerifySignature", calib: "RawEd25519Sign", throughput: true, seed: "-"},
-	{bench: "DedupeKey", calib: "RawBLAKE3_1KiB", throughput: true, seed: "-"},
+	{bench: "CanonicalEncode", limit: 0.15, seed: "- (inside append)"},
+	{bench: "CanonicalOpen", limit: 0.15, seed: "-"},
+	{bench: "RecordHash", seed: "-"},
+	{bench: "AppendHot", throughput: true, limit: 0.93, seed: ">= 120k ops/s; <= 8 allocs, 3 KiB"},
+	{bench: "AppendSealed", throughput: true, limit: 0.75, seed: ">= 120k ops/s"},
+	{bench: "VerifyHot", throughput: true, limit: 0.85, seed: ">= 400k ops/s"},
+	{bench: "VerifyChain", throughput: true, limit: 0.80, seed: ">= 250k links/s"},
+	{bench: "VerifySignature", throughput: true, seed: "-"},
+	{bench: "DedupeKey", throughput: true, seed: "-"},
 	{bench: "ColdStart", maxNs: 200e3, seed: "<= 2 ms"},
-	{bench: "AppendHotParallel", calib: "RawEd25519Sign", throughput: true, seed: "-"},
-	{bench: "DurableAppendBatch", calib: "AppendHotParallel", throughput: true, limit: 0.90, seed: "fsync p95 <= 8 ms"},
-	{bench: "EmitterWorkers1", calib: "RawEd25519Sign", throughput: true, seed: "-"},
-	{bench: "EmitterWorkers2", calib: "EmitterWorkers1", throughput: true, limit: 1.8, seed: "-"},
-	{bench: "EmitterDurable", calib: "EmitterWorkers2", throughput: true, limit: 0.90, seed: "fsync p95 <= 8 ms"},
-	{bench: "EmitterOverhead", calib: "RawEd25519Sign", throughput: true, seed: "- (no-op signer)"},
+	{bench: "AppendHotParallel", throughput: true, seed: "-"},
+	{bench: "DurableAppendBatch", throughput: true, limit: 0.90, seed: "fsync p95 <= 8 ms"},
+	{bench: "EmitterWorkers1", throughput: true, seed: "-"},
+	{bench: "EmitterWorkers2", throughput: true, limit: 1.8, seed: "-"},
+	{bench: "EmitterDurable", throughput: true, limit: 0.90, seed: "fsync p95 <= 8 ms"},
+	{bench: "EmitterOverhead", throughput: true, seed: "- (no-op signer)"},
 	{bench: "EmitterDesignLoad", metric: "p99-us", maxMetric: 100, seed: "append p99 <= 1.5 ms"},
 	{bench: "EmitterDesignLoad", metric: "busy-%", maxMetric: 0.5, seed: "busy <= 0.5% at design load"},
 	{bench: "EmitterDesignLoad", metric: "tryemit-p99-ns", seed: "-"},
@@ -128,7 +128,8 @@ func printTable(w io.Writer, res map[string]*result) (failed int) {
 			fmt.Fprintf(tw, "%s\t%.1f\t%.0f\t%.0f\t%.0f\t%s\t%s\t%s\t%s\t%s\n", t.bench, ns, 1e9/ns, r.bytes, r.allc, "-", ratio, goal, ok, t.seed)
 			continue
 		}
-		if c := res[t.calib]; c != nil {
+		calib, hasCalib := benchfmt.Calibrations[t.bench]
+		if c := res[calib]; hasCalib && c != nil {
 			cns := median(c.ns)
 			if t.throughput {
 				x := cns / ns
@@ -150,8 +151,7 @@ func printTable(w io.Writer, res map[string]*result) (failed int) {
 		if r.allc > 0 && t.bench != "ColdStart" {
 			ok += " (allocs!)"
 		}
-		calib := t.calib
-		if calib == "" {
+		if !hasCalib {
 			calib = "-"
 		}
 		fmt.Fprintf(tw, "%s\t%.1f\t%.0f\t%.0f\t%.0f\t%s\t%s\t%s\t%s\t%s\n", t.bench, ns, 1e9/ns, r.bytes, r.allc, calib, ratio, goal, ok, t.seed)

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+
+	"github.com/rustyonions/ron-audit-go/internal/benchfmt"
 )
 
 const sample = `goos: linux
@@ -35,6 +37,25 @@ func TestTable(t *testing.T) {
 	for _, want := range []string{"0.100x cost", "0.300x cost", "NO (allocs!)", "90 p99-us", "0.2 busy-%", "31060 tryemit-p99-ns"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+// TestTargetsCalibrated: a row with a ratio target has a calibration bench
+// to take it against (benchfmt.Calibrations, shared with perfgate), and
+// every calibration names a row of the table.
+func TestTargetsCalibrated(t *testing.T) {
+	rows := map[string]bool{}
+	for _, tg := range targets {
+		rows[tg.bench] = true
+		_, ok := benchfmt.Calibrations[tg.bench]
+		if tg.metric == "" && tg.maxNs == 0 && !ok {
+			t.Errorf("%s: a ratio row without a calibration", tg.bench)
+		}
+	}
+	for bench := range benchfmt.Calibrations {
+		if !rows[bench] {
+			t.Errorf("%s: calibrated, but not a row of the table", bench)
 		}
 	}
 }

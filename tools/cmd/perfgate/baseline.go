@@ -28,29 +28,6 @@ const (
 	ratioDefinition = "calibration ns/op / benchmark ns/op, medians of the same run: throughput relative to the calibration bench, higher is faster"
 )
 
-// calibrations names, per benchmark, the bench of the same run its ratio
-// is taken against: the raw primitive that dominates its cost, so the
-// ratio is what our code adds and holds across machines. It matches the
-// "vs" column of tools/cmd/benchtable. EmitterWorkers2 is against
-// Workers1: its ratio is how well two signers scale.
-var calibrations = map[string]string{
-	"CanonicalEncode":    "RawBLAKE3_1KiB",
-	"CanonicalOpen":      "RawBLAKE3_1KiB",
-	"RecordHash":         "RawBLAKE3_1KiB",
-	"AppendHot":          "RawEd25519Sign",
-	"AppendSealed":       "RawBLAKE3_1KiB",
-	"VerifyHot":          "RawBLAKE3_1KiB",
-	"VerifyChain":        "RawBLAKE3_1KiB",
-	"VerifySignature":    "RawEd25519Sign",
-	"DedupeKey":          "RawBLAKE3_1KiB",
-	"AppendHotParallel":  "RawEd25519Sign",
-	"DurableAppendBatch": "AppendHotParallel",
-	"EmitterWorkers1":    "RawEd25519Sign",
-	"EmitterWorkers2":    "EmitterWorkers1",
-	"EmitterDurable":     "EmitterWorkers2",
-	"EmitterOverhead":    "RawEd25519Sign",
-}
-
 // Machine is where a baseline was measured. Ratios are compared across
 // machines; this says how far apart they were.
 type Machine struct {
@@ -167,7 +144,7 @@ func summarize(set *benchfmt.Set) (map[string]BenchResult, error) {
 		out[name] = r
 	}
 	for name, r := range out {
-		calib, ok := calibrations[name]
+		calib, ok := benchfmt.Calibrations[name]
 		if !ok {
 			continue
 		}

@@ -167,7 +167,7 @@ func (a *app) baseline(args []string) int {
 		return a.fail(exitUsage, err)
 	}
 	for _, name := range set.Order {
-		if calib, ok := calibrations[name]; ok && b.Benchmarks[name].Ratio == 0 {
+		if calib, ok := benchfmt.Calibrations[name]; ok && b.Benchmarks[name].Ratio == 0 {
 			fmt.Fprintf(a.stderr, "perfgate: warning: %s has no ratio: its calibration %s was not in the run\n", name, calib)
 		}
 	}

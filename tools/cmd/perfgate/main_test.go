@@ -522,24 +522,6 @@ func TestBadInput(t *testing.T) {
 	}
 }
 
-// The calibrations must be benchtable's: the table and the gate quote
-// the same ratios.
-func TestCalibrationsMatchBenchtable(t *testing.T) {
-	src, err := os.ReadFile("../benchtable/main.go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	pairs := regexp.MustCompile(`\{bench: "(\w+)", calib: "(\w+)"`).FindAllStringSubmatch(string(src), -1)
-	if len(pairs) < len(calibrations) {
-		t.Fatalf("found %d benchtable rows with a calibration, perfgate has %d", len(pairs), len(calibrations))
-	}
-	for _, p := range pairs {
-		if got := calibrations[p[1]]; got != p[2] {
-			t.Errorf("%s: benchtable calibrates against %s, perfgate against %q", p[1], p[2], got)
-		}
-	}
-}
-
 // TestCheckP99: with -latency the design-load p99 may grow to 3x the
 // baseline's and no more; without it, it is not a row.
 func TestCheckP99(t *testing.T) {

@@ -527,47 +527,43 @@ func (l *Log) WaitDurable(index uint64) error {
 	if l.opts.Fsync == FsyncBatch && index <= l.durableAt.Load() && !l.failed.Load() {
 		return nil // durable already: most frames of a batch, once it is
 	}
-	l.mu.Lock()
-	if l.err != nil {
-		defer l.mu.Unlock()
-		return l.err
-	}
-	if index >= l.next {
-		defer l.mu.Unlock()
-		return &Error{Op: "wait", Reason: fmt.Sprintf("frame %d was not appended (last is %d)", index, l.next-1), kind: ErrNotAppended}
-	}
-	switch l.opts.Fsync {
-	case FsyncNever:
-		l.mu.Unlock()
-		return nil
-	case FsyncAlways:
-		defer l.mu.Unlock()
-		return l.syncToLocked(index)
-	}
-	for l.durable < index {
-		if l.err != nil {
-			defer l.mu.Unlock()
-			return l.err
+	for {
+		ch, err := l.waitStep(index)
+		if ch == nil {
+			return err
 		}
-		if l.f == nil {
-			l.mu.Unlock()
-			return ErrClosed
-		}
-		ch := l.nextDone
-		if index <= l.covered {
-			ch = l.curDone
-		}
-		l.mu.Unlock()
 		<-ch
 		// The common wake-up: the fsync made index durable. Say so
 		// without mu, which every waiter of the batch would queue on.
 		if l.durableAt.Load() >= index && !l.failed.Load() {
 			return nil
 		}
-		l.mu.Lock()
 	}
-	l.mu.Unlock()
-	return nil
+}
+
+// waitStep is WaitDurable's look under mu: frame index is durable (nil,
+// nil), or cannot become so (nil, the error), or becomes so with the
+// fsync whose channel it returns. Under FsyncAlways it fsyncs itself.
+func (l *Log) waitStep(index uint64) (chan struct{}, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	switch {
+	case l.err != nil:
+		return nil, l.err
+	case index >= l.next:
+		return nil, &Error{Op: "wait", Reason: fmt.Sprintf("frame %d was not appended (last is %d)", index, l.next-1), kind: ErrNotAppended}
+	case l.opts.Fsync == FsyncNever:
+		return nil, nil
+	case l.opts.Fsync == FsyncAlways:
+		return nil, l.syncToLocked(index)
+	case l.durable >= index:
+		return nil, nil
+	case l.f == nil:
+		return nil, ErrClosed
+	case index <= l.covered:
+		return l.curDone, nil
+	}
+	return l.nextDone, nil
 }
 
 // release closes ch unless it is closed already. Channels are closed only

@@ -211,7 +211,7 @@ func shedStorm(duration time.Duration, load float64, depth int, walDir string) (
 	peak.Store(ms.HeapInuse)
 	stopSampling := make(chan struct{})
 	sampled := make(chan struct{})
-	go func() { // heap and queue depth, every 20 ms
+	go func() { // peak heap in use, every 20 ms (queue depth: in the storm loop)
 		defer close(sampled)
 		t := time.NewTicker(20 * time.Millisecond)
 		defer t.Stop()

@@ -161,25 +161,24 @@ func round(x float64, places int) float64 {
 	return math.Round(x*p) / p
 }
 
-// machineOf describes the machine of the run: the bench output's own
-// goos/goarch when it has them (they describe the run, even if the file
-// came from elsewhere), the CPU model from /proc/cpuinfo or else the
-// output's cpu line.
+// machineOf describes the machine of the run from the bench output's own
+// goos, goarch and cpu lines when it has them (they describe the run,
+// even if the file came from elsewhere), else from this machine. The CPU
+// count is this machine's: go test does not print it.
 func machineOf(set *benchfmt.Set) Machine {
-	m := Machine{GOOS: runtime.GOOS, GOARCH: runtime.GOARCH, CPUs: runtime.NumCPU(), Go: runtime.Version(), GOMAXPROCS: 1}
+	m := Machine{GOOS: runtime.GOOS, GOARCH: runtime.GOARCH, CPUs: runtime.NumCPU(), Go: runtime.Version(), GOMAXPROCS: 1,
+		CPUModel: set.Config["cpu"]}
 	if v := set.Config["goos"]; v != "" {
 		m.GOOS = v
 	}
 	if v := set.Config["goarch"]; v != "" {
 		m.GOARCH = v
 	}
-	for _, name := range set.Order {
-		m.GOMAXPROCS = set.Benchmarks[name].Procs
-		break
+	if len(set.Order) > 0 {
+		m.GOMAXPROCS = set.Benchmarks[set.Order[0]].Procs
 	}
-	m.CPUModel = procCPUModel()
 	if m.CPUModel == "" {
-		m.CPUModel = set.Config["cpu"]
+		m.CPUModel = procCPUModel()
 	}
 	return m
 }

@@ -29,10 +29,8 @@ const (
 	mP99    = "p99-us"       // ditto: TryEmit to durable, at design load
 )
 
-var (
-	gateMetricList = []string{mRatio, mAllocs, mFsync, mBusy, mP99}
-	gateMetrics    = map[string]bool{mRatio: true, mAllocs: true, mFsync: true, mBusy: true, mP99: true}
-)
+// gateMetrics are the metrics the gate holds (and a waiver may name).
+var gateMetrics = []string{mRatio, mAllocs, mFsync, mBusy, mP99}
 
 // rigWALSteady is the row name of the wal_steady rig snapshot's fsync p95.
 const rigWALSteady = "rig/wal_steady"
@@ -142,7 +140,7 @@ func compare(base *Baseline, cur map[string]BenchResult, curWAL *RigFsync, waive
 	switch {
 	case base.WALSteady != nil && curWAL != nil:
 		bm, cm := 1e3*base.WALSteady.FsyncP95Seconds, 1e3*curWAL.FsyncP95Seconds
-		r.rows = append(r.rows, relRise(rigWALSteady, mFsync, bm, cm, "%.3f"))
+		r.rows = append(r.rows, relRise(rigWALSteady, mFsync, bm, cm))
 	case base.WALSteady != nil:
 		r.notes = append(r.notes, "the baseline has the wal_steady rig's fsync p95; pass -wal-snapshot to check it")
 	case curWAL != nil:
@@ -218,7 +216,7 @@ func (r *report) metricRow(name, unit string, b, c BenchResult) {
 	}
 	switch unit {
 	case mFsync:
-		r.rows = append(r.rows, relRise(name, unit, bv, cv, "%.3f"))
+		r.rows = append(r.rows, relRise(name, unit, bv, cv))
 	case mBusy:
 		rise := cv - bv
 		x := row{bench: name, metric: unit, base: fmt.Sprintf("%.2f", bv), cur: fmt.Sprintf("%.2f", cv),
@@ -241,8 +239,8 @@ func (r *report) metricRow(name, unit string, b, c BenchResult) {
 }
 
 // relRise is the fsync p95 rule: a rise of more than 20%.
-func relRise(name, metric string, bv, cv float64, format string) row {
-	x := row{bench: name, metric: metric, base: fmt.Sprintf(format, bv), cur: fmt.Sprintf(format, cv),
+func relRise(name, metric string, bv, cv float64) row {
+	x := row{bench: name, metric: metric, base: f3(bv), cur: f3(cv),
 		limit: fmt.Sprintf("<= +%.0f%%", 100*maxFsyncRise), verdict: vOK}
 	if bv <= 0 {
 		// No relative rise from zero (a p95 under the metric's 1 us
@@ -268,7 +266,7 @@ func (r *report) applyWaivers(ws []Waiver) {
 		if x.verdict != vRed {
 			continue
 		}
-		w, ok := byKey[x.bench+"\x00"+x.metric]
+		w, ok := byKey[Waiver{Benchmark: x.bench, Metric: x.metric}.key()]
 		if !ok {
 			continue
 		}

@@ -61,8 +61,13 @@ var targets = []target{
 // result is one benchmark's runs, as the table reads them.
 type result struct {
 	*benchfmt.Benchmark
-	ns          []float64
 	bytes, allc float64 // the worst run's: an allocation in any run is one to see
+}
+
+// nsPerOp is the median ns/op of the runs.
+func (r *result) nsPerOp() float64 {
+	ns, _ := r.Median(benchfmt.NsPerOp)
+	return ns
 }
 
 // parse reads go test output through internal/benchfmt, the parser
@@ -72,20 +77,22 @@ func parse(r io.Reader) (map[string]*result, error) {
 	if err != nil {
 		return nil, err
 	}
+	// make bench pipes go test through tee, which hides its exit status.
+	if len(set.Failures) > 0 {
+		return nil, fmt.Errorf("the run failed: %s", set.Failures[0])
+	}
 	res := make(map[string]*result, len(set.Benchmarks))
 	for name, b := range set.Benchmarks {
 		if !b.Has(benchfmt.NsPerOp) {
 			continue
 		}
-		r := &result{Benchmark: b, ns: b.Samples[benchfmt.NsPerOp]}
+		r := &result{Benchmark: b}
 		r.bytes, _ = b.Max(benchfmt.BytesPerOp)
 		r.allc, _ = b.Max(benchfmt.AllocsPerOp)
 		res[name] = r
 	}
 	return res, nil
 }
-
-func median(xs []float64) float64 { return benchfmt.Median(xs) }
 
 func main() {
 	check := flag.Bool("check", false, "exit 1 when a target is missed")
@@ -114,9 +121,10 @@ func printTable(w io.Writer, res map[string]*result) (failed int) {
 		if r == nil {
 			continue
 		}
-		ns := median(r.ns)
-		ratio, goal, ok := "-", "-", "-"
-		if t.metric != "" {
+		ns := r.nsPerOp()
+		calib, ratio, goal, ok := "-", "-", "-", "-"
+		switch {
+		case t.metric != "":
 			v, found := r.Median(t.metric)
 			if !found {
 				continue
@@ -125,45 +133,50 @@ func printTable(w io.Writer, res map[string]*result) (failed int) {
 			if t.maxMetric > 0 {
 				goal, ok = fmt.Sprintf("<= %g", t.maxMetric), verdict(v <= t.maxMetric, &failed)
 			}
-			fmt.Fprintf(tw, "%s\t%.1f\t%.0f\t%.0f\t%.0f\t%s\t%s\t%s\t%s\t%s\n", t.bench, ns, 1e9/ns, r.bytes, r.allc, "-", ratio, goal, ok, t.seed)
-			continue
-		}
-		calib, hasCalib := benchfmt.Calibrations[t.bench]
-		if c := res[calib]; hasCalib && c != nil {
-			cns := median(c.ns)
-			if t.throughput {
-				x := cns / ns
-				ratio = fmt.Sprintf("%.3fx thr", x)
-				if t.limit > 0 {
-					goal, ok = fmt.Sprintf(">= %.2fx", t.limit), verdict(x >= t.limit, &failed)
-				}
-			} else {
-				x := ns / cns
-				ratio = fmt.Sprintf("%.3fx cost", x)
-				if t.limit > 0 {
-					goal, ok = fmt.Sprintf("<= %.2fx", t.limit), verdict(x <= t.limit, &failed)
+		default:
+			if name, has := benchfmt.Calibrations[t.bench]; has {
+				calib = name
+				if c := res[name]; c != nil {
+					ratio, goal, ok = t.ratio(ns, c.nsPerOp(), &failed)
 				}
 			}
-		}
-		if t.maxNs > 0 {
-			goal, ok = fmt.Sprintf("<= %.0f us", t.maxNs/1e3), verdict(ns <= t.maxNs, &failed)
-		}
-		if r.allc > 0 && t.bench != "ColdStart" {
-			ok += " (allocs!)"
-		}
-		if !hasCalib {
-			calib = "-"
+			if t.maxNs > 0 {
+				goal, ok = fmt.Sprintf("<= %.0f us", t.maxNs/1e3), verdict(ns <= t.maxNs, &failed)
+			}
+			if r.allc > 0 && t.bench != "ColdStart" {
+				ok += " (allocs!)"
+			}
 		}
 		fmt.Fprintf(tw, "%s\t%.1f\t%.0f\t%.0f\t%.0f\t%s\t%s\t%s\t%s\t%s\n", t.bench, ns, 1e9/ns, r.bytes, r.allc, calib, ratio, goal, ok, t.seed)
 	}
 	for _, name := range []string{"RawBLAKE3_1KiB", "RawEd25519Sign"} {
 		if c := res[name]; c != nil {
-			ns := median(c.ns)
+			ns := c.nsPerOp()
 			fmt.Fprintf(tw, "%s\t%.1f\t%.0f\t%.0f\t%.0f\t(calibration)\t\t\t\t\n", name, ns, 1e9/ns, c.bytes, c.allc)
 		}
 	}
 	tw.Flush()
 	return failed
+}
+
+// ratio is t's ratio of ns/op ns to its calibration's cns, as throughput
+// or as cost, with its goal and verdict when t has a limit.
+func (t target) ratio(ns, cns float64, failed *int) (ratio, goal, ok string) {
+	goal, ok = "-", "-"
+	if t.throughput {
+		x := cns / ns
+		ratio = fmt.Sprintf("%.3fx thr", x)
+		if t.limit > 0 {
+			goal, ok = fmt.Sprintf(">= %.2fx", t.limit), verdict(x >= t.limit, failed)
+		}
+		return ratio, goal, ok
+	}
+	x := ns / cns
+	ratio = fmt.Sprintf("%.3fx cost", x)
+	if t.limit > 0 {
+		goal, ok = fmt.Sprintf("<= %.2fx", t.limit), verdict(x <= t.limit, failed)
+	}
+	return ratio, goal, ok
 }
 
 func verdict(ok bool, failed *int) string {

@@ -25,7 +25,7 @@ func TestTable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := median(res["RawBLAKE3_1KiB"].ns); got != 1000 {
+	if got := res["RawBLAKE3_1KiB"].nsPerOp(); got != 1000 {
 		t.Fatalf("median %v", got)
 	}
 	var out bytes.Buffer
@@ -57,5 +57,13 @@ func TestTargetsCalibrated(t *testing.T) {
 		if !rows[bench] {
 			t.Errorf("%s: calibrated, but not a row of the table", bench)
 		}
+	}
+}
+
+// TestFailedRun: a run whose output says it failed (make bench pipes go
+// test through tee, which hides the exit status) is refused, not tabled.
+func TestFailedRun(t *testing.T) {
+	if _, err := parse(strings.NewReader(sample + "--- FAIL: BenchmarkAppendHot\nFAIL\n")); err == nil {
+		t.Fatal("a failed run was tabled")
 	}
 }

@@ -1,6 +1,7 @@
 package schemacheck
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"iter"
@@ -9,7 +10,6 @@ import (
 	"regexp"
 	"sort"
 	"strconv"
-	"strings"
 )
 
 // Rule names one evolution rule; every Problem carries the one it breaks.
@@ -236,7 +236,7 @@ func LoadHistory(dir string) (History, error) {
 			return nil, err
 		}
 		var l Layout
-		dec := json.NewDecoder(strings.NewReader(string(b)))
+		dec := json.NewDecoder(bytes.NewReader(b))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&l); err != nil {
 			return nil, fmt.Errorf("schemacheck: %s: %w", e.Name(), err)

@@ -51,7 +51,6 @@ type StructInfo struct {
 	Name               string      `json:"name"` // scoped, e.g. "AuditRecord" or "Outer.Inner"
 	DataWords          int         `json:"dataWords"`
 	Pointers           int         `json:"pointers"`
-	IsGroup            bool        `json:"isGroup,omitempty"`
 	DiscriminantCount  int         `json:"discriminantCount,omitempty"`
 	DiscriminantOffset int         `json:"discriminantOffset,omitempty"`
 	Fields             []FieldInfo `json:"fields"` // by ordinal
@@ -151,7 +150,7 @@ func (l *Layout) node(byID map[uint64]schema.Node, id uint64, name string) error
 func (l *Layout) addStruct(byID map[uint64]schema.Node, n schema.Node, name string) error {
 	st := n.StructNode()
 	s := StructInfo{ID: hexID(n.Id()), Name: name, DataWords: int(st.DataWordCount()), Pointers: int(st.PointerCount()),
-		IsGroup: st.IsGroup(), DiscriminantCount: int(st.DiscriminantCount()), DiscriminantOffset: int(st.DiscriminantOffset())}
+		DiscriminantCount: int(st.DiscriminantCount()), DiscriminantOffset: int(st.DiscriminantOffset())}
 	fields, err := st.Fields()
 	if err != nil {
 		return err

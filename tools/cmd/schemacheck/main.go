@@ -97,14 +97,19 @@ func recordVersion(cur *schemacheck.Layout, dir string, v int, stdout, stderr io
 		fmt.Fprintln(stderr, "schemacheck:", err)
 		return 2
 	}
-	if h, err := schemacheck.LoadHistory(dir); err == nil {
-		if problems := h.CheckAll(cur); len(problems) > 0 {
-			for _, p := range problems {
-				fmt.Fprintln(stdout, p)
-			}
-			fmt.Fprintln(stderr, "schemacheck: not recording an incompatible layout")
-			return 1
+	// No history yet is the first release; a history that cannot be read
+	// must not let an unchecked layout in.
+	h, err := schemacheck.LoadHistory(dir)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		fmt.Fprintln(stderr, "schemacheck:", err)
+		return 2
+	}
+	if problems := h.CheckAll(cur); len(problems) > 0 {
+		for _, p := range problems {
+			fmt.Fprintln(stdout, p)
 		}
+		fmt.Fprintln(stderr, "schemacheck: not recording an incompatible layout")
+		return 1
 	}
 	b, err := schemacheck.Marshal(cur, v)
 	if err == nil {

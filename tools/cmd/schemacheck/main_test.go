@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -45,5 +46,21 @@ func TestCommand(t *testing.T) {
 	code, out = runCmd("-req", td+"/base.req", "-history", hist)
 	if code != 1 || !strings.Contains(out, "v2: Rec.d (@5): field-removed") || strings.Contains(out, "v1: ") {
 		t.Fatalf("check against v2: %d %s", code, out)
+	}
+}
+
+// TestRecordUnreadableHistory: a history that does not parse stops
+// record instead of letting an unchecked layout in.
+func TestRecordUnreadableHistory(t *testing.T) {
+	td := "../../schemacheck/testdata"
+	hist := t.TempDir()
+	if err := os.WriteFile(filepath.Join(hist, "v1.json"), []byte(`{"version":1,"bogus":1}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, out := runCmd("record", "-version", "2", "-req", td+"/renamed.req", "-history", hist); code != 2 || !strings.Contains(out, "bogus") {
+		t.Fatalf("record over an unreadable history: %d %s", code, out)
+	}
+	if _, err := os.Stat(filepath.Join(hist, "v2.json")); err == nil {
+		t.Fatal("v2.json written")
 	}
 }

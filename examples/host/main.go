@@ -146,8 +146,20 @@ func run(ctx context.Context, cfg config, ln net.Listener, logw io.Writer) error
 	defer cancel()
 	srv.Shutdown(shutdown)         // waits for the requests being served
 	closeErr := em.Close(shutdown) // drain what was accepted
+	if closeErr != nil {
+		// Past the deadline the records already committed are still made
+		// durable: let them finish before the log closes under them.
+		select {
+		case <-em.Done():
+		case <-time.After(5 * time.Second):
+		}
+	}
 	st := em.Stats()
-	fmt.Fprintf(logw, "host: %d records appended, %d dropped %v\n", st.Appended, st.Offered-st.Appended-st.Dedupe, st.Dropped)
+	var dropped uint64
+	for _, n := range st.Dropped {
+		dropped += n
+	}
+	fmt.Fprintf(logw, "host: %d records appended, %d dropped %v\n", st.Appended, dropped, st.Dropped)
 	return errors.Join(ignoreClosed(serveErr), closeErr, log.Close())
 }
 
@@ -193,11 +205,13 @@ func backgroundLoad(ctx context.Context, em *sdk.Emitter, rate int) {
 	}
 }
 
-// verifyLoop re-verifies every chain the store keeps and reports failures
-// to the emitter: audit_verify_fail_total, and /readyz fails closed.
+// verifyLoop verifies, every period, what each chain appended since the
+// last round, and reports failures to the emitter:
+// audit_verify_fail_total, and /readyz fails closed.
 func verifyLoop(ctx context.Context, log *sdk.Log, em *sdk.Emitter, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
+	verified := map[[2]string]sdk.Head{} // per chain, the last record verified
 	for {
 		select {
 		case <-ctx.Done():
@@ -205,33 +219,55 @@ func verifyLoop(ctx context.Context, log *sdk.Log, em *sdk.Emitter, every time.D
 		case <-t.C:
 		}
 		for _, h := range log.Heads() {
-			em.ReportVerifyFailure(verifyChain(log, h))
+			key := [2]string{h.WriterID, h.Stream}
+			last, seen := verified[key]
+			var from *sdk.Head
+			if seen {
+				from = &last
+			}
+			next, err := verifyChain(log, h, from)
+			em.ReportVerifyFailure(err)
+			if err == nil {
+				verified[key] = next
+			}
 		}
 	}
 }
 
-// verifyChain verifies the records the store keeps of h's chain, copied
-// (the emitter goes on appending meanwhile). Micronode keeps only the
-// newest records: the first one kept is then trusted as the start.
-func verifyChain(log *sdk.Log, h sdk.Head) error {
+// verifyChain verifies the records of h's chain after from (from the
+// first if from is nil) up to h, copied (the emitter goes on appending
+// meanwhile), and returns the head it reached. Micronode keeps only the
+// newest records: when those after from are gone, the first one kept is
+// trusted as the start.
+func verifyChain(log *sdk.Log, h sdk.Head, from *sdk.Head) (sdk.Head, error) {
 	first := uint64(1)
-	if ms, ok := log.Store().(*sdk.MemStore); ok {
-		if _, kept := ms.Evicted(h.WriterID, h.Stream); kept > 0 {
-			first = kept
+	if from != nil {
+		if from.Seq >= h.Seq {
+			return *from, nil
+		}
+		first = from.Seq + 1
+	}
+	ms, micronode := log.Store().(*sdk.MemStore)
+	if micronode {
+		if _, kept := ms.Evicted(h.WriterID, h.Stream); kept > first {
+			first, from = kept, nil
 		}
 	}
 	recs, err := log.Records(h.WriterID, h.Stream, first, h.Seq)
 	if err != nil {
-		return nil // evicted meanwhile: next round
+		if micronode {
+			err = nil // evicted meanwhile: next round
+		}
+		return sdk.Head{}, err
 	}
-	opts := sdk.VerifyOptions{AllowUnsealedTail: true}
-	if first > 1 {
+	opts := sdk.VerifyOptions{AllowUnsealedTail: true, Start: from}
+	if from == nil && first > 1 {
 		v, err := canonical.Open(recs[0].Bytes)
 		if err != nil {
-			return err
+			return sdk.Head{}, err
 		}
 		opts.Start = &sdk.Head{WriterID: h.WriterID, Stream: h.Stream, Seq: first - 1, Hash: canonical.Hash(v.Prev())}
 	}
-	_, err = sdk.VerifyChain(sdk.NewSliceIterator(recs), log.Keys(), opts)
-	return err
+	res, err := sdk.VerifyChain(sdk.NewSliceIterator(recs), log.Keys(), opts)
+	return res.Head, err
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -506,5 +507,29 @@ func TestAppendedConcurrent(t *testing.T) {
 	}
 	if total != goroutines*each {
 		t.Fatalf("appended %v, want %d", total, goroutines*each)
+	}
+}
+
+// TestDropReasonsCoverSDK: every drop reason the emitter counts
+// (Stats.Dropped has one key per reason) is a series here, so none is
+// folded into DropOther.
+func TestDropReasonsCoverSDK(t *testing.T) {
+	l, err := sdk.New(sdk.Config{Signer: newGate(t), Store: sdk.NewMemStore(0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := sdk.NewEmitter(l, sdk.EmitterOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close(context.Background())
+	reasons := e.Stats().Dropped
+	if len(reasons) == 0 {
+		t.Fatal("Stats.Dropped has no reasons")
+	}
+	for r := range reasons {
+		if !slices.Contains(DropReasons, r) {
+			t.Errorf("sdk drop reason %q is not in DropReasons", r)
+		}
 	}
 }

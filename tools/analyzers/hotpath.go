@@ -44,7 +44,7 @@ func runHotPath(pass *analysis.Pass) (any, error) {
 			}
 			marked := false // a second directive checks nothing twice
 			for _, c := range fd.Doc.List {
-				if isHotDirective(c.Text) {
+				if IsHotDirective(c.Text) {
 					if !marked && fd.Body != nil {
 						checkHot(pass, fd)
 					}
@@ -59,9 +59,9 @@ func runHotPath(pass *analysis.Pass) (any, error) {
 			for _, c := range cg.List {
 				switch {
 				case marks[c]:
-				case isHotDirective(c.Text):
+				case IsHotDirective(c.Text):
 					pass.Reportf(c.Pos(), "%s marks no function: it must be in the doc comment directly above a func declaration", HotDirective)
-				case isHotDirective("//" + strings.TrimLeft(strings.TrimPrefix(c.Text, "//"), " \t")):
+				case IsHotDirective("//" + strings.TrimLeft(strings.TrimPrefix(c.Text, "//"), " \t")):
 					pass.Reportf(c.Pos(), "\"// %s\" is not a directive, so it marks nothing: write %s with no space after the slashes", HotDirective[2:], HotDirective)
 				}
 			}
@@ -74,9 +74,9 @@ func runHotPath(pass *analysis.Pass) (any, error) {
 // allocate as they grow, where the hot paths index slices and arrays.
 const keepMapsOff = "maps hash every access and allocate as they grow, keep them off the hot path"
 
-// isHotDirective reports whether a comment's text is the directive,
+// IsHotDirective reports whether a comment's text is the directive,
 // alone or followed by a space and a note.
-func isHotDirective(text string) bool {
+func IsHotDirective(text string) bool {
 	rest, ok := strings.CutPrefix(text, HotDirective)
 	return ok && (rest == "" || rest[0] == ' ' || rest[0] == '\t')
 }

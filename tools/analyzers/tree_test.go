@@ -58,7 +58,7 @@ func TestTree(t *testing.T) {
 			for _, d := range f.Decls {
 				if fd, ok := d.(*ast.FuncDecl); ok && fd.Doc != nil {
 					for _, c := range fd.Doc.List {
-						if c.Text == analyzers.HotDirective {
+						if analyzers.IsHotDirective(c.Text) {
 							marked[p.Types.Name()+"."+fd.Name.Name] = true
 						}
 					}

@@ -83,14 +83,67 @@ func ListSize(n, bits int) int { return padded((n*bits + 7) / 8) }
 // PutText writes the non-empty text s at at and points ptrPos at it. It
 // reports false when s is not valid UTF-8 or holds NUL: Text has no
 // canonical encoding then.
+//
+// It copies s a word at a time and checks each word as it passes through a
+// register (see TextOK for the check), so every byte is loaded once; the
+// copy and a separate check cost a memmove call and a second pass. A text
+// of fewer than 8 bytes is gathered into one word with at most three
+// loads: its padded slot is at least 8 bytes, and the bytes past the text
+// must stay zero anyway (the NUL and the padding).
 func PutText(b []byte, ptrPos, at int, s string) (int, bool) {
-	// Check the source, not the copy: reading back words just written by
-	// memmove stalls on store forwarding.
-	ok := StringOK(s)
-	end := at + padded(len(s)+1)
-	copy(b[at:end], s)
-	PutListPtr(b, ptrPos, at, ElemByte, len(s)+1)
-	return end, ok
+	n := len(s)
+	end := at + padded(n+1)
+	PutListPtr(b, ptrPos, at, ElemByte, n+1)
+	w := b[at:end]
+	var acc, all uint64
+	if n >= 8 {
+		all = hi8
+		i := 0
+		for ; i+16 <= n; i += 16 {
+			x, y := load64(s, i), load64(s, i+8)
+			d := w[i : i+16]
+			le.PutUint64(d, x)
+			le.PutUint64(d[8:], y)
+			acc |= x | y
+			all &= (x + m7) & (y + m7)
+		}
+		if i+8 <= n {
+			x := load64(s, i)
+			le.PutUint64(w[i:], x)
+			acc |= x
+			all &= x + m7
+			i += 8
+		}
+		if i < n { // the last 8 bytes, overlapping words already written
+			x := load64(s, n-8)
+			le.PutUint64(w[n-8:], x)
+			acc |= x
+			all &= x + m7
+		}
+	} else {
+		x := gather(s)
+		le.PutUint64(w, x)
+		k := uint(n) * 8
+		acc = x
+		all = (x | (^uint64(0)<<k)&lo8) + m7 // bytes past the text count as 0x01
+	}
+	if acc&hi8 == 0 && all&hi8 == hi8 {
+		return end, true
+	}
+	return end, strings.IndexByte(s, 0) < 0 && utf8.ValidString(s)
+}
+
+// gather returns the 1 to 7 bytes of s as one little-endian word, zero
+// above them. Overlapping loads OR the same byte onto itself.
+func gather(s string) uint64 {
+	n := len(s)
+	if n >= 4 {
+		lo := uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24
+		t := s[n-4:]
+		hi := uint64(t[0]) | uint64(t[1])<<8 | uint64(t[2])<<16 | uint64(t[3])<<24
+		return lo | hi<<(8*uint(n-4))
+	}
+	return uint64(s[0]) | uint64(s[n/2])<<(8*uint(n/2)) | uint64(s[n-1])<<(8*uint(n-1))
 }
 
 // load64 reads 8 bytes of s at i, little-endian (the compiler makes it one load).
@@ -98,36 +151,6 @@ func load64(s string, i int) uint64 {
 	s = s[i : i+8]
 	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
 		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
-}
-
-// StringOK reports whether s is valid UTF-8 without NUL bytes, checking
-// ASCII two words at a time (see TextOK) and falling back to utf8.
-func StringOK(s string) bool {
-	n := len(s)
-	acc, all := uint64(0), uint64(hi8)
-	i := 0
-	for ; i+16 <= n; i += 16 {
-		x, y := load64(s, i), load64(s, i+8)
-		acc |= x | y
-		all &= (x + m7) & (y + m7)
-	}
-	if n < 8 {
-		for ; i < n; i++ {
-			if c := s[i]; c == 0 || c >= 0x80 {
-				return strings.IndexByte(s, 0) < 0 && utf8.ValidString(s)
-			}
-		}
-		return true
-	}
-	// the rest: one word at i (if 8 bytes remain) and the last 8 bytes,
-	// overlapping what was read before
-	x, y := load64(s, min(i, n-8)), load64(s, n-8)
-	acc |= x | y
-	all &= (x + m7) & (y + m7)
-	if acc&hi8 == 0 && all&hi8 == hi8 {
-		return true
-	}
-	return strings.IndexByte(s, 0) < 0 && utf8.ValidString(s)
 }
 
 // PutData writes the non-empty data d at at and points ptrPos at it.

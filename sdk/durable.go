@@ -427,11 +427,15 @@ func (it *errIterator) Err() error    { return it.err }
 // before the tail is never cut: OpenDurable fails with a *DurableError
 // naming the file, offset, stream and seq.
 //
+// When cfg.Observer is a ReplayChecker (package checkpoint's Keeper), the
+// replayed log must satisfy it before anything is cut or written: a log
+// that lost records a checkpoint vouches for is refused, not extended.
+//
 // Append on the returned Log acknowledges a record only once the WAL has
 // it on disk (per opts.WAL's fsync policy). Close the Log when done.
 func OpenDurable(dir string, cfg Config, opts DurableOptions) (*Log, Recovery, error) {
-	if opts.WAL.Replay != nil {
-		return nil, Recovery{}, fmt.Errorf("%w: DurableOptions.WAL.Replay is the SDK's own", ErrConfig)
+	if opts.WAL.Replay != nil || opts.WAL.Recovered != nil {
+		return nil, Recovery{}, fmt.Errorf("%w: DurableOptions.WAL.Replay and Recovered are the SDK's own", ErrConfig)
 	}
 	cache := NewMemStore(opts.CacheBytes)
 	ws := &walStore{dir: dir, cache: cache}
@@ -467,6 +471,19 @@ func OpenDurable(dir string, cfg Config, opts DurableOptions) (*Log, Recovery, e
 	}
 	wopts := opts.WAL
 	wopts.Replay = r.frame
+	if rc, ok := cfg.Observer.(ReplayChecker); ok {
+		wopts.Recovered = func(rec wal.Recovery) error {
+			err := rc.CheckReplay()
+			if err == nil {
+				return nil
+			}
+			if rec.TornBytes > 0 {
+				return fmt.Errorf("sdk: the log does not hold what its observer vouches for (its last segment ends in a torn tail of %d bytes at %s, %s, left uncut): %w",
+					rec.TornBytes, rec.TornAt, rec.TornReason, err)
+			}
+			return fmt.Errorf("sdk: the log does not hold what its observer vouches for: %w", err)
+		}
+	}
 	w, wrec, err := wal.Open(dir, wopts)
 	if err != nil {
 		return nil, Recovery{}, r.wrapCorrupt(err)

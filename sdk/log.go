@@ -65,6 +65,17 @@ type Observer interface {
 	Durable(writer, stream string, seq uint64, replay bool)
 }
 
+// ReplayChecker is an Observer that can refuse a replayed log: OpenDurable
+// calls CheckReplay once every record is replayed, before it cuts a torn
+// tail or writes anything, and fails if it returns an error. package
+// checkpoint's Keeper refuses a log that is shorter than, or differs
+// from, a checkpoint it signed: records it vouched for are gone, and
+// appending would fork the chain.
+type ReplayChecker interface {
+	Observer
+	CheckReplay() error
+}
+
 // DefaultDedupeWindow is the default number of records per chain that
 // dedupe remembers.
 const DefaultDedupeWindow = 1024

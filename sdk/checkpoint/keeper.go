@@ -211,15 +211,8 @@ func (k *Keeper) writeLocked(c *keptChain, size int64) error {
 	// Never sign a tree that does not extend the newest checkpoint of the
 	// history (a log restored from an old copy, or rewritten): that would
 	// sign a rollback or a fork.
-	if c.note != nil {
-		text, _, _ := strings.Cut(string(c.note), "\n\n")
-		last, err := parseText(text + "\n")
-		if err != nil {
-			return err
-		}
-		if err := c.tree.Extends(last); err != nil {
-			return err
-		}
+	if err := c.extendsNewest(k.chainDir(c.writer, c.stream)); err != nil {
+		return err
 	}
 	if size <= c.last || size > c.tree.Size() {
 		return nil
@@ -242,6 +235,94 @@ func (k *Keeper) writeLocked(c *keptChain, size int64) error {
 		k.opts.OnCheckpoint(Checkpoint{Origin: Origin(c.writer, c.stream), Size: size, Root: root, WriterID: c.writer, Stream: c.stream}, time.Since(start))
 	}
 	return nil
+}
+
+// CheckReplay implements sdk.ReplayChecker: after sdk.OpenDurable has
+// replayed the log, every chain with a checkpoint in the history must
+// extend its newest checkpoint: at least as many records, and the same
+// root over the first that many. A chain whose records are gone, cut or
+// rewritten is a *Error with ReasonRollback or ReasonFork naming the
+// chain and the checkpoint file, and OpenDurable refuses the log before
+// anything is cut or appended. It also returns the first failure of the
+// replay itself (a chain seen from the middle).
+func (k *Keeper) CheckReplay() error {
+	if err := k.Err(); err != nil {
+		return err
+	}
+	chains, err := HistoryChains(k.dir)
+	if err != nil {
+		return newErr(ReasonFormat, "reading the checkpoint history in "+k.dir, err)
+	}
+	for _, wc := range chains {
+		c := k.chain(wc[0], wc[1])
+		c.mu.Lock()
+		err := c.extendsNewest(k.chainDir(c.writer, c.stream))
+		c.mu.Unlock()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// extendsNewest checks that c's tree extends the newest checkpoint of its
+// history, kept in dir.
+func (c *keptChain) extendsNewest(dir string) error {
+	if c.note == nil {
+		return nil
+	}
+	text, _, _ := strings.Cut(string(c.note), "\n\n")
+	cp, err := parseText(text + "\n")
+	if err != nil {
+		return newErr(ReasonFormat, filepath.Join(dir, noteFile(c.last)), err)
+	}
+	if err := c.tree.Extends(cp); err != nil {
+		var e *Error
+		if errors.As(err, &e) {
+			return newErr(e.Reason, e.Detail+" ("+filepath.Join(dir, noteFile(c.last))+")", e.Err)
+		}
+		return err
+	}
+	return nil
+}
+
+// HistoryChains lists the chains that have checkpoints kept under dir (as
+// a Keeper keeps them), as {writerId, stream} pairs in directory order.
+// Directories whose names are not escaped components are skipped; a
+// missing dir has none.
+func HistoryChains(dir string) ([][2]string, error) {
+	writers, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out [][2]string
+	for _, w := range writers {
+		writer, ok := unescapeComponent(w.Name())
+		if !ok || !w.IsDir() {
+			continue
+		}
+		streams, err := os.ReadDir(filepath.Join(dir, w.Name()))
+		if err != nil {
+			return nil, err
+		}
+		for _, st := range streams {
+			stream, ok := unescapeComponent(st.Name())
+			if !ok || !st.IsDir() {
+				continue
+			}
+			sizes, err := historySizes(filepath.Join(dir, w.Name(), st.Name()))
+			if err != nil {
+				return nil, err
+			}
+			if len(sizes) > 0 {
+				out = append(out, [2]string{writer, stream})
+			}
+		}
+	}
+	return out, nil
 }
 
 // Checkpoint signs a checkpoint of the chain now, at its durable size, if

@@ -3,9 +3,11 @@ package checkpoint
 import (
 	"crypto/ed25519"
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -278,4 +280,119 @@ func TestKeeperRefusesRollback(t *testing.T) {
 	if n := len(openHistory(t, k)); n != 2 { // 5 and 10 only
 		t.Fatalf("%d checkpoints: the Keeper signed a rollback or a fork", n)
 	}
+}
+
+// TestOpenDurableRefusesLostRecords: a durable log that lost records its
+// checkpoints vouch for (the tail cut, every segment gone, or rewritten) is
+// refused by OpenDurable with the Keeper as Observer, before it cuts the
+// torn tail or appends anything: the bytes on disk stay as they were and
+// no checkpoint is added. An intact log reopens.
+func TestOpenDurableRefusesLostRecords(t *testing.T) {
+	signer := keeperSigner(t)
+	build := func(t *testing.T, n int) (string, string) {
+		dir := t.TempDir()
+		wdir, cpDir := filepath.Join(dir, "wal"), filepath.Join(dir, "checkpoints")
+		k, err := NewKeeper(cpDir, signer, KeeperOptions{Every: 5, Interval: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, _, err := sdk.OpenDurable(wdir, sdk.Config{Signer: signer, Observer: k}, sdk.DurableOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		keeperAppend(t, l, 0, n)
+		if err := l.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if err := k.Close(); err != nil { // a checkpoint at n
+			t.Fatal(err)
+		}
+		return wdir, cpDir
+	}
+	open := func(wdir, cpDir string) error {
+		k, err := NewKeeper(cpDir, signer, KeeperOptions{Every: 5, Interval: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, _, err := sdk.OpenDurable(wdir, sdk.Config{Signer: signer, Observer: k}, sdk.DurableOptions{})
+		if err == nil {
+			l.Close()
+		}
+		return err
+	}
+	files := func(dirs ...string) map[string]string {
+		out := map[string]string{}
+		for _, d := range dirs {
+			filepath.WalkDir(d, func(p string, e os.DirEntry, err error) error {
+				if err == nil && !e.IsDir() && filepath.Base(p) != "LOCK" {
+					b, _ := os.ReadFile(p)
+					out[p] = string(b)
+				}
+				return nil
+			})
+		}
+		return out
+	}
+	segOf := func(t *testing.T, wdir string) string {
+		segs, _ := filepath.Glob(filepath.Join(wdir, "*.seg"))
+		if len(segs) != 1 {
+			t.Fatalf("segments %v", segs)
+		}
+		return segs[0]
+	}
+
+	t.Run("intact", func(t *testing.T) {
+		wdir, cpDir := build(t, 12)
+		if err := open(wdir, cpDir); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("tail cut", func(t *testing.T) {
+		wdir, cpDir := build(t, 12)
+		seg := segOf(t, wdir)
+		b, _ := os.ReadFile(seg)
+		os.WriteFile(seg, b[:len(b)-10], 0o600) // record 12 now looks torn
+		before := files(wdir, cpDir)
+		err := open(wdir, cpDir)
+		if !errors.Is(err, ErrRollback) {
+			t.Fatalf("open after the checkpointed record 12 was cut: %v", err)
+		}
+		for _, want := range []string{"svc@inst-1/caps", "11 records", "vouches for 12", "torn tail", "00000000000000000012.note"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("error %q does not say %q", err, want)
+			}
+		}
+		if after := files(wdir, cpDir); !maps.Equal(before, after) {
+			t.Fatal("the refused open changed the log or its checkpoints")
+		}
+	})
+	t.Run("segments gone", func(t *testing.T) {
+		wdir, cpDir := build(t, 12)
+		os.Remove(segOf(t, wdir))
+		err := open(wdir, cpDir)
+		if !errors.Is(err, ErrRollback) || !strings.Contains(err.Error(), "0 records") {
+			t.Fatalf("open with every segment gone: %v", err)
+		}
+		if segs, _ := filepath.Glob(filepath.Join(wdir, "*.seg")); len(segs) != 0 {
+			t.Fatalf("the refused open created %v", segs)
+		}
+	})
+	t.Run("rewritten", func(t *testing.T) {
+		wdir, cpDir := build(t, 12)
+		other, _ := build(t, 0)
+		os.Remove(segOf(t, wdir))
+		k, _ := NewKeeper(filepath.Join(t.TempDir(), "cp"), signer, KeeperOptions{Interval: -1})
+		l, _, err := sdk.OpenDurable(other, sdk.Config{Signer: signer, Observer: k}, sdk.DurableOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		keeperAppend(t, l, 100, 12) // a different history of the same length
+		l.Close()
+		if err := os.Rename(segOf(t, other), filepath.Join(wdir, filepath.Base(segOf(t, other)))); err != nil {
+			t.Fatal(err)
+		}
+		if err := open(wdir, cpDir); !errors.Is(err, ErrFork) {
+			t.Fatalf("open of a rewritten log: %v", err)
+		}
+	})
 }

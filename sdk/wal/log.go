@@ -98,6 +98,14 @@ type Options struct {
 	// the call), so a caller rebuilds its state in the same pass that
 	// checks the log. An error from Replay makes Open fail with it.
 	Replay func(Frame) error
+	// Recovered, if set, is called by Open once the scan is done and
+	// before Open changes anything (cutting a torn tail, writing a torn
+	// segment header again, creating the first segment), with what the
+	// scan found. An error from it makes Open fail with it and leave the
+	// log as it was: a caller that knows more about the log (say, that a
+	// checkpoint vouches for more frames than are left) refuses it before
+	// a torn tail that held them is cut or a new frame is written.
+	Recovered func(Recovery) error
 }
 
 func (o Options) check(dir string) (Options, error) {
@@ -207,7 +215,8 @@ type Log struct {
 // fsynced, and the Recovery says what was cut. Any other damage makes
 // Open fail with a *CorruptError (ErrCorrupt) naming the file and offset,
 // and Open changes nothing. Options.Replay sees every good frame during
-// the scan.
+// the scan, and Options.Recovered can refuse the log before Open changes
+// it.
 func Open(dir string, opts Options) (*Log, Recovery, error) {
 	dir = filepath.Clean(dir)
 	o, err := opts.check(dir)
@@ -336,6 +345,11 @@ func (l *Log) recover() (Recovery, error) {
 		return Recovery{}, err
 	}
 	rec := res.rec
+	if l.opts.Recovered != nil {
+		if err := l.opts.Recovered(rec); err != nil {
+			return Recovery{}, err
+		}
+	}
 	l.next, l.durable, l.covered = rec.Frames+1, rec.Frames, rec.Frames
 	l.durableAt.Store(rec.Frames)
 	if res.last.File == "" {

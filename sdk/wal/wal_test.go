@@ -613,6 +613,37 @@ func TestReplay(t *testing.T) {
 	l.Close()
 }
 
+// TestRecoveredRefuses: a Recovered hook sees the torn tail before it is
+// cut, and its error leaves every byte of the log as it was; without the
+// hook's error the tail is cut as usual.
+func TestRecoveredRefuses(t *testing.T) {
+	dir := writeLog(t, 20, testOpts())
+	seg := segments(t, dir)[0]
+	b := readFile(t, seg)
+	writeFile(t, seg, b[:len(b)-5]) // tear the last frame
+	before := snapshot(t, dir)
+	refuse := errors.New("a checkpoint vouches for frame 20")
+	var seen Recovery
+	opts := testOpts()
+	opts.Recovered = func(rec Recovery) error {
+		seen = rec
+		return refuse
+	}
+	if _, _, err := Open(dir, opts); err != refuse {
+		t.Fatalf("Open with a refusing Recovered: %v", err)
+	}
+	if seen.Frames != 19 || seen.TornBytes == 0 || seen.TornAt.File != seg {
+		t.Fatalf("Recovered saw %+v, want 19 frames and the torn tail in %s", seen, seg)
+	}
+	sameSnapshot(t, before, snapshot(t, dir))
+	opts.Recovered = func(Recovery) error { return nil }
+	l, rec := mustOpen(t, dir, opts)
+	l.Close()
+	if rec.Frames != 19 || rec.TornBytes != seen.TornBytes {
+		t.Fatalf("after the hook let it pass: %+v", rec)
+	}
+}
+
 func TestReadDirWhileWriting(t *testing.T) {
 	dir := logDir(t)
 	l, _ := mustOpen(t, dir, Options{SegmentBytes: 8 << 10, Fsync: FsyncBatch, MaxBatch: 8})

@@ -150,6 +150,11 @@ func ReadSegmentFile(path string, last bool, fn func(Frame) error) (SegmentInfo,
 }
 
 func scanSegmentFile(path string, last bool, expect []byte, prev uint64, fn func(Frame) error) (SegmentInfo, error) {
+	// Stat before opening: opening a named pipe blocks until a writer
+	// comes, so a FIFO named like a segment would hang the reader.
+	if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() {
+		return SegmentInfo{File: path}, &CorruptError{File: path, Reason: "not a regular file (mode " + fi.Mode().String() + ")", LastIndex: prev}
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return SegmentInfo{File: path}, &Error{Op: "read", Path: path, Err: err}

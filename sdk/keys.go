@@ -378,8 +378,11 @@ func (ks *KeySet) TryAdd(pub ed25519.PublicKey) (KeyID, error) {
 }
 
 // Lookup returns the public key with key id id. The caller must not modify
-// it.
+// it. A nil KeySet holds no key.
 func (ks *KeySet) Lookup(id KeyID) (ed25519.PublicKey, bool) {
+	if ks == nil {
+		return nil, false
+	}
 	ks.mu.RLock()
 	pub, ok := ks.keys[id]
 	ks.mu.RUnlock()

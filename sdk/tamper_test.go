@@ -220,3 +220,24 @@ func FuzzVerifyRecord(f *testing.F) {
 		}
 	})
 }
+
+// TestVerifyNilKeys: a nil key set holds no key. VerifyRecord of a signed
+// record says unknown_key (it panicked), and an unsealed tail after a
+// Start whose SealedSeq is below it reports a count of 0, not a wrapped
+// negative one.
+func TestVerifyNilKeys(t *testing.T) {
+	l := coreLog(t, sdk.Config{})
+	as := coreAppend(t, l, 3)
+	if _, err := sdk.VerifyRecord(as[0].Record, nil); !errors.Is(err, sdk.ErrUnknownKey) {
+		t.Fatalf("VerifyRecord with nil keys: %v", err)
+	}
+	unsigned := []sdk.Sealed{as[2].Record}
+	unsigned[0].Signed, unsigned[0].Sig, unsigned[0].KeyID = false, sdk.Signature{}, sdk.KeyID{}
+	start := as[1].Head
+	start.SealedSeq = 0
+	_, err := sdk.VerifyChain(sdk.NewSliceIterator(unsigned), nil, sdk.VerifyOptions{Start: &start})
+	var ve *sdk.VerifyError
+	if !errors.As(err, &ve) || ve.Reason != sdk.ReasonUnsealedTail || ve.Verified < 0 {
+		t.Fatalf("unsealed tail after a start: %+v", err)
+	}
+}

@@ -2,10 +2,13 @@ package sdk
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/rustyonions/ron-audit-go/canonical"
@@ -243,7 +246,7 @@ func (r *replayer) frame(f wal.Frame) error {
 			}
 			h.SealedSeq = v.Seq()
 		}
-		if err := ks.follow(v, rec); err != nil {
+		if err := ks.follow(v, rec, r.keys); err != nil {
 			return bad(h.WriterID, h.Stream, v.Seq(), err)
 		}
 		h.Seq, h.Hash = v.Seq(), rec.Hash
@@ -307,6 +310,18 @@ func (r *replayer) wrapCorrupt(err error) error {
 			WriterID: r.last.writer, Stream: r.last.stream, Seq: r.last.seq, After: true, Err: err}
 	}
 	return err
+}
+
+// retirements lists the key transitions of every chain replayed.
+func (r *replayer) retirements() []Retirement {
+	var out []Retirement
+	for h, ks := range r.keyst {
+		out = append(out, ks.retirements(h.WriterID, h.Stream)...)
+	}
+	slices.SortFunc(out, func(a, b Retirement) int {
+		return cmp.Or(strings.Compare(a.WriterID, b.WriterID), strings.Compare(a.Stream, b.Stream), cmp.Compare(a.Seq, b.Seq))
+	})
+	return out
 }
 
 func (r *replayer) heads() []Head {
@@ -507,6 +522,7 @@ type Summary struct {
 	Records uint64
 	Seals   uint64
 	Heads   []Head
+	Retired []Retirement // key transitions of every chain (see Result.Retired)
 }
 
 // VerifyDir verifies a durable log directory without opening it for
@@ -524,7 +540,7 @@ func VerifyDir(dir string, keys *KeySet, allowUnsealedTail bool, progress func(r
 		r.onRecord = func(*Head, Sealed, canonical.AuditRecordView) { progress(r.records, r.pos) }
 	}
 	wrec, err := wal.ReadDir(dir, r.frame)
-	sum := Summary{WAL: wrec, Records: r.records, Seals: r.seals, Heads: r.heads()}
+	sum := Summary{WAL: wrec, Records: r.records, Seals: r.seals, Heads: r.heads(), Retired: r.retirements()}
 	if err != nil {
 		return sum, r.wrapCorrupt(err)
 	}
@@ -542,7 +558,7 @@ func VerifySegment(path string, keys *KeySet, allowUnsealedTail bool, progress f
 		r.onRecord = func(*Head, Sealed, canonical.AuditRecordView) { progress(r.records, r.pos) }
 	}
 	info, err := wal.ReadSegmentFile(path, true, r.frame)
-	sum := Summary{WAL: wal.Recovery{Segments: 1, Frames: r.records + r.seals}, Records: r.records, Seals: r.seals, Heads: r.heads()}
+	sum := Summary{WAL: wal.Recovery{Segments: 1, Frames: r.records + r.seals}, Records: r.records, Seals: r.seals, Heads: r.heads(), Retired: r.retirements()}
 	if info.TornBytes > 0 {
 		sum.WAL.TornBytes, sum.WAL.TornAt, sum.WAL.TornReason = info.TornBytes, wal.Position{File: path, Offset: info.End}, info.TornReason
 	}

@@ -2,9 +2,11 @@ package sdk
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/ed25519"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/rustyonions/ron-audit-go/canonical"
@@ -87,8 +89,33 @@ func (l *Log) RotateKey(next Signer) ([]Head, error) {
 
 // keyState follows the key transitions of one chain during verification.
 type keyState struct {
-	learned map[KeyID]ed25519.PublicKey // keys named by transitions
-	retired map[KeyID]uint64            // key -> seq of the transition that retired it
+	learned    map[KeyID]ed25519.PublicKey // keys named by transitions
+	retired    map[KeyID]uint64            // key -> seq of the transition that retired it
+	retiredPub map[KeyID]ed25519.PublicKey // the retired keys the verifier knew
+}
+
+// Retirement is a key transition of a chain: the key KeyID signed the
+// transition record at Seq, and signs nothing after it in that chain.
+// Pub is that key when the verifier knew it (from its key set or an
+// earlier transition), nil when signatures were not checked. A
+// checkpoint signed by the key vouches for no more than Seq records of
+// the chain (package checkpoint, InForce).
+type Retirement struct {
+	WriterID string
+	Stream   string
+	KeyID    KeyID
+	Pub      ed25519.PublicKey
+	Seq      uint64
+}
+
+// retirements lists the chain's transitions, one per retired key.
+func (ks *keyState) retirements(writer, stream string) []Retirement {
+	var out []Retirement
+	for id, at := range ks.retired {
+		out = append(out, Retirement{WriterID: writer, Stream: stream, KeyID: id, Pub: ks.retiredPub[id], Seq: at})
+	}
+	slices.SortFunc(out, func(a, b Retirement) int { return cmp.Compare(a.Seq, b.Seq) })
+	return out
 }
 
 // lookup finds the key of a signature: in keys, or learned from a
@@ -132,7 +159,7 @@ func KeyTransition(v canonical.AuditRecordView) (next ed25519.PublicKey, ok bool
 // follow reads a key transition out of a verified record, if it holds one.
 // A transition in an unsigned record, or one that does not name an
 // Ed25519 key, is refused.
-func (ks *keyState) follow(v canonical.AuditRecordView, rec Sealed) error {
+func (ks *keyState) follow(v canonical.AuditRecordView, rec Sealed, keys *KeySet) error {
 	pub, ok, err := KeyTransition(v)
 	if !ok {
 		return nil
@@ -147,7 +174,14 @@ func (ks *keyState) follow(v canonical.AuditRecordView, rec Sealed) error {
 		return bad("an unsigned record")
 	}
 	if ks.learned == nil {
-		ks.learned, ks.retired = map[KeyID]ed25519.PublicKey{}, map[KeyID]uint64{}
+		ks.learned, ks.retired, ks.retiredPub = map[KeyID]ed25519.PublicKey{}, map[KeyID]uint64{}, map[KeyID]ed25519.PublicKey{}
+	}
+	old, known := ks.learned[rec.KeyID]
+	if !known {
+		old, known = keys.Lookup(rec.KeyID)
+	}
+	if known {
+		ks.retiredPub[rec.KeyID] = old
 	}
 	ks.learned[KeyIDOf(pub)] = pub
 	ks.retired[rec.KeyID] = v.Seq()

@@ -26,6 +26,10 @@ type VerifyOptions struct {
 type Result struct {
 	Records int  // records verified
 	Head    Head // the last verified record
+	// Retired lists the chain's key transitions, oldest first, once the
+	// whole chain is read: a checkpoint by a retired key vouches for no
+	// record after its transition (checkpoint.InForce).
+	Retired []Retirement
 }
 
 // VerifyHash is the self-hash check alone: the stored hash is the BLAKE3
@@ -180,7 +184,7 @@ func VerifyChain(it Iterator, keys *KeySet, opts VerifyOptions) (Result, error) 
 			}
 			head.SealedSeq = v.Seq()
 		}
-		if err := ks.follow(v, rec); err != nil {
+		if err := ks.follow(v, rec, keys); err != nil {
 			return res, withCount(err, res.Records)
 		}
 		head.Seq, head.Hash = v.Seq(), rec.Hash
@@ -190,10 +194,11 @@ func VerifyChain(it Iterator, keys *KeySet, opts VerifyOptions) (Result, error) 
 	if err := it.Err(); err != nil {
 		return res, err
 	}
+	res.Retired = ks.retirements(head.WriterID, head.Stream)
 	if res.Records > 0 && head.SealedSeq < head.Seq && !opts.AllowUnsealedTail {
 		return res, &VerifyError{WriterID: head.WriterID, Stream: head.Stream, Seq: head.SealedSeq + 1,
 			Reason: ReasonUnsealedTail, Expected: "a signature at or after seq " + strconv.FormatUint(head.SealedSeq+1, 10),
-			Got: "no signature after seq " + strconv.FormatUint(head.SealedSeq, 10), Verified: int(head.SealedSeq - firstSeq(opts))}
+			Got: "no signature after seq " + strconv.FormatUint(head.SealedSeq, 10), Verified: max(0, int(head.SealedSeq)-int(firstSeq(opts)))}
 	}
 	return res, nil
 }

@@ -37,6 +37,9 @@ const (
 	// log forked or rewrote history, or the proof is wrong. A signed
 	// checkpoint pair plus a correct proof never gives it.
 	ReasonFork Reason = "fork"
+	// ReasonRetiredKey: every signature of the checkpoint that a verifier
+	// knows is by a key its chain retired before the checkpoint's size.
+	ReasonRetiredKey Reason = "retired_key"
 )
 
 // Sentinels for errors.Is, one per Reason.
@@ -50,12 +53,14 @@ var (
 	ErrOriginMismatch = errors.New(string(ReasonOriginMismatch))
 	ErrRollback       = errors.New(string(ReasonRollback))
 	ErrFork           = errors.New(string(ReasonFork))
+	ErrRetiredKey     = errors.New(string(ReasonRetiredKey))
 )
 
 var reasonErrs = map[Reason]error{
 	ReasonFormat: ErrFormat, ReasonBadSignature: ErrBadSignature, ReasonUnknownKey: ErrUnknownKey,
 	ReasonSign: ErrSign, ReasonRange: ErrRange, ReasonNotIncluded: ErrNotIncluded,
 	ReasonOriginMismatch: ErrOriginMismatch, ReasonRollback: ErrRollback, ReasonFork: ErrFork,
+	ReasonRetiredKey: ErrRetiredKey,
 }
 
 // Error is every error of this package: why (Reason, matched by

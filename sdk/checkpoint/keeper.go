@@ -4,6 +4,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -128,10 +129,41 @@ func (c *keptChain) loadLatest(dir string) {
 	}
 	c.last = sizes[len(sizes)-1]
 	path := filepath.Join(dir, noteFile(c.last))
-	c.note, _ = os.ReadFile(path)
+	c.note, _ = ReadNote(path)
 	if fi, err := os.Stat(path); err == nil {
 		c.lastAt = fi.ModTime()
 	}
+}
+
+// ReadNote reads a signed checkpoint from a file: a regular file of at
+// most MaxNoteSize bytes. Anything else (a named pipe, which would block
+// the reader, a device, a file too large to be a checkpoint) is an
+// *Error of ReasonFormat, found before more than MaxNoteSize+1 bytes are
+// read.
+func ReadNote(path string) ([]byte, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, newErr(ReasonFormat, path+" is not a regular file ("+fi.Mode().Type().String()+")", nil)
+	}
+	if fi.Size() > MaxNoteSize {
+		return nil, newErr(ReasonFormat, path+" is "+strconv.FormatInt(fi.Size(), 10)+" bytes, more than a checkpoint's "+strconv.Itoa(MaxNoteSize), nil)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, MaxNoteSize+1)) // it may have grown since
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > MaxNoteSize {
+		return nil, newErr(ReasonFormat, path+" is more than a checkpoint's "+strconv.Itoa(MaxNoteSize)+" bytes", nil)
+	}
+	return b, nil
 }
 
 func noteFile(size int64) string { return fmt.Sprintf("%020d.note", size) }
@@ -350,17 +382,22 @@ func (k *Keeper) SealChain(writer, stream string) (uint64, error) {
 	return uint64(c.last), nil
 }
 
+// HistoryPaths returns the files of the checkpoints a Keeper keeps under
+// dir for a chain, oldest first (none when it has none).
+func HistoryPaths(dir, writer, stream string) ([]string, error) {
+	return (&Keeper{dir: dir}).History(writer, stream)
+}
+
 // LoadHistory reads the checkpoints a Keeper keeps under dir for a chain,
-// oldest first.
+// oldest first (ReadNote reads each).
 func LoadHistory(dir, writer, stream string) ([][]byte, error) {
-	k := &Keeper{dir: dir}
-	paths, err := k.History(writer, stream)
+	paths, err := HistoryPaths(dir, writer, stream)
 	if err != nil {
 		return nil, err
 	}
 	var out [][]byte
 	for _, p := range paths {
-		b, err := os.ReadFile(p)
+		b, err := ReadNote(p)
 		if err != nil {
 			return nil, err
 		}

@@ -396,3 +396,86 @@ func TestOpenDurableRefusesLostRecords(t *testing.T) {
 		}
 	})
 }
+
+// TestRetiredKeyCheckpoint: after a key transition at seq 4, a checkpoint
+// signed by the retired key vouches for at most 4 records. Someone holding
+// only the old key who rewrites records 5-7 unsigned and checkpoints them
+// with it is refused (ErrRetiredKey); the old key's checkpoint up to the
+// transition and the new key's of the whole chain hold.
+func TestRetiredKeyCheckpoint(t *testing.T) {
+	k1 := keeperSigner(t)
+	seed := make([]byte, ed25519.SeedSize)
+	copy(seed, "the next key")
+	k2, err := sdk.NewEd25519Signer(ed25519.NewKeyFromSeed(seed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := sdk.New(sdk.Config{Signer: k1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keeperAppend(t, l, 0, 3)
+	if heads, err := l.RotateKey(k2); err != nil || heads[0].Seq != 4 {
+		t.Fatalf("rotate: %+v %v", heads, err)
+	}
+	keeperAppend(t, l, 3, 3)
+	genuine := chainRecsOf(l)
+
+	prev := genuine[3].Hash
+	forged := append([]sdk.Sealed(nil), genuine[:4]...)
+	for seq := uint64(5); seq <= 7; seq++ {
+		r := canonical.AuditRecord{WriterID: "svc@inst-1", Stream: "caps", Seq: seq, TsMs: 9000, Reason: "forged", Prev: prev[:]}
+		b, err := canonical.AppendRecord(nil, &r, canonical.DefaultLimits)
+		if err != nil {
+			t.Fatal(err)
+		}
+		prev = canonical.RecordHash(b)
+		forged = append(forged, sdk.Sealed{Bytes: b, Hash: prev})
+	}
+	checkpointOf := func(recs []sdk.Sealed, size int, signers ...sdk.Signer) []byte {
+		tree := NewTree()
+		for _, r := range recs[:size] {
+			tree.Append(r.Hash)
+		}
+		var ns []note.Signer
+		for _, s := range signers {
+			ns = append(ns, NewNoteSigner(s, KeyName("svc@inst-1")))
+		}
+		msg, err := note.Sign(&note.Note{Text: Text(Origin("svc@inst-1", "caps"), int64(size), tree.Root())}, ns...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return msg
+	}
+	v1, _ := NoteVerifier(KeyName("svc@inst-1"), k1.Public())
+	v2, _ := NoteVerifier(KeyName("svc@inst-1"), k2.Public())
+	vs := note.VerifierList(v1, v2)
+	keys := sdk.NewKeySet(k1.Public()) // k2 is learned from the transition
+	verify := func(recs []sdk.Sealed, cp []byte) error {
+		_, err := VerifyChain(sdk.NewSliceIterator(recs), keys, vs, [][]byte{cp}, sdk.VerifyOptions{})
+		return err
+	}
+
+	if err := verify(forged, checkpointOf(forged, 7, k1)); !errors.Is(err, ErrRetiredKey) {
+		t.Fatalf("forged records vouched for by the retired key: %v", err)
+	}
+	if err := verify(genuine, checkpointOf(genuine, 7, k1)); !errors.Is(err, ErrRetiredKey) || !strings.Contains(err.Error(), "retired at seq 4") {
+		t.Fatalf("the retired key's checkpoint past its transition: %v", err)
+	}
+	for _, ok := range []struct {
+		name string
+		cp   []byte
+	}{
+		{"old key up to the transition", checkpointOf(genuine, 4, k1)},
+		{"new key", checkpointOf(genuine, 7, k2)},
+		{"both keys", checkpointOf(genuine, 7, k1, k2)},
+	} {
+		if err := verify(genuine, ok.cp); err != nil {
+			t.Errorf("%s: %v", ok.name, err)
+		}
+	}
+	res, err := sdk.VerifyChain(sdk.NewSliceIterator(genuine), keys, sdk.VerifyOptions{})
+	if err != nil || len(res.Retired) != 1 || res.Retired[0].Seq != 4 || res.Retired[0].KeyID != k1.KeyID() || !res.Retired[0].Pub.Equal(k1.Public()) {
+		t.Fatalf("Result.Retired %+v, %v", res.Retired, err)
+	}
+}

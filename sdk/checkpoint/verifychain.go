@@ -1,7 +1,9 @@
 package checkpoint
 
 import (
+	"fmt"
 	"strconv"
+	"strings"
 
 	"golang.org/x/mod/sumdb/note"
 
@@ -43,6 +45,9 @@ func VerifyChain(it sdk.Iterator, keys *sdk.KeySet, verifiers note.Verifiers, ch
 		if err := tree.Extends(cp); err != nil {
 			return res, err
 		}
+		if err := InForce(cp, res.Retired); err != nil {
+			return res, err
+		}
 		sealed = max(sealed, uint64(cp.Size))
 	}
 	res.Head.SealedSeq = sealed
@@ -68,3 +73,36 @@ func (t *teeIterator) Next() bool {
 }
 func (t *teeIterator) Entry() sdk.Sealed { return t.it.Entry() }
 func (t *teeIterator) Err() error        { return t.it.Err() }
+
+// InForce checks that a verified signature of cp is by a key its chain
+// still had in force at cp.Size. A key that a transition retired at seq T
+// signs no record after T in that chain, so its checkpoint vouches for at
+// most T records: a checkpoint larger than that, signed by no other key
+// the verifier knows, is an *Error of ReasonRetiredKey. Anyone holding an
+// old key could otherwise vouch for records its successor never signed.
+// retired is the chain's transitions (sdk.Result.Retired or
+// sdk.Summary.Retired; those of other chains are ignored). A retirement
+// without its public key (signatures were not checked) cannot be matched
+// and counts for nothing.
+func InForce(cp Checkpoint, retired []sdk.Retirement) error {
+	if cp.Note == nil {
+		return newErr(ReasonFormat, "checkpoint of "+cp.Origin+" was not opened (no note)", nil)
+	}
+	name := KeyName(cp.WriterID)
+	var stale []string
+	for _, sig := range cp.Note.Sigs {
+		at, isRetired := uint64(0), false
+		for _, r := range retired {
+			if r.WriterID == cp.WriterID && r.Stream == cp.Stream && r.Pub != nil &&
+				sig.Name == name && sig.Hash == NoteKeyHash(name, r.Pub) {
+				at, isRetired = r.Seq, true
+				break
+			}
+		}
+		if !isRetired || uint64(cp.Size) <= at {
+			return nil
+		}
+		stale = append(stale, fmt.Sprintf("key %08x, retired at seq %d", sig.Hash, at))
+	}
+	return newErr(ReasonRetiredKey, fmt.Sprintf("checkpoint of %s at size %d is signed only by %s", cp.Origin, cp.Size, strings.Join(stale, "; ")), nil)
+}

@@ -88,7 +88,7 @@ func verifyBundleCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	vs, ks := export.KeyVerifiers(keys...), sdk.NewKeySet(keys...)
 	var trusted *checkpoint.Checkpoint
 	if *cpPath != "" {
-		msg, err := os.ReadFile(*cpPath)
+		msg, err := checkpoint.ReadNote(*cpPath)
 		if err != nil {
 			return fail(err)
 		}

@@ -1,0 +1,54 @@
+//go:build unix
+
+package checkpoint
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestReadNoteHostileFiles: a named pipe and a huge (sparse) file where a
+// checkpoint belongs are refused at once, without blocking or reading
+// gigabytes; LoadHistory goes through ReadNote.
+func TestReadNoteHostileFiles(t *testing.T) {
+	dir := t.TempDir()
+	chain := filepath.Join(dir, escapeComponent("w"), escapeComponent("s"))
+	if err := os.MkdirAll(chain, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	fifo := filepath.Join(chain, noteFile(9))
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skip("mkfifo:", err)
+	}
+	done := make(chan error, 1)
+	go func() { _, err := LoadHistory(dir, "w", "s"); done <- err }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrFormat) {
+			t.Fatalf("a FIFO checkpoint: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("reading a FIFO checkpoint hangs")
+	}
+	os.Remove(fifo)
+
+	big := filepath.Join(chain, noteFile(10))
+	f, err := os.Create(big)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(3 << 30); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if _, err := ReadNote(big); !errors.Is(err, ErrFormat) {
+		t.Fatalf("a 3 GiB checkpoint file: %v", err)
+	}
+	if chains, err := HistoryChains(dir); err != nil || len(chains) != 1 || chains[0] != [2]string{"w", "s"} {
+		t.Fatalf("HistoryChains: %v %v", chains, err)
+	}
+}

@@ -46,7 +46,7 @@ func chainTree(dir, writer, stream string) (*checkpoint.Tree, []canonical.Hash, 
 // openCheckpointFile reads and verifies a signed checkpoint with the public
 // key in pubPath, under the key name of the writer its origin names.
 func openCheckpointFile(path, pubPath string) (checkpoint.Checkpoint, error) {
-	msg, err := os.ReadFile(path)
+	msg, err := checkpoint.ReadNote(path)
 	if err != nil {
 		return checkpoint.Checkpoint{}, err
 	}
@@ -216,12 +216,22 @@ func extends(t *checkpoint.Tree, cp checkpoint.Checkpoint) error {
 	var ce *checkpoint.Error
 	switch {
 	case errors.As(err, &ce) && errors.Is(err, checkpoint.ErrRollback):
-		return errors.New("truncated or rolled back: " + ce.Detail)
+		return &reworded{"truncated or rolled back: " + ce.Detail, err}
 	case errors.As(err, &ce) && errors.Is(err, checkpoint.ErrFork):
-		return errors.New("forked: " + ce.Detail)
+		return &reworded{"forked: " + ce.Detail, err}
 	}
 	return err
 }
+
+// reworded is an error said in the CLI's words that still matches what it
+// wraps (errors.Is).
+type reworded struct {
+	msg string
+	err error
+}
+
+func (e *reworded) Error() string { return e.msg }
+func (e *reworded) Unwrap() error { return e.err }
 
 func verifyProofCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs := flags("verify-proof", stderr)
@@ -295,7 +305,7 @@ func verifyProofCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 }
 
 // checkpointFlag adds --checkpoint to verify: the log must extend it.
-func checkAgainstCheckpoint(dir, cpPath string, pubs []string, stdout io.Writer) error {
+func checkAgainstCheckpoint(dir, cpPath string, pubs []string, retired []sdk.Retirement, stdout io.Writer) error {
 	if len(pubs) == 0 {
 		return errors.New("--checkpoint needs --pub")
 	}
@@ -315,6 +325,9 @@ func checkAgainstCheckpoint(dir, cpPath string, pubs []string, stdout io.Writer)
 	}
 	if err := extends(t, cp); err != nil {
 		return err
+	}
+	if err := checkpoint.InForce(cp, retired); err != nil {
+		return fmt.Errorf("%s: %w", cpPath, err)
 	}
 	fmt.Fprintf(stdout, "checkpoint ok: %s/%s has %d records, the first %d match the checkpoint's root\n", cp.WriterID, cp.Stream, t.Size(), cp.Size)
 	return nil

@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"strconv"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -17,5 +18,23 @@ func TestMain(m *testing.M) {
 }
 
 func TestScripts(t *testing.T) {
-	testscript.Run(t, testscript.Params{Dir: "testdata/script"})
+	testscript.Run(t, testscript.Params{Dir: "testdata/script", Cmds: map[string]func(*testscript.TestScript, bool, []string){
+		"truncate": truncateCmd,
+	}})
+}
+
+// truncateCmd is "truncate FILE -N": cut the last N bytes of FILE, as damage
+// or an attacker would.
+func truncateCmd(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: truncate FILE -N")
+	}
+	n, err := strconv.Atoi(args[1])
+	if err != nil || n >= 0 {
+		ts.Fatalf("truncate: want -N, got %q", args[1])
+	}
+	path := ts.MkAbs(args[0])
+	fi, err := os.Stat(path)
+	ts.Check(err)
+	ts.Check(os.Truncate(path, fi.Size()+int64(n)))
 }

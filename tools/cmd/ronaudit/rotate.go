@@ -3,8 +3,10 @@ package main
 import (
 	"fmt"
 	"io"
+	"path/filepath"
 
 	"github.com/rustyonions/ron-audit-go/sdk"
+	"github.com/rustyonions/ron-audit-go/sdk/checkpoint"
 )
 
 func rotateCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
@@ -28,12 +30,21 @@ func rotateCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(err)
 	}
-	log, _, err := sdk.OpenDurable(*dir, sdk.Config{Signer: old}, sdk.DurableOptions{})
+	// The checkpoints kept with the log (as append keeps them) must still
+	// hold, and get one more, by the old key, up to the transitions.
+	keeper, err := checkpoint.NewKeeper(filepath.Join(*dir, "checkpoints"), old, checkpoint.KeeperOptions{})
+	if err != nil {
+		return fail(err)
+	}
+	log, _, err := sdk.OpenDurable(*dir, sdk.Config{Signer: old, Observer: keeper}, sdk.DurableOptions{})
 	if err != nil {
 		return fail(err)
 	}
 	heads, err := log.RotateKey(next)
 	if cerr := log.Close(); err == nil {
+		err = cerr
+	}
+	if cerr := keeper.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {

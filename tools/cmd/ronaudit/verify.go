@@ -5,9 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -70,18 +70,33 @@ func verifyCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "verified %d records before the failure\n", sum.Records)
 		return 1
 	}
+	if sum.WAL.Segments == 0 {
+		// Nothing verified is not "ok": a wrong path, or a log whose
+		// segments are all gone, would pass.
+		fmt.Fprintf(stdout, "FAIL: no segment files (%s) in %s: not a log directory, or its segments are gone\n", "*.seg", dir)
+		return 1
+	}
 	sort.Slice(sum.Heads, func(i, j int) bool {
 		a, b := sum.Heads[i], sum.Heads[j]
 		return a.WriterID < b.WriterID || a.WriterID == b.WriterID && a.Stream < b.Stream
 	})
-	if err := sealedByCheckpoints(dir, sum.Heads, pubs, *allowTail, stdout); err != nil {
+	torn := ""
+	if sum.WAL.TornBytes > 0 || sum.WAL.TornReason != "" {
+		torn = fmt.Sprintf("torn tail of %d bytes at %s (%s)", sum.WAL.TornBytes, sum.WAL.TornAt, sum.WAL.TornReason)
+	}
+	failCheckpoint := func(err error) int {
 		fmt.Fprintf(stdout, "FAIL: %v\n", err)
+		if torn != "" && (errors.Is(err, checkpoint.ErrRollback) || errors.Is(err, checkpoint.ErrFork)) {
+			fmt.Fprintf(stdout, "the log ends in a %s: records a checkpoint vouches for may have been there\n", torn)
+		}
 		return 1
 	}
+	if err := sealedByCheckpoints(dir, sum, pubs, *allowTail, stdout); err != nil {
+		return failCheckpoint(err)
+	}
 	if *cpPath != "" {
-		if err := checkAgainstCheckpoint(dir, *cpPath, pubs, stdout); err != nil {
-			fmt.Fprintf(stdout, "FAIL: %v\n", err)
-			return 1
+		if err := checkAgainstCheckpoint(dir, *cpPath, pubs, sum.Retired, stdout); err != nil {
+			return failCheckpoint(err)
 		}
 	}
 	fmt.Fprintf(stdout, "ok: %d records in %d streams, %d segments", sum.Records, len(sum.Heads), sum.WAL.Segments)
@@ -92,8 +107,8 @@ func verifyCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if keys == nil {
 		fmt.Fprintln(stdout, "signatures NOT checked: give --pub KEY")
 	}
-	if sum.WAL.TornBytes > 0 {
-		fmt.Fprintf(stdout, "torn tail of %d bytes at %s (cut on the next open for writing)\n", sum.WAL.TornBytes, sum.WAL.TornAt)
+	if torn != "" {
+		fmt.Fprintf(stdout, "%s: cut on the next open for writing\n", torn)
 	}
 	for _, h := range sum.Heads {
 		fmt.Fprintf(stdout, "head %s/%s seq %d hash %s sealed %d\n", h.WriterID, h.Stream, h.Seq, h.Hash, h.SealedSeq)
@@ -158,22 +173,35 @@ func isTerminal(w io.Writer) bool {
 
 // sealedByCheckpoints takes the checkpoints kept with a log (DIR/checkpoints,
 // written by append) as seals of its chains, after checking each is signed
-// and that the chain extends it, and fails on records that neither a
-// checkpoint nor a record signature covers, unless allowTail.
-func sealedByCheckpoints(dir string, heads []sdk.Head, pubs []string, allowTail bool, stdout io.Writer) error {
+// by a key in force at its size and that the chain extends it, and fails
+// on records that neither a checkpoint nor a record signature covers,
+// unless allowTail. A chain with checkpoints and no record left in the log
+// fails as rolled back. It sets the heads' SealedSeq.
+func sealedByCheckpoints(dir string, sum sdk.Summary, pubs []string, allowTail bool, stdout io.Writer) error {
 	cpDir := filepath.Join(dir, "checkpoints")
+	heads := sum.Heads
 	fi, err := os.Stat(cpDir)
 	haveCheckpoints := err == nil && fi.IsDir()
+	if haveCheckpoints {
+		kept, err := checkpoint.HistoryChains(cpDir)
+		if err != nil {
+			return err
+		}
+		for _, wc := range kept {
+			if !slices.ContainsFunc(heads, func(h sdk.Head) bool { return h.WriterID == wc[0] && h.Stream == wc[1] }) {
+				heads = append(heads, sdk.Head{WriterID: wc[0], Stream: wc[1]}) // no record left
+			}
+		}
+	}
 	for i := range heads {
 		h := &heads[i]
-		var hist [][]byte
+		var paths []string
 		if haveCheckpoints {
-			var err error
-			if hist, err = checkpoint.LoadHistory(cpDir, h.WriterID, h.Stream); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			if paths, err = checkpoint.HistoryPaths(cpDir, h.WriterID, h.Stream); err != nil {
 				return err
 			}
 		}
-		if len(hist) > 0 && len(pubs) > 0 {
+		if len(paths) > 0 && len(pubs) > 0 {
 			var vs []note.Verifier
 			for _, p := range pubs {
 				pub, err := sdk.LoadPublicKey(p)
@@ -190,19 +218,29 @@ func sealedByCheckpoints(dir string, heads []sdk.Head, pubs []string, allowTail 
 			if err != nil {
 				return err
 			}
-			for _, msg := range hist {
+			for _, path := range paths {
+				msg, err := checkpoint.ReadNote(path)
+				if err != nil {
+					return err
+				}
 				cp, err := checkpoint.Open(msg, note.VerifierList(vs...))
 				if errors.Is(err, checkpoint.ErrUnknownKey) {
 					// Signed by a key not given (say, one a rotation named):
 					// not evidence either way.
-					fmt.Fprintf(stdout, "note: a checkpoint of %s/%s is signed by none of the --pub keys; not used\n", h.WriterID, h.Stream)
+					fmt.Fprintf(stdout, "note: %s is signed by none of the --pub keys; not used\n", path)
 					continue
 				}
-				if err != nil {
-					return fmt.Errorf("checkpoint of %s/%s kept with the log: %w", h.WriterID, h.Stream, err)
+				if err == nil && (cp.WriterID != h.WriterID || cp.Stream != h.Stream) {
+					err = fmt.Errorf("it is a checkpoint of %s", cp.Origin)
 				}
-				if err := extends(t, cp); err != nil {
-					return err
+				if err == nil {
+					err = extends(t, cp)
+				}
+				if err == nil {
+					err = checkpoint.InForce(cp, sum.Retired)
+				}
+				if err != nil {
+					return fmt.Errorf("%s/%s: checkpoint %s: %w", h.WriterID, h.Stream, path, err)
 				}
 				h.SealedSeq = max(h.SealedSeq, uint64(cp.Size))
 			}

@@ -336,6 +336,46 @@ func TestJSON(t *testing.T) {
 	}
 }
 
+// TestJSONText: text that is not UTF-8 is refused, never replaced with
+// U+FFFD (encoding/json's default), and error messages speak of the
+// record's fields, not of the decoder's types.
+func TestJSONText(t *testing.T) {
+	for _, bad := range []string{
+		"{\"reason\":\"bad\xff\xfe\"}",
+		`{"reason":"\ud800"}`,
+		`{"reason":"x\udc00y"}`,
+		`{"reason":"\ud800\u0041"}`,
+		`{"attrs":[{"key":"k","value":"\udbff"}]}`,
+	} {
+		var r AuditRecord
+		err := r.UnmarshalJSON([]byte(bad))
+		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "UTF-8") {
+			t.Errorf("%q: %v (reason %q)", bad, err, r.Reason)
+		}
+		if err := json.Unmarshal([]byte(bad), &r); err == nil {
+			t.Errorf("json.Unmarshal(%q) accepted", bad)
+		}
+	}
+	for in, want := range map[string]string{
+		`{"reason":"\ud83d\ude00 \u00e9 \\ud800 \"q\""}`: "😀 é \\ud800 \"q\"",
+		`{"reason":"\u0041\\"}`:                          "A\\",
+	} {
+		var r AuditRecord
+		if err := r.UnmarshalJSON([]byte(in)); err != nil || r.Reason != want {
+			t.Errorf("%s: %q, %v; want %q", in, r.Reason, err, want)
+		}
+	}
+	for in, want := range map[string]string{
+		`{"kind":1}`:  "canonical: kind: want a JSON string, got a number",
+		`{"extra":1}`: `canonical: json: unknown field "extra"`,
+	} {
+		var r AuditRecord
+		if err := r.UnmarshalJSON([]byte(in)); err == nil || err.Error() != want {
+			t.Errorf("%s: %v, want %s", in, err, want)
+		}
+	}
+}
+
 func TestKind(t *testing.T) {
 	if KindQuotaReject.String() != "quotaReject" || Kind(9).String() != "Kind(9)" || Kind(9).IsKnown() {
 		t.Fatal("Kind names")

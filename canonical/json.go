@@ -4,7 +4,12 @@ import (
 	"bytes"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
+	"reflect"
 	"strconv"
+	"strings"
+	"unicode/utf16"
+	"unicode/utf8"
 )
 
 // The JSON rendering of a record is the one the test vectors use and the
@@ -58,13 +63,23 @@ func (r AuditRecord) MarshalJSON() ([]byte, error) {
 }
 
 // UnmarshalJSON reads the rendering strictly: unknown fields, an unknown
-// kind name or a prev that is not hex are errors. Missing fields are empty.
+// kind name, a prev that is not hex, and text that is not UTF-8 (raw
+// bytes, or a \u escape of half a surrogate pair) are errors. Missing
+// fields are empty. encoding/json alone would turn bad text into U+FFFD
+// and the record would say what its writer never sent.
 func (r *AuditRecord) UnmarshalJSON(b []byte) error {
+	if err := checkJSONText(b); err != nil {
+		return err
+	}
 	var j jsonRecord
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&j); err != nil {
-		return &FieldError{Field: "json", Reason: err.Error()}
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return &FieldError{Field: te.Field, Reason: "want a JSON " + jsonKind(te.Type) + ", got a " + te.Value}
+		}
+		return &FieldError{Field: "json", Reason: strings.TrimPrefix(err.Error(), "json: ")}
 	}
 	if dec.More() {
 		return &FieldError{Field: "json", Reason: "data after the record"}
@@ -94,4 +109,67 @@ func (r *AuditRecord) UnmarshalJSON(b []byte) error {
 		r.Attrs = append(r.Attrs, Attr(a))
 	}
 	return nil
+}
+
+func jsonKind(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.String:
+		return "string"
+	case reflect.Bool:
+		return "boolean"
+	case reflect.Slice:
+		return "array"
+	case reflect.Struct:
+		return "object"
+	}
+	return "number"
+}
+
+// checkJSONText finds text in a JSON document that is not UTF-8: a raw
+// byte sequence that is not, or a \u escape of a surrogate that is not
+// half of a pair. It names the byte offset.
+func checkJSONText(b []byte) error {
+	if !utf8.Valid(b) {
+		off := 0
+		for off < len(b) {
+			r, n := utf8.DecodeRune(b[off:])
+			if r == utf8.RuneError && n <= 1 {
+				break
+			}
+			off += n
+		}
+		return &FieldError{Field: "json", Reason: "text is not valid UTF-8 (byte " + strconv.Itoa(off) + ")"}
+	}
+	inString := false
+	for i := 0; i < len(b); i++ {
+		switch c := b[i]; {
+		case c == '"':
+			inString = !inString
+		case c == '\\' && inString:
+			if i+5 < len(b) && b[i+1] == 'u' {
+				r1 := hex4(b[i+2 : i+6])
+				if utf16.IsSurrogate(r1) {
+					ok := i+11 < len(b) && b[i+6] == '\\' && b[i+7] == 'u' &&
+						utf16.DecodeRune(r1, hex4(b[i+8:i+12])) != utf8.RuneError
+					if !ok {
+						return &FieldError{Field: "json", Reason: "text is not valid UTF-8: \\u" + string(b[i+2:i+6]) + " is half a surrogate pair (byte " + strconv.Itoa(i) + ")"}
+					}
+					i += 6
+				}
+				i += 5
+			} else {
+				i++ // the escaped byte
+			}
+		}
+	}
+	return nil
+}
+
+// hex4 decodes four hex digits; -1 when they are not.
+func hex4(b []byte) rune {
+	v, err := strconv.ParseUint(string(b), 16, 32)
+	if err != nil {
+		return -1
+	}
+	return rune(v)
 }

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -25,14 +27,19 @@ func macronode(w io.Writer, dir string, n int) error {
 	if err := os.MkdirAll(keys, 0o700); err != nil {
 		return err
 	}
-	privPath, pubPath, id, err := sdk.GenerateKeyFiles(keys, "demo-"+strconv.FormatInt(time.Now().UnixNano(), 36))
-	if err != nil {
-		return err
+	// One key pair per demo directory: a second run on the same directory
+	// appends to the log the first one wrote, under the same key.
+	privPath, pubPath := filepath.Join(keys, "demo.key"), filepath.Join(keys, "demo.pub")
+	if _, err := os.Stat(privPath); errors.Is(err, fs.ErrNotExist) {
+		if privPath, pubPath, _, err = sdk.GenerateKeyFiles(keys, "demo"); err != nil {
+			return err
+		}
 	}
 	signer, err := sdk.LoadSigner(privPath)
 	if err != nil {
 		return err
 	}
+	id := signer.KeyID()
 	var mu sync.Mutex
 	var fsyncs []time.Duration
 	logDir := filepath.Join(dir, "wal")

@@ -261,6 +261,11 @@ func LoadPublicKey(path string) (ed25519.PublicKey, error) {
 func readKeyFile(path string, private bool) ([]byte, error) {
 	f, p := openSecret(path, "private key file", private)
 	if p != nil {
+		if p.perms && holdsPublicKey(path) {
+			// A .pub given for the private key: say so, rather than
+			// advise a chmod that would only lead to this error.
+			return nil, formatError(path, "holds a public key (PEM \"PUBLIC KEY\"), not the private key file", nil)
+		}
 		e := &FileError{What: "key file", Path: path, Reason: p.reason, Err: p.err}
 		if p.perms {
 			e.target = ErrKeyPermissions
@@ -278,6 +283,22 @@ func readKeyFile(path string, private bool) ([]byte, error) {
 		return nil, formatError(path, "larger than "+strconv.Itoa(maxKeyFileSize)+" bytes, not a key file", nil)
 	}
 	return data, nil
+}
+
+// holdsPublicKey reports whether the file at path starts a PEM "PUBLIC
+// KEY" block (it reads at most the first line).
+func holdsPublicKey(path string) bool {
+	if fi, err := os.Stat(path); err != nil || !fi.Mode().IsRegular() {
+		return false
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	var head [64]byte
+	n, _ := io.ReadFull(f, head[:])
+	return bytes.HasPrefix(bytes.TrimSpace(head[:n]), []byte("-----BEGIN "+pemPublicType+"-----"))
 }
 
 // decodeSinglePEM requires data to be exactly one PEM block without

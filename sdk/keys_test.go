@@ -360,6 +360,12 @@ func TestLoadSignerRefusesOpenPermissions(t *testing.T) {
 			t.Errorf("mode %04o: message %q should name the mode, the path and chmod 600", mode, msg)
 		}
 	}
+	// The public key given for the private one (mode 0644, as written) is
+	// named as such: a chmod would not help.
+	pubPath := strings.TrimSuffix(privPath, ".key") + ".pub"
+	if _, err := LoadSigner(pubPath); !errors.Is(err, ErrKeyFormat) || !strings.Contains(err.Error(), "holds a public key") || strings.Contains(err.Error(), "chmod") {
+		t.Errorf("LoadSigner(%s): %v", pubPath, err)
+	}
 	// Owner-only modes load.
 	for _, mode := range []os.FileMode{0o600, 0o400, 0o700} {
 		if err := os.Chmod(privPath, mode); err != nil {

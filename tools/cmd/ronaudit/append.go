@@ -2,11 +2,16 @@ package main
 
 import (
 	"bufio"
+	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"os/signal"
 	"path/filepath"
+	"syscall"
 
 	"github.com/rustyonions/ron-audit-go/canonical"
 	"github.com/rustyonions/ron-audit-go/sdk"
@@ -118,45 +123,66 @@ func appendCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		printed <- first
 	}()
 
-	sc := bufio.NewScanner(stdin)
-	sc.Buffer(make([]byte, 64<<10), canonical.MaxRecordSize*8)
-	line, bad, code := 0, 0, 0
-	for sc.Scan() {
-		line++
-		text := sc.Bytes()
-		if len(trimSpace(text)) == 0 {
-			continue
+	// SIGINT or SIGTERM stops the reading, not the run: what was
+	// appended is still acknowledged, checkpointed and exported below. A
+	// second signal kills as usual.
+	ctx, stopSignals := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stopSignals()
+	lines := readLines(stdin, maxLine)
+	lineNo, bad, code := 0, 0, 0
+read:
+	for {
+		var in inputLine
+		select {
+		case <-ctx.Done():
+			stopSignals()
+			fmt.Fprintf(stderr, "ronaudit append: interrupted after line %d: finishing what was appended\n", lineNo)
+			code = 1
+			break read
+		case l, ok := <-lines:
+			if !ok {
+				break read
+			}
+			in = l
 		}
-		var r canonical.AuditRecord
-		err := json.Unmarshal(text, &r)
-		if err == nil {
-			if r.WriterID == "" {
-				r.WriterID = *writer
-			}
-			if r.Stream == "" {
-				r.Stream = *stream
-			}
-			var p sdk.Pending
-			if p, err = log.AppendPending(&r); err == nil {
-				pending <- p
-				continue
+		lineNo++
+		if in.err != nil {
+			fmt.Fprintf(stderr, "ronaudit append: reading line %d: %v\n", lineNo, in.err)
+			code = 1
+			break
+		}
+		var err error
+		if in.tooLong {
+			err = fmt.Errorf("longer than %d bytes, more than any record's JSON", maxLine)
+		} else if len(trimSpace(in.text)) == 0 {
+			continue
+		} else {
+			var r canonical.AuditRecord
+			if err = json.Unmarshal(in.text, &r); err == nil {
+				if r.WriterID == "" {
+					r.WriterID = *writer
+				}
+				if r.Stream == "" {
+					r.Stream = *stream
+				}
+				var p sdk.Pending
+				if p, err = log.AppendPending(&r); err == nil {
+					pending <- p
+					continue
+				}
 			}
 		}
 		if errors.Is(err, sdk.ErrStore) || errors.Is(err, sdk.ErrSign) {
-			fmt.Fprintf(stderr, "ronaudit append: line %d: %v\n", line, err)
+			fmt.Fprintf(stderr, "ronaudit append: line %d: %v\n", lineNo, err)
 			code = 1
 			break
 		}
 		bad++
-		fmt.Fprintf(stderr, "ronaudit append: line %d: %v\n", line, err)
+		fmt.Fprintf(stderr, "ronaudit append: line %d: %v\n", lineNo, err)
 		if *onBad == "stop" {
 			code = 1
 			break
 		}
-	}
-	if err := sc.Err(); err != nil && code == 0 {
-		fmt.Fprintf(stderr, "ronaudit append: reading line %d: %v\n", line+1, err)
-		code = 1
 	}
 	close(pending)
 	if err := <-printed; err != nil {
@@ -181,6 +207,63 @@ func appendCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "ronaudit append: skipped %d bad line(s)\n", bad)
 	}
 	return code
+}
+
+// maxLine bounds an input line: far more than the JSON of the largest
+// record the format allows.
+const maxLine = canonical.MaxRecordSize * 8
+
+// inputLine is one line of input, without its newline; tooLong says it
+// had more than the limit (its text is then cut), err a read error.
+type inputLine struct {
+	text    []byte
+	tooLong bool
+	err     error
+}
+
+// readLines reads r line by line on its own goroutine, so that the caller
+// can stop waiting for input (on a signal) at any time. A line longer
+// than max is read to its end and sent cut, with tooLong set: it is one
+// bad line, not the end of the input. The channel closes at the end of
+// the input or after a read error.
+func readLines(r io.Reader, max int) <-chan inputLine {
+	out := make(chan inputLine, 64)
+	go func() {
+		defer close(out)
+		br := bufio.NewReaderSize(r, 64<<10)
+		for {
+			var line []byte
+			tooLong := false
+			for {
+				chunk, err := br.ReadSlice('\n')
+				if len(line)+len(chunk) > max+1 { // +1: the newline
+					tooLong = true
+				} else {
+					line = append(line, chunk...)
+				}
+				if err == bufio.ErrBufferFull {
+					continue
+				}
+				if err == io.EOF {
+					if len(line) > 0 || tooLong {
+						out <- inputLine{text: line, tooLong: tooLong}
+					}
+					return
+				}
+				if err != nil {
+					out <- inputLine{err: err}
+					return
+				}
+				break
+			}
+			line = bytes.TrimSuffix(line, []byte("\n"))
+			if len(line) > max {
+				tooLong = true
+			}
+			out <- inputLine{text: line, tooLong: tooLong}
+		}
+	}()
+	return out
 }
 
 func trimSpace(b []byte) []byte {

@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -12,6 +13,9 @@ import (
 // testdata/script run the real binary (built from this package) and check
 // its output and exit codes.
 func TestMain(m *testing.M) {
+	if os.Getenv("RONAUDIT_TEST_MAIN") == "1" { // a test runs the CLI as a child
+		os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	}
 	testscript.Main(m, map[string]func(){
 		"ronaudit": func() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) },
 	})
@@ -20,7 +24,23 @@ func TestMain(m *testing.M) {
 func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{Dir: "testdata/script", Cmds: map[string]func(*testscript.TestScript, bool, []string){
 		"truncate": truncateCmd,
+		"bigline":  biglineCmd,
 	}})
+}
+
+// biglineCmd is "bigline FILE N": append to FILE a JSON line whose reason
+// is N bytes (too big to keep in the script), then a good line, tsMs 10.
+func biglineCmd(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: bigline FILE N")
+	}
+	n, err := strconv.Atoi(args[1])
+	ts.Check(err)
+	f, err := os.OpenFile(ts.MkAbs(args[0]), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	ts.Check(err)
+	_, err = f.WriteString(`{"tsMs":9,"reason":"` + strings.Repeat("r", n) + "\"}\n" + `{"tsMs":10,"reason":"after"}` + "\n")
+	ts.Check(err)
+	ts.Check(f.Close())
 }
 
 // truncateCmd is "truncate FILE -N": cut the last N bytes of FILE, as damage

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"encoding/hex"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -68,6 +69,16 @@ var Genesis Hash
 
 // String returns h in lowercase hex.
 func (h Hash) String() string { return hex.EncodeToString(h[:]) }
+
+// Format prints h's bytes for %x and %X (without it, fmt would print the
+// hex of String's hex), and String for the other verbs.
+func (h Hash) Format(f fmt.State, verb rune) {
+	if verb == 'x' || verb == 'X' {
+		fmt.Fprintf(f, fmt.FormatString(f, verb), [32]byte(h))
+		return
+	}
+	fmt.Fprintf(f, fmt.FormatString(f, verb), h.String())
+}
 
 // MarshalText encodes h as lowercase hex.
 func (h Hash) MarshalText() ([]byte, error) { return []byte(h.String()), nil }

@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -382,5 +383,17 @@ func TestKind(t *testing.T) {
 	}
 	if k, ok := ParseKind("capRevoked"); !ok || k != KindCapRevoked {
 		t.Fatal("ParseKind")
+	}
+}
+
+// TestHashFormat: %x prints the hash's bytes, as String does, not the hex
+// of that string; %s and %v print String.
+func TestHashFormat(t *testing.T) {
+	h := Hash{0xab, 0x01}
+	s := h.String()
+	for verb, want := range map[string]string{"%x": s, "%X": strings.ToUpper(s), "%s": s, "%v": s, "%q": `"` + s + `"`, "%.4s": s[:4]} {
+		if got := fmt.Sprintf(verb, h); got != want {
+			t.Errorf("Sprintf(%q) = %q, want %q", verb, got, want)
+		}
 	}
 }

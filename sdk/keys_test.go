@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -745,5 +746,12 @@ func TestKeySetConcurrent(t *testing.T) {
 	}
 	if ks.Len() != len(signers) {
 		t.Fatalf("Len = %d, want %d", ks.Len(), len(signers))
+	}
+}
+
+func TestKeyIDFormat(t *testing.T) {
+	id := KeyID{0xde, 0xad, 0xbe, 0xef, 0, 1, 2, 3}
+	if got := fmt.Sprintf("%x %s %v", id, id, id); got != "deadbeef00010203 deadbeef00010203 deadbeef00010203" {
+		t.Fatalf("%q", got)
 	}
 }

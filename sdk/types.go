@@ -3,6 +3,7 @@ package sdk
 import (
 	"crypto/ed25519"
 	"encoding/hex"
+	"fmt"
 
 	"github.com/rustyonions/ron-audit-go/canonical"
 )
@@ -20,6 +21,15 @@ const KeyIDContext = "ron-audit 2026-11-27 key id v1"
 
 // String returns the key id in lowercase hex.
 func (k KeyID) String() string { return hex.EncodeToString(k[:]) }
+
+// Format prints k's bytes for %x and %X, and String for the other verbs.
+func (k KeyID) Format(f fmt.State, verb rune) {
+	if verb == 'x' || verb == 'X' {
+		fmt.Fprintf(f, fmt.FormatString(f, verb), [8]byte(k))
+		return
+	}
+	fmt.Fprintf(f, fmt.FormatString(f, verb), k.String())
+}
 
 // Signer signs record hashes for a chain. Implementations must be safe for
 // concurrent use. The default is an Ed25519 key held in memory

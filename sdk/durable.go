@@ -587,7 +587,19 @@ func unsealed(heads []Head, allow bool) error {
 // order, and where it is in the log (no verification; VerifyDir checks).
 // Signatures added by later seals are not attached.
 func ReadDir(dir string, fn func(rec Sealed, pos wal.Position) error) (wal.Recovery, error) {
-	return wal.ReadDir(dir, func(f wal.Frame) error {
+	return wal.ReadDir(dir, recordFrames(fn))
+}
+
+// ReadSegment is ReadDir on one segment file (read as the last segment of
+// its log: a torn tail ends it, reported in the SegmentInfo).
+func ReadSegment(path string, fn func(rec Sealed, pos wal.Position) error) (wal.SegmentInfo, error) {
+	return wal.ReadSegmentFile(path, true, recordFrames(fn))
+}
+
+// recordFrames adapts fn to the WAL's frames: records go to fn, seals are
+// skipped.
+func recordFrames(fn func(rec Sealed, pos wal.Position) error) func(wal.Frame) error {
+	return func(f wal.Frame) error {
 		if f.Type != frameRecord {
 			return nil
 		}
@@ -596,5 +608,5 @@ func ReadDir(dir string, fn func(rec Sealed, pos wal.Position) error) (wal.Recov
 			return &DurableError{Position: wal.Position{File: f.File, Offset: f.Offset}, Err: err}
 		}
 		return fn(rec, wal.Position{File: f.File, Offset: f.Offset})
-	})
+	}
 }

@@ -33,7 +33,7 @@ func appendCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	var pubs multiFlag
 	fs.Var(&pubs, "pub", "public key of an earlier signer of the log (repeatable), to verify its records on open")
 	if err := fs.Parse(args); err != nil {
-		return 2
+		return parseFailed(err)
 	}
 	if *dir == "" || *keyPath == "" || fs.NArg() != 0 {
 		fmt.Fprintln(stderr, "usage: ronaudit append --wal DIR --key KEY [--stream S] [--writer W] [--fsync batch|always] [--on-bad stop|skip] < records.jsonl")
@@ -86,6 +86,9 @@ func appendCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		sdk.DurableOptions{WAL: wal.Options{Fsync: policy}, Keys: keys})
 	if err != nil {
 		fmt.Fprintln(stderr, "ronaudit append:", err)
+		if errors.Is(err, sdk.ErrUnknownKey) {
+			fmt.Fprintln(stderr, "ronaudit append: the log holds records signed by another key; give its public key with --pub EARLIER.pub")
+		}
 		return 1
 	}
 	if auto != nil {

@@ -27,7 +27,7 @@ func exportCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	stream := fs.String("stream", "", "stream of the chain")
 	out := fs.String("out", "", "bundle directory (one file per bundle under <writer>/<stream>/)")
 	if err := fs.Parse(args); err != nil {
-		return 2
+		return parseFailed(err)
 	}
 	if *dir == "" || *keyPath == "" || *writer == "" || *stream == "" || *out == "" || fs.NArg() != 0 {
 		fmt.Fprintln(stderr, "usage: ronaudit export --wal DIR --key KEY --writer W --stream S --out DIR")

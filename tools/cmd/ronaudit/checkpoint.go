@@ -78,7 +78,7 @@ func checkpointCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	stream := fs.String("stream", "", "stream of the chain")
 	out := fs.String("out", "", "write the signed checkpoint here (default: stdout)")
 	if err := fs.Parse(args); err != nil {
-		return 2
+		return parseFailed(err)
 	}
 	if *dir == "" || *keyPath == "" || *writer == "" || *stream == "" {
 		fmt.Fprintln(stderr, "usage: ronaudit checkpoint --wal DIR --key KEY --writer W --stream S [--out FILE]")
@@ -155,7 +155,7 @@ func proveCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	pubPath := fs.String("pub", "", "public key of the checkpoints' signer")
 	seq := fs.Uint64("seq", 0, "inclusion: the record's seq")
 	if err := fs.Parse(args); err != nil {
-		return 2
+		return parseFailed(err)
 	}
 	if *dir == "" || *cpPath == "" || *pubPath == "" || (*seq == 0) == (*oldPath == "") {
 		fmt.Fprintln(stderr, "usage: ronaudit prove --wal DIR --checkpoint CP --pub KEY (--seq N | --old OLDCP)")
@@ -239,7 +239,7 @@ func verifyProofCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	oldPath := fs.String("old", "", "consistency: the older checkpoint")
 	pubPath := fs.String("pub", "", "public key of the checkpoints' signer")
 	if err := fs.Parse(reorder(args)); err != nil {
-		return 2
+		return parseFailed(err)
 	}
 	if *cpPath == "" || *pubPath == "" || fs.NArg() != 1 {
 		fmt.Fprintln(stderr, "usage: ronaudit verify-proof --checkpoint CP --pub KEY [--old OLDCP] PROOF.json")

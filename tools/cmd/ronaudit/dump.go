@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/rustyonions/ron-audit-go/canonical"
 	"github.com/rustyonions/ron-audit-go/sdk"
@@ -23,17 +24,27 @@ type dumpLine struct {
 func dumpCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs := flags("dump", stderr)
 	if err := fs.Parse(args); err != nil {
-		return 2
+		return parseFailed(err)
 	}
 	if fs.NArg() != 1 {
-		fmt.Fprintln(stderr, "usage: ronaudit dump DIR")
+		fmt.Fprintln(stderr, "usage: ronaudit dump DIR|SEGMENT-FILE")
 		return 2
 	}
 	out := bufio.NewWriter(stdout)
 	defer out.Flush()
 	enc := json.NewEncoder(out)
 	enc.SetEscapeHTML(false)
-	_, err := sdk.ReadDir(fs.Arg(0), func(rec sdk.Sealed, pos wal.Position) error {
+	read := func(path string, fn func(sdk.Sealed, wal.Position) error) error {
+		_, err := sdk.ReadDir(path, fn)
+		return err
+	}
+	if fi, err := os.Stat(fs.Arg(0)); err == nil && fi.Mode().IsRegular() {
+		read = func(path string, fn func(sdk.Sealed, wal.Position) error) error {
+			_, err := sdk.ReadSegment(path, fn)
+			return err
+		}
+	}
+	err := read(fs.Arg(0), func(rec sdk.Sealed, pos wal.Position) error {
 		v, err := canonical.Open(rec.Bytes)
 		if err != nil {
 			return fmt.Errorf("%s: %w", pos, err)

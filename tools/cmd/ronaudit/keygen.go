@@ -14,7 +14,7 @@ func keygenCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	dir := fs.String("dir", ".", "directory for the key files")
 	name := fs.String("name", "audit", "base name: NAME.key and NAME.pub")
 	if err := fs.Parse(args); err != nil {
-		return 2
+		return parseFailed(err)
 	}
 	if err := os.MkdirAll(*dir, 0o700); err != nil {
 		fmt.Fprintln(stderr, "ronaudit keygen:", err)

@@ -3,7 +3,7 @@
 //	ronaudit keygen [-dir DIR] [-name NAME]       write an Ed25519 key pair (private key 0600)
 //	ronaudit append --wal DIR --key KEY ...      append JSON Lines records durably
 //	ronaudit verify DIR [--pub KEY]...           verify a log; exit 1 naming the first failure
-//	ronaudit dump DIR                            records as JSON Lines
+//	ronaudit dump DIR|FILE                       records as JSON Lines
 //	ronaudit checkpoint|prove|verify-proof ...   checkpoints and proofs (sdk/checkpoint/SPEC.md)
 //	ronaudit demo [-n N] [DIR]                   Micronode then Macronode demo with figures
 //
@@ -11,6 +11,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -29,7 +30,7 @@ commands:
                                    append JSON Lines records from stdin; print "seq hash writer/stream" once durable
   verify DIR|FILE [--pub KEY]...   verify every record, link and signature of a log (or one segment file);
                                    print streams and heads; exit 1 naming the first failure
-  dump DIR                         print the records as JSON Lines
+  dump DIR|FILE                    print the records of a log (or one segment file) as JSON Lines
   checkpoint --wal DIR --key KEY --writer W --stream S [--out FILE]
                                    sign a checkpoint (C2SP signed note) of a chain's current state
   prove --wal DIR --checkpoint CP --pub KEY (--seq N | --old OLDCP)
@@ -82,6 +83,15 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return cmd(args[1:], stdin, stdout, stderr)
 }
 
+// parseFailed is the exit status after fs.Parse fails: 0 when the user
+// asked for -h (the usage went to stderr), 2 for a bad flag.
+func parseFailed(err error) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	return 2
+}
+
 // flags returns a FlagSet for a subcommand that reports to stderr.
 func flags(name string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("ronaudit "+name, flag.ContinueOnError)
@@ -93,7 +103,7 @@ func demoCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs := flags("demo", stderr)
 	n := fs.Int("n", 100000, "records of the Micronode part (the Macronode part appends half as many)")
 	if err := fs.Parse(reorder(args)); err != nil {
-		return 2
+		return parseFailed(err)
 	}
 	if *n < 1 || fs.NArg() > 1 {
 		fmt.Fprintln(stderr, "usage: ronaudit demo [-n N >= 1] [DIR]")

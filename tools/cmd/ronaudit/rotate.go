@@ -15,7 +15,7 @@ func rotateCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	oldPath := fs.String("key", "", "the current private key (mode 0600)")
 	nextPath := fs.String("new-key", "", "the private key that takes over (mode 0600), from ronaudit keygen")
 	if err := fs.Parse(args); err != nil {
-		return 2
+		return parseFailed(err)
 	}
 	if *dir == "" || *oldPath == "" || *nextPath == "" {
 		fmt.Fprintln(stderr, "usage: ronaudit rotate --wal DIR --key OLD.key --new-key NEW.key")

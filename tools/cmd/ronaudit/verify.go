@@ -32,7 +32,7 @@ func verifyCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	allowTail := fs.Bool("allow-unsealed-tail", false, "accept records after a chain's last signature")
 	cpPath := fs.String("checkpoint", "", "a signed checkpoint the log must extend (detects a cut, rolled back or forked log)")
 	if err := fs.Parse(reorder(args)); err != nil {
-		return 2
+		return parseFailed(err)
 	}
 	if fs.NArg() != 1 {
 		fmt.Fprintln(stderr, "usage: ronaudit verify DIR|SEGMENT-FILE [--pub KEY]... [--checkpoint CP] [--allow-unsealed-tail]")
@@ -68,6 +68,9 @@ func verifyCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stdout, "FAIL: %v\n", err)
 		fmt.Fprintf(stdout, "verified %d records before the failure\n", sum.Records)
+		if errors.Is(err, sdk.ErrUnknownKey) {
+			fmt.Fprintln(stdout, "a signature is by a key none of the --pub files hold: give the signer's public key (--pub is repeatable)")
+		}
 		return 1
 	}
 	if sum.WAL.Segments == 0 {

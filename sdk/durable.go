@@ -154,7 +154,11 @@ func (e *DurableError) Error() string {
 	if e.WriterID == "" {
 		where = "before the first record"
 	}
-	return "sdk: durable log " + e.Position.String() + " (" + where + "): " + e.Err.Error()
+	at := e.Position.String() + " "
+	if e.Position.File == "" { // not at a frame: a chain's end (unsealed tail)
+		at = ""
+	}
+	return "sdk: durable log " + at + "(" + where + "): " + e.Err.Error()
 }
 
 // Unwrap returns the underlying *wal.CorruptError or *VerifyError.

@@ -77,6 +77,7 @@ type keptChain struct {
 	last    int64  // size of the newest checkpoint
 	lastAt  time.Time
 	note    []byte // the newest checkpoint
+	loadErr error  // reading it failed: nothing may be checked against it
 }
 
 // NewKeeper returns a Keeper writing its history under dir (created with
@@ -129,7 +130,7 @@ func (c *keptChain) loadLatest(dir string) {
 	}
 	c.last = sizes[len(sizes)-1]
 	path := filepath.Join(dir, noteFile(c.last))
-	c.note, _ = ReadNote(path)
+	c.note, c.loadErr = ReadNote(path)
 	if fi, err := os.Stat(path); err == nil {
 		c.lastAt = fi.ModTime()
 	}
@@ -300,6 +301,9 @@ func (k *Keeper) CheckReplay() error {
 // extendsNewest checks that c's tree extends the newest checkpoint of its
 // history, kept in dir.
 func (c *keptChain) extendsNewest(dir string) error {
+	if c.loadErr != nil {
+		return newErr(ReasonFormat, "reading the newest checkpoint of "+c.writer+"/"+c.stream, c.loadErr)
+	}
 	if c.note == nil {
 		return nil
 	}

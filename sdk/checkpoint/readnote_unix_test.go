@@ -51,4 +51,13 @@ func TestReadNoteHostileFiles(t *testing.T) {
 	if chains, err := HistoryChains(dir); err != nil || len(chains) != 1 || chains[0] != [2]string{"w", "s"} {
 		t.Fatalf("HistoryChains: %v %v", chains, err)
 	}
+	// A Keeper whose newest checkpoint cannot be read refuses to check a
+	// replayed log against nothing.
+	k, err := NewKeeper(dir, keeperSigner(t), KeeperOptions{Interval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := k.CheckReplay(); !errors.Is(err, ErrFormat) {
+		t.Fatalf("CheckReplay with an unreadable newest checkpoint: %v", err)
+	}
 }

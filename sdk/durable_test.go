@@ -22,6 +22,7 @@ import (
 
 	"github.com/rustyonions/ron-audit-go/canonical"
 	"github.com/rustyonions/ron-audit-go/sdk"
+	"github.com/rustyonions/ron-audit-go/sdk/checkpoint"
 	"github.com/rustyonions/ron-audit-go/sdk/wal"
 )
 
@@ -276,12 +277,19 @@ func TestDurableCrash(t *testing.T) {
 				acked[f[0]+" "+f[1]] = f[2]
 			}
 		}
-		// Reopen as the next writer would: recovery must accept the log.
-		l, _, err := sdk.OpenDurable(dir, sdk.Config{Signer: coreSigner(t)}, sdk.DurableOptions{})
+		// Reopen as the next writer would: recovery must accept the log,
+		// and so must the Keeper, whose checkpoints the child signed up to
+		// the moment it was killed: a checkpoint only ever covers records
+		// already durable, so no crash makes it vouch for a lost one.
+		k := crashKeeper(t, dir)
+		l, _, err := sdk.OpenDurable(dir, sdk.Config{Signer: coreSigner(t), Observer: k}, sdk.DurableOptions{})
 		if err != nil {
 			t.Fatalf("round %d: reopen: %v", round, err)
 		}
 		l.Close()
+	}
+	if cps, _ := filepath.Glob(filepath.Join(dir, "checkpoints", "*", "*", "*.note")); len(cps) == 0 {
+		t.Fatal("the children wrote no checkpoint: the Keeper's check was not exercised")
 	}
 	// Every acknowledged record is in the log with its hash.
 	found := map[string]string{}
@@ -315,12 +323,23 @@ func TestDurableCrash(t *testing.T) {
 	t.Logf("%d rounds, %d records acknowledged, %d in the log", *crashRounds, len(acked), sum.Records)
 }
 
+// crashKeeper is the Keeper of the crash test's log: a checkpoint every 16
+// durable records, kept in the log's directory as the CLI keeps them.
+func crashKeeper(t *testing.T, dir string) *checkpoint.Keeper {
+	k, err := checkpoint.NewKeeper(filepath.Join(dir, "checkpoints"), coreSigner(t), checkpoint.KeeperOptions{Every: 16, Interval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
 func TestDurableCrashChild(t *testing.T) {
 	dir := os.Getenv("SDK_CRASH_CHILD")
 	if dir == "" {
 		t.Skip("child of TestDurableCrash")
 	}
-	l, _, err := sdk.OpenDurable(dir, sdk.Config{Signer: coreSigner(t)}, sdk.DurableOptions{WAL: wal.Options{Fsync: wal.FsyncBatch, MaxBatch: 8}})
+	l, _, err := sdk.OpenDurable(dir, sdk.Config{Signer: coreSigner(t), Observer: crashKeeper(t, dir)},
+		sdk.DurableOptions{WAL: wal.Options{Fsync: wal.FsyncBatch, MaxBatch: 8}})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "child:", err)
 		os.Exit(3)

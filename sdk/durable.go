@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -110,8 +111,8 @@ func parseSealFrame(p []byte) (sealFrame, error) {
 type DurableOptions struct {
 	// WAL configures the write-ahead log: fsync policy (default: group
 	// commit of up to 32 records or 2 ms), segment size (default 128 MiB),
-	// and the OnFsync hook that feeds wal_fsync_seconds. Its Replay field
-	// is the SDK's own and must be nil.
+	// and the OnFsync hook that feeds wal_fsync_seconds. Its Replay and
+	// Recovered fields are the SDK's own and must be nil.
 	WAL wal.Options
 	// Keys verify the signatures of the records already in the log when it
 	// is opened; nil means only the Config's Signer key.
@@ -509,8 +510,13 @@ func OpenDurable(dir string, cfg Config, opts DurableOptions) (*Log, Recovery, e
 	}
 	ws.w = w
 	l.closer = w.Close
-	// A chain whose log retired the signing key must not go on with it.
+	// A chain whose log retired the signing key must not go on with it;
+	// RotateKey must not bring a retired key back.
 	for h, ks := range r.keyst {
+		if len(ks.retired) > 0 {
+			c := l.chain(h.WriterID, h.Stream)
+			c.retired = maps.Clone(ks.retired)
+		}
 		if at, retired := ks.retired[cfg.Signer.KeyID()]; retired {
 			w.Close()
 			return nil, Recovery{}, fmt.Errorf("%w: key %s was retired at %s/%s seq %d; open the log with the key that transition names",

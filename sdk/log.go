@@ -65,6 +65,16 @@ type Observer interface {
 	Durable(writer, stream string, seq uint64, replay bool)
 }
 
+// KeyFollower is an Observer that signs for the Log with the Log's key,
+// as package checkpoint's Keeper signs its checkpoints: RotateKey hands
+// it the new key before it writes the transitions, so that nothing it
+// signs after a chain's transition is by the retired key (a verifier
+// refuses that, checkpoint.InForce).
+type KeyFollower interface {
+	Observer
+	FollowKey(next Signer)
+}
+
 // ReplayChecker is an Observer that can refuse a replayed log: OpenDurable
 // calls CheckReplay once every record is replayed, before it cuts a torn
 // tail or writes anything, and fails if it returns an error. package
@@ -164,7 +174,8 @@ type chain struct {
 	hasher   *canonical.Hasher
 	buf      []byte
 	dedupe   dedupeWindow
-	signer   Signer // the key that signs this chain (RotateKey moves it on)
+	signer   Signer           // the key that signs this chain (RotateKey moves it on)
+	retired  map[KeyID]uint64 // keys this chain retired, and at which seq (RotateKey; replay)
 	// Scratch that interface calls (Signer, Store) would otherwise make
 	// escape to the heap on every append.
 	sealed Sealed

@@ -39,7 +39,10 @@ func isTransition(attrs []canonical.Attr) bool {
 // every later record of the chain is signed by next (new chains too). It
 // returns the heads after the transitions. Verifiers holding the old key
 // follow the transition; give them next as well for chains started after
-// the rotation.
+// the rotation. A key a chain has retired cannot come back (verifiers
+// refuse its signatures after its transition): RotateKey to it fails with
+// ErrConfig and changes nothing. An Observer that is a KeyFollower (the
+// checkpoint Keeper) signs with next from the start of the rotation.
 func (l *Log) RotateKey(next Signer) ([]Head, error) {
 	if err := l.failure(); err != nil {
 		return nil, err
@@ -47,19 +50,40 @@ func (l *Log) RotateKey(next Signer) ([]Head, error) {
 	if l.emitting.Load() {
 		return nil, ErrEmitting
 	}
-	l.mu.Lock()
-	l.signer = next
-	if _, err := l.keys.TryAdd(next.Public()); err != nil {
-		l.mu.Unlock()
-		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
-	}
+	l.mu.RLock()
 	var all []*chain
 	for _, w := range l.chains {
 		for _, c := range w {
 			all = append(all, c)
 		}
 	}
+	l.mu.RUnlock()
+	for _, c := range all {
+		c.mu.Lock()
+		at, retired := c.retired[next.KeyID()]
+		writer, stream := c.head.WriterID, c.head.Stream
+		c.mu.Unlock()
+		if retired {
+			return nil, fmt.Errorf("%w: key %s was retired at %s/%s seq %d and cannot sign that chain again",
+				ErrConfig, next.KeyID(), writer, stream, at)
+		}
+	}
+	l.mu.Lock()
+	if _, err := l.keys.TryAdd(next.Public()); err != nil {
+		l.mu.Unlock()
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	l.signer = next // chains started from here on begin with next
+	all = all[:0]
+	for _, w := range l.chains {
+		for _, c := range w {
+			all = append(all, c)
+		}
+	}
 	l.mu.Unlock()
+	if f, ok := l.cfg.Observer.(KeyFollower); ok {
+		f.FollowKey(next)
+	}
 	value := transitionPrefix + hex.EncodeToString(next.Public())
 	var heads []Head
 	for _, c := range all {
@@ -73,6 +97,10 @@ func (l *Log) RotateKey(next Signer) ([]Head, error) {
 			Reason: "key rotation", Attrs: []canonical.Attr{{Key: KeyTransitionAttr, Value: value}}}
 		a, ticket, err := l.appendLocked(c, &rec, true)
 		if err == nil {
+			if c.retired == nil {
+				c.retired = map[KeyID]uint64{}
+			}
+			c.retired[c.signer.KeyID()] = a.Seq
 			c.signer = next
 		}
 		c.mu.Unlock()

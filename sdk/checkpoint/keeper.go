@@ -61,7 +61,7 @@ func KeyName(writerID string) string { return OriginPrefix + escapeComponent(wri
 // checkpoint a crash kept from being written.
 type Keeper struct {
 	dir    string
-	signer sdk.Signer
+	signer sdk.Signer // under mu: RotateKey moves it on (FollowKey)
 	opts   KeeperOptions
 	mu     sync.Mutex
 	chains map[string]map[string]*keptChain
@@ -196,6 +196,21 @@ func (k *Keeper) fail(err error) {
 	k.mu.Unlock()
 }
 
+// FollowKey implements sdk.KeyFollower: from now on the Keeper signs with
+// next. Log.RotateKey calls it before it writes the transitions, so no
+// checkpoint after a chain's transition is signed by the key it retired.
+func (k *Keeper) FollowKey(next sdk.Signer) {
+	k.mu.Lock()
+	k.signer = next
+	k.mu.Unlock()
+}
+
+func (k *Keeper) currentSigner() sdk.Signer {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.signer
+}
+
 // Err returns the first failure to sign or write a checkpoint, if any.
 func (k *Keeper) Err() error {
 	k.mu.Lock()
@@ -255,7 +270,7 @@ func (k *Keeper) writeLocked(c *keptChain, size int64) error {
 	if err != nil {
 		return err
 	}
-	msg, err := Sign(Origin(c.writer, c.stream), size, root, NewNoteSigner(k.signer, KeyName(c.writer)))
+	msg, err := Sign(Origin(c.writer, c.stream), size, root, NewNoteSigner(k.currentSigner(), KeyName(c.writer)))
 	if err != nil {
 		return err
 	}
@@ -453,5 +468,5 @@ func (k *Keeper) History(writer, stream string) ([]string, error) {
 
 // Verifier returns the note verifier of a writer's checkpoints.
 func (k *Keeper) Verifier(writer string) (note.Verifier, error) {
-	return NoteVerifier(KeyName(writer), ed25519.PublicKey(k.signer.Public()))
+	return NoteVerifier(KeyName(writer), ed25519.PublicKey(k.currentSigner().Public()))
 }

@@ -459,6 +459,20 @@ func TestRetiredKeyCheckpoint(t *testing.T) {
 	if err := verify(forged, checkpointOf(forged, 7, k1)); !errors.Is(err, ErrRetiredKey) {
 		t.Fatalf("forged records vouched for by the retired key: %v", err)
 	}
+	// The same under another key name, which a verifier also trusts k1
+	// under (a witness list, say): still k1, still retired.
+	tree := NewTree()
+	for _, r := range forged {
+		tree.Append(r.Hash)
+	}
+	other, err := note.Sign(&note.Note{Text: Text(Origin("svc@inst-1", "caps"), 7, tree.Root())}, NewNoteSigner(k1, "witness"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	vw, _ := NoteVerifier("witness", k1.Public())
+	if _, err := VerifyChain(sdk.NewSliceIterator(forged), keys, note.VerifierList(v1, v2, vw), [][]byte{other}, sdk.VerifyOptions{}); !errors.Is(err, ErrRetiredKey) {
+		t.Fatalf("the retired key under another name: %v", err)
+	}
 	if err := verify(genuine, checkpointOf(genuine, 7, k1)); !errors.Is(err, ErrRetiredKey) || !strings.Contains(err.Error(), "retired at seq 4") {
 		t.Fatalf("the retired key's checkpoint past its transition: %v", err)
 	}
@@ -477,5 +491,74 @@ func TestRetiredKeyCheckpoint(t *testing.T) {
 	res, err := sdk.VerifyChain(sdk.NewSliceIterator(genuine), keys, sdk.VerifyOptions{})
 	if err != nil || len(res.Retired) != 1 || res.Retired[0].Seq != 4 || res.Retired[0].KeyID != k1.KeyID() || !res.Retired[0].Pub.Equal(k1.Public()) {
 		t.Fatalf("Result.Retired %+v, %v", res.Retired, err)
+	}
+}
+
+// TestKeeperAcrossRotate: a Keeper kept across Log.RotateKey signs with
+// the new key from the rotation on (FollowKey), so the chain with its
+// checkpoints verifies; it signed later checkpoints with the retired key,
+// which InForce refuses.
+func TestKeeperAcrossRotate(t *testing.T) {
+	k1 := keeperSigner(t)
+	seed := make([]byte, ed25519.SeedSize)
+	copy(seed, "the next key")
+	k2, _ := sdk.NewEd25519Signer(ed25519.NewKeyFromSeed(seed))
+	dir := filepath.Join(t.TempDir(), "cp")
+	k, err := NewKeeper(dir, k1, KeeperOptions{Every: 2, Interval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := sdk.New(sdk.Config{Signer: k1, Observer: k})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keeperAppend(t, l, 0, 3)
+	if _, err := l.RotateKey(k2); err != nil {
+		t.Fatal(err)
+	}
+	keeperAppend(t, l, 3, 3)
+	if err := k.Close(); err != nil {
+		t.Fatal(err)
+	}
+	hist, _ := LoadHistory(dir, "svc@inst-1", "caps")
+	v1, _ := NoteVerifier(KeyName("svc@inst-1"), k1.Public())
+	v2, _ := NoteVerifier(KeyName("svc@inst-1"), k2.Public())
+	res, err := VerifyChain(sdk.NewSliceIterator(chainRecsOf(l)), sdk.NewKeySet(k1.Public()), note.VerifierList(v1, v2), hist, sdk.VerifyOptions{})
+	if err != nil || res.Records != 7 {
+		t.Fatalf("rotated chain with its checkpoints: %+v %v", res, err)
+	}
+}
+
+// TestRotateBack: a key a chain retired cannot sign it again; RotateKey
+// to it is refused and changes nothing, in RAM and after a reopen.
+func TestRotateBack(t *testing.T) {
+	k1 := keeperSigner(t)
+	seed := make([]byte, ed25519.SeedSize)
+	copy(seed, "the next key")
+	k2, _ := sdk.NewEd25519Signer(ed25519.NewKeyFromSeed(seed))
+	wdir := filepath.Join(t.TempDir(), "wal")
+	l, _, err := sdk.OpenDurable(wdir, sdk.Config{Signer: k1}, sdk.DurableOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keeperAppend(t, l, 0, 2)
+	if _, err := l.RotateKey(k2); err != nil {
+		t.Fatal(err)
+	}
+	before := l.Heads()
+	if _, err := l.RotateKey(k1); !errors.Is(err, sdk.ErrConfig) || !strings.Contains(err.Error(), "retired at svc@inst-1/caps seq 3") {
+		t.Fatalf("rotate back to the retired key: %v", err)
+	}
+	if after := l.Heads(); len(after) != 1 || after[0] != before[0] {
+		t.Fatalf("the refused rotation changed the chain: %+v -> %+v", before, after)
+	}
+	l.Close()
+	l, _, err = sdk.OpenDurable(wdir, sdk.Config{Signer: k2}, sdk.DurableOptions{Keys: sdk.NewKeySet(k1.Public(), k2.Public())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if _, err := l.RotateKey(k1); !errors.Is(err, sdk.ErrConfig) {
+		t.Fatalf("rotate back after a reopen: %v", err)
 	}
 }

@@ -88,13 +88,15 @@ func InForce(cp Checkpoint, retired []sdk.Retirement) error {
 	if cp.Note == nil {
 		return newErr(ReasonFormat, "checkpoint of "+cp.Origin+" was not opened (no note)", nil)
 	}
-	name := KeyName(cp.WriterID)
 	var stale []string
 	for _, sig := range cp.Note.Sigs {
+		// The key hash covers the name and the key: a retired key is
+		// matched under whatever name its signature claims, so a verifier
+		// that trusts it under a second name does not let it vouch again.
 		at, isRetired := uint64(0), false
 		for _, r := range retired {
 			if r.WriterID == cp.WriterID && r.Stream == cp.Stream && r.Pub != nil &&
-				sig.Name == name && sig.Hash == NoteKeyHash(name, r.Pub) {
+				sig.Hash == NoteKeyHash(sig.Name, r.Pub) {
 				at, isRetired = r.Seq, true
 				break
 			}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/rustyonions/ron-audit-go/canonical"
 	"github.com/rustyonions/ron-audit-go/sdk"
+	"github.com/rustyonions/ron-audit-go/sdk/checkpoint"
 )
 
 func rotateKey(t *testing.T, label string) *sdk.Ed25519Signer {
@@ -23,8 +24,10 @@ func rotateKey(t *testing.T, label string) *sdk.Ed25519Signer {
 }
 
 // TestBundlesFollowKeyRotation: bundles written across a key rotation
-// verify with the old key alone; a record signed by the retired key after
-// the transition is refused.
+// verify with the old key alone (the transition names the new one, which
+// signs the later checkpoints); a record signed by the retired key after
+// the transition is refused, and so is a checkpoint by it past the
+// transition: it would vouch for records the new key never signed.
 func TestBundlesFollowKeyRotation(t *testing.T) {
 	old, next := rotateKey(t, "bundle old key"), rotateKey(t, "bundle next key")
 	dir := t.TempDir()
@@ -53,6 +56,11 @@ func TestBundlesFollowKeyRotation(t *testing.T) {
 	}
 	add(4, 4)
 	log.Close()
+	stale, err := (&Exporter{Sink: &memSink{}, Signer: old}).Export(walDir, "w", "s", b1.State())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex.Signer = next // the key in force signs from the rotation on
 	b2, err := ex.Export(walDir, "w", "s", b1.State())
 	if err != nil {
 		t.Fatal(err)
@@ -82,5 +90,17 @@ func TestBundlesFollowKeyRotation(t *testing.T) {
 	_, err = VerifySequence([]Named{{"1", data1}, {"2", dataF}}, KeyVerifiers(old.Public()), trust, nil)
 	if !errors.Is(err, sdk.ErrRetiredKey) {
 		t.Fatalf("retired key: %v", err)
+	}
+	// The retired key's checkpoint of all 9 records, alone and in the
+	// sequence, even with the new key trusted too.
+	dataS, _ := stale.MarshalBinary()
+	for name, seq := range map[string][]Named{"alone": {{"2", dataS}}, "sequence": {{"1", data1}, {"2", dataS}}} {
+		_, err := VerifySequence(seq, KeyVerifiers(old.Public(), next.Public()), sdk.NewKeySet(old.Public(), next.Public()), nil)
+		if name == "alone" {
+			_, err = VerifyBundle(dataS, KeyVerifiers(old.Public(), next.Public()), sdk.NewKeySet(old.Public(), next.Public()))
+		}
+		if !errors.Is(err, checkpoint.ErrRetiredKey) || !errors.Is(err, ErrBadCheckpoint) {
+			t.Errorf("%s: a checkpoint by the retired key past its transition: %v", name, err)
+		}
 	}
 }

@@ -96,6 +96,14 @@ func verifyBundle(data []byte, verifiers note.Verifiers, kt *keyTracker) (Summar
 	if verifiers == nil {
 		return s, nil, newErr(ReasonBadCheckpoint, 0, "no checkpoint verifiers (public keys) given")
 	}
+	if kt != nil {
+		// Keys that signed transitions name may sign checkpoints too (a
+		// verifier holding the old key follows a rotation); the records
+		// check the transitions' signatures below, and InForce the
+		// checkpoints' keys.
+		kt.learn(b)
+		verifiers = kt.withLearned(verifiers)
+	}
 	cp, err := openNote(b.Note, verifiers, b.Origin, b.Size, "the signed checkpoint")
 	if err != nil {
 		return s, nil, err
@@ -118,6 +126,19 @@ func verifyBundle(data []byte, verifiers note.Verifiers, kt *keyTracker) (Summar
 	}
 	if err := verifyRecords(b, &s, kt); err != nil {
 		return s, nil, err
+	}
+	if kt != nil {
+		// A key retired before a checkpoint's size vouches for nothing
+		// after its transition: forged records after it would pass.
+		retired := kt.retirements(s.WriterID, s.Stream)
+		if err := checkpoint.InForce(cp, retired); err != nil {
+			return s, nil, &Error{Reason: ReasonBadCheckpoint, Seq: uint64(b.Size), Detail: "the signed checkpoint", Err: err}
+		}
+		if b.PrevSize > 0 {
+			if err := checkpoint.InForce(old, retired); err != nil {
+				return s, nil, &Error{Reason: ReasonBadCheckpoint, Seq: uint64(b.PrevSize), Detail: "the previous signed checkpoint", Err: err}
+			}
+		}
 	}
 	for i := range b.Records {
 		acc.push(leafHash(b.Records[i].Hash))
@@ -193,6 +214,47 @@ func (kt *keyTracker) learn(b *Bundle) {
 	}
 }
 
+// withLearned returns verifiers that also accept checkpoint signatures by
+// the keys transitions have named so far (under any name, as
+// KeyVerifiers).
+func (kt *keyTracker) withLearned(verifiers note.Verifiers) note.Verifiers {
+	var learned []ed25519.PublicKey
+	for id := range kt.validFrom {
+		if pub, ok := kt.keys.Lookup(id); ok {
+			learned = append(learned, pub)
+		}
+	}
+	if len(learned) == 0 {
+		return verifiers
+	}
+	return eitherVerifiers{verifiers, keyVerifiers(learned)}
+}
+
+// retirements lists the keys transitions retired, as checkpoint.InForce
+// takes them.
+func (kt *keyTracker) retirements(writer, stream string) []sdk.Retirement {
+	var out []sdk.Retirement
+	for id, at := range kt.retired {
+		pub, _ := kt.keys.Lookup(id)
+		out = append(out, sdk.Retirement{WriterID: writer, Stream: stream, KeyID: id, Pub: pub, Seq: at})
+	}
+	return out
+}
+
+// eitherVerifiers finds a verifier in the first set, else in the second.
+type eitherVerifiers [2]note.Verifiers
+
+func (e eitherVerifiers) Verifier(name string, hash uint32) (note.Verifier, error) {
+	v, err := e[0].Verifier(name, hash)
+	if err == nil {
+		return v, nil
+	}
+	if v, err2 := e[1].Verifier(name, hash); err2 == nil {
+		return v, nil
+	}
+	return nil, err
+}
+
 // check refuses a record signed by a key out of force at its seq, and a
 // malformed or unsigned transition.
 func (kt *keyTracker) check(rec sdk.Sealed, v canonical.AuditRecordView, seq uint64) error {
@@ -217,8 +279,7 @@ func (kt *keyTracker) check(rec sdk.Sealed, v canonical.AuditRecordView, seq uin
 func verifyRecords(b *Bundle, s *Summary, kt *keyTracker) error {
 	var keys *sdk.KeySet
 	if kt != nil {
-		kt.learn(b)
-		keys = kt.keys
+		keys = kt.keys // kt.learn(b) ran in verifyBundle
 	}
 	n := len(b.Records)
 	views := make([]canonical.AuditRecordView, n)

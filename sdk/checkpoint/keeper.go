@@ -56,7 +56,8 @@ func KeyName(writerID string) string { return OriginPrefix + escapeComponent(wri
 //
 // The history is kept as files, one signed note per checkpoint:
 // dir/<escaped writerId>/<escaped stream>/<size, 20 digits>.note (mode
-// 0600), written atomically. A new Keeper reads the newest of each chain;
+// 0600), written atomically; escaped as in Origin, and "." and ".." as
+// "%2E" and "%2E%2E". A new Keeper reads the newest of each chain;
 // replaying the log (sdk.OpenDurable) rebuilds the trees and writes any
 // checkpoint a crash kept from being written.
 type Keeper struct {
@@ -102,7 +103,7 @@ func NewKeeper(dir string, signer sdk.Signer, opts KeeperOptions) (*Keeper, erro
 }
 
 func (k *Keeper) chainDir(writer, stream string) string {
-	return filepath.Join(k.dir, escapeComponent(writer), escapeComponent(stream))
+	return filepath.Join(k.dir, dirName(writer), dirName(stream))
 }
 
 func (k *Keeper) chain(writer, stream string) *keptChain {
@@ -337,10 +338,40 @@ func (c *keptChain) extendsNewest(dir string) error {
 	return nil
 }
 
+// dirName is the directory name of a writer id or stream in the history:
+// its escaped form (as in Origin), except that "." and "..", which escape
+// to themselves and would name the directory itself or its parent, have
+// their dots escaped.
+func dirName(c string) string {
+	e := escapeComponent(c)
+	if e == "." || e == ".." {
+		return strings.ReplaceAll(e, ".", "%2E")
+	}
+	return e
+}
+
+// parseDirName reverses dirName.
+func parseDirName(name string) (string, bool) {
+	switch name {
+	case "%2E":
+		return ".", true
+	case "%2E%2E":
+		return "..", true
+	}
+	return unescapeComponent(name)
+}
+
+// isDir reports whether path is a directory, following a symbolic link as
+// the Keeper does when it writes there.
+func isDir(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.IsDir()
+}
+
 // HistoryChains lists the chains that have checkpoints kept under dir (as
 // a Keeper keeps them), as {writerId, stream} pairs in directory order.
-// Directories whose names are not escaped components are skipped; a
-// missing dir has none.
+// Directories (or links to them) whose names are not escaped components
+// are skipped; a missing dir has none.
 func HistoryChains(dir string) ([][2]string, error) {
 	writers, err := os.ReadDir(dir)
 	if errors.Is(err, os.ErrNotExist) {
@@ -351,8 +382,8 @@ func HistoryChains(dir string) ([][2]string, error) {
 	}
 	var out [][2]string
 	for _, w := range writers {
-		writer, ok := unescapeComponent(w.Name())
-		if !ok || !w.IsDir() {
+		writer, ok := parseDirName(w.Name())
+		if !ok || !isDir(filepath.Join(dir, w.Name())) {
 			continue
 		}
 		streams, err := os.ReadDir(filepath.Join(dir, w.Name()))
@@ -360,8 +391,8 @@ func HistoryChains(dir string) ([][2]string, error) {
 			return nil, err
 		}
 		for _, st := range streams {
-			stream, ok := unescapeComponent(st.Name())
-			if !ok || !st.IsDir() {
+			stream, ok := parseDirName(st.Name())
+			if !ok || !isDir(filepath.Join(dir, w.Name(), st.Name())) {
 				continue
 			}
 			sizes, err := historySizes(filepath.Join(dir, w.Name(), st.Name()))

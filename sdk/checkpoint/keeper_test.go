@@ -562,3 +562,55 @@ func TestRotateBack(t *testing.T) {
 		t.Fatalf("rotate back after a reopen: %v", err)
 	}
 }
+
+// TestKeeperDirNames: chains named "." or ".." keep their checkpoints in
+// their own directories under the Keeper's (they named the directory
+// itself or its parent), chains (a, .) and (., a) do not share one, and a
+// writer directory that is a symbolic link is still found by the replay
+// check.
+func TestKeeperDirNames(t *testing.T) {
+	signer := keeperSigner(t)
+	root := t.TempDir()
+	dir := filepath.Join(root, "log", "checkpoints")
+	k, err := NewKeeper(dir, signer, KeeperOptions{Every: 1, Interval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := sdk.New(sdk.Config{Signer: signer, Observer: k})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ws := range [][2]string{{"..", ".."}, {".", "a"}, {"a", "."}, {"svc", "s"}} {
+		r := canonical.AuditRecord{WriterID: ws[0], Stream: ws[1], TsMs: 1}
+		if _, err := l.Append(&r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := k.Close(); err != nil {
+		t.Fatal(err)
+	}
+	outside, _ := filepath.Glob(filepath.Join(root, "*", "*.note"))
+	outside2, _ := filepath.Glob(filepath.Join(root, "*.note"))
+	if len(outside)+len(outside2) != 0 {
+		t.Fatalf("checkpoints written outside the Keeper's directory: %v %v", outside, outside2)
+	}
+	chains, err := HistoryChains(dir)
+	if err != nil || len(chains) != 4 {
+		t.Fatalf("HistoryChains: %v %v", chains, err)
+	}
+	// Move a writer's directory elsewhere and link it back: still checked.
+	elsewhere := filepath.Join(root, "elsewhere")
+	if err := os.Rename(filepath.Join(dir, "svc"), elsewhere); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(elsewhere, filepath.Join(dir, "svc")); err != nil {
+		t.Skip("symlink:", err)
+	}
+	for _, ws := range [][2]string{{"..", ".."}, {".", "a"}, {"a", "."}} {
+		os.RemoveAll(filepath.Join(dir, dirName(ws[0]), dirName(ws[1])))
+	}
+	k2, _ := NewKeeper(dir, signer, KeeperOptions{Interval: -1})
+	if err := k2.CheckReplay(); !errors.Is(err, ErrRollback) || !strings.Contains(err.Error(), "svc/s") {
+		t.Fatalf("a linked writer directory with no records replayed: %v", err)
+	}
+}

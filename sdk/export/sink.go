@@ -2,9 +2,11 @@ package export
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/rustyonions/ron-audit-go/internal/fsutil"
@@ -70,7 +72,7 @@ func (s *FileSink) Latest(origin string) (*Bundle, error) {
 	if err != nil || len(paths) == 0 {
 		return nil, err
 	}
-	data, err := os.ReadFile(paths[len(paths)-1])
+	data, err := ReadFile(paths[len(paths)-1])
 	if err != nil {
 		return nil, err
 	}
@@ -100,4 +102,38 @@ func ListDir(dir string) ([]string, error) {
 	}
 	slices.Sort(out)
 	return out, nil
+}
+
+// MaxFileSize bounds the bundle files ReadFile reads: a bundle is parsed in
+// memory, and 1 GiB is far above the default export (10,000 records of at
+// most 4 KiB).
+const MaxFileSize = 1 << 30
+
+// ReadFile reads a bundle file: a regular file (a named pipe would block
+// the reader, a device never end) of at most MaxFileSize bytes, refused
+// before it is read otherwise (ReasonFormat).
+func ReadFile(path string) ([]byte, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, &Error{Reason: ReasonFormat, Detail: path + " is not a regular file (" + fi.Mode().Type().String() + ")"}
+	}
+	if fi.Size() > MaxFileSize {
+		return nil, &Error{Reason: ReasonFormat, Detail: path + " is " + strconv.FormatInt(fi.Size(), 10) + " bytes, more than " + strconv.Itoa(MaxFileSize)}
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1)) // it may have grown since
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > MaxFileSize {
+		return nil, &Error{Reason: ReasonFormat, Detail: path + " is more than " + strconv.Itoa(MaxFileSize) + " bytes"}
+	}
+	return data, nil
 }

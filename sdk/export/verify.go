@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -450,7 +449,7 @@ func VerifyDir(dir string, verifiers note.Verifiers, keys *sdk.KeySet, trusted *
 	}
 	named := make([]Named, len(paths))
 	for i, p := range paths {
-		data, err := os.ReadFile(p)
+		data, err := ReadFile(p)
 		if err != nil {
 			return SequenceSummary{}, err
 		}

@@ -104,7 +104,7 @@ func verifyBundleCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		return fail(err)
 	}
 	if !fi.IsDir() {
-		data, err := os.ReadFile(path)
+		data, err := export.ReadFile(path)
 		if err != nil {
 			return fail(err)
 		}

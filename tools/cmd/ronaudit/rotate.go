@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -14,11 +15,13 @@ func rotateCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	dir := fs.String("wal", "", "log directory")
 	oldPath := fs.String("key", "", "the current private key (mode 0600)")
 	nextPath := fs.String("new-key", "", "the private key that takes over (mode 0600), from ronaudit keygen")
+	var pubs multiFlag
+	fs.Var(&pubs, "pub", "public key of an earlier signer of the log (repeatable): the key before the last rotation, to verify its records on open")
 	if err := fs.Parse(args); err != nil {
 		return parseFailed(err)
 	}
 	if *dir == "" || *oldPath == "" || *nextPath == "" {
-		fmt.Fprintln(stderr, "usage: ronaudit rotate --wal DIR --key OLD.key --new-key NEW.key")
+		fmt.Fprintln(stderr, "usage: ronaudit rotate --wal DIR --key OLD.key --new-key NEW.key [--pub EARLIER.pub]...")
 		return 2
 	}
 	fail := func(err error) int { fmt.Fprintln(stderr, "ronaudit rotate:", err); return 1 }
@@ -36,8 +39,19 @@ func rotateCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(err)
 	}
-	log, _, err := sdk.OpenDurable(*dir, sdk.Config{Signer: old, Observer: keeper}, sdk.DurableOptions{})
+	keys := sdk.NewKeySet(old.Public())
+	for _, p := range pubs {
+		pub, err := sdk.LoadPublicKey(p)
+		if err != nil {
+			return fail(err)
+		}
+		keys.Add(pub)
+	}
+	log, _, err := sdk.OpenDurable(*dir, sdk.Config{Signer: old, Observer: keeper}, sdk.DurableOptions{Keys: keys})
 	if err != nil {
+		if errors.Is(err, sdk.ErrUnknownKey) {
+			fmt.Fprintln(stderr, "ronaudit rotate: the log holds records signed by another key; give its public key with --pub EARLIER.pub")
+		}
 		return fail(err)
 	}
 	heads, err := log.RotateKey(next)

@@ -85,9 +85,10 @@ type EmitterOptions struct {
 	// (concurrently across chains); and for a duplicate, answered by its
 	// original, from TryEmit at once. It should be quick: the
 	// acknowledgements of its chain's later records wait for it, and the
-	// worker calling it signs nothing meanwhile. TryEmit does not wait for
-	// it; it sheds once every slot is held by a record waiting for its
-	// acknowledgement.
+	// worker calling it signs nothing meanwhile. A record's slot is free
+	// before its OnDurable runs, so TryEmit waits for no OnDurable but
+	// that of the duplicate it was given; it sheds once every slot is held
+	// by a record not yet acknowledged.
 	OnDurable func(EmitAck)
 	// OnDrop, if set, is called for every record the emitter accepted and
 	// then could not append (reasons DropSinkError and DropShutdown),
@@ -516,7 +517,6 @@ func (e *Emitter) ack(s *slot) {
 			m.DedupeHit()
 		}
 		e.acknowledge(s, true)
-		e.release(s)
 		return
 	}
 	err := s.lk.err
@@ -536,15 +536,21 @@ func (e *Emitter) ack(s *slot) {
 		m.Appended(s.kind, s.stream, len(s.buf))
 	}
 	e.acknowledge(s, false)
-	e.release(s)
 }
 
-// acknowledge tells OnDurable, if set, about s's record.
+// acknowledge frees s's slot, then tells OnDurable, if set, about its
+// record. The slot goes first: a TryEmit waits for no OnDurable but a
+// duplicate's own, and a callback that panics (in a caller of TryEmit
+// that recovers, for a duplicate) cannot keep a slot forever.
 func (e *Emitter) acknowledge(s *slot, duplicate bool) {
-	if e.opts.OnDurable != nil {
-		e.opts.OnDurable(EmitAck{WriterID: s.writer, Stream: s.stream, Seq: s.lk.seq, Hash: s.lk.sealed.Hash,
-			Bytes: len(s.buf), Latency: time.Since(s.emitted), Duplicate: duplicate})
+	if e.opts.OnDurable == nil {
+		e.release(s)
+		return
 	}
+	a := EmitAck{WriterID: s.writer, Stream: s.stream, Seq: s.lk.seq, Hash: s.lk.sealed.Hash,
+		Bytes: len(s.buf), Latency: time.Since(s.emitted), Duplicate: duplicate}
+	e.release(s)
+	e.opts.OnDurable(a)
 }
 
 // Close stops accepting records (TryEmit and Emit return

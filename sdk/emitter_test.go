@@ -765,3 +765,37 @@ func TestEmitterSlowOnDurable(t *testing.T) {
 		t.Fatalf("chain holds %d records, want %d", len(got), n)
 	}
 }
+
+// TestEmitterDuplicatePanicFreesSlot: OnDurable runs on TryEmit's
+// goroutine for a duplicate; when it panics and the caller recovers (as
+// net/http does), the slot is already free: the emitter does not fill up
+// with records nobody will ever acknowledge.
+func TestEmitterDuplicatePanicFreesSlot(t *testing.T) {
+	l := coreLog(t, sdk.Config{})
+	e := newEmitter(t, l, sdk.EmitterOptions{Depth: 4, OnDurable: func(a sdk.EmitAck) {
+		if a.Duplicate {
+			panic("host bug")
+		}
+	}})
+	orig := emitRecord(0, 1, "s")
+	if err := e.TryEmit(&orig); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for e.Stats().Appended == 0 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	for i := 0; i < 10; i++ {
+		func() {
+			defer func() { _ = recover() }()
+			r := emitRecord(0, 1, "s")
+			if err := e.TryEmit(&r); err != nil {
+				t.Fatalf("retry %d: %v", i, err)
+			}
+		}()
+	}
+	fresh := emitRecord(0, 2, "s")
+	if err := e.TryEmit(&fresh); err != nil {
+		t.Fatalf("after 10 panicking duplicate acknowledgements: %v (stats %+v)", err, e.Stats())
+	}
+}

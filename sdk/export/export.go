@@ -59,7 +59,9 @@ type Exporter struct {
 // Export writes the bundle of chain (writer, stream) of the durable log in
 // dir holding its records after prev (nil for the first export) up to the
 // chain's last record, with a new checkpoint of that size signed by the
-// Exporter's signer. It refuses a log that no longer extends prev: fewer
+// Exporter's signer. It refuses to sign with a Signer the chain retired
+// before its end (sdk.ErrConfig; after RotateKey, export with the new
+// key), and a log that no longer extends prev: fewer
 // records than prev.Size (*Error ReasonTruncated) or another root at
 // prev.Size (ReasonFork). With no record after prev it returns
 // ErrNothingToExport.
@@ -72,6 +74,7 @@ func (e *Exporter) Export(dir, writer, stream string, prev *State) (*Bundle, err
 	tree := checkpoint.NewTree()
 	var recs []sdk.Sealed
 	arena := make([]byte, 0, logBytes(dir))
+	var retiredAt uint64 // the seq of a transition that retired e.Signer
 	_, err := sdk.ReadDir(dir, func(rec sdk.Sealed, pos wal.Position) error {
 		v, err := canonical.OpenAuditRecord(rec.Bytes)
 		if err != nil || string(v.WriterID()) != writer || string(v.Stream()) != stream {
@@ -79,6 +82,11 @@ func (e *Exporter) Export(dir, writer, stream string, prev *State) (*Bundle, err
 		}
 		if want := uint64(tree.Size()) + 1; v.Seq() != want {
 			return fmt.Errorf("export: %s: %s/%s seq %d where %d belongs", pos, writer, stream, v.Seq(), want)
+		}
+		if e.NoteSigner == nil && e.Signer != nil && rec.Signed && rec.KeyID == e.Signer.KeyID() {
+			if _, ok, _ := sdk.KeyTransition(v); ok {
+				retiredAt = v.Seq()
+			}
 		}
 		tree.Append(rec.Hash)
 		if tree.Size() > m {
@@ -93,6 +101,12 @@ func (e *Exporter) Export(dir, writer, stream string, prev *State) (*Bundle, err
 	})
 	if err != nil {
 		return nil, err
+	}
+	if retiredAt > 0 && uint64(tree.Size()) > retiredAt {
+		// Its checkpoint would vouch for records after its retirement,
+		// which verifiers refuse (checkpoint.InForce).
+		return nil, fmt.Errorf("export: %w: key %s was retired at %s/%s seq %d; sign with the key that transition names",
+			sdk.ErrConfig, e.Signer.KeyID(), writer, stream, retiredAt)
 	}
 	b, err := e.build(tree, checkpoint.Origin(writer, stream), writer, recs, prev)
 	if err != nil {

@@ -206,6 +206,9 @@ func (k *Keeper) FollowKey(next sdk.Signer) {
 	k.mu.Unlock()
 }
 
+// Signer returns the key the Keeper signs with now.
+func (k *Keeper) Signer() sdk.Signer { return k.currentSigner() }
+
 func (k *Keeper) currentSigner() sdk.Signer {
 	k.mu.Lock()
 	defer k.mu.Unlock()

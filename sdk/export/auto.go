@@ -14,7 +14,8 @@ import (
 // (every N records, every T, on Seal and Close) is followed by the bundle
 // of the records since the chain's previous export. Exports run on one
 // goroutine of their own, in order; the first failure stops them and is
-// reported by Err and Close.
+// reported by Err and Close. Unless the Exporter has a NoteSigner, the
+// bundles are signed with the Keeper's key, which follows Log.RotateKey.
 type Auto struct {
 	Exporter *Exporter
 	Log      *sdk.Log           // where the records are read from (Log.Records)
@@ -92,7 +93,13 @@ func (a *Auto) export(cp checkpoint.Checkpoint) error {
 	if err != nil {
 		return err
 	}
-	b, err := a.Exporter.ExportTree(a.Keeper.Tree(cp.WriterID, cp.Stream), cp.WriterID, cp.Stream, recs, prev)
+	ex := a.Exporter
+	if ex.NoteSigner == nil {
+		e := *ex
+		e.Signer = a.Keeper.Signer() // the key in force, after a rotation too
+		ex = &e
+	}
+	b, err := ex.ExportTree(a.Keeper.Tree(cp.WriterID, cp.Stream), cp.WriterID, cp.Stream, recs, prev)
 	if err != nil {
 		return err
 	}

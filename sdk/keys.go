@@ -19,6 +19,8 @@ import (
 	"sync"
 
 	"github.com/zeebo/blake3"
+
+	"github.com/rustyonions/ron-audit-go/internal/fsutil"
 )
 
 // Categories of key error, for errors.Is. Every error the key functions
@@ -288,10 +290,7 @@ func readKeyFile(path string, private bool) ([]byte, error) {
 // holdsPublicKey reports whether the file at path starts a PEM "PUBLIC
 // KEY" block (it reads at most the first line).
 func holdsPublicKey(path string) bool {
-	if fi, err := os.Stat(path); err != nil || !fi.Mode().IsRegular() {
-		return false
-	}
-	f, err := os.Open(path)
+	f, _, err := fsutil.OpenRegular(path)
 	if err != nil {
 		return false
 	}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+
+	"github.com/rustyonions/ron-audit-go/internal/fsutil"
 )
 
 // FileError reports a key or salt file that cannot be loaded or written.
@@ -42,28 +44,18 @@ type fileProblem struct {
 }
 
 // openSecret opens a key or salt file for reading. It refuses anything but
-// a regular file (a FIFO or device is refused before it is opened, and the
-// opened file is checked again) and, when private is set and the OS has
-// Unix permission bits, a file whose mode lets group or others access it.
-// what names the file in the reason, e.g. "private key file".
+// a regular file (fsutil.OpenRegular: a FIFO is refused without blocking,
+// even one swapped in after a check) and, when private is set and the OS
+// has Unix permission bits, a file whose mode lets group or others access
+// it. what names the file in the reason, e.g. "private key file".
 func openSecret(path, what string, private bool) (*os.File, *fileProblem) {
-	fi, err := os.Stat(path)
+	f, fi, err := fsutil.OpenRegular(path)
+	var nr *fsutil.NotRegularError
+	if errors.As(err, &nr) {
+		return nil, &fileProblem{reason: "not a regular file (mode " + nr.Mode.String() + ")"}
+	}
 	if err != nil {
 		return nil, &fileProblem{reason: "cannot read", err: err}
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, &fileProblem{reason: "not a regular file (mode " + fi.Mode().String() + ")"}
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, &fileProblem{reason: "cannot read", err: err}
-	}
-	if fi, err = f.Stat(); err != nil || !fi.Mode().IsRegular() {
-		f.Close()
-		if err != nil {
-			return nil, &fileProblem{reason: "cannot read", err: err}
-		}
-		return nil, &fileProblem{reason: "not a regular file (mode " + fi.Mode().String() + ")"}
 	}
 	if perm := fi.Mode().Perm(); private && perm&0o077 != 0 && runtime.GOOS != "windows" {
 		f.Close()

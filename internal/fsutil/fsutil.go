@@ -1,6 +1,8 @@
-// Package fsutil holds the one way ron-audit writes a small file that must
-// survive a crash whole: next to its destination, fsynced, renamed into
-// place, and the directory fsynced.
+// Package fsutil holds ron-audit's two file rules: the one way it writes a
+// small file that must survive a crash whole (next to its destination,
+// fsynced, renamed into place, and the directory fsynced), and the one way
+// it opens a file it reads from a path others may control (a regular file
+// only, never blocking on a named pipe: OpenRegular).
 package fsutil
 
 import (

@@ -143,21 +143,18 @@ func (c *keptChain) loadLatest(dir string) {
 // *Error of ReasonFormat, found before more than MaxNoteSize+1 bytes are
 // read.
 func ReadNote(path string) ([]byte, error) {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return nil, err
+	f, fi, err := fsutil.OpenRegular(path)
+	var nr *fsutil.NotRegularError
+	if errors.As(err, &nr) {
+		return nil, newErr(ReasonFormat, nr.Error(), nil)
 	}
-	if !fi.Mode().IsRegular() {
-		return nil, newErr(ReasonFormat, path+" is not a regular file ("+fi.Mode().Type().String()+")", nil)
-	}
-	if fi.Size() > MaxNoteSize {
-		return nil, newErr(ReasonFormat, path+" is "+strconv.FormatInt(fi.Size(), 10)+" bytes, more than a checkpoint's "+strconv.Itoa(MaxNoteSize), nil)
-	}
-	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
+	if fi.Size() > MaxNoteSize {
+		return nil, newErr(ReasonFormat, path+" is "+strconv.FormatInt(fi.Size(), 10)+" bytes, more than a checkpoint's "+strconv.Itoa(MaxNoteSize), nil)
+	}
 	b, err := io.ReadAll(io.LimitReader(f, MaxNoteSize+1)) // it may have grown since
 	if err != nil {
 		return nil, err

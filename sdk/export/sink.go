@@ -1,6 +1,7 @@
 package export
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -113,21 +114,18 @@ const MaxFileSize = 1 << 30
 // the reader, a device never end) of at most MaxFileSize bytes, refused
 // before it is read otherwise (ReasonFormat).
 func ReadFile(path string) ([]byte, error) {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return nil, err
+	f, fi, err := fsutil.OpenRegular(path)
+	var nr *fsutil.NotRegularError
+	if errors.As(err, &nr) {
+		return nil, &Error{Reason: ReasonFormat, Detail: nr.Error()}
 	}
-	if !fi.Mode().IsRegular() {
-		return nil, &Error{Reason: ReasonFormat, Detail: path + " is not a regular file (" + fi.Mode().Type().String() + ")"}
-	}
-	if fi.Size() > MaxFileSize {
-		return nil, &Error{Reason: ReasonFormat, Detail: path + " is " + strconv.FormatInt(fi.Size(), 10) + " bytes, more than " + strconv.Itoa(MaxFileSize)}
-	}
-	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
+	if fi.Size() > MaxFileSize {
+		return nil, &Error{Reason: ReasonFormat, Detail: path + " is " + strconv.FormatInt(fi.Size(), 10) + " bytes, more than " + strconv.Itoa(MaxFileSize)}
+	}
 	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1)) // it may have grown since
 	if err != nil {
 		return nil, err

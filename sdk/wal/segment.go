@@ -4,11 +4,13 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
-	"os"
 	"strconv"
+
+	"github.com/rustyonions/ron-audit-go/internal/fsutil"
 )
 
 // Format constants (FORMAT.md).
@@ -150,23 +152,17 @@ func ReadSegmentFile(path string, last bool, fn func(Frame) error) (SegmentInfo,
 }
 
 func scanSegmentFile(path string, last bool, expect []byte, prev uint64, fn func(Frame) error) (SegmentInfo, error) {
-	// Stat before opening: opening a named pipe blocks until a writer
-	// comes, so a FIFO named like a segment would hang the reader.
-	if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() {
-		return SegmentInfo{File: path}, &CorruptError{File: path, Reason: "not a regular file (mode " + fi.Mode().String() + ")", LastIndex: prev}
+	// A named pipe named like a segment would block a plain open until a
+	// writer came; OpenRegular refuses it at once.
+	f, fi, err := fsutil.OpenRegular(path)
+	var nr *fsutil.NotRegularError
+	if errors.As(err, &nr) {
+		return SegmentInfo{File: path}, &CorruptError{File: path, Reason: "not a regular file (mode " + nr.Mode.String() + ")", LastIndex: prev}
 	}
-	f, err := os.Open(path)
 	if err != nil {
 		return SegmentInfo{File: path}, &Error{Op: "read", Path: path, Err: err}
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return SegmentInfo{File: path}, &Error{Op: "read", Path: path, Err: err}
-	}
-	if !fi.Mode().IsRegular() {
-		return SegmentInfo{File: path}, &CorruptError{File: path, Reason: "not a regular file (mode " + fi.Mode().String() + ")", LastIndex: prev}
-	}
 	s := segScan{r: f, size: fi.Size(), file: path, last: last, expect: expect, prev: prev, fn: fn}
 	return s.run()
 }

@@ -1,0 +1,50 @@
+//go:build unix
+
+package fsutil
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestOpenRegularFIFO: a named pipe is refused at once by the open itself
+// (not by a stat before it, which a swap after the stat would get past):
+// a plain open would wait for a writer forever.
+func TestOpenRegularFIFO(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "key")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skip("mkfifo:", err)
+	}
+	done := make(chan error, 1)
+	go func() { _, _, err := OpenRegular(fifo); done <- err }()
+	select {
+	case err := <-done:
+		var nr *NotRegularError
+		if !errors.As(err, &nr) || nr.Mode&os.ModeNamedPipe == 0 {
+			t.Fatalf("OpenRegular(FIFO): %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("OpenRegular blocks on a FIFO")
+	}
+	reg := filepath.Join(dir, "file")
+	if err := os.WriteFile(reg, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, fi, err := OpenRegular(reg)
+	if err != nil || fi.Size() != 1 {
+		t.Fatalf("a regular file: %v", err)
+	}
+	b := make([]byte, 2)
+	if n, _ := f.Read(b); n != 1 || b[0] != 'x' {
+		t.Fatal("read")
+	}
+	f.Close()
+	if _, _, err := OpenRegular(dir); err == nil {
+		t.Fatal("a directory opened")
+	}
+}

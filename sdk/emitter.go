@@ -242,7 +242,10 @@ func NewEmitter(log *Log, opts EmitterOptions) (*Emitter, error) {
 	if err := log.failure(); err != nil {
 		return nil, err
 	}
-	if !log.emitting.CompareAndSwap(false, true) {
+	log.rotating.Lock() // waits for a RotateKey under way
+	took := log.emitting.CompareAndSwap(false, true)
+	log.rotating.Unlock()
+	if !took {
 		return nil, fmt.Errorf("%w: the log already has an emitter", ErrConfig)
 	}
 	e := &Emitter{

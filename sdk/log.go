@@ -130,6 +130,10 @@ type Log struct {
 	closed bool
 	// emitting is set while an Emitter owns the log's appends.
 	emitting atomic.Bool
+	// rotating is held through a RotateKey, and by NewEmitter while it
+	// sets emitting: rotations run one at a time and never beside an
+	// emitter.
+	rotating sync.Mutex
 	// hasFailed is set (under mu) once failed is.
 	hasFailed atomic.Bool
 }

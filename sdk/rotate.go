@@ -43,7 +43,12 @@ func isTransition(attrs []canonical.Attr) bool {
 // refuse its signatures after its transition): RotateKey to it fails with
 // ErrConfig and changes nothing. An Observer that is a KeyFollower (the
 // checkpoint Keeper) signs with next from the start of the rotation.
+// Concurrent calls run one after the other; NewEmitter waits for a
+// rotation under way, and RotateKey fails with ErrEmitting while an
+// Emitter runs.
 func (l *Log) RotateKey(next Signer) ([]Head, error) {
+	l.rotating.Lock() // one rotation at a time, and no emitter starts meanwhile
+	defer l.rotating.Unlock()
 	if err := l.failure(); err != nil {
 		return nil, err
 	}

@@ -4,6 +4,8 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"path/filepath"
+	"strconv"
+	"sync"
 	"testing"
 
 	"github.com/rustyonions/ron-audit-go/canonical"
@@ -108,5 +110,50 @@ func TestRotateKeySealedAndDurable(t *testing.T) {
 	l.Close()
 	if _, err := sdk.VerifyDir(dir, sdk.NewKeySet(old.Public()), true, nil); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestRotateKeyConcurrent: two rotations at once run one after the other,
+// so every chain ends under the same key, the log's: they interleaved
+// chain by chain and left some chains under each key.
+func TestRotateKeyConcurrent(t *testing.T) {
+	for trial := 0; trial < 5; trial++ {
+		orig := rotateSigner(t, "orig key")
+		l := coreLog(t, sdk.Config{Signer: orig})
+		for i := 0; i < 20; i++ {
+			r := coreRecord(i)
+			r.Stream = "s" + strconv.Itoa(i)
+			if _, err := l.Append(&r); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ka, kb := rotateSigner(t, "key a"), rotateSigner(t, "key b")
+		var wg sync.WaitGroup
+		for _, k := range []sdk.Signer{ka, kb} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if _, err := l.RotateKey(k); err != nil {
+					t.Error(err)
+				}
+			}()
+		}
+		wg.Wait()
+		signers := map[sdk.KeyID]int{}
+		for i := 0; i < 20; i++ {
+			r := coreRecord(100 + i)
+			r.Stream = "s" + strconv.Itoa(i)
+			a, err := l.Append(&r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			signers[a.Record.KeyID]++
+			if _, err := sdk.VerifyChain(l.Store().Iter(r.WriterID, r.Stream), sdk.NewKeySet(orig.Public()), sdk.VerifyOptions{}); err != nil {
+				t.Fatalf("trial %d chain %s: %v", trial, r.Stream, err)
+			}
+		}
+		if len(signers) != 1 {
+			t.Fatalf("trial %d: chains split between keys after concurrent rotations: %v", trial, signers)
+		}
 	}
 }

@@ -161,10 +161,21 @@ type Metrics struct {
 	busyC   prometheus.Counter // endpoint="emit"
 
 	// streams maps a stream to its appended counters, one per kind:
-	// copy-on-write, so Appended reads it without a lock.
+	// copy-on-write, so Appended reads it without a lock. Once it holds
+	// MaxStreams streams (full), new streams count as StreamOverflow.
 	streams atomic.Pointer[map[string]*[numKinds]prometheus.Counter]
+	full    atomic.Bool
 	mu      sync.Mutex // serializes writers of streams
 }
+
+// MaxStreams bounds the stream label of audit_appended_total: streams come
+// from the records, and a series per stream without end would grow the
+// registry (and every scrape) without bound. Records of streams beyond
+// the first MaxStreams count under the stream label StreamOverflow.
+const MaxStreams = 1024
+
+// StreamOverflow is the stream label of the streams beyond MaxStreams.
+const StreamOverflow = "_other"
 
 // New creates the audit metrics and registers them on reg. If a metric
 // cannot be registered (a name already taken, e.g. New called twice on one
@@ -229,15 +240,21 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 
 // Appended counts one record appended to stream: audit_appended_total
 // {kind,stream} and its canonical size in audit_bytes_total. The stream's
-// series are created on its first record.
+// series are created on its first record; past MaxStreams streams, a new
+// one counts as StreamOverflow.
 func (m *Metrics) Appended(kind canonical.Kind, stream string, bytes int) {
 	k := kind
 	if int(k) >= numKinds {
 		k = canonical.KindUnknown
 	}
-	cs, ok := (*m.streams.Load())[stream]
+	streams := *m.streams.Load()
+	cs, ok := streams[stream]
+	if !ok && m.full.Load() {
+		stream = StreamOverflow
+		cs, ok = streams[stream]
+	}
 	if !ok {
-		cs = m.addStream(stream)
+		cs, stream = m.addStream(stream)
 	}
 	c := cs[k]
 	if c == nil {
@@ -249,12 +266,21 @@ func (m *Metrics) Appended(kind canonical.Kind, stream string, bytes int) {
 	}
 }
 
-func (m *Metrics) addStream(stream string) *[numKinds]prometheus.Counter {
+// addStream adds stream's entry, or StreamOverflow's once MaxStreams
+// streams have one, and returns it and the stream label it counts under.
+func (m *Metrics) addStream(stream string) (*[numKinds]prometheus.Counter, string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	old := *m.streams.Load()
 	if cs, ok := old[stream]; ok {
-		return cs
+		return cs, stream
+	}
+	if len(old) >= MaxStreams {
+		m.full.Store(true)
+		stream = StreamOverflow
+		if cs, ok := old[stream]; ok {
+			return cs, stream
+		}
 	}
 	next := make(map[string]*[numKinds]prometheus.Counter, len(old)+1)
 	for s, cs := range old {
@@ -263,7 +289,7 @@ func (m *Metrics) addStream(stream string) *[numKinds]prometheus.Counter {
 	cs := new([numKinds]prometheus.Counter)
 	next[stream] = cs
 	m.streams.Store(&next)
-	return cs
+	return cs, stream
 }
 
 // addKind creates the series of (kind, stream) on its first record (a

@@ -533,3 +533,24 @@ func TestDropReasonsCoverSDK(t *testing.T) {
 		}
 	}
 }
+
+// TestStreamCardinality: the stream label stops growing at MaxStreams;
+// records of later streams count under StreamOverflow, and none is lost.
+func TestStreamCardinality(t *testing.T) {
+	m, _ := newMetrics(t)
+	const streams = MaxStreams + 500
+	for i := 0; i < streams; i++ {
+		m.Appended(canonical.KindCapIssued, fmt.Sprint("s", i), 1)
+	}
+	m.Appended(canonical.KindCapIssued, "s0", 1) // a stream seen before the cap keeps its series
+	m.Appended(canonical.KindCapIssued, fmt.Sprint("s", streams+1), 1)
+	if n := testutil.CollectAndCount(m.appended); n != MaxStreams+1 {
+		t.Fatalf("%d series of %s, want %d", n, NameAppended, MaxStreams+1)
+	}
+	if got := testutil.ToFloat64(m.appended.WithLabelValues(kindLabels[canonical.KindCapIssued], "s0")); got != 2 {
+		t.Fatalf("s0: %v", got)
+	}
+	if got := testutil.ToFloat64(m.appended.WithLabelValues(kindLabels[canonical.KindCapIssued], StreamOverflow)); got != 501 {
+		t.Fatalf("%s: %v, want 501", StreamOverflow, got)
+	}
+}

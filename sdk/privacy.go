@@ -36,7 +36,11 @@ const (
 	// the record keeps network-level forensics (which network, which
 	// provider, which region) without identifying a host. A prefix narrower
 	// than that is widened to it; a wider one is kept (masked). IPv4-mapped
-	// IPv6 addresses are treated as IPv4. The zero IPMode.
+	// IPv6 addresses are treated as IPv4, and a 6to4 address (2002::/16),
+	// which carries the client's IPv4 address in bits 16-47, is cut to /40
+	// (that address's /24). Teredo, NAT64 (64:ff9b::/96) and ISATAP
+	// addresses carry the client's IPv4 address after bit 64, which the
+	// /64 drops. The zero IPMode.
 	IPTruncate IPMode = iota
 	// IPDrop removes every attr that holds an address. Use it where records
 	// need no network information at all.
@@ -248,14 +252,21 @@ func (p *Privacy) rewrite(v string, keyed bool, h **blake3.Hasher) (string, bool
 // most /24 for IPv4 and /64 for IPv6, masked.
 func truncateIP(a netip.Addr, bits int) netip.Prefix {
 	lim := 64
-	if a.Is4() {
+	switch {
+	case a.Is4():
 		lim = 24
+	case sixToFour.Contains(a):
+		lim = 16 + 24 // the IPv4 address it carries, cut to its /24
 	}
 	if bits < 0 || bits > lim {
 		bits = lim
 	}
 	return netip.PrefixFrom(a, bits).Masked()
 }
+
+// sixToFour is 2002::/16 (RFC 3056), whose next 32 bits are the client's
+// IPv4 address: its /64 would keep that address whole.
+var sixToFour = netip.MustParsePrefix("2002::/16")
 
 // hashIP writes IPHashPrefix and the keyed hash of the canonical text of
 // a, or of the masked prefix a/bits.
@@ -310,6 +321,12 @@ func parseIPElem(s string) (netip.Addr, int, bool) {
 	if i := strings.LastIndexByte(s, ':'); i > 0 && allDigits(s[i+1:]) && looksAddr(s[:i]) {
 		// "v4:port" (or an unbracketed IPv6 that only parses without the
 		// last group, taken as a port too); the port is dropped.
+		if a, err := netip.ParseAddr(s[:i]); err == nil {
+			return normIP(a, -1)
+		}
+	}
+	if i := strings.IndexByte(s, '%'); i > 0 && looksV4(s[:i]) {
+		// "v4%zone": netip takes zones only on IPv6; the zone is dropped.
 		if a, err := netip.ParseAddr(s[:i]); err == nil {
 			return normIP(a, -1)
 		}

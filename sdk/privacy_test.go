@@ -63,8 +63,17 @@ func TestPrivacyTruncate(t *testing.T) {
 		// IPv4-mapped IPv6 is IPv4.
 		{"::ffff:203.0.113.7", "203.0.113.0/24"},
 		{"::ffff:cb00:7107", "203.0.113.0/24"},
-		// Zones are dropped.
+		// A 6to4 address carries an IPv4 address in bits 16-47: cut to
+		// that address's /24, not the /64 that would keep it whole.
+		{"2002:cb00:7107::1", "2002:cb00:7100::/40"},
+		{"2002:cb00:7107:1234::/64", "2002:cb00:7100::/40"},
+		{"2002::/16", "2002::/16"},
+		// Teredo and NAT64 carry the client after bit 64: the /64 drops it.
+		{"2001:0:4136:e378:8000:63bf:34ff:8cf8", "2001:0:4136:e378::/64"},
+		{"64:ff9b::203.0.113.7", "64:ff9b::/64"},
+		// Zones are dropped, on IPv4 too.
 		{"fe80::1%eth0", "fe80::/64"},
+		{"203.0.113.7%eth0", "203.0.113.0/24"},
 		// Ports are dropped.
 		{"203.0.113.7:443", "203.0.113.0/24"},
 		{"[2001:db8:1:2::5]:8443", "2001:db8:1:2::/64"},

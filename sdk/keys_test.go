@@ -367,6 +367,28 @@ func TestLoadSignerRefusesOpenPermissions(t *testing.T) {
 	if _, err := LoadSigner(pubPath); !errors.Is(err, ErrKeyFormat) || !strings.Contains(err.Error(), "holds a public key") || strings.Contains(err.Error(), "chmod") {
 		t.Errorf("LoadSigner(%s): %v", pubPath, err)
 	}
+	// A key in a directory others may write is refused (they could put
+	// their own key in its place), unless the directory is sticky.
+	for _, mode := range []os.FileMode{0o777, 0o770, 0o757} {
+		if err := os.Chmod(privPath, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(dir, mode); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := LoadSigner(privPath); !errors.Is(err, ErrKeyPermissions) || !strings.Contains(err.Error(), "chmod go-w "+dir) {
+			t.Errorf("directory mode %04o: %v", mode, err)
+		}
+	}
+	if err := os.Chmod(dir, os.ModeSticky|0o777); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadSigner(privPath); err != nil {
+		t.Errorf("sticky directory: %v", err)
+	}
+	if err := os.Chmod(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
 	// Owner-only modes load.
 	for _, mode := range []os.FileMode{0o600, 0o400, 0o700} {
 		if err := os.Chmod(privPath, mode); err != nil {

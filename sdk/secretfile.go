@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
 
 	"github.com/rustyonions/ron-audit-go/internal/fsutil"
@@ -47,7 +48,8 @@ type fileProblem struct {
 // a regular file (fsutil.OpenRegular: a FIFO is refused without blocking,
 // even one swapped in after a check) and, when private is set and the OS
 // has Unix permission bits, a file whose mode lets group or others access
-// it. what names the file in the reason, e.g. "private key file".
+// it, or whose directory group or others may write (without the sticky
+// bit). what names the file in the reason, e.g. "private key file".
 func openSecret(path, what string, private bool) (*os.File, *fileProblem) {
 	f, fi, err := fsutil.OpenRegular(path)
 	var nr *fsutil.NotRegularError
@@ -61,6 +63,16 @@ func openSecret(path, what string, private bool) (*os.File, *fileProblem) {
 		f.Close()
 		return nil, &fileProblem{perms: true, reason: fmt.Sprintf("%s has mode %04o, which lets group or others access it; "+
 			"restrict it to the owner with: chmod 600 %s", what, perm, path)}
+	}
+	// A directory others may write lets them put their own key or salt in
+	// its place (unless sticky: then only the owner may rename or remove
+	// it).
+	dir := filepath.Dir(path)
+	if di, err := os.Stat(dir); private && err == nil && runtime.GOOS != "windows" &&
+		di.Mode().Perm()&0o022 != 0 && di.Mode()&os.ModeSticky == 0 {
+		f.Close()
+		return nil, &fileProblem{perms: true, reason: fmt.Sprintf("its directory %s has mode %04o, so group or others can replace the %s; "+
+			"restrict it with: chmod go-w %s", dir, di.Mode().Perm(), what, dir)}
 	}
 	return f, nil
 }

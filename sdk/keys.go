@@ -183,8 +183,10 @@ func writeNewFile(path string, b []byte, perm os.FileMode) error {
 // writes it, and returns a signer for it.
 //
 // Except on Windows, it refuses a file whose mode lets group or others
-// access it (mode&0o077 != 0) with a *KeyFileError matching
-// ErrKeyPermissions; chmod 600 fixes it. Other failures are a
+// access it (mode&0o077 != 0), or that lies in a directory group or others
+// may write (without the sticky bit), with a *KeyFileError matching
+// ErrKeyPermissions; chmod 600 (or chmod go-w on the directory) fixes it.
+// Other failures are a
 // *KeyFileError too: an unreadable or missing file (wrapping the
 // *fs.PathError), or, matching ErrKeyFormat, a file that is not a single
 // PEM block, not PKCS#8, not Ed25519, or holds a public key.

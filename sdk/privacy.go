@@ -491,8 +491,10 @@ const maxSaltFile = 2*SaltSize + 2
 //
 // Except on Windows, where files have no Unix permission bits, LoadSalt
 // refuses a file whose mode lets group or others access it (mode&0o077 !=
-// 0) with a *SaltFileError matching ErrSaltPermissions; chmod 600 fixes
-// it. Other failures are a *SaltFileError too: a missing or unreadable
+// 0), or that lies in a directory group or others may write (without the
+// sticky bit), with a *SaltFileError matching ErrSaltPermissions; chmod
+// 600 (or chmod go-w on the directory) fixes it. Other failures are a
+// *SaltFileError too: a missing or unreadable
 // file or one that is not a regular file (wrapping the *fs.PathError when
 // there is one), or, matching ErrSaltFormat, contents that are not a
 // salt.

@@ -5,7 +5,7 @@
 // /readyz fails closed when the audit plane is degraded.
 //
 //	go run ./examples/host                  # Micronode: RAM only, on :9464
-//	go run ./examples/host -wal /var/lib/audit -addr :8080 -rate 500
+//	go run ./examples/host -wal /var/lib/audit -addr :8080 -rate 500   # key: /var/lib/audit/host.key
 //	curl localhost:9464/object/report.pdf   # a request, audited
 //	curl localhost:9464/metrics             # audit_appended_total, ...
 //	curl -i localhost:9464/readyz           # 200, or 503 and why
@@ -23,10 +23,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"sync"
 	"syscall"
 	"time"
@@ -43,6 +45,7 @@ import (
 
 type config struct {
 	walDir      string        // "": Micronode (RAM only)
+	keyPath     string        // "": with walDir, walDir/host.key (made on first start); else a key in RAM
 	rate        int           // background requests per second
 	verifyEvery time.Duration // how often the host re-verifies its chains
 }
@@ -51,6 +54,7 @@ func main() {
 	addr := flag.String("addr", ":9464", "listen address")
 	var cfg config
 	flag.StringVar(&cfg.walDir, "wal", "", "durable log directory (default: Micronode, RAM only)")
+	flag.StringVar(&cfg.keyPath, "key", "", "private key file, mode 0600 (default: with -wal, DIR/host.key, made on first start; else a key in RAM)")
 	flag.IntVar(&cfg.rate, "rate", 0, "background requests per second (0: none)")
 	flag.DurationVar(&cfg.verifyEvery, "verify-every", 10*time.Second, "how often to re-verify the chains")
 	flag.Parse()
@@ -68,6 +72,34 @@ func main() {
 	}
 }
 
+// loadSigner loads the host's key with sdk.LoadSigner (which refuses
+// loose permissions). A durable log needs the same key on every start (its
+// records are verified with it on open), so with -wal and no -key the key
+// lives in the log's directory, made on the first start. In RAM only, a
+// fresh key per run keeps the example self-contained.
+func loadSigner(cfg config) (*sdk.Ed25519Signer, error) {
+	path := cfg.keyPath
+	if path == "" && cfg.walDir != "" {
+		path = filepath.Join(cfg.walDir, "host.key")
+		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+			if err := os.MkdirAll(cfg.walDir, 0o700); err != nil {
+				return nil, err
+			}
+			if _, _, _, err := sdk.GenerateKeyFiles(cfg.walDir, "host"); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if path != "" {
+		return sdk.LoadSigner(path)
+	}
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	return sdk.NewEd25519Signer(priv)
+}
+
 // run serves on ln until ctx ends, then drains and closes.
 func run(ctx context.Context, cfg config, ln net.Listener, logw io.Writer) error {
 	// The host's registry: ron-audit never registers globally.
@@ -78,13 +110,7 @@ func run(ctx context.Context, cfg config, ln net.Listener, logw io.Writer) error
 		return err
 	}
 
-	// A fresh key per run keeps the example self-contained; a real host
-	// loads its key with sdk.LoadSigner (refusing loose permissions).
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		return err
-	}
-	signer, err := sdk.NewEd25519Signer(priv)
+	signer, err := loadSigner(cfg)
 	if err != nil {
 		return err
 	}

@@ -80,17 +80,60 @@ func TestHost(t *testing.T) {
 				t.Fatalf("log: %s", out.String())
 			}
 			if walDir != "" {
-				// Everything but signatures (the host's key lived in RAM):
-				// every appended record is on disk, hashed and linked.
-				sum, err := sdk.VerifyDir(walDir, nil, false, nil)
+				// Every appended record is on disk, hashed, linked and
+				// signed by the key kept with the log.
+				pub, err := sdk.LoadPublicKey(filepath.Join(walDir, "host.pub"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				sum, err := sdk.VerifyDir(walDir, sdk.NewKeySet(pub), false, nil)
 				if err != nil {
 					t.Fatal(err)
 				}
 				if want := fmt.Sprintf("host: %d records appended", sum.Records); !strings.Contains(out.String(), want) || sum.Records < 10 {
 					t.Fatalf("%d records on disk; log: %s", sum.Records, out.String())
 				}
+				restart(t, walDir, sum.Records)
 			}
 		})
+	}
+}
+
+// restart starts the host again on its log: it must open it (same key),
+// append after what is there, and close cleanly.
+func restart(t *testing.T, walDir string, before uint64) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() {
+		done <- run(ctx, config{walDir: walDir, verifyEvery: time.Hour}, ln, io.Discard)
+	}()
+	var resp *http.Response
+	for i := 0; i < 100; i++ { // until it serves, or run has failed
+		if resp, err = http.Get("http://" + ln.Addr().String() + "/object/again.pdf"); err == nil {
+			break
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("restart on the same log: %v", err)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("after a restart: %v", err)
+	}
+	resp.Body.Close()
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("restart on the same log: %v", err)
+	}
+	sum, err := sdk.VerifyDir(walDir, nil, false, nil)
+	if err != nil || sum.Records <= before {
+		t.Fatalf("after the restart: %d records (before %d), %v", sum.Records, before, err)
 	}
 }
 

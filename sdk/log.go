@@ -583,12 +583,7 @@ func (l *Log) sealLocked(c *chain) (Head, error) {
 // shutdown) and returns the first error.
 func (l *Log) SealAll() error {
 	l.mu.RLock()
-	var all []*chain
-	for _, w := range l.chains {
-		for _, c := range w {
-			all = append(all, c)
-		}
-	}
+	all := l.chainsLocked(nil)
 	l.mu.RUnlock()
 	var first error
 	for _, c := range all {
@@ -639,14 +634,22 @@ func (l *Log) Heads() []Head {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	var out []Head
-	for _, w := range l.chains {
-		for _, c := range w {
-			c.mu.Lock()
-			out = append(out, c.head)
-			c.mu.Unlock()
-		}
+	for _, c := range l.chainsLocked(nil) {
+		c.mu.Lock()
+		out = append(out, c.head)
+		c.mu.Unlock()
 	}
 	return out
+}
+
+// chainsLocked appends every chain to dst; the caller holds l.mu.
+func (l *Log) chainsLocked(dst []*chain) []*chain {
+	for _, w := range l.chains {
+		for _, c := range w {
+			dst = append(dst, c)
+		}
+	}
+	return dst
 }
 
 // fingerprint is a fast hash of a record's canonical bytes without the

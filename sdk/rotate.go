@@ -56,12 +56,7 @@ func (l *Log) RotateKey(next Signer) ([]Head, error) {
 		return nil, ErrEmitting
 	}
 	l.mu.RLock()
-	var all []*chain
-	for _, w := range l.chains {
-		for _, c := range w {
-			all = append(all, c)
-		}
-	}
+	all := l.chainsLocked(nil)
 	l.mu.RUnlock()
 	for _, c := range all {
 		c.mu.Lock()
@@ -79,12 +74,7 @@ func (l *Log) RotateKey(next Signer) ([]Head, error) {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	l.signer = next // chains started from here on begin with next
-	all = all[:0]
-	for _, w := range l.chains {
-		for _, c := range w {
-			all = append(all, c)
-		}
-	}
+	all = l.chainsLocked(all[:0])
 	l.mu.Unlock()
 	if f, ok := l.cfg.Observer.(KeyFollower); ok {
 		f.FollowKey(next)

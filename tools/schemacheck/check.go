@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"iter"
 	"os"
 	"path/filepath"
@@ -135,7 +136,7 @@ func (c *checker) checkStruct(o, n *StructInfo) {
 			byOrdinal[n.Fields[i].Ordinal] = &n.Fields[i]
 		}
 	}
-	oldOrdinals := map[int]bool{}
+	oldOrdinals, oldGroups := map[int]bool{}, map[string]bool{}
 	for i := range o.Fields {
 		of := &o.Fields[i]
 		where := fmt.Sprintf("%s.%s (@%d)", o.Name, of.Name, of.Ordinal)
@@ -145,6 +146,7 @@ func (c *checker) checkStruct(o, n *StructInfo) {
 			nf = byOrdinal[of.Ordinal]
 		} else {
 			where = o.Name + "." + of.Name + " (group)"
+			oldGroups[of.Name] = true
 			nf = byName[of.Name]
 		}
 		if nf == nil {
@@ -152,6 +154,10 @@ func (c *checker) checkStruct(o, n *StructInfo) {
 			continue
 		}
 		sameType := nf.Type == of.Type && (nf.Group == "") == (of.Group == "")
+		if moved := byName[of.Name]; nf.Name != of.Name && moved != nil && moved.Ordinal != of.Ordinal {
+			c.add(where, RuleOrdinalReused, fmt.Sprintf("%s moved to @%d and @%d now holds %s: records of the old layout would read one as the other", of.Name, moved.Ordinal, of.Ordinal, nf.Name))
+			continue
+		}
 		if nf.Name != of.Name && !sameType {
 			c.add(where, RuleOrdinalReused, fmt.Sprintf("now field %s of type %s (was %s): records of the old field would read as the new one", nf.Name, describeType(nf), describeType(of)))
 			continue
@@ -178,10 +184,14 @@ func (c *checker) checkStruct(o, n *StructInfo) {
 	}
 	for i := range n.Fields {
 		nf := &n.Fields[i]
-		if nf.Ordinal < 0 || oldOrdinals[nf.Ordinal] {
-			continue
-		}
 		where := fmt.Sprintf("%s.%s (@%d)", n.Name, nf.Name, nf.Ordinal)
+		switch {
+		case nf.Ordinal < 0 && oldGroups[nf.Name], nf.Ordinal >= 0 && oldOrdinals[nf.Ordinal]:
+			continue // checked above
+		case nf.Ordinal < 0:
+			// A new group: the union rules hold for it as for a field.
+			where = n.Name + "." + nf.Name + " (new group)"
+		}
 		if nf.Default != "" {
 			c.add(where, RuleDefaultChanged, "a new field with default "+nf.Default+": old records would read it as that default, not as absent")
 		}
@@ -241,8 +251,16 @@ func LoadHistory(dir string) (History, error) {
 		if err := dec.Decode(&l); err != nil {
 			return nil, fmt.Errorf("schemacheck: %s: %w", e.Name(), err)
 		}
+		if _, err := dec.Token(); err != io.EOF {
+			return nil, fmt.Errorf("schemacheck: %s: data after the layout", e.Name())
+		}
 		if want, _ := strconv.Atoi(m[1]); l.Version != want {
 			return nil, fmt.Errorf("schemacheck: %s records version %d", e.Name(), l.Version)
+		}
+		// A truncated or hand-edited file would check against less than
+		// was released: every type its fields name must be in it.
+		if err := l.closed(); err != nil {
+			return nil, fmt.Errorf("schemacheck: %s is not a whole layout: %w", e.Name(), err)
 		}
 		h = append(h, &l)
 	}

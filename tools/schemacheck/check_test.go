@@ -45,7 +45,8 @@ func TestRules(t *testing.T) {
 		"enumerant_removed": {"Color.green (=1): enumerant-removed"},
 		"enumerant_renamed": {"Color.green (=1): renamed: enumerant renamed to verde"},
 		"enum_id":           {"Color: enum-id: 0xe1f2a3b4c5d6e7f8 -> 0xe1f2a3b4c5d6e7f9", "Rec.e (@3): type-changed: Enum(0xe1f2a3b4c5d6e7f8) -> Enum(0xe1f2a3b4c5d6e7f9)"},
-		"ordinals_swapped":  {"Rec.a (@0): ordinal-reused", "Rec.b (@1): ordinal-reused"},
+		"ordinals_swapped":  {"Rec.a (@0): ordinal-reused: a moved to @1 and @0 now holds b", "Rec.b (@1): ordinal-reused: b moved to @0 and @1 now holds a"},
+		"group_union":       {"Rec.ga (new group): union-membership: a new union", "Rec.gb (new group): union-membership: a new union"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			got := Check(base, layout(t, name))
@@ -58,6 +59,44 @@ func TestRules(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestGroupJoinsUnion: a group joining a union that records already use
+// is refused as a plain field is (groups have no ordinal of their own).
+func TestGroupJoinsUnion(t *testing.T) {
+	base := layout(t, "union_base")
+	base.Version = 1
+	got := Check(base, layout(t, "union_group_member"))
+	if len(got) != 1 || !strings.HasPrefix(got[0].String(), "v1: U.z (new group): new-union-member") {
+		t.Fatalf("%v", got)
+	}
+}
+
+// TestUncheckable: what the layout cannot record is refused, not passed:
+// a type from another file, a generic struct. AnyPointer's kinds are
+// told apart.
+func TestUncheckable(t *testing.T) {
+	for name, want := range map[string]string{
+		"imported": "is not declared in this file",
+		"generic":  "generic",
+	} {
+		b, err := os.ReadFile(filepath.Join("testdata", name+".req"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ReadLayout(b); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want an error saying %q", name, err, want)
+		}
+	}
+	l := layout(t, "any_kinds")
+	rec := l.Structs[slices.IndexFunc(l.Structs, func(s StructInfo) bool { return s.Name == "Rec" })]
+	var types []string
+	for _, f := range rec.Fields[5:] {
+		types = append(types, f.Type)
+	}
+	if want := []string{"AnyPointer", "AnyStruct", "AnyList", "Capability"}; !slices.Equal(types, want) {
+		t.Fatalf("types %v, want %v", types, want)
 	}
 }
 
@@ -108,6 +147,18 @@ func TestHistoryRoundTrip(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "v2.json"), bytes.Replace(b, []byte(`"version": 1`), []byte(`"version": 2, "extra": 1`), 1), 0o644)
 	if _, err := LoadHistory(dir); err == nil {
 		t.Fatal("unknown field accepted")
+	}
+	os.Remove(filepath.Join(dir, "v2.json"))
+	// A truncated or hand-edited file is not a whole layout: data after
+	// it, no struct, or a field whose type it does not declare.
+	thin := `{"version":1,"file":"x.capnp","fileId":"0xb7a4e3f2c1d09e8a","structs":[],"enums":[]}`
+	dangling := bytes.Replace(b, []byte(`"name": "Sub"`), []byte(`"name": "Sub2"`), 1)
+	dangling = bytes.Replace(dangling, []byte(`"id": "0xd1e2f3a4b5c6d7e8"`), []byte(`"id": "0xd1e2f3a4b5c6d7e9"`), 1)
+	for name, bad := range map[string][]byte{"trailing": append(append([]byte{}, b...), []byte("{}\n")...), "thin": []byte(thin), "dangling": dangling} {
+		os.WriteFile(filepath.Join(dir, "v1.json"), bad, 0o644)
+		if _, err := LoadHistory(dir); err == nil {
+			t.Errorf("%s history file accepted", name)
+		}
 	}
 }
 

@@ -24,11 +24,19 @@
 //
 // Names are part of the contract here (stricter than Cap'n Proto's wire
 // rules): the JSON rendering, the generated Go API and the foreign readers
-// use them.
+// use them. Groups obey the union rules as fields do (a new group may not
+// join a union records use, nor form a new union around old fields).
+//
+// What a layout cannot record is refused rather than passed: a field of a
+// type imported from another file, and generic structs (a parameter's
+// layout depends on each use). AnyPointer's kinds (AnyStruct, AnyList,
+// Capability) are told apart. A history file must be one whole layout:
+// nothing after it, and every type its fields name declared in it.
 package schemacheck
 
 import (
 	"fmt"
+	"regexp"
 	"sort"
 
 	"capnproto.org/go/capnp/v3/std/capnp/schema"
@@ -99,7 +107,43 @@ func ReadLayout(req []byte) (*Layout, error) {
 	}
 	sort.Slice(l.Structs, func(i, j int) bool { return l.Structs[i].Name < l.Structs[j].Name })
 	sort.Slice(l.Enums, func(i, j int) bool { return l.Enums[i].Name < l.Enums[j].Name })
+	if err := l.closed(); err != nil {
+		return nil, fmt.Errorf("schemacheck: %s: %w", name, err)
+	}
 	return l, nil
+}
+
+var typeRef = regexp.MustCompile(`(Struct|Enum|Interface)\((0x[0-9a-f]{16})\)`)
+
+// closed checks that every struct and enum a field's type names is one
+// of the layout's own: the layout of a type imported from another file
+// is not recorded, so a change to it would pass unseen. The check refuses
+// what it cannot check. A recorded history file must be closed as well
+// (a truncated or hand-edited one is not).
+func (l *Layout) closed() error {
+	if len(l.Structs) == 0 {
+		return fmt.Errorf("no struct")
+	}
+	ids := map[string]bool{}
+	for _, s := range l.Structs {
+		ids[s.ID] = true
+	}
+	for _, e := range l.Enums {
+		ids[e.ID] = true
+	}
+	for _, s := range l.Structs {
+		for _, f := range s.Fields {
+			if f.Group != "" && !ids[f.Group] {
+				return fmt.Errorf("%s.%s: group %s has no layout", s.Name, f.Name, f.Group)
+			}
+			for _, m := range typeRef.FindAllStringSubmatch(f.Type, -1) {
+				if !ids[m[2]] {
+					return fmt.Errorf("%s.%s: its type %s is not declared in this file (imported types are not checked)", s.Name, f.Name, f.Type)
+				}
+			}
+		}
+	}
+	return nil
 }
 
 // scope adds the structs and enums nested in node id, and groups.
@@ -148,6 +192,9 @@ func (l *Layout) node(byID map[uint64]schema.Node, id uint64, name string) error
 }
 
 func (l *Layout) addStruct(byID map[uint64]schema.Node, n schema.Node, name string) error {
+	if n.IsGeneric() {
+		return fmt.Errorf("schemacheck: %s is generic: a type parameter's layout depends on each use, which the check does not record", name)
+	}
 	st := n.StructNode()
 	s := StructInfo{ID: hexID(n.Id()), Name: name, DataWords: int(st.DataWordCount()), Pointers: int(st.PointerCount()),
 		DiscriminantCount: int(st.DiscriminantCount()), DiscriminantOffset: int(st.DiscriminantOffset())}
@@ -255,6 +302,25 @@ func valueString(v schema.Value) (string, error) {
 	return "", fmt.Errorf("schemacheck: unknown default value kind %v", v.Which())
 }
 
+// unbranded refuses a generic struct's use with type arguments: the
+// layout records the struct, not what its parameters are bound to.
+func unbranded(b schema.Brand, err error) error {
+	if err != nil {
+		return err
+	}
+	if !b.HasScopes() {
+		return nil
+	}
+	scopes, err := b.Scopes()
+	if err != nil {
+		return err
+	}
+	if scopes.Len() > 0 {
+		return fmt.Errorf("schemacheck: a generic struct used with type arguments: generic types are not checked")
+	}
+	return nil
+}
+
 func typeString(t schema.Type) (string, error) {
 	switch t.Which() {
 	case schema.Type_Which_void:
@@ -295,11 +361,27 @@ func typeString(t schema.Type) (string, error) {
 	case schema.Type_Which_enum:
 		return "Enum(" + hexID(t.Enum().TypeId()) + ")", nil
 	case schema.Type_Which_structType:
+		if err := unbranded(t.StructType().Brand()); err != nil {
+			return "", err
+		}
 		return "Struct(" + hexID(t.StructType().TypeId()) + ")", nil
 	case schema.Type_Which_interface:
 		return "Interface(" + hexID(t.Interface().TypeId()) + ")", nil
 	case schema.Type_Which_anyPointer:
-		return "AnyPointer", nil
+		ap := t.AnyPointer()
+		switch ap.Which() {
+		case schema.Type_anyPointer_Which_unconstrained:
+			switch ap.Unconstrained().Which() {
+			case schema.Type_anyPointer_unconstrained_Which_struct:
+				return "AnyStruct", nil
+			case schema.Type_anyPointer_unconstrained_Which_list:
+				return "AnyList", nil
+			case schema.Type_anyPointer_unconstrained_Which_capability:
+				return "Capability", nil
+			}
+			return "AnyPointer", nil
+		}
+		return "", fmt.Errorf("schemacheck: a type parameter: generic types are not checked")
 	}
 	return "", fmt.Errorf("schemacheck: unknown type %v", t.Which())
 }

@@ -20,6 +20,9 @@ func TestCommand(t *testing.T) {
 	if code, out := runCmd("-req", td+"/base.req", "-history", hist); code != 2 || !strings.Contains(out, "no such file") {
 		t.Fatalf("no history: %d %s", code, out)
 	}
+	if code, out := runCmd("record", "-version", "2", "-req", td+"/base.req", "-history", hist); code != 2 || !strings.Contains(out, "the next version to record is v1") {
+		t.Fatalf("first record not v1: %d %s", code, out)
+	}
 	if code, out := runCmd("record", "-version", "1", "-req", td+"/base.req", "-history", hist); code != 0 {
 		t.Fatalf("record: %d %s", code, out)
 	}
@@ -38,6 +41,9 @@ func TestCommand(t *testing.T) {
 	}
 	if code, out := runCmd("record", "-version", "2", "-req", td+"/renamed.req", "-history", hist); code != 1 || !strings.Contains(out, "not recording an incompatible layout") {
 		t.Fatalf("record incompatible: %d %s", code, out)
+	}
+	if code, out := runCmd("record", "-version", "3", "-req", td+"/add_ok.req", "-history", hist); code != 2 || !strings.Contains(out, "the next version to record is v2, not v3") {
+		t.Fatalf("record with a gap: %d %s", code, out)
 	}
 	if code, out := runCmd("record", "-version", "2", "-req", td+"/add_ok.req", "-history", hist); code != 0 {
 		t.Fatalf("record v2: %d %s", code, out)

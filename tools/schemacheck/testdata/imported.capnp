@@ -1,0 +1,21 @@
+# base.capnp with one change: a field of a type imported from ext.capnp,
+# whose layout the check cannot record
+@0xb7a4e3f2c1d09e8a;
+
+struct Rec @0xc4a1e2f3b5d6e7f8 {
+  a @0 :UInt32;
+  b @1 :Text;
+  c @2 :List(Text);
+  e @3 :Color;
+  s @4 :Sub;
+  x @5 :import "ext.capnp".Ext;
+}
+
+struct Sub @0xd1e2f3a4b5c6d7e8 {
+  x @0 :UInt16;
+}
+
+enum Color @0xe1f2a3b4c5d6e7f8 {
+  red @0;
+  green @1;
+}

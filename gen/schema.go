@@ -153,9 +153,54 @@ func Load(req []byte) ([]*File, error) {
 		if err := l.resolve(); err != nil {
 			return nil, err
 		}
+		if err := checkNames(f); err != nil {
+			return nil, err
+		}
 		out = append(out, f)
 	}
 	return out, nil
+}
+
+// checkNames refuses schema names that become the same Go identifier
+// (capId and capID are both CapID), which would emit code that does not
+// compile: within a struct's fields, and among the package-level names
+// the emitter declares for each struct and enum.
+func checkNames(f *File) error {
+	pkg := map[string]string{} // Go identifier -> schema name that made it
+	claim := func(goName, by string) error {
+		if other, taken := pkg[goName]; taken {
+			return &UnsupportedError{Node: by, Reason: "its Go name " + goName + " is also made by " + other}
+		}
+		pkg[goName] = by
+		return nil
+	}
+	for _, s := range f.Structs {
+		for _, n := range []string{s.GoName, s.GoName + "View", s.GoName + "ListView", "Open" + s.GoName} {
+			if err := claim(n, s.Name); err != nil {
+				return err
+			}
+		}
+		fields := map[string]string{}
+		for _, fl := range s.Fields {
+			if other, taken := fields[fl.GoName]; taken {
+				return &UnsupportedError{Node: s.Name, Field: fl.Name, Reason: "its Go name " + fl.GoName + " is also field " + other + "'s"}
+			}
+			fields[fl.GoName] = fl.Name
+		}
+	}
+	for _, e := range f.Enums {
+		for _, n := range []string{e.GoName, "Parse" + e.GoName} {
+			if err := claim(n, e.Name); err != nil {
+				return err
+			}
+		}
+		for _, en := range e.Enumerants {
+			if err := claim(en.GoName, e.Name+"."+en.Name); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // ReadRequest reads a CodeGeneratorRequest (unpacked, with a segment

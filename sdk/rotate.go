@@ -115,6 +115,7 @@ type keyState struct {
 	learned    map[KeyID]ed25519.PublicKey // keys named by transitions
 	retired    map[KeyID]uint64            // key -> seq of the transition that retired it
 	retiredPub map[KeyID]ed25519.PublicKey // the retired keys the verifier knew
+	successor  map[KeyID]ed25519.PublicKey // retired key -> the key its transition named
 }
 
 // Retirement is a key transition of a chain: the key KeyID signed the
@@ -129,13 +130,17 @@ type Retirement struct {
 	KeyID    KeyID
 	Pub      ed25519.PublicKey
 	Seq      uint64
+	// Next is the key the transition named: it signs the chain from Seq+1
+	// on, and a verifier that trusts the retired key may trust it there
+	// (for checkpoints too).
+	Next ed25519.PublicKey
 }
 
 // retirements lists the chain's transitions, one per retired key.
 func (ks *keyState) retirements(writer, stream string) []Retirement {
 	var out []Retirement
 	for id, at := range ks.retired {
-		out = append(out, Retirement{WriterID: writer, Stream: stream, KeyID: id, Pub: ks.retiredPub[id], Seq: at})
+		out = append(out, Retirement{WriterID: writer, Stream: stream, KeyID: id, Pub: ks.retiredPub[id], Seq: at, Next: ks.successor[id]})
 	}
 	slices.SortFunc(out, func(a, b Retirement) int { return cmp.Compare(a.Seq, b.Seq) })
 	return out
@@ -197,8 +202,10 @@ func (ks *keyState) follow(v canonical.AuditRecordView, rec Sealed, keys *KeySet
 		return bad("an unsigned record")
 	}
 	if ks.learned == nil {
-		ks.learned, ks.retired, ks.retiredPub = map[KeyID]ed25519.PublicKey{}, map[KeyID]uint64{}, map[KeyID]ed25519.PublicKey{}
+		ks.learned, ks.retired = map[KeyID]ed25519.PublicKey{}, map[KeyID]uint64{}
+		ks.retiredPub, ks.successor = map[KeyID]ed25519.PublicKey{}, map[KeyID]ed25519.PublicKey{}
 	}
+	ks.successor[rec.KeyID] = pub
 	old, known := ks.learned[rec.KeyID]
 	if !known {
 		old, known = keys.Lookup(rec.KeyID)

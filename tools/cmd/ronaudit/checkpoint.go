@@ -309,15 +309,22 @@ func checkAgainstCheckpoint(dir, cpPath string, pubs []string, retired []sdk.Ret
 	if len(pubs) == 0 {
 		return errors.New("--checkpoint needs --pub")
 	}
-	var cp checkpoint.Checkpoint
-	var err error
-	for _, p := range pubs {
-		if cp, err = openCheckpointFile(cpPath, p); err == nil {
-			break
-		}
-	}
+	msg, err := checkpoint.ReadNote(cpPath)
 	if err != nil {
 		return err
+	}
+	origin, _, _ := bytes.Cut(msg, []byte("\n"))
+	writer, stream, err := checkpoint.ParseOrigin(string(origin))
+	if err != nil {
+		return fmt.Errorf("%s: %w", cpPath, err)
+	}
+	vs, err := chainVerifiers(pubs, retired, writer, stream)
+	if err != nil {
+		return err
+	}
+	cp, err := checkpoint.Open(msg, note.VerifierList(vs...))
+	if err != nil {
+		return fmt.Errorf("%s: %w", cpPath, err)
 	}
 	t, _, err := chainTree(dir, cp.WriterID, cp.Stream)
 	if err != nil {

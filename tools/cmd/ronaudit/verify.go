@@ -205,17 +205,9 @@ func sealedByCheckpoints(dir string, sum sdk.Summary, pubs []string, allowTail b
 			}
 		}
 		if len(paths) > 0 && len(pubs) > 0 {
-			var vs []note.Verifier
-			for _, p := range pubs {
-				pub, err := sdk.LoadPublicKey(p)
-				if err != nil {
-					return err
-				}
-				v, err := checkpoint.NoteVerifier(checkpoint.KeyName(h.WriterID), pub)
-				if err != nil {
-					return err
-				}
-				vs = append(vs, v)
+			vs, err := chainVerifiers(pubs, sum.Retired, h.WriterID, h.Stream)
+			if err != nil {
+				return err
 			}
 			t, _, err := chainTree(dir, h.WriterID, h.Stream)
 			if err != nil {
@@ -254,4 +246,34 @@ func sealedByCheckpoints(dir string, sum sdk.Summary, pubs []string, allowTail b
 		}
 	}
 	return nil
+}
+
+// chainVerifiers returns the note verifiers of a chain's checkpoints: the
+// --pub keys, and the keys the chain's verified transitions named (a
+// verifier holding the first key follows the rotations, as it does for
+// record signatures). checkpoint.InForce then refuses a retired key's
+// checkpoint past its transition.
+func chainVerifiers(pubs []string, retired []sdk.Retirement, writer, stream string) ([]note.Verifier, error) {
+	var keys []ed25519.PublicKey
+	for _, p := range pubs {
+		pub, err := sdk.LoadPublicKey(p)
+		if err != nil {
+			return nil, err
+		}
+		keys = append(keys, pub)
+	}
+	for _, r := range retired {
+		if r.WriterID == writer && r.Stream == stream && r.Next != nil {
+			keys = append(keys, r.Next)
+		}
+	}
+	var vs []note.Verifier
+	for _, pub := range keys {
+		v, err := checkpoint.NoteVerifier(checkpoint.KeyName(writer), pub)
+		if err != nil {
+			return nil, err
+		}
+		vs = append(vs, v)
+	}
+	return vs, nil
 }

@@ -389,6 +389,37 @@ func TestLoadSignerRefusesOpenPermissions(t *testing.T) {
 	if err := os.Chmod(dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
+	// Nor through a link to it from a safe directory, nor under a safe
+	// directory inside an open one; and keys are not written there.
+	open := filepath.Join(t.TempDir(), "open")
+	if err := os.MkdirAll(filepath.Join(open, "sub"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(open, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	inner, _, _, err := GenerateKeyFiles(filepath.Join(open, "sub"), "k")
+	if !errors.Is(err, ErrKeyPermissions) {
+		t.Fatalf("GenerateKeyFiles under an open directory: %v", err)
+	}
+	os.Chmod(open, 0o700)
+	if inner, _, _, err = GenerateKeyFiles(filepath.Join(open, "sub"), "k"); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "link.key")
+	if err := os.Symlink(inner, link); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(open, 0o777)
+	for _, p := range []string{inner, link} {
+		if _, err := LoadSigner(p); !errors.Is(err, ErrKeyPermissions) || !strings.Contains(err.Error(), "chmod go-w "+open) {
+			t.Errorf("%s with %s open: %v", p, open, err)
+		}
+	}
+	os.Chmod(open, 0o700)
+	if _, err := LoadSigner(link); err != nil {
+		t.Errorf("through a link, all directories safe: %v", err)
+	}
 	// Owner-only modes load.
 	for _, mode := range []os.FileMode{0o600, 0o400, 0o700} {
 		if err := os.Chmod(privPath, mode); err != nil {

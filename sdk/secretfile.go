@@ -64,17 +64,45 @@ func openSecret(path, what string, private bool) (*os.File, *fileProblem) {
 		return nil, &fileProblem{perms: true, reason: fmt.Sprintf("%s has mode %04o, which lets group or others access it; "+
 			"restrict it to the owner with: chmod 600 %s", what, perm, path)}
 	}
-	// A directory others may write lets them put their own key or salt in
-	// its place (unless sticky: then only the owner may rename or remove
-	// it).
-	dir := filepath.Dir(path)
-	if di, err := os.Stat(dir); private && err == nil && runtime.GOOS != "windows" &&
-		di.Mode().Perm()&0o022 != 0 && di.Mode()&os.ModeSticky == 0 {
-		f.Close()
-		return nil, &fileProblem{perms: true, reason: fmt.Sprintf("its directory %s has mode %04o, so group or others can replace the %s; "+
-			"restrict it with: chmod go-w %s", dir, di.Mode().Perm(), what, dir)}
+	if private {
+		if p := openDir(path, what); p != nil {
+			f.Close()
+			return nil, p
+		}
 	}
 	return f, nil
+}
+
+// openDir finds a directory on the way to path (as named, and after its
+// symbolic links) that group or others may write without the sticky bit:
+// whoever can write it can put their own key or salt in the file's place,
+// or a directory of their own in one of its parents'. (A sticky directory,
+// like /tmp, lets only an entry's owner rename or remove it.) Not on
+// Windows, which has no such bits.
+func openDir(path, what string) *fileProblem {
+	if runtime.GOOS == "windows" {
+		return nil
+	}
+	paths := []string{path}
+	if real, err := filepath.EvalSymlinks(path); err == nil && real != path {
+		paths = append(paths, real)
+	}
+	for _, p := range paths {
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			continue
+		}
+		for dir := filepath.Dir(abs); ; dir = filepath.Dir(dir) {
+			if di, err := os.Stat(dir); err == nil && di.Mode().Perm()&0o022 != 0 && di.Mode()&os.ModeSticky == 0 {
+				return &fileProblem{perms: true, reason: fmt.Sprintf("the directory %s on its path has mode %04o, so group or others can replace the %s; "+
+					"restrict it with: chmod go-w %s", dir, di.Mode().Perm(), what, dir)}
+			}
+			if dir == filepath.Dir(dir) {
+				break
+			}
+		}
+	}
+	return nil
 }
 
 // writeNewSecret creates path, failing if it exists (never overwriting a
@@ -82,6 +110,13 @@ func openSecret(path, what string, private bool) (*os.File, *fileProblem) {
 // syncs; on failure it removes what it created. what names the file in
 // errors ("key file", "salt file").
 func writeNewSecret(what, path string, b []byte, perm os.FileMode) error {
+	if p := openDir(path, what); p != nil { // it would be refused when loaded
+		target := ErrKeyPermissions
+		if what == "salt file" {
+			target = ErrSaltPermissions
+		}
+		return &FileError{What: what, Path: path, Reason: p.reason, target: target}
+	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
 	if err != nil {
 		reason := "creating"

@@ -236,22 +236,20 @@ func readLines(r io.Reader, max int) <-chan inputLine {
 		br := bufio.NewReaderSize(r, 64<<10)
 		for {
 			var line []byte
-			tooLong := false
+			tooLong, eof := false, false
 			for {
 				chunk, err := br.ReadSlice('\n')
-				if len(line)+len(chunk) > max+1 { // +1: the newline
+				if len(line)+len(chunk) > max+2 { // room for "\r\n"
 					tooLong = true
-				} else {
+				} else if !tooLong {
 					line = append(line, chunk...)
 				}
 				if err == bufio.ErrBufferFull {
 					continue
 				}
 				if err == io.EOF {
-					if len(line) > 0 || tooLong {
-						out <- inputLine{text: line, tooLong: tooLong}
-					}
-					return
+					eof = true
+					break
 				}
 				if err != nil {
 					out <- inputLine{err: err}
@@ -259,11 +257,21 @@ func readLines(r io.Reader, max int) <-chan inputLine {
 				}
 				break
 			}
+			if eof && len(line) == 0 && !tooLong {
+				return
+			}
 			line = bytes.TrimSuffix(line, []byte("\n"))
+			line = bytes.TrimSuffix(line, []byte("\r"))
 			if len(line) > max {
 				tooLong = true
 			}
+			if tooLong {
+				line = nil
+			}
 			out <- inputLine{text: line, tooLong: tooLong}
+			if eof {
+				return
+			}
 		}
 	}()
 	return out

@@ -54,7 +54,9 @@ func KeyName(writerID string) string { return OriginPrefix + escapeComponent(wri
 // Checkpoint, and on Close. A checkpoint only ever covers durable records,
 // so no crash can leave one that vouches for a record the log lost.
 //
-// The history is kept as files, one signed note per checkpoint:
+// A Keeper's directory belongs to one log: CheckReplay takes every chain
+// with a history there as that log's, so two logs sharing it refuse each
+// other. The history is kept as files, one signed note per checkpoint:
 // dir/<escaped writerId>/<escaped stream>/<size, 20 digits>.note (mode
 // 0600), written atomically; escaped as in Origin, and "." and ".." as
 // "%2E" and "%2E%2E". A new Keeper reads the newest of each chain;
@@ -306,7 +308,14 @@ func (k *Keeper) CheckReplay() error {
 		c := k.chain(wc[0], wc[1])
 		c.mu.Lock()
 		err := c.extendsNewest(k.chainDir(c.writer, c.stream))
+		empty := c.tree.Size() == 0
 		c.mu.Unlock()
+		var e *Error
+		if empty && errors.As(err, &e) {
+			// A chain with checkpoints and no record at all: its segments
+			// are gone, or the directory is another log's as well.
+			return newErr(e.Reason, e.Detail+"; a Keeper's directory belongs to one log", e.Err)
+		}
 		if err != nil {
 			return err
 		}

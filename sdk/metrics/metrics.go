@@ -174,7 +174,8 @@ type Metrics struct {
 // the first MaxStreams count under the stream label StreamOverflow.
 const MaxStreams = 1024
 
-// StreamOverflow is the stream label of the streams beyond MaxStreams.
+// StreamOverflow is the stream label of the streams beyond MaxStreams. A
+// stream of that name among the first MaxStreams shares its series.
 const StreamOverflow = "_other"
 
 // New creates the audit metrics and registers them on reg. If a metric

@@ -109,6 +109,9 @@ func verifyCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fmt.Fprintln(stdout)
 	if keys == nil {
 		fmt.Fprintln(stdout, "signatures NOT checked: give --pub KEY")
+		if kept, _ := checkpoint.HistoryChains(filepath.Join(dir, "checkpoints")); len(kept) > 0 {
+			fmt.Fprintf(stdout, "the checkpoints kept in %s were NOT checked (the log may be shorter than they vouch for): give --pub KEY\n", filepath.Join(dir, "checkpoints"))
+		}
 	}
 	if torn != "" {
 		fmt.Fprintf(stdout, "%s: cut on the next open for writing\n", torn)

@@ -510,17 +510,19 @@ func OpenDurable(dir string, cfg Config, opts DurableOptions) (*Log, Recovery, e
 	}
 	ws.w = w
 	l.closer = w.Close
-	// A chain whose log retired the signing key must not go on with it;
-	// RotateKey must not bring a retired key back.
+	// A chain that retired a key must not go on with it, and RotateKey
+	// must not bring it back: the chains keep their retirements. A chain
+	// that retired cfg.Signer takes no record until RotateKey moves it to
+	// the key its transition named (finishing a rotation a crash cut
+	// short); the other chains carry on.
 	for h, ks := range r.keyst {
 		if len(ks.retired) > 0 {
 			c := l.chain(h.WriterID, h.Stream)
 			c.retired = maps.Clone(ks.retired)
-		}
-		if at, retired := ks.retired[cfg.Signer.KeyID()]; retired {
-			w.Close()
-			return nil, Recovery{}, fmt.Errorf("%w: key %s was retired at %s/%s seq %d; open the log with the key that transition names",
-				ErrConfig, cfg.Signer.KeyID(), h.WriterID, h.Stream, at)
+			c.successor = make(map[KeyID]KeyID, len(ks.successor))
+			for id, pub := range ks.successor {
+				c.successor[id] = KeyIDOf(pub)
+			}
 		}
 	}
 	return l, Recovery{WAL: wrec, Records: r.records, Seals: r.seals, Heads: r.heads()}, nil

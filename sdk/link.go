@@ -80,6 +80,9 @@ func (l *Log) link(writer, stream string, b []byte, lk *linked) error {
 	if c.broken != nil {
 		return c.broken
 	}
+	if err := c.retiredSigner(); err != nil {
+		return err
+	}
 	next := c.tip.Seq + 1
 	binary.LittleEndian.PutUint64(b[seqOffset:], next)
 	copy(b[len(b)-prevSize:], c.tip.Hash[:])

@@ -178,8 +178,14 @@ type chain struct {
 	hasher   *canonical.Hasher
 	buf      []byte
 	dedupe   dedupeWindow
-	signer   Signer           // the key that signs this chain (RotateKey moves it on)
-	retired  map[KeyID]uint64 // keys this chain retired, and at which seq (RotateKey; replay)
+	signer   Signer // the key that signs this chain (RotateKey moves it on)
+	// retired holds the keys this chain retired, and at which seq, and
+	// successor the key each transition named (RotateKey; replay). While
+	// signer is one of them (a log opened with a key that a rotation,
+	// maybe one cut short by a crash, already retired here), the chain
+	// takes no record: RotateKey to the named key moves it on.
+	retired   map[KeyID]uint64
+	successor map[KeyID]KeyID
 	// Scratch that interface calls (Signer, Store) would otherwise make
 	// escape to the heap on every append.
 	sealed Sealed
@@ -408,6 +414,9 @@ func (l *Log) fail(err error) {
 //
 //ronaudit:hot
 func (l *Log) appendLocked(c *chain, rec *canonical.AuditRecord, transition bool) (Appended, Ticket, error) {
+	if err := c.retiredSigner(); err != nil {
+		return Appended{}, 0, err
+	}
 	next := c.head.Seq + 1
 	if rec.Seq != 0 && rec.Seq != next {
 		return Appended{}, 0, seqConflictError(rec, next)
@@ -556,6 +565,9 @@ func (l *Log) sealLocked(c *chain) (Head, error) {
 	if c.head.Seq == 0 || c.head.SealedSeq == c.head.Seq {
 		return c.head, nil
 	}
+	if err := c.retiredSigner(); err != nil {
+		return c.head, err
+	}
 	if l.sealer != nil {
 		seq, err := l.sealer.SealChain(c.head.WriterID, c.head.Stream)
 		if err != nil {
@@ -640,6 +652,20 @@ func (l *Log) Heads() []Head {
 		c.mu.Unlock()
 	}
 	return out
+}
+
+// retiredSigner refuses a chain whose signer it has retired (see
+// chain.retired); c.mu is held.
+func (c *chain) retiredSigner() error {
+	if c.retired == nil {
+		return nil
+	}
+	id := c.signer.KeyID()
+	if at, ok := c.retired[id]; ok {
+		return fmt.Errorf("%w: key %s was retired at %s/%s seq %d; sign with the key that transition names (RotateKey to it finishes a rotation cut short)",
+			ErrConfig, id, c.head.WriterID, c.head.Stream, at)
+	}
+	return nil
 }
 
 // chainsLocked appends every chain to dst; the caller holds l.mu.

@@ -41,7 +41,10 @@ func isTransition(attrs []canonical.Attr) bool {
 // follow the transition; give them next as well for chains started after
 // the rotation. A key a chain has retired cannot come back (verifiers
 // refuse its signatures after its transition): RotateKey to it fails with
-// ErrConfig and changes nothing. An Observer that is a KeyFollower (the
+// ErrConfig and changes nothing. RotateKey on a log whose rotation to next
+// was cut short (some chains already have their transition) finishes it:
+// those chains move to next without a second transition. An Observer
+// that is a KeyFollower (the
 // checkpoint Keeper) signs with next from the start of the rotation.
 // Concurrent calls run one after the other; NewEmitter waits for a
 // rotation under way, and RotateKey fails with ErrEmitting while an
@@ -88,14 +91,29 @@ func (l *Log) RotateKey(next Signer) ([]Head, error) {
 			c.mu.Unlock()
 			continue
 		}
+		if old := c.signer.KeyID(); c.retired[old] != 0 {
+			// This chain's transition is already written (a rotation cut
+			// short): to next, it only needs its signer moved on.
+			if named := c.successor[old]; named != next.KeyID() {
+				err := fmt.Errorf("%w: %s/%s retired key %s at seq %d naming key %s, not %s",
+					ErrConfig, c.head.WriterID, c.head.Stream, old, c.retired[old], named, next.KeyID())
+				c.mu.Unlock()
+				return heads, err
+			}
+			c.signer = next
+			heads = append(heads, c.head)
+			c.mu.Unlock()
+			continue
+		}
 		rec := canonical.AuditRecord{Kind: canonical.KindPolicyChanged, WriterID: c.head.WriterID, Stream: c.head.Stream,
 			Reason: "key rotation", Attrs: []canonical.Attr{{Key: KeyTransitionAttr, Value: value}}}
 		a, ticket, err := l.appendLocked(c, &rec, true)
 		if err == nil {
 			if c.retired == nil {
-				c.retired = map[KeyID]uint64{}
+				c.retired, c.successor = map[KeyID]uint64{}, map[KeyID]KeyID{}
 			}
 			c.retired[c.signer.KeyID()] = a.Seq
+			c.successor[c.signer.KeyID()] = next.KeyID()
 			c.signer = next
 		}
 		c.mu.Unlock()

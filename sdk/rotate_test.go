@@ -5,6 +5,7 @@ import (
 	"errors"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 
@@ -98,9 +99,18 @@ func TestRotateKeySealedAndDurable(t *testing.T) {
 	if err != nil || sum.Records != 7 {
 		t.Fatalf("verify with the old key: %+v %v", sum, err)
 	}
-	// Reopening with the retired key is refused; with the new one it goes on.
-	if _, _, err := sdk.OpenDurable(dir, sdk.Config{Signer: old}, sdk.DurableOptions{Keys: sdk.NewKeySet(old.Public())}); !errors.Is(err, sdk.ErrConfig) {
-		t.Fatalf("reopen with the retired key: %v", err)
+	// Reopened with the retired key, the rotated chain takes no record
+	// (nor a seal); with the new key it goes on.
+	lo, _, err := sdk.OpenDurable(dir, sdk.Config{Signer: old}, sdk.DurableOptions{Keys: sdk.NewKeySet(old.Public())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := coreRecord(99)
+	if _, err := lo.Append(&r); !errors.Is(err, sdk.ErrConfig) || !strings.Contains(err.Error(), "retired at") {
+		t.Fatalf("append with the retired key: %v", err)
+	}
+	if err := lo.Close(); err != nil {
+		t.Fatal(err)
 	}
 	l, _, err = sdk.OpenDurable(dir, sdk.Config{Signer: next}, sdk.DurableOptions{Keys: sdk.NewKeySet(old.Public())})
 	if err != nil {
@@ -155,5 +165,88 @@ func TestRotateKeyConcurrent(t *testing.T) {
 		if len(signers) != 1 {
 			t.Fatalf("trial %d: chains split between keys after concurrent rotations: %v", trial, signers)
 		}
+	}
+}
+
+// failAfter is a Signer that fails once it has signed n times: a crash in
+// the middle of a rotation, as the log sees it.
+type failAfter struct {
+	sdk.Signer
+	n int
+}
+
+func (f *failAfter) Sign(msg []byte, sig *sdk.Signature) error {
+	if f.n == 0 {
+		return errors.New("signer gone")
+	}
+	f.n--
+	return f.Signer.Sign(msg, sig)
+}
+
+// TestRotateKeyResumes: a rotation cut short (one chain of three has its
+// transition) is finished by RotateKey to the same key after a reopen
+// with the old key: the rotated chain takes no record under the old key
+// meanwhile, no chain gets a second transition, and every chain verifies
+// with the old key alone and ends under the new one.
+func TestRotateKeyResumes(t *testing.T) {
+	old, next := rotateSigner(t, "old key"), rotateSigner(t, "next key")
+	dir := filepath.Join(t.TempDir(), "wal")
+	cut := &failAfter{Signer: old}
+	l, _, err := sdk.OpenDurable(dir, sdk.Config{Signer: cut}, sdk.DurableOptions{Keys: sdk.NewKeySet(old.Public())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	streams := []string{"a", "b", "c"}
+	cut.n = len(streams) + 1 // a record per chain, then one transition
+	for i, s := range streams {
+		r := coreRecord(i)
+		r.Stream = s
+		if _, err := l.Append(&r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := l.RotateKey(next); err == nil {
+		t.Fatal("the cut-short rotation succeeded")
+	}
+	l.Close()
+
+	l, _, err = sdk.OpenDurable(dir, sdk.Config{Signer: old}, sdk.DurableOptions{Keys: sdk.NewKeySet(old.Public())})
+	if err != nil {
+		t.Fatalf("reopen after the cut: %v", err)
+	}
+	var rotated, pending int
+	for i, s := range streams {
+		r := coreRecord(10 + i)
+		r.Stream = s
+		if _, err := l.Append(&r); errors.Is(err, sdk.ErrConfig) {
+			rotated++
+		} else if err == nil {
+			pending++
+		} else {
+			t.Fatal(err)
+		}
+	}
+	if rotated != 1 || pending != 2 {
+		t.Fatalf("%d chains rotated, %d not; want 1 and 2", rotated, pending)
+	}
+	heads, err := l.RotateKey(next)
+	if err != nil || len(heads) != 3 {
+		t.Fatalf("finishing the rotation: %+v %v", heads, err)
+	}
+	for i, s := range streams {
+		r := coreRecord(20 + i)
+		r.Stream = s
+		a, err := l.Append(&r)
+		if err != nil || a.Record.KeyID != next.KeyID() {
+			t.Fatalf("%s after the rotation: %v, key %s", s, err, a.Record.KeyID)
+		}
+	}
+	l.Close()
+	sum, err := sdk.VerifyDir(dir, sdk.NewKeySet(old.Public()), false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sum.Retired) != 3 {
+		t.Fatalf("%d transitions, want one per chain: %+v", len(sum.Retired), sum.Retired)
 	}
 }

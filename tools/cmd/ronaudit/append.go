@@ -175,7 +175,10 @@ read:
 				}
 			}
 		}
-		if errors.Is(err, sdk.ErrStore) || errors.Is(err, sdk.ErrSign) {
+		if errors.Is(err, sdk.ErrStore) || errors.Is(err, sdk.ErrSign) || errors.Is(err, sdk.ErrConfig) {
+			// Not a bad line: the log or the key cannot take records
+			// (a key the chain retired, say); --on-bad skip would skip
+			// every line after it.
 			fmt.Fprintf(stderr, "ronaudit append: line %d: %v\n", lineNo, err)
 			code = 1
 			break

@@ -6,9 +6,9 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"syscall"
 	"testing"
-	"time"
+
+	"github.com/rustyonions/ron-audit-go/internal/fsutil/fifotest"
 )
 
 // TestOpenRegularFIFO: a named pipe is refused at once by the open itself
@@ -17,19 +17,11 @@ import (
 func TestOpenRegularFIFO(t *testing.T) {
 	dir := t.TempDir()
 	fifo := filepath.Join(dir, "key")
-	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-		t.Skip("mkfifo:", err)
-	}
-	done := make(chan error, 1)
-	go func() { _, _, err := OpenRegular(fifo); done <- err }()
-	select {
-	case err := <-done:
-		var nr *NotRegularError
-		if !errors.As(err, &nr) || nr.Mode&os.ModeNamedPipe == 0 {
-			t.Fatalf("OpenRegular(FIFO): %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("OpenRegular blocks on a FIFO")
+	fifotest.Make(t, fifo)
+	err := fifotest.Returns(t, "OpenRegular", func() error { _, _, err := OpenRegular(fifo); return err })
+	var nr *NotRegularError
+	if !errors.As(err, &nr) || nr.Mode&os.ModeNamedPipe == 0 {
+		t.Fatalf("OpenRegular(FIFO): %v", err)
 	}
 	reg := filepath.Join(dir, "file")
 	if err := os.WriteFile(reg, []byte("x"), 0o600); err != nil {

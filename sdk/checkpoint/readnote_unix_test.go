@@ -6,9 +6,9 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"syscall"
 	"testing"
-	"time"
+
+	"github.com/rustyonions/ron-audit-go/internal/fsutil/fifotest"
 )
 
 // TestReadNoteHostileFiles: a named pipe and a huge (sparse) file where a
@@ -21,18 +21,10 @@ func TestReadNoteHostileFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	fifo := filepath.Join(chain, noteFile(9))
-	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-		t.Skip("mkfifo:", err)
-	}
-	done := make(chan error, 1)
-	go func() { _, err := LoadHistory(dir, "w", "s"); done <- err }()
-	select {
-	case err := <-done:
-		if !errors.Is(err, ErrFormat) {
-			t.Fatalf("a FIFO checkpoint: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("reading a FIFO checkpoint hangs")
+	fifotest.Make(t, fifo)
+	err := fifotest.Returns(t, "LoadHistory", func() error { _, err := LoadHistory(dir, "w", "s"); return err })
+	if !errors.Is(err, ErrFormat) {
+		t.Fatalf("a FIFO checkpoint: %v", err)
 	}
 	os.Remove(fifo)
 

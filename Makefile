@@ -89,10 +89,17 @@ perf-gate:
 
 # The CI form (about 20 s of benchmarks, run after every other test so
 # nothing competes with it): EmitterWorkers2 needs both cores and halves
-# when a neighbour runs, so only the full gate checks it.
+# when a neighbour runs, so only the full gate checks it. A red result is
+# measured once more before it fails the run: on this shared machine one
+# short run in several put a ratio 11% low that the next run put back
+# (EmitterWorkers1, 2026-11-27), while a regression in the code shows in
+# both runs.
 perf-gate-short:
 	$(GO) test -run '^$$' -bench '$(PERF_SHORT)' -benchmem -count 3 -benchtime 300ms ./bench | tee bench-short.out
-	$(GO) run ./tools/cmd/perfgate check -in bench-short.out
+	$(GO) run ./tools/cmd/perfgate check -in bench-short.out || { \
+		echo "perf gate: red; measuring again to tell the machine's noise from a regression"; \
+		$(GO) test -run '^$$' -bench '$(PERF_SHORT)' -benchmem -count 3 -benchtime 300ms ./bench | tee bench-short.out && \
+		$(GO) run ./tools/cmd/perfgate check -in bench-short.out; }
 
 # A new baseline for the current schema version (canonical.Version); against
 # an earlier version's baseline it records the record-size and ratio change.

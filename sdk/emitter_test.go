@@ -49,6 +49,24 @@ func closeEmitter(t testing.TB, e *sdk.Emitter) sdk.EmitterStats {
 }
 
 // emitRecord is record n of producer p on stream: distinct events.
+// emitFromFour has four producers emit each records at once, producers 0
+// and 2 to stream s0, 1 and 3 to s1, and waits for them.
+func emitFromFour(t *testing.T, e *sdk.Emitter, each int) {
+	t.Helper()
+	var wg sync.WaitGroup
+	for p := range 4 {
+		wg.Go(func() {
+			for n := range each {
+				rec := emitRecord(p, n, "s"+strconv.Itoa(p%2))
+				if err := e.TryEmit(&rec); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
 func emitRecord(p, n int, stream string) canonical.AuditRecord {
 	return canonical.AuditRecord{
 		Kind: canonical.KindGetServed, TsMs: 1764201600000 + uint64(n),
@@ -579,20 +597,7 @@ func TestEmitterDurable(t *testing.T) {
 	l, _ := durableOpen(t, dir, sdk.Config{}, sdk.DurableOptions{})
 	var acked atomic.Int64
 	e := newEmitter(t, l, sdk.EmitterOptions{Workers: 2, Shed: sdk.ShedBlock, OnDurable: func(sdk.EmitAck) { acked.Add(1) }})
-	var wg sync.WaitGroup
-	for p := range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for n := range 200 {
-				rec := emitRecord(p, n, "s"+strconv.Itoa(p%2))
-				if err := e.TryEmit(&rec); err != nil {
-					t.Error(err)
-				}
-			}
-		}()
-	}
-	wg.Wait()
+	emitFromFour(t, e, 200)
 	closeEmitter(t, e)
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
@@ -679,18 +684,7 @@ func TestEmitterAcksInOrder(t *testing.T) {
 				}
 				last[a.Stream] = a.Seq
 			}})
-			var wg sync.WaitGroup
-			for p := range 4 {
-				wg.Go(func() {
-					for n := range 500 {
-						rec := emitRecord(p, n, "s"+strconv.Itoa(p%2))
-						if err := e.TryEmit(&rec); err != nil {
-							t.Error(err)
-						}
-					}
-				})
-			}
-			wg.Wait()
+			emitFromFour(t, e, 500)
 			closeEmitter(t, e)
 			if len(bad) > 0 || last["s0"] != 1000 || last["s1"] != 1000 {
 				t.Fatalf("acknowledged out of order: %v (last %v)", bad, last)

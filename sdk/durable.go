@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -515,13 +514,18 @@ func OpenDurable(dir string, cfg Config, opts DurableOptions) (*Log, Recovery, e
 	// that retired cfg.Signer takes no record until RotateKey moves it to
 	// the key its transition named (finishing a rotation a crash cut
 	// short); the other chains carry on.
+	id := cfg.Signer.KeyID()
 	for h, ks := range r.keyst {
 		if len(ks.retired) > 0 {
 			c := l.chain(h.WriterID, h.Stream)
-			c.retired = maps.Clone(ks.retired)
+			c.retired = ks.retired // the replayer is done with it
 			c.successor = make(map[KeyID]KeyID, len(ks.successor))
-			for id, pub := range ks.successor {
-				c.successor[id] = KeyIDOf(pub)
+			for k, pub := range ks.successor {
+				c.successor[k] = KeyIDOf(pub)
+			}
+			if at, ok := c.retired[id]; ok {
+				c.signerRetired = fmt.Errorf("%w: key %s was retired at %s/%s seq %d; sign with the key that transition names (RotateKey to it finishes a rotation cut short)",
+					ErrConfig, id, h.WriterID, h.Stream, at)
 			}
 		}
 	}

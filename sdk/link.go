@@ -80,8 +80,8 @@ func (l *Log) link(writer, stream string, b []byte, lk *linked) error {
 	if c.broken != nil {
 		return c.broken
 	}
-	if err := c.retiredSigner(); err != nil {
-		return err
+	if c.signerRetired != nil {
+		return c.signerRetired
 	}
 	next := c.tip.Seq + 1
 	binary.LittleEndian.PutUint64(b[seqOffset:], next)

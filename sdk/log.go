@@ -180,12 +180,14 @@ type chain struct {
 	dedupe   dedupeWindow
 	signer   Signer // the key that signs this chain (RotateKey moves it on)
 	// retired holds the keys this chain retired, and at which seq, and
-	// successor the key each transition named (RotateKey; replay). While
-	// signer is one of them (a log opened with a key that a rotation,
-	// maybe one cut short by a crash, already retired here), the chain
-	// takes no record: RotateKey to the named key moves it on.
+	// successor the key each transition named (RotateKey; replay).
 	retired   map[KeyID]uint64
 	successor map[KeyID]KeyID
+	// signerRetired is set when signer is one of them (a log opened with
+	// a key that a rotation, maybe one cut short by a crash, already
+	// retired here): the chain takes no record or seal until RotateKey
+	// moves it to the key its transition named. Only OpenDurable sets it.
+	signerRetired error
 	// Scratch that interface calls (Signer, Store) would otherwise make
 	// escape to the heap on every append.
 	sealed Sealed
@@ -414,8 +416,8 @@ func (l *Log) fail(err error) {
 //
 //ronaudit:hot
 func (l *Log) appendLocked(c *chain, rec *canonical.AuditRecord, transition bool) (Appended, Ticket, error) {
-	if err := c.retiredSigner(); err != nil {
-		return Appended{}, 0, err
+	if c.signerRetired != nil {
+		return Appended{}, 0, c.signerRetired
 	}
 	next := c.head.Seq + 1
 	if rec.Seq != 0 && rec.Seq != next {
@@ -565,8 +567,8 @@ func (l *Log) sealLocked(c *chain) (Head, error) {
 	if c.head.Seq == 0 || c.head.SealedSeq == c.head.Seq {
 		return c.head, nil
 	}
-	if err := c.retiredSigner(); err != nil {
-		return c.head, err
+	if c.signerRetired != nil {
+		return c.head, c.signerRetired
 	}
 	if l.sealer != nil {
 		seq, err := l.sealer.SealChain(c.head.WriterID, c.head.Stream)
@@ -652,20 +654,6 @@ func (l *Log) Heads() []Head {
 		c.mu.Unlock()
 	}
 	return out
-}
-
-// retiredSigner refuses a chain whose signer it has retired (see
-// chain.retired); c.mu is held.
-func (c *chain) retiredSigner() error {
-	if c.retired == nil {
-		return nil
-	}
-	id := c.signer.KeyID()
-	if at, ok := c.retired[id]; ok {
-		return fmt.Errorf("%w: key %s was retired at %s/%s seq %d; sign with the key that transition names (RotateKey to it finishes a rotation cut short)",
-			ErrConfig, id, c.head.WriterID, c.head.Stream, at)
-	}
-	return nil
 }
 
 // chainsLocked appends every chain to dst; the caller holds l.mu.

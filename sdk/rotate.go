@@ -91,7 +91,7 @@ func (l *Log) RotateKey(next Signer) ([]Head, error) {
 			c.mu.Unlock()
 			continue
 		}
-		if old := c.signer.KeyID(); c.retired[old] != 0 {
+		if old := c.signer.KeyID(); c.signerRetired != nil {
 			// This chain's transition is already written (a rotation cut
 			// short): to next, it only needs its signer moved on.
 			if named := c.successor[old]; named != next.KeyID() {
@@ -100,7 +100,7 @@ func (l *Log) RotateKey(next Signer) ([]Head, error) {
 				c.mu.Unlock()
 				return heads, err
 			}
-			c.signer = next
+			c.signer, c.signerRetired = next, nil
 			heads = append(heads, c.head)
 			c.mu.Unlock()
 			continue

@@ -1,8 +1,10 @@
 package fsutil
 
 import (
+	"io"
 	"io/fs"
 	"os"
+	"strconv"
 )
 
 // NotRegularError reports a path that is not a regular file (a named pipe,
@@ -38,4 +40,38 @@ func OpenRegular(path string) (*os.File, fs.FileInfo, error) {
 		return nil, nil, &NotRegularError{Path: path, Mode: fi.Mode()}
 	}
 	return f, fi, nil
+}
+
+// TooLargeError reports a file over a reader's limit. Size is what was
+// found: the file's size, or more than Limit when it grew while read.
+type TooLargeError struct {
+	Path  string
+	Size  int64
+	Limit int64
+}
+
+func (e *TooLargeError) Error() string {
+	return e.Path + " is " + strconv.FormatInt(e.Size, 10) + " bytes or more, more than " + strconv.FormatInt(e.Limit, 10)
+}
+
+// ReadRegular reads a whole regular file of at most max bytes (see
+// OpenRegular). A larger one is a *TooLargeError, found from its size
+// before it is read, or after max+1 bytes if it grew meanwhile.
+func ReadRegular(path string, max int64) ([]byte, fs.FileInfo, error) {
+	f, fi, err := OpenRegular(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer f.Close()
+	if fi.Size() > max {
+		return nil, nil, &TooLargeError{Path: path, Size: fi.Size(), Limit: max}
+	}
+	b, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, nil, err
+	}
+	if int64(len(b)) > max {
+		return nil, nil, &TooLargeError{Path: path, Size: int64(len(b)), Limit: max}
+	}
+	return b, fi, nil
 }

@@ -4,7 +4,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
-	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -132,9 +132,9 @@ func (c *keptChain) loadLatest(dir string) {
 		return
 	}
 	c.last = sizes[len(sizes)-1]
-	path := filepath.Join(dir, noteFile(c.last))
-	c.note, c.loadErr = ReadNote(path)
-	if fi, err := os.Stat(path); err == nil {
+	var fi fs.FileInfo
+	c.note, fi, c.loadErr = readNote(filepath.Join(dir, noteFile(c.last)))
+	if c.loadErr == nil {
 		c.lastAt = fi.ModTime()
 	}
 }
@@ -145,26 +145,21 @@ func (c *keptChain) loadLatest(dir string) {
 // *Error of ReasonFormat, found before more than MaxNoteSize+1 bytes are
 // read.
 func ReadNote(path string) ([]byte, error) {
-	f, fi, err := fsutil.OpenRegular(path)
+	b, _, err := readNote(path)
+	return b, err
+}
+
+func readNote(path string) ([]byte, fs.FileInfo, error) {
+	b, fi, err := fsutil.ReadRegular(path, MaxNoteSize)
 	var nr *fsutil.NotRegularError
-	if errors.As(err, &nr) {
-		return nil, newErr(ReasonFormat, nr.Error(), nil)
+	var tl *fsutil.TooLargeError
+	switch {
+	case errors.As(err, &nr):
+		return nil, nil, newErr(ReasonFormat, nr.Error(), nil)
+	case errors.As(err, &tl):
+		return nil, nil, newErr(ReasonFormat, tl.Error()+" (a checkpoint's limit)", nil)
 	}
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	if fi.Size() > MaxNoteSize {
-		return nil, newErr(ReasonFormat, path+" is "+strconv.FormatInt(fi.Size(), 10)+" bytes, more than a checkpoint's "+strconv.Itoa(MaxNoteSize), nil)
-	}
-	b, err := io.ReadAll(io.LimitReader(f, MaxNoteSize+1)) // it may have grown since
-	if err != nil {
-		return nil, err
-	}
-	if len(b) > MaxNoteSize {
-		return nil, newErr(ReasonFormat, path+" is more than a checkpoint's "+strconv.Itoa(MaxNoteSize)+" bytes", nil)
-	}
-	return b, nil
+	return b, fi, err
 }
 
 func noteFile(size int64) string { return fmt.Sprintf("%020d.note", size) }
@@ -206,9 +201,7 @@ func (k *Keeper) FollowKey(next sdk.Signer) {
 }
 
 // Signer returns the key the Keeper signs with now.
-func (k *Keeper) Signer() sdk.Signer { return k.currentSigner() }
-
-func (k *Keeper) currentSigner() sdk.Signer {
+func (k *Keeper) Signer() sdk.Signer {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	return k.signer
@@ -262,7 +255,8 @@ func (k *Keeper) writeLocked(c *keptChain, size int64) error {
 	// Never sign a tree that does not extend the newest checkpoint of the
 	// history (a log restored from an old copy, or rewritten): that would
 	// sign a rollback or a fork.
-	if err := c.extendsNewest(k.chainDir(c.writer, c.stream)); err != nil {
+	dir := k.chainDir(c.writer, c.stream)
+	if err := c.extendsNewest(dir); err != nil {
 		return err
 	}
 	if size <= c.last || size > c.tree.Size() {
@@ -273,11 +267,10 @@ func (k *Keeper) writeLocked(c *keptChain, size int64) error {
 	if err != nil {
 		return err
 	}
-	msg, err := Sign(Origin(c.writer, c.stream), size, root, NewNoteSigner(k.currentSigner(), KeyName(c.writer)))
+	msg, err := Sign(Origin(c.writer, c.stream), size, root, NewNoteSigner(k.Signer(), KeyName(c.writer)))
 	if err != nil {
 		return err
 	}
-	dir := k.chainDir(c.writer, c.stream)
 	if err := fsutil.WriteFileAtomic(dir, noteFile(size), msg); err != nil {
 		return newErr(ReasonSign, "writing checkpoint of "+c.writer+"/"+c.stream, err)
 	}
@@ -508,5 +501,5 @@ func (k *Keeper) History(writer, stream string) ([]string, error) {
 
 // Verifier returns the note verifier of a writer's checkpoints.
 func (k *Keeper) Verifier(writer string) (note.Verifier, error) {
-	return NoteVerifier(KeyName(writer), ed25519.PublicKey(k.currentSigner().Public()))
+	return NoteVerifier(KeyName(writer), ed25519.PublicKey(k.Signer().Public()))
 }

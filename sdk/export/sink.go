@@ -3,11 +3,9 @@ package export
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/rustyonions/ron-audit-go/internal/fsutil"
@@ -114,24 +112,14 @@ const MaxFileSize = 1 << 30
 // the reader, a device never end) of at most MaxFileSize bytes, refused
 // before it is read otherwise (ReasonFormat).
 func ReadFile(path string) ([]byte, error) {
-	f, fi, err := fsutil.OpenRegular(path)
+	data, _, err := fsutil.ReadRegular(path, MaxFileSize)
 	var nr *fsutil.NotRegularError
-	if errors.As(err, &nr) {
+	var tl *fsutil.TooLargeError
+	switch {
+	case errors.As(err, &nr):
 		return nil, &Error{Reason: ReasonFormat, Detail: nr.Error()}
+	case errors.As(err, &tl):
+		return nil, &Error{Reason: ReasonFormat, Detail: tl.Error()}
 	}
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	if fi.Size() > MaxFileSize {
-		return nil, &Error{Reason: ReasonFormat, Detail: path + " is " + strconv.FormatInt(fi.Size(), 10) + " bytes, more than " + strconv.Itoa(MaxFileSize)}
-	}
-	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1)) // it may have grown since
-	if err != nil {
-		return nil, err
-	}
-	if len(data) > MaxFileSize {
-		return nil, &Error{Reason: ReasonFormat, Detail: path + " is more than " + strconv.Itoa(MaxFileSize) + " bytes"}
-	}
-	return data, nil
+	return data, err
 }

@@ -155,6 +155,14 @@ func (h *Hasher) DedupeKey(r *AuditRecord) (Hash, error) {
 
 var hashers = sync.Pool{New: func() any { return NewHasher() }}
 
+// GetHasher takes a Hasher from the pool the package functions share (a
+// Hasher holds two BLAKE3 states and a record buffer, about 24 KiB);
+// PutHasher gives it back. For a caller that hashes many records in a row.
+func GetHasher() *Hasher { return hashers.Get().(*Hasher) }
+
+// PutHasher returns h, taken with GetHasher, to the pool.
+func PutHasher(h *Hasher) { hashers.Put(h) }
+
 // RecordHash returns the hash of a record from its canonical bytes: BLAKE3
 // derive_key with HashContext, reproducible with
 // b3sum --derive-key "ron-audit 2026-11-27 record hash v1".

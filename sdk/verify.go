@@ -129,18 +129,13 @@ func VerifyLink(prev Head, v canonical.AuditRecordView) error {
 	return nil
 }
 
-// chainHashers keeps VerifyChain's hashers between calls: a Hasher holds
-// two BLAKE3 states and a record buffer (about 24 KiB), which a caller
-// verifying many short chains would otherwise allocate for each.
-var chainHashers = sync.Pool{New: func() any { return canonical.NewHasher() }}
-
 // VerifyChain verifies one chain record by record: each record on its own
 // (VerifyRecord), each link (VerifyLink), and that signatures cover the
 // chain up to its end. It stops at the first failure and returns it as a
 // *VerifyError whose Verified counts the records that passed before.
 func VerifyChain(it Iterator, keys *KeySet, opts VerifyOptions) (Result, error) {
-	h := chainHashers.Get().(*canonical.Hasher)
-	defer chainHashers.Put(h)
+	h := canonical.GetHasher() // the package's pool: a Hasher is about 24 KiB
+	defer canonical.PutHasher(h)
 	var res Result
 	var head Head
 	var ks keyState

@@ -175,7 +175,7 @@ func GenerateKeyFiles(dir, name string) (privPath, pubPath string, id KeyID, err
 // writeNewFile creates path (failing if it exists), writes b and syncs. On
 // error it removes the file it created.
 func writeNewFile(path string, b []byte, perm os.FileMode) error {
-	return writeNewSecret("key file", path, b, perm)
+	return writeNewSecret("key file", ErrKeyPermissions, path, b, perm)
 }
 
 // LoadSigner reads an Ed25519 private key from a PEM "PRIVATE KEY"

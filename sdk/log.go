@@ -648,10 +648,12 @@ func (l *Log) Heads() []Head {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	var out []Head
-	for _, c := range l.chainsLocked(nil) {
-		c.mu.Lock()
-		out = append(out, c.head)
-		c.mu.Unlock()
+	for _, w := range l.chains {
+		for _, c := range w {
+			c.mu.Lock()
+			out = append(out, c.head)
+			c.mu.Unlock()
+		}
 	}
 	return out
 }

@@ -577,5 +577,5 @@ func GenerateSalt(path string) error {
 	_, _ = rand.Read(salt[:]) // never fails (crypto/rand, Go 1.24+)
 	hex.Encode(text[:], salt[:])
 	text[2*SaltSize] = '\n'
-	return writeNewSecret("salt file", path, text[:], 0o600)
+	return writeNewSecret("salt file", ErrSaltPermissions, path, text[:], 0o600)
 }

@@ -46,6 +46,7 @@ func isTransition(attrs []canonical.Attr) bool {
 // those chains move to next without a second transition. An Observer
 // that is a KeyFollower (the
 // checkpoint Keeper) signs with next from the start of the rotation.
+// Rotating to the key that already signs the log is ErrConfig.
 // Concurrent calls run one after the other; NewEmitter waits for a
 // rotation under way, and RotateKey fails with ErrEmitting while an
 // Emitter runs.
@@ -57,6 +58,12 @@ func (l *Log) RotateKey(next Signer) ([]Head, error) {
 	}
 	if l.emitting.Load() {
 		return nil, ErrEmitting
+	}
+	l.mu.RLock()
+	same := l.signer.KeyID() == next.KeyID()
+	l.mu.RUnlock()
+	if same {
+		return nil, fmt.Errorf("%w: key %s already signs this log", ErrConfig, next.KeyID())
 	}
 	l.mu.RLock()
 	all := l.chainsLocked(nil)

@@ -123,6 +123,17 @@ func TestRotateKeySealedAndDurable(t *testing.T) {
 	}
 }
 
+// TestRotateKeySameKey: rotating to the key that already signs the log is
+// a mistake, not a rotation.
+func TestRotateKeySameKey(t *testing.T) {
+	k := rotateSigner(t, "old key")
+	l := coreLog(t, sdk.Config{Signer: k})
+	coreAppend(t, l, 2)
+	if _, err := l.RotateKey(k); !errors.Is(err, sdk.ErrConfig) {
+		t.Fatalf("RotateKey to the current key: %v", err)
+	}
+}
+
 // TestRotateKeyConcurrent: two rotations at once run one after the other,
 // so every chain ends under the same key, the log's: they interleaved
 // chain by chain and left some chains under each key.

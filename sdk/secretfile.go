@@ -108,14 +108,11 @@ func openDir(path, what string) *fileProblem {
 // writeNewSecret creates path, failing if it exists (never overwriting a
 // key or salt), with exactly mode perm whatever the umask, writes b and
 // syncs; on failure it removes what it created. what names the file in
-// errors ("key file", "salt file").
-func writeNewSecret(what, path string, b []byte, perm os.FileMode) error {
+// errors ("key file", "salt file"), and perms is the category of a
+// refusal for its directory (ErrKeyPermissions, ErrSaltPermissions).
+func writeNewSecret(what string, perms error, path string, b []byte, perm os.FileMode) error {
 	if p := openDir(path, what); p != nil { // it would be refused when loaded
-		target := ErrKeyPermissions
-		if what == "salt file" {
-			target = ErrSaltPermissions
-		}
-		return &FileError{What: what, Path: path, Reason: p.reason, target: target}
+		return &FileError{What: what, Path: path, Reason: p.reason, target: perms}
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
 	if err != nil {

@@ -75,6 +75,12 @@ func (e *Exporter) Export(dir, writer, stream string, prev *State) (*Bundle, err
 	var recs []sdk.Sealed
 	arena := make([]byte, 0, logBytes(dir))
 	var retiredAt uint64 // the seq of a transition that retired e.Signer
+	var signerID sdk.KeyID
+	checkRetired := e.NoteSigner == nil && e.Signer != nil
+	if checkRetired {
+		signerID = e.Signer.KeyID()
+	}
+	marker := []byte(sdk.KeyTransitionAttr)
 	_, err := sdk.ReadDir(dir, func(rec sdk.Sealed, pos wal.Position) error {
 		v, err := canonical.OpenAuditRecord(rec.Bytes)
 		if err != nil || string(v.WriterID()) != writer || string(v.Stream()) != stream {
@@ -83,7 +89,7 @@ func (e *Exporter) Export(dir, writer, stream string, prev *State) (*Bundle, err
 		if want := uint64(tree.Size()) + 1; v.Seq() != want {
 			return fmt.Errorf("export: %s: %s/%s seq %d where %d belongs", pos, writer, stream, v.Seq(), want)
 		}
-		if e.NoteSigner == nil && e.Signer != nil && rec.Signed && rec.KeyID == e.Signer.KeyID() {
+		if checkRetired && rec.Signed && rec.KeyID == signerID && bytes.Contains(rec.Bytes, marker) {
 			if _, ok, _ := sdk.KeyTransition(v); ok {
 				retiredAt = v.Seq()
 			}

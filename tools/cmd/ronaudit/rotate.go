@@ -33,9 +33,6 @@ func rotateCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(err)
 	}
-	if next.KeyID() == old.KeyID() {
-		return fail(fmt.Errorf("--new-key is the same key as --key (%s)", old.KeyID()))
-	}
 	// The checkpoints kept with the log (as append keeps them) must still
 	// hold, and get one more, by the old key, up to the transitions.
 	keeper, err := checkpoint.NewKeeper(filepath.Join(*dir, "checkpoints"), old, checkpoint.KeeperOptions{})

@@ -253,7 +253,7 @@ func verifyLoop(ctx context.Context, log *sdk.Log, em *sdk.Emitter, every time.D
 			}
 			next, err := verifyChain(log, h, from)
 			em.ReportVerifyFailure(err)
-			if err == nil {
+			if err == nil && next.Seq > 0 { // Seq 0: evicted meanwhile, nothing verified
 				verified[key] = next
 			}
 		}

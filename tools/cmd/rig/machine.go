@@ -12,7 +12,8 @@ type machine struct {
 	GOARCH string `json:"goarch"`
 	CPUs   int    `json:"cpus"`
 	Go     string `json:"go"`
-	// Stalls is what the stall probe saw just before the run.
+	// Stalls is what the stall probe saw in its 250 ms: just before the
+	// storm for the shed rig, just after the run for the others.
 	Stalls stalls `json:"stalls"`
 }
 

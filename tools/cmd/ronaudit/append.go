@@ -73,22 +73,16 @@ func appendCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "ronaudit append:", err)
 		return 1
 	}
-	keys := sdk.NewKeySet(signer.Public())
-	for _, p := range pubs {
-		pub, err := sdk.LoadPublicKey(p)
-		if err != nil {
-			fmt.Fprintln(stderr, "ronaudit append:", err)
-			return 1
-		}
-		keys.Add(pub)
-	}
-	log, rec, err := sdk.OpenDurable(*dir, sdk.Config{Signer: signer, SealEvery: *sealEvery, Observer: keeper},
-		sdk.DurableOptions{WAL: wal.Options{Fsync: policy}, Keys: keys})
+	earlier, err := loadPubs(pubs)
 	if err != nil {
 		fmt.Fprintln(stderr, "ronaudit append:", err)
-		if errors.Is(err, sdk.ErrUnknownKey) {
-			fmt.Fprintln(stderr, "ronaudit append: the log holds records signed by another key; give its public key with --pub EARLIER.pub")
-		}
+		return 1
+	}
+	log, rec, err := sdk.OpenDurable(*dir, sdk.Config{Signer: signer, SealEvery: *sealEvery, Observer: keeper},
+		sdk.DurableOptions{WAL: wal.Options{Fsync: policy}, Keys: sdk.NewKeySet(append(earlier, signer.Public())...)})
+	if err != nil {
+		fmt.Fprintln(stderr, "ronaudit append:", err)
+		openHint(stderr, "append", err)
 		return 1
 	}
 	if auto != nil {

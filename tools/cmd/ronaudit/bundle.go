@@ -1,7 +1,6 @@
 package main
 
 import (
-	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"io"
@@ -70,20 +69,16 @@ func verifyBundleCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fset.Var(&pubs, "pub", "public key file of the signer of checkpoints and records (repeatable; at least one)")
 	cpPath := fset.String("checkpoint", "", "the latest signed checkpoint you trust: the bundles must reach it and agree with it")
 	if err := fset.Parse(reorder(args)); err != nil {
-		return 2
+		return parseFailed(err)
 	}
 	if len(pubs) == 0 || fset.NArg() != 1 {
 		fmt.Fprintln(stderr, "usage: ronaudit verify-bundle --pub KEY [--pub KEY]... [--checkpoint TRUSTED] FILE|DIR")
 		return 2
 	}
 	fail := func(err error) int { fmt.Fprintln(stdout, "FAIL:", err); return 1 }
-	var keys []ed25519.PublicKey
-	for _, p := range pubs {
-		pub, err := sdk.LoadPublicKey(p)
-		if err != nil {
-			return fail(err)
-		}
-		keys = append(keys, pub)
+	keys, err := loadPubs(pubs)
+	if err != nil {
+		return fail(err)
 	}
 	vs, ks := export.KeyVerifiers(keys...), sdk.NewKeySet(keys...)
 	var trusted *checkpoint.Checkpoint

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -305,7 +306,7 @@ func verifyProofCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 }
 
 // checkpointFlag adds --checkpoint to verify: the log must extend it.
-func checkAgainstCheckpoint(dir, cpPath string, pubs []string, retired []sdk.Retirement, stdout io.Writer) error {
+func checkAgainstCheckpoint(dir, cpPath string, pubs []ed25519.PublicKey, retired []sdk.Retirement, stdout io.Writer) error {
 	if len(pubs) == 0 {
 		return errors.New("--checkpoint needs --pub")
 	}

@@ -34,17 +34,7 @@ func dumpCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	defer out.Flush()
 	enc := json.NewEncoder(out)
 	enc.SetEscapeHTML(false)
-	read := func(path string, fn func(sdk.Sealed, wal.Position) error) error {
-		_, err := sdk.ReadDir(path, fn)
-		return err
-	}
-	if fi, err := os.Stat(fs.Arg(0)); err == nil && fi.Mode().IsRegular() {
-		read = func(path string, fn func(sdk.Sealed, wal.Position) error) error {
-			_, err := sdk.ReadSegment(path, fn)
-			return err
-		}
-	}
-	err := read(fs.Arg(0), func(rec sdk.Sealed, pos wal.Position) error {
+	each := func(rec sdk.Sealed, pos wal.Position) error {
 		v, err := canonical.Open(rec.Bytes)
 		if err != nil {
 			return fmt.Errorf("%s: %w", pos, err)
@@ -54,7 +44,13 @@ func dumpCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 			l.KeyID, l.Signature = rec.KeyID.String(), hex.EncodeToString(rec.Sig[:])
 		}
 		return enc.Encode(l)
-	})
+	}
+	var err error
+	if fi, serr := os.Stat(fs.Arg(0)); serr == nil && fi.Mode().IsRegular() {
+		_, err = sdk.ReadSegment(fs.Arg(0), each)
+	} else {
+		_, err = sdk.ReadDir(fs.Arg(0), each)
+	}
 	if err != nil {
 		out.Flush()
 		fmt.Fprintln(stderr, "ronaudit dump:", err)

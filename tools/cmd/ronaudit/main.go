@@ -11,11 +11,14 @@
 package main
 
 import (
+	"crypto/ed25519"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/rustyonions/ron-audit-go/sdk"
 )
 
 func main() {
@@ -81,6 +84,27 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 2
 	}
 	return cmd(args[1:], stdin, stdout, stderr)
+}
+
+// loadPubs loads the public key files of --pub flags.
+func loadPubs(paths []string) ([]ed25519.PublicKey, error) {
+	var keys []ed25519.PublicKey
+	for _, p := range paths {
+		pub, err := sdk.LoadPublicKey(p)
+		if err != nil {
+			return nil, err
+		}
+		keys = append(keys, pub)
+	}
+	return keys, nil
+}
+
+// openHint follows an error opening a log: when a record is signed by a
+// key the command was not given, it says which flag gives it.
+func openHint(stderr io.Writer, cmd string, err error) {
+	if errors.Is(err, sdk.ErrUnknownKey) {
+		fmt.Fprintf(stderr, "ronaudit %s: the log holds records signed by another key; give its public key with --pub EARLIER.pub\n", cmd)
+	}
 }
 
 // parseFailed is the exit status after fs.Parse fails: 0 when the user

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -39,19 +38,14 @@ func rotateCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(err)
 	}
-	keys := sdk.NewKeySet(old.Public())
-	for _, p := range pubs {
-		pub, err := sdk.LoadPublicKey(p)
-		if err != nil {
-			return fail(err)
-		}
-		keys.Add(pub)
-	}
-	log, _, err := sdk.OpenDurable(*dir, sdk.Config{Signer: old, Observer: keeper}, sdk.DurableOptions{Keys: keys})
+	earlier, err := loadPubs(pubs)
 	if err != nil {
-		if errors.Is(err, sdk.ErrUnknownKey) {
-			fmt.Fprintln(stderr, "ronaudit rotate: the log holds records signed by another key; give its public key with --pub EARLIER.pub")
-		}
+		return fail(err)
+	}
+	log, _, err := sdk.OpenDurable(*dir, sdk.Config{Signer: old, Observer: keeper},
+		sdk.DurableOptions{Keys: sdk.NewKeySet(append(earlier, old.Public())...)})
+	if err != nil {
+		openHint(stderr, "rotate", err)
 		return fail(err)
 	}
 	heads, err := log.RotateKey(next)

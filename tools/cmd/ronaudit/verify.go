@@ -39,17 +39,14 @@ func verifyCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		return 2
 	}
 	dir := fs.Arg(0)
+	pubKeys, err := loadPubs(pubs)
+	if err != nil {
+		fmt.Fprintln(stderr, "ronaudit verify:", err)
+		return 1
+	}
 	var keys *sdk.KeySet
-	if len(pubs) > 0 {
-		keys = sdk.NewKeySet()
-		for _, p := range pubs {
-			pub, err := sdk.LoadPublicKey(p)
-			if err != nil {
-				fmt.Fprintln(stderr, "ronaudit verify:", err)
-				return 1
-			}
-			keys.Add(ed25519.PublicKey(pub))
-		}
+	if len(pubKeys) > 0 {
+		keys = sdk.NewKeySet(pubKeys...)
 	}
 	var progress func(uint64, wal.Position)
 	if isTerminal(stderr) {
@@ -94,11 +91,12 @@ func verifyCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		}
 		return 1
 	}
-	if err := sealedByCheckpoints(dir, sum, pubs, *allowTail, stdout); err != nil {
+	kept, err := sealedByCheckpoints(dir, sum, pubKeys, *allowTail, stdout)
+	if err != nil {
 		return failCheckpoint(err)
 	}
 	if *cpPath != "" {
-		if err := checkAgainstCheckpoint(dir, *cpPath, pubs, sum.Retired, stdout); err != nil {
+		if err := checkAgainstCheckpoint(dir, *cpPath, pubKeys, sum.Retired, stdout); err != nil {
 			return failCheckpoint(err)
 		}
 	}
@@ -109,7 +107,7 @@ func verifyCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fmt.Fprintln(stdout)
 	if keys == nil {
 		fmt.Fprintln(stdout, "signatures NOT checked: give --pub KEY")
-		if kept, _ := checkpoint.HistoryChains(filepath.Join(dir, "checkpoints")); len(kept) > 0 {
+		if kept > 0 {
 			fmt.Fprintf(stdout, "the checkpoints kept in %s were NOT checked (the log may be shorter than they vouch for): give --pub KEY\n", filepath.Join(dir, "checkpoints"))
 		}
 	}
@@ -182,71 +180,87 @@ func isTerminal(w io.Writer) bool {
 // by a key in force at its size and that the chain extends it, and fails
 // on records that neither a checkpoint nor a record signature covers,
 // unless allowTail. A chain with checkpoints and no record left in the log
-// fails as rolled back. It sets the heads' SealedSeq.
-func sealedByCheckpoints(dir string, sum sdk.Summary, pubs []string, allowTail bool, stdout io.Writer) error {
+// fails as rolled back. It sets the SealedSeq of sum.Heads, and returns
+// how many chains have kept checkpoints.
+func sealedByCheckpoints(dir string, sum sdk.Summary, pubs []ed25519.PublicKey, allowTail bool, stdout io.Writer) (int, error) {
 	cpDir := filepath.Join(dir, "checkpoints")
-	heads := sum.Heads
-	fi, err := os.Stat(cpDir)
-	haveCheckpoints := err == nil && fi.IsDir()
-	if haveCheckpoints {
-		kept, err := checkpoint.HistoryChains(cpDir)
-		if err != nil {
-			return err
+	if fi, err := os.Stat(cpDir); err != nil || !fi.IsDir() {
+		cpDir = "" // no checkpoints kept (or a segment file verified alone)
+	}
+	var kept [][2]string
+	if cpDir != "" {
+		var err error
+		if kept, err = checkpoint.HistoryChains(cpDir); err != nil {
+			return 0, err
 		}
-		for _, wc := range kept {
-			if !slices.ContainsFunc(heads, func(h sdk.Head) bool { return h.WriterID == wc[0] && h.Stream == wc[1] }) {
-				heads = append(heads, sdk.Head{WriterID: wc[0], Stream: wc[1]}) // no record left
+	}
+	for i := range sum.Heads {
+		if err := sealChain(dir, cpDir, &sum.Heads[i], sum.Retired, pubs, allowTail, stdout); err != nil {
+			return 0, err
+		}
+	}
+	for _, wc := range kept {
+		if !slices.ContainsFunc(sum.Heads, func(h sdk.Head) bool { return h.WriterID == wc[0] && h.Stream == wc[1] }) {
+			h := sdk.Head{WriterID: wc[0], Stream: wc[1]} // no record left
+			if err := sealChain(dir, cpDir, &h, sum.Retired, pubs, allowTail, stdout); err != nil {
+				return 0, err
 			}
 		}
 	}
-	for i := range heads {
-		h := &heads[i]
-		var paths []string
-		if haveCheckpoints {
-			if paths, err = checkpoint.HistoryPaths(cpDir, h.WriterID, h.Stream); err != nil {
+	return len(kept), nil
+}
+
+// sealChain checks the kept checkpoints of one chain (see
+// sealedByCheckpoints) and raises h.SealedSeq to what they cover.
+func sealChain(dir, cpDir string, h *sdk.Head, retired []sdk.Retirement, pubs []ed25519.PublicKey, allowTail bool, stdout io.Writer) error {
+	var paths []string
+	if cpDir != "" {
+		var err error
+		if paths, err = checkpoint.HistoryPaths(cpDir, h.WriterID, h.Stream); err != nil {
+			return err
+		}
+	}
+	if len(paths) > 0 && len(pubs) > 0 {
+		vs, err := chainVerifiers(pubs, retired, h.WriterID, h.Stream)
+		if err != nil {
+			return err
+		}
+		t := checkpoint.NewTree() // a chain with no record left: the empty tree
+		if h.Seq > 0 {
+			if t, _, err = chainTree(dir, h.WriterID, h.Stream); err != nil {
 				return err
 			}
 		}
-		if len(paths) > 0 && len(pubs) > 0 {
-			vs, err := chainVerifiers(pubs, sum.Retired, h.WriterID, h.Stream)
+		for _, path := range paths {
+			msg, err := checkpoint.ReadNote(path)
 			if err != nil {
 				return err
 			}
-			t, _, err := chainTree(dir, h.WriterID, h.Stream)
+			cp, err := checkpoint.Open(msg, note.VerifierList(vs...))
+			if errors.Is(err, checkpoint.ErrUnknownKey) {
+				// Signed by a key not given (say, one a rotation named):
+				// not evidence either way.
+				fmt.Fprintf(stdout, "note: %s is signed by none of the --pub keys; not used\n", path)
+				continue
+			}
+			if err == nil && (cp.WriterID != h.WriterID || cp.Stream != h.Stream) {
+				err = fmt.Errorf("it is a checkpoint of %s", cp.Origin)
+			}
+			if err == nil {
+				err = extends(t, cp)
+			}
+			if err == nil {
+				err = checkpoint.InForce(cp, retired)
+			}
 			if err != nil {
-				return err
+				return fmt.Errorf("%s/%s: checkpoint %s: %w", h.WriterID, h.Stream, path, err)
 			}
-			for _, path := range paths {
-				msg, err := checkpoint.ReadNote(path)
-				if err != nil {
-					return err
-				}
-				cp, err := checkpoint.Open(msg, note.VerifierList(vs...))
-				if errors.Is(err, checkpoint.ErrUnknownKey) {
-					// Signed by a key not given (say, one a rotation named):
-					// not evidence either way.
-					fmt.Fprintf(stdout, "note: %s is signed by none of the --pub keys; not used\n", path)
-					continue
-				}
-				if err == nil && (cp.WriterID != h.WriterID || cp.Stream != h.Stream) {
-					err = fmt.Errorf("it is a checkpoint of %s", cp.Origin)
-				}
-				if err == nil {
-					err = extends(t, cp)
-				}
-				if err == nil {
-					err = checkpoint.InForce(cp, sum.Retired)
-				}
-				if err != nil {
-					return fmt.Errorf("%s/%s: checkpoint %s: %w", h.WriterID, h.Stream, path, err)
-				}
-				h.SealedSeq = max(h.SealedSeq, uint64(cp.Size))
-			}
+			h.SealedSeq = max(h.SealedSeq, uint64(cp.Size))
 		}
-		if h.SealedSeq < h.Seq && !allowTail {
-			return fmt.Errorf("%s/%s seq %d: unsealed_tail: no signature or checkpoint covers seq %d..%d (give --pub, or --allow-unsealed-tail)",
-				h.WriterID, h.Stream, h.SealedSeq+1, h.SealedSeq+1, h.Seq)
-		}
+	}
+	if h.SealedSeq < h.Seq && !allowTail {
+		return fmt.Errorf("%s/%s seq %d: unsealed_tail: no signature or checkpoint covers seq %d..%d (give --pub, or --allow-unsealed-tail)",
+			h.WriterID, h.Stream, h.SealedSeq+1, h.SealedSeq+1, h.Seq)
 	}
 	return nil
 }
@@ -256,15 +270,8 @@ func sealedByCheckpoints(dir string, sum sdk.Summary, pubs []string, allowTail b
 // verifier holding the first key follows the rotations, as it does for
 // record signatures). checkpoint.InForce then refuses a retired key's
 // checkpoint past its transition.
-func chainVerifiers(pubs []string, retired []sdk.Retirement, writer, stream string) ([]note.Verifier, error) {
-	var keys []ed25519.PublicKey
-	for _, p := range pubs {
-		pub, err := sdk.LoadPublicKey(p)
-		if err != nil {
-			return nil, err
-		}
-		keys = append(keys, pub)
-	}
+func chainVerifiers(pubs []ed25519.PublicKey, retired []sdk.Retirement, writer, stream string) ([]note.Verifier, error) {
+	keys := slices.Clone(pubs)
 	for _, r := range retired {
 		if r.WriterID == writer && r.Stream == stream && r.Next != nil {
 			keys = append(keys, r.Next)

@@ -104,10 +104,11 @@ func recordVersion(cur *schemacheck.Layout, dir string, v int, stdout, stderr io
 		fmt.Fprintln(stderr, "schemacheck:", err)
 		return 2
 	}
-	if next := len(h) + 1; len(h) > 0 && h[len(h)-1].Version+1 != v || len(h) == 0 && v != 1 {
-		if len(h) > 0 {
-			next = h[len(h)-1].Version + 1
-		}
+	next := 1
+	if len(h) > 0 {
+		next = h[len(h)-1].Version + 1
+	}
+	if v != next {
 		fmt.Fprintf(stderr, "schemacheck: the next version to record is v%d, not v%d: versions are released in order\n", next, v)
 		return 2
 	}

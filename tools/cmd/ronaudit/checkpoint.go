@@ -47,24 +47,33 @@ func chainTree(dir, writer, stream string) (*checkpoint.Tree, []canonical.Hash, 
 // openCheckpointFile reads and verifies a signed checkpoint with the public
 // key in pubPath, under the key name of the writer its origin names.
 func openCheckpointFile(path, pubPath string) (checkpoint.Checkpoint, error) {
-	msg, err := checkpoint.ReadNote(path)
-	if err != nil {
-		return checkpoint.Checkpoint{}, err
-	}
 	pub, err := sdk.LoadPublicKey(pubPath)
 	if err != nil {
 		return checkpoint.Checkpoint{}, err
 	}
-	origin, _, _ := bytes.Cut(msg, []byte("\n"))
-	writer, _, err := checkpoint.ParseOrigin(string(origin))
-	if err != nil {
-		return checkpoint.Checkpoint{}, fmt.Errorf("%s: %w", path, err)
-	}
-	v, err := checkpoint.NoteVerifier(checkpoint.KeyName(writer), pub)
+	return openCheckpoint(path, func(writer, _ string) ([]note.Verifier, error) {
+		v, err := checkpoint.NoteVerifier(checkpoint.KeyName(writer), pub)
+		return []note.Verifier{v}, err
+	})
+}
+
+// openCheckpoint reads and verifies a signed checkpoint with the
+// verifiers that verifiers gives for the chain its origin line names.
+func openCheckpoint(path string, verifiers func(writer, stream string) ([]note.Verifier, error)) (checkpoint.Checkpoint, error) {
+	msg, err := checkpoint.ReadNote(path)
 	if err != nil {
 		return checkpoint.Checkpoint{}, err
 	}
-	cp, err := checkpoint.Open(msg, note.VerifierList(v))
+	origin, _, _ := bytes.Cut(msg, []byte("\n"))
+	writer, stream, err := checkpoint.ParseOrigin(string(origin))
+	if err != nil {
+		return checkpoint.Checkpoint{}, fmt.Errorf("%s: %w", path, err)
+	}
+	vs, err := verifiers(writer, stream)
+	if err != nil {
+		return checkpoint.Checkpoint{}, err
+	}
+	cp, err := checkpoint.Open(msg, note.VerifierList(vs...))
 	if err != nil {
 		return cp, fmt.Errorf("%s: %w", path, err)
 	}
@@ -310,22 +319,11 @@ func checkAgainstCheckpoint(dir, cpPath string, pubs []ed25519.PublicKey, retire
 	if len(pubs) == 0 {
 		return errors.New("--checkpoint needs --pub")
 	}
-	msg, err := checkpoint.ReadNote(cpPath)
+	cp, err := openCheckpoint(cpPath, func(writer, stream string) ([]note.Verifier, error) {
+		return chainVerifiers(pubs, retired, writer, stream)
+	})
 	if err != nil {
 		return err
-	}
-	origin, _, _ := bytes.Cut(msg, []byte("\n"))
-	writer, stream, err := checkpoint.ParseOrigin(string(origin))
-	if err != nil {
-		return fmt.Errorf("%s: %w", cpPath, err)
-	}
-	vs, err := chainVerifiers(pubs, retired, writer, stream)
-	if err != nil {
-		return err
-	}
-	cp, err := checkpoint.Open(msg, note.VerifierList(vs...))
-	if err != nil {
-		return fmt.Errorf("%s: %w", cpPath, err)
 	}
 	t, _, err := chainTree(dir, cp.WriterID, cp.Stream)
 	if err != nil {

@@ -42,10 +42,7 @@ func VerifyChain(it sdk.Iterator, keys *sdk.KeySet, verifiers note.Verifiers, ch
 		if cp.WriterID != res.Head.WriterID || cp.Stream != res.Head.Stream {
 			return res, newErr(ReasonOriginMismatch, "checkpoint "+strconv.Itoa(i)+" is of "+cp.Origin+", not of "+Origin(res.Head.WriterID, res.Head.Stream), nil)
 		}
-		if err := tree.Extends(cp); err != nil {
-			return res, err
-		}
-		if err := InForce(cp, res.Retired); err != nil {
+		if err := tree.Vouches(cp, res.Retired); err != nil {
 			return res, err
 		}
 		sealed = max(sealed, uint64(cp.Size))
@@ -73,6 +70,17 @@ func (t *teeIterator) Next() bool {
 }
 func (t *teeIterator) Entry() sdk.Sealed { return t.it.Entry() }
 func (t *teeIterator) Err() error        { return t.it.Err() }
+
+// Vouches checks that cp vouches for the first cp.Size records of the
+// chain whose tree t is: t extends cp (Extends: ErrRollback, ErrFork) and
+// cp is signed by a key the chain had in force at its size (InForce,
+// with the chain's retirements).
+func (t *Tree) Vouches(cp Checkpoint, retired []sdk.Retirement) error {
+	if err := t.Extends(cp); err != nil {
+		return err
+	}
+	return InForce(cp, retired)
+}
 
 // InForce checks that a verified signature of cp is by a key its chain
 // still had in force at cp.Size. A key that a transition retired at seq T

@@ -180,7 +180,7 @@ func proveCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(err)
 	}
-	if err := extends(t, cp); err != nil {
+	if err := reword(t.Extends(cp)); err != nil {
 		return fail(err)
 	}
 	var pf proofFile
@@ -219,10 +219,9 @@ func proveCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// extends checks that the chain's tree covers the checkpoint with the same
-// root: otherwise the log was cut or rolled back, or it forked.
-func extends(t *checkpoint.Tree, cp checkpoint.Checkpoint) error {
-	err := t.Extends(cp)
+// reword says a rollback or fork from Tree.Extends or Tree.Vouches in the
+// CLI's words: the log was cut or rolled back, or it forked.
+func reword(err error) error {
 	var ce *checkpoint.Error
 	switch {
 	case errors.As(err, &ce) && errors.Is(err, checkpoint.ErrRollback):
@@ -329,10 +328,9 @@ func checkAgainstCheckpoint(dir, cpPath string, pubs []ed25519.PublicKey, retire
 	if err != nil {
 		return err
 	}
-	if err := extends(t, cp); err != nil {
-		return err
-	}
-	if err := checkpoint.InForce(cp, retired); err != nil {
+	if err := t.Vouches(cp, retired); errors.Is(err, checkpoint.ErrRollback) || errors.Is(err, checkpoint.ErrFork) {
+		return reword(err)
+	} else if err != nil {
 		return fmt.Errorf("%s: %w", cpPath, err)
 	}
 	fmt.Fprintf(stdout, "checkpoint ok: %s/%s has %d records, the first %d match the checkpoint's root\n", cp.WriterID, cp.Stream, t.Size(), cp.Size)

@@ -247,10 +247,7 @@ func sealChain(dir, cpDir string, h *sdk.Head, retired []sdk.Retirement, pubs []
 				err = fmt.Errorf("it is a checkpoint of %s", cp.Origin)
 			}
 			if err == nil {
-				err = extends(t, cp)
-			}
-			if err == nil {
-				err = checkpoint.InForce(cp, retired)
+				err = reword(t.Vouches(cp, retired))
 			}
 			if err != nil {
 				return fmt.Errorf("%s/%s: checkpoint %s: %w", h.WriterID, h.Stream, path, err)

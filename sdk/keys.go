@@ -289,17 +289,15 @@ func readKeyFile(path string, private bool) ([]byte, error) {
 	return data, nil
 }
 
-// holdsPublicKey reports whether the file at path starts a PEM "PUBLIC
-// KEY" block (it reads at most the first line).
+// holdsPublicKey reports whether the file at path is a PEM "PUBLIC KEY"
+// block, as LoadPublicKey would read it (the same parser decides).
 func holdsPublicKey(path string) bool {
-	f, _, err := fsutil.OpenRegular(path)
+	data, _, err := fsutil.ReadRegular(path, maxKeyFileSize)
 	if err != nil {
 		return false
 	}
-	defer f.Close()
-	var head [64]byte
-	n, _ := io.ReadFull(f, head[:])
-	return bytes.HasPrefix(bytes.TrimSpace(head[:n]), []byte("-----BEGIN "+pemPublicType+"-----"))
+	block, err := decodeSinglePEM(path, data)
+	return err == nil && block.Type == pemPublicType
 }
 
 // decodeSinglePEM requires data to be exactly one PEM block without

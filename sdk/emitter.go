@@ -313,7 +313,7 @@ func (e *Emitter) TryEmit(rec *canonical.AuditRecord) error {
 	if e.opts.Shed == ShedBlock {
 		return e.emit(context.Background(), rec, true)
 	}
-	return e.emit(nil, rec, false)
+	return e.emit(context.Background(), rec, false)
 }
 
 // Emit is TryEmit that waits up to ctx for a free slot when the emitter is

@@ -398,12 +398,13 @@ func TestLoadSignerRefusesOpenPermissions(t *testing.T) {
 	if err := os.Chmod(open, 0o777); err != nil {
 		t.Fatal(err)
 	}
-	inner, _, _, err := GenerateKeyFiles(filepath.Join(open, "sub"), "k")
+	_, _, _, err = GenerateKeyFiles(filepath.Join(open, "sub"), "k")
 	if !errors.Is(err, ErrKeyPermissions) {
 		t.Fatalf("GenerateKeyFiles under an open directory: %v", err)
 	}
 	os.Chmod(open, 0o700)
-	if inner, _, _, err = GenerateKeyFiles(filepath.Join(open, "sub"), "k"); err != nil {
+	inner, _, _, err := GenerateKeyFiles(filepath.Join(open, "sub"), "k")
+	if err != nil {
 		t.Fatal(err)
 	}
 	link := filepath.Join(dir, "link.key")

@@ -7,6 +7,8 @@
 // files carry the generated-code header and still hash to the sum the
 // generator wrote into it (no hand edits). hotpath: functions marked
 // //ronaudit:hot call no fmt, use no maps, hold no escaping closures.
+// nilness (from golang.org/x/tools, not in go vet's default set):
+// impossible or redundant nil comparisons and nil dereferences.
 //
 // It exits 0 when nothing is reported and non-zero otherwise, printing
 // file:line:col: message for each finding. It takes the flags of
@@ -16,10 +18,11 @@ package main
 
 import (
 	"golang.org/x/tools/go/analysis/multichecker"
+	"golang.org/x/tools/go/analysis/passes/nilness"
 
 	"github.com/rustyonions/ron-audit-go/tools/analyzers"
 )
 
 func main() {
-	multichecker.Main(analyzers.NoUnsafe, analyzers.Generated, analyzers.HotPath)
+	multichecker.Main(analyzers.NoUnsafe, analyzers.Generated, analyzers.HotPath, nilness.Analyzer)
 }

@@ -285,7 +285,7 @@ func verifyProofCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		if pf.TreeSize != cp.Size {
 			return fail(fmt.Errorf("the proof is for tree size %d, the checkpoint has %d", pf.TreeSize, cp.Size))
 		}
-		if pf.Seq == 0 || err != nil {
+		if pf.Seq == 0 {
 			return fail(errors.New("the proof has no seq"))
 		}
 		if err := checkpoint.VerifyInclusion(cp, int64(pf.Seq-1), h, proof); err != nil {

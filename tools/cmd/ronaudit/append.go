@@ -28,15 +28,23 @@ func appendCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	writer := fs.String("writer", "", "writerId of records that name none")
 	fsync := fs.String("fsync", "batch", "fsync policy: batch (group commit) or always")
 	onBad := fs.String("on-bad", "stop", "a bad input line: stop the run, or skip it")
-	sealEvery := fs.Int("seal-every", 0, "checkpoint-sealed: sign every Nth record (0: every record)")
-	exportDir := fs.String("export", "", "also write export bundles here, one after each checkpoint (every 10,000 records, 15 minutes, and at exit)")
+	sealEvery := fs.Int("seal-every", 0, "checkpoint-sealed: records are not signed, a checkpoint signs each stream every N records (0: every record is signed)")
+	exportDir := fs.String("export", "", "also write export bundles here, one after each checkpoint (every 10,000 records or --seal-every N, 15 minutes, and at exit)")
 	var pubs multiFlag
 	fs.Var(&pubs, "pub", "public key of an earlier signer of the log (repeatable), to verify its records on open")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, appendUsage)
+		fs.PrintDefaults()
+	}
 	if err := fs.Parse(args); err != nil {
 		return parseFailed(err)
 	}
 	if *dir == "" || *keyPath == "" || fs.NArg() != 0 {
-		fmt.Fprintln(stderr, "usage: ronaudit append --wal DIR --key KEY [--stream S] [--writer W] [--fsync batch|always] [--on-bad stop|skip] < records.jsonl")
+		fmt.Fprint(stderr, appendUsage)
+		return 2
+	}
+	if *sealEvery < 0 {
+		fmt.Fprintln(stderr, "ronaudit append: --seal-every is 0 (every record signed) or N > 0")
 		return 2
 	}
 	if *onBad != "stop" && *onBad != "skip" {
@@ -54,9 +62,14 @@ func appendCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 1
 	}
 	// Checkpoints (every 10,000 records, every 15 minutes, and at exit)
-	// are kept with the log, in DIR/checkpoints.
+	// are kept with the log, in DIR/checkpoints. Under --seal-every N they
+	// are the only seals, so they come every N records: N is the most a
+	// crash or a cut can leave unvouched for.
 	var auto *export.Auto
 	var kopts checkpoint.KeeperOptions
+	if *sealEvery > 1 {
+		kopts.Every = int64(*sealEvery)
+	}
 	if *exportDir != "" {
 		sink := &export.FileSink{Dir: *exportDir}
 		auto = &export.Auto{Exporter: &export.Exporter{Sink: sink, Signer: signer}, Prev: func(w, s string) (*export.State, error) {
@@ -208,6 +221,18 @@ read:
 	}
 	return code
 }
+
+const appendUsage = `usage: ronaudit append --wal DIR --key KEY [--writer W] [--stream S] [--fsync batch|always]
+       [--on-bad stop|skip] [--seal-every N] [--export DIR] [--pub OLD.pub ...] < records.jsonl
+
+Each input line is one record as JSON, as the test vectors render it:
+  {"kind":"capIssued","reason":"...","actor":{"capId":"..."},"attrs":[{"key":"k","value":"v"}]}
+Fields left out are empty. seq and prev are filled in; tsMs 0 or left out
+is the time of the append; writerId and stream left out are --writer and
+--stream. One line "seq hash writer/stream" is printed per record once it
+is durable.
+
+`
 
 // maxLine bounds an input line: far more than the JSON of the largest
 // record the format allows.

@@ -292,9 +292,11 @@ func checkText(field string, i int, s string) error {
 	return &FieldError{Field: field, Reason: "text is not valid UTF-8"}
 }
 
-// AttrsSize returns the canonical size in bytes of r's attrs list: its tag
-// word, two pointer words per attr, and each non-empty text with its NUL,
-// padded to 8 bytes. The empty list is null and takes 0 bytes.
+// AttrsSize returns the attrs size that Limits.MaxAttrs bounds (SPEC.md,
+// section 4): a tag word, two pointer words per attr, and each non-empty
+// text with its NUL, padded to 8 bytes; 0 for the empty (null) list. It is
+// the list's canonical size except when every value is empty: the elements
+// then have one pointer each, and the list is 8 bytes per attr smaller.
 func AttrsSize(attrs []Attr) int {
 	if len(attrs) == 0 {
 		return 0

@@ -100,6 +100,40 @@ func TestLimits(t *testing.T) {
 	}
 }
 
+// TestAttrsSizeLayout pins what SPEC.md section 4 says of the attrs size:
+// it is the attrs list's canonical size, except when every value is empty,
+// where the elements have one pointer and the list is 8 bytes per attr
+// smaller. (prev follows attrs, so the root's pointer section keeps its
+// size whether attrs is null or not.)
+func TestAttrsSizeLayout(t *testing.T) {
+	size := func(attrs []Attr) int {
+		t.Helper()
+		r := minimal()
+		r.Prev = make([]byte, 32)
+		r.Attrs = attrs
+		b, err := AppendRecord(nil, &r, Limits{MaxRecord: MaxRecordSize, MaxAttrs: MaxRecordSize})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(b)
+	}
+	none := size(nil)
+	for _, tc := range []struct {
+		attrs []Attr
+		less  int // formula minus canonical size
+	}{
+		{[]Attr{{Key: "a", Value: "1"}}, 0},
+		{[]Attr{{Key: "a", Value: "1"}, {Key: "b", Value: ""}}, 0},
+		{[]Attr{{Key: "a", Value: ""}}, 8},
+		{[]Attr{{Key: "a", Value: ""}, {Key: "bbbbbbbbb", Value: ""}, {Key: "c", Value: ""}}, 24},
+	} {
+		got := size(tc.attrs) - none
+		if want := AttrsSize(tc.attrs) - tc.less; got != want {
+			t.Errorf("%v: the list takes %d bytes, want %d (AttrsSize %d)", tc.attrs, got, want, AttrsSize(tc.attrs))
+		}
+	}
+}
+
 // encodeRaw writes r with the generated encoder alone, skipping the
 // format's rules, to make byte strings Open must refuse.
 func encodeRaw(t *testing.T, r AuditRecord) []byte {

@@ -760,3 +760,12 @@ func TestAppendDuringFsync(t *testing.T) {
 		}
 	}
 }
+
+// TestChecksumIsISCSI pins the frame CRC that FORMAT.md section 3 names:
+// CRC-32C as iSCSI uses it, whose check value over "123456789" is
+// 0xE3069283.
+func TestChecksumIsISCSI(t *testing.T) {
+	if got := checksum([]byte("123456789")); got != 0xE3069283 {
+		t.Fatalf("checksum(123456789) = %#08x, want 0xe3069283", got)
+	}
+}

@@ -243,7 +243,23 @@ func makeVectors(t testing.TB) (map[string][]byte, vectorFile) {
 		{"extension-line", sign(ns, text7+"ext\n"), ReasonFormat},
 		{"size-leading-zero", sign(ns, origin+"\n07\n"+rootB64+"\n"), ReasonFormat},
 		{"root-unpadded", sign(ns, origin+"\n7\n"+strings.TrimRight(rootB64, "=")+"\n"), ReasonFormat},
-		{"origin-lowercase-escape", sign(ns, "ron-audit/svc-index%40inst-2/index\n7\n"+rootB64+"\n"), ReasonFormat},
+		{"origin-escaped-unreserved", sign(ns, "ron-audit/svc-index%40inst-2/index\n7\n"+rootB64+"\n"), ReasonFormat},
+		{"origin-lowercase-escape", sign(ns, "ron-audit/svc-index@inst-2/in%2fdex\n7\n"+rootB64+"\n"), ReasonFormat},
+		{"origin-unescaped-slash", sign(ns, "ron-audit/svc-index@inst-2/in/dex\n7\n"+rootB64+"\n"), ReasonFormat},
+		{"origin-empty-stream", sign(ns, "ron-audit/svc-index@inst-2/\n7\n"+rootB64+"\n"), ReasonFormat},
+		{"too-many-signatures", func() string {
+			// The trusted key's signature and 100 more: one over the
+			// limit of signed notes.
+			signers := []note.Signer{ns}
+			for i := range 100 {
+				signers = append(signers, NewNoteSigner(other, "witness-"+strconv.Itoa(i)))
+			}
+			msg, err := note.Sign(&note.Note{Text: text7}, signers...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return string(msg)
+		}(), ReasonFormat},
 	}
 
 	js, err := json.MarshalIndent(v, "", "  ")

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"testing"
 
+	"golang.org/x/mod/sumdb/note"
+
 	"github.com/rustyonions/ron-audit-go/canonical"
 	"github.com/rustyonions/ron-audit-go/sdk"
 	"github.com/rustyonions/ron-audit-go/sdk/checkpoint"
@@ -107,5 +109,101 @@ func TestBundlesFollowKeyRotation(t *testing.T) {
 		if !errors.Is(err, checkpoint.ErrRetiredKey) || !errors.Is(err, ErrBadCheckpoint) {
 			t.Errorf("%s: a checkpoint by the retired key past its transition: %v", name, err)
 		}
+	}
+}
+
+// TestTrustedCheckpointFollowsKeyRotation: the trusted checkpoint given
+// to a sequence obeys the rotation the bundles carry, as their own
+// checkpoints do: the new key's is trusted with the old key alone, the
+// retired key's past its transition is refused, its one up to the
+// transition is not.
+func TestTrustedCheckpointFollowsKeyRotation(t *testing.T) {
+	old, next := rotateKey(t, "trusted old key"), rotateKey(t, "trusted next key")
+	dir := t.TempDir()
+	walDir := filepath.Join(dir, "wal")
+	log, _, err := sdk.OpenDurable(walDir, sdk.Config{Signer: old}, sdk.DurableOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	add := func(from, n int) {
+		for i := from; i < from+n; i++ {
+			r := canonical.AuditRecord{WriterID: "w", Stream: "s", TsMs: uint64(i + 1), Reason: "r" + strconv.Itoa(i)}
+			if _, err := log.Append(&r); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	sink := &memSink{}
+	add(0, 4)
+	b1, err := (&Exporter{Sink: sink, Signer: old}).Export(walDir, "w", "s", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := log.RotateKey(next); err != nil { // the transition is seq 5
+		t.Fatal(err)
+	}
+	add(4, 4)
+	log.Close()
+	b2, err := (&Exporter{Sink: sink, Signer: next}).Export(walDir, "w", "s", b1.State())
+	if err != nil {
+		t.Fatal(err)
+	}
+	data1, _ := b1.MarshalBinary()
+	data2, _ := b2.MarshalBinary()
+	bundles := []Named{{"1", data1}, {"2", data2}}
+	recs := append(append([]sdk.Sealed(nil), b1.Records...), b2.Records...)
+	signAt := func(s *sdk.Ed25519Signer, size int64) []byte {
+		root, err := treeOf(recs).RootAt(size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msg, err := checkpoint.Sign(checkpoint.Origin("w", "s"), size, root, checkpoint.NewNoteSigner(s, checkpoint.KeyName("w")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return msg
+	}
+	oldOnly, oldKeys := KeyVerifiers(old.Public()), sdk.NewKeySet(old.Public())
+	both, bothKeys := KeyVerifiers(old.Public(), next.Public()), sdk.NewKeySet(old.Public(), next.Public())
+
+	// The new key's checkpoint of all 9 records, with the old key alone.
+	sum, err := VerifySequenceTrusted(bundles, oldOnly, oldKeys, signAt(next, 9))
+	if err != nil || sum.Trusted == nil || sum.Trusted.Size != 9 {
+		t.Fatalf("new key's trusted checkpoint with the old key: %+v %v", sum.Trusted, err)
+	}
+	// The old key's up to its transition.
+	for _, size := range []int64{4, 5} {
+		if _, err := VerifySequenceTrusted(bundles, oldOnly, oldKeys, signAt(old, size)); err != nil {
+			t.Errorf("old key's trusted checkpoint of %d: %v", size, err)
+		}
+	}
+	// The old key's past its transition, whichever keys are trusted and
+	// whether the caller or the sequence opens it.
+	stale := signAt(old, 6)
+	for name, vk := range map[string]struct {
+		vs   note.Verifiers
+		keys *sdk.KeySet
+	}{"old": {oldOnly, oldKeys}, "both": {both, bothKeys}} {
+		_, err := VerifySequenceTrusted(bundles, vk.vs, vk.keys, stale)
+		if !errors.Is(err, ErrBadCheckpoint) || !errors.Is(err, checkpoint.ErrRetiredKey) {
+			t.Errorf("%s: retired key's trusted checkpoint (note): %v", name, err)
+		}
+		cp, err := checkpoint.Open(stale, vk.vs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = VerifySequence(bundles, vk.vs, vk.keys, &cp)
+		if !errors.Is(err, ErrBadCheckpoint) || !errors.Is(err, checkpoint.ErrRetiredKey) {
+			t.Errorf("%s: retired key's trusted checkpoint (opened): %v", name, err)
+		}
+	}
+	// A checkpoint by neither key, and one no transition of the first
+	// bundle alone names.
+	other := rotateKey(t, "trusted other key")
+	if _, err := VerifySequenceTrusted(bundles, oldOnly, oldKeys, signAt(other, 9)); !errors.Is(err, ErrBadCheckpoint) || !errors.Is(err, checkpoint.ErrUnknownKey) {
+		t.Errorf("unknown key's trusted checkpoint: %v", err)
+	}
+	if _, err := VerifySequenceTrusted(bundles[:1], oldOnly, oldKeys, signAt(next, 4)); !errors.Is(err, checkpoint.ErrUnknownKey) {
+		t.Errorf("new key's trusted checkpoint before any transition: %v", err)
 	}
 }

@@ -357,8 +357,30 @@ type SequenceSummary struct {
 // of the chain the verifier trusts (opened with checkpoint.Open), the
 // sequence must reach it (else ReasonTruncated: the tail was cut or
 // rolled back) and its first trusted.Size records must hash to its root
-// (else ReasonFork). Errors name the bundle.
+// (else ReasonFork). The trusted checkpoint obeys the key rotations of the
+// bundles as their own checkpoints do: with keys given, one larger than a
+// transition's seq whose every verified signature is by the key that
+// transition retired is ReasonBadCheckpoint (its Err matches
+// checkpoint.ErrRetiredKey). A checkpoint opened before the bundles were
+// read cannot have been signed by a key their transitions name;
+// VerifySequenceTrusted opens it after them. Errors name the bundle.
 func VerifySequence(bundles []Named, verifiers note.Verifiers, keys *sdk.KeySet, trusted *checkpoint.Checkpoint) (SequenceSummary, error) {
+	return verifySequence(bundles, verifiers, keys, trusted, nil)
+}
+
+// VerifySequenceTrusted is VerifySequence given the trusted checkpoint as
+// its signed note (nil for none), which it opens once the bundles are
+// verified, with verifiers and, when keys are given, the keys the bundles'
+// transitions named: a verifier holding only the old key trusts the new
+// one through a rotation for the trusted checkpoint too, as it does for
+// the bundles' checkpoints (FORMAT.md, "Verifying one bundle", step 6).
+// A note that does not open is ReasonBadCheckpoint with the
+// *checkpoint.Error as its Err.
+func VerifySequenceTrusted(bundles []Named, verifiers note.Verifiers, keys *sdk.KeySet, trustedNote []byte) (SequenceSummary, error) {
+	return verifySequence(bundles, verifiers, keys, nil, trustedNote)
+}
+
+func verifySequence(bundles []Named, verifiers note.Verifiers, keys *sdk.KeySet, trusted *checkpoint.Checkpoint, trustedNote []byte) (SequenceSummary, error) {
 	var out SequenceSummary
 	if len(bundles) == 0 {
 		return out, newErr(ReasonFormat, 0, "no bundles")
@@ -414,12 +436,34 @@ func VerifySequence(bundles []Named, verifiers note.Verifiers, keys *sdk.KeySet,
 		last = s
 	}
 	out.Records, out.Head, out.Checkpoint = last.Size, last.Head, last.Checkpoint
+	lastName := len(bundles) - 1
+	if trustedNote != nil {
+		// Opened after the bundles: the keys their transitions named are
+		// known now (a verifier holding the old key follows a rotation).
+		vs := verifiers
+		if kt != nil {
+			vs = kt.withLearned(verifiers)
+		}
+		cp, err := checkpoint.Open(trustedNote, vs)
+		if err != nil {
+			return out, named(lastName, &Error{Reason: ReasonBadCheckpoint, Detail: "the trusted checkpoint", Err: err})
+		}
+		trusted = &cp
+	}
 	if trusted != nil {
-		lastName := len(bundles) - 1
-		switch {
-		case trusted.Origin != out.Origin:
+		if trusted.Origin != out.Origin {
 			return out, named(lastName, &Error{Reason: ReasonBadCheckpoint, Detail: "the trusted checkpoint is of another chain", Expected: out.Origin, Got: trusted.Origin})
-		case trusted.Size > last.Size:
+		}
+		if kt != nil {
+			// A key retired before the trusted checkpoint's size vouches
+			// for it no more than for the bundles' own checkpoints.
+			if retired := kt.retirements(last.WriterID, last.Stream); len(retired) > 0 {
+				if err := checkpoint.InForce(*trusted, retired); err != nil {
+					return out, named(lastName, &Error{Reason: ReasonBadCheckpoint, Seq: uint64(trusted.Size), Detail: "the trusted checkpoint", Err: err})
+				}
+			}
+		}
+		if trusted.Size > last.Size {
 			return out, named(lastName, &Error{Reason: ReasonTruncated, Seq: uint64(last.Size) + 1, Detail: "the sequence stops short of the trusted checkpoint (its tail was cut or rolled back)",
 				Expected: "records up to seq " + strconv.FormatInt(trusted.Size, 10), Got: "records up to seq " + strconv.FormatInt(last.Size, 10)})
 		}
@@ -440,20 +484,39 @@ func VerifySequence(bundles []Named, verifiers note.Verifiers, keys *sdk.KeySet,
 // directory of one chain) as a sequence, in name order (VerifySequence).
 // Errors name the bundle by its file name.
 func VerifyDir(dir string, verifiers note.Verifiers, keys *sdk.KeySet, trusted *checkpoint.Checkpoint) (SequenceSummary, error) {
-	paths, err := ListDir(dir)
+	named, err := readDir(dir)
 	if err != nil {
 		return SequenceSummary{}, err
 	}
+	return VerifySequence(named, verifiers, keys, trusted)
+}
+
+// readDir reads the *.bundle files directly in dir, in name order.
+func readDir(dir string) ([]Named, error) {
+	paths, err := ListDir(dir)
+	if err != nil {
+		return nil, err
+	}
 	if len(paths) == 0 {
-		return SequenceSummary{}, fmt.Errorf("export: no *.bundle files in %s", dir)
+		return nil, fmt.Errorf("export: no *.bundle files in %s", dir)
 	}
 	named := make([]Named, len(paths))
 	for i, p := range paths {
 		data, err := ReadFile(p)
 		if err != nil {
-			return SequenceSummary{}, err
+			return nil, err
 		}
 		named[i] = Named{Name: filepath.Base(p), Data: data}
 	}
-	return VerifySequence(named, verifiers, keys, trusted)
+	return named, nil
+}
+
+// VerifyDirTrusted is VerifyDir given the trusted checkpoint as its signed
+// note, opened after the bundles as VerifySequenceTrusted opens it.
+func VerifyDirTrusted(dir string, verifiers note.Verifiers, keys *sdk.KeySet, trustedNote []byte) (SequenceSummary, error) {
+	named, err := readDir(dir)
+	if err != nil {
+		return SequenceSummary{}, err
+	}
+	return VerifySequenceTrusted(named, verifiers, keys, trustedNote)
 }

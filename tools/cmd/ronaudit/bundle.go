@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -81,17 +82,22 @@ func verifyBundleCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		return fail(err)
 	}
 	vs, ks := export.KeyVerifiers(keys...), sdk.NewKeySet(keys...)
-	var trusted *checkpoint.Checkpoint
+	// The trusted checkpoint is opened after the bundles of its chain
+	// (export.VerifyDirTrusted): the keys their transitions name may sign
+	// it, and a key they retired may not past its transition, as for the
+	// bundles' own checkpoints. Its origin line says which chain it is.
+	var trustedNote []byte
+	var trustedOrigin string
 	if *cpPath != "" {
 		msg, err := checkpoint.ReadNote(*cpPath)
 		if err != nil {
 			return fail(err)
 		}
-		cp, err := checkpoint.Open(msg, vs)
-		if err != nil {
+		origin, _, _ := bytes.Cut(msg, []byte("\n"))
+		if _, _, err := checkpoint.ParseOrigin(string(origin)); err != nil {
 			return fail(fmt.Errorf("%s: %w", *cpPath, err))
 		}
-		trusted = &cp
+		trustedNote, trustedOrigin = msg, string(origin)
 	}
 	path := fset.Arg(0)
 	fi, err := os.Stat(path)
@@ -103,8 +109,8 @@ func verifyBundleCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		if err != nil {
 			return fail(err)
 		}
-		if trusted != nil { // the bundle must start the chain to be checked against a checkpoint
-			seq, err := export.VerifySequence([]export.Named{{Name: path, Data: data}}, vs, ks, trusted)
+		if trustedNote != nil { // the bundle must start the chain to be checked against a checkpoint
+			seq, err := export.VerifySequenceTrusted([]export.Named{{Name: path, Data: data}}, vs, ks, trustedNote)
 			if err != nil {
 				return fail(err)
 			}
@@ -141,17 +147,22 @@ func verifyBundleCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	matched := false
 	for _, d := range dirs {
 		seq, err := export.VerifyDir(d, vs, ks, nil)
-		if err == nil && trusted != nil && seq.Origin == trusted.Origin {
+		if err == nil && trustedNote != nil && seq.Origin == trustedOrigin {
 			matched = true
-			seq, err = export.VerifyDir(d, vs, ks, trusted)
+			seq, err = export.VerifyDirTrusted(d, vs, ks, trustedNote)
 		}
 		if err != nil {
 			return fail(fmt.Errorf("%s: %w", d, err))
 		}
 		printSequence(stdout, d, seq)
 	}
-	if trusted != nil && !matched {
-		return fail(fmt.Errorf("truncated: no bundles of %s (the trusted checkpoint vouches for %d records)", trusted.Origin, trusted.Size))
+	if trustedNote != nil && !matched {
+		// No bundles of its chain, so no transitions: the --pub keys alone.
+		cp, err := checkpoint.Open(trustedNote, vs)
+		if err != nil {
+			return fail(fmt.Errorf("%s: %w", *cpPath, err))
+		}
+		return fail(fmt.Errorf("truncated: no bundles of %s (the trusted checkpoint vouches for %d records)", cp.Origin, cp.Size))
 	}
 	return 0
 }

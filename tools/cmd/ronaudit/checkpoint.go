@@ -17,6 +17,7 @@ import (
 	"github.com/rustyonions/ron-audit-go/canonical"
 	"github.com/rustyonions/ron-audit-go/sdk"
 	"github.com/rustyonions/ron-audit-go/sdk/checkpoint"
+	"github.com/rustyonions/ron-audit-go/sdk/export"
 	"github.com/rustyonions/ron-audit-go/sdk/wal"
 )
 
@@ -27,8 +28,18 @@ import (
 // chainTree builds the tree of chain (writer, stream) from the log in dir:
 // the record hashes in seq order.
 func chainTree(dir, writer, stream string) (*checkpoint.Tree, []canonical.Hash, error) {
+	t, hashes, _, err := chainTreeTransitions(dir, writer, stream)
+	return t, hashes, err
+}
+
+// chainTreeTransitions is chainTree that also returns (copies of) the
+// chain's signed records that hold a key transition, in seq order, for
+// followRotations.
+func chainTreeTransitions(dir, writer, stream string) (*checkpoint.Tree, []canonical.Hash, []sdk.Sealed, error) {
 	t := checkpoint.NewTree()
 	var hashes []canonical.Hash
+	var transitions []sdk.Sealed
+	marker := []byte(sdk.KeyTransitionAttr)
 	_, err := sdk.ReadDir(dir, func(rec sdk.Sealed, pos wal.Position) error {
 		v, err := canonical.OpenAuditRecord(rec.Bytes)
 		if err != nil || string(v.WriterID()) != writer || string(v.Stream()) != stream {
@@ -37,29 +48,87 @@ func chainTree(dir, writer, stream string) (*checkpoint.Tree, []canonical.Hash, 
 		if v.Seq() != uint64(len(hashes)+1) {
 			return fmt.Errorf("%s: %s/%s seq %d where %d belongs (run ronaudit verify)", pos, writer, stream, v.Seq(), len(hashes)+1)
 		}
+		if rec.Signed && bytes.Contains(rec.Bytes, marker) {
+			if _, ok, _ := sdk.KeyTransition(v); ok {
+				rec.Bytes = bytes.Clone(rec.Bytes) // the reader reuses its buffer
+				transitions = append(transitions, rec)
+			}
+		}
 		t.Append(rec.Hash)
 		hashes = append(hashes, rec.Hash)
 		return nil
 	})
-	return t, hashes, err
+	return t, hashes, transitions, err
+}
+
+// followRotations follows the key transitions of one chain (from
+// chainTreeTransitions) as verify does, from the keys in pubs: a
+// transition whose signature verifies under a trusted key, or one an
+// earlier transition named, retires that key at its seq and makes the key
+// it names trusted. A transition by a key none of them is says nothing to
+// this verifier and is passed over. A bad signature, a transition by a
+// key already retired, or one that names no Ed25519 key fails (an
+// *sdk.VerifyError), as verify fails the log. The retirements are those
+// checkpoint.InForce and chainVerifiers take.
+func followRotations(writer, stream string, transitions []sdk.Sealed, pubs []ed25519.PublicKey) ([]sdk.Retirement, error) {
+	keys := sdk.NewKeySet(pubs...)
+	retiredAt := map[sdk.KeyID]uint64{}
+	var out []sdk.Retirement
+	for _, rec := range transitions {
+		v, err := sdk.VerifyRecord(rec, keys)
+		if errors.Is(err, sdk.ErrUnknownKey) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if at, ok := retiredAt[rec.KeyID]; ok {
+			return nil, &sdk.VerifyError{WriterID: writer, Stream: stream, Seq: v.Seq(), Reason: sdk.ReasonRetiredKey,
+				Expected: fmt.Sprintf("a key in force at seq %d", v.Seq()), Got: fmt.Sprintf("key %s, retired at seq %d", rec.KeyID, at)}
+		}
+		next, _, err := sdk.KeyTransition(v)
+		if err != nil {
+			return nil, &sdk.VerifyError{WriterID: writer, Stream: stream, Seq: v.Seq(), Reason: sdk.ReasonBadTransition,
+				Expected: "a signed transition naming an Ed25519 key", Got: err.Error()}
+		}
+		pub, _ := keys.Lookup(rec.KeyID)
+		retiredAt[rec.KeyID] = v.Seq()
+		keys.Add(next)
+		out = append(out, sdk.Retirement{WriterID: writer, Stream: stream, KeyID: rec.KeyID, Pub: pub, Seq: v.Seq(), Next: next})
+	}
+	return out, nil
+}
+
+// chainKeys builds the tree of a chain and follows its rotations from
+// pubs (followRotations): what prove and checkpoint need to apply the
+// rotation rules as verify does.
+func chainKeys(dir, writer, stream string, pubs []ed25519.PublicKey) (*checkpoint.Tree, []canonical.Hash, []sdk.Retirement, error) {
+	t, hashes, transitions, err := chainTreeTransitions(dir, writer, stream)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	retired, err := followRotations(writer, stream, transitions, pubs)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return t, hashes, retired, nil
 }
 
 // openCheckpointFile reads and verifies a signed checkpoint with the public
-// key in pubPath, under the key name of the writer its origin names.
+// key in pubPath (under any key name, as chainVerifiers).
 func openCheckpointFile(path, pubPath string) (checkpoint.Checkpoint, error) {
 	pub, err := sdk.LoadPublicKey(pubPath)
 	if err != nil {
 		return checkpoint.Checkpoint{}, err
 	}
-	return openCheckpoint(path, func(writer, _ string) ([]note.Verifier, error) {
-		v, err := checkpoint.NoteVerifier(checkpoint.KeyName(writer), pub)
-		return []note.Verifier{v}, err
+	return openCheckpoint(path, func(string, string) (note.Verifiers, error) {
+		return export.KeyVerifiers(pub), nil
 	})
 }
 
 // openCheckpoint reads and verifies a signed checkpoint with the
 // verifiers that verifiers gives for the chain its origin line names.
-func openCheckpoint(path string, verifiers func(writer, stream string) ([]note.Verifier, error)) (checkpoint.Checkpoint, error) {
+func openCheckpoint(path string, verifiers func(writer, stream string) (note.Verifiers, error)) (checkpoint.Checkpoint, error) {
 	msg, err := checkpoint.ReadNote(path)
 	if err != nil {
 		return checkpoint.Checkpoint{}, err
@@ -73,7 +142,7 @@ func openCheckpoint(path string, verifiers func(writer, stream string) ([]note.V
 	if err != nil {
 		return checkpoint.Checkpoint{}, err
 	}
-	cp, err := checkpoint.Open(msg, note.VerifierList(vs...))
+	cp, err := checkpoint.Open(msg, vs)
 	if err != nil {
 		return cp, fmt.Errorf("%s: %w", path, err)
 	}
@@ -99,7 +168,10 @@ func checkpointCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "ronaudit checkpoint:", err)
 		return 1
 	}
-	t, _, err := chainTree(*dir, *writer, *stream)
+	// The transitions the key signed in the chain: a key retired at seq T
+	// vouches for at most T records (checkpoint.InForce), as append and
+	// export refuse to sign with it after T.
+	t, _, retired, err := chainKeys(*dir, *writer, *stream, []ed25519.PublicKey{signer.Public()})
 	if err != nil {
 		fmt.Fprintln(stderr, "ronaudit checkpoint:", err)
 		return 1
@@ -108,9 +180,17 @@ func checkpointCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "ronaudit checkpoint: no records of %s/%s in %s\n", *writer, *stream, *dir)
 		return 1
 	}
-	msg, err := checkpoint.Sign(checkpoint.Origin(*writer, *stream), t.Size(), t.Root(), checkpoint.NewNoteSigner(signer, checkpoint.KeyName(*writer)))
+	name := checkpoint.KeyName(*writer)
+	msg, err := checkpoint.Sign(checkpoint.Origin(*writer, *stream), t.Size(), t.Root(), checkpoint.NewNoteSigner(signer, name))
 	if err != nil {
 		fmt.Fprintln(stderr, "ronaudit checkpoint:", err)
+		return 1
+	}
+	if err := signedInForce(msg, name, signer.Public(), retired); err != nil {
+		fmt.Fprintln(stderr, "ronaudit checkpoint:", err)
+		if errors.Is(err, checkpoint.ErrRetiredKey) {
+			fmt.Fprintln(stderr, "ronaudit checkpoint: sign with the key the transition names")
+		}
 		return 1
 	}
 	if *out == "" {
@@ -123,6 +203,21 @@ func checkpointCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "checkpoint of %s/%s at size %d -> %s\n", *writer, *stream, t.Size(), *out)
 	return 0
+}
+
+// signedInForce opens a checkpoint just signed by pub under name and
+// checks the key was still in force at its size (checkpoint.InForce): an
+// *checkpoint.Error of ReasonRetiredKey when the chain retired it before.
+func signedInForce(msg []byte, name string, pub ed25519.PublicKey, retired []sdk.Retirement) error {
+	v, err := checkpoint.NoteVerifier(name, pub)
+	if err != nil {
+		return err
+	}
+	cp, err := checkpoint.Open(msg, note.VerifierList(v))
+	if err != nil {
+		return err
+	}
+	return checkpoint.InForce(cp, retired)
 }
 
 // proofFile is the JSON of a proof, checkable offline with verify-proof.
@@ -162,26 +257,41 @@ func proveCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	dir := fs.String("wal", "", "log directory")
 	cpPath := fs.String("checkpoint", "", "the checkpoint to prove against")
 	oldPath := fs.String("old", "", "consistency: the older checkpoint")
-	pubPath := fs.String("pub", "", "public key of the checkpoints' signer")
+	var pubs multiFlag
+	fs.Var(&pubs, "pub", "public key of a signer of the checkpoints (repeatable); the keys the log's transitions name from it are trusted too")
 	seq := fs.Uint64("seq", 0, "inclusion: the record's seq")
 	if err := fs.Parse(args); err != nil {
 		return parseFailed(err)
 	}
-	if *dir == "" || *cpPath == "" || *pubPath == "" || (*seq == 0) == (*oldPath == "") {
-		fmt.Fprintln(stderr, "usage: ronaudit prove --wal DIR --checkpoint CP --pub KEY (--seq N | --old OLDCP)")
+	if *dir == "" || *cpPath == "" || len(pubs) == 0 || (*seq == 0) == (*oldPath == "") {
+		fmt.Fprintln(stderr, "usage: ronaudit prove --wal DIR --checkpoint CP --pub KEY [--pub KEY]... (--seq N | --old OLDCP)")
 		return 2
 	}
 	fail := func(err error) int { fmt.Fprintln(stderr, "ronaudit prove:", err); return 1 }
-	cp, err := openCheckpointFile(*cpPath, *pubPath)
+	pubKeys, err := loadPubs(pubs)
 	if err != nil {
 		return fail(err)
 	}
-	t, hashes, err := chainTree(*dir, cp.WriterID, cp.Stream)
+	// The checkpoints are judged as verify judges them: the keys the
+	// chain's transitions name are trusted from the --pub keys on, and a
+	// key the chain retired vouches for no record after its transition.
+	var (
+		t       *checkpoint.Tree
+		hashes  []canonical.Hash
+		retired []sdk.Retirement
+	)
+	cp, err := openCheckpoint(*cpPath, func(writer, stream string) (note.Verifiers, error) {
+		var err error
+		if t, hashes, retired, err = chainKeys(*dir, writer, stream, pubKeys); err != nil {
+			return nil, err
+		}
+		return chainVerifiers(pubKeys, retired, writer, stream), nil
+	})
 	if err != nil {
 		return fail(err)
 	}
-	if err := reword(t.Extends(cp)); err != nil {
-		return fail(err)
+	if err := reword(t.Vouches(cp, retired)); err != nil {
+		return fail(fmt.Errorf("%s: %w", *cpPath, err))
 	}
 	var pf proofFile
 	if *seq > 0 {
@@ -198,9 +308,17 @@ func proveCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		}
 		pf = proofFile{Kind: "inclusion", Origin: cp.Origin, TreeSize: cp.Size, Seq: *seq, RecordHash: h.String(), Proof: encodeHashes(p)}
 	} else {
-		old, err := openCheckpointFile(*oldPath, *pubPath)
+		old, err := openCheckpoint(*oldPath, func(writer, stream string) (note.Verifiers, error) {
+			return chainVerifiers(pubKeys, retired, writer, stream), nil
+		})
 		if err != nil {
 			return fail(err)
+		}
+		if old.Origin != cp.Origin {
+			return fail(checkpoint.VerifyConsistency(old, cp, nil)) // origin_mismatch
+		}
+		if err := reword(t.Vouches(old, retired)); err != nil {
+			return fail(fmt.Errorf("%s: %w", *oldPath, err))
 		}
 		p, err := t.ConsistencyProof(old.Size, cp.Size)
 		if err != nil {
@@ -242,19 +360,50 @@ type reworded struct {
 func (e *reworded) Error() string { return e.msg }
 func (e *reworded) Unwrap() error { return e.err }
 
+// verifyProofUsage is verify-proof's -h: what it trusts, offline.
+const verifyProofUsage = `usage: ronaudit verify-proof --checkpoint CP --pub KEY [--pub KEY]... [--old OLDCP] PROOF.json
+
+Checks an inclusion proof (record seq N is in CP) or a consistency proof
+(CP extends OLDCP) offline, with only public keys.
+
+What it trusts: a checkpoint signed by ANY of the --pub keys, at any size.
+Offline, it cannot see the log's key transitions, so it cannot tell that a
+key was retired before a checkpoint's size: verify and prove, which read
+the log, and verify-bundle, which reads the bundles' transitions, refuse
+such a checkpoint (retired_key); verify-proof does not. Across a rotation
+give the old and the new public key: the older checkpoint is then checked
+with the one and the newer with the other. Give only keys you trust for
+every size, or check the checkpoints themselves with
+ronaudit verify --checkpoint or verify-bundle --checkpoint.
+
+flags:
+`
+
 func verifyProofCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs := flags("verify-proof", stderr)
 	cpPath := fs.String("checkpoint", "", "the checkpoint the proof is against (the newer one for consistency)")
 	oldPath := fs.String("old", "", "consistency: the older checkpoint")
-	pubPath := fs.String("pub", "", "public key of the checkpoints' signer")
+	var pubs multiFlag
+	fs.Var(&pubs, "pub", "public key of a signer of the checkpoints (repeatable): each checkpoint needs a signature by one of them")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), verifyProofUsage)
+		fs.PrintDefaults()
+	}
 	if err := fs.Parse(reorder(args)); err != nil {
 		return parseFailed(err)
 	}
-	if *cpPath == "" || *pubPath == "" || fs.NArg() != 1 {
-		fmt.Fprintln(stderr, "usage: ronaudit verify-proof --checkpoint CP --pub KEY [--old OLDCP] PROOF.json")
+	if *cpPath == "" || len(pubs) == 0 || fs.NArg() != 1 {
+		fmt.Fprintln(stderr, "usage: ronaudit verify-proof --checkpoint CP --pub KEY [--pub KEY]... [--old OLDCP] PROOF.json")
 		return 2
 	}
 	fail := func(err error) int { fmt.Fprintln(stdout, "FAIL:", err); return 1 }
+	pubKeys, err := loadPubs(pubs)
+	if err != nil {
+		return fail(err)
+	}
+	anyPub := func(writer, stream string) (note.Verifiers, error) {
+		return chainVerifiers(pubKeys, nil, writer, stream), nil
+	}
 	raw, err := os.ReadFile(fs.Arg(0))
 	if err != nil {
 		return fail(err)
@@ -269,7 +418,7 @@ func verifyProofCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(err)
 	}
-	cp, err := openCheckpointFile(*cpPath, *pubPath)
+	cp, err := openCheckpoint(*cpPath, anyPub)
 	if err != nil {
 		return fail(err)
 	}
@@ -296,7 +445,7 @@ func verifyProofCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		if *oldPath == "" {
 			return fail(errors.New("a consistency proof needs --old"))
 		}
-		old, err := openCheckpointFile(*oldPath, *pubPath)
+		old, err := openCheckpoint(*oldPath, anyPub)
 		if err != nil {
 			return fail(err)
 		}
@@ -318,8 +467,8 @@ func checkAgainstCheckpoint(dir, cpPath string, pubs []ed25519.PublicKey, retire
 	if len(pubs) == 0 {
 		return errors.New("--checkpoint needs --pub")
 	}
-	cp, err := openCheckpoint(cpPath, func(writer, stream string) ([]note.Verifier, error) {
-		return chainVerifiers(pubs, retired, writer, stream)
+	cp, err := openCheckpoint(cpPath, func(writer, stream string) (note.Verifiers, error) {
+		return chainVerifiers(pubs, retired, writer, stream), nil
 	})
 	if err != nil {
 		return err

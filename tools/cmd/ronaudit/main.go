@@ -35,11 +35,15 @@ commands:
                                    print streams and heads; exit 1 naming the first failure
   dump DIR|FILE                    print the records of a log (or one segment file) as JSON Lines
   checkpoint --wal DIR --key KEY --writer W --stream S [--out FILE]
-                                   sign a checkpoint (C2SP signed note) of a chain's current state
-  prove --wal DIR --checkpoint CP --pub KEY (--seq N | --old OLDCP)
-                                   an inclusion proof of record N, or a consistency proof OLDCP -> CP
-  verify-proof --checkpoint CP --pub KEY [--old OLDCP] PROOF.json
-                                   check a proof offline, with only the public key
+                                   sign a checkpoint (C2SP signed note) of a chain's current state;
+                                   refuses a key the chain retired before its end (retired_key)
+  prove --wal DIR --checkpoint CP --pub KEY [--pub KEY]... (--seq N | --old OLDCP)
+                                   an inclusion proof of record N, or a consistency proof OLDCP -> CP;
+                                   follows the log's key rotations from the --pub keys, as verify does
+  verify-proof --checkpoint CP --pub KEY [--pub KEY]... [--old OLDCP] PROOF.json
+                                   check a proof offline, with only public keys: trusts a checkpoint
+                                   signed by any --pub key, at any size (it cannot see the log's
+                                   rotations; verify-proof -h says more)
   rotate --wal DIR --key OLD --new-key NEW
                                    key rotation inside the log: a transition record signed by OLD names NEW
   export --wal DIR --key KEY --writer W --stream S --out DIR

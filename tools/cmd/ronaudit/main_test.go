@@ -7,6 +7,9 @@ import (
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/rustyonions/ron-audit-go/sdk"
+	"github.com/rustyonions/ron-audit-go/sdk/checkpoint"
 )
 
 // The CLI is tested as a user runs it: testscript files under
@@ -25,6 +28,7 @@ func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{Dir: "testdata/script", Cmds: map[string]func(*testscript.TestScript, bool, []string){
 		"truncate": truncateCmd,
 		"bigline":  biglineCmd,
+		"forgecp":  forgeCheckpointCmd,
 	}})
 }
 
@@ -57,4 +61,30 @@ func truncateCmd(ts *testscript.TestScript, neg bool, args []string) {
 	fi, err := os.Stat(path)
 	ts.Check(err)
 	ts.Check(os.Truncate(path, fi.Size()+int64(n)))
+}
+
+// forgeCheckpointCmd is "forgecp LOG KEY WRITER STREAM SIZE OUT [NAME]":
+// sign the checkpoint of the first SIZE records of a chain of LOG with
+// KEY, under the key name NAME (default: the writer's), with no check of
+// whether the log has retired KEY, as whoever still holds a retired key
+// could (ronaudit checkpoint refuses to).
+func forgeCheckpointCmd(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 6 || len(args) > 7 {
+		ts.Fatalf("usage: forgecp LOG KEY WRITER STREAM SIZE OUT [NAME]")
+	}
+	name := checkpoint.KeyName(args[2])
+	if len(args) == 7 {
+		name = args[6]
+	}
+	signer, err := sdk.LoadSigner(ts.MkAbs(args[1]))
+	ts.Check(err)
+	t, _, err := chainTree(ts.MkAbs(args[0]), args[2], args[3])
+	ts.Check(err)
+	size, err := strconv.ParseInt(args[4], 10, 64)
+	ts.Check(err)
+	root, err := t.RootAt(size)
+	ts.Check(err)
+	msg, err := checkpoint.Sign(checkpoint.Origin(args[2], args[3]), size, root, checkpoint.NewNoteSigner(signer, name))
+	ts.Check(err)
+	ts.Check(os.WriteFile(ts.MkAbs(args[5]), msg, 0o644))
 }

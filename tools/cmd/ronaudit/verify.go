@@ -16,6 +16,7 @@ import (
 
 	"github.com/rustyonions/ron-audit-go/sdk"
 	"github.com/rustyonions/ron-audit-go/sdk/checkpoint"
+	"github.com/rustyonions/ron-audit-go/sdk/export"
 	"github.com/rustyonions/ron-audit-go/sdk/wal"
 )
 
@@ -221,12 +222,10 @@ func sealChain(dir, cpDir string, h *sdk.Head, retired []sdk.Retirement, pubs []
 		}
 	}
 	if len(paths) > 0 && len(pubs) > 0 {
-		vs, err := chainVerifiers(pubs, retired, h.WriterID, h.Stream)
-		if err != nil {
-			return err
-		}
+		vs := chainVerifiers(pubs, retired, h.WriterID, h.Stream)
 		t := checkpoint.NewTree() // a chain with no record left: the empty tree
 		if h.Seq > 0 {
+			var err error
 			if t, _, err = chainTree(dir, h.WriterID, h.Stream); err != nil {
 				return err
 			}
@@ -236,7 +235,7 @@ func sealChain(dir, cpDir string, h *sdk.Head, retired []sdk.Retirement, pubs []
 			if err != nil {
 				return err
 			}
-			cp, err := checkpoint.Open(msg, note.VerifierList(vs...))
+			cp, err := checkpoint.Open(msg, vs)
 			if errors.Is(err, checkpoint.ErrUnknownKey) {
 				// Signed by a key not given (say, one a rotation named):
 				// not evidence either way.
@@ -265,22 +264,17 @@ func sealChain(dir, cpDir string, h *sdk.Head, retired []sdk.Retirement, pubs []
 // chainVerifiers returns the note verifiers of a chain's checkpoints: the
 // --pub keys, and the keys the chain's verified transitions named (a
 // verifier holding the first key follows the rotations, as it does for
-// record signatures). checkpoint.InForce then refuses a retired key's
-// checkpoint past its transition.
-func chainVerifiers(pubs []ed25519.PublicKey, retired []sdk.Retirement, writer, stream string) ([]note.Verifier, error) {
+// record signatures), each under any key name, as verify-bundle takes
+// them (export.KeyVerifiers: the note key hash binds the name to the key,
+// and the name is the writer's choice, checkpoint SPEC.md section 2).
+// checkpoint.InForce then refuses a retired key's checkpoint past its
+// transition, under whatever name it signed.
+func chainVerifiers(pubs []ed25519.PublicKey, retired []sdk.Retirement, writer, stream string) note.Verifiers {
 	keys := slices.Clone(pubs)
 	for _, r := range retired {
 		if r.WriterID == writer && r.Stream == stream && r.Next != nil {
 			keys = append(keys, r.Next)
 		}
 	}
-	var vs []note.Verifier
-	for _, pub := range keys {
-		v, err := checkpoint.NoteVerifier(checkpoint.KeyName(writer), pub)
-		if err != nil {
-			return nil, err
-		}
-		vs = append(vs, v)
-	}
-	return vs, nil
+	return export.KeyVerifiers(keys...)
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Python foreign reader: install pinned deps into .venv, run the tests, then
-# check every vector file in testing/vectors/v1.
+# check every vector file in testing/vectors/v1. test_wal.py builds the Go CLI
+# (go on PATH) and checks ronaudit_wal.py on logs it writes.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
@@ -9,7 +10,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q -r requirements.txt
 
-.venv/bin/python -m pytest -q test_reader.py test_checkpoint.py
+.venv/bin/python -m pytest -q test_reader.py test_checkpoint.py test_wal.py
 .venv/bin/python ronaudit_reader.py ../../vectors/v1
 # The schema evolution drill: v1 vectors and the v1 -> v2 chain, read with
 # the drill's v2 schema (gen/testdata/audit_v2.capnp).

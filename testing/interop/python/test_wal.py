@@ -1,0 +1,535 @@
+"""Tests of the Python WAL verifier (ronaudit_wal.py) on real logs.
+
+The logs are written by the Go CLI (`ronaudit`, built once per session from
+this repository), then read by the verifier; what it finds is compared with
+what `ronaudit dump` and `ronaudit verify` print. Tampered copies must fail
+where the damage is, in both verifiers.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+
+import ronaudit_checkpoint as cpk
+import ronaudit_reader as rr
+import ronaudit_wal as rw
+
+REPO = Path(__file__).resolve().parents[3]
+SEG1 = "0000000000000001.seg"
+HEAD_LINE = re.compile(r"^head (.+) seq (\d+) hash ([0-9a-f]{64}) sealed (\d+)$")
+
+MULTI_LINES = [
+    # non-ASCII text, attrs out of order, empty values
+    {"kind": "capIssued", "reason": "héllo — ✓ 日本", "actor": {"capId": "cap-1"},
+     "attrs": [{"key": "z", "value": "last"}, {"key": "é", "value": "ü"},
+               {"key": "B", "value": ""}, {"key": "a", "value": ""}]},
+    {"kind": "getServed", "stream": "flux/é ü"},  # every optional field empty
+    {"kind": "indexWrite", "writerId": "wrïter@2", "subject": {"name": "名前", "contentId": ""},
+     "reason": ""},
+    {"kind": "capRevoked", "actor": {"anon": True}, "attrs": [{"key": "k", "value": ""}]},
+    {"kind": "quotaReject", "stream": "flux/é ü", "reason": "emoji 🙂",
+     "attrs": [{"key": "b", "value": "2"}, {"key": "a", "value": "1"}]},
+    {"kind": "unknown"},
+]
+FLUX = ("svc@inst-1", "flux/é ü")
+
+
+# --------------------------------------------------------------------------
+# The Go CLI and the logs it writes (built once per session)
+
+
+@pytest.fixture(scope="session")
+def cli(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("bin") / "ronaudit"
+    subprocess.run(["go", "build", "-o", str(out), "./tools/cmd/ronaudit"], cwd=REPO, check=True)
+    return out
+
+
+def run(cli: Path, *args: str, stdin: str | None = None, check: bool = True, cwd=None):
+    p = subprocess.run([str(cli), *map(str, args)], input=stdin, capture_output=True, text=True,
+                       cwd=cwd)
+    if check and p.returncode != 0:
+        raise AssertionError(f"ronaudit {' '.join(map(str, args))}: exit {p.returncode}\n{p.stdout}{p.stderr}")
+    return p
+
+
+@pytest.fixture(scope="session")
+def keys(cli, tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("keys")
+    d.chmod(0o700)
+    for name in ("ops", "ops2"):
+        out = run(cli, "keygen", "-dir", d, "-name", name).stdout
+        (d / f"{name}.keyid").write_text(re.search(r"key id\s+([0-9a-f]{16})", out).group(1))
+    return d
+
+
+def pub(keys: Path, name: str = "ops") -> bytes:
+    return rw.load_public_key(keys / f"{name}.pub")
+
+
+def append(cli, keys, wal: Path, lines, *extra, key="ops"):
+    text = "".join(json.dumps(x, ensure_ascii=False) + "\n" for x in lines)
+    return run(cli, "append", "--wal", wal, "--key", keys / f"{key}.key", "--writer", "svc@inst-1",
+               "--stream", "caps", *extra, stdin=text)
+
+
+def _session_dir(tmp_path_factory, name) -> Path:
+    d = tmp_path_factory.mktemp(name)
+    d.chmod(0o700)
+    return d / "log"
+
+
+@pytest.fixture(scope="session")
+def multi_log(cli, keys, tmp_path_factory) -> Path:
+    wal = _session_dir(tmp_path_factory, "multi")
+    append(cli, keys, wal, MULTI_LINES)
+    return wal
+
+
+@pytest.fixture(scope="session")
+def one_log(cli, keys, tmp_path_factory) -> Path:
+    """One signed chain of 5 records."""
+    wal = _session_dir(tmp_path_factory, "one")
+    append(cli, keys, wal, [{"kind": "getServed", "reason": f"r{i}"} for i in range(1, 6)])
+    return wal
+
+
+@pytest.fixture(scope="session")
+def rotated_log(cli, keys, tmp_path_factory) -> Path:
+    wal = _session_dir(tmp_path_factory, "rotated")
+    append(cli, keys, wal, [{"kind": "capIssued", "reason": "before"},
+                            {"kind": "getServed", "stream": "other"},
+                            {"kind": "capIssued", "reason": "before 2"}])
+    run(cli, "rotate", "--wal", wal, "--key", keys / "ops.key", "--new-key", keys / "ops2.key")
+    append(cli, keys, wal, [{"kind": "capIssued", "reason": "after"},
+                            {"kind": "getServed", "stream": "other", "reason": "after"}],
+           "--pub", keys / "ops.pub", key="ops2")
+    return wal
+
+
+@pytest.fixture(scope="session")
+def sealed_log(cli, keys, tmp_path_factory) -> Path:
+    """--seal-every 3: unsigned records, kept checkpoints are the seals."""
+    wal = _session_dir(tmp_path_factory, "sealed")
+    append(cli, keys, wal, [{"kind": "getServed", "reason": f"s{i}"} for i in range(1, 8)],
+           "--seal-every", "3")
+    return wal
+
+
+def copy_log(src: Path, tmp_path: Path) -> Path:
+    dst = tmp_path / "log"
+    shutil.copytree(src, dst)
+    return dst
+
+
+def go_verify(cli, wal: Path, *pubs: Path, allow: bool = False):
+    args = ["verify", wal]
+    for p in pubs:
+        args += ["--pub", p]
+    if allow:
+        args.append("--allow-unsealed-tail")
+    return run(cli, *args, check=False)
+
+
+def go_heads(out: str) -> dict[str, tuple[int, str]]:
+    heads = {}
+    for line in out.splitlines():
+        m = HEAD_LINE.match(line)
+        if m:
+            heads[m.group(1)] = (int(m.group(2)), m.group(3))
+    return heads
+
+
+def our_heads(res: rw.Result) -> dict[str, tuple[int, str]]:
+    return {rw.chain_name(c.key): (c.head_seq, c.head_hash.hex()) for c in res.chains.values()}
+
+
+def verify(wal: Path, keys: Path, *names: str, allow: bool = False) -> rw.Result:
+    return rw.verify_dir(wal, [pub(keys, n) for n in (names or ("ops",))], allow)
+
+
+def fails(wal: Path, keys: Path, *names: str, allow: bool = False) -> rw.WalError:
+    with pytest.raises(rw.WalError) as ei:
+        verify(wal, keys, *names, allow=allow)
+    return ei.value
+
+
+# --------------------------------------------------------------------------
+# Byte helpers
+
+
+def frames(seg: bytes) -> list[tuple[int, int]]:
+    """(offset, payload length) of each frame of a segment's bytes."""
+    out, p = [], rw.HEADER_LEN
+    while p + 8 <= len(seg):
+        n = int.from_bytes(seg[p : p + 4], "little")
+        out.append((p, n))
+        p += 8 + n
+    return out
+
+
+def frame(payload: bytes) -> bytes:
+    return len(payload).to_bytes(4, "little") + rw.crc32c(payload).to_bytes(4, "little") + payload
+
+
+def private_key(keys: Path, name: str):
+    return serialization.load_pem_private_key((keys / f"{name}.key").read_bytes(), None)
+
+
+# --------------------------------------------------------------------------
+# Building blocks
+
+
+def test_crc32c_check_value():
+    assert rw.crc32c(b"123456789") == 0xE3069283  # FORMAT.md section 3
+    # RFC 3720 appendix B.4
+    assert rw.crc32c(bytes(32)) == 0x8A9136AA
+    assert rw.crc32c(b"\xff" * 32) == 0x62A8AB43
+    assert rw.crc32c(bytes(range(32))) == 0x46DD794E
+    assert rw.crc32c(b"") == 0
+    assert rw.crc32c(b"56789", rw.crc32c(b"1234")) == 0xE3069283
+
+
+def test_key_id_matches_keygen(keys):
+    for name in ("ops", "ops2"):
+        assert rw.key_id(pub(keys, name)).hex() == (keys / f"{name}.keyid").read_text()
+
+
+def test_canonical_encoder_reproduces_every_vector():
+    n = 0
+    for path in rr.vector_files(rr.DEFAULT_VECTORS_DIR):
+        for rec in json.loads(path.read_text(encoding="utf-8"))["records"]:
+            canonical = bytes.fromhex(rec["canonical"])
+            assert rw.strict_open(canonical) is not None, path.name
+            n += 1
+    assert n > 0
+    # A non-zero padding byte still decodes, but is not canonical.
+    wx = bytes.fromhex(json.loads((rr.DEFAULT_VECTORS_DIR / "worked-example.json").read_text())
+                       ["records"][0]["canonical"])
+    bad = bytearray(wx)
+    bad[0x6F] = 1  # padding after "svc-gateway@inst-1", NUL
+    with pytest.raises(rw.CanonicalError):
+        rw.strict_open(bytes(bad))
+
+
+# --------------------------------------------------------------------------
+# Logs that verify
+
+
+def test_signed_multistream_log_matches_go(cli, keys, multi_log, capsys):
+    res = verify(multi_log, keys)
+    dump = [json.loads(line) for line in run(cli, "dump", multi_log).stdout.splitlines()]
+    assert res.records == len(dump) == len(MULTI_LINES)
+    for e, d in zip(res.entries, dump):
+        assert e.hash.hex() == d["hash"]
+        assert f"{Path(e.file).name}:{e.offset}" == Path(d["pos"]).name
+        assert rr.compare_rendering(e.record, d["record"]) == []
+        assert e.key_id is not None and e.key_id.hex() == d["keyId"]
+    gv = go_verify(cli, multi_log, keys / "ops.pub")
+    assert gv.returncode == 0, gv.stdout + gv.stderr
+    heads = go_heads(gv.stdout)
+    assert len(heads) == 3 and our_heads(res) == heads
+    assert res.chains[FLUX].head_seq == 2
+    assert res.checkpoints >= 3 and not res.torn
+    # The command line prints the same heads.
+    assert rw.main([str(multi_log), "--pub", str(keys / "ops.pub")]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"ok: {len(MULTI_LINES)} records in 3 chains")
+    assert go_heads(out) == heads
+
+
+def test_rotated_log_verifies_with_the_old_key_only(cli, keys, rotated_log, capsys):
+    res = verify(rotated_log, keys, "ops")
+    old, new = pub(keys, "ops"), pub(keys, "ops2")
+    for c in res.chains.values():
+        assert [(o, n) for _, o, n in c.transitions] == [(old, new)]
+        assert c.signed == c.head_seq
+    gv = go_verify(cli, rotated_log, keys / "ops.pub")
+    assert gv.returncode == 0, gv.stdout + gv.stderr
+    assert our_heads(res) == go_heads(gv.stdout)
+    assert res.records == len(run(cli, "dump", rotated_log).stdout.splitlines())
+    assert rw.main([str(rotated_log), "--pub", str(keys / "ops.pub")]) == 0
+    capsys.readouterr()
+    # The new key alone does not vouch for the records before the rotation.
+    e = fails(rotated_log, keys, "ops2")
+    assert e.reason == "unknown_key" and e.seq == 1, str(e)
+
+
+def test_record_signed_by_a_retired_key_fails(cli, keys, rotated_log, tmp_path):
+    wal = copy_log(rotated_log, tmp_path)
+    res = verify(wal, keys)
+    head = res.entries[-1]  # a record signed by the new key
+    r = dict(head.record, seq=head.record["seq"] + 1, prev=head.hash.hex(), reason="forged")
+    canonical = rw.encode_record(r)
+    h = rr.record_hash(canonical)
+    sig = private_key(keys, "ops").sign(rr.signing_message(h))
+    payload = b"\x01\x01" + rw.key_id(pub(keys, "ops")) + sig + h + canonical
+    seg = wal / SEG1
+    end = seg.stat().st_size
+    with seg.open("ab") as f:
+        f.write(frame(payload))
+    e = fails(wal, keys, "ops", "ops2")
+    assert e.reason == "retired_key" and e.offset == end and e.seq == r["seq"], str(e)
+    assert go_verify(cli, wal, keys / "ops.pub", keys / "ops2.pub").returncode == 1
+
+
+def test_seal_every_log_and_its_checkpoints(cli, keys, sealed_log, tmp_path, capsys):
+    res = verify(sealed_log, keys)
+    c = res.chains[("svc@inst-1", "caps")]
+    assert c.head_seq == 7 and c.signed == 0 and c.checkpointed == 7
+    assert res.checkpoints >= 2
+    assert all(e.key_id is None for e in res.entries)
+    gv = go_verify(cli, sealed_log, keys / "ops.pub")
+    assert gv.returncode == 0 and our_heads(res) == go_heads(gv.stdout)
+
+    wal = copy_log(sealed_log, tmp_path)
+    shutil.rmtree(wal / "checkpoints")
+    e = fails(wal, keys)
+    assert e.reason == "unsealed_tail" and e.seq == 1 and e.offset == rw.HEADER_LEN, str(e)
+    assert go_verify(cli, wal, keys / "ops.pub").returncode == 1
+    assert rw.main([str(wal), "--pub", str(keys / "ops.pub")]) == 1
+    assert "unsealed_tail" in capsys.readouterr().out
+
+    res = verify(wal, keys, allow=True)
+    assert res.unsealed_allowed == ["svc@inst-1/caps seq 1..7"]
+    assert go_verify(cli, wal, keys / "ops.pub", allow=True).returncode == 0
+    assert rw.main([str(wal), "--pub", str(keys / "ops.pub"), "--allow-unsealed-tail"]) == 0
+    capsys.readouterr()
+
+
+def _seal_payload(keys, seq, h, writer=b"svc@inst-1", stream=b"caps"):
+    sig = private_key(keys, "ops").sign(rr.signing_message(h))
+    return (b"\x02" + seq.to_bytes(8, "little") + rw.key_id(pub(keys, "ops")) + sig + h
+            + len(writer).to_bytes(2, "little") + writer + len(stream).to_bytes(2, "little") + stream)
+
+
+def test_seal_frame_covers_the_tail(cli, keys, sealed_log, tmp_path):
+    wal = copy_log(sealed_log, tmp_path)
+    shutil.rmtree(wal / "checkpoints")
+    head = verify(wal, keys, allow=True).chains[("svc@inst-1", "caps")]
+    with (wal / SEG1).open("ab") as f:
+        f.write(frame(_seal_payload(keys, 7, head.head_hash)))
+    res = verify(wal, keys)
+    assert res.seals == 1 and res.chains[("svc@inst-1", "caps")].sealed == 7
+    gv = go_verify(cli, wal, keys / "ops.pub")  # the Go reader agrees on the layout
+    assert gv.returncode == 0, gv.stdout + gv.stderr
+
+
+@pytest.mark.parametrize("seq, hash_index", [(7, 5), (6, 5)], ids=["wrong-hash", "not-the-head"])
+def test_bad_seal_frame_fails(cli, keys, sealed_log, tmp_path, seq, hash_index):
+    wal = copy_log(sealed_log, tmp_path)
+    res = verify(wal, keys)
+    h = res.entries[hash_index].hash  # the hash of seq 6, sealed as seq 7 or 6
+    end = (wal / SEG1).stat().st_size
+    with (wal / SEG1).open("ab") as f:
+        f.write(frame(_seal_payload(keys, seq, h)))
+    e = fails(wal, keys)
+    assert e.reason == "bad_seal" and e.offset == end and e.seq == seq, str(e)
+    assert go_verify(cli, wal, keys / "ops.pub").returncode == 1
+
+
+# --------------------------------------------------------------------------
+# Tampering
+
+
+def test_flipped_payload_byte_names_the_offset(cli, keys, multi_log, tmp_path):
+    wal = copy_log(multi_log, tmp_path)
+    seg = bytearray((wal / SEG1).read_bytes())
+    off, n = frames(seg)[1]
+    seg[off + 8 + n // 2] ^= 0x01
+    (wal / SEG1).write_bytes(seg)
+    e = fails(wal, keys)
+    assert e.reason == "crc_mismatch" and e.offset == off, str(e)
+    assert f"{SEG1}:{off}: crc_mismatch" in str(e)
+    assert go_verify(cli, wal, keys / "ops.pub").returncode == 1
+
+
+def test_flip_with_recomputed_crc_is_a_hash_mismatch(cli, keys, multi_log, tmp_path):
+    wal = copy_log(multi_log, tmp_path)
+    seg = bytearray((wal / SEG1).read_bytes())
+    off, n = frames(seg)[4]  # svc@inst-1 / "flux/é ü" seq 2, reason "emoji 🙂"
+    payload = bytearray(seg[off + 8 : off + 8 + n])
+    i = payload.index(b"emoji")
+    assert i > rw.RECORD_HEADER_LEN
+    payload[i] ^= 0x01  # "dmoji": still valid UTF-8, seq and chain unchanged
+    seg[off : off + 8 + n] = frame(bytes(payload))
+    (wal / SEG1).write_bytes(seg)
+    e = fails(wal, keys)
+    assert e.reason == "hash_mismatch" and e.offset == off, str(e)
+    assert e.chain == FLUX and e.seq == 2, str(e)
+    assert go_verify(cli, wal, keys / "ops.pub").returncode == 1
+
+
+def test_swapped_frames_fail(cli, keys, one_log, tmp_path):
+    wal = copy_log(one_log, tmp_path)
+    seg = (wal / SEG1).read_bytes()
+    (a, na), (b, nb) = frames(seg)[1:3]  # seq 2 and seq 3
+    fa, fb = seg[a : a + 8 + na], seg[b : b + 8 + nb]
+    assert b == a + len(fa)
+    (wal / SEG1).write_bytes(seg[:a] + fb + fa + seg[b + len(fb) :])
+    e = fails(wal, keys)
+    assert e.reason == "chain" and e.offset == a and e.seq == 3, str(e)
+    assert go_verify(cli, wal, keys / "ops.pub").returncode == 1
+
+
+def test_flipped_checkpoint_signature_fails(cli, keys, multi_log, tmp_path):
+    wal = copy_log(multi_log, tmp_path)
+    note = sorted((wal / "checkpoints").rglob("*.note"))[0]
+    text = note.read_text(encoding="utf-8")
+    body, _, sigline = text.rstrip("\n").rpartition("\n")
+    prefix, _, b64 = sigline.rpartition(" ")
+    raw = bytearray(base64.b64decode(b64))
+    raw[4 + 10] ^= 0x01  # inside the Ed25519 signature, after the key hash
+    note.write_text(f"{body}\n{prefix} {base64.b64encode(raw).decode()}\n", encoding="utf-8")
+    e = fails(wal, keys)
+    assert e.reason == "bad_signature" and e.file == str(note), str(e)
+    assert go_verify(cli, wal, keys / "ops.pub").returncode == 1
+
+
+@pytest.mark.parametrize("size, root, reason", [(3, bytes(32), "fork"), (6, bytes(32), "rollback")])
+def test_signed_checkpoint_the_chain_does_not_reach(cli, keys, one_log, tmp_path, size, root, reason):
+    # Notes signed with the trusted key, under the writer's default key name,
+    # kept beside the CLI's own (checkpoints/<writer>/<stream>/<size>.note).
+    wal = copy_log(one_log, tmp_path)
+    seed = private_key(keys, "ops").private_bytes(
+        serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption())
+    cp = cpk.Checkpoint(cpk.origin_of("svc@inst-1", "caps"), size, root)
+    note = wal / "checkpoints" / "svc@inst-1" / "caps" / f"{size:020d}.note"
+    note.write_bytes(cpk.sign_note(cpk.format_checkpoint_text(cp), "ron-audit/svc@inst-1", seed))
+    e = fails(wal, keys)
+    assert e.reason == reason and e.file == str(note), str(e)
+    assert go_verify(cli, wal, keys / "ops.pub").returncode == 1
+
+
+# --------------------------------------------------------------------------
+# Torn tails (FORMAT.md section 6) and segments
+
+
+def _tail_case(seg: bytes, case: str) -> bytes:
+    last_off, last_n = frames(seg)[-1]
+    if case == "zeros":
+        return seg + bytes(100)
+    if case == "incomplete-header":
+        return seg + b"\x07\x01\x00"
+    if case == "header-then-zeros":
+        return seg + b"\xfa\x00\x00\x00\x11" + bytes(40)
+    if case == "final-frame-cut":
+        return seg[:-10]
+    if case == "final-frame-zeroed":
+        return seg[: last_off + 8 + 20] + bytes(last_n - 20)
+    raise ValueError(case)
+
+
+@pytest.mark.parametrize(
+    "case", ["zeros", "incomplete-header", "header-then-zeros", "final-frame-cut", "final-frame-zeroed"]
+)
+def test_torn_tail_is_reported_not_an_error(cli, keys, one_log, tmp_path, case):
+    wal = copy_log(one_log, tmp_path)
+    seg = (wal / SEG1).read_bytes()
+    cut = case.startswith("final-frame")
+    if cut:  # the kept checkpoint of seq 5 would (rightly) refuse the cut
+        shutil.rmtree(wal / "checkpoints")
+    (wal / SEG1).write_bytes(_tail_case(seg, case))
+    res = verify(wal, keys)
+    assert len(res.torn) == 1 and SEG1 in res.torn[0], res.torn
+    assert res.records == (4 if cut else 5)
+    gv = go_verify(cli, wal, keys / "ops.pub")
+    assert gv.returncode == 0 and our_heads(res) == go_heads(gv.stdout), gv.stdout
+
+
+def test_cut_frame_under_a_kept_checkpoint_is_a_rollback(cli, keys, one_log, tmp_path):
+    wal = copy_log(one_log, tmp_path)
+    seg = bytearray((wal / SEG1).read_bytes())
+    seg[-3] ^= 0x40  # damage to the final frame looks like an interrupted append
+    (wal / SEG1).write_bytes(seg)
+    e = fails(wal, keys)
+    assert e.reason == "rollback" and e.chain == ("svc@inst-1", "caps"), str(e)
+    assert go_verify(cli, wal, keys / "ops.pub").returncode == 1
+
+
+@pytest.mark.parametrize("case", ["impossible-length", "data-after-frame", "damaged-length"])
+def test_corrupt_tail_is_an_error(cli, keys, one_log, tmp_path, case):
+    wal = copy_log(one_log, tmp_path)
+    seg = bytearray((wal / SEG1).read_bytes())
+    fr = frames(bytes(seg))
+    if case == "impossible-length":
+        at = len(seg)
+        seg += b"\x00\x00\x00\x7f" + b"\x01" * 30
+    elif case == "data-after-frame":
+        at = len(seg)
+        seg += frame(b"\x01" * 4)[:8] + b"\x02" * 40  # a 4-byte frame, then more data
+    else:  # rule 3: the length of the 4th of 5 frames now runs past the end
+        at, n = fr[3]
+        seg[at : at + 4] = (n + 300).to_bytes(4, "little")
+    (wal / SEG1).write_bytes(seg)
+    e = fails(wal, keys)
+    assert e.offset == at and "corruption, not a torn tail" in str(e), str(e)
+    assert go_verify(cli, wal, keys / "ops.pub").returncode == 1
+
+
+def _split(wal: Path, k: int) -> None:
+    """Rewrite a one-segment log as two: frames [0, k) and [k, ...)."""
+    seg = (wal / SEG1).read_bytes()
+    second = frames(seg)[k][0]
+    (wal / SEG1).write_bytes(seg[:second])
+    s2 = wal / "0000000000000002.seg"
+    s2.write_bytes(rw.expected_header(2, k + 1) + seg[second:])
+    s2.chmod(0o600)
+
+
+def test_two_segments(cli, keys, one_log, tmp_path):
+    wal = copy_log(one_log, tmp_path)
+    _split(wal, 2)
+    res = verify(wal, keys)
+    assert res.segments == 2 and res.records == 5 and not res.torn
+    gv = go_verify(cli, wal, keys / "ops.pub")
+    assert gv.returncode == 0 and our_heads(res) == go_heads(gv.stdout), gv.stdout + gv.stderr
+
+
+@pytest.mark.parametrize("case", ["missing", "first-index", "version", "damage-in-first", "torn-header"])
+def test_segment_problems(cli, keys, one_log, tmp_path, case):
+    wal = copy_log(one_log, tmp_path)
+    _split(wal, 2)
+    s1, s2 = wal / SEG1, wal / "0000000000000002.seg"
+    if case == "missing":
+        s2.rename(wal / "0000000000000003.seg")
+    elif case == "first-index":
+        s2.write_bytes(rw.expected_header(2, 4) + s2.read_bytes()[32:])
+    elif case == "version":
+        b = bytearray(s2.read_bytes())
+        b[8] = 2
+        s2.write_bytes(b)
+    elif case == "damage-in-first":  # zeros at the end of a segment that is not the last
+        s1.write_bytes(s1.read_bytes() + bytes(16))
+    else:  # an interrupted creation of segment 3: a prefix of its header, then zeros
+        s3 = wal / "0000000000000003.seg"
+        s3.write_bytes(rw.expected_header(3, 6)[:13] + bytes(100))
+        res = verify(wal, keys)
+        assert res.records == 5 and "interrupted segment creation" in res.torn[0]
+        assert go_verify(cli, wal, keys / "ops.pub").returncode == 0
+        return
+    want = {"missing": "missing_segment", "first-index": "first_index", "version": "version",
+            "damage-in-first": "bad_length"}[case]
+    e = fails(wal, keys)
+    assert e.reason == want, str(e)
+    assert go_verify(cli, wal, keys / "ops.pub").returncode == 1
+
+
+def test_cli_usage(tmp_path, capsys):
+    assert rw.main([str(tmp_path), "--pub", str(tmp_path / "nope.pub")]) == 2
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    pem = tmp_path / "k.pub"
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    pem.write_bytes(Ed25519PrivateKey.generate().public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    assert rw.main([str(empty), "--pub", str(pem)]) == 1
+    assert "no_segments" in capsys.readouterr().out

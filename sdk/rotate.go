@@ -201,7 +201,7 @@ func KeyTransition(v canonical.AuditRecordView) (next ed25519.PublicKey, ok bool
 		}
 		hexKey, prefixed := strings.CutPrefix(string(a.Value()), transitionPrefix)
 		pub, herr := hex.DecodeString(hexKey)
-		if !prefixed || herr != nil || len(pub) != ed25519.PublicKeySize {
+		if !prefixed || herr != nil || len(pub) != ed25519.PublicKeySize || hex.EncodeToString(pub) != hexKey {
 			return nil, true, fmt.Errorf("value %q does not name an Ed25519 key", a.Value())
 		}
 		return pub, true, nil

@@ -2,6 +2,7 @@ package sdk_test
 
 import (
 	"crypto/ed25519"
+	"encoding/hex"
 	"errors"
 	"path/filepath"
 	"strconv"
@@ -259,5 +260,45 @@ func TestRotateKeyResumes(t *testing.T) {
 	}
 	if len(sum.Retired) != 3 {
 		t.Fatalf("%d transitions, want one per chain: %+v", len(sum.Retired), sum.Retired)
+	}
+}
+
+// TestKeyTransitionValue pins canonical SPEC.md section 5: a record
+// holding the transition attr is a transition whatever its kind, and its
+// value is "ed25519:" and 64 lower-case hex digits, nothing else.
+func TestKeyTransitionValue(t *testing.T) {
+	pub := strings.Repeat("ab", 32)
+	for _, tc := range []struct {
+		kind   canonical.Kind
+		value  string
+		ok     bool // the attr is there
+		broken bool // and names no key
+	}{
+		{canonical.KindPolicyChanged, "ed25519:" + pub, true, false},
+		{canonical.KindCapIssued, "ed25519:" + pub, true, false},
+		{canonical.KindPolicyChanged, "ed25519:" + strings.ToUpper(pub), true, true},
+		{canonical.KindPolicyChanged, pub, true, true},
+		{canonical.KindPolicyChanged, "ed25519:" + pub[:62], true, true},
+		{canonical.KindPolicyChanged, "", false, false}, // no attr at all
+	} {
+		rec := canonical.AuditRecord{V: 1, Kind: tc.kind, Seq: 1, WriterID: "w", Stream: "s", Prev: make([]byte, 32)}
+		if tc.value != "" {
+			rec.Attrs = []canonical.Attr{{Key: sdk.KeyTransitionAttr, Value: tc.value}}
+		}
+		b, err := canonical.AppendRecord(nil, &rec, canonical.DefaultLimits)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := canonical.OpenAuditRecord(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		next, ok, err := sdk.KeyTransition(v)
+		if ok != tc.ok || (err != nil) != tc.broken {
+			t.Errorf("kind %v value %q: ok %v err %v", tc.kind, tc.value, ok, err)
+		}
+		if ok && !tc.broken && hex.EncodeToString(next) != pub {
+			t.Errorf("value %q: key %x", tc.value, next)
+		}
 	}
 }

@@ -410,14 +410,23 @@ def strict_open(canonical: bytes) -> dict:
     return r
 
 
+class BadTransition(Exception):
+    """A record holds the transition attr with a value that names no key."""
+
+
 def transition_key(r: dict) -> bytes | None:
-    """The key a key-transition record names, or None if it is not one."""
-    if r["kind"] != "policyChanged":
-        return None
+    """The key a key-transition record names, or None if it is not one.
+
+    Any record holding the attr is a transition, whatever its kind
+    (canonical/SPEC.md section 5); a value that is not ``ed25519:`` and 64
+    lower-case hex digits raises BadTransition.
+    """
     for a in r["attrs"]:
         if a["key"] == TRANSITION_ATTR:
             m = TRANSITION_VALUE.match(a["value"])
-            return bytes.fromhex(m.group(1)) if m else None
+            if not m:
+                raise BadTransition(f"value {a['value']!r} does not name an Ed25519 key")
+            return bytes.fromhex(m.group(1))
     return None
 
 
@@ -693,9 +702,12 @@ class _Verifier:
         signer = None
         if flags == 1:
             signer = self.check_signature(c, seq, kid, sig, h, err)
-        new_key = transition_key(r)
+        try:
+            new_key = transition_key(r)
+        except BadTransition as e:
+            raise err("bad_transition", str(e)) from e
         if new_key is not None and signer is None:
-            raise err("transition", "key transition record is not signed")
+            raise err("bad_transition", "key transition record is not signed")
         c.hashes.append(h)
         c.where.append((str(f.file), f.offset))
         if signer is not None:

@@ -533,3 +533,19 @@ def test_cli_usage(tmp_path, capsys):
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
     assert rw.main([str(empty), "--pub", str(pem)]) == 1
     assert "no_segments" in capsys.readouterr().out
+
+
+def test_transition_key_any_kind_lower_hex_only():
+    """canonical/SPEC.md section 5: the attr makes a transition whatever the
+    kind; the value is ed25519: and 64 lower-case hex digits."""
+    pub = "ab" * 32
+
+    def rec(kind, value):
+        return {"kind": kind, "attrs": [{"key": rw.TRANSITION_ATTR, "value": value}]}
+
+    assert rw.transition_key(rec("policyChanged", "ed25519:" + pub)) == bytes.fromhex(pub)
+    assert rw.transition_key(rec("capIssued", "ed25519:" + pub)) == bytes.fromhex(pub)
+    assert rw.transition_key({"kind": "policyChanged", "attrs": []}) is None
+    for bad in ("ed25519:" + pub.upper(), pub, "ed25519:" + pub[:62]):
+        with pytest.raises(rw.BadTransition):
+            rw.transition_key(rec("policyChanged", bad))

@@ -25,6 +25,10 @@ type Config struct {
 	// default). N > 1: checkpoint-sealed: records are only hash-chained, and
 	// every Nth record of a chain is signed, its signature covering every
 	// record before it through the chain; SealInterval and Seal add seals.
+	// With a Sealer as Observer (checkpoint.Keeper), no record is signed
+	// and the Sealer's checkpoints are the seals, on its own cadence: set
+	// KeeperOptions.Every to N for one every N records (ronaudit append
+	// --seal-every N does).
 	SealEvery int
 	// SealInterval, checkpoint-sealed only: also sign a record when the last
 	// signature of its chain is older than this. 0: no time trigger. Hosts

@@ -10,4 +10,12 @@
 //
 // The bytes, hashes and signatures are those of package canonical
 // (canonical/SPEC.md); this package adds chains, keys and policy.
+//
+// Amnesia is checked statically: TestMicronodeAmnesia (tools/analyzers)
+// finds every function a Micronode program can reach (the Log on a
+// MemStore, both signing policies, privacy, verification, merge, the
+// Emitter) and fails if one is in the durable packages or calls an os
+// function that creates, writes or removes a file. Only the functions
+// that take a path (OpenDurable, VerifyDir, LoadSigner, LoadSalt, ...)
+// touch disk.
 package sdk

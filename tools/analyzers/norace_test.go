@@ -1,0 +1,5 @@
+//go:build !race
+
+package analyzers_test
+
+const raceEnabled = false

@@ -59,7 +59,8 @@ func Sign(origin string, size int64, root tlog.Hash, signer note.Signer) ([]byte
 // Open verifies and parses a signed checkpoint. The message must be a
 // C2SP signed note (note.Open: text, blank line, signature lines, valid
 // UTF-8, no control character but newline — so CRLF line endings are
-// refused — nothing after the last signature line) with at least one
+// refused — nothing after the last signature line, each signature in the
+// one base64 encoding of its bytes) with at least one
 // signature by a key of verifiers; signatures by unknown keys (witness
 // cosignatures, say) are allowed and left in Note.UnverifiedSigs. Its text
 // must be exactly Text(origin, size, root):
@@ -85,6 +86,17 @@ func Open(msg []byte, verifiers note.Verifiers) (Checkpoint, error) {
 	n, err := note.Open(msg, verifiers)
 	if err != nil {
 		return Checkpoint{}, noteError(err)
+	}
+	// note.Open decodes signatures leniently: the 2 unused bits of a
+	// signature line's last base64 digit may be anything, so four byte
+	// strings would carry one signature. Only the encoding with those bits
+	// zero is a checkpoint.
+	for _, sigs := range [][]note.Signature{n.Sigs, n.UnverifiedSigs} {
+		for _, sig := range sigs {
+			if _, err := base64.StdEncoding.Strict().DecodeString(sig.Base64); err != nil {
+				return Checkpoint{}, newErr(ReasonFormat, "signature of "+quote(sig.Name)+" is not in canonical base64 (unused bits set)", err)
+			}
+		}
 	}
 	cp, err := parseText(n.Text)
 	if err != nil {

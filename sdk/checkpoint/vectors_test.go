@@ -247,6 +247,18 @@ func makeVectors(t testing.TB) (map[string][]byte, vectorFile) {
 		{"origin-lowercase-escape", sign(ns, "ron-audit/svc-index@inst-2/in%2fdex\n7\n"+rootB64+"\n"), ReasonFormat},
 		{"origin-unescaped-slash", sign(ns, "ron-audit/svc-index@inst-2/in/dex\n7\n"+rootB64+"\n"), ReasonFormat},
 		{"origin-empty-stream", sign(ns, "ron-audit/svc-index@inst-2/\n7\n"+rootB64+"\n"), ReasonFormat},
+		{"signature-unused-bits", func() string {
+			// The signature line's last base64 digit before "=" with one
+			// of its 2 unused bits set: the same bytes, another spelling.
+			const b64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+			i := len(good) - 3 // ...X=\n
+			if good[i+1:] != "=\n" {
+				t.Fatalf("signature line does not end in one pad: %q", good[i:])
+			}
+			b := []byte(good)
+			b[i] = b64[strings.IndexByte(b64, b[i])^1]
+			return string(b)
+		}(), ReasonFormat},
 		{"too-many-signatures", func() string {
 			// The trusted key's signature and 100 more: one over the
 			// limit of signed notes.

@@ -92,10 +92,14 @@ class Verifier:
 
 
 def _b64decode_strict(s: str) -> bytes:
-    """Standard base64 with padding; refuse any character outside the alphabet."""
+    """Standard base64 with padding, in the one encoding of its bytes: refuse
+    any character outside the alphabet and unused bits that are not zero."""
     if not s.isascii():
         raise ValueError("non-ASCII base64")
-    return base64.b64decode(s, validate=True)
+    raw = base64.b64decode(s, validate=True)
+    if base64.b64encode(raw).decode("ascii") != s:
+        raise ValueError("non-canonical base64 (unused bits set)")
+    return raw
 
 
 def parse_verifier_key(vkey: str) -> Verifier:

@@ -182,6 +182,9 @@ type replayer struct {
 	// trustFirst accepts the first record seen of each chain as a start
 	// (verifying one segment file out of a longer log).
 	trustFirst bool
+	// only, when set, is the one chain (writer, stream) to verify; frames
+	// of other chains are skipped once their chain is known.
+	only *[2]string
 	pos        wal.Position // of the frame being replayed
 	onRecord   func(h *Head, rec Sealed, v canonical.AuditRecordView)
 	onSeal     func(h *Head, s sealFrame)
@@ -222,6 +225,9 @@ func (r *replayer) frame(f wal.Frame) error {
 			return bad(r.last.writer, r.last.stream, r.last.seq, &VerifyError{Reason: ReasonNotCanonical, Err: err})
 		}
 		writer, stream := v.WriterID(), v.Stream()
+		if r.only != nil && (string(writer) != r.only[0] || string(stream) != r.only[1]) {
+			return nil
+		}
 		h := r.chains[string(writer)][string(stream)]
 		if h == nil {
 			h = r.head(string(writer), string(stream))
@@ -263,6 +269,9 @@ func (r *replayer) frame(f wal.Frame) error {
 		s, err := parseSealFrame(f.Payload)
 		if err != nil {
 			return bad(r.last.writer, r.last.stream, r.last.seq, err)
+		}
+		if r.only != nil && (s.writer != r.only[0] || s.stream != r.only[1]) {
+			return nil
 		}
 		h := r.chains[s.writer][s.stream]
 		if h == nil && r.trustFirst {
@@ -561,6 +570,36 @@ func VerifyDir(dir string, keys *KeySet, allowUnsealedTail bool, progress func(r
 		return sum, r.wrapCorrupt(err)
 	}
 	return sum, unsealed(sum.Heads, allowUnsealedTail)
+}
+
+// VerifyDirChain verifies the one chain (writer, stream) of a durable log
+// directory as VerifyDir verifies them all: its records' hashes,
+// canonical bytes, links and signatures under keys (with its key
+// transitions), its seals, from seq 1 on. Records and seals of other
+// chains are skipped, so keys need only hold this chain's signers; a
+// record whose bytes cannot be read fails whatever its chain, and a damaged
+// frame anywhere is corruption. fn, if set, is called with each of the
+// chain's records, verified, in seq order (rec.Bytes is only valid during
+// the call). The Result has the chain's record count, head and key
+// transitions; a chain the log does not hold has 0 records.
+func VerifyDirChain(dir, writer, stream string, keys *KeySet, allowUnsealedTail bool, fn func(rec Sealed)) (Result, error) {
+	r := newReplayer(keys)
+	r.only = &[2]string{writer, stream}
+	if fn != nil {
+		r.onRecord = func(_ *Head, rec Sealed, _ canonical.AuditRecordView) { fn(rec) }
+	}
+	_, err := wal.ReadDir(dir, r.frame)
+	res := Result{Head: Head{WriterID: writer, Stream: stream}}
+	if h := r.chains[writer][stream]; h != nil {
+		res.Head, res.Records = *h, int(h.Seq)
+		if ks := r.keyst[h]; ks != nil {
+			res.Retired = ks.retirements(writer, stream)
+		}
+	}
+	if err != nil {
+		return res, r.wrapCorrupt(err)
+	}
+	return res, unsealed([]Head{res.Head}, allowUnsealedTail)
 }
 
 // VerifySegment verifies one segment file of a durable log on its own, as

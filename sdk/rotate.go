@@ -226,6 +226,16 @@ func (ks *keyState) follow(v canonical.AuditRecordView, rec Sealed, keys *KeySet
 	if !rec.Signed {
 		return bad("an unsigned record")
 	}
+	// A transition hands the chain to another key: naming the key that
+	// signs it, or one the chain already retired, hands it to no one
+	// (RotateKey writes neither).
+	next := KeyIDOf(pub)
+	if next == rec.KeyID {
+		return bad("a transition naming the key that signs it")
+	}
+	if at, retired := ks.retired[next]; retired {
+		return bad("a transition naming key " + next.String() + ", retired at seq " + fmt.Sprint(at))
+	}
 	if ks.learned == nil {
 		ks.learned, ks.retired = map[KeyID]ed25519.PublicKey{}, map[KeyID]uint64{}
 		ks.retiredPub, ks.successor = map[KeyID]ed25519.PublicKey{}, map[KeyID]ed25519.PublicKey{}
@@ -238,7 +248,7 @@ func (ks *keyState) follow(v canonical.AuditRecordView, rec Sealed, keys *KeySet
 	if known {
 		ks.retiredPub[rec.KeyID] = old
 	}
-	ks.learned[KeyIDOf(pub)] = pub
+	ks.learned[next] = pub
 	ks.retired[rec.KeyID] = v.Seq()
 	return nil
 }

@@ -302,3 +302,56 @@ func TestKeyTransitionValue(t *testing.T) {
 		}
 	}
 }
+
+// handChain builds a chain record by record as a writer that bypasses the
+// Log could: each step is signed by its signer and, when next is set,
+// holds a transition naming it. RotateKey writes none of the refused
+// transitions below; verifiers must refuse them anyway.
+func handChain(t *testing.T, steps []handStep) []sdk.Sealed {
+	t.Helper()
+	var recs []sdk.Sealed
+	prev := make([]byte, 32)
+	for i, st := range steps {
+		rec := canonical.AuditRecord{V: 1, Kind: canonical.KindPolicyChanged, Seq: uint64(i + 1), TsMs: uint64(i + 1), WriterID: "w", Stream: "s", Prev: prev}
+		if st.next != nil {
+			rec.Attrs = []canonical.Attr{{Key: sdk.KeyTransitionAttr, Value: "ed25519:" + hex.EncodeToString(st.next.Public())}}
+		}
+		b, err := canonical.AppendRecord(nil, &rec, canonical.DefaultLimits)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := sdk.Sealed{Bytes: b, Hash: canonical.RecordHash(b), Signed: true, KeyID: st.by.KeyID()}
+		m := canonical.SignedMessage(s.Hash)
+		if err := st.by.Sign(m[:], &s.Sig); err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, s)
+		prev = s.Hash[:]
+	}
+	return recs
+}
+
+type handStep struct{ by, next *sdk.Ed25519Signer }
+
+func TestTransitionMustHandOver(t *testing.T) {
+	o, n := rotateSigner(t, "hand o"), rotateSigner(t, "hand n")
+	keys := sdk.NewKeySet(o.Public())
+	ok := handChain(t, []handStep{{by: o}, {by: o, next: n}, {by: n}})
+	if _, err := sdk.VerifyChain(sdk.NewSliceIterator(ok), keys, sdk.VerifyOptions{}); err != nil {
+		t.Fatalf("a rotation o -> n: %v", err)
+	}
+	for _, tc := range []struct {
+		name  string
+		steps []handStep
+		seq   uint64
+	}{
+		{"names its own signer", []handStep{{by: o}, {by: o, next: o}}, 2},
+		{"names a retired key", []handStep{{by: o, next: n}, {by: n, next: o}}, 2},
+	} {
+		_, err := sdk.VerifyChain(sdk.NewSliceIterator(handChain(t, tc.steps)), keys, sdk.VerifyOptions{})
+		var ve *sdk.VerifyError
+		if !errors.As(err, &ve) || ve.Reason != sdk.ReasonBadTransition || ve.Seq != tc.seq {
+			t.Errorf("%s: got %v, want %s at seq %d", tc.name, err, sdk.ReasonBadTransition, tc.seq)
+		}
+	}
+}

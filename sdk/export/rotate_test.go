@@ -2,6 +2,7 @@ package export
 
 import (
 	"crypto/ed25519"
+	"encoding/hex"
 	"errors"
 	"path/filepath"
 	"strconv"
@@ -205,5 +206,70 @@ func TestTrustedCheckpointFollowsKeyRotation(t *testing.T) {
 	}
 	if _, err := VerifySequenceTrusted(bundles[:1], oldOnly, oldKeys, signAt(next, 4)); !errors.Is(err, checkpoint.ErrUnknownKey) {
 		t.Errorf("new key's trusted checkpoint before any transition: %v", err)
+	}
+}
+
+// handRecs builds a chain of testWriter/testStream record by record, each
+// signed by by[i] and, where next[i] is set, a transition naming it: what
+// a writer bypassing the Log could write (RotateKey refuses the bad ones).
+func handRecs(t *testing.T, by, next []*sdk.Ed25519Signer) []sdk.Sealed {
+	t.Helper()
+	var recs []sdk.Sealed
+	prev := make([]byte, 32)
+	for i := range by {
+		rec := canonical.AuditRecord{V: 1, Kind: canonical.KindPolicyChanged, Seq: uint64(i + 1), TsMs: uint64(i + 1), WriterID: testWriter, Stream: testStream, Prev: prev}
+		if next[i] != nil {
+			rec.Attrs = []canonical.Attr{{Key: sdk.KeyTransitionAttr, Value: "ed25519:" + hex.EncodeToString(next[i].Public())}}
+		}
+		b, err := canonical.AppendRecord(nil, &rec, canonical.DefaultLimits)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := sdk.Sealed{Bytes: b, Hash: canonical.RecordHash(b), Signed: true, KeyID: by[i].KeyID()}
+		m := canonical.SignedMessage(s.Hash)
+		if err := by[i].Sign(m[:], &s.Sig); err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, s)
+		prev = s.Hash[:]
+	}
+	return recs
+}
+
+// TestBundleTransitionRules: a key the verifier is given keeps its trust
+// when a later transition names it (it may sign before), and a transition
+// must hand the chain to another key that is not retired.
+func TestBundleTransitionRules(t *testing.T) {
+	o, n := rotateKey(t, "bundle o"), rotateKey(t, "bundle n")
+	verify := func(recs []sdk.Sealed, signer sdk.Signer, pubs ...ed25519.PublicKey) error {
+		b, err := (&Exporter{Sink: &memSink{}, Signer: signer}).ExportTree(treeOf(recs), testWriter, testStream, recs, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := b.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = VerifyBundle(data, KeyVerifiers(pubs...), sdk.NewKeySet(pubs...))
+		return err
+	}
+	// n signs seq 2 before the transition at seq 3 names it; both are given.
+	early := handRecs(t, []*sdk.Ed25519Signer{o, n, o, n}, []*sdk.Ed25519Signer{nil, nil, n, nil})
+	if err := verify(early, n, o.Public(), n.Public()); err != nil {
+		t.Fatalf("a given key signing before the transition that names it: %v", err)
+	}
+	for _, tc := range []struct {
+		name     string
+		by, next []*sdk.Ed25519Signer
+		seq      uint64
+	}{
+		{"names its own signer", []*sdk.Ed25519Signer{o, o}, []*sdk.Ed25519Signer{nil, o}, 2},
+		{"names a retired key", []*sdk.Ed25519Signer{o, n}, []*sdk.Ed25519Signer{n, o}, 2},
+	} {
+		err := verify(handRecs(t, tc.by, tc.next), o, o.Public())
+		var ve *sdk.VerifyError
+		if !errors.As(err, &ve) || ve.Reason != sdk.ReasonBadTransition || ve.Seq != tc.seq {
+			t.Errorf("%s: got %v, want %s at seq %d", tc.name, err, sdk.ReasonBadTransition, tc.seq)
+		}
 	}
 }

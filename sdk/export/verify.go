@@ -203,9 +203,11 @@ func (kt *keyTracker) learn(b *Bundle) {
 			continue
 		}
 		seq := uint64(b.PrevSize) + 1 + uint64(i)
-		id := kt.keys.Add(pub)
-		if _, known := kt.validFrom[id]; !known {
-			kt.validFrom[id] = seq + 1
+		// A key the verifier trusts already (given to it, or named by an
+		// earlier transition) keeps its trust; only a key the transition
+		// introduces signs from the record after it on.
+		if _, trusted := kt.keys.Lookup(sdk.KeyIDOf(pub)); !trusted {
+			kt.validFrom[kt.keys.Add(pub)] = seq + 1
 		}
 		if _, done := kt.retired[rec.KeyID]; !done {
 			kt.retired[rec.KeyID] = seq
@@ -257,9 +259,23 @@ func (e eitherVerifiers) Verifier(name string, hash uint32) (note.Verifier, erro
 // check refuses a record signed by a key out of force at its seq, and a
 // malformed or unsigned transition.
 func (kt *keyTracker) check(rec sdk.Sealed, v canonical.AuditRecordView, seq uint64) error {
-	if _, ok, err := sdk.KeyTransition(v); ok && (err != nil || !rec.Signed) {
-		return &sdk.VerifyError{WriterID: string(v.WriterID()), Stream: string(v.Stream()), Seq: seq, Reason: sdk.ReasonBadTransition,
-			Expected: "a signed transition naming an Ed25519 key", Got: fmt.Sprint(err)}
+	next, ok, err := sdk.KeyTransition(v)
+	if ok {
+		bad := func(got string) error {
+			return &sdk.VerifyError{WriterID: string(v.WriterID()), Stream: string(v.Stream()), Seq: seq, Reason: sdk.ReasonBadTransition,
+				Expected: "a signed transition naming an Ed25519 key", Got: got}
+		}
+		id := sdk.KeyIDOf(next)
+		switch at, retired := kt.retired[id]; {
+		case err != nil:
+			return bad(err.Error())
+		case !rec.Signed:
+			return bad("an unsigned record")
+		case id == rec.KeyID:
+			return bad("a transition naming the key that signs it")
+		case retired && at < seq:
+			return bad("a transition naming key " + id.String() + ", retired at seq " + fmt.Sprint(at))
+		}
 	}
 	if !rec.Signed {
 		return nil

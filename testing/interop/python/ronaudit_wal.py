@@ -209,6 +209,17 @@ class Chain:
         ends = [b for _, b in self.trust.get(pub, ()) if b < seq]
         return int(max(ends)) if ends else None
 
+    def transition_problem(self, old: bytes, new: bytes) -> str | None:
+        """Why a transition signed by ``old`` may not name ``new``, if it may
+        not: a transition hands the chain to another key, so it cannot name
+        the key that signs it, nor one the chain already retired."""
+        if new == old:
+            return "a transition naming the key that signs it"
+        for seq, retired, _ in self.transitions:
+            if new == retired:
+                return f"a transition naming key {key_id(new).hex()}, retired at seq {seq}"
+        return None
+
     def apply_transition(self, seq: int, old: bytes, new: bytes) -> None:
         for iv in self.trust.get(old, ()):
             if iv[0] <= seq <= iv[1]:
@@ -705,9 +716,11 @@ class _Verifier:
         try:
             new_key = transition_key(r)
         except BadTransition as e:
-            raise err("bad_transition", str(e)) from e
+            raise err("bad_key_transition", str(e)) from e
         if new_key is not None and signer is None:
-            raise err("bad_transition", "key transition record is not signed")
+            raise err("bad_key_transition", "key transition record is not signed")
+        if new_key is not None and (why := c.transition_problem(signer, new_key)):
+            raise err("bad_key_transition", why)
         c.hashes.append(h)
         c.where.append((str(f.file), f.offset))
         if signer is not None:

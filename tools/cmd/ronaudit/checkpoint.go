@@ -26,20 +26,11 @@ import (
 // writer.
 
 // chainTree builds the tree of chain (writer, stream) from the log in dir:
-// the record hashes in seq order.
+// the record hashes in seq order, unverified (verify has checked the log
+// when it calls this).
 func chainTree(dir, writer, stream string) (*checkpoint.Tree, []canonical.Hash, error) {
-	t, hashes, _, err := chainTreeTransitions(dir, writer, stream)
-	return t, hashes, err
-}
-
-// chainTreeTransitions is chainTree that also returns (copies of) the
-// chain's signed records that hold a key transition, in seq order, for
-// followRotations.
-func chainTreeTransitions(dir, writer, stream string) (*checkpoint.Tree, []canonical.Hash, []sdk.Sealed, error) {
 	t := checkpoint.NewTree()
 	var hashes []canonical.Hash
-	var transitions []sdk.Sealed
-	marker := []byte(sdk.KeyTransitionAttr)
 	_, err := sdk.ReadDir(dir, func(rec sdk.Sealed, pos wal.Position) error {
 		v, err := canonical.OpenAuditRecord(rec.Bytes)
 		if err != nil || string(v.WriterID()) != writer || string(v.Stream()) != stream {
@@ -48,70 +39,32 @@ func chainTreeTransitions(dir, writer, stream string) (*checkpoint.Tree, []canon
 		if v.Seq() != uint64(len(hashes)+1) {
 			return fmt.Errorf("%s: %s/%s seq %d where %d belongs (run ronaudit verify)", pos, writer, stream, v.Seq(), len(hashes)+1)
 		}
-		if rec.Signed && bytes.Contains(rec.Bytes, marker) {
-			if _, ok, _ := sdk.KeyTransition(v); ok {
-				rec.Bytes = bytes.Clone(rec.Bytes) // the reader reuses its buffer
-				transitions = append(transitions, rec)
-			}
-		}
 		t.Append(rec.Hash)
 		hashes = append(hashes, rec.Hash)
 		return nil
 	})
-	return t, hashes, transitions, err
+	return t, hashes, err
 }
 
-// followRotations follows the key transitions of one chain (from
-// chainTreeTransitions) as verify does, from the keys in pubs: a
-// transition whose signature verifies under a trusted key, or one an
-// earlier transition named, retires that key at its seq and makes the key
-// it names trusted. A transition by a key none of them is says nothing to
-// this verifier and is passed over. A bad signature, a transition by a
-// key already retired, or one that names no Ed25519 key fails (an
-// *sdk.VerifyError), as verify fails the log. The retirements are those
+// verifiedChain verifies the chain (writer, stream) of the log in dir
+// with the keys in pubs as verify does (hashes, canonical bytes, links,
+// signatures, key transitions and seals: sdk.VerifyDirChain) and builds
+// its tree. prove and checkpoint stand on it: a proof or checkpoint over
+// records nobody verified vouches for whatever the log holds, a rewritten
+// record or a transition stripped of its signature included. An unsealed
+// tail is allowed: checkpoints are what seal it. The retirements are those
 // checkpoint.InForce and chainVerifiers take.
-func followRotations(writer, stream string, transitions []sdk.Sealed, pubs []ed25519.PublicKey) ([]sdk.Retirement, error) {
-	keys := sdk.NewKeySet(pubs...)
-	retiredAt := map[sdk.KeyID]uint64{}
-	var out []sdk.Retirement
-	for _, rec := range transitions {
-		v, err := sdk.VerifyRecord(rec, keys)
-		if errors.Is(err, sdk.ErrUnknownKey) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		if at, ok := retiredAt[rec.KeyID]; ok {
-			return nil, &sdk.VerifyError{WriterID: writer, Stream: stream, Seq: v.Seq(), Reason: sdk.ReasonRetiredKey,
-				Expected: fmt.Sprintf("a key in force at seq %d", v.Seq()), Got: fmt.Sprintf("key %s, retired at seq %d", rec.KeyID, at)}
-		}
-		next, _, err := sdk.KeyTransition(v)
-		if err != nil {
-			return nil, &sdk.VerifyError{WriterID: writer, Stream: stream, Seq: v.Seq(), Reason: sdk.ReasonBadTransition,
-				Expected: "a signed transition naming an Ed25519 key", Got: err.Error()}
-		}
-		pub, _ := keys.Lookup(rec.KeyID)
-		retiredAt[rec.KeyID] = v.Seq()
-		keys.Add(next)
-		out = append(out, sdk.Retirement{WriterID: writer, Stream: stream, KeyID: rec.KeyID, Pub: pub, Seq: v.Seq(), Next: next})
-	}
-	return out, nil
-}
-
-// chainKeys builds the tree of a chain and follows its rotations from
-// pubs (followRotations): what prove and checkpoint need to apply the
-// rotation rules as verify does.
-func chainKeys(dir, writer, stream string, pubs []ed25519.PublicKey) (*checkpoint.Tree, []canonical.Hash, []sdk.Retirement, error) {
-	t, hashes, transitions, err := chainTreeTransitions(dir, writer, stream)
+func verifiedChain(dir, writer, stream string, pubs []ed25519.PublicKey) (*checkpoint.Tree, []canonical.Hash, []sdk.Retirement, error) {
+	t := checkpoint.NewTree()
+	var hashes []canonical.Hash
+	res, err := sdk.VerifyDirChain(dir, writer, stream, sdk.NewKeySet(pubs...), true, func(rec sdk.Sealed) {
+		t.Append(rec.Hash)
+		hashes = append(hashes, rec.Hash)
+	})
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	retired, err := followRotations(writer, stream, transitions, pubs)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	return t, hashes, retired, nil
+	return t, hashes, res.Retired, nil
 }
 
 // openCheckpointFile reads and verifies a signed checkpoint with the public
@@ -156,11 +109,13 @@ func checkpointCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	writer := fs.String("writer", "", "writerId of the chain")
 	stream := fs.String("stream", "", "stream of the chain")
 	out := fs.String("out", "", "write the signed checkpoint here (default: stdout)")
+	var pubs multiFlag
+	fs.Var(&pubs, "pub", "public key of an earlier signer of the chain (repeatable), to verify its records before vouching for them")
 	if err := fs.Parse(args); err != nil {
 		return parseFailed(err)
 	}
 	if *dir == "" || *keyPath == "" || *writer == "" || *stream == "" {
-		fmt.Fprintln(stderr, "usage: ronaudit checkpoint --wal DIR --key KEY --writer W --stream S [--out FILE]")
+		fmt.Fprintln(stderr, "usage: ronaudit checkpoint --wal DIR --key KEY --writer W --stream S [--pub OLD.pub]... [--out FILE]")
 		return 2
 	}
 	signer, err := sdk.LoadSigner(*keyPath)
@@ -168,12 +123,19 @@ func checkpointCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "ronaudit checkpoint:", err)
 		return 1
 	}
-	// The transitions the key signed in the chain: a key retired at seq T
-	// vouches for at most T records (checkpoint.InForce), as append and
-	// export refuse to sign with it after T.
-	t, _, retired, err := chainKeys(*dir, *writer, *stream, []ed25519.PublicKey{signer.Public()})
+	earlier, err := loadPubs(pubs)
 	if err != nil {
 		fmt.Fprintln(stderr, "ronaudit checkpoint:", err)
+		return 1
+	}
+	// A checkpoint vouches for every record of the chain: they are verified
+	// first, with the key and the earlier signers. A key the chain retired
+	// at seq T vouches for at most T records (checkpoint.InForce), as
+	// append and export refuse to sign with it after T.
+	t, _, retired, err := verifiedChain(*dir, *writer, *stream, append(earlier, signer.Public()))
+	if err != nil {
+		fmt.Fprintln(stderr, "ronaudit checkpoint:", err)
+		openHint(stderr, "checkpoint", err)
 		return 1
 	}
 	if t.Size() == 0 {
@@ -282,7 +244,7 @@ func proveCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	)
 	cp, err := openCheckpoint(*cpPath, func(writer, stream string) (note.Verifiers, error) {
 		var err error
-		if t, hashes, retired, err = chainKeys(*dir, writer, stream, pubKeys); err != nil {
+		if t, hashes, retired, err = verifiedChain(*dir, writer, stream, pubKeys); err != nil {
 			return nil, err
 		}
 		return chainVerifiers(pubKeys, retired, writer, stream), nil

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"encoding/binary"
+	"hash/crc32"
 	"os"
 	"strconv"
 	"strings"
@@ -8,8 +10,10 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/rustyonions/ron-audit-go/canonical"
 	"github.com/rustyonions/ron-audit-go/sdk"
 	"github.com/rustyonions/ron-audit-go/sdk/checkpoint"
+	"github.com/rustyonions/ron-audit-go/sdk/wal"
 )
 
 // The CLI is tested as a user runs it: testscript files under
@@ -29,6 +33,7 @@ func TestScripts(t *testing.T) {
 		"truncate": truncateCmd,
 		"bigline":  biglineCmd,
 		"forgecp":  forgeCheckpointCmd,
+		"patchrec": patchRecordCmd,
 	}})
 }
 
@@ -87,4 +92,49 @@ func forgeCheckpointCmd(ts *testscript.TestScript, neg bool, args []string) {
 	msg, err := checkpoint.Sign(checkpoint.Origin(args[2], args[3]), size, root, checkpoint.NewNoteSigner(signer, name))
 	ts.Check(err)
 	ts.Check(os.WriteFile(ts.MkAbs(args[5]), msg, 0o644))
+}
+
+// patchRecordCmd is "patchrec LOG WRITER STREAM SEQ unsign|flip": rewrite
+// record SEQ of a chain in place as someone with write access to the log
+// could, with a frame CRC that matches again, so that only the checks
+// above the WAL can notice. unsign clears the signed flag, key id and
+// signature (the record hash stays right); flip changes the record's last
+// byte and keeps its stored hash.
+func patchRecordCmd(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 5 || (args[4] != "unsign" && args[4] != "flip") {
+		ts.Fatalf("usage: patchrec LOG WRITER STREAM SEQ unsign|flip")
+	}
+	seq, err := strconv.ParseUint(args[3], 10, 64)
+	ts.Check(err)
+	var at wal.Position
+	_, err = sdk.ReadDir(ts.MkAbs(args[0]), func(rec sdk.Sealed, pos wal.Position) error {
+		v, err := canonical.OpenAuditRecord(rec.Bytes)
+		if err == nil && string(v.WriterID()) == args[1] && string(v.Stream()) == args[2] && v.Seq() == seq {
+			at = pos
+		}
+		return nil
+	})
+	ts.Check(err)
+	if at.File == "" {
+		ts.Fatalf("no record %s/%s seq %d", args[1], args[2], seq)
+	}
+	f, err := os.OpenFile(at.File, os.O_RDWR, 0)
+	ts.Check(err)
+	defer f.Close()
+	var hdr [8]byte
+	_, err = f.ReadAt(hdr[:], at.Offset)
+	ts.Check(err)
+	payload := make([]byte, binary.LittleEndian.Uint32(hdr[:4]))
+	_, err = f.ReadAt(payload, at.Offset+8)
+	ts.Check(err)
+	if args[4] == "unsign" {
+		clear(payload[1:74]) // flags, key id, signature (sdk/wal/FORMAT.md, SDK payloads)
+	} else {
+		payload[len(payload)-1] ^= 0x01
+	}
+	binary.LittleEndian.PutUint32(hdr[4:], crc32.Checksum(payload, crc32.MakeTable(crc32.Castagnoli)))
+	_, err = f.WriteAt(hdr[:], at.Offset)
+	ts.Check(err)
+	_, err = f.WriteAt(payload, at.Offset+8)
+	ts.Check(err)
 }

@@ -12,7 +12,6 @@ import base64
 import json
 import re
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -21,8 +20,8 @@ from cryptography.hazmat.primitives import serialization
 import ronaudit_checkpoint as cpk
 import ronaudit_reader as rr
 import ronaudit_wal as rw
+from conftest import run
 
-REPO = Path(__file__).resolve().parents[3]
 SEG1 = "0000000000000001.seg"
 HEAD_LINE = re.compile(r"^head (.+) seq (\d+) hash ([0-9a-f]{64}) sealed (\d+)$")
 
@@ -43,32 +42,8 @@ FLUX = ("svc@inst-1", "flux/é ü")
 
 
 # --------------------------------------------------------------------------
-# The Go CLI and the logs it writes (built once per session)
-
-
-@pytest.fixture(scope="session")
-def cli(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("bin") / "ronaudit"
-    subprocess.run(["go", "build", "-o", str(out), "./tools/cmd/ronaudit"], cwd=REPO, check=True)
-    return out
-
-
-def run(cli: Path, *args: str, stdin: str | None = None, check: bool = True, cwd=None):
-    p = subprocess.run([str(cli), *map(str, args)], input=stdin, capture_output=True, text=True,
-                       cwd=cwd)
-    if check and p.returncode != 0:
-        raise AssertionError(f"ronaudit {' '.join(map(str, args))}: exit {p.returncode}\n{p.stdout}{p.stderr}")
-    return p
-
-
-@pytest.fixture(scope="session")
-def keys(cli, tmp_path_factory) -> Path:
-    d = tmp_path_factory.mktemp("keys")
-    d.chmod(0o700)
-    for name in ("ops", "ops2"):
-        out = run(cli, "keygen", "-dir", d, "-name", name).stdout
-        (d / f"{name}.keyid").write_text(re.search(r"key id\s+([0-9a-f]{16})", out).group(1))
-    return d
+# The logs the Go CLI writes (the CLI, `run` and the `keys` fixture are in
+# conftest.py, shared with test_bundle.py)
 
 
 def pub(keys: Path, name: str = "ops") -> bytes:
@@ -549,3 +524,13 @@ def test_transition_key_any_kind_lower_hex_only():
     for bad in ("ed25519:" + pub.upper(), pub, "ed25519:" + pub[:62]):
         with pytest.raises(rw.BadTransition):
             rw.transition_key(rec("policyChanged", bad))
+
+
+def test_transition_must_hand_over():
+    """A transition names another key, not its signer nor a retired key."""
+    o, n = b"o" * 32, b"n" * 32
+    c = rw.Chain("w", "s")
+    assert c.transition_problem(o, o) is not None
+    assert c.transition_problem(o, n) is None
+    c.apply_transition(1, o, n)
+    assert "retired at seq 1" in c.transition_problem(n, o)

@@ -184,10 +184,10 @@ type replayer struct {
 	trustFirst bool
 	// only, when set, is the one chain (writer, stream) to verify; frames
 	// of other chains are skipped once their chain is known.
-	only *[2]string
-	pos        wal.Position // of the frame being replayed
-	onRecord   func(h *Head, rec Sealed, v canonical.AuditRecordView)
-	onSeal     func(h *Head, s sealFrame)
+	only     *[2]string
+	pos      wal.Position // of the frame being replayed
+	onRecord func(h *Head, rec Sealed, v canonical.AuditRecordView)
+	onSeal   func(h *Head, s sealFrame)
 }
 
 func newReplayer(keys *KeySet) *replayer {

@@ -26,16 +26,12 @@ func rotateKey(t *testing.T, label string) *sdk.Ed25519Signer {
 	return s
 }
 
-// TestBundlesFollowKeyRotation: bundles written across a key rotation
-// verify with the old key alone (the transition names the new one, which
-// signs the later checkpoints); a record signed by the retired key after
-// the transition is refused, and so is a checkpoint by it past the
-// transition: it would vouch for records the new key never signed.
-func TestBundlesFollowKeyRotation(t *testing.T) {
-	old, next := rotateKey(t, "bundle old key"), rotateKey(t, "bundle next key")
-	dir := t.TempDir()
-	walDir := filepath.Join(dir, "wal")
-	log, _, err := sdk.OpenDurable(walDir, sdk.Config{Signer: old}, sdk.DurableOptions{})
+// rotationLog opens a durable log of chain w/s in walDir signed by
+// signer, and add(from, n) appends n records to it, the first with tsMs
+// from+1.
+func rotationLog(t *testing.T, walDir string, signer sdk.Signer) (*sdk.Log, func(from, n int)) {
+	t.Helper()
+	log, _, err := sdk.OpenDurable(walDir, sdk.Config{Signer: signer}, sdk.DurableOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,6 +43,19 @@ func TestBundlesFollowKeyRotation(t *testing.T) {
 			}
 		}
 	}
+	return log, add
+}
+
+// TestBundlesFollowKeyRotation: bundles written across a key rotation
+// verify with the old key alone (the transition names the new one, which
+// signs the later checkpoints); a record signed by the retired key after
+// the transition is refused, and so is a checkpoint by it past the
+// transition: it would vouch for records the new key never signed.
+func TestBundlesFollowKeyRotation(t *testing.T) {
+	old, next := rotateKey(t, "bundle old key"), rotateKey(t, "bundle next key")
+	dir := t.TempDir()
+	walDir := filepath.Join(dir, "wal")
+	log, add := rotationLog(t, walDir, old)
 	sink := &FileSink{Dir: filepath.Join(dir, "out")}
 	ex := &Exporter{Sink: sink, Signer: old}
 	add(0, 4)
@@ -122,18 +131,7 @@ func TestTrustedCheckpointFollowsKeyRotation(t *testing.T) {
 	old, next := rotateKey(t, "trusted old key"), rotateKey(t, "trusted next key")
 	dir := t.TempDir()
 	walDir := filepath.Join(dir, "wal")
-	log, _, err := sdk.OpenDurable(walDir, sdk.Config{Signer: old}, sdk.DurableOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	add := func(from, n int) {
-		for i := from; i < from+n; i++ {
-			r := canonical.AuditRecord{WriterID: "w", Stream: "s", TsMs: uint64(i + 1), Reason: "r" + strconv.Itoa(i)}
-			if _, err := log.Append(&r); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	log, add := rotationLog(t, walDir, old)
 	sink := &memSink{}
 	add(0, 4)
 	b1, err := (&Exporter{Sink: sink, Signer: old}).Export(walDir, "w", "s", nil)

@@ -57,9 +57,9 @@ def append(cli, keys, wal: Path, lines, *extra, key="ops"):
                "--stream", "caps", *extra, stdin=_lines(lines))
 
 
-def export(cli, keys, wal: Path, out: Path, stream="caps", key="ops"):
+def export(cli, keys, wal: Path, out: Path, stream="caps", key="ops", *extra):
     p = run(cli, "export", "--wal", wal, "--key", keys / f"{key}.key", "--writer", WRITER,
-            "--stream", stream, "--out", out)
+            "--stream", stream, "--out", out, *extra)
     assert "exported" in p.stdout, p.stdout
     return p
 
@@ -124,10 +124,10 @@ def rotated(cli, keys, tmp_path_factory) -> Export:
     export(cli, keys, wal, out)
     append(cli, keys, wal, [{"kind": "getServed", "reason": f"before {i}"} for i in range(3, 5)])
     run(cli, "rotate", "--wal", wal, "--key", keys / "ops.key", "--new-key", keys / "ops2.key")
-    export(cli, keys, wal, out, key="ops2")
+    export(cli, keys, wal, out, "caps", "ops2", "--pub", keys / "ops.pub")
     append(cli, keys, wal, [{"kind": "capIssued", "reason": f"after {i}"} for i in range(2)],
            "--pub", keys / "ops.pub", key="ops2")
-    export(cli, keys, wal, out, key="ops2")
+    export(cli, keys, wal, out, "caps", "ops2", "--pub", keys / "ops.pub")
     return Export("rotated", wal, out, ("ops",))
 
 

@@ -26,17 +26,31 @@ func exportCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	writer := fs.String("writer", "", "writerId of the chain")
 	stream := fs.String("stream", "", "stream of the chain")
 	out := fs.String("out", "", "bundle directory (one file per bundle under <writer>/<stream>/)")
+	allowTail := fs.Bool("allow-unsealed-tail", false, "also vouch for records that no signature or kept checkpoint covers yet: only if you know the log was not written by anyone else")
+	var pubs multiFlag
+	fs.Var(&pubs, "pub", "public key of an earlier signer of the chain (repeatable), to verify its records before vouching for them")
 	if err := fs.Parse(args); err != nil {
 		return parseFailed(err)
 	}
 	if *dir == "" || *keyPath == "" || *writer == "" || *stream == "" || *out == "" || fs.NArg() != 0 {
-		fmt.Fprintln(stderr, "usage: ronaudit export --wal DIR --key KEY --writer W --stream S --out DIR")
+		fmt.Fprintln(stderr, "usage: ronaudit export --wal DIR --key KEY --writer W --stream S [--pub OLD.pub]... [--allow-unsealed-tail] --out DIR")
 		return 2
 	}
 	fail := func(err error) int { fmt.Fprintln(stderr, "ronaudit export:", err); return 1 }
 	signer, err := sdk.LoadSigner(*keyPath)
 	if err != nil {
 		return fail(err)
+	}
+	earlier, err := loadPubs(pubs)
+	if err != nil {
+		return fail(err)
+	}
+	// The bundle's checkpoint vouches for every record in it: the chain is
+	// verified and must be sealed already, as for ronaudit checkpoint.
+	if _, _, err := vouchedChain(*dir, *writer, *stream, append(earlier, signer.Public()), *allowTail, stderr); err != nil {
+		fmt.Fprintln(stderr, "ronaudit export:", err)
+		openHint(stderr, "export", err)
+		return 1
 	}
 	if _, _, err := checkpoint.ParseOrigin(checkpoint.Origin(*writer, *stream)); err != nil {
 		return fail(err)

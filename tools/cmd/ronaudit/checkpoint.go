@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
@@ -55,6 +56,11 @@ func chainTree(dir, writer, stream string) (*checkpoint.Tree, []canonical.Hash, 
 // tail is allowed: checkpoints are what seal it. The retirements are those
 // checkpoint.InForce and chainVerifiers take.
 func verifiedChain(dir, writer, stream string, pubs []ed25519.PublicKey) (*checkpoint.Tree, []canonical.Hash, []sdk.Retirement, error) {
+	t, hashes, res, err := verifyChainIn(dir, writer, stream, pubs)
+	return t, hashes, res.Retired, err
+}
+
+func verifyChainIn(dir, writer, stream string, pubs []ed25519.PublicKey) (*checkpoint.Tree, []canonical.Hash, sdk.Result, error) {
 	t := checkpoint.NewTree()
 	var hashes []canonical.Hash
 	res, err := sdk.VerifyDirChain(dir, writer, stream, sdk.NewKeySet(pubs...), true, func(rec sdk.Sealed) {
@@ -62,9 +68,33 @@ func verifiedChain(dir, writer, stream string, pubs []ed25519.PublicKey) (*check
 		hashes = append(hashes, rec.Hash)
 	})
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, res, err
 	}
-	return t, hashes, res.Retired, nil
+	return t, hashes, res, nil
+}
+
+// vouchedChain is what checkpoint and export stand on before they sign a
+// new checkpoint of a chain: verifiedChain, and then, as verify does, the
+// chain must extend every checkpoint kept with the log (DIR/checkpoints;
+// a log rewritten under them is a fork or a rollback), and every record
+// must be sealed already, by a record signature or a kept checkpoint,
+// unless allowTail. A new checkpoint must not be the first signature over
+// records nobody vouched for: whoever can write the log could have put
+// them there. Notes on kept checkpoints signed by none of pubs go to notes.
+func vouchedChain(dir, writer, stream string, pubs []ed25519.PublicKey, allowTail bool, notes io.Writer) (*checkpoint.Tree, []sdk.Retirement, error) {
+	t, _, res, err := verifyChainIn(dir, writer, stream, pubs)
+	if err != nil {
+		return nil, nil, err
+	}
+	cpDir := filepath.Join(dir, "checkpoints")
+	if fi, err := os.Stat(cpDir); err != nil || !fi.IsDir() {
+		cpDir = ""
+	}
+	h := res.Head
+	if err := sealChain(dir, cpDir, &h, res.Retired, pubs, allowTail, notes); err != nil {
+		return nil, nil, err
+	}
+	return t, res.Retired, nil
 }
 
 // openCheckpointFile reads and verifies a signed checkpoint with the public
@@ -109,13 +139,14 @@ func checkpointCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	writer := fs.String("writer", "", "writerId of the chain")
 	stream := fs.String("stream", "", "stream of the chain")
 	out := fs.String("out", "", "write the signed checkpoint here (default: stdout)")
+	allowTail := fs.Bool("allow-unsealed-tail", false, "also vouch for records that no signature or kept checkpoint covers yet (after a crash of a checkpoint-sealed writer, say): only if you know the log was not written by anyone else")
 	var pubs multiFlag
 	fs.Var(&pubs, "pub", "public key of an earlier signer of the chain (repeatable), to verify its records before vouching for them")
 	if err := fs.Parse(args); err != nil {
 		return parseFailed(err)
 	}
 	if *dir == "" || *keyPath == "" || *writer == "" || *stream == "" {
-		fmt.Fprintln(stderr, "usage: ronaudit checkpoint --wal DIR --key KEY --writer W --stream S [--pub OLD.pub]... [--out FILE]")
+		fmt.Fprintln(stderr, "usage: ronaudit checkpoint --wal DIR --key KEY --writer W --stream S [--pub OLD.pub]... [--allow-unsealed-tail] [--out FILE]")
 		return 2
 	}
 	signer, err := sdk.LoadSigner(*keyPath)
@@ -129,10 +160,11 @@ func checkpointCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		return 1
 	}
 	// A checkpoint vouches for every record of the chain: they are verified
-	// first, with the key and the earlier signers. A key the chain retired
-	// at seq T vouches for at most T records (checkpoint.InForce), as
-	// append and export refuse to sign with it after T.
-	t, _, retired, err := verifiedChain(*dir, *writer, *stream, append(earlier, signer.Public()))
+	// first, with the key and the earlier signers, and must be sealed
+	// already (vouchedChain). A key the chain retired at seq T vouches for
+	// at most T records (checkpoint.InForce), as append and export refuse
+	// to sign with it after T.
+	t, retired, err := vouchedChain(*dir, *writer, *stream, append(earlier, signer.Public()), *allowTail, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, "ronaudit checkpoint:", err)
 		openHint(stderr, "checkpoint", err)

@@ -60,7 +60,8 @@ func Sign(origin string, size int64, root tlog.Hash, signer note.Signer) ([]byte
 // C2SP signed note (note.Open: text, blank line, signature lines, valid
 // UTF-8, no control character but newline — so CRLF line endings are
 // refused — nothing after the last signature line, each signature in the
-// one base64 encoding of its bytes) with at least one
+// one base64 encoding of its bytes, no key name and hash twice) with at
+// least one
 // signature by a key of verifiers; signatures by unknown keys (witness
 // cosignatures, say) are allowed and left in Note.UnverifiedSigs. Its text
 // must be exactly Text(origin, size, root):
@@ -87,16 +88,8 @@ func Open(msg []byte, verifiers note.Verifiers) (Checkpoint, error) {
 	if err != nil {
 		return Checkpoint{}, noteError(err)
 	}
-	// note.Open decodes signatures leniently: the 2 unused bits of a
-	// signature line's last base64 digit may be anything, so four byte
-	// strings would carry one signature. Only the encoding with those bits
-	// zero is a checkpoint.
-	for _, sigs := range [][]note.Signature{n.Sigs, n.UnverifiedSigs} {
-		for _, sig := range sigs {
-			if _, err := base64.StdEncoding.Strict().DecodeString(sig.Base64); err != nil {
-				return Checkpoint{}, newErr(ReasonFormat, "signature of "+quote(sig.Name)+" is not in canonical base64 (unused bits set)", err)
-			}
-		}
+	if err := strictSigLines(msg[len(n.Text)+1:]); err != nil {
+		return Checkpoint{}, err
 	}
 	cp, err := parseText(n.Text)
 	if err != nil {
@@ -104,6 +97,35 @@ func Open(msg []byte, verifiers note.Verifiers) (Checkpoint, error) {
 	}
 	cp.Note = n
 	return cp, nil
+}
+
+// strictSigLines checks the signature lines of a note that note.Open
+// accepted (block is what follows the blank line) for what note.Open lets
+// pass: a signature whose base64 has unused bits set (the 2 bits of its
+// last digit may be anything to a lenient decoder, so four byte strings
+// would carry one signature), and a second line by the same key name and
+// hash (note.Open checks only the first, so a copy with any signature
+// would ride along). Either makes a note with more than one spelling.
+func strictSigLines(block []byte) error {
+	seen := map[string]bool{}
+	for _, line := range strings.Split(strings.TrimSuffix(string(block), "\n"), "\n") {
+		body, _ := strings.CutPrefix(line, "\u2014 ")
+		sp := strings.LastIndexByte(body, ' ')
+		if sp < 0 {
+			return newErr(ReasonFormat, "signature line "+quote(line)+" has no key name", nil)
+		}
+		name, b64 := body[:sp], body[sp+1:]
+		raw, err := base64.StdEncoding.Strict().DecodeString(b64)
+		if err != nil || len(raw) < 4 {
+			return newErr(ReasonFormat, "signature of "+quote(name)+" is not in canonical base64 (unused bits set)", err)
+		}
+		key := name + "+" + string(raw[:4])
+		if seen[key] {
+			return newErr(ReasonFormat, "two signature lines by key "+quote(name)+" with the same key hash", nil)
+		}
+		seen[key] = true
+	}
+	return nil
 }
 
 // parseText parses a checkpoint text strictly (see Open).

@@ -145,6 +145,7 @@ func TestOpenRefuses(t *testing.T) {
 		{"trailing junk", append(bytes.Clone(good), "junk"...), ErrFormat},
 		{"trailing junk line", append(bytes.Clone(good), "junk\n"...), ErrFormat},
 		{"trailing blank line", append(bytes.Clone(good), '\n'), ErrFormat},
+		{"signature line twice", append(bytes.Clone(good), good[bytes.LastIndex(good, []byte("\n\n"))+2:]...), ErrFormat},
 		{"leading junk", append([]byte("x\n"), good...), ErrBadSignature},
 		{"CRLF", bytes.ReplaceAll(good, []byte("\n"), []byte("\r\n")), ErrFormat},
 		{"CR in text", replaceText(origin + "\r\n7\n" + rootB64 + "\n"), ErrFormat},

@@ -259,6 +259,15 @@ func makeVectors(t testing.TB) (map[string][]byte, vectorFile) {
 			b[i] = b64[strings.IndexByte(b64, b[i])^1]
 			return string(b)
 		}(), ReasonFormat},
+		{"signature-repeated", func() string {
+			// A second line by the same key (name and hash), with another
+			// signature: note.Open checks only the first.
+			prefix := "— " + keyName + " "
+			line := strings.TrimSuffix(sigLines[1:], "\n") // "— name base64"
+			raw, _ := base64.StdEncoding.DecodeString(line[len(prefix):])
+			raw[10] ^= 0x01
+			return good + prefix + base64.StdEncoding.EncodeToString(raw) + "\n"
+		}(), ReasonFormat},
 		{"too-many-signatures", func() string {
 			// The trusted key's signature and 100 more: one over the
 			// limit of signed notes.

@@ -178,7 +178,6 @@ def open_note(msg: bytes | str, verifiers: Iterable[Verifier]) -> Note:
 
     note = Note(text)
     seen: set[tuple[str, int]] = set()
-    seen_unverified: set[bytes] = set()
     lines = sigs[:-1].split(b"\n")
     if len(lines) > MAX_SIGNATURES:
         raise CheckpointError(FORMAT, f"more than {MAX_SIGNATURES} signatures")
@@ -197,15 +196,16 @@ def open_note(msg: bytes | str, verifiers: Iterable[Verifier]) -> Note:
             raise CheckpointError(FORMAT, f"signature of {name!r} is too short")
         h = int.from_bytes(raw[:4], "big")
         sig = NoteSignature(name, h, raw[4:])
+        # One line per key name and hash: a second would give the note
+        # another spelling (a reader that checks only the first lets any
+        # signature ride along).
+        if (name, h) in seen:
+            raise CheckpointError(FORMAT, f"two signature lines by key {name!r} with the same key hash")
+        seen.add((name, h))
         v = known.get((name, h))
         if v is None:
-            if line not in seen_unverified:
-                seen_unverified.add(line)
-                note.unverified.append(sig)
+            note.unverified.append(sig)
             continue
-        if (name, h) in seen:
-            continue
-        seen.add((name, h))
         if not v.verify(text, sig.signature):
             raise CheckpointError(
                 BAD_SIGNATURE, f"signature by {name} ({h:08x}) does not verify"

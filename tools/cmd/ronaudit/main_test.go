@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"hash/crc32"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -94,15 +95,16 @@ func forgeCheckpointCmd(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(os.WriteFile(ts.MkAbs(args[5]), msg, 0o644))
 }
 
-// patchRecordCmd is "patchrec LOG WRITER STREAM SEQ unsign|flip": rewrite
-// record SEQ of a chain in place as someone with write access to the log
-// could, with a frame CRC that matches again, so that only the checks
-// above the WAL can notice. unsign clears the signed flag, key id and
-// signature (the record hash stays right); flip changes the record's last
-// byte and keeps its stored hash.
+// patchRecordCmd is "patchrec LOG WRITER STREAM SEQ unsign|flip|sig|crc":
+// rewrite record SEQ of a chain in place as someone with write access to
+// the log could, with a frame CRC that matches again, so that only the
+// checks above the WAL can notice. unsign clears the signed flag, key id
+// and signature (the record hash stays right); flip changes the record's
+// last byte and keeps its stored hash; sig changes a signature byte; crc
+// changes the record's last byte and leaves the CRC: damage the WAL finds.
 func patchRecordCmd(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) != 5 || (args[4] != "unsign" && args[4] != "flip") {
-		ts.Fatalf("usage: patchrec LOG WRITER STREAM SEQ unsign|flip")
+	if neg || len(args) != 5 || !slices.Contains([]string{"unsign", "flip", "sig", "crc"}, args[4]) {
+		ts.Fatalf("usage: patchrec LOG WRITER STREAM SEQ unsign|flip|sig|crc")
 	}
 	seq, err := strconv.ParseUint(args[3], 10, 64)
 	ts.Check(err)
@@ -127,12 +129,17 @@ func patchRecordCmd(ts *testscript.TestScript, neg bool, args []string) {
 	payload := make([]byte, binary.LittleEndian.Uint32(hdr[:4]))
 	_, err = f.ReadAt(payload, at.Offset+8)
 	ts.Check(err)
-	if args[4] == "unsign" {
-		clear(payload[1:74]) // flags, key id, signature (sdk/wal/FORMAT.md, SDK payloads)
-	} else {
+	switch args[4] { // payload: type, flags, key id (8), signature (64), hash (32), record (sdk/wal/FORMAT.md)
+	case "unsign":
+		clear(payload[1:74])
+	case "sig":
+		payload[10] ^= 0x01
+	default:
 		payload[len(payload)-1] ^= 0x01
 	}
-	binary.LittleEndian.PutUint32(hdr[4:], crc32.Checksum(payload, crc32.MakeTable(crc32.Castagnoli)))
+	if args[4] != "crc" {
+		binary.LittleEndian.PutUint32(hdr[4:], crc32.Checksum(payload, crc32.MakeTable(crc32.Castagnoli)))
+	}
 	_, err = f.WriteAt(hdr[:], at.Offset)
 	ts.Check(err)
 	_, err = f.WriteAt(payload, at.Offset+8)

@@ -190,7 +190,14 @@ type replayer struct {
 	pos      wal.Position // of the frame being replayed
 	onRecord func(h *Head, rec Sealed, v canonical.AuditRecordView)
 	sigs     []pendingSig // looked up, not yet checked (checkSigs)
-	onSeal   func(h *Head, s sealFrame)
+	// unchecked counts the records replayed since every record was known
+	// to hold; onChecked, if set, is called each time they all do (what
+	// may act on replayed records, a Keeper signing a checkpoint, waits
+	// for it).
+	unchecked int
+	onChecked func()
+	sigErr    error // the bad signature checkSigs found: the replay's end
+	onSeal    func(h *Head, s sealFrame)
 }
 
 func newReplayer(keys *KeySet) *replayer {
@@ -221,10 +228,22 @@ func (r *replayer) frame(f wal.Frame) error {
 		}
 		return err
 	}
-	if len(r.sigs) >= sigBatch {
+	r.unchecked++
+	switch {
+	case len(r.sigs) >= sigBatch || r.unchecked >= 4*sigBatch:
 		return r.checkSigs()
+	case len(r.sigs) == 0:
+		r.checked() // nothing waits: every record so far holds
 	}
 	return nil
+}
+
+// checked tells onChecked that every record replayed so far holds.
+func (r *replayer) checked() {
+	r.unchecked = 0
+	if r.onChecked != nil {
+		r.onChecked()
+	}
 }
 
 // sigBatch is how many record signatures the replayer collects before it
@@ -247,9 +266,13 @@ type pendingSig struct {
 // checkSigs checks the pending signatures in parallel and returns the
 // failure of the first bad one in log order, if any.
 func (r *replayer) checkSigs() error {
+	if r.sigErr != nil {
+		return r.sigErr // the replay failed: nothing after it holds
+	}
 	sigs := r.sigs
 	r.sigs = r.sigs[:0]
 	if len(sigs) == 0 {
+		r.checked()
 		return nil
 	}
 	workers := min(runtime.GOMAXPROCS(0), (len(sigs)+63)/64)
@@ -272,11 +295,13 @@ func (r *replayer) checkSigs() error {
 	for _, i := range bad { // workers hold ascending ranges
 		if i >= 0 {
 			p := &sigs[i]
-			return &DurableError{Position: p.pos, WriterID: p.head.WriterID, Stream: p.head.Stream, Seq: p.seq,
+			r.sigErr = &DurableError{Position: p.pos, WriterID: p.head.WriterID, Stream: p.head.Stream, Seq: p.seq,
 				Err: &VerifyError{WriterID: p.head.WriterID, Stream: p.head.Stream, Seq: p.seq, Reason: ReasonBadSignature,
 					Expected: "a signature by key " + p.id.String(), Got: hexOrEmpty(p.sig[:8]) + "..."}}
+			return r.sigErr
 		}
 	}
+	r.checked()
 	return nil
 }
 
@@ -566,10 +591,27 @@ func OpenDurable(dir string, cfg Config, opts DurableOptions) (*Log, Recovery, e
 		keys = l.Keys()
 	}
 	r := newReplayer(keys)
+	// Every replayed record is durable, but the Observer hears so (and a
+	// Keeper may sign a checkpoint) only once the record's signature and
+	// those before it have been checked: the replayer checks them in
+	// batches (checkSigs), so Durable waits in durableQ until onChecked.
+	type durableNote struct {
+		writer, stream string
+		seq            uint64
+	}
+	var durableQ []durableNote
+	if o := cfg.Observer; o != nil {
+		r.onChecked = func() {
+			for _, d := range durableQ {
+				o.Durable(d.writer, d.stream, d.seq, true)
+			}
+			durableQ = durableQ[:0]
+		}
+	}
 	r.onRecord = func(h *Head, rec Sealed, v canonical.AuditRecordView) {
-		if o := cfg.Observer; o != nil { // every replayed record is durable
+		if o := cfg.Observer; o != nil {
 			o.Committed(h.WriterID, h.Stream, h.Seq, rec.Hash, true)
-			o.Durable(h.WriterID, h.Stream, h.Seq, true)
+			durableQ = append(durableQ, durableNote{h.WriterID, h.Stream, h.Seq})
 		}
 		c := l.chain(h.WriterID, h.Stream)
 		kept, _ := cache.put(h.WriterID, h.Stream, h.Seq, rec)

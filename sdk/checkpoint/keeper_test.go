@@ -2,7 +2,9 @@ package checkpoint
 
 import (
 	"crypto/ed25519"
+	"encoding/binary"
 	"errors"
+	"hash/crc32"
 	"maps"
 	"os"
 	"path/filepath"
@@ -15,6 +17,7 @@ import (
 
 	"github.com/rustyonions/ron-audit-go/canonical"
 	"github.com/rustyonions/ron-audit-go/sdk"
+	"github.com/rustyonions/ron-audit-go/sdk/wal"
 )
 
 func keeperSigner(t *testing.T) *sdk.Ed25519Signer {
@@ -612,5 +615,85 @@ func TestKeeperDirNames(t *testing.T) {
 	k2, _ := NewKeeper(dir, signer, KeeperOptions{Interval: -1})
 	if err := k2.CheckReplay(); !errors.Is(err, ErrRollback) || !strings.Contains(err.Error(), "svc/s") {
 		t.Fatalf("a linked writer directory with no records replayed: %v", err)
+	}
+}
+
+// TestKeeperReplaySignsOnlyChecked: a reopened log replays its records
+// through the Keeper, which signs a checkpoint when Every records are
+// durable past its last one. It must never sign over a record whose
+// signature is bad, although the replay checks signatures in batches
+// after the records pass by: the Keeper hears Durable only once they hold.
+func TestKeeperReplaySignsOnlyChecked(t *testing.T) {
+	dir := t.TempDir()
+	signer := keeperSigner(t)
+	open := func() (*sdk.Log, *Keeper, error) {
+		k, err := NewKeeper(filepath.Join(dir, "checkpoints"), signer, KeeperOptions{Every: 2, Interval: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, _, err := sdk.OpenDurable(filepath.Join(dir, "wal"), sdk.Config{Signer: signer, Observer: k}, sdk.DurableOptions{})
+		return l, k, err
+	}
+	l, _, err := open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	keeperAppend(t, l, 0, 2) // checkpoint at 2
+	l.Close()
+	// Records 3 and 4 land with no Keeper watching (a crash before it
+	// signed, say); then record 3's signature is damaged.
+	l, _, err = sdk.OpenDurable(filepath.Join(dir, "wal"), sdk.Config{Signer: signer}, sdk.DurableOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keeperAppend(t, l, 2, 2)
+	l.Close()
+	var at wal.Position
+	if _, err := sdk.ReadDir(filepath.Join(dir, "wal"), func(rec sdk.Sealed, pos wal.Position) error {
+		if v, err := canonical.OpenAuditRecord(rec.Bytes); err == nil && v.Seq() == 3 {
+			at = pos
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	patchFrame(t, at, func(payload []byte) { payload[10] ^= 1 }) // a signature byte
+
+	if _, _, err := open(); !errors.Is(err, sdk.ErrBadSignature) {
+		t.Fatalf("reopen: %v, want a bad signature", err)
+	}
+	paths, err := HistoryPaths(filepath.Join(dir, "checkpoints"), "svc@inst-1", "caps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(paths) != 1 || !strings.HasSuffix(paths[0], "00000000000000000002.note") {
+		t.Fatalf("checkpoints after the failed replay: %v (the Keeper signed over the bad signature)", paths)
+	}
+}
+
+// patchFrame rewrites the payload of the WAL frame at pos with edit and
+// fixes its CRC, as someone with write access to the log could.
+func patchFrame(t *testing.T, pos wal.Position, edit func(payload []byte)) {
+	t.Helper()
+	f, err := os.OpenFile(pos.File, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var hdr [wal.FrameHeaderSize]byte
+	if _, err := f.ReadAt(hdr[:], pos.Offset); err != nil {
+		t.Fatal(err)
+	}
+	payload := make([]byte, binary.LittleEndian.Uint32(hdr[:4]))
+	if _, err := f.ReadAt(payload, pos.Offset+wal.FrameHeaderSize); err != nil {
+		t.Fatal(err)
+	}
+	edit(payload)
+	binary.LittleEndian.PutUint32(hdr[4:], crc32.Checksum(payload, crc32.MakeTable(crc32.Castagnoli)))
+	if _, err := f.WriteAt(hdr[:], pos.Offset); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt(payload, pos.Offset+wal.FrameHeaderSize); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -191,11 +191,11 @@ type replayer struct {
 	onRecord func(h *Head, rec Sealed, v canonical.AuditRecordView)
 	sigs     []pendingSig // looked up, not yet checked (checkSigs)
 	// unchecked counts the records replayed since every record was known
-	// to hold; onChecked, if set, is called each time they all do (what
-	// may act on replayed records, a Keeper signing a checkpoint, waits
-	// for it).
+	// to hold; onChecked, if set, is called with the count of replayed
+	// records known to hold each time it grows (what may act on replayed
+	// records, a Keeper signing a checkpoint, waits for it).
 	unchecked int
-	onChecked func()
+	onChecked func(holding uint64)
 	sigErr    error // the bad signature checkSigs found: the replay's end
 	onSeal    func(h *Head, s sealFrame)
 }
@@ -242,7 +242,7 @@ func (r *replayer) frame(f wal.Frame) error {
 func (r *replayer) checked() {
 	r.unchecked = 0
 	if r.onChecked != nil {
-		r.onChecked()
+		r.onChecked(r.records)
 	}
 }
 
@@ -254,13 +254,14 @@ const sigBatch = 1024
 // pendingSig is a record signature the replayer has looked its key up for
 // (in order: rotations depend on it) and not yet checked.
 type pendingSig struct {
-	pub  ed25519.PublicKey
-	hash canonical.Hash
-	sig  Signature
-	id   KeyID
-	head *Head
-	seq  uint64
-	pos  wal.Position
+	pub    ed25519.PublicKey
+	hash   canonical.Hash
+	sig    Signature
+	id     KeyID
+	head   *Head
+	seq    uint64
+	pos    wal.Position
+	before uint64 // records replayed before this one
 }
 
 // checkSigs checks the pending signatures in parallel and returns the
@@ -295,6 +296,10 @@ func (r *replayer) checkSigs() error {
 	for _, i := range bad { // workers hold ascending ranges
 		if i >= 0 {
 			p := &sigs[i]
+			r.records = p.before // what holds; the rest was read, not verified
+			if r.onChecked != nil {
+				r.onChecked(p.before)
+			}
 			r.sigErr = &DurableError{Position: p.pos, WriterID: p.head.WriterID, Stream: p.head.Stream, Seq: p.seq,
 				Err: &VerifyError{WriterID: p.head.WriterID, Stream: p.head.Stream, Seq: p.seq, Reason: ReasonBadSignature,
 					Expected: "a signature by key " + p.id.String(), Got: hexOrEmpty(p.sig[:8]) + "..."}}
@@ -353,7 +358,7 @@ func (r *replayer) replay(f wal.Frame) error {
 				if err != nil {
 					return bad(h.WriterID, h.Stream, v.Seq(), err)
 				}
-				r.sigs = append(r.sigs, pendingSig{pub: pub, hash: rec.Hash, sig: rec.Sig, id: rec.KeyID, head: h, seq: v.Seq(), pos: pos})
+				r.sigs = append(r.sigs, pendingSig{pub: pub, hash: rec.Hash, sig: rec.Sig, id: rec.KeyID, head: h, seq: v.Seq(), pos: pos, before: r.records})
 			}
 			h.SealedSeq = v.Seq()
 		}
@@ -591,27 +596,32 @@ func OpenDurable(dir string, cfg Config, opts DurableOptions) (*Log, Recovery, e
 		keys = l.Keys()
 	}
 	r := newReplayer(keys)
-	// Every replayed record is durable, but the Observer hears so (and a
-	// Keeper may sign a checkpoint) only once the record's signature and
-	// those before it have been checked: the replayer checks them in
-	// batches (checkSigs), so Durable waits in durableQ until onChecked.
-	type durableNote struct {
+	// Every replayed record is committed and durable, but the Observer
+	// hears so (and a Keeper may sign a checkpoint) only once the record's
+	// signature and those before it have been checked: the replayer checks
+	// them in batches (checkSigs), so the records wait in heard until
+	// onChecked.
+	type replayed struct {
 		writer, stream string
 		seq            uint64
+		hash           canonical.Hash
 	}
-	var durableQ []durableNote
+	var heard []replayed // replayed records the Observer has not heard of yet
+	var told uint64      // how many replayed records it has heard of
 	if o := cfg.Observer; o != nil {
-		r.onChecked = func() {
-			for _, d := range durableQ {
+		r.onChecked = func(holding uint64) {
+			n := int(holding - told)
+			for _, d := range heard[:n] {
+				o.Committed(d.writer, d.stream, d.seq, d.hash, true)
 				o.Durable(d.writer, d.stream, d.seq, true)
 			}
-			durableQ = durableQ[:0]
+			heard = append(heard[:0], heard[n:]...)
+			told = holding
 		}
 	}
 	r.onRecord = func(h *Head, rec Sealed, v canonical.AuditRecordView) {
-		if o := cfg.Observer; o != nil {
-			o.Committed(h.WriterID, h.Stream, h.Seq, rec.Hash, true)
-			durableQ = append(durableQ, durableNote{h.WriterID, h.Stream, h.Seq})
+		if cfg.Observer != nil {
+			heard = append(heard, replayed{h.WriterID, h.Stream, h.Seq, rec.Hash})
 		}
 		c := l.chain(h.WriterID, h.Stream)
 		kept, _ := cache.put(h.WriterID, h.Stream, h.Seq, rec)
@@ -690,10 +700,13 @@ type Summary struct {
 // canonical bytes, link and signature under keys, frame by frame. With
 // keys nil it checks everything but signatures. progress,
 // if set, is called after every record with the count so far and where
-// the record is in the log. A torn tail is reported in the
-// Summary, not as a failure; records after the last signature of a chain
-// fail with ReasonUnsealedTail unless allowUnsealedTail. The first
-// failure is a *DurableError.
+// the record is in the log (signatures are checked in batches, so the
+// count runs up to a few thousand records ahead of them). A torn tail is
+// reported in the Summary, not as a failure; records after the last
+// signature of a chain fail with ReasonUnsealedTail unless
+// allowUnsealedTail. The first failure is a *DurableError; Summary.Records
+// then counts the records before it, and Heads and Retired are as far as
+// the log was read.
 func VerifyDir(dir string, keys *KeySet, allowUnsealedTail bool, progress func(records uint64, at wal.Position)) (Summary, error) {
 	r := newReplayer(keys)
 	if progress != nil {
@@ -715,8 +728,10 @@ func VerifyDir(dir string, keys *KeySet, allowUnsealedTail bool, progress func(r
 // chains are skipped, so keys need only hold this chain's signers; a
 // record whose bytes cannot be read fails whatever its chain, and a damaged
 // frame anywhere is corruption. fn, if set, is called with each of the
-// chain's records, verified, in seq order (rec.Bytes is only valid during
-// the call). The Result has the chain's record count, head and key
+// chain's records in seq order as it is read (rec.Bytes is only valid
+// during the call): signatures are checked in batches, so when
+// VerifyDirChain fails, the records fn saw from the failing one on do not
+// hold. The Result has the chain's record count, head and key
 // transitions; a chain the log does not hold has 0 records.
 func VerifyDirChain(dir, writer, stream string, keys *KeySet, allowUnsealedTail bool, fn func(rec Sealed)) (Result, error) {
 	r := newReplayer(keys)

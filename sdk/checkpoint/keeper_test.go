@@ -659,8 +659,12 @@ func TestKeeperReplaySignsOnlyChecked(t *testing.T) {
 	}
 	patchFrame(t, at, func(payload []byte) { payload[10] ^= 1 }) // a signature byte
 
-	if _, _, err := open(); !errors.Is(err, sdk.ErrBadSignature) {
+	_, k, err := open()
+	if !errors.Is(err, sdk.ErrBadSignature) {
 		t.Fatalf("reopen: %v, want a bad signature", err)
+	}
+	if n := k.Tree("svc@inst-1", "caps").Size(); n != 2 {
+		t.Fatalf("the Keeper heard of %d records, want the 2 that hold", n)
 	}
 	paths, err := HistoryPaths(filepath.Join(dir, "checkpoints"), "svc@inst-1", "caps")
 	if err != nil {

@@ -119,9 +119,11 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzOpenShapes$$' -fuzztime $(FUZZTIME) ./gen/internal/shapes
 	$(GO) test -run '^$$' -fuzz '^FuzzOpenV2$$' -fuzztime $(FUZZTIME) ./gen/internal/auditv2
 	$(GO) test -run '^$$' -fuzz '^FuzzVerifyRecord$$' -fuzztime $(FUZZTIME) ./sdk
+	$(GO) test -run '^$$' -fuzz '^FuzzVerifySegment$$' -fuzztime $(FUZZTIME) ./sdk
 	$(GO) test -run '^$$' -fuzz '^FuzzReadSegment$$' -fuzztime $(FUZZTIME) ./sdk/wal
 	$(GO) test -run '^$$' -fuzz '^FuzzPrivacyDetect$$' -fuzztime $(FUZZTIME) ./sdk
 	$(GO) test -run '^$$' -fuzz '^FuzzOpenCheckpoint$$' -fuzztime $(FUZZTIME) ./sdk/checkpoint
+	$(GO) test -run '^$$' -fuzz '^FuzzOrigin$$' -fuzztime $(FUZZTIME) ./sdk/checkpoint
 	$(GO) test -run '^$$' -fuzz '^FuzzVerifyBundle$$' -fuzztime $(FUZZTIME) ./sdk/export
 
 # Rig: 1-5 kHz durable appends with batched fsync (RATE, DURATION); writes

@@ -759,12 +759,20 @@ func VerifyDirChain(dir, writer, stream string, keys *KeySet, allowUnsealedTail 
 // chain in the file is taken as the chain's start: its link to records in
 // earlier segments is not checked.
 func VerifySegment(path string, keys *KeySet, allowUnsealedTail bool, progress func(records uint64, at wal.Position)) (Summary, error) {
+	return verifySegment(path, keys, allowUnsealedTail, progress, func(fn func(wal.Frame) error) (wal.SegmentInfo, error) {
+		return wal.ReadSegmentFile(path, true, fn)
+	})
+}
+
+// verifySegment is VerifySegment over the frames read yields (the file at
+// path, or bytes in a test).
+func verifySegment(path string, keys *KeySet, allowUnsealedTail bool, progress func(records uint64, at wal.Position), read func(func(wal.Frame) error) (wal.SegmentInfo, error)) (Summary, error) {
 	r := newReplayer(keys)
 	r.trustFirst = true
 	if progress != nil {
 		r.onRecord = func(*Head, Sealed, canonical.AuditRecordView) { progress(r.records, r.pos) }
 	}
-	info, err := wal.ReadSegmentFile(path, true, r.frame)
+	info, err := read(r.frame)
 	err = r.end(err)
 	sum := Summary{WAL: wal.Recovery{Segments: 1, Frames: r.records + r.seals}, Records: r.records, Seals: r.seals, Heads: r.heads(), Retired: r.retirements()}
 	if info.TornBytes > 0 {

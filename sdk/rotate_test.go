@@ -14,7 +14,7 @@ import (
 	"github.com/rustyonions/ron-audit-go/sdk"
 )
 
-func rotateSigner(t *testing.T, label string) *sdk.Ed25519Signer {
+func rotateSigner(t testing.TB, label string) *sdk.Ed25519Signer {
 	t.Helper()
 	seed := make([]byte, ed25519.SeedSize)
 	copy(seed, label)

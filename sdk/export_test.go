@@ -1,0 +1,11 @@
+package sdk
+
+import "github.com/rustyonions/ron-audit-go/sdk/wal"
+
+// VerifySegmentData is VerifySegment over segment bytes in memory, for
+// FuzzVerifySegment: a file written per input stalls the fuzzing engine.
+func VerifySegmentData(data []byte, keys *KeySet, allowUnsealedTail bool) (Summary, error) {
+	return verifySegment("", keys, allowUnsealedTail, nil, func(fn func(wal.Frame) error) (wal.SegmentInfo, error) {
+		return wal.ReadSegment(data, true, fn)
+	})
+}

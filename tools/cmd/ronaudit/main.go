@@ -34,9 +34,10 @@ commands:
   verify DIR|FILE [--pub KEY]...   verify every record, link and signature of a log (or one segment file);
                                    print streams and heads; exit 1 naming the first failure
   dump DIR|FILE                    print the records of a log (or one segment file) as JSON Lines
-  checkpoint --wal DIR --key KEY --writer W --stream S [--out FILE]
-                                   sign a checkpoint (C2SP signed note) of a chain's current state;
-                                   refuses a key the chain retired before its end (retired_key)
+  checkpoint --wal DIR --key KEY --writer W --stream S [--pub EARLIER.pub]... [--allow-unsealed-tail] [--out FILE]
+                                   sign a checkpoint (C2SP signed note) of a chain's current state, once the
+                                   chain verifies and extends its kept checkpoints; refuses records nothing
+                                   seals yet, and a key the chain retired before its end (retired_key)
   prove --wal DIR --checkpoint CP --pub KEY [--pub KEY]... (--seq N | --old OLDCP)
                                    an inclusion proof of record N, or a consistency proof OLDCP -> CP;
                                    follows the log's key rotations from the --pub keys, as verify does
@@ -46,8 +47,9 @@ commands:
                                    rotations; verify-proof -h says more)
   rotate --wal DIR --key OLD --new-key NEW
                                    key rotation inside the log: a transition record signed by OLD names NEW
-  export --wal DIR --key KEY --writer W --stream S --out DIR
-                                   write the next export bundle of a chain (records after the newest bundle in DIR)
+  export --wal DIR --key KEY --writer W --stream S [--pub EARLIER.pub]... [--allow-unsealed-tail] --out DIR
+                                   write the next export bundle of a chain (records after the newest bundle in DIR),
+                                   once the chain verifies as for checkpoint
   verify-bundle --pub KEY [--pub KEY]... [--checkpoint TRUSTED] FILE|DIR
                                    verify one bundle, or each chain's bundles under DIR as a sequence;
                                    exit 1 naming the first failure

@@ -53,14 +53,9 @@ func chainTree(dir, writer, stream string) (*checkpoint.Tree, []canonical.Hash, 
 // its tree. prove and checkpoint stand on it: a proof or checkpoint over
 // records nobody verified vouches for whatever the log holds, a rewritten
 // record or a transition stripped of its signature included. An unsealed
-// tail is allowed: checkpoints are what seal it. The retirements are those
-// checkpoint.InForce and chainVerifiers take.
-func verifiedChain(dir, writer, stream string, pubs []ed25519.PublicKey) (*checkpoint.Tree, []canonical.Hash, []sdk.Retirement, error) {
-	t, hashes, res, err := verifyChainIn(dir, writer, stream, pubs)
-	return t, hashes, res.Retired, err
-}
-
-func verifyChainIn(dir, writer, stream string, pubs []ed25519.PublicKey) (*checkpoint.Tree, []canonical.Hash, sdk.Result, error) {
+// tail is allowed: checkpoints are what seal it. Its Result's Retired are the
+// retirements checkpoint.InForce and chainVerifiers take.
+func verifiedChain(dir, writer, stream string, pubs []ed25519.PublicKey) (*checkpoint.Tree, []canonical.Hash, sdk.Result, error) {
 	t := checkpoint.NewTree()
 	var hashes []canonical.Hash
 	res, err := sdk.VerifyDirChain(dir, writer, stream, sdk.NewKeySet(pubs...), true, func(rec sdk.Sealed) {
@@ -73,16 +68,8 @@ func verifyChainIn(dir, writer, stream string, pubs []ed25519.PublicKey) (*check
 	return t, hashes, res, nil
 }
 
-// vouchedChain is what checkpoint and export stand on before they sign a
-// new checkpoint of a chain: verifiedChain, and then, as verify does, the
-// chain must extend every checkpoint kept with the log (DIR/checkpoints;
-// a log rewritten under them is a fork or a rollback), and every record
-// must be sealed already, by a record signature or a kept checkpoint,
-// unless allowTail. A new checkpoint must not be the first signature over
-// records nobody vouched for: whoever can write the log could have put
-// them there. Notes on kept checkpoints signed by none of pubs go to notes.
 func vouchedChain(dir, writer, stream string, pubs []ed25519.PublicKey, allowTail bool, notes io.Writer) (*checkpoint.Tree, []sdk.Retirement, error) {
-	t, _, res, err := verifyChainIn(dir, writer, stream, pubs)
+	t, _, res, err := verifiedChain(dir, writer, stream, pubs)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -91,7 +78,7 @@ func vouchedChain(dir, writer, stream string, pubs []ed25519.PublicKey, allowTai
 		cpDir = ""
 	}
 	h := res.Head
-	if err := sealChain(dir, cpDir, &h, res.Retired, pubs, allowTail, notes); err != nil {
+	if err := sealChain(dir, cpDir, &h, t, res.Retired, pubs, allowTail, notes); err != nil {
 		return nil, nil, err
 	}
 	return t, res.Retired, nil
@@ -276,9 +263,11 @@ func proveCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	)
 	cp, err := openCheckpoint(*cpPath, func(writer, stream string) (note.Verifiers, error) {
 		var err error
-		if t, hashes, retired, err = verifiedChain(*dir, writer, stream, pubKeys); err != nil {
+		var res sdk.Result
+		if t, hashes, res, err = verifiedChain(*dir, writer, stream, pubKeys); err != nil {
 			return nil, err
 		}
+		retired = res.Retired
 		return chainVerifiers(pubKeys, retired, writer, stream), nil
 	})
 	if err != nil {

@@ -196,14 +196,14 @@ func sealedByCheckpoints(dir string, sum sdk.Summary, pubs []ed25519.PublicKey, 
 		}
 	}
 	for i := range sum.Heads {
-		if err := sealChain(dir, cpDir, &sum.Heads[i], sum.Retired, pubs, allowTail, stdout); err != nil {
+		if err := sealChain(dir, cpDir, &sum.Heads[i], nil, sum.Retired, pubs, allowTail, stdout); err != nil {
 			return 0, err
 		}
 	}
 	for _, wc := range kept {
 		if !slices.ContainsFunc(sum.Heads, func(h sdk.Head) bool { return h.WriterID == wc[0] && h.Stream == wc[1] }) {
 			h := sdk.Head{WriterID: wc[0], Stream: wc[1]} // no record left
-			if err := sealChain(dir, cpDir, &h, sum.Retired, pubs, allowTail, stdout); err != nil {
+			if err := sealChain(dir, cpDir, &h, nil, sum.Retired, pubs, allowTail, stdout); err != nil {
 				return 0, err
 			}
 		}
@@ -212,8 +212,9 @@ func sealedByCheckpoints(dir string, sum sdk.Summary, pubs []ed25519.PublicKey, 
 }
 
 // sealChain checks the kept checkpoints of one chain (see
-// sealedByCheckpoints) and raises h.SealedSeq to what they cover.
-func sealChain(dir, cpDir string, h *sdk.Head, retired []sdk.Retirement, pubs []ed25519.PublicKey, allowTail bool, stdout io.Writer) error {
+// sealedByCheckpoints) and raises h.SealedSeq to what they cover. t is the
+// chain's tree if the caller has it already (nil: read from the log).
+func sealChain(dir, cpDir string, h *sdk.Head, t *checkpoint.Tree, retired []sdk.Retirement, pubs []ed25519.PublicKey, allowTail bool, stdout io.Writer) error {
 	var paths []string
 	if cpDir != "" {
 		var err error
@@ -223,11 +224,13 @@ func sealChain(dir, cpDir string, h *sdk.Head, retired []sdk.Retirement, pubs []
 	}
 	if len(paths) > 0 && len(pubs) > 0 {
 		vs := chainVerifiers(pubs, retired, h.WriterID, h.Stream)
-		t := checkpoint.NewTree() // a chain with no record left: the empty tree
-		if h.Seq > 0 {
-			var err error
-			if t, _, err = chainTree(dir, h.WriterID, h.Stream); err != nil {
-				return err
+		if t == nil {
+			t = checkpoint.NewTree() // a chain with no record left: the empty tree
+			if h.Seq > 0 {
+				var err error
+				if t, _, err = chainTree(dir, h.WriterID, h.Stream); err != nil {
+					return err
+				}
 			}
 		}
 		for _, path := range paths {

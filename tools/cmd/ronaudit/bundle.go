@@ -45,29 +45,62 @@ func exportCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(err)
 	}
-	// The bundle's checkpoint vouches for every record in it: the chain is
-	// verified and must be sealed already, as for ronaudit checkpoint.
-	if _, _, err := vouchedChain(*dir, *writer, *stream, append(earlier, signer.Public()), *allowTail, stderr); err != nil {
-		fmt.Fprintln(stderr, "ronaudit export:", err)
-		openHint(stderr, "export", err)
-		return 1
-	}
 	if _, _, err := checkpoint.ParseOrigin(checkpoint.Origin(*writer, *stream)); err != nil {
 		return fail(err)
 	}
 	sink := &export.FileSink{Dir: *out}
-	origin := checkpoint.Origin(*writer, *stream)
-	latest, err := sink.Latest(origin)
+	latest, err := sink.Latest(checkpoint.Origin(*writer, *stream))
 	if err != nil {
 		return fail(err)
 	}
 	var prev *export.State
+	var m int64 // records the previous bundles hold
 	if latest != nil {
 		prev = latest.State()
+		m = prev.Size
 	}
-	b, err := (&export.Exporter{Sink: sink, Signer: signer}).Export(*dir, *writer, *stream, prev)
+	// The bundle's checkpoint vouches for every record in it: the chain is
+	// verified and must be sealed already, as for ronaudit checkpoint. The
+	// records after m are kept from that same read, so the bundle holds
+	// exactly the bytes verified. They are copied into chunks of up to 16
+	// MiB rather than one by one, and a full chunk is left as it is (its
+	// records still point into it) instead of being copied into a larger one.
+	var (
+		recs  []sdk.Sealed
+		arena []byte
+		seq   int64
+	)
+	t, retired, err := vouchedChain(*dir, *writer, *stream, append(earlier, signer.Public()), *allowTail, stderr, func(rec sdk.Sealed) {
+		if seq++; seq > m {
+			if len(rec.Bytes) > cap(arena)-len(arena) {
+				arena = make([]byte, 0, max(min(2*cap(arena), 16<<20), 64<<10, len(rec.Bytes)))
+			}
+			at := len(arena)
+			arena = append(arena, rec.Bytes...)
+			rec.Bytes = arena[at:len(arena):len(arena)]
+			recs = append(recs, rec)
+		}
+	})
+	if err != nil {
+		fmt.Fprintln(stderr, "ronaudit export:", err)
+		openHint(stderr, "export", err)
+		return 1
+	}
+	if t.Size() == 0 {
+		fmt.Fprintf(stderr, "ronaudit export: no records of %s/%s in %s\n", *writer, *stream, *dir)
+		return 1
+	}
+	// A key the chain retired at seq T vouches for at most T records
+	// (checkpoint.InForce): sign with the key its transition names.
+	for _, r := range retired {
+		if r.Pub.Equal(signer.Public()) && uint64(t.Size()) > r.Seq {
+			return fail(fmt.Errorf("%w: key %s was retired at %s/%s seq %d; sign with the key that transition names",
+				sdk.ErrConfig, signer.KeyID(), *writer, *stream, r.Seq))
+		}
+	}
+	b, err := (&export.Exporter{Sink: sink, Signer: signer}).ExportTree(t, *writer, *stream, recs, prev)
 	if errors.Is(err, export.ErrNothingToExport) {
-		fmt.Fprintf(stdout, "nothing to export: %s/%s has no records after seq %d\n", *writer, *stream, prev.Size)
+		fmt.Fprintf(stdout, "nothing to export: %s/%s has no records after seq %d\n", *writer, *stream, m)
 		return 0
 	}
 	if err != nil {

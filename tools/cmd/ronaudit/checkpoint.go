@@ -54,13 +54,19 @@ func chainTree(dir, writer, stream string) (*checkpoint.Tree, []canonical.Hash, 
 // records nobody verified vouches for whatever the log holds, a rewritten
 // record or a transition stripped of its signature included. An unsealed
 // tail is allowed: checkpoints are what seal it. Its Result's Retired are the
-// retirements checkpoint.InForce and chainVerifiers take.
-func verifiedChain(dir, writer, stream string, pubs []ed25519.PublicKey) (*checkpoint.Tree, []canonical.Hash, sdk.Result, error) {
+// retirements checkpoint.InForce and chainVerifiers take. keep, if set,
+// sees each record as it is read (see sdk.VerifyDirChain: rec.Bytes only
+// during the call), so a caller needs no second read, which could see other
+// bytes than the ones verified.
+func verifiedChain(dir, writer, stream string, pubs []ed25519.PublicKey, keep func(sdk.Sealed)) (*checkpoint.Tree, []canonical.Hash, sdk.Result, error) {
 	t := checkpoint.NewTree()
 	var hashes []canonical.Hash
 	res, err := sdk.VerifyDirChain(dir, writer, stream, sdk.NewKeySet(pubs...), true, func(rec sdk.Sealed) {
 		t.Append(rec.Hash)
 		hashes = append(hashes, rec.Hash)
+		if keep != nil {
+			keep(rec)
+		}
 	})
 	if err != nil {
 		return nil, nil, res, err
@@ -68,8 +74,8 @@ func verifiedChain(dir, writer, stream string, pubs []ed25519.PublicKey) (*check
 	return t, hashes, res, nil
 }
 
-func vouchedChain(dir, writer, stream string, pubs []ed25519.PublicKey, allowTail bool, notes io.Writer) (*checkpoint.Tree, []sdk.Retirement, error) {
-	t, _, res, err := verifiedChain(dir, writer, stream, pubs)
+func vouchedChain(dir, writer, stream string, pubs []ed25519.PublicKey, allowTail bool, notes io.Writer, keep func(sdk.Sealed)) (*checkpoint.Tree, []sdk.Retirement, error) {
+	t, _, res, err := verifiedChain(dir, writer, stream, pubs, keep)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -151,7 +157,7 @@ func checkpointCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	// already (vouchedChain). A key the chain retired at seq T vouches for
 	// at most T records (checkpoint.InForce), as append and export refuse
 	// to sign with it after T.
-	t, retired, err := vouchedChain(*dir, *writer, *stream, append(earlier, signer.Public()), *allowTail, stderr)
+	t, retired, err := vouchedChain(*dir, *writer, *stream, append(earlier, signer.Public()), *allowTail, stderr, nil)
 	if err != nil {
 		fmt.Fprintln(stderr, "ronaudit checkpoint:", err)
 		openHint(stderr, "checkpoint", err)
@@ -264,7 +270,7 @@ func proveCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	cp, err := openCheckpoint(*cpPath, func(writer, stream string) (note.Verifiers, error) {
 		var err error
 		var res sdk.Result
-		if t, hashes, res, err = verifiedChain(*dir, writer, stream, pubKeys); err != nil {
+		if t, hashes, res, err = verifiedChain(*dir, writer, stream, pubKeys, nil); err != nil {
 			return nil, err
 		}
 		retired = res.Retired

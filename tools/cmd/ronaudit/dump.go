@@ -49,7 +49,12 @@ func dumpCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if fi, serr := os.Stat(fs.Arg(0)); serr == nil && fi.Mode().IsRegular() {
 		_, err = sdk.ReadSegment(fs.Arg(0), each)
 	} else {
-		_, err = sdk.ReadDir(fs.Arg(0), each)
+		var rec wal.Recovery
+		rec, err = sdk.ReadDir(fs.Arg(0), each)
+		if err == nil && rec.Segments == 0 {
+			// An empty dump of a wrong path would look like an empty log.
+			err = fmt.Errorf("no segment files (*.seg) in %s: not a log directory, or its segments are gone", fs.Arg(0))
+		}
 	}
 	if err != nil {
 		out.Flush()

@@ -3,6 +3,7 @@ package canonical
 import (
 	"bytes"
 	"crypto/ed25519"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -224,6 +225,31 @@ func TestOpenRejectsNonCanonical(t *testing.T) {
 	}
 	if _, err := Open(make([]byte, MaxRecordSize+8)); !errors.Is(err, ErrTooLarge) {
 		t.Errorf("oversized: got %v", err)
+	}
+}
+
+// TestOpenAttrsAmplification: a record whose attrs list claims 2^30-1
+// empty elements in one tag word was canonical Cap'n Proto, and
+// OpenAuditRecord (the generated check, without this format's rules)
+// accepted it: Decode would then allocate ~32 GiB. Both opens refuse it now.
+func TestOpenAttrsAmplification(t *testing.T) {
+	rec := AuditRecord{V: 1, Seq: 1, WriterID: "w", Stream: "s", Prev: make([]byte, 32), Attrs: []Attr{{}}}
+	b, err := rec.AppendCanonical(nil) // no Normalize: the empty key is the point
+	if err != nil {
+		t.Fatal(err)
+	}
+	tag := []byte{1 << 2, 0, 0, 0, 0, 0, 0, 0} // 1 element, no data, no pointers
+	i := bytes.LastIndex(b, tag)
+	if i < 0 || i%8 != 0 {
+		t.Fatalf("no attrs tag in %x", b)
+	}
+	binary.LittleEndian.PutUint64(b[i:], uint64(uint32((1<<30-1)<<2)))
+	var nc *NonCanonicalError
+	if v, err := OpenAuditRecord(b); !errors.As(err, &nc) || nc.Offset != i {
+		t.Errorf("OpenAuditRecord: %v (attrs %d), want a *NonCanonicalError at byte %d", err, v.Attrs().Len(), i)
+	}
+	if _, err := Open(b); !errors.Is(err, ErrNotCanonical) {
+		t.Errorf("Open: %v, want ErrNotCanonical", err)
 	}
 }
 

@@ -311,6 +311,21 @@ func (s *StructDecl) hasEnums() bool {
 	return false
 }
 
+// reachesStructList reports whether s, or a struct its fields hold at any
+// depth, has a list of structs: only those can hold lists of zero-sized
+// structs, which encoders count (capnpwire.MaxEmptyElems).
+func (s *StructDecl) reachesStructList() bool {
+	for _, f := range s.Fields {
+		switch {
+		case f.Type.Kind == List && f.Type.Elem.Kind == StructKind:
+			return true
+		case f.Type.Kind == StructKind && f.Type.Struct.reachesStructList():
+			return true
+		}
+	}
+	return false
+}
+
 func (e *emitter) encoder(s *StructDecl, inList bool) {
 	r := "r"
 	e.p("")
@@ -426,6 +441,25 @@ func (e *emitter) encoder(s *StructDecl, inList bool) {
 		e.p("}")
 	}
 
+	if s.reachesStructList() {
+		e.p("")
+		e.p("// emptyElems counts the elements of the lists of zero-sized structs r")
+		e.p("// holds, at any depth (capnpwire.MaxEmptyElems).")
+		e.p("func (r *%s) emptyElems() int {", s.GoName)
+		e.p("n := 0")
+		for _, f := range ptrs {
+			x := "r." + f.GoName
+			switch {
+			case f.Type.Kind == StructKind && f.Type.Struct.reachesStructList():
+				e.p("n += %s.emptyElems()", x)
+			case f.Type.Kind == List && f.Type.Elem.Kind == StructKind:
+				e.p("if len(%s) != 0 { n += emptyElems%sList(%s) }", x, f.Type.Elem.Struct.GoName, x)
+			}
+		}
+		e.p("return n")
+		e.p("}")
+	}
+
 	// put
 	e.p("")
 	e.p("// put writes r (not empty) at byte at, points the pointer at ptrPos at it,")
@@ -490,6 +524,11 @@ func (e *emitter) encoder(s *StructDecl, inList bool) {
 					e.p("if at, err = put%sList(b, %s, at, %s); err != nil { return at, err }", el.Struct.GoName, pos, x)
 				case Text:
 					e.p("if at, ok = capnpwire.PutTextList(b, %s, at, %s); !ok { return at, badText(%q) }", pos, x, field)
+				case Bool:
+					// The only list whose count can outgrow its pointer's 29
+					// bits in a message under MaxMessageBytes.
+					e.p("if len(%s) > capnpwire.MaxListLen { return at, &capnpwire.EncodeError{Field: %q, Reason: \"list of \" + strconv.Itoa(len(%s)) + \" elements, more than \" + strconv.Itoa(capnpwire.MaxListLen)} }", x, field, x)
+					e.p("at = %s", putListCall(el, pos, x))
 				default:
 					e.p("at = %s", putListCall(el, pos, x))
 				}
@@ -532,6 +571,24 @@ func (e *emitter) listEncoder(s *StructDecl, ptrs []*Field) {
 		e.p("for i := range xs { n += xs[i].childSize() }")
 	}
 	e.p("return n")
+	e.p("}")
+	e.p("")
+	e.p("// emptyElems%sList counts the elements of the lists of zero-sized structs", s.GoName)
+	e.p("// a non-empty list of %s is or holds.", s.GoName)
+	e.p("func emptyElems%sList(xs []%s) int {", s.GoName, s.GoName)
+	// The elements are zero-sized exactly when every one is zero.
+	if s.reachesStructList() {
+		e.p("n, zero := 0, true")
+		e.p("for i := range xs {")
+		e.p("zero = zero && xs[i].isZero()")
+		e.p("n += xs[i].emptyElems()")
+		e.p("}")
+		e.p("if zero { return len(xs) }")
+		e.p("return n")
+	} else {
+		e.p("for i := range xs { if !xs[i].isZero() { return 0 } }")
+		e.p("return len(xs)")
+	}
 	e.p("}")
 	e.p("")
 	e.p("// put%sList writes a non-empty list of %s as a composite list: the tag", s.GoName, s.GoName)
@@ -578,6 +635,11 @@ func (e *emitter) rootEncoder(s *StructDecl) {
 	e.p("if size > capnpwire.MaxMessageBytes {")
 	e.p("return dst, &capnpwire.EncodeError{Field: %q, Reason: \"message of \" + strconv.Itoa(size) + \" bytes, more than \" + strconv.Itoa(capnpwire.MaxMessageBytes)}", s.Name)
 	e.p("}")
+	if s.reachesStructList() {
+		e.p("if n := r.emptyElems(); n > capnpwire.MaxEmptyElems(size) {")
+		e.p("return dst, &capnpwire.EncodeError{Field: %q, Reason: strconv.Itoa(n) + \" elements of lists of empty structs, more than a message of \" + strconv.Itoa(size/8) + \" words may hold\"}", s.Name)
+		e.p("}")
+	}
 	e.p("dst = capnpwire.Grow(dst, size)")
 	e.p("end, err := r.put(dst, start, start+8)")
 	e.p("if err != nil { return dst[:start], err }")

@@ -53,6 +53,9 @@ type EnumSlot struct {
 type checker struct {
 	b   []byte
 	cur int // where the next object must start: canonical order is preorder
+	// empties is what is left of the message's allowance of elements of
+	// lists of zero-sized structs (see MaxEmptyElems).
+	empties int
 }
 
 func (c *checker) fail(off int, field, reason string) error {
@@ -63,7 +66,7 @@ func (c *checker) fail(off int, field, reason string) error {
 // included) of a message whose root is a struct of layout l, and returns a
 // view of the root. It reads every word of b once and never panics.
 func Check(b []byte, l *StructLayout) (Struct, error) {
-	c := checker{b: b, cur: 8}
+	c := checker{b: b, cur: 8, empties: MaxEmptyElems(len(b))}
 	if len(b) < 8 || len(b)%8 != 0 {
 		return Struct{}, c.fail(0, "", "length "+strconv.Itoa(len(b))+" is not a positive multiple of 8")
 	}
@@ -342,7 +345,13 @@ func (c *checker) structs(pos int, w uint64, p *PtrLayout) error {
 		return err
 	}
 	if dw == 0 && pc == 0 {
-		return nil // elements are empty structs: nothing more to read
+		// Elements are empty structs: nothing more to read, but a few
+		// bytes could claim a billion of them for a reader to allocate.
+		if c.empties -= count; c.empties < 0 {
+			return c.fail(t, p.Field, "list of "+strconv.Itoa(count)+" empty structs: a message of "+strconv.Itoa(len(c.b)/8)+
+				" words holds at most as many elements of such lists")
+		}
+		return nil
 	}
 	stride := 8 * (dw + pc)
 	lastData, lastPtr := dw == 0, pc == 0

@@ -12,6 +12,14 @@
 // encoding spec) with one rule added, "empty is null": an empty Text, Data or
 // list, and a nested struct whose canonical data and pointer sections are both
 // empty, is always a null pointer. canonical/SPEC.md specifies it in full.
+//
+// Two bounds hold for messages written and read here, beyond
+// MaxMessageBytes: a bit list has at most MaxListLen elements (its
+// pointer's count field), and the lists of zero-sized structs of a message
+// together have at most one element per word of the message
+// (MaxEmptyElems). Encoders refuse more with an *EncodeError and Check with
+// a *NonCanonicalError, so a few bytes cannot make a reader allocate
+// gigabytes.
 package capnpwire
 
 // Version guard, after protoimpl.EnforceVersion: generated code declares

@@ -24,11 +24,25 @@ const (
 )
 
 // MaxMessageBytes bounds every message this package writes or reads. It
-// keeps every list length and pointer offset far inside its bit field, so an
-// encoder that stays under it cannot have produced a wrapped field.
+// keeps every pointer offset and list word count far inside its bit field;
+// the element counts that bytes do not bound are bounded by MaxListLen (bit
+// lists) and MaxEmptyElems (lists of zero-sized structs).
 const MaxMessageBytes = 1 << 28
 
 var le = binary.LittleEndian
+
+// MaxEmptyElems is how many elements of lists of zero-sized structs a
+// message of size bytes may hold, all such lists together: one per word of
+// the message. Such elements take no bytes, so without a bound a message of
+// a few words could claim 2^30 of them, and a reader that decodes it would
+// allocate that many; Cap'n Proto readers charge them to their traversal
+// limit for the same reason. Encoders refuse what Check refuses.
+func MaxEmptyElems(size int) int { return size / 8 }
+
+// MaxListLen is the most elements a list other than a struct list may
+// hold: its pointer has 29 bits for the count. Only a bit list can reach
+// it under MaxMessageBytes; encoders refuse a longer one.
+const MaxListLen = 1<<29 - 1
 
 // Grow appends n zero bytes to b. It allocates only when b lacks room.
 func Grow(b []byte, n int) []byte {

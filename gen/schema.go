@@ -180,10 +180,12 @@ func checkNames(f *File) error {
 				return err
 			}
 		}
-		fields := map[string]string{}
+		// The generated methods of the value (AppendCanonical) and the view
+		// (Decode) share a namespace with the fields' Go names.
+		fields := map[string]string{"AppendCanonical": "", "Decode": ""}
 		for _, fl := range s.Fields {
 			if other, taken := fields[fl.GoName]; taken {
-				return &UnsupportedError{Node: s.Name, Field: fl.Name, Reason: "its Go name " + fl.GoName + " is also field " + other + "'s"}
+				return &UnsupportedError{Node: s.Name, Field: fl.Name, Reason: "its Go name " + fl.GoName + " is also " + fieldOwner(other)}
 			}
 			fields[fl.GoName] = fl.Name
 		}
@@ -201,6 +203,13 @@ func checkNames(f *File) error {
 		}
 	}
 	return nil
+}
+
+func fieldOwner(name string) string {
+	if name == "" {
+		return "a generated method's"
+	}
+	return "field " + name + "'s"
 }
 
 // ReadRequest reads a CodeGeneratorRequest (unpacked, with a segment

@@ -52,7 +52,10 @@ func (p Problem) String() string {
 // Check compares the current layout with one recorded version and returns
 // every problem, in a stable order.
 func Check(old, cur *Layout) []Problem {
-	c := checker{v: old.Version}
+	c := checker{v: old.Version, cur: map[string]*StructInfo{}}
+	for i := range cur.Structs {
+		c.cur[cur.Structs[i].ID] = &cur.Structs[i]
+	}
 	if old.FileID != cur.FileID {
 		c.add(old.File, RuleFileID, old.FileID+" -> "+cur.FileID)
 	}
@@ -108,6 +111,7 @@ func matched[T any](c *checker, old, cur []T, kind string, idRule, removedRule R
 
 type checker struct {
 	v        int
+	cur      map[string]*StructInfo // the current layout's structs by id
 	problems []Problem
 }
 
@@ -150,7 +154,13 @@ func (c *checker) checkStruct(o, n *StructInfo) {
 			nf = byName[of.Name]
 		}
 		if nf == nil {
-			c.add(where, RuleFieldRemoved, "no field has this ordinal now")
+			if g := c.groupHolding(n, of.Ordinal); g != "" && of.Ordinal >= 0 {
+				// Same bytes, but a new name in the JSON rendering, the
+				// Go API and the foreign readers.
+				c.add(where, RuleGroupChanged, "moved into group "+g+": the field's path changes")
+			} else {
+				c.add(where, RuleFieldRemoved, "no field has this ordinal now")
+			}
 			continue
 		}
 		sameType := nf.Type == of.Type && (nf.Group == "") == (of.Group == "")
@@ -189,8 +199,12 @@ func (c *checker) checkStruct(o, n *StructInfo) {
 		case nf.Ordinal < 0 && oldGroups[nf.Name], nf.Ordinal >= 0 && oldOrdinals[nf.Ordinal]:
 			continue // checked above
 		case nf.Ordinal < 0:
-			// A new group: the union rules hold for it as for a field.
+			// A new group: the union rules hold for it as for a field, and
+			// its fields live in n's sections, so the default rule holds
+			// for each of them (the group's own struct is new: Check
+			// matches no earlier one to it).
 			where = n.Name + "." + nf.Name + " (new group)"
+			c.newGroupDefaults(nf.Group, n.Name+"."+nf.Name)
 		}
 		if nf.Default != "" {
 			c.add(where, RuleDefaultChanged, "a new field with default "+nf.Default+": old records would read it as that default, not as absent")
@@ -199,6 +213,46 @@ func (c *checker) checkStruct(o, n *StructInfo) {
 			c.add(where, RuleNewUnionMember, "joins a union that records of earlier versions already use")
 		} else if nf.Union >= 0 {
 			c.add(where, RuleUnionMembership, "a new union in a struct of an earlier version: its other members would be moved into it")
+		}
+	}
+}
+
+// groupHolding returns the path of the group of s (at any depth) that
+// holds the field of ordinal ord, or "".
+func (c *checker) groupHolding(s *StructInfo, ord int) string {
+	for i := range s.Fields {
+		f := &s.Fields[i]
+		if f.Group == "" || c.cur[f.Group] == nil {
+			continue
+		}
+		g := c.cur[f.Group]
+		for j := range g.Fields {
+			if g.Fields[j].Group == "" && g.Fields[j].Ordinal == ord {
+				return f.Name
+			}
+		}
+		if sub := c.groupHolding(g, ord); sub != "" {
+			return f.Name + "." + sub
+		}
+	}
+	return ""
+}
+
+// newGroupDefaults reports each field with a default in the new group
+// whose struct id is id, and in the groups it holds.
+func (c *checker) newGroupDefaults(id, path string) {
+	g := c.cur[id]
+	if g == nil {
+		return // closed() has refused a layout without it
+	}
+	for i := range g.Fields {
+		f := &g.Fields[i]
+		switch {
+		case f.Group != "":
+			c.newGroupDefaults(f.Group, path+"."+f.Name)
+		case f.Default != "":
+			c.add(fmt.Sprintf("%s.%s (@%d)", path, f.Name, f.Ordinal), RuleDefaultChanged,
+				"a new field with default "+f.Default+": old records would read it as that default, not as absent")
 		}
 	}
 }

@@ -47,6 +47,8 @@ func TestRules(t *testing.T) {
 		"enum_id":           {"Color: enum-id: 0xe1f2a3b4c5d6e7f8 -> 0xe1f2a3b4c5d6e7f9", "Rec.e (@3): type-changed: Enum(0xe1f2a3b4c5d6e7f8) -> Enum(0xe1f2a3b4c5d6e7f9)"},
 		"ordinals_swapped":  {"Rec.a (@0): ordinal-reused: a moved to @1 and @0 now holds b", "Rec.b (@1): ordinal-reused: b moved to @0 and @1 now holds a"},
 		"group_union":       {"Rec.ga (new group): union-membership: a new union", "Rec.gb (new group): union-membership: a new union"},
+		"group_default":     {"Rec.g.z (@5): default-changed: a new field with default uint32 = 7"},
+		"into_group":        {"Rec.b (@1): group-changed: moved into group g: the field's path changes"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			got := Check(base, layout(t, name))
@@ -59,6 +61,27 @@ func TestRules(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestPointerDefaults: a list or struct default changed from one value to
+// another is a changed default, as for scalars (it was rendered only as
+// "(set)", so the change passed).
+func TestPointerDefaults(t *testing.T) {
+	a, b := layout(t, "pointer_default_a"), layout(t, "pointer_default_b")
+	a.Version = 1
+	if got := Check(a, layout(t, "pointer_default_a")); len(got) != 0 {
+		t.Fatalf("a against itself: %v", got)
+	}
+	got := Check(a, b)
+	want := []string{"v1: Rec.c (@2): default-changed: default list = ", "v1: Rec.s (@4): default-changed: default struct = "}
+	if len(got) != len(want) {
+		t.Fatalf("%d problems, want %d: %v", len(got), len(want), got)
+	}
+	for i, p := range got {
+		if !strings.HasPrefix(p.String(), want[i]) {
+			t.Errorf("problem %d: %q, want it to start with %q", i, p, want[i])
+		}
 	}
 }
 

@@ -25,7 +25,10 @@
 // Names are part of the contract here (stricter than Cap'n Proto's wire
 // rules): the JSON rendering, the generated Go API and the foreign readers
 // use them. Groups obey the union rules as fields do (a new group may not
-// join a union records use, nor form a new union around old fields).
+// join a union records use, nor form a new union around old fields), and
+// the fields of a new group the default rule (they live in the sections of
+// old records). Moving a field into a group keeps its bytes but changes
+// its name, so it is refused too.
 //
 // What a layout cannot record is refused rather than passed: a field of a
 // type imported from another file, and generic structs (a parameter's
@@ -39,6 +42,7 @@ import (
 	"regexp"
 	"sort"
 
+	"capnproto.org/go/capnp/v3"
 	"capnproto.org/go/capnp/v3/std/capnp/schema"
 
 	"github.com/rustyonions/ron-audit-go/gen"
@@ -253,9 +257,9 @@ func (l *Layout) addStruct(byID map[uint64]schema.Node, n schema.Node, name stri
 }
 
 // valueString renders an explicit default. Scalars, Text and Data are
-// rendered whole; a struct, list or AnyPointer default only as present
-// (the generator refuses explicit defaults anyway, so any default on a new
-// field is already a problem).
+// rendered whole; a struct, list or AnyPointer default as the hex of its
+// canonical bytes (pointerValue), so that changing one value for another
+// is seen, not only adding or removing one.
 func valueString(v schema.Value) (string, error) {
 	switch v.Which() {
 	case schema.Value_Which_void:
@@ -291,15 +295,49 @@ func valueString(v schema.Value) (string, error) {
 		d, err := v.Data()
 		return fmt.Sprintf("data = %x", d), err
 	case schema.Value_Which_list:
-		return "list = (set)", nil
+		p, err := v.List()
+		return pointerValue("list", p, err)
 	case schema.Value_Which_structValue:
-		return "struct = (set)", nil
+		p, err := v.StructValue()
+		return pointerValue("struct", p, err)
 	case schema.Value_Which_anyPointer:
-		return "anyPointer = (set)", nil
+		p, err := v.AnyPointer()
+		return pointerValue("anyPointer", p, err)
 	case schema.Value_Which_interface:
 		return "interface", nil
 	}
 	return "", fmt.Errorf("schemacheck: unknown default value kind %v", v.Which())
+}
+
+// pointerValue renders a pointer default as kind = hex of the canonical
+// bytes of a struct whose one pointer holds a copy of it: equal values give
+// equal text whatever their layout in the request. (capnp.Canonicalize,
+// which is fine off the hot path; its known fault, a list of structs
+// without pointers written without its tag word, is deterministic, so
+// different values still differ.)
+func pointerValue(kind string, p capnp.Ptr, err error) (string, error) {
+	if err != nil {
+		return "", err
+	}
+	if !p.IsValid() {
+		return kind + " = null", nil
+	}
+	_, seg, err := capnp.NewMessage(capnp.SingleSegment(nil))
+	if err != nil {
+		return "", err
+	}
+	holder, err := capnp.NewRootStruct(seg, capnp.ObjectSize{PointerCount: 1})
+	if err != nil {
+		return "", err
+	}
+	if err := holder.SetPtr(0, p); err != nil {
+		return "", fmt.Errorf("schemacheck: copying a %s default: %w", kind, err)
+	}
+	b, err := capnp.Canonicalize(holder)
+	if err != nil {
+		return "", fmt.Errorf("schemacheck: canonicalizing a %s default: %w", kind, err)
+	}
+	return fmt.Sprintf("%s = %x", kind, b), nil
 }
 
 // unbranded refuses a generic struct's use with type arguments: the

@@ -36,6 +36,7 @@ type Config struct {
 	SealInterval time.Duration
 	// DedupeWindow is how many recent records per chain an append is
 	// compared with; 0 means DefaultDedupeWindow, negative turns dedupe off.
+	// Only records the store still keeps in RAM count (see Append).
 	DedupeWindow int
 	// Store keeps the records; nil means a new MemStore with its default
 	// bound (Micronode: RAM only).
@@ -243,8 +244,12 @@ func New(cfg Config) (*Log, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
 	}
+	keys := NewKeySet()
+	if _, err := keys.TryAdd(cfg.Signer.Public()); err != nil {
+		return nil, fmt.Errorf("%w: Signer: %w", ErrConfig, err)
+	}
 	l := &Log{cfg: cfg, limits: limits, seed: maphash.MakeSeed(), chains: map[string]map[string]*chain{},
-		signer: cfg.Signer, keys: NewKeySet(cfg.Signer.Public())}
+		signer: cfg.Signer, keys: keys}
 	if s, ok := cfg.Observer.(Sealer); ok && cfg.SealEvery > 1 {
 		l.sealer = s
 	}
@@ -318,7 +323,10 @@ func (l *Log) Head(writer, stream string) (h Head, ok bool) {
 // A record whose dedupe key matches one of the chain's last DedupeWindow
 // records is not appended: Append returns the original with Duplicate set.
 // Dedupe compares everything but seq and prev, tsMs included, so retries
-// must carry the event's own tsMs.
+// must carry the event's own tsMs. The original is read from the store's
+// RAM (a MemStore, or a durable log's cache): a record it no longer keeps
+// there is not deduped against, so its byte bound must hold the window
+// (the default 16 MiB holds 4,096 records of the 4 KiB default maximum).
 func (l *Log) Append(rec *canonical.AuditRecord) (Appended, error) {
 	p, err := l.AppendPending(rec)
 	if err != nil {
@@ -483,6 +491,8 @@ func (l *Log) appendLocked(c *chain, rec *canonical.AuditRecord, transition bool
 		if l.cfg.SealInterval > 0 {
 			c.lastSeal = now
 		}
+	} else if l.cfg.SealInterval > 0 && c.lastSeal.IsZero() {
+		c.lastSeal = now
 	}
 	if c.dedupe.on() {
 		c.dedupe.add(fp, next)
@@ -545,10 +555,9 @@ func (l *Log) mustSign(c *chain, seq, sealedSeq uint64, now *time.Time) bool {
 	}
 	if l.cfg.SealInterval > 0 {
 		*now = l.cfg.Clock()
-		if c.lastSeal.IsZero() {
-			c.lastSeal = *now // the interval runs from the chain's first record
-		}
-		return now.Sub(c.lastSeal) >= l.cfg.SealInterval
+		// The interval runs from the chain's first record, which the
+		// commit notes (not here: the append may still fail).
+		return !c.lastSeal.IsZero() && now.Sub(c.lastSeal) >= l.cfg.SealInterval
 	}
 	return false
 }
@@ -655,7 +664,9 @@ func (l *Log) Heads() []Head {
 	for _, w := range l.chains {
 		for _, c := range w {
 			c.mu.Lock()
-			out = append(out, c.head)
+			if c.head.Seq > 0 { // a chain whose first append failed has none
+				out = append(out, c.head)
+			}
 			c.mu.Unlock()
 		}
 	}

@@ -369,3 +369,104 @@ func TestNotDurableStopsLog(t *testing.T) {
 		t.Fatalf("log went on after a lost record: %v", err)
 	}
 }
+
+// TestFailedFirstAppendLeavesNoChain: a chain whose first append fails
+// does not exist afterwards, for Heads and for RotateKey, which used to
+// fail on it after switching the log's key (a rotation that could then
+// never be finished, leaving the other chains on the old key) or to write
+// a transition as its first record.
+func TestFailedFirstAppendLeavesNoChain(t *testing.T) {
+	l := coreLog(t, sdk.Config{})
+	coreAppend(t, l, 1)
+	for _, mut := range []func(*canonical.AuditRecord){
+		func(r *canonical.AuditRecord) { r.WriterID = "svc\x00nul" },               // the chain's name itself is bad
+		func(r *canonical.AuditRecord) { r.Stream = "never-written"; r.Kind = 99 }, // a good name, a bad record
+	} {
+		rec := coreRecord(2)
+		mut(&rec)
+		if _, err := l.Append(&rec); !errors.Is(err, canonical.ErrInvalid) {
+			t.Fatalf("append: %v, want ErrInvalid", err)
+		}
+	}
+	if heads := l.Heads(); len(heads) != 1 {
+		t.Fatalf("Heads after the failed appends: %+v", heads)
+	}
+	next := rotateSigner(t, "next key")
+	heads, err := l.RotateKey(next)
+	if err != nil || len(heads) != 1 || heads[0].Seq != 2 {
+		t.Fatalf("RotateKey: %+v, %v", heads, err)
+	}
+	// Both chains sign with next: the old one after its transition, the
+	// new one from its first record, which is the caller's.
+	rec := coreRecord(3)
+	rec.Stream = "never-written"
+	for _, stream := range []string{"reads", "never-written"} {
+		rec.Stream = stream
+		a, err := l.Append(&rec)
+		if err != nil || a.Record.KeyID != next.KeyID() {
+			t.Fatalf("%s: %+v, %v; want signed by %s", stream, a, err, next.KeyID())
+		}
+		if want := map[string]uint64{"reads": 3, "never-written": 1}[stream]; a.Seq != want {
+			t.Errorf("%s: seq %d, want %d", stream, a.Seq, want)
+		}
+	}
+}
+
+// coreFailPutStore fails Put while fail is set.
+type coreFailPutStore struct {
+	*sdk.MemStore
+	fail bool
+}
+
+func (s *coreFailPutStore) Put(w, st string, seq uint64, r sdk.Sealed) (sdk.Sealed, sdk.Ticket, error) {
+	if s.fail {
+		return sdk.Sealed{}, 0, errors.New("disk full")
+	}
+	return s.MemStore.Put(w, st, seq, r)
+}
+
+// TestFailedAppendStartsNoSealInterval: the seal interval runs from a
+// chain's first record, not from a first append that failed (which used to
+// start it, so the first record appended an interval later was signed).
+func TestFailedAppendStartsNoSealInterval(t *testing.T) {
+	signed := func(failFirst bool) bool {
+		clock := &coreClock{now: time.UnixMilli(1764201600000)}
+		store := &coreFailPutStore{MemStore: sdk.NewMemStore(0), fail: failFirst}
+		l := coreLog(t, sdk.Config{SealEvery: 1000, SealInterval: time.Minute, Clock: clock.Now, Store: store})
+		if failFirst {
+			r := coreRecord(0)
+			if _, err := l.Append(&r); !errors.Is(err, sdk.ErrStore) {
+				t.Fatalf("want ErrStore, got %v", err)
+			}
+			store.fail = false
+		}
+		clock.now = clock.now.Add(time.Minute)
+		r := coreRecord(1)
+		a, err := l.Append(&r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a.Record.Signed
+	}
+	if clean, afterFail := signed(false), signed(true); clean || afterFail {
+		t.Errorf("first record signed: %v on a clean log, %v after a failed append; want neither", clean, afterFail)
+	}
+}
+
+// badPubSigner is a Signer (an HSM or KMS plug-in, say) whose public key
+// is not an Ed25519 key.
+type badPubSigner struct{ sdk.Signer }
+
+func (badPubSigner) Public() ed25519.PublicKey { return nil }
+
+// TestNewRefusesBadSignerKey: New returns ErrConfig, as RotateKey does,
+// rather than panicking.
+func TestNewRefusesBadSignerKey(t *testing.T) {
+	if _, err := sdk.New(sdk.Config{Signer: badPubSigner{coreSigner(t)}}); !errors.Is(err, sdk.ErrConfig) {
+		t.Fatalf("New: %v, want ErrConfig", err)
+	}
+	l := coreLog(t, sdk.Config{})
+	if _, err := l.RotateKey(badPubSigner{rotateSigner(t, "other")}); !errors.Is(err, sdk.ErrConfig) {
+		t.Fatalf("RotateKey: %v, want ErrConfig", err)
+	}
+}

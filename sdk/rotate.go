@@ -93,6 +93,13 @@ func (l *Log) RotateKey(next Signer) ([]Head, error) {
 	var heads []Head
 	for _, c := range all {
 		c.mu.Lock()
+		if c.head.Seq == 0 {
+			// A chain whose first append failed: no record to hand over
+			// from, and its first record will be signed by next.
+			c.signer = next
+			c.mu.Unlock()
+			continue
+		}
 		if c.signer.KeyID() == next.KeyID() {
 			heads = append(heads, c.head)
 			c.mu.Unlock()

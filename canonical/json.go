@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"io"
 	"reflect"
 	"strconv"
 	"strings"
@@ -62,13 +63,19 @@ func (r AuditRecord) MarshalJSON() ([]byte, error) {
 	return json.Marshal(j)
 }
 
-// UnmarshalJSON reads the rendering strictly: unknown fields, an unknown
-// kind name, a prev that is not hex, and text that is not UTF-8 (raw
+// UnmarshalJSON reads the rendering strictly: unknown fields, a field
+// name in another case or given twice, an unknown kind name, a prev that
+// is not hex, anything after the record, and text that is not UTF-8 (raw
 // bytes, or a \u escape of half a surrogate pair) are errors. Missing
-// fields are empty. encoding/json alone would turn bad text into U+FFFD
-// and the record would say what its writer never sent.
+// fields are empty. encoding/json alone would turn bad text into U+FFFD,
+// match "WRITERID" to writerId and keep the last of two writerIds: the
+// record would say what its writer never sent, or not what another JSON
+// reader of the same line sees.
 func (r *AuditRecord) UnmarshalJSON(b []byte) error {
 	if err := checkJSONText(b); err != nil {
+		return err
+	}
+	if err := checkJSONNames(b); err != nil {
 		return err
 	}
 	var j jsonRecord
@@ -107,6 +114,125 @@ func (r *AuditRecord) UnmarshalJSON(b []byte) error {
 	}
 	for _, a := range j.Attrs {
 		r.Attrs = append(r.Attrs, Attr(a))
+	}
+	return nil
+}
+
+// The field names of each object of the rendering.
+var (
+	jsonRecordNames  = jsonNames(jsonRecord{})
+	jsonActorNames   = jsonNames(jsonActor{})
+	jsonSubjectNames = jsonNames(jsonSubject{})
+	jsonAttrNames    = jsonNames(jsonAttr{})
+)
+
+func jsonNames(v any) map[string]bool {
+	t := reflect.TypeOf(v)
+	names := map[string]bool{}
+	for i := range t.NumField() {
+		names[t.Field(i).Tag.Get("json")] = true
+	}
+	return names
+}
+
+// checkJSONNames walks the document's tokens: one object, whose field
+// names, and those of actor, subject and each attr, are the rendering's
+// exactly (case included) and each at most once, and nothing after it.
+// Values are left to encoding/json, which reports their types.
+func checkJSONNames(b []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	var object func(names map[string]bool, field string) error
+	// value consumes one value; fields that hold objects of the rendering
+	// are checked as such.
+	value := func(name, field string) error {
+		t, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		switch {
+		case t == json.Delim('{') && (name == "actor" || name == "subject" || name == "attrs[]"):
+			names := map[string]map[string]bool{"actor": jsonActorNames, "subject": jsonSubjectNames, "attrs[]": jsonAttrNames}[name]
+			return object(names, field)
+		case t == json.Delim('[') && name == "attrs":
+			for i := 0; dec.More(); i++ {
+				if t, err := dec.Token(); err != nil {
+					return err
+				} else if t == json.Delim('{') {
+					if err := object(jsonAttrNames, "attrs["+strconv.Itoa(i)+"]"); err != nil {
+						return err
+					}
+					continue
+				}
+				// Not an object: encoding/json reports its type.
+			}
+			_, err := dec.Token()
+			return err
+		case t == json.Delim('{') || t == json.Delim('['):
+			for depth := 1; depth > 0; { // another value: skip it
+				t, err := dec.Token()
+				if err != nil {
+					return err
+				}
+				switch t {
+				case json.Delim('{'), json.Delim('['):
+					depth++
+				case json.Delim('}'), json.Delim(']'):
+					depth--
+				}
+			}
+		}
+		return nil
+	}
+	object = func(names map[string]bool, field string) error {
+		seen := map[string]bool{}
+		for dec.More() {
+			t, err := dec.Token()
+			if err != nil {
+				return err
+			}
+			name, _ := t.(string)
+			where := name
+			if field != "" {
+				where = field + "." + name
+			}
+			switch {
+			case seen[name]:
+				return &FieldError{Field: where, Reason: "given twice"}
+			case !names[name]:
+				for n := range names {
+					if strings.EqualFold(n, name) {
+						return &FieldError{Field: where, Reason: "unknown field; the rendering spells it " + strconv.Quote(n)}
+					}
+				}
+				return &FieldError{Field: where, Reason: "unknown field"}
+			}
+			seen[name] = true
+			if err := value(name, where); err != nil {
+				return err
+			}
+		}
+		_, err := dec.Token() // the closing brace
+		return err
+	}
+	fail := func(err error) error {
+		var fe *FieldError
+		if errors.As(err, &fe) {
+			return err
+		}
+		return &FieldError{Field: "json", Reason: strings.TrimPrefix(err.Error(), "json: ")}
+	}
+	t, err := dec.Token()
+	if err != nil {
+		return fail(err)
+	}
+	if t != json.Delim('{') {
+		return &FieldError{Field: "json", Reason: "want a JSON object"}
+	}
+	if err := object(jsonRecordNames, ""); err != nil {
+		return fail(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return &FieldError{Field: "json", Reason: "data after the record"}
 	}
 	return nil
 }

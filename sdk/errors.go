@@ -46,7 +46,7 @@ var reasonErrs = map[Reason]error{
 type VerifyError struct {
 	WriterID string
 	Stream   string
-	Seq      uint64 // seq of the failing record (for seq_gap, the seq found)
+	Seq      uint64 // seq of the failing record: in a chain, the seq its place holds (for seq_gap, the one expected; Got has the one found)
 	Reason   Reason
 	Expected string // what the verifier expected, e.g. a hash in hex
 	Got      string // what it found

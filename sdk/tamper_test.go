@@ -241,3 +241,29 @@ func TestVerifyNilKeys(t *testing.T) {
 		t.Fatalf("unsealed tail after a start: %+v", err)
 	}
 }
+
+// TestNotCanonicalNamesChain: a record that is Cap'n Proto canonical and
+// correctly hashed but breaks the format (attrs out of order) is
+// not_canonical, named by its chain and seq as far as its bytes give them,
+// alone (VerifyRecord) and first in a chain (VerifyChain).
+func TestNotCanonicalNamesChain(t *testing.T) {
+	r := coreRecord(7)
+	r.V, r.Seq, r.Prev = 1, 1, canonical.Genesis[:]
+	r.Attrs = []canonical.Attr{{Key: "z", Value: "1"}, {Key: "a", Value: "2"}}
+	b, err := r.AppendCanonical(nil) // no Normalize: the order is the point
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := sdk.Sealed{Bytes: b, Hash: canonical.RecordHash(b)}
+	_, err1 := sdk.VerifyRecord(rec, nil)
+	_, err2 := sdk.VerifyChain(sdk.NewSliceIterator([]sdk.Sealed{rec}), nil, sdk.VerifyOptions{})
+	for i, err := range []error{err1, err2} {
+		var ve *sdk.VerifyError
+		if !errors.As(err, &ve) || ve.Reason != sdk.ReasonNotCanonical || !errors.Is(err, canonical.ErrInvalid) {
+			t.Fatalf("%d: %v, want not_canonical wrapping the FieldError", i, err)
+		}
+		if ve.WriterID != r.WriterID || ve.Stream != r.Stream || ve.Seq != 1 {
+			t.Errorf("%d: names %s/%s seq %d: %v", i, ve.WriterID, ve.Stream, ve.Seq, err)
+		}
+	}
+}

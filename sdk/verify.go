@@ -58,7 +58,12 @@ func VerifyRecord(rec Sealed, keys *KeySet) (canonical.AuditRecordView, error) {
 	}
 	v, err := canonical.Open(rec.Bytes)
 	if err != nil {
-		return v, &VerifyError{Reason: ReasonNotCanonical, Err: err}
+		// Names and seq as far as the bytes still give them (only the
+		// Cap'n Proto form checked, not this format's rules).
+		b, _ := canonical.OpenAuditRecord(rec.Bytes)
+		e := fail(b, ReasonNotCanonical, "", "", 0)
+		e.Err = err
+		return v, e
 	}
 	if rec.Signed {
 		if err := verifySig(v, rec, keys); err != nil {
@@ -160,8 +165,13 @@ func VerifyChain(it Iterator, keys *KeySet, opts VerifyOptions) (Result, error) 
 		}
 		v, err := canonical.Open(rec.Bytes)
 		if err != nil {
-			return res, &VerifyError{WriterID: head.WriterID, Stream: head.Stream, Seq: expect,
+			e := &VerifyError{WriterID: head.WriterID, Stream: head.Stream, Seq: expect,
 				Reason: ReasonNotCanonical, Err: err, Verified: res.Records}
+			if !started {
+				b, _ := canonical.OpenAuditRecord(rec.Bytes) // best effort, as above
+				e.WriterID, e.Stream = string(b.WriterID()), string(b.Stream())
+			}
+			return res, e
 		}
 		if !started { // a chain from its genesis
 			head, started = Head{WriterID: string(v.WriterID()), Stream: string(v.Stream())}, true

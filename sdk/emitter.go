@@ -82,13 +82,14 @@ type EmitterOptions struct {
 	Metrics EmitterMetrics
 	// OnDurable, if set, is called for every record once it is appended
 	// and durable, in seq order per chain, from the emitter's goroutines
-	// (concurrently across chains); and for a duplicate, answered by its
-	// original, from TryEmit at once. It should be quick: the
+	// (concurrently across chains). A duplicate (a retry of a record in the
+	// dedupe window) is acknowledged with its original's seq and hash, in
+	// its chain's order, so only once the original is durable; if the
+	// original is lost, so is the retry (OnDrop). It should be quick: the
 	// acknowledgements of its chain's later records wait for it, and the
 	// worker calling it signs nothing meanwhile. A record's slot is free
-	// before its OnDurable runs, so TryEmit waits for no OnDurable but
-	// that of the duplicate it was given; it sheds once every slot is held
-	// by a record not yet acknowledged.
+	// before its OnDurable runs, so TryEmit waits for no OnDurable; it
+	// sheds once every slot is held by a record not yet acknowledged.
 	OnDurable func(EmitAck)
 	// OnDrop, if set, is called for every record the emitter accepted and
 	// then could not append (reasons DropSinkError and DropShutdown),
@@ -306,9 +307,11 @@ func NewEmitter(log *Log, opts EmitterOptions) (*Emitter, error) {
 //
 // Errors, each counted in audit_drop_total: ErrBusy (the emitter is full;
 // also busy_rejections_total{endpoint="emit"}), ErrEmitterClosed, a
-// *canonical.SizeError or *canonical.FieldError. A nil error means the
-// record is accepted, not yet appended: what happens to it later is
-// counted too (OnDurable, OnDrop, metrics).
+// *canonical.SizeError or *canonical.FieldError, and, counted as
+// sink_error, the error that stops the chain or the log for now (ErrSign
+// or ErrStore of a record in flight before it, ErrClosed, ...). A nil
+// error means the record is accepted, not yet appended: what happens to
+// it later is counted too (OnDurable, OnDrop, metrics).
 func (e *Emitter) TryEmit(rec *canonical.AuditRecord) error {
 	if e.opts.Shed == ShedBlock {
 		return e.emit(context.Background(), rec, true)
@@ -368,15 +371,16 @@ func (e *Emitter) emit(ctx context.Context, rec *canonical.AuditRecord, wait boo
 	// Two references from the moment link makes the record visible to
 	// other workers (hedge), though it is queued only after.
 	s.refs.Store(2)
-	if err := e.log.link(s.writer, s.stream, s.buf, &s.lk); err != nil {
-		s.refs.Store(1) // never linked, never queued
-		e.dropAccepted(s, dropSinkError, err)
+	if err := e.log.link(s.writer, s.stream, s.buf, &s.lk, wait); err != nil {
+		// Never linked: the caller gets the error (its chain is broken
+		// by a failure in flight, or the log failed), not OnDrop.
+		s.refs.Store(1)
+		if err == errChainBusy {
+			e.release(s)
+			return e.busy(nil)
+		}
+		e.dropFailed(s, dropSinkError, err)
 		return err
-	}
-	if s.lk.dup {
-		s.refs.Store(1) // answered by its original, never queued
-		e.ack(s)
-		return nil
 	}
 	e.queue <- s // never blocks: the queue has room for every slot
 	if m := e.opts.Metrics; m != nil {
@@ -442,17 +446,24 @@ func (e *Emitter) drop(reason int) {
 }
 
 // dropAccepted counts a record TryEmit accepted and the emitter then lost,
-// and frees its slot.
+// frees its slot and tells OnDrop (after: a callback that panics cannot
+// keep the slot).
 func (e *Emitter) dropAccepted(s *slot, reason int, err error) {
+	writer, stream := s.writer, s.stream
+	e.dropFailed(s, reason, err)
+	if e.opts.OnDrop != nil {
+		e.opts.OnDrop(writer, stream, dropReasons[reason], err)
+	}
+}
+
+// dropFailed counts a record lost to err and frees its slot.
+func (e *Emitter) dropFailed(s *slot, reason int, err error) {
 	e.drop(reason)
 	if reason == dropSinkError {
 		e.n.sinkErrors.Add(1)
 		e.health.Lock()
 		e.sinkErr = err
 		e.health.Unlock()
-	}
-	if e.opts.OnDrop != nil {
-		e.opts.OnDrop(s.writer, s.stream, dropReasons[reason], err)
 	}
 	e.release(s)
 }
@@ -514,16 +525,14 @@ func (e *Emitter) committed(lk *linked) {
 // ack waits for durability (a no-op for a MemStore), reports, and frees
 // the slot.
 func (e *Emitter) ack(s *slot) {
-	if s.lk.dup {
-		e.n.dedupe.Add(1)
-		if m := e.opts.Metrics; m != nil {
-			m.DedupeHit()
-		}
-		e.acknowledge(s, true)
-		return
-	}
 	err := s.lk.err
-	if err == nil {
+	switch {
+	case err != nil:
+	case s.lk.dup:
+		// Acknowledgements go in commit order, so the original's came
+		// first: it is durable, unless that failed and stopped the log.
+		err = e.log.failure()
+	default:
 		err = s.lk.pending.Wait()
 	}
 	if err == errAbandoned {
@@ -534,6 +543,14 @@ func (e *Emitter) ack(s *slot) {
 		e.dropAccepted(s, dropSinkError, err)
 		return
 	}
+	if s.lk.dup {
+		e.n.dedupe.Add(1)
+		if m := e.opts.Metrics; m != nil {
+			m.DedupeHit()
+		}
+		e.acknowledge(s, true)
+		return
+	}
 	e.n.appended.Add(1)
 	if m := e.opts.Metrics; m != nil {
 		m.Appended(s.kind, s.stream, len(s.buf))
@@ -542,9 +559,7 @@ func (e *Emitter) ack(s *slot) {
 }
 
 // acknowledge frees s's slot, then tells OnDurable, if set, about its
-// record. The slot goes first: a TryEmit waits for no OnDurable but a
-// duplicate's own, and a callback that panics (in a caller of TryEmit
-// that recovers, for a duplicate) cannot keep a slot forever.
+// record. The slot goes first: a TryEmit waits for no OnDurable.
 func (e *Emitter) acknowledge(s *slot, duplicate bool) {
 	if e.opts.OnDurable == nil {
 		e.release(s)
@@ -570,20 +585,38 @@ func (e *Emitter) Close(ctx context.Context) error {
 		e.closed.Store(true)
 		close(e.closing)
 		// Wait out the emit calls that passed the closed check: after them
-		// nobody sends on the queue. They never block (Emit and blocked
-		// TryEmit wake on closing), so this is short.
-		for e.active.Load() > 0 {
-			runtime.Gosched()
-		}
-		close(e.queue)
+		// nobody sends on the queue. They do not wait for slots (Emit and
+		// blocked TryEmit wake on closing), but one may wait for its
+		// chain's lock behind a slow store: not on the caller's time, whose
+		// ctx may end first.
+		go func() {
+			for i := 0; e.active.Load() > 0; i++ {
+				if i < 64 {
+					runtime.Gosched()
+				} else {
+					time.Sleep(100 * time.Microsecond)
+				}
+			}
+			close(e.queue)
+		}()
 	})
+	select {
+	case <-e.done:
+		return nil
+	default:
+	}
 	select {
 	case <-e.done:
 		return nil
 	case <-ctx.Done():
 	}
+	select {
+	case <-e.done: // finished as ctx ended: nothing was dropped
+		return nil
+	default:
+	}
 	e.abortOnce.Do(func() { close(e.abort) })
-	return fmt.Errorf("sdk: emitter close: %w (records not yet linked are dropped: reason %s)", ctx.Err(), DropShutdown)
+	return fmt.Errorf("sdk: emitter close: %w (records not yet committed are dropped: reason %s)", ctx.Err(), DropShutdown)
 }
 
 // Done is closed once Close has finished all the emitter's work.

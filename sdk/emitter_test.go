@@ -424,7 +424,7 @@ func TestEmitterDedupe(t *testing.T) {
 	if st.Appended != 2 || st.Dedupe != 2 {
 		t.Fatalf("%+v", st)
 	}
-	// Each original is acknowledged once appended, each retry at once:
+	// Each original is acknowledged once appended, each retry after it:
 	// with the original's seq and hash.
 	bySeq := map[uint64][]sdk.EmitAck{}
 	for _, a := range acks {
@@ -760,36 +760,73 @@ func TestEmitterSlowOnDurable(t *testing.T) {
 	}
 }
 
-// TestEmitterDuplicatePanicFreesSlot: OnDurable runs on TryEmit's
-// goroutine for a duplicate; when it panics and the caller recovers (as
-// net/http does), the slot is already free: the emitter does not fill up
-// with records nobody will ever acknowledge.
-func TestEmitterDuplicatePanicFreesSlot(t *testing.T) {
-	l := coreLog(t, sdk.Config{})
-	e := newEmitter(t, l, sdk.EmitterOptions{Depth: 4, OnDurable: func(a sdk.EmitAck) {
-		if a.Duplicate {
-			panic("host bug")
+// TestEmitterDuplicateWaitsForOriginal: a retry of a record still being
+// signed is acknowledged only after its original, and when the original
+// is lost (its signature fails) the retry is dropped with it: it used to
+// be acknowledged from TryEmit at once, with a seq and hash that a
+// different record then took.
+func TestEmitterDuplicateWaitsForOriginal(t *testing.T) {
+	for _, fail := range []bool{false, true} {
+		g := newGateSigner(t)
+		if fail {
+			g.fail = 1 // the original's signature
 		}
-	}})
-	orig := emitRecord(0, 1, "s")
-	if err := e.TryEmit(&orig); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for e.Stats().Appended == 0 && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
-	}
-	for i := 0; i < 10; i++ {
-		func() {
-			defer func() { _ = recover() }()
-			r := emitRecord(0, 1, "s")
-			if err := e.TryEmit(&r); err != nil {
-				t.Fatalf("retry %d: %v", i, err)
+		l := coreLog(t, sdk.Config{Signer: g})
+		var mu sync.Mutex
+		var acks []sdk.EmitAck
+		var drops []string
+		e := newEmitter(t, l, sdk.EmitterOptions{Workers: 1,
+			OnDurable: func(a sdk.EmitAck) { mu.Lock(); acks = append(acks, a); mu.Unlock() },
+			OnDrop:    func(_, _, reason string, _ error) { mu.Lock(); drops = append(drops, reason); mu.Unlock() }})
+		orig, retry := emitRecord(0, 1, "s"), emitRecord(0, 1, "s")
+		for _, r := range []*canonical.AuditRecord{&orig, &retry} {
+			if err := e.TryEmit(r); err != nil {
+				t.Fatal(err)
 			}
-		}()
+		}
+		time.Sleep(10 * time.Millisecond)
+		mu.Lock()
+		early := len(acks)
+		mu.Unlock()
+		close(g.gate)
+		st := closeEmitter(t, e)
+		if early != 0 {
+			t.Errorf("fail=%v: %d acknowledgements before the original was signed", fail, early)
+		}
+		switch {
+		case !fail && (st.Appended != 1 || st.Dedupe != 1 || len(acks) != 2 || acks[0].Duplicate || !acks[1].Duplicate || acks[0].Hash != acks[1].Hash):
+			t.Errorf("original appended: stats %+v, acks %+v", st, acks)
+		case fail && (st.Appended != 0 || st.Dedupe != 0 || len(acks) != 0 || len(drops) != 2 || st.Dropped[sdk.DropSinkError] != 2):
+			t.Errorf("original lost: stats %+v, acks %+v, drops %v", st, acks, drops)
+		}
 	}
-	fresh := emitRecord(0, 2, "s")
-	if err := e.TryEmit(&fresh); err != nil {
-		t.Fatalf("after 10 panicking duplicate acknowledgements: %v (stats %+v)", err, e.Stats())
+}
+
+// TestEmitterSealInterval: under the checkpoint-sealed policy the
+// emitter signs a record once the chain's last signature, or its first
+// record, is SealInterval old, as Append does.
+func TestEmitterSealInterval(t *testing.T) {
+	clock := &coreClock{now: time.UnixMilli(1764201600000)}
+	l := coreLog(t, sdk.Config{SealEvery: 1000, SealInterval: time.Minute, Clock: clock.Now})
+	e := newEmitter(t, l, sdk.EmitterOptions{Workers: 1})
+	emit := func(n int) {
+		r := emitRecord(0, n, "s")
+		if err := e.TryEmit(&r); err != nil {
+			t.Fatal(err)
+		}
+		for e.Stats().InFlight > 0 {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	emit(1)
+	clock.now = clock.now.Add(59 * time.Second)
+	emit(2)
+	clock.now = clock.now.Add(time.Second)
+	emit(3)
+	closeEmitter(t, e)
+	for seq, want := range map[uint64]bool{1: false, 2: false, 3: true} {
+		if rec, ok := l.Store().Get("svc-gateway@inst-1", "s", seq); !ok || rec.Signed != want {
+			t.Errorf("seq %d: signed %v, want %v", seq, rec.Signed, want)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package sdk
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"runtime"
 	"time"
 
@@ -49,7 +50,7 @@ type linked struct {
 	seq    uint64
 	sealed Sealed // Bytes: the emitter's buffer; Hash; Sig once signed
 	signer Signer // nil: the policy does not sign this record
-	dup    bool   // a duplicate of a record in the dedupe window: no commit
+	dup    bool   // a retry of a record in the dedupe window (seq, Hash: the original's): in the flight, but no commit
 
 	signed  bool  // step 2 is done (under c.mu): the first signature to arrive counts
 	hedged  bool  // a second worker was sent to sign it too (under c.mu)
@@ -60,19 +61,28 @@ type linked struct {
 }
 
 // errAbandoned is a signErr: the emitter gave up on the record (Close's
-// deadline passed) without signing it.
-var errAbandoned = errors.New("sdk: emitter closed before the record was appended")
+// deadline passed) without signing it. OnDrop gets it with reason
+// DropShutdown; it matches ErrEmitterClosed.
+var errAbandoned = fmt.Errorf("%w: Close's deadline passed before the record was appended", ErrEmitterClosed)
+
+// errChainBusy is link's answer when the chain's lock stays held, by a
+// worker committing to a store that is slow right now, and the caller may
+// not wait (TryEmit): the emitter sheds the record as busy.
+var errChainBusy = errors.New("sdk: chain busy")
 
 // link is step 1 for the canonical bytes b of a record of chain (writer,
 // stream), encoded with a placeholder seq and prev, which it patches.
+// Unless wait is set it does not sleep on the chain's lock (errChainBusy).
 //
 //ronaudit:hot
-func (l *Log) link(writer, stream string, b []byte, lk *linked) error {
+func (l *Log) link(writer, stream string, b []byte, lk *linked, wait bool) error {
 	if err := l.failure(); err != nil {
 		return err
 	}
 	c := l.chain(writer, stream)
-	c.lockSpin(4096)
+	if !c.lockSpin(4096, wait) {
+		return errChainBusy
+	}
 	defer c.mu.Unlock()
 	if c.flight.n == 0 {
 		c.tip, c.broken = c.head, nil
@@ -92,7 +102,14 @@ func (l *Log) link(writer, stream string, b []byte, lk *linked) error {
 		fp = fingerprint(l.seed, b)
 		if seq, ok := c.dedupe.lookup(fp); ok {
 			if orig, dup := l.duplicateLinked(c, seq, b); dup {
-				lk.c, lk.seq, lk.sealed, lk.dup = c, seq, orig, true
+				// A retry commits nothing, but it waits in the flight
+				// behind every record before it, its original included:
+				// it is acknowledged once the original is durable, and
+				// fails with it (an in-flight original may yet fail).
+				lk.c, lk.seq, lk.dup = c, seq, true
+				lk.sealed = Sealed{Hash: orig.Hash}
+				lk.signer, lk.signed, lk.signErr, lk.err = nil, false, nil, nil
+				c.flight.push(lk)
 				return nil
 			}
 		}
@@ -107,6 +124,8 @@ func (l *Log) link(writer, stream string, b []byte, lk *linked) error {
 		if l.cfg.SealInterval > 0 {
 			c.lastSeal = now
 		}
+	} else if l.cfg.SealInterval > 0 && c.lastSeal.IsZero() {
+		c.lastSeal = now // the interval runs from the chain's first record
 	}
 	c.tip.Seq, c.tip.Hash = next, lk.sealed.Hash
 	c.flight.push(lk)
@@ -124,11 +143,15 @@ func (l *Log) duplicateLinked(c *chain, seq uint64, b []byte) (Sealed, bool) {
 	case seq <= c.head.Seq:
 		return l.duplicate(c, seq, b)
 	case seq <= c.tip.Seq:
-		// In flight: the flight holds seqs head+1..tip (the chain is not
-		// broken, or link would have refused). Only Bytes and Hash: a
-		// worker may be writing Sig.
-		f := c.flight.at(int(seq - c.head.Seq - 1))
-		return Sealed{Bytes: f.sealed.Bytes, Hash: f.sealed.Hash}, sameEvent(f.sealed.Bytes, b)
+		// In flight: the flight holds seqs head+1..tip in order (the
+		// chain is not broken, or link would have refused), with retries
+		// between them, so seq is at its offset from head or later. Only
+		// Bytes and Hash: a worker may be writing Sig.
+		for i := int(seq - c.head.Seq - 1); i < c.flight.n; i++ {
+			if f := c.flight.at(i); !f.dup && f.seq == seq {
+				return Sealed{Bytes: f.sealed.Bytes, Hash: f.sealed.Hash}, sameEvent(f.sealed.Bytes, b)
+			}
+		}
 	}
 	return Sealed{}, false // linked once, then lost with a broken chain
 }
@@ -239,25 +262,33 @@ func (c *chain) handOn(sink commitSink) {
 // or TryEmit that slept here often waited milliseconds for a P (the p99
 // of BenchmarkEmitterDesignLoad went from 3.8 ms to under 100 us with
 // this and hedge together). Yielding keeps the waiter on its own P's turn.
-func (c *chain) lock() { c.lockSpin(256) }
+func (c *chain) lock() { c.lockSpin(256, true) }
 
 // lockSpin is lock with spins tries before the first yield. TryEmit
 // (link) spins longer than the workers: when it yields, its P may run a
 // worker's 15 us signature before it gets back (measured: the shed
 // storm's TryEmit p99 went from 6.5-8.9 us to 4.0-4.7 us).
-func (c *chain) lockSpin(spins int) {
+//
+// Without sleep it gives up where it would sleep and reports false: the
+// holder is stopped for long (a slow Store.Put, a segment rotation's
+// fsync), and TryEmit must not wait for it.
+func (c *chain) lockSpin(spins int, sleep bool) bool {
 	for range spins {
 		if c.mu.TryLock() {
-			return
+			return true
 		}
 	}
 	for range 4096 {
 		runtime.Gosched()
 		if c.mu.TryLock() {
-			return
+			return true
 		}
 	}
+	if !sleep {
+		return false
+	}
 	c.mu.Lock() // the holder is stopped for long: sleep
+	return true
 }
 
 // commitSink takes committed records, in seq order per chain (the Emitter).
@@ -320,6 +351,9 @@ func (l *Log) commitLocked(c *chain, f *linked) (Pending, error) {
 	if err := l.failure(); err != nil {
 		c.broken = err
 		return Pending{}, err
+	}
+	if f.dup {
+		return Pending{}, nil // its original is committed: nothing to add
 	}
 	kept, ticket, err := l.cfg.Store.Put(h.WriterID, h.Stream, f.seq, f.sealed)
 	if err != nil {

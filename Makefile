@@ -55,10 +55,11 @@ go-test:
 	$(GO) test -race -count=1 ./...
 	$(GO) test -count=1 -run 'Allocs|Amnesia' ./...
 
-# The alert rules are valid (promtool) and every metric a dashboard panel or
-# rule queries is one sdk/metrics exports.
+# The alert rules are valid and fire when they should (promtool), and every
+# metric and label a dashboard panel or rule queries is one sdk/metrics exports.
 observability:
 	promtool check rules testing/observability/prometheus/ron-audit-rules.yml
+	cd testing/observability/prometheus && promtool test rules ron-audit-rules.test.yml
 	$(GO) test -count=1 -run 'Observability|Promtool|MetricNames' ./sdk/metrics
 
 interop: interop-rust interop-python

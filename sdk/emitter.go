@@ -145,7 +145,10 @@ type EmitterMetrics interface {
 	Dropped(reason string)
 	Busy(endpoint string)
 	DedupeHit()
-	QueueDepth(n int)
+	// Queued moves the queue depth by delta: +1 as TryEmit queues a
+	// record for the workers, -1 as a worker takes it. (Setting the
+	// depth from both sides raced: the last write could be stale.)
+	Queued(delta int)
 	VerifyFailed(err error)
 }
 
@@ -286,15 +289,9 @@ func NewEmitter(log *Log, opts EmitterOptions) (*Emitter, error) {
 		for s := range e.acks {
 			e.ack(s)
 		}
-		if m := opts.Metrics; m != nil {
-			m.QueueDepth(0)
-		}
 		log.emitting.Store(false)
 		close(e.done)
 	}()
-	if m := opts.Metrics; m != nil {
-		m.QueueDepth(0)
-	}
 	return e, nil
 }
 
@@ -382,10 +379,10 @@ func (e *Emitter) emit(ctx context.Context, rec *canonical.AuditRecord, wait boo
 		e.dropFailed(s, dropSinkError, err)
 		return err
 	}
-	e.queue <- s // never blocks: the queue has room for every slot
 	if m := e.opts.Metrics; m != nil {
-		m.QueueDepth(len(e.queue))
+		m.Queued(1) // before the send: a worker's -1 cannot come first
 	}
+	e.queue <- s // never blocks: the queue has room for every slot
 	return nil
 }
 
@@ -485,7 +482,7 @@ func (e *Emitter) work() {
 	res := new(signResult) // on the heap once: Sign's arguments escape
 	for s := range e.queue {
 		if m := e.opts.Metrics; m != nil {
-			m.QueueDepth(len(e.queue))
+			m.Queued(-1)
 		}
 		e.sign(&s.lk, res)
 		var stuck *linked

@@ -29,7 +29,9 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -200,19 +202,39 @@ func ignoreClosed(err error) error {
 // TryEmit, which never blocks. A busy emitter sheds the record (counted in
 // audit_drop_total); the request is served either way. A host that must
 // not serve unaudited requests checks TryEmit's error and fails instead.
+//
+// Each request is its own event: the record names it (attr request, the
+// caller's X-Request-Id or a number of this process), or two identical
+// requests in the same millisecond would be one event to dedupe.
 func serveObject(em *sdk.Emitter, w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
+	id := r.Header.Get("X-Request-Id")
+	if id == "" {
+		id = "host-" + strconv.FormatUint(requests.Add(1), 10)
+	}
 	rec := canonical.AuditRecord{
 		Kind: canonical.KindGetServed, WriterID: "example-host", Stream: "objects",
 		Actor:   canonical.Actor{CapID: r.Header.Get("X-Capability")},
 		Subject: canonical.Subject{Name: name}, Reason: "served",
+		Attrs: []canonical.Attr{{Key: "request", Value: id}},
 	}
-	if err := em.TryEmit(&rec); err != nil && !errors.Is(err, sdk.ErrBusy) {
+	switch err := em.TryEmit(&rec); {
+	case err == nil, errors.Is(err, sdk.ErrBusy):
+	case errors.Is(err, canonical.ErrInvalid), errors.Is(err, canonical.ErrTooLarge):
+		// The request's own data cannot be audited (not UTF-8, too long).
 		http.Error(w, "bad request: "+err.Error(), http.StatusBadRequest)
+		return
+	default:
+		// The audit plane failed (closed, a signer or store error): the
+		// host's fault, not the caller's.
+		http.Error(w, "audit unavailable: "+err.Error(), http.StatusServiceUnavailable)
 		return
 	}
 	fmt.Fprintf(w, "object %s\n", name)
 }
+
+// requests numbers the requests that bring no X-Request-Id.
+var requests atomic.Uint64
 
 // backgroundLoad emits rate records a second, as requests would.
 func backgroundLoad(ctx context.Context, em *sdk.Emitter, rate int) {

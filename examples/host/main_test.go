@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -140,3 +143,68 @@ func restart(t *testing.T, walDir string, before uint64) {
 type writerFunc func([]byte)
 
 func (f writerFunc) Write(p []byte) (int, error) { f(p); return len(p), nil }
+
+// hostEmitter is an emitter on a Micronode log whose clock stands still:
+// every record of a test gets the same tsMs.
+func hostEmitter(t *testing.T) (*sdk.Log, *sdk.Emitter) {
+	t.Helper()
+	_, priv, _ := ed25519.GenerateKey(nil)
+	signer, err := sdk.NewEd25519Signer(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.UnixMilli(1764201600000)
+	log, err := sdk.New(sdk.Config{Signer: signer, Clock: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	em, err := sdk.NewEmitter(log, sdk.EmitterOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { em.Close(context.Background()) })
+	return log, em
+}
+
+func getObject(em *sdk.Emitter, name string, header http.Header) *httptest.ResponseRecorder {
+	r := httptest.NewRequest(http.MethodGet, "/object/"+name, nil)
+	r.SetPathValue("name", name)
+	maps.Copy(r.Header, header)
+	w := httptest.NewRecorder()
+	serveObject(em, w, r)
+	return w
+}
+
+// TestEveryRequestAudited: two identical requests in one millisecond are
+// two events, two records (they were one event to dedupe); a client's
+// retry with the same X-Request-Id is one.
+func TestEveryRequestAudited(t *testing.T) {
+	log, em := hostEmitter(t)
+	same := http.Header{"X-Capability": {"cap:alice"}}
+	retried := http.Header{"X-Capability": {"cap:alice"}, "X-Request-Id": {"r-1"}}
+	for _, h := range []http.Header{same, same, retried, retried} {
+		if w := getObject(em, "report.pdf", h); w.Code != http.StatusOK {
+			t.Fatalf("status %d: %s", w.Code, w.Body)
+		}
+	}
+	if err := em.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if h, _ := log.Head("example-host", "objects"); h.Seq != 3 {
+		t.Errorf("4 requests (the last a retry): %d records, want 3 (stats %+v)", h.Seq, em.Stats())
+	}
+}
+
+// TestAuditFailureIsServerError: a request the audit plane cannot record
+// because of itself is 400; because the plane failed (here the log is
+// closed), 503.
+func TestAuditFailureIsServerError(t *testing.T) {
+	log, em := hostEmitter(t)
+	if w := getObject(em, "bad\xffname", nil); w.Code != http.StatusBadRequest {
+		t.Errorf("a name that is not UTF-8: %d %q", w.Code, w.Body)
+	}
+	log.Close()
+	if w := getObject(em, "a", nil); w.Code != http.StatusServiceUnavailable {
+		t.Errorf("closed log: %d %q", w.Code, w.Body)
+	}
+}

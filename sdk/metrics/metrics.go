@@ -12,7 +12,7 @@
 // them). Every label value the design lists is created at New, so its
 // series exist at zero before the first event.
 //
-// The hot-path adapters (Appended, Dropped, Busy, DedupeHit, QueueDepth,
+// The hot-path adapters (Appended, Dropped, Busy, DedupeHit, Queued,
 // OnFsync) do not allocate once a stream's series exist: label children
 // are cached.
 package metrics
@@ -340,8 +340,8 @@ func (m *Metrics) Busy(endpoint string) {
 // Duplicate).
 func (m *Metrics) DedupeHit() { m.dedupeHits.Inc() }
 
-// QueueDepth sets audit_queue_depth.
-func (m *Metrics) QueueDepth(n int) { m.queueDepth.Set(float64(n)) }
+// Queued moves audit_queue_depth by delta (sdk.EmitterMetrics).
+func (m *Metrics) Queued(delta int) { m.queueDepth.Add(float64(delta)) }
 
 // VerifyFailed counts a verification failure by the Reason of the
 // *sdk.VerifyError in err's chain, or VerifyOther. A nil err counts

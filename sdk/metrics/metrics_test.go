@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -470,7 +472,7 @@ func TestAdaptersAllocs(t *testing.T) {
 		"Dropped":      func() { m.Dropped(DropAuditBackpressure) },
 		"Busy":         func() { m.Busy(EndpointEmit) },
 		"DedupeHit":    func() { m.DedupeHit() },
-		"QueueDepth":   func() { m.QueueDepth(3) },
+		"Queued":       func() { m.Queued(1) },
 		"OnFsync":      func() { m.OnFsync(time.Millisecond, 8) },
 		"OnExport":     func() { m.OnExport(time.Millisecond, 8) },
 		"VerifyFailed": func() { m.VerifyFailed(ve) },
@@ -552,5 +554,37 @@ func TestStreamCardinality(t *testing.T) {
 	}
 	if got := testutil.ToFloat64(m.appended.WithLabelValues(kindLabels[canonical.KindCapIssued], StreamOverflow)); got != 501 {
 		t.Fatalf("%s: %v, want 501", StreamOverflow, got)
+	}
+}
+
+// TestQueueDepthSettles: once the emitter is idle, audit_queue_depth is 0,
+// whatever order the emit calls and the workers updated it in (both set it
+// to the queue's length, and the later write could be the stale one).
+func TestQueueDepthSettles(t *testing.T) {
+	m, _ := newMetrics(t)
+	l, err := sdk.New(sdk.Config{Signer: testSigner(t), DedupeWindow: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := sdk.NewEmitter(l, sdk.EmitterOptions{Metrics: m, Workers: 8, Depth: 64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close(context.Background())
+	for round := range 100 {
+		var wg sync.WaitGroup
+		for p := range 8 {
+			wg.Go(func() {
+				for i := range 8 {
+					rec := testRecord(round*1000+p*10+i, canonical.KindGetServed, "s"+strconv.Itoa(p))
+					e.TryEmit(&rec)
+				}
+			})
+		}
+		wg.Wait()
+		waitIdle(t, e)
+		if d := testutil.ToFloat64(m.queueDepth); d != 0 {
+			t.Fatalf("round %d: idle, with audit_queue_depth %v", round, d)
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/rustyonions/ron-audit-go/canonical"
+	"github.com/rustyonions/ron-audit-go/sdk"
 )
 
 // The dashboard and the alert rules under testing/observability may only
@@ -158,7 +160,7 @@ func checkQueried(fams map[string]dto.MetricType, name string) string {
 	return name + ": not exported by package metrics"
 }
 
-type queried struct{ where, expr string }
+type queried struct{ where, expr, legend string }
 
 func dashboardQueries(t *testing.T) []queried {
 	t.Helper()
@@ -169,8 +171,9 @@ func dashboardQueries(t *testing.T) []queried {
 	type panel struct {
 		Title   string `json:"title"`
 		Targets []struct {
-			RefID string `json:"refId"`
-			Expr  string `json:"expr"`
+			RefID  string `json:"refId"`
+			Expr   string `json:"expr"`
+			Legend string `json:"legendFormat"`
 		} `json:"targets"`
 		Panels []json.RawMessage `json:"panels"` // rows
 	}
@@ -188,7 +191,7 @@ func dashboardQueries(t *testing.T) []queried {
 			t.Errorf("panel %q queries nothing", p.Title)
 		}
 		for _, tg := range p.Targets {
-			out = append(out, queried{"panel " + p.Title + " " + tg.RefID, tg.Expr})
+			out = append(out, queried{"panel " + p.Title + " " + tg.RefID, tg.Expr, tg.Legend})
 		}
 	}
 	for _, want := range []string{"Audit Throughput", "Queue Health", "Shedding", "Verification", "Durability"} {
@@ -233,7 +236,7 @@ func ruleQueries(t *testing.T) []queried {
 		if len(v) >= 2 && (v[0] == '"' || v[0] == '\'') && v[len(v)-1] == v[0] {
 			v = v[1 : len(v)-1]
 		}
-		out = append(out, queried{"rule " + alert, v})
+		out = append(out, queried{"rule " + alert, v, ""})
 	}
 	if err := sc.Err(); err != nil {
 		t.Fatal(err)
@@ -275,8 +278,83 @@ func TestObservabilityQueries(t *testing.T) {
 	t.Logf("exported but on no panel or rule: %v", unused)
 }
 
+// TestObservabilityLabels: every label a query groups by, matches on or
+// puts in a legend is on the metrics it names (grouping by a label no
+// series has gives one unnamed series: the throughput panel grouped by a
+// "service" nothing exports).
+func TestObservabilityLabels(t *testing.T) {
+	m, reg := newMetrics(t)
+	m.Appended(canonical.KindGetServed, "probe", 1)
+	m.VerifyFailed(&sdk.VerifyError{Reason: sdk.ReasonHashMismatch})
+	m.Busy("emit")
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	labels := map[string]map[string]bool{} // metric -> its labels
+	for _, mf := range mfs {
+		ls := map[string]bool{}
+		for _, mm := range mf.GetMetric() {
+			for _, lp := range mm.GetLabel() {
+				ls[lp.GetName()] = true
+			}
+		}
+		if mf.GetType() == dto.MetricType_HISTOGRAM {
+			ls["le"] = true
+		}
+		labels[mf.GetName()] = ls
+	}
+	// Labels a scrape adds to every series.
+	scrape := map[string]bool{"job": true, "instance": true}
+	grouping := regexp.MustCompile(`\b(?:by|without)\s*\(([^)]*)\)`)
+	matchers := regexp.MustCompile(`([a-zA-Z_:][a-zA-Z0-9_:]*)\{([^}]*)\}`)
+	matcher := regexp.MustCompile(`([a-zA-Z_][a-zA-Z0-9_]*)\s*(?:=~|!~|!=|=)`)
+	legend := regexp.MustCompile(`\{\{\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*\}\}`)
+	for _, q := range append(dashboardQueries(t), ruleQueries(t)...) {
+		names := metricNames(q.expr)
+		onSome := func(l string) bool { // on a series of a metric the query names
+			for _, n := range names {
+				base := n
+				for _, suf := range []string{"_bucket", "_sum", "_count"} {
+					if b, ok := strings.CutSuffix(n, suf); ok && labels[b] != nil {
+						base = b
+					}
+				}
+				if labels[base][l] {
+					return true
+				}
+			}
+			return scrape[l]
+		}
+		var used []string
+		for _, g := range grouping.FindAllStringSubmatch(q.expr, -1) {
+			for _, l := range strings.Split(g[1], ",") {
+				if l = strings.TrimSpace(l); l != "" {
+					used = append(used, l)
+				}
+			}
+		}
+		for _, g := range legend.FindAllStringSubmatch(q.legend, -1) {
+			used = append(used, g[1])
+		}
+		for _, l := range used {
+			if !onSome(l) {
+				t.Errorf("%s: label %q is on no series of %v (expr %q, legend %q)", q.where, l, names, q.expr, q.legend)
+			}
+		}
+		for _, g := range matchers.FindAllStringSubmatch(q.expr, -1) {
+			for _, mm := range matcher.FindAllStringSubmatch(g[2], -1) {
+				if ls := labels[g[1]]; ls != nil && !ls[mm[1]] && !scrape[mm[1]] {
+					t.Errorf("%s: %s has no label %q (expr %q)", q.where, g[1], mm[1], q.expr)
+				}
+			}
+		}
+	}
+}
+
 // TestPromtoolCheckRules runs promtool (Debian package prometheus) on the
-// rules file when it is installed.
+// rules file, and its unit tests (ron-audit-rules.test.yml), when it is
+// installed.
 func TestPromtoolCheckRules(t *testing.T) {
 	promtool, err := exec.LookPath("promtool")
 	if err != nil {
@@ -289,6 +367,13 @@ func TestPromtoolCheckRules(t *testing.T) {
 	out, err := exec.Command(promtool, "check", "rules", abs).CombinedOutput()
 	if err != nil {
 		t.Fatalf("promtool check rules: %v\n%s", err, out)
+	}
+	t.Logf("%s", out)
+	// The rules' unit tests: what fires on which series.
+	tests := strings.TrimSuffix(abs, ".yml") + ".test.yml"
+	out, err = exec.Command(promtool, "test", "rules", tests).CombinedOutput()
+	if err != nil {
+		t.Fatalf("promtool test rules: %v\n%s", err, out)
 	}
 	t.Logf("%s", out)
 }

@@ -299,8 +299,9 @@ func shedStorm(duration time.Duration, load float64, depth int, walDir string) (
 	}
 	s.Accounted = s.Appended+s.Dropped == s.Offered &&
 		st.Appended-base.Appended == s.Appended && statDrops == s.Dropped && st.Offered-base.Offered == s.Offered
-	// AuditShedAboveBudget: drops / (appended + drops) > 0.005.
-	s.ShedAlertFires = float64(s.Dropped)/float64(s.Appended+s.Dropped) > 0.005
+	// AuditShedAboveBudget: backpressure drops / (appended + drops +
+	// dedupe hits, none here) > 0.005.
+	s.ShedAlertFires = float64(s.Busy)/float64(s.Appended+s.Dropped) > 0.005
 	tq := quantilesOf(tryLat)
 	s.TryEmitSeconds.quantiles = tq
 	s.TryEmitSeconds.P999 = tryLat[min(len(tryLat)-1, len(tryLat)*999/1000)].Seconds()

@@ -605,13 +605,19 @@ func OpenDurable(dir string, cfg Config, opts DurableOptions) (*Log, Recovery, e
 		writer, stream string
 		seq            uint64
 		hash           canonical.Hash
+		retires        KeyID // the key a transition in the record retires, if any
+		transition     bool
 	}
+	ro, _ := cfg.Observer.(RetireObserver)
 	var heard []replayed // replayed records the Observer has not heard of yet
 	var told uint64      // how many replayed records it has heard of
 	if o := cfg.Observer; o != nil {
 		r.onChecked = func(holding uint64) {
 			n := int(holding - told)
 			for _, d := range heard[:n] {
+				if d.transition && ro != nil {
+					ro.Retired(d.writer, d.stream, d.retires, d.seq)
+				}
 				o.Committed(d.writer, d.stream, d.seq, d.hash, true)
 				o.Durable(d.writer, d.stream, d.seq, true)
 			}
@@ -621,7 +627,13 @@ func OpenDurable(dir string, cfg Config, opts DurableOptions) (*Log, Recovery, e
 	}
 	r.onRecord = func(h *Head, rec Sealed, v canonical.AuditRecordView) {
 		if cfg.Observer != nil {
-			heard = append(heard, replayed{h.WriterID, h.Stream, h.Seq, rec.Hash})
+			d := replayed{writer: h.WriterID, stream: h.Stream, seq: h.Seq, hash: rec.Hash}
+			if ro != nil && rec.Signed && bytes.Contains(rec.Bytes, []byte(KeyTransitionAttr)) {
+				if _, ok, _ := KeyTransition(v); ok { // verified: the replay refuses a bad one
+					d.transition, d.retires = true, rec.KeyID
+				}
+			}
+			heard = append(heard, d)
 		}
 		c := l.chain(h.WriterID, h.Stream)
 		kept, _ := cache.put(h.WriterID, h.Stream, h.Seq, rec)

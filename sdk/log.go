@@ -80,6 +80,17 @@ type KeyFollower interface {
 	FollowKey(next Signer)
 }
 
+// RetireObserver is an Observer told of each key transition as it is
+// committed, appended by RotateKey or replayed by OpenDurable: chain
+// (writer, stream) retired key id at seq. package checkpoint's Keeper
+// uses it never to sign, with a retired key, a checkpoint past its
+// retirement (the Log reopened with the old key, to finish a rotation cut
+// short).
+type RetireObserver interface {
+	Observer
+	Retired(writer, stream string, id KeyID, seq uint64)
+}
+
 // ReplayChecker is an Observer that can refuse a replayed log: OpenDurable
 // calls CheckReplay once every record is replayed, before it cuts a torn
 // tail or writes anything, and fails if it returns an error. package

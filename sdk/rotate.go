@@ -68,14 +68,24 @@ func (l *Log) RotateKey(next Signer) ([]Head, error) {
 	l.mu.RLock()
 	all := l.chainsLocked(nil)
 	l.mu.RUnlock()
+	// Everything that refuses next is checked before anything changes: the
+	// Keeper (FollowKey) and the log's signer move on only for a rotation
+	// that can be written.
 	for _, c := range all {
 		c.mu.Lock()
 		at, retired := c.retired[next.KeyID()]
 		writer, stream := c.head.WriterID, c.head.Stream
+		old := c.signer.KeyID()
+		named, cut, oldAt := c.successor[old], c.signerRetired != nil, c.retired[old]
 		c.mu.Unlock()
 		if retired {
 			return nil, fmt.Errorf("%w: key %s was retired at %s/%s seq %d and cannot sign that chain again",
 				ErrConfig, next.KeyID(), writer, stream, at)
+		}
+		if cut && named != next.KeyID() {
+			// A rotation cut short: this chain's transition names another key.
+			return nil, fmt.Errorf("%w: %s/%s retired key %s at seq %d naming key %s, not %s",
+				ErrConfig, writer, stream, old, oldAt, named, next.KeyID())
 		}
 	}
 	l.mu.Lock()
@@ -128,6 +138,9 @@ func (l *Log) RotateKey(next Signer) ([]Head, error) {
 			}
 			c.retired[c.signer.KeyID()] = a.Seq
 			c.successor[c.signer.KeyID()] = next.KeyID()
+			if ro, ok := l.cfg.Observer.(RetireObserver); ok {
+				ro.Retired(c.head.WriterID, c.head.Stream, c.signer.KeyID(), a.Seq)
+			}
 			c.signer = next
 		}
 		c.mu.Unlock()

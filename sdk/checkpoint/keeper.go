@@ -33,7 +33,9 @@ type KeeperOptions struct {
 	Every int64
 	// Interval: also a checkpoint when a chain has durable records newer
 	// than its last checkpoint and that checkpoint is older than this; 0
-	// means DefaultInterval, negative turns the time trigger off.
+	// means DefaultInterval, negative turns the time trigger off. It is
+	// checked as records become durable, and by Tick, which a host calls
+	// from a ticker so that a chain that went quiet is checkpointed too.
 	Interval time.Duration
 	// Clock for the time trigger; nil means time.Now.
 	Clock func() time.Time
@@ -50,8 +52,8 @@ func KeyName(writerID string) string { return OriginPrefix + escapeComponent(wri
 // Keeper keeps, for every chain of a Log, its Merkle tree and the whole
 // history of its checkpoints. Set it as the Log's sdk.Config.Observer: it
 // adds each committed record to its chain's tree, and signs a checkpoint
-// when Every more records are durable, when Interval has passed, on
-// Checkpoint, and on Close. A checkpoint only ever covers durable records,
+// when Every more records are durable, when Interval has passed (checked
+// as records become durable, and by Tick), on Checkpoint, and on Close. A checkpoint only ever covers durable records,
 // so no crash can leave one that vouches for a record the log lost.
 //
 // A Keeper's directory belongs to one log: CheckReplay takes every chain
@@ -81,6 +83,9 @@ type keptChain struct {
 	lastAt  time.Time
 	note    []byte // the newest checkpoint
 	loadErr error  // reading it failed: nothing may be checked against it
+	// retired: keys the chain's transitions retired, and at which seq
+	// (Retired). A key vouches for no record after its retirement.
+	retired map[sdk.KeyID]uint64
 }
 
 // NewKeeper returns a Keeper writing its history under dir (created with
@@ -99,7 +104,7 @@ func NewKeeper(dir string, signer sdk.Signer, opts KeeperOptions) (*Keeper, erro
 		return nil, newErr(ReasonSign, "KeeperOptions.Every is negative", nil)
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, err
+		return nil, newErr(ReasonSign, "creating the checkpoint directory", err)
 	}
 	return &Keeper{dir: dir, signer: signer, opts: opts, chains: map[string]map[string]*keptChain{}}, nil
 }
@@ -200,6 +205,21 @@ func (k *Keeper) FollowKey(next sdk.Signer) {
 	k.mu.Unlock()
 }
 
+// Retired implements sdk.RetireObserver: chain (writer, stream) retired
+// key id at seq (a transition appended, or replayed). While the Keeper
+// still signs with that key (a log reopened with it, to finish a rotation
+// a crash cut short), its checkpoints of the chain stop at seq; the
+// records after wait for the key the transition names (FollowKey).
+func (k *Keeper) Retired(writer, stream string, id sdk.KeyID, seq uint64) {
+	c := k.chain(writer, stream)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.retired == nil {
+		c.retired = map[sdk.KeyID]uint64{}
+	}
+	c.retired[id] = seq
+}
+
 // Signer returns the key the Keeper signs with now.
 func (k *Keeper) Signer() sdk.Signer {
 	k.mu.Lock()
@@ -259,6 +279,10 @@ func (k *Keeper) writeLocked(c *keptChain, size int64) error {
 	if err := c.extendsNewest(dir); err != nil {
 		return err
 	}
+	signer := k.Signer()
+	if at, ok := c.retired[signer.KeyID()]; ok && size > int64(at) {
+		size = int64(at) // see Retired
+	}
 	if size <= c.last || size > c.tree.Size() {
 		return nil
 	}
@@ -267,7 +291,7 @@ func (k *Keeper) writeLocked(c *keptChain, size int64) error {
 	if err != nil {
 		return err
 	}
-	msg, err := Sign(Origin(c.writer, c.stream), size, root, NewNoteSigner(k.Signer(), KeyName(c.writer)))
+	msg, err := Sign(Origin(c.writer, c.stream), size, root, NewNoteSigner(signer, KeyName(c.writer)))
 	if err != nil {
 		return err
 	}
@@ -462,15 +486,7 @@ func LoadHistory(dir, writer, stream string) ([][]byte, error) {
 // its newest checkpoint (a clean shutdown leaves every chain checkpointed)
 // and returns the first error the Keeper met. Close the Log first.
 func (k *Keeper) Close() error {
-	k.mu.Lock()
-	var all []*keptChain
-	for _, w := range k.chains {
-		for _, c := range w {
-			all = append(all, c)
-		}
-	}
-	k.mu.Unlock()
-	for _, c := range all {
+	for _, c := range k.all() {
 		c.mu.Lock()
 		err := k.writeLocked(c, int64(c.durable))
 		c.mu.Unlock()
@@ -479,6 +495,45 @@ func (k *Keeper) Close() error {
 		}
 	}
 	return k.Err()
+}
+
+// Tick signs the checkpoints that Interval has made due: of every chain
+// with durable records past its newest checkpoint, signed Interval ago or
+// more. Durable checks that too, but only when a record arrives; a host
+// calls Tick from a ticker (every Interval/4, say) so that the tail of a
+// chain that went quiet is vouched for within about Interval. It returns
+// the first error the Keeper met.
+func (k *Keeper) Tick() error {
+	if k.opts.Interval <= 0 {
+		return k.Err()
+	}
+	now := k.opts.Clock()
+	for _, c := range k.all() {
+		c.mu.Lock()
+		switch size := int64(c.durable); {
+		case size <= c.last:
+		case c.lastAt.IsZero():
+			c.lastAt = now // replayed, never checkpointed: the interval runs from now
+		case now.Sub(c.lastAt) >= k.opts.Interval:
+			if err := k.writeLocked(c, size); err != nil {
+				k.fail(err)
+			}
+		}
+		c.mu.Unlock()
+	}
+	return k.Err()
+}
+
+func (k *Keeper) all() []*keptChain {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	var all []*keptChain
+	for _, w := range k.chains {
+		for _, c := range w {
+			all = append(all, c)
+		}
+	}
+	return all
 }
 
 // Tree returns the tree of a chain (for proofs); it grows as records are

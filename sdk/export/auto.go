@@ -2,6 +2,7 @@ package export
 
 import (
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -16,32 +17,64 @@ import (
 // goroutine of their own, in order; the first failure stops them and is
 // reported by Err and Close. Unless the Exporter has a NoteSigner, the
 // bundles are signed with the Keeper's key, which follows Log.RotateKey.
+//
+// Call Start once Log and Keeper are set. sdk.OpenDurable's replay may
+// already make the Keeper checkpoint (what a crash left unvouched), before
+// the Log exists: those checkpoints wait for Start.
 type Auto struct {
 	Exporter *Exporter
 	Log      *sdk.Log           // where the records are read from (Log.Records)
 	Keeper   *checkpoint.Keeper // whose trees the bundles are proved with
-	// Prev returns the previous export of a chain when Auto first meets it
-	// (e.g. from FileSink.Latest); nil means none.
+	// Prev returns the previous export of a chain (e.g. from
+	// FileSink.Latest); nil means none. Auto asks before every export,
+	// so a bundle another exporter wrote there since (ronaudit export) is
+	// followed, not overlapped. Without Prev, Auto starts each chain at
+	// seq 1 and follows only its own bundles.
 	Prev func(writer, stream string) (*State, error)
 
 	mu      sync.Mutex
 	queue   []checkpoint.Checkpoint
 	prev    map[string]*State
+	started bool
 	running bool
 	idle    *sync.Cond
 	err     error
+}
+
+// ErrNotStarted is Close's error when checkpoints were queued but Start
+// was never called: their bundles were not written.
+var ErrNotStarted = errors.New("export: Auto closed before Start: checkpoints not exported")
+
+func (a *Auto) init() {
+	if a.idle == nil {
+		a.idle = sync.NewCond(&a.mu)
+		a.prev = map[string]*State{}
+	}
 }
 
 // Checkpointed queues the export up to cp. It never blocks the Keeper.
 func (a *Auto) Checkpointed(cp checkpoint.Checkpoint, _ time.Duration) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.idle == nil {
-		a.idle = sync.NewCond(&a.mu)
-		a.prev = map[string]*State{}
-	}
+	a.init()
 	a.queue = append(a.queue, cp)
-	if !a.running {
+	a.kick()
+}
+
+// Start lets the exports run, the queued ones first. Log, Keeper and the
+// other fields must be set before, and not changed after.
+func (a *Auto) Start() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.init()
+	a.started = true
+	a.kick()
+}
+
+// kick starts the export goroutine if there is work and none runs; a.mu
+// is held.
+func (a *Auto) kick() {
+	if a.started && !a.running && len(a.queue) > 0 {
 		a.running = true
 		go a.run()
 	}
@@ -73,9 +106,9 @@ func (a *Auto) run() {
 func (a *Auto) export(cp checkpoint.Checkpoint) error {
 	key := cp.Origin
 	a.mu.Lock()
-	prev, seen := a.prev[key]
+	prev := a.prev[key]
 	a.mu.Unlock()
-	if !seen && a.Prev != nil {
+	if a.Prev != nil {
 		p, err := a.Prev(cp.WriterID, cp.Stream)
 		if err != nil {
 			return err
@@ -118,12 +151,17 @@ func (a *Auto) Err() error {
 }
 
 // Close waits for the queued exports (call it after the Keeper's Close,
-// whose final checkpoints it exports) and returns the first failure.
+// whose final checkpoints it exports) and returns the first failure, or
+// ErrNotStarted when checkpoints wait for a Start that never came.
 func (a *Auto) Close() error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	a.init()
 	for a.running {
 		a.idle.Wait()
+	}
+	if a.err == nil && !a.started && len(a.queue) > 0 {
+		return fmt.Errorf("%w (%d)", ErrNotStarted, len(a.queue))
 	}
 	return a.err
 }

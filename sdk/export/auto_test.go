@@ -40,6 +40,7 @@ func TestAutoExport(t *testing.T) {
 		t.Fatal(err)
 	}
 	auto.Log = log
+	auto.Start()
 	for i := 0; i < 35; i++ {
 		r := canonical.AuditRecord{WriterID: "w", Stream: "s", TsMs: uint64(i + 1), Reason: "r" + strconv.Itoa(i)}
 		if _, err := log.Append(&r); err != nil {

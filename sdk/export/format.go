@@ -6,6 +6,7 @@ import (
 	"hash/crc32"
 	"math/bits"
 	"strconv"
+	"strings"
 
 	"golang.org/x/mod/sumdb/tlog"
 
@@ -76,8 +77,22 @@ func BundleName(origin string, first, last uint64) string {
 	return chainDir(origin) + "/" + fmt.Sprintf("%020d-%020d.bundle", first, last)
 }
 
-// chainDir returns e(writerId)/e(stream) of an origin line.
-func chainDir(origin string) string { return origin[len(checkpoint.OriginPrefix):] }
+// chainDir returns e(writerId)/e(stream) of an origin line, with a
+// component "." or ".." (which e leaves as it is) written "%2E" or
+// "%2E%2E", as the Keeper's checkpoints/ directory has them: each chain
+// gets a directory of its own.
+func chainDir(origin string) string {
+	rest, _ := strings.CutPrefix(origin, checkpoint.OriginPrefix)
+	w, s, _ := strings.Cut(rest, "/")
+	return dotSafe(w) + "/" + dotSafe(s)
+}
+
+func dotSafe(c string) string {
+	if c == "." || c == ".." {
+		return strings.ReplaceAll(c, ".", "%2E")
+	}
+	return c
+}
 
 // AppendBinary appends the bundle's encoding (FORMAT.md) to dst. It checks
 // the counts that the format fixes, not the contents.

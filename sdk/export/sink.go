@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/rustyonions/ron-audit-go/internal/fsutil"
+	"github.com/rustyonions/ron-audit-go/sdk/checkpoint"
 )
 
 // Sink stores encoded bundles. name is Bundle.Name(): a relative,
@@ -37,7 +38,7 @@ func (s *FileSink) WriteBundle(name string, data []byte) error {
 		return err
 	}
 	if _, err := os.Lstat(path); err == nil {
-		return fmt.Errorf("export: bundle %s exists", path)
+		return fmt.Errorf("%w: %s", ErrBundleExists, path)
 	}
 	return fsutil.WriteFileAtomic(dir, filepath.Base(path), data)
 }
@@ -54,9 +55,15 @@ func (s *FileSink) path(name string) (string, error) {
 	return filepath.Join(append([]string{s.Dir}, parts...)...), nil
 }
 
+// ErrBundleExists: FileSink does not overwrite a bundle.
+var ErrBundleExists = errors.New("export: bundle exists")
+
 // Bundles returns the paths of the bundle files of chain origin in the
 // sink, in order (oldest first).
 func (s *FileSink) Bundles(origin string) ([]string, error) {
+	if _, _, err := checkpoint.ParseOrigin(origin); err != nil {
+		return nil, err
+	}
 	dir, err := s.path(chainDir(origin))
 	if err != nil {
 		return nil, err

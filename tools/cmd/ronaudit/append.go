@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/rustyonions/ron-audit-go/canonical"
 	"github.com/rustyonions/ron-audit-go/sdk"
@@ -100,10 +101,27 @@ func appendCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	if auto != nil {
 		auto.Log, auto.Keeper = log, keeper
+		auto.Start() // with what the replay checkpointed, if anything
 	}
 	if rec.WAL.TornBytes > 0 {
 		fmt.Fprintf(stderr, "ronaudit append: recovered the log: cut a torn tail of %d bytes at %s (%s)\n", rec.WAL.TornBytes, rec.WAL.TornAt, rec.WAL.TornReason)
 	}
+
+	// When the input goes quiet, the Keeper's 15 minutes still pass: Tick
+	// vouches for the tail then, not only when the next record comes.
+	ticking := make(chan struct{})
+	go func() {
+		t := time.NewTicker(checkpoint.DefaultInterval / 8)
+		defer t.Stop()
+		for {
+			select {
+			case <-ticking:
+				return
+			case <-t.C:
+				_ = keeper.Tick() // its error is also Close's
+			}
+		}
+	}()
 
 	// Records are appended in input order and printed in that order, each
 	// only once it is durable; the printer waits while the reader goes on,
@@ -202,6 +220,7 @@ read:
 		fmt.Fprintln(stderr, "ronaudit append:", err)
 		code = 1
 	}
+	close(ticking)
 	if err := log.Close(); err != nil {
 		fmt.Fprintln(stderr, "ronaudit append: closing:", err)
 		code = 1

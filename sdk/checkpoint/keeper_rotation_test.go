@@ -1,0 +1,213 @@
+package checkpoint
+
+import (
+	"crypto/ed25519"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/rustyonions/ron-audit-go/sdk"
+	"github.com/rustyonions/ron-audit-go/sdk/wal"
+)
+
+// Key rotations, restarts and quiet chains: the Keeper signs only what it
+// may, with the key it may, and vouches for a quiet chain's tail in time.
+
+func rotationKey(t *testing.T, s string) *sdk.Ed25519Signer {
+	seed := make([]byte, ed25519.SeedSize)
+	copy(seed, s)
+	k, err := sdk.NewEd25519Signer(ed25519.NewKeyFromSeed(seed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func durableChain(t *testing.T, wdir string) []sdk.Sealed {
+	var recs []sdk.Sealed
+	if _, err := sdk.ReadDir(wdir, func(rec sdk.Sealed, _ wal.Position) error {
+		rec.Bytes = append([]byte(nil), rec.Bytes...)
+		recs = append(recs, rec)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return recs
+}
+
+// TestKeeperStopsAtRetirementAfterReopen: reopened with the key a chain
+// retired (the documented way to finish a rotation a crash cut short: open
+// with the old key, RotateKey again), the replay's catch-up checkpoint
+// must not go past the transition: it used to, signed by the retired key,
+// and the log's own kept history no longer verified (sdk.RetireObserver).
+func TestKeeperStopsAtRetirementAfterReopen(t *testing.T) {
+	k1, k2 := rotationKey(t, "keeper test key"), rotationKey(t, "the next key")
+	dir := t.TempDir()
+	wdir, cdir := filepath.Join(dir, "wal"), filepath.Join(dir, "checkpoints")
+	keys := sdk.NewKeySet(k1.Public(), k2.Public())
+
+	k, _ := NewKeeper(cdir, k1, KeeperOptions{Every: 3, Interval: -1})
+	l, _, err := sdk.OpenDurable(wdir, sdk.Config{Signer: k1, Observer: k}, sdk.DurableOptions{Keys: keys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keeperAppend(t, l, 0, 3)                   // checkpoint at 3 (k1)
+	if _, err := l.RotateKey(k2); err != nil { // transition at seq 4
+		t.Fatal(err)
+	}
+	keeperAppend(t, l, 3, 2) // seq 5, 6: checkpoint at 6 (k2, FollowKey)
+	l.Close()
+	if err := k.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Records 7..9 become durable; the process dies before the Keeper
+	// writes the checkpoint at 9 (no Keeper watching, as
+	// TestKeeperReplaySignsOnlyChecked simulates it).
+	bare, _, err := sdk.OpenDurable(wdir, sdk.Config{Signer: k2}, sdk.DurableOptions{Keys: keys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keeperAppend(t, bare, 5, 3)
+	bare.Close()
+
+	// Reopen with the old key, then RotateKey to k2 as documented.
+	k, _ = NewKeeper(cdir, k1, KeeperOptions{Every: 3, Interval: -1})
+	l, _, err = sdk.OpenDurable(wdir, sdk.Config{Signer: k1, Observer: k}, sdk.DurableOptions{Keys: keys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.RotateKey(k2); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	if err := k.Close(); err != nil {
+		t.Fatal(err)
+	}
+	hist, err := LoadHistory(cdir, "svc@inst-1", "caps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v1, _ := NoteVerifier(KeyName("svc@inst-1"), k1.Public())
+	v2, _ := NoteVerifier(KeyName("svc@inst-1"), k2.Public())
+	var recs []sdk.Sealed
+	if _, err := sdk.ReadDir(wdir, func(rec sdk.Sealed, _ wal.Position) error {
+		rec.Bytes = append([]byte(nil), rec.Bytes...)
+		recs = append(recs, rec)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = VerifyChain(sdk.NewSliceIterator(recs), sdk.NewKeySet(k1.Public()), note.VerifierList(v1, v2), hist, sdk.VerifyOptions{})
+	if errors.Is(err, ErrRetiredKey) {
+		t.Fatalf("the Keeper signed a checkpoint past the transition with the retired key: %v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestKeeperIgnoresRefusedRotation: finishing a rotation a crash cut
+// short with the wrong new key (`ronaudit rotate --key OLD --new-key
+// WRONG`) fails with ErrConfig before anything changes; it used to hand
+// the Keeper the wrong key first, whose Close then signed the chain's
+// tail with a key no transition names, breaking the kept history.
+func TestKeeperIgnoresRefusedRotation(t *testing.T) {
+	k1, x, y := rotationKey(t, "keeper test key"), rotationKey(t, "the next key"), rotationKey(t, "a wrong key")
+	dir := t.TempDir()
+	wdir, cdir := filepath.Join(dir, "wal"), filepath.Join(dir, "checkpoints")
+	keys := sdk.NewKeySet(k1.Public(), x.Public())
+
+	k, _ := NewKeeper(cdir, k1, KeeperOptions{Interval: -1})
+	l, _, err := sdk.OpenDurable(wdir, sdk.Config{Signer: k1, Observer: k}, sdk.DurableOptions{Keys: keys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keeperAppend(t, l, 0, 3)
+	l.Close()
+	if err := k.Close(); err != nil { // checkpoint at 3 by k1
+		t.Fatal(err)
+	}
+	// A rotation to x that a crash cut short: the transition (seq 4) is
+	// durable, the Keeper's checkpoint of it never written.
+	bare, _, err := sdk.OpenDurable(wdir, sdk.Config{Signer: k1}, sdk.DurableOptions{Keys: keys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bare.RotateKey(x); err != nil {
+		t.Fatal(err)
+	}
+	bare.Close()
+
+	// What ronaudit rotate does, given the wrong new key.
+	k, _ = NewKeeper(cdir, k1, KeeperOptions{})
+	l, _, err = sdk.OpenDurable(wdir, sdk.Config{Signer: k1, Observer: k}, sdk.DurableOptions{Keys: keys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.RotateKey(y); !errors.Is(err, sdk.ErrConfig) {
+		t.Fatalf("RotateKey(wrong key): %v", err)
+	}
+	if got := k.Signer().KeyID(); got == y.KeyID() {
+		t.Errorf("RotateKey failed with ErrConfig, but the Keeper now signs with the key it refused (%s)", got)
+	}
+	l.Close()
+	k.Close()
+
+	hist, err := LoadHistory(cdir, "svc@inst-1", "caps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v1, _ := NoteVerifier(KeyName("svc@inst-1"), k1.Public())
+	vx, _ := NoteVerifier(KeyName("svc@inst-1"), x.Public())
+	if _, err := VerifyChain(sdk.NewSliceIterator(durableChain(t, wdir)), sdk.NewKeySet(k1.Public()), note.VerifierList(v1, vx), hist, sdk.VerifyOptions{}); err != nil {
+		t.Fatalf("kept history after a refused rotation: %v", err)
+	}
+}
+
+// TestNewKeeperErrorIsTyped: NewKeeper's errors are *Error too, as
+// doc.go says of every error of the package.
+func TestNewKeeperErrorIsTyped(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(f, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := NewKeeper(filepath.Join(f, "cp"), keeperSigner(t), KeeperOptions{})
+	var e *Error
+	if err == nil || !errors.As(err, &e) {
+		t.Fatalf("NewKeeper error %T %v is not a *checkpoint.Error", err, err)
+	}
+}
+
+// TestKeeperTickQuietChain: a chain that goes quiet is checkpointed by
+// Tick once Interval has passed (Durable checks Interval only when a
+// record arrives, so its tail stayed unvouched).
+func TestKeeperTickQuietChain(t *testing.T) {
+	now := time.Unix(1764201600, 0)
+	k, err := NewKeeper(filepath.Join(t.TempDir(), "cp"), keeperSigner(t), KeeperOptions{Every: 1000, Interval: time.Minute, Clock: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := sdk.New(sdk.Config{Signer: keeperSigner(t), Observer: k})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keeperAppend(t, l, 0, 3)
+	now = now.Add(59 * time.Second)
+	if err := k.Tick(); err != nil {
+		t.Fatal(err)
+	}
+	if paths, _ := k.History("svc@inst-1", "caps"); len(paths) != 0 {
+		t.Fatalf("checkpointed before Interval: %v", paths)
+	}
+	now = now.Add(time.Second)
+	if err := k.Tick(); err != nil {
+		t.Fatal(err)
+	}
+	if cps := openHistory(t, k); len(cps) != 1 || cps[0].Size != 3 {
+		t.Fatalf("after Interval: %+v", cps)
+	}
+}

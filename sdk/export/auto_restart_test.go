@@ -1,0 +1,187 @@
+package export
+
+import (
+	"crypto/ed25519"
+	"errors"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/rustyonions/ron-audit-go/canonical"
+	"github.com/rustyonions/ron-audit-go/sdk"
+	"github.com/rustyonions/ron-audit-go/sdk/checkpoint"
+)
+
+// Auto across restarts and beside other exporters, and FileSink's names.
+
+func restartSigner(t *testing.T) *sdk.Ed25519Signer {
+	seed := make([]byte, ed25519.SeedSize)
+	copy(seed, "review auto key")
+	s, err := sdk.NewEd25519Signer(ed25519.NewKeyFromSeed(seed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// openWithAuto opens the durable log in dir with a Keeper and an Auto,
+// wired as ronaudit append --export wires them: auto.Log is only known
+// once OpenDurable has returned, and Start comes after.
+func openWithAuto(t *testing.T, dir string, signer sdk.Signer, every int64, cache int) (*sdk.Log, *checkpoint.Keeper, *Auto, *FileSink) {
+	t.Helper()
+	sink := &FileSink{Dir: filepath.Join(dir, "exports")}
+	auto := &Auto{Exporter: &Exporter{Sink: sink, Signer: signer}, Prev: func(w, s string) (*State, error) {
+		b, err := sink.Latest(checkpoint.Origin(w, s))
+		if err != nil || b == nil {
+			return nil, err
+		}
+		return b.State(), nil
+	}}
+	k, err := checkpoint.NewKeeper(filepath.Join(dir, "checkpoints"), signer, checkpoint.KeeperOptions{Every: every, Interval: -1, OnCheckpoint: auto.Checkpointed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	auto.Keeper = k
+	l, _, err := sdk.OpenDurable(filepath.Join(dir, "wal"), sdk.Config{Signer: signer, Observer: k}, sdk.DurableOptions{CacheBytes: cache})
+	if err != nil {
+		t.Fatal(err)
+	}
+	auto.Log = l
+	auto.Start()
+	return l, k, auto, sink
+}
+
+func appendN(t *testing.T, l *sdk.Log, from, n, pad int) {
+	t.Helper()
+	for i := from; i < from+n; i++ {
+		r := canonical.AuditRecord{WriterID: "w", Stream: "s", TsMs: uint64(i + 1), Reason: "r" + strconv.Itoa(i) + strings.Repeat("x", pad)}
+		if _, err := l.Append(&r); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestAutoExportsReplayCheckpoint: a checkpoint that the replay of
+// OpenDurable writes (one a crash kept from being written) reaches
+// Auto.Checkpointed before the host can set Auto.Log: it waits for Start
+// (the export goroutine used to dereference a nil *sdk.Log), and the
+// bundles verify as a sequence.
+func TestAutoExportsReplayCheckpoint(t *testing.T) {
+	dir := t.TempDir()
+	signer := restartSigner(t)
+	l, k, auto, _ := openWithAuto(t, dir, signer, 10, 0)
+	appendN(t, l, 0, 10, 0) // checkpoint + bundle 1-10
+	l.Close()
+	k.Close()
+	if err := auto.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Records 11..20 become durable, then the process dies before the
+	// Keeper writes the checkpoint at 20 (simulated: no Keeper watching,
+	// as TestKeeperReplaySignsOnlyChecked does).
+	bare, _, err := sdk.OpenDurable(filepath.Join(dir, "wal"), sdk.Config{Signer: signer}, sdk.DurableOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, bare, 10, 10, 0)
+	bare.Close()
+
+	// Restart: the replay signs the missing checkpoint at 20 and Auto
+	// exports it ... with auto.Log still nil.
+	l, k, auto, sink := openWithAuto(t, dir, signer, 10, 0)
+	l.Close()
+	k.Close()
+	if err := auto.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := VerifyDir(filepath.Join(sink.Dir, "w", "s"), KeyVerifiers(signer.Public()), sdk.NewKeySet(signer.Public()), nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestAutoFollowsOtherExporter: another exporter (ronaudit export) writes
+// to a running Auto's directory; Auto's next bundle starts after it, as
+// FORMAT.md says, where it used to overlap it (Auto asked Prev only once
+// per chain), breaking the sequence for good.
+func TestAutoFollowsOtherExporter(t *testing.T) {
+	dir := t.TempDir()
+	signer := restartSigner(t)
+	l, k, auto, sink := openWithAuto(t, dir, signer, 10, 0)
+	appendN(t, l, 0, 10, 0) // Auto: bundle 1-10
+	if err := autoIdle(auto); err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, l, 10, 5, 0)
+	// a second exporter, e.g. `ronaudit export`, picks up after Latest
+	latest, err := sink.Latest(checkpoint.Origin("w", "s"))
+	if err != nil || latest == nil {
+		t.Fatal(latest, err)
+	}
+	if _, err := (&Exporter{Sink: sink, Signer: signer}).Export(filepath.Join(dir, "wal"), "w", "s", latest.State()); err != nil {
+		t.Fatal(err) // bundle 11-15
+	}
+	appendN(t, l, 15, 5, 0) // Auto: checkpoint at 20, bundle 11-20
+	l.Close()
+	k.Close()
+	if err := auto.Close(); err != nil {
+		t.Fatalf("auto: %v", err)
+	}
+	if _, err := VerifyDir(filepath.Join(sink.Dir, "w", "s"), KeyVerifiers(signer.Public()), sdk.NewKeySet(signer.Public()), nil); err != nil {
+		t.Fatalf("VerifyDir: %v", err)
+	}
+}
+
+func autoIdle(a *Auto) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for a.running {
+		a.idle.Wait()
+	}
+	return a.err
+}
+
+// TestAutoDotChain: a chain whose stream is "." gets its bundles under
+// "%2E", as its checkpoints are kept; FileSink used to refuse the name, and
+// that first failure stopped Auto's exports of every chain.
+func TestAutoDotChain(t *testing.T) {
+	dir := t.TempDir()
+	signer := restartSigner(t)
+	l, k, auto, sink := openWithAuto(t, dir, signer, 5, 0)
+	for i := 0; i < 5; i++ {
+		r := canonical.AuditRecord{WriterID: "w", Stream: ".", TsMs: uint64(i + 1), Reason: "dot" + strconv.Itoa(i)}
+		if _, err := l.Append(&r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = autoIdle(auto)
+	appendN(t, l, 0, 5, 0) // chain w/s: checkpoint at 5
+	l.Close()
+	k.Close()
+	err := auto.Close()
+	paths, _ := sink.Bundles(checkpoint.Origin("w", "s"))
+	if err != nil || len(paths) != 1 {
+		t.Fatalf("auto: %v; bundles of w/s: %d", err, len(paths))
+	}
+}
+
+// TestFileSinkOriginsAndOverwrite: a malformed origin is an error, not a panic; an
+// existing bundle is ErrBundleExists.
+func TestFileSinkOriginsAndOverwrite(t *testing.T) {
+	s := &FileSink{Dir: t.TempDir()}
+	for _, origin := range []string{"w/s", "", "ron-audit/", "ron-audit/w"} {
+		if _, err := s.Latest(origin); err == nil {
+			t.Errorf("Latest(%q) accepted", origin)
+		}
+	}
+	name := BundleName(checkpoint.Origin("w", ".."), 1, 2)
+	if want := "w/%2E%2E/00000000000000000001-00000000000000000002.bundle"; name != want {
+		t.Fatalf("name %q, want %q", name, want)
+	}
+	if err := s.WriteBundle(name, []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.WriteBundle(name, []byte("y")); !errors.Is(err, ErrBundleExists) {
+		t.Fatalf("second write: %v", err)
+	}
+}

@@ -124,8 +124,6 @@ func (l *Log) link(writer, stream string, b []byte, lk *linked, wait bool) error
 		if l.cfg.SealInterval > 0 {
 			c.lastSeal = now
 		}
-	} else if l.cfg.SealInterval > 0 && c.lastSeal.IsZero() {
-		c.lastSeal = now // the interval runs from the chain's first record
 	}
 	c.tip.Seq, c.tip.Hash = next, lk.sealed.Hash
 	c.flight.push(lk)
@@ -338,6 +336,20 @@ func (c *chain) hedge(behind int) *linked {
 //ronaudit:hot
 func (l *Log) commitLocked(c *chain, f *linked) (Pending, error) {
 	h := &c.head
+	if f.dup {
+		// A retry commits nothing and nothing links to it: it holds if its
+		// original was committed before it (whatever failed since), and
+		// is lost with it otherwise; it never breaks the chain.
+		if f.seq <= h.Seq {
+			return Pending{}, nil
+		}
+		if c.broken != nil {
+			return Pending{}, c.broken
+		}
+		// Cannot happen: the original is ahead in the flight and either
+		// committed or broke the chain. Never acknowledge it as durable.
+		return Pending{}, chainError(ErrStore, h.WriterID, h.Stream, f.seq, errors.New("the original of a retry was not committed"))
+	}
 	switch {
 	case c.broken != nil:
 		return Pending{}, c.broken
@@ -352,13 +364,13 @@ func (l *Log) commitLocked(c *chain, f *linked) (Pending, error) {
 		c.broken = err
 		return Pending{}, err
 	}
-	if f.dup {
-		return Pending{}, nil // its original is committed: nothing to add
-	}
 	kept, ticket, err := l.cfg.Store.Put(h.WriterID, h.Stream, f.seq, f.sealed)
 	if err != nil {
 		c.broken = chainError(ErrStore, h.WriterID, h.Stream, f.seq, err)
 		return Pending{}, c.broken
+	}
+	if h.Seq == 0 && l.cfg.SealInterval > 0 && c.lastSeal.IsZero() {
+		c.lastSeal = l.cfg.Clock() // the interval runs from the chain's first record
 	}
 	h.Seq, h.Hash = f.seq, f.sealed.Hash
 	if f.sealed.Signed {

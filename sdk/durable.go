@@ -111,7 +111,8 @@ func parseSealFrame(p []byte) (sealFrame, error) {
 // DurableOptions configure OpenDurable.
 type DurableOptions struct {
 	// WAL configures the write-ahead log: fsync policy (default: group
-	// commit of up to 32 records or 2 ms), segment size (default 128 MiB),
+	// commit, an fsync once 32 records wait or 2 ms pass, covering every
+	// record appended before it), segment size (default 128 MiB),
 	// and the OnFsync hook that feeds wal_fsync_seconds. Its Replay and
 	// Recovered fields are the SDK's own and must be nil.
 	WAL wal.Options

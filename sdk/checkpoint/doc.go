@@ -46,6 +46,6 @@
 //
 // Every error is an *Error whose Reason (format, bad_signature,
 // unknown_key, sign, out_of_range, not_included, origin_mismatch,
-// rollback, fork) matches the sentinel of the same name with errors.Is
+// rollback, fork, retired_key) matches the sentinel of the same name with errors.Is
 // and whose Err is the note or tlog error underneath.
 package checkpoint

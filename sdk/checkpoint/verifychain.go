@@ -101,18 +101,20 @@ func InForce(cp Checkpoint, retired []sdk.Retirement) error {
 		// The key hash covers the name and the key: a retired key is
 		// matched under whatever name its signature claims, so a verifier
 		// that trusts it under a second name does not let it vouch again.
-		at, isRetired := uint64(0), false
+		at, isRetired, id := uint64(0), false, sdk.KeyID{}
 		for _, r := range retired {
 			if r.WriterID == cp.WriterID && r.Stream == cp.Stream && r.Pub != nil &&
 				sig.Hash == NoteKeyHash(sig.Name, r.Pub) {
-				at, isRetired = r.Seq, true
+				at, isRetired, id = r.Seq, true, r.KeyID
 				break
 			}
 		}
 		if !isRetired || uint64(cp.Size) <= at {
 			return nil
 		}
-		stale = append(stale, fmt.Sprintf("key %08x, retired at seq %d", sig.Hash, at))
+		// The key id, as keygen and the rest of the errors name keys; the
+		// note's key hash too, which the checkpoint file shows.
+		stale = append(stale, fmt.Sprintf("key %s (note key hash %08x), retired at seq %d", id, sig.Hash, at))
 	}
 	return newErr(ReasonRetiredKey, fmt.Sprintf("checkpoint of %s at size %d is signed only by %s", cp.Origin, cp.Size, strings.Join(stale, "; ")), nil)
 }

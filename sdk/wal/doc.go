@@ -37,7 +37,7 @@
 //
 // # Writing
 //
-//	log, rec, err := wal.Open(dir, wal.Options{}) // FsyncBatch: 32 frames or 2 ms
+//	log, rec, err := wal.Open(dir, wal.Options{}) // FsyncBatch: an fsync once 32 frames wait or 2 ms pass
 //	idx, err := log.Append(payload)               // buffered; returns the global index
 //	err = log.WaitDurable(idx)                    // returns once an fsync covered it
 //	idx, err = log.AppendDurable(payload)         // both

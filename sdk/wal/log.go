@@ -68,7 +68,8 @@ const (
 )
 
 // Options configure Open. The zero value is the default: 128 MiB
-// segments, FsyncBatch with batches of 32 frames or 2 ms.
+// segments, FsyncBatch starting an fsync once 32 frames wait or 2 ms pass
+// (each fsync covers every frame appended before it).
 type Options struct {
 	// SegmentBytes is the size at which the writer starts a new segment:
 	// a frame that would take its segment past it goes to the next one.

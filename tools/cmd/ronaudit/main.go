@@ -29,10 +29,15 @@ const usageText = `usage: ronaudit <command> [flags]
 
 commands:
   keygen [-dir DIR] [-name NAME]   write an Ed25519 key pair: NAME.key (0600) and NAME.pub
-  append --wal DIR --key KEY [--stream S] [--writer W] [--fsync batch|always] [--on-bad stop|skip] [--pub EARLIER.pub]...
-                                   append JSON Lines records from stdin; print "seq hash writer/stream" once durable
-  verify DIR|FILE [--pub KEY]...   verify every record, link and signature of a log (or one segment file);
-                                   print streams and heads; exit 1 naming the first failure
+  append --wal DIR --key KEY [--stream S] [--writer W] [--fsync batch|always] [--on-bad stop|skip]
+         [--seal-every N] [--export DIR] [--pub EARLIER.pub]...
+                                   append JSON Lines records from stdin; print "seq hash writer/stream" once durable;
+                                   keep checkpoints in DIR/checkpoints (the only seals under --seal-every N);
+                                   --export DIR writes a bundle after each checkpoint
+  verify DIR|FILE [--pub KEY]... [--checkpoint CP] [--allow-unsealed-tail]
+                                   verify every record, link and signature of a log (or one segment file);
+                                   print streams and heads; exit 1 naming the first failure (without --pub,
+                                   signatures are not checked, and it says so)
   dump DIR|FILE                    print the records of a log (or one segment file) as JSON Lines
   checkpoint --wal DIR --key KEY --writer W --stream S [--pub EARLIER.pub]... [--allow-unsealed-tail] [--out FILE]
                                    sign a checkpoint (C2SP signed note) of a chain's current state, once the

@@ -13,17 +13,7 @@ import (
 // held (a slow Store.Put) gives its slot back: once the store returns,
 // every slot serves again.
 func TestChainBusyFreesSlot(t *testing.T) {
-	store := newSlowPutStore()
-	l := coreLog(t, sdk.Config{Store: store})
-	e, err := sdk.NewEmitter(l, sdk.EmitterOptions{Workers: 2, Depth: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	first := emitRecord(0, 0, "s")
-	if err := e.TryEmit(&first); err != nil {
-		t.Fatal(err)
-	}
-	<-store.entered
+	e, store := stuckInPut(t, sdk.EmitterOptions{Workers: 2, Depth: 2})
 	for i := range 5 {
 		rec := emitRecord(0, 1+i, "s")
 		if err := e.TryEmit(&rec); !errors.Is(err, sdk.ErrBusy) {
@@ -55,7 +45,7 @@ func TestChainBusyFreesSlot(t *testing.T) {
 	if err := e.Close(ctx); err == nil {
 		t.Log("Close nil")
 	}
-	close(store.gate)
+	store.release()
 	<-e.Done()
 	st := e.Stats()
 	var dropped uint64

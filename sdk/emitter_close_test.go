@@ -19,9 +19,34 @@ import (
 // WAL segment rotation's fsync) once entered is closed.
 type slowPutStore struct {
 	*sdk.MemStore
-	gate    chan struct{}
-	entered chan struct{}
-	once    sync.Once
+	gate        chan struct{}
+	entered     chan struct{}
+	once        sync.Once
+	releaseOnce sync.Once
+}
+
+// release lets Put go on (once; later calls do nothing).
+func (s *slowPutStore) release() { s.releaseOnce.Do(func() { close(s.gate) }) }
+
+// stuckInPut starts an emitter on a slowPutStore and emits one record of
+// chain s, whose worker then hangs in Put, holding the chain's lock. The
+// test lets it go with store.release(); cleanup does too, then closes the
+// emitter.
+func stuckInPut(t *testing.T, opts sdk.EmitterOptions) (*sdk.Emitter, *slowPutStore) {
+	t.Helper()
+	store := newSlowPutStore()
+	l := coreLog(t, sdk.Config{Store: store})
+	e, err := sdk.NewEmitter(l, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.release(); e.Close(context.Background()) })
+	first := emitRecord(0, 0, "s")
+	if err := e.TryEmit(&first); err != nil {
+		t.Fatal(err)
+	}
+	<-store.entered
+	return e, store
 }
 
 func newSlowPutStore() *slowPutStore {
@@ -38,15 +63,7 @@ func (s *slowPutStore) Put(w, st string, seq uint64, rec sdk.Sealed) (sdk.Sealed
 // lock; while its Put hangs, TryEmit on that chain sheds (ErrBusy) instead
 // of sleeping on the lock until Put returns.
 func TestTryEmitDoesNotWaitForSlowStore(t *testing.T) {
-	store := newSlowPutStore()
-	l := coreLog(t, sdk.Config{Store: store})
-	e := newEmitter(t, l, sdk.EmitterOptions{Workers: 2, Depth: 64})
-	defer close(store.gate)
-	first := emitRecord(0, 0, "s")
-	if err := e.TryEmit(&first); err != nil {
-		t.Fatal(err)
-	}
-	<-store.entered
+	e, _ := stuckInPut(t, sdk.EmitterOptions{Workers: 2, Depth: 64})
 	done := make(chan error, 1)
 	go func() {
 		rec := emitRecord(0, 1, "s")
@@ -69,17 +86,7 @@ func TestTryEmitDoesNotWaitForSlowStore(t *testing.T) {
 // lock behind a slow store; Close still returns when its ctx ends, and the
 // emitter finishes once the store does.
 func TestCloseKeepsDeadlineWhileEmitWaits(t *testing.T) {
-	store := newSlowPutStore()
-	l := coreLog(t, sdk.Config{Store: store})
-	e, err := sdk.NewEmitter(l, sdk.EmitterOptions{Workers: 1, Depth: 8})
-	if err != nil {
-		t.Fatal(err)
-	}
-	first := emitRecord(0, 0, "s")
-	if err := e.TryEmit(&first); err != nil {
-		t.Fatal(err)
-	}
-	<-store.entered
+	e, store := stuckInPut(t, sdk.EmitterOptions{Workers: 1, Depth: 8})
 	emitted := make(chan error, 1)
 	go func() {
 		rec := emitRecord(0, 1, "s")
@@ -96,10 +103,10 @@ func TestCloseKeepsDeadlineWhileEmitWaits(t *testing.T) {
 			t.Errorf("Close: %v, want its ctx's error", err)
 		}
 	case <-time.After(5 * time.Second):
-		close(store.gate)
+		store.release()
 		t.Fatal("Close did not keep its 50 ms deadline while an Emit waited")
 	}
-	close(store.gate)
+	store.release()
 	<-emitted
 	select {
 	case <-e.Done():

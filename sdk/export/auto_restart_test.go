@@ -31,13 +31,7 @@ func restartSigner(t *testing.T) *sdk.Ed25519Signer {
 func openWithAuto(t *testing.T, dir string, signer sdk.Signer, every int64, cache int) (*sdk.Log, *checkpoint.Keeper, *Auto, *FileSink) {
 	t.Helper()
 	sink := &FileSink{Dir: filepath.Join(dir, "exports")}
-	auto := &Auto{Exporter: &Exporter{Sink: sink, Signer: signer}, Prev: func(w, s string) (*State, error) {
-		b, err := sink.Latest(checkpoint.Origin(w, s))
-		if err != nil || b == nil {
-			return nil, err
-		}
-		return b.State(), nil
-	}}
+	auto := &Auto{Exporter: &Exporter{Sink: sink, Signer: signer}, Prev: sink.Prev}
 	k, err := checkpoint.NewKeeper(filepath.Join(dir, "checkpoints"), signer, checkpoint.KeeperOptions{Every: every, Interval: -1, OnCheckpoint: auto.Checkpointed})
 	if err != nil {
 		t.Fatal(err)

@@ -23,13 +23,7 @@ func TestAutoExport(t *testing.T) {
 	}
 	dir := t.TempDir()
 	sink := &FileSink{Dir: filepath.Join(dir, "exports")}
-	auto := &Auto{Exporter: &Exporter{Sink: sink, Signer: signer}, Prev: func(w, s string) (*State, error) {
-		b, err := sink.Latest(checkpoint.Origin(w, s))
-		if err != nil || b == nil {
-			return nil, err
-		}
-		return b.State(), nil
-	}}
+	auto := &Auto{Exporter: &Exporter{Sink: sink, Signer: signer}, Prev: sink.Prev}
 	keeper, err := checkpoint.NewKeeper(filepath.Join(dir, "checkpoints"), signer, checkpoint.KeeperOptions{Every: 10, Interval: -1, OnCheckpoint: auto.Checkpointed})
 	if err != nil {
 		t.Fatal(err)

@@ -89,6 +89,17 @@ func (s *FileSink) Latest(origin string) (*Bundle, error) {
 	return b, nil
 }
 
+// Prev returns the state of the newest bundle of chain (writer, stream)
+// in the sink, or nil when it has none: the Auto.Prev of an Auto that
+// writes to this sink.
+func (s *FileSink) Prev(writer, stream string) (*State, error) {
+	b, err := s.Latest(checkpoint.Origin(writer, stream))
+	if err != nil || b == nil {
+		return nil, err
+	}
+	return b.State(), nil
+}
+
 // ListDir returns the paths of the *.bundle files directly in dir, sorted
 // by name (a chain's order for FileSink names); none if dir does not
 // exist.

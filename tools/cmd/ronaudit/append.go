@@ -73,13 +73,7 @@ func appendCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	if *exportDir != "" {
 		sink := &export.FileSink{Dir: *exportDir}
-		auto = &export.Auto{Exporter: &export.Exporter{Sink: sink, Signer: signer}, Prev: func(w, s string) (*export.State, error) {
-			b, err := sink.Latest(checkpoint.Origin(w, s))
-			if err != nil || b == nil {
-				return nil, err
-			}
-			return b.State(), nil
-		}}
+		auto = &export.Auto{Exporter: &export.Exporter{Sink: sink, Signer: signer}, Prev: sink.Prev}
 		kopts.OnCheckpoint = auto.Checkpointed
 	}
 	keeper, err := checkpoint.NewKeeper(filepath.Join(*dir, "checkpoints"), signer, kopts)

@@ -383,8 +383,10 @@ func (l *Log) commitLocked(c *chain, f *linked) (Pending, error) {
 		c.broken = chainError(ErrStore, h.WriterID, h.Stream, f.seq, err)
 		return Pending{}, c.broken
 	}
-	if h.Seq == 0 && l.cfg.SealInterval > 0 && c.lastSeal.IsZero() {
-		c.lastSeal = l.cfg.Clock() // the interval runs from the chain's first record
+	if l.cfg.SealInterval > 0 && c.lastSeal.IsZero() {
+		// The interval runs from the chain's first record, or from the
+		// first after the log was reopened (replay sets no start).
+		c.lastSeal = l.cfg.Clock()
 	}
 	h.Seq, h.Hash = f.seq, f.sealed.Hash
 	if f.sealed.Signed {

@@ -70,14 +70,27 @@ func (l *Log) RotateKey(next Signer) ([]Head, error) {
 	l.mu.RUnlock()
 	// Everything that refuses next is checked before anything changes: the
 	// Keeper (FollowKey) and the log's signer move on only for a rotation
-	// that can be written.
+	// that can be written. That includes each transition record's size: a
+	// chain whose records fit may have names too long for the ~110 bytes
+	// a transition adds.
+	value := transitionPrefix + hex.EncodeToString(next.Public())
+	var scratch []byte
 	for _, c := range all {
 		c.mu.Lock()
 		at, retired := c.retired[next.KeyID()]
 		writer, stream := c.head.WriterID, c.head.Stream
 		old := c.signer.KeyID()
 		named, cut, oldAt := c.successor[old], c.signerRetired != nil, c.retired[old]
+		var tooLarge error
+		if c.head.Seq > 0 && !cut && c.signer.KeyID() != next.KeyID() {
+			rec := transitionRecord(c.head, value)
+			rec.Seq, rec.Prev, rec.TsMs = c.head.Seq+1, c.head.Hash[:], uint64(l.cfg.Clock().UnixMilli())
+			scratch, tooLarge = canonical.AppendRecord(scratch[:0], &rec, l.limits)
+		}
 		c.mu.Unlock()
+		if tooLarge != nil {
+			return nil, fmt.Errorf("%w: %s/%s: its key transition record cannot be written: %w", ErrConfig, writer, stream, tooLarge)
+		}
 		if retired {
 			return nil, fmt.Errorf("%w: key %s was retired at %s/%s seq %d and cannot sign that chain again",
 				ErrConfig, next.KeyID(), writer, stream, at)
@@ -99,7 +112,6 @@ func (l *Log) RotateKey(next Signer) ([]Head, error) {
 	if f, ok := l.cfg.Observer.(KeyFollower); ok {
 		f.FollowKey(next)
 	}
-	value := transitionPrefix + hex.EncodeToString(next.Public())
 	var heads []Head
 	for _, c := range all {
 		c.mu.Lock()
@@ -129,8 +141,7 @@ func (l *Log) RotateKey(next Signer) ([]Head, error) {
 			c.mu.Unlock()
 			continue
 		}
-		rec := canonical.AuditRecord{Kind: canonical.KindPolicyChanged, WriterID: c.head.WriterID, Stream: c.head.Stream,
-			Reason: "key rotation", Attrs: []canonical.Attr{{Key: KeyTransitionAttr, Value: value}}}
+		rec := transitionRecord(c.head, value)
 		a, ticket, err := l.appendLocked(c, &rec, true)
 		if err == nil {
 			if c.retired == nil {
@@ -153,6 +164,13 @@ func (l *Log) RotateKey(next Signer) ([]Head, error) {
 		heads = append(heads, a.Head)
 	}
 	return heads, nil
+}
+
+// transitionRecord is the record RotateKey appends to the chain of head
+// to hand it to the key value names.
+func transitionRecord(head Head, value string) canonical.AuditRecord {
+	return canonical.AuditRecord{Kind: canonical.KindPolicyChanged, WriterID: head.WriterID, Stream: head.Stream,
+		Reason: "key rotation", Attrs: []canonical.Attr{{Key: KeyTransitionAttr, Value: value}}}
 }
 
 // keyState follows the key transitions of one chain during verification.

@@ -355,3 +355,50 @@ func TestTransitionMustHandOver(t *testing.T) {
 		}
 	}
 }
+
+// followRecorder is an Observer that records FollowKey calls.
+type followRecorder struct{ followed []sdk.KeyID }
+
+func (f *followRecorder) Committed(string, string, uint64, canonical.Hash, bool) {}
+func (f *followRecorder) Durable(string, string, uint64, bool)                   {}
+func (f *followRecorder) FollowKey(next sdk.Signer)                              { f.followed = append(f.followed, next.KeyID()) }
+
+// TestRotateKeyRefusesUnwritableTransition: a chain whose records fit the
+// log's limits but whose key transition (about 110 bytes more) does not
+// makes RotateKey fail before anything changes. It used to fail after the
+// log and its Keeper had moved to the new key: the rotation could never be
+// finished, and the Keeper signed with a key no transition names.
+func TestRotateKeyRefusesUnwritableTransition(t *testing.T) {
+	old, next := rotateSigner(t, "old key"), rotateSigner(t, "next key")
+	obs := &followRecorder{}
+	l := coreLog(t, sdk.Config{Signer: old, Observer: obs})
+	stream := strings.Repeat("s", 3000) // the longest a record of this test allows
+	for {
+		r := canonical.AuditRecord{WriterID: "w", Stream: stream + "s", Seq: 1, TsMs: 1, Prev: make([]byte, 32)}
+		if _, err := canonical.AppendRecord(nil, &r, canonical.DefaultLimits); err != nil {
+			break
+		}
+		stream += "s"
+	}
+	for _, s := range []string{stream, "short"} {
+		if _, err := l.Append(&canonical.AuditRecord{WriterID: "w", Stream: s, TsMs: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err := l.RotateKey(next)
+	if !errors.Is(err, sdk.ErrConfig) || !errors.Is(err, canonical.ErrTooLarge) {
+		t.Fatalf("RotateKey: %v, want ErrConfig wrapping the SizeError", err)
+	}
+	if len(obs.followed) != 0 {
+		t.Fatalf("the Keeper was told to follow %v", obs.followed)
+	}
+	if _, ok := l.Keys().Lookup(next.KeyID()); ok {
+		t.Fatal("the refused key joined the log's keys")
+	}
+	for _, s := range []string{stream, "short"} {
+		a, err := l.Append(&canonical.AuditRecord{WriterID: "w", Stream: s, TsMs: 2})
+		if err != nil || a.Record.KeyID != old.KeyID() || a.Seq != 2 {
+			t.Fatalf("%.8s: %+v, %v; want seq 2 signed by the old key", s, a, err)
+		}
+	}
+}

@@ -3,10 +3,12 @@ package export
 import (
 	"crypto/ed25519"
 	"errors"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rustyonions/ron-audit-go/canonical"
 	"github.com/rustyonions/ron-audit-go/sdk"
@@ -177,5 +179,48 @@ func TestFileSinkOriginsAndOverwrite(t *testing.T) {
 	}
 	if err := s.WriteBundle(name, []byte("y")); !errors.Is(err, ErrBundleExists) {
 		t.Fatalf("second write: %v", err)
+	}
+}
+
+// TestFileSinkPrevReadsOnChange: Prev, which Auto calls before every
+// export, reads a chain's directory only when its modification time
+// changed (it listed and parsed it every time, which made a long run of
+// small exports quadratic), and follows a change made by someone else.
+func TestFileSinkPrevReadsOnChange(t *testing.T) {
+	dir := t.TempDir()
+	signer := restartSigner(t)
+	l, k, auto, sink := openWithAuto(t, dir, signer, 5, 0)
+	appendN(t, l, 0, 10, 0) // bundles 1-5 and 6-10
+	l.Close()
+	k.Close()
+	if err := auto.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st, err := sink.Prev("w", "s")
+	if err != nil || st == nil || st.Size != 10 {
+		t.Fatalf("Prev: %+v, %v", st, err)
+	}
+	paths, err := sink.Bundles(checkpoint.Origin("w", "s"))
+	if err != nil || len(paths) != 2 {
+		t.Fatalf("bundles %v, %v", paths, err)
+	}
+	// Rewriting a file's contents leaves its directory's time alone: the
+	// sink answers from what it knows, a new one reads the file.
+	if err := os.WriteFile(paths[1], []byte("not a bundle"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if st2, err := sink.Prev("w", "s"); err != nil || st2 != st {
+		t.Fatalf("Prev read the directory again: %+v, %v", st2, err)
+	}
+	if _, err := (&FileSink{Dir: sink.Dir}).Prev("w", "s"); err == nil {
+		t.Fatal("a new sink parsed the damaged bundle")
+	}
+	// A file added (another exporter) changes the directory's time.
+	time.Sleep(10 * time.Millisecond) // past a coarse timestamp
+	if err := os.WriteFile(filepath.Join(filepath.Dir(paths[1]), "note.txt"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sink.Prev("w", "s"); err == nil {
+		t.Fatal("Prev did not see the directory change")
 	}
 }

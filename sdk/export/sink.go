@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/rustyonions/ron-audit-go/internal/fsutil"
 	"github.com/rustyonions/ron-audit-go/sdk/checkpoint"
@@ -25,6 +27,18 @@ type Sink interface {
 // bundle that already exists is not overwritten.
 type FileSink struct {
 	Dir string
+
+	// newest remembers each chain directory's newest bundle as of the
+	// directory's modification time, so that Prev, which Auto calls before
+	// every export, reads the directory only when someone else changed it
+	// (listing it each time made a long run quadratic).
+	mu     sync.Mutex
+	newest map[string]newestBundle
+}
+
+type newestBundle struct {
+	mtime time.Time
+	state *State
 }
 
 // WriteBundle writes one bundle file.
@@ -40,7 +54,23 @@ func (s *FileSink) WriteBundle(name string, data []byte) error {
 	if _, err := os.Lstat(path); err == nil {
 		return fmt.Errorf("%w: %s", ErrBundleExists, path)
 	}
-	return fsutil.WriteFileAtomic(dir, filepath.Base(path), data)
+	before, _ := os.Stat(dir)
+	if err := fsutil.WriteFileAtomic(dir, filepath.Base(path), data); err != nil {
+		return err
+	}
+	// If what Prev knew was still the directory's state just before, this
+	// bundle is now its newest (Auto writes in seq order).
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	known, ok := s.newest[dir]
+	after, err := os.Stat(dir)
+	b, perr := Parse(data)
+	if !ok || before == nil || err != nil || perr != nil || !known.mtime.Equal(before.ModTime()) {
+		delete(s.newest, dir)
+		return nil
+	}
+	s.newest[dir] = newestBundle{mtime: after.ModTime(), state: b.State()}
+	return nil
 }
 
 // path maps a bundle name to a file path under Dir, refusing names that
@@ -92,12 +122,48 @@ func (s *FileSink) Latest(origin string) (*Bundle, error) {
 // Prev returns the state of the newest bundle of chain (writer, stream)
 // in the sink, or nil when it has none: the Auto.Prev of an Auto that
 // writes to this sink.
+//
+// It reads the chain's directory only when its modification time differs
+// from what the sink last saw (after its own writes too): a bundle another
+// process writes is followed, unless the file system's timestamps are too
+// coarse to tell two writes apart.
 func (s *FileSink) Prev(writer, stream string) (*State, error) {
-	b, err := s.Latest(checkpoint.Origin(writer, stream))
-	if err != nil || b == nil {
+	origin := checkpoint.Origin(writer, stream)
+	if _, _, err := checkpoint.ParseOrigin(origin); err != nil {
 		return nil, err
 	}
-	return b.State(), nil
+	dir, err := s.path(chainDir(origin))
+	if err != nil {
+		return nil, err
+	}
+	fi, err := os.Stat(dir)
+	if os.IsNotExist(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	known, ok := s.newest[dir]
+	s.mu.Unlock()
+	if ok && known.mtime.Equal(fi.ModTime()) {
+		return known.state, nil
+	}
+	b, err := s.Latest(origin)
+	if err != nil {
+		return nil, err
+	}
+	var st *State
+	if b != nil {
+		st = b.State()
+	}
+	s.mu.Lock()
+	if s.newest == nil {
+		s.newest = map[string]newestBundle{}
+	}
+	s.newest[dir] = newestBundle{mtime: fi.ModTime(), state: st} // as of fi: a later change re-reads
+	s.mu.Unlock()
+	return st, nil
 }
 
 // ListDir returns the paths of the *.bundle files directly in dir, sorted

@@ -113,14 +113,7 @@ func TestCloseKeepsDeadlineWhileEmitWaits(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the emitter did not finish once the store returned")
 	}
-	st := e.Stats()
-	var dropped uint64
-	for _, n := range st.Dropped {
-		dropped += n
-	}
-	if st.Offered != st.Appended+st.Dedupe+dropped || st.InFlight != 0 {
-		t.Fatalf("stats %+v", st)
-	}
+	finishedStats(t, e)
 }
 
 // TestCloseAgainAfterClose: once Close has finished, every later Close

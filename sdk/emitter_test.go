@@ -34,6 +34,14 @@ func closeEmitter(t testing.TB, e *sdk.Emitter) sdk.EmitterStats {
 	if err := e.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
+	return finishedStats(t, e)
+}
+
+// finishedStats returns the stats of an emitter whose work is done, and
+// checks that they balance: every record offered is appended, a duplicate
+// or a counted drop, and nothing is left in flight or queued.
+func finishedStats(t testing.TB, e *sdk.Emitter) sdk.EmitterStats {
+	t.Helper()
 	st := e.Stats()
 	var dropped uint64
 	for _, n := range st.Dropped {

@@ -60,13 +60,7 @@ func TestRetryOfCommittedRecordOutlivesLaterFailure(t *testing.T) {
 	l := coreLog(t, sdk.Config{Signer: s})
 	var o outcomes
 	e := newEmitter(t, l, o.opts(1))
-	orig := emitRecord(0, 1, "s")
-	if err := e.TryEmit(&orig); err != nil {
-		t.Fatal(err)
-	}
-	for e.Stats().InFlight > 0 {
-		time.Sleep(time.Millisecond)
-	}
+	emitSettled(t, e, 1) // the original: committed and acknowledged
 	if st := e.Stats(); st.Appended != 1 {
 		t.Fatalf("original not appended: %+v", st)
 	}
@@ -103,13 +97,7 @@ func TestRetryOfCommittedRecordOutlivesCloseDeadline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	orig := emitRecord(0, 1, "s")
-	if err := e.TryEmit(&orig); err != nil {
-		t.Fatal(err)
-	}
-	for e.Stats().InFlight > 0 {
-		time.Sleep(time.Millisecond)
-	}
+	emitSettled(t, e, 1) // the original: committed and acknowledged
 	other := emitRecord(0, 2, "s")
 	if err := e.TryEmit(&other); err != nil {
 		t.Fatal(err)

@@ -83,6 +83,19 @@ func emitRecord(p, n int, stream string) canonical.AuditRecord {
 	}
 }
 
+// emitSettled emits record n of chain s and waits until the emitter has
+// nothing in flight: the next step of a test sees it appended (or lost).
+func emitSettled(t testing.TB, e *sdk.Emitter, n int) {
+	t.Helper()
+	r := emitRecord(0, n, "s")
+	if err := e.TryEmit(&r); err != nil {
+		t.Fatal(err)
+	}
+	for e.Stats().InFlight > 0 {
+		time.Sleep(time.Millisecond)
+	}
+}
+
 // chainAttrs verifies chain (writer, stream) of l and returns its records'
 // (p, n) attrs in seq order.
 func chainAttrs(t *testing.T, l *sdk.Log, stream string, opts sdk.VerifyOptions) [][2]int {
@@ -817,20 +830,11 @@ func TestEmitterSealInterval(t *testing.T) {
 	clock := &coreClock{now: time.UnixMilli(1764201600000)}
 	l := coreLog(t, sdk.Config{SealEvery: 1000, SealInterval: time.Minute, Clock: clock.Now})
 	e := newEmitter(t, l, sdk.EmitterOptions{Workers: 1})
-	emit := func(n int) {
-		r := emitRecord(0, n, "s")
-		if err := e.TryEmit(&r); err != nil {
-			t.Fatal(err)
-		}
-		for e.Stats().InFlight > 0 {
-			time.Sleep(time.Millisecond)
-		}
-	}
-	emit(1)
+	emitSettled(t, e, 1)
 	clock.now = clock.now.Add(59 * time.Second)
-	emit(2)
+	emitSettled(t, e, 2)
 	clock.now = clock.now.Add(time.Second)
-	emit(3)
+	emitSettled(t, e, 3)
 	closeEmitter(t, e)
 	for seq, want := range map[uint64]bool{1: false, 2: false, 3: true} {
 		if rec, ok := l.Store().Get("svc-gateway@inst-1", "s", seq); !ok || rec.Signed != want {

@@ -44,15 +44,7 @@ func TestSealIntervalAfterReopen(t *testing.T) {
 			} else {
 				e := newEmitter(t, l, sdk.EmitterOptions{Workers: 1})
 				defer closeEmitter(t, e)
-				put = func(n int) {
-					r := emitRecord(0, n, "s")
-					if err := e.TryEmit(&r); err != nil {
-						t.Fatal(err)
-					}
-					for e.Stats().InFlight > 0 {
-						time.Sleep(time.Millisecond)
-					}
-				}
+				put = func(n int) { emitSettled(t, e, n) }
 			}
 			put(2)
 			clock.now = clock.now.Add(2 * time.Minute)

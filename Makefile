@@ -72,8 +72,10 @@ interop-python:
 
 # Benchmarks with -benchmem, then the table of ratios to the calibration
 # benches of the same run and to the seed's targets.
+# COUNT rounds of every benchmark (testing/performance/bench_rounds.sh says
+# why rounds rather than -count).
 bench:
-	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count $(COUNT) ./bench | tee bench.out
+	ROUNDS=$(COUNT) BENCH='$(BENCH)' OUT=bench.out bash testing/performance/bench_rounds.sh
 	$(GO) run ./tools/cmd/benchtable < bench.out
 
 # Performance gate (tools/cmd/perfgate): ratios to the calibration benches,
@@ -89,7 +91,7 @@ PERF_SHORT = RawEd25519Sign$$|RawBLAKE3_1KiB$$|AppendHot$$|AppendSealed$$|Verify
 WAL_SNAPSHOT ?= $(CURDIR)/wal-gate.json
 
 perf-gate:
-	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./bench | tee bench.out
+	ROUNDS=5 OUT=bench.out bash testing/performance/bench_rounds.sh
 	OUT=$(WAL_SNAPSHOT) DURATION=10s bash testing/performance/audit/wal_steady.sh
 	$(GO) run ./tools/cmd/perfgate check -latency -in bench.out -wal-snapshot $(WAL_SNAPSHOT)
 
@@ -100,17 +102,18 @@ perf-gate:
 # short run in several put a ratio 11% low that the next run put back
 # (EmitterWorkers1, 2026-11-27), while a regression in the code shows in
 # both runs.
+PERF_SHORT_RUN = ROUNDS=3 BENCHTIME=300ms BENCH='$(PERF_SHORT)' OUT=bench-short.out bash testing/performance/bench_rounds.sh
 perf-gate-short:
-	$(GO) test -run '^$$' -bench '$(PERF_SHORT)' -benchmem -count 3 -benchtime 300ms ./bench | tee bench-short.out
+	$(PERF_SHORT_RUN)
 	$(GO) run ./tools/cmd/perfgate check -in bench-short.out || { \
 		echo "perf gate: red; measuring again to tell the machine's noise from a regression"; \
-		$(GO) test -run '^$$' -bench '$(PERF_SHORT)' -benchmem -count 3 -benchtime 300ms ./bench | tee bench-short.out && \
+		$(PERF_SHORT_RUN) && \
 		$(GO) run ./tools/cmd/perfgate check -in bench-short.out; }
 
 # A new baseline for the current schema version (canonical.Version); against
 # an earlier version's baseline it records the record-size and ratio change.
 rebaseline:
-	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./bench | tee bench.out
+	ROUNDS=5 OUT=bench.out bash testing/performance/bench_rounds.sh
 	$(GO) run ./tools/cmd/perfgate baseline -in bench.out -wal-snapshot testing/performance/baselines/ron-audit/wal_steady.json
 
 FUZZTIME ?= 30s

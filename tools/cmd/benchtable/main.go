@@ -4,6 +4,8 @@
 //
 //	go test -run '^$' -bench . -benchmem -count 5 ./bench | benchtable [-check]
 //
+// `make bench` feeds it testing/performance/bench_rounds.sh's output
+// instead: the same lines, with a benchmark's runs spread over the rounds.
 // With several runs of a benchmark it uses the median ns/op. With -check it
 // exits 1 when a target is missed.
 package main

@@ -171,6 +171,9 @@ type Log struct {
 	segPath   string
 	segSize   int64  // bytes of the segment, the buffered ones included
 	segFrames uint64 // frames in the segment
+	// syncedEnd is the offset in the segment up to which an fsync
+	// succeeded: the end of frame durable, when it is in this segment.
+	syncedEnd int64
 	buf       []byte // frames appended but not yet written to f
 	spare     []byte // the buffer an fsync under way wrote, for reuse
 
@@ -326,10 +329,14 @@ func syncDir(dir string) error {
 	return err
 }
 
+// syncFile is f.Sync: a variable so that tests can make an fsync fail
+// (nothing else can, short of a failing disk).
+var syncFile = (*os.File).Sync
+
 // fsync syncs f and reports it to OnFsync.
 func (l *Log) fsync(f *os.File, frames int) error {
 	t0 := time.Now()
-	if err := f.Sync(); err != nil {
+	if err := syncFile(f); err != nil {
 		return err
 	}
 	if l.opts.OnFsync != nil {
@@ -397,7 +404,7 @@ func (l *Log) recover() (Recovery, error) {
 	if _, err := f.Seek(end, io.SeekStart); err != nil {
 		return Recovery{}, &Error{Op: "open", Path: path, Err: err}
 	}
-	l.segNum, l.segPath, l.segSize, l.segFrames = res.num, path, end, last.Frames
+	l.segNum, l.segPath, l.segSize, l.segFrames, l.syncedEnd = res.num, path, end, last.Frames, end
 	return rec, nil
 }
 
@@ -427,7 +434,7 @@ func (l *Log) createSegment(num, first uint64) error {
 		f.Close()
 		return &Error{Op: "fsync", Path: l.dir, Err: err}
 	}
-	l.f, l.segNum, l.segPath, l.segSize, l.segFrames = f, num, path, SegmentHeaderSize, 0
+	l.f, l.segNum, l.segPath, l.segSize, l.segFrames, l.syncedEnd = f, num, path, SegmentHeaderSize, 0, SegmentHeaderSize
 	return nil
 }
 
@@ -686,6 +693,7 @@ func (l *Log) commitLocked() {
 	done := l.nextDone // waiters for frames up to target wait on it now
 	l.curDone, l.nextDone = done, make(chan struct{})
 	f, path, frames := l.f, l.segPath, int(target-l.durable)
+	end := l.segSize // the file's size once buf is written
 	l.mu.Unlock()
 	op := "write"
 	var err error
@@ -701,14 +709,37 @@ func (l *Log) commitLocked() {
 		l.spare = buf[:0]
 	}
 	l.syncing = false
-	if err != nil {
+	switch {
+	case err != nil && op == "fsync":
+		l.failLocked(op, path, l.dropUnsynced(f, err))
+	case err != nil:
 		l.failLocked(op, path, err)
-	} else if target > l.durable {
-		l.durable = target
+	case target > l.durable:
+		l.durable, l.syncedEnd = target, end
 		l.durableAt.Store(target)
 	}
 	release(done)
 	l.cond.Broadcast()
+}
+
+// dropUnsynced is called with mu held once an fsync of f, the current
+// segment, failed with err: it cuts f back to syncedEnd, dropping every
+// frame that no fsync covered (none of them was acknowledged), and
+// returns err, or err with the failure of the cut.
+//
+// After a failed fsync the kernel may keep the pages it could not write
+// in its cache, marked clean, and report the error only once: a Log
+// opened on the directory in the same boot would read the lost frames
+// from the cache, fsync without error, and append after them frames it
+// acknowledges, which a crash (or the cache's eviction) then strands
+// behind a hole. Truncating drops those pages from the cache.
+func (l *Log) dropUnsynced(f *os.File, err error) error {
+	if terr := f.Truncate(l.syncedEnd); terr != nil {
+		return fmt.Errorf("%w; cutting the frames it did not make durable failed too (%w): "+
+			"reopening the log before the machine restarts may take in frames that are not on disk", err, terr)
+	}
+	_ = syncFile(f) // best effort: a reopen appends to, and fsyncs, the cut file anyway
+	return err
 }
 
 // rotateLocked makes the current segment durable, closes it and starts
@@ -725,7 +756,7 @@ func (l *Log) rotateLocked() error {
 	}
 	target := l.next - 1
 	if err := l.fsync(l.f, int(target-l.durable)); err != nil {
-		return l.failLocked("fsync", l.segPath, err)
+		return l.failLocked("fsync", l.segPath, l.dropUnsynced(l.f, err))
 	}
 	l.durable, l.covered = target, target
 	l.durableAt.Store(target)

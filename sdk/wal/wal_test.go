@@ -769,3 +769,79 @@ func TestChecksumIsISCSI(t *testing.T) {
 		t.Fatalf("checksum(123456789) = %#08x, want 0xe3069283", got)
 	}
 }
+
+// failSegmentFsyncs makes every fsync of a segment file fail with EIO
+// until the test ends (the fsyncs of the directory still work).
+func failSegmentFsyncs(t *testing.T) {
+	t.Cleanup(func() { syncFile = (*os.File).Sync })
+	syncFile = func(f *os.File) error {
+		if strings.HasSuffix(f.Name(), ".seg") {
+			return &os.PathError{Op: "sync", Path: f.Name(), Err: syscall.EIO}
+		}
+		return f.Sync()
+	}
+}
+
+// TestFsyncFailureDropsUnsynced: after a failed fsync the kernel may
+// keep the pages it could not write in its cache, marked clean, and
+// report the error only once ("fsyncgate"). A reopen in the same boot
+// would read the frames from the cache, its fsync would succeed, and
+// frames that are not on disk would become part of the log, with
+// acknowledged ones appended after them. The failed Log must cut every
+// frame no fsync covered, so that a reopen finds exactly the durable
+// frames, whether the fsync failed in a commit, a rotation or Close.
+func TestFsyncFailureDropsUnsynced(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		opts Options
+	}{
+		{"always", Options{Fsync: FsyncAlways}},
+		{"batch", Options{Fsync: FsyncBatch}},
+		{"rotation", Options{Fsync: FsyncNever, AllowNoFsync: true, SegmentBytes: MinSegmentBytes}},
+		{"close", Options{Fsync: FsyncNever, AllowNoFsync: true}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := logDir(t)
+			l, _ := mustOpen(t, dir, c.opts)
+			const durable = 3
+			for i := uint64(1); i <= durable; i++ {
+				if _, err := l.Append(payloadFor(i)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := l.Sync(); err != nil {
+				t.Fatal(err)
+			}
+			failSegmentFsyncs(t)
+			var err error
+			for i := uint64(durable + 1); i <= 40 && err == nil; i++ {
+				var idx uint64
+				if idx, err = l.Append(payloadFor(i)); err == nil && c.opts.Fsync != FsyncNever {
+					err = l.WaitDurable(idx)
+				}
+			}
+			if cerr := l.Close(); err == nil {
+				err = cerr
+			}
+			if !errors.Is(err, ErrPoisoned) || !errors.Is(err, syscall.EIO) {
+				t.Fatalf("appending with failing fsyncs: %v", err)
+			}
+			syncFile = (*os.File).Sync
+			fs, rec, err := readAll(t, dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rec.Frames != durable || rec.TornBytes != 0 {
+				t.Fatalf("after the failed fsync the log holds %+v, want exactly the %d durable frames", rec, durable)
+			}
+			checkFrames(t, fs, durable)
+			l2, _ := mustOpen(t, dir, c.opts)
+			if idx, err := l2.AppendDurable(payloadFor(durable + 1)); err != nil || idx != durable+1 {
+				t.Fatalf("append after reopen: %d, %v", idx, err)
+			}
+			if err := l2.Close(); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}

@@ -260,6 +260,15 @@ func Open(dir string, opts Options) (*Log, Recovery, error) {
 func prepareDir(dir string) error {
 	fi, err := os.Stat(dir)
 	if errors.Is(err, fs.ErrNotExist) {
+		// top is the highest directory MkdirAll creates: each new entry,
+		// from dir's up to top's, must reach the disk in its parent.
+		top := dir
+		for p := filepath.Dir(top); p != top; p = filepath.Dir(top) {
+			if _, err := os.Lstat(p); err == nil {
+				break
+			}
+			top = p
+		}
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return &Error{Op: "open", Path: dir, Reason: "creating the log directory", Err: err}
 		}
@@ -267,10 +276,14 @@ func prepareDir(dir string) error {
 		if err := os.Chmod(dir, 0o700); err != nil {
 			return &Error{Op: "open", Path: dir, Reason: "creating the log directory", Err: err}
 		}
-		if err := syncDir(filepath.Dir(dir)); err != nil {
-			return &Error{Op: "fsync", Path: filepath.Dir(dir), Err: err}
+		for d := dir; ; d = filepath.Dir(d) {
+			if err := syncDir(filepath.Dir(d)); err != nil {
+				return &Error{Op: "fsync", Path: filepath.Dir(d), Err: err}
+			}
+			if d == top {
+				return nil
+			}
 		}
-		return nil
 	}
 	if err != nil {
 		return &Error{Op: "open", Path: dir, Err: err}
@@ -322,7 +335,7 @@ func syncDir(dir string) error {
 	if err != nil {
 		return err
 	}
-	err = d.Sync()
+	err = syncFile(d)
 	if cerr := d.Close(); err == nil {
 		err = cerr
 	}

@@ -845,3 +845,28 @@ func TestFsyncFailureDropsUnsynced(t *testing.T) {
 		})
 	}
 }
+
+// TestOpenSyncsNewAncestors: Open of a log directory whose parents do not
+// exist yet creates them, and must fsync each new directory's entry in its
+// parent; else a crash can take the whole log, acknowledged frames and
+// all, with a directory whose entry never reached the disk.
+func TestOpenSyncsNewAncestors(t *testing.T) {
+	base := t.TempDir()
+	dir := filepath.Join(base, "a", "b", "wal")
+	var mu sync.Mutex
+	synced := map[string]bool{}
+	t.Cleanup(func() { syncFile = (*os.File).Sync })
+	syncFile = func(f *os.File) error {
+		mu.Lock()
+		synced[f.Name()] = true
+		mu.Unlock()
+		return f.Sync()
+	}
+	l, _ := mustOpen(t, dir, Options{})
+	defer l.Close()
+	for _, d := range []string{base, filepath.Join(base, "a"), filepath.Join(base, "a", "b"), dir} {
+		if !synced[d] {
+			t.Errorf("directory %s was not fsynced after an entry was created in it", d)
+		}
+	}
+}

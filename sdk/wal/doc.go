@@ -45,7 +45,8 @@
 //
 // Many goroutines may append and wait at once; they share fsyncs. A failed
 // write or fsync poisons the Log: nothing more is acknowledged and every
-// call returns the error (ErrPoisoned). A failed fsync also cuts the
+// call returns the error (ErrPoisoned), but WaitDurable of a frame made
+// durable before. A failed fsync also cuts the
 // segment back to the last frame an fsync covered, so that a reopen does
 // not take in frames the kernel kept in its cache but failed to write. Options.OnFsync reports each
 // fsync's duration, for a wal_fsync_seconds metric.

@@ -26,7 +26,8 @@ var (
 	ErrVersion = errors.New("wal: unsupported segment format version")
 	// ErrPoisoned matches the error of a failed write or fsync. The Log
 	// that hit it acknowledges nothing more: every later call returns the
-	// same error.
+	// same error, but WaitDurable of a frame an fsync covered before the
+	// failure, which returns nil.
 	ErrPoisoned = errors.New("wal: log failed a write or fsync and accepts no more")
 	// ErrPayloadSize matches an Append of an empty payload or one larger
 	// than MaxPayload. The log is unchanged and stays usable.

@@ -179,11 +179,10 @@ type Log struct {
 
 	next    uint64 // index of the next frame
 	durable uint64 // every frame up to here is fsynced
-	// durableAt mirrors durable and failed mirrors err != nil, for the
-	// FsyncBatch waiters an fsync wakes: they check them without mu, so a
-	// batch of waiters does not queue on mu just to learn they are done.
+	// durableAt mirrors durable, for the FsyncBatch waiters an fsync
+	// wakes: they check it without mu, so a batch of waiters does not
+	// queue on mu just to learn they are done.
 	durableAt    atomic.Uint64
-	failed       atomic.Bool
 	covered      uint64    // every frame up to here is covered by an fsync done or under way
 	pendingSince time.Time // append time of frame covered+1 (FsyncBatch)
 	syncing      bool      // an fsync is under way without mu
@@ -555,11 +554,13 @@ func (l *Log) AppendDurable(payload []byte) (uint64, error) {
 // fsynced, as the policy says: FsyncAlways fsyncs now (or shares an fsync
 // under way), FsyncBatch waits for the group commit, FsyncNever returns at
 // once. It returns an error, and never nil, if the fsync that would have
-// covered the frame failed; after such a failure every call returns that
-// error. WaitDurable(0) returns at once; an index not yet appended is an
-// error matching ErrNotAppended.
+// covered the frame failed; after a failed write or fsync it returns that
+// error for every frame no fsync covered before the failure (a frame one
+// did cover stays durable: WaitDurable returns nil for it).
+// WaitDurable(0) returns at once; an index not yet appended is an error
+// matching ErrNotAppended.
 func (l *Log) WaitDurable(index uint64) error {
-	if l.opts.Fsync == FsyncBatch && index <= l.durableAt.Load() && !l.failed.Load() {
+	if l.opts.Fsync == FsyncBatch && index <= l.durableAt.Load() {
 		return nil // durable already: most frames of a batch, once it is
 	}
 	for {
@@ -570,7 +571,7 @@ func (l *Log) WaitDurable(index uint64) error {
 		<-ch
 		// The common wake-up: the fsync made index durable. Say so
 		// without mu, which every waiter of the batch would queue on.
-		if l.durableAt.Load() >= index && !l.failed.Load() {
+		if l.durableAt.Load() >= index {
 			return nil
 		}
 	}
@@ -583,6 +584,8 @@ func (l *Log) waitStep(index uint64) (chan struct{}, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	switch {
+	case index < l.next && index <= l.durable:
+		return nil, nil // durable, whatever happened since
 	case l.err != nil:
 		return nil, l.err
 	case index >= l.next:
@@ -591,8 +594,6 @@ func (l *Log) waitStep(index uint64) (chan struct{}, error) {
 		return nil, nil
 	case l.opts.Fsync == FsyncAlways:
 		return nil, l.syncToLocked(index)
-	case l.durable >= index:
-		return nil, nil
 	case l.f == nil:
 		return nil, ErrClosed
 	case index <= l.covered:
@@ -669,7 +670,6 @@ func (l *Log) failLocked(op, path string, err error) error {
 		} else {
 			l.err = &Error{Op: op, Path: path, Err: err, kind: ErrPoisoned}
 		}
-		l.failed.Store(true)
 		l.releaseAllLocked()
 		l.cond.Broadcast()
 		l.kick()

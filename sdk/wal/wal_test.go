@@ -569,7 +569,12 @@ func checkPoisoned(t *testing.T, l *Log, poison error) {
 	if _, err := l.Append(payloadFor(9)); err != poison {
 		t.Fatalf("Append after poison: %v, want %v", err, poison)
 	}
-	if err := l.WaitDurable(1); err != poison {
+	if d := l.DurableIndex(); d == 0 || l.WaitDurable(d) != nil {
+		t.Fatalf("WaitDurable(%d) of a frame made durable before the poison: %v", d, l.WaitDurable(d))
+	}
+	if last := l.LastIndex(); last <= l.DurableIndex() {
+		t.Fatalf("no frame past the durable ones (last %d)", last)
+	} else if err := l.WaitDurable(last); err != poison {
 		t.Fatalf("WaitDurable after poison: %v", err)
 	}
 	if err := l.Sync(); err != poison {
@@ -868,5 +873,46 @@ func TestOpenSyncsNewAncestors(t *testing.T) {
 		if !synced[d] {
 			t.Errorf("directory %s was not fsynced after an entry was created in it", d)
 		}
+	}
+}
+
+// TestWaitDurableAfterPoison: a frame an fsync covered stays acknowledged
+// after a later failure poisons the log. Here the failure is the creation
+// of the next segment, after the rotation's fsync made every frame of the
+// segment durable: waiters for those frames must not be told they are
+// lost (the SDK then reports records durable in the log as dropped).
+func TestWaitDurableAfterPoison(t *testing.T) {
+	for _, pol := range []FsyncPolicy{FsyncAlways, FsyncBatch} {
+		t.Run(pol.String(), func(t *testing.T) {
+			dir := logDir(t)
+			l, _ := mustOpen(t, dir, Options{Fsync: pol, SegmentBytes: MinSegmentBytes})
+			defer l.Close()
+			// The next segment's name is taken: creating it fails.
+			if err := os.Mkdir(filepath.Join(dir, SegmentName(2)), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			var last uint64
+			var err error
+			for i := uint64(1); err == nil; i++ {
+				var idx uint64
+				if idx, err = l.Append(payloadOfSize(i, 1000)); err == nil {
+					last = idx
+				}
+			}
+			if !errors.Is(err, ErrPoisoned) || !errors.Is(err, fs.ErrExist) {
+				t.Fatalf("Append needing a new segment: %v", err)
+			}
+			if d := l.DurableIndex(); d != last {
+				t.Fatalf("DurableIndex %d, want %d (the rotation fsynced the segment)", d, last)
+			}
+			for _, i := range []uint64{1, last} {
+				if err := l.WaitDurable(i); err != nil {
+					t.Fatalf("WaitDurable(%d) of a durable frame after the poison: %v", i, err)
+				}
+			}
+			if err := l.WaitDurable(last + 1); !errors.Is(err, ErrPoisoned) {
+				t.Fatalf("WaitDurable of a frame never appended after the poison: %v", err)
+			}
+		})
 	}
 }

@@ -217,7 +217,9 @@ type Log struct {
 // leaves, is cut: the file is truncated to its last good frame and
 // fsynced, and the Recovery says what was cut. Any other damage makes
 // Open fail with a *CorruptError (ErrCorrupt) naming the file and offset,
-// and Open changes nothing. Options.Replay sees every good frame during
+// and Open changes nothing. If Open's fsync of what it recovered fails,
+// retry it only after the machine restarts: the kernel may have served
+// frames from its cache that are not on disk (FORMAT.md, "Failure"). Options.Replay sees every good frame during
 // the scan, and Options.Recovered can refuse the log before Open changes
 // it.
 func Open(dir string, opts Options) (*Log, Recovery, error) {

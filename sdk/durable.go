@@ -138,8 +138,11 @@ var ErrDurable = errors.New("sdk: durable log damaged")
 // DurableError reports a log that cannot be trusted as it is: damage the
 // WAL cannot explain as a torn tail, or a record that fails verification.
 // Nothing is cut or changed. WriterID, Stream and Seq name the record at
-// Position, or, for damage to the WAL's frames (Err is a
-// *wal.CorruptError), the last good record before it ("after" that seq).
+// Position (Seq: the seq its place in its chain holds, as in the
+// *VerifyError it wraps, whose Verified counts that chain's records
+// before it), or, for damage to the WAL's frames (Err is a
+// *wal.CorruptError) and for a record whose bytes name no chain, the last
+// good record before it ("after" that seq).
 type DurableError struct {
 	Position wal.Position
 	WriterID string
@@ -185,6 +188,10 @@ type replayer struct {
 	// trustFirst accepts the first record seen of each chain as a start
 	// (verifying one segment file out of a longer log).
 	trustFirst bool
+	// base is, for a chain trustFirst started past seq 1, the seq before
+	// its first record: failures count the chain's records verified from
+	// there (VerifyError.Verified).
+	base map[*Head]uint64
 	// only, when set, is the one chain (writer, stream) to verify; frames
 	// of other chains are skipped once their chain is known.
 	only     *[2]string
@@ -263,6 +270,7 @@ type pendingSig struct {
 	seq    uint64
 	pos    wal.Position
 	before uint64 // records replayed before this one
+	chain  int    // records of its chain verified before it (VerifyError.Verified)
 }
 
 // checkSigs checks the pending signatures in parallel and returns the
@@ -303,7 +311,7 @@ func (r *replayer) checkSigs() error {
 			}
 			r.sigErr = &DurableError{Position: p.pos, WriterID: p.head.WriterID, Stream: p.head.Stream, Seq: p.seq,
 				Err: &VerifyError{WriterID: p.head.WriterID, Stream: p.head.Stream, Seq: p.seq, Reason: ReasonBadSignature,
-					Expected: "a signature by key " + p.id.String(), Got: hexOrEmpty(p.sig[:8]) + "..."}}
+					Expected: "a signature by key " + p.id.String(), Got: hexOrEmpty(p.sig[:8]) + "...", Verified: p.chain}}
 			return r.sigErr
 		}
 	}
@@ -325,26 +333,31 @@ func (r *replayer) replay(f wal.Frame) error {
 		}
 		v, err := canonical.Open(rec.Bytes)
 		if err != nil {
-			return bad(r.last.writer, r.last.stream, r.last.seq, &VerifyError{Reason: ReasonNotCanonical, Err: err})
+			return r.unreadable(pos, rec, err)
 		}
 		writer, stream := v.WriterID(), v.Stream()
 		if r.only != nil && (string(writer) != r.only[0] || string(stream) != r.only[1]) {
 			return nil
 		}
 		h := r.chains[string(writer)][string(stream)]
+		known := h != nil
 		if h == nil {
 			h = r.head(string(writer), string(stream))
 		}
 		if got := r.hasher.RecordHash(rec.Bytes); got != rec.Hash {
-			return bad(h.WriterID, h.Stream, v.Seq(), fail(v, ReasonHashMismatch, rec.Hash.String(), got.String(), 0))
+			return r.failAt(pos, h, known, v.Seq(), fail(v, ReasonHashMismatch, rec.Hash.String(), got.String(), 0))
 		}
 		if r.trustFirst && h.Seq == 0 && v.Seq() > 1 {
 			h.Seq = v.Seq() - 1
 			copy(h.Hash[:], v.Prev())
 			h.SealedSeq = h.Seq
+			if r.base == nil {
+				r.base = map[*Head]uint64{}
+			}
+			r.base[h] = h.Seq
 		}
 		if err := VerifyLink(*h, v); err != nil {
-			return bad(h.WriterID, h.Stream, v.Seq(), err)
+			return r.failAt(pos, h, true, v.Seq(), err)
 		}
 		ks := r.keyst[h]
 		if ks == nil {
@@ -357,14 +370,15 @@ func (r *replayer) replay(f wal.Frame) error {
 				// signature with the batch (checkSigs).
 				pub, err := ks.lookup(v, rec.KeyID, r.keys)
 				if err != nil {
-					return bad(h.WriterID, h.Stream, v.Seq(), err)
+					return r.failAt(pos, h, true, v.Seq(), err)
 				}
-				r.sigs = append(r.sigs, pendingSig{pub: pub, hash: rec.Hash, sig: rec.Sig, id: rec.KeyID, head: h, seq: v.Seq(), pos: pos, before: r.records})
+				r.sigs = append(r.sigs, pendingSig{pub: pub, hash: rec.Hash, sig: rec.Sig, id: rec.KeyID, head: h, seq: v.Seq(), pos: pos,
+					before: r.records, chain: int(h.Seq - r.base[h])})
 			}
 			h.SealedSeq = v.Seq()
 		}
 		if err := ks.follow(v, rec, r.keys); err != nil {
-			return bad(h.WriterID, h.Stream, v.Seq(), err)
+			return r.failAt(pos, h, true, v.Seq(), err)
 		}
 		h.Seq, h.Hash = v.Seq(), rec.Hash
 		r.last.writer, r.last.stream, r.last.seq = h.WriterID, h.Stream, h.Seq
@@ -385,9 +399,15 @@ func (r *replayer) replay(f wal.Frame) error {
 			break // its record is in an earlier segment
 		}
 		if h == nil || h.Seq != s.seq || h.Hash != s.hash {
-			return bad(s.writer, s.stream, s.seq, &VerifyError{WriterID: s.writer, Stream: s.stream, Seq: s.seq,
-				Reason: ReasonPrevMismatch, Expected: "a seal of the chain's head", Got: "a seal of another record"})
+			e := &VerifyError{WriterID: s.writer, Stream: s.stream, Seq: s.seq,
+				Reason: ReasonPrevMismatch, Expected: "a seal of the chain's head", Got: "a seal of another record"}
+			if h != nil {
+				e.Verified = int(h.Seq - r.base[h])
+			}
+			return bad(s.writer, s.stream, s.seq, e)
 		}
+		// The seal's signature is the one of record s.seq, the chain's head.
+		verified := int(s.seq - 1 - r.base[h])
 		if r.keys == nil {
 			h.SealedSeq = s.seq
 			r.seals++
@@ -404,11 +424,11 @@ func (r *replayer) replay(f wal.Frame) error {
 		}
 		if !ok {
 			return bad(s.writer, s.stream, s.seq, &VerifyError{WriterID: s.writer, Stream: s.stream, Seq: s.seq,
-				Reason: ReasonUnknownKey, Expected: "a key in force at this seq", Got: "key id " + s.id.String()})
+				Reason: ReasonUnknownKey, Expected: "a key in force at this seq", Got: "key id " + s.id.String(), Verified: verified})
 		}
 		if !canonical.VerifySignature(pub, s.hash, s.sig[:]) {
 			return bad(s.writer, s.stream, s.seq, &VerifyError{WriterID: s.writer, Stream: s.stream, Seq: s.seq,
-				Reason: ReasonBadSignature, Expected: "a signature by key " + s.id.String(), Got: "an invalid one"})
+				Reason: ReasonBadSignature, Expected: "a signature by key " + s.id.String(), Got: "an invalid one", Verified: verified})
 		}
 		h.SealedSeq = s.seq
 		r.seals++
@@ -419,6 +439,47 @@ func (r *replayer) replay(f wal.Frame) error {
 		return bad(r.last.writer, r.last.stream, r.last.seq, fmt.Errorf("unknown frame type %d", f.Type))
 	}
 	return nil
+}
+
+// failAt is the failure err (a *VerifyError) of the record at pos that
+// claims seq in chain h: reported, as VerifyChain reports it, at the seq
+// its place in the chain holds, with the count of the chain's records
+// verified before it. known says h held a record before this one (or was
+// started from a trusted head); a record that starts a chain, or that a
+// damaged name puts in a new one, keeps the seq it claims.
+func (r *replayer) failAt(pos wal.Position, h *Head, known bool, seq uint64, err error) error {
+	var ve *VerifyError
+	if errors.As(err, &ve) {
+		if known {
+			seq = h.Seq + 1
+			ve.Verified = int(h.Seq - r.base[h])
+		}
+		ve.Seq = seq
+	}
+	return &DurableError{Position: pos, WriterID: h.WriterID, Stream: h.Stream, Seq: seq, Err: err}
+}
+
+// unreadable is the failure of a record at pos whose bytes are not a
+// canonical record (openErr). Its stored hash is checked first, as
+// VerifyChain does: bytes changed since they were hashed are a hash
+// mismatch, whatever the change broke. The record is named as far as its
+// bytes still give a chain; when they give none, the failure follows the
+// last good record of the log.
+func (r *replayer) unreadable(pos wal.Position, rec Sealed, openErr error) error {
+	e := &VerifyError{Reason: ReasonNotCanonical, Err: openErr}
+	if got := r.hasher.RecordHash(rec.Bytes); got != rec.Hash {
+		e = &VerifyError{Reason: ReasonHashMismatch, Expected: rec.Hash.String(), Got: got.String()}
+	}
+	v, err := canonical.OpenAuditRecord(rec.Bytes) // only the Cap'n Proto form checked
+	if err != nil || len(v.WriterID()) == 0 || len(v.Stream()) == 0 {
+		return &DurableError{Position: pos, WriterID: r.last.writer, Stream: r.last.stream, Seq: r.last.seq, After: true, Err: e}
+	}
+	e.WriterID, e.Stream = string(v.WriterID()), string(v.Stream())
+	h := r.chains[e.WriterID][e.Stream]
+	if h == nil {
+		return &DurableError{Position: pos, WriterID: e.WriterID, Stream: e.Stream, Seq: v.Seq(), Err: e}
+	}
+	return r.failAt(pos, h, true, v.Seq(), e)
 }
 
 // wrapCorrupt turns the WAL's corruption report into a DurableError that
@@ -731,7 +792,7 @@ func VerifyDir(dir string, keys *KeySet, allowUnsealedTail bool, progress func(r
 	if err != nil {
 		return sum, err
 	}
-	return sum, unsealed(sum.Heads, allowUnsealedTail)
+	return sum, r.unsealed(sum.Heads, allowUnsealedTail)
 }
 
 // VerifyDirChain verifies the one chain (writer, stream) of a durable log
@@ -764,7 +825,7 @@ func VerifyDirChain(dir, writer, stream string, keys *KeySet, allowUnsealedTail 
 	if err != nil {
 		return res, err
 	}
-	return res, unsealed([]Head{res.Head}, allowUnsealedTail)
+	return res, r.unsealed([]Head{res.Head}, allowUnsealedTail)
 }
 
 // VerifySegment verifies one segment file of a durable log on its own, as
@@ -794,19 +855,25 @@ func verifySegment(path string, keys *KeySet, allowUnsealedTail bool, progress f
 	if err != nil {
 		return sum, err
 	}
-	return sum, unsealed(sum.Heads, allowUnsealedTail)
+	return sum, r.unsealed(sum.Heads, allowUnsealedTail)
 }
 
-func unsealed(heads []Head, allow bool) error {
+// unsealed fails on the first of heads with an unsealed tail, unless
+// allow. The count is of the chain's records before the tail.
+func (r *replayer) unsealed(heads []Head, allow bool) error {
 	if allow {
 		return nil
 	}
 	for _, h := range heads {
 		if h.SealedSeq < h.Seq {
+			var base uint64
+			if p := r.chains[h.WriterID][h.Stream]; p != nil {
+				base = r.base[p]
+			}
 			return &DurableError{WriterID: h.WriterID, Stream: h.Stream, Seq: h.SealedSeq + 1,
 				Err: &VerifyError{WriterID: h.WriterID, Stream: h.Stream, Seq: h.SealedSeq + 1, Reason: ReasonUnsealedTail,
 					Expected: "a signature at or after seq " + strconv.FormatUint(h.SealedSeq+1, 10),
-					Got:      "no signature after seq " + strconv.FormatUint(h.SealedSeq, 10)}}
+					Got:      "no signature after seq " + strconv.FormatUint(h.SealedSeq, 10), Verified: int(h.SealedSeq - base)}}
 		}
 	}
 	return nil

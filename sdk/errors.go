@@ -56,6 +56,9 @@ type VerifyError struct {
 
 func (e *VerifyError) Error() string {
 	s := "verify " + e.WriterID + "/" + e.Stream + " seq " + strconv.FormatUint(e.Seq, 10) + ": " + string(e.Reason)
+	if e.WriterID == "" && e.Stream == "" && e.Seq == 0 {
+		s = "verify: " + string(e.Reason) // bytes that name no chain (a *DurableError says where they are)
+	}
 	if e.Expected != "" || e.Got != "" {
 		s += ": expected " + e.Expected + ", got " + e.Got
 	}

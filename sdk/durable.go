@@ -419,7 +419,11 @@ func (r *replayer) replay(f wal.Frame) error {
 				pub, ok = p, true
 			}
 			if at, retired := ks.retired[s.id]; retired && s.seq > at {
-				ok = false
+				// As for a record signature (keyState.lookup): the key is
+				// known, and out of force here.
+				return bad(s.writer, s.stream, s.seq, &VerifyError{WriterID: s.writer, Stream: s.stream, Seq: s.seq,
+					Reason: ReasonRetiredKey, Expected: "a key in force at seq " + strconv.FormatUint(s.seq, 10),
+					Got: "key " + s.id.String() + ", retired at seq " + strconv.FormatUint(at, 10), Verified: verified})
 			}
 		}
 		if !ok {

@@ -131,3 +131,48 @@ func TestDurableTamperNamesPlace(t *testing.T) {
 	_, err = sdk.VerifyDir(dir, keys, false, nil)
 	durableFailure(t, "replace a signature", err, at(8), sdk.ReasonBadSignature, 5, 4)
 }
+
+// TestDurableSealByRetiredKey: a seal frame signed by a key the chain
+// retired is retired_key, as a record signature by it is; it was
+// unknown_key, and ronaudit verify told the user to give the signer's
+// public key, which they had given.
+func TestDurableSealByRetiredKey(t *testing.T) {
+	old, next := rotateSigner(t, "seal old"), rotateSigner(t, "seal next")
+	dir := filepath.Join(t.TempDir(), "wal")
+	l, _ := durableOpen(t, dir, sdk.Config{Signer: old, SealEvery: 100}, sdk.DurableOptions{})
+	coreAppend(t, l, 3)
+	if _, err := l.RotateKey(next); err != nil { // seq 4, signed by old
+		t.Fatal(err)
+	}
+	coreAppendFrom(t, l, 3, 2)        // seq 5, 6: unsigned
+	if err := l.Close(); err != nil { // a seal of seq 6, by next
+		t.Fatal(err)
+	}
+	keys := sdk.NewKeySet(old.Public())
+	if _, err := sdk.VerifyDir(dir, keys, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	_, frames := durableFrames(t, dir)
+	seal := frames[len(frames)-1]
+	if seal.Payload[0] != 2 {
+		t.Fatalf("last frame is of type %d, want a seal", seal.Payload[0])
+	}
+	// The same seal signed by the retired key.
+	p := bytes.Clone(seal.Payload)
+	var hash canonical.Hash
+	copy(hash[:], p[81:113])
+	var sig sdk.Signature
+	m := canonical.SignedMessage(hash)
+	if err := old.Sign(m[:], &sig); err != nil {
+		t.Fatal(err)
+	}
+	id := old.KeyID()
+	copy(p[9:17], id[:])
+	copy(p[17:81], sig[:])
+	rewriteFrame(t, seal, p)
+	_, err := sdk.VerifyDir(dir, keys, false, nil)
+	var ve *sdk.VerifyError
+	if !errors.As(err, &ve) || ve.Reason != sdk.ReasonRetiredKey || ve.Seq != 6 || ve.Verified != 5 {
+		t.Fatalf("seal by the retired key: %v, want retired_key at seq 6", err)
+	}
+}

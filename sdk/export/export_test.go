@@ -291,6 +291,21 @@ func recordOffset(t *testing.T, data []byte, i int) int {
 	return off + frameHead
 }
 
+// wantInner checks that the *sdk.VerifyError inside e names the same seq
+// as e, the bundle's chain, and the count of the bundle's records
+// verified before it. It named the seq the damaged record claims (seq
+// 4294967304 beside "seq 8") and "0 records verified before".
+func wantInner(t *testing.T, e *Error, seq uint64, verified int) {
+	t.Helper()
+	var ve *sdk.VerifyError
+	if !errors.As(e, &ve) {
+		t.Fatalf("%v: no *sdk.VerifyError inside", e)
+	}
+	if e.Seq != seq || ve.Seq != seq || ve.Verified != verified || ve.WriterID != testWriter || ve.Stream != testStream {
+		t.Fatalf("%v: want seq %d of %s/%s, %d verified before", e, seq, testWriter, testStream, verified)
+	}
+}
+
 func TestTamper(t *testing.T) {
 	signer, other := newSigner(t, 4), newSigner(t, 5)
 	vs, keys := verifiersOf(signer)
@@ -322,6 +337,7 @@ func TestTamper(t *testing.T) {
 		if e.Seq != 8 || !errors.Is(e, sdk.ErrHashMismatch) {
 			t.Fatalf("seq %d err %v", e.Seq, e.Err)
 		}
+		wantInner(t, e, 8, 2)
 	})
 	t.Run("signature", func(t *testing.T) {
 		data := mutate(t, good, func(b *Bundle) { b.Records[0].Sig[3] ^= 1 })
@@ -329,10 +345,12 @@ func TestTamper(t *testing.T) {
 		if e.Seq != 6 || !errors.Is(e, sdk.ErrBadSignature) {
 			t.Fatalf("seq %d err %v", e.Seq, e.Err)
 		}
+		wantInner(t, e, 6, 0)
 	})
 	t.Run("dropped link", func(t *testing.T) {
 		data := mutate(t, good, func(b *Bundle) { b.Records[1] = forked[7]; b.Records[2] = b.Records[3] })
-		wantReason(t, func() error { _, err := VerifyBundle(data, vs, keys); return err }(), ErrRecord, "broken chain")
+		e := wantReason(t, func() error { _, err := VerifyBundle(data, vs, keys); return err }(), ErrRecord, "broken chain")
+		wantInner(t, e, 7, 1)
 	})
 	t.Run("replaced record", func(t *testing.T) {
 		// A validly signed record that is not the one the checkpoint covers.

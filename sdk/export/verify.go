@@ -319,7 +319,7 @@ func verifyRecords(b *Bundle, s *Summary, kt *keyTracker) error {
 	for i := range b.Records {
 		seq := uint64(b.PrevSize) + 1 + uint64(i)
 		if errs[i] != nil {
-			return &Error{Reason: ReasonRecord, Seq: seq, Err: errs[i]}
+			return recordErr(errs[i], s, seq, i)
 		}
 		v := views[i]
 		if i == 0 {
@@ -329,11 +329,11 @@ func verifyRecords(b *Bundle, s *Summary, kt *keyTracker) error {
 			}
 		}
 		if err := sdk.VerifyLink(head, v); err != nil {
-			return &Error{Reason: ReasonRecord, Seq: seq, Err: err}
+			return recordErr(err, s, seq, i)
 		}
 		if kt != nil {
 			if err := kt.check(b.Records[i], v, seq); err != nil {
-				return &Error{Reason: ReasonRecord, Seq: seq, Err: err}
+				return recordErr(err, s, seq, i)
 			}
 		}
 		if b.Records[i].Signed {
@@ -346,6 +346,23 @@ func verifyRecords(b *Bundle, s *Summary, kt *keyTracker) error {
 	}
 	s.Head = head
 	return nil
+}
+
+// recordErr is the failure err of the bundle's record i, at seq. The
+// *sdk.VerifyError inside names that seq (VerifyRecord and VerifyLink
+// name the seq the bytes claim, which damaged bytes make anything) and
+// counts the bundle's records verified before it; for bytes changed
+// since they were hashed, or not a record, the bundle's chain, not the
+// names the bytes give.
+func recordErr(err error, s *Summary, seq uint64, i int) error {
+	var ve *sdk.VerifyError
+	if errors.As(err, &ve) {
+		ve.Seq, ve.Verified = seq, i
+		if ve.Reason == sdk.ReasonHashMismatch || ve.Reason == sdk.ReasonNotCanonical {
+			ve.WriterID, ve.Stream = s.WriterID, s.Stream
+		}
+	}
+	return &Error{Reason: ReasonRecord, Seq: seq, Err: err}
 }
 
 // Named is one bundle of a sequence and the name errors give it.

@@ -236,6 +236,21 @@ func TestCheckpointSealedPolicy(t *testing.T) {
 	if _, err := VerifyChain(sdk.NewSliceIterator(recs[:15]), nil, vs, hist, sdk.VerifyOptions{}); !errors.Is(err, ErrRollback) {
 		t.Fatalf("cut chain: %v", err)
 	}
+	// Every record gone: rolled back too. It was origin_mismatch ("is of
+	// ron-audit/svc@inst-1/caps, not of ron-audit//"), as if the caller
+	// had given another chain's checkpoints.
+	if _, err := VerifyChain(sdk.NewSliceIterator(nil), nil, vs, hist, sdk.VerifyOptions{}); !errors.Is(err, ErrRollback) ||
+		!strings.Contains(err.Error(), "the log has 0 records of svc@inst-1/caps") {
+		t.Fatalf("no record left: %v", err)
+	}
+	start := &sdk.Head{WriterID: "svc@inst-1", Stream: "caps"}
+	if _, err := VerifyChain(sdk.NewSliceIterator(nil), nil, vs, hist, sdk.VerifyOptions{Start: start}); !errors.Is(err, ErrRollback) {
+		t.Fatalf("no record left after a start of the chain: %v", err)
+	}
+	start.Stream = "other"
+	if _, err := VerifyChain(sdk.NewSliceIterator(nil), nil, vs, hist, sdk.VerifyOptions{Start: start}); !errors.Is(err, ErrOriginMismatch) {
+		t.Fatalf("another chain's checkpoints: %v", err)
+	}
 	// A forged checkpoint is refused.
 	forged := append([]byte(nil), hist[0]...)
 	forged[len("ron-audit/svc@inst-1/caps\n")] = '9'

@@ -39,8 +39,14 @@ func VerifyChain(it sdk.Iterator, keys *sdk.KeySet, verifiers note.Verifiers, ch
 		if err != nil {
 			return res, err
 		}
-		if cp.WriterID != res.Head.WriterID || cp.Stream != res.Head.Stream {
-			return res, newErr(ReasonOriginMismatch, "checkpoint "+strconv.Itoa(i)+" is of "+cp.Origin+", not of "+Origin(res.Head.WriterID, res.Head.Stream), nil)
+		// An empty chain without a Start names no chain: its checkpoints
+		// say which it was, and that it held records (Vouches: ErrRollback).
+		writer, stream, named := res.Head.WriterID, res.Head.Stream, res.Records > 0
+		if !named && opts.Start != nil {
+			writer, stream, named = opts.Start.WriterID, opts.Start.Stream, true
+		}
+		if named && (cp.WriterID != writer || cp.Stream != stream) {
+			return res, newErr(ReasonOriginMismatch, "checkpoint "+strconv.Itoa(i)+" is of "+cp.Origin+", not of "+Origin(writer, stream), nil)
 		}
 		if err := tree.Vouches(cp, res.Retired); err != nil {
 			return res, err

@@ -138,6 +138,15 @@ func VerifyLink(prev Head, v canonical.AuditRecordView) error {
 // (VerifyRecord), each link (VerifyLink), and that signatures cover the
 // chain up to its end. It stops at the first failure and returns it as a
 // *VerifyError whose Verified counts the records that passed before.
+//
+// What the records alone cannot show: records cut after a signed one
+// (any record, under the default policy), or every record gone (an
+// empty chain verifies, with 0 records). A head or checkpoint kept
+// elsewhere shows those (checkpoint.VerifyChain, ronaudit verify
+// --checkpoint). And keys is not bound to writers: a signature by any of
+// its keys holds in any chain that has not retired that key, so verify
+// each writer's chains with that writer's keys when writers must not be
+// able to vouch for one another's records.
 func VerifyChain(it Iterator, keys *KeySet, opts VerifyOptions) (Result, error) {
 	h := canonical.GetHasher() // the package's pool: a Hasher is about 24 KiB
 	defer canonical.PutHasher(h)

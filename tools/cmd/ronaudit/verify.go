@@ -65,7 +65,7 @@ func verifyCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	}
 	if err != nil {
 		fmt.Fprintf(stdout, "FAIL: %v\n", err)
-		fmt.Fprintf(stdout, "verified %d records before the failure\n", sum.Records)
+		fmt.Fprintf(stdout, "verified %d records of the log before the failure\n", sum.Records)
 		if errors.Is(err, sdk.ErrUnknownKey) {
 			fmt.Fprintln(stdout, "a signature is by a key none of the --pub files hold: give the signer's public key (--pub is repeatable)")
 		}

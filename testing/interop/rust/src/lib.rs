@@ -5,19 +5,22 @@
 //! `testing/vectors/v1/README.md` says a reader must:
 //!
 //! 1. `canonical` decodes as a single-segment Cap'n Proto message with no
-//!    segment table, the message is canonical, and every decoded field of the
-//!    root `AuditRecord` equals the JSON `record` rendering;
+//!    segment table, the message is canonical, every decoded field of the
+//!    root `AuditRecord` equals the JSON `record` rendering, the values follow
+//!    the rules of canonical/SPEC.md section 3 ([`check_rules`]), and the
+//!    bytes are exactly this crate's own encoding of the decoded record
+//!    (empty values as null pointers, then canonicalized: [`check_strict`]);
 //! 2. `hash` is BLAKE3 derive_key("ron-audit 2026-11-27 record hash v1") over
 //!    the canonical bytes;
 //! 3. `signature` is a valid (strict) Ed25519 signature by `publicKey` over
 //!    `RONAUDIT-SIG-V1` || hash;
-//! 4. in a `chain` file, seq counts up from 1 and prev links to the hash of
-//!    the record before (32 zero bytes for the first).
+//! 4. in a `chain` file, every record is of the first one's (writerId,
+//!    stream), seq counts up from 1 and prev links to the hash of the record
+//!    before (32 zero bytes for the first).
 //!
-//! On top of that it re-encodes the decoded record with this crate's own
-//! Cap'n Proto implementation (empty values as null pointers, then
-//! canonicalized) and requires the very same bytes, and checks `dedupeKey`
-//! (README check 5) with the same encoder when the record has one.
+//! It also checks `dedupeKey` (README check 5) with its own encoder when the
+//! record has one, and refuses every negative vector of the directory's
+//! `invalid/` ([`check_invalid_dir`]).
 //!
 //! Schemas: a vector file is decoded, rendered and re-encoded with the schema
 //! its top-level `"schema"` field names (`schema/audit.capnp`, v1, or
@@ -327,6 +330,90 @@ macro_rules! decode_v1_fields {
             origin: Origin::default(),
         }
     }};
+}
+
+/// The value rules of canonical/SPEC.md section 3 that a Cap'n Proto
+/// library does not check: v is 1, seq >= 1, writerId and stream are
+/// non-empty, prev is 32 bytes, attr keys are non-empty, sorted by their
+/// UTF-8 bytes and unique, and no text holds a NUL (Cap'n Proto text may).
+/// (Decoding checks kind and UTF-8; the re-encoding of [`check_strict`]
+/// the layout, empty is null and unknown fields.)
+pub fn check_rules(r: &Record) -> Result<(), String> {
+    if r.v != 1 {
+        return Err(format!("rule: v is {}, want 1", r.v));
+    }
+    if r.seq == 0 {
+        return Err("rule: seq is 0, want >= 1".into());
+    }
+    if r.writer_id.is_empty() {
+        return Err("rule: writerId is empty".into());
+    }
+    if r.stream.is_empty() {
+        return Err("rule: stream is empty".into());
+    }
+    if r.prev.len() != 32 {
+        return Err(format!("rule: prev is {} bytes, want 32", r.prev.len()));
+    }
+    for (i, (k, _)) in r.attrs.iter().enumerate() {
+        if k.is_empty() {
+            return Err(format!("rule: attrs[{i}].key is empty"));
+        }
+        if i > 0 && r.attrs[i - 1].0.as_bytes() >= k.as_bytes() {
+            return Err(format!(
+                "rule: attrs[{i}].key {k:?} does not sort after {:?} (bytewise, keys unique)",
+                r.attrs[i - 1].0
+            ));
+        }
+    }
+    let mut texts: Vec<(String, &str)> = vec![
+        ("writerId".into(), &r.writer_id),
+        ("stream".into(), &r.stream),
+        ("actor.capId".into(), &r.actor.cap_id),
+        ("actor.keyFpr".into(), &r.actor.key_fpr),
+        ("actor.passportId".into(), &r.actor.passport_id),
+        ("subject.contentId".into(), &r.subject.content_id),
+        ("subject.ledgerTxid".into(), &r.subject.ledger_txid),
+        ("subject.name".into(), &r.subject.name),
+        ("reason".into(), &r.reason),
+        ("traceId".into(), &r.trace_id),
+        ("origin.host".into(), &r.origin.host),
+    ];
+    for (i, (k, v)) in r.attrs.iter().enumerate() {
+        texts.push((format!("attrs[{i}].key"), k));
+        texts.push((format!("attrs[{i}].value"), v));
+    }
+    for (name, t) in texts {
+        if t.contains('\0') {
+            return Err(format!("rule: field {name} holds a NUL byte"));
+        }
+    }
+    Ok(())
+}
+
+/// Checks that `bytes`, which decoded to `r`, are exactly the format's
+/// bytes of it: the rules of section 3 ([`check_rules`]) hold, and this
+/// crate's own canonical encoding of `r` (empty values as null pointers,
+/// only the schema's fields) is the very same bytes.
+pub fn check_strict(r: &Record, bytes: &[u8]) -> Result<(), String> {
+    check_rules(r)?;
+    let re = r.encode_canonical()?;
+    if re != bytes {
+        return Err(format!(
+            "re-encoding: Rust canonical encoding of the decoded record differs from \
+             canonical\n  rust: {}\n  file: {}",
+            hex::encode(&re),
+            hex::encode(bytes)
+        ));
+    }
+    Ok(())
+}
+
+/// Strict reading (canonical/SPEC.md section 7): accepts `bytes` only if
+/// they are exactly the canonical bytes of a valid record of `schema`.
+pub fn open_strict(bytes: &[u8], schema: Schema) -> Result<Record, String> {
+    let r = decode_with(bytes, schema)?;
+    check_strict(&r, bytes)?;
+    Ok(r)
 }
 
 /// Decodes canonical bytes (one segment, no segment table) with schema v1
@@ -646,6 +733,9 @@ pub struct FileReport {
     /// The schema the records were decoded with.
     pub schema: Schema,
     pub chain: bool,
+    /// A file of negative vectors (`invalid/`): `records` counts the records
+    /// or chains that must be refused, `passed` those that were.
+    pub negative: bool,
     pub records: usize,
     pub passed: usize,
     pub failures: Vec<Failure>,
@@ -660,30 +750,46 @@ impl FileReport {
     }
 }
 
-/// Checks one record; returns its decoded seq and computed hash, which the
-/// chain check of the next record needs, even when a check failed.
+/// What the chain check needs of a record: its decoded seq, prev and
+/// (writerId, stream), and its computed hash.
+struct Link {
+    seq: Option<u64>,
+    hash: Option<[u8; 32]>,
+    prev: Option<Vec<u8>>,
+    chain: Option<(String, String)>,
+}
+
+/// Checks one record; returns what the chain check of it and of the next
+/// record needs, even when a check failed.
 fn check_record(
     rec: &Value,
     vk: Option<&ed25519_dalek::VerifyingKey>,
     schema: Schema,
     errs: &mut Vec<String>,
-) -> (Option<u64>, Option<[u8; 32]>, Option<Vec<u8>>) {
+) -> Link {
     let bytes = match hex_field(rec, "canonical", None) {
         Ok(b) => b,
         Err(e) => {
             errs.push(e);
-            return (None, None, None);
+            return Link {
+                seq: None,
+                hash: None,
+                prev: None,
+                chain: None,
+            };
         }
     };
 
     // 1. decode, canonical, fields; and our own re-encoding.
     let mut seq = None;
     let mut prev = None;
+    let mut chain = None;
     match decode_with(&bytes, schema) {
         Err(e) => errs.push(e),
         Ok(r) => {
             seq = Some(r.seq);
             prev = Some(r.prev.clone());
+            chain = Some((r.writer_id.clone(), r.stream.clone()));
             match field(rec, "record") {
                 Err(e) => errs.push(e),
                 Ok(want) => {
@@ -709,15 +815,10 @@ fn check_record(
                     }
                 }
             }
-            match r.encode_canonical() {
-                Err(e) => errs.push(e),
-                Ok(re) if re != bytes => errs.push(format!(
-                    "re-encoding: Rust canonical encoding of the decoded record differs from \
-                     canonical\n  rust: {}\n  file: {}",
-                    hex::encode(&re),
-                    hex::encode(&bytes)
-                )),
-                Ok(_) => {}
+            // Section 3 rules, and the bytes are exactly our encoding of
+            // what they hold.
+            if let Err(e) = check_strict(&r, &bytes) {
+                errs.push(e);
             }
             // 5. dedupe key: same record with seq = 0 and prev empty,
             // encoded with the same schema. The field is optional (README
@@ -772,7 +873,12 @@ fn check_record(
         }
     }
 
-    (seq, Some(hash), prev)
+    Link {
+        seq,
+        hash: Some(hash),
+        prev,
+        chain,
+    }
 }
 
 /// Checks one parsed vector file with the schema it names (v1 if none).
@@ -795,6 +901,7 @@ pub fn check_value_with(file: &str, doc: &Value, schema_override: Option<Schema>
             .to_owned(),
         schema: schema_override.unwrap_or(Schema::V1),
         chain: false,
+        negative: false,
         records: 0,
         passed: 0,
         failures: Vec::new(),
@@ -859,12 +966,30 @@ pub fn check_value_with(file: &str, doc: &Value, schema_override: Option<Schema>
     rep.records = records.len();
 
     let mut last: Option<(Option<u64>, Option<[u8; 32]>)> = None;
+    // (writerId, stream) of the first record that decoded: every record of
+    // a chain file is of that chain.
+    let mut chain_id: Option<(String, String)> = None;
     for (i, rec) in records.iter().enumerate() {
         let mut errs = Vec::new();
-        let (seq, hash, prev) = check_record(rec, vk.as_ref(), rep.schema, &mut errs);
+        let Link {
+            seq,
+            hash,
+            prev,
+            chain,
+        } = check_record(rec, vk.as_ref(), rep.schema, &mut errs);
 
         // 4. chain links.
         if rep.chain {
+            if let Some(c) = chain {
+                match &chain_id {
+                    None => chain_id = Some(c),
+                    Some(want) if *want != c => errs.push(format!(
+                        "chain: record is of ({:?}, {:?}), not of the chain ({:?}, {:?})",
+                        c.0, c.1, want.0, want.1
+                    )),
+                    Some(_) => {}
+                }
+            }
             if let (Some(seq), Some(prev)) = (seq, prev.as_ref()) {
                 match &last {
                     None => {
@@ -942,6 +1067,7 @@ pub fn check_file_with(path: &Path, schema_override: Option<Schema>) -> FileRepo
             name: "?".into(),
             schema: schema_override.unwrap_or(Schema::V1),
             chain: false,
+            negative: false,
             records: 0,
             passed: 0,
             failures: vec![Failure {
@@ -981,6 +1107,229 @@ pub fn check_dir_with(
         .iter()
         .map(|p| check_file_with(p, schema_override))
         .collect())
+}
+
+// ---------------------------------------------------------------------------
+// Negative vectors: testing/vectors/v1/invalid (README "Negative vectors")
+
+/// The negative vector files of a vectors directory, under `invalid/`.
+pub const INVALID_FILES: [&str; 2] = ["records.json", "chains.json"];
+
+/// Checks `invalid/records.json` and `invalid/chains.json` of a vectors
+/// directory; no reports when it has no `invalid` directory (v2 has none).
+/// They are vectors of schema v1 and are read with it, whatever a
+/// `--schema` override says: under the drill's v2, kind 7 is `exportDone`.
+pub fn check_invalid_dir(dir: &Path) -> Vec<FileReport> {
+    let sub = dir.join("invalid");
+    if !sub.is_dir() {
+        return Vec::new();
+    }
+    INVALID_FILES
+        .iter()
+        .map(|name| {
+            let file = format!("invalid/{name}");
+            let parsed = std::fs::read(sub.join(name))
+                .map_err(|e| format!("cannot read: {e}"))
+                .and_then(|b| {
+                    serde_json::from_slice::<Value>(&b)
+                        .map_err(|e| format!("JSON: cannot parse: {e}"))
+                });
+            match parsed {
+                Ok(doc) if *name == "records.json" => check_invalid_records(&file, &doc),
+                Ok(doc) => check_invalid_chains(&file, &doc),
+                Err(what) => {
+                    let mut rep = negative_report(&file, "?");
+                    rep.failures.push(Failure {
+                        file,
+                        record: None,
+                        what,
+                    });
+                    rep
+                }
+            }
+        })
+        .collect()
+}
+
+fn negative_report(file: &str, name: &str) -> FileReport {
+    FileReport {
+        file: file.to_owned(),
+        name: name.to_owned(),
+        schema: Schema::V1,
+        chain: false,
+        negative: true,
+        records: 0,
+        passed: 0,
+        failures: Vec::new(),
+    }
+}
+
+/// Checks a negative record file: every record has the right hash and a
+/// valid signature by `publicKey` (so that refusing it proves the rule,
+/// not a broken vector), Cap'n Proto's canonical check agrees with its
+/// `capnpCanonical`, and [`open_strict`] (schema v1) refuses it.
+pub fn check_invalid_records(file: &str, doc: &Value) -> FileReport {
+    let name = doc.get("name").and_then(Value::as_str).unwrap_or("?");
+    let mut rep = negative_report(file, name);
+    let schema = rep.schema;
+    let fail = |rep: &mut FileReport, record: Option<usize>, what: String| {
+        rep.failures.push(Failure {
+            file: file.to_owned(),
+            record,
+            what,
+        })
+    };
+    let vk = match hex_field(doc, "publicKey", Some(32)).and_then(|pk| {
+        ed25519_dalek::VerifyingKey::from_bytes(pk[..].try_into().unwrap())
+            .map_err(|e| format!("publicKey is not a valid Ed25519 key: {e}"))
+    }) {
+        Ok(vk) => vk,
+        Err(e) => {
+            fail(&mut rep, None, e);
+            return rep;
+        }
+    };
+    let records = match doc.get("records").and_then(Value::as_array) {
+        Some(r) if !r.is_empty() => r,
+        _ => {
+            fail(&mut rep, None, "JSON: \"records\" missing or empty".into());
+            return rep;
+        }
+    };
+    rep.records = records.len();
+    for (i, rec) in records.iter().enumerate() {
+        let rname = rec.get("name").and_then(Value::as_str).unwrap_or("?");
+        let mut errs = Vec::new();
+        match (
+            hex_field(rec, "canonical", None),
+            hex_field(rec, "hash", Some(32)),
+            hex_field(rec, "signature", Some(64)),
+        ) {
+            (Ok(bytes), Ok(want_hash), Ok(sig)) => {
+                let hash = blake3::derive_key(HASH_CONTEXT, &bytes);
+                if want_hash[..] != hash[..] {
+                    errs.push(format!(
+                        "vector: hash is not the hash of the bytes ({}), so a refusal proves nothing",
+                        hex::encode(hash)
+                    ));
+                }
+                let sig = ed25519_dalek::Signature::from_bytes(sig[..].try_into().unwrap());
+                let mut msg = SIG_PREFIX.to_vec();
+                msg.extend_from_slice(&hash);
+                if let Err(e) = vk.verify_strict(&msg, &sig) {
+                    errs.push(format!(
+                        "vector: signature does not verify ({e}), so a refusal proves nothing"
+                    ));
+                }
+                match rec.get("capnpCanonical").and_then(Value::as_bool) {
+                    None => errs.push("JSON: missing boolean field \"capnpCanonical\"".into()),
+                    Some(want) => {
+                        let got = is_capnp_canonical(&bytes);
+                        if got != want {
+                            errs.push(format!(
+                                "capnpCanonical: the capnp crate finds the bytes canonical: {got}, the vector says {want}"
+                            ));
+                        }
+                    }
+                }
+                if let Ok(r) = open_strict(&bytes, schema) {
+                    errs.push(format!(
+                        "accepted (seq {}, writerId {:?}), but it breaks: {}",
+                        r.seq,
+                        r.writer_id,
+                        rec.get("rule").and_then(Value::as_str).unwrap_or("?")
+                    ));
+                }
+            }
+            (a, b, c) => {
+                for e in [a.err(), b.err(), c.err()].into_iter().flatten() {
+                    errs.push(e);
+                }
+            }
+        }
+        if errs.is_empty() {
+            rep.passed += 1;
+        }
+        for e in errs {
+            fail(&mut rep, Some(i), format!("{rname}: {e}"));
+        }
+    }
+    rep
+}
+
+/// Whether the capnp crate finds `bytes` a canonical single-segment message.
+pub fn is_capnp_canonical(bytes: &[u8]) -> bool {
+    let Ok(words) = to_words(bytes) else {
+        return false;
+    };
+    let segments: [&[u8]; 1] = [capnp::Word::words_to_bytes(&words)];
+    let msg = capnp::message::Reader::new(
+        capnp::message::SegmentArray::new(&segments),
+        capnp::message::ReaderOptions::new(),
+    );
+    matches!(msg.is_canonical(), Ok(true))
+}
+
+/// Checks a negative chain file: each chain, read as a vector file with
+/// `"chain": true` ([`check_value_with`]), fails at record `failsAt` and
+/// only there, and only on chain checks: every record is valid on its own.
+pub fn check_invalid_chains(file: &str, doc: &Value) -> FileReport {
+    let name = doc.get("name").and_then(Value::as_str).unwrap_or("?");
+    let mut rep = negative_report(file, name);
+    let chains = match doc.get("chains").and_then(Value::as_array) {
+        Some(c) if !c.is_empty() => c,
+        _ => {
+            rep.failures.push(Failure {
+                file: file.to_owned(),
+                record: None,
+                what: "JSON: \"chains\" missing or empty".into(),
+            });
+            return rep;
+        }
+    };
+    rep.records = chains.len();
+    for (i, c) in chains.iter().enumerate() {
+        let cname = c.get("name").and_then(Value::as_str).unwrap_or("?");
+        let mut errs = Vec::new();
+        match c.get("failsAt").and_then(Value::as_u64) {
+            None => errs.push("JSON: missing integer field \"failsAt\"".to_owned()),
+            Some(at) => {
+                let sub = json!({
+                    "name": cname,
+                    "chain": true,
+                    "publicKey": doc.get("publicKey").cloned().unwrap_or(Value::Null),
+                    "records": c.get("records").cloned().unwrap_or(Value::Null),
+                });
+                let r = check_value_with(file, &sub, Some(Schema::V1));
+                let at = usize::try_from(at).ok();
+                if r.failures.is_empty() {
+                    errs.push(format!(
+                        "accepted, but it breaks: {}",
+                        c.get("rule").and_then(Value::as_str).unwrap_or("?")
+                    ));
+                }
+                for f in &r.failures {
+                    if f.record != at || !f.what.starts_with("chain:") {
+                        errs.push(format!(
+                            "want only chain failures at record {at:?}, got at {:?}: {}",
+                            f.record, f.what
+                        ));
+                    }
+                }
+            }
+        }
+        if errs.is_empty() {
+            rep.passed += 1;
+        }
+        for e in errs {
+            rep.failures.push(Failure {
+                file: file.to_owned(),
+                record: Some(i),
+                what: format!("{cname}: {e}"),
+            });
+        }
+    }
+    rep
 }
 
 #[cfg(test)]

@@ -1,9 +1,10 @@
 //! `ronaudit-interop [--schema v1|v2] [<vectors dir>]`: checks every *.json
-//! vector file of the directory (see lib.rs) and exits non-zero if any check
-//! failed. Each file is read with the schema its "schema" field names (v1 if
-//! none); `--schema`, or else the RONAUDIT_SCHEMA environment variable, reads
-//! every file with the given schema instead (v1, v2, or a schema path: see
-//! `Schema::parse`).
+//! vector file of the directory (see lib.rs) and the negative vectors of its
+//! `invalid/` directory (each must be refused), and exits non-zero if any
+//! check failed. Each file is read with the schema its "schema" field names
+//! (v1 if none; the negative vectors with v1); `--schema`, or else the
+//! RONAUDIT_SCHEMA environment variable, reads every other file with the
+//! given schema instead (v1, v2, or a schema path: see `Schema::parse`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -61,7 +62,7 @@ fn main() -> ExitCode {
             s.path()
         );
     }
-    let reports = match ronaudit_interop::check_dir_with(&dir, schema_override) {
+    let mut reports = match ronaudit_interop::check_dir_with(&dir, schema_override) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("rust-reader: cannot list {}: {e}", dir.display());
@@ -74,6 +75,9 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
 
+    // The negative vectors (invalid/, schema v1), which must all be refused.
+    reports.extend(ronaudit_interop::check_invalid_dir(&dir));
+
     let (mut passed, mut failed) = (0usize, 0usize);
     let mut first = None;
     for r in &reports {
@@ -84,15 +88,22 @@ fn main() -> ExitCode {
         } else {
             "FAILED"
         };
-        println!(
-            "{}: {} ({}{} records checked, {} passed, schema {}) {status}",
-            r.file,
-            r.name,
-            if r.chain { "chain, " } else { "" },
-            r.records,
-            r.passed,
-            r.schema
-        );
+        if r.negative {
+            println!(
+                "{}: {} ({} that must be refused, {} refused, schema {}) {status}",
+                r.file, r.name, r.records, r.passed, r.schema
+            );
+        } else {
+            println!(
+                "{}: {} ({}{} records checked, {} passed, schema {}) {status}",
+                r.file,
+                r.name,
+                if r.chain { "chain, " } else { "" },
+                r.records,
+                r.passed,
+                r.schema
+            );
+        }
         for f in &r.failures {
             eprintln!("  FAIL {f}");
             first.get_or_insert_with(|| f.clone());

@@ -860,3 +860,147 @@ fn v2_empty_origin_must_be_null_pointer() {
     v1.kind = 1;
     assert!(v1.encode_canonical().unwrap_err().contains("schema v1"));
 }
+
+// ---------------------------------------------------------------------------
+// Negative vectors (testing/vectors/v1/invalid)
+
+fn load_invalid(name: &str) -> (String, Value) {
+    let p = vectors_dir().join("invalid").join(name);
+    let b = std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    let v: Value = serde_json::from_slice(&b).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    (format!("invalid/{name}"), v)
+}
+
+#[test]
+fn invalid_vectors_are_refused() {
+    let reps = check_invalid_dir(&vectors_dir());
+    assert_eq!(reps.len(), INVALID_FILES.len());
+    for rep in &reps {
+        assert!(rep.failures.is_empty(), "{}: {:#?}", rep.file, rep.failures);
+        assert!(rep.negative && rep.records > 0, "{}", rep.file);
+        assert_eq!(rep.passed, rep.records, "{}", rep.file);
+    }
+    // The field-rule vectors are canonical Cap'n Proto and our own encoding
+    // of what they hold: only check_rules refuses them.
+    let (_, doc) = load_invalid("records.json");
+    let mut rules = 0;
+    for r in records(&doc) {
+        let bytes = hex::decode(r["canonical"].as_str().unwrap()).unwrap();
+        let err = open_strict(&bytes, Schema::V1).unwrap_err();
+        if r["refusal"] == "invalid" {
+            rules += 1;
+            assert!(err.starts_with("rule:"), "{}: {err}", r["name"]);
+        }
+    }
+    assert!(rules > 0, "no field-rule vectors");
+    // No directory, no reports (testing/vectors/v2 has none).
+    assert!(check_invalid_dir(&vectors_v2_dir()).is_empty());
+}
+
+#[test]
+fn check_value_applies_the_rules() {
+    // An invalid record in an ordinary vector file, with the rendering of
+    // what it decodes to, its right hash and a valid signature: refused by
+    // the rules alone.
+    let (_, doc) = load_invalid("records.json");
+    let mut checked = 0;
+    for r in records(&doc).iter().filter(|r| r["refusal"] == "invalid") {
+        let bytes = hex::decode(r["canonical"].as_str().unwrap()).unwrap();
+        let rec = decode(&bytes).unwrap();
+        let d = json!({
+            "name": r["name"], "chain": false, "publicKey": doc["publicKey"],
+            "records": [{"record": rec.to_json(), "canonical": r["canonical"],
+                         "hash": r["hash"], "signature": r["signature"]}],
+        });
+        let rep = check_value("invalid.json", &d);
+        assert_fails(&rep, Some(0), "rule:", r["name"].as_str().unwrap());
+        assert_eq!(rep.failures.len(), 1, "{:#?}", rep.failures);
+        checked += 1;
+    }
+    assert!(checked > 0);
+}
+
+#[test]
+fn invalid_vector_checks_bite() {
+    let (file, doc) = load_invalid("records.json");
+    let (_, worked) = load_dir(&vectors_dir())
+        .into_iter()
+        .find(|(f, _)| f == "worked-example.json")
+        .unwrap();
+
+    // A wrong hash or signature in the vector: the refusal would prove nothing.
+    let mut d = doc.clone();
+    flip_hex_byte(&mut records_mut(&mut d)[0], "hash", 0);
+    assert_fails(
+        &check_invalid_records(&file, &d),
+        Some(0),
+        "vector: hash",
+        "hash",
+    );
+    let mut d = doc.clone();
+    flip_hex_byte(&mut records_mut(&mut d)[0], "signature", 0);
+    assert_fails(
+        &check_invalid_records(&file, &d),
+        Some(0),
+        "vector: signature",
+        "signature",
+    );
+    // capnpCanonical must agree with the capnp crate.
+    let mut d = doc.clone();
+    let c = records(&d)[0]["capnpCanonical"].as_bool().unwrap();
+    records_mut(&mut d)[0]["capnpCanonical"] = json!(!c);
+    assert_fails(
+        &check_invalid_records(&file, &d),
+        Some(0),
+        "capnpCanonical",
+        "capnpCanonical",
+    );
+    // A valid record in its place is accepted: a failure.
+    let mut d = doc.clone();
+    for k in ["canonical", "hash", "signature"] {
+        records_mut(&mut d)[0][k] = records(&worked)[0][k].clone();
+    }
+    let rep = check_invalid_records(&file, &d);
+    assert_fails(&rep, Some(0), "accepted", "valid record");
+    assert_eq!(rep.passed, rep.records - 1);
+    // No records: nothing shown.
+    let mut d = doc.clone();
+    d["records"] = json!([]);
+    assert_fails(&check_invalid_records(&file, &d), None, "records", "empty");
+
+    let (file, doc) = load_invalid("chains.json");
+    let (_, basic) = load_dir(&vectors_dir())
+        .into_iter()
+        .find(|(f, _)| f == "chain-basic.json")
+        .unwrap();
+    // A valid chain in its place: accepted, a failure.
+    let mut d = doc.clone();
+    d["chains"][0]["records"] = json!(records(&basic)[..2]);
+    assert_fails(
+        &check_invalid_chains(&file, &d),
+        Some(0),
+        "accepted",
+        "valid chain",
+    );
+    // Failing elsewhere than failsAt, or on something else than the chain.
+    let mut d = doc.clone();
+    let at = d["chains"][0]["failsAt"].as_u64().unwrap();
+    d["chains"][0]["failsAt"] = json!(at + 1);
+    assert_fails(
+        &check_invalid_chains(&file, &d),
+        Some(0),
+        "want only chain failures",
+        "failsAt",
+    );
+    let mut d = doc.clone();
+    flip_hex_byte(&mut d["chains"][0]["records"][0], "signature", 0);
+    assert_fails(
+        &check_invalid_chains(&file, &d),
+        Some(0),
+        "want only chain failures",
+        "signature",
+    );
+    let mut d = doc.clone();
+    d["chains"] = json!([]);
+    assert_fails(&check_invalid_chains(&file, &d), None, "chains", "empty");
+}

@@ -5,13 +5,17 @@ Checks every record of every ``*.json`` vector file the way
 
 1. ``canonical`` decodes (pycapnp, using ``schema/audit.capnp``) as a
    single-segment Cap'n Proto message without a segment table whose root is an
-   ``AuditRecord``, and every decoded field equals the JSON ``record``.
+   ``AuditRecord``, and every decoded field equals the JSON ``record``; the
+   values follow the rules of ``canonical/SPEC.md`` section 3, and the bytes
+   are exactly the canonical encoding (section 2, by the schema-driven
+   encoder below) of what they decode to (``open_strict``, section 7).
 2. ``hash`` is BLAKE3 derive_key("ron-audit 2026-11-27 record hash v1") of the
    canonical bytes.
 3. ``signature`` is a valid Ed25519 signature by ``publicKey`` over
    ``b"RONAUDIT-SIG-V1" + hash``.
-4. When ``chain`` is true: seq starts at 1 with prev = 32 zero bytes, and each
-   later record has seq + 1 and prev = the previous record's hash.
+4. When ``chain`` is true: every record is of the first one's (writerId,
+   stream), seq starts at 1 with prev = 32 zero bytes, and each later record
+   has seq + 1 and prev = the previous record's hash.
 
 The ``dedupeKey`` check (README step 5) is skipped: it needs a canonical
 encoder, and the README lets readers skip it.
@@ -19,7 +23,11 @@ encoder, and the README lets readers skip it.
 When the directory has a ``checkpoints`` subfolder, each of its ``*.json``
 files is checked too (signed checkpoints, Merkle roots, inclusion and
 consistency proofs, notes that must be refused), by ``ronaudit_checkpoint``,
-and counted in the summary like a record vector file.
+and counted in the summary like a record vector file. So is each negative
+vector file of its ``invalid`` subfolder (``records.json``: bytes
+``open_strict`` must refuse although their hash and signature verify;
+``chains.json``: chains the chain check must refuse at ``failsAt``), read
+with schema v1 whatever ``RONAUDIT_SCHEMA`` says.
 
 Usage: ``python ronaudit_reader.py <vectors dir>``
 """
@@ -53,11 +61,18 @@ SIG_LEN = 64
 PUBKEY_LEN = 32
 
 _schema = None
+_other_schemas: dict[Path, Any] = {}
 
 
-def load_schema():
-    """Load (once) and return the audit.capnp schema module."""
+def load_schema(path: Path | None = None):
+    """Load (once) and return the schema module of ``path``, by default
+    SCHEMA_PATH (audit.capnp, or what RONAUDIT_SCHEMA names)."""
     global _schema
+    if path is not None and path.resolve() != SCHEMA_PATH.resolve():
+        path = path.resolve()
+        if path not in _other_schemas:
+            _other_schemas[path] = capnp.SchemaParser().load(str(path))
+        return _other_schemas[path]
     if _schema is None:
         path = SCHEMA_PATH.resolve()
         if not path.is_file():
@@ -110,29 +125,202 @@ def _render_struct(reader) -> dict:
     return out
 
 
-def decode_record(data: bytes) -> dict:
+def decode_record(data: bytes, schema_path: Path | None = None) -> dict:
     """Decode canonical bytes (one segment, no segment table) into a rendering.
 
-    Raises DecodeError when the bytes are not a readable AuditRecord.
+    Raises DecodeError when the bytes are not a readable AuditRecord. It
+    checks neither canonical form nor the field rules: open_strict does.
     """
+    return _decode(data, schema_path, strict=False)
+
+
+def open_strict(data: bytes, schema_path: Path | None = None) -> dict:
+    """Strict reading (canonical/SPEC.md section 7): the rendering of
+    ``data`` if they are exactly the canonical bytes of a valid record,
+    else DecodeError: the values break a rule of section 3 (``rule: ...``),
+    or re-encoding what pycapnp decoded (only the schema's fields, empty
+    values as null pointers) gives other bytes (``not canonical: ...``)."""
+    return _decode(data, schema_path, strict=True)
+
+
+def _decode(data: bytes, schema_path: Path | None, strict: bool) -> dict:
     if len(data) == 0:
         raise DecodeError("canonical bytes are empty")
     if len(data) % 8 != 0:
         raise DecodeError(
             f"canonical length {len(data)} is not a whole number of 8-byte words"
         )
-    schema = load_schema()
+    schema = load_schema(schema_path)
     try:
         reader = schema.AuditRecord.from_segments([data])
         # Render everything while `data` is alive; every pointer is followed
         # here, so bounds errors surface as exceptions. (Do not call
         # reader.total_size on unchecked input: in pycapnp 2.2.4 a bad pointer
         # there aborts the whole process.)
-        return _render_struct(reader)
+        rendering = _render_struct(reader)
+        if strict:
+            check_rules(rendering)
+            enc = _Encoder()
+            enc.alloc(1)  # root pointer
+            enc.put(0, _struct(*_encode_fields(reader)))
+            if bytes(enc.buf) != data:
+                raise DecodeError(
+                    "not canonical: the canonical encoding of the decoded record is other "
+                    f"bytes ({len(enc.buf)} bytes, first difference at byte "
+                    f"{_first_diff(bytes(enc.buf), data)})"
+                )
+        return rendering
     except DecodeError:
         raise
     except (capnp.KjException, RuntimeError, UnicodeDecodeError, ValueError) as e:
         raise DecodeError(f"{type(e).__name__}: {_short(str(e))}") from e
+
+
+def _first_diff(a: bytes, b: bytes) -> int:
+    return next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+
+
+def check_rules(r: dict) -> None:
+    """The value rules of canonical/SPEC.md section 3 that Cap'n Proto does
+    not know (NUL in text is refused by the encoder); raises DecodeError."""
+    if r.get("v") != 1:
+        raise DecodeError(f"rule: v is {r.get('v')}, want 1")
+    if not isinstance(r.get("kind"), str):
+        raise DecodeError(f"rule: kind {r.get('kind')} is not an enumerant of the schema")
+    if not r.get("seq"):
+        raise DecodeError("rule: seq is 0, want >= 1")
+    for f in ("writerId", "stream"):
+        if not r.get(f):
+            raise DecodeError(f"rule: {f} is empty")
+    if len(bytes.fromhex(r.get("prev", ""))) != HASH_LEN:
+        raise DecodeError(f"rule: prev is {len(r.get('prev', '')) // 2} bytes, want {HASH_LEN}")
+    keys = [a["key"] for a in r.get("attrs", [])]
+    for i, k in enumerate(keys):
+        if not k:
+            raise DecodeError(f"rule: attrs[{i}].key is empty")
+        if i > 0 and keys[i - 1].encode("utf-8") >= k.encode("utf-8"):
+            raise DecodeError(
+                f"rule: attrs[{i}].key {k!r} does not sort after {keys[i - 1]!r} "
+                "(bytewise, keys unique)"
+            )
+
+
+# --------------------------------------------------------------------------
+# Canonical encoder (canonical/SPEC.md section 2), driven by the schema: it
+# writes what a pycapnp reader holds, field by field, so anything the schema
+# does not know (wider sections, stray data bits) and any non-null empty
+# value is missing from its bytes.
+
+_DATA_BITS = {"bool": 1, "uint8": 8, "uint16": 16, "enum": 16, "uint32": 32, "uint64": 64}
+
+
+def _text_obj(s: str, name: str) -> tuple | None:
+    if "\x00" in s:
+        raise DecodeError(f"rule: field {name} holds a NUL byte")
+    b = s.encode("utf-8")
+    return ("bytes", b + b"\x00") if b else None  # rule 6: empty is null
+
+
+def _encode_fields(reader, path: str = "") -> tuple[list[int], list[Any]]:
+    """Data words and pointer objects of a struct reader, every field of
+    its schema at its place (the schema's own section sizes)."""
+    node = reader.schema.node
+    data = [0] * node.struct.dataWordCount
+    ptrs: list[Any] = [None] * node.struct.pointerCount
+    for f in node.struct.fields:
+        name = f"{path}{f.name}"
+        if f.which() != "slot" or f.discriminantValue != 0xFFFF or f.slot.hadExplicitDefault:
+            raise DecodeError(f"field {name}: groups, unions and explicit defaults are not supported")
+        t, off, v = f.slot.type.which(), f.slot.offset, reader._get(f.name)
+        if t in _DATA_BITS:
+            width = _DATA_BITS[t]
+            x = v.raw if t == "enum" else int(v)
+            bit = off * width
+            data[bit // 64] |= x << (bit % 64)
+        elif t == "text":
+            ptrs[off] = _text_obj(v, name)
+        elif t == "data":
+            ptrs[off] = ("bytes", bytes(v)) if len(v) else None
+        elif t == "struct":
+            ptrs[off] = _struct(*_encode_fields(v, f"{name}."))
+        elif t == "list" and f.slot.type.list.elementType.which() == "struct":
+            ptrs[off] = _struct_list(
+                [_encode_fields(e, f"{name}[{i}].") for i, e in enumerate(v)]
+            )
+        else:
+            raise DecodeError(f"field {name}: type {t} is not supported")
+    return data, ptrs
+
+
+def _trim(data: list[int], ptrs: list[Any]) -> tuple[list[int], list[Any]]:
+    data, ptrs = list(data), list(ptrs)
+    while data and data[-1] == 0:
+        data.pop()
+    while ptrs and ptrs[-1] is None:
+        ptrs.pop()
+    return data, ptrs
+
+
+def _struct(data: list[int], ptrs: list[Any]) -> tuple | None:
+    data, ptrs = _trim(data, ptrs)
+    if not data and not ptrs:
+        return None  # rule 6: an empty struct is null
+    return ("struct", data, ptrs)
+
+
+def _struct_list(elems: list[tuple[list[int], list[Any]]]) -> tuple | None:
+    if not elems:
+        return None  # rule 6: an empty list is null
+    trimmed = [_trim(d, p) for d, p in elems]
+    dw = max(len(d) for d, _ in trimmed)
+    pc = max(len(p) for _, p in trimmed)
+    padded = [(d + [0] * (dw - len(d)), p + [None] * (pc - len(p))) for d, p in trimmed]
+    return ("list", dw, pc, padded)
+
+
+class _Encoder:
+    """Lays objects out in preorder (section 2), each right after the last."""
+
+    def __init__(self) -> None:
+        self.buf = bytearray()
+
+    def alloc(self, words: int) -> int:
+        pos = len(self.buf) // 8
+        self.buf += bytes(8 * words)
+        return pos
+
+    def word(self, pos: int, w: int) -> None:
+        self.buf[8 * pos : 8 * pos + 8] = (w & (2**64 - 1)).to_bytes(8, "little")
+
+    def put(self, ptr: int, obj: tuple | None) -> None:
+        """Lay ``obj`` out at the end and point word ``ptr`` at it."""
+        if obj is None:
+            return
+        if obj[0] == "bytes":
+            b = obj[1]
+            start = self.alloc((len(b) + 7) // 8)
+            self.buf[8 * start : 8 * start + len(b)] = b
+            self.word(ptr, 1 | ((start - ptr - 1) << 2) | (2 << 32) | (len(b) << 35))
+        elif obj[0] == "struct":
+            _, data, ptrs = obj
+            start = self.alloc(len(data) + len(ptrs))
+            for i, w in enumerate(data):
+                self.word(start + i, w)
+            self.word(ptr, ((start - ptr - 1) << 2) | (len(data) << 32) | (len(ptrs) << 48))
+            for i, p in enumerate(ptrs):
+                self.put(start + len(data) + i, p)
+        else:  # composite list: tag word, the elements, then their objects
+            _, dw, pc, elems = obj
+            words = len(elems) * (dw + pc)
+            tag = self.alloc(1 + words)
+            self.word(tag, (len(elems) << 2) | (dw << 32) | (pc << 48))
+            self.word(ptr, 1 | ((tag - ptr - 1) << 2) | (7 << 32) | (words << 35))
+            for j, (data, _) in enumerate(elems):
+                for i, w in enumerate(data):
+                    self.word(tag + 1 + j * (dw + pc) + i, w)
+            for j, (_, ptrs) in enumerate(elems):
+                for i, p in enumerate(ptrs):
+                    self.put(tag + 1 + j * (dw + pc) + dw + i, p)
 
 
 def _short(msg: str, limit: int = 300) -> str:
@@ -310,6 +498,7 @@ def check_vector(doc: Any, label: str) -> FileResult:
 
     prev_hash: bytes | None = None  # recomputed hash of the previous record
     prev_seq: int | None = None
+    chain_id: tuple | None = None  # (writerId, stream) of the first record
     for i, entry in enumerate(records):
         where = f"{label}: record {i}"
         if not isinstance(entry, dict):
@@ -323,13 +512,19 @@ def check_vector(doc: Any, label: str) -> FileResult:
         if not isinstance(expected, dict):
             errs.append(f"{where}: 'record' rendering missing or not an object")
 
-        # 1. decode and compare every field
+        # 1. decode and compare every field; the bytes are exactly the
+        # canonical bytes of a valid record
         decoded = None
         if data is not None:
             try:
                 decoded = decode_record(data)
             except DecodeError as e:
                 errs.append(f"{where}: canonical bytes do not decode: {e}")
+            else:
+                try:
+                    open_strict(data)
+                except DecodeError as e:
+                    errs.append(f"{where}: canonical bytes refused: {e}")
         if decoded is not None and isinstance(expected, dict):
             for m in compare_rendering(decoded, expected, may_lack=may_lack):
                 errs.append(f"{where}: field mismatch: {m}")
@@ -352,6 +547,11 @@ def check_vector(doc: Any, label: str) -> FileResult:
         seq = src.get("seq")
         prev_hex = src.get("prev")
         if chain:
+            cid = (src.get("writerId"), src.get("stream"))
+            if chain_id is None:
+                chain_id = cid
+            elif cid != chain_id:
+                errs.append(f"{where}: chain: record is of {cid}, not of the chain {chain_id}")
             if not isinstance(seq, int) or isinstance(seq, bool) or not isinstance(prev_hex, str):
                 errs.append(f"{where}: chain: record has no usable seq/prev")
             elif i == 0:
@@ -395,6 +595,99 @@ def check_dir(directory: Path | str) -> list[FileResult]:
     return [check_file(p) for p in vector_files(directory)]
 
 
+# --------------------------------------------------------------------------
+# Negative vectors (the vectors dir's invalid/, README "Negative vectors")
+
+INVALID_FILES = ("records.json", "chains.json")
+
+
+def invalid_vector_files(directory: Path | str) -> list[Path]:
+    """The negative vector files of a vectors dir: none without an
+    ``invalid`` subfolder, else both (a missing one fails when read)."""
+    sub = Path(directory) / "invalid"
+    return [sub / n for n in INVALID_FILES] if sub.is_dir() else []
+
+
+def check_invalid_records(doc: Any, label: str) -> FileResult:
+    """Every record has the right hash and a valid signature by
+    ``publicKey`` (a refusal then proves the rule it breaks), and
+    open_strict refuses it, with schema v1 (the vectors' schema)."""
+    res = FileResult(Path(label))
+    errs = res.errors
+    if not isinstance(doc, dict):
+        errs.append(f"{label}: top level is not a JSON object")
+        return res
+    pub = _hex_field(doc, "publicKey", PUBKEY_LEN, label, errs)
+    records = doc.get("records")
+    if not isinstance(records, list) or not records:
+        errs.append(f"{label}: 'records' missing, not a list or empty")
+        return res
+    res.records = len(records)
+    for i, entry in enumerate(records):
+        if not isinstance(entry, dict):
+            errs.append(f"{label}: record {i}: not a JSON object")
+            continue
+        where = f"{label}: record {i} {entry.get('name')}"
+        data = _hex_field(entry, "canonical", None, where, errs)
+        want_hash = _hex_field(entry, "hash", HASH_LEN, where, errs)
+        sig = _hex_field(entry, "signature", SIG_LEN, where, errs)
+        if data is None or want_hash is None or sig is None or pub is None:
+            continue
+        h = record_hash(data)
+        if h != want_hash:
+            errs.append(f"{where}: vector: hash is not the hash of the bytes ({h.hex()}), "
+                        "so a refusal proves nothing")
+        if not verify_signature(pub, sig, h):
+            errs.append(f"{where}: vector: signature does not verify, so a refusal proves nothing")
+        try:
+            r = open_strict(data, V1_SCHEMA)
+        except DecodeError:
+            continue
+        errs.append(f"{where}: accepted (seq {r['seq']}, writerId {r['writerId']!r}), "
+                    f"but it breaks: {entry.get('rule')}")
+    return res
+
+
+def check_invalid_chains(doc: Any, label: str) -> FileResult:
+    """Each chain, checked as a vector file with ``"chain": true``, fails
+    at record ``failsAt`` and only there, on chain checks alone."""
+    res = FileResult(Path(label))
+    errs = res.errors
+    chains = doc.get("chains") if isinstance(doc, dict) else None
+    if not isinstance(chains, list) or not chains:
+        errs.append(f"{label}: 'chains' missing, not a list or empty")
+        return res
+    res.records = len(chains)
+    for i, c in enumerate(chains):
+        if not isinstance(c, dict):
+            errs.append(f"{label}: chain {i}: not a JSON object")
+            continue
+        where = f"{label}: chain {i} {c.get('name')}"
+        at = c.get("failsAt")
+        if not isinstance(at, int) or isinstance(at, bool):
+            errs.append(f"{where}: 'failsAt' missing or not an integer")
+            continue
+        sub = {"chain": True, "publicKey": doc.get("publicKey"), "records": c.get("records")}
+        got = check_vector(sub, where).errors
+        if not got:
+            errs.append(f"{where}: accepted, but it breaks: {c.get('rule')}")
+        for e in got:
+            if not e.startswith(f"{where}: record {at}: chain: "):
+                errs.append(f"{where}: want only chain failures at record {at}, got: {e}")
+    return res
+
+
+def check_invalid_file(path: Path) -> FileResult:
+    label = f"{path.parent.name}/{path.name}"
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        return FileResult(Path(label), 0, [f"{label}: cannot read JSON: {e}"])
+    if path.name == "records.json":
+        return check_invalid_records(doc, label)
+    return check_invalid_chains(doc, label)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 1:
@@ -429,6 +722,17 @@ def main(argv: list[str] | None = None) -> int:
             failed += 1
             print(f"FAIL {label} ({c.items} checkpoints, proofs and refusals, {len(c.errors)} errors)")
             for e in c.errors:
+                print(f"  {e}")
+    for p in invalid_vector_files(directory):
+        r = check_invalid_file(p)
+        label = f"{p.parent.name}/{p.name}"
+        if r.ok:
+            passed += 1
+            print(f"PASS {label} ({r.records} refused, as they must be)")
+        else:
+            failed += 1
+            print(f"FAIL {label} ({r.records} that must be refused, {len(r.errors)} errors)")
+            for e in r.errors:
                 print(f"  {e}")
     print(f"python-reader: {passed} passed, {failed} failed")
     return 0 if failed == 0 else 1

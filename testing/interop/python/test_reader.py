@@ -79,7 +79,8 @@ def test_vector_file_passes(path):
 def test_cli_passes(capsys):
     assert rr.main([str(VECTORS_DIR)]) == 0
     out = capsys.readouterr().out.strip().splitlines()
-    n = len(_files()) + len(rr.ronaudit_checkpoint.checkpoint_vector_files(VECTORS_DIR))
+    n = (len(_files()) + len(rr.ronaudit_checkpoint.checkpoint_vector_files(VECTORS_DIR))
+         + len(rr.invalid_vector_files(VECTORS_DIR)))
     assert out[-1] == f"python-reader: {n} passed, 0 failed"
 
 
@@ -302,3 +303,106 @@ def test_added_paths_of_the_drill_schema():
     finally:
         rr.SCHEMA_PATH = old
         rr._schema = None
+
+
+# ------------------------------------------------------------ negative vectors
+
+
+def _invalid(name):
+    p = VECTORS_DIR / "invalid" / name
+    return p, _load(p)
+
+
+def test_invalid_vectors_are_refused():
+    files = rr.invalid_vector_files(VECTORS_DIR)
+    assert [p.name for p in files] == list(rr.INVALID_FILES)
+    for p in files:
+        res = rr.check_invalid_file(p)
+        assert res.ok, "\n".join(res.errors)
+        assert res.records > 0, p.name
+    # The field-rule vectors are canonical Cap'n Proto and the encoder's own
+    # bytes of what they hold: only the rules refuse them.
+    _, doc = _invalid("records.json")
+    rules = [r for r in doc["records"] if r["refusal"] == "invalid"]
+    assert rules
+    for r in rules:
+        with pytest.raises(rr.DecodeError, match="^rule: "):
+            rr.open_strict(bytes.fromhex(r["canonical"]))
+
+
+def test_check_vector_reads_strictly(tmp_path):
+    # An invalid record in an ordinary vector file, with the rendering of
+    # what pycapnp decodes, its right hash and a valid signature: refused
+    # by the strict reading alone.
+    _, doc = _invalid("records.json")
+    checked = 0
+    for r in doc["records"]:
+        data = bytes.fromhex(r["canonical"])
+        try:
+            rendering = rr.decode_record(data)
+        except rr.DecodeError:
+            continue  # not UTF-8: pycapnp does not decode it at all
+        vec = {"chain": False, "publicKey": doc["publicKey"], "records": [
+            {"record": rendering, "canonical": r["canonical"], "hash": r["hash"],
+             "signature": r["signature"]}]}
+        errs = rr.check_vector(vec, r["name"]).errors
+        assert len(errs) == 1 and "record 0: canonical bytes refused: " in errs[0], (r["name"], errs)
+        checked += 1
+    assert checked >= len(doc["records"]) - 3
+
+
+def test_invalid_vector_checks_bite():
+    path, doc = _invalid("records.json")
+    label = "invalid/records.json"
+    worked = _load(VECTORS_DIR / "worked-example.json")["records"][0]
+
+    def errs(d, check=rr.check_invalid_records):
+        res = check(d, label)
+        assert not res.ok
+        return "\n".join(res.errors)
+
+    bad = copy.deepcopy(doc)
+    bad["records"][0]["hash"] = _flip_hex_byte(bad["records"][0]["hash"], 0)
+    assert "record 0 v-0: vector: hash" in errs(bad)
+    bad = copy.deepcopy(doc)
+    bad["records"][0]["signature"] = _flip_hex_byte(bad["records"][0]["signature"], 0)
+    assert "record 0 v-0: vector: signature" in errs(bad)
+    bad = copy.deepcopy(doc)
+    for k in ("canonical", "hash", "signature"):
+        bad["records"][0][k] = worked[k]
+    e = errs(bad)
+    assert "record 0 v-0: accepted" in e and e.count("\n") == 0, e
+    bad = copy.deepcopy(doc)
+    bad["records"] = []
+    assert "'records' missing" in errs(bad)
+
+    _, doc = _invalid("chains.json")
+    basic = _load(VECTORS_DIR / "chain-basic.json")["records"]
+    bad = copy.deepcopy(doc)
+    bad["chains"][0]["records"] = basic[:2]
+    assert "accepted, but it breaks" in errs(bad, rr.check_invalid_chains)
+    bad = copy.deepcopy(doc)
+    bad["chains"][0]["failsAt"] += 1
+    assert "want only chain failures at record" in errs(bad, rr.check_invalid_chains)
+    bad = copy.deepcopy(doc)
+    rec = bad["chains"][0]["records"][0]
+    rec["signature"] = _flip_hex_byte(rec["signature"], 0)
+    assert "signature does not verify" in errs(bad, rr.check_invalid_chains)
+    bad = copy.deepcopy(doc)
+    bad["chains"] = []
+    assert "'chains' missing" in errs(bad, rr.check_invalid_chains)
+
+
+def test_cli_fails_on_a_negative_vector_accepted(tmp_path, capsys):
+    # The CLI reads invalid/: a valid record there is a failure.
+    path, doc = _invalid("records.json")
+    worked = _load(VECTORS_DIR / "worked-example.json")
+    for k in ("canonical", "hash", "signature"):
+        doc["records"][0][k] = worked["records"][0][k]
+    _write(tmp_path, "worked-example.json", worked)
+    (tmp_path / "invalid").mkdir()
+    _write(tmp_path / "invalid", "records.json", doc)
+    _write(tmp_path / "invalid", "chains.json", _invalid("chains.json")[1])
+    assert rr.main([str(tmp_path)]) != 0
+    out = capsys.readouterr().out
+    assert "FAIL invalid/records.json" in out and "PASS invalid/chains.json" in out, out

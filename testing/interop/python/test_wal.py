@@ -195,6 +195,18 @@ def test_canonical_encoder_reproduces_every_vector():
         rw.strict_open(bytes(bad))
 
 
+def test_strict_open_refuses_every_invalid_vector():
+    """testing/vectors/v1/invalid/records.json: bytes whose hash and
+    signature are right but that break a rule; the WAL and bundle verifiers
+    read records with strict_open, which must refuse each."""
+    doc = json.loads((rr.DEFAULT_VECTORS_DIR / "invalid" / "records.json").read_text(encoding="utf-8"))
+    assert doc["records"]
+    for r in doc["records"]:
+        with pytest.raises(rw.CanonicalError):
+            rw.strict_open(bytes.fromhex(r["canonical"]))
+            pytest.fail(f"{r['name']}: accepted, but it breaks: {r['rule']}")
+
+
 # --------------------------------------------------------------------------
 # Logs that verify
 

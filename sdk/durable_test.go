@@ -248,29 +248,7 @@ func TestDurableCrash(t *testing.T) {
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 9))
 	acked := map[string]string{} // "stream seq" -> hash
 	for round := 0; round < *crashRounds; round++ {
-		cmd := exec.Command(exe, "-test.run=^TestDurableCrashChild$")
-		cmd.Env = append(os.Environ(), "SDK_CRASH_CHILD="+dir)
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		cmd.Stderr = os.Stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		var lines []string
-		done := make(chan struct{})
-		go func() {
-			sc := bufio.NewScanner(out)
-			for sc.Scan() {
-				lines = append(lines, sc.Text())
-			}
-			close(done)
-		}()
-		time.Sleep(time.Duration(20+rng.IntN(120)) * time.Millisecond)
-		cmd.Process.Signal(syscall.SIGKILL)
-		<-done
-		cmd.Wait()
+		lines := runDurableCrashChild(t, exe, dir, 1+rng.IntN(24))
 		for _, line := range lines {
 			f := strings.Fields(line)
 			if len(f) == 3 {
@@ -323,6 +301,65 @@ func TestDurableCrash(t *testing.T) {
 	t.Logf("%d rounds, %d records acknowledged, %d in the log", *crashRounds, len(acked), sum.Records)
 }
 
+// runDurableCrashChild starts a crash child on dir, kills it once it has
+// acknowledged n records, and returns the lines it printed after it
+// reported its log open. The kill follows the child's progress, not a
+// timer: a 20-140 ms timer from the start left most rounds to the child's
+// start-up and the replay of the growing log, slower on a loaded machine,
+// so most rounds killed a child that had appended nothing and the run
+// failed its check that records were acknowledged at all.
+func runDurableCrashChild(t *testing.T, exe, dir string, n int) []string {
+	t.Helper()
+	cmd := exec.Command(exe, "-test.run=^TestDurableCrashChild$")
+	cmd.Env = append(os.Environ(), "SDK_CRASH_CHILD="+dir)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	progress := make(chan error, 1) // nil once n records are acknowledged
+	done := make(chan struct{})
+	var lines []string
+	go func() {
+		defer close(done)
+		sc := bufio.NewScanner(out)
+		open := false
+		for !open && sc.Scan() {
+			open = sc.Text() == "ready"
+		}
+		for open && len(lines) < n && sc.Scan() {
+			lines = append(lines, sc.Text())
+		}
+		if len(lines) < n {
+			progress <- fmt.Errorf("child's output ended after %d of %d acknowledgements (log open: %v): %v", len(lines), n, open, sc.Err())
+			return
+		}
+		progress <- nil
+		for sc.Scan() {
+			lines = append(lines, sc.Text())
+		}
+	}()
+	select {
+	case err = <-progress:
+	case <-time.After(60 * time.Second):
+		err = fmt.Errorf("child did not acknowledge %d records in 60s", n)
+	}
+	cmd.Process.Signal(syscall.SIGKILL)
+	<-done
+	werr := cmd.Wait()
+	if err != nil {
+		t.Fatalf("%v (%v)\nchild stderr:\n%s", err, werr, stderr.String())
+	}
+	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
+		t.Fatalf("child ended by itself (%v)\nchild stderr:\n%s", werr, stderr.String())
+	}
+	return lines
+}
+
 // crashKeeper is the Keeper of the crash test's log: a checkpoint every 16
 // durable records, kept in the log's directory as the CLI keeps them.
 func crashKeeper(t *testing.T, dir string) *checkpoint.Keeper {
@@ -346,6 +383,8 @@ func TestDurableCrashChild(t *testing.T) {
 	}
 	var mu sync.Mutex
 	w := bufio.NewWriter(os.Stdout)
+	fmt.Fprintln(w, "ready")
+	w.Flush()
 	var wg sync.WaitGroup
 	for g := 0; g < 4; g++ {
 		wg.Add(1)

@@ -30,7 +30,7 @@ func TestRotateAfterEmitterFailedFirst(t *testing.T) {
 	if err != nil || len(heads) != 1 {
 		t.Fatalf("%+v %v", heads, err)
 	}
-	e2 := newEmitter(t, l, sdk.EmitterOptions{Workers: 2})
+	e2 := newEmitter(t, l, sdk.EmitterOptions{Workers: 2, Shed: sdk.ShedBlock})
 	for n := range 3 {
 		r := emitRecord(0, n, "fresh")
 		if err := e2.TryEmit(&r); err != nil {

@@ -17,6 +17,14 @@ import (
 	"github.com/rustyonions/ron-audit-go/sdk"
 )
 
+// newEmitter starts an emitter on l that Close ends at cleanup.
+//
+// A test that needs every record accepted and does not test shedding uses
+// ShedBlock: under ShedDrop, TryEmit also sheds a record whose chain's
+// lock a worker has held for 10 ms, and a loaded host's OS stops a worker
+// holding it that long (11-48 ms measured on the 2-vCPU CI machine, under
+// -race with other packages' tests running), so such a test failed now
+// and then with ErrBusy.
 func newEmitter(t testing.TB, l *sdk.Log, opts sdk.EmitterOptions) *sdk.Emitter {
 	t.Helper()
 	e, err := sdk.NewEmitter(l, opts)
@@ -286,7 +294,7 @@ func TestEmitterEmitWaits(t *testing.T) {
 func TestEmitterClose(t *testing.T) {
 	t.Run("drains", func(t *testing.T) {
 		l := coreLog(t, sdk.Config{})
-		e := newEmitter(t, l, sdk.EmitterOptions{})
+		e := newEmitter(t, l, sdk.EmitterOptions{Shed: sdk.ShedBlock})
 		for n := range 500 {
 			rec := emitRecord(0, n, "s")
 			if err := e.TryEmit(&rec); err != nil {
@@ -398,7 +406,7 @@ func TestEmitterRejects(t *testing.T) {
 // at once, and the fields the emitter fills are zero again.
 func TestEmitterReusesRecord(t *testing.T) {
 	l := coreLog(t, sdk.Config{})
-	e := newEmitter(t, l, sdk.EmitterOptions{})
+	e := newEmitter(t, l, sdk.EmitterOptions{Shed: sdk.ShedBlock})
 	rec := emitRecord(0, 0, "s")
 	rec.TsMs = 0
 	for n := range 100 {
@@ -425,7 +433,7 @@ func TestEmitterDedupe(t *testing.T) {
 	l := coreLog(t, sdk.Config{Signer: g})
 	var mu sync.Mutex
 	var acks []sdk.EmitAck
-	e := newEmitter(t, l, sdk.EmitterOptions{OnDurable: func(a sdk.EmitAck) {
+	e := newEmitter(t, l, sdk.EmitterOptions{Shed: sdk.ShedBlock, OnDurable: func(a sdk.EmitAck) {
 		mu.Lock()
 		acks = append(acks, a)
 		mu.Unlock()
@@ -525,7 +533,7 @@ func TestEmitterSinkFailure(t *testing.T) {
 func TestEmitterNotDurable(t *testing.T) {
 	store := &coreUndurableStore{MemStore: sdk.NewMemStore(0), fail: true}
 	l := coreLog(t, sdk.Config{Store: store})
-	e := newEmitter(t, l, sdk.EmitterOptions{})
+	e := newEmitter(t, l, sdk.EmitterOptions{Shed: sdk.ShedBlock})
 	for n := range 5 {
 		rec := emitRecord(0, n, "s")
 		if err := e.TryEmit(&rec); err != nil && !errors.Is(err, sdk.ErrStore) {
@@ -725,7 +733,9 @@ func TestEmitterSlowOnDurable(t *testing.T) {
 	var mu sync.Mutex
 	var acked []uint64
 	l := coreLog(t, sdk.Config{})
-	e := newEmitter(t, l, sdk.EmitterOptions{Workers: 2, OnDurable: func(a sdk.EmitAck) {
+	// ShedBlock: TryEmit waits for the chain's lock, so a lock held while
+	// OnDurable runs shows as TryEmit blocked.
+	e := newEmitter(t, l, sdk.EmitterOptions{Workers: 2, Shed: sdk.ShedBlock, OnDurable: func(a sdk.EmitAck) {
 		if a.Seq == 1 {
 			close(entered)
 			<-gate

@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -60,15 +62,23 @@ func TestHost(t *testing.T) {
 			}
 			_, metrics := get("/metrics")
 			for _, want := range []string{
-				`audit_appended_total{kind="get_served",stream="objects"} 10`,
 				`audit_appended_total{kind="index_write",stream="index"}`,
-				`busy_rejections_total{endpoint="emit"} 0`,
 				`audit_verify_fail_total{reason="hash_mismatch"} 0`,
 				`audit_queue_depth`, `go_goroutines`,
 			} {
 				if !strings.Contains(metrics, want) {
 					t.Errorf("/metrics lacks %s", want)
 				}
+			}
+			// Each request is audited, or its record shed and counted:
+			// the host serves either way (serveObject). The emitter sheds
+			// only when a worker holds the chain's lock for 10 ms, which a
+			// loaded machine's OS sometimes makes it do: the test asserted
+			// none was shed, and failed now and then on the CI machine.
+			objects := metricValue(t, metrics, `audit_appended_total{kind="get_served",stream="objects"}`)
+			shed := metricValue(t, metrics, `busy_rejections_total{endpoint="emit"}`)
+			if objects > 10 || objects+shed < 10 {
+				t.Errorf("10 requests: %v records appended, %v shed", objects, shed)
 			}
 			if walDir != "" && !strings.Contains(metrics, "wal_fsync_seconds_count") {
 				t.Error("/metrics lacks wal_fsync_seconds on a WAL")
@@ -79,7 +89,9 @@ func TestHost(t *testing.T) {
 			}
 			mu.Lock()
 			defer mu.Unlock()
-			if !strings.Contains(out.String(), "records appended, 0 dropped") {
+			// A clean shutdown: no record dropped but those shed.
+			m := shutdownLine.FindStringSubmatch(out.String())
+			if m == nil || m[2] != m[3] {
 				t.Fatalf("log: %s", out.String())
 			}
 			if walDir != "" {
@@ -100,6 +112,27 @@ func TestHost(t *testing.T) {
 			}
 		})
 	}
+}
+
+// shutdownLine is the host's last log line when it drops nothing but
+// the records it shed: appended, dropped and shed (audit_backpressure).
+var shutdownLine = regexp.MustCompile(`host: (\d+) records appended, (\d+) dropped map\[audit_backpressure:(\d+) bounds_exceeded:0 closed:0 invalid:0 shutdown:0 sink_error:0\]`)
+
+// metricValue is the value of series (name and labels) in a /metrics
+// exposition.
+func metricValue(t *testing.T, metrics, series string) float64 {
+	t.Helper()
+	for _, line := range strings.Split(metrics, "\n") {
+		if v, ok := strings.CutPrefix(line, series+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("%s: %v", series, err)
+			}
+			return f
+		}
+	}
+	t.Fatalf("/metrics lacks %s", series)
+	return 0
 }
 
 // restart starts the host again on its log: it must open it (same key),
@@ -145,7 +178,10 @@ type writerFunc func([]byte)
 func (f writerFunc) Write(p []byte) (int, error) { f(p); return len(p), nil }
 
 // hostEmitter is an emitter on a Micronode log whose clock stands still:
-// every record of a test gets the same tsMs.
+// every record of a test gets the same tsMs. It is ShedBlock, so that
+// serveObject's TryEmit never sheds: under ShedDrop it also sheds when a
+// worker holds the chain's lock for 10 ms, as a loaded host's OS sometimes
+// makes it, and a test counting records then found one missing.
 func hostEmitter(t *testing.T) (*sdk.Log, *sdk.Emitter) {
 	t.Helper()
 	_, priv, _ := ed25519.GenerateKey(nil)
@@ -158,7 +194,7 @@ func hostEmitter(t *testing.T) (*sdk.Log, *sdk.Emitter) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	em, err := sdk.NewEmitter(log, sdk.EmitterOptions{})
+	em, err := sdk.NewEmitter(log, sdk.EmitterOptions{Shed: sdk.ShedBlock})
 	if err != nil {
 		t.Fatal(err)
 	}

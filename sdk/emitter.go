@@ -304,8 +304,8 @@ func NewEmitter(log *Log, opts EmitterOptions) (*Emitter, error) {
 //
 // Errors, each counted in audit_drop_total: ErrBusy (the emitter is full,
 // or the record's chain has been locked for 10 ms by a worker committing
-// to a stalled store; also busy_rejections_total{endpoint="emit"}),
-// ErrEmitterClosed, a
+// to a stalled store, or by one the OS stopped that long on an overloaded
+// host; also busy_rejections_total{endpoint="emit"}), ErrEmitterClosed, a
 // *canonical.SizeError or *canonical.FieldError, and, counted as
 // sink_error, the error that stops the chain or the log for now (ErrSign
 // or ErrStore of a record in flight before it, ErrClosed, ...). A nil

@@ -300,7 +300,9 @@ func (c *chain) lockSpin(spins int, sleep bool) bool {
 // sheds the record: longer than the OS scheduler's slice here (2.5-4 ms,
 // a holder the OS stopped), shorter than a slow store's stall. Giving up
 // after a count of yields instead shed records of a lightly loaded host
-// in CI, when its race-instrumented workers were descheduled.
+// in CI, when its race-instrumented workers were descheduled. On an
+// overloaded host the OS stops a holder for longer (11-48 ms, at a load
+// of 8-10 on the 2-vCPU CI machine under -race), and TryEmit sheds then.
 const chainBusyAfter = 10 * time.Millisecond
 
 // commitSink takes committed records, in seq order per chain (the Emitter).

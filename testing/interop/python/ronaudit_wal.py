@@ -295,76 +295,9 @@ def _data(b: bytes) -> tuple | None:
     return ("bytes", b) if b else None
 
 
-def _trim(data: list[int], ptrs: list[Any]) -> tuple[list[int], list[Any]]:
-    data, ptrs = list(data), list(ptrs)
-    while data and data[-1] == 0:
-        data.pop()
-    while ptrs and ptrs[-1] is None:
-        ptrs.pop()
-    return data, ptrs
-
-
-def _struct(data: list[int], ptrs: list[Any]) -> tuple | None:
-    data, ptrs = _trim(data, ptrs)
-    if not data and not ptrs:
-        return None  # rule 6
-    return ("struct", data, ptrs)
-
-
-def _struct_list(elems: list[tuple[list[int], list[Any]]]) -> tuple | None:
-    if not elems:
-        return None
-    trimmed = [_trim(d, p) for d, p in elems]
-    dw = max(len(d) for d, _ in trimmed)
-    pc = max(len(p) for _, p in trimmed)
-    padded = [(d + [0] * (dw - len(d)), p + [None] * (pc - len(p))) for d, p in trimmed]
-    return ("list", dw, pc, padded)
-
-
-class _Encoder:
-    def __init__(self) -> None:
-        self.buf = bytearray()
-
-    def alloc(self, words: int) -> int:
-        pos = len(self.buf) // 8
-        self.buf += bytes(8 * words)
-        return pos
-
-    def word(self, pos: int, w: int) -> None:
-        self.buf[8 * pos : 8 * pos + 8] = w.to_bytes(8, "little")
-
-    def put(self, ptr: int, obj: tuple | None) -> None:
-        """Lay ``obj`` out at the end (preorder) and point word ``ptr`` at it."""
-        if obj is None:
-            return
-        if obj[0] == "bytes":
-            b = obj[1]
-            start = self.alloc((len(b) + 7) // 8)
-            self.buf[8 * start : 8 * start + len(b)] = b
-            off = start - ptr - 1
-            self.word(ptr, 1 | (off << 2) | (2 << 32) | (len(b) << 35))
-        elif obj[0] == "struct":
-            _, data, ptrs = obj
-            start = self.alloc(len(data) + len(ptrs))
-            for i, w in enumerate(data):
-                self.word(start + i, w)
-            off = start - ptr - 1
-            self.word(ptr, (off << 2) | (len(data) << 32) | (len(ptrs) << 48))
-            for i, p in enumerate(ptrs):
-                self.put(start + len(data) + i, p)
-        else:  # composite list
-            _, dw, pc, elems = obj
-            words = len(elems) * (dw + pc)
-            tag = self.alloc(1 + words)
-            self.word(tag, (len(elems) << 2) | (dw << 32) | (pc << 48))
-            off = tag - ptr - 1
-            self.word(ptr, 1 | (off << 2) | (7 << 32) | (words << 35))
-            for j, (data, _) in enumerate(elems):
-                for i, w in enumerate(data):
-                    self.word(tag + 1 + j * (dw + pc) + i, w)
-            for j, (_, ptrs) in enumerate(elems):
-                for i, p in enumerate(ptrs):
-                    self.put(tag + 1 + j * (dw + pc) + dw + i, p)
+# The canonical layout (canonical/SPEC.md section 2) is the vector
+# reader's: one encoder for both, so the two cannot lay records out apart.
+_struct, _struct_list, _Encoder = rr._struct, rr._struct_list, rr._Encoder
 
 
 def check_record_fields(r: dict) -> None:

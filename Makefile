@@ -123,6 +123,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzOpenShapes$$' -fuzztime $(FUZZTIME) ./gen/internal/shapes
 	$(GO) test -run '^$$' -fuzz '^FuzzOpenV2$$' -fuzztime $(FUZZTIME) ./gen/internal/auditv2
 	$(GO) test -run '^$$' -fuzz '^FuzzVerifyRecord$$' -fuzztime $(FUZZTIME) ./sdk
+	$(GO) test -run '^$$' -fuzz '^FuzzVerifyChain$$' -fuzztime $(FUZZTIME) ./sdk
 	$(GO) test -run '^$$' -fuzz '^FuzzVerifySegment$$' -fuzztime $(FUZZTIME) ./sdk
 	$(GO) test -run '^$$' -fuzz '^FuzzReadSegment$$' -fuzztime $(FUZZTIME) ./sdk/wal
 	$(GO) test -run '^$$' -fuzz '^FuzzPrivacyDetect$$' -fuzztime $(FUZZTIME) ./sdk

@@ -196,6 +196,12 @@ func LoadSigner(path string) (*Ed25519Signer, error) {
 		return nil, err
 	}
 	defer clear(data)
+	return parseSigner(path, data)
+}
+
+// parseSigner is LoadSigner after the file is read: data is the file's
+// contents, path names it in errors.
+func parseSigner(path string, data []byte) (*Ed25519Signer, error) {
 	block, err := decodeSinglePEM(path, data)
 	if err != nil {
 		return nil, err
@@ -236,6 +242,11 @@ func LoadPublicKey(path string) (ed25519.PublicKey, error) {
 	if err != nil {
 		return nil, err
 	}
+	return parsePublicKey(path, data)
+}
+
+// parsePublicKey is LoadPublicKey after the file is read.
+func parsePublicKey(path string, data []byte) (ed25519.PublicKey, error) {
 	block, err := decodeSinglePEM(path, data)
 	if err != nil {
 		return nil, err

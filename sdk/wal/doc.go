@@ -48,7 +48,13 @@
 // call returns the error (ErrPoisoned), but WaitDurable of a frame made
 // durable before. A failed fsync also cuts the
 // segment back to the last frame an fsync covered, so that a reopen does
-// not take in frames the kernel kept in its cache but failed to write. Options.OnFsync reports each
+// not take in frames the kernel kept in its cache but failed to write.
+// Likewise a segment whose creation fails (the header's write or fsync,
+// or the fsync of its directory entry) is removed again, so that a reopen
+// does not append to, and acknowledge frames from, a file whose directory
+// entry may not survive a crash: a rotation's failure poisons the Log,
+// Open's fails Open, and the error names the segment and the file or
+// directory whose write or fsync failed. Options.OnFsync reports each
 // fsync's duration, for a wal_fsync_seconds metric.
 //
 // # Reading

@@ -424,31 +424,54 @@ func (l *Log) recover() (Recovery, error) {
 
 // createSegment creates segment num, whose first frame will be first,
 // makes its header and directory entry durable, and makes it current.
+//
+// If any step after the file's creation fails, the file is removed: its
+// header or its directory entry may not be on disk, though the page cache
+// shows both. After a failed fsync the kernel may report the error only
+// once, so a Log opened on the directory in the same boot would take the
+// segment in, fsync it and the directory without error, and acknowledge
+// frames appended to a file that a crash can still take away. Without the
+// file, that Log creates the segment again and fsyncs it anew.
 func (l *Log) createSegment(num, first uint64) error {
 	path := filepath.Join(l.dir, SegmentName(num))
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return &Error{Op: "create", Path: path, Err: err}
 	}
-	fail := func(op string, err error) error {
+	fail := func(op, where, what string, err error) error {
 		f.Close()
-		return &Error{Op: op, Path: path, Err: err}
+		reason := what + " of new segment " + SegmentName(num) + " failed; the segment was removed"
+		if rerr := removeSegment(l.dir, path); rerr != nil {
+			reason = what + " of new segment " + SegmentName(num) + " failed"
+			err = fmt.Errorf("%w; removing the segment failed too (%w): reopening the log before the machine "+
+				"restarts may append to a segment that is not on disk", err, rerr)
+		}
+		return &Error{Op: op, Path: where, Reason: reason, Err: err}
 	}
 	// Exactly 0600, whatever the umask.
 	if err := f.Chmod(0o600); err != nil {
-		return fail("create", err)
+		return fail("create", path, "setting the mode", err)
 	}
 	if _, err := f.Write(encodeHeader(num, first)); err != nil {
-		return fail("write", err)
+		return fail("write", path, "writing the header", err)
 	}
 	if err := l.fsync(f, 0); err != nil {
-		return fail("fsync", err)
+		return fail("fsync", path, "the fsync of the header", err)
 	}
 	if err := syncDir(l.dir); err != nil {
-		f.Close()
-		return &Error{Op: "fsync", Path: l.dir, Err: err}
+		return fail("fsync", l.dir, "the fsync of the directory entry", err)
 	}
 	l.f, l.segNum, l.segPath, l.segSize, l.segFrames, l.syncedEnd = f, num, path, SegmentHeaderSize, 0, SegmentHeaderSize
+	return nil
+}
+
+// removeSegment removes the segment file path of a failed creation and
+// fsyncs dir, best effort: the fsync of dir may be what failed.
+func removeSegment(dir, path string) error {
+	if err := os.Remove(path); err != nil {
+		return err
+	}
+	_ = syncDir(dir)
 	return nil
 }
 

@@ -916,3 +916,125 @@ func TestWaitDurableAfterPoison(t *testing.T) {
 		})
 	}
 }
+
+// TestDirFsyncFailureRemovesNewSegment: when the fsync of a new segment's
+// directory entry fails, the entry may not be on disk, and the kernel may
+// report the error only once. A reopen in the same boot that took the
+// segment in would fsync it and the directory without error and
+// acknowledge frames appended to it, and a crash would then take the file,
+// those frames and all. The failed creation must remove the segment, so
+// that the reopen creates (and fsyncs) its own.
+//
+// The test models the crash: the file whose entry's fsync failed is held
+// open (so its inode is not reused) and deleted, if it is still in the
+// directory, before the log is read again; every acknowledged frame must
+// survive.
+func TestDirFsyncFailureRemovesNewSegment(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		// durable frames appended before the failure (none: Open of an
+		// empty directory creates the first segment and fails)
+		durable uint64
+	}{
+		{"open", 0},
+		{"rotation", 200},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := logDir(t)
+			if err := os.Mkdir(dir, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			opts := Options{Fsync: FsyncAlways, SegmentBytes: MinSegmentBytes}
+			var l *Log
+			acked := c.durable // the last acknowledged frame
+			if c.durable > 0 {
+				l, _ = mustOpen(t, dir, opts)
+				for i := uint64(1); i <= c.durable; i++ {
+					if _, err := l.AppendDurable(payloadFor(i)); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			// Fail the next fsync of the directory, once, and hold the
+			// segment it was for.
+			var failedSeg *os.File
+			t.Cleanup(func() {
+				syncFile = (*os.File).Sync
+				if failedSeg != nil {
+					failedSeg.Close()
+				}
+			})
+			syncFile = func(f *os.File) error {
+				if f.Name() != dir || failedSeg != nil {
+					return f.Sync()
+				}
+				segs := segments(t, dir)
+				sf, err := os.Open(segs[len(segs)-1])
+				if err != nil {
+					t.Error(err)
+					return f.Sync()
+				}
+				failedSeg = sf
+				return &os.PathError{Op: "sync", Path: f.Name(), Err: syscall.EIO}
+			}
+			var err error
+			if l == nil {
+				_, _, err = Open(dir, opts)
+			} else {
+				for err == nil && acked < c.durable+200 {
+					if _, err = l.AppendDurable(payloadFor(acked + 1)); err == nil {
+						acked++
+					}
+				}
+				if cerr := l.Close(); !errors.Is(cerr, ErrPoisoned) {
+					t.Errorf("Close after the failure: %v, want the poison", cerr)
+				}
+				if !errors.Is(err, ErrPoisoned) {
+					t.Errorf("append after the failed creation: %v, want ErrPoisoned", err)
+				}
+			}
+			if failedSeg == nil {
+				t.Fatalf("no directory fsync failed (err %v)", err)
+			}
+			seg := filepath.Base(failedSeg.Name())
+			if !errors.Is(err, syscall.EIO) || !strings.Contains(err.Error(), dir) || !strings.Contains(err.Error(), seg) {
+				t.Errorf("error %v: want EIO, naming %s and %s", err, dir, seg)
+			}
+			if _, serr := os.Stat(failedSeg.Name()); !errors.Is(serr, fs.ErrNotExist) {
+				t.Errorf("segment %s whose directory entry is not durable is still there (%v)", seg, serr)
+			}
+
+			// Reopen in the same boot, the fsyncs working again, and
+			// acknowledge more frames, enough to rotate.
+			syncFile = (*os.File).Sync
+			l2, _ := mustOpen(t, dir, opts)
+			const more = 100
+			for i := acked + 1; i <= acked+more; i++ {
+				if idx, err := l2.AppendDurable(payloadFor(i)); err != nil || idx != i {
+					t.Fatalf("append %d after reopen: %d, %v", i, idx, err)
+				}
+			}
+			if err := l2.Close(); err != nil {
+				t.Fatal(err)
+			}
+
+			// The crash takes the entry whose fsync failed.
+			fi, err := failedSeg.Stat()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range segments(t, dir) {
+				if pi, err := os.Stat(p); err == nil && os.SameFile(pi, fi) {
+					if err := os.Remove(p); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			frames, rec, err := readAll(t, dir)
+			if err != nil || rec.Frames != acked+more {
+				t.Fatalf("after the crash the log holds %+v (%v), want the %d acknowledged frames", rec, err, acked+more)
+			}
+			checkFrames(t, frames, int(acked+more))
+		})
+	}
+}

@@ -705,6 +705,7 @@ func OpenDurable(dir string, cfg Config, opts DurableOptions) (*Log, Recovery, e
 		kept, _ := cache.put(h.WriterID, h.Stream, h.Seq, rec)
 		_ = kept
 		c.head = *h
+		c.durable.Store(h.Seq) // Open fsyncs what it replayed, or fails
 		if c.dedupe.on() {
 			c.dedupe.add(fingerprint(l.seed, rec.Bytes), h.Seq)
 		}

@@ -85,11 +85,14 @@ type EmitterOptions struct {
 	// (concurrently across chains). A duplicate (a retry of a record in the
 	// dedupe window) is acknowledged with its original's seq and hash, in
 	// its chain's order, so only once the original is durable; if the
-	// original is lost, so is the retry (OnDrop). It should be quick: the
-	// acknowledgements of its chain's later records wait for it, and the
-	// worker calling it signs nothing meanwhile. A record's slot is free
-	// before its OnDurable runs, so TryEmit waits for no OnDurable; it
-	// sheds once every slot is held by a record not yet acknowledged.
+	// original is lost, so is the retry (OnDrop). A retry of a record
+	// known durable is acknowledged even once the log has failed (and
+	// counted in Dedupe, not dropped): its original is on disk. It should
+	// be quick: the acknowledgements of its chain's later records wait for
+	// it, and the worker calling it signs nothing meanwhile. A record's
+	// slot is free before its OnDurable runs, so TryEmit waits for no
+	// OnDurable; it sheds once every slot is held by a record not yet
+	// acknowledged.
 	OnDurable func(EmitAck)
 	// OnDrop, if set, is called for every record the emitter accepted and
 	// then could not append (reasons DropSinkError and DropShutdown),
@@ -308,9 +311,11 @@ func NewEmitter(log *Log, opts EmitterOptions) (*Emitter, error) {
 // host; also busy_rejections_total{endpoint="emit"}), ErrEmitterClosed, a
 // *canonical.SizeError or *canonical.FieldError, and, counted as
 // sink_error, the error that stops the chain or the log for now (ErrSign
-// or ErrStore of a record in flight before it, ErrClosed, ...). A nil
-// error means the record is accepted, not yet appended: what happens to
-// it later is counted too (OnDurable, OnDrop, metrics).
+// or ErrStore of a record in flight before it, ErrClosed, ...); but a
+// retry of a record known durable is accepted though the log has failed,
+// and acknowledged as a duplicate. A nil error means the record is
+// accepted, not yet appended: what happens to it later is counted too
+// (OnDurable, OnDrop, metrics).
 func (e *Emitter) TryEmit(rec *canonical.AuditRecord) error {
 	if e.opts.Shed == ShedBlock {
 		return e.emit(context.Background(), rec, true)
@@ -530,7 +535,11 @@ func (e *Emitter) ack(s *slot) {
 	case s.lk.dup:
 		// Acknowledgements go in commit order, so the original's came
 		// first: it is durable, unless that failed and stopped the log.
-		err = e.log.failure()
+		// A retry of a record known durable holds though the log failed
+		// since: nothing is lost, it is a duplicate, not a drop.
+		if s.lk.seq > s.lk.c.durable.Load() {
+			err = e.log.failure()
+		}
 	default:
 		err = s.lk.pending.Wait()
 	}

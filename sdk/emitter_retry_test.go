@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rustyonions/ron-audit-go/canonical"
 	"github.com/rustyonions/ron-audit-go/sdk"
 )
 
@@ -182,5 +183,110 @@ func TestEmitterFailedFirstRecordStartsNoSealInterval(t *testing.T) {
 	}
 	if clean, afterFail := signed(false), signed(true); clean || afterFail {
 		t.Errorf("first record signed: %v on a clean log, %v after a failed first record; want neither (as Append)", clean, afterFail)
+	}
+}
+
+// failFromStore is a MemStore (wrapped: the emitter acknowledges through
+// its durability goroutine) whose Wait fails for the failFrom-th record
+// put and every later one, as a WAL's WaitDurable does once an fsync has
+// failed: the records an earlier fsync covered stay durable.
+type failFromStore struct {
+	*sdk.MemStore
+	puts     atomic.Uint64
+	failFrom uint64
+}
+
+func (s *failFromStore) Put(w, st string, seq uint64, r sdk.Sealed) (sdk.Sealed, sdk.Ticket, error) {
+	kept, _, err := s.MemStore.Put(w, st, seq, r)
+	return kept, sdk.Ticket(s.puts.Add(1)), err
+}
+
+func (s *failFromStore) Wait(t sdk.Ticket) error {
+	if uint64(t) >= s.failFrom {
+		return errors.New("fsync: input/output error")
+	}
+	return nil
+}
+
+// dropMetrics counts the drops and dedupe hits an emitter reports.
+type dropMetrics struct {
+	mu      sync.Mutex
+	dropped map[string]int
+	dedupe  int
+}
+
+func (m *dropMetrics) Appended(canonical.Kind, string, int) {}
+func (m *dropMetrics) Busy(string)                          {}
+func (m *dropMetrics) Queued(int)                           {}
+func (m *dropMetrics) VerifyFailed(error)                   {}
+func (m *dropMetrics) DedupeHit()                           { m.mu.Lock(); m.dedupe++; m.mu.Unlock() }
+func (m *dropMetrics) Dropped(reason string) {
+	m.mu.Lock()
+	if m.dropped == nil {
+		m.dropped = map[string]int{}
+	}
+	m.dropped[reason]++
+	m.mu.Unlock()
+}
+
+// TestRetryOfDurableRecordAfterLogFailure: once the log has failed (a
+// record's fsync failed), a retry of a record that is durable is still an
+// idempotent no-op: acknowledged as a duplicate of its original, counted
+// in Dedupe and audit_dedupe_hits_total, not dropped as sink_error (it
+// was, twice). Both ways a retry meets the failure are covered: linked
+// before it, behind the record whose fsync fails, and emitted after it. A
+// retry of the record that was lost is still refused.
+func TestRetryOfDurableRecordAfterLogFailure(t *testing.T) {
+	s := &scriptSigner{Signer: coreSigner(t), gateAt: 2, gate: make(chan struct{}), entered: make(chan struct{})}
+	store := &failFromStore{MemStore: sdk.NewMemStore(0), failFrom: 2}
+	l := coreLog(t, sdk.Config{Signer: s, Store: store})
+	var o outcomes
+	var m dropMetrics
+	opts := o.opts(1)
+	opts.Shed, opts.Metrics = sdk.ShedBlock, &m
+	e := newEmitter(t, l, opts)
+	emitSettled(t, e, 1) // the original: durable and acknowledged
+	lost := emitRecord(0, 2, "s")
+	if err := e.TryEmit(&lost); err != nil {
+		t.Fatal(err)
+	}
+	<-s.entered // record 2 is being signed; its fsync will fail
+	retry := emitRecord(0, 1, "s")
+	if err := e.TryEmit(&retry); err != nil { // linked before the failure
+		t.Fatal(err)
+	}
+	close(s.gate)
+	for e.Stats().InFlight > 0 {
+		time.Sleep(time.Millisecond)
+	}
+	var d *sdk.DegradedError
+	if err := e.Ready(); !errors.As(err, &d) || !errors.Is(d.LogFailed, sdk.ErrStore) {
+		t.Fatalf("Ready after the failed fsync: %v, want the log failed with ErrStore", err)
+	}
+	if err := e.TryEmit(&retry); err != nil { // emitted after the failure
+		t.Errorf("retry of durable seq 1 after the log failed: %v, want accepted", err)
+	}
+	if err := e.TryEmit(&lost); !errors.Is(err, sdk.ErrStore) {
+		t.Errorf("retry of lost record 2 after the log failed: %v, want refused with ErrStore", err)
+	}
+	st := closeEmitter(t, e) // checks Offered == Appended + Dedupe + dropped
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	dups := 0
+	for _, a := range o.acks {
+		if a.Duplicate {
+			dups++
+			if a.Seq != 1 || a.Hash != o.acks[0].Hash {
+				t.Errorf("duplicate acknowledged as seq %d %s, want the original's seq 1 %s", a.Seq, a.Hash, o.acks[0].Hash)
+			}
+		}
+	}
+	if st.Appended != 1 || st.Dedupe != 2 || st.Dropped[sdk.DropSinkError] != 2 || dups != 2 || len(o.drops) != 1 ||
+		m.dedupe != 2 || m.dropped[sdk.DropSinkError] != 2 {
+		t.Errorf("stats %+v; acks %+v; drops %q; metrics: %d dedupe hits, drops %v;\n"+
+			"want record 1 appended, both retries of it acknowledged as duplicates (Dedupe 2), "+
+			"record 2 and its retry dropped as sink_error (OnDrop for record 2 only)", st, o.acks, o.drops, m.dedupe, m.dropped)
 	}
 }

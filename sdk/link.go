@@ -77,7 +77,7 @@ var errChainBusy = errors.New("sdk: chain busy")
 //ronaudit:hot
 func (l *Log) link(writer, stream string, b []byte, lk *linked, wait bool) error {
 	if err := l.failure(); err != nil {
-		return err
+		return l.linkRetry(writer, stream, b, lk, wait, err)
 	}
 	c := l.chain(writer, stream)
 	if !c.lockSpin(4096, wait) {
@@ -130,6 +130,38 @@ func (l *Log) link(writer, stream string, b []byte, lk *linked, wait bool) error
 	if c.dedupe.on() {
 		c.dedupe.add(fp, next)
 	}
+	return nil
+}
+
+// linkRetry is link once the log has failed with failed: it links
+// nothing new, but a retry of a record known to be durable is a no-op
+// that the failure does not touch. It is linked as a retry, and
+// acknowledged with its original; anything else gets failed.
+func (l *Log) linkRetry(writer, stream string, b []byte, lk *linked, wait bool, failed error) error {
+	l.mu.RLock()
+	c := l.chains[writer][stream]
+	l.mu.RUnlock()
+	if c == nil || !c.dedupe.on() {
+		return failed
+	}
+	if !c.lockSpin(4096, wait) {
+		return errChainBusy
+	}
+	defer c.mu.Unlock()
+	seq, ok := c.dedupe.lookup(fingerprint(l.seed, b))
+	if !ok || seq > c.durable.Load() {
+		return failed
+	}
+	orig, dup := l.duplicate(c, seq, b) // durable, so committed
+	if !dup {
+		return failed
+	}
+	// Behind whatever is still in flight, which fails; a retry of a
+	// committed record holds whatever fails before it (commitLocked).
+	lk.c, lk.seq, lk.dup = c, seq, true
+	lk.sealed = Sealed{Hash: orig.Hash}
+	lk.signer, lk.signed, lk.signErr, lk.err = nil, false, nil, nil
+	c.flight.push(lk)
 	return nil
 }
 
@@ -397,7 +429,7 @@ func (l *Log) commitLocked(c *chain, f *linked) (Pending, error) {
 	if l.cfg.Observer != nil {
 		l.cfg.Observer.Committed(h.WriterID, h.Stream, f.seq, f.sealed.Hash, false)
 	}
-	return Pending{Appended: Appended{Record: kept, Seq: f.seq, Head: *h}, log: l, ticket: ticket}, nil
+	return Pending{Appended: Appended{Record: kept, Seq: f.seq, Head: *h}, log: l, c: c, ticket: ticket}, nil
 }
 
 // flightQueue is a FIFO ring of a chain's in-flight records. It grows to

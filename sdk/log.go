@@ -226,6 +226,21 @@ type chain struct {
 	// signedInFlight counts the signed records in flight: once the front
 	// is unsigned, those behind it (hedge). Under mu.
 	signedInFlight int
+	// durable is the seq up to which the chain's records are known to be
+	// durable: replayed, or a Pending.Wait of it or a later seq returned
+	// nil. A retry of one of them holds even once the log has failed.
+	durable atomic.Uint64
+}
+
+// markDurable records that the chain's records up to seq are durable
+// (a store's Wait covers every record put before the one it waited for).
+func (c *chain) markDurable(seq uint64) {
+	for {
+		d := c.durable.Load()
+		if seq <= d || c.durable.CompareAndSwap(d, seq) {
+			return
+		}
+	}
 }
 
 // New returns a Log.
@@ -355,6 +370,7 @@ func (l *Log) Append(rec *canonical.AuditRecord) (Appended, error) {
 type Pending struct {
 	Appended
 	log    *Log
+	c      *chain
 	ticket Ticket
 }
 
@@ -369,6 +385,9 @@ func (p Pending) Wait() error {
 		err = fmt.Errorf("%w: %s/%s seq %d is not durable: %w", ErrStore, p.Head.WriterID, p.Head.Stream, p.Seq, err)
 		p.log.fail(err)
 		return err
+	}
+	if p.c != nil {
+		p.c.markDurable(p.Seq)
 	}
 	if o := p.log.cfg.Observer; o != nil {
 		o.Durable(p.Head.WriterID, p.Head.Stream, p.Seq, false)
@@ -397,7 +416,7 @@ func (l *Log) AppendPending(rec *canonical.AuditRecord) (Pending, error) {
 	if err != nil {
 		return Pending{}, err
 	}
-	return Pending{Appended: a, log: l, ticket: ticket}, nil
+	return Pending{Appended: a, log: l, c: c, ticket: ticket}, nil
 }
 
 // checkCallerRecord refuses what a caller's record may not be, before the

@@ -158,7 +158,7 @@ func (l *Log) RotateKey(next Signer) ([]Head, error) {
 		if err != nil {
 			return heads, err
 		}
-		if err := (Pending{Appended: a, log: l, ticket: ticket}).Wait(); err != nil {
+		if err := (Pending{Appended: a, log: l, c: c, ticket: ticket}).Wait(); err != nil {
 			return heads, err
 		}
 		heads = append(heads, a.Head)

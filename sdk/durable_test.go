@@ -10,17 +10,16 @@ import (
 	"hash/crc32"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/rustyonions/ron-audit-go/canonical"
+	"github.com/rustyonions/ron-audit-go/internal/crashtest"
 	"github.com/rustyonions/ron-audit-go/sdk"
 	"github.com/rustyonions/ron-audit-go/sdk/checkpoint"
 	"github.com/rustyonions/ron-audit-go/sdk/wal"
@@ -310,54 +309,23 @@ func TestDurableCrash(t *testing.T) {
 // failed its check that records were acknowledged at all.
 func runDurableCrashChild(t *testing.T, exe, dir string, n int) []string {
 	t.Helper()
-	cmd := exec.Command(exe, "-test.run=^TestDurableCrashChild$")
-	cmd.Env = append(os.Environ(), "SDK_CRASH_CHILD="+dir)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
+	c := crashtest.Start(t, exe, []string{"SDK_CRASH_CHILD=" + dir}, "-test.run=^TestDurableCrashChild$")
+	deadline := time.Now().Add(60 * time.Second)
+	var err error
+	for line := ""; err == nil && line != "ready"; {
+		line, err = c.Line(time.Until(deadline))
 	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	progress := make(chan error, 1) // nil once n records are acknowledged
-	done := make(chan struct{})
 	var lines []string
-	go func() {
-		defer close(done)
-		sc := bufio.NewScanner(out)
-		open := false
-		for !open && sc.Scan() {
-			open = sc.Text() == "ready"
+	for err == nil && len(lines) < n {
+		var line string
+		if line, err = c.Line(time.Until(deadline)); err == nil {
+			lines = append(lines, line)
 		}
-		for open && len(lines) < n && sc.Scan() {
-			lines = append(lines, sc.Text())
-		}
-		if len(lines) < n {
-			progress <- fmt.Errorf("child's output ended after %d of %d acknowledgements (log open: %v): %v", len(lines), n, open, sc.Err())
-			return
-		}
-		progress <- nil
-		for sc.Scan() {
-			lines = append(lines, sc.Text())
-		}
-	}()
-	select {
-	case err = <-progress:
-	case <-time.After(60 * time.Second):
-		err = fmt.Errorf("child did not acknowledge %d records in 60s", n)
 	}
-	cmd.Process.Signal(syscall.SIGKILL)
-	<-done
-	werr := cmd.Wait()
 	if err != nil {
-		t.Fatalf("%v (%v)\nchild stderr:\n%s", err, werr, stderr.String())
+		err = fmt.Errorf("child acknowledged %d of %d records: %w", len(lines), n, err)
 	}
-	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
-		t.Fatalf("child ended by itself (%v)\nchild stderr:\n%s", werr, stderr.String())
-	}
-	return lines
+	return append(lines, c.Kill(t, err)...)
 }
 
 // crashKeeper is the Keeper of the crash test's log: a checkpoint every 16

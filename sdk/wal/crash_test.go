@@ -1,20 +1,18 @@
 package wal
 
 import (
-	"bufio"
 	"bytes"
 	"flag"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/rustyonions/ron-audit-go/internal/crashtest"
 )
 
 var crashRounds = flag.Int("wal.crashrounds", 50, "rounds of TestCrashRecovery (each kills a writer with SIGKILL)")
@@ -77,61 +75,26 @@ func TestCrashRecovery(t *testing.T) {
 }
 
 // runCrashChild starts a crash child on dir, kills it after d from its
-// first report, and returns the indexes it printed.
+// first report, and returns the indexes it printed and its stderr.
 func runCrashChild(t *testing.T, dir string, d time.Duration) ([]uint64, string) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), childEnv+"=crash", childDirEnv+"="+dir)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	ready := make(chan error, 1)
-	done := make(chan struct{})
-	var rest []byte
-	go func() {
-		defer close(done)
-		br := bufio.NewReader(out)
-		line, err := br.ReadString('\n')
-		if err != nil || !strings.HasPrefix(line, "ready ") {
-			ready <- fmt.Errorf("child's first line %q: %v", line, err)
-			return
-		}
-		ready <- nil
-		rest, _ = io.ReadAll(br)
-	}()
-	select {
-	case err = <-ready:
-	case <-time.After(30 * time.Second):
-		err = fmt.Errorf("child not ready after 30s")
+	c := crashtest.Start(t, os.Args[0], []string{childEnv + "=crash", childDirEnv + "=" + dir}, "-test.run=^$")
+	line, err := c.Line(30 * time.Second)
+	if err == nil && !strings.HasPrefix(line, "ready ") {
+		err = fmt.Errorf("child's first line %q", line)
 	}
 	if err == nil {
 		time.Sleep(d)
 	}
-	cmd.Process.Signal(syscall.SIGKILL)
-	<-done
-	werr := cmd.Wait()
-	if err != nil {
-		t.Fatalf("%v (%v)\nchild stderr:\n%s", err, werr, stderr.String())
-	}
-	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
-		t.Fatalf("child ended by itself (%v)\nstderr:\n%s", werr, stderr.String())
-	}
 	var idxs []uint64
-	lines := strings.Split(string(rest), "\n")
-	for _, s := range lines[:len(lines)-1] { // the last piece is an unfinished line
+	for _, s := range c.Kill(t, err) {
 		i, err := strconv.ParseUint(s, 10, 64)
 		if err != nil {
 			t.Fatalf("child printed %q", s)
 		}
 		idxs = append(idxs, i)
 	}
-	return idxs, stderr.String()
+	return idxs, c.Stderr()
 }
 
 // crashChild appends payloadFor(i) from 4 goroutines as fast as it can,

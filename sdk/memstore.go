@@ -16,8 +16,12 @@ type Store interface {
 	// outside the chain's lock so that appends can share an fsync, before
 	// it acknowledges the record.
 	Put(writer, stream string, seq uint64, rec Sealed) (Sealed, Ticket, error)
-	// Wait blocks until the record of ticket t is durable. A store that
-	// cannot fail after Put (MemStore) returns nil at once.
+	// Wait blocks until the record of ticket t is durable, and with it
+	// every record Put before it in its chain: a chain is durable as a
+	// prefix (a record without the one before it does not verify), and
+	// the Log counts on it to acknowledge a retry of an earlier record
+	// once a later one is durable. A store that cannot fail after Put
+	// (MemStore) returns nil at once.
 	Wait(t Ticket) error
 	// Get returns record seq of a chain if the store still keeps it.
 	Get(writer, stream string, seq uint64) (Sealed, bool)

@@ -16,6 +16,10 @@ func keygenCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return parseFailed(err)
 	}
+	if fs.NArg() != 0 {
+		fmt.Fprintln(stderr, "usage: ronaudit keygen [-dir DIR] [-name NAME]")
+		return 2
+	}
 	if err := os.MkdirAll(*dir, 0o700); err != nil {
 		fmt.Fprintln(stderr, "ronaudit keygen:", err)
 		return 1

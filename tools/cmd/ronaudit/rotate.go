@@ -19,7 +19,7 @@ func rotateCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return parseFailed(err)
 	}
-	if *dir == "" || *oldPath == "" || *nextPath == "" {
+	if *dir == "" || *oldPath == "" || *nextPath == "" || fs.NArg() != 0 {
 		fmt.Fprintln(stderr, "usage: ronaudit rotate --wal DIR --key OLD.key --new-key NEW.key [--pub EARLIER.pub]...")
 		return 2
 	}

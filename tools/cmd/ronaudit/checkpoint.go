@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -16,6 +17,7 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/rustyonions/ron-audit-go/canonical"
+	"github.com/rustyonions/ron-audit-go/internal/fsutil"
 	"github.com/rustyonions/ron-audit-go/sdk"
 	"github.com/rustyonions/ron-audit-go/sdk/checkpoint"
 	"github.com/rustyonions/ron-audit-go/sdk/export"
@@ -131,7 +133,7 @@ func checkpointCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	keyPath := fs.String("key", "", "private key file (mode 0600)")
 	writer := fs.String("writer", "", "writerId of the chain")
 	stream := fs.String("stream", "", "stream of the chain")
-	out := fs.String("out", "", "write the signed checkpoint here (default: stdout)")
+	out := fs.String("out", "", "write the signed checkpoint here (default: stdout); an existing FILE is replaced only by a checkpoint that extends the one it holds")
 	allowTail := fs.Bool("allow-unsealed-tail", false, "also vouch for records that no signature or kept checkpoint covers yet (after a crash of a checkpoint-sealed writer, say): only if you know the log was not written by anyone else")
 	var pubs multiFlag
 	fs.Var(&pubs, "pub", "public key of an earlier signer of the chain (repeatable), to verify its records before vouching for them")
@@ -184,12 +186,56 @@ func checkpointCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		stdout.Write(msg)
 		return 0
 	}
-	if err := os.WriteFile(*out, msg, 0o644); err != nil {
+	replaced, err := replaceableCheckpoint(*out, t, retired, append(earlier, signer.Public()), *writer, *stream)
+	if err != nil {
 		fmt.Fprintln(stderr, "ronaudit checkpoint:", err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "checkpoint of %s/%s at size %d -> %s\n", *writer, *stream, t.Size(), *out)
+	if err := fsutil.WriteFileAtomic(filepath.Dir(*out), filepath.Base(*out), msg); err != nil {
+		fmt.Fprintln(stderr, "ronaudit checkpoint:", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "checkpoint of %s/%s at size %d -> %s", *writer, *stream, t.Size(), *out)
+	if replaced != nil {
+		fmt.Fprintf(stdout, " (replaces the checkpoint of size %d, which it extends)", replaced.Size)
+	}
+	fmt.Fprintln(stdout)
 	return 0
+}
+
+// errOutExists: checkpoint --out names a file the new checkpoint may not
+// replace.
+var errOutExists = errors.New("--out exists")
+
+// replaceableCheckpoint checks that checkpoint --out path may be replaced
+// by a new checkpoint of the chain (writer, stream) whose tree is t: it
+// does not exist (nil), or it holds a checkpoint of that chain, signed by
+// one of its keys in force, that t extends (returned). Anything else is
+// kept: a file that is not a checkpoint, one of another chain, and above
+// all one the log no longer extends, which is the evidence that the log
+// was cut, rolled back or forked.
+func replaceableCheckpoint(path string, t *checkpoint.Tree, retired []sdk.Retirement, pubs []ed25519.PublicKey, writer, stream string) (*checkpoint.Checkpoint, error) {
+	if _, err := os.Lstat(path); errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
+	msg, err := checkpoint.ReadNote(path)
+	var cp checkpoint.Checkpoint
+	if err == nil {
+		cp, err = checkpoint.Open(msg, chainVerifiers(pubs, retired, writer, stream))
+	}
+	if err == nil && (cp.WriterID != writer || cp.Stream != stream) {
+		err = fmt.Errorf("it is a checkpoint of %s", cp.Origin)
+	}
+	if err == nil {
+		err = reword(t.Vouches(cp, retired))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s is not a checkpoint of %s/%s that this one extends, so it is kept (%w); remove it or choose another --out",
+			errOutExists, path, writer, stream, err)
+	}
+	return &cp, nil
 }
 
 // signedInForce opens a checkpoint just signed by pub under name and

@@ -42,7 +42,8 @@ commands:
   checkpoint --wal DIR --key KEY --writer W --stream S [--pub EARLIER.pub]... [--allow-unsealed-tail] [--out FILE]
                                    sign a checkpoint (C2SP signed note) of a chain's current state, once the
                                    chain verifies and extends its kept checkpoints; refuses records nothing
-                                   seals yet, and a key the chain retired before its end (retired_key)
+                                   seals yet, and a key the chain retired before its end (retired_key);
+                                   --out FILE replaces FILE only with a checkpoint that extends it
   prove --wal DIR --checkpoint CP --pub KEY [--pub KEY]... (--seq N | --old OLDCP)
                                    an inclusion proof of record N, or a consistency proof OLDCP -> CP;
                                    follows the log's key rotations from the --pub keys, as verify does

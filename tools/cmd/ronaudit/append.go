@@ -33,16 +33,11 @@ func appendCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	exportDir := fs.String("export", "", "also write export bundles here, one after each checkpoint (every 10,000 records or --seal-every N, 15 minutes, and at exit)")
 	var pubs multiFlag
 	fs.Var(&pubs, "pub", "public key of an earlier signer of the log (repeatable), to verify its records on open")
-	fs.Usage = func() {
-		fmt.Fprint(stderr, appendUsage)
-		fs.PrintDefaults()
-	}
 	if err := fs.Parse(args); err != nil {
 		return parseFailed(err)
 	}
 	if *dir == "" || *keyPath == "" || fs.NArg() != 0 {
-		fmt.Fprint(stderr, appendUsage)
-		return 2
+		return usageErr(stderr, "append")
 	}
 	if *sealEvery < 0 {
 		fmt.Fprintln(stderr, "ronaudit append: --seal-every is 0 (every record signed) or N > 0")
@@ -234,18 +229,6 @@ read:
 	}
 	return code
 }
-
-const appendUsage = `usage: ronaudit append --wal DIR --key KEY [--writer W] [--stream S] [--fsync batch|always]
-       [--on-bad stop|skip] [--seal-every N] [--export DIR] [--pub OLD.pub ...] < records.jsonl
-
-Each input line is one record as JSON, as the test vectors render it:
-  {"kind":"capIssued","reason":"...","actor":{"capId":"..."},"attrs":[{"key":"k","value":"v"}]}
-Fields left out are empty. seq and prev are filled in; tsMs 0 or left out
-is the time of the append; writerId and stream left out are --writer and
---stream. One line "seq hash writer/stream" is printed per record once it
-is durable.
-
-`
 
 // maxLine bounds an input line: far more than the JSON of the largest
 // record the format allows.

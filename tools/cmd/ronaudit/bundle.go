@@ -33,8 +33,7 @@ func exportCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		return parseFailed(err)
 	}
 	if *dir == "" || *keyPath == "" || *writer == "" || *stream == "" || *out == "" || fs.NArg() != 0 {
-		fmt.Fprintln(stderr, "usage: ronaudit export --wal DIR --key KEY --writer W --stream S [--pub OLD.pub]... [--allow-unsealed-tail] --out DIR")
-		return 2
+		return usageErr(stderr, "export")
 	}
 	fail := func(err error) int { fmt.Fprintln(stderr, "ronaudit export:", err); return 1 }
 	signer, err := sdk.LoadSigner(*keyPath)
@@ -120,8 +119,7 @@ func verifyBundleCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		return parseFailed(err)
 	}
 	if len(pubs) == 0 || fset.NArg() != 1 {
-		fmt.Fprintln(stderr, "usage: ronaudit verify-bundle --pub KEY [--pub KEY]... [--checkpoint TRUSTED] FILE|DIR")
-		return 2
+		return usageErr(stderr, "verify-bundle")
 	}
 	fail := func(err error) int { fmt.Fprintln(stdout, "FAIL:", err); return 1 }
 	keys, err := loadPubs(pubs)

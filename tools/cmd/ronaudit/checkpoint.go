@@ -141,8 +141,7 @@ func checkpointCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		return parseFailed(err)
 	}
 	if *dir == "" || *keyPath == "" || *writer == "" || *stream == "" || fs.NArg() != 0 {
-		fmt.Fprintln(stderr, "usage: ronaudit checkpoint --wal DIR --key KEY --writer W --stream S [--pub OLD.pub]... [--allow-unsealed-tail] [--out FILE]")
-		return 2
+		return usageErr(stderr, "checkpoint")
 	}
 	signer, err := sdk.LoadSigner(*keyPath)
 	if err != nil {
@@ -297,8 +296,7 @@ func proveCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		return parseFailed(err)
 	}
 	if *dir == "" || *cpPath == "" || len(pubs) == 0 || (*seq == 0) == (*oldPath == "") || fs.NArg() != 0 {
-		fmt.Fprintln(stderr, "usage: ronaudit prove --wal DIR --checkpoint CP --pub KEY [--pub KEY]... (--seq N | --old OLDCP)")
-		return 2
+		return usageErr(stderr, "prove")
 	}
 	fail := func(err error) int { fmt.Fprintln(stderr, "ronaudit prove:", err); return 1 }
 	pubKeys, err := loadPubs(pubs)
@@ -395,41 +393,17 @@ type reworded struct {
 func (e *reworded) Error() string { return e.msg }
 func (e *reworded) Unwrap() error { return e.err }
 
-// verifyProofUsage is verify-proof's -h: what it trusts, offline.
-const verifyProofUsage = `usage: ronaudit verify-proof --checkpoint CP --pub KEY [--pub KEY]... [--old OLDCP] PROOF.json
-
-Checks an inclusion proof (record seq N is in CP) or a consistency proof
-(CP extends OLDCP) offline, with only public keys.
-
-What it trusts: a checkpoint signed by ANY of the --pub keys, at any size.
-Offline, it cannot see the log's key transitions, so it cannot tell that a
-key was retired before a checkpoint's size: verify and prove, which read
-the log, and verify-bundle, which reads the bundles' transitions, refuse
-such a checkpoint (retired_key); verify-proof does not. Across a rotation
-give the old and the new public key: the older checkpoint is then checked
-with the one and the newer with the other. Give only keys you trust for
-every size, or check the checkpoints themselves with
-ronaudit verify --checkpoint or verify-bundle --checkpoint.
-
-flags:
-`
-
 func verifyProofCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs := flags("verify-proof", stderr)
 	cpPath := fs.String("checkpoint", "", "the checkpoint the proof is against (the newer one for consistency)")
 	oldPath := fs.String("old", "", "consistency: the older checkpoint")
 	var pubs multiFlag
 	fs.Var(&pubs, "pub", "public key of a signer of the checkpoints (repeatable): each checkpoint needs a signature by one of them")
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), verifyProofUsage)
-		fs.PrintDefaults()
-	}
 	if err := fs.Parse(reorder(args)); err != nil {
 		return parseFailed(err)
 	}
 	if *cpPath == "" || len(pubs) == 0 || fs.NArg() != 1 {
-		fmt.Fprintln(stderr, "usage: ronaudit verify-proof --checkpoint CP --pub KEY [--pub KEY]... [--old OLDCP] PROOF.json")
-		return 2
+		return usageErr(stderr, "verify-proof")
 	}
 	fail := func(err error) int { fmt.Fprintln(stdout, "FAIL:", err); return 1 }
 	pubKeys, err := loadPubs(pubs)

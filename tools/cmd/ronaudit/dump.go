@@ -27,8 +27,7 @@ func dumpCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		return parseFailed(err)
 	}
 	if fs.NArg() != 1 {
-		fmt.Fprintln(stderr, "usage: ronaudit dump DIR|SEGMENT-FILE")
-		return 2
+		return usageErr(stderr, "dump")
 	}
 	out := bufio.NewWriter(stdout)
 	defer out.Flush()

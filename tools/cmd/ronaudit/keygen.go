@@ -17,8 +17,7 @@ func keygenCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		return parseFailed(err)
 	}
 	if fs.NArg() != 0 {
-		fmt.Fprintln(stderr, "usage: ronaudit keygen [-dir DIR] [-name NAME]")
-		return 2
+		return usageErr(stderr, "keygen")
 	}
 	if err := os.MkdirAll(*dir, 0o700); err != nil {
 		fmt.Fprintln(stderr, "ronaudit keygen:", err)

@@ -5,7 +5,12 @@
 //	ronaudit verify DIR [--pub KEY]...           verify a log; exit 1 naming the first failure
 //	ronaudit dump DIR|FILE                       records as JSON Lines
 //	ronaudit checkpoint|prove|verify-proof ...   checkpoints and proofs (sdk/checkpoint/SPEC.md)
+//	ronaudit rotate --wal DIR --key OLD ...      key rotation inside the log
+//	ronaudit export|verify-bundle ...            export bundles (sdk/export/FORMAT.md)
 //	ronaudit demo [-n N] [DIR]                   Micronode then Macronode demo with figures
+//
+// "ronaudit COMMAND -h" says what a command does, with an example, and
+// lists its flags. Bad arguments or flags exit 2; any other failure, 1.
 //
 // Install it with go install github.com/rustyonions/ron-audit-go/tools/cmd/ronaudit@latest.
 package main
@@ -128,13 +133,6 @@ func parseFailed(err error) int {
 	return 2
 }
 
-// flags returns a FlagSet for a subcommand that reports to stderr.
-func flags(name string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet("ronaudit "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	return fs
-}
-
 func demoCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs := flags("demo", stderr)
 	n := fs.Int("n", 100000, "records of the Micronode part (the Macronode part appends half as many)")
@@ -142,8 +140,7 @@ func demoCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		return parseFailed(err)
 	}
 	if *n < 1 || fs.NArg() > 1 {
-		fmt.Fprintln(stderr, "usage: ronaudit demo [-n N >= 1] [DIR]")
-		return 2
+		return usageErr(stderr, "demo")
 	}
 	if err := demo(stdout, *n); err != nil {
 		fmt.Fprintln(stderr, "ronaudit demo:", err)

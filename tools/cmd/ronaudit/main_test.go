@@ -145,3 +145,35 @@ func patchRecordCmd(ts *testscript.TestScript, neg bool, args []string) {
 	_, err = f.WriteAt(payload, at.Offset+8)
 	ts.Check(err)
 }
+
+// TestHelp: every command's -h says what it does and shows it run, on
+// stderr with exit 0, and its usage line is the one bad arguments print.
+func TestHelp(t *testing.T) {
+	for name := range commands {
+		var stdout, stderr strings.Builder
+		if code := run([]string{name, "-h"}, strings.NewReader(""), &stdout, &stderr); code != 0 {
+			t.Errorf("%s -h: exit %d, want 0", name, code)
+		}
+		help := stderr.String()
+		usage, rest, ok := strings.Cut(help, "\n\n")
+		if !ok || !strings.HasPrefix(usage, "usage: ronaudit "+name+" ") && usage != "usage: ronaudit "+name {
+			t.Errorf("%s -h: does not start with its usage line:\n%s", name, help)
+			continue
+		}
+		what, _, _ := strings.Cut(rest, "\n\n")
+		if len(strings.Fields(what)) < 12 {
+			t.Errorf("%s -h: no paragraph saying what it does:\n%s", name, help)
+		}
+		if !strings.Contains(help, "\nexample:\n  ronaudit "+name+" ") && !strings.Contains(help, "\nexamples:\n  ronaudit "+name+" ") &&
+			!strings.Contains(help, "\nexample:\n  echo ") {
+			t.Errorf("%s -h: no example:\n%s", name, help)
+		}
+		stderr.Reset()
+		if code := run([]string{name, "-no-such-flag"}, strings.NewReader(""), &stdout, &stderr); code != 2 {
+			t.Errorf("%s -no-such-flag: exit %d, want 2", name, code)
+		}
+		if !strings.Contains(stderr.String(), "flag provided but not defined: -no-such-flag") {
+			t.Errorf("%s -no-such-flag: stderr %q", name, stderr.String())
+		}
+	}
+}

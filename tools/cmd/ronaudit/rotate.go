@@ -20,8 +20,7 @@ func rotateCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		return parseFailed(err)
 	}
 	if *dir == "" || *oldPath == "" || *nextPath == "" || fs.NArg() != 0 {
-		fmt.Fprintln(stderr, "usage: ronaudit rotate --wal DIR --key OLD.key --new-key NEW.key [--pub EARLIER.pub]...")
-		return 2
+		return usageErr(stderr, "rotate")
 	}
 	fail := func(err error) int { fmt.Fprintln(stderr, "ronaudit rotate:", err); return 1 }
 	old, err := sdk.LoadSigner(*oldPath)

@@ -36,8 +36,7 @@ func verifyCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		return parseFailed(err)
 	}
 	if fs.NArg() != 1 {
-		fmt.Fprintln(stderr, "usage: ronaudit verify DIR|SEGMENT-FILE [--pub KEY]... [--checkpoint CP] [--allow-unsealed-tail]")
-		return 2
+		return usageErr(stderr, "verify")
 	}
 	dir := fs.Arg(0)
 	pubKeys, err := loadPubs(pubs)

@@ -1,0 +1,184 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// helps is each command's -h: its usage line(s), then what it does, then
+// an example, then (from flags) its flags. The usage lines alone, up to the
+// first blank line, are what a command prints on bad arguments (usageErr).
+var helps = map[string]string{
+	"keygen": `usage: ronaudit keygen [-dir DIR] [-name NAME]
+
+Writes a new Ed25519 key pair: DIR/NAME.key, the private key (PEM PKCS#8,
+mode 0600) that append, checkpoint, export and rotate sign with, and
+DIR/NAME.pub, the public key (PEM PKIX) that verifiers take with --pub.
+It never replaces a key file.
+
+example:
+  ronaudit keygen -dir keys -name ops
+`,
+
+	"append": `usage: ronaudit append --wal DIR --key KEY [--writer W] [--stream S] [--fsync batch|always]
+       [--on-bad stop|skip] [--seal-every N] [--export DIR] [--pub OLD.pub ...] < records.jsonl
+
+Each input line is one record as JSON, as the test vectors render it:
+  {"kind":"capIssued","reason":"...","actor":{"capId":"..."},"attrs":[{"key":"k","value":"v"}]}
+Fields left out are empty. seq and prev are filled in; tsMs 0 or left out
+is the time of the append; writerId and stream left out are --writer and
+--stream. One line "seq hash writer/stream" is printed per record once it
+is durable. Signed checkpoints of every chain are kept in DIR/checkpoints.
+
+example:
+  echo '{"kind":"capIssued","reason":"issued","actor":{"capId":"cap-7"}}' |
+    ronaudit append --wal log --key keys/ops.key --writer svc@inst-1 --stream caps
+`,
+
+	"verify": `usage: ronaudit verify DIR|SEGMENT-FILE [--pub KEY]... [--checkpoint CP] [--allow-unsealed-tail]
+
+Verifies every record of a log (or of one segment file): canonical bytes,
+hashes, links, signatures and key rotations with the --pub keys, and the
+checkpoints kept in DIR/checkpoints. Prints "ok" and each chain's head, or
+"FAIL:" naming the file, offset, stream, seq and reason of the first
+failure, and exits 1. Without --pub, signatures are not checked, and it
+says so. With --checkpoint, the log must also extend CP: a cut, rolled
+back or forked log fails.
+
+example:
+  ronaudit verify log --pub keys/ops.pub --checkpoint cp.note
+`,
+
+	"dump": `usage: ronaudit dump DIR|SEGMENT-FILE
+
+Prints the records of a log (or of one segment file) as JSON Lines: each
+record's position (file:offset), hash, key id and signature when signed,
+and the record as append reads it. It reads; it does not verify the
+chain (ronaudit verify does).
+
+example:
+  ronaudit dump log | head -3
+`,
+
+	"checkpoint": `usage: ronaudit checkpoint --wal DIR --key KEY --writer W --stream S [--pub OLD.pub]... [--allow-unsealed-tail] [--out FILE]
+
+Signs a checkpoint of one chain as it stands (a C2SP signed note of its
+size and Merkle root, sdk/checkpoint/SPEC.md), to keep away from the log
+and check it later with verify --checkpoint, prove or verify-bundle. It
+verifies the chain first, and refuses a chain that does not extend the
+checkpoints kept in DIR/checkpoints, records nothing seals yet (unless
+--allow-unsealed-tail) and a key the chain retired. --out FILE replaces
+an existing FILE only with a checkpoint that extends the one it holds.
+
+example:
+  ronaudit checkpoint --wal log --key keys/ops.key --writer svc@inst-1 --stream caps --out cp.note
+`,
+
+	"prove": `usage: ronaudit prove --wal DIR --checkpoint CP --pub KEY [--pub KEY]... (--seq N | --old OLDCP)
+
+Prints as JSON a proof that record N is in checkpoint CP (--seq N), or
+that CP extends the older checkpoint OLDCP (--old), for verify-proof to
+check offline. It verifies the chain and the checkpoints against the log
+first, following the log's key rotations from the --pub keys.
+
+examples:
+  ronaudit prove --wal log --checkpoint cp.note --pub keys/ops.pub --seq 2 > proof.json
+  ronaudit prove --wal log --checkpoint cp.note --old cp-before.note --pub keys/ops.pub > consistency.json
+`,
+
+	"verify-proof": `usage: ronaudit verify-proof --checkpoint CP --pub KEY [--pub KEY]... [--old OLDCP] PROOF.json
+
+Checks an inclusion proof (record seq N is in CP) or a consistency proof
+(CP extends OLDCP) offline, with only public keys.
+
+What it trusts: a checkpoint signed by ANY of the --pub keys, at any size.
+Offline, it cannot see the log's key transitions, so it cannot tell that a
+key was retired before a checkpoint's size: verify and prove, which read
+the log, and verify-bundle, which reads the bundles' transitions, refuse
+such a checkpoint (retired_key); verify-proof does not. Across a rotation
+give the old and the new public key: the older checkpoint is then checked
+with the one and the newer with the other. Give only keys you trust for
+every size, or check the checkpoints themselves with
+ronaudit verify --checkpoint or verify-bundle --checkpoint.
+
+examples:
+  ronaudit verify-proof --checkpoint cp.note --pub keys/ops.pub proof.json
+  ronaudit verify-proof --checkpoint cp.note --old cp-before.note --pub keys/ops.pub consistency.json
+`,
+
+	"rotate": `usage: ronaudit rotate --wal DIR --key OLD.key --new-key NEW.key [--pub EARLIER.pub]...
+
+Moves every chain of the log to a new signing key: a transition record
+signed by OLD names NEW, NEW signs from then on, and OLD can sign nothing
+more in those chains. Verifiers holding OLD's public key follow the
+rotation. Run it again with the same keys to finish a rotation a crash
+cut short. --pub: the keys before OLD, if the log was rotated before.
+
+example:
+  ronaudit rotate --wal log --key keys/ops.key --new-key keys/ops2.key
+`,
+
+	"export": `usage: ronaudit export --wal DIR --key KEY --writer W --stream S [--pub OLD.pub]... [--allow-unsealed-tail] --out DIR
+
+Writes the next export bundle of one chain under --out (WRITER/STREAM/
+FIRST-LAST.bundle, sdk/export/FORMAT.md): the records after the newest
+bundle there, a checkpoint signed by KEY and a consistency proof to the
+bundle before. The chain is verified first, as for checkpoint. A bundle
+is written whole or not at all and never replaces a file; with no new
+records it says so and exits 0.
+
+example:
+  ronaudit export --wal log --key keys/ops.key --writer svc@inst-1 --stream caps --out exports
+`,
+
+	"verify-bundle": `usage: ronaudit verify-bundle --pub KEY [--pub KEY]... [--checkpoint TRUSTED] FILE|DIR
+
+Verifies export bundles offline, with only public keys: one bundle FILE,
+or each chain's bundles under DIR as a sequence from seq 1, following key
+rotations from the --pub keys. With --checkpoint, the bundles of its chain
+must reach TRUSTED and agree with it (a sequence cut short fails). Prints
+"ok" per chain, or "FAIL:" naming the first failure, and exits 1.
+
+example:
+  ronaudit verify-bundle --pub keys/ops.pub --checkpoint cp.note exports
+`,
+
+	"demo": `usage: ronaudit demo [-n N >= 1] [DIR]
+
+The whole flow on local files, with figures (what make demo runs): N
+records appended and verified in RAM (Micronode), then N/2 in a durable
+log in DIR (Macronode: group commit, reopen and replay, verify, a
+checkpoint and an inclusion proof). DIR is a new temporary directory by
+default; a second run on the same DIR appends to its log.
+
+example:
+  ronaudit demo -n 1000 /tmp/ronaudit-demo
+`,
+}
+
+// flags returns a FlagSet for a subcommand that reports to stderr; its -h
+// prints the command's help, then its flags.
+func flags(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("ronaudit "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, helps[name])
+		n := 0
+		fs.VisitAll(func(*flag.Flag) { n++ })
+		if n > 0 {
+			fmt.Fprintln(stderr, "\nflags:")
+			fs.PrintDefaults()
+		}
+	}
+	return fs
+}
+
+// usageErr prints a command's usage lines, for bad arguments, and returns
+// the exit status of a usage error.
+func usageErr(stderr io.Writer, name string) int {
+	usage, _, _ := strings.Cut(helps[name], "\n\n")
+	fmt.Fprintln(stderr, usage)
+	return 2
+}

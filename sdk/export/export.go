@@ -114,24 +114,19 @@ func (e *Exporter) Export(dir, writer, stream string, prev *State) (*Bundle, err
 		return nil, fmt.Errorf("export: %w: key %s was retired at %s/%s seq %d; sign with the key that transition names",
 			sdk.ErrConfig, e.Signer.KeyID(), writer, stream, retiredAt)
 	}
-	b, err := e.build(tree, checkpoint.Origin(writer, stream), writer, recs, prev)
-	if err != nil {
-		return nil, err
-	}
-	if err := e.write(b); err != nil {
-		return nil, err
-	}
-	if e.OnExport != nil {
-		e.OnExport(time.Since(start), len(b.Records))
-	}
-	return b, nil
+	return e.exportTree(start, tree, writer, stream, recs, prev)
 }
 
 // ExportTree is Export for a caller that keeps the chain's tree itself
 // (a checkpoint.Keeper's Tree, say): tree covers the chain's records
 // 1..tree.Size() and recs are the records prev.Size+1 .. tree.Size().
 func (e *Exporter) ExportTree(tree *checkpoint.Tree, writer, stream string, recs []sdk.Sealed, prev *State) (*Bundle, error) {
-	start := time.Now()
+	return e.exportTree(time.Now(), tree, writer, stream, recs, prev)
+}
+
+// exportTree builds, writes and reports the bundle of Export and
+// ExportTree; OnExport is given the time since start.
+func (e *Exporter) exportTree(start time.Time, tree *checkpoint.Tree, writer, stream string, recs []sdk.Sealed, prev *State) (*Bundle, error) {
 	b, err := e.build(tree, checkpoint.Origin(writer, stream), writer, recs, prev)
 	if err != nil {
 		return nil, err

@@ -10,6 +10,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"capnproto.org/go/capnp/v3/std/capnp/schema"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files (generated code and expected errors)")
@@ -154,5 +156,42 @@ func TestGenerateNeedsPackage(t *testing.T) {
 	}
 	if _, err := Generate([]byte("not a request"), Options{Package: "x"}); err == nil {
 		t.Fatal("no error for a malformed request")
+	}
+}
+
+// TestWalk: the walk the generator and tools/schemacheck share visits a
+// file, then each declaration before the ones nested in it, named by
+// scope, and names a node the request lacks.
+func TestWalk(t *testing.T) {
+	req, err := os.ReadFile("testdata/shapes.req")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, nodes, err := ReadRequest(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := r.RequestedFiles()
+	if err != nil || files.Len() != 1 {
+		t.Fatalf("requested files: %v, %v", files.Len(), err)
+	}
+	var names []string
+	if err := Walk(nodes, files.At(0).Id(), "", func(name string, _ schema.Node) error {
+		names = append(names, name)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := strings.Join(names, " "), " Color Scalars Pair Leaf Empty Shapes Shapes.Nested"; got != want {
+		t.Errorf("visited %q, want %q", got, want)
+	}
+	stop := errors.New("stop")
+	n := 0
+	if err := Walk(nodes, files.At(0).Id(), "", func(string, schema.Node) error { n++; return stop }); err != stop || n != 1 {
+		t.Errorf("visit's error: Walk returned %v after %d visits, want it after 1", err, n)
+	}
+	err = Walk(nodes, 0x1234, "Gone", func(string, schema.Node) error { return nil })
+	if !errors.Is(err, ErrMissingNode) || !strings.Contains(err.Error(), "Gone (@0x0000000000001234)") {
+		t.Errorf("missing node: %v", err)
 	}
 }

@@ -1,6 +1,7 @@
 package gen
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -147,7 +148,7 @@ func Load(req []byte) ([]*File, error) {
 		name, _ := files.At(i).Filename()
 		f := &File{Name: name, ID: files.At(i).Id()}
 		l.file = f
-		if err := l.scope(files.At(i).Id(), ""); err != nil {
+		if err := l.scope(files.At(i).Id()); err != nil {
 			return nil, err
 		}
 		if err := l.resolve(); err != nil {
@@ -236,6 +237,52 @@ func ReadRequest(req []byte) (schema.CodeGeneratorRequest, map[uint64]schema.Nod
 	return r, nodes, nil
 }
 
+// ErrMissingNode: a node a request refers to is not in it.
+var ErrMissingNode = errors.New("node missing from the CodeGeneratorRequest")
+
+// Walk calls visit with node id of a request's nodes (by ReadRequest),
+// named name, and then, depth first in declaration order, with every node
+// nested in it, each named by its scope ("Outer.Inner"; the nodes of a
+// file, named "", by their own names). The generator and
+// tools/schemacheck both walk a schema file this way. A node missing from
+// nodes is ErrMissingNode; visit's error ends the walk.
+func Walk(nodes map[uint64]schema.Node, id uint64, name string, visit func(name string, n schema.Node) error) error {
+	n, ok := nodes[id]
+	if !ok {
+		return fmt.Errorf("%w: %s (@%#016x)", ErrMissingNode, name, id)
+	}
+	if err := visit(name, n); err != nil {
+		return err
+	}
+	nested, err := n.NestedNodes()
+	if err != nil {
+		return err
+	}
+	for i := 0; i < nested.Len(); i++ {
+		short, _ := nested.At(i).Name()
+		if name != "" {
+			short = name + "." + short
+		}
+		if err := Walk(nodes, nested.At(i).Id(), short, visit); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// EnumerantNames returns the names of an enum node's enumerants, by value.
+func EnumerantNames(n schema.Node) ([]string, error) {
+	list, err := n.Enum().Enumerants()
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, list.Len())
+	for i := range names {
+		names[i], _ = list.At(i).Name()
+	}
+	return names, nil
+}
+
 type loader struct {
 	nodes   map[uint64]schema.Node
 	docs    map[uint64]schema.Node_SourceInfo
@@ -265,43 +312,19 @@ func (l *loader) memberDoc(id uint64, i int) string {
 	return strings.TrimSpace(s)
 }
 
-// scope walks the nested nodes of id in declaration order.
-func (l *loader) scope(id uint64, prefix string) error {
-	n, ok := l.nodes[id]
-	if !ok {
-		return fmt.Errorf("gen: node @%#x missing from request", id)
-	}
-	nested, err := n.NestedNodes()
-	if err != nil {
-		return err
-	}
-	for i := 0; i < nested.Len(); i++ {
-		nn := nested.At(i)
-		short, _ := nn.Name()
-		name := prefix + short
-		child, ok := l.nodes[nn.Id()]
-		if !ok {
-			return fmt.Errorf("gen: node %s missing from request", name)
-		}
-		switch child.Which() {
+// scope adds the structs and enums of file id, in declaration order.
+func (l *loader) scope(id uint64) error {
+	return Walk(l.nodes, id, "", func(name string, n schema.Node) error {
+		switch n.Which() {
 		case schema.Node_Which_structNode:
-			if err := l.addStruct(child, name); err != nil {
-				return err
-			}
+			return l.addStruct(n, name)
 		case schema.Node_Which_enum:
-			if err := l.addEnum(child, name); err != nil {
-				return err
-			}
+			return l.addEnum(n, name)
 		case schema.Node_Which_interface:
 			return &UnsupportedError{Node: name, Reason: "interfaces are not supported"}
-		case schema.Node_Which_const, schema.Node_Which_annotation:
-			continue // nothing to encode
 		}
-		if err := l.scope(nn.Id(), name+"."); err != nil {
-			return err
-		}
-	}
-	return nil
+		return nil // the file, consts and annotations: nothing to encode
+	})
 }
 
 func goTypeName(scoped string) string {
@@ -314,12 +337,11 @@ func goTypeName(scoped string) string {
 
 func (l *loader) addEnum(n schema.Node, name string) error {
 	e := &EnumDecl{Name: name, GoName: goTypeName(name), ID: n.Id(), Doc: l.doc(n.Id())}
-	list, err := n.Enum().Enumerants()
+	names, err := EnumerantNames(n)
 	if err != nil {
 		return err
 	}
-	for i := 0; i < list.Len(); i++ {
-		en, _ := list.At(i).Name()
+	for i, en := range names {
 		e.Enumerants = append(e.Enumerants, Enumerant{Name: en, GoName: e.GoName + GoName(en), Doc: l.memberDoc(n.Id(), i)})
 	}
 	l.enums[n.Id()] = e

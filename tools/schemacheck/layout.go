@@ -106,7 +106,7 @@ func ReadLayout(req []byte) (*Layout, error) {
 	}
 	name, _ := files.At(0).Filename()
 	l := &Layout{File: name, FileID: hexID(files.At(0).Id())}
-	if err := l.scope(byID, files.At(0).Id(), ""); err != nil {
+	if err := l.node(byID, files.At(0).Id(), ""); err != nil {
 		return nil, err
 	}
 	sort.Slice(l.Structs, func(i, j int) bool { return l.Structs[i].Name < l.Structs[j].Name })
@@ -150,49 +150,22 @@ func (l *Layout) closed() error {
 	return nil
 }
 
-// scope adds the structs and enums nested in node id, and groups.
-func (l *Layout) scope(byID map[uint64]schema.Node, id uint64, prefix string) error {
-	n, ok := byID[id]
-	if !ok {
-		return fmt.Errorf("schemacheck: node %s missing from the request", hexID(id))
-	}
-	nested, err := n.NestedNodes()
-	if err != nil {
-		return err
-	}
-	for i := 0; i < nested.Len(); i++ {
-		nn := nested.At(i)
-		short, _ := nn.Name()
-		if err := l.node(byID, nn.Id(), prefix+short); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
+// node adds node id, named name, and the structs and enums nested in it:
+// called for the file, and for each group.
 func (l *Layout) node(byID map[uint64]schema.Node, id uint64, name string) error {
-	n, ok := byID[id]
-	if !ok {
-		return fmt.Errorf("schemacheck: node %s (%s) missing from the request", name, hexID(id))
-	}
-	switch n.Which() {
-	case schema.Node_Which_structNode:
-		if err := l.addStruct(byID, n, name); err != nil {
-			return err
+	return gen.Walk(byID, id, name, func(name string, n schema.Node) error {
+		switch n.Which() {
+		case schema.Node_Which_structNode:
+			return l.addStruct(byID, n, name)
+		case schema.Node_Which_enum:
+			names, err := gen.EnumerantNames(n)
+			if err != nil {
+				return err
+			}
+			l.Enums = append(l.Enums, EnumInfo{ID: hexID(n.Id()), Name: name, Enumerants: names})
 		}
-	case schema.Node_Which_enum:
-		list, err := n.Enum().Enumerants()
-		if err != nil {
-			return err
-		}
-		e := EnumInfo{ID: hexID(id), Name: name}
-		for i := 0; i < list.Len(); i++ {
-			en, _ := list.At(i).Name()
-			e.Enumerants = append(e.Enumerants, en)
-		}
-		l.Enums = append(l.Enums, e)
-	}
-	return l.scope(byID, id, name+".")
+		return nil
+	})
 }
 
 func (l *Layout) addStruct(byID map[uint64]schema.Node, n schema.Node, name string) error {

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 
 	"github.com/rustyonions/ron-audit-go/sdk"
@@ -23,6 +24,14 @@ func rotateCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		return usageErr(stderr, "rotate")
 	}
 	fail := func(err error) int { fmt.Fprintln(stderr, "ronaudit rotate:", err); return 1 }
+	// Opening a log creates it: a --wal path that holds none (a typo, or
+	// another directory) would become an empty log, "rotated".
+	if _, err := os.Stat(*dir); err != nil {
+		return fail(fmt.Errorf("--wal %s: %w", *dir, err))
+	}
+	if segs, _ := filepath.Glob(filepath.Join(*dir, "*.seg")); len(segs) == 0 {
+		return fail(fmt.Errorf("--wal %s: no segment files (*.seg): not a log directory", *dir))
+	}
 	old, err := sdk.LoadSigner(*oldPath)
 	if err != nil {
 		return fail(err)
@@ -41,13 +50,18 @@ func rotateCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(err)
 	}
-	log, _, err := sdk.OpenDurable(*dir, sdk.Config{Signer: old, Observer: keeper},
+	log, rec, err := sdk.OpenDurable(*dir, sdk.Config{Signer: old, Observer: keeper},
 		sdk.DurableOptions{Keys: sdk.NewKeySet(append(earlier, old.Public())...)})
 	if err != nil {
 		openHint(stderr, "rotate", err)
 		return fail(err)
 	}
-	heads, err := log.RotateKey(next)
+	var heads []sdk.Head
+	if rec.Records == 0 {
+		err = fmt.Errorf("no records in %s: nothing to rotate (a log's first records are signed by the key append is given)", *dir)
+	} else {
+		heads, err = log.RotateKey(next)
+	}
 	if cerr := log.Close(); err == nil {
 		err = cerr
 	}

@@ -177,3 +177,21 @@ func TestHelp(t *testing.T) {
 		}
 	}
 }
+
+// TestUsageErrors: what is wrong with the command line alone exits 2
+// before anything is read or written, apart from a failed check (1).
+func TestUsageErrors(t *testing.T) {
+	t.Chdir(t.TempDir()) // were one to run, it would not write here
+	for _, args := range [][]string{
+		{"verify", "nolog", "--checkpoint", "cp.note"}, // a checkpoint is checked with --pub keys
+		{"keygen", "keys"},
+		{"checkpoint", "--wal", "log", "--key", "k.key", "--writer", "w", "--stream", "s", "cp.note"},
+		{"prove", "--wal", "log", "--checkpoint", "cp.note", "--pub", "k.pub", "--seq", "1", "proof.json"},
+		{"rotate", "--wal", "log", "--key", "k.key", "--new-key", "k2.key", "extra"},
+	} {
+		var stdout, stderr strings.Builder
+		if code := run(args, strings.NewReader(""), &stdout, &stderr); code != 2 || stdout.Len() != 0 {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q; want exit 2 and nothing on stdout", args, code, stdout.String(), stderr.String())
+		}
+	}
+}

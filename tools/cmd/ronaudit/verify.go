@@ -38,6 +38,10 @@ func verifyCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if fs.NArg() != 1 {
 		return usageErr(stderr, "verify")
 	}
+	if *cpPath != "" && len(pubs) == 0 {
+		fmt.Fprintln(stderr, "ronaudit verify: --checkpoint needs --pub: the key of the checkpoint's signer")
+		return 2
+	}
 	dir := fs.Arg(0)
 	pubKeys, err := loadPubs(pubs)
 	if err != nil {

@@ -9,8 +9,8 @@
 //	ronaudit export|verify-bundle ...            export bundles (sdk/export/FORMAT.md)
 //	ronaudit demo [-n N] [DIR]                   Micronode then Macronode demo with figures
 //
-// "ronaudit COMMAND -h" says what a command does, with an example, and
-// lists its flags. Bad arguments or flags exit 2; any other failure, 1.
+// "ronaudit help COMMAND" (or "ronaudit COMMAND -h") says what a command
+// does, with an example, and lists its flags. Bad arguments or flags exit 2; any other failure, 1.
 //
 // Install it with go install github.com/rustyonions/ron-audit-go/tools/cmd/ronaudit@latest.
 package main
@@ -66,6 +66,8 @@ commands:
                                    exit 1 naming the first failure
   demo [-n N] [DIR]                the whole flow with figures: Micronode (RAM) then Macronode (durable log
                                    in DIR, default a new temporary directory); N records in RAM (default 100000), N/2 durable
+
+ronaudit help COMMAND (or ronaudit COMMAND -h): what it does, an example, its flags
 `
 
 // command is one subcommand: it parses its own flags from args.
@@ -92,6 +94,13 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	switch args[0] {
 	case "help", "-h", "-help", "--help":
+		if len(args) > 1 {
+			if cmd, ok := commands[args[1]]; ok {
+				return cmd([]string{"-h"}, stdin, stdout, stdout) // its -h, on stdout
+			}
+			fmt.Fprintf(stderr, "ronaudit %s: unknown command %q\n%s", args[0], args[1], usageText)
+			return 2
+		}
 		fmt.Fprint(stdout, usageText)
 		return 0
 	}

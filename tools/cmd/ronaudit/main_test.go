@@ -155,6 +155,10 @@ func TestHelp(t *testing.T) {
 			t.Errorf("%s -h: exit %d, want 0", name, code)
 		}
 		help := stderr.String()
+		var out strings.Builder
+		if code := run([]string{"help", name}, strings.NewReader(""), &out, &out); code != 0 || out.String() != help {
+			t.Errorf("help %s: exit %d, %q; want exit 0 and what -h says on stderr, on stdout", name, code, out.String())
+		}
 		usage, rest, ok := strings.Cut(help, "\n\n")
 		if !ok || !strings.HasPrefix(usage, "usage: ronaudit "+name+" ") && usage != "usage: ronaudit "+name {
 			t.Errorf("%s -h: does not start with its usage line:\n%s", name, help)

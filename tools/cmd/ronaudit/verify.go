@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -104,9 +105,9 @@ func verifyCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 			return failCheckpoint(err)
 		}
 	}
-	fmt.Fprintf(stdout, "ok: %d records in %d streams, %d segments", sum.Records, len(sum.Heads), sum.WAL.Segments)
+	fmt.Fprintf(stdout, "ok: %s in %s, %s", count(sum.Records, "record"), count(len(sum.Heads), "stream"), count(sum.WAL.Segments, "segment"))
 	if sum.Seals > 0 {
-		fmt.Fprintf(stdout, ", %d seals", sum.Seals)
+		fmt.Fprintf(stdout, ", %s", count(sum.Seals, "seal"))
 	}
 	fmt.Fprintln(stdout)
 	if keys == nil {
@@ -283,4 +284,12 @@ func chainVerifiers(pubs []ed25519.PublicKey, retired []sdk.Retirement, writer, 
 		}
 	}
 	return export.KeyVerifiers(keys...)
+}
+
+// count says n things: "1 record", "3 records".
+func count[N int | uint64](n N, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return strconv.FormatUint(uint64(n), 10) + " " + noun + "s"
 }

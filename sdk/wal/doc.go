@@ -33,7 +33,8 @@
 // and reaches z. Everything else is corruption: Open fails with a
 // *CorruptError naming file and offset and changes nothing. A last segment
 // whose bytes are a prefix of its header then zeros is an interrupted
-// creation; Open writes the header again.
+// creation; Open writes the header again, and if that write or its fsync
+// fails, removes the segment (it holds no frame), as a failed creation.
 //
 // # Writing
 //

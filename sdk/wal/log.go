@@ -219,9 +219,13 @@ type Log struct {
 // Open fail with a *CorruptError (ErrCorrupt) naming the file and offset,
 // and Open changes nothing. If Open's fsync of what it recovered fails,
 // retry it only after the machine restarts: the kernel may have served
-// frames from its cache that are not on disk (FORMAT.md, "Failure"). Options.Replay sees every good frame during
-// the scan, and Options.Recovered can refuse the log before Open changes
-// it.
+// frames from its cache that are not on disk (FORMAT.md, "Failure"). The
+// exception is an interrupted segment creation, whose header Open writes
+// again: if that write or its fsync (or the directory's) fails, Open
+// removes the segment, which holds no frame, and a later Open creates it
+// anew; the error names the segment. Options.Replay sees every good frame
+// during the scan, and Options.Recovered can refuse the log before Open
+// changes it.
 func Open(dir string, opts Options) (*Log, Recovery, error) {
 	dir = filepath.Clean(dir)
 	o, err := opts.check(dir)
@@ -391,29 +395,52 @@ func (l *Log) recover() (Recovery, error) {
 	}
 	l.f = f
 	end := last.End
+	// fail reports a failed step of the recovery. A segment whose header
+	// recovery rewrote (an interrupted creation, which holds no frame) is
+	// then removed, as createSegment removes a segment whose creation
+	// fails: the kernel may report a failed fsync only once, so an Open in
+	// the same boot would trust the rewritten header (and the directory
+	// entry) that a crash can still take away, fsync them without error,
+	// and acknowledge frames appended after them. Without the file, that
+	// Open creates the segment anew. The log without it is the log as it
+	// was before the rotation that created it.
+	fail := func(op, where, what string, err error) error {
+		if !last.HeaderTorn {
+			return &Error{Op: op, Path: where, Err: err}
+		}
+		f.Close()
+		l.f = nil
+		reason := what + " of interrupted segment " + SegmentName(res.num) + " failed; the segment was removed"
+		if rerr := removeSegment(l.dir, path); rerr != nil {
+			reason = what + " of interrupted segment " + SegmentName(res.num) + " failed"
+			err = fmt.Errorf("%w; removing the segment failed too (%w): reopening the log before the machine "+
+				"restarts may append to a segment header that is not on disk", err, rerr)
+		}
+		return &Error{Op: op, Path: where, Reason: reason, Err: err}
+	}
 	switch {
 	case last.HeaderTorn:
 		// An interrupted segment creation: write the header again.
 		if err := f.Truncate(0); err != nil {
-			return Recovery{}, &Error{Op: "truncate", Path: path, Err: err}
+			return Recovery{}, fail("truncate", path, "truncating the header", err)
 		}
 		if _, err := f.WriteAt(encodeHeader(res.num, rec.Frames+1), 0); err != nil {
-			return Recovery{}, &Error{Op: "write", Path: path, Err: err}
+			return Recovery{}, fail("write", path, "rewriting the header", err)
 		}
 		end = SegmentHeaderSize
 	case last.TornBytes > 0:
 		if err := f.Truncate(end); err != nil {
-			return Recovery{}, &Error{Op: "truncate", Path: path, Err: err}
+			return Recovery{}, fail("truncate", path, "cutting the torn tail", err)
 		}
 	}
 	// Make what recovery found durable before building on it: after a
 	// crash of the process (not of the machine) the last frames may still
 	// be only in the page cache.
 	if err := l.fsync(f, 0); err != nil {
-		return Recovery{}, &Error{Op: "fsync", Path: path, Err: err}
+		return Recovery{}, fail("fsync", path, "the fsync of the rewritten header", err)
 	}
 	if err := syncDir(l.dir); err != nil {
-		return Recovery{}, &Error{Op: "fsync", Path: l.dir, Err: err}
+		return Recovery{}, fail("fsync", l.dir, "the fsync of the directory entry", err)
 	}
 	if _, err := f.Seek(end, io.SeekStart); err != nil {
 		return Recovery{}, &Error{Op: "open", Path: path, Err: err}

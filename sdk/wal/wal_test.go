@@ -1038,3 +1038,131 @@ func TestDirFsyncFailureRemovesNewSegment(t *testing.T) {
 		})
 	}
 }
+
+// TestFailedHeaderRecoveryRemovesSegment: Open finds an interrupted
+// segment creation (a prefix of the header, then zeros) and writes the
+// header again. When the fsync of the rewritten header, or of the
+// directory, fails, the header (or the entry) may not be on disk, and the
+// kernel may report the error only once: a reopen in the same boot that
+// took the segment in would fsync it without error and acknowledge frames
+// appended after a header a crash can still take away. The failed Open
+// must remove the segment, so that the reopen creates (and fsyncs) its own.
+//
+// The crash is modelled as in TestDirFsyncFailureRemovesNewSegment: the
+// file whose fsync failed is held open, and if it is still in the log when
+// the log is read again, it loses what the failed fsync was for (its
+// header goes back to the torn bytes, or its directory entry goes).
+func TestFailedHeaderRecoveryRemovesSegment(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		dir   bool // the directory's fsync fails, not the segment's
+		first bool // the interrupted segment is the first one
+	}{
+		{"header", false, false},
+		{"directory", true, false},
+		{"first-header", false, true},
+		{"first-directory", true, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			opts := Options{Fsync: FsyncAlways, SegmentBytes: MinSegmentBytes}
+			var acked uint64 // the last acknowledged frame
+			dir := logDir(t)
+			if c.first {
+				if err := os.Mkdir(dir, 0o700); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				acked = 50
+				dir = writeLog(t, int(acked), opts)
+			}
+			num := uint64(len(segments(t, dir)) + 1)
+			seg := filepath.Join(dir, SegmentName(num))
+			torn := append(bytes.Clone(encodeHeader(num, acked+1)[:11]), make([]byte, 40)...)
+			writeFile(t, seg, torn)
+
+			var failed *os.File
+			t.Cleanup(func() {
+				syncFile = (*os.File).Sync
+				if failed != nil {
+					failed.Close()
+				}
+			})
+			syncFile = func(f *os.File) error {
+				target := seg
+				if c.dir {
+					target = dir
+				}
+				if f.Name() != target || failed != nil {
+					return f.Sync()
+				}
+				sf, err := os.Open(seg)
+				if err != nil {
+					t.Error(err)
+					return f.Sync()
+				}
+				failed = sf
+				return &os.PathError{Op: "sync", Path: f.Name(), Err: syscall.EIO}
+			}
+			_, _, err := Open(dir, opts)
+			if failed == nil {
+				t.Fatalf("no fsync failed (Open: %v)", err)
+			}
+			where := seg
+			if c.dir {
+				where = dir
+			}
+			if !errors.Is(err, syscall.EIO) || !strings.Contains(err.Error(), where) ||
+				!strings.Contains(err.Error(), SegmentName(num)) {
+				t.Errorf("Open: %v: want EIO, naming %s and segment %s", err, where, SegmentName(num))
+			}
+			if _, serr := os.Stat(seg); !errors.Is(serr, fs.ErrNotExist) {
+				t.Errorf("segment %s whose rewritten header is not durable is still there (%v)", seg, serr)
+			}
+
+			// Reopen in the same boot, the fsyncs working again, and
+			// acknowledge more frames, enough to rotate.
+			syncFile = (*os.File).Sync
+			l, _ := mustOpen(t, dir, opts)
+			const more = 100
+			for i := acked + 1; i <= acked+more; i++ {
+				if idx, err := l.AppendDurable(payloadFor(i)); err != nil || idx != i {
+					t.Fatalf("append %d after reopen: %d, %v", i, idx, err)
+				}
+			}
+			if err := l.Close(); err != nil {
+				t.Fatal(err)
+			}
+
+			// The crash takes what the failed fsync was for.
+			fi, err := failed.Stat()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range segments(t, dir) {
+				pi, err := os.Stat(p)
+				if err != nil || !os.SameFile(pi, fi) {
+					continue
+				}
+				if c.dir {
+					err = os.Remove(p)
+				} else {
+					var w *os.File
+					if w, err = os.OpenFile(p, os.O_WRONLY, 0); err == nil {
+						_, err = w.WriteAt(torn[:SegmentHeaderSize], 0)
+						if cerr := w.Close(); err == nil {
+							err = cerr
+						}
+					}
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			frames, rec, err := readAll(t, dir)
+			if err != nil || rec.Frames != acked+more {
+				t.Fatalf("after the crash the log holds %+v (%v), want the %d acknowledged frames", rec, err, acked+more)
+			}
+			checkFrames(t, frames, int(acked+more))
+		})
+	}
+}

@@ -66,3 +66,41 @@ func TestRetryOfReplayedRecordAfterLogFailure(t *testing.T) {
 			st, acks, orig.Head.Hash)
 	}
 }
+
+// TestAppendRetryOfReplayedRecordAfterLogFailure: Log.Append of a retry
+// of a record the durable log replayed when it opened returns the
+// original with Duplicate set once the log has failed, as the Emitter
+// acknowledges it; a new record is still refused.
+func TestAppendRetryOfReplayedRecordAfterLogFailure(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "wal")
+	cfg := Config{Signer: newTestSigner(t)}
+	rec := canonical.AuditRecord{Kind: canonical.KindGetServed, TsMs: 1764201600000,
+		WriterID: "w", Stream: "s", Reason: "served", Attrs: []canonical.Attr{{Key: "n", Value: "1"}}}
+	l, _, err := OpenDurable(dir, cfg, DurableOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	orig, err := l.Append(&rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l, _, err = OpenDurable(dir, cfg, DurableOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	l.fail(fmt.Errorf("%w: w/s seq 2 is not durable: fsync: input/output error", ErrStore))
+	a, err := l.Append(&rec)
+	if err != nil || !a.Duplicate || a.Seq != 1 || a.Record.Hash != orig.Head.Hash {
+		t.Errorf("Append of a retry of replayed seq 1 after the log failed: %+v, %v; want the original %s with Duplicate set",
+			a, err, orig.Head.Hash)
+	}
+	other := rec
+	other.Attrs = []canonical.Attr{{Key: "n", Value: "2"}}
+	if _, err := l.Append(&other); !errors.Is(err, ErrStore) {
+		t.Errorf("new record after the log failed: %v, want refused with ErrStore", err)
+	}
+}

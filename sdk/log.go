@@ -353,6 +353,15 @@ func (l *Log) Head(writer, stream string) (h Head, ok bool) {
 // RAM (a MemStore, or a durable log's cache): a record it no longer keeps
 // there is not deduped against, so its byte bound must hold the window
 // (the default 16 MiB holds 4,096 records of the 4 KiB default maximum).
+//
+// Once the log has failed (a Pending.Wait failed: see there), Append
+// returns that error, but for a retry of a record known to be durable: one
+// a durable log replayed, or at or before a record of its chain whose
+// Wait returned nil. Its original is on disk, so the retry is still the
+// no-op dedupe makes it, and Append returns the original with Duplicate
+// set, as the Emitter acknowledges such a retry. A retry of a record no
+// Wait has covered yet gets the error: that record may be lost. After
+// Close every append fails.
 func (l *Log) Append(rec *canonical.AuditRecord) (Appended, error) {
 	p, err := l.AppendPending(rec)
 	if err != nil {
@@ -376,7 +385,9 @@ type Pending struct {
 
 // Wait blocks until the record is durable (at once for a MemStore). If the
 // store cannot make it durable, the log stops: every later append fails,
-// since no record may link to one that may be lost.
+// since no record may link to one that may be lost (but a retry of a
+// record known durable, which appends nothing: see Append). A nil Wait
+// makes the record, and its chain's records before it, known durable.
 func (p Pending) Wait() error {
 	if p.Duplicate || p.log == nil {
 		return nil
@@ -398,13 +409,16 @@ func (p Pending) Wait() error {
 // AppendPending does what Append does but returns before the record is
 // durable, so a caller can append a batch in order and then wait for each
 // (a durable store makes them share fsyncs). It is Append for pipelines:
-// acknowledge a record only after its Wait.
+// acknowledge a record only after its Wait. Once the log has failed it
+// returns the failure, but for a retry of a record known durable, which
+// returns the original with Duplicate set (its Wait returns nil at once),
+// as Append does.
 func (l *Log) AppendPending(rec *canonical.AuditRecord) (Pending, error) {
 	if err := checkCallerRecord(rec); err != nil {
 		return Pending{}, err
 	}
 	if err := l.failure(); err != nil {
-		return Pending{}, err
+		return l.appendRetry(rec, err)
 	}
 	if l.emitting.Load() {
 		return Pending{}, ErrEmitting
@@ -417,6 +431,60 @@ func (l *Log) AppendPending(rec *canonical.AuditRecord) (Pending, error) {
 		return Pending{}, err
 	}
 	return Pending{Appended: a, log: l, c: c, ticket: ticket}, nil
+}
+
+// appendRetry is AppendPending once the log has failed with failed: it
+// appends nothing, but a retry of a record known to be durable (replayed,
+// or a Pending.Wait of it or of a later record of its chain returned nil)
+// is the no-op it is on a healthy log, which the failure does not touch:
+// it returns the original with Duplicate set. Anything else, a retry of a
+// record not known durable included, gets failed, as does every append
+// once the log is closed (ErrClosed, or the failure before it) and while
+// an Emitter owns the log (its linkRetry answers its retries).
+func (l *Log) appendRetry(rec *canonical.AuditRecord, failed error) (Pending, error) {
+	if l.emitting.Load() {
+		return Pending{}, failed
+	}
+	l.mu.RLock()
+	c, closed := l.chains[rec.WriterID][rec.Stream], l.closed
+	l.mu.RUnlock()
+	if closed || c == nil || !c.dedupe.on() {
+		return Pending{}, failed
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	// As appendLocked: a seq or prev that is not the chain's next refuses
+	// the record before dedupe is asked, so it is no retry.
+	next := c.head.Seq + 1
+	if c.signerRetired != nil || (rec.Seq != 0 && rec.Seq != next) ||
+		(rec.Prev != nil && !bytes.Equal(rec.Prev, c.head.Hash[:])) {
+		return Pending{}, failed
+	}
+	fill := filled{seq: rec.Seq == 0, prev: rec.Prev == nil, ts: rec.TsMs == 0}
+	if fill.seq {
+		rec.Seq = next
+	}
+	if fill.prev {
+		rec.Prev = c.head.Hash[:]
+	}
+	if fill.ts {
+		rec.TsMs = uint64(l.cfg.Clock().UnixMilli())
+	}
+	defer fill.undo(rec)
+	var err error
+	if c.buf, err = canonical.AppendRecord(c.buf[:0], rec, l.limits); err != nil {
+		return Pending{}, failed
+	}
+	seq, ok := c.dedupe.lookup(fingerprint(l.seed, c.buf))
+	if !ok || seq > c.durable.Load() {
+		return Pending{}, failed
+	}
+	orig, dup := l.duplicate(c, seq, c.buf)
+	if !dup {
+		return Pending{}, failed
+	}
+	a := Appended{Record: orig, Seq: seq, Head: c.head, Duplicate: true}
+	return Pending{Appended: a, log: l, c: c}, nil
 }
 
 // checkCallerRecord refuses what a caller's record may not be, before the

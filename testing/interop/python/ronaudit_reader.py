@@ -17,8 +17,10 @@ Checks every record of every ``*.json`` vector file the way
    stream), seq starts at 1 with prev = 32 zero bytes, and each later record
    has seq + 1 and prev = the previous record's hash.
 
-The ``dedupeKey`` check (README step 5) is skipped: it needs a canonical
-encoder, and the README lets readers skip it.
+5. ``dedupeKey``, when a record has one (the v2 evolution vectors have
+   none): BLAKE3 derive_key("ron-audit 2026-11-27 dedupe key v1") of the
+   canonical bytes of the same record with ``seq`` = 0 and ``prev`` empty,
+   by the same encoder as step 1 (``dedupe_key``).
 
 When the directory has a ``checkpoints`` subfolder, each of its ``*.json``
 files is checked too (signed checkpoints, Merkle roots, inclusion and
@@ -55,6 +57,7 @@ SCHEMA_PATH = Path(
 DEFAULT_VECTORS_DIR = HERE / ".." / ".." / "vectors" / "v1"
 
 HASH_CONTEXT = "ron-audit 2026-11-27 record hash v1"
+DEDUPE_CONTEXT = "ron-audit 2026-11-27 dedupe key v1"
 SIG_PREFIX = b"RONAUDIT-SIG-V1"
 HASH_LEN = 32
 SIG_LEN = 64
@@ -160,14 +163,12 @@ def _decode(data: bytes, schema_path: Path | None, strict: bool) -> dict:
         rendering = _render_struct(reader)
         if strict:
             check_rules(rendering)
-            enc = _Encoder()
-            enc.alloc(1)  # root pointer
-            enc.put(0, _struct(*_encode_fields(reader)))
-            if bytes(enc.buf) != data:
+            enc = canonical_encoding(reader)
+            if enc != data:
                 raise DecodeError(
                     "not canonical: the canonical encoding of the decoded record is other "
-                    f"bytes ({len(enc.buf)} bytes, first difference at byte "
-                    f"{_first_diff(bytes(enc.buf), data)})"
+                    f"bytes ({len(enc)} bytes, first difference at byte "
+                    f"{_first_diff(enc, data)})"
                 )
         return rendering
     except DecodeError:
@@ -221,17 +222,32 @@ def _text_obj(s: str, name: str) -> tuple | None:
     return ("bytes", b + b"\x00") if b else None  # rule 6: empty is null
 
 
-def _encode_fields(reader, path: str = "") -> tuple[list[int], list[Any]]:
+def canonical_encoding(reader, overrides: dict[str, Any] | None = None) -> bytes:
+    """The canonical bytes (section 2) of what a root AuditRecord reader
+    holds, with the top-level fields named in ``overrides`` taking the
+    given values instead (the dedupe key's ``seq`` = 0, ``prev`` empty)."""
+    enc = _Encoder()
+    enc.alloc(1)  # root pointer
+    enc.put(0, _struct(*_encode_fields(reader, overrides=overrides)))
+    return bytes(enc.buf)
+
+
+def _encode_fields(
+    reader, path: str = "", overrides: dict[str, Any] | None = None
+) -> tuple[list[int], list[Any]]:
     """Data words and pointer objects of a struct reader, every field of
-    its schema at its place (the schema's own section sizes)."""
+    its schema at its place (the schema's own section sizes); a field
+    named in ``overrides`` is written with that value."""
     node = reader.schema.node
     data = [0] * node.struct.dataWordCount
     ptrs: list[Any] = [None] * node.struct.pointerCount
+    overrides = overrides or {}
     for f in node.struct.fields:
         name = f"{path}{f.name}"
         if f.which() != "slot" or f.discriminantValue != 0xFFFF or f.slot.hadExplicitDefault:
             raise DecodeError(f"field {name}: groups, unions and explicit defaults are not supported")
-        t, off, v = f.slot.type.which(), f.slot.offset, reader._get(f.name)
+        t, off = f.slot.type.which(), f.slot.offset
+        v = overrides[f.name] if f.name in overrides else reader._get(f.name)
         if t in _DATA_BITS:
             width = _DATA_BITS[t]
             x = v.raw if t == "enum" else int(v)
@@ -421,6 +437,23 @@ def record_hash(data: bytes) -> bytes:
     return blake3.blake3(data, derive_key_context=HASH_CONTEXT).digest()
 
 
+def dedupe_key(data: bytes, schema_path: Path | None = None) -> bytes:
+    """README check 5: BLAKE3 derive_key(DEDUPE_CONTEXT) of the canonical
+    bytes of the record ``data`` holds with seq = 0 and prev empty (which
+    are not the bytes of a valid record: the dedupe key names the event,
+    not its place in the chain). Raises DecodeError if ``data`` does not
+    decode."""
+    schema = load_schema(schema_path)
+    try:
+        reader = schema.AuditRecord.from_segments([data])
+        enc = canonical_encoding(reader, {"seq": 0, "prev": b""})
+    except DecodeError:
+        raise
+    except (capnp.KjException, RuntimeError, UnicodeDecodeError, ValueError) as e:
+        raise DecodeError(f"{type(e).__name__}: {_short(str(e))}") from e
+    return blake3.blake3(enc, derive_key_context=DEDUPE_CONTEXT).digest()
+
+
 def signing_message(h: bytes) -> bytes:
     return SIG_PREFIX + h
 
@@ -528,6 +561,17 @@ def check_vector(doc: Any, label: str) -> FileResult:
         if decoded is not None and isinstance(expected, dict):
             for m in compare_rendering(decoded, expected, may_lack=may_lack):
                 errs.append(f"{where}: field mismatch: {m}")
+
+        # 5. dedupe key, when the record has one
+        if "dedupeKey" in entry:
+            want_key = _hex_field(entry, "dedupeKey", HASH_LEN, where, errs)
+            if decoded is not None and want_key is not None:
+                got_key = dedupe_key(data)
+                if got_key != want_key:
+                    errs.append(
+                        f"{where}: dedupeKey mismatch: computed {got_key.hex()}, "
+                        f"vector has {want_key.hex()}"
+                    )
 
         # 2. hash
         h = record_hash(data) if data is not None else None

@@ -126,6 +126,55 @@ def test_flipped_hash_fails(tmp_path):
     assert "hash mismatch" in errs, errs
 
 
+def _dedupe_records():
+    out = [(p, i, r) for p in _files() for i, r in enumerate(_load(p)["records"]) if "dedupeKey" in r]
+    assert out, f"no record with a dedupeKey in {VECTORS_DIR}"
+    return out
+
+
+def test_dedupe_keys_are_recomputed():
+    # Every dedupeKey of the vectors is this reader's own derivation, and
+    # differs from the record hash (the derivation drops seq and prev and
+    # uses its own context).
+    for p, i, r in _dedupe_records():
+        data = bytes.fromhex(r["canonical"])
+        assert rr.dedupe_key(data).hex() == r["dedupeKey"], (p.name, i)
+        assert rr.dedupe_key(data) != rr.record_hash(data), (p.name, i)
+
+
+def test_wrong_dedupe_key_fails(tmp_path):
+    files = {p for p, _, _ in _dedupe_records()}
+    for path in sorted(files):
+        doc = _load(path)
+        for idx in (0, 31):
+            bad = copy.deepcopy(doc)
+            i = len(bad["records"]) - 1
+            bad["records"][i]["dedupeKey"] = _flip_hex_byte(bad["records"][i]["dedupeKey"], idx)
+            errs = _errors(tmp_path, f"dedupe-{idx}-{path.name}", bad)
+            assert f"record {i}: dedupeKey mismatch" in errs, errs
+            assert "hash mismatch" not in errs and "signature" not in errs, errs
+    # Another record's key (a valid key, of the wrong record).
+    path, doc = _chain_file(min_records=2)
+    bad = copy.deepcopy(doc)
+    bad["records"][0]["dedupeKey"] = bad["records"][1]["dedupeKey"]
+    assert "record 0: dedupeKey mismatch" in _errors(tmp_path, "swapped-" + path.name, bad)
+    # Not 32 bytes of hex.
+    for v, want in (("00" * 31, "'dedupeKey' is 31 bytes"), ("zz", "'dedupeKey' is not valid hex"),
+                    (None, "'dedupeKey' missing or not a string")):
+        bad = copy.deepcopy(doc)
+        bad["records"][0]["dedupeKey"] = v
+        assert want in _errors(tmp_path, "short-" + path.name, bad)
+
+
+def test_dedupe_key_is_optional(tmp_path):
+    # README check 5 lets a vector leave it out (the v2 vectors do).
+    path, doc = _chain_file(min_records=2)
+    for r in doc["records"]:
+        del r["dedupeKey"]
+    res = rr.check_file(_write(tmp_path, path.name, doc))
+    assert res.ok, res.errors
+
+
 def test_wrong_public_key_fails(tmp_path):
     path, doc = _any_file()
     bad = copy.deepcopy(doc)

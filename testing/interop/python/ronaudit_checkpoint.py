@@ -22,7 +22,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -421,6 +421,32 @@ def consistency_proof(m: int, leaves: Sequence[bytes]) -> list[bytes]:
     return subproof(m, leaves, True)
 
 
+def _fold_path(fn: int, sn: int, seed: bytes, path: Sequence[bytes], reason: str) -> tuple[bytes, bytes]:
+    """The audit-path walk both RFC 9162 verifications share (2.1.3.2
+    step 4, 2.1.4.2 step 6): from ``seed``, fold in each hash of ``path``
+    as a left sibling (into both results) or a right one (into the second
+    only). Returns (the root from left siblings only, the root from all);
+    raises CheckpointError(reason) when the path does not have the length
+    ``fn`` and ``sn`` ask for."""
+    fr = sr = seed
+    for c in path:
+        if sn == 0:
+            raise CheckpointError(reason, "proof is too long")
+        if fn & 1 or fn == sn:
+            fr = node_hash(c, fr)
+            sr = node_hash(c, sr)
+            while not fn & 1 and fn != 0:
+                fn >>= 1
+                sn >>= 1
+        else:
+            sr = node_hash(sr, c)
+        fn >>= 1
+        sn >>= 1
+    if sn != 0:
+        raise CheckpointError(reason, "proof is too short")
+    return fr, sr
+
+
 def verify_inclusion(
     index: int, size: int, leaf: bytes, proof: Sequence[bytes], root: bytes
 ) -> None:
@@ -429,22 +455,7 @@ def verify_inclusion(
         raise CheckpointError(OUT_OF_RANGE, f"index {index} is not in a tree of size {size}")
     if any(len(p) != HASH_LEN for p in proof):
         raise CheckpointError(NOT_INCLUDED, "proof hash is not 32 bytes")
-    fn, sn, r = index, size - 1, leaf
-    for p in proof:
-        if sn == 0:
-            raise CheckpointError(NOT_INCLUDED, "inclusion proof is too long")
-        if fn & 1 or fn == sn:
-            r = node_hash(p, r)
-            if not fn & 1:
-                while not fn & 1 and fn != 0:
-                    fn >>= 1
-                    sn >>= 1
-        else:
-            r = node_hash(r, p)
-        fn >>= 1
-        sn >>= 1
-    if sn != 0:
-        raise CheckpointError(NOT_INCLUDED, "inclusion proof is too short")
+    _, r = _fold_path(index, size - 1, leaf, proof, NOT_INCLUDED)
     if r != root:
         raise CheckpointError(NOT_INCLUDED, "inclusion proof does not give the root")
 
@@ -475,27 +486,10 @@ def verify_consistency(
     if old_size & (old_size - 1) == 0:  # exact power of two
         path.insert(0, old_root)
     fn, sn = old_size - 1, new_size - 1
-    if fn & 1:
-        while fn & 1:
-            fn >>= 1
-            sn >>= 1
-    fr = sr = path[0]
-    for c in path[1:]:
-        if sn == 0:
-            raise CheckpointError(FORK, "consistency proof is too long")
-        if fn & 1 or fn == sn:
-            fr = node_hash(c, fr)
-            sr = node_hash(c, sr)
-            if not fn & 1:
-                while not fn & 1 and fn != 0:
-                    fn >>= 1
-                    sn >>= 1
-        else:
-            sr = node_hash(sr, c)
+    while fn & 1:
         fn >>= 1
         sn >>= 1
-    if sn != 0:
-        raise CheckpointError(FORK, "consistency proof is too short")
+    fr, sr = _fold_path(fn, sn, path[0], path[1:], FORK)
     if fr != old_root or sr != new_root:
         raise CheckpointError(FORK, "consistency proof does not show the new tree extending the old")
 
@@ -515,23 +509,37 @@ class CheckpointFileResult:
         return not self.errors
 
 
-def _hx(v: Any, length: int | None, where: str, errs: list[str]) -> bytes | None:
+def parse_hex(v: Any, length: int | None, what: str, errs: list[str]) -> bytes | None:
+    """``v`` as hex of ``length`` bytes (any length if None), or None with
+    an error naming ``what`` (``<file>: <field>``) recorded in ``errs``."""
     if not isinstance(v, str):
-        errs.append(f"{where}: not a hex string")
+        errs.append(f"{what} missing or not a string")
         return None
     try:
         b = bytes.fromhex(v)
     except ValueError:
-        errs.append(f"{where}: not valid hex")
+        errs.append(f"{what} is not valid hex")
         return None
     if length is not None and len(b) != length:
-        errs.append(f"{where}: {len(b)} bytes, want {length}")
+        errs.append(f"{what} is {len(b)} bytes, want {length}")
         return None
     return b
 
 
 def _int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _section(doc: dict, key: str, label: str, res: CheckpointFileResult) -> Iterator[tuple[Any, str]]:
+    """Each item of the non-empty list ``doc[key]``, counted in
+    ``res.items``, with the place to name in its errors."""
+    items = doc.get(key)
+    if not isinstance(items, list) or not items:
+        res.errors.append(f"{label}: {key} missing or empty")
+        return
+    for j, item in enumerate(items):
+        res.items += 1
+        yield item, f"{label}: {key}[{j}]"
 
 
 def check_checkpoint_vector(doc: Any, label: str, base_dir: Path | None) -> CheckpointFileResult:
@@ -547,8 +555,8 @@ def check_checkpoint_vector(doc: Any, label: str, base_dir: Path | None) -> Chec
         return res
 
     # --- key
-    seed = _hx(doc.get("keySeed"), 32, f"{label}: keySeed", errs)
-    pub = _hx(doc.get("publicKey"), 32, f"{label}: publicKey", errs)
+    seed = parse_hex(doc.get("keySeed"), 32, f"{label}: keySeed", errs)
+    pub = parse_hex(doc.get("publicKey"), 32, f"{label}: publicKey", errs)
     name = doc.get("keyName")
     if not isinstance(name, str) or not _is_valid_key_name(name):
         errs.append(f"{label}: keyName missing or not a valid key name")
@@ -561,7 +569,7 @@ def check_checkpoint_vector(doc: Any, label: str, base_dir: Path | None) -> Chec
         )
         if derived != pub:
             errs.append(f"{label}: publicKey is not the key of keySeed")
-    kh = _hx(doc.get("keyHash"), 4, f"{label}: keyHash", errs)
+    kh = parse_hex(doc.get("keyHash"), 4, f"{label}: keyHash", errs)
     if kh is not None and pub is not None and name is not None:
         if int.from_bytes(kh, "big") != key_hash(name, pub):
             errs.append(f"{label}: keyHash is not SHA-256(keyName \\n 0x01 publicKey)[:4]")
@@ -608,7 +616,7 @@ def check_checkpoint_vector(doc: Any, label: str, base_dir: Path | None) -> Chec
     if not isinstance(rh_list, list) or not isinstance(lh_list, list):
         errs.append(f"{label}: recordHashes/leafHashes missing")
         return res
-    record_hashes = [_hx(h, 32, f"{label}: recordHashes[{i}]", errs) for i, h in enumerate(rh_list)]
+    record_hashes = [parse_hex(h, 32, f"{label}: recordHashes[{i}]", errs) for i, h in enumerate(rh_list)]
     if len(lh_list) != len(rh_list):
         errs.append(f"{label}: {len(lh_list)} leafHashes for {len(rh_list)} recordHashes")
     leaves: list[bytes] = []
@@ -617,7 +625,7 @@ def check_checkpoint_vector(doc: Any, label: str, base_dir: Path | None) -> Chec
         if lh is not None:
             leaves.append(lh)
         if i < len(lh_list):
-            want = _hx(lh_list[i], 32, f"{label}: leafHashes[{i}]", errs)
+            want = parse_hex(lh_list[i], 32, f"{label}: leafHashes[{i}]", errs)
             if lh is not None and want is not None and want != lh:
                 errs.append(f"{label}: leafHashes[{i}] is not SHA-256(0x00 || recordHashes[{i}])")
     if len(leaves) != len(rh_list):
@@ -648,13 +656,7 @@ def check_checkpoint_vector(doc: Any, label: str, base_dir: Path | None) -> Chec
 
     # --- checkpoints
     roots: dict[int, bytes] = {}
-    cps = doc.get("checkpoints")
-    if not isinstance(cps, list) or not cps:
-        errs.append(f"{label}: checkpoints missing or empty")
-        cps = []
-    for j, c in enumerate(cps):
-        res.items += 1
-        where = f"{label}: checkpoint {j}"
+    for c, where in _section(doc, "checkpoints", label, res):
         if not isinstance(c, dict) or not _int(c.get("size")):
             errs.append(f"{where}: not an object with an integer size")
             continue
@@ -664,7 +666,7 @@ def check_checkpoint_vector(doc: Any, label: str, base_dir: Path | None) -> Chec
             continue
         root = tree_hash(leaves[:size])
         roots[size] = root
-        want_root = _hx(c.get("rootHex"), 32, f"{where}: rootHex", errs)
+        want_root = parse_hex(c.get("rootHex"), 32, f"{where}: rootHex", errs)
         if want_root is not None and want_root != root:
             errs.append(f"{where}: rootHex {want_root.hex()} != computed tree hash {root.hex()}")
         if c.get("rootBase64") != base64.b64encode(root).decode():
@@ -700,13 +702,7 @@ def check_checkpoint_vector(doc: Any, label: str, base_dir: Path | None) -> Chec
                     errs.append(f"{where}: cannot read {f}: {e}")
 
     # --- inclusion proofs
-    ips = doc.get("inclusionProofs")
-    if not isinstance(ips, list) or not ips:
-        errs.append(f"{label}: inclusionProofs missing or empty")
-        ips = []
-    for j, p in enumerate(ips):
-        res.items += 1
-        where = f"{label}: inclusionProofs[{j}]"
+    for p, where in _section(doc, "inclusionProofs", label, res):
         if not isinstance(p, dict) or not all(_int(p.get(k)) for k in ("seq", "index", "treeSize")):
             errs.append(f"{where}: seq/index/treeSize missing")
             continue
@@ -716,8 +712,8 @@ def check_checkpoint_vector(doc: Any, label: str, base_dir: Path | None) -> Chec
         if n not in roots:
             errs.append(f"{where}: no checkpoint of size {n}")
             continue
-        rh = _hx(p.get("recordHash"), 32, f"{where}: recordHash", errs)
-        lh = _hx(p.get("leafHash"), 32, f"{where}: leafHash", errs)
+        rh = parse_hex(p.get("recordHash"), 32, f"{where}: recordHash", errs)
+        lh = parse_hex(p.get("leafHash"), 32, f"{where}: leafHash", errs)
         proof_hex = p.get("proof")
         if rh is None or lh is None or not isinstance(proof_hex, list):
             errs.append(f"{where}: recordHash/leafHash/proof unusable")
@@ -726,7 +722,7 @@ def check_checkpoint_vector(doc: Any, label: str, base_dir: Path | None) -> Chec
             errs.append(f"{where}: recordHash is not recordHashes[{idx}]")
         if lh != leaf_hash(rh):
             errs.append(f"{where}: leafHash is not SHA-256(0x00 || recordHash)")
-        proof = [_hx(h, 32, f"{where}: proof[{k}]", errs) for k, h in enumerate(proof_hex)]
+        proof = [parse_hex(h, 32, f"{where}: proof[{k}]", errs) for k, h in enumerate(proof_hex)]
         if any(h is None for h in proof):
             continue
         try:
@@ -735,19 +731,13 @@ def check_checkpoint_vector(doc: Any, label: str, base_dir: Path | None) -> Chec
             errs.append(f"{where}: inclusion proof refused: {e}")
 
     # --- consistency proofs
-    cs = doc.get("consistencyProofs")
-    if not isinstance(cs, list) or not cs:
-        errs.append(f"{label}: consistencyProofs missing or empty")
-        cs = []
-    for j, p in enumerate(cs):
-        res.items += 1
-        where = f"{label}: consistencyProofs[{j}]"
+    for p, where in _section(doc, "consistencyProofs", label, res):
         if not isinstance(p, dict) or not _int(p.get("oldSize")) or not _int(p.get("newSize")):
             errs.append(f"{where}: oldSize/newSize missing")
             continue
         m, n = p["oldSize"], p["newSize"]
-        old_root = _hx(p.get("oldRoot"), 32, f"{where}: oldRoot", errs)
-        new_root = _hx(p.get("newRoot"), 32, f"{where}: newRoot", errs)
+        old_root = parse_hex(p.get("oldRoot"), 32, f"{where}: oldRoot", errs)
+        new_root = parse_hex(p.get("newRoot"), 32, f"{where}: newRoot", errs)
         proof_hex = p.get("proof")
         if old_root is None or new_root is None or not isinstance(proof_hex, list):
             continue
@@ -756,7 +746,7 @@ def check_checkpoint_vector(doc: Any, label: str, base_dir: Path | None) -> Chec
                 errs.append(f"{where}: no checkpoint of size {sz}")
             elif roots[sz] != r:
                 errs.append(f"{where}: {what} is not the root of the checkpoint of size {sz}")
-        proof = [_hx(h, 32, f"{where}: proof[{k}]", errs) for k, h in enumerate(proof_hex)]
+        proof = [parse_hex(h, 32, f"{where}: proof[{k}]", errs) for k, h in enumerate(proof_hex)]
         if any(h is None for h in proof):
             continue
         try:
@@ -765,14 +755,8 @@ def check_checkpoint_vector(doc: Any, label: str, base_dir: Path | None) -> Chec
             errs.append(f"{where}: consistency proof refused: {e}")
 
     # --- notes that must be refused
-    inv = doc.get("invalid")
-    if not isinstance(inv, list) or not inv:
-        errs.append(f"{label}: invalid missing or empty")
-        inv = []
-    for j, v in enumerate(inv):
-        res.items += 1
-        vname = v.get("name") if isinstance(v, dict) else None
-        where = f"{label}: invalid[{j}] {vname}"
+    for v, where in _section(doc, "invalid", label, res):
+        where += f" {v.get('name') if isinstance(v, dict) else None}"
         if not isinstance(v, dict) or not isinstance(v.get("signedNote"), str):
             errs.append(f"{where}: signedNote missing")
             continue

@@ -41,7 +41,7 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import blake3
 import capnp
@@ -468,19 +468,7 @@ def verify_signature(public_key: bytes, signature: bytes, h: bytes) -> bool:
 
 def _hex_field(obj: dict, key: str, length: int | None, where: str, errs: list[str]):
     """Parse obj[key] as hex (of `length` bytes if given); record errors."""
-    v = obj.get(key)
-    if not isinstance(v, str):
-        errs.append(f"{where}: '{key}' missing or not a string")
-        return None
-    try:
-        b = bytes.fromhex(v)
-    except ValueError:
-        errs.append(f"{where}: '{key}' is not valid hex")
-        return None
-    if length is not None and len(b) != length:
-        errs.append(f"{where}: '{key}' is {len(b)} bytes, want {length}")
-        return None
-    return b
+    return ronaudit_checkpoint.parse_hex(obj.get(key), length, f"{where}: '{key}'", errs)
 
 
 # --------------------------------------------------------------------------
@@ -652,6 +640,24 @@ def invalid_vector_files(directory: Path | str) -> list[Path]:
     return [sub / n for n in INVALID_FILES] if sub.is_dir() else []
 
 
+def _negative_entries(
+    doc: Any, key: str, noun: str, label: str, res: FileResult
+) -> Iterator[tuple[dict, str]]:
+    """Each entry of the non-empty list ``doc[key]`` that is a JSON object,
+    with the place to name in its errors; counts them in ``res.records`` and
+    records in ``res.errors`` what is not as it must be."""
+    items = doc.get(key) if isinstance(doc, dict) else None
+    if not isinstance(items, list) or not items:
+        res.errors.append(f"{label}: '{key}' missing, not a list or empty")
+        return
+    res.records = len(items)
+    for i, entry in enumerate(items):
+        if not isinstance(entry, dict):
+            res.errors.append(f"{label}: {noun} {i}: not a JSON object")
+            continue
+        yield entry, f"{label}: {noun} {i} {entry.get('name')}"
+
+
 def check_invalid_records(doc: Any, label: str) -> FileResult:
     """Every record has the right hash and a valid signature by
     ``publicKey`` (a refusal then proves the rule it breaks), and
@@ -662,16 +668,7 @@ def check_invalid_records(doc: Any, label: str) -> FileResult:
         errs.append(f"{label}: top level is not a JSON object")
         return res
     pub = _hex_field(doc, "publicKey", PUBKEY_LEN, label, errs)
-    records = doc.get("records")
-    if not isinstance(records, list) or not records:
-        errs.append(f"{label}: 'records' missing, not a list or empty")
-        return res
-    res.records = len(records)
-    for i, entry in enumerate(records):
-        if not isinstance(entry, dict):
-            errs.append(f"{label}: record {i}: not a JSON object")
-            continue
-        where = f"{label}: record {i} {entry.get('name')}"
+    for entry, where in _negative_entries(doc, "records", "record", label, res):
         data = _hex_field(entry, "canonical", None, where, errs)
         want_hash = _hex_field(entry, "hash", HASH_LEN, where, errs)
         sig = _hex_field(entry, "signature", SIG_LEN, where, errs)
@@ -697,16 +694,7 @@ def check_invalid_chains(doc: Any, label: str) -> FileResult:
     at record ``failsAt`` and only there, on chain checks alone."""
     res = FileResult(Path(label))
     errs = res.errors
-    chains = doc.get("chains") if isinstance(doc, dict) else None
-    if not isinstance(chains, list) or not chains:
-        errs.append(f"{label}: 'chains' missing, not a list or empty")
-        return res
-    res.records = len(chains)
-    for i, c in enumerate(chains):
-        if not isinstance(c, dict):
-            errs.append(f"{label}: chain {i}: not a JSON object")
-            continue
-        where = f"{label}: chain {i} {c.get('name')}"
+    for c, where in _negative_entries(doc, "chains", "chain", label, res):
         at = c.get("failsAt")
         if not isinstance(at, int) or isinstance(at, bool):
             errs.append(f"{where}: 'failsAt' missing or not an integer")
@@ -732,6 +720,18 @@ def check_invalid_file(path: Path) -> FileResult:
     return check_invalid_chains(doc, label)
 
 
+def _show(label: str, errors: list[str], what: str) -> bool:
+    """Print one checked file's PASS or FAIL line and its errors; True if
+    it passed."""
+    if not errors:
+        print(f"PASS {label} ({what})")
+        return True
+    print(f"FAIL {label} ({what}, {len(errors)} errors)")
+    for e in errors:
+        print(f"  {e}")
+    return False
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 1:
@@ -746,38 +746,17 @@ def main(argv: list[str] | None = None) -> int:
     if not results:
         print(f"python-reader: no *.json vector files in {directory}", file=sys.stderr)
         return 1
-    passed = failed = 0
-    for r in results:
-        if r.ok:
-            passed += 1
-            print(f"PASS {r.path.name} ({r.records} records)")
-        else:
-            failed += 1
-            print(f"FAIL {r.path.name} ({r.records} records, {len(r.errors)} errors)")
-            for e in r.errors:
-                print(f"  {e}")
+    shown = [_show(r.path.name, r.errors, f"{r.records} records") for r in results]
     for p in ronaudit_checkpoint.checkpoint_vector_files(directory):
         c = ronaudit_checkpoint.check_checkpoint_file(p)
-        label = f"{p.parent.name}/{p.name}"
-        if c.ok:
-            passed += 1
-            print(f"PASS {label} ({c.items} checkpoints, proofs and refusals)")
-        else:
-            failed += 1
-            print(f"FAIL {label} ({c.items} checkpoints, proofs and refusals, {len(c.errors)} errors)")
-            for e in c.errors:
-                print(f"  {e}")
+        shown.append(_show(f"{p.parent.name}/{p.name}", c.errors,
+                           f"{c.items} checkpoints, proofs and refusals"))
     for p in invalid_vector_files(directory):
         r = check_invalid_file(p)
-        label = f"{p.parent.name}/{p.name}"
-        if r.ok:
-            passed += 1
-            print(f"PASS {label} ({r.records} refused, as they must be)")
-        else:
-            failed += 1
-            print(f"FAIL {label} ({r.records} that must be refused, {len(r.errors)} errors)")
-            for e in r.errors:
-                print(f"  {e}")
+        shown.append(_show(f"{p.parent.name}/{p.name}", r.errors,
+                           f"{r.records} refused, as they must be" if r.ok
+                           else f"{r.records} that must be refused"))
+    passed, failed = shown.count(True), shown.count(False)
     print(f"python-reader: {passed} passed, {failed} failed")
     return 0 if failed == 0 else 1
 

@@ -441,7 +441,7 @@ def test_tampered_vector_json_fails(doc):
 
     bad = copy.deepcopy(doc)
     bad["checkpoints"][0]["signedNote"] = bad["invalid"][1]["signedNote"]
-    assert "checkpoint 0: signedNote refused: bad_signature" in _vector_errors(bad)
+    assert "checkpoints[0]: signedNote refused: bad_signature" in _vector_errors(bad)
 
 
 def test_cli_counts_and_reports_checkpoint_failure(tmp_path, capsys, doc):

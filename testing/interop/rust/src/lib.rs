@@ -19,8 +19,10 @@
 //!    before (32 zero bytes for the first).
 //!
 //! It also checks `dedupeKey` (README check 5) with its own encoder when the
-//! record has one, and refuses every negative vector of the directory's
-//! `invalid/` ([`check_invalid_dir`]).
+//! record has one, refuses every negative vector of the directory's
+//! `invalid/` ([`check_invalid_dir`]), and checks the checkpoint and proof
+//! vectors of its `checkpoints/` ([`checkpoint`], from
+//! `sdk/checkpoint/SPEC.md`).
 //!
 //! Schemas: a vector file is decoded, rendered and re-encoded with the schema
 //! its top-level `"schema"` field names (`schema/audit.capnp`, v1, or
@@ -34,6 +36,8 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
+
+pub mod checkpoint;
 
 // The two schemas have the same file id and the same struct and enum ids, so
 // their generated code lives in two modules (see build.rs).
@@ -619,13 +623,23 @@ impl Record {
 // ---------------------------------------------------------------------------
 // JSON helpers
 
+/// A vector document's "name", "?" if it has none.
+fn doc_name(doc: &Value) -> &str {
+    doc.get("name").and_then(Value::as_str).unwrap_or("?")
+}
+
 fn field<'a>(obj: &'a Value, key: &str) -> Result<&'a Value, String> {
     obj.get(key)
         .ok_or_else(|| format!("JSON: missing field {key:?}"))
 }
 
 fn hex_field(obj: &Value, key: &str, len: Option<usize>) -> Result<Vec<u8>, String> {
-    let s = field(obj, key)?
+    hex_value(field(obj, key)?, key, len)
+}
+
+/// A JSON string of hex (of `len` bytes if given); `key` names it in errors.
+fn hex_value(v: &Value, key: &str, len: Option<usize>) -> Result<Vec<u8>, String> {
+    let s = v
         .as_str()
         .ok_or_else(|| format!("JSON: field {key:?} is not a string"))?;
     let b = hex::decode(s).map_err(|e| format!("JSON: field {key:?} is not hex: {e}"))?;
@@ -894,11 +908,7 @@ pub fn check_value(file: &str, doc: &Value) -> FileReport {
 pub fn check_value_with(file: &str, doc: &Value, schema_override: Option<Schema>) -> FileReport {
     let mut rep = FileReport {
         file: file.to_owned(),
-        name: doc
-            .get("name")
-            .and_then(Value::as_str)
-            .unwrap_or("?")
-            .to_owned(),
+        name: doc_name(doc).to_owned(),
         schema: schema_override.unwrap_or(Schema::V1),
         chain: false,
         negative: false,
@@ -1169,7 +1179,7 @@ fn negative_report(file: &str, name: &str) -> FileReport {
 /// not a broken vector), Cap'n Proto's canonical check agrees with its
 /// `capnpCanonical`, and [`open_strict`] (schema v1) refuses it.
 pub fn check_invalid_records(file: &str, doc: &Value) -> FileReport {
-    let name = doc.get("name").and_then(Value::as_str).unwrap_or("?");
+    let name = doc_name(doc);
     let mut rep = negative_report(file, name);
     let schema = rep.schema;
     let fail = |rep: &mut FileReport, record: Option<usize>, what: String| {
@@ -1274,7 +1284,7 @@ pub fn is_capnp_canonical(bytes: &[u8]) -> bool {
 /// `"chain": true` ([`check_value_with`]), fails at record `failsAt` and
 /// only there, and only on chain checks: every record is valid on its own.
 pub fn check_invalid_chains(file: &str, doc: &Value) -> FileReport {
-    let name = doc.get("name").and_then(Value::as_str).unwrap_or("?");
+    let name = doc_name(doc);
     let mut rep = negative_report(file, name);
     let chains = match doc.get("chains").and_then(Value::as_array) {
         Some(c) if !c.is_empty() => c,

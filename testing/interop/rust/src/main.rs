@@ -1,6 +1,7 @@
 //! `ronaudit-interop [--schema v1|v2] [<vectors dir>]`: checks every *.json
 //! vector file of the directory (see lib.rs) and the negative vectors of its
-//! `invalid/` directory (each must be refused), and exits non-zero if any
+//! `invalid/` directory (each must be refused) and the checkpoint vectors of
+//! its `checkpoints/` directory (see checkpoint.rs), and exits non-zero if any
 //! check failed. Each file is read with the schema its "schema" field names
 //! (v1 if none; the negative vectors with v1); `--schema`, or else the
 //! RONAUDIT_SCHEMA environment variable, reads every other file with the
@@ -78,35 +79,60 @@ fn main() -> ExitCode {
     // The negative vectors (invalid/, schema v1), which must all be refused.
     reports.extend(ronaudit_interop::check_invalid_dir(&dir));
 
-    let (mut passed, mut failed) = (0usize, 0usize);
-    let mut first = None;
-    for r in &reports {
-        passed += r.passed;
-        failed += r.failed();
-        let status = if r.failures.is_empty() {
-            "ok"
-        } else {
-            "FAILED"
-        };
-        if r.negative {
-            println!(
-                "{}: {} ({} that must be refused, {} refused, schema {}) {status}",
-                r.file, r.name, r.records, r.passed, r.schema
+    // The checkpoint and proof vectors (checkpoints/*.json), if any.
+    let cps = match ronaudit_interop::checkpoint::checkpoint_vector_files(&dir) {
+        Ok(files) => files,
+        Err(e) => {
+            eprintln!(
+                "rust-reader: cannot list {}/checkpoints: {e}",
+                dir.display()
             );
+            return ExitCode::from(2);
+        }
+    };
+
+    // Each file's line and failures, as (line, failures, passed, failed).
+    let mut shown: Vec<(String, Vec<String>, usize, usize)> = Vec::new();
+    for r in &reports {
+        let line = if r.negative {
+            format!(
+                "{}: {} ({} that must be refused, {} refused, schema {})",
+                r.file, r.name, r.records, r.passed, r.schema
+            )
         } else {
-            println!(
-                "{}: {} ({}{} records checked, {} passed, schema {}) {status}",
+            format!(
+                "{}: {} ({}{} records checked, {} passed, schema {})",
                 r.file,
                 r.name,
                 if r.chain { "chain, " } else { "" },
                 r.records,
                 r.passed,
                 r.schema
-            );
-        }
-        for f in &r.failures {
+            )
+        };
+        let failures = r.failures.iter().map(|f| f.to_string()).collect();
+        shown.push((line, failures, r.passed, r.failed()));
+    }
+    for p in cps {
+        let r = ronaudit_interop::checkpoint::check_checkpoint_file(&p);
+        let line = format!(
+            "{}: {} ({} checkpoints, proofs and refusals checked, {} passed)",
+            r.file, r.name, r.items, r.passed
+        );
+        let failures = r.failures.iter().map(|f| format!("{}: {f}", r.file));
+        shown.push((line, failures.collect(), r.passed, r.failed()));
+    }
+
+    let (mut passed, mut failed) = (0usize, 0usize);
+    let mut first = None;
+    for (line, failures, p, f) in shown {
+        passed += p;
+        failed += f;
+        let status = if failures.is_empty() { "ok" } else { "FAILED" };
+        println!("{line} {status}");
+        for f in failures {
             eprintln!("  FAIL {f}");
-            first.get_or_insert_with(|| f.clone());
+            first.get_or_insert(f);
         }
     }
     if let Some(f) = first {

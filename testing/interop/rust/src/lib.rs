@@ -469,6 +469,18 @@ pub fn decode_with(bytes: &[u8], schema: Schema) -> Result<Record, String> {
 
 /// Writes the fields v1 and v2 share into an AuditRecord builder of either
 /// generated module, empty values as null pointers.
+/// Sets each text field whose value is not empty (rule 6: an empty value is a
+/// null pointer, so its setter is not called).
+macro_rules! set_texts {
+    ($b:expr, $($setter:ident = $v:expr),+ $(,)?) => {
+        $(
+            if !$v.is_empty() {
+                $b.$setter($v.as_str());
+            }
+        )+
+    };
+}
+
 macro_rules! encode_v1_fields {
     ($rec:expr, $r:expr, $kind:expr) => {{
         let rec: &Record = $rec;
@@ -477,51 +489,33 @@ macro_rules! encode_v1_fields {
         r.set_kind($kind);
         r.set_seq(rec.seq);
         r.set_ts_ms(rec.ts_ms);
-        if !rec.writer_id.is_empty() {
-            r.set_writer_id(rec.writer_id.as_str());
-        }
-        if !rec.stream.is_empty() {
-            r.set_stream(rec.stream.as_str());
-        }
+        set_texts!(r, set_writer_id = rec.writer_id, set_stream = rec.stream);
         if rec.actor != Actor::default() {
             let mut a = r.reborrow().init_actor();
-            if !rec.actor.cap_id.is_empty() {
-                a.set_cap_id(rec.actor.cap_id.as_str());
-            }
-            if !rec.actor.key_fpr.is_empty() {
-                a.set_key_fpr(rec.actor.key_fpr.as_str());
-            }
-            if !rec.actor.passport_id.is_empty() {
-                a.set_passport_id(rec.actor.passport_id.as_str());
-            }
+            set_texts!(
+                a,
+                set_cap_id = rec.actor.cap_id,
+                set_key_fpr = rec.actor.key_fpr,
+                set_passport_id = rec.actor.passport_id,
+            );
             a.set_anon(rec.actor.anon);
         }
         if rec.subject != Subject::default() {
             let mut s = r.reborrow().init_subject();
-            if !rec.subject.content_id.is_empty() {
-                s.set_content_id(rec.subject.content_id.as_str());
-            }
-            if !rec.subject.ledger_txid.is_empty() {
-                s.set_ledger_txid(rec.subject.ledger_txid.as_str());
-            }
-            if !rec.subject.name.is_empty() {
-                s.set_name(rec.subject.name.as_str());
-            }
+            set_texts!(
+                s,
+                set_content_id = rec.subject.content_id,
+                set_ledger_txid = rec.subject.ledger_txid,
+                set_name = rec.subject.name,
+            );
         }
-        if !rec.reason.is_empty() {
-            r.set_reason(rec.reason.as_str());
-        }
+        set_texts!(r, set_reason = rec.reason);
         if !rec.attrs.is_empty() {
             let n = u32::try_from(rec.attrs.len()).map_err(|_| "too many attrs")?;
             let mut list = r.reborrow().init_attrs(n);
             for (i, (k, v)) in rec.attrs.iter().enumerate() {
                 let mut a = list.reborrow().get(i as u32);
-                if !k.is_empty() {
-                    a.set_key(k.as_str());
-                }
-                if !v.is_empty() {
-                    a.set_value(v.as_str());
-                }
+                set_texts!(a, set_key = k, set_value = v);
             }
         }
         if !rec.prev.is_empty() {
@@ -600,14 +594,10 @@ impl Record {
                 })?;
                 encode_v1_fields!(self, r.reborrow(), kind);
                 r.set_region(self.region);
-                if !self.trace_id.is_empty() {
-                    r.set_trace_id(self.trace_id.as_str());
-                }
+                set_texts!(r, set_trace_id = self.trace_id);
                 if self.origin != Origin::default() {
                     let mut o = r.reborrow().init_origin();
-                    if !self.origin.host.is_empty() {
-                        o.set_host(self.origin.host.as_str());
-                    }
+                    set_texts!(o, set_host = self.origin.host);
                     o.set_port(self.origin.port);
                 }
             }

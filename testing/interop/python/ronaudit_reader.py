@@ -363,7 +363,10 @@ def added_paths(rendering_schema: Path) -> set[str]:
     only those, a rendering may lack (when they decode as defaults)."""
     if rendering_schema.resolve() == SCHEMA_PATH.resolve():
         return set()
-    old = capnp.SchemaParser().load(str(rendering_schema.resolve())).AuditRecord.schema
+    # load_schema keeps the module (and so its parser) alive: the schema of
+    # a parser that was let go reads freed memory (in pycapnp 2.2.4 the
+    # walk below then fails with KeyError on a field it has).
+    old = load_schema(rendering_schema).AuditRecord.schema
     new = load_schema().AuditRecord.schema
     out: set[str] = set()
 

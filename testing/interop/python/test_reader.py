@@ -354,6 +354,21 @@ def test_added_paths_of_the_drill_schema():
         rr._schema = None
 
 
+def test_cli_reads_v1_vectors_with_the_drill_schema():
+    # What run.sh does: every file of the v1 vectors (record files, the
+    # checkpoint file, both negative files) read with the v2 schema. Each
+    # negative chain asks added_paths for the v1 schema again, whose parser
+    # must stay alive while its schema is walked.
+    import subprocess
+    import sys
+
+    env = dict(os.environ, RONAUDIT_SCHEMA=str(rr.REPO / "gen" / "testdata" / "audit_v2.capnp"))
+    p = subprocess.run([sys.executable, str(Path(rr.__file__)), str(VECTORS_DIR)],
+                       env=env, capture_output=True, text=True)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert p.stdout.rstrip().endswith(" passed, 0 failed"), p.stdout
+
+
 # ------------------------------------------------------------ negative vectors
 
 

@@ -470,15 +470,20 @@ def verify_consistency(
         raise CheckpointError(ROLLBACK, f"tree size went from {old_size} down to {new_size}")
     if any(len(p) != HASH_LEN for p in proof):
         raise CheckpointError(FORK, "proof hash is not 32 bytes")
+    if old_size == 0:
+        # The empty tree has one root (SPEC: MTH of no leaves), whatever
+        # the newer size: an "empty" checkpoint with another root is a fork.
+        empty = tree_hash([])
+        if old_root != empty or (new_size == 0 and new_root != empty):
+            raise CheckpointError(FORK, "a tree of size 0 has the empty tree's root")
+        if proof:
+            raise CheckpointError(FORK, "proof from the empty tree must be empty")
+        return
     if old_size == new_size:
         if proof:
             raise CheckpointError(FORK, "proof between equal sizes must be empty")
         if old_root != new_root:
             raise CheckpointError(FORK, "same size, different roots")
-        return
-    if old_size == 0:
-        if proof:
-            raise CheckpointError(FORK, "proof from the empty tree must be empty")
         return
     if not proof:
         raise CheckpointError(FORK, "consistency proof is empty")

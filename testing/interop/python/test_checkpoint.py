@@ -354,6 +354,19 @@ def test_swapped_consistency_fails(doc):
     assert ei.value.reason == rc.FORK
 
 
+def test_consistency_from_size_0_needs_the_empty_root(doc):
+    """As Go's VerifyConsistency: a size-0 checkpoint whose root is not the
+    empty tree's (SHA-256 of nothing) is a fork, against any newer size."""
+    empty = hashlib.sha256(b"").digest()
+    new = _root(doc, 7)
+    rc.verify_consistency(0, 7, empty, new, [])
+    rc.verify_consistency(0, 0, empty, empty, [])
+    for old_root, n, new_root in [(new, 7, new), (new, 0, new), (empty, 0, new)]:
+        with pytest.raises(rc.CheckpointError) as ei:
+            rc.verify_consistency(0, n, old_root, new_root, [])
+        assert ei.value.reason == rc.FORK, (old_root.hex(), n, new_root.hex())
+
+
 def test_altered_consistency_proof_fails(doc):
     (p,) = doc["consistencyProofs"]
     proof = [bytes.fromhex(h) for h in p["proof"]]

@@ -37,12 +37,61 @@ import (
 // empty the chain continues from its last committed record. The chain
 // never holds a gap.
 
-// Where the link step patches the canonical bytes: seq is data word 1 and
-// prev, 32 bytes, is always the last object (canonical/SPEC.md).
+// Where the link step patches the canonical bytes: seq is data word 1, and
+// prev, 32 bytes, is the object of the root struct's pointer 6
+// (canonical/SPEC.md). prev is the last object only while no pointer field
+// after it is set: a schema version that adds one (the evolution drill's
+// traceId, origin) writes its object after prev, so prev is found through
+// its pointer (prevAt), never assumed to be the last 32 bytes.
 const (
-	seqOffset = 16
-	prevSize  = 32
+	seqOffset   = 16
+	prevSize    = 32
+	prevPointer = 6
 )
+
+// prevAt returns where prev's 32 bytes start in the canonical bytes b of a
+// record, or -1 when b's root struct has no 32-byte byte list at pointer
+// prevPointer. O(1): two pointer words are read.
+//
+//ronaudit:hot
+func prevAt(b []byte) int {
+	if len(b) < 16 {
+		return -1
+	}
+	root := binary.LittleEndian.Uint64(b)
+	data, ptrs := int(uint16(root>>32)), int(root>>48)
+	pos := 8 + 8*data + 8*prevPointer
+	if uint32(root) != 0 || ptrs <= prevPointer || pos+8 > len(b) {
+		return -1
+	}
+	p := binary.LittleEndian.Uint64(b[pos:])
+	// A list pointer (kind 1) of byte elements (size 2), 32 of them.
+	if p&3 != 1 || (p>>32)&7 != 2 || p>>35 != prevSize {
+		return -1
+	}
+	off := int(int32(uint32(p)) >> 2)
+	at := pos + 8 + 8*off
+	if off < 0 || at+prevSize > len(b) {
+		return -1
+	}
+	return at
+}
+
+// errNoPrev: bytes the encoder wrote hold no prev where the schema puts
+// it (a programmer error: the encoder always writes the placeholder).
+var errNoPrev = errors.New("sdk: link: the canonical bytes hold no 32-byte prev at pointer 6")
+
+// setLink patches seq and prev into the canonical bytes b; false when b
+// holds no prev (prevAt).
+func setLink(b []byte, seq uint64, prev *canonical.Hash) bool {
+	at := prevAt(b)
+	if at < seqOffset+8 {
+		return false
+	}
+	binary.LittleEndian.PutUint64(b[seqOffset:], seq)
+	copy(b[at:at+prevSize], prev[:])
+	return true
+}
 
 // linked is one record between link and commit.
 type linked struct {
@@ -94,8 +143,9 @@ func (l *Log) link(writer, stream string, b []byte, lk *linked, wait bool) error
 		return c.signerRetired
 	}
 	next := c.tip.Seq + 1
-	binary.LittleEndian.PutUint64(b[seqOffset:], next)
-	copy(b[len(b)-prevSize:], c.tip.Hash[:])
+	if !setLink(b, next, &c.tip.Hash) {
+		return errNoPrev
+	}
 
 	var fp uint64
 	if c.dedupe.on() {

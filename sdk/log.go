@@ -782,12 +782,21 @@ func (l *Log) chainsLocked(dst []*chain) []*chain {
 }
 
 // fingerprint is a fast hash of a record's canonical bytes without the
-// fields a chain assigns: the seq word (bytes 16-23) and prev (the last 32
-// bytes; prev is always the last object and always 32 bytes). Records with
-// the same dedupe key have the same fingerprint; a match is confirmed with
-// the dedupe keys themselves.
+// fields a chain assigns: the seq word (bytes 16-23) and prev (32 bytes,
+// at prevAt: the last object unless a later schema version's pointer field
+// is set). Records with the same dedupe key have the same fingerprint; a
+// match is confirmed with the dedupe keys themselves. Bytes without a prev
+// are hashed whole.
 func fingerprint(seed maphash.Seed, b []byte) uint64 {
-	return maphash.Bytes(seed, b[:16]) ^ bits.RotateLeft64(maphash.Bytes(seed, b[24:len(b)-32]), 1)
+	at := prevAt(b)
+	if at < seqOffset+8 {
+		return maphash.Bytes(seed, b)
+	}
+	h := maphash.Bytes(seed, b[:seqOffset]) ^ bits.RotateLeft64(maphash.Bytes(seed, b[seqOffset+8:at]), 1)
+	if at+prevSize < len(b) {
+		h ^= bits.RotateLeft64(maphash.Bytes(seed, b[at+prevSize:]), 2)
+	}
+	return h
 }
 
 // duplicate confirms a fingerprint match: is record seq, if the store still
@@ -798,13 +807,15 @@ func (l *Log) duplicate(c *chain, seq uint64, b []byte) (Sealed, bool) {
 }
 
 // sameEvent reports whether two canonical records are the same event: the
-// same bytes but for the seq word and prev (always the last 32 bytes), so
-// the same dedupe key (canonical.DedupeKey hashes the record with seq 0
-// and no prev) without decoding or hashing either.
+// same bytes but for the seq word and prev (at prevAt), so the same dedupe
+// key (canonical.DedupeKey hashes the record with seq 0 and no prev)
+// without decoding or hashing either.
 func sameEvent(a, b []byte) bool {
-	return len(a) == len(b) && len(a) >= seqOffset+8+prevSize &&
+	at := prevAt(a)
+	return len(a) == len(b) && at >= seqOffset+8 && prevAt(b) == at &&
 		bytes.Equal(a[:seqOffset], b[:seqOffset]) &&
-		bytes.Equal(a[seqOffset+8:len(a)-prevSize], b[seqOffset+8:len(b)-prevSize])
+		bytes.Equal(a[seqOffset+8:at], b[seqOffset+8:at]) &&
+		bytes.Equal(a[at+prevSize:], b[at+prevSize:])
 }
 
 // dedupeWindow remembers the fingerprints of a chain's last records.

@@ -15,10 +15,11 @@ package auditv2
 //   - v1 code refuses a record that uses v2 fields (strict canonical form):
 //     verifiers must be upgraded before writers emit new fields.
 //
-// One finding for the release of a v2: with a v2 pointer field set, prev
-// is no longer the last object of the record (traceId and origin come
-// after it), and sdk's link step and dedupe fingerprint assume it is (see
-// TestPrevIsNotLastWithV2Pointers).
+// With a v2 pointer field set, prev is no longer the last object of the
+// record (traceId and origin come after it; TestPrevIsNotLastWithV2Pointers).
+// sdk's link step, dedupe fingerprint and same-event check find prev
+// through its pointer (sdk.prevAt), tested on this drill's records by
+// sdk's TestLinkFindsPrevInV2Records.
 
 import (
 	"bytes"
@@ -235,9 +236,9 @@ func TestChainCrossesV1ToV2(t *testing.T) {
 	}
 }
 
-// TestPrevIsNotLastWithV2Pointers pins the finding above: sdk patches prev
-// as the record's last 32 bytes, which holds for v1 and for v2 records
-// without v2 pointer fields, not for one with traceId set.
+// TestPrevIsNotLastWithV2Pointers pins the layout fact above: prev is the
+// record's last 32 bytes for v1 records and v2 records without v2 pointer
+// fields, not for one with traceId set.
 func TestPrevIsNotLastWithV2Pointers(t *testing.T) {
 	prev := bytes.Repeat([]byte{0xab}, 32)
 	plain := AuditRecord{V: 1, Kind: KindGetServed, Seq: 2, TsMs: 1, WriterID: "w", Stream: "s", Prev: prev}

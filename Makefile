@@ -110,7 +110,7 @@ perf-gate-short:
 		$(PERF_SHORT_RUN) && \
 		$(GO) run ./tools/cmd/perfgate check -in bench-short.out; }
 
-# A new baseline for the current schema version (canonical.Version); against
+# A new baseline for the current schema version (canonical.SchemaVersion); against
 # an earlier version's baseline it records the record-size and ratio change.
 rebaseline:
 	ROUNDS=5 OUT=bench.out bash testing/performance/bench_rounds.sh

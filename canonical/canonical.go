@@ -14,9 +14,21 @@ import (
 	"github.com/zeebo/blake3"
 )
 
-// Version is the schema major version this package reads and writes: the
-// value of every record's v field.
+// Version is the record format version: the value of every record's v
+// field. It does not change when the schema grows (new fields, enumerants
+// or structs, see SchemaVersion): a record that sets none of a later
+// schema version's fields keeps its bytes, v included, and so its hash.
+// Readers refuse any other v; a new Version would be a new, incompatible
+// format (new hash contexts, new vectors), which schema growth never is.
 const Version = 1
+
+// SchemaVersion is the released schema version the generated code of this
+// package (audit.capnp.go, from schema/audit.capnp) is built from. Its
+// layout is schema/history/v<SchemaVersion>.json, and the performance
+// baselines are kept per schema version. A release of a schema that grew
+// bumps it by one and records the layout in the same change (SPEC.md
+// section 8); make schema-check fails while the two disagree.
+const SchemaVersion = 1
 
 // Domain separation. Each constant is part of the format: changing one
 // changes every hash or signature.

@@ -50,7 +50,7 @@ import (
 
 // Layout is one schema version's layout.
 type Layout struct {
-	Version int          `json:"version"` // the schema version it was released as (canonical.Version); 0 in a current layout
+	Version int          `json:"version"` // the schema version it was released as (canonical.SchemaVersion); 0 in a current layout
 	File    string       `json:"file"`
 	FileID  string       `json:"fileId"`
 	Structs []StructInfo `json:"structs"`

@@ -7,9 +7,10 @@
 // The first form checks the current schema (its compiled request, which
 // make gen keeps in step with schema/audit.capnp) against every released
 // version recorded in the history, prints each problem with the field and
-// the rule it breaks, and exits 1 if there is one. record writes the
-// current layout as released version N (a history file is never
-// overwritten). make schema-check runs the check; CI runs it with make test.
+// the rule it breaks, and exits 1 if there is one, or if
+// canonical.SchemaVersion is not the newest recorded version. record writes
+// the current layout as released version N, which must be
+// canonical.SchemaVersion (a history file is never overwritten). make schema-check runs the check; CI runs it with make test.
 package main
 
 import (
@@ -26,9 +27,11 @@ import (
 	"github.com/rustyonions/ron-audit-go/tools/schemacheck"
 )
 
-func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+func main() { os.Exit(run(os.Args[1:], canonical.SchemaVersion, os.Stdout, os.Stderr)) }
 
-func run(args []string, stdout, stderr io.Writer) int {
+// run is the command for the schema version the code is built from
+// (canonical.SchemaVersion; tests pass others).
+func run(args []string, schemaVersion int, stdout, stderr io.Writer) int {
 	record := len(args) > 0 && args[0] == "record"
 	if record {
 		args = args[1:]
@@ -52,7 +55,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if record {
-		return recordVersion(cur, *hist, *version, stdout, stderr)
+		return recordVersion(cur, *hist, *version, schemaVersion, stdout, stderr)
 	}
 	h, err := schemacheck.LoadHistory(*hist)
 	if err != nil {
@@ -60,7 +63,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if len(h) == 0 {
-		fmt.Fprintf(stderr, "schemacheck: no released layouts in %s: record one with schemacheck record -version %d\n", *hist, canonical.Version)
+		fmt.Fprintf(stderr, "schemacheck: no released layouts in %s: record one with schemacheck record -version %d\n", *hist, schemaVersion)
 		return 2
 	}
 	problems := h.CheckAll(cur)
@@ -75,18 +78,27 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "schemacheck: %s is compatible with every released version (v%d..v%d)\n", cur.File, h[0].Version, last.Version)
 	cur.Version = last.Version
 	switch {
-	case canonical.Version < last.Version:
-		fmt.Fprintf(stdout, "schemacheck: canonical.Version is %d but v%d is released\n", canonical.Version, last.Version)
+	case schemaVersion < last.Version:
+		fmt.Fprintf(stdout, "schemacheck: canonical.SchemaVersion is %d but v%d is released\n", schemaVersion, last.Version)
+		return 1
+	case schemaVersion > last.Version:
+		// Released without its layout: nothing would hold the fields it
+		// added, and a later change to them would pass unseen.
+		fmt.Fprintf(stdout, "schemacheck: canonical.SchemaVersion is %d but the newest recorded layout is v%d: record this one in the same change (schemacheck record -version %d)\n", schemaVersion, last.Version, last.Version+1)
 		return 1
 	case !reflect.DeepEqual(cur, last):
-		fmt.Fprintf(stdout, "schemacheck: the schema grew since v%d (compatibly); when it is released, bump canonical.Version and run schemacheck record -version %d\n", last.Version, last.Version+1)
+		fmt.Fprintf(stdout, "schemacheck: the schema grew since v%d (compatibly); when it is released, bump canonical.SchemaVersion to %d and run schemacheck record -version %d (canonical/SPEC.md section 8)\n", last.Version, last.Version+1, last.Version+1)
 	}
 	return 0
 }
 
-func recordVersion(cur *schemacheck.Layout, dir string, v int, stdout, stderr io.Writer) int {
+func recordVersion(cur *schemacheck.Layout, dir string, v, schemaVersion int, stdout, stderr io.Writer) int {
 	if v < 1 {
 		fmt.Fprintln(stderr, "schemacheck: record needs -version N (N >= 1)")
+		return 2
+	}
+	if v != schemaVersion {
+		fmt.Fprintf(stderr, "schemacheck: the code is built from schema version %d (canonical.SchemaVersion), not %d: bump it to %d first, then record\n", schemaVersion, v, v)
 		return 2
 	}
 	path := filepath.Join(dir, fmt.Sprintf("v%d.json", v))

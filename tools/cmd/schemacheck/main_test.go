@@ -8,9 +8,12 @@ import (
 	"testing"
 )
 
-func runCmd(args ...string) (int, string) {
+func runCmd(args ...string) (int, string) { return runAt(1, args...) }
+
+// runAt runs the command as built from schema version v.
+func runAt(v int, args ...string) (int, string) {
 	var out bytes.Buffer
-	code := run(args, &out, &out)
+	code := run(args, v, &out, &out)
 	return code, out.String()
 }
 
@@ -20,7 +23,7 @@ func TestCommand(t *testing.T) {
 	if code, out := runCmd("-req", td+"/base.req", "-history", hist); code != 2 || !strings.Contains(out, "no such file") {
 		t.Fatalf("no history: %d %s", code, out)
 	}
-	if code, out := runCmd("record", "-version", "2", "-req", td+"/base.req", "-history", hist); code != 2 || !strings.Contains(out, "the next version to record is v1") {
+	if code, out := runAt(2, "record", "-version", "2", "-req", td+"/base.req", "-history", hist); code != 2 || !strings.Contains(out, "the next version to record is v1") {
 		t.Fatalf("first record not v1: %d %s", code, out)
 	}
 	if code, out := runCmd("record", "-version", "1", "-req", td+"/base.req", "-history", hist); code != 0 {
@@ -39,17 +42,17 @@ func TestCommand(t *testing.T) {
 	if code != 1 || !strings.Contains(out, "v1: Rec.b (@1): renamed: field renamed to bee") || !strings.Contains(out, "1 incompatible change(s)") {
 		t.Fatalf("check rename: %d %s", code, out)
 	}
-	if code, out := runCmd("record", "-version", "2", "-req", td+"/renamed.req", "-history", hist); code != 1 || !strings.Contains(out, "not recording an incompatible layout") {
+	if code, out := runAt(2, "record", "-version", "2", "-req", td+"/renamed.req", "-history", hist); code != 1 || !strings.Contains(out, "not recording an incompatible layout") {
 		t.Fatalf("record incompatible: %d %s", code, out)
 	}
-	if code, out := runCmd("record", "-version", "3", "-req", td+"/add_ok.req", "-history", hist); code != 2 || !strings.Contains(out, "the next version to record is v2, not v3") {
+	if code, out := runAt(3, "record", "-version", "3", "-req", td+"/add_ok.req", "-history", hist); code != 2 || !strings.Contains(out, "the next version to record is v2, not v3") {
 		t.Fatalf("record with a gap: %d %s", code, out)
 	}
-	if code, out := runCmd("record", "-version", "2", "-req", td+"/add_ok.req", "-history", hist); code != 0 {
+	if code, out := runAt(2, "record", "-version", "2", "-req", td+"/add_ok.req", "-history", hist); code != 0 {
 		t.Fatalf("record v2: %d %s", code, out)
 	}
 	// v2 is released: dropping what v2 added breaks v2, not v1.
-	code, out = runCmd("-req", td+"/base.req", "-history", hist)
+	code, out = runAt(2, "-req", td+"/base.req", "-history", hist)
 	if code != 1 || !strings.Contains(out, "v2: Rec.d (@5): field-removed") || strings.Contains(out, "v1: ") {
 		t.Fatalf("check against v2: %d %s", code, out)
 	}
@@ -63,10 +66,42 @@ func TestRecordUnreadableHistory(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(hist, "v1.json"), []byte(`{"version":1,"bogus":1}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if code, out := runCmd("record", "-version", "2", "-req", td+"/renamed.req", "-history", hist); code != 2 || !strings.Contains(out, "bogus") {
+	if code, out := runAt(2, "record", "-version", "2", "-req", td+"/renamed.req", "-history", hist); code != 2 || !strings.Contains(out, "bogus") {
 		t.Fatalf("record over an unreadable history: %d %s", code, out)
 	}
 	if _, err := os.Stat(filepath.Join(hist, "v2.json")); err == nil {
 		t.Fatal("v2.json written")
+	}
+}
+
+// TestSchemaVersionAndHistoryAgree walks a release: the schema grows
+// (advice only), the code's SchemaVersion is bumped without recording the
+// layout (refused: nothing would hold the new fields), the layout is
+// recorded (green), and record refuses a version the code is not built
+// from.
+func TestSchemaVersionAndHistoryAgree(t *testing.T) {
+	td := "../../schemacheck/testdata"
+	hist := t.TempDir()
+	if code, out := runAt(1, "record", "-version", "1", "-req", td+"/base.req", "-history", hist); code != 0 {
+		t.Fatalf("record v1: %d %s", code, out)
+	}
+	if code, out := runAt(1, "-req", td+"/add_ok.req", "-history", hist); code != 0 || !strings.Contains(out, "bump canonical.SchemaVersion to 2 and run schemacheck record -version 2") {
+		t.Fatalf("grown, unreleased: %d %s", code, out)
+	}
+	code, out := runAt(2, "-req", td+"/add_ok.req", "-history", hist)
+	if code != 1 || !strings.Contains(out, "canonical.SchemaVersion is 2 but the newest recorded layout is v1") || !strings.Contains(out, "record -version 2") {
+		t.Fatalf("bumped, not recorded: %d %s", code, out)
+	}
+	if code, out := runAt(1, "record", "-version", "2", "-req", td+"/add_ok.req", "-history", hist); code != 2 || !strings.Contains(out, "bump it to 2 first") {
+		t.Fatalf("record ahead of the code: %d %s", code, out)
+	}
+	if code, out := runAt(2, "record", "-version", "2", "-req", td+"/add_ok.req", "-history", hist); code != 0 {
+		t.Fatalf("record v2: %d %s", code, out)
+	}
+	if code, out := runAt(2, "-req", td+"/add_ok.req", "-history", hist); code != 0 || strings.Contains(out, "grew") {
+		t.Fatalf("released: %d %s", code, out)
+	}
+	if code, out := runAt(1, "-req", td+"/add_ok.req", "-history", hist); code != 1 || !strings.Contains(out, "canonical.SchemaVersion is 1 but v2 is released") {
+		t.Fatalf("code behind the history: %d %s", code, out)
 	}
 }

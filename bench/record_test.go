@@ -4,16 +4,18 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/rustyonions/ron-audit-go/canonical"
+	"github.com/rustyonions/ron-audit-go/internal/benchfmt"
 )
 
 // record1KiB returns the benchmark record and its canonical bytes, from the
 // committed vector so the bytes measured are the bytes specified.
 func record1KiB(tb testing.TB) (canonical.AuditRecord, []byte) {
 	tb.Helper()
-	raw, err := os.ReadFile("../testing/vectors/v1/record-1kib.json")
+	raw, err := os.ReadFile(filepath.Join("..", benchfmt.RecordVector))
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -20,6 +20,14 @@ import (
 	"strings"
 )
 
+// RecordVector is the vector, from the repository root, whose first record
+// every benchmark works on (bench/record_test.go), and whose canonical size
+// the gate records in a baseline (tools/cmd/perfgate). It is one file for
+// every schema version: a baseline of a later version measures the same
+// record unless this is changed, and then the benches and the gate read
+// the new one together.
+const RecordVector = "testing/vectors/v1/record-1kib.json"
+
 // Units -benchmem and the testing package itself report.
 const (
 	NsPerOp     = "ns/op"

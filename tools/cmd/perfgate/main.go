@@ -8,10 +8,11 @@
 // The input is `go test -bench -benchmem` output (./bench, and ./sdk/wal
 // for the fsync p95 its WAL benches report). A baseline,
 // <baseline-dir>/v<N>/bench.json with N the schema version
-// (canonical.Version), holds each benchmark's medians (ns/op, B/op,
+// (canonical.SchemaVersion), holds each benchmark's medians (ns/op, B/op,
 // allocs/op, its b.ReportMetric units), its ratio to its calibration bench
-// of the same run (calibration ns/op / its ns/op), the canonical record
-// size, the machine, and, when a baseline of an earlier schema version
+// of the same run (calibration ns/op / its ns/op), the canonical size of
+// the benchmark record (benchfmt.RecordVector, the one the benches load),
+// the machine, and, when a baseline of an earlier schema version
 // exists, the size and ratio change against it.
 //
 // check compares with the baseline of the current schema version and
@@ -56,7 +57,7 @@ import (
 )
 
 func main() {
-	a := &app{version: canonical.Version, now: time.Now(), stdout: os.Stdout, stderr: os.Stderr}
+	a := &app{version: canonical.SchemaVersion, now: time.Now(), stdout: os.Stdout, stderr: os.Stderr}
 	os.Exit(a.run(os.Args[1:]))
 }
 
@@ -100,7 +101,7 @@ func (a *app) flags(name string, c *common) *flag.FlagSet {
 	fs.StringVar(&c.in, "in", "", "go test -bench -benchmem output (required)")
 	fs.StringVar(&c.walSnapshot, "wal-snapshot", "", "wal_steady rig snapshot whose fsync p95 to include")
 	fs.StringVar(&c.dir, "baseline-dir", defaultBaselineDir, "directory holding v<N>/"+baselineName)
-	fs.StringVar(&c.vector, "record-vector", "", "vector with the benchmark record (default testing/vectors/v<N>/record-1kib.json)")
+	fs.StringVar(&c.vector, "record-vector", "", "vector with the benchmark record (default "+benchfmt.RecordVector+", the one the benches load)")
 	return fs
 }
 
@@ -130,7 +131,7 @@ func (a *app) vectorPath(c *common) string {
 	if c.vector != "" {
 		return c.vector
 	}
-	return filepath.Join("testing", "vectors", "v"+strconv.Itoa(a.version), "record-1kib.json")
+	return filepath.FromSlash(benchfmt.RecordVector)
 }
 
 func (a *app) fail(code int, err error) int {

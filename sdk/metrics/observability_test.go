@@ -377,3 +377,108 @@ func TestPromtoolCheckRules(t *testing.T) {
 	}
 	t.Logf("%s", out)
 }
+
+// alertRule is what TestAlertRulesForAndRunbook reads of one alert.
+type alertRule struct {
+	name, forClause, runbook string
+	line                     int
+}
+
+// alertRules scans the rules file's alerts: their for: and their runbook
+// annotation (one line each, as ruleQueries reads expr:).
+func alertRules(t *testing.T) []alertRule {
+	t.Helper()
+	b, err := os.ReadFile(rulesPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []alertRule
+	for n, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimPrefix(strings.TrimSpace(line), "- ")
+		key, v, ok := strings.Cut(line, ":")
+		if !ok || strings.HasPrefix(key, "#") {
+			continue
+		}
+		v = strings.Trim(strings.TrimSpace(v), `"'`)
+		switch key {
+		case "alert":
+			out = append(out, alertRule{name: v, line: n + 1})
+		case "record":
+			out = append(out, alertRule{line: -1}) // a recording rule: no for:, no runbook
+		case "for":
+			if len(out) > 0 {
+				out[len(out)-1].forClause = v
+			}
+		case "runbook":
+			if len(out) > 0 {
+				out[len(out)-1].runbook = v
+			}
+		}
+	}
+	return out
+}
+
+// headingAnchors returns the anchors of a Markdown file's headings, as
+// GitHub makes them: lower case, spaces to "-", other punctuation gone.
+func headingAnchors(md string) map[string]bool {
+	anchors := map[string]bool{}
+	for _, line := range strings.Split(md, "\n") {
+		if !strings.HasPrefix(line, "#") {
+			continue
+		}
+		h := strings.TrimSpace(strings.TrimLeft(line, "#"))
+		var a strings.Builder
+		for _, r := range strings.ToLower(h) {
+			switch {
+			case r == ' ':
+				a.WriteByte('-')
+			case r == '-' || r == '_' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9':
+				a.WriteRune(r)
+			}
+		}
+		anchors[a.String()] = true
+	}
+	return anchors
+}
+
+// TestAlertRulesForAndRunbook: every alert says how long its condition
+// must hold (for:, 0m included, so that the choice is made, not
+// forgotten) and names its runbook: a file of this repository and the
+// anchor of a heading in it, both of which must exist.
+func TestAlertRulesForAndRunbook(t *testing.T) {
+	rules := alertRules(t)
+	want := map[string]bool{"AuditVerifyFailures": false, "AuditShedAboveBudget": false, "AuditWalFsyncSlow": false}
+	for _, r := range rules {
+		if r.line < 0 {
+			continue
+		}
+		if _, ok := want[r.name]; ok {
+			want[r.name] = true
+		}
+		if r.forClause == "" {
+			t.Errorf("%s:%d: alert %s has no for: clause", rulesPath, r.line, r.name)
+		}
+		file, anchor, ok := strings.Cut(r.runbook, "#")
+		if r.runbook == "" || !ok || file == "" || anchor == "" {
+			t.Errorf("%s:%d: alert %s: runbook %q is not FILE#ANCHOR", rulesPath, r.line, r.name, r.runbook)
+			continue
+		}
+		md, err := os.ReadFile(filepath.Join("../..", filepath.FromSlash(file)))
+		if err != nil {
+			t.Errorf("alert %s: runbook: %v", r.name, err)
+			continue
+		}
+		if !headingAnchors(string(md))[anchor] {
+			t.Errorf("alert %s: runbook %s has no heading with anchor #%s", r.name, file, anchor)
+		}
+	}
+	for name, found := range want {
+		if !found {
+			t.Errorf("%s: no alert %s (docs/PERFORMANCE.md names it)", rulesPath, name)
+		}
+	}
+	// The anchors are GitHub's.
+	if a := headingAnchors("## 6. Runbook\n### AuditWalFsyncSlow\n"); !a["6-runbook"] || !a["auditwalfsyncslow"] {
+		t.Fatalf("headingAnchors = %v", a)
+	}
+}

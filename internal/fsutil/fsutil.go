@@ -1,54 +1,144 @@
 // Package fsutil holds ron-audit's two file rules: the one way it writes a
 // small file that must survive a crash whole (next to its destination,
-// fsynced, renamed into place, and the directory fsynced), and the one way
+// fsynced, renamed into place, or linked when it must not replace one,
+// and the directory fsynced, as is the parent of each directory created
+// for it), and the one way
 // it opens a file it reads from a path others may control (a regular file
 // only, never blocking on a named pipe: OpenRegular).
 package fsutil
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
+	"syscall"
 )
 
-// WriteFileAtomic writes data to dir/name with mode 0600 (dir is created
-// with mode 0700). Readers see the old file or the new one, never part of
-// it, and once it returns the file survives a crash. It replaces an
-// existing file; callers that must not check first.
-func WriteFileAtomic(dir, name string, data []byte) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
+// syncedDir, if set (by a test), is told of each directory syncDir
+// fsyncs. A nil hook, not a replaceable function value: the Micronode
+// amnesia check (tools/analyzers) must not find a file-writing function
+// whose address is taken.
+var syncedDir func(dir string)
+
+// syncDir fsyncs a directory.
+func syncDir(dir string) error {
+	if syncedDir != nil {
+		syncedDir(dir)
 	}
-	f, err := os.CreateTemp(dir, ".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp, done := f.Name(), false
-	defer func() {
-		if !done {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if err := f.Chmod(0o600); err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
-		return err
-	}
-	done = true
 	d, err := os.Open(dir)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
 	return d.Sync()
+}
+
+// MkdirAll creates dir and its missing parents with mode 0700, like
+// os.MkdirAll, and makes each directory it creates survive a crash: the
+// parent of each is fsynced once the directory is in it (os.MkdirAll
+// leaves a new directory's entry in its parent to the file system's
+// timing, and a file fsynced inside a directory whose entry a crash took
+// away is lost with it).
+func MkdirAll(dir string) error {
+	dir = filepath.Clean(dir)
+	// The missing directories, innermost first.
+	var missing []string
+	for d := dir; ; {
+		fi, err := os.Stat(d)
+		if err == nil {
+			if !fi.IsDir() {
+				return &os.PathError{Op: "mkdir", Path: d, Err: syscall.ENOTDIR}
+			}
+			break
+		}
+		if !os.IsNotExist(err) && !errors.Is(err, syscall.ENOTDIR) { // ENOTDIR: a file above, found next
+			return err
+		}
+		missing = append(missing, d)
+		parent := filepath.Dir(d)
+		if parent == d {
+			break
+		}
+		d = parent
+	}
+	for i := len(missing) - 1; i >= 0; i-- {
+		d := missing[i]
+		if err := os.Mkdir(d, 0o700); err != nil && !os.IsExist(err) {
+			return err
+		}
+		// Another process may have created it meanwhile: sync its entry
+		// all the same, it is ours to rely on now.
+		if err := syncDir(filepath.Dir(d)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeTemp writes data to a new temporary file in dir (mode 0600,
+// fsynced, closed) and returns its path.
+func writeTemp(dir string, data []byte) (string, error) {
+	f, err := os.CreateTemp(dir, ".tmp-*")
+	if err != nil {
+		return "", err
+	}
+	tmp := f.Name()
+	err = f.Chmod(0o600)
+	if err == nil {
+		_, err = f.Write(data)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return "", err
+	}
+	return tmp, nil
+}
+
+// WriteFileNew is WriteFileAtomic for evidence: it never replaces a file.
+// If dir/name exists, or another writer creates it first, it returns an
+// error that errors.Is fs.ErrExist (an *os.LinkError naming both paths)
+// and the existing file is left as it was. The file is put in place with a
+// hard link of the fsynced temporary file, which fails rather than
+// replace, so that two writers racing for one name cannot both succeed.
+func WriteFileNew(dir, name string, data []byte) error {
+	if err := MkdirAll(dir); err != nil {
+		return err
+	}
+	tmp, err := writeTemp(dir, data)
+	if err != nil {
+		return err
+	}
+	lerr := os.Link(tmp, filepath.Join(dir, name))
+	if err := os.Remove(tmp); err != nil && lerr == nil {
+		lerr = err
+	}
+	if lerr != nil {
+		return lerr
+	}
+	return syncDir(dir)
+}
+
+// WriteFileAtomic writes data to dir/name with mode 0600 (dir is created
+// with mode 0700, as MkdirAll does). Readers see the old file or the new one, never part of
+// it, and once it returns the file survives a crash. It replaces an
+// existing file; callers that must not check first.
+func WriteFileAtomic(dir, name string, data []byte) error {
+	if err := MkdirAll(dir); err != nil {
+		return err
+	}
+	tmp, err := writeTemp(dir, data)
+	if err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return syncDir(dir)
 }

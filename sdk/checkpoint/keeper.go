@@ -60,7 +60,10 @@ func KeyName(writerID string) string { return OriginPrefix + escapeComponent(wri
 // with a history there as that log's, so two logs sharing it refuse each
 // other. The history is kept as files, one signed note per checkpoint:
 // dir/<escaped writerId>/<escaped stream>/<size, 20 digits>.note (mode
-// 0600), written atomically; escaped as in Origin, and "." and ".." as
+// 0600), written atomically and never replaced (a file that appears at
+// a checkpoint's name meanwhile is refused with ReasonFork unless it is
+// the same checkpoint), directories created with their parents fsynced;
+// escaped as in Origin, and "." and ".." as
 // "%2E" and "%2E%2E". A new Keeper reads the newest of each chain;
 // replaying the log (sdk.OpenDurable) rebuilds the trees and writes any
 // checkpoint a crash kept from being written.
@@ -103,8 +106,8 @@ func NewKeeper(dir string, signer sdk.Signer, opts KeeperOptions) (*Keeper, erro
 	if opts.Every < 0 {
 		return nil, newErr(ReasonSign, "KeeperOptions.Every is negative", nil)
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, newErr(ReasonSign, "creating the checkpoint directory", err)
+	if err := fsutil.MkdirAll(dir); err != nil {
+		return nil, newErr(ReasonSign, "creating the checkpoint directory "+dir, err)
 	}
 	return &Keeper{dir: dir, signer: signer, opts: opts, chains: map[string]map[string]*keptChain{}}, nil
 }
@@ -295,8 +298,18 @@ func (k *Keeper) writeLocked(c *keptChain, size int64) error {
 	if err != nil {
 		return err
 	}
-	if err := fsutil.WriteFileAtomic(dir, noteFile(size), msg); err != nil {
-		return newErr(ReasonSign, "writing checkpoint of "+c.writer+"/"+c.stream, err)
+	// Never replace a checkpoint: one is evidence once written. A file at
+	// this size appeared after the history was read (another Keeper on
+	// the same directory): the same bytes are this checkpoint (Ed25519 is
+	// deterministic); others are refused, and kept.
+	path := filepath.Join(dir, noteFile(size))
+	if err := fsutil.WriteFileNew(dir, noteFile(size), msg); err != nil {
+		if !errors.Is(err, fs.ErrExist) {
+			return newErr(ReasonSign, "writing checkpoint "+path, err)
+		}
+		if old, rerr := ReadNote(path); rerr != nil || string(old) != string(msg) {
+			return newErr(ReasonFork, "checkpoint "+path+" exists with other content (another Keeper writes this directory?); not replaced", err)
+		}
 	}
 	c.last, c.lastAt, c.note = size, k.opts.Clock(), msg
 	if k.opts.OnCheckpoint != nil {

@@ -716,3 +716,67 @@ func patchFrame(t *testing.T, pos wal.Position, edit func(payload []byte)) {
 		t.Fatal(err)
 	}
 }
+
+// TestKeeperNeverReplacesCheckpoint: a checkpoint file that appears at
+// the name the Keeper is about to write (another Keeper on the same
+// directory, after this one read the history) is evidence someone may
+// already hold: it is not replaced (it was, by the rename), and the
+// Keeper fails with ReasonFork naming the file. The same bytes, a second
+// Keeper signing the same checkpoint, are not a failure.
+func TestKeeperNeverReplacesCheckpoint(t *testing.T) {
+	const w, s = "svc@inst-1", "caps"
+	signer := keeperSigner(t)
+	leaves := make([]canonical.Hash, 8)
+	for i := range leaves {
+		leaves[i][0], leaves[i][1] = byte(i), 0xAA
+	}
+	feed := func(k *Keeper, n int) {
+		for i := 1; i <= n; i++ {
+			k.Committed(w, s, uint64(i), leaves[i-1], false)
+		}
+	}
+
+	// Another's file at size 4: kept, and the Keeper fails naming it.
+	dir := t.TempDir()
+	k, err := NewKeeper(dir, signer, KeeperOptions{Every: 4, Interval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	feed(k, 4) // the chain's history is read now: empty
+	path := filepath.Join(k.chainDir(w, s), noteFile(4))
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte("another keeper's checkpoint\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	k.Durable(w, s, 4, false)
+	if b, _ := os.ReadFile(path); string(b) != "another keeper's checkpoint\n" {
+		t.Errorf("%s replaced: now %q", path, b)
+	}
+	err = k.Err()
+	if !errors.Is(err, ErrFork) || !strings.Contains(err.Error(), path) {
+		t.Errorf("Keeper.Err() = %v, want ReasonFork naming %s", err, path)
+	}
+
+	// The same checkpoint, written by a second Keeper first: no failure.
+	dir = t.TempDir()
+	k1, err := NewKeeper(dir, signer, KeeperOptions{Every: 4, Interval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k2, err := NewKeeper(dir, signer, KeeperOptions{Every: 4, Interval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	feed(k1, 4)
+	feed(k2, 4)
+	k1.Durable(w, s, 4, false)
+	k2.Durable(w, s, 4, false)
+	if err := errors.Join(k1.Err(), k2.Err()); err != nil {
+		t.Errorf("two Keepers writing the same checkpoint: %v", err)
+	}
+	if paths, err := HistoryPaths(dir, w, s); err != nil || len(paths) != 1 {
+		t.Errorf("history %v, %v; want the one checkpoint", paths, err)
+	}
+}

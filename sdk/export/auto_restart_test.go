@@ -1,12 +1,14 @@
 package export
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"errors"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -222,5 +224,51 @@ func TestFileSinkPrevReadsOnChange(t *testing.T) {
 	}
 	if _, err := sink.Prev("w", "s"); err == nil {
 		t.Fatal("Prev did not see the directory change")
+	}
+}
+
+// TestFileSinkConcurrentWritersNeverOverwrite: two exporters writing the
+// same bundle name at once (an Auto and a ronaudit export beside it) must
+// not both succeed: a bundle handed out is evidence, and the second used
+// to pass the existence check while the first was still fsyncing, then
+// renamed its file over the first's. Exactly one write succeeds, the
+// others are ErrBundleExists naming the file, and the file holds the
+// winner's bytes.
+func TestFileSinkConcurrentWritersNeverOverwrite(t *testing.T) {
+	s := &FileSink{Dir: t.TempDir()}
+	const n = 8
+	for round := range 5 {
+		name := BundleName(checkpoint.Origin("w", "s"), uint64(round+1), uint64(round+1))
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				errs[i] = s.WriteBundle(name, bytes.Repeat([]byte{byte('a' + i)}, 4096))
+			}()
+		}
+		close(start)
+		wg.Wait()
+		winner := -1
+		for i, err := range errs {
+			switch {
+			case err == nil && winner >= 0:
+				t.Errorf("round %d: writers %d and %d both wrote %s: one bundle replaced the other", round, winner, i, name)
+			case err == nil:
+				winner = i
+			case !errors.Is(err, ErrBundleExists) || !strings.Contains(err.Error(), filepath.FromSlash(name)):
+				t.Errorf("round %d: writer %d: %v, want ErrBundleExists naming the file", round, i, err)
+			}
+		}
+		if winner < 0 {
+			t.Fatalf("round %d: no writer succeeded", round)
+		}
+		b, err := os.ReadFile(filepath.Join(s.Dir, filepath.FromSlash(name)))
+		if err != nil || !bytes.Equal(b, bytes.Repeat([]byte{byte('a' + winner)}, 4096)) {
+			t.Fatalf("round %d: %s holds %.8q... (%v), want writer %d's bytes", round, name, b, err, winner)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package export
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -22,9 +23,12 @@ type Sink interface {
 }
 
 // FileSink stores each bundle as one file Dir/name, mode 0600, written
-// atomically: a temporary file in the same directory, fsync, rename,
-// fsync of the directory. Directories are created with mode 0700. A
-// bundle that already exists is not overwritten.
+// atomically: a temporary file in the same directory, fsync, a hard link
+// to the name (never replacing a file, unlike a rename), fsync of the
+// directory. Directories are created with mode 0700, and
+// each new one's parent is fsynced. A bundle that already exists is not
+// overwritten (ErrBundleExists), even one another writer creates while
+// this one writes.
 type FileSink struct {
 	Dir string
 
@@ -48,14 +52,20 @@ func (s *FileSink) WriteBundle(name string, data []byte) error {
 		return err
 	}
 	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := fsutil.MkdirAll(dir); err != nil {
 		return err
 	}
 	if _, err := os.Lstat(path); err == nil {
 		return fmt.Errorf("%w: %s", ErrBundleExists, path)
 	}
 	before, _ := os.Stat(dir)
-	if err := fsutil.WriteFileAtomic(dir, filepath.Base(path), data); err != nil {
+	// WriteFileNew, not a rename: a bundle another writer put there since
+	// the check above (ronaudit export beside a running Auto) is evidence
+	// already handed out, and is not replaced.
+	if err := fsutil.WriteFileNew(dir, filepath.Base(path), data); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("%w: %s", ErrBundleExists, path)
+		}
 		return err
 	}
 	// If what Prev knew was still the directory's state just before, this

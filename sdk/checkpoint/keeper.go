@@ -537,6 +537,29 @@ func (k *Keeper) Tick() error {
 	return k.Err()
 }
 
+// Newest returns the newest checkpoint of each chain the Keeper holds
+// that has one (read from the history when the chain was first seen, or
+// written since), in origin order, without its Note: what an exporter
+// that follows the Keeper must have exported up to (export.Auto's Start
+// catches up with it after a crash).
+func (k *Keeper) Newest() []Checkpoint {
+	var out []Checkpoint
+	for _, c := range k.all() {
+		c.mu.Lock()
+		note, loadErr := c.note, c.loadErr
+		c.mu.Unlock()
+		if note == nil || loadErr != nil {
+			continue
+		}
+		text, _, _ := strings.Cut(string(note), "\n\n")
+		if cp, err := parseText(text + "\n"); err == nil {
+			out = append(out, cp)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Origin < out[j].Origin })
+	return out
+}
+
 func (k *Keeper) all() []*keptChain {
 	k.mu.Lock()
 	defer k.mu.Unlock()

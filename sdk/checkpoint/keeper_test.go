@@ -780,3 +780,39 @@ func TestKeeperNeverReplacesCheckpoint(t *testing.T) {
 		t.Errorf("history %v, %v; want the one checkpoint", paths, err)
 	}
 }
+
+// TestKeeperNewest: the newest checkpoint of each chain, from the history
+// a new Keeper read or from what it wrote since, in origin order; a chain
+// without one is left out.
+func TestKeeperNewest(t *testing.T) {
+	dir := t.TempDir()
+	signer := keeperSigner(t)
+	var leaf canonical.Hash
+	k, err := NewKeeper(dir, signer, KeeperOptions{Every: 2, Interval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := uint64(1); i <= 5; i++ {
+		k.Committed("w", "b", i, leaf, false)
+		k.Durable("w", "b", i, false) // checkpoints at 2, 4
+	}
+	k.Committed("w", "a", 1, leaf, false) // no checkpoint
+	k.Durable("w", "a", 1, false)
+	k.Committed("v", "z", 1, leaf, false)
+	k.Committed("v", "z", 2, leaf, false)
+	k.Durable("v", "z", 2, false) // checkpoint at 2
+	got := k.Newest()
+	if len(got) != 2 || got[0].Origin != Origin("v", "z") || got[0].Size != 2 ||
+		got[1].Origin != Origin("w", "b") || got[1].Size != 4 || got[1].WriterID != "w" || got[1].Stream != "b" {
+		t.Fatalf("Newest() = %+v, want v/z at 2 and w/b at 4", got)
+	}
+	// A new Keeper knows a chain's newest once it has seen the chain.
+	k2, err := NewKeeper(dir, signer, KeeperOptions{Every: 2, Interval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k2.Committed("w", "b", 1, leaf, false)
+	if got := k2.Newest(); len(got) != 1 || got[0].Size != 4 {
+		t.Fatalf("new Keeper: Newest() = %+v, want w/b at 4 from the history", got)
+	}
+}

@@ -63,10 +63,33 @@ func (a *Auto) Checkpointed(cp checkpoint.Checkpoint, _ time.Duration) {
 
 // Start lets the exports run, the queued ones first. Log, Keeper and the
 // other fields must be set before, and not changed after.
+//
+// With Prev set, Start first catches up with the Keeper: it queues the
+// newest checkpoint of every chain the Keeper holds (Keeper.Newest) that
+// has none queued, so a bundle a crash kept from being written after its
+// checkpoint is written now, not only once the chain's next checkpoint
+// comes (never, for a chain that gets no more records). A chain whose
+// export is already there gets nothing. Without Prev, Auto cannot know
+// what was exported before it started, and Start queues nothing.
 func (a *Auto) Start() {
+	var newest []checkpoint.Checkpoint
+	if a.Prev != nil && a.Keeper != nil {
+		newest = a.Keeper.Newest() // before a.mu: the Keeper calls Checkpointed holding its own locks
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.init()
+	queued := map[string]bool{}
+	for _, cp := range a.queue {
+		queued[cp.Origin] = true
+	}
+	var catchUp []checkpoint.Checkpoint
+	for _, cp := range newest {
+		if !queued[cp.Origin] {
+			catchUp = append(catchUp, cp)
+		}
+	}
+	a.queue = append(catchUp, a.queue...)
 	a.started = true
 	a.kick()
 }

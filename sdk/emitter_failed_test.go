@@ -18,25 +18,7 @@ import (
 // way Pending.Wait does when the WAL fails an fsync, which the WAL's own
 // tests cover.)
 func TestRetryOfReplayedRecordAfterLogFailure(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "wal")
-	cfg := Config{Signer: newTestSigner(t)}
-	rec := canonical.AuditRecord{Kind: canonical.KindGetServed, TsMs: 1764201600000,
-		WriterID: "w", Stream: "s", Reason: "served", Attrs: []canonical.Attr{{Key: "n", Value: "1"}}}
-	l, _, err := OpenDurable(dir, cfg, DurableOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	orig, err := l.Append(&rec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
-	l, _, err = OpenDurable(dir, cfg, DurableOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	l, rec, orig := reopenedWithOneRecord(t)
 	defer l.Close()
 	var mu sync.Mutex
 	var acks []EmitAck
@@ -72,25 +54,7 @@ func TestRetryOfReplayedRecordAfterLogFailure(t *testing.T) {
 // original with Duplicate set once the log has failed, as the Emitter
 // acknowledges it; a new record is still refused.
 func TestAppendRetryOfReplayedRecordAfterLogFailure(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "wal")
-	cfg := Config{Signer: newTestSigner(t)}
-	rec := canonical.AuditRecord{Kind: canonical.KindGetServed, TsMs: 1764201600000,
-		WriterID: "w", Stream: "s", Reason: "served", Attrs: []canonical.Attr{{Key: "n", Value: "1"}}}
-	l, _, err := OpenDurable(dir, cfg, DurableOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	orig, err := l.Append(&rec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
-	l, _, err = OpenDurable(dir, cfg, DurableOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	l, rec, orig := reopenedWithOneRecord(t)
 	defer l.Close()
 	l.fail(fmt.Errorf("%w: w/s seq 2 is not durable: fsync: input/output error", ErrStore))
 	a, err := l.Append(&rec)
@@ -103,4 +67,28 @@ func TestAppendRetryOfReplayedRecordAfterLogFailure(t *testing.T) {
 	if _, err := l.Append(&other); !errors.Is(err, ErrStore) {
 		t.Errorf("new record after the log failed: %v, want refused with ErrStore", err)
 	}
+}
+
+// reopenedWithOneRecord appends rec to a new durable log, closes it and
+// opens it again: orig is the record the reopened log replayed.
+func reopenedWithOneRecord(t *testing.T) (l *Log, rec canonical.AuditRecord, orig Appended) {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "wal")
+	cfg := Config{Signer: newTestSigner(t)}
+	rec = canonical.AuditRecord{Kind: canonical.KindGetServed, TsMs: 1764201600000,
+		WriterID: "w", Stream: "s", Reason: "served", Attrs: []canonical.Attr{{Key: "n", Value: "1"}}}
+	l, _, err := OpenDurable(dir, cfg, DurableOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if orig, err = l.Append(&rec); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if l, _, err = OpenDurable(dir, cfg, DurableOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return l, rec, orig
 }

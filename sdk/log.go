@@ -460,16 +460,7 @@ func (l *Log) appendRetry(rec *canonical.AuditRecord, failed error) (Pending, er
 		(rec.Prev != nil && !bytes.Equal(rec.Prev, c.head.Hash[:])) {
 		return Pending{}, failed
 	}
-	fill := filled{seq: rec.Seq == 0, prev: rec.Prev == nil, ts: rec.TsMs == 0}
-	if fill.seq {
-		rec.Seq = next
-	}
-	if fill.prev {
-		rec.Prev = c.head.Hash[:]
-	}
-	if fill.ts {
-		rec.TsMs = uint64(l.cfg.Clock().UnixMilli())
-	}
+	fill := l.fill(rec, next, c)
 	defer fill.undo(rec)
 	var err error
 	if c.buf, err = canonical.AppendRecord(c.buf[:0], rec, l.limits); err != nil {
@@ -536,16 +527,7 @@ func (l *Log) appendLocked(c *chain, rec *canonical.AuditRecord, transition bool
 	if rec.Prev != nil && !bytes.Equal(rec.Prev, c.head.Hash[:]) {
 		return Appended{}, 0, prevConflictError(rec, c.head.Hash)
 	}
-	fill := filled{seq: rec.Seq == 0, prev: rec.Prev == nil, ts: rec.TsMs == 0}
-	if fill.seq {
-		rec.Seq = next
-	}
-	if fill.prev {
-		rec.Prev = c.head.Hash[:]
-	}
-	if fill.ts {
-		rec.TsMs = uint64(l.cfg.Clock().UnixMilli())
-	}
+	fill := l.fill(rec, next, c)
 
 	var err error
 	if c.buf, err = canonical.AppendRecord(c.buf[:0], rec, l.limits); err != nil {
@@ -606,6 +588,23 @@ func (l *Log) appendLocked(c *chain, rec *canonical.AuditRecord, transition bool
 // can leave rec as the caller wrote it: a value, where a closure would be
 // reported by the hotpath analyzer (tools/analyzers).
 type filled struct{ seq, prev, ts bool }
+
+// fill sets what the caller left for the chain c to assign: seq (next),
+// prev (the head's hash) and the timestamp; undo takes them back. The
+// caller holds c.mu.
+func (l *Log) fill(rec *canonical.AuditRecord, next uint64, c *chain) filled {
+	f := filled{seq: rec.Seq == 0, prev: rec.Prev == nil, ts: rec.TsMs == 0}
+	if f.seq {
+		rec.Seq = next
+	}
+	if f.prev {
+		rec.Prev = c.head.Hash[:]
+	}
+	if f.ts {
+		rec.TsMs = uint64(l.cfg.Clock().UnixMilli())
+	}
+	return f
+}
 
 func (f filled) undo(rec *canonical.AuditRecord) {
 	if f.seq {

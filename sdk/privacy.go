@@ -115,7 +115,8 @@ type Privacy struct {
 	// Apply fails safe: under IPDrop it is always removed, and under
 	// IPTruncate and IPHash a value that is not entirely addresses (a
 	// hostname, "unknown", a value Apply cannot parse) removes the attr
-	// rather than keeping text it cannot vouch for. nil: no such keys;
+	// rather than keeping text it cannot vouch for; IPHash values count
+	// as addresses here (see Apply). nil: no such keys;
 	// only values are inspected.
 	Keys []string
 }
@@ -174,7 +175,11 @@ func (p *Privacy) Validate() error {
 //
 // Each element is rewritten on its own and the list is rejoined with ", ".
 // A list that mixes addresses and other text is removed under every mode
-// but IPKeep: it cannot be rewritten without guessing. Addresses inside
+// but IPKeep: it cannot be rewritten without guessing. An element IPHash
+// wrote (IPHashPrefix and 32 lowercase hex digits) is already anonymized
+// and is kept as it is, in a list or alone, under Keys too; so Apply is
+// idempotent: applying p again to attrs it returned (a retried emit that
+// runs its Apply line again) leaves them, and the record, unchanged. Addresses inside
 // free text ("denied 203.0.113.7") are not detected: put addresses in
 // attrs of their own, and name those attrs in Keys.
 //
@@ -218,9 +223,10 @@ func (p *Privacy) rewrite(v string, keyed bool, h **blake3.Hasher) (string, bool
 	for rest, more := v, true; more; {
 		var e string
 		e, rest, more = strings.Cut(rest, ",")
-		if _, _, ok := parseIPElem(strings.TrimSpace(e)); ok {
+		e = strings.TrimSpace(e)
+		if _, _, ok := parseIPElem(e); ok {
 			nIP++
-		} else {
+		} else if !isIPHash(e) {
 			nOther++
 		}
 	}
@@ -235,17 +241,35 @@ func (p *Privacy) rewrite(v string, keyed bool, h **blake3.Hasher) (string, bool
 	for rest, more := v, true; more; {
 		var e string
 		e, rest, more = strings.Cut(rest, ",")
-		a, bits, _ := parseIPElem(strings.TrimSpace(e))
+		e = strings.TrimSpace(e)
+		a, bits, ok := parseIPElem(e)
 		if b.Len() > 0 {
 			b.WriteString(", ")
 		}
-		if p.Mode == IPHash {
+		if !ok { // an IPHash value (nOther is 0): already anonymized
+			b.WriteString(e)
+		} else if p.Mode == IPHash {
 			p.hashIP(&b, a, bits, h)
 		} else {
 			b.WriteString(truncateIP(a, bits).String())
 		}
 	}
 	return b.String(), true
+}
+
+// isIPHash reports whether e is a value IPHash writes: IPHashPrefix and
+// 32 lowercase hex digits.
+func isIPHash(e string) bool {
+	h, ok := strings.CutPrefix(e, IPHashPrefix)
+	if !ok || len(h) != 32 {
+		return false
+	}
+	for i := 0; i < len(h); i++ {
+		if c := h[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // truncateIP returns the network of a (bits < 0: a single address) at

@@ -363,8 +363,9 @@ func privParsesIP(s string) bool {
 }
 
 // FuzzPrivacyDetect checks that detection misses nothing net/netip
-// parses, and that every rewritten value is a network no narrower than /24
-// or /64.
+// parses, that every rewritten value is a network no narrower than /24
+// or /64, and that Apply is idempotent in every mode, with and without
+// Keys.
 func FuzzPrivacyDetect(f *testing.F) {
 	for _, s := range privNonIP {
 		f.Add(s)
@@ -380,6 +381,19 @@ func FuzzPrivacyDetect(f *testing.F) {
 		if privParsesIP(s) {
 			if _, _, ok := parseIPElem(s); !ok {
 				t.Fatalf("net/netip parses %q, parseIPElem does not", s)
+			}
+		}
+		for _, p := range []Privacy{
+			{}, {Keys: []string{"k"}}, {Mode: IPDrop, Keys: []string{"k"}},
+			{Mode: IPHash, Salt: privSalt(5)}, {Mode: IPHash, Salt: privSalt(5), Keys: []string{"k"}},
+		} {
+			once, err := p.Apply([]canonical.Attr{{Key: "k", Value: s}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			first := slices.Clone(once)
+			if twice, err := p.Apply(once); err != nil || !slices.Equal(twice, first) {
+				t.Fatalf("%v keys %q: %q: first Apply gave %q, second %q (%v)", p.Mode, p.Keys, s, first, twice, err)
 			}
 		}
 		p := Privacy{}
@@ -570,5 +584,58 @@ func TestGenerateSalt(t *testing.T) {
 	}
 	if bytes.Equal(salt, salt2) {
 		t.Error("two generated salts are equal")
+	}
+}
+
+// TestPrivacyIdempotent: applying a Privacy to attrs it already rewrote
+// changes nothing. Apply rewrites in place, so a caller that retries an
+// emit by running its Apply line again applies it twice; a second pass
+// that changed the record would defeat dedupe of the retry and lose the
+// (already anonymized) attr.
+func TestPrivacyIdempotent(t *testing.T) {
+	values := []string{
+		"203.0.113.7", "2001:db8::1", "203.0.113.7, [2001:db8::1]:443", "::ffff:203.0.113.7",
+		"2002:cb00:7107::1", "10.0.0.0/8", "fe80::1%eth0", "unknown", "alice",
+	}
+	for _, p := range []Privacy{
+		{Mode: IPTruncate, Keys: DefaultIPKeys()},
+		{Mode: IPHash, Salt: privSalt(3), Keys: DefaultIPKeys()},
+		{Mode: IPDrop, Keys: DefaultIPKeys()},
+		{Mode: IPHash, Salt: privSalt(3)},
+	} {
+		for _, key := range []string{"ip", "x-forwarded-for", "peer"} {
+			for _, v := range values {
+				once, err := p.Apply([]canonical.Attr{{Key: key, Value: v}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				first := slices.Clone(once)
+				twice, err := p.Apply(once)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !slices.Equal(twice, first) {
+					t.Errorf("%v keys %d: %s=%q: first Apply gave %q, second %q", p.Mode, len(p.Keys), key, v, first, twice)
+				}
+			}
+		}
+	}
+	// A hash value under a configured key is kept, not taken for junk;
+	// something only shaped like one is not.
+	p := Privacy{Mode: IPHash, Salt: privSalt(3), Keys: DefaultIPKeys()}
+	h := privApply1(t, &p, "peer", "203.0.113.7")
+	for _, v := range []string{h, h + ", " + h} {
+		if got := privApply1(t, &p, "client_ip", v); got != v {
+			t.Errorf("configured key with %q became %q, want it kept", v, got)
+		}
+	}
+	if got := privApply1(t, &p, "x-forwarded-for", h+", 198.51.100.23"); got != h+", "+privApply1(t, &p, "peer", "198.51.100.23") {
+		t.Errorf("list of a hash and an address became %q", got)
+	}
+	for _, v := range []string{IPHashPrefix, IPHashPrefix + strings.Repeat("0", 31), IPHashPrefix + strings.Repeat("A", 32),
+		IPHashPrefix + strings.Repeat("0", 33), IPHashPrefix + "203.0.113.7"} {
+		if got := privApply1(t, &p, "client_ip", v); got != privDropped {
+			t.Errorf("configured key with %q became %q, want it removed", v, got)
+		}
 	}
 }

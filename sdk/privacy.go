@@ -173,6 +173,12 @@ func (p *Privacy) Validate() error {
 //   - a bracketed address without port: "[2001:db8::1]";
 //   - a prefix: "203.0.113.0/28" (CIDR).
 //
+// Dotted decimal with leading zeros ("203.000.113.007", as zero-padded log
+// formats print addresses; in any of the forms above) is an address too,
+// but an ambiguous one (inet_aton reads "010" as octal 8, net/netip refuses
+// it): an attr with such an element is removed under every mode but IPKeep,
+// whatever its key, rather than rewritten by a guess or kept raw.
+//
 // Each element is rewritten on its own and the list is rejoined with ", ".
 // A list that mixes addresses and other text is removed under every mode
 // but IPKeep: it cannot be rewritten without guessing. An element IPHash
@@ -219,18 +225,22 @@ func (p *Privacy) isKey(k string) bool {
 
 // rewrite returns the new value of an attr, or keep false to remove it.
 func (p *Privacy) rewrite(v string, keyed bool, h **blake3.Hasher) (string, bool) {
-	nIP, nOther := 0, 0
+	nIP, nOther, nPadded := 0, 0, 0
 	for rest, more := v, true; more; {
 		var e string
 		e, rest, more = strings.Cut(rest, ",")
 		e = strings.TrimSpace(e)
 		if _, _, ok := parseIPElem(e); ok {
 			nIP++
+		} else if isZeroPadded(e) {
+			nPadded++
 		} else if !isIPHash(e) {
 			nOther++
 		}
 	}
 	switch {
+	case nPadded > 0:
+		return "", false // an address that cannot be rewritten without guessing
 	case nIP == 0 && !keyed:
 		return v, true // not an IP attr
 	case p.Mode == IPDrop, nOther > 0:
@@ -255,6 +265,45 @@ func (p *Privacy) rewrite(v string, keyed bool, h **blake3.Hasher) (string, bool
 		}
 	}
 	return b.String(), true
+}
+
+// isZeroPadded reports whether e is an element parseIPElem refuses only
+// because some dotted-decimal octet has a leading zero ("203.000.113.007",
+// "[::ffff:10.0.0.01]:80"): net/netip refuses those as ambiguous (decimal
+// or, for inet_aton, octal), but they are addresses all the same. It
+// allocates only when e has such an octet.
+func isZeroPadded(e string) bool {
+	var buf [64]byte
+	if len(e) > len(buf) {
+		return false
+	}
+	b, padded := buf[:0], false
+	for i := 0; i < len(e); {
+		j := i
+		for j < len(e) && '0' <= e[j] && e[j] <= '9' {
+			j++
+		}
+		if j == i {
+			b = append(b, e[i])
+			i++
+			continue
+		}
+		// A run of digits next to a '.' is an octet: drop its leading
+		// zeros, keeping one digit.
+		if (i > 0 && e[i-1] == '.' || j < len(e) && e[j] == '.') && j-i > 1 && e[i] == '0' {
+			padded = true
+			for i < j-1 && e[i] == '0' {
+				i++
+			}
+		}
+		b = append(b, e[i:j]...)
+		i = j
+	}
+	if !padded {
+		return false
+	}
+	_, _, ok := parseIPElem(string(b))
+	return ok
 }
 
 // isIPHash reports whether e is a value IPHash writes: IPHashPrefix and

@@ -49,7 +49,8 @@ var privNonIP = []string{
 	"a:b:c", "deadbeef", "sha256:abcd", "1,2,3", "x, y", "v1.2.3-rc1",
 	":::", "1::2::3", "203.0.113.7/", "/24", "[]", "[203.0.113.7", "fe80::1%",
 	"256.1.2.3",    // octet out of range: not an address for net/netip
-	"01.2.3.4",     // leading zero: net/netip refuses it (ambiguous octal)
+	"1.02.3",       // three groups: not an address
+	"2026.01.02.3", // 2026 is no octet, with or without zeros
 	"203.0.113.7:", // empty port
 }
 
@@ -373,7 +374,7 @@ func FuzzPrivacyDetect(f *testing.F) {
 	for _, s := range []string{
 		"203.0.113.7", "2001:db8::1", "::ffff:1.2.3.4", "fe80::1%eth0", "fe80::1%a/b", "fe80::1%a:80",
 		"[fe80::1%a]b]:80", "1.2.3.4:080", "[::1]:65535", "1:2:3:4:5:6:7:8", "1:2:3:4:5:6:1.2.3.4",
-		"::1.2.3.4", "1::", "1.2.3.4/0", "::/0", "::ffff:1.2.3.4/96", "1:2:3:4:5:6:7::", "::2:3:4:5:6:7:8",
+		"::1.2.3.4", "1::", "1.2.3.4/0", "203.000.113.007", "[::ffff:1.2.3.04]:80", "::/0", "::ffff:1.2.3.4/96", "1:2:3:4:5:6:7::", "::2:3:4:5:6:7:8",
 	} {
 		f.Add(s)
 	}
@@ -637,5 +638,35 @@ func TestPrivacyIdempotent(t *testing.T) {
 		if got := privApply1(t, &p, "client_ip", v); got != privDropped {
 			t.Errorf("configured key with %q became %q, want it removed", v, got)
 		}
+	}
+}
+
+// TestPrivacyZeroPadded: dotted decimal with leading zeros
+// ("203.000.113.007", as zero-padded log formats print addresses) is an
+// address to any reader, but net/netip refuses it and it cannot be
+// rewritten without guessing decimal or octal (inet_aton reads "010" as
+// 8): under every mode but IPKeep the attr is removed, whatever its key,
+// rather than kept raw.
+func TestPrivacyZeroPadded(t *testing.T) {
+	padded := []string{
+		"203.000.113.007", "01.2.3.4", "010.001.002.003", "203.0.113.07:443", "[::ffff:203.000.113.007]:80",
+		"::ffff:203.0.113.007", "203.0.113.07/24", "203.0.113.07%eth0", " 0203.0.113.7 ",
+		"198.51.100.23, 203.000.113.007", // one padded element removes the list
+	}
+	for _, p := range []Privacy{
+		{Mode: IPTruncate}, {Mode: IPHash, Salt: privSalt(4)}, {Mode: IPDrop},
+		{Mode: IPTruncate, Keys: DefaultIPKeys()},
+	} {
+		for _, key := range []string{"peer", "ip"} {
+			for _, v := range padded {
+				if got := privApply1(t, &p, key, v); got != privDropped {
+					t.Errorf("%v keys %d: %s=%q became %q, want it removed", p.Mode, len(p.Keys), key, v, got)
+				}
+			}
+		}
+	}
+	keep := Privacy{Mode: IPKeep}
+	if got := privApply1(t, &keep, "peer", padded[0]); got != padded[0] {
+		t.Errorf("IPKeep: %q became %q", padded[0], got)
 	}
 }

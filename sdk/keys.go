@@ -172,8 +172,8 @@ func GenerateKeyFiles(dir, name string) (privPath, pubPath string, id KeyID, err
 	return privPath, pubPath, KeyIDOf(pub), nil
 }
 
-// writeNewFile creates path (failing if it exists), writes b and syncs. On
-// error it removes the file it created.
+// writeNewFile creates path (failing if it exists) holding b, whole or
+// not at all (see writeNewSecret).
 func writeNewFile(path string, b []byte, perm os.FileMode) error {
 	return writeNewSecret("key file", ErrKeyPermissions, path, b, perm)
 }

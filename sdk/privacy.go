@@ -635,8 +635,11 @@ func allHexBytes(b []byte) bool {
 	return true
 }
 
-// GenerateSalt writes a new random salt to path as 64 lowercase hex digits
-// and a newline, with mode 0600. It never overwrites: if path exists (even
+// GenerateSalt writes a new random salt (crypto/rand) to path as 64
+// lowercase hex digits and a newline, with mode 0600. The file appears
+// whole or not at all, to a reader and across a crash: it is written and
+// synced beside path, hard-linked into place (the filesystem must support
+// hard links) and the directory synced. It never overwrites: if path exists (even
 // as a dangling symlink) it fails with a *SaltFileError wrapping an error
 // that matches fs.ErrExist, and leaves the file alone. Generate the salt
 // once per deployment, keep it secret, back it up with the same care as a

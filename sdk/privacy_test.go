@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -668,5 +669,45 @@ func TestPrivacyZeroPadded(t *testing.T) {
 	keep := Privacy{Mode: IPKeep}
 	if got := privApply1(t, &keep, "peer", padded[0]); got != padded[0] {
 		t.Errorf("IPKeep: %q became %q", padded[0], got)
+	}
+}
+
+// TestGenerateSaltWhole: a salt file appears whole or not at all. A reader
+// racing GenerateSalt (or a crash in the middle of it) must never find a
+// file that exists but is empty or short: LoadSalt would refuse it, and
+// GenerateSalt would then refuse to replace it.
+func TestGenerateSaltWhole(t *testing.T) {
+	dir := t.TempDir()
+	for i := range 300 {
+		path := filepath.Join(dir, "salt"+strconv.Itoa(i))
+		seen := make(chan []byte, 1)
+		stop := make(chan struct{})
+		go func() {
+			var got []byte
+			defer func() { seen <- got }()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if b, err := os.ReadFile(path); err == nil {
+					got = b
+					return
+				}
+			}
+		}()
+		err := GenerateSalt(path)
+		close(stop)
+		got := <-seen
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != nil && len(got) != 2*SaltSize+1 {
+			t.Fatalf("iteration %d: a reader found the salt file with %d bytes, want none or %d", i, len(got), 2*SaltSize+1)
+		}
+		if ents, _ := os.ReadDir(dir); len(ents) != i+1 {
+			t.Fatalf("iteration %d: %d entries in the directory, want %d: GenerateSalt left a file behind", i, len(ents), i+1)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package sdk
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -106,22 +107,30 @@ func openDir(path, what string) *fileProblem {
 }
 
 // writeNewSecret creates path, failing if it exists (never overwriting a
-// key or salt), with exactly mode perm whatever the umask, writes b and
-// syncs; on failure it removes what it created. what names the file in
-// errors ("key file", "salt file"), and perms is the category of a
-// refusal for its directory (ErrKeyPermissions, ErrSaltPermissions).
+// key or salt), with exactly mode perm whatever the umask, and makes it
+// appear whole: b is written to a temporary file next to path and synced,
+// the file is hard-linked to path (link, unlike rename, fails when path
+// exists, even as a dangling symlink), and the directory is synced. A
+// reader or a crash never finds path empty or short; a crash may leave
+// only a ".tmp-" file behind. what names the file in errors ("key file",
+// "salt file"), and perms is the category of a refusal for its directory
+// (ErrKeyPermissions, ErrSaltPermissions).
 func writeNewSecret(what string, perms error, path string, b []byte, perm os.FileMode) error {
 	if p := openDir(path, what); p != nil { // it would be refused when loaded
 		return &FileError{What: what, Path: path, Reason: p.reason, target: perms}
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
-	if err != nil {
-		reason := "creating"
-		if errors.Is(err, os.ErrExist) {
-			reason = "already exists, refusing to overwrite"
-		}
-		return &FileError{What: what, Path: path, Reason: reason, Err: err}
+	// Refuse early, before creating anything, when path exists.
+	if _, err := os.Lstat(path); err == nil {
+		return &FileError{What: what, Path: path, Reason: "already exists, refusing to overwrite",
+			Err: &fs.PathError{Op: "create", Path: path, Err: fs.ErrExist}}
 	}
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, ".tmp-"+filepath.Base(path)+"-*")
+	if err != nil {
+		return &FileError{What: what, Path: path, Reason: "creating", Err: err}
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp) // after the link, path keeps the file
 	err = f.Chmod(perm)
 	if err == nil {
 		_, err = f.Write(b)
@@ -133,8 +142,34 @@ func writeNewSecret(what string, perms error, path string, b []byte, perm os.Fil
 		err = cerr
 	}
 	if err != nil {
-		os.Remove(path)
 		return &FileError{What: what, Path: path, Reason: "writing", Err: err}
 	}
+	if err := os.Link(tmp, path); err != nil {
+		reason := "creating"
+		if errors.Is(err, fs.ErrExist) {
+			reason = "already exists, refusing to overwrite"
+		}
+		return &FileError{What: what, Path: path, Reason: reason, Err: err}
+	}
+	if err := syncDir(dir); err != nil {
+		return &FileError{What: what, Path: path, Reason: "syncing its directory", Err: err}
+	}
 	return nil
+}
+
+// syncDir makes dir's entries durable. Not on Windows, which cannot open
+// a directory for syncing and needs no such step.
+func syncDir(dir string) error {
+	if runtime.GOOS == "windows" {
+		return nil
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }

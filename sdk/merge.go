@@ -2,6 +2,7 @@ package sdk
 
 import (
 	"bytes"
+	"reflect"
 	"strconv"
 
 	"github.com/rustyonions/ron-audit-go/canonical"
@@ -90,11 +91,15 @@ var _ Iterator = (*MergeIterator)(nil)
 // with a greater key from other inputs. The merge does not fail on that: it
 // counts each such record, see OutOfOrder.
 //
+// Records are not deduplicated: a chain read by two inputs comes out twice,
+// each copy in its place, the copies of a record adjacent in input order.
+//
 // A record that canonical.Open refuses, or an input whose Next returns false
 // with a non-nil Err, stops the merge: Next returns false and Err returns a
-// *MergeError naming the input. Inputs must not be nil; Merge panics on a
-// nil input. The merge owns the inputs: it calls their Next and the caller
-// must not.
+// *MergeError naming the input. Inputs must not be nil, and no iterator may
+// be passed twice (its two heads would advance it under each other, losing
+// records): Merge panics on either. The merge owns the inputs: it calls
+// their Next and the caller must not.
 func Merge(its ...Iterator) *MergeIterator {
 	m := &MergeIterator{
 		heads: make([]mergeHead, len(its)),
@@ -105,10 +110,28 @@ func Merge(its ...Iterator) *MergeIterator {
 		if it == nil {
 			panic("sdk: Merge: input " + strconv.Itoa(i) + " is nil")
 		}
+		if j := sameInput(its[:i], it); j >= 0 {
+			panic("sdk: Merge: inputs " + strconv.Itoa(j) + " and " + strconv.Itoa(i) + " are the same iterator")
+		}
 		off := i * mergeKeyCap
 		m.heads[i] = mergeHead{it: it, idx: i, prev: slab[off : off : off+mergeKeyCap]}
 	}
 	return m
+}
+
+// sameInput returns the index in its of an iterator equal to it, or -1.
+// Iterators whose dynamic type is not comparable are never equal (== would
+// panic on them); they are values, which cannot share state by accident.
+func sameInput(its []Iterator, it Iterator) int {
+	if !reflect.TypeOf(it).Comparable() {
+		return -1
+	}
+	for j, o := range its {
+		if o == it {
+			return j
+		}
+	}
+	return -1
 }
 
 // Next advances to the next record in the global order. It returns false

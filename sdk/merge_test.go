@@ -471,3 +471,57 @@ func TestMergeAllocs(t *testing.T) {
 		t.Fatalf("Err %v, OutOfOrder %d", m.Err(), m.OutOfOrder())
 	}
 }
+
+// TestMergeSameInputTwice: one iterator passed twice would be advanced by
+// both of its heads, so each head's record could be overwritten by the
+// other's before it is yielded: records silently lost or doubled. Merge
+// refuses it as a programmer error, like a nil input.
+func TestMergeSameInputTwice(t *testing.T) {
+	in := mergeChain(t, 0, "w", "s", 1, 2, 3, 4)
+	it := &reuseIterator{recs: mergeSealed(in)}
+	other := sdk.NewSliceIterator(nil)
+	defer func() {
+		r := recover()
+		if r == nil {
+			t.Fatal("Merge(it, other, it) did not panic")
+		}
+		if msg := fmt.Sprint(r); !strings.Contains(msg, "inputs 0 and 2") {
+			t.Fatalf("panic %q does not name inputs 0 and 2", msg)
+		}
+	}()
+	sdk.Merge(it, other, it)
+}
+
+// TestMergeDuplicateChains: the same chain read by two iterators comes
+// out twice, each copy once, the copies adjacent and in input order: the
+// merge neither deduplicates nor drops.
+func TestMergeDuplicateChains(t *testing.T) {
+	a := mergeChain(t, 0, "w", "s", 1, 2, 3)
+	b := mergeChain(t, 1, "v", "s", 2, 4)
+	a2 := make([]mergeRec, len(a))
+	for i, r := range a {
+		r.input = 2
+		a2[i] = r
+	}
+	m := sdk.Merge(sdk.NewSliceIterator(mergeSealed(a)), &reuseIterator{recs: mergeSealed(b)}, &reuseIterator{recs: mergeSealed(a2)})
+	mergeCheck(t, mergeDrain(t, m), []mergeRec{a[0], a2[0], b[0], a[1], a2[1], a[2], a2[2], b[1]})
+	if m.Err() != nil || m.OutOfOrder() != 0 {
+		t.Fatalf("Err %v, OutOfOrder %d", m.Err(), m.OutOfOrder())
+	}
+}
+
+// valueIterator is an Iterator whose dynamic type is not comparable.
+type valueIterator struct{ _ []int }
+
+func (valueIterator) Next() bool        { return false }
+func (valueIterator) Entry() sdk.Sealed { return sdk.Sealed{} }
+func (valueIterator) Err() error        { return nil }
+
+// TestMergeUncomparableInputs: checking for a repeated input must not
+// itself panic on iterator types that cannot be compared.
+func TestMergeUncomparableInputs(t *testing.T) {
+	m := sdk.Merge(valueIterator{}, valueIterator{})
+	if m.Next() || m.Err() != nil {
+		t.Fatalf("Next true or Err %v", m.Err())
+	}
+}

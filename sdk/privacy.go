@@ -111,7 +111,9 @@ type Privacy struct {
 	// (LoadSalt reads one from a file). Other modes ignore it.
 	Salt []byte
 	// Keys names attrs that always hold addresses (see DefaultIPKeys),
-	// compared with the attr key ignoring ASCII case. For such an attr
+	// compared with the attr key ignoring ASCII case and taking '-' and
+	// '_' for the same ("x-forwarded-for" names "X_Forwarded_For" too:
+	// header names reach attrs spelled both ways). For such an attr
 	// Apply fails safe: under IPDrop it is always removed, and under
 	// IPTruncate and IPHash a value that is not entirely addresses (a
 	// hostname, "unknown", a value Apply cannot parse) removes the attr
@@ -216,11 +218,41 @@ func (p *Privacy) Apply(attrs []canonical.Attr) ([]canonical.Attr, error) {
 
 func (p *Privacy) isKey(k string) bool {
 	for _, s := range p.Keys {
-		if strings.EqualFold(s, k) {
+		if sameKey(s, k) {
 			return true
 		}
 	}
 	return false
+}
+
+// sameKey compares attr keys ignoring ASCII case and taking '-' and '_'
+// for the same byte.
+func sameKey(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if x == y {
+			continue
+		}
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x == '_' {
+			x = '-'
+		}
+		if y == '_' {
+			y = '-'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
 }
 
 // rewrite returns the new value of an attr, or keep false to remove it.

@@ -711,3 +711,25 @@ func TestGenerateSaltWhole(t *testing.T) {
 		}
 	}
 }
+
+// TestPrivacyKeySpelling: header names reach attrs spelled with '_' as
+// often as with '-' (nginx's $http_x_forwarded_for, CGI's REMOTE_ADDR), so
+// a configured key matches either; junk under the other spelling must not
+// escape the fail-safe.
+func TestPrivacyKeySpelling(t *testing.T) {
+	p := Privacy{Mode: IPTruncate, Keys: DefaultIPKeys()}
+	for _, key := range []string{"x_forwarded_for", "X_REAL_IP", "remote-addr", "Client-IP", "http_x_forwarded_for"} {
+		want := privDropped
+		if key == "http_x_forwarded_for" {
+			want = "203.0.113.7 via proxy" // not a configured key: kept
+		}
+		if got := privApply1(t, &p, key, "203.0.113.7 via proxy"); got != want {
+			t.Errorf("%s=%q became %q, want %q", key, "203.0.113.7 via proxy", got, want)
+		}
+	}
+	for _, key := range []string{"x.forwarded.for", "xforwardedfor", "x-forwarded-fo"} {
+		if got := privApply1(t, &p, key, "unknown"); got != "unknown" {
+			t.Errorf("%s=unknown became %q, want it kept", key, got)
+		}
+	}
+}

@@ -188,8 +188,11 @@ func (p *Privacy) Validate() error {
 // and is kept as it is, in a list or alone, under Keys too; so Apply is
 // idempotent: applying p again to attrs it returned (a retried emit that
 // runs its Apply line again) leaves them, and the record, unchanged. Addresses inside
-// free text ("denied 203.0.113.7") are not detected: put addresses in
-// attrs of their own, and name those attrs in Keys.
+// free text ("denied 203.0.113.7", "\"203.0.113.7\"", lists separated by
+// spaces or ';') are not detected: put addresses in attrs of their own,
+// and name those attrs in Keys. Only attrs are inspected: an address in
+// the record's Reason, Actor or Subject is not, so keep addresses out of
+// those fields.
 //
 // Apply allocates only for the values it rewrites: when no attr holds an
 // address it does not allocate. An invalid p (see Validate) returns attrs
@@ -671,7 +674,8 @@ func allHexBytes(b []byte) bool {
 // lowercase hex digits and a newline, with mode 0600. The file appears
 // whole or not at all, to a reader and across a crash: it is written and
 // synced beside path, hard-linked into place (the filesystem must support
-// hard links) and the directory synced. It never overwrites: if path exists (even
+// hard links) and the directory synced; a crash in between may leave a
+// ".tmp-" file, mode 0600, beside path. It never overwrites: if path exists (even
 // as a dangling symlink) it fails with a *SaltFileError wrapping an error
 // that matches fs.ErrExist, and leaves the file alone. Generate the salt
 // once per deployment, keep it secret, back it up with the same care as a

@@ -134,7 +134,7 @@ const (
 // GenerateKeyFiles makes a new Ed25519 key and writes it to dir as
 // name.key (the private key, PKCS#8 in a PEM "PRIVATE KEY" block, mode
 // 0600) and name.pub (the public key, PKIX in a PEM "PUBLIC KEY" block,
-// mode 0644, less the umask). It never overwrites: if either file exists
+// mode 0644, whatever the umask). It never overwrites: if either file exists
 // it fails and leaves the existing files alone. On error it removes any
 // file it created. name must be a plain file name, without a separator.
 func GenerateKeyFiles(dir, name string) (privPath, pubPath string, id KeyID, err error) {

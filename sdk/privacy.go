@@ -92,13 +92,16 @@ const SaltSize = 32
 const IPHashPrefix = "ip-hmac:"
 
 // DefaultIPKeys returns attr keys that conventionally hold client
-// addresses: "ip", "client_ip", "remote_addr", "x-forwarded-for",
-// "x-real-ip" and "forwarded". The RFC 7239 Forwarded syntax
+// addresses: "ip", "client_ip", "remote_addr", "remote_ip",
+// "x-forwarded-for", "x-real-ip", "x-client-ip", "true-client-ip",
+// "cf-connecting-ip" and "forwarded" (Keys match '_' and '-' alike, so
+// "x_real_ip" too). The RFC 7239 Forwarded syntax
 // ("for=192.0.2.60;proto=https") is not parsed, so under IPTruncate and
 // IPHash a "forwarded" attr is dropped whole. Each call returns a new
 // slice.
 func DefaultIPKeys() []string {
-	return []string{"ip", "client_ip", "remote_addr", "x-forwarded-for", "x-real-ip", "forwarded"}
+	return []string{"ip", "client_ip", "remote_addr", "remote_ip", "x-forwarded-for", "x-real-ip",
+		"x-client-ip", "true-client-ip", "cf-connecting-ip", "forwarded"}
 }
 
 // Privacy rewrites the IP addresses in a record's attrs; see Apply. Its

@@ -215,6 +215,23 @@ func TestPrivacyKeep(t *testing.T) {
 	}
 }
 
+// TestPrivacyDefaultKeysCoverProxyHeaders: the headers CDNs and proxies
+// put the client's address in are among DefaultIPKeys, so a value there
+// that is not a bare address (a note, a list with junk) is not kept raw.
+func TestPrivacyDefaultKeysCoverProxyHeaders(t *testing.T) {
+	p := Privacy{Mode: IPTruncate, Keys: DefaultIPKeys()}
+	for _, key := range []string{"cf-connecting-ip", "true-client-ip", "x-client-ip", "remote_ip", "Remote-IP", "x_real_ip"} {
+		in := []canonical.Attr{{Key: key, Value: "203.0.113.7 via edge"}}
+		out, err := p.Apply(slices.Clone(in))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(out) != 0 {
+			t.Errorf("%s: Apply = %q; want the attr removed (an IP key whose value is not an address)", key, out)
+		}
+	}
+}
+
 func privSalt(seed byte) []byte {
 	s := make([]byte, SaltSize)
 	for i := range s {

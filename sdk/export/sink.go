@@ -28,7 +28,9 @@ type Sink interface {
 // directory. Directories are created with mode 0700, and
 // each new one's parent is fsynced. A bundle that already exists is not
 // overwritten (ErrBundleExists), even one another writer creates while
-// this one writes.
+// this one writes. Dir must be on a file system with hard links (every
+// local Linux file system, NFS; not FAT or some network shares, where
+// WriteBundle fails with the link's error and writes nothing).
 type FileSink struct {
 	Dir string
 

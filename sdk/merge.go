@@ -10,23 +10,41 @@ import (
 
 // MergeError stops a merge: a record of one input that is not a valid
 // canonical record (canonical.Open failed), or the error an input's Err
-// reported. It names the input by its index in the Merge call; Err is the
-// cause, reachable with errors.Is and errors.As.
+// reported. It names the input by its index in the Merge call, and where in
+// that input the merge was: how many records it had read from it and the
+// chain (WriterID, Stream, Seq) of the last of them, which for an input that
+// is one chain names the chain that failed. Err is the cause, reachable with
+// errors.Is and errors.As.
 type MergeError struct {
 	// Input is the index of the failing input in the Merge call.
 	Input int
 	// Record is the 1-based position within that input of the record
 	// canonical.Open refused, or 0 when Err came from the input's Err.
 	Record int
+	// Read is how many valid records the merge had read from that input
+	// before the failure (Record-1 when Record is set).
+	Read int
+	// WriterID, Stream and Seq are the key of the last valid record read
+	// from that input (record Read); empty and 0 when Read is 0.
+	WriterID string
+	Stream   string
+	Seq      uint64
 	// Err is the cause: a canonical error or the input's own error.
 	Err error
 }
 
-// Error names the input, the record when there is one, and the cause.
+// Error names the input, the record when there is one, the last record
+// read from that input, and the cause.
 func (e *MergeError) Error() string {
 	s := "sdk: merge input " + strconv.Itoa(e.Input)
 	if e.Record > 0 {
 		s += ": record " + strconv.Itoa(e.Record)
+	}
+	if e.Read == 0 {
+		s += " (before the first record)"
+	} else {
+		s += " (after " + strconv.Itoa(e.Read) + " records, last " + e.WriterID + "/" + e.Stream +
+			" seq " + strconv.FormatUint(e.Seq, 10) + ")"
 	}
 	return s + ": " + e.Err.Error()
 }
@@ -96,7 +114,8 @@ var _ Iterator = (*MergeIterator)(nil)
 //
 // A record that canonical.Open refuses, or an input whose Next returns false
 // with a non-nil Err, stops the merge: Next returns false and Err returns a
-// *MergeError naming the input. Inputs must not be nil, and no iterator may
+// *MergeError naming the input, how many records it had read from it and
+// the chain and seq of the last of them. Inputs must not be nil, and no iterator may
 // be passed twice (its two heads would advance it under each other, losing
 // records): Merge panics on either. The merge owns the inputs: it calls
 // their Next and the caller must not.
@@ -191,7 +210,7 @@ func (m *MergeIterator) advance(h *mergeHead, track bool) (bool, error) {
 	h.ent, h.writer, h.stream = Sealed{}, nil, nil
 	if !h.it.Next() {
 		if err := h.it.Err(); err != nil {
-			return false, &MergeError{Input: h.idx, Err: err}
+			return false, h.failure(0, err)
 		}
 		return false, nil
 	}
@@ -199,7 +218,7 @@ func (m *MergeIterator) advance(h *mergeHead, track bool) (bool, error) {
 	h.ent = h.it.Entry()
 	v, err := canonical.Open(h.ent.Bytes)
 	if err != nil {
-		return false, &MergeError{Input: h.idx, Record: h.n, Err: err}
+		return false, h.failure(h.n, err)
 	}
 	h.ts, h.seq, h.writer, h.stream = v.TsMs(), v.Seq(), v.WriterID(), v.Stream()
 	if track && compareKey(h.ts, h.writer, h.seq, h.stream,
@@ -207,6 +226,24 @@ func (m *MergeIterator) advance(h *mergeHead, track bool) (bool, error) {
 		m.ooo++
 	}
 	return true, nil
+}
+
+// failure builds the *MergeError for h: record is the position of the
+// record canonical.Open refused, or 0 for an error of the input itself.
+// The last valid record read from h is then the one whose key advance kept
+// in prev (advance runs with track after h's first record). Only the error
+// path copies the key out, so the happy path stays allocation-free.
+func (h *mergeHead) failure(record int, err error) *MergeError {
+	e := &MergeError{Input: h.idx, Record: record, Read: h.n, Err: err}
+	if record > 0 {
+		e.Read = record - 1
+	}
+	if e.Read > 0 {
+		e.WriterID = string(h.prev[:h.prevWriterLen])
+		e.Stream = string(h.prev[h.prevWriterLen:])
+		e.Seq = h.prevSeq
+	}
+	return e
 }
 
 func (m *MergeIterator) fail(err error) bool {

@@ -278,6 +278,9 @@ func TestMergeBadRecord(t *testing.T) {
 	if me.Input != 2 || me.Record != 3 {
 		t.Fatalf("MergeError names input %d record %d, want input 2 record 3", me.Input, me.Record)
 	}
+	if me.Read != 2 || me.WriterID != "w2" || me.Stream != "s" || me.Seq != 2 {
+		t.Fatalf("MergeError read %d last %s/%s seq %d, want 2 records, last w2/s seq 2", me.Read, me.WriterID, me.Stream, me.Seq)
+	}
 	if !strings.Contains(err.Error(), "input 2") {
 		t.Fatalf("error %q does not name the input", err)
 	}
@@ -298,8 +301,8 @@ func TestMergeBadRecord(t *testing.T) {
 	if m.Next() {
 		t.Fatal("Next true with a bad first record")
 	}
-	if !errors.As(m.Err(), &me) || me.Input != 1 || me.Record != 1 {
-		t.Fatalf("Err = %v, want input 1 record 1", m.Err())
+	if !errors.As(m.Err(), &me) || me.Input != 1 || me.Record != 1 || me.Read != 0 || me.WriterID != "" {
+		t.Fatalf("Err = %v, want input 1 record 1, nothing read before", m.Err())
 	}
 }
 
@@ -320,6 +323,14 @@ func TestMergeInputError(t *testing.T) {
 	if !strings.Contains(err.Error(), "input 1") || !strings.Contains(err.Error(), sentinel.Error()) {
 		t.Fatalf("error %q does not name the input and cause", err)
 	}
+	// It names how far that input got and the chain of its last record
+	// (copied: reuseIterator has scribbled over its buffer since).
+	if me.Read != 2 || me.WriterID != "w1" || me.Stream != "s" || me.Seq != 2 {
+		t.Fatalf("MergeError read %d last %s/%s seq %d, want 2 records, last w1/s seq 2", me.Read, me.WriterID, me.Stream, me.Seq)
+	}
+	if !strings.Contains(err.Error(), "after 2 records, last w1/s seq 2") {
+		t.Fatalf("error %q does not name the records read and the last chain position", err)
+	}
 	// Input 1 fails when it runs out after its second record, which is
 	// when the merge advances past it: a0 b0 a1 b1, then the error.
 	mergeCheck(t, got, []mergeRec{a[0], b[0], a[1], b[1]})
@@ -328,6 +339,10 @@ func TestMergeInputError(t *testing.T) {
 	m = sdk.Merge(sdk.NewSliceIterator(mergeSealed(a)), &reuseIterator{err: sentinel})
 	if m.Next() || !errors.Is(m.Err(), sentinel) {
 		t.Fatalf("Next true or Err %v", m.Err())
+	}
+	if !errors.As(m.Err(), &me) || me.Read != 0 || me.WriterID != "" || me.Seq != 0 ||
+		!strings.Contains(m.Err().Error(), "before the first record") {
+		t.Fatalf("Err = %#v (%v), want no record read", m.Err(), m.Err())
 	}
 }
 

@@ -134,7 +134,7 @@ func (a *Auto) export(cp checkpoint.Checkpoint) error {
 	if a.Prev != nil {
 		p, err := a.Prev(cp.WriterID, cp.Stream)
 		if err != nil {
-			return err
+			return fmt.Errorf("export: auto %s: previous export, before exporting up to seq %d: %w", cp.Origin, cp.Size, err)
 		}
 		prev = p
 	}
@@ -147,7 +147,7 @@ func (a *Auto) export(cp checkpoint.Checkpoint) error {
 	}
 	recs, err := a.Log.Records(cp.WriterID, cp.Stream, uint64(from), uint64(cp.Size))
 	if err != nil {
-		return err
+		return fmt.Errorf("export: auto %s: reading records %d..%d: %w", cp.Origin, from, cp.Size, err)
 	}
 	ex := a.Exporter
 	if ex.NoteSigner == nil {
@@ -166,7 +166,9 @@ func (a *Auto) export(cp checkpoint.Checkpoint) error {
 	return nil
 }
 
-// Err returns the first export failure.
+// Err returns the first export failure. A failure of Prev or of
+// Log.Records is wrapped (errors.Is and errors.As reach it) with the
+// chain's origin and the seqs being exported.
 func (a *Auto) Err() error {
 	a.mu.Lock()
 	defer a.mu.Unlock()

@@ -1,0 +1,73 @@
+package export
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/rustyonions/ron-audit-go/sdk"
+	"github.com/rustyonions/ron-audit-go/sdk/checkpoint"
+)
+
+// failIterStore is a Store whose Iter fails at once with err, and which
+// has no CopyRange, so Log.Records reads through Iter.
+type failIterStore struct {
+	mem *sdk.MemStore
+	err error
+}
+
+func (s failIterStore) Put(w, st string, seq uint64, rec sdk.Sealed) (sdk.Sealed, sdk.Ticket, error) {
+	return s.mem.Put(w, st, seq, rec)
+}
+func (s failIterStore) Wait(t sdk.Ticket) error                         { return s.mem.Wait(t) }
+func (s failIterStore) Get(w, st string, seq uint64) (sdk.Sealed, bool) { return s.mem.Get(w, st, seq) }
+func (s failIterStore) Seal(w, st string, seq uint64, id sdk.KeyID, sig sdk.Signature) error {
+	return s.mem.Seal(w, st, seq, id, sig)
+}
+func (s failIterStore) Iter(string, string) sdk.Iterator { return &failIter{err: s.err} }
+
+type failIter struct{ err error }
+
+func (*failIter) Next() bool        { return false }
+func (*failIter) Entry() sdk.Sealed { return sdk.Sealed{} }
+func (it *failIter) Err() error     { return it.err }
+
+// TestAutoErrorsNameTheChain: a failure of Prev or of Log.Records used to
+// reach Err bare ("disk on fire"), not saying which chain's export failed
+// or which records it was after; it is now wrapped with both.
+func TestAutoErrorsNameTheChain(t *testing.T) {
+	cp := checkpoint.Checkpoint{Origin: checkpoint.Origin("w9", "s9"), WriterID: "w9", Stream: "s9", Size: 7}
+
+	prevErr := errors.New("sink unreadable")
+	auto := &Auto{Exporter: &Exporter{}, Prev: func(w, s string) (*State, error) { return nil, prevErr }}
+	auto.Checkpointed(cp, 0)
+	auto.Start()
+	err := auto.Close()
+	if !errors.Is(err, prevErr) {
+		t.Fatalf("Close = %v, want it to wrap %v", err, prevErr)
+	}
+	for _, want := range []string{cp.Origin, "previous export", "up to seq 7"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("Prev error %q does not say %q", err, want)
+		}
+	}
+
+	iterErr := errors.New("disk on fire")
+	log, err := sdk.New(sdk.Config{Signer: restartSigner(t), Store: failIterStore{mem: sdk.NewMemStore(0), err: iterErr}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The previous export ended at 3: the records wanted are 4..7.
+	auto = &Auto{Exporter: &Exporter{}, Log: log, Prev: func(w, s string) (*State, error) { return &State{Size: 3}, nil }}
+	auto.Checkpointed(cp, 0)
+	auto.Start()
+	err = auto.Close()
+	if !errors.Is(err, iterErr) {
+		t.Fatalf("Close = %v, want it to wrap %v", err, iterErr)
+	}
+	for _, want := range []string{cp.Origin, "records 4..7"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("Log.Records error %q does not say %q", err, want)
+		}
+	}
+}

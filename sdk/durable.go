@@ -113,7 +113,8 @@ type DurableOptions struct {
 	// WAL configures the write-ahead log: fsync policy (default: group
 	// commit, an fsync once 32 records wait or 2 ms pass, covering every
 	// record appended before it), segment size (default 128 MiB),
-	// and the OnFsync hook that feeds wal_fsync_seconds. Its Replay and
+	// and the OnFsync hook that feeds wal_fsync_seconds (metrics.OnFsync
+	// observes the fsyncs that made records durable). Its Replay and
 	// Recovered fields are the SDK's own and must be nil.
 	WAL wal.Options
 	// Keys verify the signatures of the records already in the log when it

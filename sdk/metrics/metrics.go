@@ -198,7 +198,7 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 		verifyFail: prometheus.NewCounterVec(prometheus.CounterOpts{Name: NameVerifyFail,
 			Help: "Verification failures, by reason."}, []string{"reason"}),
 		fsync: prometheus.NewHistogram(prometheus.HistogramOpts{Name: NameFsync,
-			Help: "Duration of the WAL's fsyncs.", Buckets: FsyncBuckets}),
+			Help: "Duration of the WAL's fsyncs that made frames durable.", Buckets: FsyncBuckets}),
 		exportBatch: prometheus.NewHistogram(prometheus.HistogramOpts{Name: NameExportBatch,
 			Help: "Duration of an export bundle: read, tree, checkpoint, encode, write.", Buckets: ExportBuckets}),
 		busy: prometheus.NewCounterVec(prometheus.CounterOpts{Name: NameBusy,
@@ -365,10 +365,19 @@ func (m *Metrics) VerifyFailed(err error) {
 	c.Inc()
 }
 
-// OnFsync is a wal.Options.OnFsync: it observes every fsync's duration in
-// wal_fsync_seconds (frames, including 0 for header and directory syncs,
-// is not a metric).
-func (m *Metrics) OnFsync(d time.Duration, frames int) { m.fsync.Observe(d.Seconds()) }
+// OnFsync is a wal.Options.OnFsync: it observes in wal_fsync_seconds the
+// duration of each fsync that made frames durable (frames > 0): the
+// group-commit (or FsyncAlways) fsyncs appenders wait on, and the fsync
+// of a segment's last frames at rotation or Close. The WAL's other fsyncs
+// (a new segment's header, recovery; frames 0) are not observed: they are
+// not on an append's path, and counting them would skew the p95 that the
+// AuditWalFsyncSlow alert and the rig-wal target (docs/PERFORMANCE.md)
+// read, which is measured the same way. The frame count is not a metric.
+func (m *Metrics) OnFsync(d time.Duration, frames int) {
+	if frames > 0 {
+		m.fsync.Observe(d.Seconds())
+	}
+}
 
 // OnCheckpoint is a checkpoint.KeeperOptions.OnCheckpoint: it counts the
 // checkpoint in audit_export_checkpoints_total.

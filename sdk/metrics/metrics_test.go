@@ -271,11 +271,11 @@ func TestWorkload(t *testing.T) {
 	e.ReportVerifyFailure(errors.New("disk on fire"))
 	e.ReportVerifyFailure(nil)
 
-	// Durable log with a checkpoint keeper: every fsync observed, a
-	// checkpoint every 2 durable records.
+	// Durable log with a checkpoint keeper: every fsync that made frames
+	// durable observed, a checkpoint every 2 durable records.
 	dir := filepath.Join(t.TempDir(), "wal") // the WAL makes it 0700
 	var checkpoints int
-	var fsyncs atomic.Int64
+	var fsyncs, otherFsyncs atomic.Int64
 	keeper, err := checkpoint.NewKeeper(t.TempDir(), testSigner(t), checkpoint.KeeperOptions{
 		Every: 2, Interval: -1,
 		OnCheckpoint: func(cp checkpoint.Checkpoint, took time.Duration) { checkpoints++; m.OnCheckpoint(cp, took) },
@@ -285,7 +285,11 @@ func TestWorkload(t *testing.T) {
 	}
 	dl, _, err := sdk.OpenDurable(dir, sdk.Config{Signer: testSigner(t), Observer: keeper},
 		sdk.DurableOptions{WAL: wal.Options{Fsync: wal.FsyncAlways, OnFsync: func(d time.Duration, frames int) {
-			fsyncs.Add(1)
+			if frames > 0 {
+				fsyncs.Add(1)
+			} else {
+				otherFsyncs.Add(1) // the first segment's header, at least
+			}
 			m.OnFsync(d, frames)
 		}}})
 	if err != nil {
@@ -370,9 +374,15 @@ busy_rejections_total{endpoint="emit"} 3
 	if got := testutil.ToFloat64(m.checkpoints); got != float64(checkpoints) {
 		t.Errorf("%s = %v, want %d", NameCheckpoints, got, checkpoints)
 	}
-	// Every fsync observed (the emitter's records may share one).
+	// Every fsync of frames observed (the emitter's records may share
+	// one), and none of the WAL's others (a segment header's): they would
+	// skew the p95 the AuditWalFsyncSlow alert reads.
+	if otherFsyncs.Load() == 0 {
+		t.Error("the WAL reported no fsync without frames: the test no longer checks they are left out")
+	}
 	if h := histogram(t, reg, NameFsync); h.GetSampleCount() != uint64(fsyncs.Load()) || fsyncs.Load() == 0 || h.GetSampleSum() <= 0 {
-		t.Errorf("%s: %d samples, sum %v; the WAL fsynced %d times", NameFsync, h.GetSampleCount(), h.GetSampleSum(), fsyncs.Load())
+		t.Errorf("%s: %d samples, sum %v; the WAL fsynced frames %d times (and %d other fsyncs)",
+			NameFsync, h.GetSampleCount(), h.GetSampleSum(), fsyncs.Load(), otherFsyncs.Load())
 	}
 	if h := histogram(t, reg, NameExportBatch); h.GetSampleCount() != 1 || h.GetSampleSum() <= 0 {
 		t.Errorf("%s: %d samples, sum %v; want 1, sum > 0", NameExportBatch, h.GetSampleCount(), h.GetSampleSum())

@@ -56,7 +56,8 @@
 // entry may not survive a crash: a rotation's failure poisons the Log,
 // Open's fails Open, and the error names the segment and the file or
 // directory whose write or fsync failed. Options.OnFsync reports each
-// fsync's duration, for a wal_fsync_seconds metric.
+// segment fsync's duration and the frames it made durable, for a
+// wal_fsync_seconds metric of the fsyncs that made frames durable.
 //
 // # Reading
 //

@@ -87,12 +87,16 @@ type Options struct {
 	MaxDelay time.Duration
 	// AllowNoFsync lets Open accept FsyncNever. Tests only.
 	AllowNoFsync bool
-	// OnFsync, if set, is called after every successful fsync the Log
-	// does, with how long the fsync took and how many frames it made
-	// durable (0 for fsyncs of a new segment's header, of the directory,
-	// and of recovery). Calls come one at a time, from the goroutine that
-	// synced, before the waiters the fsync releases return. It must be
-	// quick and must not call the Log's methods.
+	// OnFsync, if set, is called after every successful fsync of a
+	// segment file the Log does, with how long the fsync took and how
+	// many frames it made durable: 0 for the fsyncs of a new segment's
+	// header and of recovery, and for a commit or rotation that found
+	// every frame durable already. Fsyncs of the directory are not
+	// reported. A latency metric of appends counts only frames > 0, as
+	// metrics.Metrics.OnFsync does for wal_fsync_seconds. Calls come one
+	// at a time, from the goroutine that synced, before the waiters the
+	// fsync releases return. It must be quick and must not call the Log's
+	// methods.
 	OnFsync func(d time.Duration, frames int)
 	// Replay, if set, is called by Open with every good frame of the log
 	// in index order while it recovers (Frame.Payload is only valid during

@@ -87,8 +87,9 @@ var VerifyReasons = []sdk.Reason{
 // bounds at the alert target (2 ms) and the seed's SLOs (p95 8 ms, p99 15 ms).
 var FsyncBuckets = []float64{0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.004, 0.008, 0.015, 0.025, 0.05, 0.1}
 
-// ExportBuckets are export_batch_seconds' buckets: 1 ms to 10 s, with a
-// bound at the seed's SLO (p95 250 ms per 10k records).
+// ExportBuckets are export_batch_seconds' buckets: 1 ms to 10 s, with
+// bounds at the alert target (p95 25 ms per 10k records, alert
+// AuditExportSlow) and the seed's SLO (p95 250 ms).
 var ExportBuckets = []float64{0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
 
 // kindLabels are the kind label values, indexed by canonical.Kind: the

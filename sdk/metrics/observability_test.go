@@ -194,7 +194,8 @@ func dashboardQueries(t *testing.T) []queried {
 			out = append(out, queried{"panel " + p.Title + " " + tg.RefID, tg.Expr, tg.Legend})
 		}
 	}
-	for _, want := range []string{"Audit Throughput", "Queue Health", "Shedding", "Verification", "Durability"} {
+	for _, want := range []string{"Audit Throughput", "Queue Health", "Shedding", "Verification", "Durability",
+		"Export Latency", "Dedupe Hits"} {
 		if !titles[want] {
 			t.Errorf("dashboard lacks the seed's panel %q", want)
 		}
@@ -447,7 +448,8 @@ func headingAnchors(md string) map[string]bool {
 // anchor of a heading in it, both of which must exist.
 func TestAlertRulesForAndRunbook(t *testing.T) {
 	rules := alertRules(t)
-	want := map[string]bool{"AuditVerifyFailures": false, "AuditShedAboveBudget": false, "AuditWalFsyncSlow": false}
+	want := map[string]bool{"AuditVerifyFailures": false, "AuditShedAboveBudget": false, "AuditWalFsyncSlow": false,
+		"AuditExportSlow": false}
 	for _, r := range rules {
 		if r.line < 0 {
 			continue

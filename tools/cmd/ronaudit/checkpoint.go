@@ -353,6 +353,10 @@ func proveCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		if err := reword(t.Vouches(old, retired)); err != nil {
 			return fail(fmt.Errorf("%s: %w", *oldPath, err))
 		}
+		if old.Size > cp.Size {
+			return fail(fmt.Errorf("--old %s has size %d, more than --checkpoint %s (size %d): a consistency proof goes from the older, smaller checkpoint (--old) to the newer one (--checkpoint); swap them",
+				*oldPath, old.Size, *cpPath, cp.Size))
+		}
 		p, err := t.ConsistencyProof(old.Size, cp.Size)
 		if err != nil {
 			return fail(err)
@@ -424,6 +428,12 @@ func verifyProofCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if err := dec.Decode(&pf); err != nil {
 		return fail(fmt.Errorf("%s: %w", fs.Arg(0), err))
 	}
+	if pf.Kind == "consistency" && *oldPath == "" {
+		// The arguments, not the proof, are wrong: a usage error, with
+		// what is missing (the usage line alone would not say).
+		fmt.Fprintf(stderr, "ronaudit verify-proof: %s is a consistency proof: give the older checkpoint with --old OLDCP\n", fs.Arg(0))
+		return usageErr(stderr, "verify-proof")
+	}
 	proof, err := decodeHashes(pf.Proof)
 	if err != nil {
 		return fail(err)
@@ -452,15 +462,16 @@ func verifyProofCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintf(stdout, "ok: record %s/%s seq %d (hash %s) is in the checkpoint of size %d\n", cp.WriterID, cp.Stream, pf.Seq, hex.EncodeToString(h[:8]), cp.Size)
 	case "consistency":
-		if *oldPath == "" {
-			return fail(errors.New("a consistency proof needs --old"))
-		}
 		old, err := openCheckpoint(*oldPath, anyPub)
 		if err != nil {
 			return fail(err)
 		}
 		if pf.OldSize != old.Size || pf.NewSize != cp.Size {
-			return fail(fmt.Errorf("the proof is for sizes %d -> %d, the checkpoints have %d -> %d", pf.OldSize, pf.NewSize, old.Size, cp.Size))
+			hint := ""
+			if pf.OldSize == cp.Size && pf.NewSize == old.Size {
+				hint = " (--old and --checkpoint are swapped: --old is the older checkpoint)"
+			}
+			return fail(fmt.Errorf("the proof is for sizes %d -> %d, the checkpoints have %d -> %d%s", pf.OldSize, pf.NewSize, old.Size, cp.Size, hint))
 		}
 		if err := checkpoint.VerifyConsistency(old, cp, proof); err != nil {
 			return fail(err)

@@ -79,9 +79,10 @@ example:
 	"prove": `usage: ronaudit prove --wal DIR --checkpoint CP --pub KEY [--pub KEY]... (--seq N | --old OLDCP)
 
 Prints as JSON a proof that record N is in checkpoint CP (--seq N), or
-that CP extends the older checkpoint OLDCP (--old), for verify-proof to
-check offline. It verifies the chain and the checkpoints against the log
-first, following the log's key rotations from the --pub keys.
+that CP extends the older checkpoint OLDCP (--old; its size must not be
+above CP's), for verify-proof to check offline. It verifies the chain and
+the checkpoints against the log first, following the log's key rotations
+from the --pub keys.
 
 examples:
   ronaudit prove --wal log --checkpoint cp.note --pub keys/ops.pub --seq 2 > proof.json
@@ -91,7 +92,9 @@ examples:
 	"verify-proof": `usage: ronaudit verify-proof --checkpoint CP --pub KEY [--pub KEY]... [--old OLDCP] PROOF.json
 
 Checks an inclusion proof (record seq N is in CP) or a consistency proof
-(CP extends OLDCP) offline, with only public keys.
+(CP extends OLDCP) offline, with only public keys. A consistency proof
+needs --old: without it verify-proof exits 2, a usage error. It prints
+"ok" or "FAIL:" naming the failure (exit 1).
 
 What it trusts: a checkpoint signed by ANY of the --pub keys, at any size.
 Offline, it cannot see the log's key transitions, so it cannot tell that a

@@ -184,6 +184,29 @@ func TestHelp(t *testing.T) {
 
 // TestUsageErrors: what is wrong with the command line alone exits 2
 // before anything is read or written, apart from a failed check (1).
+// TestVerifyProofNeedsOld: a consistency proof checked without --old is a
+// usage error like the others (exit 2, usage on stderr, nothing on
+// stdout); it used to print "FAIL: a consistency proof needs --old" on
+// stdout as if the proof had failed.
+func TestVerifyProofNeedsOld(t *testing.T) {
+	t.Chdir(t.TempDir())
+	var stdout, stderr strings.Builder
+	if code := run([]string{"keygen", "-dir", "keys", "-name", "k"}, strings.NewReader(""), &stdout, &stderr); code != 0 {
+		t.Fatalf("keygen: exit %d: %s", code, stderr.String())
+	}
+	proof := `{"kind":"consistency","origin":"ron-audit/w/s","oldSize":3,"newSize":5,"proof":[]}`
+	if err := os.WriteFile("cons.json", []byte(proof), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	stdout.Reset()
+	stderr.Reset()
+	args := []string{"verify-proof", "--checkpoint", "cp.note", "--pub", "keys/k.pub", "cons.json"}
+	if code := run(args, strings.NewReader(""), &stdout, &stderr); code != 2 || stdout.Len() != 0 ||
+		!strings.Contains(stderr.String(), "--old OLDCP") || !strings.Contains(stderr.String(), "usage: ronaudit verify-proof") {
+		t.Errorf("%q: exit %d, stdout %q, stderr %q; want exit 2, nothing on stdout, usage naming --old", args, code, stdout.String(), stderr.String())
+	}
+}
+
 func TestUsageErrors(t *testing.T) {
 	t.Chdir(t.TempDir()) // were one to run, it would not write here
 	for _, args := range [][]string{

@@ -837,7 +837,9 @@ func VerifyDirChain(dir, writer, stream string, keys *KeySet, allowUnsealedTail 
 // VerifySegment verifies one segment file of a durable log on its own, as
 // VerifyDir verifies a directory, except that the first record of each
 // chain in the file is taken as the chain's start: its link to records in
-// earlier segments is not checked.
+// earlier segments is not checked, and neither are key transitions in
+// earlier segments (a key one retired there verifies in this file if keys
+// holds it; VerifyDir reads every transition).
 func VerifySegment(path string, keys *KeySet, allowUnsealedTail bool, progress func(records uint64, at wal.Position)) (Summary, error) {
 	return verifySegment(path, keys, allowUnsealedTail, progress, func(fn func(wal.Frame) error) (wal.SegmentInfo, error) {
 		return wal.ReadSegmentFile(path, true, fn)

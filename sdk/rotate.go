@@ -209,6 +209,28 @@ func (ks *keyState) retirements(writer, stream string) []Retirement {
 	return out
 }
 
+// resume seeds ks with the transitions of chain (writer, stream) before
+// a verification's Start (VerifyOptions.Retired).
+func (ks *keyState) resume(writer, stream string, retired []Retirement) {
+	for _, r := range retired {
+		if r.WriterID != writer || r.Stream != stream {
+			continue
+		}
+		if ks.learned == nil {
+			ks.learned, ks.retired = map[KeyID]ed25519.PublicKey{}, map[KeyID]uint64{}
+			ks.retiredPub, ks.successor = map[KeyID]ed25519.PublicKey{}, map[KeyID]ed25519.PublicKey{}
+		}
+		ks.retired[r.KeyID] = r.Seq
+		if r.Pub != nil {
+			ks.retiredPub[r.KeyID] = r.Pub
+		}
+		if len(r.Next) == ed25519.PublicKeySize {
+			ks.successor[r.KeyID] = r.Next
+			ks.learned[KeyIDOf(r.Next)] = r.Next
+		}
+	}
+}
+
 // lookup finds the key of a signature: in keys, or learned from a
 // transition; and refuses a key retired before seq.
 func (ks *keyState) lookup(v canonical.AuditRecordView, id KeyID, keys *KeySet) (ed25519.PublicKey, error) {

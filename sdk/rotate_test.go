@@ -402,3 +402,53 @@ func TestRotateKeyRefusesUnwritableTransition(t *testing.T) {
 		}
 	}
 }
+
+// TestVerifyResumeKeepsRetirement: a verification resumed from a Start
+// after a rotation, given the transitions before it (Retired), refuses
+// the retired key as a whole-chain verification does, sequential or
+// parallel, and trusts the key the transition named.
+func TestVerifyResumeKeepsRetirement(t *testing.T) {
+	old, next := rotateSigner(t, "old key"), rotateSigner(t, "next key")
+	l := coreLog(t, sdk.Config{Signer: old})
+	coreAppend(t, l, 5)
+	if _, err := l.RotateKey(next); err != nil {
+		t.Fatal(err)
+	}
+	coreAppendFrom(t, l, 5, 10)
+	recs := chainRecs(l, "svc-gateway@inst-1", "reads")
+	both := sdk.NewKeySet(old.Public(), next.Public())
+	first, err := sdk.VerifyChain(sdk.NewSliceIterator(recs[:7]), both, sdk.VerifyOptions{})
+	if err != nil || len(first.Retired) != 1 {
+		t.Fatalf("up to seq 7: %+v %v", first, err)
+	}
+	start := first.Head
+	opts := sdk.VerifyOptions{Start: &start, Retired: first.Retired}
+	// Honest records: they verify, and the result still lists the
+	// transition, for the next resume.
+	for _, keys := range []*sdk.KeySet{both, sdk.NewKeySet(old.Public())} {
+		res, err := sdk.VerifyChain(sdk.NewSliceIterator(recs[7:]), keys, opts)
+		if err != nil || res.Records != len(recs)-7 || len(res.Retired) != 1 || res.Retired[0].Seq != 6 {
+			t.Fatalf("resumed: %+v %v", res, err)
+		}
+	}
+	// The holder of the retired key signs seq 9.
+	forged := append([]sdk.Sealed(nil), recs[7:]...)
+	msg := canonical.SignedMessage(forged[1].Hash)
+	if err := old.Sign(msg[:], &forged[1].Sig); err != nil {
+		t.Fatal(err)
+	}
+	forged[1].KeyID = old.KeyID()
+	var ve *sdk.VerifyError
+	if _, err := sdk.VerifyChain(sdk.NewSliceIterator(forged), both, opts); !errors.As(err, &ve) || ve.Reason != sdk.ReasonRetiredKey || ve.Seq != 9 {
+		t.Fatalf("resumed, retired key: %v", err)
+	}
+	if _, err := sdk.VerifyChainParallel(forged, both, opts, 2); !errors.As(err, &ve) || ve.Reason != sdk.ReasonRetiredKey || ve.Seq != 9 {
+		t.Fatalf("resumed in parallel, retired key: %v", err)
+	}
+	// Another chain's retirements do not apply.
+	other := []sdk.Retirement{first.Retired[0]}
+	other[0].Stream = "another"
+	if _, err := sdk.VerifyChain(sdk.NewSliceIterator(recs[7:]), sdk.NewKeySet(old.Public()), sdk.VerifyOptions{Start: &start, Retired: other}); !errors.Is(err, sdk.ErrUnknownKey) {
+		t.Fatalf("another chain's transition: %v", err)
+	}
+}

@@ -16,6 +16,14 @@ type VerifyOptions struct {
 	// store that no longer keeps the first records); otherwise the chain
 	// must start at seq 1 with prev = canonical.Genesis.
 	Start *Head
+	// Retired are the chain's key transitions up to Start (Result.Retired
+	// of the verification that reached Start). The records before Start
+	// are not read, so without them a key their transitions retired
+	// verifies again after Start if keys holds it (as it does for a
+	// verifier given the old and the new key of a rotation); with them
+	// its signatures are refused (ReasonRetiredKey) and the keys their
+	// transitions named are trusted. Those of other chains are ignored.
+	Retired []Retirement
 	// AllowUnsealedTail accepts records after the last signature (a
 	// checkpoint-sealed chain that is still being written). Otherwise they
 	// fail with ReasonUnsealedTail.
@@ -156,6 +164,7 @@ func VerifyChain(it Iterator, keys *KeySet, opts VerifyOptions) (Result, error) 
 	started := false
 	if opts.Start != nil {
 		head, started = *opts.Start, true
+		ks.resume(head.WriterID, head.Stream, opts.Retired)
 	}
 	for it.Next() {
 		rec := it.Entry()
@@ -242,9 +251,9 @@ func VerifyChainParallel(recs []Sealed, keys *KeySet, opts VerifyOptions, worker
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	if workers == 1 || len(recs) < 2*workers || hasTransition(recs) {
+	if workers == 1 || len(recs) < 2*workers || hasTransition(recs) || (opts.Start != nil && len(opts.Retired) > 0) {
 		// Key transitions change which keys hold for the rest of the chain:
-		// a chain with any is verified in order.
+		// a chain with any (here or before Start) is verified in order.
 		return VerifyChain(NewSliceIterator(recs), keys, opts)
 	}
 	// Pass 1, parallel: each record on its own, and links inside a segment

@@ -373,6 +373,7 @@ func (r *replayer) replay(f wal.Frame) error {
 				if err != nil {
 					return r.failAt(pos, h, true, v.Seq(), err)
 				}
+				ks.lastSigner = rec.KeyID
 				r.sigs = append(r.sigs, pendingSig{pub: pub, hash: rec.Hash, sig: rec.Sig, id: rec.KeyID, head: h, seq: v.Seq(), pos: pos,
 					before: r.records, chain: int(h.Seq - r.base[h])})
 			}
@@ -437,6 +438,9 @@ func (r *replayer) replay(f wal.Frame) error {
 		}
 		h.SealedSeq = s.seq
 		r.seals++
+		if ks := r.keyst[h]; ks != nil {
+			ks.lastSigner = s.id
+		}
 		if r.onSeal != nil {
 			r.onSeal(h, s)
 		}
@@ -642,6 +646,12 @@ func (it *errIterator) Err() error    { return it.err }
 // replayed log must satisfy it before anything is cut or written: a log
 // that lost records a checkpoint vouches for is refused, not extended.
 //
+// A rotation (Log.RotateKey) a crash cut short leaves some chains with
+// their transition and some without. Opened with the old key, the first
+// take no record until RotateKey to the new key finishes the rotation.
+// Opened with the new key, the others take none (ErrConfig naming the
+// old key): only the old key can write their transitions.
+//
 // Append on the returned Log acknowledges a record only once the WAL has
 // it on disk (per opts.WAL's fsync policy). Close the Log when done.
 func OpenDurable(dir string, cfg Config, opts DurableOptions) (*Log, Recovery, error) {
@@ -761,6 +771,35 @@ func OpenDurable(dir string, cfg Config, opts DurableOptions) (*Log, Recovery, e
 				c.signerRetired = fmt.Errorf("%w: key %s was retired at %s/%s seq %d; sign with the key that transition names (RotateKey to it finishes a rotation cut short)",
 					ErrConfig, id, h.WriterID, h.Stream, at)
 			}
+		}
+	}
+	// Opened with the key of a rotation a crash cut short: the chains it
+	// had not reached yet are last signed by the key it retires, with no
+	// transition of their own. Signing them with cfg.Signer would hand
+	// them over silently: a verifier holding only the old key could not
+	// follow, and one holding both would still take the old key's
+	// signatures there. Only the old key can write their transitions.
+	type handover struct {
+		chain *Head
+		at    uint64
+	}
+	handed := map[KeyID]handover{} // a retired key -> a chain whose transition named cfg.Signer
+	for h, ks := range r.keyst {
+		for old, pub := range ks.successor {
+			if KeyIDOf(pub) == id {
+				handed[old] = handover{h, ks.retired[old]}
+			}
+		}
+	}
+	for h, ks := range r.keyst {
+		old := ks.lastSigner
+		if _, retired := ks.retired[old]; retired || old == id {
+			continue
+		}
+		if by, ok := handed[old]; ok {
+			c := l.chain(h.WriterID, h.Stream)
+			c.signerRetired = fmt.Errorf("%w: %s/%s has no key transition from key %s, which %s/%s handed to key %s at seq %d (a rotation cut short): open the log with key %s and RotateKey to %s to finish it",
+				ErrConfig, h.WriterID, h.Stream, old, by.chain.WriterID, by.chain.Stream, id, by.at, old, id)
 		}
 	}
 	return l, Recovery{WAL: wrec, Records: r.records, Seals: r.seals, Heads: r.heads()}, nil

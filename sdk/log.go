@@ -202,7 +202,11 @@ type chain struct {
 	// signerRetired is set when signer is one of them (a log opened with
 	// a key that a rotation, maybe one cut short by a crash, already
 	// retired here): the chain takes no record or seal until RotateKey
-	// moves it to the key its transition named. Only OpenDurable sets it.
+	// moves it to the key its transition named. Also set when the log is
+	// opened with the key another chain's transition named while this
+	// chain, last signed by the key that transition retired, has no
+	// transition (a rotation cut short, reopened with the new key): only
+	// the old key can write it. Only OpenDurable sets it.
 	signerRetired error
 	// Scratch that interface calls (Signer, Store) would otherwise make
 	// escape to the heap on every append.

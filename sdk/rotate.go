@@ -43,7 +43,9 @@ func isTransition(attrs []canonical.Attr) bool {
 // refuse its signatures after its transition): RotateKey to it fails with
 // ErrConfig and changes nothing. RotateKey on a log whose rotation to next
 // was cut short (some chains already have their transition) finishes it:
-// those chains move to next without a second transition. An Observer
+// those chains move to next without a second transition; reopened with
+// next instead, the log refuses records for the chains the rotation had
+// not reached (OpenDurable), and the old key must finish it. An Observer
 // that is a KeyFollower (the
 // checkpoint Keeper) signs with next from the start of the rotation.
 // Rotating to the key that already signs the log is ErrConfig.
@@ -80,7 +82,9 @@ func (l *Log) RotateKey(next Signer) ([]Head, error) {
 		at, retired := c.retired[next.KeyID()]
 		writer, stream := c.head.WriterID, c.head.Stream
 		old := c.signer.KeyID()
-		named, cut, oldAt := c.successor[old], c.signerRetired != nil, c.retired[old]
+		named, cut := c.successor[old], c.signerRetired != nil
+		oldAt, oldRetired := c.retired[old]
+		pending := c.signerRetired
 		var tooLarge error
 		if c.head.Seq > 0 && !cut && c.signer.KeyID() != next.KeyID() {
 			rec := transitionRecord(c.head, value)
@@ -94,6 +98,12 @@ func (l *Log) RotateKey(next Signer) ([]Head, error) {
 		if retired {
 			return nil, fmt.Errorf("%w: key %s was retired at %s/%s seq %d and cannot sign that chain again",
 				ErrConfig, next.KeyID(), writer, stream, at)
+		}
+		if cut && !oldRetired {
+			// Opened with the key of a rotation cut short, this chain
+			// still lacks its transition (OpenDurable says which key
+			// must write it).
+			return nil, pending
 		}
 		if cut && named != next.KeyID() {
 			// A rotation cut short: this chain's transition names another key.
@@ -179,6 +189,7 @@ type keyState struct {
 	retired    map[KeyID]uint64            // key -> seq of the transition that retired it
 	retiredPub map[KeyID]ed25519.PublicKey // the retired keys the verifier knew
 	successor  map[KeyID]ed25519.PublicKey // retired key -> the key its transition named
+	lastSigner KeyID                       // the key of the chain's last signature (replay)
 }
 
 // Retirement is a key transition of a chain: the key KeyID signed the

@@ -452,3 +452,88 @@ func TestVerifyResumeKeepsRetirement(t *testing.T) {
 		t.Fatalf("another chain's transition: %v", err)
 	}
 }
+
+// TestRotateKeyCutShortReopenedWithNext: after a crash in RotateKey, the
+// operator reopens the log with the new key. The chains the rotation had
+// not reached are still the old key's, with no transition: the new key
+// may not take them over silently (a verifier holding only the old key
+// could not follow, and the old key would stay in force there); the
+// error says to finish with the old key, and that works.
+func TestRotateKeyCutShortReopenedWithNext(t *testing.T) {
+	old, next := rotateSigner(t, "old key"), rotateSigner(t, "next key")
+	dir := filepath.Join(t.TempDir(), "wal")
+	cut := &failAfter{Signer: old}
+	both := sdk.NewKeySet(old.Public(), next.Public())
+	l, _, err := sdk.OpenDurable(dir, sdk.Config{Signer: cut}, sdk.DurableOptions{Keys: both})
+	if err != nil {
+		t.Fatal(err)
+	}
+	streams := []string{"a", "b", "c"}
+	cut.n = len(streams) + 1 // a record per chain, then one transition
+	for i, s := range streams {
+		r := coreRecord(i)
+		r.Stream = s
+		if _, err := l.Append(&r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := l.RotateKey(next); err == nil {
+		t.Fatal("the cut-short rotation succeeded")
+	}
+	l.Close()
+
+	appendEach := func(l *sdk.Log, from int) (ok, refused int) {
+		for i, s := range streams {
+			r := coreRecord(from + i)
+			r.Stream = s
+			a, err := l.Append(&r)
+			switch {
+			case errors.Is(err, sdk.ErrConfig):
+				if !strings.Contains(err.Error(), "open the log with key "+old.KeyID().String()) {
+					t.Fatalf("%s: the error does not say how to finish: %v", s, err)
+				}
+				refused++
+			case err != nil:
+				t.Fatal(err)
+			case a.Record.KeyID != next.KeyID():
+				t.Fatalf("%s: signed by %s", s, a.Record.KeyID)
+			default:
+				ok++
+			}
+		}
+		return ok, refused
+	}
+	l, _, err = sdk.OpenDurable(dir, sdk.Config{Signer: next}, sdk.DurableOptions{Keys: both})
+	if err != nil {
+		t.Fatalf("reopen with the new key: %v", err)
+	}
+	if ok, refused := appendEach(l, 10); ok != 1 || refused != 2 {
+		t.Fatalf("reopened with the new key: %d chains took a record, %d refused; want 1 and 2", ok, refused)
+	}
+	if _, err := l.RotateKey(rotateSigner(t, "third key")); !errors.Is(err, sdk.ErrConfig) {
+		t.Fatalf("rotating on past the cut: %v", err)
+	}
+	l.Close()
+
+	// Finishing with the old key, as the error says.
+	l, _, err = sdk.OpenDurable(dir, sdk.Config{Signer: old}, sdk.DurableOptions{Keys: both})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if heads, err := l.RotateKey(next); err != nil || len(heads) != 3 {
+		t.Fatalf("finishing the rotation: %+v %v", heads, err)
+	}
+	l.Close()
+	l, _, err = sdk.OpenDurable(dir, sdk.Config{Signer: next}, sdk.DurableOptions{Keys: both})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, refused := appendEach(l, 20); ok != 3 || refused != 0 {
+		t.Fatalf("after finishing: %d chains took a record, %d refused", ok, refused)
+	}
+	l.Close()
+	sum, err := sdk.VerifyDir(dir, sdk.NewKeySet(old.Public()), false, nil)
+	if err != nil || len(sum.Retired) != 3 || sum.Records != 3+3+1+3 { // records, transitions, one after the cut, one each after
+		t.Fatalf("old key only: %d records, %+v %v", sum.Records, sum.Retired, err)
+	}
+}

@@ -117,7 +117,8 @@ Moves every chain of the log to a new signing key: a transition record
 signed by OLD names NEW, NEW signs from then on, and OLD can sign nothing
 more in those chains. Verifiers holding OLD's public key follow the
 rotation. Run it again with the same keys to finish a rotation a crash
-cut short. --pub: the keys before OLD, if the log was rotated before.
+cut short (until then, append with NEW refuses the chains it had not
+reached). --pub: the keys before OLD, if the log was rotated before.
 A directory with no log, or a log with no records, is an error.
 
 example:

@@ -77,6 +77,11 @@ func (k keyVerifiers) Verifier(name string, hash uint32) (note.Verifier, error) 
 //
 // The first failure is an *Error: ReasonFormat, ReasonBadCheckpoint,
 // ReasonConsistency, ReasonRecord (with Seq) or ReasonRoot.
+//
+// A bundle with m > 0 trusts its previous checkpoint for records 1..m,
+// and the key transitions among them are not in it: a key they retired
+// verifies here if keys and verifiers hold it. VerifySequence, from the
+// chain's first bundle, follows every transition.
 func VerifyBundle(data []byte, verifiers note.Verifiers, keys *sdk.KeySet) (Summary, error) {
 	s, _, err := verifyBundle(data, verifiers, newKeyTracker(keys))
 	return s, err

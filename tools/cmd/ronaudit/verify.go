@@ -60,7 +60,7 @@ func verifyCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	verify := sdk.VerifyDir
 	if fi, err := os.Stat(dir); err == nil && fi.Mode().IsRegular() {
 		verify = sdk.VerifySegment // one segment file: chains start where the file starts them
-		fmt.Fprintln(stdout, "one segment: the first record of each chain in it is taken as the chain's start")
+		fmt.Fprintln(stdout, "one segment: the first record of each chain in it is taken as the chain's start, and key transitions in earlier segments are not seen")
 	}
 	// Unsealed tails are judged below, with the log's checkpoints as seals.
 	sum, err := verify(dir, keys, true, progress)

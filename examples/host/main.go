@@ -259,7 +259,7 @@ func backgroundLoad(ctx context.Context, em *sdk.Emitter, rate int) {
 func verifyLoop(ctx context.Context, log *sdk.Log, em *sdk.Emitter, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
-	verified := map[[2]string]sdk.Head{} // per chain, the last record verified
+	verified := map[[2]string]sdk.Result{} // per chain: the last record verified, and its key transitions
 	for {
 		select {
 		case <-ctx.Done():
@@ -269,13 +269,13 @@ func verifyLoop(ctx context.Context, log *sdk.Log, em *sdk.Emitter, every time.D
 		for _, h := range log.Heads() {
 			key := [2]string{h.WriterID, h.Stream}
 			last, seen := verified[key]
-			var from *sdk.Head
+			var from *sdk.Result
 			if seen {
 				from = &last
 			}
 			next, err := verifyChain(log, h, from)
 			em.ReportVerifyFailure(err)
-			if err == nil && next.Seq > 0 { // Seq 0: evicted meanwhile, nothing verified
+			if err == nil && next.Head.Seq > 0 { // Seq 0: evicted meanwhile, nothing verified
 				verified[key] = next
 			}
 		}
@@ -284,21 +284,25 @@ func verifyLoop(ctx context.Context, log *sdk.Log, em *sdk.Emitter, every time.D
 
 // verifyChain verifies the records of h's chain after from (from the
 // first if from is nil) up to h, copied (the emitter goes on appending
-// meanwhile), and returns the head it reached. Micronode keeps only the
-// newest records: when those after from are gone, the first one kept is
-// trusted as the start.
-func verifyChain(log *sdk.Log, h sdk.Head, from *sdk.Head) (sdk.Head, error) {
+// meanwhile), and returns how far it got: the head it reached and the
+// chain's key transitions, which the next round passes on
+// (VerifyOptions.Retired) so that a key retired before its start stays
+// refused. Micronode keeps only the newest records: when those after from
+// are gone, the first one kept is trusted as the start.
+func verifyChain(log *sdk.Log, h sdk.Head, from *sdk.Result) (sdk.Result, error) {
 	first := uint64(1)
+	var start *sdk.Head
+	var retired []sdk.Retirement
 	if from != nil {
-		if from.Seq >= h.Seq {
+		if from.Head.Seq >= h.Seq {
 			return *from, nil
 		}
-		first = from.Seq + 1
+		first, start, retired = from.Head.Seq+1, &from.Head, from.Retired
 	}
 	ms, micronode := log.Store().(*sdk.MemStore)
 	if micronode {
 		if _, kept := ms.Evicted(h.WriterID, h.Stream); kept > first {
-			first, from = kept, nil
+			first, start = kept, nil
 		}
 	}
 	recs, err := log.Records(h.WriterID, h.Stream, first, h.Seq)
@@ -306,16 +310,15 @@ func verifyChain(log *sdk.Log, h sdk.Head, from *sdk.Head) (sdk.Head, error) {
 		if micronode {
 			err = nil // evicted meanwhile: next round
 		}
-		return sdk.Head{}, err
+		return sdk.Result{}, err
 	}
-	opts := sdk.VerifyOptions{AllowUnsealedTail: true, Start: from}
-	if from == nil && first > 1 {
+	opts := sdk.VerifyOptions{AllowUnsealedTail: true, Start: start, Retired: retired}
+	if start == nil && first > 1 {
 		v, err := canonical.Open(recs[0].Bytes)
 		if err != nil {
-			return sdk.Head{}, err
+			return sdk.Result{}, err
 		}
 		opts.Start = &sdk.Head{WriterID: h.WriterID, Stream: h.Stream, Seq: first - 1, Hash: canonical.Hash(v.Prev())}
 	}
-	res, err := sdk.VerifyChain(sdk.NewSliceIterator(recs), log.Keys(), opts)
-	return res.Head, err
+	return sdk.VerifyChain(sdk.NewSliceIterator(recs), log.Keys(), opts)
 }

@@ -324,8 +324,10 @@ func (e *Emitter) TryEmit(rec *canonical.AuditRecord) error {
 }
 
 // Emit is TryEmit that waits up to ctx for a free slot when the emitter is
-// full; when ctx ends first, the record is dropped with ErrBusy (wrapping
-// ctx's error) and counted as TryEmit's are.
+// full, and for its chain's lock when a worker holds it (a slow
+// Store.Put); when ctx ends first, the record is dropped with ErrBusy
+// (wrapping ctx's error) and counted as TryEmit's are. Emit returns at
+// most about a millisecond after ctx ends.
 func (e *Emitter) Emit(ctx context.Context, rec *canonical.AuditRecord) error {
 	return e.emit(ctx, rec, true)
 }
@@ -375,13 +377,19 @@ func (e *Emitter) emit(ctx context.Context, rec *canonical.AuditRecord, wait boo
 	// Two references from the moment link makes the record visible to
 	// other workers (hedge), though it is queued only after.
 	s.refs.Store(2)
-	if err := e.log.link(s.writer, s.stream, s.buf, &s.lk, wait); err != nil {
+	var until <-chan struct{}
+	if wait {
+		until = ctx.Done() // nil for TryEmit under ShedBlock: no end
+	}
+	if err := e.log.link(s.writer, s.stream, s.buf, &s.lk, wait, until); err != nil {
 		// Never linked: the caller gets the error (its chain is broken
 		// by a failure in flight, or the log failed), not OnDrop.
 		s.refs.Store(1)
 		if err == errChainBusy {
+			// TryEmit: the chain's lock stayed held; Emit: ctx ended
+			// while it waited for the lock.
 			e.release(s)
-			return e.busy(nil)
+			return e.busy(ctx.Err())
 		}
 		e.dropFailed(s, dropSinkError, err)
 		return err

@@ -122,14 +122,16 @@ var errChainBusy = errors.New("sdk: chain busy")
 // link is step 1 for the canonical bytes b of a record of chain (writer,
 // stream), encoded with a placeholder seq and prev, which it patches.
 // Unless wait is set it does not sleep on the chain's lock (errChainBusy).
+// With wait, it gives up on the lock (errChainBusy) once until, if not
+// nil, is closed: Emit's ctx.
 //
 //ronaudit:hot
-func (l *Log) link(writer, stream string, b []byte, lk *linked, wait bool) error {
+func (l *Log) link(writer, stream string, b []byte, lk *linked, wait bool, until <-chan struct{}) error {
 	if err := l.failure(); err != nil {
-		return l.linkRetry(writer, stream, b, lk, wait, err)
+		return l.linkRetry(writer, stream, b, lk, wait, until, err)
 	}
 	c := l.chain(writer, stream)
-	if !c.lockSpin(4096, wait) {
+	if !c.lockSpin(4096, wait, until) {
 		return errChainBusy
 	}
 	defer c.mu.Unlock()
@@ -187,14 +189,14 @@ func (l *Log) link(writer, stream string, b []byte, lk *linked, wait bool) error
 // nothing new, but a retry of a record known to be durable is a no-op
 // that the failure does not touch. It is linked as a retry, and
 // acknowledged with its original; anything else gets failed.
-func (l *Log) linkRetry(writer, stream string, b []byte, lk *linked, wait bool, failed error) error {
+func (l *Log) linkRetry(writer, stream string, b []byte, lk *linked, wait bool, until <-chan struct{}, failed error) error {
 	l.mu.RLock()
 	c := l.chains[writer][stream]
 	l.mu.RUnlock()
 	if c == nil || !c.dedupe.on() {
 		return failed
 	}
-	if !c.lockSpin(4096, wait) {
+	if !c.lockSpin(4096, wait, until) {
 		return errChainBusy
 	}
 	defer c.mu.Unlock()
@@ -342,7 +344,7 @@ func (c *chain) handOn(sink commitSink) {
 // or TryEmit that slept here often waited milliseconds for a P (the p99
 // of BenchmarkEmitterDesignLoad went from 3.8 ms to under 100 us with
 // this and hedge together). Yielding keeps the waiter on its own P's turn.
-func (c *chain) lock() { c.lockSpin(256, true) }
+func (c *chain) lock() { c.lockSpin(256, true, nil) }
 
 // lockSpin is lock with spins tries before the first yield. TryEmit
 // (link) spins longer than the workers: when it yields, its P may run a
@@ -353,7 +355,11 @@ func (c *chain) lock() { c.lockSpin(256, true) }
 // chainBusyAfter has passed and then reports false: the holder is stopped
 // for longer than the OS stops a thread (a slow Store.Put, a segment
 // rotation's fsync), and TryEmit must not wait for it.
-func (c *chain) lockSpin(spins int, sleep bool) bool {
+//
+// With sleep and an until that is not nil (Emit's ctx), it does not
+// sleep on the lock, which no ctx can wake: it polls it, less often the
+// longer it waits, and reports false once until is closed.
+func (c *chain) lockSpin(spins int, sleep bool, until <-chan struct{}) bool {
 	for range spins {
 		if c.mu.TryLock() {
 			return true
@@ -366,6 +372,15 @@ func (c *chain) lockSpin(spins int, sleep bool) bool {
 			return true
 		}
 		switch {
+		case sleep && until != nil && i%64 == 0:
+			select {
+			case <-until:
+				return false
+			default:
+			}
+			if i >= 4096 {
+				return c.pollLock(until)
+			}
 		case sleep && i == 4096:
 			c.mu.Lock() // the holder is stopped for long: sleep
 			return true
@@ -374,6 +389,24 @@ func (c *chain) lockSpin(spins int, sleep bool) bool {
 			start = time.Now()
 		case time.Since(start) >= chainBusyAfter:
 			return false
+		}
+	}
+}
+
+// pollLock takes c.mu, polling it with a backoff from 50 us to 1 ms,
+// unless until is closed first (false).
+func (c *chain) pollLock(until <-chan struct{}) bool {
+	t := time.NewTimer(time.Hour)
+	defer t.Stop()
+	for d := 50 * time.Microsecond; ; d = min(2*d, time.Millisecond) {
+		if c.mu.TryLock() {
+			return true
+		}
+		t.Reset(d)
+		select {
+		case <-until:
+			return false
+		case <-t.C:
 		}
 	}
 }

@@ -11,8 +11,9 @@
 //	curl -i localhost:9464/readyz           # 200, or 503 and why
 //
 // -rate adds background requests per second, so the dashboards in
-// testing/observability have something to show. SIGINT or SIGTERM drains
-// the emitter (5 s) and closes the log.
+// testing/observability have something to show. SIGINT or SIGTERM stops
+// the server (up to 5 s for the requests being served), then drains the
+// emitter (up to 5 s more) and closes the log.
 package main
 
 import (
@@ -170,16 +171,21 @@ func run(ctx context.Context, cfg config, ln net.Listener, logw io.Writer) error
 	// Close is dropped (and counted, reason closed).
 	stopBG()
 	background.Wait()
-	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	shutdown, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
-	srv.Shutdown(shutdown)         // waits for the requests being served
-	closeErr := em.Close(shutdown) // drain what was accepted
+	srv.Shutdown(shutdown) // waits for the requests being served
+	// The emitter gets a deadline of its own: a client that keeps a
+	// request open holds Shutdown to the end of its deadline, and a Close
+	// given what is left of it (nothing) would drop every record it holds.
+	drain, cancelDrain := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancelDrain()
+	closeErr := em.Close(drain) // drain what was accepted
 	if closeErr != nil {
 		// Past the deadline the records already committed are still made
 		// durable: let them finish before the log closes under them.
 		select {
 		case <-em.Done():
-		case <-time.After(5 * time.Second):
+		case <-time.After(shutdownTimeout):
 		}
 	}
 	st := em.Stats()
@@ -190,6 +196,9 @@ func run(ctx context.Context, cfg config, ln net.Listener, logw io.Writer) error
 	fmt.Fprintf(logw, "host: %d records appended, %d dropped %v\n", st.Appended, dropped, st.Dropped)
 	return errors.Join(ignoreClosed(serveErr), closeErr, log.Close())
 }
+
+// shutdownTimeout bounds each step of the shutdown.
+var shutdownTimeout = 5 * time.Second
 
 func ignoreClosed(err error) error {
 	if errors.Is(err, http.ErrServerClosed) {

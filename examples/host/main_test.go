@@ -244,3 +244,55 @@ func TestAuditFailureIsServerError(t *testing.T) {
 		t.Errorf("closed log: %d %q", w.Code, w.Body)
 	}
 }
+
+// TestShutdownWithStalledClient: a client that holds a connection open
+// without finishing its request keeps the server's Shutdown waiting to
+// its deadline; the emitter must still get time to drain what it holds,
+// and the host shut down cleanly (it passed Close the deadline Shutdown
+// had used up, and Close, past its deadline at once, reported records
+// dropped and failed the shutdown).
+func TestShutdownWithStalledClient(t *testing.T) {
+	shutdownTimeout = 300 * time.Millisecond
+	t.Cleanup(func() { shutdownTimeout = 5 * time.Second })
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var out strings.Builder
+	var mu sync.Mutex
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, config{rate: 500, verifyEvery: time.Hour}, ln, writerFunc(func(p []byte) {
+			mu.Lock()
+			out.Write(p)
+			mu.Unlock()
+		}))
+	}()
+	resp, err := http.Get("http://" + ln.Addr().String() + "/readyz") // serving, and ready before the first request
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("readyz: %d", resp.StatusCode)
+	}
+	stalled, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stalled.Close()
+	if _, err := io.WriteString(stalled, "GET /object/slow.pdf HTTP/1.1\r\nHost: x\r\n"); err != nil { // no end of headers
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond) // background records
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("shutdown with a stalled client: %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if m := shutdownLine.FindStringSubmatch(out.String()); m == nil || m[2] != m[3] || m[1] == "0" {
+		t.Fatalf("log: %s", out.String())
+	}
+}

@@ -92,7 +92,10 @@ type EmitterOptions struct {
 	// it, and the worker calling it signs nothing meanwhile. A record's
 	// slot is free before its OnDurable runs, so TryEmit waits for no
 	// OnDurable; it sheds once every slot is held by a record not yet
-	// acknowledged.
+	// acknowledged. Close waits for OnDurable and OnDrop calls: one that
+	// does not return keeps the emitter's goroutines (Done) past Close's
+	// deadline. Neither may panic: the emitter does not recover, so a
+	// panic ends the program, as in any goroutine.
 	OnDurable func(EmitAck)
 	// OnDrop, if set, is called for every record the emitter accepted and
 	// then could not append (reasons DropSinkError and DropShutdown),
@@ -593,9 +596,11 @@ func (e *Emitter) acknowledge(s *slot, duplicate bool) {
 // emitter's goroutines have returned. If ctx ends first, Close returns
 // ctx's error, and every record not yet committed to the store is dropped
 // with reason DropShutdown (OnDrop sees each); those committed are still
-// waited for and acknowledged, and the goroutines end as soon as a signer
-// or fsync that is still running returns. Close does not close the Log. Calls after the first wait
-// for the same end.
+// waited for and acknowledged, and the goroutines end as soon as a signer,
+// fsync, OnDurable or OnDrop call that is still running returns (Done
+// says when). A ctx that has already ended aborts at once, even an idle
+// emitter's Close, which then drops nothing. Close does not close the
+// Log. Calls after the first wait for the same end.
 func (e *Emitter) Close(ctx context.Context) error {
 	e.once.Do(func() {
 		e.closed.Store(true)

@@ -741,10 +741,14 @@ func (e *Emitter) Ready() error {
 	if err := e.log.failure(); err != nil {
 		d.LogFailed = err
 	}
+	// The time and counters are read under the lock: a caller that read
+	// them before another's later sample became the baseline would
+	// subtract a larger count from a smaller one and wrap (a rate near 1,
+	// degraded by mistake).
+	e.health.Lock()
 	now := time.Now()
 	offered := e.n.offered.Load()
 	shed := e.n.drops[dropBackpressure].Load()
-	e.health.Lock()
 	d.LastSinkError = e.sinkErr
 	// Keep samples back to one just older than the window; the oldest is
 	// the baseline.

@@ -341,6 +341,11 @@ func (l *loader) addEnum(n schema.Node, name string) error {
 	if err != nil {
 		return err
 	}
+	if len(names) == 0 {
+		// A field of it would hold 0, its default, which names nothing:
+		// the encoder and the opener would refuse every struct holding one.
+		return &UnsupportedError{Node: name, Reason: "enums without enumerants are not supported (0, the default of a field of it, would name nothing)"}
+	}
 	for i, en := range names {
 		e.Enumerants = append(e.Enumerants, Enumerant{Name: en, GoName: e.GoName + GoName(en), Doc: l.memberDoc(n.Id(), i)})
 	}
@@ -357,7 +362,7 @@ func (l *loader) addStruct(n schema.Node, name string) error {
 	case st.IsGroup():
 		return &UnsupportedError{Node: name, Reason: "groups are not supported"}
 	case st.DiscriminantCount() > 0:
-		return &UnsupportedError{Node: name, Reason: "unions are not supported"}
+		return &UnsupportedError{Node: name, Field: firstUnionMember(st), Reason: "unions are not supported"}
 	}
 	s := &StructDecl{Name: name, GoName: goTypeName(name), ID: n.Id(), Doc: l.doc(n.Id()),
 		DataWords: int(st.DataWordCount()), PtrCount: int(st.PointerCount())}
@@ -369,7 +374,11 @@ func (l *loader) addStruct(n schema.Node, name string) error {
 		fn := fields.At(i)
 		fname, _ := fn.Name()
 		if fn.Which() != schema.Field_Which_slot {
-			return &UnsupportedError{Node: name, Field: fname, Reason: "groups are not supported"}
+			reason := "groups are not supported"
+			if g, ok := l.nodes[fn.Group().TypeId()]; ok && g.StructNode().DiscriminantCount() > 0 {
+				reason = "unions are not supported"
+			}
+			return &UnsupportedError{Node: name, Field: fname, Reason: reason}
 		}
 		if fn.DiscriminantValue() != 0xffff {
 			return &UnsupportedError{Node: name, Field: fname, Reason: "unions are not supported"}
@@ -388,6 +397,22 @@ func (l *loader) addStruct(n schema.Node, name string) error {
 	l.structs[n.Id()] = s
 	l.file.Structs = append(l.file.Structs, s)
 	return nil
+}
+
+// firstUnionMember names the first field of st's unnamed union, so the
+// error points at a field, not just the struct.
+func firstUnionMember(st schema.Node_structNode) string {
+	fields, err := st.Fields()
+	if err != nil {
+		return ""
+	}
+	for i := 0; i < fields.Len(); i++ {
+		if fields.At(i).DiscriminantValue() != 0xffff {
+			name, _ := fields.At(i).Name()
+			return name
+		}
+	}
+	return ""
 }
 
 // resolve types once every declaration of the file is known.

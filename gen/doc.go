@@ -1,0 +1,14 @@
+// Package gen is the code generator behind capnpc-ronaudit: from a Cap'n
+// Proto CodeGeneratorRequest it emits, per schema file, Go types with
+// canonical encoders (AppendCanonical), strict openers (Open<Struct>, which
+// accept exactly the canonical bytes) and zero-copy views.
+//
+// It supports structs of Bool, integers, floats, enums, Text, Data, structs
+// of the same file, and lists of any of these. It refuses, with an
+// *UnsupportedError naming the struct and, where there is one, the field,
+// every shape it cannot encode canonically: unions (named or not), groups,
+// explicit default values (the canonical form writes defaults as zero;
+// NaN defaults included), AnyPointer and generics, interfaces, Void, lists
+// of lists, enums without enumerants, recursive struct types, types from
+// other files, and schema names that become the same Go identifier.
+package gen

@@ -49,7 +49,8 @@ func FuzzOpen(f *testing.F) {
 
 // FuzzUnmarshalJSON: the JSON rendering's reader never panics, and what
 // it accepts has only valid UTF-8 text and renders back to a document it
-// reads as the same record. Seeds: testdata/fuzz/FuzzUnmarshalJSON and
+// reads as the same record; when the record is valid, its canonical bytes
+// open and decode to a record that renders the same. Seeds: testdata/fuzz/FuzzUnmarshalJSON and
 // every vector's rendering.
 func FuzzUnmarshalJSON(f *testing.F) {
 	paths, _ := filepath.Glob(filepath.Join(vectorDir, "*.json"))
@@ -95,6 +96,23 @@ func FuzzUnmarshalJSON(f *testing.F) {
 		}
 		if again, _ := back.MarshalJSON(); !bytes.Equal(again, out) {
 			t.Fatalf("rendering is not stable\n%s\n%s", out, again)
+		}
+		// A record the format accepts goes through its canonical bytes
+		// and back (Open, Decode) to the same rendering.
+		b2, err := AppendRecord(nil, &r, Limits{MaxRecord: MaxRecordSize, MaxAttrs: MaxRecordSize})
+		if err != nil {
+			return
+		}
+		norm, err := r.MarshalJSON()
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := Open(b2)
+		if err != nil {
+			t.Fatalf("Open refuses what AppendRecord wrote from %s: %v", b, err)
+		}
+		if got, err := v.Decode().MarshalJSON(); err != nil || !bytes.Equal(got, norm) {
+			t.Fatalf("canonical bytes render differently\n%s\n%s (%v)", norm, got, err)
 		}
 	})
 }

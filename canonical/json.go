@@ -49,8 +49,18 @@ type jsonAttr struct {
 	Value string `json:"value"`
 }
 
-// MarshalJSON renders r with every field present.
+// MarshalJSON renders r with every field present. A record the rendering
+// cannot hold so that UnmarshalJSON reads it back is a *FieldError naming
+// the field: a kind the schema lacks, and text that is not UTF-8, which
+// encoding/json would silently turn into U+FFFD. Records from Open have
+// neither.
 func (r AuditRecord) MarshalJSON() ([]byte, error) {
+	if !r.Kind.IsKnown() {
+		return nil, &FieldError{Field: "kind", Reason: "unknown kind " + strconv.Itoa(int(r.Kind)) + " has no name to render"}
+	}
+	if err := checkUTF8(&r); err != nil {
+		return nil, err
+	}
 	j := jsonRecord{
 		V: r.V, Kind: r.Kind.String(), Seq: r.Seq, TsMs: r.TsMs, WriterID: r.WriterID, Stream: r.Stream,
 		Actor:   jsonActor{CapID: r.Actor.CapID, KeyFpr: r.Actor.KeyFpr, PassportID: r.Actor.PassportID, Anon: r.Actor.Anon},
@@ -114,6 +124,29 @@ func (r *AuditRecord) UnmarshalJSON(b []byte) error {
 	}
 	for _, a := range j.Attrs {
 		r.Attrs = append(r.Attrs, Attr(a))
+	}
+	return nil
+}
+
+// checkUTF8 names the first text of r that is not valid UTF-8.
+func checkUTF8(r *AuditRecord) error {
+	texts := [...]struct{ name, s string }{
+		{"writerId", r.WriterID}, {"stream", r.Stream}, {"reason", r.Reason},
+		{"actor.capId", r.Actor.CapID}, {"actor.keyFpr", r.Actor.KeyFpr}, {"actor.passportId", r.Actor.PassportID},
+		{"subject.contentId", r.Subject.ContentID}, {"subject.ledgerTxid", r.Subject.LedgerTxid}, {"subject.name", r.Subject.Name},
+	}
+	for _, t := range texts {
+		if !utf8.ValidString(t.s) {
+			return &FieldError{Field: t.name, Reason: "text is not valid UTF-8"}
+		}
+	}
+	for i, a := range r.Attrs {
+		if !utf8.ValidString(a.Key) {
+			return &FieldError{Field: "attrs[" + strconv.Itoa(i) + "].key", Reason: "text is not valid UTF-8"}
+		}
+		if !utf8.ValidString(a.Value) {
+			return &FieldError{Field: "attrs[" + strconv.Itoa(i) + "].value", Reason: "text is not valid UTF-8"}
+		}
 	}
 	return nil
 }

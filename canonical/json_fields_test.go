@@ -2,6 +2,7 @@ package canonical
 
 import (
 	"encoding/json"
+	"errors"
 	"reflect"
 	"testing"
 )
@@ -60,5 +61,31 @@ func TestJSONRenderingHasEveryField(t *testing.T) {
 	}
 	if !reflect.DeepEqual(back, r) {
 		t.Fatalf("the JSON rendering lost a field (update canonical/json.go):\n%s\n got %+v\nwant %+v", b, back, r)
+	}
+}
+
+// TestMarshalJSONRefusesWhatItCannotRender: a record whose rendering would
+// read back as another record (text that is not UTF-8 becomes U+FFFD) or
+// not at all (an unknown kind renders as "Kind(n)") is an error naming the
+// field, not a rendering.
+func TestMarshalJSONRefusesWhatItCannotRender(t *testing.T) {
+	for field, r := range map[string]AuditRecord{
+		"kind":             {Kind: Kind(200)},
+		"writerId":         {WriterID: "a\xffb"},
+		"subject.name":     {Subject: Subject{Name: "\xc3"}},
+		"attrs[1].value":   {Attrs: []Attr{{Key: "a", Value: "x"}, {Key: "b", Value: "\xed\xa0\x80"}}},
+		"actor.passportId": {Actor: Actor{PassportID: "\x80"}},
+	} {
+		b, err := json.Marshal(r)
+		var fe *FieldError
+		if !errors.As(err, &fe) || fe.Field != field {
+			t.Errorf("%s: got %s, %v; want a *FieldError naming %s", field, b, err, field)
+		}
+	}
+	// NUL is valid UTF-8 and reads back: rendered, not refused.
+	b, err := json.Marshal(AuditRecord{Reason: "a\x00b"})
+	var back AuditRecord
+	if err != nil || json.Unmarshal(b, &back) != nil || back.Reason != "a\x00b" {
+		t.Errorf("NUL in text: %s, %v, read back %q", b, err, back.Reason)
 	}
 }

@@ -34,6 +34,7 @@ vet:
 gen:
 	capnp compile -o- schema/audit.capnp > gen/testdata/audit.req
 	@for f in $(TEST_SCHEMAS); do capnp compile -o- $$f > $${f%.capnp}.req || exit 1; done
+	capnp compile -o- gen/testdata/multifile/a.capnp gen/testdata/multifile/b.capnp > gen/testdata/multifile.req
 	@cd tools/schemacheck/testdata && for f in *.capnp; do capnp compile -o- $$f > $${f%.capnp}.req || exit 1; done
 	$(GO) run ./gen/cmd/capnpc-ronaudit -pkg canonical -o canonical -req gen/testdata/audit.req
 	$(GO) run ./gen/cmd/capnpc-ronaudit -pkg shapes -o gen/internal/shapes -req gen/testdata/shapes.req

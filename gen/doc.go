@@ -10,5 +10,6 @@
 // explicit default values (the canonical form writes defaults as zero;
 // NaN defaults included), AnyPointer and generics, interfaces, Void, lists
 // of lists, enums without enumerants, recursive struct types, types from
-// other files, and schema names that become the same Go identifier.
+// other files, schema names that become the same Go identifier, and a
+// request of more than one schema file.
 package gen

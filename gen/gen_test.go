@@ -146,6 +146,21 @@ func TestUnsupported(t *testing.T) {
 	}
 }
 
+// TestOneFilePerRequest: a request of two schema files (b.capnp uses a
+// type of a.capnp) is refused, not turned into two files of one package
+// that redeclare the helpers and lack the list code of the shared type.
+func TestOneFilePerRequest(t *testing.T) {
+	req, err := os.ReadFile("testdata/multifile.req")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := Generate(req, Options{Package: "x"})
+	var ue *UnsupportedError
+	if !errors.As(err, &ue) || ue.Node != "gen/testdata/multifile/b.capnp" {
+		t.Fatalf("generated %d files, error %v; want an *UnsupportedError naming b.capnp", len(out), err)
+	}
+}
+
 func TestGoName(t *testing.T) {
 	for in, want := range map[string]string{
 		"writerId": "WriterID", "capId": "CapID", "id": "ID", "idle": "Idle",

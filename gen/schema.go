@@ -143,6 +143,13 @@ func Load(req []byte) ([]*File, error) {
 	if err != nil {
 		return nil, err
 	}
+	if files.Len() > 1 {
+		// Each generated file declares the same package-level helpers, and
+		// a type of one file used by another would lack its list code:
+		// the package would not compile.
+		name, _ := files.At(1).Filename()
+		return nil, &UnsupportedError{Node: name, Reason: "one schema file per request (run the generator once per file, each into its own package)"}
+	}
 	var out []*File
 	for i := 0; i < files.Len(); i++ {
 		name, _ := files.At(i).Filename()

@@ -268,40 +268,54 @@ func validate(r *AuditRecord) error {
 // names it precisely. The encoder checks the same while it copies, so
 // AppendRecord only calls this to explain a refusal.
 func validateTexts(r *AuditRecord) error {
+	return eachText(r, checkText)
+}
+
+// eachText calls check with every text field of r: its name in errors,
+// the attr's index (-1 outside attrs) and its value. It stops at, and
+// returns, the first error. The one list of a record's texts: a field the
+// schema adds is added here.
+func eachText(r *AuditRecord, check func(field string, i int, s string) error) error {
 	texts := [...]struct{ name, s string }{
 		{"writerId", r.WriterID}, {"stream", r.Stream}, {"reason", r.Reason},
 		{"actor.capId", r.Actor.CapID}, {"actor.keyFpr", r.Actor.KeyFpr}, {"actor.passportId", r.Actor.PassportID},
 		{"subject.contentId", r.Subject.ContentID}, {"subject.ledgerTxid", r.Subject.LedgerTxid}, {"subject.name", r.Subject.Name},
 	}
 	for _, t := range texts {
-		if err := checkText(t.name, -1, t.s); err != nil {
+		if err := check(t.name, -1, t.s); err != nil {
 			return err
 		}
 	}
 	for i := range r.Attrs {
 		a := &r.Attrs[i]
-		if err := checkText("attrs.key", i, a.Key); err != nil {
+		if err := check("attrs.key", i, a.Key); err != nil {
 			return err
 		}
-		if err := checkText("attrs.value", i, a.Value); err != nil {
+		if err := check("attrs.value", i, a.Value); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
+// textField names text field of eachText in errors: "attrs[3].key" for
+// attr i = 3.
+func textField(field string, i int) string {
+	if i < 0 {
+		return field
+	}
+	f, sub, _ := strings.Cut(field, ".")
+	return f + "[" + strconv.Itoa(i) + "]." + sub
+}
+
 func checkText(field string, i int, s string) error {
 	if strings.IndexByte(s, 0) < 0 && utf8.ValidString(s) {
 		return nil
 	}
-	if i >= 0 {
-		f, sub, _ := strings.Cut(field, ".")
-		field = f + "[" + strconv.Itoa(i) + "]." + sub
-	}
 	if strings.IndexByte(s, 0) >= 0 {
-		return &FieldError{Field: field, Reason: "text holds a NUL byte"}
+		return &FieldError{Field: textField(field, i), Reason: "text holds a NUL byte"}
 	}
-	return &FieldError{Field: field, Reason: "text is not valid UTF-8"}
+	return &FieldError{Field: textField(field, i), Reason: "text is not valid UTF-8"}
 }
 
 // AttrsSize returns the attrs size that Limits.MaxAttrs bounds (SPEC.md,

@@ -130,25 +130,12 @@ func (r *AuditRecord) UnmarshalJSON(b []byte) error {
 
 // checkUTF8 names the first text of r that is not valid UTF-8.
 func checkUTF8(r *AuditRecord) error {
-	texts := [...]struct{ name, s string }{
-		{"writerId", r.WriterID}, {"stream", r.Stream}, {"reason", r.Reason},
-		{"actor.capId", r.Actor.CapID}, {"actor.keyFpr", r.Actor.KeyFpr}, {"actor.passportId", r.Actor.PassportID},
-		{"subject.contentId", r.Subject.ContentID}, {"subject.ledgerTxid", r.Subject.LedgerTxid}, {"subject.name", r.Subject.Name},
-	}
-	for _, t := range texts {
-		if !utf8.ValidString(t.s) {
-			return &FieldError{Field: t.name, Reason: "text is not valid UTF-8"}
+	return eachText(r, func(field string, i int, s string) error {
+		if !utf8.ValidString(s) {
+			return &FieldError{Field: textField(field, i), Reason: "text is not valid UTF-8"}
 		}
-	}
-	for i, a := range r.Attrs {
-		if !utf8.ValidString(a.Key) {
-			return &FieldError{Field: "attrs[" + strconv.Itoa(i) + "].key", Reason: "text is not valid UTF-8"}
-		}
-		if !utf8.ValidString(a.Value) {
-			return &FieldError{Field: "attrs[" + strconv.Itoa(i) + "].value", Reason: "text is not valid UTF-8"}
-		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // The field names of each object of the rendering.

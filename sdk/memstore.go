@@ -41,9 +41,10 @@ const DefaultMemStoreBytes = 16 << 20
 // nothing touches disk. Each chain keeps its newest records within a byte
 // bound; older ones are forgotten, oldest first, and Evicted counts them.
 // Record bytes are copied into 64 KiB chunks used as a ring, so a chain at
-// its bound allocates nothing per record. Bytes returned by Put, Get and
-// Iter stay valid until their chunk is reused: copy what must outlive the
-// bound.
+// its bound allocates nothing per record. Bytes returned by Put and Get
+// (so Appended.Record's) alias the ring and are overwritten once their
+// chunk is reused: copy what must outlive the bound. Iter and CopyRange
+// return copies.
 type MemStore struct {
 	mu       sync.RWMutex
 	maxBytes int
@@ -194,8 +195,9 @@ func (m *MemStore) Seal(writer, stream string, seq uint64, id KeyID, sig Signatu
 	return nil
 }
 
-// Iter implements Store. It iterates over a snapshot of the kept records;
-// their bytes stay valid until the store evicts them.
+// Iter implements Store. It iterates over a copy of the records kept when
+// it is called, made under the chain's lock (one allocation of their
+// size): appends and evictions after it never change what it yields.
 func (m *MemStore) Iter(writer, stream string) Iterator {
 	c := m.chain(writer, stream, false)
 	if c == nil {
@@ -203,11 +205,26 @@ func (m *MemStore) Iter(writer, stream string) Iterator {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	recs := make([]Sealed, c.n)
-	for i := range recs {
-		recs[i] = c.recs[(c.head+i)%len(c.recs)]
+	return NewSliceIterator(c.copyLocked(0, c.n))
+}
+
+// copyLocked returns copies of the n kept records from the i-th oldest,
+// their bytes in one arena, so that they outlive the ring's reuse.
+func (c *memChain) copyLocked(i, n int) []Sealed {
+	size := 0
+	for k := range n {
+		size += len(c.recs[(c.head+i+k)%len(c.recs)].Bytes)
 	}
-	return NewSliceIterator(recs)
+	arena := make([]byte, 0, size)
+	out := make([]Sealed, n)
+	for k := range out {
+		r := c.recs[(c.head+i+k)%len(c.recs)]
+		at := len(arena)
+		arena = append(arena, r.Bytes...)
+		r.Bytes = arena[at:len(arena):len(arena)]
+		out[k] = r
+	}
+	return out
 }
 
 // Evicted returns how many records of a chain the bound made the store
@@ -234,19 +251,5 @@ func (m *MemStore) CopyRange(writer, stream string, from, to uint64) ([]Sealed, 
 	if c.n == 0 || from < c.first || to >= c.first+uint64(c.n) {
 		return nil, false
 	}
-	n := int(to - from + 1)
-	size := 0
-	for i := 0; i < n; i++ {
-		size += len(c.recs[(c.head+int(from-c.first)+i)%len(c.recs)].Bytes)
-	}
-	arena := make([]byte, 0, size)
-	out := make([]Sealed, n)
-	for i := range out {
-		r := c.recs[(c.head+int(from-c.first)+i)%len(c.recs)]
-		at := len(arena)
-		arena = append(arena, r.Bytes...)
-		r.Bytes = arena[at:len(arena):len(arena)]
-		out[i] = r
-	}
-	return out, true
+	return c.copyLocked(int(from-c.first), int(to-from+1)), true
 }

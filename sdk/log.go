@@ -355,8 +355,10 @@ func (l *Log) Head(writer, stream string) (h Head, ok bool) {
 // Dedupe compares everything but seq and prev, tsMs included, so retries
 // must carry the event's own tsMs. The original is read from the store's
 // RAM (a MemStore, or a durable log's cache): a record it no longer keeps
-// there is not deduped against, so its byte bound must hold the window
-// (the default 16 MiB holds 4,096 records of the 4 KiB default maximum).
+// there is not deduped against (a retry of it is appended again, as a new
+// record), so its bound must hold the window
+// (the default 16 MiB holds 3,952 records of the 4 KiB default maximum, a
+// record's Sealed counted with its bytes).
 //
 // Once the log has failed (a Pending.Wait failed: see there), Append
 // returns that error, but for a retry of a record known to be durable: one

@@ -2,6 +2,7 @@ package sdk
 
 import (
 	"fmt"
+	"reflect"
 	"sync"
 )
 
@@ -38,10 +39,17 @@ type Ticket uint64
 const DefaultMemStoreBytes = 16 << 20
 
 // MemStore is the Micronode store: records live in RAM only (amnesia) and
-// nothing touches disk. Each chain keeps its newest records within a byte
-// bound; older ones are forgotten, oldest first, and Evicted counts them.
-// Record bytes are copied into 64 KiB chunks used as a ring, so a chain at
-// its bound allocates nothing per record. Bytes returned by Put and Get
+// nothing touches disk. Each chain keeps its newest records within a
+// memory bound; older ones are forgotten, whole records oldest first, and
+// Evicted counts them. The bound counts what the chain holds: its record
+// bytes, copied into 64 KiB chunks used as a ring, and the ring of its
+// records' Sealed values (hash, signature: 136 bytes each, as much as a
+// minimal record's bytes), so a chain of small records keeps fewer of
+// them. A chain at its bound allocates nothing per record. The bound is
+// per chain and the store keeps every chain it is given: its memory is up
+// to the number of chains times the bound (and a Log adds, per chain, its
+// dedupe window and a record buffer), so a host with many streams sizes
+// the bound for all of them. Bytes returned by Put and Get
 // (so Appended.Record's) alias the ring and are overwritten once their
 // chunk is reused: copy what must outlive the bound. Iter and CopyRange
 // return copies.
@@ -61,16 +69,35 @@ type memChain struct {
 	chunks  [][]byte // ring of chunk slots, filled in order
 	perSlot []int    // how many kept records each chunk slot holds
 	cur     int      // slot being filled
+	old     int      // slot where the oldest kept record may be: no older slot holds one
+	wrapped bool     // every slot is in use: the oldest is reused
+	max     int      // the store's bound
 	evicted uint64
 }
 
-// NewMemStore returns a MemStore keeping at most maxBytesPerChain bytes of
-// records per chain (DefaultMemStoreBytes if 0; at least two 64 KiB chunks).
+// used is the memory the chain holds: its chunks and its ring of records.
+func (c *memChain) used() int { return len(c.chunks)*memChunk + len(c.recs)*memRecSize }
+
+// memRecSize is what a kept record costs beside its bytes: its Sealed.
+var memRecSize = int(reflect.TypeFor[Sealed]().Size())
+
+// memMinRecs is the least size of a chain's ring of records.
+const memMinRecs = 64
+
+// MemStoreMinBytes is the least bound of a MemStore per chain: two 64 KiB
+// chunks and the Sealed values of 64 records.
+var MemStoreMinBytes = 2*memChunk + memMinRecs*memRecSize
+
+// NewMemStore returns a MemStore holding at most maxBytesPerChain bytes
+// per chain, record bytes and Sealed values together
+// (DefaultMemStoreBytes if 0; at least MemStoreMinBytes). While a chain's
+// ring of records grows, the ring it replaces stays until the garbage
+// collector frees it.
 func NewMemStore(maxBytesPerChain int) *MemStore {
 	if maxBytesPerChain <= 0 {
 		maxBytesPerChain = DefaultMemStoreBytes
 	}
-	return &MemStore{maxBytes: max(maxBytesPerChain, 2*memChunk), chains: map[string]map[string]*memChain{}}
+	return &MemStore{maxBytes: max(maxBytesPerChain, MemStoreMinBytes), chains: map[string]map[string]*memChain{}}
 }
 
 func (m *MemStore) chain(writer, stream string, create bool) *memChain {
@@ -89,7 +116,7 @@ func (m *MemStore) chain(writer, stream string, create bool) *memChain {
 	}
 	if c = w[stream]; c == nil {
 		slots := m.maxBytes / memChunk
-		c = &memChain{chunks: make([][]byte, 0, slots), perSlot: make([]int, slots)}
+		c = &memChain{chunks: make([][]byte, 0, slots), perSlot: make([]int, slots), max: m.maxBytes}
 		w[stream] = c
 	}
 	return c
@@ -122,8 +149,8 @@ func (m *MemStore) put(writer, stream string, seq uint64, rec Sealed) (Sealed, e
 	buf = append(buf, rec.Bytes...)
 	c.chunks[c.cur] = buf
 	rec.Bytes = buf[at:len(buf):len(buf)]
-	if c.n == len(c.recs) {
-		c.grow()
+	if c.n == len(c.recs) && !c.grow() {
+		c.evictOldest()
 	}
 	c.recs[(c.head+c.n)%len(c.recs)] = rec
 	c.perSlot[c.cur]++
@@ -134,14 +161,16 @@ func (m *MemStore) put(writer, stream string, seq uint64, rec Sealed) (Sealed, e
 	return rec, nil
 }
 
-// nextChunk moves to the next chunk slot: a new chunk while under the
-// bound, else the oldest slot, whose records are forgotten first.
+// nextChunk moves to the next chunk slot: a new chunk while the bound has
+// room for it (two always fit), else the oldest slot, whose records are
+// forgotten first.
 func (c *memChain) nextChunk() {
-	if len(c.chunks) < cap(c.chunks) {
+	if !c.wrapped && len(c.chunks) < cap(c.chunks) && (len(c.chunks) < 2 || c.used()+memChunk <= c.max) {
 		c.chunks = append(c.chunks, make([]byte, 0, memChunk))
 		c.cur = len(c.chunks) - 1
 		return
 	}
+	c.wrapped = true
 	c.cur = (c.cur + 1) % len(c.chunks)
 	// The slot to reuse holds the oldest kept records, since slots are
 	// filled and reused in ring order: forget them in O(1). (Clearing
@@ -155,15 +184,35 @@ func (c *memChain) nextChunk() {
 	c.evicted += uint64(k)
 	c.perSlot[c.cur] = 0
 	c.chunks[c.cur] = c.chunks[c.cur][:0]
+	c.old = (c.cur + 1) % len(c.chunks)
 }
 
-func (c *memChain) grow() {
-	size := max(64, 2*len(c.recs))
+// evictOldest forgets the oldest kept record, when the ring of records
+// cannot grow: its chunk bytes stay until the chunk is reused.
+func (c *memChain) evictOldest() {
+	for c.perSlot[c.old] == 0 {
+		c.old = (c.old + 1) % len(c.chunks)
+	}
+	c.perSlot[c.old]--
+	c.head = (c.head + 1) % len(c.recs)
+	c.n--
+	c.first++
+	c.evicted++
+}
+
+// grow doubles the ring of records, or grows it as far as the bound
+// leaves room beside the chunks (two at least); false if it cannot grow.
+func (c *memChain) grow() bool {
+	size := min(max(memMinRecs, 2*len(c.recs)), (c.max-max(len(c.chunks), 2)*memChunk)/memRecSize)
+	if size <= len(c.recs) {
+		return false
+	}
 	recs := make([]Sealed, size)
 	for i := 0; i < c.n; i++ {
 		recs[i] = c.recs[(c.head+i)%len(c.recs)]
 	}
 	c.recs, c.head = recs, 0
+	return true
 }
 
 // Get implements Store.

@@ -2,6 +2,9 @@ package sdk_test
 
 import (
 	"bytes"
+	"fmt"
+	"reflect"
+	"runtime"
 	"testing"
 
 	"github.com/rustyonions/ron-audit-go/canonical"
@@ -41,5 +44,82 @@ func TestMemStoreIterSurvivesEviction(t *testing.T) {
 	}
 	if n == 0 {
 		t.Fatal("empty snapshot")
+	}
+}
+
+// The bound is on memory, not only record bytes: each kept record also
+// costs its Sealed (hash, signature, slice header), as much as a minimal
+// record's bytes, so a chain of small records must keep fewer of them.
+func TestMemStoreBoundCountsRecords(t *testing.T) {
+	recSize := int(reflect.TypeFor[sdk.Sealed]().Size())
+	for _, bound := range []int{1 << 20, 4 << 20} {
+		for _, size := range []int{1, 136, 300, 4096, 65536} {
+			t.Run(fmt.Sprintf("bound %d size %d", bound, size), func(t *testing.T) {
+				m := sdk.NewMemStore(bound)
+				total := uint64(3*bound/size + 1000)
+				total = min(total, 300000)
+				var before, after runtime.MemStats
+				runtime.GC()
+				runtime.ReadMemStats(&before)
+				rec := memRecord(1, size)
+				for seq := uint64(1); seq <= total; seq++ {
+					if _, _, err := m.Put("w", "s", seq, rec); err != nil {
+						t.Fatal(err)
+					}
+				}
+				runtime.GC()
+				runtime.ReadMemStats(&after)
+				evicted, first := m.Evicted("w", "s")
+				kept := total - evicted
+				if used := int(kept) * (size + recSize); used > bound {
+					t.Errorf("keeps %d records: %d bytes with their Sealed, over the bound of %d", kept, used, bound)
+				}
+				// Heap, with slack for allocator rounding and the test.
+				if grew := int64(after.HeapAlloc) - int64(before.HeapAlloc); grew > int64(bound)+128<<10 {
+					t.Errorf("heap grew by %d bytes, bound %d", grew, bound)
+				}
+				if evicted == 0 || first != evicted+1 {
+					t.Fatalf("evicted %d, first kept %d", evicted, first)
+				}
+				if _, ok := m.Get("w", "s", total); !ok {
+					t.Error("newest record not kept")
+				}
+				runtime.KeepAlive(m)
+			})
+		}
+	}
+}
+
+// Records of mixed sizes, 1 byte to the 64 KiB maximum: whatever the store
+// forgets, it forgets whole records from the oldest, Evicted says exactly
+// which, and every record it keeps reads back as it was put.
+func TestMemStoreMixedSizes(t *testing.T) {
+	recSize := int(reflect.TypeFor[sdk.Sealed]().Size())
+	sizes := []int{1, 136, 65536, 300, 4096, 17, 40000, 136, 136, 1000}
+	size := func(seq uint64) int { return sizes[(seq*7+seq/13)%uint64(len(sizes))] }
+	const bound = 1 << 20
+	m := sdk.NewMemStore(bound)
+	for seq := uint64(1); seq <= 3000; seq++ {
+		if _, _, err := m.Put("w", "s", seq, memRecord(seq, size(seq))); err != nil {
+			t.Fatal(err)
+		}
+		evicted, first := m.Evicted("w", "s")
+		if first != evicted+1 {
+			t.Fatalf("after seq %d: evicted %d, first kept %d", seq, evicted, first)
+		}
+		if _, ok := m.Get("w", "s", first-1); ok && first > 1 {
+			t.Fatalf("after seq %d: evicted seq %d still kept", seq, first-1)
+		}
+		used := 0
+		for k := first; k <= seq; k++ {
+			r, ok := m.Get("w", "s", k)
+			if !ok || !bytes.Equal(r.Bytes, memRecord(k, size(k)).Bytes) {
+				t.Fatalf("after seq %d: record %d of %d..%d is not as put (kept %v)", seq, k, first, seq, ok)
+			}
+			used += len(r.Bytes) + recSize
+		}
+		if used > bound {
+			t.Fatalf("after seq %d: %d bytes kept", seq, used)
+		}
 	}
 }

@@ -84,6 +84,9 @@ var (
 	ErrSign = errors.New("sdk: signing failed")
 	// ErrStore: the store failed to keep the record.
 	ErrStore = errors.New("sdk: store failed")
+	// ErrEvicted: the records asked for are older than the oldest a
+	// MemStore still keeps: its bound made it forget them (with ErrStore).
+	ErrEvicted = errors.New("sdk: records evicted from the store")
 	// ErrConfig: the configuration is invalid.
 	ErrConfig = errors.New("sdk: invalid configuration")
 	// ErrEmitting: Append, AppendPending and RotateKey refuse to run while

@@ -729,7 +729,8 @@ func (l *Log) SealAll() error {
 
 // Records returns copies of records from..to (inclusive) of a chain: from
 // the store's RAM if it still keeps them, else read through Store().Iter.
-// Exporters use it.
+// Exporters use it. On a MemStore that evicted some of them it fails with
+// ErrEvicted (and ErrStore), naming the range and the oldest seq kept.
 func (l *Log) Records(writer, stream string, from, to uint64) ([]Sealed, error) {
 	type copier interface {
 		CopyRange(writer, stream string, from, to uint64) ([]Sealed, bool)
@@ -737,6 +738,12 @@ func (l *Log) Records(writer, stream string, from, to uint64) ([]Sealed, error) 
 	if c, ok := l.cfg.Store.(copier); ok {
 		if recs, ok := c.CopyRange(writer, stream, from, to); ok {
 			return recs, nil
+		}
+	}
+	if m, ok := l.cfg.Store.(*MemStore); ok {
+		// Its Iter holds no more than CopyRange found.
+		if evicted, first := m.Evicted(writer, stream); evicted > 0 && from < first {
+			return nil, fmt.Errorf("%w: %w: %s/%s records %d..%d: the oldest kept is seq %d", ErrStore, ErrEvicted, writer, stream, from, to, first)
 		}
 	}
 	var out []Sealed

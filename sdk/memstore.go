@@ -236,6 +236,9 @@ func (m *MemStore) Seal(writer, stream string, seq uint64, id KeyID, sig Signatu
 		c.mu.Lock()
 		defer c.mu.Unlock()
 	}
+	if c != nil && c.evicted > 0 && seq < c.first {
+		return fmt.Errorf("%w: %w: %s/%s seq %d to seal: the oldest kept is seq %d", ErrStore, ErrEvicted, writer, stream, seq, c.first)
+	}
 	if c == nil || c.n == 0 || seq < c.first || seq >= c.first+uint64(c.n) {
 		return fmt.Errorf("%w: no record %s/%s seq %d to seal", ErrStore, writer, stream, seq)
 	}

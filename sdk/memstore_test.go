@@ -2,9 +2,11 @@ package sdk_test
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"reflect"
 	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/rustyonions/ron-audit-go/canonical"
@@ -121,5 +123,37 @@ func TestMemStoreMixedSizes(t *testing.T) {
 		if used > bound {
 			t.Fatalf("after seq %d: %d bytes kept", seq, used)
 		}
+	}
+}
+
+// Records of a range the MemStore partly evicted fails with ErrEvicted
+// (and ErrStore), naming the range and the first record still kept;
+// MemStore.Seal of an evicted record says so too.
+func TestRecordsEvictedRange(t *testing.T) {
+	store := sdk.NewMemStore(256 << 10)
+	l := coreLog(t, sdk.Config{Store: store})
+	as := coreAppend(t, l, 3000)
+	w, s := as[0].Head.WriterID, as[0].Head.Stream
+	_, first := store.Evicted(w, s)
+	if first <= 1 {
+		t.Fatalf("nothing evicted (first kept %d)", first)
+	}
+	_, err := l.Records(w, s, first-1, 3000)
+	if !errors.Is(err, sdk.ErrEvicted) || !errors.Is(err, sdk.ErrStore) {
+		t.Fatalf("Records across the evicted boundary: %v", err)
+	}
+	for _, want := range []string{fmt.Sprintf("%d..3000", first-1), fmt.Sprintf("seq %d", first)} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not name %q", err, want)
+		}
+	}
+	if recs, err := l.Records(w, s, first, 3000); err != nil || len(recs) != int(3001-first) {
+		t.Fatalf("kept range: %d records, %v", len(recs), err)
+	}
+	if err := store.Seal(w, s, 1, sdk.KeyID{}, sdk.Signature{}); !errors.Is(err, sdk.ErrEvicted) {
+		t.Fatalf("Seal of an evicted record: %v", err)
+	}
+	if err := store.Seal(w, s, 3001, sdk.KeyID{}, sdk.Signature{}); err == nil || errors.Is(err, sdk.ErrEvicted) {
+		t.Fatalf("Seal of a record never put: %v", err)
 	}
 }

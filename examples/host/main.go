@@ -316,7 +316,7 @@ func verifyChain(log *sdk.Log, h sdk.Head, from *sdk.Result) (sdk.Result, error)
 	}
 	recs, err := log.Records(h.WriterID, h.Stream, first, h.Seq)
 	if err != nil {
-		if micronode {
+		if errors.Is(err, sdk.ErrEvicted) {
 			err = nil // evicted meanwhile: next round
 		}
 		return sdk.Result{}, err

@@ -157,3 +157,60 @@ func TestRecordsEvictedRange(t *testing.T) {
 		t.Fatalf("Seal of a record never put: %v", err)
 	}
 }
+
+// Iter and CopyRange beside appends that evict (run with -race): what
+// they return is never torn nor overwritten later.
+func TestMemStoreReadersBesideEviction(t *testing.T) {
+	m := sdk.NewMemStore(sdk.MemStoreMinBytes)
+	const total = 20000
+	done := make(chan struct{})
+	errs := make(chan error, 2)
+	go func() {
+		defer close(done)
+		for seq := uint64(1); seq <= total; seq++ {
+			if _, _, err := m.Put("w", "s", seq, memRecord(seq, 100+int(seq%700))); err != nil {
+				errs <- err
+				return
+			}
+		}
+	}()
+	var held [][]sdk.Sealed
+	check := func(recs []sdk.Sealed) error {
+		for i, r := range recs {
+			if err := sdk.VerifyHash(r); err != nil {
+				return fmt.Errorf("record %d of %d: %w", i, len(recs), err)
+			}
+		}
+		return nil
+	}
+	for running := true; running; {
+		select {
+		case <-done:
+			running = false
+		default:
+		}
+		var recs []sdk.Sealed
+		for it := m.Iter("w", "s"); it.Next(); {
+			recs = append(recs, it.Entry())
+		}
+		if err := check(recs); err != nil {
+			t.Fatalf("Iter: %v", err)
+		}
+		if _, first := m.Evicted("w", "s"); first > 0 {
+			if cp, ok := m.CopyRange("w", "s", first, first+10); ok {
+				recs = cp
+			}
+		}
+		held = append(held, recs)
+	}
+	select {
+	case err := <-errs:
+		t.Fatal(err)
+	default:
+	}
+	for _, recs := range held { // after every chunk was reused many times
+		if err := check(recs); err != nil {
+			t.Fatalf("held copy: %v", err)
+		}
+	}
+}

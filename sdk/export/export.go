@@ -119,7 +119,10 @@ func (e *Exporter) Export(dir, writer, stream string, prev *State) (*Bundle, err
 
 // ExportTree is Export for a caller that keeps the chain's tree itself
 // (a checkpoint.Keeper's Tree, say): tree covers the chain's records
-// 1..tree.Size() and recs are the records prev.Size+1 .. tree.Size().
+// 1..tree.Size() and recs are the records prev.Size+1 .. prev.Size+len(recs)
+// (at most tree.Size()). Records that are not the tree's leaves at those
+// seqs, or more than it holds, are refused (*Error ReasonRecord, at the
+// first seq that differs) before anything is signed or written.
 func (e *Exporter) ExportTree(tree *checkpoint.Tree, writer, stream string, recs []sdk.Sealed, prev *State) (*Bundle, error) {
 	return e.exportTree(time.Now(), tree, writer, stream, recs, prev)
 }
@@ -164,7 +167,11 @@ func (e *Exporter) build(tree *checkpoint.Tree, origin, writer string, recs []sd
 			Expected: fmt.Sprintf("at least %d records of %s", m, origin), Got: fmt.Sprintf("%d", tree.Size())}
 	}
 	if size > tree.Size() {
-		return nil, fmt.Errorf("export: %d records after size %d, the tree has %d", len(recs), m, tree.Size())
+		return nil, &Error{Reason: ReasonRecord, Seq: uint64(tree.Size()) + 1, Detail: "more records given than the tree holds",
+			Expected: fmt.Sprintf("at most %d records of %s after size %d", tree.Size()-m, origin, m), Got: fmt.Sprintf("%d", len(recs))}
+	}
+	if err := sameLeaves(tree, origin, m, recs); err != nil {
+		return nil, err
 	}
 	if m > 0 {
 		root, err := tree.RootAt(m)
@@ -212,6 +219,31 @@ func (e *Exporter) build(tree *checkpoint.Tree, origin, writer string, recs []sd
 	}
 	return &Bundle{Origin: origin, Size: size, Note: msg, PrevSize: m, PrevNote: prevNote,
 		Proof: proof, Range: rng, Records: recs}, nil
+}
+
+// sameLeaves checks that recs are the tree's records m+1..m+len(recs):
+// a checkpoint of the tree signed over other records (a slice off by one,
+// another chain's) would be written, durably, as a bundle no verifier
+// accepts, and the next export would build on it.
+func sameLeaves(tree *checkpoint.Tree, origin string, m int64, recs []sdk.Sealed) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	idx := make([]int64, len(recs))
+	for i := range idx {
+		idx[i] = tlog.StoredHashIndex(0, m+int64(i))
+	}
+	leaves, err := tree.ReadHashes(idx)
+	if err != nil {
+		return err
+	}
+	for i := range recs {
+		if got := leafHash(recs[i].Hash); got != leaves[i] {
+			return &Error{Reason: ReasonRecord, Seq: uint64(m) + 1 + uint64(i), Detail: "the record given is not the tree's record at this seq of " + origin,
+				Expected: "leaf " + b64(leaves[i]), Got: "leaf " + b64(got)}
+		}
+	}
+	return nil
 }
 
 // firstLines returns the first three lines of a note, for messages.

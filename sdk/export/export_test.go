@@ -509,3 +509,69 @@ func TestFileSinkNames(t *testing.T) {
 		t.Fatal(got)
 	}
 }
+
+// ExportTree given records that are not the tree's (off by one, another
+// chain's) or more than it holds writes nothing: a signed checkpoint over
+// other records would be a bundle no verifier accepts, stored durably.
+func TestExportTreeRefusesRecordsNotTheTrees(t *testing.T) {
+	signer := newSigner(t, 8)
+	recs := genRecords(t, signer, 6, plain)
+	other := genRecords(t, signer, 6, func(int) string { return "another history" })
+	sink := &memSink{}
+	e := &Exporter{Sink: sink, Signer: signer}
+	e1 := wantReason(t, func() error { _, err := e.ExportTree(treeOf(recs), testWriter, testStream, other, nil); return err }(), ErrRecord, "other records")
+	b, err := e.ExportTree(treeOf(recs[:3]), testWriter, testStream, recs[:3], nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e2 := wantReason(t, func() error {
+		_, err := e.ExportTree(treeOf(recs), testWriter, testStream, recs[2:5], b.State())
+		return err
+	}(), ErrRecord, "records off by one")
+	e3 := wantReason(t, func() error { _, err := e.ExportTree(treeOf(recs[:3]), testWriter, testStream, recs, nil); return err }(), ErrRecord, "past the tree")
+	if e1.Seq != 1 || e2.Seq != 4 || e3.Seq != 4 {
+		t.Fatalf("seqs %d %d %d, want 1 4 4", e1.Seq, e2.Seq, e3.Seq)
+	}
+	if len(sink.data) != 1 {
+		t.Fatalf("%d bundles written, want the one good one", len(sink.data))
+	}
+}
+
+// A FileSink refuses a bundle holding records a bundle there holds already
+// (an export from a stale previous state): the directory would not verify
+// as a sequence.
+func TestFileSinkRefusesOverlap(t *testing.T) {
+	signer := newSigner(t, 9)
+	vs, keys := verifiersOf(signer)
+	recs := genRecords(t, signer, 8, plain)
+	sink := &FileSink{Dir: t.TempDir()}
+	e := &Exporter{Sink: sink, Signer: signer}
+	b, err := e.ExportTree(treeOf(recs[:3]), testWriter, testStream, recs[:3], nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.ExportTree(treeOf(recs[:5]), testWriter, testStream, recs[:5], nil); !errors.Is(err, ErrBundleExists) ||
+		!strings.Contains(err.Error(), "00000000000000000001-00000000000000000003.bundle") {
+		t.Fatalf("1..5 over 1..3: %v, want ErrBundleExists naming 1..3", err)
+	}
+	if _, err := sink.Prev(testWriter, testStream); err != nil { // the cached path too
+		t.Fatal(err)
+	}
+	b2, err := e.ExportTree(treeOf(recs[:6]), testWriter, testStream, recs[3:6], b.State())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.ExportTree(treeOf(recs[:8]), testWriter, testStream, recs[3:8], b.State()); !errors.Is(err, ErrBundleExists) {
+		t.Fatalf("4..8 over 4..6: %v, want ErrBundleExists", err)
+	}
+	if _, err := e.ExportTree(treeOf(recs[:8]), testWriter, testStream, recs[6:8], b2.State()); err != nil {
+		t.Fatalf("7..8: %v", err)
+	}
+	paths, _ := sink.Bundles(b.Origin)
+	if len(paths) != 3 {
+		t.Fatalf("%d bundles: %v", len(paths), paths)
+	}
+	if _, err := VerifyDir(filepath.Dir(paths[0]), vs, keys, nil); err != nil {
+		t.Fatal(err)
+	}
+}

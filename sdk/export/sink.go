@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -28,7 +29,10 @@ type Sink interface {
 // directory. Directories are created with mode 0700, and
 // each new one's parent is fsynced. A bundle that already exists is not
 // overwritten (ErrBundleExists), even one another writer creates while
-// this one writes. Dir must be on a file system with hard links (every
+// this one writes; nor is a bundle written whose seqs overlap those of a
+// bundle of the chain there (ErrBundleExists naming that file: an export
+// from a stale previous state), checked before the write, so two writers
+// racing with different ranges are not excluded. Dir must be on a file system with hard links (every
 // local Linux file system, NFS; not FAT or some network shares, where
 // WriteBundle fails with the link's error and writes nothing).
 type FileSink struct {
@@ -60,6 +64,11 @@ func (s *FileSink) WriteBundle(name string, data []byte) error {
 	if _, err := os.Lstat(path); err == nil {
 		return fmt.Errorf("%w: %s", ErrBundleExists, path)
 	}
+	if other, err := s.overlapping(dir, filepath.Base(path)); err != nil {
+		return err
+	} else if other != "" {
+		return fmt.Errorf("%w: %s holds records of %s", ErrBundleExists, other, path)
+	}
 	before, _ := os.Stat(dir)
 	// WriteFileNew, not a rename: a bundle another writer put there since
 	// the check above (ronaudit export beside a running Auto) is evidence
@@ -83,6 +92,48 @@ func (s *FileSink) WriteBundle(name string, data []byte) error {
 	}
 	s.newest[dir] = newestBundle{mtime: after.ModTime(), state: b.State()}
 	return nil
+}
+
+// overlapping returns the path of a bundle in dir that holds records of
+// the bundle named base, "" if none (or base is not a bundle name): an
+// export from a stale previous state (the same records twice, or a range
+// overlapping the last one) would leave a directory no verifier reads as
+// a sequence. The newest bundle Prev or WriteBundle saw answers without a
+// listing while the directory is unchanged.
+func (s *FileSink) overlapping(dir, base string) (string, error) {
+	first, last, ok := parseBundleName(base)
+	if !ok {
+		return "", nil
+	}
+	if fi, err := os.Stat(dir); err == nil {
+		s.mu.Lock()
+		known, ok := s.newest[dir]
+		s.mu.Unlock()
+		if ok && known.mtime.Equal(fi.ModTime()) && (known.state == nil || uint64(known.state.Size) < first) {
+			return "", nil
+		}
+	}
+	paths, err := ListDir(dir)
+	if err != nil {
+		return "", err
+	}
+	for _, p := range paths {
+		if f, l, ok := parseBundleName(filepath.Base(p)); ok && f <= last && l >= first {
+			return p, nil
+		}
+	}
+	return "", nil
+}
+
+// parseBundleName returns the seqs of a file name BundleName gives.
+func parseBundleName(base string) (first, last uint64, ok bool) {
+	a, b, ok := strings.Cut(strings.TrimSuffix(base, ".bundle"), "-")
+	if !ok || len(a) != 20 || len(b) != 20 || !strings.HasSuffix(base, ".bundle") {
+		return 0, 0, false
+	}
+	first, err1 := strconv.ParseUint(a, 10, 64)
+	last, err2 := strconv.ParseUint(b, 10, 64)
+	return first, last, err1 == nil && err2 == nil && first <= last
 }
 
 // path maps a bundle name to a file path under Dir, refusing names that

@@ -65,12 +65,16 @@ var reasonErrs = map[Reason]error{
 
 // Error is every verification error of this package. Bundle names the
 // bundle (its file name, or "#i" for the i-th of a sequence; empty for a
-// single bundle given as bytes); Seq the record concerned, 0 if none;
+// single bundle given as bytes); Origin the chain, as its checkpoint
+// origin line (the bundle's; for a bundle whose bytes fail before its
+// origin is read, the sequence's so far, else empty); Seq the
+// record concerned, 0 if none;
 // Expected and Got what was expected and found, when they say more than
 // Reason; Err the underlying error (a *checkpoint.Error, a
 // *sdk.VerifyError), reachable with errors.Is and errors.As.
 type Error struct {
 	Bundle   string
+	Origin   string
 	Reason   Reason
 	Seq      uint64
 	Detail   string
@@ -83,6 +87,9 @@ func (e *Error) Error() string {
 	s := "export: " + string(e.Reason)
 	if e.Bundle != "" {
 		s += ": bundle " + e.Bundle
+	}
+	if e.Origin != "" {
+		s += ": chain " + e.Origin
 	}
 	if e.Seq != 0 {
 		s += ": seq " + strconv.FormatUint(e.Seq, 10)

@@ -163,11 +163,11 @@ func (e *Exporter) build(tree *checkpoint.Tree, origin, writer string, recs []sd
 	// Freeze the size: the tree may grow while we work.
 	size := m + int64(len(recs))
 	if tree.Size() < m {
-		return nil, &Error{Reason: ReasonTruncated, Detail: "the log has fewer records than the previous export (cut or rolled back)",
+		return nil, &Error{Origin: origin, Reason: ReasonTruncated, Detail: "the log has fewer records than the previous export (cut or rolled back)",
 			Expected: fmt.Sprintf("at least %d records of %s", m, origin), Got: fmt.Sprintf("%d", tree.Size())}
 	}
 	if size > tree.Size() {
-		return nil, &Error{Reason: ReasonRecord, Seq: uint64(tree.Size()) + 1, Detail: "more records given than the tree holds",
+		return nil, &Error{Origin: origin, Reason: ReasonRecord, Seq: uint64(tree.Size()) + 1, Detail: "more records given than the tree holds",
 			Expected: fmt.Sprintf("at most %d records of %s after size %d", tree.Size()-m, origin, m), Got: fmt.Sprintf("%d", len(recs))}
 	}
 	if err := sameLeaves(tree, origin, m, recs); err != nil {
@@ -181,12 +181,12 @@ func (e *Exporter) build(tree *checkpoint.Tree, origin, writer string, recs []sd
 		// The previous note's text must be this tree's checkpoint at m:
 		// otherwise the log no longer extends the previous export.
 		if text := checkpoint.Text(origin, m, root); !bytes.HasPrefix(prevNote, []byte(text+"\n")) {
-			return nil, &Error{Reason: ReasonFork, Seq: uint64(m), Detail: "the log's first records no longer hash to the previous export's checkpoint",
+			return nil, &Error{Origin: origin, Reason: ReasonFork, Seq: uint64(m), Detail: "the log's first records no longer hash to the previous export's checkpoint",
 				Expected: firstLines(prevNote), Got: firstLines([]byte(text))}
 		}
 		if len(recs) > 0 {
 			if v, err := canonical.OpenAuditRecord(recs[0].Bytes); err == nil && !bytes.Equal(v.Prev(), prev.LastHash[:]) && prev.LastHash != (canonical.Hash{}) {
-				return nil, &Error{Reason: ReasonFork, Seq: uint64(m) + 1, Detail: "the first new record does not link to the previous export's last record",
+				return nil, &Error{Origin: origin, Reason: ReasonFork, Seq: uint64(m) + 1, Detail: "the first new record does not link to the previous export's last record",
 					Expected: prev.LastHash.String(), Got: fmt.Sprintf("%x", v.Prev())}
 			}
 		}
@@ -239,7 +239,7 @@ func sameLeaves(tree *checkpoint.Tree, origin string, m int64, recs []sdk.Sealed
 	}
 	for i := range recs {
 		if got := leafHash(recs[i].Hash); got != leaves[i] {
-			return &Error{Reason: ReasonRecord, Seq: uint64(m) + 1 + uint64(i), Detail: "the record given is not the tree's record at this seq of " + origin,
+			return &Error{Origin: origin, Reason: ReasonRecord, Seq: uint64(m) + 1 + uint64(i), Detail: "the record given is not the tree's record at this seq of " + origin,
 				Expected: "leaf " + b64(leaves[i]), Got: "leaf " + b64(got)}
 		}
 	}

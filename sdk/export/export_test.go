@@ -575,3 +575,42 @@ func TestFileSinkRefusesOverlap(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Every *Error names the chain once the bundle's origin is read: a
+// verifier of an export directory holds many chains.
+func TestErrorsNameTheChain(t *testing.T) {
+	signer := newSigner(t, 10)
+	vs, keys := verifiersOf(signer)
+	recs := genRecords(t, signer, 7, plain)
+	bs := exportSplits(t, signer, recs, 3, 7)
+	origin := checkpoint.Origin(testWriter, testStream)
+	damaged := bytes.Clone(bs[1])
+	damaged[len(damaged)-1] ^= 1
+	cases := []struct {
+		what string
+		err  error
+	}{
+		{"damaged record", func() error { _, err := VerifyBundle(damaged, vs, keys); return err }()},
+		{"unknown key", func() error { _, err := VerifyBundle(bs[0], KeyVerifiers(newSigner(t, 11).Public()), keys); return err }()},
+		{"gap", func() error { _, err := VerifySequence([]Named{{"a", bs[1]}}, vs, keys, nil); return err }()},
+		{"repeated", func() error { _, err := VerifySequence([]Named{{"a", bs[0]}, {"b", bs[0]}}, vs, keys, nil); return err }()},
+		{"damaged in a sequence", func() error {
+			_, err := VerifySequence([]Named{{"a", bs[0]}, {"b", damaged}}, vs, keys, nil)
+			return err
+		}()},
+		{"export of a cut log", func() error {
+			b, _ := Parse(bs[1])
+			_, err := (&Exporter{Sink: &memSink{}, Signer: signer}).ExportTree(treeOf(recs[:5]), testWriter, testStream, nil, b.State())
+			return err
+		}()},
+	}
+	for _, c := range cases {
+		var e *Error
+		if !errors.As(c.err, &e) {
+			t.Fatalf("%s: %v is not *Error", c.what, c.err)
+		}
+		if e.Origin != origin || !strings.Contains(e.Error(), "chain "+origin) {
+			t.Errorf("%s: %v: Origin %q, want %q named", c.what, c.err, e.Origin, origin)
+		}
+	}
+}

@@ -235,7 +235,13 @@ func (r *reader) hashes(what string) []tlog.Hash {
 // proof (VerifyBundle does). The records' Bytes alias data. Errors are an
 // *Error: ReasonFormat, or ReasonRecord (with Seq) for a record whose
 // CRC-32C or layout fails.
-func Parse(data []byte) (*Bundle, error) {
+func Parse(data []byte) (_ *Bundle, err error) {
+	var origin string // once read and well formed, errors name it
+	defer func() {
+		if e, ok := err.(*Error); ok && e.Origin == "" {
+			e.Origin = origin
+		}
+	}()
 	r := &reader{p: data}
 	magic := r.bytes(len(Magic)+1, "magic")
 	if r.err == nil && (string(magic[:len(Magic)]) != Magic || magic[len(Magic)] != Version) {
@@ -247,6 +253,9 @@ func Parse(data []byte) (*Bundle, error) {
 		r.fail("origin length " + strconv.Itoa(on) + " not in [1, " + strconv.Itoa(maxOrigin) + "]")
 	}
 	b.Origin = string(r.bytes(on, "origin"))
+	if _, _, err := checkpoint.ParseOrigin(b.Origin); err == nil {
+		origin = b.Origin
+	}
 	size := r.u64("tree size")
 	nl := r.u32("checkpoint length")
 	if r.err == nil && (nl == 0 || nl > checkpoint.MaxNoteSize) {

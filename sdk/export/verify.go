@@ -87,16 +87,20 @@ func VerifyBundle(data []byte, verifiers note.Verifiers, keys *sdk.KeySet) (Summ
 	return s, err
 }
 
-func verifyBundle(data []byte, verifiers note.Verifiers, kt *keyTracker) (Summary, *Bundle, error) {
+func verifyBundle(data []byte, verifiers note.Verifiers, kt *keyTracker) (s Summary, _ *Bundle, err error) {
 	b, err := Parse(data)
 	if err != nil {
 		return Summary{}, nil, err
 	}
-	var s Summary
 	s.Origin, s.PrevSize, s.Size, s.Records = b.Origin, b.PrevSize, b.Size, len(b.Records)
 	if s.WriterID, s.Stream, err = checkpoint.ParseOrigin(b.Origin); err != nil {
 		return s, nil, &Error{Reason: ReasonFormat, Detail: "origin", Err: err}
 	}
+	defer func() { // errors name the chain
+		if e, ok := err.(*Error); ok && e.Origin == "" {
+			e.Origin = b.Origin
+		}
+	}()
 	if verifiers == nil {
 		return s, nil, newErr(ReasonBadCheckpoint, 0, "no checkpoint verifiers (public keys) given")
 	}
@@ -426,10 +430,14 @@ func verifySequence(bundles []Named, verifiers note.Verifiers, keys *sdk.KeySet,
 	tree := checkpoint.NewTree()
 	kt := newKeyTracker(keys) // key transitions hold across the bundles
 	var last Summary
+	origin := "" // of the bundle being verified, once it is known
 	named := func(i int, e *Error) error {
 		e.Bundle = bundles[i].Name
 		if e.Bundle == "" {
 			e.Bundle = "#" + strconv.Itoa(i+1)
+		}
+		if e.Origin == "" {
+			e.Origin = origin
 		}
 		return e
 	}
@@ -442,6 +450,7 @@ func verifySequence(bundles []Named, verifiers note.Verifiers, keys *sdk.KeySet,
 			}
 			return out, err
 		}
+		origin = s.Origin
 		if i == 0 {
 			out.Origin = s.Origin
 			if s.PrevSize != 0 {

@@ -625,10 +625,11 @@ def check_trusted(res: ChainResult, chain: rw.Chain, raw: bytes) -> cpk.Checkpoi
 def chain_dirs(directory: Path) -> list[tuple[Path, list[Path]]]:
     """Each directory under ``directory`` (itself included) holding
     ``*.bundle`` files, with its bundles in name order (a FileSink names
-    them <m+1>-<S> in 20 digits, so name order is sequence order)."""
+    them <m+1>-<S> in 20 digits, so name order is sequence order). A name
+    beginning with "." (a FileSink's temporary file) is no bundle."""
     groups: dict[Path, list[Path]] = {}
     for p in sorted(directory.rglob("*.bundle")):
-        if p.is_file():
+        if p.is_file() and not p.name.startswith("."):
             groups.setdefault(p.parent, []).append(p)
     return [(d, sorted(fs, key=lambda p: p.name)) for d, fs in sorted(groups.items())]
 

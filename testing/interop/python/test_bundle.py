@@ -694,3 +694,36 @@ def test_root_and_consistency(cli, keys, multi, tmp_path):
     p.write_bytes(rb.marshal_bundle(b))
     g, o = both(cli, keys, p, ["ops"])
     assert not g.ok and g.label == o.label == "consistency", (g.text, o.text)
+
+
+def test_bundle_of_another_chain_in_a_chain_directory(cli, keys, multi, tmp_path):
+    caps = [c for c in multi.chains() if c.name == "caps"][0]
+    flux = [c for c in multi.chains() if c.name != "caps"][0]
+    files = sorted(caps.glob("*.bundle"))
+    fl = sorted(flux.glob("*.bundle"))
+    # flux's second bundle (4..6) named as caps's third (7..9): same place in
+    # name order, another chain's contents.
+    d = copy_chain(caps, tmp_path / "caps", replace={files[2].name: fl[1].read_bytes()})
+    g, o = both(cli, keys, d, ["ops"])
+    assert not g.ok and g.label == o.label, (g.text, o.text)
+    # flux's first bundle where caps's first belongs.
+    d = copy_chain(caps, tmp_path / "caps2", replace={files[0].name: fl[0].read_bytes()})
+    g, o = both(cli, keys, d, ["ops"])
+    assert not g.ok and g.label == o.label == "format", (g.text, o.text)
+
+
+def test_hidden_files_are_ignored(cli, keys, multi, tmp_path):
+    """FORMAT.md "Files": a FileSink's temporary files begin with "."; a
+    name beginning with "." is no bundle of the directory, for both
+    verifiers, even one ending in .bundle."""
+    caps = [c for c in multi.chains() if c.name == "caps"][0]
+    d = copy_chain(caps, tmp_path / "x" / "caps")
+    (d / ".tmp-123.bundle").write_bytes(b"junk")
+    (d / ".00000000000000000001-00000000000000000003.bundle").write_bytes(b"junk")
+    g, o = both(cli, keys, tmp_path / "x", ["ops"])
+    assert g.ok, (g.text, o.text)
+    # A directory holding only such a file is no chain directory.
+    (tmp_path / "x" / "empty").mkdir()
+    (tmp_path / "x" / "empty" / ".tmp-1.bundle").write_bytes(b"junk")
+    g, o = both(cli, keys, tmp_path / "x", ["ops"])
+    assert g.ok and heads(g.text) == heads(o.text), (g.text, o.text)

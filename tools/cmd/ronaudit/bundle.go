@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/rustyonions/ron-audit-go/sdk"
 	"github.com/rustyonions/ron-audit-go/sdk/checkpoint"
@@ -178,7 +179,10 @@ func verifyBundleCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		if err != nil {
 			return err
 		}
-		if !d.IsDir() && filepath.Ext(p) == ".bundle" && !slices.Contains(dirs, filepath.Dir(p)) {
+		// As export.ListDir: a name beginning with "." is a FileSink's
+		// temporary file, not a bundle (a directory holding only such
+		// files is no chain's).
+		if !d.IsDir() && filepath.Ext(p) == ".bundle" && !strings.HasPrefix(d.Name(), ".") && !slices.Contains(dirs, filepath.Dir(p)) {
 			dirs = append(dirs, filepath.Dir(p))
 		}
 		return nil

@@ -614,3 +614,41 @@ func TestErrorsNameTheChain(t *testing.T) {
 		}
 	}
 }
+
+// A record frame longer than FORMAT.md allows (106 bytes of header and a
+// record of at most canonical.MaxRecordSize) is refused by Parse, as the
+// Python reader refuses it, and never written.
+func TestRecordFrameLimit(t *testing.T) {
+	signer := newSigner(t, 12)
+	recs := genRecords(t, signer, 2, plain)
+	data := exportSplits(t, signer, recs, 2)[0]
+	b, err := Parse(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := b.Records[1]
+	at := len(data) - (frameHead + recordHead + len(last.Bytes))
+	for _, n := range []int{canonical.MaxRecordSize, canonical.MaxRecordSize + 1} {
+		payload := append([]byte{recordType, 0}, make([]byte, 8+64+32)...)
+		payload = append(payload, make([]byte, n)...)
+		frame := binary.LittleEndian.AppendUint32(nil, uint32(len(payload)))
+		frame = binary.LittleEndian.AppendUint32(frame, crc32.Checksum(payload, crc32.MakeTable(crc32.Castagnoli)))
+		bad := append(append(bytes.Clone(data[:at]), frame...), payload...)
+		_, err := Parse(bad)
+		if n <= canonical.MaxRecordSize {
+			if err != nil {
+				t.Fatalf("frame of a %d-byte record: %v", n, err)
+			}
+			continue
+		}
+		if e := wantReason(t, err, ErrRecord, "frame too long"); e.Seq != 2 {
+			t.Fatalf("seq %d", e.Seq)
+		}
+		big := *b
+		big.Records = append([]sdk.Sealed{}, b.Records...)
+		big.Records[1].Bytes = make([]byte, n)
+		if _, err := big.MarshalBinary(); err == nil {
+			t.Fatal("a record of more than MaxRecordSize bytes written")
+		}
+	}
+}

@@ -25,11 +25,11 @@ const Version = 1
 const (
 	maxOrigin   = 1024
 	maxProof    = 255
-	recordHead  = 1 + 1 + 8 + 64 + 32 // type, flags, key id, signature, record hash
-	minCanon    = 8                   // the smallest canonical message (a segment table and a root pointer)
-	maxRecord   = 1 << 20             // payload bytes of one record
-	frameHead   = 4 + 4               // length and CRC-32C of a record
-	recordType  = 1                   // the WAL's record frame type byte
+	recordHead  = 1 + 1 + 8 + 64 + 32                  // type, flags, key id, signature, record hash
+	minCanon    = 8                                    // the smallest canonical message (a segment table and a root pointer)
+	maxRecord   = recordHead + canonical.MaxRecordSize // payload bytes of one record: 65,642 (FORMAT.md)
+	frameHead   = 4 + 4                                // length and CRC-32C of a record
+	recordType  = 1                                    // the WAL's record frame type byte
 	flagsSigned = 1
 )
 

@@ -202,27 +202,9 @@ func (f *failAfter) Sign(msg []byte, sig *sdk.Signature) error {
 // with the old key alone and ends under the new one.
 func TestRotateKeyResumes(t *testing.T) {
 	old, next := rotateSigner(t, "old key"), rotateSigner(t, "next key")
-	dir := filepath.Join(t.TempDir(), "wal")
-	cut := &failAfter{Signer: old}
-	l, _, err := sdk.OpenDurable(dir, sdk.Config{Signer: cut}, sdk.DurableOptions{Keys: sdk.NewKeySet(old.Public())})
-	if err != nil {
-		t.Fatal(err)
-	}
-	streams := []string{"a", "b", "c"}
-	cut.n = len(streams) + 1 // a record per chain, then one transition
-	for i, s := range streams {
-		r := coreRecord(i)
-		r.Stream = s
-		if _, err := l.Append(&r); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, err := l.RotateKey(next); err == nil {
-		t.Fatal("the cut-short rotation succeeded")
-	}
-	l.Close()
+	dir, streams := cutShortRotation(t, old, next, sdk.NewKeySet(old.Public()))
 
-	l, _, err = sdk.OpenDurable(dir, sdk.Config{Signer: old}, sdk.DurableOptions{Keys: sdk.NewKeySet(old.Public())})
+	l, _, err := sdk.OpenDurable(dir, sdk.Config{Signer: old}, sdk.DurableOptions{Keys: sdk.NewKeySet(old.Public())})
 	if err != nil {
 		t.Fatalf("reopen after the cut: %v", err)
 	}
@@ -461,26 +443,8 @@ func TestVerifyResumeKeepsRetirement(t *testing.T) {
 // error says to finish with the old key, and that works.
 func TestRotateKeyCutShortReopenedWithNext(t *testing.T) {
 	old, next := rotateSigner(t, "old key"), rotateSigner(t, "next key")
-	dir := filepath.Join(t.TempDir(), "wal")
-	cut := &failAfter{Signer: old}
 	both := sdk.NewKeySet(old.Public(), next.Public())
-	l, _, err := sdk.OpenDurable(dir, sdk.Config{Signer: cut}, sdk.DurableOptions{Keys: both})
-	if err != nil {
-		t.Fatal(err)
-	}
-	streams := []string{"a", "b", "c"}
-	cut.n = len(streams) + 1 // a record per chain, then one transition
-	for i, s := range streams {
-		r := coreRecord(i)
-		r.Stream = s
-		if _, err := l.Append(&r); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, err := l.RotateKey(next); err == nil {
-		t.Fatal("the cut-short rotation succeeded")
-	}
-	l.Close()
+	dir, streams := cutShortRotation(t, old, next, both)
 
 	appendEach := func(l *sdk.Log, from int) (ok, refused int) {
 		for i, s := range streams {
@@ -503,7 +467,7 @@ func TestRotateKeyCutShortReopenedWithNext(t *testing.T) {
 		}
 		return ok, refused
 	}
-	l, _, err = sdk.OpenDurable(dir, sdk.Config{Signer: next}, sdk.DurableOptions{Keys: both})
+	l, _, err := sdk.OpenDurable(dir, sdk.Config{Signer: next}, sdk.DurableOptions{Keys: both})
 	if err != nil {
 		t.Fatalf("reopen with the new key: %v", err)
 	}
@@ -536,4 +500,32 @@ func TestRotateKeyCutShortReopenedWithNext(t *testing.T) {
 	if err != nil || len(sum.Retired) != 3 || sum.Records != 3+3+1+3 { // records, transitions, one after the cut, one each after
 		t.Fatalf("old key only: %d records, %+v %v", sum.Records, sum.Retired, err)
 	}
+}
+
+// cutShortRotation writes a durable log of three chains (streams a, b, c)
+// signed by old, one record each, then starts RotateKey(next) and cuts it
+// short after the first chain's transition, as a crash would. It returns
+// the log's directory, closed.
+func cutShortRotation(t *testing.T, old, next sdk.Signer, keys *sdk.KeySet) (dir string, streams []string) {
+	t.Helper()
+	dir = filepath.Join(t.TempDir(), "wal")
+	cut := &failAfter{Signer: old}
+	l, _, err := sdk.OpenDurable(dir, sdk.Config{Signer: cut}, sdk.DurableOptions{Keys: keys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	streams = []string{"a", "b", "c"}
+	cut.n = len(streams) + 1 // a record per chain, then one transition
+	for i, s := range streams {
+		r := coreRecord(i)
+		r.Stream = s
+		if _, err := l.Append(&r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := l.RotateKey(next); err == nil {
+		t.Fatal("the cut-short rotation succeeded")
+	}
+	l.Close()
+	return dir, streams
 }

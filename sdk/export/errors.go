@@ -57,6 +57,12 @@ var (
 // after the previous export.
 var ErrNothingToExport = errors.New("export: no new records since the previous export")
 
+// ErrNoBundles is what VerifyDir and VerifyDirTrusted return, wrapped with
+// the directory, for a directory that holds no *.bundle file: nothing was
+// verified (a wrong path, or an exporter that never ran), which is not a
+// verified empty chain.
+var ErrNoBundles = errors.New("export: no *.bundle files")
+
 var reasonErrs = map[Reason]error{
 	ReasonFormat: ErrFormat, ReasonBadCheckpoint: ErrBadCheckpoint, ReasonRecord: ErrRecord,
 	ReasonRoot: ErrRoot, ReasonConsistency: ErrConsistency, ReasonGap: ErrGap,

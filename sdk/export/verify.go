@@ -545,7 +545,7 @@ func readDir(dir string) ([]Named, error) {
 		return nil, err
 	}
 	if len(paths) == 0 {
-		return nil, fmt.Errorf("export: no *.bundle files in %s", dir)
+		return nil, fmt.Errorf("%w in %s", ErrNoBundles, dir)
 	}
 	named := make([]Named, len(paths))
 	for i, p := range paths {

@@ -87,6 +87,9 @@ var (
 	// ErrEvicted: the records asked for are older than the oldest a
 	// MemStore still keeps: its bound made it forget them (with ErrStore).
 	ErrEvicted = errors.New("sdk: records evicted from the store")
+	// ErrRange: an invalid range of seqs (Log.Records with from 0, or to
+	// more than one before from).
+	ErrRange = errors.New("sdk: invalid range of seqs")
 	// ErrConfig: the configuration is invalid.
 	ErrConfig = errors.New("sdk: invalid configuration")
 	// ErrEmitting: Append, AppendPending and RotateKey refuse to run while

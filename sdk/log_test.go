@@ -470,3 +470,25 @@ func TestNewRefusesBadSignerKey(t *testing.T) {
 		t.Fatalf("RotateKey: %v, want ErrConfig", err)
 	}
 }
+
+// TestRecordsRange: an invalid range is ErrRange naming it, not a store
+// failure with a count ("the store has 0 of them"; for from 0 the count
+// was off by one: to-from+1 counted seq 0). The empty range from..from-1
+// stays what it was: no records, no error.
+func TestRecordsRange(t *testing.T) {
+	l := coreLog(t, sdk.Config{})
+	as := coreAppend(t, l, 5)
+	w, s := as[0].Head.WriterID, as[0].Head.Stream
+	for _, r := range [][2]uint64{{0, 3}, {4, 2}, {0, 0}, {9, 1}} {
+		_, err := l.Records(w, s, r[0], r[1])
+		if !errors.Is(err, sdk.ErrRange) || errors.Is(err, sdk.ErrStore) || !strings.Contains(err.Error(), fmt.Sprintf("%d..%d", r[0], r[1])) {
+			t.Errorf("Records %d..%d: %v; want ErrRange naming the range", r[0], r[1], err)
+		}
+	}
+	if recs, err := l.Records(w, s, 2, 2); err != nil || len(recs) != 1 {
+		t.Fatalf("Records 2..2: %d records, %v", len(recs), err)
+	}
+	if recs, err := l.Records(w, s, 6, 5); err != nil || len(recs) != 0 {
+		t.Fatalf("Records 6..5 (empty): %d records, %v", len(recs), err)
+	}
+}

@@ -434,6 +434,12 @@ func verifyProofCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "ronaudit verify-proof: %s is a consistency proof: give the older checkpoint with --old OLDCP\n", fs.Arg(0))
 		return usageErr(stderr, "verify-proof")
 	}
+	if pf.Kind == "inclusion" && *oldPath != "" {
+		// --old would be ignored: the user meant another proof, or
+		// thinks this one checks more than it does.
+		fmt.Fprintf(stderr, "ronaudit verify-proof: %s is an inclusion proof: it is checked against --checkpoint alone; drop --old\n", fs.Arg(0))
+		return usageErr(stderr, "verify-proof")
+	}
 	proof, err := decodeHashes(pf.Proof)
 	if err != nil {
 		return fail(err)

@@ -93,7 +93,8 @@ examples:
 
 Checks an inclusion proof (record seq N is in CP) or a consistency proof
 (CP extends OLDCP) offline, with only public keys. A consistency proof
-needs --old: without it verify-proof exits 2, a usage error. It prints
+needs --old, and an inclusion proof takes none: otherwise verify-proof
+exits 2, a usage error. It prints
 "ok" or "FAIL:" naming the failure (exit 1).
 
 What it trusts: a checkpoint signed by ANY of the --pub keys, at any size.

@@ -205,6 +205,19 @@ func TestVerifyProofNeedsOld(t *testing.T) {
 		!strings.Contains(stderr.String(), "--old OLDCP") || !strings.Contains(stderr.String(), "usage: ronaudit verify-proof") {
 		t.Errorf("%q: exit %d, stdout %q, stderr %q; want exit 2, nothing on stdout, usage naming --old", args, code, stdout.String(), stderr.String())
 	}
+
+	// And --old with an inclusion proof, which would ignore it.
+	incl := `{"kind":"inclusion","origin":"ron-audit/w/s","seq":1,"treeSize":5,"recordHash":"00","proof":[]}`
+	if err := os.WriteFile("incl.json", []byte(incl), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	stdout.Reset()
+	stderr.Reset()
+	args = []string{"verify-proof", "--checkpoint", "cp.note", "--old", "old.note", "--pub", "keys/k.pub", "incl.json"}
+	if code := run(args, strings.NewReader(""), &stdout, &stderr); code != 2 || stdout.Len() != 0 ||
+		!strings.Contains(stderr.String(), "drop --old") {
+		t.Errorf("%q: exit %d, stdout %q, stderr %q; want exit 2, nothing on stdout, a message to drop --old", args, code, stdout.String(), stderr.String())
+	}
 }
 
 func TestUsageErrors(t *testing.T) {

@@ -125,25 +125,15 @@ func writeNewSecret(what string, perms error, path string, b []byte, perm os.Fil
 			Err: &fs.PathError{Op: "create", Path: path, Err: fs.ErrExist}}
 	}
 	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, ".tmp-"+filepath.Base(path)+"-*")
+	tmp, err := fsutil.WriteTemp(dir, ".tmp-"+filepath.Base(path)+"-*", b, perm)
 	if err != nil {
-		return &FileError{What: what, Path: path, Reason: "creating", Err: err}
+		reason := "writing"
+		if pe := (*fs.PathError)(nil); errors.As(err, &pe) && pe.Op == "createtemp" {
+			reason = "creating"
+		}
+		return &FileError{What: what, Path: path, Reason: reason, Err: err}
 	}
-	tmp := f.Name()
 	defer os.Remove(tmp) // after the link, path keeps the file
-	err = f.Chmod(perm)
-	if err == nil {
-		_, err = f.Write(b)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return &FileError{What: what, Path: path, Reason: "writing", Err: err}
-	}
 	if err := os.Link(tmp, path); err != nil {
 		reason := "creating"
 		if errors.Is(err, fs.ErrExist) {
@@ -151,25 +141,8 @@ func writeNewSecret(what string, perms error, path string, b []byte, perm os.Fil
 		}
 		return &FileError{What: what, Path: path, Reason: reason, Err: err}
 	}
-	if err := syncDir(dir); err != nil {
+	if err := fsutil.SyncDir(dir); err != nil {
 		return &FileError{What: what, Path: path, Reason: "syncing its directory", Err: err}
 	}
 	return nil
-}
-
-// syncDir makes dir's entries durable. Not on Windows, which cannot open
-// a directory for syncing and needs no such step.
-func syncDir(dir string) error {
-	if runtime.GOOS == "windows" {
-		return nil
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }

@@ -11,17 +11,23 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"syscall"
 )
 
-// syncedDir, if set (by a test), is told of each directory syncDir
+// syncedDir, if set (by a test), is told of each directory SyncDir
 // fsyncs. A nil hook, not a replaceable function value: the Micronode
 // amnesia check (tools/analyzers) must not find a file-writing function
 // whose address is taken.
 var syncedDir func(dir string)
 
-// syncDir fsyncs a directory.
-func syncDir(dir string) error {
+// SyncDir fsyncs a directory, making its entries durable. Not on
+// Windows, which cannot open a directory for syncing and needs no such
+// step.
+func SyncDir(dir string) error {
+	if runtime.GOOS == "windows" {
+		return nil
+	}
 	if syncedDir != nil {
 		syncedDir(dir)
 	}
@@ -68,22 +74,25 @@ func MkdirAll(dir string) error {
 		}
 		// Another process may have created it meanwhile: sync its entry
 		// all the same, it is ours to rely on now.
-		if err := syncDir(filepath.Dir(d)); err != nil {
+		if err := SyncDir(filepath.Dir(d)); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// writeTemp writes data to a new temporary file in dir (mode 0600,
-// fsynced, closed) and returns its path.
-func writeTemp(dir string, data []byte) (string, error) {
-	f, err := os.CreateTemp(dir, ".tmp-*")
+// WriteTemp writes data to a new temporary file in dir, named by pattern
+// as os.CreateTemp names it (readers skip names starting with ".tmp-"),
+// with exactly mode perm whatever the umask, fsynced and closed, and
+// returns its path. On error nothing is left behind; an error from
+// creating the file is os.CreateTemp's (*fs.PathError, Op "createtemp").
+func WriteTemp(dir, pattern string, data []byte, perm os.FileMode) (string, error) {
+	f, err := os.CreateTemp(dir, pattern)
 	if err != nil {
 		return "", err
 	}
 	tmp := f.Name()
-	err = f.Chmod(0o600)
+	err = f.Chmod(perm)
 	if err == nil {
 		_, err = f.Write(data)
 	}
@@ -110,7 +119,7 @@ func WriteFileNew(dir, name string, data []byte) error {
 	if err := MkdirAll(dir); err != nil {
 		return err
 	}
-	tmp, err := writeTemp(dir, data)
+	tmp, err := WriteTemp(dir, ".tmp-*", data, 0o600)
 	if err != nil {
 		return err
 	}
@@ -121,7 +130,7 @@ func WriteFileNew(dir, name string, data []byte) error {
 	if lerr != nil {
 		return lerr
 	}
-	return syncDir(dir)
+	return SyncDir(dir)
 }
 
 // WriteFileAtomic writes data to dir/name with mode 0600 (dir is created
@@ -132,7 +141,7 @@ func WriteFileAtomic(dir, name string, data []byte) error {
 	if err := MkdirAll(dir); err != nil {
 		return err
 	}
-	tmp, err := writeTemp(dir, data)
+	tmp, err := WriteTemp(dir, ".tmp-*", data, 0o600)
 	if err != nil {
 		return err
 	}
@@ -140,5 +149,5 @@ func WriteFileAtomic(dir, name string, data []byte) error {
 		os.Remove(tmp)
 		return err
 	}
-	return syncDir(dir)
+	return SyncDir(dir)
 }

@@ -35,7 +35,7 @@ func TestWriteFileAtomic(t *testing.T) {
 	}
 }
 
-// recordSyncs hooks syncDir for the test and returns the directories
+// recordSyncs hooks SyncDir for the test and returns the directories
 // synced, in order.
 func recordSyncs(t *testing.T) *[]string {
 	t.Helper()

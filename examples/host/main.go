@@ -103,6 +103,24 @@ func loadSigner(cfg config) (*sdk.Ed25519Signer, error) {
 	return sdk.NewEd25519Signer(priv)
 }
 
+// recoveryLine says what opening the durable log found, so that an
+// operator sees on every start what a crash cut: the records and seals
+// replayed (each verified), its chains, and a torn tail, if any, with its
+// place and size (what an interrupted append leaves; see the torn-tail
+// rule in sdk/wal/FORMAT.md).
+func recoveryLine(dir string, rec sdk.Recovery) string {
+	line := fmt.Sprintf("host: durable log %s: %d records and %d seals verified in %d chains, %d segments",
+		dir, rec.Records, rec.Seals, len(rec.Heads), rec.WAL.Segments)
+	if rec.WAL.Created {
+		line += " (new log)"
+	}
+	if rec.WAL.TornBytes > 0 {
+		line += fmt.Sprintf("; cut a torn tail of %d bytes at %s (%s)",
+			rec.WAL.TornBytes, rec.WAL.TornAt, rec.WAL.TornReason)
+	}
+	return line
+}
+
 // run serves on ln until ctx ends, then drains and closes.
 func run(ctx context.Context, cfg config, ln net.Listener, logw io.Writer) error {
 	// The host's registry: ron-audit never registers globally.
@@ -121,8 +139,12 @@ func run(ctx context.Context, cfg config, ln net.Listener, logw io.Writer) error
 	if cfg.walDir == "" {
 		log, err = sdk.New(sdk.Config{Signer: signer})
 	} else {
-		log, _, err = sdk.OpenDurable(cfg.walDir, sdk.Config{Signer: signer},
+		var rec sdk.Recovery
+		log, rec, err = sdk.OpenDurable(cfg.walDir, sdk.Config{Signer: signer},
 			sdk.DurableOptions{WAL: wal.Options{Fsync: wal.FsyncBatch, OnFsync: m.OnFsync}})
+		if err == nil {
+			fmt.Fprintln(logw, recoveryLine(cfg.walDir, rec))
+		}
 	}
 	if err != nil {
 		return err

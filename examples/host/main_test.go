@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -108,6 +109,9 @@ func TestHost(t *testing.T) {
 				if want := fmt.Sprintf("host: %d records appended", sum.Records); !strings.Contains(out.String(), want) || sum.Records < 10 {
 					t.Fatalf("%d records on disk; log: %s", sum.Records, out.String())
 				}
+				if want := fmt.Sprintf("host: durable log %s: 0 records and 0 seals verified in 0 chains, 1 segments (new log)", walDir); !strings.Contains(out.String(), want) {
+					t.Fatalf("log lacks %q: %s", want, out.String())
+				}
 				restart(t, walDir, sum.Records)
 			}
 		})
@@ -135,18 +139,41 @@ func metricValue(t *testing.T, metrics, series string) float64 {
 	return 0
 }
 
-// restart starts the host again on its log: it must open it (same key),
-// append after what is there, and close cleanly.
+// restart starts the host again on its log, after a crash left a torn
+// tail: it must cut the tail and say so, open the log (same key), append
+// after what is there, and close cleanly.
 func restart(t *testing.T, walDir string, before uint64) {
 	t.Helper()
+	seg := filepath.Join(walDir, "0000000000000001.seg")
+	fi, err := os.Stat(seg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(seg, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The first 3 bytes of a frame header: an append the crash cut short.
+	if _, err := f.Write([]byte{7, 1, 0}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
+	var out strings.Builder
+	var mu sync.Mutex
 	go func() {
-		done <- run(ctx, config{walDir: walDir, verifyEvery: time.Hour}, ln, io.Discard)
+		done <- run(ctx, config{walDir: walDir, verifyEvery: time.Hour}, ln, writerFunc(func(p []byte) {
+			mu.Lock()
+			out.Write(p)
+			mu.Unlock()
+		}))
 	}()
 	var resp *http.Response
 	for i := 0; i < 100; i++ { // until it serves, or run has failed
@@ -170,6 +197,13 @@ func restart(t *testing.T, walDir string, before uint64) {
 	sum, err := sdk.VerifyDir(walDir, nil, false, nil)
 	if err != nil || sum.Records <= before {
 		t.Fatalf("after the restart: %d records (before %d), %v", sum.Records, before, err)
+	}
+	want := fmt.Sprintf("host: durable log %s: %d records and 0 seals verified in 2 chains, 1 segments; cut a torn tail of 3 bytes at %s:%d (",
+		walDir, before, seg, fi.Size())
+	mu.Lock()
+	defer mu.Unlock()
+	if !strings.Contains(out.String(), want) {
+		t.Fatalf("restart's log lacks %q: %s", want, out.String())
 	}
 }
 

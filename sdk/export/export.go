@@ -16,6 +16,7 @@ package export
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -122,7 +123,14 @@ func (e *Exporter) Export(dir, writer, stream string, prev *State) (*Bundle, err
 // 1..tree.Size() and recs are the records prev.Size+1 .. prev.Size+len(recs)
 // (at most tree.Size()). Records that are not the tree's leaves at those
 // seqs, or more than it holds, are refused (*Error ReasonRecord, at the
-// first seq that differs) before anything is signed or written.
+// first seq that differs) before anything is signed or written; so is a
+// record that fails as VerifyBundle would fail it on its own (bytes that
+// do not hash to its record hash, are not canonical, are of another
+// chain or seq, or do not link to the record before): *Error
+// ReasonRecord at its seq, wrapping the *sdk.VerifyError (hash_mismatch,
+// with the stated and the computed hash, not_canonical, seq_gap,
+// prev_mismatch). Signatures are not checked: the keys are the
+// verifier's.
 func (e *Exporter) ExportTree(tree *checkpoint.Tree, writer, stream string, recs []sdk.Sealed, prev *State) (*Bundle, error) {
 	return e.exportTree(time.Now(), tree, writer, stream, recs, prev)
 }
@@ -130,7 +138,7 @@ func (e *Exporter) ExportTree(tree *checkpoint.Tree, writer, stream string, recs
 // exportTree builds, writes and reports the bundle of Export and
 // ExportTree; OnExport is given the time since start.
 func (e *Exporter) exportTree(start time.Time, tree *checkpoint.Tree, writer, stream string, recs []sdk.Sealed, prev *State) (*Bundle, error) {
-	b, err := e.build(tree, checkpoint.Origin(writer, stream), writer, recs, prev)
+	b, err := e.build(tree, checkpoint.Origin(writer, stream), writer, stream, recs, prev)
 	if err != nil {
 		return nil, err
 	}
@@ -154,7 +162,7 @@ func (e *Exporter) write(b *Bundle) error {
 	return e.Sink.WriteBundle(b.Name(), data)
 }
 
-func (e *Exporter) build(tree *checkpoint.Tree, origin, writer string, recs []sdk.Sealed, prev *State) (*Bundle, error) {
+func (e *Exporter) build(tree *checkpoint.Tree, origin, writer, stream string, recs []sdk.Sealed, prev *State) (*Bundle, error) {
 	var m int64
 	var prevNote []byte
 	if prev != nil && prev.Size > 0 {
@@ -171,6 +179,9 @@ func (e *Exporter) build(tree *checkpoint.Tree, origin, writer string, recs []sd
 			Expected: fmt.Sprintf("at most %d records of %s after size %d", tree.Size()-m, origin, m), Got: fmt.Sprintf("%d", len(recs))}
 	}
 	if err := sameLeaves(tree, origin, m, recs); err != nil {
+		return nil, err
+	}
+	if err := verifiable(origin, writer, stream, m, recs); err != nil {
 		return nil, err
 	}
 	if m > 0 {
@@ -242,6 +253,31 @@ func sameLeaves(tree *checkpoint.Tree, origin string, m int64, recs []sdk.Sealed
 			return &Error{Origin: origin, Reason: ReasonRecord, Seq: uint64(m) + 1 + uint64(i), Detail: "the record given is not the tree's record at this seq of " + origin,
 				Expected: "leaf " + b64(leaves[i]), Got: "leaf " + b64(got)}
 		}
+	}
+	return nil
+}
+
+// verifiable checks recs, the records m+1..m+len(recs) of chain (writer,
+// stream), as VerifyBundle checks a bundle's records, signatures aside:
+// each one's bytes hash to its record hash and are canonical, it is of
+// the chain at its seq, and it links to the record before (the first, for
+// m = 0, to the genesis hash; for m > 0 build checks its link to the
+// previous export). sameLeaves shows the record hashes are the tree's;
+// this shows the bytes are what those hashes vouch for, so that a record
+// damaged in memory or on disk is refused, not signed into a bundle that
+// every verifier refuses.
+func verifiable(origin, writer, stream string, m int64, recs []sdk.Sealed) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	s := &Summary{WriterID: writer, Stream: stream}
+	if err := verifyRecords(&Bundle{PrevSize: m, Records: recs}, s, nil); err != nil {
+		var e *Error
+		if errors.As(err, &e) {
+			e.Origin = origin
+			e.Detail = "the record given does not verify; nothing exported"
+		}
+		return err
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"hash/crc32"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -649,6 +650,53 @@ func TestRecordFrameLimit(t *testing.T) {
 		big.Records[1].Bytes = make([]byte, n)
 		if _, err := big.MarshalBinary(); err == nil {
 			t.Fatal("a record of more than MaxRecordSize bytes written")
+		}
+	}
+}
+
+// ExportTree given a record whose bytes no longer hash to its record hash
+// (the hash still the tree's leaf) refuses it before anything is signed
+// or written, naming the chain, the seq and both hashes: before, the
+// bundle was written and only its verifier refused it (hash_mismatch).
+func TestExportTreeRefusesRecordBytesNotItsHash(t *testing.T) {
+	signer := newSigner(t, 12)
+	recs := genRecords(t, signer, 5, plain)
+	tree := treeOf(recs)
+	for _, c := range []struct {
+		what string
+		at   int // index of the damaged record
+		prev bool
+	}{{"first export", 1, false}, {"after a previous export", 3, true}} {
+		bad := slices.Clone(recs)
+		bad[c.at].Bytes = bytes.Clone(bad[c.at].Bytes)
+		bad[c.at].Bytes[len(bad[c.at].Bytes)/2] ^= 0x20
+		got := canonical.RecordHash(bad[c.at].Bytes)
+		sink := &memSink{}
+		e := &Exporter{Sink: sink, Signer: signer}
+		var prev *State
+		from := 0
+		if c.prev {
+			b, err := (&Exporter{Sink: &memSink{}, Signer: signer}).ExportTree(treeOf(recs[:2]), testWriter, testStream, recs[:2], nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			prev, from = b.State(), 2
+		}
+		_, err := e.ExportTree(tree, testWriter, testStream, bad[from:], prev)
+		ee := wantReason(t, err, ErrRecord, c.what)
+		if !errors.Is(err, sdk.ErrHashMismatch) {
+			t.Errorf("%s: %v does not match sdk.ErrHashMismatch", c.what, err)
+		}
+		wantInner(t, ee, uint64(c.at+1), c.at-from)
+		msg := err.Error()
+		for _, want := range []string{"chain " + checkpoint.Origin(testWriter, testStream), fmt.Sprintf("seq %d", c.at+1),
+			"expected " + recs[c.at].Hash.String(), "got " + got.String()} {
+			if !strings.Contains(msg, want) {
+				t.Errorf("%s: %q does not say %q", c.what, msg, want)
+			}
+		}
+		if len(sink.data) != 0 {
+			t.Errorf("%s: %d bundles written", c.what, len(sink.data))
 		}
 	}
 }

@@ -66,14 +66,51 @@ func KeyName(writerID string) string { return OriginPrefix + escapeComponent(wri
 // escaped as in Origin, and "." and ".." as
 // "%2E" and "%2E%2E". A new Keeper reads the newest of each chain;
 // replaying the log (sdk.OpenDurable) rebuilds the trees and writes any
-// checkpoint a crash kept from being written.
+// checkpoint a crash kept from being written. A crash while a checkpoint
+// is written may leave a ".tmp-" file in its chain's directory, which
+// nothing reads: the Keeper removes those an hour old or more when it
+// first sees the chain (TempStats).
 type Keeper struct {
 	dir    string
 	signer sdk.Signer // under mu: RotateKey moves it on (FollowKey)
 	opts   KeeperOptions
 	mu     sync.Mutex
 	chains map[string]map[string]*keptChain
-	err    error // first failure to sign or write, reported by Err and Close
+	err    error     // first failure to sign or write, reported by Err and Close
+	temps  TempStats // under mu: the stale temporary files removed (TempStats)
+}
+
+// TempStats counts the stale temporary files that a writer (a Keeper, an
+// export.FileSink) removed from the directories it writes: files named
+// ".tmp-" and digits, regular files, unmodified for
+// fsutil.StaleTempAge (an hour), which a crash left between writing a
+// file and linking it into place. Nothing reads them; a writer sweeps
+// each directory once, when it first writes there (a Keeper: when it
+// first sees the chain). A temporary file newer than that (another
+// writer's, being written now), any other name and any entry that is
+// not a regular file (a directory, a symbolic link, a named pipe) are
+// never touched. A failure to remove one does not fail the writer: it is
+// counted in Failed and kept in Err.
+type TempStats struct {
+	Removed int64 // stale temporary files removed
+	Failed  int64 // stale temporary files that could not be removed
+	Err     error // the last failure (removing a file, reading a directory), nil if none
+}
+
+// sweep removes the stale temporary files of dir (fsutil.RemoveStaleTemps,
+// now less fsutil.StaleTempAge) and counts them in t.
+func (t *TempStats) sweep(dir string, now time.Time) {
+	err := fsutil.RemoveStaleTemps(dir, now.Add(-fsutil.StaleTempAge), func(path string, err error) {
+		if err != nil {
+			t.Failed++
+			t.Err = fmt.Errorf("removing stale temporary file %s: %w", path, err)
+			return
+		}
+		t.Removed++
+	})
+	if err != nil {
+		t.Err = fmt.Errorf("looking for stale temporary files in %s: %w", dir, err)
+	}
 }
 
 type keptChain struct {
@@ -128,6 +165,7 @@ func (k *Keeper) chain(writer, stream string) *keptChain {
 	if c == nil {
 		c = &keptChain{writer: writer, stream: stream, tree: NewTree()}
 		c.loadLatest(k.chainDir(writer, stream))
+		k.temps.sweep(k.chainDir(writer, stream), time.Now())
 		w[stream] = c
 	}
 	return c
@@ -228,6 +266,14 @@ func (k *Keeper) Signer() sdk.Signer {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	return k.signer
+}
+
+// TempStats returns what the Keeper's sweeps of its chains' directories
+// for stale temporary files (see TempStats) found so far.
+func (k *Keeper) TempStats() TempStats {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.temps
 }
 
 // Err returns the first failure to sign or write a checkpoint, if any.

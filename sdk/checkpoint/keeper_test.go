@@ -816,3 +816,80 @@ func TestKeeperNewest(t *testing.T) {
 		t.Fatalf("new Keeper: Newest() = %+v, want w/b at 4 from the history", got)
 	}
 }
+
+// A crash while a checkpoint was written left a ".tmp-" file in its
+// chain's directory: the next Keeper removes it when it first sees the
+// chain, and counts it; a fresh one (another writer's, being written), a
+// file of another name and a directory of a temporary name stay, and so
+// does every checkpoint. Before, nothing ever removed one.
+func TestKeeperRemovesStaleTemps(t *testing.T) {
+	signer := keeperSigner(t)
+	dir := filepath.Join(t.TempDir(), "cp")
+	k, err := NewKeeper(dir, signer, KeeperOptions{Every: 5, Interval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := sdk.New(sdk.Config{Signer: signer, Observer: k})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keeperAppend(t, l, 0, 5)
+	if err := k.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if st := k.TempStats(); st != (TempStats{}) {
+		t.Fatalf("first Keeper: %+v, want nothing", st)
+	}
+	chainDir := filepath.Join(dir, "svc@inst-1", "caps")
+	old := time.Now().Add(-2 * time.Hour)
+	put := func(name string, mtime time.Time) string {
+		p := filepath.Join(chainDir, name)
+		if err := os.WriteFile(p, []byte("half a checkpoint"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(p, mtime, mtime); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	stale := put(".tmp-123", old)
+	kept := []string{put(".tmp-456", time.Now()), put("notes.txt", old), put(".tmp-x-1", old)}
+	sub := filepath.Join(chainDir, ".tmp-789")
+	if err := os.Mkdir(sub, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	os.Chtimes(sub, old, old)
+	kept = append(kept, sub)
+	history, _ := k.History("svc@inst-1", "caps")
+	kept = append(kept, history...)
+
+	k2, err := NewKeeper(dir, signer, KeeperOptions{Every: 5, Interval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := k2.TempStats(); st != (TempStats{}) {
+		t.Fatalf("before the chain is seen: %+v", st)
+	}
+	l2, err := sdk.New(sdk.Config{Signer: signer, Observer: k2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keeperAppend(t, l2, 0, 10) // a new log from seq 1: the history's first 5 are the same records
+	if err := k2.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if st := k2.TempStats(); st.Removed != 1 || st.Failed != 0 || st.Err != nil {
+		t.Fatalf("TempStats %+v, want 1 removed", st)
+	}
+	if _, err := os.Lstat(stale); !os.IsNotExist(err) {
+		t.Fatalf("%s still there: %v", stale, err)
+	}
+	for _, p := range kept {
+		if _, err := os.Lstat(p); err != nil {
+			t.Errorf("%s touched: %v", p, err)
+		}
+	}
+	if cps := openHistory(t, k2); len(cps) != 2 || cps[1].Size != 10 {
+		t.Fatalf("history %+v", cps)
+	}
+}

@@ -35,6 +35,13 @@ type Sink interface {
 // racing with different ranges are not excluded. Dir must be on a file system with hard links (every
 // local Linux file system, NFS; not FAT or some network shares, where
 // WriteBundle fails with the link's error and writes nothing).
+//
+// A crash between writing the temporary file and removing it leaves a
+// ".tmp-" file, which no reader reads. The first WriteBundle of a
+// FileSink into a chain directory removes those there an hour old or
+// more (TempStats: a temporary file another writer is writing now is
+// newer, and kept; other names and entries that are not regular files
+// are never touched). A failure to remove one is counted, not returned.
 type FileSink struct {
 	Dir string
 
@@ -44,6 +51,45 @@ type FileSink struct {
 	// (listing it each time made a long run quadratic).
 	mu     sync.Mutex
 	newest map[string]newestBundle
+	swept  map[string]bool      // chain directories swept of stale temporary files
+	temps  checkpoint.TempStats // what the sweeps found
+}
+
+// TempStats is checkpoint.TempStats: the stale temporary files a writer
+// removed from the directories it writes.
+type TempStats = checkpoint.TempStats
+
+// TempStats returns what the sink's sweeps of its chain directories for
+// stale temporary files found so far.
+func (s *FileSink) TempStats() TempStats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.temps
+}
+
+// sweep removes the stale temporary files of the chain directory dir, the
+// first time the sink writes there.
+func (s *FileSink) sweep(dir string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.swept[dir] {
+		return
+	}
+	if s.swept == nil {
+		s.swept = map[string]bool{}
+	}
+	s.swept[dir] = true
+	err := fsutil.RemoveStaleTemps(dir, time.Now().Add(-fsutil.StaleTempAge), func(path string, err error) {
+		if err != nil {
+			s.temps.Failed++
+			s.temps.Err = fmt.Errorf("export: removing stale temporary file %s: %w", path, err)
+			return
+		}
+		s.temps.Removed++
+	})
+	if err != nil {
+		s.temps.Err = fmt.Errorf("export: looking for stale temporary files in %s: %w", dir, err)
+	}
 }
 
 type newestBundle struct {
@@ -61,6 +107,7 @@ func (s *FileSink) WriteBundle(name string, data []byte) error {
 	if err := fsutil.MkdirAll(dir); err != nil {
 		return err
 	}
+	s.sweep(dir)
 	if _, err := os.Lstat(path); err == nil {
 		return fmt.Errorf("%w: %s", ErrBundleExists, path)
 	}

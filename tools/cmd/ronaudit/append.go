@@ -68,6 +68,7 @@ func appendCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	if *exportDir != "" {
 		sink := &export.FileSink{Dir: *exportDir}
+		defer reportTemps(stderr, "ronaudit append: export", sink.TempStats)
 		auto = &export.Auto{Exporter: &export.Exporter{Sink: sink, Signer: signer}, Prev: sink.Prev}
 		kopts.OnCheckpoint = auto.Checkpointed
 	}
@@ -76,6 +77,7 @@ func appendCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "ronaudit append:", err)
 		return 1
 	}
+	defer reportTemps(stderr, "ronaudit append: checkpoints", keeper.TempStats)
 	earlier, err := loadPubs(pubs)
 	if err != nil {
 		fmt.Fprintln(stderr, "ronaudit append:", err)

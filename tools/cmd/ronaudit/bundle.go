@@ -49,6 +49,7 @@ func exportCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		return fail(err)
 	}
 	sink := &export.FileSink{Dir: *out}
+	defer reportTemps(stderr, "ronaudit export", sink.TempStats)
 	latest, err := sink.Latest(checkpoint.Origin(*writer, *stream))
 	if err != nil {
 		return fail(err)
@@ -109,6 +110,18 @@ func exportCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "exported %s/%s seq %d..%d (%d records, checkpoint size %d, from %d) -> %s\n", *writer, *stream,
 		b.FirstSeq(), b.LastSeq(), len(b.Records), b.Size, b.PrevSize, filepath.Join(*out, filepath.FromSlash(b.Name())))
 	return 0
+}
+
+// reportTemps says what a writer's sweep for the temporary files a crash
+// left (export.TempStats) removed, or failed to remove, if anything.
+func reportTemps(stderr io.Writer, cmd string, stats func() export.TempStats) {
+	st := stats()
+	if st.Removed > 0 {
+		fmt.Fprintf(stderr, "%s: removed %d stale temporary file(s) a crash left (.tmp-*, an hour old or more)\n", cmd, st.Removed)
+	}
+	if st.Err != nil {
+		fmt.Fprintf(stderr, "%s: warning: %d stale temporary file(s) not removed: %v\n", cmd, st.Failed, st.Err)
+	}
 }
 
 func verifyBundleCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {

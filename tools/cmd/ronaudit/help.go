@@ -133,7 +133,8 @@ FIRST-LAST.bundle, sdk/export/FORMAT.md): the records after the newest
 bundle there, a checkpoint signed by KEY and a consistency proof to the
 bundle before. The chain is verified first, as for checkpoint. A bundle
 is written whole or not at all and never replaces a file; with no new
-records it says so and exits 0.
+records it says so and exits 0. A .tmp-* file a crash left in the
+chain's directory an hour ago or more is removed, and said on stderr.
 
 example:
   ronaudit export --wal log --key keys/ops.key --writer svc@inst-1 --stream caps --out exports

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
@@ -35,6 +36,7 @@ func TestScripts(t *testing.T) {
 		"bigline":  biglineCmd,
 		"forgecp":  forgeCheckpointCmd,
 		"patchrec": patchRecordCmd,
+		"age":      ageCmd,
 	}})
 }
 
@@ -51,6 +53,18 @@ func biglineCmd(ts *testscript.TestScript, neg bool, args []string) {
 	_, err = f.WriteString(`{"tsMs":9,"reason":"` + strings.Repeat("r", n) + "\"}\n" + `{"tsMs":10,"reason":"after"}` + "\n")
 	ts.Check(err)
 	ts.Check(f.Close())
+}
+
+// ageCmd is "age FILE HOURS": set FILE's modification time HOURS hours
+// back, as a file a crash left that long ago.
+func ageCmd(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: age FILE HOURS")
+	}
+	h, err := strconv.Atoi(args[1])
+	ts.Check(err)
+	at := time.Now().Add(-time.Duration(h) * time.Hour)
+	ts.Check(os.Chtimes(ts.MkAbs(args[0]), at, at))
 }
 
 // truncateCmd is "truncate FILE -N": cut the last N bytes of FILE, as damage

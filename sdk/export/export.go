@@ -42,9 +42,11 @@ type State struct {
 
 // Exporter writes bundles of chains of a durable log to a Sink.
 type Exporter struct {
-	// Sink receives each bundle; required.
+	// Sink receives each bundle; required (without it Export and
+	// ExportTree return sdk.ErrConfig before reading or signing anything).
 	Sink Sink
-	// Signer signs the checkpoints; required. Its note key name is
+	// Signer signs the checkpoints; required unless NoteSigner is set
+	// (sdk.ErrConfig otherwise). Its note key name is
 	// checkpoint.KeyName(writerId) unless NoteSigner is set.
 	Signer sdk.Signer
 	// NoteSigner, if set, signs the checkpoints instead of Signer (another
@@ -68,6 +70,9 @@ type Exporter struct {
 // ErrNothingToExport.
 func (e *Exporter) Export(dir, writer, stream string, prev *State) (*Bundle, error) {
 	start := time.Now()
+	if err := e.configured(); err != nil {
+		return nil, err
+	}
 	var m int64
 	if prev != nil {
 		m = prev.Size
@@ -132,6 +137,9 @@ func (e *Exporter) Export(dir, writer, stream string, prev *State) (*Bundle, err
 // prev_mismatch). Signatures are not checked: the keys are the
 // verifier's.
 func (e *Exporter) ExportTree(tree *checkpoint.Tree, writer, stream string, recs []sdk.Sealed, prev *State) (*Bundle, error) {
+	if err := e.configured(); err != nil {
+		return nil, err
+	}
 	return e.exportTree(time.Now(), tree, writer, stream, recs, prev)
 }
 
@@ -151,10 +159,19 @@ func (e *Exporter) exportTree(start time.Time, tree *checkpoint.Tree, writer, st
 	return b, nil
 }
 
-func (e *Exporter) write(b *Bundle) error {
-	if e.Sink == nil {
-		return fmt.Errorf("export: no Sink")
+// configured refuses an Exporter without a Sink or a signer
+// (sdk.ErrConfig), before the log is read or anything signed.
+func (e *Exporter) configured() error {
+	switch {
+	case e.Sink == nil:
+		return fmt.Errorf("export: %w: Exporter.Sink is nil", sdk.ErrConfig)
+	case e.Signer == nil && e.NoteSigner == nil:
+		return fmt.Errorf("export: %w: Exporter.Signer and NoteSigner are nil", sdk.ErrConfig)
 	}
+	return nil
+}
+
+func (e *Exporter) write(b *Bundle) error {
 	data, err := b.MarshalBinary()
 	if err != nil {
 		return err
@@ -207,9 +224,6 @@ func (e *Exporter) build(tree *checkpoint.Tree, origin, writer, stream string, r
 	}
 	signer := e.NoteSigner
 	if signer == nil {
-		if e.Signer == nil {
-			return nil, fmt.Errorf("export: no Signer")
-		}
 		signer = checkpoint.NewNoteSigner(e.Signer, checkpoint.KeyName(writer))
 	}
 	root, err := tree.RootAt(size)

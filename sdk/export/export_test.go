@@ -700,3 +700,29 @@ func TestExportTreeRefusesRecordBytesNotItsHash(t *testing.T) {
 		}
 	}
 }
+
+// An Exporter without a Sink or a signer is a configuration error
+// (sdk.ErrConfig), found before the log is read or a checkpoint signed:
+// before, an untyped "no Sink" came after signing.
+func TestExporterConfig(t *testing.T) {
+	signer := newSigner(t, 14)
+	recs := genRecords(t, signer, 2, plain)
+	dir := filepath.Join(t.TempDir(), "wal")
+	durableLog(t, dir, signer, 2)
+	for _, c := range []struct {
+		what string
+		e    *Exporter
+	}{{"no Sink", &Exporter{Signer: signer}}, {"no signer", &Exporter{Sink: &memSink{}}}} {
+		_, err := c.e.ExportTree(treeOf(recs), testWriter, testStream, recs, nil)
+		if !errors.Is(err, sdk.ErrConfig) {
+			t.Errorf("ExportTree, %s: %v, want sdk.ErrConfig", c.what, err)
+		}
+		_, err = c.e.Export(dir, testWriter, testStream, nil)
+		if !errors.Is(err, sdk.ErrConfig) {
+			t.Errorf("Export, %s: %v, want sdk.ErrConfig", c.what, err)
+		}
+		if s, ok := c.e.Sink.(*memSink); ok && len(s.data) != 0 {
+			t.Errorf("%s: %d bundles written", c.what, len(s.data))
+		}
+	}
+}

@@ -34,7 +34,9 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import os
 import re
+import stat
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -626,16 +628,38 @@ def chain_dirs(directory: Path) -> list[tuple[Path, list[Path]]]:
     """Each directory under ``directory`` (itself included) holding
     ``*.bundle`` files, with its bundles in name order (a FileSink names
     them <m+1>-<S> in 20 digits, so name order is sequence order). A name
-    beginning with "." (a FileSink's temporary file) is no bundle."""
+    beginning with "." (a FileSink's temporary file) is no bundle. As Go's
+    export.ListDir, every other entry but a directory is one (a symbolic
+    link counts as what it is, not what it points to), and ``_read``
+    refuses one that is not a regular file: a named pipe or a link to a
+    directory among the bundles is ``format``, not skipped."""
     groups: dict[Path, list[Path]] = {}
     for p in sorted(directory.rglob("*.bundle")):
-        if p.is_file() and not p.name.startswith("."):
-            groups.setdefault(p.parent, []).append(p)
+        if p.name.startswith(".") or (p.is_dir() and not p.is_symlink()):
+            continue
+        groups.setdefault(p.parent, []).append(p)
     return [(d, sorted(fs, key=lambda p: p.name)) for d, fs in sorted(groups.items())]
 
 
+def _read_regular(p: Path) -> bytes:
+    """A bundle file's bytes, as Go's export.ReadFile reads them: a regular
+    file only, checked on the open file (a named pipe is opened without
+    blocking, and refused)."""
+    fd = os.open(p, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+    except OSError:
+        os.close(fd)
+        raise
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise BundleError(FORMAT, f"{p} is not a regular file (mode {stat.filemode(mode)})")
+    with os.fdopen(fd, "rb") as f:
+        return f.read()
+
+
 def _read(paths: Sequence[Path]) -> list[tuple[str, bytes]]:
-    return [(str(p), p.read_bytes()) for p in paths]
+    return [(str(p), _read_regular(p)) for p in paths]
 
 
 def verify_path(

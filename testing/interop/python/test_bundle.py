@@ -727,3 +727,23 @@ def test_hidden_files_are_ignored(cli, keys, multi, tmp_path):
     (tmp_path / "x" / "empty" / ".tmp-1.bundle").write_bytes(b"junk")
     g, o = both(cli, keys, tmp_path / "x", ["ops"])
     assert g.ok and heads(g.text) == heads(o.text), (g.text, o.text)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes")
+@pytest.mark.parametrize("kind", ["fifo", "dirlink"])
+def test_bundle_name_not_a_file_is_refused(cli, keys, multi, tmp_path, kind):
+    """A *.bundle name (not hidden) that is not a regular file: a named
+    pipe, or a symbolic link to a directory. Go lists it as a bundle and
+    refuses to read it (``format``); this reader skipped it and verified
+    the rest, so the two verifiers disagreed on one directory."""
+    caps = [c for c in multi.chains() if c.name == "caps"][0]
+    d = copy_chain(caps, tmp_path / "x" / "caps")
+    odd = d / "99999999999999999999-99999999999999999999.bundle"
+    if kind == "fifo":
+        os.mkfifo(odd)
+    else:
+        (tmp_path / "somewhere").mkdir()
+        odd.symlink_to(tmp_path / "somewhere")
+    g, o = both(cli, keys, tmp_path / "x", ["ops"])
+    assert not g.ok and g.label == o.label == "format", (g.text, o.text)
+    assert odd.name in o.text, o.text

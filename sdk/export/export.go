@@ -64,7 +64,9 @@ type Exporter struct {
 // chain's last record, with a new checkpoint of that size signed by the
 // Exporter's signer. It refuses to sign with a Signer the chain retired
 // before its end (sdk.ErrConfig; after RotateKey, export with the new
-// key), and a log that no longer extends prev: fewer
+// key), a chain whose records in the log skip or repeat a seq (*Error
+// ReasonRecord at the seq expected, naming the record's place in the
+// log), and a log that no longer extends prev: fewer
 // records than prev.Size (*Error ReasonTruncated) or another root at
 // prev.Size (ReasonFork). With no record after prev it returns
 // ErrNothingToExport.
@@ -93,7 +95,8 @@ func (e *Exporter) Export(dir, writer, stream string, prev *State) (*Bundle, err
 			return nil
 		}
 		if want := uint64(tree.Size()) + 1; v.Seq() != want {
-			return fmt.Errorf("export: %s: %s/%s seq %d where %d belongs", pos, writer, stream, v.Seq(), want)
+			return &Error{Origin: checkpoint.Origin(writer, stream), Reason: ReasonRecord, Seq: want, Detail: "the log's record at " + pos.String() + " is not the chain's next",
+				Expected: fmt.Sprintf("seq %d", want), Got: fmt.Sprintf("seq %d", v.Seq())}
 		}
 		if checkRetired && rec.Signed && rec.KeyID == signerID && bytes.Contains(rec.Bytes, marker) {
 			if _, ok, _ := sdk.KeyTransition(v); ok {

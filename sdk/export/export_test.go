@@ -726,3 +726,48 @@ func TestExporterConfig(t *testing.T) {
 		}
 	}
 }
+
+// A log whose chain skips a seq (a record's seq changed on disk, its CRC
+// fixed) is refused by Export with an *Error ReasonRecord naming the chain
+// and the seq where the record belongs: before, an untyped string.
+func TestExportRefusesSeqGapTyped(t *testing.T) {
+	signer := newSigner(t, 15)
+	dir := filepath.Join(t.TempDir(), "wal")
+	durableLog(t, dir, signer, 3)
+	var pos wal.Position
+	if _, err := sdk.ReadDir(dir, func(rec sdk.Sealed, p wal.Position) error {
+		if v, err := canonical.OpenAuditRecord(rec.Bytes); err == nil && v.Seq() == 2 {
+			pos = p
+		}
+		return nil
+	}); err != nil || pos.File == "" {
+		t.Fatalf("record 2 not found: %v", err)
+	}
+	f, err := os.OpenFile(pos.File, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hdr [wal.FrameHeaderSize]byte
+	f.ReadAt(hdr[:], pos.Offset)
+	payload := make([]byte, binary.LittleEndian.Uint32(hdr[:4]))
+	f.ReadAt(payload, pos.Offset+wal.FrameHeaderSize)
+	binary.LittleEndian.PutUint64(payload[recordHead+16:], 7) // the seq, at byte 16 of the canonical bytes (checked below)
+	if v, err := canonical.OpenAuditRecord(payload[recordHead:]); err != nil || v.Seq() != 7 {
+		t.Fatalf("patch missed the seq: %v", err)
+	}
+	binary.LittleEndian.PutUint32(hdr[4:], crc32.Checksum(payload, crc32.MakeTable(crc32.Castagnoli)))
+	f.WriteAt(hdr[:], pos.Offset)
+	f.WriteAt(payload, pos.Offset+wal.FrameHeaderSize)
+	f.Close()
+
+	sink := &memSink{}
+	_, err = (&Exporter{Sink: sink, Signer: signer}).Export(dir, testWriter, testStream, nil)
+	e := wantReason(t, err, ErrRecord, "seq gap in the log")
+	if e.Seq != 2 || e.Origin != checkpoint.Origin(testWriter, testStream) || !strings.Contains(e.Error(), pos.String()) ||
+		e.Expected != "seq 2" || e.Got != "seq 7" {
+		t.Fatalf("%v: want seq 2 of the chain, at %s, expected seq 2, got seq 7", err, pos)
+	}
+	if len(sink.data) != 0 {
+		t.Fatalf("%d bundles written", len(sink.data))
+	}
+}

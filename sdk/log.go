@@ -138,20 +138,26 @@ type Log struct {
 	seed   maphash.Seed
 	mu     sync.RWMutex
 	chains map[string]map[string]*chain
-	signer Signer       // signs new chains (RotateKey replaces it)
-	sealer Sealer       // checkpoint-sealed by checkpoints: the Observer, if it seals
-	keys   *KeySet      // every key the log has signed with
-	failed error        // set when the store lost an acknowledged-to-be record
+	signer Signer  // signs new chains (RotateKey replaces it)
+	sealer Sealer  // checkpoint-sealed by checkpoints: the Observer, if it seals
+	keys   *KeySet // every key the log has signed with
+	// failed holds the error that stopped the log: the store lost an
+	// acknowledged-to-be record, or Close. Set once; read without l.mu,
+	// so that a chain's lock holder may check it (a reader of l.mu under
+	// a chain's lock could deadlock with Heads, which takes them the
+	// other way round, once a writer waits for l.mu).
+	failed atomic.Pointer[error]
 	closer func() error // closes a durable log's WAL
 	closed bool
+	// closeDone is closed once the first Close has returned.
+	closeOnce sync.Once
+	closeDone chan struct{}
 	// emitting is set while an Emitter owns the log's appends.
 	emitting atomic.Bool
 	// rotating is held through a RotateKey, and by NewEmitter while it
 	// sets emitting: rotations run one at a time and never beside an
 	// emitter.
 	rotating sync.Mutex
-	// hasFailed is set (under mu) once failed is.
-	hasFailed atomic.Bool
 }
 
 // ErrClosed is returned by Append on a closed Log.
@@ -159,26 +165,35 @@ var ErrClosed = errors.New("sdk: log is closed")
 
 // Close seals every chain under the checkpoint-sealed policy (so a clean
 // shutdown leaves no unsealed tail) and, for a durable log, flushes and
-// closes the WAL and releases its lock. Appends after Close fail with
-// ErrClosed. Close is idempotent.
+// closes the WAL and releases its lock. Appends fail with ErrClosed from
+// the moment Close starts: one that runs beside Close either ends before
+// Close seals its chain (and is sealed) or fails, never leaving an
+// acknowledged record after the last seal. Close is idempotent: later
+// calls wait for the first to finish and return nil.
 func (l *Log) Close() error {
-	l.mu.Lock()
-	if l.closed {
+	first := false
+	l.closeOnce.Do(func() {
+		first = true
+		l.mu.Lock()
+		l.closeDone = make(chan struct{})
+		l.closed = true
 		l.mu.Unlock()
+	})
+	if !first {
+		l.mu.RLock()
+		done := l.closeDone
+		l.mu.RUnlock()
+		<-done
 		return nil
 	}
-	l.mu.Unlock()
+	defer close(l.closeDone)
+	// Refuse appends before sealing: appendLocked and commitLocked check
+	// failed under the chain's lock, which SealAll takes in turn.
+	l.failed.CompareAndSwap(nil, &errClosed)
 	var err error
 	if l.cfg.SealEvery > 1 {
 		err = l.SealAll()
 	}
-	l.mu.Lock()
-	l.closed = true
-	if l.failed == nil {
-		l.failed = ErrClosed
-		l.hasFailed.Store(true)
-	}
-	l.mu.Unlock()
 	if l.closer != nil {
 		if cerr := l.closer(); err == nil {
 			err = cerr
@@ -186,6 +201,9 @@ func (l *Log) Close() error {
 	}
 	return err
 }
+
+// errClosed is ErrClosed, addressable for Log.failed.
+var errClosed = ErrClosed
 
 type chain struct {
 	mu       sync.Mutex
@@ -498,24 +516,19 @@ func checkCallerRecord(rec *canonical.AuditRecord) error {
 	return nil
 }
 
-// failure returns the error that stopped the log, if any. The atomic
-// check keeps appends on different cores from contending on l.mu.
+// failure returns the error that stopped the log, if any. It takes no
+// lock: appends on different cores do not contend on l.mu, and a chain's
+// lock holder may call it.
 func (l *Log) failure() error {
-	if !l.hasFailed.Load() {
-		return nil
+	if p := l.failed.Load(); p != nil {
+		return *p
 	}
-	l.mu.RLock()
-	defer l.mu.RUnlock()
-	return l.failed
+	return nil
 }
 
+// fail stops the log with err, unless it has stopped already.
 func (l *Log) fail(err error) {
-	l.mu.Lock()
-	if l.failed == nil {
-		l.failed = err
-		l.hasFailed.Store(true)
-	}
-	l.mu.Unlock()
+	l.failed.CompareAndSwap(nil, &err)
 }
 
 // appendLocked does Append's work under the chain's lock. It is the
@@ -525,6 +538,11 @@ func (l *Log) fail(err error) {
 func (l *Log) appendLocked(c *chain, rec *canonical.AuditRecord, transition bool) (Appended, Ticket, error) {
 	if c.signerRetired != nil {
 		return Appended{}, 0, c.signerRetired
+	}
+	// Checked again under the chain's lock: Close may have begun since
+	// AppendPending checked, and may have sealed this chain already.
+	if err := l.failure(); err != nil {
+		return Appended{}, 0, err
 	}
 	next := c.head.Seq + 1
 	if rec.Seq != 0 && rec.Seq != next {

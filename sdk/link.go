@@ -101,6 +101,8 @@ type linked struct {
 	signer Signer // nil: the policy does not sign this record
 	dup    bool   // a retry of a record in the dedupe window (seq, Hash: the original's): in the flight, but no commit
 
+	sealAt time.Time // when link chose to sign it (SealInterval): the chain's lastSeal once committed
+
 	signed  bool  // step 2 is done (under c.mu): the first signature to arrive counts
 	hedged  bool  // a second worker was sent to sign it too (under c.mu)
 	signErr error // step 2's error
@@ -136,7 +138,7 @@ func (l *Log) link(writer, stream string, b []byte, lk *linked, wait bool, until
 	}
 	defer c.mu.Unlock()
 	if c.flight.n == 0 {
-		c.tip, c.broken = c.head, nil
+		c.tip, c.broken, c.tipSeal = c.head, nil, c.lastSeal
 	}
 	if c.broken != nil {
 		return c.broken
@@ -170,11 +172,15 @@ func (l *Log) link(writer, stream string, b []byte, lk *linked, wait bool, until
 	lk.sealed = Sealed{Bytes: b, Hash: c.hasher.RecordHash(b)}
 	lk.signer, lk.signed, lk.signErr, lk.err = nil, false, nil, nil
 	now := time.Time{}
-	if l.mustSign(c, next, c.tip.SealedSeq, &now) {
+	if c.tipSeal.IsZero() {
+		c.tipSeal = c.lastSeal // the interval started at a commit since
+	}
+	lk.sealAt = time.Time{}
+	if l.mustSign(c.tipSeal, next, c.tip.SealedSeq, &now) {
 		lk.signer = c.signer
 		c.tip.SealedSeq = next
 		if l.cfg.SealInterval > 0 {
-			c.lastSeal = now
+			c.tipSeal, lk.sealAt = now, now
 		}
 	}
 	c.tip.Seq, c.tip.Hash = next, lk.sealed.Hash
@@ -508,6 +514,9 @@ func (l *Log) commitLocked(c *chain, f *linked) (Pending, error) {
 	h.Seq, h.Hash = f.seq, f.sealed.Hash
 	if f.sealed.Signed {
 		h.SealedSeq = f.seq
+		if l.cfg.SealInterval > 0 {
+			c.lastSeal = f.sealAt
+		}
 	}
 	if l.cfg.Observer != nil {
 		l.cfg.Observer.Committed(h.WriterID, h.Stream, f.seq, f.sealed.Hash, false)

@@ -206,9 +206,15 @@ func (l *Log) Close() error {
 var errClosed = ErrClosed
 
 type chain struct {
-	mu       sync.Mutex
-	head     Head
+	mu   sync.Mutex
+	head Head
+	// lastSeal is when the chain's last committed signature was made (or
+	// its interval started: SealInterval), tipSeal the same as the
+	// Emitter's link step sees it: moved on by the records it links to be
+	// signed, and back to lastSeal when the flight empties, so that a
+	// record whose signature then fails does not restart the interval.
 	lastSeal time.Time
+	tipSeal  time.Time
 	hasher   *canonical.Hasher
 	buf      []byte
 	dedupe   dedupeWindow
@@ -574,7 +580,7 @@ func (l *Log) appendLocked(c *chain, rec *canonical.AuditRecord, transition bool
 	sealed := &c.sealed
 	*sealed = Sealed{Bytes: b, Hash: c.hasher.RecordHash(b)}
 	now := time.Time{}
-	if l.mustSign(c, next, c.head.SealedSeq, &now) || transition {
+	if l.mustSign(c.lastSeal, next, c.head.SealedSeq, &now) || transition {
 		c.msg = canonical.SignedMessage(sealed.Hash)
 		if err := c.signer.Sign(c.msg[:], &sealed.Sig); err != nil {
 			fill.undo(rec)
@@ -660,8 +666,9 @@ func chainError(kind error, writer, stream string, seq uint64, err error) error 
 }
 
 // mustSign applies the signing policy to the record about to get seq,
-// sealedSeq being the last signed seq before it.
-func (l *Log) mustSign(c *chain, seq, sealedSeq uint64, now *time.Time) bool {
+// sealedSeq being the last signed seq before it and lastSeal when it was
+// signed (the interval's start; zero: not started).
+func (l *Log) mustSign(lastSeal time.Time, seq, sealedSeq uint64, now *time.Time) bool {
 	if l.cfg.SealEvery <= 1 {
 		return true
 	}
@@ -678,7 +685,7 @@ func (l *Log) mustSign(c *chain, seq, sealedSeq uint64, now *time.Time) bool {
 		*now = l.cfg.Clock()
 		// The interval runs from the chain's first record, which the
 		// commit notes (not here: the append may still fail).
-		return !c.lastSeal.IsZero() && now.Sub(c.lastSeal) >= l.cfg.SealInterval
+		return !lastSeal.IsZero() && now.Sub(lastSeal) >= l.cfg.SealInterval
 	}
 	return false
 }
@@ -723,6 +730,7 @@ func (l *Log) sealLocked(c *chain) (Head, error) {
 	c.head.SealedSeq = c.head.Seq
 	if l.cfg.SealInterval > 0 {
 		c.lastSeal = l.cfg.Clock()
+		c.tipSeal = c.lastSeal
 	}
 	return c.head, nil
 }

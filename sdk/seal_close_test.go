@@ -4,6 +4,7 @@ import (
 	"errors"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/rustyonions/ron-audit-go/sdk"
 )
@@ -74,5 +75,56 @@ func TestCloseLeavesNoUnsealedTail(t *testing.T) {
 		if _, err := sdk.VerifyChain(store.Iter("svc-gateway@inst-1", stream), l.Keys(), sdk.VerifyOptions{}); err != nil {
 			t.Errorf("chain %s after a clean Close: %v", stream, err)
 		}
+	}
+}
+
+// TestSealIntervalAfterFailedSign: a record the interval chose to sign
+// whose signature fails is not appended, and the interval still holds:
+// the next record is signed, as the last signature of the chain is still
+// older than SealInterval. Through Append it was; through the Emitter the
+// failed record had restarted the interval when it was linked, so the
+// chain went a further SealInterval without a signature.
+func TestSealIntervalAfterFailedSign(t *testing.T) {
+	for _, via := range []string{"append", "emitter"} {
+		t.Run(via, func(t *testing.T) {
+			clock := &coreClock{now: time.UnixMilli(1764201600000)}
+			s := &scriptSigner{Signer: coreSigner(t), failAt: 1}
+			l := coreLog(t, sdk.Config{Signer: s, SealEvery: 1000, SealInterval: time.Minute, Clock: clock.Now})
+			var put func(n int) error
+			if via == "append" {
+				put = func(n int) error {
+					r := emitRecord(0, n, "s")
+					_, err := l.Append(&r)
+					return err
+				}
+			} else {
+				var o outcomes
+				e := newEmitter(t, l, o.opts(1))
+				put = func(n int) error {
+					before := len(o.drops)
+					emitSettled(t, e, n)
+					o.mu.Lock()
+					defer o.mu.Unlock()
+					if len(o.drops) > before {
+						return errors.New(o.drops[len(o.drops)-1])
+					}
+					return nil
+				}
+			}
+			if err := put(1); err != nil {
+				t.Fatal(err)
+			}
+			clock.now = clock.now.Add(2 * time.Minute)
+			if err := put(2); err == nil {
+				t.Fatal("the record whose signature failed was appended")
+			}
+			if err := put(3); err != nil {
+				t.Fatal(err)
+			}
+			h, _ := l.Head("svc-gateway@inst-1", "s")
+			if h.Seq != 2 || h.SealedSeq != 2 {
+				t.Errorf("head %d sealed at %d: the record after the failed signature, 2 minutes after the chain's first, is not signed (SealInterval 1m)", h.Seq, h.SealedSeq)
+			}
+		})
 	}
 }

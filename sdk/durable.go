@@ -652,6 +652,17 @@ func (it *errIterator) Err() error    { return it.err }
 // Opened with the new key, the others take none (ErrConfig naming the
 // old key): only the old key can write their transitions.
 //
+// Under the checkpoint-sealed policy a crash leaves each chain's records
+// after its last signature or seal on disk unsigned: its unsealed tail,
+// which VerifyDir reports (unsealed_tail). OpenDurable checks their
+// hashes and links like every record's, and resumes the chain after them
+// (Recovery.Heads shows them: SealedSeq < Seq); the chain's next
+// signature (SealEvery, SealInterval, Seal, SealAll, Close) then covers
+// them. Unsigned, they are only as trustworthy as the directory was while
+// the writer was down: a host that must not vouch for records it cannot
+// tell were written by it checks Recovery.Heads (or runs VerifyDir with
+// its checkpoints) before it appends.
+//
 // Append on the returned Log acknowledges a record only once the WAL has
 // it on disk (per opts.WAL's fsync policy). Close the Log when done.
 func OpenDurable(dir string, cfg Config, opts DurableOptions) (*Log, Recovery, error) {

@@ -24,15 +24,21 @@ type Config struct {
 	// SealEvery is the signing policy. 0 or 1: every record is signed (the
 	// default). N > 1: checkpoint-sealed: records are only hash-chained, and
 	// every Nth record of a chain is signed, its signature covering every
-	// record before it through the chain; SealInterval and Seal add seals.
+	// record before it through the chain; SealInterval and Seal add seals
+	// (the count restarts at each: the record N after the last signature
+	// is signed).
 	// With a Sealer as Observer (checkpoint.Keeper), no record is signed
 	// and the Sealer's checkpoints are the seals, on its own cadence: set
 	// KeeperOptions.Every to N for one every N records (ronaudit append
 	// --seal-every N does).
 	SealEvery int
-	// SealInterval, checkpoint-sealed only: also sign a record when the last
-	// signature of its chain is older than this. 0: no time trigger. Hosts
-	// that append rarely call Seal or SealAll from a ticker.
+	// SealInterval, checkpoint-sealed only: also sign a record when the
+	// chain's last signature by this Log (before one, its first append
+	// since New or OpenDurable) is older than this. 0: no time trigger. It is checked as a record is appended: the Log runs no timer
+	// or goroutine, so a chain that goes quiet keeps its unsealed tail,
+	// however long, until its next append, Seal, SealAll or Close. Hosts
+	// that need every record vouched for within about T call SealAll from
+	// a ticker of period T (it signs only the chains with a tail).
 	SealInterval time.Duration
 	// DedupeWindow is how many recent records per chain an append is
 	// compared with; 0 means DefaultDedupeWindow, negative turns dedupe off.

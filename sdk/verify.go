@@ -14,7 +14,13 @@ import (
 type VerifyOptions struct {
 	// Start, when set, is the trusted head the chain continues from (for a
 	// store that no longer keeps the first records); otherwise the chain
-	// must start at seq 1 with prev = canonical.Genesis.
+	// must start at seq 1 with prev = canonical.Genesis. Its SealedSeq
+	// counts as the last signature before the records read: the records
+	// after it are the unsealed tail unless one read is signed, those up to
+	// Start.Seq included. A Start with SealedSeq 0 thus reports a tail from
+	// seq 1 (VerifyError.Verified 0: no record read comes before it); set
+	// SealedSeq to Start.Seq when whatever makes the head trusted also
+	// vouches for the records up to it.
 	Start *Head
 	// Retired are the chain's key transitions up to Start (Result.Retired
 	// of the verification that reached Start). The records before Start

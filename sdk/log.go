@@ -731,7 +731,7 @@ func (l *Log) sealLocked(c *chain) (Head, error) {
 		return c.head, fmt.Errorf("%w: %s/%s seq %d: %w", ErrSign, c.head.WriterID, c.head.Stream, c.head.Seq, err)
 	}
 	if err := l.cfg.Store.Seal(c.head.WriterID, c.head.Stream, c.head.Seq, c.signer.KeyID(), *sig); err != nil {
-		return c.head, fmt.Errorf("%w: %w", ErrStore, err)
+		return c.head, fmt.Errorf("%w: seal of %s/%s seq %d: %w", ErrStore, c.head.WriterID, c.head.Stream, c.head.Seq, err)
 	}
 	c.head.SealedSeq = c.head.Seq
 	if l.cfg.SealInterval > 0 {

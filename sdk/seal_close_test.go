@@ -2,6 +2,8 @@ package sdk_test
 
 import (
 	"errors"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -126,5 +128,103 @@ func TestSealIntervalAfterFailedSign(t *testing.T) {
 				t.Errorf("head %d sealed at %d: the record after the failed signature, 2 minutes after the chain's first, is not signed (SealInterval 1m)", h.Seq, h.SealedSeq)
 			}
 		})
+	}
+}
+
+// failSealStore is a MemStore whose Seal fails while fail is set, with
+// an error that does not say which record.
+type failSealStore struct {
+	*sdk.MemStore
+	fail bool
+}
+
+func (s *failSealStore) Seal(w, st string, seq uint64, id sdk.KeyID, sig sdk.Signature) error {
+	if s.fail {
+		return errors.New("disk full")
+	}
+	return s.MemStore.Seal(w, st, seq, id, sig)
+}
+
+// TestSealStoreFailure: a seal the store fails to keep leaves the head
+// unsealed, fails with ErrStore naming the chain and seq it was for, and a
+// later Seal of the same head succeeds.
+func TestSealStoreFailure(t *testing.T) {
+	store := &failSealStore{MemStore: sdk.NewMemStore(0), fail: true}
+	l := coreLog(t, sdk.Config{SealEvery: 100, Store: store})
+	coreAppend(t, l, 3)
+	h, err := l.Seal("svc-gateway@inst-1", "reads")
+	if !errors.Is(err, sdk.ErrStore) || !strings.Contains(err.Error(), "svc-gateway@inst-1/reads seq 3") {
+		t.Errorf("Seal with a failing store: %v, want ErrStore naming svc-gateway@inst-1/reads seq 3", err)
+	}
+	if h.SealedSeq != 0 {
+		t.Errorf("head sealed at %d after a failed seal", h.SealedSeq)
+	}
+	if err := l.SealAll(); !errors.Is(err, sdk.ErrStore) {
+		t.Errorf("SealAll with a failing store: %v", err)
+	}
+	store.fail = false
+	if h, err = l.Seal("svc-gateway@inst-1", "reads"); err != nil || h.SealedSeq != 3 {
+		t.Fatalf("Seal once the store works: %+v %v", h, err)
+	}
+	if _, err := sdk.VerifyChain(store.Iter("svc-gateway@inst-1", "reads"), l.Keys(), sdk.VerifyOptions{}); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestSealRacesAppend: Seal and SealAll beside appends to the same and
+// other chains, then Close: every chain verifies with no unsealed tail
+// (run with -race).
+func TestSealRacesAppend(t *testing.T) {
+	l := coreLog(t, sdk.Config{SealEvery: 16})
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for c := range 3 {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				r := emitRecord(c, i, "s"+strconv.Itoa(c))
+				if _, err := l.Append(&r); err != nil {
+					if !errors.Is(err, sdk.ErrClosed) {
+						t.Error(err)
+					}
+					return
+				}
+			}
+		})
+	}
+	wg.Go(func() {
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			var err error
+			if i%2 == 0 {
+				_, err = l.Seal("svc-gateway@inst-1", "s0")
+			} else {
+				err = l.SealAll()
+			}
+			if err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	})
+	time.Sleep(200 * time.Millisecond)
+	if err := l.Close(); err != nil { // appends may still run: they fail with ErrClosed
+		t.Fatal(err)
+	}
+	close(stop)
+	wg.Wait()
+	for c := range 3 {
+		res, err := sdk.VerifyChain(l.Store().Iter("svc-gateway@inst-1", "s"+strconv.Itoa(c)), l.Keys(), sdk.VerifyOptions{})
+		if err != nil || res.Records == 0 {
+			t.Errorf("chain s%d: %d records, %v", c, res.Records, err)
+		}
 	}
 }

@@ -231,3 +231,30 @@ func TestDedupeInUnsealedTail(t *testing.T) {
 		t.Errorf("head %+v", a.Head)
 	}
 }
+
+// TestSealIdempotentDurable: sealing a head twice, or an empty or unknown
+// chain, writes one seal frame or none; the reopened log has the seal.
+func TestSealIdempotentDurable(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "wal")
+	l, _ := durableOpen(t, dir, sdk.Config{SealEvery: 100}, sdk.DurableOptions{})
+	if h, err := l.Seal("nobody", "nothing"); err != nil || h.Seq != 0 || h.SealedSeq != 0 {
+		t.Errorf("seal of an unknown chain: %+v %v", h, err)
+	}
+	coreAppend(t, l, 4)
+	for range 3 {
+		if h, err := l.Seal("svc-gateway@inst-1", "reads"); err != nil || h.SealedSeq != 4 {
+			t.Fatalf("seal: %+v %v", h, err)
+		}
+	}
+	if err := l.SealAll(); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l, rec := durableOpen(t, dir, sdk.Config{SealEvery: 100}, sdk.DurableOptions{})
+	defer l.Close()
+	if rec.Seals != 1 || len(rec.Heads) != 1 || rec.Heads[0].SealedSeq != 4 {
+		t.Errorf("recovery: %d seals, heads %+v; want 1 seal of seq 4", rec.Seals, rec.Heads)
+	}
+}

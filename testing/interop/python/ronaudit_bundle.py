@@ -26,7 +26,8 @@ chain's sequence, in the order given. Exit status 0: everything verifies
 first failure with its FORMAT.md reason label (``format``,
 ``bad_checkpoint``, ``consistency``, ``record``, ``root``, ``gap``,
 ``fork``, ``truncated``; ``retired_key`` beside ``record`` or
-``bad_checkpoint`` where the documents name it). Exit status 2: bad usage
+``bad_checkpoint``, and ``bad_key_transition`` beside ``record``, where the
+documents name them). Exit status 2: bad usage
 or an unreadable key or checkpoint file.
 """
 
@@ -60,7 +61,7 @@ GENESIS = rw.GENESIS
 EMPTY_ROOT = hashlib.sha256(b"").digest()
 BUNDLE_NAME = re.compile(r"^([0-9]{20})-([0-9]{20})\.bundle$")
 
-# Reason labels (FORMAT.md), and the detail label the documents name.
+# Reason labels (FORMAT.md), and the detail labels the documents name.
 FORMAT = "format"
 BAD_CHECKPOINT = "bad_checkpoint"
 CONSISTENCY = "consistency"
@@ -70,6 +71,7 @@ GAP = "gap"
 FORK = "fork"
 TRUNCATED = "truncated"
 RETIRED_KEY = "retired_key"
+BAD_KEY_TRANSITION = "bad_key_transition"
 REASONS = (FORMAT, BAD_CHECKPOINT, CONSISTENCY, RECORD, ROOT, GAP, FORK, TRUNCATED)
 
 
@@ -401,11 +403,11 @@ def _check_record(
     try:
         new_key = rw.transition_key(r)
     except rw.BadTransition as e:
-        raise err(f"bad_key_transition: {e}") from e
+        raise err(str(e), BAD_KEY_TRANSITION) from e
     if new_key is not None and signer is None:
-        raise err("bad_key_transition: key transition record is not signed")
+        raise err("key transition record is not signed", BAD_KEY_TRANSITION)
     if new_key is not None and (why := chain.transition_problem(signer, new_key)):
-        raise err(f"bad_key_transition: {why}")
+        raise err(why, BAD_KEY_TRANSITION)
     return h, r, signer
 
 

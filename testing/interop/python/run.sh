@@ -3,7 +3,8 @@
 # check every vector file in testing/vectors/v1. test_wal.py and test_bundle.py
 # build the Go CLI (go on PATH, once: conftest.py) and check ronaudit_wal.py on
 # logs it writes and ronaudit_bundle.py on export bundles it writes, against
-# `ronaudit verify-bundle`.
+# `ronaudit verify-bundle`; test_bundle_vectors.py checks ronaudit_bundle.py on
+# the committed bundle vectors (testing/vectors/v1/bundles).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
@@ -12,7 +13,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q -r requirements.txt
 
-.venv/bin/python -m pytest -q test_reader.py test_checkpoint.py test_wal.py test_bundle.py
+.venv/bin/python -m pytest -q test_reader.py test_checkpoint.py test_wal.py test_bundle.py test_bundle_vectors.py
 .venv/bin/python ronaudit_reader.py ../../vectors/v1
 # The schema evolution drill: v1 vectors and the v1 -> v2 chain, read with
 # the drill's v2 schema (gen/testdata/audit_v2.capnp).

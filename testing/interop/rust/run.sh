@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds and runs the Rust foreign reader of the ron-audit test vectors: its
 # unit tests (all vectors pass, tampered copies fail), then the reader over
-# testing/vectors/v1 (schema v1, schema/audit.capnp; with its invalid/ and its
-# checkpoints/, the signed checkpoints and proofs), over testing/vectors/v2
+# testing/vectors/v1 (schema v1, schema/audit.capnp; with its invalid/, its
+# checkpoints/, the signed checkpoints and proofs, and its bundles/, the
+# export bundles, each with its verdict), over testing/vectors/v2
 # (the schema evolution drill's v1 -> v2 chain, read with the schema its
 # "schema" field names, gen/testdata/audit_v2.capnp), and over
 # testing/vectors/v1 again with v2 decoding (--schema v2; RONAUDIT_SCHEMA=v2

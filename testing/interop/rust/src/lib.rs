@@ -22,7 +22,9 @@
 //! record has one, refuses every negative vector of the directory's
 //! `invalid/` ([`check_invalid_dir`]), and checks the checkpoint and proof
 //! vectors of its `checkpoints/` ([`checkpoint`], from
-//! `sdk/checkpoint/SPEC.md`).
+//! `sdk/checkpoint/SPEC.md`) and verifies the export bundles of its
+//! `bundles/`, each case to its expected verdict ([`bundle`], from
+//! `sdk/export/FORMAT.md`).
 //!
 //! Schemas: a vector file is decoded, rendered and re-encoded with the schema
 //! its top-level `"schema"` field names (`schema/audit.capnp`, v1, or
@@ -37,6 +39,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
+pub mod bundle;
 pub mod checkpoint;
 
 // The two schemas have the same file id and the same struct and enum ids, so

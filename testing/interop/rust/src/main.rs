@@ -1,7 +1,8 @@
 //! `ronaudit-interop [--schema v1|v2] [<vectors dir>]`: checks every *.json
 //! vector file of the directory (see lib.rs) and the negative vectors of its
 //! `invalid/` directory (each must be refused) and the checkpoint vectors of
-//! its `checkpoints/` directory (see checkpoint.rs), and exits non-zero if any
+//! its `checkpoints/` directory (see checkpoint.rs) and the export bundle
+//! vectors of its `bundles/` directory (see bundle.rs), and exits non-zero if any
 //! check failed. Each file is read with the schema its "schema" field names
 //! (v1 if none; the negative vectors with v1); `--schema`, or else the
 //! RONAUDIT_SCHEMA environment variable, reads every other file with the
@@ -118,6 +119,19 @@ fn main() -> ExitCode {
         let line = format!(
             "{}: {} ({} checkpoints, proofs and refusals checked, {} passed)",
             r.file, r.name, r.items, r.passed
+        );
+        let failures = r.failures.iter().map(|f| format!("{}: {f}", r.file));
+        shown.push((line, failures.collect(), r.passed, r.failed()));
+    }
+    // The export bundle vectors (bundles/bundles.json), if any.
+    let bundles = ronaudit_interop::bundle::vector_file(&dir);
+    if bundles.exists() {
+        let mut r = ronaudit_interop::bundle::check_file(&bundles);
+        let rel = bundles.strip_prefix(&dir).unwrap_or(&bundles);
+        r.file = rel.display().to_string();
+        let line = format!(
+            "{}: bundles ({} cases verified, {} with the expected verdict)",
+            r.file, r.cases, r.passed
         );
         let failures = r.failures.iter().map(|f| format!("{}: {f}", r.file));
         shown.push((line, failures.collect(), r.passed, r.failed()));

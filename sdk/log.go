@@ -160,9 +160,9 @@ type Log struct {
 	closeDone chan struct{}
 	// emitting is set while an Emitter owns the log's appends.
 	emitting atomic.Bool
-	// rotating is held through a RotateKey, and by NewEmitter while it
-	// sets emitting: rotations run one at a time and never beside an
-	// emitter.
+	// rotating is held through a RotateKey, by NewEmitter while it sets
+	// emitting, and by Close while it stops the log: rotations run one at
+	// a time, never beside an emitter, and are not cut short by Close.
 	rotating sync.Mutex
 }
 
@@ -172,10 +172,12 @@ var ErrClosed = errors.New("sdk: log is closed")
 // Close seals every chain under the checkpoint-sealed policy (so a clean
 // shutdown leaves no unsealed tail) and, for a durable log, flushes and
 // closes the WAL and releases its lock. Appends fail with ErrClosed from
-// the moment Close starts: one that runs beside Close either ends before
-// Close seals its chain (and is sealed) or fails, never leaving an
-// acknowledged record after the last seal. Close is idempotent: later
-// calls wait for the first to finish and return nil.
+// the moment Close starts (but for a RotateKey under way then: Close
+// waits for it to finish, so that it never cuts a rotation short): one
+// that runs beside Close either ends before Close seals its chain (and is
+// sealed) or fails, never leaving an acknowledged record after the last
+// seal. Close is idempotent: later calls wait for the first to finish and
+// return nil.
 func (l *Log) Close() error {
 	first := false
 	l.closeOnce.Do(func() {
@@ -194,8 +196,14 @@ func (l *Log) Close() error {
 	}
 	defer close(l.closeDone)
 	// Refuse appends before sealing: appendLocked and commitLocked check
-	// failed under the chain's lock, which SealAll takes in turn.
+	// failed under the chain's lock, which SealAll takes in turn. A
+	// RotateKey under way finishes first (rotating): refused part way, it
+	// would leave the rotation cut short, some chains handed to the new
+	// key and the others not, as a crash does. RotateKey checks failed
+	// under rotating, so none starts after this.
+	l.rotating.Lock()
 	l.failed.CompareAndSwap(nil, &errClosed)
+	l.rotating.Unlock()
 	var err error
 	if l.cfg.SealEvery > 1 {
 		err = l.SealAll()

@@ -49,7 +49,7 @@ func isTransition(attrs []canonical.Attr) bool {
 // that is a KeyFollower (the
 // checkpoint Keeper) signs with next from the start of the rotation.
 // Rotating to the key that already signs the log is ErrConfig.
-// Concurrent calls run one after the other; NewEmitter waits for a
+// Concurrent calls run one after the other; NewEmitter and Close wait for a
 // rotation under way, and RotateKey fails with ErrEmitting while an
 // Emitter runs.
 func (l *Log) RotateKey(next Signer) ([]Head, error) {

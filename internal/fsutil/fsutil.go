@@ -9,6 +9,7 @@ package fsutil
 
 import (
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -20,6 +21,10 @@ import (
 // amnesia check (tools/analyzers) must not find a file-writing function
 // whose address is taken.
 var syncedDir func(dir string)
+
+// afterLink, if set (by a test), is called by WriteFileNew between
+// linking its temporary file into place and removing it.
+var afterLink func(tmp string)
 
 // SyncDir fsyncs a directory, making its entries durable. Not on
 // Windows, which cannot open a directory for syncing and needs no such
@@ -124,7 +129,12 @@ func WriteFileNew(dir, name string, data []byte) error {
 		return err
 	}
 	lerr := os.Link(tmp, filepath.Join(dir, name))
-	if err := os.Remove(tmp); err != nil && lerr == nil {
+	if lerr == nil && afterLink != nil {
+		afterLink(tmp)
+	}
+	// A temporary file already gone after the link was removed by a sweep
+	// (RemoveStaleTemps) that took it for a crash's: what was left to do.
+	if err := os.Remove(tmp); err != nil && lerr == nil && !errors.Is(err, fs.ErrNotExist) {
 		lerr = err
 	}
 	if lerr != nil {

@@ -46,8 +46,10 @@ func IsTempName(name string) bool {
 // socket or a device is never touched, nor what a link points to), and
 // whose modification time is before cutoff (time.Now().Add(-StaleTempAge):
 // a file another writer is still writing and linking is newer, and kept;
-// were one removed all the same, its writer's link would fail and report
-// it, and nothing would be lost or half written).
+// were one removed all the same (a file server's clock an hour behind),
+// its writer's link or rename would fail and report it, or, removed just
+// after WriteFileNew linked it, the write stands: nothing is lost or half
+// written).
 //
 // found, if not nil, is called for each stale file, with nil if it was
 // removed and the error of its removal otherwise; RemoveStaleTemps goes

@@ -144,3 +144,36 @@ func TestRemoveStaleTempsReportsFailure(t *testing.T) {
 		t.Fatalf("err %v, %d failures reported, want 2", err, failed)
 	}
 }
+
+// TestWriteFileNewTempSweptAfterLink: a sweep that takes a live temporary
+// file for a stale one (its file server's clock an hour or more behind, or
+// its writer stopped that long) and removes it after WriteFileNew linked
+// it into place has done what WriteFileNew was about to do: the file is
+// written, and WriteFileNew says so and makes it durable. It returned the
+// removal's "no such file or directory" for a file in place, and skipped
+// the directory's fsync: its caller took the write for failed (an
+// exporter retrying the bundle then found it exists).
+func TestWriteFileNewTempSweptAfterLink(t *testing.T) {
+	dir := t.TempDir()
+	var synced []string
+	syncedDir = func(d string) { synced = append(synced, d) }
+	afterLink = func(tmp string) {
+		if err := RemoveStaleTemps(dir, time.Now().Add(time.Hour), nil); err != nil {
+			t.Error(err)
+		}
+	}
+	t.Cleanup(func() { syncedDir, afterLink = nil, nil })
+	if err := WriteFileNew(dir, "f", []byte("data")); err != nil {
+		t.Fatalf("WriteFileNew with its temporary file swept after the link: %v", err)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "f")); err != nil || string(b) != "data" {
+		t.Fatalf("file: %q %v", b, err)
+	}
+	if !slices.Contains(synced, dir) {
+		t.Errorf("directory not fsynced: synced %v", synced)
+	}
+	left, _ := os.ReadDir(dir)
+	if len(left) != 1 {
+		t.Errorf("entries left: %v", left)
+	}
+}

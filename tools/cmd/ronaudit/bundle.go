@@ -119,8 +119,11 @@ func reportTemps(stderr io.Writer, cmd string, stats func() export.TempStats) {
 	if st.Removed > 0 {
 		fmt.Fprintf(stderr, "%s: removed %d stale temporary file(s) a crash left (.tmp-*, an hour old or more)\n", cmd, st.Removed)
 	}
-	if st.Err != nil {
+	switch {
+	case st.Failed > 0:
 		fmt.Fprintf(stderr, "%s: warning: %d stale temporary file(s) not removed: %v\n", cmd, st.Failed, st.Err)
+	case st.Err != nil: // a directory that could not be looked through
+		fmt.Fprintf(stderr, "%s: warning: %v\n", cmd, st.Err)
 	}
 }
 

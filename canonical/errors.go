@@ -8,19 +8,22 @@ import (
 )
 
 // Categories of error, for errors.Is. Every error of this package is one of
-// the typed errors below and matches exactly one category.
+// the typed errors below and matches exactly one category, the generated
+// functions' (Open*, AppendCanonical) included.
 var (
-	ErrInvalid      = errors.New("canonical: invalid record")      // *FieldError
-	ErrTooLarge     = errors.New("canonical: record too large")    // *SizeError
-	ErrNotCanonical = errors.New("canonical: bytes not canonical") // *NonCanonicalError
+	ErrInvalid      = capnpwire.ErrInvalid                      // *FieldError, *EncodeError
+	ErrTooLarge     = errors.New("canonical: record too large") // *SizeError
+	ErrNotCanonical = capnpwire.ErrNotCanonical                 // *NonCanonicalError
 )
 
 // NonCanonicalError reports bytes that are not exactly the canonical
 // encoding of a record: it names the byte offset and the rule broken.
+// It matches ErrNotCanonical.
 type NonCanonicalError = capnpwire.NonCanonicalError
 
 // EncodeError reports a value with no canonical encoding (an enum value the
-// schema lacks).
+// schema lacks). It matches ErrInvalid. AppendCanonical returns it;
+// AppendRecord and DedupeKey return a *FieldError instead.
 type EncodeError = capnpwire.EncodeError
 
 // FieldError reports a record field that breaks a rule of the format.

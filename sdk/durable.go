@@ -115,7 +115,7 @@ type DurableOptions struct {
 	// record appended before it), segment size (default 128 MiB),
 	// and the OnFsync hook that feeds wal_fsync_seconds (metrics.OnFsync
 	// observes the fsyncs that made records durable). Its Replay and
-	// Recovered fields are the SDK's own and must be nil.
+	// Recovered fields are the SDK's own and must be nil (else ErrConfig).
 	WAL wal.Options
 	// Keys verify the signatures of the records already in the log when it
 	// is opened; nil means only the Config's Signer key.
@@ -665,6 +665,10 @@ func (it *errIterator) Err() error    { return it.err }
 //
 // Append on the returned Log acknowledges a record only once the WAL has
 // it on disk (per opts.WAL's fsync policy). Close the Log when done.
+//
+// OpenDurable provides the Log's Store: cfg.Store must be nil. A Config
+// that New refuses, cfg.Store set, or opts.WAL.Replay or Recovered set is
+// ErrConfig, returned before dir is touched.
 func OpenDurable(dir string, cfg Config, opts DurableOptions) (*Log, Recovery, error) {
 	if opts.WAL.Replay != nil || opts.WAL.Recovered != nil {
 		return nil, Recovery{}, fmt.Errorf("%w: DurableOptions.WAL.Replay and Recovered are the SDK's own", ErrConfig)

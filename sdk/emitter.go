@@ -223,6 +223,10 @@ const (
 // until Close: Log.Append, AppendPending and RotateKey return ErrEmitting
 // meanwhile (Seal, SealAll, Heads and reads work as before). Closing the
 // emitter does not close the log.
+//
+// It fails with ErrConfig for a nil log, options out of range, or a log
+// that already has an emitter, and with the log's failure (ErrClosed for a
+// closed log) for a log that takes no more records.
 func NewEmitter(log *Log, opts EmitterOptions) (*Emitter, error) {
 	if log == nil {
 		return nil, fmt.Errorf("%w: nil Log", ErrConfig)
@@ -599,7 +603,10 @@ func (e *Emitter) acknowledge(s *slot, duplicate bool) {
 // waited for and acknowledged, and the goroutines end as soon as a signer,
 // fsync, OnDurable or OnDrop call that is still running returns (Done
 // says when). A ctx that has already ended aborts at once, even an idle
-// emitter's Close, which then drops nothing. Close does not close the
+// emitter's Close, which then drops nothing: Close returns the ctx's
+// error without waiting, unless the emitter has finished by then (an idle
+// one may have), when it returns nil: nil always means that no record was
+// dropped for Close's deadline (DropShutdown). Close does not close the
 // Log. Calls after the first wait for the same end.
 func (e *Emitter) Close(ctx context.Context) error {
 	e.once.Do(func() {

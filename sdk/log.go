@@ -30,22 +30,25 @@ type Config struct {
 	// With a Sealer as Observer (checkpoint.Keeper), no record is signed
 	// and the Sealer's checkpoints are the seals, on its own cadence: set
 	// KeeperOptions.Every to N for one every N records (ronaudit append
-	// --seal-every N does).
+	// --seal-every N does). Negative is ErrConfig.
 	SealEvery int
 	// SealInterval, checkpoint-sealed only: also sign a record when the
 	// chain's last signature by this Log (before one, its first append
-	// since New or OpenDurable) is older than this. 0: no time trigger. It is checked as a record is appended: the Log runs no timer
-	// or goroutine, so a chain that goes quiet keeps its unsealed tail,
-	// however long, until its next append, Seal, SealAll or Close. Hosts
-	// that need every record vouched for within about T call SealAll from
-	// a ticker of period T (it signs only the chains with a tail).
+	// since New or OpenDurable) is older than this. 0: no time trigger.
+	// Negative, or set without SealEvery > 1, is ErrConfig. It is checked
+	// as a record is appended: the Log runs no timer or goroutine, so a
+	// chain that goes quiet keeps its unsealed tail, however long, until
+	// its next append, Seal, SealAll or Close. Hosts that need every
+	// record vouched for within about T call SealAll from a ticker of
+	// period T (it signs only the chains with a tail).
 	SealInterval time.Duration
 	// DedupeWindow is how many recent records per chain an append is
 	// compared with; 0 means DefaultDedupeWindow, negative turns dedupe off.
 	// Only records the store still keeps in RAM count (see Append).
 	DedupeWindow int
 	// Store keeps the records; nil means a new MemStore with its default
-	// bound (Micronode: RAM only).
+	// bound (Micronode: RAM only). OpenDurable provides its own store:
+	// there it must be nil (else ErrConfig).
 	Store Store
 	// Clock fills tsMs when a record leaves it 0; nil means time.Now.
 	Clock func() time.Time
@@ -166,7 +169,9 @@ type Log struct {
 	rotating sync.Mutex
 }
 
-// ErrClosed is returned by Append on a closed Log.
+// ErrClosed is returned by Append, AppendPending and RotateKey on
+// a closed Log (on a healthy one: a log that failed returns its failure),
+// and by NewEmitter for one.
 var ErrClosed = errors.New("sdk: log is closed")
 
 // Close seals every chain under the checkpoint-sealed policy (so a clean

@@ -1,0 +1,300 @@
+package sdk_test
+
+// Tests that pin promises of the godoc that no other test checked.
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/rustyonions/ron-audit-go/canonical"
+	"github.com/rustyonions/ron-audit-go/sdk"
+	"github.com/rustyonions/ron-audit-go/sdk/wal"
+)
+
+// TestAppendFailureResetsFilledFields: "Either way the fields Append
+// filled are zero again when it returns" (Log.Append), on the failure path
+// too, and for AppendPending.
+func TestAppendFailureResetsFilledFields(t *testing.T) {
+	l := coreLog(t, sdk.Config{})
+	coreAppend(t, l, 1)
+	rec := coreRecord(5)
+	rec.TsMs = 0
+	rec.Reason = "\xff"
+	if _, err := l.Append(&rec); !errors.Is(err, canonical.ErrInvalid) {
+		t.Fatalf("Append of bad UTF-8: %v", err)
+	}
+	if rec.Seq != 0 || rec.Prev != nil || rec.TsMs != 0 {
+		t.Fatalf("a failed Append left filled fields: seq %d prev %x ts %d", rec.Seq, rec.Prev, rec.TsMs)
+	}
+	rec = coreRecord(6)
+	rec.TsMs = 0
+	p, err := l.AppendPending(&rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if rec.Seq != 0 || rec.Prev != nil || rec.TsMs != 0 || p.Seq != 2 {
+		t.Fatalf("AppendPending left filled fields: seq %d prev %x ts %d (got seq %d)", rec.Seq, rec.Prev, rec.TsMs, p.Seq)
+	}
+}
+
+// TestConfigDefaults: the zero values the Config fields' docs promise.
+func TestConfigDefaults(t *testing.T) {
+	// Store nil: a new MemStore.
+	l := coreLog(t, sdk.Config{})
+	if _, ok := l.Store().(*sdk.MemStore); !ok {
+		t.Fatalf("nil Store: the log's store is a %T", l.Store())
+	}
+	// Clock nil: time.Now fills a zero tsMs.
+	rec := coreRecord(1)
+	rec.TsMs = 0
+	before := time.Now().UnixMilli()
+	a, err := l.Append(&rec)
+	after := time.Now().UnixMilli()
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := canonical.Open(a.Record.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ts := int64(v.TsMs()); ts < before || ts > after {
+		t.Fatalf("nil Clock: tsMs %d not in [%d, %d]", ts, before, after)
+	}
+	// SealEvery 0 or 1: every record signed.
+	for _, every := range []int{0, 1} {
+		l := coreLog(t, sdk.Config{SealEvery: every})
+		for i, a := range coreAppend(t, l, 3) {
+			if !a.Record.Signed || a.Head.SealedSeq != a.Seq {
+				t.Fatalf("SealEvery %d: record %d not signed: %+v", every, i+1, a.Head)
+			}
+		}
+	}
+	// Negative values are no policy: ErrConfig.
+	for _, cfg := range []sdk.Config{{SealEvery: -1}, {SealEvery: 2, SealInterval: -time.Second}} {
+		cfg.Signer = coreSigner(t)
+		if _, err := sdk.New(cfg); !errors.Is(err, sdk.ErrConfig) {
+			t.Errorf("SealEvery %d SealInterval %v: %v, want ErrConfig", cfg.SealEvery, cfg.SealInterval, err)
+		}
+	}
+	// Head of a chain the log has no record of.
+	if h, ok := l.Head("nobody", "nothing"); ok {
+		t.Fatalf("Head of an unknown chain: %+v, ok", h)
+	}
+}
+
+// TestLogCloseContract: Close seals a checkpoint-sealed chain on a
+// MemStore too, is idempotent, and every append path fails with ErrClosed
+// afterwards; NewEmitter refuses a closed log, and a nil one.
+func TestLogCloseContract(t *testing.T) {
+	l := coreLog(t, sdk.Config{SealEvery: 4})
+	coreAppend(t, l, 3)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if h, _ := l.Head("svc-gateway@inst-1", "reads"); h.SealedSeq != 3 {
+		t.Fatalf("Close left an unsealed tail: %+v", h)
+	}
+	if _, err := coreVerify(t, l, "svc-gateway@inst-1", "reads", sdk.VerifyOptions{}); err != nil {
+		t.Fatalf("after Close: %v", err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	rec := coreRecord(9)
+	if _, err := l.Append(&rec); !errors.Is(err, sdk.ErrClosed) {
+		t.Errorf("Append after Close: %v", err)
+	}
+	if _, err := l.AppendPending(&rec); !errors.Is(err, sdk.ErrClosed) {
+		t.Errorf("AppendPending after Close: %v", err)
+	}
+	if _, err := l.RotateKey(rotateSigner(t, "after close")); !errors.Is(err, sdk.ErrClosed) {
+		t.Errorf("RotateKey after Close: %v", err)
+	}
+	if _, err := sdk.NewEmitter(l, sdk.EmitterOptions{}); !errors.Is(err, sdk.ErrClosed) {
+		t.Errorf("NewEmitter on a closed log: %v", err)
+	}
+	if _, err := sdk.NewEmitter(nil, sdk.EmitterOptions{}); !errors.Is(err, sdk.ErrConfig) {
+		t.Errorf("NewEmitter(nil): %v", err)
+	}
+}
+
+// TestDuplicateIsTheOriginal: a deduped Append returns the original:
+// its record, seq and the unchanged head.
+func TestDuplicateIsTheOriginal(t *testing.T) {
+	l := coreLog(t, sdk.Config{})
+	r := coreRecord(1)
+	orig, err := l.Append(&r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r = coreRecord(1)
+	dup, err := l.Append(&r)
+	if err != nil || !dup.Duplicate || dup.Seq != orig.Seq || dup.Record.Hash != orig.Record.Hash ||
+		!bytes.Equal(dup.Record.Bytes, orig.Record.Bytes) || dup.Head != orig.Head {
+		t.Fatalf("duplicate %+v, %v; original %+v", dup, err, orig)
+	}
+	// Seal under the default policy: the head is signed already, nothing
+	// changes.
+	if h, err := l.Seal(orig.Head.WriterID, orig.Head.Stream); err != nil || h != orig.Head {
+		t.Fatalf("Seal of a signed head: %+v, %v", h, err)
+	}
+}
+
+// TestEmitterStatsEveryReason: "Dropped map[string]uint64 // by reason,
+// every reason present", from the start; ReportVerifyFailure(nil) counts
+// nothing.
+func TestEmitterStatsEveryReason(t *testing.T) {
+	l := coreLog(t, sdk.Config{})
+	e := newEmitter(t, l, sdk.EmitterOptions{})
+	st := e.Stats()
+	reasons := []string{sdk.DropBackpressure, sdk.DropBounds, sdk.DropInvalid, sdk.DropSinkError, sdk.DropShutdown, sdk.DropClosed}
+	for _, r := range reasons {
+		if n, ok := st.Dropped[r]; !ok || n != 0 {
+			t.Errorf("reason %s: %d, present %v", r, n, ok)
+		}
+	}
+	if len(st.Dropped) != len(reasons) {
+		t.Errorf("Dropped %v: want exactly the %d reasons", st.Dropped, len(reasons))
+	}
+	e.ReportVerifyFailure(nil)
+	if err := e.Ready(); err != nil {
+		t.Fatalf("Ready after ReportVerifyFailure(nil): %v", err)
+	}
+}
+
+// TestEmitterCloseEndedCtx: Close with a ctx that has already ended does
+// not wait. On an idle emitter it drops nothing and returns the ctx's
+// error or, when the emitter had finished by then, nil (which of the two
+// is a race: the godoc used to read as if it were always the error, and
+// a run now and then got nil); on an emitter holding records whose
+// signer is stuck it returns the ctx's error and drops them.
+func TestEmitterCloseEndedCtx(t *testing.T) {
+	ended, cancel := context.WithCancel(context.Background())
+	cancel()
+	for range 20 {
+		l := coreLog(t, sdk.Config{})
+		e := newEmitter(t, l, sdk.EmitterOptions{})
+		start := time.Now()
+		err := e.Close(ended)
+		if err != nil && !errors.Is(err, context.Canceled) {
+			t.Fatalf("idle Close with an ended ctx: %v", err)
+		}
+		if d := time.Since(start); d > time.Second {
+			t.Fatalf("idle Close with an ended ctx took %v", d)
+		}
+		<-e.Done()
+		if st := finishedStats(t, e); st.Offered != 0 || st.Dropped[sdk.DropShutdown] != 0 {
+			t.Fatalf("idle Close dropped: %+v", st)
+		}
+	}
+
+	g := newGateSigner(t)
+	l := coreLog(t, sdk.Config{Signer: g})
+	e := newEmitter(t, l, sdk.EmitterOptions{Workers: 1})
+	for n := range 3 {
+		rec := emitRecord(0, n, "s")
+		if err := e.TryEmit(&rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start := time.Now()
+	if err := e.Close(ended); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Close with an ended ctx while records wait: %v", err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Fatalf("Close with an ended ctx took %v", d)
+	}
+	close(g.gate)
+	<-e.Done()
+	if st := finishedStats(t, e); st.Appended+st.Dropped[sdk.DropShutdown] != 3 || st.Dropped[sdk.DropShutdown] < 2 {
+		t.Fatalf("after the aborted Close: %+v", st)
+	}
+}
+
+// TestOpenDurableRefusesItsOwnFields: OpenDurable provides the Store and
+// the WAL's Replay and Recovered hooks; set by the caller they are
+// ErrConfig, before the directory is touched.
+func TestOpenDurableRefusesItsOwnFields(t *testing.T) {
+	for name, c := range map[string]struct {
+		cfg  sdk.Config
+		opts sdk.DurableOptions
+	}{
+		"Store":     {cfg: sdk.Config{Store: sdk.NewMemStore(0)}},
+		"Replay":    {opts: sdk.DurableOptions{WAL: wal.Options{Replay: func(wal.Frame) error { return nil }}}},
+		"Recovered": {opts: sdk.DurableOptions{WAL: wal.Options{Recovered: func(wal.Recovery) error { return nil }}}},
+	} {
+		dir := filepath.Join(t.TempDir(), "wal")
+		c.cfg.Signer = coreSigner(t)
+		if l, _, err := sdk.OpenDurable(dir, c.cfg, c.opts); !errors.Is(err, sdk.ErrConfig) {
+			if l != nil {
+				l.Close()
+			}
+			t.Errorf("%s set: %v, want ErrConfig", name, err)
+		}
+		if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s set: the refused open created %s (%v)", name, dir, err)
+		}
+	}
+}
+
+// TestKeyHelpersCopy: NewEd25519Signer keeps its own copy of the key,
+// Clone makes an independent set, a nil KeySet holds no key, and
+// DefaultIPKeys returns a new slice each call.
+func TestKeyHelpersCopy(t *testing.T) {
+	seed := make([]byte, ed25519.SeedSize)
+	copy(seed, "copy test")
+	priv := ed25519.NewKeyFromSeed(seed)
+	pub := bytes.Clone(priv.Public().(ed25519.PublicKey))
+	s, err := sdk.NewEd25519Signer(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clear(priv)
+	var sig sdk.Signature
+	msg := canonical.SignedMessage(canonical.Hash{1})
+	if err := s.Sign(msg[:], &sig); err != nil || !ed25519.Verify(pub, msg[:], sig[:]) || !bytes.Equal(s.Public(), pub) {
+		t.Fatalf("the signer shares the caller's key slice (err %v)", err)
+	}
+
+	ks := sdk.NewKeySet(pub)
+	c := ks.Clone()
+	c.Add(rotateSigner(t, "clone").Public())
+	if ks.Len() != 1 || c.Len() != 2 {
+		t.Fatalf("Clone shares the set: %d and %d keys", ks.Len(), c.Len())
+	}
+	var none *sdk.KeySet
+	if k, ok := none.Lookup(s.KeyID()); ok || k != nil {
+		t.Fatal("a nil KeySet holds a key")
+	}
+
+	a := sdk.DefaultIPKeys()
+	a[0] = "changed"
+	if b := sdk.DefaultIPKeys(); b[0] == "changed" {
+		t.Fatal("DefaultIPKeys returns a shared slice")
+	}
+}
+
+// TestPrivacyInvalidLeavesAttrs: "An invalid p (see Validate) returns
+// attrs unchanged and the error", a *PrivacyError matching ErrConfig.
+func TestPrivacyInvalidLeavesAttrs(t *testing.T) {
+	for _, p := range []sdk.Privacy{{Mode: sdk.IPHash}, {Mode: sdk.IPMode(9)}} {
+		attrs := []canonical.Attr{{Key: "ip", Value: "203.0.113.7"}, {Key: "n", Value: "1"}}
+		out, err := p.Apply(attrs)
+		var pe *sdk.PrivacyError
+		if !errors.As(err, &pe) || !errors.Is(err, sdk.ErrConfig) {
+			t.Fatalf("%v: %v, want a *PrivacyError matching ErrConfig", p.Mode, err)
+		}
+		if len(out) != 2 || out[0].Value != "203.0.113.7" || attrs[0].Value != "203.0.113.7" {
+			t.Fatalf("%v: attrs changed: %v", p.Mode, out)
+		}
+	}
+}

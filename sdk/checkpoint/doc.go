@@ -44,8 +44,13 @@
 //
 // # Errors
 //
-// Every error is an *Error whose Reason (format, bad_signature,
-// unknown_key, sign, out_of_range, not_included, origin_mismatch,
-// rollback, fork, retired_key) matches the sentinel of the same name with errors.Is
-// and whose Err is the note or tlog error underneath.
+// Every error about a checkpoint, a proof or the Keeper's signing is an
+// *Error whose Reason (format, bad_signature, unknown_key, sign,
+// out_of_range, not_included, origin_mismatch, rollback, fork,
+// retired_key) matches the sentinel of the same name with errors.Is and
+// whose Err is the note or tlog error underneath. Two kinds are not: a
+// checkpoint file or history directory that cannot be read (ReadNote,
+// LoadHistory, HistoryPaths, HistoryChains, Keeper.History) fails with the
+// file system's error (a *fs.PathError: errors.Is(err, fs.ErrNotExist)
+// works), and a record that fails VerifyChain with sdk's *VerifyError.
 package checkpoint

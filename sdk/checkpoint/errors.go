@@ -63,11 +63,12 @@ var reasonErrs = map[Reason]error{
 	ReasonRetiredKey: ErrRetiredKey,
 }
 
-// Error is every error of this package: why (Reason, matched by
-// errors.Is against the sentinel of the same name), what (Detail), and the
-// underlying error if any (Err: from the note or tlog package, or a
-// signer), reachable with errors.Unwrap, errors.Is and errors.As — for
-// example errors.As(err, new(*note.InvalidSignatureError)).
+// Error is every error of this package about a checkpoint, a proof or
+// signing (see the package doc for those of files and records): why
+// (Reason, matched by errors.Is against the sentinel of the same name),
+// what (Detail), and the underlying error if any (Err: from the note or
+// tlog package, or a signer), reachable with errors.Unwrap, errors.Is and
+// errors.As — for example errors.As(err, new(*note.InvalidSignatureError)).
 type Error struct {
 	Reason Reason
 	Detail string

@@ -29,7 +29,7 @@ const (
 // KeeperOptions tune a Keeper.
 type KeeperOptions struct {
 	// Every: a checkpoint of a chain once this many more of its records are
-	// durable; 0 means DefaultEvery.
+	// durable; 0 means DefaultEvery. Negative is refused (an *Error).
 	Every int64
 	// Interval: also a checkpoint when a chain has durable records newer
 	// than its last checkpoint and that checkpoint is older than this; 0

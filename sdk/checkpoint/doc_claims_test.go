@@ -1,0 +1,97 @@
+package checkpoint
+
+// Tests that pin promises of the godoc that no other test checked.
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/rustyonions/ron-audit-go/sdk"
+)
+
+// TestErrorsOutsideCheckpoints: the errors that are not about a checkpoint
+// or a proof are what the package doc says they are: a file that cannot
+// be read is its *fs.PathError (not an *Error: there is no Reason for it),
+// a record that fails VerifyChain is sdk's *VerifyError.
+func TestErrorsOutsideCheckpoints(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "none.note")
+	_, err := ReadNote(missing)
+	var pe *fs.PathError
+	var ce *Error
+	if !errors.Is(err, fs.ErrNotExist) || !errors.As(err, &pe) || errors.As(err, &ce) {
+		t.Errorf("ReadNote of a missing file: %T %v", err, err)
+	}
+
+	l, err := sdk.New(sdk.Config{Signer: keeperSigner(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keeperAppend(t, l, 0, 3)
+	recs, err := l.Records("svc@inst-1", "caps", 1, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs[1].Hash[0] ^= 1
+	_, err = VerifyChain(sdk.NewSliceIterator(recs), l.Keys(), nil, nil, sdk.VerifyOptions{})
+	var ve *sdk.VerifyError
+	if !errors.As(err, &ve) || !errors.Is(err, sdk.ErrHashMismatch) || errors.As(err, &ce) {
+		t.Errorf("VerifyChain of a tampered record: %T %v", err, err)
+	}
+}
+
+// TestKeeperOptionsAndEmpty: NewKeeper creates its directory with mode
+// 0700 and refuses a negative Every with an *Error; a negative Interval
+// turns the time trigger off; Checkpoint of a chain with no durable record
+// is nil; the history helpers find nothing in a directory that is not
+// there.
+func TestKeeperOptionsAndEmpty(t *testing.T) {
+	old := syscall.Umask(0) // the mode must not come from the umask
+	defer syscall.Umask(old)
+	dir := filepath.Join(t.TempDir(), "a", "cp")
+	if _, err := NewKeeper(dir, keeperSigner(t), KeeperOptions{Every: -1}); !errors.As(err, new(*Error)) {
+		t.Fatalf("Every -1: %v, want an *Error", err)
+	}
+	now := time.Unix(1764201600, 0)
+	k, err := NewKeeper(dir, keeperSigner(t), KeeperOptions{Every: 1000, Interval: -1, Clock: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(dir); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Fatalf("checkpoint dir: %v, %v; want mode 0700", fi.Mode(), err)
+	}
+	if note, err := k.Checkpoint("svc@inst-1", "caps"); note != nil || err != nil {
+		t.Fatalf("Checkpoint of a chain with no record: %q, %v", note, err)
+	}
+	l, err := sdk.New(sdk.Config{Signer: keeperSigner(t), Observer: k})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keeperAppend(t, l, 0, 3)
+	now = now.Add(24 * time.Hour)
+	keeperAppend(t, l, 3, 1)
+	if err := k.Tick(); err != nil {
+		t.Fatal(err)
+	}
+	if paths, err := k.History("svc@inst-1", "caps"); len(paths) != 0 || err != nil {
+		t.Fatalf("Interval -1 still checkpointed: %v, %v", paths, err)
+	}
+	if note, err := k.Checkpoint("svc@inst-1", "caps"); note == nil || err != nil {
+		t.Fatalf("Checkpoint: %q, %v", note, err)
+	}
+
+	gone := filepath.Join(t.TempDir(), "gone")
+	if chains, err := HistoryChains(gone); chains != nil || err != nil {
+		t.Errorf("HistoryChains of a missing dir: %v, %v", chains, err)
+	}
+	if paths, err := HistoryPaths(gone, "w", "s"); paths != nil || err != nil {
+		t.Errorf("HistoryPaths of a missing dir: %v, %v", paths, err)
+	}
+	if notes, err := LoadHistory(gone, "w", "s"); notes != nil || err != nil {
+		t.Errorf("LoadHistory of a missing dir: %v, %v", notes, err)
+	}
+}

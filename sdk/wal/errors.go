@@ -35,7 +35,10 @@ var (
 	// ErrNotAppended matches WaitDurable of an index that was never
 	// appended.
 	ErrNotAppended = errors.New("wal: no frame with that index was appended")
-	// ErrClosed is returned by calls on a closed Log.
+	// ErrClosed is returned, as is, by Append and AppendDurable on a
+	// closed Log. Sync and WaitDurable of a frame appended before Close
+	// return nil then (Close made every frame durable), or the poison
+	// error of a log that failed.
 	ErrClosed = errors.New("wal: log is closed")
 )
 

@@ -1,0 +1,66 @@
+package wal
+
+// Tests that pin promises of the godoc that no other test checked.
+
+import (
+	"errors"
+	"testing"
+	"time"
+)
+
+// TestZeroOptionsAreTheDefaults: "The zero value is the default: 128 MiB
+// segments, FsyncBatch starting an fsync once 32 frames wait or 2 ms pass".
+func TestZeroOptionsAreTheDefaults(t *testing.T) {
+	o, err := Options{}.check("dir")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.SegmentBytes != 128<<20 || o.Fsync != FsyncBatch || o.MaxBatch != 32 || o.MaxDelay != 2*time.Millisecond {
+		t.Fatalf("zero Options resolve to %+v", o)
+	}
+	if DefaultSegmentBytes != 128<<20 || DefaultMaxBatch != 32 || DefaultMaxDelay != 2*time.Millisecond {
+		t.Fatal("the default constants are not what Options' doc says")
+	}
+}
+
+// TestClosedLogCalls: after Close, appends fail with ErrClosed itself;
+// Sync and WaitDurable of an appended frame return nil (Close fsynced every
+// frame), WaitDurable of one never appended is ErrNotAppended; Close again
+// returns the first's result (nil), and Err stays nil.
+func TestClosedLogCalls(t *testing.T) {
+	l, rec := mustOpen(t, logDir(t), Options{})
+	if !rec.Created || rec.Segments != 1 || rec.Frames != 0 || l.LastIndex() != 0 || l.DurableIndex() != 0 {
+		t.Fatalf("new log: %+v, last %d, durable %d", rec, l.LastIndex(), l.DurableIndex())
+	}
+	if _, err := l.AppendDurable(payloadFor(1)); err != nil {
+		t.Fatal(err)
+	}
+	idx, err := l.Append(payloadFor(2)) // not waited for: Close makes it durable
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Append(payloadFor(3)); err != ErrClosed {
+		t.Errorf("Append after Close: %v, want ErrClosed itself", err)
+	}
+	if _, err := l.AppendDurable(payloadFor(3)); err != ErrClosed {
+		t.Errorf("AppendDurable after Close: %v, want ErrClosed itself", err)
+	}
+	if err := l.Sync(); err != nil {
+		t.Errorf("Sync after Close: %v", err)
+	}
+	if err := l.WaitDurable(idx); err != nil || l.DurableIndex() != idx || l.LastIndex() != idx {
+		t.Errorf("WaitDurable(%d) after Close: %v (durable %d, last %d)", idx, err, l.DurableIndex(), l.LastIndex())
+	}
+	if err := l.WaitDurable(idx + 1); !errors.Is(err, ErrNotAppended) {
+		t.Errorf("WaitDurable of a frame never appended, after Close: %v", err)
+	}
+	if err := l.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	if err := l.Err(); err != nil {
+		t.Errorf("Err after a clean Close: %v", err)
+	}
+}

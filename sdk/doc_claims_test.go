@@ -298,3 +298,39 @@ func TestPrivacyInvalidLeavesAttrs(t *testing.T) {
 		}
 	}
 }
+
+// TestRecordsFromDiskAndCopies: Records reads, through the store's Iter,
+// the records a durable log's cache no longer keeps; what it returns are
+// copies; and a range past the chain's head is ErrStore.
+func TestRecordsFromDiskAndCopies(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "wal")
+	l, _ := durableOpen(t, dir, sdk.Config{}, sdk.DurableOptions{CacheBytes: sdk.MemStoreMinBytes,
+		WAL: wal.Options{Fsync: wal.FsyncNever, AllowNoFsync: true}})
+	defer l.Close()
+	const n = 1000 // past the cache's bound: it keeps a few hundred
+	as := coreAppend(t, l, n)
+	w, s := as[0].Head.WriterID, as[0].Head.Stream
+	if _, ok := l.Store().Get(w, s, 1); ok {
+		t.Fatal("the cache still keeps seq 1: the test does not reach the disk")
+	}
+	recs, err := l.Records(w, s, 1, 3)
+	if err != nil || len(recs) != 3 {
+		t.Fatalf("Records 1..3 from disk: %d records, %v", len(recs), err)
+	}
+	for i, r := range recs {
+		if r.Hash != as[i].Record.Hash || canonical.RecordHash(r.Bytes) != r.Hash || !r.Signed {
+			t.Fatalf("record %d from disk: %+v", i+1, r)
+		}
+	}
+	last, err := l.Records(w, s, n, n)
+	if err != nil || len(last) != 1 {
+		t.Fatalf("Records %d..%d: %v", n, n, err)
+	}
+	clear(last[0].Bytes)
+	if again, _ := l.Records(w, s, n, n); canonical.RecordHash(again[0].Bytes) != as[n-1].Record.Hash {
+		t.Fatal("Records returned the cache's bytes, not a copy")
+	}
+	if _, err := l.Records(w, s, n, n+1); !errors.Is(err, sdk.ErrStore) {
+		t.Fatalf("Records past the head: %v, want ErrStore", err)
+	}
+}

@@ -775,9 +775,10 @@ func (l *Log) SealAll() error {
 // Records returns copies of records from..to (inclusive) of a chain: from
 // the store's RAM if it still keeps them, else read through Store().Iter.
 // Exporters use it. On a MemStore that evicted some of them it fails with
-// ErrEvicted (and ErrStore), naming the range and the oldest seq kept.
-// to = from-1 is the empty range (no records, no error); from 0, or to
-// further before from, is ErrRange.
+// ErrEvicted (and ErrStore), naming the range and the oldest seq kept;
+// a range the store does not hold all of otherwise (past the chain's
+// head, say) is ErrStore. to = from-1 is the empty range (no records, no
+// error); from 0, or to further before from, is ErrRange.
 func (l *Log) Records(writer, stream string, from, to uint64) ([]Sealed, error) {
 	if from == 0 || to+1 < from {
 		return nil, fmt.Errorf("%w: %s/%s records %d..%d: seqs start at 1, and a range ends at most one before its start", ErrRange, writer, stream, from, to)

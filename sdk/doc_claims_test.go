@@ -334,3 +334,21 @@ func TestRecordsFromDiskAndCopies(t *testing.T) {
 		t.Fatalf("Records past the head: %v, want ErrStore", err)
 	}
 }
+
+// TestEmitterOptionRanges: the bounds the EmitterOptions fields state, at
+// their edges (TestEmitterOwnsLog has the far side of some).
+func TestEmitterOptionRanges(t *testing.T) {
+	l := coreLog(t, sdk.Config{})
+	for _, bad := range []sdk.EmitterOptions{{Workers: sdk.MaxWorkers + 1}, {ShedBudget: -0.001}, {ShedBudget: 1.001}, {ReadyWindow: -time.Nanosecond}} {
+		if _, err := sdk.NewEmitter(l, bad); !errors.Is(err, sdk.ErrConfig) {
+			t.Errorf("%+v: %v, want ErrConfig", bad, err)
+		}
+	}
+	for _, good := range []sdk.EmitterOptions{{Workers: sdk.MaxWorkers}, {Workers: 1, Depth: 1}, {ShedBudget: 1}, {ReadyWindow: time.Nanosecond}} {
+		e, err := sdk.NewEmitter(l, good)
+		if err != nil {
+			t.Fatalf("%+v: %v", good, err)
+		}
+		closeEmitter(t, e)
+	}
+}

@@ -71,9 +71,10 @@ type Emitter struct {
 // EmitterOptions configures an Emitter. The zero value is the default.
 type EmitterOptions struct {
 	// Depth is the number of records the emitter holds at most, queued or
-	// in flight; 0 means DefaultDepth.
+	// in flight; 0 means DefaultDepth. Negative is ErrConfig.
 	Depth int
-	// Workers sign in parallel; 0 means GOMAXPROCS, at most 8.
+	// Workers sign in parallel: 1..MaxWorkers (else ErrConfig); 0 means
+	// GOMAXPROCS, at most MaxWorkers.
 	Workers int
 	// Shed is what TryEmit does when all Depth slots are taken.
 	Shed ShedPolicy
@@ -103,10 +104,11 @@ type EmitterOptions struct {
 	// their errors instead.
 	OnDrop func(writer, stream string, reason string, err error)
 	// ShedBudget is the share of offered records that may be shed before
-	// Ready reports the emitter degraded; 0 means DefaultShedBudget.
+	// Ready reports the emitter degraded, at most 1 (a negative one or
+	// more than 1 is ErrConfig); 0 means DefaultShedBudget.
 	ShedBudget float64
 	// ReadyWindow is the time over which Ready measures shedding; 0 means
-	// DefaultReadyWindow.
+	// DefaultReadyWindow. Negative is ErrConfig.
 	ReadyWindow time.Duration
 }
 

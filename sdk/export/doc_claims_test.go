@@ -1,0 +1,118 @@
+package export
+
+// Tests that pin promises of the godoc that no other test checked.
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/rustyonions/ron-audit-go/sdk"
+	"github.com/rustyonions/ron-audit-go/sdk/checkpoint"
+)
+
+// TestExporterRequiredFields: Sink and Signer are "required"; an Exporter
+// without one is a configuration error (sdk.ErrConfig), said before the
+// log is read or anything is signed, not a bare string error.
+func TestExporterRequiredFields(t *testing.T) {
+	signer := newSigner(t, 1)
+	dir := filepath.Join(t.TempDir(), "wal")
+	durableLog(t, dir, signer, 3)
+	recs := genRecords(t, signer, 3, plain)
+	for name, e := range map[string]*Exporter{
+		"no Sink":   {Signer: signer},
+		"no Signer": {Sink: &FileSink{Dir: t.TempDir()}},
+	} {
+		if _, err := e.Export(dir, testWriter, testStream, nil); !errors.Is(err, sdk.ErrConfig) {
+			t.Errorf("Export, %s: %v, want sdk.ErrConfig", name, err)
+		}
+		if _, err := e.ExportTree(treeOf(recs), testWriter, testStream, recs, nil); !errors.Is(err, sdk.ErrConfig) {
+			t.Errorf("ExportTree, %s: %v, want sdk.ErrConfig", name, err)
+		}
+	}
+}
+
+// TestZeroStateIsNoPrevious: "The zero State (or nil) is 'no previous
+// export'"; FileSink.Latest, Prev and ListDir find nothing where nothing
+// was written.
+func TestZeroStateIsNoPrevious(t *testing.T) {
+	signer := newSigner(t, 1)
+	dir := filepath.Join(t.TempDir(), "wal")
+	durableLog(t, dir, signer, 4)
+	var got [2]*Bundle
+	for i, prev := range []*State{nil, {}} {
+		sink := &FileSink{Dir: t.TempDir()}
+		origin := "ron-audit/" + testWriter + "/" + testStream
+		if b, err := sink.Latest(origin); b != nil || err != nil {
+			t.Fatalf("Latest of an empty sink: %v, %v", b, err)
+		}
+		if st, err := sink.Prev(testWriter, testStream); st != nil || err != nil {
+			t.Fatalf("Prev of an empty sink: %v, %v", st, err)
+		}
+		b, err := (&Exporter{Sink: sink, Signer: signer}).Export(dir, testWriter, testStream, prev)
+		if err != nil {
+			t.Fatalf("prev %+v: %v", prev, err)
+		}
+		got[i] = b
+	}
+	if got[0].PrevSize != 0 || got[1].PrevSize != 0 || got[0].Size != 4 || got[1].Size != 4 || string(got[0].Note) != string(got[1].Note) {
+		t.Fatalf("nil and zero State differ: %+v / %+v", got[0], got[1])
+	}
+	gone := filepath.Join(t.TempDir(), "gone")
+	if paths, err := ListDir(gone); paths != nil || err != nil {
+		t.Fatalf("ListDir of a missing dir: %v, %v", paths, err)
+	}
+	if _, err := os.Stat(gone); !errors.Is(err, os.ErrNotExist) {
+		t.Fatal("ListDir created its dir")
+	}
+}
+
+// TestAutoCloseAndCheckpointed: Close of an Auto that was never started
+// is nil with nothing queued and ErrNotStarted with checkpoints waiting;
+// Checkpointed returns at once while an export is under way (here stuck in
+// Prev), and Close waits for it.
+func TestAutoCloseAndCheckpointed(t *testing.T) {
+	if err := (&Auto{}).Close(); err != nil {
+		t.Fatalf("Close of an idle Auto: %v", err)
+	}
+	cp := checkpoint.Checkpoint{Origin: checkpoint.Origin("w", "s"), WriterID: "w", Stream: "s", Size: 3}
+	a := &Auto{}
+	a.Checkpointed(cp, 0)
+	if err := a.Close(); !errors.Is(err, ErrNotStarted) {
+		t.Fatalf("Close with a checkpoint queued and no Start: %v, want ErrNotStarted", err)
+	}
+
+	inPrev, release := make(chan struct{}), make(chan struct{})
+	a = &Auto{Exporter: &Exporter{}, Prev: func(string, string) (*State, error) {
+		inPrev <- struct{}{}
+		<-release
+		return &State{Size: cp.Size}, nil // nothing after it: no export
+	}}
+	a.Start()
+	a.Checkpointed(cp, 0)
+	<-inPrev // the export runs, stuck
+	done := make(chan struct{})
+	go func() {
+		a.Checkpointed(cp, 0)
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Checkpointed blocked behind an export")
+	}
+	closed := make(chan error)
+	go func() { closed <- a.Close() }()
+	select {
+	case err := <-closed:
+		t.Fatalf("Close returned %v while an export ran", err)
+	case <-time.After(20 * time.Millisecond):
+	}
+	close(release)
+	<-inPrev // the second checkpoint's export
+	if err := <-closed; err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+}

@@ -74,7 +74,8 @@ type Options struct {
 	// SegmentBytes is the size at which the writer starts a new segment:
 	// a frame that would take its segment past it goes to the next one.
 	// (A segment exceeds it only when it holds a single larger frame.)
-	// 0 means DefaultSegmentBytes; the least is MinSegmentBytes.
+	// 0 means DefaultSegmentBytes; the least is MinSegmentBytes (less is
+	// ErrConfig).
 	SegmentBytes int64
 	// Fsync is the fsync policy.
 	Fsync FsyncPolicy

@@ -53,16 +53,19 @@ const (
 	MinMaxAttrs = 256
 )
 
-// Limits is a size policy for encoding records; see DefaultLimits.
+// Limits is a size policy for encoding records; see DefaultLimits. Check
+// says whether one is within the format's bounds.
 type Limits struct {
 	MaxRecord int // whole record, at most MaxRecordSize
-	MaxAttrs  int // the attrs list, at least MinMaxAttrs
+	MaxAttrs  int // the attrs list, MinMaxAttrs..MaxRecord
 }
 
 // DefaultLimits are 4 KiB per record and 1 KiB of attrs.
 var DefaultLimits = Limits{MaxRecord: DefaultMaxRecord, MaxAttrs: DefaultMaxAttrs}
 
-// Check reports a policy outside the format's bounds.
+// Check reports a policy outside the format's bounds (MaxRecord at most
+// MaxRecordSize, MaxAttrs from MinMaxAttrs to MaxRecord) as a *FieldError
+// naming the field.
 func (l Limits) Check() error {
 	if l.MaxRecord < 64 || l.MaxRecord > MaxRecordSize {
 		return &FieldError{Field: "Limits.MaxRecord", Reason: "must be 64.." + strconv.Itoa(MaxRecordSize)}

@@ -66,9 +66,15 @@ func TestLimits(t *testing.T) {
 	if err := DefaultLimits.Check(); err != nil {
 		t.Fatal(err)
 	}
-	for _, l := range []Limits{{MaxRecord: 4096, MaxAttrs: 255}, {MaxRecord: MaxRecordSize + 1, MaxAttrs: 1024}, {MaxRecord: 512, MaxAttrs: 1024}} {
-		if l.Check() == nil {
-			t.Errorf("%+v accepted", l)
+	for _, l := range []Limits{{MaxRecord: 4096, MaxAttrs: 255}, {MaxRecord: MaxRecordSize + 1, MaxAttrs: 1024}, {MaxRecord: 512, MaxAttrs: 1024}, {MaxRecord: 300, MaxAttrs: 301}} {
+		var fe *FieldError
+		if err := l.Check(); !errors.As(err, &fe) || !strings.HasPrefix(fe.Field, "Limits.") {
+			t.Errorf("%+v: %v, want a *FieldError naming the field", l, err)
+		}
+	}
+	for _, l := range []Limits{{MaxRecord: MinMaxAttrs, MaxAttrs: MinMaxAttrs}, {MaxRecord: MaxRecordSize, MaxAttrs: MaxRecordSize}} {
+		if err := l.Check(); err != nil {
+			t.Errorf("%+v, at the bounds: %v", l, err)
 		}
 	}
 	// Attrs of exactly the limit pass; one byte-step more fails.

@@ -7,8 +7,10 @@ import (
 	"context"
 	"crypto/ed25519"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -350,5 +352,82 @@ func TestEmitterOptionRanges(t *testing.T) {
 			t.Fatalf("%+v: %v", good, err)
 		}
 		closeEmitter(t, e)
+	}
+}
+
+// TestCloseRacingAppendLeavesNoUnsealedTail: "Close seals every chain
+// under the checkpoint-sealed policy (so a clean shutdown leaves no
+// unsealed tail)". An Append that had passed the closed check when Close
+// began, and got the chain's lock only after Close had sealed it, used to
+// append a record after the seal and succeed: the closed log ended in an
+// unsealed tail. Such an append now fails with ErrClosed.
+func TestCloseRacingAppendLeavesNoUnsealedTail(t *testing.T) {
+	for i := range 10 {
+		// Even runs: Close first, then the second append (the old code let
+		// it pass the closed check and queue behind Close's seal); odd
+		// runs: the second append first.
+		closeFirst := i%2 == 0
+		store := newSlowPutStore()
+		l := coreLog(t, sdk.Config{Store: store, SealEvery: 1000})
+		first := make(chan error, 1)
+		go func() { // holds the chain's lock, stuck in Put
+			r := coreRecord(0)
+			_, err := l.Append(&r)
+			first <- err
+		}()
+		<-store.entered
+		closed, second := make(chan error, 1), make(chan error, 1)
+		closeLog := func() { closed <- l.Close() } // waits for the lock to seal
+		appendSecond := func() {                   // waits for the lock
+			r := coreRecord(1)
+			_, err := l.Append(&r)
+			second <- err
+		}
+		start, then := closeLog, appendSecond
+		if !closeFirst {
+			start, then = appendSecond, closeLog
+		}
+		go start()
+		time.Sleep(5 * time.Millisecond)
+		go then()
+		time.Sleep(5 * time.Millisecond)
+		store.release()
+		if err := <-first; err != nil {
+			t.Fatalf("run %d: first append: %v", i, err)
+		}
+		if err := <-closed; err != nil {
+			t.Fatalf("run %d: Close: %v", i, err)
+		}
+		err2 := <-second
+		if err2 != nil && !errors.Is(err2, sdk.ErrClosed) {
+			t.Fatalf("run %d: second append: %v, want nil or ErrClosed", i, err2)
+		}
+		res, err := coreVerify(t, l, "svc-gateway@inst-1", "reads", sdk.VerifyOptions{})
+		if err != nil {
+			t.Fatalf("run %d: the closed log does not verify (second append: %v): %v", i, err2, err)
+		}
+		if want := map[bool]int{true: 1, false: 2}[err2 != nil]; res.Records != want {
+			t.Fatalf("run %d: %d records, want %d (second append: %v)", i, res.Records, want, err2)
+		}
+	}
+}
+
+// TestMergeNilInput: "Inputs must not be nil ...: Merge panics" naming the
+// input, for a nil interface and for a nil pointer in one (which used to
+// pass and panic later, in Next, with a nil dereference).
+func TestMergeNilInput(t *testing.T) {
+	var nilPtr *sdk.SliceIterator
+	for name, in := range map[string][]sdk.Iterator{
+		"nil":         {sdk.NewSliceIterator(nil), nil},
+		"nil pointer": {sdk.NewSliceIterator(nil), nilPtr},
+	} {
+		func() {
+			defer func() {
+				if r := recover(); r == nil || !strings.Contains(fmt.Sprint(r), "input 1 is nil") {
+					t.Errorf("%s: Merge panicked with %v, want a panic naming input 1", name, r)
+				}
+			}()
+			sdk.Merge(in...)
+		}()
 	}
 }

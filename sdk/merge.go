@@ -115,10 +115,10 @@ var _ Iterator = (*MergeIterator)(nil)
 // A record that canonical.Open refuses, or an input whose Next returns false
 // with a non-nil Err, stops the merge: Next returns false and Err returns a
 // *MergeError naming the input, how many records it had read from it and
-// the chain and seq of the last of them. Inputs must not be nil, and no iterator may
-// be passed twice (its two heads would advance it under each other, losing
-// records): Merge panics on either. The merge owns the inputs: it calls
-// their Next and the caller must not.
+// the chain and seq of the last of them. Inputs must not be nil (nor a nil
+// pointer), and no iterator may be passed twice (its two heads would
+// advance it under each other, losing records): Merge panics on either.
+// The merge owns the inputs: it calls their Next and the caller must not.
 func Merge(its ...Iterator) *MergeIterator {
 	m := &MergeIterator{
 		heads: make([]mergeHead, len(its)),
@@ -126,7 +126,7 @@ func Merge(its ...Iterator) *MergeIterator {
 	}
 	slab := make([]byte, len(its)*mergeKeyCap)
 	for i, it := range its {
-		if it == nil {
+		if it == nil || isNilPointer(it) {
 			panic("sdk: Merge: input " + strconv.Itoa(i) + " is nil")
 		}
 		if j := sameInput(its[:i], it); j >= 0 {
@@ -136,6 +136,13 @@ func Merge(its ...Iterator) *MergeIterator {
 		m.heads[i] = mergeHead{it: it, idx: i, prev: slab[off : off : off+mergeKeyCap]}
 	}
 	return m
+}
+
+// isNilPointer reports whether it is a nil pointer in an interface: nil
+// too, for Merge, which would otherwise fail later, in its Next.
+func isNilPointer(it Iterator) bool {
+	v := reflect.ValueOf(it)
+	return v.Kind() == reflect.Pointer && v.IsNil()
 }
 
 // sameInput returns the index in its of an iterator equal to it, or -1.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -114,5 +115,29 @@ func TestAutoCloseAndCheckpointed(t *testing.T) {
 	<-inPrev // the second checkpoint's export
 	if err := <-closed; err != nil {
 		t.Fatalf("Close: %v", err)
+	}
+}
+
+// TestFileSinkModes: "one file Dir/name, mode 0600 ... Directories are
+// created with mode 0700", whatever the umask.
+func TestFileSinkModes(t *testing.T) {
+	old := syscall.Umask(0)
+	defer syscall.Umask(old)
+	root := filepath.Join(t.TempDir(), "exports")
+	sink := &FileSink{Dir: root}
+	name := "w/s/00000000000000000001-00000000000000000002.bundle"
+	if err := sink.WriteBundle(name, []byte("bundle bytes")); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{root, filepath.Join(root, "w"), filepath.Join(root, "w", "s")} {
+		if fi, err := os.Stat(d); err != nil || fi.Mode().Perm() != 0o700 {
+			t.Errorf("dir %s: %v, %v; want 0700", d, fi.Mode(), err)
+		}
+	}
+	if fi, err := os.Stat(filepath.Join(root, filepath.FromSlash(name))); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("bundle file: %v, %v; want 0600", fi.Mode(), err)
+	}
+	if err := sink.WriteBundle(name, []byte("other bytes")); !errors.Is(err, ErrBundleExists) {
+		t.Errorf("second write of the same name: %v, want ErrBundleExists", err)
 	}
 }

@@ -133,6 +133,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzVerifyProofs$$' -fuzztime $(FUZZTIME) ./sdk/checkpoint
 	$(GO) test -run '^$$' -fuzz '^FuzzOrigin$$' -fuzztime $(FUZZTIME) ./sdk/checkpoint
 	$(GO) test -run '^$$' -fuzz '^FuzzVerifyBundle$$' -fuzztime $(FUZZTIME) ./sdk/export
+	$(GO) test -run '^$$' -fuzz '^FuzzReadLines$$' -fuzztime $(FUZZTIME) ./tools/cmd/ronaudit
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeHashes$$' -fuzztime $(FUZZTIME) ./tools/cmd/ronaudit
 
 # Rig: 1-5 kHz durable appends with batched fsync (RATE, DURATION); writes
 # testing/performance/baselines/ron-audit/wal_steady.json.

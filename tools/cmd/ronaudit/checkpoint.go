@@ -272,11 +272,15 @@ func encodeHashes(hs []tlog.Hash) []string {
 	return out
 }
 
+// decodeHashes reads a proof's hashes as encodeHashes writes them, and
+// only so: standard padded base64 of 32 bytes. The re-encoding check
+// refuses the "\r" and "\n" that base64's decoder skips even in Strict
+// mode, so one proof has one spelling.
 func decodeHashes(ss []string) ([]tlog.Hash, error) {
 	out := make([]tlog.Hash, len(ss))
 	for i, s := range ss {
 		b, err := base64.StdEncoding.Strict().DecodeString(s)
-		if err != nil || len(b) != tlog.HashSize {
+		if err != nil || len(b) != tlog.HashSize || base64.StdEncoding.EncodeToString(b) != s {
 			return nil, fmt.Errorf("proof hash %d is not 32 bytes of base64", i)
 		}
 		copy(out[i][:], b)

@@ -133,6 +133,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzOpenCheckpoint$$' -fuzztime $(FUZZTIME) ./sdk/checkpoint
 	$(GO) test -run '^$$' -fuzz '^FuzzVerifyProofs$$' -fuzztime $(FUZZTIME) ./sdk/checkpoint
 	$(GO) test -run '^$$' -fuzz '^FuzzOrigin$$' -fuzztime $(FUZZTIME) ./sdk/checkpoint
+	$(GO) test -run '^$$' -fuzz '^FuzzVerifyChainCheckpoints$$' -fuzztime $(FUZZTIME) ./sdk/checkpoint
 	$(GO) test -run '^$$' -fuzz '^FuzzVerifyBundle$$' -fuzztime $(FUZZTIME) ./sdk/export
 	$(GO) test -run '^$$' -fuzz '^FuzzVerifySequence$$' -fuzztime $(FUZZTIME) ./sdk/export
 	$(GO) test -run '^$$' -fuzz '^FuzzReadLines$$' -fuzztime $(FUZZTIME) ./tools/cmd/ronaudit

@@ -31,6 +31,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 
 	"github.com/rustyonions/ron-audit-go/canonical"
@@ -46,7 +47,7 @@ type vectorFile struct {
 	} `json:"records"`
 }
 
-func v1Vectors(t *testing.T) []vectorFile {
+func v1Vectors(t testing.TB) []vectorFile {
 	t.Helper()
 	files, err := filepath.Glob("../../../testing/vectors/v1/*.json")
 	if err != nil || len(files) == 0 {
@@ -322,8 +323,12 @@ func TestEvolutionVectors(t *testing.T) {
 }
 
 // FuzzOpenV2: the v2 strict opener never panics, and what it accepts
-// re-encodes to the same bytes (no two byte strings open as one record).
-// Seeds: the v1 vectors and the drill's v2 records.
+// re-encodes to the same bytes (no two byte strings open as one record);
+// and growth is safe both ways on every input, not only the vectors:
+// whatever v1 code accepts (canonical.Open) v2 code accepts as the same
+// record with the v2 fields unset, and v1 code refuses every record with
+// a v2 field set. Seeds: the v1 vectors and the drill's v2 records
+// (testing/vectors/v2/evolution.json).
 func FuzzOpenV2(f *testing.F) {
 	for _, name := range []string{"../../../testing/vectors/v1/*.json", "../../../testing/vectors/v2/*.json"} {
 		files, _ := filepath.Glob(name)
@@ -346,12 +351,42 @@ func FuzzOpenV2(f *testing.F) {
 			}
 		}
 	}
+	// One v2 field set at a time, on a v1 record: the data field alone
+	// lies in v1's padding, the pointers past v1's pointer section.
+	first := v1Vectors(f)[0].Records[0].Record
+	for _, set := range []func(r *AuditRecord){
+		func(r *AuditRecord) { r.Region = 7 },
+		func(r *AuditRecord) { r.TraceID = "t" },
+		func(r *AuditRecord) { r.Origin = Origin{Host: "h"} },
+	} {
+		r := toV2(&first)
+		set(&r)
+		b, err := r.AppendCanonical(nil)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
+		v1, v1err := canonical.Open(b)
 		v, err := OpenAuditRecord(b)
 		if err != nil {
+			if v1err == nil {
+				t.Fatalf("v1 code accepts what v2 code refuses: %v", err)
+			}
 			return
 		}
 		rec := v.Decode()
+		if rec.Region != 0 || rec.TraceID != "" || rec.Origin != (Origin{}) {
+			if v1err == nil {
+				t.Fatalf("v1 code accepts a record with v2 fields set: %+v", rec)
+			}
+		} else if v1err == nil {
+			r1 := v1.Decode()
+			if r2 := toV2(&r1); !reflect.DeepEqual(normV2(r2), normV2(rec)) {
+				t.Fatalf("v1 and v2 code read different records:\nv1 %+v\nv2 %+v", r2, rec)
+			}
+		}
 		re, err := rec.AppendCanonical(nil)
 		if err != nil {
 			t.Fatalf("accepted bytes whose record the encoder refuses: %v", err)
@@ -360,4 +395,16 @@ func FuzzOpenV2(f *testing.F) {
 			t.Fatalf("accepted non-canonical input\n%x\nre-encodes as\n%x", b, re)
 		}
 	})
+}
+
+// normV2 makes an empty attribute list nil, so that records compare by
+// content.
+func normV2(r AuditRecord) AuditRecord {
+	if len(r.Attrs) == 0 {
+		r.Attrs = nil
+	}
+	if len(r.Prev) == 0 {
+		r.Prev = nil
+	}
+	return r
 }

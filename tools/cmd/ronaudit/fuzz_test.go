@@ -15,23 +15,28 @@ import (
 // longer than max (after that cut) comes as one tooLong line with no
 // text, and the lines after it still come; a read error ends the lines
 // (a line it cut is dropped) with one error. Whatever the reads' sizes:
-// mode bit 0 reads one byte at a time, bit 1 ends the input with an
-// error, bit 2 repeats the input past bufio's 64 KiB buffer (and scales
-// max up) so that lines span buffer fills. Seeds:
+// mode bit 0 reads one byte at a time (half the asked for with bit 2),
+// bit 1 ends the input with an error, bit 2 repeats the input past
+// bufio's 64 KiB buffer (and scales max up) so that lines span buffer
+// fills. Seeds:
 // testdata/fuzz/FuzzReadLines.
 func FuzzReadLines(f *testing.F) {
 	f.Add([]byte("{\"kind\":\"GetServed\"}\n\n{}\r\nlast"), uint16(8), uint8(0))
 	f.Fuzz(func(t *testing.T, data []byte, maxArg uint16, mode uint8) {
 		max := int(maxArg) % 300
 		if mode&4 != 0 {
-			data = bytes.Repeat(data, (1<<17)/(len(data)+1)+1)
-			if len(data) > 1<<17 {
-				data = data[:1<<17]
+			const big = 1<<16 + 1<<12 // past bufio's 64 KiB
+			data = bytes.Repeat(data, big/(len(data)+1)+1)
+			if len(data) > big {
+				data = data[:big]
 			}
-			max = int(maxArg) * 4
+			max = int(maxArg) * 2
 		}
 		var r io.Reader = bytes.NewReader(data)
-		if mode&1 != 0 {
+		switch {
+		case mode&1 != 0 && mode&4 != 0:
+			r = iotest.HalfReader(r) // one byte at a time would be slow here
+		case mode&1 != 0:
 			r = iotest.OneByteReader(r)
 		}
 		errBoom := errors.New("boom")

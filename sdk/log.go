@@ -169,9 +169,9 @@ type Log struct {
 	rotating sync.Mutex
 }
 
-// ErrClosed is returned by Append, AppendPending and RotateKey on
-// a closed Log (on a healthy one: a log that failed returns its failure),
-// and by NewEmitter for one.
+// ErrClosed is returned by Append, AppendPending, RotateKey, Seal and
+// SealAll on a closed Log (on a healthy one: a log that failed returns
+// its failure), and by NewEmitter for one.
 var ErrClosed = errors.New("sdk: log is closed")
 
 // Close seals every chain under the checkpoint-sealed policy (so a clean
@@ -181,8 +181,11 @@ var ErrClosed = errors.New("sdk: log is closed")
 // waits for it to finish, so that it never cuts a rotation short): one
 // that runs beside Close either ends before Close seals its chain (and is
 // sealed) or fails, never leaving an acknowledged record after the last
-// seal. Close is idempotent: later calls wait for the first to finish and
-// return nil.
+// seal. On a log that has failed (a Pending.Wait failed) Close seals
+// nothing, as Seal does not: a chain with an unsealed tail keeps it, and
+// Close returns the failure, naming the first such chain (it still closes
+// the WAL). Close is idempotent: later calls wait for the first to finish
+// and return nil.
 func (l *Log) Close() error {
 	first := false
 	l.closeOnce.Do(func() {
@@ -211,7 +214,7 @@ func (l *Log) Close() error {
 	l.rotating.Unlock()
 	var err error
 	if l.cfg.SealEvery > 1 {
-		err = l.SealAll()
+		err = l.sealAll(true)
 	}
 	if l.closer != nil {
 		if cerr := l.closer(); err == nil {
@@ -711,18 +714,39 @@ func (l *Log) mustSign(lastSeal time.Time, seq, sealedSeq uint64, now *time.Time
 
 // Seal signs the head of chain (writer, stream) now, if it is not signed
 // yet: the checkpoint-sealed policy's seal on demand. It returns the head.
+//
+// Once the log has failed (a Pending.Wait failed: the head may link to a
+// record the store lost) Seal signs nothing and returns the failure, and
+// after Close it returns ErrClosed (Close sealed every chain), both
+// wrapped and naming the chain.
 func (l *Log) Seal(writer, stream string) (Head, error) {
 	l.mu.RLock()
 	c := l.chains[writer][stream]
 	l.mu.RUnlock()
 	if c == nil {
+		if err := l.failure(); err != nil {
+			return Head{WriterID: writer, Stream: stream}, sealRefused(writer, stream, err)
+		}
 		return Head{WriterID: writer, Stream: stream}, nil
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	// Checked under the chain's lock, as appends check it: an append
+	// that linked the head either saw the log healthy or was refused.
+	if err := l.failure(); err != nil {
+		return c.head, sealRefused(writer, stream, err)
+	}
 	return l.sealLocked(c)
 }
 
+// sealRefused is the error of a seal of writer/stream refused because
+// the log stopped with failed (its failure, or ErrClosed).
+func sealRefused(writer, stream string, failed error) error {
+	return fmt.Errorf("sdk: seal of %s/%s refused: %w", writer, stream, failed)
+}
+
+// sealLocked signs c's head if it is not signed yet; the caller holds
+// c.mu and has checked that the log may seal (Seal, sealAll).
 func (l *Log) sealLocked(c *chain) (Head, error) {
 	if c.head.Seq == 0 || c.head.SealedSeq == c.head.Seq {
 		return c.head, nil
@@ -755,15 +779,34 @@ func (l *Log) sealLocked(c *chain) (Head, error) {
 }
 
 // SealAll seals the head of every chain (hosts call it on a timer and at
-// shutdown) and returns the first error.
+// shutdown) and returns the first error. As Seal, it signs nothing once
+// the log has failed (it returns the failure) or is closed (ErrClosed).
 func (l *Log) SealAll() error {
+	if err := l.failure(); err != nil {
+		return fmt.Errorf("sdk: seal of every chain refused: %w", err)
+	}
+	return l.sealAll(false)
+}
+
+// sealAll seals every chain for SealAll and, closing, for Close: the
+// ErrClosed that Close itself set just before does not stop Close's seal,
+// a failure from before Close does. The failure is checked again under
+// each chain's lock, as appends check it. Close reports a refusal only
+// for a chain that has a tail to sign.
+func (l *Log) sealAll(closing bool) error {
 	l.mu.RLock()
 	all := l.chainsLocked(nil)
 	l.mu.RUnlock()
 	var first error
 	for _, c := range all {
 		c.mu.Lock()
-		_, err := l.sealLocked(c)
+		var err error
+		switch failed := l.failure(); {
+		case failed == nil || (closing && failed == ErrClosed):
+			_, err = l.sealLocked(c)
+		case !closing || (c.head.Seq > 0 && c.head.SealedSeq != c.head.Seq):
+			err = sealRefused(c.head.WriterID, c.head.Stream, failed)
+		}
 		c.mu.Unlock()
 		if err != nil && first == nil {
 			first = err

@@ -69,7 +69,9 @@ func KeyName(writerID string) string { return OriginPrefix + escapeComponent(wri
 // checkpoint a crash kept from being written. A crash while a checkpoint
 // is written may leave a ".tmp-" file in its chain's directory, which
 // nothing reads: the Keeper removes those an hour old or more when it
-// first sees the chain (TempStats).
+// first writes, or is asked to write, a checkpoint of the chain (one
+// due, Checkpoint, SealChain, Close), not when it first sees the chain:
+// that is Committed, on the Log's append path (TempStats).
 type Keeper struct {
 	dir    string
 	signer sdk.Signer // under mu: RotateKey moves it on (FollowKey)
@@ -86,10 +88,10 @@ type Keeper struct {
 // fsutil.StaleTempAge (an hour), which a crash left between writing a
 // file and linking it into place. Nothing reads them; a writer sweeps
 // each directory once, when it first writes there (a Keeper: when it
-// first sees the chain). A temporary file newer than that (another
-// writer's, being written now), any other name and any entry that is
-// not a regular file (a directory, a symbolic link, a named pipe) are
-// never touched. A failure to remove one does not fail the writer: it is
+// first writes, or is asked to write, a checkpoint of the chain). A
+// temporary file newer than that (another writer's, being written now),
+// any other name and any entry that is not a regular file (a directory,
+// a symbolic link, a named pipe) are never touched. A failure to remove one does not fail the writer: it is
 // counted in Failed and kept in Err.
 type TempStats struct {
 	Removed int64 // stale temporary files removed
@@ -113,12 +115,22 @@ func (t *TempStats) sweep(dir string, now time.Time) {
 	}
 }
 
+// add counts the findings of another sweep, u, in t.
+func (t *TempStats) add(u TempStats) {
+	t.Removed += u.Removed
+	t.Failed += u.Failed
+	if u.Err != nil {
+		t.Err = u.Err
+	}
+}
+
 type keptChain struct {
 	mu      sync.Mutex
 	writer  string
 	stream  string
 	tree    *Tree
 	durable uint64 // highest durable seq
+	swept   bool   // the chain's directory was swept for stale temporary files
 	last    int64  // size of the newest checkpoint
 	lastAt  time.Time
 	note    []byte // the newest checkpoint
@@ -165,7 +177,6 @@ func (k *Keeper) chain(writer, stream string) *keptChain {
 	if c == nil {
 		c = &keptChain{writer: writer, stream: stream, tree: NewTree()}
 		c.loadLatest(k.chainDir(writer, stream))
-		k.temps.sweep(k.chainDir(writer, stream), time.Now())
 		w[stream] = c
 	}
 	return c
@@ -321,10 +332,20 @@ func (k *Keeper) Durable(writer, stream string, seq uint64, replay bool) {
 
 // writeLocked signs the checkpoint of c at size and adds it to the history.
 func (k *Keeper) writeLocked(c *keptChain, size int64) error {
+	dir := k.chainDir(c.writer, c.stream)
+	if !c.swept {
+		// Here, not when the chain is first seen: that is Committed, which
+		// the Log calls under its chain's lock on the append path.
+		c.swept = true
+		var t TempStats
+		t.sweep(dir, time.Now())
+		k.mu.Lock()
+		k.temps.add(t)
+		k.mu.Unlock()
+	}
 	// Never sign a tree that does not extend the newest checkpoint of the
 	// history (a log restored from an old copy, or rewritten): that would
 	// sign a rollback or a fork.
-	dir := k.chainDir(c.writer, c.stream)
 	if err := c.extendsNewest(dir); err != nil {
 		return err
 	}

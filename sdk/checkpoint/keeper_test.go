@@ -818,10 +818,10 @@ func TestKeeperNewest(t *testing.T) {
 }
 
 // A crash while a checkpoint was written left a ".tmp-" file in its
-// chain's directory: the next Keeper removes it when it first sees the
-// chain, and counts it; a fresh one (another writer's, being written), a
-// file of another name and a directory of a temporary name stay, and so
-// does every checkpoint. Before, nothing ever removed one.
+// chain's directory: the next Keeper removes it when it first writes a
+// checkpoint of the chain, and counts it; a fresh one (another writer's,
+// being written), a file of another name and a directory of a temporary
+// name stay, and so does every checkpoint. Before, nothing ever removed one.
 func TestKeeperRemovesStaleTemps(t *testing.T) {
 	signer := keeperSigner(t)
 	dir := filepath.Join(t.TempDir(), "cp")
@@ -891,5 +891,73 @@ func TestKeeperRemovesStaleTemps(t *testing.T) {
 	}
 	if cps := openHistory(t, k2); len(cps) != 2 || cps[1].Size != 10 {
 		t.Fatalf("history %+v", cps)
+	}
+}
+
+// The Log calls Committed under its chain's lock, on the append path: a
+// Keeper's first sight of a chain there must not sweep the chain's
+// directory for stale temporary files (directory I/O on that chain's first
+// append). The sweep waits for the Keeper's first checkpoint of the
+// chain, already I/O and off the append path; it still removes the file
+// then, and counts it. Before, Committed removed it.
+func TestKeeperCommittedDoesNotSweep(t *testing.T) {
+	signer := keeperSigner(t)
+	dir := filepath.Join(t.TempDir(), "cp")
+	chainDir := filepath.Join(dir, "w", "s")
+	if err := os.MkdirAll(chainDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	stale := filepath.Join(chainDir, ".tmp-123")
+	if err := os.WriteFile(stale, []byte("half a checkpoint"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-2 * time.Hour)
+	if err := os.Chtimes(stale, old, old); err != nil {
+		t.Fatal(err)
+	}
+	k, err := NewKeeper(dir, signer, KeeperOptions{Every: 2, Interval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for seq := uint64(1); seq <= 2; seq++ {
+		leaf := canonical.Hash{byte(seq)}
+		k.Committed("w", "s", seq, leaf, false)
+	}
+	if _, err := os.Lstat(stale); err != nil {
+		t.Fatalf("Committed swept the chain's directory: %v", err)
+	}
+	if st := k.TempStats(); st != (TempStats{}) {
+		t.Fatalf("after Committed: TempStats %+v, want nothing yet", st)
+	}
+	k.Durable("w", "s", 1, false)
+	if _, err := os.Lstat(stale); err != nil {
+		t.Fatalf("Durable with no checkpoint due swept: %v", err)
+	}
+	k.Durable("w", "s", 2, false) // a checkpoint is due: the sweep comes first
+	if _, err := os.Lstat(stale); !os.IsNotExist(err) {
+		t.Fatalf("%s still there after the chain's first checkpoint: %v", stale, err)
+	}
+	if st := k.TempStats(); st.Removed != 1 || st.Failed != 0 || st.Err != nil {
+		t.Fatalf("TempStats %+v, want 1 removed", st)
+	}
+	if err := k.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if got := k.Newest(); len(got) != 1 || got[0].Size != 2 {
+		t.Fatalf("Newest() = %+v, want w/s at 2", got)
+	}
+	// Once per chain: a stale file that appears later stays until the next
+	// Keeper.
+	if err := os.WriteFile(stale, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(stale, old, old); err != nil {
+		t.Fatal(err)
+	}
+	if err := k.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Lstat(stale); err != nil {
+		t.Fatalf("second sweep of the chain's directory: %v", err)
 	}
 }

@@ -182,9 +182,21 @@ func (k *Keeper) chain(writer, stream string) *keptChain {
 	return c
 }
 
-// loadLatest reads the size and time of the newest checkpoint on disk.
+// readDir is os.ReadDir; tests replace it to fail as a directory without
+// read permission does for a user who is not root.
+var readDir = os.ReadDir
+
+// loadLatest reads the size and time of the newest checkpoint on disk. A
+// directory that does not exist is a chain with no history; one that
+// cannot be listed (permissions, I/O) is loadErr, so that no checkpoint
+// is written that was not checked against the history: taken as empty,
+// it would let a log rolled back since sign a fork of it.
 func (c *keptChain) loadLatest(dir string) {
-	sizes, _ := historySizes(dir)
+	sizes, err := historySizes(dir)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		c.loadErr = err
+		return
+	}
 	if len(sizes) == 0 {
 		return
 	}
@@ -222,7 +234,7 @@ func readNote(path string) ([]byte, fs.FileInfo, error) {
 func noteFile(size int64) string { return fmt.Sprintf("%020d.note", size) }
 
 func historySizes(dir string) ([]int64, error) {
-	entries, err := os.ReadDir(dir)
+	entries, err := readDir(dir)
 	if err != nil {
 		return nil, err
 	}

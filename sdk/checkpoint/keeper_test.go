@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -714,6 +715,46 @@ func patchFrame(t *testing.T, pos wal.Position, edit func(payload []byte)) {
 	}
 	if _, err := f.WriteAt(payload, pos.Offset+wal.FrameHeaderSize); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestKeeperUnlistableHistory: a chain directory the Keeper cannot list
+// (mode 0300 for a user who is not root, or an I/O error) is not taken as
+// an empty history: a rolled-back log would then sign a checkpoint that
+// forks from the ones there (it did: sizes 3 and 6 of a rewritten log
+// signed beside 5 and 10, and Close returned nil).
+// The Keeper signs nothing and fails naming the chain and the cause.
+func TestKeeperUnlistableHistory(t *testing.T) {
+	signer := keeperSigner(t)
+	cpDir := filepath.Join(t.TempDir(), "cp")
+	k, _ := NewKeeper(cpDir, signer, KeeperOptions{Every: 5, Interval: -1})
+	l, _ := sdk.New(sdk.Config{Signer: signer, Observer: k})
+	keeperAppend(t, l, 0, 10)
+	if err := k.Close(); err != nil {
+		t.Fatal(err)
+	}
+	before := len(openHistory(t, k))
+
+	chainDir := k.chainDir("svc@inst-1", "caps")
+	t.Cleanup(func() { readDir = os.ReadDir })
+	readDir = func(dir string) ([]os.DirEntry, error) {
+		if dir == chainDir {
+			return nil, &os.PathError{Op: "open", Path: dir, Err: syscall.EACCES}
+		}
+		return os.ReadDir(dir)
+	}
+	// A log rewritten from scratch: 6 records, of other content, with
+	// checkpoints every 3 (sizes 3 and 6: no name the history has taken).
+	k2, _ := NewKeeper(cpDir, signer, KeeperOptions{Every: 3, Interval: -1})
+	l2, _ := sdk.New(sdk.Config{Signer: signer, Observer: k2})
+	keeperAppend(t, l2, 100, 6)
+	err := k2.Close()
+	if !errors.Is(err, ErrFormat) || !errors.Is(err, syscall.EACCES) || !strings.Contains(err.Error(), "svc@inst-1/caps") {
+		t.Fatalf("Close with an unlistable history: %v, want ReasonFormat naming the chain, wrapping EACCES", err)
+	}
+	readDir = os.ReadDir
+	if n := len(openHistory(t, k)); n != before {
+		t.Fatalf("%d checkpoints, %d before: the Keeper signed against a history it could not read", n, before)
 	}
 }
 

@@ -63,6 +63,12 @@ var ErrNothingToExport = errors.New("export: no new records since the previous e
 // verified empty chain.
 var ErrNoBundles = errors.New("export: no *.bundle files")
 
+// ErrBundleName is wrapped by the ReasonFormat *Error that ListDir (and so
+// FileSink.Latest, Prev, Bundles, WriteBundle, VerifyDir) returns for a
+// *.bundle file whose name is not one the format gives a bundle
+// (FORMAT.md, "Files"); the *Error's Bundle is the file name.
+var ErrBundleName = errors.New("export: not a bundle file name (<first>-<last>.bundle, 20 decimal digits each, 1 <= first <= last < 2^63)")
+
 var reasonErrs = map[Reason]error{
 	ReasonFormat: ErrFormat, ReasonBadCheckpoint: ErrBadCheckpoint, ReasonRecord: ErrRecord,
 	ReasonRoot: ErrRoot, ReasonConsistency: ErrConsistency, ReasonGap: ErrGap,

@@ -172,15 +172,27 @@ func (s *FileSink) overlapping(dir, base string) (string, error) {
 	return "", nil
 }
 
-// parseBundleName returns the seqs of a file name BundleName gives.
+// parseBundleName returns the seqs of a file name BundleName gives for a
+// bundle: <first>-<last>.bundle, each seq in exactly 20 ASCII decimal
+// digits, 1 <= first <= last < 2^63 (FORMAT.md, "Files"). Every other
+// name is refused, so ok says the name is one the format produces.
 func parseBundleName(base string) (first, last uint64, ok bool) {
 	a, b, ok := strings.Cut(strings.TrimSuffix(base, ".bundle"), "-")
-	if !ok || len(a) != 20 || len(b) != 20 || !strings.HasSuffix(base, ".bundle") {
+	if !ok || len(a) != 20 || len(b) != 20 || !strings.HasSuffix(base, ".bundle") || !allDigits(a) || !allDigits(b) {
 		return 0, 0, false
 	}
 	first, err1 := strconv.ParseUint(a, 10, 64)
 	last, err2 := strconv.ParseUint(b, 10, 64)
-	return first, last, err1 == nil && err2 == nil && first <= last
+	return first, last, err1 == nil && err2 == nil && first >= 1 && first <= last && last < 1<<63
+}
+
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // path maps a bundle name to a file path under Dir, refusing names that
@@ -199,7 +211,8 @@ func (s *FileSink) path(name string) (string, error) {
 var ErrBundleExists = errors.New("export: bundle exists")
 
 // Bundles returns the paths of the bundle files of chain origin in the
-// sink, in order (oldest first).
+// sink, in order (oldest first). A *.bundle file there whose name is not a
+// bundle name fails it (ListDir: ErrBundleName).
 func (s *FileSink) Bundles(origin string) ([]string, error) {
 	if _, _, err := checkpoint.ParseOrigin(origin); err != nil {
 		return nil, err
@@ -212,7 +225,9 @@ func (s *FileSink) Bundles(origin string) ([]string, error) {
 }
 
 // Latest returns the newest bundle of chain origin in the sink, parsed
-// (not verified), or nil if there is none.
+// (not verified), or nil if there is none. A *.bundle file there whose
+// name is not a bundle name fails it (ListDir: ErrBundleName), rather
+// than passing for the newest bundle when it sorts last.
 func (s *FileSink) Latest(origin string) (*Bundle, error) {
 	paths, err := s.Bundles(origin)
 	if err != nil || len(paths) == 0 {
@@ -278,7 +293,16 @@ func (s *FileSink) Prev(writer, stream string) (*State, error) {
 
 // ListDir returns the paths of the *.bundle files directly in dir, sorted
 // by name (a chain's order for FileSink names); none if dir does not
-// exist.
+// exist. Names beginning with "." (a writer's temporary files) and
+// subdirectories are not bundles. A *.bundle name that is not one
+// BundleName gives (<first>-<last>.bundle, 20 decimal digits each,
+// 1 <= first <= last < 2^63) is refused, not skipped: it is an *Error
+// (ReasonFormat, Bundle the file name, wrapping ErrBundleName), since a
+// stray "zzz.bundle" would otherwise sort last and pass for the newest
+// bundle, and an audit directory holding files that look like bundles
+// but are none of the format's is suspect. Latest, Prev, Bundles,
+// WriteBundle's overlap check, VerifyDir and VerifyDirTrusted all list
+// through it.
 func ListDir(dir string) ([]string, error) {
 	ents, err := os.ReadDir(dir)
 	if os.IsNotExist(err) {
@@ -289,9 +313,14 @@ func ListDir(dir string) ([]string, error) {
 	}
 	var out []string
 	for _, e := range ents {
-		if n := e.Name(); !e.IsDir() && strings.HasSuffix(n, ".bundle") && !strings.HasPrefix(n, ".") {
-			out = append(out, filepath.Join(dir, n))
+		n := e.Name()
+		if e.IsDir() || !strings.HasSuffix(n, ".bundle") || strings.HasPrefix(n, ".") {
+			continue
 		}
+		if _, _, ok := parseBundleName(n); !ok {
+			return nil, &Error{Reason: ReasonFormat, Bundle: n, Detail: "in " + dir, Err: ErrBundleName}
+		}
+		out = append(out, filepath.Join(dir, n))
 	}
 	slices.Sort(out)
 	return out, nil

@@ -626,6 +626,20 @@ def check_trusted(res: ChainResult, chain: rw.Chain, raw: bytes) -> cpk.Checkpoi
 # Files (FORMAT.md "Files") and paths
 
 
+def bundle_name_seqs(name: str) -> tuple[int, int] | None:
+    """The seqs (first, last) of a bundle file name, or None if the name is
+    not one the format gives a bundle (FORMAT.md "Files"):
+    <first>-<last>.bundle, 20 ASCII decimal digits each,
+    1 <= first <= last < 2^63."""
+    m = BUNDLE_NAME.fullmatch(name)
+    if m is None:
+        return None
+    first, last = int(m.group(1)), int(m.group(2))
+    if not 1 <= first <= last < MAX_SIZE:
+        return None
+    return first, last
+
+
 def chain_dirs(directory: Path) -> list[tuple[Path, list[Path]]]:
     """Each directory under ``directory`` (itself included) holding
     ``*.bundle`` files, with its bundles in name order (a FileSink names
@@ -634,11 +648,17 @@ def chain_dirs(directory: Path) -> list[tuple[Path, list[Path]]]:
     export.ListDir, every other entry but a directory is one (a symbolic
     link counts as what it is, not what it points to), and ``_read``
     refuses one that is not a regular file: a named pipe or a link to a
-    directory among the bundles is ``format``, not skipped."""
+    directory among the bundles is ``format``, not skipped. So is a
+    ``*.bundle`` entry whose name is not a bundle name
+    (``bundle_name_seqs``), as Go's ListDir refuses it."""
     groups: dict[Path, list[Path]] = {}
     for p in sorted(directory.rglob("*.bundle")):
         if p.name.startswith(".") or (p.is_dir() and not p.is_symlink()):
             continue
+        if bundle_name_seqs(p.name) is None:
+            raise BundleError(FORMAT, f"in {p.parent}: not a bundle file name "
+                              "(<first>-<last>.bundle, 20 decimal digits each, "
+                              "1 <= first <= last < 2^63)", bundle=p.name)
         groups.setdefault(p.parent, []).append(p)
     return [(d, sorted(fs, key=lambda p: p.name)) for d, fs in sorted(groups.items())]
 

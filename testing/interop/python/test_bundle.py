@@ -444,8 +444,11 @@ def test_missing_middle_bundle_is_a_gap(cli, keys, multi, tmp_path):
 def test_overlapping_bundle_is_a_gap(cli, keys, multi, tmp_path):
     chain = [c for c in multi.chains() if c.name == "caps"][0]
     files = sorted(chain.glob("*.bundle"))
-    # A second copy of the middle bundle sorts right after it.
-    dup = files[1].name.replace(".bundle", "b.bundle")
+    # A second copy of the middle bundle sorts right after it (under a
+    # bundle name: one that is none is refused before any bundle is read).
+    first, last = rb.bundle_name_seqs(files[1].name)
+    dup = f"{first:020d}-{last + 1:020d}.bundle"
+    assert files[1].name < dup < files[2].name
     d = copy_chain(chain, tmp_path / "caps", replace={dup: files[1].read_bytes()})
     g, o = both(cli, keys, d, ["ops"])
     assert not g.ok and g.label == o.label == "gap", (g.text, o.text)
@@ -738,7 +741,9 @@ def test_bundle_name_not_a_file_is_refused(cli, keys, multi, tmp_path, kind):
     the rest, so the two verifiers disagreed on one directory."""
     caps = [c for c in multi.chains() if c.name == "caps"][0]
     d = copy_chain(caps, tmp_path / "x" / "caps")
-    odd = d / "99999999999999999999-99999999999999999999.bundle"
+    # A bundle name (sorting after the chain's bundles), so it is refused
+    # for what it is, not for its name.
+    odd = d / "00000000000000999999-00000000000000999999.bundle"
     if kind == "fifo":
         os.mkfifo(odd)
     else:
@@ -747,3 +752,38 @@ def test_bundle_name_not_a_file_is_refused(cli, keys, multi, tmp_path, kind):
     g, o = both(cli, keys, tmp_path / "x", ["ops"])
     assert not g.ok and g.label == o.label == "format", (g.text, o.text)
     assert odd.name in o.text, o.text
+
+
+@pytest.mark.parametrize("stray", [
+    "zzz.bundle",
+    "00000000000000000001-00000000000000000002b.bundle",
+    "00000000000000000000-00000000000000000002.bundle",
+    "00000000000000000003-00000000000000000002.bundle",
+    "0000000000000000001-00000000000000000002.bundle",
+    "09223372036854775808-09223372036854775808.bundle",
+])
+def test_stray_bundle_name_is_refused(cli, keys, multi, tmp_path, stray):
+    """FORMAT.md "Files": a *.bundle entry (not hidden, not a directory)
+    whose name is not <m+1>-<S>.bundle in 20 digits, 1 <= m+1 <= S < 2^63,
+    is ``format`` naming the file for both verifiers, not skipped (Go's
+    FileSink.Latest took a stray "zzz.bundle" for the newest bundle)."""
+    caps = [c for c in multi.chains() if c.name == "caps"][0]
+    files = sorted(caps.glob("*.bundle"))
+    d = copy_chain(caps, tmp_path / "x" / "caps", replace={stray: files[-1].read_bytes()})
+    g, o = both(cli, keys, tmp_path / "x", ["ops"])
+    assert not g.ok and g.label == o.label == "format", (g.text, o.text)
+    assert stray in g.text and stray in o.text, (g.text, o.text)
+    assert rb.bundle_name_seqs(stray) is None
+    (d / stray).unlink()
+    g, o = both(cli, keys, tmp_path / "x", ["ops"])
+    assert g.ok, (g.text, o.text)
+
+
+def test_bundle_name_seqs():
+    assert rb.bundle_name_seqs("00000000000000000006-00000000000000000013.bundle") == (6, 13)
+    assert rb.bundle_name_seqs("00000000000000000001-09223372036854775807.bundle") == (1, 2**63 - 1)
+    for bad in ("00000000000000000001-00000000000000000002.bundle\n",
+                "00000000000000000001-00000000000000000002.BUNDLE",
+                "+0000000000000000001-00000000000000000002.bundle",
+                "00000000000000000001_00000000000000000002.bundle"):
+        assert rb.bundle_name_seqs(bad) is None, bad

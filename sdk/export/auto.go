@@ -37,6 +37,7 @@ type Auto struct {
 	prev    map[string]*State
 	started bool
 	running bool
+	closed  bool // Close was called: Checkpointed and Start do nothing
 	idle    *sync.Cond
 	err     error
 }
@@ -53,10 +54,19 @@ func (a *Auto) init() {
 }
 
 // Checkpointed queues the export up to cp. It never blocks the Keeper.
+//
+// After Close it does nothing: Close has returned, so no one would wait
+// for the export goroutine it would start, nor see its failure. Close
+// the Keeper before the Auto (its Close makes the final checkpoints);
+// a checkpoint the Keeper makes after Auto.Close is not exported by this
+// Auto (the next one's Start catches up with it, given Prev).
 func (a *Auto) Checkpointed(cp checkpoint.Checkpoint, _ time.Duration) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.init()
+	if a.closed {
+		return
+	}
 	a.queue = append(a.queue, cp)
 	a.kick()
 }
@@ -71,6 +81,8 @@ func (a *Auto) Checkpointed(cp checkpoint.Checkpoint, _ time.Duration) {
 // comes (never, for a chain that gets no more records). A chain whose
 // export is already there gets nothing. Without Prev, Auto cannot know
 // what was exported before it started, and Start queues nothing.
+//
+// After Close, Start does nothing (as Checkpointed).
 func (a *Auto) Start() {
 	var newest []checkpoint.Checkpoint
 	if a.Prev != nil && a.Keeper != nil {
@@ -79,6 +91,9 @@ func (a *Auto) Start() {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.init()
+	if a.closed {
+		return
+	}
 	queued := map[string]bool{}
 	for _, cp := range a.queue {
 		queued[cp.Origin] = true
@@ -177,14 +192,17 @@ func (a *Auto) Err() error {
 
 // Close waits for the queued exports (call it after the Keeper's Close,
 // whose final checkpoints it exports) and returns the first failure, or
-// ErrNotStarted when checkpoints wait for a Start that never came.
+// ErrNotStarted when checkpoints wait for a Start that never came. After
+// it, Checkpointed and Start do nothing, so no export runs that no one
+// waits for; a second Close returns what the first did.
 func (a *Auto) Close() error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.init()
-	for a.running {
+	for a.running { // exports queued while it waits are waited for too
 		a.idle.Wait()
 	}
+	a.closed = true
 	if a.err == nil && !a.started && len(a.queue) > 0 {
 		return fmt.Errorf("%w (%d)", ErrNotStarted, len(a.queue))
 	}

@@ -134,7 +134,9 @@ bundle there, a checkpoint signed by KEY and a consistency proof to the
 bundle before. The chain is verified first, as for checkpoint. A bundle
 is written whole or not at all and never replaces a file; with no new
 records it says so and exits 0. A .tmp-* file a crash left in the
-chain's directory an hour ago or more is removed, and said on stderr.
+chain's directory an hour ago or more is removed, and said on stderr. A
+*.bundle file there whose name is not FIRST-LAST.bundle (20 digits each)
+is refused, not taken for the newest bundle.
 
 example:
   ronaudit export --wal log --key keys/ops.key --writer svc@inst-1 --stream caps --out exports
@@ -145,8 +147,10 @@ example:
 Verifies export bundles offline, with only public keys: one bundle FILE,
 or each chain's bundles under DIR as a sequence from seq 1, following key
 rotations from the --pub keys. With --checkpoint, the bundles of its chain
-must reach TRUSTED and agree with it (a sequence cut short fails). Prints
-"ok" per chain, or "FAIL:" naming the first failure, and exits 1.
+must reach TRUSTED and agree with it (a sequence cut short fails). Under
+DIR, a *.bundle file whose name is not FIRST-LAST.bundle (20 digits
+each) fails (format), naming it. Prints "ok" per chain, or "FAIL:"
+naming the first failure, and exits 1.
 
 example:
   ronaudit verify-bundle --pub keys/ops.pub --checkpoint cp.note exports

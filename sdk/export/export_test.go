@@ -655,49 +655,42 @@ func TestRecordFrameLimit(t *testing.T) {
 }
 
 // ExportTree given a record whose bytes no longer hash to its record hash
-// (the hash still the tree's leaf) refuses it before anything is signed
-// or written, naming the chain, the seq and both hashes: before, the
-// bundle was written and only its verifier refused it (hash_mismatch).
-func TestExportTreeRefusesRecordBytesNotItsHash(t *testing.T) {
+// (the hash still the tree's leaf) exports it as it is, on purpose (see
+// ExportTree): the bundle carries the evidence to its verifier, which
+// refuses it at that seq naming both hashes, and the next export, of the
+// records after it, goes on and verifies.
+func TestExportTreeShipsChangedBytesAsEvidence(t *testing.T) {
 	signer := newSigner(t, 12)
+	vs, keys := KeyVerifiers(signer.Public()), sdk.NewKeySet(signer.Public())
 	recs := genRecords(t, signer, 5, plain)
-	tree := treeOf(recs)
-	for _, c := range []struct {
-		what string
-		at   int // index of the damaged record
-		prev bool
-	}{{"first export", 1, false}, {"after a previous export", 3, true}} {
-		bad := slices.Clone(recs)
-		bad[c.at].Bytes = bytes.Clone(bad[c.at].Bytes)
-		bad[c.at].Bytes[len(bad[c.at].Bytes)/2] ^= 0x20
-		got := canonical.RecordHash(bad[c.at].Bytes)
-		sink := &memSink{}
-		e := &Exporter{Sink: sink, Signer: signer}
-		var prev *State
-		from := 0
-		if c.prev {
-			b, err := (&Exporter{Sink: &memSink{}, Signer: signer}).ExportTree(treeOf(recs[:2]), testWriter, testStream, recs[:2], nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			prev, from = b.State(), 2
+	bad := slices.Clone(recs)
+	bad[1].Bytes = bytes.Clone(bad[1].Bytes)
+	bad[1].Bytes[len(bad[1].Bytes)/2] ^= 0x20
+	got := canonical.RecordHash(bad[1].Bytes)
+
+	sink := &memSink{}
+	e := &Exporter{Sink: sink, Signer: signer}
+	b1, err := e.ExportTree(treeOf(recs[:3]), testWriter, testStream, bad[:3], nil)
+	if err != nil {
+		t.Fatalf("export of a record with changed bytes: %v", err)
+	}
+	_, err = VerifyBundle(sink.data[0], vs, keys)
+	ee := wantReason(t, err, ErrRecord, "verifying the bundle")
+	if !errors.Is(err, sdk.ErrHashMismatch) {
+		t.Errorf("%v does not match sdk.ErrHashMismatch", err)
+	}
+	wantInner(t, ee, 2, 1)
+	for _, want := range []string{"seq 2", "expected " + recs[1].Hash.String(), "got " + got.String()} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("%q does not say %q", err.Error(), want)
 		}
-		_, err := e.ExportTree(tree, testWriter, testStream, bad[from:], prev)
-		ee := wantReason(t, err, ErrRecord, c.what)
-		if !errors.Is(err, sdk.ErrHashMismatch) {
-			t.Errorf("%s: %v does not match sdk.ErrHashMismatch", c.what, err)
-		}
-		wantInner(t, ee, uint64(c.at+1), c.at-from)
-		msg := err.Error()
-		for _, want := range []string{"chain " + checkpoint.Origin(testWriter, testStream), fmt.Sprintf("seq %d", c.at+1),
-			"expected " + recs[c.at].Hash.String(), "got " + got.String()} {
-			if !strings.Contains(msg, want) {
-				t.Errorf("%s: %q does not say %q", c.what, msg, want)
-			}
-		}
-		if len(sink.data) != 0 {
-			t.Errorf("%s: %d bundles written", c.what, len(sink.data))
-		}
+	}
+
+	if _, err := e.ExportTree(treeOf(recs), testWriter, testStream, recs[3:], b1.State()); err != nil {
+		t.Fatalf("the export after it: %v", err)
+	}
+	if _, err := VerifyBundle(sink.data[1], vs, keys); err != nil {
+		t.Fatalf("the bundle after it: %v", err)
 	}
 }
 

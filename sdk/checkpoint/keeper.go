@@ -135,6 +135,10 @@ type keptChain struct {
 	lastAt  time.Time
 	note    []byte // the newest checkpoint
 	loadErr error  // reading it failed: nothing may be checked against it
+	// loaded: last, lastAt, note and loadErr were read from the history
+	// (chainOf, under Keeper.mu, before any caller that reads them gets
+	// the chain).
+	loaded bool
 	// retired: keys the chain's transitions retired, and at which seq
 	// (Retired). A key vouches for no record after its retirement.
 	retired map[sdk.KeyID]uint64
@@ -165,7 +169,19 @@ func (k *Keeper) chainDir(writer, stream string) string {
 	return filepath.Join(k.dir, dirName(writer), dirName(stream))
 }
 
+// chain returns the Keeper's state of chain (writer, stream), made on
+// first use, with its newest checkpoint read from the history.
 func (k *Keeper) chain(writer, stream string) *keptChain {
+	return k.chainOf(writer, stream, true)
+}
+
+// chainOf is chain; with history false it does not read the history
+// (yet), for Committed and Retired, which the Log calls under the chain's
+// append lock and which touch only the tree and the retirements: the
+// first record of a chain pays no directory read. Every caller that reads
+// last, lastAt, note or loadErr comes through chain, which reads the
+// history under k.mu before it returns the chain to any such caller.
+func (k *Keeper) chainOf(writer, stream string, history bool) *keptChain {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	w := k.chains[writer]
@@ -176,8 +192,11 @@ func (k *Keeper) chain(writer, stream string) *keptChain {
 	c := w[stream]
 	if c == nil {
 		c = &keptChain{writer: writer, stream: stream, tree: NewTree()}
-		c.loadLatest(k.chainDir(writer, stream))
 		w[stream] = c
+	}
+	if history && !c.loaded {
+		c.loadLatest(k.chainDir(writer, stream))
+		c.loaded = true
 	}
 	return c
 }
@@ -275,7 +294,7 @@ func (k *Keeper) FollowKey(next sdk.Signer) {
 // a crash cut short), its checkpoints of the chain stop at seq; the
 // records after wait for the key the transition names (FollowKey).
 func (k *Keeper) Retired(writer, stream string, id sdk.KeyID, seq uint64) {
-	c := k.chain(writer, stream)
+	c := k.chainOf(writer, stream, false)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.retired == nil {
@@ -308,7 +327,7 @@ func (k *Keeper) Err() error {
 
 // Committed implements sdk.Observer: the record joins its chain's tree.
 func (k *Keeper) Committed(writer, stream string, seq uint64, hash canonical.Hash, replay bool) {
-	c := k.chain(writer, stream)
+	c := k.chainOf(writer, stream, false)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if uint64(c.tree.Size())+1 != seq {
@@ -643,8 +662,12 @@ func (k *Keeper) all() []*keptChain {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	var all []*keptChain
-	for _, w := range k.chains {
-		for _, c := range w {
+	for writer, w := range k.chains {
+		for stream, c := range w {
+			if !c.loaded { // as chain does, for callers that read the history
+				c.loadLatest(k.chainDir(writer, stream))
+				c.loaded = true
+			}
 			all = append(all, c)
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -718,6 +719,49 @@ func patchFrame(t *testing.T, pos wal.Position, edit func(payload []byte)) {
 	}
 }
 
+// TestKeeperCommittedReadsNoHistory: Committed, which the Log calls under
+// the chain's append lock, does not read the chain's checkpoint history
+// (it did, on a chain's first record: a directory listing and a note
+// read on the append path); the first call that needs it does, once, and
+// still checks against it (a rolled-back log is refused).
+func TestKeeperCommittedReadsNoHistory(t *testing.T) {
+	signer := keeperSigner(t)
+	cpDir := filepath.Join(t.TempDir(), "cp")
+	k, _ := NewKeeper(cpDir, signer, KeeperOptions{Every: 5, Interval: -1})
+	l, _ := sdk.New(sdk.Config{Signer: signer, Observer: k})
+	keeperAppend(t, l, 0, 10)
+	if err := k.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	chainDir := k.chainDir("svc@inst-1", "caps")
+	var reads atomic.Int32
+	t.Cleanup(func() { readDir = os.ReadDir })
+	readDir = func(dir string) ([]os.DirEntry, error) {
+		if dir == chainDir {
+			reads.Add(1)
+		}
+		return os.ReadDir(dir)
+	}
+	k2, _ := NewKeeper(cpDir, signer, KeeperOptions{Every: 5, Interval: -1})
+	for seq := uint64(1); seq <= 6; seq++ {
+		k2.Committed("svc@inst-1", "caps", seq, canonical.Hash{byte(seq), 0xEE}, false)
+	}
+	if n := reads.Load(); n != 0 {
+		t.Fatalf("Committed listed the chain's history %d times", n)
+	}
+	k2.Durable("svc@inst-1", "caps", 6, false) // is a checkpoint due? The history says
+	if n := reads.Load(); n != 1 {
+		t.Fatalf("Durable listed the chain's history %d times, want 1", n)
+	}
+	if err := k2.Close(); !errors.Is(err, ErrRollback) {
+		t.Fatalf("a log of 6 records under a history of 10: %v, want ErrRollback", err)
+	}
+	if n := reads.Load(); n != 1 {
+		t.Fatalf("history listed %d times, want once", n)
+	}
+}
+
 // TestKeeperUnlistableHistory: a chain directory the Keeper cannot list
 // (mode 0300 for a user who is not root, or an I/O error) is not taken as
 // an empty history: a rolled-back log would then sign a checkpoint that
@@ -783,7 +827,8 @@ func TestKeeperNeverReplacesCheckpoint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	feed(k, 4) // the chain's history is read now: empty
+	feed(k, 4)
+	k.Durable(w, s, 3, false) // the chain's history is read now (empty); no checkpoint is due
 	path := filepath.Join(k.chainDir(w, s), noteFile(4))
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		t.Fatal(err)
@@ -812,6 +857,7 @@ func TestKeeperNeverReplacesCheckpoint(t *testing.T) {
 	}
 	feed(k1, 4)
 	feed(k2, 4)
+	k2.Durable(w, s, 3, false) // k2 reads the history (empty) before k1 writes
 	k1.Durable(w, s, 4, false)
 	k2.Durable(w, s, 4, false)
 	if err := errors.Join(k1.Err(), k2.Err()); err != nil {

@@ -124,7 +124,7 @@ func WriteFileNew(dir, name string, data []byte) error {
 	if err := MkdirAll(dir); err != nil {
 		return err
 	}
-	tmp, err := WriteTemp(dir, ".tmp-*", data, 0o600)
+	tmp, err := WriteTemp(dir, tempPrefix+"*", data, 0o600)
 	if err != nil {
 		return err
 	}
@@ -151,7 +151,7 @@ func WriteFileAtomic(dir, name string, data []byte) error {
 	if err := MkdirAll(dir); err != nil {
 		return err
 	}
-	tmp, err := WriteTemp(dir, ".tmp-*", data, 0o600)
+	tmp, err := WriteTemp(dir, tempPrefix+"*", data, 0o600)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package fsutil
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -82,4 +83,23 @@ func RemoveStaleTemps(dir string, cutoff time.Time, found func(path string, err 
 		}
 	}
 	return nil
+}
+
+// SweepStaleTemps is RemoveStaleTemps of dir with the cutoff now less
+// StaleTempAge, counted: the files removed, those that could not be, and
+// the last failure (removing a file, or reading dir), described. The
+// checkpoint Keeper and the export FileSink report these as TempStats.
+func SweepStaleTemps(dir string, now time.Time) (removed, failed int64, err error) {
+	rerr := RemoveStaleTemps(dir, now.Add(-StaleTempAge), func(path string, rmErr error) {
+		if rmErr != nil {
+			failed++
+			err = fmt.Errorf("removing stale temporary file %s: %w", path, rmErr)
+			return
+		}
+		removed++
+	})
+	if rerr != nil {
+		err = fmt.Errorf("looking for stale temporary files in %s: %w", dir, rerr)
+	}
+	return removed, failed, err
 }

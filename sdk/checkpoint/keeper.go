@@ -102,17 +102,8 @@ type TempStats struct {
 // sweep removes the stale temporary files of dir (fsutil.RemoveStaleTemps,
 // now less fsutil.StaleTempAge) and counts them in t.
 func (t *TempStats) sweep(dir string, now time.Time) {
-	err := fsutil.RemoveStaleTemps(dir, now.Add(-fsutil.StaleTempAge), func(path string, err error) {
-		if err != nil {
-			t.Failed++
-			t.Err = fmt.Errorf("removing stale temporary file %s: %w", path, err)
-			return
-		}
-		t.Removed++
-	})
-	if err != nil {
-		t.Err = fmt.Errorf("looking for stale temporary files in %s: %w", dir, err)
-	}
+	removed, failed, err := fsutil.SweepStaleTemps(dir, now)
+	t.add(TempStats{Removed: removed, Failed: failed, Err: err})
 }
 
 // add counts the findings of another sweep, u, in t.

@@ -79,16 +79,11 @@ func (s *FileSink) sweep(dir string) {
 		s.swept = map[string]bool{}
 	}
 	s.swept[dir] = true
-	err := fsutil.RemoveStaleTemps(dir, time.Now().Add(-fsutil.StaleTempAge), func(path string, err error) {
-		if err != nil {
-			s.temps.Failed++
-			s.temps.Err = fmt.Errorf("export: removing stale temporary file %s: %w", path, err)
-			return
-		}
-		s.temps.Removed++
-	})
+	removed, failed, err := fsutil.SweepStaleTemps(dir, time.Now())
+	s.temps.Removed += removed
+	s.temps.Failed += failed
 	if err != nil {
-		s.temps.Err = fmt.Errorf("export: looking for stale temporary files in %s: %w", dir, err)
+		s.temps.Err = fmt.Errorf("export: %w", err)
 	}
 }
 

@@ -171,8 +171,6 @@ func runStress(t *testing.T, cfg stressCfg) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g0 := runtime.NumGoroutine()
-	_ = g0
 	// accepted[chain] = list of (p,n) accepted, in accept order (exact only
 	// with one producer per chain).
 	accepted := make([][][2]int, cfg.chains)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/rustyonions/ron-audit-go/canonical"
+	"github.com/rustyonions/ron-audit-go/internal/leakcheck"
 )
 
 // chaosSigner fails or stalls at random; hedgeable when hedge is set.
@@ -360,7 +361,7 @@ func runStress(t *testing.T, cfg stressCfg) {
 // after its original's, the counts balance, nothing is left in flight, no
 // goroutine leaks. The seed is logged; -run and the seed reproduce a run.
 func TestEmitterStress(t *testing.T) {
-	g0 := runtime.NumGoroutine()
+	check := leakcheck.Check(t)
 	seed := time.Now().UnixNano()
 	t.Logf("seed %d", seed)
 	r := rand.New(rand.NewPCG(uint64(seed), 1))
@@ -401,15 +402,7 @@ func TestEmitterStress(t *testing.T) {
 		}
 		t.Run(strconv.Itoa(it), func(t *testing.T) { runStress(t, cfg) })
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for runtime.NumGoroutine() > g0+2 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if g := runtime.NumGoroutine(); g > g0+2 {
-		buf := make([]byte, 1<<20)
-		n := runtime.Stack(buf, true)
-		t.Errorf("goroutines: %d before, %d after\n%s", g0, g, buf[:n])
-	}
+	check()
 }
 
 // TestEmitterStressWaitFailures: the stress run with a store that loses

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/rustyonions/ron-audit-go/canonical"
+	"github.com/rustyonions/ron-audit-go/internal/leakcheck"
 	"github.com/rustyonions/ron-audit-go/sdk"
 )
 
@@ -642,7 +643,7 @@ func TestEmitterDurable(t *testing.T) {
 
 // TestEmitterNoLeak: Close ends every goroutine the emitter started.
 func TestEmitterNoLeak(t *testing.T) {
-	before := runtime.NumGoroutine()
+	check := leakcheck.Check(t)
 	for range 3 {
 		l := coreLog(t, sdk.Config{})
 		e, err := sdk.NewEmitter(l, sdk.EmitterOptions{Workers: 8})
@@ -655,13 +656,7 @@ func TestEmitterNoLeak(t *testing.T) {
 		}
 		closeEmitter(t, e)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
-	}
-	if n := runtime.NumGoroutine(); n > before {
-		t.Fatalf("%d goroutines before, %d after Close", before, n)
-	}
+	check()
 }
 
 // TestAllocsEmit: TryEmit, and the whole pipeline behind it, allocate

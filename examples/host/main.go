@@ -13,7 +13,11 @@
 // -rate adds background requests per second, so the dashboards in
 // testing/observability have something to show. SIGINT or SIGTERM stops
 // the server (up to 5 s for the requests being served), then drains the
-// emitter (up to 5 s more) and closes the log.
+// emitter (up to 5 s more) and closes the log. The exit status is 1, with
+// the reason on the last line, when the run lost audit records (a signer
+// or store failure, or records dropped at Close's deadline), the log
+// failed, or a chain failed the host's verification; records shed under
+// load are counted and printed, not a failure.
 package main
 
 import (
@@ -51,6 +55,7 @@ type config struct {
 	keyPath     string        // "": with walDir, walDir/host.key (made on first start); else a key in RAM
 	rate        int           // background requests per second
 	verifyEvery time.Duration // how often the host re-verifies its chains
+	store       sdk.Store     // tests only: the Micronode log's store (nil: a MemStore)
 }
 
 func main() {
@@ -137,7 +142,7 @@ func run(ctx context.Context, cfg config, ln net.Listener, logw io.Writer) error
 	}
 	var log *sdk.Log
 	if cfg.walDir == "" {
-		log, err = sdk.New(sdk.Config{Signer: signer})
+		log, err = sdk.New(sdk.Config{Signer: signer, Store: cfg.store})
 	} else {
 		var rec sdk.Recovery
 		log, rec, err = sdk.OpenDurable(cfg.walDir, sdk.Config{Signer: signer},
@@ -181,7 +186,7 @@ func run(ctx context.Context, cfg config, ln net.Listener, logw io.Writer) error
 		background.Go(func() { backgroundLoad(bg, em, cfg.rate) })
 	}
 	if cfg.verifyEvery > 0 {
-		background.Go(func() { verifyLoop(bg, log, em, cfg.verifyEvery) })
+		background.Go(func() { verifyLoop(bg, log, em, cfg.verifyEvery, logw) })
 	}
 
 	var serveErr error
@@ -216,7 +221,34 @@ func run(ctx context.Context, cfg config, ln net.Listener, logw io.Writer) error
 		dropped += n
 	}
 	fmt.Fprintf(logw, "host: %d records appended, %d dropped %v\n", st.Appended, dropped, st.Dropped)
-	return errors.Join(ignoreClosed(serveErr), closeErr, log.Close())
+	return errors.Join(ignoreClosed(serveErr), closeErr, auditFailure(em), log.Close())
+}
+
+// auditFailure is why the run cannot count as a success for the audit
+// plane, nil if it can: records lost after they were accepted (the
+// signer or the store failed), the log stopped, or a chain failed
+// verification. /readyz said so while the host served; the exit status
+// says so too (main exits 1), so that a supervisor or a script does not
+// take a run that lost or doubted audit records for a clean one. Records
+// shed under load (within the ShedBudget or not) and the emitter being
+// closed are not failures here: the shed count is printed on the last
+// line, and Close's own deadline error is returned by run.
+func auditFailure(em *sdk.Emitter) error {
+	var d *sdk.DegradedError
+	if !errors.As(em.Ready(), &d) {
+		return nil
+	}
+	var errs []error
+	if d.LogFailed != nil && !errors.Is(d.LogFailed, sdk.ErrClosed) {
+		errs = append(errs, fmt.Errorf("audit log failed: %w", d.LogFailed))
+	}
+	if d.SinkErrors > 0 {
+		errs = append(errs, fmt.Errorf("%d audit records lost (%s), the last: %w", d.SinkErrors, sdk.DropSinkError, d.LastSinkError))
+	}
+	if d.VerifyFailures > 0 {
+		errs = append(errs, fmt.Errorf("%d audit chain verification failures (see the log above)", d.VerifyFailures))
+	}
+	return errors.Join(errs...)
 }
 
 // shutdownTimeout bounds each step of the shutdown.
@@ -286,11 +318,13 @@ func backgroundLoad(ctx context.Context, em *sdk.Emitter, rate int) {
 
 // verifyLoop verifies, every period, what each chain appended since the
 // last round, and reports failures to the emitter:
-// audit_verify_fail_total, and /readyz fails closed.
-func verifyLoop(ctx context.Context, log *sdk.Log, em *sdk.Emitter, every time.Duration) {
+// audit_verify_fail_total, and /readyz fails closed. It prints each
+// failure to logw (a chain's again only when it changes).
+func verifyLoop(ctx context.Context, log *sdk.Log, em *sdk.Emitter, every time.Duration, logw io.Writer) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	verified := map[[2]string]sdk.Result{} // per chain: the last record verified, and its key transitions
+	printed := map[[2]string]string{}      // per chain: the last failure printed
 	for {
 		select {
 		case <-ctx.Done():
@@ -306,6 +340,10 @@ func verifyLoop(ctx context.Context, log *sdk.Log, em *sdk.Emitter, every time.D
 			}
 			next, err := verifyChain(log, h, from)
 			em.ReportVerifyFailure(err)
+			if err != nil && printed[key] != err.Error() {
+				printed[key] = err.Error()
+				fmt.Fprintf(logw, "host: audit chain %s/%s failed verification: %v\n", h.WriterID, h.Stream, err)
+			}
 			if err == nil && next.Head.Seq > 0 { // Seq 0: evicted meanwhile, nothing verified
 				verified[key] = next
 			}

@@ -345,7 +345,8 @@ func (m *Metrics) DedupeHit() { m.dedupeHits.Inc() }
 func (m *Metrics) Queued(delta int) { m.queueDepth.Add(float64(delta)) }
 
 // VerifyFailed counts a verification failure by the Reason of the
-// *sdk.VerifyError in err's chain, or VerifyOther. A nil err counts
+// *sdk.VerifyError in err's chain, or VerifyOther (also for a Reason not
+// in VerifyReasons, so the label stays bounded). A nil err counts
 // nothing.
 func (m *Metrics) VerifyFailed(err error) {
 	if err == nil {
@@ -360,8 +361,11 @@ func (m *Metrics) VerifyFailed(err error) {
 		r = ve.Reason
 	}
 	c, ok := m.verifyC[r]
-	if !ok { // a Reason newer than this package: still a bounded set
-		c = m.verifyFail.WithLabelValues(string(r))
+	if !ok {
+		// Not a Reason of package sdk (all are in VerifyReasons): one a
+		// host made up. Its own series per distinct value would grow
+		// without bound.
+		c = m.verifyC[VerifyOther]
 	}
 	c.Inc()
 }

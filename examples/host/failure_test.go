@@ -6,6 +6,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -156,5 +158,43 @@ func TestHostVerifyFailure(t *testing.T) {
 	}
 	if !strings.Contains(logged(), "host: audit chain example-host/objects failed verification: ") {
 		t.Errorf("the failure is not printed: %s", logged())
+	}
+}
+
+// TestHostRefusesDamagedLog: a host started on a durable log whose frames
+// were changed (not a torn tail) refuses to start: run returns the
+// sdk.ErrDurable naming the place (main prints it and exits 1), and
+// nothing it printed claims it served.
+func TestHostRefusesDamagedLog(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "wal")
+	base, stop, _ := runHost(t, config{walDir: dir, verifyEvery: time.Hour})
+	for i := 0; i < 20; i++ {
+		if code, body := httpGet(t, base+"/object/a.pdf"); code != 200 {
+			t.Fatalf("%d %q", code, body)
+		}
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	seg := filepath.Join(dir, "0000000000000001.seg")
+	b, err := os.ReadFile(seg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/2] ^= 0x40
+	if err := os.WriteFile(seg, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	err = run(context.Background(), config{walDir: dir, verifyEvery: time.Hour}, ln, &out)
+	if !errors.Is(err, sdk.ErrDurable) || !strings.Contains(err.Error(), seg) {
+		t.Fatalf("run on a damaged log: %v", err)
+	}
+	if strings.Contains(out.String(), "serving") || strings.Contains(out.String(), "records appended") {
+		t.Errorf("a host that did not start says otherwise: %s", out.String())
 	}
 }

@@ -73,7 +73,6 @@ func main() {
 		fmt.Fprintln(os.Stderr, "host:", err)
 		os.Exit(1)
 	}
-	fmt.Fprintf(os.Stderr, "host: serving on http://%s (/object/NAME, /metrics, /readyz)\n", ln.Addr())
 	if err := run(ctx, cfg, ln, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "host:", err)
 		os.Exit(1)
@@ -127,6 +126,8 @@ func recoveryLine(dir string, rec sdk.Recovery) string {
 }
 
 // run serves on ln until ctx ends, then drains and closes.
+// It says it serves only once the log and the emitter are up: a host
+// that fails to open its log prints the failure alone.
 func run(ctx context.Context, cfg config, ln net.Listener, logw io.Writer) error {
 	// The host's registry: ron-audit never registers globally.
 	reg := prometheus.NewRegistry()
@@ -177,6 +178,7 @@ func run(ctx context.Context, cfg config, ln net.Listener, logw io.Writer) error
 	})
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	served := make(chan error, 1)
+	fmt.Fprintf(logw, "host: serving on http://%s (/object/NAME, /metrics, /readyz)\n", ln.Addr())
 	go func() { served <- srv.Serve(ln) }()
 
 	bg, stopBG := context.WithCancel(ctx)

@@ -28,6 +28,7 @@ import (
 	"github.com/rustyonions/ron-audit-go/canonical"
 	"github.com/rustyonions/ron-audit-go/sdk"
 	"github.com/rustyonions/ron-audit-go/sdk/checkpoint"
+	"github.com/rustyonions/ron-audit-go/sdk/export"
 )
 
 // Metric names.
@@ -75,12 +76,18 @@ const EndpointEmit = "emit"
 // *sdk.VerifyError.
 const VerifyOther = "other"
 
+// VerifyManifestGap is the reason label, named by the ron-audit design,
+// of an export sequence missing a bundle: an error that is export.ErrGap
+// (a bundle does not start where the one before ended). A record missing
+// from a chain is sdk.ReasonSeqGap.
+const VerifyManifestGap = "manifest_gap"
+
 // VerifyReasons are the reason labels of audit_verify_fail_total, each a
-// series from New on: every sdk.Reason and VerifyOther.
+// series from New on: every sdk.Reason, VerifyManifestGap and VerifyOther.
 var VerifyReasons = []sdk.Reason{
 	sdk.ReasonHashMismatch, sdk.ReasonPrevMismatch, sdk.ReasonSeqGap, sdk.ReasonBadSignature,
 	sdk.ReasonNotCanonical, sdk.ReasonUnknownKey, sdk.ReasonUnsealedTail, sdk.ReasonRetiredKey,
-	sdk.ReasonBadTransition, VerifyOther,
+	sdk.ReasonBadTransition, VerifyManifestGap, VerifyOther,
 }
 
 // FsyncBuckets are wal_fsync_seconds' buckets: 0.1 ms to 100 ms, with
@@ -345,9 +352,9 @@ func (m *Metrics) DedupeHit() { m.dedupeHits.Inc() }
 func (m *Metrics) Queued(delta int) { m.queueDepth.Add(float64(delta)) }
 
 // VerifyFailed counts a verification failure by the Reason of the
-// *sdk.VerifyError in err's chain, or VerifyOther (also for a Reason not
-// in VerifyReasons, so the label stays bounded). A nil err counts
-// nothing.
+// *sdk.VerifyError in err's chain, as VerifyManifestGap if err is
+// export.ErrGap, or else as VerifyOther (also for a Reason not in
+// VerifyReasons, so the label stays bounded). A nil err counts nothing.
 func (m *Metrics) VerifyFailed(err error) {
 	if err == nil {
 		return
@@ -359,6 +366,8 @@ func (m *Metrics) VerifyFailed(err error) {
 		}
 	} else if ve := new(sdk.VerifyError); errors.As(err, &ve) && ve.Reason != "" {
 		r = ve.Reason
+	} else if errors.Is(err, export.ErrGap) {
+		r = VerifyManifestGap
 	}
 	c, ok := m.verifyC[r]
 	if !ok {

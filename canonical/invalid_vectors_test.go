@@ -9,6 +9,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"capnproto.org/go/capnp/v3"
@@ -30,8 +31,9 @@ type invalidRecord struct {
 	Name string `json:"name"`
 	Rule string `json:"rule"`
 	// Refusal is how Open refuses the bytes: "invalid" (ErrInvalid, a
-	// field rule of SPEC.md section 3) or "not_canonical"
-	// (ErrNotCanonical: layout, empty is null, text, enum, unknown fields).
+	// field rule of SPEC.md section 3), "not_canonical"
+	// (ErrNotCanonical: layout, empty is null, text, enum, unknown fields)
+	// or "too_large" (ErrTooLarge: more than MaxRecordSize bytes, section 4).
 	Refusal string `json:"refusal"`
 	// CapnpCanonical: the Cap'n Proto reference implementation finds the
 	// bytes canonical (capnp convert canonical:canonical accepts them), so
@@ -265,6 +267,10 @@ func buildInvalidRecords(t testing.TB) invalidRecordsFile {
 			binary.LittleEndian.PutUint64(b[24:], 0) // tsMs 0, section not cut
 			return b
 		}()},
+		// Section 4: no record is larger than MaxRecordSize, however
+		// canonical its bytes: Open refuses it before reading it.
+		{"record-too-large", "a record is at most 65,536 canonical bytes: 65,544 here (section 4)", "too_large", true,
+			with(func(r *AuditRecord) { r.Reason = strings.Repeat("x", 65327) })},
 	}
 	f := invalidRecordsFile{Name: "invalid-records",
 		Description: "records every reader must refuse; each has the hash of its bytes and a valid signature by publicKey, so only the rule it breaks refuses it",
@@ -386,7 +392,7 @@ func TestInvalidVectors(t *testing.T) {
 		if h.String() != r.Hash || !VerifySignature(pub, h, sig) {
 			t.Errorf("%s: hash or signature does not verify: the vector would be refused for that", r.Name)
 		}
-		want := map[string]error{"invalid": ErrInvalid, "not_canonical": ErrNotCanonical}[r.Refusal]
+		want := map[string]error{"invalid": ErrInvalid, "not_canonical": ErrNotCanonical, "too_large": ErrTooLarge}[r.Refusal]
 		if want == nil {
 			t.Errorf("%s: refusal %q", r.Name, r.Refusal)
 			continue

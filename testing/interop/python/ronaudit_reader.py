@@ -62,6 +62,9 @@ SIG_PREFIX = b"RONAUDIT-SIG-V1"
 HASH_LEN = 32
 SIG_LEN = 64
 PUBKEY_LEN = 32
+# canonical/SPEC.md section 4: a record is at most this many canonical
+# bytes (Go's canonical.MaxRecordSize); the strict open refuses more.
+MAX_RECORD_SIZE = 65536
 
 _schema = None
 _other_schemas: dict[Path, Any] = {}
@@ -140,7 +143,8 @@ def decode_record(data: bytes, schema_path: Path | None = None) -> dict:
 def open_strict(data: bytes, schema_path: Path | None = None) -> dict:
     """Strict reading (canonical/SPEC.md section 7): the rendering of
     ``data`` if they are exactly the canonical bytes of a valid record,
-    else DecodeError: the values break a rule of section 3 (``rule: ...``),
+    else DecodeError: the bytes are more than section 4's 65,536
+    (``too large: ...``), the values break a rule of section 3 (``rule: ...``),
     or re-encoding what pycapnp decoded (only the schema's fields, empty
     values as null pointers) gives other bytes (``not canonical: ...``)."""
     return _decode(data, schema_path, strict=True)
@@ -152,6 +156,10 @@ def _decode(data: bytes, schema_path: Path | None, strict: bool) -> dict:
     if len(data) % 8 != 0:
         raise DecodeError(
             f"canonical length {len(data)} is not a whole number of 8-byte words"
+        )
+    if strict and len(data) > MAX_RECORD_SIZE:
+        raise DecodeError(
+            f"too large: {len(data)} canonical bytes, a record is at most {MAX_RECORD_SIZE}"
         )
     schema = load_schema(schema_path)
     try:

@@ -60,6 +60,9 @@ pub const HASH_CONTEXT: &str = "ron-audit 2026-11-27 record hash v1";
 pub const DEDUPE_CONTEXT: &str = "ron-audit 2026-11-27 dedupe key v1";
 /// Domain-separation prefix of the signed message.
 pub const SIG_PREFIX: &[u8] = b"RONAUDIT-SIG-V1";
+/// canonical/SPEC.md section 4: a record is at most this many canonical
+/// bytes (Go's `canonical.MaxRecordSize`); the strict reading refuses more.
+pub const MAX_RECORD_SIZE: usize = 65_536;
 
 /// Directory of the v1 vectors, relative to this crate.
 pub fn default_vectors_dir() -> PathBuf {
@@ -387,10 +390,16 @@ pub fn check_rules(r: &Record) -> Result<(), String> {
 }
 
 /// Checks that `bytes`, which decoded to `r`, are exactly the format's
-/// bytes of it: the rules of section 3 ([`check_rules`]) hold, and this
+/// bytes of it: at most 65,536 of them (section 4), the rules of section 3 ([`check_rules`]) hold, and this
 /// crate's own canonical encoding of `r` (empty values as null pointers,
 /// only the schema's fields) is the very same bytes.
 pub fn check_strict(r: &Record, bytes: &[u8]) -> Result<(), String> {
+    if bytes.len() > MAX_RECORD_SIZE {
+        return Err(format!(
+            "too large: {} canonical bytes, a record is at most {MAX_RECORD_SIZE}",
+            bytes.len()
+        ));
+    }
     check_rules(r)?;
     let re = r.encode_canonical()?;
     if re != bytes {

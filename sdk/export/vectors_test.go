@@ -78,6 +78,7 @@ type vrec struct {
 	stream string
 	by     *sdk.Ed25519Signer
 	next   *sdk.Ed25519Signer
+	value  func(string) string // edits the transition's attr value, if set
 }
 
 func vecChain(t *testing.T, specs []vrec) []sdk.Sealed {
@@ -99,6 +100,9 @@ func vecChain(t *testing.T, specs []vrec) []sdk.Sealed {
 		if s.next != nil {
 			rec.Kind = canonical.KindPolicyChanged
 			rec.Attrs = []canonical.Attr{{Key: sdk.KeyTransitionAttr, Value: "ed25519:" + hex.EncodeToString(s.next.Public())}}
+			if s.value != nil {
+				rec.Attrs[0].Value = s.value(rec.Attrs[0].Value)
+			}
 		}
 		b, err := canonical.AppendRecord(nil, &rec, canonical.DefaultLimits)
 		if err != nil {
@@ -346,6 +350,21 @@ func makeBundleVectors(t *testing.T) []byte {
 	c = add("record-unsigned-transition", "the rotation's transition record (seq 4) with its signature cleared (checkpoints at 2 and 4 by key a)", onlyA,
 		edit(rotA, 1, func(b *Bundle) { r := &b.Records[1]; r.Signed, r.KeyID, r.Sig = false, sdk.KeyID{}, sdk.Signature{} }), "record")
 	c.Seq, c.Detail = 4, "bad_key_transition"
+	// A signed transition whose value is not exactly "ed25519:" and 64
+	// lower-case hex digits names no key (sdk.KeyTransition): refused,
+	// not followed, whatever a lenient pattern would make of it.
+	for _, v := range []struct {
+		name, desc string
+		edit       func(string) string
+	}{
+		{"record-transition-value-newline", "a newline after its 64 hex digits", func(s string) string { return s + "\n" }},
+		{"record-transition-value-upper-hex", "its hex digits in upper case", func(s string) string { return "ed25519:" + strings.ToUpper(s[len("ed25519:"):]) }},
+	} {
+		bad := vecChain(t, append(rspec[:3:3], vrec{reason: "rotate", by: a, next: b, value: v.edit}))
+		c = add(v.name, "the rotation's transition record (seq 4), signed by key a, with "+v.desc+" (checkpoints at 2 and 4 by key a)", onlyA,
+			marshalAll(t, vecBundles(t, bad, []*sdk.Ed25519Signer{a}, 2, 4)), "record")
+		c.Seq, c.Detail = 4, "bad_key_transition"
+	}
 	c = add("record-retired-key", "after the rotation at 4, record 5 signed by the retired key a", onlyA,
 		marshalAll(t, vecBundles(t, vecChain(t, append(rspec[:4:4], vrec{reason: "after 1", by: a}, vrec{reason: "after 2", by: b})),
 			[]*sdk.Ed25519Signer{a, b, b}, 2, 4, 6)), "record")

@@ -64,7 +64,9 @@ GENESIS = bytes(HASH_LEN)
 
 KEY_ID_CONTEXT = "ron-audit 2026-11-27 key id v1"
 TRANSITION_ATTR = "ron-audit.keyTransition"
-TRANSITION_VALUE = re.compile(r"^ed25519:([0-9a-f]{64})$")
+# fullmatch only: with match, "$" also matches before a final newline, and
+# a value with one names no key to Go's sdk.KeyTransition.
+TRANSITION_VALUE = re.compile(r"ed25519:([0-9a-f]{64})")
 INF = float("inf")
 
 KINDS = (
@@ -367,7 +369,7 @@ def transition_key(r: dict) -> bytes | None:
     """
     for a in r["attrs"]:
         if a["key"] == TRANSITION_ATTR:
-            m = TRANSITION_VALUE.match(a["value"])
+            m = TRANSITION_VALUE.fullmatch(a["value"])
             if not m:
                 raise BadTransition(f"value {a['value']!r} does not name an Ed25519 key")
             return bytes.fromhex(m.group(1))

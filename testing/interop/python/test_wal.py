@@ -533,7 +533,10 @@ def test_transition_key_any_kind_lower_hex_only():
     assert rw.transition_key(rec("policyChanged", "ed25519:" + pub)) == bytes.fromhex(pub)
     assert rw.transition_key(rec("capIssued", "ed25519:" + pub)) == bytes.fromhex(pub)
     assert rw.transition_key({"kind": "policyChanged", "attrs": []}) is None
-    for bad in ("ed25519:" + pub.upper(), pub, "ed25519:" + pub[:62]):
+    # A newline after the digits too: Go's sdk.KeyTransition refuses it
+    # (a regex "$" would let it through).
+    for bad in ("ed25519:" + pub.upper(), pub, "ed25519:" + pub[:62], "ed25519:" + pub + "\n",
+                " ed25519:" + pub, "ed25519:" + pub + " "):
         with pytest.raises(rw.BadTransition):
             rw.transition_key(rec("policyChanged", bad))
 

@@ -259,6 +259,9 @@ fn transition_values() {
         format!("ed25519:{}", &hex::encode(k)[2..]),
         hex::encode(k),
         "ed25519:".into(),
+        // Go's sdk.KeyTransition refuses anything around the digits.
+        format!("ed25519:{}\n", hex::encode(k)),
+        format!(" ed25519:{}", hex::encode(k)),
     ] {
         assert!(transition_key(&attr(&bad)).is_err(), "{bad}");
     }

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"testing"
 	"time"
@@ -93,5 +94,33 @@ func TestKeeperOptionsAndEmpty(t *testing.T) {
 	}
 	if notes, err := LoadHistory(gone, "w", "s"); notes != nil || err != nil {
 		t.Errorf("LoadHistory of a missing dir: %v, %v", notes, err)
+	}
+}
+
+// TestHistoryNamesAreTwentyDigits: a kept checkpoint is named by its size
+// in 20 decimal digits (sdk/wal/FORMAT.md section 1); a 20-character name
+// with a sign is none, not the checkpoint of the size it parses to (which
+// would send the verifier to another file, or to one that is not there),
+// as the foreign readers list them (testing/interop/python, ronaudit_wal).
+func TestHistoryNamesAreTwentyDigits(t *testing.T) {
+	dir := t.TempDir()
+	chain := filepath.Join(dir, "w", "s")
+	if err := os.MkdirAll(chain, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"00000000000000000003.note", "+0000000000000000007.note", "-0000000000000000003.note", "0000000000000000003.note", "0x000000000000000003.note"} {
+		if err := os.WriteFile(filepath.Join(chain, n), []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	paths, err := HistoryPaths(dir, "w", "s")
+	if want := []string{filepath.Join(chain, "00000000000000000003.note")}; err != nil || !slices.Equal(paths, want) {
+		t.Errorf("HistoryPaths: %q, %v; want %q", paths, err, want)
+	}
+	if err := os.Remove(filepath.Join(chain, "00000000000000000003.note")); err != nil {
+		t.Fatal(err)
+	}
+	if chains, err := HistoryChains(dir); len(chains) != 0 || err != nil {
+		t.Errorf("HistoryChains with no checkpoint kept: %v, %v", chains, err)
 	}
 }

@@ -250,8 +250,11 @@ func historySizes(dir string) ([]int64, error) {
 	}
 	var sizes []int64
 	for _, e := range entries {
+		// Exactly noteFile's names: 20 decimal digits. ParseInt alone would
+		// take a signed name ("+000...7") for the checkpoint of its value,
+		// whose file is another (or none).
 		name, ok := strings.CutSuffix(e.Name(), ".note")
-		if !ok || len(name) != 20 {
+		if !ok || len(name) != 20 || strings.Trim(name, "0123456789") != "" {
 			continue
 		}
 		if n, err := strconv.ParseInt(name, 10, 64); err == nil {

@@ -27,7 +27,9 @@ Exit status 2: bad usage or an unreadable public key file.
 from __future__ import annotations
 
 import argparse
+import os
 import re
+import stat
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,7 +50,8 @@ FORMAT_VERSION = 1
 HEADER_LEN = 32
 FRAME_HEADER_LEN = 8
 MAX_PAYLOAD = 1 << 20
-SEGMENT_NAME = re.compile(r"^([0-9]{16})\.seg$")
+# Matched with fullmatch: "$" would also match before a final newline.
+SEGMENT_NAME = re.compile(r"([0-9]{16})\.seg")
 RESYNC_BUDGET = 64 << 20  # bytes of CRC work the rule-3 check may spend
 
 FRAME_RECORD = 1
@@ -345,7 +348,10 @@ def encode_record(r: dict) -> bytes:
 
 def strict_open(canonical: bytes) -> dict:
     """Decode with pycapnp and accept only exactly canonical bytes of a
-    valid record (canonical/SPEC.md section 7). Raises CanonicalError."""
+    valid record (canonical/SPEC.md section 7) of at most 65,536 bytes
+    (section 4). Raises CanonicalError."""
+    if len(canonical) > rr.MAX_RECORD_SIZE:
+        raise CanonicalError(f"{len(canonical)} bytes, a record is at most {rr.MAX_RECORD_SIZE}")
     try:
         r = rr.decode_record(canonical)
     except rr.DecodeError as e:
@@ -390,9 +396,12 @@ class Frame:
 
 def list_segments(directory: Path) -> list[tuple[int, Path]]:
     segs = []
+    # Every entry with a segment's name counts, as in Go's listSegments:
+    # one that is not a regular file is refused when read (_read_segment),
+    # not skipped.
     for p in directory.iterdir():
-        m = SEGMENT_NAME.match(p.name)
-        if m and p.is_file():
+        m = SEGMENT_NAME.fullmatch(p.name)
+        if m:
             segs.append((int(m.group(1)), p))
     segs.sort()
     if not segs:
@@ -405,6 +414,24 @@ def list_segments(directory: Path) -> list[tuple[int, Path]]:
                 p,
             )
     return segs
+
+
+def _read_segment(path: Path) -> bytes:
+    """A segment file's bytes, as Go's scanSegmentFile opens it
+    (fsutil.OpenRegular): symbolic links followed, a regular file only,
+    checked on the open file (a named pipe is opened without blocking and
+    refused, as is a directory)."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise WalError("not_regular", f"not a regular file (mode {stat.filemode(mode)})", path)
+        with os.fdopen(fd, "rb") as f:
+            fd = -1
+            return f.read()
+    finally:
+        if fd >= 0:
+            os.close(fd)
 
 
 def expected_header(number: int, first_index: int) -> bytes:
@@ -530,7 +557,7 @@ def read_frames(directory: Path, result: Result) -> Iterator[Frame]:
     index = 1
     for i, (num, path) in enumerate(segs):
         last = i == len(segs) - 1
-        data = path.read_bytes()
+        data = _read_segment(path)
         bad = header_problem(data, num, index)
         if bad is not None:
             want = expected_header(num, index)
@@ -711,36 +738,40 @@ class _Verifier:
         root_dir = self.dir / "checkpoints"
         if not root_dir.is_dir():
             return
-        files = sorted(p for p in root_dir.rglob("*.note") if p.is_file())
         notes = []
         # Pass 1: the (chain, size) of each note, to compute the needed roots
-        # in one pass over each chain.
-        for p in files:
-            raw = p.read_bytes()
+        # in one pass over each chain. The chain is the one its directory
+        # names; checkpoint() refuses a note of another.
+        for chain, p in kept_checkpoint_files(root_dir):
+            raw = _read_note(p)
             try:
                 body = raw[: raw.rfind(b"\n\n") + 1]
                 cp = cpk.parse_checkpoint_text(body)
-                chain = cpk.parse_origin(cp.origin)
             except (cpk.CheckpointError, ValueError):
-                cp = chain = None
-            notes.append((p, raw, cp, chain))
-            if chain in self.result.chains and cp.size <= self.result.chains[chain].head_seq:
-                self.result.chains[chain].checkpoint_roots[cp.size] = b""
+                cp = None
+            notes.append((p, raw, chain))
+            c = self.result.chains.get(chain)
+            if cp is not None and c is not None and cp.size <= c.head_seq:
+                c.checkpoint_roots[cp.size] = b""
         for c in self.result.chains.values():
             if c.checkpoint_roots:
                 c.checkpoint_roots = prefix_roots(c.hashes, set(c.checkpoint_roots))
         # Pass 2: verify each, in path order.
-        for p, raw, cp, chain in notes:
-            self.checkpoint(p, raw, chain)
-            self.result.checkpoints += 1
+        for p, raw, chain in notes:
+            if self.checkpoint(p, raw, chain):
+                self.result.checkpoints += 1
 
-    def checkpoint(self, path: Path, raw: bytes, chain: tuple[str, str] | None) -> None:
+    def checkpoint(self, path: Path, raw: bytes, chain: tuple[str, str]) -> bool:
+        """Check the kept note at ``path`` of ``chain`` (the chain its
+        directory names); False if it is signed by none of the keys, which
+        is no evidence either way and not a failure (as `ronaudit verify`:
+        "signed by none of the --pub keys; not used")."""
         def err(reason: str, msg: str, seq: int | None = None) -> WalError:
             return WalError(reason, f"kept checkpoint: {msg}", path, None, chain, seq)
 
-        c = self.result.chains.get(chain) if chain else None
+        c = self.result.chains.get(chain)
         keys = list(c.trust) if c is not None else list(self.trusted)
-        names = {cpk.ORIGIN_PREFIX + cpk.escape_component(chain[0])} if chain else set()
+        names = {cpk.ORIGIN_PREFIX + cpk.escape_component(chain[0])}
         names |= _signature_names(raw)
         verifiers = [
             cpk.Verifier(n, cpk.key_hash(n, k), k)
@@ -748,12 +779,18 @@ class _Verifier:
         ]
         try:
             note = cpk.open_note(raw, verifiers)
+        except cpk.CheckpointError as e:
+            if e.reason == cpk.UNKNOWN_KEY:
+                return False
+            raise err(e.reason, e.message) from e
+        try:
             cp = cpk.parse_checkpoint_text(note.text)
             chain2 = cpk.parse_origin(cp.origin)
         except cpk.CheckpointError as e:
             raise err(e.reason, e.message) from e
-        if chain2 != chain:  # cannot happen: pass 1 parsed the same text
-            raise err(cpk.FORMAT, "origin changed between readings")
+        if chain2 != chain:
+            raise err(cpk.ORIGIN_MISMATCH, f"it is a checkpoint of {cp.origin}, kept as one of "
+                      f"{cpk.origin_of(*chain)}")
         by_hash = {(v.name, v.key_hash): v.public_key for v in verifiers}
         signers = [by_hash[(s.name, s.key_hash)] for s in note.verified]
         n = cp.size
@@ -761,7 +798,7 @@ class _Verifier:
         if n > have:
             raise err(ROLLBACK, f"vouches for {n} records, the chain has {have} (cut or rolled back)", n)
         if n == 0:
-            return
+            return True
         root = c.checkpoint_roots[n]
         if root != cp.root:
             raise err(FORK, f"root of size {n} is {cp.root.hex()}, the chain's is {root.hex()}", n)
@@ -769,6 +806,7 @@ class _Verifier:
             t = max(c.retired_at(k, n + 1) or 0 for k in signers)
             raise err(RETIRED_KEY, f"size {n} is beyond seq {t} where its signing key was retired", n)
         c.checkpointed = max(c.checkpointed, n)
+        return True
 
     # ---------------------------------------------------------------- all
 
@@ -795,6 +833,61 @@ class _Verifier:
                                    file, off, c.key, first)
                 self.result.unsealed_allowed.append(f"{chain_name(c.key)} seq {first}..{c.head_seq}")
         return self.result
+
+
+NOTE_NAME = re.compile(r"[0-9]{20}\.note")
+
+
+def _parse_dir_name(name: str) -> str | None:
+    """The writer id or stream a directory under checkpoints/ names: its
+    component of the origin line, "." and ".." written %2E and %2E%2E (as
+    Go's checkpoint.parseDirName); None for any other spelling."""
+    if name == "%2E":
+        return "."
+    if name == "%2E%2E":
+        return ".."
+    return cpk._unescape_component(name)
+
+
+def kept_checkpoint_files(root_dir: Path) -> list[tuple[tuple[str, str], Path]]:
+    """(chain, path) of each kept checkpoint under ``root_dir``, as Go's
+    checkpoint.HistoryChains and HistoryPaths list them:
+    <e(writerId)>/<e(stream)>/<20 digits>.note, each directory named in the
+    one spelling of its component (symbolic links followed). Any entry so
+    named counts (_read_note refuses one that is not a regular file);
+    everything else is not a checkpoint and is ignored."""
+    out = []
+    for w in sorted(root_dir.iterdir()):
+        writer = _parse_dir_name(w.name)
+        if writer is None or not w.is_dir():
+            continue
+        for s in sorted(w.iterdir()):
+            stream = _parse_dir_name(s.name)
+            if stream is None or not s.is_dir():
+                continue
+            out += [((writer, stream), p) for p in sorted(s.iterdir()) if NOTE_NAME.fullmatch(p.name)]
+    return out
+
+
+def _read_note(path: Path) -> bytes:
+    """A kept note's bytes, as Go's checkpoint.ReadNote reads them: a
+    regular file (a named pipe is opened without blocking and refused) of
+    at most 256 KiB, else ``format``."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise WalError(cpk.FORMAT, f"kept checkpoint: not a regular file (mode {stat.filemode(mode)})",
+                           path)
+        with os.fdopen(fd, "rb") as f:
+            fd = -1
+            raw = f.read(cpk.MAX_NOTE_BYTES + 1)
+    finally:
+        if fd >= 0:
+            os.close(fd)
+    if len(raw) > cpk.MAX_NOTE_BYTES:
+        raise WalError(cpk.FORMAT, f"kept checkpoint: more than {cpk.MAX_NOTE_BYTES} bytes", path)
+    return raw
 
 
 def _signature_names(raw: bytes) -> set[str]:

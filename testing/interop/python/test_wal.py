@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
 import shutil
 from pathlib import Path
@@ -549,3 +550,82 @@ def test_transition_must_hand_over():
     assert c.transition_problem(o, n) is None
     c.apply_transition(1, o, n)
     assert "retired at seq 1" in c.transition_problem(n, o)
+
+
+@pytest.mark.parametrize("case", ["newline-name", "17-digits", "upper-case-suffix", "directory", "fifo",
+                                  "symlink"])
+def test_segment_names_as_go_lists_them(cli, keys, one_log, tmp_path, case):
+    """FORMAT.md section 1: segments are the entries named %016d.seg
+    exactly (wal.parseSegmentName); other names are ignored. An entry with
+    a segment's name that is not a regular file (after symlinks) is
+    corruption to Go's reader (fsutil.OpenRegular), not skipped."""
+    wal = copy_log(one_log, tmp_path)
+    seg2 = "0000000000000002.seg"
+    garbage = rw.expected_header(7, 99) + b"not a segment"
+    if case == "newline-name":  # "$" of a regex would match before the newline
+        (wal / (seg2 + "\n")).write_bytes(garbage)
+    elif case == "17-digits":
+        (wal / ("0" + seg2)).write_bytes(garbage)
+    elif case == "upper-case-suffix":
+        (wal / seg2.replace(".seg", ".SEG")).write_bytes(garbage)
+    elif case == "directory":
+        (wal / seg2).mkdir()
+    elif case == "fifo":
+        os.mkfifo(wal / seg2)
+    else:  # a symbolic link to a regular file is read as that file
+        (wal / SEG1).rename(tmp_path / "elsewhere.seg")
+        (wal / SEG1).symlink_to(tmp_path / "elsewhere.seg")
+    gv = go_verify(cli, wal, keys / "ops.pub")
+    if case in ("directory", "fifo"):
+        e = fails(wal, keys)
+        assert e.reason == "not_regular" and e.file == str(wal / seg2), str(e)
+        assert gv.returncode == 1 and "not a regular file" in gv.stdout + gv.stderr, gv.stdout + gv.stderr
+        return
+    res = verify(wal, keys)
+    assert res.segments == 1 and res.records == 5, res
+    assert gv.returncode == 0 and our_heads(res) == go_heads(gv.stdout), gv.stdout + gv.stderr
+
+
+@pytest.mark.parametrize("case", ["unknown-key", "stray-files", "other-chain-dir", "fifo", "sign-in-name"])
+def test_kept_checkpoints_as_go_reads_them(cli, keys, one_log, tmp_path, case):
+    """The kept checkpoints are the notes at
+    checkpoints/<e(writerId)>/<e(stream)>/<size, 20 digits>.note (FORMAT.md
+    section 1), read as `ronaudit verify` reads them: other files are not
+    checkpoints, a note of another chain in a chain's directory fails, one
+    that is not a regular file fails, and one signed by none of the given
+    keys is no evidence either way (not used, not a failure)."""
+    wal = copy_log(one_log, tmp_path)
+    caps = wal / "checkpoints" / "svc@inst-1" / "caps"
+    kept = sorted(caps.glob("*.note"))
+    assert kept, "the CLI keeps checkpoints"
+    ok = True
+    if case == "unknown-key":  # signed by ops2, which is not given
+        seed = private_key(keys, "ops2").private_bytes(
+            serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption())
+        cp = cpk.Checkpoint(cpk.origin_of("svc@inst-1", "caps"), 3, bytes(32))
+        (caps / f"{3:020d}.note").write_bytes(
+            cpk.sign_note(cpk.format_checkpoint_text(cp), "ron-audit/svc@inst-1", seed))
+    elif case == "stray-files":  # not where a checkpoint is kept, or not so named
+        for p in (wal / "checkpoints" / "README.note", caps / "notes.note", caps / "3.note",
+                  caps / "svc.note" / "x.note", wal / "checkpoints" / "svc%40inst-1" / "caps" / kept[0].name,
+                  wal / "checkpoints" / "svc@inst-1" / f"{3:020d}.note"):
+            p.parent.mkdir(parents=True, exist_ok=True)
+            p.write_bytes(b"not a note\n")
+    elif case == "other-chain-dir":  # a valid note of caps, kept as one of stream "other"
+        other = caps.parent / "other"
+        other.mkdir()
+        shutil.copy(kept[0], other / kept[0].name)
+        ok = False
+    elif case == "fifo":
+        os.mkfifo(caps / f"{9:020d}.note")
+        ok = False
+    else:  # 20 characters, but not 20 digits: no checkpoint's name
+        (caps / ("+" + kept[0].name[1:])).write_bytes(b"not a note\n")
+    gv = go_verify(cli, wal, keys / "ops.pub")
+    if ok:
+        res = verify(wal, keys)
+        assert res.records == 5
+        assert gv.returncode == 0 and our_heads(res) == go_heads(gv.stdout), gv.stdout + gv.stderr
+    else:
+        fails(wal, keys)
+        assert gv.returncode == 1, gv.stdout + gv.stderr

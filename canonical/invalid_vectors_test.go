@@ -467,3 +467,27 @@ func TestCxxInvalidVectors(t *testing.T) {
 		}
 	}
 }
+
+// TestVerifySignatureIsCofactorless pins SPEC.md section 5 as the foreign
+// readers check it (testing/interop: the Rust reader's verify_ed25519, the
+// Python reader's verify_signature): the identity as public key with R =
+// the identity and S = 0 verifies any record hash, since [0]B - [k]A
+// encodes to R; S at the group order does not verify.
+func TestVerifySignatureIsCofactorless(t *testing.T) {
+	identity := make([]byte, 32)
+	identity[0] = 1
+	sig := make([]byte, 64)
+	sig[0] = 1
+	var h Hash
+	for i := range h {
+		h[i] = byte(i)
+	}
+	if !VerifySignature(identity, h, sig) {
+		t.Error("identity key, R = identity, S = 0: refused")
+	}
+	order, _ := hex.DecodeString("edd3f55c1a631258d69cf7a2def9de1400000000000000000000000000000010")
+	copy(sig[32:], order)
+	if VerifySignature(identity, h, sig) {
+		t.Error("S = L: accepted")
+	}
+}

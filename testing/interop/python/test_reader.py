@@ -470,3 +470,16 @@ def test_cli_fails_on_a_negative_vector_accepted(tmp_path, capsys):
     assert rr.main([str(tmp_path)]) != 0
     out = capsys.readouterr().out
     assert "FAIL invalid/records.json" in out and "PASS invalid/chains.json" in out, out
+
+
+def test_signatures_verify_as_go_does():
+    """canonical/SPEC.md section 5: cofactorless, as Go's crypto/ed25519,
+    small-order points not refused: the identity as public key with R =
+    the identity and S = 0 verifies any message (the Rust reader and Go's
+    canonical.VerifySignature agree); S at the group order does not."""
+    identity = bytes([1]) + bytes(31)
+    sig = bytes([1]) + bytes(63)
+    h = bytes(range(32))
+    assert rr.verify_signature(identity, sig, h)
+    order = bytes.fromhex("edd3f55c1a631258d69cf7a2def9de1400000000000000000000000000000010")
+    assert not rr.verify_signature(identity, sig[:32] + order, h)

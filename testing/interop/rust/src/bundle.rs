@@ -28,7 +28,7 @@ use ed25519_dalek::{Signature, VerifyingKey};
 use serde_json::Value;
 
 use crate::checkpoint::{self as cp, Hash};
-use crate::{open_strict, Schema, HASH_CONTEXT, SIG_PREFIX};
+use crate::{open_strict, verify_ed25519, Schema, HASH_CONTEXT, SIG_PREFIX};
 
 pub const MAGIC: &[u8; 15] = b"RONAUDIT-BUNDLE";
 pub const VERSION: u8 = 1;
@@ -626,10 +626,9 @@ fn check_signature(f: &Frame<'_>, h: &Hash, keys: &KeyState) -> Result<PublicKey
     let mut msg = SIG_PREFIX.to_vec();
     msg.extend_from_slice(h);
     let sig = Signature::from_bytes(&f.signature);
-    // verify_strict, as the rest of this crate: stricter than the SPEC's
-    // cofactorless check only on signatures no honest signer makes.
+    // The SPEC's cofactorless check, as Go's (crate::verify_ed25519).
     let verifies = |k: &PublicKey| {
-        VerifyingKey::from_bytes(k).is_ok_and(|vk| vk.verify_strict(&msg, &sig).is_ok())
+        VerifyingKey::from_bytes(k).is_ok_and(|vk| verify_ed25519(&vk, &msg, &sig).is_ok())
     };
     if let Some(k) = usable.iter().find(|k| verifies(k)) {
         return Ok(**k);

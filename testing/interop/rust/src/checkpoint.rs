@@ -337,7 +337,7 @@ pub fn open_note(msg: &[u8], verifiers: &[Verifier]) -> Result<Note, Refusal> {
             continue;
         };
         let ok = Signature::from_slice(&sig.sig)
-            .is_ok_and(|s| v.key.verify_strict(text.as_bytes(), &s).is_ok());
+            .is_ok_and(|s| crate::verify_ed25519(&v.key, text.as_bytes(), &s).is_ok());
         if !ok {
             return refuse(
                 Reason::BadSignature,

@@ -60,6 +60,23 @@ pub const HASH_CONTEXT: &str = "ron-audit 2026-11-27 record hash v1";
 pub const DEDUPE_CONTEXT: &str = "ron-audit 2026-11-27 dedupe key v1";
 /// Domain-separation prefix of the signed message.
 pub const SIG_PREFIX: &[u8] = b"RONAUDIT-SIG-V1";
+/// Ed25519 verification as canonical/SPEC.md section 5 states it and Go's
+/// crypto/ed25519 does it (the Python reader's OpenSSL too): RFC 8032's
+/// cofactorless check, `S` below the group order, `[S]B - [k]A` encoding
+/// to exactly the bytes of `R`, small-order points not refused.
+/// ed25519-dalek's `verify` is that check; its `verify_strict` also refuses
+/// small-order `A` or `R`, and so signatures Go accepts (a key holder can
+/// craft them), which a reader of this format must not. Used for record
+/// signatures and checkpoint notes alike.
+pub fn verify_ed25519(
+    key: &ed25519_dalek::VerifyingKey,
+    msg: &[u8],
+    sig: &ed25519_dalek::Signature,
+) -> Result<(), ed25519_dalek::SignatureError> {
+    use ed25519_dalek::Verifier;
+    key.verify(msg, sig)
+}
+
 /// canonical/SPEC.md section 4: a record is at most this many canonical
 /// bytes (Go's `canonical.MaxRecordSize`); the strict reading refuses more.
 pub const MAX_RECORD_SIZE: usize = 65_536;
@@ -872,7 +889,7 @@ fn check_record(
             let mut msg = Vec::with_capacity(SIG_PREFIX.len() + 32);
             msg.extend_from_slice(SIG_PREFIX);
             msg.extend_from_slice(&hash);
-            if let Err(e) = vk.verify_strict(&msg, &sig) {
+            if let Err(e) = verify_ed25519(vk, &msg, &sig) {
                 errs.push(format!("signature does not verify: {e}"));
             }
         }
@@ -1217,7 +1234,7 @@ pub fn check_invalid_records(file: &str, doc: &Value) -> FileReport {
                 let sig = ed25519_dalek::Signature::from_bytes(sig[..].try_into().unwrap());
                 let mut msg = SIG_PREFIX.to_vec();
                 msg.extend_from_slice(&hash);
-                if let Err(e) = vk.verify_strict(&msg, &sig) {
+                if let Err(e) = verify_ed25519(&vk, &msg, &sig) {
                     errs.push(format!(
                         "vector: signature does not verify ({e}), so a refusal proves nothing"
                     ));

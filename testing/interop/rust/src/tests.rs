@@ -1004,3 +1004,55 @@ fn invalid_vector_checks_bite() {
     d["chains"] = json!([]);
     assert_fails(&check_invalid_chains(&file, &d), None, "chains", "empty");
 }
+
+/// canonical/SPEC.md section 5: a signature verifies as Go's crypto/ed25519
+/// (and the Python reader's OpenSSL) verifies it, cofactorless and without
+/// refusing small-order points. The identity as public key with R = the
+/// identity and S = 0 verifies any message there: [0]B - [k]A encodes to R.
+/// A stricter check (ed25519-dalek's verify_strict) refuses it, and a
+/// reader using it would refuse a record Go accepts. S at or above the
+/// group order is refused by all.
+#[test]
+fn signatures_verify_as_go_does() {
+    let (_, worked) = load_dir(&vectors_dir())
+        .into_iter()
+        .find(|(f, _)| f == "worked-example.json")
+        .unwrap();
+    let identity = {
+        let mut b = [0u8; 32];
+        b[0] = 1;
+        b
+    };
+    let mut sig = [0u8; 64];
+    sig[0] = 1;
+    let mut d = worked.clone();
+    d["publicKey"] = json!(hex::encode(identity));
+    d["records"][0]["signature"] = json!(hex::encode(sig));
+    let rep = check_value("identity-key.json", &d);
+    assert!(rep.failures.is_empty(), "{:#?}", rep.failures);
+
+    // S = the group order L: not below it, refused.
+    let l =
+        hex::decode("edd3f55c1a631258d69cf7a2def9de1400000000000000000000000000000010").unwrap();
+    sig[32..].copy_from_slice(&l);
+    d["records"][0]["signature"] = json!(hex::encode(sig));
+    let rep = check_value("identity-key.json", &d);
+    assert_fails(&rep, Some(0), "signature does not verify", "S = L");
+
+    // A checkpoint note signed so, under the identity key.
+    let text = "ron-audit/w/s\n1\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n";
+    let name = "ron-audit/w";
+    let mut raw = checkpoint::key_hash(name, &identity).to_vec();
+    let mut s = [0u8; 64];
+    s[0] = 1;
+    raw.extend_from_slice(&s);
+    let note = format!(
+        "{text}\n{}{name} {}\n",
+        checkpoint::SIG_LINE_PREFIX,
+        checkpoint::b64_encode(&raw)
+    );
+    let v =
+        checkpoint::parse_verifier_key(&checkpoint::format_verifier_key(name, &identity)).unwrap();
+    let opened = checkpoint::open_note(note.as_bytes(), &[v]);
+    assert!(opened.is_ok(), "{:?}", opened.err());
+}

@@ -10,7 +10,8 @@
 //	ronaudit demo [-n N] [DIR]                   Micronode then Macronode demo with figures
 //
 // "ronaudit help COMMAND" (or "ronaudit COMMAND -h") says what a command
-// does, with an example, and lists its flags. Bad arguments or flags exit 2; any other failure, 1.
+// does, with an example, and lists its flags. Bad arguments or flags exit 2; any other failure, 1,
+// output that could not be written included.
 //
 // Install it with go install github.com/rustyonions/ron-audit-go/tools/cmd/ronaudit@latest.
 package main
@@ -68,6 +69,7 @@ commands:
                                    in DIR, default a new temporary directory); N records in RAM (default 100000), N/2 durable
 
 ronaudit help COMMAND (or ronaudit COMMAND -h): what it does, an example, its flags
+exit status: 0 done, 1 a failure (verification, I/O, output that could not be written), 2 bad arguments or flags
 `
 
 // command is one subcommand: it parses its own flags from args.
@@ -87,7 +89,50 @@ var commands = map[string]command{
 	"demo":          demoCmd,
 }
 
+// run runs the command args name. Its output goes through an outWriter:
+// output that could not be written (a full disk under "> cp.note", a
+// closed pipe) is a failure, exit 1, said on stderr, whatever the command
+// returned: a checkpoint, a dump or append's acknowledgments cut short
+// are not the job done.
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	out := &outWriter{w: stdout}
+	code := dispatch(args, stdin, out, stderr)
+	if out.err != nil {
+		name := "ronaudit"
+		if len(args) > 0 {
+			name += " " + args[0]
+		}
+		fmt.Fprintf(stderr, "%s: writing to stdout: %v\n", name, out.err)
+		if code == 0 {
+			code = 1
+		}
+	}
+	return code
+}
+
+// outWriter passes writes to w and keeps the first error; after it, every
+// write fails with it, so that a command's later output does not land
+// after a gap.
+type outWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (o *outWriter) Write(p []byte) (int, error) {
+	if o.err != nil {
+		return 0, o.err
+	}
+	n, err := o.w.Write(p)
+	if err == nil && n < len(p) {
+		err = io.ErrShortWrite
+	}
+	if err != nil {
+		o.err = err
+	}
+	return n, err
+}
+
+func dispatch(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usageText)
 		return 2

@@ -401,6 +401,10 @@ type reworded struct {
 func (e *reworded) Error() string { return e.msg }
 func (e *reworded) Unwrap() error { return e.err }
 
+// maxProofFile bounds the proof file verify-proof reads: a proof is at
+// most two hashes per level of a tree of 2^63 leaves, some 6 KiB of JSON.
+const maxProofFile = 1 << 20
+
 func verifyProofCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs := flags("verify-proof", stderr)
 	cpPath := fs.String("checkpoint", "", "the checkpoint the proof is against (the newer one for consistency)")
@@ -422,7 +426,10 @@ func verifyProofCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	anyPub := func(writer, stream string) (note.Verifiers, error) {
 		return chainVerifiers(pubKeys, nil, writer, stream), nil
 	}
-	raw, err := os.ReadFile(fs.Arg(0))
+	// Read as the other readers read their files: a regular file, of at
+	// most maxProofFile bytes (a named pipe would block, a device read
+	// without end).
+	raw, _, err := fsutil.ReadRegular(fs.Arg(0), maxProofFile)
 	if err != nil {
 		return fail(err)
 	}

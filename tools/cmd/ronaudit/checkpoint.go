@@ -513,10 +513,8 @@ func checkAgainstCheckpoint(dir, cpPath string, pubs []ed25519.PublicKey, retire
 	if err != nil {
 		return err
 	}
-	if err := t.Vouches(cp, retired); errors.Is(err, checkpoint.ErrRollback) || errors.Is(err, checkpoint.ErrFork) {
-		return reword(err)
-	} else if err != nil {
-		return fmt.Errorf("%s: %w", cpPath, err)
+	if err := t.Vouches(cp, retired); err != nil {
+		return fmt.Errorf("%s: %w", cpPath, reword(err))
 	}
 	fmt.Fprintf(stdout, "checkpoint ok: %s/%s has %d records, the first %d match the checkpoint's root\n", cp.WriterID, cp.Stream, t.Size(), cp.Size)
 	return nil

@@ -59,6 +59,12 @@ func verifyCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	}
 	verify := sdk.VerifyDir
 	if fi, err := os.Stat(dir); err == nil && fi.Mode().IsRegular() {
+		if *cpPath != "" {
+			// A checkpoint covers a chain from seq 1, across segments and
+			// the log's key transitions: one segment file may hold neither.
+			fmt.Fprintf(stderr, "ronaudit verify: --checkpoint needs the log directory, not one segment file (%s): a checkpoint covers its chain from seq 1, in every segment\n", dir)
+			return 2
+		}
 		verify = sdk.VerifySegment // one segment file: chains start where the file starts them
 		fmt.Fprintln(stdout, "one segment: the first record of each chain in it is taken as the chain's start, and key transitions in earlier segments are not seen")
 	}

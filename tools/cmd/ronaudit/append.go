@@ -61,6 +61,12 @@ func appendCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	// are kept with the log, in DIR/checkpoints. Under --seal-every N they
 	// are the only seals, so they come every N records: N is the most a
 	// crash or a cut can leave unvouched for.
+	// The Keeper takes a history it cannot find for none, and would let
+	// a log cut since be appended to: a fork of what it checkpointed.
+	if _, err := keptCheckpoints(*dir); err != nil {
+		fmt.Fprintln(stderr, "ronaudit append:", err)
+		return 1
+	}
 	var auto *export.Auto
 	var kopts checkpoint.KeeperOptions
 	if *sealEvery > 1 {

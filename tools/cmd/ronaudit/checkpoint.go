@@ -81,9 +81,9 @@ func vouchedChain(dir, writer, stream string, pubs []ed25519.PublicKey, allowTai
 	if err != nil {
 		return nil, nil, err
 	}
-	cpDir := filepath.Join(dir, "checkpoints")
-	if fi, err := os.Stat(cpDir); err != nil || !fi.IsDir() {
-		cpDir = ""
+	cpDir, err := keptCheckpoints(dir)
+	if err != nil {
+		return nil, nil, err
 	}
 	h := res.Head
 	if err := sealChain(dir, cpDir, &h, t, res.Retired, pubs, allowTail, notes); err != nil {

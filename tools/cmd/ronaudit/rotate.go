@@ -42,6 +42,9 @@ func rotateCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	}
 	// The checkpoints kept with the log (as append keeps them) must still
 	// hold, and get one more, by the old key, up to the transitions.
+	if _, err := keptCheckpoints(*dir); err != nil {
+		return fail(err)
+	}
 	keeper, err := checkpoint.NewKeeper(filepath.Join(*dir, "checkpoints"), old, checkpoint.KeeperOptions{})
 	if err != nil {
 		return fail(err)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -194,9 +195,9 @@ func isTerminal(w io.Writer) bool {
 // fails as rolled back. It sets the SealedSeq of sum.Heads, and returns
 // how many chains have kept checkpoints.
 func sealedByCheckpoints(dir string, sum sdk.Summary, pubs []ed25519.PublicKey, allowTail bool, stdout io.Writer) (int, error) {
-	cpDir := filepath.Join(dir, "checkpoints")
-	if fi, err := os.Stat(cpDir); err != nil || !fi.IsDir() {
-		cpDir = "" // no checkpoints kept (or a segment file verified alone)
+	cpDir, err := keptCheckpoints(dir)
+	if err != nil {
+		return 0, err
 	}
 	var kept [][2]string
 	if cpDir != "" {
@@ -219,6 +220,34 @@ func sealedByCheckpoints(dir string, sum sdk.Summary, pubs []ed25519.PublicKey, 
 		}
 	}
 	return len(kept), nil
+}
+
+// errKeptNotDir: DIR/checkpoints is there, and is not a directory.
+var errKeptNotDir = errors.New("not a directory")
+
+// keptCheckpoints returns the directory of the checkpoints kept with the
+// log in dir (DIR/checkpoints, as append keeps them), or "" when it keeps
+// none: there is no such path, or dir is one segment file. A path that is
+// there but is not a directory that can be read (a link to nowhere, a
+// file, a mount that is gone) is an error naming it: taken for "none
+// kept", it would let a log cut by whole records verify, and be
+// checkpointed, as whole.
+func keptCheckpoints(dir string) (string, error) {
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		return "", nil // one segment file; or no log, which its reader reports
+	}
+	cpDir := filepath.Join(dir, "checkpoints")
+	if _, err := os.Lstat(cpDir); errors.Is(err, fs.ErrNotExist) {
+		return "", nil
+	}
+	fi, err := os.Stat(cpDir)
+	if err == nil && !fi.IsDir() {
+		err = fmt.Errorf("%w (mode %s)", errKeptNotDir, fi.Mode())
+	}
+	if err != nil {
+		return "", fmt.Errorf("%s is not a directory that can be read, so the checkpoints kept with the log cannot be checked against it: %w", cpDir, err)
+	}
+	return cpDir, nil
 }
 
 // sealChain checks the kept checkpoints of one chain (see

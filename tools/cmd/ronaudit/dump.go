@@ -45,12 +45,14 @@ func dumpCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		return enc.Encode(l)
 	}
 	var err error
+	var torn wal.Recovery // where a torn tail starts, what it was
 	if fi, serr := os.Stat(fs.Arg(0)); serr == nil && fi.Mode().IsRegular() {
-		_, err = sdk.ReadSegment(fs.Arg(0), each)
+		var info wal.SegmentInfo
+		info, err = sdk.ReadSegment(fs.Arg(0), each)
+		torn = wal.Recovery{TornBytes: info.TornBytes, TornAt: wal.Position{File: fs.Arg(0), Offset: info.End}, TornReason: info.TornReason}
 	} else {
-		var rec wal.Recovery
-		rec, err = sdk.ReadDir(fs.Arg(0), each)
-		if err == nil && rec.Segments == 0 {
+		torn, err = sdk.ReadDir(fs.Arg(0), each)
+		if err == nil && torn.Segments == 0 {
 			// An empty dump of a wrong path would look like an empty log.
 			err = fmt.Errorf("no segment files (*.seg) in %s: not a log directory, or its segments are gone", fs.Arg(0))
 		}
@@ -59,6 +61,13 @@ func dumpCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		out.Flush()
 		fmt.Fprintln(stderr, "ronaudit dump:", err)
 		return 1
+	}
+	if torn.TornBytes > 0 {
+		// What a crash leaves (not a failure, as for verify), but the
+		// dump stops short of the file's end: say where, and why.
+		out.Flush()
+		fmt.Fprintf(stderr, "ronaudit dump: not dumped: a torn tail of %d bytes at %s (%s), which the next open for writing cuts\n",
+			torn.TornBytes, torn.TornAt, torn.TornReason)
 	}
 	return 0
 }

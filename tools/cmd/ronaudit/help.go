@@ -57,7 +57,8 @@ example:
 Prints the records of a log (or of one segment file) as JSON Lines: each
 record's position (file:offset), hash, key id and signature when signed,
 and the record as append reads it. It reads; it does not verify the
-chain (ronaudit verify does).
+chain (ronaudit verify does). A torn tail, which it does not print, is
+named on stderr.
 
 example:
   ronaudit dump log | head -3

@@ -14,6 +14,7 @@ import (
 	"sync"
 
 	"github.com/rustyonions/ron-audit-go/canonical"
+	"github.com/rustyonions/ron-audit-go/internal/names"
 	"github.com/rustyonions/ron-audit-go/sdk/wal"
 )
 
@@ -154,7 +155,7 @@ type DurableError struct {
 }
 
 func (e *DurableError) Error() string {
-	where := e.WriterID + "/" + e.Stream + " seq " + strconv.FormatUint(e.Seq, 10)
+	where := names.Chain(e.WriterID, e.Stream) + " seq " + strconv.FormatUint(e.Seq, 10)
 	if e.After {
 		where = "after " + where
 	}
@@ -573,7 +574,7 @@ func (s *walStore) Get(writer, stream string, seq uint64) (Sealed, bool) {
 func (s *walStore) Seal(writer, stream string, seq uint64, id KeyID, sig Signature) error {
 	rec, ok := s.cache.Get(writer, stream, seq)
 	if !ok {
-		return fmt.Errorf("no record %s/%s seq %d in the cache to seal", writer, stream, seq)
+		return fmt.Errorf("no record %s seq %d in the cache to seal", names.Chain(writer, stream), seq)
 	}
 	p := appendSealFrame(nil, &sealFrame{writer: writer, stream: stream, seq: seq, id: id, sig: sig, hash: rec.Hash})
 	if _, err := s.w.AppendDurable(p); err != nil {
@@ -783,8 +784,8 @@ func OpenDurable(dir string, cfg Config, opts DurableOptions) (*Log, Recovery, e
 				c.successor[k] = KeyIDOf(pub)
 			}
 			if at, ok := c.retired[id]; ok {
-				c.signerRetired = fmt.Errorf("%w: key %s was retired at %s/%s seq %d; sign with the key that transition names (RotateKey to it finishes a rotation cut short)",
-					ErrConfig, id, h.WriterID, h.Stream, at)
+				c.signerRetired = fmt.Errorf("%w: key %s was retired at %s seq %d; sign with the key that transition names (RotateKey to it finishes a rotation cut short)",
+					ErrConfig, id, names.Chain(h.WriterID, h.Stream), at)
 			}
 		}
 	}
@@ -813,8 +814,8 @@ func OpenDurable(dir string, cfg Config, opts DurableOptions) (*Log, Recovery, e
 		}
 		if by, ok := handed[old]; ok {
 			c := l.chain(h.WriterID, h.Stream)
-			c.signerRetired = fmt.Errorf("%w: %s/%s has no key transition from key %s, which %s/%s handed to key %s at seq %d (a rotation cut short): open the log with key %s and RotateKey to %s to finish it",
-				ErrConfig, h.WriterID, h.Stream, old, by.chain.WriterID, by.chain.Stream, id, by.at, old, id)
+			c.signerRetired = fmt.Errorf("%w: %s has no key transition from key %s, which %s handed to key %s at seq %d (a rotation cut short): open the log with key %s and RotateKey to %s to finish it",
+				ErrConfig, names.Chain(h.WriterID, h.Stream), old, names.Chain(by.chain.WriterID, by.chain.Stream), id, by.at, old, id)
 		}
 	}
 	return l, Recovery{WAL: wrec, Records: r.records, Seals: r.seals, Heads: r.heads()}, nil

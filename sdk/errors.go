@@ -3,6 +3,8 @@ package sdk
 import (
 	"errors"
 	"strconv"
+
+	"github.com/rustyonions/ron-audit-go/internal/names"
 )
 
 // Reason names why a verification failed. The values are stable: metrics
@@ -55,7 +57,7 @@ type VerifyError struct {
 }
 
 func (e *VerifyError) Error() string {
-	s := "verify " + e.WriterID + "/" + e.Stream + " seq " + strconv.FormatUint(e.Seq, 10) + ": " + string(e.Reason)
+	s := "verify " + names.Chain(e.WriterID, e.Stream) + " seq " + strconv.FormatUint(e.Seq, 10) + ": " + string(e.Reason)
 	if e.WriterID == "" && e.Stream == "" && e.Seq == 0 {
 		s = "verify: " + string(e.Reason) // bytes that name no chain (a *DurableError says where they are)
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/rustyonions/ron-audit-go/canonical"
+	"github.com/rustyonions/ron-audit-go/internal/names"
 )
 
 // Config configures a Log. Only Signer is required.
@@ -445,7 +446,7 @@ func (p Pending) Wait() error {
 		return nil
 	}
 	if err := p.log.cfg.Store.Wait(p.ticket); err != nil {
-		err = fmt.Errorf("%w: %s/%s seq %d is not durable: %w", ErrStore, p.Head.WriterID, p.Head.Stream, p.Seq, err)
+		err = fmt.Errorf("%w: %s seq %d is not durable: %w", ErrStore, names.Chain(p.Head.WriterID, p.Head.Stream), p.Seq, err)
 		p.log.fail(err)
 		return err
 	}
@@ -674,17 +675,17 @@ func (f filled) undo(rec *canonical.AuditRecord) {
 // the hot append paths (appendLocked, commitLocked) out of their bodies:
 // fmt allocates, and only the failing append should pay for it.
 func seqConflictError(rec *canonical.AuditRecord, next uint64) error {
-	return fmt.Errorf("%w: %s/%s: record has seq %d, the chain's next is %d", ErrChainConflict, rec.WriterID, rec.Stream, rec.Seq, next)
+	return fmt.Errorf("%w: %s: record has seq %d, the chain's next is %d", ErrChainConflict, names.Chain(rec.WriterID, rec.Stream), rec.Seq, next)
 }
 
 func prevConflictError(rec *canonical.AuditRecord, head canonical.Hash) error {
-	return fmt.Errorf("%w: %s/%s: record has prev %x, the chain's head is %s", ErrChainConflict, rec.WriterID, rec.Stream, rec.Prev, head)
+	return fmt.Errorf("%w: %s: record has prev %x, the chain's head is %s", ErrChainConflict, names.Chain(rec.WriterID, rec.Stream), rec.Prev, head)
 }
 
 // chainError is the error of the record seq of writer/stream that failed
 // with err, in category kind (ErrSign or ErrStore).
 func chainError(kind error, writer, stream string, seq uint64, err error) error {
-	return fmt.Errorf("%w: %s/%s seq %d: %w", kind, writer, stream, seq, err)
+	return fmt.Errorf("%w: %s seq %d: %w", kind, names.Chain(writer, stream), seq, err)
 }
 
 // mustSign applies the signing policy to the record about to get seq,
@@ -742,7 +743,7 @@ func (l *Log) Seal(writer, stream string) (Head, error) {
 // sealRefused is the error of a seal of writer/stream refused because
 // the log stopped with failed (its failure, or ErrClosed).
 func sealRefused(writer, stream string, failed error) error {
-	return fmt.Errorf("sdk: seal of %s/%s refused: %w", writer, stream, failed)
+	return fmt.Errorf("sdk: seal of %s refused: %w", names.Chain(writer, stream), failed)
 }
 
 // sealLocked signs c's head if it is not signed yet; the caller holds
@@ -757,7 +758,7 @@ func (l *Log) sealLocked(c *chain) (Head, error) {
 	if l.sealer != nil {
 		seq, err := l.sealer.SealChain(c.head.WriterID, c.head.Stream)
 		if err != nil {
-			return c.head, fmt.Errorf("%w: %s/%s: %w", ErrSign, c.head.WriterID, c.head.Stream, err)
+			return c.head, fmt.Errorf("%w: %s: %w", ErrSign, names.Chain(c.head.WriterID, c.head.Stream), err)
 		}
 		c.head.SealedSeq = max(c.head.SealedSeq, seq)
 		return c.head, nil
@@ -765,10 +766,10 @@ func (l *Log) sealLocked(c *chain) (Head, error) {
 	c.msg = canonical.SignedMessage(c.head.Hash)
 	sig := &c.sealed.Sig
 	if err := c.signer.Sign(c.msg[:], sig); err != nil {
-		return c.head, fmt.Errorf("%w: %s/%s seq %d: %w", ErrSign, c.head.WriterID, c.head.Stream, c.head.Seq, err)
+		return c.head, fmt.Errorf("%w: %s seq %d: %w", ErrSign, names.Chain(c.head.WriterID, c.head.Stream), c.head.Seq, err)
 	}
 	if err := l.cfg.Store.Seal(c.head.WriterID, c.head.Stream, c.head.Seq, c.signer.KeyID(), *sig); err != nil {
-		return c.head, fmt.Errorf("%w: seal of %s/%s seq %d: %w", ErrStore, c.head.WriterID, c.head.Stream, c.head.Seq, err)
+		return c.head, fmt.Errorf("%w: seal of %s seq %d: %w", ErrStore, names.Chain(c.head.WriterID, c.head.Stream), c.head.Seq, err)
 	}
 	c.head.SealedSeq = c.head.Seq
 	if l.cfg.SealInterval > 0 {
@@ -824,7 +825,7 @@ func (l *Log) sealAll(closing bool) error {
 // error); from 0, or to further before from, is ErrRange.
 func (l *Log) Records(writer, stream string, from, to uint64) ([]Sealed, error) {
 	if from == 0 || to+1 < from {
-		return nil, fmt.Errorf("%w: %s/%s records %d..%d: seqs start at 1, and a range ends at most one before its start", ErrRange, writer, stream, from, to)
+		return nil, fmt.Errorf("%w: %s records %d..%d: seqs start at 1, and a range ends at most one before its start", ErrRange, names.Chain(writer, stream), from, to)
 	}
 	type copier interface {
 		CopyRange(writer, stream string, from, to uint64) ([]Sealed, bool)
@@ -837,7 +838,7 @@ func (l *Log) Records(writer, stream string, from, to uint64) ([]Sealed, error) 
 	if m, ok := l.cfg.Store.(*MemStore); ok {
 		// Its Iter holds no more than CopyRange found.
 		if evicted, first := m.Evicted(writer, stream); evicted > 0 && from < first {
-			return nil, fmt.Errorf("%w: %w: %s/%s records %d..%d: the oldest kept is seq %d", ErrStore, ErrEvicted, writer, stream, from, to, first)
+			return nil, fmt.Errorf("%w: %w: %s records %d..%d: the oldest kept is seq %d", ErrStore, ErrEvicted, names.Chain(writer, stream), from, to, first)
 		}
 	}
 	var out []Sealed
@@ -855,7 +856,7 @@ func (l *Log) Records(writer, stream string, from, to uint64) ([]Sealed, error) 
 		return nil, err
 	}
 	if uint64(len(out)) != to-from+1 {
-		return nil, fmt.Errorf("%w: %s/%s records %d..%d: the store has %d of them", ErrStore, writer, stream, from, to, len(out))
+		return nil, fmt.Errorf("%w: %s records %d..%d: the store has %d of them", ErrStore, names.Chain(writer, stream), from, to, len(out))
 	}
 	return out, nil
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"reflect"
 	"sync"
+
+	"github.com/rustyonions/ron-audit-go/internal/names"
 )
 
 // Store keeps the sealed records of chains. A Log calls Put once per
@@ -237,10 +239,10 @@ func (m *MemStore) Seal(writer, stream string, seq uint64, id KeyID, sig Signatu
 		defer c.mu.Unlock()
 	}
 	if c != nil && c.evicted > 0 && seq < c.first {
-		return fmt.Errorf("%w: %w: %s/%s seq %d to seal: the oldest kept is seq %d", ErrStore, ErrEvicted, writer, stream, seq, c.first)
+		return fmt.Errorf("%w: %w: %s seq %d to seal: the oldest kept is seq %d", ErrStore, ErrEvicted, names.Chain(writer, stream), seq, c.first)
 	}
 	if c == nil || c.n == 0 || seq < c.first || seq >= c.first+uint64(c.n) {
-		return fmt.Errorf("%w: no record %s/%s seq %d to seal", ErrStore, writer, stream, seq)
+		return fmt.Errorf("%w: no record %s seq %d to seal", ErrStore, names.Chain(writer, stream), seq)
 	}
 	r := &c.recs[(c.head+int(seq-c.first))%len(c.recs)]
 	r.Signed, r.KeyID, r.Sig = true, id, sig

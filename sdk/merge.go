@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/rustyonions/ron-audit-go/canonical"
+	"github.com/rustyonions/ron-audit-go/internal/names"
 )
 
 // MergeError stops a merge: a record of one input that is not a valid
@@ -43,7 +44,7 @@ func (e *MergeError) Error() string {
 	if e.Read == 0 {
 		s += " (before the first record)"
 	} else {
-		s += " (after " + strconv.Itoa(e.Read) + " records, last " + e.WriterID + "/" + e.Stream +
+		s += " (after " + strconv.Itoa(e.Read) + " records, last " + names.Chain(e.WriterID, e.Stream) +
 			" seq " + strconv.FormatUint(e.Seq, 10) + ")"
 	}
 	return s + ": " + e.Err.Error()

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/rustyonions/ron-audit-go/canonical"
+	"github.com/rustyonions/ron-audit-go/internal/names"
 )
 
 // Key rotation inside the log. A key-transition record is an ordinary
@@ -93,11 +94,11 @@ func (l *Log) RotateKey(next Signer) ([]Head, error) {
 		}
 		c.mu.Unlock()
 		if tooLarge != nil {
-			return nil, fmt.Errorf("%w: %s/%s: its key transition record cannot be written: %w", ErrConfig, writer, stream, tooLarge)
+			return nil, fmt.Errorf("%w: %s: its key transition record cannot be written: %w", ErrConfig, names.Chain(writer, stream), tooLarge)
 		}
 		if retired {
-			return nil, fmt.Errorf("%w: key %s was retired at %s/%s seq %d and cannot sign that chain again",
-				ErrConfig, next.KeyID(), writer, stream, at)
+			return nil, fmt.Errorf("%w: key %s was retired at %s seq %d and cannot sign that chain again",
+				ErrConfig, next.KeyID(), names.Chain(writer, stream), at)
 		}
 		if cut && !oldRetired {
 			// Opened with the key of a rotation cut short, this chain
@@ -107,8 +108,8 @@ func (l *Log) RotateKey(next Signer) ([]Head, error) {
 		}
 		if cut && named != next.KeyID() {
 			// A rotation cut short: this chain's transition names another key.
-			return nil, fmt.Errorf("%w: %s/%s retired key %s at seq %d naming key %s, not %s",
-				ErrConfig, writer, stream, old, oldAt, named, next.KeyID())
+			return nil, fmt.Errorf("%w: %s retired key %s at seq %d naming key %s, not %s",
+				ErrConfig, names.Chain(writer, stream), old, oldAt, named, next.KeyID())
 		}
 	}
 	l.mu.Lock()
@@ -141,8 +142,8 @@ func (l *Log) RotateKey(next Signer) ([]Head, error) {
 			// This chain's transition is already written (a rotation cut
 			// short): to next, it only needs its signer moved on.
 			if named := c.successor[old]; named != next.KeyID() {
-				err := fmt.Errorf("%w: %s/%s retired key %s at seq %d naming key %s, not %s",
-					ErrConfig, c.head.WriterID, c.head.Stream, old, c.retired[old], named, next.KeyID())
+				err := fmt.Errorf("%w: %s retired key %s at seq %d naming key %s, not %s",
+					ErrConfig, names.Chain(c.head.WriterID, c.head.Stream), old, c.retired[old], named, next.KeyID())
 				c.mu.Unlock()
 				return heads, err
 			}

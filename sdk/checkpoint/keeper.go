@@ -17,6 +17,7 @@ import (
 
 	"github.com/rustyonions/ron-audit-go/canonical"
 	"github.com/rustyonions/ron-audit-go/internal/fsutil"
+	"github.com/rustyonions/ron-audit-go/internal/names"
 	"github.com/rustyonions/ron-audit-go/sdk"
 )
 
@@ -325,7 +326,7 @@ func (k *Keeper) Committed(writer, stream string, seq uint64, hash canonical.Has
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if uint64(c.tree.Size())+1 != seq {
-		k.fail(newErr(ReasonRange, fmt.Sprintf("%s/%s: record seq %d after %d: the Keeper must see a chain from its first record", writer, stream, seq, c.tree.Size()), nil))
+		k.fail(newErr(ReasonRange, fmt.Sprintf("%s: record seq %d after %d: the Keeper must see a chain from its first record", names.Chain(writer, stream), seq, c.tree.Size()), nil))
 		return
 	}
 	c.tree.Append(hash)

@@ -8,6 +8,8 @@ import (
 	"sync"
 
 	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/rustyonions/ron-audit-go/internal/names"
 )
 
 // LeafHash returns the RFC 6962 leaf hash of the record with record hash
@@ -155,15 +157,15 @@ var _ tlog.HashReader = (*Tree)(nil)
 // (ReasonFork) since the checkpoint.
 func (t *Tree) Extends(cp Checkpoint) error {
 	if n := t.Size(); n < cp.Size {
-		return newErr(ReasonRollback, fmt.Sprintf("the log has %d records of %s/%s, the checkpoint vouches for %d", n, cp.WriterID, cp.Stream, cp.Size), nil)
+		return newErr(ReasonRollback, fmt.Sprintf("the log has %d records of %s, the checkpoint vouches for %d", n, names.Chain(cp.WriterID, cp.Stream), cp.Size), nil)
 	}
 	root, err := t.RootAt(cp.Size)
 	if err != nil {
 		return err
 	}
 	if root != cp.Root {
-		return newErr(ReasonFork, fmt.Sprintf("the log's first %d records of %s/%s hash to root %s, the checkpoint says %s",
-			cp.Size, cp.WriterID, cp.Stream, base64.StdEncoding.EncodeToString(root[:]), base64.StdEncoding.EncodeToString(cp.Root[:])), nil)
+		return newErr(ReasonFork, fmt.Sprintf("the log's first %d records of %s hash to root %s, the checkpoint says %s",
+			cp.Size, names.Chain(cp.WriterID, cp.Stream), base64.StdEncoding.EncodeToString(root[:]), base64.StdEncoding.EncodeToString(cp.Root[:])), nil)
 	}
 	return nil
 }

@@ -25,6 +25,7 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/rustyonions/ron-audit-go/canonical"
+	"github.com/rustyonions/ron-audit-go/internal/names"
 	"github.com/rustyonions/ron-audit-go/sdk"
 	"github.com/rustyonions/ron-audit-go/sdk/checkpoint"
 	"github.com/rustyonions/ron-audit-go/sdk/wal"
@@ -119,8 +120,8 @@ func (e *Exporter) Export(dir, writer, stream string, prev *State) (*Bundle, err
 	if retiredAt > 0 && uint64(tree.Size()) > retiredAt {
 		// Its checkpoint would vouch for records after its retirement,
 		// which verifiers refuse (checkpoint.InForce).
-		return nil, fmt.Errorf("export: %w: key %s was retired at %s/%s seq %d; sign with the key that transition names",
-			sdk.ErrConfig, e.Signer.KeyID(), writer, stream, retiredAt)
+		return nil, fmt.Errorf("export: %w: key %s was retired at %s seq %d; sign with the key that transition names",
+			sdk.ErrConfig, e.Signer.KeyID(), names.Chain(writer, stream), retiredAt)
 	}
 	return e.exportTree(start, tree, writer, stream, recs, prev)
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/rustyonions/ron-audit-go/canonical"
+	"github.com/rustyonions/ron-audit-go/internal/names"
 	"github.com/rustyonions/ron-audit-go/sdk"
 	"github.com/rustyonions/ron-audit-go/sdk/checkpoint"
 	"github.com/rustyonions/ron-audit-go/sdk/export"
@@ -139,7 +140,7 @@ func appendCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			if p.Duplicate {
 				dup = " duplicate"
 			}
-			fmt.Fprintf(out, "%d %s %s/%s%s\n", p.Seq, p.Record.Hash, p.Head.WriterID, p.Head.Stream, dup)
+			fmt.Fprintf(out, "%d %s %s%s\n", p.Seq, p.Record.Hash, names.Chain(p.Head.WriterID, p.Head.Stream), dup)
 			if len(pending) == 0 {
 				out.Flush()
 			}

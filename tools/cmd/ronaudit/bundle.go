@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/rustyonions/ron-audit-go/internal/names"
 	"github.com/rustyonions/ron-audit-go/sdk"
 	"github.com/rustyonions/ron-audit-go/sdk/checkpoint"
 	"github.com/rustyonions/ron-audit-go/sdk/export"
@@ -88,26 +89,26 @@ func exportCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if t.Size() == 0 {
-		fmt.Fprintf(stderr, "ronaudit export: no records of %s/%s in %s\n", *writer, *stream, *dir)
+		fmt.Fprintf(stderr, "ronaudit export: no records of %s in %s\n", names.Chain(*writer, *stream), *dir)
 		return 1
 	}
 	// A key the chain retired at seq T vouches for at most T records
 	// (checkpoint.InForce): sign with the key its transition names.
 	for _, r := range retired {
 		if r.Pub.Equal(signer.Public()) && uint64(t.Size()) > r.Seq {
-			return fail(fmt.Errorf("%w: key %s was retired at %s/%s seq %d; sign with the key that transition names",
-				sdk.ErrConfig, signer.KeyID(), *writer, *stream, r.Seq))
+			return fail(fmt.Errorf("%w: key %s was retired at %s seq %d; sign with the key that transition names",
+				sdk.ErrConfig, signer.KeyID(), names.Chain(*writer, *stream), r.Seq))
 		}
 	}
 	b, err := (&export.Exporter{Sink: sink, Signer: signer}).ExportTree(t, *writer, *stream, recs, prev)
 	if errors.Is(err, export.ErrNothingToExport) {
-		fmt.Fprintf(stdout, "nothing to export: %s/%s has no records after seq %d\n", *writer, *stream, m)
+		fmt.Fprintf(stdout, "nothing to export: %s has no records after seq %d\n", names.Chain(*writer, *stream), m)
 		return 0
 	}
 	if err != nil {
 		return fail(err)
 	}
-	fmt.Fprintf(stdout, "exported %s/%s seq %d..%d (%d records, checkpoint size %d, from %d) -> %s\n", *writer, *stream,
+	fmt.Fprintf(stdout, "exported %s seq %d..%d (%d records, checkpoint size %d, from %d) -> %s\n", names.Chain(*writer, *stream),
 		b.FirstSeq(), b.LastSeq(), len(b.Records), b.Size, b.PrevSize, filepath.Join(*out, filepath.FromSlash(b.Name())))
 	return 0
 }
@@ -184,8 +185,8 @@ func verifyBundleCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		if err != nil {
 			return fail(fmt.Errorf("%s: %w", path, err))
 		}
-		fmt.Fprintf(stdout, "ok: %s: %s/%s seq %d..%d (%d records, %d signed), checkpoint size %d extends size %d\n",
-			path, s.WriterID, s.Stream, s.PrevSize+1, s.Size, s.Records, s.Signed, s.Size, s.PrevSize)
+		fmt.Fprintf(stdout, "ok: %s: %s seq %d..%d (%d records, %d signed), checkpoint size %d extends size %d\n",
+			path, names.Chain(s.WriterID, s.Stream), s.PrevSize+1, s.Size, s.Records, s.Signed, s.Size, s.PrevSize)
 		return 0
 	}
 	// A directory: every directory under it holding *.bundle files is the
@@ -238,7 +239,7 @@ func printSequence(w io.Writer, path string, s export.SequenceSummary) {
 		fmt.Fprintf(w, "  seq %d..%d: %d records, checkpoint size %d\n", b.PrevSize+1, b.Size, b.Records, b.Size)
 	}
 	last := s.Bundles[len(s.Bundles)-1]
-	fmt.Fprintf(w, "ok: %s: %s/%s: %d bundles, records 1..%d, head %s\n", path, last.WriterID, last.Stream, len(s.Bundles), s.Records, s.Head.Hash.String()[:16])
+	fmt.Fprintf(w, "ok: %s: %s: %d bundles, records 1..%d, head %s\n", path, names.Chain(last.WriterID, last.Stream), len(s.Bundles), s.Records, s.Head.Hash.String()[:16])
 	if s.Trusted != nil {
 		fmt.Fprintf(w, "checkpoint ok: the bundles reach and agree with the trusted checkpoint of size %d\n", s.Trusted.Size)
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/rustyonions/ron-audit-go/canonical"
 	"github.com/rustyonions/ron-audit-go/internal/fsutil"
+	"github.com/rustyonions/ron-audit-go/internal/names"
 	"github.com/rustyonions/ron-audit-go/sdk"
 	"github.com/rustyonions/ron-audit-go/sdk/checkpoint"
 	"github.com/rustyonions/ron-audit-go/sdk/export"
@@ -40,7 +41,7 @@ func chainTree(dir, writer, stream string) (*checkpoint.Tree, []canonical.Hash, 
 			return nil
 		}
 		if v.Seq() != uint64(len(hashes)+1) {
-			return fmt.Errorf("%s: %s/%s seq %d where %d belongs (run ronaudit verify)", pos, writer, stream, v.Seq(), len(hashes)+1)
+			return fmt.Errorf("%s: %s seq %d where %d belongs (run ronaudit verify)", pos, names.Chain(writer, stream), v.Seq(), len(hashes)+1)
 		}
 		t.Append(rec.Hash)
 		hashes = append(hashes, rec.Hash)
@@ -165,7 +166,7 @@ func checkpointCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if t.Size() == 0 {
-		fmt.Fprintf(stderr, "ronaudit checkpoint: no records of %s/%s in %s\n", *writer, *stream, *dir)
+		fmt.Fprintf(stderr, "ronaudit checkpoint: no records of %s in %s\n", names.Chain(*writer, *stream), *dir)
 		return 1
 	}
 	name := checkpoint.KeyName(*writer)
@@ -194,7 +195,7 @@ func checkpointCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "ronaudit checkpoint:", err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "checkpoint of %s/%s at size %d -> %s", *writer, *stream, t.Size(), *out)
+	fmt.Fprintf(stdout, "checkpoint of %s at size %d -> %s", names.Chain(*writer, *stream), t.Size(), *out)
 	if replaced != nil {
 		fmt.Fprintf(stdout, " (replaces the checkpoint of size %d, which it extends)", replaced.Size)
 	}
@@ -231,8 +232,8 @@ func replaceableCheckpoint(path string, t *checkpoint.Tree, retired []sdk.Retire
 		err = reword(t.Vouches(cp, retired))
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s is not a checkpoint of %s/%s that this one extends, so it is kept (%w); remove it or choose another --out",
-			errOutExists, path, writer, stream, err)
+		return nil, fmt.Errorf("%w: %s is not a checkpoint of %s that this one extends, so it is kept (%w); remove it or choose another --out",
+			errOutExists, path, names.Chain(writer, stream), err)
 	}
 	return &cp, nil
 }
@@ -477,7 +478,7 @@ func verifyProofCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		if err := checkpoint.VerifyInclusion(cp, int64(pf.Seq-1), h, proof); err != nil {
 			return fail(err)
 		}
-		fmt.Fprintf(stdout, "ok: record %s/%s seq %d (hash %s) is in the checkpoint of size %d\n", cp.WriterID, cp.Stream, pf.Seq, hex.EncodeToString(h[:8]), cp.Size)
+		fmt.Fprintf(stdout, "ok: record %s seq %d (hash %s) is in the checkpoint of size %d\n", names.Chain(cp.WriterID, cp.Stream), pf.Seq, hex.EncodeToString(h[:8]), cp.Size)
 	case "consistency":
 		old, err := openCheckpoint(*oldPath, anyPub)
 		if err != nil {
@@ -493,7 +494,7 @@ func verifyProofCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		if err := checkpoint.VerifyConsistency(old, cp, proof); err != nil {
 			return fail(err)
 		}
-		fmt.Fprintf(stdout, "ok: the checkpoint of size %d extends the one of size %d (%s/%s)\n", cp.Size, old.Size, cp.WriterID, cp.Stream)
+		fmt.Fprintf(stdout, "ok: the checkpoint of size %d extends the one of size %d (%s)\n", cp.Size, old.Size, names.Chain(cp.WriterID, cp.Stream))
 	default:
 		return fail(fmt.Errorf("unknown proof kind %q", pf.Kind))
 	}
@@ -516,6 +517,6 @@ func checkAgainstCheckpoint(dir, cpPath string, pubs []ed25519.PublicKey, retire
 	if err := t.Vouches(cp, retired); err != nil {
 		return fmt.Errorf("%s: %w", cpPath, reword(err))
 	}
-	fmt.Fprintf(stdout, "checkpoint ok: %s/%s has %d records, the first %d match the checkpoint's root\n", cp.WriterID, cp.Stream, t.Size(), cp.Size)
+	fmt.Fprintf(stdout, "checkpoint ok: %s has %d records, the first %d match the checkpoint's root\n", names.Chain(cp.WriterID, cp.Stream), t.Size(), cp.Size)
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/zeebo/blake3"
 
 	"github.com/rustyonions/ron-audit-go/canonical"
+	"github.com/rustyonions/ron-audit-go/internal/names"
 	"github.com/rustyonions/ron-audit-go/sdk"
 )
 
@@ -98,7 +99,7 @@ func demo(w io.Writer, n int) error {
 	rate := func(d time.Duration) float64 { return float64(n) / d.Seconds() }
 	us := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e3 / float64(n) }
 	fmt.Fprintf(w, "Micronode demo: %d records in RAM, %d canonical bytes each on average, every record signed\n", n, bytesTotal/n)
-	fmt.Fprintf(w, "  head of %s/%s: seq %d, hash %s\n", head.WriterID, head.Stream, head.Seq, head.Hash)
+	fmt.Fprintf(w, "  head of %s: seq %d, hash %s\n", names.Chain(head.WriterID, head.Stream), head.Seq, head.Hash)
 	fmt.Fprintf(w, "  append  %9.0f records/s  %7.2f us/record  (canonicalize, BLAKE3, link, Ed25519 sign)\n", rate(appendTime), us(appendTime))
 	fmt.Fprintf(w, "  verify  %9.0f records/s  %7.2f us/record  (hash, strict open, link, Ed25519 verify)\n", rate(verifyTime), us(verifyTime))
 	fmt.Fprintf(w, "  verify  %9.0f records/s  %7.2f us/record  in parallel on %d cores\n", rate(parallelTime), us(parallelTime), runtime.GOMAXPROCS(0))

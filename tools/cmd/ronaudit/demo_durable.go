@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/rustyonions/ron-audit-go/canonical"
+	"github.com/rustyonions/ron-audit-go/internal/names"
 	"github.com/rustyonions/ron-audit-go/sdk"
 	"github.com/rustyonions/ron-audit-go/sdk/checkpoint"
 	"github.com/rustyonions/ron-audit-go/sdk/wal"
@@ -151,7 +152,7 @@ func macronode(w io.Writer, dir string, n int) error {
 	fmt.Fprintf(w, "  reopen  %d records replayed and verified in %v (%d before this run)\n", rec.Records, reopen.Round(time.Millisecond), before)
 	fmt.Fprintf(w, "  verify  %d records, %d streams in %v; check it yourself: ronaudit verify %s --pub %s --checkpoint %s\n",
 		sum.Records, len(sum.Heads), verify.Round(time.Millisecond), logDir, pubPath, cpPath)
-	fmt.Fprintf(w, "  checkpoint of %s/%s: size %d, root %x... (C2SP signed note in %s)\n", cp.WriterID, cp.Stream, cp.Size, cp.Root[:8], cpPath)
+	fmt.Fprintf(w, "  checkpoint of %s: size %d, root %x... (C2SP signed note in %s)\n", names.Chain(cp.WriterID, cp.Stream), cp.Size, cp.Root[:8], cpPath)
 	fmt.Fprintf(w, "  proof   record seq %d is in it: %d hashes, made and checked in %v\n", seq, len(proof), proveTime.Round(time.Microsecond))
 	return nil
 }

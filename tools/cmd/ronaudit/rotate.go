@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/rustyonions/ron-audit-go/internal/names"
 	"github.com/rustyonions/ron-audit-go/sdk"
 	"github.com/rustyonions/ron-audit-go/sdk/checkpoint"
 )
@@ -75,7 +76,7 @@ func rotateCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		return fail(err)
 	}
 	for _, h := range heads {
-		fmt.Fprintf(stdout, "%s/%s: key %s retired at seq %d, %s signs from seq %d on\n", h.WriterID, h.Stream, old.KeyID(), h.Seq, next.KeyID(), h.Seq+1)
+		fmt.Fprintf(stdout, "%s: key %s retired at seq %d, %s signs from seq %d on\n", names.Chain(h.WriterID, h.Stream), old.KeyID(), h.Seq, next.KeyID(), h.Seq+1)
 	}
 	return 0
 }

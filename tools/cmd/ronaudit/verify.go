@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/mod/sumdb/note"
 
+	"github.com/rustyonions/ron-audit-go/internal/names"
 	"github.com/rustyonions/ron-audit-go/sdk"
 	"github.com/rustyonions/ron-audit-go/sdk/checkpoint"
 	"github.com/rustyonions/ron-audit-go/sdk/export"
@@ -127,7 +128,7 @@ func verifyCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "%s: cut on the next open for writing\n", torn)
 	}
 	for _, h := range sum.Heads {
-		fmt.Fprintf(stdout, "head %s/%s seq %d hash %s sealed %d\n", h.WriterID, h.Stream, h.Seq, h.Hash, h.SealedSeq)
+		fmt.Fprintf(stdout, "head %s seq %d hash %s sealed %d\n", names.Chain(h.WriterID, h.Stream), h.Seq, h.Hash, h.SealedSeq)
 	}
 	return 0
 }
@@ -291,14 +292,14 @@ func sealChain(dir, cpDir string, h *sdk.Head, t *checkpoint.Tree, retired []sdk
 				err = reword(t.Vouches(cp, retired))
 			}
 			if err != nil {
-				return fmt.Errorf("%s/%s: checkpoint %s: %w", h.WriterID, h.Stream, path, err)
+				return fmt.Errorf("%s: checkpoint %s: %w", names.Chain(h.WriterID, h.Stream), path, err)
 			}
 			h.SealedSeq = max(h.SealedSeq, uint64(cp.Size))
 		}
 	}
 	if h.SealedSeq < h.Seq && !allowTail {
-		return fmt.Errorf("%s/%s seq %d: unsealed_tail: no signature or checkpoint covers seq %d..%d (give --pub, or --allow-unsealed-tail)",
-			h.WriterID, h.Stream, h.SealedSeq+1, h.SealedSeq+1, h.Seq)
+		return fmt.Errorf("%s seq %d: unsealed_tail: no signature or checkpoint covers seq %d..%d (give --pub, or --allow-unsealed-tail)",
+			names.Chain(h.WriterID, h.Stream), h.SealedSeq+1, h.SealedSeq+1, h.Seq)
 	}
 	return nil
 }

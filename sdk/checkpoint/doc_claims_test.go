@@ -101,6 +101,7 @@ func TestKeeperOptionsAndEmpty(t *testing.T) {
 // in 20 decimal digits (sdk/wal/FORMAT.md section 1); a 20-character name
 // with a sign is none, not the checkpoint of the size it parses to (which
 // would send the verifier to another file, or to one that is not there),
+// and nor are 20 digits of no int64 size,
 // as the foreign readers list them (testing/interop/python, ronaudit_wal).
 func TestHistoryNamesAreTwentyDigits(t *testing.T) {
 	dir := t.TempDir()
@@ -108,7 +109,7 @@ func TestHistoryNamesAreTwentyDigits(t *testing.T) {
 	if err := os.MkdirAll(chain, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	for _, n := range []string{"00000000000000000003.note", "+0000000000000000007.note", "-0000000000000000003.note", "0000000000000000003.note", "0x000000000000000003.note"} {
+	for _, n := range []string{"00000000000000000003.note", "+0000000000000000007.note", "-0000000000000000003.note", "0000000000000000003.note", "0x000000000000000003.note", "09223372036854775808.note", "99999999999999999999.note"} {
 		if err := os.WriteFile(filepath.Join(chain, n), []byte("x"), 0o600); err != nil {
 			t.Fatal(err)
 		}

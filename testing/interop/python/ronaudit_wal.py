@@ -852,7 +852,7 @@ def _parse_dir_name(name: str) -> str | None:
 def kept_checkpoint_files(root_dir: Path) -> list[tuple[tuple[str, str], Path]]:
     """(chain, path) of each kept checkpoint under ``root_dir``, as Go's
     checkpoint.HistoryChains and HistoryPaths list them:
-    <e(writerId)>/<e(stream)>/<20 digits>.note, each directory named in the
+    <e(writerId)>/<e(stream)>/<20 digits, at most 2^63-1>.note, each directory named in the
     one spelling of its component (symbolic links followed). Any entry so
     named counts (_read_note refuses one that is not a regular file);
     everything else is not a checkpoint and is ignored."""
@@ -865,8 +865,15 @@ def kept_checkpoint_files(root_dir: Path) -> list[tuple[tuple[str, str], Path]]:
             stream = _parse_dir_name(s.name)
             if stream is None or not s.is_dir():
                 continue
-            out += [((writer, stream), p) for p in sorted(s.iterdir()) if NOTE_NAME.fullmatch(p.name)]
+            out += [((writer, stream), p) for p in sorted(s.iterdir()) if _is_note_name(p.name)]
     return out
+
+
+def _is_note_name(name: str) -> bool:
+    """Whether ``name`` is a kept checkpoint's: 20 decimal digits and
+    ".note", of a size Go's strconv.ParseInt takes (at most 2^63-1:
+    checkpoint.historySizes ignores a larger one)."""
+    return NOTE_NAME.fullmatch(name) is not None and int(name[:20]) < 1 << 63
 
 
 def _read_note(path: Path) -> bytes:

@@ -586,7 +586,8 @@ def test_segment_names_as_go_lists_them(cli, keys, one_log, tmp_path, case):
     assert gv.returncode == 0 and our_heads(res) == go_heads(gv.stdout), gv.stdout + gv.stderr
 
 
-@pytest.mark.parametrize("case", ["unknown-key", "stray-files", "other-chain-dir", "fifo", "sign-in-name"])
+@pytest.mark.parametrize("case", ["unknown-key", "stray-files", "other-chain-dir", "fifo", "sign-in-name",
+                                  "size-out-of-range"])
 def test_kept_checkpoints_as_go_reads_them(cli, keys, one_log, tmp_path, case):
     """The kept checkpoints are the notes at
     checkpoints/<e(writerId)>/<e(stream)>/<size, 20 digits>.note (FORMAT.md
@@ -619,6 +620,9 @@ def test_kept_checkpoints_as_go_reads_them(cli, keys, one_log, tmp_path, case):
     elif case == "fifo":
         os.mkfifo(caps / f"{9:020d}.note")
         ok = False
+    elif case == "size-out-of-range":  # 20 digits, but no int64 size: Go's ParseInt refuses it
+        for n in (2**63, 10**20 - 1):
+            (caps / f"{n:020d}.note").write_bytes(b"not a note\n")
     else:  # 20 characters, but not 20 digits: no checkpoint's name
         (caps / ("+" + kept[0].name[1:])).write_bytes(b"not a note\n")
     gv = go_verify(cli, wal, keys / "ops.pub")

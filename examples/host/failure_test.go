@@ -2,34 +2,43 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"io"
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/rustyonions/ron-audit-go/canonical"
 	"github.com/rustyonions/ron-audit-go/sdk"
 )
 
 var errDiskFull = errors.New("no space left on device (simulated)")
 
 // brokenStore is a MemStore that stops being durable once fail is set
-// (every Wait fails from then on: a full disk, a failed fsync), or, with
+// (every Wait fails from then on: a full disk, a failed fsync), stalls
+// (hold), or, with
 // tamper set, hands out changed bytes to readers (a disk returning other
 // bytes than were written).
 type brokenStore struct {
 	*sdk.MemStore
 	fail   atomic.Bool
 	tamper atomic.Bool
+	hold   chan struct{} // if set, Wait waits for it to close (a slow disk)
 }
 
 func (s *brokenStore) Wait(t sdk.Ticket) error {
+	if s.hold != nil {
+		<-s.hold
+	}
 	if s.fail.Load() {
 		return errDiskFull
 	}
@@ -129,6 +138,52 @@ func TestHostStoreFailure(t *testing.T) {
 	}
 }
 
+// TestShedIsNoAuditFailure: records shed under load, even past the
+// ShedBudget (Ready says degraded), are counted and printed, not a failure
+// of the run (main's exit status stays 0: the package doc), unlike records
+// lost after they were accepted.
+func TestShedIsNoAuditFailure(t *testing.T) {
+	st := &brokenStore{MemStore: sdk.NewMemStore(0), hold: make(chan struct{})}
+	_, priv, _ := ed25519.GenerateKey(nil)
+	signer, err := sdk.NewEd25519Signer(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log, err := sdk.New(sdk.Config{Signer: signer, Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer log.Close()
+	em, err := sdk.NewEmitter(log, sdk.EmitterOptions{Depth: 1, Workers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := em.Ready(); err != nil { // the shed rate's baseline: nothing offered
+		t.Fatal(err)
+	}
+	for i := 0; i < 400; i++ { // the store holds the one worker: the queue is full
+		rec := canonical.AuditRecord{Kind: canonical.KindGetServed, TsMs: 1764201600000, WriterID: "example-host",
+			Stream: "objects", Reason: "served", Attrs: []canonical.Attr{{Key: "n", Value: strconv.Itoa(i)}}}
+		if err := em.TryEmit(&rec); err != nil && !errors.Is(err, sdk.ErrBusy) {
+			t.Fatal(err)
+		}
+	}
+	var d *sdk.DegradedError
+	if err := em.Ready(); !errors.As(err, &d) || d.ShedRate <= d.ShedBudget {
+		t.Fatalf("Ready after shedding most records: %v", err)
+	}
+	close(st.hold)
+	if err := em.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if s := em.Stats(); s.Dropped[sdk.DropBackpressure] < 300 || s.Dropped[sdk.DropSinkError] != 0 || s.Appended == 0 {
+		t.Fatalf("stats %+v", s)
+	}
+	if err := auditFailure(em); err != nil {
+		t.Errorf("records shed, none lost: %v", err)
+	}
+}
+
 // TestHostVerifyFailure: the host's own verification finds a record
 // changed in its store. /readyz fails, and run returns an error (main
 // exits 1): a run whose audit chain failed verification is no success.
@@ -161,11 +216,11 @@ func TestHostVerifyFailure(t *testing.T) {
 	}
 }
 
-// TestHostRefusesDamagedLog: a host started on a durable log whose frames
-// were changed (not a torn tail) refuses to start: run returns the
-// sdk.ErrDurable naming the place (main prints it and exits 1), and
-// nothing it printed claims it served.
-func TestHostRefusesDamagedLog(t *testing.T) {
+// damagedLog is a durable log the host wrote, then one of its frames
+// changed in the middle of its segment (not a torn tail): a log the
+// host must refuse to open. It returns the log's directory and segment.
+func damagedLog(t *testing.T) (string, string) {
+	t.Helper()
 	dir := filepath.Join(t.TempDir(), "wal")
 	base, stop, _ := runHost(t, config{walDir: dir, verifyEvery: time.Hour})
 	for i := 0; i < 20; i++ {
@@ -185,6 +240,15 @@ func TestHostRefusesDamagedLog(t *testing.T) {
 	if err := os.WriteFile(seg, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	return dir, seg
+}
+
+// TestHostRefusesDamagedLog: a host started on a durable log whose frames
+// were changed (not a torn tail) refuses to start: run returns the
+// sdk.ErrDurable naming the place (main prints it and exits 1), and
+// nothing it printed claims it served.
+func TestHostRefusesDamagedLog(t *testing.T) {
+	dir, seg := damagedLog(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -196,5 +260,56 @@ func TestHostRefusesDamagedLog(t *testing.T) {
 	}
 	if strings.Contains(out.String(), "serving") || strings.Contains(out.String(), "records appended") {
 		t.Errorf("a host that did not start says otherwise: %s", out.String())
+	}
+}
+
+// TestMain runs main instead of the tests when mainEnv is set: the tests
+// of the command itself (its output and exit status) run the test binary
+// so (runMain).
+func TestMain(m *testing.M) {
+	if args, ok := os.LookupEnv(mainEnv); ok {
+		os.Args = append([]string{"host"}, strings.Split(args, "\n")...)
+		main()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// mainEnv holds the arguments of main, one a line, for TestMain.
+const mainEnv = "RON_AUDIT_HOST_TEST_MAIN"
+
+// runMain runs the command with args, as a process of its own (main
+// exits), and returns its exit status and its standard error.
+func runMain(t *testing.T, args ...string) (int, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), mainEnv+"="+strings.Join(args, "\n"))
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		return 0, stderr.String()
+	case errors.As(err, &ee) && ee.Exited():
+		return ee.ExitCode(), stderr.String()
+	}
+	t.Fatalf("host %q: %v; stderr: %s", args, err, stderr.String())
+	return 0, ""
+}
+
+// TestMainRefusesDamagedLog: the command started on a damaged durable log
+// exits 1 with the failure naming the segment, and prints nothing that
+// says it served (main printed "serving on ..." before it opened the log).
+func TestMainRefusesDamagedLog(t *testing.T) {
+	dir, seg := damagedLog(t)
+	code, stderr := runMain(t, "-wal", dir, "-addr", "127.0.0.1:0")
+	if code != 1 || !strings.Contains(stderr, "host: ") || !strings.Contains(stderr, seg) {
+		t.Fatalf("exit %d; stderr: %s", code, stderr)
+	}
+	if strings.Contains(stderr, "serving") {
+		t.Errorf("a host that did not start says it served: %s", stderr)
 	}
 }

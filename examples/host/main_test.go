@@ -90,6 +90,9 @@ func TestHost(t *testing.T) {
 			}
 			mu.Lock()
 			defer mu.Unlock()
+			if want := "host: serving on " + base + " "; !strings.Contains(out.String(), want) {
+				t.Errorf("log lacks %q: %s", want, out.String())
+			}
 			// A clean shutdown: no record dropped but those shed.
 			m := shutdownLine.FindStringSubmatch(out.String())
 			if m == nil || m[2] != m[3] {

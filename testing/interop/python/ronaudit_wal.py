@@ -50,6 +50,8 @@ FORMAT_VERSION = 1
 HEADER_LEN = 32
 FRAME_HEADER_LEN = 8
 MAX_PAYLOAD = 1 << 20
+# The reason of a file the verifier cannot open or read (WalError).
+UNREADABLE = "unreadable"
 # Matched with fullmatch: "$" would also match before a final newline.
 SEGMENT_NAME = re.compile(r"([0-9]{16})\.seg")
 RESYNC_BUDGET = 64 << 20  # bytes of CRC work the rule-3 check may spend
@@ -420,8 +422,12 @@ def _read_segment(path: Path) -> bytes:
     """A segment file's bytes, as Go's scanSegmentFile opens it
     (fsutil.OpenRegular): symbolic links followed, a regular file only,
     checked on the open file (a named pipe is opened without blocking and
-    refused, as is a directory)."""
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    refused, as is a directory). One that cannot be opened or read (a
+    dangling link) is ``unreadable``: Go fails on it too."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as e:
+        raise WalError(UNREADABLE, f"cannot open: {e.strerror}", path) from e
     try:
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
@@ -429,6 +435,8 @@ def _read_segment(path: Path) -> bytes:
         with os.fdopen(fd, "rb") as f:
             fd = -1
             return f.read()
+    except OSError as e:
+        raise WalError(UNREADABLE, f"cannot read: {e.strerror}", path) from e
     finally:
         if fd >= 0:
             os.close(fd)
@@ -879,8 +887,12 @@ def _is_note_name(name: str) -> bool:
 def _read_note(path: Path) -> bytes:
     """A kept note's bytes, as Go's checkpoint.ReadNote reads them: a
     regular file (a named pipe is opened without blocking and refused) of
-    at most 256 KiB, else ``format``."""
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    at most 256 KiB, else ``format``; one that cannot be opened or read
+    (a dangling link) is ``unreadable``, a failure in Go too."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as e:
+        raise WalError(UNREADABLE, f"kept checkpoint: cannot open: {e.strerror}", path) from e
     try:
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
@@ -889,6 +901,8 @@ def _read_note(path: Path) -> bytes:
         with os.fdopen(fd, "rb") as f:
             fd = -1
             raw = f.read(cpk.MAX_NOTE_BYTES + 1)
+    except OSError as e:
+        raise WalError(UNREADABLE, f"kept checkpoint: cannot read: {e.strerror}", path) from e
     finally:
         if fd >= 0:
             os.close(fd)

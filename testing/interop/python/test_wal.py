@@ -553,7 +553,7 @@ def test_transition_must_hand_over():
 
 
 @pytest.mark.parametrize("case", ["newline-name", "17-digits", "upper-case-suffix", "directory", "fifo",
-                                  "symlink"])
+                                  "symlink", "dangling-symlink"])
 def test_segment_names_as_go_lists_them(cli, keys, one_log, tmp_path, case):
     """FORMAT.md section 1: segments are the entries named %016d.seg
     exactly (wal.parseSegmentName); other names are ignored. An entry with
@@ -572,6 +572,8 @@ def test_segment_names_as_go_lists_them(cli, keys, one_log, tmp_path, case):
         (wal / seg2).mkdir()
     elif case == "fifo":
         os.mkfifo(wal / seg2)
+    elif case == "dangling-symlink":  # Go fails to open it: an error, not a skip or a crash
+        (wal / seg2).symlink_to(tmp_path / "nowhere.seg")
     else:  # a symbolic link to a regular file is read as that file
         (wal / SEG1).rename(tmp_path / "elsewhere.seg")
         (wal / SEG1).symlink_to(tmp_path / "elsewhere.seg")
@@ -581,13 +583,18 @@ def test_segment_names_as_go_lists_them(cli, keys, one_log, tmp_path, case):
         assert e.reason == "not_regular" and e.file == str(wal / seg2), str(e)
         assert gv.returncode == 1 and "not a regular file" in gv.stdout + gv.stderr, gv.stdout + gv.stderr
         return
+    if case == "dangling-symlink":
+        e = fails(wal, keys)
+        assert e.reason == "unreadable" and e.file == str(wal / seg2), str(e)
+        assert gv.returncode == 1 and "no such file" in gv.stdout + gv.stderr, gv.stdout + gv.stderr
+        return
     res = verify(wal, keys)
     assert res.segments == 1 and res.records == 5, res
     assert gv.returncode == 0 and our_heads(res) == go_heads(gv.stdout), gv.stdout + gv.stderr
 
 
 @pytest.mark.parametrize("case", ["unknown-key", "stray-files", "other-chain-dir", "fifo", "sign-in-name",
-                                  "size-out-of-range"])
+                                  "size-out-of-range", "dangling-symlink"])
 def test_kept_checkpoints_as_go_reads_them(cli, keys, one_log, tmp_path, case):
     """The kept checkpoints are the notes at
     checkpoints/<e(writerId)>/<e(stream)>/<size, 20 digits>.note (FORMAT.md
@@ -619,6 +626,9 @@ def test_kept_checkpoints_as_go_reads_them(cli, keys, one_log, tmp_path, case):
         ok = False
     elif case == "fifo":
         os.mkfifo(caps / f"{9:020d}.note")
+        ok = False
+    elif case == "dangling-symlink":  # Go fails to read it
+        (caps / f"{9:020d}.note").symlink_to(tmp_path / "nowhere.note")
         ok = False
     elif case == "size-out-of-range":  # 20 digits, but no int64 size: Go's ParseInt refuses it
         for n in (2**63, 10**20 - 1):

@@ -14,10 +14,10 @@
 // testing/observability have something to show. SIGINT or SIGTERM stops
 // the server (up to 5 s for the requests being served), then drains the
 // emitter (up to 5 s more) and closes the log. The exit status is 1, with
-// the reason on the last line, when the run lost audit records (a signer
-// or store failure, or records dropped at Close's deadline), the log
-// failed, or a chain failed the host's verification; records shed under
-// load are counted and printed, not a failure.
+// the reasons on the last lines (one a line), when the run lost audit
+// records (a signer or store failure, or records dropped at Close's
+// deadline), the log failed, or a chain failed the host's verification;
+// records shed under load are counted and printed, not a failure.
 package main
 
 import (

@@ -78,8 +78,10 @@ func TestEmitterOnFailingFsync(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for e.Stats().InFlight > 0 {
-		time.Sleep(time.Millisecond)
+	for deadline := time.Now().Add(10 * time.Second); e.Stats().InFlight > 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("records still in flight 10 s after the disk worked: %+v", e.Stats())
+		}
 	}
 	fsyncsBefore := sampleCount(t, reg, metrics.NameFsync)
 	if fsyncsBefore == 0 {

@@ -66,7 +66,9 @@ func runHost(t *testing.T, cfg config) (string, func() error, func() string) {
 	var out strings.Builder
 	var mu sync.Mutex
 	done := make(chan error, 1)
+	finished := make(chan struct{})
 	go func() {
+		defer close(finished)
 		done <- run(ctx, cfg, ln, writerFunc(func(p []byte) {
 			mu.Lock()
 			out.Write(p)
@@ -83,7 +85,16 @@ func runHost(t *testing.T, cfg config) (string, func() error, func() string) {
 			return nil
 		}
 	}
-	t.Cleanup(func() { cancel() })
+	t.Cleanup(func() {
+		// A test that failed before stop: the run ends before its
+		// directories are removed.
+		cancel()
+		select {
+		case <-finished:
+		case <-time.After(20 * time.Second):
+			t.Error("the host did not stop")
+		}
+	})
 	logged := func() string { mu.Lock(); defer mu.Unlock(); return out.String() }
 	return "http://" + ln.Addr().String(), stop, logged
 }
@@ -117,8 +128,11 @@ func TestHostStoreFailure(t *testing.T) {
 		t.Fatalf("before the failure: %d %q", code, body)
 	}
 	st.fail.Store(true)
+	// The first requests may be accepted, then lost; the emitter counts
+	// the loss just after the log fails. A loaded machine gets 10 s.
+	deadline := time.Now().Add(10 * time.Second)
 	var refused bool
-	for i := 0; i < 50 && !refused; i++ { // the first may be accepted, then lost
+	for !refused && time.Now().Before(deadline) {
 		code, body := httpGet(t, base+"/object/b.pdf")
 		refused = code == http.StatusServiceUnavailable && strings.Contains(body, "audit unavailable")
 		time.Sleep(5 * time.Millisecond)
@@ -126,7 +140,15 @@ func TestHostStoreFailure(t *testing.T) {
 	if !refused {
 		t.Error("requests still served after the audit store failed")
 	}
-	if code, body := httpGet(t, base+"/readyz"); code != http.StatusServiceUnavailable || !strings.Contains(body, "sink error") {
+	var code int
+	var body string
+	for time.Now().Before(deadline) {
+		if code, body = httpGet(t, base+"/readyz"); code == http.StatusServiceUnavailable && strings.Contains(body, "sink error") {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if code != http.StatusServiceUnavailable || !strings.Contains(body, "sink error") {
 		t.Errorf("readyz after the failure: %d %q", code, body)
 	}
 	err := stop()

@@ -174,11 +174,14 @@ func TestSealStoreFailure(t *testing.T) {
 // TestSealRacesAppend: Seal and SealAll beside appends to the same and
 // other chains, then Close: every chain verifies with no unsealed tail
 // (run with -race). A Seal or SealAll once Close has begun fails with
-// ErrClosed, as appends do.
+// ErrClosed, as appends do. Close comes once chain s0 has 2,000 records,
+// not after a fixed time: a fast machine would append past the MemStore's
+// bound in that time, and what it evicted would not verify from seq 1.
 func TestSealRacesAppend(t *testing.T) {
 	l := coreLog(t, sdk.Config{SealEvery: 16})
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
+	busy := make(chan struct{}) // closed when s0 has 2,000 records
 	for c := range 3 {
 		wg.Go(func() {
 			for i := 0; ; i++ {
@@ -186,6 +189,9 @@ func TestSealRacesAppend(t *testing.T) {
 				case <-stop:
 					return
 				default:
+				}
+				if c == 0 && i == 2000 {
+					close(busy)
 				}
 				r := emitRecord(c, i, "s"+strconv.Itoa(c))
 				if _, err := l.Append(&r); err != nil {
@@ -218,7 +224,11 @@ func TestSealRacesAppend(t *testing.T) {
 			}
 		}
 	})
-	time.Sleep(200 * time.Millisecond)
+	select {
+	case <-busy:
+	case <-time.After(time.Minute):
+		t.Fatal("2,000 appends took a minute")
+	}
 	if err := l.Close(); err != nil { // appends and seals may still run: they fail with ErrClosed
 		t.Fatal(err)
 	}

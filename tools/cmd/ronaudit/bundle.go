@@ -190,11 +190,23 @@ func verifyBundleCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		return 0
 	}
 	// A directory: every directory under it holding *.bundle files is the
-	// sequence of one chain.
+	// sequence of one chain. PATH itself may be a symbolic link to one
+	// (the separator makes WalkDir follow it); a link under it to a
+	// directory is not walked into, and is refused rather than left out:
+	// that chain would not have been checked.
 	var dirs []string
-	err = filepath.WalkDir(path, func(p string, d fs.DirEntry, err error) error {
+	root := path
+	if !strings.HasSuffix(root, string(filepath.Separator)) {
+		root += string(filepath.Separator)
+	}
+	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
+		}
+		if d.Type()&fs.ModeSymlink != 0 {
+			if fi, err := os.Stat(p); err == nil && fi.IsDir() {
+				return fmt.Errorf("%s is a symbolic link to a directory, not followed: verify it on its own", p)
+			}
 		}
 		// As export.ListDir: a name beginning with "." is a FileSink's
 		// temporary file, not a bundle (a directory holding only such

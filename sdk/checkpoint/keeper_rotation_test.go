@@ -205,3 +205,59 @@ func TestKeeperTickQuietChain(t *testing.T) {
 		t.Fatalf("after Interval: %+v", cps)
 	}
 }
+
+// TestVerifyChainFollowsRotationForCheckpoints: a verifier holding only
+// the first key follows a rotation for the chain's checkpoints as it does
+// for its records (sdk.Retirement.Next: "for checkpoints too"), as
+// ronaudit verify and export.VerifySequence do. VerifyChain used to refuse
+// every checkpoint the Keeper signed with the new key (unknown_key), so an
+// offline auditor given the first key could not verify a rotated log with
+// its kept checkpoints. A key no verified transition names stays unknown.
+func TestVerifyChainFollowsRotationForCheckpoints(t *testing.T) {
+	k1, k2 := rotationKey(t, "keeper test key"), rotationKey(t, "the next key")
+	dir := t.TempDir()
+	wdir, cdir := filepath.Join(dir, "wal"), filepath.Join(dir, "checkpoints")
+
+	k, _ := NewKeeper(cdir, k1, KeeperOptions{Every: 3, Interval: -1})
+	l, _, err := sdk.OpenDurable(wdir, sdk.Config{Signer: k1, Observer: k, SealEvery: 3}, sdk.DurableOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keeperAppend(t, l, 0, 3)                   // checkpoint at 3 (k1)
+	if _, err := l.RotateKey(k2); err != nil { // transition at seq 4
+		t.Fatal(err)
+	}
+	keeperAppend(t, l, 3, 5) // checkpoints at 6 and 9 (k2); the last record unsigned
+	l.Close()
+	if err := k.Close(); err != nil { // checkpoint at 9 (k2)
+		t.Fatal(err)
+	}
+	hist, err := LoadHistory(cdir, "svc@inst-1", "caps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := durableChain(t, wdir)
+	v1, _ := NoteVerifier(KeyName("svc@inst-1"), k1.Public())
+
+	res, err := VerifyChain(sdk.NewSliceIterator(recs), sdk.NewKeySet(k1.Public()), note.VerifierList(v1), hist, sdk.VerifyOptions{})
+	if err != nil {
+		t.Fatalf("VerifyChain with the first key only: %v", err)
+	}
+	if res.Head.SealedSeq != res.Head.Seq || res.Head.Seq != 9 {
+		t.Errorf("head %+v: want seq 9 sealed by the checkpoints", res.Head)
+	}
+
+	// A chain without the rotation names no new key: a checkpoint by k2
+	// of its first three records is not trusted.
+	tr := NewTree()
+	for _, r := range recs[:3] {
+		tr.Append(r.Hash)
+	}
+	msg, err := Sign(Origin("svc@inst-1", "caps"), 3, tr.Root(), NewNoteSigner(k2, KeyName("svc@inst-1")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := VerifyChain(sdk.NewSliceIterator(recs[:3]), sdk.NewKeySet(k1.Public()), note.VerifierList(v1), [][]byte{msg}, sdk.VerifyOptions{}); !errors.Is(err, ErrUnknownKey) {
+		t.Errorf("checkpoint by a key no transition names: %v, want ErrUnknownKey", err)
+	}
+}

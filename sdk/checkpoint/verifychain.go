@@ -1,6 +1,7 @@
 package checkpoint
 
 import (
+	"crypto/ed25519"
 	"fmt"
 	"strconv"
 	"strings"
@@ -13,7 +14,9 @@ import (
 // VerifyChain verifies a chain as sdk.VerifyChain does (hashes, canonical
 // bytes, links, signatures, key transitions) and takes its checkpoints as
 // seals: each note must be a checkpoint of this chain signed by a key of
-// verifiers, and the chain must extend it (same root at its size), else
+// verifiers or, with keys given, by a key one of the chain's verified
+// transitions named (a verifier holding the first key follows a rotation,
+// as for record signatures), and the chain must extend it (same root at its size), else
 // the chain was cut or rolled back (ErrRollback) or forked (ErrFork). The
 // records up to the largest checkpoint are sealed by it; records past it
 // and past the last record signature are an unsealed tail
@@ -33,6 +36,7 @@ func VerifyChain(it sdk.Iterator, keys *sdk.KeySet, verifiers note.Verifiers, ch
 	if err != nil {
 		return res, err
 	}
+	verifiers = followRotations(verifiers, res.Retired, res.Head.WriterID, res.Head.Stream)
 	sealed := res.Head.SealedSeq
 	for i, msg := range checkpoints {
 		cp, err := Open(msg, verifiers)
@@ -60,6 +64,49 @@ func VerifyChain(it sdk.Iterator, keys *sdk.KeySet, verifiers note.Verifiers, ch
 			Got:      "none after seq " + strconv.FormatUint(sealed, 10), Verified: int(sealed)}
 	}
 	return res, nil
+}
+
+// followRotations returns verifiers that also trust the keys the chain's
+// verified key transitions named (sdk.Retirement.Next), under any key name
+// (the note key hash binds name and key), so that a verifier holding the
+// first key follows a rotation for checkpoints as for record signatures,
+// as export.VerifySequence and ronaudit verify do. A transition whose
+// signature was not checked (Pub nil: no keys) names no key. Tree.Vouches
+// (InForce) still refuses a retired key's checkpoint past its transition.
+func followRotations(verifiers note.Verifiers, retired []sdk.Retirement, writer, stream string) note.Verifiers {
+	var next []ed25519.PublicKey
+	for _, r := range retired {
+		if r.WriterID == writer && r.Stream == stream && r.Pub != nil && len(r.Next) == ed25519.PublicKeySize {
+			next = append(next, r.Next)
+		}
+	}
+	if len(next) == 0 {
+		return verifiers
+	}
+	return rotationVerifiers{base: verifiers, next: next}
+}
+
+type rotationVerifiers struct {
+	base note.Verifiers
+	next []ed25519.PublicKey
+}
+
+func (r rotationVerifiers) Verifier(name string, hash uint32) (note.Verifier, error) {
+	var err error = &note.UnknownVerifierError{Name: name, KeyHash: hash}
+	if r.base != nil {
+		var v note.Verifier
+		if v, err = r.base.Verifier(name, hash); err == nil {
+			return v, nil
+		}
+	}
+	for _, pub := range r.next {
+		if NoteKeyHash(name, pub) == hash {
+			if v, verr := NoteVerifier(name, pub); verr == nil {
+				return v, nil
+			}
+		}
+	}
+	return nil, err
 }
 
 type teeIterator struct {

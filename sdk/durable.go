@@ -661,8 +661,16 @@ func (it *errIterator) Err() error    { return it.err }
 // signature (SealEvery, SealInterval, Seal, SealAll, Close) then covers
 // them. Unsigned, they are only as trustworthy as the directory was while
 // the writer was down: a host that must not vouch for records it cannot
-// tell were written by it checks Recovery.Heads (or runs VerifyDir with
-// its checkpoints) before it appends.
+// tell were written by it checks Recovery.Heads before it appends (or
+// verifies the chains with their kept checkpoints: checkpoint.VerifyChain
+// with checkpoint.LoadHistory, as ronaudit verify does; VerifyDir itself
+// reads no checkpoint). Head.SealedSeq counts record signatures only:
+// with a checkpoint.Keeper as Observer under this policy, whose
+// checkpoints are the seals and sign no record, it stays at the last
+// signed record (0, or a key transition) however many checkpoints cover
+// the chain, so compare Seq with the size of the Keeper's newest
+// checkpoint of the chain instead (Keeper.Newest, which knows a chain
+// once OpenDurable's replay has shown it to the Keeper).
 //
 // Append on the returned Log acknowledges a record only once the WAL has
 // it on disk (per opts.WAL's fsync policy). Close the Log when done.
@@ -839,9 +847,14 @@ type Summary struct {
 // count runs up to a few thousand records ahead of them). A torn tail is
 // reported in the Summary, not as a failure; records after the last
 // signature of a chain fail with ReasonUnsealedTail unless
-// allowUnsealedTail. The first failure is a *DurableError; Summary.Records
-// then counts the records before it, and Heads and Retired are as far as
-// the log was read.
+// allowUnsealedTail. VerifyDir reads no checkpoint: a log whose seals
+// are a checkpoint.Keeper's (the checkpoint-sealed policy with a Keeper
+// as Observer) fails here with ReasonUnsealedTail even after a clean
+// Close, unless allowUnsealedTail; verify its chains against their kept
+// checkpoints with checkpoint.VerifyChain (ronaudit verify does both).
+// The first failure is a *DurableError; Summary.Records then counts the
+// records before it, and Heads and Retired are as far as the log was
+// read.
 func VerifyDir(dir string, keys *KeySet, allowUnsealedTail bool, progress func(records uint64, at wal.Position)) (Summary, error) {
 	r := newReplayer(keys)
 	if progress != nil {

@@ -16,7 +16,15 @@ import (
 // of the records since the chain's previous export. Exports run on one
 // goroutine of their own, in order; the first failure stops them and is
 // reported by Err and Close. Unless the Exporter has a NoteSigner, the
-// bundles are signed with the Keeper's key, which follows Log.RotateKey.
+// bundles are signed with the Keeper's key, which follows Log.RotateKey
+// (the Exporter's Signer is not used).
+//
+// The Keeper has one OnCheckpoint: a host that also counts checkpoints
+// (metrics.Metrics.OnCheckpoint) calls both from a func of its own. The
+// Keeper is made before the Log and the Log before Start, so the order is:
+// make the Auto (Exporter, Prev), NewKeeper with that OnCheckpoint,
+// sdk.OpenDurable with the Keeper as Observer, set Log and Keeper, Start;
+// and Close the Log, then the Keeper, then the Auto.
 //
 // Call Start once Log and Keeper are set. sdk.OpenDurable's replay may
 // already make the Keeper checkpoint (what a crash left unvouched), before
@@ -25,8 +33,8 @@ type Auto struct {
 	Exporter *Exporter
 	Log      *sdk.Log           // where the records are read from (Log.Records)
 	Keeper   *checkpoint.Keeper // whose trees the bundles are proved with
-	// Prev returns the previous export of a chain (e.g. from
-	// FileSink.Latest); nil means none. Auto asks before every export,
+	// Prev returns the previous export of a chain (FileSink.Prev of the
+	// Exporter's FileSink is one); nil means none. Auto asks before every export,
 	// so a bundle another exporter wrote there since (ronaudit export) is
 	// followed, not overlapped. Without Prev, Auto starts each chain at
 	// seq 1 and follows only its own bundles.

@@ -47,7 +47,9 @@ type Exporter struct {
 	Sink Sink
 	// Signer signs the checkpoints; required unless NoteSigner is set
 	// (sdk.ErrConfig otherwise). Its note key name is
-	// checkpoint.KeyName(writerId) unless NoteSigner is set.
+	// checkpoint.KeyName(writerId) unless NoteSigner is set. Under Auto
+	// leave it nil: Auto signs with its Keeper's key (the one in force
+	// after a RotateKey too), whatever Signer holds.
 	Signer sdk.Signer
 	// NoteSigner, if set, signs the checkpoints instead of Signer (another
 	// key name, or witness cosigning).

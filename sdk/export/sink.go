@@ -23,11 +23,14 @@ type Sink interface {
 	WriteBundle(name string, data []byte) error
 }
 
-// FileSink stores each bundle as one file Dir/name, mode 0600, written
-// atomically: a temporary file in the same directory, fsync, a hard link
-// to the name (never replacing a file, unlike a rename), fsync of the
-// directory. Directories are created with mode 0700, and
-// each new one's parent is fsynced. A bundle that already exists is not
+// FileSink stores each bundle as one file Dir/name (name is BundleName:
+// e(writerId)/e(stream)/<first>-<last>.bundle, escaped as a Keeper's
+// checkpoints are, so each chain has a directory of its own, the one
+// VerifyDir and VerifyDirTrusted take), mode 0600, written atomically:
+// a temporary file in the same directory, fsync, a hard link to the name
+// (never replacing a file, unlike a rename), fsync of the directory.
+// Directories are created with mode 0700, and each new one's parent is
+// fsynced. A bundle that already exists is not
 // overwritten (ErrBundleExists), even one another writer creates while
 // this one writes; nor is a bundle written whose seqs overlap those of a
 // bundle of the chain there (ErrBundleExists naming that file: an export

@@ -355,6 +355,11 @@ func (m *Metrics) Queued(delta int) { m.queueDepth.Add(float64(delta)) }
 // *sdk.VerifyError in err's chain, as VerifyManifestGap if err is
 // export.ErrGap, or else as VerifyOther (also for a Reason not in
 // VerifyReasons, so the label stays bounded). A nil err counts nothing.
+//
+// A host with an Emitter reports its verifiers' failures to
+// Emitter.ReportVerifyFailure instead, which calls this (when these are
+// its EmitterOptions.Metrics) and also makes Emitter.Ready report the
+// audit plane degraded; calling both counts the failure twice.
 func (m *Metrics) VerifyFailed(err error) {
 	if err == nil {
 		return

@@ -3,9 +3,13 @@
 // adapters that plug them into the SDK's hooks:
 //
 //	m, err := metrics.New(reg)
-//	wal.Options{OnFsync: m.OnFsync}
-//	checkpoint.KeeperOptions{OnCheckpoint: m.OnCheckpoint}
+//	sdk.EmitterOptions{Metrics: m}                           // appended, drops, busy, dedupe, queue depth, verify failures
+//	sdk.DurableOptions{WAL: wal.Options{OnFsync: m.OnFsync}} // wal_fsync_seconds
+//	checkpoint.KeeperOptions{OnCheckpoint: m.OnCheckpoint}   // with export.Auto: call both from one func
 //	export.Exporter{OnExport: m.OnExport}
+//
+// The Emitter is what counts records: a host that calls sdk.Log.Append
+// itself, without one, counts them with Appended (and Dropped) on its own.
 //
 // The metric names and label values are those of the ron-audit design
 // (see testing/observability for the dashboard and alert rules that query

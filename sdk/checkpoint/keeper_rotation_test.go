@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -259,5 +260,50 @@ func TestVerifyChainFollowsRotationForCheckpoints(t *testing.T) {
 	}
 	if _, err := VerifyChain(sdk.NewSliceIterator(recs[:3]), sdk.NewKeySet(k1.Public()), note.VerifierList(v1), [][]byte{msg}, sdk.VerifyOptions{}); !errors.Is(err, ErrUnknownKey) {
 		t.Errorf("checkpoint by a key no transition names: %v, want ErrUnknownKey", err)
+	}
+}
+
+// TestVerifyChainNamesTheFailingCheckpoint: a chain has many checkpoints
+// (a Keeper signs one every N records); when one of them fails to open or
+// to vouch for the chain, the error must say which, as it does for one of
+// another chain, or an auditor cannot tell which note file to look at.
+// It keeps its Reason and its underlying error.
+func TestVerifyChainNamesTheFailingCheckpoint(t *testing.T) {
+	k1 := rotationKey(t, "keeper test key")
+	dir := t.TempDir()
+	wdir, cdir := filepath.Join(dir, "wal"), filepath.Join(dir, "checkpoints")
+	k, _ := NewKeeper(cdir, k1, KeeperOptions{Every: 2, Interval: -1})
+	l, _, err := sdk.OpenDurable(wdir, sdk.Config{Signer: k1, Observer: k, SealEvery: 2}, sdk.DurableOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keeperAppend(t, l, 0, 6) // checkpoints at 2, 4, 6
+	l.Close()
+	if err := k.Close(); err != nil {
+		t.Fatal(err)
+	}
+	hist, err := LoadHistory(cdir, "svc@inst-1", "caps")
+	if err != nil || len(hist) != 3 {
+		t.Fatalf("history: %d notes, %v", len(hist), err)
+	}
+	recs := durableChain(t, wdir)
+	v1, _ := NoteVerifier(KeyName("svc@inst-1"), k1.Public())
+	keys := sdk.NewKeySet(k1.Public())
+
+	forged := append([][]byte(nil), hist...)
+	forged[1] = []byte(strings.Replace(string(hist[1]), "\n4\n", "\n5\n", 1)) // the size, signature kept
+	_, err = VerifyChain(sdk.NewSliceIterator(recs), keys, note.VerifierList(v1), forged, sdk.VerifyOptions{})
+	if !errors.Is(err, ErrBadSignature) || !strings.Contains(err.Error(), "checkpoints[1]") {
+		t.Errorf("forged second checkpoint: %v; want bad_signature naming checkpoints[1]", err)
+	}
+	var ise *note.InvalidSignatureError
+	if !errors.As(err, &ise) {
+		t.Errorf("the note's error is no longer reachable: %v", err)
+	}
+
+	// The log cut to 3 records: the checkpoints at 4 and 6 roll it back.
+	_, err = VerifyChain(sdk.NewSliceIterator(recs[:3]), keys, note.VerifierList(v1), hist, sdk.VerifyOptions{AllowUnsealedTail: true})
+	if !errors.Is(err, ErrRollback) || !strings.Contains(err.Error(), "checkpoints[1]") {
+		t.Errorf("cut log: %v; want rollback naming checkpoints[1]", err)
 	}
 }

@@ -16,12 +16,14 @@ import (
 // seals: each note must be a checkpoint of this chain signed by a key of
 // verifiers or, with keys given, by a key one of the chain's verified
 // transitions named (a verifier holding the first key follows a rotation,
-// as for record signatures), and the chain must extend it (same root at its size), else
-// the chain was cut or rolled back (ErrRollback) or forked (ErrFork). The
-// records up to the largest checkpoint are sealed by it; records past it
-// and past the last record signature are an unsealed tail
-// (sdk.ReasonUnsealedTail) unless opts.AllowUnsealedTail. This is how a
-// chain written under the checkpoint-sealed policy with a Keeper verifies.
+// as for record signatures), and the chain must extend it (same root at
+// its size), else the chain was cut or rolled back (ErrRollback) or forked
+// (ErrFork). The records up to the largest checkpoint are sealed by it;
+// records past it and past the last record signature are an unsealed tail
+// (sdk.ReasonUnsealedTail) unless opts.AllowUnsealedTail. An error about
+// one of the checkpoints names it by its index ("checkpoints[i]"). This
+// is how a chain written under the checkpoint-sealed policy with a Keeper
+// verifies.
 func VerifyChain(it sdk.Iterator, keys *sdk.KeySet, verifiers note.Verifiers, checkpoints [][]byte, opts sdk.VerifyOptions) (sdk.Result, error) {
 	if opts.Start != nil && opts.Start.Seq > 0 {
 		// Checkpoints count leaves from seq 1: the tree needs every record.
@@ -41,7 +43,7 @@ func VerifyChain(it sdk.Iterator, keys *sdk.KeySet, verifiers note.Verifiers, ch
 	for i, msg := range checkpoints {
 		cp, err := Open(msg, verifiers)
 		if err != nil {
-			return res, err
+			return res, atCheckpoint(err, i)
 		}
 		// An empty chain without a Start names no chain: its checkpoints
 		// say which it was, and that it held records (Vouches: ErrRollback).
@@ -50,10 +52,10 @@ func VerifyChain(it sdk.Iterator, keys *sdk.KeySet, verifiers note.Verifiers, ch
 			writer, stream, named = opts.Start.WriterID, opts.Start.Stream, true
 		}
 		if named && (cp.WriterID != writer || cp.Stream != stream) {
-			return res, newErr(ReasonOriginMismatch, "checkpoint "+strconv.Itoa(i)+" is of "+cp.Origin+", not of "+Origin(writer, stream), nil)
+			return res, newErr(ReasonOriginMismatch, "checkpoints["+strconv.Itoa(i)+"] is of "+cp.Origin+", not of "+Origin(writer, stream), nil)
 		}
 		if err := tree.Vouches(cp, res.Retired); err != nil {
-			return res, err
+			return res, atCheckpoint(err, i)
 		}
 		sealed = max(sealed, uint64(cp.Size))
 	}
@@ -64,6 +66,23 @@ func VerifyChain(it sdk.Iterator, keys *sdk.KeySet, verifiers note.Verifiers, ch
 			Got:      "none after seq " + strconv.FormatUint(sealed, 10), Verified: int(sealed)}
 	}
 	return res, nil
+}
+
+// atCheckpoint names checkpoints[i] in the Detail of err, a failure of
+// that checkpoint, keeping its Reason and underlying error.
+func atCheckpoint(err error, i int) error {
+	where := "checkpoints[" + strconv.Itoa(i) + "]"
+	e, ok := err.(*Error)
+	if !ok {
+		return fmt.Errorf("%s: %w", where, err)
+	}
+	c := *e
+	if c.Detail == "" {
+		c.Detail = where
+	} else {
+		c.Detail = where + ": " + c.Detail
+	}
+	return &c
 }
 
 // followRotations returns verifiers that also trust the keys the chain's

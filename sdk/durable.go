@@ -119,7 +119,11 @@ type DurableOptions struct {
 	// Recovered fields are the SDK's own and must be nil (else ErrConfig).
 	WAL wal.Options
 	// Keys verify the signatures of the records already in the log when it
-	// is opened; nil means only the Config's Signer key.
+	// is opened; nil means only the Config's Signer key. After a RotateKey,
+	// a writer reopened with the new key needs the old public key here
+	// (the first key is enough: the log's transitions name the next
+	// ones), else OpenDurable fails with unknown_key at the first record
+	// the old key signed.
 	Keys *KeySet
 	// CacheBytes bounds the records kept in RAM per chain (for dedupe and
 	// Store.Get); 0 means DefaultMemStoreBytes.
@@ -773,7 +777,15 @@ func OpenDurable(dir string, cfg Config, opts DurableOptions) (*Log, Recovery, e
 	}
 	w, wrec, err := wal.Open(dir, wopts)
 	if err != nil {
-		return nil, Recovery{}, r.end(err)
+		err = r.end(err)
+		// A signature by a key the opener lacks is most often a writer
+		// restarted with only the key a RotateKey moved it to: say so, as
+		// the log is not damaged.
+		var ve *VerifyError
+		if errors.As(err, &ve) && ve.Reason == ReasonUnknownKey {
+			ve.Expected = "a key of the Signer or DurableOptions.Keys (after a RotateKey, give the log's earlier public keys in DurableOptions.Keys)"
+		}
+		return nil, Recovery{}, err
 	}
 	ws.w = w
 	l.closer = w.Close

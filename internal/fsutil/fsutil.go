@@ -45,7 +45,8 @@ func SyncDir(dir string) error {
 }
 
 // MkdirAll creates dir and its missing parents with mode 0700, like
-// os.MkdirAll, and makes each directory it creates survive a crash: the
+// os.MkdirAll (a symbolic link to a directory is followed; one to nothing
+// is a *BrokenLinkError, not created through), and makes each directory it creates survive a crash: the
 // parent of each is fsynced once the directory is in it (os.MkdirAll
 // leaves a new directory's entry in its parent to the file system's
 // timing, and a file fsynced inside a directory whose entry a crash took
@@ -65,6 +66,15 @@ func MkdirAll(dir string) error {
 		if !os.IsNotExist(err) && !errors.Is(err, syscall.ENOTDIR) { // ENOTDIR: a file above, found next
 			return err
 		}
+		if os.IsNotExist(err) {
+			// A link to nothing is not missing: os.Mkdir would fail with
+			// EEXIST, taken below for another process's directory.
+			if fi, lerr := os.Lstat(d); lerr == nil && fi.Mode()&fs.ModeSymlink != 0 {
+				if berr := BrokenLink(d); berr != nil {
+					return berr
+				}
+			}
+		}
 		missing = append(missing, d)
 		parent := filepath.Dir(d)
 		if parent == d {
@@ -74,8 +84,17 @@ func MkdirAll(dir string) error {
 	}
 	for i := len(missing) - 1; i >= 0; i-- {
 		d := missing[i]
-		if err := os.Mkdir(d, 0o700); err != nil && !os.IsExist(err) {
-			return err
+		if err := os.Mkdir(d, 0o700); err != nil {
+			if !os.IsExist(err) {
+				return err
+			}
+			// Created meanwhile, by another process: if as a directory.
+			if fi, serr := os.Stat(d); serr != nil || !fi.IsDir() {
+				if berr := BrokenLink(d); berr != nil {
+					return berr
+				}
+				return err
+			}
 		}
 		// Another process may have created it meanwhile: sync its entry
 		// all the same, it is ours to rely on now.

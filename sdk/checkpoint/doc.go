@@ -52,5 +52,8 @@
 // checkpoint file or history directory that cannot be read (ReadNote,
 // LoadHistory, HistoryPaths, HistoryChains, Keeper.History) fails with the
 // file system's error (a *fs.PathError: errors.Is(err, fs.ErrNotExist)
-// works), and a record that fails VerifyChain with sdk's *VerifyError.
+// works; a history directory reached through a symbolic link to nothing
+// is a *BrokenLinkError instead, which does not match it: it is
+// not a chain without checkpoints), and a record that fails VerifyChain
+// with sdk's *VerifyError.
 package checkpoint

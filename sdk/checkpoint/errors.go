@@ -1,6 +1,19 @@
 package checkpoint
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/rustyonions/ron-audit-go/internal/fsutil"
+)
+
+// BrokenLinkError reports a directory reached through a symbolic link to
+// nothing (a volume unmounted, a target removed): Path is the link,
+// Target what it points to. The history readers (HistoryChains,
+// HistoryPaths, LoadHistory, Keeper.History, NewKeeper, a Keeper's
+// reading of a chain's newest checkpoint) return it where the plain
+// fs.ErrNotExist would have read as "no checkpoints kept"; it does not
+// match fs.ErrNotExist.
+type BrokenLinkError = fsutil.BrokenLinkError
 
 // Reason names why a checkpoint or proof was refused. The values are
 // stable: metrics and logs use them as labels.

@@ -244,8 +244,18 @@ func readNote(path string) ([]byte, fs.FileInfo, error) {
 
 func noteFile(size int64) string { return fmt.Sprintf("%020d.note", size) }
 
+// historySizes returns the sizes of the checkpoints kept in the chain
+// directory dir, in order. A dir that does not exist is an error matching
+// fs.ErrNotExist, which callers take for no history; one reached through
+// a symbolic link to nothing is a *fsutil.BrokenLinkError, which does not
+// match it: its checkpoints are somewhere, unseen.
 func historySizes(dir string) ([]int64, error) {
 	entries, err := readDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		if berr := fsutil.BrokenLink(dir); berr != nil {
+			return nil, berr
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -494,20 +504,36 @@ func parseDirName(name string) (string, bool) {
 }
 
 // isDir reports whether path is a directory, following a symbolic link as
-// the Keeper does when it writes there.
-func isDir(path string) bool {
+// the Keeper does when it writes there. A path that cannot be followed (a
+// link to nothing, a loop of links) or looked at is an error naming it:
+// the chain directory it may be holds checkpoints nobody can see.
+func isDir(path string) (bool, error) {
 	fi, err := os.Stat(path)
-	return err == nil && fi.IsDir()
+	if errors.Is(err, fs.ErrNotExist) {
+		if berr := fsutil.BrokenLink(path); berr != nil {
+			return false, berr
+		}
+		return false, nil // gone since it was listed
+	}
+	if err != nil {
+		return false, err
+	}
+	return fi.IsDir(), nil
 }
 
 // HistoryChains lists the chains that have checkpoints kept under dir (as
 // a Keeper keeps them), as {writerId, stream} pairs in directory order.
-// Directories (or links to them) whose names are not escaped components
-// are skipped; a missing dir has none.
+// Entries whose names are not escaped components, and entries so named
+// that are not directories (or links to them), are skipped: a Keeper
+// writes neither. A missing dir has none. An entry so named that cannot
+// be followed or looked at (a symbolic link to nothing, a loop of links),
+// or a dir that is a link to nothing, is an error naming it (a
+// *fsutil.BrokenLinkError, or the *fs.PathError), not a chain without
+// checkpoints: a verifier would have left that chain unchecked.
 func HistoryChains(dir string) ([][2]string, error) {
 	writers, err := os.ReadDir(dir)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
+		return nil, fsutil.BrokenLink(dir)
 	}
 	if err != nil {
 		return nil, err
@@ -515,7 +541,12 @@ func HistoryChains(dir string) ([][2]string, error) {
 	var out [][2]string
 	for _, w := range writers {
 		writer, ok := parseDirName(w.Name())
-		if !ok || !isDir(filepath.Join(dir, w.Name())) {
+		if !ok {
+			continue
+		}
+		if ok, err := isDir(filepath.Join(dir, w.Name())); err != nil {
+			return nil, err
+		} else if !ok {
 			continue
 		}
 		streams, err := os.ReadDir(filepath.Join(dir, w.Name()))
@@ -524,7 +555,12 @@ func HistoryChains(dir string) ([][2]string, error) {
 		}
 		for _, st := range streams {
 			stream, ok := parseDirName(st.Name())
-			if !ok || !isDir(filepath.Join(dir, w.Name(), st.Name())) {
+			if !ok {
+				continue
+			}
+			if ok, err := isDir(filepath.Join(dir, w.Name(), st.Name())); err != nil {
+				return nil, err
+			} else if !ok {
 				continue
 			}
 			sizes, err := historySizes(filepath.Join(dir, w.Name(), st.Name()))
@@ -565,7 +601,9 @@ func (k *Keeper) SealChain(writer, stream string) (uint64, error) {
 }
 
 // HistoryPaths returns the files of the checkpoints a Keeper keeps under
-// dir for a chain, oldest first (none when it has none).
+// dir for a chain, oldest first (none when it has none: its directory is
+// not there; one that is a symbolic link to nothing, or that cannot be
+// listed, is an error).
 func HistoryPaths(dir, writer, stream string) ([]string, error) {
 	return (&Keeper{dir: dir}).History(writer, stream)
 }

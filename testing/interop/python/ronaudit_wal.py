@@ -745,6 +745,11 @@ class _Verifier:
     def checkpoints(self) -> None:
         root_dir = self.dir / "checkpoints"
         if not root_dir.is_dir():
+            if root_dir.is_symlink() or root_dir.exists():
+                # As `ronaudit verify`: a checkpoints/ that is there but is
+                # no directory that can be read (a link to nothing, a file)
+                # is not "none kept".
+                raise WalError(UNREADABLE, "kept checkpoints: not a directory that can be read", root_dir)
             return
         notes = []
         # Pass 1: the (chain, size) of each note, to compute the needed roots
@@ -863,18 +868,30 @@ def kept_checkpoint_files(root_dir: Path) -> list[tuple[tuple[str, str], Path]]:
     <e(writerId)>/<e(stream)>/<20 digits, at most 2^63-1>.note, each directory named in the
     one spelling of its component (symbolic links followed). Any entry so
     named counts (_read_note refuses one that is not a regular file);
-    everything else is not a checkpoint and is ignored."""
+    everything else is not a checkpoint and is ignored, but a directory
+    so named that cannot be followed (a symbolic link to nothing, a loop
+    of links) is ``unreadable``, as in Go: its checkpoints are unseen."""
     out = []
     for w in sorted(root_dir.iterdir()):
         writer = _parse_dir_name(w.name)
-        if writer is None or not w.is_dir():
+        if writer is None or not _chain_dir(w):
             continue
         for s in sorted(w.iterdir()):
             stream = _parse_dir_name(s.name)
-            if stream is None or not s.is_dir():
+            if stream is None or not _chain_dir(s):
                 continue
             out += [((writer, stream), p) for p in sorted(s.iterdir()) if _is_note_name(p.name)]
     return out
+
+
+def _chain_dir(p: Path) -> bool:
+    """Whether ``p``, named as a writer's or a stream's directory, is a
+    directory (a symbolic link followed); a link that cannot be followed
+    is an error (Go's checkpoint.HistoryChains), other entries are not."""
+    if p.is_symlink() and not p.exists():
+        raise WalError(UNREADABLE, "kept checkpoints: a symbolic link that cannot be followed "
+                       "(to nothing, or a loop)", p)
+    return p.is_dir()
 
 
 def _is_note_name(name: str) -> bool:

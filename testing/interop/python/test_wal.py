@@ -594,7 +594,8 @@ def test_segment_names_as_go_lists_them(cli, keys, one_log, tmp_path, case):
 
 
 @pytest.mark.parametrize("case", ["unknown-key", "stray-files", "other-chain-dir", "fifo", "sign-in-name",
-                                  "size-out-of-range", "dangling-symlink"])
+                                  "size-out-of-range", "dangling-symlink", "dangling-chain-dir",
+                                  "looping-writer-dir", "checkpoints-is-a-file"])
 def test_kept_checkpoints_as_go_reads_them(cli, keys, one_log, tmp_path, case):
     """The kept checkpoints are the notes at
     checkpoints/<e(writerId)>/<e(stream)>/<size, 20 digits>.note (FORMAT.md
@@ -629,6 +630,19 @@ def test_kept_checkpoints_as_go_reads_them(cli, keys, one_log, tmp_path, case):
         ok = False
     elif case == "dangling-symlink":  # Go fails to read it
         (caps / f"{9:020d}.note").symlink_to(tmp_path / "nowhere.note")
+        ok = False
+    elif case == "dangling-chain-dir":  # the stream's directory moved away: its notes unseen
+        caps.rename(tmp_path / "moved")
+        caps.symlink_to(tmp_path / "moved-again")
+        ok = False
+    elif case == "looping-writer-dir":
+        w = caps.parent
+        w.rename(tmp_path / "moved")
+        w.symlink_to(w)
+        ok = False
+    elif case == "checkpoints-is-a-file":
+        shutil.rmtree(wal / "checkpoints")
+        (wal / "checkpoints").write_bytes(b"not a directory\n")
         ok = False
     elif case == "size-out-of-range":  # 20 digits, but no int64 size: Go's ParseInt refuses it
         for n in (2**63, 10**20 - 1):

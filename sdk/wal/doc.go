@@ -10,7 +10,8 @@
 //
 //   - The directory has mode 0700 (Open refuses group or other access);
 //     segment files are 0600 and named %016d.seg by segment number from 1;
-//     LOCK is held with flock(LOCK_EX|LOCK_NB) by the one writer.
+//     LOCK, a regular file (a symbolic link there is refused), is held
+//     with flock(LOCK_EX|LOCK_NB) by the one writer.
 //   - A segment starts with a 32-byte header: magic "RONAWAL\x00", u32
 //     format version 1, u32 header length 32, u64 segment number, u64
 //     index of its first frame (indexes are global, 1-based, continuous);

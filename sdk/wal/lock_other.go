@@ -8,6 +8,8 @@ import (
 	"runtime"
 )
 
+const lockOpenFlags = 0
+
 func tryLock(*os.File) (bool, error) {
 	return false, errors.New("file locking (flock) is not supported on " + runtime.GOOS)
 }

@@ -8,6 +8,10 @@ import (
 	"syscall"
 )
 
+// lockOpenFlags open LOCK without following a symbolic link (the open
+// fails) and without blocking on a named pipe.
+const lockOpenFlags = syscall.O_NOFOLLOW | syscall.O_NONBLOCK
+
 // flock applies flock(2) operation how to f.
 func flock(f *os.File, how int) error {
 	rc, err := f.SyscallConn()

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/rustyonions/ron-audit-go/internal/fsutil"
 )
 
 // FsyncPolicy says when the Log fsyncs appended frames.
@@ -214,8 +216,9 @@ type Log struct {
 // returns the Log positioned to append after the last good frame.
 //
 // Open refuses an existing directory whose mode lets group or others
-// access it (ErrDirPermissions; chmod 700 fixes it), and a directory whose
-// lock another Log holds, in this process or another (ErrLocked).
+// access it (ErrDirPermissions; chmod 700 fixes it), a directory whose
+// lock another Log holds, in this process or another (ErrLocked), and a
+// LOCK that is not a regular file (a symbolic link is not followed).
 //
 // Recovery checks every segment and every frame (FORMAT.md, "Recovery").
 // A torn tail at the end of the last segment, which an interrupted append
@@ -313,31 +316,83 @@ func prepareDir(dir string) error {
 	return nil
 }
 
-// lockDir creates or opens dir/LOCK and takes its flock.
+// lockTaken, if set (by a test), is called by lockDir once it holds the
+// flock of the file it opened, before it checks that the file is still
+// dir/LOCK.
+var lockTaken func(path string)
+
+// lockDir creates or opens dir/LOCK and takes its flock. LOCK must be a
+// regular file: a symbolic link is not followed (the writer would
+// truncate, and write its pid into, the file it points to, or share its
+// lock with another log's LOCK), and a named pipe or anything else is
+// refused. The lock is on the file lockDir opened; if LOCK was replaced
+// meanwhile (removed and created again by another Open), lockDir locks
+// the new one instead.
 func lockDir(dir string) (*os.File, error) {
 	path := filepath.Join(dir, lockName)
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, &Error{Op: "lock", Path: path, Err: err}
-	}
-	if held, err := tryLock(f); err != nil {
-		f.Close()
-		if held {
-			reason := "another writer holds the lock"
-			if b, rerr := os.ReadFile(path); rerr == nil && len(b) < 32 {
-				if pid := strings.TrimSpace(string(b)); pid != "" {
-					reason += " (the last to take it was pid " + pid + ")"
-				}
-			}
-			return nil, &Error{Op: "lock", Path: path, Reason: reason, Err: err, kind: ErrLocked}
+	for attempt := 1; ; attempt++ {
+		f, fi, err := openLockFile(path)
+		if err != nil {
+			return nil, err
 		}
-		return nil, &Error{Op: "lock", Path: path, Err: err}
+		if held, err := tryLock(f); err != nil {
+			f.Close()
+			if held {
+				reason := "another writer holds the lock"
+				if b, _, rerr := fsutil.ReadRegular(path, 32); rerr == nil {
+					if pid := strings.TrimSpace(string(b)); pid != "" {
+						reason += " (the last to take it was pid " + pid + ")"
+					}
+				}
+				return nil, &Error{Op: "lock", Path: path, Reason: reason, Err: err, kind: ErrLocked}
+			}
+			return nil, &Error{Op: "lock", Path: path, Err: err}
+		}
+		if lockTaken != nil {
+			lockTaken(path)
+		}
+		// The file locked must be the one at path now: a lock on a file
+		// removed since it was opened excludes no one.
+		if cur, err := os.Lstat(path); err != nil || !os.SameFile(cur, fi) {
+			unlock(f)
+			f.Close()
+			if attempt < 3 {
+				continue
+			}
+			return nil, &Error{Op: "lock", Path: path, Reason: "LOCK was replaced while it was being locked, 3 times; another process is removing it"}
+		}
+		// Our pid, for the next writer's error message. Best effort.
+		if f.Truncate(0) == nil {
+			f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+		}
+		return f, nil
 	}
-	// Our pid, for the next writer's error message. Best effort.
-	if f.Truncate(0) == nil {
-		f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+}
+
+// openLockFile creates or opens the lock file path, which must be a
+// regular file (see lockDir).
+func openLockFile(path string) (*os.File, fs.FileInfo, error) {
+	notRegular := func(mode fs.FileMode, err error) error {
+		return &Error{Op: "lock", Path: path, Err: err,
+			Reason: "not a regular file (mode " + mode.String() + "): LOCK must be the file the writer creates; remove it"}
 	}
-	return f, nil
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|lockOpenFlags, 0o600)
+	if err != nil {
+		if fi, lerr := os.Lstat(path); lerr == nil && !fi.Mode().IsRegular() {
+			return nil, nil, notRegular(fi.Mode(), err)
+		}
+		return nil, nil, &Error{Op: "lock", Path: path, Err: err}
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, nil, &Error{Op: "lock", Path: path, Err: err}
+	}
+	if !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, nil, notRegular(fi.Mode(), nil)
+	}
+	return f, fi, nil
 }
 
 func syncDir(dir string) error {

@@ -243,8 +243,9 @@ func (s *FileSink) Latest(origin string) (*Bundle, error) {
 }
 
 // Prev returns the state of the newest bundle of chain (writer, stream)
-// in the sink, or nil when it has none: the Auto.Prev of an Auto that
-// writes to this sink.
+// in the sink, or nil when it has none (no chain directory; one that is a
+// symbolic link to nothing is an error, as in ListDir): the Auto.Prev of
+// an Auto that writes to this sink.
 //
 // It reads the chain's directory only when its modification time differs
 // from what the sink last saw (after its own writes too): a bundle another
@@ -261,7 +262,7 @@ func (s *FileSink) Prev(writer, stream string) (*State, error) {
 	}
 	fi, err := os.Stat(dir)
 	if os.IsNotExist(err) {
-		return nil, nil
+		return nil, fsutil.BrokenLink(dir)
 	}
 	if err != nil {
 		return nil, err
@@ -291,7 +292,9 @@ func (s *FileSink) Prev(writer, stream string) (*State, error) {
 
 // ListDir returns the paths of the *.bundle files directly in dir, sorted
 // by name (a chain's order for FileSink names); none if dir does not
-// exist. Names beginning with "." (a writer's temporary files) and
+// exist (a dir that is a symbolic link to nothing, or under one, is a
+// *checkpoint.BrokenLinkError naming the link: its bundles are somewhere,
+// unseen). Names beginning with "." (a writer's temporary files) and
 // subdirectories are not bundles. A *.bundle name that is not one
 // BundleName gives (<first>-<last>.bundle, 20 decimal digits each,
 // 1 <= first <= last < 2^63) is refused, not skipped: it is an *Error
@@ -304,7 +307,7 @@ func (s *FileSink) Prev(writer, stream string) (*State, error) {
 func ListDir(dir string) ([]string, error) {
 	ents, err := os.ReadDir(dir)
 	if os.IsNotExist(err) {
-		return nil, nil
+		return nil, fsutil.BrokenLink(dir)
 	}
 	if err != nil {
 		return nil, err

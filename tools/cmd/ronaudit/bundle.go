@@ -193,7 +193,9 @@ func verifyBundleCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	// sequence of one chain. PATH itself may be a symbolic link to one
 	// (the separator makes WalkDir follow it); a link under it to a
 	// directory is not walked into, and is refused rather than left out:
-	// that chain would not have been checked.
+	// that chain would not have been checked. So is a link under it that
+	// cannot be followed (to nothing, a loop): it may be a chain
+	// directory whose target is gone.
 	var dirs []string
 	root := path
 	if !strings.HasSuffix(root, string(filepath.Separator)) {
@@ -204,7 +206,13 @@ func verifyBundleCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 			return err
 		}
 		if d.Type()&fs.ModeSymlink != 0 {
-			if fi, err := os.Stat(p); err == nil && fi.IsDir() {
+			fi, err := os.Stat(p)
+			if err != nil {
+				// A link to nothing, or a loop: a chain directory whose
+				// target is gone would be left out as silently.
+				return fmt.Errorf("%s is a symbolic link that cannot be followed: %w", p, err)
+			}
+			if fi.IsDir() {
 				return fmt.Errorf("%s is a symbolic link to a directory, not followed: verify it on its own", p)
 			}
 		}

@@ -152,7 +152,8 @@ rotations from the --pub keys. With --checkpoint, the bundles of its chain
 must reach TRUSTED and agree with it (a sequence cut short fails). Under
 DIR, a *.bundle file whose name is not FIRST-LAST.bundle (20 digits
 each) fails (format), naming it, as does a symbolic link to a directory
-(not followed: give it as DIR of its own). Prints "ok" per chain, or "FAIL:"
+(not followed: give it as DIR of its own) or one that cannot be followed
+(to nothing, a loop). Prints "ok" per chain, or "FAIL:"
 naming the first failure, and exits 1.
 
 example:

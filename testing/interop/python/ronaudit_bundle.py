@@ -650,7 +650,20 @@ def chain_dirs(directory: Path) -> list[tuple[Path, list[Path]]]:
     refuses one that is not a regular file: a named pipe or a link to a
     directory among the bundles is ``format``, not skipped. So is a
     ``*.bundle`` entry whose name is not a bundle name
-    (``bundle_name_seqs``), as Go's ListDir refuses it."""
+    (``bundle_name_seqs``), as Go's ListDir refuses it. A symbolic link
+    under ``directory`` to a directory, or one that cannot be followed (to
+    nothing, a loop), is refused as `ronaudit verify-bundle` refuses it:
+    rglob does not walk into it, and that chain would go unchecked."""
+    for root, dirs, files in os.walk(directory, followlinks=False):
+        for name in dirs + files:
+            q = Path(root) / name
+            if not q.is_symlink():
+                continue
+            if not q.exists():
+                raise BundleError(FORMAT, f"{q} is a symbolic link that cannot be followed")
+            if q.is_dir():
+                raise BundleError(FORMAT, f"{q} is a symbolic link to a directory, not followed: "
+                                  "verify it on its own")
     groups: dict[Path, list[Path]] = {}
     for p in sorted(directory.rglob("*.bundle")):
         if p.name.startswith(".") or (p.is_dir() and not p.is_symlink()):

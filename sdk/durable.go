@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -864,6 +865,9 @@ type Summary struct {
 // as Observer) fails here with ReasonUnsealedTail even after a clean
 // Close, unless allowUnsealedTail; verify its chains against their kept
 // checkpoints with checkpoint.VerifyChain (ronaudit verify does both).
+// A directory with no segment file (Open creates the first at once: a
+// wrong path, or a log whose segments are all gone) fails with a
+// *wal.CorruptError naming the missing first segment, in a *DurableError.
 // The first failure is a *DurableError; Summary.Records then counts the
 // records before it, and Heads and Retired are as far as the log was
 // read.
@@ -873,12 +877,24 @@ func VerifyDir(dir string, keys *KeySet, allowUnsealedTail bool, progress func(r
 		r.onRecord = func(*Head, Sealed, canonical.AuditRecordView) { progress(r.records, r.pos) }
 	}
 	wrec, err := wal.ReadDir(dir, r.frame)
-	err = r.end(err)
+	err = r.end(noSegments(dir, wrec, err))
 	sum := Summary{WAL: wrec, Records: r.records, Seals: r.seals, Heads: r.heads(), Retired: r.retirements()}
 	if err != nil {
 		return sum, err
 	}
 	return sum, r.unsealed(sum.Heads, allowUnsealedTail)
+}
+
+// noSegments is err, or, for a directory that holds no segment file, a
+// *wal.CorruptError naming the missing first segment: Open creates it at
+// once, so such a directory is no log (a wrong path), or one whose
+// segments are all gone, not a log with nothing wrong in it.
+func noSegments(dir string, rec wal.Recovery, err error) error {
+	if err != nil || rec.Segments > 0 {
+		return err
+	}
+	return &wal.CorruptError{File: filepath.Join(dir, wal.SegmentName(1)),
+		Reason: "segment 1 is missing: no segment files (*.seg) in the directory (not a log directory, or its segments are gone)"}
 }
 
 // VerifyDirChain verifies the one chain (writer, stream) of a durable log
@@ -892,15 +908,16 @@ func VerifyDir(dir string, keys *KeySet, allowUnsealedTail bool, progress func(r
 // during the call): signatures are checked in batches, so when
 // VerifyDirChain fails, the records fn saw from the failing one on do not
 // hold. The Result has the chain's record count, head and key
-// transitions; a chain the log does not hold has 0 records.
+// transitions; a chain the log does not hold has 0 records. A directory
+// with no segment file fails as in VerifyDir.
 func VerifyDirChain(dir, writer, stream string, keys *KeySet, allowUnsealedTail bool, fn func(rec Sealed)) (Result, error) {
 	r := newReplayer(keys)
 	r.only = &[2]string{writer, stream}
 	if fn != nil {
 		r.onRecord = func(_ *Head, rec Sealed, _ canonical.AuditRecordView) { fn(rec) }
 	}
-	_, err := wal.ReadDir(dir, r.frame)
-	err = r.end(err)
+	wrec, err := wal.ReadDir(dir, r.frame)
+	err = r.end(noSegments(dir, wrec, err))
 	res := Result{Head: Head{WriterID: writer, Stream: stream}}
 	if h := r.chains[writer][stream]; h != nil {
 		res.Head, res.Records = *h, int(h.Seq)

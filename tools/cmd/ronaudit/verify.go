@@ -75,18 +75,19 @@ func verifyCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if progress != nil {
 		fmt.Fprint(stderr, "\r\033[K")
 	}
+	if sum.WAL.Segments == 0 && (err == nil || errors.Is(err, wal.ErrCorrupt)) {
+		// Nothing verified is not "ok": a wrong path, or a log whose
+		// segments are all gone, would pass (sdk.VerifyDir fails on it
+		// too, naming the missing first segment).
+		fmt.Fprintf(stdout, "FAIL: no segment files (%s) in %s: not a log directory, or its segments are gone\n", "*.seg", dir)
+		return 1
+	}
 	if err != nil {
 		fmt.Fprintf(stdout, "FAIL: %v\n", err)
 		fmt.Fprintf(stdout, "verified %d records of the log before the failure\n", sum.Records)
 		if errors.Is(err, sdk.ErrUnknownKey) {
 			fmt.Fprintln(stdout, "a signature is by a key none of the --pub files hold: give the signer's public key (--pub is repeatable)")
 		}
-		return 1
-	}
-	if sum.WAL.Segments == 0 {
-		// Nothing verified is not "ok": a wrong path, or a log whose
-		// segments are all gone, would pass.
-		fmt.Fprintf(stdout, "FAIL: no segment files (%s) in %s: not a log directory, or its segments are gone\n", "*.seg", dir)
 		return 1
 	}
 	sort.Slice(sum.Heads, func(i, j int) bool {

@@ -20,6 +20,8 @@ func TestChain(t *testing.T) {
 		{"a\u2028b", "s", `"a\u2028b"/"s"`},
 		{`a"b`, "s", `"a\"b"/"s"`},
 		{"a\uFFFDb", "s", "a\uFFFDb/s"}, // spelled out, valid UTF-8
+		{"a\\b", "\U0001F600", "a\\b/\U0001F600"},
+		{"a\\b", "s/\U0001F600", "\"a\\\\b\"/\"s/\U0001F600\""},
 	} {
 		got := Chain(c.w, c.s)
 		if got != c.want {

@@ -548,7 +548,7 @@ class ChainResult:
                f"{b.signed} signed, checkpoint size {b.size}" for b in self.bundles]
         w, s = cpk.parse_origin(self.origin)
         first = self.bundles[0].prev_size + 1
-        out.append(f"ok: {self.label}: {w}/{s}: {len(self.bundles)} bundles, records "
+        out.append(f"ok: {self.label}: {rw.chain_name((w, s))}: {len(self.bundles)} bundles, records "
                    f"{first}..{self.size}, head {self.head_hash.hex()}")
         if self.checkpoint is not None:
             out.append(f"checkpoint ok: the bundles reach and agree with the trusted "

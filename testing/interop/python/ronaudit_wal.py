@@ -156,7 +156,43 @@ class WalError(Exception):
 
 
 def chain_name(chain: tuple[str, str]) -> str:
-    return f"{chain[0]}/{chain[1]}"
+    """The chain as Go's internal/names.Chain spells it in messages:
+    "writer/stream" when both names are plain, else both quoted as Go's
+    strconv.Quote does, so that a newline or a '/' in a name cannot change
+    what a report line says."""
+    w, s = chain
+    if _plain(w) and _plain(s):
+        return f"{w}/{s}"
+    return f"{go_quote(w)}/{go_quote(s)}"
+
+
+def _plain(name: str) -> bool:
+    """Go's names.Plain: not empty, printable (strconv.IsPrint), and none
+    of space, '/' and '"'."""
+    return name != "" and all(c.isprintable() and c not in ' /"' for c in name)
+
+
+_GO_ESCAPES = {"\a": r"\a", "\b": r"\b", "\f": r"\f", "\n": r"\n", "\r": r"\r", "\t": r"\t", "\v": r"\v",
+               '"': r'\"', "\\": r"\\"}
+
+
+def go_quote(s: str) -> str:
+    """Go's strconv.Quote of valid UTF-8 text."""
+    out = ['"']
+    for c in s:
+        r = ord(c)
+        if c in _GO_ESCAPES:
+            out.append(_GO_ESCAPES[c])
+        elif c.isprintable():
+            out.append(c)
+        elif r < 0x20 or r == 0x7F:
+            out.append(f"\\x{r:02x}")
+        elif r < 0x10000:
+            out.append(f"\\u{r:04x}")
+        else:
+            out.append(f"\\U{r:08x}")
+    out.append('"')
+    return "".join(out)
 
 
 @dataclass

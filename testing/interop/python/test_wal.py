@@ -657,3 +657,25 @@ def test_kept_checkpoints_as_go_reads_them(cli, keys, one_log, tmp_path, case):
     else:
         fails(wal, keys)
         assert gv.returncode == 1, gv.stdout + gv.stderr
+
+
+def test_chain_name_as_go_spells_it():
+    # The cases of Go's internal/names TestChain: a plain name as itself,
+    # any other quoted as strconv.Quote does, so that Go's and this
+    # reader's reports name a chain alike.
+    cases = [
+        (("svc-gateway@inst-1", "caps"), "svc-gateway@inst-1/caps"),
+        (("écriture", "flux·1"), "écriture/flux·1"),
+        (("a\nok: 3 records", "s"), '"a\\nok: 3 records"/"s"'),
+        (("a/b", "c"), '"a/b"/"c"'),
+        (("a", ""), '"a"/""'),
+        (("a b", "s"), '"a b"/"s"'),
+        (("a\u202eb", "s"), '"a\\u202eb"/"s"'),
+        (("a\x1b[2Jb", "s"), '"a\\x1b[2Jb"/"s"'),
+        (("a\u2028b", "s"), '"a\\u2028b"/"s"'),
+        (('a"b', "s"), '"a\\"b"/"s"'),
+        (("a\\b", "\U0001F600"), "a\\b/\U0001F600"),
+        (("a\\b", "s/\U0001F600"), '"a\\\\b"/"s/\U0001F600"'),
+    ]
+    for chain, want in cases:
+        assert rw.chain_name(chain) == want, (chain, rw.chain_name(chain), want)

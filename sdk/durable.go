@@ -872,9 +872,28 @@ type Summary struct {
 // records before it, and Heads and Retired are as far as the log was
 // read.
 func VerifyDir(dir string, keys *KeySet, allowUnsealedTail bool, progress func(records uint64, at wal.Position)) (Summary, error) {
-	r := newReplayer(keys)
+	var fn func(Head, Sealed, wal.Position)
 	if progress != nil {
-		r.onRecord = func(*Head, Sealed, canonical.AuditRecordView) { progress(r.records, r.pos) }
+		var n uint64
+		fn = func(_ Head, _ Sealed, at wal.Position) { n++; progress(n, at) }
+	}
+	return VerifyDirFunc(dir, keys, allowUnsealedTail, fn)
+}
+
+// VerifyDirFunc is VerifyDir that hands each record over as it is read,
+// in log order: fn, if set, is called with the head of the record's chain
+// after it (its WriterID, Stream, Seq and record Hash; SealedSeq as far
+// as read) and the record (rec.Bytes is only valid during the call), and
+// where the record is in the log. One pass then both verifies a log and
+// builds what the caller keeps of it (checkpoint.VerifyDir builds the
+// roots of its chains' Merkle trees so). fn sees a record once its hash,
+// canonical bytes and link hold; signatures are checked in batches, so
+// when VerifyDirFunc fails, the records fn saw from the failing one on do
+// not hold.
+func VerifyDirFunc(dir string, keys *KeySet, allowUnsealedTail bool, fn func(h Head, rec Sealed, at wal.Position)) (Summary, error) {
+	r := newReplayer(keys)
+	if fn != nil {
+		r.onRecord = func(h *Head, rec Sealed, _ canonical.AuditRecordView) { fn(*h, rec, r.pos) }
 	}
 	wrec, err := wal.ReadDir(dir, r.frame)
 	err = r.end(noSegments(dir, wrec, err))

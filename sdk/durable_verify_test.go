@@ -176,3 +176,34 @@ func TestDurableSealByRetiredKey(t *testing.T) {
 		t.Fatalf("seal by the retired key: %v, want retired_key at seq 6", err)
 	}
 }
+
+// TestVerifyDirFunc: VerifyDirFunc hands each record over in log order,
+// with its chain's head after it and where it is, in the one pass that
+// verifies the log; VerifyDir's progress counts as before.
+func TestVerifyDirFunc(t *testing.T) {
+	dir, frames, _, keys := interleavedLog(t)
+	var seen []sdk.Head
+	var at []wal.Position
+	sum, err := sdk.VerifyDirFunc(dir, keys, false, func(h sdk.Head, rec sdk.Sealed, pos wal.Position) {
+		if h.Hash != rec.Hash {
+			t.Errorf("head hash %s, record hash %s", h.Hash, rec.Hash)
+		}
+		seen, at = append(seen, h), append(at, pos)
+	})
+	if err != nil || sum.Records != 20 || len(seen) != 20 {
+		t.Fatalf("VerifyDirFunc: %v, %d records, fn saw %d", err, sum.Records, len(seen))
+	}
+	for i, h := range seen {
+		wantStream := "reads"
+		if i%2 == 1 {
+			wantStream = "other"
+		}
+		if h.Stream != wantStream || h.Seq != uint64(i/2+1) || at[i] != (wal.Position{File: frames[i].File, Offset: frames[i].Offset}) {
+			t.Errorf("record %d: %s seq %d at %v, want %s seq %d at %s:%d", i, h.Stream, h.Seq, at[i], wantStream, i/2+1, frames[i].File, frames[i].Offset)
+		}
+	}
+	var counts []uint64
+	if _, err := sdk.VerifyDir(dir, keys, false, func(n uint64, pos wal.Position) { counts = append(counts, n) }); err != nil || len(counts) != 20 || counts[19] != 20 || counts[0] != 1 {
+		t.Errorf("VerifyDir progress: %v, counts %v", err, counts)
+	}
+}

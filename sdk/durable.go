@@ -863,8 +863,9 @@ type Summary struct {
 // allowUnsealedTail. VerifyDir reads no checkpoint: a log whose seals
 // are a checkpoint.Keeper's (the checkpoint-sealed policy with a Keeper
 // as Observer) fails here with ReasonUnsealedTail even after a clean
-// Close, unless allowUnsealedTail; verify its chains against their kept
-// checkpoints with checkpoint.VerifyChain (ronaudit verify does both).
+// Close, unless allowUnsealedTail: verify it with checkpoint.VerifyDir,
+// which checks the log and the checkpoints kept with it (DIR/checkpoints)
+// in one pass, as ronaudit verify does.
 // A directory with no segment file (Open creates the first at once: a
 // wrong path, or a log whose segments are all gone) fails with a
 // *wal.CorruptError naming the missing first segment, in a *DurableError.

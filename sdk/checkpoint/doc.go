@@ -42,6 +42,18 @@
 // example "ron-audit/" + e(writerId), one key for all streams of a
 // writer); NewNoteSigner signs with any sdk.Signer, so an HSM key works.
 //
+// # Verifying a log offline
+//
+// VerifyDir is what an auditor holding only public keys runs on a durable
+// log directory: in one pass over the log it verifies every record (as
+// sdk.VerifyDir) and the checkpoints a Keeper kept with it in
+// DIR/checkpoints, following the chains' key rotations from the first
+// key, and takes those that hold as seals. A log cut, rolled back or
+// forked below a kept checkpoint fails (ErrRollback, ErrFork); a kept
+// checkpoint signed by none of the keys is reported (DirSummary.Unused),
+// not used. VerifyChain does the same for one chain given as an
+// sdk.Iterator and its checkpoints.
+//
 // # Errors
 //
 // Every error about a checkpoint, a proof or the Keeper's signing is an
@@ -55,5 +67,8 @@
 // works; a history directory reached through a symbolic link to nothing
 // is a *BrokenLinkError instead, which does not match it: it is
 // not a chain without checkpoints), and a record that fails VerifyChain
-// with sdk's *VerifyError.
+// with sdk's *VerifyError. VerifyDir wraps what it finds wrong with the
+// kept checkpoints (an *Error, or the file system's error) in a
+// *DirError naming the chain, the checkpoint's size and its file; the
+// log's own failures, and an unsealed tail, are sdk's *DurableError.
 package checkpoint

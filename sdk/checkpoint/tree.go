@@ -156,10 +156,16 @@ var _ tlog.HashReader = (*Tree)(nil)
 // behind the tree was cut or rolled back (ReasonRollback) or rewritten
 // (ReasonFork) since the checkpoint.
 func (t *Tree) Extends(cp Checkpoint) error {
-	if n := t.Size(); n < cp.Size {
+	return extends(cp, t.Size(), t.RootAt)
+}
+
+// extends is Tree.Extends of a tree of n leaves whose root at a size
+// rootAt gives.
+func extends(cp Checkpoint, n int64, rootAt func(size int64) (tlog.Hash, error)) error {
+	if n < cp.Size {
 		return newErr(ReasonRollback, fmt.Sprintf("the log has %d records of %s, the checkpoint vouches for %d", n, names.Chain(cp.WriterID, cp.Stream), cp.Size), nil)
 	}
-	root, err := t.RootAt(cp.Size)
+	root, err := rootAt(cp.Size)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,428 @@
+package checkpoint
+
+import (
+	"cmp"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/rustyonions/ron-audit-go/internal/names"
+	"github.com/rustyonions/ron-audit-go/sdk"
+	"github.com/rustyonions/ron-audit-go/sdk/wal"
+)
+
+// DirOptions tune VerifyDir.
+type DirOptions struct {
+	// AllowUnsealedTail accepts records of a chain after its last record
+	// signature and its largest kept checkpoint that holds.
+	AllowUnsealedTail bool
+	// Progress, if set, is called after every record read, as by
+	// sdk.VerifyDir.
+	Progress func(records uint64, at wal.Position)
+}
+
+// DirSummary is what VerifyDir found in a log that holds: sdk.VerifyDir's
+// Summary, its Heads in (WriterID, Stream) order with each SealedSeq
+// raised to the largest kept checkpoint of the chain that holds, and the
+// kept checkpoints it used and did not.
+type DirSummary struct {
+	sdk.Summary
+	// Used counts the kept checkpoints that hold and seal their chains.
+	Used int
+	// Unused are the files of the kept checkpoints signed by none of the
+	// keys (nor by a key a verified transition of their chain names): not
+	// evidence either way, so not used. With no keys given, every kept
+	// checkpoint is here: none was checked.
+	Unused []string
+}
+
+// DirError is a failure of VerifyDir about the checkpoints kept with a
+// log (those of its records are sdk's *DurableError):
+//
+//   - WriterID and Stream empty: Path, the checkpoints directory or a
+//     directory under it, is not a directory that can be read (a link to
+//     nowhere, a file, a mount that is gone), so the history kept there
+//     cannot be checked; Err is the file system's error (a
+//     *BrokenLinkError, an *fs.PathError) or says what Path is instead;
+//   - Seq 0: the history of chain (WriterID, Stream) cannot be listed at
+//     Path; Err is the file system's error;
+//   - otherwise: the kept checkpoint at Path, of size Seq (the last seq
+//     it vouches for; from its file name if it could not be opened), does
+//     not hold. Err is an *Error: ReasonRollback (the log was cut or
+//     rolled back below it), ReasonFork (the log's records differ),
+//     ReasonRetiredKey, ReasonBadSignature, ReasonFormat,
+//     ReasonOriginMismatch (a checkpoint of another chain); or the file
+//     system's error reading it.
+//
+// errors.Is matches the sentinel of Err (ErrRollback, ErrFork, ...).
+type DirError struct {
+	WriterID string
+	Stream   string
+	Seq      uint64
+	Path     string
+	Err      error
+}
+
+func (e *DirError) Error() string {
+	switch {
+	case e.WriterID == "" && e.Stream == "":
+		return e.Path + " is not a directory that can be read, so the checkpoints kept with the log cannot be checked against it: " + e.Err.Error()
+	case e.Seq == 0:
+		return names.Chain(e.WriterID, e.Stream) + ": checkpoints " + e.Path + ": " + e.Err.Error()
+	}
+	return names.Chain(e.WriterID, e.Stream) + " seq " + strconv.FormatUint(e.Seq, 10) + ": checkpoint " + e.Path + ": " + e.Err.Error()
+}
+
+// Unwrap returns the underlying error.
+func (e *DirError) Unwrap() error { return e.Err }
+
+// keptDirName is the directory, in a log's, of the checkpoints kept with
+// it: NewKeeper(filepath.Join(logDir, keptDirName), ...), as ronaudit
+// append keeps them.
+const keptDirName = "checkpoints"
+
+// errNotDir: the checkpoints directory is there, and is not a directory.
+var errNotDir = errors.New("not a directory")
+
+// errChanged: checkpoints appeared in a chain's history while VerifyDir
+// read the log.
+var errChanged = errors.New("checkpoints appeared while the log was read; verify again")
+
+// VerifyDir verifies a durable log directory and the checkpoints kept
+// with it, offline, without opening the log for writing: what an auditor
+// holding only public keys runs on a log a checkpoint.Keeper sealed (the
+// checkpoint-sealed policy), and on any other. It reads the log once:
+//
+//   - every record as sdk.VerifyDir checks it (hashes, canonical bytes,
+//     links, signatures under pubs with the chains' key transitions,
+//     seals; with pubs empty, everything but signatures), building the
+//     roots of each chain's Merkle tree at the sizes its kept checkpoints
+//     claim (a few hashes per chain, not the records);
+//   - then the checkpoints kept in dir/checkpoints (a Keeper made with
+//     NewKeeper(filepath.Join(dir, "checkpoints"), ...)), chain by chain
+//     in (writerId, stream) order, each oldest first: it must be a
+//     checkpoint of its chain, signed by a key of pubs or by a key that
+//     one of the chain's verified transitions named (an auditor holding
+//     the first key follows the rotations, as for record signatures,
+//     under any note key name), by a key the chain had in force at its
+//     size (InForce: a retired key vouches for nothing past its
+//     transition), and the log must extend it: a log cut or rolled back
+//     below it, or one whose records differ, fails (ErrRollback,
+//     ErrFork), a chain whose records are all gone included. A
+//     checkpoint signed by none of those keys is no evidence either way:
+//     it is listed in DirSummary.Unused, and not used. With pubs empty no
+//     checkpoint is checked (all are Unused);
+//   - each chain is sealed up to its last record signature or its
+//     largest kept checkpoint that holds: records after both are an
+//     unsealed tail, a *sdk.DurableError of sdk.ReasonUnsealedTail naming
+//     the chain and the first such seq, unless opts.AllowUnsealedTail.
+//
+// No dir/checkpoints is a log none are kept for; one that is there but
+// is not a directory that can be read (a link to nowhere, a file, a
+// mount that is gone), like a chain directory under it that cannot be
+// listed, is a *DirError naming it, never "none kept": a log cut by
+// whole records would verify as whole.
+//
+// The first failure is returned: the log's first, a *sdk.DurableError
+// as from sdk.VerifyDir (DirSummary.Records then counts the records
+// before it); else a *DirError about the kept checkpoints, or the
+// unsealed tail. The DirSummary is as far as VerifyDir got.
+func VerifyDir(dir string, pubs []ed25519.PublicKey, opts DirOptions) (DirSummary, error) {
+	var keys *sdk.KeySet
+	if len(pubs) > 0 {
+		keys = sdk.NewKeySet(pubs...)
+	}
+	// The history before the log, so that the one pass over the log keeps
+	// the roots of the sizes its checkpoints claim; failures to read it
+	// come after the log's own.
+	kept := readKept(dir, keys != nil)
+	var n uint64
+	var last *chainHistory // of the record before: runs of one chain are common
+	var lastW, lastS string
+	sum, err := sdk.VerifyDirFunc(dir, keys, true, func(h sdk.Head, rec sdk.Sealed, at wal.Position) {
+		if opts.Progress != nil {
+			n++
+			opts.Progress(n, at)
+		}
+		if kept.tracked == 0 {
+			return
+		}
+		if last == nil || h.WriterID != lastW || h.Stream != lastS {
+			last, lastW, lastS = kept.chains[[2]string{h.WriterID, h.Stream}], h.WriterID, h.Stream
+		}
+		if last != nil && last.roots != nil {
+			last.roots.add(rec.Hash)
+		}
+	})
+	out := DirSummary{Summary: sum}
+	if err != nil {
+		return out, err
+	}
+	slices.SortFunc(out.Heads, func(a, b sdk.Head) int {
+		return cmp.Or(strings.Compare(a.WriterID, b.WriterID), strings.Compare(a.Stream, b.Stream))
+	})
+	if kept.err != nil {
+		return out, kept.err
+	}
+	v := dirVerifier{kept: &kept, keys: pubs, retired: sum.Retired, allowTail: opts.AllowUnsealedTail, out: &out}
+	for i := range out.Heads {
+		if err := v.seal(&out.Heads[i]); err != nil {
+			return out, err
+		}
+	}
+	for _, wc := range kept.order {
+		if !slices.ContainsFunc(out.Heads, func(h sdk.Head) bool { return h.WriterID == wc[0] && h.Stream == wc[1] }) {
+			h := sdk.Head{WriterID: wc[0], Stream: wc[1]} // no record left: the empty tree
+			if err := v.seal(&h); err != nil {
+				return out, err
+			}
+		}
+	}
+	return out, nil
+}
+
+// keptHistory is the checkpoint history kept with a log, read before the
+// log is.
+type keptHistory struct {
+	dir     string // dir/checkpoints; "" when the log keeps none
+	err     error  // *DirError: it, or its list of chains, cannot be read
+	order   [][2]string
+	chains  map[[2]string]*chainHistory
+	tracked int // chains whose roots the pass keeps
+}
+
+// chainHistory is one chain's kept checkpoints.
+type chainHistory struct {
+	dir   string // the chain's directory
+	err   error  // listing it failed
+	paths []string
+	sizes []int64  // from the file names
+	notes [][]byte // read before the log; nil where errs says why not
+	errs  []error
+	roots *rootStream // nil when nothing is checked (no keys)
+}
+
+// readKept reads the history kept with the log in dir: its chains, the
+// files of their checkpoints and, with check, the checkpoints (whose
+// sizes the roots are kept at).
+func readKept(dir string, check bool) keptHistory {
+	k := keptHistory{chains: map[[2]string]*chainHistory{}}
+	cpDir := filepath.Join(dir, keptDirName)
+	if _, err := os.Lstat(cpDir); errors.Is(err, fs.ErrNotExist) {
+		return k
+	}
+	fi, err := os.Stat(cpDir)
+	if err == nil && !fi.IsDir() {
+		err = fmt.Errorf("%w (mode %s)", errNotDir, fi.Mode())
+	}
+	if err != nil {
+		k.err = &DirError{Path: cpDir, Err: err}
+		return k
+	}
+	k.dir = cpDir
+	if k.order, err = HistoryChains(cpDir); err != nil {
+		k.err = &DirError{Path: failedPath(err, cpDir), Err: err}
+		return k
+	}
+	for _, wc := range k.order {
+		c := &chainHistory{dir: (&Keeper{dir: cpDir}).chainDir(wc[0], wc[1])}
+		k.chains[wc] = c
+		sizes, err := historySizes(c.dir)
+		if err != nil {
+			c.err = &DirError{WriterID: wc[0], Stream: wc[1], Path: c.dir, Err: err}
+			continue
+		}
+		for _, s := range sizes {
+			c.paths = append(c.paths, filepath.Join(c.dir, noteFile(s)))
+			c.sizes = append(c.sizes, s)
+		}
+		if !check {
+			continue
+		}
+		c.roots = &rootStream{want: map[int64]bool{}, at: map[int64]tlog.Hash{}}
+		k.tracked++
+		for _, p := range c.paths {
+			msg, err := ReadNote(p)
+			c.notes, c.errs = append(c.notes, msg), append(c.errs, err)
+			// The size it claims, unverified: its root is kept as the
+			// log streams by, and the note is verified once the log is.
+			text, _, _ := strings.Cut(string(msg), "\n\n")
+			if cp, perr := parseText(text + "\n"); err == nil && perr == nil {
+				c.roots.want[cp.Size] = true
+			}
+		}
+	}
+	return k
+}
+
+// failedPath is the path a history reader's error names, else dir.
+func failedPath(err error, dir string) string {
+	var bl *BrokenLinkError
+	var pe *fs.PathError
+	switch {
+	case errors.As(err, &bl):
+		return bl.Path
+	case errors.As(err, &pe):
+		return pe.Path
+	}
+	return dir
+}
+
+// dirVerifier judges the kept checkpoints of a verified log.
+type dirVerifier struct {
+	kept      *keptHistory
+	keys      []ed25519.PublicKey
+	retired   []sdk.Retirement
+	allowTail bool
+	out       *DirSummary
+}
+
+// seal checks the kept checkpoints of the chain whose head is h, raises
+// h.SealedSeq to the largest that holds, and fails on an unsealed tail.
+func (v *dirVerifier) seal(h *sdk.Head) error {
+	c := v.kept.chains[[2]string{h.WriterID, h.Stream}]
+	if c == nil && v.kept.dir != "" {
+		// Not among the chains with a history: its directory must not be
+		// there but unreadable (a file in its place), nor have gained
+		// checkpoints since.
+		paths, err := HistoryPaths(v.kept.dir, h.WriterID, h.Stream)
+		if err != nil {
+			return &DirError{WriterID: h.WriterID, Stream: h.Stream, Path: (&Keeper{dir: v.kept.dir}).chainDir(h.WriterID, h.Stream), Err: err}
+		}
+		if len(paths) > 0 {
+			return &DirError{WriterID: h.WriterID, Stream: h.Stream, Path: paths[0], Err: errChanged}
+		}
+	}
+	if c != nil {
+		if c.err != nil {
+			return c.err
+		}
+		if err := v.sealBy(h, c); err != nil {
+			return err
+		}
+	}
+	if h.SealedSeq < h.Seq && !v.allowTail {
+		return &sdk.DurableError{WriterID: h.WriterID, Stream: h.Stream, Seq: h.SealedSeq + 1,
+			Err: &sdk.VerifyError{WriterID: h.WriterID, Stream: h.Stream, Seq: h.SealedSeq + 1, Reason: sdk.ReasonUnsealedTail,
+				Expected: "a signature or kept checkpoint covering seq " + strconv.FormatUint(h.Seq, 10),
+				Got:      "none after seq " + strconv.FormatUint(h.SealedSeq, 10), Verified: int(h.SealedSeq)}}
+	}
+	return nil
+}
+
+// sealBy takes the kept checkpoints c of the chain whose head is h as its
+// seals (see VerifyDir).
+func (v *dirVerifier) sealBy(h *sdk.Head, c *chainHistory) error {
+	if len(v.keys) == 0 {
+		v.out.Unused = append(v.out.Unused, c.paths...)
+		return nil
+	}
+	vs := followRotations(keyVerifiers(v.keys), v.retired, h.WriterID, h.Stream)
+	for i, path := range c.paths {
+		fail := func(size int64, err error) error {
+			return &DirError{WriterID: h.WriterID, Stream: h.Stream, Seq: uint64(size), Path: path, Err: err}
+		}
+		if c.errs[i] != nil {
+			return fail(c.sizes[i], c.errs[i])
+		}
+		cp, err := Open(c.notes[i], vs)
+		if errors.Is(err, ErrUnknownKey) {
+			v.out.Unused = append(v.out.Unused, path)
+			continue
+		}
+		if err != nil {
+			return fail(c.sizes[i], err)
+		}
+		if cp.WriterID != h.WriterID || cp.Stream != h.Stream {
+			return fail(cp.Size, newErr(ReasonOriginMismatch, "it is a checkpoint of "+cp.Origin+", not of "+Origin(h.WriterID, h.Stream), nil))
+		}
+		if err := extends(cp, int64(h.Seq), c.roots.rootAt); err != nil {
+			return fail(cp.Size, err)
+		}
+		if err := InForce(cp, v.retired); err != nil {
+			return fail(cp.Size, err)
+		}
+		h.SealedSeq = max(h.SealedSeq, uint64(cp.Size))
+		v.out.Used++
+	}
+	return nil
+}
+
+// keyVerifiers trusts each of pubs under any note key name: the key hash
+// binds the name to the key, and the name is the writer's choice
+// (SPEC.md section 2). It is export.KeyVerifiers, which this package
+// cannot import.
+type keyVerifiers []ed25519.PublicKey
+
+func (k keyVerifiers) Verifier(name string, hash uint32) (note.Verifier, error) {
+	for _, pub := range k {
+		if len(pub) == ed25519.PublicKeySize && NoteKeyHash(name, pub) == hash {
+			if v, err := NoteVerifier(name, pub); err == nil {
+				return v, nil
+			}
+		}
+	}
+	return nil, &note.UnknownVerifierError{Name: name, KeyHash: hash}
+}
+
+// rootStream follows a chain's record hashes as they stream by and keeps
+// the root of its Merkle tree at each size wanted: it holds the tree's
+// right edge (the roots of its complete subtrees, one per 1 bit of the
+// size, at most 63), not the tree, so verifying a log needs no memory per
+// record.
+type rootStream struct {
+	n    int64
+	edge []tlog.Hash // subtree roots of the first n leaves, largest first
+	want map[int64]bool
+	at   map[int64]tlog.Hash
+}
+
+// add appends the record with record hash recordHash as the next leaf.
+func (r *rootStream) add(recordHash [32]byte) {
+	h := LeafHash(recordHash)
+	for m := r.n; m&1 == 1; m >>= 1 { // the subtrees this leaf completes
+		h = tlog.NodeHash(r.edge[len(r.edge)-1], h)
+		r.edge = r.edge[:len(r.edge)-1]
+	}
+	r.edge = append(r.edge, h)
+	r.n++
+	if r.want[r.n] {
+		r.at[r.n] = r.root()
+	}
+}
+
+// root is the root of the first n leaves (RFC 6962: the edge folded from
+// the right).
+func (r *rootStream) root() tlog.Hash {
+	if len(r.edge) == 0 {
+		return emptyRoot
+	}
+	h := r.edge[len(r.edge)-1]
+	for i := len(r.edge) - 2; i >= 0; i-- {
+		h = tlog.NodeHash(r.edge[i], h)
+	}
+	return h
+}
+
+// rootAt returns the root at size, one of the sizes wanted (or 0, or the
+// size now); another is an *Error of ReasonRange.
+func (r *rootStream) rootAt(size int64) (tlog.Hash, error) {
+	switch h, ok := r.at[size]; {
+	case ok:
+		return h, nil
+	case size == 0:
+		return emptyRoot, nil
+	case size == r.n:
+		return r.root(), nil
+	}
+	return tlog.Hash{}, newErr(ReasonRange, "tree size "+strconv.FormatInt(size, 10)+" was not among the sizes whose roots were kept", nil)
+}

@@ -59,7 +59,7 @@ func verifyCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if isTerminal(stderr) {
 		progress = progressBar(stderr, dir)
 	}
-	verify := sdk.VerifyDir
+	segment := false
 	if fi, err := os.Stat(dir); err == nil && fi.Mode().IsRegular() {
 		if *cpPath != "" {
 			// A checkpoint covers a chain from seq 1, across segments and
@@ -67,11 +67,18 @@ func verifyCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "ronaudit verify: --checkpoint needs the log directory, not one segment file (%s): a checkpoint covers its chain from seq 1, in every segment\n", dir)
 			return 2
 		}
-		verify = sdk.VerifySegment // one segment file: chains start where the file starts them
+		segment = true // one segment file: chains start where the file starts them
 		fmt.Fprintln(stdout, "one segment: the first record of each chain in it is taken as the chain's start, and key transitions in earlier segments are not seen")
 	}
-	// Unsealed tails are judged below, with the log's checkpoints as seals.
-	sum, err := verify(dir, keys, true, progress)
+	// A log directory is verified with the checkpoints kept with it as
+	// seals (checkpoint.VerifyDir); one segment file keeps none.
+	var res checkpoint.DirSummary
+	if segment {
+		res.Summary, err = sdk.VerifySegment(dir, keys, true, progress)
+	} else {
+		res, err = checkpoint.VerifyDir(dir, pubKeys, checkpoint.DirOptions{AllowUnsealedTail: *allowTail, Progress: progress})
+	}
+	sum := res.Summary
 	if progress != nil {
 		fmt.Fprint(stderr, "\r\033[K")
 	}
@@ -82,7 +89,10 @@ func verifyCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "FAIL: no segment files (%s) in %s: not a log directory, or its segments are gone\n", "*.seg", dir)
 		return 1
 	}
-	if err != nil {
+	// The records are judged before the checkpoints kept with the log:
+	// a failure of those, or an unsealed tail, comes once they hold.
+	var de *checkpoint.DirError
+	if err != nil && !errors.As(err, &de) && !errors.Is(err, sdk.ErrUnsealedTail) {
 		fmt.Fprintf(stdout, "FAIL: %v\n", err)
 		fmt.Fprintf(stdout, "verified %d records of the log before the failure\n", sum.Records)
 		if errors.Is(err, sdk.ErrUnknownKey) {
@@ -105,9 +115,20 @@ func verifyCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		}
 		return 1
 	}
-	kept, err := sealedByCheckpoints(dir, sum, pubKeys, *allowTail, stdout)
+	if keys != nil {
+		for _, path := range res.Unused {
+			// Signed by a key not given (say, one a rotation named):
+			// not evidence either way.
+			fmt.Fprintf(stdout, "note: %s is signed by none of the --pub keys; not used\n", path)
+		}
+	}
 	if err != nil {
-		return failCheckpoint(err)
+		return failCheckpoint(sealFailure(err, sum.Heads))
+	}
+	for _, h := range sum.Heads {
+		if segment && h.SealedSeq < h.Seq && !*allowTail {
+			return failCheckpoint(unsealedTail(h, nil))
+		}
 	}
 	if *cpPath != "" {
 		if err := checkAgainstCheckpoint(dir, *cpPath, pubKeys, sum.Retired, stdout); err != nil {
@@ -121,7 +142,7 @@ func verifyCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fmt.Fprintln(stdout)
 	if keys == nil {
 		fmt.Fprintln(stdout, "signatures NOT checked: give --pub KEY")
-		if kept > 0 {
+		if len(res.Unused) > 0 { // with no key, none of the kept checkpoints was checked
 			fmt.Fprintf(stdout, "the checkpoints kept in %s were NOT checked (the log may be shorter than they vouch for): give --pub KEY\n", filepath.Join(dir, "checkpoints"))
 		}
 	}
@@ -189,39 +210,39 @@ func isTerminal(w io.Writer) bool {
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
-// sealedByCheckpoints takes the checkpoints kept with a log (DIR/checkpoints,
-// written by append) as seals of its chains, after checking each is signed
-// by a key in force at its size and that the chain extends it, and fails
-// on records that neither a checkpoint nor a record signature covers,
-// unless allowTail. A chain with checkpoints and no record left in the log
-// fails as rolled back. It sets the SealedSeq of sum.Heads, and returns
-// how many chains have kept checkpoints.
-func sealedByCheckpoints(dir string, sum sdk.Summary, pubs []ed25519.PublicKey, allowTail bool, stdout io.Writer) (int, error) {
-	cpDir, err := keptCheckpoints(dir)
-	if err != nil {
-		return 0, err
+// sealFailure says a failure of checkpoint.VerifyDir that is not in the
+// log's records in verify's words: a kept checkpoint that does not hold
+// (naming the chain and the file), the checkpoints directory that cannot
+// be read, or a chain's unsealed tail (heads are the log's).
+func sealFailure(err error, heads []sdk.Head) error {
+	var de *checkpoint.DirError
+	switch {
+	case errors.As(err, &de) && de.WriterID == "" && de.Stream == "":
+		return de // the directory kept with the log, or one under it
+	case errors.As(err, &de) && strings.HasSuffix(de.Path, ".note"):
+		return fmt.Errorf("%s: checkpoint %s: %w", names.Chain(de.WriterID, de.Stream), de.Path, reword(de.Err))
+	case errors.As(err, &de):
+		return de.Err // a chain's history that cannot be listed: the error names it
 	}
-	var kept [][2]string
-	if cpDir != "" {
-		var err error
-		if kept, err = checkpoint.HistoryChains(cpDir); err != nil {
-			return 0, err
-		}
-	}
-	for i := range sum.Heads {
-		if err := sealChain(dir, cpDir, &sum.Heads[i], nil, sum.Retired, pubs, allowTail, stdout); err != nil {
-			return 0, err
-		}
-	}
-	for _, wc := range kept {
-		if !slices.ContainsFunc(sum.Heads, func(h sdk.Head) bool { return h.WriterID == wc[0] && h.Stream == wc[1] }) {
-			h := sdk.Head{WriterID: wc[0], Stream: wc[1]} // no record left
-			if err := sealChain(dir, cpDir, &h, nil, sum.Retired, pubs, allowTail, stdout); err != nil {
-				return 0, err
+	var ve *sdk.VerifyError
+	if errors.As(err, &ve) && ve.Reason == sdk.ReasonUnsealedTail {
+		for _, h := range heads {
+			if h.WriterID == ve.WriterID && h.Stream == ve.Stream {
+				return unsealedTail(h, err)
 			}
 		}
 	}
-	return len(kept), nil
+	return err
+}
+
+// unsealedTail is the failure of a chain whose records after h.SealedSeq
+// no signature or checkpoint covers (err, if set, is the library's).
+func unsealedTail(h sdk.Head, err error) error {
+	if err == nil {
+		err = sdk.ErrUnsealedTail
+	}
+	return &reworded{fmt.Sprintf("%s seq %d: unsealed_tail: no signature or checkpoint covers seq %d..%d (give --pub, or --allow-unsealed-tail)",
+		names.Chain(h.WriterID, h.Stream), h.SealedSeq+1, h.SealedSeq+1, h.Seq), err}
 }
 
 // errKeptNotDir: DIR/checkpoints is there, and is not a directory.
@@ -252,8 +273,9 @@ func keptCheckpoints(dir string) (string, error) {
 	return cpDir, nil
 }
 
-// sealChain checks the kept checkpoints of one chain (see
-// sealedByCheckpoints) and raises h.SealedSeq to what they cover. t is the
+// sealChain checks the kept checkpoints of one chain, as
+// checkpoint.VerifyDir does for every chain of a log (checkpoint and
+// export vouch for one chain), and raises h.SealedSeq to what they cover. t is the
 // chain's tree if the caller has it already (nil: read from the log).
 func sealChain(dir, cpDir string, h *sdk.Head, t *checkpoint.Tree, retired []sdk.Retirement, pubs []ed25519.PublicKey, allowTail bool, stdout io.Writer) error {
 	var paths []string

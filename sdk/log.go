@@ -182,7 +182,9 @@ var ErrClosed = errors.New("sdk: log is closed")
 // waits for it to finish, so that it never cuts a rotation short): one
 // that runs beside Close either ends before Close seals its chain (and is
 // sealed) or fails, never leaving an acknowledged record after the last
-// seal. On a log that has failed (a Pending.Wait failed) Close seals
+// seal. Under either policy Close waits for an append already under way
+// on a chain before it closes the WAL: that append ends as on an open
+// log, never failing for the WAL closed under it. On a log that has failed (a Pending.Wait failed) Close seals
 // nothing, as Seal does not: a chain with an unsealed tail keeps it, and
 // Close returns the failure, naming the first such chain (it still closes
 // the WAL). Close is idempotent: later calls wait for the first to finish
@@ -215,7 +217,14 @@ func (l *Log) Close() error {
 	l.rotating.Unlock()
 	var err error
 	if l.cfg.SealEvery > 1 {
-		err = l.sealAll(true)
+		err = l.sealAll(true) // takes each chain's lock in turn
+	} else {
+		// An append that checked failed before Close set it may still be
+		// signing or putting its record: wait for it (it holds its chain's
+		// lock) before the WAL closes under it, which would fail it with
+		// ErrStore for a store that never failed. A chain made from here
+		// on sees ErrClosed.
+		l.awaitAppends()
 	}
 	if l.closer != nil {
 		if cerr := l.closer(); err == nil {
@@ -223,6 +232,19 @@ func (l *Log) Close() error {
 		}
 	}
 	return err
+}
+
+// awaitAppends takes and releases each chain's lock: an append under way
+// on it (appendLocked, under the lock) has then ended.
+func (l *Log) awaitAppends() {
+	l.mu.RLock()
+	all := l.chainsLocked(nil)
+	l.mu.RUnlock()
+	for _, c := range all {
+		c.mu.Lock()
+		//lint:ignore SA2001 the lock is the wait
+		c.mu.Unlock()
+	}
 }
 
 // errClosed is ErrClosed, addressable for Log.failed.

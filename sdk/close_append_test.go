@@ -1,0 +1,81 @@
+package sdk_test
+
+import (
+	"errors"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/rustyonions/ron-audit-go/sdk"
+)
+
+// holdSigner is an Ed25519 signer whose first Sign after arm waits for
+// release, telling signing when it starts.
+type holdSigner struct {
+	*sdk.Ed25519Signer
+	armed   atomic.Bool
+	signing chan struct{}
+	release chan struct{}
+}
+
+func (s *holdSigner) Sign(msg []byte, sig *sdk.Signature) error {
+	if s.armed.CompareAndSwap(true, false) {
+		close(s.signing)
+		<-s.release
+	}
+	return s.Ed25519Signer.Sign(msg, sig)
+}
+
+// TestCloseWaitsForAppendUnderWay (found by TestLogChaos): under the
+// every-record-signed policy, an Append that had passed Close's check
+// (it was signing its record) when Close began used to find the WAL
+// closed under it: it failed with ErrStore ("wal: log is closed"), a
+// store failure that never happened, reported for a log closed cleanly.
+// Close now waits for an append under way on each chain before it closes
+// the WAL, as it already did under the checkpoint-sealed policy (its seal
+// takes each chain's lock): the append ends as on an open log.
+func TestCloseWaitsForAppendUnderWay(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "wal")
+	s := &holdSigner{Ed25519Signer: exampleKey(), signing: make(chan struct{}), release: make(chan struct{})}
+	l, _, err := sdk.OpenDurable(dir, sdk.Config{Signer: s}, sdk.DurableOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.armed.Store(true)
+	appended := make(chan error, 1)
+	var a sdk.Appended
+	go func() {
+		r := coreRecord(0)
+		var err error
+		a, err = l.Append(&r)
+		appended <- err
+	}()
+	<-s.signing // the append is under way, past Close's check
+	closed := make(chan error, 1)
+	go func() { closed <- l.Close() }()
+	select {
+	case err := <-closed: // Close did not wait for it
+		closed <- err
+	case <-time.After(300 * time.Millisecond): // Close waits (or is slow)
+	}
+	close(s.release)
+	aerr := <-appended
+	if err := <-closed; err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if errors.Is(aerr, sdk.ErrStore) {
+		t.Fatalf("an Append under way when Close began failed with a store failure: %v", aerr)
+	}
+	if aerr != nil && !errors.Is(aerr, sdk.ErrClosed) {
+		t.Fatalf("Append beside Close: %v", aerr)
+	}
+	// Acknowledged, it is in the log; refused, it is not.
+	sum, err := sdk.VerifyDir(dir, sdk.NewKeySet(s.Public()), false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := map[bool]uint64{true: 1, false: 0}[aerr == nil]; sum.Records != want {
+		t.Errorf("Append returned %v (seq %d); the log holds %d records", aerr, a.Seq, sum.Records)
+	}
+}

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/rustyonions/ron-audit-go/sdk"
+	"github.com/rustyonions/ron-audit-go/sdk/checkpoint"
+	"github.com/rustyonions/ron-audit-go/sdk/wal"
 )
 
 // holdSigner is an Ed25519 signer whose first Sign after arm waits for
@@ -77,5 +79,55 @@ func TestCloseWaitsForAppendUnderWay(t *testing.T) {
 	}
 	if want := map[bool]uint64{true: 1, false: 0}[aerr == nil]; sum.Records != want {
 		t.Errorf("Append returned %v (seq %d); the log holds %d records", aerr, a.Seq, sum.Records)
+	}
+}
+
+// TestCloseSealsAppendAwaitingFsync (found by TestLogChaos): under the
+// checkpoint-sealed policy with a Keeper as Sealer, Close asks the Keeper
+// to seal each chain, and the Keeper vouches only for the records it
+// heard are durable. An Append committed before Close but still waiting
+// for its group fsync was left out of Close's checkpoint, and then
+// acknowledged: a record after the last seal once Close returned nil,
+// which Close promises never to leave. Seals now make the chain's head
+// durable first.
+func TestCloseSealsAppendAwaitingFsync(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "wal")
+	cpDir := filepath.Join(dir, "checkpoints")
+	signer := exampleKey()
+	keeper, err := checkpoint.NewKeeper(cpDir, signer, checkpoint.KeeperOptions{Every: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A group fsync that comes late: the append waits for it.
+	l, _, err := sdk.OpenDurable(dir, sdk.Config{Signer: signer, SealEvery: 10, Observer: keeper},
+		sdk.DurableOptions{WAL: wal.Options{Fsync: wal.FsyncBatch, MaxBatch: wal.MaxMaxBatch, MaxDelay: 500 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	appended := make(chan error, 1)
+	go func() {
+		r := coreRecord(0)
+		_, err := l.Append(&r)
+		appended <- err
+	}()
+	for h, _ := l.Head("svc-gateway@inst-1", "reads"); h.Seq == 0; h, _ = l.Head("svc-gateway@inst-1", "reads") {
+		time.Sleep(time.Millisecond) // until the record is committed
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-appended; err != nil {
+		t.Fatalf("Append committed before Close: %v", err)
+	}
+	h, _ := l.Head("svc-gateway@inst-1", "reads")
+	paths, err := keeper.History("svc-gateway@inst-1", "reads")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.SealedSeq != h.Seq || len(paths) == 0 {
+		t.Errorf("after Close returned nil: head %d sealed to %d, %d checkpoints: the acknowledged record is after the last seal", h.Seq, h.SealedSeq, len(paths))
+	}
+	if err := keeper.Close(); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -511,7 +511,7 @@ func (l *Log) commitLocked(c *chain, f *linked) (Pending, error) {
 		// first after the log was reopened (replay sets no start).
 		c.lastSeal = l.cfg.Clock()
 	}
-	h.Seq, h.Hash = f.seq, f.sealed.Hash
+	h.Seq, h.Hash, c.ticket = f.seq, f.sealed.Hash, ticket
 	if f.sealed.Signed {
 		h.SealedSeq = f.seq
 		if l.cfg.SealInterval > 0 {

@@ -66,7 +66,10 @@ type Config struct {
 // the seals of the checkpoint-sealed policy. With SealEvery > 1 and a
 // Sealer as Observer, records are not signed at all (but for key
 // transitions): the Sealer signs on its own cadence, and Seal, SealAll and
-// Close ask it to seal now.
+// Close ask it to seal now. Since it vouches only for durable records,
+// they first wait for the chain's head to be durable (its fsync) and tell
+// the Observer so (Durable), then ask it: the seal covers the head, and
+// an Append committed before it is never acknowledged after it.
 type Sealer interface {
 	Observer
 	// SealChain signs what is durable of the chain and returns the seq
@@ -299,6 +302,10 @@ type chain struct {
 	// signedInFlight counts the signed records in flight: once the front
 	// is unsigned, those behind it (hedge). Under mu.
 	signedInFlight int
+	// ticket is the Store's ticket of the chain's last committed record,
+	// for a seal by the Sealer, which vouches only for durable records
+	// (sealLocked waits for it).
+	ticket Ticket
 	// durable is the seq up to which the chain's records are known to be
 	// durable: replayed, or a Pending.Wait of it or a later seq returned
 	// nil. A retry of one of them holds even once the log has failed.
@@ -640,7 +647,7 @@ func (l *Log) appendLocked(c *chain, rec *canonical.AuditRecord, transition bool
 	}
 
 	// Commit.
-	c.head.Seq, c.head.Hash = next, sealed.Hash
+	c.head.Seq, c.head.Hash, c.ticket = next, sealed.Hash, ticket
 	if sealed.Signed {
 		c.head.SealedSeq = next
 		if l.cfg.SealInterval > 0 {
@@ -741,7 +748,9 @@ func (l *Log) mustSign(lastSeal time.Time, seq, sealedSeq uint64, now *time.Time
 // Once the log has failed (a Pending.Wait failed: the head may link to a
 // record the store lost) Seal signs nothing and returns the failure, and
 // after Close it returns ErrClosed (Close sealed every chain), both
-// wrapped and naming the chain.
+// wrapped and naming the chain. With a Sealer (see Sealer) it waits for
+// the head to be durable first; if the store cannot make it so, the log
+// fails as on a failed Pending.Wait, and Seal returns ErrStore.
 func (l *Log) Seal(writer, stream string) (Head, error) {
 	l.mu.RLock()
 	c := l.chains[writer][stream]
@@ -778,6 +787,19 @@ func (l *Log) sealLocked(c *chain) (Head, error) {
 		return c.head, c.signerRetired
 	}
 	if l.sealer != nil {
+		// The Sealer vouches only for what it heard is durable: a record
+		// committed but still waiting for its fsync (its Append has not
+		// returned) would be left out, and acknowledged after this seal.
+		// Make the head durable first, and say so, as its Wait will.
+		if c.durable.Load() < c.head.Seq {
+			if err := l.cfg.Store.Wait(c.ticket); err != nil {
+				err = fmt.Errorf("%w: seal of %s: seq %d is not durable: %w", ErrStore, names.Chain(c.head.WriterID, c.head.Stream), c.head.Seq, err)
+				l.fail(err)
+				return c.head, err
+			}
+			c.markDurable(c.head.Seq)
+			l.cfg.Observer.Durable(c.head.WriterID, c.head.Stream, c.head.Seq, false)
+		}
 		seq, err := l.sealer.SealChain(c.head.WriterID, c.head.Stream)
 		if err != nil {
 			return c.head, fmt.Errorf("%w: %s: %w", ErrSign, names.Chain(c.head.WriterID, c.head.Stream), err)

@@ -131,3 +131,65 @@ func TestCloseSealsAppendAwaitingFsync(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// holdDurable is a Keeper (a Sealer) whose first Durable call waits for
+// release, telling held when it starts.
+type holdDurable struct {
+	*checkpoint.Keeper
+	armed   atomic.Bool
+	held    chan struct{}
+	release chan struct{}
+}
+
+func (h *holdDurable) Durable(w, s string, seq uint64, replay bool) {
+	if h.armed.CompareAndSwap(true, false) {
+		close(h.held)
+		<-h.release
+	}
+	h.Keeper.Durable(w, s, seq, replay)
+}
+
+// TestCloseSealsAppendBeingAcknowledged (found by TestLogChaos, after
+// TestCloseSealsAppendAwaitingFsync's fix): a Pending.Wait marks its
+// record durable and then tells the Observer. A Close between the two
+// saw the head durable and asked the Keeper to seal without telling it:
+// the Keeper had not heard of the record, its seal left it out, and the
+// Append was acknowledged after Close returned nil. A Sealer's seal now
+// always tells the Observer the head is durable first.
+func TestCloseSealsAppendBeingAcknowledged(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "wal")
+	signer := exampleKey()
+	keeper, err := checkpoint.NewKeeper(filepath.Join(dir, "checkpoints"), signer, checkpoint.KeeperOptions{Every: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	obs := &holdDurable{Keeper: keeper, held: make(chan struct{}), release: make(chan struct{})}
+	l, _, err := sdk.OpenDurable(dir, sdk.Config{Signer: signer, SealEvery: 10, Observer: obs}, sdk.DurableOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	obs.armed.Store(true)
+	appended := make(chan error, 1)
+	go func() {
+		r := coreRecord(0)
+		_, err := l.Append(&r)
+		appended <- err
+	}()
+	<-obs.held // the record is durable; its Append is telling the Keeper
+	closeErr := l.Close()
+	h, _ := l.Head("svc-gateway@inst-1", "reads")
+	paths, err := keeper.History("svc-gateway@inst-1", "reads")
+	close(obs.release)
+	if err := <-appended; err != nil {
+		t.Fatalf("Append: %v", err)
+	}
+	if closeErr != nil || err != nil {
+		t.Fatal(closeErr, err)
+	}
+	if h.SealedSeq != h.Seq || len(paths) == 0 {
+		t.Errorf("after Close returned nil: head %d sealed to %d, %d checkpoints: the acknowledged record is after the last seal", h.Seq, h.SealedSeq, len(paths))
+	}
+	if err := keeper.Close(); err != nil {
+		t.Fatal(err)
+	}
+}

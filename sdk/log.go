@@ -798,8 +798,11 @@ func (l *Log) sealLocked(c *chain) (Head, error) {
 				return c.head, err
 			}
 			c.markDurable(c.head.Seq)
-			l.cfg.Observer.Durable(c.head.WriterID, c.head.Stream, c.head.Seq, false)
 		}
+		// Told even when a Pending.Wait marked the head durable: that
+		// Wait may not have told the Observer yet (it does so after),
+		// and its Append returns once it has.
+		l.cfg.Observer.Durable(c.head.WriterID, c.head.Stream, c.head.Seq, false)
 		seq, err := l.sealer.SealChain(c.head.WriterID, c.head.Stream)
 		if err != nil {
 			return c.head, fmt.Errorf("%w: %s: %w", ErrSign, names.Chain(c.head.WriterID, c.head.Stream), err)

@@ -55,9 +55,12 @@ type Config struct {
 	Clock func() time.Time
 	// Observer, if set, sees every record of every chain: Committed in seq
 	// order per chain (under the chain's lock; it must be quick and must
-	// not call the Log), Durable once the record and all before it are on
-	// disk (any goroutine). OpenDurable replays the log through both, with
-	// replay set. package checkpoint's Keeper is an Observer.
+	// not call the Log), Durable when the record and all before it are on
+	// disk (any goroutine: a seq may be reported more than once, by a
+	// Pending.Wait and by a seal, and a lower seq after a higher one; the
+	// highest reported is what is durable). OpenDurable replays the log
+	// through both, with replay set. package checkpoint's Keeper is an
+	// Observer.
 	Observer Observer
 }
 

@@ -38,6 +38,20 @@ func cliLog(t *testing.T) {
 	}
 }
 
+// cliCheckpoint makes cliLog's log and writes its checkpoint to cp.note.
+func cliCheckpoint(t *testing.T) {
+	t.Helper()
+	cliLog(t)
+	cp, err := os.Create("cp.note")
+	if err != nil {
+		t.Fatal(err)
+	}
+	code := run([]string{"checkpoint", "--wal", "log", "--key", "keys/k.key", "--writer", "w", "--stream", "s"}, nil, cp, io.Discard)
+	if err := cp.Close(); code != 0 || err != nil {
+		t.Fatalf("checkpoint: exit %d, %v", code, err)
+	}
+}
+
 // TestOutputWriteFails: a command whose output cannot be written has not
 // done its job, and must not exit 0. "ronaudit checkpoint ... > cp.note"
 // on a full disk used to leave an empty cp.note and exit 0; dump, append

@@ -17,15 +17,7 @@ import (
 // (or read a device without bound).
 func TestVerifyProofNotRegular(t *testing.T) {
 	t.Chdir(t.TempDir())
-	cliLog(t)
-	cp, err := os.Create("cp.note")
-	if err != nil {
-		t.Fatal(err)
-	}
-	code := run([]string{"checkpoint", "--wal", "log", "--key", "keys/k.key", "--writer", "w", "--stream", "s"}, nil, cp, io.Discard)
-	if err := cp.Close(); code != 0 || err != nil {
-		t.Fatalf("checkpoint: exit %d, %v", code, err)
-	}
+	cliCheckpoint(t)
 	if err := syscall.Mkfifo("proof.json", 0o600); err != nil {
 		t.Skip("mkfifo:", err)
 	}

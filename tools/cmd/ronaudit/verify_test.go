@@ -2,7 +2,6 @@ package main
 
 import (
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,18 +13,10 @@ import (
 // 1, as if the log failed). It is a usage error, said as one.
 func TestVerifySegmentCheckpoint(t *testing.T) {
 	t.Chdir(t.TempDir())
-	cliLog(t)
-	cp, err := os.Create("cp.note")
-	if err != nil {
-		t.Fatal(err)
-	}
-	code := run([]string{"checkpoint", "--wal", "log", "--key", "keys/k.key", "--writer", "w", "--stream", "s"}, nil, cp, io.Discard)
-	if err := cp.Close(); code != 0 || err != nil {
-		t.Fatalf("checkpoint: exit %d, %v", code, err)
-	}
+	cliCheckpoint(t)
 	var stdout, stderr strings.Builder
 	args := []string{"verify", filepath.Join("log", "0000000000000001.seg"), "--pub", "keys/k.pub", "--checkpoint", "cp.note"}
-	code = run(args, nil, &stdout, &stderr)
+	code := run(args, nil, &stdout, &stderr)
 	if code != 2 || stdout.Len() != 0 || !strings.Contains(stderr.String(), "--checkpoint needs the log directory") {
 		t.Errorf("%q: exit %d, stdout %q, stderr %q; want exit 2, nothing on stdout, and why", args, code, stdout.String(), stderr.String())
 	}

@@ -9,7 +9,6 @@ import (
 	"github.com/rustyonions/ron-audit-go/canonical"
 	"github.com/rustyonions/ron-audit-go/sdk"
 	"github.com/rustyonions/ron-audit-go/sdk/checkpoint"
-	"github.com/rustyonions/ron-audit-go/sdk/export"
 )
 
 func exampleKey(s string) *sdk.Ed25519Signer {
@@ -80,7 +79,7 @@ func ExampleVerifyChain() {
 	if err != nil {
 		panic(err)
 	}
-	res, err := checkpoint.VerifyChain(sdk.NewSliceIterator(recs), keys, export.KeyVerifiers(pub), cps, sdk.VerifyOptions{})
+	res, err := checkpoint.VerifyChain(sdk.NewSliceIterator(recs), keys, checkpoint.KeyVerifiers(pub), cps, sdk.VerifyOptions{})
 	fmt.Println(len(cps), "checkpoints;", res.Records, "records sealed up to", res.Head.SealedSeq, "; key transitions:", len(res.Retired), err)
 	// Output:
 	// VerifyDir alone: true

@@ -88,6 +88,25 @@ func NoteVerifier(name string, pub ed25519.PublicKey) (note.Verifier, error) {
 	return v, nil
 }
 
+// KeyVerifiers returns note verifiers that accept a checkpoint signature
+// by any of pubs under any key name: the note key hash binds the name to
+// the key, and the name is the signer's choice (SPEC.md section 2). It is
+// what a verifier holding only public keys gives Open.
+func KeyVerifiers(pubs ...ed25519.PublicKey) note.Verifiers { return keyVerifiers(pubs) }
+
+type keyVerifiers []ed25519.PublicKey
+
+func (k keyVerifiers) Verifier(name string, hash uint32) (note.Verifier, error) {
+	for _, pub := range k {
+		if len(pub) == ed25519.PublicKeySize && NoteKeyHash(name, pub) == hash {
+			if v, err := NoteVerifier(name, pub); err == nil {
+				return v, nil
+			}
+		}
+	}
+	return nil, &note.UnknownVerifierError{Name: name, KeyHash: hash}
+}
+
 // errMalformedNote is the note package's unexported error for a message
 // that is not a signed note, found by opening a message that is not one.
 var errMalformedNote = func() error {

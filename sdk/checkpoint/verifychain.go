@@ -85,15 +85,24 @@ func atCheckpoint(err error, i int) error {
 	return &c
 }
 
+// ChainVerifiers returns the note verifiers of the checkpoints of chain
+// (writerID, stream): KeyVerifiers of pubs and of the keys the chain's
+// verified key transitions named (sdk.Retirement.Next, from
+// sdk.Result.Retired or sdk.Summary.Retired; those of other chains are
+// ignored), so that a verifier holding the first key follows the
+// rotations for checkpoints as for record signatures. A transition whose
+// signature was not checked (Pub nil: no keys) names no key. A retired
+// key still opens its checkpoints: InForce refuses those past its
+// transition. VerifyDir opens kept checkpoints with these.
+func ChainVerifiers(pubs []ed25519.PublicKey, retired []sdk.Retirement, writerID, stream string) note.Verifiers {
+	return followRotations(KeyVerifiers(pubs...), retired, writerID, stream)
+}
+
 // followRotations returns verifiers that also trust the keys the chain's
-// verified key transitions named (sdk.Retirement.Next), under any key name
-// (the note key hash binds name and key), so that a verifier holding the
-// first key follows a rotation for checkpoints as for record signatures,
-// as export.VerifySequence and ronaudit verify do. A transition whose
-// signature was not checked (Pub nil: no keys) names no key. Tree.Vouches
-// (InForce) still refuses a retired key's checkpoint past its transition.
+// verified key transitions named, as ChainVerifiers, besides verifiers
+// (nil: none).
 func followRotations(verifiers note.Verifiers, retired []sdk.Retirement, writer, stream string) note.Verifiers {
-	var next []ed25519.PublicKey
+	var next keyVerifiers
 	for _, r := range retired {
 		if r.WriterID == writer && r.Stream == stream && r.Pub != nil && len(r.Next) == ed25519.PublicKeySize {
 			next = append(next, r.Next)
@@ -107,7 +116,7 @@ func followRotations(verifiers note.Verifiers, retired []sdk.Retirement, writer,
 
 type rotationVerifiers struct {
 	base note.Verifiers
-	next []ed25519.PublicKey
+	next keyVerifiers
 }
 
 func (r rotationVerifiers) Verifier(name string, hash uint32) (note.Verifier, error) {
@@ -118,12 +127,8 @@ func (r rotationVerifiers) Verifier(name string, hash uint32) (note.Verifier, er
 			return v, nil
 		}
 	}
-	for _, pub := range r.next {
-		if NoteKeyHash(name, pub) == hash {
-			if v, verr := NoteVerifier(name, pub); verr == nil {
-				return v, nil
-			}
-		}
+	if v, nerr := r.next.Verifier(name, hash); nerr == nil {
+		return v, nil
 	}
 	return nil, err
 }

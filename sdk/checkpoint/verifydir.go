@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 
-	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/rustyonions/ron-audit-go/internal/names"
@@ -326,7 +325,7 @@ func (v *dirVerifier) sealBy(h *sdk.Head, c *chainHistory) error {
 		v.out.Unused = append(v.out.Unused, c.paths...)
 		return nil
 	}
-	vs := followRotations(keyVerifiers(v.keys), v.retired, h.WriterID, h.Stream)
+	vs := ChainVerifiers(v.keys, v.retired, h.WriterID, h.Stream)
 	for i, path := range c.paths {
 		fail := func(size int64, err error) error {
 			return &DirError{WriterID: h.WriterID, Stream: h.Stream, Seq: uint64(size), Path: path, Err: err}
@@ -355,23 +354,6 @@ func (v *dirVerifier) sealBy(h *sdk.Head, c *chainHistory) error {
 		v.out.Used++
 	}
 	return nil
-}
-
-// keyVerifiers trusts each of pubs under any note key name: the key hash
-// binds the name to the key, and the name is the writer's choice
-// (SPEC.md section 2). It is export.KeyVerifiers, which this package
-// cannot import.
-type keyVerifiers []ed25519.PublicKey
-
-func (k keyVerifiers) Verifier(name string, hash uint32) (note.Verifier, error) {
-	for _, pub := range k {
-		if len(pub) == ed25519.PublicKeySize && NoteKeyHash(name, pub) == hash {
-			if v, err := NoteVerifier(name, pub); err == nil {
-				return v, nil
-			}
-		}
-	}
-	return nil, &note.UnknownVerifierError{Name: name, KeyHash: hash}
 }
 
 // rootStream follows a chain's record hashes as they stream by and keeps

@@ -41,21 +41,9 @@ type Summary struct {
 
 // KeyVerifiers returns note verifiers that accept a checkpoint signature
 // by any of pubs under any key name (the key hash binds name and key):
-// what a verifier holding only public keys needs for Open.
-func KeyVerifiers(pubs ...ed25519.PublicKey) note.Verifiers { return keyVerifiers(pubs) }
-
-type keyVerifiers []ed25519.PublicKey
-
-func (k keyVerifiers) Verifier(name string, hash uint32) (note.Verifier, error) {
-	for _, pub := range k {
-		if len(pub) == ed25519.PublicKeySize && checkpoint.NoteKeyHash(name, pub) == hash {
-			if v, err := checkpoint.NoteVerifier(name, pub); err == nil {
-				return v, nil
-			}
-		}
-	}
-	return nil, &note.UnknownVerifierError{Name: name, KeyHash: hash}
-}
+// what a verifier holding only public keys needs for Open. It is
+// checkpoint.KeyVerifiers.
+func KeyVerifiers(pubs ...ed25519.PublicKey) note.Verifiers { return checkpoint.KeyVerifiers(pubs...) }
 
 // VerifyBundle verifies one bundle offline (FORMAT.md, "Verifying"):
 //
@@ -237,7 +225,7 @@ func (kt *keyTracker) withLearned(verifiers note.Verifiers) note.Verifiers {
 	if len(learned) == 0 {
 		return verifiers
 	}
-	return eitherVerifiers{verifiers, keyVerifiers(learned)}
+	return eitherVerifiers{verifiers, checkpoint.KeyVerifiers(learned...)}
 }
 
 // retirements lists the keys transitions retired, as checkpoint.InForce

@@ -51,8 +51,13 @@
 // key, and takes those that hold as seals. A log cut, rolled back or
 // forked below a kept checkpoint fails (ErrRollback, ErrFork); a kept
 // checkpoint signed by none of the keys is reported (DirSummary.Unused),
-// not used. VerifyChain does the same for one chain given as an
-// sdk.Iterator and its checkpoints.
+// not used. VerifyKept does the same for one chain whose tree the caller
+// built, having verified only that chain (sdk.VerifyDirChain);
+// VerifyChain for one chain given as an sdk.Iterator and its checkpoints.
+// The rules they share are exported for tools that check checkpoints
+// their own way: KeptDir (where a log keeps its checkpoints; a history
+// out of reach is not "none kept") and ChainVerifiers (the keys that open
+// a chain's checkpoints: those given and those its transitions named).
 //
 // # Errors
 //
@@ -67,8 +72,9 @@
 // works; a history directory reached through a symbolic link to nothing
 // is a *BrokenLinkError instead, which does not match it: it is
 // not a chain without checkpoints), and a record that fails VerifyChain
-// with sdk's *VerifyError. VerifyDir wraps what it finds wrong with the
-// kept checkpoints (an *Error, or the file system's error) in a
-// *DirError naming the chain, the checkpoint's size and its file; the
-// log's own failures, and an unsealed tail, are sdk's *DurableError.
+// with sdk's *VerifyError. VerifyDir, VerifyKept and KeptDir wrap what
+// they find wrong with the kept checkpoints (an *Error, or the file
+// system's error) in a *DirError naming the chain, the checkpoint's size
+// and its file (or the directory that cannot be read); the log's own
+// failures, and an unsealed tail, are sdk's *DurableError.
 package checkpoint

@@ -93,7 +93,7 @@ func atCheckpoint(err error, i int) error {
 // rotations for checkpoints as for record signatures. A transition whose
 // signature was not checked (Pub nil: no keys) names no key. A retired
 // key still opens its checkpoints: InForce refuses those past its
-// transition. VerifyDir opens kept checkpoints with these.
+// transition. VerifyDir and VerifyKept open kept checkpoints with these.
 func ChainVerifiers(pubs []ed25519.PublicKey, retired []sdk.Retirement, writerID, stream string) note.Verifiers {
 	return followRotations(KeyVerifiers(pubs...), retired, writerID, stream)
 }

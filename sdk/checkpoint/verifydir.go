@@ -44,8 +44,9 @@ type DirSummary struct {
 	Unused []string
 }
 
-// DirError is a failure of VerifyDir about the checkpoints kept with a
-// log (those of its records are sdk's *DurableError):
+// DirError is a failure of VerifyDir, VerifyKept or KeptDir about the
+// checkpoints kept with a log (those of its records are sdk's
+// *DurableError):
 //
 //   - WriterID and Stream empty: Path, the checkpoints directory or a
 //     directory under it, is not a directory that can be read (a link to
@@ -127,9 +128,9 @@ var errChanged = errors.New("checkpoints appeared while the log was read; verify
 //
 // No dir/checkpoints is a log none are kept for; one that is there but
 // is not a directory that can be read (a link to nowhere, a file, a
-// mount that is gone), like a chain directory under it that cannot be
-// listed, is a *DirError naming it, never "none kept": a log cut by
-// whole records would verify as whole.
+// mount that is gone; KeptDir), like a chain directory under it that
+// cannot be listed, is a *DirError naming it, never "none kept": a log
+// cut by whole records would verify as whole.
 //
 // The first failure is returned: the log's first, a *sdk.DurableError
 // as from sdk.VerifyDir (DirSummary.Records then counts the records
@@ -210,21 +211,42 @@ type chainHistory struct {
 	roots *rootStream // nil when nothing is checked (no keys)
 }
 
-// readKept reads the history kept with the log in dir: its chains, the
-// files of their checkpoints and, with check, the checkpoints (whose
-// sizes the roots are kept at).
-func readKept(dir string, check bool) keptHistory {
-	k := keptHistory{chains: map[[2]string]*chainHistory{}}
+// KeptDir returns the directory of the checkpoints kept with the durable
+// log in dir: dir/checkpoints, where a Keeper made with
+// NewKeeper(filepath.Join(dir, "checkpoints"), ...) keeps them (as
+// ronaudit append does). It is "" when the log keeps none: there is no
+// such path, or dir is not a directory (one segment file; or no log,
+// which reading it reports). A path that is there but is not a directory
+// that can be read (a link to nowhere, a file, a mount that is gone) is a
+// *DirError naming it, never "none kept": a log cut by whole records
+// would verify as whole, and a Keeper, finding no history, would sign
+// or append to it.
+func KeptDir(dir string) (string, error) {
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		return "", nil
+	}
 	cpDir := filepath.Join(dir, keptDirName)
 	if _, err := os.Lstat(cpDir); errors.Is(err, fs.ErrNotExist) {
-		return k
+		return "", nil
 	}
 	fi, err := os.Stat(cpDir)
 	if err == nil && !fi.IsDir() {
 		err = fmt.Errorf("%w (mode %s)", errNotDir, fi.Mode())
 	}
 	if err != nil {
-		k.err = &DirError{Path: cpDir, Err: err}
+		return "", &DirError{Path: cpDir, Err: err}
+	}
+	return cpDir, nil
+}
+
+// readKept reads the history kept with the log in dir: its chains, the
+// files of their checkpoints and, with check, the checkpoints (whose
+// sizes the roots are kept at).
+func readKept(dir string, check bool) keptHistory {
+	k := keptHistory{chains: map[[2]string]*chainHistory{}}
+	cpDir, err := KeptDir(dir)
+	if err != nil || cpDir == "" {
+		k.err = err
 		return k
 	}
 	k.dir = cpDir
@@ -233,34 +255,46 @@ func readKept(dir string, check bool) keptHistory {
 		return k
 	}
 	for _, wc := range k.order {
-		c := &chainHistory{dir: (&Keeper{dir: cpDir}).chainDir(wc[0], wc[1])}
+		c := readChain(cpDir, wc[0], wc[1], check)
 		k.chains[wc] = c
-		sizes, err := historySizes(c.dir)
-		if err != nil {
-			c.err = &DirError{WriterID: wc[0], Stream: wc[1], Path: c.dir, Err: err}
-			continue
-		}
-		for _, s := range sizes {
-			c.paths = append(c.paths, filepath.Join(c.dir, noteFile(s)))
-			c.sizes = append(c.sizes, s)
-		}
-		if !check {
+		if c.err != nil || !check {
 			continue
 		}
 		c.roots = &rootStream{want: map[int64]bool{}, at: map[int64]tlog.Hash{}}
 		k.tracked++
-		for _, p := range c.paths {
-			msg, err := ReadNote(p)
-			c.notes, c.errs = append(c.notes, msg), append(c.errs, err)
+		for i, msg := range c.notes {
 			// The size it claims, unverified: its root is kept as the
 			// log streams by, and the note is verified once the log is.
 			text, _, _ := strings.Cut(string(msg), "\n\n")
-			if cp, perr := parseText(text + "\n"); err == nil && perr == nil {
+			if cp, perr := parseText(text + "\n"); c.errs[i] == nil && perr == nil {
 				c.roots.want[cp.Size] = true
 			}
 		}
 	}
 	return k
+}
+
+// readChain lists the checkpoints kept under cpDir for chain (writer,
+// stream) and, with read, reads them. A failure to list them is c.err, a
+// *DirError (of fs.ErrNotExist when the chain has no directory).
+func readChain(cpDir, writer, stream string, read bool) *chainHistory {
+	c := &chainHistory{dir: (&Keeper{dir: cpDir}).chainDir(writer, stream)}
+	sizes, err := historySizes(c.dir)
+	if err != nil {
+		c.err = &DirError{WriterID: writer, Stream: stream, Path: c.dir, Err: err}
+		return c
+	}
+	for _, s := range sizes {
+		c.paths = append(c.paths, filepath.Join(c.dir, noteFile(s)))
+		c.sizes = append(c.sizes, s)
+	}
+	if read {
+		for _, p := range c.paths {
+			msg, err := ReadNote(p)
+			c.notes, c.errs = append(c.notes, msg), append(c.errs, err)
+		}
+	}
+	return c
 }
 
 // failedPath is the path a history reader's error names, else dir.
@@ -305,8 +339,16 @@ func (v *dirVerifier) seal(h *sdk.Head) error {
 		if c.err != nil {
 			return c.err
 		}
-		if err := v.sealBy(h, c); err != nil {
-			return err
+		if len(v.keys) == 0 { // nothing was read: no key to check them with
+			v.out.Unused = append(v.out.Unused, c.paths...)
+		} else {
+			r, err := c.verify(h.WriterID, h.Stream, int64(h.Seq), c.roots.rootAt, v.keys, v.retired)
+			h.SealedSeq = max(h.SealedSeq, uint64(r.sealed))
+			v.out.Used += r.used
+			v.out.Unused = append(v.out.Unused, r.unused...)
+			if err != nil {
+				return err
+			}
 		}
 	}
 	if h.SealedSeq < h.Seq && !v.allowTail {
@@ -318,42 +360,80 @@ func (v *dirVerifier) seal(h *sdk.Head) error {
 	return nil
 }
 
-// sealBy takes the kept checkpoints c of the chain whose head is h as its
-// seals (see VerifyDir).
-func (v *dirVerifier) sealBy(h *sdk.Head, c *chainHistory) error {
-	if len(v.keys) == 0 {
-		v.out.Unused = append(v.out.Unused, c.paths...)
-		return nil
+// VerifyKept verifies the checkpoints kept with the durable log in dir
+// (KeptDir) for one chain, (writerID, stream), whose verified records t
+// holds, as VerifyDir verifies those of every chain: for a caller that
+// verified only this chain (sdk.VerifyDirChain) and built its tree. Each,
+// oldest first, must be a checkpoint of the chain, signed by a key of
+// ChainVerifiers(pubs, retired, writerID, stream) that the chain had in
+// force at its size (InForce, with retired, the chain's transitions), and
+// t must extend it (ErrRollback, ErrFork). One signed by none of those
+// keys is no evidence either way: it is listed in unused, and not used;
+// with pubs empty, all are. sealed is the largest size of those that
+// hold (0: none): the chain's records up to it are sealed.
+//
+// A failure is a *DirError, as from VerifyDir: the checkpoints directory
+// or the chain's directory under it cannot be read, or a kept checkpoint
+// does not hold; sealed and unused are then as far as VerifyKept got.
+func VerifyKept(dir, writerID, stream string, t *Tree, pubs []ed25519.PublicKey, retired []sdk.Retirement) (sealed int64, unused []string, err error) {
+	cpDir, err := KeptDir(dir)
+	if err != nil || cpDir == "" {
+		return 0, nil, err
 	}
-	vs := ChainVerifiers(v.keys, v.retired, h.WriterID, h.Stream)
+	c := readChain(cpDir, writerID, stream, len(pubs) > 0)
+	switch {
+	case errors.Is(c.err, fs.ErrNotExist): // no checkpoint of the chain kept
+		return 0, nil, nil
+	case c.err != nil:
+		return 0, nil, c.err
+	case len(pubs) == 0:
+		return 0, c.paths, nil
+	}
+	r, err := c.verify(writerID, stream, t.Size(), t.RootAt, pubs, retired)
+	return r.sealed, r.unused, err
+}
+
+// keptSeals is what a chain's kept checkpoints seal.
+type keptSeals struct {
+	sealed int64    // the largest size of those that hold
+	used   int      // how many hold
+	unused []string // signed by none of the keys
+}
+
+// verify judges the chain's kept checkpoints, read, for the chain
+// (writer, stream) of n records whose tree's roots rootAt gives, with
+// pubs (not empty) and retired: see VerifyKept.
+func (c *chainHistory) verify(writer, stream string, n int64, rootAt func(int64) (tlog.Hash, error), pubs []ed25519.PublicKey, retired []sdk.Retirement) (keptSeals, error) {
+	var r keptSeals
+	vs := ChainVerifiers(pubs, retired, writer, stream)
 	for i, path := range c.paths {
 		fail := func(size int64, err error) error {
-			return &DirError{WriterID: h.WriterID, Stream: h.Stream, Seq: uint64(size), Path: path, Err: err}
+			return &DirError{WriterID: writer, Stream: stream, Seq: uint64(size), Path: path, Err: err}
 		}
 		if c.errs[i] != nil {
-			return fail(c.sizes[i], c.errs[i])
+			return r, fail(c.sizes[i], c.errs[i])
 		}
 		cp, err := Open(c.notes[i], vs)
 		if errors.Is(err, ErrUnknownKey) {
-			v.out.Unused = append(v.out.Unused, path)
+			r.unused = append(r.unused, path)
 			continue
 		}
 		if err != nil {
-			return fail(c.sizes[i], err)
+			return r, fail(c.sizes[i], err)
 		}
-		if cp.WriterID != h.WriterID || cp.Stream != h.Stream {
-			return fail(cp.Size, newErr(ReasonOriginMismatch, "it is a checkpoint of "+cp.Origin+", not of "+Origin(h.WriterID, h.Stream), nil))
+		if cp.WriterID != writer || cp.Stream != stream {
+			return r, fail(cp.Size, newErr(ReasonOriginMismatch, "it is a checkpoint of "+cp.Origin+", not of "+Origin(writer, stream), nil))
 		}
-		if err := extends(cp, int64(h.Seq), c.roots.rootAt); err != nil {
-			return fail(cp.Size, err)
+		if err := extends(cp, n, rootAt); err != nil {
+			return r, fail(cp.Size, err)
 		}
-		if err := InForce(cp, v.retired); err != nil {
-			return fail(cp.Size, err)
+		if err := InForce(cp, retired); err != nil {
+			return r, fail(cp.Size, err)
 		}
-		h.SealedSeq = max(h.SealedSeq, uint64(cp.Size))
-		v.out.Used++
+		r.sealed = max(r.sealed, cp.Size)
+		r.used++
 	}
-	return nil
+	return r, nil
 }
 
 // rootStream follows a chain's record hashes as they stream by and keeps

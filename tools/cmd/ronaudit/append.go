@@ -64,7 +64,7 @@ func appendCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	// crash or a cut can leave unvouched for.
 	// The Keeper takes a history it cannot find for none, and would let
 	// a log cut since be appended to: a fork of what it checkpointed.
-	if _, err := keptCheckpoints(*dir); err != nil {
+	if _, err := checkpoint.KeptDir(*dir); err != nil {
 		fmt.Fprintln(stderr, "ronaudit append:", err)
 		return 1
 	}

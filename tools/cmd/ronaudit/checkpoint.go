@@ -21,7 +21,6 @@ import (
 	"github.com/rustyonions/ron-audit-go/internal/names"
 	"github.com/rustyonions/ron-audit-go/sdk"
 	"github.com/rustyonions/ron-audit-go/sdk/checkpoint"
-	"github.com/rustyonions/ron-audit-go/sdk/export"
 	"github.com/rustyonions/ron-audit-go/sdk/wal"
 )
 
@@ -56,11 +55,11 @@ func chainTree(dir, writer, stream string) (*checkpoint.Tree, []canonical.Hash, 
 // its tree. prove and checkpoint stand on it: a proof or checkpoint over
 // records nobody verified vouches for whatever the log holds, a rewritten
 // record or a transition stripped of its signature included. An unsealed
-// tail is allowed: checkpoints are what seal it. Its Result's Retired are the
-// retirements checkpoint.InForce and chainVerifiers take. keep, if set,
-// sees each record as it is read (see sdk.VerifyDirChain: rec.Bytes only
-// during the call), so a caller needs no second read, which could see other
-// bytes than the ones verified.
+// tail is allowed: checkpoints are what seal it. Its Result's Retired are
+// the retirements checkpoint.InForce and checkpoint.ChainVerifiers take.
+// keep, if set, sees each record as it is read (see sdk.VerifyDirChain:
+// rec.Bytes only during the call), so a caller needs no second read, which
+// could see other bytes than the ones verified.
 func verifiedChain(dir, writer, stream string, pubs []ed25519.PublicKey, keep func(sdk.Sealed)) (*checkpoint.Tree, []canonical.Hash, sdk.Result, error) {
 	t := checkpoint.NewTree()
 	var hashes []canonical.Hash
@@ -77,31 +76,37 @@ func verifiedChain(dir, writer, stream string, pubs []ed25519.PublicKey, keep fu
 	return t, hashes, res, nil
 }
 
+// vouchedChain is verifiedChain of a chain that must be sealed: by its
+// record signatures, or by the checkpoints kept with the log
+// (checkpoint.VerifyKept, judged as verify judges them), unless allowTail.
+// notes hears of the kept checkpoints signed by none of pubs.
 func vouchedChain(dir, writer, stream string, pubs []ed25519.PublicKey, allowTail bool, notes io.Writer, keep func(sdk.Sealed)) (*checkpoint.Tree, []sdk.Retirement, error) {
 	t, _, res, err := verifiedChain(dir, writer, stream, pubs, keep)
 	if err != nil {
 		return nil, nil, err
 	}
-	cpDir, err := keptCheckpoints(dir)
-	if err != nil {
-		return nil, nil, err
-	}
 	h := res.Head
-	if err := sealChain(dir, cpDir, &h, t, res.Retired, pubs, allowTail, notes); err != nil {
-		return nil, nil, err
+	sealed, unused, err := checkpoint.VerifyKept(dir, writer, stream, t, pubs, res.Retired)
+	printUnused(notes, unused)
+	if err != nil {
+		return nil, nil, sealFailure(err, nil)
+	}
+	h.SealedSeq = max(h.SealedSeq, uint64(sealed))
+	if h.SealedSeq < h.Seq && !allowTail {
+		return nil, nil, unsealedTail(h, nil)
 	}
 	return t, res.Retired, nil
 }
 
 // openCheckpointFile reads and verifies a signed checkpoint with the public
-// key in pubPath (under any key name, as chainVerifiers).
+// key in pubPath (under any key name: checkpoint.KeyVerifiers).
 func openCheckpointFile(path, pubPath string) (checkpoint.Checkpoint, error) {
 	pub, err := sdk.LoadPublicKey(pubPath)
 	if err != nil {
 		return checkpoint.Checkpoint{}, err
 	}
 	return openCheckpoint(path, func(string, string) (note.Verifiers, error) {
-		return export.KeyVerifiers(pub), nil
+		return checkpoint.KeyVerifiers(pub), nil
 	})
 }
 
@@ -223,7 +228,7 @@ func replaceableCheckpoint(path string, t *checkpoint.Tree, retired []sdk.Retire
 	msg, err := checkpoint.ReadNote(path)
 	var cp checkpoint.Checkpoint
 	if err == nil {
-		cp, err = checkpoint.Open(msg, chainVerifiers(pubs, retired, writer, stream))
+		cp, err = checkpoint.Open(msg, checkpoint.ChainVerifiers(pubs, retired, writer, stream))
 	}
 	if err == nil && (cp.WriterID != writer || cp.Stream != stream) {
 		err = fmt.Errorf("it is a checkpoint of %s", cp.Origin)
@@ -323,7 +328,7 @@ func proveCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 			return nil, err
 		}
 		retired = res.Retired
-		return chainVerifiers(pubKeys, retired, writer, stream), nil
+		return checkpoint.ChainVerifiers(pubKeys, retired, writer, stream), nil
 	})
 	if err != nil {
 		return fail(err)
@@ -347,7 +352,7 @@ func proveCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		pf = proofFile{Kind: "inclusion", Origin: cp.Origin, TreeSize: cp.Size, Seq: *seq, RecordHash: h.String(), Proof: encodeHashes(p)}
 	} else {
 		old, err := openCheckpoint(*oldPath, func(writer, stream string) (note.Verifiers, error) {
-			return chainVerifiers(pubKeys, retired, writer, stream), nil
+			return checkpoint.ChainVerifiers(pubKeys, retired, writer, stream), nil
 		})
 		if err != nil {
 			return fail(err)
@@ -425,7 +430,7 @@ func verifyProofCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		return 1
 	}
 	anyPub := func(writer, stream string) (note.Verifiers, error) {
-		return chainVerifiers(pubKeys, nil, writer, stream), nil
+		return checkpoint.ChainVerifiers(pubKeys, nil, writer, stream), nil
 	}
 	// Read as the other readers read their files: a regular file, of at
 	// most maxProofFile bytes (a named pipe would block, a device read
@@ -505,7 +510,7 @@ func verifyProofCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 // checkpoint, signed by a key in pubs (not empty: verifyCmd requires --pub).
 func checkAgainstCheckpoint(dir, cpPath string, pubs []ed25519.PublicKey, retired []sdk.Retirement, stdout io.Writer) error {
 	cp, err := openCheckpoint(cpPath, func(writer, stream string) (note.Verifiers, error) {
-		return chainVerifiers(pubs, retired, writer, stream), nil
+		return checkpoint.ChainVerifiers(pubs, retired, writer, stream), nil
 	})
 	if err != nil {
 		return err

@@ -43,7 +43,7 @@ func rotateCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	}
 	// The checkpoints kept with the log (as append keeps them) must still
 	// hold, and get one more, by the old key, up to the transitions.
-	if _, err := keptCheckpoints(*dir); err != nil {
+	if _, err := checkpoint.KeptDir(*dir); err != nil {
 		return fail(err)
 	}
 	keeper, err := checkpoint.NewKeeper(filepath.Join(*dir, "checkpoints"), old, checkpoint.KeeperOptions{})

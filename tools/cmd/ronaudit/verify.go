@@ -1,25 +1,19 @@
 package main
 
 import (
-	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
-	"golang.org/x/mod/sumdb/note"
-
 	"github.com/rustyonions/ron-audit-go/internal/names"
 	"github.com/rustyonions/ron-audit-go/sdk"
 	"github.com/rustyonions/ron-audit-go/sdk/checkpoint"
-	"github.com/rustyonions/ron-audit-go/sdk/export"
 	"github.com/rustyonions/ron-audit-go/sdk/wal"
 )
 
@@ -116,11 +110,7 @@ func verifyCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if keys != nil {
-		for _, path := range res.Unused {
-			// Signed by a key not given (say, one a rotation named):
-			// not evidence either way.
-			fmt.Fprintf(stdout, "note: %s is signed by none of the --pub keys; not used\n", path)
-		}
+		printUnused(stdout, res.Unused)
 	}
 	if err != nil {
 		return failCheckpoint(sealFailure(err, sum.Heads))
@@ -210,10 +200,11 @@ func isTerminal(w io.Writer) bool {
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
-// sealFailure says a failure of checkpoint.VerifyDir that is not in the
-// log's records in verify's words: a kept checkpoint that does not hold
-// (naming the chain and the file), the checkpoints directory that cannot
-// be read, or a chain's unsealed tail (heads are the log's).
+// sealFailure says a failure of checkpoint.VerifyDir or VerifyKept that
+// is not in the log's records in verify's words: a kept checkpoint that
+// does not hold (naming the chain and the file), the checkpoints
+// directory that cannot be read, or a chain's unsealed tail (heads are
+// the log's).
 func sealFailure(err error, heads []sdk.Head) error {
 	var de *checkpoint.DirError
 	switch {
@@ -235,6 +226,15 @@ func sealFailure(err error, heads []sdk.Head) error {
 	return err
 }
 
+// printUnused says which kept checkpoints are signed by none of the --pub
+// keys (say, by one a rotation named, not given): not evidence either way,
+// so not used.
+func printUnused(w io.Writer, paths []string) {
+	for _, path := range paths {
+		fmt.Fprintf(w, "note: %s is signed by none of the --pub keys; not used\n", path)
+	}
+}
+
 // unsealedTail is the failure of a chain whose records after h.SealedSeq
 // no signature or checkpoint covers (err, if set, is the library's).
 func unsealedTail(h sdk.Head, err error) error {
@@ -243,106 +243,6 @@ func unsealedTail(h sdk.Head, err error) error {
 	}
 	return &reworded{fmt.Sprintf("%s seq %d: unsealed_tail: no signature or checkpoint covers seq %d..%d (give --pub, or --allow-unsealed-tail)",
 		names.Chain(h.WriterID, h.Stream), h.SealedSeq+1, h.SealedSeq+1, h.Seq), err}
-}
-
-// errKeptNotDir: DIR/checkpoints is there, and is not a directory.
-var errKeptNotDir = errors.New("not a directory")
-
-// keptCheckpoints returns the directory of the checkpoints kept with the
-// log in dir (DIR/checkpoints, as append keeps them), or "" when it keeps
-// none: there is no such path, or dir is one segment file. A path that is
-// there but is not a directory that can be read (a link to nowhere, a
-// file, a mount that is gone) is an error naming it: taken for "none
-// kept", it would let a log cut by whole records verify, and be
-// checkpointed, as whole.
-func keptCheckpoints(dir string) (string, error) {
-	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
-		return "", nil // one segment file; or no log, which its reader reports
-	}
-	cpDir := filepath.Join(dir, "checkpoints")
-	if _, err := os.Lstat(cpDir); errors.Is(err, fs.ErrNotExist) {
-		return "", nil
-	}
-	fi, err := os.Stat(cpDir)
-	if err == nil && !fi.IsDir() {
-		err = fmt.Errorf("%w (mode %s)", errKeptNotDir, fi.Mode())
-	}
-	if err != nil {
-		return "", fmt.Errorf("%s is not a directory that can be read, so the checkpoints kept with the log cannot be checked against it: %w", cpDir, err)
-	}
-	return cpDir, nil
-}
-
-// sealChain checks the kept checkpoints of one chain, as
-// checkpoint.VerifyDir does for every chain of a log (checkpoint and
-// export vouch for one chain), and raises h.SealedSeq to what they cover. t is the
-// chain's tree if the caller has it already (nil: read from the log).
-func sealChain(dir, cpDir string, h *sdk.Head, t *checkpoint.Tree, retired []sdk.Retirement, pubs []ed25519.PublicKey, allowTail bool, stdout io.Writer) error {
-	var paths []string
-	if cpDir != "" {
-		var err error
-		if paths, err = checkpoint.HistoryPaths(cpDir, h.WriterID, h.Stream); err != nil {
-			return err
-		}
-	}
-	if len(paths) > 0 && len(pubs) > 0 {
-		vs := chainVerifiers(pubs, retired, h.WriterID, h.Stream)
-		if t == nil {
-			t = checkpoint.NewTree() // a chain with no record left: the empty tree
-			if h.Seq > 0 {
-				var err error
-				if t, _, err = chainTree(dir, h.WriterID, h.Stream); err != nil {
-					return err
-				}
-			}
-		}
-		for _, path := range paths {
-			msg, err := checkpoint.ReadNote(path)
-			if err != nil {
-				return err
-			}
-			cp, err := checkpoint.Open(msg, vs)
-			if errors.Is(err, checkpoint.ErrUnknownKey) {
-				// Signed by a key not given (say, one a rotation named):
-				// not evidence either way.
-				fmt.Fprintf(stdout, "note: %s is signed by none of the --pub keys; not used\n", path)
-				continue
-			}
-			if err == nil && (cp.WriterID != h.WriterID || cp.Stream != h.Stream) {
-				err = fmt.Errorf("it is a checkpoint of %s", cp.Origin)
-			}
-			if err == nil {
-				err = reword(t.Vouches(cp, retired))
-			}
-			if err != nil {
-				return fmt.Errorf("%s: checkpoint %s: %w", names.Chain(h.WriterID, h.Stream), path, err)
-			}
-			h.SealedSeq = max(h.SealedSeq, uint64(cp.Size))
-		}
-	}
-	if h.SealedSeq < h.Seq && !allowTail {
-		return fmt.Errorf("%s seq %d: unsealed_tail: no signature or checkpoint covers seq %d..%d (give --pub, or --allow-unsealed-tail)",
-			names.Chain(h.WriterID, h.Stream), h.SealedSeq+1, h.SealedSeq+1, h.Seq)
-	}
-	return nil
-}
-
-// chainVerifiers returns the note verifiers of a chain's checkpoints: the
-// --pub keys, and the keys the chain's verified transitions named (a
-// verifier holding the first key follows the rotations, as it does for
-// record signatures), each under any key name, as verify-bundle takes
-// them (export.KeyVerifiers: the note key hash binds the name to the key,
-// and the name is the writer's choice, checkpoint SPEC.md section 2).
-// checkpoint.InForce then refuses a retired key's checkpoint past its
-// transition, under whatever name it signed.
-func chainVerifiers(pubs []ed25519.PublicKey, retired []sdk.Retirement, writer, stream string) note.Verifiers {
-	keys := slices.Clone(pubs)
-	for _, r := range retired {
-		if r.WriterID == writer && r.Stream == stream && r.Next != nil {
-			keys = append(keys, r.Next)
-		}
-	}
-	return export.KeyVerifiers(keys...)
 }
 
 // count says n things: "1 record", "3 records".

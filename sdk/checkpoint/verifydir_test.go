@@ -312,3 +312,37 @@ func TestRootStream(t *testing.T) {
 		t.Errorf("%d hashes kept for %d leaves, want one per 1 bit of the size", len(r.edge), n)
 	}
 }
+
+// TestVerifyDirChainDirNotADir: a chain's directory under dir/checkpoints
+// that is there but is not a directory (a file in its place) is not a
+// chain none are kept for: HistoryChains passes it over, and VerifyDir
+// must still fail with a *DirError naming it and the chain, even when an
+// unsealed tail is allowed (the records it vouched for would otherwise
+// verify as merely unsealed). An empty chain directory is one none are
+// kept for.
+func TestVerifyDirChainDirNotADir(t *testing.T) {
+	k1 := rotationKey(t, "verifydir first key")
+	wdir := sealedLog(t, t.TempDir(), 0, 4, nil)
+	chainDir := filepath.Join(wdir, "checkpoints", dirName(vdWriter), dirName(vdStream))
+	if err := os.RemoveAll(chainDir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(chainDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	res, err := VerifyDir(wdir, keysOf(k1), DirOptions{AllowUnsealedTail: true})
+	if err != nil || res.Used != 0 || res.Heads[0].SealedSeq != 0 {
+		t.Fatalf("empty chain directory, tail allowed: %v, used %d, sealed %d: want none kept", err, res.Used, res.Heads[0].SealedSeq)
+	}
+	if err := os.Remove(chainDir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(chainDir, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err = VerifyDir(wdir, keysOf(k1), DirOptions{AllowUnsealedTail: true})
+	var de *DirError
+	if !errors.As(err, &de) || de.Path != chainDir || de.WriterID != vdWriter || de.Stream != vdStream || de.Seq != 0 {
+		t.Errorf("a file in place of the chain's directory: %T %v, want a *DirError of %s naming %s", err, err, names.Chain(vdWriter, vdStream), chainDir)
+	}
+}

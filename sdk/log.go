@@ -58,9 +58,12 @@ type Config struct {
 	// not call the Log), Durable when the record and all before it are on
 	// disk (any goroutine: a seq may be reported more than once, by a
 	// Pending.Wait and by a seal, and a lower seq after a higher one; the
-	// highest reported is what is durable). OpenDurable replays the log
-	// through both, with replay set. package checkpoint's Keeper is an
-	// Observer.
+	// highest reported is what is durable). A Sealer hears Durable from a
+	// Seal, SealAll or Close under the chain's lock, as it hears
+	// SealChain: neither may call the Log (Head, Seal, Close would wait
+	// for that lock forever), nor may what they call back (a Keeper's
+	// OnCheckpoint). OpenDurable replays the log through both, with
+	// replay set. package checkpoint's Keeper is an Observer.
 	Observer Observer
 }
 
@@ -76,7 +79,8 @@ type Config struct {
 type Sealer interface {
 	Observer
 	// SealChain signs what is durable of the chain and returns the seq
-	// its signature covers.
+	// its signature covers. The Log calls it, and the Durable before it,
+	// holding the chain's lock: it must not call the Log.
 	SealChain(writer, stream string) (uint64, error)
 }
 

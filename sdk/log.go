@@ -92,9 +92,12 @@ type Observer interface {
 
 // KeyFollower is an Observer that signs for the Log with the Log's key,
 // as package checkpoint's Keeper signs its checkpoints: RotateKey hands
-// it the new key before it writes the transitions, so that nothing it
-// signs after a chain's transition is by the retired key (a verifier
-// refuses that, checkpoint.InForce).
+// it the new key once every chain has its transition, so that nothing it
+// signs of a chain before that chain's transition is by the new key (a
+// verifier that follows the chain from its first key does not trust the
+// new key there); a RetireObserver learns each transition as it is
+// committed, so that nothing it signs after it is by the retired key (a
+// verifier refuses that, checkpoint.InForce).
 type KeyFollower interface {
 	Observer
 	FollowKey(next Signer)

@@ -47,8 +47,10 @@ func isTransition(attrs []canonical.Attr) bool {
 // those chains move to next without a second transition; reopened with
 // next instead, the log refuses records for the chains the rotation had
 // not reached (OpenDurable), and the old key must finish it. An Observer
-// that is a KeyFollower (the
-// checkpoint Keeper) signs with next from the start of the rotation.
+// that is a KeyFollower (the checkpoint Keeper) is handed next once
+// every chain has its transition: until then it signs with the old key,
+// each chain up to its transition; a rotation that fails or is cut short
+// leaves it with the old key, and finishing the rotation hands it next.
 // Rotating to the key that already signs the log is ErrConfig.
 // Concurrent calls run one after the other; NewEmitter and Close wait for a
 // rotation under way, and RotateKey fails with ErrEmitting while an
@@ -120,9 +122,6 @@ func (l *Log) RotateKey(next Signer) ([]Head, error) {
 	l.signer = next // chains started from here on begin with next
 	all = l.chainsLocked(all[:0])
 	l.mu.Unlock()
-	if f, ok := l.cfg.Observer.(KeyFollower); ok {
-		f.FollowKey(next)
-	}
 	var heads []Head
 	for _, c := range all {
 		c.mu.Lock()
@@ -173,6 +172,14 @@ func (l *Log) RotateKey(next Signer) ([]Head, error) {
 			return heads, err
 		}
 		heads = append(heads, a.Head)
+	}
+	// Only now: a KeyFollower told before would have signed, with next,
+	// checkpoints of chains whose transitions were still to come, which a
+	// verifier that follows the chains from their first key cannot trust
+	// (no transition before them names next). Until here it signs with
+	// the old key, up to each chain's transition (RetireObserver).
+	if f, ok := l.cfg.Observer.(KeyFollower); ok {
+		f.FollowKey(next)
 	}
 	return heads, nil
 }

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -70,8 +71,9 @@ func KeyName(writerID string) string { return OriginPrefix + escapeComponent(wri
 // the same checkpoint), directories created with their parents fsynced;
 // escaped as in Origin, and "." and ".." as
 // "%2E" and "%2E%2E". A new Keeper reads the newest of each chain;
-// replaying the log (sdk.OpenDurable) rebuilds the trees and writes any
-// checkpoint a crash kept from being written. A crash while a checkpoint
+// replaying the log (sdk.OpenDurable) rebuilds the trees and, once the
+// whole log is replayed (CheckReplay), writes any checkpoint a crash kept
+// from being written. A crash while a checkpoint
 // is written may leave a ".tmp-" file in its chain's directory, which
 // nothing reads: the Keeper removes those an hour old or more when it
 // first writes, or is asked to write, a checkpoint of the chain (one
@@ -80,6 +82,10 @@ func KeyName(writerID string) string { return OriginPrefix + escapeComponent(wri
 type Keeper struct {
 	dir    string
 	signer sdk.Signer // under mu: RotateKey moves it on (FollowKey)
+	// held: every key the Keeper was given (NewKeeper, FollowKey), under
+	// mu: a chain is checkpointed up to its transition by the key that
+	// transition retires (signerFor).
+	held   []sdk.Signer
 	opts   KeeperOptions
 	mu     sync.Mutex
 	chains map[string]map[string]*keptChain
@@ -138,6 +144,10 @@ type keptChain struct {
 	// retired: keys the chain's transitions retired, and at which seq
 	// (Retired). A key vouches for no record after its retirement.
 	retired map[sdk.KeyID]uint64
+	// replayDue: a checkpoint came due while OpenDurable replayed the
+	// log; CheckReplay writes it, once the replay has shown every
+	// transition of the chain (signerFor).
+	replayDue bool
 }
 
 // NewKeeper returns a Keeper writing its history under dir (created with
@@ -158,7 +168,7 @@ func NewKeeper(dir string, signer sdk.Signer, opts KeeperOptions) (*Keeper, erro
 	if err := fsutil.MkdirAll(dir); err != nil {
 		return nil, newErr(ReasonSign, "creating the checkpoint directory "+dir, err)
 	}
-	return &Keeper{dir: dir, signer: signer, opts: opts, chains: map[string]map[string]*keptChain{}}, nil
+	return &Keeper{dir: dir, signer: signer, held: []sdk.Signer{signer}, opts: opts, chains: map[string]map[string]*keptChain{}}, nil
 }
 
 func (k *Keeper) chainDir(writer, stream string) string {
@@ -289,12 +299,89 @@ func (k *Keeper) fail(err error) {
 }
 
 // FollowKey implements sdk.KeyFollower: from now on the Keeper signs with
-// next. Log.RotateKey calls it before it writes the transitions, so no
-// checkpoint after a chain's transition is signed by the key it retired.
+// next the checkpoints past each chain's transition to it. Log.RotateKey
+// calls it once every chain has its transition; until then the Keeper
+// signs with the old key, and a chain already handed over gets no
+// checkpoint past its transition (Retired). The Keeper keeps the keys it
+// was given: a checkpoint of a chain at a size up to a transition is
+// signed by the key that transition retires (SignerAt), as a verifier
+// that follows the chain's transitions from its first key requires.
 func (k *Keeper) FollowKey(next sdk.Signer) {
 	k.mu.Lock()
 	k.signer = next
+	if !slices.ContainsFunc(k.held, func(s sdk.Signer) bool { return s.KeyID() == next.KeyID() }) {
+		k.held = append(k.held, next)
+	}
 	k.mu.Unlock()
+}
+
+// SignerAt returns the key the Keeper signs a checkpoint of chain (writer,
+// stream) at size with: the key in force in the chain at that size, that
+// is the key of the chain's first transition at or after size (which
+// retires it), or the Keeper's key (Signer) past every transition; nil
+// when that is a key the Keeper was never given (a log opened with the
+// new key, whose chain's checkpoint up to the transition only the old key
+// may sign), or the Keeper's own key, retired before size. export.Auto
+// signs its bundles with it.
+func (k *Keeper) SignerAt(writer, stream string, size int64) sdk.Signer {
+	c := k.chainOf(writer, stream, false)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return k.signerFor(c, size)
+}
+
+// signerFor is SignerAt for c, whose lock the caller holds. The chain's
+// transitions, in seq order, retire its keys one after the other, each
+// naming the next: the key retired at T is in force up to T, the one
+// retired next (or the Keeper's key, after the last) from T on. At T
+// itself both are: the transition that names the later key is in every
+// checkpoint of size T, and a verifier learns the key from it.
+func (k *Keeper) signerFor(c *keptChain, size int64) sdk.Signer {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	byID := func(id sdk.KeyID) sdk.Signer {
+		for _, s := range k.held {
+			if s.KeyID() == id {
+				return s
+			}
+		}
+		return nil
+	}
+	var old, later sdk.KeyID // retired at the first T >= size, and at the next T
+	at, found, hasLater := uint64(0), false, false
+	var laterAt uint64
+	for id, seq := range c.retired {
+		switch {
+		case int64(seq) < size:
+		case !found || seq < at:
+			if found {
+				later, laterAt, hasLater = old, at, true
+			}
+			old, at, found = id, seq, true
+		case !hasLater || seq < laterAt:
+			later, laterAt, hasLater = id, seq, true
+		}
+	}
+	_, curRetired := c.retired[k.signer.KeyID()]
+	switch {
+	case !found && curRetired:
+		return nil // the Keeper's key was retired before size
+	case !found:
+		return k.signer
+	}
+	if s := byID(old); s != nil {
+		return s
+	}
+	if int64(at) != size {
+		return nil
+	}
+	if hasLater {
+		return byID(later)
+	}
+	if curRetired {
+		return nil
+	}
+	return k.signer
 }
 
 // Retired implements sdk.RetireObserver: chain (writer, stream) retired
@@ -363,6 +450,14 @@ func (k *Keeper) Durable(writer, stream string, seq uint64, replay bool) {
 		}
 		due = now.Sub(c.lastAt) >= k.opts.Interval
 	}
+	if due && replay {
+		// Written by CheckReplay, at the end of the replay: a transition
+		// later in the log may retire the Keeper's key (opened with the
+		// new key, it must not sign the records before the transition
+		// that names it), which only then is known.
+		c.replayDue = true
+		return
+	}
 	if due {
 		if err := k.writeLocked(c, size); err != nil {
 			k.fail(err)
@@ -389,12 +484,19 @@ func (k *Keeper) writeLocked(c *keptChain, size int64) error {
 	if err := c.extendsNewest(dir); err != nil {
 		return err
 	}
-	signer := k.Signer()
-	if at, ok := c.retired[signer.KeyID()]; ok && size > int64(at) {
+	if at, ok := c.retired[k.Signer().KeyID()]; ok && size > int64(at) {
 		size = int64(at) // see Retired
 	}
 	if size <= c.last || size > c.tree.Size() {
 		return nil
+	}
+	// The key in force at size: up to a transition, the key it retires.
+	// Signed by a later key, the checkpoint would vouch for records before
+	// the transition that names that key: a verifier that follows the
+	// chain's transitions from its first key does not trust it there.
+	signer := k.signerFor(c, size)
+	if signer == nil {
+		return nil // only a key the Keeper was not given may sign it
 	}
 	start := time.Now()
 	root, err := c.tree.RootAt(size)
@@ -432,8 +534,29 @@ func (k *Keeper) writeLocked(c *keptChain, size int64) error {
 // rewritten is a *Error with ReasonRollback or ReasonFork naming the
 // chain and the checkpoint file, and OpenDurable refuses the log before
 // anything is cut or appended. It also returns the first failure of the
-// replay itself (a chain seen from the middle).
+// replay itself (a chain seen from the middle). Then it writes the
+// checkpoints that came due during the replay (a crash kept them from
+// being written): one per such chain, of all it replayed, signed by the
+// key in force there (SignerAt), which only the whole replay tells.
 func (k *Keeper) CheckReplay() error {
+	if err := k.checkReplay(); err != nil {
+		return err
+	}
+	for _, c := range k.all() {
+		c.mu.Lock()
+		if c.replayDue {
+			c.replayDue = false
+			if err := k.writeLocked(c, int64(c.durable)); err != nil {
+				k.fail(err)
+			}
+		}
+		c.mu.Unlock()
+	}
+	return k.Err()
+}
+
+// checkReplay is CheckReplay's check of the replayed log.
+func (k *Keeper) checkReplay() error {
 	if err := k.Err(); err != nil {
 		return err
 	}

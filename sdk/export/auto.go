@@ -15,9 +15,15 @@ import (
 // (every N records, every T, on Seal and Close) is followed by the bundle
 // of the records since the chain's previous export. Exports run on one
 // goroutine of their own, in order; the first failure stops them and is
-// reported by Err and Close. Unless the Exporter has a NoteSigner, the
-// bundles are signed with the Keeper's key, which follows Log.RotateKey
-// (the Exporter's Signer is not used).
+// reported by Err and Close. Unless the Exporter has a NoteSigner, each
+// bundle is signed with the Keeper's key in force in its chain at its
+// size (Keeper.SignerAt), which follows Log.RotateKey: the old key up to
+// the chain's transition, the new one after, so that a sequence of
+// bundles verifies with the chain's first key however the exports and
+// the rotation interleave (the Exporter's Signer is not used). A
+// checkpoint up to a transition that only a key the Keeper was not given
+// may sign (a log reopened with the new key catching up) is skipped: the
+// chain's next checkpoint carries its records.
 //
 // The Keeper has one OnCheckpoint: a host that also counts checkpoints
 // (metrics.Metrics.OnCheckpoint) calls both from a func of its own. The
@@ -174,8 +180,19 @@ func (a *Auto) export(cp checkpoint.Checkpoint) error {
 	}
 	ex := a.Exporter
 	if ex.NoteSigner == nil {
+		// The key in force in the chain at cp.Size, which signed the
+		// Keeper's checkpoint: the new one past a transition, the old one
+		// up to it (a checkpoint queued before a rotation is exported
+		// after it), so that the bundle verifies with the chain's first key.
+		signer := a.Keeper.SignerAt(cp.WriterID, cp.Stream, cp.Size)
+		if signer == nil {
+			// A checkpoint up to a transition, read from the history of a
+			// log opened with the new key: only the retired key may sign
+			// its bundle. The chain's next checkpoint carries the export.
+			return fmt.Errorf("%w: auto %s: the key in force at seq %d is not the Keeper's", ErrNothingToExport, cp.Origin, cp.Size)
+		}
 		e := *ex
-		e.Signer = a.Keeper.Signer() // the key in force, after a rotation too
+		e.Signer = signer
 		ex = &e
 	}
 	b, err := ex.ExportTree(a.Keeper.Tree(cp.WriterID, cp.Stream), cp.WriterID, cp.Stream, recs, prev)

@@ -48,8 +48,10 @@ type Exporter struct {
 	// Signer signs the checkpoints; required unless NoteSigner is set
 	// (sdk.ErrConfig otherwise). Its note key name is
 	// checkpoint.KeyName(writerId) unless NoteSigner is set. Under Auto
-	// leave it nil: Auto signs with its Keeper's key (the one in force
-	// after a RotateKey too), whatever Signer holds.
+	// leave it nil: Auto signs with the Keeper's key in force in the
+	// chain at the checkpoint's size (Keeper.SignerAt: across a
+	// RotateKey, the old key up to the chain's transition, the new one
+	// after), whatever Signer holds.
 	Signer sdk.Signer
 	// NoteSigner, if set, signs the checkpoints instead of Signer (another
 	// key name, or witness cosigning).

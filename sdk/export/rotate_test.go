@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
+	"time"
 
 	"golang.org/x/mod/sumdb/note"
 
@@ -269,5 +270,219 @@ func TestBundleTransitionRules(t *testing.T) {
 		if !errors.As(err, &ve) || ve.Reason != sdk.ReasonBadTransition || ve.Seq != tc.seq {
 			t.Errorf("%s: got %v, want %s at seq %d", tc.name, err, sdk.ReasonBadTransition, tc.seq)
 		}
+	}
+}
+
+// midRotation is a Keeper as Observer that, as each chain's key transition
+// is committed, checkpoints every other chain: what a concurrent append's
+// Durable does while RotateKey goes from chain to chain.
+type midRotation struct {
+	*checkpoint.Keeper
+	writer  string
+	streams []string
+}
+
+func (m midRotation) Retired(writer, stream string, id sdk.KeyID, seq uint64) {
+	m.Keeper.Retired(writer, stream, id, seq)
+	for _, s := range m.streams {
+		if s != stream {
+			if _, err := m.Keeper.Checkpoint(m.writer, s); err != nil {
+				panic(err) // the test's own wiring
+			}
+		}
+	}
+}
+
+// TestAutoAcrossRotationVerifiesWithFirstKey: a checkpoint the Keeper signs
+// of a chain while RotateKey goes from chain to chain, before that
+// chain's transition, and the bundle Auto exports up to it (even once
+// the rotation is over), must be signed by the key still in force there
+// (the old one): signed by the new key, which only the chain's later
+// transition names, the bundle did not verify with the first key
+// (TestCrashAll found it), in sequence or alone.
+func TestAutoAcrossRotationVerifiesWithFirstKey(t *testing.T) {
+	old, next := rotateKey(t, "bundle old key"), rotateKey(t, "bundle next key")
+	dir := t.TempDir()
+	walDir := filepath.Join(dir, "wal")
+	sink := &FileSink{Dir: filepath.Join(dir, "out")}
+	auto := &Auto{Exporter: &Exporter{Sink: sink}, Prev: sink.Prev}
+	keeper, err := checkpoint.NewKeeper(filepath.Join(walDir, "checkpoints"), old, checkpoint.KeeperOptions{Every: 100, Interval: -1, OnCheckpoint: auto.Checkpointed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	streams := []string{"a", "b", "c"}
+	obs := midRotation{Keeper: keeper, writer: "w", streams: streams}
+	log, _, err := sdk.OpenDurable(walDir, sdk.Config{Signer: old, Observer: obs}, sdk.DurableOptions{Keys: sdk.NewKeySet(old.Public(), next.Public())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	auto.Log, auto.Keeper = log, keeper
+	add := func(n int) {
+		for i := 0; i < n; i++ {
+			for _, s := range streams {
+				r := canonical.AuditRecord{WriterID: "w", Stream: s, TsMs: uint64(time.Now().UnixNano()), Reason: "r" + strconv.Itoa(i)}
+				if _, err := log.Append(&r); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	add(3)
+	if _, err := log.RotateKey(next); err != nil {
+		t.Fatal(err)
+	}
+	// The exports of the checkpoints signed during the rotation run only
+	// now, after it, as a busy export goroutine runs them: they are
+	// signed by the key in force at their sizes, not by the Keeper's key
+	// of the moment.
+	auto.Start()
+	add(2)
+	if err := errors.Join(log.Close(), keeper.Close(), auto.Close()); err != nil {
+		t.Fatal(err)
+	}
+	first := old.Public()
+	sum, err := checkpoint.VerifyDir(walDir, []ed25519.PublicKey{first}, checkpoint.DirOptions{})
+	if err != nil || len(sum.Unused) > 0 {
+		t.Fatalf("the log and its checkpoints with the first key: %v, unused %v", err, sum.Unused)
+	}
+	// Each chain's first checkpoint, signed while another chain's
+	// transition was committed (at 3, or at 4: the chain's own
+	// transition), opens with the old key alone: a rotation
+	// cut short there would have left it by a key no transition of its
+	// chain names (checkpoint.VerifyDir: unused, not a seal).
+	for _, s := range streams {
+		hist, err := checkpoint.LoadHistory(filepath.Join(walDir, "checkpoints"), "w", s)
+		if err != nil || len(hist) == 0 {
+			t.Fatalf("history of %s: %d %v", s, len(hist), err)
+		}
+		if cp, err := checkpoint.Open(hist[0], KeyVerifiers(first)); err != nil || cp.Size > 4 {
+			t.Errorf("%s: the checkpoint before its transition, with the old key: %+v %v", s, cp.Size, err)
+		}
+	}
+	for _, s := range streams {
+		seq, err := VerifyDir(filepath.Join(dir, "out", "w", s), KeyVerifiers(first), sdk.NewKeySet(first), nil)
+		if err != nil || seq.Records != 6 {
+			t.Errorf("the bundles of %s with the first key: %+v %v", s, seq.Head, err)
+		}
+	}
+}
+
+// TestReplayAfterRotationVerifiesWithFirstKey: a log whose rotation is
+// done, reopened with the new key, with checkpoints a crash kept from
+// being written before the transition: the Keeper's replay signed them as
+// the records went by, with the new key, before the transition later in
+// the log that names it, and Auto's bundle up to there did not verify
+// with the first key. The replay's checkpoint is now written once the
+// whole log is replayed (CheckReplay), by the key in force.
+func TestReplayAfterRotationVerifiesWithFirstKey(t *testing.T) {
+	old, next := rotateKey(t, "bundle old key"), rotateKey(t, "bundle next key")
+	dir := t.TempDir()
+	walDir := filepath.Join(dir, "wal")
+	keys := sdk.NewKeySet(old.Public(), next.Public())
+	// Records 1..4 by old, the transition at 5, record 6 by next; no
+	// Keeper watching: its checkpoints are lost, as to a crash.
+	bare, _, err := sdk.OpenDurable(walDir, sdk.Config{Signer: old}, sdk.DurableOptions{Keys: keys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	add := func(l *sdk.Log, from, n int) {
+		for i := from; i < from+n; i++ {
+			r := canonical.AuditRecord{WriterID: "w", Stream: "s", TsMs: uint64(i + 1), Reason: "r" + strconv.Itoa(i)}
+			if _, err := l.Append(&r); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	add(bare, 0, 4)
+	if _, err := bare.RotateKey(next); err != nil {
+		t.Fatal(err)
+	}
+	add(bare, 4, 1)
+	if err := bare.Close(); err != nil {
+		t.Fatal(err)
+	}
+	sink := &FileSink{Dir: filepath.Join(dir, "out")}
+	auto := &Auto{Exporter: &Exporter{Sink: sink}, Prev: sink.Prev}
+	keeper, err := checkpoint.NewKeeper(filepath.Join(walDir, "checkpoints"), next, checkpoint.KeeperOptions{Every: 3, Interval: -1, OnCheckpoint: auto.Checkpointed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, _, err := sdk.OpenDurable(walDir, sdk.Config{Signer: next, Observer: keeper}, sdk.DurableOptions{Keys: keys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	auto.Log, auto.Keeper = l, keeper
+	auto.Start()
+	if err := errors.Join(l.Close(), keeper.Close(), auto.Close()); err != nil {
+		t.Fatal(err)
+	}
+	first := old.Public()
+	hist, err := checkpoint.LoadHistory(filepath.Join(walDir, "checkpoints"), "w", "s")
+	if err != nil || len(hist) == 0 {
+		t.Fatalf("history: %d %v", len(hist), err)
+	}
+	for _, n := range hist {
+		cp, err := checkpoint.Open(n, KeyVerifiers(first, next.Public()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := checkpoint.Open(n, KeyVerifiers(first)); cp.Size < 5 && err != nil {
+			t.Errorf("the kept checkpoint at %d, before the transition at 5, is not by the old key: %v", cp.Size, err)
+		}
+	}
+	seq, err := VerifyDir(filepath.Join(dir, "out", "w", "s"), KeyVerifiers(first), sdk.NewKeySet(first), nil)
+	if err != nil || seq.Records != 6 {
+		t.Fatalf("the bundles with the first key: %d records, %v", seq.Records, err)
+	}
+}
+
+// TestAutoCatchesUpAtTransitionWithNewKey: a chain whose last record is
+// its transition, checkpointed there by the old key and not exported
+// before the crash; the log reopened with the new key only. The bundle up
+// to the transition may be signed by the new key (the transition it
+// holds names it), and Auto's Start writes it: the chain gets no more
+// records to carry the export otherwise.
+func TestAutoCatchesUpAtTransitionWithNewKey(t *testing.T) {
+	old, next := rotateKey(t, "bundle old key"), rotateKey(t, "bundle next key")
+	dir := t.TempDir()
+	walDir, cpDir := filepath.Join(dir, "wal"), filepath.Join(dir, "wal", "checkpoints")
+	keys := sdk.NewKeySet(old.Public(), next.Public())
+	keeper, err := checkpoint.NewKeeper(cpDir, old, checkpoint.KeeperOptions{Every: 100, Interval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, _, err := sdk.OpenDurable(walDir, sdk.Config{Signer: old, Observer: keeper}, sdk.DurableOptions{Keys: keys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		if _, err := l.Append(&canonical.AuditRecord{WriterID: "w", Stream: "s", TsMs: uint64(i + 1)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := l.RotateKey(next); err != nil { // seq 4
+		t.Fatal(err)
+	}
+	if err := errors.Join(l.Close(), keeper.Close()); err != nil { // checkpoint at 4, by the old key
+		t.Fatal(err)
+	}
+	sink := &FileSink{Dir: filepath.Join(dir, "out")}
+	auto := &Auto{Exporter: &Exporter{Sink: sink}, Prev: sink.Prev}
+	keeper, err = checkpoint.NewKeeper(cpDir, next, checkpoint.KeeperOptions{Every: 100, Interval: -1, OnCheckpoint: auto.Checkpointed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, _, err = sdk.OpenDurable(walDir, sdk.Config{Signer: next, Observer: keeper}, sdk.DurableOptions{Keys: keys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	auto.Log, auto.Keeper = l, keeper
+	auto.Start()
+	if err := errors.Join(l.Close(), keeper.Close(), auto.Close()); err != nil {
+		t.Fatal(err)
+	}
+	seq, err := VerifyDir(filepath.Join(dir, "out", "w", "s"), KeyVerifiers(old.Public()), sdk.NewKeySet(old.Public()), nil)
+	if err != nil || seq.Records != 4 {
+		t.Fatalf("the bundles with the first key: %d records, %v", seq.Records, err)
 	}
 }

@@ -212,9 +212,10 @@ type Retirement struct {
 	KeyID    KeyID
 	Pub      ed25519.PublicKey
 	Seq      uint64
-	// Next is the key the transition named: it signs the chain from Seq+1
-	// on, and a verifier that trusts the retired key may trust it there
-	// (for checkpoints too).
+	// Next is the key the transition named: it signs the chain's records
+	// from Seq+1 on, and a verifier that trusts the retired key may trust
+	// it there, and for checkpoints of sizes Seq and up (not below:
+	// checkpoint.InForce).
 	Next ed25519.PublicKey
 }
 

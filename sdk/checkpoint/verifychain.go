@@ -3,6 +3,7 @@ package checkpoint
 import (
 	"crypto/ed25519"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 
@@ -18,7 +19,9 @@ import (
 // transitions named (a verifier holding the first key follows a rotation,
 // as for record signatures), and the chain must extend it (same root at
 // its size), else the chain was cut or rolled back (ErrRollback) or forked
-// (ErrFork). The records up to the largest checkpoint are sealed by it;
+// (ErrFork), and its key must have been in force at its size (InForce:
+// ErrRetiredKey, ErrUnknownKey). The records up to the largest checkpoint
+// are sealed by it;
 // records past it and past the last record signature are an unsealed tail
 // (sdk.ReasonUnsealedTail) unless opts.AllowUnsealedTail. An error about
 // one of the checkpoints names it by its index ("checkpoints[i]"). This
@@ -91,9 +94,12 @@ func atCheckpoint(err error, i int) error {
 // sdk.Result.Retired or sdk.Summary.Retired; those of other chains are
 // ignored), so that a verifier holding the first key follows the
 // rotations for checkpoints as for record signatures. A transition whose
-// signature was not checked (Pub nil: no keys) names no key. A retired
-// key still opens its checkpoints: InForce refuses those past its
-// transition. VerifyDir and VerifyKept open kept checkpoints with these.
+// signature was not checked (Pub nil: no keys) names no key. These keys
+// open a checkpoint of any size; InForce then judges its key by the
+// chain's history: a retired key vouches for no size past its
+// transition, a named key for none below the transition that named it
+// (given to the verifier or not). VerifyDir and VerifyKept open kept
+// checkpoints with these.
 func ChainVerifiers(pubs []ed25519.PublicKey, retired []sdk.Retirement, writerID, stream string) note.Verifiers {
 	return followRotations(KeyVerifiers(pubs...), retired, writerID, stream)
 }
@@ -160,38 +166,66 @@ func (t *Tree) Vouches(cp Checkpoint, retired []sdk.Retirement) error {
 }
 
 // InForce checks that a verified signature of cp is by a key its chain
-// still had in force at cp.Size. A key that a transition retired at seq T
-// signs no record after T in that chain, so its checkpoint vouches for at
-// most T records: a checkpoint larger than that, signed by no other key
-// the verifier knows, is an *Error of ReasonRetiredKey. Anyone holding an
-// old key could otherwise vouch for records its successor never signed.
-// retired is the chain's transitions (sdk.Result.Retired or
-// sdk.Summary.Retired; those of other chains are ignored). A retirement
-// without its public key (signatures were not checked) cannot be matched
-// and counts for nothing.
+// had in force at cp.Size, by the chain's own history (retired: its
+// transitions, sdk.Result.Retired or sdk.Summary.Retired; those of other
+// chains are ignored). A transition at seq T retires the key that signed
+// it and names the next: the retired key vouches for sizes up to T, the
+// named key for sizes T and up (at T both, as the Keeper signs the
+// checkpoint at T with either). So
+//
+//   - a checkpoint larger than T, signed by no key in force at its size
+//     but by a key retired at T, is an *Error of ReasonRetiredKey: anyone
+//     holding an old key could otherwise vouch for records its successor
+//     never signed;
+//   - a checkpoint smaller than T, signed by no key in force at its size
+//     but by the key named at T, is an *Error of ReasonUnknownKey: that key
+//     did not sign the chain there, given to the verifier or learned from
+//     the transition alike, and every verifier, whether it reads the chain
+//     before its checkpoints or in order (export bundles), must judge it
+//     the same.
+//
+// A key that no transition of the chain names nor retires (a key given
+// to the verifier, for example a note key apart from the record keys)
+// counts at every size. A retirement without its public key (signatures
+// were not checked) cannot be matched and counts for nothing.
 func InForce(cp Checkpoint, retired []sdk.Retirement) error {
 	if cp.Note == nil {
 		return newErr(ReasonFormat, "checkpoint of "+cp.Origin+" was not opened (no note)", nil)
 	}
 	var stale []string
+	reason := ReasonUnknownKey
 	for _, sig := range cp.Note.Sigs {
-		// The key hash covers the name and the key: a retired key is
-		// matched under whatever name its signature claims, so a verifier
-		// that trusts it under a second name does not let it vouch again.
-		at, isRetired, id := uint64(0), false, sdk.KeyID{}
+		// The key hash covers the name and the key: a key is matched under
+		// whatever name its signature claims, so a verifier that trusts it
+		// under a second name does not let it vouch again.
+		from, until := uint64(0), uint64(math.MaxUint64)
+		var retiredID, namedBy sdk.KeyID
+		var named ed25519.PublicKey
+		isRetired, isNamed := false, false
 		for _, r := range retired {
-			if r.WriterID == cp.WriterID && r.Stream == cp.Stream && r.Pub != nil &&
-				sig.Hash == NoteKeyHash(sig.Name, r.Pub) {
-				at, isRetired, id = r.Seq, true, r.KeyID
-				break
+			if r.WriterID != cp.WriterID || r.Stream != cp.Stream || r.Pub == nil {
+				continue
+			}
+			if sig.Hash == NoteKeyHash(sig.Name, r.Pub) && (!isRetired || r.Seq < until) {
+				until, isRetired, retiredID = r.Seq, true, r.KeyID
+			}
+			if len(r.Next) == ed25519.PublicKeySize && sig.Hash == NoteKeyHash(sig.Name, r.Next) && (!isNamed || r.Seq < from) {
+				from, isNamed, namedBy, named = r.Seq, true, r.KeyID, r.Next
 			}
 		}
-		if !isRetired || uint64(cp.Size) <= at {
+		size := uint64(cp.Size)
+		switch {
+		case size < from:
+			// The key id, as keygen and the rest of the errors name keys;
+			// the note's key hash too, which the checkpoint file shows.
+			stale = append(stale, fmt.Sprintf("key %s (note key hash %08x), named at seq %d by the transition of key %s",
+				sdk.KeyIDOf(named), sig.Hash, from, namedBy))
+		case size > until:
+			stale = append(stale, fmt.Sprintf("key %s (note key hash %08x), retired at seq %d", retiredID, sig.Hash, until))
+			reason = ReasonRetiredKey
+		default:
 			return nil
 		}
-		// The key id, as keygen and the rest of the errors name keys; the
-		// note's key hash too, which the checkpoint file shows.
-		stale = append(stale, fmt.Sprintf("key %s (note key hash %08x), retired at seq %d", id, sig.Hash, at))
 	}
-	return newErr(ReasonRetiredKey, fmt.Sprintf("checkpoint of %s at size %d is signed only by %s", cp.Origin, cp.Size, strings.Join(stale, "; ")), nil)
+	return newErr(reason, fmt.Sprintf("checkpoint of %s at size %d is signed only by %s", cp.Origin, cp.Size, strings.Join(stale, "; ")), nil)
 }

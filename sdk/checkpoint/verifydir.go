@@ -115,11 +115,13 @@ var errChanged = errors.New("checkpoints appeared while the log was read; verify
 //     the first key follows the rotations, as for record signatures,
 //     under any note key name), by a key the chain had in force at its
 //     size (InForce: a retired key vouches for nothing past its
-//     transition), and the log must extend it: a log cut or rolled back
-//     below it, or one whose records differ, fails (ErrRollback,
-//     ErrFork), a chain whose records are all gone included. A
-//     checkpoint signed by none of those keys is no evidence either way:
-//     it is listed in DirSummary.Unused, and not used. With pubs empty no
+//     transition, ErrRetiredKey), and the log must extend it: a log cut
+//     or rolled back below it, or one whose records differ, fails
+//     (ErrRollback, ErrFork), a chain whose records are all gone
+//     included. A checkpoint signed by none of those keys, or only by a
+//     key the chain named at a seq past its size (a key named at T
+//     vouches for sizes T and up, given or learned), is no evidence
+//     either way: it is listed in DirSummary.Unused, and not used. With pubs empty no
 //     checkpoint is checked (all are Unused);
 //   - each chain is sealed up to its last record signature or its
 //     largest kept checkpoint that holds: records after both are an
@@ -368,7 +370,8 @@ func (v *dirVerifier) seal(h *sdk.Head) error {
 // ChainVerifiers(pubs, retired, writerID, stream) that the chain had in
 // force at its size (InForce, with retired, the chain's transitions), and
 // t must extend it (ErrRollback, ErrFork). One signed by none of those
-// keys is no evidence either way: it is listed in unused, and not used;
+// keys, or only by a key named by a transition past its size, is no
+// evidence either way: it is listed in unused, and not used;
 // with pubs empty, all are. sealed is the largest size of those that
 // hold (0: none): the chain's records up to it are sealed.
 //
@@ -427,7 +430,12 @@ func (c *chainHistory) verify(writer, stream string, n int64, rootAt func(int64)
 		if err := extends(cp, n, rootAt); err != nil {
 			return r, fail(cp.Size, err)
 		}
-		if err := InForce(cp, retired); err != nil {
+		if err := InForce(cp, retired); errors.Is(err, ErrUnknownKey) {
+			// Signed only by a key the chain named after its size: as
+			// one signed by a key not given, no evidence either way.
+			r.unused = append(r.unused, path)
+			continue
+		} else if err != nil {
 			return r, fail(cp.Size, err)
 		}
 		r.sealed = max(r.sealed, cp.Size)

@@ -240,12 +240,28 @@ class Chain:
     def may_sign_record(self, pub: bytes, seq: int) -> bool:
         return any(a <= seq <= b for a, b in self.trust.get(pub, ()))
 
+    def checkpoint_span(self, pub: bytes) -> tuple[int, float]:
+        """The sizes a key's checkpoints vouch for by the chain's history
+        (checkpoint SPEC section 3, Go checkpoint.InForce): from the seq of
+        the transition that named it (0: none did) to the seq of the one
+        that retired it (INF: none did). At a transition's seq both keys
+        may sign; a key given to the verifier is judged the same way, and
+        one no transition names nor retires counts at every size."""
+        named = [s for s, _, new in self.transitions if new == pub]
+        retired = [s for s, old, _ in self.transitions if old == pub]
+        return (min(named) if named else 0, min(retired) if retired else INF)
+
     def may_sign_checkpoint(self, pub: bytes, size: int) -> bool:
-        """A key's checkpoints vouch for at most the seq it was retired at
-        (checkpoint SPEC section 3); a key learned from a transition at T
-        may sign a checkpoint of size T (the CLI's rotate writes one)."""
-        ivs = self.trust.get(pub, ())
-        return bool(ivs) and (size == 0 or any(b >= size for _, b in ivs))
+        """A key's checkpoints vouch for at most the seq it was retired at,
+        and for no size below the seq of the transition that named it."""
+        if not self.trust.get(pub):
+            return False
+        lo, hi = self.checkpoint_span(pub)
+        return lo <= size <= hi
+
+    def retired_for_checkpoint(self, pub: bytes, size: int) -> bool:
+        """Whether ``pub`` was retired before a checkpoint of ``size``."""
+        return size > self.checkpoint_span(pub)[1]
 
     def retired_at(self, pub: bytes, seq: int) -> int | None:
         """The seq at which ``pub`` was retired before ``seq``, if it was."""
@@ -814,7 +830,8 @@ class _Verifier:
         """Check the kept note at ``path`` of ``chain`` (the chain its
         directory names); False if it is signed by none of the keys, which
         is no evidence either way and not a failure (as `ronaudit verify`:
-        "signed by none of the --pub keys; not used")."""
+        "signed by none of the --pub keys in force at its size; not used"); so
+        is one signed only by a key the chain named after its size)."""
         def err(reason: str, msg: str, seq: int | None = None) -> WalError:
             return WalError(reason, f"kept checkpoint: {msg}", path, None, chain, seq)
 
@@ -852,6 +869,10 @@ class _Verifier:
         if root != cp.root:
             raise err(FORK, f"root of size {n} is {cp.root.hex()}, the chain's is {root.hex()}", n)
         if not any(c.may_sign_checkpoint(k, n) for k in signers):
+            if not any(c.retired_for_checkpoint(k, n) for k in signers):
+                # Signed only by a key the chain named after its size: no
+                # evidence, as one by a key not given (Go VerifyDir: Unused).
+                return False
             t = max(c.retired_at(k, n + 1) or 0 for k in signers)
             raise err(RETIRED_KEY, f"size {n} is beyond seq {t} where its signing key was retired", n)
         c.checkpointed = max(c.checkpointed, n)

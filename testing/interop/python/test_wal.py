@@ -269,6 +269,39 @@ def test_record_signed_by_a_retired_key_fails(cli, keys, rotated_log, tmp_path):
     assert go_verify(cli, wal, keys / "ops.pub", keys / "ops2.pub").returncode == 1
 
 
+@pytest.mark.parametrize("given", [("ops",), ("ops", "ops2")])
+def test_kept_checkpoint_by_the_new_key_below_its_transition_is_not_used(cli, keys, rotated_log, tmp_path, given):
+    """The key a transition at T names vouches for sizes T and up only
+    (checkpoint SPEC section 3), learned or given: a kept checkpoint by it
+    of a smaller size is no evidence, as Go's verify says (not used)."""
+    wal = copy_log(rotated_log, tmp_path)
+    before = verify(wal, keys, *given)
+    c = before.chains[("svc@inst-1", "caps")]
+    t = next(seq for seq, _, _ in c.transitions)
+    size = t - 1
+    root = rw.prefix_roots(c.hashes, {size})[size]
+    seed = private_key(keys, "ops2").private_bytes(
+        serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption())
+    cp = cpk.Checkpoint(cpk.origin_of("svc@inst-1", "caps"), size, root)
+    note = wal / "checkpoints" / "svc@inst-1" / "caps" / f"{size:020d}.note"
+    replaced = note.exists()  # the key in force there, ops, signed one
+    note.parent.mkdir(parents=True, exist_ok=True)
+    note.write_bytes(cpk.sign_note(cpk.format_checkpoint_text(cp), "ron-audit/svc@inst-1", seed))
+    after = verify(wal, keys, *given)
+    want = before.checkpoints - (1 if replaced else 0)
+    assert after.checkpoints == want, (before.checkpoints, after.checkpoints, replaced)
+    gv = go_verify(cli, wal, *(keys / f"{n}.pub" for n in given))
+    assert gv.returncode == 0, gv.stderr
+    assert f"{note} is signed by none of the --pub keys in force at its size; not used" in gv.stdout + gv.stderr, gv.stdout
+    # At T itself the new key is in force: the note is used.
+    root = rw.prefix_roots(c.hashes, {t})[t]
+    cp = cpk.Checkpoint(cpk.origin_of("svc@inst-1", "caps"), t, root)
+    at = wal / "checkpoints" / "svc@inst-1" / "caps" / f"{t:020d}.note"
+    existed = at.exists()
+    at.write_bytes(cpk.sign_note(cpk.format_checkpoint_text(cp), "ron-audit/svc@inst-1", seed))
+    assert verify(wal, keys, *given).checkpoints == want + (0 if existed else 1)
+
+
 def test_seal_every_log_and_its_checkpoints(cli, keys, sealed_log, tmp_path, capsys):
     res = verify(sealed_log, keys)
     c = res.chains[("svc@inst-1", "caps")]

@@ -227,11 +227,12 @@ func sealFailure(err error, heads []sdk.Head) error {
 }
 
 // printUnused says which kept checkpoints are signed by none of the --pub
-// keys (say, by one a rotation named, not given): not evidence either way,
-// so not used.
+// keys (say, by one a rotation named, not given), or only by a key the
+// chain named after their size (checkpoint.InForce): not evidence either
+// way, so not used.
 func printUnused(w io.Writer, paths []string) {
 	for _, path := range paths {
-		fmt.Fprintf(w, "note: %s is signed by none of the --pub keys; not used\n", path)
+		fmt.Fprintf(w, "note: %s is signed by none of the --pub keys in force at its size; not used\n", path)
 	}
 }
 

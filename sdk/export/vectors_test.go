@@ -54,7 +54,7 @@ type bundleCase struct {
 	Bundles     []string `json:"bundles"`              // hex bundle bytes, one chain's sequence in order
 	Checkpoint  string   `json:"checkpoint,omitempty"` // the trusted checkpoint (signed note), if any
 	Want        string   `json:"want"`                 // "ok" or the FORMAT.md reason label
-	Detail      string   `json:"detail,omitempty"`     // retired_key, bad_key_transition
+	Detail      string   `json:"detail,omitempty"`     // retired_key, unknown_key, bad_key_transition
 	Seq         uint64   `json:"seq,omitempty"`        // the record a `record` failure names
 }
 
@@ -380,6 +380,18 @@ func makeBundleVectors(t *testing.T) []byte {
 	c.Detail = "retired_key"
 	c = add("bad-checkpoint-trusted-retired-key", "the rotation with a trusted checkpoint at 6 signed by the retired key a", onlyA, rotated, "bad_checkpoint")
 	c.Checkpoint, c.Detail = vecNote(t, rot, 6, a), "retired_key"
+	// The key named at 4 vouches for sizes 4 and up only, learned from
+	// the transition or given (checkpoint.InForce).
+	bothAB := []string{hexKey(a), hexKey(b)}
+	c = add("ok-rotation-trusted-at-transition-by-old-key", "the rotation with a trusted checkpoint at 4, the transition's seq, signed by the retired key a", onlyA, rotated, "ok")
+	c.Checkpoint = vecNote(t, rot, 4, a)
+	c = add("bad-checkpoint-trusted-new-key-early", "the rotation with a trusted checkpoint at 3, below the transition at 4, signed by key b, which the transition named", onlyA, rotated, "bad_checkpoint")
+	c.Checkpoint, c.Detail = vecNote(t, rot, 3, b), "unknown_key"
+	c = add("bad-checkpoint-trusted-given-new-key-early", "as bad-checkpoint-trusted-new-key-early with key b given too: the chain did not have it in force at 3", bothAB, rotated, "bad_checkpoint")
+	c.Checkpoint, c.Detail = vecNote(t, rot, 3, b), "unknown_key"
+	c = add("bad-checkpoint-previous-given-new-key-early", "the rotation with keys a and b given, its first checkpoint (size 2) signed by key b: the second bundle's transition at 4 shows b was not in force at 2", bothAB,
+		marshalAll(t, vecBundles(t, rot, []*sdk.Ed25519Signer{b, b, b}, 2, 4, 6)), "bad_checkpoint")
+	c.Detail = "unknown_key"
 
 	// consistency
 	add("consistency-proof-hash", "a byte of the third bundle's consistency proof flipped", onlyA, edit(good, 2, func(b *Bundle) { b.Proof[0][0] ^= 1 }), "consistency")
@@ -499,6 +511,10 @@ func TestBundleVectors(t *testing.T) {
 			case "retired_key":
 				if !errors.Is(err, sdk.ErrRetiredKey) && !errors.Is(err, checkpoint.ErrRetiredKey) {
 					t.Errorf("want retired_key: %v", err)
+				}
+			case "unknown_key":
+				if !errors.Is(err, checkpoint.ErrUnknownKey) {
+					t.Errorf("want unknown_key: %v", err)
 				}
 			case "bad_key_transition":
 				if !errors.Is(err, sdk.ErrBadTransition) {

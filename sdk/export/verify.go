@@ -173,13 +173,14 @@ type keyTracker struct {
 	keys      *sdk.KeySet
 	validFrom map[sdk.KeyID]uint64
 	retired   map[sdk.KeyID]uint64
+	next      map[sdk.KeyID]ed25519.PublicKey // retired key -> the key its transition named
 }
 
 func newKeyTracker(keys *sdk.KeySet) *keyTracker {
 	if keys == nil {
 		return nil
 	}
-	return &keyTracker{keys: keys.Clone(), validFrom: map[sdk.KeyID]uint64{}, retired: map[sdk.KeyID]uint64{}}
+	return &keyTracker{keys: keys.Clone(), validFrom: map[sdk.KeyID]uint64{}, retired: map[sdk.KeyID]uint64{}, next: map[sdk.KeyID]ed25519.PublicKey{}}
 }
 
 // learn scans the bundle for transitions before its signatures are
@@ -207,7 +208,7 @@ func (kt *keyTracker) learn(b *Bundle) {
 			kt.validFrom[kt.keys.Add(pub)] = seq + 1
 		}
 		if _, done := kt.retired[rec.KeyID]; !done {
-			kt.retired[rec.KeyID] = seq
+			kt.retired[rec.KeyID], kt.next[rec.KeyID] = seq, pub
 		}
 	}
 }
@@ -228,13 +229,14 @@ func (kt *keyTracker) withLearned(verifiers note.Verifiers) note.Verifiers {
 	return eitherVerifiers{verifiers, checkpoint.KeyVerifiers(learned...)}
 }
 
-// retirements lists the keys transitions retired, as checkpoint.InForce
-// takes them.
+// retirements lists the transitions seen, each with the key it retired
+// and the key it named, as checkpoint.InForce takes them: the retired key
+// vouches for no size past the transition, the named one for none below.
 func (kt *keyTracker) retirements(writer, stream string) []sdk.Retirement {
 	var out []sdk.Retirement
 	for id, at := range kt.retired {
 		pub, _ := kt.keys.Lookup(id)
-		out = append(out, sdk.Retirement{WriterID: writer, Stream: stream, KeyID: id, Pub: pub, Seq: at})
+		out = append(out, sdk.Retirement{WriterID: writer, Stream: stream, KeyID: id, Pub: pub, Seq: at, Next: kt.next[id]})
 	}
 	return out
 }

@@ -26,7 +26,8 @@ chain's sequence, in the order given. Exit status 0: everything verifies
 first failure with its FORMAT.md reason label (``format``,
 ``bad_checkpoint``, ``consistency``, ``record``, ``root``, ``gap``,
 ``fork``, ``truncated``; ``retired_key`` beside ``record`` or
-``bad_checkpoint``, and ``bad_key_transition`` beside ``record``, where the
+``bad_checkpoint``, ``unknown_key`` beside ``bad_checkpoint``, and
+``bad_key_transition`` beside ``record``, where the
 documents name them). Exit status 2: bad usage
 or an unreadable key or checkpoint file.
 """
@@ -71,6 +72,7 @@ GAP = "gap"
 FORK = "fork"
 TRUNCATED = "truncated"
 RETIRED_KEY = "retired_key"
+UNKNOWN_KEY = "unknown_key"
 BAD_KEY_TRANSITION = "bad_key_transition"
 REASONS = (FORMAT, BAD_CHECKPOINT, CONSISTENCY, RECORD, ROOT, GAP, FORK, TRUNCATED)
 
@@ -309,7 +311,7 @@ def open_checkpoint(
         note = cpk.open_note(raw, verifiers)
         cp = cpk.parse_checkpoint_text(note.text)
     except cpk.CheckpointError as e:
-        raise err(f"{e.reason}: {e.message}") from e
+        raise err(f"{e.reason}: {e.message}", UNKNOWN_KEY if e.reason == cpk.UNKNOWN_KEY else None) from e
     if cp.origin != origin:
         raise err(f"origin {cp.origin!r}, want {origin!r}")
     if size is not None and cp.size != size:
@@ -317,6 +319,10 @@ def open_checkpoint(
     by_hash = {(v.name, v.key_hash): v.public_key for v in verifiers}
     signers = [by_hash[(s.name, s.key_hash)] for s in note.verified]
     if not any(chain.may_sign_checkpoint(k, cp.size) for k in signers):
+        if not any(chain.retired_for_checkpoint(k, cp.size) for k in signers):
+            t = min(chain.checkpoint_span(k)[0] for k in signers)
+            raise err(f"size {cp.size} is below seq {t}, where the transition named its every "
+                      f"trusted signing key", UNKNOWN_KEY, cp.size)
         t = max(chain.retired_at(k, cp.size + 1) or 0 for k in signers)
         raise err(f"size {cp.size} is beyond seq {t}, where its every trusted signing key "
                   f"was retired", RETIRED_KEY, cp.size)

@@ -522,6 +522,24 @@ def test_trusted_checkpoint_by_the_retired_key(cli, keys, rotated, tmp_path):
     assert g.ok, g.text
 
 
+@pytest.mark.parametrize("given", [["ops"], ["ops", "ops2"]])
+def test_trusted_checkpoint_by_the_new_key_below_its_transition(cli, keys, rotated, tmp_path, given):
+    """The key the transition at 6 names vouches for sizes 6 and up only,
+    learned or given (FORMAT.md step 6): the Go CLI and this reader refuse
+    its checkpoint at 5, and take the one at 6."""
+    chain, files = _rotated_bundles(rotated)
+    res = rb.verify_path([chain], pubs(keys, ["ops"]))[0]
+    roots = rw.prefix_roots(res.hashes, {5, 6})
+    (tmp_path / "new5.note").write_bytes(sign_checkpoint(keys, "ops2", res.origin, 5, roots[5]))
+    g, o = both(cli, keys, chain, given, tmp_path / "new5.note")
+    assert not g.ok and g.label == o.label == "bad_checkpoint" and not g.retired and not o.retired, (
+        g.text, o.text)
+    assert "unknown_key" in g.text and "unknown_key" in o.text, (g.text, o.text)
+    (tmp_path / "new6.note").write_bytes(sign_checkpoint(keys, "ops2", res.origin, 6, roots[6]))
+    g, o = both(cli, keys, chain, given, tmp_path / "new6.note")
+    assert g.ok, g.text
+
+
 def test_bundle_checkpoint_by_the_retired_key(cli, keys, rotated, tmp_path):
     chain, files = _rotated_bundles(rotated)
     b = rb.parse_bundle(files[-1].read_bytes())

@@ -12,7 +12,7 @@
 //!   key ids, key transitions), through the crate root.
 //!
 //! Failures are [`BundleError`]s naming FORMAT.md's reason label (and the
-//! detail label, `retired_key` or `bad_key_transition`, where the documents
+//! detail label, `retired_key`, `unknown_key` or `bad_key_transition`, where the documents
 //! name one), the bundle, the record's seq and what was wrong.
 //!
 //! The order of the checks within a bundle is not part of the format: this
@@ -83,6 +83,7 @@ impl Reason {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Detail {
     RetiredKey,
+    UnknownKey,
     BadKeyTransition,
 }
 
@@ -90,6 +91,7 @@ impl Detail {
     pub fn as_str(self) -> &'static str {
         match self {
             Detail::RetiredKey => "retired_key",
+            Detail::UnknownKey => "unknown_key",
             Detail::BadKeyTransition => "bad_key_transition",
         }
     }
@@ -458,11 +460,33 @@ impl KeyState {
             .is_some_and(|iv| iv.iter().any(|&(a, b)| a <= seq && seq <= b))
     }
 
-    /// A key's checkpoints vouch for at most the seq it was retired at; a
-    /// key a transition at T named may sign checkpoints of any size.
+    /// The sizes a key's checkpoints vouch for by the chain's history
+    /// (checkpoint SPEC section 3, Go `checkpoint.InForce`): from the seq
+    /// of the transition that named it (0: none did) to the seq of the one
+    /// that retired it (`u64::MAX`: none did). At a transition's seq both
+    /// keys may sign; a key given to the verifier is judged the same way,
+    /// and one no transition names nor retires counts at every size.
+    fn checkpoint_span(&self, k: &PublicKey) -> (u64, u64) {
+        let named = self
+            .transitions
+            .iter()
+            .filter(|(_, _, new)| new == k)
+            .map(|&(t, _, _)| t)
+            .min();
+        let retired = self
+            .transitions
+            .iter()
+            .filter(|(_, old, _)| old == k)
+            .map(|&(t, _, _)| t)
+            .min();
+        (named.unwrap_or(0), retired.unwrap_or(u64::MAX))
+    }
+
+    /// A key's checkpoints vouch for at most the seq it was retired at, and
+    /// for no size below the seq of the transition that named it.
     fn may_sign_checkpoint(&self, k: &PublicKey, size: u64) -> bool {
-        self.intervals(k)
-            .is_some_and(|iv| !iv.is_empty() && iv.iter().any(|&(_, b)| b >= size))
+        let (lo, hi) = self.checkpoint_span(k);
+        self.intervals(k).is_some_and(|iv| !iv.is_empty()) && lo <= size && size <= hi
     }
 
     /// The seq at which `k` was last retired before `seq`, if it was.
@@ -698,8 +722,15 @@ pub fn open_checkpoint(
             }
         }
     }
-    let (c, opened) =
-        cp::open_checkpoint(note, &verifiers, Some(origin)).map_err(|e| err(e.to_string()))?;
+    let (c, opened) = cp::open_checkpoint(note, &verifiers, Some(origin)).map_err(|e| {
+        let unknown = e.reason == cp::Reason::UnknownKey;
+        let e = err(e.to_string());
+        if unknown {
+            e.with(Detail::UnknownKey)
+        } else {
+            e
+        }
+    })?;
     if let Some(s) = size {
         if c.size != s {
             return Err(err(format!("size {}, want {s}", c.size)));
@@ -716,6 +747,19 @@ pub fn open_checkpoint(
         })
         .collect();
     if !signers.iter().any(|k| keys.may_sign_checkpoint(k, c.size)) {
+        if !signers.iter().any(|k| c.size > keys.checkpoint_span(k).1) {
+            let t = signers
+                .iter()
+                .map(|k| keys.checkpoint_span(k).0)
+                .min()
+                .unwrap_or(0);
+            return Err(err(format!(
+                "size {} is below seq {t}, where the transition named its every trusted signing key",
+                c.size
+            ))
+            .with(Detail::UnknownKey)
+            .at(c.size));
+        }
         let t = signers
             .iter()
             .filter_map(|k| keys.retired_before(k, c.size + 1))

@@ -38,7 +38,7 @@ fn vectors_get_their_verdicts() {
     ] {
         assert!(all.iter().any(|c| c.want.want == label), "no {label} case");
     }
-    for detail in ["retired_key", "bad_key_transition"] {
+    for detail in ["retired_key", "unknown_key", "bad_key_transition"] {
         assert!(
             all.iter().any(|c| c.want.detail.as_deref() == Some(detail)),
             "no {detail} case"
@@ -235,7 +235,18 @@ fn key_state_follows_a_rotation() {
     assert!(k.may_sign_record(&a, 4) && !k.may_sign_record(&a, 5));
     assert!(!k.may_sign_record(&b, 4) && k.may_sign_record(&b, 5));
     assert!(k.may_sign_checkpoint(&a, 4) && !k.may_sign_checkpoint(&a, 5));
-    assert!(k.may_sign_checkpoint(&b, 4) && k.may_sign_checkpoint(&b, 1));
+    // The named key vouches from its transition's seq on, not below.
+    assert!(k.may_sign_checkpoint(&b, 4) && k.may_sign_checkpoint(&b, 100));
+    assert!(!k.may_sign_checkpoint(&b, 3) && !k.may_sign_checkpoint(&b, 0));
+    // Given to the verifier as well, it is judged by the chain's history.
+    let mut given = KeyState::new(&[a, b]);
+    given.apply_transition(4, &a, &b);
+    assert!(given.may_sign_checkpoint(&b, 4) && !given.may_sign_checkpoint(&b, 3));
+    // A given key no transition names nor retires counts at every size.
+    let c = [3u8; 32];
+    let mut sep = KeyState::new(&[a, c]);
+    sep.apply_transition(4, &a, &b);
+    assert!(sep.may_sign_checkpoint(&c, 1) && sep.may_sign_checkpoint(&c, 100));
     assert_eq!(k.retired_before(&a, 5), Some(4));
     assert_eq!(k.retired_before(&a, 4), None);
     // Handing the chain back to the retired key is refused.

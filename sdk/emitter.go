@@ -320,9 +320,11 @@ func NewEmitter(log *Log, opts EmitterOptions) (*Emitter, error) {
 // host; also busy_rejections_total{endpoint="emit"}), ErrEmitterClosed, a
 // *canonical.SizeError or *canonical.FieldError, and, counted as
 // sink_error, the error that stops the chain or the log for now (ErrSign
-// or ErrStore of a record in flight before it, ErrClosed, ...); but a
-// retry of a record known durable is accepted though the log has failed,
-// and acknowledged as a duplicate. A nil error means the record is
+// or ErrStore of a record in flight before it, ErrClosed, ...), or,
+// counted as shutdown, an error matching ErrEmitterClosed when the call
+// began before Close and Close's deadline dropped the records in flight
+// before it in its chain; but a retry of a record known durable is
+// accepted though the log has failed, and acknowledged as a duplicate. A nil error means the record is
 // accepted, not yet appended: what happens to it later is counted too
 // (OnDurable, OnDrop, metrics).
 func (e *Emitter) TryEmit(rec *canonical.AuditRecord) error {
@@ -399,6 +401,13 @@ func (e *Emitter) emit(ctx context.Context, rec *canonical.AuditRecord, wait boo
 			// while it waited for the lock.
 			e.release(s)
 			return e.busy(ctx.Err())
+		}
+		if err == errAbandoned {
+			// The chain is broken by records Close's deadline dropped
+			// (this call got in before Close): dropped for the same
+			// reason, not lost to a failing signer or store.
+			e.dropFailed(s, dropShutdown, err)
+			return err
 		}
 		e.dropFailed(s, dropSinkError, err)
 		return err

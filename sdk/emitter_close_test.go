@@ -199,3 +199,68 @@ func TestShutdownDropIsEmitterClosed(t *testing.T) {
 		}
 	}
 }
+
+// TestLinkRefusedAfterDeadlineIsShutdown: Close's deadline passes while a
+// TryEmit that got in before Close is encoding its record; by the time it
+// links, the records before it in its chain were dropped for the
+// deadline. It is refused as they were (ErrEmitterClosed) and counted as
+// they were, a shutdown drop: not as a sink error, which would tell the
+// operator a signer or store failed (audit_drop_total{reason="sink_error"},
+// Ready's SinkErrors) on an orderly shutdown. The stress test of the
+// Emitter on a Keeper-sealed log found it counted as a sink error.
+func TestLinkRefusedAfterDeadlineIsShutdown(t *testing.T) {
+	g := newGateSigner(t)
+	clockIn, clockOut := make(chan struct{}), make(chan struct{})
+	clock := func() time.Time { // only the late record leaves tsMs to fill
+		close(clockIn)
+		<-clockOut
+		return time.UnixMilli(1764201600000)
+	}
+	l := coreLog(t, sdk.Config{Signer: g, Clock: clock})
+	dropIn, dropOut := make(chan struct{}), make(chan struct{})
+	var drops atomic.Int64
+	e := newEmitter(t, l, sdk.EmitterOptions{Depth: 8, Workers: 1, OnDrop: func(_, _, reason string, _ error) {
+		if drops.Add(1) == 1 {
+			close(dropIn) // the first record dropped for the deadline: the one after it is still in flight
+			<-dropOut
+		}
+	}})
+	for n := range 3 { // the worker signs the first; the two after it wait
+		rec := emitRecord(0, n, "s")
+		if err := e.TryEmit(&rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for g.calls.Load() < 1 {
+		time.Sleep(time.Millisecond)
+	}
+	late := make(chan error)
+	go func() {
+		rec := emitRecord(0, 3, "s")
+		rec.TsMs = 0
+		late <- e.TryEmit(&rec)
+	}()
+	<-clockIn // past Close's check, encoding
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := e.Close(ctx); err == nil {
+		t.Fatal("Close with an ended ctx and records in flight returned nil")
+	}
+	close(g.gate) // the first is appended, the second and third dropped: the chain is broken
+	<-dropIn      // the second's OnDrop; the third is still in flight
+	close(clockOut)
+	err := <-late
+	close(dropOut)
+	<-e.Done()
+	if !errors.Is(err, sdk.ErrEmitterClosed) {
+		t.Errorf("TryEmit linked after the deadline: %v, want ErrEmitterClosed", err)
+	}
+	st := finishedStats(t, e)
+	if st.Appended != 1 || st.Dropped[sdk.DropShutdown] != 3 || st.Dropped[sdk.DropSinkError] != 0 {
+		t.Errorf("appended %d, drops %v: want 1 appended and 3 shutdown drops, no sink error", st.Appended, st.Dropped)
+	}
+	var d *sdk.DegradedError
+	if errors.As(e.Ready(), &d) && d.SinkErrors != 0 {
+		t.Errorf("Ready: %d sink errors (last %v) after an orderly shutdown", d.SinkErrors, d.LastSinkError)
+	}
+}

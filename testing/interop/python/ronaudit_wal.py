@@ -472,23 +472,30 @@ def list_segments(directory: Path) -> list[tuple[int, Path]]:
 
 def _read_segment(path: Path) -> bytes:
     """A segment file's bytes, as Go's scanSegmentFile opens it
-    (fsutil.OpenRegular): symbolic links followed, a regular file only,
-    checked on the open file (a named pipe is opened without blocking and
-    refused, as is a directory). One that cannot be opened or read (a
-    dangling link) is ``unreadable``: Go fails on it too."""
+    (fsutil.OpenRegular): see _read_regular."""
+    return _read_regular(path, "", "not_regular")
+
+
+def _read_regular(path: Path, what: str, not_regular: str, limit: int = -1) -> bytes:
+    """The bytes of ``path`` (at most ``limit`` of them if limit >= 0), as Go's
+    fsutil.OpenRegular opens a file: symbolic links followed, a regular
+    file only, checked on the open file (a named pipe is opened without
+    blocking and refused, as is a directory: reason ``not_regular``). One
+    that cannot be opened or read (a dangling link) is ``unreadable``: Go
+    fails on it too. ``what`` prefixes the messages."""
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError as e:
-        raise WalError(UNREADABLE, f"cannot open: {e.strerror}", path) from e
+        raise WalError(UNREADABLE, f"{what}cannot open: {e.strerror}", path) from e
     try:
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
-            raise WalError("not_regular", f"not a regular file (mode {stat.filemode(mode)})", path)
+            raise WalError(not_regular, f"{what}not a regular file (mode {stat.filemode(mode)})", path)
         with os.fdopen(fd, "rb") as f:
             fd = -1
-            return f.read()
+            return f.read(limit)
     except OSError as e:
-        raise WalError(UNREADABLE, f"cannot read: {e.strerror}", path) from e
+        raise WalError(UNREADABLE, f"{what}cannot read: {e.strerror}", path) from e
     finally:
         if fd >= 0:
             os.close(fd)
@@ -960,26 +967,9 @@ def _is_note_name(name: str) -> bool:
 
 def _read_note(path: Path) -> bytes:
     """A kept note's bytes, as Go's checkpoint.ReadNote reads them: a
-    regular file (a named pipe is opened without blocking and refused) of
-    at most 256 KiB, else ``format``; one that cannot be opened or read
-    (a dangling link) is ``unreadable``, a failure in Go too."""
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    except OSError as e:
-        raise WalError(UNREADABLE, f"kept checkpoint: cannot open: {e.strerror}", path) from e
-    try:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            raise WalError(cpk.FORMAT, f"kept checkpoint: not a regular file (mode {stat.filemode(mode)})",
-                           path)
-        with os.fdopen(fd, "rb") as f:
-            fd = -1
-            raw = f.read(cpk.MAX_NOTE_BYTES + 1)
-    except OSError as e:
-        raise WalError(UNREADABLE, f"kept checkpoint: cannot read: {e.strerror}", path) from e
-    finally:
-        if fd >= 0:
-            os.close(fd)
+    regular file (see _read_regular; not one is ``format``) of at most
+    256 KiB, else ``format``."""
+    raw = _read_regular(path, "kept checkpoint: ", cpk.FORMAT, cpk.MAX_NOTE_BYTES + 1)
     if len(raw) > cpk.MAX_NOTE_BYTES:
         raise WalError(cpk.FORMAT, f"kept checkpoint: more than {cpk.MAX_NOTE_BYTES} bytes", path)
     return raw

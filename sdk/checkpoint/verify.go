@@ -5,10 +5,12 @@ import (
 	"strconv"
 
 	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/rustyonions/ron-audit-go/internal/merkle"
 )
 
 // emptyRoot is the root of the empty tree, SHA-256 of no bytes.
-var emptyRoot, _ = tlog.TreeHash(0, nil)
+var emptyRoot = merkle.EmptyRoot
 
 // VerifyInclusion checks that the record with record hash recordHash is
 // leaf index (seq index+1) of the tree of checkpoint cp, using the

@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/mod/sumdb/tlog"
 
+	"github.com/rustyonions/ron-audit-go/internal/merkle"
 	"github.com/rustyonions/ron-audit-go/internal/names"
 	"github.com/rustyonions/ron-audit-go/sdk"
 	"github.com/rustyonions/ron-audit-go/sdk/wal"
@@ -450,37 +451,17 @@ func (c *chainHistory) verify(writer, stream string, n int64, rootAt func(int64)
 // size, at most 63), not the tree, so verifying a log needs no memory per
 // record.
 type rootStream struct {
-	n    int64
-	edge []tlog.Hash // subtree roots of the first n leaves, largest first
+	edge merkle.Range // the tree's compact range
 	want map[int64]bool
 	at   map[int64]tlog.Hash
 }
 
 // add appends the record with record hash recordHash as the next leaf.
 func (r *rootStream) add(recordHash [32]byte) {
-	h := LeafHash(recordHash)
-	for m := r.n; m&1 == 1; m >>= 1 { // the subtrees this leaf completes
-		h = tlog.NodeHash(r.edge[len(r.edge)-1], h)
-		r.edge = r.edge[:len(r.edge)-1]
+	r.edge.Push(LeafHash(recordHash))
+	if n := r.edge.Size(); r.want[n] {
+		r.at[n] = r.edge.Root()
 	}
-	r.edge = append(r.edge, h)
-	r.n++
-	if r.want[r.n] {
-		r.at[r.n] = r.root()
-	}
-}
-
-// root is the root of the first n leaves (RFC 6962: the edge folded from
-// the right).
-func (r *rootStream) root() tlog.Hash {
-	if len(r.edge) == 0 {
-		return emptyRoot
-	}
-	h := r.edge[len(r.edge)-1]
-	for i := len(r.edge) - 2; i >= 0; i-- {
-		h = tlog.NodeHash(r.edge[i], h)
-	}
-	return h
 }
 
 // rootAt returns the root at size, one of the sizes wanted (or 0, or the
@@ -491,8 +472,8 @@ func (r *rootStream) rootAt(size int64) (tlog.Hash, error) {
 		return h, nil
 	case size == 0:
 		return emptyRoot, nil
-	case size == r.n:
-		return r.root(), nil
+	case size == r.edge.Size():
+		return r.edge.Root(), nil
 	}
 	return tlog.Hash{}, newErr(ReasonRange, "tree size "+strconv.FormatInt(size, 10)+" was not among the sizes whose roots were kept", nil)
 }

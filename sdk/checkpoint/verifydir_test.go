@@ -292,7 +292,7 @@ func TestRootStream(t *testing.T) {
 		h[0], h[1] = byte(i), byte(i>>8)
 		tree.Append(h)
 		r.add(h)
-		if got, want := r.root(), tree.Root(); got != want {
+		if got, want := r.edge.Root(), tree.Root(); got != want {
 			t.Fatalf("root of %d leaves %x, tree says %x", i+1, got, want)
 		}
 	}
@@ -308,8 +308,8 @@ func TestRootStream(t *testing.T) {
 			t.Errorf("rootAt(%d) of a size not kept: %v, want out_of_range", size, err)
 		}
 	}
-	if len(r.edge) > 8 {
-		t.Errorf("%d hashes kept for %d leaves, want one per 1 bit of the size", len(r.edge), n)
+	if r.edge.Len() > 8 {
+		t.Errorf("%d hashes kept for %d leaves, want one per 1 bit of the size", r.edge.Len(), n)
 	}
 }
 

@@ -344,52 +344,5 @@ func compactRange(r tlog.HashReader, m int64) ([]tlog.Hash, error) {
 	return r.ReadHashes(idx)
 }
 
-// emptyRoot is the root of the empty tree, SHA-256 of no bytes.
-var emptyRoot, _ = tlog.TreeHash(0, nil)
-
-// rangeAcc is a compact range [0, n) that grows leaf by leaf: the hashes
-// of the maximal perfect subtrees, largest first, and their levels.
-type rangeAcc struct {
-	hashes []tlog.Hash
-	levels []int
-}
-
-// newRangeAcc starts from the compact range of the tree of m leaves.
-func newRangeAcc(m int64, hashes []tlog.Hash) *rangeAcc {
-	a := &rangeAcc{hashes: append(make([]tlog.Hash, 0, len(hashes)+64), hashes...)}
-	for level := 62; level >= 0; level-- {
-		if m>>level&1 == 1 {
-			a.levels = append(a.levels, level)
-		}
-	}
-	return a
-}
-
-// push appends a leaf hash.
-func (a *rangeAcc) push(h tlog.Hash) {
-	level := 0
-	for n := len(a.hashes); n > 0 && a.levels[n-1] == level; n-- {
-		h = tlog.NodeHash(a.hashes[n-1], h)
-		a.hashes, a.levels = a.hashes[:n-1], a.levels[:n-1]
-		level++
-	}
-	a.hashes = append(a.hashes, h)
-	a.levels = append(a.levels, level)
-}
-
-// root returns the RFC 6962 root of the range: the subtrees folded from
-// the right.
-func (a *rangeAcc) root() tlog.Hash {
-	n := len(a.hashes)
-	if n == 0 {
-		return emptyRoot
-	}
-	h := a.hashes[n-1]
-	for i := n - 2; i >= 0; i-- {
-		h = tlog.NodeHash(a.hashes[i], h)
-	}
-	return h
-}
-
 // leafHash is the tree's leaf hash of a record hash.
 func leafHash(h canonical.Hash) tlog.Hash { return checkpoint.LeafHash(h) }

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/rustyonions/ron-audit-go/canonical"
+	"github.com/rustyonions/ron-audit-go/internal/merkle"
 	"github.com/rustyonions/ron-audit-go/sdk"
 	"github.com/rustyonions/ron-audit-go/sdk/checkpoint"
 )
@@ -105,15 +106,15 @@ func verifyBundle(data []byte, verifiers note.Verifiers, kt *keyTracker) (s Summ
 		return s, nil, err
 	}
 	s.Checkpoint = cp
-	old := checkpoint.Checkpoint{Origin: b.Origin, Root: emptyRoot, WriterID: s.WriterID, Stream: s.Stream}
+	old := checkpoint.Checkpoint{Origin: b.Origin, Root: merkle.EmptyRoot, WriterID: s.WriterID, Stream: s.Stream}
 	if b.PrevSize > 0 {
 		if old, err = openNote(b.PrevNote, verifiers, b.Origin, b.PrevSize, "the previous signed checkpoint"); err != nil {
 			return s, nil, err
 		}
 		s.Prev = &old
 	}
-	acc := newRangeAcc(b.PrevSize, b.Range)
-	if got := acc.root(); got != old.Root {
+	acc := merkle.NewRange(b.PrevSize, b.Range)
+	if got := acc.Root(); got != old.Root {
 		return s, nil, &Error{Reason: ReasonConsistency, Seq: uint64(b.PrevSize), Detail: "the compact range does not hash to the previous checkpoint's root",
 			Expected: b64(old.Root), Got: b64(got)}
 	}
@@ -137,9 +138,9 @@ func verifyBundle(data []byte, verifiers note.Verifiers, kt *keyTracker) (s Summ
 		}
 	}
 	for i := range b.Records {
-		acc.push(leafHash(b.Records[i].Hash))
+		acc.Push(leafHash(b.Records[i].Hash))
 	}
-	if got := acc.root(); got != cp.Root {
+	if got := acc.Root(); got != cp.Root {
 		return s, nil, &Error{Reason: ReasonRoot, Seq: uint64(b.Size), Detail: "the root of the compact range and the bundle's records is not the checkpoint's",
 			Expected: b64(cp.Root), Got: b64(got)}
 	}

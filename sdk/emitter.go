@@ -704,9 +704,14 @@ func (e *Emitter) ReportVerifyFailure(err error) {
 
 // DegradedError is Ready's error: why the audit plane cannot be trusted to
 // record what the host does. Hosts that fail closed stop serving on it.
+// Each field set is one reason, and Error names them all: ObserverFailed,
+// for instance, is a checkpoint.Keeper's Err ("log observer failed
+// (checkpoints not written): ..."), set while records are still appended
+// but the checkpoints that would show them cut or rewritten are not.
 type DegradedError struct {
 	Closed         bool    // the emitter is closed
 	LogFailed      error   // the log stopped (a record could not be made durable)
+	ObserverFailed error   // the log's Observer (a checkpoint.Keeper) failed: its FailureReporter.Err
 	SinkErrors     uint64  // records lost after acceptance: signer or store failures
 	LastSinkError  error   // the last of them
 	VerifyFailures uint64  // failures reported by ReportVerifyFailure
@@ -721,6 +726,9 @@ func (e *DegradedError) Error() string {
 	}
 	if e.LogFailed != nil {
 		why = append(why, "log failed: "+e.LogFailed.Error())
+	}
+	if e.ObserverFailed != nil {
+		why = append(why, "log observer failed (checkpoints not written): "+e.ObserverFailed.Error())
 	}
 	if e.SinkErrors > 0 {
 		s := strconv.FormatUint(e.SinkErrors, 10) + " records lost to sink errors"
@@ -747,17 +755,24 @@ type shedSample struct {
 }
 
 // Ready reports whether the audit plane is healthy: nil, or a
-// *DegradedError when the emitter is closed, the log has failed, a record
-// was lost to a sink error, a verification failure was reported, or more
-// than ShedBudget of the records offered over the last ReadyWindow were
-// shed (measured between Ready calls, so call it from the readiness probe).
-// Sink errors and verification failures stay until the emitter is
-// replaced: each means audit records are missing or suspect.
+// *DegradedError when the emitter is closed, the log has failed, the log's
+// Observer has failed (a FailureReporter, such as a checkpoint.Keeper that
+// could not write a checkpoint: records are appended but no longer
+// vouched for), a record was lost to a sink error, a verification failure
+// was reported, or more than ShedBudget of the records offered over the
+// last ReadyWindow were shed (measured between Ready calls, so call it
+// from the readiness probe). Sink errors and verification failures stay
+// until the emitter is replaced, an Observer's failure as long as its Err
+// reports it (a Keeper's, until it is replaced): each means audit records
+// or the evidence for them are missing or suspect.
 func (e *Emitter) Ready() error {
 	d := &DegradedError{ShedBudget: e.opts.ShedBudget, Closed: e.closed.Load(),
 		SinkErrors: e.n.sinkErrors.Load(), VerifyFailures: e.n.verifyFails.Load()}
 	if err := e.log.failure(); err != nil {
 		d.LogFailed = err
+	}
+	if o, ok := e.log.cfg.Observer.(FailureReporter); ok {
+		d.ObserverFailed = o.Err()
 	}
 	// The time and counters are read under the lock: a caller that read
 	// them before another's later sample became the baseline would
@@ -784,7 +799,7 @@ func (e *Emitter) Ready() error {
 	if n := offered - base.offered; n >= minShedSample {
 		d.ShedRate = float64(shed-base.shed) / float64(n)
 	}
-	if d.Closed || d.LogFailed != nil || d.SinkErrors > 0 || d.VerifyFailures > 0 || d.ShedRate > d.ShedBudget {
+	if d.Closed || d.LogFailed != nil || d.ObserverFailed != nil || d.SinkErrors > 0 || d.VerifyFailures > 0 || d.ShedRate > d.ShedBudget {
 		return d
 	}
 	return nil

@@ -594,6 +594,50 @@ func TestEmitterReady(t *testing.T) {
 	}
 }
 
+// failingObserver is an Observer that reports a failure of its own, as a
+// checkpoint.Keeper does (sdk.FailureReporter).
+type failingObserver struct{ err atomic.Pointer[error] }
+
+func (o *failingObserver) Committed(string, string, uint64, canonical.Hash, bool) {}
+func (o *failingObserver) Durable(string, string, uint64, bool)                   {}
+func (o *failingObserver) Err() error {
+	if p := o.err.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// TestEmitterReadyObserverFailed: Ready reports the audit plane degraded,
+// naming the failure, for as long as the Log's Observer reports one (a
+// Keeper that can no longer write checkpoints), though the log itself
+// still takes records.
+func TestEmitterReadyObserverFailed(t *testing.T) {
+	o := &failingObserver{}
+	l := coreLog(t, sdk.Config{Observer: o})
+	e := newEmitter(t, l, sdk.EmitterOptions{Shed: sdk.ShedBlock})
+	if err := e.Ready(); err != nil {
+		t.Fatalf("healthy observer: %v", err)
+	}
+	errFull := errors.New("checkpoint: sign: writing checkpoint /cp/w/s/00000000000000000010.note: no space left on device")
+	o.err.Store(&errFull)
+	err := e.Ready()
+	var d *sdk.DegradedError
+	if !errors.As(err, &d) || !errors.Is(err, sdk.ErrDegraded) || d.ObserverFailed != errFull || d.LogFailed != nil {
+		t.Fatalf("observer failed: Ready = %v (%+v), want ObserverFailed %v alone", err, d, errFull)
+	}
+	if want := "sdk: audit plane degraded: log observer failed (checkpoints not written): " + errFull.Error(); err.Error() != want {
+		t.Errorf("Ready's message:\n%s\nwant\n%s", err, want)
+	}
+	rec := emitRecord(0, 0, "s")
+	if err := e.TryEmit(&rec); err != nil {
+		t.Fatalf("the log still takes records: %v", err)
+	}
+	o.err.Store(nil)
+	if err := e.Ready(); err != nil {
+		t.Fatalf("the observer reports no failure any more: %v", err)
+	}
+}
+
 // TestEmitterOwnsLog: while an emitter runs, direct appends would race its
 // chain order, so they are refused; one emitter per log.
 func TestEmitterOwnsLog(t *testing.T) {

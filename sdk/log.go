@@ -125,6 +125,19 @@ type ReplayChecker interface {
 	CheckReplay() error
 }
 
+// FailureReporter is an Observer that can fail on its own, without the
+// Log failing: package checkpoint's Keeper, whose Err is its first failure
+// to sign or write a checkpoint (a full disk, a directory it may not
+// write, a fork or rollback it refused). Records are still appended, but
+// the evidence that would show them cut or rewritten is no longer written.
+// Emitter.Ready reports the audit plane degraded (DegradedError's
+// ObserverFailed) once Err returns non-nil; Err must be safe to call from
+// any goroutine and must not call the Log.
+type FailureReporter interface {
+	Observer
+	Err() error
+}
+
 // DefaultDedupeWindow is the default number of records per chain that
 // dedupe remembers.
 const DefaultDedupeWindow = 1024

@@ -49,7 +49,18 @@ type KeeperOptions struct {
 	// call neither the Keeper nor the Log (export.Auto's Checkpointed
 	// only queues the export).
 	OnCheckpoint func(cp Checkpoint, took time.Duration)
+	// OnFailure, if set, is called with every failure to sign or write a
+	// checkpoint (not only the first, which Err keeps), and with a record
+	// the Keeper could not add to its chain's tree
+	// (audit_export_fail_total{stage="checkpoint"}). It is called where
+	// OnCheckpoint would have been, under the same locks, with the same
+	// rules.
+	OnFailure func(err error)
 }
+
+// The Keeper is an sdk.FailureReporter: as the Log's Observer, its Err
+// makes sdk.Emitter.Ready report the audit plane degraded.
+var _ sdk.FailureReporter = (*Keeper)(nil)
 
 // KeyName is the signed-note key name of a writer's checkpoints:
 // "ron-audit/" and the escaped writerId (one name for all its streams).
@@ -290,12 +301,17 @@ func historySizes(dir string) ([]int64, error) {
 	return sizes, nil
 }
 
+// fail keeps err if it is the Keeper's first failure (Err) and reports
+// it to OnFailure.
 func (k *Keeper) fail(err error) {
 	k.mu.Lock()
 	if k.err == nil {
 		k.err = err
 	}
 	k.mu.Unlock()
+	if k.opts.OnFailure != nil {
+		k.opts.OnFailure(err)
+	}
 }
 
 // FollowKey implements sdk.KeyFollower: from now on the Keeper signs with
@@ -414,7 +430,12 @@ func (k *Keeper) TempStats() TempStats {
 	return k.temps
 }
 
-// Err returns the first failure to sign or write a checkpoint, if any.
+// Err returns the first failure to sign or write a checkpoint, if any
+// (whether Durable, Tick, Checkpoint, SealChain or Close met it), or to
+// add a record to its chain's tree. It stays: the chain's checkpoints
+// have a gap or have stopped, and a host replaces the Keeper once it has
+// looked. It implements sdk.FailureReporter: sdk.Emitter.Ready reports
+// it (DegradedError.ObserverFailed).
 func (k *Keeper) Err() error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -710,6 +731,7 @@ func (k *Keeper) Checkpoint(writer, stream string) ([]byte, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err := k.writeLocked(c, int64(c.durable)); err != nil {
+		k.fail(err)
 		return nil, err
 	}
 	return c.note, nil
@@ -722,6 +744,7 @@ func (k *Keeper) SealChain(writer, stream string) (uint64, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err := k.writeLocked(c, int64(c.durable)); err != nil {
+		k.fail(err)
 		return uint64(c.last), err
 	}
 	return uint64(c.last), nil

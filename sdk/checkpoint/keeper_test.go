@@ -1048,3 +1048,49 @@ func TestKeeperCommittedDoesNotSweep(t *testing.T) {
 		t.Fatalf("second sweep of the chain's directory: %v", err)
 	}
 }
+
+// TestKeeperWriteFailureKept: a checkpoint that cannot be written (the
+// Keeper's directory replaced by a file: nothing can be created under it,
+// even as root) is the Keeper's Err, whichever way it was asked for
+// (Checkpoint, the Log's Seal through SealChain, a due one in Durable),
+// and every such failure reaches OnFailure; Err keeps the first. Err is
+// what sdk.Emitter.Ready reports (the Keeper is an sdk.FailureReporter).
+func TestKeeperWriteFailureKept(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "cp")
+	var failed []error
+	k, err := NewKeeper(dir, keeperSigner(t), KeeperOptions{Every: 1000, Interval: -1,
+		OnFailure: func(err error) { failed = append(failed, err) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := sdk.New(sdk.Config{Signer: keeperSigner(t), Observer: k, SealEvery: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keeperAppend(t, l, 0, 3)
+	if _, err := k.Checkpoint("svc@inst-1", "caps"); err != nil || k.Err() != nil || len(failed) != 0 {
+		t.Fatalf("healthy Keeper: Checkpoint %v, Err %v, OnFailure %v", err, k.Err(), failed)
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dir, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	keeperAppend(t, l, 3, 2)
+	_, cerr := k.Checkpoint("svc@inst-1", "caps")
+	if !errors.Is(cerr, ErrSign) || !strings.Contains(cerr.Error(), dir) {
+		t.Fatalf("Checkpoint into a broken directory: %v, want ErrSign naming %s", cerr, dir)
+	}
+	if k.Err() != cerr || len(failed) != 1 || failed[0] != cerr {
+		t.Fatalf("after Checkpoint failed: Err %v, OnFailure %v; want both %v", k.Err(), failed, cerr)
+	}
+	keeperAppend(t, l, 5, 1)
+	if _, err := l.Seal("svc@inst-1", "caps"); !errors.Is(err, ErrSign) {
+		t.Fatalf("Seal into a broken directory: %v, want ErrSign", err)
+	}
+	if len(failed) != 2 || !errors.Is(failed[1], ErrSign) || k.Err() != cerr {
+		t.Fatalf("after Seal failed: OnFailure %v, Err %v; want a second failure, the first kept", failed, k.Err())
+	}
+	var _ sdk.FailureReporter = k
+}

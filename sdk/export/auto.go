@@ -45,6 +45,13 @@ type Auto struct {
 	// followed, not overlapped. Without Prev, Auto starts each chain at
 	// seq 1 and follows only its own bundles.
 	Prev func(writer, stream string) (*State, error)
+	// OnFailure, if set, is called with the failure that stops the
+	// exports (the one Err returns), from the export goroutine
+	// (audit_export_fail_total{stage="bundle"}). The Auto's failure is not
+	// the Log's Observer's, so sdk.Emitter.Ready does not see it: alert on
+	// the metric, or give the Log an Observer whose Err also returns the
+	// Auto's (see sdk.FailureReporter).
+	OnFailure func(err error)
 
 	mu      sync.Mutex
 	queue   []checkpoint.Checkpoint
@@ -151,6 +158,9 @@ func (a *Auto) run() {
 				a.err = err
 			}
 			a.mu.Unlock()
+			if a.OnFailure != nil {
+				a.OnFailure(err)
+			}
 		}
 	}
 }

@@ -174,7 +174,7 @@ func TestStoreFailureEndToEnd(t *testing.T) {
 				t.Errorf("Ready after a store failure: %v", err)
 			}
 			// Nothing else moved.
-			for _, name := range []string{NameVerifyFail, NameCheckpoints, NameDedupeHits} {
+			for _, name := range []string{NameVerifyFail, NameCheckpoints, NameDedupeHits, NameExportFail} {
 				if n := sumFamily(t, reg, name); n != 0 {
 					t.Errorf("%s = %v, nothing of that happened", name, n)
 				}
@@ -232,7 +232,7 @@ func TestNothingMovesWhenIdle(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, name := range []string{NameAppended, NameDrop, NameQueueDepth, NameBytes, NameVerifyFail,
-		NameFsync, NameExportBatch, NameBusy, NameCheckpoints, NameDedupeHits} {
+		NameFsync, NameExportBatch, NameBusy, NameCheckpoints, NameDedupeHits, NameExportFail} {
 		if n := sumFamily(t, reg, name); n != 0 {
 			t.Errorf("%s = %v with no record", name, n)
 		}
@@ -304,7 +304,7 @@ func TestManyStreamsThroughEmitter(t *testing.T) {
 			t.Errorf("%s: %d series for %d streams, want %d", NameAppended, len(mf.GetMetric()), streams, MaxStreams+1)
 		}
 	}
-	if want := MaxStreams + 1 + len(DropReasons) + 1 + len(VerifyReasons) + 1 /*busy*/ + 6; total > want {
+	if want := MaxStreams + 1 + len(DropReasons) + 1 + len(VerifyReasons) + 1 /*busy*/ + len(ExportFailStages) + 6; total > want {
 		t.Errorf("%d series in all, want at most %d", total, want)
 	}
 	if got := sumFamily(t, reg, NameAppended); got != streams {

@@ -6,7 +6,9 @@
 //	sdk.EmitterOptions{Metrics: m}                           // appended, drops, busy, dedupe, queue depth, verify failures
 //	sdk.DurableOptions{WAL: wal.Options{OnFsync: m.OnFsync}} // wal_fsync_seconds
 //	checkpoint.KeeperOptions{OnCheckpoint: m.OnCheckpoint}   // with export.Auto: call both from one func
+//	checkpoint.KeeperOptions{OnFailure: m.OnCheckpointFailure}
 //	export.Exporter{OnExport: m.OnExport}
+//	export.Auto{OnFailure: m.OnExportFailure}
 //
 // The Emitter is what counts records: a host that calls sdk.Log.Append
 // itself, without one, counts them with Appended (and Dropped) on its own.
@@ -47,7 +49,20 @@ const (
 	NameBusy        = "busy_rejections_total"
 	NameCheckpoints = "audit_export_checkpoints_total"
 	NameDedupeHits  = "audit_dedupe_hits_total"
+	NameExportFail  = "audit_export_fail_total"
 )
+
+// Stages (label stage of audit_export_fail_total): where the evidence
+// that leaves the log stopped. Not in the ron-audit design, which counts
+// checkpoints written (audit_export_checkpoints_total) but not those that
+// failed: a full disk or a refused fork would stop them silently.
+const (
+	StageCheckpoint = "checkpoint" // a checkpoint.Keeper failed to sign or write a checkpoint
+	StageBundle     = "bundle"     // an export.Auto failed to export a bundle (and stopped)
+)
+
+// ExportFailStages are the stages, each a series from New on.
+var ExportFailStages = []string{StageCheckpoint, StageBundle}
 
 // Drop reasons (label reason of audit_drop_total): those of sdk.Emitter,
 // and io_backpressure, the ron-audit design's name for a sink that cannot
@@ -167,10 +182,13 @@ type Metrics struct {
 	busy        *prometheus.CounterVec
 	checkpoints prometheus.Counter
 	dedupeHits  prometheus.Counter
+	exportFail  *prometheus.CounterVec
 
 	dropC   map[string]prometheus.Counter // per reason, read-only after New
 	verifyC map[sdk.Reason]prometheus.Counter
 	busyC   prometheus.Counter // endpoint="emit"
+	cpFailC prometheus.Counter // stage="checkpoint"
+	exFailC prometheus.Counter // stage="bundle"
 
 	// streams maps a stream to its appended counters, one per kind:
 	// copy-on-write, so Appended reads it without a lock. Once it holds
@@ -219,6 +237,8 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 			Help: "Signed checkpoints written."}),
 		dedupeHits: prometheus.NewCounter(prometheus.CounterOpts{Name: NameDedupeHits,
 			Help: "Appends that matched a recent record's dedupe key (idempotent replay)."}),
+		exportFail: prometheus.NewCounterVec(prometheus.CounterOpts{Name: NameExportFail,
+			Help: "Failures to write a signed checkpoint or export a bundle, by stage."}, []string{"stage"}),
 	}
 	cs := []struct {
 		name string
@@ -227,7 +247,7 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 		{NameAppended, m.appended}, {NameDrop, m.drops}, {NameQueueDepth, m.queueDepth},
 		{NameBytes, m.bytes}, {NameVerifyFail, m.verifyFail}, {NameFsync, m.fsync},
 		{NameExportBatch, m.exportBatch}, {NameBusy, m.busy}, {NameCheckpoints, m.checkpoints},
-		{NameDedupeHits, m.dedupeHits},
+		{NameDedupeHits, m.dedupeHits}, {NameExportFail, m.exportFail},
 	}
 	for i, c := range cs {
 		if err := reg.Register(c.c); err != nil {
@@ -246,6 +266,8 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 		m.verifyC[r] = m.verifyFail.WithLabelValues(string(r))
 	}
 	m.busyC = m.busy.WithLabelValues(EndpointEmit)
+	m.cpFailC = m.exportFail.WithLabelValues(StageCheckpoint)
+	m.exFailC = m.exportFail.WithLabelValues(StageBundle)
 	empty := map[string]*[numKinds]prometheus.Counter{}
 	m.streams.Store(&empty)
 	return m, nil
@@ -409,3 +431,14 @@ func (m *Metrics) OnCheckpoint(cp checkpoint.Checkpoint, took time.Duration) { m
 // OnExport is an export.Exporter.OnExport: it observes the bundle's
 // duration in export_batch_seconds.
 func (m *Metrics) OnExport(took time.Duration, records int) { m.exportBatch.Observe(took.Seconds()) }
+
+// OnCheckpointFailure is a checkpoint.KeeperOptions.OnFailure: it counts
+// the failure in audit_export_fail_total{stage="checkpoint"} (alert
+// AuditCheckpointFailing). The Keeper's first failure also makes
+// sdk.Emitter.Ready report the audit plane degraded.
+func (m *Metrics) OnCheckpointFailure(err error) { m.cpFailC.Inc() }
+
+// OnExportFailure is an export.Auto.OnFailure: it counts the failure that
+// stopped the exports in audit_export_fail_total{stage="bundle"} (alert
+// AuditCheckpointFailing).
+func (m *Metrics) OnExportFailure(err error) { m.exFailC.Inc() }

@@ -147,8 +147,12 @@ busy_rejections_total{endpoint="emit"} 0
 # HELP audit_queue_depth Records waiting in the emitter's queue.
 # TYPE audit_queue_depth gauge
 audit_queue_depth 0
+# HELP audit_export_fail_total Failures to write a signed checkpoint or export a bundle, by stage.
+# TYPE audit_export_fail_total counter
+audit_export_fail_total{stage="bundle"} 0
+audit_export_fail_total{stage="checkpoint"} 0
 `
-	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), NameDrop, NameBusy, NameQueueDepth); err != nil {
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), NameDrop, NameBusy, NameQueueDepth, NameExportFail); err != nil {
 		t.Fatal(err)
 	}
 	if n, err := testutil.GatherAndCount(reg, NameVerifyFail); err != nil || n != len(VerifyReasons) {
@@ -481,14 +485,16 @@ func TestAdaptersAllocs(t *testing.T) {
 	m.Appended(canonical.KindGetServed, "reads", 100) // creates the series
 	ve := &sdk.VerifyError{Reason: sdk.ReasonPrevMismatch}
 	for name, f := range map[string]func(){
-		"Appended":     func() { m.Appended(canonical.KindGetServed, "reads", 100) },
-		"Dropped":      func() { m.Dropped(DropAuditBackpressure) },
-		"Busy":         func() { m.Busy(EndpointEmit) },
-		"DedupeHit":    func() { m.DedupeHit() },
-		"Queued":       func() { m.Queued(1) },
-		"OnFsync":      func() { m.OnFsync(time.Millisecond, 8) },
-		"OnExport":     func() { m.OnExport(time.Millisecond, 8) },
-		"VerifyFailed": func() { m.VerifyFailed(ve) },
+		"Appended":            func() { m.Appended(canonical.KindGetServed, "reads", 100) },
+		"Dropped":             func() { m.Dropped(DropAuditBackpressure) },
+		"Busy":                func() { m.Busy(EndpointEmit) },
+		"DedupeHit":           func() { m.DedupeHit() },
+		"Queued":              func() { m.Queued(1) },
+		"OnFsync":             func() { m.OnFsync(time.Millisecond, 8) },
+		"OnExport":            func() { m.OnExport(time.Millisecond, 8) },
+		"OnCheckpointFailure": func() { m.OnCheckpointFailure(errDiskFull) },
+		"OnExportFailure":     func() { m.OnExportFailure(errDiskFull) },
+		"VerifyFailed":        func() { m.VerifyFailed(ve) },
 	} {
 		if a := testing.AllocsPerRun(200, f); a != 0 {
 			t.Errorf("%s: %v allocs/op", name, a)

@@ -449,7 +449,7 @@ func headingAnchors(md string) map[string]bool {
 func TestAlertRulesForAndRunbook(t *testing.T) {
 	rules := alertRules(t)
 	want := map[string]bool{"AuditVerifyFailures": false, "AuditShedAboveBudget": false, "AuditWalFsyncSlow": false,
-		"AuditExportSlow": false}
+		"AuditExportSlow": false, "AuditCheckpointFailing": false}
 	for _, r := range rules {
 		if r.line < 0 {
 			continue

@@ -29,6 +29,22 @@ const (
 )
 
 // KeeperOptions tune a Keeper.
+//
+// A checkpoint that is due but cannot be signed or written (a full disk,
+// an unwritable or missing directory, a failing signer) is not tried
+// again at every record that becomes durable: the failed attempt counts
+// for the cadence as a checkpoint would, and the next attempt comes Every
+// more durable records, or Interval, after it, whichever is first. So a
+// failing directory costs a signature per due point, not per append.
+// Checkpoint, SealChain (the Log's Seal, SealAll, Close) and Close try at
+// once whatever the cadence, and Tick tries each chain whose newest
+// checkpoint is Interval old or more. Once the directory is writable
+// again, the chain's next attempt writes the checkpoint of all its
+// durable records (unless its history could not be read when the Keeper
+// first needed it: that stays a failure, see Err): the checkpoints the
+// failures skipped are not needed
+// (a consistency proof spans any two sizes, and an export.Auto's next
+// bundle starts after its previous one).
 type KeeperOptions struct {
 	// Every: a checkpoint of a chain once this many more of its records are
 	// durable; 0 means DefaultEvery. Negative is refused (an *Error).
@@ -54,7 +70,10 @@ type KeeperOptions struct {
 	// the Keeper could not add to its chain's tree
 	// (audit_export_fail_total{stage="checkpoint"}). It is called where
 	// OnCheckpoint would have been, under the same locks, with the same
-	// rules.
+	// rules. A failing directory makes one call per chain per due point
+	// (Every records or Interval, see above) and one per Checkpoint,
+	// SealChain, Tick or Close that tries: at the checkpoint cadence,
+	// not at the append rate.
 	OnFailure func(err error)
 }
 
@@ -159,6 +178,25 @@ type keptChain struct {
 	// log; CheckReplay writes it, once the replay has shown every
 	// transition of the chain (signerFor).
 	replayDue bool
+	// failed: the last attempt to write a checkpoint of the chain failed,
+	// asked for at durable size failedSize, at failedAt (the Keeper's
+	// Clock). Durable's next attempt is due from there, as from a
+	// checkpoint (Every more records, or Interval later), not at the
+	// next record: a failing directory costs a signature per due point,
+	// not per record (dueFrom). A checkpoint written clears it.
+	failed     bool
+	failedSize int64
+	failedAt   time.Time
+}
+
+// dueFrom returns the size and time Durable counts the chain's next
+// checkpoint from: its newest checkpoint's, or, after a failed attempt,
+// that attempt's.
+func (c *keptChain) dueFrom() (int64, time.Time) {
+	if c.failed {
+		return c.failedSize, c.failedAt
+	}
+	return c.last, c.lastAt
 }
 
 // NewKeeper returns a Keeper writing its history under dir (created with
@@ -434,8 +472,9 @@ func (k *Keeper) TempStats() TempStats {
 // (whether Durable, Tick, Checkpoint, SealChain or Close met it), or to
 // add a record to its chain's tree. It stays: the chain's checkpoints
 // have a gap or have stopped, and a host replaces the Keeper once it has
-// looked. It implements sdk.FailureReporter: sdk.Emitter.Ready reports
-// it (DegradedError.ObserverFailed).
+// looked. It stays even when a later attempt (at the chain's next due
+// point, see KeeperOptions) succeeds. It implements sdk.FailureReporter:
+// sdk.Emitter.Ready reports it (DegradedError.ObserverFailed).
 func (k *Keeper) Err() error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -454,7 +493,9 @@ func (k *Keeper) Committed(writer, stream string, seq uint64, hash canonical.Has
 	c.tree.Append(hash)
 }
 
-// Durable implements sdk.Observer: it signs a checkpoint when one is due.
+// Durable implements sdk.Observer: it signs a checkpoint when one is due,
+// counted from the chain's newest checkpoint or, after a failed attempt,
+// from that attempt (dueFrom).
 func (k *Keeper) Durable(writer, stream string, seq uint64, replay bool) {
 	c := k.chain(writer, stream)
 	c.mu.Lock()
@@ -463,13 +504,16 @@ func (k *Keeper) Durable(writer, stream string, seq uint64, replay bool) {
 		c.durable = seq
 	}
 	size := int64(c.durable)
-	due := size-c.last >= k.opts.Every
-	if !due && !replay && k.opts.Interval > 0 && size > c.last {
+	from, fromAt := c.dueFrom()
+	due := size-from >= k.opts.Every
+	if !due && !replay && k.opts.Interval > 0 && size > from {
 		now := k.opts.Clock()
-		if c.lastAt.IsZero() {
-			c.lastAt = now // the interval runs from the chain's first record
+		if fromAt.IsZero() {
+			// The interval runs from the chain's first record (never
+			// checkpointed nor attempted: not failed).
+			c.lastAt, fromAt = now, now
 		}
-		due = now.Sub(c.lastAt) >= k.opts.Interval
+		due = now.Sub(fromAt) >= k.opts.Interval
 	}
 	if due && replay {
 		// Written by CheckReplay, at the end of the replay: a transition
@@ -487,7 +531,18 @@ func (k *Keeper) Durable(writer, stream string, seq uint64, replay bool) {
 }
 
 // writeLocked signs the checkpoint of c at size and adds it to the history.
+// A failure is remembered in c (failed), so that Durable tries again only
+// at the next due point.
 func (k *Keeper) writeLocked(c *keptChain, size int64) error {
+	err := k.write(c, size)
+	if err != nil {
+		c.failed, c.failedSize, c.failedAt = true, size, k.opts.Clock()
+	}
+	return err
+}
+
+// write is writeLocked but for the failure's bookkeeping.
+func (k *Keeper) write(c *keptChain, size int64) error {
 	dir := k.chainDir(c.writer, c.stream)
 	if !c.swept {
 		// Here, not when the chain is first seen: that is Committed, which
@@ -541,7 +596,7 @@ func (k *Keeper) writeLocked(c *keptChain, size int64) error {
 			return newErr(ReasonFork, "checkpoint "+path+" exists with other content (another Keeper writes this directory?); not replaced", err)
 		}
 	}
-	c.last, c.lastAt, c.note = size, k.opts.Clock(), msg
+	c.last, c.lastAt, c.note, c.failed = size, k.opts.Clock(), msg, false
 	if k.opts.OnCheckpoint != nil {
 		k.opts.OnCheckpoint(Checkpoint{Origin: Origin(c.writer, c.stream), Size: size, Root: root, WriterID: c.writer, Stream: c.stream}, time.Since(start))
 	}

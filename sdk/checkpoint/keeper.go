@@ -706,11 +706,17 @@ func parseDirName(name string) (string, bool) {
 	return unescapeComponent(name)
 }
 
-// isDir reports whether path is a directory, following a symbolic link as
-// the Keeper does when it writes there. A path that cannot be followed (a
-// link to nothing, a loop of links) or looked at is an error naming it:
-// the chain directory it may be holds checkpoints nobody can see.
-func isDir(path string) (bool, error) {
+// chainDirAt reports whether path, named as a writer's or a stream's
+// directory in the history, is one there, following a symbolic link as
+// the Keeper does when it writes there: false when it is gone (since it
+// was listed). Anything else is an error naming it: a path that cannot be
+// followed (a link to nothing, a loop of links; a *fsutil.BrokenLinkError)
+// or looked at (an *fs.PathError), or one that is not a directory (a
+// file, a FIFO, a socket: an *fs.PathError of errNotDir and its mode, as
+// KeptDir's of the checkpoints directory). Each may hold checkpoints, or
+// stand where the Keeper would write them, that nobody can see: a
+// verifier passing it over would leave the chain unchecked.
+func chainDirAt(path string) (bool, error) {
 	fi, err := os.Stat(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		if berr := fsutil.BrokenLink(path); berr != nil {
@@ -721,18 +727,24 @@ func isDir(path string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	return fi.IsDir(), nil
+	if !fi.IsDir() {
+		// Not os.ReadDir's own error: opening a FIFO to list it blocks.
+		return false, &fs.PathError{Op: "open", Path: path, Err: fmt.Errorf("%w (mode %s)", errNotDir, fi.Mode())}
+	}
+	return true, nil
 }
 
 // HistoryChains lists the chains that have checkpoints kept under dir (as
 // a Keeper keeps them), as {writerId, stream} pairs in directory order.
-// Entries whose names are not escaped components, and entries so named
-// that are not directories (or links to them), are skipped: a Keeper
-// writes neither. A missing dir has none. An entry so named that cannot
-// be followed or looked at (a symbolic link to nothing, a loop of links),
-// or a dir that is a link to nothing, is an error naming it (a
-// *fsutil.BrokenLinkError, or the *fs.PathError), not a chain without
-// checkpoints: a verifier would have left that chain unchecked.
+// Entries whose names are not escaped components are skipped: a Keeper
+// writes none. A missing dir has none. An entry so named that is not a
+// directory (or a link to one), such as a file in place of a chain's
+// directory, or that cannot be followed or looked at (a symbolic link to
+// nothing, a loop of links), or a dir that is a link to nothing, is an
+// error naming it (an *fs.PathError, of "not a directory" for one that
+// is not, or a *fsutil.BrokenLinkError), not a chain without
+// checkpoints: a verifier would have left that chain unchecked, as
+// VerifyDir refuses to.
 func HistoryChains(dir string) ([][2]string, error) {
 	writers, err := os.ReadDir(dir)
 	if errors.Is(err, os.ErrNotExist) {
@@ -747,7 +759,7 @@ func HistoryChains(dir string) ([][2]string, error) {
 		if !ok {
 			continue
 		}
-		if ok, err := isDir(filepath.Join(dir, w.Name())); err != nil {
+		if ok, err := chainDirAt(filepath.Join(dir, w.Name())); err != nil {
 			return nil, err
 		} else if !ok {
 			continue
@@ -761,7 +773,7 @@ func HistoryChains(dir string) ([][2]string, error) {
 			if !ok {
 				continue
 			}
-			if ok, err := isDir(filepath.Join(dir, w.Name(), st.Name())); err != nil {
+			if ok, err := chainDirAt(filepath.Join(dir, w.Name(), st.Name())); err != nil {
 				return nil, err
 			} else if !ok {
 				continue

@@ -91,7 +91,8 @@ func (e *DirError) Unwrap() error { return e.Err }
 // append keeps them.
 const keptDirName = "checkpoints"
 
-// errNotDir: the checkpoints directory is there, and is not a directory.
+// errNotDir: the checkpoints directory, or a writer's or a stream's
+// directory under it, is there, and is not a directory.
 var errNotDir = errors.New("not a directory")
 
 // errChanged: checkpoints appeared in a chain's history while VerifyDir
@@ -254,7 +255,12 @@ func readKept(dir string, check bool) keptHistory {
 	}
 	k.dir = cpDir
 	if k.order, err = HistoryChains(cpDir); err != nil {
-		k.err = &DirError{Path: failedPath(err, cpDir), Err: err}
+		path := failedPath(err, cpDir)
+		de := &DirError{Path: path, Err: err}
+		if w, s, ok := chainOfDir(cpDir, path); ok {
+			de.WriterID, de.Stream = w, s // as readChain names it
+		}
+		k.err = de
 		return k
 	}
 	for _, wc := range k.order {
@@ -298,6 +304,22 @@ func readChain(cpDir, writer, stream string, read bool) *chainHistory {
 		}
 	}
 	return c
+}
+
+// chainOfDir is the chain (writer, stream) whose directory under cpDir
+// path is, if it is one.
+func chainOfDir(cpDir, path string) (writer, stream string, ok bool) {
+	rel, err := filepath.Rel(cpDir, path)
+	if err != nil {
+		return "", "", false
+	}
+	we, se, two := strings.Cut(filepath.ToSlash(rel), "/")
+	if !two || strings.Contains(se, "/") {
+		return "", "", false
+	}
+	writer, okW := parseDirName(we)
+	stream, okS := parseDirName(se)
+	return writer, stream, okW && okS
 }
 
 // failedPath is the path a history reader's error names, else dir.

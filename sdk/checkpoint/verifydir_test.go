@@ -3,6 +3,7 @@ package checkpoint
 import (
 	"crypto/ed25519"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -315,8 +316,8 @@ func TestRootStream(t *testing.T) {
 
 // TestVerifyDirChainDirNotADir: a chain's directory under dir/checkpoints
 // that is there but is not a directory (a file in its place) is not a
-// chain none are kept for: HistoryChains passes it over, and VerifyDir
-// must still fail with a *DirError naming it and the chain, even when an
+// chain none are kept for: HistoryChains refuses it, and VerifyDir
+// must fail with a *DirError naming it and the chain, even when an
 // unsealed tail is allowed (the records it vouched for would otherwise
 // verify as merely unsealed). An empty chain directory is one none are
 // kept for.
@@ -344,5 +345,59 @@ func TestVerifyDirChainDirNotADir(t *testing.T) {
 	var de *DirError
 	if !errors.As(err, &de) || de.Path != chainDir || de.WriterID != vdWriter || de.Stream != vdStream || de.Seq != 0 {
 		t.Errorf("a file in place of the chain's directory: %T %v, want a *DirError of %s naming %s", err, err, names.Chain(vdWriter, vdStream), chainDir)
+	}
+}
+
+// notADir puts a regular file at path, in place of a directory.
+func notADir(t *testing.T, path string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestHistoryChainsNotADir: an entry of the history named as a writer's
+// or a stream's directory that is not one (a file in its place) may
+// stand for checkpoints nobody can see, even of a chain the log no longer
+// has: HistoryChains fails naming it (an *fs.PathError of "not a
+// directory"), as VerifyDir does for a chain of the log, instead of
+// passing it over; so VerifyDir fails on it whatever chains the log has,
+// with a *DirError naming the path (and the chain, for a stream's). An
+// entry not so named is not the history's and is still passed over.
+func TestHistoryChainsNotADir(t *testing.T) {
+	k1 := rotationKey(t, "verifydir first key")
+	for _, level := range []string{"writer", "stream"} {
+		t.Run(level, func(t *testing.T) {
+			wdir := sealedLog(t, t.TempDir(), 0, 4, nil)
+			cpDir := filepath.Join(wdir, "checkpoints")
+			notADir(t, filepath.Join(cpDir, "not a chain")) // no escaped component: not the history's
+			notADir(t, filepath.Join(cpDir, dirName(vdWriter), "%zz"))
+			if chains, err := HistoryChains(cpDir); err != nil || len(chains) != 1 {
+				t.Fatalf("HistoryChains with entries not so named: %v, %v; want the one chain", chains, err)
+			}
+			path := filepath.Join(cpDir, "gone@inst-9")
+			if level == "stream" {
+				path = filepath.Join(cpDir, dirName(vdWriter), "gone")
+			}
+			notADir(t, path)
+
+			chains, err := HistoryChains(cpDir)
+			var pe *fs.PathError
+			if chains != nil || !errors.As(err, &pe) || pe.Path != path || !strings.Contains(err.Error(), path+": not a directory") {
+				t.Fatalf("HistoryChains with a file at %s: %v, %v; want an *fs.PathError naming it", path, chains, err)
+			}
+			_, err = VerifyDir(wdir, keysOf(k1), DirOptions{AllowUnsealedTail: true})
+			var de *DirError
+			if !errors.As(err, &de) || de.Path != path || de.Seq != 0 {
+				t.Fatalf("VerifyDir with a file at %s: %T %v, want a *DirError naming it", path, err, err)
+			}
+			want := map[string][2]string{"writer": {}, "stream": {vdWriter, "gone"}}[level]
+			if got := [2]string{de.WriterID, de.Stream}; got != want {
+				t.Errorf("VerifyDir with a file at %s names chain %q, want %q", path, got, want)
+			}
+			if !strings.Contains(err.Error(), path) {
+				t.Errorf("VerifyDir's error does not name %s: %v", path, err)
+			}
+		})
 	}
 }

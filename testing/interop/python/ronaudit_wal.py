@@ -932,9 +932,11 @@ def kept_checkpoint_files(root_dir: Path) -> list[tuple[tuple[str, str], Path]]:
     <e(writerId)>/<e(stream)>/<20 digits, at most 2^63-1>.note, each directory named in the
     one spelling of its component (symbolic links followed). Any entry so
     named counts (_read_note refuses one that is not a regular file);
-    everything else is not a checkpoint and is ignored, but a directory
-    so named that cannot be followed (a symbolic link to nothing, a loop
-    of links) is ``unreadable``, as in Go: its checkpoints are unseen."""
+    everything else is not a checkpoint and is ignored, but an entry named
+    as a writer's or a stream's directory that is not one (a file, a FIFO
+    in its place) or cannot be followed (a symbolic link to nothing, a
+    loop of links) is ``unreadable``, as in Go: its checkpoints are
+    unseen."""
     out = []
     for w in sorted(root_dir.iterdir()):
         writer = _parse_dir_name(w.name)
@@ -942,20 +944,32 @@ def kept_checkpoint_files(root_dir: Path) -> list[tuple[tuple[str, str], Path]]:
             continue
         for s in sorted(w.iterdir()):
             stream = _parse_dir_name(s.name)
-            if stream is None or not _chain_dir(s):
+            if stream is None or not _chain_dir(s, (writer, stream)):
                 continue
             out += [((writer, stream), p) for p in sorted(s.iterdir()) if _is_note_name(p.name)]
     return out
 
 
-def _chain_dir(p: Path) -> bool:
-    """Whether ``p``, named as a writer's or a stream's directory, is a
-    directory (a symbolic link followed); a link that cannot be followed
-    is an error (Go's checkpoint.HistoryChains), other entries are not."""
-    if p.is_symlink() and not p.exists():
-        raise WalError(UNREADABLE, "kept checkpoints: a symbolic link that cannot be followed "
-                       "(to nothing, or a loop)", p)
-    return p.is_dir()
+def _chain_dir(p: Path, chain: tuple[str, str] | None = None) -> bool:
+    """Whether ``p``, named as a writer's or a stream's directory (of
+    ``chain``), is a directory (a symbolic link followed): False if it is
+    gone since it was listed. One that is not a directory, or a link that
+    cannot be followed, is an error naming it (Go's
+    checkpoint.HistoryChains), never a chain without checkpoints."""
+    try:
+        st = p.stat()
+    except FileNotFoundError:
+        if p.is_symlink():
+            raise WalError(UNREADABLE, "kept checkpoints: a symbolic link that cannot be followed "
+                           "(to nothing, or a loop)", p, None, chain) from None
+        return False
+    except OSError as e:  # a loop of links, or a path that cannot be looked at
+        raise WalError(UNREADABLE, f"kept checkpoints: cannot be followed or looked at: {e.strerror}",
+                       p, None, chain) from None
+    if not stat.S_ISDIR(st.st_mode):
+        raise WalError(UNREADABLE, f"kept checkpoints: not a directory (mode {stat.filemode(st.st_mode)})",
+                       p, None, chain)
+    return True
 
 
 def _is_note_name(name: str) -> bool:

@@ -628,13 +628,16 @@ def test_segment_names_as_go_lists_them(cli, keys, one_log, tmp_path, case):
 
 @pytest.mark.parametrize("case", ["unknown-key", "stray-files", "other-chain-dir", "fifo", "sign-in-name",
                                   "size-out-of-range", "dangling-symlink", "dangling-chain-dir",
-                                  "looping-writer-dir", "checkpoints-is-a-file"])
+                                  "looping-writer-dir", "checkpoints-is-a-file", "file-as-writer-dir",
+                                  "file-as-stream-dir", "fifo-as-stream-dir"])
 def test_kept_checkpoints_as_go_reads_them(cli, keys, one_log, tmp_path, case):
     """The kept checkpoints are the notes at
     checkpoints/<e(writerId)>/<e(stream)>/<size, 20 digits>.note (FORMAT.md
     section 1), read as `ronaudit verify` reads them: other files are not
     checkpoints, a note of another chain in a chain's directory fails, one
-    that is not a regular file fails, and one signed by none of the given
+    that is not a regular file fails, an entry named as a writer's or a
+    stream's directory that is not one fails (its checkpoints are unseen;
+    Go's checkpoint.HistoryChains), and one signed by none of the given
     keys is no evidence either way (not used, not a failure)."""
     wal = copy_log(one_log, tmp_path)
     caps = wal / "checkpoints" / "svc@inst-1" / "caps"
@@ -648,9 +651,9 @@ def test_kept_checkpoints_as_go_reads_them(cli, keys, one_log, tmp_path, case):
         (caps / f"{3:020d}.note").write_bytes(
             cpk.sign_note(cpk.format_checkpoint_text(cp), "ron-audit/svc@inst-1", seed))
     elif case == "stray-files":  # not where a checkpoint is kept, or not so named
-        for p in (wal / "checkpoints" / "README.note", caps / "notes.note", caps / "3.note",
+        for p in (wal / "checkpoints" / "READ ME.note", caps / "notes.note", caps / "3.note",
                   caps / "svc.note" / "x.note", wal / "checkpoints" / "svc%40inst-1" / "caps" / kept[0].name,
-                  wal / "checkpoints" / "svc@inst-1" / f"{3:020d}.note"):
+                  wal / "checkpoints" / "svc@inst-1" / f"+{3:019d}.note"):
             p.parent.mkdir(parents=True, exist_ok=True)
             p.write_bytes(b"not a note\n")
     elif case == "other-chain-dir":  # a valid note of caps, kept as one of stream "other"
@@ -672,6 +675,19 @@ def test_kept_checkpoints_as_go_reads_them(cli, keys, one_log, tmp_path, case):
         w = caps.parent
         w.rename(tmp_path / "moved")
         w.symlink_to(w)
+        ok = False
+    elif case in ("file-as-writer-dir", "file-as-stream-dir", "fifo-as-stream-dir"):
+        # Named as a chain's directory (of no chain of the log), not one.
+        where = wal / "checkpoints" / ("README.note" if case == "file-as-writer-dir" else "svc@inst-1/gone")
+        if case == "fifo-as-stream-dir":
+            os.mkfifo(where)
+        else:
+            where.write_bytes(b"not a directory\n")
+        e = fails(wal, keys)
+        assert e.reason == "unreadable" and e.file == str(where) and "not a directory" in str(e), str(e)
+        assert e.chain == (None if case == "file-as-writer-dir" else ("svc@inst-1", "gone")), str(e)
+        gv = go_verify(cli, wal, keys / "ops.pub")  # Go names it too
+        assert gv.returncode == 1 and str(where) in gv.stdout + gv.stderr, gv.stdout + gv.stderr
         ok = False
     elif case == "checkpoints-is-a-file":
         shutil.rmtree(wal / "checkpoints")

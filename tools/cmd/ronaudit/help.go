@@ -44,8 +44,8 @@ hashes, links, signatures and key rotations with the --pub keys, and the
 checkpoints kept in DIR/checkpoints. Prints "ok" and each chain's head, or
 "FAIL:" naming the file, offset, stream, seq and reason of the first
 failure, and exits 1. Without --pub, signatures are not checked, and it
-says so. A DIR/checkpoints that is there but is not a directory it can
-read fails. With --checkpoint (DIR only, not one segment file), the log
+says so. A DIR/checkpoints, or a chain's directory under it, that is
+there but is not a directory it can read fails. With --checkpoint (DIR only, not one segment file), the log
 must also extend CP: a cut, rolled back or forked log fails.
 
 example:

@@ -45,6 +45,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/rustyonions/ron-audit-go/canonical"
+	"github.com/rustyonions/ron-audit-go/internal/names"
 	"github.com/rustyonions/ron-audit-go/sdk"
 	"github.com/rustyonions/ron-audit-go/sdk/metrics"
 	"github.com/rustyonions/ron-audit-go/sdk/wal"
@@ -125,6 +126,21 @@ func recoveryLine(dir string, rec sdk.Recovery) string {
 	return line
 }
 
+// dropLine is the line the host prints for an audit record the emitter
+// lost. The chain's names come from the record, and from a durable log's
+// bytes on reopening; internal/names quotes any that is not plain, so a
+// name holding a newline cannot add a line of its own (as the CLI prints
+// them).
+func dropLine(writer, stream, reason string, err error) string {
+	return fmt.Sprintf("host: audit record of %s lost (%s): %v", names.Chain(writer, stream), reason, err)
+}
+
+// verifyFailureLine is the line the host prints for a chain that failed
+// its verification, its names quoted as dropLine's.
+func verifyFailureLine(writer, stream string, err error) string {
+	return fmt.Sprintf("host: audit chain %s failed verification: %v", names.Chain(writer, stream), err)
+}
+
 // run serves on ln until ctx ends, then drains and closes.
 // It says it serves only once the log and the emitter are up: a host
 // that fails to open its log prints the failure alone.
@@ -157,7 +173,7 @@ func run(ctx context.Context, cfg config, ln net.Listener, logw io.Writer) error
 	}
 	em, err := sdk.NewEmitter(log, sdk.EmitterOptions{Metrics: m,
 		OnDrop: func(writer, stream, reason string, err error) {
-			fmt.Fprintf(logw, "host: audit record of %s/%s lost (%s): %v\n", writer, stream, reason, err)
+			fmt.Fprintln(logw, dropLine(writer, stream, reason, err))
 		}})
 	if err != nil {
 		log.Close()
@@ -344,7 +360,7 @@ func verifyLoop(ctx context.Context, log *sdk.Log, em *sdk.Emitter, every time.D
 			em.ReportVerifyFailure(err)
 			if err != nil && printed[key] != err.Error() {
 				printed[key] = err.Error()
-				fmt.Fprintf(logw, "host: audit chain %s/%s failed verification: %v\n", h.WriterID, h.Stream, err)
+				fmt.Fprintln(logw, verifyFailureLine(h.WriterID, h.Stream, err))
 			}
 			if err == nil && next.Head.Seq > 0 { // Seq 0: evicted meanwhile, nothing verified
 				verified[key] = next

@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/rustyonions/ron-audit-go/canonical"
+	"github.com/rustyonions/ron-audit-go/internal/names"
 )
 
 // VerifyOptions tune VerifyChain.
@@ -136,8 +137,10 @@ func fail(v canonical.AuditRecordView, r Reason, expected, got string, verified 
 // head's hash.
 func VerifyLink(prev Head, v canonical.AuditRecordView) error {
 	if string(v.WriterID()) != prev.WriterID || string(v.Stream()) != prev.Stream {
-		return fail(v, ReasonPrevMismatch, "a record of "+prev.WriterID+"/"+prev.Stream,
-			"a record of "+string(v.WriterID())+"/"+string(v.Stream()), 0)
+		// Both names as every message spells them (internal/names): the
+		// record's come from bytes anyone may have written.
+		return fail(v, ReasonPrevMismatch, "a record of "+names.Chain(prev.WriterID, prev.Stream),
+			"a record of "+names.Chain(string(v.WriterID()), string(v.Stream())), 0)
 	}
 	if v.Seq() != prev.Seq+1 {
 		return fail(v, ReasonSeqGap, "seq "+strconv.FormatUint(prev.Seq+1, 10), "seq "+strconv.FormatUint(v.Seq(), 10), 0)

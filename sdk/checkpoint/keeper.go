@@ -663,7 +663,7 @@ func (k *Keeper) checkReplay() error {
 // history, kept in dir.
 func (c *keptChain) extendsNewest(dir string) error {
 	if c.loadErr != nil {
-		return newErr(ReasonFormat, "reading the newest checkpoint of "+c.writer+"/"+c.stream, c.loadErr)
+		return newErr(ReasonFormat, "reading the newest checkpoint of "+names.Chain(c.writer, c.stream), c.loadErr)
 	}
 	if c.note == nil {
 		return nil

@@ -96,7 +96,12 @@ type EmitterOptions struct {
 	// acknowledged. Close waits for OnDurable and OnDrop calls: one that
 	// does not return keeps the emitter's goroutines (Done) past Close's
 	// deadline. Neither may panic: the emitter does not recover, so a
-	// panic ends the program, as in any goroutine.
+	// panic ends the program, as in any goroutine. Neither is called
+	// holding a lock of the Log: they may call Log.Close, Seal, SealAll
+	// and Heads. They must not wait for the emitter's own Close (nor
+	// Done): it waits for them. Started from one of them, Close returns
+	// only once its ctx ends (and drops what is not yet committed): call
+	// it from a goroutine of its own (go e.Close(ctx)).
 	OnDurable func(EmitAck)
 	// OnDrop, if set, is called for every record the emitter accepted and
 	// then could not append (reasons DropSinkError and DropShutdown),

@@ -63,7 +63,8 @@ type Config struct {
 	// SealChain: neither may call the Log (Head, Seal, Close would wait
 	// for that lock forever), nor may what they call back (a Keeper's
 	// OnCheckpoint). OpenDurable replays the log through both, with
-	// replay set. package checkpoint's Keeper is an Observer.
+	// replay set. package checkpoint's Keeper is an Observer. See
+	// Observer for what each method may call.
 	Observer Observer
 }
 
@@ -85,6 +86,22 @@ type Sealer interface {
 }
 
 // Observer follows the records a Log appends; see Config.Observer.
+//
+// What its methods may call back, as the Log calls them:
+//   - Committed, under the chain's lock: nothing of the Log (Head, Seal,
+//     SealAll, Close, RotateKey take that lock and would wait forever).
+//   - Durable from a Pending.Wait (Append's, an Emitter's, or RotateKey's
+//     for its transitions, told once they are all written) holds no lock
+//     of the Log: it may call Close, Seal, SealAll, Head or NewEmitter.
+//     It must not call RotateKey from RotateKey's own Durable (RotateKey
+//     waits for the rotation that calls it). A Sealer's Durable, and
+//     SealChain, come from a seal under the chain's lock: nothing of the
+//     Log (see Sealer). An Observer that may be either calls nothing.
+//   - RetireObserver.Retired, under the chain's lock: nothing of the Log.
+//   - KeyFollower.FollowKey holds no lock of the Log: Close, Seal,
+//     SealAll, Head, NewEmitter, not RotateKey (see KeyFollower).
+//   - ReplayChecker.CheckReplay runs inside OpenDurable, before the Log
+//     is returned: there is no Log to call.
 type Observer interface {
 	Committed(writer, stream string, seq uint64, hash canonical.Hash, replay bool)
 	Durable(writer, stream string, seq uint64, replay bool)
@@ -98,6 +115,14 @@ type Observer interface {
 // new key there); a RetireObserver learns each transition as it is
 // committed, so that nothing it signs after it is by the retired key (a
 // verifier refuses that, checkpoint.InForce).
+//
+// RotateKey calls FollowKey once the rotation is written (every chain has
+// its transition, durable, and signs with next), holding no lock of the
+// Log but the one that runs rotations one at a time: FollowKey may call
+// Close (a follower that cannot keep next may shut the log down: Close
+// does not wait for the rotation, whose transitions it seals with the
+// follower's key as it is), Seal, SealAll, Head, Heads and NewEmitter,
+// but not RotateKey, which would wait for the FollowKey that calls it.
 type KeyFollower interface {
 	Observer
 	FollowKey(next Signer)
@@ -108,7 +133,8 @@ type KeyFollower interface {
 // (writer, stream) retired key id at seq. package checkpoint's Keeper
 // uses it never to sign, with a retired key, a checkpoint past its
 // retirement (the Log reopened with the old key, to finish a rotation cut
-// short).
+// short). Retired is called under the chain's lock: it must not call the
+// Log.
 type RetireObserver interface {
 	Observer
 	Retired(writer, stream string, id KeyID, seq uint64)
@@ -190,10 +216,15 @@ type Log struct {
 	closeDone chan struct{}
 	// emitting is set while an Emitter owns the log's appends.
 	emitting atomic.Bool
-	// rotating is held through a RotateKey, by NewEmitter while it sets
-	// emitting, and by Close while it stops the log: rotations run one at
-	// a time, never beside an emitter, and are not cut short by Close.
+	// rotating is held through a RotateKey's checks and transitions (not
+	// its FollowKey), by NewEmitter while it sets emitting, and by Close
+	// while it stops the log: rotations never run beside an emitter, and
+	// are not cut short by Close.
 	rotating sync.Mutex
+	// rotations is held through a whole RotateKey, FollowKey included, and
+	// taken before rotating: rotations run one at a time, and their
+	// followers hear of them in that order.
+	rotations sync.Mutex
 }
 
 // ErrClosed is returned by Append, AppendPending, RotateKey, Seal and
@@ -205,7 +236,9 @@ var ErrClosed = errors.New("sdk: log is closed")
 // shutdown leaves no unsealed tail) and, for a durable log, flushes and
 // closes the WAL and releases its lock. Appends fail with ErrClosed from
 // the moment Close starts (but for a RotateKey under way then: Close
-// waits for it to finish, so that it never cuts a rotation short): one
+// waits for its transitions to be written and durable, so that it never
+// cuts a rotation short, though not for its KeyFollower's FollowKey,
+// which may call Close): one
 // that runs beside Close either ends before Close seals its chain (and is
 // sealed) or fails, never leaving an acknowledged record after the last
 // seal. Under either policy Close waits for an append already under way
@@ -234,10 +267,12 @@ func (l *Log) Close() error {
 	defer close(l.closeDone)
 	// Refuse appends before sealing: appendLocked and commitLocked check
 	// failed under the chain's lock, which SealAll takes in turn. A
-	// RotateKey under way finishes first (rotating): refused part way, it
-	// would leave the rotation cut short, some chains handed to the new
-	// key and the others not, as a crash does. RotateKey checks failed
-	// under rotating, so none starts after this.
+	// RotateKey under way writes its transitions first (rotating):
+	// refused part way, it would leave the rotation cut short, some chains
+	// handed to the new key and the others not, as a crash does. It
+	// releases rotating before its FollowKey, which may be what called
+	// Close. RotateKey checks failed under rotating, so none starts after
+	// this.
 	l.rotating.Lock()
 	l.failed.CompareAndSwap(nil, &errClosed)
 	l.rotating.Unlock()
@@ -494,6 +529,21 @@ type Pending struct {
 // record known durable, which appends nothing: see Append). A nil Wait
 // makes the record, and its chain's records before it, known durable.
 func (p Pending) Wait() error {
+	if err := p.wait(); err != nil {
+		return err
+	}
+	if p.Duplicate || p.log == nil {
+		return nil
+	}
+	if o := p.log.cfg.Observer; o != nil {
+		o.Durable(p.Head.WriterID, p.Head.Stream, p.Seq, false)
+	}
+	return nil
+}
+
+// wait is Wait but for telling the Observer (RotateKey tells it once it
+// holds no lock).
+func (p Pending) wait() error {
 	if p.Duplicate || p.log == nil {
 		return nil
 	}
@@ -504,9 +554,6 @@ func (p Pending) Wait() error {
 	}
 	if p.c != nil {
 		p.c.markDurable(p.Seq)
-	}
-	if o := p.log.cfg.Observer; o != nil {
-		o.Durable(p.Head.WriterID, p.Head.Stream, p.Seq, false)
 	}
 	return nil
 }

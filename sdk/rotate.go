@@ -52,23 +52,67 @@ func isTransition(attrs []canonical.Attr) bool {
 // each chain up to its transition; a rotation that fails or is cut short
 // leaves it with the old key, and finishing the rotation hands it next.
 // Rotating to the key that already signs the log is ErrConfig.
-// Concurrent calls run one after the other; NewEmitter and Close wait for a
-// rotation under way, and RotateKey fails with ErrEmitting while an
-// Emitter runs.
+// Concurrent calls run one after the other, FollowKey calls included;
+// NewEmitter and Close wait for a rotation under way until its
+// transitions are written and durable, not for its FollowKey or the
+// Observer's Durable of the transitions, which RotateKey calls holding
+// no lock of the Log: either may call Close, Seal, SealAll or NewEmitter
+// (a follower that cannot keep next may shut the log down: Close then
+// seals with the follower's key as it is, as a SealAll beside the
+// rotation would, and the rotation is whole), but not RotateKey, which
+// waits for the rotation that calls them. RotateKey fails with
+// ErrEmitting while an Emitter runs.
 func (l *Log) RotateKey(next Signer) ([]Head, error) {
-	l.rotating.Lock() // one rotation at a time, and no emitter starts meanwhile
-	defer l.rotating.Unlock()
+	l.rotations.Lock() // one rotation at a time, FollowKey calls included
+	defer l.rotations.Unlock()
+	l.rotating.Lock() // no emitter starts, and Close waits, meanwhile
+	heads, durable, err := l.rotateLocked(next)
+	// The rotation is written: every chain has its transition and signs
+	// with next from here on (new chains too). Close and NewEmitter need
+	// not wait for the rest, so a FollowKey may call Close (a follower
+	// that cannot keep next shuts the log down): it seals what it can
+	// with the follower's key as it is, as a SealAll beside the rotation
+	// would. rotations keeps the FollowKey calls of rotations run one
+	// after the other in their order.
+	l.rotating.Unlock()
+	// The Observer hears of the durable transitions only now, holding no
+	// lock of the Log, as it hears of an Append's records: its Durable may
+	// call Close, which would have waited for this rotation.
+	if o := l.cfg.Observer; o != nil {
+		for _, h := range durable {
+			o.Durable(h.WriterID, h.Stream, h.Seq, false)
+		}
+	}
+	if err != nil {
+		return heads, err
+	}
+	// Only now: a KeyFollower told before would have signed, with next,
+	// checkpoints of chains whose transitions were still to come, which a
+	// verifier that follows the chains from their first key cannot trust
+	// (no transition before them names next). Until here it signs with
+	// the old key, up to each chain's transition (RetireObserver).
+	if f, ok := l.cfg.Observer.(KeyFollower); ok {
+		f.FollowKey(next)
+	}
+	return heads, nil
+}
+
+// rotateLocked is RotateKey's work but FollowKey: it checks next and
+// writes the transitions, and returns the heads, and the transitions made
+// durable, whose Durable the Observer has yet to hear. The caller holds
+// l.rotations and l.rotating.
+func (l *Log) rotateLocked(next Signer) (heads, durable []Head, err error) {
 	if err := l.failure(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if l.emitting.Load() {
-		return nil, ErrEmitting
+		return nil, nil, ErrEmitting
 	}
 	l.mu.RLock()
 	same := l.signer.KeyID() == next.KeyID()
 	l.mu.RUnlock()
 	if same {
-		return nil, fmt.Errorf("%w: key %s already signs this log", ErrConfig, next.KeyID())
+		return nil, nil, fmt.Errorf("%w: key %s already signs this log", ErrConfig, next.KeyID())
 	}
 	l.mu.RLock()
 	all := l.chainsLocked(nil)
@@ -96,33 +140,32 @@ func (l *Log) RotateKey(next Signer) ([]Head, error) {
 		}
 		c.mu.Unlock()
 		if tooLarge != nil {
-			return nil, fmt.Errorf("%w: %s: its key transition record cannot be written: %w", ErrConfig, names.Chain(writer, stream), tooLarge)
+			return nil, nil, fmt.Errorf("%w: %s: its key transition record cannot be written: %w", ErrConfig, names.Chain(writer, stream), tooLarge)
 		}
 		if retired {
-			return nil, fmt.Errorf("%w: key %s was retired at %s seq %d and cannot sign that chain again",
+			return nil, nil, fmt.Errorf("%w: key %s was retired at %s seq %d and cannot sign that chain again",
 				ErrConfig, next.KeyID(), names.Chain(writer, stream), at)
 		}
 		if cut && !oldRetired {
 			// Opened with the key of a rotation cut short, this chain
 			// still lacks its transition (OpenDurable says which key
 			// must write it).
-			return nil, pending
+			return nil, nil, pending
 		}
 		if cut && named != next.KeyID() {
 			// A rotation cut short: this chain's transition names another key.
-			return nil, fmt.Errorf("%w: %s retired key %s at seq %d naming key %s, not %s",
+			return nil, nil, fmt.Errorf("%w: %s retired key %s at seq %d naming key %s, not %s",
 				ErrConfig, names.Chain(writer, stream), old, oldAt, named, next.KeyID())
 		}
 	}
 	l.mu.Lock()
 	if _, err := l.keys.TryAdd(next.Public()); err != nil {
 		l.mu.Unlock()
-		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+		return nil, nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	l.signer = next // chains started from here on begin with next
 	all = l.chainsLocked(all[:0])
 	l.mu.Unlock()
-	var heads []Head
 	for _, c := range all {
 		c.mu.Lock()
 		if c.head.Seq == 0 {
@@ -144,7 +187,7 @@ func (l *Log) RotateKey(next Signer) ([]Head, error) {
 				err := fmt.Errorf("%w: %s retired key %s at seq %d naming key %s, not %s",
 					ErrConfig, names.Chain(c.head.WriterID, c.head.Stream), old, c.retired[old], named, next.KeyID())
 				c.mu.Unlock()
-				return heads, err
+				return heads, durable, err
 			}
 			c.signer, c.signerRetired = next, nil
 			heads = append(heads, c.head)
@@ -166,22 +209,14 @@ func (l *Log) RotateKey(next Signer) ([]Head, error) {
 		}
 		c.mu.Unlock()
 		if err != nil {
-			return heads, err
+			return heads, durable, err
 		}
-		if err := (Pending{Appended: a, log: l, c: c, ticket: ticket}).Wait(); err != nil {
-			return heads, err
+		if err := (Pending{Appended: a, log: l, c: c, ticket: ticket}).wait(); err != nil {
+			return heads, durable, err
 		}
-		heads = append(heads, a.Head)
+		heads, durable = append(heads, a.Head), append(durable, a.Head)
 	}
-	// Only now: a KeyFollower told before would have signed, with next,
-	// checkpoints of chains whose transitions were still to come, which a
-	// verifier that follows the chains from their first key cannot trust
-	// (no transition before them names next). Until here it signs with
-	// the old key, up to each chain's transition (RetireObserver).
-	if f, ok := l.cfg.Observer.(KeyFollower); ok {
-		f.FollowKey(next)
-	}
-	return heads, nil
+	return heads, durable, nil
 }
 
 // transitionRecord is the record RotateKey appends to the chain of head

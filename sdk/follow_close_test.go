@@ -1,0 +1,229 @@
+package sdk_test
+
+import (
+	"crypto/ed25519"
+	"errors"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/rustyonions/ron-audit-go/canonical"
+	"github.com/rustyonions/ron-audit-go/internal/leakcheck"
+	"github.com/rustyonions/ron-audit-go/sdk"
+	"github.com/rustyonions/ron-audit-go/sdk/checkpoint"
+)
+
+// within runs f in a goroutine and fails the test if it has not returned
+// after d: a deadlock is a failure, not a hung test binary. The goroutine
+// of a deadlocked f stays behind (the test has failed by then).
+func within(t *testing.T, d time.Duration, what string, f func()) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f()
+	}()
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-done:
+	case <-timer.C:
+		t.Fatalf("%s did not return within %v (deadlock)", what, d)
+	}
+}
+
+// closingFollower is a KeyFollower that, handed the new key, fails to
+// keep it and shuts the log down: it calls Close from inside FollowKey,
+// then (if inner is set) hands the key on, as a wrapper of the Keeper
+// that could not persist it might.
+type closingFollower struct {
+	sdk.Observer            // the Keeper, or nil for a bare follower
+	log          *sdk.Log   // set once the log is made
+	closeErr     chan error // Close's result
+	followed     atomic.Int32
+}
+
+func (f *closingFollower) Committed(w, s string, seq uint64, h canonical.Hash, replay bool) {
+	if f.Observer != nil {
+		f.Observer.Committed(w, s, seq, h, replay)
+	}
+}
+
+func (f *closingFollower) Durable(w, s string, seq uint64, replay bool) {
+	if f.Observer != nil {
+		f.Observer.Durable(w, s, seq, replay)
+	}
+}
+
+func (f *closingFollower) FollowKey(next sdk.Signer) {
+	f.followed.Add(1)
+	f.closeErr <- f.log.Close()
+	if kf, ok := f.Observer.(sdk.KeyFollower); ok {
+		kf.FollowKey(next)
+	}
+}
+
+// closingSealer adds the Keeper's Sealer and RetireObserver to a
+// closingFollower, so that the log is sealed by the Keeper's checkpoints.
+type closingSealer struct {
+	*closingFollower
+	keeper *checkpoint.Keeper
+}
+
+func (s closingSealer) SealChain(w, st string) (uint64, error) { return s.keeper.SealChain(w, st) }
+func (s closingSealer) Retired(w, st string, id sdk.KeyID, seq uint64) {
+	s.keeper.Retired(w, st, id, seq)
+}
+
+// TestFollowKeyMayClose: a KeyFollower that calls Log.Close from inside
+// FollowKey (it cannot keep the new key, and shuts the log down) used to
+// deadlock: Close waited for the rotation under way, and the rotation
+// for FollowKey to return. RotateKey now finishes the rotation (every
+// transition written and durable, every chain's signer moved on) before
+// it calls FollowKey, so Close goes ahead: RotateKey and Close return,
+// every chain has its transition, the records verify with the old key
+// alone (the transitions name the new one), and the log is closed.
+func TestFollowKeyMayClose(t *testing.T) {
+	streams := []string{"a", "b", "c"}
+	t.Run("signed", func(t *testing.T) {
+		defer leakcheck.Check(t)()
+		old, next := rotateSigner(t, "follow close old"), rotateSigner(t, "follow close next")
+		f := &closingFollower{closeErr: make(chan error, 1)}
+		l := coreLog(t, sdk.Config{Signer: old, Observer: f})
+		f.log = l
+		for i, s := range streams {
+			r := emitRecord(0, i, s)
+			if _, err := l.Append(&r); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var heads []sdk.Head
+		var rerr error
+		within(t, 5*time.Second, "RotateKey with a FollowKey that calls Close", func() { heads, rerr = l.RotateKey(next) })
+		if rerr != nil || len(heads) != len(streams) {
+			t.Fatalf("RotateKey: %d heads, %v; want %d, nil", len(heads), rerr, len(streams))
+		}
+		if err := <-f.closeErr; err != nil {
+			t.Fatalf("Close from FollowKey: %v", err)
+		}
+		if n := f.followed.Load(); n != 1 {
+			t.Fatalf("FollowKey called %d times, want 1", n)
+		}
+		oldOnly := sdk.NewKeySet(old.Public())
+		for _, s := range streams {
+			if n := transitions(t, l, s); n != 1 {
+				t.Errorf("chain %s: %d transitions, want 1", s, n)
+			}
+			recs := chainRecs(l, "svc-gateway@inst-1", s)
+			res, err := sdk.VerifyChain(sdk.NewSliceIterator(recs), oldOnly, sdk.VerifyOptions{})
+			if err != nil || res.Records != 2 || len(res.Retired) != 1 {
+				t.Errorf("chain %s: %+v, %v; want 2 records, one retirement", s, res, err)
+			}
+		}
+		r := emitRecord(0, 9, "a")
+		if _, err := l.Append(&r); !errors.Is(err, sdk.ErrClosed) {
+			t.Errorf("Append after Close: %v, want ErrClosed", err)
+		}
+		if _, err := l.RotateKey(rotateSigner(t, "follow close third")); !errors.Is(err, sdk.ErrClosed) {
+			t.Errorf("RotateKey after Close: %v, want ErrClosed", err)
+		}
+	})
+	t.Run("keeper-sealed", func(t *testing.T) {
+		defer leakcheck.Check(t)()
+		old, next := rotateSigner(t, "follow close old"), rotateSigner(t, "follow close next")
+		dir := t.TempDir()
+		walDir := filepath.Join(dir, "wal")
+		keeper, err := checkpoint.NewKeeper(filepath.Join(walDir, "checkpoints"), old, checkpoint.KeeperOptions{Every: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := &closingFollower{Observer: keeper, closeErr: make(chan error, 1)}
+		l, _, err := sdk.OpenDurable(walDir, sdk.Config{Signer: old, SealEvery: 8, Observer: closingSealer{f, keeper}}, sdk.DurableOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.log = l
+		for i := range 5 {
+			for j, s := range streams {
+				r := emitRecord(i, j, s)
+				if _, err := l.Append(&r); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		var rerr error
+		within(t, 5*time.Second, "RotateKey with a FollowKey that calls Close", func() { _, rerr = l.RotateKey(next) })
+		if rerr != nil {
+			t.Fatalf("RotateKey: %v", rerr)
+		}
+		if err := <-f.closeErr; err != nil {
+			t.Fatalf("Close from FollowKey: %v", err)
+		}
+		if err := keeper.Close(); err != nil {
+			t.Fatal(err)
+		}
+		for _, h := range l.Heads() {
+			if h.Seq != 6 || h.SealedSeq != 6 {
+				t.Errorf("chain %s: head %d sealed to %d; want the transition, 6, sealed", h.Stream, h.Seq, h.SealedSeq)
+			}
+		}
+		// Every record verifies with the old key, every chain is sealed
+		// (no unsealed tail), and the Keeper's checkpoints hold.
+		sum, err := checkpoint.VerifyDir(walDir, []ed25519.PublicKey{old.Public()}, checkpoint.DirOptions{})
+		if err != nil || sum.Records != uint64(6*len(streams)) || len(sum.Unused) != 0 {
+			t.Fatalf("checkpoint.VerifyDir: %+v, %v", sum, err)
+		}
+	})
+}
+
+// closingDurable is an Observer whose Durable calls Close once armed.
+type closingDurable struct {
+	log      *sdk.Log
+	armed    atomic.Bool
+	once     sync.Once
+	closeErr chan error
+}
+
+func (o *closingDurable) Committed(string, string, uint64, canonical.Hash, bool) {}
+func (o *closingDurable) Durable(string, string, uint64, bool) {
+	if o.armed.Load() {
+		o.once.Do(func() { o.closeErr <- o.log.Close() })
+	}
+}
+
+// TestDurableOfTransitionMayClose: an Observer's Durable may call Close
+// when it hears of an Append's record (Pending.Wait holds no lock of the
+// log), and so when it hears of a key transition: RotateKey used to tell
+// it while it held the lock Close waits for, and the two deadlocked. It
+// now tells it once the rotation is written: Close goes ahead, and the
+// rotation is whole.
+func TestDurableOfTransitionMayClose(t *testing.T) {
+	defer leakcheck.Check(t)()
+	streams := []string{"a", "b", "c"}
+	old, next := rotateSigner(t, "durable close old"), rotateSigner(t, "durable close next")
+	o := &closingDurable{closeErr: make(chan error, 1)}
+	l := coreLog(t, sdk.Config{Signer: old, Observer: o})
+	o.log = l
+	for i, s := range streams {
+		r := emitRecord(0, i, s)
+		if _, err := l.Append(&r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	o.armed.Store(true)
+	var rerr error
+	within(t, 5*time.Second, "RotateKey with a Durable that calls Close", func() { _, rerr = l.RotateKey(next) })
+	if rerr != nil {
+		t.Fatalf("RotateKey: %v", rerr)
+	}
+	if err := <-o.closeErr; err != nil {
+		t.Fatalf("Close from Durable: %v", err)
+	}
+	for _, s := range streams {
+		if n := transitions(t, l, s); n != 1 {
+			t.Errorf("chain %s: %d transitions, want 1", s, n)
+		}
+	}
+}

@@ -232,8 +232,10 @@ const (
 // emitter does not close the log.
 //
 // It fails with ErrConfig for a nil log, options out of range, or a log
-// that already has an emitter, and with the log's failure (ErrClosed for a
-// closed log) for a log that takes no more records.
+// that already has an emitter, with ErrClosed (wrapped) for a log whose
+// Close has begun, even one still waiting for a rotation (an emitter that
+// NewEmitter returns was started before Close), and with the log's
+// failure (wrapped) for a log that failed and takes no more records.
 func NewEmitter(log *Log, opts EmitterOptions) (*Emitter, error) {
 	if log == nil {
 		return nil, fmt.Errorf("%w: nil Log", ErrConfig)
@@ -260,13 +262,26 @@ func NewEmitter(log *Log, opts EmitterOptions) (*Emitter, error) {
 	case opts.ShedBudget < 0 || opts.ShedBudget > 1 || opts.ReadyWindow < 0:
 		return nil, fmt.Errorf("%w: emitter ShedBudget %v not in 0..1 or negative ReadyWindow", ErrConfig, opts.ShedBudget)
 	}
-	if err := log.failure(); err != nil {
-		return nil, err
-	}
-	log.rotating.Lock() // waits for a RotateKey under way
-	took := log.emitting.CompareAndSwap(false, true)
+	// Under rotating, which Close takes to stop the log, and after Close
+	// has marked the log closed, its first step: a Close begun before
+	// this (even one still waiting for a rotation) refuses the emitter,
+	// which would otherwise start on a closing log and fail every record
+	// with ErrClosed.
+	log.rotating.Lock() // waits for a RotateKey's transitions
+	log.mu.RLock()
+	closed := log.closed
+	log.mu.RUnlock()
+	failed := log.failure()
+	took := !closed && failed == nil && log.emitting.CompareAndSwap(false, true)
 	log.rotating.Unlock()
-	if !took {
+	switch {
+	case closed && failed != nil && !errors.Is(failed, ErrClosed):
+		return nil, fmt.Errorf("sdk: NewEmitter: %w (it had failed: %w)", ErrClosed, failed)
+	case closed:
+		return nil, fmt.Errorf("sdk: NewEmitter: %w", ErrClosed)
+	case failed != nil:
+		return nil, fmt.Errorf("sdk: NewEmitter: the log takes no more records: %w", failed)
+	case !took:
 		return nil, fmt.Errorf("%w: the log already has an emitter", ErrConfig)
 	}
 	e := &Emitter{

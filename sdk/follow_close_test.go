@@ -1,6 +1,7 @@
 package sdk_test
 
 import (
+	"context"
 	"crypto/ed25519"
 	"errors"
 	"path/filepath"
@@ -225,5 +226,90 @@ func TestDurableOfTransitionMayClose(t *testing.T) {
 		if n := transitions(t, l, s); n != 1 {
 			t.Errorf("chain %s: %d transitions, want 1", s, n)
 		}
+	}
+}
+
+// callingFollower is a KeyFollower whose FollowKey calls what
+// KeyFollower's doc says it may: Heads, SealAll, NewEmitter (and the
+// emitter's Close), then Close.
+type callingFollower struct {
+	log  *sdk.Log
+	errs chan error
+}
+
+func (f *callingFollower) Committed(string, string, uint64, canonical.Hash, bool) {}
+func (f *callingFollower) Durable(string, string, uint64, bool)                   {}
+func (f *callingFollower) FollowKey(sdk.Signer) {
+	_ = f.log.Heads()
+	f.errs <- f.log.SealAll()
+	e, err := sdk.NewEmitter(f.log, sdk.EmitterOptions{Depth: 2, Workers: 1})
+	f.errs <- err
+	if e != nil {
+		f.errs <- e.Close(context.Background())
+	}
+	f.errs <- f.log.Close()
+	close(f.errs)
+}
+
+// TestFollowKeyMayCallLog: FollowKey may call Heads, SealAll, NewEmitter
+// and Close (KeyFollower): none waits for the rotation that calls it.
+func TestFollowKeyMayCallLog(t *testing.T) {
+	defer leakcheck.Check(t)()
+	old, next := rotateSigner(t, "follow call old"), rotateSigner(t, "follow call next")
+	f := &callingFollower{errs: make(chan error, 8)}
+	l := coreLog(t, sdk.Config{Signer: old, SealEvery: 4, Observer: f})
+	f.log = l
+	coreAppend(t, l, 3)
+	var rerr error
+	within(t, 5*time.Second, "RotateKey with a FollowKey that calls the log", func() { _, rerr = l.RotateKey(next) })
+	if rerr != nil {
+		t.Fatal(rerr)
+	}
+	for err := range f.errs {
+		if err != nil {
+			t.Errorf("called from FollowKey: %v", err)
+		}
+	}
+}
+
+// TestOnDurableClosingItsEmitter: OnDurable must not wait for its own
+// emitter's Close (EmitterOptions.OnDurable): a Close called from it
+// returns only once its ctx ends, with the ctx's error; the emitter then
+// finishes, and a later Close returns nil.
+func TestOnDurableClosingItsEmitter(t *testing.T) {
+	defer leakcheck.Check(t)()
+	l := coreLog(t, sdk.Config{})
+	var e *sdk.Emitter
+	var once sync.Once
+	inner := make(chan error, 1)
+	started := make(chan struct{})
+	e, err := sdk.NewEmitter(l, sdk.EmitterOptions{Depth: 4, Workers: 1, OnDurable: func(sdk.EmitAck) {
+		once.Do(func() {
+			<-started
+			ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+			defer cancel()
+			inner <- e.Close(ctx)
+		})
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	close(started)
+	r := emitRecord(3, 0, "self-close")
+	if err := e.TryEmit(&r); err != nil {
+		t.Fatal(err)
+	}
+	within(t, 5*time.Second, "a Close from OnDurable", func() {
+		if err := <-inner; !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("Close from OnDurable: %v, want its ctx's DeadlineExceeded", err)
+		}
+	})
+	within(t, 5*time.Second, "the emitter's Close after", func() {
+		if err := e.Close(context.Background()); err != nil {
+			t.Errorf("Close after: %v", err)
+		}
+	})
+	if st := e.Stats(); st.Appended != 1 {
+		t.Errorf("%+v: want the record appended", st)
 	}
 }

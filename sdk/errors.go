@@ -98,4 +98,13 @@ var (
 	// an Emitter owns the log's appends (they would race its chain order);
 	// emit through it, or Close it first.
 	ErrEmitting = errors.New("sdk: an Emitter owns the log's appends")
+	// ErrSealIncomplete: Seal, SealAll or Close could not seal a chain to
+	// its head. Under the checkpoint-sealed policy with a Sealer, records
+	// appended past a chain's key transition can be vouched for only by
+	// the new key, which the Sealer gets from the rotation's FollowKey; a
+	// seal in between covers the chain up to its transition. The records
+	// are durable, and the Sealer seals them once it has the key (its next
+	// checkpoint, or a Keeper's Close). The error names the chain, the seq
+	// sealed and the head.
+	ErrSealIncomplete = errors.New("sdk: the seal does not reach the chain's head")
 )

@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -311,5 +312,72 @@ func TestOnDurableClosingItsEmitter(t *testing.T) {
 	})
 	if st := e.Stats(); st.Appended != 1 {
 		t.Errorf("%+v: want the record appended", st)
+	}
+}
+
+// gatedFollower hands the Keeper the new key only once gate is closed,
+// as a follower that persists the key first might: entered is closed
+// when FollowKey starts.
+type gatedFollower struct {
+	*checkpoint.Keeper
+	entered, gate chan struct{}
+}
+
+func (f gatedFollower) FollowKey(next sdk.Signer) {
+	close(f.entered)
+	<-f.gate
+	f.Keeper.FollowKey(next)
+}
+
+// TestCloseDuringFollowKeySaysUnsealed: Close no longer waits for a
+// rotation's FollowKey (which may be what calls it). A Close from another
+// goroutine in that window, after a record was appended past a chain's
+// transition, cannot seal that record: the Keeper does not hold the key
+// that vouches for it yet. Close used to return nil all the same, with
+// the chain sealed below its head, an acknowledged record unsealed. It
+// now returns ErrSealIncomplete naming the chain and both seqs; the Keeper's Close,
+// once it has the key, seals the rest.
+func TestCloseDuringFollowKeySaysUnsealed(t *testing.T) {
+	defer leakcheck.Check(t)()
+	old, next := rotateSigner(t, "gated follow old"), rotateSigner(t, "gated follow next")
+	walDir := filepath.Join(t.TempDir(), "wal")
+	keeper, err := checkpoint.NewKeeper(filepath.Join(walDir, "checkpoints"), old, checkpoint.KeeperOptions{Every: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := gatedFollower{keeper, make(chan struct{}), make(chan struct{})}
+	l, _, err := sdk.OpenDurable(walDir, sdk.Config{Signer: old, SealEvery: 8, Observer: f}, sdk.DurableOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := emitRecord(0, 0, "a")
+	if _, err := l.Append(&r); err != nil {
+		t.Fatal(err)
+	}
+	rotated := make(chan error, 1)
+	go func() { _, err := l.RotateKey(next); rotated <- err }()
+	<-f.entered // seq 2 is the transition; the Keeper still holds old
+	r = emitRecord(1, 0, "a")
+	if _, err := l.Append(&r); err != nil {
+		t.Fatal(err)
+	}
+	var cerr error
+	within(t, 5*time.Second, "Close while FollowKey waits", func() { cerr = l.Close() })
+	if !errors.Is(cerr, sdk.ErrSealIncomplete) || !strings.Contains(cerr.Error(), "seq 2") || !strings.Contains(cerr.Error(), "seq 3") {
+		t.Errorf("Close with seq 3 past the transition unsealable: %v; want ErrSealIncomplete naming seq 2 and seq 3", cerr)
+	}
+	if h := l.Heads()[0]; h.Seq != 3 || h.SealedSeq != 2 {
+		t.Errorf("head %d sealed to %d; want 3 sealed to 2", h.Seq, h.SealedSeq)
+	}
+	close(f.gate)
+	if err := <-rotated; err != nil {
+		t.Fatalf("RotateKey: %v", err)
+	}
+	if err := keeper.Close(); err != nil {
+		t.Fatal(err)
+	}
+	sum, err := checkpoint.VerifyDir(walDir, []ed25519.PublicKey{old.Public()}, checkpoint.DirOptions{})
+	if err != nil || sum.Records != 3 {
+		t.Fatalf("checkpoint.VerifyDir after the Keeper's Close: %+v, %v", sum, err)
 	}
 }

@@ -121,7 +121,8 @@ type Observer interface {
 // Log but the one that runs rotations one at a time: FollowKey may call
 // Close (a follower that cannot keep next may shut the log down: Close
 // does not wait for the rotation, whose transitions it seals with the
-// follower's key as it is), Seal, SealAll, Head, Heads and NewEmitter,
+// follower's key as it is: records already appended past a transition
+// make it ErrSealIncomplete), Seal, SealAll, Head, Heads and NewEmitter,
 // but not RotateKey, which would wait for the FollowKey that calls it.
 type KeyFollower interface {
 	Observer
@@ -238,16 +239,21 @@ var ErrClosed = errors.New("sdk: log is closed")
 // the moment Close starts (but for a RotateKey under way then: Close
 // waits for its transitions to be written and durable, so that it never
 // cuts a rotation short, though not for its KeyFollower's FollowKey,
-// which may call Close): one
-// that runs beside Close either ends before Close seals its chain (and is
-// sealed) or fails, never leaving an acknowledged record after the last
-// seal. Under either policy Close waits for an append already under way
-// on a chain before it closes the WAL: that append ends as on an open
-// log, never failing for the WAL closed under it. On a log that has failed (a Pending.Wait failed) Close seals
-// nothing, as Seal does not: a chain with an unsealed tail keeps it, and
-// Close returns the failure, naming the first such chain (it still closes
-// the WAL). Close is idempotent: later calls wait for the first to finish
-// and return nil.
+// which may call Close): one that runs beside Close either ends before
+// Close seals its chain (and is sealed) or fails, never leaving an
+// acknowledged record after the last seal. A chain that Close cannot
+// seal to its head is an error naming it, never nil: with a Sealer that
+// has yet to be handed a rotation's new key (its FollowKey under way), a
+// record appended past the chain's transition is sealed only by the
+// Sealer once it has the key (a Keeper's Close), and Close returns
+// ErrSealIncomplete naming the chain, the seq sealed and the head. Under either
+// policy Close waits for an append already under way on a chain before
+// it closes the WAL: that append ends as on an open log, never failing
+// for the WAL closed under it. On a log that has failed (a Pending.Wait
+// failed) Close seals nothing, as Seal does not: a chain with an
+// unsealed tail keeps it, and Close returns the failure, naming the
+// first such chain (it still closes the WAL). Close is idempotent: later
+// calls wait for the first to finish and return nil.
 func (l *Log) Close() error {
 	first := false
 	l.closeOnce.Do(func() {
@@ -820,7 +826,9 @@ func (l *Log) mustSign(lastSeal time.Time, seq, sealedSeq uint64, now *time.Time
 // after Close it returns ErrClosed (Close sealed every chain), both
 // wrapped and naming the chain. With a Sealer (see Sealer) it waits for
 // the head to be durable first; if the store cannot make it so, the log
-// fails as on a failed Pending.Wait, and Seal returns ErrStore.
+// fails as on a failed Pending.Wait, and Seal returns ErrStore. A seal
+// that cannot reach the head (a Sealer not yet handed a rotation's new
+// key) is ErrSealIncomplete, with the head as far as it is sealed.
 func (l *Log) Seal(writer, stream string) (Head, error) {
 	l.mu.RLock()
 	c := l.chains[writer][stream]
@@ -878,6 +886,15 @@ func (l *Log) sealLocked(c *chain) (Head, error) {
 			return c.head, fmt.Errorf("%w: %s: %w", ErrSign, names.Chain(c.head.WriterID, c.head.Stream), err)
 		}
 		c.head.SealedSeq = max(c.head.SealedSeq, seq)
+		if c.head.SealedSeq < c.head.Seq {
+			// The Sealer could not vouch for the whole chain: a record
+			// past the chain's key transition, when the Keeper has not
+			// been handed the new key yet (RotateKey's FollowKey under
+			// way). Saying nil would leave an acknowledged record
+			// unsealed behind a seal said to cover it.
+			return c.head, fmt.Errorf("%w: %s: sealed to seq %d, the head is seq %d (the Sealer cannot vouch for the rest yet, as before a rotation's FollowKey hands it the new key)",
+				ErrSealIncomplete, names.Chain(c.head.WriterID, c.head.Stream), c.head.SealedSeq, c.head.Seq)
+		}
 		return c.head, nil
 	}
 	c.msg = canonical.SignedMessage(c.head.Hash)

@@ -59,7 +59,9 @@ func isTransition(attrs []canonical.Attr) bool {
 // no lock of the Log: either may call Close, Seal, SealAll or NewEmitter
 // (a follower that cannot keep next may shut the log down: Close then
 // seals with the follower's key as it is, as a SealAll beside the
-// rotation would, and the rotation is whole), but not RotateKey, which
+// rotation would: a chain with records past its transition is
+// ErrSealIncomplete until the follower has the key; the rotation is
+// whole), but not RotateKey, which
 // waits for the rotation that calls them. RotateKey fails with
 // ErrEmitting while an Emitter runs.
 func (l *Log) RotateKey(next Signer) ([]Head, error) {

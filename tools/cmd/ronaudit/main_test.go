@@ -2,8 +2,10 @@ package main
 
 import (
 	"encoding/binary"
+	"errors"
 	"hash/crc32"
 	"os"
+	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
@@ -37,7 +39,34 @@ func TestScripts(t *testing.T) {
 		"forgecp":  forgeCheckpointCmd,
 		"patchrec": patchRecordCmd,
 		"age":      ageCmd,
+		"status":   statusCmd,
 	}})
+}
+
+// statusCmd is "status N PROG ARGS...": run PROG as exec does (its stdout
+// and stderr for the stdout and stderr commands after it) and fail unless
+// it exits with status N. "! exec" only says "not 0"; the exit status is
+// a contract (0 done, 1 verification failed, 2 usage, 3 operational
+// error: see the package doc), so the scripts pin it.
+func statusCmd(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: status N PROG [ARGS...]")
+	}
+	want, err := strconv.Atoi(args[0])
+	if err != nil {
+		ts.Fatalf("status: want a number, got %q", args[0])
+	}
+	got := 0
+	if err := ts.Exec(args[1], args[2:]...); err != nil {
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
+			ts.Fatalf("status: %v", err)
+		}
+		got = ee.ExitCode()
+	}
+	if got != want {
+		ts.Fatalf("%s exited with status %d, want %d", args[1], got, want)
+	}
 }
 
 // biglineCmd is "bigline FILE N": append to FILE a JSON line whose reason

@@ -619,7 +619,9 @@ def test_segment_names_as_go_lists_them(cli, keys, one_log, tmp_path, case):
     if case == "dangling-symlink":
         e = fails(wal, keys)
         assert e.reason == "unreadable" and e.file == str(wal / seg2), str(e)
-        assert gv.returncode == 1 and "no such file" in gv.stdout + gv.stderr, gv.stdout + gv.stderr
+        # unreadable, not a verdict: the Go CLI's operational error, exit 3
+        # (1 is a log that was read and does not verify)
+        assert gv.returncode == 3 and "no such file" in gv.stderr, gv.stdout + gv.stderr
         return
     res = verify(wal, keys)
     assert res.segments == 1 and res.records == 5, res
@@ -704,8 +706,15 @@ def test_kept_checkpoints_as_go_reads_them(cli, keys, one_log, tmp_path, case):
         assert res.records == 5
         assert gv.returncode == 0 and our_heads(res) == go_heads(gv.stdout), gv.stdout + gv.stderr
     else:
-        fails(wal, keys)
-        assert gv.returncode == 1, gv.stdout + gv.stderr
+        e = fails(wal, keys)
+        # What cannot be read (a link to nothing, a loop of links, a
+        # checkpoints path that is not a directory: this reader's
+        # ``unreadable``) is no verdict for the Go CLI: an operational
+        # error, exit 3, on stderr. A note that is read and does not hold
+        # (or is not a regular file) is a verification failure, exit 1.
+        unreadable = case in ("dangling-symlink", "dangling-chain-dir", "looping-writer-dir", "checkpoints-is-a-file")
+        assert (e.reason == rw.UNREADABLE) == unreadable, (case, str(e))
+        assert gv.returncode == (3 if unreadable else 1), (gv.returncode, gv.stdout + gv.stderr)
 
 
 def test_chain_name_as_go_spells_it():

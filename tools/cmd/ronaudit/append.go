@@ -53,10 +53,10 @@ func appendCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "ronaudit append: --fsync is batch or always")
 		return 2
 	}
+	fail := func(err error) int { fmt.Fprintln(stderr, "ronaudit append:", err); return exitCode(err) }
 	signer, err := sdk.LoadSigner(*keyPath)
 	if err != nil {
-		fmt.Fprintln(stderr, "ronaudit append:", err)
-		return 1
+		return fail(err)
 	}
 	// Checkpoints (every 10,000 records, every 15 minutes, and at exit)
 	// are kept with the log, in DIR/checkpoints. Under --seal-every N they
@@ -65,8 +65,7 @@ func appendCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	// The Keeper takes a history it cannot find for none, and would let
 	// a log cut since be appended to: a fork of what it checkpointed.
 	if _, err := checkpoint.KeptDir(*dir); err != nil {
-		fmt.Fprintln(stderr, "ronaudit append:", err)
-		return 1
+		return fail(err)
 	}
 	var auto *export.Auto
 	var kopts checkpoint.KeeperOptions
@@ -81,21 +80,20 @@ func appendCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	keeper, err := checkpoint.NewKeeper(filepath.Join(*dir, "checkpoints"), signer, kopts)
 	if err != nil {
-		fmt.Fprintln(stderr, "ronaudit append:", err)
-		return 1
+		return fail(err)
 	}
 	defer reportTemps(stderr, "ronaudit append: checkpoints", keeper.TempStats)
 	earlier, err := loadPubs(pubs)
 	if err != nil {
-		fmt.Fprintln(stderr, "ronaudit append:", err)
-		return 1
+		return fail(err)
 	}
 	log, rec, err := sdk.OpenDurable(*dir, sdk.Config{Signer: signer, SealEvery: *sealEvery, Observer: keeper},
 		sdk.DurableOptions{WAL: wal.Options{Fsync: policy}, Keys: sdk.NewKeySet(append(earlier, signer.Public())...)})
 	if err != nil {
+		// A log that fails verification is not extended: exit 1.
 		fmt.Fprintln(stderr, "ronaudit append:", err)
 		openHint(stderr, "append", err)
-		return 1
+		return exitCode(err)
 	}
 	if auto != nil {
 		auto.Log, auto.Keeper = log, keeper
@@ -163,7 +161,7 @@ read:
 		case <-ctx.Done():
 			stopSignals()
 			fmt.Fprintf(stderr, "ronaudit append: interrupted after line %d: finishing what was appended\n", lineNo)
-			code = 1
+			code = exitError
 			break read
 		case l, ok := <-lines:
 			if !ok {
@@ -174,7 +172,7 @@ read:
 		lineNo++
 		if in.err != nil {
 			fmt.Fprintf(stderr, "ronaudit append: reading line %d: %v\n", lineNo, in.err)
-			code = 1
+			code = exitError
 			break
 		}
 		var err error
@@ -203,34 +201,34 @@ read:
 			// (a key the chain retired, say); --on-bad skip would skip
 			// every line after it.
 			fmt.Fprintf(stderr, "ronaudit append: line %d: %v\n", lineNo, err)
-			code = 1
+			code = exitError
 			break
 		}
 		bad++
 		fmt.Fprintf(stderr, "ronaudit append: line %d: %v\n", lineNo, err)
-		if *onBad == "stop" {
-			code = 1
+		if *onBad == "stop" { // input it cannot take: exit 3, not a verdict on the log
+			code = exitError
 			break
 		}
 	}
 	close(pending)
 	if err := <-printed; err != nil {
 		fmt.Fprintln(stderr, "ronaudit append:", err)
-		code = 1
+		code = worse(code, exitCode(err))
 	}
 	close(ticking)
 	if err := log.Close(); err != nil {
 		fmt.Fprintln(stderr, "ronaudit append: closing:", err)
-		code = 1
+		code = worse(code, exitCode(err))
 	}
 	if err := keeper.Close(); err != nil {
 		fmt.Fprintln(stderr, "ronaudit append: checkpoints:", err)
-		code = 1
+		code = worse(code, exitCode(err))
 	}
 	if auto != nil {
 		if err := auto.Close(); err != nil {
 			fmt.Fprintln(stderr, "ronaudit append: export:", err)
-			code = 1
+			code = worse(code, exitCode(err))
 		}
 	}
 	if bad > 0 && *onBad == "skip" {

@@ -37,16 +37,21 @@ func exportCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if *dir == "" || *keyPath == "" || *writer == "" || *stream == "" || *out == "" || fs.NArg() != 0 {
 		return usageErr(stderr, "export")
 	}
-	fail := func(err error) int { fmt.Fprintln(stderr, "ronaudit export:", err); return 1 }
+	if _, _, err := checkpoint.ParseOrigin(checkpoint.Origin(*writer, *stream)); err != nil {
+		// --writer or --stream that no checkpoint can name (not UTF-8, a
+		// NUL): the arguments, not the log.
+		fmt.Fprintln(stderr, "ronaudit export: --writer and --stream:", err)
+		return usageErr(stderr, "export")
+	}
+	// A chain that fails verification, or bundles under --out that do
+	// not, is 1 (exitCode); a key refused, no records, an I/O error, 3.
+	fail := func(err error) int { fmt.Fprintln(stderr, "ronaudit export:", err); return exitCode(err) }
 	signer, err := sdk.LoadSigner(*keyPath)
 	if err != nil {
 		return fail(err)
 	}
 	earlier, err := loadPubs(pubs)
 	if err != nil {
-		return fail(err)
-	}
-	if _, _, err := checkpoint.ParseOrigin(checkpoint.Origin(*writer, *stream)); err != nil {
 		return fail(err)
 	}
 	sink := &export.FileSink{Dir: *out}
@@ -86,18 +91,18 @@ func exportCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintln(stderr, "ronaudit export:", err)
 		openHint(stderr, "export", err)
-		return 1
+		return exitCode(err)
 	}
 	if t.Size() == 0 {
 		fmt.Fprintf(stderr, "ronaudit export: no records of %s in %s\n", names.Chain(*writer, *stream), *dir)
-		return 1
+		return exitError
 	}
 	// A key the chain retired at seq T vouches for at most T records
 	// (checkpoint.InForce): sign with the key its transition names.
 	for _, r := range retired {
 		if r.Pub.Equal(signer.Public()) && uint64(t.Size()) > r.Seq {
-			return fail(fmt.Errorf("%w: key %s was retired at %s seq %d; sign with the key that transition names",
-				sdk.ErrConfig, signer.KeyID(), names.Chain(*writer, *stream), r.Seq))
+			return fail(operational(fmt.Errorf("%w: key %s was retired at %s seq %d; sign with the key that transition names",
+				sdk.ErrConfig, signer.KeyID(), names.Chain(*writer, *stream), r.Seq)))
 		}
 	}
 	b, err := (&export.Exporter{Sink: sink, Signer: signer}).ExportTree(t, *writer, *stream, recs, prev)
@@ -139,11 +144,21 @@ func verifyBundleCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if len(pubs) == 0 || fset.NArg() != 1 {
 		return usageErr(stderr, "verify-bundle")
 	}
-	fail := func(err error) int { fmt.Fprintln(stdout, "FAIL:", err); return 1 }
+	// A verdict, FAIL on stdout and exit 1, for bundles or a checkpoint
+	// that do not verify (the library's verification errors, and the
+	// CLI's own marked failed); anything else (a file or directory that
+	// cannot be read, a key file refused) is no verdict: stderr, exit 3.
+	fail := func(err error) int {
+		if code := exitCode(err); code != exitFailed {
+			fmt.Fprintln(stderr, "ronaudit verify-bundle:", err)
+			return code
+		}
+		fmt.Fprintln(stdout, "FAIL:", err)
+		return exitFailed
+	}
 	keys, err := loadPubs(pubs)
 	if err != nil { // the caller's key file, not a verdict on the bundles
-		fmt.Fprintln(stderr, "ronaudit verify-bundle:", err)
-		return 1
+		return fail(operational(err))
 	}
 	vs, ks := export.KeyVerifiers(keys...), sdk.NewKeySet(keys...)
 	// The trusted checkpoint is opened after the bundles of its chain
@@ -212,8 +227,8 @@ func verifyBundleCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 				// target is gone would be left out as silently.
 				return fmt.Errorf("%s is a symbolic link that cannot be followed: %w", p, err)
 			}
-			if fi.IsDir() {
-				return fmt.Errorf("%s is a symbolic link to a directory, not followed: verify it on its own", p)
+			if fi.IsDir() { // refused as a bundle name that is none is: format, exit 1
+				return failed(fmt.Errorf("%s is a symbolic link to a directory, not followed: verify it on its own", p))
 			}
 		}
 		// As export.ListDir: a name beginning with "." is a FileSink's
@@ -227,8 +242,8 @@ func verifyBundleCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(err)
 	}
-	if len(dirs) == 0 {
-		return fail(fmt.Errorf("no *.bundle files under %s", path))
+	if len(dirs) == 0 { // nothing verified is not ok: exit 1, as for verify of a log with no segments
+		return fail(failed(fmt.Errorf("no *.bundle files under %s", path)))
 	}
 	slices.Sort(dirs)
 	matched := false
@@ -249,7 +264,7 @@ func verifyBundleCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		if err != nil {
 			return fail(fmt.Errorf("%s: %w", *cpPath, err))
 		}
-		return fail(fmt.Errorf("truncated: no bundles of %s (the trusted checkpoint vouches for %d records)", cp.Origin, cp.Size))
+		return fail(failed(fmt.Errorf("truncated: no bundles of %s (the trusted checkpoint vouches for %d records)", cp.Origin, cp.Size)))
 	}
 	return 0
 }

@@ -40,7 +40,7 @@ func chainTree(dir, writer, stream string) (*checkpoint.Tree, []canonical.Hash, 
 			return nil
 		}
 		if v.Seq() != uint64(len(hashes)+1) {
-			return fmt.Errorf("%s: %s seq %d where %d belongs (run ronaudit verify)", pos, names.Chain(writer, stream), v.Seq(), len(hashes)+1)
+			return failed(fmt.Errorf("%s: %s seq %d where %d belongs (run ronaudit verify)", pos, names.Chain(writer, stream), v.Seq(), len(hashes)+1))
 		}
 		t.Append(rec.Hash)
 		hashes = append(hashes, rec.Hash)
@@ -149,15 +149,17 @@ func checkpointCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if *dir == "" || *keyPath == "" || *writer == "" || *stream == "" || fs.NArg() != 0 {
 		return usageErr(stderr, "checkpoint")
 	}
+	// A chain that fails verification, or a --out checkpoint the log no
+	// longer extends, is 1 (exitCode); a key refused, no records, an I/O
+	// error, an --out it will not replace otherwise, 3.
+	fail := func(err error) int { fmt.Fprintln(stderr, "ronaudit checkpoint:", err); return exitCode(err) }
 	signer, err := sdk.LoadSigner(*keyPath)
 	if err != nil {
-		fmt.Fprintln(stderr, "ronaudit checkpoint:", err)
-		return 1
+		return fail(err)
 	}
 	earlier, err := loadPubs(pubs)
 	if err != nil {
-		fmt.Fprintln(stderr, "ronaudit checkpoint:", err)
-		return 1
+		return fail(err)
 	}
 	// A checkpoint vouches for every record of the chain: they are verified
 	// first, with the key and the earlier signers, and must be sealed
@@ -168,24 +170,25 @@ func checkpointCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintln(stderr, "ronaudit checkpoint:", err)
 		openHint(stderr, "checkpoint", err)
-		return 1
+		return exitCode(err)
 	}
 	if t.Size() == 0 {
 		fmt.Fprintf(stderr, "ronaudit checkpoint: no records of %s in %s\n", names.Chain(*writer, *stream), *dir)
-		return 1
+		return exitError
 	}
 	name := checkpoint.KeyName(*writer)
 	msg, err := checkpoint.Sign(checkpoint.Origin(*writer, *stream), t.Size(), t.Root(), checkpoint.NewNoteSigner(signer, name))
 	if err != nil {
-		fmt.Fprintln(stderr, "ronaudit checkpoint:", err)
-		return 1
+		return fail(err)
 	}
 	if err := signedInForce(msg, name, signer.Public(), retired); err != nil {
+		// The key given, refused (the chain retired it): no verdict on
+		// the chain, which verified. Exit 3, as for a key file refused.
 		fmt.Fprintln(stderr, "ronaudit checkpoint:", err)
 		if errors.Is(err, checkpoint.ErrRetiredKey) {
 			fmt.Fprintln(stderr, "ronaudit checkpoint: sign with the key the transition names")
 		}
-		return 1
+		return exitError
 	}
 	if *out == "" {
 		stdout.Write(msg)
@@ -193,12 +196,10 @@ func checkpointCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	}
 	replaced, err := replaceableCheckpoint(*out, t, retired, append(earlier, signer.Public()), *writer, *stream)
 	if err != nil {
-		fmt.Fprintln(stderr, "ronaudit checkpoint:", err)
-		return 1
+		return fail(err)
 	}
 	if err := fsutil.WriteFileAtomic(filepath.Dir(*out), filepath.Base(*out), msg); err != nil {
-		fmt.Fprintln(stderr, "ronaudit checkpoint:", err)
-		return 1
+		return fail(operational(err))
 	}
 	fmt.Fprintf(stdout, "checkpoint of %s at size %d -> %s", names.Chain(*writer, *stream), t.Size(), *out)
 	if replaced != nil {
@@ -218,7 +219,9 @@ var errOutExists = errors.New("--out exists")
 // one of its keys in force, that t extends (returned). Anything else is
 // kept: a file that is not a checkpoint, one of another chain, and above
 // all one the log no longer extends, which is the evidence that the log
-// was cut, rolled back or forked.
+// was cut, rolled back or forked. That one is a verification failure
+// (exit 1); the others are operational errors (exit 3): an output that
+// will not be written, no verdict on the log.
 func replaceableCheckpoint(path string, t *checkpoint.Tree, retired []sdk.Retirement, pubs []ed25519.PublicKey, writer, stream string) (*checkpoint.Checkpoint, error) {
 	if _, err := os.Lstat(path); errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -233,12 +236,14 @@ func replaceableCheckpoint(path string, t *checkpoint.Tree, retired []sdk.Retire
 	if err == nil && (cp.WriterID != writer || cp.Stream != stream) {
 		err = fmt.Errorf("it is a checkpoint of %s", cp.Origin)
 	}
+	mark := operational
 	if err == nil {
 		err = reword(t.Vouches(cp, retired))
+		mark = failed
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s is not a checkpoint of %s that this one extends, so it is kept (%w); remove it or choose another --out",
-			errOutExists, path, names.Chain(writer, stream), err)
+		return nil, mark(fmt.Errorf("%w: %s is not a checkpoint of %s that this one extends, so it is kept (%w); remove it or choose another --out",
+			errOutExists, path, names.Chain(writer, stream), err))
 	}
 	return &cp, nil
 }
@@ -308,7 +313,11 @@ func proveCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if *dir == "" || *cpPath == "" || len(pubs) == 0 || (*seq == 0) == (*oldPath == "") || fs.NArg() != 0 {
 		return usageErr(stderr, "prove")
 	}
-	fail := func(err error) int { fmt.Fprintln(stderr, "ronaudit prove:", err); return 1 }
+	// A chain or checkpoint that fails verification is 1 (exitCode);
+	// --seq or --old that do not fit the checkpoints, 2 (usage); a key
+	// refused, an I/O error, 3.
+	fail := func(err error) int { fmt.Fprintln(stderr, "ronaudit prove:", err); return exitCode(err) }
+	usage := func(err error) int { fmt.Fprintln(stderr, "ronaudit prove:", err); return usageErr(stderr, "prove") }
 	pubKeys, err := loadPubs(pubs)
 	if err != nil {
 		return fail(err)
@@ -339,7 +348,7 @@ func proveCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	var pf proofFile
 	if *seq > 0 {
 		if *seq > uint64(cp.Size) {
-			return fail(fmt.Errorf("seq %d is not covered by the checkpoint (size %d)", *seq, cp.Size))
+			return usage(fmt.Errorf("--seq %d is not covered by the checkpoint (size %d)", *seq, cp.Size))
 		}
 		p, err := t.InclusionProof(int64(*seq-1), cp.Size)
 		if err != nil {
@@ -357,14 +366,14 @@ func proveCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		if err != nil {
 			return fail(err)
 		}
-		if old.Origin != cp.Origin {
-			return fail(checkpoint.VerifyConsistency(old, cp, nil)) // origin_mismatch
+		if old.Origin != cp.Origin { // checkpoints of two chains: the arguments are wrong
+			return usage(checkpoint.VerifyConsistency(old, cp, nil)) // origin_mismatch
 		}
 		if err := reword(t.Vouches(old, retired)); err != nil {
 			return fail(fmt.Errorf("%s: %w", *oldPath, err))
 		}
 		if old.Size > cp.Size {
-			return fail(fmt.Errorf("--old %s has size %d, more than --checkpoint %s (size %d): a consistency proof goes from the older, smaller checkpoint (--old) to the newer one (--checkpoint); swap them",
+			return usage(fmt.Errorf("--old %s has size %d, more than --checkpoint %s (size %d): a consistency proof goes from the older, smaller checkpoint (--old) to the newer one (--checkpoint); swap them",
 				*oldPath, old.Size, *cpPath, cp.Size))
 		}
 		p, err := t.ConsistencyProof(old.Size, cp.Size)
@@ -379,7 +388,7 @@ func proveCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	enc := json.NewEncoder(stdout)
 	enc.SetIndent("", "  ")
 	if err := enc.Encode(pf); err != nil {
-		return fail(err)
+		return fail(operational(err))
 	}
 	return 0
 }
@@ -423,11 +432,21 @@ func verifyProofCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if *cpPath == "" || len(pubs) == 0 || fs.NArg() != 1 {
 		return usageErr(stderr, "verify-proof")
 	}
-	fail := func(err error) int { fmt.Fprintln(stdout, "FAIL:", err); return 1 }
+	// A verdict, FAIL on stdout and exit 1, for a proof or checkpoint
+	// that does not verify (the library's verification errors, and the
+	// CLI's own marked failed); anything else (a file that cannot be
+	// read, a key file refused) is no verdict: stderr, exit 3.
+	fail := func(err error) int {
+		if code := exitCode(err); code != exitFailed {
+			fmt.Fprintln(stderr, "ronaudit verify-proof:", err)
+			return code
+		}
+		fmt.Fprintln(stdout, "FAIL:", err)
+		return exitFailed
+	}
 	pubKeys, err := loadPubs(pubs)
 	if err != nil { // the caller's key file, not a verdict on the proof
-		fmt.Fprintln(stderr, "ronaudit verify-proof:", err)
-		return 1
+		return fail(operational(err))
 	}
 	anyPub := func(writer, stream string) (note.Verifiers, error) {
 		return checkpoint.ChainVerifiers(pubKeys, nil, writer, stream), nil
@@ -435,7 +454,13 @@ func verifyProofCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	// Read as the other readers read their files: a regular file, of at
 	// most maxProofFile bytes (a named pipe would block, a device read
 	// without end).
+	// A file that is not a regular one, or is too large, is no proof
+	// (exit 1, as the readers of checkpoints and bundles say format);
+	// one that cannot be read, exit 3.
 	raw, _, err := fsutil.ReadRegular(fs.Arg(0), maxProofFile)
+	if nr, tl := (*fsutil.NotRegularError)(nil), (*fsutil.TooLargeError)(nil); errors.As(err, &nr) || errors.As(err, &tl) {
+		return fail(failed(err))
+	}
 	if err != nil {
 		return fail(err)
 	}
@@ -443,7 +468,7 @@ func verifyProofCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&pf); err != nil {
-		return fail(fmt.Errorf("%s: %w", fs.Arg(0), err))
+		return fail(failed(fmt.Errorf("%s: %w", fs.Arg(0), err)))
 	}
 	if pf.Kind == "consistency" && *oldPath == "" {
 		// The arguments, not the proof, are wrong: a usage error, with
@@ -459,26 +484,26 @@ func verifyProofCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	}
 	proof, err := decodeHashes(pf.Proof)
 	if err != nil {
-		return fail(err)
+		return fail(failed(err))
 	}
 	cp, err := openCheckpoint(*cpPath, anyPub)
 	if err != nil {
 		return fail(err)
 	}
 	if pf.Origin != cp.Origin {
-		return fail(fmt.Errorf("the proof is for %s, the checkpoint for %s", pf.Origin, cp.Origin))
+		return fail(failed(fmt.Errorf("the proof is for %s, the checkpoint for %s", pf.Origin, cp.Origin)))
 	}
 	switch pf.Kind {
 	case "inclusion":
 		h, err := canonical.ParseHash(pf.RecordHash)
 		if err != nil {
-			return fail(err)
+			return fail(failed(err))
 		}
 		if pf.TreeSize != cp.Size {
-			return fail(fmt.Errorf("the proof is for tree size %d, the checkpoint has %d", pf.TreeSize, cp.Size))
+			return fail(failed(fmt.Errorf("the proof is for tree size %d, the checkpoint has %d", pf.TreeSize, cp.Size)))
 		}
 		if pf.Seq == 0 {
-			return fail(errors.New("the proof has no seq"))
+			return fail(failed(errors.New("the proof has no seq")))
 		}
 		if err := checkpoint.VerifyInclusion(cp, int64(pf.Seq-1), h, proof); err != nil {
 			return fail(err)
@@ -494,14 +519,14 @@ func verifyProofCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 			if pf.OldSize == cp.Size && pf.NewSize == old.Size {
 				hint = " (--old and --checkpoint are swapped: --old is the older checkpoint)"
 			}
-			return fail(fmt.Errorf("the proof is for sizes %d -> %d, the checkpoints have %d -> %d%s", pf.OldSize, pf.NewSize, old.Size, cp.Size, hint))
+			return fail(failed(fmt.Errorf("the proof is for sizes %d -> %d, the checkpoints have %d -> %d%s", pf.OldSize, pf.NewSize, old.Size, cp.Size, hint)))
 		}
 		if err := checkpoint.VerifyConsistency(old, cp, proof); err != nil {
 			return fail(err)
 		}
 		fmt.Fprintf(stdout, "ok: the checkpoint of size %d extends the one of size %d (%s)\n", cp.Size, old.Size, names.Chain(cp.WriterID, cp.Stream))
 	default:
-		return fail(fmt.Errorf("unknown proof kind %q", pf.Kind))
+		return fail(failed(fmt.Errorf("unknown proof kind %q", pf.Kind)))
 	}
 	return 0
 }

@@ -35,8 +35,8 @@ func dumpCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	enc.SetEscapeHTML(false)
 	each := func(rec sdk.Sealed, pos wal.Position) error {
 		v, err := canonical.Open(rec.Bytes)
-		if err != nil {
-			return fmt.Errorf("%s: %w", pos, err)
+		if err != nil { // bytes in the log that are not a record: damage, exit 1
+			return failed(fmt.Errorf("%s: %w", pos, err))
 		}
 		l := dumpLine{Pos: pos.String(), Hash: rec.Hash.String(), Record: v.Decode()}
 		if rec.Signed {
@@ -54,13 +54,16 @@ func dumpCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		torn, err = sdk.ReadDir(fs.Arg(0), each)
 		if err == nil && torn.Segments == 0 {
 			// An empty dump of a wrong path would look like an empty log.
-			err = fmt.Errorf("no segment files (*.seg) in %s: not a log directory, or its segments are gone", fs.Arg(0))
+			// As for verify, the directory was read: exit 1.
+			err = failed(fmt.Errorf("no segment files (*.seg) in %s: not a log directory, or its segments are gone", fs.Arg(0)))
 		}
 	}
 	if err != nil {
+		// Damage to the segments (wal.ErrCorrupt) is 1; a log that
+		// cannot be read, or stdout that cannot be written, 3.
 		out.Flush()
 		fmt.Fprintln(stderr, "ronaudit dump:", err)
-		return 1
+		return exitCode(err)
 	}
 	if torn.TornBytes > 0 {
 		// What a crash leaves (not a failure, as for verify), but the

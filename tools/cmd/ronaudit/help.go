@@ -16,7 +16,9 @@ var helps = map[string]string{
 Writes a new Ed25519 key pair: DIR/NAME.key, the private key (PEM PKCS#8,
 mode 0600) that append, checkpoint, export and rotate sign with, and
 DIR/NAME.pub, the public key (PEM PKIX) that verifiers take with --pub.
-It never replaces a key file.
+It never replaces a key file: an existing one is an error (exit 3), as
+is a directory it cannot write; an empty -dir or a -name that is not a
+plain file name is a usage error (exit 2).
 
 example:
   ronaudit keygen -dir keys -name ops
@@ -32,6 +34,12 @@ is the time of the append; writerId and stream left out are --writer and
 --stream. One line "seq hash writer/stream" is printed per record once it
 is durable. Signed checkpoints of every chain are kept in DIR/checkpoints.
 
+Exit 1 when the log or its kept checkpoints fail verification (nothing
+is appended to it); exit 3 when the key is refused (unreadable, loose
+mode, retired by the chain), the log cannot be read or written, a line
+is bad (--on-bad stop), stdout cannot be written, or on SIGINT/SIGTERM
+(what was read is still acknowledged and checkpointed).
+
 example:
   echo '{"kind":"capIssued","reason":"issued","actor":{"capId":"cap-7"}}' |
     ronaudit append --wal log --key keys/ops.key --writer svc@inst-1 --stream caps
@@ -44,9 +52,16 @@ hashes, links, signatures and key rotations with the --pub keys, and the
 checkpoints kept in DIR/checkpoints. Prints "ok" and each chain's head, or
 "FAIL:" naming the file, offset, stream, seq and reason of the first
 failure, and exits 1. Without --pub, signatures are not checked, and it
-says so. A DIR/checkpoints, or a chain's directory under it, that is
-there but is not a directory it can read fails. With --checkpoint (DIR only, not one segment file), the log
-must also extend CP: a cut, rolled back or forked log fails.
+says so. With --checkpoint (DIR only, not one segment file), the log
+must also extend CP: a cut, rolled back or forked log fails. A directory
+with no segment files fails too.
+
+What cannot be read is no verdict: a path that does not exist, a segment
+or directory it may not read (or a symbolic link to nothing), a
+DIR/checkpoints, or a chain's directory under it, that is there but is
+not a directory it can read, a CP or --pub file it cannot read: said on
+stderr, exit 3. Neither "ok" nor "FAIL:": the log was not verified.
+Exit 1 wins: a failure found before stdout could not be written stays 1.
 
 example:
   ronaudit verify log --pub keys/ops.pub --checkpoint cp.note
@@ -58,7 +73,9 @@ Prints the records of a log (or of one segment file) as JSON Lines: each
 record's position (file:offset), hash, key id and signature when signed,
 and the record as append reads it. It reads; it does not verify the
 chain (ronaudit verify does). A torn tail, which it does not print, is
-named on stderr.
+named on stderr. Damage to the segments (not a torn tail), or a
+directory with no segment files, exits 1; a log it cannot read, or
+stdout it cannot write, exits 3.
 
 example:
   ronaudit dump log | head -3
@@ -74,6 +91,12 @@ checkpoints kept in DIR/checkpoints, records nothing seals yet (unless
 --allow-unsealed-tail) and a key the chain retired. --out FILE replaces
 an existing FILE only with a checkpoint that extends the one it holds.
 
+Exit 1 when the chain or its kept checkpoints fail verification, or
+FILE holds a checkpoint of the chain the log no longer extends (the log
+was cut, rolled back or forked); exit 3 when the key is refused (or the
+chain retired it), the chain has no records, the log cannot be read,
+FILE holds anything else, or the checkpoint cannot be written.
+
 example:
   ronaudit checkpoint --wal log --key keys/ops.key --writer svc@inst-1 --stream caps --out cp.note
 `,
@@ -84,7 +107,9 @@ Prints as JSON a proof that record N is in checkpoint CP (--seq N), or
 that CP extends the older checkpoint OLDCP (--old; its size must not be
 above CP's), for verify-proof to check offline. It verifies the chain and
 the checkpoints against the log first, following the log's key rotations
-from the --pub keys.
+from the --pub keys: exit 1 when they fail. A --seq past CP's size, or
+an OLDCP larger than CP or of another chain, is a usage error (exit 2);
+a file it cannot read, exit 3.
 
 examples:
   ronaudit prove --wal log --checkpoint cp.note --pub keys/ops.pub --seq 2 > proof.json
@@ -97,7 +122,10 @@ Checks an inclusion proof (record seq N is in CP) or a consistency proof
 (CP extends OLDCP) offline, with only public keys. A consistency proof
 needs --old, and an inclusion proof takes none: otherwise verify-proof
 exits 2, a usage error. It prints
-"ok" or "FAIL:" naming the failure (exit 1).
+"ok" or "FAIL:" naming the failure (exit 1): a proof or checkpoint that
+does not verify, a proof of other sizes or another chain, a file that is
+not a proof. A file it cannot read (PROOF.json, CP, OLDCP, a --pub key)
+is no verdict: said on stderr, exit 3.
 
 What it trusts: a checkpoint signed by ANY of the --pub keys, at any size.
 Offline, it cannot see the log's key transitions, so it cannot tell that a
@@ -122,7 +150,9 @@ more in those chains. Verifiers holding OLD's public key follow the
 rotation. Run it again with the same keys to finish a rotation a crash
 cut short (until then, append with NEW refuses the chains it had not
 reached). --pub: the keys before OLD, if the log was rotated before.
-A directory with no log, or a log with no records, is an error.
+A directory with no log, or a log with no records, is an error (exit 3,
+as are a key refused and a log it cannot read or write); a log or kept
+checkpoint that fails verification, exit 1.
 
 example:
   ronaudit rotate --wal log --key keys/ops.key --new-key keys/ops2.key
@@ -140,6 +170,12 @@ chain's directory an hour ago or more is removed, and said on stderr. A
 *.bundle file there whose name is not FIRST-LAST.bundle (20 digits each)
 is refused, not taken for the newest bundle.
 
+Exit 1 when the chain, its kept checkpoints or the bundles already under
+--out fail verification (or the log no longer extends them); exit 3 when
+the key is refused (or the chain retired it), the chain has no records,
+or the log cannot be read or the bundle written; exit 2 for a --writer
+or --stream no checkpoint can name (not UTF-8).
+
 example:
   ronaudit export --wal log --key keys/ops.key --writer svc@inst-1 --stream caps --out exports
 `,
@@ -152,9 +188,12 @@ rotations from the --pub keys. With --checkpoint, the bundles of its chain
 must reach TRUSTED and agree with it (a sequence cut short fails). Under
 DIR, a *.bundle file whose name is not FIRST-LAST.bundle (20 digits
 each) fails (format), naming it, as does a symbolic link to a directory
-(not followed: give it as DIR of its own) or one that cannot be followed
-(to nothing, a loop). Prints "ok" per chain, or "FAIL:"
-naming the first failure, and exits 1.
+(not followed: give it as DIR of its own), and so does a DIR with no
+bundles. Prints "ok" per chain, or "FAIL:" naming the first failure,
+and exits 1. What cannot be read is no verdict: a path that does not
+exist, a bundle or directory it may not read, a symbolic link that
+cannot be followed (to nothing, a loop), a TRUSTED or --pub file it
+cannot read: said on stderr, exit 3.
 
 example:
   ronaudit verify-bundle --pub keys/ops.pub --checkpoint cp.note exports

@@ -71,7 +71,7 @@ func TestAppendInterrupted(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatalf("append did not stop on SIGINT; stderr: %s", stderr.String())
 	}
-	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != exitError { // interrupted: an operational error
 		t.Fatalf("exit: %v; stderr: %s", err, stderr.String())
 	}
 	if !strings.Contains(stderr.String(), "interrupted after line 3") {

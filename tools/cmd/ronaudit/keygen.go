@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/rustyonions/ron-audit-go/sdk"
 )
@@ -19,20 +21,34 @@ func keygenCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if fs.NArg() != 0 {
 		return usageErr(stderr, "keygen")
 	}
+	if !plainName(*name) {
+		// Checked before anything is made: sdk.GenerateKeyFiles refuses it
+		// too, but after the directory is created, and as any failure.
+		fmt.Fprintf(stderr, "ronaudit keygen: -name %q is not a plain file name (NAME.key and NAME.pub go in -dir)\n", *name)
+		return usageErr(stderr, "keygen")
+	}
+	if *dir == "" {
+		fmt.Fprintln(stderr, "ronaudit keygen: -dir is empty (the default is the current directory, .)")
+		return usageErr(stderr, "keygen")
+	}
+	fail := func(err error) int { fmt.Fprintln(stderr, "ronaudit keygen:", err); return exitError }
 	if err := os.MkdirAll(*dir, 0o700); err != nil {
-		fmt.Fprintln(stderr, "ronaudit keygen:", err)
-		return 1
+		return fail(err)
 	}
 	priv, pubPath, id, err := sdk.GenerateKeyFiles(*dir, *name)
 	if err != nil {
-		fmt.Fprintln(stderr, "ronaudit keygen:", err)
-		return 1
+		return fail(err)
 	}
 	pub, err := sdk.LoadPublicKey(pubPath)
 	if err != nil {
-		fmt.Fprintln(stderr, "ronaudit keygen:", err)
-		return 1
+		return fail(err)
 	}
 	fmt.Fprintf(stdout, "private key %s (mode 0600)\npublic key  %s\nkey id      %s\npublic      %s\n", priv, pubPath, id, hex.EncodeToString(pub))
 	return 0
+}
+
+// plainName reports whether name is one sdk.GenerateKeyFiles takes: a
+// plain file name, not empty, ".", ".." or a path.
+func plainName(name string) bool {
+	return name != "" && name != "." && name != ".." && !strings.ContainsAny(name, `/\`) && filepath.Base(name) == name
 }

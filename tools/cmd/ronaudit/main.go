@@ -2,7 +2,7 @@
 //
 //	ronaudit keygen [-dir DIR] [-name NAME]       write an Ed25519 key pair (private key 0600)
 //	ronaudit append --wal DIR --key KEY ...      append JSON Lines records durably
-//	ronaudit verify DIR [--pub KEY]...           verify a log; exit 1 naming the first failure
+//	ronaudit verify DIR [--pub KEY]...           verify a log; exit 1 naming the first failure (3: it could not be read)
 //	ronaudit dump DIR|FILE                       records as JSON Lines
 //	ronaudit checkpoint|prove|verify-proof ...   checkpoints and proofs (sdk/checkpoint/SPEC.md)
 //	ronaudit rotate --wal DIR --key OLD ...      key rotation inside the log
@@ -10,8 +10,50 @@
 //	ronaudit demo [-n N] [DIR]                   Micronode then Macronode demo with figures
 //
 // "ronaudit help COMMAND" (or "ronaudit COMMAND -h") says what a command
-// does, with an example, and lists its flags. Bad arguments or flags exit 2; any other failure, 1,
-// output that could not be written included.
+// does, with an example, and lists its flags.
+//
+// # Exit status
+//
+// The exit status is a contract, so that a script (verify from cron, say)
+// can tell evidence of tampering or damage from a system that could not
+// do the job:
+//
+//	0  everything asked held, or was done
+//	1  a verification failed: the data was read and does not verify
+//	2  usage: bad arguments or flags
+//	3  an operational error: a file that cannot be read, permission
+//	   denied, a key file refused, output that could not be written,
+//	   bad input, interrupted
+//
+// 1, command by command: verify, a FAIL line (a record, link, signature,
+// key transition or seal that fails; damage to the segments that is not a
+// torn tail, a missing segment, a segment that is not a regular file; an
+// unsealed tail; a kept checkpoint or --checkpoint the log does not
+// extend; a log directory with no segment files); verify-bundle and
+// verify-proof, a FAIL line (a bundle, sequence, proof or checkpoint that
+// fails, a file that is not a bundle or a proof, no bundles under DIR);
+// dump, damage to the segments; append, rotate, checkpoint, prove and
+// export, a log or chain that fails verification (they refuse to extend
+// or vouch for it), and checkpoint --out FILE holding a checkpoint the
+// log no longer extends; prove, a --checkpoint the log does not extend.
+// A signature by a key none of the --pub keys is (unknown_key) is a
+// failure: the data does not verify with the keys given.
+//
+// 3: whatever else stops a command that was given good arguments: an
+// I/O error or permission denied reading the log, a bundle, a proof or a
+// checkpoint (a path that does not exist, a symbolic link to nothing, a
+// checkpoints directory that cannot be read); a key file refused
+// (unreadable, a private key readable by others, malformed) or a key the
+// chain retired, given to sign; an output file or directory that cannot
+// be written, or an --out file checkpoint will not replace (not a
+// checkpoint of the chain); stdout that could not be written (a full
+// disk, a closed pipe); an input line append cannot take (--on-bad stop);
+// a log locked by another writer; no records to act on (checkpoint,
+// export, rotate); SIGINT or SIGTERM during append.
+//
+// A command that meets both a verification failure and an operational
+// error exits 1: the evidence wins (a log found tampered with is 1 even
+// if writing the verdict then fails).
 //
 // Install it with go install github.com/rustyonions/ron-audit-go/tools/cmd/ronaudit@latest.
 package main
@@ -69,7 +111,9 @@ commands:
                                    in DIR, default a new temporary directory); N records in RAM (default 100000), N/2 durable
 
 ronaudit help COMMAND (or ronaudit COMMAND -h): what it does, an example, its flags
-exit status: 0 done, 1 a failure (verification, I/O, output that could not be written), 2 bad arguments or flags
+exit status: 0 done (everything held), 1 a verification failed (the data was read and does not verify),
+  2 bad arguments or flags, 3 an operational error (I/O, permissions, a key file refused, output that
+  could not be written, bad input, interrupted); 1 wins over 3
 `
 
 // command is one subcommand: it parses its own flags from args.
@@ -91,9 +135,10 @@ var commands = map[string]command{
 
 // run runs the command args name. Its output goes through an outWriter:
 // output that could not be written (a full disk under "> cp.note", a
-// closed pipe) is a failure, exit 1, said on stderr, whatever the command
-// returned: a checkpoint, a dump or append's acknowledgments cut short
-// are not the job done.
+// closed pipe) is an operational error, exit 3, said on stderr, when the
+// command returned 0: a checkpoint, a dump or append's acknowledgments
+// cut short are not the job done. A verification failure (1) or usage
+// error (2) the command returned stays what it is (worse).
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	out := &outWriter{w: stdout}
 	code := dispatch(args, stdin, out, stderr)
@@ -103,9 +148,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			name += " " + args[0]
 		}
 		fmt.Fprintf(stderr, "%s: writing to stdout: %v\n", name, out.err)
-		if code == 0 {
-			code = 1
-		}
+		code = worse(code, exitError)
 	}
 	return code
 }
@@ -196,22 +239,20 @@ func demoCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if *n < 1 || fs.NArg() > 1 {
 		return usageErr(stderr, "demo")
 	}
+	fail := func(err error) int { fmt.Fprintln(stderr, "ronaudit demo:", err); return exitCode(err) }
 	if err := demo(stdout, *n); err != nil {
-		fmt.Fprintln(stderr, "ronaudit demo:", err)
-		return 1
+		return fail(err)
 	}
 	dir := fs.Arg(0)
 	if dir == "" {
 		d, err := os.MkdirTemp("", "ronaudit-demo-")
 		if err != nil {
-			fmt.Fprintln(stderr, "ronaudit demo:", err)
-			return 1
+			return fail(err)
 		}
 		dir = d
 	}
 	if err := macronode(stdout, dir, max(1, *n/2)); err != nil {
-		fmt.Fprintln(stderr, "ronaudit demo:", err)
-		return 1
+		return fail(err)
 	}
 	return 0
 }

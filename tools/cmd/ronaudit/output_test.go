@@ -55,7 +55,9 @@ func cliCheckpoint(t *testing.T) {
 // TestOutputWriteFails: a command whose output cannot be written has not
 // done its job, and must not exit 0. "ronaudit checkpoint ... > cp.note"
 // on a full disk used to leave an empty cp.note and exit 0; dump, append
-// (whose acknowledgments are its output) and verify did the same.
+// (whose acknowledgments are its output) and verify did the same. It is
+// an operational error, exit 3 (it was 1, which says the data does not
+// verify); a verification failure stays 1 (the evidence wins).
 func TestOutputWriteFails(t *testing.T) {
 	t.Chdir(t.TempDir())
 	cliLog(t)
@@ -72,8 +74,8 @@ func TestOutputWriteFails(t *testing.T) {
 	} {
 		var stderr strings.Builder
 		code := run(c.args, strings.NewReader(c.in), fullWriter{}, &stderr)
-		if code != 1 || !strings.Contains(stderr.String(), "writing to stdout") || !strings.Contains(stderr.String(), errFull.Error()) {
-			t.Errorf("%q with stdout failing: exit %d, stderr %q; want exit 1 and the write error on stderr", c.args, code, stderr.String())
+		if code != exitError || !strings.Contains(stderr.String(), "writing to stdout") || !strings.Contains(stderr.String(), errFull.Error()) {
+			t.Errorf("%q with stdout failing: exit %d, stderr %q; want exit 3 and the write error on stderr", c.args, code, stderr.String())
 		}
 	}
 	// A failed verification stays exit 1, whatever the output does.

@@ -24,14 +24,16 @@ func rotateCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if *dir == "" || *oldPath == "" || *nextPath == "" || fs.NArg() != 0 {
 		return usageErr(stderr, "rotate")
 	}
-	fail := func(err error) int { fmt.Fprintln(stderr, "ronaudit rotate:", err); return 1 }
+	// A log or kept checkpoint that fails verification is 1 (exitCode);
+	// no log, no records, a key refused, an I/O error, 3.
+	fail := func(err error) int { fmt.Fprintln(stderr, "ronaudit rotate:", err); return exitCode(err) }
 	// Opening a log creates it: a --wal path that holds none (a typo, or
 	// another directory) would become an empty log, "rotated".
 	if _, err := os.Stat(*dir); err != nil {
 		return fail(fmt.Errorf("--wal %s: %w", *dir, err))
 	}
 	if segs, _ := filepath.Glob(filepath.Join(*dir, "*.seg")); len(segs) == 0 {
-		return fail(fmt.Errorf("--wal %s: no segment files (*.seg): not a log directory", *dir))
+		return fail(operational(fmt.Errorf("--wal %s: no segment files (*.seg): not a log directory", *dir)))
 	}
 	old, err := sdk.LoadSigner(*oldPath)
 	if err != nil {
@@ -62,7 +64,7 @@ func rotateCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	}
 	var heads []sdk.Head
 	if rec.Records == 0 {
-		err = fmt.Errorf("no records in %s: nothing to rotate (a log's first records are signed by the key append is given)", *dir)
+		err = operational(fmt.Errorf("no records in %s: nothing to rotate (a log's first records are signed by the key append is given)", *dir))
 	} else {
 		heads, err = log.RotateKey(next)
 	}

@@ -43,7 +43,7 @@ func verifyCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	pubKeys, err := loadPubs(pubs)
 	if err != nil {
 		fmt.Fprintln(stderr, "ronaudit verify:", err)
-		return 1
+		return exitError
 	}
 	var keys *sdk.KeySet
 	if len(pubKeys) > 0 {
@@ -77,22 +77,30 @@ func verifyCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, "\r\033[K")
 	}
 	if sum.WAL.Segments == 0 && (err == nil || errors.Is(err, wal.ErrCorrupt)) {
-		// Nothing verified is not "ok": a wrong path, or a log whose
+		// Nothing verified is not "ok": a wrong directory, or a log whose
 		// segments are all gone, would pass (sdk.VerifyDir fails on it
-		// too, naming the missing first segment).
+		// too, naming the missing first segment). The directory was read:
+		// a failure, exit 1, as for a log that lost some of its segments.
 		fmt.Fprintf(stdout, "FAIL: no segment files (%s) in %s: not a log directory, or its segments are gone\n", "*.seg", dir)
-		return 1
+		return exitFailed
 	}
 	// The records are judged before the checkpoints kept with the log:
 	// a failure of those, or an unsealed tail, comes once they hold.
 	var de *checkpoint.DirError
 	if err != nil && !errors.As(err, &de) && !errors.Is(err, sdk.ErrUnsealedTail) {
+		if exitCode(err) != exitFailed {
+			// Not a verdict: the log could not be read (permission
+			// denied, an I/O error), so it is neither ok nor FAIL.
+			fmt.Fprintf(stderr, "ronaudit verify: %v\n", err)
+			fmt.Fprintf(stderr, "ronaudit verify: the log was not verified (%d records verified before the error)\n", sum.Records)
+			return exitError
+		}
 		fmt.Fprintf(stdout, "FAIL: %v\n", err)
 		fmt.Fprintf(stdout, "verified %d records of the log before the failure\n", sum.Records)
 		if errors.Is(err, sdk.ErrUnknownKey) {
 			fmt.Fprintln(stdout, "a signature is by a key none of the --pub files hold: give the signer's public key (--pub is repeatable)")
 		}
-		return 1
+		return exitFailed
 	}
 	sort.Slice(sum.Heads, func(i, j int) bool {
 		a, b := sum.Heads[i], sum.Heads[j]
@@ -103,11 +111,17 @@ func verifyCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		torn = fmt.Sprintf("torn tail of %d bytes at %s (%s)", sum.WAL.TornBytes, sum.WAL.TornAt, sum.WAL.TornReason)
 	}
 	failCheckpoint := func(err error) int {
+		if code := exitCode(err); code != exitFailed {
+			// A checkpoints directory, a kept checkpoint or --checkpoint
+			// that cannot be read: not a verdict.
+			fmt.Fprintf(stderr, "ronaudit verify: %v\n", err)
+			return code
+		}
 		fmt.Fprintf(stdout, "FAIL: %v\n", err)
 		if torn != "" && (errors.Is(err, checkpoint.ErrRollback) || errors.Is(err, checkpoint.ErrFork)) {
 			fmt.Fprintf(stdout, "the log ends in a %s: records a checkpoint vouches for may have been there\n", torn)
 		}
-		return 1
+		return exitFailed
 	}
 	if keys != nil {
 		printUnused(stdout, res.Unused)
@@ -237,13 +251,14 @@ func printUnused(w io.Writer, paths []string) {
 }
 
 // unsealedTail is the failure of a chain whose records after h.SealedSeq
-// no signature or checkpoint covers (err, if set, is the library's).
+// no signature or checkpoint covers (err, if set, is the library's): a
+// verification failure (exit 1).
 func unsealedTail(h sdk.Head, err error) error {
 	if err == nil {
 		err = sdk.ErrUnsealedTail
 	}
-	return &reworded{fmt.Sprintf("%s seq %d: unsealed_tail: no signature or checkpoint covers seq %d..%d (give --pub, or --allow-unsealed-tail)",
-		names.Chain(h.WriterID, h.Stream), h.SealedSeq+1, h.SealedSeq+1, h.Seq), err}
+	return failed(&reworded{fmt.Sprintf("%s seq %d: unsealed_tail: no signature or checkpoint covers seq %d..%d (give --pub, or --allow-unsealed-tail)",
+		names.Chain(h.WriterID, h.Stream), h.SealedSeq+1, h.SealedSeq+1, h.Seq), err})
 }
 
 // count says n things: "1 record", "3 records".

@@ -688,8 +688,8 @@ def test_kept_checkpoints_as_go_reads_them(cli, keys, one_log, tmp_path, case):
         e = fails(wal, keys)
         assert e.reason == "unreadable" and e.file == str(where) and "not a directory" in str(e), str(e)
         assert e.chain == (None if case == "file-as-writer-dir" else ("svc@inst-1", "gone")), str(e)
-        gv = go_verify(cli, wal, keys / "ops.pub")  # Go names it too
-        assert gv.returncode == 1 and str(where) in gv.stdout + gv.stderr, gv.stdout + gv.stderr
+        gv = go_verify(cli, wal, keys / "ops.pub")  # Go names it too, as unreadable (exit 3)
+        assert gv.returncode == 3 and str(where) in gv.stdout + gv.stderr, gv.stdout + gv.stderr
         ok = False
     elif case == "checkpoints-is-a-file":
         shutil.rmtree(wal / "checkpoints")
@@ -712,7 +712,8 @@ def test_kept_checkpoints_as_go_reads_them(cli, keys, one_log, tmp_path, case):
         # ``unreadable``) is no verdict for the Go CLI: an operational
         # error, exit 3, on stderr. A note that is read and does not hold
         # (or is not a regular file) is a verification failure, exit 1.
-        unreadable = case in ("dangling-symlink", "dangling-chain-dir", "looping-writer-dir", "checkpoints-is-a-file")
+        unreadable = case in ("dangling-symlink", "dangling-chain-dir", "looping-writer-dir", "checkpoints-is-a-file",
+                              "file-as-writer-dir", "file-as-stream-dir", "fifo-as-stream-dir")
         assert (e.reason == rw.UNREADABLE) == unreadable, (case, str(e))
         assert gv.returncode == (3 if unreadable else 1), (gv.returncode, gv.stdout + gv.stderr)
 

@@ -6,18 +6,33 @@
 //
 //	go run ./examples/host                  # Micronode: RAM only, on :9464
 //	go run ./examples/host -wal /var/lib/audit -addr :8080 -rate 500   # key: /var/lib/audit/host.key
+//	go run ./examples/host -wal /var/lib/audit -export /var/lib/audit-export   # and bundles
 //	curl localhost:9464/object/report.pdf   # a request, audited
 //	curl localhost:9464/metrics             # audit_appended_total, ...
 //	curl -i localhost:9464/readyz           # 200, or 503 and why
+//	ronaudit verify /var/lib/audit --pub /var/lib/audit/host.pub   # offline, once it has stopped
+//
+// With -wal it is a Macronode, wired as an operator runs one: a durable
+// log whose checkpoint.Keeper (the log's Observer) signs a checkpoint of
+// each chain every -checkpoint-every records (10,000 by default), every
+// 15 minutes and at shutdown, kept in DIR/checkpoints where ronaudit
+// verify DIR reads them; with -export EXPORTDIR, an export.Auto writes the
+// bundle of each chain's new records to EXPORTDIR after every checkpoint
+// (ronaudit verify-bundle reads them). Checkpoints and bundles are counted
+// in audit_export_checkpoints_total and export_batch_seconds, their
+// failures in audit_export_fail_total{stage}; a failed Keeper makes
+// /readyz fail, and so does a stopped export.
 //
 // -rate adds background requests per second, so the dashboards in
 // testing/observability have something to show. SIGINT or SIGTERM stops
 // the server (up to 5 s for the requests being served), then drains the
-// emitter (up to 5 s more) and closes the log. The exit status is 1, with
-// the reasons on the last lines (one a line), when the run lost audit
-// records (a signer or store failure, or records dropped at Close's
-// deadline), the log failed, or a chain failed the host's verification;
-// records shed under load are counted and printed, not a failure.
+// emitter (up to 5 s more) and closes the log, then the Keeper (its last
+// checkpoints) and the exports (their last bundles). The exit status is
+// 1, with the reasons on the last lines (one a line), when the run lost
+// audit records (a signer or store failure, or records dropped at Close's
+// deadline), the log failed, a chain failed the host's verification, or
+// a checkpoint or an export failed; records shed under load are counted
+// and printed, not a failure.
 package main
 
 import (
@@ -47,16 +62,20 @@ import (
 	"github.com/rustyonions/ron-audit-go/canonical"
 	"github.com/rustyonions/ron-audit-go/internal/names"
 	"github.com/rustyonions/ron-audit-go/sdk"
+	"github.com/rustyonions/ron-audit-go/sdk/checkpoint"
+	"github.com/rustyonions/ron-audit-go/sdk/export"
 	"github.com/rustyonions/ron-audit-go/sdk/metrics"
 	"github.com/rustyonions/ron-audit-go/sdk/wal"
 )
 
 type config struct {
-	walDir      string        // "": Micronode (RAM only)
-	keyPath     string        // "": with walDir, walDir/host.key (made on first start); else a key in RAM
-	rate        int           // background requests per second
-	verifyEvery time.Duration // how often the host re-verifies its chains
-	store       sdk.Store     // tests only: the Micronode log's store (nil: a MemStore)
+	walDir          string        // "": Micronode (RAM only)
+	keyPath         string        // "": with walDir, walDir/host.key (made on first start); else a key in RAM
+	checkpointEvery int64         // with walDir: a checkpoint every N records of a chain (0: checkpoint.DefaultEvery)
+	exportDir       string        // with walDir: bundles written here after each checkpoint ("": none)
+	rate            int           // background requests per second
+	verifyEvery     time.Duration // how often the host re-verifies its chains
+	store           sdk.Store     // tests only: the Micronode log's store (nil: a MemStore)
 }
 
 func main() {
@@ -64,9 +83,15 @@ func main() {
 	var cfg config
 	flag.StringVar(&cfg.walDir, "wal", "", "durable log directory (default: Micronode, RAM only)")
 	flag.StringVar(&cfg.keyPath, "key", "", "private key file, mode 0600 (default: with -wal, DIR/host.key, made on first start; else a key in RAM)")
+	flag.Int64Var(&cfg.checkpointEvery, "checkpoint-every", 0, "with -wal: a signed checkpoint of a chain every N of its records (0: 10,000; also every 15 minutes and at shutdown)")
+	flag.StringVar(&cfg.exportDir, "export", "", "with -wal: write a bundle of each chain's new records here after every checkpoint (default: none)")
 	flag.IntVar(&cfg.rate, "rate", 0, "background requests per second (0: none)")
 	flag.DurationVar(&cfg.verifyEvery, "verify-every", 10*time.Second, "how often to re-verify the chains")
 	flag.Parse()
+	if cfg.walDir == "" && (cfg.exportDir != "" || cfg.checkpointEvery != 0) {
+		fmt.Fprintln(os.Stderr, "host: -export and -checkpoint-every need -wal (a Micronode keeps no checkpoints)")
+		os.Exit(2)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	ln, err := net.Listen("tcp", *addr)
@@ -157,33 +182,28 @@ func run(ctx context.Context, cfg config, ln net.Listener, logw io.Writer) error
 	if err != nil {
 		return err
 	}
-	var log *sdk.Log
+	p := &auditPlane{}
 	if cfg.walDir == "" {
-		log, err = sdk.New(sdk.Config{Signer: signer, Store: cfg.store})
+		p.log, err = sdk.New(sdk.Config{Signer: signer, Store: cfg.store})
 	} else {
-		var rec sdk.Recovery
-		log, rec, err = sdk.OpenDurable(cfg.walDir, sdk.Config{Signer: signer},
-			sdk.DurableOptions{WAL: wal.Options{Fsync: wal.FsyncBatch, OnFsync: m.OnFsync}})
-		if err == nil {
-			fmt.Fprintln(logw, recoveryLine(cfg.walDir, rec))
-		}
+		p, err = openDurable(cfg, signer, m, logw)
 	}
 	if err != nil {
 		return err
 	}
+	log := p.log
 	em, err := sdk.NewEmitter(log, sdk.EmitterOptions{Metrics: m,
 		OnDrop: func(writer, stream, reason string, err error) {
 			fmt.Fprintln(logw, dropLine(writer, stream, reason, err))
 		}})
 	if err != nil {
-		log.Close()
-		return err
+		return errors.Join(err, p.close())
 	}
 
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		if err := em.Ready(); err != nil {
+		if err := p.ready(em); err != nil {
 			http.Error(w, err.Error(), http.StatusServiceUnavailable)
 			return
 		}
@@ -205,6 +225,9 @@ func run(ctx context.Context, cfg config, ln net.Listener, logw io.Writer) error
 	}
 	if cfg.verifyEvery > 0 {
 		background.Go(func() { verifyLoop(bg, log, em, cfg.verifyEvery, logw) })
+	}
+	if p.keeper != nil {
+		background.Go(func() { tickKeeper(bg, p.keeper) })
 	}
 
 	var serveErr error
@@ -239,7 +262,7 @@ func run(ctx context.Context, cfg config, ln net.Listener, logw io.Writer) error
 		dropped += n
 	}
 	fmt.Fprintf(logw, "host: %d records appended, %d dropped %v\n", st.Appended, dropped, st.Dropped)
-	return errors.Join(ignoreClosed(serveErr), closeErr, auditFailure(em), log.Close())
+	return errors.Join(ignoreClosed(serveErr), closeErr, auditFailure(em), p.close())
 }
 
 // auditFailure is why the run cannot count as a success for the audit
@@ -250,7 +273,9 @@ func run(ctx context.Context, cfg config, ln net.Listener, logw io.Writer) error
 // take a run that lost or doubted audit records for a clean one. Records
 // shed under load (within the ShedBudget or not) and the emitter being
 // closed are not failures here: the shed count is printed on the last
-// line, and Close's own deadline error is returned by run.
+// line, and Close's own deadline error is returned by run. A Keeper that
+// failed (Ready's ObserverFailed) is not listed here: its Close returns
+// the failure, which auditPlane.close reports.
 func auditFailure(em *sdk.Emitter) error {
 	var d *sdk.DegradedError
 	if !errors.As(em.Ready(), &d) {
@@ -267,6 +292,124 @@ func auditFailure(em *sdk.Emitter) error {
 		errs = append(errs, fmt.Errorf("%d audit chain verification failures (see the log above)", d.VerifyFailures))
 	}
 	return errors.Join(errs...)
+}
+
+// auditPlane is the host's log and, on a durable log, what keeps the
+// evidence of it: the Keeper's signed checkpoints and, with -export, the
+// bundles an Auto writes after each of them.
+type auditPlane struct {
+	log    *sdk.Log
+	keeper *checkpoint.Keeper // nil in RAM (Micronode)
+	auto   *export.Auto       // nil without -export
+}
+
+// openDurable opens the Macronode log in cfg.walDir with a Keeper as its
+// Observer, keeping the checkpoints in DIR/checkpoints (where ronaudit
+// verify DIR and checkpoint.VerifyDir read them), and with cfg.exportDir
+// an Auto exporting to a FileSink there: the wiring of sdk's
+// ExampleOpenDurable and export's ExampleAuto, in their order. The Auto
+// is made first (the Keeper's OnCheckpoint feeds it), then the Keeper,
+// then the log, which replays through the Keeper; the Auto starts last.
+// Each hook also feeds the host's metrics.
+func openDurable(cfg config, signer sdk.Signer, m *metrics.Metrics, logw io.Writer) (*auditPlane, error) {
+	// A DIR/checkpoints that is there but cannot be read (a file, a
+	// dangling link) is refused: a Keeper that found no history there
+	// would sign whatever the log holds now, a log cut since included.
+	if _, err := checkpoint.KeptDir(cfg.walDir); err != nil {
+		return nil, err
+	}
+	p := &auditPlane{}
+	kopts := checkpoint.KeeperOptions{
+		Every:        cfg.checkpointEvery,
+		OnCheckpoint: m.OnCheckpoint, // audit_export_checkpoints_total
+		OnFailure: func(err error) { // audit_export_fail_total{stage="checkpoint"}; /readyz sees Keeper.Err
+			m.OnCheckpointFailure(err)
+			fmt.Fprintln(logw, "host: audit checkpoint failed:", err)
+		},
+	}
+	if cfg.exportDir != "" {
+		sink := &export.FileSink{Dir: cfg.exportDir}
+		p.auto = &export.Auto{
+			// No Signer: Auto signs each bundle with the Keeper's key.
+			Exporter: &export.Exporter{Sink: sink, OnExport: m.OnExport}, // export_batch_seconds
+			Prev:     sink.Prev,                                          // a restart continues after the newest bundle
+			OnFailure: func(err error) { // audit_export_fail_total{stage="bundle"}; the exports stop
+				m.OnExportFailure(err)
+				fmt.Fprintln(logw, "host: audit export stopped:", err)
+			},
+		}
+		// The Keeper has one OnCheckpoint: count the checkpoint, then
+		// queue its bundle (Checkpointed never blocks).
+		kopts.OnCheckpoint = func(cp checkpoint.Checkpoint, took time.Duration) {
+			m.OnCheckpoint(cp, took)
+			p.auto.Checkpointed(cp, took)
+		}
+	}
+	keeper, err := checkpoint.NewKeeper(filepath.Join(cfg.walDir, "checkpoints"), signer, kopts)
+	if err != nil {
+		return nil, err
+	}
+	log, rec, err := sdk.OpenDurable(cfg.walDir, sdk.Config{Signer: signer, Observer: keeper},
+		sdk.DurableOptions{WAL: wal.Options{Fsync: wal.FsyncBatch, OnFsync: m.OnFsync}})
+	if err != nil {
+		// The Keeper is not closed: it could checkpoint a log refused.
+		return nil, err
+	}
+	fmt.Fprintln(logw, recoveryLine(cfg.walDir, rec))
+	p.log, p.keeper = log, keeper
+	if p.auto != nil {
+		p.auto.Log, p.auto.Keeper = log, keeper
+		p.auto.Start() // exports what the replay checkpointed, if anything
+	}
+	return p, nil
+}
+
+// ready is /readyz: the emitter's Ready, which covers the log and the
+// Keeper (the log's Observer), and the Auto, which Ready does not see.
+func (p *auditPlane) ready(em *sdk.Emitter) error {
+	err := em.Ready()
+	if p.auto != nil {
+		if aerr := p.auto.Err(); aerr != nil {
+			err = errors.Join(err, fmt.Errorf("audit export stopped: %w", aerr))
+		}
+	}
+	return err
+}
+
+// close closes the log (every record it took is durable), then the
+// Keeper (it checkpoints each chain's records past its newest checkpoint,
+// and returns its first failure of the run), then the Auto (it waits for
+// the bundles of those checkpoints, and returns its failure): each after
+// what it reads. The emitter is closed before all three.
+func (p *auditPlane) close() error {
+	errs := []error{p.log.Close()}
+	if p.keeper != nil {
+		if err := p.keeper.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("audit checkpoints: %w", err))
+		}
+	}
+	if p.auto != nil {
+		if err := p.auto.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("audit export: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// tickKeeper calls the Keeper's Tick: a chain that went quiet gets its
+// checkpoint once its 15 minutes have passed, not only when its next
+// record comes. Tick's error is also the Keeper's Close's.
+func tickKeeper(ctx context.Context, k *checkpoint.Keeper) {
+	t := time.NewTicker(checkpoint.DefaultInterval / 8)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			k.Tick()
+		}
+	}
 }
 
 // shutdownTimeout bounds each step of the shutdown.

@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io/fs"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -769,6 +770,11 @@ func OpenDurable(dir string, cfg Config, opts DurableOptions) (*Log, Recovery, e
 		err := rc.CheckReplay()
 		if err == nil {
 			return nil
+		}
+		if pe := (*fs.PathError)(nil); errors.As(err, &pe) {
+			// Not a verdict on the log: the history to check it against
+			// (a checkpoint directory, say) could not be read.
+			return fmt.Errorf("sdk: the log's observer could not read what it vouches for, so the log cannot be checked against it: %w", err)
 		}
 		if rec.TornBytes > 0 {
 			return fmt.Errorf("sdk: the log does not hold what its observer vouches for (its last segment ends in a torn tail of %d bytes at %s, %s, left uncut): %w",

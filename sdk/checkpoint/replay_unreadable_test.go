@@ -1,0 +1,59 @@
+package checkpoint
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/rustyonions/ron-audit-go/sdk"
+)
+
+// TestOpenDurableUnreadableHistory: a chain's checkpoint directory that is
+// not a directory (a file in its place) makes OpenDurable fail, as it
+// must: the history that would show the log rolled back cannot be read.
+// The message used to call that a log that "does not hold what its
+// observer vouches for", which reads as a rollback found; it now says the
+// history could not be read, and the *fs.PathError naming the path is in
+// the chain.
+func TestOpenDurableUnreadableHistory(t *testing.T) {
+	signer := keeperSigner(t)
+	wdir := filepath.Join(t.TempDir(), "wal")
+	cpDir := filepath.Join(wdir, "checkpoints")
+	open := func() (*Keeper, *sdk.Log, error) {
+		k, err := NewKeeper(cpDir, signer, KeeperOptions{Every: 10, Interval: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, _, err := sdk.OpenDurable(wdir, sdk.Config{Signer: signer, Observer: k}, sdk.DurableOptions{})
+		return k, l, err
+	}
+	k, l, err := open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendDurable(t, l, 0, 25)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := k.Close(); err != nil {
+		t.Fatal(err)
+	}
+	chainDir := k.chainDir("svc@inst-1", "caps")
+	if err := os.RemoveAll(chainDir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(chainDir, []byte("not a directory\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = open()
+	var pe *fs.PathError
+	if err == nil || !errors.As(err, &pe) || !strings.Contains(err.Error(), chainDir) {
+		t.Fatalf("OpenDurable with a file for a chain's checkpoint directory: %v; want an error carrying the *fs.PathError of %s", err, chainDir)
+	}
+	if msg := err.Error(); strings.Contains(msg, "does not hold what") || !strings.Contains(msg, "could not read") {
+		t.Errorf("OpenDurable: %q; want it to say the observer's history could not be read, not that the log does not hold it", msg)
+	}
+}

@@ -283,6 +283,15 @@ func TestHostRefusesDamagedLog(t *testing.T) {
 	if strings.Contains(out.String(), "serving") || strings.Contains(out.String(), "records appended") {
 		t.Errorf("a host that did not start says otherwise: %s", out.String())
 	}
+	// run owns ln: a host that did not start leaves no port open, where a
+	// client would connect and wait for an answer that never comes.
+	ln.(*net.TCPListener).SetDeadline(time.Now().Add(time.Second)) // an open one times out
+	if c, err := ln.Accept(); !errors.Is(err, net.ErrClosed) {
+		if c != nil {
+			c.Close()
+		}
+		t.Errorf("listener after a failed start: Accept = %v, want net.ErrClosed", err)
+	}
 }
 
 // TestMain runs main instead of the tests when mainEnv is set: the tests

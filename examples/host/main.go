@@ -170,6 +170,9 @@ func verifyFailureLine(writer, stream string, err error) string {
 // It says it serves only once the log and the emitter are up: a host
 // that fails to open its log prints the failure alone.
 func run(ctx context.Context, cfg config, ln net.Listener, logw io.Writer) error {
+	// run owns ln, and closes it however it returns: a host that fails to
+	// start leaves no port where clients would wait for no answer.
+	defer ln.Close()
 	// The host's registry: ron-audit never registers globally.
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

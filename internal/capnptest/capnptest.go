@@ -1,8 +1,10 @@
 // Package capnptest holds the test oracles of the canonical encoders: it
 // builds the same value with capnp-go's own message API (by reflection over
 // the generated Go types and the schema model of package gen) so the result
-// can be canonicalized by capnp.Canonicalize or by the C++ capnp tool, and it
-// makes random values of generated types. Tests only.
+// can be canonicalized by capnp.Canonicalize or by the C++ capnp tool, it
+// makes random values of generated types, and it runs differential
+// mutation campaigns of the strict openers against the C++ tool (Campaign:
+// structural mutants of canonical messages, Ops). Tests only.
 package capnptest
 
 import (

@@ -638,7 +638,7 @@ func (k *Keeper) checkReplay() error {
 	}
 	chains, err := HistoryChains(k.dir)
 	if err != nil {
-		return newErr(ReasonFormat, "reading the checkpoint history in "+k.dir, err)
+		return historyErr("reading the checkpoint history in "+k.dir, err)
 	}
 	for _, wc := range chains {
 		c := k.chain(wc[0], wc[1])
@@ -663,7 +663,7 @@ func (k *Keeper) checkReplay() error {
 // history, kept in dir.
 func (c *keptChain) extendsNewest(dir string) error {
 	if c.loadErr != nil {
-		return newErr(ReasonFormat, "reading the newest checkpoint of "+names.Chain(c.writer, c.stream), c.loadErr)
+		return historyErr("reading the newest checkpoint of "+names.Chain(c.writer, c.stream), c.loadErr)
 	}
 	if c.note == nil {
 		return nil
@@ -681,6 +681,21 @@ func (c *keptChain) extendsNewest(dir string) error {
 		return err
 	}
 	return nil
+}
+
+// historyErr is the error of a history the Keeper could not read: the
+// file system's (an *fs.PathError, a *fsutil.BrokenLinkError) as it is,
+// with what was read, for that is no verdict on any checkpoint; any other
+// (a note that does not parse) a *Error of ReasonFormat.
+func historyErr(what string, err error) error {
+	var (
+		pe *fs.PathError
+		bl *fsutil.BrokenLinkError
+	)
+	if errors.As(err, &pe) || errors.As(err, &bl) {
+		return fmt.Errorf("checkpoint: %s: %w", what, err)
+	}
+	return newErr(ReasonFormat, what, err)
 }
 
 // dirName is the directory name of a writer id or stream in the history:

@@ -53,6 +53,12 @@ func TestOpenDurableUnreadableHistory(t *testing.T) {
 	if err == nil || !errors.As(err, &pe) || !strings.Contains(err.Error(), chainDir) {
 		t.Fatalf("OpenDurable with a file for a chain's checkpoint directory: %v; want an error carrying the *fs.PathError of %s", err, chainDir)
 	}
+	// No verdict on the log or a checkpoint: a *Error (ReasonFormat, as
+	// it was) made the CLI call it a verification failure (exit 1) where
+	// its verify calls it unreadable (exit 3).
+	if ce := (*Error)(nil); errors.As(err, &ce) {
+		t.Errorf("OpenDurable: %v; a *checkpoint.Error (%s), a verdict, for a directory it could not read", err, ce.Reason)
+	}
 	if msg := err.Error(); strings.Contains(msg, "does not hold what") || !strings.Contains(msg, "could not read") {
 		t.Errorf("OpenDurable: %q; want it to say the observer's history could not be read, not that the log does not hold it", msg)
 	}

@@ -1,0 +1,326 @@
+// Package node opens a durable audit log wired the way the docs
+// recommend (a Macronode): an sdk.OpenDurable log whose
+// checkpoint.Keeper, its Observer, keeps signed checkpoints of every
+// chain in DIR/checkpoints (where ronaudit verify DIR and
+// checkpoint.VerifyDir read them), optionally an export.Auto writing the
+// bundle of each chain's new records to an export.FileSink after every
+// checkpoint, a ticker that calls Keeper.Tick so that a chain gone quiet
+// is checkpointed within about the Keeper's Interval, and the metrics
+// hooks of an sdk/metrics.Metrics.
+//
+// One call opens it all, in the order the parts need (the Auto before
+// the Keeper whose OnCheckpoint feeds it, the Keeper before the Log that
+// replays through it, the Auto started once the Log is open), and one
+// call closes it all, in the order that loses nothing:
+//
+//	n, rec, err := node.Open(dir, signer, node.Options{ExportDir: exports, Metrics: m})
+//	em, err := sdk.NewEmitter(n.Log(), sdk.EmitterOptions{Metrics: m})
+//	...
+//	err = em.Close(ctx) // the host's Emitter first: it appends to the log
+//	err = n.Close()     // then the log, the Keeper (last checkpoints), the exports (their bundles)
+//
+// The Log's Observer is the Keeper wrapped so that its Err (the
+// sdk.FailureReporter that sdk.Emitter.Ready asks) is the Node's: a
+// Keeper that fails to write a checkpoint and an exporter that stopped
+// both make Ready report the audit plane degraded (DegradedError's
+// ObserverFailed), which a bare Auto beside the Keeper does not.
+package node
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/rustyonions/ron-audit-go/sdk"
+	"github.com/rustyonions/ron-audit-go/sdk/checkpoint"
+	"github.com/rustyonions/ron-audit-go/sdk/export"
+	"github.com/rustyonions/ron-audit-go/sdk/metrics"
+)
+
+// Options are what a host sets of a Node; the zero Options is a durable
+// log with every record signed, group-commit fsync, a checkpoint of each
+// chain every checkpoint.DefaultEvery records, every
+// checkpoint.DefaultInterval and at Close, and no exports.
+type Options struct {
+	// SealEvery and DedupeWindow are the sdk.Config fields of the same
+	// names. With SealEvery > 1 the Keeper's checkpoints are the seals
+	// (no record is signed): set Every to the same N for one every N
+	// records (see sdk.Config.SealEvery).
+	SealEvery    int
+	DedupeWindow int
+	// Durable is passed to sdk.OpenDurable: the WAL's fsync policy and
+	// OnFsync hook, the keys of earlier signers (Keys), CacheBytes.
+	Durable sdk.DurableOptions
+	// Every and Interval are the Keeper's cadence
+	// (checkpoint.KeeperOptions): 0 means checkpoint.DefaultEvery and
+	// checkpoint.DefaultInterval; a negative Interval turns the time
+	// trigger, and the Node's ticker, off.
+	Every    int64
+	Interval time.Duration
+	// ExportDir, if set, is where an export.Auto writes, through an
+	// export.FileSink, the bundle of each chain's new records after every
+	// checkpoint, each signed with the Keeper's key. A restart continues
+	// after the newest bundle there. "": no exports.
+	ExportDir string
+	// Metrics, if set, counts checkpoints (audit_export_checkpoints_total),
+	// exports (export_batch_seconds), their failures
+	// (audit_export_fail_total{stage}) and the WAL's fsyncs
+	// (wal_fsync_seconds; besides Durable.WAL.OnFsync, if set).
+	Metrics *metrics.Metrics
+	// OnFailure, if set, is called with every failure of the Keeper to
+	// write a checkpoint (it matches ErrCheckpoint) and with the failure
+	// that stops the exports (it matches ErrExport), after Metrics counts
+	// it. It is called where the Keeper's OnFailure and the Auto's are,
+	// under the Keeper's and possibly the Log's locks: it must return
+	// quickly and call neither the Node nor its Log (print or log it).
+	OnFailure func(err error)
+}
+
+// ErrCheckpoint matches a failure of the Node's Keeper, ErrExport one of
+// its exporter, as Err, OnFailure and Close return them.
+var (
+	ErrCheckpoint = errors.New("node: audit checkpoints failed")
+	ErrExport     = errors.New("node: audit export stopped")
+)
+
+// partError is a failure of one part of the Node: its message says
+// which (and what: "audit checkpoint failed", or at Close "audit
+// checkpoints"), and it matches both the part's sentinel and the
+// failure.
+type partError struct {
+	part error
+	what string
+	err  error
+}
+
+func (e *partError) Error() string   { return e.what + ": " + e.err.Error() }
+func (e *partError) Unwrap() []error { return []error{e.part, e.err} }
+
+// checkpointFailed and exportStopped are the errors Err and OnFailure
+// report; Close names the part it closed instead.
+func checkpointFailed(err error) error {
+	return &partError{ErrCheckpoint, "audit checkpoint failed", err}
+}
+func exportStopped(err error) error { return &partError{ErrExport, "audit export stopped", err} }
+
+// Node is a durable log with its Keeper and, with Options.ExportDir, its
+// exporter; see the package doc. Its methods are safe for concurrent
+// use.
+type Node struct {
+	log    *sdk.Log
+	keeper *checkpoint.Keeper
+	auto   *export.Auto // nil without ExportDir
+	onFail func(error)
+
+	mu    sync.Mutex
+	first error // the first failure, as Err returns it
+
+	stopTick  chan struct{} // closed by Close; nil without a ticker
+	tickDone  chan struct{} // closed when the ticker's goroutine has returned
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// observer is the Log's Observer: the Keeper (every interface it
+// implements: sdk.Sealer, sdk.KeyFollower, sdk.RetireObserver,
+// sdk.ReplayChecker), but for Err, which is the Node's, so that
+// sdk.Emitter.Ready sees the exporter's failure too.
+type observer struct {
+	*checkpoint.Keeper
+	n *Node
+}
+
+// Err implements sdk.FailureReporter: Node.Err.
+func (o observer) Err() error { return o.n.Err() }
+
+var (
+	_ sdk.FailureReporter = observer{}
+	_ sdk.Sealer          = observer{}
+	_ sdk.KeyFollower     = observer{}
+	_ sdk.RetireObserver  = observer{}
+	_ sdk.ReplayChecker   = observer{}
+)
+
+// Open opens (or creates) the durable log in dir with signer, its Keeper
+// keeping checkpoints in dir/checkpoints, and with opts.ExportDir an
+// exporter, and starts the Keeper's ticker. The Recovery is
+// sdk.OpenDurable's: what opening found (records replayed and verified, a
+// torn tail cut). A dir/checkpoints that is there but cannot be read is
+// refused (checkpoint.KeptDir's *checkpoint.DirError): a Keeper finding
+// no history there would sign a log cut since. Open fails as
+// sdk.OpenDurable does (a *sdk.DurableError for damage, a
+// *checkpoint.Error for a log that lost or rewrote records the Keeper
+// vouched for), and with sdk.ErrConfig for a nil signer; on failure
+// nothing is left running.
+func Open(dir string, signer sdk.Signer, opts Options) (*Node, sdk.Recovery, error) {
+	if signer == nil {
+		return nil, sdk.Recovery{}, fmt.Errorf("%w: node.Open %s: no signer", sdk.ErrConfig, dir)
+	}
+	if _, err := checkpoint.KeptDir(dir); err != nil {
+		return nil, sdk.Recovery{}, err
+	}
+	n := &Node{onFail: opts.OnFailure}
+	m := opts.Metrics
+	kopts := checkpoint.KeeperOptions{
+		Every:    opts.Every,
+		Interval: opts.Interval,
+		OnFailure: func(err error) {
+			if m != nil {
+				m.OnCheckpointFailure(err)
+			}
+			n.failed(checkpointFailed(err))
+		},
+	}
+	if opts.ExportDir != "" {
+		sink := &export.FileSink{Dir: opts.ExportDir}
+		ex := &export.Exporter{Sink: sink} // no Signer: Auto signs with the Keeper's key
+		if m != nil {
+			ex.OnExport = m.OnExport
+		}
+		n.auto = &export.Auto{Exporter: ex, Prev: sink.Prev, OnFailure: func(err error) {
+			if m != nil {
+				m.OnExportFailure(err)
+			}
+			n.failed(exportStopped(err))
+		}}
+	}
+	if m != nil || n.auto != nil {
+		kopts.OnCheckpoint = func(cp checkpoint.Checkpoint, took time.Duration) {
+			if m != nil {
+				m.OnCheckpoint(cp, took)
+			}
+			if n.auto != nil {
+				n.auto.Checkpointed(cp, took) // queues the bundle; never blocks
+			}
+		}
+	}
+	keeper, err := checkpoint.NewKeeper(filepath.Join(dir, "checkpoints"), signer, kopts)
+	if err != nil {
+		return nil, sdk.Recovery{}, err
+	}
+	n.keeper = keeper
+	dopts := opts.Durable
+	if m != nil {
+		if f := dopts.WAL.OnFsync; f != nil {
+			dopts.WAL.OnFsync = func(d time.Duration, frames int) { m.OnFsync(d, frames); f(d, frames) }
+		} else {
+			dopts.WAL.OnFsync = m.OnFsync
+		}
+	}
+	cfg := sdk.Config{Signer: signer, SealEvery: opts.SealEvery, DedupeWindow: opts.DedupeWindow,
+		Observer: observer{keeper, n}}
+	log, rec, err := sdk.OpenDurable(dir, cfg, dopts)
+	if err != nil {
+		// The Keeper is not closed: it would checkpoint a log refused.
+		// The Auto was never started: no goroutine runs.
+		return nil, rec, err
+	}
+	n.log = log
+	if n.auto != nil {
+		n.auto.Log, n.auto.Keeper = log, keeper
+		n.auto.Start() // exports what the replay checkpointed, if anything
+	}
+	interval := opts.Interval
+	if interval == 0 {
+		interval = checkpoint.DefaultInterval
+	}
+	if interval > 0 {
+		n.stopTick, n.tickDone = make(chan struct{}), make(chan struct{})
+		go n.tick(interval / 8)
+	}
+	return n, rec, nil
+}
+
+// tick calls the Keeper's Tick every period until Close: the tail of a
+// chain that went quiet is checkpointed once its Interval has passed, not
+// only when its next record comes. Tick's failure reaches Err and
+// OnFailure through the Keeper's OnFailure.
+func (n *Node) tick(period time.Duration) {
+	defer close(n.tickDone)
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		select {
+		case <-n.stopTick:
+			return
+		case <-t.C:
+			_ = n.keeper.Tick()
+		}
+	}
+}
+
+// failed keeps err if it is the Node's first failure and reports it to
+// OnFailure.
+func (n *Node) failed(err error) {
+	n.mu.Lock()
+	if n.first == nil {
+		n.first = err
+	}
+	n.mu.Unlock()
+	if n.onFail != nil {
+		n.onFail(err)
+	}
+}
+
+// Log is the durable log: append to it, or hand it to sdk.NewEmitter.
+// Close the Node, not the Log.
+func (n *Node) Log() *sdk.Log { return n.log }
+
+// Keeper is the Log's checkpoint.Keeper (its Newest, History,
+// TempStats, ...). Close the Node, not the Keeper.
+func (n *Node) Keeper() *checkpoint.Keeper { return n.keeper }
+
+// Err returns the Node's first failure, nil if none: a checkpoint the
+// Keeper could not write (it matches ErrCheckpoint and wraps the Keeper's
+// error) or the failure that stopped the exports (ErrExport, wrapping the
+// Auto's). It stays, as the Keeper's does. It is the Log's Observer's
+// Err, so sdk.Emitter.Ready reports it (DegradedError.ObserverFailed).
+func (n *Node) Err() error {
+	n.mu.Lock()
+	first := n.first
+	n.mu.Unlock()
+	if first != nil {
+		return first
+	}
+	// Not (yet) reported through a hook: the part keeps its failure
+	// before it calls the hook.
+	if err := n.keeper.Err(); err != nil {
+		return checkpointFailed(err)
+	}
+	if n.auto != nil {
+		if err := n.auto.Err(); err != nil {
+			return exportStopped(err)
+		}
+	}
+	return nil
+}
+
+// Close stops the ticker, then closes the Log (every record it took is
+// durable), the Keeper (it checkpoints each chain up to its last record)
+// and the exporter (it waits for the bundles of those checkpoints), each
+// after what it reads, and returns their failures joined: the Log's as
+// it is, the Keeper's first failure of the run as "audit checkpoints: "
+// (ErrCheckpoint), the exporter's as "audit export: " (ErrExport). Close
+// the host's sdk.Emitter before the Node: it appends to the Log. A second
+// Close returns what the first did.
+func (n *Node) Close() error {
+	n.closeOnce.Do(func() {
+		if n.stopTick != nil {
+			close(n.stopTick)
+			<-n.tickDone
+		}
+		errs := []error{n.log.Close()}
+		if err := n.keeper.Close(); err != nil {
+			errs = append(errs, &partError{ErrCheckpoint, "audit checkpoints", err})
+		}
+		if n.auto != nil {
+			if err := n.auto.Close(); err != nil {
+				errs = append(errs, &partError{ErrExport, "audit export", err})
+			}
+		}
+		n.closeErr = errors.Join(errs...)
+	})
+	return n.closeErr
+}

@@ -12,8 +12,9 @@
 //	curl -i localhost:9464/readyz           # 200, or 503 and why
 //	ronaudit verify /var/lib/audit --pub /var/lib/audit/host.pub   # offline, once it has stopped
 //
-// With -wal it is a Macronode, wired as an operator runs one: a durable
-// log whose checkpoint.Keeper (the log's Observer) signs a checkpoint of
+// With -wal it is a Macronode as an operator runs one, opened with
+// node.Open (package sdk/node): a durable log whose checkpoint.Keeper
+// (the log's Observer) signs a checkpoint of
 // each chain every -checkpoint-every records (10,000 by default), every
 // 15 minutes and at shutdown, kept in DIR/checkpoints where ronaudit
 // verify DIR reads them; with -export EXPORTDIR, an export.Auto writes the
@@ -62,9 +63,8 @@ import (
 	"github.com/rustyonions/ron-audit-go/canonical"
 	"github.com/rustyonions/ron-audit-go/internal/names"
 	"github.com/rustyonions/ron-audit-go/sdk"
-	"github.com/rustyonions/ron-audit-go/sdk/checkpoint"
-	"github.com/rustyonions/ron-audit-go/sdk/export"
 	"github.com/rustyonions/ron-audit-go/sdk/metrics"
+	"github.com/rustyonions/ron-audit-go/sdk/node"
 	"github.com/rustyonions/ron-audit-go/sdk/wal"
 )
 
@@ -229,9 +229,6 @@ func run(ctx context.Context, cfg config, ln net.Listener, logw io.Writer) error
 	if cfg.verifyEvery > 0 {
 		background.Go(func() { verifyLoop(bg, log, em, cfg.verifyEvery, logw) })
 	}
-	if p.keeper != nil {
-		background.Go(func() { tickKeeper(bg, p.keeper) })
-	}
 
 	var serveErr error
 	select {
@@ -277,8 +274,9 @@ func run(ctx context.Context, cfg config, ln net.Listener, logw io.Writer) error
 // shed under load (within the ShedBudget or not) and the emitter being
 // closed are not failures here: the shed count is printed on the last
 // line, and Close's own deadline error is returned by run. A Keeper that
-// failed (Ready's ObserverFailed) is not listed here: its Close returns
-// the failure, which auditPlane.close reports.
+// failed or an export that stopped (Ready's ObserverFailed: the Node's
+// Err) is not listed here: the Node's Close returns the failure, which
+// auditPlane.close reports.
 func auditFailure(em *sdk.Emitter) error {
 	var d *sdk.DegradedError
 	if !errors.As(em.Ready(), &d) {
@@ -297,122 +295,52 @@ func auditFailure(em *sdk.Emitter) error {
 	return errors.Join(errs...)
 }
 
-// auditPlane is the host's log and, on a durable log, what keeps the
-// evidence of it: the Keeper's signed checkpoints and, with -export, the
-// bundles an Auto writes after each of them.
+// auditPlane is the host's log and, on a durable log, the node.Node that
+// keeps the evidence of it: the Keeper's signed checkpoints and, with
+// -export, the bundles written after each of them.
 type auditPlane struct {
-	log    *sdk.Log
-	keeper *checkpoint.Keeper // nil in RAM (Micronode)
-	auto   *export.Auto       // nil without -export
+	log  *sdk.Log
+	node *node.Node // nil in RAM (Micronode)
 }
 
-// openDurable opens the Macronode log in cfg.walDir with a Keeper as its
-// Observer, keeping the checkpoints in DIR/checkpoints (where ronaudit
-// verify DIR and checkpoint.VerifyDir read them), and with cfg.exportDir
-// an Auto exporting to a FileSink there: the wiring of sdk's
-// ExampleOpenDurable and export's ExampleAuto, in their order. The Auto
-// is made first (the Keeper's OnCheckpoint feeds it), then the Keeper,
-// then the log, which replays through the Keeper; the Auto starts last.
-// Each hook also feeds the host's metrics.
+// openDurable opens the Macronode log in cfg.walDir with node.Open: a
+// Keeper as its Observer keeping the checkpoints in DIR/checkpoints
+// (where ronaudit verify DIR and checkpoint.VerifyDir read them), with
+// cfg.exportDir the bundles written there after each checkpoint, the
+// Keeper's Tick on a ticker, and the host's metrics fed
+// (audit_export_checkpoints_total, export_batch_seconds,
+// audit_export_fail_total{stage}, wal_fsync_seconds). Each failure is
+// printed too; the Node's Err, which /readyz sees through the emitter's
+// Ready, keeps the first.
 func openDurable(cfg config, signer sdk.Signer, m *metrics.Metrics, logw io.Writer) (*auditPlane, error) {
-	// A DIR/checkpoints that is there but cannot be read (a file, a
-	// dangling link) is refused: a Keeper that found no history there
-	// would sign whatever the log holds now, a log cut since included.
-	if _, err := checkpoint.KeptDir(cfg.walDir); err != nil {
-		return nil, err
-	}
-	p := &auditPlane{}
-	kopts := checkpoint.KeeperOptions{
-		Every:        cfg.checkpointEvery,
-		OnCheckpoint: m.OnCheckpoint, // audit_export_checkpoints_total
-		OnFailure: func(err error) { // audit_export_fail_total{stage="checkpoint"}; /readyz sees Keeper.Err
-			m.OnCheckpointFailure(err)
-			fmt.Fprintln(logw, "host: audit checkpoint failed:", err)
-		},
-	}
-	if cfg.exportDir != "" {
-		sink := &export.FileSink{Dir: cfg.exportDir}
-		p.auto = &export.Auto{
-			// No Signer: Auto signs each bundle with the Keeper's key.
-			Exporter: &export.Exporter{Sink: sink, OnExport: m.OnExport}, // export_batch_seconds
-			Prev:     sink.Prev,                                          // a restart continues after the newest bundle
-			OnFailure: func(err error) { // audit_export_fail_total{stage="bundle"}; the exports stop
-				m.OnExportFailure(err)
-				fmt.Fprintln(logw, "host: audit export stopped:", err)
-			},
-		}
-		// The Keeper has one OnCheckpoint: count the checkpoint, then
-		// queue its bundle (Checkpointed never blocks).
-		kopts.OnCheckpoint = func(cp checkpoint.Checkpoint, took time.Duration) {
-			m.OnCheckpoint(cp, took)
-			p.auto.Checkpointed(cp, took)
-		}
-	}
-	keeper, err := checkpoint.NewKeeper(filepath.Join(cfg.walDir, "checkpoints"), signer, kopts)
+	n, rec, err := node.Open(cfg.walDir, signer, node.Options{
+		Durable:   sdk.DurableOptions{WAL: wal.Options{Fsync: wal.FsyncBatch}},
+		Every:     cfg.checkpointEvery,
+		ExportDir: cfg.exportDir,
+		Metrics:   m,
+		// "audit checkpoint failed: ..." (each), "audit export stopped: ..." (the exports stop)
+		OnFailure: func(err error) { fmt.Fprintln(logw, "host:", err) },
+	})
 	if err != nil {
-		return nil, err
-	}
-	log, rec, err := sdk.OpenDurable(cfg.walDir, sdk.Config{Signer: signer, Observer: keeper},
-		sdk.DurableOptions{WAL: wal.Options{Fsync: wal.FsyncBatch, OnFsync: m.OnFsync}})
-	if err != nil {
-		// The Keeper is not closed: it could checkpoint a log refused.
 		return nil, err
 	}
 	fmt.Fprintln(logw, recoveryLine(cfg.walDir, rec))
-	p.log, p.keeper = log, keeper
-	if p.auto != nil {
-		p.auto.Log, p.auto.Keeper = log, keeper
-		p.auto.Start() // exports what the replay checkpointed, if anything
-	}
-	return p, nil
+	return &auditPlane{log: n.Log(), node: n}, nil
 }
 
-// ready is /readyz: the emitter's Ready, which covers the log and the
-// Keeper (the log's Observer), and the Auto, which Ready does not see.
-func (p *auditPlane) ready(em *sdk.Emitter) error {
-	err := em.Ready()
-	if p.auto != nil {
-		if aerr := p.auto.Err(); aerr != nil {
-			err = errors.Join(err, fmt.Errorf("audit export stopped: %w", aerr))
-		}
-	}
-	return err
-}
+// ready is /readyz: the emitter's Ready, which covers the log and, on a
+// durable log, the Node (the log's Observer): a failed checkpoint or a
+// stopped export.
+func (p *auditPlane) ready(em *sdk.Emitter) error { return em.Ready() }
 
-// close closes the log (every record it took is durable), then the
-// Keeper (it checkpoints each chain's records past its newest checkpoint,
-// and returns its first failure of the run), then the Auto (it waits for
-// the bundles of those checkpoints, and returns its failure): each after
-// what it reads. The emitter is closed before all three.
+// close closes the Node (the log, then the Keeper: each chain's last
+// checkpoint, then the exports: their bundles; its error names the part
+// that failed), or in RAM the log. The emitter is closed before.
 func (p *auditPlane) close() error {
-	errs := []error{p.log.Close()}
-	if p.keeper != nil {
-		if err := p.keeper.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("audit checkpoints: %w", err))
-		}
+	if p.node != nil {
+		return p.node.Close()
 	}
-	if p.auto != nil {
-		if err := p.auto.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("audit export: %w", err))
-		}
-	}
-	return errors.Join(errs...)
-}
-
-// tickKeeper calls the Keeper's Tick: a chain that went quiet gets its
-// checkpoint once its 15 minutes have passed, not only when its next
-// record comes. Tick's error is also the Keeper's Close's.
-func tickKeeper(ctx context.Context, k *checkpoint.Keeper) {
-	t := time.NewTicker(checkpoint.DefaultInterval / 8)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			k.Tick()
-		}
-	}
+	return p.log.Close()
 }
 
 // shutdownTimeout bounds each step of the shutdown.

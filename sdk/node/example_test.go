@@ -62,7 +62,8 @@ func ExampleOpen() {
 			panic(err)
 		}
 	}
-	fmt.Println("ready:", em.Ready())                      // nil; a failed checkpoint or export makes it a *sdk.DegradedError
+	// nil; a failed checkpoint or a stopped export makes it a *sdk.DegradedError
+	fmt.Println("ready:", em.Ready())
 	if err := em.Close(context.Background()); err != nil { // first the emitter: it appends to the log
 		panic(err)
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"io"
@@ -16,13 +17,17 @@ import (
 	"github.com/rustyonions/ron-audit-go/internal/names"
 	"github.com/rustyonions/ron-audit-go/sdk"
 	"github.com/rustyonions/ron-audit-go/sdk/checkpoint"
+	"github.com/rustyonions/ron-audit-go/sdk/node"
 	"github.com/rustyonions/ron-audit-go/sdk/wal"
 )
 
 // macronode runs the durable flow on local files in dir: a key pair on
-// disk, a WAL with group-commit fsync, concurrent appenders on several
-// streams, a clean close, a reopen (recovery), and a full verification
-// with the public key, as `ronaudit verify` does.
+// disk, a Macronode opened with node.Open (a WAL with group-commit fsync,
+// a checkpoint.Keeper keeping signed checkpoints in wal/checkpoints),
+// concurrent appenders on several streams, a clean close, a reopen
+// (recovery, checked against the checkpoints), and a full verification of
+// the log and its checkpoints with the public key, as `ronaudit verify`
+// does.
 func macronode(w io.Writer, dir string, n int) error {
 	keys := filepath.Join(dir, "keys")
 	if err := os.MkdirAll(keys, 0o700); err != nil {
@@ -51,10 +56,11 @@ func macronode(w io.Writer, dir string, n int) error {
 			mu.Unlock()
 		}
 	}}}
-	log, rec, err := sdk.OpenDurable(logDir, sdk.Config{Signer: signer}, opts)
+	n0, rec, err := node.Open(logDir, signer, node.Options{Durable: opts})
 	if err != nil {
 		return err
 	}
+	log := n0.Log()
 	before := rec.Records
 
 	workers := 64 // enough appenders in flight to fill group commits
@@ -83,42 +89,48 @@ func macronode(w io.Writer, dir string, n int) error {
 	elapsed := time.Since(start)
 	close(errs)
 	if err := <-errs; err != nil {
-		return err
+		return errors.Join(err, n0.Close())
 	}
-	if err := log.Close(); err != nil {
+	if err := n0.Close(); err != nil { // the log, then each chain's checkpoint at its last record
 		return err
 	}
 
 	start = time.Now()
-	log, rec, err = sdk.OpenDurable(logDir, sdk.Config{Signer: signer}, sdk.DurableOptions{})
+	n1, rec, err := node.Open(logDir, signer, node.Options{})
 	if err != nil {
 		return err
 	}
 	reopen := time.Since(start)
-	log.Close()
+	if err := n1.Close(); err != nil {
+		return err
+	}
 
 	pub, err := sdk.LoadPublicKey(pubPath)
 	if err != nil {
 		return err
 	}
 	start = time.Now()
-	sum, err := sdk.VerifyDir(logDir, sdk.NewKeySet(pub), false, nil)
+	sum, err := checkpoint.VerifyDir(logDir, []ed25519.PublicKey{pub}, checkpoint.DirOptions{})
 	if err != nil {
 		return err
 	}
 	verify := time.Since(start)
 
-	// A checkpoint of one stream and a proof that one of its records is in
+	// The newest checkpoint the Keeper kept of one stream (its Close's, at
+	// the stream's last record) and a proof that one of its records is in
 	// it, checked as a verifier with only the public key would.
 	tree, hashes, err := chainTree(logDir, "svc-index@inst-1", "index-0")
 	if err != nil {
 		return err
 	}
-	cpMsg, err := checkpoint.Sign(checkpoint.Origin("svc-index@inst-1", "index-0"), tree.Size(), tree.Root(),
-		checkpoint.NewNoteSigner(signer, checkpoint.KeyName("svc-index@inst-1")))
+	kept, err := checkpoint.LoadHistory(filepath.Join(logDir, "checkpoints"), "svc-index@inst-1", "index-0")
 	if err != nil {
 		return err
 	}
+	if len(kept) == 0 {
+		return fmt.Errorf("demo: no checkpoint of svc-index@inst-1/index-0 kept in %s", filepath.Join(logDir, "checkpoints"))
+	}
+	cpMsg := kept[len(kept)-1]
 	cpPath := filepath.Join(dir, "index-0.checkpoint")
 	if err := os.WriteFile(cpPath, cpMsg, 0o644); err != nil {
 		return err
@@ -150,8 +162,8 @@ func macronode(w io.Writer, dir string, n int) error {
 	fmt.Fprintf(w, "  append  %9.0f records/s durable, %d appenders on 4 streams, group commit (an fsync once 32 records wait or 2 ms pass, covering all appended before it)\n", float64(n)/elapsed.Seconds(), workers)
 	fmt.Fprintf(w, "  fsync   %d fsyncs for %d records; p50 %.2f ms, p95 %.2f ms, p99 %.2f ms\n", len(fsyncs), n, ms(q(0.50)), ms(q(0.95)), ms(q(0.99)))
 	fmt.Fprintf(w, "  reopen  %d records replayed and verified in %v (%d before this run)\n", rec.Records, reopen.Round(time.Millisecond), before)
-	fmt.Fprintf(w, "  verify  %d records, %d streams in %v; check it yourself: ronaudit verify %s --pub %s --checkpoint %s\n",
-		sum.Records, len(sum.Heads), verify.Round(time.Millisecond), logDir, pubPath, cpPath)
+	fmt.Fprintf(w, "  verify  %d records, %d streams and %d kept checkpoints in %v; check it yourself: ronaudit verify %s --pub %s --checkpoint %s\n",
+		sum.Records, len(sum.Heads), sum.Used, verify.Round(time.Millisecond), logDir, pubPath, cpPath)
 	fmt.Fprintf(w, "  checkpoint of %s: size %d, root %x... (C2SP signed note in %s)\n", names.Chain(cp.WriterID, cp.Stream), cp.Size, cp.Root[:8], cpPath)
 	fmt.Fprintf(w, "  proof   record seq %d is in it: %d hashes, made and checked in %v\n", seq, len(proof), proveTime.Round(time.Microsecond))
 	return nil

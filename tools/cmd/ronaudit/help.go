@@ -203,8 +203,9 @@ example:
 
 The whole flow on local files, with figures (what make demo runs): N
 records appended and verified in RAM (Micronode), then N/2 in a durable
-log in DIR (Macronode: group commit, reopen and replay, verify, a
-checkpoint and an inclusion proof). DIR is a new temporary directory by
+log in DIR (Macronode, opened with sdk/node: group commit, signed
+checkpoints kept in DIR/wal/checkpoints, reopen and replay, verify, a
+kept checkpoint and an inclusion proof). DIR is a new temporary directory by
 default; a second run on the same DIR appends to its log.
 
 example:

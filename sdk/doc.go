@@ -8,6 +8,11 @@
 // queue that sheds instead of blocking, parallel signing that keeps every
 // chain in order, and counts of every record it does not append.
 //
+// A durable log kept with its evidence (Macronode) is opened with
+// package sdk/node: node.Open wires OpenDurable, a checkpoint.Keeper as
+// the Log's Observer, an optional export.Auto, the Keeper's ticker and
+// the metrics, and its Close closes them in order.
+//
 // The bytes, hashes and signatures are those of package canonical
 // (canonical/SPEC.md); this package adds chains, keys and policy.
 //

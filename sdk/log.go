@@ -155,7 +155,8 @@ type ReplayChecker interface {
 // FailureReporter is an Observer that can fail on its own, without the
 // Log failing: package checkpoint's Keeper, whose Err is its first failure
 // to sign or write a checkpoint (a full disk, a directory it may not
-// write, a fork or rollback it refused). Records are still appended, but
+// write, a fork or rollback it refused), and package sdk/node's, whose Err
+// is also its exporter's failure. Records are still appended, but
 // the evidence that would show them cut or rewritten is no longer written.
 // Emitter.Ready reports the audit plane degraded (DegradedError's
 // ObserverFailed) once Err returns non-nil; Err must be safe to call from

@@ -25,8 +25,11 @@ import (
 // may sign (a log reopened with the new key catching up) is skipped: the
 // chain's next checkpoint carries its records.
 //
-// The Keeper has one OnCheckpoint: a host that also counts checkpoints
-// (metrics.Metrics.OnCheckpoint) calls both from a func of its own. The
+// Package sdk/node's node.Open does all of this wiring (and the metrics,
+// Tick's ticker, and an Observer whose Err reports the Auto's failure):
+// it is what a host uses. By hand: the Keeper has one OnCheckpoint, so a
+// host that also counts checkpoints (metrics.Metrics.OnCheckpoint) calls
+// both from a func of its own. The
 // Keeper is made before the Log and the Log before Start, so the order is:
 // make the Auto (Exporter, Prev), NewKeeper with that OnCheckpoint,
 // sdk.OpenDurable with the Keeper as Observer, set Log and Keeper, Start;
@@ -50,7 +53,7 @@ type Auto struct {
 	// (audit_export_fail_total{stage="bundle"}). The Auto's failure is not
 	// the Log's Observer's, so sdk.Emitter.Ready does not see it: alert on
 	// the metric, or give the Log an Observer whose Err also returns the
-	// Auto's (see sdk.FailureReporter).
+	// Auto's (see sdk.FailureReporter), as node.Open (sdk/node) does.
 	OnFailure func(err error)
 
 	mu      sync.Mutex

@@ -228,7 +228,7 @@ func Open(dir string, signer sdk.Signer, opts Options) (*Node, sdk.Recovery, err
 	}
 	if interval > 0 {
 		n.stopTick, n.tickDone = make(chan struct{}), make(chan struct{})
-		go n.tick(interval / 8)
+		go n.tick(max(interval/8, time.Nanosecond)) // a ticker's period must be > 0
 	}
 	return n, rec, nil
 }

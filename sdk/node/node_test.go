@@ -281,3 +281,16 @@ func TestOpenRefuses(t *testing.T) {
 	}
 	check()
 }
+
+// TestTinyInterval: an Interval under 8 ns still makes a ticker (its
+// period, Interval/8, is at least 1 ns), not a panic.
+func TestTinyInterval(t *testing.T) {
+	n, _, err := node.Open(filepath.Join(t.TempDir(), "wal"), testSigner(t), node.Options{Interval: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, n.Log(), 0, 2)
+	if err := n.Close(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -725,9 +725,10 @@ func (e *Emitter) ReportVerifyFailure(err error) {
 // DegradedError is Ready's error: why the audit plane cannot be trusted to
 // record what the host does. Hosts that fail closed stop serving on it.
 // Each field set is one reason, and Error names them all: ObserverFailed,
-// for instance, is a checkpoint.Keeper's Err ("log observer failed
-// (checkpoints not written): ..."), set while records are still appended
-// but the checkpoints that would show them cut or rewritten are not.
+// for instance, is a checkpoint.Keeper's Err, or a node.Node's (its
+// Keeper's or its exporter's): "log observer failed (checkpoints or
+// exports stopped): ...", set while records are still appended but the
+// checkpoints or bundles that would show them cut or rewritten are not.
 type DegradedError struct {
 	Closed         bool    // the emitter is closed
 	LogFailed      error   // the log stopped (a record could not be made durable)
@@ -748,7 +749,7 @@ func (e *DegradedError) Error() string {
 		why = append(why, "log failed: "+e.LogFailed.Error())
 	}
 	if e.ObserverFailed != nil {
-		why = append(why, "log observer failed (checkpoints not written): "+e.ObserverFailed.Error())
+		why = append(why, "log observer failed (checkpoints or exports stopped): "+e.ObserverFailed.Error())
 	}
 	if e.SinkErrors > 0 {
 		s := strconv.FormatUint(e.SinkErrors, 10) + " records lost to sink errors"

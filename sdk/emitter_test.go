@@ -625,7 +625,7 @@ func TestEmitterReadyObserverFailed(t *testing.T) {
 	if !errors.As(err, &d) || !errors.Is(err, sdk.ErrDegraded) || d.ObserverFailed != errFull || d.LogFailed != nil {
 		t.Fatalf("observer failed: Ready = %v (%+v), want ObserverFailed %v alone", err, d, errFull)
 	}
-	if want := "sdk: audit plane degraded: log observer failed (checkpoints not written): " + errFull.Error(); err.Error() != want {
+	if want := "sdk: audit plane degraded: log observer failed (checkpoints or exports stopped): " + errFull.Error(); err.Error() != want {
 		t.Errorf("Ready's message:\n%s\nwant\n%s", err, want)
 	}
 	rec := emitRecord(0, 0, "s")

@@ -132,7 +132,7 @@ func TestHostCheckpointFailure(t *testing.T) {
 	if n := metricValue(t, metrics, `audit_export_fail_total{stage="checkpoint"}`); n == 0 {
 		t.Errorf(`audit_export_fail_total{stage="checkpoint"} %v, want > 0`, n)
 	}
-	if code, body := httpGet(t, base+"/readyz"); code != http.StatusServiceUnavailable || !strings.Contains(body, "checkpoints not written") {
+	if code, body := httpGet(t, base+"/readyz"); code != http.StatusServiceUnavailable || !strings.Contains(body, "checkpoints or exports stopped") {
 		t.Errorf("readyz after a checkpoint failure: %d %q", code, body)
 	}
 	err := stop()

@@ -94,7 +94,7 @@ func TestKeeperFailureDegradesReady(t *testing.T) {
 	if !errors.Is(d.ObserverFailed, checkpoint.ErrSign) {
 		t.Errorf("ObserverFailed = %v, want checkpoint.ErrSign (a checkpoint not written)", d.ObserverFailed)
 	}
-	if msg := err.Error(); !strings.Contains(msg, "log observer failed (checkpoints not written)") ||
+	if msg := err.Error(); !strings.Contains(msg, "log observer failed (checkpoints or exports stopped)") ||
 		!strings.Contains(msg, filepath.Join(dir, "svc-gateway@inst-1", "caps")) {
 		t.Errorf("Ready's message %q does not name the Keeper's failure and its directory", msg)
 	}

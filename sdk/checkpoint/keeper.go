@@ -58,8 +58,10 @@ type KeeperOptions struct {
 	// Clock for the time trigger; nil means time.Now.
 	Clock func() time.Time
 	// OnCheckpoint, if set, is called after each checkpoint is written,
-	// with how long signing and writing took (audit_export_checkpoints_total,
-	// export_batch_seconds). It is called holding the Keeper's lock of the
+	// with how long signing and writing took (metrics.Metrics.OnCheckpoint
+	// counts it in audit_export_checkpoints_total; export_batch_seconds
+	// times bundles, from export.Exporter's OnExport, not checkpoints).
+	// It is called holding the Keeper's lock of the
 	// chain and, when the Log's Seal, SealAll or Close asked for the
 	// checkpoint, the Log's lock of the chain: it must return quickly and
 	// call neither the Keeper nor the Log (export.Auto's Checkpointed

@@ -124,3 +124,50 @@ func mustRead(t *testing.T, path string) []byte {
 	}
 	return data
 }
+
+// TestDirectoryAtBundleName: a directory at a bundle's name was passed
+// over as a subdirectory, so Latest took a chain whose newest bundle was
+// replaced by one for a chain with no bundles (and the next write then
+// failed with ErrBundleExists: no verdict), while a verifier saw only a
+// bundle missing. It is listed now, and refused as not a regular file
+// (format), as a segment or a kept checkpoint that is a directory is,
+// by Latest, Prev, WriteBundle and VerifyDir alike.
+func TestDirectoryAtBundleName(t *testing.T) {
+	signer := newSigner(t, 1)
+	vs, keys := verifiersOf(signer)
+	recs := genRecords(t, signer, 8, plain)
+	out := t.TempDir()
+	e := &Exporter{Sink: &FileSink{Dir: out}, Signer: signer}
+	tree := treeOf(recs)
+	b1, err := e.ExportTree(tree, testWriter, testStream, recs[:5], nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(out, b1.Name())
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(path, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	check := func(what string, err error) {
+		t.Helper()
+		if !errors.Is(err, ErrFormat) || !strings.Contains(err.Error(), "not a regular file") {
+			t.Errorf("%s: %v; want format, not a regular file", what, err)
+		}
+	}
+	if paths, err := ListDir(filepath.Dir(path)); err != nil || len(paths) != 1 || paths[0] != path {
+		t.Errorf("ListDir: %q %v; want [%s]", paths, err, path)
+	}
+	sink := &FileSink{Dir: out}
+	_, err = sink.Latest(b1.Origin)
+	check("Latest", err)
+	_, err = (&FileSink{Dir: out}).Prev(testWriter, testStream)
+	check("Prev", err)
+	_, err = VerifyDir(filepath.Dir(path), vs, keys, nil)
+	check("VerifyDir", err)
+	_, err = (&Exporter{Sink: sink, Signer: signer}).ExportTree(tree, testWriter, testStream, recs, nil)
+	if err == nil || !errors.Is(err, ErrBundleExists) {
+		t.Errorf("ExportTree over it from no previous bundle: %v; want ErrBundleExists (it overlaps)", err)
+	}
+}

@@ -295,7 +295,12 @@ func (s *FileSink) Prev(writer, stream string) (*State, error) {
 // exist (a dir that is a symbolic link to nothing, or under one, is a
 // *checkpoint.BrokenLinkError naming the link: its bundles are somewhere,
 // unseen). Names beginning with "." (a writer's temporary files) and
-// subdirectories are not bundles. A *.bundle name that is not one
+// subdirectories are not bundles, but a subdirectory at a bundle's name
+// is listed, for ReadFile to refuse (ReasonFormat: not a regular file),
+// as a segment or a kept checkpoint that is a directory is refused: left
+// out, it would pass for a missing bundle (verifiers), or for no newest
+// bundle at all (Latest, whose writer then could not write there, with
+// no verdict said). A *.bundle name that is not one
 // BundleName gives (<first>-<last>.bundle, 20 decimal digits each,
 // 1 <= first <= last < 2^63) is refused, not skipped: it is an *Error
 // (ReasonFormat, Bundle the file name, wrapping ErrBundleName), since a
@@ -315,10 +320,14 @@ func ListDir(dir string) ([]string, error) {
 	var out []string
 	for _, e := range ents {
 		n := e.Name()
-		if e.IsDir() || !strings.HasSuffix(n, ".bundle") || strings.HasPrefix(n, ".") {
+		if !strings.HasSuffix(n, ".bundle") || strings.HasPrefix(n, ".") {
 			continue
 		}
-		if _, _, ok := parseBundleName(n); !ok {
+		_, _, ok := parseBundleName(n)
+		if e.IsDir() && !ok {
+			continue
+		}
+		if !ok {
 			return nil, &Error{Reason: ReasonFormat, Bundle: n, Detail: "in " + dir, Err: ErrBundleName}
 		}
 		out = append(out, filepath.Join(dir, n))

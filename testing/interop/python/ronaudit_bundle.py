@@ -652,9 +652,11 @@ def chain_dirs(directory: Path) -> list[tuple[Path, list[Path]]]:
     them <m+1>-<S> in 20 digits, so name order is sequence order). A name
     beginning with "." (a FileSink's temporary file) is no bundle. As Go's
     export.ListDir, every other entry but a directory is one (a symbolic
-    link counts as what it is, not what it points to), and ``_read``
-    refuses one that is not a regular file: a named pipe or a link to a
-    directory among the bundles is ``format``, not skipped. So is a
+    link counts as what it is, not what it points to), and so is a
+    directory at a bundle name among a chain's bundles; ``_read`` refuses
+    one that is not a regular file: a named pipe, a link to a directory or
+    a directory at a bundle name among the bundles is ``format``, not
+    skipped. So is a
     ``*.bundle`` entry whose name is not a bundle name
     (``bundle_name_seqs``), as Go's ListDir refuses it. A symbolic link
     under ``directory`` to a directory, or one that cannot be followed (to
@@ -671,14 +673,24 @@ def chain_dirs(directory: Path) -> list[tuple[Path, list[Path]]]:
                 raise BundleError(FORMAT, f"{q} is a symbolic link to a directory, not followed: "
                                   "verify it on its own")
     groups: dict[Path, list[Path]] = {}
+    subdirs: list[Path] = []
     for p in sorted(directory.rglob("*.bundle")):
-        if p.name.startswith(".") or (p.is_dir() and not p.is_symlink()):
+        if p.name.startswith("."):
+            continue
+        if p.is_dir() and not p.is_symlink():
+            if bundle_name_seqs(p.name) is not None:
+                subdirs.append(p)
             continue
         if bundle_name_seqs(p.name) is None:
             raise BundleError(FORMAT, f"in {p.parent}: not a bundle file name "
                               "(<first>-<last>.bundle, 20 decimal digits each, "
                               "1 <= first <= last < 2^63)", bundle=p.name)
         groups.setdefault(p.parent, []).append(p)
+    # A directory at a bundle name, among a chain's bundles, is listed as
+    # Go's ListDir lists it, for _read to refuse (not a regular file).
+    for p in subdirs:
+        if p.parent in groups:
+            groups[p.parent].append(p)
     return [(d, sorted(fs, key=lambda p: p.name)) for d, fs in sorted(groups.items())]
 
 

@@ -754,12 +754,13 @@ def test_hidden_files_are_ignored(cli, keys, multi, tmp_path):
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes")
-@pytest.mark.parametrize("kind", ["fifo", "dirlink"])
+@pytest.mark.parametrize("kind", ["fifo", "dirlink", "dir"])
 def test_bundle_name_not_a_file_is_refused(cli, keys, multi, tmp_path, kind):
     """A *.bundle name (not hidden) that is not a regular file: a named
-    pipe, or a symbolic link to a directory. Go lists it as a bundle and
-    refuses to read it (``format``); this reader skipped it and verified
-    the rest, so the two verifiers disagreed on one directory."""
+    pipe, a symbolic link to a directory, or a directory at a bundle
+    name. Go lists it as a bundle and refuses to read it (``format``);
+    this reader skipped it and verified the rest, so the two verifiers
+    disagreed on one directory."""
     caps = [c for c in multi.chains() if c.name == "caps"][0]
     d = copy_chain(caps, tmp_path / "x" / "caps")
     # A bundle name (sorting after the chain's bundles), so it is refused
@@ -767,12 +768,14 @@ def test_bundle_name_not_a_file_is_refused(cli, keys, multi, tmp_path, kind):
     odd = d / "00000000000000999999-00000000000000999999.bundle"
     if kind == "fifo":
         os.mkfifo(odd)
+    elif kind == "dir":
+        odd.mkdir()
     else:
         (tmp_path / "somewhere").mkdir()
         odd.symlink_to(tmp_path / "somewhere")
     g, o = both(cli, keys, tmp_path / "x", ["ops"])
     assert not g.ok and odd.name in g.text and odd.name in o.text, (g.text, o.text)
-    if kind == "fifo":  # (a link to a directory is refused as one, unlabelled, by verify-bundle DIR)
+    if kind != "dirlink":  # (a link to a directory is refused as one, unlabelled, by verify-bundle DIR)
         assert g.label == o.label == "format", (g.text, o.text)
 
 

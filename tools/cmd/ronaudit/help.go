@@ -150,8 +150,9 @@ more in those chains. Verifiers holding OLD's public key follow the
 rotation. Run it again with the same keys to finish a rotation a crash
 cut short (until then, append with NEW refuses the chains it had not
 reached). --pub: the keys before OLD, if the log was rotated before.
-A directory with no log, or a log with no records, is an error (exit 3,
-as are a key refused and a log it cannot read or write); a log or kept
+A --wal path that does not exist, or a log with no records, is an error
+(exit 3, as are a key refused and a log it cannot read or write); a
+directory with no segment files (as for verify), a log or kept
 checkpoint that fails verification, exit 1.
 
 example:

@@ -34,7 +34,8 @@
 // fails, a file that is not a bundle or a proof, no bundles under DIR);
 // dump, damage to the segments; append, rotate, checkpoint, prove and
 // export, a log or chain that fails verification (they refuse to extend
-// or vouch for it), and checkpoint --out FILE holding a checkpoint the
+// or vouch for it; a --wal directory with no segment files, as for
+// verify and dump), and checkpoint --out FILE holding a checkpoint the
 // log no longer extends; prove, a --checkpoint the log does not extend.
 // A signature by a key none of the --pub keys is (unknown_key) is a
 // failure: the data does not verify with the keys given.

@@ -24,16 +24,20 @@ func rotateCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if *dir == "" || *oldPath == "" || *nextPath == "" || fs.NArg() != 0 {
 		return usageErr(stderr, "rotate")
 	}
-	// A log or kept checkpoint that fails verification is 1 (exitCode);
-	// no log, no records, a key refused, an I/O error, 3.
+	// A log or kept checkpoint that fails verification, or a directory
+	// with no segment files, is 1 (exitCode); no --wal path, no records, a
+	// key refused, an I/O error, 3.
 	fail := func(err error) int { fmt.Fprintln(stderr, "ronaudit rotate:", err); return exitCode(err) }
 	// Opening a log creates it: a --wal path that holds none (a typo, or
-	// another directory) would become an empty log, "rotated".
+	// another directory) would become an empty log, "rotated". A
+	// directory that was read and holds no segment file is no log, as
+	// verify, dump, checkpoint, prove and export say (exit 1): its
+	// segments may be gone, its kept checkpoints the evidence.
 	if _, err := os.Stat(*dir); err != nil {
 		return fail(fmt.Errorf("--wal %s: %w", *dir, err))
 	}
 	if segs, _ := filepath.Glob(filepath.Join(*dir, "*.seg")); len(segs) == 0 {
-		return fail(operational(fmt.Errorf("--wal %s: no segment files (*.seg): not a log directory", *dir)))
+		return fail(failed(fmt.Errorf("--wal %s: no segment files (*.seg): not a log directory", *dir)))
 	}
 	old, err := sdk.LoadSigner(*oldPath)
 	if err != nil {

@@ -79,6 +79,7 @@ func TestUnreadableIsOperational(t *testing.T) {
 		{"segment", seg[0], []string{"verify", "log", "--pub", "keys/k.pub"}, "permission denied"},
 		{"segment file", seg[0], []string{"verify", seg[0], "--pub", "keys/k.pub"}, "permission denied"},
 		{"log directory", "log", []string{"verify", "log", "--pub", "keys/k.pub"}, "permission denied"},
+		{"rotate log directory", "log", []string{"rotate", "--wal", "log", "--key", "keys/k.key", "--new-key", "keys/k.key"}, "permission denied"},
 		{"checkpoints directory", "log/checkpoints", []string{"verify", "log", "--pub", "keys/k.pub"}, "permission denied"},
 		{"dump segment", seg[0], []string{"dump", "log"}, "permission denied"},
 		{"checkpoint", "cp.note", []string{"verify", "log", "--pub", "keys/k.pub", "--checkpoint", "cp.note"}, "permission denied"},

@@ -36,7 +36,19 @@ func rotateCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if _, err := os.Stat(*dir); err != nil {
 		return fail(fmt.Errorf("--wal %s: %w", *dir, err))
 	}
-	if segs, _ := filepath.Glob(filepath.Join(*dir, "*.seg")); len(segs) == 0 {
+	// Listed, not globbed: Glob takes a directory it cannot read (or a
+	// regular file) for one without segments.
+	ents, err := os.ReadDir(*dir)
+	if err != nil {
+		return fail(fmt.Errorf("--wal %s: %w", *dir, err))
+	}
+	segs := 0
+	for _, e := range ents {
+		if filepath.Ext(e.Name()) == ".seg" {
+			segs++
+		}
+	}
+	if segs == 0 {
 		return fail(failed(fmt.Errorf("--wal %s: no segment files (*.seg): not a log directory", *dir)))
 	}
 	old, err := sdk.LoadSigner(*oldPath)

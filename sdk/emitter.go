@@ -66,6 +66,7 @@ type Emitter struct {
 	health  sync.Mutex
 	windows []shedSample // readiness: recent (offered, shed) samples
 	sinkErr error        // the last sink error
+	lostErr error        // the last sink error of an accepted record
 }
 
 // EmitterOptions configures an Emitter. The zero value is the default.
@@ -184,6 +185,12 @@ var (
 	ErrEmitterClosed = errors.New("sdk: emitter closed: record dropped")
 	// ErrDegraded matches Ready's *DegradedError.
 	ErrDegraded = errors.New("sdk: audit plane degraded")
+	// ErrRecordsLost: Close finished, but records the emitter had
+	// accepted (TryEmit or Emit returned nil) were not appended: a
+	// signer or store failed under them, or the Log failed or was closed
+	// under the emitter. OnDrop saw each (reason sink_error). Close's
+	// error says how many and wraps the last failure.
+	ErrRecordsLost = errors.New("sdk: accepted audit records were lost")
 )
 
 type slot struct {
@@ -210,6 +217,7 @@ type emitCounters struct {
 	dedupe, busy            atomic.Uint64
 	drops                   [numDropReasons]atomic.Uint64
 	sinkErrors, verifyFails atomic.Uint64
+	lost                    atomic.Uint64 // of sinkErrors, records accepted before they were lost
 	hedged                  atomic.Uint64 // records signed a second time
 }
 
@@ -500,6 +508,12 @@ func (e *Emitter) drop(reason int) {
 // keep the slot).
 func (e *Emitter) dropAccepted(s *slot, reason int, err error) {
 	writer, stream := s.writer, s.stream
+	if reason == dropSinkError {
+		e.n.lost.Add(1)
+		e.health.Lock()
+		e.lostErr = err
+		e.health.Unlock()
+	}
 	e.dropFailed(s, reason, err)
 	if e.opts.OnDrop != nil {
 		e.opts.OnDrop(writer, stream, dropReasons[reason], err)
@@ -636,9 +650,15 @@ func (e *Emitter) acknowledge(s *slot, duplicate bool) {
 // says when). A ctx that has already ended aborts at once, even an idle
 // emitter's Close, which then drops nothing: Close returns the ctx's
 // error without waiting, unless the emitter has finished by then (an idle
-// one may have), when it returns nil: nil always means that no record was
-// dropped for Close's deadline (DropShutdown). Close does not close the
-// Log. Calls after the first wait for the same end.
+// one may have). Once it has finished, Close returns nil only if every
+// record it accepted was appended (or answered as a duplicate): records
+// accepted and then lost to a failing signer or store, or to the Log
+// failing or being closed under the emitter (close the Emitter first,
+// then the Log), make it ErrRecordsLost, naming how many and wrapping the
+// last failure, though OnDrop saw each as it happened. A record refused
+// to its caller (TryEmit or Emit returned the error) is not counted
+// there. Close does not close the Log. Calls after the first wait for the
+// same end.
 func (e *Emitter) Close(ctx context.Context) error {
 	e.once.Do(func() {
 		e.closed.Store(true)
@@ -661,21 +681,39 @@ func (e *Emitter) Close(ctx context.Context) error {
 	})
 	select {
 	case <-e.done:
-		return nil
+		return e.lostError()
 	default:
 	}
 	select {
 	case <-e.done:
-		return nil
+		return e.lostError()
 	case <-ctx.Done():
 	}
 	select {
-	case <-e.done: // finished as ctx ended: nothing was dropped
-		return nil
+	case <-e.done: // finished as ctx ended: nothing was dropped for it
+		return e.lostError()
 	default:
 	}
 	e.abortOnce.Do(func() { close(e.abort) })
 	return fmt.Errorf("sdk: emitter close: %w (records not yet committed are dropped: reason %s)", ctx.Err(), DropShutdown)
+}
+
+// lostError is Close's result once the emitter has finished: nil, or
+// ErrRecordsLost when records it accepted were lost to sink errors.
+func (e *Emitter) lostError() error {
+	n := e.n.lost.Load()
+	if n == 0 {
+		return nil
+	}
+	e.health.Lock()
+	last := e.lostErr
+	e.health.Unlock()
+	what := "records"
+	if n == 1 {
+		what = "record"
+	}
+	return fmt.Errorf("sdk: emitter close: %w: %d accepted %s not appended (OnDrop saw each, reason %s); the last failure: %w",
+		ErrRecordsLost, n, what, DropSinkError, last)
 }
 
 // Done is closed once Close has finished all the emitter's work.

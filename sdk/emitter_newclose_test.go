@@ -160,13 +160,18 @@ func TestNewEmitterRacesClose(t *testing.T) {
 				t.Fatalf("TryEmit: %v", err)
 			}
 		}
-		within(t, 5*time.Second, "the emitter's Close", func() {
-			if err := e.Close(context.Background()); err != nil {
-				t.Errorf("emitter Close: %v", err)
-			}
-		})
+		var cerr error
+		within(t, 5*time.Second, "the emitter's Close", func() { cerr = e.Close(context.Background()) })
 		if err := <-closed; err != nil {
 			t.Fatal(err)
+		}
+		// Nil when every accepted record was appended, else it says the
+		// log's Close lost the rest (ErrRecordsLost wrapping ErrClosed).
+		switch lost := drops.Load(); {
+		case lost == 0 && cerr != nil:
+			t.Errorf("emitter Close: %v, want nil (nothing lost)", cerr)
+		case lost > 0 && (!errors.Is(cerr, sdk.ErrRecordsLost) || !errors.Is(cerr, sdk.ErrClosed)):
+			t.Errorf("emitter Close with %d accepted records lost to the log's Close: %v, want ErrRecordsLost wrapping ErrClosed", lost, cerr)
 		}
 		st := e.Stats()
 		var dropped uint64
@@ -208,15 +213,16 @@ func TestOnDurableMayCloseLog(t *testing.T) {
 			accepted++
 		}
 	}
-	within(t, 5*time.Second, "the emitter's Close", func() {
-		if err := e.Close(context.Background()); err != nil {
-			t.Error(err)
-		}
-	})
+	var cerr error
+	within(t, 5*time.Second, "the emitter's Close", func() { cerr = e.Close(context.Background()) })
 	if err := <-closed; err != nil {
 		t.Fatalf("Log.Close from OnDurable: %v", err)
 	}
 	if acks.Load() == 0 || acks.Load()+drops.Load() != accepted {
 		t.Fatalf("%d accepted, %d acknowledged, %d dropped", accepted, acks.Load(), drops.Load())
+	}
+	// The records accepted after the log closed are lost, and Close says so.
+	if n := drops.Load(); (n == 0) != (cerr == nil) || (n > 0 && (!errors.Is(cerr, sdk.ErrRecordsLost) || !errors.Is(cerr, sdk.ErrClosed))) {
+		t.Errorf("emitter Close with %d accepted records dropped: %v; want nil for none, else ErrRecordsLost wrapping ErrClosed", n, cerr)
 	}
 }

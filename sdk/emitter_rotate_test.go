@@ -20,7 +20,7 @@ func TestRotateAfterEmitterFailedFirst(t *testing.T) {
 		r := emitRecord(0, n, "fresh")
 		e.TryEmit(&r)
 	}
-	closeEmitter(t, e)
+	closeEmitterLost(t, e, 3)
 	store.fail.Store(false)
 	if h := l.Heads(); len(h) != 1 {
 		t.Fatalf("heads %+v", h)

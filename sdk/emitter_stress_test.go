@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -121,6 +122,30 @@ func recFor(chain, p, n int) canonical.AuditRecord {
 		Kind: canonical.KindGetServed, TsMs: 1764201600000 + uint64(n),
 		WriterID: "w", Stream: "s" + strconv.Itoa(chain), Reason: "served",
 		Attrs: []canonical.Attr{{Key: "n", Value: strconv.Itoa(n)}, {Key: "p", Value: strconv.Itoa(p)}},
+	}
+}
+
+// checkStressClose checks the result of a Close of a finished emitter:
+// nil if no record it accepted was lost, else ErrRecordsLost naming as
+// many records as OnDrop was told of with reason sink_error (OnDrop hears
+// only of accepted records; one refused to its caller is not lost).
+func checkStressClose(t *testing.T, cfg stressCfg, what string, err error, mu *sync.Mutex, outs map[string][]outcome) {
+	t.Helper()
+	mu.Lock()
+	lost := 0
+	for _, os := range outs {
+		for _, o := range os {
+			if o.drop == DropSinkError {
+				lost++
+			}
+		}
+	}
+	mu.Unlock()
+	switch {
+	case lost == 0 && err != nil:
+		t.Fatalf("%v: %s: %v, want nil (no accepted record lost)", cfg, what, err)
+	case lost > 0 && (!errors.Is(err, ErrRecordsLost) || !strings.Contains(err.Error(), fmt.Sprintf(": %d accepted record", lost))):
+		t.Fatalf("%v: %s: %v, want ErrRecordsLost naming the %d accepted records OnDrop saw lost", cfg, what, err, lost)
 	}
 }
 
@@ -241,9 +266,7 @@ func runStress(t *testing.T, cfg stressCfg) {
 	} else {
 		wg.Wait()
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-		if err := e.Close(ctx); err != nil {
-			t.Fatalf("%v: Close: %v", cfg, err)
-		}
+		checkStressClose(t, cfg, "Close", e.Close(ctx), &mu, outs)
 		cancel()
 	}
 	select {
@@ -251,9 +274,7 @@ func runStress(t *testing.T, cfg stressCfg) {
 	case <-time.After(60 * time.Second):
 		t.Fatalf("%v: emitter not done", cfg)
 	}
-	if err := e.Close(context.Background()); err != nil {
-		t.Fatalf("%v: second Close: %v", cfg, err)
-	}
+	checkStressClose(t, cfg, "second Close", e.Close(context.Background()), &mu, outs)
 	// Counts.
 	st := e.Stats()
 	var dropped uint64

@@ -38,10 +38,24 @@ func newEmitter(t testing.TB, l *sdk.Log, opts sdk.EmitterOptions) *sdk.Emitter 
 
 func closeEmitter(t testing.TB, e *sdk.Emitter) sdk.EmitterStats {
 	t.Helper()
+	return closeEmitterLost(t, e, 0)
+}
+
+// closeEmitterLost closes e, which lost n of the records it accepted (n <
+// 0: some, how many the caller checks): Close returns nil for n == 0, and
+// otherwise ErrRecordsLost naming n; the stats balance.
+func closeEmitterLost(t testing.TB, e *sdk.Emitter, n int) sdk.EmitterStats {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := e.Close(ctx); err != nil {
+	err := e.Close(ctx)
+	switch {
+	case n == 0 && err != nil:
 		t.Fatal(err)
+	case n != 0 && !errors.Is(err, sdk.ErrRecordsLost):
+		t.Fatalf("Close: %v, want ErrRecordsLost", err)
+	case n > 0 && !strings.Contains(err.Error(), fmt.Sprintf(": %d accepted record", n)):
+		t.Fatalf("Close: %v, want it to name %d accepted records lost", err, n)
 	}
 	return finishedStats(t, e)
 }
@@ -504,7 +518,7 @@ func TestEmitterSinkFailure(t *testing.T) {
 			if err := e.TryEmit(&rec); err != nil {
 				t.Fatal(err)
 			}
-			st := closeEmitter(t, e)
+			st := closeEmitterLost(t, e, -1)
 			n := uint64(len(lost))
 			if n == 0 || st.Dropped[sdk.DropSinkError] != n || st.Appended+n != 7 || !strings.Contains(lost[0], "HSM unavailable") {
 				t.Fatalf("%+v, lost %q", st, lost)
@@ -541,7 +555,7 @@ func TestEmitterNotDurable(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	st := closeEmitter(t, e)
+	st := closeEmitterLost(t, e, 5)
 	if st.Appended != 0 || st.Dropped[sdk.DropSinkError] != 5 {
 		t.Fatalf("%+v", st)
 	}
@@ -859,7 +873,11 @@ func TestEmitterDuplicateWaitsForOriginal(t *testing.T) {
 		early := len(acks)
 		mu.Unlock()
 		close(g.gate)
-		st := closeEmitter(t, e)
+		lost := 0
+		if fail {
+			lost = 2 // the original and its retry, both accepted
+		}
+		st := closeEmitterLost(t, e, lost)
 		if early != 0 {
 			t.Errorf("fail=%v: %d acknowledgements before the original was signed", fail, early)
 		}

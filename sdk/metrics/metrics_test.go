@@ -239,7 +239,9 @@ func TestWorkload(t *testing.T) {
 	}
 	fe := workloadEmitter(t, m, fl, 4, &wantBytes)
 	emitOK(t, fe, testRecord(300, canonical.KindGetServed, "failing"))
-	closeOK(fe)
+	if err := fe.Close(context.Background()); !errors.Is(err, sdk.ErrRecordsLost) {
+		t.Fatalf("Close after the signer lost an accepted record: %v, want ErrRecordsLost", err)
+	}
 
 	// Close past its deadline: the record being signed lands, the one
 	// waiting for the signer is dropped at shutdown.

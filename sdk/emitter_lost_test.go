@@ -1,0 +1,60 @@
+package sdk_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/rustyonions/ron-audit-go/sdk"
+)
+
+// TestEmitterCloseReportsLostRecords: a record the emitter accepted
+// (TryEmit returned nil) whose fsync then failed is lost; OnDrop saw it
+// (sink_error) and Ready says so, but Close returned nil, which its doc
+// read as "nothing dropped", so a host that checks only Close's result
+// (defer em.Close) saw a clean shutdown. Close now returns
+// ErrRecordsLost, saying how many and wrapping the last failure. A
+// record refused at TryEmit (the caller got the error) is no such loss.
+func TestEmitterCloseReportsLostRecords(t *testing.T) {
+	t.Run("accepted then lost", func(t *testing.T) {
+		store := &failFromStore{MemStore: sdk.NewMemStore(0), failFrom: 2}
+		l := coreLog(t, sdk.Config{Store: store})
+		var o outcomes
+		e := newEmitter(t, l, o.opts(1))
+		emitSettled(t, e, 1) // durable and acknowledged
+		lost := emitRecord(0, 2, "s")
+		if err := e.TryEmit(&lost); err != nil {
+			t.Fatalf("TryEmit of the record whose fsync fails: %v, want accepted", err)
+		}
+		err := e.Close(context.Background())
+		if !errors.Is(err, sdk.ErrRecordsLost) || !errors.Is(err, sdk.ErrStore) || !strings.Contains(err.Error(), "1 accepted record") {
+			t.Fatalf("Close after an accepted record was lost: %v; want ErrRecordsLost naming 1 record, wrapping the store's failure", err)
+		}
+		if st := e.Stats(); st.Appended != 1 || st.Dropped[sdk.DropSinkError] != 1 {
+			t.Errorf("stats %+v; want 1 appended, 1 sink_error", st)
+		}
+		// Later calls wait for the same end, and say the same.
+		if err2 := e.Close(context.Background()); !errors.Is(err2, sdk.ErrRecordsLost) {
+			t.Errorf("second Close: %v, want ErrRecordsLost again", err2)
+		}
+	})
+	t.Run("refused at emit", func(t *testing.T) {
+		store := &failFromStore{MemStore: sdk.NewMemStore(0), failFrom: 2}
+		l := coreLog(t, sdk.Config{Store: store})
+		var o outcomes
+		e := newEmitter(t, l, o.opts(1))
+		emitSettled(t, e, 1)
+		emitSettled(t, e, 2) // its fsync fails: lost, and the log stops
+		late := emitRecord(0, 3, "s")
+		if err := e.TryEmit(&late); err == nil {
+			t.Fatal("TryEmit on a failed log: accepted")
+		}
+		err := e.Close(context.Background())
+		// Record 2 was accepted and lost; record 3 was refused to its
+		// caller: one lost, not two.
+		if !errors.Is(err, sdk.ErrRecordsLost) || !strings.Contains(err.Error(), "1 accepted record") {
+			t.Fatalf("Close: %v; want ErrRecordsLost naming 1 record (the refused one is not lost: its caller was told)", err)
+		}
+	})
+}

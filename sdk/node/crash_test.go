@@ -1,0 +1,570 @@
+package node_test
+
+import (
+	"bufio"
+	"context"
+	"crypto/ed25519"
+	"encoding/hex"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rustyonions/ron-audit-go/canonical"
+	"github.com/rustyonions/ron-audit-go/internal/crashtest"
+	"github.com/rustyonions/ron-audit-go/sdk"
+	"github.com/rustyonions/ron-audit-go/sdk/checkpoint"
+	"github.com/rustyonions/ron-audit-go/sdk/export"
+	"github.com/rustyonions/ron-audit-go/sdk/metrics"
+	"github.com/rustyonions/ron-audit-go/sdk/node"
+	"github.com/rustyonions/ron-audit-go/sdk/wal"
+)
+
+var nodeCrashRounds = flag.Int("node.crashrounds", 40, "rounds of TestNodeCrash (each kills a child running node.Open with SIGKILL)")
+var nodeCrashSeed = flag.Uint64("node.crashseed", 0, "seed of TestNodeCrash's choices (0: from the clock)")
+
+// The crash test of the node path: a child process opens the log with
+// node.Open (its Keeper, export.Auto to a FileSink, its ticker), appends
+// from several goroutines, directly or through an sdk.Emitter, prints each
+// record once it is acknowledged (durable), and is killed with SIGKILL at
+// a random moment, now and then while it closes the Node.
+
+const nodeCrashWriter = "svc-node@inst-1"
+
+// nodeCrashBatch is the children's WAL MaxBatch: the records a crash can
+// leave on disk that the Keeper had not yet heard were durable.
+const nodeCrashBatch = 8
+
+// nodeCrashDepth is the Depth of the children's Emitters.
+const nodeCrashDepth = 64
+
+// nodeCrashSetup is what a run of children on the same directories share:
+// the log's policy stays the same across its crashes, as a host's does.
+type nodeCrashSetup struct {
+	dir, exports string
+	every        int
+	sealed       bool // SealEvery = every: the checkpoint-sealed policy
+	streams      int  // the chains the next child appends to
+	emitter      bool
+	intervalMs   int // the Keeper's Interval; -1: no time trigger, no ticker
+}
+
+func (s nodeCrashSetup) options() node.Options {
+	o := node.Options{Every: int64(s.every), Interval: time.Duration(s.intervalMs) * time.Millisecond, ExportDir: s.exports,
+		Durable: sdk.DurableOptions{WAL: wal.Options{Fsync: wal.FsyncBatch, MaxBatch: nodeCrashBatch}}}
+	if s.intervalMs < 0 {
+		o.Interval = -1
+	}
+	if s.sealed {
+		o.SealEvery = s.every
+	}
+	return o
+}
+
+// inFlight bounds the records a crash can leave on disk that the Keeper
+// had not yet heard were durable: a WAL batch and, with an Emitter, the
+// records it holds (its Depth); without one, each appending goroutine's
+// record is in a batch.
+func (s nodeCrashSetup) inFlight() int {
+	if s.emitter {
+		return nodeCrashBatch + nodeCrashDepth
+	}
+	return nodeCrashBatch
+}
+
+func (s nodeCrashSetup) env() []string {
+	return []string{"NODE_CRASH_DIR=" + s.dir, "NODE_CRASH_EXPORTS=" + s.exports,
+		"NODE_CRASH_EVERY=" + strconv.Itoa(s.every), "NODE_CRASH_SEALED=" + strconv.FormatBool(s.sealed),
+		"NODE_CRASH_STREAMS=" + strconv.Itoa(s.streams), "NODE_CRASH_EMITTER=" + strconv.FormatBool(s.emitter),
+		"NODE_CRASH_INTERVAL=" + strconv.Itoa(s.intervalMs)}
+}
+
+func (s nodeCrashSetup) String() string {
+	return fmt.Sprintf("every %d, sealed %v, %d chains, emitter %v, interval %dms", s.every, s.sealed, s.streams, s.emitter, s.intervalMs)
+}
+
+func nodeCrashStream(i int) string { return "s" + strconv.Itoa(i) }
+
+// nodeCrashStats count what the rounds went through.
+type nodeCrashStats struct {
+	rounds, runs, acked  int
+	closing, closed      int // kills after Close began; of them, after it returned
+	childOpens           int // children that opened a log a crash left as it was
+	tails                int // chains found with an unsealed tail after a crash
+	cpTemps, bundleTemps int // ".tmp-" files crashes left
+	checkpoints, bundles int // checkpoints and bundles verified by the strict checks, summed
+	reopenReplayed       int // records the parent's node.Open replayed, summed
+	openKills            int // children killed at a random moment from their start
+	temps                map[string]bool
+}
+
+// newTemps counts the paths not seen before.
+func (st *nodeCrashStats) newTemps(paths []string) int {
+	if st.temps == nil {
+		st.temps = map[string]bool{}
+	}
+	n := 0
+	for _, p := range paths {
+		if !st.temps[p] {
+			st.temps[p] = true
+			n++
+		}
+	}
+	return n
+}
+
+// TestNodeCrash: runs of children on the same directories, each child
+// killed with SIGKILL after a random number of acknowledgements and a
+// random delay (in some rounds once it has begun to Close the Node, and
+// its Emitter before). After each kill the parent checks the directories
+// as the crash left them, offline and with the public key only: every
+// acknowledged record is at its seq with its hash; checkpoint.VerifyDir
+// holds with no unused checkpoint (an unsealed tail only under the
+// checkpoint-sealed policy, and within the Keeper's cadence); each chain's
+// bundles verify as a sequence, end at a record of the log, and their last
+// checkpoint is one the Keeper kept. Then, in most rounds (and always at
+// the end of a run), it reopens with node.Open, which must succeed,
+// finds every acknowledged record, closes, and checks strictly: nothing
+// unsealed, and every chain's bundles reach its head and the newest kept
+// checkpoint. Otherwise the next child opens the log the crash left.
+func TestNodeCrash(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short")
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	seed := *nodeCrashSeed
+	if seed == 0 {
+		seed = uint64(time.Now().UnixNano())
+	}
+	t.Logf("seed %d (-node.crashseed), %d rounds", seed, *nodeCrashRounds)
+	rng := rand.New(rand.NewPCG(seed, 29))
+	signer := testSigner(t)
+	var st nodeCrashStats
+	for st.rounds < *nodeCrashRounds {
+		base := t.TempDir()
+		s := nodeCrashSetup{dir: filepath.Join(base, "wal"), exports: filepath.Join(base, "exports"),
+			every: 2 + rng.IntN(11), sealed: rng.IntN(2) == 0, streams: []int{1, 3}[rng.IntN(2)],
+			emitter: rng.IntN(3) == 0, intervalMs: []int{-1, 0, 2, 20}[rng.IntN(4)]}
+		if s.intervalMs == 0 {
+			s.intervalMs = 1 + rng.IntN(50)
+		}
+		crashes := 1 + rng.IntN(4)
+		st.runs++
+		acked := map[string]string{} // "stream seq" -> hash
+		raw := false                 // the directories are as a crash left them
+		for c := 0; c < crashes && st.rounds < *nodeCrashRounds; c++ {
+			round := st.rounds
+			st.rounds++
+			if c > 0 && rng.IntN(3) == 0 {
+				s.streams = 1 + rng.IntN(3) // chains start (or go quiet) after a crash
+			}
+			closeAt := 0
+			if rng.IntN(4) == 0 {
+				closeAt = 1 + rng.IntN(40)
+			}
+			n := 1 + rng.IntN(60)
+			delay := time.Duration(rng.IntN(4000)) * time.Microsecond
+			switch {
+			case closeAt > 0:
+				delay = time.Duration(rng.IntN(20000)) * time.Microsecond
+			case c > 0 && rng.IntN(6) == 0:
+				// Killed while node.Open replays the log, checkpoints what is
+				// due and starts the exports, or soon after.
+				n = -1
+				st.openKills++
+				delay = time.Duration(rng.IntN(30000)) * time.Microsecond
+			}
+			what := fmt.Sprintf("round %d (run %d, crash %d of %d: %v; kill after %d acks + %v, close after %d)",
+				round, st.runs, c+1, crashes, s, n, delay, closeAt)
+			env := append(s.env(), "NODE_CRASH_CLOSE="+strconv.Itoa(closeAt), "NODE_CRASH_ID="+strconv.Itoa(round),
+				"NODE_CRASH_SEED="+strconv.FormatUint(rng.Uint64(), 10))
+			if raw {
+				st.childOpens++
+			}
+			lines := runNodeCrashChild(t, exe, env, n, closeAt > 0, delay, what, &st)
+			for _, line := range lines {
+				f := strings.Fields(line)
+				if len(f) == 4 && f[0] == "a" {
+					key := f[1] + " " + f[2]
+					if h, ok := acked[key]; ok && h != f[3] {
+						t.Fatalf("%s: %s acknowledged with hash %s, earlier with %s", what, key, f[3], h)
+					}
+					acked[key] = f[3]
+					st.acked++
+				}
+			}
+			checkNodeCrashed(t, what, s, signer.Public(), acked, &st)
+			raw = true
+			if c == crashes-1 || rng.IntN(3) != 0 {
+				reopenNodeCrash(t, what, s, signer, acked, &st)
+				raw = false
+			}
+		}
+		if raw {
+			reopenNodeCrash(t, fmt.Sprintf("run %d, at its end", st.runs), s, signer, acked, &st)
+		}
+	}
+	if st.checkpoints == 0 || st.bundles == 0 || st.acked < st.rounds {
+		t.Fatalf("too little done: %+v", st)
+	}
+	t.Logf("%d rounds in %d runs: %d acknowledgements; %d kills during Close (%d after it returned), %d from the start; %d children opened a crashed log; %d unsealed tails, %d checkpoint and %d bundle temps left by kills; %d checkpoints, %d bundles verified after the runs",
+		st.rounds, st.runs, st.acked, st.closing, st.closed, st.openKills, st.childOpens, st.tails, st.cpTemps, st.bundleTemps, st.checkpoints, st.bundles)
+}
+
+// runNodeCrashChild starts a child and kills it once it has acknowledged
+// n records and delay has passed after, or, with closing, delay after it
+// said it began to Close (whichever comes first: it may close before n),
+// or, with n < 0, delay after it started, however far it got; it returns
+// the lines the child printed.
+func runNodeCrashChild(t *testing.T, exe string, env []string, n int, closing bool, delay time.Duration, what string, st *nodeCrashStats) []string {
+	t.Helper()
+	c := crashtest.Start(t, exe, env, "-test.run=^TestNodeCrashChild$")
+	if n < 0 {
+		time.Sleep(delay)
+		return c.Kill(t, nil)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	var err error
+	for line := ""; err == nil && line != "ready"; {
+		line, err = c.Line(time.Until(deadline))
+	}
+	var lines []string
+	acks := 0
+	sawClosing := false
+	for err == nil && acks < n && !sawClosing {
+		var line string
+		if line, err = c.Line(time.Until(deadline)); err == nil {
+			lines = append(lines, line)
+			if strings.HasPrefix(line, "a ") {
+				acks++
+			}
+			sawClosing = closing && line == "closing"
+		}
+	}
+	if err != nil {
+		err = fmt.Errorf("%s: child printed %d lines (%d acks of %d): %w", what, len(lines), acks, n, err)
+	} else {
+		time.Sleep(delay)
+	}
+	lines = append(lines, c.Kill(t, err)...)
+	for _, l := range lines {
+		switch l {
+		case "closing":
+			st.closing++
+		case "closed":
+			st.closed++
+		}
+	}
+	return lines
+}
+
+// readNodeCrashLog reads the log in dir: each record's hash by "stream
+// seq".
+func readNodeCrashLog(t *testing.T, what, dir string) map[string]canonical.Hash {
+	t.Helper()
+	found := map[string]canonical.Hash{}
+	if _, err := sdk.ReadDir(dir, func(rec sdk.Sealed, _ wal.Position) error {
+		v, err := canonical.Open(rec.Bytes)
+		if err != nil {
+			return err
+		}
+		found[string(v.Stream())+" "+strconv.FormatUint(v.Seq(), 10)] = rec.Hash
+		return nil
+	}); err != nil {
+		t.Fatalf("%s: reading the log: %v", what, err)
+	}
+	return found
+}
+
+// checkAcked fails t unless every acknowledged record is in found, at its
+// seq, with its hash.
+func checkAcked(t *testing.T, what string, found map[string]canonical.Hash, acked map[string]string) {
+	t.Helper()
+	var missing []string
+	for k, h := range acked {
+		if got, ok := found[k]; !ok || hex.EncodeToString(got[:]) != h {
+			missing = append(missing, k)
+		}
+	}
+	slices.Sort(missing)
+	if len(missing) > 0 {
+		t.Fatalf("%s: %d acknowledged records lost or changed, e.g. %v", what, len(missing), missing[:min(5, len(missing))])
+	}
+}
+
+// checkNodeCrashed checks the directories as the crash left them, without
+// writing to them: the acknowledged records, the log and its kept
+// checkpoints (an unsealed tail only under the checkpoint-sealed policy,
+// within the Keeper's cadence and a WAL batch), and each chain's bundles.
+func checkNodeCrashed(t *testing.T, what string, s nodeCrashSetup, pub ed25519.PublicKey, acked map[string]string, st *nodeCrashStats) {
+	t.Helper()
+	found := readNodeCrashLog(t, what, s.dir)
+	checkAcked(t, what, found, acked)
+	sum, err := checkpoint.VerifyDir(s.dir, []ed25519.PublicKey{pub}, checkpoint.DirOptions{AllowUnsealedTail: true})
+	if err != nil {
+		t.Fatalf("%s: checkpoint.VerifyDir as the crash left it: %v", what, err)
+	}
+	if len(sum.Unused) > 0 {
+		t.Fatalf("%s: kept checkpoints signed by no known key: %v", what, sum.Unused)
+	}
+	maxAcked := map[string]uint64{}
+	for k := range acked {
+		f := strings.Fields(k)
+		seq, _ := strconv.ParseUint(f[1], 10, 64)
+		maxAcked[f[0]] = max(maxAcked[f[0]], seq)
+	}
+	for _, h := range sum.Heads {
+		tail := int(h.Seq - h.SealedSeq)
+		switch {
+		case tail == 0:
+		case !s.sealed:
+			t.Fatalf("%s: %s has an unsealed tail from seq %d to %d, and every record is signed", what, h.Stream, h.SealedSeq+1, h.Seq)
+		case maxAcked[h.Stream] >= h.SealedSeq+uint64(s.every):
+			// The Keeper heard each record was durable (Pending.Wait
+			// tells it) before it was acknowledged, and checkpoints every
+			// Every records, synchronously: an acknowledged record is at
+			// most Every-1 past the newest checkpoint.
+			t.Fatalf("%s: %s is sealed up to seq %d, and seq %d was acknowledged: more than the Keeper's cadence %d allows",
+				what, h.Stream, h.SealedSeq, maxAcked[h.Stream], s.every)
+		case tail > s.every+s.inFlight():
+			t.Fatalf("%s: %s has an unsealed tail of %d records (seq %d to %d), more than the Keeper's cadence %d and the records in flight (%d) allow",
+				what, h.Stream, tail, h.SealedSeq+1, h.Seq, s.every, s.inFlight())
+		default:
+			st.tails++
+		}
+		cps, _ := filepath.Glob(filepath.Join(s.dir, "checkpoints", "*", h.Stream, ".tmp-*"))
+		st.cpTemps += st.newTemps(cps)
+		checkNodeBundles(t, what, s, pub, h, found, false, st)
+	}
+}
+
+// checkNodeBundles checks the bundles of chain h: they verify as a
+// sequence with the public key only, end at a record of the log, and the
+// last one's checkpoint is one the Keeper kept; closed (after a clean
+// Close): they reach the chain's head, and verify against its newest kept
+// checkpoint as the trusted one.
+func checkNodeBundles(t *testing.T, what string, s nodeCrashSetup, pub ed25519.PublicKey, h sdk.Head, found map[string]canonical.Hash, closed bool, st *nodeCrashStats) {
+	t.Helper()
+	sink := &export.FileSink{Dir: s.exports}
+	paths, err := sink.Bundles(checkpoint.Origin(h.WriterID, h.Stream))
+	if err != nil {
+		t.Fatalf("%s: the bundles of %s: %v", what, h.Stream, err)
+	}
+	if len(paths) > 0 {
+		temps, _ := filepath.Glob(filepath.Join(filepath.Dir(paths[0]), ".tmp-*"))
+		st.bundleTemps += st.newTemps(temps)
+	}
+	if len(paths) == 0 {
+		if closed && h.Seq > 0 {
+			t.Fatalf("%s: after a clean Close %s has %d records and no bundle", what, h.Stream, h.Seq)
+		}
+		return
+	}
+	notes, err := checkpoint.LoadHistory(filepath.Join(s.dir, "checkpoints"), h.WriterID, h.Stream)
+	if err != nil {
+		t.Fatalf("%s: the kept checkpoints of %s: %v", what, h.Stream, err)
+	}
+	kept := map[int64]checkpoint.Checkpoint{}
+	var newest checkpoint.Checkpoint
+	for i, b := range notes {
+		cp, err := checkpoint.Open(b, checkpoint.KeyVerifiers(pub))
+		if err != nil {
+			t.Fatalf("%s: kept checkpoint %d of %s: %v", what, i, h.Stream, err)
+		}
+		kept[cp.Size] = cp
+		if cp.Size > newest.Size {
+			newest = cp
+		}
+	}
+	dir := filepath.Dir(paths[0])
+	seq, err := export.VerifyDir(dir, export.KeyVerifiers(pub), sdk.NewKeySet(pub), nil)
+	if err != nil {
+		t.Fatalf("%s: the bundles of %s with the public key: %v", what, h.Stream, err)
+	}
+	if uint64(seq.Records) > h.Seq {
+		t.Fatalf("%s: the bundles of %s hold %d records, the log %d", what, h.Stream, seq.Records, h.Seq)
+	}
+	if got := found[h.Stream+" "+strconv.FormatInt(seq.Records, 10)]; got != seq.Head.Hash {
+		t.Fatalf("%s: the last bundle of %s ends at seq %d with hash %s, the log has %s there", what, h.Stream, seq.Records, seq.Head.Hash, got)
+	}
+	if cp, ok := kept[seq.Checkpoint.Size]; !ok || cp.Root != seq.Checkpoint.Root {
+		t.Fatalf("%s: the last bundle of %s is under a checkpoint of size %d the Keeper did not keep (%v)", what, h.Stream, seq.Checkpoint.Size, ok)
+	}
+	if !closed {
+		return
+	}
+	if uint64(seq.Records) != h.Seq || newest.Size != int64(h.Seq) {
+		t.Fatalf("%s: after a clean Close %s has %d records, its bundles end at %d, its newest checkpoint at %d", what, h.Stream, h.Seq, seq.Records, newest.Size)
+	}
+	if _, err := export.VerifyDir(dir, export.KeyVerifiers(pub), sdk.NewKeySet(pub), &newest); err != nil {
+		t.Fatalf("%s: the bundles of %s against the newest kept checkpoint: %v", what, h.Stream, err)
+	}
+	st.bundles += len(paths)
+}
+
+// reopenNodeCrash opens the log with node.Open as the next host would
+// (a crash is never a reason to refuse it), finds every acknowledged
+// record, closes it cleanly, and checks strictly: every chain sealed and
+// checkpointed to its head, its bundles up to it.
+func reopenNodeCrash(t *testing.T, what string, s nodeCrashSetup, signer *sdk.Ed25519Signer, acked map[string]string, st *nodeCrashStats) {
+	t.Helper()
+	n, rec, err := node.Open(s.dir, signer, s.options())
+	if err != nil {
+		t.Fatalf("%s: node.Open after the crash: %v", what, err)
+	}
+	st.reopenReplayed += int(rec.Records)
+	for k := range acked {
+		f := strings.Fields(k)
+		seq, _ := strconv.ParseUint(f[1], 10, 64)
+		if h, ok := n.Log().Head(nodeCrashWriter, f[0]); !ok || h.Seq < seq {
+			t.Fatalf("%s: reopened, %s is at %d (%v), record %d was acknowledged", what, f[0], h.Seq, ok, seq)
+		}
+	}
+	if err := n.Close(); err != nil {
+		t.Fatalf("%s: closing the reopened Node: %v", what, err)
+	}
+	what += ", reopened and closed"
+	found := readNodeCrashLog(t, what, s.dir)
+	checkAcked(t, what, found, acked)
+	pub := signer.Public()
+	sum, err := checkpoint.VerifyDir(s.dir, []ed25519.PublicKey{pub}, checkpoint.DirOptions{})
+	if err != nil {
+		t.Fatalf("%s: checkpoint.VerifyDir: %v", what, err)
+	}
+	if len(sum.Unused) > 0 {
+		t.Fatalf("%s: kept checkpoints signed by no known key: %v", what, sum.Unused)
+	}
+	st.checkpoints += sum.Used
+	for _, h := range sum.Heads {
+		checkNodeBundles(t, what, s, pub, h, found, true, st)
+	}
+}
+
+// TestNodeCrashChild is the child of TestNodeCrash: it opens the Node,
+// appends until killed (or, with NODE_CRASH_CLOSE, closes it after that
+// many acknowledgements and waits to be killed), printing "ready", each
+// acknowledged record ("a stream seq hash"), "closing" and "closed".
+func TestNodeCrashChild(t *testing.T) {
+	dir := os.Getenv("NODE_CRASH_DIR")
+	if dir == "" {
+		t.Skip("child of TestNodeCrash")
+	}
+	die := func(code int, err error) {
+		fmt.Fprintln(os.Stderr, "child:", err)
+		os.Exit(code)
+	}
+	atoi := func(name string) int {
+		v, err := strconv.Atoi(os.Getenv(name))
+		if err != nil {
+			die(2, fmt.Errorf("%s: %w", name, err))
+		}
+		return v
+	}
+	s := nodeCrashSetup{dir: dir, exports: os.Getenv("NODE_CRASH_EXPORTS"), every: atoi("NODE_CRASH_EVERY"),
+		sealed: os.Getenv("NODE_CRASH_SEALED") == "true", streams: atoi("NODE_CRASH_STREAMS"),
+		emitter: os.Getenv("NODE_CRASH_EMITTER") == "true", intervalMs: atoi("NODE_CRASH_INTERVAL")}
+	closeAt, id := atoi("NODE_CRASH_CLOSE"), atoi("NODE_CRASH_ID")
+	seed, _ := strconv.ParseUint(os.Getenv("NODE_CRASH_SEED"), 10, 64)
+
+	var mu sync.Mutex
+	w := bufio.NewWriter(os.Stdout)
+	say := func(format string, args ...any) {
+		mu.Lock()
+		fmt.Fprintf(w, format+"\n", args...)
+		w.Flush()
+		mu.Unlock()
+	}
+	// The metrics hooks, as a host wires them: the Keeper's, the
+	// exporter's and the WAL's fsyncs count into them.
+	m, err := metrics.New(prometheus.NewRegistry())
+	if err != nil {
+		die(3, err)
+	}
+	opts := s.options()
+	opts.Metrics = m
+	n, _, err := node.Open(s.dir, testSigner(t), opts)
+	if err != nil {
+		die(3, fmt.Errorf("node.Open: %w", err))
+	}
+	var (
+		closing atomic.Bool
+		acks    atomic.Int64
+		once    sync.Once
+		em      *sdk.Emitter
+	)
+	closeAll := func() {
+		say("closing")
+		closing.Store(true)
+		if em != nil {
+			if err := em.Close(context.Background()); err != nil {
+				die(4, fmt.Errorf("closing the Emitter: %w", err))
+			}
+		}
+		if err := n.Close(); err != nil {
+			die(4, fmt.Errorf("closing the Node: %w", err))
+		}
+		say("closed")
+	}
+	ack := func(stream string, seq uint64, hash canonical.Hash) {
+		say("a %s %d %s", stream, seq, hex.EncodeToString(hash[:]))
+		if acks.Add(1) == int64(closeAt) {
+			once.Do(func() { go closeAll() })
+		}
+	}
+	if s.emitter {
+		em, err = sdk.NewEmitter(n.Log(), sdk.EmitterOptions{Depth: nodeCrashDepth, Workers: 2, Metrics: m,
+			OnDurable: func(a sdk.EmitAck) { ack(a.Stream, a.Seq, a.Hash) },
+			OnDrop: func(_, _ string, reason string, err error) {
+				if !closing.Load() {
+					die(5, fmt.Errorf("the Emitter dropped a record (%s): %w", reason, err))
+				}
+			}})
+		if err != nil {
+			die(3, err)
+		}
+	}
+	say("ready")
+	for g := 0; g < 4; g++ {
+		go func(g int) {
+			rng := rand.New(rand.NewPCG(seed, uint64(g)))
+			for i := 0; ; i++ {
+				rec := &canonical.AuditRecord{Kind: canonical.KindIndexWrite, TsMs: uint64(time.Now().UnixMilli()),
+					WriterID: nodeCrashWriter, Stream: nodeCrashStream(rng.IntN(s.streams)), Reason: "written",
+					Attrs: []canonical.Attr{{Key: "n", Value: fmt.Sprintf("%d-%d-%d", id, g, i)}}}
+				if em != nil {
+					if err := em.Emit(context.Background(), rec); err != nil {
+						if closing.Load() {
+							return
+						}
+						die(6, fmt.Errorf("Emit: %w", err))
+					}
+					continue
+				}
+				a, err := n.Log().Append(rec)
+				if err != nil {
+					if closing.Load() {
+						return
+					}
+					die(6, fmt.Errorf("Append: %w", err))
+				}
+				if err := n.Err(); err != nil {
+					die(7, err)
+				}
+				ack(rec.Stream, a.Seq, a.Record.Hash)
+			}
+		}(g)
+	}
+	select {} // until killed
+}

@@ -55,7 +55,8 @@ type nodeCrashSetup struct {
 	sealed       bool // SealEvery = every: the checkpoint-sealed policy
 	streams      int  // the chains the next child appends to
 	emitter      bool
-	intervalMs   int // the Keeper's Interval; -1: no time trigger, no ticker
+	intervalMs   int  // the Keeper's Interval; -1: no time trigger, no ticker
+	smallSegs    bool // the WAL's least SegmentBytes: kills land in segment rotations
 }
 
 func (s nodeCrashSetup) options() node.Options {
@@ -63,6 +64,9 @@ func (s nodeCrashSetup) options() node.Options {
 		Durable: sdk.DurableOptions{WAL: wal.Options{Fsync: wal.FsyncBatch, MaxBatch: nodeCrashBatch}}}
 	if s.intervalMs < 0 {
 		o.Interval = -1
+	}
+	if s.smallSegs {
+		o.Durable.WAL.SegmentBytes = wal.MinSegmentBytes
 	}
 	if s.sealed {
 		o.SealEvery = s.every
@@ -85,11 +89,11 @@ func (s nodeCrashSetup) env() []string {
 	return []string{"NODE_CRASH_DIR=" + s.dir, "NODE_CRASH_EXPORTS=" + s.exports,
 		"NODE_CRASH_EVERY=" + strconv.Itoa(s.every), "NODE_CRASH_SEALED=" + strconv.FormatBool(s.sealed),
 		"NODE_CRASH_STREAMS=" + strconv.Itoa(s.streams), "NODE_CRASH_EMITTER=" + strconv.FormatBool(s.emitter),
-		"NODE_CRASH_INTERVAL=" + strconv.Itoa(s.intervalMs)}
+		"NODE_CRASH_INTERVAL=" + strconv.Itoa(s.intervalMs), "NODE_CRASH_SMALLSEGS=" + strconv.FormatBool(s.smallSegs)}
 }
 
 func (s nodeCrashSetup) String() string {
-	return fmt.Sprintf("every %d, sealed %v, %d chains, emitter %v, interval %dms", s.every, s.sealed, s.streams, s.emitter, s.intervalMs)
+	return fmt.Sprintf("every %d, sealed %v, %d chains, emitter %v, interval %dms, small segments %v", s.every, s.sealed, s.streams, s.emitter, s.intervalMs, s.smallSegs)
 }
 
 func nodeCrashStream(i int) string { return "s" + strconv.Itoa(i) }
@@ -104,6 +108,7 @@ type nodeCrashStats struct {
 	checkpoints, bundles int // checkpoints and bundles verified by the strict checks, summed
 	reopenReplayed       int // records the parent's node.Open replayed, summed
 	openKills            int // children killed at a random moment from their start
+	segments             int // the most WAL segments a reopen found
 	temps                map[string]bool
 }
 
@@ -156,7 +161,7 @@ func TestNodeCrash(t *testing.T) {
 		base := t.TempDir()
 		s := nodeCrashSetup{dir: filepath.Join(base, "wal"), exports: filepath.Join(base, "exports"),
 			every: 2 + rng.IntN(11), sealed: rng.IntN(2) == 0, streams: []int{1, 3}[rng.IntN(2)],
-			emitter: rng.IntN(3) == 0, intervalMs: []int{-1, 0, 2, 20}[rng.IntN(4)]}
+			emitter: rng.IntN(3) == 0, intervalMs: []int{-1, 0, 2, 20}[rng.IntN(4)], smallSegs: rng.IntN(2) == 0}
 		if s.intervalMs == 0 {
 			s.intervalMs = 1 + rng.IntN(50)
 		}
@@ -219,8 +224,8 @@ func TestNodeCrash(t *testing.T) {
 	if st.checkpoints == 0 || st.bundles == 0 || st.acked < st.rounds {
 		t.Fatalf("too little done: %+v", st)
 	}
-	t.Logf("%d rounds in %d runs: %d acknowledgements; %d kills during Close (%d after it returned), %d from the start; %d children opened a crashed log; %d unsealed tails, %d checkpoint and %d bundle temps left by kills; %d checkpoints, %d bundles verified after the runs",
-		st.rounds, st.runs, st.acked, st.closing, st.closed, st.openKills, st.childOpens, st.tails, st.cpTemps, st.bundleTemps, st.checkpoints, st.bundles)
+	t.Logf("%d rounds in %d runs: %d acknowledgements; %d kills during Close (%d after it returned), %d from the start; %d children opened a crashed log; %d unsealed tails, %d checkpoint and %d bundle temps left by kills; %d checkpoints, %d bundles verified after the runs; up to %d WAL segments",
+		st.rounds, st.runs, st.acked, st.closing, st.closed, st.openKills, st.childOpens, st.tails, st.cpTemps, st.bundleTemps, st.checkpoints, st.bundles, st.segments)
 }
 
 // runNodeCrashChild starts a child and kills it once it has acknowledged
@@ -425,6 +430,7 @@ func reopenNodeCrash(t *testing.T, what string, s nodeCrashSetup, signer *sdk.Ed
 		t.Fatalf("%s: node.Open after the crash: %v", what, err)
 	}
 	st.reopenReplayed += int(rec.Records)
+	st.segments = max(st.segments, rec.WAL.Segments)
 	for k := range acked {
 		f := strings.Fields(k)
 		seq, _ := strconv.ParseUint(f[1], 10, 64)
@@ -474,7 +480,8 @@ func TestNodeCrashChild(t *testing.T) {
 	}
 	s := nodeCrashSetup{dir: dir, exports: os.Getenv("NODE_CRASH_EXPORTS"), every: atoi("NODE_CRASH_EVERY"),
 		sealed: os.Getenv("NODE_CRASH_SEALED") == "true", streams: atoi("NODE_CRASH_STREAMS"),
-		emitter: os.Getenv("NODE_CRASH_EMITTER") == "true", intervalMs: atoi("NODE_CRASH_INTERVAL")}
+		emitter: os.Getenv("NODE_CRASH_EMITTER") == "true", intervalMs: atoi("NODE_CRASH_INTERVAL"),
+		smallSegs: os.Getenv("NODE_CRASH_SMALLSEGS") == "true"}
 	closeAt, id := atoi("NODE_CRASH_CLOSE"), atoi("NODE_CRASH_ID")
 	seed, _ := strconv.ParseUint(os.Getenv("NODE_CRASH_SEED"), 10, 64)
 

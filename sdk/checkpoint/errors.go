@@ -2,6 +2,7 @@ package checkpoint
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/rustyonions/ron-audit-go/internal/fsutil"
 )
@@ -14,6 +15,19 @@ import (
 // fs.ErrNotExist would have read as "no checkpoints kept"; it does not
 // match fs.ErrNotExist.
 type BrokenLinkError = fsutil.BrokenLinkError
+
+// ErrNoDir is what the functions that take a directory return, wrapped
+// with the function's name, for the directory "": KeptDir (of a log),
+// NewKeeper, HistoryChains, HistoryPaths and LoadHistory (of kept
+// checkpoints). "" would be the current directory to the file system: a
+// Keeper would keep its checkpoints there, and a reader would read
+// whatever is there as the history (KeptDir's "" for a log that keeps
+// none, given on to LoadHistory, say). Give "." for the current
+// directory.
+var ErrNoDir = errors.New(`checkpoint: the directory is "" (give "." for the current directory)`)
+
+// noDir is ErrNoDir for a call of fn.
+func noDir(fn string) error { return fmt.Errorf("%w: %s", ErrNoDir, fn) }
 
 // Reason names why a checkpoint or proof was refused. The values are
 // stable: metrics and logs use them as labels.

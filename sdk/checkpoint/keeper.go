@@ -202,7 +202,8 @@ func (c *keptChain) dueFrom() (int64, time.Time) {
 }
 
 // NewKeeper returns a Keeper writing its history under dir (created with
-// mode 0700) and signing with signer.
+// mode 0700) and signing with signer. A dir "" is refused (an *Error
+// wrapping ErrNoDir), not taken as the current directory.
 func NewKeeper(dir string, signer sdk.Signer, opts KeeperOptions) (*Keeper, error) {
 	if opts.Every == 0 {
 		opts.Every = DefaultEvery
@@ -215,6 +216,9 @@ func NewKeeper(dir string, signer sdk.Signer, opts KeeperOptions) (*Keeper, erro
 	}
 	if opts.Every < 0 {
 		return nil, newErr(ReasonSign, "KeeperOptions.Every is negative", nil)
+	}
+	if dir == "" {
+		return nil, newErr(ReasonSign, "the checkpoint directory", noDir("NewKeeper"))
 	}
 	if err := fsutil.MkdirAll(dir); err != nil {
 		return nil, newErr(ReasonSign, "creating the checkpoint directory "+dir, err)
@@ -761,8 +765,12 @@ func chainDirAt(path string) (bool, error) {
 // error naming it (an *fs.PathError, of "not a directory" for one that
 // is not, or a *fsutil.BrokenLinkError), not a chain without
 // checkpoints: a verifier would have left that chain unchecked, as
-// VerifyDir refuses to.
+// VerifyDir refuses to. A dir "" is refused (ErrNoDir), not read as the
+// current directory.
 func HistoryChains(dir string) ([][2]string, error) {
+	if dir == "" {
+		return nil, noDir("HistoryChains")
+	}
 	writers, err := os.ReadDir(dir)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, fsutil.BrokenLink(dir)
@@ -837,14 +845,22 @@ func (k *Keeper) SealChain(writer, stream string) (uint64, error) {
 // HistoryPaths returns the files of the checkpoints a Keeper keeps under
 // dir for a chain, oldest first (none when it has none: its directory is
 // not there; one that is a symbolic link to nothing, or that cannot be
-// listed, is an error).
+// listed, is an error). A dir "" is refused (ErrNoDir).
 func HistoryPaths(dir, writer, stream string) ([]string, error) {
+	if dir == "" {
+		return nil, noDir("HistoryPaths")
+	}
 	return (&Keeper{dir: dir}).History(writer, stream)
 }
 
 // LoadHistory reads the checkpoints a Keeper keeps under dir for a chain,
-// oldest first (ReadNote reads each).
+// oldest first (ReadNote reads each). A dir "" is refused (ErrNoDir),
+// not read as the current directory: KeptDir's "" says a log keeps no
+// checkpoints, and is no directory to read.
 func LoadHistory(dir, writer, stream string) ([][]byte, error) {
+	if dir == "" {
+		return nil, noDir("LoadHistory")
+	}
 	paths, err := HistoryPaths(dir, writer, stream)
 	if err != nil {
 		return nil, err

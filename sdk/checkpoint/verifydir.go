@@ -224,8 +224,11 @@ type chainHistory struct {
 // that can be read (a link to nowhere, a file, a mount that is gone) is a
 // *DirError naming it, never "none kept": a log cut by whole records
 // would verify as whole, and a Keeper, finding no history, would sign
-// or append to it.
+// or append to it. A dir "" is refused (ErrNoDir).
 func KeptDir(dir string) (string, error) {
+	if dir == "" {
+		return "", noDir("KeptDir")
+	}
 	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
 		return "", nil
 	}

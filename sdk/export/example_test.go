@@ -72,16 +72,17 @@ func ExampleAuto() {
 		panic(err)
 	}
 
-	// The auditor: the public key and the chain's bundle directory.
-	origin := checkpoint.Origin("svc-index@inst-2", "index")
-	names, err := sink.Bundles(origin)
+	// The auditor: the public key and the chain's bundle directory,
+	// expDir/e(writerId)/e(stream), there or not (a chain without
+	// bundles: VerifyDir fails with ErrNoBundles).
+	chainDir := export.ChainDir(expDir, "svc-index@inst-2", "index")
+	names, err := export.ListDir(chainDir)
 	if err != nil {
 		panic(err)
 	}
 	for _, n := range names {
 		fmt.Println(filepath.Base(n))
 	}
-	chainDir := filepath.Dir(names[0]) // expDir/e(writerId)/e(stream)
 	pub := signer.Public()
 	sum, err := export.VerifyDir(chainDir, export.KeyVerifiers(pub), sdk.NewKeySet(pub), nil)
 	fmt.Println(sum.Origin, sum.Records, "records:", err)

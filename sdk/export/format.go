@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"math/bits"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -75,6 +76,15 @@ func (b *Bundle) Name() string { return BundleName(b.Origin, b.FirstSeq(), b.Las
 // BundleName is Bundle.Name of a bundle of origin with records first..last.
 func BundleName(origin string, first, last uint64) string {
 	return chainDir(origin) + "/" + fmt.Sprintf("%020d-%020d.bundle", first, last)
+}
+
+// ChainDir returns the directory under root where a FileSink{Dir: root}
+// keeps the bundles of chain (writerID, stream): root/e(writerId)/e(stream),
+// the directory VerifyDir and VerifyDirTrusted take. It is a path, there
+// or not: a chain without bundles has none (ListDir lists nothing, and
+// VerifyDir fails with ErrNoBundles).
+func ChainDir(root, writerID, stream string) string {
+	return filepath.Join(root, filepath.FromSlash(chainDir(checkpoint.Origin(writerID, stream))))
 }
 
 // chainDir returns e(writerId)/e(stream) of an origin line, with a

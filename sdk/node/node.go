@@ -24,6 +24,19 @@
 // Keeper that fails to write a checkpoint and an exporter that stopped
 // both make Ready report the audit plane degraded (DegradedError's
 // ObserverFailed), which a bare Auto beside the Keeper does not.
+//
+// Offline, an auditor holding only the public key checks what a Node left
+// in one call:
+//
+//	sum, err := node.VerifyDir(dir, exports, pubs, checkpoint.DirOptions{})
+//
+// It verifies the log with the checkpoints kept in DIR/checkpoints
+// (checkpoint.VerifyDir) and each chain's bundles under the export
+// directory against the chain's newest kept checkpoint, so that a
+// deleted last bundle, a chain's bundles deleted, records of the log in
+// no bundle, or bundles of records the log does not hold fail (see
+// VerifyDir for which error says which); ronaudit verify DIR --exports
+// EXPORTDIR runs it from the command line.
 package node
 
 import (

@@ -6,6 +6,7 @@ import (
 	"github.com/rustyonions/ron-audit-go/sdk"
 	"github.com/rustyonions/ron-audit-go/sdk/checkpoint"
 	"github.com/rustyonions/ron-audit-go/sdk/export"
+	"github.com/rustyonions/ron-audit-go/sdk/node"
 	"github.com/rustyonions/ron-audit-go/sdk/wal"
 )
 
@@ -64,7 +65,9 @@ func exitCode(err error) int {
 // that is not a regular file) or a segment format this reader does not
 // know (wal.ErrVersion), a checkpoint or proof that fails
 // (*checkpoint.Error, but ReasonSign: a signer that failed), a bundle or
-// sequence that fails (*export.Error). A *checkpoint.DirError is one when
+// sequence that fails (*export.Error), a chain's bundles that do not hold
+// every record of the log or end past its newest kept checkpoint
+// (node.ErrUnexported, node.ErrCheckpointMissing). A *checkpoint.DirError is one when
 // it wraps one of these (a kept checkpoint that does not hold), not when
 // it wraps the file system's error (a checkpoints directory that cannot
 // be read).
@@ -78,6 +81,7 @@ func isVerification(err error) bool {
 		ee *export.Error
 	)
 	return errors.As(err, &ve) || errors.As(err, &ee) ||
+		errors.Is(err, node.ErrUnexported) || errors.Is(err, node.ErrCheckpointMissing) ||
 		errors.Is(err, sdk.ErrDurable) || errors.Is(err, wal.ErrCorrupt) || errors.Is(err, wal.ErrVersion)
 }
 

@@ -45,7 +45,7 @@ example:
     ronaudit append --wal log --key keys/ops.key --writer svc@inst-1 --stream caps
 `,
 
-	"verify": `usage: ronaudit verify DIR|SEGMENT-FILE [--pub KEY]... [--checkpoint CP] [--allow-unsealed-tail]
+	"verify": `usage: ronaudit verify DIR|SEGMENT-FILE [--pub KEY]... [--checkpoint CP] [--exports EXPORTDIR] [--allow-unsealed-tail]
 
 Verifies every record of a log (or of one segment file): canonical bytes,
 hashes, links, signatures and key rotations with the --pub keys, and the
@@ -56,6 +56,18 @@ says so. With --checkpoint (DIR only, not one segment file), the log
 must also extend CP: a cut, rolled back or forked log fails. A directory
 with no segment files fails too.
 
+With --exports EXPORTDIR (DIR only; needs --pub), the directory a Node
+or append --export writes bundles to: the one-pass offline audit
+(node.VerifyDir). Each chain's bundles must verify as a sequence from
+seq 1 that reaches the chain's newest kept checkpoint and agrees with it
+(a deleted last bundle, or a chain's bundles all deleted, fails:
+truncated), ends no further than it and than the log, and holds every
+record of the log (records in no bundle fail: after a crash, open and
+close the log again first, which checkpoints and exports them); bundles
+of a chain the log has no record of fail too (rollback). Prints one
+"exports" line per chain. verify-bundle alone, without --checkpoint,
+cannot see a deleted last bundle.
+
 What cannot be read is no verdict: a path that does not exist, a segment
 or directory it may not read (or a symbolic link to nothing), a
 DIR/checkpoints, or a chain's directory under it, that is there but is
@@ -63,8 +75,9 @@ not a directory it can read, a CP or --pub file it cannot read: said on
 stderr, exit 3. Neither "ok" nor "FAIL:": the log was not verified.
 Exit 1 wins: a failure found before stdout could not be written stays 1.
 
-example:
+examples:
   ronaudit verify log --pub keys/ops.pub --checkpoint cp.note
+  ronaudit verify log --pub keys/ops.pub --exports exports
 `,
 
 	"dump": `usage: ronaudit dump DIR|SEGMENT-FILE
@@ -186,7 +199,10 @@ example:
 Verifies export bundles offline, with only public keys: one bundle FILE,
 or each chain's bundles under DIR as a sequence from seq 1, following key
 rotations from the --pub keys. With --checkpoint, the bundles of its chain
-must reach TRUSTED and agree with it (a sequence cut short fails). Under
+must reach TRUSTED and agree with it (a sequence cut short fails); without
+it, a sequence whose last bundles were deleted verifies as a shorter one.
+To audit every chain's bundles against the log and the checkpoints kept
+with it, use verify LOGDIR --exports DIR. Under
 DIR, a *.bundle file whose name is not FIRST-LAST.bundle (20 digits
 each) fails (format), naming it, as does a symbolic link to a directory
 (not followed: give it as DIR of its own), and so does a DIR with no

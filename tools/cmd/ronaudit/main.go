@@ -29,7 +29,9 @@
 // key transition or seal that fails; damage to the segments that is not a
 // torn tail, a missing segment, a segment that is not a regular file; an
 // unsealed tail; a kept checkpoint or --checkpoint the log does not
-// extend; a log directory with no segment files); verify-bundle and
+// extend; a log directory with no segment files; with --exports, a
+// chain's bundles that fail, stop short of its newest kept checkpoint,
+// hold fewer records than the log or vouch for more); verify-bundle and
 // verify-proof, a FAIL line (a bundle, sequence, proof or checkpoint that
 // fails, a file that is not a bundle or a proof, no bundles under DIR);
 // dump, damage to the segments; append, rotate, checkpoint, prove and
@@ -83,10 +85,11 @@ commands:
                                    append JSON Lines records from stdin; print "seq hash writer/stream" once durable;
                                    keep checkpoints in DIR/checkpoints (the only seals under --seal-every N);
                                    --export DIR writes a bundle after each checkpoint
-  verify DIR|FILE [--pub KEY]... [--checkpoint CP] [--allow-unsealed-tail]
+  verify DIR|FILE [--pub KEY]... [--checkpoint CP] [--exports EXPORTDIR] [--allow-unsealed-tail]
                                    verify every record, link and signature of a log (or one segment file);
                                    print streams and heads; exit 1 naming the first failure (without --pub,
-                                   signatures are not checked, and it says so)
+                                   signatures are not checked, and it says so); with --exports, every
+                                   chain's bundles too, against its newest kept checkpoint (the offline audit)
   dump DIR|FILE                    print the records of a log (or one segment file) as JSON Lines
   checkpoint --wal DIR --key KEY --writer W --stream S [--pub EARLIER.pub]... [--allow-unsealed-tail] [--out FILE]
                                    sign a checkpoint (C2SP signed note) of a chain's current state, once the

@@ -14,6 +14,7 @@ import (
 	"github.com/rustyonions/ron-audit-go/internal/names"
 	"github.com/rustyonions/ron-audit-go/sdk"
 	"github.com/rustyonions/ron-audit-go/sdk/checkpoint"
+	"github.com/rustyonions/ron-audit-go/sdk/node"
 	"github.com/rustyonions/ron-audit-go/sdk/wal"
 )
 
@@ -29,6 +30,7 @@ func verifyCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs.Var(&pubs, "pub", "public key file of a signer (repeatable); without one, signatures are not checked")
 	allowTail := fs.Bool("allow-unsealed-tail", false, "accept records after a chain's last signature")
 	cpPath := fs.String("checkpoint", "", "a signed checkpoint the log must extend (detects a cut, rolled back or forked log)")
+	exportsDir := fs.String("exports", "", "the export directory of the log's bundles (node.Options.ExportDir, append --export): every chain's bundles must reach its newest kept checkpoint and hold every record of the log")
 	if err := fs.Parse(reorder(args)); err != nil {
 		return parseFailed(err)
 	}
@@ -37,6 +39,10 @@ func verifyCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	}
 	if *cpPath != "" && len(pubs) == 0 {
 		fmt.Fprintln(stderr, "ronaudit verify: --checkpoint needs --pub: the key of the checkpoint's signer")
+		return 2
+	}
+	if *exportsDir != "" && len(pubs) == 0 {
+		fmt.Fprintln(stderr, "ronaudit verify: --exports needs --pub: the key of the bundles' signer")
 		return 2
 	}
 	dir := fs.Arg(0)
@@ -55,6 +61,10 @@ func verifyCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	}
 	segment := false
 	if fi, err := os.Stat(dir); err == nil && fi.Mode().IsRegular() {
+		if *exportsDir != "" {
+			fmt.Fprintf(stderr, "ronaudit verify: --exports needs the log directory, not one segment file (%s): the bundles hold each chain from seq 1\n", dir)
+			return 2
+		}
 		if *cpPath != "" {
 			// A checkpoint covers a chain from seq 1, across segments and
 			// the log's key transitions: one segment file may hold neither.
@@ -66,11 +76,24 @@ func verifyCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	}
 	// A log directory is verified with the checkpoints kept with it as
 	// seals (checkpoint.VerifyDir); one segment file keeps none.
+	// With --exports, node.VerifyDir: the same, then each chain's bundles;
+	// their failure (an *node.ExportError) is judged once the log holds.
 	var res checkpoint.DirSummary
-	if segment {
+	var exported []node.ChainExports
+	var exportErr error
+	dopts := checkpoint.DirOptions{AllowUnsealedTail: *allowTail, Progress: progress}
+	switch {
+	case segment:
 		res.Summary, err = sdk.VerifySegment(dir, keys, true, progress)
-	} else {
-		res, err = checkpoint.VerifyDir(dir, pubKeys, checkpoint.DirOptions{AllowUnsealedTail: *allowTail, Progress: progress})
+	case *exportsDir != "":
+		var ns node.Summary
+		ns, err = node.VerifyDir(dir, *exportsDir, pubKeys, dopts)
+		res, exported = ns.DirSummary, ns.Exports
+		if ee := (*node.ExportError)(nil); errors.As(err, &ee) {
+			exportErr, err = err, nil
+		}
+	default:
+		res, err = checkpoint.VerifyDir(dir, pubKeys, dopts)
 	}
 	sum := res.Summary
 	if progress != nil {
@@ -139,6 +162,9 @@ func verifyCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 			return failCheckpoint(err)
 		}
 	}
+	if exportErr != nil {
+		return failCheckpoint(exportErr)
+	}
 	fmt.Fprintf(stdout, "ok: %s in %s, %s", count(sum.Records, "record"), count(len(sum.Heads), "stream"), count(sum.WAL.Segments, "segment"))
 	if sum.Seals > 0 {
 		fmt.Fprintf(stdout, ", %s", count(sum.Seals, "seal"))
@@ -155,6 +181,10 @@ func verifyCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	}
 	for _, h := range sum.Heads {
 		fmt.Fprintf(stdout, "head %s seq %d hash %s sealed %d\n", names.Chain(h.WriterID, h.Stream), h.Seq, h.Hash, h.SealedSeq)
+	}
+	for _, ce := range exported {
+		fmt.Fprintf(stdout, "exports %s: %s, records 1..%d, newest kept checkpoint %d: %s\n",
+			names.Chain(ce.WriterID, ce.Stream), count(ce.Bundles, "bundle"), ce.Records, ce.Checkpoint, ce.Dir)
 	}
 	return 0
 }

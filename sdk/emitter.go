@@ -187,9 +187,10 @@ var (
 	ErrDegraded = errors.New("sdk: audit plane degraded")
 	// ErrRecordsLost: Close finished, but records the emitter had
 	// accepted (TryEmit or Emit returned nil) were not appended: a
-	// signer or store failed under them, or the Log failed or was closed
-	// under the emitter. OnDrop saw each (reason sink_error). Close's
-	// error says how many and wraps the last failure.
+	// signer or store failed under them, the Log failed or was closed
+	// under the emitter, or an earlier Close's deadline dropped them.
+	// OnDrop saw each (reason sink_error or shutdown). Close's error says
+	// how many and wraps the last failure.
 	ErrRecordsLost = errors.New("sdk: accepted audit records were lost")
 )
 
@@ -217,7 +218,7 @@ type emitCounters struct {
 	dedupe, busy            atomic.Uint64
 	drops                   [numDropReasons]atomic.Uint64
 	sinkErrors, verifyFails atomic.Uint64
-	lost                    atomic.Uint64 // of sinkErrors, records accepted before they were lost
+	lost                    atomic.Uint64 // records accepted, then lost: to sink errors or Close's deadline
 	hedged                  atomic.Uint64 // records signed a second time
 }
 
@@ -508,12 +509,10 @@ func (e *Emitter) drop(reason int) {
 // keep the slot).
 func (e *Emitter) dropAccepted(s *slot, reason int, err error) {
 	writer, stream := s.writer, s.stream
-	if reason == dropSinkError {
-		e.n.lost.Add(1)
-		e.health.Lock()
-		e.lostErr = err
-		e.health.Unlock()
-	}
+	e.n.lost.Add(1)
+	e.health.Lock()
+	e.lostErr = err
+	e.health.Unlock()
 	e.dropFailed(s, reason, err)
 	if e.opts.OnDrop != nil {
 		e.opts.OnDrop(writer, stream, dropReasons[reason], err)
@@ -652,10 +651,12 @@ func (e *Emitter) acknowledge(s *slot, duplicate bool) {
 // error without waiting, unless the emitter has finished by then (an idle
 // one may have). Once it has finished, Close returns nil only if every
 // record it accepted was appended (or answered as a duplicate): records
-// accepted and then lost to a failing signer or store, or to the Log
+// accepted and then lost to a failing signer or store, to the Log
 // failing or being closed under the emitter (close the Emitter first,
-// then the Log), make it ErrRecordsLost, naming how many and wrapping the
-// last failure, though OnDrop saw each as it happened. A record refused
+// then the Log), or to the deadline of an earlier (or concurrent) Close,
+// which returned its ctx's error, make it ErrRecordsLost, naming how many
+// and wrapping the last failure, though OnDrop saw each as it happened.
+// A record refused
 // to its caller (TryEmit or Emit returned the error) is not counted
 // there. Close does not close the Log. Calls after the first wait for the
 // same end.
@@ -699,7 +700,8 @@ func (e *Emitter) Close(ctx context.Context) error {
 }
 
 // lostError is Close's result once the emitter has finished: nil, or
-// ErrRecordsLost when records it accepted were lost to sink errors.
+// ErrRecordsLost when records it accepted were lost (sink errors, or a
+// Close's deadline).
 func (e *Emitter) lostError() error {
 	n := e.n.lost.Load()
 	if n == 0 {
@@ -712,8 +714,8 @@ func (e *Emitter) lostError() error {
 	if n == 1 {
 		what = "record"
 	}
-	return fmt.Errorf("sdk: emitter close: %w: %d accepted %s not appended (OnDrop saw each, reason %s); the last failure: %w",
-		ErrRecordsLost, n, what, DropSinkError, last)
+	return fmt.Errorf("sdk: emitter close: %w: %d accepted %s not appended (OnDrop saw each, reason %s or %s); the last failure: %w",
+		ErrRecordsLost, n, what, DropSinkError, DropShutdown, last)
 }
 
 // Done is closed once Close has finished all the emitter's work.

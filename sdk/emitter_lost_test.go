@@ -3,8 +3,10 @@ package sdk_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rustyonions/ron-audit-go/sdk"
 )
@@ -57,4 +59,44 @@ func TestEmitterCloseReportsLostRecords(t *testing.T) {
 			t.Fatalf("Close: %v; want ErrRecordsLost naming 1 record (the refused one is not lost: its caller was told)", err)
 		}
 	})
+}
+
+// TestCloseAfterDeadlineReportsShutdownDrops: the Close whose deadline
+// passed returns its ctx's error, and the records not yet committed are
+// dropped (DropShutdown). A later Close, or one that waited beside it
+// (a signal handler's and a deferred one), finds the emitter finished:
+// its doc says it returns nil only if every record it accepted was
+// appended, but it returned nil though records it accepted were dropped
+// for the deadline, so a host checking that Close took a lossy shutdown
+// for a clean one.
+func TestCloseAfterDeadlineReportsShutdownDrops(t *testing.T) {
+	g := newGateSigner(t)
+	l := coreLog(t, sdk.Config{Signer: g})
+	e := newEmitter(t, l, sdk.EmitterOptions{Depth: 8, Workers: 1})
+	for n := range 8 {
+		rec := emitRecord(0, n, "s")
+		if err := e.TryEmit(&rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for g.calls.Load() < 1 {
+		time.Sleep(time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	if err := e.Close(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Close past its deadline: %v, want its ctx's error", err)
+	}
+	close(g.gate)
+	<-e.Done()
+	st := e.Stats()
+	dropped := st.Dropped[sdk.DropShutdown]
+	if dropped == 0 || st.Appended+dropped != 8 {
+		t.Fatalf("stats %+v: want the records not appended dropped for the deadline", st)
+	}
+	err := e.Close(context.Background())
+	if !errors.Is(err, sdk.ErrRecordsLost) || !errors.Is(err, sdk.ErrEmitterClosed) ||
+		!strings.Contains(err.Error(), fmt.Sprintf(": %d accepted record", dropped)) {
+		t.Fatalf("Close after an earlier Close's deadline dropped %d accepted records: %v; want ErrRecordsLost naming them", dropped, err)
+	}
 }

@@ -127,15 +127,16 @@ func recFor(chain, p, n int) canonical.AuditRecord {
 
 // checkStressClose checks the result of a Close of a finished emitter:
 // nil if no record it accepted was lost, else ErrRecordsLost naming as
-// many records as OnDrop was told of with reason sink_error (OnDrop hears
-// only of accepted records; one refused to its caller is not lost).
+// many records as OnDrop was told of with reason sink_error or shutdown
+// (OnDrop hears only of accepted records; one refused to its caller is
+// not lost).
 func checkStressClose(t *testing.T, cfg stressCfg, what string, err error, mu *sync.Mutex, outs map[string][]outcome) {
 	t.Helper()
 	mu.Lock()
 	lost := 0
 	for _, os := range outs {
 		for _, o := range os {
-			if o.drop == DropSinkError {
+			if o.drop == DropSinkError || o.drop == DropShutdown {
 				lost++
 			}
 		}

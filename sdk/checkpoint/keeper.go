@@ -105,7 +105,15 @@ func KeyName(writerID string) string { return OriginPrefix + escapeComponent(wri
 // "%2E" and "%2E%2E". A new Keeper reads the newest of each chain;
 // replaying the log (sdk.OpenDurable) rebuilds the trees and, once the
 // whole log is replayed (CheckReplay), writes any checkpoint a crash kept
-// from being written. A crash while a checkpoint
+// from being written. Before it checks a chain against its newest
+// checkpoint or signs on top of it, the Keeper checks that checkpoint's
+// signature by the key the chain had in force at its size (SignerAt),
+// when it holds that key: one that does not verify is refused
+// (ErrBadSignature, naming the file), as VerifyDir refuses it. Signed by
+// a key it does not hold (the key a rotation retired, to a Keeper given
+// only the new one) or by none it holds, the checkpoint is not checked
+// there: the offline verifier (VerifyDir, VerifyKept), given the public
+// keys, judges it. Older checkpoints are not read. A crash while a checkpoint
 // is written may leave a ".tmp-" file in its chain's directory, which
 // nothing reads: the Keeper removes those an hour old or more when it
 // first writes, or is asked to write, a checkpoint of the chain (one
@@ -169,6 +177,9 @@ type keptChain struct {
 	lastAt  time.Time
 	note    []byte // the newest checkpoint
 	loadErr error  // reading it failed: nothing may be checked against it
+	// noteSigned: the signature of note was checked (newestSigned), or
+	// the Keeper signed it: it need not be checked again.
+	noteSigned bool
 	// loaded: last, lastAt, note and loadErr were read from the history
 	// (chainOf, under Keeper.mu, before any caller that reads them gets
 	// the chain).
@@ -562,8 +573,9 @@ func (k *Keeper) write(c *keptChain, size int64) error {
 	}
 	// Never sign a tree that does not extend the newest checkpoint of the
 	// history (a log restored from an old copy, or rewritten): that would
-	// sign a rollback or a fork.
-	if err := c.extendsNewest(dir); err != nil {
+	// sign a rollback or a fork; nor on top of a newest checkpoint whose
+	// signature by the key in force there fails.
+	if err := k.checkNewest(c, dir); err != nil {
 		return err
 	}
 	if at, ok := c.retired[k.Signer().KeyID()]; ok && size > int64(at) {
@@ -602,7 +614,7 @@ func (k *Keeper) write(c *keptChain, size int64) error {
 			return newErr(ReasonFork, "checkpoint "+path+" exists with other content (another Keeper writes this directory?); not replaced", err)
 		}
 	}
-	c.last, c.lastAt, c.note, c.failed = size, k.opts.Clock(), msg, false
+	c.last, c.lastAt, c.note, c.noteSigned, c.failed = size, k.opts.Clock(), msg, true, false
 	if k.opts.OnCheckpoint != nil {
 		k.opts.OnCheckpoint(Checkpoint{Origin: Origin(c.writer, c.stream), Size: size, Root: root, WriterID: c.writer, Stream: c.stream}, time.Since(start))
 	}
@@ -615,7 +627,12 @@ func (k *Keeper) write(c *keptChain, size int64) error {
 // root over the first that many. A chain whose records are gone, cut or
 // rewritten is a *Error with ReasonRollback or ReasonFork naming the
 // chain and the checkpoint file, and OpenDurable refuses the log before
-// anything is cut or appended. It also returns the first failure of the
+// anything is cut or appended. So is a newest checkpoint whose signature
+// by the key the chain had in force at its size, if the Keeper holds
+// that key (SignerAt), does not verify: a *Error of ReasonBadSignature
+// naming the file (ReasonFormat for a note that Open refuses). One whose
+// key in force the Keeper does not hold is not checked for its signature
+// (see Keeper). It also returns the first failure of the
 // replay itself (a chain seen from the middle). Then it writes the
 // checkpoints that came due during the replay (a crash kept them from
 // being written): one per such chain, of all it replayed, signed by the
@@ -649,11 +666,11 @@ func (k *Keeper) checkReplay() error {
 	for _, wc := range chains {
 		c := k.chain(wc[0], wc[1])
 		c.mu.Lock()
-		err := c.extendsNewest(k.chainDir(c.writer, c.stream))
+		err := k.checkNewest(c, k.chainDir(c.writer, c.stream))
 		empty := c.tree.Size() == 0
 		c.mu.Unlock()
 		var e *Error
-		if empty && errors.As(err, &e) {
+		if empty && errors.As(err, &e) && e.Reason != ReasonBadSignature {
 			// A chain with checkpoints and no record at all: its segments
 			// are gone, or the directory is another log's as well.
 			return newErr(e.Reason, e.Detail+"; a Keeper's directory belongs to one log", e.Err)
@@ -665,28 +682,69 @@ func (k *Keeper) checkReplay() error {
 	return nil
 }
 
-// extendsNewest checks that c's tree extends the newest checkpoint of its
-// history, kept in dir.
-func (c *keptChain) extendsNewest(dir string) error {
+// checkNewest checks the newest checkpoint of c's history, kept in dir,
+// for c, whose lock the caller holds: its signature by the key the chain
+// had in force at its size, where the Keeper holds that key
+// (newestSigned), and that c's tree extends it.
+func (k *Keeper) checkNewest(c *keptChain, dir string) error {
 	if c.loadErr != nil {
 		return historyErr("reading the newest checkpoint of "+names.Chain(c.writer, c.stream), c.loadErr)
 	}
 	if c.note == nil {
 		return nil
 	}
+	path := filepath.Join(dir, noteFile(c.last))
 	text, _, _ := strings.Cut(string(c.note), "\n\n")
 	cp, err := parseText(text + "\n")
 	if err != nil {
-		return newErr(ReasonFormat, filepath.Join(dir, noteFile(c.last)), err)
+		return newErr(ReasonFormat, path, err)
+	}
+	if err := k.newestSigned(c, cp.Size, path); err != nil {
+		return err
 	}
 	if err := c.tree.Extends(cp); err != nil {
 		var e *Error
 		if errors.As(err, &e) {
-			return newErr(e.Reason, e.Detail+" ("+filepath.Join(dir, noteFile(c.last))+")", e.Err)
+			return newErr(e.Reason, e.Detail+" ("+path+")", e.Err)
 		}
 		return err
 	}
 	return nil
+}
+
+// newestSigned checks the signature of c's newest checkpoint, of size
+// size, kept at path, by the key the chain had in force at that size
+// (signerFor, as SignerAt), when the Keeper holds that key: opened as
+// VerifyDir and VerifyKept open it (Open, with KeyVerifiers of its public
+// key), a signature by that key that does not verify is an *Error of
+// ReasonBadSignature, and a note Open refuses one of ReasonFormat, each
+// naming path: the Keeper signs nothing on top of a checkpoint that is
+// not what it claims to be. When the Keeper does not hold the key in
+// force there (it was given only the key a transition named, and the
+// checkpoint is by the key that transition retired), or the note bears
+// no signature by that key (another key's, which it cannot judge), it
+// checks nothing: the offline verifier (VerifyDir, VerifyKept), given
+// the public keys, judges the checkpoint. The caller holds c's lock.
+func (k *Keeper) newestSigned(c *keptChain, size int64, path string) error {
+	if c.noteSigned {
+		return nil
+	}
+	signer := k.signerFor(c, size)
+	if signer == nil {
+		return nil
+	}
+	_, err := Open(c.note, KeyVerifiers(signer.Public()))
+	var e *Error
+	switch {
+	case err == nil:
+		c.noteSigned = true
+		return nil
+	case errors.Is(err, ErrUnknownKey):
+		return nil
+	case errors.As(err, &e):
+		return newErr(e.Reason, e.Detail+" ("+path+")", e.Err)
+	}
+	return fmt.Errorf("checkpoint: %s: %w", path, err)
 }
 
 // historyErr is the error of a history the Keeper could not read: the

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"hash/crc32"
@@ -38,6 +39,7 @@ func TestScripts(t *testing.T) {
 		"bigline":  biglineCmd,
 		"forgecp":  forgeCheckpointCmd,
 		"patchrec": patchRecordCmd,
+		"flipnote": flipNoteCmd,
 		"age":      ageCmd,
 		"status":   statusCmd,
 	}})
@@ -187,6 +189,32 @@ func patchRecordCmd(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(err)
 	_, err = f.WriteAt(payload, at.Offset+8)
 	ts.Check(err)
+}
+
+// flipNoteCmd is "flipnote FILE": flip a bit of the Ed25519 signature
+// (past its 4-byte key hash) of the first signature line of the signed
+// note FILE, in the one base64 spelling of the result, as someone with
+// write access to the checkpoints could: the note still parses, and its
+// signature by the key its key hash names no longer verifies.
+func flipNoteCmd(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: flipnote FILE")
+	}
+	path := ts.MkAbs(args[0])
+	b, err := os.ReadFile(path)
+	ts.Check(err)
+	text, sigs, ok := strings.Cut(string(b), "\n\n")
+	line, rest, _ := strings.Cut(sigs, "\n")
+	sp := strings.LastIndexByte(line, ' ')
+	if !ok || sp < 0 {
+		ts.Fatalf("flipnote: %s is not a signed note", args[0])
+	}
+	raw, err := base64.StdEncoding.DecodeString(line[sp+1:])
+	if err != nil || len(raw) != 4+64 {
+		ts.Fatalf("flipnote: %s: signature line %q is not an Ed25519 signature (%v)", args[0], line, err)
+	}
+	raw[4+10] ^= 0x01
+	ts.Check(os.WriteFile(path, []byte(text+"\n\n"+line[:sp+1]+base64.StdEncoding.EncodeToString(raw)+"\n"+rest), 0o600))
 }
 
 // TestHelp: every command's -h says what it does and shows it run, on

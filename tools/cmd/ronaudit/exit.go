@@ -45,17 +45,47 @@ func operational(err error) error { return &classified{exitError, err} }
 // else exitError: I/O and permission errors, key files refused, output
 // that could not be written, and anything else that says nothing about
 // the data.
+//
+// An error that joins several (errors.Join, or fmt.Errorf with more than
+// one %w) is a verification failure if any of its branches, judged on its
+// own, is one, whatever the others are: a verification failure wins over
+// an operational error (worse), also when both come back as one error. A
+// mark is not looked below.
 func exitCode(err error) int {
 	if err == nil {
 		return exitOK
 	}
+	code := exitError
 	if c := (*classified)(nil); errors.As(err, &c) {
-		return c.code
+		code = c.code
+	} else if isVerification(err) {
+		code = exitFailed
 	}
-	if isVerification(err) {
+	if code != exitFailed && joinedFailure(err) {
 		return exitFailed
 	}
-	return exitError
+	return code
+}
+
+// joinedFailure reports whether a branch of an error that err joins (or
+// wraps one that joins), judged alone by exitCode, is a verification
+// failure; it does not look below a mark.
+func joinedFailure(err error) bool {
+	switch e := err.(type) {
+	case *classified:
+		return false
+	case interface{ Unwrap() []error }:
+		for _, b := range e.Unwrap() {
+			if b != nil && exitCode(b) == exitFailed {
+				return true
+			}
+		}
+		return false
+	}
+	if u := errors.Unwrap(err); u != nil {
+		return joinedFailure(u)
+	}
+	return false
 }
 
 // isVerification reports whether err says that data was read and does

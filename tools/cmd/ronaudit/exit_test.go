@@ -51,6 +51,13 @@ func TestExitCode(t *testing.T) {
 		{"marked failed", failed(errors.New("the proof is for another chain")), exitFailed},
 		{"marked operational over a verification error", operational(&checkpoint.Error{Reason: checkpoint.ReasonRetiredKey}), exitError},
 		{"outermost mark wins", failed(fmt.Errorf("x: %w", operational(pathErr))), exitFailed},
+		// Joined errors: a verification failure in any branch wins.
+		{"join: operational mark, then a verification error", errors.Join(operational(pathErr), verr), exitFailed},
+		{"join: a failed signer's checkpoint error, then a verification error", errors.Join(&checkpoint.Error{Reason: checkpoint.ReasonSign}, verr), exitFailed},
+		{"wrapped join", fmt.Errorf("closing: %w", errors.Join(pathErr, &wal.CorruptError{File: "x.seg", Reason: "bad crc"})), exitFailed},
+		{"two %w, a failed signer's and a verdict", fmt.Errorf("%w; %w", &checkpoint.Error{Reason: checkpoint.ReasonSign}, verr), exitFailed},
+		{"join of operational errors", errors.Join(pathErr, fmt.Errorf("%w: disk full", sdk.ErrStore)), exitError},
+		{"mark over a join is not looked below", operational(errors.Join(pathErr, verr)), exitError},
 	} {
 		if got := exitCode(c.err); got != c.want {
 			t.Errorf("%s: exitCode(%v) = %d, want %d", c.name, c.err, got, c.want)

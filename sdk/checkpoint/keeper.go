@@ -109,7 +109,8 @@ func KeyName(writerID string) string { return OriginPrefix + escapeComponent(wri
 // checkpoint or signs on top of it, the Keeper checks that checkpoint's
 // signature by the key the chain had in force at its size (SignerAt),
 // when it holds that key: one that does not verify is refused
-// (ErrBadSignature, naming the file), as VerifyDir refuses it. Signed by
+// (ErrBadSignature, naming the file), as VerifyDir refuses it, and so is
+// one in a file not named for its size (ErrFormat). Signed by
 // a key it does not hold (the key a rotation retired, to a Keeper given
 // only the new one) or by none it holds, the checkpoint is not checked
 // there: the offline verifier (VerifyDir, VerifyKept), given the public
@@ -699,6 +700,9 @@ func (k *Keeper) checkNewest(c *keptChain, dir string) error {
 	if err != nil {
 		return newErr(ReasonFormat, path, err)
 	}
+	if cp.Size != c.last {
+		return newErr(ReasonFormat, path, sizeMismatch(cp.Size, c.last))
+	}
 	if err := k.newestSigned(c, cp.Size, path); err != nil {
 		return err
 	}
@@ -745,6 +749,13 @@ func (k *Keeper) newestSigned(c *keptChain, size int64, path string) error {
 		return newErr(e.Reason, e.Detail+" ("+path+")", e.Err)
 	}
 	return fmt.Errorf("checkpoint: %s: %w", path, err)
+}
+
+// sizeMismatch is the error of a kept checkpoint of size size in the
+// file named for size named (noteFile).
+func sizeMismatch(size, named int64) error {
+	return newErr(ReasonFormat, "the file is named for size "+strconv.FormatInt(named, 10)+
+		", the checkpoint in it is of size "+strconv.FormatInt(size, 10), nil)
 }
 
 // historyErr is the error of a history the Keeper could not read: the

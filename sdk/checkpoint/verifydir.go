@@ -120,7 +120,8 @@ var errChanged = errors.New("checkpoints appeared while the log was read; verify
 //     transition, ErrRetiredKey), and the log must extend it: a log cut
 //     or rolled back below it, or one whose records differ, fails
 //     (ErrRollback, ErrFork), a chain whose records are all gone
-//     included. A checkpoint signed by none of those keys, or only by a
+//     included; a file whose name (noteFile: its size) is not its
+//     checkpoint's size fails (ErrFormat). A checkpoint signed by none of those keys, or only by a
 //     key the chain named at a seq past its size (a key named at T
 //     vouches for sizes T and up, given or learned), is no evidence
 //     either way: it is listed in DirSummary.Unused, and not used. With pubs empty no
@@ -452,6 +453,11 @@ func (c *chainHistory) verify(writer, stream string, n int64, rootAt func(int64)
 		}
 		if cp.WriterID != writer || cp.Stream != stream {
 			return r, fail(cp.Size, newErr(ReasonOriginMismatch, "it is a checkpoint of "+cp.Origin+", not of "+Origin(writer, stream), nil))
+		}
+		if cp.Size != c.sizes[i] {
+			// The name is not signed, and the Keeper takes the newest by
+			// it: one named past its size stops its checkpoints there.
+			return r, fail(c.sizes[i], sizeMismatch(cp.Size, c.sizes[i]))
 		}
 		if err := extends(cp, n, rootAt); err != nil {
 			return r, fail(cp.Size, err)

@@ -104,7 +104,9 @@ func (e *ExportError) Unwrap() error { return e.Err }
 // A chain directory under exportDir whose bundles are of a chain the log
 // has no record of is checkpoint.ErrRollback: its bundles are signed
 // evidence of records the log lost (a wrong export directory fails so
-// too); bundles under exportDir that are no chain's are export.ErrFormat.
+// too); bundles under exportDir that are no chain's (in a directory
+// that is no chain's, or in exportDir or a writer's directory itself)
+// are export.ErrFormat.
 //
 // The exports need a key: exportDir with pubs empty is sdk.ErrConfig.
 // The first failure is returned: the log's (as from checkpoint.VerifyDir:
@@ -281,7 +283,8 @@ func bundlePath(dir string, err error) string {
 // bundles. A root that is not there holds none. A directory there, or a
 // symbolic link to one, is followed; one that cannot be (a link to
 // nothing) is an error naming it, not a chain left out; a directory
-// holding bundles whose names are no chain's is an *export.Error
+// holding bundles whose names are no chain's, and a bundle in root or in
+// a writer's directory (above any chain's), is an *export.Error
 // (ReasonFormat) naming it.
 func exportChains(root string) ([][2]string, error) {
 	subdirs := func(dir string) ([]string, error) {
@@ -310,14 +313,30 @@ func exportChains(root string) ([][2]string, error) {
 		}
 		return out, nil
 	}
+	// A FileSink writes no bundle above a chain's directory: one there is
+	// no chain's.
+	stray := func(dir string) error {
+		paths, err := export.ListDir(dir)
+		if err != nil || len(paths) == 0 {
+			return err
+		}
+		return &export.Error{Reason: export.ReasonFormat, Bundle: filepath.Base(paths[0]),
+			Detail: paths[0] + " is in no chain's directory (e(writerId)/e(stream))"}
+	}
 	writers, err := subdirs(root)
 	if err != nil {
+		return nil, err
+	}
+	if err := stray(root); err != nil {
 		return nil, err
 	}
 	var out [][2]string
 	for _, w := range writers {
 		streams, err := subdirs(filepath.Join(root, w))
 		if err != nil {
+			return nil, err
+		}
+		if err := stray(filepath.Join(root, w)); err != nil {
 			return nil, err
 		}
 		for _, s := range streams {

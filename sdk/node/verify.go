@@ -242,7 +242,7 @@ func (v *exportVerifier) chain(h sdk.Head, unused []string) (ChainExports, error
 }
 
 func unexported(have, head uint64) error {
-	return fmt.Errorf("%w: seq %d..%d (the bundles hold records up to seq %d)", ErrUnexported, have+1, head, have)
+	return fmt.Errorf("%w: seq %d..%d (the bundles hold records up to seq %d; a Node that stopped without Close exports them once it is opened and closed again)", ErrUnexported, have+1, head, have)
 }
 
 // orphan fails the bundles of a chain the log has no record of: they

@@ -864,6 +864,11 @@ class _Verifier:
         if chain2 != chain:
             raise err(cpk.ORIGIN_MISMATCH, f"it is a checkpoint of {cp.origin}, kept as one of "
                       f"{cpk.origin_of(*chain)}")
+        named = int(path.name[:20])
+        if cp.size != named:
+            # The name is not signed, and a writer takes the newest by it:
+            # one named past its size would stop its checkpoints there.
+            raise err(cpk.FORMAT, f"the file is named for size {named}, the checkpoint's is {cp.size}", named)
         by_hash = {(v.name, v.key_hash): v.public_key for v in verifiers}
         signers = [by_hash[(s.name, s.key_hash)] for s in note.verified]
         n = cp.size

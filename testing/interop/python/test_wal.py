@@ -631,7 +631,7 @@ def test_segment_names_as_go_lists_them(cli, keys, one_log, tmp_path, case):
 @pytest.mark.parametrize("case", ["unknown-key", "stray-files", "other-chain-dir", "fifo", "sign-in-name",
                                   "size-out-of-range", "dangling-symlink", "dangling-chain-dir",
                                   "looping-writer-dir", "checkpoints-is-a-file", "file-as-writer-dir",
-                                  "file-as-stream-dir", "fifo-as-stream-dir"])
+                                  "file-as-stream-dir", "fifo-as-stream-dir", "renamed"])
 def test_kept_checkpoints_as_go_reads_them(cli, keys, one_log, tmp_path, case):
     """The kept checkpoints are the notes at
     checkpoints/<e(writerId)>/<e(stream)>/<size, 20 digits>.note (FORMAT.md
@@ -694,6 +694,9 @@ def test_kept_checkpoints_as_go_reads_them(cli, keys, one_log, tmp_path, case):
     elif case == "checkpoints-is-a-file":
         shutil.rmtree(wal / "checkpoints")
         (wal / "checkpoints").write_bytes(b"not a directory\n")
+        ok = False
+    elif case == "renamed":  # the newest, renamed to a larger size: its name is not signed
+        kept[-1].rename(caps / f"{999:020d}.note")
         ok = False
     elif case == "size-out-of-range":  # 20 digits, but no int64 size: Go's ParseInt refuses it
         for n in (2**63, 10**20 - 1):

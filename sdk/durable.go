@@ -369,7 +369,7 @@ func (r *replayer) replay(f wal.Frame) error {
 		}
 		ks := r.keyst[h]
 		if ks == nil {
-			ks = &keyState{}
+			ks = &keyState{firstAt: r.records + 1}
 			r.keyst[h] = ks
 		}
 		if rec.Signed {
@@ -388,6 +388,14 @@ func (r *replayer) replay(f wal.Frame) error {
 		}
 		if err := ks.follow(v, rec, r.keys); err != nil {
 			return r.failAt(pos, h, true, v.Seq(), err)
+		}
+		if at, ok := ks.retired[rec.KeyID]; ok && rec.Signed && at == v.Seq() {
+			// A transition: where it is in the log (OpenDurable tells
+			// the chains a rotation cut short had not reached by it).
+			if ks.handedAt == nil {
+				ks.handedAt = map[KeyID]uint64{}
+			}
+			ks.handedAt[rec.KeyID] = r.records + 1
 		}
 		h.Seq, h.Hash = v.Seq(), rec.Hash
 		r.last.writer, r.last.stream, r.last.seq = h.WriterID, h.Stream, h.Seq
@@ -822,24 +830,50 @@ func OpenDurable(dir string, cfg Config, opts DurableOptions) (*Log, Recovery, e
 	// them over silently: a verifier holding only the old key could not
 	// follow, and one holding both would still take the old key's
 	// signatures there. Only the old key can write their transitions.
+	// A chain with no signature in the log (checkpoint-sealed: its seals
+	// are a Sealer's checkpoints, or it was not sealed yet) is the old
+	// key's when its first record comes before the rotation's first
+	// transition: else the new key would take it over, its Keeper signing
+	// checkpoints a verifier following from the old key cannot trust.
 	type handover struct {
 		chain *Head
 		at    uint64
+		order uint64 // where the transition is in the log (keyState.handedAt)
 	}
-	handed := map[KeyID]handover{} // a retired key -> a chain whose transition named cfg.Signer
+	handed := map[KeyID]handover{} // a retired key -> the earliest transition that named cfg.Signer
 	for h, ks := range r.keyst {
 		for old, pub := range ks.successor {
-			if KeyIDOf(pub) == id {
-				handed[old] = handover{h, ks.retired[old]}
+			if by, ok := handed[old]; KeyIDOf(pub) == id && (!ok || ks.handedAt[old] < by.order) {
+				handed[old] = handover{h, ks.retired[old], ks.handedAt[old]}
 			}
 		}
 	}
 	for h, ks := range r.keyst {
+		// The key in force at the chain's head: its last signature's,
+		// handed on by the chain's own transitions.
 		old := ks.lastSigner
-		if _, retired := ks.retired[old]; retired || old == id {
+		for range len(ks.retired) {
+			if _, retired := ks.retired[old]; !retired {
+				break
+			}
+			old = KeyIDOf(ks.successor[old])
+		}
+		if old == id {
 			continue
 		}
-		if by, ok := handed[old]; ok {
+		by, ok := handed[old]
+		if !ok && old == (KeyID{}) {
+			// No signature in the log (checkpoint-sealed, its seals a
+			// Sealer's checkpoints, or not sealed yet): the chain was
+			// there before a transition that named cfg.Signer, so it is
+			// the retired key's, which has yet to write its transition.
+			for k, hv := range handed {
+				if hv.order > ks.firstAt && (!ok || hv.order < by.order) {
+					old, by, ok = k, hv, true
+				}
+			}
+		}
+		if ok {
 			c := l.chain(h.WriterID, h.Stream)
 			c.signerRetired = fmt.Errorf("%w: %s has no key transition from key %s, which %s handed to key %s at seq %d (a rotation cut short): open the log with key %s and RotateKey to %s to finish it",
 				ErrConfig, names.Chain(h.WriterID, h.Stream), old, names.Chain(by.chain.WriterID, by.chain.Stream), id, by.at, old, id)

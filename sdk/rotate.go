@@ -235,6 +235,8 @@ type keyState struct {
 	retiredPub map[KeyID]ed25519.PublicKey // the retired keys the verifier knew
 	successor  map[KeyID]ed25519.PublicKey // retired key -> the key its transition named
 	lastSigner KeyID                       // the key of the chain's last signature (replay)
+	firstAt    uint64                      // the replay's count of records at the chain's first, plus one (replay)
+	handedAt   map[KeyID]uint64            // retired key -> the replay's count at its transition, plus one (replay)
 }
 
 // Retirement is a key transition of a chain: the key KeyID signed the

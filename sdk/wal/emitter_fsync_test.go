@@ -104,8 +104,10 @@ func TestEmitterOnFailingFsync(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := e.Close(ctx); err != nil {
-		t.Fatalf("emitter Close: %v", err)
+	// The records accepted before the fsync failed are lost: Close says
+	// so, wrapping the WAL's failure.
+	if err := e.Close(ctx); !errors.Is(err, sdk.ErrRecordsLost) || !errors.Is(err, syscall.EIO) {
+		t.Fatalf("emitter Close: %v, want ErrRecordsLost wrapping EIO", err)
 	}
 	if err := l.Close(); !errors.Is(err, wal.ErrPoisoned) || !errors.Is(err, syscall.EIO) {
 		t.Errorf("log Close after a failed fsync: %v", err)

@@ -72,7 +72,9 @@ type Config struct {
 // over all of it: package checkpoint's Keeper, whose checkpoints are then
 // the seals of the checkpoint-sealed policy. With SealEvery > 1 and a
 // Sealer as Observer, records are not signed at all (but for key
-// transitions): the Sealer signs on its own cadence, and Seal, SealAll and
+// transitions, and the first record of a chain started while RotateKey
+// writes them, which OpenDurable tells from the chains a rotation cut
+// short had not reached by that signature): the Sealer signs on its own cadence, and Seal, SealAll and
 // Close ask it to seal now. Since it vouches only for durable records,
 // they first wait for the chain's head to be durable (its fsync) and tell
 // the Observer so (Durable), then ask it: the seal covers the head, and
@@ -202,9 +204,16 @@ type Log struct {
 	seed   maphash.Seed
 	mu     sync.RWMutex
 	chains map[string]map[string]*chain
-	signer Signer  // signs new chains (RotateKey replaces it)
-	sealer Sealer  // checkpoint-sealed by checkpoints: the Observer, if it seals
-	keys   *KeySet // every key the log has signed with
+	signer Signer // signs new chains (RotateKey replaces it)
+	// handing is set while RotateKey writes its transitions, from when
+	// new chains begin with the new key: a chain's first record is then
+	// signed, as it may come before the rotation's first transition in
+	// the log, where OpenDurable, reopened with the new key, would take
+	// an unsigned chain (checkpoint-sealed) for one the rotation had not
+	// reached.
+	handing atomic.Bool
+	sealer  Sealer  // checkpoint-sealed by checkpoints: the Observer, if it seals
+	keys    *KeySet // every key the log has signed with
 	// failed holds the error that stopped the log: the store lost an
 	// acknowledged-to-be record, or Close. Set once; read without l.mu,
 	// so that a chain's lock holder may check it (a reader of l.mu under
@@ -709,7 +718,7 @@ func (l *Log) appendLocked(c *chain, rec *canonical.AuditRecord, transition bool
 	sealed := &c.sealed
 	*sealed = Sealed{Bytes: b, Hash: c.hasher.RecordHash(b)}
 	now := time.Time{}
-	if l.mustSign(c.lastSeal, next, c.head.SealedSeq, &now) || transition {
+	if l.mustSign(c.lastSeal, next, c.head.SealedSeq, &now) || transition || (next == 1 && l.handing.Load()) {
 		c.msg = canonical.SignedMessage(sealed.Hash)
 		if err := c.signer.Sign(c.msg[:], &sealed.Sig); err != nil {
 			fill.undo(rec)

@@ -37,7 +37,10 @@ func isTransition(attrs []canonical.Attr) bool {
 
 // RotateKey moves every chain of the log to next: each chain gets a
 // key-transition record signed by its current key that names next, and
-// every later record of the chain is signed by next (new chains too). It
+// every later record of the chain is signed by next (new chains too; one
+// started while the transitions are written has its first record signed
+// by next even checkpoint-sealed, so that OpenDurable, reopened with
+// next, does not take it for a chain the rotation had not reached). It
 // returns the heads after the transitions. Verifiers holding the old key
 // follow the transition; give them next as well for chains started after
 // the rotation. A key a chain has retired cannot come back (verifiers
@@ -166,6 +169,10 @@ func (l *Log) rotateLocked(next Signer) (heads, durable []Head, err error) {
 		return nil, nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	l.signer = next // chains started from here on begin with next
+	// ... and sign their first record until the transitions are written
+	// (Log.handing).
+	l.handing.Store(true)
+	defer l.handing.Store(false)
 	all = l.chainsLocked(all[:0])
 	l.mu.Unlock()
 	for _, c := range all {

@@ -1,15 +1,42 @@
 package node_test
 
 import (
+	"crypto/ed25519"
 	"errors"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/rustyonions/ron-audit-go/sdk"
+	"github.com/rustyonions/ron-audit-go/sdk/checkpoint"
 	"github.com/rustyonions/ron-audit-go/sdk/node"
 	"github.com/rustyonions/ron-audit-go/sdk/wal"
 )
+
+// gated signs as its Signer, but once armed, its next Sign waits for
+// release (after saying so on entered): a rotation held at its first
+// transition's signature.
+type gated struct {
+	sdk.Signer
+	mu      sync.Mutex
+	armed   bool
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (g *gated) Sign(msg []byte, sig *sdk.Signature) error {
+	g.mu.Lock()
+	armed := g.armed
+	g.armed = false
+	g.mu.Unlock()
+	if armed {
+		close(g.entered)
+		<-g.release
+	}
+	return g.Signer.Sign(msg, sig)
+}
 
 // appendAll appends one record to each stream and returns the streams
 // that refused it with ErrConfig; any other error fails the test.
@@ -25,6 +52,63 @@ func appendAll(t *testing.T, l *sdk.Log, streams []string, from int) (refused []
 		}
 	}
 	return refused
+}
+
+// TestNodeRotationFinishedNewChainDuringRotation: a chain started while
+// RotateKey writes its transitions begins with the new key (sdk/rotate.go:
+// l.signer = next before the transitions) and needs none. Its first record
+// may come before the rotation's first transition in the log. The rotation
+// finished: reopened with the new key, that chain must take records.
+func TestNodeRotationFinishedNewChainDuringRotation(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "wal")
+	old, next := nodeCrashKey(t, 0), nodeCrashKey(t, 1)
+	opts := node.Options{SealEvery: 100, Every: 100, Interval: -1}
+	g := &gated{Signer: old, entered: make(chan struct{}), release: make(chan struct{})}
+	n, _, err := node.Open(dir, g, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := appendAll(t, n.Log(), []string{"a", "b"}, 0); r != nil {
+		t.Fatal(r)
+	}
+	g.mu.Lock()
+	g.armed = true
+	g.mu.Unlock()
+	done := make(chan error, 1)
+	go func() { _, err := n.Log().RotateKey(next); done <- err }()
+	select {
+	case <-g.entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the rotation never signed a transition")
+	}
+	// The rotation holds its first transition: a new chain now.
+	if r := appendAll(t, n.Log(), []string{"z"}, 5); r != nil {
+		t.Fatalf("a chain started during the rotation refused a record: %v", r)
+	}
+	close(g.release)
+	if err := <-done; err != nil {
+		t.Fatalf("the rotation: %v", err)
+	}
+	if err := n.Close(); err != nil {
+		t.Fatal(err)
+	}
+	sum, err := checkpoint.VerifyDir(dir, []ed25519.PublicKey{old.Public(), next.Public()}, checkpoint.DirOptions{})
+	if err != nil || len(sum.Retired) != 2 {
+		t.Fatalf("the finished rotation: %d transitions, %v", len(sum.Retired), err)
+	}
+
+	opts.Durable.Keys = sdk.NewKeySet(old.Public(), next.Public())
+	n, _, err = node.Open(dir, next, opts)
+	if err != nil {
+		t.Fatalf("reopen with the new key: %v", err)
+	}
+	refused := appendAll(t, n.Log(), []string{"a", "b", "z"}, 10)
+	if err := n.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if refused != nil {
+		t.Fatalf("after a finished rotation, reopened with its new key, chains refused records: %v", refused)
+	}
 }
 
 // TestNodeRotationsReopen: rotations A->B->C, each finished, with chains

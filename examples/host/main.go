@@ -206,7 +206,9 @@ func run(ctx context.Context, cfg config, ln net.Listener, logw io.Writer) error
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		if err := p.ready(em); err != nil {
+		// The emitter's Ready covers the log and, on a durable log, the
+		// Node (the log's Observer): a failed checkpoint or a stopped export.
+		if err := em.Ready(); err != nil {
 			http.Error(w, err.Error(), http.StatusServiceUnavailable)
 			return
 		}
@@ -327,11 +329,6 @@ func openDurable(cfg config, signer sdk.Signer, m *metrics.Metrics, logw io.Writ
 	fmt.Fprintln(logw, recoveryLine(cfg.walDir, rec))
 	return &auditPlane{log: n.Log(), node: n}, nil
 }
-
-// ready is /readyz: the emitter's Ready, which covers the log and, on a
-// durable log, the Node (the log's Observer): a failed checkpoint or a
-// stopped export.
-func (p *auditPlane) ready(em *sdk.Emitter) error { return em.Ready() }
 
 // close closes the Node (the log, then the Keeper: each chain's last
 // checkpoint, then the exports: their bundles; its error names the part

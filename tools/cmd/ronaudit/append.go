@@ -58,6 +58,13 @@ func appendCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(err)
 	}
+	// Every key is loaded before anything is made: a key refused must
+	// not leave DIR/checkpoints behind, which verify fails as a log whose
+	// segments are gone.
+	earlier, err := loadPubs(pubs)
+	if err != nil {
+		return fail(err)
+	}
 	// Checkpoints (every 10,000 records, every 15 minutes, and at exit)
 	// are kept with the log, in DIR/checkpoints. Under --seal-every N they
 	// are the only seals, so they come every N records: N is the most a
@@ -83,10 +90,6 @@ func appendCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return fail(err)
 	}
 	defer reportTemps(stderr, "ronaudit append: checkpoints", keeper.TempStats)
-	earlier, err := loadPubs(pubs)
-	if err != nil {
-		return fail(err)
-	}
 	log, rec, err := sdk.OpenDurable(*dir, sdk.Config{Signer: signer, SealEvery: *sealEvery, Observer: keeper},
 		sdk.DurableOptions{WAL: wal.Options{Fsync: policy}, Keys: sdk.NewKeySet(append(earlier, signer.Public())...)})
 	if err != nil {

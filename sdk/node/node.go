@@ -124,7 +124,8 @@ func exportStopped(err error) error { return &partError{ErrExport, "audit export
 type Node struct {
 	log    *sdk.Log
 	keeper *checkpoint.Keeper
-	auto   *export.Auto // nil without ExportDir
+	auto   *export.Auto     // nil without ExportDir
+	sink   *export.FileSink // the Auto's; nil without ExportDir
 	onFail func(error)
 
 	mu    sync.Mutex
@@ -188,6 +189,7 @@ func Open(dir string, signer sdk.Signer, opts Options) (*Node, sdk.Recovery, err
 	}
 	if opts.ExportDir != "" {
 		sink := &export.FileSink{Dir: opts.ExportDir}
+		n.sink = sink
 		ex := &export.Exporter{Sink: sink} // no Signer: Auto signs with the Keeper's key
 		if m != nil {
 			ex.OnExport = m.OnExport
@@ -284,6 +286,19 @@ func (n *Node) Log() *sdk.Log { return n.log }
 // Keeper is the Log's checkpoint.Keeper (its Newest, History,
 // TempStats, ...). Close the Node, not the Keeper.
 func (n *Node) Keeper() *checkpoint.Keeper { return n.keeper }
+
+// ExportTempStats returns what the exporter's sweeps of its chain
+// directories for stale temporary files found so far
+// (export.FileSink.TempStats: a sink sweeps a chain's directory when it
+// first writes a bundle there), as Keeper().TempStats does for the
+// checkpoints, so that a host can say what was removed. It is zero
+// without Options.ExportDir.
+func (n *Node) ExportTempStats() export.TempStats {
+	if n.sink == nil {
+		return export.TempStats{}
+	}
+	return n.sink.TempStats()
+}
 
 // Err returns the Node's first failure, nil if none: a checkpoint the
 // Keeper could not write (it matches ErrCheckpoint and wraps the Keeper's

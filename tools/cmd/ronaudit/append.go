@@ -10,15 +10,12 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
-	"time"
 
 	"github.com/rustyonions/ron-audit-go/canonical"
 	"github.com/rustyonions/ron-audit-go/internal/names"
 	"github.com/rustyonions/ron-audit-go/sdk"
-	"github.com/rustyonions/ron-audit-go/sdk/checkpoint"
-	"github.com/rustyonions/ron-audit-go/sdk/export"
+	"github.com/rustyonions/ron-audit-go/sdk/node"
 	"github.com/rustyonions/ron-audit-go/sdk/wal"
 )
 
@@ -65,62 +62,38 @@ func appendCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(err)
 	}
-	// Checkpoints (every 10,000 records, every 15 minutes, and at exit)
-	// are kept with the log, in DIR/checkpoints. Under --seal-every N they
-	// are the only seals, so they come every N records: N is the most a
-	// crash or a cut can leave unvouched for.
-	// The Keeper takes a history it cannot find for none, and would let
-	// a log cut since be appended to: a fork of what it checkpointed.
-	if _, err := checkpoint.KeptDir(*dir); err != nil {
-		return fail(err)
+	// node.Open wires the Macronode as every host does: the durable log,
+	// the Keeper keeping checkpoints of every chain in DIR/checkpoints
+	// (every 10,000 records, every 15 minutes, and at exit), with --export
+	// an exporter writing a bundle after each checkpoint, and a ticker, so
+	// that a chain whose input goes quiet is still checkpointed within the
+	// 15 minutes. Under --seal-every N the checkpoints are the only seals,
+	// so they come every N records: N is the most a crash or a cut can
+	// leave unvouched for. No OnFailure: a failed checkpoint or export is
+	// said once, at Close, which returns the part's first failure.
+	opts := node.Options{
+		SealEvery: *sealEvery,
+		ExportDir: *exportDir,
+		Durable:   sdk.DurableOptions{WAL: wal.Options{Fsync: policy}, Keys: sdk.NewKeySet(append(earlier, signer.Public())...)},
 	}
-	var auto *export.Auto
-	var kopts checkpoint.KeeperOptions
 	if *sealEvery > 1 {
-		kopts.Every = int64(*sealEvery)
+		opts.Every = int64(*sealEvery)
 	}
-	if *exportDir != "" {
-		sink := &export.FileSink{Dir: *exportDir}
-		defer reportTemps(stderr, "ronaudit append: export", sink.TempStats)
-		auto = &export.Auto{Exporter: &export.Exporter{Sink: sink, Signer: signer}, Prev: sink.Prev}
-		kopts.OnCheckpoint = auto.Checkpointed
-	}
-	keeper, err := checkpoint.NewKeeper(filepath.Join(*dir, "checkpoints"), signer, kopts)
-	if err != nil {
-		return fail(err)
-	}
-	defer reportTemps(stderr, "ronaudit append: checkpoints", keeper.TempStats)
-	log, rec, err := sdk.OpenDurable(*dir, sdk.Config{Signer: signer, SealEvery: *sealEvery, Observer: keeper},
-		sdk.DurableOptions{WAL: wal.Options{Fsync: policy}, Keys: sdk.NewKeySet(append(earlier, signer.Public())...)})
+	n, rec, err := node.Open(*dir, signer, opts)
 	if err != nil {
 		// A log that fails verification is not extended: exit 1.
 		fmt.Fprintln(stderr, "ronaudit append:", err)
 		openHint(stderr, "append", err)
 		return exitCode(err)
 	}
-	if auto != nil {
-		auto.Log, auto.Keeper = log, keeper
-		auto.Start() // with what the replay checkpointed, if anything
-	}
+	// Said after Close, once the sweeps are done: the checkpoints', then
+	// the exporter's (deferred calls run last in, first out).
+	defer reportTemps(stderr, "ronaudit append: export", n.ExportTempStats)
+	defer reportTemps(stderr, "ronaudit append: checkpoints", n.Keeper().TempStats)
+	log := n.Log()
 	if rec.WAL.TornBytes > 0 {
 		fmt.Fprintf(stderr, "ronaudit append: recovered the log: cut a torn tail of %d bytes at %s (%s)\n", rec.WAL.TornBytes, rec.WAL.TornAt, rec.WAL.TornReason)
 	}
-
-	// When the input goes quiet, the Keeper's 15 minutes still pass: Tick
-	// vouches for the tail then, not only when the next record comes.
-	ticking := make(chan struct{})
-	go func() {
-		t := time.NewTicker(checkpoint.DefaultInterval / 8)
-		defer t.Stop()
-		for {
-			select {
-			case <-ticking:
-				return
-			case <-t.C:
-				_ = keeper.Tick() // its error is also Close's
-			}
-		}
-	}()
 
 	// Records are appended in input order and printed in that order, each
 	// only once it is durable; the printer waits while the reader goes on,
@@ -219,25 +192,34 @@ read:
 		fmt.Fprintln(stderr, "ronaudit append:", err)
 		code = worse(code, exitCode(err))
 	}
-	close(ticking)
-	if err := log.Close(); err != nil {
-		fmt.Fprintln(stderr, "ronaudit append: closing:", err)
-		code = worse(code, exitCode(err))
-	}
-	if err := keeper.Close(); err != nil {
-		fmt.Fprintln(stderr, "ronaudit append: checkpoints:", err)
-		code = worse(code, exitCode(err))
-	}
-	if auto != nil {
-		if err := auto.Close(); err != nil {
-			fmt.Fprintln(stderr, "ronaudit append: export:", err)
-			code = worse(code, exitCode(err))
+	// The log (every record it took is durable), then the Keeper (each
+	// chain's checkpoint at its last record), then the exporter (their
+	// bundles). Each part's failure is a line of its own: the log's
+	// "closing: ", the others named "audit checkpoints: " and
+	// "audit export: " by the Node.
+	if err := n.Close(); err != nil {
+		for _, e := range closeErrs(err) {
+			if errors.Is(e, node.ErrCheckpoint) || errors.Is(e, node.ErrExport) {
+				fmt.Fprintln(stderr, "ronaudit append:", e)
+			} else {
+				fmt.Fprintln(stderr, "ronaudit append: closing:", e)
+			}
+			code = worse(code, exitCode(e))
 		}
 	}
 	if bad > 0 && *onBad == "skip" {
 		fmt.Fprintf(stderr, "ronaudit append: skipped %d bad line(s)\n", bad)
 	}
 	return code
+}
+
+// closeErrs splits the error of node.Node.Close into the failures it
+// joins, one per part, to be said one a line.
+func closeErrs(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
 }
 
 // maxLine bounds an input line: far more than the JSON of the largest

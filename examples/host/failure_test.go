@@ -4,12 +4,14 @@ import (
 	"context"
 	"crypto/ed25519"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -160,6 +162,82 @@ func TestHostStoreFailure(t *testing.T) {
 	}
 }
 
+// lossCount matches a count of lost audit records in run's error.
+var lossCount = regexp.MustCompile(`(\d+) (?:accepted |audit )?records? (?:lost|not appended)`)
+
+// TestHostReportsLossOnce: records lost to a failing store are reported
+// once, with their count, in what run returns (main prints it and exits
+// 1): the emitter's Close error (sdk.ErrRecordsLost) says how many it
+// accepted and lost, as many as the lines OnDrop printed, one a record.
+// The host's own failure report counted them again, and differently: the
+// emitter's sink-error count also holds the records refused to their
+// requests (503) once the log had failed, which were never accepted.
+func TestHostReportsLossOnce(t *testing.T) {
+	st := &brokenStore{MemStore: sdk.NewMemStore(0)}
+	base, stop, logged := runHost(t, config{store: st, verifyEvery: time.Hour})
+	if code, body := httpGet(t, base+"/object/a.pdf"); code != 200 {
+		t.Fatalf("before the failure: %d %q", code, body)
+	}
+	st.fail.Store(true)
+	deadline := time.Now().Add(10 * time.Second)
+	refused := 0
+	for refused < 3 && time.Now().Before(deadline) {
+		if code, _ := httpGet(t, base+"/object/b.pdf"); code == http.StatusServiceUnavailable {
+			refused++
+		}
+	}
+	if refused < 3 {
+		t.Fatalf("requests still served after the audit store failed; log: %s", logged())
+	}
+	err := stop()
+	if !errors.Is(err, sdk.ErrRecordsLost) || !errors.Is(err, errDiskFull) {
+		t.Fatalf("run after losing audit records: %v", err)
+	}
+	counts := lossCount.FindAllStringSubmatch(err.Error(), -1)
+	lines := strings.Count(logged(), "host: audit record of example-host/objects lost (sink_error): ")
+	if len(counts) != 1 || counts[0][1] != strconv.Itoa(lines) {
+		t.Errorf("run's error counts the lost records %d times (%q), want once, %d (the lines OnDrop printed):\n%v", len(counts), counts, lines, err)
+	}
+}
+
+// TestAuditFailureCountsWhatCloseDidNot: a Close that ran out of time
+// (its deadline error, no count) leaves the count of the records lost to
+// sink errors to auditFailure; a Close that finished counted them.
+func TestAuditFailureCountsWhatCloseDidNot(t *testing.T) {
+	st := &brokenStore{MemStore: sdk.NewMemStore(0)}
+	st.fail.Store(true)
+	_, priv, _ := ed25519.GenerateKey(nil)
+	signer, err := sdk.NewEd25519Signer(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log, err := sdk.New(sdk.Config{Signer: signer, Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer log.Close()
+	em, err := sdk.NewEmitter(log, sdk.EmitterOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := canonical.AuditRecord{Kind: canonical.KindGetServed, TsMs: 1764201600000, WriterID: "example-host",
+		Stream: "objects", Reason: "served"}
+	if err := em.TryEmit(&rec); err != nil {
+		t.Fatal(err)
+	}
+	closeErr := em.Close(context.Background())
+	if !errors.Is(closeErr, sdk.ErrRecordsLost) {
+		t.Fatalf("Close: %v, want ErrRecordsLost", closeErr)
+	}
+	if err := auditFailure(em, closeErr); lossCount.MatchString(fmt.Sprint(err)) {
+		t.Errorf("auditFailure after Close counted the loss: %v", err)
+	}
+	deadline := fmt.Errorf("sdk: emitter close: %w", context.DeadlineExceeded)
+	if err := auditFailure(em, deadline); !errors.Is(err, errDiskFull) || lossCount.FindStringSubmatch(err.Error()) == nil || lossCount.FindStringSubmatch(err.Error())[1] != "1" {
+		t.Errorf("auditFailure after a Close that ran out of time: %v, want the 1 record lost", err)
+	}
+}
+
 // TestShedIsNoAuditFailure: records shed under load, even past the
 // ShedBudget (Ready says degraded), are counted and printed, not a failure
 // of the run (main's exit status stays 0: the package doc), unlike records
@@ -201,7 +279,7 @@ func TestShedIsNoAuditFailure(t *testing.T) {
 	if s := em.Stats(); s.Dropped[sdk.DropBackpressure] < 300 || s.Dropped[sdk.DropSinkError] != 0 || s.Appended == 0 {
 		t.Fatalf("stats %+v", s)
 	}
-	if err := auditFailure(em); err != nil {
+	if err := auditFailure(em, nil); err != nil {
 		t.Errorf("records shed, none lost: %v", err)
 	}
 }

@@ -33,7 +33,10 @@
 // audit records (a signer or store failure, or records dropped at Close's
 // deadline), the log failed, a chain failed the host's verification, or
 // a checkpoint or an export failed; records shed under load are counted
-// and printed, not a failure.
+// and printed, not a failure. Lost records are counted on one of those
+// lines, once: the emitter's Close says how many it accepted and lost
+// (sdk.ErrRecordsLost), or, when its deadline passed first, the host
+// says how many sink errors there were.
 package main
 
 import (
@@ -264,22 +267,29 @@ func run(ctx context.Context, cfg config, ln net.Listener, logw io.Writer) error
 		dropped += n
 	}
 	fmt.Fprintf(logw, "host: %d records appended, %d dropped %v\n", st.Appended, dropped, st.Dropped)
-	return errors.Join(ignoreClosed(serveErr), closeErr, auditFailure(em), p.close())
+	return errors.Join(ignoreClosed(serveErr), closeErr, auditFailure(em, closeErr), p.close())
 }
 
 // auditFailure is why the run cannot count as a success for the audit
-// plane, nil if it can: records lost after they were accepted (the
-// signer or the store failed), the log stopped, or a chain failed
-// verification. /readyz said so while the host served; the exit status
-// says so too (main exits 1), so that a supervisor or a script does not
-// take a run that lost or doubted audit records for a clean one. Records
-// shed under load (within the ShedBudget or not) and the emitter being
-// closed are not failures here: the shed count is printed on the last
-// line, and Close's own deadline error is returned by run. A Keeper that
-// failed or an export that stopped (Ready's ObserverFailed: the Node's
-// Err) is not listed here: the Node's Close returns the failure, which
-// auditPlane.close reports.
-func auditFailure(em *sdk.Emitter) error {
+// plane, beyond what the emitter's Close returned (closeErr), nil if
+// nothing is: the log stopped, a chain failed verification, or records
+// lost to sink errors that closeErr does not count. /readyz said so while
+// the host served; the exit status says so too (main exits 1), so that a
+// supervisor or a script does not take a run that lost or doubted audit
+// records for a clean one. Records shed under load (within the
+// ShedBudget or not) and the emitter being closed are not failures here:
+// the shed count is printed on the last line, and Close's own deadline
+// error is returned by run. A Keeper that failed or an export that
+// stopped (Ready's ObserverFailed: the Node's Err) is not listed here:
+// the Node's Close returns the failure, which auditPlane.close reports.
+//
+// Records the emitter accepted and then lost are counted once: by Close,
+// when it finished (sdk.ErrRecordsLost: how many, and the last failure).
+// Only when it did not (its deadline passed) are the sink errors counted
+// here. They were counted twice, and differently: Ready's SinkErrors also
+// holds the records refused to their requests (which answered 503) once
+// the log had failed, which were never accepted.
+func auditFailure(em *sdk.Emitter, closeErr error) error {
 	var d *sdk.DegradedError
 	if !errors.As(em.Ready(), &d) {
 		return nil
@@ -288,7 +298,7 @@ func auditFailure(em *sdk.Emitter) error {
 	if d.LogFailed != nil && !errors.Is(d.LogFailed, sdk.ErrClosed) {
 		errs = append(errs, fmt.Errorf("audit log failed: %w", d.LogFailed))
 	}
-	if d.SinkErrors > 0 {
+	if d.SinkErrors > 0 && !errors.Is(closeErr, sdk.ErrRecordsLost) {
 		errs = append(errs, fmt.Errorf("%d audit records lost (%s), the last: %w", d.SinkErrors, sdk.DropSinkError, d.LastSinkError))
 	}
 	if d.VerifyFailures > 0 {

@@ -145,7 +145,11 @@ type RetireObserver interface {
 
 // ReplayChecker is an Observer that can refuse a replayed log: OpenDurable
 // calls CheckReplay once every record is replayed, before it cuts a torn
-// tail or writes anything, and fails if it returns an error. package
+// tail or writes anything, and fails if it returns an error. Every
+// replayed record is on disk by then (the WAL fsyncs what it replayed
+// first), so what CheckReplay writes (the Keeper's checkpoints a crash
+// kept it from writing) never outlives, in a power loss, the records it
+// vouches for. package
 // checkpoint's Keeper refuses a log that is shorter than, or differs
 // from, a checkpoint it signed: records it vouched for are gone, and
 // appending would fork the chain.

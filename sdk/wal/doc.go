@@ -25,7 +25,9 @@
 //
 // # Recovery and the torn-tail rule
 //
-// Open scans every segment and checks every frame. Only the last segment
+// Open scans every segment and checks every frame, and fsyncs the last
+// segment (a process crash can leave its frames in the page cache only)
+// before Options.Recovered sees them. Only the last segment
 // may end in a torn tail, which Open cuts (truncate, fsync) and reports in
 // Recovery. With p the end of its last good frame and z the start of the
 // run of zero bytes ending the file, the bytes from p are a torn tail iff

@@ -112,7 +112,11 @@ type Options struct {
 	// scan found. An error from it makes Open fail with it and leave the
 	// log as it was: a caller that knows more about the log (say, that a
 	// checkpoint vouches for more frames than are left) refuses it before
-	// a torn tail that held them is cut or a new frame is written.
+	// a torn tail that held them is cut or a new frame is written. Every
+	// frame the scan found is durable by then (Open fsyncs the last
+	// segment first, which changes no byte of it): a frame that survived
+	// a crash of the process in the page cache only is on disk before
+	// Recovered writes anything that vouches for it (a checkpoint).
 	Recovered func(Recovery) error
 }
 
@@ -431,6 +435,31 @@ func (l *Log) recover() (Recovery, error) {
 		return Recovery{}, err
 	}
 	rec := res.rec
+	last := res.last
+	path := last.File
+	if path != "" {
+		f, err := os.OpenFile(path, os.O_RDWR, 0)
+		if err != nil {
+			return Recovery{}, &Error{Op: "open", Path: path, Err: err}
+		}
+		l.f = f // Open closes it if recovery fails
+	}
+	// The frames the scan found must be durable before Recovered sees
+	// them: after a crash of the process (not of the machine) the last
+	// segment's frames may be in the page cache only, and a caller writes
+	// what vouches for them there (sdk.OpenDurable's checkpoint.Keeper
+	// writes the checkpoints a crash kept it from writing), which a power
+	// loss must not outlive them. Every earlier segment was fsynced by the
+	// rotation that ended it, and the directory entry of a segment holding
+	// a frame by its creation. An fsync changes no byte of the log: a
+	// refusing Recovered still leaves it as it was.
+	synced := false
+	if last.Frames > 0 {
+		if err := l.fsync(l.f, 0); err != nil {
+			return Recovery{}, &Error{Op: "fsync", Path: path, Err: err}
+		}
+		synced = true
+	}
 	if l.opts.Recovered != nil {
 		if err := l.opts.Recovered(rec); err != nil {
 			return Recovery{}, err
@@ -438,7 +467,7 @@ func (l *Log) recover() (Recovery, error) {
 	}
 	l.next, l.durable, l.covered = rec.Frames+1, rec.Frames, rec.Frames
 	l.durableAt.Store(rec.Frames)
-	if res.last.File == "" {
+	if path == "" {
 		if err := l.createSegment(1, 1); err != nil {
 			return Recovery{}, err
 		}
@@ -447,13 +476,7 @@ func (l *Log) recover() (Recovery, error) {
 		return rec, nil
 	}
 
-	last := res.last
-	path := last.File
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		return Recovery{}, &Error{Op: "open", Path: path, Err: err}
-	}
-	l.f = f
+	f := l.f
 	end := last.End
 	// fail reports a failed step of the recovery. A segment whose header
 	// recovery rewrote (an interrupted creation, which holds no frame) is
@@ -488,16 +511,21 @@ func (l *Log) recover() (Recovery, error) {
 			return Recovery{}, fail("write", path, "rewriting the header", err)
 		}
 		end = SegmentHeaderSize
+		synced = false
 	case last.TornBytes > 0:
 		if err := f.Truncate(end); err != nil {
 			return Recovery{}, fail("truncate", path, "cutting the torn tail", err)
 		}
+		synced = false
 	}
-	// Make what recovery found durable before building on it: after a
-	// crash of the process (not of the machine) the last frames may still
-	// be only in the page cache.
-	if err := l.fsync(f, 0); err != nil {
-		return Recovery{}, fail("fsync", path, "the fsync of the rewritten header", err)
+	// Make what recovery changed durable before building on it (the cut
+	// before a new frame is acknowledged after it), and what it found, if
+	// no fsync above did yet: a segment of a header alone may be in the
+	// page cache only too.
+	if !synced {
+		if err := l.fsync(f, 0); err != nil {
+			return Recovery{}, fail("fsync", path, "the fsync of the rewritten header", err)
+		}
 	}
 	if err := syncDir(l.dir); err != nil {
 		return Recovery{}, fail("fsync", l.dir, "the fsync of the directory entry", err)

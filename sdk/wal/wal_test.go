@@ -1166,3 +1166,52 @@ func TestFailedHeaderRecoveryRemovesSegment(t *testing.T) {
 		})
 	}
 }
+
+// TestRecoveredAfterFramesDurable: Recovered is where a caller writes
+// what vouches for the frames the scan found (sdk.OpenDurable's
+// checkpoint.Keeper writes the checkpoints a crash kept it from writing,
+// in CheckReplay). After a crash of the process, not of the machine, the
+// last segment's frames may be in the page cache only: a checkpoint
+// written and fsynced before they are would survive a power loss that
+// takes them, and vouch for frames the log no longer holds. So Open must
+// have fsynced the last segment (every earlier one was fsynced by the
+// rotation that ended it) before it calls Recovered, torn tail or not.
+func TestRecoveredAfterFramesDurable(t *testing.T) {
+	for _, torn := range []bool{false, true} {
+		t.Run(fmt.Sprintf("torn=%v", torn), func(t *testing.T) {
+			dir := writeLog(t, 200, Options{Fsync: FsyncNever, AllowNoFsync: true, SegmentBytes: MinSegmentBytes})
+			segs := segments(t, dir)
+			last := segs[len(segs)-1]
+			if torn {
+				b := readFile(t, last)
+				writeFile(t, last, b[:len(b)-5])
+			}
+			var events []string
+			t.Cleanup(func() { syncFile = (*os.File).Sync })
+			syncFile = func(f *os.File) error {
+				events = append(events, "fsync "+f.Name())
+				return f.Sync()
+			}
+			opts := testOpts()
+			opts.Recovered = func(Recovery) error {
+				events = append(events, "recovered")
+				return nil
+			}
+			l, _ := mustOpen(t, dir, opts)
+			l.Close()
+			synced := false
+			for _, e := range events {
+				if e == "fsync "+last {
+					synced = true
+				}
+				if e == "recovered" {
+					if !synced {
+						t.Fatalf("Recovered was called before the last segment %s was fsynced: %q", last, events)
+					}
+					return
+				}
+			}
+			t.Fatalf("Recovered was not called: %q", events)
+		})
+	}
+}

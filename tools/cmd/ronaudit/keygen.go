@@ -4,10 +4,10 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/rustyonions/ron-audit-go/internal/fsutil"
 	"github.com/rustyonions/ron-audit-go/sdk"
 )
 
@@ -32,7 +32,10 @@ func keygenCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		return usageErr(stderr, "keygen")
 	}
 	fail := func(err error) int { fmt.Fprintln(stderr, "ronaudit keygen:", err); return exitError }
-	if err := os.MkdirAll(*dir, 0o700); err != nil {
+	// fsutil.MkdirAll, not os.MkdirAll: each directory it creates has its
+	// entry fsynced in its parent, else a power loss after "private key"
+	// is printed can take the directory away with the key fsynced in it.
+	if err := fsutil.MkdirAll(*dir); err != nil {
 		return fail(err)
 	}
 	priv, pubPath, id, err := sdk.GenerateKeyFiles(*dir, *name)

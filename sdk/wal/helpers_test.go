@@ -27,6 +27,8 @@ func TestMain(m *testing.M) {
 		lockChild(os.Getenv(childDirEnv))
 	case "crash":
 		crashChild(os.Getenv(childDirEnv))
+	case "synctrace":
+		syncTraceChild(os.Getenv(childDirEnv))
 	default:
 		fmt.Fprintln(os.Stderr, "unknown child role", os.Getenv(childEnv))
 		os.Exit(2)

@@ -73,7 +73,10 @@ type Exporter struct {
 // log), and a log that no longer extends prev: fewer
 // records than prev.Size (*Error ReasonTruncated) or another root at
 // prev.Size (ReasonFork). With no record after prev it returns
-// ErrNothingToExport.
+// ErrNothingToExport. The records read are made durable (wal.SyncDir)
+// before the bundle is signed, so Export may run beside the log's
+// writer, or after it crashed: the bundle never vouches for a record a
+// power loss can still take from the log.
 func (e *Exporter) Export(dir, writer, stream string, prev *State) (*Bundle, error) {
 	start := time.Now()
 	if err := e.configured(); err != nil {
@@ -120,6 +123,13 @@ func (e *Exporter) Export(dir, writer, stream string, prev *State) (*Bundle, err
 	})
 	if err != nil {
 		return nil, err
+	}
+	// The bundle vouches for the records read: they must be on disk before
+	// it is signed, whatever the writer has fsynced (a writer beside the
+	// export writes frames before its group commit's fsync; one killed
+	// leaves its last frames in the page cache only).
+	if err := wal.SyncDir(dir); err != nil {
+		return nil, fmt.Errorf("export: making the records read from %s durable before exporting them: %w", dir, err)
 	}
 	if retiredAt > 0 && uint64(tree.Size()) > retiredAt {
 		// Its checkpoint would vouch for records after its retirement,

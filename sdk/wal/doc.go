@@ -66,6 +66,8 @@
 //
 // ReadDir reads a log without the lock and without changing it (a
 // verifier can run beside the writer); ReadSegment and ReadSegmentFile
-// read one segment. Options.Replay hands every frame to the caller during
+// read one segment. What it reads may be in the page cache only (the
+// writer's frames not yet fsynced, or a killed writer's): SyncDir makes
+// it durable, for a reader that signs what it read. Options.Replay hands every frame to the caller during
 // Open's own scan, to rebuild state in one pass.
 package wal

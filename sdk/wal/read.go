@@ -4,8 +4,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
+
+	"github.com/rustyonions/ron-audit-go/internal/fsutil"
 )
 
 // Position is a place in a log: a segment file and a byte offset in it.
@@ -56,6 +59,51 @@ type scanResult struct {
 func ReadDir(dir string, fn func(Frame) error) (Recovery, error) {
 	res, err := scanDir(dir, fn)
 	return res.rec, err
+}
+
+// SyncDir makes durable every frame a reader of the log in dir can have
+// read, whatever the writer has fsynced: it fsyncs the last segment and
+// the directory, without the lock and without changing a byte. A reader
+// that signs or hands out what it read (a checkpoint, an export bundle)
+// calls it after reading and before it writes that: a writer beside it
+// writes frames before its fsync covers them, and a writer killed
+// (SIGKILL) leaves its last frames in the page cache only, where a power
+// loss takes them away from under the durable checkpoint that vouches
+// for them. Every earlier segment was fsynced by the rotation that ended
+// it, before the next segment existed, so the last segment now is the
+// only one that can hold frames not on disk, even if the writer rotated
+// since the read. A log with no segment is not an error. Not on Windows,
+// where a file opened for reading cannot be flushed.
+//
+// After a failed fsync the writer cuts what it had not made durable
+// (FORMAT.md, "Failure"): frames read before such a failure may be gone
+// whatever SyncDir returns; the writer's error is the report of it.
+func SyncDir(dir string) error {
+	if runtime.GOOS == "windows" {
+		return nil
+	}
+	nums, err := listSegments(dir)
+	if err != nil || len(nums) == 0 {
+		return err
+	}
+	path := filepath.Join(dir, SegmentName(nums[len(nums)-1]))
+	// Read-only: a reader may not be allowed to write the log, and Linux
+	// fsyncs a file opened for reading all the same.
+	f, _, err := fsutil.OpenRegular(path)
+	if err != nil {
+		return &Error{Op: "fsync", Path: path, Err: err}
+	}
+	err = syncFile(f)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return &Error{Op: "fsync", Path: path, Err: err}
+	}
+	if err := syncDir(dir); err != nil {
+		return &Error{Op: "fsync", Path: dir, Err: err}
+	}
+	return nil
 }
 
 // listSegments returns the segment numbers in dir, sorted.

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -1213,5 +1214,30 @@ func TestRecoveredAfterFramesDurable(t *testing.T) {
 			}
 			t.Fatalf("Recovered was not called: %q", events)
 		})
+	}
+}
+
+// TestSyncDir: SyncDir fsyncs the last segment, the only one a writer can
+// have left frames in the page cache only (an earlier one was fsynced by
+// the rotation that ended it), and the directory, and changes nothing.
+func TestSyncDir(t *testing.T) {
+	dir := writeLog(t, 200, Options{Fsync: FsyncNever, AllowNoFsync: true, SegmentBytes: MinSegmentBytes})
+	segs := segments(t, dir)
+	before := snapshot(t, dir)
+	var synced []string
+	t.Cleanup(func() { syncFile = (*os.File).Sync })
+	syncFile = func(f *os.File) error {
+		synced = append(synced, f.Name())
+		return f.Sync()
+	}
+	if err := SyncDir(dir); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{segs[len(segs)-1], dir}; !slices.Equal(synced, want) {
+		t.Errorf("SyncDir fsynced %q, want %q", synced, want)
+	}
+	sameSnapshot(t, before, snapshot(t, dir))
+	if err := SyncDir(t.TempDir()); err != nil {
+		t.Errorf("SyncDir of a directory without segments: %v", err)
 	}
 }

@@ -59,7 +59,8 @@ func chainTree(dir, writer, stream string) (*checkpoint.Tree, []canonical.Hash, 
 // the retirements checkpoint.InForce and checkpoint.ChainVerifiers take.
 // keep, if set, sees each record as it is read (see sdk.VerifyDirChain:
 // rec.Bytes only during the call), so a caller needs no second read, which
-// could see other bytes than the ones verified.
+// could see other bytes than the ones verified. The records read are
+// fsynced (wal.SyncDir) before it returns.
 func verifiedChain(dir, writer, stream string, pubs []ed25519.PublicKey, keep func(sdk.Sealed)) (*checkpoint.Tree, []canonical.Hash, sdk.Result, error) {
 	t := checkpoint.NewTree()
 	var hashes []canonical.Hash
@@ -72,6 +73,12 @@ func verifiedChain(dir, writer, stream string, pubs []ed25519.PublicKey, keep fu
 	})
 	if err != nil {
 		return nil, nil, res, err
+	}
+	// What prove, checkpoint and export vouch for must be on disk before
+	// they sign it: a writer beside them, or one killed, can have left
+	// the records read in the page cache only (wal.SyncDir).
+	if err := wal.SyncDir(dir); err != nil {
+		return nil, nil, res, operational(fmt.Errorf("making the records read durable before vouching for them: %w", err))
 	}
 	return t, hashes, res, nil
 }

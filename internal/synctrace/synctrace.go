@@ -43,7 +43,7 @@ type Trace struct {
 }
 
 // Run runs name with args (env added to the test's environment) in dir
-// under strace -f, and returns its calls. It fails the test if the
+// under strace -f, with no input, and returns its calls. It fails the test if the
 // program exits with an error, and skips it if strace is missing or
 // cannot trace here.
 func Run(t testing.TB, dir string, env []string, name string, args ...string) *Trace {

@@ -62,3 +62,48 @@ func TestVouchOnlyDurable(t *testing.T) {
 		})
 	}
 }
+
+// TestReplayCheckpointAfterFsync traces append (strace; skipped without
+// it) reopening a log whose last checkpoints a crash kept the Keeper from
+// writing: the Keeper writes them once the replay is done, and the
+// segment it replayed must be fsynced first. After a crash of the
+// process, not the machine, its records can be in the page cache only,
+// and a checkpoint made durable before them would, after a power loss,
+// vouch for records the log no longer holds.
+func TestReplayCheckpointAfterFsync(t *testing.T) {
+	root := t.TempDir()
+	t.Chdir(root)
+	var recs strings.Builder
+	for i := range 5 {
+		recs.WriteString(`{"kind":"capIssued","reason":"issued","actor":{"capId":"cap-` + string(rune('0'+i)) + `"}}` + "\n")
+	}
+	for _, args := range [][]string{
+		{"keygen", "-dir", "keys", "-name", "k"},
+		{"append", "--wal", "log", "--key", "keys/k.key", "--writer", "w@1", "--stream", "s", "--seal-every", "2"},
+	} {
+		var stdout, stderr bytes.Buffer
+		if code := run(args, strings.NewReader(recs.String()), &stdout, &stderr); code != 0 {
+			t.Fatalf("%q: exit %d: %s", args, code, stderr.String())
+		}
+	}
+	// As if a crash came before the checkpoints of sizes 4 and 5.
+	for _, n := range []string{"00000000000000000004.note", "00000000000000000005.note"} {
+		if err := os.Remove(filepath.Join(root, "log", "checkpoints", "w@1", "s", n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// No input (synctrace.Run's stdin is empty): append only opens,
+	// replays and closes the log.
+	tr := synctrace.Run(t, root, []string{"RONAUDIT_TEST_MAIN=1"}, os.Args[0],
+		"append", "--wal", "log", "--key", "keys/k.key", "--writer", "w@1", "--stream", "s", "--seal-every", "2")
+	last := filepath.Join(root, "log", wal.SegmentName(1))
+	link, ok := tr.First(func(e synctrace.Event) bool {
+		return e.Call == "linkat" && strings.HasSuffix(e.Path2, "00000000000000000005.note")
+	})
+	if !ok {
+		t.Fatal("the replay wrote no checkpoint of size 5")
+	}
+	if _, ok := tr.SyncedAfter(last, 0, link.Line); !ok {
+		t.Errorf("the checkpoint of size 5 is linked (line %d: %s) before the segment it vouches for, %s, is fsynced", link.Line, link.Text, last)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -222,4 +223,29 @@ func readFile(t testing.TB, path string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// syncTraceChild opens the log in dir with FsyncAlways and 4 KiB
+// segments, appends WAL_TEST_FRAMES frames of 900 bytes, printing "ack N"
+// once AppendDurable returned N (each line is one write to fd 1, the
+// acknowledgment the trace is checked against), and closes it.
+func syncTraceChild(dir string) {
+	n, _ := strconv.Atoi(os.Getenv("WAL_TEST_FRAMES"))
+	l, _, err := Open(dir, Options{Fsync: FsyncAlways, SegmentBytes: MinSegmentBytes})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	for i := 0; i < n; i++ {
+		idx, err := l.AppendDurable(payloadOfSize(uint64(i+1), 900))
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		fmt.Printf("ack %d\n", idx)
+	}
+	if err := l.Close(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
 }

@@ -225,13 +225,18 @@ func readFile(t testing.TB, path string) []byte {
 	return b
 }
 
-// syncTraceChild opens the log in dir with FsyncAlways and 4 KiB
-// segments, appends WAL_TEST_FRAMES frames of 900 bytes, printing "ack N"
+// syncTraceChild opens the log in dir with 4 KiB segments and the fsync
+// policy WAL_TEST_FSYNC names (always, batch), appends WAL_TEST_FRAMES frames of 900 bytes, printing "ack N"
 // once AppendDurable returned N (each line is one write to fd 1, the
 // acknowledgment the trace is checked against), and closes it.
 func syncTraceChild(dir string) {
 	n, _ := strconv.Atoi(os.Getenv("WAL_TEST_FRAMES"))
-	l, _, err := Open(dir, Options{Fsync: FsyncAlways, SegmentBytes: MinSegmentBytes})
+	policy, err := ParseFsyncPolicy(os.Getenv("WAL_TEST_FSYNC"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	l, _, err := Open(dir, Options{Fsync: policy, SegmentBytes: MinSegmentBytes})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)

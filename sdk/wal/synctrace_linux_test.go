@@ -22,13 +22,15 @@ import (
 // segment takes no frame before its header and directory entry are
 // fsynced. Three runs: a new log two directories deep, rotating segments;
 // a reopen that cuts a torn tail; a reopen that rewrites the header of an
-// interrupted segment creation.
+// interrupted segment creation; then group commit (FsyncBatch).
 func TestSyncOrderTraced(t *testing.T) {
 	root := t.TempDir()
 	dir := filepath.Join(root, "a", "b", "wal")
+	policy := "always"
 	run := func(frames int) *synctrace.Trace {
 		t.Helper()
-		return synctrace.Run(t, root, []string{childEnv + "=synctrace", childDirEnv + "=" + dir, "WAL_TEST_FRAMES=" + strconv.Itoa(frames)}, os.Args[0])
+		return synctrace.Run(t, root, []string{childEnv + "=synctrace", childDirEnv + "=" + dir,
+			"WAL_TEST_FRAMES=" + strconv.Itoa(frames), "WAL_TEST_FSYNC=" + policy}, os.Args[0])
 	}
 
 	tr := run(30)
@@ -64,6 +66,13 @@ func TestSyncOrderTraced(t *testing.T) {
 	if _, ok := tr.First(func(e synctrace.Event) bool { return e.Call == "pwrite64" && e.Path == torn }); !ok {
 		t.Errorf("torn header: the header of %s was not written again", torn)
 	}
+
+	// Group commit, appends one at a time (each ack waits for the fsync
+	// its frame needs, so every write before it is that frame's or an
+	// earlier one's), rotating on.
+	policy = "batch"
+	tr = run(20)
+	checkSyncOrder(t, "batch", tr, root, 20)
 }
 
 // checkSyncOrder checks one run's trace (see TestSyncOrderTraced).

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what `make test` needs and a fresh machine may lack: the Cap'n
-# Proto compiler (capnp), b3sum, promtool (Debian prometheus), a Rust
+# Proto compiler (capnp), b3sum, promtool (Debian prometheus), strace (the
+# fsync-order checks skip without it), a Rust
 # toolchain on PATH, Python venv.
 # Go itself must be there already (go.mod names the version).
 set -euo pipefail
@@ -9,6 +10,7 @@ need_apt=()
 command -v capnp >/dev/null 2>&1 || need_apt+=(capnproto)
 command -v b3sum >/dev/null 2>&1 || need_apt+=(b3sum)
 command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus)   # promtool checks the alert rules
+command -v strace >/dev/null 2>&1 || need_apt+=(strace)         # internal/synctrace: fsync order under power loss
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
 if [ ${#need_apt[@]} -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then

@@ -121,11 +121,13 @@ type DurableOptions struct {
 	// Recovered fields are the SDK's own and must be nil (else ErrConfig).
 	WAL wal.Options
 	// Keys verify the signatures of the records already in the log when it
-	// is opened; nil means only the Config's Signer key. After a RotateKey,
-	// a writer reopened with the new key needs the old public key here
-	// (the first key is enough: the log's transitions name the next
-	// ones), else OpenDurable fails with unknown_key at the first record
-	// the old key signed.
+	// is opened, with the Config's Signer key, which is always trusted
+	// (nil: that key only). After a RotateKey, a writer reopened with the
+	// new key needs the old public key here (the first key is enough for
+	// the chains the rotations passed through: their transitions name the
+	// next keys; a chain started after a rotation needs the key it started
+	// with, unless that is the Signer's), else OpenDurable fails with
+	// unknown_key at the first record the old key signed.
 	Keys *KeySet
 	// CacheBytes bounds the records kept in RAM per chain (for dedupe and
 	// Store.Get); 0 means DefaultMemStoreBytes.
@@ -706,9 +708,15 @@ func OpenDurable(dir string, cfg Config, opts DurableOptions) (*Log, Recovery, e
 	if err != nil {
 		return nil, Recovery{}, err
 	}
-	keys := opts.Keys
-	if keys == nil {
-		keys = l.Keys()
+	// The Signer's own key verifies too (the error below names it): a
+	// chain started after a RotateKey to it has no transition naming it,
+	// and a writer reopened with it gives only the first key (Keys).
+	keys := l.Keys()
+	if opts.Keys != nil {
+		keys = opts.Keys.Clone() // the caller's set stays as it was
+		if _, err := keys.TryAdd(cfg.Signer.Public()); err != nil {
+			return nil, Recovery{}, fmt.Errorf("%w: Signer beside DurableOptions.Keys: %w", ErrConfig, err)
+		}
 	}
 	r := newReplayer(keys)
 	// Every replayed record is committed and durable, but the Observer

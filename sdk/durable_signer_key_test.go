@@ -1,0 +1,55 @@
+package sdk_test
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/rustyonions/ron-audit-go/sdk"
+)
+
+// TestOpenDurableTrustsItsSigner: DurableOptions.Keys says a writer
+// reopened with a rotation's new key needs only the first key there, and
+// OpenDurable's unknown_key error says it expects "a key of the Signer or
+// DurableOptions.Keys". But with Keys set the Signer's own key was not
+// trusted: a chain started after the rotation, whose first record (or
+// seal) the new key signed, made OpenDurable refuse the log the SDK had
+// written, under either signing policy.
+func TestOpenDurableTrustsItsSigner(t *testing.T) {
+	for _, every := range []int{0, 4} {
+		first, next := rotateSigner(t, "reopen first"), rotateSigner(t, "reopen next")
+		dir := filepath.Join(t.TempDir(), "wal")
+		l, _, err := sdk.OpenDurable(dir, sdk.Config{Signer: first, SealEvery: every}, sdk.DurableOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := coreRecord(1)
+		if _, err := l.Append(&r); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := l.RotateKey(next); err != nil {
+			t.Fatal(err)
+		}
+		r = coreRecord(2)
+		r.Stream = "started-after"
+		if _, err := l.Append(&r); err != nil {
+			t.Fatal(err)
+		}
+		if err := l.Close(); err != nil { // seals started-after with next (checkpoint-sealed)
+			t.Fatal(err)
+		}
+		keys := sdk.NewKeySet(first.Public())
+		l, rec, err := sdk.OpenDurable(dir, sdk.Config{Signer: next, SealEvery: every}, sdk.DurableOptions{Keys: keys})
+		if err != nil {
+			t.Fatalf("SealEvery %d: reopened with the new key, the first key in Keys: %v", every, err)
+		}
+		if rec.Records != 3 {
+			t.Errorf("SealEvery %d: %d records replayed, want 3", every, rec.Records)
+		}
+		if err := l.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if keys.Len() != 1 {
+			t.Errorf("SealEvery %d: OpenDurable changed the caller's Keys: %d keys", every, keys.Len())
+		}
+	}
+}

@@ -54,7 +54,9 @@ func isTransition(attrs []canonical.Attr) bool {
 // every chain has its transition: until then it signs with the old key,
 // each chain up to its transition; a rotation that fails or is cut short
 // leaves it with the old key, and finishing the rotation hands it next.
-// Rotating to the key that already signs the log is ErrConfig.
+// A rotation that failed part way in this process (a transition's
+// signature failed) is finished the same way. Rotating to the key that
+// already signs every chain of the log is ErrConfig.
 // Concurrent calls run one after the other, FollowKey calls included;
 // NewEmitter and Close wait for a rotation under way until its
 // transitions are written and durable, not for its FollowKey or the
@@ -115,13 +117,11 @@ func (l *Log) rotateLocked(next Signer) (heads, durable []Head, err error) {
 	}
 	l.mu.RLock()
 	same := l.signer.KeyID() == next.KeyID()
-	l.mu.RUnlock()
-	if same {
-		return nil, nil, fmt.Errorf("%w: key %s already signs this log", ErrConfig, next.KeyID())
-	}
-	l.mu.RLock()
 	all := l.chainsLocked(nil)
 	l.mu.RUnlock()
+	if same && !l.handsOver(all, next) {
+		return nil, nil, fmt.Errorf("%w: key %s already signs this log", ErrConfig, next.KeyID())
+	}
 	// Everything that refuses next is checked before anything changes: the
 	// Keeper (FollowKey) and the log's signer move on only for a rotation
 	// that can be written. That includes each transition record's size: a
@@ -226,6 +226,22 @@ func (l *Log) rotateLocked(next Signer) (heads, durable []Head, err error) {
 		heads, durable = append(heads, a.Head), append(durable, a.Head)
 	}
 	return heads, durable, nil
+}
+
+// handsOver reports whether a chain of all still has records signed by
+// another key than next: a rotation to next that failed part way (a
+// transition's signature or store failed) set next as the key of new
+// chains already, and RotateKey to next again finishes it.
+func (l *Log) handsOver(all []*chain, next Signer) bool {
+	for _, c := range all {
+		c.mu.Lock()
+		left := c.head.Seq > 0 && c.signer.KeyID() != next.KeyID()
+		c.mu.Unlock()
+		if left {
+			return true
+		}
+	}
+	return false
 }
 
 // transitionRecord is the record RotateKey appends to the chain of head

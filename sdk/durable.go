@@ -665,9 +665,12 @@ func (it *errIterator) Err() error    { return it.err }
 //
 // A rotation (Log.RotateKey) a crash cut short leaves some chains with
 // their transition and some without. Opened with the old key, the first
-// take no record until RotateKey to the new key finishes the rotation.
-// Opened with the new key, the others take none (ErrConfig naming the
-// old key): only the old key can write their transitions.
+// take no record until RotateKey to the new key finishes the rotation,
+// nor do the chains the new key started (signed by it, with no
+// transition: the old key may not sign after it there; after a whole
+// rotation too). Opened with the new key, the others take none
+// (ErrConfig naming the old key): only the old key can write their
+// transitions.
 //
 // Under the checkpoint-sealed policy a crash leaves each chain's records
 // after its last signature or seal on disk unsigned: its unsealed tail,
@@ -856,6 +859,22 @@ func OpenDurable(dir string, cfg Config, opts DurableOptions) (*Log, Recovery, e
 			}
 		}
 	}
+	// The keys rotations from cfg.Signer handed the log to, and on from
+	// them: a chain one of them started (it has no transition) is not
+	// cfg.Signer's, which would sign after the later key.
+	later := map[KeyID]bool{}
+	for frontier := []KeyID{id}; len(frontier) > 0; {
+		k := frontier[len(frontier)-1]
+		frontier = frontier[:len(frontier)-1]
+		for _, ks := range r.keyst {
+			if pub, ok := ks.successor[k]; ok {
+				if n := KeyIDOf(pub); n != id && !later[n] {
+					later[n] = true
+					frontier = append(frontier, n)
+				}
+			}
+		}
+	}
 	for h, ks := range r.keyst {
 		// The key in force at the chain's head: its last signature's,
 		// handed on by the chain's own transitions.
@@ -867,6 +886,13 @@ func OpenDurable(dir string, cfg Config, opts DurableOptions) (*Log, Recovery, e
 			old = KeyIDOf(ks.successor[old])
 		}
 		if old == id {
+			continue
+		}
+		if _, handed := ks.retired[id]; later[old] && !handed { // (a chain that retired id is refused above)
+			c := l.chain(h.WriterID, h.Stream)
+			c.heldBy = old
+			c.signerRetired = fmt.Errorf("%w: %s is signed by key %s, which a rotation from key %s handed the log to: open the log with key %s (RotateKey to it finishes a rotation cut short)",
+				ErrConfig, names.Chain(h.WriterID, h.Stream), old, id, old)
 			continue
 		}
 		by, ok := handed[old]

@@ -356,8 +356,15 @@ type chain struct {
 	// opened with the key another chain's transition named while this
 	// chain, last signed by the key that transition retired, has no
 	// transition (a rotation cut short, reopened with the new key): only
-	// the old key can write it. Only OpenDurable sets it.
+	// the old key can write it. And set with heldBy when the chain is
+	// a later key's than signer (see heldBy). Only OpenDurable sets it.
 	signerRetired error
+	// heldBy is the key in force in the chain when that is a key a
+	// rotation from signer handed the log to (the chain was started by it,
+	// after or while that rotation wrote its transitions), for a log
+	// reopened with the older key: that key may not sign after the later
+	// one, and RotateKey to heldBy moves the chain on with no transition.
+	heldBy KeyID
 	// Scratch that interface calls (Signer, Store) would otherwise make
 	// escape to the heap on every append.
 	sealed Sealed

@@ -47,7 +47,9 @@ func isTransition(attrs []canonical.Attr) bool {
 // refuse its signatures after its transition): RotateKey to it fails with
 // ErrConfig and changes nothing. RotateKey on a log whose rotation to next
 // was cut short (some chains already have their transition) finishes it:
-// those chains move to next without a second transition; reopened with
+// those chains move to next without a second transition, as do the
+// chains next started (OpenDurable, reopened with the old key, refuses
+// records for both until then); reopened with
 // next instead, the log refuses records for the chains the rotation had
 // not reached (OpenDurable), and the old key must finish it. An Observer
 // that is a KeyFollower (the checkpoint Keeper) is handed next once
@@ -136,7 +138,7 @@ func (l *Log) rotateLocked(next Signer) (heads, durable []Head, err error) {
 		old := c.signer.KeyID()
 		named, cut := c.successor[old], c.signerRetired != nil
 		oldAt, oldRetired := c.retired[old]
-		pending := c.signerRetired
+		pending, held := c.signerRetired, c.heldBy
 		var tooLarge error
 		if c.head.Seq > 0 && !cut && c.signer.KeyID() != next.KeyID() {
 			rec := transitionRecord(c.head, value)
@@ -150,6 +152,13 @@ func (l *Log) rotateLocked(next Signer) (heads, durable []Head, err error) {
 		if retired {
 			return nil, nil, fmt.Errorf("%w: key %s was retired at %s seq %d and cannot sign that chain again",
 				ErrConfig, next.KeyID(), names.Chain(writer, stream), at)
+		}
+		if held != (KeyID{}) {
+			if held != next.KeyID() {
+				// A later key than the log's started this chain.
+				return nil, nil, pending
+			}
+			continue // moves on to next with no transition
 		}
 		if cut && !oldRetired {
 			// Opened with the key of a rotation cut short, this chain
@@ -185,6 +194,14 @@ func (l *Log) rotateLocked(next Signer) (heads, durable []Head, err error) {
 			continue
 		}
 		if c.signer.KeyID() == next.KeyID() {
+			heads = append(heads, c.head)
+			c.mu.Unlock()
+			continue
+		}
+		if c.heldBy == next.KeyID() {
+			// Started by next (a log reopened with the older key to
+			// finish the rotation): next is in force there already.
+			c.signer, c.signerRetired, c.heldBy = next, nil, KeyID{}
 			heads = append(heads, c.head)
 			c.mu.Unlock()
 			continue

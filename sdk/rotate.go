@@ -57,8 +57,11 @@ func isTransition(attrs []canonical.Attr) bool {
 // each chain up to its transition; a rotation that fails or is cut short
 // leaves it with the old key, and finishing the rotation hands it next.
 // A rotation that failed part way in this process (a transition's
-// signature failed) is finished the same way. Rotating to the key that
-// already signs every chain of the log is ErrConfig.
+// signature failed) is finished the same way. One that failed before it
+// wrote any transition leaves the log's key as it was (a chain started
+// while it ran keeps next: reopened with the old key, the log cannot
+// tell it from the old key's, as after a crash at that point). Rotating
+// to the key that already signs every chain of the log is ErrConfig.
 // Concurrent calls run one after the other, FollowKey calls included;
 // NewEmitter and Close wait for a rotation under way until its
 // transitions are written and durable, not for its FollowKey or the
@@ -177,6 +180,7 @@ func (l *Log) rotateLocked(next Signer) (heads, durable []Head, err error) {
 		l.mu.Unlock()
 		return nil, nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
+	prev := l.signer
 	l.signer = next // chains started from here on begin with next
 	// ... and sign their first record until the transitions are written
 	// (Log.handing).
@@ -184,6 +188,12 @@ func (l *Log) rotateLocked(next Signer) (heads, durable []Head, err error) {
 	defer l.handing.Store(false)
 	all = l.chainsLocked(all[:0])
 	l.mu.Unlock()
+	wrote := false
+	defer func() {
+		if err != nil && !wrote {
+			l.untraced(prev, next)
+		}
+	}()
 	for _, c := range all {
 		c.mu.Lock()
 		if c.head.Seq == 0 {
@@ -223,6 +233,7 @@ func (l *Log) rotateLocked(next Signer) (heads, durable []Head, err error) {
 		rec := transitionRecord(c.head, value)
 		a, ticket, err := l.appendLocked(c, &rec, true)
 		if err == nil {
+			wrote = true
 			if c.retired == nil {
 				c.retired, c.successor = map[KeyID]uint64{}, map[KeyID]KeyID{}
 			}
@@ -243,6 +254,39 @@ func (l *Log) rotateLocked(next Signer) (heads, durable []Head, err error) {
 		heads, durable = append(heads, a.Head), append(durable, a.Head)
 	}
 	return heads, durable, nil
+}
+
+// untraced undoes what a rotation to next that failed before it wrote a
+// transition changed, unless an earlier one did write some (it is cut
+// short, and RotateKey to next finishes it): with no transition naming
+// next in the log, a chain next starts could not be told from prev's
+// on reopen, and prev would sign after next there. New chains begin with
+// prev again, as do the chains with no record yet. A chain next started
+// meanwhile (its first record signed while the transitions were due)
+// keeps it.
+func (l *Log) untraced(prev, next Signer) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	all := l.chainsLocked(nil)
+	for _, c := range all {
+		c.mu.Lock()
+		named := false
+		for _, k := range c.successor {
+			named = named || k == next.KeyID()
+		}
+		c.mu.Unlock()
+		if named {
+			return
+		}
+	}
+	l.signer = prev
+	for _, c := range all {
+		c.mu.Lock()
+		if c.head.Seq == 0 && c.signer.KeyID() == next.KeyID() {
+			c.signer = prev
+		}
+		c.mu.Unlock()
+	}
 }
 
 // handsOver reports whether a chain of all still has records signed by

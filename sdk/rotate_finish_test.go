@@ -165,3 +165,51 @@ func TestReopenedWithOldKeyLeavesLaterChains(t *testing.T) {
 		}
 	}
 }
+
+// TestRotateKeyFailedBeforeAnyTransition: a rotation whose first
+// transition's signature fails writes nothing to the log, but it had
+// made next the key of new chains already, and left it so: a chain
+// started after it began with next, with no transition anywhere in the
+// log naming next. Reopened with the old key (the rotation failed), the
+// log took that chain for the old key's, which then signed after next
+// there. A rotation that wrote no transition now leaves the log's key
+// as it was.
+func TestRotateKeyFailedBeforeAnyTransition(t *testing.T) {
+	old, next := rotateSigner(t, "untraced old"), rotateSigner(t, "untraced next")
+	dir := filepath.Join(t.TempDir(), "wal")
+	flaky := &failOnce{Signer: old, after: 1} // a record, then the first transition fails
+	l, _, err := sdk.OpenDurable(dir, sdk.Config{Signer: flaky}, sdk.DurableOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := coreRecord(1)
+	if _, err := l.Append(&r); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.RotateKey(next); !errors.Is(err, sdk.ErrSign) {
+		t.Fatalf("the rotation whose first transition fails: %v, want ErrSign", err)
+	}
+	r = coreRecord(2)
+	r.Stream = "after-failure"
+	if a, err := l.Append(&r); err != nil || a.Record.KeyID != old.KeyID() {
+		t.Errorf("a chain started after the failed rotation: %v, signed by %s, want the old key %s", err, a.Record.KeyID, old.KeyID())
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l, _, err = sdk.OpenDurable(dir, sdk.Config{Signer: old}, sdk.DurableOptions{Keys: sdk.NewKeySet(next.Public())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r = coreRecord(3)
+	r.Stream = "after-failure"
+	if _, err := l.Append(&r); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sdk.VerifyDirChain(dir, "svc-gateway@inst-1", "after-failure", sdk.NewKeySet(old.Public()), false, nil); err != nil {
+		t.Errorf("the chain with the old key alone: %v", err)
+	}
+}

@@ -216,6 +216,10 @@ type replayer struct {
 	onChecked func(holding uint64)
 	sigErr    error // the bad signature checkSigs found: the replay's end
 	onSeal    func(h *Head, s sealFrame)
+	// signers holds the keys of the signatures replayed, once looked up
+	// (checked with the batch: they hold when the replay does), for the
+	// reopened Log's Keys.
+	signers map[KeyID]ed25519.PublicKey
 }
 
 func newReplayer(keys *KeySet) *replayer {
@@ -383,6 +387,7 @@ func (r *replayer) replay(f wal.Frame) error {
 					return r.failAt(pos, h, true, v.Seq(), err)
 				}
 				ks.lastSigner = rec.KeyID
+				r.signed(rec.KeyID, pub)
 				r.sigs = append(r.sigs, pendingSig{pub: pub, hash: rec.Hash, sig: rec.Sig, id: rec.KeyID, head: h, seq: v.Seq(), pos: pos,
 					before: r.records, chain: int(h.Seq - r.base[h])})
 			}
@@ -455,6 +460,7 @@ func (r *replayer) replay(f wal.Frame) error {
 		}
 		h.SealedSeq = s.seq
 		r.seals++
+		r.signed(s.id, pub)
 		if ks := r.keyst[h]; ks != nil {
 			ks.lastSigner = s.id
 		}
@@ -465,6 +471,14 @@ func (r *replayer) replay(f wal.Frame) error {
 		return bad(r.last.writer, r.last.stream, r.last.seq, fmt.Errorf("unknown frame type %d", f.Type))
 	}
 	return nil
+}
+
+// signed notes that key id, pub, signed a replayed record or seal.
+func (r *replayer) signed(id KeyID, pub ed25519.PublicKey) {
+	if r.signers == nil {
+		r.signers = map[KeyID]ed25519.PublicKey{}
+	}
+	r.signers[id] = pub
 }
 
 // failAt is the failure err (a *VerifyError) of the record at pos that
@@ -815,6 +829,14 @@ func OpenDurable(dir string, cfg Config, opts DurableOptions) (*Log, Recovery, e
 	}
 	ws.w = w
 	l.closer = w.Close
+	// Keys is every key the log has signed with: those of its records
+	// too, not only the Signer's (a verifier handed Keys checks them).
+	for _, pub := range r.signers {
+		if _, err := l.keys.TryAdd(pub); err != nil {
+			err = fmt.Errorf("%w: a key that signed the log beside the Signer: %w", ErrConfig, err)
+			return nil, Recovery{}, errors.Join(err, w.Close())
+		}
+	}
 	// A chain that retired a key must not go on with it, and RotateKey
 	// must not bring it back: the chains keep their retirements. A chain
 	// that retired cfg.Signer takes no record until RotateKey moves it to

@@ -53,3 +53,38 @@ func TestOpenDurableTrustsItsSigner(t *testing.T) {
 		}
 	}
 }
+
+// TestKeysAfterReopen: Log.Keys is "every key the log has signed with,
+// for verifiers", but a log reopened by OpenDurable held only its
+// Signer's key: a verifier given Keys could not verify the records the
+// log held, those signed before a rotation to that key (unknown_key at
+// the first record).
+func TestKeysAfterReopen(t *testing.T) {
+	for _, every := range []int{0, 4} {
+		first, next := rotateSigner(t, "keys first"), rotateSigner(t, "keys next")
+		dir := filepath.Join(t.TempDir(), "wal")
+		l, _, err := sdk.OpenDurable(dir, sdk.Config{Signer: first, SealEvery: every}, sdk.DurableOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		coreAppend(t, l, 3)
+		if _, err := l.RotateKey(next); err != nil {
+			t.Fatal(err)
+		}
+		coreAppendFrom(t, l, 3, 2)
+		if err := l.Close(); err != nil {
+			t.Fatal(err)
+		}
+		l, _, err = sdk.OpenDurable(dir, sdk.Config{Signer: next, SealEvery: every}, sdk.DurableOptions{Keys: sdk.NewKeySet(first.Public())})
+		if err != nil {
+			t.Fatal(err)
+		}
+		coreAppendFrom(t, l, 5, 1)
+		if _, err := sdk.VerifyChain(l.Store().Iter("svc-gateway@inst-1", "reads"), l.Keys(), sdk.VerifyOptions{AllowUnsealedTail: every > 1}); err != nil {
+			t.Errorf("SealEvery %d: the reopened log's records with its Keys: %v", every, err)
+		}
+		if err := l.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

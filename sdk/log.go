@@ -451,7 +451,8 @@ func New(cfg Config) (*Log, error) {
 func (l *Log) Store() Store { return l.cfg.Store }
 
 // Keys returns a key set holding every key the log has signed with, for
-// verifiers.
+// verifiers: reopened by OpenDurable, those of the signatures it
+// replayed too.
 func (l *Log) Keys() *KeySet {
 	l.mu.RLock()
 	defer l.mu.RUnlock()

@@ -41,8 +41,8 @@ import (
 //     in the log, so a chain its key started is the old key's on reopen);
 //   - a rotation cut short at Close is finished by reopening with the old
 //     key; the log then reopens with the newest key, holds every
-//     acknowledged record, takes records on every chain signed by that
-//     key, and rotates once more.
+//     acknowledged record (which its Keys verify), takes records on every
+//     chain signed by that key, and rotates once more.
 //
 // Rounds are seeded (the scheduling is not reproducible, the round's
 // shape and choices are):
@@ -508,6 +508,10 @@ func runRotSeal(t *testing.T, c rsRound) {
 		}
 		if err := it.Err(); err != nil {
 			t.Fatal(err)
+		}
+		// The reopened log's Keys verify what it holds.
+		if _, err := sdk.VerifyChain(rl.Store().Iter(writer, stream), rl.Keys(), sdk.VerifyOptions{AllowUnsealedTail: true}); err != nil {
+			t.Errorf("%s with the reopened log's Keys: %v", stream, err)
 		}
 		for seq, h := range acks[stream] {
 			if got[stream][seq] != h {

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -181,17 +182,20 @@ func TestSealRacesAppend(t *testing.T) {
 	l := coreLog(t, sdk.Config{SealEvery: 16})
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
-	busy := make(chan struct{}) // closed when s0 has 2,000 records
+	busy := make(chan struct{}) // closed when s0 has 2,000 records and every chain one
+	var started atomic.Int32    // chains with a record: on a loaded machine s2 can start late
 	for c := range 3 {
 		wg.Go(func() {
+			signalled := false
 			for i := 0; ; i++ {
 				select {
 				case <-stop:
 					return
 				default:
 				}
-				if c == 0 && i == 2000 {
+				if c == 0 && !signalled && i >= 2000 && started.Load() == 3 {
 					close(busy)
+					signalled = true
 				}
 				r := emitRecord(c, i, "s"+strconv.Itoa(c))
 				if _, err := l.Append(&r); err != nil {
@@ -199,6 +203,9 @@ func TestSealRacesAppend(t *testing.T) {
 						t.Error(err)
 					}
 					return
+				}
+				if i == 0 {
+					started.Add(1)
 				}
 			}
 		})

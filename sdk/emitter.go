@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/rustyonions/ron-audit-go/canonical"
+	"github.com/rustyonions/ron-audit-go/internal/names"
 )
 
 // An Emitter is what a busy host runs in front of a Log: audit never
@@ -107,7 +108,9 @@ type EmitterOptions struct {
 	// OnDrop, if set, is called for every record the emitter accepted and
 	// then could not append (reasons DropSinkError and DropShutdown),
 	// from the emitter's goroutines. Rejections by TryEmit and Emit are
-	// their errors instead.
+	// their errors instead. A retry lost with its original gets an error
+	// that says so ("a retry of CHAIN seq N, lost with its original: ..."),
+	// wrapping the original's: Close's ErrRecordsLost counts it apart.
 	OnDrop func(writer, stream string, reason string, err error)
 	// ShedBudget is the share of offered records that may be shed before
 	// Ready reports the emitter degraded, at most 1 (a negative one or
@@ -190,7 +193,8 @@ var (
 	// signer or store failed under them, the Log failed or was closed
 	// under the emitter, or an earlier Close's deadline dropped them.
 	// OnDrop saw each (reason sink_error or shutdown). Close's error says
-	// how many and wraps the last failure.
+	// how many records and wraps the last failure; retries lost with their
+	// original (the same record) are named apart, not counted as records.
 	ErrRecordsLost = errors.New("sdk: accepted audit records were lost")
 )
 
@@ -219,6 +223,7 @@ type emitCounters struct {
 	drops                   [numDropReasons]atomic.Uint64
 	sinkErrors, verifyFails atomic.Uint64
 	lost                    atomic.Uint64 // records accepted, then lost: to sink errors or Close's deadline
+	lostRetries             atomic.Uint64 // accepted retries lost with their original (not in lost)
 	hedged                  atomic.Uint64 // records signed a second time
 }
 
@@ -507,17 +512,46 @@ func (e *Emitter) drop(reason int) {
 // dropAccepted counts a record TryEmit accepted and the emitter then lost,
 // frees its slot and tells OnDrop (after: a callback that panics cannot
 // keep the slot).
+//
+// A retry (a duplicate of a record in the dedupe window) is lost only with
+// its original, which is lost too: it is a drop of its own (its caller was
+// told nil, OnDrop hears of it, offered = appended + dedupe + dropped), but
+// no second lost record, so Close counts it apart (lostRetries). It was
+// counted in lost, and ErrRecordsLost named one record lost as two.
 func (e *Emitter) dropAccepted(s *slot, reason int, err error) {
 	writer, stream := s.writer, s.stream
-	e.n.lost.Add(1)
+	if s.lk.dup {
+		e.n.lostRetries.Add(1)
+	} else {
+		e.n.lost.Add(1)
+	}
 	e.health.Lock()
 	e.lostErr = err
 	e.health.Unlock()
+	if s.lk.dup {
+		err = &retryLostError{writer: writer, stream: stream, seq: s.lk.seq, err: err}
+	}
 	e.dropFailed(s, reason, err)
 	if e.opts.OnDrop != nil {
 		e.opts.OnDrop(writer, stream, dropReasons[reason], err)
 	}
 }
+
+// retryLostError is OnDrop's error for a retry lost with its original:
+// it says so, so that a host counting OnDrop calls can tell them from the
+// records Close's ErrRecordsLost counts.
+type retryLostError struct {
+	writer, stream string
+	seq            uint64 // the original's
+	err            error  // why the original was lost
+}
+
+func (e *retryLostError) Error() string {
+	return "sdk: emitter: a retry of " + names.Chain(e.writer, e.stream) + " seq " + strconv.FormatUint(e.seq, 10) +
+		", lost with its original: " + e.err.Error()
+}
+
+func (e *retryLostError) Unwrap() error { return e.err }
 
 // dropFailed counts a record lost to err and frees its slot.
 func (e *Emitter) dropFailed(s *slot, reason int, err error) {
@@ -655,7 +689,9 @@ func (e *Emitter) acknowledge(s *slot, duplicate bool) {
 // failing or being closed under the emitter (close the Emitter first,
 // then the Log), or to the deadline of an earlier (or concurrent) Close,
 // which returned its ctx's error, make it ErrRecordsLost, naming how many
-// and wrapping the last failure, though OnDrop saw each as it happened.
+// (and, apart, how many retries were lost with their original: one
+// record, though two callers were told nil) and wrapping the last
+// failure, though OnDrop saw each as it happened.
 // A record refused
 // to its caller (TryEmit or Emit returned the error) is not counted
 // there. Close does not close the Log. Calls after the first wait for the
@@ -703,8 +739,8 @@ func (e *Emitter) Close(ctx context.Context) error {
 // ErrRecordsLost when records it accepted were lost (sink errors, or a
 // Close's deadline).
 func (e *Emitter) lostError() error {
-	n := e.n.lost.Load()
-	if n == 0 {
+	n, r := e.n.lost.Load(), e.n.lostRetries.Load()
+	if n == 0 && r == 0 {
 		return nil
 	}
 	e.health.Lock()
@@ -714,8 +750,15 @@ func (e *Emitter) lostError() error {
 	if n == 1 {
 		what = "record"
 	}
-	return fmt.Errorf("sdk: emitter close: %w: %d accepted %s not appended (OnDrop saw each, reason %s or %s); the last failure: %w",
-		ErrRecordsLost, n, what, DropSinkError, DropShutdown, last)
+	retries := ""
+	switch {
+	case r == 1:
+		retries = ", and 1 retry of a lost record"
+	case r > 1:
+		retries = ", and " + strconv.FormatUint(r, 10) + " retries of lost records"
+	}
+	return fmt.Errorf("sdk: emitter close: %w: %d accepted %s not appended%s (OnDrop saw each, reason %s or %s); the last failure: %w",
+		ErrRecordsLost, n, what, retries, DropSinkError, DropShutdown, last)
 }
 
 // Done is closed once Close has finished all the emitter's work.

@@ -129,24 +129,34 @@ func recFor(chain, p, n int) canonical.AuditRecord {
 // nil if no record it accepted was lost, else ErrRecordsLost naming as
 // many records as OnDrop was told of with reason sink_error or shutdown
 // (OnDrop hears only of accepted records; one refused to its caller is
-// not lost).
+// not lost), and apart from them the retries OnDrop heard were lost with
+// their original (a *retryLostError: the same record, not another).
 func checkStressClose(t *testing.T, cfg stressCfg, what string, err error, mu *sync.Mutex, outs map[string][]outcome) {
 	t.Helper()
 	mu.Lock()
-	lost := 0
+	lost, retries := 0, 0
 	for _, os := range outs {
 		for _, o := range os {
-			if o.drop == DropSinkError || o.drop == DropShutdown {
+			var re *retryLostError
+			switch {
+			case o.drop != DropSinkError && o.drop != DropShutdown:
+			case errors.As(o.err, &re):
+				retries++
+			default:
 				lost++
 			}
 		}
 	}
 	mu.Unlock()
 	switch {
-	case lost == 0 && err != nil:
+	case lost+retries == 0 && err != nil:
 		t.Fatalf("%v: %s: %v, want nil (no accepted record lost)", cfg, what, err)
-	case lost > 0 && (!errors.Is(err, ErrRecordsLost) || !strings.Contains(err.Error(), fmt.Sprintf(": %d accepted record", lost))):
+	case lost+retries > 0 && (!errors.Is(err, ErrRecordsLost) || !strings.Contains(err.Error(), fmt.Sprintf(": %d accepted record", lost))):
 		t.Fatalf("%v: %s: %v, want ErrRecordsLost naming the %d accepted records OnDrop saw lost", cfg, what, err, lost)
+	case err != nil && retries == 0 && strings.Contains(err.Error(), "retr"):
+		t.Fatalf("%v: %s: %v, names retries, but OnDrop saw none lost", cfg, what, err)
+	case retries > 0 && !strings.Contains(err.Error(), fmt.Sprintf(", and %d retr", retries)):
+		t.Fatalf("%v: %s: %v, want it to name the %d retries OnDrop saw lost with their original", cfg, what, err, retries)
 	}
 }
 
@@ -293,6 +303,15 @@ func runStress(t *testing.T, cfg stressCfg) {
 	}
 	if uint64(dropCalls.Load()) > st.Dropped[DropSinkError]+st.Dropped[DropShutdown] {
 		t.Errorf("%v: %d OnDrop calls > sink+shutdown drops %v", cfg, dropCalls.Load(), st.Dropped)
+	}
+	// Every record accepted (its caller told nil) ends in exactly one of
+	// OnDurable and OnDrop.
+	nAccepted := 0
+	for _, acc := range accepted {
+		nAccepted += len(acc)
+	}
+	if got := ackCalls.Load() + dropCalls.Load(); got != int64(nAccepted) {
+		t.Errorf("%v: %d records accepted, %d OnDurable + %d OnDrop calls", cfg, nAccepted, ackCalls.Load(), dropCalls.Load())
 	}
 	// Chains.
 	var storeTotal int

@@ -812,11 +812,17 @@ func (e *Emitter) ReportVerifyFailure(err error) {
 // Keeper's or its exporter's): "log observer failed (checkpoints or
 // exports stopped): ...", set while records are still appended but the
 // checkpoints or bundles that would show them cut or rewritten are not.
+// SinkErrors counts every record dropped for a signer or store failure:
+// those lost after acceptance (OnDrop; retries lost with their original
+// included) and those refused to their caller because their chain or the
+// log had failed, or the chain's key was retired. Close's ErrRecordsLost
+// counts only those lost after acceptance, and the retries among them
+// apart.
 type DegradedError struct {
 	Closed         bool    // the emitter is closed
 	LogFailed      error   // the log stopped (a record could not be made durable)
 	ObserverFailed error   // the log's Observer (a checkpoint.Keeper) failed: its FailureReporter.Err
-	SinkErrors     uint64  // records lost after acceptance: signer or store failures
+	SinkErrors     uint64  // records dropped for signer or store failures: Stats.Dropped[DropSinkError]
 	LastSinkError  error   // the last of them
 	VerifyFailures uint64  // failures reported by ReportVerifyFailure
 	ShedRate       float64 // share of offered records shed over the ready window
@@ -862,9 +868,9 @@ type shedSample struct {
 // *DegradedError when the emitter is closed, the log has failed, the log's
 // Observer has failed (a FailureReporter, such as a checkpoint.Keeper that
 // could not write a checkpoint: records are appended but no longer
-// vouched for), a record was lost to a sink error, a verification failure
-// was reported, or more than ShedBudget of the records offered over the
-// last ReadyWindow were shed (measured between Ready calls, so call it
+// vouched for), a record was dropped for a sink error (SinkErrors), a
+// verification failure was reported, or more than ShedBudget of the
+// records offered over the last ReadyWindow were shed (measured between Ready calls, so call it
 // from the readiness probe). Sink errors and verification failures stay
 // until the emitter is replaced, an Observer's failure as long as its Err
 // reports it (a Keeper's, until it is replaced): each means audit records

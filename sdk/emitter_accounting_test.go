@@ -217,17 +217,29 @@ type cmdSigner struct {
 	gate    map[int64]chan struct{}
 	entered map[int64]chan struct{}
 	fail    map[int64]bool
+	release []func()
 }
 
 func newCmdSigner(t testing.TB) *cmdSigner {
 	return &cmdSigner{Signer: coreSigner(t), gate: map[int64]chan struct{}{}, entered: map[int64]chan struct{}{}, fail: map[int64]bool{}}
 }
 
-// gateAt makes call n wait for the returned channel to close, and returns
-// the channel that closes once it is waiting.
-func (s *cmdSigner) gateAt(n int64) (release, entered chan struct{}) {
+// gateAt makes call n wait until release is called, and returns the
+// channel that closes once it is waiting.
+func (s *cmdSigner) gateAt(n int64) (release func(), entered chan struct{}) {
 	s.gate[n], s.entered[n] = make(chan struct{}), make(chan struct{})
-	return s.gate[n], s.entered[n]
+	var once sync.Once
+	release = func() { once.Do(func() { close(s.gate[n]) }) }
+	s.release = append(s.release, release)
+	return release, s.entered[n]
+}
+
+// releaseAll lets every call gateAt holds go on: a test that failed half
+// way must not leave its emitter's Close (cleanup) waiting for it.
+func (s *cmdSigner) releaseAll() {
+	for _, r := range s.release {
+		r()
+	}
 }
 
 func (s *cmdSigner) Sign(msg []byte, sig *sdk.Signature) error {
@@ -253,7 +265,14 @@ type cmdStore struct {
 	// waitGate, if set, holds every Wait until it is closed; waiting is
 	// closed by the first.
 	waitGate, waiting chan struct{}
-	waitOnce          sync.Once
+	waitOnce, relOnce sync.Once
+}
+
+// releaseWait lets every Wait go on.
+func (s *cmdStore) releaseWait() {
+	if s.waitGate != nil {
+		s.relOnce.Do(func() { close(s.waitGate) })
+	}
 }
 
 func (s *cmdStore) Put(w, st string, seq uint64, r sdk.Sealed) (sdk.Sealed, sdk.Ticket, error) {
@@ -283,6 +302,20 @@ func settle(e *sdk.Emitter) {
 	}
 }
 
+// booksEmitter is newEmitter whose cleanup first runs unstick (releasing
+// what the test holds), so that a test that failed half way does not hang
+// in the emitter's Close.
+func booksEmitter(t *testing.T, l *sdk.Log, opts sdk.EmitterOptions, unstick ...func()) *sdk.Emitter {
+	t.Helper()
+	e := newEmitter(t, l, opts)
+	t.Cleanup(func() {
+		for _, u := range unstick {
+			u()
+		}
+	})
+	return e
+}
+
 // TestEmitterBooks: each way a record can end, alone, with the counts
 // every witness must agree on.
 func TestEmitterBooks(t *testing.T) {
@@ -297,14 +330,14 @@ func TestEmitterBooks(t *testing.T) {
 		run: func(t *testing.T, g *ledger) (*sdk.Emitter, error) {
 			s := newCmdSigner(t)
 			release, entered := s.gateAt(2)
-			e := newEmitter(t, coreLog(t, sdk.Config{Signer: s}), g.opts(sdk.EmitterOptions{Workers: 1, Depth: 8}))
+			e := booksEmitter(t, coreLog(t, sdk.Config{Signer: s}), g.opts(sdk.EmitterOptions{Workers: 1, Depth: 8, Shed: sdk.ShedBlock}), s.releaseAll)
 			g.try(e, rec(1))
 			settle(e)
 			g.try(e, rec(1)) // a retry of a committed record
 			g.try(e, rec(2))
 			<-entered
 			g.try(e, rec(2)) // a retry of one in flight, which is appended
-			close(release)
+			release()
 			return e, e.Close(bg)
 		},
 		want: books{appended: 2, dedupe: 2},
@@ -313,7 +346,7 @@ func TestEmitterBooks(t *testing.T) {
 		run: func(t *testing.T, g *ledger) (*sdk.Emitter, error) {
 			s := newCmdSigner(t)
 			release, entered := s.gateAt(1)
-			e := newEmitter(t, coreLog(t, sdk.Config{Signer: s}), g.opts(sdk.EmitterOptions{Workers: 1, Depth: 2}))
+			e := booksEmitter(t, coreLog(t, sdk.Config{Signer: s}), g.opts(sdk.EmitterOptions{Workers: 1, Depth: 2}), s.releaseAll)
 			for n := range 5 {
 				g.try(e, rec(n))
 			}
@@ -321,14 +354,14 @@ func TestEmitterBooks(t *testing.T) {
 			ctx, cancel := context.WithCancel(bg)
 			cancel()
 			g.emit(ctx, e, rec(9)) // Emit whose ctx ends while it waits for a slot
-			close(release)
+			release()
 			return e, e.Close(bg)
 		},
 		want: books{appended: 2, refused: map[string]int{sdk.DropBackpressure: 4}},
 	}, {
 		name: "invalid and too big",
 		run: func(t *testing.T, g *ledger) (*sdk.Emitter, error) {
-			e := newEmitter(t, coreLog(t, sdk.Config{}), g.opts(sdk.EmitterOptions{Workers: 1}))
+			e := booksEmitter(t, coreLog(t, sdk.Config{}), g.opts(sdk.EmitterOptions{Workers: 1, Shed: sdk.ShedBlock}))
 			r := rec(1)
 			r.Seq = 3
 			g.try(e, r)
@@ -345,7 +378,7 @@ func TestEmitterBooks(t *testing.T) {
 	}, {
 		name: "closed",
 		run: func(t *testing.T, g *ledger) (*sdk.Emitter, error) {
-			e := newEmitter(t, coreLog(t, sdk.Config{}), g.opts(sdk.EmitterOptions{Workers: 1}))
+			e := booksEmitter(t, coreLog(t, sdk.Config{}), g.opts(sdk.EmitterOptions{Workers: 1, Shed: sdk.ShedBlock}))
 			g.try(e, rec(1))
 			if err := e.Close(bg); err != nil {
 				t.Fatal(err)
@@ -361,7 +394,7 @@ func TestEmitterBooks(t *testing.T) {
 		run: func(t *testing.T, g *ledger) (*sdk.Emitter, error) {
 			s := newCmdSigner(t)
 			release, entered := s.gateAt(1)
-			e := newEmitter(t, coreLog(t, sdk.Config{Signer: s}), g.opts(sdk.EmitterOptions{Workers: 1, Depth: 1, Shed: sdk.ShedBlock}))
+			e := booksEmitter(t, coreLog(t, sdk.Config{Signer: s}), g.opts(sdk.EmitterOptions{Workers: 1, Depth: 1, Shed: sdk.ShedBlock}), s.releaseAll)
 			g.try(e, rec(1))
 			<-entered
 			blocked := make(chan error)
@@ -369,7 +402,7 @@ func TestEmitterBooks(t *testing.T) {
 			closed := make(chan error)
 			go func() { closed <- e.Close(bg) }()
 			<-blocked // woken by Close, not by a slot: the only one is held until release
-			close(release)
+			release()
 			return e, <-closed
 		},
 		want: books{appended: 1, refused: map[string]int{sdk.DropClosed: 1}},
@@ -382,7 +415,7 @@ func TestEmitterBooks(t *testing.T) {
 			r2, in2 := s.gateAt(2)
 			r3, in3 := s.gateAt(3)
 			s.fail[2] = true
-			e := newEmitter(t, coreLog(t, sdk.Config{Signer: s}), g.opts(sdk.EmitterOptions{Workers: 2, Depth: 8}))
+			e := booksEmitter(t, coreLog(t, sdk.Config{Signer: s}), g.opts(sdk.EmitterOptions{Workers: 2, Depth: 8, Shed: sdk.ShedBlock}), s.releaseAll)
 			g.try(e, rec(1))
 			settle(e)
 			g.try(e, rec(2))
@@ -390,12 +423,12 @@ func TestEmitterBooks(t *testing.T) {
 			g.try(e, rec(3))
 			<-in3
 			g.try(e, rec(2)) // a retry of record 2, linked behind it
-			close(r2)        // record 2 fails; record 3 and the retry are still in flight
+			r2()             // record 2 fails; record 3 and the retry are still in flight
 			for e.Stats().Dropped[sdk.DropSinkError] == 0 {
 				runtime.Gosched()
 			}
 			g.try(e, rec(4)) // refused: its prev would be a lost record
-			close(r3)
+			r3()
 			settle(e)
 			g.try(e, rec(5)) // the chain goes on from record 1
 			return e, e.Close(bg)
@@ -406,7 +439,7 @@ func TestEmitterBooks(t *testing.T) {
 		name: "store Put fails",
 		run: func(t *testing.T, g *ledger) (*sdk.Emitter, error) {
 			store := &cmdStore{MemStore: sdk.NewMemStore(0)}
-			e := newEmitter(t, coreLog(t, sdk.Config{Store: store}), g.opts(sdk.EmitterOptions{Workers: 1, Depth: 8}))
+			e := booksEmitter(t, coreLog(t, sdk.Config{Store: store}), g.opts(sdk.EmitterOptions{Workers: 1, Depth: 8, Shed: sdk.ShedBlock}))
 			g.try(e, rec(1))
 			settle(e)
 			store.failPut.Store(true)
@@ -423,14 +456,14 @@ func TestEmitterBooks(t *testing.T) {
 			s := newCmdSigner(t)
 			release, entered := s.gateAt(2)
 			store := &cmdStore{MemStore: sdk.NewMemStore(0), waitFailFrom: 2}
-			e := newEmitter(t, coreLog(t, sdk.Config{Signer: s, Store: store}), g.opts(sdk.EmitterOptions{Workers: 1, Depth: 8}))
+			e := booksEmitter(t, coreLog(t, sdk.Config{Signer: s, Store: store}), g.opts(sdk.EmitterOptions{Workers: 1, Depth: 8, Shed: sdk.ShedBlock}), s.releaseAll, store.releaseWait)
 			g.try(e, rec(1))
 			settle(e)
 			g.try(e, rec(2)) // its fsync fails: the log stops
 			<-entered
 			g.try(e, rec(1)) // a retry of durable record 1: holds
 			g.try(e, rec(2)) // a retry of record 2: lost with it
-			close(release)
+			release()
 			settle(e)
 			g.try(e, rec(1)) // after the failure: a duplicate still
 			g.try(e, rec(2)) // refused
@@ -445,7 +478,7 @@ func TestEmitterBooks(t *testing.T) {
 			s := newCmdSigner(t)
 			release, entered := s.gateAt(1)
 			l := coreLog(t, sdk.Config{Signer: s})
-			e := newEmitter(t, l, g.opts(sdk.EmitterOptions{Workers: 1, Depth: 8}))
+			e := booksEmitter(t, l, g.opts(sdk.EmitterOptions{Workers: 1, Depth: 8, Shed: sdk.ShedBlock}), s.releaseAll)
 			g.try(e, rec(1))
 			<-entered
 			lclosed := make(chan error)
@@ -455,7 +488,7 @@ func TestEmitterBooks(t *testing.T) {
 			if err := <-lclosed; err != nil {
 				t.Fatal(err)
 			}
-			close(release)
+			release()
 			g.try(e, rec(2))
 			return e, e.Close(bg)
 		},
@@ -465,7 +498,7 @@ func TestEmitterBooks(t *testing.T) {
 		run: func(t *testing.T, g *ledger) (*sdk.Emitter, error) {
 			s := newCmdSigner(t)
 			release, entered := s.gateAt(2)
-			e := newEmitter(t, coreLog(t, sdk.Config{Signer: s}), g.opts(sdk.EmitterOptions{Workers: 1, Depth: 8}))
+			e := booksEmitter(t, coreLog(t, sdk.Config{Signer: s}), g.opts(sdk.EmitterOptions{Workers: 1, Depth: 8, Shed: sdk.ShedBlock}), s.releaseAll)
 			g.try(e, rec(1))
 			settle(e)
 			for _, n := range []int{2, 3, 4, 3, 1} { // record 2 held in its signer; 3, 4 queued; retries of 3 and of committed 1
@@ -479,7 +512,7 @@ func TestEmitterBooks(t *testing.T) {
 				t.Fatalf("Close with an ended ctx: %v", err)
 			}
 			g.try(e, rec(5)) // closed
-			close(release)
+			release()
 			<-e.Done()
 			return e, e.Close(bg)
 		},
@@ -508,7 +541,7 @@ func TestEmitterBooks(t *testing.T) {
 		run: func(t *testing.T, g *ledger) (*sdk.Emitter, error) {
 			s := newCmdSigner(t)
 			release, entered := s.gateAt(1)
-			e := newEmitter(t, coreLog(t, sdk.Config{Signer: s}), g.opts(sdk.EmitterOptions{Workers: 2, Depth: 8}))
+			e := booksEmitter(t, coreLog(t, sdk.Config{Signer: s}), g.opts(sdk.EmitterOptions{Workers: 2, Depth: 8, Shed: sdk.ShedBlock}), s.releaseAll)
 			for n := range 4 {
 				g.try(e, rec(n))
 			}
@@ -516,7 +549,7 @@ func TestEmitterBooks(t *testing.T) {
 			<-entered
 			closed := make(chan error)
 			go func() { closed <- e.Close(bg) }()
-			close(release)
+			release()
 			return e, <-closed
 		},
 		want: books{appended: 4, dedupe: 1},
@@ -526,7 +559,7 @@ func TestEmitterBooks(t *testing.T) {
 			store := &cmdStore{MemStore: sdk.NewMemStore(0), waitGate: make(chan struct{}), waiting: make(chan struct{})}
 			s := newCmdSigner(t)
 			release, entered := s.gateAt(3)
-			e := newEmitter(t, coreLog(t, sdk.Config{Signer: s, Store: store}), g.opts(sdk.EmitterOptions{Workers: 1, Depth: 8}))
+			e := booksEmitter(t, coreLog(t, sdk.Config{Signer: s, Store: store}), g.opts(sdk.EmitterOptions{Workers: 1, Depth: 8, Shed: sdk.ShedBlock}), s.releaseAll, store.releaseWait)
 			g.try(e, rec(1))
 			g.try(e, rec(2))
 			<-store.waiting // record 1 committed, its Wait held
@@ -538,8 +571,8 @@ func TestEmitterBooks(t *testing.T) {
 			if err := e.Close(ctx); !errors.Is(err, context.Canceled) {
 				t.Fatalf("Close with an ended ctx: %v", err)
 			}
-			close(release)
-			close(store.waitGate)
+			release()
+			store.releaseWait()
 			<-e.Done()
 			return e, e.Close(bg)
 		},
@@ -552,7 +585,7 @@ func TestEmitterBooks(t *testing.T) {
 			s := newCmdSigner(t)
 			release, entered := s.gateAt(1)
 			s.fail[1] = true
-			e := newEmitter(t, coreLog(t, sdk.Config{Signer: s}), g.opts(sdk.EmitterOptions{Workers: 1, Depth: 8}))
+			e := booksEmitter(t, coreLog(t, sdk.Config{Signer: s}), g.opts(sdk.EmitterOptions{Workers: 1, Depth: 8, Shed: sdk.ShedBlock}), s.releaseAll)
 			g.try(e, rec(1))
 			g.try(e, rec(2))
 			<-entered
@@ -560,7 +593,7 @@ func TestEmitterBooks(t *testing.T) {
 			for range 2 {
 				go func() { errs <- e.Close(bg) }()
 			}
-			close(release)
+			release()
 			a, b := <-errs, <-errs
 			if a == nil || b == nil || a.Error() != b.Error() {
 				t.Errorf("two Closes: %v and %v, want the same ErrRecordsLost", a, b)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/rustyonions/ron-audit-go/sdk"
@@ -53,8 +54,11 @@ func TestRetryLostWithOriginalCountedOnce(t *testing.T) {
 		var o outcomes
 		var m dropMetrics
 		opts := o.opts(1)
-		opts.Metrics = &m
+		opts.Metrics, opts.Shed = &m, sdk.ShedBlock
 		e := newEmitter(t, l, opts)
+		var once sync.Once
+		release := func() { once.Do(func() { close(s.gate) }) }
+		t.Cleanup(release) // before the emitter's Close, if the test fails half way
 		emitSettled(t, e, 1)
 		orig := emitRecord(0, 2, "s")
 		if err := e.TryEmit(&orig); err != nil {
@@ -65,7 +69,7 @@ func TestRetryLostWithOriginalCountedOnce(t *testing.T) {
 		if err := e.TryEmit(&retry); err != nil {
 			t.Fatalf("retry of record 2 in flight: %v, want accepted", err)
 		}
-		close(s.gate)
+		release()
 		check(t, e, &o, &m, e.Close(context.Background()), sdk.DropSinkError)
 	})
 
@@ -79,8 +83,11 @@ func TestRetryLostWithOriginalCountedOnce(t *testing.T) {
 		var o outcomes
 		var m dropMetrics
 		opts := o.opts(1)
-		opts.Metrics = &m
+		opts.Metrics, opts.Shed = &m, sdk.ShedBlock
 		e := newEmitter(t, l, opts)
+		var once sync.Once
+		release := func() { once.Do(func() { close(s.gate) }) }
+		t.Cleanup(release)
 		emitSettled(t, e, 1)
 		for _, n := range []int{2, 3, 3} {
 			r := emitRecord(0, n, "s")
@@ -94,7 +101,7 @@ func TestRetryLostWithOriginalCountedOnce(t *testing.T) {
 		if err := e.Close(ctx); !errors.Is(err, context.Canceled) {
 			t.Fatalf("Close with an ended ctx: %v", err)
 		}
-		close(s.gate)
+		release()
 		<-e.Done()
 		check(t, e, &o, &m, e.Close(context.Background()), sdk.DropShutdown)
 		if st := e.Stats(); st.Appended != 2 {

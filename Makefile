@@ -124,6 +124,8 @@ FUZZTIME ?= 30s
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzOpen$$' -fuzztime $(FUZZTIME) ./canonical
 	$(GO) test -run '^$$' -fuzz '^FuzzUnmarshalJSON$$' -fuzztime $(FUZZTIME) ./canonical
+	$(GO) test -run '^$$' -fuzz '^FuzzOpenParts$$' -fuzztime $(FUZZTIME) ./canonical
+	$(GO) test -run '^$$' -fuzz '^FuzzParseHash$$' -fuzztime $(FUZZTIME) ./canonical
 	$(GO) test -run '^$$' -fuzz '^FuzzOpenShapes$$' -fuzztime $(FUZZTIME) ./gen/internal/shapes
 	$(GO) test -run '^$$' -fuzz '^FuzzOpenV2$$' -fuzztime $(FUZZTIME) ./gen/internal/auditv2
 	$(GO) test -run '^$$' -fuzz '^FuzzVerifyRecord$$' -fuzztime $(FUZZTIME) ./sdk

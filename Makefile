@@ -144,6 +144,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzVerifySequence$$' -fuzztime $(FUZZTIME) ./sdk/export
 	$(GO) test -run '^$$' -fuzz '^FuzzReadLines$$' -fuzztime $(FUZZTIME) ./tools/cmd/ronaudit
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeHashes$$' -fuzztime $(FUZZTIME) ./tools/cmd/ronaudit
+	$(GO) test -run '^$$' -fuzz '^FuzzVerifyProof$$' -fuzztime $(FUZZTIME) ./tools/cmd/ronaudit
 
 # Rig: 1-5 kHz durable appends with batched fsync (RATE, DURATION); writes
 # testing/performance/baselines/ron-audit/wal_steady.json.

@@ -477,6 +477,12 @@ func verifyProofCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if err := dec.Decode(&pf); err != nil {
 		return fail(failed(fmt.Errorf("%s: %w", fs.Arg(0), err)))
 	}
+	// Decode reads the first JSON value and stops: without this a proof
+	// followed by anything (another proof, text) would be ok, and a file
+	// that is not a proof said to hold one.
+	if _, err := dec.Token(); err != io.EOF {
+		return fail(failed(fmt.Errorf("%s: more after the proof's JSON object", fs.Arg(0))))
+	}
 	if pf.Kind == "consistency" && *oldPath == "" {
 		// The arguments, not the proof, are wrong: a usage error, with
 		// what is missing (the usage line alone would not say).

@@ -142,6 +142,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzVerifyChainCheckpoints$$' -fuzztime $(FUZZTIME) ./sdk/checkpoint
 	$(GO) test -run '^$$' -fuzz '^FuzzVerifyBundle$$' -fuzztime $(FUZZTIME) ./sdk/export
 	$(GO) test -run '^$$' -fuzz '^FuzzVerifySequence$$' -fuzztime $(FUZZTIME) ./sdk/export
+	$(GO) test -run '^$$' -fuzz '^FuzzNodeVerifyDir$$' -fuzztime $(FUZZTIME) ./sdk/node
 	$(GO) test -run '^$$' -fuzz '^FuzzReadLines$$' -fuzztime $(FUZZTIME) ./tools/cmd/ronaudit
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeHashes$$' -fuzztime $(FUZZTIME) ./tools/cmd/ronaudit
 	$(GO) test -run '^$$' -fuzz '^FuzzVerifyProof$$' -fuzztime $(FUZZTIME) ./tools/cmd/ronaudit

@@ -131,6 +131,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzVerifyRecord$$' -fuzztime $(FUZZTIME) ./sdk
 	$(GO) test -run '^$$' -fuzz '^FuzzVerifyChain$$' -fuzztime $(FUZZTIME) ./sdk
 	$(GO) test -run '^$$' -fuzz '^FuzzVerifySegment$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./sdk
+	$(GO) test -run '^$$' -fuzz '^FuzzOpenDurable$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./sdk
 	$(GO) test -run '^$$' -fuzz '^FuzzReadSegment$$' -fuzztime $(FUZZTIME) ./sdk/wal
 	$(GO) test -run '^$$' -fuzz '^FuzzPrivacyDetect$$' -fuzztime $(FUZZTIME) ./sdk
 	$(GO) test -run '^$$' -fuzz '^FuzzParseKeyFile$$' -fuzztime $(FUZZTIME) ./sdk

@@ -142,6 +142,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzOrigin$$' -fuzztime $(FUZZTIME) ./sdk/checkpoint
 	$(GO) test -run '^$$' -fuzz '^FuzzVerifyChainCheckpoints$$' -fuzztime $(FUZZTIME) ./sdk/checkpoint
 	$(GO) test -run '^$$' -fuzz '^FuzzVerifyBundle$$' -fuzztime $(FUZZTIME) ./sdk/export
+	$(GO) test -run '^$$' -fuzz '^FuzzVerifyBundleFields$$' -fuzztime $(FUZZTIME) ./sdk/export
 	$(GO) test -run '^$$' -fuzz '^FuzzVerifySequence$$' -fuzztime $(FUZZTIME) ./sdk/export
 	$(GO) test -run '^$$' -fuzz '^FuzzNodeVerifyDir$$' -fuzztime $(FUZZTIME) ./sdk/node
 	$(GO) test -run '^$$' -fuzz '^FuzzReadLines$$' -fuzztime $(FUZZTIME) ./tools/cmd/ronaudit

@@ -671,7 +671,9 @@ func (it *errIterator) Err() error    { return it.err }
 // signatures under opts.Keys), cuts a torn tail and reports it in the
 // Recovery, and resumes every chain from its last good record. Damage
 // before the tail is never cut: OpenDurable fails with a *DurableError
-// naming the file, offset, stream and seq.
+// naming the file, offset, stream and seq (a segment whose header names a
+// format version this reader does not know, newer or damaged, with the
+// *wal.VersionError naming the file, not in a *DurableError).
 //
 // When cfg.Observer is a ReplayChecker (package checkpoint's Keeper), the
 // replayed log must satisfy it before anything is cut or written: a log
@@ -965,9 +967,10 @@ type Summary struct {
 // A directory with no segment file (Open creates the first at once: a
 // wrong path, or a log whose segments are all gone) fails with a
 // *wal.CorruptError naming the missing first segment, in a *DurableError.
-// The first failure is a *DurableError; Summary.Records then counts the
-// records before it, and Heads and Retired are as far as the log was
-// read.
+// The first failure is a *DurableError (or, for a segment of a format
+// version this reader does not know, the *wal.VersionError naming it);
+// Summary.Records then counts the records before it, and Heads and
+// Retired are as far as the log was read.
 func VerifyDir(dir string, keys *KeySet, allowUnsealedTail bool, progress func(records uint64, at wal.Position)) (Summary, error) {
 	var fn func(Head, Sealed, wal.Position)
 	if progress != nil {

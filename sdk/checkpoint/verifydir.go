@@ -138,9 +138,10 @@ var errChanged = errors.New("checkpoints appeared while the log was read; verify
 // cut by whole records would verify as whole.
 //
 // The first failure is returned: the log's first, a *sdk.DurableError
-// as from sdk.VerifyDir (DirSummary.Records then counts the records
-// before it); else a *DirError about the kept checkpoints, or the
-// unsealed tail. The DirSummary is as far as VerifyDir got.
+// (or *wal.VersionError) as from sdk.VerifyDir (DirSummary.Records then
+// counts the records before it); else a *DirError about the kept
+// checkpoints, or the unsealed tail. The DirSummary is as far as
+// VerifyDir got.
 func VerifyDir(dir string, pubs []ed25519.PublicKey, opts DirOptions) (DirSummary, error) {
 	var keys *sdk.KeySet
 	if len(pubs) > 0 {

@@ -91,7 +91,7 @@ func newFuzzTree(t testing.TB) *fuzzTree {
 // each chain's bundles) on a copy of what a closed Node left, with up to
 // three files damaged: a byte flipped, the file cut, deleted, or replaced
 // by another file's bytes. It never panics, fails only with the errors
-// its doc names (*sdk.DurableError, *checkpoint.DirError,
+// its doc names (*sdk.DurableError, *wal.VersionError, *checkpoint.DirError,
 // *node.ExportError), and what it accepts is the truth: the chains' heads
 // (seq and hash of the last record) and record count are the untouched
 // tree's, and every record is in a bundle. A Node that was closed left
@@ -181,8 +181,9 @@ func FuzzNodeVerifyDir(f *testing.F) {
 			var de *sdk.DurableError
 			var ce *checkpoint.DirError
 			var ee *node.ExportError
-			if !errors.As(err, &de) && !errors.As(err, &ce) && !errors.As(err, &ee) {
-				t.Fatalf("error %v (%T) is none of *sdk.DurableError, *checkpoint.DirError, *node.ExportError", err, err)
+			var ve *wal.VersionError
+			if !errors.As(err, &de) && !errors.As(err, &ce) && !errors.As(err, &ee) && !errors.As(err, &ve) {
+				t.Fatalf("error %v (%T) is none of *sdk.DurableError, *wal.VersionError, *checkpoint.DirError, *node.ExportError", err, err)
 			}
 			if !damaged {
 				t.Fatalf("the untouched tree: %v", err)

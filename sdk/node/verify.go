@@ -110,8 +110,9 @@ func (e *ExportError) Unwrap() error { return e.Err }
 //
 // The exports need a key: exportDir with pubs empty is sdk.ErrConfig.
 // The first failure is returned: the log's (as from checkpoint.VerifyDir:
-// a *sdk.DurableError, a *checkpoint.DirError), else an *ExportError
-// naming the chain and the file. The Summary is as far as VerifyDir got.
+// a *sdk.DurableError or *wal.VersionError, a *checkpoint.DirError),
+// else an *ExportError naming the chain and the file. The Summary is as
+// far as VerifyDir got.
 //
 // A Node that stopped without Close (a crash) may have kept a checkpoint
 // whose bundle it had not written yet, and records past its newest

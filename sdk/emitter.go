@@ -626,13 +626,13 @@ func (e *Emitter) ack(s *slot) {
 	switch {
 	case err != nil:
 	case s.lk.dup:
-		// Acknowledgements go in commit order, so the original's came
-		// first: it is durable, unless that failed and stopped the log.
-		// A retry of a record known durable holds though the log failed
-		// since: nothing is lost, it is a duplicate, not a drop.
-		if s.lk.seq > s.lk.c.durable.Load() {
-			err = e.log.failure()
-		}
+		// Acknowledgements go in commit order, so an original this
+		// emitter appended was waited for first; one appended before it
+		// (AppendPending, not yet waited for) is waited for here, and a
+		// retry is lost with it. A retry of a record known durable holds
+		// though the log failed since: nothing is lost, it is a
+		// duplicate, not a drop.
+		err = s.lk.pending.wait()
 	default:
 		err = s.lk.pending.Wait()
 	}

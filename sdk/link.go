@@ -478,7 +478,10 @@ func (l *Log) commitLocked(c *chain, f *linked) (Pending, error) {
 		// original was committed before it (whatever failed since), and
 		// is lost with it otherwise; it never breaks the chain.
 		if f.seq <= h.Seq {
-			return Pending{}, nil
+			// Durable once the original is (the head's ticket covers
+			// it): ack waits for that, for an original this emitter
+			// did not append (Pending.wait).
+			return Pending{Appended: Appended{Seq: f.seq, Head: *h, Duplicate: true}, log: l, c: c, ticket: c.ticket}, nil
 		}
 		if c.broken != nil {
 			return Pending{}, c.broken

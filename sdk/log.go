@@ -513,7 +513,9 @@ func (l *Log) Head(writer, stream string) (h Head, ok bool) {
 // can be appended again and again; Appended.Seq tells the seq it got.
 //
 // A record whose dedupe key matches one of the chain's last DedupeWindow
-// records is not appended: Append returns the original with Duplicate set.
+// records is not appended: Append returns the original with Duplicate set,
+// once the original is durable (another caller's append of it may still
+// wait for its fsync: if that fails, the retry fails with it).
 // Dedupe compares everything but seq and prev, tsMs included, so retries
 // must carry the event's own tsMs. The original is read from the store's
 // RAM (a MemStore, or a durable log's cache): a record it no longer keeps
@@ -572,7 +574,13 @@ func (p Pending) Wait() error {
 // wait is Wait but for telling the Observer (RotateKey tells it once it
 // holds no lock).
 func (p Pending) wait() error {
-	if p.Duplicate || p.log == nil {
+	if p.log == nil {
+		return nil
+	}
+	// A retry appends nothing, but its original may still wait for its
+	// fsync (another caller's append whose Wait has not returned): it
+	// is durable only once that is, and lost with it.
+	if p.Duplicate && (p.c == nil || p.Seq <= p.c.durable.Load()) {
 		return nil
 	}
 	if err := p.log.cfg.Store.Wait(p.ticket); err != nil {
@@ -722,7 +730,8 @@ func (l *Log) appendLocked(c *chain, rec *canonical.AuditRecord, transition bool
 		if seq, ok := c.dedupe.lookup(fp); ok {
 			if orig, dup := l.duplicate(c, seq, b); dup {
 				fill.undo(rec)
-				return Appended{Record: orig, Seq: seq, Head: c.head, Duplicate: true}, 0, nil
+				// The head's ticket covers the original (Pending.wait).
+				return Appended{Record: orig, Seq: seq, Head: c.head, Duplicate: true}, c.ticket, nil
 			}
 		}
 	}

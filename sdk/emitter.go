@@ -298,6 +298,13 @@ func NewEmitter(log *Log, opts EmitterOptions) (*Emitter, error) {
 	case !took:
 		return nil, fmt.Errorf("%w: the log already has an emitter", ErrConfig)
 	}
+	log.mu.RLock()
+	for _, c := range log.chainsLocked(nil) {
+		c.mu.Lock()
+		c.emitFrom.Store(c.head.Seq)
+		c.mu.Unlock()
+	}
+	log.mu.RUnlock()
 	e := &Emitter{
 		log: log, opts: opts,
 		free:    make(chan *slot, opts.Depth),
@@ -517,10 +524,17 @@ func (e *Emitter) drop(reason int) {
 // its original, which is lost too: it is a drop of its own (its caller was
 // told nil, OnDrop hears of it, offered = appended + dedupe + dropped), but
 // no second lost record, so Close counts it apart (lostRetries). It was
-// counted in lost, and ErrRecordsLost named one record lost as two.
+// counted in lost, and ErrRecordsLost named one record lost as two. A
+// retry of a record another caller appended before the emitter started
+// is lost with an original no drop of the emitter's counts: it counts in
+// lost, as a record of its own.
 func (e *Emitter) dropAccepted(s *slot, reason int, err error) {
 	writer, stream := s.writer, s.stream
-	if s.lk.dup {
+	// A retry of a record appended before the emitter started (its
+	// original another caller's, not yet durable) is a record of its own
+	// to the emitter: no drop of the emitter's counts its original.
+	retry := s.lk.dup && s.lk.seq > s.lk.c.emitFrom.Load()
+	if retry {
 		e.n.lostRetries.Add(1)
 	} else {
 		e.n.lost.Add(1)
@@ -528,7 +542,7 @@ func (e *Emitter) dropAccepted(s *slot, reason int, err error) {
 	e.health.Lock()
 	e.lostErr = err
 	e.health.Unlock()
-	if s.lk.dup {
+	if retry {
 		err = &retryLostError{writer: writer, stream: stream, seq: s.lk.seq, err: err}
 	}
 	e.dropFailed(s, reason, err)

@@ -56,6 +56,15 @@ func TestRetryOfUndurableOriginalNotAcknowledged(t *testing.T) {
 	if !errors.Is(cerr, sdk.ErrRecordsLost) || !strings.Contains(cerr.Error(), "svc-gateway@inst-1/s seq 1 is not durable") {
 		t.Errorf("Close: %v, want ErrRecordsLost naming the chain and seq of the record not durable", cerr)
 	}
+	// The original was not this emitter's: no lost record of its counts
+	// it, so the retry is the one record the emitter lost, not a retry
+	// lost with an original it counted.
+	if cerr != nil && (!strings.Contains(cerr.Error(), ": 1 accepted record not appended (") || strings.Contains(cerr.Error(), "retr")) {
+		t.Errorf("Close: %v; want 1 accepted record lost, no retry named apart", cerr)
+	}
+	if len(drops) != 1 || strings.Contains(drops[0], "retry") {
+		t.Errorf("OnDrop %q; want the one record lost, not a retry lost with an original the emitter counted", drops)
+	}
 }
 
 // TestRetryWaitsForItsOriginal: Append of a retry whose original another

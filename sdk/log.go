@@ -365,6 +365,11 @@ type chain struct {
 	// reopened with the older key: that key may not sign after the later
 	// one, and RotateKey to heldBy moves the chain on with no transition.
 	heldBy KeyID
+	// emitFrom is the chain's head when the running Emitter started
+	// (NewEmitter): a retry of a record at or before it retries one
+	// another caller appended, which no drop of the emitter's counts, so
+	// a retry lost with it is a record the emitter lost.
+	emitFrom atomic.Uint64
 	// Scratch that interface calls (Signer, Store) would otherwise make
 	// escape to the heap on every append.
 	sealed Sealed

@@ -683,8 +683,9 @@ func (it *errIterator) Err() error    { return it.err }
 // their transition and some without. Opened with the old key, the first
 // take no record until RotateKey to the new key finishes the rotation,
 // nor do the chains the new key started (signed by it, with no
-// transition: the old key may not sign after it there; after a whole
-// rotation too). Opened with the new key, the others take none
+// transition, or with no signature yet and a first record after the
+// rotation's first transition: the old key may not sign after it there;
+// after a whole rotation too). Opened with the new key, the others take none
 // (ErrConfig naming the old key): only the old key can write their
 // transitions.
 //
@@ -899,6 +900,22 @@ func OpenDurable(dir string, cfg Config, opts DurableOptions) (*Log, Recovery, e
 			}
 		}
 	}
+	// Each key's first transition in the log, and the key it named: the
+	// log's key from there on (RotateKey sets it before the transitions).
+	type handOff struct {
+		to KeyID
+		at uint64 // keyState.handedAt
+	}
+	firstHandOff := map[KeyID]handOff{}
+	for _, ks := range r.keyst {
+		for k, pub := range ks.successor {
+			if at, ok := ks.handedAt[k]; ok {
+				if f, seen := firstHandOff[k]; !seen || at < f.at {
+					firstHandOff[k] = handOff{KeyIDOf(pub), at}
+				}
+			}
+		}
+	}
 	for h, ks := range r.keyst {
 		// The key in force at the chain's head: its last signature's,
 		// handed on by the chain's own transitions.
@@ -908,6 +925,19 @@ func OpenDurable(dir string, cfg Config, opts DurableOptions) (*Log, Recovery, e
 				break
 			}
 			old = KeyIDOf(ks.successor[old])
+		}
+		if old == (KeyID{}) {
+			// No signature: the chain is the key the log had when its
+			// first record came, which a transition from cfg.Signer
+			// before it (and on from there) hands on.
+			k := id
+			for range len(firstHandOff) {
+				f, ok := firstHandOff[k]
+				if !ok || f.at >= ks.firstAt || !later[f.to] { // (later: never back to id)
+					break
+				}
+				k, old = f.to, f.to
+			}
 		}
 		if old == id {
 			continue

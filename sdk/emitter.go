@@ -855,7 +855,13 @@ func (e *DegradedError) Error() string {
 		why = append(why, "log observer failed (checkpoints or exports stopped): "+e.ObserverFailed.Error())
 	}
 	if e.SinkErrors > 0 {
-		s := strconv.FormatUint(e.SinkErrors, 10) + " records lost to sink errors"
+		// Dropped, not lost: SinkErrors holds the records refused to
+		// their caller too (Close's ErrRecordsLost counts the lost).
+		what := " records"
+		if e.SinkErrors == 1 {
+			what = " record"
+		}
+		s := strconv.FormatUint(e.SinkErrors, 10) + what + " dropped for sink errors"
 		if e.LastSinkError != nil {
 			s += " (last: " + e.LastSinkError.Error() + ")"
 		}

@@ -420,6 +420,14 @@ func (ks *KeySet) Lookup(id KeyID) (ed25519.PublicKey, bool) {
 	return pub, ok
 }
 
+// remove takes id out of the set (Log.untraced: a key a failed rotation
+// added, which signed nothing).
+func (ks *KeySet) remove(id KeyID) {
+	ks.mu.Lock()
+	delete(ks.keys, id)
+	ks.mu.Unlock()
+}
+
 // Len returns the number of keys in the set.
 func (ks *KeySet) Len() int {
 	ks.mu.RLock()

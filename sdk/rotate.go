@@ -176,6 +176,7 @@ func (l *Log) rotateLocked(next Signer) (heads, durable []Head, err error) {
 		}
 	}
 	l.mu.Lock()
+	_, known := l.keys.Lookup(next.KeyID())
 	if _, err := l.keys.TryAdd(next.Public()); err != nil {
 		l.mu.Unlock()
 		return nil, nil, fmt.Errorf("%w: %w", ErrConfig, err)
@@ -191,7 +192,7 @@ func (l *Log) rotateLocked(next Signer) (heads, durable []Head, err error) {
 	wrote := false
 	defer func() {
 		if err != nil && !wrote {
-			l.untraced(prev, next)
+			l.untraced(prev, next, known)
 		}
 	}()
 	for _, c := range all {
@@ -263,8 +264,9 @@ func (l *Log) rotateLocked(next Signer) (heads, durable []Head, err error) {
 // on reopen, and prev would sign after next there. New chains begin with
 // prev again, as do the chains with no record yet. A chain next started
 // meanwhile (its first record signed while the transitions were due)
-// keeps it.
-func (l *Log) untraced(prev, next Signer) {
+// keeps it. Keys drops next unless it held it before (known) or such a
+// chain signs with it: Keys holds the keys the log has signed with.
+func (l *Log) untraced(prev, next Signer, known bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	all := l.chainsLocked(nil)
@@ -280,12 +282,17 @@ func (l *Log) untraced(prev, next Signer) {
 		}
 	}
 	l.signer = prev
+	used := known
 	for _, c := range all {
 		c.mu.Lock()
 		if c.head.Seq == 0 && c.signer.KeyID() == next.KeyID() {
 			c.signer = prev
 		}
+		used = used || c.signer.KeyID() == next.KeyID()
 		c.mu.Unlock()
+	}
+	if !used {
+		l.keys.remove(next.KeyID())
 	}
 }
 

@@ -800,6 +800,22 @@ func OpenDurable(dir string, cfg Config, opts DurableOptions) (*Log, Recovery, e
 		if err := r.checkSigs(); err != nil {
 			return err
 		}
+		if _, follows := cfg.Observer.(KeyFollower); ro != nil && follows {
+			// A chain a later key started (see heldBy) is none of
+			// cfg.Signer's: a Keeper that signs with it must not write
+			// that chain's checkpoints (CheckReplay writes those that
+			// came due), which a verifier holding the key the chain
+			// began with does not trust. It hears so as the Log tells it
+			// of a chain started with another key than its own
+			// (Log.started).
+			id := cfg.Signer.KeyID()
+			owners := r.keyOwners(id)
+			for h, ks := range r.keyst {
+				if _, held := owners.heldBy(ks); held {
+					ro.Retired(h.WriterID, h.Stream, id, 0)
+				}
+			}
+		}
 		if rc == nil {
 			return nil
 		}
@@ -884,65 +900,13 @@ func OpenDurable(dir string, cfg Config, opts DurableOptions) (*Log, Recovery, e
 			}
 		}
 	}
-	// The keys rotations from cfg.Signer handed the log to, and on from
-	// them: a chain one of them started (it has no transition) is not
-	// cfg.Signer's, which would sign after the later key.
-	later := map[KeyID]bool{}
-	for frontier := []KeyID{id}; len(frontier) > 0; {
-		k := frontier[len(frontier)-1]
-		frontier = frontier[:len(frontier)-1]
-		for _, ks := range r.keyst {
-			if pub, ok := ks.successor[k]; ok {
-				if n := KeyIDOf(pub); n != id && !later[n] {
-					later[n] = true
-					frontier = append(frontier, n)
-				}
-			}
-		}
-	}
-	// Each key's first transition in the log, and the key it named: the
-	// log's key from there on (RotateKey sets it before the transitions).
-	type handOff struct {
-		to KeyID
-		at uint64 // keyState.handedAt
-	}
-	firstHandOff := map[KeyID]handOff{}
-	for _, ks := range r.keyst {
-		for k, pub := range ks.successor {
-			if at, ok := ks.handedAt[k]; ok {
-				if f, seen := firstHandOff[k]; !seen || at < f.at {
-					firstHandOff[k] = handOff{KeyIDOf(pub), at}
-				}
-			}
-		}
-	}
+	owners := r.keyOwners(id)
 	for h, ks := range r.keyst {
-		// The key in force at the chain's head: its last signature's,
-		// handed on by the chain's own transitions.
-		old := ks.lastSigner
-		for range len(ks.retired) {
-			if _, retired := ks.retired[old]; !retired {
-				break
-			}
-			old = KeyIDOf(ks.successor[old])
-		}
-		if old == (KeyID{}) {
-			// No signature: the chain is the key the log had when its
-			// first record came, which a transition from cfg.Signer
-			// before it (and on from there) hands on.
-			k := id
-			for range len(firstHandOff) {
-				f, ok := firstHandOff[k]
-				if !ok || f.at >= ks.firstAt || !later[f.to] { // (later: never back to id)
-					break
-				}
-				k, old = f.to, f.to
-			}
-		}
+		old, held := owners.heldBy(ks)
 		if old == id {
 			continue
 		}
-		if _, handed := ks.retired[id]; later[old] && !handed { // (a chain that retired id is refused above)
+		if held {
 			c := l.chain(h.WriterID, h.Stream)
 			c.heldBy = old
 			c.signerRetired = fmt.Errorf("%w: %s is signed by key %s, which a rotation from key %s handed the log to: open the log with key %s (RotateKey to it finishes a rotation cut short)",
@@ -968,6 +932,81 @@ func OpenDurable(dir string, cfg Config, opts DurableOptions) (*Log, Recovery, e
 		}
 	}
 	return l, Recovery{WAL: wrec, Records: r.records, Seals: r.seals, Heads: r.heads()}, nil
+}
+
+// keyOwners is what a replay says of the key that holds each chain, for
+// a log opened with key id.
+type keyOwners struct {
+	id KeyID
+	// later: the keys rotations from id handed the log to, and on from
+	// them: a chain one of them started (it has no transition) is not
+	// id's, which would sign after the later key.
+	later map[KeyID]bool
+	// firstHandOff: each key's first transition in the log, and the key
+	// it named: the log's key from there on (RotateKey sets it before the
+	// transitions).
+	firstHandOff map[KeyID]handOff
+}
+
+type handOff struct {
+	to KeyID
+	at uint64 // keyState.handedAt
+}
+
+func (r *replayer) keyOwners(id KeyID) keyOwners {
+	o := keyOwners{id: id, later: map[KeyID]bool{}, firstHandOff: map[KeyID]handOff{}}
+	for frontier := []KeyID{id}; len(frontier) > 0; {
+		k := frontier[len(frontier)-1]
+		frontier = frontier[:len(frontier)-1]
+		for _, ks := range r.keyst {
+			if pub, ok := ks.successor[k]; ok {
+				if n := KeyIDOf(pub); n != id && !o.later[n] {
+					o.later[n] = true
+					frontier = append(frontier, n)
+				}
+			}
+		}
+	}
+	for _, ks := range r.keyst {
+		for k, pub := range ks.successor {
+			if at, ok := ks.handedAt[k]; ok {
+				if f, seen := o.firstHandOff[k]; !seen || at < f.at {
+					o.firstHandOff[k] = handOff{KeyIDOf(pub), at}
+				}
+			}
+		}
+	}
+	return o
+}
+
+// heldBy returns the key in force at the head of the chain ks followed
+// in a replay (its last signature's, handed on by the chain's own
+// transitions; with no signature, the key the log had when its first
+// record came), and whether that is a later key than the opener's that
+// the chain did not get from it: a chain started by a later key (a
+// chain that retired the opener's key is refused apart).
+func (o keyOwners) heldBy(ks *keyState) (KeyID, bool) {
+	old := ks.lastSigner
+	for range len(ks.retired) {
+		if _, retired := ks.retired[old]; !retired {
+			break
+		}
+		old = KeyIDOf(ks.successor[old])
+	}
+	if old == (KeyID{}) {
+		// No signature: a transition from the opener's key before the
+		// chain's first record (and on from there) hands it on.
+		k := o.id
+		for range len(o.firstHandOff) {
+			f, ok := o.firstHandOff[k]
+			if !ok || f.at >= ks.firstAt || !o.later[f.to] { // (later: never back to id)
+				break
+			}
+			k, old = f.to, f.to
+		}
+	}
+	_, handed := ks.retired[o.id]
+	return old, old != o.id && o.later[old] && !handed
 }
 
 // Summary is what VerifyDir found in a log that holds.

@@ -102,7 +102,9 @@ var (
 	// its head. Under the checkpoint-sealed policy with a Sealer, records
 	// appended past a chain's key transition can be vouched for only by
 	// the new key, which the Sealer gets from the rotation's FollowKey; a
-	// seal in between covers the chain up to its transition. The records
+	// seal in between covers the chain up to its transition (none of a
+	// chain started with the new key, which RotateKey's Retired of the
+	// old key at seq 0 tells the Sealer: see RetireObserver). The records
 	// are durable, and the Sealer seals them once it has the key (its next
 	// checkpoint, or a Keeper's Close). The error names the chain, the seq
 	// sealed and the head.

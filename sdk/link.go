@@ -522,6 +522,9 @@ func (l *Log) commitLocked(c *chain, f *linked) (Pending, error) {
 		}
 	}
 	if l.cfg.Observer != nil {
+		if f.seq == 1 {
+			l.started(c) // as appendLocked
+		}
 		l.cfg.Observer.Committed(h.WriterID, h.Stream, f.seq, f.sealed.Hash, false)
 	}
 	return Pending{Appended: Appended{Record: kept, Seq: f.seq, Head: *h}, log: l, c: c, ticket: ticket}, nil

@@ -136,8 +136,14 @@ type KeyFollower interface {
 // (writer, stream) retired key id at seq. package checkpoint's Keeper
 // uses it never to sign, with a retired key, a checkpoint past its
 // retirement (the Log reopened with the old key, to finish a rotation cut
-// short). Retired is called under the chain's lock: it must not call the
-// Log.
+// short). Seq 0 is no transition: an Observer that is a KeyFollower too
+// hears it, before the Committed of a chain's first record, for the key
+// it follows when the chain began with another (started while RotateKey
+// runs, before its FollowKey, or after a rotation that failed; or,
+// replayed by OpenDurable before CheckReplay, started by a key that a
+// rotation from the Signer's, cut short, handed the log to): that key
+// vouches for none of the chain, which is the key's it began with.
+// Retired is called under the chain's lock: it must not call the Log.
 type RetireObserver interface {
 	Observer
 	Retired(writer, stream string, id KeyID, seq uint64)
@@ -216,8 +222,15 @@ type Log struct {
 	// an unsigned chain (checkpoint-sealed) for one the rotation had not
 	// reached.
 	handing atomic.Bool
-	sealer  Sealer  // checkpoint-sealed by checkpoints: the Observer, if it seals
-	keys    *KeySet // every key the log has signed with
+	// followed is the key the Observer, a KeyFollower, signs with as far
+	// as the Log knows: the Signer's, then each rotation's new key once
+	// its FollowKey has returned. A chain that begins with another key
+	// (one started while RotateKey runs, or after a rotation that failed
+	// part way) is not that key's to vouch for: the Observer, if a
+	// RetireObserver too, hears so at the chain's first record (started).
+	followed atomic.Pointer[KeyID]
+	sealer   Sealer  // checkpoint-sealed by checkpoints: the Observer, if it seals
+	keys     *KeySet // every key the log has signed with
 	// failed holds the error that stopped the log: the store lost an
 	// acknowledged-to-be record, or Close. Set once; read without l.mu,
 	// so that a chain's lock holder may check it (a reader of l.mu under
@@ -449,6 +462,8 @@ func New(cfg Config) (*Log, error) {
 	if s, ok := cfg.Observer.(Sealer); ok && cfg.SealEvery > 1 {
 		l.sealer = s
 	}
+	id := cfg.Signer.KeyID()
+	l.followed.Store(&id)
 	return l, nil
 }
 
@@ -772,10 +787,34 @@ func (l *Log) appendLocked(c *chain, rec *canonical.AuditRecord, transition bool
 		c.dedupe.add(fp, next)
 	}
 	if l.cfg.Observer != nil {
+		if next == 1 {
+			l.started(c)
+		}
 		l.cfg.Observer.Committed(c.head.WriterID, c.head.Stream, next, sealed.Hash, false)
 	}
 	fill.undo(rec) // rec.Prev aliased the head, which just moved on
 	return Appended{Record: kept, Seq: next, Head: c.head}, ticket, nil
+}
+
+// started tells the Observer, if it is a KeyFollower and a
+// RetireObserver (the checkpoint Keeper), that chain c, whose first
+// record was just committed, began with another key than the one it
+// follows (Log.followed): a chain started while RotateKey runs is the
+// new key's from its first record (signed by it while the transitions
+// are written), but the follower gets that key only from FollowKey, at
+// the rotation's end. Retired of the followed key at seq 0 says that
+// key vouches for none of the chain: the Keeper signs its checkpoints
+// once FollowKey hands it the chain's key, not with the old one, which
+// a verifier holding the key the chain started with does not trust. The
+// caller holds c.mu.
+func (l *Log) started(c *chain) {
+	ro, ok := l.cfg.Observer.(RetireObserver)
+	if _, follows := l.cfg.Observer.(KeyFollower); !ok || !follows {
+		return
+	}
+	if f := l.followed.Load(); *f != c.signer.KeyID() {
+		ro.Retired(c.head.WriterID, c.head.Stream, *f, 0)
+	}
 }
 
 // filled records which of rec's fields appendLocked filled in, so that it

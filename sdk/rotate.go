@@ -54,7 +54,10 @@ func isTransition(attrs []canonical.Attr) bool {
 // not reached (OpenDurable), and the old key must finish it. An Observer
 // that is a KeyFollower (the checkpoint Keeper) is handed next once
 // every chain has its transition: until then it signs with the old key,
-// each chain up to its transition; a rotation that fails or is cut short
+// each chain up to its transition, and none of a chain started with next
+// (if it is a RetireObserver too, it hears so at the chain's first
+// record: Retired of the old key at seq 0; a seal of such a chain is
+// ErrSealIncomplete until then); a rotation that fails or is cut short
 // leaves it with the old key, and finishing the rotation hands it next.
 // A rotation that failed part way in this process (a transition's
 // signature failed) is finished the same way. One that failed before it
@@ -105,6 +108,10 @@ func (l *Log) RotateKey(next Signer) ([]Head, error) {
 	// the old key, up to each chain's transition (RetireObserver).
 	if f, ok := l.cfg.Observer.(KeyFollower); ok {
 		f.FollowKey(next)
+		// Only after: a chain next starts from here on is the
+		// follower's to vouch for (Log.started).
+		id := next.KeyID()
+		l.followed.Store(&id)
 	}
 	return heads, nil
 }

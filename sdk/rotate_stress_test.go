@@ -34,8 +34,9 @@ import (
 //     each chain covers its head before the Keeper closes;
 //   - a nil Seal returned a sealed head;
 //   - each chain verifies with one key alone, the key it started with,
-//     through its own transitions (no record signed by a key the chain
-//     never had in force), and that key is the first for the chains that
+//     through its own transitions (no record, and with a Keeper no
+//     checkpoint, signed by a key the chain never had in force), and
+//     that key is the first for the chains that
 //     had records before the first rotation (not checked when Close came
 //     after a rotation whose first transition failed: it left no trace
 //     in the log, so a chain its key started is the old key's on reopen);
@@ -431,8 +432,11 @@ func runRotSeal(t *testing.T, c rsRound) {
 	t.Logf("%d rotations (%d failed tries), %d seals, %d chains; Close: %v; cut short: %v", rotations.Load(), retries.Load(), seals.Load(), len(streams), closeErr, pending >= 0)
 	switch {
 	case closeErr == nil:
-	case errors.Is(closeErr, sdk.ErrSealIncomplete) && rotations.Load() > 0 && c.mode == chaosKeeperSealed:
-		// Close came between a rotation's transitions and its FollowKey.
+	case errors.Is(closeErr, sdk.ErrSealIncomplete) && rotStarted.Load() && c.mode == chaosKeeperSealed:
+		// Close came between a rotation's transitions and its FollowKey
+		// (the first rotation's too), or after one that failed: the
+		// Keeper vouches for no record past a transition, nor for a
+		// chain the rotation's key started, until it has that key.
 	case errors.Is(closeErr, sdk.ErrSign) && c.oneIn > 0:
 	default:
 		t.Errorf("Close: %v", closeErr)
@@ -576,6 +580,14 @@ func runRotSeal(t *testing.T, c rsRound) {
 			}
 			if _, err := chaosVerifyCheckpointed(cpDir, writer, stream, sdk.NewSliceIterator(recs), signers, all, false); err != nil {
 				t.Errorf("%s with its checkpoints after the Keeper's Close: %v", stream, err)
+			}
+			// Its checkpoints too, with the one key alone: the Keeper
+			// signs a chain started during a rotation with the new key
+			// only, never the old.
+			if by != nil {
+				if _, err := chaosVerifyCheckpointed(cpDir, writer, stream, sdk.NewSliceIterator(recs), []*sdk.Ed25519Signer{by}, sdk.NewKeySet(by.Public()), false); err != nil {
+					t.Errorf("%s with its checkpoints and key %s alone, the key it started with: %v", stream, by.KeyID(), err)
+				}
 			}
 		}
 	}

@@ -374,7 +374,8 @@ func (k *Keeper) fail(err error) {
 // next the checkpoints past each chain's transition to it. Log.RotateKey
 // calls it once every chain has its transition; until then the Keeper
 // signs with the old key, and a chain already handed over gets no
-// checkpoint past its transition (Retired). The Keeper keeps the keys it
+// checkpoint past its transition, nor a chain started with next any
+// (Retired). The Keeper keeps the keys it
 // was given: a checkpoint of a chain at a size up to a transition is
 // signed by the key that transition retires (SignerAt), as a verifier
 // that follows the chain's transitions from its first key requires.
@@ -460,7 +461,14 @@ func (k *Keeper) signerFor(c *keptChain, size int64) sdk.Signer {
 // key id at seq (a transition appended, or replayed). While the Keeper
 // still signs with that key (a log reopened with it, to finish a rotation
 // a crash cut short), its checkpoints of the chain stop at seq; the
-// records after wait for the key the transition names (FollowKey).
+// records after wait for the key the transition names (FollowKey). Seq 0
+// (sdk.RetireObserver) is a chain that began with another key than id,
+// the Keeper's (started while RotateKey ran, before its FollowKey, or
+// found by OpenDurable, opened with the old key to finish a rotation cut
+// short, to be the new key's): the
+// Keeper signs no checkpoint of it with id, only once FollowKey hands it
+// the key the chain is on, which a verifier holding the key the chain
+// started with trusts.
 func (k *Keeper) Retired(writer, stream string, id sdk.KeyID, seq uint64) {
 	c := k.chainOf(writer, stream, false)
 	c.mu.Lock()

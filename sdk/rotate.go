@@ -64,7 +64,10 @@ func isTransition(attrs []canonical.Attr) bool {
 // wrote any transition leaves the log's key as it was (a chain started
 // while it ran keeps next: reopened with the old key, the log cannot
 // tell it from the old key's, as after a crash at that point). Rotating
-// to the key that already signs every chain of the log is ErrConfig.
+// to the key that already signs every chain of the log is ErrConfig, as
+// is one where a chain's transition record would exceed the log's limits
+// (names near them), a chain started while RotateKey checks included:
+// nothing changes.
 // Concurrent calls run one after the other, FollowKey calls included;
 // NewEmitter and Close wait for a rotation under way until its
 // transitions are written and durable, not for its FollowKey or the
@@ -136,11 +139,7 @@ func (l *Log) rotateLocked(next Signer) (heads, durable []Head, err error) {
 	}
 	// Everything that refuses next is checked before anything changes: the
 	// Keeper (FollowKey) and the log's signer move on only for a rotation
-	// that can be written. That includes each transition record's size: a
-	// chain whose records fit may have names too long for the ~110 bytes
-	// a transition adds.
-	value := transitionPrefix + hex.EncodeToString(next.Public())
-	var scratch []byte
+	// that can be written.
 	for _, c := range all {
 		c.mu.Lock()
 		at, retired := c.retired[next.KeyID()]
@@ -149,16 +148,7 @@ func (l *Log) rotateLocked(next Signer) (heads, durable []Head, err error) {
 		named, cut := c.successor[old], c.signerRetired != nil
 		oldAt, oldRetired := c.retired[old]
 		pending, held := c.signerRetired, c.heldBy
-		var tooLarge error
-		if c.head.Seq > 0 && !cut && c.signer.KeyID() != next.KeyID() {
-			rec := transitionRecord(c.head, value)
-			rec.Seq, rec.Prev, rec.TsMs = c.head.Seq+1, c.head.Hash[:], uint64(l.cfg.Clock().UnixMilli())
-			scratch, tooLarge = canonical.AppendRecord(scratch[:0], &rec, l.limits)
-		}
 		c.mu.Unlock()
-		if tooLarge != nil {
-			return nil, nil, fmt.Errorf("%w: %s: its key transition record cannot be written: %w", ErrConfig, names.Chain(writer, stream), tooLarge)
-		}
 		if retired {
 			return nil, nil, fmt.Errorf("%w: key %s was retired at %s seq %d and cannot sign that chain again",
 				ErrConfig, next.KeyID(), names.Chain(writer, stream), at)
@@ -182,7 +172,33 @@ func (l *Log) rotateLocked(next Signer) (heads, durable []Head, err error) {
 				ErrConfig, names.Chain(writer, stream), old, oldAt, named, next.KeyID())
 		}
 	}
+	// So is each transition record's size: a chain whose records fit may
+	// have names too long for the ~110 bytes a transition adds. Checked
+	// under l.mu, where no chain starts, and for every chain, those
+	// started since the checks above included (one that failed there, in
+	// the middle of the rotation, would cut it short for good: every
+	// RotateKey to finish it would fail here): a chain with a record now
+	// gets a transition, a chain with none begins with next (below).
+	value := transitionPrefix + hex.EncodeToString(next.Public())
+	ts := uint64(l.cfg.Clock().UnixMilli())
+	var scratch []byte
 	l.mu.Lock()
+	all = l.chainsLocked(all[:0])
+	for _, c := range all {
+		c.mu.Lock()
+		var tooLarge error
+		if c.head.Seq > 0 && c.signerRetired == nil && c.signer.KeyID() != next.KeyID() {
+			rec := transitionRecord(c.head, value)
+			rec.Seq, rec.Prev, rec.TsMs = c.head.Seq+1, c.head.Hash[:], ts
+			scratch, tooLarge = canonical.AppendRecord(scratch[:0], &rec, l.limits)
+		}
+		writer, stream := c.head.WriterID, c.head.Stream
+		c.mu.Unlock()
+		if tooLarge != nil {
+			l.mu.Unlock()
+			return nil, nil, fmt.Errorf("%w: %s: its key transition record cannot be written: %w", ErrConfig, names.Chain(writer, stream), tooLarge)
+		}
+	}
 	_, known := l.keys.Lookup(next.KeyID())
 	if _, err := l.keys.TryAdd(next.Public()); err != nil {
 		l.mu.Unlock()
@@ -194,7 +210,15 @@ func (l *Log) rotateLocked(next Signer) (heads, durable []Head, err error) {
 	// (Log.handing).
 	l.handing.Store(true)
 	defer l.handing.Store(false)
-	all = l.chainsLocked(all[:0])
+	for _, c := range all {
+		// So do those with no record yet: a first record appended before
+		// the loop below reached them would need a transition unchecked.
+		c.mu.Lock()
+		if c.head.Seq == 0 {
+			c.signer = next
+		}
+		c.mu.Unlock()
+	}
 	l.mu.Unlock()
 	wrote := false
 	defer func() {

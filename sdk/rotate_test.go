@@ -8,7 +8,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/rustyonions/ron-audit-go/canonical"
 	"github.com/rustyonions/ron-audit-go/sdk"
@@ -528,4 +530,65 @@ func cutShortRotation(t *testing.T, old, next sdk.Signer, keys *sdk.KeySet) (dir
 	}
 	l.Close()
 	return dir, streams
+}
+
+// TestRotateKeyRefusesUnwritableTransitionOfNewChain: as
+// TestRotateKeyRefusesUnwritableTransition, for a chain started while
+// RotateKey checks the others (here from its Clock, which the check
+// reads): it has a record, so it needs a transition, which is too large.
+// RotateKey checked only the chains it had gathered first: it moved the
+// log to the new key, and the transition failed in the middle of the
+// rotation (after others were written, a rotation cut short that
+// RotateKey could never finish, each retry refused by the check).
+func TestRotateKeyRefusesUnwritableTransitionOfNewChain(t *testing.T) {
+	old, next := rotateSigner(t, "old key"), rotateSigner(t, "next key")
+	obs := &followRecorder{}
+	stream := strings.Repeat("s", 3000) // the longest a record of this test allows
+	for {
+		r := canonical.AuditRecord{WriterID: "w", Stream: stream + "s", Seq: 1, TsMs: 1, Prev: make([]byte, 32)}
+		if _, err := canonical.AppendRecord(nil, &r, canonical.DefaultLimits); err != nil {
+			break
+		}
+		stream += "s"
+	}
+	var (
+		l       *sdk.Log
+		armed   atomic.Bool
+		hookErr error
+	)
+	clock := func() time.Time {
+		if armed.CompareAndSwap(true, false) {
+			_, hookErr = l.Append(&canonical.AuditRecord{WriterID: "w", Stream: stream, TsMs: 1})
+		}
+		return time.UnixMilli(1764201600000)
+	}
+	l = coreLog(t, sdk.Config{Signer: old, Observer: obs, Clock: clock})
+	for i := range 8 {
+		if _, err := l.Append(&canonical.AuditRecord{WriterID: "w", Stream: "short" + strconv.Itoa(i), TsMs: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	armed.Store(true)
+	_, err := l.RotateKey(next)
+	if hookErr != nil || armed.Load() {
+		t.Fatalf("the chain started during the check: %v (started: %v)", hookErr, !armed.Load())
+	}
+	if !errors.Is(err, sdk.ErrConfig) || !errors.Is(err, canonical.ErrTooLarge) {
+		t.Fatalf("RotateKey: %v, want ErrConfig wrapping the SizeError", err)
+	}
+	for i := range 8 {
+		if h, _ := l.Head("w", "short"+strconv.Itoa(i)); h.Seq != 1 {
+			t.Errorf("short%d: head seq %d after a refused rotation: a transition was written", i, h.Seq)
+		}
+	}
+	if len(obs.followed) != 0 {
+		t.Fatalf("the Keeper was told to follow %v", obs.followed)
+	}
+	if _, ok := l.Keys().Lookup(next.KeyID()); ok {
+		t.Fatal("the refused key joined the log's keys")
+	}
+	a, err := l.Append(&canonical.AuditRecord{WriterID: "w", Stream: "after", TsMs: 1})
+	if err != nil || a.Record.KeyID != old.KeyID() {
+		t.Fatalf("a chain started after the refused rotation: %v, signed by %s, want the old key %s", err, a.Record.KeyID, old.KeyID())
+	}
 }

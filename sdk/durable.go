@@ -801,19 +801,17 @@ func OpenDurable(dir string, cfg Config, opts DurableOptions) (*Log, Recovery, e
 			return err
 		}
 		if _, follows := cfg.Observer.(KeyFollower); ro != nil && follows {
-			// A chain a later key started (see heldBy) is none of
-			// cfg.Signer's: a Keeper that signs with it must not write
-			// that chain's checkpoints (CheckReplay writes those that
-			// came due), which a verifier holding the key the chain
-			// began with does not trust. It hears so as the Log tells it
-			// of a chain started with another key than its own
-			// (Log.started).
+			// A chain that takes no record signed by cfg.Signer (a later
+			// key started it, or a rotation to cfg.Signer cut short had
+			// not reached it: refusals) is not cfg.Signer's to vouch for:
+			// a Keeper that signs with it must not write that chain's
+			// checkpoints (CheckReplay writes those that came due), which
+			// a verifier holding the key the chain is on does not trust.
+			// It hears so as the Log tells it of a chain started with
+			// another key than its own (Log.started).
 			id := cfg.Signer.KeyID()
-			owners := r.keyOwners(id)
-			for h, ks := range r.keyst {
-				if _, held := owners.heldBy(ks); held {
-					ro.Retired(h.WriterID, h.Stream, id, 0)
-				}
+			for h := range r.refusals(id) {
+				ro.Retired(h.WriterID, h.Stream, id, 0)
 			}
 		}
 		if rc == nil {
@@ -876,6 +874,26 @@ func OpenDurable(dir string, cfg Config, opts DurableOptions) (*Log, Recovery, e
 			}
 		}
 	}
+	for h, rf := range r.refusals(id) {
+		c := l.chain(h.WriterID, h.Stream)
+		c.heldBy, c.signerRetired = rf.heldBy, rf.err
+	}
+	return l, Recovery{WAL: wrec, Records: r.records, Seals: r.seals, Heads: r.heads()}, nil
+}
+
+// refusal is why a replayed chain takes no record signed by the key
+// the log was opened with (refusals): the error its appends get, and the
+// later key that started it, if that is why.
+type refusal struct {
+	heldBy KeyID
+	err    error
+}
+
+// refusals returns the replayed chains that take no record signed by id,
+// the key the log is opened with, but for those that retired id (their
+// transition says so): chains a later key started, and chains a
+// rotation to id, cut short, had not reached.
+func (r *replayer) refusals(id KeyID) map[*Head]refusal {
 	// Opened with the key of a rotation a crash cut short: the chains it
 	// had not reached yet are last signed by the key it retires, with no
 	// transition of their own. Signing them with cfg.Signer would hand
@@ -900,6 +918,7 @@ func OpenDurable(dir string, cfg Config, opts DurableOptions) (*Log, Recovery, e
 			}
 		}
 	}
+	out := map[*Head]refusal{}
 	owners := r.keyOwners(id)
 	for h, ks := range r.keyst {
 		old, held := owners.heldBy(ks)
@@ -907,10 +926,8 @@ func OpenDurable(dir string, cfg Config, opts DurableOptions) (*Log, Recovery, e
 			continue
 		}
 		if held {
-			c := l.chain(h.WriterID, h.Stream)
-			c.heldBy = old
-			c.signerRetired = fmt.Errorf("%w: %s is signed by key %s, which a rotation from key %s handed the log to: open the log with key %s (RotateKey to it finishes a rotation cut short)",
-				ErrConfig, names.Chain(h.WriterID, h.Stream), old, id, old)
+			out[h] = refusal{heldBy: old, err: fmt.Errorf("%w: %s is signed by key %s, which a rotation from key %s handed the log to: open the log with key %s (RotateKey to it finishes a rotation cut short)",
+				ErrConfig, names.Chain(h.WriterID, h.Stream), old, id, old)}
 			continue
 		}
 		by, ok := handed[old]
@@ -926,12 +943,11 @@ func OpenDurable(dir string, cfg Config, opts DurableOptions) (*Log, Recovery, e
 			}
 		}
 		if ok {
-			c := l.chain(h.WriterID, h.Stream)
-			c.signerRetired = fmt.Errorf("%w: %s has no key transition from key %s, which %s handed to key %s at seq %d (a rotation cut short): open the log with key %s and RotateKey to %s to finish it",
-				ErrConfig, names.Chain(h.WriterID, h.Stream), old, names.Chain(by.chain.WriterID, by.chain.Stream), id, by.at, old, id)
+			out[h] = refusal{err: fmt.Errorf("%w: %s has no key transition from key %s, which %s handed to key %s at seq %d (a rotation cut short): open the log with key %s and RotateKey to %s to finish it",
+				ErrConfig, names.Chain(h.WriterID, h.Stream), old, names.Chain(by.chain.WriterID, by.chain.Stream), id, by.at, old, id)}
 		}
 	}
-	return l, Recovery{WAL: wrec, Records: r.records, Seals: r.seals, Heads: r.heads()}, nil
+	return out
 }
 
 // keyOwners is what a replay says of the key that holds each chain, for

@@ -22,10 +22,12 @@ type midRotation struct {
 	log   atomic.Pointer[sdk.Log]
 	armed atomic.Bool
 	err   atomic.Pointer[error]
+	// hookDone: start no chain (failingSecond only counts).
+	hookDone atomic.Bool
 }
 
 func (m *midRotation) hook() {
-	if !m.armed.CompareAndSwap(true, false) {
+	if !m.armed.CompareAndSwap(true, false) || m.hookDone.Load() {
 		return
 	}
 	r := canonical.AuditRecord{WriterID: "svc@inst-1", Stream: "fresh", TsMs: 2000, Reason: "started mid-rotation"}
@@ -240,5 +242,67 @@ func TestKeeperReplaySignsHeldChainWithItsKey(t *testing.T) {
 	v2, _ := NoteVerifier(KeyName("svc@inst-1"), k2.Public())
 	if _, err := VerifyChain(sdk.NewSliceIterator(recs), sdk.NewKeySet(k2.Public()), note.VerifierList(v2), hist, sdk.VerifyOptions{}); err != nil {
 		t.Errorf("the chain started during the rotation, with the key it started with: %v", err)
+	}
+}
+
+// TestKeeperReplaySignsUnreachedChainWithItsKey: a rotation cut short
+// after its first transition, and the log reopened with the new key (its
+// Keeper too): the chain the rotation had not reached is still the old
+// key's (OpenDurable refuses its records until the old key finishes the
+// rotation), so the Keeper's replay checkpoints must not cover it by the
+// new key, which a verifier holding the old key alone refuses there.
+func TestKeeperReplaySignsUnreachedChainWithItsKey(t *testing.T) {
+	k1, k2 := rotationKey(t, "keeper test key"), rotationKey(t, "the next key")
+	dir := t.TempDir()
+	wdir, cdir := filepath.Join(dir, "wal"), filepath.Join(dir, "checkpoints")
+	keys := sdk.NewKeySet(k1.Public(), k2.Public())
+
+	m := &midRotation{} // not armed: no chain started; the second transition fails
+	bare, _, err := sdk.OpenDurable(wdir, sdk.Config{Signer: &failingSecond{Signer: k1, m: m}, SealEvery: 3}, sdk.DurableOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keeperAppend(t, bare, 0, 3)
+	r := canonical.AuditRecord{WriterID: "svc@inst-1", Stream: "other", TsMs: 1500, Reason: "a second chain"}
+	if _, err := bare.Append(&r); err != nil {
+		t.Fatal(err)
+	}
+	m.armed.Store(true) // counts the signatures from here: the rotation's
+	m.hookDone.Store(true)
+	if _, err := bare.RotateKey(k2); !errors.Is(err, sdk.ErrSign) {
+		t.Fatalf("RotateKey with the second transition failing: %v, want ErrSign", err)
+	}
+	bare.Close()
+
+	k, err := NewKeeper(cdir, k2, KeeperOptions{Every: 1, Interval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, _, err := sdk.OpenDurable(wdir, sdk.Config{Signer: k2, Observer: k, SealEvery: 3}, sdk.DurableOptions{Keys: keys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Close() // ErrSealIncomplete, or nil: not what this test is about
+	if err := k.Close(); err != nil {
+		t.Fatal(err)
+	}
+	v1, _ := NoteVerifier(KeyName("svc@inst-1"), k1.Public())
+	for _, s := range []string{"caps", "other"} {
+		hist, err := LoadHistory(cdir, "svc@inst-1", s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var recs []sdk.Sealed
+		for _, r := range durableChain(t, wdir) {
+			if v, err := canonical.OpenAuditRecord(r.Bytes); err == nil && string(v.Stream()) == s {
+				recs = append(recs, r)
+			}
+		}
+		// The chain the rotation reached has its transition signed; the
+		// other's records are unsigned (checkpoint-sealed), so only a
+		// checkpoint would seal them.
+		if _, err := VerifyChain(sdk.NewSliceIterator(recs), sdk.NewKeySet(k1.Public()), note.VerifierList(v1), hist, sdk.VerifyOptions{AllowUnsealedTail: true}); err != nil {
+			t.Errorf("%s (%d records, %d checkpoints) with the key it started with alone: %v", s, len(recs), len(hist), err)
+		}
 	}
 }

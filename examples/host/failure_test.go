@@ -422,3 +422,43 @@ func TestMainRefusesDamagedLog(t *testing.T) {
 		t.Errorf("a host that did not start says it served: %s", stderr)
 	}
 }
+
+// TestAuditFailureIgnoresRefusals: records refused to their callers (the
+// log closed under the emitter: sink_error drops, Ready degraded) were
+// never accepted, so nothing was lost: Close returns nil and the run is
+// no audit failure. Ready's SinkErrors counts them all the same, which
+// auditFailure once reported as "audit records lost" (exit 1).
+func TestAuditFailureIgnoresRefusals(t *testing.T) {
+	_, priv, _ := ed25519.GenerateKey(nil)
+	signer, err := sdk.NewEd25519Signer(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log, err := sdk.New(sdk.Config{Signer: signer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	em, err := sdk.NewEmitter(log, sdk.EmitterOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := log.Close(); err != nil {
+		t.Fatal(err)
+	}
+	rec := canonical.AuditRecord{Kind: canonical.KindGetServed, TsMs: 1764201600000, WriterID: "example-host",
+		Stream: "objects", Reason: "served"}
+	if err := em.TryEmit(&rec); err == nil {
+		t.Fatal("TryEmit on a closed log: nil, want a refusal")
+	}
+	var d *sdk.DegradedError
+	if !errors.As(em.Ready(), &d) || d.SinkErrors == 0 {
+		t.Fatalf("Ready after a refusal: %v, want SinkErrors > 0 (what this test is about)", em.Ready())
+	}
+	closeErr := em.Close(context.Background())
+	if closeErr != nil {
+		t.Fatalf("Close with no accepted record lost: %v", closeErr)
+	}
+	if err := auditFailure(em, closeErr); err != nil {
+		t.Errorf("auditFailure with records refused, none lost: %v, want nil", err)
+	}
+}

@@ -273,7 +273,7 @@ func run(ctx context.Context, cfg config, ln net.Listener, logw io.Writer) error
 // auditFailure is why the run cannot count as a success for the audit
 // plane, beyond what the emitter's Close returned (closeErr), nil if
 // nothing is: the log stopped, a chain failed verification, or records
-// lost to sink errors that closeErr does not count. /readyz said so while
+// lost to sink errors that closeErr does not count (its deadline passed). /readyz said so while
 // the host served; the exit status says so too (main exits 1), so that a
 // supervisor or a script does not take a run that lost or doubted audit
 // records for a clean one. Records shed under load (within the
@@ -298,8 +298,12 @@ func auditFailure(em *sdk.Emitter, closeErr error) error {
 	if d.LogFailed != nil && !errors.Is(d.LogFailed, sdk.ErrClosed) {
 		errs = append(errs, fmt.Errorf("audit log failed: %w", d.LogFailed))
 	}
-	if d.SinkErrors > 0 && !errors.Is(closeErr, sdk.ErrRecordsLost) {
-		errs = append(errs, fmt.Errorf("%d audit records lost (%s), the last: %w", d.SinkErrors, sdk.DropSinkError, d.LastSinkError))
+	// Close counted what it lost unless its deadline passed (closeErr is
+	// then the drain context's error): only then may accepted records have
+	// been lost uncounted. A nil closeErr lost nothing: SinkErrors then
+	// holds refusals alone.
+	if d.SinkErrors > 0 && closeErr != nil && !errors.Is(closeErr, sdk.ErrRecordsLost) {
+		errs = append(errs, fmt.Errorf("%d audit records lost or refused (%s), the last: %w", d.SinkErrors, sdk.DropSinkError, d.LastSinkError))
 	}
 	if d.VerifyFailures > 0 {
 		errs = append(errs, fmt.Errorf("%d audit chain verification failures (see the log above)", d.VerifyFailures))

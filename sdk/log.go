@@ -141,9 +141,10 @@ type KeyFollower interface {
 // it follows when the chain began with another (started while RotateKey
 // runs, before its FollowKey, or after a rotation that failed; or,
 // replayed by OpenDurable before CheckReplay, started by a key that a
-// rotation from the Signer's, cut short, handed the log to, or not yet
-// reached by a rotation to the Signer's key cut short): that key
-// vouches for none of the chain, which is another key's.
+// rotation from the Signer's handed the log to, cut short or whole (the
+// log reopened with the old key), or not yet reached by a rotation to
+// the Signer's key cut short): that key vouches for none of the chain,
+// which is another key's.
 // Retired is called under the chain's lock: it must not call the Log.
 type RetireObserver interface {
 	Observer

@@ -464,8 +464,10 @@ func (k *Keeper) signerFor(c *keptChain, size int64) sdk.Signer {
 // records after wait for the key the transition names (FollowKey). Seq 0
 // (sdk.RetireObserver) is a chain on another key than id,
 // the Keeper's (started while RotateKey ran, before its FollowKey, or
-// found by OpenDurable, opened with the old key to finish a rotation cut
-// short, to be the new key's, or opened with the new key, to be the old
+// after a rotation that failed, which FollowKey never ended, or
+// found by OpenDurable, opened with a rotation's old key (to finish one
+// cut short, or after a whole one), to be the new key's, or opened with
+// the new key after a rotation cut short, to be the old
 // key's, which has yet to write its transition): the
 // Keeper signs no checkpoint of it with id, only once FollowKey hands it
 // the key the chain is on, which a verifier holding the key the chain

@@ -62,8 +62,11 @@ func isTransition(attrs []canonical.Attr) bool {
 // A rotation that failed part way in this process (a transition's
 // signature failed) is finished the same way. One that failed before it
 // wrote any transition leaves the log's key as it was (a chain started
-// while it ran keeps next: reopened with the old key, the log cannot
-// tell it from the old key's, as after a crash at that point). Rotating
+// while it ran keeps next, which signed its first record; reopened with
+// the old key, the log refuses nothing of it: no transition names next,
+// and OpenDurable refuses only chains a transition shows are another
+// key's, so the old key signs after next there, as after a crash at that
+// point; a verifier needs both keys for that chain). Rotating
 // to the key that already signs every chain of the log is ErrConfig, as
 // is one where a chain's transition record would exceed the log's limits
 // (names near them), a chain started while RotateKey checks included:

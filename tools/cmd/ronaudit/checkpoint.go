@@ -12,6 +12,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
 
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
@@ -282,6 +285,69 @@ type proofFile struct {
 	Proof      []string `json:"proof"`
 }
 
+// proofKeys are the keys of proofFile's JSON, as prove writes them.
+var proofKeys = func() []string {
+	t := reflect.TypeFor[proofFile]()
+	keys := make([]string, t.NumField())
+	for i := range keys {
+		keys[i], _, _ = strings.Cut(t.Field(i).Tag.Get("json"), ",")
+	}
+	return keys
+}()
+
+// checkProofSpelling refuses a proof file raw (one JSON value, decoded
+// into pf) that says its proof otherwise than prove writes it, but for
+// JSON's whitespace: one proof has one file, as decodeHashes gives its
+// hashes one spelling. encoding/json reads more: keys in any case ("KIND"
+// for "kind"), a key twice (the last wins), escapes in strings, fields in
+// any order and those of the other kind of proof at zero; and
+// canonical.ParseHash reads upper-case hex. The keys and the hex are
+// checked first to say which is wrong; then the file must be what prove
+// would write for pf.
+func checkProofSpelling(raw []byte, pf proofFile) error {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if tok, err := dec.Token(); err == nil && tok == json.Delim('{') {
+		seen := make(map[string]bool, len(proofKeys))
+		for dec.More() {
+			tok, err := dec.Token()
+			if err != nil {
+				break // the canonical comparison below refuses it
+			}
+			k, _ := tok.(string)
+			if !slices.Contains(proofKeys, k) {
+				return fmt.Errorf("key %q is none of a proof's (%s, as prove writes them)", k, strings.Join(proofKeys, ", "))
+			}
+			if seen[k] {
+				return fmt.Errorf("key %q twice", k)
+			}
+			seen[k] = true
+			var v json.RawMessage
+			if err := dec.Decode(&v); err != nil {
+				break
+			}
+		}
+	}
+	if h := pf.RecordHash; strings.ToLower(h) != h {
+		return fmt.Errorf("recordHash %q is not lower-case hex, as prove writes it", h)
+	}
+	// prove writes an empty proof as [], never null.
+	if pf.Proof == nil {
+		pf.Proof = []string{}
+	}
+	var want, got bytes.Buffer
+	enc := json.NewEncoder(&want)
+	if err := enc.Encode(pf); err != nil {
+		return err
+	}
+	if err := json.Compact(&got, raw); err != nil {
+		return err
+	}
+	if !bytes.Equal(bytes.TrimSpace(want.Bytes()), got.Bytes()) {
+		return errors.New("the proof is not spelled as prove writes it (its keys in its order, only the fields of its kind, strings without escapes prove would not write)")
+	}
+	return nil
+}
+
 func encodeHashes(hs []tlog.Hash) []string {
 	out := make([]string, len(hs))
 	for i, h := range hs {
@@ -494,6 +560,11 @@ func verifyProofCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		// thinks this one checks more than it does.
 		fmt.Fprintf(stderr, "ronaudit verify-proof: %s is an inclusion proof: it is checked against --checkpoint alone; drop --old\n", fs.Arg(0))
 		return usageErr(stderr, "verify-proof")
+	}
+	// After the checks of the arguments: those are wrong whatever the
+	// file's spelling.
+	if err := checkProofSpelling(raw, pf); err != nil {
+		return fail(failed(fmt.Errorf("%s: %w", fs.Arg(0), err)))
 	}
 	proof, err := decodeHashes(pf.Proof)
 	if err != nil {

@@ -137,7 +137,8 @@ needs --old, and an inclusion proof takes none: otherwise verify-proof
 exits 2, a usage error. It prints
 "ok" or "FAIL:" naming the failure (exit 1): a proof or checkpoint that
 does not verify, a proof of other sizes or another chain, a file that is
-not a proof. A file it cannot read (PROOF.json, CP, OLDCP, a --pub key)
+not a proof, or one not as prove writes it (its keys, their case and
+order, lower-case hex: whitespace aside, a proof has one file). A file it cannot read (PROOF.json, CP, OLDCP, a --pub key)
 is no verdict: said on stderr, exit 3.
 
 What it trusts: a checkpoint signed by ANY of the --pub keys, at any size.

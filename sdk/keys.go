@@ -166,7 +166,14 @@ func GenerateKeyFiles(dir, name string) (privPath, pubPath string, id KeyID, err
 		return "", "", KeyID{}, err
 	}
 	if err := writeNewFile(pubPath, pubPEM, 0o644); err != nil {
-		os.Remove(privPath)
+		// writeNewFile fsynced the private key's entry into dir: its
+		// removal must be fsynced too, or a power loss brings back a
+		// private key without its public key, and the next keygen of
+		// name refuses it as existing. Best effort, as the removal: err
+		// is what failed.
+		if os.Remove(privPath) == nil {
+			_ = fsutil.SyncDir(filepath.Dir(privPath))
+		}
 		return "", "", KeyID{}, err
 	}
 	return privPath, pubPath, KeyIDOf(pub), nil

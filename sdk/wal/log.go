@@ -456,7 +456,7 @@ func (l *Log) recover() (Recovery, error) {
 	synced := false
 	if last.Frames > 0 {
 		if err := l.fsync(l.f, 0); err != nil {
-			return Recovery{}, &Error{Op: "fsync", Path: path, Err: err}
+			return Recovery{}, &Error{Op: "fsync", Path: path, Reason: "the fsync of the frames found failed", Err: err}
 		}
 		synced = true
 	}
@@ -489,7 +489,7 @@ func (l *Log) recover() (Recovery, error) {
 	// was before the rotation that created it.
 	fail := func(op, where, what string, err error) error {
 		if !last.HeaderTorn {
-			return &Error{Op: op, Path: where, Err: err}
+			return &Error{Op: op, Path: where, Reason: what + " failed", Err: err}
 		}
 		f.Close()
 		l.f = nil
@@ -523,8 +523,16 @@ func (l *Log) recover() (Recovery, error) {
 	// no fsync above did yet: a segment of a header alone may be in the
 	// page cache only too.
 	if !synced {
+		// Say which: the same Op and Path for each.
+		what := "the fsync of the segment's header" // a header alone, unchanged
+		switch {
+		case last.HeaderTorn:
+			what = "the fsync of the rewritten header"
+		case last.TornBytes > 0:
+			what = "the fsync after cutting the torn tail"
+		}
 		if err := l.fsync(f, 0); err != nil {
-			return Recovery{}, fail("fsync", path, "the fsync of the rewritten header", err)
+			return Recovery{}, fail("fsync", path, what, err)
 		}
 	}
 	if err := syncDir(l.dir); err != nil {

@@ -13,6 +13,7 @@ package synctrace
 
 import (
 	"bufio"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -81,8 +82,17 @@ var (
 )
 
 // Parse reads an strace -f output (calls may be split into "unfinished"
-// and "resumed" lines) whose relative paths are relative to cwd. Only
-// calls that succeeded are kept.
+// and "resumed" lines) whose relative paths are relative to cwd, or to
+// the directory fd the call names (unlinkat(3, "f"): os.RemoveAll and
+// os.Root make such calls). Only calls that succeeded are kept. A path
+// relative to a directory fd the trace never showed opened is an error:
+// the trace cannot be checked.
+//
+// The fd table is one for every pid in the trace: strace -f prints the
+// ids of threads, and a Go program's threads share its table (a file is
+// opened on one thread and fsynced on another). A table per pid would
+// lose those fds; the programs traced here fork no children that would
+// need tables of their own.
 func Parse(f *os.File, cwd string) (*Trace, error) {
 	tr := &Trace{}
 	fds := map[int]string{} // one process: its threads share the table
@@ -90,11 +100,22 @@ func Parse(f *os.File, cwd string) (*Trace, error) {
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	n := 0
-	abs := func(p string) string {
-		if !filepath.IsAbs(p) {
-			p = filepath.Join(cwd, p)
+	// resolve makes p absolute: relative to the directory dirArg says
+	// (AT_FDCWD, a directory fd, or "" for calls without one: cwd).
+	resolve := func(dirArg, p string) (string, error) {
+		if filepath.IsAbs(p) {
+			return filepath.Clean(p), nil
 		}
-		return filepath.Clean(p)
+		base := cwd
+		if dirArg != "" && dirArg != "AT_FDCWD" {
+			fd, err := strconv.Atoi(dirArg)
+			dir, ok := fds[fd]
+			if err != nil || !ok {
+				return "", fmt.Errorf("synctrace: trace line %d: %q is relative to directory fd %s, which the trace does not show opened", n, p, dirArg)
+			}
+			base = dir
+		}
+		return filepath.Join(base, p), nil
 	}
 	for sc.Scan() {
 		n++
@@ -123,19 +144,36 @@ func Parse(f *os.File, cwd string) (*Trace, error) {
 		if ret < 0 {
 			continue
 		}
-		strs := strRE.FindAllStringSubmatch(argText, -1)
+		// The path arguments, each absolute: a directory fd argument
+		// comes right before its path (split by the strings' positions,
+		// not at ", ", which a path may hold).
+		var paths []string
+		var afterPath string // openat: what follows its path
+		for _, loc := range strRE.FindAllStringSubmatchIndex(argText, -1) {
+			if call == "write" || call == "pwrite64" {
+				break // a buffer, no path
+			}
+			afterPath = strings.TrimPrefix(argText[loc[1]:], ", ")
+			before := strings.TrimSuffix(argText[:loc[0]], ", ")
+			if i := strings.LastIndex(before, ", "); i >= 0 {
+				before = before[i+2:]
+			}
+			p, err := resolve(before, argText[loc[2]:loc[3]])
+			if err != nil {
+				return nil, err
+			}
+			paths = append(paths, p)
+		}
 		args := strings.Split(argText, ", ")
 		fdArg := func() int { v, _ := strconv.Atoi(args[0]); return v }
 		e := Event{Line: n, Call: call, Text: line}
 		switch call {
 		case "openat":
-			if len(strs) == 0 {
+			if len(paths) == 0 {
 				continue
 			}
-			e.Path, e.FD = abs(strs[0][1]), ret
-			if len(args) > 2 {
-				e.Flags = args[2]
-			}
+			e.Path, e.FD = paths[0], ret
+			e.Flags, _, _ = strings.Cut(afterPath, ", ")
 			fds[ret] = e.Path
 		case "close":
 			delete(fds, fdArg())
@@ -144,15 +182,15 @@ func Parse(f *os.File, cwd string) (*Trace, error) {
 			e.FD = fdArg()
 			e.Path = fds[e.FD]
 		case "mkdirat", "unlinkat", "unlink":
-			if len(strs) == 0 {
+			if len(paths) == 0 {
 				continue
 			}
-			e.Path = abs(strs[0][1])
+			e.Path = paths[0]
 		case "linkat", "renameat", "renameat2", "rename":
-			if len(strs) < 2 {
+			if len(paths) < 2 {
 				continue
 			}
-			e.Path, e.Path2 = abs(strs[0][1]), abs(strs[1][1])
+			e.Path, e.Path2 = paths[0], paths[1]
 		default:
 			continue
 		}

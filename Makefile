@@ -128,13 +128,16 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzUnmarshalJSON$$' -fuzztime $(FUZZTIME) ./canonical
 	$(GO) test -run '^$$' -fuzz '^FuzzOpenParts$$' -fuzztime $(FUZZTIME) ./canonical
 	$(GO) test -run '^$$' -fuzz '^FuzzParseHash$$' -fuzztime $(FUZZTIME) ./canonical
+	$(GO) test -run '^$$' -fuzz '^FuzzParseKind$$' -fuzztime $(FUZZTIME) ./canonical
 	$(GO) test -run '^$$' -fuzz '^FuzzOpenShapes$$' -fuzztime $(FUZZTIME) ./gen/internal/shapes
 	$(GO) test -run '^$$' -fuzz '^FuzzOpenV2$$' -fuzztime $(FUZZTIME) ./gen/internal/auditv2
 	$(GO) test -run '^$$' -fuzz '^FuzzVerifyRecord$$' -fuzztime $(FUZZTIME) ./sdk
 	$(GO) test -run '^$$' -fuzz '^FuzzVerifyChain$$' -fuzztime $(FUZZTIME) ./sdk
 	$(GO) test -run '^$$' -fuzz '^FuzzVerifySegment$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./sdk
 	$(GO) test -run '^$$' -fuzz '^FuzzOpenDurable$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./sdk
+	$(GO) test -run '^$$' -fuzz '^FuzzVerifyDirChain$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./sdk
 	$(GO) test -run '^$$' -fuzz '^FuzzReadSegment$$' -fuzztime $(FUZZTIME) ./sdk/wal
+	$(GO) test -run '^$$' -fuzz '^FuzzParseFsyncPolicy$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./sdk/wal
 	$(GO) test -run '^$$' -fuzz '^FuzzPrivacyDetect$$' -fuzztime $(FUZZTIME) ./sdk
 	$(GO) test -run '^$$' -fuzz '^FuzzParseKeyFile$$' -fuzztime $(FUZZTIME) ./sdk
 	$(GO) test -run '^$$' -fuzz '^FuzzParseSalt$$' -fuzztime $(FUZZTIME) ./sdk

@@ -6,7 +6,7 @@ TEST_SCHEMAS := gen/testdata/shapes.capnp gen/testdata/audit_v2.capnp $(wildcard
 BENCH    ?= .
 COUNT    ?= 5
 
-.PHONY: all demo test setup vet gen gen-check schema-check perf-gate perf-gate-short rebaseline go-test interop interop-rust interop-python bench fuzz rig-wal rig-export rig-shed observability
+.PHONY: all demo test setup vet gen gen-check schema-check perf-gate perf-gate-short rebaseline rebaseline-cpu go-test interop interop-rust interop-python bench fuzz rig-wal rig-export rig-shed observability
 
 all: test
 
@@ -110,6 +110,16 @@ perf-gate-short:
 		echo "perf gate: red; measuring again to tell the machine's noise from a regression"; \
 		$(PERF_SHORT_RUN) && \
 		$(GO) run ./tools/cmd/perfgate check -in bench-short.out; }
+
+# A baseline of this machine's CPU model for the current schema version
+# (v<N>/bench-<cpu>.json): ratios to a calibration move across CPU models,
+# so the gate holds a run to its own CPU's baseline where there is one and
+# only shows ratios against another CPU's (allocations stay gated).
+CPU_ROUNDS ?= 5
+rebaseline-cpu:
+	ROUNDS=$(CPU_ROUNDS) OUT=bench.out bash testing/performance/bench_rounds.sh
+	OUT=$(WAL_SNAPSHOT) DURATION=10s bash testing/performance/audit/wal_steady.sh
+	$(GO) run ./tools/cmd/perfgate baseline -cpu -in bench.out -wal-snapshot $(WAL_SNAPSHOT)
 
 # A new baseline for the current schema version (canonical.SchemaVersion); against
 # an earlier version's baseline it records the record-size and ratio change.

@@ -248,6 +248,23 @@ func readWALSnapshot(path string) (*RigFsync, error) {
 var versionDir = regexp.MustCompile(`^v(\d+)$`)
 
 // baselines lists the baseline files under dir by schema version.
+// cpuBaselineName is the file name of the baseline of one CPU model
+// beside a version's bench.json: "bench-amd-epyc.json" for "AMD EPYC".
+func cpuBaselineName(model string) string {
+	var b strings.Builder
+	dash := false
+	for _, r := range strings.ToLower(model) {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			b.WriteRune(r)
+			dash = false
+		} else if !dash && b.Len() > 0 {
+			b.WriteByte('-')
+			dash = true
+		}
+	}
+	return "bench-" + strings.TrimSuffix(b.String(), "-") + ".json"
+}
+
 func baselines(dir string) (map[int]string, error) {
 	ents, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {

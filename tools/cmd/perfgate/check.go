@@ -77,9 +77,10 @@ type row struct {
 
 // report is the outcome of one check.
 type report struct {
-	rows  []row
-	notes []string
-	loud  []string // allocations where the baseline had none
+	rows       []row
+	notes      []string
+	loud       []string // allocations where the baseline had none
+	foreignCPU bool     // the baseline is of another CPU model: ratios not gated
 }
 
 func (r *report) count(v verdict) int {
@@ -101,8 +102,10 @@ func (r *report) gated() int {
 // waivers pass exactly the red rows they name.
 // latency says whether to hold the design-load p99 (the full gate; the
 // short CI form runs too briefly, on any machine, for a p99 to hold).
-func compare(base *Baseline, cur map[string]BenchResult, curWAL *RigFsync, waivers []Waiver, latency bool) *report {
-	r := &report{}
+// foreignCPU says the baseline is of another CPU model: ratios are then
+// shown against it, not gated.
+func compare(base *Baseline, cur map[string]BenchResult, curWAL *RigFsync, waivers []Waiver, latency, foreignCPU bool) *report {
+	r := &report{foreignCPU: foreignCPU}
 	names := make([]string, 0, len(base.Benchmarks))
 	for n := range base.Benchmarks {
 		names = append(names, n)
@@ -173,6 +176,11 @@ func (r *report) ratioRow(name string, b, c BenchResult, cur map[string]BenchRes
 	x := row{bench: name, metric: mRatio, base: f3(b.Ratio), cur: f3(c.Ratio), change: pct(change), note: "vs " + c.Calibration}
 	if !gated {
 		x.verdict, x.note = vInfo, x.note+", not gated"
+		r.rows = append(r.rows, x)
+		return
+	}
+	if r.foreignCPU {
+		x.verdict, x.note = vInfo, x.note+", baseline of another CPU: not gated"
 		r.rows = append(r.rows, x)
 		return
 	}

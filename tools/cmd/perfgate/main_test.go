@@ -569,3 +569,73 @@ func TestRecordVectorIsTheBenchRecord(t *testing.T) {
 		t.Fatalf("baseline of v2 with the default record vector: exit %d\n%s%s", code, stdout, stderr)
 	}
 }
+
+// onCPU returns r's output as if run on another CPU model.
+func (e *env) inputOn(r run, cpu string) string {
+	seq++
+	return e.write(fmt.Sprintf("bench-%d.out", seq), strings.ReplaceAll(r.String(), "cpu: Test CPU", "cpu: "+cpu))
+}
+
+// TestCheckForeignCPU: ratios to a calibration move across CPU models
+// (AppendSealed to BLAKE3: 0.54 on the baseline's Intel Xeon, 0.38 on an
+// AMD EPYC, the same code), so against a baseline of another CPU a ratio
+// drop is shown, not red; an allocation is still red. A baseline of the
+// run's own CPU (baseline -cpu) is preferred, and holds ratios again.
+func TestCheckForeignCPU(t *testing.T) {
+	e := newEnv(t)
+	e.baseline(1, defaultRun())
+	slow := with(func(r run) {
+		r["AppendSealed"].ns = 1700 / 0.70
+		r["VerifyChain"].ns = 1450 / 0.78
+	})
+	args := func(in string) []string {
+		return []string{"check", "-in", in, "-baseline-dir", e.baseDir, "-record-vector", e.vector, "-waivers", filepath.Join(e.dir, "waivers.json")}
+	}
+	code, out, errs := e.run(1, args(e.inputOn(slow, "AMD EPYC"))...)
+	mustCode(t, 0, code, out, errs)
+	if !hasRow(out, "AppendSealed", mRatio, vInfo) || !strings.Contains(out, "another CPU") {
+		t.Errorf("a ratio drop against another CPU's baseline is not shown as ungated:\n%s", out)
+	}
+	code, out, errs = e.run(1, args(e.inputOn(with(func(r run) { r["AppendHot"].allocs = 3 }), "AMD EPYC"))...)
+	mustCode(t, 1, code, out, errs)
+	if !hasRow(out, "AppendHot", mAllocs, vRed) {
+		t.Errorf("allocations on another CPU are not gated:\n%s", out)
+	}
+	// The same run on the baseline's own CPU is red.
+	code, out, errs = e.check(slow)
+	mustCode(t, 1, code, out, errs)
+
+	// A baseline of this CPU: chosen, and it gates ratios.
+	if code, out, errs := e.run(1, "baseline", "-cpu", "-in", e.inputOn(slow, "AMD EPYC"), "-baseline-dir", e.baseDir, "-record-vector", e.vector); code != 0 {
+		t.Fatalf("baseline -cpu: exit %d\n%s%s", code, out, errs)
+	}
+	if _, err := os.Stat(filepath.Join(e.baseDir, "v1", "bench-amd-epyc.json")); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs = e.run(1, args(e.inputOn(slow, "AMD EPYC"))...)
+	mustCode(t, 0, code, out, errs)
+	if !strings.Contains(out, "bench-amd-epyc.json") || !hasRow(out, "AppendSealed", mRatio, vOK) {
+		t.Errorf("the CPU's own baseline is not the one used:\n%s", out)
+	}
+	slower := with(func(r run) {
+		r["AppendSealed"].ns = 1700 / 0.70 / 0.85
+		r["VerifyChain"].ns = 1450 / 0.78
+	})
+	code, out, errs = e.run(1, args(e.inputOn(slower, "AMD EPYC"))...)
+	mustCode(t, 1, code, out, errs)
+	if !hasRow(out, "AppendSealed", mRatio, vRed) {
+		t.Errorf("a 15%% drop against the CPU's own baseline is not red:\n%s", out)
+	}
+}
+
+func TestCPUBaselineName(t *testing.T) {
+	for in, want := range map[string]string{
+		"AMD EPYC":                   "bench-amd-epyc.json",
+		"Intel(R) Xeon(R) Processor": "bench-intel-r-xeon-r-processor.json",
+		"  x86/64 ":                  "bench-x86-64.json",
+	} {
+		if got := cpuBaselineName(in); got != want {
+			t.Errorf("cpuBaselineName(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

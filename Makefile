@@ -96,14 +96,17 @@ perf-gate:
 	OUT=$(WAL_SNAPSHOT) DURATION=10s bash testing/performance/audit/wal_steady.sh
 	$(GO) run ./tools/cmd/perfgate check -latency -in bench.out -wal-snapshot $(WAL_SNAPSHOT)
 
-# The CI form (about 20 s of benchmarks, run after every other test so
+# The CI form (about 35 s of benchmarks, run after every other test so
 # nothing competes with it): EmitterWorkers2 needs both cores and halves
 # when a neighbour runs, so only the full gate checks it. A red result is
 # measured once more before it fails the run: on this shared machine one
 # short run in several put a ratio 11% low that the next run put back
 # (EmitterWorkers1, 2026-11-27), while a regression in the code shows in
-# both runs.
-PERF_SHORT_RUN = ROUNDS=3 BENCHTIME=300ms BENCH='$(PERF_SHORT)' OUT=bench-short.out bash testing/performance/bench_rounds.sh
+# both runs. Five rounds, not three: on an AMD EPYC machine (2026-11-28)
+# AppendSealed's ratio to BLAKE3 ranged 0.38-0.52 over fourteen short runs
+# of unchanged code: 10% is less than that spread, and a median of three
+# short runs is not steady enough to hold it.
+PERF_SHORT_RUN = ROUNDS=5 BENCHTIME=300ms BENCH='$(PERF_SHORT)' OUT=bench-short.out bash testing/performance/bench_rounds.sh
 perf-gate-short:
 	$(PERF_SHORT_RUN)
 	$(GO) run ./tools/cmd/perfgate check -in bench-short.out || { \
@@ -115,9 +118,10 @@ perf-gate-short:
 # (v<N>/bench-<cpu>.json): ratios to a calibration move across CPU models,
 # so the gate holds a run to its own CPU's baseline where there is one and
 # only shows ratios against another CPU's (allocations stay gated).
-CPU_ROUNDS ?= 5
+# Commit one only where two runs agree well inside the gate's 10%
+# (docs/PERFORMANCE.md: on the AMD EPYC here they did not).
 rebaseline-cpu:
-	ROUNDS=$(CPU_ROUNDS) OUT=bench.out bash testing/performance/bench_rounds.sh
+	ROUNDS=5 OUT=bench.out bash testing/performance/bench_rounds.sh
 	OUT=$(WAL_SNAPSHOT) DURATION=10s bash testing/performance/audit/wal_steady.sh
 	$(GO) run ./tools/cmd/perfgate baseline -cpu -in bench.out -wal-snapshot $(WAL_SNAPSHOT)
 

@@ -794,6 +794,9 @@ func OpenDurable(dir string, cfg Config, opts DurableOptions) (*Log, Recovery, e
 	wopts := opts.WAL
 	wopts.Replay = r.frame
 	rc, _ := cfg.Observer.(ReplayChecker)
+	// The chains that take no record signed by cfg.Signer: worked out once
+	// the replay is whole (Recovered), for the Keeper and for the Log.
+	var refused map[*Head]refusal
 	wopts.Recovered = func(rec wal.Recovery) error {
 		// The signatures still pending are checked before Open cuts a
 		// torn tail or writes anything.
@@ -810,7 +813,8 @@ func OpenDurable(dir string, cfg Config, opts DurableOptions) (*Log, Recovery, e
 			// It hears so as the Log tells it of a chain started with
 			// another key than its own (Log.started).
 			id := cfg.Signer.KeyID()
-			for h := range r.refusals(id) {
+			refused = r.refusals(id)
+			for h := range refused {
 				ro.Retired(h.WriterID, h.Stream, id, 0)
 			}
 		}
@@ -874,7 +878,10 @@ func OpenDurable(dir string, cfg Config, opts DurableOptions) (*Log, Recovery, e
 			}
 		}
 	}
-	for h, rf := range r.refusals(id) {
+	if refused == nil {
+		refused = r.refusals(id)
+	}
+	for h, rf := range refused {
 		c := l.chain(h.WriterID, h.Stream)
 		c.heldBy, c.signerRetired = rf.heldBy, rf.err
 	}

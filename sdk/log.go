@@ -905,7 +905,11 @@ func (l *Log) mustSign(lastSeal time.Time, seq, sealedSeq uint64, now *time.Time
 // the head to be durable first; if the store cannot make it so, the log
 // fails as on a failed Pending.Wait, and Seal returns ErrStore. A seal
 // that cannot reach the head (a Sealer not yet handed a rotation's new
-// key) is ErrSealIncomplete, with the head as far as it is sealed.
+// key) is ErrSealIncomplete, with the head as far as it is sealed. A
+// chain the log's key may not sign (a key transition retired that key
+// there, or the chain began with a later key: a log reopened with a
+// rotation's old key, see OpenDurable) is ErrConfig, its tail unsealed
+// until RotateKey moves the log to the key the transition names.
 func (l *Log) Seal(writer, stream string) (Head, error) {
 	l.mu.RLock()
 	c := l.chains[writer][stream]
@@ -993,6 +997,8 @@ func (l *Log) sealLocked(c *chain) (Head, error) {
 // SealAll seals the head of every chain (hosts call it on a timer and at
 // shutdown) and returns the first error. As Seal, it signs nothing once
 // the log has failed (it returns the failure) or is closed (ErrClosed).
+// A chain its key may not sign (ErrConfig, see Seal) does not stop the
+// seals of the others.
 func (l *Log) SealAll() error {
 	if err := l.failure(); err != nil {
 		return fmt.Errorf("sdk: seal of every chain refused: %w", err)

@@ -72,6 +72,14 @@ func TestReopenedWithOldKeyLeavesLaterUnsignedChain(t *testing.T) {
 	if a, err := l2.Append(&r); !errors.Is(err, sdk.ErrConfig) {
 		t.Errorf("the old key appending to a chain started after the rotation: %v (seq %d); want ErrConfig", err, a.Seq)
 	}
+	// Nor seal it: its unsealed record is the new key's to vouch for (the
+	// Seal and SealAll docs say so).
+	if h, err := l2.Seal(r.WriterID, "later"); !errors.Is(err, sdk.ErrConfig) || h.SealedSeq != 0 {
+		t.Errorf("the old key sealing a chain started after the rotation: sealed to %d, %v; want ErrConfig", h.SealedSeq, err)
+	}
+	if err := l2.SealAll(); !errors.Is(err, sdk.ErrConfig) {
+		t.Errorf("SealAll with a chain the old key may not sign: %v, want ErrConfig", err)
+	}
 	if heads, err := l2.RotateKey(next); err != nil || len(heads) != 2 {
 		t.Fatalf("finishing with RotateKey to the new key: %+v, %v", heads, err)
 	}

@@ -63,6 +63,7 @@ func Check(old, cur *Layout) []Problem {
 		func(x *StructInfo) (string, string) { return x.ID, x.Name }) {
 		c.checkStruct(o, n)
 	}
+	c.newStructDefaults(old)
 	for o, n := range matched(&c, old.Enums, cur.Enums, "enum", RuleEnumID, RuleEnumRemoved,
 		func(x *EnumInfo) (string, string) { return x.ID, x.Name }) {
 		if o.Name != n.Name {
@@ -199,12 +200,10 @@ func (c *checker) checkStruct(o, n *StructInfo) {
 		case nf.Ordinal < 0 && oldGroups[nf.Name], nf.Ordinal >= 0 && oldOrdinals[nf.Ordinal]:
 			continue // checked above
 		case nf.Ordinal < 0:
-			// A new group: the union rules hold for it as for a field, and
-			// its fields live in n's sections, so the default rule holds
-			// for each of them (the group's own struct is new: Check
-			// matches no earlier one to it).
+			// A new group: the union rules hold for it as for a field. Its
+			// fields live in n's sections; the default rule holds for each
+			// of them as for every field of a new struct (newStructDefaults).
 			where = n.Name + "." + nf.Name + " (new group)"
-			c.newGroupDefaults(nf.Group, n.Name+"."+nf.Name)
 		}
 		if nf.Default != "" {
 			c.add(where, RuleDefaultChanged, "a new field with default "+nf.Default+": old records would read it as that default, not as absent")
@@ -238,21 +237,28 @@ func (c *checker) groupHolding(s *StructInfo, ord int) string {
 	return ""
 }
 
-// newGroupDefaults reports each field with a default in the new group
-// whose struct id is id, and in the groups it holds.
-func (c *checker) newGroupDefaults(id, path string) {
-	g := c.cur[id]
-	if g == nil {
-		return // closed() has refused a layout without it
+// newStructDefaults reports each field with an explicit default in a
+// struct (or group) that old does not have. No record of old's version
+// holds such a struct: where a new field would hold it, old records have
+// a null pointer, which reads as a struct of defaults, so the field would
+// read as its default, not as absent (and a new record would have two
+// encodings of that value: null, and the value written out). A new group's
+// fields live in the sections of old records, where they read as their
+// defaults just the same.
+func (c *checker) newStructDefaults(old *Layout) {
+	had := map[string]bool{}
+	for i := range old.Structs {
+		had[old.Structs[i].ID] = true
 	}
-	for i := range g.Fields {
-		f := &g.Fields[i]
-		switch {
-		case f.Group != "":
-			c.newGroupDefaults(f.Group, path+"."+f.Name)
-		case f.Default != "":
-			c.add(fmt.Sprintf("%s.%s (@%d)", path, f.Name, f.Ordinal), RuleDefaultChanged,
-				"a new field with default "+f.Default+": old records would read it as that default, not as absent")
+	for _, s := range c.cur {
+		if had[s.ID] {
+			continue
+		}
+		for i := range s.Fields {
+			if f := &s.Fields[i]; f.Group == "" && f.Default != "" {
+				c.add(fmt.Sprintf("%s.%s (@%d)", s.Name, f.Name, f.Ordinal), RuleDefaultChanged,
+					"a new field with default "+f.Default+": old records would read it as that default, not as absent")
+			}
 		}
 	}
 }

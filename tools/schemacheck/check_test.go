@@ -48,7 +48,10 @@ func TestRules(t *testing.T) {
 		"ordinals_swapped":  {"Rec.a (@0): ordinal-reused: a moved to @1 and @0 now holds b", "Rec.b (@1): ordinal-reused: b moved to @0 and @1 now holds a"},
 		"group_union":       {"Rec.ga (new group): union-membership: a new union", "Rec.gb (new group): union-membership: a new union"},
 		"group_default":     {"Rec.g.z (@5): default-changed: a new field with default uint32 = 7"},
-		"into_group":        {"Rec.b (@1): group-changed: moved into group g: the field's path changes"},
+		// A new struct's fields live behind a pointer that old records
+		// have null: each reads as its default there.
+		"new_struct_default": {"Nested.y (@0): default-changed: a new field with default text = \"hi\""},
+		"into_group":         {"Rec.b (@1): group-changed: moved into group g: the field's path changes"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			got := Check(base, layout(t, name))

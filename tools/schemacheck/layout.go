@@ -25,10 +25,12 @@
 // Names are part of the contract here (stricter than Cap'n Proto's wire
 // rules): the JSON rendering, the generated Go API and the foreign readers
 // use them. Groups obey the union rules as fields do (a new group may not
-// join a union records use, nor form a new union around old fields), and
-// the fields of a new group the default rule (they live in the sections of
-// old records). Moving a field into a group keeps its bytes but changes
-// its name, so it is refused too.
+// join a union records use, nor form a new union around old fields). The
+// default rule holds for every field no released version has, in an old
+// struct, a new group (its fields live in the sections of old records) or
+// a new struct (old records have its pointer null, which reads as a
+// struct of defaults). Moving a field into a group keeps its bytes but
+// changes its name, so it is refused too.
 //
 // What a layout cannot record is refused rather than passed: a field of a
 // type imported from another file, and generic structs (a parameter's

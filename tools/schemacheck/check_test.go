@@ -52,6 +52,14 @@ func TestRules(t *testing.T) {
 		// have null: each reads as its default there.
 		"new_struct_default": {"Nested.y (@0): default-changed: a new field with default text = \"hi\""},
 		"into_group":         {"Rec.b (@1): group-changed: moved into group g: the field's path changes"},
+		// Changes the wire would bear but this project's rules not: the
+		// bytes of old records stay, their reading or rendering does not.
+		"text_to_data":       {"Rec.b (@1): type-changed: Text -> Data"},
+		"int_sign":           {"Rec.a (@0): type-changed: UInt32 -> Int32"},
+		"enum_default":       {"Rec.e (@3): default-changed: default (none) -> enum = 1"},
+		"struct_renamed":     {"Sub: renamed: struct renamed to Sub2"},
+		"enumerants_swapped": {"Color.green (=1): renamed: enumerant renamed to red", "Color.red (=0): renamed: enumerant renamed to green"},
+		"grown_ok":           nil, // new fields in Sub and in Rec's padding, a new enum, a const, an annotation
 	} {
 		t.Run(name, func(t *testing.T) {
 			got := Check(base, layout(t, name))
@@ -64,6 +72,51 @@ func TestRules(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestGrownInPlace: grown_ok's new field p sits in the padding of Rec's
+// old data section, and Sub grew both sections: the cases TestRules passes
+// are the ones they say they are.
+func TestGrownInPlace(t *testing.T) {
+	base, grown := layout(t, "base"), layout(t, "grown_ok")
+	find := func(l *Layout, name string) StructInfo {
+		return l.Structs[slices.IndexFunc(l.Structs, func(s StructInfo) bool { return s.Name == name })]
+	}
+	rec := find(grown, "Rec")
+	if p := rec.Fields[slices.IndexFunc(rec.Fields, func(f FieldInfo) bool { return f.Name == "p" })]; p.Type != "UInt16" || (p.Offset+1)*16 > 64*find(base, "Rec").DataWords {
+		t.Errorf("p is not in the padding of Rec's old data section: %+v", p)
+	}
+	if b, g := find(base, "Sub"), find(grown, "Sub"); g.DataWords <= b.DataWords || g.Pointers <= b.Pointers {
+		t.Errorf("Sub's sections did not both grow: %d/%d -> %d/%d", b.DataWords, b.Pointers, g.DataWords, g.Pointers)
+	}
+}
+
+// TestMovedOut: a field moved out of a union or a group, and a plain field
+// joining a union records use, are refused (the other direction is in
+// TestRules).
+func TestMovedOut(t *testing.T) {
+	for _, c := range []struct {
+		old, cur string
+		want     []string
+	}{
+		{"into_union", "base", []string{"Rec: section-shrunk: data section 2 -> 1 words", "Rec: union-membership: union discriminant moved",
+			"Rec.b (@1): union-membership: union member 0 -> not in a union", "Rec.z (@5): field-removed"}},
+		{"into_group", "base", []string{"Rec.g: struct-removed", "Rec.g (group): field-removed"}},
+		{"union_base", "union_member", []string{"U.w (@2): new-union-member"}},
+	} {
+		old := layout(t, c.old)
+		old.Version = 1
+		got := Check(old, layout(t, c.cur))
+		if len(got) != len(c.want) {
+			t.Errorf("%s -> %s: %d problems, want %d: %v", c.old, c.cur, len(got), len(c.want), got)
+			continue
+		}
+		for i, p := range got {
+			if !strings.HasPrefix(p.String(), "v1: "+c.want[i]) {
+				t.Errorf("%s -> %s: problem %d: %q, want it to start with %q", c.old, c.cur, i, p, "v1: "+c.want[i])
+			}
+		}
 	}
 }
 

@@ -153,12 +153,14 @@ func TestGroupJoinsUnion(t *testing.T) {
 }
 
 // TestUncheckable: what the layout cannot record is refused, not passed:
-// a type from another file, a generic struct. AnyPointer's kinds are
+// a type from another file, a generic struct, an interface (refused for
+// what it is, not as if it were imported). AnyPointer's kinds are
 // told apart.
 func TestUncheckable(t *testing.T) {
 	for name, want := range map[string]string{
-		"imported": "is not declared in this file",
-		"generic":  "generic",
+		"imported":  "is not declared in this file",
+		"generic":   "generic",
+		"interface": "an interface type",
 	} {
 		b, err := os.ReadFile(filepath.Join("testdata", name+".req"))
 		if err != nil {

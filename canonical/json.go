@@ -158,7 +158,9 @@ func jsonNames(v any) map[string]bool {
 // checkJSONNames walks the document's tokens: one object, whose field
 // names, and those of actor, subject and each attr, are the rendering's
 // exactly (case included) and each at most once, and nothing after it.
-// Values are left to encoding/json, which reports their types.
+// Values are left to encoding/json, which reports their types. An object
+// of a struct field the schema adds must be walked here too
+// (TestEveryObjectIsCheckedByName fails until it is).
 func checkJSONNames(b []byte) error {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	var object func(names map[string]bool, field string) error

@@ -125,3 +125,20 @@ func TestHistoryNamesAreTwentyDigits(t *testing.T) {
 		t.Errorf("HistoryChains with no checkpoint kept: %v, %v", chains, err)
 	}
 }
+
+// TestNewKeeperNilSigner: a Keeper with no signer was made without
+// error and panicked at its first checkpoint (a nil pointer in Sign),
+// inside the Log's Durable or Close, taking the host down. NewKeeper
+// refuses it as sdk.New and node.Open refuse a nil Signer: an *Error
+// matching ErrSign and sdk.ErrConfig, with nothing created on disk.
+func TestNewKeeperNilSigner(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "checkpoints")
+	k, err := NewKeeper(dir, nil, KeeperOptions{})
+	var ce *Error
+	if !errors.As(err, &ce) || !errors.Is(err, ErrSign) || !errors.Is(err, sdk.ErrConfig) || k != nil {
+		t.Fatalf("NewKeeper(dir, nil signer): %v, %v; want an *Error matching ErrSign and sdk.ErrConfig", k, err)
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("NewKeeper with no signer created %s: %v", dir, err)
+	}
+}

@@ -215,8 +215,14 @@ func (c *keptChain) dueFrom() (int64, time.Time) {
 
 // NewKeeper returns a Keeper writing its history under dir (created with
 // mode 0700) and signing with signer. A dir "" is refused (an *Error
-// wrapping ErrNoDir), not taken as the current directory.
+// wrapping ErrNoDir), not taken as the current directory, and so is a nil
+// signer (an *Error matching ErrSign and wrapping sdk.ErrConfig).
 func NewKeeper(dir string, signer sdk.Signer, opts KeeperOptions) (*Keeper, error) {
+	// Refused here, not at the first checkpoint: that one is signed from
+	// the Log's Durable or Close, where a nil signer panicked.
+	if signer == nil {
+		return nil, newErr(ReasonSign, "NewKeeper: no signer", sdk.ErrConfig)
+	}
 	if opts.Every == 0 {
 		opts.Every = DefaultEvery
 	}

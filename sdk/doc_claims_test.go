@@ -431,3 +431,25 @@ func TestMergeNilInput(t *testing.T) {
 		}()
 	}
 }
+
+// TestOpenDurableEmptyDir: OpenDurable("") opened a log in the process's
+// current directory (the WAL cleaned "" to "."), where an unset setting
+// put the audit trail. It is a Config error, returned before any
+// directory is touched, as OpenDurable's doc says of the others.
+func TestOpenDurableEmptyDir(t *testing.T) {
+	cwd := t.TempDir()
+	if err := os.Chmod(cwd, 0o700); err != nil { // a mode the WAL takes
+		t.Fatal(err)
+	}
+	t.Chdir(cwd)
+	l, _, err := sdk.OpenDurable("", sdk.Config{Signer: coreSigner(t)}, sdk.DurableOptions{})
+	if err == nil {
+		l.Close()
+	}
+	if !errors.Is(err, sdk.ErrConfig) {
+		t.Fatalf("OpenDurable(\"\"): %v; want ErrConfig", err)
+	}
+	if ents, err := os.ReadDir(cwd); err != nil || len(ents) != 0 {
+		t.Fatalf("OpenDurable(\"\") wrote to the current directory: %v (%v)", ents, err)
+	}
+}

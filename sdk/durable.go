@@ -712,9 +712,15 @@ func (it *errIterator) Err() error    { return it.err }
 // it on disk (per opts.WAL's fsync policy). Close the Log when done.
 //
 // OpenDurable provides the Log's Store: cfg.Store must be nil. A Config
-// that New refuses, cfg.Store set, or opts.WAL.Replay or Recovered set is
+// that New refuses, cfg.Store set, opts.WAL.Replay or Recovered set, or a
+// dir "" (not taken as the current directory: give "." for that) is
 // ErrConfig, returned before dir is touched.
 func OpenDurable(dir string, cfg Config, opts DurableOptions) (*Log, Recovery, error) {
+	if dir == "" {
+		// Not the current directory: an unset setting would put the
+		// audit trail wherever the process happens to run.
+		return nil, Recovery{}, fmt.Errorf(`%w: the log directory is "" (give "." for the current directory)`, ErrConfig)
+	}
 	if opts.WAL.Replay != nil || opts.WAL.Recovered != nil {
 		return nil, Recovery{}, fmt.Errorf("%w: DurableOptions.WAL.Replay and Recovered are the SDK's own", ErrConfig)
 	}

@@ -4,6 +4,7 @@ package wal
 
 import (
 	"errors"
+	"os"
 	"testing"
 	"time"
 )
@@ -62,5 +63,29 @@ func TestClosedLogCalls(t *testing.T) {
 	}
 	if err := l.Err(); err != nil {
 		t.Errorf("Err after a clean Close: %v", err)
+	}
+}
+
+// TestOpenEmptyDirRefused: Open("") cleaned "" to "." and opened (or,
+// in a directory of mode 0700, made) a log in the process's current
+// directory: an unset setting put the audit log wherever the service
+// happened to run. package checkpoint refuses "" (ErrNoDir) for the same
+// reason. Open refuses it with ErrConfig and writes nothing.
+func TestOpenEmptyDirRefused(t *testing.T) {
+	cwd := t.TempDir()
+	if err := os.Chmod(cwd, 0o700); err != nil { // a mode Open takes
+		t.Fatal(err)
+	}
+	t.Chdir(cwd)
+	l, _, err := Open("", Options{})
+	if err == nil {
+		l.Close()
+	}
+	var we *Error
+	if !errors.Is(err, ErrConfig) || !errors.As(err, &we) {
+		t.Fatalf("Open(\"\"): %v; want an *Error matching ErrConfig", err)
+	}
+	if ents, err := os.ReadDir(cwd); err != nil || len(ents) != 0 {
+		t.Fatalf("Open(\"\") wrote to the current directory: %v (%v)", ents, err)
 	}
 }

@@ -218,6 +218,8 @@ type Log struct {
 // Open opens the log in dir, creating the directory (mode 0700) and the
 // first segment if needed, takes the directory's lock, recovers, and
 // returns the Log positioned to append after the last good frame.
+// A dir "" is refused (ErrConfig), not taken as the current directory:
+// give "." for that.
 //
 // Open refuses an existing directory whose mode lets group or others
 // access it (ErrDirPermissions; chmod 700 fixes it), a directory whose
@@ -239,6 +241,11 @@ type Log struct {
 // during the scan, and Options.Recovered can refuse the log before Open
 // changes it.
 func Open(dir string, opts Options) (*Log, Recovery, error) {
+	if dir == "" {
+		// Clean makes "" ".": an unset setting would put the log
+		// wherever the process happens to run.
+		return nil, Recovery{}, &Error{Op: "open", Reason: `the log directory is "" (give "." for the current directory)`, kind: ErrConfig}
+	}
 	dir = filepath.Clean(dir)
 	o, err := opts.check(dir)
 	if err != nil {

@@ -137,6 +137,22 @@ func TestRotateKeySameKey(t *testing.T) {
 	}
 }
 
+// TestRotateKeyNilSigner: RotateKey(nil) panicked (a nil interface's
+// KeyID) where New refuses a nil Signer with ErrConfig. It is ErrConfig,
+// and the log goes on as it was.
+func TestRotateKeyNilSigner(t *testing.T) {
+	l := coreLog(t, sdk.Config{Signer: rotateSigner(t, "old key")})
+	coreAppend(t, l, 2)
+	before := l.Heads()
+	if _, err := l.RotateKey(nil); !errors.Is(err, sdk.ErrConfig) {
+		t.Fatalf("RotateKey(nil): %v, want ErrConfig", err)
+	}
+	if after := l.Heads(); len(after) != 1 || after[0] != before[0] {
+		t.Fatalf("RotateKey(nil) changed the chain: %+v, then %+v", before, after)
+	}
+	coreAppendFrom(t, l, 2, 1)
+}
+
 // TestRotateKeyConcurrent: two rotations at once run one after the other,
 // so every chain ends under the same key, the log's: they interleaved
 // chain by chain and left some chains under each key.

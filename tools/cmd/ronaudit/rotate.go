@@ -6,9 +6,11 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/rustyonions/ron-audit-go/canonical"
 	"github.com/rustyonions/ron-audit-go/internal/names"
 	"github.com/rustyonions/ron-audit-go/sdk"
 	"github.com/rustyonions/ron-audit-go/sdk/checkpoint"
+	"github.com/rustyonions/ron-audit-go/sdk/wal"
 )
 
 func rotateCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
@@ -79,10 +81,11 @@ func rotateCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		return fail(err)
 	}
 	var heads []sdk.Head
+	var at map[[2]string]uint64
 	if rec.Records == 0 {
 		err = operational(fmt.Errorf("no records in %s: nothing to rotate (a log's first records are signed by the key append is given)", *dir))
-	} else {
-		heads, err = log.RotateKey(next)
+	} else if heads, err = log.RotateKey(next); err == nil {
+		at, err = transitions(log, *dir, heads, old.KeyID())
 	}
 	if cerr := log.Close(); err == nil {
 		err = cerr
@@ -93,8 +96,73 @@ func rotateCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(err)
 	}
+	// RotateKey returns the heads, which are the transitions only for
+	// the chains this run moved: a chain that had its transition (a run
+	// again with the same keys) may have records of next after it, and
+	// one next started has none. Say where the old key was retired.
+	before := map[[2]string]uint64{}
+	for _, h := range rec.Heads {
+		before[[2]string{h.WriterID, h.Stream}] = h.Seq
+	}
 	for _, h := range heads {
-		fmt.Fprintf(stdout, "%s: key %s retired at seq %d, %s signs from seq %d on\n", names.Chain(h.WriterID, h.Stream), old.KeyID(), h.Seq, next.KeyID(), h.Seq+1)
+		chain := names.Chain(h.WriterID, h.Stream)
+		t, ok := at[[2]string{h.WriterID, h.Stream}]
+		if !ok {
+			fmt.Fprintf(stdout, "%s: %s signs it from seq 1 on (it started with that key: no transition)\n", chain, next.KeyID())
+			continue
+		}
+		again := ""
+		if b, ok := before[[2]string{h.WriterID, h.Stream}]; ok && b == h.Seq {
+			again = " (rotated before: nothing written)"
+		}
+		fmt.Fprintf(stdout, "%s: key %s retired at seq %d, %s signs from seq %d on%s\n", chain, old.KeyID(), t, next.KeyID(), t+1, again)
 	}
 	return 0
+}
+
+// transitions returns the seq of each chain's key transition signed by
+// old, for the chains of heads: the head itself when it is one (what a
+// rotation just wrote), else, only if some chain's head is not, read
+// from the log in one pass (a rotation run again, whose chains may have
+// records after their transition, or chains next started, which have
+// none).
+func transitions(log *sdk.Log, dir string, heads []sdk.Head, old sdk.KeyID) (map[[2]string]uint64, error) {
+	at := map[[2]string]uint64{}
+	want := map[[2]string]uint64{}
+	isTransition := func(rec sdk.Sealed) (canonical.AuditRecordView, bool) {
+		if !rec.Signed || rec.KeyID != old {
+			return canonical.AuditRecordView{}, false
+		}
+		v, err := canonical.Open(rec.Bytes)
+		if err != nil {
+			return v, false
+		}
+		_, ok, err := sdk.KeyTransition(v)
+		return v, ok && err == nil
+	}
+	for _, h := range heads {
+		recs, err := log.Records(h.WriterID, h.Stream, h.Seq, h.Seq)
+		if err == nil && len(recs) == 1 {
+			if _, ok := isTransition(recs[0]); ok {
+				at[[2]string{h.WriterID, h.Stream}] = h.Seq
+				continue
+			}
+		}
+		want[[2]string{h.WriterID, h.Stream}] = h.Seq
+	}
+	if len(want) == 0 {
+		return at, nil
+	}
+	// The transitions are durable (RotateKey returned): a reader beside
+	// the writer sees them.
+	_, err := sdk.ReadDir(dir, func(rec sdk.Sealed, _ wal.Position) error {
+		if v, ok := isTransition(rec); ok {
+			c := [2]string{string(v.WriterID()), string(v.Stream())}
+			if head, ok := want[c]; ok && v.Seq() <= head {
+				at[c] = v.Seq()
+			}
+		}
+		return nil
+	})
+	return at, err
 }

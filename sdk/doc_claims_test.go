@@ -453,3 +453,29 @@ func TestOpenDurableEmptyDir(t *testing.T) {
 		t.Fatalf("OpenDurable(\"\") wrote to the current directory: %v (%v)", ents, err)
 	}
 }
+
+// TestNilKeySetLen: a nil *KeySet is a key set callers pass (VerifyDir's
+// keys nil: signatures not checked; Lookup and Clone take it as empty),
+// but Len panicked on it. It holds no key: Len is 0.
+func TestNilKeySetLen(t *testing.T) {
+	var ks *sdk.KeySet
+	if n := ks.Len(); n != 0 {
+		t.Fatalf("nil KeySet: Len %d", n)
+	}
+}
+
+// TestZeroMemStore: &sdk.MemStore{} as Config.Store made Append panic
+// (assignment to entry in nil map) at the first record. The zero
+// MemStore is NewMemStore(0)'s: DefaultMemStoreBytes per chain.
+func TestZeroMemStore(t *testing.T) {
+	m := &sdk.MemStore{}
+	l := coreLog(t, sdk.Config{Store: m})
+	coreAppend(t, l, 3)
+	if ev, first := m.Evicted("svc-gateway@inst-1", "reads"); ev != 0 || first != 1 {
+		t.Fatalf("zero MemStore: evicted %d, first kept %d", ev, first)
+	}
+	res, err := sdk.VerifyChain(m.Iter("svc-gateway@inst-1", "reads"), l.Keys(), sdk.VerifyOptions{})
+	if err != nil || res.Records != 3 {
+		t.Fatalf("zero MemStore: %d records verified, %v", res.Records, err)
+	}
+}

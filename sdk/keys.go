@@ -357,7 +357,8 @@ func keyKind(key any) string {
 }
 
 // KeySet is a verifier's set of trusted Ed25519 public keys, addressed by
-// key id. The zero value is an empty set. All methods are safe for
+// key id. The zero value is an empty set, and so, to Lookup, Len and
+// Clone, is a nil *KeySet (VerifyDir's keys nil). All methods are safe for
 // concurrent use; Lookup does not allocate.
 type KeySet struct {
 	mu   sync.RWMutex
@@ -435,8 +436,12 @@ func (ks *KeySet) remove(id KeyID) {
 	ks.mu.Unlock()
 }
 
-// Len returns the number of keys in the set.
+// Len returns the number of keys in the set: 0 for a nil KeySet, which
+// Lookup and Clone take as empty too.
 func (ks *KeySet) Len() int {
+	if ks == nil {
+		return 0
+	}
 	ks.mu.RLock()
 	defer ks.mu.RUnlock()
 	return len(ks.keys)

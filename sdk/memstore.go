@@ -54,7 +54,7 @@ const DefaultMemStoreBytes = 16 << 20
 // the bound for all of them. Bytes returned by Put and Get
 // (so Appended.Record's) alias the ring and are overwritten once their
 // chunk is reused: copy what must outlive the bound. Iter and CopyRange
-// return copies.
+// return copies. The zero MemStore is NewMemStore(0)'s: the default bound.
 type MemStore struct {
 	mu       sync.RWMutex
 	maxBytes int
@@ -111,6 +111,12 @@ func (m *MemStore) chain(writer, stream string, create bool) *memChain {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.chains == nil {
+		// The zero MemStore (&MemStore{} as Config.Store): NewMemStore(0)'s,
+		// not a panic at its first record.
+		m.chains = map[string]map[string]*memChain{}
+		m.maxBytes = DefaultMemStoreBytes
+	}
 	w := m.chains[writer]
 	if w == nil {
 		w = map[string]*memChain{}

@@ -163,7 +163,9 @@ signed by OLD names NEW, NEW signs from then on, and OLD can sign nothing
 more in those chains. Verifiers holding OLD's public key follow the
 rotation. Run it again with the same keys to finish a rotation a crash
 cut short (until then, append with NEW refuses the chains it had not
-reached). --pub: the keys before OLD, if the log was rotated before.
+reached); a chain it has moved already is left as it is, and each line
+names the seq of its transition. --pub: the keys before OLD, if the log
+was rotated before (records NEW signed verify with NEW's key).
 A --wal path that does not exist, or a log with no records, is an error
 (exit 3, as are a key refused and a log it cannot read or write); a
 directory with no segment files (as for verify), a log or kept

@@ -74,8 +74,11 @@ func rotateCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(err)
 	}
+	// NEW's records verify too: a chain NEW started (after the rotation,
+	// or after one a crash cut short) has no transition naming it, and
+	// "run it again with the same keys" must open the log to finish.
 	log, rec, err := sdk.OpenDurable(*dir, sdk.Config{Signer: old, Observer: keeper},
-		sdk.DurableOptions{Keys: sdk.NewKeySet(append(earlier, old.Public())...)})
+		sdk.DurableOptions{Keys: sdk.NewKeySet(append(earlier, old.Public(), next.Public())...)})
 	if err != nil {
 		openHint(stderr, "rotate", err)
 		return fail(err)

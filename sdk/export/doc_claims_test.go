@@ -141,3 +141,23 @@ func TestFileSinkModes(t *testing.T) {
 		t.Errorf("second write of the same name: %v, want ErrBundleExists", err)
 	}
 }
+
+// TestFileSinkEmptyDir: a FileSink whose Dir is "" (an unset setting)
+// wrote its bundles under the process's current directory, as the WAL and
+// the Keeper no longer do with "". It is sdk.ErrConfig, and nothing is
+// written; Dir "." is the current directory.
+func TestFileSinkEmptyDir(t *testing.T) {
+	cwd := t.TempDir()
+	t.Chdir(cwd)
+	s := &FileSink{}
+	name := BundleName(checkpoint.Origin(testWriter, testStream), 1, 1)
+	if err := s.WriteBundle(name, []byte("bundle")); !errors.Is(err, sdk.ErrConfig) {
+		t.Errorf("WriteBundle with Dir \"\": %v, want sdk.ErrConfig", err)
+	}
+	if _, err := s.Prev(testWriter, testStream); !errors.Is(err, sdk.ErrConfig) {
+		t.Errorf("Prev with Dir \"\": %v, want sdk.ErrConfig", err)
+	}
+	if ents, err := os.ReadDir(cwd); err != nil || len(ents) != 0 {
+		t.Fatalf("a FileSink with Dir \"\" wrote to the current directory: %v (%v)", ents, err)
+	}
+}

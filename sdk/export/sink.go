@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/rustyonions/ron-audit-go/internal/fsutil"
+	"github.com/rustyonions/ron-audit-go/sdk"
 	"github.com/rustyonions/ron-audit-go/sdk/checkpoint"
 )
 
@@ -37,7 +38,9 @@ type Sink interface {
 // from a stale previous state), checked before the write, so two writers
 // racing with different ranges are not excluded. Dir must be on a file system with hard links (every
 // local Linux file system, NFS; not FAT or some network shares, where
-// WriteBundle fails with the link's error and writes nothing).
+// WriteBundle fails with the link's error and writes nothing). A Dir ""
+// is refused (sdk.ErrConfig), not taken as the current directory: give
+// "." for that.
 //
 // A crash between writing the temporary file and removing it leaves a
 // ".tmp-" file, which no reader reads. The first WriteBundle of a
@@ -196,6 +199,12 @@ func allDigits(s string) bool {
 // path maps a bundle name to a file path under Dir, refusing names that
 // would leave it.
 func (s *FileSink) path(name string) (string, error) {
+	if s.Dir == "" {
+		// Not the current directory: an unset setting would scatter
+		// bundles wherever the process runs (as wal.Open and
+		// checkpoint.NewKeeper refuse "").
+		return "", fmt.Errorf(`%w: FileSink.Dir is "" (give "." for the current directory)`, sdk.ErrConfig)
+	}
 	parts := strings.Split(name, "/")
 	for _, p := range parts {
 		if p == "" || p == "." || p == ".." || strings.ContainsAny(p, `\`+"\x00") {

@@ -99,11 +99,11 @@ func vouchedChain(dir, writer, stream string, pubs []ed25519.PublicKey, allowTai
 	sealed, unused, err := checkpoint.VerifyKept(dir, writer, stream, t, pubs, res.Retired)
 	printUnused(notes, unused)
 	if err != nil {
-		return nil, nil, sealFailure(err, nil)
+		return nil, nil, sealFailure(err, nil, true)
 	}
 	h.SealedSeq = max(h.SealedSeq, uint64(sealed))
 	if h.SealedSeq < h.Seq && !allowTail {
-		return nil, nil, unsealedTail(h, nil)
+		return nil, nil, unsealedTail(h, nil, true)
 	}
 	return t, res.Retired, nil
 }

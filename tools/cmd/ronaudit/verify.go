@@ -150,11 +150,11 @@ func verifyCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		printUnused(stdout, res.Unused)
 	}
 	if err != nil {
-		return failCheckpoint(sealFailure(err, sum.Heads))
+		return failCheckpoint(sealFailure(err, sum.Heads, keys != nil))
 	}
 	for _, h := range sum.Heads {
 		if segment && h.SealedSeq < h.Seq && !*allowTail {
-			return failCheckpoint(unsealedTail(h, nil))
+			return failCheckpoint(unsealedTail(h, nil, keys != nil))
 		}
 	}
 	if *cpPath != "" {
@@ -249,7 +249,7 @@ func isTerminal(w io.Writer) bool {
 // does not hold (naming the chain and the file), the checkpoints
 // directory that cannot be read, or a chain's unsealed tail (heads are
 // the log's).
-func sealFailure(err error, heads []sdk.Head) error {
+func sealFailure(err error, heads []sdk.Head, keyed bool) error {
 	var de *checkpoint.DirError
 	switch {
 	case errors.As(err, &de) && de.WriterID == "" && de.Stream == "":
@@ -263,7 +263,7 @@ func sealFailure(err error, heads []sdk.Head) error {
 	if errors.As(err, &ve) && ve.Reason == sdk.ReasonUnsealedTail {
 		for _, h := range heads {
 			if h.WriterID == ve.WriterID && h.Stream == ve.Stream {
-				return unsealedTail(h, err)
+				return unsealedTail(h, err, keyed)
 			}
 		}
 	}
@@ -282,13 +282,19 @@ func printUnused(w io.Writer, paths []string) {
 
 // unsealedTail is the failure of a chain whose records after h.SealedSeq
 // no signature or checkpoint covers (err, if set, is the library's): a
-// verification failure (exit 1).
-func unsealedTail(h sdk.Head, err error) error {
+// verification failure (exit 1). keyed says keys were given: then the
+// seals are missing (checkpoints moved or deleted, a writer that did not
+// close), and "give --pub" would send the reader the wrong way.
+func unsealedTail(h sdk.Head, err error, keyed bool) error {
 	if err == nil {
 		err = sdk.ErrUnsealedTail
 	}
-	return failed(&reworded{fmt.Sprintf("%s seq %d: unsealed_tail: no signature or checkpoint covers seq %d..%d (give --pub, or --allow-unsealed-tail)",
-		names.Chain(h.WriterID, h.Stream), h.SealedSeq+1, h.SealedSeq+1, h.Seq), err})
+	hint := "give --pub, or --allow-unsealed-tail"
+	if keyed {
+		hint = "no kept checkpoint or signature by the --pub keys covers them; --allow-unsealed-tail accepts them"
+	}
+	return failed(&reworded{fmt.Sprintf("%s seq %d: unsealed_tail: no signature or checkpoint covers seq %d..%d (%s)",
+		names.Chain(h.WriterID, h.Stream), h.SealedSeq+1, h.SealedSeq+1, h.Seq, hint), err})
 }
 
 // count says n things: "1 record", "3 records".

@@ -10,7 +10,9 @@
 // the rule it breaks, and exits 1 if there is one, or if
 // canonical.SchemaVersion is not the newest recorded version. record writes
 // the current layout as released version N, which must be
-// canonical.SchemaVersion (a history file is never overwritten). make schema-check runs the check; CI runs it with make test.
+// canonical.SchemaVersion (a history file is never overwritten). make
+// schema-check runs the check; CI runs it with make test, and go test runs
+// it too (TestRealSchemaCheck).
 package main
 
 import (

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/rustyonions/ron-audit-go/canonical"
 )
 
 func runCmd(args ...string) (int, string) { return runAt(1, args...) }
@@ -103,5 +105,19 @@ func TestSchemaVersionAndHistoryAgree(t *testing.T) {
 	}
 	if code, out := runAt(1, "-req", td+"/add_ok.req", "-history", hist); code != 1 || !strings.Contains(out, "canonical.SchemaVersion is 1 but v2 is released") {
 		t.Fatalf("code behind the history: %d %s", code, out)
+	}
+}
+
+// TestRealSchemaCheck runs make schema-check's check in go test, on the
+// committed compiled schema (no capnp needed): the schema is compatible
+// with every released layout, and canonical.SchemaVersion, which names
+// the vectors and baselines the code is checked against, is the newest
+// recorded version. Without it only make schema-check would notice a
+// bumped SchemaVersion whose layout was never recorded, or a recorded one
+// the code was not bumped to.
+func TestRealSchemaCheck(t *testing.T) {
+	code, out := runAt(canonical.SchemaVersion, "-req", "../../../gen/testdata/audit.req", "-history", "../../../schema/history")
+	if code != 0 {
+		t.Fatalf("make schema-check would fail (exit %d):\n%s", code, out)
 	}
 }

@@ -6,9 +6,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -273,6 +275,31 @@ func TestVectorsVerify(t *testing.T) {
 				}
 			}
 			prev = h
+		}
+	}
+}
+
+// vectorsRoot holds one directory per released schema version, vN.
+const vectorsRoot = "../testing/vectors"
+
+// versionDir is the directory of schema version v's vectors.
+func versionDir(v int) string { return filepath.Join(vectorsRoot, fmt.Sprintf("v%d", v)) }
+
+// TestVectorVersions: testing/vectors/vN exists for every released schema
+// version and for no other. vN is reserved for version N's vectors (SPEC.md
+// section 8): anything else there before N is released would be taken for
+// them.
+func TestVectorVersions(t *testing.T) {
+	for v := 1; v <= SchemaVersion; v++ {
+		if _, err := os.Stat(versionDir(v)); err != nil {
+			t.Errorf("schema version %d is released but its vectors are missing: %v", v, err)
+		}
+	}
+	dirs, _ := filepath.Glob(filepath.Join(vectorsRoot, "v*"))
+	for _, d := range dirs {
+		n, err := strconv.Atoi(strings.TrimPrefix(filepath.Base(d), "v"))
+		if err != nil || n < 1 || n > SchemaVersion {
+			t.Errorf("%s is not the vectors of a released schema version (canonical.SchemaVersion is %d): vN holds only version N's vectors", d, SchemaVersion)
 		}
 	}
 }

@@ -16,7 +16,7 @@ import (
 // drill's v2 chain: canonical bytes and the prev they hold.
 func vectorRecords(t *testing.T) (recs []struct{ b, prev []byte }, v2 int) {
 	t.Helper()
-	for _, glob := range []string{"../testing/vectors/v1/*.json", "../testing/vectors/v2/*.json"} {
+	for _, glob := range []string{"../testing/vectors/v1/*.json", "../testing/vectors/drill/*.json"} {
 		files, err := filepath.Glob(glob)
 		if err != nil || len(files) == 0 {
 			t.Fatalf("%s: no vectors (%v)", glob, err)
@@ -64,7 +64,7 @@ func vectorRecords(t *testing.T) (recs []struct{ b, prev []byte }, v2 int) {
 func TestLinkFindsPrevInV2Records(t *testing.T) {
 	recs, v2 := vectorRecords(t)
 	if v2 == 0 {
-		t.Fatal("no v2 record with a pointer field after prev in testing/vectors/v2")
+		t.Fatal("no v2 record with a pointer field after prev in testing/vectors/drill")
 	}
 	seed := maphash.MakeSeed()
 	for i, r := range recs {

@@ -257,7 +257,7 @@ func TestPrevIsNotLastWithV2Pointers(t *testing.T) {
 	}
 }
 
-var update = flag.Bool("update", false, "rewrite testing/vectors/v2/evolution.json")
+var update = flag.Bool("update", false, "rewrite testing/vectors/drill/evolution.json")
 
 // render is the vector files' JSON rendering of a v2 record: every field
 // by its schema name, enums by enumerant name, Data in hex, nested
@@ -276,7 +276,7 @@ func render(r *AuditRecord) map[string]any {
 	}
 }
 
-// TestEvolutionVectors keeps testing/vectors/v2/evolution.json, the
+// TestEvolutionVectors keeps testing/vectors/drill/evolution.json, the
 // crossing chain for the foreign readers (read with the v2 schema), equal
 // to what this drill writes; -update rewrites it.
 func TestEvolutionVectors(t *testing.T) {
@@ -310,7 +310,7 @@ func TestEvolutionVectors(t *testing.T) {
 		t.Fatal(err)
 	}
 	b = append(b, '\n')
-	path := "../../../testing/vectors/v2/evolution.json"
+	path := "../../../testing/vectors/drill/evolution.json"
 	if *update {
 		os.MkdirAll(filepath.Dir(path), 0o755)
 		if err := os.WriteFile(path, b, 0o644); err != nil {
@@ -328,9 +328,9 @@ func TestEvolutionVectors(t *testing.T) {
 // whatever v1 code accepts (canonical.Open) v2 code accepts as the same
 // record with the v2 fields unset, and v1 code refuses every record with
 // a v2 field set. Seeds: the v1 vectors and the drill's v2 records
-// (testing/vectors/v2/evolution.json).
+// (testing/vectors/drill/evolution.json).
 func FuzzOpenV2(f *testing.F) {
-	for _, name := range []string{"../../../testing/vectors/v1/*.json", "../../../testing/vectors/v2/*.json"} {
+	for _, name := range []string{"../../../testing/vectors/v1/*.json", "../../../testing/vectors/drill/*.json"} {
 		files, _ := filepath.Glob(name)
 		for _, path := range files {
 			raw, err := os.ReadFile(path)

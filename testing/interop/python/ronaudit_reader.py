@@ -17,7 +17,7 @@ Checks every record of every ``*.json`` vector file the way
    stream), seq starts at 1 with prev = 32 zero bytes, and each later record
    has seq + 1 and prev = the previous record's hash.
 
-5. ``dedupeKey``, when a record has one (the v2 evolution vectors have
+5. ``dedupeKey``, when a record has one (the drill's evolution vectors have
    none): BLAKE3 derive_key("ron-audit 2026-11-27 dedupe key v1") of the
    canonical bytes of the same record with ``seq`` = 0 and ``prev`` empty,
    by the same encoder as step 1 (``dedupe_key``).

@@ -18,4 +18,4 @@ fi
 # The schema evolution drill: v1 vectors and the v1 -> v2 chain, read with
 # the drill's v2 schema (gen/testdata/audit_v2.capnp).
 RONAUDIT_SCHEMA=../../../gen/testdata/audit_v2.capnp .venv/bin/python ronaudit_reader.py ../../vectors/v1
-RONAUDIT_SCHEMA=../../../gen/testdata/audit_v2.capnp .venv/bin/python ronaudit_reader.py ../../vectors/v2
+RONAUDIT_SCHEMA=../../../gen/testdata/audit_v2.capnp .venv/bin/python ronaudit_reader.py ../../vectors/drill

@@ -167,7 +167,7 @@ def test_wrong_dedupe_key_fails(tmp_path):
 
 
 def test_dedupe_key_is_optional(tmp_path):
-    # README check 5 lets a vector leave it out (the v2 vectors do).
+    # README check 5 lets a vector leave it out (the drill's evolution vectors do).
     path, doc = _chain_file(min_records=2)
     for r in doc["records"]:
         del r["dedupeKey"]

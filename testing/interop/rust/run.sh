@@ -3,7 +3,7 @@
 # unit tests (all vectors pass, tampered copies fail), then the reader over
 # testing/vectors/v1 (schema v1, schema/audit.capnp; with its invalid/, its
 # checkpoints/, the signed checkpoints and proofs, and its bundles/, the
-# export bundles, each with its verdict), over testing/vectors/v2
+# export bundles, each with its verdict), over testing/vectors/drill
 # (the schema evolution drill's v1 -> v2 chain, read with the schema its
 # "schema" field names, gen/testdata/audit_v2.capnp), and over
 # testing/vectors/v1 again with v2 decoding (--schema v2; RONAUDIT_SCHEMA=v2
@@ -31,5 +31,5 @@ cargo test --release --locked
 cargo run --release --locked -- ../../vectors/v1
 # The schema evolution drill: the v1 -> v2 chain, then the v1 vectors read
 # with the drill's v2 schema.
-cargo run --release --locked -- ../../vectors/v2
+cargo run --release --locked -- ../../vectors/drill
 cargo run --release --locked -- --schema v2 ../../vectors/v1

@@ -93,8 +93,8 @@ fn checkpoint_vectors_pass() {
     }
     let rep = Fixture::load().check();
     assert!(rep.failures.is_empty(), "{:#?}", rep.failures);
-    // No checkpoints directory (the v2 vectors): no files.
-    assert!(checkpoint_vector_files(&crate::default_vectors_v2_dir())
+    // No checkpoints directory (the drill vectors): no files.
+    assert!(checkpoint_vector_files(&crate::default_drill_vectors_dir())
         .unwrap()
         .is_empty());
 }

@@ -87,8 +87,8 @@ pub fn default_vectors_dir() -> PathBuf {
 }
 
 /// Directory of the schema evolution drill's v2 vectors, relative to this crate.
-pub fn default_vectors_v2_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../vectors/v2")
+pub fn default_drill_vectors_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../vectors/drill")
 }
 
 /// Environment variable that overrides the schema of every vector file (see

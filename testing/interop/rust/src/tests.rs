@@ -1,6 +1,6 @@
 //! Tests over the real vector files in testing/vectors/v1 (or the directory in
-//! RONAUDIT_VECTORS_DIR) and in testing/vectors/v2 (the schema evolution
-//! drill, or the directory in RONAUDIT_VECTORS_V2_DIR): they all pass, with
+//! RONAUDIT_VECTORS_DIR) and in testing/vectors/drill (the schema evolution
+//! drill, or the directory in RONAUDIT_DRILL_VECTORS_DIR): they all pass, with
 //! the schema each names and v1 also with v2 decoding, and tampered copies
 //! fail.
 
@@ -14,10 +14,10 @@ fn vectors_dir() -> PathBuf {
     }
 }
 
-fn vectors_v2_dir() -> PathBuf {
-    match std::env::var_os("RONAUDIT_VECTORS_V2_DIR") {
+fn drill_vectors_dir() -> PathBuf {
+    match std::env::var_os("RONAUDIT_DRILL_VECTORS_DIR") {
         Some(d) => PathBuf::from(d),
-        None => default_vectors_v2_dir(),
+        None => default_drill_vectors_dir(),
     }
 }
 
@@ -58,13 +58,13 @@ fn load_v1() -> Vec<(String, Value)> {
 /// read with the schema it names.
 fn load() -> Vec<(String, Value)> {
     let mut docs = load_v1();
-    docs.extend(load_dir(&vectors_v2_dir()));
+    docs.extend(load_dir(&drill_vectors_dir()));
     docs
 }
 
-/// testing/vectors/v2/evolution.json.
+/// testing/vectors/drill/evolution.json.
 fn evolution() -> (String, Value) {
-    let p = vectors_v2_dir().join("evolution.json");
+    let p = drill_vectors_dir().join("evolution.json");
     let b = std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
     let v: Value = serde_json::from_slice(&b).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
     ("evolution.json".to_owned(), v)
@@ -489,7 +489,7 @@ fn evolution_passes() {
 
     // The same through the file-reading entry point, and with a v2 override.
     for ov in [None, Some(Schema::V2)] {
-        let reps = check_dir_with(&vectors_v2_dir(), ov).unwrap();
+        let reps = check_dir_with(&drill_vectors_dir(), ov).unwrap();
         assert!(reps.iter().all(|r| r.failures.is_empty()), "{reps:#?}");
         assert!(reps.iter().any(|r| r.name == "evolution" && r.passed == 6));
     }
@@ -893,8 +893,8 @@ fn invalid_vectors_are_refused() {
         }
     }
     assert!(rules > 0, "no field-rule vectors");
-    // No directory, no reports (testing/vectors/v2 has none).
-    assert!(check_invalid_dir(&vectors_v2_dir()).is_empty());
+    // No directory, no reports (testing/vectors/drill has none).
+    assert!(check_invalid_dir(&drill_vectors_dir()).is_empty());
 }
 
 #[test]

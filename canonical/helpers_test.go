@@ -62,4 +62,4 @@ func newRand(seed uint64) *capnptest.Rand {
 	return &capnptest.Rand{R: rand.New(rand.NewPCG(seed, 7))}
 }
 
-var update = flag.Bool("update", false, "rewrite the test vectors in testing/vectors/v1")
+var update = flag.Bool("update", false, "rewrite the test vectors of the current schema version, testing/vectors/v<SchemaVersion> (never an earlier version's)")

@@ -17,15 +17,17 @@ import (
 	"github.com/rustyonions/ron-audit-go/internal/capnptest"
 )
 
-// The negative vectors in testing/vectors/v1/invalid: byte strings and
-// chains every reader must refuse. Each record carries the right hash of
-// its bytes and a valid signature by the vector key, so a reader that
+// The negative vectors in testing/vectors/v<SchemaVersion>/invalid: byte
+// strings and chains every reader must refuse. Each schema version has its
+// own: a record that a reader of one version refuses for a field it does
+// not know may be a record of a later one. Each record carries the right
+// hash of its bytes and a valid signature by the vector key, so a reader that
 // checks only hashes, signatures and what a Cap'n Proto library decodes
 // accepts them: only the rules of SPEC.md refuse them. Written by
 // TestInvalidVectors with -update and checked by it otherwise; the
 // foreign readers (testing/interop) and sdk's tests check them too.
 
-const invalidDir = vectorDir + "/invalid"
+var invalidDir = vectorDir + "/invalid"
 
 type invalidRecord struct {
 	Name string `json:"name"`
@@ -368,10 +370,11 @@ func writeOrCompare(t *testing.T, path string, v any) {
 	}
 }
 
-// TestInvalidVectors keeps testing/vectors/v1/invalid up to date and reads
-// it as a foreign reader would: every record has the right hash and a valid
-// signature, and Open refuses it in the way the vector says; every chain
-// record opens, and the chain breaks at failsAt and nowhere before.
+// TestInvalidVectors keeps the current schema version's invalid/ up to date
+// and reads it as a foreign reader would: every record has the right hash
+// and a valid signature, and Open refuses it in the way the vector says;
+// every chain record opens, and the chain breaks at failsAt and nowhere
+// before.
 func TestInvalidVectors(t *testing.T) {
 	writeOrCompare(t, filepath.Join(invalidDir, "records.json"), buildInvalidRecords(t))
 	writeOrCompare(t, filepath.Join(invalidDir, "chains.json"), buildInvalidChains(t))

@@ -6,7 +6,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -15,10 +17,23 @@ import (
 	"testing"
 )
 
-// The test vectors in testing/vectors/v1 are written by this test with
-// -update and checked by it otherwise; the foreign readers check them too.
+// The vectors of released schema version N are testing/vectors/vN (SPEC.md
+// section 8). Those of the current version, SchemaVersion, are what this
+// code writes: TestVectors checks them against buildVectors, and -update
+// writes them. Those of every earlier version are frozen: -update never
+// writes them, and TestVectorsVerify still reads them, like every
+// version's, as a foreign reader would, so each released record keeps
+// opening, hashing, verifying and linking under the current code. The
+// foreign readers (testing/interop) check them too.
 
-const vectorDir = "../testing/vectors/v1"
+// vectorsRoot holds one directory per released schema version, vN.
+const vectorsRoot = "../testing/vectors"
+
+// versionDir is the directory of schema version v's vectors under root.
+func versionDir(root string, v int) string { return filepath.Join(root, fmt.Sprintf("v%d", v)) }
+
+// vectorDir is the current schema version's.
+var vectorDir = versionDir(vectorsRoot, SchemaVersion)
 
 // VectorKey is the Ed25519 key that signs the vectors: a test key whose
 // seed is SHA-256("ron-audit test vectors v1"). Never use it for anything else.
@@ -194,42 +209,126 @@ func buildVectors(t testing.TB) []vectorFile {
 	return files
 }
 
-func TestVectors(t *testing.T) {
-	files := buildVectors(t)
-	for _, f := range files {
-		b, err := json.MarshalIndent(f, "", "  ")
-		if err != nil {
-			t.Fatal(err)
+func marshalVectorFile(f vectorFile) ([]byte, error) {
+	b, err := json.MarshalIndent(f, "", "  ")
+	return append(b, '\n'), err
+}
+
+// frozenChange names the first record of old whose canonical bytes, hash,
+// signature or dedupe key cur does not keep, or is "".
+func frozenChange(old, cur vectorFile) string {
+	type frozen struct{ canonical, hash, sig, dedupe string }
+	for i, o := range old.Records {
+		if i >= len(cur.Records) {
+			return fmt.Sprintf("record %d is gone", i)
 		}
-		b = append(b, '\n')
-		path := filepath.Join(vectorDir, f.Name+".json")
-		if *update {
-			if err := os.WriteFile(path, b, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		want, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatalf("%v (run go test ./canonical -update)", err)
-		}
-		if !bytes.Equal(b, want) {
-			t.Errorf("%s differs from what the code writes: the format changed (or run -update)", path)
+		c := cur.Records[i]
+		if (frozen{o.Canonical, o.Hash, o.Signature, o.DedupeKey}) != (frozen{c.Canonical, c.Hash, c.Signature, c.DedupeKey}) {
+			return fmt.Sprintf("record %d's canonical bytes, hash, signature or dedupe key changed", i)
 		}
 	}
+	return ""
+}
+
+// updateVectors is -update: it writes files as the vectors of schema
+// version current, in root/v<current>, and nowhere else, so an earlier
+// version's vectors are never rewritten. A record already written there
+// keeps its canonical bytes, hash, signature and dedupe key: a change to
+// them is the code changing released records, and is refused rather than
+// baked in. New files and records, descriptions and the rendering may
+// change. Every file is checked before any is written.
+func updateVectors(root string, current int, files []vectorFile) error {
+	dir := versionDir(root, current)
+	for _, f := range files {
+		path := filepath.Join(dir, f.Name+".json")
+		raw, err := os.ReadFile(path)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		var old vectorFile
+		if err == nil {
+			err = json.Unmarshal(raw, &old)
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		if d := frozenChange(old, f); d != "" {
+			return fmt.Errorf("%s: %s: the records of a released schema version are frozen (canonical/SPEC.md section 8); fix the code (if the vector itself is meant to change and was never released, delete the file and run -update again)", path, d)
+		}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for _, f := range files {
+		path := filepath.Join(dir, f.Name+".json")
+		b, err := marshalVectorFile(f)
+		if err == nil {
+			err = os.WriteFile(path, b, 0o644)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// TestVectors: the current schema version's vectors are what the code
+// writes. When they are not, the message says whether the code changed
+// released records (never right) or only their JSON (the schema grew: that
+// is the next version's vectors, not an update of these).
+func TestVectors(t *testing.T) {
+	files := buildVectors(t)
+	if *update {
+		must(t, updateVectors(vectorsRoot, SchemaVersion, files))
+		return
+	}
+	for _, f := range files {
+		b, err := marshalVectorFile(f)
+		must(t, err)
+		path := filepath.Join(vectorDir, f.Name+".json")
+		want, err := os.ReadFile(path)
+		if err != nil {
+			t.Errorf("%v: the vectors of schema version %d (canonical.SchemaVersion) are written by go test ./canonical -run TestVectors -update", err, SchemaVersion)
+			continue
+		}
+		if bytes.Equal(b, want) {
+			continue
+		}
+		var old vectorFile
+		if err := json.Unmarshal(want, &old); err != nil {
+			t.Errorf("%s: %v", path, err)
+			continue
+		}
+		if d := frozenChange(old, f); d != "" {
+			t.Errorf("%s: %s in what the code writes: the code changes records of released schema version %d, whose bytes are frozen (canonical/SPEC.md section 8); fix the code, do not update the vectors", path, d, SchemaVersion)
+			continue
+		}
+		t.Errorf("%s: the code writes these records with the same bytes, hashes and signatures but other JSON. "+
+			"If the schema grew (json.go renders new fields), release it as version %d (canonical/SPEC.md section 8: bump canonical.SchemaVersion, record its layout); "+
+			"-update then writes testing/vectors/v%d and leaves these as they are. If only a description changed: go test ./canonical -run TestVectors -update",
+			path, SchemaVersion+1, SchemaVersion+1)
+	}
 	// No stale vector files.
-	paths, _ := filepath.Glob(filepath.Join(vectorDir, "*.json"))
-	if len(paths) != len(files) && !*update {
-		t.Errorf("%d vector files on disk, %d written by the code", len(paths), len(files))
+	if paths, _ := filepath.Glob(filepath.Join(vectorDir, "*.json")); len(paths) != len(files) {
+		t.Errorf("%d vector files in %s, %d written by the code", len(paths), vectorDir, len(files))
 	}
 }
 
-// TestVectorsVerify reads the files as a foreign reader would: from the
-// JSON alone, with no help from the code that wrote them.
+// TestVectorsVerify reads the files of every released schema version as a
+// foreign reader would: from the JSON alone, with no help from the code
+// that wrote them. The current code must still open each record strictly,
+// write it back to the same bytes, and recompute its hash, signature check,
+// dedupe key and chain links. The rendering is compared through the record
+// it reads as, not byte for byte: a file of an earlier version lacks the
+// fields added since, which read as empty, as the decoded record has them.
 func TestVectorsVerify(t *testing.T) {
-	paths, err := filepath.Glob(filepath.Join(vectorDir, "*.json"))
-	if err != nil || len(paths) < 8 {
-		t.Fatalf("found %d vector files: %v", len(paths), err)
+	var paths []string
+	for v := 1; v <= SchemaVersion; v++ {
+		p, err := filepath.Glob(filepath.Join(versionDir(vectorsRoot, v), "*.json"))
+		if err != nil || len(p) == 0 {
+			t.Fatalf("no vector files of schema version %d: %v", v, err)
+		}
+		paths = append(paths, p...)
 	}
 	for _, path := range paths {
 		raw, err := os.ReadFile(path)
@@ -248,10 +347,14 @@ func TestVectorsVerify(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s[%d]: %v", path, i, err)
 			}
-			got, _ := json.Marshal(view.Decode())
+			dec := view.Decode()
+			got, _ := json.Marshal(dec)
 			want, _ := json.Marshal(vr.Record)
 			if !bytes.Equal(got, want) {
 				t.Errorf("%s[%d]: decoded %s\nrendering %s", path, i, got, want)
+			}
+			if again, err := AppendRecord(nil, &dec, DefaultLimits); err != nil || !bytes.Equal(again, b) {
+				t.Errorf("%s[%d]: the code no longer writes this record with its bytes (%v)", path, i, err)
 			}
 			h := RecordHash(b)
 			if h.String() != vr.Hash {
@@ -279,19 +382,13 @@ func TestVectorsVerify(t *testing.T) {
 	}
 }
 
-// vectorsRoot holds one directory per released schema version, vN.
-const vectorsRoot = "../testing/vectors"
-
-// versionDir is the directory of schema version v's vectors.
-func versionDir(v int) string { return filepath.Join(vectorsRoot, fmt.Sprintf("v%d", v)) }
-
 // TestVectorVersions: testing/vectors/vN exists for every released schema
 // version and for no other. vN is reserved for version N's vectors (SPEC.md
 // section 8): anything else there before N is released would be taken for
 // them.
 func TestVectorVersions(t *testing.T) {
 	for v := 1; v <= SchemaVersion; v++ {
-		if _, err := os.Stat(versionDir(v)); err != nil {
+		if _, err := os.Stat(versionDir(vectorsRoot, v)); err != nil {
 			t.Errorf("schema version %d is released but its vectors are missing: %v", v, err)
 		}
 	}
@@ -301,5 +398,57 @@ func TestVectorVersions(t *testing.T) {
 		if err != nil || n < 1 || n > SchemaVersion {
 			t.Errorf("%s is not the vectors of a released schema version (canonical.SchemaVersion is %d): vN holds only version N's vectors", d, SchemaVersion)
 		}
+	}
+}
+
+// TestVectorsUpdateLeavesEarlierVersions walks -update at the release of
+// the next schema version, on a copy of the vectors: it writes the new
+// version's directory and leaves every earlier version's files as they
+// were (SPEC.md section 8: their bytes are frozen).
+func TestVectorsUpdateLeavesEarlierVersions(t *testing.T) {
+	root := t.TempDir()
+	next := SchemaVersion + 1
+	// Copies of the released versions' vectors, each marked so that a
+	// rewrite shows.
+	var marked []string
+	for v := 1; v <= SchemaVersion; v++ {
+		dir := versionDir(root, v)
+		must(t, os.MkdirAll(dir, 0o755))
+		paths, _ := filepath.Glob(filepath.Join(versionDir(vectorsRoot, v), "*.json"))
+		for _, p := range paths {
+			b, err := os.ReadFile(p)
+			must(t, err)
+			b = bytes.Replace(b, []byte(`"description": "`), []byte(`"description": "frozen: `), 1)
+			dst := filepath.Join(dir, filepath.Base(p))
+			must(t, os.WriteFile(dst, b, 0o644))
+			marked = append(marked, dst)
+		}
+	}
+	if len(marked) < SchemaVersion {
+		t.Fatalf("copied %d vector files of %d released versions", len(marked), SchemaVersion)
+	}
+	files := buildVectors(t)
+	must(t, updateVectors(root, next, files))
+	for _, p := range marked {
+		if b, _ := os.ReadFile(p); !bytes.Contains(b, []byte(`"frozen: `)) {
+			t.Errorf("-update at schema version %d rewrote %s", next, p)
+		}
+	}
+	written, _ := filepath.Glob(filepath.Join(versionDir(root, next), "*.json"))
+	if len(written) != len(files) {
+		t.Errorf("-update at schema version %d wrote %d files in v%d, want %d", next, len(written), next, len(files))
+	}
+	// Once written, a record's bytes, hash and signature are released too:
+	// -update refuses to change them rather than bake the change in.
+	path := filepath.Join(versionDir(root, next), files[0].Name+".json")
+	before, err := os.ReadFile(path)
+	must(t, err)
+	changed := buildVectors(t)
+	changed[0].Records[0].Canonical = strings.Replace(changed[0].Records[0].Canonical, "0", "1", 1)
+	if err := updateVectors(root, next, changed); err == nil {
+		t.Error("-update wrote a record with other canonical bytes over a written one")
+	}
+	if after, _ := os.ReadFile(path); !bytes.Equal(before, after) {
+		t.Errorf("-update changed %s", path)
 	}
 }

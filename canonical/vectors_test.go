@@ -288,7 +288,7 @@ func TestVectors(t *testing.T) {
 		path := filepath.Join(vectorDir, f.Name+".json")
 		want, err := os.ReadFile(path)
 		if err != nil {
-			t.Errorf("%v: the vectors of schema version %d (canonical.SchemaVersion) are written by go test ./canonical -run TestVectors -update", err, SchemaVersion)
+			t.Errorf("%v: the vectors of schema version %d (canonical.SchemaVersion) are written by go test ./canonical -update", err, SchemaVersion)
 			continue
 		}
 		if bytes.Equal(b, want) {

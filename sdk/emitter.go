@@ -831,7 +831,8 @@ func (e *Emitter) ReportVerifyFailure(err error) {
 // included) and those refused to their caller because their chain or the
 // log had failed, or the chain's key was retired. Close's ErrRecordsLost
 // counts only those lost after acceptance, and the retries among them
-// apart.
+// apart. The error fields are also reachable through errors.Is and
+// errors.As on the DegradedError itself (Unwrap).
 type DegradedError struct {
 	Closed         bool    // the emitter is closed
 	LogFailed      error   // the log stopped (a record could not be made durable)
@@ -878,6 +879,21 @@ func (e *DegradedError) Error() string {
 
 // Is matches ErrDegraded.
 func (e *DegradedError) Is(target error) bool { return target == ErrDegraded }
+
+// Unwrap returns the causes the error carries (LogFailed, ObserverFailed,
+// LastSinkError, those set), so errors.Is and errors.As reach them through
+// Ready's error itself: errors.Is(em.Ready(), node.ErrCheckpoint) or
+// errors.Is(em.Ready(), ErrSign) without reading the fields. The other
+// reasons (Closed, VerifyFailures, ShedRate) are counts, not errors.
+func (e *DegradedError) Unwrap() []error {
+	var causes []error
+	for _, err := range []error{e.LogFailed, e.ObserverFailed, e.LastSinkError} {
+		if err != nil {
+			causes = append(causes, err)
+		}
+	}
+	return causes
+}
 
 type shedSample struct {
 	at            time.Time

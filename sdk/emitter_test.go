@@ -538,6 +538,8 @@ func TestEmitterSinkFailure(t *testing.T) {
 			var d *sdk.DegradedError
 			if err := e.Ready(); !errors.As(err, &d) || d.SinkErrors != n || !errors.Is(d.LastSinkError, sdk.ErrSign) {
 				t.Fatalf("Ready: %v", err)
+			} else if !errors.Is(err, sdk.ErrSign) {
+				t.Fatalf("errors.Is(Ready(), ErrSign) = false; the last sink error should be reachable: %v", err)
 			}
 		})
 	}
@@ -566,6 +568,8 @@ func TestEmitterNotDurable(t *testing.T) {
 	var d *sdk.DegradedError
 	if err := e.Ready(); !errors.As(err, &d) || !errors.Is(d.LogFailed, sdk.ErrStore) {
 		t.Fatalf("Ready: %v", err)
+	} else if !errors.Is(err, sdk.ErrStore) {
+		t.Fatalf("errors.Is(Ready(), ErrStore) = false; the log's failure should be reachable: %v", err)
 	}
 }
 
@@ -642,6 +646,9 @@ func TestEmitterReadyObserverFailed(t *testing.T) {
 	var d *sdk.DegradedError
 	if !errors.As(err, &d) || !errors.Is(err, sdk.ErrDegraded) || d.ObserverFailed != errFull || d.LogFailed != nil {
 		t.Fatalf("observer failed: Ready = %v (%+v), want ObserverFailed %v alone", err, d, errFull)
+	}
+	if !errors.Is(err, errFull) {
+		t.Errorf("errors.Is(Ready(), the observer's error) = false; Ready's error should unwrap to it")
 	}
 	if want := "sdk: audit plane degraded: log observer failed (checkpoints or exports stopped): " + errFull.Error(); err.Error() != want {
 		t.Errorf("Ready's message:\n%s\nwant\n%s", err, want)

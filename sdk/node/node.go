@@ -304,7 +304,8 @@ func (n *Node) ExportTempStats() export.TempStats {
 // Keeper could not write (it matches ErrCheckpoint and wraps the Keeper's
 // error) or the failure that stopped the exports (ErrExport, wrapping the
 // Auto's). It stays, as the Keeper's does. It is the Log's Observer's
-// Err, so sdk.Emitter.Ready reports it (DegradedError.ObserverFailed).
+// Err, so sdk.Emitter.Ready reports it (DegradedError.ObserverFailed), and
+// errors.Is(em.Ready(), ErrCheckpoint) or ErrExport is true.
 func (n *Node) Err() error {
 	n.mu.Lock()
 	first := n.first

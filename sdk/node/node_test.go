@@ -219,8 +219,15 @@ func TestFailuresReachReady(t *testing.T) {
 				t.Fatalf("Err: %v, want %v", err, tc.sentinel)
 			}
 			var d *sdk.DegradedError
-			if rerr := em.Ready(); !errors.As(rerr, &d) || !errors.Is(d.ObserverFailed, tc.sentinel) {
+			rerr := em.Ready()
+			if !errors.As(rerr, &d) || !errors.Is(d.ObserverFailed, tc.sentinel) {
 				t.Fatalf("Ready after the %s failed: %v", tc.part, rerr)
+			}
+			// The cause is reachable through Ready's error itself, not only
+			// through the field: a probe can test errors.Is(em.Ready(), ...).
+			if !errors.Is(rerr, tc.sentinel) || !errors.Is(rerr, sdk.ErrDegraded) {
+				t.Errorf("errors.Is(Ready(), %v) = %v, errors.Is(Ready(), ErrDegraded) = %v; want both true (%v)",
+					tc.sentinel, errors.Is(rerr, tc.sentinel), errors.Is(rerr, sdk.ErrDegraded), rerr)
 			}
 			mu.Lock()
 			if len(reported) == 0 || !errors.Is(reported[0], tc.sentinel) {

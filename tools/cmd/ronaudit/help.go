@@ -68,7 +68,8 @@ of a chain the log has no record of fail too (rollback). Prints one
 "exports" line per chain. verify-bundle alone, without --checkpoint,
 cannot see a deleted last bundle.
 
-What cannot be read is no verdict: a path that does not exist, a segment
+What cannot be read is no verdict: a path that does not exist (DIR, or
+EXPORTDIR: not a chain's bundles all deleted, which is 1), a segment
 or directory it may not read (or a symbolic link to nothing), a
 DIR/checkpoints, or a chain's directory under it, that is there but is
 not a directory it can read, a CP or --pub file it cannot read: said on

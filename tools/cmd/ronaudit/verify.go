@@ -74,6 +74,20 @@ func verifyCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		segment = true // one segment file: chains start where the file starts them
 		fmt.Fprintln(stdout, "one segment: the first record of each chain in it is taken as the chain's start, and key transitions in earlier segments are not seen")
 	}
+	if *exportsDir != "" {
+		// node.VerifyDir takes an export directory that is not there for
+		// one holding no bundles, so a mistyped --exports would FAIL every
+		// chain as truncated (exit 1). A path that does not exist is no
+		// verdict (the help, and verify-bundle PATH): stderr, exit 3.
+		if _, err := os.Stat(*exportsDir); err != nil {
+			var pe *os.PathError
+			if errors.As(err, &pe) {
+				err = pe.Err
+			}
+			fmt.Fprintf(stderr, "ronaudit verify: --exports %s: %v: the log was not verified\n", *exportsDir, err)
+			return exitError
+		}
+	}
 	// A log directory is verified with the checkpoints kept with it as
 	// seals (checkpoint.VerifyDir); one segment file keeps none.
 	// With --exports, node.VerifyDir: the same, then each chain's bundles;

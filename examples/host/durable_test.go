@@ -2,6 +2,8 @@ package main
 
 import (
 	"crypto/ed25519"
+	"errors"
+	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -71,7 +73,7 @@ func TestHostMacronode(t *testing.T) {
 		t.Fatalf("log: %s", logged())
 	}
 
-	pub, err := sdk.LoadPublicKey(filepath.Join(walDir, "host.pub"))
+	pub, err := sdk.LoadPublicKey(filepath.Join(walDir+".keys", "host.pub"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,5 +196,51 @@ func TestMainExportNeedsWAL(t *testing.T) {
 		if code != 2 || !strings.Contains(stderr, "need -wal") {
 			t.Errorf("host %q: exit %d; stderr: %s", args, code, stderr)
 		}
+	}
+}
+
+// TestKeyBesideLog: with -wal DIR and no -key, the host's private key is
+// kept beside the log (DIR.keys), not in it: a copy of the log (a backup,
+// the evidence handed to an auditor) must not carry the key that signs
+// it. The next start loads the same key; a key an older host left in DIR
+// is refused, naming where to move it, rather than replaced by a new one
+// (the log's records are verified with the old key on open).
+func TestKeyBesideLog(t *testing.T) {
+	walDir := filepath.Join(t.TempDir(), "wal")
+	s1, err := loadSigner(config{walDir: walDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ents, _ := os.ReadDir(walDir)
+	for _, e := range ents {
+		if strings.HasSuffix(e.Name(), ".key") {
+			t.Errorf("the private key %s is in the log directory", filepath.Join(walDir, e.Name()))
+		}
+	}
+	pub, err := sdk.LoadPublicKey(filepath.Join(walDir+".keys", "host.pub"))
+	if err != nil {
+		t.Fatalf("the public key beside the log: %v", err)
+	}
+	if !pub.Equal(s1.Public()) {
+		t.Fatal("host.pub is not the signer's key")
+	}
+	s2, err := loadSigner(config{walDir: walDir})
+	if err != nil || !s2.Public().Equal(s1.Public()) {
+		t.Fatalf("the second start did not load the first start's key: %v", err)
+	}
+
+	old := filepath.Join(t.TempDir(), "wal")
+	if err := os.MkdirAll(old, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, err := sdk.GenerateKeyFiles(old, "host"); err != nil {
+		t.Fatal(err)
+	}
+	_, err = loadSigner(config{walDir: old})
+	if err == nil || !strings.Contains(err.Error(), filepath.Join(old, "host.key")) || !strings.Contains(err.Error(), old+".keys") {
+		t.Fatalf("a key left in the log directory: %v, want a refusal naming it and %s", err, old+".keys")
+	}
+	if _, err := os.Stat(filepath.Join(old+".keys", "host.key")); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("a new key was made beside a log signed by the old one: %v", err)
 	}
 }

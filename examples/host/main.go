@@ -5,12 +5,12 @@
 // /readyz fails closed when the audit plane is degraded.
 //
 //	go run ./examples/host                  # Micronode: RAM only, on :9464
-//	go run ./examples/host -wal /var/lib/audit -addr :8080 -rate 500   # key: /var/lib/audit/host.key
+//	go run ./examples/host -wal /var/lib/audit -addr :8080 -rate 500   # key: /var/lib/audit.keys/host.key
 //	go run ./examples/host -wal /var/lib/audit -export /var/lib/audit-export   # and bundles
 //	curl localhost:9464/object/report.pdf   # a request, audited
 //	curl localhost:9464/metrics             # audit_appended_total, ...
 //	curl -i localhost:9464/readyz           # 200, or 503 and why
-//	ronaudit verify /var/lib/audit --pub /var/lib/audit/host.pub   # offline, once it has stopped
+//	ronaudit verify /var/lib/audit --pub /var/lib/audit.keys/host.pub   # offline, once it has stopped
 //
 // With -wal it is a Macronode as an operator runs one, opened with
 // node.Open (package sdk/node): a durable log whose checkpoint.Keeper
@@ -73,7 +73,7 @@ import (
 
 type config struct {
 	walDir          string        // "": Micronode (RAM only)
-	keyPath         string        // "": with walDir, walDir/host.key (made on first start); else a key in RAM
+	keyPath         string        // "": with walDir, walDir.keys/host.key (made on first start; keyDir); else a key in RAM
 	checkpointEvery int64         // with walDir: a checkpoint every N records of a chain (0: checkpoint.DefaultEvery)
 	exportDir       string        // with walDir: bundles written here after each checkpoint ("": none)
 	rate            int           // background requests per second
@@ -85,7 +85,7 @@ func main() {
 	addr := flag.String("addr", ":9464", "listen address")
 	var cfg config
 	flag.StringVar(&cfg.walDir, "wal", "", "durable log directory (default: Micronode, RAM only)")
-	flag.StringVar(&cfg.keyPath, "key", "", "private key file, mode 0600 (default: with -wal, DIR/host.key, made on first start; else a key in RAM)")
+	flag.StringVar(&cfg.keyPath, "key", "", "private key file, mode 0600 (default: with -wal, DIR.keys/host.key beside the log, made on first start; else a key in RAM)")
 	flag.Int64Var(&cfg.checkpointEvery, "checkpoint-every", 0, "with -wal: a signed checkpoint of a chain every N of its records (0: 10,000; also every 15 minutes and at shutdown)")
 	flag.StringVar(&cfg.exportDir, "export", "", "with -wal: write a bundle of each chain's new records here after every checkpoint (default: none)")
 	flag.IntVar(&cfg.rate, "rate", 0, "background requests per second (0: none)")
@@ -111,17 +111,29 @@ func main() {
 // loadSigner loads the host's key with sdk.LoadSigner (which refuses
 // loose permissions). A durable log needs the same key on every start (its
 // records are verified with it on open), so with -wal and no -key the key
-// lives in the log's directory, made on the first start. In RAM only, a
+// is made on the first start and kept beside the log directory, in
+// keyDir(DIR), not in it: every copy of the log (a backup, the evidence
+// handed to an auditor) would carry the key that signs it. In RAM only, a
 // fresh key per run keeps the example self-contained.
 func loadSigner(cfg config) (*sdk.Ed25519Signer, error) {
 	path := cfg.keyPath
 	if path == "" && cfg.walDir != "" {
-		path = filepath.Join(cfg.walDir, "host.key")
+		dir, err := keyDir(cfg.walDir)
+		if err != nil {
+			return nil, err
+		}
+		path = filepath.Join(dir, "host.key")
 		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
-			if err := os.MkdirAll(cfg.walDir, 0o700); err != nil {
+			// An older host kept its key in the log directory. A new key
+			// would not open the log its records were signed with; moving
+			// a private key is the operator's call.
+			if old := filepath.Join(cfg.walDir, "host.key"); fileExists(old) {
+				return nil, fmt.Errorf("%s: the host's private key is inside the log directory, where every copy of the log carries it: move it out (mkdir -m 700 %s && mv %s %s %s/), or give -key", old, dir, old, filepath.Join(cfg.walDir, "host.pub"), dir)
+			}
+			if err := os.MkdirAll(dir, 0o700); err != nil {
 				return nil, err
 			}
-			if _, _, _, err := sdk.GenerateKeyFiles(cfg.walDir, "host"); err != nil {
+			if _, _, _, err := sdk.GenerateKeyFiles(dir, "host"); err != nil {
 				return nil, err
 			}
 		}
@@ -134,6 +146,22 @@ func loadSigner(cfg config) (*sdk.Ed25519Signer, error) {
 		return nil, err
 	}
 	return sdk.NewEd25519Signer(priv)
+}
+
+// keyDir is where the host keeps its key with -wal DIR and no -key: the
+// directory DIR.keys beside DIR (from DIR's absolute path, so that "-wal ."
+// does not put it inside the log).
+func keyDir(walDir string) (string, error) {
+	abs, err := filepath.Abs(walDir)
+	if err != nil {
+		return "", fmt.Errorf("-wal %s: %w", walDir, err)
+	}
+	return abs + ".keys", nil
+}
+
+func fileExists(path string) bool {
+	_, err := os.Lstat(path)
+	return err == nil
 }
 
 // recoveryLine says what opening the durable log found, so that an

@@ -100,8 +100,8 @@ func TestHost(t *testing.T) {
 			}
 			if walDir != "" {
 				// Every appended record is on disk, hashed, linked and
-				// signed by the key kept with the log.
-				pub, err := sdk.LoadPublicKey(filepath.Join(walDir, "host.pub"))
+				// signed by the key kept beside the log.
+				pub, err := sdk.LoadPublicKey(filepath.Join(walDir+".keys", "host.pub"))
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -614,7 +614,9 @@ func (s *walStore) Seal(writer, stream string, seq uint64, id KeyID, sig Signatu
 }
 
 // Iter reads the chain from the log on disk (after writing out what is
-// buffered), seals applied.
+// buffered), seals applied. It reads every segment and holds the chain in
+// memory on every call (the Store interface says so, and what to use on a
+// long log): the RAM cache keeps only the newest records.
 func (s *walStore) Iter(writer, stream string) Iterator {
 	if err := s.w.Sync(); err != nil {
 		return &errIterator{err: err}
@@ -710,6 +712,11 @@ func (it *errIterator) Err() error    { return it.err }
 //
 // Append on the returned Log acknowledges a record only once the WAL has
 // it on disk (per opts.WAL's fsync policy). Close the Log when done.
+//
+// The Log's Store().Iter on a durable log re-reads every segment and
+// holds the chain in memory on each call (see Store.Iter): a host that
+// re-verifies its chains verifies the new records with Log.Records
+// windows, and the whole log with VerifyDir.
 //
 // OpenDurable provides the Log's Store: cfg.Store must be nil. A Config
 // that New refuses, cfg.Store set, opts.WAL.Replay or Recovered set, or a

@@ -31,6 +31,14 @@ type Store interface {
 	// Seal attaches a signature to a kept record (checkpoint seals).
 	Seal(writer, stream string, seq uint64, id KeyID, sig Signature) error
 	// Iter iterates over the kept records of a chain in seq order.
+	// On OpenDurable's store every call writes out what is buffered,
+	// then re-reads every segment of the log and holds the whole chain
+	// in memory: on a long log, verify the new records in windows with
+	// Log.Records (copied from the store's RAM cache while it keeps them,
+	// DurableOptions.CacheBytes a chain; an older range is read through
+	// Iter too) and VerifyOptions.Start and Retired from the window before,
+	// as examples/host does, and the whole log with VerifyDir (or
+	// checkpoint.VerifyDir), which streams the segments.
 	Iter(writer, stream string) Iterator
 }
 

@@ -550,11 +550,14 @@ class ChainResult:
         return self.hashes[-1]
 
     def summary(self) -> list[str]:
-        out = [f"  seq {b.prev_size + 1}..{b.size}: {b.size - b.prev_size} records, "
+        def count(n: int, noun: str) -> str:  # as the Go CLI's: "1 bundle", "2 bundles"
+            return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+        out = [f"  seq {b.prev_size + 1}..{b.size}: {count(b.size - b.prev_size, 'record')}, "
                f"{b.signed} signed, checkpoint size {b.size}" for b in self.bundles]
         w, s = cpk.parse_origin(self.origin)
         first = self.bundles[0].prev_size + 1
-        out.append(f"ok: {self.label}: {rw.chain_name((w, s))}: {len(self.bundles)} bundles, records "
+        out.append(f"ok: {self.label}: {rw.chain_name((w, s))}: {count(len(self.bundles), 'bundle')}, records "
                    f"{first}..{self.size}, head {self.head_hash.hex()}")
         if self.checkpoint is not None:
             out.append(f"checkpoint ok: the bundles reach and agree with the trusted "

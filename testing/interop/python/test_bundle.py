@@ -39,7 +39,7 @@ WRITER = "svc@inst-1"
 FLUX = "flux/é ü"  # escaped in the origin and the directory name
 # The summary line of a chain, in both verifiers (Go shows 16 hex digits of
 # the head hash, ours 64).
-OK_LINE = re.compile(r"^ok: (.+): (.+): (\d+) bundles, records (\d+)\.\.(\d+), head ([0-9a-f]{16,64})$")
+OK_LINE = re.compile(r"^ok: (.+): (.+): (\d+) bundles?, records (\d+)\.\.(\d+), head ([0-9a-f]{16,64})$")
 GO_LABEL = re.compile(r"\bexport: ([a-z_]+)")
 FLIP_STRIDE = 7
 

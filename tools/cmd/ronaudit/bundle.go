@@ -200,8 +200,8 @@ func verifyBundleCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		if err != nil {
 			return fail(fmt.Errorf("%s: %w", path, err))
 		}
-		fmt.Fprintf(stdout, "ok: %s: %s seq %d..%d (%d records, %d signed), checkpoint size %d extends size %d\n",
-			path, names.Chain(s.WriterID, s.Stream), s.PrevSize+1, s.Size, s.Records, s.Signed, s.Size, s.PrevSize)
+		fmt.Fprintf(stdout, "ok: %s: %s seq %d..%d (%s, %d signed), checkpoint size %d extends size %d\n",
+			path, names.Chain(s.WriterID, s.Stream), s.PrevSize+1, s.Size, count(s.Records, "record"), s.Signed, s.Size, s.PrevSize)
 		return 0
 	}
 	// A directory: every directory under it holding *.bundle files is the
@@ -264,17 +264,17 @@ func verifyBundleCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		if err != nil {
 			return fail(fmt.Errorf("%s: %w", *cpPath, err))
 		}
-		return fail(failed(fmt.Errorf("truncated: no bundles of %s (the trusted checkpoint vouches for %d records)", cp.Origin, cp.Size)))
+		return fail(failed(fmt.Errorf("truncated: no bundles of %s (the trusted checkpoint vouches for %s)", cp.Origin, count(cp.Size, "record"))))
 	}
 	return 0
 }
 
 func printSequence(w io.Writer, path string, s export.SequenceSummary) {
 	for _, b := range s.Bundles {
-		fmt.Fprintf(w, "  seq %d..%d: %d records, checkpoint size %d\n", b.PrevSize+1, b.Size, b.Records, b.Size)
+		fmt.Fprintf(w, "  seq %d..%d: %s, checkpoint size %d\n", b.PrevSize+1, b.Size, count(b.Records, "record"), b.Size)
 	}
 	last := s.Bundles[len(s.Bundles)-1]
-	fmt.Fprintf(w, "ok: %s: %s: %d bundles, records 1..%d, head %s\n", path, names.Chain(last.WriterID, last.Stream), len(s.Bundles), s.Records, s.Head.Hash.String()[:16])
+	fmt.Fprintf(w, "ok: %s: %s: %s, records 1..%d, head %s\n", path, names.Chain(last.WriterID, last.Stream), count(len(s.Bundles), "bundle"), s.Records, s.Head.Hash.String()[:16])
 	if s.Trusted != nil {
 		fmt.Fprintf(w, "checkpoint ok: the bundles reach and agree with the trusted checkpoint of size %d\n", s.Trusted.Size)
 	}

@@ -312,7 +312,7 @@ func unsealedTail(h sdk.Head, err error, keyed bool) error {
 }
 
 // count says n things: "1 record", "3 records".
-func count[N int | uint64](n N, noun string) string {
+func count[N int | int64 | uint64](n N, noun string) string {
 	if n == 1 {
 		return "1 " + noun
 	}

@@ -161,3 +161,25 @@ func TestFileSinkEmptyDir(t *testing.T) {
 		t.Fatalf("a FileSink with Dir \"\" wrote to the current directory: %v (%v)", ents, err)
 	}
 }
+
+// TestListDirEmptyDir: ListDir, VerifyDir and VerifyDirTrusted with dir ""
+// (an unset setting) said "no *.bundle files in " as if "" were a
+// directory holding none; "" is refused as FileSink, wal.Open and
+// checkpoint.NewKeeper refuse it: sdk.ErrConfig, not ErrNoBundles (a
+// verdict of truncation). Dir "." is the current directory.
+func TestListDirEmptyDir(t *testing.T) {
+	t.Chdir(t.TempDir())
+	if paths, err := ListDir(""); !errors.Is(err, sdk.ErrConfig) {
+		t.Errorf("ListDir(\"\"): %q, %v; want sdk.ErrConfig", paths, err)
+	}
+	_, err1 := VerifyDir("", nil, nil, nil)
+	_, err2 := VerifyDirTrusted("", nil, nil, nil)
+	for i, err := range []error{err1, err2} {
+		if !errors.Is(err, sdk.ErrConfig) || errors.Is(err, ErrNoBundles) {
+			t.Errorf("call %d with dir \"\": %v; want sdk.ErrConfig, not ErrNoBundles", i+1, err)
+		}
+	}
+	if paths, err := ListDir("."); err != nil || len(paths) != 0 {
+		t.Errorf("ListDir(\".\") of an empty current directory: %q, %v", paths, err)
+	}
+}

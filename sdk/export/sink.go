@@ -317,8 +317,15 @@ func (s *FileSink) Prev(writer, stream string) (*State, error) {
 // bundle, and an audit directory holding files that look like bundles
 // but are none of the format's is suspect. Latest, Prev, Bundles,
 // WriteBundle's overlap check, VerifyDir and VerifyDirTrusted all list
-// through it.
+// through it. A dir "" is refused (sdk.ErrConfig), not taken for a
+// directory with no bundles: give "." for the current directory.
 func ListDir(dir string) ([]string, error) {
+	if dir == "" {
+		// An unset setting: "no bundles in " would read as a verdict
+		// (truncated) on a directory nobody named, where FileSink,
+		// wal.Open and checkpoint.NewKeeper refuse "".
+		return nil, fmt.Errorf(`%w: export: the bundle directory is "" (give "." for the current directory)`, sdk.ErrConfig)
+	}
 	ents, err := os.ReadDir(dir)
 	if os.IsNotExist(err) {
 		return nil, fsutil.BrokenLink(dir)

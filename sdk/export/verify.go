@@ -520,7 +520,8 @@ func verifySequence(bundles []Named, verifiers note.Verifiers, keys *sdk.KeySet,
 
 // VerifyDir verifies the *.bundle files directly in dir (a FileSink's
 // directory of one chain) as a sequence, in name order (VerifySequence).
-// Errors name the bundle by its file name.
+// Errors name the bundle by its file name. A dir "" is sdk.ErrConfig
+// (ListDir), a directory holding no bundles ErrNoBundles.
 func VerifyDir(dir string, verifiers note.Verifiers, keys *sdk.KeySet, trusted *checkpoint.Checkpoint) (SequenceSummary, error) {
 	named, err := readDir(dir)
 	if err != nil {

@@ -6,15 +6,15 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/rustyonions/ron-audit-go/internal/testvectors"
 )
 
 // The vectors of released schema version N are testing/vectors/vN (SPEC.md
@@ -29,11 +29,8 @@ import (
 // vectorsRoot holds one directory per released schema version, vN.
 const vectorsRoot = "../testing/vectors"
 
-// versionDir is the directory of schema version v's vectors under root.
-func versionDir(root string, v int) string { return filepath.Join(root, fmt.Sprintf("v%d", v)) }
-
 // vectorDir is the current schema version's.
-var vectorDir = versionDir(vectorsRoot, SchemaVersion)
+var vectorDir = testvectors.Dir(vectorsRoot, SchemaVersion)
 
 // VectorKey is the Ed25519 key that signs the vectors: a test key whose
 // seed is SHA-256("ron-audit test vectors v1"). Never use it for anything else.
@@ -238,38 +235,24 @@ func frozenChange(old, cur vectorFile) string {
 // baked in. New files and records, descriptions and the rendering may
 // change. Every file is checked before any is written.
 func updateVectors(root string, current int, files []vectorFile) error {
-	dir := versionDir(root, current)
+	byName := map[string][]byte{}
 	for _, f := range files {
-		path := filepath.Join(dir, f.Name+".json")
-		raw, err := os.ReadFile(path)
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
-		var old vectorFile
-		if err == nil {
-			err = json.Unmarshal(raw, &old)
-		}
-		if err != nil {
-			return fmt.Errorf("%s: %w", path, err)
-		}
-		if d := frozenChange(old, f); d != "" {
-			return fmt.Errorf("%s: %s: the records of a released schema version are frozen (canonical/SPEC.md section 8); fix the code (if the vector itself is meant to change and was never released, delete the file and run -update again)", path, d)
-		}
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	for _, f := range files {
-		path := filepath.Join(dir, f.Name+".json")
 		b, err := marshalVectorFile(f)
-		if err == nil {
-			err = os.WriteFile(path, b, 0o644)
-		}
 		if err != nil {
 			return err
 		}
+		byName[f.Name+".json"] = b
 	}
-	return nil
+	return testvectors.Update(testvectors.Dir(root, current), byName, func(_ string, old, new []byte) (string, error) {
+		var o, n vectorFile
+		if err := json.Unmarshal(old, &o); err != nil {
+			return "", err
+		}
+		if err := json.Unmarshal(new, &n); err != nil {
+			return "", err
+		}
+		return frozenChange(o, n), nil
+	})
 }
 
 // TestVectors: the current schema version's vectors are what the code
@@ -324,7 +307,7 @@ func TestVectors(t *testing.T) {
 func TestVectorsVerify(t *testing.T) {
 	var paths []string
 	for v := 1; v <= SchemaVersion; v++ {
-		p, err := filepath.Glob(filepath.Join(versionDir(vectorsRoot, v), "*.json"))
+		p, err := filepath.Glob(filepath.Join(testvectors.Dir(vectorsRoot, v), "*.json"))
 		if err != nil || len(p) == 0 {
 			t.Fatalf("no vector files of schema version %d: %v", v, err)
 		}
@@ -388,7 +371,7 @@ func TestVectorsVerify(t *testing.T) {
 // them.
 func TestVectorVersions(t *testing.T) {
 	for v := 1; v <= SchemaVersion; v++ {
-		if _, err := os.Stat(versionDir(vectorsRoot, v)); err != nil {
+		if _, err := os.Stat(testvectors.Dir(vectorsRoot, v)); err != nil {
 			t.Errorf("schema version %d is released but its vectors are missing: %v", v, err)
 		}
 	}
@@ -412,9 +395,9 @@ func TestVectorsUpdateLeavesEarlierVersions(t *testing.T) {
 	// rewrite shows.
 	var marked []string
 	for v := 1; v <= SchemaVersion; v++ {
-		dir := versionDir(root, v)
+		dir := testvectors.Dir(root, v)
 		must(t, os.MkdirAll(dir, 0o755))
-		paths, _ := filepath.Glob(filepath.Join(versionDir(vectorsRoot, v), "*.json"))
+		paths, _ := filepath.Glob(filepath.Join(testvectors.Dir(vectorsRoot, v), "*.json"))
 		for _, p := range paths {
 			b, err := os.ReadFile(p)
 			must(t, err)
@@ -434,13 +417,13 @@ func TestVectorsUpdateLeavesEarlierVersions(t *testing.T) {
 			t.Errorf("-update at schema version %d rewrote %s", next, p)
 		}
 	}
-	written, _ := filepath.Glob(filepath.Join(versionDir(root, next), "*.json"))
+	written, _ := filepath.Glob(filepath.Join(testvectors.Dir(root, next), "*.json"))
 	if len(written) != len(files) {
 		t.Errorf("-update at schema version %d wrote %d files in v%d, want %d", next, len(written), next, len(files))
 	}
 	// Once written, a record's bytes, hash and signature are released too:
 	// -update refuses to change them rather than bake the change in.
-	path := filepath.Join(versionDir(root, next), files[0].Name+".json")
+	path := filepath.Join(testvectors.Dir(root, next), files[0].Name+".json")
 	before, err := os.ReadFile(path)
 	must(t, err)
 	changed := buildVectors(t)

@@ -9,9 +9,11 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -19,15 +21,36 @@ import (
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
+	"github.com/rustyonions/ron-audit-go/canonical"
+	"github.com/rustyonions/ron-audit-go/internal/testvectors"
 	"github.com/rustyonions/ron-audit-go/sdk"
 )
 
-var update = flag.Bool("update", false, "rewrite testing/vectors/v1/checkpoints and testdata/fuzz seeds")
+var update = flag.Bool("update", false, "rewrite the checkpoint vectors of the current schema version, testing/vectors/v<canonical.SchemaVersion>/checkpoints (never an earlier version's), and the testdata/fuzz seeds")
+
+// The checkpoint vectors of released schema version N are
+// testing/vectors/vN/checkpoints, made from that version's chain-basic.json
+// (canonical/SPEC.md section 8). Those of the current version,
+// canonical.SchemaVersion, are what this package makes: TestVectors checks
+// them, and -update writes them and never an earlier version's, which are
+// frozen; TestVectorsVerify checks every released version's on their own
+// terms with the current code.
+
+// vectorsRoot holds one directory per released schema version, vN.
+const vectorsRoot = "../../testing/vectors"
+
+// checkpointsDir is where schema version v's checkpoint vectors are under root.
+func checkpointsDir(root string, v int) string {
+	return filepath.Join(testvectors.Dir(root, v), "checkpoints")
+}
+
+var (
+	vectorSource = filepath.Join(testvectors.Dir(vectorsRoot, canonical.SchemaVersion), "chain-basic.json")
+	vectorDir    = checkpointsDir(vectorsRoot, canonical.SchemaVersion)
+)
 
 const (
-	vectorSource = "../../testing/vectors/v1/chain-basic.json"
-	vectorDir    = "../../testing/vectors/v1/checkpoints"
-	fuzzSeedDir  = "testdata/fuzz/FuzzOpenCheckpoint"
+	fuzzSeedDir = "testdata/fuzz/FuzzOpenCheckpoint"
 	// VectorSeedText: the test key's Ed25519 seed is SHA-256 of it.
 	vectorSeedText      = "ron-audit checkpoint vectors v1"
 	vectorOtherSeedText = "ron-audit checkpoint vectors v1 other key"
@@ -140,8 +163,9 @@ func readChainBasic(t testing.TB) (writer, stream string, hashes [][32]byte) {
 	return writer, stream, hashes
 }
 
-// makeVectors builds every vector and fuzz seed file, by path.
-func makeVectors(t testing.TB) (map[string][]byte, vectorFile) {
+// makeVectors builds every vector file, by name, and fuzz seed file, by
+// path.
+func makeVectors(t testing.TB) (files, seeds map[string][]byte, v vectorFile) {
 	writer, stream, hashes := readChainBasic(t)
 	s, seed := seedSigner(t, vectorSeedText)
 	other, _ := seedSigner(t, vectorOtherSeedText)
@@ -163,8 +187,8 @@ func makeVectors(t testing.TB) (map[string][]byte, vectorFile) {
 	for i, h := range hashes {
 		recHex[i] = hex.EncodeToString(h[:])
 	}
-	files := map[string][]byte{}
-	v := vectorFile{
+	files, seeds = map[string][]byte{}, map[string][]byte{}
+	v = vectorFile{
 		Name:         "chain-basic",
 		Description:  "Merkle tree, signed checkpoints and proofs of the 7 records of ../chain-basic.json (leaf i = record hash of seq i+1)",
 		Source:       "../chain-basic.json",
@@ -191,7 +215,7 @@ func makeVectors(t testing.TB) (map[string][]byte, vectorFile) {
 		}
 		notes[size] = msg
 		name := "chain-basic-" + strconv.FormatInt(size, 10) + ".note"
-		files[filepath.Join(vectorDir, name)] = msg
+		files[name] = msg
 		v.Checkpoints = append(v.Checkpoints, vecCheckpoint{
 			Size: size, RootHex: hex.EncodeToString(root[:]), RootBase64: base64.StdEncoding.EncodeToString(root[:]),
 			Text: Text(origin, size, root), SignedNote: string(msg), File: name,
@@ -287,60 +311,89 @@ func makeVectors(t testing.TB) (map[string][]byte, vectorFile) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	files[filepath.Join(vectorDir, "chain-basic.json")] = append(js, '\n')
-	files[filepath.Join(vectorDir, "chain-basic.vkey")] = []byte(vkey + "\n")
+	files["chain-basic.json"] = append(js, '\n')
+	files["chain-basic.vkey"] = []byte(vkey + "\n")
 
 	// Fuzz seeds: the valid notes and every refused one.
 	seed1 := func(name string, msg string) {
-		files[filepath.Join(fuzzSeedDir, name)] = []byte("go test fuzz v1\n[]byte(" + strconv.Quote(msg) + ")\n")
+		seeds[filepath.Join(fuzzSeedDir, name)] = []byte("go test fuzz v1\n[]byte(" + strconv.Quote(msg) + ")\n")
 	}
 	seed1("valid-3", string(notes[3]))
 	seed1("valid-7", good)
 	for _, inv := range v.Invalid {
 		seed1(inv.Name, inv.SignedNote)
 	}
-	return files, v
+	return files, seeds, v
 }
 
-// TestVectors writes (with -update) or checks the checkpoint vectors:
-// the files must be exactly what this package makes today, and what they
-// hold must verify on its own terms.
+// TestVectors writes (with -update) or checks the current schema
+// version's checkpoint vectors and the fuzz seeds: the files must be
+// exactly what this package makes today. When they are not, the message
+// says whether the code changed what the vectors released (never right) or
+// only prose.
 func TestVectors(t *testing.T) {
-	files, _ := makeVectors(t)
-	paths := make([]string, 0, len(files))
-	for p := range files {
-		paths = append(paths, p)
-	}
-	sort.Strings(paths)
+	files, seeds, _ := makeVectors(t)
 	if *update {
-		for _, dir := range []string{vectorDir, fuzzSeedDir} {
-			if err := os.MkdirAll(dir, 0o755); err != nil {
-				t.Fatal(err)
-			}
+		if err := updateVectors(vectorsRoot, canonical.SchemaVersion, files); err != nil {
+			t.Fatal(err)
 		}
-		for _, p := range paths {
-			if err := os.WriteFile(p, files[p], 0o644); err != nil {
+		if err := os.MkdirAll(fuzzSeedDir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for p, b := range seeds {
+			if err := os.WriteFile(p, b, 0o644); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
-	for _, p := range paths {
+	for _, name := range slices.Sorted(maps.Keys(files)) {
+		p := filepath.Join(vectorDir, name)
 		got, err := os.ReadFile(p)
 		if err != nil {
-			t.Fatalf("%v (run go test ./sdk/checkpoint -run TestVectors -update)", err)
+			t.Errorf("%v: the checkpoint vectors of schema version %d (canonical.SchemaVersion) are written by go test ./sdk/checkpoint -run TestVectors -update", err, canonical.SchemaVersion)
+			continue
 		}
-		if !bytes.Equal(got, files[p]) {
-			t.Errorf("%s differs from what the package makes now (run with -update if the change is intended)", p)
+		if bytes.Equal(got, files[name]) {
+			continue
+		}
+		d, err := testvectors.Frozen(name, got, files[name])
+		if err != nil {
+			t.Errorf("%s: %v", p, err)
+			continue
+		}
+		if d != "" {
+			t.Errorf("%s: %s in what the package makes now: the code changes checkpoint vectors of released schema version %d, which are frozen (canonical/SPEC.md section 8); fix the code, do not update the vectors", p, d, canonical.SchemaVersion)
+			continue
+		}
+		t.Errorf("%s: only a description differs from what the package makes now (go test ./sdk/checkpoint -run TestVectors -update)", p)
+	}
+	for _, p := range slices.Sorted(maps.Keys(seeds)) {
+		if got, err := os.ReadFile(p); err != nil || !bytes.Equal(got, seeds[p]) {
+			t.Errorf("%s differs from what the package makes now (%v; go test ./sdk/checkpoint -run TestVectors -update)", p, err)
 		}
 	}
-	checkVectorFiles(t)
 }
 
-// checkVectorFiles checks the vectors as an outside reader would, from the
+// TestVectorsVerify checks every released schema version's checkpoint
+// vectors with the current code.
+func TestVectorsVerify(t *testing.T) {
+	for v := 1; v <= canonical.SchemaVersion; v++ {
+		t.Run(fmt.Sprintf("v%d", v), func(t *testing.T) { checkVectorFiles(t, checkpointsDir(vectorsRoot, v)) })
+	}
+}
+
+// updateVectors is -update: it writes files (by name) as the checkpoint
+// vectors of schema version current, in its checkpoints/ under root, and
+// nowhere else, keeping what the files already there released.
+func updateVectors(root string, current int, files map[string][]byte) error {
+	return testvectors.Update(checkpointsDir(root, current), files, testvectors.Frozen)
+}
+
+// checkVectorFiles checks the vectors in dir as an outside reader would, from the
 // files alone: the verifier key, the notes, the proofs against the RFC 9162
 // oracle and the package's verifiers, the refusals.
-func checkVectorFiles(t *testing.T) {
-	raw, err := os.ReadFile(filepath.Join(vectorDir, "chain-basic.json"))
+func checkVectorFiles(t *testing.T, dir string) {
+	raw, err := os.ReadFile(filepath.Join(dir, "chain-basic.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -350,7 +403,7 @@ func checkVectorFiles(t *testing.T) {
 	if err := dec.Decode(&v); err != nil {
 		t.Fatal(err)
 	}
-	vkeyFile, err := os.ReadFile(filepath.Join(vectorDir, "chain-basic.vkey"))
+	vkeyFile, err := os.ReadFile(filepath.Join(dir, "chain-basic.vkey"))
 	if err != nil || string(vkeyFile) != v.VerifierKey+"\n" {
 		t.Fatalf("chain-basic.vkey %q, want %q: %v", vkeyFile, v.VerifierKey, err)
 	}
@@ -366,7 +419,7 @@ func checkVectorFiles(t *testing.T) {
 	}
 	cps := map[int64]Checkpoint{}
 	for _, c := range v.Checkpoints {
-		msg, err := os.ReadFile(filepath.Join(vectorDir, c.File))
+		msg, err := os.ReadFile(filepath.Join(dir, c.File))
 		if err != nil || string(msg) != c.SignedNote {
 			t.Fatalf("%s does not hold signedNote: %v", c.File, err)
 		}
@@ -443,9 +496,74 @@ func TestSpecExample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, v := makeVectors(t)
+	_, _, v := makeVectors(t)
 	want := "```text\n" + v.Checkpoints[1].Text + "```\n"
 	if !strings.Contains(string(spec), want) {
 		t.Fatalf("SPEC.md does not show the size-7 checkpoint text:\n%s", want)
+	}
+}
+
+// TestVectorsUpdateLeavesEarlierVersions walks -update at the release of
+// the next schema version, on a copy of the vectors: it writes the new
+// version's checkpoints/ and leaves every earlier version's files as they
+// were (canonical/SPEC.md section 8: their bytes are frozen).
+func TestVectorsUpdateLeavesEarlierVersions(t *testing.T) {
+	root := t.TempDir()
+	next := canonical.SchemaVersion + 1
+	// Copies of the released versions' checkpoint vectors, the JSON
+	// marked so that a rewrite shows.
+	var marked []string
+	for v := 1; v <= canonical.SchemaVersion; v++ {
+		dir := filepath.Join(testvectors.Dir(root, v), "checkpoints")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		paths, _ := filepath.Glob(filepath.Join(testvectors.Dir(vectorsRoot, v), "checkpoints", "*"))
+		for _, p := range paths {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dst := filepath.Join(dir, filepath.Base(p))
+			if strings.HasSuffix(p, ".json") {
+				b = bytes.Replace(b, []byte(`"description": "`), []byte(`"description": "frozen: `), 1)
+				marked = append(marked, dst)
+			}
+			if err := os.WriteFile(dst, b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if len(marked) < canonical.SchemaVersion {
+		t.Fatalf("copied %d vector JSON files of %d released versions", len(marked), canonical.SchemaVersion)
+	}
+	files, _, _ := makeVectors(t)
+	if err := updateVectors(root, next, files); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range marked {
+		if b, _ := os.ReadFile(p); !bytes.Contains(b, []byte(`"frozen: `)) {
+			t.Errorf("-update at schema version %d rewrote %s", next, p)
+		}
+	}
+	nextDir := filepath.Join(testvectors.Dir(root, next), "checkpoints")
+	written, _ := filepath.Glob(filepath.Join(nextDir, "*"))
+	if len(written) != len(files) {
+		t.Errorf("-update at schema version %d wrote %d files in %s, want %d", next, len(written), nextDir, len(files))
+	}
+	// Once written, a checkpoint's bytes are released too: -update
+	// refuses to change them rather than bake the change in.
+	note := filepath.Join(nextDir, "chain-basic-7.note")
+	before, err := os.ReadFile(note)
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed, _, _ := makeVectors(t)
+	changed["chain-basic-7.note"] = bytes.Replace(changed["chain-basic-7.note"], []byte("\n7\n"), []byte("\n8\n"), 1)
+	if err := updateVectors(root, next, changed); err == nil {
+		t.Error("-update wrote a checkpoint with other bytes over a written one")
+	}
+	if after, _ := os.ReadFile(note); !bytes.Equal(before, after) {
+		t.Errorf("-update changed %s", note)
 	}
 }

@@ -12,26 +12,42 @@ import (
 	"fmt"
 	"hash/crc32"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/rustyonions/ron-audit-go/canonical"
+	"github.com/rustyonions/ron-audit-go/internal/testvectors"
 	"github.com/rustyonions/ron-audit-go/sdk"
 	"github.com/rustyonions/ron-audit-go/sdk/checkpoint"
 )
 
-var update = flag.Bool("update", false, "rewrite testing/vectors/v1/bundles/bundles.json")
+var update = flag.Bool("update", false, "rewrite the bundle vectors of the current schema version, testing/vectors/v<canonical.SchemaVersion>/bundles/bundles.json (never an earlier version's)")
 
 // The bundle vectors: valid sequences and copies damaged in one way each,
-// with the verdict FORMAT.md gives them. Written by
-// go test ./sdk/export -run TestBundleVectors -update and checked by this
-// test, by the Rust reader and by the Python reader
-// (testing/vectors/v1/bundles/README.md).
+// with the verdict FORMAT.md gives them. Those of released schema version
+// N are testing/vectors/vN/bundles/bundles.json (canonical/SPEC.md section
+// 8). Those of the current version, canonical.SchemaVersion, are what this
+// package makes: written by go test ./sdk/export -run TestBundleVectors
+// -update, which never writes an earlier version's (they are frozen), and
+// checked by TestBundleVectors. Every released version's cases keep their
+// verdicts under the current code (TestBundleVectorsVerify), and the Rust
+// and Python readers check them too (testing/vectors/v1/bundles/README.md).
+// vectorsRoot holds one directory per released schema version, vN.
+const vectorsRoot = "../../testing/vectors"
+
+// bundleVectorPath is schema version v's bundle vector file under root.
+func bundleVectorPath(root string, v int) string {
+	return filepath.Join(testvectors.Dir(root, v), "bundles", "bundles.json")
+}
+
+// bundleVectorFile is the current schema version's.
+var bundleVectorFile = bundleVectorPath(vectorsRoot, canonical.SchemaVersion)
+
 const (
-	bundleVectorFile = "../../testing/vectors/v1/bundles/bundles.json"
-	vecWriter        = "svc-export@inst-1"
-	vecStream        = "caps"
+	vecWriter = "svc-export@inst-1"
+	vecStream = "caps"
 	// The keys' Ed25519 seeds are SHA-256 of these.
 	vecSeedA     = "ron-audit bundle vectors v1 key a"
 	vecSeedB     = "ron-audit bundle vectors v1 key b"
@@ -446,23 +462,62 @@ func recordCountOffset(t *testing.T, data []byte) int {
 	return recordOffset(t, data, 0) - frameHead - 8
 }
 
-// TestBundleVectors writes (with -update) or checks the bundle vectors:
-// the file must be what this package makes today, and every case must get
-// its verdict from VerifySequenceTrusted.
+// updateBundleVectors is -update: it writes b as the bundle vectors of
+// schema version current, under root, and nowhere else. A file already
+// there keeps every case's bundles and verdict (only descriptions and new
+// cases at the end may change): a change to them is the code changing
+// released vectors, and is refused rather than baked in.
+func updateBundleVectors(root string, current int, b []byte) error {
+	path := bundleVectorPath(root, current)
+	return testvectors.Update(filepath.Dir(path), map[string][]byte{filepath.Base(path): b}, testvectors.Frozen)
+}
+
+// TestBundleVectors writes (with -update) or checks the current schema
+// version's bundle vectors: the file must be what this package makes
+// today. When it is not, the message says whether the code changed what
+// the vectors released (never right) or only prose.
 func TestBundleVectors(t *testing.T) {
 	want := makeBundleVectors(t)
 	if *update {
-		if err := os.WriteFile(bundleVectorFile, want, 0o644); err != nil {
+		if err := updateBundleVectors(vectorsRoot, canonical.SchemaVersion, want); err != nil {
 			t.Fatal(err)
 		}
 	}
 	got, err := os.ReadFile(bundleVectorFile)
 	if err != nil {
-		t.Fatalf("%v (run go test ./sdk/export -run TestBundleVectors -update)", err)
+		t.Fatalf("%v: the bundle vectors of schema version %d (canonical.SchemaVersion) are written by go test ./sdk/export -run TestBundleVectors -update", err, canonical.SchemaVersion)
 	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from what the package makes now (run with -update if the change is intended)", bundleVectorFile)
+	if bytes.Equal(got, want) {
+		return
 	}
+	d, err := testvectors.Frozen(bundleVectorFile, got, want)
+	switch {
+	case err != nil:
+		t.Errorf("%s: %v", bundleVectorFile, err)
+	case d != "":
+		t.Errorf("%s: %s in what the package makes now: the code changes bundle vectors of released schema version %d, which are frozen (canonical/SPEC.md section 8); fix the code, do not update the vectors", bundleVectorFile, d, canonical.SchemaVersion)
+	default:
+		t.Errorf("%s: only descriptions or new cases differ from what the package makes now (go test ./sdk/export -run TestBundleVectors -update)", bundleVectorFile)
+	}
+}
+
+// TestBundleVectorsVerify: every case of every released schema version's
+// bundle vectors gets its verdict from the current code's
+// VerifySequenceTrusted.
+func TestBundleVectorsVerify(t *testing.T) {
+	for v := 1; v <= canonical.SchemaVersion; v++ {
+		t.Run(fmt.Sprintf("v%d", v), func(t *testing.T) {
+			got, err := os.ReadFile(bundleVectorPath(vectorsRoot, v))
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkBundleCases(t, got)
+		})
+	}
+}
+
+// checkBundleCases runs every case of a bundle vector file.
+func checkBundleCases(t *testing.T, got []byte) {
 	var f bundleVectorFileJSON
 	if err := json.Unmarshal(got, &f); err != nil {
 		t.Fatal(err)
@@ -527,5 +582,54 @@ func TestBundleVectors(t *testing.T) {
 				t.Errorf("message does not name %s: %v", c.Want, err)
 			}
 		})
+	}
+}
+
+// TestBundleVectorsUpdateLeavesEarlierVersions walks -update at the
+// release of the next schema version, on a copy of the vectors: it writes
+// the new version's bundles/bundles.json and leaves every earlier
+// version's as it was (canonical/SPEC.md section 8: their bytes are
+// frozen).
+func TestBundleVectorsUpdateLeavesEarlierVersions(t *testing.T) {
+	root := t.TempDir()
+	next := canonical.SchemaVersion + 1
+	var marked []string
+	for v := 1; v <= canonical.SchemaVersion; v++ {
+		b, err := os.ReadFile(filepath.Join(testvectors.Dir(vectorsRoot, v), "bundles", "bundles.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Marked so that a rewrite shows.
+		b = bytes.Replace(b, []byte(`"description": "`), []byte(`"description": "frozen: `), 1)
+		dst := filepath.Join(testvectors.Dir(root, v), "bundles", "bundles.json")
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(dst, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		marked = append(marked, dst)
+	}
+	want := makeBundleVectors(t)
+	if err := updateBundleVectors(root, next, want); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range marked {
+		if b, _ := os.ReadFile(p); !bytes.Contains(b, []byte(`"frozen: `)) {
+			t.Errorf("-update at schema version %d rewrote %s", next, p)
+		}
+	}
+	path := filepath.Join(testvectors.Dir(root, next), "bundles", "bundles.json")
+	if got, err := os.ReadFile(path); err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("-update at schema version %d did not write %s: %v", next, path, err)
+	}
+	// Once written, a case's bundles and verdict are released too: -update
+	// refuses to change them rather than bake the change in.
+	changed := bytes.Replace(want, []byte(`"want": "ok"`), []byte(`"want": "gap"`), 1)
+	if err := updateBundleVectors(root, next, changed); err == nil {
+		t.Error("-update wrote a case with another verdict over a written one")
+	}
+	if after, _ := os.ReadFile(path); !bytes.Equal(after, want) {
+		t.Errorf("-update changed %s", path)
 	}
 }

@@ -7,14 +7,17 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
 	"capnproto.org/go/capnp/v3"
 
 	"github.com/rustyonions/ron-audit-go/internal/capnptest"
+	"github.com/rustyonions/ron-audit-go/internal/testvectors"
 )
 
 // The negative vectors in testing/vectors/v<SchemaVersion>/invalid: byte
@@ -24,7 +27,9 @@ import (
 // hash of its bytes and a valid signature by the vector key, so a reader that
 // checks only hashes, signatures and what a Cap'n Proto library decodes
 // accepts them: only the rules of SPEC.md refuse them. Written by
-// TestInvalidVectors with -update and checked by it otherwise; the
+// TestInvalidVectors with -update, which never changes a released record
+// (updateInvalid), and checked by it otherwise; an earlier version's are
+// frozen and checked as far as is sound (checkInvalidVersions). The
 // foreign readers (testing/interop) and sdk's tests check them too.
 
 var invalidDir = vectorDir + "/invalid"
@@ -347,8 +352,8 @@ func buildInvalidChains(t testing.TB) invalidChainsFile {
 	return f
 }
 
-// writeOrCompare writes v as JSON to path with -update, and otherwise
-// fails if the file differs from it.
+// writeOrCompare writes v as JSON to path with -update (updateInvalid),
+// and otherwise fails if the file differs from it.
 func writeOrCompare(t *testing.T, path string, v any) {
 	t.Helper()
 	b, err := json.MarshalIndent(v, "", "  ")
@@ -357,16 +362,52 @@ func writeOrCompare(t *testing.T, path string, v any) {
 	}
 	b = append(b, '\n')
 	if *update {
-		must(t, os.MkdirAll(filepath.Dir(path), 0o755))
-		must(t, os.WriteFile(path, b, 0o644))
+		must(t, updateInvalid(path, b))
 		return
 	}
 	want, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatalf("%v (run go test ./canonical -update)", err)
 	}
-	if !bytes.Equal(b, want) {
-		t.Errorf("%s differs from what the code writes (run go test ./canonical -update)", path)
+	if bytes.Equal(b, want) {
+		return
+	}
+	d, err := testvectors.Frozen(path, want, b)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	if d != "" {
+		t.Errorf("%s: %s in what the code writes: the code changes negative vectors of released schema version %d, which are frozen (SPEC.md section 8); fix the code, do not update the vectors", path, d, SchemaVersion)
+		return
+	}
+	t.Errorf("%s: only descriptions or new items at the end differ from what the code writes (go test ./canonical -update)", path)
+}
+
+// updateInvalid is -update of a negative vector file of the current
+// schema version: a file already written keeps every value but
+// descriptions (its records' bytes, hashes, signatures, rules and
+// verdicts), and may gain records at the end.
+func updateInvalid(path string, b []byte) error {
+	return testvectors.Update(filepath.Dir(path), map[string][]byte{filepath.Base(path): b}, testvectors.Frozen)
+}
+
+// TestInvalidVectorsUpdateKeepsReleased: -update refuses to change the
+// bytes of a negative record already written (or its verdict), as it does
+// for the vectors (SPEC.md section 8), rather than bake the change in.
+func TestInvalidVectorsUpdateKeepsReleased(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "v1", "invalid", "records.json")
+	f := buildInvalidRecords(t)
+	b, err := json.MarshalIndent(f, "", "  ")
+	must(t, err)
+	must(t, updateInvalid(path, b))
+	f.Records[0].Canonical = strings.Replace(f.Records[0].Canonical, "0", "1", 1)
+	changed, err := json.MarshalIndent(f, "", "  ")
+	must(t, err)
+	if err := updateInvalid(path, changed); err == nil {
+		t.Error("-update wrote a negative record with other bytes over a written one")
+	}
+	if after, _ := os.ReadFile(path); !bytes.Equal(after, b) {
+		t.Errorf("-update changed %s", path)
 	}
 }
 
@@ -381,35 +422,58 @@ func TestInvalidVectors(t *testing.T) {
 	if paths, _ := filepath.Glob(filepath.Join(invalidDir, "*")); len(paths) != 2 {
 		t.Errorf("%d files in %s, the code writes 2", len(paths), invalidDir)
 	}
+	checkInvalidVersions(t, vectorsRoot, SchemaVersion)
+}
 
+// checkInvalidVersions reads the invalid/ of every released schema version
+// under root with the current code. Every record must carry its hash and a
+// valid signature, and every chain break where it says (chain rules do not
+// change with the schema). Only the current version's records must be
+// refused by Open: an earlier version's are what its rules refuse, and one
+// refused for a field it does not know may be a valid record now (SPEC.md
+// section 8); its readers (testing/interop) refuse them.
+func checkInvalidVersions(t testing.TB, root string, current int) {
+	for v := 1; v <= current; v++ {
+		checkInvalidDir(t, filepath.Join(testvectors.Dir(root, v), "invalid"), v == current)
+	}
+}
+
+// checkInvalidDir checks the negative vectors in dir; refuse: Open must
+// refuse each record as it says (they are the current version's).
+func checkInvalidDir(t testing.TB, dir string, refuse bool) {
+	path := filepath.Join(dir, "records.json")
 	var rf invalidRecordsFile
-	readJSON(t, filepath.Join(invalidDir, "records.json"), &rf)
+	readJSON(t, path, &rf)
 	pub, _ := hex.DecodeString(rf.PublicKey)
 	if len(rf.Records) == 0 {
-		t.Fatal("no invalid records")
+		t.Fatalf("%s: no invalid records", path)
 	}
 	for _, r := range rf.Records {
 		b, _ := hex.DecodeString(r.Canonical)
 		h := RecordHash(b)
 		sig, _ := hex.DecodeString(r.Signature)
 		if h.String() != r.Hash || !VerifySignature(pub, h, sig) {
-			t.Errorf("%s: hash or signature does not verify: the vector would be refused for that", r.Name)
+			t.Errorf("%s: %s: hash or signature does not verify: the vector would be refused for that", path, r.Name)
+		}
+		if !refuse {
+			continue
 		}
 		want := map[string]error{"invalid": ErrInvalid, "not_canonical": ErrNotCanonical, "too_large": ErrTooLarge}[r.Refusal]
 		if want == nil {
-			t.Errorf("%s: refusal %q", r.Name, r.Refusal)
+			t.Errorf("%s: %s: refusal %q", path, r.Name, r.Refusal)
 			continue
 		}
 		if _, err := Open(b); !errors.Is(err, want) {
-			t.Errorf("%s: Open: %v, want %v", r.Name, err, want)
+			t.Errorf("%s: %s: Open: %v, want %v", path, r.Name, err, want)
 		}
 	}
 
+	path = filepath.Join(dir, "chains.json")
 	var cf invalidChainsFile
-	readJSON(t, filepath.Join(invalidDir, "chains.json"), &cf)
+	readJSON(t, path, &cf)
 	pub, _ = hex.DecodeString(cf.PublicKey)
 	if len(cf.Chains) == 0 {
-		t.Fatal("no invalid chains")
+		t.Fatalf("%s: no invalid chains", path)
 	}
 	for _, c := range cf.Chains {
 		broken := -1
@@ -419,12 +483,12 @@ func TestInvalidVectors(t *testing.T) {
 			b, _ := hex.DecodeString(vr.Canonical)
 			v, err := Open(b)
 			if err != nil {
-				t.Fatalf("%s[%d]: %v", c.Name, i, err)
+				t.Fatalf("%s: %s[%d]: %v", path, c.Name, i, err)
 			}
 			h := RecordHash(b)
 			sig, _ := hex.DecodeString(vr.Signature)
 			if h.String() != vr.Hash || !VerifySignature(pub, h, sig) {
-				t.Errorf("%s[%d]: hash or signature does not verify", c.Name, i)
+				t.Errorf("%s: %s[%d]: hash or signature does not verify", path, c.Name, i)
 			}
 			ok := v.Seq() == uint64(i+1) && bytes.Equal(v.Prev(), prev[:]) &&
 				(i == 0 || string(v.WriterID()) == string(head.WriterID()) && string(v.Stream()) == string(head.Stream()))
@@ -437,12 +501,12 @@ func TestInvalidVectors(t *testing.T) {
 			prev = h
 		}
 		if broken != c.FailsAt {
-			t.Errorf("%s: the chain breaks at record %d, the vector says %d", c.Name, broken, c.FailsAt)
+			t.Errorf("%s: %s: the chain breaks at record %d, the vector says %d", path, c.Name, broken, c.FailsAt)
 		}
 	}
 }
 
-func readJSON(t *testing.T, path string, v any) {
+func readJSON(t testing.TB, path string, v any) {
 	t.Helper()
 	raw, err := os.ReadFile(path)
 	if err != nil {
@@ -492,5 +556,102 @@ func TestVerifySignatureIsCofactorless(t *testing.T) {
 	copy(sig[32:], order)
 	if VerifySignature(identity, h, sig) {
 		t.Error("S = L: accepted")
+	}
+}
+
+// failures is a testing.TB that records what a check reports instead of
+// failing the test; Fatalf ends the check's goroutine, as t.Fatalf does.
+type failures struct {
+	testing.TB
+	msgs []string
+}
+
+func (f *failures) Errorf(format string, args ...any) {
+	f.msgs = append(f.msgs, fmt.Sprintf(format, args...))
+}
+func (f *failures) Fatalf(format string, args ...any) {
+	f.Errorf(format, args...)
+	runtime.Goexit()
+}
+func (f *failures) Fatal(args ...any) { f.Fatalf("%s", fmt.Sprint(args...)) }
+
+// run runs check with f in a goroutine of its own, so that Fatalf ends
+// only the check.
+func (f *failures) run(check func(testing.TB)) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		check(f)
+	}()
+	<-done
+}
+
+// TestInvalidVectorsEarlierVersions: once schema version N+1 is released,
+// version N's invalid/ stays checked with the current code, as far as it
+// is sound: each record still carries its hash and signature (a reader of
+// version N refuses it for its rules alone), each chain still breaks where
+// it says (chain rules do not change with the schema). Whether the current
+// code refuses N's records is not asked: one refused for a field N does
+// not know may be a valid record of N+1 (SPEC.md section 8); the current
+// version's invalid/ holds what the current rules refuse.
+func TestInvalidVectorsEarlierVersions(t *testing.T) {
+	root := t.TempDir()
+	next := SchemaVersion + 1
+	copyInvalid := func(from, to int, edit func(name string, b []byte) []byte) {
+		dir := filepath.Join(testvectors.Dir(root, to), "invalid")
+		must(t, os.MkdirAll(dir, 0o755))
+		for _, name := range []string{"records.json", "chains.json"} {
+			b, err := os.ReadFile(filepath.Join(testvectors.Dir(vectorsRoot, from), "invalid", name))
+			must(t, err)
+			must(t, os.WriteFile(filepath.Join(dir, name), edit(name, b), 0o644))
+		}
+	}
+	copyInvalid(SchemaVersion, next, func(_ string, b []byte) []byte { return b })
+	// Each released version's copy, an earlier version's at next: its
+	// first record a valid one (a record of a later version, say), its
+	// second's signature broken, its first chain said to break elsewhere.
+	valid := buildVectors(t)[0].Records[0]
+	var want []string
+	var valids []string
+	for v := 1; v <= SchemaVersion; v++ {
+		copyInvalid(v, v, func(name string, b []byte) []byte {
+			dir := filepath.Join(testvectors.Dir(root, v), "invalid")
+			var out any
+			if name == "records.json" {
+				var f invalidRecordsFile
+				must(t, json.Unmarshal(b, &f))
+				f.Records[0].Canonical, f.Records[0].Hash, f.Records[0].Signature = valid.Canonical, valid.Hash, valid.Signature
+				f.Records[1].Signature = strings.Repeat("0", len(f.Records[1].Signature))
+				want = append(want, filepath.Join(dir, name)+": "+f.Records[1].Name+": hash or signature does not verify")
+				valids = append(valids, filepath.Join(dir, name)+": "+f.Records[0].Name+":")
+				out = f
+			} else {
+				var f invalidChainsFile
+				must(t, json.Unmarshal(b, &f))
+				f.Chains[0].FailsAt++
+				want = append(want, filepath.Join(dir, name)+": "+f.Chains[0].Name+": the chain breaks at")
+				out = f
+			}
+			b, err := json.Marshal(out)
+			must(t, err)
+			return b
+		})
+	}
+	var f failures
+	f.TB = t
+	f.run(func(t testing.TB) { checkInvalidVersions(t, root, next) })
+	got := strings.Join(f.msgs, "\n")
+	for _, w := range want {
+		if !strings.Contains(got, w) {
+			t.Errorf("a broken invalid/ of a released schema version went unnoticed (%q): reported %q", w, got)
+		}
+	}
+	for _, v := range valids {
+		if strings.Contains(got, v) {
+			t.Errorf("a record of an earlier version's invalid/ was required to be refused by the current rules: %s", got)
+		}
+	}
+	if len(f.msgs) != len(want) {
+		t.Errorf("reported %d problems, want %d: %s", len(f.msgs), len(want), got)
 	}
 }

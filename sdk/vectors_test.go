@@ -5,19 +5,29 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/rustyonions/ron-audit-go/canonical"
+	"github.com/rustyonions/ron-audit-go/internal/testvectors"
 	"github.com/rustyonions/ron-audit-go/sdk"
 )
 
-// The negative vectors of testing/vectors/v1/invalid (written by
+// The negative vectors of testing/vectors/vN/invalid (written by
 // canonical's TestInvalidVectors), read as a verifier meets them: every
 // record there is validly hashed and signed by the vector key, so only
-// the format's rules refuse it.
+// the format's rules refuse it. The records are those of the current
+// schema version, canonical.SchemaVersion: an earlier version's are what
+// its rules refuse, and one refused for a field it does not know may be a
+// valid record now (canonical/SPEC.md section 8). The chains are every
+// released version's: chain rules do not change with the schema.
 
-const invalidVectors = "../testing/vectors/v1/invalid/"
+// invalidVectors is schema version v's negative vectors directory.
+func invalidVectors(v int) string {
+	return filepath.Join(testvectors.Dir("../testing/vectors", v), "invalid")
+}
 
 type vecRecord struct {
 	Name      string `json:"name"`
@@ -26,14 +36,14 @@ type vecRecord struct {
 	Signature string `json:"signature"`
 }
 
-func readVectorJSON(t *testing.T, name string, v any) {
+func readVectorJSON(t *testing.T, path string, v any) {
 	t.Helper()
-	raw, err := os.ReadFile(invalidVectors + name)
+	raw, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := json.Unmarshal(raw, v); err != nil {
-		t.Fatalf("%s: %v", name, err)
+		t.Fatalf("%s: %v", path, err)
 	}
 }
 
@@ -63,7 +73,7 @@ func TestInvalidRecordVectors(t *testing.T) {
 		PublicKey string      `json:"publicKey"`
 		Records   []vecRecord `json:"records"`
 	}
-	readVectorJSON(t, "records.json", &f)
+	readVectorJSON(t, filepath.Join(invalidVectors(canonical.SchemaVersion), "records.json"), &f)
 	pub, _ := hex.DecodeString(f.PublicKey)
 	keys := sdk.NewKeySet(pub)
 	if len(f.Records) == 0 {
@@ -85,10 +95,16 @@ func TestInvalidRecordVectors(t *testing.T) {
 	}
 }
 
-// TestInvalidChainVectors: VerifyChain refuses every invalid chain at
-// the record and for the reason the vector names, having verified the
-// records before it.
+// TestInvalidChainVectors: VerifyChain refuses every invalid chain of
+// every released schema version at the record and for the reason the
+// vector names, having verified the records before it.
 func TestInvalidChainVectors(t *testing.T) {
+	for v := 1; v <= canonical.SchemaVersion; v++ {
+		t.Run(fmt.Sprintf("v%d", v), func(t *testing.T) { checkInvalidChains(t, filepath.Join(invalidVectors(v), "chains.json")) })
+	}
+}
+
+func checkInvalidChains(t *testing.T, path string) {
 	var f struct {
 		PublicKey string `json:"publicKey"`
 		Chains    []struct {
@@ -98,7 +114,7 @@ func TestInvalidChainVectors(t *testing.T) {
 			Records []vecRecord `json:"records"`
 		} `json:"chains"`
 	}
-	readVectorJSON(t, "chains.json", &f)
+	readVectorJSON(t, path, &f)
 	pub, _ := hex.DecodeString(f.PublicKey)
 	keys := sdk.NewKeySet(pub)
 	if len(f.Chains) == 0 {

@@ -55,6 +55,8 @@ schema-check:
 go-test:
 	$(GO) test -race -count=1 ./...
 	$(GO) test -count=1 -run 'Allocs|Amnesia' ./...
+	# The strict reader where int has 32 bits: offsets and sizes must not wrap.
+	GOARCH=386 $(GO) test -count=1 ./internal/capnpwire/
 
 # The alert rules are valid and fire when they should (promtool), and every
 # metric and label a dashboard panel or rule queries is one sdk/metrics exports.

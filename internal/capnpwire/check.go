@@ -102,18 +102,30 @@ func (c *checker) objectAt(pos int, w uint64, want uint64, field string) (int, e
 		}
 		return 0, c.fail(pos, field, "expected a list pointer")
 	}
-	if t := target(pos, w); t != c.cur {
-		return 0, c.fail(pos, field, "pointer target "+strconv.Itoa(t)+" is not at "+strconv.Itoa(c.cur)+" (canonical preorder, no gaps)")
-	}
-	return c.cur, nil
+	return c.cur, c.atCursor(pos, w, field)
 }
 
-// claim advances the cursor over n bytes starting at t.
-func (c *checker) claim(pos, t, n int, field string) error {
-	if n > len(c.b)-t {
+// atCursor checks that pointer word w at pos points exactly where
+// canonical order puts the next object. It compares offsets in words, not
+// bytes: the offset field has 30 bits, so offset*8 does not fit an int of
+// 32 bits (GOARCH=386, arm), and there an offset of -2^29 words would land
+// on the cursor too.
+func (c *checker) atCursor(pos int, w uint64, field string) error {
+	if off := int32(uint32(w)) >> 2; int(off) != (c.cur-pos-8)/8 {
+		t := int64(pos) + 8 + 8*int64(off)
+		return c.fail(pos, field, "pointer target "+strconv.FormatInt(t, 10)+" is not at "+strconv.Itoa(c.cur)+" (canonical preorder, no gaps)")
+	}
+	return nil
+}
+
+// claim advances the cursor over n bytes starting at t. n is a uint64 so
+// that the sizes callers compute from counts of up to 2^30 cannot wrap
+// where int has 32 bits.
+func (c *checker) claim(pos, t int, n uint64, field string) error {
+	if n > uint64(len(c.b)-t) {
 		return c.fail(pos, field, "object runs past the end of the message")
 	}
-	c.cur = t + n
+	c.cur = t + int(n)
 	return nil
 }
 
@@ -129,7 +141,7 @@ func (c *checker) structPtr(pos int, w uint64, l *StructLayout, field string) (S
 	if err := c.sizes(pos, dw, pc, l, field); err != nil {
 		return Struct{}, err
 	}
-	if err := c.claim(pos, t, 8*(dw+pc), field); err != nil {
+	if err := c.claim(pos, t, 8*uint64(dw+pc), field); err != nil {
 		return Struct{}, err
 	}
 	if dw > 0 && le.Uint64(c.b[t+8*(dw-1):]) == 0 {
@@ -235,19 +247,17 @@ func (c *checker) bytes(pos int, w uint64, field string, text bool) error {
 	if w&(7<<32|3) != uint64(ElemByte)<<32|1 {
 		return c.fail(pos, field, "expected a list of bytes")
 	}
-	t := target(pos, w)
-	if t != c.cur {
-		return c.fail(pos, field, "pointer target "+strconv.Itoa(t)+" is not at "+strconv.Itoa(c.cur)+" (canonical preorder, no gaps)")
+	if err := c.atCursor(pos, w, field); err != nil {
+		return err
 	}
-	n := int(w >> 35)
-	end := t + padded(n)
-	if n == 0 || end > len(c.b) {
-		if n == 0 {
-			return c.fail(pos, field, "empty list must be a null pointer")
-		}
-		return c.fail(pos, field, "object runs past the end of the message")
+	t, n := c.cur, int(w>>35)
+	if n == 0 {
+		return c.fail(pos, field, "empty list must be a null pointer")
 	}
-	c.cur = end
+	if err := c.claim(pos, t, uint64(padded(n)), field); err != nil {
+		return err
+	}
+	end := c.cur
 	if !text {
 		if k := uint(n&7) * 8; k != 0 && le.Uint64(c.b[end-8:])>>k != 0 {
 			return c.fail(end-8, field, "non-zero padding")
@@ -278,10 +288,11 @@ func (c *checker) scalars(pos int, w uint64, p *PtrLayout) error {
 	if err != nil {
 		return err
 	}
-	used := (n*elemBits[p.Elem] + 7) / 8
-	if err := c.claim(pos, t, padded(used), p.Field); err != nil {
+	used64 := (uint64(n)*uint64(elemBits[p.Elem]) + 7) / 8
+	if err := c.claim(pos, t, (used64+7)&^7, p.Field); err != nil {
 		return err
 	}
+	used := int(used64)
 	if p.Elem == ElemBit && n%8 != 0 && c.b[t+used-1]>>(n%8) != 0 {
 		return c.fail(t+used-1, p.Field, "non-zero padding bits")
 	}
@@ -300,7 +311,7 @@ func (c *checker) pointers(pos int, w uint64, p *PtrLayout) error {
 	if err != nil {
 		return err
 	}
-	if err := c.claim(pos, t, 8*n, p.Field); err != nil {
+	if err := c.claim(pos, t, 8*uint64(n), p.Field); err != nil {
 		return err
 	}
 	for i := 0; i < n; i++ {
@@ -337,11 +348,11 @@ func (c *checker) structs(pos int, w uint64, p *PtrLayout) error {
 	if err := c.sizes(t, dw, pc, p.Struct, p.Field); err != nil {
 		return err
 	}
-	if words != count*(dw+pc) {
+	if uint64(words) != uint64(count)*uint64(dw+pc) {
 		return c.fail(pos, p.Field, "list word count "+strconv.Itoa(words)+" does not match "+strconv.Itoa(count)+" elements of "+strconv.Itoa(dw+pc)+" words")
 	}
 	body := t + 8
-	if err := c.claim(pos, body, 8*words, p.Field); err != nil {
+	if err := c.claim(pos, body, 8*uint64(words), p.Field); err != nil {
 		return err
 	}
 	if dw == 0 && pc == 0 {

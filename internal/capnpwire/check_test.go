@@ -1,0 +1,88 @@
+package capnpwire
+
+import (
+	"errors"
+	"testing"
+)
+
+var (
+	oneWordLayout = StructLayout{Name: "W1", DataWords: 1, DataMask: []uint64{^uint64(0)}}
+	eightWord     = StructLayout{Name: "W8", DataWords: 8,
+		DataMask: []uint64{^uint64(0), ^uint64(0), ^uint64(0), ^uint64(0), ^uint64(0), ^uint64(0), ^uint64(0), ^uint64(0)}}
+	// wideLayout has one pointer of every kind the checker reads.
+	wideLayout = StructLayout{Name: "R", Ptrs: []PtrLayout{
+		{Field: "R.text", Kind: PtrText},
+		{Field: "R.data", Kind: PtrData},
+		{Field: "R.u64s", Kind: PtrList, Elem: ElemEight},
+		{Field: "R.u32s", Kind: PtrList, Elem: ElemFour},
+		{Field: "R.u16s", Kind: PtrList, Elem: ElemTwo},
+		{Field: "R.texts", Kind: PtrTextList},
+		{Field: "R.datas", Kind: PtrDataList},
+		{Field: "R.w1s", Kind: PtrStructList, Struct: &oneWordLayout},
+		{Field: "R.w8s", Kind: PtrStructList, Struct: &eightWord},
+		{Field: "R.w1", Kind: PtrStruct, Struct: &oneWordLayout},
+	}}
+)
+
+// message returns a message whose root (no data, slot+1 pointers) has only
+// pointer slot set, to w, followed by the words of obj: the object of a
+// pointer with offset 0 starts right there.
+func message(slot int, w uint64, obj ...uint64) []byte {
+	b := make([]byte, 8*(2+slot+len(obj)))
+	PutStructPtr(b, 0, 8, 0, slot+1)
+	le.PutUint64(b[8*(1+slot):], w)
+	for i, x := range obj {
+		le.PutUint64(b[8*(2+slot+i):], x)
+	}
+	return b
+}
+
+// TestCheckHugeFields: pointers whose offsets or counts are near the top of
+// their bit fields are refused with a NonCanonicalError naming the field,
+// never accepted and never a panic. Where int has 32 bits (GOARCH=386,
+// arm), offset*8 and count*size wrap: an offset of -2^29 words landed
+// exactly where the next object starts, and the checker accepted a second
+// byte string for the same value (FuzzOpenShapes' TestStrictOpenRejects
+// found it); counts of 2^29-1 elements claimed a negative number of bytes
+// and made the checker read past the message and panic.
+func TestCheckHugeFields(t *testing.T) {
+	const (
+		wrap  = uint64(0x80000000) // offset field -2^29 words: -2^32 bytes
+		huge  = uint64(1<<29 - 1)  // the largest list count
+		ones  = ^uint64(0)
+		list  = 1
+		bytes = uint64(ElemByte) << 32
+	)
+	cases := []struct {
+		name string
+		b    []byte
+		slot int
+	}{
+		{"text offset wraps", message(0, wrap|list|bytes|3<<35, 'h'|'i'<<8), 0},
+		{"data offset wraps", message(1, wrap|list|bytes|2<<35, 'h'|'i'<<8), 1},
+		{"list offset wraps", message(2, wrap|list|uint64(ElemEight)<<32|1<<35, 1), 2},
+		{"struct offset wraps", message(9, wrap|1<<32, 1), 9},
+		{"u64 count", message(2, list|uint64(ElemEight)<<32|huge<<35), 2},
+		{"u32 count", message(3, list|uint64(ElemFour)<<32|huge<<35), 3},
+		{"u16 count", message(4, list|uint64(ElemTwo)<<32|huge<<35), 4},
+		{"text list count", message(5, list|uint64(ElemPointer)<<32|huge<<35), 5},
+		{"data list count", message(6, list|uint64(ElemPointer)<<32|huge<<35), 6},
+		// 2^29-1 elements of one word: the word count is right, 8 times it is not an int32.
+		{"composite word count", message(7, list|uint64(ElemComposite)<<32|huge<<35, huge<<2|1<<32, 1), 7},
+		// 2^29+1 elements of 8 words is 2^32+8 words: 8 in 32 bits.
+		{"composite element count", message(8, list|uint64(ElemComposite)<<32|8<<35, (1<<29+1)<<2|8<<32,
+			ones, ones, ones, ones, ones, ones, ones, ones), 8},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Check(c.b, &wideLayout)
+			var nc *NonCanonicalError
+			if !errors.As(err, &nc) {
+				t.Fatalf("Check(%x) = %v, want a NonCanonicalError", c.b, err)
+			}
+			if want := wideLayout.Ptrs[c.slot].Field; nc.Field != want || nc.Offset != 8*(1+c.slot) {
+				t.Errorf("error %q, want one naming %s at byte %d", err, want, 8*(1+c.slot))
+			}
+		})
+	}
+}

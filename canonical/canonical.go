@@ -348,10 +348,14 @@ func textSize(s string) int {
 // AppendRecord normalizes r (see Normalize), checks it against lim and
 // appends its canonical bytes to dst. It allocates only when dst lacks
 // room. On error dst is returned unchanged and r may only have been
-// normalized.
+// normalized. A lim that Limits.Check refuses is refused with Check's
+// error: limits above the format's would write records no reader accepts.
 //
 //ronaudit:hot
 func AppendRecord(dst []byte, r *AuditRecord, lim Limits) ([]byte, error) {
+	if err := lim.Check(); err != nil {
+		return dst, err
+	}
 	normalizeContent(r)
 	if n := AttrsSize(r.Attrs); n > lim.MaxAttrs {
 		return dst, &SizeError{What: "attrs", Size: n, Limit: lim.MaxAttrs}

@@ -107,6 +107,27 @@ func TestLimits(t *testing.T) {
 	}
 }
 
+// TestAppendRecordLimitsBounds: AppendRecord writes only records Open
+// accepts, whatever Limits it is given. It used to trust lim, so limits
+// above MaxRecordSize wrote records of more than MaxRecordSize bytes, which
+// Open (and every reader, SPEC.md section 4) refuses.
+func TestAppendRecordLimitsBounds(t *testing.T) {
+	r := minimal()
+	r.Reason = strings.Repeat("x", MaxRecordSize)
+	dst := []byte("prefix")
+	out, err := AppendRecord(dst, &r, Limits{MaxRecord: 1 << 20, MaxAttrs: 1 << 20})
+	var fe *FieldError
+	if !errors.As(err, &fe) || fe.Field != "Limits.MaxRecord" || string(out) != "prefix" {
+		_, oerr := Open(out[len(dst):])
+		t.Fatalf("AppendRecord: %v (wrote %d bytes; Open: %v), want a *FieldError naming Limits.MaxRecord", err, len(out)-len(dst), oerr)
+	}
+	// The zero Limits is no policy either: an error naming it, not "limit 0".
+	r = minimal()
+	if _, err := AppendRecord(nil, &r, Limits{}); !errors.As(err, &fe) || !strings.HasPrefix(fe.Field, "Limits.") {
+		t.Fatalf("zero Limits: %v, want a *FieldError naming the field", err)
+	}
+}
+
 // TestAttrsSizeLayout pins what SPEC.md section 4 says of the attrs size:
 // it is the attrs list's canonical size, except when every value is empty,
 // where the elements have one pointer and the list is 8 bytes per attr

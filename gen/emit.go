@@ -414,7 +414,7 @@ func (e *emitter) encoder(s *StructDecl, inList bool) {
 	} else {
 		size := "8*(" + strings.Join(words, "+") + ")"
 		if len(ptrs) > 0 {
-			size += " + r.childSize()"
+			size = "capnpwire.AddSize(" + size + ", r.childSize())"
 		}
 		e.p("return %s", size)
 	}
@@ -428,13 +428,13 @@ func (e *emitter) encoder(s *StructDecl, inList bool) {
 			x := "r." + f.GoName
 			switch f.Type.Kind {
 			case Text:
-				e.p("n += capnpwire.TextSize(%s)", x)
+				e.p("n = capnpwire.AddSize(n, capnpwire.TextSize(%s))", x)
 			case Data:
-				e.p("n += capnpwire.DataSize(len(%s))", x)
+				e.p("n = capnpwire.AddSize(n, capnpwire.DataSize(len(%s)))", x)
 			case StructKind:
-				e.p("n += %s.canonSize()", x)
+				e.p("n = capnpwire.AddSize(n, %s.canonSize())", x)
 			case List:
-				e.p("if len(%s) != 0 { n += %s }", x, listSizeExpr(f.Type.Elem, x))
+				e.p("if len(%s) != 0 { n = capnpwire.AddSize(n, %s) }", x, listSizeExpr(f.Type.Elem, x))
 			}
 		}
 		e.p("return n")
@@ -451,9 +451,9 @@ func (e *emitter) encoder(s *StructDecl, inList bool) {
 			x := "r." + f.GoName
 			switch {
 			case f.Type.Kind == StructKind && f.Type.Struct.reachesStructList():
-				e.p("n += %s.emptyElems()", x)
+				e.p("n = capnpwire.AddSize(n, %s.emptyElems())", x)
 			case f.Type.Kind == List && f.Type.Elem.Kind == StructKind:
-				e.p("if len(%s) != 0 { n += emptyElems%sList(%s) }", x, f.Type.Elem.Struct.GoName, x)
+				e.p("if len(%s) != 0 { n = capnpwire.AddSize(n, emptyElems%sList(%s)) }", x, f.Type.Elem.Struct.GoName, x)
 			}
 		}
 		e.p("return n")
@@ -566,9 +566,9 @@ func (e *emitter) listEncoder(s *StructDecl, ptrs []*Field) {
 	e.p("// size%sList returns the canonical size of a non-empty list of %s.", s.GoName, s.GoName)
 	e.p("func size%sList(xs []%s) int {", s.GoName, s.GoName)
 	e.p("dw, pc := sizes%sList(xs)", s.GoName)
-	e.p("n := 8 + 8*len(xs)*(dw+pc)")
+	e.p("n := capnpwire.CompositeSize(len(xs), dw+pc)")
 	if len(ptrs) > 0 {
-		e.p("for i := range xs { n += xs[i].childSize() }")
+		e.p("for i := range xs { n = capnpwire.AddSize(n, xs[i].childSize()) }")
 	}
 	e.p("return n")
 	e.p("}")
@@ -581,7 +581,7 @@ func (e *emitter) listEncoder(s *StructDecl, ptrs []*Field) {
 		e.p("n, zero := 0, true")
 		e.p("for i := range xs {")
 		e.p("zero = zero && xs[i].isZero()")
-		e.p("n += xs[i].emptyElems()")
+		e.p("n = capnpwire.AddSize(n, xs[i].emptyElems())")
 		e.p("}")
 		e.p("if zero { return len(xs) }")
 		e.p("return n")
@@ -633,7 +633,8 @@ func (e *emitter) rootEncoder(s *StructDecl) {
 	e.p("}")
 	e.p("size := 8 + r.canonSize()")
 	e.p("if size > capnpwire.MaxMessageBytes {")
-	e.p("return dst, &capnpwire.EncodeError{Field: %q, Reason: \"message of \" + strconv.Itoa(size) + \" bytes, more than \" + strconv.Itoa(capnpwire.MaxMessageBytes)}", s.Name)
+	// Sizes saturate (capnpwire.AddSize): the sum says only "too large".
+	e.p("return dst, &capnpwire.EncodeError{Field: %q, Reason: \"message of more than \" + strconv.Itoa(capnpwire.MaxMessageBytes) + \" bytes\"}", s.Name)
 	e.p("}")
 	if s.reachesStructList() {
 		e.p("if n := r.emptyElems(); n > capnpwire.MaxEmptyElems(size) {")

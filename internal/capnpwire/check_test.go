@@ -86,3 +86,28 @@ func TestCheckHugeFields(t *testing.T) {
 		})
 	}
 }
+
+// TestSizesSaturate: the size functions are exact up to MaxMessageBytes
+// and TooBig above it, for counts whose sizes do not fit 32 bits.
+func TestSizesSaturate(t *testing.T) {
+	for _, c := range []struct {
+		name      string
+		got, want int
+	}{
+		{"AddSize exact", AddSize(MaxMessageBytes-8, 8), MaxMessageBytes},
+		{"AddSize over", AddSize(MaxMessageBytes, 8), TooBig},
+		{"AddSize of TooBig", AddSize(TooBig, 0), TooBig},
+		{"AddSize of two large", AddSize(MaxMessageBytes, MaxMessageBytes), TooBig},
+		{"ListSize exact", ListSize(3, 16), 8},
+		{"ListSize bits", ListSize(MaxListLen, 1), 1 << 26},
+		{"ListSize over", ListSize(MaxListLen, 64), TooBig},
+		{"DataSize over", DataSize(MaxMessageBytes + 1), TooBig},
+		{"CompositeSize exact", CompositeSize(3, 2), 56},
+		{"CompositeSize over", CompositeSize(1<<25, 1), TooBig},
+		{"CompositeSize count*words over 32 bits", CompositeSize(1<<30-1, 8), TooBig},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s = %d, want %d", c.name, c.got, c.want)
+		}
+	}
+}

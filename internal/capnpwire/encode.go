@@ -80,19 +80,59 @@ func padded(n int) int { return (n + 7) &^ 7 }
 // starts). The grown bytes are zero, so padding, NUL terminators and null
 // pointers need no writing.
 
+// The size functions saturate: a size over MaxMessageBytes comes back as
+// TooBig, and AddSize keeps it there. A value's size is not bounded by the
+// memory it takes (a list may hold one long text many times, lists of
+// structs may share their elements' lists), and a plain sum wrapped where
+// int has 32 bits: the message then looked small enough, and the encoder
+// wrote past the buffer it had grown. Exact below the bound, saturated
+// above it, the sum is refused exactly when the message is too large.
+
+// TooBig is the size the size functions give for anything over
+// MaxMessageBytes.
+const TooBig = MaxMessageBytes + 1
+
+// AddSize returns a+b for sizes a, b >= 0, or TooBig when that is more
+// than MaxMessageBytes.
+func AddSize(a, b int) int {
+	if a > MaxMessageBytes || b > MaxMessageBytes-a {
+		return TooBig
+	}
+	return a + b
+}
+
 // TextSize is the canonical size of Text s: 0 when empty (null).
 func TextSize(s string) int {
 	if s == "" {
 		return 0
 	}
-	return padded(len(s) + 1)
+	return DataSize(len(s) + 1)
 }
 
 // DataSize is the canonical size of n bytes of Data.
-func DataSize(n int) int { return padded(n) }
+func DataSize(n int) int {
+	if n > MaxMessageBytes {
+		return TooBig
+	}
+	return padded(n)
+}
 
 // ListSize is the canonical size of a list of n elements of the given bits.
-func ListSize(n, bits int) int { return padded((n*bits + 7) / 8) }
+func ListSize(n, bits int) int {
+	if uint64(n)*uint64(bits) > 8*MaxMessageBytes-8 { // then n*bits+7 fits an int32
+		return TooBig
+	}
+	return padded((n*bits + 7) / 8)
+}
+
+// CompositeSize is the canonical size of the tag word and the sections of
+// a composite list of n elements of words words each.
+func CompositeSize(n, words int) int {
+	if uint64(n)*uint64(words) >= MaxMessageBytes/8 {
+		return TooBig
+	}
+	return 8 + 8*n*words
+}
 
 // PutText writes the non-empty text s at at and points ptrPos at it. It
 // reports false when s is not valid UTF-8 or holds NUL: Text has no
@@ -241,9 +281,9 @@ func PutBools(b []byte, ptrPos, at int, xs []bool) int {
 
 // TextListSize is the canonical size of a non-empty List(Text).
 func TextListSize(xs []string) int {
-	n := 8 * len(xs)
+	n := ListSize(len(xs), 64)
 	for _, s := range xs {
-		n += TextSize(s)
+		n = AddSize(n, TextSize(s))
 	}
 	return n
 }
@@ -265,9 +305,9 @@ func PutTextList(b []byte, ptrPos, at int, xs []string) (int, bool) {
 
 // DataListSize is the canonical size of a non-empty List(Data).
 func DataListSize(xs [][]byte) int {
-	n := 8 * len(xs)
+	n := ListSize(len(xs), 64)
 	for _, d := range xs {
-		n += padded(len(d))
+		n = AddSize(n, DataSize(len(d)))
 	}
 	return n
 }

@@ -110,3 +110,32 @@ func TestBoolListLen(t *testing.T) {
 		t.Fatalf("got %v, want an EncodeError for Shapes.bools", err)
 	}
 }
+
+// TestSizeSumsSaturate: the encoder adds up a message's size before it
+// writes it, and 2^20 references to one 4 KiB text are 4 GiB of message.
+// Where int has 32 bits (GOARCH=386) the sum wrapped to 16 or 25 MiB,
+// passed the MaxMessageBytes check, and the encoder wrote past the buffer
+// it had grown: a panic, not an EncodeError.
+func TestSizeSumsSaturate(t *testing.T) {
+	s := strings.Repeat("x", 4096)
+	d := []byte(s)
+	texts, datas, leaves := make([]string, 1<<20), make([][]byte, 1<<20), make([]Leaf, 1<<20)
+	for i := range texts {
+		texts[i], datas[i], leaves[i].Name = s, d, s
+	}
+	for _, c := range []struct {
+		name string
+		v    Shapes
+	}{
+		{"texts", Shapes{Texts: texts}},
+		{"datas", Shapes{Datas: datas}},
+		{"leaves", Shapes{Leaves: leaves}},
+		{"nested leaves", Shapes{Nested: Shapes_Nested{Leaves: leaves}}},
+	} {
+		_, err := c.v.AppendCanonical(nil)
+		var ee *capnpwire.EncodeError
+		if !errors.As(err, &ee) || ee.Field != "Shapes" || !strings.Contains(ee.Reason, "more than") {
+			t.Errorf("%s: got %v, want an EncodeError: message too large", c.name, err)
+		}
+	}
+}

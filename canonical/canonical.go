@@ -12,6 +12,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/zeebo/blake3"
+
+	"github.com/rustyonions/ron-audit-go/internal/capnpwire"
 )
 
 // Version is the record format version: the value of every record's v
@@ -327,22 +329,18 @@ func checkText(field string, i int, s string) error {
 // text with its NUL, padded to 8 bytes; 0 for the empty (null) list. It is
 // the list's canonical size except when every value is empty: the elements
 // then have one pointer each, and the list is 8 bytes per attr smaller.
+// Attrs may share their texts, so the size is not bounded by their memory;
+// a size of more than 256 MiB (larger than any message) is reported as
+// 256 MiB + 1, never wrapped.
 func AttrsSize(attrs []Attr) int {
 	if len(attrs) == 0 {
 		return 0
 	}
 	n := 8
 	for i := range attrs {
-		n += 16 + textSize(attrs[i].Key) + textSize(attrs[i].Value)
+		n = capnpwire.AddSize(n, 16+capnpwire.TextSize(attrs[i].Key)+capnpwire.TextSize(attrs[i].Value))
 	}
 	return n
-}
-
-func textSize(s string) int {
-	if s == "" {
-		return 0
-	}
-	return (len(s) + 1 + 7) &^ 7
 }
 
 // AppendRecord normalizes r (see Normalize), checks it against lim and

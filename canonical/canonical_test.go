@@ -128,6 +128,20 @@ func TestAppendRecordLimitsBounds(t *testing.T) {
 	}
 }
 
+// TestAttrsSizeSaturates: 2^20 attrs sharing one 4063-byte value have an
+// attrs size of 2^32+8 bytes. Where int has 32 bits (GOARCH=386) the sum
+// wrapped to a negative size, under every limit.
+func TestAttrsSizeSaturates(t *testing.T) {
+	v := strings.Repeat("v", 4063)
+	attrs := make([]Attr, 1<<20)
+	for i := range attrs {
+		attrs[i].Value = v
+	}
+	if n := AttrsSize(attrs); n <= MaxRecordSize {
+		t.Fatalf("AttrsSize = %d", n)
+	}
+}
+
 // TestAttrsSizeLayout pins what SPEC.md section 4 says of the attrs size:
 // it is the attrs list's canonical size, except when every value is empty,
 // where the elements have one pointer and the list is 8 bytes per attr

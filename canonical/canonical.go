@@ -151,14 +151,21 @@ func (h *Hasher) RecordHash(canonical []byte) (out Hash) {
 // The fields a chain assigns (seq, prev) are left out, so a replayed event
 // gets the key of its first append; everything else, tsMs included, counts.
 // Like Normalize it sets v 0 to Version and sorts r.Attrs in place; it
-// leaves the rest of r unchanged.
+// leaves the rest of r unchanged. A record that breaks a rule of the format
+// other than those of seq and prev has no key: the *FieldError says which.
 func (h *Hasher) DedupeKey(r *AuditRecord) (Hash, error) {
 	normalizeContent(r)
+	if err := validate(r, false); err != nil {
+		return Hash{}, err
+	}
 	seq, prev := r.Seq, r.Prev
 	r.Seq, r.Prev = 0, nil
 	b, err := r.AppendCanonical(h.scratch[:0])
 	r.Seq, r.Prev = seq, prev
 	if err != nil {
+		if terr := validateTexts(r); terr != nil {
+			return Hash{}, terr
+		}
 		return Hash{}, wrapWire(err)
 	}
 	if cap(b) <= 4*MaxRecordSize {
@@ -227,7 +234,7 @@ func VerifySignature(pub ed25519.PublicKey, h Hash, sig []byte) bool {
 // holds NUL, and attrs with an empty or repeated key.
 func Normalize(r *AuditRecord) error {
 	normalizeContent(r)
-	if err := validate(r); err != nil {
+	if err := validate(r, true); err != nil {
 		return err
 	}
 	return validateTexts(r)
@@ -244,15 +251,18 @@ func normalizeContent(r *AuditRecord) {
 
 func compareAttr(a, b Attr) int { return strings.Compare(a.Key, b.Key) }
 
-func validate(r *AuditRecord) error {
+// validate checks the rules of SPEC.md section 3 but the text ones (the
+// encoder checks those); chained says whether seq and prev count, which
+// they do not for a dedupe key.
+func validate(r *AuditRecord, chained bool) error {
 	switch {
 	case r.V != Version:
 		return &FieldError{Field: "v", Reason: "version " + strconv.Itoa(int(r.V)) + ", this format is version " + strconv.Itoa(Version)}
 	case !r.Kind.IsKnown():
 		return &FieldError{Field: "kind", Reason: "unknown kind " + strconv.Itoa(int(r.Kind))}
-	case r.Seq == 0:
+	case chained && r.Seq == 0:
 		return &FieldError{Field: "seq", Reason: "seq starts at 1"}
-	case len(r.Prev) != 32:
+	case chained && len(r.Prev) != 32:
 		return &FieldError{Field: "prev", Reason: "want 32 bytes, got " + strconv.Itoa(len(r.Prev))}
 	case r.WriterID == "":
 		return &FieldError{Field: "writerId", Reason: "required"}
@@ -358,7 +368,7 @@ func AppendRecord(dst []byte, r *AuditRecord, lim Limits) ([]byte, error) {
 	if n := AttrsSize(r.Attrs); n > lim.MaxAttrs {
 		return dst, &SizeError{What: "attrs", Size: n, Limit: lim.MaxAttrs}
 	}
-	if err := validate(r); err != nil {
+	if err := validate(r, true); err != nil {
 		return dst, err
 	}
 	start := len(dst)

@@ -351,6 +351,42 @@ func TestHashMatchesB3sum(t *testing.T) {
 	}
 }
 
+// TestDedupeKeyRefusesInvalid: a dedupe key is the hash of a record's
+// canonical bytes with seq 0 and prev null (SPEC.md section 5), so a
+// record that breaks another rule of section 3 has none. DedupeKey used to
+// hash whatever AppendCanonical wrote: v 2, an empty writerId or stream,
+// repeated or empty attr keys all got a key no record can have.
+func TestDedupeKeyRefusesInvalid(t *testing.T) {
+	cases := map[string]struct {
+		mut   func(*AuditRecord)
+		field string
+	}{
+		"version":      {func(r *AuditRecord) { r.V = 2 }, "v"},
+		"kind":         {func(r *AuditRecord) { r.Kind = 7 }, "kind"},
+		"no writer":    {func(r *AuditRecord) { r.WriterID = "" }, "writerId"},
+		"no stream":    {func(r *AuditRecord) { r.Stream = "" }, "stream"},
+		"repeated key": {func(r *AuditRecord) { r.Attrs = []Attr{{"a", "1"}, {"a", "2"}} }, "attrs[1].key"},
+		"empty key":    {func(r *AuditRecord) { r.Attrs = []Attr{{"", "1"}} }, "attrs[0].key"},
+		"bad text":     {func(r *AuditRecord) { r.Reason = "\xff" }, "reason"},
+		"nul in a key": {func(r *AuditRecord) { r.Attrs = []Attr{{"a\x00", "1"}} }, "attrs[0].key"},
+	}
+	for name, c := range cases {
+		r := minimal()
+		c.mut(&r)
+		_, err := DedupeKey(&r)
+		var fe *FieldError
+		if !errors.As(err, &fe) || fe.Field != c.field {
+			t.Errorf("%s: got %v, want a *FieldError for %s", name, err, c.field)
+		}
+	}
+	// seq and prev are not part of the key: any value goes.
+	r := minimal()
+	r.Seq, r.Prev = 0, nil
+	if _, err := DedupeKey(&r); err != nil {
+		t.Errorf("seq 0, no prev: %v", err)
+	}
+}
+
 func TestDedupeKey(t *testing.T) {
 	a := minimal()
 	a.TsMs, a.Reason = 5, "x"

@@ -20,6 +20,13 @@
 // (MaxEmptyElems). Encoders refuse more with an *EncodeError and Check with
 // a *NonCanonicalError, so a few bytes cannot make a reader allocate
 // gigabytes.
+//
+// Nothing here wraps where int has 32 bits (GOARCH=386, arm; make go-test
+// runs the tests there): Check compares pointer offsets in words and
+// sizes as uint64, and encoders add up sizes with AddSize, which is exact
+// up to MaxMessageBytes and saturates at TooBig above it (a value's
+// canonical size is not bounded by its memory: a list may hold one long
+// text many times).
 package capnpwire
 
 // Version guard, after protoimpl.EnforceVersion: generated code declares

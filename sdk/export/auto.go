@@ -45,7 +45,13 @@ type Auto struct {
 	// Prev returns the previous export of a chain (FileSink.Prev of the
 	// Exporter's FileSink is one); nil means none. Auto asks before every export,
 	// so a bundle another exporter wrote there since (ronaudit export) is
-	// followed, not overlapped. Without Prev, Auto starts each chain at
+	// followed, not overlapped. A previous export the chain's log does
+	// not extend (another chain's bundle copied into its directory, a
+	// bundle of records the log no longer holds) is the failure that
+	// stops the exports (an *Error of ReasonTruncated or ReasonFork),
+	// even when it ends at or past the checkpoint being exported: taken
+	// for nothing left to export, it would stop the chain's exports
+	// without one. Without Prev, Auto starts each chain at
 	// seq 1 and follows only its own bundles.
 	Prev func(writer, stream string) (*State, error)
 	// OnFailure, if set, is called with the failure that stops the
@@ -185,6 +191,19 @@ func (a *Auto) export(cp checkpoint.Checkpoint) error {
 		from = prev.Size + 1
 	}
 	if cp.Size < from {
+		// Exported up to cp already, or further (ronaudit export ran
+		// ahead): the chain's next checkpoint past prev carries the
+		// export. Unless prev is no export of this log's chain (another
+		// chain's bundle copied into its directory, one of a log rolled
+		// back since): then no later checkpoint could follow it either,
+		// and taking every one for nothing to export would stop the
+		// chain's exports without a failure.
+		if prev == nil || a.Keeper == nil {
+			return ErrNothingToExport
+		}
+		if err := extendsPrev(a.Keeper.Tree(cp.WriterID, cp.Stream), cp.Origin, prev.Size, prev.Note); err != nil {
+			return fmt.Errorf("export: auto %s: previous export, of seqs up to %d, before exporting up to seq %d: %w", cp.Origin, prev.Size, cp.Size, err)
+		}
 		return ErrNothingToExport
 	}
 	recs, err := a.Log.Records(cp.WriterID, cp.Stream, uint64(from), uint64(cp.Size))

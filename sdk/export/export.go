@@ -208,9 +208,8 @@ func (e *Exporter) build(tree *checkpoint.Tree, origin, writer string, recs []sd
 	}
 	// Freeze the size: the tree may grow while we work.
 	size := m + int64(len(recs))
-	if tree.Size() < m {
-		return nil, &Error{Origin: origin, Reason: ReasonTruncated, Detail: "the log has fewer records than the previous export (cut or rolled back)",
-			Expected: fmt.Sprintf("at least %d records of %s", m, origin), Got: fmt.Sprintf("%d", tree.Size())}
+	if err := extendsPrev(tree, origin, m, prevNote); err != nil {
+		return nil, err
 	}
 	if size > tree.Size() {
 		return nil, &Error{Origin: origin, Reason: ReasonRecord, Seq: uint64(tree.Size()) + 1, Detail: "more records given than the tree holds",
@@ -220,16 +219,6 @@ func (e *Exporter) build(tree *checkpoint.Tree, origin, writer string, recs []sd
 		return nil, err
 	}
 	if m > 0 {
-		root, err := tree.RootAt(m)
-		if err != nil {
-			return nil, err
-		}
-		// The previous note's text must be this tree's checkpoint at m:
-		// otherwise the log no longer extends the previous export.
-		if text := checkpoint.Text(origin, m, root); !bytes.HasPrefix(prevNote, []byte(text+"\n")) {
-			return nil, &Error{Origin: origin, Reason: ReasonFork, Seq: uint64(m), Detail: "the log's first records no longer hash to the previous export's checkpoint",
-				Expected: firstLines(prevNote), Got: firstLines([]byte(text))}
-		}
 		if len(recs) > 0 {
 			if v, err := canonical.OpenAuditRecord(recs[0].Bytes); err == nil && !bytes.Equal(v.Prev(), prev.LastHash[:]) && prev.LastHash != (canonical.Hash{}) {
 				return nil, &Error{Origin: origin, Reason: ReasonFork, Seq: uint64(m) + 1, Detail: "the first new record does not link to the previous export's last record",
@@ -262,6 +251,32 @@ func (e *Exporter) build(tree *checkpoint.Tree, origin, writer string, recs []sd
 	}
 	return &Bundle{Origin: origin, Size: size, Note: msg, PrevSize: m, PrevNote: prevNote,
 		Proof: proof, Range: rng, Records: recs}, nil
+}
+
+// extendsPrev checks that tree, chain origin's, extends the previous
+// export, of size m with checkpoint note prevNote: it holds at least m
+// records (ReasonTruncated: the log was cut or rolled back, or the
+// previous export is not of this log), and its checkpoint text at m is
+// prevNote's (ReasonFork). Size 0 is no previous export.
+func extendsPrev(tree *checkpoint.Tree, origin string, m int64, prevNote []byte) error {
+	if m <= 0 {
+		return nil
+	}
+	if tree.Size() < m {
+		return &Error{Origin: origin, Reason: ReasonTruncated, Detail: "the log has fewer records than the previous export (cut or rolled back)",
+			Expected: fmt.Sprintf("at least %d records of %s", m, origin), Got: fmt.Sprintf("%d", tree.Size())}
+	}
+	root, err := tree.RootAt(m)
+	if err != nil {
+		return err
+	}
+	// The previous note's text must be this tree's checkpoint at m:
+	// otherwise the log no longer extends the previous export.
+	if text := checkpoint.Text(origin, m, root); !bytes.HasPrefix(prevNote, []byte(text+"\n")) {
+		return &Error{Origin: origin, Reason: ReasonFork, Seq: uint64(m), Detail: "the log's first records no longer hash to the previous export's checkpoint",
+			Expected: firstLines(prevNote), Got: firstLines([]byte(text))}
+	}
+	return nil
 }
 
 // sameLeaves checks that recs are the tree's records m+1..m+len(recs):

@@ -138,8 +138,8 @@ rebaseline:
 # FuzzVerifySegment's inputs are ~8 KiB segments whose every exec reads
 # them through 256 KiB buffers: Go's default 60 s minimization of each new
 # input stalled it at 0 execs/s for a minute at a time; 2 s does not.
-# FuzzOpenDurable and FuzzNodeVerifyDir write a log directory per exec
-# (about 50 execs/s), so they take the same 2 s.
+# FuzzOpenDurable, FuzzNodeVerifyDir and FuzzAutoRestart write a log
+# directory per exec (about 50 execs/s), so they take the same 2 s.
 FUZZTIME ?= 30s
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzOpen$$' -fuzztime $(FUZZTIME) ./canonical
@@ -167,6 +167,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzVerifyBundle$$' -fuzztime $(FUZZTIME) ./sdk/export
 	$(GO) test -run '^$$' -fuzz '^FuzzVerifyBundleFields$$' -fuzztime $(FUZZTIME) ./sdk/export
 	$(GO) test -run '^$$' -fuzz '^FuzzVerifySequence$$' -fuzztime $(FUZZTIME) ./sdk/export
+	$(GO) test -run '^$$' -fuzz '^FuzzAutoRestart$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./sdk/export
 	$(GO) test -run '^$$' -fuzz '^FuzzNodeVerifyDir$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./sdk/node
 	$(GO) test -run '^$$' -fuzz '^FuzzReadLines$$' -fuzztime $(FUZZTIME) ./tools/cmd/ronaudit
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeHashes$$' -fuzztime $(FUZZTIME) ./tools/cmd/ronaudit

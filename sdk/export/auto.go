@@ -51,8 +51,10 @@ type Auto struct {
 	// stops the exports (an *Error of ReasonTruncated or ReasonFork),
 	// even when it ends at or past the checkpoint being exported: taken
 	// for nothing left to export, it would stop the chain's exports
-	// without one. Without Prev, Auto starts each chain at
-	// seq 1 and follows only its own bundles.
+	// without one. So is one whose checkpoint's signature by the key
+	// the Keeper had in force at its size fails (ReasonBadCheckpoint):
+	// every bundle continuing from it would fail. Without Prev, Auto
+	// starts each chain at seq 1 and follows only its own bundles.
 	Prev func(writer, stream string) (*State, error)
 	// OnFailure, if set, is called with the failure that stops the
 	// exports (the one Err returns), from the export goroutine
@@ -186,6 +188,9 @@ func (a *Auto) export(cp checkpoint.Checkpoint) error {
 		}
 		prev = p
 	}
+	if err := a.prevSigned(cp, prev); err != nil {
+		return err
+	}
 	var from int64 = 1
 	if prev != nil {
 		from = prev.Size + 1
@@ -236,6 +241,31 @@ func (a *Auto) export(cp checkpoint.Checkpoint) error {
 	a.prev[key] = st
 	a.mu.Unlock()
 	return nil
+}
+
+// prevSigned checks the signature of the previous export's checkpoint,
+// which the next bundle carries as its previous one: by the key in force
+// in the chain at its size (Keeper.SignerAt), when the Keeper holds that
+// key and the note bears a signature by it. A bundle damaged on disk
+// (its checkpoint's signature) would otherwise be continued from, and
+// every bundle after it would fail verification, while the exports went
+// on without a failure. A checkpoint signed only by keys the Keeper does
+// not hold (a NoteSigner's, a retired key not given to it) is left to
+// the verifier, as the Keeper leaves its own history's.
+func (a *Auto) prevSigned(cp checkpoint.Checkpoint, prev *State) error {
+	if prev == nil || prev.Size <= 0 || a.Keeper == nil {
+		return nil
+	}
+	signer := a.Keeper.SignerAt(cp.WriterID, cp.Stream, prev.Size)
+	if signer == nil {
+		return nil
+	}
+	_, err := checkpoint.Open(prev.Note, checkpoint.KeyVerifiers(signer.Public()))
+	if err == nil || errors.Is(err, checkpoint.ErrUnknownKey) {
+		return nil
+	}
+	return &Error{Origin: cp.Origin, Reason: ReasonBadCheckpoint, Seq: uint64(prev.Size),
+		Detail: fmt.Sprintf("the previous export's checkpoint, of size %d, before exporting up to seq %d", prev.Size, cp.Size), Err: err}
 }
 
 // Err returns the first export failure. A failure of Prev or of

@@ -1,6 +1,7 @@
 package export
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
@@ -60,7 +61,6 @@ func TestAutoRefusesBundleBeyondLog(t *testing.T) {
 	if !errors.As(err, &e) || e.Origin != checkpoint.Origin("w", "s") {
 		t.Fatalf("Auto.Close: %v (%T); want an *export.Error naming w/s", err, err)
 	}
-	_ = sdk.ErrConfig
 }
 
 func mustBundles(t *testing.T, s *FileSink, w, st string) []string {
@@ -73,4 +73,54 @@ func mustBundles(t *testing.T, s *FileSink, w, st string) []string {
 		p[i] = filepath.Base(p[i])
 	}
 	return p
+}
+
+// TestAutoRefusesPrevWithBadSignature: the newest bundle of a chain,
+// whose checkpoint Auto's next bundle carries as its previous one, has
+// a signature that fails (a byte of it damaged on disk). Its text is the
+// log's, so Auto used to continue from it and write a bundle that no
+// verifier accepts (its previous checkpoint's signature fails), with
+// Close nil (found by FuzzAutoRestart). Auto holds the key that signed
+// it: it must fail instead, naming the chain.
+func TestAutoRefusesPrevWithBadSignature(t *testing.T) {
+	dir := t.TempDir()
+	signer := restartSigner(t)
+	l, k, auto, sink := openWithAuto(t, dir, signer, 5, 0)
+	appendN(t, l, 0, 5, 0) // checkpoint and bundle 1-5
+	l.Close()
+	k.Close()
+	if err := auto.Close(); err != nil {
+		t.Fatal(err)
+	}
+	paths, err := sink.Bundles(checkpoint.Origin("w", "s"))
+	if err != nil || len(paths) != 1 {
+		t.Fatalf("bundles %v, %v", paths, err)
+	}
+	data := mutate(t, mustRead(t, paths[0]), func(b *Bundle) {
+		// The signature line ends "<base64 of key hash and signature>=\n":
+		// a character well inside the signature changed.
+		i := len(b.Note) - 10
+		b.Note = bytes.Clone(b.Note)
+		if b.Note[i] == 'A' {
+			b.Note[i] = 'B'
+		} else {
+			b.Note[i] = 'A'
+		}
+	})
+	if err := os.WriteFile(paths[0], data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := VerifyBundle(data, KeyVerifiers(signer.Public()), sdk.NewKeySet(signer.Public())); !errors.Is(err, ErrBadCheckpoint) {
+		t.Fatalf("the damaged bundle: %v; want its checkpoint's signature to fail", err)
+	}
+
+	l, k, auto, _ = openWithAuto(t, dir, signer, 5, 0)
+	appendN(t, l, 5, 5, 0) // checkpoint at 10: a bundle 6-10 would carry the damaged checkpoint
+	l.Close()
+	k.Close()
+	err = auto.Close()
+	var e *Error
+	if !errors.As(err, &e) || e.Origin != checkpoint.Origin("w", "s") || e.Reason != ReasonBadCheckpoint {
+		t.Fatalf("Auto.Close: %v (%T); want an *export.Error of reason bad_checkpoint naming w/s; w/s bundles: %v", err, err, mustBundles(t, sink, "w", "s"))
+	}
 }

@@ -193,3 +193,62 @@ func TestCloseSealsAppendBeingAcknowledged(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestCloseTellsObserverAppendAwaitingFsync: under the every-record-signed
+// policy, the Observer hears that a record is durable from the Wait of
+// its append. An append committed before Close whose Wait had not yet
+// returned (waiting for its group fsync, or not called yet: AppendPending)
+// was durable once Close returned, but the Keeper had not heard so: its
+// Close, which a host calls next, checkpointed the chain short of the
+// record (a Node's Close left it in no checkpoint and no bundle, which
+// node.VerifyDir refuses as ErrUnexported). Close now makes each chain's
+// head durable and tells the Observer, as its seals do under the
+// checkpoint-sealed policy (TestCloseSealsAppendAwaitingFsync).
+func TestCloseTellsObserverAppendAwaitingFsync(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "wal")
+	signer := exampleKey()
+	keeper, err := checkpoint.NewKeeper(filepath.Join(dir, "checkpoints"), signer, checkpoint.KeeperOptions{Every: 10, Interval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, _, err := sdk.OpenDurable(dir, sdk.Config{Signer: signer, Observer: keeper}, sdk.DurableOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := coreRecord(0)
+	if _, err := l.Append(&r); err != nil {
+		t.Fatal(err)
+	}
+	r = coreRecord(1)
+	p, err := l.AppendPending(&r) // committed; its Wait comes after Close
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := keeper.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Wait(); err != nil {
+		t.Fatalf("the append committed before Close: %v", err)
+	}
+	w, s := p.Head.WriterID, p.Head.Stream
+	paths, err := keeper.History(w, s)
+	if err != nil || len(paths) == 0 {
+		t.Fatalf("after the Log's and the Keeper's Close: checkpoints %v, %v; want one of both records", paths, err)
+	}
+	cp, err := checkpoint.Open(readNote(t, paths[len(paths)-1]), checkpoint.KeyVerifiers(signer.Public()))
+	if err != nil || cp.Size != 2 {
+		t.Fatalf("after the Log's and the Keeper's Close, the newest checkpoint is of %d records (%v); the log holds 2", cp.Size, err)
+	}
+}
+
+func readNote(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := checkpoint.ReadNote(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

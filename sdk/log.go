@@ -278,11 +278,15 @@ var ErrClosed = errors.New("sdk: log is closed")
 // ErrSealIncomplete naming the chain, the seq sealed and the head. Under either
 // policy Close waits for an append already under way on a chain before
 // it closes the WAL: that append ends as on an open log, never failing
-// for the WAL closed under it. On a log that has failed (a Pending.Wait
+// for the WAL closed under it. Under either policy the Observer has
+// heard (Observer.Durable) that each chain's head is durable when Close
+// returns, even for an append whose Wait has not returned yet, so that
+// a Keeper closed next checkpoints every record the log holds. On a log that has failed (a Pending.Wait
 // failed) Close seals nothing, as Seal does not: a chain with an
 // unsealed tail keeps it, and Close returns the failure, naming the
 // first such chain (it still closes the WAL). Close is idempotent: later
-// calls wait for the first to finish and return nil.
+// calls wait for the first to have closed the WAL (not for its telling
+// the Observer) and return nil.
 func (l *Log) Close() error {
 	first := false
 	l.closeOnce.Do(func() {
@@ -299,7 +303,12 @@ func (l *Log) Close() error {
 		<-done
 		return nil
 	}
-	defer close(l.closeDone)
+	closed := false
+	defer func() {
+		if !closed {
+			close(l.closeDone)
+		}
+	}()
 	// Refuse appends before sealing: appendLocked and commitLocked check
 	// failed under the chain's lock, which SealAll takes in turn. A
 	// RotateKey under way writes its transitions first (rotating):
@@ -312,6 +321,7 @@ func (l *Log) Close() error {
 	l.failed.CompareAndSwap(nil, &errClosed)
 	l.rotating.Unlock()
 	var err error
+	var durable []Head
 	if l.cfg.SealEvery > 1 {
 		err = l.sealAll(true) // takes each chain's lock in turn
 	} else {
@@ -319,28 +329,54 @@ func (l *Log) Close() error {
 		// signing or putting its record: wait for it (it holds its chain's
 		// lock) before the WAL closes under it, which would fail it with
 		// ErrStore for a store that never failed. A chain made from here
-		// on sees ErrClosed.
-		l.awaitAppends()
+		// on sees ErrClosed. Each chain's head is made durable there, to
+		// tell the Observer below.
+		durable = l.awaitAppends()
 	}
 	if l.closer != nil {
 		if cerr := l.closer(); err == nil {
 			err = cerr
 		}
 	}
+	// The Observer hears of each head as a seal tells it (sealLocked):
+	// an append committed but still waiting for its fsync (or whose
+	// AppendPending's Wait comes later) tells it from its Wait, which may
+	// come after Close has returned, and a Keeper closed in between
+	// would checkpoint the chain short of a record the log holds (a
+	// host's Close order is the Log, then the Keeper). Told once the
+	// first Close is done: an Observer's Durable may call Close
+	// (TestDurableOfTransitionMayClose), which then returns at once.
+	close(l.closeDone)
+	closed = true
+	for _, h := range durable {
+		l.cfg.Observer.Durable(h.WriterID, h.Stream, h.Seq, false)
+	}
 	return err
 }
 
 // awaitAppends takes and releases each chain's lock: an append under way
-// on it (appendLocked, under the lock) has then ended.
-func (l *Log) awaitAppends() {
+// on it (appendLocked, under the lock) has then ended. With an Observer,
+// it makes each chain's head that is not marked durable yet durable there
+// (the store's Wait) and returns those heads, for Close to tell the
+// Observer. A head marked durable was told of (Pending.Wait tells before
+// it marks; a replayed one by the replay), or is a transition RotateKey
+// tells of once it releases the lock Close waits for; one
+// that cannot be made durable is left out: its own Wait reports the
+// failure.
+func (l *Log) awaitAppends() []Head {
 	l.mu.RLock()
 	all := l.chainsLocked(nil)
 	l.mu.RUnlock()
+	var durable []Head
 	for _, c := range all {
 		c.mu.Lock()
-		//lint:ignore SA2001 the lock is the wait
+		if l.cfg.Observer != nil && c.durable.Load() < c.head.Seq && l.cfg.Store.Wait(c.ticket) == nil {
+			c.markDurable(c.head.Seq)
+			durable = append(durable, c.head)
+		}
 		c.mu.Unlock()
 	}
+	return durable
 }
 
 // errClosed is ErrClosed, addressable for Log.failed.
@@ -581,14 +617,19 @@ type Pending struct {
 // record known durable, which appends nothing: see Append). A nil Wait
 // makes the record, and its chain's records before it, known durable.
 func (p Pending) Wait() error {
-	if err := p.wait(); err != nil {
+	if p.Duplicate || p.log == nil || p.log.cfg.Observer == nil {
+		return p.wait()
+	}
+	if err := p.waitStore(); err != nil {
 		return err
 	}
-	if p.Duplicate || p.log == nil {
-		return nil
-	}
-	if o := p.log.cfg.Observer; o != nil {
-		o.Durable(p.Head.WriterID, p.Head.Stream, p.Seq, false)
+	// The Observer is told before the record is marked durable: Close
+	// tells it of every head not marked durable yet (awaitAppends), so
+	// a Wait that had marked it and not yet told it, when Close ran,
+	// cannot leave a Keeper closed next short of the record.
+	p.log.cfg.Observer.Durable(p.Head.WriterID, p.Head.Stream, p.Seq, false)
+	if p.c != nil {
+		p.c.markDurable(p.Seq)
 	}
 	return nil
 }
@@ -605,13 +646,21 @@ func (p Pending) wait() error {
 	if p.Duplicate && (p.c == nil || p.Seq <= p.c.durable.Load()) {
 		return nil
 	}
-	if err := p.log.cfg.Store.Wait(p.ticket); err != nil {
-		err = fmt.Errorf("%w: %s seq %d is not durable: %w", ErrStore, names.Chain(p.Head.WriterID, p.Head.Stream), p.Seq, err)
-		p.log.fail(err)
+	if err := p.waitStore(); err != nil {
 		return err
 	}
 	if p.c != nil {
 		p.c.markDurable(p.Seq)
+	}
+	return nil
+}
+
+// waitStore is wait's wait for the store, failing the log if it fails.
+func (p Pending) waitStore() error {
+	if err := p.log.cfg.Store.Wait(p.ticket); err != nil {
+		err = fmt.Errorf("%w: %s seq %d is not durable: %w", ErrStore, names.Chain(p.Head.WriterID, p.Head.Stream), p.Seq, err)
+		p.log.fail(err)
+		return err
 	}
 	return nil
 }

@@ -964,7 +964,10 @@ func LoadHistory(dir, writer, stream string) ([][]byte, error) {
 
 // Close signs a checkpoint of every chain whose durable records go past
 // its newest checkpoint (a clean shutdown leaves every chain checkpointed)
-// and returns the first error the Keeper met. Close the Log first.
+// and returns the first error the Keeper met. Close the Log first: its
+// Close tells the Keeper every record durable (an append still waiting
+// for its fsync included), so that these checkpoints reach each chain's
+// last record.
 func (k *Keeper) Close() error {
 	for _, c := range k.all() {
 		c.mu.Lock()

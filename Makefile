@@ -138,8 +138,9 @@ rebaseline:
 # FuzzVerifySegment's inputs are ~8 KiB segments whose every exec reads
 # them through 256 KiB buffers: Go's default 60 s minimization of each new
 # input stalled it at 0 execs/s for a minute at a time; 2 s does not.
-# FuzzOpenDurable, FuzzNodeVerifyDir and FuzzAutoRestart write a log
-# directory per exec (about 50 execs/s), so they take the same 2 s.
+# FuzzOpenDurable, FuzzNodeVerifyDir, FuzzAutoRestart and FuzzKeeperReplay
+# write a log directory per exec (about 50 execs/s), so they take the
+# same 2 s.
 FUZZTIME ?= 30s
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzOpen$$' -fuzztime $(FUZZTIME) ./canonical
@@ -164,6 +165,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzVerifyProofs$$' -fuzztime $(FUZZTIME) ./sdk/checkpoint
 	$(GO) test -run '^$$' -fuzz '^FuzzOrigin$$' -fuzztime $(FUZZTIME) ./sdk/checkpoint
 	$(GO) test -run '^$$' -fuzz '^FuzzVerifyChainCheckpoints$$' -fuzztime $(FUZZTIME) ./sdk/checkpoint
+	$(GO) test -run '^$$' -fuzz '^FuzzKeeperReplay$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./sdk/checkpoint
 	$(GO) test -run '^$$' -fuzz '^FuzzVerifyBundle$$' -fuzztime $(FUZZTIME) ./sdk/export
 	$(GO) test -run '^$$' -fuzz '^FuzzVerifyBundleFields$$' -fuzztime $(FUZZTIME) ./sdk/export
 	$(GO) test -run '^$$' -fuzz '^FuzzVerifySequence$$' -fuzztime $(FUZZTIME) ./sdk/export

@@ -110,7 +110,8 @@ func KeyName(writerID string) string { return OriginPrefix + escapeComponent(wri
 // signature by the key the chain had in force at its size (SignerAt),
 // when it holds that key: one that does not verify is refused
 // (ErrBadSignature, naming the file), as VerifyDir refuses it, and so is
-// one in a file not named for its size (ErrFormat). Signed by
+// one in a file not named for its size, or in the directory of another
+// chain than its origin's (ErrFormat). Signed by
 // a key it does not hold (the key a rotation retired, to a Keeper given
 // only the new one) or by none it holds, the checkpoint is not checked
 // there: the offline verifier (VerifyDir, VerifyKept), given the public
@@ -719,6 +720,12 @@ func (k *Keeper) checkNewest(c *keptChain, dir string) error {
 	}
 	if cp.Size != c.last {
 		return newErr(ReasonFormat, path, sizeMismatch(cp.Size, c.last))
+	}
+	if want := Origin(c.writer, c.stream); cp.Origin != want {
+		// Another chain's checkpoint text over this chain's root (its
+		// signature, by a key the Keeper does not hold, unchecked) would
+		// pass Extends, and Newest would report it as the other chain's.
+		return newErr(ReasonFormat, path, newErr(ReasonFormat, "the file is in the directory of "+want+", the checkpoint in it is of "+quote(cp.Origin), nil))
 	}
 	if err := k.newestSigned(c, cp.Size, path); err != nil {
 		return err

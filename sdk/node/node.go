@@ -75,7 +75,9 @@ type Options struct {
 	// ExportDir, if set, is where an export.Auto writes, through an
 	// export.FileSink, the bundle of each chain's new records after every
 	// checkpoint, each signed with the Keeper's key. A restart continues
-	// after the newest bundle there. "": no exports.
+	// after the newest bundle there; one the log does not extend, or
+	// whose checkpoint's signature fails, stops the exports (ErrExport:
+	// see export.Auto's Prev). "": no exports.
 	ExportDir string
 	// Metrics, if set, counts checkpoints (audit_export_checkpoints_total),
 	// exports (export_batch_seconds), their failures

@@ -252,3 +252,47 @@ func readNote(t *testing.T, path string) []byte {
 	}
 	return b
 }
+
+// TestCloseTellsObserverAppendBeingAcknowledged: the every-record-signed
+// twin of TestCloseSealsAppendBeingAcknowledged. An Append whose record is
+// durable is telling the Observer (its Durable call held) when Close
+// runs: Close must not take the record for one the Observer has heard
+// of, or a Keeper closed next would checkpoint the chain short of it.
+// Pending.Wait tells the Observer before it marks the record durable, so
+// Close tells the Observer too.
+func TestCloseTellsObserverAppendBeingAcknowledged(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "wal")
+	signer := exampleKey()
+	keeper, err := checkpoint.NewKeeper(filepath.Join(dir, "checkpoints"), signer, checkpoint.KeeperOptions{Every: 10, Interval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	obs := &holdDurable{Keeper: keeper, held: make(chan struct{}), release: make(chan struct{})}
+	l, _, err := sdk.OpenDurable(dir, sdk.Config{Signer: signer, Observer: obs}, sdk.DurableOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	obs.armed.Store(true)
+	appended := make(chan error, 1)
+	go func() {
+		r := coreRecord(0)
+		_, err := l.Append(&r)
+		appended <- err
+	}()
+	<-obs.held // the record is durable; its Append is telling the Keeper
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	kerr := keeper.Close()
+	paths, herr := keeper.History("svc-gateway@inst-1", "reads")
+	close(obs.release)
+	if err := <-appended; err != nil {
+		t.Fatalf("Append: %v", err)
+	}
+	if kerr != nil || herr != nil {
+		t.Fatal(kerr, herr)
+	}
+	if len(paths) == 0 {
+		t.Errorf("after the Log's and the Keeper's Close: no checkpoint of the record the Append was acknowledging")
+	}
+}

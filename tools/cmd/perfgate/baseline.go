@@ -110,6 +110,33 @@ func (e *RebaselineError) Error() string {
 	return fmt.Sprintf("no usable baseline for schema version %d: %s; run `make rebaseline` to measure one (it records the change against the previous version)", e.Version, e.Reason)
 }
 
+// errNotMeasurement is a value in a run that no benchmark measures: NaN
+// or ±Inf (go test prints what b.ReportMetric got, 0/0 included), or an
+// ns/op, B/op or allocs/op below zero, or an ns/op of zero. Compared, a
+// NaN is never above a limit and an Inf calibration makes an infinite
+// ratio, both green; a calibration of 0 ns/op leaves its benchmarks
+// without a ratio, skipped, also green. So the run is refused instead.
+var errNotMeasurement = errors.New("not a measurement")
+
+// checkSamples refuses a benchmark whose runs hold errNotMeasurement.
+func checkSamples(b *benchfmt.Benchmark) error {
+	for _, u := range b.Units() {
+		for i, v := range b.Samples[u] {
+			bad := math.IsNaN(v) || math.IsInf(v, 0)
+			switch u {
+			case benchfmt.NsPerOp:
+				bad = bad || v <= 0
+			case benchfmt.BytesPerOp, benchfmt.AllocsPerOp:
+				bad = bad || v < 0
+			}
+			if bad {
+				return fmt.Errorf("benchmark %s, run %d: %g %s is %w", b.Name, i+1, v, u, errNotMeasurement)
+			}
+		}
+	}
+	return nil
+}
+
 // summarize turns a parsed run into medians and ratios. It needs
 // -benchmem: without allocs/op the allocation rule could not be held.
 func summarize(set *benchfmt.Set) (map[string]BenchResult, error) {
@@ -121,6 +148,9 @@ func summarize(set *benchfmt.Set) (map[string]BenchResult, error) {
 	}
 	out := make(map[string]BenchResult, len(set.Benchmarks))
 	for name, b := range set.Benchmarks {
+		if err := checkSamples(b); err != nil {
+			return nil, err
+		}
 		ns, ok := b.Median(benchfmt.NsPerOp)
 		if !ok {
 			return nil, fmt.Errorf("benchmark %s reports no ns/op", name)

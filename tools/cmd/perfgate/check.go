@@ -200,8 +200,10 @@ func (r *report) allocRow(name string, b, c BenchResult) {
 		x.verdict = vRed
 	}
 	// Our target is 0: an allocation where there was none passes the
-	// limit of 2 but is said loudly, before it becomes three.
-	if b.AllocsPerOp == 0 && c.AllocsPerOp >= 1 {
+	// limit of 2 but is said loudly, before it becomes three. Above 0,
+	// not at 1: the median of an even number of runs is fractional, and
+	// 0.5 is half the runs allocating.
+	if b.AllocsPerOp == 0 && c.AllocsPerOp > 0 {
 		if x.verdict == vOK {
 			x.verdict = vWarn
 		}

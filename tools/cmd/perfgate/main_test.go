@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -637,5 +638,58 @@ func TestCPUBaselineName(t *testing.T) {
 		if got := cpuBaselineName(in); got != want {
 			t.Errorf("cpuBaselineName(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestCheckRefusesNonMeasurements: a value that is not a measurement (NaN
+// or Inf, which go test prints for a b.ReportMetric of 0/0 or x/0, and an
+// ns/op of 0 or below) refuses the run. A NaN busy-% compared as no rise
+// and an Inf calibration as an infinite ratio, both green; a zero or
+// negative calibration left its benchmarks' ratios unchecked, green.
+func TestCheckRefusesNonMeasurements(t *testing.T) {
+	for name, fn := range map[string]func(run){
+		"NaN busy-%":           func(r run) { r["EmitterDesignLoad"].extra = "NaN busy-%\t3800 p99-us" },
+		"+Inf calibration":     func(r run) { r["RawBLAKE3_1KiB"].ns = math.Inf(1) },
+		"zero calibration":     func(r run) { r["RawEd25519Sign"].ns = 0 },
+		"negative calibration": func(r run) { r["RawBLAKE3_1KiB"].ns = -1000 },
+		"zero ns/op":           func(r run) { r["AppendHot"].ns = 0 },
+		"NaN allocs/op":        func(r run) { r["VerifyHot"].allocs = math.NaN() },
+		"-Inf fsync p95":       func(r run) { r["WALAppendBatch64"].extra = "-Inf fsync-p95-ms" },
+	} {
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t)
+			e.baseline(1, defaultRun())
+			code, out, errs := e.check(with(fn))
+			mustCode(t, 1, code, out, errs)
+			if !strings.Contains(errs, "not a measurement") {
+				t.Fatalf("no refusal naming the value:\n%s%s", out, errs)
+			}
+		})
+	}
+	// Nor is such a run written as a baseline.
+	e := newEnv(t)
+	args := []string{"baseline", "-in", e.input(with(func(r run) { r["RawEd25519Sign"].ns = 0 })), "-baseline-dir", e.baseDir, "-record-vector", e.vector}
+	if code, out, errs := e.run(1, args...); code == 0 || !strings.Contains(errs, "not a measurement") {
+		t.Fatalf("baseline of a zero calibration: exit %d\n%s%s", code, out, errs)
+	}
+}
+
+// TestCheckFractionalAllocsLoud: with an even number of runs the median
+// of allocs/op can be fractional; half the runs allocating on a path whose
+// baseline allocated none is said as loudly as one allocation. (The loud
+// warning asked for >= 1, so 0 -> 0.5 passed as a quiet ok.)
+func TestCheckFractionalAllocsLoud(t *testing.T) {
+	e := newEnv(t)
+	e.baseline(1, defaultRun())
+	in := defaultRun().String() + "pkg: github.com/rustyonions/ron-audit-go/bench\n"
+	// VerifyChain's fourth run allocates: its runs 0, 0, 0, 1... and 1.
+	in = strings.Replace(in, "BenchmarkVerifyChain-2\t 10000\t 1450 ns/op\t 0 B/op\t 0 allocs/op\n",
+		"BenchmarkVerifyChain-2\t 10000\t 1450 ns/op\t 0 B/op\t 1 allocs/op\n", 2)
+	in += "BenchmarkVerifyChain-2\t 10000\t 1450 ns/op\t 0 B/op\t 0 allocs/op\n"
+	p := e.write("even.out", in)
+	code, out, errs := e.run(1, "check", "-in", p, "-baseline-dir", e.baseDir, "-record-vector", e.vector, "-waivers", filepath.Join(e.dir, "waivers.json"))
+	mustCode(t, 0, code, out, errs)
+	if !hasRow(out, "VerifyChain", mAllocs, vWarn) || !strings.Contains(out, "!!! VerifyChain now allocates 0.5 times per op") {
+		t.Fatalf("half the runs allocating on a zero-allocation path is not loud:\n%s", out)
 	}
 }

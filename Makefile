@@ -90,8 +90,8 @@ bench:
 # 27% between two quiet runs here, so a red fsync row wants a second run
 # before a waiver). Only a dated waiver with a reason in
 # testing/performance/waivers.json passes a red gate. perfgate refuses
-# output with FAIL lines or no results, so the tee pipe cannot hide a
-# failed run.
+# output with FAIL lines, a crash (panic, fatal error) or no results, so
+# the tee pipe cannot hide a failed run.
 PERF_SHORT = RawEd25519Sign$$|RawBLAKE3_1KiB$$|AppendHot$$|AppendSealed$$|VerifyHot$$|VerifyChain$$|EmitterWorkers1$$|EmitterDesignLoad$$
 WAL_SNAPSHOT ?= $(CURDIR)/wal-gate.json
 

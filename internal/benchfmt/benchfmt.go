@@ -123,8 +123,10 @@ type Set struct {
 	// Order lists the names in order of first appearance.
 	Order []string
 	// Failures holds the lines that say a test or benchmark failed
-	// ("--- FAIL: ...", "FAIL ..."): results from such a run are not to be
-	// trusted, and a pipe through tee hides go test's exit status.
+	// ("--- FAIL: ...", "FAIL ...") or the process crashed ("panic: ...",
+	// "fatal error: ...", also right after a result's name): results from
+	// such a run are not to be trusted, and a pipe through tee hides go
+	// test's exit status.
 	Failures []string
 }
 
@@ -155,6 +157,9 @@ func (e *ConflictError) Error() string {
 
 var (
 	errOddFields = errors.New("values and units do not pair up")
+	// errInterrupted is other output between a result's name and its
+	// iteration count.
+	errInterrupted = errors.New("other output between a result's name and its figures")
 	// configLine is how go test prints its configuration: a key starting
 	// with a lower-case letter, no spaces, a colon and a space.
 	configLine = regexp.MustCompile(`^([a-z][^\s:]*):\s+(.*)$`)
@@ -164,7 +169,8 @@ var (
 // Parse reads go test output. Lines that are neither results nor
 // configuration (logs, PASS, ok) are skipped. A line that starts like a
 // result (BenchmarkName, then an iteration count) but does not read as one
-// is a *ParseError.
+// is a *ParseError, and so is a result's name followed by other output
+// than its figures or a failure (addResult).
 func Parse(r io.Reader) (*Set, error) {
 	s := &Set{Config: map[string]string{}, Benchmarks: map[string]*Benchmark{}}
 	sc := bufio.NewScanner(r)
@@ -172,7 +178,7 @@ func Parse(r io.Reader) (*Set, error) {
 	for n := 1; sc.Scan(); n++ {
 		text := sc.Text()
 		switch {
-		case strings.HasPrefix(text, "--- FAIL:"), text == "FAIL", strings.HasPrefix(text, "FAIL\t"), strings.HasPrefix(text, "FAIL "):
+		case failureLine(text):
 			s.Failures = append(s.Failures, text)
 			continue
 		case strings.HasPrefix(text, "Benchmark"):
@@ -191,9 +197,29 @@ func Parse(r io.Reader) (*Set, error) {
 	return s, nil
 }
 
+// failureLine reports whether a line says the run failed: go test's
+// "--- FAIL:" and "FAIL" lines, and what a crash prints instead of them
+// ("panic: ", "fatal error: " from the runtime). A test binary run
+// directly, as bench_rounds.sh runs it, prints no FAIL line when a
+// benchmark panics or the runtime dies: the process just ends, and the
+// results before the crash would read as a whole run.
+func failureLine(text string) bool {
+	for _, p := range []string{"--- FAIL:", "FAIL\t", "FAIL ", "panic: ", "fatal error: "} {
+		if strings.HasPrefix(text, p) {
+			return true
+		}
+	}
+	return text == "FAIL"
+}
+
 // addResult adds one result line. A "BenchmarkName" line without an
 // iteration count is the name go test prints before a benchmark's log
-// output: not a result, skipped.
+// output: not a result, skipped. Without -v, go test prints a result's
+// name before measuring and its figures after, so what the benchmark's
+// run prints in between lands on the name's line: a failure (b.Fatal, a
+// panic) is one of the run's Failures, anything else a *ParseError, as
+// the figures it pushed onto a line of their own would otherwise be lost
+// without a word.
 func (s *Set) addResult(n int, text string) error {
 	f := strings.Fields(text)
 	if len(f) < 2 {
@@ -201,7 +227,11 @@ func (s *Set) addResult(n int, text string) error {
 	}
 	iters, err := strconv.ParseInt(f[1], 10, 64)
 	if err != nil {
-		return nil
+		if rest := strings.TrimSpace(strings.TrimPrefix(text, f[0])); failureLine(rest) {
+			s.Failures = append(s.Failures, text)
+			return nil
+		}
+		return &ParseError{Line: n, Text: text, Err: errInterrupted}
 	}
 	if (len(f)-2)%2 != 0 {
 		return &ParseError{Line: n, Text: text, Err: errOddFields}

@@ -128,3 +128,42 @@ func TestMedian(t *testing.T) {
 		t.Fatal("median of even count")
 	}
 }
+
+// TestParseCrash: a benchmark binary run directly (bench_rounds.sh does)
+// prints no FAIL line when a benchmark panics or the runtime dies: the
+// process just ends. The panic comes at the start of a line in a
+// benchmark's first run, and right after its name (which go test prints
+// before the later runs) otherwise; b.Fatal in a later run also follows
+// the name. Each is a failure, so a crashed run is not read as the
+// benchmarks before the crash.
+func TestParseCrash(t *testing.T) {
+	const ok = "BenchmarkRawBLAKE3_1KiB-2 \t 1000\t 955 ns/op\t 0 B/op\t 0 allocs/op\n"
+	const trace = "\ngoroutine 7 [running]:\ngithub.com/rustyonions/ron-audit-go/bench.BenchmarkAppendHot(0xc000132008)\n\t/work/bench/x_test.go:12 +0x45\ncreated by testing.(*B).run1 in goroutine 6\n\t/usr/local/go/src/testing/benchmark.go:238 +0x9f\n"
+	for name, in := range map[string]string{
+		"panic in the first run":     ok + "panic: boom\n" + trace,
+		"panic after the name":       ok + "BenchmarkAppendHot-2     \tpanic: runtime error: index out of range [3] with length 3\n" + trace,
+		"runtime fatal error":        ok + "fatal error: concurrent map writes\n" + trace,
+		"timeout":                    ok + "BenchmarkAppendHot-2     \tpanic: test timed out after 10m0s\n" + trace,
+		"b.Fatal in a later run":     ok + "BenchmarkAppendHot-2     \t--- FAIL: BenchmarkAppendHot-2\n    x_test.go:9: boom\n",
+		"fatal error after the name": ok + "BenchmarkAppendHot-2     \tfatal error: out of memory\n" + trace,
+	} {
+		t.Run(name, func(t *testing.T) {
+			s, err := Parse(strings.NewReader(in))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(s.Failures) == 0 {
+				t.Fatalf("a crashed run reads as benchmarks %v with no failure", s.Order)
+			}
+		})
+	}
+	// Other output between a result's name and its figures (a log line
+	// from the code under benchmark, on the merged stderr) leaves the
+	// figures on a line of their own: the result is lost, so that is an
+	// error, not a benchmark quietly missing from the run.
+	var pe *ParseError
+	in := ok + "BenchmarkAppendHot-2     \t2026/11/28 08:00:00 signer: slow\n   10000\t 17000 ns/op\t 0 B/op\t 0 allocs/op\n"
+	if _, err := Parse(strings.NewReader(in)); !errors.As(err, &pe) || pe.Line != 2 {
+		t.Fatalf("interrupted result line: %v", err)
+	}
+}

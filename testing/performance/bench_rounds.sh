@@ -13,8 +13,10 @@
 # the median leaves it out.
 #
 # The output reads as one -count N run: internal/benchfmt groups result
-# lines by name over the whole file. A failed round fails the script, and
-# its FAIL lines stay in OUT, which perfgate refuses.
+# lines by name over the whole file. A failed round fails the script
+# (pipefail: tee does not hide the binary's exit status), and its FAIL
+# lines, or a crash's panic (the binary, run directly, prints no FAIL line
+# then), stay in OUT, which perfgate and benchtable refuse.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 ROUNDS="${ROUNDS:-5}"

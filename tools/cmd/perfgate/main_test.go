@@ -693,3 +693,19 @@ func TestCheckFractionalAllocsLoud(t *testing.T) {
 		t.Fatalf("half the runs allocating on a zero-allocation path is not loud:\n%s", out)
 	}
 }
+
+// TestCheckRefusesCrashedRun: bench_rounds.sh runs the test binary
+// itself, which prints no FAIL line when a benchmark panics: the gate
+// read the benchmarks before the panic as a whole run, green.
+func TestCheckRefusesCrashedRun(t *testing.T) {
+	e := newEnv(t)
+	e.baseline(1, defaultRun())
+	crashed := strings.Replace(defaultRun().String(), "BenchmarkVerifyChain-2",
+		"BenchmarkVerifyHot-2\t panic: runtime error: index out of range [3] with length 3\n\ngoroutine 7 [running]:\nBenchmarkVerifyChain-2", 1)
+	p := e.write("crashed.out", crashed)
+	code, out, errs := e.run(1, "check", "-in", p, "-baseline-dir", e.baseDir, "-record-vector", e.vector, "-waivers", filepath.Join(e.dir, "waivers.json"))
+	mustCode(t, 1, code, out, errs)
+	if !strings.Contains(errs, "the benchmark run failed") || !strings.Contains(errs, "panic: runtime error") {
+		t.Fatalf("a crashed run was not refused:\n%s%s", out, errs)
+	}
+}

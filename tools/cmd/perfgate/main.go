@@ -46,7 +46,8 @@
 //
 // metric is ratio, allocs/op, fsync-p95-ms, busy-% or p99-us (benchmark
 // "rig/wal_steady" for the rig's fsync p95). A waiver without a reason or
-// past its date fails the gate itself.
+// past its date fails the gate itself, and so does a waiver file that is
+// not exactly one JSON list (an unknown field, or text after the list).
 //
 // Exit status: 0 green, 1 red or refused, 2 bad usage or unreadable input.
 package main

@@ -709,3 +709,27 @@ func TestCheckRefusesCrashedRun(t *testing.T) {
 		t.Fatalf("a crashed run was not refused:\n%s%s", out, errs)
 	}
 }
+
+// TestWaiverFileTrailingData: the decoder read the first JSON value and
+// ignored the rest, so a waiver after a stray "]" (or a second list) was
+// dropped without a word and the file passed as valid.
+func TestWaiverFileTrailingData(t *testing.T) {
+	e := newEnv(t)
+	e.baseline(1, defaultRun())
+	for _, tail := range []string{
+		`,{"benchmark":"AppendHot","metric":"ratio","reason":"signing moved (#42)","until":"2027-01-01"}]`,
+		"]", "}", `[{"benchmark":"AppendHot","metric":"ratio","reason":"x","until":"2027-01-01"}]`,
+	} {
+		e.write("waivers.json", `[{"benchmark":"VerifyHot","metric":"ratio","reason":"known","until":"2027-01-01"}]`+"\n"+tail+"\n")
+		code, out, errs := e.check(defaultRun())
+		mustCode(t, 1, code, out, errs)
+		if !strings.Contains(out, "waiver file is invalid") || !strings.Contains(errs, "after the waiver list") {
+			t.Fatalf("trailing %q in the waiver file accepted:\n%s%s", tail, out, errs)
+		}
+	}
+	// Trailing white space is not data.
+	e.write("waivers.json", "[]\n\n  \n")
+	if code, out, errs := e.check(defaultRun()); code != 0 {
+		t.Fatalf("trailing white space refused: exit %d\n%s%s", code, out, errs)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"slices"
@@ -13,6 +14,9 @@ import (
 )
 
 const defaultWaivers = "testing/performance/waivers.json"
+
+// errTrailingData is text after the waiver file's list.
+var errTrailingData = errors.New("text after the waiver list")
 
 // Waiver lets exactly one red result pass: one benchmark's one metric,
 // for a stated reason, until a date.
@@ -54,6 +58,12 @@ func loadWaivers(path string, now time.Time) ([]Waiver, error) {
 	dec.DisallowUnknownFields() // a misspelt "reason" must not pass as none
 	if err := dec.Decode(&ws); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	// Decode reads one value: anything after the list (a stray "]" and
+	// a waiver after it) would be dropped without a word. Token, not
+	// More, which says no more before a "]" or "}".
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("%s: %w", path, errTrailingData)
 	}
 	today := now.UTC().Format(time.DateOnly)
 	var ok []Waiver

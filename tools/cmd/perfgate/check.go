@@ -3,9 +3,13 @@ package main
 import (
 	"fmt"
 	"io"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/rustyonions/ron-audit-go/internal/benchfmt"
 )
 
 // The gate's limits, from issue 7.
@@ -104,7 +108,9 @@ func (r *report) gated() int {
 // short CI form runs too briefly, on any machine, for a p99 to hold).
 // foreignCPU says the baseline is of another CPU model: ratios are then
 // shown against it, not gated.
-func compare(base *Baseline, cur map[string]BenchResult, curWAL *RigFsync, waivers []Waiver, latency, foreignCPU bool) *report {
+// sel, when the run says what it selected, makes a benchmark of the
+// baseline that the run selected but lacks, or has in fewer rounds, red.
+func compare(base *Baseline, cur map[string]BenchResult, sel *selection, curWAL *RigFsync, waivers []Waiver, latency, foreignCPU bool) *report {
 	r := &report{foreignCPU: foreignCPU}
 	names := make([]string, 0, len(base.Benchmarks))
 	for n := range base.Benchmarks {
@@ -114,6 +120,11 @@ func compare(base *Baseline, cur map[string]BenchResult, curWAL *RigFsync, waive
 	for _, name := range names {
 		b := base.Benchmarks[name]
 		c, ok := cur[name]
+		if !ok && sel.selects(name, b.Pkg) {
+			r.rows = append(r.rows, row{bench: name, metric: "-", verdict: vRed,
+				note: "selected by the run's -bench pattern, but not in the run (skipped, renamed, its result lost?): gone for good wants `make rebaseline`"})
+			continue
+		}
 		if !ok {
 			note := "not in this run: not checked"
 			if gatedRatios[name] {
@@ -121,6 +132,13 @@ func compare(base *Baseline, cur map[string]BenchResult, curWAL *RigFsync, waive
 			}
 			r.rows = append(r.rows, row{bench: name, metric: "-", verdict: vSkip, note: note})
 			continue
+		}
+		if sel.selects(name, b.Pkg) && sel.rounds > 0 && c.Runs != sel.rounds {
+			note := fmt.Sprintf("in %d of %d rounds: a median of the others is not this run's", c.Runs, sel.rounds)
+			if c.Runs > sel.rounds {
+				note = fmt.Sprintf("%d results in %d rounds, each of which runs it once: two benchmarks under one name?", c.Runs, sel.rounds)
+			}
+			r.rows = append(r.rows, row{bench: name, metric: "-", verdict: vRed, note: note})
 		}
 		r.ratioRow(name, b, c, cur)
 		r.allocRow(name, b, c)
@@ -151,6 +169,54 @@ func compare(base *Baseline, cur map[string]BenchResult, curWAL *RigFsync, waive
 	}
 	r.applyWaivers(waivers)
 	return r
+}
+
+// selection is what a run set out to measure, from the lines
+// testing/performance/bench_rounds.sh heads its output with: the -bench
+// pattern (selectionPattern) and the number of rounds (selectionRounds).
+// Without it (plain go test output), a benchmark the run lacks can only
+// be skipped: nothing says whether it was meant to run.
+type selection struct {
+	pattern *regexp.Regexp
+	rounds  int             // 0: not said
+	pkgs    map[string]bool // the packages the run measured
+}
+
+// The configuration keys of the selection (benchfmt keeps "key: value"
+// lines as configuration).
+const (
+	selectionPattern = "bench-pattern"
+	selectionRounds  = "bench-rounds"
+)
+
+// selectionOf reads the run's selection; nil when it has none, or a
+// pattern with sub-benchmark levels ("X/Y"), which runs a top-level
+// benchmark only for its sub-benchmarks.
+func selectionOf(set *benchfmt.Set) (*selection, error) {
+	p, ok := set.Config[selectionPattern]
+	if !ok || strings.Contains(p, "/") {
+		return nil, nil
+	}
+	re, err := regexp.Compile(p)
+	if err != nil {
+		return nil, fmt.Errorf("%s %q: %w", selectionPattern, p, err)
+	}
+	sel := &selection{pattern: re, pkgs: map[string]bool{}}
+	if v, ok := set.Config[selectionRounds]; ok {
+		if sel.rounds, err = strconv.Atoi(v); err != nil || sel.rounds < 1 {
+			return nil, fmt.Errorf("%s %q is not a positive count", selectionRounds, v)
+		}
+	}
+	for _, b := range set.Benchmarks {
+		sel.pkgs[b.Pkg] = true
+	}
+	return sel, nil
+}
+
+// selects reports whether the run selected the benchmark name of package
+// pkg, as go test matches -bench against a top-level benchmark's name.
+func (s *selection) selects(name, pkg string) bool {
+	return s != nil && s.pkgs[pkg] && s.pattern.MatchString("Benchmark"+name)
 }
 
 func (r *report) ratioRow(name string, b, c BenchResult, cur map[string]BenchResult) {

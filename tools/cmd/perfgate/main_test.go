@@ -733,3 +733,69 @@ func TestWaiverFileTrailingData(t *testing.T) {
 		t.Fatalf("trailing white space refused: exit %d\n%s%s", code, out, errs)
 	}
 }
+
+// inputSelected returns r's output as bench_rounds.sh writes it: headed by
+// the -bench pattern it ran and its number of rounds (3, the runs of a
+// fake).
+func (e *env) inputSelected(r run, pattern string) string {
+	seq++
+	return e.write(fmt.Sprintf("bench-%d.out", seq), "bench-pattern: "+pattern+"\nbench-rounds: 3\n"+r.String())
+}
+
+// TestCheckSelectedButMissing: a benchmark of the baseline that the run's
+// -bench pattern selected but that is not in the run (renamed, b.Skip,
+// its result lost) is red, not skipped: the short gate stayed green with
+// AppendHot, or a calibration, absent, and its rows merely "skip". So is
+// one in fewer rounds than the run had. Benchmarks the pattern did not
+// select (the short gate leaves EmitterWorkers2 out) are still skipped.
+func TestCheckSelectedButMissing(t *testing.T) {
+	const short = `RawEd25519Sign$|RawBLAKE3_1KiB$|AppendHot$|AppendSealed$|VerifyHot$|VerifyChain$|EmitterWorkers1$|EmitterDesignLoad$`
+	shortRun := func(fn func(run)) run {
+		r := run{}
+		for n, f := range defaultRun() {
+			if regexp.MustCompile(short).MatchString("Benchmark" + n) {
+				r[n] = f
+			}
+		}
+		if fn != nil {
+			fn(r)
+		}
+		return r
+	}
+	args := func(e *env, in string) []string {
+		return []string{"check", "-in", in, "-baseline-dir", e.baseDir, "-record-vector", e.vector, "-waivers", filepath.Join(e.dir, "waivers.json")}
+	}
+	e := newEnv(t)
+	e.baseline(1, defaultRun())
+
+	code, out, errs := e.run(1, args(e, e.inputSelected(shortRun(nil), short))...)
+	mustCode(t, 0, code, out, errs)
+	if !hasRow(out, "EmitterWorkers2", "-", vSkip) {
+		t.Fatalf("a benchmark the pattern left out is not skipped:\n%s", out)
+	}
+	for name, missing := range map[string]string{
+		"benchmark":   "AppendHot",
+		"calibration": "RawBLAKE3_1KiB",
+	} {
+		t.Run(name, func(t *testing.T) {
+			code, out, errs := e.run(1, args(e, e.inputSelected(shortRun(func(r run) { delete(r, missing) }), short))...)
+			mustCode(t, 1, code, out, errs)
+			if !hasRow(out, missing, "-", vRed) || !strings.Contains(out, "selected") {
+				t.Fatalf("%s selected but missing is not red:\n%s", missing, out)
+			}
+		})
+	}
+	t.Run("in some rounds only", func(t *testing.T) {
+		raw, err := os.ReadFile(e.inputSelected(shortRun(nil), short))
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := strings.Replace(string(raw), "BenchmarkVerifyHot-2\t 10000\t 950 ns/op\t 0 B/op\t 0 allocs/op\n", "", 1)
+		p := e.write("partial.out", in)
+		code, out, errs := e.run(1, args(e, p)...)
+		mustCode(t, 1, code, out, errs)
+		if !hasRow(out, "VerifyHot", "-", vRed) || !strings.Contains(out, "in 2 of 3 rounds") {
+			t.Fatalf("a benchmark in 2 of 3 rounds is not red:\n%s", out)
+		}
+	})
+}

@@ -142,10 +142,11 @@ func compare(base *Baseline, cur map[string]BenchResult, sel *selection, curWAL 
 		}
 		r.ratioRow(name, b, c, cur)
 		r.allocRow(name, b, c)
-		r.metricRow(name, mFsync, b, c)
-		r.metricRow(name, mBusy, b, c)
+		selected := sel.selects(name, b.Pkg)
+		r.metricRow(name, mFsync, b, c, selected)
+		r.metricRow(name, mBusy, b, c, selected)
 		if latency {
-			r.metricRow(name, mP99, b, c)
+			r.metricRow(name, mP99, b, c, selected)
 		}
 	}
 	var added []string
@@ -280,14 +281,21 @@ func (r *report) allocRow(name string, b, c BenchResult) {
 }
 
 // metricRow holds one b.ReportMetric unit when the baseline has it.
-func (r *report) metricRow(name, unit string, b, c BenchResult) {
+// selected says the run selected the benchmark (selection): then the
+// unit missing from its results is red, as the benchmark ran and no
+// longer reports what the gate holds it to.
+func (r *report) metricRow(name, unit string, b, c BenchResult, selected bool) {
 	bv, ok := b.Metrics[unit]
 	if !ok {
 		return
 	}
 	cv, ok := c.Metrics[unit]
 	if !ok {
-		r.rows = append(r.rows, row{bench: name, metric: unit, base: fmt.Sprintf("%g", bv), verdict: vSkip, note: "not reported in this run: NOT checked"})
+		x := row{bench: name, metric: unit, base: fmt.Sprintf("%g", bv), verdict: vSkip, note: "not reported in this run: NOT checked"}
+		if selected {
+			x.verdict, x.note = vRed, "the benchmark ran, but no longer reports it"
+		}
+		r.rows = append(r.rows, x)
 		return
 	}
 	switch unit {

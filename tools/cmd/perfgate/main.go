@@ -41,9 +41,13 @@
 // testing/performance/bench_rounds.sh starts with the -bench pattern and
 // rounds it ran ("bench-pattern: ...", "bench-rounds: N"), so a benchmark
 // the pattern matches but which is not in the run (skipped, renamed, its
-// result lost) or is in fewer rounds than the run had is red, and not
-// waivable; one the pattern leaves out (the short gate's EmitterWorkers2)
-// is skipped. Plain go test output says no selection: there it is skipped.
+// result lost) or is in fewer rounds than the run had is red (a row no
+// waiver names: rebaseline if it is gone for good), and a gated metric
+// (busy-%, ...) its baseline has and it no longer reports is red too; a
+// benchmark the pattern leaves out (the short gate's EmitterWorkers2) is
+// skipped. Plain go test output says no selection: there they are
+// skipped.
+//
 // When there is no baseline for the current schema version it fails and
 // asks for `make rebaseline`: figures are not compared across schema
 // versions. The only way past a red row is a waiver in the waiver file:

@@ -785,6 +785,21 @@ func TestCheckSelectedButMissing(t *testing.T) {
 			}
 		})
 	}
+	// A gated metric the baseline has and a selected benchmark no longer
+	// reports (its b.ReportMetric removed or renamed) is red too: it was
+	// skipped, green, and the busy-% rule gone without a word.
+	t.Run("gated metric not reported", func(t *testing.T) {
+		code, out, errs := e.run(1, args(e, e.inputSelected(shortRun(func(r run) { r["EmitterDesignLoad"].extra = "0.10 busy-pct\t3800 p99-us" }), short))...)
+		mustCode(t, 1, code, out, errs)
+		if !hasRow(out, "EmitterDesignLoad", mBusy, vRed) {
+			t.Fatalf("busy-%% no longer reported by a selected benchmark is not red:\n%s", out)
+		}
+		code, out, errs = e.run(1, append(args(e, e.inputSelected(shortRun(func(r run) { r["EmitterDesignLoad"].extra = "0.10 busy-%" }), short)), "-latency")...)
+		mustCode(t, 1, code, out, errs)
+		if !hasRow(out, "EmitterDesignLoad", mP99, vRed) {
+			t.Fatalf("p99-us no longer reported under -latency is not red:\n%s", out)
+		}
+	})
 	t.Run("in some rounds only", func(t *testing.T) {
 		raw, err := os.ReadFile(e.inputSelected(shortRun(nil), short))
 		if err != nil {

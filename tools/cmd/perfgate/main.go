@@ -22,7 +22,9 @@
 //     times, so the gate holds across machines of one CPU model; against
 //     another model's baseline ratios are shown, not gated (they move:
 //     AppendSealed/BLAKE3 was 0.54 on an Intel Xeon, 0.38 on an AMD EPYC,
-//     the same code);
+//     the same code); at another GOMAXPROCS than the baseline's (the
+//     benchmarks' -N suffix) they are gated with a note, as the ratios
+//     of parallel benchmarks (EmitterWorkers2) move with it;
 //   - allocs/op rise by more than 2 (any rise from 0 is printed loudly,
 //     since the target is 0: at 1, or at 0.5, the median of an even
 //     number of runs of which half allocated);
@@ -283,6 +285,12 @@ func (a *app) check(args []string) int {
 		fmt.Fprintf(a.stdout, "note: this run is on another CPU (%s, %d CPUs, %s): its ratios are shown, not gated (they move across CPU models); allocations and busy-%% are gated; `make rebaseline-cpu` records a baseline for this CPU\n", m.CPUModel, m.CPUs, m.GOARCH)
 	case m.CPUs != base.Machine.CPUs:
 		fmt.Fprintf(a.stdout, "note: this run has %d CPUs, the baseline %d: ratios still compare, absolute fsync times less so\n", m.CPUs, base.Machine.CPUs)
+	}
+	// Ratios are gated across GOMAXPROCS as across CPU counts, but a
+	// parallel benchmark's moves with it: say so, so that a red
+	// EmitterWorkers2 at GOMAXPROCS 1 is not read as the code's.
+	if bp := base.Machine.GOMAXPROCS; bp > 0 && m.GOMAXPROCS != bp {
+		fmt.Fprintf(a.stdout, "note: this run's benchmarks ran at GOMAXPROCS %d, the baseline's at %d (their -N suffix): the ratios of parallel benchmarks (EmitterWorkers2) move with it, not only with the code\n", m.GOMAXPROCS, bp)
 	}
 	r := compare(base, cur, sel, curWAL, waivers, latency, foreign)
 	r.print(a.stdout)

@@ -814,3 +814,20 @@ func TestCheckSelectedButMissing(t *testing.T) {
 		}
 	})
 }
+
+// TestCheckGOMAXPROCSNoted: the baseline records the GOMAXPROCS its
+// benchmarks ran at (their -N suffix), but check never read it: a run at
+// another GOMAXPROCS was compared without a word, and a parallel
+// benchmark's ratio moving with it (EmitterWorkers2 at GOMAXPROCS 1) read
+// as a regression of the code.
+func TestCheckGOMAXPROCSNoted(t *testing.T) {
+	e := newEnv(t)
+	e.baseline(1, defaultRun())
+	in := strings.ReplaceAll(with(func(r run) { r["EmitterWorkers2"].ns = 17000 }).String(), "-2\t", "\t")
+	p := e.write("procs1.out", in)
+	code, out, errs := e.run(1, "check", "-in", p, "-baseline-dir", e.baseDir, "-record-vector", e.vector, "-waivers", filepath.Join(e.dir, "waivers.json"))
+	mustCode(t, 1, code, out, errs)
+	if !strings.Contains(out, "GOMAXPROCS 1, the baseline's at 2") {
+		t.Fatalf("a run at another GOMAXPROCS is not said:\n%s", out)
+	}
+}

@@ -15,6 +15,9 @@
 // the machine, and, when a baseline of an earlier schema version
 // exists, the size and ratio change against it. With -cpu it is written
 // as <baseline-dir>/v<N>/bench-<cpu model>.json instead (cpuBaselineName).
+// A run without a ratio for every gated benchmark (gatedRatios: the
+// benchmark or its calibration missing) is refused: every gate after such
+// a baseline would skip that ratio.
 //
 // check compares with the baseline of the current schema version, the
 // one of the run's CPU model where there is one, and fails (exit 1) when:
@@ -72,7 +75,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/rustyonions/ron-audit-go/canonical"
@@ -197,6 +202,18 @@ func (a *app) baseline(args []string) int {
 	b, err := makeBaseline(set, a.version, size, wal, c.dir, a.now)
 	if err != nil {
 		return a.fail(exitUsage, err)
+	}
+	// The gate skips a gated ratio its baseline lacks, in every run after
+	// it: refuse such a baseline rather than write one that gates less.
+	var lacking []string
+	for name := range gatedRatios {
+		if b.Benchmarks[name].Ratio <= 0 {
+			lacking = append(lacking, name)
+		}
+	}
+	if len(lacking) > 0 {
+		slices.Sort(lacking)
+		return a.fail(exitUsage, fmt.Errorf("%s: no ratio for the gated %s (the benchmark or its calibration is not in the run): a baseline without them would leave them unchecked", c.in, strings.Join(lacking, ", ")))
 	}
 	for _, name := range set.Order {
 		if calib, ok := benchfmt.Calibrations[name]; ok && b.Benchmarks[name].Ratio == 0 {

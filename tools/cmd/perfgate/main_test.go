@@ -831,3 +831,27 @@ func TestCheckGOMAXPROCSNoted(t *testing.T) {
 		t.Fatalf("a run at another GOMAXPROCS is not said:\n%s", out)
 	}
 }
+
+// TestBaselineHoldsEveryGatedRatio: a baseline is what the gate holds
+// runs to, so one without a gated benchmark, or without its ratio (its
+// calibration not in the run), would leave that ratio unchecked, skipped
+// or not a row at all, in every gate after it. baseline only warned, and
+// wrote it.
+func TestBaselineHoldsEveryGatedRatio(t *testing.T) {
+	for name, fn := range map[string]func(run){
+		"gated benchmark missing": func(r run) { delete(r, "EmitterWorkers2") },
+		"calibration missing":     func(r run) { delete(r, "RawEd25519Sign") },
+	} {
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t)
+			args := []string{"baseline", "-in", e.input(with(fn)), "-baseline-dir", e.baseDir, "-record-vector", e.vector}
+			code, out, errs := e.run(1, args...)
+			if code == 0 || !strings.Contains(errs, "gated") {
+				t.Fatalf("baseline without a gated ratio written: exit %d\n%s%s", code, out, errs)
+			}
+			if _, err := os.Stat(filepath.Join(e.baseDir, "v1", baselineName)); !errors.Is(err, os.ErrNotExist) {
+				t.Fatalf("the baseline was written anyway (%v)", err)
+			}
+		})
+	}
+}

@@ -321,18 +321,19 @@ func (l *Log) Close() error {
 	l.failed.CompareAndSwap(nil, &errClosed)
 	l.rotating.Unlock()
 	var err error
-	var durable []Head
 	if l.cfg.SealEvery > 1 {
 		err = l.sealAll(true) // takes each chain's lock in turn
-	} else {
-		// An append that checked failed before Close set it may still be
-		// signing or putting its record: wait for it (it holds its chain's
-		// lock) before the WAL closes under it, which would fail it with
-		// ErrStore for a store that never failed. A chain made from here
-		// on sees ErrClosed. Each chain's head is made durable there, to
-		// tell the Observer below.
-		durable = l.awaitAppends()
 	}
+	// An append that checked failed before Close set it may still be
+	// signing or putting its record: wait for it (it holds its chain's
+	// lock) before the WAL closes under it, which would fail it with
+	// ErrStore for a store that never failed. A chain made from here
+	// on sees ErrClosed. Each chain's head is made durable there, to
+	// tell the Observer below: under the sealed policy too, where a seal
+	// tells the Observer only through a Sealer, and a head signed by its
+	// own append (every SealEvery-th record, a chain's first record
+	// during a rotation) is not sealed again.
+	durable := l.awaitAppends()
 	if l.closer != nil {
 		if cerr := l.closer(); err == nil {
 			err = cerr

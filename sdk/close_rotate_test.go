@@ -2,12 +2,16 @@ package sdk_test
 
 import (
 	"errors"
+	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/rustyonions/ron-audit-go/canonical"
+	"github.com/rustyonions/ron-audit-go/internal/leakcheck"
 	"github.com/rustyonions/ron-audit-go/sdk"
+	"github.com/rustyonions/ron-audit-go/sdk/checkpoint"
 )
 
 // putHookStore is a MemStore that calls onPut before each Put (under the
@@ -93,5 +97,89 @@ func TestCloseDuringRotateKey(t *testing.T) {
 	}
 	if rerr == nil && rotated != len(streams) {
 		t.Errorf("RotateKey returned nil but wrote %d transitions of %d", rotated, len(streams))
+	}
+}
+
+// gapKeeper is a Keeper whose first Durable, once armed, stops until
+// resume is closed, having closed gap: RotateKey tells the Observer of
+// its transitions there, after it has released the lock Close waits for,
+// so the test runs a host's shutdown (the Log's Close, then the
+// Keeper's) in that gap. Embedding the Keeper keeps it the log's
+// KeyFollower, RetireObserver and (sealed policy) Sealer.
+type gapKeeper struct {
+	*checkpoint.Keeper
+	armed       atomic.Bool
+	gap, resume chan struct{}
+}
+
+func (g *gapKeeper) Durable(w, s string, seq uint64, replay bool) {
+	if g.armed.CompareAndSwap(true, false) {
+		close(g.gap)
+		<-g.resume
+	}
+	g.Keeper.Durable(w, s, seq, replay)
+}
+
+// TestCloseDuringRotateKeyTellsObserver: Close waits for a rotation
+// under way until its transitions are written and durable, not for
+// RotateKey to tell the Observer of them, which it does holding no lock
+// of the Log. RotateKey marked them durable first, so a Close in between
+// took them for told (awaitAppends tells only of heads not marked
+// durable; a seal, of heads not signed, and a transition is signed):
+// when it returned, the Keeper had not heard of them, and its Close,
+// next, checkpointed each chain short of its transition (a Node closed
+// so fails node.VerifyDir with ErrUnexported). Under either policy.
+func TestCloseDuringRotateKeyTellsObserver(t *testing.T) {
+	for _, sealEvery := range []int{1, 4} {
+		t.Run(fmt.Sprintf("SealEvery=%d", sealEvery), func(t *testing.T) {
+			defer leakcheck.Check(t)()
+			old, next := rotateSigner(t, "gap old"), rotateSigner(t, "gap next")
+			keeper, err := checkpoint.NewKeeper(t.TempDir(), old, checkpoint.KeeperOptions{Every: 1 << 20, Interval: -1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			g := &gapKeeper{Keeper: keeper, gap: make(chan struct{}), resume: make(chan struct{})}
+			l := coreLog(t, sdk.Config{Signer: old, Observer: g, SealEvery: sealEvery})
+			streams := []string{"a", "b"}
+			for i, s := range streams {
+				r := emitRecord(0, i, s)
+				if _, err := l.Append(&r); err != nil {
+					t.Fatal(err)
+				}
+			}
+			g.armed.Store(true)
+			rotated := make(chan error, 1)
+			go func() {
+				_, err := l.RotateKey(next)
+				rotated <- err
+			}()
+			<-g.gap
+			within(t, 5*time.Second, "Close with RotateKey telling the Observer", func() {
+				if err := l.Close(); err != nil {
+					t.Errorf("Log.Close: %v", err)
+				}
+				if err := keeper.Close(); err != nil {
+					t.Errorf("Keeper.Close: %v", err)
+				}
+			})
+			const writer = "svc-gateway@inst-1"
+			for _, s := range streams {
+				head, _ := l.Head(writer, s)
+				paths, err := keeper.History(writer, s)
+				if err != nil || len(paths) == 0 {
+					t.Errorf("chain %s: checkpoints %v, %v; want one of its %d records", s, paths, err, head.Seq)
+					continue
+				}
+				cp, err := checkpoint.Open(readNote(t, paths[len(paths)-1]), checkpoint.KeyVerifiers(old.Public()))
+				if err != nil || uint64(cp.Size) != head.Seq {
+					t.Errorf("chain %s: after the Log's and the Keeper's Close, the newest checkpoint is of %d records (%v); the log holds %d, its key transition the last",
+						s, cp.Size, err, head.Seq)
+				}
+			}
+			close(g.resume)
+			if err := <-rotated; err != nil {
+				t.Fatalf("RotateKey: %v", err)
+			}
+		})
 	}
 }

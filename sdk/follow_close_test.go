@@ -181,17 +181,19 @@ func TestFollowKeyMayClose(t *testing.T) {
 }
 
 // closingDurable is an Observer whose Durable calls Close once armed.
+// Disarmed before it calls Close, not with a sync.Once: that Close
+// tells it of the heads it has not heard of yet (RotateKey's other
+// transitions among them), calling Durable again from inside the Once.
 type closingDurable struct {
 	log      *sdk.Log
 	armed    atomic.Bool
-	once     sync.Once
 	closeErr chan error
 }
 
 func (o *closingDurable) Committed(string, string, uint64, canonical.Hash, bool) {}
 func (o *closingDurable) Durable(string, string, uint64, bool) {
-	if o.armed.Load() {
-		o.once.Do(func() { o.closeErr <- o.log.Close() })
+	if o.armed.CompareAndSwap(true, false) {
+		o.closeErr <- o.log.Close()
 	}
 }
 

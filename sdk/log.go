@@ -99,6 +99,11 @@ type Sealer interface {
 //     waits for the rotation that calls it). A Sealer's Durable, and
 //     SealChain, come from a seal under the chain's lock: nothing of the
 //     Log (see Sealer). An Observer that may be either calls nothing.
+//   - Durable from Close (of each head not told of yet: an append whose
+//     Wait has not returned, a transition RotateKey has yet to tell of)
+//     holds no lock of the Log, and comes once Close is done: so a
+//     Durable that calls Close is called again from inside that Close,
+//     and must not hold a lock of its own across the call.
 //   - RetireObserver.Retired, under the chain's lock: nothing of the Log.
 //   - KeyFollower.FollowKey holds no lock of the Log: Close, Seal,
 //     SealAll, Head, NewEmitter, not RotateKey (see KeyFollower).
@@ -280,7 +285,8 @@ var ErrClosed = errors.New("sdk: log is closed")
 // it closes the WAL: that append ends as on an open log, never failing
 // for the WAL closed under it. Under either policy the Observer has
 // heard (Observer.Durable) that each chain's head is durable when Close
-// returns, even for an append whose Wait has not returned yet, so that
+// returns, even for an append whose Wait has not returned yet or a key
+// transition a RotateKey under way has not told it of yet, so that
 // a Keeper closed next checkpoints every record the log holds. On a log that has failed (a Pending.Wait
 // failed) Close seals nothing, as Seal does not: a chain with an
 // unsealed tail keeps it, and Close returns the failure, naming the
@@ -329,9 +335,10 @@ func (l *Log) Close() error {
 	// lock) before the WAL closes under it, which would fail it with
 	// ErrStore for a store that never failed. A chain made from here
 	// on sees ErrClosed. Each chain's head is made durable there, to
-	// tell the Observer below: under the sealed policy too, where a seal
-	// tells the Observer only through a Sealer, and a head signed by its
-	// own append (every SealEvery-th record, a chain's first record
+	// tell the Observer below. Under the checkpoint-sealed policy too:
+	// a seal tells the Observer only through a Sealer, and a head
+	// signed already (every SealEvery-th record without a Sealer, a key
+	// transition RotateKey has yet to tell of, a chain's first record
 	// during a rotation) is not sealed again.
 	durable := l.awaitAppends()
 	if l.closer != nil {
@@ -359,11 +366,10 @@ func (l *Log) Close() error {
 // on it (appendLocked, under the lock) has then ended. With an Observer,
 // it makes each chain's head that is not marked durable yet durable there
 // (the store's Wait) and returns those heads, for Close to tell the
-// Observer. A head marked durable was told of (Pending.Wait tells before
-// it marks; a replayed one by the replay), or is a transition RotateKey
-// tells of once it releases the lock Close waits for; one
-// that cannot be made durable is left out: its own Wait reports the
-// failure.
+// Observer. A head marked durable was told of (Pending.Wait and RotateKey,
+// for its transitions, tell before they mark, a seal under the chain's
+// lock; a replayed one by the replay); one that cannot be made durable is left out: its own
+// Wait reports the failure.
 func (l *Log) awaitAppends() []Head {
 	l.mu.RLock()
 	all := l.chainsLocked(nil)

@@ -75,7 +75,8 @@ func isTransition(attrs []canonical.Attr) bool {
 // NewEmitter and Close wait for a rotation under way until its
 // transitions are written and durable, not for its FollowKey or the
 // Observer's Durable of the transitions, which RotateKey calls holding
-// no lock of the Log: either may call Close, Seal, SealAll or NewEmitter
+// no lock of the Log (a Close in between tells the Observer of them
+// itself, so that a Keeper closed next checkpoints them): either may call Close, Seal, SealAll or NewEmitter
 // (a follower that cannot keep next may shut the log down: Close then
 // seals with the follower's key as it is, as a SealAll beside the
 // rotation would: a chain with records past its transition is
@@ -102,11 +103,16 @@ func (l *Log) RotateKey(next Signer) ([]Head, error) {
 	l.rotating.Unlock()
 	// The Observer hears of the durable transitions only now, holding no
 	// lock of the Log, as it hears of an Append's records: its Durable may
-	// call Close, which would have waited for this rotation.
-	if o := l.cfg.Observer; o != nil {
-		for _, h := range durable {
-			o.Durable(h.WriterID, h.Stream, h.Seq, false)
+	// call Close, which would have waited for this rotation. Each is
+	// marked durable only once told, as Pending.Wait does: a Close that
+	// runs from here on tells the Observer of every head not marked
+	// (awaitAppends), so that a Keeper closed next does not checkpoint a
+	// chain short of its transition (TestCloseDuringRotateKeyTellsObserver).
+	for _, p := range durable {
+		if o := l.cfg.Observer; o != nil {
+			o.Durable(p.Head.WriterID, p.Head.Stream, p.Seq, false)
 		}
+		p.c.markDurable(p.Seq)
 	}
 	if err != nil {
 		return heads, err
@@ -128,9 +134,10 @@ func (l *Log) RotateKey(next Signer) ([]Head, error) {
 
 // rotateLocked is RotateKey's work but FollowKey: it checks next and
 // writes the transitions, and returns the heads, and the transitions made
-// durable, whose Durable the Observer has yet to hear. The caller holds
-// l.rotations and l.rotating.
-func (l *Log) rotateLocked(next Signer) (heads, durable []Head, err error) {
+// durable in the store, whose Durable the Observer has yet to hear and
+// which are not marked durable yet (RotateKey marks each once told). The
+// caller holds l.rotations and l.rotating.
+func (l *Log) rotateLocked(next Signer) (heads []Head, durable []Pending, err error) {
 	if err := l.failure(); err != nil {
 		return nil, nil, err
 	}
@@ -287,10 +294,11 @@ func (l *Log) rotateLocked(next Signer) (heads, durable []Head, err error) {
 		if err != nil {
 			return heads, durable, err
 		}
-		if err := (Pending{Appended: a, log: l, c: c, ticket: ticket}).wait(); err != nil {
+		p := Pending{Appended: a, log: l, c: c, ticket: ticket}
+		if err := p.waitStore(); err != nil {
 			return heads, durable, err
 		}
-		heads, durable = append(heads, a.Head), append(durable, a.Head)
+		heads, durable = append(heads, a.Head), append(durable, p)
 	}
 	return heads, durable, nil
 }

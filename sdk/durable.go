@@ -680,6 +680,9 @@ func (it *errIterator) Err() error    { return it.err }
 // When cfg.Observer is a ReplayChecker (package checkpoint's Keeper), the
 // replayed log must satisfy it before anything is cut or written: a log
 // that lost records a checkpoint vouches for is refused, not extended.
+// The error wraps the ReplayChecker's, which says which is wrong: the log
+// (the records missing) or what the observer kept (a checkpoint file
+// that is no checkpoint, by path).
 //
 // A rotation (Log.RotateKey) a crash cut short leaves some chains with
 // their transition and some without. Opened with the old key, the first
@@ -843,11 +846,15 @@ func OpenDurable(dir string, cfg Config, opts DurableOptions) (*Log, Recovery, e
 			// (a checkpoint directory, say) could not be read.
 			return fmt.Errorf("sdk: the log's observer could not read what it vouches for, so the log cannot be checked against it: %w", err)
 		}
+		// Which of the two is wrong, the log or what the observer kept
+		// (a newest checkpoint that is no checkpoint: an empty file, a
+		// directory), only the observer's error says: it names the
+		// records missing, or the file and what is wrong with it.
 		if rec.TornBytes > 0 {
-			return fmt.Errorf("sdk: the log does not hold what its observer vouches for (its last segment ends in a torn tail of %d bytes at %s, %s, left uncut): %w",
+			return fmt.Errorf("sdk: checking the log against what its observer vouches for failed (its last segment ends in a torn tail of %d bytes at %s, %s, left uncut): %w",
 				rec.TornBytes, rec.TornAt, rec.TornReason, err)
 		}
-		return fmt.Errorf("sdk: the log does not hold what its observer vouches for: %w", err)
+		return fmt.Errorf("sdk: checking the log against what its observer vouches for failed: %w", err)
 	}
 	w, wrec, err := wal.Open(dir, wopts)
 	if err != nil {

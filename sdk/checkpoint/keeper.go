@@ -649,7 +649,12 @@ func (k *Keeper) write(c *keptChain, size int64) error {
 // anything is cut or appended. So is a newest checkpoint whose signature
 // by the key the chain had in force at its size, if the Keeper holds
 // that key (SignerAt), does not verify: a *Error of ReasonBadSignature
-// naming the file (ReasonFormat for a note that Open refuses). One whose
+// naming the file (ReasonFormat for a note that Open refuses). So is a
+// newest checkpoint that is no checkpoint (an empty file, text that does
+// not parse, a directory or a named pipe in its place): a *Error of
+// ReasonFormat naming the file and what is wrong with it; the log may be
+// whole, but the Keeper signs nothing on top of a checkpoint it cannot
+// check it against. One whose
 // key in force the Keeper does not hold is not checked for its signature
 // (see Keeper). It also returns the first failure of the
 // replay itself (a chain seen from the middle). Then it writes the
@@ -707,6 +712,12 @@ func (k *Keeper) checkReplay() error {
 // (newestSigned), and that c's tree extends it.
 func (k *Keeper) checkNewest(c *keptChain, dir string) error {
 	if c.loadErr != nil {
+		var e *Error
+		if errors.As(c.loadErr, &e) {
+			// A file that is no note (not a regular file, too large):
+			// readNote's error names it and says why.
+			return newErr(e.Reason, "reading the newest checkpoint of "+names.Chain(c.writer, c.stream)+": "+e.Detail, e.Err)
+		}
 		return historyErr("reading the newest checkpoint of "+names.Chain(c.writer, c.stream), c.loadErr)
 	}
 	if c.note == nil {
@@ -715,17 +726,20 @@ func (k *Keeper) checkNewest(c *keptChain, dir string) error {
 	path := filepath.Join(dir, noteFile(c.last))
 	text, _, _ := strings.Cut(string(c.note), "\n\n")
 	cp, err := parseText(text + "\n")
+	if err != nil && len(c.note) == 0 {
+		return newestFormat(c, path, "is an empty file", nil)
+	}
 	if err != nil {
-		return newErr(ReasonFormat, path, err)
+		return newestFormat(c, path, "is not a checkpoint", err)
 	}
 	if cp.Size != c.last {
-		return newErr(ReasonFormat, path, sizeMismatch(cp.Size, c.last))
+		return newestFormat(c, path, "is misnamed", sizeMismatch(cp.Size, c.last))
 	}
 	if want := Origin(c.writer, c.stream); cp.Origin != want {
 		// Another chain's checkpoint text over this chain's root (its
 		// signature, by a key the Keeper does not hold, unchecked) would
 		// pass Extends, and Newest would report it as the other chain's.
-		return newErr(ReasonFormat, path, newErr(ReasonFormat, "the file is in the directory of "+want+", the checkpoint in it is of "+quote(cp.Origin), nil))
+		return newestFormat(c, path, "is another chain's", newErr(ReasonFormat, "the file is in the directory of "+want+", the checkpoint in it is of "+quote(cp.Origin), nil))
 	}
 	if err := k.newestSigned(c, cp.Size, path); err != nil {
 		return err
@@ -773,6 +787,20 @@ func (k *Keeper) newestSigned(c *keptChain, size int64, path string) error {
 		return newErr(e.Reason, e.Detail+" ("+path+")", e.Err)
 	}
 	return fmt.Errorf("checkpoint: %s: %w", path, err)
+}
+
+// newestFormat is the *Error of ReasonFormat of c's newest checkpoint,
+// kept at path, that is not one the Keeper can check the log against:
+// it names the file and says what is wrong with it (what, then err's
+// detail), for OpenDurable fails with it (CheckReplay) and the log may
+// well be whole. The caller holds c's lock.
+func newestFormat(c *keptChain, path, what string, err error) *Error {
+	detail := "the newest checkpoint of " + names.Chain(c.writer, c.stream) + ", " + path + ", " + what
+	var e *Error
+	if errors.As(err, &e) {
+		return newErr(ReasonFormat, detail+": "+e.Detail, e.Err)
+	}
+	return newErr(ReasonFormat, detail, err)
 }
 
 // sizeMismatch is the error of a kept checkpoint of size size in the

@@ -42,6 +42,8 @@ package node
 import (
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"sync"
 	"time"
@@ -50,6 +52,7 @@ import (
 	"github.com/rustyonions/ron-audit-go/sdk/checkpoint"
 	"github.com/rustyonions/ron-audit-go/sdk/export"
 	"github.com/rustyonions/ron-audit-go/sdk/metrics"
+	"github.com/rustyonions/ron-audit-go/sdk/wal"
 )
 
 // Options are what a host sets of a Node; the zero Options is a durable
@@ -168,8 +171,15 @@ var (
 // no history there would sign a log cut since. Open fails as
 // sdk.OpenDurable does (a *sdk.DurableError for damage, a
 // *checkpoint.Error for a log that lost or rewrote records the Keeper
-// vouched for), and with sdk.ErrConfig for a nil signer; on failure
-// nothing is left running.
+// vouched for, the WAL's *wal.Error for a directory it refuses:
+// wal.ErrDirPermissions for one group or others can access, wal.ErrLocked
+// for one another Log holds), and with sdk.ErrConfig for a nil signer. A
+// dir/checkpoints the Keeper cannot create (dir is a file, say) is the
+// Keeper's *checkpoint.Error of checkpoint.ReasonSign (as a checkpoint it
+// cannot write), wrapping the file system's error. On failure nothing is
+// left running, and the directories Open created for the Keeper (dir,
+// dir/checkpoints) are removed again while empty: a refused Open leaves
+// dir as it found it.
 func Open(dir string, signer sdk.Signer, opts Options) (*Node, sdk.Recovery, error) {
 	if signer == nil {
 		return nil, sdk.Recovery{}, fmt.Errorf("%w: node.Open %s: no signer", sdk.ErrConfig, dir)
@@ -213,8 +223,13 @@ func Open(dir string, signer sdk.Signer, opts Options) (*Node, sdk.Recovery, err
 			}
 		}
 	}
-	keeper, err := checkpoint.NewKeeper(filepath.Join(dir, "checkpoints"), signer, kopts)
+	// NewKeeper creates dir/checkpoints (and dir, if missing) before the
+	// WAL can refuse dir: a refused Open removes what it created.
+	cpDir := filepath.Join(dir, "checkpoints")
+	created := missingDirs(cpDir)
+	keeper, err := checkpoint.NewKeeper(cpDir, signer, kopts)
 	if err != nil {
+		removeEmpty(created)
 		return nil, sdk.Recovery{}, err
 	}
 	n.keeper = keeper
@@ -231,7 +246,12 @@ func Open(dir string, signer sdk.Signer, opts Options) (*Node, sdk.Recovery, err
 	log, rec, err := sdk.OpenDurable(dir, cfg, dopts)
 	if err != nil {
 		// The Keeper is not closed: it would checkpoint a log refused.
-		// The Auto was never started: no goroutine runs.
+		// The Auto was never started: no goroutine runs. A directory
+		// another Log holds is that Log's, its checkpoints too, however
+		// new.
+		if !errors.Is(err, wal.ErrLocked) {
+			removeEmpty(created)
+		}
 		return nil, rec, err
 	}
 	n.log = log
@@ -248,6 +268,36 @@ func Open(dir string, signer sdk.Signer, opts Options) (*Node, sdk.Recovery, err
 		go n.tick(max(interval/8, time.Nanosecond)) // a ticker's period must be > 0
 	}
 	return n, rec, nil
+}
+
+// missingDirs returns path and those of its parents that do not exist,
+// innermost first: the directories fsutil.MkdirAll would create.
+func missingDirs(path string) []string {
+	var missing []string
+	for d := filepath.Clean(path); ; {
+		if _, err := os.Lstat(d); !errors.Is(err, fs.ErrNotExist) {
+			return missing // there (a link to nowhere too), or not ours to judge
+		}
+		missing = append(missing, d)
+		parent := filepath.Dir(d)
+		if parent == d {
+			return missing
+		}
+		d = parent
+	}
+}
+
+// removeEmpty removes the directories of missingDirs, innermost first,
+// as long as each is empty: one that holds something (checkpoints a
+// replay came due for, written before Open failed) stays, and with it
+// its parents.
+func removeEmpty(dirs []string) {
+	for _, d := range dirs {
+		// Only a directory: os.Remove would remove a file put there since.
+		if fi, err := os.Lstat(d); err != nil || !fi.IsDir() || os.Remove(d) != nil {
+			return
+		}
+	}
 }
 
 // tick calls the Keeper's Tick every period until Close: the tail of a

@@ -1,0 +1,79 @@
+package node_test
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+
+	"github.com/rustyonions/ron-audit-go/sdk"
+	"github.com/rustyonions/ron-audit-go/sdk/checkpoint"
+	"github.com/rustyonions/ron-audit-go/sdk/node"
+	"github.com/rustyonions/ron-audit-go/sdk/wal"
+)
+
+// TestOpenRefusedLeavesDir: an Open the WAL refuses leaves the directory
+// as it found it. The Keeper is made first (the Log replays through it),
+// and NewKeeper creates dir/checkpoints: a directory of mode 0755
+// (wal.ErrDirPermissions) was left with an empty checkpoints in it, and
+// a path that did not exist, refused for its WAL options
+// (wal.ErrConfig), was left created, with checkpoints in it.
+func TestOpenRefusedLeavesDir(t *testing.T) {
+	signer := testSigner(t)
+
+	open := filepath.Join(t.TempDir(), "wal")
+	if err := os.Mkdir(open, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(open, 0o755); err != nil { // whatever the umask
+		t.Fatal(err)
+	}
+	if n, _, err := node.Open(open, signer, node.Options{}); !errors.Is(err, wal.ErrDirPermissions) || n != nil {
+		t.Fatalf("Open of a directory of mode 0755: %v, %v; want wal.ErrDirPermissions", n, err)
+	}
+	if ents, err := os.ReadDir(open); err != nil || len(ents) != 0 {
+		t.Errorf("after Open of an empty directory of mode 0755 was refused, it holds %v (%v); want it empty, as it was", ents, err)
+	}
+
+	parent := t.TempDir()
+	fresh := filepath.Join(parent, "a", "wal")
+	bad := node.Options{Durable: sdk.DurableOptions{WAL: wal.Options{SegmentBytes: 1}}}
+	if n, _, err := node.Open(fresh, signer, bad); !errors.Is(err, wal.ErrConfig) || n != nil {
+		t.Fatalf("Open with a SegmentBytes below the minimum: %v, %v; want wal.ErrConfig", n, err)
+	}
+	if ents, err := os.ReadDir(parent); err != nil || len(ents) != 0 {
+		t.Errorf("after Open of %s was refused, %s holds %v (%v); want nothing created", fresh, parent, ents, err)
+	}
+
+	// A directory refused holds what it held: an Open refused for its
+	// lock (another Node holds it) removes nothing of the holder's.
+	n, _, err := node.Open(fresh, signer, node.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := node.Open(fresh, signer, node.Options{}); !errors.Is(err, wal.ErrLocked) {
+		t.Fatalf("a second Open: %v; want wal.ErrLocked", err)
+	}
+	if fi, err := os.Stat(filepath.Join(fresh, "checkpoints")); err != nil || !fi.IsDir() {
+		t.Errorf("after a second Open was refused, the holder's checkpoints directory: %v, %v", fi, err)
+	}
+	if err := n.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// A path that is a file: the Keeper cannot make its directory there
+	// (documented: a *checkpoint.Error of ReasonSign, wrapping the file
+	// system's error).
+	file := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(file, []byte("not a log\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var ce *checkpoint.Error
+	if _, _, err := node.Open(file, signer, node.Options{}); !errors.As(err, &ce) || ce.Reason != checkpoint.ReasonSign || !errors.Is(err, syscall.ENOTDIR) {
+		t.Fatalf("Open of a file: %v; want a *checkpoint.Error of ReasonSign wrapping ENOTDIR", err)
+	}
+	if b, err := os.ReadFile(file); err != nil || string(b) != "not a log\n" {
+		t.Errorf("after Open of a file was refused, it holds %q (%v)", b, err)
+	}
+}

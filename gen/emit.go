@@ -2,7 +2,9 @@ package gen
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"go/token"
 	"path"
 	"strings"
 
@@ -17,10 +19,14 @@ const DefaultRuntime = "github.com/rustyonions/ron-audit-go/internal/capnpwire"
 
 // Options control code generation.
 type Options struct {
-	Package string // Go package name of the generated file; required
+	Package string // Go package name of the generated file; required, a Go identifier (else ErrPackageName)
 	Runtime string // import path of capnpwire; DefaultRuntime if empty
 	Command string // generator name for the header; "capnpc-ronaudit" if empty
 }
+
+// ErrPackageName: Options.Package is empty, or not a name a Go package
+// clause accepts (an identifier, not a keyword, not _).
+var ErrPackageName = errors.New("gen: Go package name missing or not a Go identifier")
 
 // Output is one generated Go file.
 type Output struct {
@@ -31,8 +37,10 @@ type Output struct {
 // Generate turns a CodeGeneratorRequest into one Go file per requested
 // schema file.
 func Generate(req []byte, opts Options) ([]Output, error) {
-	if opts.Package == "" {
-		return nil, fmt.Errorf("gen: no Go package name")
+	// Checked here, not left to gofmt: its error on a bad package clause
+	// quotes the whole generated file.
+	if !token.IsIdentifier(opts.Package) || opts.Package == "_" {
+		return nil, fmt.Errorf("%w: %q", ErrPackageName, opts.Package)
 	}
 	if opts.Runtime == "" {
 		opts.Runtime = DefaultRuntime

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -183,6 +184,23 @@ func TestGenerateNeedsPackage(t *testing.T) {
 	}
 	if _, err := Generate([]byte("not a request"), Options{Package: "x"}); err == nil {
 		t.Fatal("no error for a malformed request")
+	}
+}
+
+// TestGenerateRefusesBadPackage: a package name that is not a Go
+// identifier (a directory name such as wt-bytes, in plugin mode) is refused
+// up front, naming it, not passed to gofmt, whose error quoted the whole
+// generated file.
+func TestGenerateRefusesBadPackage(t *testing.T) {
+	req, err := os.ReadFile("testdata/audit.req")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pkg := range []string{"wt-bytes", "1st", "func", "_", "a.b"} {
+		out, err := Generate(req, Options{Package: pkg})
+		if !errors.Is(err, ErrPackageName) || !strings.Contains(err.Error(), `"`+pkg+`"`) || len(err.Error()) > 200 {
+			t.Errorf("package %q: generated %d files, error (%d bytes) %.300v; want ErrPackageName naming it", pkg, len(out), len(fmt.Sprint(err)), err)
+		}
 	}
 }
 

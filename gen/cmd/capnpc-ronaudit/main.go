@@ -9,10 +9,12 @@
 //
 // Without -req it reads the request from standard input, so it also runs as
 // a capnp plugin: capnp compile -ocapnpc-ronaudit:outdir file.capnp (then
-// -pkg defaults to the output directory's name).
+// -pkg defaults to the output directory's name; a name that is not a Go
+// identifier, such as wt-bytes, is refused: pass -pkg).
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -44,14 +46,20 @@ func run(pkg, out, reqPath string) error {
 	if err != nil {
 		return err
 	}
+	fromDir := ""
 	if pkg == "" {
 		abs, err := filepath.Abs(out)
 		if err != nil {
 			return err
 		}
-		pkg = filepath.Base(abs)
+		fromDir, pkg = abs, filepath.Base(abs)
 	}
 	files, err := gen.Generate(req, gen.Options{Package: pkg})
+	if fromDir != "" && errors.Is(err, gen.ErrPackageName) {
+		// Refused rather than mangled into some identifier: the package
+		// name is API, so the user picks it.
+		return fmt.Errorf("output directory %s: its name is the default package name, and it is not a Go identifier: pass -pkg NAME (%w)", fromDir, err)
+	}
 	if err != nil {
 		return err
 	}

@@ -59,19 +59,21 @@ const (
 // Limits is a size policy for encoding records; see DefaultLimits. Check
 // says whether one is within the format's bounds.
 type Limits struct {
-	MaxRecord int // whole record, at most MaxRecordSize
+	MaxRecord int // whole record, MinMaxAttrs..MaxRecordSize
 	MaxAttrs  int // the attrs list, MinMaxAttrs..MaxRecord
 }
 
 // DefaultLimits are 4 KiB per record and 1 KiB of attrs.
 var DefaultLimits = Limits{MaxRecord: DefaultMaxRecord, MaxAttrs: DefaultMaxAttrs}
 
-// Check reports a policy outside the format's bounds (MaxRecord at most
-// MaxRecordSize, MaxAttrs from MinMaxAttrs to MaxRecord) as a *FieldError
-// naming the field.
+// Check reports a policy outside the format's bounds (MaxRecord from
+// MinMaxAttrs to MaxRecordSize, MaxAttrs from MinMaxAttrs to MaxRecord) as a
+// *FieldError naming the field.
 func (l Limits) Check() error {
-	if l.MaxRecord < 64 || l.MaxRecord > MaxRecordSize {
-		return &FieldError{Field: "Limits.MaxRecord", Reason: "must be 64.." + strconv.Itoa(MaxRecordSize)}
+	// MaxRecord's floor is MinMaxAttrs: below it no MaxAttrs fits
+	// (MinMaxAttrs..MaxRecord), and the fault is MaxRecord's.
+	if l.MaxRecord < MinMaxAttrs || l.MaxRecord > MaxRecordSize {
+		return &FieldError{Field: "Limits.MaxRecord", Reason: "must be " + strconv.Itoa(MinMaxAttrs) + ".." + strconv.Itoa(MaxRecordSize)}
 	}
 	if l.MaxAttrs < MinMaxAttrs || l.MaxAttrs > l.MaxRecord {
 		return &FieldError{Field: "Limits.MaxAttrs", Reason: "must be " + strconv.Itoa(MinMaxAttrs) + "..MaxRecord"}

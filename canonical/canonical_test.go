@@ -66,10 +66,23 @@ func TestLimits(t *testing.T) {
 	if err := DefaultLimits.Check(); err != nil {
 		t.Fatal(err)
 	}
-	for _, l := range []Limits{{MaxRecord: 4096, MaxAttrs: 255}, {MaxRecord: MaxRecordSize + 1, MaxAttrs: 1024}, {MaxRecord: 512, MaxAttrs: 1024}, {MaxRecord: 300, MaxAttrs: 301}} {
+	// Each refusal names the field at fault: MaxRecord below MinMaxAttrs
+	// leaves MaxAttrs no value, so it is MaxRecord's fault, not MaxAttrs'.
+	for _, c := range []struct {
+		l     Limits
+		field string
+	}{
+		{Limits{MaxRecord: 4096, MaxAttrs: 255}, "Limits.MaxAttrs"},
+		{Limits{MaxRecord: MaxRecordSize + 1, MaxAttrs: 1024}, "Limits.MaxRecord"},
+		{Limits{MaxRecord: 512, MaxAttrs: 1024}, "Limits.MaxAttrs"},
+		{Limits{MaxRecord: 300, MaxAttrs: 301}, "Limits.MaxAttrs"},
+		{Limits{MaxRecord: 100, MaxAttrs: 100}, "Limits.MaxRecord"},
+		{Limits{MaxRecord: MinMaxAttrs - 1, MaxAttrs: MinMaxAttrs - 1}, "Limits.MaxRecord"},
+		{Limits{MaxRecord: 64, MaxAttrs: MinMaxAttrs}, "Limits.MaxRecord"},
+	} {
 		var fe *FieldError
-		if err := l.Check(); !errors.As(err, &fe) || !strings.HasPrefix(fe.Field, "Limits.") {
-			t.Errorf("%+v: %v, want a *FieldError naming the field", l, err)
+		if err := c.l.Check(); !errors.As(err, &fe) || fe.Field != c.field {
+			t.Errorf("%+v: %v, want a *FieldError naming %s", c.l, err, c.field)
 		}
 	}
 	for _, l := range []Limits{{MaxRecord: MinMaxAttrs, MaxAttrs: MinMaxAttrs}, {MaxRecord: MaxRecordSize, MaxAttrs: MaxRecordSize}} {

@@ -360,6 +360,8 @@ func AttrsSize(attrs []Attr) int {
 // room. On error dst is returned unchanged and r may only have been
 // normalized. A lim that Limits.Check refuses is refused with Check's
 // error: limits above the format's would write records no reader accepts.
+// A record or attrs over a limit is a *SizeError (ErrTooLarge), one too
+// large for the encoder to size exactly included.
 //
 //ronaudit:hot
 func AppendRecord(dst []byte, r *AuditRecord, lim Limits) ([]byte, error) {
@@ -378,6 +380,13 @@ func AppendRecord(dst []byte, r *AuditRecord, lim Limits) ([]byte, error) {
 	if err != nil {
 		if terr := validateTexts(r); terr != nil {
 			return dst, terr
+		}
+		// The encoder refuses a message over MaxMessageBytes with an
+		// EncodeError like its other refusals; that one is a size, not an
+		// invalid record. Recomputed on this error path only, so success
+		// costs nothing more.
+		if n := capnpwire.AddSize(8, r.canonSize()); n > capnpwire.MaxMessageBytes {
+			return dst, &SizeError{What: "record", Size: n, Limit: lim.MaxRecord}
 		}
 		return dst, wrapWire(err)
 	}

@@ -10,8 +10,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/rustyonions/ron-audit-go/internal/capnpwire"
 )
 
 func minimal() AuditRecord {
@@ -557,5 +560,31 @@ func TestHashFormat(t *testing.T) {
 		if got := fmt.Sprintf(verb, h); got != want {
 			t.Errorf("Sprintf(%q) = %q, want %q", verb, got, want)
 		}
+	}
+}
+
+// TestAppendRecordOverMessageLimit: a record over the encoder's message
+// limit (MaxMessageBytes, where sizes saturate) is too large, not invalid,
+// and since its exact size is not computed the error says "over" that
+// limit. Attrs that saturate AttrsSize say the same. One 64 MiB text shared
+// by five fields makes a 320 MiB record from 64 MiB of memory.
+func TestAppendRecordOverMessageLimit(t *testing.T) {
+	big := strings.Repeat("x", 1<<26)
+	over := "over " + strconv.Itoa(capnpwire.MaxMessageBytes) + " "
+	r := minimal()
+	r.WriterID, r.Stream, r.Reason, r.Actor.CapID, r.Actor.KeyFpr = big, big, big, big, big
+	dst := []byte("prefix")
+	out, err := AppendRecord(dst, &r, DefaultLimits)
+	var se *SizeError
+	if !errors.As(err, &se) || se.What != "record" || !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), over) || string(out) != "prefix" {
+		t.Errorf("record of 320 MiB: %v (%T), dst %.10q; want a *SizeError (ErrTooLarge) for the record saying %q", err, err, out, over)
+	}
+	r = minimal()
+	for _, k := range []string{"a", "b", "c", "d", "e"} {
+		r.Attrs = append(r.Attrs, Attr{Key: k, Value: big})
+	}
+	_, err = AppendRecord(nil, &r, DefaultLimits)
+	if !errors.As(err, &se) || se.What != "attrs" || !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), over) {
+		t.Errorf("attrs of 320 MiB: %v; want a *SizeError (ErrTooLarge) for attrs saying %q", err, over)
 	}
 }

@@ -40,12 +40,18 @@ func (e *FieldError) Is(target error) bool { return target == ErrInvalid }
 // SizeError reports a record or attribute list over its limit, in
 // canonical bytes.
 type SizeError struct {
-	What  string // "record" or "attrs"
+	What string // "record" or "attrs"
+	// Size is exact up to 1<<28 bytes (the encoder's message limit). Above
+	// it sizes are not summed exactly (they could wrap), so Size is then
+	// just more than 1<<28, and Error says "over 268435456".
 	Size  int
 	Limit int
 }
 
 func (e *SizeError) Error() string {
+	if e.Size > capnpwire.MaxMessageBytes {
+		return "canonical: " + e.What + " is over " + strconv.Itoa(capnpwire.MaxMessageBytes) + " canonical bytes, limit " + strconv.Itoa(e.Limit)
+	}
 	return "canonical: " + e.What + " is " + strconv.Itoa(e.Size) + " canonical bytes, limit " + strconv.Itoa(e.Limit)
 }
 

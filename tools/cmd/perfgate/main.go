@@ -35,7 +35,9 @@
 //     (-wal-snapshot) rises by more than 20%;
 //   - busy-% at design load rises by more than 0.5 points;
 //   - with -latency (make perf-gate), the design-load p99 (p99-us) grows
-//     to more than 3x the baseline's.
+//     to more than 3x the baseline's;
+//   - the baseline has no ratio for a gated benchmark of the run (an old
+//     or hand-edited one: baseline refuses to write it): rebaseline.
 //
 // A run whose output says it failed, or that holds a value no benchmark
 // measures (NaN or ±Inf, an ns/op of 0 or below, a negative B/op or

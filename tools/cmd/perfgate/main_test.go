@@ -855,3 +855,27 @@ func TestBaselineHoldsEveryGatedRatio(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckBaselineLacksGatedRatio: a baseline written before baseline
+// refused them, or edited by hand, without a ratio for a gated benchmark
+// is red with a call to rebaseline, not a skip in every run after it.
+func TestCheckBaselineLacksGatedRatio(t *testing.T) {
+	e := newEnv(t)
+	e.baseline(1, defaultRun())
+	path := filepath.Join(e.baseDir, "v1", baselineName)
+	b, err := loadBaseline(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ah := b.Benchmarks["AppendHot"]
+	ah.Ratio, ah.Calibration = 0, ""
+	b.Benchmarks["AppendHot"] = ah
+	if err := b.write(path); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := e.check(defaultRun())
+	mustCode(t, 1, code, out, errs)
+	if !hasRow(out, "AppendHot", mRatio, vRed) || !regexp.MustCompile(`(?m)^AppendHot\s+ratio\s.*rebaseline`).MatchString(out) {
+		t.Errorf("no red AppendHot ratio row saying to rebaseline:\n%s", out)
+	}
+}

@@ -111,22 +111,12 @@ perf-gate:
 # of unchanged code: 10% is less than that spread, and a median of three
 # short runs is not steady enough to hold it.
 PERF_SHORT_RUN = ROUNDS=5 BENCHTIME=300ms BENCH='$(PERF_SHORT)' OUT=bench-short.out bash testing/performance/bench_rounds.sh
-#
-# Only exit 1 (red or refused, tools/cmd/perfgate) is measured again: a
-# ratio red is the one a second measurement can change, and exit 1 is the
-# narrowest status that holds it (it also holds reds that will repeat, a
-# selected benchmark missing, which perfgate's codes do not tell apart).
-# Exit 2 (bad usage, unreadable or malformed input or baseline file)
-# is the same however often we measure, so it fails at once. perfgate is
-# built, not run with go run, which turns every non-zero status into 1.
 perf-gate-short:
 	$(PERF_SHORT_RUN)
-	d=$$(mktemp -d) && trap 'rm -rf "$$d"' EXIT && \
-	$(GO) build -o "$$d/perfgate" ./tools/cmd/perfgate && \
-	{ "$$d/perfgate" check -in bench-short.out; rc=$$?; \
-	  if [ $$rc -ne 1 ]; then exit $$rc; fi; \
-	  echo "perf gate: red; measuring again to tell the machine's noise from a regression"; \
-	  $(PERF_SHORT_RUN) && "$$d/perfgate" check -in bench-short.out; }
+	$(GO) run ./tools/cmd/perfgate check -in bench-short.out || { \
+		echo "perf gate: red; measuring again to tell the machine's noise from a regression"; \
+		$(PERF_SHORT_RUN) && \
+		$(GO) run ./tools/cmd/perfgate check -in bench-short.out; }
 
 # A baseline of this machine's CPU model for the current schema version
 # (v<N>/bench-<cpu>.json): ratios to a calibration move across CPU models,

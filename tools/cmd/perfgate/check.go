@@ -239,7 +239,13 @@ func (r *report) ratioRow(name string, b, c BenchResult, cur map[string]BenchRes
 		r.rows = append(r.rows, row{bench: name, metric: mRatio, base: f3(b.Ratio), verdict: v, note: note})
 		return
 	case c.Calibration != b.Calibration:
-		r.rows = append(r.rows, row{bench: name, metric: mRatio, verdict: vSkip, note: fmt.Sprintf("calibration changed from %s to %s: rebaseline", b.Calibration, c.Calibration)})
+		// No comparable ratio. Red when gated, as for a baseline without
+		// one: skipped, it would stay unchecked until a rebaseline.
+		v := vInfo
+		if gated {
+			v = vRed
+		}
+		r.rows = append(r.rows, row{bench: name, metric: mRatio, verdict: v, note: fmt.Sprintf("calibration changed from %s to %s: run `make rebaseline`", b.Calibration, c.Calibration)})
 		return
 	}
 	change := c.Ratio/b.Ratio - 1

@@ -37,7 +37,8 @@
 //   - with -latency (make perf-gate), the design-load p99 (p99-us) grows
 //     to more than 3x the baseline's;
 //   - the baseline has no ratio for a gated benchmark of the run (an old
-//     or hand-edited one: baseline refuses to write it): rebaseline.
+//     or hand-edited one: baseline refuses to write it), or its ratio
+//     is to another calibration than the run's: rebaseline.
 //
 // A run whose output says it failed, or that holds a value no benchmark
 // measures (NaN or ±Inf, an ns/op of 0 or below, a negative B/op or

@@ -879,3 +879,28 @@ func TestCheckBaselineLacksGatedRatio(t *testing.T) {
 		t.Errorf("no red AppendHot ratio row saying to rebaseline:\n%s", out)
 	}
 }
+
+// TestCheckCalibrationChanged: a gated benchmark whose calibration is not
+// the baseline's (benchfmt's mapping changed) has no comparable ratio;
+// skipped, it would stay unchecked in every run until someone reads the
+// table, so it is red and says to rebaseline.
+func TestCheckCalibrationChanged(t *testing.T) {
+	e := newEnv(t)
+	e.baseline(1, defaultRun())
+	path := filepath.Join(e.baseDir, "v1", baselineName)
+	b, err := loadBaseline(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ah := b.Benchmarks["AppendHot"]
+	ah.Calibration = "RawBLAKE3_1KiB"
+	b.Benchmarks["AppendHot"] = ah
+	if err := b.write(path); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := e.check(defaultRun())
+	mustCode(t, 1, code, out, errs)
+	if !hasRow(out, "AppendHot", mRatio, vRed) || !regexp.MustCompile(`(?m)^AppendHot\s+ratio\s.*calibration changed.*rebaseline`).MatchString(out) {
+		t.Errorf("no red AppendHot ratio row saying its calibration changed:\n%s", out)
+	}
+}

@@ -101,8 +101,19 @@ func appendCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	pending := make(chan sdk.Pending, 256)
 	printed := make(chan error, 1)
 	out := bufio.NewWriter(stdout)
+	// outFailed closes when an acknowledgment cannot be written (stdout
+	// closed, a full disk): the reading stops then, as on a signal, since
+	// records appended after it would be durable with nobody told.
+	outFailed := make(chan struct{})
 	go func() {
 		var first error
+		failedOut := false
+		flush := func() {
+			if err := out.Flush(); err != nil && !failedOut {
+				failedOut = true
+				close(outFailed)
+			}
+		}
 		for p := range pending {
 			if err := p.Wait(); err != nil {
 				if first == nil {
@@ -116,10 +127,10 @@ func appendCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			}
 			fmt.Fprintf(out, "%d %s %s%s\n", p.Seq, p.Record.Hash, names.Chain(p.Head.WriterID, p.Head.Stream), dup)
 			if len(pending) == 0 {
-				out.Flush()
+				flush()
 			}
 		}
-		out.Flush()
+		flush()
 		printed <- first
 	}()
 
@@ -137,6 +148,10 @@ read:
 		case <-ctx.Done():
 			stopSignals()
 			fmt.Fprintf(stderr, "ronaudit append: interrupted after line %d: finishing what was appended\n", lineNo)
+			code = exitError
+			break read
+		case <-outFailed:
+			fmt.Fprintf(stderr, "ronaudit append: stdout could not be written: stopped reading after line %d: finishing what was appended\n", lineNo)
 			code = exitError
 			break read
 		case l, ok := <-lines:

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -33,6 +34,9 @@ func dumpCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	defer out.Flush()
 	enc := json.NewEncoder(out)
 	enc.SetEscapeHTML(false)
+	// writeErr is stdout's error, which run says (once) and makes exit 3:
+	// said here too, it was two lines for one closed pipe.
+	var writeErr error
 	each := func(rec sdk.Sealed, pos wal.Position) error {
 		v, err := canonical.Open(rec.Bytes)
 		if err != nil { // bytes in the log that are not a record: damage, exit 1
@@ -42,7 +46,11 @@ func dumpCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		if rec.Signed {
 			l.KeyID, l.Signature = rec.KeyID.String(), hex.EncodeToString(rec.Sig[:])
 		}
-		return enc.Encode(l)
+		if err := enc.Encode(l); err != nil {
+			writeErr = err
+			return err
+		}
+		return nil
 	}
 	var err error
 	var torn wal.Recovery // where a torn tail starts, what it was
@@ -62,6 +70,9 @@ func dumpCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		// Damage to the segments (wal.ErrCorrupt) is 1; a log that
 		// cannot be read, or stdout that cannot be written, 3.
 		out.Flush()
+		if writeErr != nil && errors.Is(err, writeErr) {
+			return exitError
+		}
 		fmt.Fprintln(stderr, "ronaudit dump:", err)
 		return exitCode(err)
 	}

@@ -37,8 +37,9 @@ is durable. Signed checkpoints of every chain are kept in DIR/checkpoints.
 Exit 1 when the log or its kept checkpoints fail verification (nothing
 is appended to it); exit 3 when the key is refused (unreadable, loose
 mode, retired by the chain), the log cannot be read or written, a line
-is bad (--on-bad stop), stdout cannot be written, or on SIGINT/SIGTERM
-(what was read is still acknowledged and checkpointed).
+is bad (--on-bad stop), stdout cannot be written (a closed pipe: it
+stops reading then, since it could not say what is durable), or on
+SIGINT/SIGTERM (what was read is still acknowledged and checkpointed).
 
 example:
   echo '{"kind":"capIssued","reason":"issued","actor":{"capId":"cap-7"}}' |

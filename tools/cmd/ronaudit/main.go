@@ -68,12 +68,25 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/rustyonions/ron-audit-go/sdk"
 )
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	os.Exit(cli())
+}
+
+// cli runs the command line of the process. SIGPIPE is ignored first:
+// by default the Go runtime kills a process whose write to stdout meets
+// a closed pipe (exit 141, "verify LOG | head"), before run can judge
+// it, so a tampered log found before the reader went away did not exit
+// 1, and a cut dump or verify did not exit 3, as the exit status
+// contract says. Ignored, the write returns EPIPE and run says it once.
+func cli() int {
+	signal.Ignore(syscall.SIGPIPE)
+	return run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 }
 
 const usageText = `usage: ronaudit <command> [flags]

@@ -26,10 +26,10 @@ import (
 // its output and exit codes.
 func TestMain(m *testing.M) {
 	if os.Getenv("RONAUDIT_TEST_MAIN") == "1" { // a test runs the CLI as a child
-		os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+		os.Exit(cli())
 	}
 	testscript.Main(m, map[string]func(){
-		"ronaudit": func() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) },
+		"ronaudit": func() { os.Exit(cli()) },
 	})
 }
 

@@ -532,6 +532,11 @@ func TestJSONText(t *testing.T) {
 		`{"reason":"r"} {}`:                         "canonical: json: data after the record",
 		`["reason"]`:                                "canonical: json: want a JSON object",
 		`{"attrs":[1]}`:                             "canonical: attrs: want a JSON object, got a number",
+		`{"seq":-1}`:                                "canonical: seq: want an integer from 0 to 18446744073709551615, got number -1",
+		`{"tsMs":18446744073709551616}`:             "canonical: tsMs: want an integer from 0 to 18446744073709551615, got number 18446744073709551616",
+		`{"tsMs":1.5}`:                              "canonical: tsMs: want an integer from 0 to 18446744073709551615, got number 1.5",
+		`{"v":65536}`:                               "canonical: v: want an integer from 0 to 65535, got number 65536",
+		`{"seq":"1"}`:                               "canonical: seq: want a JSON number, got a string",
 		`{"actor":{"capId":"c","anon":true},"v":1}`: "",
 	} {
 		var r AuditRecord

@@ -94,6 +94,12 @@ func (r *AuditRecord) UnmarshalJSON(b []byte) error {
 	if err := dec.Decode(&j); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
+			if k := te.Type.Kind(); k >= reflect.Uint && k <= reflect.Uint64 && strings.HasPrefix(te.Value, "number") {
+				// A number, but not one the field holds (-1, 1.5, 2^64):
+				// "want a JSON number, got a number" would not say why.
+				max := ^uint64(0) >> (64 - te.Type.Bits())
+				return &FieldError{Field: te.Field, Reason: "want an integer from 0 to " + strconv.FormatUint(max, 10) + ", got " + te.Value}
+			}
 			return &FieldError{Field: te.Field, Reason: "want a JSON " + jsonKind(te.Type) + ", got a " + te.Value}
 		}
 		return &FieldError{Field: "json", Reason: strings.TrimPrefix(err.Error(), "json: ")}

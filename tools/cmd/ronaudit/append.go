@@ -31,7 +31,7 @@ func appendCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	exportDir := fs.String("export", "", "also write export bundles here, one after each checkpoint (every 10,000 records or --seal-every N, 15 minutes, and at exit)")
 	var pubs multiFlag
 	fs.Var(&pubs, "pub", "public key of an earlier signer of the log (repeatable), to verify its records on open")
-	if err := fs.Parse(args); err != nil {
+	if err := parse(fs, args); err != nil {
 		return parseFailed(err)
 	}
 	if *dir == "" || *keyPath == "" || fs.NArg() != 0 {

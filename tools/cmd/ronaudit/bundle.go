@@ -31,7 +31,7 @@ func exportCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	allowTail := fs.Bool("allow-unsealed-tail", false, "also vouch for records that no signature or kept checkpoint covers yet: only if you know the log was not written by anyone else")
 	var pubs multiFlag
 	fs.Var(&pubs, "pub", "public key of an earlier signer of the chain (repeatable), to verify its records before vouching for them")
-	if err := fs.Parse(args); err != nil {
+	if err := parse(fs, args); err != nil {
 		return parseFailed(err)
 	}
 	if *dir == "" || *keyPath == "" || *writer == "" || *stream == "" || *out == "" || fs.NArg() != 0 {

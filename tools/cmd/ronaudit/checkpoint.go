@@ -153,7 +153,7 @@ func checkpointCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	allowTail := fs.Bool("allow-unsealed-tail", false, "also vouch for records that no signature or kept checkpoint covers yet (after a crash of a checkpoint-sealed writer, say): only if you know the log was not written by anyone else")
 	var pubs multiFlag
 	fs.Var(&pubs, "pub", "public key of an earlier signer of the chain (repeatable), to verify its records before vouching for them")
-	if err := fs.Parse(args); err != nil {
+	if err := parse(fs, args); err != nil {
 		return parseFailed(err)
 	}
 	if *dir == "" || *keyPath == "" || *writer == "" || *stream == "" || fs.NArg() != 0 {
@@ -380,7 +380,7 @@ func proveCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	var pubs multiFlag
 	fs.Var(&pubs, "pub", "public key of a signer of the checkpoints (repeatable); the keys the log's transitions name from it are trusted too")
 	seq := fs.Uint64("seq", 0, "inclusion: the record's seq")
-	if err := fs.Parse(args); err != nil {
+	if err := parse(fs, args); err != nil {
 		return parseFailed(err)
 	}
 	if *dir == "" || *cpPath == "" || len(pubs) == 0 || (*seq == 0) == (*oldPath == "") || fs.NArg() != 0 {
@@ -499,7 +499,7 @@ func verifyProofCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	oldPath := fs.String("old", "", "consistency: the older checkpoint")
 	var pubs multiFlag
 	fs.Var(&pubs, "pub", "public key of a signer of the checkpoints (repeatable): each checkpoint needs a signature by one of them")
-	if err := fs.Parse(reorder(args)); err != nil {
+	if err := parse(fs, reorder(args)); err != nil {
 		return parseFailed(err)
 	}
 	if *cpPath == "" || len(pubs) == 0 || fs.NArg() != 1 {

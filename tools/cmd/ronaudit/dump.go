@@ -24,7 +24,7 @@ type dumpLine struct {
 
 func dumpCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs := flags("dump", stderr)
-	if err := fs.Parse(args); err != nil {
+	if err := parse(fs, args); err != nil {
 		return parseFailed(err)
 	}
 	if fs.NArg() != 1 {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -241,6 +242,7 @@ func flags(name string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("ronaudit "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
+		unwrapOnce(fs) // PrintDefaults names a flag's type from its own value
 		fmt.Fprint(stderr, helps[name])
 		n := 0
 		fs.VisitAll(func(*flag.Flag) { n++ })
@@ -258,4 +260,49 @@ func usageErr(stderr io.Writer, name string) int {
 	usage, _, _ := strings.Cut(helps[name], "\n\n")
 	fmt.Fprintln(stderr, usage)
 	return 2
+}
+
+// parse parses args with fs, refusing a flag that takes one value given
+// twice (a usage error, as flag reports it): the flag package keeps the
+// last, so "--wal prod ... --wal test" wrote to test and
+// "--checkpoint a --checkpoint b" checked only b. Repeatable flags
+// (multiFlag: --pub) are left as they are.
+func parse(fs *flag.FlagSet, args []string) error {
+	fs.VisitAll(func(f *flag.Flag) {
+		if _, ok := f.Value.(*multiFlag); !ok {
+			f.Value = &onceValue{Value: f.Value}
+		}
+	})
+	err := fs.Parse(args)
+	unwrapOnce(fs)
+	return err
+}
+
+// unwrapOnce gives fs's flags back the values parse wrapped.
+func unwrapOnce(fs *flag.FlagSet) {
+	fs.VisitAll(func(f *flag.Flag) {
+		if o, ok := f.Value.(*onceValue); ok {
+			f.Value = o.Value
+		}
+	})
+}
+
+// onceValue is a flag value that may be set once.
+type onceValue struct {
+	flag.Value
+	set bool
+}
+
+func (o *onceValue) Set(s string) error {
+	if o.set {
+		return errors.New("given twice")
+	}
+	o.set = true
+	return o.Value.Set(s)
+}
+
+// IsBoolFlag keeps a boolean flag one that takes no value.
+func (o *onceValue) IsBoolFlag() bool {
+	b, ok := o.Value.(interface{ IsBoolFlag() bool })
+	return ok && b.IsBoolFlag()
 }

@@ -15,7 +15,7 @@ func keygenCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs := flags("keygen", stderr)
 	dir := fs.String("dir", ".", "directory for the key files")
 	name := fs.String("name", "audit", "base name: NAME.key and NAME.pub")
-	if err := fs.Parse(args); err != nil {
+	if err := parse(fs, args); err != nil {
 		return parseFailed(err)
 	}
 	if fs.NArg() != 0 {

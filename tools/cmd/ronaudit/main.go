@@ -20,7 +20,8 @@
 //
 //	0  everything asked held, or was done
 //	1  a verification failed: the data was read and does not verify
-//	2  usage: bad arguments or flags
+//	2  usage: bad arguments or flags (a flag that takes one value,
+//	   given twice, too: only --pub is repeatable)
 //	3  an operational error: a file that cannot be read, permission
 //	   denied, a key file refused, output that could not be written,
 //	   bad input, interrupted
@@ -129,7 +130,7 @@ commands:
 
 ronaudit help COMMAND (or ronaudit COMMAND -h): what it does, an example, its flags
 exit status: 0 done (everything held), 1 a verification failed (the data was read and does not verify),
-  2 bad arguments or flags, 3 an operational error (I/O, permissions, a key file refused, output that
+  2 bad arguments or flags (only --pub may be given twice), 3 an operational error (I/O, permissions, a key file refused, output that
   could not be written, bad input, interrupted); 1 wins over 3
 `
 
@@ -250,7 +251,7 @@ func parseFailed(err error) int {
 func demoCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs := flags("demo", stderr)
 	n := fs.Int("n", 100000, "records of the Micronode part (the Macronode part appends half as many)")
-	if err := fs.Parse(reorder(args)); err != nil {
+	if err := parse(fs, reorder(args)); err != nil {
 		return parseFailed(err)
 	}
 	if *n < 1 || fs.NArg() > 1 {

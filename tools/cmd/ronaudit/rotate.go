@@ -20,7 +20,7 @@ func rotateCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	nextPath := fs.String("new-key", "", "the private key that takes over (mode 0600), from ronaudit keygen")
 	var pubs multiFlag
 	fs.Var(&pubs, "pub", "public key of an earlier signer of the log (repeatable): the key before the last rotation, to verify its records on open")
-	if err := fs.Parse(args); err != nil {
+	if err := parse(fs, args); err != nil {
 		return parseFailed(err)
 	}
 	if *dir == "" || *oldPath == "" || *nextPath == "" || fs.NArg() != 0 {

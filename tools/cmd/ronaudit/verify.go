@@ -31,7 +31,7 @@ func verifyCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	allowTail := fs.Bool("allow-unsealed-tail", false, "accept records after a chain's last signature")
 	cpPath := fs.String("checkpoint", "", "a signed checkpoint the log must extend (detects a cut, rolled back or forked log)")
 	exportsDir := fs.String("exports", "", "the export directory of the log's bundles (node.Options.ExportDir, append --export): every chain's bundles must reach its newest kept checkpoint and hold every record of the log")
-	if err := fs.Parse(reorder(args)); err != nil {
+	if err := parse(fs, reorder(args)); err != nil {
 		return parseFailed(err)
 	}
 	if fs.NArg() != 1 {

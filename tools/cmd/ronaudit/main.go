@@ -130,8 +130,8 @@ commands:
 
 ronaudit help COMMAND (or ronaudit COMMAND -h): what it does, an example, its flags
 exit status: 0 done (everything held), 1 a verification failed (the data was read and does not verify),
-  2 bad arguments or flags (only --pub may be given twice), 3 an operational error (I/O, permissions, a key file refused, output that
-  could not be written, bad input, interrupted); 1 wins over 3
+  2 bad arguments or flags (only --pub may be given twice), 3 an operational error (I/O, permissions,
+  a key file refused, output that could not be written, bad input, interrupted); 1 wins over 3
 `
 
 // command is one subcommand: it parses its own flags from args.

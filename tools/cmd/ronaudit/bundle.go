@@ -138,7 +138,7 @@ func verifyBundleCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	var pubs multiFlag
 	fset.Var(&pubs, "pub", "public key file of the signer of checkpoints and records (repeatable; at least one)")
 	cpPath := fset.String("checkpoint", "", "the latest signed checkpoint you trust: the bundles must reach it and agree with it")
-	if err := fset.Parse(reorder(args)); err != nil {
+	if err := parse(fset, reorder(args)); err != nil {
 		return parseFailed(err)
 	}
 	if len(pubs) == 0 || fset.NArg() != 1 {

@@ -51,7 +51,7 @@
 // chain retired, given to sign; an output file or directory that cannot
 // be written, or an --out file checkpoint will not replace (not a
 // checkpoint of the chain); stdout that could not be written (a full
-// disk, a closed pipe); an input line append cannot take (--on-bad stop);
+// disk; a closed pipe, without a word on stderr: "dump LOG | head"); an input line append cannot take (--on-bad stop);
 // a log locked by another writer; no records to act on (checkpoint,
 // export, rotate); SIGINT or SIGTERM during append.
 //
@@ -84,7 +84,7 @@ func main() {
 // a closed pipe (exit 141, "verify LOG | head"), before run can judge
 // it, so a tampered log found before the reader went away did not exit
 // 1, and a cut dump or verify did not exit 3, as the exit status
-// contract says. Ignored, the write returns EPIPE and run says it once.
+// contract says. Ignored, the write returns EPIPE, which run judges.
 func cli() int {
 	signal.Ignore(syscall.SIGPIPE)
 	return run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
@@ -155,8 +155,9 @@ var commands = map[string]command{
 // output that could not be written (a full disk under "> cp.note", a
 // closed pipe) is an operational error, exit 3, said on stderr, when the
 // command returned 0: a checkpoint, a dump or append's acknowledgments
-// cut short are not the job done. A verification failure (1) or usage
-// error (2) the command returned stays what it is (worse).
+// cut short are not the job done; said on stderr, but for a closed pipe.
+// A verification failure (1) or usage error (2) the command returned
+// stays what it is (worse).
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	out := &outWriter{w: stdout}
 	code := dispatch(args, stdin, out, stderr)
@@ -165,7 +166,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		if len(args) > 0 {
 			name += " " + args[0]
 		}
-		fmt.Fprintf(stderr, "%s: writing to stdout: %v\n", name, out.err)
+		// A closed pipe is a reader that went away on purpose ("dump LOG
+		// | head -3"): the status says the output was cut, without a word
+		// that would follow every such pipe.
+		if !errors.Is(out.err, syscall.EPIPE) {
+			fmt.Fprintf(stderr, "%s: writing to stdout: %v\n", name, out.err)
+		}
 		code = worse(code, exitError)
 	}
 	return code

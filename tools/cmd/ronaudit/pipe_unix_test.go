@@ -57,8 +57,9 @@ func runClosedStdout(t *testing.T, dir string, stdin io.Reader, args ...string) 
 
 // TestClosedStdout: stdout whose reader went away is output that could
 // not be written, exit 3 as the exit status contract says (it was 141,
-// killed by SIGPIPE, which no caller of the contract expects), said in
-// one line on stderr, not a stack of errors; and a verification failure
+// killed by SIGPIPE, which no caller of the contract expects), without a
+// word on stderr (the reader went away on purpose: "dump LOG | head -3",
+// the help's example, would end in an error message each time); and a verification failure
 // found before it stays 1 (it was 141 too: "verify LOG | head" on a
 // tampered log did not exit 1).
 func TestClosedStdout(t *testing.T) {
@@ -82,8 +83,8 @@ func TestClosedStdout(t *testing.T) {
 	} {
 		args := c.args
 		code, stderr := runClosedStdout(t, dir, nil, args...)
-		if code != exitError || strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, "writing to stdout") {
-			t.Errorf("%q with stdout closed: exit %d, stderr %q; want exit 3 and one line saying stdout could not be written", args, code, stderr)
+		if code != exitError || stderr != "" {
+			t.Errorf("%q with stdout closed: exit %d, stderr %q; want exit 3 and nothing on stderr (the reader went away: \"dump LOG | head\")", args, code, stderr)
 		}
 	}
 	seg := filepath.Join("log", "0000000000000001.seg")
@@ -124,8 +125,8 @@ func TestAppendClosedStdout(t *testing.T) {
 		fmt.Fprintf(w, `{"reason":"more %d"}`+"\n", i)
 	}
 	code, stderr := runClosedStdout(t, dir, r, "append", "--wal", "log", "--key", "keys/k.key", "--writer", "w", "--stream", "s")
-	if code != exitError || !strings.Contains(stderr, "stdout could not be written: stopped reading after line") || !strings.Contains(stderr, "writing to stdout") {
-		t.Errorf("append with stdout closed: exit %d, stderr %q; want 3, where it stopped and the write error", code, stderr)
+	if code != exitError || !strings.Contains(stderr, "stdout could not be written: stopped reading after line") {
+		t.Errorf("append with stdout closed: exit %d, stderr %q; want 3 and where it stopped", code, stderr)
 	}
 	var out strings.Builder
 	if code := run([]string{"verify", "log", "--pub", "keys/k.pub"}, nil, &out, &out); code != 0 {

@@ -91,7 +91,8 @@ and the record as append reads it. It reads; it does not verify the
 chain (ronaudit verify does). A torn tail, which it does not print, is
 named on stderr. Damage to the segments (not a torn tail), or a
 directory with no segment files, exits 1; a log it cannot read, or
-stdout it cannot write, exits 3.
+stdout it cannot write, exits 3 (a closed pipe, as under head, without
+a word on stderr).
 
 example:
   ronaudit dump log | head -3

@@ -45,7 +45,8 @@ const (
 	// trusts.
 	ReasonUnknownKey Reason = "unknown_key"
 	// ReasonSign: the signer failed, or its name or public key cannot
-	// make a note signature.
+	// make a note signature; from a Keeper also a checkpoint it could not
+	// write, or one asked of it (SealChain, Checkpoint) after its Close.
 	ReasonSign Reason = "sign"
 	// ReasonRange: an index or tree size outside what the tree or the
 	// checkpoint covers.

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/mod/sumdb/note"
@@ -120,7 +121,8 @@ func KeyName(writerID string) string { return OriginPrefix + escapeComponent(wri
 // nothing reads: the Keeper removes those an hour old or more when it
 // first writes, or is asked to write, a checkpoint of the chain (one
 // due, Checkpoint, SealChain, Close), not when it first sees the chain:
-// that is Committed, on the Log's append path (TempStats).
+// that is Committed, on the Log's append path (TempStats). Once Close
+// has returned, the Keeper writes nothing more there (Close).
 type Keeper struct {
 	dir    string
 	signer sdk.Signer // under mu: RotateKey moves it on (FollowKey)
@@ -133,6 +135,13 @@ type Keeper struct {
 	chains map[string]map[string]*keptChain
 	err    error     // first failure to sign or write, reported by Err and Close
 	temps  TempStats // under mu: the stale temporary files removed (TempStats)
+	// closed: Close has begun; the Observer's calls change nothing from
+	// then on and nothing but Close writes (closedErr). Set before Close
+	// lists the chains, read under a chain's lock, which Close takes in
+	// turn: a write that began before it is done when Close returns, and
+	// one asked for after finds it set.
+	closed  atomic.Bool
+	closeMu sync.Mutex // held through Close: a second Close waits for the first
 }
 
 // TempStats counts the stale temporary files that a writer (a Keeper, an
@@ -386,13 +395,17 @@ func (k *Keeper) fail(err error) {
 // was given: a checkpoint of a chain at a size up to a transition is
 // signed by the key that transition retires (SignerAt), as a verifier
 // that follows the chain's transitions from its first key requires.
+// Once Close has begun it does nothing (Close).
 func (k *Keeper) FollowKey(next sdk.Signer) {
 	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.closed.Load() {
+		return
+	}
 	k.signer = next
 	if !slices.ContainsFunc(k.held, func(s sdk.Signer) bool { return s.KeyID() == next.KeyID() }) {
 		k.held = append(k.held, next)
 	}
-	k.mu.Unlock()
 }
 
 // SignerAt returns the key the Keeper signs a checkpoint of chain (writer,
@@ -478,11 +491,14 @@ func (k *Keeper) signerFor(c *keptChain, size int64) sdk.Signer {
 // key's, which has yet to write its transition): the
 // Keeper signs no checkpoint of it with id, only once FollowKey hands it
 // the key the chain is on, which a verifier holding the key the chain
-// started with trusts.
+// started with trusts. Once Close has begun it does nothing (Close).
 func (k *Keeper) Retired(writer, stream string, id sdk.KeyID, seq uint64) {
 	c := k.chainOf(writer, stream, false)
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if k.closed.Load() {
+		return
+	}
 	if c.retired == nil {
 		c.retired = map[sdk.KeyID]uint64{}
 	}
@@ -518,10 +534,14 @@ func (k *Keeper) Err() error {
 }
 
 // Committed implements sdk.Observer: the record joins its chain's tree.
+// Once Close has begun it does nothing (Close).
 func (k *Keeper) Committed(writer, stream string, seq uint64, hash canonical.Hash, replay bool) {
 	c := k.chainOf(writer, stream, false)
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if k.closed.Load() {
+		return
+	}
 	if uint64(c.tree.Size())+1 != seq {
 		k.fail(newErr(ReasonRange, fmt.Sprintf("%s: record seq %d after %d: the Keeper must see a chain from its first record", names.Chain(writer, stream), seq, c.tree.Size()), nil))
 		return
@@ -531,11 +551,15 @@ func (k *Keeper) Committed(writer, stream string, seq uint64, hash canonical.Has
 
 // Durable implements sdk.Observer: it signs a checkpoint when one is due,
 // counted from the chain's newest checkpoint or, after a failed attempt,
-// from that attempt (dueFrom).
+// from that attempt (dueFrom). Once Close has begun it does nothing
+// (Close).
 func (k *Keeper) Durable(writer, stream string, seq uint64, replay bool) {
 	c := k.chain(writer, stream)
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if k.closed.Load() {
+		return
+	}
 	if seq > c.durable {
 		c.durable = seq
 	}
@@ -667,7 +691,7 @@ func (k *Keeper) CheckReplay() error {
 	}
 	for _, c := range k.all() {
 		c.mu.Lock()
-		if c.replayDue {
+		if c.replayDue && !k.closed.Load() {
 			c.replayDue = false
 			if err := k.writeLocked(c, int64(c.durable)); err != nil {
 				k.fail(err)
@@ -938,11 +962,16 @@ func HistoryChains(dir string) ([][2]string, error) {
 
 // Checkpoint signs a checkpoint of the chain now, at its durable size, if
 // records are durable beyond the newest checkpoint, and returns the newest
-// checkpoint (nil when the chain has no durable record).
+// checkpoint (nil when the chain has no durable record). After Close it
+// writes nothing and returns an *Error of ReasonSign saying the Keeper
+// is closed (Close).
 func (k *Keeper) Checkpoint(writer, stream string) ([]byte, error) {
 	c := k.chain(writer, stream)
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if err := k.closedErr(c, "Checkpoint"); err != nil {
+		return nil, err
+	}
 	if err := k.writeLocked(c, int64(c.durable)); err != nil {
 		k.fail(err)
 		return nil, err
@@ -951,11 +980,18 @@ func (k *Keeper) Checkpoint(writer, stream string) ([]byte, error) {
 }
 
 // SealChain implements sdk.Sealer: a checkpoint of what is durable of the
-// chain now; it returns the size the newest checkpoint covers.
+// chain now; it returns the size the newest checkpoint covers. After
+// Close it writes nothing and returns that size with an *Error of
+// ReasonSign saying the Keeper is closed (Close): the Log's Seal or
+// Close fails with it, its tail unvouched, rather than have a checkpoint
+// written into a directory the host may be archiving or removing.
 func (k *Keeper) SealChain(writer, stream string) (uint64, error) {
 	c := k.chain(writer, stream)
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if err := k.closedErr(c, "SealChain"); err != nil {
+		return uint64(c.last), err
+	}
 	if err := k.writeLocked(c, int64(c.durable)); err != nil {
 		k.fail(err)
 		return uint64(c.last), err
@@ -1003,7 +1039,28 @@ func LoadHistory(dir, writer, stream string) ([][]byte, error) {
 // Close tells the Keeper every record durable (an append still waiting
 // for its fsync included), so that these checkpoints reach each chain's
 // last record.
+//
+// Close ends the Keeper's part: from the moment it begins, only Close
+// writes into the directory, of the records the Keeper had heard of, so
+// that once it has returned the host may copy, archive or remove the
+// directory. The Observer's calls that come later (Committed, Durable,
+// Retired, FollowKey: a Pending.Wait that returns after the Log and the
+// Keeper closed, a rotation's last calls, a Log still running) change
+// nothing and write nothing; SealChain and Checkpoint write nothing and
+// return an *Error of ReasonSign saying the Keeper is closed (a Log
+// closed after the Keeper under the checkpoint-sealed policy fails its
+// Close with it: its tail has no checkpoint); Tick and CheckReplay write
+// nothing (Tick returns Err). A second Close waits for the first, tries
+// again the checkpoints that failed (a directory that was full, say),
+// of the same records, and returns Err.
 func (k *Keeper) Close() error {
+	k.closeMu.Lock()
+	defer k.closeMu.Unlock()
+	// Set before all lists the chains: a chain made from here on finds it
+	// set, and Close takes the lock of every other in turn, so a write
+	// under way on one (it checked closed before) is done when Close
+	// returns, and none starts after.
+	k.closed.Store(true)
 	for _, c := range k.all() {
 		c.mu.Lock()
 		err := k.writeLocked(c, int64(c.durable))
@@ -1015,12 +1072,22 @@ func (k *Keeper) Close() error {
 	return k.Err()
 }
 
+// closedErr is the error of a checkpoint of c that what (SealChain,
+// Checkpoint) asks for once Close has begun, nil before; the caller holds
+// c's lock (see closed).
+func (k *Keeper) closedErr(c *keptChain, what string) error {
+	if !k.closed.Load() {
+		return nil
+	}
+	return newErr(ReasonSign, what+" of "+names.Chain(c.writer, c.stream)+": the Keeper is closed: it writes no checkpoint after Close", nil)
+}
+
 // Tick signs the checkpoints that Interval has made due: of every chain
 // with durable records past its newest checkpoint, signed Interval ago or
 // more. Durable checks that too, but only when a record arrives; a host
 // calls Tick from a ticker (every Interval/4, say) so that the tail of a
 // chain that went quiet is vouched for within about Interval. It returns
-// the first error the Keeper met.
+// the first error the Keeper met. After Close it writes nothing (Close).
 func (k *Keeper) Tick() error {
 	if k.opts.Interval <= 0 {
 		return k.Err()
@@ -1029,6 +1096,7 @@ func (k *Keeper) Tick() error {
 	for _, c := range k.all() {
 		c.mu.Lock()
 		switch size := int64(c.durable); {
+		case k.closed.Load():
 		case size <= c.last:
 		case c.lastAt.IsZero():
 			c.lastAt = now // replayed, never checkpointed: the interval runs from now

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -185,8 +186,8 @@ func TestCloseWhileAppending(t *testing.T) {
 	}
 	verifyAll(t, dir, exports, signer.Public(), map[string]uint64{"a": ok[0].Load(), "b": ok[1].Load()})
 	before, _ := checkpoint.HistoryPaths(filepath.Join(dir, "checkpoints"), "w", "a")
-	if _, err := n.Keeper().Checkpoint("w", "a"); err != nil {
-		t.Fatalf("Keeper.Checkpoint after Close: %v", err)
+	if _, err := n.Keeper().Checkpoint("w", "a"); !errors.Is(err, checkpoint.ErrSign) || !strings.Contains(err.Error(), "Keeper is closed") {
+		t.Fatalf("Keeper.Checkpoint after Close: %v; want checkpoint.ErrSign saying the Keeper is closed", err)
 	}
 	if after, _ := checkpoint.HistoryPaths(filepath.Join(dir, "checkpoints"), "w", "a"); len(after) != len(before) {
 		t.Fatalf("a checkpoint written after Close: %v, before %v", after, before)

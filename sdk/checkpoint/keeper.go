@@ -670,7 +670,10 @@ func (k *Keeper) write(c *keptChain, size int64) error {
 // root over the first that many. A chain whose records are gone, cut or
 // rewritten is a *Error with ReasonRollback or ReasonFork naming the
 // chain and the checkpoint file, and OpenDurable refuses the log before
-// anything is cut or appended. So is a newest checkpoint whose signature
+// anything is cut or appended; for a chain with checkpoints and no
+// record at all, the rollback adds that a Keeper's directory belongs to
+// one log (the segments are gone, or another log keeps its checkpoints
+// there). So is a newest checkpoint whose signature
 // by the key the chain had in force at its size, if the Keeper holds
 // that key (SignerAt), does not verify: a *Error of ReasonBadSignature
 // naming the file (ReasonFormat for a note that Open refuses). So is a
@@ -718,9 +721,12 @@ func (k *Keeper) checkReplay() error {
 		empty := c.tree.Size() == 0
 		c.mu.Unlock()
 		var e *Error
-		if empty && errors.As(err, &e) && e.Reason != ReasonBadSignature {
+		if empty && errors.As(err, &e) && e.Reason == ReasonRollback {
 			// A chain with checkpoints and no record at all: its segments
-			// are gone, or the directory is another log's as well.
+			// are gone, or the directory is another log's as well. Only
+			// for the rollback: a newest checkpoint that is malformed
+			// (ReasonFormat) or badly signed is so whatever the log, and
+			// the hint would send the reader to the wrong place.
 			return newErr(e.Reason, e.Detail+"; a Keeper's directory belongs to one log", e.Err)
 		}
 		if err != nil {

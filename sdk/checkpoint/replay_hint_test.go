@@ -1,0 +1,77 @@
+package checkpoint
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/rustyonions/ron-audit-go/sdk"
+)
+
+// TestCheckReplayHintOnlyForRollback: a chain with checkpoints but no
+// record at all in the log is most likely a log whose segments are gone
+// or a directory another log keeps its checkpoints in too, and
+// CheckReplay's rollback says so ("a Keeper's directory belongs to one
+// log"). A newest checkpoint that is no checkpoint (an empty file, text
+// that does not parse) is a malformed file whatever the log: the hint
+// was appended to that ReasonFormat too, and misled.
+func TestCheckReplayHintOnlyForRollback(t *testing.T) {
+	const hint = "a Keeper's directory belongs to one log"
+	signer := keeperSigner(t)
+	root := t.TempDir()
+	cpDir := filepath.Join(root, "checkpoints")
+	open := func(wdir string) error {
+		k, err := NewKeeper(cpDir, signer, KeeperOptions{Every: 10, Interval: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, _, err := sdk.OpenDurable(wdir, sdk.Config{Signer: signer, Observer: k}, sdk.DurableOptions{})
+		if err == nil {
+			_ = l.Close()
+			_ = k.Close()
+		}
+		return err
+	}
+	k, err := NewKeeper(cpDir, signer, KeeperOptions{Every: 10, Interval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, _, err := sdk.OpenDurable(filepath.Join(root, "wal"), sdk.Config{Signer: signer, Observer: k}, sdk.DurableOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendDurable(t, l, 0, 25)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := k.Close(); err != nil {
+		t.Fatal(err)
+	}
+	paths, err := k.History("svc@inst-1", "caps")
+	if err != nil || len(paths) == 0 {
+		t.Fatalf("history %v, %v; want checkpoints", paths, err)
+	}
+	newest := paths[len(paths)-1]
+
+	// Another, empty, log with the same checkpoint directory: the hint
+	// says why.
+	err = open(filepath.Join(root, "other"))
+	if !errors.Is(err, ErrRollback) || !strings.Contains(err.Error(), hint) {
+		t.Errorf("an empty log on another log's checkpoints: %v; want ErrRollback with the hint %q", err, hint)
+	}
+
+	for _, tc := range []struct{ name, body string }{{"empty", ""}, {"garbage", "hello\n"}} {
+		if err := os.WriteFile(newest, []byte(tc.body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		err := open(filepath.Join(root, "other-"+tc.name))
+		if !errors.Is(err, ErrFormat) || !strings.Contains(err.Error(), newest) {
+			t.Fatalf("newest checkpoint %s, no record of its chain: %v; want ErrFormat naming %s", tc.name, err, newest)
+		}
+		if strings.Contains(err.Error(), hint) {
+			t.Errorf("newest checkpoint %s, no record of its chain: %v\nsays %q of a malformed file", tc.name, err, hint)
+		}
+	}
+}

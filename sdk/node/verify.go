@@ -109,7 +109,12 @@ func (e *ExportError) Unwrap() error { return e.Err }
 // are export.ErrFormat.
 //
 // The exports need a key: exportDir with pubs empty is sdk.ErrConfig.
-// The first failure is returned: the log's (as from checkpoint.VerifyDir:
+// An exportDir that is not there (a mistyped path) is an error wrapping
+// fs.ErrNotExist that names it (the *fs.PathError of looking at it), as
+// one that cannot be looked at is that error: no verdict, and never a
+// pass, for it is not an export directory that holds no bundles. Both
+// are found before the log is read. Otherwise the first failure is
+// returned: the log's (as from checkpoint.VerifyDir:
 // a *sdk.DurableError or *wal.VersionError, a *checkpoint.DirError),
 // else an *ExportError naming the chain and the file. The Summary is as
 // far as VerifyDir got.
@@ -122,6 +127,14 @@ func (e *ExportError) Unwrap() error { return e.Err }
 func VerifyDir(dir, exportDir string, pubs []ed25519.PublicKey, opts checkpoint.DirOptions) (Summary, error) {
 	if exportDir != "" && len(pubs) == 0 {
 		return Summary{}, fmt.Errorf("%w: node.VerifyDir %s: verifying the bundles in %s needs the signer's public key", sdk.ErrConfig, dir, exportDir)
+	}
+	if exportDir != "" {
+		// Taken for an export directory holding no bundles, a mistyped
+		// path failed every chain as truncated (a verdict on exports
+		// nobody looked at), and passed a log without records.
+		if _, err := os.Stat(exportDir); err != nil {
+			return Summary{}, fmt.Errorf("node.VerifyDir %s: the export directory: %w", dir, err)
+		}
 	}
 	ds, err := checkpoint.VerifyDir(dir, pubs, opts)
 	sum := Summary{DirSummary: ds}
@@ -281,7 +294,8 @@ func bundlePath(dir string, err error) string {
 
 // exportChains lists the chains whose bundle directories under root (as
 // a FileSink{Dir: root} writes them: root/e(writerId)/e(stream)) hold
-// bundles. A root that is not there holds none. A directory there, or a
+// bundles. A root that is not there is the file system's error
+// (VerifyDir looked at it first). A directory there, or a
 // symbolic link to one, is followed; one that cannot be (a link to
 // nothing) is an error naming it, not a chain left out; a directory
 // holding bundles whose names are no chain's, and a bundle in root or in
@@ -290,9 +304,6 @@ func bundlePath(dir string, err error) string {
 func exportChains(root string) ([][2]string, error) {
 	subdirs := func(dir string) ([]string, error) {
 		ents, err := os.ReadDir(dir)
-		if errors.Is(err, fs.ErrNotExist) && dir == root {
-			return nil, nil
-		}
 		if err != nil {
 			return nil, err
 		}

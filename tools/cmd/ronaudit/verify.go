@@ -75,10 +75,10 @@ func verifyCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, "one segment: the first record of each chain in it is taken as the chain's start, and key transitions in earlier segments are not seen")
 	}
 	if *exportsDir != "" {
-		// node.VerifyDir takes an export directory that is not there for
-		// one holding no bundles, so a mistyped --exports would FAIL every
-		// chain as truncated (exit 1). A path that does not exist is no
-		// verdict (the help, and verify-bundle PATH): stderr, exit 3.
+		// A path that does not exist is no verdict (the help, and
+		// verify-bundle PATH): stderr, exit 3, said here before the log
+		// is read. node.VerifyDir refuses it too (fs.ErrNotExist), but
+		// its error would reach the code below as the log's.
 		if _, err := os.Stat(*exportsDir); err != nil {
 			var pe *os.PathError
 			if errors.As(err, &pe) {

@@ -48,6 +48,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rustyonions/ron-audit-go/internal/fsutil"
 	"github.com/rustyonions/ron-audit-go/sdk"
 	"github.com/rustyonions/ron-audit-go/sdk/checkpoint"
 	"github.com/rustyonions/ron-audit-go/sdk/export"
@@ -80,7 +81,9 @@ type Options struct {
 	// checkpoint, each signed with the Keeper's key. A restart continues
 	// after the newest bundle there; one the log does not extend, or
 	// whose checkpoint's signature fails, stops the exports (ErrExport:
-	// see export.Auto's Prev). "": no exports.
+	// see export.Auto's Prev). Open creates it (0700) if it is not
+	// there, so that VerifyDir finds it before the first bundle. "": no
+	// exports.
 	ExportDir string
 	// Metrics, if set, counts checkpoints (audit_export_checkpoints_total),
 	// exports (export_batch_seconds), their failures
@@ -255,6 +258,14 @@ func Open(dir string, signer sdk.Signer, opts Options) (*Node, sdk.Recovery, err
 		return nil, rec, err
 	}
 	n.log = log
+	if opts.ExportDir != "" {
+		// Made here, not at the first bundle: VerifyDir refuses an export
+		// directory that is not there (a mistyped path), and a Node closed
+		// before its first checkpoint has exported nothing, into one that is.
+		if err := fsutil.MkdirAll(opts.ExportDir); err != nil {
+			return nil, rec, errors.Join(fmt.Errorf("node.Open %s: the export directory: %w", dir, err), log.Close(), keeper.Close())
+		}
+	}
 	if n.auto != nil {
 		n.auto.Log, n.auto.Keeper = log, keeper
 		n.auto.Start() // exports what the replay checkpointed, if anything

@@ -32,3 +32,23 @@ func TestVerifyDirMissingExportDir(t *testing.T) {
 	}
 	t.Log(err)
 }
+
+// TestVerifyDirEmptyNode: a Node opened with an export directory and
+// closed before its first record wrote no bundle; its exports verify
+// (there is nothing to export), as the log does, and the export
+// directory given to node.Open is there to say so.
+func TestVerifyDirEmptyNode(t *testing.T) {
+	root := t.TempDir()
+	dir, exports := filepath.Join(root, "wal"), filepath.Join(root, "exports")
+	signer := testSigner(t)
+	n, _, err := node.Open(dir, signer, node.Options{ExportDir: exports})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := audit(dir, exports, signer.Public()); err != nil {
+		t.Fatalf("the exports of a Node closed before its first record: %v", err)
+	}
+}

@@ -176,7 +176,8 @@ var (
 // *checkpoint.Error for a log that lost or rewrote records the Keeper
 // vouched for, the WAL's *wal.Error for a directory it refuses:
 // wal.ErrDirPermissions for one group or others can access, wal.ErrLocked
-// for one another Log holds), and with sdk.ErrConfig for a nil signer. A
+// for one another Log holds, wal.ErrConfig for one that holds other files
+// and no log), and with sdk.ErrConfig for a nil signer. A
 // dir/checkpoints the Keeper cannot create (dir is a file, say) is the
 // Keeper's *checkpoint.Error of checkpoint.ReasonSign (as a checkpoint it
 // cannot write), wrapping the file system's error. On failure nothing is

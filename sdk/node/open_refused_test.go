@@ -77,3 +77,28 @@ func TestOpenRefusedLeavesDir(t *testing.T) {
 		t.Errorf("after Open of a file was refused, it holds %q (%v)", b, err)
 	}
 }
+
+// TestOpenRefusesDirNotALog: a directory that holds other files and none
+// of a log's (the private key's, say) was made a log, the key beside it.
+// The WAL refuses it (wal.ErrConfig) after the Keeper made
+// dir/checkpoints, which Open removes again: the directory holds what it
+// held.
+func TestOpenRefusesDirNotALog(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "keys")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "id.key"), []byte("secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if n, _, err := node.Open(dir, testSigner(t), node.Options{}); !errors.Is(err, wal.ErrConfig) || n != nil {
+		if n != nil {
+			n.Close()
+		}
+		t.Fatalf("Open of a directory holding only id.key: %v, %v; want wal.ErrConfig", n, err)
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil || len(ents) != 1 || ents[0].Name() != "id.key" {
+		t.Errorf("after Open of a directory holding id.key was refused, it holds %v (%v); want id.key only", ents, err)
+	}
+}

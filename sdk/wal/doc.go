@@ -9,6 +9,10 @@
 // FORMAT.md in this directory is the specification; in short:
 //
 //   - The directory has mode 0700 (Open refuses group or other access);
+//     an existing directory is a log's if it holds a segment or LOCK, or
+//     nothing but a checkpoints directory: Open refuses any other that is
+//     not empty (ErrConfig), rather than mix a log with the files of
+//     another use (a private key, say) that every copy of it would carry;
 //     segment files are 0600 and named %016d.seg by segment number from 1;
 //     LOCK, a regular file (a symbolic link there is refused), is held
 //     with flock(LOCK_EX|LOCK_NB) by the one writer.

@@ -16,7 +16,12 @@ var (
 	// ErrDirPermissions matches an Open of an existing directory whose mode
 	// lets group or others access it (mode&0o077 != 0).
 	ErrDirPermissions = errors.New("wal: log directory is accessible by group or others")
-	// ErrConfig matches invalid Options.
+	// ErrConfig matches invalid Options, a log directory "", and an Open
+	// of an existing directory that is not a log's: it holds entries but
+	// no segment and no LOCK (other than the checkpoints directory the
+	// SDK's node.Open makes first), so a log made there would mix with
+	// files of another use (a private key, say). The error names the
+	// directory and an entry found; Open writes nothing there.
 	ErrConfig = errors.New("wal: invalid options")
 	// ErrCorrupt matches a *CorruptError: the log holds damage that is not
 	// a torn tail. Open truncates nothing when it returns it.

@@ -315,6 +315,11 @@ func prepareDir(dir string) error {
 	if !fi.IsDir() {
 		return &Error{Op: "open", Path: dir, Reason: "not a directory (mode " + fi.Mode().String() + ")"}
 	}
+	// Before the mode: "chmod 700" is no advice for a directory that is
+	// not a log.
+	if err := checkIsLog(dir); err != nil {
+		return err
+	}
 	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
 		return &Error{
 			Op:   "open",
@@ -325,6 +330,41 @@ func prepareDir(dir string) error {
 		}
 	}
 	return nil
+}
+
+// keptName is the directory the SDK's node.Open (package checkpoint's
+// Keeper) makes in the log directory before it opens the log
+// (FORMAT.md, section 1): the only entry a new log's directory may hold.
+const keptName = "checkpoints"
+
+// checkIsLog refuses an existing directory that holds entries but none
+// of a log's own (LOCK, a segment), other than the checkpoints
+// directory: it is some other directory (the one holding the private
+// key, say), and a log made there would mix with its files, which every
+// copy or archive of the log would then carry. An empty directory, and
+// one with only LOCK (a first Open that died before its segment), are a
+// new log's.
+func checkIsLog(dir string) error {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return &Error{Op: "open", Path: dir, Err: err}
+	}
+	other := ""
+	for _, e := range ents {
+		name := e.Name()
+		if _, seg := parseSegmentName(name); seg || name == lockName {
+			return nil
+		}
+		if other == "" && !(name == keptName && e.IsDir()) {
+			other = name
+		}
+	}
+	if other == "" {
+		return nil
+	}
+	return &Error{Op: "open", Path: dir, kind: ErrConfig,
+		Reason: fmt.Sprintf("not a log directory: it holds %q and no segment or LOCK; "+
+			"give a new or empty directory for a new log", other)}
 }
 
 // lockTaken, if set (by a test), is called by lockDir once it holds the

@@ -21,7 +21,7 @@ import (
 
 func appendCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flags("append", stderr)
-	dir := fs.String("wal", "", "log directory (created with mode 0700)")
+	dir := fs.String("wal", "", "log directory (created with mode 0700; an existing one must be a log or empty)")
 	keyPath := fs.String("key", "", "private key file (mode 0600), from ronaudit keygen")
 	stream := fs.String("stream", "", "stream of records that name none")
 	writer := fs.String("writer", "", "writerId of records that name none")

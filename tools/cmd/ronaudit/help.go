@@ -34,6 +34,8 @@ Fields left out are empty. seq and prev are filled in; tsMs 0 or left out
 is the time of the append; writerId and stream left out are --writer and
 --stream. One line "seq hash writer/stream" is printed per record once it
 is durable. Signed checkpoints of every chain are kept in DIR/checkpoints.
+DIR is a log, or new or empty: a directory holding other files and no
+log (the keys' directory, say) is refused (exit 3), left as it was.
 
 Exit 1 when the log or its kept checkpoints fail verification (nothing
 is appended to it); exit 3 when the key is refused (unreadable, loose

@@ -247,6 +247,11 @@ func checkJSONNames(b []byte) error {
 		if errors.As(err, &fe) {
 			return err
 		}
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			// A cut record: the Decoder's Token says "EOF", which reads
+			// as the end of the input, not as what is wrong with it.
+			return &FieldError{Field: "json", Reason: "unexpected end of JSON input"}
+		}
 		return &FieldError{Field: "json", Reason: strings.TrimPrefix(err.Error(), "json: ")}
 	}
 	t, err := dec.Token()

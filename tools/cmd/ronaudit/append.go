@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -173,7 +172,7 @@ read:
 			continue
 		} else {
 			var r canonical.AuditRecord
-			if err = json.Unmarshal(in.text, &r); err == nil {
+			if err = parseLine(in.text, &r); err == nil {
 				if r.WriterID == "" {
 					r.WriterID = *writer
 				}
@@ -226,6 +225,23 @@ read:
 		fmt.Fprintf(stderr, "ronaudit append: skipped %d bad line(s)\n", bad)
 	}
 	return code
+}
+
+// utf8BOM is the byte-order mark in UTF-8, which an editor may put at
+// the start of a file.
+var utf8BOM = []byte("\xef\xbb\xbf")
+
+// parseLine reads one input line as a record with the canonical parser
+// itself. json.Unmarshal checked the line's syntax with encoding/json
+// before the parser saw it, so two records on one line were "invalid
+// character '{' after top-level value" and a byte-order mark "invalid
+// character 'ï'": messages that do not say what is wrong. A byte-order
+// mark is said here, as the input's, not the record's.
+func parseLine(line []byte, r *canonical.AuditRecord) error {
+	if bytes.HasPrefix(line, utf8BOM) {
+		return errors.New("a byte-order mark at the start of the line: the input is JSON Lines in UTF-8, without one")
+	}
+	return r.UnmarshalJSON(line)
 }
 
 // closeErrs splits the error of node.Node.Close into the failures it

@@ -26,6 +26,14 @@ type BrokenLinkError = fsutil.BrokenLinkError
 // directory.
 var ErrNoDir = errors.New(`checkpoint: the directory is "" (give "." for the current directory)`)
 
+// ErrClosed matches the *Error (of ReasonSign, so ErrSign matches it
+// too) of a Keeper's SealChain or Checkpoint after its Close, which
+// writes no checkpoint: a host tells a Keeper it closed too early (before
+// the Log, under the checkpoint-sealed policy) from one that could not
+// sign or write, which matches ErrSign alone. The Log's Seal or Close
+// that met it wraps it.
+var ErrClosed = errors.New("the Keeper is closed: it writes no checkpoint after Close")
+
 // noDir is ErrNoDir for a call of fn.
 func noDir(fn string) error { return fmt.Errorf("%w: %s", ErrNoDir, fn) }
 
@@ -46,7 +54,8 @@ const (
 	ReasonUnknownKey Reason = "unknown_key"
 	// ReasonSign: the signer failed, or its name or public key cannot
 	// make a note signature; from a Keeper also a checkpoint it could not
-	// write, or one asked of it (SealChain, Checkpoint) after its Close.
+	// write, or one asked of it (SealChain, Checkpoint) after its Close
+	// (which also matches ErrClosed).
 	ReasonSign Reason = "sign"
 	// ReasonRange: an index or tree size outside what the tree or the
 	// checkpoint covers.

@@ -969,8 +969,8 @@ func HistoryChains(dir string) ([][2]string, error) {
 // Checkpoint signs a checkpoint of the chain now, at its durable size, if
 // records are durable beyond the newest checkpoint, and returns the newest
 // checkpoint (nil when the chain has no durable record). After Close it
-// writes nothing and returns an *Error of ReasonSign saying the Keeper
-// is closed (Close).
+// writes nothing and returns an *Error of ReasonSign wrapping ErrClosed
+// (Close).
 func (k *Keeper) Checkpoint(writer, stream string) ([]byte, error) {
 	c := k.chain(writer, stream)
 	c.mu.Lock()
@@ -988,7 +988,7 @@ func (k *Keeper) Checkpoint(writer, stream string) ([]byte, error) {
 // SealChain implements sdk.Sealer: a checkpoint of what is durable of the
 // chain now; it returns the size the newest checkpoint covers. After
 // Close it writes nothing and returns that size with an *Error of
-// ReasonSign saying the Keeper is closed (Close): the Log's Seal or
+// ReasonSign wrapping ErrClosed (Close): the Log's Seal or
 // Close fails with it, its tail unvouched, rather than have a checkpoint
 // written into a directory the host may be archiving or removing.
 func (k *Keeper) SealChain(writer, stream string) (uint64, error) {
@@ -1053,7 +1053,7 @@ func LoadHistory(dir, writer, stream string) ([][]byte, error) {
 // Retired, FollowKey: a Pending.Wait that returns after the Log and the
 // Keeper closed, a rotation's last calls, a Log still running) change
 // nothing and write nothing; SealChain and Checkpoint write nothing and
-// return an *Error of ReasonSign saying the Keeper is closed (a Log
+// return an *Error of ReasonSign wrapping ErrClosed (a Log
 // closed after the Keeper under the checkpoint-sealed policy fails its
 // Close with it: its tail has no checkpoint); Tick and CheckReplay write
 // nothing (Tick returns Err). A second Close waits for the first, tries
@@ -1085,7 +1085,7 @@ func (k *Keeper) closedErr(c *keptChain, what string) error {
 	if !k.closed.Load() {
 		return nil
 	}
-	return newErr(ReasonSign, what+" of "+names.Chain(c.writer, c.stream)+": the Keeper is closed: it writes no checkpoint after Close", nil)
+	return newErr(ReasonSign, what+" of "+names.Chain(c.writer, c.stream), ErrClosed)
 }
 
 // Tick signs the checkpoints that Interval has made due: of every chain

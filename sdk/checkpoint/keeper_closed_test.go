@@ -3,6 +3,7 @@ package checkpoint
 import (
 	"errors"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -77,14 +78,14 @@ func TestKeeperClosedWritesNothing(t *testing.T) {
 		t.Errorf("Tick after Close: %v, want nil (nothing failed; nothing is written)", err)
 	}
 	seq, err := k.SealChain(w, s)
-	if !errors.Is(err, ErrSign) || !strings.Contains(err.Error(), "Keeper is closed") {
-		t.Errorf("SealChain after Close: %v, want ErrSign saying the Keeper is closed", err)
+	if !errors.Is(err, ErrClosed) || !errors.Is(err, ErrSign) || !strings.Contains(err.Error(), "Keeper is closed") {
+		t.Errorf("SealChain after Close: %v, want ErrClosed and ErrSign saying the Keeper is closed", err)
 	}
 	if seq != 1 {
 		t.Errorf("SealChain after Close says seq %d is vouched for, want 1 (the newest checkpoint)", seq)
 	}
-	if note, err := k.Checkpoint(w, s); !errors.Is(err, ErrSign) || !strings.Contains(err.Error(), "Keeper is closed") || note != nil {
-		t.Errorf("Checkpoint after Close: %d bytes, %v, want ErrSign saying the Keeper is closed", len(note), err)
+	if note, err := k.Checkpoint(w, s); !errors.Is(err, ErrClosed) || !errors.Is(err, ErrSign) || !strings.Contains(err.Error(), "Keeper is closed") || note != nil {
+		t.Errorf("Checkpoint after Close: %d bytes, %v, want ErrClosed and ErrSign saying the Keeper is closed", len(note), err)
 	}
 	if err := k.Close(); err != nil {
 		t.Errorf("second Close: %v, want nil", err)
@@ -118,10 +119,33 @@ func TestKeeperClosedBeforeLog(t *testing.T) {
 	}
 	before := listTree(t, dir)
 	keeperAppend(t, l, 2, 1)
-	if err := l.Close(); !errors.Is(err, sdk.ErrSign) || !strings.Contains(err.Error(), "Keeper is closed") {
-		t.Errorf("Log.Close after Keeper.Close: %v, want sdk.ErrSign saying the Keeper is closed", err)
+	if err := l.Close(); !errors.Is(err, sdk.ErrSign) || !errors.Is(err, ErrClosed) || !strings.Contains(err.Error(), "Keeper is closed") {
+		t.Errorf("Log.Close after Keeper.Close: %v, want sdk.ErrSign and ErrClosed saying the Keeper is closed", err)
 	}
 	if after := listTree(t, dir); !slices.Equal(before, after) {
 		t.Errorf("the directory changed after Close:\nbefore %q\nafter  %q", before, after)
+	}
+}
+
+// TestKeeperErrClosedOnlyWhenClosed: ErrClosed tells a Keeper closed from
+// one that failed to sign or write: before the sentinel, both were an
+// *Error of ReasonSign, told apart only by the message. A checkpoint
+// that fails to write (its directory a file) is ErrSign, not ErrClosed.
+func TestKeeperErrClosedOnlyWhenClosed(t *testing.T) {
+	const w, s = "w", "s"
+	dir := filepath.Join(t.TempDir(), "cp")
+	k, err := NewKeeper(dir, keeperSigner(t), KeeperOptions{Every: 1000, Interval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := func(b byte) (x canonical.Hash) { x[0] = b; return x }
+	k.Committed(w, s, 1, h(1), false)
+	k.Durable(w, s, 1, false)
+	// The chain's directory a file: the checkpoint cannot be written.
+	if err := os.WriteFile(filepath.Join(dir, w), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k.Checkpoint(w, s); !errors.Is(err, ErrSign) || errors.Is(err, ErrClosed) {
+		t.Errorf("Checkpoint that cannot be written: %v; want ErrSign, not ErrClosed", err)
 	}
 }

@@ -154,7 +154,9 @@ func (h *Hasher) RecordHash(canonical []byte) (out Hash) {
 // gets the key of its first append; everything else, tsMs included, counts.
 // Like Normalize it sets v 0 to Version and sorts r.Attrs in place; it
 // leaves the rest of r unchanged. A record that breaks a rule of the format
-// other than those of seq and prev has no key: the *FieldError says which.
+// other than those of seq and prev has no key: the *FieldError says which;
+// one over the encoder's message limit (256 MiB) is a *SizeError
+// (ErrTooLarge), as from AppendRecord.
 func (h *Hasher) DedupeKey(r *AuditRecord) (Hash, error) {
 	normalizeContent(r)
 	if err := validate(r, false); err != nil {
@@ -163,12 +165,13 @@ func (h *Hasher) DedupeKey(r *AuditRecord) (Hash, error) {
 	seq, prev := r.Seq, r.Prev
 	r.Seq, r.Prev = 0, nil
 	b, err := r.AppendCanonical(h.scratch[:0])
+	if err != nil {
+		// Sized as encoded, seq and prev left out.
+		err = encodeError(r, err, capnpwire.MaxMessageBytes)
+	}
 	r.Seq, r.Prev = seq, prev
 	if err != nil {
-		if terr := validateTexts(r); terr != nil {
-			return Hash{}, terr
-		}
-		return Hash{}, wrapWire(err)
+		return Hash{}, err
 	}
 	if cap(b) <= 4*MaxRecordSize {
 		h.scratch = b[:0]
@@ -378,22 +381,29 @@ func AppendRecord(dst []byte, r *AuditRecord, lim Limits) ([]byte, error) {
 	start := len(dst)
 	out, err := r.AppendCanonical(dst)
 	if err != nil {
-		if terr := validateTexts(r); terr != nil {
-			return dst, terr
-		}
-		// The encoder refuses a message over MaxMessageBytes with an
-		// EncodeError like its other refusals; that one is a size, not an
-		// invalid record. Recomputed on this error path only, so success
-		// costs nothing more.
-		if n := capnpwire.AddSize(8, r.canonSize()); n > capnpwire.MaxMessageBytes {
-			return dst, &SizeError{What: "record", Size: n, Limit: lim.MaxRecord}
-		}
-		return dst, wrapWire(err)
+		return dst, encodeError(r, err, lim.MaxRecord)
 	}
 	if n := len(out) - start; n > lim.MaxRecord {
 		return out[:start], &SizeError{What: "record", Size: n, Limit: lim.MaxRecord}
 	}
 	return out, nil
+}
+
+// encodeError is the error of r's encoder refusing it with err (for
+// AppendRecord and DedupeKey, which validate the rest first): a text the
+// format refuses (*FieldError naming it), a message over MaxMessageBytes
+// (*SizeError, ErrTooLarge, against limit: the encoder refuses it with an
+// EncodeError like its other refusals, but it is a size, not an invalid
+// record), else the encoder's refusal. Sized on this error path only, so
+// an encoding that succeeds costs nothing more.
+func encodeError(r *AuditRecord, err error, limit int) error {
+	if terr := validateTexts(r); terr != nil {
+		return terr
+	}
+	if n := capnpwire.AddSize(8, r.canonSize()); n > capnpwire.MaxMessageBytes {
+		return &SizeError{What: "record", Size: n, Limit: limit}
+	}
+	return wrapWire(err)
 }
 
 // Open checks that b is exactly the canonical bytes of a valid record of

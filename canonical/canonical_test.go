@@ -597,3 +597,22 @@ func TestAppendRecordOverMessageLimit(t *testing.T) {
 		t.Errorf("attrs of 320 MiB: %v; want a *SizeError (ErrTooLarge) for attrs saying %q", err, over)
 	}
 }
+
+// TestDedupeKeyOverMessageLimit: DedupeKey calls a record over the
+// encoder's message limit too large (ErrTooLarge), as AppendRecord does,
+// not invalid: the same record had one category from AppendRecord and
+// another from DedupeKey.
+func TestDedupeKeyOverMessageLimit(t *testing.T) {
+	big := strings.Repeat("x", 1<<26)
+	r := minimal()
+	r.WriterID, r.Stream, r.Reason, r.Actor.CapID, r.Actor.KeyFpr = big, big, big, big, big
+	seq, prev := r.Seq, r.Prev
+	_, err := DedupeKey(&r)
+	var se *SizeError
+	if !errors.As(err, &se) || se.What != "record" || !errors.Is(err, ErrTooLarge) || errors.Is(err, ErrInvalid) {
+		t.Errorf("dedupe key of a 320 MiB record: %v (%T); want a *SizeError (ErrTooLarge) for the record", err, err)
+	}
+	if r.Seq != seq || !bytes.Equal(r.Prev, prev) {
+		t.Errorf("DedupeKey left seq %d prev %x, want them restored (%d, %x)", r.Seq, r.Prev, seq, prev)
+	}
+}

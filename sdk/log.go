@@ -57,8 +57,8 @@ type Config struct {
 	// order per chain (under the chain's lock; it must be quick and must
 	// not call the Log), Durable when the record and all before it are on
 	// disk (any goroutine: a seq may be reported more than once, by a
-	// Pending.Wait and by a seal, and a lower seq after a higher one; the
-	// highest reported is what is durable). A Sealer hears Durable from a
+	// Pending.Wait, by a seal and by Close, and a lower seq after a higher
+	// one; the highest reported is what is durable). A Sealer hears Durable from a
 	// Seal, SealAll or Close under the chain's lock, as it hears
 	// SealChain: neither may call the Log (Head, Seal, Close would wait
 	// for that lock forever), nor may what they call back (a Keeper's
@@ -246,7 +246,9 @@ type Log struct {
 	failed atomic.Pointer[error]
 	closer func() error // closes a durable log's WAL
 	closed bool
-	// closeDone is closed once the first Close has returned.
+	// closeDone is closed once the first Close has closed the WAL, before
+	// it tells the Observer of the heads it made durable (so that a Close
+	// from that Observer's Durable returns at once).
 	closeOnce sync.Once
 	closeDone chan struct{}
 	// emitting is set while an Emitter owns the log's appends.
@@ -284,8 +286,8 @@ var ErrClosed = errors.New("sdk: log is closed")
 // policy Close waits for an append already under way on a chain before
 // it closes the WAL: that append ends as on an open log, never failing
 // for the WAL closed under it. Under either policy the Observer has
-// heard (Observer.Durable) that each chain's head is durable when Close
-// returns, even for an append whose Wait has not returned yet or a key
+// heard (Observer.Durable) that each chain's head is durable when the
+// first Close returns, even for an append whose Wait has not returned yet or a key
 // transition a RotateKey under way has not told it of yet, so that
 // a Keeper closed next checkpoints every record the log holds. On a log that has failed (a Pending.Wait
 // failed) Close seals nothing, as Seal does not: a chain with an
@@ -641,8 +643,8 @@ func (p Pending) Wait() error {
 	return nil
 }
 
-// wait is Wait but for telling the Observer (RotateKey tells it once it
-// holds no lock).
+// wait is Wait without an Observer to tell, or for a retry, of which
+// the Observer was told with its original.
 func (p Pending) wait() error {
 	if p.log == nil {
 		return nil

@@ -99,39 +99,11 @@ func appendCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	// so records share fsyncs.
 	pending := make(chan sdk.Pending, 256)
 	printed := make(chan error, 1)
-	out := bufio.NewWriter(stdout)
 	// outFailed closes when an acknowledgment cannot be written (stdout
 	// closed, a full disk): the reading stops then, as on a signal, since
 	// records appended after it would be durable with nobody told.
 	outFailed := make(chan struct{})
-	go func() {
-		var first error
-		failedOut := false
-		flush := func() {
-			if err := out.Flush(); err != nil && !failedOut {
-				failedOut = true
-				close(outFailed)
-			}
-		}
-		for p := range pending {
-			if err := p.Wait(); err != nil {
-				if first == nil {
-					first = err
-				}
-				continue
-			}
-			dup := ""
-			if p.Duplicate {
-				dup = " duplicate"
-			}
-			fmt.Fprintf(out, "%d %s %s%s\n", p.Seq, p.Record.Hash, names.Chain(p.Head.WriterID, p.Head.Stream), dup)
-			if len(pending) == 0 {
-				flush()
-			}
-		}
-		flush()
-		printed <- first
-	}()
+	go func() { printed <- printAcks(pending, stdout, outFailed) }()
 
 	// SIGINT or SIGTERM stops the reading, not the run: what was
 	// appended is still acknowledged, checkpointed and exported below. A
@@ -326,4 +298,38 @@ func trimSpace(b []byte) []byte {
 		b = b[:len(b)-1]
 	}
 	return b
+}
+
+// printAcks prints the acknowledgment of each record of pending, in
+// order, once it is durable, until pending is closed, and returns the
+// first failure to make one durable. It closes outFailed once stdout
+// cannot be written.
+func printAcks(pending <-chan sdk.Pending, stdout io.Writer, outFailed chan<- struct{}) error {
+	out := bufio.NewWriter(stdout)
+	var first error
+	failedOut := false
+	flush := func() {
+		if err := out.Flush(); err != nil && !failedOut {
+			failedOut = true
+			close(outFailed)
+		}
+	}
+	for p := range pending {
+		if err := p.Wait(); err != nil {
+			if first == nil {
+				first = err
+			}
+			continue
+		}
+		dup := ""
+		if p.Duplicate {
+			dup = " duplicate"
+		}
+		fmt.Fprintf(out, "%d %s %s%s\n", p.Seq, p.Record.Hash, names.Chain(p.Head.WriterID, p.Head.Stream), dup)
+		if len(pending) == 0 {
+			flush()
+		}
+	}
+	flush()
+	return first
 }

@@ -302,18 +302,19 @@ func trimSpace(b []byte) []byte {
 
 // printAcks prints the acknowledgment of each record of pending, in
 // order, once it is durable, until pending is closed, and returns the
-// first failure to make one durable. It closes outFailed once stdout
-// cannot be written.
+// first failure to make one durable. It closes outFailed as soon as a
+// write to stdout fails.
 func printAcks(pending <-chan sdk.Pending, stdout io.Writer, outFailed chan<- struct{}) error {
 	out := bufio.NewWriter(stdout)
 	var first error
 	failedOut := false
-	flush := func() {
-		if err := out.Flush(); err != nil && !failedOut {
+	failed := func(err error) {
+		if err != nil && !failedOut {
 			failedOut = true
 			close(outFailed)
 		}
 	}
+	flush := func() { failed(out.Flush()) }
 	for p := range pending {
 		if err := p.Wait(); err != nil {
 			if first == nil {
@@ -325,7 +326,12 @@ func printAcks(pending <-chan sdk.Pending, stdout io.Writer, outFailed chan<- st
 		if p.Duplicate {
 			dup = " duplicate"
 		}
-		fmt.Fprintf(out, "%d %s %s%s\n", p.Seq, p.Record.Hash, names.Chain(p.Head.WriterID, p.Head.Stream), dup)
+		// A full buffer is written out here, not only by flush: the
+		// failure of that write is the Fprintf's (bufio keeps it), seen
+		// at once, not once no record waits, which a steady input or a
+		// slow fsync may put off until the input ends.
+		_, err := fmt.Fprintf(out, "%d %s %s%s\n", p.Seq, p.Record.Hash, names.Chain(p.Head.WriterID, p.Head.Stream), dup)
+		failed(err)
 		if len(pending) == 0 {
 			flush()
 		}

@@ -51,8 +51,9 @@
 // chain retired, given to sign; an output file or directory that cannot
 // be written, or an --out file checkpoint will not replace (not a
 // checkpoint of the chain); stdout that could not be written (a full
-// disk; a closed pipe, without a word on stderr: "dump LOG | head"; append
-// then stops reading); an input line append cannot take (--on-bad stop);
+// disk; a closed pipe, without a word on stderr: "dump LOG | head";
+// append then stops reading and says after which line, so the records
+// it appended but could not acknowledge can be found); an input line append cannot take (--on-bad stop);
 // a log locked by another writer; no records to act on (checkpoint,
 // export, rotate); SIGINT or SIGTERM during append.
 //

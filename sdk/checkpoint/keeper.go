@@ -111,8 +111,8 @@ func KeyName(writerID string) string { return OriginPrefix + escapeComponent(wri
 // signature by the key the chain had in force at its size (SignerAt),
 // when it holds that key: one that does not verify is refused
 // (ErrBadSignature, naming the file), as VerifyDir refuses it, and so is
-// one in a file not named for its size, or in the directory of another
-// chain than its origin's (ErrFormat). Signed by
+// one in a file not named for its size (ErrFormat), or in the directory
+// of another chain than its origin's (ErrOriginMismatch). Signed by
 // a key it does not hold (the key a rotation retired, to a Keeper given
 // only the new one) or by none it holds, the checkpoint is not checked
 // there: the offline verifier (VerifyDir, VerifyKept), given the public
@@ -769,7 +769,7 @@ func (k *Keeper) checkNewest(c *keptChain, dir string) error {
 		// Another chain's checkpoint text over this chain's root (its
 		// signature, by a key the Keeper does not hold, unchecked) would
 		// pass Extends, and Newest would report it as the other chain's.
-		return newestFormat(c, path, "is another chain's", newErr(ReasonFormat, "the file is in the directory of "+want+", the checkpoint in it is of "+quote(cp.Origin), nil))
+		return newestFormat(c, path, "is another chain's", newErr(ReasonOriginMismatch, "the file is in the directory of "+want+", the checkpoint in it is of "+quote(cp.Origin), nil))
 	}
 	if err := k.newestSigned(c, cp.Size, path); err != nil {
 		return err
@@ -819,16 +819,18 @@ func (k *Keeper) newestSigned(c *keptChain, size int64, path string) error {
 	return fmt.Errorf("checkpoint: %s: %w", path, err)
 }
 
-// newestFormat is the *Error of ReasonFormat of c's newest checkpoint,
-// kept at path, that is not one the Keeper can check the log against:
-// it names the file and says what is wrong with it (what, then err's
-// detail), for OpenDurable fails with it (CheckReplay) and the log may
-// well be whole. The caller holds c's lock.
+// newestFormat is the *Error of c's newest checkpoint, kept at path,
+// that is not one the Keeper can check the log against: it names the
+// file and says what is wrong with it (what, then err's detail), for
+// OpenDurable fails with it (CheckReplay) and the log may well be whole.
+// Its reason is err's, if err is an *Error (ReasonOriginMismatch for
+// another chain's, as VerifyDir says), else ReasonFormat. The caller
+// holds c's lock.
 func newestFormat(c *keptChain, path, what string, err error) *Error {
 	detail := "the newest checkpoint of " + names.Chain(c.writer, c.stream) + ", " + path + ", " + what
 	var e *Error
 	if errors.As(err, &e) {
-		return newErr(ReasonFormat, detail+": "+e.Detail, e.Err)
+		return newErr(e.Reason, detail+": "+e.Detail, e.Err)
 	}
 	return newErr(ReasonFormat, detail, err)
 }

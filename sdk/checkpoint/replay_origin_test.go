@@ -56,7 +56,7 @@ func TestKeeperRefusesNewestOfAnotherOrigin(t *testing.T) {
 		t.Fatalf("OpenDurable accepted %s, of origin w/b, as w/a's newest checkpoint; the Keeper's newest: %+v", newest, held)
 	}
 	var e *Error
-	if !errors.As(err, &e) || e.Reason != ReasonFormat {
-		t.Fatalf("OpenDurable: %v; want a *checkpoint.Error of ReasonFormat", err)
+	if !errors.As(err, &e) || e.Reason != ReasonOriginMismatch || !errors.Is(err, ErrOriginMismatch) {
+		t.Fatalf("OpenDurable: %v; want a *checkpoint.Error of ReasonOriginMismatch, as VerifyDir says", err)
 	}
 }

@@ -221,10 +221,15 @@ type Log struct {
 // A dir "" is refused (ErrConfig), not taken as the current directory:
 // give "." for that.
 //
-// Open refuses an existing directory whose mode lets group or others
-// access it (ErrDirPermissions; chmod 700 fixes it), a directory whose
-// lock another Log holds, in this process or another (ErrLocked), and a
-// LOCK that is not a regular file (a symbolic link is not followed).
+// Open refuses an existing directory that holds entries but no segment
+// and no LOCK, other than a checkpoints directory (ErrConfig naming an
+// entry found): it is some other directory, the one of a private key
+// say, and a log made there would carry its files in every copy; an
+// empty directory is a new log's. It refuses an existing directory
+// whose mode lets group or others access it (ErrDirPermissions; chmod
+// 700 fixes it), a directory whose lock another Log holds, in this
+// process or another (ErrLocked), and a LOCK that is not a regular file
+// (a symbolic link is not followed).
 //
 // Recovery checks every segment and every frame (FORMAT.md, "Recovery").
 // A torn tail at the end of the last segment, which an interrupted append

@@ -183,7 +183,10 @@ var (
 // cannot write), wrapping the file system's error. On failure nothing is
 // left running, and the directories Open created for the Keeper (dir,
 // dir/checkpoints) are removed again while empty: a refused Open leaves
-// dir as it found it.
+// dir as it found it. The exception is an opts.ExportDir that Open
+// cannot make (a file in its place, say): that error, naming it, comes
+// once the log is open and closed again, so a dir that was new or empty
+// is left holding a new, empty log.
 func Open(dir string, signer sdk.Signer, opts Options) (*Node, sdk.Recovery, error) {
 	if signer == nil {
 		return nil, sdk.Recovery{}, fmt.Errorf("%w: node.Open %s: no signer", sdk.ErrConfig, dir)

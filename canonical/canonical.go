@@ -52,7 +52,8 @@ const (
 	// DefaultMaxRecord and DefaultMaxAttrs are the default policy limits.
 	DefaultMaxRecord = 4 << 10
 	DefaultMaxAttrs  = 1 << 10
-	// MinMaxAttrs is the smallest attrs limit a policy may set.
+	// MinMaxAttrs is the smallest attrs limit a policy may set, and so
+	// the smallest record limit too (Limits.Check).
 	MinMaxAttrs = 256
 )
 

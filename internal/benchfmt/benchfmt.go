@@ -3,7 +3,12 @@
 // "value unit" pair on it (ns/op, B/op and allocs/op from -benchmem, MB/s
 // from SetBytes, and any b.ReportMetric unit), grouped by benchmark over
 // the -count runs, with medians. The configuration lines go test prints
-// before the results (goos, goarch, pkg, cpu) are kept too.
+// before the results (goos, goarch, pkg, cpu) are kept too, and so are
+// those testing/performance/bench_rounds.sh heads its output with
+// (bench-pattern, bench-rounds). A run that failed or crashed (a panic,
+// even on a result's own line) is not read as whole: its failure lines
+// are in Set.Failures, and other output on a result's line is a
+// *ParseError.
 //
 // It is the one parser the benchmark tools share (tools/cmd/benchtable,
 // tools/cmd/perfgate), so the table and the gate read a run the same way.

@@ -53,9 +53,12 @@
 // checkpoint of the chain); stdout that could not be written (a full
 // disk; a closed pipe, without a word on stderr: "dump LOG | head";
 // append then stops reading and says after which line, so the records
-// it appended but could not acknowledge can be found); an input line append cannot take (--on-bad stop);
-// a log locked by another writer; no records to act on (checkpoint,
-// export, rotate); SIGINT or SIGTERM during append.
+// it appended but could not acknowledge can be found); an input line
+// append cannot take (--on-bad stop); a log locked by another writer; an
+// append --wal directory that holds other files and no log (the keys'
+// directory, say), or an --export directory it cannot make, refused
+// before a line is read; no records to act on (checkpoint, export,
+// rotate); SIGINT or SIGTERM during append.
 //
 // A command that meets both a verification failure and an operational
 // error exits 1: the evidence wins (a log found tampered with is 1 even

@@ -479,3 +479,28 @@ func TestZeroMemStore(t *testing.T) {
 		t.Fatalf("zero MemStore: %d records verified, %v", res.Records, err)
 	}
 }
+
+// TestConfigLimitsChecked: Config.Limits other than zero must pass
+// Limits.Check, else New is ErrConfig: a record limit under
+// canonical.MinMaxAttrs or over canonical.MaxRecordSize, an attrs limit
+// over the record limit. The smallest and largest allowed ones open.
+func TestConfigLimitsChecked(t *testing.T) {
+	for _, lim := range []canonical.Limits{
+		{MaxRecord: 100, MaxAttrs: 100},
+		{MaxRecord: canonical.MaxRecordSize + 1, MaxAttrs: 1024},
+		{MaxRecord: 4096, MaxAttrs: 8192},
+		{MaxRecord: 4096},
+	} {
+		if _, err := sdk.New(sdk.Config{Signer: coreSigner(t), Limits: lim}); !errors.Is(err, sdk.ErrConfig) {
+			t.Errorf("New with Limits %+v: %v; want ErrConfig", lim, err)
+		}
+	}
+	for _, lim := range []canonical.Limits{
+		{MaxRecord: canonical.MinMaxAttrs, MaxAttrs: canonical.MinMaxAttrs},
+		{MaxRecord: canonical.MaxRecordSize, MaxAttrs: canonical.MaxRecordSize},
+	} {
+		if _, err := sdk.New(sdk.Config{Signer: coreSigner(t), Limits: lim}); err != nil {
+			t.Errorf("New with Limits %+v: %v; want a Log", lim, err)
+		}
+	}
+}

@@ -20,7 +20,10 @@ type Config struct {
 	// Signer signs records (or, checkpoint-sealed, chain heads).
 	Signer Signer
 	// Limits bound each record's canonical size; zero means
-	// canonical.DefaultLimits (4 KiB per record, 1 KiB of attrs).
+	// canonical.DefaultLimits (4 KiB per record, 1 KiB of attrs). Any
+	// other must pass Limits.Check (each limit at least
+	// canonical.MinMaxAttrs, MaxRecord at most canonical.MaxRecordSize,
+	// MaxAttrs at most MaxRecord), else New is ErrConfig.
 	Limits canonical.Limits
 	// SealEvery is the signing policy. 0 or 1: every record is signed (the
 	// default). N > 1: checkpoint-sealed: records are only hash-chained, and

@@ -17,9 +17,14 @@
 // (the log's Observer) signs a checkpoint of
 // each chain every -checkpoint-every records (10,000 by default), every
 // 15 minutes and at shutdown, kept in DIR/checkpoints where ronaudit
-// verify DIR reads them; with -export EXPORTDIR, an export.Auto writes the
+// verify DIR reads them. Its key, made on the first start, is kept in
+// DIR.keys beside the log, not in it, so that no copy of the log carries
+// it (a DIR/host.key an older host left is refused, naming the mv that
+// moves it out). With -export EXPORTDIR, an export.Auto writes the
 // bundle of each chain's new records to EXPORTDIR after every checkpoint
-// (ronaudit verify-bundle reads them). Checkpoints and bundles are counted
+// (ronaudit verify DIR --exports EXPORTDIR checks them against the log
+// and its checkpoints; verify-bundle, alone). Checkpoints and bundles are
+// counted
 // in audit_export_checkpoints_total and export_batch_seconds, their
 // failures in audit_export_fail_total{stage}; a failed Keeper makes
 // /readyz fail, and so does a stopped export.

@@ -504,3 +504,28 @@ func TestConfigLimitsChecked(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenDurableWALRefusals: "A dir the WAL refuses is the WAL's
+// *wal.Error": wal.ErrConfig for an existing directory that holds other
+// files and no log (the keys' directory, say), which OpenDurable leaves
+// as it was.
+func TestOpenDurableWALRefusals(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "ops.key"), []byte("secret"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	l, _, err := sdk.OpenDurable(dir, sdk.Config{Signer: coreSigner(t)}, sdk.DurableOptions{})
+	if err == nil {
+		l.Close()
+	}
+	var we *wal.Error
+	if !errors.Is(err, wal.ErrConfig) || !errors.As(err, &we) {
+		t.Fatalf("OpenDurable of a directory holding a key and no log: %v; want a *wal.Error matching wal.ErrConfig", err)
+	}
+	if ents, err := os.ReadDir(dir); err != nil || len(ents) != 1 {
+		t.Fatalf("OpenDurable changed the directory it refused: %v (%v)", ents, err)
+	}
+}

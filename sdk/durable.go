@@ -724,7 +724,10 @@ func (it *errIterator) Err() error    { return it.err }
 // OpenDurable provides the Log's Store: cfg.Store must be nil. A Config
 // that New refuses, cfg.Store set, opts.WAL.Replay or Recovered set, or a
 // dir "" (not taken as the current directory: give "." for that) is
-// ErrConfig, returned before dir is touched.
+// ErrConfig, returned before dir is touched. A dir the WAL refuses is
+// the WAL's *wal.Error (see wal.Open): wal.ErrDirPermissions, wal.ErrLocked,
+// or wal.ErrConfig for an existing directory that holds other files and
+// no log.
 func OpenDurable(dir string, cfg Config, opts DurableOptions) (*Log, Recovery, error) {
 	if dir == "" {
 		// Not the current directory: an unset setting would put the

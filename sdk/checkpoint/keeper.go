@@ -679,9 +679,10 @@ func (k *Keeper) write(c *keptChain, size int64) error {
 // naming the file (ReasonFormat for a note that Open refuses). So is a
 // newest checkpoint that is no checkpoint (an empty file, text that does
 // not parse, a directory or a named pipe in its place): a *Error of
-// ReasonFormat naming the file and what is wrong with it; the log may be
-// whole, but the Keeper signs nothing on top of a checkpoint it cannot
-// check it against. One whose
+// ReasonFormat naming the file and what is wrong with it, and one whose
+// origin is another chain's (ReasonOriginMismatch, as VerifyDir says); the
+// log may be whole, but the Keeper signs nothing on top of a checkpoint it
+// cannot check it against. One whose
 // key in force the Keeper does not hold is not checked for its signature
 // (see Keeper). It also returns the first failure of the
 // replay itself (a chain seen from the middle). Then it writes the

@@ -183,16 +183,22 @@ var (
 // cannot write), wrapping the file system's error. On failure nothing is
 // left running, and the directories Open created for the Keeper (dir,
 // dir/checkpoints) are removed again while empty: a refused Open leaves
-// dir as it found it. The exception is an opts.ExportDir that Open
-// cannot make (a file in its place, say): that error, naming it, comes
-// once the log is open and closed again, so a dir that was new or empty
-// is left holding a new, empty log.
+// dir as it found it. An opts.ExportDir that can never be made (a file
+// in its place or in a parent's) is sdk.ErrConfig, before dir is
+// touched; one Open still cannot make (permissions, say) fails once the
+// log is open, and it is closed again, so a dir that was new or empty is
+// left holding a new, empty log.
 func Open(dir string, signer sdk.Signer, opts Options) (*Node, sdk.Recovery, error) {
 	if signer == nil {
 		return nil, sdk.Recovery{}, fmt.Errorf("%w: node.Open %s: no signer", sdk.ErrConfig, dir)
 	}
 	if _, err := checkpoint.KeptDir(dir); err != nil {
 		return nil, sdk.Recovery{}, err
+	}
+	if opts.ExportDir != "" {
+		if err := exportDirMakeable(dir, opts.ExportDir); err != nil {
+			return nil, sdk.Recovery{}, err
+		}
 	}
 	n := &Node{onFail: opts.OnFailure}
 	m := opts.Metrics
@@ -283,6 +289,28 @@ func Open(dir string, signer sdk.Signer, opts Options) (*Node, sdk.Recovery, err
 		go n.tick(max(interval/8, time.Nanosecond)) // a ticker's period must be > 0
 	}
 	return n, rec, nil
+}
+
+// exportDirMakeable refuses, before Open touches dir, an export directory
+// that can never be made: a file in its place or in that of a parent.
+// Open makes it only once the log is open (a new log's directory may hold
+// nothing else when the WAL first opens it, and the export directory may
+// be inside it), and a failure there leaves a new log behind.
+func exportDirMakeable(dir, exportDir string) error {
+	for d := filepath.Clean(exportDir); ; d = filepath.Dir(d) {
+		fi, err := os.Stat(d)
+		switch {
+		case err == nil && fi.IsDir():
+			return nil
+		case err == nil:
+			return fmt.Errorf("%w: node.Open %s: the export directory %s: %s is not a directory", sdk.ErrConfig, dir, exportDir, d)
+		case !errors.Is(err, fs.ErrNotExist):
+			return fmt.Errorf("%w: node.Open %s: the export directory %s: %w", sdk.ErrConfig, dir, exportDir, err)
+		}
+		if filepath.Dir(d) == d {
+			return nil
+		}
+	}
 }
 
 // missingDirs returns path and those of its parents that do not exist,

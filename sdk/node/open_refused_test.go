@@ -2,8 +2,10 @@ package node_test
 
 import (
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -100,5 +102,30 @@ func TestOpenRefusesDirNotALog(t *testing.T) {
 	ents, err := os.ReadDir(dir)
 	if err != nil || len(ents) != 1 || ents[0].Name() != "id.key" {
 		t.Errorf("after Open of a directory holding id.key was refused, it holds %v (%v); want id.key only", ents, err)
+	}
+}
+
+// TestOpenRefusesExportDirFile: an ExportDir that is a file (or under
+// one) can never be made; Open refuses it before it touches dir, so a
+// refused Open leaves dir as it found it (here: not there).
+func TestOpenRefusesExportDirFile(t *testing.T) {
+	root := t.TempDir()
+	file := filepath.Join(root, "afile")
+	if err := os.WriteFile(file, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, exports := range []string{file, filepath.Join(file, "sub")} {
+		dir := filepath.Join(root, "wal")
+		n, _, err := node.Open(dir, testSigner(t), node.Options{ExportDir: exports})
+		if err == nil {
+			n.Close()
+			t.Fatalf("Open with ExportDir %s: opened; want an error naming it", exports)
+		}
+		if !errors.Is(err, sdk.ErrConfig) || !strings.Contains(err.Error(), exports) {
+			t.Errorf("Open with ExportDir %s: %v; want sdk.ErrConfig naming it", exports, err)
+		}
+		if _, err := os.Lstat(dir); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("after Open with ExportDir %s was refused, %s is there (%v); want it not made", exports, dir, err)
+		}
 	}
 }

@@ -243,4 +243,13 @@ func TestKeyBesideLog(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(old+".keys", "host.key")); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("a new key was made beside a log signed by the old one: %v", err)
 	}
+	// Its mv names only the files that are there: without host.pub, an
+	// mv naming it would fail and move nothing.
+	if err := os.Remove(filepath.Join(old, "host.pub")); err != nil {
+		t.Fatal(err)
+	}
+	_, err = loadSigner(config{walDir: old})
+	if err == nil || strings.Contains(err.Error(), "host.pub") {
+		t.Fatalf("a key left in the log directory without host.pub: %v, want a refusal whose mv does not name host.pub", err)
+	}
 }

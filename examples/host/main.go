@@ -133,7 +133,11 @@ func loadSigner(cfg config) (*sdk.Ed25519Signer, error) {
 			// would not open the log its records were signed with; moving
 			// a private key is the operator's call.
 			if old := filepath.Join(cfg.walDir, "host.key"); fileExists(old) {
-				return nil, fmt.Errorf("%s: the host's private key is inside the log directory, where every copy of the log carries it: move it out (mkdir -m 700 %s && mv %s %s %s/), or give -key", old, dir, old, filepath.Join(cfg.walDir, "host.pub"), dir)
+				move := old
+				if pub := filepath.Join(cfg.walDir, "host.pub"); fileExists(pub) {
+					move += " " + pub
+				}
+				return nil, fmt.Errorf("%s: the host's private key is inside the log directory, where every copy of the log carries it: move it out (mkdir -m 700 %s && mv %s %s/), or give -key", old, dir, move, dir)
 			}
 			if err := os.MkdirAll(dir, 0o700); err != nil {
 				return nil, err

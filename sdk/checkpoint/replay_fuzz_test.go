@@ -6,10 +6,12 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"testing"
 
 	"github.com/rustyonions/ron-audit-go/canonical"
+	"github.com/rustyonions/ron-audit-go/internal/dirtest"
 	"github.com/rustyonions/ron-audit-go/sdk"
 )
 
@@ -47,25 +49,13 @@ func newReplayFuzzBase(tb testing.TB, signer sdk.Signer) *replayFuzzBase {
 	if err := errors.Join(l.Close(), k.Close()); err != nil {
 		tb.Fatal(err)
 	}
-	base := &replayFuzzBase{files: map[string][]byte{}, heads: map[string]int64{"a": 10, "b": 6}}
-	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || d.Name() == "LOCK" {
-			return err
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		base.files[rel] = b
-		if filepath.Ext(p) == ".note" {
+	base := &replayFuzzBase{files: dirtest.Read(tb, dir), heads: map[string]int64{"a": 10, "b": 6}}
+	for rel := range base.files {
+		if filepath.Ext(rel) == ".note" {
 			base.notes = append(base.notes, rel)
 		}
-		return nil
-	})
-	if err != nil {
-		tb.Fatal(err)
 	}
+	slices.Sort(base.notes)
 	if len(base.notes) != 5 {
 		tb.Fatalf("base: checkpoints %v; want 4, 8, 10 of w/a and 4, 6 of w/b", base.notes)
 	}
@@ -122,15 +112,7 @@ func FuzzKeeperReplay(f *testing.F) {
 		execs++
 		root := filepath.Join(work, strconv.Itoa(execs))
 		defer os.RemoveAll(root)
-		for p, b := range base.files {
-			full := filepath.Join(root, p)
-			if err := os.MkdirAll(filepath.Dir(full), 0o700); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(full, b, 0o600); err != nil {
-				t.Fatal(err)
-			}
-		}
+		dirtest.Write(t, root, base.files)
 		kdir := filepath.Join(root, "checkpoints")
 		for range 4 {
 			if len(in) == 0 {

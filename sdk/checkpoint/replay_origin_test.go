@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/rustyonions/ron-audit-go/internal/dirtest"
 	"github.com/rustyonions/ron-audit-go/sdk"
 )
 
@@ -16,21 +17,13 @@ import (
 // and root are w/a's. Newest then reported it as a checkpoint of w/b,
 // which export.Auto's Start catches up with (a bundle of w/b queued up
 // to a root that is not w/b's, and w/a's own newest not queued). It is
-// refused as a checkpoint in a file not named for its size is
-// (ReasonFormat), before the log opens.
+// refused before the log opens, as checkpoint.VerifyDir refuses a kept
+// checkpoint of another chain (ReasonOriginMismatch).
 func TestKeeperRefusesNewestOfAnotherOrigin(t *testing.T) {
 	signer := testSigner(t, "keeper origin")
 	base := newReplayFuzzBase(t, signer)
 	root := t.TempDir()
-	for p, b := range base.files {
-		full := filepath.Join(root, p)
-		if err := os.MkdirAll(filepath.Dir(full), 0o700); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(full, b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
+	dirtest.Write(t, root, base.files)
 	kdir := filepath.Join(root, "checkpoints")
 	newest := filepath.Join(kdir, "w", "a", noteFile(10))
 	cp, err := Open(base.files[filepath.Join("checkpoints", "w", "a", noteFile(10))], KeyVerifiers(signer.Public()))

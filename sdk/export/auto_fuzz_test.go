@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/rustyonions/ron-audit-go/canonical"
+	"github.com/rustyonions/ron-audit-go/internal/dirtest"
 	"github.com/rustyonions/ron-audit-go/sdk"
 	"github.com/rustyonions/ron-audit-go/sdk/checkpoint"
 )
@@ -53,24 +54,11 @@ func newAutoFuzzBase(tb testing.TB, signer sdk.Signer) *autoFuzzBase {
 	if err := errors.Join(l.Close(), k.Close(), auto.Close()); err != nil {
 		tb.Fatal(err)
 	}
-	base := &autoFuzzBase{files: map[string][]byte{}}
-	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || d.Name() == "LOCK" {
-			return err
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		base.files[rel] = b
-		if filepath.Ext(p) == ".bundle" {
+	base := &autoFuzzBase{files: dirtest.Read(tb, dir)}
+	for rel := range base.files {
+		if filepath.Ext(rel) == ".bundle" {
 			base.bundles = append(base.bundles, rel)
 		}
-		return nil
-	})
-	if err != nil {
-		tb.Fatal(err)
 	}
 	slices.Sort(base.bundles)
 	if base.notes, err = checkpoint.LoadHistory(filepath.Join(dir, "checkpoints"), "w", "s"); err != nil || len(base.notes) != 3 || len(base.bundles) != 5 {
@@ -123,15 +111,7 @@ func FuzzAutoRestart(f *testing.F) {
 		execs++
 		root := filepath.Join(work, strconv.Itoa(execs))
 		defer os.RemoveAll(root)
-		for p, b := range base.files {
-			full := filepath.Join(root, p)
-			if err := os.MkdirAll(filepath.Dir(full), 0o700); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(full, b, 0o600); err != nil {
-				t.Fatal(err)
-			}
-		}
+		dirtest.Write(t, root, base.files)
 		chainDir := filepath.Join(root, "exports", "w", "s")
 		for range 4 {
 			if len(in) == 0 {

@@ -4,13 +4,14 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"errors"
-	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"testing"
 
+	"github.com/rustyonions/ron-audit-go/internal/dirtest"
 	"github.com/rustyonions/ron-audit-go/sdk"
 	"github.com/rustyonions/ron-audit-go/sdk/checkpoint"
 	"github.com/rustyonions/ron-audit-go/sdk/node"
@@ -55,27 +56,8 @@ func newFuzzTree(t testing.TB) *fuzzTree {
 	if err := n.Close(); err != nil {
 		t.Fatal(err)
 	}
-	ft := &fuzzTree{files: map[string][]byte{}, pub: a.Public()}
-	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(root, p)
-		if d.Name() == "LOCK" || d.Name() == "lock" {
-			return nil
-		}
-		ft.files[rel] = b
-		ft.paths = append(ft.paths, rel)
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	slices.Sort(ft.paths)
+	ft := &fuzzTree{files: dirtest.Read(t, root), pub: a.Public()}
+	ft.paths = slices.Sorted(maps.Keys(ft.files))
 	ft.sum, err = node.VerifyDir(dir, exports, []ed25519.PublicKey{ft.pub}, checkpoint.DirOptions{})
 	if err != nil {
 		t.Fatalf("the untouched tree: %v", err)
@@ -159,19 +141,7 @@ func FuzzNodeVerifyDir(f *testing.F) {
 		execs++
 		root := filepath.Join(work, strconv.Itoa(execs))
 		defer os.RemoveAll(root)
-		for _, p := range ft.paths {
-			b, ok := files[p]
-			if !ok {
-				continue
-			}
-			full := filepath.Join(root, p)
-			if err := os.MkdirAll(filepath.Dir(full), 0o700); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(full, b, 0o600); err != nil {
-				t.Fatal(err)
-			}
-		}
+		dirtest.Write(t, root, files)
 		dir, exports := filepath.Join(root, "wal"), filepath.Join(root, "exports")
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			t.Fatal(err)

@@ -242,3 +242,29 @@ func TestKeeperRetryAtIntervalAndOnClose(t *testing.T) {
 		t.Fatalf("history %+v, want sizes 104 and 105", got)
 	}
 }
+
+// keptLog leaves a closed log in wdir, its Keeper's checkpoints in cpDir:
+// chain svc@inst-1/caps of 25 records, a checkpoint every 10 and at
+// Close. It returns that Keeper, closed (History, chainDir), and open,
+// which opens a log in a directory with a new Keeper over cpDir; the
+// caller closes what it opens.
+func keptLog(t *testing.T, signer sdk.Signer, wdir, cpDir string) (*Keeper, func(wdir string) (*Keeper, *sdk.Log, error)) {
+	t.Helper()
+	open := func(wdir string) (*Keeper, *sdk.Log, error) {
+		k, err := NewKeeper(cpDir, signer, KeeperOptions{Every: 10, Interval: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, _, err := sdk.OpenDurable(wdir, sdk.Config{Signer: signer, Observer: k}, sdk.DurableOptions{})
+		return k, l, err
+	}
+	k, l, err := open(wdir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendDurable(t, l, 0, 25)
+	if err := errors.Join(l.Close(), k.Close()); err != nil {
+		t.Fatal(err)
+	}
+	return k, open
+}

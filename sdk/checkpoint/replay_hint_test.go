@@ -6,8 +6,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/rustyonions/ron-audit-go/sdk"
 )
 
 // TestCheckReplayHintOnlyForRollback: a chain with checkpoints but no
@@ -19,35 +17,15 @@ import (
 // was appended to that ReasonFormat too, and misled.
 func TestCheckReplayHintOnlyForRollback(t *testing.T) {
 	const hint = "a Keeper's directory belongs to one log"
-	signer := keeperSigner(t)
 	root := t.TempDir()
-	cpDir := filepath.Join(root, "checkpoints")
+	k, reopen := keptLog(t, keeperSigner(t), filepath.Join(root, "wal"), filepath.Join(root, "checkpoints"))
 	open := func(wdir string) error {
-		k, err := NewKeeper(cpDir, signer, KeeperOptions{Every: 10, Interval: -1})
-		if err != nil {
-			t.Fatal(err)
-		}
-		l, _, err := sdk.OpenDurable(wdir, sdk.Config{Signer: signer, Observer: k}, sdk.DurableOptions{})
+		k, l, err := reopen(wdir)
 		if err == nil {
 			_ = l.Close()
 			_ = k.Close()
 		}
 		return err
-	}
-	k, err := NewKeeper(cpDir, signer, KeeperOptions{Every: 10, Interval: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, _, err := sdk.OpenDurable(filepath.Join(root, "wal"), sdk.Config{Signer: signer, Observer: k}, sdk.DurableOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	appendDurable(t, l, 0, 25)
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := k.Close(); err != nil {
-		t.Fatal(err)
 	}
 	paths, err := k.History("svc@inst-1", "caps")
 	if err != nil || len(paths) == 0 {

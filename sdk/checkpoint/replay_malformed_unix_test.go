@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/rustyonions/ron-audit-go/internal/fsutil/fifotest"
-	"github.com/rustyonions/ron-audit-go/sdk"
 )
 
 // TestOpenDurableMalformedNewestCheckpoint: a newest checkpoint that is
@@ -44,28 +43,8 @@ func TestOpenDurableMalformedNewestCheckpoint(t *testing.T) {
 		{"fifo", "is not a regular file (mode p", func(t *testing.T, path string) { fifotest.Make(t, path) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			signer := keeperSigner(t)
 			wdir := filepath.Join(t.TempDir(), "wal")
-			cpDir := filepath.Join(wdir, "checkpoints")
-			open := func() (*Keeper, *sdk.Log, error) {
-				k, err := NewKeeper(cpDir, signer, KeeperOptions{Every: 10, Interval: -1})
-				if err != nil {
-					t.Fatal(err)
-				}
-				l, _, err := sdk.OpenDurable(wdir, sdk.Config{Signer: signer, Observer: k}, sdk.DurableOptions{})
-				return k, l, err
-			}
-			k, l, err := open()
-			if err != nil {
-				t.Fatal(err)
-			}
-			appendDurable(t, l, 0, 25)
-			if err := l.Close(); err != nil {
-				t.Fatal(err)
-			}
-			if err := k.Close(); err != nil {
-				t.Fatal(err)
-			}
+			k, open := keptLog(t, keeperSigner(t), wdir, filepath.Join(wdir, "checkpoints"))
 			paths, err := k.History("svc@inst-1", "caps")
 			if err != nil || len(paths) < 2 {
 				t.Fatalf("history %v, %v; want two checkpoints or more", paths, err)
@@ -75,7 +54,7 @@ func TestOpenDurableMalformedNewestCheckpoint(t *testing.T) {
 				t.Fatal(err)
 			}
 			tc.make(t, newest)
-			err = fifotest.Returns(t, "OpenDurable", func() error { _, _, err := open(); return err })
+			err = fifotest.Returns(t, "OpenDurable", func() error { _, _, err := open(wdir); return err })
 			var ce *Error
 			if !errors.As(err, &ce) || ce.Reason != ReasonFormat || !errors.Is(err, ErrFormat) {
 				t.Fatalf("OpenDurable with the newest checkpoint %s: %v; want a *checkpoint.Error of ReasonFormat", tc.name, err)

@@ -7,8 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/rustyonions/ron-audit-go/sdk"
 )
 
 // TestOpenDurableUnreadableHistory: a chain's checkpoint directory that is
@@ -19,28 +17,8 @@ import (
 // history could not be read, and the *fs.PathError naming the path is in
 // the chain.
 func TestOpenDurableUnreadableHistory(t *testing.T) {
-	signer := keeperSigner(t)
 	wdir := filepath.Join(t.TempDir(), "wal")
-	cpDir := filepath.Join(wdir, "checkpoints")
-	open := func() (*Keeper, *sdk.Log, error) {
-		k, err := NewKeeper(cpDir, signer, KeeperOptions{Every: 10, Interval: -1})
-		if err != nil {
-			t.Fatal(err)
-		}
-		l, _, err := sdk.OpenDurable(wdir, sdk.Config{Signer: signer, Observer: k}, sdk.DurableOptions{})
-		return k, l, err
-	}
-	k, l, err := open()
-	if err != nil {
-		t.Fatal(err)
-	}
-	appendDurable(t, l, 0, 25)
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := k.Close(); err != nil {
-		t.Fatal(err)
-	}
+	k, open := keptLog(t, keeperSigner(t), wdir, filepath.Join(wdir, "checkpoints"))
 	chainDir := k.chainDir("svc@inst-1", "caps")
 	if err := os.RemoveAll(chainDir); err != nil {
 		t.Fatal(err)
@@ -48,7 +26,7 @@ func TestOpenDurableUnreadableHistory(t *testing.T) {
 	if err := os.WriteFile(chainDir, []byte("not a directory\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, _, err = open()
+	_, _, err := open(wdir)
 	var pe *fs.PathError
 	if err == nil || !errors.As(err, &pe) || !strings.Contains(err.Error(), chainDir) {
 		t.Fatalf("OpenDurable with a file for a chain's checkpoint directory: %v; want an error carrying the *fs.PathError of %s", err, chainDir)

@@ -177,6 +177,11 @@ func (a *Auto) run() {
 }
 
 func (a *Auto) export(cp checkpoint.Checkpoint) error {
+	// OnExport (export_batch_seconds) times the whole export, as Export
+	// does: asking Prev and reading the records too, not only
+	// ExportTree's signing and writing. A slow read (the records no
+	// longer in the Log's cache) must show in it.
+	start := time.Now()
 	key := cp.Origin
 	a.mu.Lock()
 	prev := a.prev[key]
@@ -232,7 +237,10 @@ func (a *Auto) export(cp checkpoint.Checkpoint) error {
 		e.Signer = signer
 		ex = &e
 	}
-	b, err := ex.ExportTree(a.Keeper.Tree(cp.WriterID, cp.Stream), cp.WriterID, cp.Stream, recs, prev)
+	if err := ex.configured(); err != nil {
+		return err
+	}
+	b, err := ex.exportTree(start, a.Keeper.Tree(cp.WriterID, cp.Stream), cp.WriterID, cp.Stream, recs, prev)
 	if err != nil {
 		return err
 	}

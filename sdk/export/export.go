@@ -58,8 +58,9 @@ type Exporter struct {
 	NoteSigner note.Signer
 	// OnExport, if set, is called after each bundle is written with how
 	// long the export took (reading the log, building the tree, signing
-	// the checkpoint, encoding and writing the bundle) and its record
-	// count: export_batch_seconds.
+	// the checkpoint, encoding and writing the bundle; under Auto, from
+	// asking Prev and reading the records with Log.Records, the tree
+	// being the Keeper's) and its record count: export_batch_seconds.
 	OnExport func(took time.Duration, records int)
 }
 

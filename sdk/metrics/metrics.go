@@ -230,7 +230,7 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 		fsync: prometheus.NewHistogram(prometheus.HistogramOpts{Name: NameFsync,
 			Help: "Duration of the WAL's fsyncs that made frames durable.", Buckets: FsyncBuckets}),
 		exportBatch: prometheus.NewHistogram(prometheus.HistogramOpts{Name: NameExportBatch,
-			Help: "Duration of an export bundle: read, tree, checkpoint, encode, write.", Buckets: ExportBuckets}),
+			Help: "Duration of an export bundle: read the records, tree, sign the checkpoint, encode, write.", Buckets: ExportBuckets}),
 		busy: prometheus.NewCounterVec(prometheus.CounterOpts{Name: NameBusy,
 			Help: "Requests rejected busy (queue full), by endpoint."}, []string{"endpoint"}),
 		checkpoints: prometheus.NewCounter(prometheus.CounterOpts{Name: NameCheckpoints,
@@ -429,7 +429,8 @@ func (m *Metrics) OnFsync(d time.Duration, frames int) {
 func (m *Metrics) OnCheckpoint(cp checkpoint.Checkpoint, took time.Duration) { m.checkpoints.Inc() }
 
 // OnExport is an export.Exporter.OnExport: it observes the bundle's
-// duration in export_batch_seconds.
+// duration in export_batch_seconds, from reading its records to writing
+// it (under export.Auto, from asking its Prev).
 func (m *Metrics) OnExport(took time.Duration, records int) { m.exportBatch.Observe(took.Seconds()) }
 
 // OnCheckpointFailure is a checkpoint.KeeperOptions.OnFailure: it counts

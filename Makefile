@@ -60,12 +60,14 @@ go-test:
 	GOARCH=386 $(GO) test -count=1 ./internal/capnpwire/
 	GOARCH=386 $(GO) test -count=1 -run 'SizeSumsSaturate|AttrsSizeSaturates' ./gen/internal/shapes/ ./canonical/
 
-# The alert rules are valid and fire when they should (promtool), and every
-# metric and label a dashboard panel or rule queries is one sdk/metrics exports.
+# The alert rules are valid and fire when they should (promtool), every
+# metric, label and label value a dashboard panel, a rule or a rule's unit
+# test names is one sdk/metrics exports, and every alert has its for: and
+# runbook.
 observability:
 	promtool check rules testing/observability/prometheus/ron-audit-rules.yml
 	cd testing/observability/prometheus && promtool test rules ron-audit-rules.test.yml
-	$(GO) test -count=1 -run 'Observability|Promtool|MetricNames' ./sdk/metrics
+	$(GO) test -count=1 -run 'Observability|Promtool|MetricNames|AlertRules' ./sdk/metrics
 
 interop: interop-rust interop-python
 

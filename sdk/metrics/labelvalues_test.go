@@ -1,0 +1,231 @@
+package metrics
+
+import (
+	"bufio"
+	"maps"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/rustyonions/ron-audit-go/canonical"
+)
+
+// An alert that matches a label value no series ever has never fires,
+// and its promtool unit test, fed series with the same made-up value,
+// passes all the same: audit_drop_total{reason="backpressure"} (the
+// value is audit_backpressure) would be silent forever. The label values
+// the dashboard and the rules select, and those of the series the rules'
+// unit tests feed promtool, must be ones a registry of New has.
+
+const rulesTestPath = "../../testing/observability/prometheus/ron-audit-rules.test.yml"
+
+// labelSpace is, per metric family, per label, the values its series
+// take; a nil set means any value (a stream, a scrape's instance).
+type labelSpace map[string]map[string]map[string]bool
+
+// scrapeLabels are the labels a scrape adds to every series: any value.
+var scrapeLabels = []string{"job", "instance"}
+
+// exportedLabelSpace gathers a registry of New after a record of every
+// kind (audit_appended_total's series are made by the records) and reads
+// each family's label values, and each histogram's bucket bounds (le).
+func exportedLabelSpace(t *testing.T) labelSpace {
+	t.Helper()
+	m, reg := newMetrics(t)
+	for k := range numKinds {
+		m.Appended(canonical.Kind(k), "probe", 1)
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	space := labelSpace{}
+	for _, mf := range mfs {
+		ls := map[string]map[string]bool{}
+		for _, mt := range mf.GetMetric() {
+			for _, lp := range mt.GetLabel() {
+				if ls[lp.GetName()] == nil {
+					ls[lp.GetName()] = map[string]bool{}
+				}
+				ls[lp.GetName()][lp.GetValue()] = true
+			}
+			if h := mt.GetHistogram(); h != nil {
+				le := map[string]bool{"+Inf": true}
+				for _, b := range h.GetBucket() {
+					le[strconv.FormatFloat(b.GetUpperBound(), 'g', -1, 64)] = true
+				}
+				ls["le"] = le
+			}
+		}
+		space[mf.GetName()] = ls
+	}
+	// Streams come from the records: any value.
+	space[NameAppended]["stream"] = nil
+	for _, l := range scrapeLabels {
+		for _, ls := range space {
+			ls[l] = nil
+		}
+	}
+	return space
+}
+
+// check reports a matcher of metric (a family name, or a histogram's
+// _bucket, _sum or _count series) on label that no series of it can
+// satisfy: a label it lacks, a value (op "=") it never has, a regexp
+// (op "=~") that matches none of its values. "" if it can match.
+func (s labelSpace) check(metric, label, op, value string) string {
+	ls, ok := s[metric]
+	suffix := ""
+	if !ok {
+		for _, suf := range []string{"_bucket", "_sum", "_count"} {
+			if base, cut := strings.CutSuffix(metric, suf); cut && s[base] != nil {
+				ls, ok, suffix = s[base], true, suf
+			}
+		}
+	}
+	if !ok {
+		return metric + ": not exported by package metrics"
+	}
+	values, has := ls[label]
+	if !has || label == "le" && suffix != "_bucket" {
+		return metric + " has no label " + label
+	}
+	if values == nil {
+		return ""
+	}
+	switch op {
+	case "=":
+		if label == "le" {
+			// histogram_quantile reads le as a number: 2e-3 is 0.002.
+			if f, err := strconv.ParseFloat(value, 64); err == nil {
+				value = strconv.FormatFloat(f, 'g', -1, 64)
+				if f > 1e308 {
+					value = "+Inf"
+				}
+			}
+		}
+		if !values[value] {
+			return metric + `{` + label + `="` + value + `"}: no series has that value (` + strings.Join(sortedKeys(values), ", ") + ")"
+		}
+	case "=~":
+		re, err := regexp.Compile("^(?:" + value + ")$")
+		if err != nil {
+			return metric + ": bad regexp " + value + ": " + err.Error()
+		}
+		for v := range values {
+			if re.MatchString(v) {
+				return ""
+			}
+		}
+		return metric + `{` + label + `=~"` + value + `"}: matches no value of it (` + strings.Join(sortedKeys(values), ", ") + ")"
+	}
+	return ""
+}
+
+func sortedKeys(m map[string]bool) []string {
+	return slices.Sorted(maps.Keys(m))
+}
+
+var (
+	// selectorRE finds a metric name and its label matchers.
+	selectorRE = regexp.MustCompile(`([a-zA-Z_:][a-zA-Z0-9_:]*)\{((?:[^}"]|"(?:[^"\\]|\\.)*")*)\}`)
+	// matcherRE is one matcher: label, op, quoted value.
+	matcherRE = regexp.MustCompile(`([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"`)
+)
+
+// selectorProblems checks every selector with matchers in expr.
+func (s labelSpace) selectorProblems(expr string) []string {
+	var out []string
+	for _, sel := range selectorRE.FindAllStringSubmatch(expr, -1) {
+		for _, mm := range matcherRE.FindAllStringSubmatch(sel[2], -1) {
+			if msg := s.check(sel[1], mm[1], mm[2], mm[3]); msg != "" {
+				out = append(out, msg)
+			}
+		}
+	}
+	return out
+}
+
+// TestObservabilityLabelValues: every label value a dashboard panel or an
+// alert rule selects is one a series of the metric has.
+func TestObservabilityLabelValues(t *testing.T) {
+	space := exportedLabelSpace(t)
+	for _, q := range append(dashboardQueries(t), ruleQueries(t)...) {
+		for _, msg := range space.selectorProblems(q.expr) {
+			t.Errorf("%s: %s (expr %q)", q.where, msg, q.expr)
+		}
+	}
+	// The check can fail: made-up values, labels and bounds are caught.
+	for _, bad := range []string{
+		`rate(audit_drop_total{reason="backpressure"}[5m])`,
+		`audit_verify_fail_total{reason=~"nope.*"}`,
+		`wal_fsync_seconds_bucket{le="0.003"}`,
+		`audit_appended_total{kind="get"}`,
+		`wal_fsync_seconds_count{le="0.002"}`,
+		`audit_export_fail_total{stage="export"}`,
+	} {
+		if len(space.selectorProblems(bad)) == 0 {
+			t.Errorf("selectorProblems(%q) found nothing", bad)
+		}
+	}
+	for _, good := range []string{
+		`audit_appended_total{kind="cap_issued",stream="anything",instance="h:1"}`,
+		`wal_fsync_seconds_bucket{le="2e-3"}`, `export_batch_seconds_bucket{le="+Inf"}`,
+		`busy_rejections_total{endpoint="emit"}`,
+	} {
+		if p := space.selectorProblems(good); len(p) != 0 {
+			t.Errorf("selectorProblems(%q) = %v", good, p)
+		}
+	}
+}
+
+// TestObservabilityRulesTestSeries: the series the rules' unit tests feed promtool
+// are series this package exports: metric names, labels, label values
+// (bucket bounds included). A unit test fed a series no registry has
+// tests nothing.
+func TestObservabilityRulesTestSeries(t *testing.T) {
+	space := exportedLabelSpace(t)
+	f, err := os.Open(rulesTestPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	seriesRE := regexp.MustCompile(`^-?\s*series:\s*'(.*)'\s*$`)
+	nameRE := regexp.MustCompile(`^[a-zA-Z_:][a-zA-Z0-9_:]*$`)
+	fams := exportedFamilies(t)
+	n := 0
+	sc := bufio.NewScanner(f)
+	for line := 1; sc.Scan(); line++ {
+		s := strings.TrimSpace(sc.Text())
+		if strings.HasPrefix(s, "- series:") || strings.HasPrefix(s, "series:") {
+			mm := seriesRE.FindStringSubmatch(s)
+			if mm == nil {
+				t.Fatalf("%s:%d: a series the scanner cannot read (one single-quoted line wanted): %s", rulesTestPath, line, s)
+			}
+			sel := strings.ReplaceAll(mm[1], "''", "'")
+			n++
+			if nameRE.MatchString(sel) {
+				if msg := checkQueried(fams, sel); msg != "" {
+					t.Errorf("%s:%d: %s", rulesTestPath, line, msg)
+				}
+				continue
+			}
+			if !selectorRE.MatchString(sel) {
+				t.Errorf("%s:%d: series %q is not NAME{LABELS}", rulesTestPath, line, sel)
+				continue
+			}
+			for _, msg := range space.selectorProblems(sel) {
+				t.Errorf("%s:%d: %s", rulesTestPath, line, msg)
+			}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if n == 0 {
+		t.Fatalf("%s: no series read", rulesTestPath)
+	}
+}

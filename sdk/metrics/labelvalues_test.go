@@ -229,3 +229,70 @@ func TestObservabilityRulesTestSeries(t *testing.T) {
 		t.Fatalf("%s: no series read", rulesTestPath)
 	}
 }
+
+// quantileShape is what a histogram_quantile query computes: over which
+// buckets, grouped by which labels, over which range.
+type quantileShape struct {
+	bucket, by, window string
+}
+
+var (
+	quantileBucketRE = regexp.MustCompile(`([a-zA-Z_:][a-zA-Z0-9_:]*_bucket)(?:\{[^}]*\})?\[([^\]]+)\]`)
+	quantileByRE     = regexp.MustCompile(`\bby\s*\(([^)]*)\)`)
+)
+
+// quantileShapes returns the shapes of expr's histogram_quantile calls
+// (one a call: the scanners read the one-line exprs of this repository).
+func quantileShapes(expr string) []quantileShape {
+	var out []quantileShape
+	for _, call := range strings.Split(expr, "histogram_quantile(")[1:] {
+		b := quantileBucketRE.FindStringSubmatch(call)
+		if b == nil {
+			continue
+		}
+		var labels []string
+		for _, g := range quantileByRE.FindAllStringSubmatch(call, -1) {
+			for _, l := range strings.Split(g[1], ",") {
+				if l = strings.TrimSpace(l); l != "" {
+					labels = append(labels, l)
+				}
+			}
+		}
+		slices.Sort(labels)
+		out = append(out, quantileShape{bucket: b[1], by: strings.Join(slices.Compact(labels), ","), window: b[2]})
+	}
+	return out
+}
+
+// TestObservabilityPanelsShowAlertQuantiles: the quantile an alert
+// fires on is one a dashboard panel draws, grouped by the same labels
+// over the same range. AuditWalFsyncSlow fires per instance; the
+// Durability panel summed every instance's buckets, so the fleet's p95
+// it drew could sit under 2 ms while one host's alert fired, and the
+// panel could not show which.
+func TestObservabilityPanelsShowAlertQuantiles(t *testing.T) {
+	drawn := map[quantileShape]bool{}
+	for _, q := range dashboardQueries(t) {
+		for _, s := range quantileShapes(q.expr) {
+			drawn[s] = true
+		}
+	}
+	alerts := 0
+	for _, q := range ruleQueries(t) {
+		for _, s := range quantileShapes(q.expr) {
+			alerts++
+			if !drawn[s] {
+				t.Errorf("%s: no panel draws its quantile of %s by (%s) over [%s] (panels draw %v)", q.where, s.bucket, s.by, s.window, drawn)
+			}
+		}
+	}
+	if alerts == 0 {
+		t.Fatal("no alert on a histogram_quantile found: the scanner is broken")
+	}
+	// The shapes are read as written, in either place of the by clause.
+	a := quantileShapes(`histogram_quantile(0.95, sum(rate(x_bucket[5m])) by (le, instance))`)
+	b := quantileShapes(`histogram_quantile(0.95, sum by (instance,le) (rate(x_bucket{job="a"}[5m]))) > 0.002`)
+	if len(a) != 1 || len(b) != 1 || a[0] != b[0] || a[0] != (quantileShape{"x_bucket", "instance,le", "5m"}) {
+		t.Fatalf("quantileShapes: %v, %v", a, b)
+	}
+}

@@ -458,13 +458,17 @@ func backgroundLoad(ctx context.Context, em *sdk.Emitter, rate int) {
 
 // verifyLoop verifies, every period, what each chain appended since the
 // last round, and reports failures to the emitter:
-// audit_verify_fail_total, and /readyz fails closed. It prints each
-// failure to logw (a chain's again only when it changes).
+// audit_verify_fail_total, and /readyz fails closed. A chain that failed
+// is verified again from its last good record every round, and finds
+// the same failure: it is reported (and printed to logw) once, not once
+// a round, and again only when it changes, so that the counter counts
+// failures found, not rounds (one damaged record is 1, not 360 an hour).
+// /readyz stays failed meanwhile (Ready keeps the count).
 func verifyLoop(ctx context.Context, log *sdk.Log, em *sdk.Emitter, every time.Duration, logw io.Writer) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	verified := map[[2]string]sdk.Result{} // per chain: the last record verified, and its key transitions
-	printed := map[[2]string]string{}      // per chain: the last failure printed
+	reported := map[[2]string]string{}     // per chain: the failure it has now, reported
 	for {
 		select {
 		case <-ctx.Done():
@@ -479,13 +483,17 @@ func verifyLoop(ctx context.Context, log *sdk.Log, em *sdk.Emitter, every time.D
 				from = &last
 			}
 			next, err := verifyChain(log, h, from)
-			em.ReportVerifyFailure(err)
-			if err != nil && printed[key] != err.Error() {
-				printed[key] = err.Error()
+			if err != nil && reported[key] != err.Error() {
+				reported[key] = err.Error()
+				em.ReportVerifyFailure(err)
 				fmt.Fprintln(logw, verifyFailureLine(h.WriterID, h.Stream, err))
 			}
-			if err == nil && next.Head.Seq > 0 { // Seq 0: evicted meanwhile, nothing verified
-				verified[key] = next
+			if err == nil {
+				// Passed (a read that failed once): a failure after it is new.
+				delete(reported, key)
+				if next.Head.Seq > 0 { // Seq 0: evicted meanwhile, nothing verified
+					verified[key] = next
+				}
 			}
 		}
 	}

@@ -296,3 +296,60 @@ func TestObservabilityPanelsShowAlertQuantiles(t *testing.T) {
 		t.Fatalf("quantileShapes: %v, %v", a, b)
 	}
 }
+
+// heldCondition returns the part of an alert's expr that holds without a
+// range (the counter itself, "sum by (...) (metric) > 0"), the first
+// operand of a top-level "or", or "" when the expr has none.
+func heldCondition(expr string) string {
+	depth := 0
+	for i := 0; i < len(expr); i++ {
+		switch expr[i] {
+		case '(', '[', '{':
+			depth++
+		case ')', ']', '}':
+			depth--
+		}
+		if depth == 0 && strings.HasPrefix(expr[i:], " or ") {
+			first := strings.TrimSpace(expr[:i])
+			if strings.Contains(first, "[") { // a range: it lapses
+				return ""
+			}
+			return first
+		}
+	}
+	return ""
+}
+
+// TestObservabilityPanelsHoldAsAlertsHold: an alert that holds while the
+// counter is above 0 (AuditVerifyFailures, AuditCheckpointFailing: a
+// failure stays suspect until someone looks) has a panel drawing that
+// same condition. Their panels drew rates over 5m or 15m: a page at
+// 3 am, the dashboard opened at 3:20 showed nothing for a critical alert
+// still firing (a stopped export fails once and stays stopped).
+func TestObservabilityPanelsHoldAsAlertsHold(t *testing.T) {
+	norm := func(s string) string { return strings.Join(strings.Fields(s), " ") }
+	drawn := map[string]bool{}
+	for _, q := range dashboardQueries(t) {
+		drawn[norm(q.expr)] = true
+	}
+	held := 0
+	for _, q := range ruleQueries(t) {
+		c := heldCondition(q.expr)
+		if c == "" {
+			continue
+		}
+		held++
+		if !drawn[norm(c)] {
+			t.Errorf("%s: no panel draws %q, which holds the alert", q.where, c)
+		}
+	}
+	if held < 2 {
+		t.Fatalf("%d alerts held by their counter found, want AuditVerifyFailures and AuditCheckpointFailing: the scanner is broken", held)
+	}
+	if c := heldCondition(`sum by (a) (x) > 0 or sum by (a) (increase(x[1h])) > 0`); c != "sum by (a) (x) > 0" {
+		t.Fatalf("heldCondition = %q", c)
+	}
+	if c := heldCondition(`sum(rate(x[5m])) / (sum(rate(y[5m])) or 0 * z) > 0.005`); c != "" {
+		t.Fatalf("heldCondition of a rate = %q", c)
+	}
+}

@@ -88,7 +88,9 @@ type Options struct {
 	// Metrics, if set, counts checkpoints (audit_export_checkpoints_total),
 	// exports (export_batch_seconds), their failures
 	// (audit_export_fail_total{stage}) and the WAL's fsyncs
-	// (wal_fsync_seconds; besides Durable.WAL.OnFsync, if set).
+	// (wal_fsync_seconds; besides Durable.WAL.OnFsync, if set: so that
+	// hook must not be these Metrics' OnFsync too, as a host wiring by
+	// hand sets it, or every fsync is observed twice).
 	Metrics *metrics.Metrics
 	// OnFailure, if set, is called with every failure of the Keeper to
 	// write a checkpoint (it matches ErrCheckpoint) and with the failure

@@ -162,9 +162,14 @@ type EmitterMetrics interface {
 	Dropped(reason string)
 	Busy(endpoint string)
 	DedupeHit()
-	// Queued moves the queue depth by delta: +1 as TryEmit queues a
-	// record for the workers, -1 as a worker takes it. (Setting the
-	// depth from both sides raced: the last write could be stale.)
+	// Queued moves the queue depth (audit_queue_depth) by delta: +1 as
+	// TryEmit or Emit takes one of the emitter's Depth slots for a
+	// record, -1 as the slot is free again (the record durable, dropped
+	// or refused). It is Stats.InFlight: the records the emitter holds,
+	// queued, signing or waiting for durability, which reaches Depth
+	// exactly when TryEmit sheds (a stalled disk holds every slot with
+	// none queued). (Setting the depth from both sides raced: the last
+	// write could be stale.)
 	Queued(delta int)
 	VerifyFailed(err error)
 }
@@ -415,9 +420,12 @@ func (e *Emitter) emit(ctx context.Context, rec *canonical.AuditRecord, wait boo
 			return ErrEmitterClosed
 		}
 	}
+	if m := e.opts.Metrics; m != nil {
+		m.Queued(1) // the slot is taken; freeSlot's -1 cannot come first
+	}
 	s.emitted = time.Now()
 	if err := e.encode(s, rec); err != nil {
-		e.free <- s
+		e.freeSlot(s)
 		var se *canonical.SizeError
 		if errors.As(err, &se) {
 			e.drop(dropBounds)
@@ -452,9 +460,6 @@ func (e *Emitter) emit(ctx context.Context, rec *canonical.AuditRecord, wait boo
 		}
 		e.dropFailed(s, dropSinkError, err)
 		return err
-	}
-	if m := e.opts.Metrics; m != nil {
-		m.Queued(1) // before the send: a worker's -1 cannot come first
 	}
 	e.queue <- s // never blocks: the queue has room for every slot
 	return nil
@@ -586,6 +591,15 @@ func (e *Emitter) release(s *slot) {
 		return
 	}
 	s.lk = linked{slot: s}
+	e.freeSlot(s)
+}
+
+// freeSlot returns s to the free slots, counting it out of the queue
+// depth first, so that the depth never shows more than Depth.
+func (e *Emitter) freeSlot(s *slot) {
+	if m := e.opts.Metrics; m != nil {
+		m.Queued(-1)
+	}
 	e.free <- s
 }
 
@@ -595,9 +609,6 @@ func (e *Emitter) work() {
 	var done []*linked
 	res := new(signResult) // on the heap once: Sign's arguments escape
 	for s := range e.queue {
-		if m := e.opts.Metrics; m != nil {
-			m.Queued(-1)
-		}
 		e.sign(&s.lk, res)
 		var stuck *linked
 		done, stuck = e.log.settle(&s.lk, res, done, e.hedgeBehind, e)

@@ -222,7 +222,7 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 		drops: prometheus.NewCounterVec(prometheus.CounterOpts{Name: NameDrop,
 			Help: "Audit records dropped (shed, not blocked), by reason."}, []string{"reason"}),
 		queueDepth: prometheus.NewGauge(prometheus.GaugeOpts{Name: NameQueueDepth,
-			Help: "Records waiting in the emitter's queue."}),
+			Help: "Records the emitter holds (queued, signing or waiting to be durable); it sheds at its Depth."}),
 		bytes: prometheus.NewCounter(prometheus.CounterOpts{Name: NameBytes,
 			Help: "Canonical bytes of the audit records appended."}),
 		verifyFail: prometheus.NewCounterVec(prometheus.CounterOpts{Name: NameVerifyFail,
@@ -374,7 +374,9 @@ func (m *Metrics) Busy(endpoint string) {
 // Duplicate).
 func (m *Metrics) DedupeHit() { m.dedupeHits.Inc() }
 
-// Queued moves audit_queue_depth by delta (sdk.EmitterMetrics).
+// Queued moves audit_queue_depth by delta (sdk.EmitterMetrics): the
+// records the emitters reporting here hold, each at most its Depth
+// (sdk.EmitterStats.InFlight), which is when it sheds.
 func (m *Metrics) Queued(delta int) { m.queueDepth.Add(float64(delta)) }
 
 // VerifyFailed counts a verification failure by the Reason of the

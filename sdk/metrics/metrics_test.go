@@ -144,7 +144,7 @@ audit_drop_total{reason="sink_error"} 0
 # HELP busy_rejections_total Requests rejected busy (queue full), by endpoint.
 # TYPE busy_rejections_total counter
 busy_rejections_total{endpoint="emit"} 0
-# HELP audit_queue_depth Records waiting in the emitter's queue.
+# HELP audit_queue_depth Records the emitter holds (queued, signing or waiting to be durable); it sheds at its Depth.
 # TYPE audit_queue_depth gauge
 audit_queue_depth 0
 # HELP audit_export_fail_total Failures to write a signed checkpoint or export a bundle, by stage.
@@ -202,8 +202,8 @@ func TestWorkload(t *testing.T) {
 	for i := 1; i < 4; i++ {
 		emitOK(t, e, testRecord(i, canonical.KindGetServed, "reads"))
 	}
-	if got := testutil.ToFloat64(m.queueDepth); got != 3 {
-		t.Fatalf("%s = %v with 3 records queued behind the signer", NameQueueDepth, got)
+	if got := testutil.ToFloat64(m.queueDepth); got != 4 {
+		t.Fatalf("%s = %v with every slot of 4 held (1 signing, 3 queued behind it)", NameQueueDepth, got)
 	}
 	// Full: two TryEmit and one Emit past its deadline are shed.
 	for i := 0; i < 2; i++ {
@@ -345,7 +345,7 @@ audit_drop_total{reason="io_backpressure"} 0
 audit_drop_total{reason="other"} 0
 audit_drop_total{reason="shutdown"} 1
 audit_drop_total{reason="sink_error"} 1
-# HELP audit_queue_depth Records waiting in the emitter's queue.
+# HELP audit_queue_depth Records the emitter holds (queued, signing or waiting to be durable); it sheds at its Depth.
 # TYPE audit_queue_depth gauge
 audit_queue_depth 0
 # HELP busy_rejections_total Requests rejected busy (queue full), by endpoint.

@@ -13,6 +13,14 @@
 // The Emitter is what counts records: a host that calls sdk.Log.Append
 // itself, without one, counts them with Appended (and Dropped) on its own.
 //
+// A process with several logs (node.Nodes, Emitters) on one registry
+// either passes one Metrics to all of them, whose series then add up
+// theirs (audit_queue_depth: the records all its emitters hold), or
+// calls New once per log on a registerer of its own,
+// prometheus.WrapRegistererWith(prometheus.Labels{"log": name}, reg);
+// a second New on the same registerer is ErrAlreadyRegistered. The alert
+// rules sum by instance, over such a label.
+//
 // The metric names and label values are those of the ron-audit design
 // (see testing/observability for the dashboard and alert rules that query
 // them). Every label value the design lists is created at New, so its

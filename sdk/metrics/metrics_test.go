@@ -609,3 +609,38 @@ func TestQueueDepthSettles(t *testing.T) {
 		}
 	}
 }
+
+// TestTwoLogsOneRegistry: the package doc's two ways for two logs (two
+// node.Nodes, two Emitters) of one process on one registry: one Metrics
+// shared, or one New per log on a registerer wrapped with a label of its
+// own; a second New on the same registerer is the typed error, not a
+// panic.
+func TestTwoLogsOneRegistry(t *testing.T) {
+	reg := prometheus.NewPedanticRegistry()
+	a, err := New(prometheus.WrapRegistererWith(prometheus.Labels{"log": "a"}, reg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := New(prometheus.WrapRegistererWith(prometheus.Labels{"log": "b"}, reg))
+	if err != nil {
+		t.Fatalf("a second log's New under its own label: %v", err)
+	}
+	if _, err := New(prometheus.WrapRegistererWith(prometheus.Labels{"log": "a"}, reg)); !errors.Is(err, ErrAlreadyRegistered) {
+		t.Fatalf("New twice under one label: %v, want ErrAlreadyRegistered", err)
+	}
+	a.Dropped(DropAuditBackpressure)
+	b.Dropped(DropAuditBackpressure)
+	b.Dropped(DropAuditBackpressure)
+	want := `
+# HELP busy_rejections_total Requests rejected busy (queue full), by endpoint.
+# TYPE busy_rejections_total counter
+busy_rejections_total{endpoint="emit",log="a"} 0
+busy_rejections_total{endpoint="emit",log="b"} 0
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), NameBusy); err != nil {
+		t.Fatal(err)
+	}
+	if got := sumFamily(t, reg, NameDrop); got != 3 {
+		t.Fatalf("%s summed over both logs = %v, want 3", NameDrop, got)
+	}
+}

@@ -353,3 +353,49 @@ func TestObservabilityPanelsHoldAsAlertsHold(t *testing.T) {
 		t.Fatalf("heldCondition of a rate = %q", c)
 	}
 }
+
+// aggregationRE finds an aggregation and its by clause, before or after
+// its operand: "sum by (a, b) (", "sum(...) by (a)".
+var aggregationRE = regexp.MustCompile(`\b(?:sum|min|max|avg|count|group|topk|bottomk|quantile|stddev|stdvar)\b`)
+
+// TestObservabilityLegendsTellSeriesApart: a panel query's legend names
+// every label its series differ by: the labels it groups by (but le,
+// which histogram_quantile consumes), and for a query that aggregates
+// nothing, instance and the metric's own labels. Queue Health, the
+// Verification rate and the checkpoint rate drew one line per instance,
+// every line under the same name ("queue depth"): the panel could not
+// say which host was full.
+func TestObservabilityLegendsTellSeriesApart(t *testing.T) {
+	space := exportedLabelSpace(t)
+	legend := regexp.MustCompile(`\{\{\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*\}\}`)
+	for _, q := range dashboardQueries(t) {
+		named := map[string]bool{}
+		for _, g := range legend.FindAllStringSubmatch(q.legend, -1) {
+			named[g[1]] = true
+		}
+		need := map[string]bool{}
+		if aggregationRE.MatchString(q.expr) {
+			for _, g := range quantileByRE.FindAllStringSubmatch(q.expr, -1) {
+				for _, l := range strings.Split(g[1], ",") {
+					if l = strings.TrimSpace(l); l != "" && l != "le" {
+						need[l] = true
+					}
+				}
+			}
+		} else {
+			need["instance"] = true
+			for _, n := range metricNames(q.expr) {
+				for l := range space[n] {
+					if l != "job" && l != "le" {
+						need[l] = true
+					}
+				}
+			}
+		}
+		for _, l := range sortedKeys(need) {
+			if !named[l] {
+				t.Errorf("%s: its series differ by %s, which the legend %q does not name (expr %q)", q.where, l, q.legend, q.expr)
+			}
+		}
+	}
+}

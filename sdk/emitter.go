@@ -798,8 +798,8 @@ type EmitterStats struct {
 	Busy       uint64            // busy rejections (also in Dropped[DropBackpressure])
 	Hedged     uint64            // records a second worker signed because the first stalled
 	Dropped    map[string]uint64 // by reason, every reason present
-	QueueDepth int               // records waiting for link now
-	InFlight   int               // slots taken now: queued, linked, or waiting for durability
+	QueueDepth int               // records linked and waiting for a worker to sign them now
+	InFlight   int               // slots taken now: queued, signing, or waiting for durability (audit_queue_depth)
 }
 
 // Stats returns the emitter's counts.

@@ -148,14 +148,7 @@ func verifyBundleCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	// that do not verify (the library's verification errors, and the
 	// CLI's own marked failed); anything else (a file or directory that
 	// cannot be read, a key file refused) is no verdict: stderr, exit 3.
-	fail := func(err error) int {
-		if code := exitCode(err); code != exitFailed {
-			fmt.Fprintln(stderr, "ronaudit verify-bundle:", err)
-			return code
-		}
-		fmt.Fprintln(stdout, "FAIL:", err)
-		return exitFailed
-	}
+	fail := func(err error) int { return reportFailure("verify-bundle", stdout, stderr, err) }
 	keys, err := loadPubs(pubs)
 	if err != nil { // the caller's key file, not a verdict on the bundles
 		return fail(operational(err))

@@ -509,14 +509,7 @@ func verifyProofCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	// that does not verify (the library's verification errors, and the
 	// CLI's own marked failed); anything else (a file that cannot be
 	// read, a key file refused) is no verdict: stderr, exit 3.
-	fail := func(err error) int {
-		if code := exitCode(err); code != exitFailed {
-			fmt.Fprintln(stderr, "ronaudit verify-proof:", err)
-			return code
-		}
-		fmt.Fprintln(stdout, "FAIL:", err)
-		return exitFailed
-	}
+	fail := func(err error) int { return reportFailure("verify-proof", stdout, stderr, err) }
 	pubKeys, err := loadPubs(pubs)
 	if err != nil { // the caller's key file, not a verdict on the proof
 		return fail(operational(err))

@@ -2,6 +2,8 @@ package main
 
 import (
 	"errors"
+	"fmt"
+	"io"
 
 	"github.com/rustyonions/ron-audit-go/sdk"
 	"github.com/rustyonions/ron-audit-go/sdk/checkpoint"
@@ -113,6 +115,23 @@ func isVerification(err error) bool {
 	return errors.As(err, &ve) || errors.As(err, &ee) ||
 		errors.Is(err, node.ErrUnexported) || errors.Is(err, node.ErrCheckpointMissing) ||
 		errors.Is(err, sdk.ErrDurable) || errors.Is(err, wal.ErrCorrupt) || errors.Is(err, wal.ErrVersion)
+}
+
+// reportFailure says err, the failure of the verifying command cmd
+// (verify, verify-bundle, verify-proof), where its kind belongs, and
+// returns the exit status: a verification failure (exitCode 1) is the
+// command's verdict, "FAIL:" on stdout beside its "ok" lines; anything
+// else (a file that cannot be read, a key file refused) is no verdict on
+// the data and goes to stderr, so that a script reading stdout never
+// takes it for one.
+func reportFailure(cmd string, stdout, stderr io.Writer, err error) int {
+	code := exitCode(err)
+	if code != exitFailed {
+		fmt.Fprintf(stderr, "ronaudit %s: %v\n", cmd, err)
+		return code
+	}
+	fmt.Fprintf(stdout, "FAIL: %v\n", err)
+	return exitFailed
 }
 
 // worse is the exit status of a command that met both a and b (0, 1 or

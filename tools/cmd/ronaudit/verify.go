@@ -147,18 +147,14 @@ func verifyCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if sum.WAL.TornBytes > 0 || sum.WAL.TornReason != "" {
 		torn = fmt.Sprintf("torn tail of %d bytes at %s (%s)", sum.WAL.TornBytes, sum.WAL.TornAt, sum.WAL.TornReason)
 	}
+	// A checkpoints directory, a kept checkpoint or --checkpoint that
+	// cannot be read is not a verdict (reportFailure).
 	failCheckpoint := func(err error) int {
-		if code := exitCode(err); code != exitFailed {
-			// A checkpoints directory, a kept checkpoint or --checkpoint
-			// that cannot be read: not a verdict.
-			fmt.Fprintf(stderr, "ronaudit verify: %v\n", err)
-			return code
-		}
-		fmt.Fprintf(stdout, "FAIL: %v\n", err)
-		if torn != "" && (errors.Is(err, checkpoint.ErrRollback) || errors.Is(err, checkpoint.ErrFork)) {
+		code := reportFailure("verify", stdout, stderr, err)
+		if code == exitFailed && torn != "" && (errors.Is(err, checkpoint.ErrRollback) || errors.Is(err, checkpoint.ErrFork)) {
 			fmt.Fprintf(stdout, "the log ends in a %s: records a checkpoint vouches for may have been there\n", torn)
 		}
-		return exitFailed
+		return code
 	}
 	if keys != nil {
 		printUnused(stdout, res.Unused)

@@ -131,12 +131,7 @@ func TestKeeperSignsNewChainWithItsKey(t *testing.T) {
 			if len(hist) == 0 {
 				t.Fatal("the chain started during the rotation has no checkpoint")
 			}
-			var recs []sdk.Sealed
-			for _, r := range durableChain(t, wdir) {
-				if v, err := canonical.OpenAuditRecord(r.Bytes); err == nil && string(v.Stream()) == "fresh" {
-					recs = append(recs, r)
-				}
-			}
+			recs := streamRecords(t, wdir, "fresh")
 			if during == "transitions" && (len(recs) == 0 || recs[0].KeyID != k2.KeyID()) {
 				t.Fatalf("the chain's first record: want it signed by the new key %s: %+v", k2.KeyID(), recs)
 			}
@@ -230,12 +225,7 @@ func TestKeeperReplaySignsHeldChainWithItsKey(t *testing.T) {
 	if len(hist) == 0 {
 		t.Fatal("the chain started during the rotation has no checkpoint")
 	}
-	var recs []sdk.Sealed
-	for _, r := range durableChain(t, wdir) {
-		if v, err := canonical.OpenAuditRecord(r.Bytes); err == nil && string(v.Stream()) == "fresh" {
-			recs = append(recs, r)
-		}
-	}
+	recs := streamRecords(t, wdir, "fresh")
 	if len(recs) == 0 || recs[0].KeyID != k2.KeyID() {
 		t.Fatalf("the chain's first record: want it signed by the new key %s: %+v", k2.KeyID(), recs)
 	}
@@ -292,12 +282,7 @@ func TestKeeperReplaySignsUnreachedChainWithItsKey(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var recs []sdk.Sealed
-		for _, r := range durableChain(t, wdir) {
-			if v, err := canonical.OpenAuditRecord(r.Bytes); err == nil && string(v.Stream()) == s {
-				recs = append(recs, r)
-			}
-		}
+		recs := streamRecords(t, wdir, s)
 		// The chain the rotation reached has its transition signed; the
 		// other's records are unsigned (checkpoint-sealed), so only a
 		// checkpoint would seal them.

@@ -43,6 +43,18 @@ func durableChain(t *testing.T, wdir string) []sdk.Sealed {
 	return recs
 }
 
+// streamRecords reads the records of stream in the durable log in wdir:
+// one chain of a log whose chains share a writer (svc@inst-1).
+func streamRecords(t *testing.T, wdir, stream string) []sdk.Sealed {
+	var recs []sdk.Sealed
+	for _, r := range durableChain(t, wdir) {
+		if v, err := canonical.OpenAuditRecord(r.Bytes); err == nil && string(v.Stream()) == stream {
+			recs = append(recs, r)
+		}
+	}
+	return recs
+}
+
 // TestKeeperStopsAtRetirementAfterReopen: reopened with the key a chain
 // retired (the documented way to finish a rotation a crash cut short: open
 // with the old key, RotateKey again), the replay's catch-up checkpoint
@@ -353,8 +365,8 @@ func TestKeeperSealedLaterChainReopenedWithOldKey(t *testing.T) {
 	_ = l.Close()
 	_ = k.Close()
 	wdir, cdir = crashed, ccrashed
-	for _, r := range durableChain(t, wdir) {
-		if v, err := canonical.OpenAuditRecord(r.Bytes); err == nil && string(v.Stream()) == "later" && r.Signed {
+	for _, r := range streamRecords(t, wdir, "later") {
+		if r.Signed {
 			t.Fatalf("Keeper-sealed: a record of the later chain is signed (%s): the test needs it unsigned", r.KeyID)
 		}
 	}
@@ -394,12 +406,7 @@ func TestKeeperSealedLaterChainReopenedWithOldKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var recs []sdk.Sealed
-	for _, r := range durableChain(t, wdir) {
-		if v, err := canonical.OpenAuditRecord(r.Bytes); err == nil && string(v.Stream()) == "later" {
-			recs = append(recs, r)
-		}
-	}
+	recs := streamRecords(t, wdir, "later")
 	if len(hist) == 0 {
 		t.Fatal("the later chain has no checkpoint")
 	}

@@ -22,16 +22,9 @@ import (
 	"github.com/rustyonions/ron-audit-go/sdk/wal"
 )
 
-func keeperSigner(t *testing.T) *sdk.Ed25519Signer {
-	t.Helper()
-	seed := make([]byte, ed25519.SeedSize)
-	copy(seed, "keeper test key")
-	s, err := sdk.NewEd25519Signer(ed25519.NewKeyFromSeed(seed))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
+// keeperSigner is the key the Keeper tests sign with; the rotation tests
+// name it rotationKey(t, "keeper test key"), their first key.
+func keeperSigner(t *testing.T) *sdk.Ed25519Signer { return rotationKey(t, "keeper test key") }
 
 func keeperAppend(t *testing.T, l *sdk.Log, from, n int) {
 	t.Helper()

@@ -128,9 +128,10 @@ func TestKeeperClosedBeforeLog(t *testing.T) {
 }
 
 // TestKeeperErrClosedOnlyWhenClosed: ErrClosed tells a Keeper closed from
-// one that failed to sign or write: before the sentinel, both were an
-// *Error of ReasonSign, told apart only by the message. A checkpoint
-// that fails to write (its directory a file) is ErrSign, not ErrClosed.
+// one that failed to sign or write: both are an *Error of ReasonSign,
+// and a caller must not have to read the message to tell them apart. A
+// checkpoint that fails to write (its directory a file) is ErrSign, not
+// ErrClosed.
 func TestKeeperErrClosedOnlyWhenClosed(t *testing.T) {
 	const w, s = "w", "s"
 	dir := filepath.Join(t.TempDir(), "cp")

@@ -79,9 +79,9 @@ func (s hookedSigner) Sign(msg []byte, sig *sdk.Signature) error {
 // TestKeeperSignsNewChainWithItsKey: a chain started while RotateKey
 // runs (while it writes the transitions, or after, before its FollowKey)
 // is the new key's from its first record: a verifier holding only that
-// key must trust its checkpoints. The Keeper used to sign them with the
-// old key, which that chain never had in force ("checkpoint: unknown_key:
-// checkpoints[0]: no signature by a trusted key").
+// key must trust its checkpoints. Signed with the old key, which that
+// chain never had in force, they fail that verifier ("checkpoint:
+// unknown_key: checkpoints[0]: no signature by a trusted key").
 func TestKeeperSignsNewChainWithItsKey(t *testing.T) {
 	for _, during := range []string{"transitions", "durable"} {
 		t.Run(during, func(t *testing.T) {

@@ -58,8 +58,8 @@ func streamRecords(t *testing.T, wdir, stream string) []sdk.Sealed {
 // TestKeeperStopsAtRetirementAfterReopen: reopened with the key a chain
 // retired (the documented way to finish a rotation a crash cut short: open
 // with the old key, RotateKey again), the replay's catch-up checkpoint
-// must not go past the transition: it used to, signed by the retired key,
-// and the log's own kept history no longer verified (sdk.RetireObserver).
+// must not go past the transition: signed by the retired key, it would
+// leave a kept history that no longer verifies (sdk.RetireObserver).
 func TestKeeperStopsAtRetirementAfterReopen(t *testing.T) {
 	k1, k2 := rotationKey(t, "keeper test key"), rotationKey(t, "the next key")
 	dir := t.TempDir()
@@ -120,9 +120,9 @@ func TestKeeperStopsAtRetirementAfterReopen(t *testing.T) {
 
 // TestKeeperIgnoresRefusedRotation: finishing a rotation a crash cut
 // short with the wrong new key (`ronaudit rotate --key OLD --new-key
-// WRONG`) fails with ErrConfig before anything changes; it used to hand
-// the Keeper the wrong key first, whose Close then signed the chain's
-// tail with a key no transition names, breaking the kept history.
+// WRONG`) fails with ErrConfig before anything changes: a Keeper handed
+// the wrong key would sign the chain's tail at Close with a key no
+// transition names, breaking the kept history.
 func TestKeeperIgnoresRefusedRotation(t *testing.T) {
 	k1, x, y := rotationKey(t, "keeper test key"), rotationKey(t, "the next key"), rotationKey(t, "a wrong key")
 	dir := t.TempDir()
@@ -223,9 +223,9 @@ func TestKeeperTickQuietChain(t *testing.T) {
 // TestVerifyChainFollowsRotationForCheckpoints: a verifier holding only
 // the first key follows a rotation for the chain's checkpoints as it does
 // for its records (sdk.Retirement.Next: "for checkpoints too"), as
-// ronaudit verify and export.VerifySequence do. VerifyChain used to refuse
-// every checkpoint the Keeper signed with the new key (unknown_key), so an
-// offline auditor given the first key could not verify a rotated log with
+// ronaudit verify and export.VerifySequence do: otherwise every
+// checkpoint the Keeper signed with the new key is unknown_key, and an
+// offline auditor given the first key cannot verify a rotated log with
 // its kept checkpoints. A key no verified transition names stays unknown.
 func TestVerifyChainFollowsRotationForCheckpoints(t *testing.T) {
 	k1, k2 := rotationKey(t, "keeper test key"), rotationKey(t, "the next key")

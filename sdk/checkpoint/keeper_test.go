@@ -231,9 +231,9 @@ func TestCheckpointSealedPolicy(t *testing.T) {
 	if _, err := VerifyChain(sdk.NewSliceIterator(recs[:15]), nil, vs, hist, sdk.VerifyOptions{}); !errors.Is(err, ErrRollback) {
 		t.Fatalf("cut chain: %v", err)
 	}
-	// Every record gone: rolled back too. It was origin_mismatch ("is of
-	// ron-audit/svc@inst-1/caps, not of ron-audit//"), as if the caller
-	// had given another chain's checkpoints.
+	// Every record gone: rolled back too, not origin_mismatch ("is of
+	// ron-audit/svc@inst-1/caps, not of ron-audit//"): an empty iterator
+	// names no chain, and the caller gave this chain's checkpoints.
 	if _, err := VerifyChain(sdk.NewSliceIterator(nil), nil, vs, hist, sdk.VerifyOptions{}); !errors.Is(err, ErrRollback) ||
 		!strings.Contains(err.Error(), "the log has 0 records of svc@inst-1/caps") {
 		t.Fatalf("no record left: %v", err)
@@ -799,8 +799,8 @@ func TestKeeperUnlistableHistory(t *testing.T) {
 // TestKeeperNeverReplacesCheckpoint: a checkpoint file that appears at
 // the name the Keeper is about to write (another Keeper on the same
 // directory, after this one read the history) is evidence someone may
-// already hold: it is not replaced (it was, by the rename), and the
-// Keeper fails with ReasonFork naming the file. The same bytes, a second
+// already hold: it is not replaced (a rename would replace it, so the
+// Keeper must not write it by one), and the Keeper fails with ReasonFork naming the file. The same bytes, a second
 // Keeper signing the same checkpoint, are not a failure.
 func TestKeeperNeverReplacesCheckpoint(t *testing.T) {
 	const w, s = "svc@inst-1", "caps"
@@ -902,7 +902,8 @@ func TestKeeperNewest(t *testing.T) {
 // chain's directory: the next Keeper removes it when it first writes a
 // checkpoint of the chain, and counts it; a fresh one (another writer's,
 // being written), a file of another name and a directory of a temporary
-// name stay, and so does every checkpoint. Before, nothing ever removed one.
+// name stay, and so does every checkpoint. Nothing else ever removes one,
+// so without the sweep every crash would leave its file for good.
 func TestKeeperRemovesStaleTemps(t *testing.T) {
 	signer := keeperSigner(t)
 	dir := filepath.Join(t.TempDir(), "cp")
@@ -980,7 +981,7 @@ func TestKeeperRemovesStaleTemps(t *testing.T) {
 // directory for stale temporary files (directory I/O on that chain's first
 // append). The sweep waits for the Keeper's first checkpoint of the
 // chain, already I/O and off the append path; it still removes the file
-// then, and counts it. Before, Committed removed it.
+// then, and counts it.
 func TestKeeperCommittedDoesNotSweep(t *testing.T) {
 	signer := keeperSigner(t)
 	dir := filepath.Join(t.TempDir(), "cp")

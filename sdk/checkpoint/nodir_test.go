@@ -9,9 +9,10 @@ import (
 
 // TestEmptyDirRefused: "" is no directory. KeptDir says "" for a log
 // that keeps no checkpoints; given on to LoadHistory (or a sibling), it
-// was read as the current directory, whose checkpoints of the chain were
-// then the log's history, and NewKeeper("") kept its checkpoints there.
-// Each refuses it with ErrNoDir, and reads or writes nothing.
+// would read as the current directory, whose checkpoints of the chain
+// would then be the log's history, and NewKeeper("") would keep its
+// checkpoints there. Each refuses it with ErrNoDir, and reads or writes
+// nothing.
 func TestEmptyDirRefused(t *testing.T) {
 	// A current directory holding a chain's history, as a Keeper keeps it.
 	cwd := t.TempDir()

@@ -16,10 +16,9 @@ import (
 // no checkpoint (an empty file, text that does not parse, a directory or
 // a named pipe in its place) makes OpenDurable fail, as it must (the
 // Keeper signs nothing on top of it), with a *Error of ReasonFormat. The
-// message said "the log does not hold what its observer vouches for",
-// blaming a log that is whole, and said "checkpoint: format" twice; it
-// now names the checkpoint file and what is wrong with it, and not the
-// log.
+// message names the checkpoint file and what is wrong with it, once, and
+// not the log: "the log does not hold what its observer vouches for"
+// would blame a log that is whole.
 func TestOpenDurableMalformedNewestCheckpoint(t *testing.T) {
 	for _, tc := range []struct {
 		name, why string

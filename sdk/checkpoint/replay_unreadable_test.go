@@ -12,10 +12,9 @@ import (
 // TestOpenDurableUnreadableHistory: a chain's checkpoint directory that is
 // not a directory (a file in its place) makes OpenDurable fail, as it
 // must: the history that would show the log rolled back cannot be read.
-// The message used to call that a log that "does not hold what its
-// observer vouches for", which reads as a rollback found; it now says the
-// history could not be read, and the *fs.PathError naming the path is in
-// the chain.
+// The message says the history could not be read, not that the log
+// "does not hold what its observer vouches for", which reads as a
+// rollback found; and the *fs.PathError naming the path is in the chain.
 func TestOpenDurableUnreadableHistory(t *testing.T) {
 	wdir := filepath.Join(t.TempDir(), "wal")
 	k, open := keptLog(t, keeperSigner(t), wdir, filepath.Join(wdir, "checkpoints"))
@@ -31,8 +30,8 @@ func TestOpenDurableUnreadableHistory(t *testing.T) {
 	if err == nil || !errors.As(err, &pe) || !strings.Contains(err.Error(), chainDir) {
 		t.Fatalf("OpenDurable with a file for a chain's checkpoint directory: %v; want an error carrying the *fs.PathError of %s", err, chainDir)
 	}
-	// No verdict on the log or a checkpoint: a *Error (ReasonFormat, as
-	// it was) made the CLI call it a verification failure (exit 1) where
+	// No verdict on the log or a checkpoint: a *Error (ReasonFormat, say)
+	// would make the CLI call it a verification failure (exit 1) where
 	// its verify calls it unreadable (exit 3).
 	if ce := (*Error)(nil); errors.As(err, &ce) {
 		t.Errorf("OpenDurable: %v; a *checkpoint.Error (%s), a verdict, for a directory it could not read", err, ce.Reason)

@@ -10,9 +10,9 @@ import (
 )
 
 // TestAutoCheckpointedAfterClose: a checkpoint reported after Close (a
-// Keeper closed after the Auto) started an export goroutine no one waited
-// for. Checkpointed and Start after Close now do nothing: the export is
-// not attempted (Prev is not asked) and no goroutine is left.
+// Keeper closed after the Auto) must not start an export goroutine no
+// one waits for. Checkpointed and Start after Close do nothing: the
+// export is not attempted (Prev is not asked) and no goroutine is left.
 func TestAutoCheckpointedAfterClose(t *testing.T) {
 	check := leakcheck.Check(t)
 	called := make(chan struct{}, 4)

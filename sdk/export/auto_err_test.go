@@ -32,9 +32,9 @@ func (*failIter) Next() bool        { return false }
 func (*failIter) Entry() sdk.Sealed { return sdk.Sealed{} }
 func (it *failIter) Err() error     { return it.err }
 
-// TestAutoErrorsNameTheChain: a failure of Prev or of Log.Records used to
-// reach Err bare ("disk on fire"), not saying which chain's export failed
-// or which records it was after; it is now wrapped with both.
+// TestAutoErrorsNameTheChain: a failure of Prev or of Log.Records
+// reaches Err wrapped with the chain whose export failed and the records
+// it was after: bare ("disk on fire"), it would say neither.
 func TestAutoErrorsNameTheChain(t *testing.T) {
 	cp := checkpoint.Checkpoint{Origin: checkpoint.Origin("w9", "s9"), WriterID: "w9", Stream: "s9", Size: 7}
 

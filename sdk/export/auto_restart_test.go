@@ -63,7 +63,7 @@ func appendN(t *testing.T, l *sdk.Log, from, n, pad int) {
 // TestAutoExportsReplayCheckpoint: a checkpoint that the replay of
 // OpenDurable writes (one a crash kept from being written) reaches
 // Auto.Checkpointed before the host can set Auto.Log: it waits for Start
-// (the export goroutine used to dereference a nil *sdk.Log), and the
+// (before it, the export goroutine has no *sdk.Log to read), and the
 // bundles verify as a sequence.
 func TestAutoExportsReplayCheckpoint(t *testing.T) {
 	dir := t.TempDir()
@@ -100,8 +100,8 @@ func TestAutoExportsReplayCheckpoint(t *testing.T) {
 
 // TestAutoFollowsOtherExporter: another exporter (ronaudit export) writes
 // to a running Auto's directory; Auto's next bundle starts after it, as
-// FORMAT.md says, where it used to overlap it (Auto asked Prev only once
-// per chain), breaking the sequence for good.
+// FORMAT.md says: an Auto that asked Prev only once per chain would
+// overlap it, breaking the sequence for good.
 func TestAutoFollowsOtherExporter(t *testing.T) {
 	dir := t.TempDir()
 	signer := restartSigner(t)
@@ -140,8 +140,8 @@ func autoIdle(a *Auto) error {
 }
 
 // TestAutoDotChain: a chain whose stream is "." gets its bundles under
-// "%2E", as its checkpoints are kept; FileSink used to refuse the name, and
-// that first failure stopped Auto's exports of every chain.
+// "%2E", as its checkpoints are kept: a FileSink refusing the name would
+// stop, at that first failure, Auto's exports of every chain.
 func TestAutoDotChain(t *testing.T) {
 	dir := t.TempDir()
 	signer := restartSigner(t)
@@ -275,9 +275,9 @@ func TestFileSinkConcurrentWritersNeverOverwrite(t *testing.T) {
 
 // TestAutoCatchesUpAfterCrash: the process dies after the Keeper wrote a
 // checkpoint and before Auto wrote its bundle (simulated: the first
-// session's Keeper has no Auto). The restarted Auto exports it at Start:
-// it used to wait for the chain's next checkpoint, which a chain that gets
-// no more records never has, so records 1-10 stayed vouched for and never
+// run's Keeper has no Auto). The restarted Auto exports it at Start:
+// waiting for the chain's next checkpoint, which a chain that gets no
+// more records never has, would leave records 1-10 vouched for and never
 // exported. A second restart, with nothing new, writes nothing (and fails
 // on no existing bundle), and the sequence verifies.
 func TestAutoCatchesUpAfterCrash(t *testing.T) {

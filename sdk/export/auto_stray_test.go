@@ -78,10 +78,11 @@ func mustBundles(t *testing.T, s *FileSink, w, st string) []string {
 // TestAutoRefusesPrevWithBadSignature: the newest bundle of a chain,
 // whose checkpoint Auto's next bundle carries as its previous one, has
 // a signature that fails (a byte of it damaged on disk). Its text is the
-// log's, so Auto used to continue from it and write a bundle that no
-// verifier accepts (its previous checkpoint's signature fails), with
-// Close nil (found by FuzzAutoRestart). Auto holds the key that signed
-// it: it must fail instead, naming the chain.
+// log's, so an Auto that read only the text would continue from it and
+// write a bundle that no verifier accepts (its previous checkpoint's
+// signature fails), with Close nil (FuzzAutoRestart's corpus has the
+// case). Auto holds the key that signed it: it must fail instead, naming
+// the chain.
 func TestAutoRefusesPrevWithBadSignature(t *testing.T) {
 	dir := t.TempDir()
 	signer := restartSigner(t)

@@ -14,9 +14,9 @@ import (
 
 // TestChainDirBrokenLink: a chain directory that is a symbolic link to
 // nothing (its target moved, a volume unmounted) holds bundles nobody can
-// see. ListDir took it for a directory not there, so the sink's Latest,
-// Bundles and Prev said "no bundles" (an Auto would start the chain over)
-// and VerifyDir said it holds none; each now fails with a
+// see. Taken for a directory not there, it would make the sink's Latest,
+// Bundles and Prev say "no bundles" (an Auto would start the chain over)
+// and VerifyDir say it holds none; so each fails with a
 // *checkpoint.BrokenLinkError naming the link, which does not match
 // fs.ErrNotExist. A chain directory simply not there still has none.
 func TestChainDirBrokenLink(t *testing.T) {

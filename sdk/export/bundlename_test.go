@@ -50,9 +50,9 @@ func TestParseBundleName(t *testing.T) {
 }
 
 // TestStrayBundleNameRefused: a *.bundle file in a chain directory whose
-// name no bundle has ("zzz.bundle", which sorts after every bundle) was
-// taken by Latest as the newest bundle. Now every listing refuses it with
-// an *Error (format, ErrBundleName) naming the file: ListDir, Bundles,
+// name no bundle has ("zzz.bundle", which sorts after every bundle) would
+// be the newest bundle to a listing that took it. Every listing refuses
+// it with an *Error (format, ErrBundleName) naming the file: ListDir, Bundles,
 // Latest, Prev (of a fresh sink), WriteBundle, VerifyDir and
 // VerifyDirTrusted.
 func TestStrayBundleNameRefused(t *testing.T) {
@@ -125,13 +125,13 @@ func mustRead(t *testing.T, path string) []byte {
 	return data
 }
 
-// TestDirectoryAtBundleName: a directory at a bundle's name was passed
-// over as a subdirectory, so Latest took a chain whose newest bundle was
-// replaced by one for a chain with no bundles (and the next write then
-// failed with ErrBundleExists: no verdict), while a verifier saw only a
-// bundle missing. It is listed now, and refused as not a regular file
-// (format), as a segment or a kept checkpoint that is a directory is,
-// by Latest, Prev, WriteBundle and VerifyDir alike.
+// TestDirectoryAtBundleName: a directory at a bundle's name, passed over
+// as a subdirectory, would make Latest take a chain whose newest bundle
+// was replaced by it for a chain with no bundles (and the next write fail
+// with ErrBundleExists: no verdict), while a verifier saw only a bundle
+// missing. So it is listed, and refused as not a regular file (format),
+// as a segment or a kept checkpoint that is a directory is, by Latest,
+// Prev, WriteBundle and VerifyDir alike.
 func TestDirectoryAtBundleName(t *testing.T) {
 	signer := newSigner(t, 1)
 	vs, keys := verifiersOf(signer)

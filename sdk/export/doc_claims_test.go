@@ -143,9 +143,9 @@ func TestFileSinkModes(t *testing.T) {
 }
 
 // TestFileSinkEmptyDir: a FileSink whose Dir is "" (an unset setting)
-// wrote its bundles under the process's current directory, as the WAL and
-// the Keeper no longer do with "". It is sdk.ErrConfig, and nothing is
-// written; Dir "." is the current directory.
+// must not write its bundles under the process's current directory, as
+// the WAL and the Keeper do not with "". It is sdk.ErrConfig, and nothing
+// is written; Dir "." is the current directory.
 func TestFileSinkEmptyDir(t *testing.T) {
 	cwd := t.TempDir()
 	t.Chdir(cwd)
@@ -163,8 +163,8 @@ func TestFileSinkEmptyDir(t *testing.T) {
 }
 
 // TestListDirEmptyDir: ListDir, VerifyDir and VerifyDirTrusted with dir ""
-// (an unset setting) said "no *.bundle files in " as if "" were a
-// directory holding none; "" is refused as FileSink, wal.Open and
+// (an unset setting) must not say "no *.bundle files in " as if "" were
+// a directory holding none; "" is refused as FileSink, wal.Open and
 // checkpoint.NewKeeper refuse it: sdk.ErrConfig, not ErrNoBundles (a
 // verdict of truncation). Dir "." is the current directory.
 func TestListDirEmptyDir(t *testing.T) {

@@ -369,10 +369,10 @@ func TestAutoAcrossRotationVerifiesWithFirstKey(t *testing.T) {
 
 // TestReplayAfterRotationVerifiesWithFirstKey: a log whose rotation is
 // done, reopened with the new key, with checkpoints a crash kept from
-// being written before the transition: the Keeper's replay signed them as
-// the records went by, with the new key, before the transition later in
-// the log that names it, and Auto's bundle up to there did not verify
-// with the first key. The replay's checkpoint is now written once the
+// being written before the transition. Signed by the replay as the
+// records go by, they would carry the new key before the transition later
+// in the log that names it, and Auto's bundle up to there would not verify
+// with the first key. So the replay's checkpoint is written once the
 // whole log is replayed (CheckReplay), by the key in force.
 func TestReplayAfterRotationVerifiesWithFirstKey(t *testing.T) {
 	old, next := rotateKey(t, "bundle old key"), rotateKey(t, "bundle next key")

@@ -202,10 +202,10 @@ func TestCloseWhileAppending(t *testing.T) {
 // Close whose append had not yet returned from its Wait (a slow group
 // fsync; here AppendPending, waited for after Close) is durable once
 // Close returns, and Close must leave it under its chain's last
-// checkpoint and in a bundle, as it does every record: it used to be
-// left out of both (VerifyDir: ErrUnexported), since the Keeper heard of
-// it only from that Wait. TestCloseWhileAppending met it one run in
-// three under -race.
+// checkpoint and in a bundle, as it does every record, though the Keeper
+// hears of it only from that Wait: left out of both, VerifyDir fails
+// with ErrUnexported. TestCloseWhileAppending meets the case about one
+// run in three under -race; this test meets it every run.
 func TestCloseCheckpointsAppendAwaitingFsync(t *testing.T) {
 	dir, exports := filepath.Join(t.TempDir(), "wal"), t.TempDir()
 	signer := testSigner(t)

@@ -30,8 +30,8 @@ func (g *goneAfter) Sign(msg []byte, sig *sdk.Signature) error {
 	return g.Signer.Sign(msg, sig)
 }
 
-// TestNodeCutShortRotationReopenedWithNext (found by TestNodeCrash opening
-// a cut-short rotation with the new key): a checkpoint-sealed log whose
+// TestNodeCutShortRotationReopenedWithNext (what TestNodeCrash meets when
+// it opens a cut-short rotation with the new key): a checkpoint-sealed log whose
 // rotation stopped after one chain's transition, its other chains' records
 // unsealed, is reopened with the new key, against sdk/rotate.go's advice.
 // The new key cannot seal the chains the rotation did not reach (only the

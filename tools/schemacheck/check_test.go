@@ -121,8 +121,8 @@ func TestMovedOut(t *testing.T) {
 }
 
 // TestPointerDefaults: a list or struct default changed from one value to
-// another is a changed default, as for scalars (it was rendered only as
-// "(set)", so the change passed).
+// another is a changed default, as for scalars (rendered only as "(set)",
+// both would look alike and the change would pass).
 func TestPointerDefaults(t *testing.T) {
 	a, b := layout(t, "pointer_default_a"), layout(t, "pointer_default_b")
 	a.Version = 1

@@ -803,8 +803,8 @@ func TestCheckSelectedButMissing(t *testing.T) {
 		})
 	}
 	// A gated metric the baseline has and a selected benchmark no longer
-	// reports (its b.ReportMetric removed or renamed) is red too: it was
-	// skipped, green, and the busy-% rule gone without a word.
+	// reports (its b.ReportMetric removed or renamed) is red too: skipped,
+	// it would be green, and the busy-% rule gone without a word.
 	t.Run("gated metric not reported", func(t *testing.T) {
 		code, out, errs := e.run(1, args(e, e.inputSelected(shortRun(func(r run) { r["EmitterDesignLoad"].extra = "0.10 busy-pct\t3800 p99-us" }), short))...)
 		mustCode(t, 1, code, out, errs)

@@ -42,10 +42,10 @@ func (w *failingOut) Write([]byte) (int, error) {
 
 // TestPrintAcksStopsWhileBusy: once an acknowledgment cannot be written,
 // printAcks says so (outFailed) at once, so that append stops reading,
-// even while records keep waiting behind it. It used to look only when
-// it flushed, which it does only once no record waits (len(pending) ==
-// 0): under a steady input, or a record whose fsync is slow, the write
-// failure, lost in the bufio.Writer, went unseen and append went on
+// even while records keep waiting behind it. Looking only when it
+// flushes, which it does only once no record waits (len(pending) == 0),
+// it would miss the write failure, lost in the bufio.Writer, under a
+// steady input or a record whose fsync is slow, and append would go on
 // appending records nobody would be told of. Here the last record's
 // fsync never comes while the test waits: the failure must be seen
 // before it.

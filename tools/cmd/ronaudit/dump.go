@@ -35,7 +35,7 @@ func dumpCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	enc := json.NewEncoder(out)
 	enc.SetEscapeHTML(false)
 	// writeErr is stdout's error, which run says (once) and makes exit 3:
-	// said here too, it was two lines for one closed pipe.
+	// said here too, it would be two lines for one closed pipe.
 	var writeErr error
 	each := func(rec sdk.Sealed, pos wal.Position) error {
 		v, err := canonical.Open(rec.Bytes)

@@ -110,7 +110,7 @@ func TestVerdictWinsOverOutput(t *testing.T) {
 
 // TestExportBadChainName: --writer or --stream that no checkpoint origin
 // can name (not UTF-8) is a usage error, exit 2, found before the log is
-// read; it was exit 1, as if the log had failed.
+// read: not exit 1, as if the log had failed.
 func TestExportBadChainName(t *testing.T) {
 	t.Chdir(t.TempDir())
 	cliLog(t)

@@ -257,8 +257,8 @@ func TestHelp(t *testing.T) {
 // before anything is read or written, apart from a failed check (1).
 // TestVerifyProofNeedsOld: a consistency proof checked without --old is a
 // usage error like the others (exit 2, usage on stderr, nothing on
-// stdout); it used to print "FAIL: a consistency proof needs --old" on
-// stdout as if the proof had failed.
+// stdout), not "FAIL: a consistency proof needs --old" on stdout as if
+// the proof had failed.
 func TestVerifyProofNeedsOld(t *testing.T) {
 	t.Chdir(t.TempDir())
 	var stdout, stderr strings.Builder

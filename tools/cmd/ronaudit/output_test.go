@@ -53,10 +53,10 @@ func cliCheckpoint(t *testing.T) {
 }
 
 // TestOutputWriteFails: a command whose output cannot be written has not
-// done its job, and must not exit 0. "ronaudit checkpoint ... > cp.note"
-// on a full disk used to leave an empty cp.note and exit 0; dump, append
-// (whose acknowledgments are its output) and verify did the same. It is
-// an operational error, exit 3 (it was 1, which says the data does not
+// done its job, and must not exit 0 ("ronaudit checkpoint ... > cp.note"
+// on a full disk would leave an empty cp.note; so would dump, append,
+// whose acknowledgments are its output, and verify). It is an
+// operational error, exit 3 (not 1, which says the data does not
 // verify); a verification failure stays 1 (the evidence wins).
 func TestOutputWriteFails(t *testing.T) {
 	t.Chdir(t.TempDir())

@@ -56,12 +56,12 @@ func runClosedStdout(t *testing.T, dir string, stdin io.Reader, args ...string) 
 }
 
 // TestClosedStdout: stdout whose reader went away is output that could
-// not be written, exit 3 as the exit status contract says (it was 141,
+// not be written, exit 3 as the exit status contract says (not 141,
 // killed by SIGPIPE, which no caller of the contract expects), without a
 // word on stderr (the reader went away on purpose: "dump LOG | head -3",
-// the help's example, would end in an error message each time); and a verification failure
-// found before it stays 1 (it was 141 too: "verify LOG | head" on a
-// tampered log did not exit 1).
+// the help's example, would end in an error message each time); and a
+// verification failure found before it stays 1 (so that "verify LOG |
+// head" on a tampered log exits 1).
 func TestClosedStdout(t *testing.T) {
 	dir := t.TempDir()
 	t.Chdir(dir)
@@ -108,9 +108,9 @@ func TestClosedStdout(t *testing.T) {
 
 // TestAppendClosedStdout: append whose acknowledgments cannot be printed
 // (stdout closed) stops reading at once, as on SIGINT, and says how far
-// it got: it used to go on appending every line of its input, records
-// nobody was told were durable, and, on an input that stays open (a
-// pipe from a service), never stopped.
+// it got: going on would append every line of its input, records nobody
+// is told are durable, and, on an input that stays open (a pipe from a
+// service), never stop.
 func TestAppendClosedStdout(t *testing.T) {
 	dir := t.TempDir()
 	t.Chdir(dir)

@@ -7,9 +7,10 @@ import (
 
 // TestDecodeHashesStrict: a proof hash is read only as prove writes it,
 // standard padded base64 of 32 bytes. base64's decoder skips "\r" and
-// "\n" even in Strict mode, so a hash with a line break in it (the JSON
-// escape "\n") was accepted as the same hash: two spellings of one proof
-// file (found by FuzzDecodeHashes, corpus newline-inside, crlf-at-end).
+// "\n" even in Strict mode, so, to the decoder alone, a hash with a line
+// break in it (the JSON escape "\n") is the same hash: two spellings of one
+// proof file (FuzzDecodeHashes's corpus holds the cases: newline-inside,
+// crlf-at-end).
 func TestDecodeHashesStrict(t *testing.T) {
 	const good = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
 	if hs, err := decodeHashes([]string{good}); err != nil || hs[0][31] != 31 {

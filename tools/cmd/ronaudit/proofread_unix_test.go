@@ -13,8 +13,8 @@ import (
 
 // TestVerifyProofNotRegular: verify-proof reads PROOF.json as the other
 // readers read their files: a named pipe, a device or a directory is
-// refused at once, naming it, where it used to block on the pipe for ever
-// (or read a device without bound).
+// refused at once, naming it, rather than blocking on the pipe for ever
+// (or reading a device without bound).
 func TestVerifyProofNotRegular(t *testing.T) {
 	t.Chdir(t.TempDir())
 	cliCheckpoint(t)

@@ -10,10 +10,9 @@ import (
 
 // TestReportTemps: the message says what a sweep removed and what went
 // wrong, counting only what it counted. A sweep that could not read the
-// chain directory failed to remove nothing it saw: before, the warning
-// said "0 stale temporary file(s) not removed", which reads as nothing
-// wrong (or as a count lost), and hid that the directory was not looked
-// through at all.
+// chain directory failed to remove nothing it saw: "0 stale temporary
+// file(s) not removed" would read as nothing wrong (or as a count lost),
+// and hide that the directory was not looked through at all.
 func TestReportTemps(t *testing.T) {
 	readErr := errors.New("looking for stale temporary files in out/w/s: permission denied")
 	rmErr := errors.New("removing stale temporary file out/w/s/.tmp-1: operation not permitted")

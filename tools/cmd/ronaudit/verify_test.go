@@ -8,9 +8,9 @@ import (
 )
 
 // TestVerifySegmentCheckpoint: --checkpoint is checked against a chain of
-// the log directory; with one segment file in its place, verify used to
-// verify the segment and then fail with "open SEG: not a directory" (exit
-// 1, as if the log failed). It is a usage error, said as one.
+// the log directory; with one segment file in its place it is a usage
+// error, said as one, not a verified segment followed by "open SEG: not
+// a directory" (exit 1, as if the log failed).
 func TestVerifySegmentCheckpoint(t *testing.T) {
 	t.Chdir(t.TempDir())
 	cliCheckpoint(t)

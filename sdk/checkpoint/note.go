@@ -15,10 +15,10 @@ import (
 // algEd25519 is the signed-note key type of Ed25519 (C2SP signed-note).
 const algEd25519 = 0x01
 
-// NoteKeyHash returns the signed-note key hash of an Ed25519 key named
+// noteKeyHash returns the signed-note key hash of an Ed25519 key named
 // name: the first 4 bytes, big-endian, of SHA-256(name || "\n" || 0x01 ||
 // pub), the rule of golang.org/x/mod/sumdb/note and C2SP signed-note.
-func NoteKeyHash(name string, pub ed25519.PublicKey) uint32 {
+func noteKeyHash(name string, pub ed25519.PublicKey) uint32 {
 	h := sha256.New()
 	h.Write([]byte(name))
 	h.Write([]byte{'\n', algEd25519})
@@ -36,9 +36,10 @@ type noteSigner struct {
 }
 
 // NewNoteSigner returns a note.Signer that signs notes with s under the
-// key name name: its key hash is NoteKeyHash(name, s.Public()) and its
-// signatures are Ed25519 signatures over the note text made by s.Sign, so
-// a key held in an HSM or KMS signs checkpoints as it signs records. The
+// key name name: its key hash is the signed-note key hash of name and
+// s.Public() (C2SP signed-note), and its signatures are Ed25519
+// signatures over the note text made by s.Sign, so a key held in an HSM
+// or KMS signs checkpoints as it signs records. The
 // note verifier key of the result is note.NewEd25519VerifierKey(name,
 // s.Public()) (NoteVerifier builds its verifier).
 //
@@ -51,7 +52,7 @@ type noteSigner struct {
 // key that is not 32 bytes, with an *Error of ReasonSign.
 func NewNoteSigner(s sdk.Signer, name string) note.Signer {
 	pub := s.Public()
-	ns := &noteSigner{s: s, name: name, hash: NoteKeyHash(name, pub)}
+	ns := &noteSigner{s: s, name: name, hash: noteKeyHash(name, pub)}
 	if len(pub) != ed25519.PublicKeySize {
 		ns.err = newErr(ReasonSign, "Ed25519 public key is "+strconv.Itoa(len(pub))+" bytes, want 32", nil)
 	}
@@ -98,7 +99,7 @@ type keyVerifiers []ed25519.PublicKey
 
 func (k keyVerifiers) Verifier(name string, hash uint32) (note.Verifier, error) {
 	for _, pub := range k {
-		if len(pub) == ed25519.PublicKeySize && NoteKeyHash(name, pub) == hash {
+		if len(pub) == ed25519.PublicKeySize && noteKeyHash(name, pub) == hash {
 			if v, err := NoteVerifier(name, pub); err == nil {
 				return v, nil
 			}

@@ -206,10 +206,10 @@ func InForce(cp Checkpoint, retired []sdk.Retirement) error {
 			if r.WriterID != cp.WriterID || r.Stream != cp.Stream || r.Pub == nil {
 				continue
 			}
-			if sig.Hash == NoteKeyHash(sig.Name, r.Pub) && (!isRetired || r.Seq < until) {
+			if sig.Hash == noteKeyHash(sig.Name, r.Pub) && (!isRetired || r.Seq < until) {
 				until, isRetired, retiredID = r.Seq, true, r.KeyID
 			}
-			if len(r.Next) == ed25519.PublicKeySize && sig.Hash == NoteKeyHash(sig.Name, r.Next) && (!isNamed || r.Seq < from) {
+			if len(r.Next) == ed25519.PublicKeySize && sig.Hash == noteKeyHash(sig.Name, r.Next) && (!isNamed || r.Seq < from) {
 				from, isNamed, namedBy, named = r.Seq, true, r.KeyID, r.Next
 			}
 		}

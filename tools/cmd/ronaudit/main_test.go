@@ -253,8 +253,6 @@ func TestHelp(t *testing.T) {
 	}
 }
 
-// TestUsageErrors: what is wrong with the command line alone exits 2
-// before anything is read or written, apart from a failed check (1).
 // TestVerifyProofNeedsOld: a consistency proof checked without --old is a
 // usage error like the others (exit 2, usage on stderr, nothing on
 // stdout), not "FAIL: a consistency proof needs --old" on stdout as if
@@ -291,6 +289,8 @@ func TestVerifyProofNeedsOld(t *testing.T) {
 	}
 }
 
+// TestUsageErrors: what is wrong with the command line alone exits 2
+// before anything is read or written, apart from a failed check (1).
 func TestUsageErrors(t *testing.T) {
 	t.Chdir(t.TempDir()) // were one to run, it would not write here
 	for _, args := range [][]string{

@@ -19,8 +19,7 @@ import (
 // without history. HistoryChains and HistoryPaths fail naming it (a
 // verifier listing through them would have left the chain unchecked), and
 // a Keeper on the history refuses a log rolled back behind its
-// checkpoints (CheckReplay) instead of passing it, as it did, and
-// appending to it. So does one whose own directory is such a link.
+// checkpoints (CheckReplay) instead of passing it and appending to it. So does one whose own directory is such a link.
 func TestHistoryBrokenLinks(t *testing.T) {
 	const writer, stream = "svc@inst-1", "caps"
 	signer := keeperSigner(t)

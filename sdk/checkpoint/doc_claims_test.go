@@ -126,9 +126,9 @@ func TestHistoryNamesAreTwentyDigits(t *testing.T) {
 	}
 }
 
-// TestNewKeeperNilSigner: a Keeper with no signer was made without
-// error and panicked at its first checkpoint (a nil pointer in Sign),
-// inside the Log's Durable or Close, taking the host down. NewKeeper
+// TestNewKeeperNilSigner: a Keeper with no signer, made without error,
+// would panic at its first checkpoint (a nil pointer in Sign), inside
+// the Log's Durable or Close, taking the host down. NewKeeper
 // refuses it as sdk.New and node.Open refuse a nil Signer: an *Error
 // matching ErrSign and sdk.ErrConfig, with nothing created on disk.
 func TestNewKeeperNilSigner(t *testing.T) {

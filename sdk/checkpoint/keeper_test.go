@@ -714,8 +714,8 @@ func patchFrame(t *testing.T, pos wal.Position, edit func(payload []byte)) {
 
 // TestKeeperCommittedReadsNoHistory: Committed, which the Log calls under
 // the chain's append lock, does not read the chain's checkpoint history
-// (it did, on a chain's first record: a directory listing and a note
-// read on the append path); the first call that needs it does, once, and
+// (on a chain's first record that would be a directory listing and a
+// note read on the append path); the first call that needs it does, once, and
 // still checks against it (a rolled-back log is refused).
 func TestKeeperCommittedReadsNoHistory(t *testing.T) {
 	signer := keeperSigner(t)
@@ -758,8 +758,8 @@ func TestKeeperCommittedReadsNoHistory(t *testing.T) {
 // TestKeeperUnlistableHistory: a chain directory the Keeper cannot list
 // (mode 0300 for a user who is not root, or an I/O error) is not taken as
 // an empty history: a rolled-back log would then sign a checkpoint that
-// forks from the ones there (it did: sizes 3 and 6 of a rewritten log
-// signed beside 5 and 10, and Close returned nil).
+// forks from the ones there (sizes 3 and 6 of a rewritten log signed
+// beside 5 and 10, and Close nil).
 // The Keeper signs nothing and fails naming the chain and the cause: the
 // file system's error, not a *Error (no checkpoint failed a check).
 func TestKeeperUnlistableHistory(t *testing.T) {

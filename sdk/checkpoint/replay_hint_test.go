@@ -14,7 +14,7 @@ import (
 // CheckReplay's rollback says so ("a Keeper's directory belongs to one
 // log"). A newest checkpoint that is no checkpoint (an empty file, text
 // that does not parse) is a malformed file whatever the log: the hint
-// was appended to that ReasonFormat too, and misled.
+// on that ReasonFormat would mislead, so it has none.
 func TestCheckReplayHintOnlyForRollback(t *testing.T) {
 	const hint = "a Keeper's directory belongs to one log"
 	root := t.TempDir()

@@ -13,11 +13,11 @@ import (
 // TestKeeperRefusesNewestOfAnotherOrigin: the newest checkpoint in a
 // chain's directory whose origin line names another chain (w/b's origin
 // over w/a's root at 10, signed by a key the Keeper does not hold, so
-// that its signature is not checked) was taken as w/a's newest: its size
-// and root are w/a's. Newest then reported it as a checkpoint of w/b,
-// which export.Auto's Start catches up with (a bundle of w/b queued up
-// to a root that is not w/b's, and w/a's own newest not queued). It is
-// refused before the log opens, as checkpoint.VerifyDir refuses a kept
+// that its signature is not checked) would pass for w/a's newest: its
+// size and root are w/a's. Newest would then report it as a checkpoint
+// of w/b, which export.Auto's Start catches up with (a bundle of w/b
+// queued up to a root that is not w/b's, and w/a's own newest not
+// queued). So it is refused before the log opens, as checkpoint.VerifyDir refuses a kept
 // checkpoint of another chain (ReasonOriginMismatch).
 func TestKeeperRefusesNewestOfAnotherOrigin(t *testing.T) {
 	signer := testSigner(t, "keeper origin")

@@ -13,9 +13,8 @@ import (
 // TestChainDir: ChainDir is the directory a FileSink writes a chain's
 // bundles to (escaped as the origin is, "." and ".." included), whether
 // or not the chain has bundles; for one that has none, the auditor of
-// ExampleAuto gets ErrNoBundles from VerifyDir, where taking the
-// directory from the first of sink.Bundles(origin) indexed an empty
-// list and panicked.
+// ExampleAuto gets ErrNoBundles from VerifyDir (taking the directory
+// from the first of sink.Bundles(origin) would index an empty list).
 func TestChainDir(t *testing.T) {
 	root := t.TempDir()
 	for _, c := range []struct{ writer, stream, rel string }{

@@ -298,8 +298,9 @@ func (m midRotation) Retired(writer, stream string, id sdk.KeyID, seq uint64) {
 // chain's transition, and the bundle Auto exports up to it (even once
 // the rotation is over), must be signed by the key still in force there
 // (the old one): signed by the new key, which only the chain's later
-// transition names, the bundle did not verify with the first key
-// (TestCrashAll found it), in sequence or alone.
+// transition names, the bundle would not verify with the first key, in
+// sequence or alone (TestCrashAll meets the case at random; this test
+// every run).
 func TestAutoAcrossRotationVerifiesWithFirstKey(t *testing.T) {
 	old, next := rotateKey(t, "bundle old key"), rotateKey(t, "bundle next key")
 	dir := t.TempDir()

@@ -17,10 +17,10 @@ import (
 
 // TestOpenRefusedLeavesDir: an Open the WAL refuses leaves the directory
 // as it found it. The Keeper is made first (the Log replays through it),
-// and NewKeeper creates dir/checkpoints: a directory of mode 0755
-// (wal.ErrDirPermissions) was left with an empty checkpoints in it, and
-// a path that did not exist, refused for its WAL options
-// (wal.ErrConfig), was left created, with checkpoints in it.
+// and NewKeeper creates dir/checkpoints, which Open removes again: else
+// a directory of mode 0755 (wal.ErrDirPermissions) would be left with an
+// empty checkpoints in it, and a path that did not exist, refused for its
+// WAL options (wal.ErrConfig), left created, with checkpoints in it.
 func TestOpenRefusedLeavesDir(t *testing.T) {
 	signer := testSigner(t)
 

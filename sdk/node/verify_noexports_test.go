@@ -11,8 +11,8 @@ import (
 )
 
 // TestVerifyDirMissingExportDir: an export directory that is not there
-// (a mistyped path) was taken for one holding no bundles, and every chain
-// failed as truncated ("no bundles of the chain"): a verdict on the log's
+// (a mistyped path), taken for one holding no bundles, would fail every
+// chain as truncated ("no bundles of the chain"): a verdict on the log's
 // exports, for a path that names nothing. It is an error wrapping
 // fs.ErrNotExist that names the path, as ronaudit verify --exports says
 // (exit 3), and never a pass.

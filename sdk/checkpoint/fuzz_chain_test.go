@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/rustyonions/ron-audit-go/canonical"
+	"github.com/rustyonions/ron-audit-go/internal/fuzzchoice"
 	"github.com/rustyonions/ron-audit-go/sdk"
 )
 
@@ -85,14 +86,7 @@ func FuzzVerifyChainCheckpoints(f *testing.F) {
 	notes = append(notes, chainFuzzNote{-1, 5, sign(other, "other", 5)})
 
 	f.Fuzz(func(t *testing.T, choices []byte) {
-		next := func() int {
-			if len(choices) == 0 {
-				return 0
-			}
-			c := int(choices[0])
-			choices = choices[1:]
-			return c
-		}
+		next := fuzzchoice.New(choices).Next
 		recs := append([]sdk.Sealed(nil), hist[0][:next()%(n+1)]...)
 		switch op, at := next()%3, next(); {
 		case op == 1 && len(recs) > 0:

@@ -12,6 +12,7 @@ import (
 
 	"github.com/rustyonions/ron-audit-go/canonical"
 	"github.com/rustyonions/ron-audit-go/internal/dirtest"
+	"github.com/rustyonions/ron-audit-go/internal/fuzzchoice"
 	"github.com/rustyonions/ron-audit-go/sdk"
 	"github.com/rustyonions/ron-audit-go/sdk/checkpoint"
 )
@@ -100,14 +101,7 @@ func FuzzAutoRestart(f *testing.F) {
 	execs := 0
 	verifiers, keys := KeyVerifiers(signer.Public()), sdk.NewKeySet(signer.Public())
 	f.Fuzz(func(t *testing.T, in []byte) {
-		next := func() int {
-			if len(in) == 0 {
-				return 0
-			}
-			c := int(in[0])
-			in = in[1:]
-			return c
-		}
+		next := fuzzchoice.New(in).Next
 		execs++
 		root := filepath.Join(work, strconv.Itoa(execs))
 		defer os.RemoveAll(root)

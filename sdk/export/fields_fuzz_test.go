@@ -9,6 +9,7 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/rustyonions/ron-audit-go/canonical"
+	"github.com/rustyonions/ron-audit-go/internal/fuzzchoice"
 )
 
 // FuzzVerifyBundleFields is FuzzVerifyBundle past the framing: byte
@@ -40,14 +41,8 @@ func FuzzVerifyBundleFields(f *testing.F) {
 	})
 	pool := append(exportSplits(f, signer, genuine, 1, 4, 7), exportSplits(f, signer, genuine, 7)...)
 	f.Fuzz(func(t *testing.T, choices []byte) {
-		next := func() int {
-			if len(choices) == 0 {
-				return 0
-			}
-			c := int(choices[0])
-			choices = choices[1:]
-			return c
-		}
+		in := fuzzchoice.New(choices)
+		next := in.Next
 		orig := pool[next()%len(pool)]
 		b, err := Parse(orig)
 		if err != nil {
@@ -71,7 +66,7 @@ func FuzzVerifyBundleFields(f *testing.F) {
 			return hs
 		}
 		for range 4 {
-			if len(choices) == 0 {
+			if in.Len() == 0 {
 				break
 			}
 			what, i, hi, lo, x := next()%10, next(), next(), next(), next()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/rustyonions/ron-audit-go/internal/fuzzchoice"
 	"github.com/rustyonions/ron-audit-go/sdk"
 	"github.com/rustyonions/ron-audit-go/sdk/checkpoint"
 )
@@ -78,14 +79,8 @@ func FuzzVerifySequence(f *testing.F) {
 	signer := newSigner(f, 1)
 	vs, keys := verifiersOf(signer)
 	f.Fuzz(func(t *testing.T, choices []byte) {
-		next := func() int {
-			if len(choices) == 0 {
-				return 0
-			}
-			c := int(choices[0])
-			choices = choices[1:]
-			return c
-		}
+		in := fuzzchoice.New(choices)
+		next := in.Next
 		k := next()%4 + 1
 		named := make([]Named, k)
 		for i := range named {
@@ -95,7 +90,7 @@ func FuzzVerifySequence(f *testing.F) {
 		if n := next() % (len(p.notes) + 1); n > 0 {
 			trusted = &p.notes[n-1]
 		}
-		if len(choices) >= 4 {
+		if in.Len() >= 4 {
 			d := named[next()%k].Data
 			pos := (next()<<8 | next()) % len(d)
 			d[pos] ^= byte(next())

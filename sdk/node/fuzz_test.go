@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/rustyonions/ron-audit-go/internal/dirtest"
+	"github.com/rustyonions/ron-audit-go/internal/fuzzchoice"
 	"github.com/rustyonions/ron-audit-go/sdk"
 	"github.com/rustyonions/ron-audit-go/sdk/checkpoint"
 	"github.com/rustyonions/ron-audit-go/sdk/node"
@@ -95,21 +96,15 @@ func FuzzNodeVerifyDir(f *testing.F) {
 	work := f.TempDir()
 	execs := 0
 	f.Fuzz(func(t *testing.T, choices []byte) {
-		next := func() int {
-			if len(choices) == 0 {
-				return 0
-			}
-			c := int(choices[0])
-			choices = choices[1:]
-			return c
-		}
+		in := fuzzchoice.New(choices)
+		next := in.Next
 		files := make(map[string][]byte, len(ft.files))
 		for k, v := range ft.files {
 			files[k] = v
 		}
 		damaged := false
 		for range 3 {
-			if len(choices) == 0 {
+			if in.Len() == 0 {
 				break
 			}
 			p := ft.paths[next()%len(ft.paths)]

@@ -34,6 +34,7 @@ var update = flag.Bool("update", false, "rewrite the bundle vectors of the curre
 // checked by TestBundleVectors. Every released version's cases keep their
 // verdicts under the current code (TestBundleVectorsVerify), and the Rust
 // and Python readers check them too (testing/vectors/v1/bundles/README.md).
+
 // vectorsRoot holds one directory per released schema version, vN.
 const vectorsRoot = "../../testing/vectors"
 

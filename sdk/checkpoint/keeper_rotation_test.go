@@ -55,6 +55,28 @@ func streamRecords(t *testing.T, wdir, stream string) []sdk.Sealed {
 	return recs
 }
 
+// checkStartedWith checks that stream, a chain what names that started
+// after a rotation began, has checkpoints kept in cdir, and that they and
+// its records in the durable log in wdir verify with key alone, the key
+// the chain started with: a verifier holding only that key for the chain
+// must trust them. It returns the chain's records.
+func checkStartedWith(t *testing.T, wdir, cdir, stream string, key *sdk.Ed25519Signer, what string) []sdk.Sealed {
+	t.Helper()
+	hist, err := LoadHistory(cdir, "svc@inst-1", stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(hist) == 0 {
+		t.Fatalf("%s has no checkpoint", what)
+	}
+	recs := streamRecords(t, wdir, stream)
+	v, _ := NoteVerifier(KeyName("svc@inst-1"), key.Public())
+	if _, err := VerifyChain(sdk.NewSliceIterator(recs), sdk.NewKeySet(key.Public()), note.VerifierList(v), hist, sdk.VerifyOptions{}); err != nil {
+		t.Errorf("%s, with the key it started with (%d checkpoints): %v", what, len(hist), err)
+	}
+	return recs
+}
+
 // TestKeeperStopsAtRetirementAfterReopen: reopened with the key a chain
 // retired (the documented way to finish a rotation a crash cut short: open
 // with the old key, RotateKey again), the replay's catch-up checkpoint
@@ -402,18 +424,7 @@ func TestKeeperSealedLaterChainReopenedWithOldKey(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	hist, err := LoadHistory(cdir, "svc@inst-1", "later")
-	if err != nil {
-		t.Fatal(err)
-	}
-	recs := streamRecords(t, wdir, "later")
-	if len(hist) == 0 {
-		t.Fatal("the later chain has no checkpoint")
-	}
-	v2, _ := NoteVerifier(KeyName("svc@inst-1"), k2.Public())
-	if _, err := VerifyChain(sdk.NewSliceIterator(recs), sdk.NewKeySet(k2.Public()), note.VerifierList(v2), hist, sdk.VerifyOptions{}); err != nil {
-		t.Errorf("the chain started after the rotation, with the key it started with (%d checkpoints): %v", len(hist), err)
-	}
+	checkStartedWith(t, wdir, cdir, "later", k2, "the chain started after the rotation")
 }
 
 // copySegments copies the segment files of the log in from to to: what

@@ -217,14 +217,21 @@ func (s *FileSink) path(name string) (string, error) {
 // ErrBundleExists: FileSink does not overwrite a bundle.
 var ErrBundleExists = errors.New("export: bundle exists")
 
+// chainPath is the directory of chain origin's bundles in the sink: an
+// origin that names no chain (ParseOrigin) has none, and neither has a
+// sink without a Dir (path).
+func (s *FileSink) chainPath(origin string) (string, error) {
+	if _, _, err := checkpoint.ParseOrigin(origin); err != nil {
+		return "", err
+	}
+	return s.path(chainDir(origin))
+}
+
 // Bundles returns the paths of the bundle files of chain origin in the
 // sink, in order (oldest first). A *.bundle file there whose name is not a
 // bundle name fails it (ListDir: ErrBundleName).
 func (s *FileSink) Bundles(origin string) ([]string, error) {
-	if _, _, err := checkpoint.ParseOrigin(origin); err != nil {
-		return nil, err
-	}
-	dir, err := s.path(chainDir(origin))
+	dir, err := s.chainPath(origin)
 	if err != nil {
 		return nil, err
 	}
@@ -262,10 +269,7 @@ func (s *FileSink) Latest(origin string) (*Bundle, error) {
 // coarse to tell two writes apart.
 func (s *FileSink) Prev(writer, stream string) (*State, error) {
 	origin := checkpoint.Origin(writer, stream)
-	if _, _, err := checkpoint.ParseOrigin(origin); err != nil {
-		return nil, err
-	}
-	dir, err := s.path(chainDir(origin))
+	dir, err := s.chainPath(origin)
 	if err != nil {
 		return nil, err
 	}

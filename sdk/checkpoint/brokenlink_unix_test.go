@@ -26,13 +26,7 @@ func TestHistoryBrokenLinks(t *testing.T) {
 	for _, level := range []string{"writer", "stream"} {
 		for _, kind := range []string{"dangling", "loop"} {
 			t.Run(level+"/"+kind, func(t *testing.T) {
-				cpDir := filepath.Join(t.TempDir(), "cp")
-				k, _ := NewKeeper(cpDir, signer, KeeperOptions{Every: 5, Interval: -1})
-				l, _ := sdk.New(sdk.Config{Signer: signer, Observer: k})
-				keeperAppend(t, l, 0, 10)
-				if err := k.Close(); err != nil {
-					t.Fatal(err)
-				}
+				cpDir, _ := tenRecordHistory(t, signer)
 				link := filepath.Join(cpDir, dirName(writer))
 				if level == "stream" {
 					link = filepath.Join(link, dirName(stream))

@@ -36,6 +36,28 @@ func keeperAppend(t *testing.T, l *sdk.Log, from, n int) {
 	}
 }
 
+// tenRecordHistory leaves in cpDir what a Keeper checkpointing every 5
+// records keeps of the first 10 of keeperAppend's chain (a log in RAM):
+// checkpoints at 5 and 10. k is that Keeper, closed. The tests of a
+// history that the log no longer matches start from it.
+func tenRecordHistory(t *testing.T, signer sdk.Signer) (cpDir string, k *Keeper) {
+	t.Helper()
+	cpDir = filepath.Join(t.TempDir(), "cp")
+	k, err := NewKeeper(cpDir, signer, KeeperOptions{Every: 5, Interval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := sdk.New(sdk.Config{Signer: signer, Observer: k})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keeperAppend(t, l, 0, 10)
+	if err := k.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return cpDir, k
+}
+
 func openHistory(t *testing.T, k *Keeper) []Checkpoint {
 	t.Helper()
 	paths, err := k.History("svc@inst-1", "caps")
@@ -269,13 +291,7 @@ func chainRecsOf(l *sdk.Log) []sdk.Sealed {
 // the log holds (the log was restored from an old copy) signs nothing.
 func TestKeeperRefusesRollback(t *testing.T) {
 	signer := keeperSigner(t)
-	cpDir := filepath.Join(t.TempDir(), "cp")
-	k, _ := NewKeeper(cpDir, signer, KeeperOptions{Every: 5, Interval: -1})
-	l, _ := sdk.New(sdk.Config{Signer: signer, Observer: k})
-	keeperAppend(t, l, 0, 10)
-	if err := k.Close(); err != nil {
-		t.Fatal(err)
-	}
+	cpDir, k := tenRecordHistory(t, signer)
 	// A new log (in RAM, so empty) with the same checkpoint history.
 	k2, _ := NewKeeper(cpDir, signer, KeeperOptions{Every: 5, Interval: -1})
 	l2, _ := sdk.New(sdk.Config{Signer: signer, Observer: k2})
@@ -719,13 +735,7 @@ func patchFrame(t *testing.T, pos wal.Position, edit func(payload []byte)) {
 // still checks against it (a rolled-back log is refused).
 func TestKeeperCommittedReadsNoHistory(t *testing.T) {
 	signer := keeperSigner(t)
-	cpDir := filepath.Join(t.TempDir(), "cp")
-	k, _ := NewKeeper(cpDir, signer, KeeperOptions{Every: 5, Interval: -1})
-	l, _ := sdk.New(sdk.Config{Signer: signer, Observer: k})
-	keeperAppend(t, l, 0, 10)
-	if err := k.Close(); err != nil {
-		t.Fatal(err)
-	}
+	cpDir, k := tenRecordHistory(t, signer)
 
 	chainDir := k.chainDir("svc@inst-1", "caps")
 	var reads atomic.Int32
@@ -764,13 +774,7 @@ func TestKeeperCommittedReadsNoHistory(t *testing.T) {
 // file system's error, not a *Error (no checkpoint failed a check).
 func TestKeeperUnlistableHistory(t *testing.T) {
 	signer := keeperSigner(t)
-	cpDir := filepath.Join(t.TempDir(), "cp")
-	k, _ := NewKeeper(cpDir, signer, KeeperOptions{Every: 5, Interval: -1})
-	l, _ := sdk.New(sdk.Config{Signer: signer, Observer: k})
-	keeperAppend(t, l, 0, 10)
-	if err := k.Close(); err != nil {
-		t.Fatal(err)
-	}
+	cpDir, k := tenRecordHistory(t, signer)
 	before := len(openHistory(t, k))
 
 	chainDir := k.chainDir("svc@inst-1", "caps")

@@ -3,10 +3,8 @@ package export
 import (
 	"crypto/ed25519"
 	"path/filepath"
-	"strconv"
 	"testing"
 
-	"github.com/rustyonions/ron-audit-go/canonical"
 	"github.com/rustyonions/ron-audit-go/sdk"
 	"github.com/rustyonions/ron-audit-go/sdk/checkpoint"
 )
@@ -21,33 +19,15 @@ func TestAutoExport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	sink := &FileSink{Dir: filepath.Join(dir, "exports")}
-	auto := &Auto{Exporter: &Exporter{Sink: sink, Signer: signer}, Prev: sink.Prev}
-	keeper, err := checkpoint.NewKeeper(filepath.Join(dir, "checkpoints"), signer, checkpoint.KeeperOptions{Every: 10, Interval: -1, OnCheckpoint: auto.Checkpointed})
-	if err != nil {
+	log, keeper, auto, sink := openWithAuto(t, t.TempDir(), signer, 10, 0)
+	appendN(t, log, 0, 15, 0)
+	// A rotation mid-run: the Keeper and the exports follow it.
+	copy(seed, "auto export next key")
+	next, _ := sdk.NewEd25519Signer(ed25519.NewKeyFromSeed(seed))
+	if _, err := log.RotateKey(next); err != nil {
 		t.Fatal(err)
 	}
-	auto.Keeper = keeper
-	log, _, err := sdk.OpenDurable(filepath.Join(dir, "wal"), sdk.Config{Signer: signer, Observer: keeper}, sdk.DurableOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	auto.Log = log
-	auto.Start()
-	for i := 0; i < 35; i++ {
-		r := canonical.AuditRecord{WriterID: "w", Stream: "s", TsMs: uint64(i + 1), Reason: "r" + strconv.Itoa(i)}
-		if _, err := log.Append(&r); err != nil {
-			t.Fatal(err)
-		}
-		if i == 14 { // a rotation mid-run: the Keeper and the exports follow it
-			copy(seed, "auto export next key")
-			next, _ := sdk.NewEd25519Signer(ed25519.NewKeyFromSeed(seed))
-			if _, err := log.RotateKey(next); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	appendN(t, log, 15, 20, 0)
 	if err := log.Close(); err != nil {
 		t.Fatal(err)
 	}

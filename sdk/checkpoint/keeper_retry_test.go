@@ -6,13 +6,11 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/rustyonions/ron-audit-go/canonical"
 	"github.com/rustyonions/ron-audit-go/sdk"
 )
 
@@ -69,7 +67,7 @@ func breakDir(t *testing.T, dir string) (repair func()) {
 	}
 }
 
-// appendDurable appends records from..from+n-1 of keeperAppend's chain to
+// appendDurable appends records from..from+n-1 of keeperRecord's chain to
 // a durable log, in batches that share an fsync; each record is reported
 // Durable in seq order, as Append reports it.
 func appendDurable(t *testing.T, l *sdk.Log, from, n int) {
@@ -78,7 +76,7 @@ func appendDurable(t *testing.T, l *sdk.Log, from, n int) {
 	for i := from; i < from+n; i += batch {
 		var ps []sdk.Pending
 		for j := i; j < min(i+batch, from+n); j++ {
-			r := canonical.AuditRecord{WriterID: "svc@inst-1", Stream: "caps", TsMs: uint64(1000 + j), Reason: "r" + strconv.Itoa(j)}
+			r := keeperRecord(j)
 			p, err := l.AppendPending(&r)
 			if err != nil {
 				t.Fatal(err)

@@ -26,10 +26,17 @@ import (
 // name it rotationKey(t, "keeper test key"), their first key.
 func keeperSigner(t *testing.T) *sdk.Ed25519Signer { return rotationKey(t, "keeper test key") }
 
+// keeperRecord is record i (0-based) of the chain the Keeper tests
+// append to, svc@inst-1/caps.
+func keeperRecord(i int) canonical.AuditRecord {
+	return canonical.AuditRecord{WriterID: "svc@inst-1", Stream: "caps", TsMs: uint64(1000 + i), Reason: "r" + strconv.Itoa(i)}
+}
+
+// keeperAppend appends records from..from+n-1 of keeperRecord's chain.
 func keeperAppend(t *testing.T, l *sdk.Log, from, n int) {
 	t.Helper()
 	for i := from; i < from+n; i++ {
-		r := canonical.AuditRecord{WriterID: "svc@inst-1", Stream: "caps", TsMs: uint64(1000 + i), Reason: "r" + strconv.Itoa(i)}
+		r := keeperRecord(i)
 		if _, err := l.Append(&r); err != nil {
 			t.Fatal(err)
 		}

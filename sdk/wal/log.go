@@ -900,7 +900,12 @@ func (l *Log) flushLocked() error {
 func (l *Log) commitLocked() {
 	target := l.next - 1
 	buf := l.buf
-	l.buf = l.spare[:0]
+	// The appenders get the spare, which is theirs alone from now on:
+	// were it kept as the spare too (a buffer too big to keep below is
+	// not, and the spare would stay), the next commit would hand it out
+	// again while writing it, and appends would overwrite the frames it
+	// writes.
+	l.buf, l.spare = l.spare[:0], nil
 	l.syncing = true
 	l.covered = target
 	done := l.nextDone // waiters for frames up to target wait on it now

@@ -698,7 +698,17 @@ func (l *Log) Append(payload []byte) (uint64, error) {
 	if err := l.usableLocked(); err != nil {
 		return 0, err
 	}
-	if l.segFrames > 0 && l.segSize+size > l.opts.SegmentBytes {
+	for l.segFrames > 0 && l.segSize+size > l.opts.SegmentBytes {
+		if l.syncing {
+			// The committer owns the file. Look again once it is done:
+			// another appender may have rotated meanwhile, and the frame
+			// then fits in the segment it started.
+			l.cond.Wait()
+			if err := l.usableLocked(); err != nil {
+				return 0, err
+			}
+			continue
+		}
 		if err := l.rotateLocked(); err != nil {
 			return 0, err
 		}
@@ -961,14 +971,9 @@ func (l *Log) dropUnsynced(f *os.File, err error) error {
 }
 
 // rotateLocked makes the current segment durable, closes it and starts
-// the next. Appenders wait meanwhile (once per segment).
+// the next. Appenders wait meanwhile (once per segment). The caller
+// checked that no fsync is under way and the log is usable.
 func (l *Log) rotateLocked() error {
-	for l.syncing {
-		l.cond.Wait()
-	}
-	if err := l.usableLocked(); err != nil {
-		return err
-	}
 	if err := l.flushLocked(); err != nil {
 		return err
 	}

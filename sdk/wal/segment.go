@@ -203,9 +203,14 @@ func (s *segScan) run() (SegmentInfo, error) {
 		reason     string
 		badVersion bool
 	)
-	if s.size < SegmentHeaderSize {
+	switch {
+	case s.size >= int64(len(Magic))+4 && string(hb[:len(Magic)]) == Magic && le.Uint32(hb[len(Magic):]) != FormatVersion:
+		// The magic and version are where they are in every version, but
+		// another version's header may be shorter: its version decides.
+		h.Version, badVersion = le.Uint32(hb[len(Magic):]), true
+	case s.size < SegmentHeaderSize:
 		reason = fmt.Sprintf("file of %d bytes is shorter than the %d-byte segment header", s.size, SegmentHeaderSize)
-	} else {
+	default:
 		h, reason, badVersion = parseHeader(hb[:])
 		if reason == "" && !badVersion && s.expect != nil && !bytes.Equal(hb[16:], s.expect[16:]) {
 			want := SegmentHeader{Number: le.Uint64(s.expect[16:]), FirstIndex: le.Uint64(s.expect[24:])}

@@ -512,6 +512,10 @@ def expected_header(number: int, first_index: int) -> bytes:
 
 
 def header_problem(data: bytes, number: int, first_index: int) -> tuple[str, str] | None:
+    # FORMAT.md section 2: the magic and version are the first 12 bytes in
+    # every version, whose header may be shorter: the version decides first.
+    if len(data) >= 12 and data[:8] == MAGIC and int.from_bytes(data[8:12], "little") != FORMAT_VERSION:
+        return ("version", f"unknown format version {int.from_bytes(data[8:12], 'little')} (ErrVersion)")
     if len(data) < HEADER_LEN:
         return ("bad_header", f"file is {len(data)} bytes, shorter than the 32-byte header")
     if data[:8] != MAGIC:

@@ -501,3 +501,37 @@ func TestReadSegment(t *testing.T) {
 		t.Fatalf("torn tail, last: %+v, %v", info, err)
 	}
 }
+
+// TestResyncBudget pins FORMAT.md section 6, rule 3: the search for
+// intact frames inside a torn-looking final frame spends at most 64 MiB
+// of CRC work, and a tail it cannot decide within that is corruption.
+// The tail is a frame header declaring MaxPayload bytes that reach the
+// end of the file, holding k candidate frame headers, each declaring a
+// frame that ends exactly there too (about 1 MiB of checksum work each),
+// none with a matching CRC: a torn tail when the search can check them
+// all, corruption when it cannot.
+func TestResyncBudget(t *testing.T) {
+	const n = 3
+	for _, c := range []struct {
+		k    int
+		torn bool
+	}{{60, true}, {70, false}} {
+		dir := writeLog(t, n, testOpts())
+		file, b := lastSegment(t, dir)
+		tail := make([]byte, FrameHeaderSize+MaxPayload)
+		for i := range tail {
+			tail[i] = byte(i%251) | 1 // no zero byte: z is the end of the file
+		}
+		binary.LittleEndian.PutUint32(tail, MaxPayload)
+		for j := 1; j <= c.k; j++ {
+			at := j * FrameHeaderSize
+			binary.LittleEndian.PutUint32(tail[at:], uint32(len(tail)-at-FrameHeaderSize))
+		}
+		writeFile(t, file, append(bytes.Clone(b), tail...))
+		if c.torn {
+			expectTorn(t, dir, n, file, int64(len(b)), int64(len(tail)))
+		} else {
+			expectCorrupt(t, dir, file, int64(len(b)), n, "too many frame-like byte runs")
+		}
+	}
+}

@@ -186,7 +186,7 @@ type Log struct {
 	// succeeded: the end of frame durable, when it is in this segment.
 	syncedEnd int64
 	buf       []byte // frames appended but not yet written to f
-	spare     []byte // the buffer an fsync under way wrote, for reuse
+	spare     []byte // the buffer the last commit wrote, for the next to give the appenders (nil once given)
 
 	next    uint64 // index of the next frame
 	durable uint64 // every frame up to here is fsynced

@@ -26,6 +26,13 @@
 // them). Every label value the design lists is created at New, so its
 // series exist at zero before the first event.
 //
+// The label values that come from callers are bounded, so that neither
+// the registry nor a scrape grows without end, and never panic (as
+// client_golang does on a label value that is not UTF-8): Appended's
+// stream (MaxStreams, then StreamOverflow) and Busy's endpoint
+// (MaxEndpoints, then EndpointOverflow); the other labels take only the
+// values listed here.
+//
 // The hot-path adapters (Appended, Dropped, Busy, DedupeHit, Queued,
 // OnFsync) do not allocate once a stream's series exist: label children
 // are cached.
@@ -36,6 +43,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -98,6 +106,18 @@ var _ sdk.EmitterMetrics = (*Metrics)(nil)
 
 // EndpointEmit is the endpoint label of busy rejections of TryEmit/Emit.
 const EndpointEmit = "emit"
+
+// MaxEndpoints bounds the endpoint label of busy_rejections_total beside
+// EndpointEmit: the endpoints a host passes to Busy are its own (a route,
+// a request's path), and a series per distinct value without end would
+// grow the registry (and every scrape) without bound. Endpoints beyond
+// the first MaxEndpoints count under EndpointOverflow.
+const MaxEndpoints = 64
+
+// EndpointOverflow is the endpoint label of the endpoints beyond
+// MaxEndpoints, and of an endpoint that is not valid UTF-8 (which no
+// label value can hold).
+const EndpointOverflow = "_other"
 
 // VerifyOther is the reason label of a verification failure that is not a
 // *sdk.VerifyError.
@@ -203,7 +223,12 @@ type Metrics struct {
 	// MaxStreams streams (full), new streams count as StreamOverflow.
 	streams atomic.Pointer[map[string]*[numKinds]prometheus.Counter]
 	full    atomic.Bool
-	mu      sync.Mutex // serializes writers of streams
+	// endpoints maps the endpoints Busy was given, other than
+	// EndpointEmit, to their counters: copy-on-write as streams, bounded
+	// by MaxEndpoints (endpointsFull).
+	endpoints     atomic.Pointer[map[string]prometheus.Counter]
+	endpointsFull atomic.Bool
+	mu            sync.Mutex // serializes writers of streams and endpoints
 }
 
 // MaxStreams bounds the stream label of audit_appended_total: streams come
@@ -212,8 +237,10 @@ type Metrics struct {
 // the first MaxStreams count under the stream label StreamOverflow.
 const MaxStreams = 1024
 
-// StreamOverflow is the stream label of the streams beyond MaxStreams. A
-// stream of that name among the first MaxStreams shares its series.
+// StreamOverflow is the stream label of the streams beyond MaxStreams,
+// and of a stream that is not valid UTF-8 (which no label value can
+// hold: client_golang panics on it). A stream of that name among the
+// first MaxStreams shares its series.
 const StreamOverflow = "_other"
 
 // New creates the audit metrics and registers them on reg. If a metric
@@ -278,13 +305,17 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 	m.exFailC = m.exportFail.WithLabelValues(StageBundle)
 	empty := map[string]*[numKinds]prometheus.Counter{}
 	m.streams.Store(&empty)
+	noEndpoints := map[string]prometheus.Counter{}
+	m.endpoints.Store(&noEndpoints)
 	return m, nil
 }
 
 // Appended counts one record appended to stream: audit_appended_total
 // {kind,stream} and its canonical size in audit_bytes_total. The stream's
 // series are created on its first record; past MaxStreams streams, a new
-// one counts as StreamOverflow.
+// one counts as StreamOverflow, as does a stream that is not valid UTF-8
+// (the Emitter refuses such records; a host calling Appended itself may
+// not).
 func (m *Metrics) Appended(kind canonical.Kind, stream string, bytes int) {
 	k := kind
 	if int(k) >= numKinds {
@@ -292,7 +323,7 @@ func (m *Metrics) Appended(kind canonical.Kind, stream string, bytes int) {
 	}
 	streams := *m.streams.Load()
 	cs, ok := streams[stream]
-	if !ok && m.full.Load() {
+	if !ok && (m.full.Load() || !utf8.ValidString(stream)) {
 		stream = StreamOverflow
 		cs, ok = streams[stream]
 	}
@@ -369,13 +400,50 @@ func (m *Metrics) Dropped(reason string) {
 }
 
 // Busy counts one busy rejection at endpoint (EndpointEmit for the
-// emitter; another endpoint gets its own series).
+// emitter; another endpoint gets its own series on its first rejection,
+// up to MaxEndpoints of them, then counts as EndpointOverflow, as does an
+// endpoint that is not valid UTF-8).
 func (m *Metrics) Busy(endpoint string) {
 	if endpoint == EndpointEmit {
 		m.busyC.Inc()
 		return
 	}
-	m.busy.WithLabelValues(endpoint).Inc()
+	endpoints := *m.endpoints.Load()
+	c, ok := endpoints[endpoint]
+	if !ok && (m.endpointsFull.Load() || !utf8.ValidString(endpoint)) {
+		endpoint = EndpointOverflow
+		c, ok = endpoints[endpoint]
+	}
+	if !ok {
+		c = m.addEndpoint(endpoint)
+	}
+	c.Inc()
+}
+
+// addEndpoint creates endpoint's series, or EndpointOverflow's once
+// MaxEndpoints endpoints have one, and returns its counter.
+func (m *Metrics) addEndpoint(endpoint string) prometheus.Counter {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	old := *m.endpoints.Load()
+	if c, ok := old[endpoint]; ok {
+		return c
+	}
+	if len(old) >= MaxEndpoints {
+		m.endpointsFull.Store(true)
+		endpoint = EndpointOverflow
+		if c, ok := old[endpoint]; ok {
+			return c
+		}
+	}
+	next := make(map[string]prometheus.Counter, len(old)+1)
+	for e, c := range old {
+		next[e] = c
+	}
+	c := m.busy.WithLabelValues(endpoint)
+	next[endpoint] = c
+	m.endpoints.Store(&next)
+	return c
 }
 
 // DedupeHit counts one append that matched a recent record (Appended's

@@ -485,11 +485,13 @@ func TestAdaptersAllocs(t *testing.T) {
 	}
 	m, _ := newMetrics(t)
 	m.Appended(canonical.KindGetServed, "reads", 100) // creates the series
+	m.Busy("/object")
 	ve := &sdk.VerifyError{Reason: sdk.ReasonPrevMismatch}
 	for name, f := range map[string]func(){
 		"Appended":            func() { m.Appended(canonical.KindGetServed, "reads", 100) },
 		"Dropped":             func() { m.Dropped(DropAuditBackpressure) },
 		"Busy":                func() { m.Busy(EndpointEmit) },
+		"Busy(host endpoint)": func() { m.Busy("/object") },
 		"DedupeHit":           func() { m.DedupeHit() },
 		"Queued":              func() { m.Queued(1) },
 		"OnFsync":             func() { m.OnFsync(time.Millisecond, 8) },

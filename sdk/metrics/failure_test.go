@@ -344,15 +344,41 @@ func TestVerifyReasonCardinality(t *testing.T) {
 	}
 }
 
-// TestVerifyReasonsCoverSDK: every Reason constant package sdk declares
-// is in VerifyReasons, so none is counted as VerifyOther.
+// TestVerifyReasonsCoverSDK: every Reason constant packages sdk,
+// checkpoint and export declare has its label in VerifyReasons ("checkpoint_"
+// and "export_" before those of checkpoint and export; export's gap is
+// VerifyManifestGap), so none is counted as VerifyOther.
 func TestVerifyReasonsCoverSDK(t *testing.T) {
+	for _, pkg := range []struct {
+		dir, prefix string
+		min         int
+	}{{"..", "", 9}, {"../checkpoint", "checkpoint_", 10}, {"../export", "export_", 8}} {
+		rs := reasonConstants(t, pkg.dir)
+		if len(rs) < pkg.min {
+			t.Fatalf("found %d Reason constants in %s, want at least %d", len(rs), pkg.dir, pkg.min)
+		}
+		for _, r := range rs {
+			label := sdk.Reason(pkg.prefix + r)
+			if label == "export_gap" {
+				label = VerifyManifestGap
+			}
+			if !slices.Contains(VerifyReasons, label) {
+				t.Errorf("%s: Reason %q: %q is not in VerifyReasons", pkg.dir, r, label)
+			}
+		}
+	}
+}
+
+// reasonConstants returns the values of the constants of type Reason that
+// the non-test Go files of dir declare.
+func reasonConstants(t *testing.T, dir string) []string {
+	t.Helper()
 	fset := token.NewFileSet()
-	names, err := filepath.Glob("../*.go")
+	names, err := filepath.Glob(filepath.Join(dir, "*.go"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	found := 0
+	var out []string
 	for _, name := range names {
 		if strings.HasSuffix(name, "_test.go") {
 			continue
@@ -374,18 +400,13 @@ func TestVerifyReasonsCoverSDK(t *testing.T) {
 				for _, v := range vs.Values {
 					lit, ok := v.(*ast.BasicLit)
 					if !ok {
-						t.Fatalf("a Reason constant that is not a literal: %v", v)
+						t.Fatalf("%s: a Reason constant that is not a literal: %v", name, v)
 					}
 					r, _ := strconv.Unquote(lit.Value)
-					found++
-					if !slices.Contains(VerifyReasons, sdk.Reason(r)) {
-						t.Errorf("sdk.Reason %q is not in VerifyReasons", r)
-					}
+					out = append(out, r)
 				}
 			}
 		}
 	}
-	if found < 9 {
-		t.Fatalf("found %d Reason constants in package sdk", found)
-	}
+	return out
 }

@@ -119,8 +119,9 @@ const MaxEndpoints = 64
 // label value can hold).
 const EndpointOverflow = "_other"
 
-// VerifyOther is the reason label of a verification failure that is not a
-// *sdk.VerifyError.
+// VerifyOther is the reason label of a verification failure that carries
+// none of the typed errors VerifyFailed reads (a host's own error), or a
+// Reason of one that is not in VerifyReasons.
 const VerifyOther = "other"
 
 // VerifyManifestGap is the reason label, named by the ron-audit design,
@@ -129,12 +130,52 @@ const VerifyOther = "other"
 // from a chain is sdk.ReasonSeqGap.
 const VerifyManifestGap = "manifest_gap"
 
+// Prefixes of the reason labels of a checkpoint's and a bundle's failures:
+// their packages' Reasons share names with sdk's (bad_signature, fork,
+// format), which say something else there.
+const (
+	verifyCheckpointPrefix = "checkpoint_"
+	verifyExportPrefix     = "export_"
+)
+
+// checkpointReasons and exportReasons are the Reasons of packages
+// checkpoint and export (TestVerifyReasonsCoverSDK reads them from the
+// source, so a new one is not counted as VerifyOther unnoticed).
+// export.ReasonGap is VerifyManifestGap.
+var (
+	checkpointReasons = []checkpoint.Reason{
+		checkpoint.ReasonFormat, checkpoint.ReasonBadSignature, checkpoint.ReasonUnknownKey, checkpoint.ReasonSign,
+		checkpoint.ReasonRange, checkpoint.ReasonNotIncluded, checkpoint.ReasonOriginMismatch,
+		checkpoint.ReasonRollback, checkpoint.ReasonFork, checkpoint.ReasonRetiredKey,
+	}
+	exportReasons = []export.Reason{
+		export.ReasonFormat, export.ReasonBadCheckpoint, export.ReasonRecord, export.ReasonRoot,
+		export.ReasonConsistency, export.ReasonTruncated, export.ReasonFork,
+	}
+)
+
 // VerifyReasons are the reason labels of audit_verify_fail_total, each a
-// series from New on: every sdk.Reason, VerifyManifestGap and VerifyOther.
-var VerifyReasons = []sdk.Reason{
-	sdk.ReasonHashMismatch, sdk.ReasonPrevMismatch, sdk.ReasonSeqGap, sdk.ReasonBadSignature,
-	sdk.ReasonNotCanonical, sdk.ReasonUnknownKey, sdk.ReasonUnsealedTail, sdk.ReasonRetiredKey,
-	sdk.ReasonBadTransition, VerifyManifestGap, VerifyOther,
+// series from New on: every sdk.Reason (a record's failure: hash_mismatch,
+// seq_gap, ...); "checkpoint_" and a checkpoint.Reason (a checkpoint's:
+// checkpoint_rollback, checkpoint_fork, checkpoint_not_included, ...);
+// "export_" and an export.Reason but gap (a bundle's: export_root,
+// export_consistency, export_truncated, ...); VerifyManifestGap; and
+// VerifyOther.
+var VerifyReasons = verifyReasons()
+
+func verifyReasons() []sdk.Reason {
+	rs := []sdk.Reason{
+		sdk.ReasonHashMismatch, sdk.ReasonPrevMismatch, sdk.ReasonSeqGap, sdk.ReasonBadSignature,
+		sdk.ReasonNotCanonical, sdk.ReasonUnknownKey, sdk.ReasonUnsealedTail, sdk.ReasonRetiredKey,
+		sdk.ReasonBadTransition,
+	}
+	for _, r := range checkpointReasons {
+		rs = append(rs, sdk.Reason(verifyCheckpointPrefix+r))
+	}
+	for _, r := range exportReasons {
+		rs = append(rs, sdk.Reason(verifyExportPrefix+r))
+	}
+	return append(rs, VerifyManifestGap, VerifyOther)
 }
 
 // FsyncBuckets are wal_fsync_seconds' buckets: 0.1 ms to 100 ms, with
@@ -261,7 +302,7 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 		bytes: prometheus.NewCounter(prometheus.CounterOpts{Name: NameBytes,
 			Help: "Canonical bytes of the audit records appended."}),
 		verifyFail: prometheus.NewCounterVec(prometheus.CounterOpts{Name: NameVerifyFail,
-			Help: "Verification failures, by reason."}, []string{"reason"}),
+			Help: "Verification failures the host's verifiers reported, by reason: a record's (hash_mismatch, seq_gap, ...), a checkpoint's (checkpoint_rollback, checkpoint_fork, ...), a bundle's (export_root, ..., manifest_gap), or other."}, []string{"reason"}),
 		fsync: prometheus.NewHistogram(prometheus.HistogramOpts{Name: NameFsync,
 			Help: "Duration of the WAL's fsyncs that made frames durable.", Buckets: FsyncBuckets}),
 		exportBatch: prometheus.NewHistogram(prometheus.HistogramOpts{Name: NameExportBatch,
@@ -455,9 +496,14 @@ func (m *Metrics) DedupeHit() { m.dedupeHits.Inc() }
 // (sdk.EmitterStats.InFlight), which is when it sheds.
 func (m *Metrics) Queued(delta int) { m.queueDepth.Add(float64(delta)) }
 
-// VerifyFailed counts a verification failure by the Reason of the
-// *sdk.VerifyError in err's chain, as VerifyManifestGap if err is
-// export.ErrGap, or else as VerifyOther (also for a Reason not in
+// VerifyFailed counts a verification failure by the typed error in err's
+// chain that says most precisely what failed: the Reason of a
+// *sdk.VerifyError (a record's failure, also inside a bundle's or a
+// checkpoint's error), else "checkpoint_" and the Reason of a
+// *checkpoint.Error (also inside a *checkpoint.DirError, or a bundle's
+// error: export's bad_checkpoint and consistency carry one), else
+// "export_" and the Reason of an *export.Error, VerifyManifestGap for
+// export.ErrGap; or else as VerifyOther (also for a Reason not in
 // VerifyReasons, so the label stays bounded). A nil err counts nothing.
 //
 // A host with an Emitter reports its verifiers' failures to
@@ -475,8 +521,12 @@ func (m *Metrics) VerifyFailed(err error) {
 		}
 	} else if ve := new(sdk.VerifyError); errors.As(err, &ve) && ve.Reason != "" {
 		r = ve.Reason
+	} else if ce := new(checkpoint.Error); errors.As(err, &ce) {
+		r = sdk.Reason(verifyCheckpointPrefix + ce.Reason)
 	} else if errors.Is(err, export.ErrGap) {
 		r = VerifyManifestGap
+	} else if ee := new(export.Error); errors.As(err, &ee) {
+		r = sdk.Reason(verifyExportPrefix + ee.Reason)
 	}
 	c, ok := m.verifyC[r]
 	if !ok {

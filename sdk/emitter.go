@@ -819,7 +819,11 @@ func (e *Emitter) Stats() EmitterStats {
 // VerifyDir, or export verification): a non-nil err is counted in
 // audit_verify_fail_total by its Reason and makes Ready report the audit
 // plane degraded from then on, since a chain that failed to verify stays
-// suspect until someone looks.
+// suspect until someone looks. A verifier that could not read what it
+// verifies (an I/O error reading the log or the files) has found nothing
+// wrong with it: that error is not one to report here, where it would
+// page as tampering (alert AuditVerifyFailures); log it (examples/host
+// does both).
 func (e *Emitter) ReportVerifyFailure(err error) {
 	if err == nil {
 		return

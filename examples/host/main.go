@@ -206,6 +206,12 @@ func verifyFailureLine(writer, stream string, err error) string {
 	return fmt.Sprintf("host: audit chain %s failed verification: %v", names.Chain(writer, stream), err)
 }
 
+// readFailureLine is the line the host prints for a chain its verifier
+// could not read (an I/O error): nothing was verified, and nothing found.
+func readFailureLine(writer, stream string, err error) string {
+	return fmt.Sprintf("host: audit chain %s could not be read to verify it: %v", names.Chain(writer, stream), err)
+}
+
 // run serves on ln until ctx ends, then drains and closes.
 // It says it serves only once the log and the emitter are up: a host
 // that fails to open its log prints the failure alone.
@@ -464,11 +470,20 @@ func backgroundLoad(ctx context.Context, em *sdk.Emitter, rate int) {
 // a round, and again only when it changes, so that the counter counts
 // failures found, not rounds (one damaged record is 1, not 360 an hour).
 // /readyz stays failed meanwhile (Ready keeps the count).
+//
+// A chain whose records could not be read (an I/O error: see unreadable)
+// is printed to logw, once while the error stays the same, and not
+// reported: nothing was verified, so nothing was found, and a
+// verification failure pages the critical AuditVerifyFailures ("a chain
+// was tampered with"). The SDK has no readiness for a host's reads; a
+// disk that fails the log's writes too fails the log, which Ready
+// reports (LogFailed). The chain is verified again the next round.
 func verifyLoop(ctx context.Context, log *sdk.Log, em *sdk.Emitter, every time.Duration, logw io.Writer) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	verified := map[[2]string]sdk.Result{} // per chain: the last record verified, and its key transitions
 	reported := map[[2]string]string{}     // per chain: the failure it has now, reported
+	unread := map[[2]string]string{}       // per chain: the read error it has now, printed
 	for {
 		select {
 		case <-ctx.Done():
@@ -483,14 +498,25 @@ func verifyLoop(ctx context.Context, log *sdk.Log, em *sdk.Emitter, every time.D
 				from = &last
 			}
 			next, err := verifyChain(log, h, from)
-			if err != nil && reported[key] != err.Error() {
-				reported[key] = err.Error()
-				em.ReportVerifyFailure(err)
-				fmt.Fprintln(logw, verifyFailureLine(h.WriterID, h.Stream, err))
+			var re *readError
+			switch {
+			case errors.As(err, &re):
+				if unread[key] != re.Error() {
+					unread[key] = re.Error()
+					fmt.Fprintln(logw, readFailureLine(h.WriterID, h.Stream, re.err))
+				}
+			case err != nil:
+				delete(unread, key)
+				if reported[key] != err.Error() {
+					reported[key] = err.Error()
+					em.ReportVerifyFailure(err)
+					fmt.Fprintln(logw, verifyFailureLine(h.WriterID, h.Stream, err))
+				}
 			}
 			if err == nil {
 				// Passed (a read that failed once): a failure after it is new.
 				delete(reported, key)
+				delete(unread, key)
 				if next.Head.Seq > 0 { // Seq 0: evicted meanwhile, nothing verified
 					verified[key] = next
 				}
@@ -524,8 +550,11 @@ func verifyChain(log *sdk.Log, h sdk.Head, from *sdk.Result) (sdk.Result, error)
 	}
 	recs, err := log.Records(h.WriterID, h.Stream, first, h.Seq)
 	if err != nil {
-		if errors.Is(err, sdk.ErrEvicted) {
+		switch {
+		case errors.Is(err, sdk.ErrEvicted):
 			err = nil // evicted meanwhile: next round
+		case unreadable(err):
+			err = &readError{err}
 		}
 		return sdk.Result{}, err
 	}
@@ -538,4 +567,31 @@ func verifyChain(log *sdk.Log, h sdk.Head, from *sdk.Result) (sdk.Result, error)
 		opts.Start = &sdk.Head{WriterID: h.WriterID, Stream: h.Stream, Seq: first - 1, Hash: canonical.Hash(v.Prev())}
 	}
 	return sdk.VerifyChain(sdk.NewSliceIterator(recs), log.Keys(), opts)
+}
+
+// readError is verifyChain's error when the chain's records could not be
+// read: nothing was verified.
+type readError struct{ err error }
+
+func (e *readError) Error() string { return e.err.Error() }
+func (e *readError) Unwrap() error { return e.err }
+
+// unreadable reports whether err, from Log.Records, is a failure to read
+// the chain, which says nothing about its records: the OS failed a read
+// or an fsync (an *fs.PathError, an errno, as a *wal.Error of a durable
+// log wraps them), the WAL failed and accepts no more, or the log is
+// closed. Damage found in the log's files (wal.ErrCorrupt: a bad frame
+// before the tail, a missing segment; wal.ErrVersion) or records missing
+// from the store (sdk.ErrStore without sdk.ErrEvicted) are evidence about
+// the chain, and so is an error of no kind known here: those stay
+// verification failures, since a page for one that was not is a smaller
+// harm than silence over a chain that was cut.
+func unreadable(err error) bool {
+	if errors.Is(err, wal.ErrCorrupt) || errors.Is(err, wal.ErrVersion) {
+		return false
+	}
+	var pe *fs.PathError
+	var errno syscall.Errno
+	return errors.As(err, &pe) || errors.As(err, &errno) || errors.Is(err, wal.ErrPoisoned) ||
+		errors.Is(err, wal.ErrClosed) || errors.Is(err, sdk.ErrClosed)
 }

@@ -332,6 +332,14 @@ func decodeSinglePEM(path string, data []byte) (*pem.Block, error) {
 	if block == nil {
 		return nil, formatError(path, "not PEM (malformed block)", nil)
 	}
+	// pem.Decode skips what it cannot decode (a block with bad base64 or
+	// a mismatched END line, a stray "-----BEGIN " line) and returns the
+	// next block: the one it returned must be the one at start, so its
+	// text holds no other BEGIN line.
+	if end := len(data) - len(rest); bytes.Contains(data[start+1:end], []byte("-----BEGIN ")) {
+		clear(block.Bytes)
+		return nil, formatError(path, "data before the PEM block (a malformed block)", nil)
+	}
 	if len(bytes.TrimSpace(rest)) != 0 {
 		clear(block.Bytes)
 		return nil, formatError(path, "trailing data after the PEM block", nil)

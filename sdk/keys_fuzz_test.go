@@ -33,6 +33,7 @@ func FuzzParseKeyFile(f *testing.F) {
 	f.Add(append(bytes.Clone(pubPEM), privPEM...))
 	f.Add(bytes.Replace(privPEM, []byte("PRIVATE KEY"), []byte("ENCRYPTED PRIVATE KEY"), 2))
 	f.Add([]byte("-----BEGIN PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\n\nAAAA\n-----END PRIVATE KEY-----\n"))
+	f.Add(append([]byte("-----BEGIN PUBLIC KEY-----\n!!!\n-----END PUBLIC KEY-----\n"), pubPEM...))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		formatErr := func(what string, err error) {
 			var fe *KeyFileError
@@ -42,7 +43,10 @@ func FuzzParseKeyFile(f *testing.F) {
 		}
 		trimmed := bytes.TrimLeftFunc(data, unicode.IsSpace)
 		block, rest := pem.Decode(trimmed)
-		oneBlock := bytes.HasPrefix(trimmed, []byte("-----BEGIN ")) && block != nil && len(bytes.TrimSpace(rest)) == 0
+		// pem.Decode skips a block it cannot decode: the block it returns
+		// is the first only if no other BEGIN line precedes it.
+		oneBlock := bytes.HasPrefix(trimmed, []byte("-----BEGIN ")) && block != nil && len(bytes.TrimSpace(rest)) == 0 &&
+			!bytes.Contains(trimmed[1:len(trimmed)-len(rest)], []byte("-----BEGIN "))
 		s, errS := parseSigner("k", bytes.Clone(data))
 		pub, errP := parsePublicKey("k", bytes.Clone(data))
 		if errS == nil && errP == nil {

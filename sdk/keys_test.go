@@ -504,6 +504,12 @@ func TestLoadSignerRefusesBadFiles(t *testing.T) {
 		{"trailing data", string(good) + "junk\n", "trailing data"},
 		{"second block", string(good) + string(pubFile), "trailing data"},
 		{"leading data", "junk\n" + string(good), "before the PEM block"},
+		// pem.Decode skips a block it cannot decode and returns the next
+		// one: a malformed block (or any "-----BEGIN " line) before the
+		// key is data before it all the same.
+		{"malformed block before", "-----BEGIN PRIVATE KEY-----\n!!!\n-----END PRIVATE KEY-----\n" + string(good), "before the PEM block"},
+		{"mismatched END before", "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PUBLIC KEY-----\n" + string(good), "before the PEM block"},
+		{"BEGIN line before", "-----BEGIN note: rotate me\n" + string(good), "before the PEM block"},
 		{"PEM headers", string(withHeaders), "headers"},
 	} {
 		p := writeKeyFile(t, dir, "bad.key", []byte(tc.content))
@@ -586,6 +592,8 @@ func TestLoadPublicKeyRefusesBadFiles(t *testing.T) {
 		{"not PKIX", string(pemBytes("PUBLIC KEY", []byte{1, 2, 3})), "not a PKIX"},
 		{"ECDSA", string(pemBytes("PUBLIC KEY", ecPub)), "ECDSA, want Ed25519"},
 		{"trailing data", string(pubFile) + "x", "trailing data"},
+		{"malformed block before", "-----BEGIN PUBLIC KEY-----\n!!!\n-----END PUBLIC KEY-----\n" + string(pubFile), "before the PEM block"},
+		{"unterminated block before", "-----BEGIN PUBLIC KEY-----\nAAAA\n" + string(pubFile), "before the PEM block"},
 		{"certificate block", string(pemBytes("CERTIFICATE", []byte{1})), `"CERTIFICATE"`},
 	} {
 		p := writeKeyFile(t, dir, "bad.pub", []byte(tc.content))

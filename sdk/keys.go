@@ -29,7 +29,8 @@ import (
 // fs.ErrNotExist) and the like work.
 var (
 	// ErrKeyPermissions matches a private key file whose permission bits
-	// let its group or others access it (see LoadSigner).
+	// let its group or others access it, or that another user owns, or
+	// that lies in a directory they could replace it in (see LoadSigner).
 	ErrKeyPermissions = errors.New("sdk: private key file is accessible by group or others")
 	// ErrKeyFormat matches a key that is malformed or not an Ed25519 key of
 	// the expected kind: bad length, not PEM, not PKCS#8 or PKIX, another
@@ -193,6 +194,9 @@ func writeNewFile(path string, b []byte, perm os.FileMode) error {
 // access it (mode&0o077 != 0), or that lies in a directory group or others
 // may write (without the sticky bit), with a *KeyFileError matching
 // ErrKeyPermissions; chmod 600 (or chmod go-w on the directory) fixes it.
+// So it does a file, or a directory on its path, owned by a user other
+// than this process's or root (mode 0600 does not keep the owner out);
+// chown fixes that.
 // Other failures are a
 // *KeyFileError too: an unreadable or missing file (wrapping the
 // *fs.PathError), or, matching ErrKeyFormat, a file that is not a single

@@ -577,8 +577,10 @@ func allZero(b []byte) bool {
 // fs.ErrExist) work.
 var (
 	// ErrSaltPermissions matches a salt file whose permission bits let its
-	// group or others access it. Anyone who reads the salt can reverse
-	// IPHash values by hashing candidate addresses.
+	// group or others access it, or that another user owns, or that lies
+	// in a directory they could replace it in (see LoadSalt). Anyone who
+	// reads the salt can reverse IPHash values by hashing candidate
+	// addresses.
 	ErrSaltPermissions = errors.New("sdk: salt file is accessible by group or others")
 	// ErrSaltFormat matches a salt file of the wrong length, with hex
 	// digits that do not decode, or holding an all-zero salt.
@@ -604,7 +606,10 @@ const maxSaltFile = 2*SaltSize + 2
 // refuses a file whose mode lets group or others access it (mode&0o077 !=
 // 0), or that lies in a directory group or others may write (without the
 // sticky bit), with a *SaltFileError matching ErrSaltPermissions; chmod
-// 600 (or chmod go-w on the directory) fixes it. Other failures are a
+// 600 (or chmod go-w on the directory) fixes it. So it does a file, or a
+// directory on its path, owned by a user other than this process's or
+// root (mode 0600 does not keep the owner out); chown fixes that. Other
+// failures are a
 // *SaltFileError too: a missing or unreadable
 // file or one that is not a regular file (wrapping the *fs.PathError when
 // there is one), or, matching ErrSaltFormat, contents that are not a

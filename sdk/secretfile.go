@@ -49,8 +49,9 @@ type fileProblem struct {
 // a regular file (fsutil.OpenRegular: a FIFO is refused without blocking,
 // even one swapped in after a check) and, when private is set and the OS
 // has Unix permission bits, a file whose mode lets group or others access
-// it, or whose directory group or others may write (without the sticky
-// bit). what names the file in the reason, e.g. "private key file".
+// it, or that another user owns (see trustedOwner), or whose directory
+// group or others may write (without the sticky bit) or another user
+// owns. what names the file in the reason, e.g. "private key file".
 func openSecret(path, what string, private bool) (*os.File, *fileProblem) {
 	f, fi, err := fsutil.OpenRegular(path)
 	var nr *fsutil.NotRegularError
@@ -65,6 +66,12 @@ func openSecret(path, what string, private bool) (*os.File, *fileProblem) {
 		return nil, &fileProblem{perms: true, reason: fmt.Sprintf("%s has mode %04o, which lets group or others access it; "+
 			"restrict it to the owner with: chmod 600 %s", what, perm, path)}
 	}
+	if uid, ok := fsutil.Owner(fi); private && ok && !trustedOwner(uid) {
+		f.Close()
+		euid := os.Geteuid()
+		return nil, &fileProblem{perms: true, reason: fmt.Sprintf("%s is owned by uid %d, not by this process's user (uid %d) or root, "+
+			"so that user can read or replace it; give it to this user with: chown %d %s", what, uid, euid, euid, path)}
+	}
 	if private {
 		if p := openDir(path, what); p != nil {
 			f.Close()
@@ -74,12 +81,20 @@ func openSecret(path, what string, private bool) (*os.File, *fileProblem) {
 	return f, nil
 }
 
+// trustedOwner reports whether a secret file or a directory above one may
+// be owned by uid: this process's user or root. Mode 0600 keeps group and
+// others out, not the owner: a key another user owns is theirs to read
+// and to replace (a root service loading a key from a user's home), and
+// root can do both to any file anyway.
+func trustedOwner(uid int) bool { return uid == 0 || uid == os.Geteuid() }
+
 // openDir finds a directory on the way to path (as named, and after its
-// symbolic links) that group or others may write without the sticky bit:
-// whoever can write it can put their own key or salt in the file's place,
-// or a directory of their own in one of its parents'. (A sticky directory,
-// like /tmp, lets only an entry's owner rename or remove it.) Not on
-// Windows, which has no such bits.
+// symbolic links) that group or others may write without the sticky bit,
+// or that another user than this process's or root owns (see
+// trustedOwner): whoever can write it can put their own key or salt in
+// the file's place, or a directory of their own in one of its parents'.
+// (A sticky directory, like /tmp, lets only an entry's owner rename or
+// remove it.) Not on Windows, which has no such bits.
 func openDir(path, what string) *fileProblem {
 	if runtime.GOOS == "windows" {
 		return nil
@@ -94,9 +109,15 @@ func openDir(path, what string) *fileProblem {
 			continue
 		}
 		for dir := filepath.Dir(abs); ; dir = filepath.Dir(dir) {
-			if di, err := os.Stat(dir); err == nil && di.Mode().Perm()&0o022 != 0 && di.Mode()&os.ModeSticky == 0 {
+			di, err := os.Stat(dir)
+			if err == nil && di.Mode().Perm()&0o022 != 0 && di.Mode()&os.ModeSticky == 0 {
 				return &fileProblem{perms: true, reason: fmt.Sprintf("the directory %s on its path has mode %04o, so group or others can replace the %s; "+
 					"restrict it with: chmod go-w %s", dir, di.Mode().Perm(), what, dir)}
+			}
+			if uid, ok := ownerOf(di, err); ok && !trustedOwner(uid) {
+				euid := os.Geteuid()
+				return &fileProblem{perms: true, reason: fmt.Sprintf("the directory %s on its path is owned by uid %d, not by this process's user (uid %d) or root, "+
+					"so that user can replace the %s; give it to this user with: chown %d %s", dir, uid, euid, what, euid, dir)}
 			}
 			if dir == filepath.Dir(dir) {
 				break
@@ -104,6 +125,14 @@ func openDir(path, what string) *fileProblem {
 		}
 	}
 	return nil
+}
+
+// ownerOf is fsutil.Owner of a Stat that succeeded.
+func ownerOf(fi os.FileInfo, err error) (int, bool) {
+	if err != nil {
+		return 0, false
+	}
+	return fsutil.Owner(fi)
 }
 
 // writeNewSecret creates path, failing if it exists (never overwriting a

@@ -40,3 +40,19 @@ func TestOpenRegularFIFO(t *testing.T) {
 		t.Fatal("a directory opened")
 	}
 }
+
+// TestOwner: Owner reads the uid from the file's stat: ours for a file we
+// made.
+func TestOwner(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(p, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if uid, ok := Owner(fi); !ok || uid != os.Geteuid() {
+		t.Fatalf("Owner = %d, %v; want %d, true", uid, ok, os.Geteuid())
+	}
+}

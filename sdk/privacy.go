@@ -175,14 +175,18 @@ func (p *Privacy) Validate() error {
 //   - an address with a port: "203.0.113.7:443", "[2001:db8::1]:443";
 //     the port is dropped, because a client's source port together with
 //     the time can single out one connection behind a shared address;
-//   - a bracketed address without port: "[2001:db8::1]";
+//   - a bracketed address without port: "[2001:db8::1]" (a zone inside
+//     the brackets is dropped too, on IPv4 as on IPv6);
 //   - a prefix: "203.0.113.0/28" (CIDR).
 //
 // Dotted decimal with leading zeros ("203.000.113.007", as zero-padded log
 // formats print addresses; in any of the forms above) is an address too,
 // but an ambiguous one (inet_aton reads "010" as octal 8, net/netip refuses
 // it): an attr with such an element is removed under every mode but IPKeep,
-// whatever its key, rather than rewritten by a guess or kept raw.
+// whatever its key, rather than rewritten by a guess or kept raw. So is an
+// attr with an address followed by a prefix length net/netip refuses
+// ("203.0.113.7/33", "2001:db8::1/064", "[2001:db8::1]/64"), which spells
+// the address out whole all the same.
 //
 // Each element is rewritten on its own and the list is rejoined with ", ".
 // A list that mixes addresses and other text is removed under every mode
@@ -263,21 +267,21 @@ func sameKey(a, b string) bool {
 
 // rewrite returns the new value of an attr, or keep false to remove it.
 func (p *Privacy) rewrite(v string, keyed bool, h **blake3.Hasher) (string, bool) {
-	nIP, nOther, nPadded := 0, 0, 0
+	nIP, nOther, nAmbiguous := 0, 0, 0
 	for rest, more := v, true; more; {
 		var e string
 		e, rest, more = strings.Cut(rest, ",")
 		e = strings.TrimSpace(e)
 		if _, _, ok := parseIPElem(e); ok {
 			nIP++
-		} else if isZeroPadded(e) {
-			nPadded++
+		} else if isAmbiguous(e) {
+			nAmbiguous++
 		} else if !isIPHash(e) {
 			nOther++
 		}
 	}
 	switch {
-	case nPadded > 0:
+	case nAmbiguous > 0:
 		return "", false // an address that cannot be rewritten without guessing
 	case nIP == 0 && !keyed:
 		return v, true // not an IP attr
@@ -305,31 +309,76 @@ func (p *Privacy) rewrite(v string, keyed bool, h **blake3.Hasher) (string, bool
 	return b.String(), true
 }
 
+// isAmbiguous reports whether e, which parseIPElem refuses, spells out an
+// address all the same: zero-padded (see isZeroPadded), or an address
+// (in any form parseIPElem takes, or zero-padded) with a prefix length
+// net/netip refuses ("203.0.113.7/33", "2001:db8::1/064",
+// "[2001:db8::1]/64"). Such an element cannot be rewritten without
+// guessing what was meant, and kept it would keep the address whole.
+func isAmbiguous(e string) bool {
+	if isZeroPadded(e) {
+		return true
+	}
+	if i := strings.LastIndexByte(e, '/'); i > 0 && allDigits(e[i+1:]) {
+		if _, _, ok := parseIPElem(e[:i]); ok || isZeroPadded(e[:i]) {
+			return true
+		}
+	}
+	return false
+}
+
 // isZeroPadded reports whether e is an element parseIPElem refuses only
 // because some dotted-decimal octet has a leading zero ("203.000.113.007",
 // "[::ffff:10.0.0.01]:80"): net/netip refuses those as ambiguous (decimal
 // or, for inet_aton, octal), but they are addresses all the same. It
 // allocates only when e has such an octet.
 func isZeroPadded(e string) bool {
-	var buf [64]byte
-	if len(e) > len(buf) {
+	if !hasPaddedOctet(e) {
 		return false
 	}
-	b, padded := buf[:0], false
+	var buf [64]byte // enough but for a long zone or port, which append moves to the heap
+	_, _, ok := parseIPElem(string(unpadOctets(buf[:0], e)))
+	return ok
+}
+
+// octetAt returns the end of the run of digits at e[i] (i when there is
+// none) and whether that run is an octet: next to a '.'.
+func octetAt(e string, i int) (int, bool) {
+	j := i
+	for j < len(e) && '0' <= e[j] && e[j] <= '9' {
+		j++
+	}
+	return j, j > i && (i > 0 && e[i-1] == '.' || j < len(e) && e[j] == '.')
+}
+
+// hasPaddedOctet reports whether e has an octet of two or more digits
+// starting with '0'.
+func hasPaddedOctet(e string) bool {
 	for i := 0; i < len(e); {
-		j := i
-		for j < len(e) && '0' <= e[j] && e[j] <= '9' {
-			j++
+		j, octet := octetAt(e, i)
+		if j == i {
+			i++
+			continue
 		}
+		if octet && j-i > 1 && e[i] == '0' {
+			return true
+		}
+		i = j
+	}
+	return false
+}
+
+// unpadOctets appends e to b with the leading zeros of each octet
+// dropped, keeping one digit.
+func unpadOctets(b []byte, e string) []byte {
+	for i := 0; i < len(e); {
+		j, octet := octetAt(e, i)
 		if j == i {
 			b = append(b, e[i])
 			i++
 			continue
 		}
-		// A run of digits next to a '.' is an octet: drop its leading
-		// zeros, keeping one digit.
-		if (i > 0 && e[i-1] == '.' || j < len(e) && e[j] == '.') && j-i > 1 && e[i] == '0' {
-			padded = true
+		if octet {
 			for i < j-1 && e[i] == '0' {
 				i++
 			}
@@ -337,11 +386,7 @@ func isZeroPadded(e string) bool {
 		b = append(b, e[i:j]...)
 		i = j
 	}
-	if !padded {
-		return false
-	}
-	_, _, ok := parseIPElem(string(b))
-	return ok
+	return b
 }
 
 // isIPHash reports whether e is a value IPHash writes: IPHashPrefix and
@@ -423,6 +468,11 @@ func parseIPElem(s string) (netip.Addr, int, bool) {
 		if j := strings.LastIndexByte(s, ']'); j > 0 && (j == len(s)-1 || s[j+1] == ':' && allDigits(s[j+2:])) {
 			if in := s[1:j]; looksAddr(in) {
 				if a, err := netip.ParseAddr(in); err == nil {
+					return normIP(a, -1)
+				}
+			} else if k := strings.IndexByte(in, '%'); k > 0 && looksV4(in[:k]) {
+				// "[v4%zone]": the zone is dropped, as for "v4%zone".
+				if a, err := netip.ParseAddr(in[:k]); err == nil {
 					return normIP(a, -1)
 				}
 			}

@@ -393,6 +393,7 @@ func FuzzPrivacyDetect(f *testing.F) {
 		"203.0.113.7", "2001:db8::1", "::ffff:1.2.3.4", "fe80::1%eth0", "fe80::1%a/b", "fe80::1%a:80",
 		"[fe80::1%a]b]:80", "1.2.3.4:080", "[::1]:65535", "1:2:3:4:5:6:7:8", "1:2:3:4:5:6:1.2.3.4",
 		"::1.2.3.4", "1::", "1.2.3.4/0", "203.000.113.007", "[::ffff:1.2.3.04]:80", "::/0", "::ffff:1.2.3.4/96", "1:2:3:4:5:6:7::", "::2:3:4:5:6:7:8",
+		"1.2.3.4/33", "[::1]/64", "1.2.3.04/024", "[1.2.3.4%a]:80",
 	} {
 		f.Add(s)
 	}
@@ -686,6 +687,41 @@ func TestPrivacyZeroPadded(t *testing.T) {
 	keep := Privacy{Mode: IPKeep}
 	if got := privApply1(t, &keep, "peer", padded[0]); got != padded[0] {
 		t.Errorf("IPKeep: %q became %q", padded[0], got)
+	}
+}
+
+// TestPrivacyNearAddresses: an address with a prefix length net/netip
+// refuses (out of range, zero-padded, after a bracketed address or a
+// port) still spells the address out whole, so it is removed under every
+// mode but IPKeep, whatever its key, like a zero-padded one; a zone on a
+// bracketed IPv4 address is dropped as on a bare one; and a zero-padded
+// address is found however long its zone or port.
+func TestPrivacyNearAddresses(t *testing.T) {
+	removed := []string{
+		"203.0.113.7/33", "203.0.113.7/024", "203.0.113.7/99999999999999999999", "2001:db8::1/129", "2001:db8::1/064",
+		"::ffff:203.0.113.7/129", "203.000.113.007/024", "[2001:db8::1]/64", "203.0.113.7:80/24",
+		"198.51.100.0/24, 203.0.113.7/33", // one such element removes the list
+		"203.000.113.007:" + strings.Repeat("0", 60) + "443",
+		"::ffff:203.000.113.007%" + strings.Repeat("z", 60),
+	}
+	for _, p := range []Privacy{{Mode: IPTruncate}, {Mode: IPHash, Salt: privSalt(4)}, {Mode: IPDrop}} {
+		for _, v := range removed {
+			if got := privApply1(t, &p, "peer", v); got != privDropped {
+				t.Errorf("%v: %q became %q, want it removed", p.Mode, v, got)
+			}
+		}
+	}
+	p := Privacy{}
+	for _, v := range []string{"[203.0.113.7%eth0]", "[203.0.113.7%eth0]:443"} {
+		if got := privApply1(t, &p, "peer", v); got != "203.0.113.0/24" {
+			t.Errorf("%q became %q, want 203.0.113.0/24", v, got)
+		}
+	}
+	// Not addresses before the '/': kept.
+	for _, v := range []string{"1.2.3/24", "version 1.2.3.4/5", "a/24", "x.y.z.w/8"} {
+		if got := privApply1(t, &p, "note", v); got != v {
+			t.Errorf("%q became %q, want it kept", v, got)
+		}
 	}
 }
 

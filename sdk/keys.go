@@ -136,7 +136,9 @@ const (
 // name.key (the private key, PKCS#8 in a PEM "PRIVATE KEY" block, mode
 // 0600) and name.pub (the public key, PKIX in a PEM "PUBLIC KEY" block,
 // mode 0644, whatever the umask). It never overwrites: if either file exists
-// it fails and leaves the existing files alone. On error it removes any
+// it fails and leaves the existing files alone. It refuses a dir that
+// LoadSigner would refuse the key in (as named or where its links lead),
+// with a *KeyFileError matching ErrKeyPermissions. On error it removes any
 // file it created. name must be a plain file name, without a separator.
 func GenerateKeyFiles(dir, name string) (privPath, pubPath string, id KeyID, err error) {
 	if name == "" || name == "." || name == ".." || strings.ContainsAny(name, `/\`) || filepath.Base(name) != name {

@@ -735,7 +735,9 @@ func allHexBytes(b []byte) bool {
 // hard links) and the directory synced; a crash in between may leave a
 // ".tmp-" file, mode 0600, beside path. It never overwrites: if path exists (even
 // as a dangling symlink) it fails with a *SaltFileError wrapping an error
-// that matches fs.ErrExist, and leaves the file alone. Generate the salt
+// that matches fs.ErrExist, and leaves the file alone. It refuses a path
+// whose directory LoadSalt would refuse (as named or where its links
+// lead), with a *SaltFileError matching ErrSaltPermissions. Generate the salt
 // once per deployment, keep it secret, back it up with the same care as a
 // signing key, and reuse it: a new salt makes new IPHash values for the
 // same addresses.

@@ -89,7 +89,7 @@ func openSecret(path, what string, private bool) (*os.File, *fileProblem) {
 func trustedOwner(uid int) bool { return uid == 0 || uid == os.Geteuid() }
 
 // openDir finds a directory on the way to path (as named, and after its
-// symbolic links) that group or others may write without the sticky bit,
+// symbolic links, or its directory's for a path not there yet) that group or others may write without the sticky bit,
 // or that another user than this process's or root owns (see
 // trustedOwner): whoever can write it can put their own key or salt in
 // the file's place, or a directory of their own in one of its parents'.
@@ -100,7 +100,15 @@ func openDir(path, what string) *fileProblem {
 		return nil
 	}
 	paths := []string{path}
-	if real, err := filepath.EvalSymlinks(path); err == nil && real != path {
+	real, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		// A file not there yet (writeNewSecret): where it will be is
+		// where its directory's links lead.
+		if d, derr := filepath.EvalSymlinks(filepath.Dir(path)); derr == nil {
+			real, err = filepath.Join(d, filepath.Base(path)), nil
+		}
+	}
+	if err == nil && real != path {
 		paths = append(paths, real)
 	}
 	for _, p := range paths {

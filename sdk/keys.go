@@ -8,6 +8,8 @@ import (
 	"crypto/rsa"
 	"crypto/subtle"
 	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -238,11 +240,31 @@ func parseSigner(path string, data []byte) (*Ed25519Signer, error) {
 		return nil, formatError(path, fmt.Sprintf("private key is %s, want Ed25519", keyKind(key)), nil)
 	}
 	defer clear(priv)
+	if pkcs8Trailing(block.Bytes) {
+		return nil, formatError(path, "trailing data in the PKCS#8 key", nil)
+	}
 	s, err := NewEd25519Signer(priv)
 	if err != nil {
 		return nil, formatError(path, "bad Ed25519 key", err)
 	}
 	return s, nil
+}
+
+// pkcs8Trailing reports whether an Ed25519 PKCS#8 key that
+// x509.ParsePKCS8PrivateKey took has bytes after its SEQUENCE, or after
+// the seed's OCTET STRING inside it: the parser ignores both (unlike
+// ParsePKIXPublicKey, which refuses trailing data), so a file with
+// garbage in its key would load. Fields after the private key (the
+// attributes and public key of a version 2 key) are not read.
+func pkcs8Trailing(der []byte) bool {
+	var k struct {
+		Version    int
+		Algo       pkix.AlgorithmIdentifier
+		PrivateKey []byte // an OCTET STRING holding the seed's
+	}
+	rest, err := asn1.Unmarshal(der, &k)
+	defer clear(k.PrivateKey)
+	return err != nil || len(rest) != 0 || len(k.PrivateKey) != 2+ed25519.SeedSize
 }
 
 // LoadPublicKey reads an Ed25519 public key from a PEM "PUBLIC KEY" (PKIX)

@@ -486,6 +486,11 @@ func TestLoadSignerRefusesBadFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	block, _ := pem.Decode(good)
+	// DER with bytes after it, and a seed OCTET STRING with bytes after
+	// it inside the PKCS#8 (x509.ParsePKCS8PrivateKey ignores both).
+	derTrailing := append(bytes.Clone(block.Bytes), 0, 0)
+	seedTrailing := append([]byte{0x30, 0x30, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x24},
+		append(bytes.Clone(block.Bytes[14:]), 0, 0)...)
 	withHeaders := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Headers: map[string]string{"Proc-Type": "4,ENCRYPTED"}, Bytes: block.Bytes})
 
 	for _, tc := range []struct {
@@ -511,6 +516,8 @@ func TestLoadSignerRefusesBadFiles(t *testing.T) {
 		{"mismatched END before", "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PUBLIC KEY-----\n" + string(good), "before the PEM block"},
 		{"BEGIN line before", "-----BEGIN note: rotate me\n" + string(good), "before the PEM block"},
 		{"PEM headers", string(withHeaders), "headers"},
+		{"DER trailing data", string(pemBytes("PRIVATE KEY", derTrailing)), "trailing data"},
+		{"seed trailing data", string(pemBytes("PRIVATE KEY", seedTrailing)), "trailing data"},
 	} {
 		p := writeKeyFile(t, dir, "bad.key", []byte(tc.content))
 		s, err := LoadSigner(p)
@@ -528,6 +535,15 @@ func TestLoadSignerRefusesBadFiles(t *testing.T) {
 		if !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: error %q does not say %q", tc.name, err, tc.want)
 		}
+	}
+	// A version 2 PKCS#8 key (RFC 8410: with its public key) loads: only
+	// bytes after the seed or after the key are refused.
+	seed := block.Bytes[16:48]
+	v2 := append([]byte{0x02, 0x01, 0x01}, block.Bytes[5:48]...)
+	v2 = append(append(v2, 0x81, 0x21, 0x00), ed25519.NewKeyFromSeed(seed).Public().(ed25519.PublicKey)...)
+	v2 = append([]byte{0x30, byte(len(v2))}, v2...)
+	if _, err := LoadSigner(writeKeyFile(t, dir, "v2.key", pemBytes("PRIVATE KEY", v2))); err != nil {
+		t.Errorf("version 2 PKCS#8 key: %v", err)
 	}
 	// Surrounding white space is fine.
 	p := writeKeyFile(t, dir, "ws.key", append(append([]byte("\n\n"), good...), "\n \n"...))

@@ -516,16 +516,19 @@ func normIP(a netip.Addr, bits int) (netip.Addr, int, bool) {
 
 // looksAddr reports whether s has the shape of an IPv4 or IPv6 address
 // (IPv6 with an optional embedded IPv4 and zone). It accepts a superset
-// of netip.ParseAddr: octets over 255 and leading zeros pass.
+// of netip.ParseAddr: leading zeros pass (isZeroPadded strips them
+// before parsing). Octets over 255 do not: "256.1.2.3" is no address,
+// and reaching the parser would allocate its error.
 func looksAddr(s string) bool { return looksV4(s) || looksV6(s) }
 
 func looksV4(s string) bool {
 	for g := 0; g < 4; g++ {
-		n := 0
+		n, v := 0, 0
 		for n < len(s) && n < 4 && '0' <= s[n] && s[n] <= '9' {
+			v = v*10 + int(s[n]-'0')
 			n++
 		}
-		if n == 0 || n > 3 {
+		if n == 0 || n > 3 || v > 255 {
 			return false
 		}
 		s = s[n:]

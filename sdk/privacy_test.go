@@ -346,6 +346,11 @@ func TestPrivacyApplyNoAlloc(t *testing.T) {
 		{Key: "hosts", Value: "a.example, b.example"},
 		{Key: "empty", Value: ""},
 		{Key: "status", Value: "200"},
+		// Shaped like addresses, but an octet is over 255: net/netip's
+		// errors allocate, so no parser may be reached.
+		{Key: "build", Value: "256.1.2.3"},
+		{Key: "range", Value: "999.1.1.1/24"},
+		{Key: "endpoint", Value: "1.2.3.400:80"},
 	}
 	want := slices.Clone(attrs)
 	for _, p := range []Privacy{

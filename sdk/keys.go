@@ -8,7 +8,6 @@ import (
 	"crypto/rsa"
 	"crypto/subtle"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/asn1"
 	"encoding/pem"
 	"errors"
@@ -204,7 +203,9 @@ func writeNewFile(path string, b []byte, perm os.FileMode) error {
 // Other failures are a
 // *KeyFileError too: an unreadable or missing file (wrapping the
 // *fs.PathError), or, matching ErrKeyFormat, a file that is not a single
-// PEM block, not PKCS#8, not Ed25519, or holds a public key.
+// PEM block, not PKCS#8, not Ed25519, or holds a public key, or whose
+// PKCS#8 has trailing data or (version 2) a public key that is not its
+// seed's.
 func LoadSigner(path string) (*Ed25519Signer, error) {
 	data, err := readKeyFile(path, true)
 	if err != nil {
@@ -240,8 +241,8 @@ func parseSigner(path string, data []byte) (*Ed25519Signer, error) {
 		return nil, formatError(path, fmt.Sprintf("private key is %s, want Ed25519", keyKind(key)), nil)
 	}
 	defer clear(priv)
-	if pkcs8Trailing(block.Bytes) {
-		return nil, formatError(path, "trailing data in the PKCS#8 key", nil)
+	if reason := pkcs8Problem(block.Bytes, priv); reason != "" {
+		return nil, formatError(path, reason, nil)
 	}
 	s, err := NewEd25519Signer(priv)
 	if err != nil {
@@ -250,21 +251,39 @@ func parseSigner(path string, data []byte) (*Ed25519Signer, error) {
 	return s, nil
 }
 
-// pkcs8Trailing reports whether an Ed25519 PKCS#8 key that
-// x509.ParsePKCS8PrivateKey took has bytes after its SEQUENCE, or after
-// the seed's OCTET STRING inside it: the parser ignores both (unlike
-// ParsePKIXPublicKey, which refuses trailing data), so a file with
-// garbage in its key would load. Fields after the private key (the
-// attributes and public key of a version 2 key) are not read.
-func pkcs8Trailing(der []byte) bool {
-	var k struct {
-		Version    int
-		Algo       pkix.AlgorithmIdentifier
-		PrivateKey []byte // an OCTET STRING holding the seed's
+// pkcs8Problem finds what x509.ParsePKCS8PrivateKey lets through in an
+// Ed25519 key it took (priv): bytes after the PKCS#8 SEQUENCE or after the
+// seed's OCTET STRING inside it (it ignores both, unlike
+// ParsePKIXPublicKey, which refuses trailing data), and the public key a
+// version 2 key (RFC 5958) carries, which it ignores too: one that is not
+// the seed's is a broken key, and a verifier given it would refuse every
+// record. It returns the reason, or "". It reads der in place: the seed
+// is not copied.
+func pkcs8Problem(der []byte, priv ed25519.PrivateKey) string {
+	const trailing = "trailing data in the PKCS#8 key"
+	var seq asn1.RawValue
+	if rest, err := asn1.Unmarshal(der, &seq); err != nil || len(rest) != 0 {
+		return trailing
 	}
-	rest, err := asn1.Unmarshal(der, &k)
-	defer clear(k.PrivateKey)
-	return err != nil || len(rest) != 0 || len(k.PrivateKey) != 2+ed25519.SeedSize
+	// version, algorithm, privateKey, [0] attributes, [1] publicKey
+	elems := seq.Bytes
+	for i := 0; len(elems) > 0; i++ {
+		var e asn1.RawValue
+		var err error
+		if elems, err = asn1.Unmarshal(elems, &e); err != nil {
+			return trailing
+		}
+		switch {
+		case i == 2 && len(e.Bytes) != 2+ed25519.SeedSize: // 04 20 and the seed
+			return trailing
+		case i > 2 && e.Class == asn1.ClassContextSpecific && e.Tag == 1:
+			// A BIT STRING: no unused bits, then the key.
+			if len(e.Bytes) != 1+ed25519.PublicKeySize || e.Bytes[0] != 0 || !bytes.Equal(e.Bytes[1:], priv[ed25519.SeedSize:]) {
+				return "the PKCS#8 key's public key does not match its seed"
+			}
+		}
+	}
+	return ""
 }
 
 // LoadPublicKey reads an Ed25519 public key from a PEM "PUBLIC KEY" (PKIX)

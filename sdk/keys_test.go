@@ -545,6 +545,15 @@ func TestLoadSignerRefusesBadFiles(t *testing.T) {
 	if _, err := LoadSigner(writeKeyFile(t, dir, "v2.key", pemBytes("PRIVATE KEY", v2))); err != nil {
 		t.Errorf("version 2 PKCS#8 key: %v", err)
 	}
+	// One whose public key is not its seed's is refused, as
+	// NewEd25519Signer refuses such a key in memory: a verifier given
+	// that public key would refuse every record.
+	wrong := bytes.Clone(v2)
+	wrong[len(wrong)-1] ^= 1
+	if _, err := LoadSigner(writeKeyFile(t, dir, "v2.key", pemBytes("PRIVATE KEY", wrong))); !errors.Is(err, ErrKeyFormat) ||
+		!strings.Contains(err.Error(), "does not match") {
+		t.Errorf("version 2 PKCS#8 key with another public key: %v, want ErrKeyFormat saying it does not match", err)
+	}
 	// Surrounding white space is fine.
 	p := writeKeyFile(t, dir, "ws.key", append(append([]byte("\n\n"), good...), "\n \n"...))
 	if _, err := LoadSigner(p); err != nil {

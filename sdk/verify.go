@@ -154,7 +154,11 @@ func VerifyLink(prev Head, v canonical.AuditRecordView) error {
 // VerifyChain verifies one chain record by record: each record on its own
 // (VerifyRecord), each link (VerifyLink), and that signatures cover the
 // chain up to its end. It stops at the first failure and returns it as a
-// *VerifyError whose Verified counts the records that passed before.
+// *VerifyError whose Verified counts the records that passed before. The
+// failure names the chain verified (the first record's, or Start's) and
+// the seq of the place the failing record holds in it, whatever the
+// record claims: a record of another chain there (streams interleaved in
+// one iterator) is a prev_mismatch whose Got names the record's chain.
 //
 // What the records alone cannot show: records cut after a signed one
 // (any record, under the default policy), or every record gone (an
@@ -206,7 +210,10 @@ func VerifyChain(it Iterator, keys *KeySet, opts VerifyOptions) (Result, error) 
 		if err := VerifyLink(head, v); err != nil {
 			var ve *VerifyError
 			if errors.As(err, &ve) {
-				ve.Seq = expect
+				// The place in the chain verified, named as every other
+				// failure there is: a record of another chain (streams
+				// interleaved in one iterator) names its own in Got.
+				ve.WriterID, ve.Stream, ve.Seq = head.WriterID, head.Stream, expect
 			}
 			return res, withCount(err, res.Records)
 		}

@@ -3,6 +3,7 @@ package sdk
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"runtime"
 	"strconv"
 	"sync"
@@ -168,6 +169,11 @@ func VerifyLink(prev Head, v canonical.AuditRecordView) error {
 // its keys holds in any chain that has not retired that key, so verify
 // each writer's chains with that writer's keys when writers must not be
 // able to vouch for one another's records.
+//
+// An iterator that fails (it.Err: a store's I/O error) ends the
+// verification with its error wrapped (errors.Is holds), naming the chain
+// and the seq after which reading stopped: no *VerifyError, since nothing
+// read was found wrong. Result counts the records verified before.
 func VerifyChain(it Iterator, keys *KeySet, opts VerifyOptions) (Result, error) {
 	h := canonical.GetHasher() // the package's pool: a Hasher is about 24 KiB
 	defer canonical.PutHasher(h)
@@ -231,7 +237,13 @@ func VerifyChain(it Iterator, keys *KeySet, opts VerifyOptions) (Result, error) 
 		res.Head = head
 	}
 	if err := it.Err(); err != nil {
-		return res, err
+		// Not a verdict (no *VerifyError): the records were not all read.
+		// Where the reading stopped, for the caller to resume or report.
+		if !started {
+			return res, fmt.Errorf("sdk: verify: reading the chain's first record: %w", err)
+		}
+		return res, fmt.Errorf("sdk: verify %s: reading the record after seq %d (%d records verified): %w",
+			names.Chain(head.WriterID, head.Stream), head.Seq, res.Records, err)
 	}
 	res.Retired = ks.retirements(head.WriterID, head.Stream)
 	if res.Records > 0 && head.SealedSeq < head.Seq && !opts.AllowUnsealedTail {

@@ -22,7 +22,8 @@ type VerifyOptions struct {
 	// Start.Seq included. A Start with SealedSeq 0 thus reports a tail from
 	// seq 1 (VerifyError.Verified 0: no record read comes before it); set
 	// SealedSeq to Start.Seq when whatever makes the head trusted also
-	// vouches for the records up to it.
+	// vouches for the records up to it. A SealedSeq past Start.Seq counts
+	// as Start.Seq: it vouches for no record read.
 	Start *Head
 	// Retired are the chain's key transitions up to Start (Result.Retired
 	// of the verification that reached Start). The records before Start
@@ -183,6 +184,9 @@ func VerifyChain(it Iterator, keys *KeySet, opts VerifyOptions) (Result, error) 
 	started := false
 	if opts.Start != nil {
 		head, started = *opts.Start, true
+		// A signature before the records read vouches for none of them:
+		// a SealedSeq past Start.Seq would seal records read unsigned.
+		head.SealedSeq = min(head.SealedSeq, head.Seq)
 		ks.resume(head.WriterID, head.Stream, opts.Retired)
 	}
 	for it.Next() {
@@ -343,7 +347,7 @@ func VerifyChainParallel(recs []Sealed, keys *KeySet, opts VerifyOptions, worker
 		sv, _ := canonical.Open(recs[lastSigned].Bytes)
 		head.SealedSeq = sv.Seq()
 	} else if opts.Start != nil {
-		head.SealedSeq = opts.Start.SealedSeq
+		head.SealedSeq = min(opts.Start.SealedSeq, opts.Start.Seq) // as VerifyChain
 	}
 	if lastSigned < last && !opts.AllowUnsealedTail {
 		return VerifyChain(NewSliceIterator(recs), keys, opts) // reports the unsealed tail exactly

@@ -139,7 +139,7 @@ type Recovery struct {
 	WAL     wal.Recovery // segments, frames, and a torn tail it cut, if any
 	Records uint64       // records replayed and verified
 	Seals   uint64       // seals replayed and verified
-	Heads   []Head       // every chain's head
+	Heads   []Head       // every chain's head, by writer, then stream
 }
 
 // ErrDurable matches a *DurableError.
@@ -555,6 +555,9 @@ func (r *replayer) retirements() []Retirement {
 	return out
 }
 
+// heads lists every chain's head by writer, then stream: the order the
+// unsealed tails are judged in (unsealed), so that the one reported is
+// the same on every run, as in checkpoint.VerifyDir and ronaudit verify.
 func (r *replayer) heads() []Head {
 	var out []Head
 	for _, w := range r.chains {
@@ -562,6 +565,9 @@ func (r *replayer) heads() []Head {
 			out = append(out, *h)
 		}
 	}
+	slices.SortFunc(out, func(a, b Head) int {
+		return cmp.Or(strings.Compare(a.WriterID, b.WriterID), strings.Compare(a.Stream, b.Stream))
+	})
 	return out
 }
 
@@ -1060,7 +1066,7 @@ type Summary struct {
 	WAL     wal.Recovery
 	Records uint64
 	Seals   uint64
-	Heads   []Head
+	Heads   []Head       // every chain's head, by writer, then stream
 	Retired []Retirement // key transitions of every chain (see Result.Retired)
 }
 
@@ -1073,7 +1079,8 @@ type Summary struct {
 // count runs up to a few thousand records ahead of them). A torn tail is
 // reported in the Summary, not as a failure; records after the last
 // signature of a chain fail with ReasonUnsealedTail unless
-// allowUnsealedTail. VerifyDir reads no checkpoint: a log whose seals
+// allowUnsealedTail (of several such chains, the first by writer, then
+// stream). VerifyDir reads no checkpoint: a log whose seals
 // are a checkpoint.Keeper's (the checkpoint-sealed policy with a Keeper
 // as Observer) fails here with ReasonUnsealedTail even after a clean
 // Close, unless allowUnsealedTail: verify it with checkpoint.VerifyDir,

@@ -215,6 +215,7 @@ type replayer struct {
 	unchecked int
 	onChecked func(holding uint64)
 	sigErr    error // the bad signature checkSigs found: the replay's end
+	sigHead   Head  // with sigErr: its chain's head before the bad signature
 	onSeal    func(h *Head, s sealFrame)
 	// signers holds the keys of the signatures replayed, once looked up
 	// (checked with the batch: they hold when the replay does), for the
@@ -285,6 +286,10 @@ type pendingSig struct {
 	pos    wal.Position
 	before uint64 // records replayed before this one
 	chain  int    // records of its chain verified before it (VerifyError.Verified)
+	// The chain's head before this record (its Seq is seq-1): what holds
+	// of the chain when this signature is bad (replayer.sigHead).
+	prev       canonical.Hash
+	prevSealed uint64
 }
 
 // checkSigs checks the pending signatures in parallel and returns the
@@ -323,6 +328,7 @@ func (r *replayer) checkSigs() error {
 			if r.onChecked != nil {
 				r.onChecked(p.before)
 			}
+			r.sigHead = Head{WriterID: p.head.WriterID, Stream: p.head.Stream, Seq: p.seq - 1, Hash: p.prev, SealedSeq: p.prevSealed}
 			r.sigErr = &DurableError{Position: p.pos, WriterID: p.head.WriterID, Stream: p.head.Stream, Seq: p.seq,
 				Err: &VerifyError{WriterID: p.head.WriterID, Stream: p.head.Stream, Seq: p.seq, Reason: ReasonBadSignature,
 					Expected: "a signature by key " + p.id.String(), Got: hexOrEmpty(p.sig[:8]) + "...", Verified: p.chain}}
@@ -389,7 +395,7 @@ func (r *replayer) replay(f wal.Frame) error {
 				ks.lastSigner = rec.KeyID
 				r.signed(rec.KeyID, pub)
 				r.sigs = append(r.sigs, pendingSig{pub: pub, hash: rec.Hash, sig: rec.Sig, id: rec.KeyID, head: h, seq: v.Seq(), pos: pos,
-					before: r.records, chain: int(h.Seq - r.base[h])})
+					before: r.records, chain: int(h.Seq - r.base[h]), prev: h.Hash, prevSealed: h.SealedSeq})
 			}
 			h.SealedSeq = v.Seq()
 		}
@@ -1149,8 +1155,9 @@ func noSegments(dir string, rec wal.Recovery, err error) error {
 // during the call): signatures are checked in batches, so when
 // VerifyDirChain fails, the records fn saw from the failing one on do not
 // hold. The Result has the chain's record count, head and key
-// transitions; a chain the log does not hold has 0 records. A directory
-// with no segment file fails as in VerifyDir.
+// transitions (on a failure, up to the last record verified before it,
+// as VerifyChain's); a chain the log does not hold has 0 records. A
+// directory with no segment file fails as in VerifyDir.
 func VerifyDirChain(dir, writer, stream string, keys *KeySet, allowUnsealedTail bool, fn func(rec Sealed)) (Result, error) {
 	r := newReplayer(keys)
 	r.only = &[2]string{writer, stream}
@@ -1165,6 +1172,13 @@ func VerifyDirChain(dir, writer, stream string, keys *KeySet, allowUnsealedTail 
 		if ks := r.keyst[h]; ks != nil {
 			res.Retired = ks.retirements(writer, stream)
 		}
+	}
+	if r.sigErr != nil { // end returns it whenever it is set
+		// A bad signature found in a batch: the chain was read past it,
+		// and nothing from it on holds. The Result is as far as one got,
+		// as VerifyChain's is.
+		res.Head, res.Records = r.sigHead, int(r.sigHead.Seq)
+		res.Retired = slices.DeleteFunc(res.Retired, func(rt Retirement) bool { return rt.Seq > r.sigHead.Seq })
 	}
 	if err != nil {
 		return res, err

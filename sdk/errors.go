@@ -58,8 +58,14 @@ type VerifyError struct {
 
 func (e *VerifyError) Error() string {
 	s := "verify " + names.Chain(e.WriterID, e.Stream) + " seq " + strconv.FormatUint(e.Seq, 10) + ": " + string(e.Reason)
-	if e.WriterID == "" && e.Stream == "" && e.Seq == 0 {
+	switch {
+	case e.WriterID == "" && e.Stream == "" && e.Seq == 0:
 		s = "verify: " + string(e.Reason) // bytes that name no chain (a *DurableError says where they are)
+	case e.WriterID == "" && e.Stream == "":
+		// A place in a chain nothing names (a first record whose bytes
+		// cannot be read, a Start without names): `""/""` told the
+		// reader nothing.
+		s = "verify seq " + strconv.FormatUint(e.Seq, 10) + " (no chain named): " + string(e.Reason)
 	}
 	if e.Expected != "" || e.Got != "" {
 		s += ": expected " + e.Expected + ", got " + e.Got

@@ -187,7 +187,7 @@ func (c *checker) body(s Struct, l *StructLayout) error {
 		p := &l.Ptrs[i]
 		var err error
 		if p.Kind == PtrText { // most pointers: skip the dispatch
-			err = c.bytes(pos, w, p.Field, true)
+			err = c.text(pos, w, p.Field)
 		} else {
 			err = c.ptr(pos, w, p)
 		}
@@ -239,6 +239,34 @@ func (c *checker) zeroPad(from, to int, field string) error {
 		}
 	}
 	return nil
+}
+
+// text is bytes(pos, w, field, true) for the common case, a well-placed
+// text that fits the message, without the calls: one test for the
+// pointer's kind, place, size and fit, then its words, the short texts
+// (up to 7 bytes and the NUL, one word) inline and ASCII only. Anything
+// else, errors included, goes to bytes, which decides alone; nothing is
+// changed before that, so the same bytes are accepted and refused with
+// the same error.
+func (c *checker) text(pos int, w uint64, field string) error {
+	t, n := c.cur, int(w>>35)
+	end := t + padded(n)
+	if w&(7<<32|3) == uint64(ElemByte)<<32|1 && int(int32(uint32(w))>>2) == (t-pos-8)/8 &&
+		n >= 2 && padded(n) <= len(c.b)-t {
+		if n <= 8 {
+			x := le.Uint64(c.b[t:])
+			k := uint(n-1) * 8 // content bits, 8..56: the NUL and padding above
+			y := x | (^uint64(0)<<k)&lo8
+			if x>>k == 0 && y&hi8 == 0 && (y+m7)&hi8 == hi8 {
+				c.cur = end
+				return nil
+			}
+		} else if TextOK(c.b[t:end], n-1) {
+			c.cur = end
+			return nil
+		}
+	}
+	return c.bytes(pos, w, field, true)
 }
 
 // bytes checks Text (at least one byte, valid UTF-8 without NUL, then the
@@ -317,7 +345,13 @@ func (c *checker) pointers(pos int, w uint64, p *PtrLayout) error {
 	for i := 0; i < n; i++ {
 		ep := t + 8*i
 		if ew := le.Uint64(c.b[ep:]); ew != 0 {
-			if err := c.bytes(ep, ew, p.Field, p.Kind == PtrTextList); err != nil {
+			var err error
+			if p.Kind == PtrTextList {
+				err = c.text(ep, ew, p.Field)
+			} else {
+				err = c.bytes(ep, ew, p.Field, false)
+			}
+			if err != nil {
 				return err
 			}
 		}

@@ -111,3 +111,50 @@ func TestSizesSaturate(t *testing.T) {
 		}
 	}
 }
+
+// TestTextFastPathAgrees: checker.text, the inline path for texts, accepts
+// exactly what checker.bytes accepts, with the same error and cursor, for
+// every length of one and two words and contents at the edges of its
+// word test: NUL, 0x7f, 0x80, UTF-8 sequences, bytes in the padding.
+func TestTextFastPathAgrees(t *testing.T) {
+	fills := [][]byte{
+		[]byte("abcdefghijklmnop"), []byte("\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f"),
+		[]byte("\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01"),
+		[]byte("é€éééééééééé"), []byte("\xc3\xa9\x80abcdefghijklmn"), []byte("\xffabcdefghijklmnopq"),
+	}
+	checked := 0
+	for n := 0; n <= 17; n++ { // the list's byte count, the NUL included
+		for _, fill := range fills {
+			for bad := -1; bad < padded(n); bad++ { // one byte set to bad values, or none
+				for _, v := range []byte{0, 1, 0x7f, 0x80, 0xc3, 0xff} {
+					obj := make([]byte, max(8, padded(n)))
+					copy(obj, fill[:max(n-1, 0)])
+					if bad >= 0 {
+						obj[bad] = v
+					} else if v != 0 {
+						continue
+					}
+					words := make([]uint64, len(obj)/8)
+					for i := range words {
+						words[i] = le.Uint64(obj[8*i:])
+					}
+					w := uint64(n)<<35 | uint64(ElemByte)<<32 | 1
+					for _, msg := range [][]byte{message(0, w, words...), message(0, w, words...)[:16]} {
+						pos := 8
+						slow := checker{b: msg, cur: 16}
+						fast := slow
+						errSlow := slow.bytes(pos, w, "T.t", true)
+						errFast := fast.text(pos, w, "T.t")
+						if (errSlow == nil) != (errFast == nil) || errSlow != nil && errSlow.Error() != errFast.Error() || slow.cur != fast.cur {
+							t.Fatalf("n %d obj %q: bytes %v (cursor %d), text %v (cursor %d)", n, obj, errSlow, slow.cur, errFast, fast.cur)
+						}
+						checked++
+					}
+				}
+			}
+		}
+	}
+	if checked < 1000 {
+		t.Fatalf("only %d cases checked", checked)
+	}
+}

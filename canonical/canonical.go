@@ -440,6 +440,10 @@ func validateView(v AuditRecordView) error {
 		return &FieldError{Field: "stream", Reason: "required"}
 	}
 	attrs := v.Attrs()
+	if attrs.l.AscendingTexts(0) == attrs.Len() { // Attr.key is pointer 0
+		return nil
+	}
+	// Name the first key out of place.
 	var prev []byte
 	for i := 0; i < attrs.Len(); i++ {
 		at := attrs.At(i)

@@ -1,6 +1,10 @@
 package capnpwire
 
-import "math"
+import (
+	"bytes"
+	"math"
+	"math/bits"
+)
 
 // Struct is a zero-copy view of one struct of a checked message. The zero
 // Struct reads every field as its default, as a null pointer does. It is
@@ -205,6 +209,36 @@ func (l List) Text(i int) []byte {
 func (l List) Data(i int) []byte {
 	pos := l.at(i, 8)
 	return dataAt(l.b, le.Uint64(l.b[pos:]), pos)
+}
+
+// AscendingTexts returns the index of the first element of struct list l
+// whose text pointer slot is null, or not bytewise greater than that of the
+// element before it; l.Len() when there is none. A reader checking that
+// keys are sorted and unique calls it once instead of a view per element,
+// and explains a failure with the views. It compares the texts' first
+// words as big-endian numbers first: a text holds no NUL, so the NUL and
+// zero padding after a shorter one order it first, as bytes.Compare does.
+func (l List) AscendingTexts(slot int) int {
+	if uint(slot) >= uint(l.pc) {
+		return 0 // every element's text is null, or there are none
+	}
+	var prev []byte
+	var prevHead uint64
+	pos := l.off + 8*(l.dw+slot)
+	for i := 0; i < l.n; i, pos = i+1, pos+l.stride {
+		w := le.Uint64(l.b[pos:])
+		if w == 0 {
+			return i
+		}
+		t := target(pos, w)
+		head := bits.ReverseBytes64(le.Uint64(l.b[t:])) // a text's object is at least a word
+		k := textAt(l.b, w, pos)
+		if i > 0 && (head < prevHead || head == prevHead && bytes.Compare(prev, k) >= 0) {
+			return i
+		}
+		prev, prevHead = k, head
+	}
+	return l.n
 }
 
 // Typed list views for generated accessors. L is the underlying list.

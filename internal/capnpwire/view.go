@@ -136,42 +136,32 @@ func listAt(b []byte, w uint64, pos int) List {
 		return List{}
 	}
 	t, n := target(pos, w), int(w>>35)
-	switch ElemSize(w>>32) & 7 {
-	case ElemComposite:
-		tag := le.Uint64(b[t:])
-		dw, pc := int(uint16(tag>>32)), int(uint16(tag>>48))
-		return List{b: b, off: t + 8, n: int(uint32(tag) >> 2), stride: 8 * (dw + pc), dw: dw, pc: pc}
-	case ElemBit:
-		return List{b: b, off: t, n: n}
-	case ElemByte:
-		return List{b: b, off: t, n: n, stride: 1}
-	case ElemTwo:
-		return List{b: b, off: t, n: n, stride: 2}
-	case ElemFour:
-		return List{b: b, off: t, n: n, stride: 4}
-	default: // ElemEight, ElemPointer
-		return List{b: b, off: t, n: n, stride: 8}
+	if ElemSize(w>>32)&7 == ElemComposite {
+		return List{b: b, off: uint32(t + 8), n: uint32(le.Uint64(b[t:])) >> 2}
 	}
+	return List{b: b, off: uint32(t), n: uint32(n)}
 }
 
 // List is a zero-copy view of one list of a checked message. The zero List is
-// empty, as a null pointer is.
+// empty, as a null pointer is. It is four words, so that the compiler keeps
+// it in registers (a struct of more than four words or 32 bytes lives in
+// memory, and every view handed on is a copy): the element size is the
+// caller's, from the schema, and a struct list's element shape is read from
+// its tag word, just before element 0.
 type List struct {
-	b      []byte
-	off    int // byte offset of element 0
-	n      int
-	stride int // bytes per element (0 for bits)
-	dw, pc int // composite elements: data words and pointers
+	b   []byte
+	off uint32 // byte offset of element 0
+	n   uint32
 }
 
 // Len returns the number of elements.
-func (l List) Len() int { return l.n }
+func (l List) Len() int { return int(l.n) }
 
 func (l List) at(i int, size int) int {
 	if uint(i) >= uint(l.n) {
 		panic("capnpwire: list index out of range")
 	}
-	return l.off + i*size
+	return int(l.off) + i*size
 }
 
 // Bit reads element i of a bit list.
@@ -179,7 +169,7 @@ func (l List) Bit(i int) bool {
 	if uint(i) >= uint(l.n) {
 		panic("capnpwire: list index out of range")
 	}
-	return l.b[l.off+i>>3]>>(i&7)&1 != 0
+	return l.b[int(l.off)+i>>3]>>(i&7)&1 != 0
 }
 
 // Uint8 reads element i of a byte list.
@@ -196,7 +186,18 @@ func (l List) Uint64(i int) uint64 { return le.Uint64(l.b[l.at(i, 8):]) }
 
 // Struct returns element i of a struct list.
 func (l List) Struct(i int) Struct {
-	return makeStruct(l.b, l.at(i, l.stride), l.dw, l.pc)
+	if uint(i) >= uint(l.n) {
+		panic("capnpwire: list index out of range")
+	}
+	dw, pc := l.shape()
+	return makeStruct(l.b, int(l.off)+i*8*(dw+pc), dw, pc)
+}
+
+// shape returns the data words and pointers of the elements of a non-empty
+// struct list, from its tag word.
+func (l List) shape() (dw, pc int) {
+	tag := le.Uint64(l.b[int(l.off)-8:])
+	return int(uint16(tag >> 32)), int(uint16(tag >> 48))
 }
 
 // Text returns element i of a text list, nil when null.
@@ -219,13 +220,18 @@ func (l List) Data(i int) []byte {
 // words as big-endian numbers first: a text holds no NUL, so the NUL and
 // zero padding after a shorter one order it first, as bytes.Compare does.
 func (l List) AscendingTexts(slot int) int {
-	if uint(slot) >= uint(l.pc) {
-		return 0 // every element's text is null, or there are none
+	if l.n == 0 {
+		return 0
+	}
+	dw, pc := l.shape()
+	if uint(slot) >= uint(pc) {
+		return 0 // every element's text is null
 	}
 	var prev []byte
 	var prevHead uint64
-	pos := l.off + 8*(l.dw+slot)
-	for i := 0; i < l.n; i, pos = i+1, pos+l.stride {
+	n, stride := int(l.n), 8*(dw+pc)
+	pos := int(l.off) + 8*(dw+slot)
+	for i := 0; i < n; i, pos = i+1, pos+stride {
 		w := le.Uint64(l.b[pos:])
 		if w == 0 {
 			return i
@@ -238,7 +244,7 @@ func (l List) AscendingTexts(slot int) int {
 		}
 		prev, prevHead = k, head
 	}
-	return l.n
+	return n
 }
 
 // Typed list views for generated accessors. L is the underlying list.
@@ -270,25 +276,25 @@ type TextList struct{ L List }
 // DataList is a list of Data.
 type DataList struct{ L List }
 
-func (x BoolList) Len() int      { return x.L.n }
+func (x BoolList) Len() int      { return x.L.Len() }
 func (x BoolList) At(i int) bool { return x.L.Bit(i) }
-func (x List8[T]) Len() int      { return x.L.n }
+func (x List8[T]) Len() int      { return x.L.Len() }
 func (x List8[T]) At(i int) T    { return T(x.L.Uint8(i)) }
-func (x List16[T]) Len() int     { return x.L.n }
+func (x List16[T]) Len() int     { return x.L.Len() }
 func (x List16[T]) At(i int) T   { return T(x.L.Uint16(i)) }
-func (x List32[T]) Len() int     { return x.L.n }
+func (x List32[T]) Len() int     { return x.L.Len() }
 func (x List32[T]) At(i int) T   { return T(x.L.Uint32(i)) }
-func (x List64[T]) Len() int     { return x.L.n }
+func (x List64[T]) Len() int     { return x.L.Len() }
 func (x List64[T]) At(i int) T   { return T(x.L.Uint64(i)) }
-func (x Float32List) Len() int   { return x.L.n }
+func (x Float32List) Len() int   { return x.L.Len() }
 func (x Float32List) At(i int) float32 {
 	return math.Float32frombits(x.L.Uint32(i))
 }
-func (x Float64List) Len() int { return x.L.n }
+func (x Float64List) Len() int { return x.L.Len() }
 func (x Float64List) At(i int) float64 {
 	return math.Float64frombits(x.L.Uint64(i))
 }
-func (x TextList) Len() int        { return x.L.n }
+func (x TextList) Len() int        { return x.L.Len() }
 func (x TextList) At(i int) []byte { return x.L.Text(i) }
-func (x DataList) Len() int        { return x.L.n }
+func (x DataList) Len() int        { return x.L.Len() }
 func (x DataList) At(i int) []byte { return x.L.Data(i) }

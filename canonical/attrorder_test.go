@@ -3,7 +3,10 @@ package canonical
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -75,5 +78,49 @@ func keyList(attrs []Attr) []string {
 func TestAttrKeySlot(t *testing.T) {
 	if f := attrLayout.Ptrs[0].Field; f != "Attr.key" {
 		t.Fatalf("Attr's pointer 0 is %s; validateView's AscendingTexts(0) reads it as the key", f)
+	}
+}
+
+// TestAppendRecordAttrsAgree: AppendRecord, which checks the attrs' order,
+// repetition and size in one pass when their keys are strictly ascending
+// (prepareAttrs), returns the same bytes and error as normalizing, sizing
+// and validating them in separate passes, and leaves the attrs in the
+// same order, for keys in any order, repeated, empty, sharing their first
+// byte or not (0x80 and above included), under a tight attrs limit too.
+func TestAppendRecordAttrsAgree(t *testing.T) {
+	keys := []string{"", "a", "a", "ab", "b", "ba", "\x01", "\x7f", "\x80", "\xc3\xa9", "\xc3\xa8z", "\xff"}
+	r := newRand(5)
+	base := validRecord(r)
+	base.V = 0
+	lims := []Limits{DefaultLimits, {MaxRecord: DefaultMaxRecord, MaxAttrs: MinMaxAttrs}}
+	checked := 0
+	for round := 0; round < 4000; round++ {
+		var attrs []Attr
+		for n := r.R.IntN(6); n > 0; n-- {
+			attrs = append(attrs, Attr{Key: keys[r.R.IntN(len(keys))], Value: strings.Repeat("v", r.R.IntN(40))})
+		}
+		lim := lims[round%2]
+		got, want := base, base
+		got.Attrs, want.Attrs = slices.Clone(attrs), slices.Clone(attrs)
+		b, err := AppendRecord(nil, &got, lim)
+
+		var wb []byte
+		var werr error
+		normalizeContent(&want)
+		if n := AttrsSize(want.Attrs); n > lim.MaxAttrs {
+			werr = &SizeError{What: "attrs", Size: n, Limit: lim.MaxAttrs}
+		} else if werr = validate(&want, true); werr == nil {
+			wb, werr = want.AppendCanonical(nil)
+			if werr != nil {
+				werr = encodeError(&want, werr, lim.MaxRecord)
+			}
+		}
+		if fmt.Sprint(err) != fmt.Sprint(werr) || !bytes.Equal(b, wb) || !slices.Equal(got.Attrs, want.Attrs) || got.V != want.V {
+			t.Fatalf("attrs %q: AppendRecord %v, %x, attrs %q; separate passes %v, %x, attrs %q", attrs, err, b, got.Attrs, werr, wb, want.Attrs)
+		}
+		checked++
+	}
+	if checked < 4000 {
+		t.Fatalf("only %d records checked", checked)
 	}
 }

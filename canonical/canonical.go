@@ -255,12 +255,45 @@ func normalizeContent(r *AuditRecord) {
 	}
 }
 
+// prepareAttrs is normalizeContent then AttrsSize, for AppendRecord: in
+// one pass over the attrs when their keys are strictly ascending already,
+// the common case, which it reports (then no key repeats, and validate
+// need not look for one).
+func prepareAttrs(r *AuditRecord) (unique bool, size int) {
+	attrs := r.Attrs
+	for i := 1; i < len(attrs); i++ {
+		if !keyLess(attrs[i-1].Key, attrs[i].Key) {
+			normalizeContent(r)
+			return false, AttrsSize(r.Attrs)
+		}
+	}
+	if r.V == 0 {
+		r.V = Version
+	}
+	return true, AttrsSize(attrs)
+}
+
+// keyLess reports a < b, bytewise. Keys that differ in their first byte
+// are told apart without a call to the runtime's string comparison.
+func keyLess(a, b string) bool {
+	if len(a) > 0 && len(b) > 0 && a[0] != b[0] {
+		return a[0] < b[0]
+	}
+	return a < b
+}
+
 func compareAttr(a, b Attr) int { return strings.Compare(a.Key, b.Key) }
 
 // validate checks the rules of SPEC.md section 3 but the text ones (the
 // encoder checks those); chained says whether seq and prev count, which
 // they do not for a dedupe key.
 func validate(r *AuditRecord, chained bool) error {
+	return validateSorted(r, chained, false)
+}
+
+// validateSorted is validate, told by unique that normalizeContent found
+// the attrs' keys strictly ascending, so that none repeats.
+func validateSorted(r *AuditRecord, chained, unique bool) error {
 	switch {
 	case r.V != Version:
 		return &FieldError{Field: "v", Reason: "version " + strconv.Itoa(int(r.V)) + ", this format is version " + strconv.Itoa(Version)}
@@ -275,7 +308,7 @@ func validate(r *AuditRecord, chained bool) error {
 	case r.Stream == "":
 		return &FieldError{Field: "stream", Reason: "required"}
 	}
-	for i := 1; i < len(r.Attrs); i++ {
+	for i := 1; i < len(r.Attrs) && !unique; i++ {
 		if r.Attrs[i-1].Key == r.Attrs[i].Key {
 			return &FieldError{Field: "attrs[" + strconv.Itoa(i) + "].key", Reason: "repeated key " + strconv.Quote(r.Attrs[i].Key)}
 		}
@@ -372,11 +405,11 @@ func AppendRecord(dst []byte, r *AuditRecord, lim Limits) ([]byte, error) {
 	if err := lim.Check(); err != nil {
 		return dst, err
 	}
-	normalizeContent(r)
-	if n := AttrsSize(r.Attrs); n > lim.MaxAttrs {
+	unique, n := prepareAttrs(r)
+	if n > lim.MaxAttrs {
 		return dst, &SizeError{What: "attrs", Size: n, Limit: lim.MaxAttrs}
 	}
-	if err := validate(r, true); err != nil {
+	if err := validateSorted(r, true, unique); err != nil {
 		return dst, err
 	}
 	start := len(dst)

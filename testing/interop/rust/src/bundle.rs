@@ -1198,6 +1198,17 @@ pub fn vector_file(vectors_dir: &Path) -> std::path::PathBuf {
     vectors_dir.join("bundles").join("bundles.json")
 }
 
+/// The bundle vector files of a vectors directory: every `*.json` of its
+/// `bundles/`, sorted (none without one), so that a new file is read, not
+/// skipped.
+pub fn vector_files(vectors_dir: &Path) -> std::io::Result<Vec<std::path::PathBuf>> {
+    let sub = vectors_dir.join("bundles");
+    if !sub.is_dir() {
+        return Ok(Vec::new());
+    }
+    crate::vector_files(&sub)
+}
+
 /// Result of checking the bundle vector file.
 #[derive(Clone, Debug, Default)]
 pub struct BundleReport {

@@ -24,7 +24,8 @@
 //! vectors of its `checkpoints/` ([`checkpoint`], from
 //! `sdk/checkpoint/SPEC.md`) and verifies the export bundles of its
 //! `bundles/`, each case to its expected verdict ([`bundle`], from
-//! `sdk/export/FORMAT.md`).
+//! `sdk/export/FORMAT.md`); [`check_layout`] fails a directory holding
+//! anything of those it would not read (so no vector is skipped unseen).
 //!
 //! Schemas: a vector file is decoded, rendered and re-encoded with the schema
 //! its top-level `"schema"` field names (`schema/audit.capnp`, v1, or
@@ -1125,6 +1126,80 @@ pub fn check_dir_with(
         .iter()
         .map(|p| check_file_with(p, schema_override))
         .collect())
+}
+
+// ---------------------------------------------------------------------------
+// Layout of a vectors directory
+
+/// The subdirectories of a vectors directory this reader checks: the
+/// negative vectors ([`check_invalid_dir`]), the checkpoint vectors
+/// ([`checkpoint`]) and the export bundle vectors ([`bundle`]). A vectors
+/// directory of a released schema (testing/vectors/vN) has all three; the
+/// drill's has none.
+pub const SUBDIRS: [&str; 3] = ["invalid", "checkpoints", "bundles"];
+
+/// What in the layout of a vectors directory would make this reader skip
+/// vectors without a word, one line each (none when it reads them all): a
+/// subdirectory it does not check, a `*.json` file of `invalid/` other than
+/// [`INVALID_FILES`], a `checkpoints/` or `bundles/` without `*.json`
+/// files, and some but not all of [`SUBDIRS`] (a release's directory has all
+/// three, so a missing one was lost). The top-level files are listed by
+/// [`vector_files`] and the binary fails when there are none.
+pub fn check_layout(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) => return vec![format!("cannot list {}: {e}", dir.display())],
+    };
+    let mut subdirs = Vec::new();
+    for e in entries {
+        match e {
+            Ok(e) if e.path().is_dir() => {
+                subdirs.push(e.file_name().to_string_lossy().into_owned())
+            }
+            Ok(_) => {}
+            Err(e) => out.push(format!("cannot list {}: {e}", dir.display())),
+        }
+    }
+    subdirs.sort();
+    for s in &subdirs {
+        if !SUBDIRS.contains(&s.as_str()) {
+            out.push(format!(
+                "{s}/: a subdirectory this reader does not check (it knows {SUBDIRS:?}), \
+                 so its vectors would go unread"
+            ));
+        }
+    }
+    let has: Vec<&str> = SUBDIRS
+        .into_iter()
+        .filter(|s| subdirs.iter().any(|d| d == s))
+        .collect();
+    if !has.is_empty() && has.len() != SUBDIRS.len() {
+        for s in SUBDIRS.into_iter().filter(|s| !has.contains(s)) {
+            out.push(format!(
+                "{s}/ missing: the directory has {has:?}, and a release's vectors have all of {SUBDIRS:?}"
+            ));
+        }
+    }
+    for s in has {
+        match vector_files(&dir.join(s)) {
+            Err(e) => out.push(format!("{s}/: cannot list: {e}")),
+            Ok(files) if files.is_empty() => out.push(format!("{s}/ holds no *.json vector file")),
+            Ok(files) if s == "invalid" => {
+                for f in files {
+                    let name = f.file_name().unwrap_or_default().to_string_lossy();
+                    if !INVALID_FILES.contains(&name.as_ref()) {
+                        out.push(format!(
+                            "invalid/{name}: not a negative vector file this reader reads \
+                             (it reads {INVALID_FILES:?})"
+                        ));
+                    }
+                }
+            }
+            Ok(_) => {}
+        }
+    }
+    out
 }
 
 // ---------------------------------------------------------------------------

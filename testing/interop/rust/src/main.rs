@@ -2,11 +2,14 @@
 //! vector file of the directory (see lib.rs) and the negative vectors of its
 //! `invalid/` directory (each must be refused) and the checkpoint vectors of
 //! its `checkpoints/` directory (see checkpoint.rs) and the export bundle
-//! vectors of its `bundles/` directory (see bundle.rs), and exits non-zero if any
-//! check failed. Each file is read with the schema its "schema" field names
-//! (v1 if none; the negative vectors with v1); `--schema`, or else the
-//! RONAUDIT_SCHEMA environment variable, reads every other file with the
-//! given schema instead (v1, v2, or a schema path: see `Schema::parse`).
+//! vectors of its `bundles/` directory (every *.json of it: see bundle.rs), and
+//! exits non-zero if any check failed, or if the directory holds something it
+//! would not read (`check_layout`: an unknown subdirectory, an unknown file of
+//! `invalid/`, an empty or missing one of the three subdirectories). Each
+//! file is read with the schema its "schema" field names (v1 if none; the
+//! negative vectors with v1); `--schema`, or else the RONAUDIT_SCHEMA
+//! environment variable, reads every other file with the given schema
+//! instead (v1, v2, or a schema path: see `Schema::parse`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -123,9 +126,15 @@ fn main() -> ExitCode {
         let failures = r.failures.iter().map(|f| format!("{}: {f}", r.file));
         shown.push((line, failures.collect(), r.passed, r.failed()));
     }
-    // The export bundle vectors (bundles/bundles.json), if any.
-    let bundles = ronaudit_interop::bundle::vector_file(&dir);
-    if bundles.exists() {
+    // The export bundle vectors (bundles/*.json), if any.
+    let bundles = match ronaudit_interop::bundle::vector_files(&dir) {
+        Ok(files) => files,
+        Err(e) => {
+            eprintln!("rust-reader: cannot list {}/bundles: {e}", dir.display());
+            return ExitCode::from(2);
+        }
+    };
+    for bundles in bundles {
         let mut r = ronaudit_interop::bundle::check_file(&bundles);
         let rel = bundles.strip_prefix(&dir).unwrap_or(&bundles);
         r.file = rel.display().to_string();
@@ -136,6 +145,20 @@ fn main() -> ExitCode {
         let failures = r.failures.iter().map(|f| format!("{}: {f}", r.file));
         shown.push((line, failures.collect(), r.passed, r.failed()));
     }
+
+    // The layout: no subdirectory or file this reader would skip unseen.
+    let layout = ronaudit_interop::check_layout(&dir);
+    let n = usize::from(!layout.is_empty());
+    shown.push((
+        format!(
+            "{}: layout (subdirectories {:?})",
+            dir.display(),
+            ronaudit_interop::SUBDIRS
+        ),
+        layout,
+        1 - n,
+        n,
+    ));
 
     let (mut passed, mut failed) = (0usize, 0usize);
     let mut first = None;

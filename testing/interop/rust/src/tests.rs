@@ -1056,3 +1056,117 @@ fn signatures_verify_as_go_does() {
     let opened = checkpoint::open_note(note.as_bytes(), &[v]);
     assert!(opened.is_ok(), "{:?}", opened.err());
 }
+
+// ---------------------------------------------------------------------------
+// The layout of a vectors directory (check_layout): nothing is skipped
+
+/// A fresh copy of the v1 vectors directory (files and subdirectories) in
+/// the system temp directory, removed when dropped.
+struct TempVectors(PathBuf);
+
+impl TempVectors {
+    fn new(tag: &str) -> TempVectors {
+        fn copy(from: &Path, to: &Path) {
+            std::fs::create_dir_all(to).unwrap();
+            for e in std::fs::read_dir(from).unwrap() {
+                let p = e.unwrap().path();
+                let q = to.join(p.file_name().unwrap());
+                if p.is_dir() {
+                    copy(&p, &q);
+                } else {
+                    std::fs::copy(&p, &q).unwrap();
+                }
+            }
+        }
+        let d = std::env::temp_dir().join(format!(
+            "ronaudit-interop-layout-{}-{tag}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&d);
+        copy(&vectors_dir(), &d);
+        TempVectors(d)
+    }
+}
+
+impl Drop for TempVectors {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The layout failures of a copy of the v1 vectors changed by `change`.
+fn layout_failures(tag: &str, change: impl FnOnce(&Path)) -> Vec<String> {
+    let t = TempVectors::new(tag);
+    change(&t.0);
+    check_layout(&t.0)
+}
+
+#[test]
+fn layout_of_the_vectors_is_known() {
+    assert_eq!(check_layout(&vectors_dir()), Vec::<String>::new());
+    assert_eq!(check_layout(&drill_vectors_dir()), Vec::<String>::new());
+}
+
+/// Before check_layout each of these copies passed the reader: the vectors
+/// below a new subdirectory, a third file in invalid/, a bundles/ file other
+/// than bundles.json, and a missing or emptied checkpoints/ or bundles/ were
+/// silently not read (README: a reader must never skip a vector unseen).
+#[test]
+fn layout_gaps_fail() {
+    let cases: Vec<(&str, Box<dyn FnOnce(&Path)>, &str)> = vec![
+        (
+            "newkind",
+            Box::new(|d: &Path| {
+                std::fs::create_dir(d.join("newkind")).unwrap();
+                std::fs::write(d.join("newkind/x.json"), "{}").unwrap();
+            }),
+            "newkind",
+        ),
+        (
+            "invalid-extra",
+            Box::new(|d: &Path| std::fs::write(d.join("invalid/extra.json"), "{}").unwrap()),
+            "invalid/extra.json",
+        ),
+        (
+            "checkpoints-empty",
+            Box::new(|d: &Path| {
+                std::fs::remove_file(d.join("checkpoints/chain-basic.json")).unwrap()
+            }),
+            "checkpoints/",
+        ),
+        (
+            "checkpoints-gone",
+            Box::new(|d: &Path| std::fs::remove_dir_all(d.join("checkpoints")).unwrap()),
+            "checkpoints/",
+        ),
+        (
+            "bundles-gone",
+            Box::new(|d: &Path| std::fs::remove_dir_all(d.join("bundles")).unwrap()),
+            "bundles/",
+        ),
+        (
+            "invalid-gone",
+            Box::new(|d: &Path| std::fs::remove_dir_all(d.join("invalid")).unwrap()),
+            "invalid/",
+        ),
+    ];
+    for (tag, change, needle) in cases {
+        let got = layout_failures(tag, change);
+        assert!(
+            got.iter().any(|f| f.contains(needle)),
+            "{tag}: want a layout failure naming {needle:?}, got {got:?}"
+        );
+    }
+    // A second bundle vector file is read, not skipped: it is listed.
+    let t = TempVectors::new("bundles-other");
+    std::fs::write(t.0.join("bundles/other.json"), "{}").unwrap();
+    let files = bundle::vector_files(&t.0).unwrap();
+    assert_eq!(
+        files
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect::<Vec<_>>(),
+        ["bundles.json", "other.json"]
+    );
+    assert!(bundle::check_file(&files[1]).failed() > 0);
+}

@@ -458,7 +458,7 @@ def _holds_transition(canonical: bytes) -> bool:
     """Whether bytes that failed a check still decode to a record holding
     the key transition attr."""
     try:
-        r = rr.decode_record(canonical)
+        r = rr.decode_record(canonical, rr.V1_SCHEMA)
         return any(a["key"] == rw.TRANSITION_ATTR for a in r["attrs"])
     except Exception:
         return False
@@ -610,6 +610,48 @@ def verify_sequence(
     if checkpoint is not None:
         check_trusted(res, chain, checkpoint)
     return res
+
+
+def vector_verdict(case: dict) -> tuple[str, str | None, int | None, str]:
+    """The verdict of one case of a bundle vector file (testing/vectors/v1/
+    bundles/README.md): (reason label or "ok", detail, seq, message)."""
+    bundles = [(f"#{i + 1}", bytes.fromhex(b)) for i, b in enumerate(case["bundles"])]
+    trusted = [bytes.fromhex(k) for k in case["trusted"]]
+    note = case["checkpoint"].encode() if "checkpoint" in case else None
+    try:
+        res = verify_sequence(bundles, trusted, note)
+    except BundleError as e:
+        return e.reason, e.detail, e.seq, str(e)
+    return "ok", None, None, f"ok: records 1..{res.size}"
+
+
+def check_vector_file(path: Path) -> tuple[int, list[str]]:
+    """(number of cases, errors) of a bundle vector file: every case must get
+    its "want" verdict, and its "detail" and "seq" where it names them."""
+    import json
+
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+        cases = doc["cases"]
+        if not isinstance(cases, list) or not cases:
+            raise ValueError("'cases' is not a non-empty list")
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        return 0, [f"{path.name}: cannot read the cases: {type(e).__name__}: {e}"]
+    errs = []
+    for i, case in enumerate(cases):
+        name = case.get("name", i) if isinstance(case, dict) else i
+        try:
+            reason, detail, seq, text = vector_verdict(case)
+        except (KeyError, TypeError, ValueError) as e:
+            errs.append(f"case {name}: malformed: {type(e).__name__}: {e}")
+            continue
+        if reason != case.get("want"):
+            errs.append(f"case {name}: want {case.get('want')}, got {reason}: {text}")
+        elif "detail" in case and detail != case["detail"]:
+            errs.append(f"case {name}: want detail {case['detail']}, got {detail}: {text}")
+        elif "seq" in case and seq != case["seq"]:
+            errs.append(f"case {name}: want seq {case['seq']}, got {seq}: {text}")
+    return len(cases), errs
 
 
 def check_trusted(res: ChainResult, chain: rw.Chain, raw: bytes) -> cpk.Checkpoint:

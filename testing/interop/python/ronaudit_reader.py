@@ -29,7 +29,10 @@ and counted in the summary like a record vector file. So is each negative
 vector file of its ``invalid`` subfolder (``records.json``: bytes
 ``open_strict`` must refuse although their hash and signature verify;
 ``chains.json``: chains the chain check must refuse at ``failsAt``), read
-with schema v1 whatever ``RONAUDIT_SCHEMA`` says.
+with schema v1 whatever ``RONAUDIT_SCHEMA`` says, and each ``*.json`` of its
+``bundles`` subfolder (export bundle cases, each to its expected verdict,
+by ``ronaudit_bundle``). ``check_layout`` fails a directory holding anything
+of those the reader would not read, so no vector is skipped unseen.
 
 Usage: ``python ronaudit_reader.py <vectors dir>``
 """
@@ -731,6 +734,46 @@ def check_invalid_file(path: Path) -> FileResult:
     return check_invalid_chains(doc, label)
 
 
+# --------------------------------------------------------------------------
+# Layout of a vectors dir
+
+# The subdirectories of a vectors dir this reader checks: the negative
+# vectors, the checkpoint vectors and the export bundle vectors. A vectors
+# dir of a released schema (testing/vectors/vN) has all three; the drill's
+# none.
+SUBDIRS = ("invalid", "checkpoints", "bundles")
+
+
+def bundle_vector_files(directory: Path | str) -> list[Path]:
+    """The bundle vector files of a vectors dir (its bundles/*.json)."""
+    sub = Path(directory) / "bundles"
+    return sorted(sub.glob("*.json")) if sub.is_dir() else []
+
+
+def check_layout(directory: Path | str) -> list[str]:
+    """What in a vectors dir this reader would skip without a word, one
+    line each: a subdirectory it does not check, a ``*.json`` of
+    ``invalid/`` other than INVALID_FILES, a ``checkpoints/`` or
+    ``bundles/`` without ``*.json`` files, and some but not all of SUBDIRS
+    (a release's dir has all three, so a missing one was lost)."""
+    directory = Path(directory)
+    subdirs = sorted(p.name for p in directory.iterdir() if p.is_dir())
+    out = [f"{s}/: a subdirectory this reader does not check (it knows {list(SUBDIRS)}), "
+           "so its vectors would go unread" for s in subdirs if s not in SUBDIRS]
+    has = [s for s in SUBDIRS if s in subdirs]
+    if has and len(has) != len(SUBDIRS):
+        out += [f"{s}/ missing: the directory has {has}, and a release's vectors have all "
+                f"of {list(SUBDIRS)}" for s in SUBDIRS if s not in has]
+    for s in has:
+        files = sorted((directory / s).glob("*.json"))
+        if not files:
+            out.append(f"{s}/ holds no *.json vector file")
+        elif s == "invalid":
+            out += [f"invalid/{f.name}: not a negative vector file this reader reads (it reads "
+                    f"{list(INVALID_FILES)})" for f in files if f.name not in INVALID_FILES]
+    return out
+
+
 def _show(label: str, errors: list[str], what: str) -> bool:
     """Print one checked file's PASS or FAIL line and its errors; True if
     it passed."""
@@ -767,6 +810,14 @@ def main(argv: list[str] | None = None) -> int:
         shown.append(_show(f"{p.parent.name}/{p.name}", r.errors,
                            f"{r.records} refused, as they must be" if r.ok
                            else f"{r.records} that must be refused"))
+    import ronaudit_bundle  # imports this module: not at the top
+
+    for p in bundle_vector_files(directory):
+        n, errs = ronaudit_bundle.check_vector_file(p)
+        shown.append(_show(f"{p.parent.name}/{p.name}", errs,
+                           f"{n} bundle cases, each with its expected verdict"))
+    shown.append(_show("layout", check_layout(directory),
+                       f"subdirectories {', '.join(SUBDIRS)}: nothing left unread"))
     passed, failed = shown.count(True), shown.count(False)
     print(f"python-reader: {passed} passed, {failed} failed")
     return 0 if failed == 0 else 1

@@ -407,7 +407,9 @@ def strict_open(canonical: bytes) -> dict:
     if len(canonical) > rr.MAX_RECORD_SIZE:
         raise CanonicalError(f"{len(canonical)} bytes, a record is at most {rr.MAX_RECORD_SIZE}")
     try:
-        r = rr.decode_record(canonical)
+        # Schema v1 whatever RONAUDIT_SCHEMA says: the rules and the encoder
+        # below are v1's (the reader's drill run reads the bundle vectors).
+        r = rr.decode_record(canonical, rr.V1_SCHEMA)
     except rr.DecodeError as e:
         raise CanonicalError(f"does not decode: {e}") from e
     check_record_fields(r)

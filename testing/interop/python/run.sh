@@ -4,7 +4,9 @@
 # build the Go CLI (go on PATH, once: conftest.py) and check ronaudit_wal.py on
 # logs it writes and ronaudit_bundle.py on export bundles it writes, against
 # `ronaudit verify-bundle`; test_bundle_vectors.py checks ronaudit_bundle.py on
-# the committed bundle vectors (testing/vectors/v1/bundles).
+# the committed bundle vectors (testing/vectors/v1/bundles), which
+# ronaudit_reader.py checks too, with the rest of the directory (and fails
+# one holding vectors it would not read).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 

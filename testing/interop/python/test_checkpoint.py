@@ -460,7 +460,8 @@ def test_tampered_vector_json_fails(doc):
 def test_cli_counts_and_reports_checkpoint_failure(tmp_path, capsys, doc):
     shutil.copytree(VECTORS_DIR, tmp_path / "v1")
     n_all = (len(rr.vector_files(VECTORS_DIR)) + len(rc.checkpoint_vector_files(VECTORS_DIR))
-             + len(rr.invalid_vector_files(VECTORS_DIR)))
+             + len(rr.invalid_vector_files(VECTORS_DIR)) + len(rr.bundle_vector_files(VECTORS_DIR))
+             + 1)  # the layout line
     assert rr.main([str(tmp_path / "v1")]) == 0
     out = capsys.readouterr().out.strip().splitlines()
     assert "PASS checkpoints/chain-basic.json" in "\n".join(out)

@@ -80,7 +80,8 @@ def test_cli_passes(capsys):
     assert rr.main([str(VECTORS_DIR)]) == 0
     out = capsys.readouterr().out.strip().splitlines()
     n = (len(_files()) + len(rr.ronaudit_checkpoint.checkpoint_vector_files(VECTORS_DIR))
-         + len(rr.invalid_vector_files(VECTORS_DIR)))
+         + len(rr.invalid_vector_files(VECTORS_DIR)) + len(rr.bundle_vector_files(VECTORS_DIR))
+         + 1)  # the layout line
     assert out[-1] == f"python-reader: {n} passed, 0 failed"
 
 
@@ -324,7 +325,9 @@ def test_cli_reports_failure(tmp_path, capsys):
     assert rr.main([str(tmp_path)]) != 0
     out = capsys.readouterr().out
     assert f"FAIL {path.name}" in out
-    assert out.strip().splitlines()[-1] == "python-reader: 0 passed, 1 failed"
+    # The one passing line is the layout's (a lone vector file, no subdirectories).
+    assert "PASS layout" in out
+    assert out.strip().splitlines()[-1] == "python-reader: 1 passed, 1 failed"
 
 
 def test_rendering_of_an_older_schema_may_omit_added_default_fields():
@@ -356,7 +359,8 @@ def test_added_paths_of_the_drill_schema():
 
 def test_cli_reads_v1_vectors_with_the_drill_schema():
     # What run.sh does: every file of the v1 vectors (record files, the
-    # checkpoint file, both negative files) read with the v2 schema. Each
+    # checkpoint file, both negative files, the bundle file: those two are
+    # read with schema v1 whatever it says) read with the v2 schema. Each
     # negative chain asks added_paths for the v1 schema again, whose parser
     # must stay alive while its schema is walked.
     import subprocess
@@ -483,3 +487,59 @@ def test_signatures_verify_as_go_does():
     assert rr.verify_signature(identity, sig, h)
     order = bytes.fromhex("edd3f55c1a631258d69cf7a2def9de1400000000000000000000000000000010")
     assert not rr.verify_signature(identity, sig[:32] + order, h)
+
+
+# ------------------------------------------------- the layout: nothing skipped
+
+
+def _copy_vectors(tmp_path):
+    import shutil
+
+    d = tmp_path / "v1"
+    shutil.copytree(VECTORS_DIR, d)
+    return d
+
+
+def _damage_a_bundle_case(d):
+    p = d / "bundles" / "bundles.json"
+    doc = _load(p)
+    case = next(c for c in doc["cases"] if c["want"] == "ok")
+    case["want"] = "fork"
+    p.write_text(json.dumps(doc), encoding="utf-8")
+
+
+# Before check_layout and the bundle files in main, the reader passed each of
+# these copies: the vectors below a new subdirectory, a third file of
+# invalid/, any bundles/ file, and a missing or emptied checkpoints/,
+# bundles/ or invalid/ were not read, and nothing said so.
+LAYOUT_GAPS = {
+    "new subdirectory": (lambda d: ((d / "newkind").mkdir(), (d / "newkind" / "x.json").write_text("{}")),
+                         "newkind/: a subdirectory this reader does not check"),
+    "third invalid file": (lambda d: (d / "invalid" / "extra.json").write_text("{}"),
+                           "invalid/extra.json: not a negative vector file"),
+    "checkpoints emptied": (lambda d: (d / "checkpoints" / "chain-basic.json").unlink(),
+                            "checkpoints/ holds no *.json vector file"),
+    "checkpoints gone": (lambda d: __import__("shutil").rmtree(d / "checkpoints"), "checkpoints/ missing"),
+    "bundles gone": (lambda d: __import__("shutil").rmtree(d / "bundles"), "bundles/ missing"),
+    "invalid gone": (lambda d: __import__("shutil").rmtree(d / "invalid"), "invalid/ missing"),
+    "second bundle file": (lambda d: (d / "bundles" / "other.json").write_text("{}"),
+                           "bundles/other.json"),
+    "bundle case verdict": (_damage_a_bundle_case, "want fork"),
+}
+
+
+@pytest.mark.parametrize("what", sorted(LAYOUT_GAPS))
+def test_cli_fails_on_layout_gap(tmp_path, capsys, what):
+    change, needle = LAYOUT_GAPS[what]
+    d = _copy_vectors(tmp_path)
+    assert rr.main([str(d)]) == 0, capsys.readouterr().out
+    capsys.readouterr()
+    change(d)
+    assert rr.main([str(d)]) != 0, f"{what}: accepted"
+    out = capsys.readouterr().out
+    assert needle in out, out
+
+
+def test_layout_of_the_vectors_is_known():
+    assert rr.check_layout(VECTORS_DIR) == []
+    assert rr.check_layout(rr.REPO / "testing" / "vectors" / "drill") == []

@@ -1139,6 +1139,9 @@ pub fn parse_cases(doc: &Value) -> std::result::Result<Vec<Case>, String> {
         .get("cases")
         .and_then(Value::as_array)
         .ok_or("no \"cases\" array")?;
+    if cases.is_empty() {
+        return Err("\"cases\" is empty: a bundle vector file with no case checks nothing".into());
+    }
     cases
         .iter()
         .enumerate()

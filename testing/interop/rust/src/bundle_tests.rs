@@ -277,3 +277,20 @@ fn transition_values() {
         assert!(transition_key(&attr(&bad)).is_err(), "{bad}");
     }
 }
+
+/// A bundle vector file with no cases verifies nothing: before, the binary
+/// passed a copy of bundles.json with "cases": [] (0 cases, 0 failed).
+#[test]
+fn empty_cases_fail() {
+    assert!(parse_cases(&serde_json::json!({"cases": []}))
+        .unwrap_err()
+        .contains("empty"));
+    let d = std::env::temp_dir().join(format!(
+        "ronaudit-bundles-empty-{}.json",
+        std::process::id()
+    ));
+    std::fs::write(&d, r#"{"cases": []}"#).unwrap();
+    let rep = check_file(&d);
+    let _ = std::fs::remove_file(&d);
+    assert!(rep.failed() > 0, "{rep:?}");
+}

@@ -507,6 +507,8 @@ def check_vector(doc: Any, label: str) -> FileResult:
     if not isinstance(doc, dict):
         errs.append(f"{label}: top level is not a JSON object")
         return res
+    if not isinstance(doc.get("name"), str):
+        errs.append(f"{label}: 'name' missing or not a string")
     chain = doc.get("chain")
     if not isinstance(chain, bool):
         errs.append(f"{label}: 'chain' missing or not a boolean")
@@ -713,7 +715,8 @@ def check_invalid_chains(doc: Any, label: str) -> FileResult:
         if not isinstance(at, int) or isinstance(at, bool):
             errs.append(f"{where}: 'failsAt' missing or not an integer")
             continue
-        sub = {"chain": True, "publicKey": doc.get("publicKey"), "records": c.get("records")}
+        sub = {"name": str(c.get("name", "?")), "chain": True, "publicKey": doc.get("publicKey"),
+               "records": c.get("records")}
         got = check_vector(sub, where).errors
         if not got:
             errs.append(f"{where}: accepted, but it breaks: {c.get('rule')}")

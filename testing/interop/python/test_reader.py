@@ -410,7 +410,7 @@ def test_check_vector_reads_strictly(tmp_path):
             rendering = rr.decode_record(data)
         except rr.DecodeError:
             continue  # not UTF-8: pycapnp does not decode it at all
-        vec = {"chain": False, "publicKey": doc["publicKey"], "records": [
+        vec = {"name": r["name"], "chain": False, "publicKey": doc["publicKey"], "records": [
             {"record": rendering, "canonical": r["canonical"], "hash": r["hash"],
              "signature": r["signature"]}]}
         errs = rr.check_vector(vec, r["name"]).errors
@@ -543,3 +543,16 @@ def test_cli_fails_on_layout_gap(tmp_path, capsys, what):
 def test_layout_of_the_vectors_is_known():
     assert rr.check_layout(VECTORS_DIR) == []
     assert rr.check_layout(rr.REPO / "testing" / "vectors" / "drill") == []
+
+
+@pytest.mark.parametrize("name", [None, 5], ids=["absent", "number"])
+def test_vector_name_is_required(tmp_path, name):
+    # The README's layout has a "name" (the Rust reader requires it); the
+    # Python reader passed a file without one.
+    path, doc = _any_file()
+    bad = copy.deepcopy(doc)
+    if name is None:
+        del bad["name"]
+    else:
+        bad["name"] = name
+    assert "'name' missing or not a string" in _errors(tmp_path, path.name, bad)

@@ -274,15 +274,24 @@ func withCount(err error, n int) error {
 }
 
 // VerifyChainParallel verifies the same as VerifyChain over records held
-// in memory, on up to workers goroutines (0: GOMAXPROCS). Hashes and
+// in memory, on up to workers goroutines: 0 or less means GOMAXPROCS, and
+// at most 4 * GOMAXPROCS run (more segments than that only cost memory).
+// Segments hold at least 2 records: fewer records than 2 * workers are
+// verified in order. The count never changes the verdict. Hashes and
 // signatures are checked in parallel segments; links, including those
 // across segments, are checked against the stored hashes, which the
 // segments prove. The error is the one at the lowest seq, as VerifyChain
 // would report it.
 func VerifyChainParallel(recs []Sealed, keys *KeySet, opts VerifyOptions, workers int) (Result, error) {
+	// A few segments per core even out segments of unequal cost (signed
+	// records, a core busy elsewhere); each costs a goroutine and a
+	// 24 KiB hasher, so a count past that (or one that overflows
+	// 2*workers below) is cut, not honoured.
+	procs := runtime.GOMAXPROCS(0)
 	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
+		workers = procs
 	}
+	workers = min(workers, 4*procs)
 	if workers == 1 || len(recs) < 2*workers || hasTransition(recs) || (opts.Start != nil && len(opts.Retired) > 0) {
 		// Key transitions change which keys hold for the rest of the chain:
 		// a chain with any (here or before Start) is verified in order.

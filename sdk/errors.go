@@ -63,8 +63,7 @@ func (e *VerifyError) Error() string {
 		s = "verify: " + string(e.Reason) // bytes that name no chain (a *DurableError says where they are)
 	case e.WriterID == "" && e.Stream == "":
 		// A place in a chain nothing names (a first record whose bytes
-		// cannot be read, a Start without names): `""/""` told the
-		// reader nothing.
+		// cannot be read): `""/""` told the reader nothing.
 		s = "verify seq " + strconv.FormatUint(e.Seq, 10) + " (no chain named): " + string(e.Reason)
 	}
 	if e.Expected != "" || e.Got != "" {

@@ -23,7 +23,9 @@ type VerifyOptions struct {
 	// seq 1 (VerifyError.Verified 0: no record read comes before it); set
 	// SealedSeq to Start.Seq when whatever makes the head trusted also
 	// vouches for the records up to it. A SealedSeq past Start.Seq counts
-	// as Start.Seq: it vouches for no record read.
+	// as Start.Seq: it vouches for no record read. Start names its chain
+	// (WriterID and Stream, as every record does): one that does not is
+	// refused (ErrConfig) before any record is read.
 	Start *Head
 	// Retired are the chain's key transitions up to Start (Result.Retired
 	// of the verification that reached Start). The records before Start
@@ -176,6 +178,9 @@ func VerifyLink(prev Head, v canonical.AuditRecordView) error {
 // and the seq after which reading stopped: no *VerifyError, since nothing
 // read was found wrong. Result counts the records verified before.
 func VerifyChain(it Iterator, keys *KeySet, opts VerifyOptions) (Result, error) {
+	if err := checkStart(opts); err != nil {
+		return Result{}, err
+	}
 	h := canonical.GetHasher() // the package's pool: a Hasher is about 24 KiB
 	defer canonical.PutHasher(h)
 	var res Result
@@ -258,6 +263,16 @@ func VerifyChain(it Iterator, keys *KeySet, opts VerifyOptions) (Result, error) 
 	return res, nil
 }
 
+// checkStart refuses a Start that names no chain: each record read would
+// fail as "a record of another chain", hiding the caller's mistake.
+func checkStart(opts VerifyOptions) error {
+	if st := opts.Start; st != nil && (st.WriterID == "" || st.Stream == "") {
+		return fmt.Errorf("%w: verify: VerifyOptions.Start (seq %d) names no chain: writer %s, stream %s",
+			ErrConfig, st.Seq, names.Name(st.WriterID), names.Name(st.Stream))
+	}
+	return nil
+}
+
 func firstSeq(opts VerifyOptions) uint64 {
 	if opts.Start != nil {
 		return opts.Start.Seq
@@ -287,6 +302,9 @@ func VerifyChainParallel(recs []Sealed, keys *KeySet, opts VerifyOptions, worker
 	// records, a core busy elsewhere); each costs a goroutine and a
 	// 24 KiB hasher, so a count past that (or one that overflows
 	// 2*workers below) is cut, not honoured.
+	if err := checkStart(opts); err != nil {
+		return Result{}, err
+	}
 	procs := runtime.GOMAXPROCS(0)
 	if workers <= 0 {
 		workers = procs

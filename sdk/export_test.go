@@ -9,3 +9,10 @@ func VerifySegmentData(data []byte, keys *KeySet, allowUnsealedTail bool) (Summa
 		return wal.ReadSegment(data, true, fn)
 	})
 }
+
+// VerifyChainParallelInOrder is VerifyChainParallel with its segments run
+// one after another, in order, and the records they read counted.
+func VerifyChainParallelInOrder(recs []Sealed, keys *KeySet, opts VerifyOptions, workers int) (read int, res Result, err error) {
+	res, err = verifyChainParallel(recs, keys, opts, workers, &read)
+	return read, res, err
+}

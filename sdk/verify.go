@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"github.com/rustyonions/ron-audit-go/canonical"
 	"github.com/rustyonions/ron-audit-go/internal/names"
@@ -298,13 +299,21 @@ func withCount(err error, n int) error {
 // segments prove. The error is the one at the lowest seq, as VerifyChain
 // would report it.
 func VerifyChainParallel(recs []Sealed, keys *KeySet, opts VerifyOptions, workers int) (Result, error) {
+	return verifyChainParallel(recs, keys, opts, workers, nil)
+}
+
+// verifyChainParallel is VerifyChainParallel. With inOrder (tests), pass
+// 1 runs its segments one after another, in order, on the caller's
+// goroutine, and counts in *inOrder the records they read: what stops
+// early is then deterministic.
+func verifyChainParallel(recs []Sealed, keys *KeySet, opts VerifyOptions, workers int, inOrder *int) (Result, error) {
+	if err := checkStart(opts); err != nil {
+		return Result{}, err
+	}
 	// A few segments per core even out segments of unequal cost (signed
 	// records, a core busy elsewhere); each costs a goroutine and a
 	// 24 KiB hasher, so a count past that (or one that overflows
 	// 2*workers below) is cut, not honoured.
-	if err := checkStart(opts); err != nil {
-		return Result{}, err
-	}
 	procs := runtime.GOMAXPROCS(0)
 	if workers <= 0 {
 		workers = procs
@@ -322,6 +331,13 @@ func VerifyChainParallel(recs []Sealed, keys *KeySet, opts VerifyOptions, worker
 		err   error
 	}
 	fails := make([]failure, workers)
+	// The lowest segment that failed so far: a segment after it stops
+	// reading, since the failure reported is that one's or one before
+	// it, all at lower seqs than its records. No segment stops for a
+	// later one, so the lowest failing segment reads to its failure and
+	// fails as if none stopped.
+	var failed atomic.Int64
+	failed.Store(int64(workers))
 	per := (len(recs) + workers - 1) / workers
 	var wg sync.WaitGroup
 	for w := 0; w < workers; w++ {
@@ -331,7 +347,7 @@ func VerifyChainParallel(recs []Sealed, keys *KeySet, opts VerifyOptions, worker
 			continue
 		}
 		wg.Add(1)
-		go func(w, lo, hi int) {
+		segment := func(w, lo, hi int) {
 			defer wg.Done()
 			start := opts.Start
 			if lo > 0 {
@@ -341,7 +357,8 @@ func VerifyChainParallel(recs []Sealed, keys *KeySet, opts VerifyOptions, worker
 				}
 				start = &Head{WriterID: string(v.WriterID()), Stream: string(v.Stream()), Seq: v.Seq(), Hash: recs[lo-1].Hash}
 			}
-			_, err := VerifyChain(NewSliceIterator(recs[lo:hi]), keys, VerifyOptions{Start: start, AllowUnsealedTail: true})
+			it := &segmentIter{SliceIterator: SliceIterator{recs: recs[lo:hi], i: -1}, w: int64(w), failed: &failed, read: inOrder}
+			_, err := VerifyChain(it, keys, VerifyOptions{Start: start, AllowUnsealedTail: true})
 			if err != nil {
 				var ve *VerifyError
 				idx := lo
@@ -349,8 +366,18 @@ func VerifyChainParallel(recs []Sealed, keys *KeySet, opts VerifyOptions, worker
 					idx = lo + ve.Verified
 				}
 				fails[w] = failure{idx, err}
+				for f := failed.Load(); int64(w) < f; f = failed.Load() {
+					if failed.CompareAndSwap(f, int64(w)) {
+						break
+					}
+				}
 			}
-		}(w, lo, hi)
+		}
+		if inOrder != nil {
+			segment(w, lo, hi)
+		} else {
+			go segment(w, lo, hi)
+		}
 	}
 	wg.Wait()
 	for _, f := range fails {
@@ -380,4 +407,23 @@ func VerifyChainParallel(recs []Sealed, keys *KeySet, opts VerifyOptions, worker
 		return VerifyChain(NewSliceIterator(recs), keys, opts) // reports the unsealed tail exactly
 	}
 	return Result{Records: len(recs), Head: head}, nil
+}
+
+// segmentIter reads segment w of VerifyChainParallel's pass 1 and ends
+// it, between records, once a segment before it has failed.
+type segmentIter struct {
+	SliceIterator
+	w      int64
+	failed *atomic.Int64 // the lowest segment that failed
+	read   *int          // records read, counted when the segments run in order
+}
+
+func (it *segmentIter) Next() bool {
+	if it.failed.Load() < it.w || !it.SliceIterator.Next() {
+		return false
+	}
+	if it.read != nil {
+		*it.read++
+	}
+	return true
 }

@@ -726,7 +726,13 @@ func (it *errIterator) Err() error    { return it.err }
 // once OpenDurable's replay has shown it to the Keeper).
 //
 // Append on the returned Log acknowledges a record only once the WAL has
-// it on disk (per opts.WAL's fsync policy). Close the Log when done.
+// it on disk (per opts.WAL's fsync policy). A record whose Append (or
+// Pending.Wait) failed because a write or fsync of the WAL failed is not
+// in the log when it is reopened, so an Emitter's count of it as dropped
+// stays true and a retry of it is no second copy: the failed WAL cuts
+// every frame no fsync covered (sdk/wal/FORMAT.md, "Failure"); if that
+// cut fails too, the error says so, and the log should be reopened only
+// after the machine restarts. Close the Log when done.
 //
 // The Log's Store().Iter on a durable log re-reads every segment and
 // holds the chain in memory on each call (see Store.Iter): a host that

@@ -54,9 +54,10 @@
 // Many goroutines may append and wait at once; they share fsyncs. A failed
 // write or fsync poisons the Log: nothing more is acknowledged and every
 // call returns the error (ErrPoisoned), but WaitDurable of a frame made
-// durable before. A failed fsync also cuts the
-// segment back to the last frame an fsync covered, so that a reopen does
-// not take in frames the kernel kept in its cache but failed to write.
+// durable before. Either also cuts the segment back to the last frame
+// an fsync covered, so that a reopen does not take in frames reported
+// failed to their callers: those a failed write (a full disk) put in the
+// file, or the kernel kept in its cache but failed to write.
 // Likewise a segment whose creation fails (the header's write or fsync,
 // or the fsync of its directory entry) is removed again, so that a reopen
 // does not append to, and acknowledge frames from, a file whose directory

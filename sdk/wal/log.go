@@ -898,7 +898,10 @@ func (l *Log) flushLocked() error {
 		l.buf = nil
 	}
 	if err != nil {
-		return l.failLocked("write", l.segPath, err)
+		// What the write put in the file before it failed is not
+		// durable, and its callers are told so: cut it, as after a
+		// failed fsync, lest a reopen replay frames reported failed.
+		return l.failLocked("write", l.segPath, l.dropUnsynced(l.f, err))
 	}
 	return nil
 }
@@ -938,10 +941,10 @@ func (l *Log) commitLocked() {
 	}
 	l.syncing = false
 	switch {
-	case err != nil && op == "fsync":
-		l.failLocked(op, path, l.dropUnsynced(f, err))
 	case err != nil:
-		l.failLocked(op, path, err)
+		// Failed write or fsync alike: every frame after syncedEnd is
+		// reported failed, so none may stay for a reopen to replay.
+		l.failLocked(op, path, l.dropUnsynced(f, err))
 	case target > l.durable:
 		l.durable, l.syncedEnd = target, end
 		l.durableAt.Store(target)
@@ -950,17 +953,23 @@ func (l *Log) commitLocked() {
 	l.cond.Broadcast()
 }
 
-// dropUnsynced is called with mu held once an fsync of f, the current
-// segment, failed with err: it cuts f back to syncedEnd, dropping every
-// frame that no fsync covered (none of them was acknowledged), and
-// returns err, or err with the failure of the cut.
+// dropUnsynced is called with mu held once a write or an fsync of f,
+// the current segment, failed with err: it cuts f back to syncedEnd,
+// dropping every frame that no fsync covered (none of them was
+// acknowledged, and the poisoned Log reports each failed to its waiter),
+// and returns err, or err with the failure of the cut.
 //
 // After a failed fsync the kernel may keep the pages it could not write
 // in its cache, marked clean, and report the error only once: a Log
 // opened on the directory in the same boot would read the lost frames
 // from the cache, fsync without error, and append after them frames it
 // acknowledges, which a crash (or the cache's eviction) then strands
-// behind a hole. Truncating drops those pages from the cache.
+// behind a hole. Truncating drops those pages from the cache. After a
+// failed write (a full disk) the frames it and earlier unsynced writes
+// put in the file are read back just as well: a reopen would replay, and
+// make durable, frames whose callers were told they failed (the SDK
+// counted their records dropped; a caller that retried one would find
+// it twice).
 func (l *Log) dropUnsynced(f *os.File, err error) error {
 	if terr := f.Truncate(l.syncedEnd); terr != nil {
 		return fmt.Errorf("%w; cutting the frames it did not make durable failed too (%w): "+

@@ -75,7 +75,7 @@ func ReadDir(dir string, fn func(Frame) error) (Recovery, error) {
 // since the read. A log with no segment is not an error. Not on Windows,
 // where a file opened for reading cannot be flushed.
 //
-// After a failed fsync the writer cuts what it had not made durable
+// After a failed write or fsync the writer cuts what it had not made durable
 // (FORMAT.md, "Failure"): frames read before such a failure may be gone
 // whatever SyncDir returns; the writer's error is the report of it.
 func SyncDir(dir string) error {

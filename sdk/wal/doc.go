@@ -13,7 +13,9 @@
 //     nothing but a checkpoints directory: Open refuses any other that is
 //     not empty (ErrConfig), rather than mix a log with the files of
 //     another use (a private key, say) that every copy of it would carry;
-//     segment files are 0600 and named %016d.seg by segment number from 1;
+//     segment files are 0600 and named %016d.seg by segment number from 1
+//     (Open refuses a last segment that is a symbolic link, naming it,
+//     rather than append to the file it points to; readers follow links);
 //     LOCK, a regular file (a symbolic link there is refused), is held
 //     with flock(LOCK_EX|LOCK_NB) by the one writer.
 //   - A segment starts with a 32-byte header: magic "RONAWAL\x00", u32

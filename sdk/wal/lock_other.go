@@ -8,7 +8,10 @@ import (
 	"runtime"
 )
 
-const lockOpenFlags = 0
+const (
+	noFollow      = 0
+	lockOpenFlags = 0
+)
 
 func tryLock(*os.File) (bool, error) {
 	return false, errors.New("file locking (flock) is not supported on " + runtime.GOOS)

@@ -8,9 +8,13 @@ import (
 	"syscall"
 )
 
+// noFollow makes an open of a symbolic link fail: the writer opens LOCK
+// and the segment it appends to only as files of the log directory.
+const noFollow = syscall.O_NOFOLLOW
+
 // lockOpenFlags open LOCK without following a symbolic link (the open
 // fails) and without blocking on a named pipe.
-const lockOpenFlags = syscall.O_NOFOLLOW | syscall.O_NONBLOCK
+const lockOpenFlags = noFollow | syscall.O_NONBLOCK
 
 // flock applies flock(2) operation how to f.
 func flock(f *os.File, how int) error {

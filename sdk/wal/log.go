@@ -228,8 +228,10 @@ type Log struct {
 // empty directory is a new log's. It refuses an existing directory
 // whose mode lets group or others access it (ErrDirPermissions; chmod
 // 700 fixes it), a directory whose lock another Log holds, in this
-// process or another (ErrLocked), and a LOCK that is not a regular file
-// (a symbolic link is not followed).
+// process or another (ErrLocked), a LOCK that is not a regular file
+// (a symbolic link is not followed), and a last segment that is a
+// symbolic link (an *Error naming it: Open would cut and append to the
+// file it points to, outside the log directory).
 //
 // Recovery checks every segment and every frame (FORMAT.md, "Recovery").
 // A torn tail at the end of the last segment, which an interrupted append
@@ -490,8 +492,17 @@ func (l *Log) recover() (Recovery, error) {
 	last := res.last
 	path := last.File
 	if path != "" {
-		f, err := os.OpenFile(path, os.O_RDWR, 0)
+		// Not through a symbolic link: the writer would cut and append
+		// to the file it points to, outside the log directory (readers,
+		// which change nothing, follow it).
+		f, err := os.OpenFile(path, os.O_RDWR|noFollow, 0)
 		if err != nil {
+			if fi, lerr := os.Lstat(path); lerr == nil && fi.Mode()&fs.ModeSymlink != 0 {
+				target, _ := os.Readlink(path)
+				return Recovery{}, &Error{Op: "open", Path: path, Err: err,
+					Reason: "the last segment is a symbolic link (to " + target + "); the writer appends only to " +
+						"a segment file in the log directory: put the file there in place of the link"}
+			}
 			return Recovery{}, &Error{Op: "open", Path: path, Err: err}
 		}
 		l.f = f // Open closes it if recovery fails

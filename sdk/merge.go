@@ -116,10 +116,18 @@ var _ Iterator = (*MergeIterator)(nil)
 // A record that canonical.Open refuses, or an input whose Next returns false
 // with a non-nil Err, stops the merge: Next returns false and Err returns a
 // *MergeError naming the input, how many records it had read from it and
-// the chain and seq of the last of them. Inputs must not be nil (nor a nil
-// pointer), and no iterator may be passed twice (its two heads would
-// advance it under each other, losing records): Merge panics on either.
-// The merge owns the inputs: it calls their Next and the caller must not.
+// the chain and seq of the last of them. The records the merge had
+// already read from the other inputs and not yet yielded are then never
+// yielded: one per input at most (the record at its head, waiting for its
+// turn in the order; on the first Next, the first record of each input
+// before the failing one), and those inputs stay advanced past them. A
+// caller that must see every record of the good inputs reads them again,
+// without the failing one.
+//
+// Inputs must not be nil (nor a nil pointer), and no iterator may be
+// passed twice (its two heads would advance it under each other, losing
+// records): Merge panics on either. The merge owns the inputs: it calls
+// their Next and the caller must not.
 func Merge(its ...Iterator) *MergeIterator {
 	m := &MergeIterator{
 		heads: make([]mergeHead, len(its)),

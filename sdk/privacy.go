@@ -36,9 +36,12 @@ const (
 	// the record keeps network-level forensics (which network, which
 	// provider, which region) without identifying a host. A prefix narrower
 	// than that is widened to it; a wider one is kept (masked). IPv4-mapped
-	// IPv6 addresses are treated as IPv4, and a 6to4 address (2002::/16),
-	// which carries the client's IPv4 address in bits 16-47, is cut to /40
-	// (that address's /24). Teredo, NAT64 (64:ff9b::/96) and ISATAP
+	// IPv6 addresses are treated as IPv4, and so are mapped prefixes of
+	// /96 or longer ("::ffff:203.0.113.7/120" becomes "203.0.113.0/24");
+	// a mapped prefix shorter than /96 ("::ffff:203.0.113.7/80") reaches
+	// beyond the mapped space and is an IPv6 prefix, widened to its /64
+	// ("::/64"). A 6to4 address (2002::/16), which carries the client's
+	// IPv4 address in bits 16-47, is cut to /40 (that address's /24). Teredo, NAT64 (64:ff9b::/96) and ISATAP
 	// addresses carry the client's IPv4 address after bit 64, which the
 	// /64 drops. The zero IPMode.
 	IPTruncate IPMode = iota
@@ -197,9 +200,10 @@ func (p *Privacy) Validate() error {
 // runs its Apply line again) leaves them, and the record, unchanged. Addresses inside
 // free text ("denied 203.0.113.7", "\"203.0.113.7\"", lists separated by
 // spaces or ';') are not detected: put addresses in attrs of their own,
-// and name those attrs in Keys. Only attrs are inspected: an address in
-// the record's Reason, Actor or Subject is not, so keep addresses out of
-// those fields.
+// and name those attrs in Keys. Only attr values are inspected: an
+// address in the record's Reason, Actor or Subject is not, nor one in an
+// attr's key (keys are only matched against Keys, never rewritten), so
+// keep addresses out of those fields and out of attr keys.
 //
 // Apply allocates only for the values it rewrites: when no attr holds an
 // address it does not allocate. An invalid p (see Validate) returns attrs

@@ -1,10 +1,18 @@
 package main
 
 import (
+	"context"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/rustyonions/ron-audit-go/canonical"
+	"github.com/rustyonions/ron-audit-go/sdk"
+	"github.com/rustyonions/ron-audit-go/sdk/metrics"
 )
 
 func TestQuantiles(t *testing.T) {
@@ -89,5 +97,77 @@ func TestProbeStalls(t *testing.T) {
 	}
 	if s.PerSecond == 0 && (s.P50 != 0 || s.LostShare != 0) {
 		t.Fatalf("no stalls, but: %+v", s)
+	}
+}
+
+// slowDiskStore is a MemStore whose records become durable only once hold
+// is closed: a WAL whose fsync stalls.
+type slowDiskStore struct {
+	*sdk.MemStore
+	hold chan struct{}
+}
+
+func (s *slowDiskStore) Wait(t sdk.Ticket) error {
+	<-s.hold
+	return s.MemStore.Wait(t)
+}
+
+// TestShedSnapshotQueueDepthIsTheMetric: the storm's audit_queue_depth_max
+// is the largest value the audit_queue_depth gauge showed (the emitter's
+// slots taken: queued, signing or waiting to be durable), as its name
+// says. With every slot waiting for a stalled disk and none queued, the
+// gauge says Depth; the rig recorded the records waiting for a worker, 0.
+func TestShedSnapshotQueueDepthIsTheMetric(t *testing.T) {
+	const depth = 16
+	signer, err := newSigner()
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := &slowDiskStore{MemStore: sdk.NewMemStore(0), hold: make(chan struct{})}
+	l, err := sdk.New(sdk.Config{Signer: signer, Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	m, err := metrics.New(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := sdk.NewEmitter(l, sdk.EmitterOptions{Metrics: m, Workers: 2, Depth: depth})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range depth {
+		rec := canonical.AuditRecord{Kind: canonical.KindGetServed, WriterID: "svc@test", Stream: "s",
+			Actor: canonical.Actor{CapID: "cap:test"}, Attrs: []canonical.Attr{{Key: "n", Value: strconv.Itoa(i)}}}
+		if err := e.Emit(context.Background(), &rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for deadline := time.Now().Add(10 * time.Second); e.Stats().QueueDepth > 0; {
+		if time.Now().After(deadline) {
+			t.Fatalf("records still queued: %+v", e.Stats())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	var s ShedSnapshot
+	s.sampleDepth(e)
+	gauge := -1.0
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == metrics.NameQueueDepth {
+			gauge = mf.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	if gauge != depth || float64(s.QueueDepthMax) != gauge {
+		t.Errorf("every slot waiting for the disk: audit_queue_depth_max %d, gauge %s %v (want %d)",
+			s.QueueDepthMax, metrics.NameQueueDepth, gauge, depth)
+	}
+	close(st.hold)
+	if err := e.Close(context.Background()); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -49,7 +49,8 @@ type ShedSnapshot struct {
 	} `json:"tryemit_seconds"`
 	TryEmitTargetP99 float64   `json:"tryemit_target_p99_seconds"`
 	DurableSeconds   quantiles `json:"emit_to_durable_seconds"`
-	QueueDepthMax    int       `json:"audit_queue_depth_max"`
+	QueueDepthMax    int       `json:"audit_queue_depth_max"` // the largest audit_queue_depth sampled: slots taken (sampleDepth)
+	QueuedMax        int       `json:"queued_max"`            // the largest number of records sampled waiting for a worker
 	HeapBytes        struct {
 		Before          uint64  `json:"before"`            // live after a GC, before the storm
 		AfterStorm      uint64  `json:"after_storm"`       // live after a GC, right after the storm
@@ -257,7 +258,7 @@ func shedStorm(duration time.Duration, load float64, depth int, walDir string) (
 				return nil, fmt.Errorf("TryEmit: %w", err)
 			}
 			if sent%256 == 0 {
-				s.QueueDepthMax = max(s.QueueDepthMax, e.Stats().QueueDepth)
+				s.sampleDepth(e)
 			}
 		}
 	}
@@ -334,6 +335,18 @@ func shedStorm(duration time.Duration, load float64, depth int, walDir string) (
 	}
 	s.Pass = len(s.Failures) == 0
 	return s, nil
+}
+
+// sampleDepth records e's depths now in the snapshot's maxima: the slots
+// taken (queued, signing or waiting to be durable: EmitterStats.InFlight,
+// at most Depth), which is what audit_queue_depth reports, and the records
+// waiting for a worker (EmitterStats.QueueDepth). Snapshots written before
+// 2026-11-28 hold the second under audit_queue_depth_max, from when the
+// gauge counted only the queue.
+func (s *ShedSnapshot) sampleDepth(e *sdk.Emitter) {
+	st := e.Stats()
+	s.QueueDepthMax = max(s.QueueDepthMax, st.InFlight)
+	s.QueuedMax = max(s.QueuedMax, st.QueueDepth)
 }
 
 // gathered reads the emitter's counters from the registry, as Prometheus

@@ -190,6 +190,7 @@ rig-shed:
 	bash testing/performance/audit/shed_storm.sh
 
 # Rig: export plus checkpoint of 10k-record batches; writes
-# testing/performance/baselines/ron-audit/export_batch.json (p95 target 25 ms).
+# testing/performance/baselines/ron-audit/export_batch.json; fails when the
+# p95 is over the target, 25 ms.
 rig-export:
 	bash testing/performance/audit/export_batch.sh

@@ -14,8 +14,9 @@ import (
 )
 
 // exportTargetP95 is the target for export plus checkpoint of 10k
-// records (seed: 250 ms).
-const exportTargetP95 = 25 * time.Millisecond
+// records (seed: 250 ms). A variable only so that a test can set a target
+// no run meets.
+var exportTargetP95 = 25 * time.Millisecond
 
 // ExportSnapshot is the JSON rig export-batch writes.
 type ExportSnapshot struct {
@@ -57,7 +58,10 @@ func exportBatchMain(args []string) int {
 			*runs, *records, snap.ExportSeconds.P50*1e3, snap.ExportSeconds.P95*1e3, snap.ExportSeconds.P99*1e3, exportTargetP95, *out)
 	}
 	if !snap.Pass {
-		fmt.Fprintf(os.Stderr, "rig export-batch: p95 %.3f ms is over the target %v\n", snap.ExportSeconds.P95*1e3, exportTargetP95)
+		// The snapshot is written first: a miss is a figure to look at,
+		// and the exit status says it is one (as shed-storm's does).
+		fmt.Fprintf(os.Stderr, "rig export-batch: FAIL: p95 %.3f ms is over the target %v\n", snap.ExportSeconds.P95*1e3, exportTargetP95)
+		return 1
 	}
 	return 0
 }

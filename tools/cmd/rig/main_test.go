@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -169,5 +171,35 @@ func TestShedSnapshotQueueDepthIsTheMetric(t *testing.T) {
 	close(st.hold)
 	if err := e.Close(context.Background()); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestExportBatchFailsOverTarget: like shed-storm, export-batch exits 1
+// when its check fails (p95 over the target), after writing the snapshot
+// with "pass": false, so that `make rig-export` fails loudly; within the
+// target it exits 0. It printed the miss and exited 0.
+func TestExportBatchFailsOverTarget(t *testing.T) {
+	saved := exportTargetP95
+	t.Cleanup(func() { exportTargetP95 = saved })
+	for _, c := range []struct {
+		target time.Duration
+		code   int
+	}{{time.Nanosecond, 1}, {time.Hour, 0}} {
+		exportTargetP95 = c.target
+		out := filepath.Join(t.TempDir(), "export_batch.json")
+		if code := exportBatchMain([]string{"-runs", "1", "-records", "10", "-out", out}); code != c.code {
+			t.Errorf("target %v: exit %d, want %d", c.target, code, c.code)
+		}
+		b, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatalf("target %v: no snapshot: %v", c.target, err)
+		}
+		var s ExportSnapshot
+		if err := json.Unmarshal(b, &s); err != nil {
+			t.Fatal(err)
+		}
+		if s.Pass != (c.code == 0) || s.Runs != 1 || s.RecordsPerBundle != 10 {
+			t.Errorf("target %v: snapshot %+v", c.target, s)
+		}
 	}
 }

@@ -3,7 +3,7 @@
 //
 //	rig wal-steady [-rate HZ] [-duration D] [-dir DIR] [-out FILE]
 //	rig export-batch [-runs N] [-records N] [-out FILE]
-//	rig shed-storm [-duration D] [-load X] [-out FILE]
+//	rig shed-storm [-duration D] [-load X] [-wal DIR] [-out FILE]
 //
 // wal-steady appends at a fixed rate (1 to 5 kHz) to a durable log with
 // batched fsync for a fixed time and records fsync latency (what

@@ -73,6 +73,10 @@ func TestShedStorm(t *testing.T) {
 			if s.Goroutines.After > s.Goroutines.Before || s.HeapBytes.AfterStorm > s.HeapBytes.Bound || s.RecordBytes == 0 {
 				t.Fatalf("%+v", s)
 			}
+			// The slots taken never pass Depth (the gauge's bound).
+			if s.Depth != 16 || s.QueueDepthMax > s.Depth || s.QueuedMax > s.Depth {
+				t.Fatalf("depths past the slots: %+v", s)
+			}
 			// The rig's "heap:" failure also judges bytes allocated per
 			// TryEmit, which a loaded machine inflates (fewer records
 			// share the storm's fixed allocations: 46 bytes once, with

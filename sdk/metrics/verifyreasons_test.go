@@ -1,12 +1,8 @@
 package metrics
 
 import (
-	"crypto/ed25519"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -79,49 +75,13 @@ func TestVerifyReasonsOfCheckpoints(t *testing.T) {
 // as that (a record's), one with a *checkpoint.Error as that (the
 // checkpoint's), and the rest as export_REASON.
 func TestVerifyReasonsOfExports(t *testing.T) {
-	raw, err := os.ReadFile("../../testing/vectors/v1/bundles/bundles.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var f struct {
-		Cases []struct {
-			Name       string
-			Trusted    []string
-			Bundles    []string
-			Checkpoint string
-			Want       string
-		}
-	}
-	if err := json.Unmarshal(raw, &f); err != nil {
-		t.Fatal(err)
-	}
 	m, _ := newMetrics(t)
 	want := map[string]float64{}
-	for _, c := range f.Cases {
+	for _, c := range bundleVectorCases(t) {
 		if c.Want == "ok" {
 			continue
 		}
-		var pubs []ed25519.PublicKey
-		for _, k := range c.Trusted {
-			p, err := hex.DecodeString(k)
-			if err != nil {
-				t.Fatal(err)
-			}
-			pubs = append(pubs, p)
-		}
-		var named []export.Named
-		for i, h := range c.Bundles {
-			d, err := hex.DecodeString(h)
-			if err != nil {
-				t.Fatal(err)
-			}
-			named = append(named, export.Named{Name: fmt.Sprintf("#%d", i+1), Data: d})
-		}
-		var trusted []byte
-		if c.Checkpoint != "" {
-			trusted = []byte(c.Checkpoint)
-		}
-		_, err := export.VerifySequenceTrusted(named, export.KeyVerifiers(pubs...), sdk.NewKeySet(pubs...), trusted)
+		_, err := export.VerifySequenceTrusted(c.Named, export.KeyVerifiers(c.Pubs...), sdk.NewKeySet(c.Pubs...), c.Trusted)
 		var ee *export.Error
 		if !errors.As(err, &ee) || string(ee.Reason) != c.Want {
 			t.Fatalf("%s: %v, want an *export.Error %s", c.Name, err, c.Want)

@@ -41,9 +41,9 @@ const (
 	// a mapped prefix shorter than /96 ("::ffff:203.0.113.7/80") reaches
 	// beyond the mapped space and is an IPv6 prefix, widened to its /64
 	// ("::/64"). A 6to4 address (2002::/16), which carries the client's
-	// IPv4 address in bits 16-47, is cut to /40 (that address's /24). Teredo, NAT64 (64:ff9b::/96) and ISATAP
-	// addresses carry the client's IPv4 address after bit 64, which the
-	// /64 drops. The zero IPMode.
+	// IPv4 address in bits 16-47, is cut to /40 (that address's /24).
+	// Teredo, NAT64 (64:ff9b::/96) and ISATAP addresses carry the client's
+	// IPv4 address after bit 64, which the /64 drops. The zero IPMode.
 	IPTruncate IPMode = iota
 	// IPDrop removes every attr that holds an address. Use it where records
 	// need no network information at all.
@@ -666,11 +666,9 @@ const maxSaltFile = 2*SaltSize + 2
 // 600 (or chmod go-w on the directory) fixes it. So it does a file, or a
 // directory on its path, owned by a user other than this process's or
 // root (mode 0600 does not keep the owner out); chown fixes that. Other
-// failures are a
-// *SaltFileError too: a missing or unreadable
-// file or one that is not a regular file (wrapping the *fs.PathError when
-// there is one), or, matching ErrSaltFormat, contents that are not a
-// salt.
+// failures are a *SaltFileError too: a missing or unreadable file or one
+// that is not a regular file (wrapping the *fs.PathError when there is
+// one), or, matching ErrSaltFormat, contents that are not a salt.
 func LoadSalt(path string) ([]byte, error) {
 	f, p := openSecret(path, "salt file", true)
 	if p != nil {

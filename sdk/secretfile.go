@@ -89,9 +89,9 @@ func openSecret(path, what string, private bool) (*os.File, *fileProblem) {
 func trustedOwner(uid int) bool { return uid == 0 || uid == os.Geteuid() }
 
 // openDir finds a directory on the way to path (as named, and after its
-// symbolic links, or its directory's for a path not there yet) that group or others may write without the sticky bit,
-// or that another user than this process's or root owns (see
-// trustedOwner): whoever can write it can put their own key or salt in
+// symbolic links, or its directory's for a path not there yet) that group
+// or others may write without the sticky bit, or that another user than
+// this process's or root owns (see trustedOwner): whoever can write it can put their own key or salt in
 // the file's place, or a directory of their own in one of its parents'.
 // (A sticky directory, like /tmp, lets only an entry's owner rename or
 // remove it.) Not on Windows, which has no such bits.

@@ -55,8 +55,9 @@ func (e *KeyError) Error() string { return "sdk: key: " + e.Reason }
 func (e *KeyError) Is(target error) bool { return target == e.target }
 
 // KeyFileError reports a key file that cannot be loaded or written; see
-// FileError. It matches ErrKeyPermissions when the file's mode is too open
-// and ErrKeyFormat when its contents are not the expected key.
+// FileError. It matches ErrKeyPermissions when the file's mode or owner,
+// or a directory on its path, lets someone else read or replace it (see
+// LoadSigner), and ErrKeyFormat when its contents are not the expected key.
 type KeyFileError = FileError
 
 func formatError(path, reason string, err error) *KeyFileError {
@@ -194,12 +195,12 @@ func writeNewFile(path string, b []byte, perm os.FileMode) error {
 // writes it, and returns a signer for it.
 //
 // Except on Windows, it refuses a file whose mode lets group or others
-// access it (mode&0o077 != 0), or that lies in a directory group or others
-// may write (without the sticky bit), with a *KeyFileError matching
-// ErrKeyPermissions; chmod 600 (or chmod go-w on the directory) fixes it.
-// So it does a file, or a directory on its path, owned by a user other
-// than this process's or root (mode 0600 does not keep the owner out);
-// chown fixes that.
+// access it (mode&0o077 != 0), or that lies under a directory group or
+// others may write (without the sticky bit), its own or one above it, with
+// a *KeyFileError matching ErrKeyPermissions; chmod 600 (or chmod go-w on
+// the directory) fixes it. So it does a file, or a directory on its path,
+// owned by a user other than this process's or root (mode 0600 does not
+// keep the owner out); chown fixes that.
 // Other failures are a
 // *KeyFileError too: an unreadable or missing file (wrapping the
 // *fs.PathError), or, matching ErrKeyFormat, a file that is not a single

@@ -645,8 +645,9 @@ var (
 )
 
 // SaltFileError reports a salt file that cannot be loaded or written; see
-// FileError. It matches ErrSaltPermissions when the file's mode is too
-// open and ErrSaltFormat when its contents are not a salt.
+// FileError. It matches ErrSaltPermissions when the file's mode or owner,
+// or a directory on its path, lets someone else read or replace it (see
+// LoadSalt), and ErrSaltFormat when its contents are not a salt.
 type SaltFileError = FileError
 
 // maxSaltFile is the longest salt file: 64 hex digits and "\r\n".
@@ -661,14 +662,15 @@ const maxSaltFile = 2*SaltSize + 2
 //
 // Except on Windows, where files have no Unix permission bits, LoadSalt
 // refuses a file whose mode lets group or others access it (mode&0o077 !=
-// 0), or that lies in a directory group or others may write (without the
-// sticky bit), with a *SaltFileError matching ErrSaltPermissions; chmod
-// 600 (or chmod go-w on the directory) fixes it. So it does a file, or a
-// directory on its path, owned by a user other than this process's or
-// root (mode 0600 does not keep the owner out); chown fixes that. Other
-// failures are a *SaltFileError too: a missing or unreadable file or one
-// that is not a regular file (wrapping the *fs.PathError when there is
-// one), or, matching ErrSaltFormat, contents that are not a salt.
+// 0), or that lies under a directory group or others may write (without the
+// sticky bit), its own or one above it, with a *SaltFileError matching
+// ErrSaltPermissions; chmod 600 (or chmod go-w on the directory) fixes it.
+// So it does a file, or a directory on its path, owned by a user other than
+// this process's or root (mode 0600 does not keep the owner out); chown
+// fixes that. Other failures are a *SaltFileError too: a missing or
+// unreadable file or one that is not a regular file (wrapping the
+// *fs.PathError when there is one), or, matching ErrSaltFormat, contents
+// that are not a salt.
 func LoadSalt(path string) ([]byte, error) {
 	f, p := openSecret(path, "salt file", true)
 	if p != nil {

@@ -42,16 +42,17 @@ func (e *FileError) Is(target error) bool { return e.target != nil && target == 
 type fileProblem struct {
 	reason string
 	err    error
-	perms  bool // the file's mode lets group or others in
+	perms  bool // the file's mode or owner, or a directory on its path, lets someone else in
 }
 
 // openSecret opens a key or salt file for reading. It refuses anything but
 // a regular file (fsutil.OpenRegular: a FIFO is refused without blocking,
 // even one swapped in after a check) and, when private is set and the OS
 // has Unix permission bits, a file whose mode lets group or others access
-// it, or that another user owns (see trustedOwner), or whose directory
-// group or others may write (without the sticky bit) or another user
-// owns. what names the file in the reason, e.g. "private key file".
+// it, or that another user owns (see trustedOwner), or under a directory
+// (see openDir) that group or others may write (without the sticky bit) or
+// another user owns. what names the file in the reason, e.g. "private key
+// file".
 func openSecret(path, what string, private bool) (*os.File, *fileProblem) {
 	f, fi, err := fsutil.OpenRegular(path)
 	var nr *fsutil.NotRegularError

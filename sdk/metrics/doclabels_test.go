@@ -1,0 +1,84 @@
+package metrics
+
+import (
+	"os"
+	"regexp"
+	"testing"
+)
+
+// The runbook (docs/PERFORMANCE.md) and the README tell an operator which
+// label values to look for: audit_verify_fail_total's reasons
+// (checkpoint_rollback, export_truncated, ...), a stage, an endpoint. A
+// value renamed in the code and not in the docs sends them after a
+// series that never exists, which no query test sees: the docs are not
+// queries.
+
+// docsWithLabelValues are the documents read, from this directory.
+var docsWithLabelValues = []string{"../../docs/PERFORMANCE.md", "../../README.md"}
+
+var (
+	// backquoted is a `...` span of Markdown.
+	backquoted = regexp.MustCompile("`([^`\n]+)`")
+	// labelMatcher is metric{label="value"}, {label="value"} or
+	// label="value" inside a span; the metric may be left out.
+	labelMatcher = regexp.MustCompile(`(?:([a-z_]+)\{|\{)?([a-z]+)="([^"]*)"`)
+	// verifyReasonToken is a span that is a whole reason label of a
+	// checkpoint's or a bundle's failure, or manifest_gap.
+	verifyReasonToken = regexp.MustCompile(`^(?:(?:checkpoint|export)_[a-z_]+|manifest_gap)$`)
+)
+
+// TestDocsLabelValues: every label value the docs name in a backquoted
+// matcher is one a registry of New has on that metric (or, with the
+// metric left out, on some metric), and every backquoted reason of a
+// checkpoint's or a bundle's verification failure (checkpoint_*,
+// export_*, manifest_gap) that is not a metric's name is one of
+// audit_verify_fail_total's.
+func TestDocsLabelValues(t *testing.T) {
+	space := exportedLabelSpace(t)
+	reasons := space[NameVerifyFail]["reason"]
+	if len(reasons) == 0 {
+		t.Fatalf("%s has no reason values", NameVerifyFail)
+	}
+	for _, doc := range docsWithLabelValues {
+		b, err := os.ReadFile(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		matchers, tokens := 0, 0
+		for _, span := range backquoted.FindAllStringSubmatch(string(b), -1) {
+			text := span[1]
+			for _, m := range labelMatcher.FindAllStringSubmatch(text, -1) {
+				metric, label, value := m[1], m[2], m[3]
+				matchers++
+				if metric != "" {
+					if msg := space.check(metric, label, "=", value); msg != "" {
+						t.Errorf("%s: `%s`: %s", doc, text, msg)
+					}
+					continue
+				}
+				if !anyFamilyHas(space, label, value) {
+					t.Errorf("%s: `%s`: no metric has %s=%q", doc, text, label, value)
+				}
+			}
+			if verifyReasonToken.MatchString(text) && space[text] == nil {
+				tokens++
+				if !reasons[text] {
+					t.Errorf("%s: `%s` is not a reason of %s (VerifyReasons)", doc, text, NameVerifyFail)
+				}
+			}
+		}
+		t.Logf("%s: %d label matchers, %d verify reasons checked", doc, matchers, tokens)
+	}
+}
+
+// anyFamilyHas reports whether some family's label takes value (or any
+// value).
+func anyFamilyHas(space labelSpace, label, value string) bool {
+	for _, ls := range space {
+		values, ok := ls[label]
+		if ok && (values == nil || values[value]) {
+			return true
+		}
+	}
+	return false
+}

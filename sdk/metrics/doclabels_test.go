@@ -3,6 +3,8 @@ package metrics
 import (
 	"os"
 	"regexp"
+	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -81,4 +83,38 @@ func anyFamilyHas(space labelSpace, label, value string) bool {
 		}
 	}
 	return false
+}
+
+// TestDocsLabelBounds: the README's "the first N streams
+// (`metrics.MaxStreams`)" and "the first N endpoints ...
+// (`metrics.MaxEndpoints`)" are the constants' values, which bound what
+// a dashboard or a scrape of one host can hold.
+func TestDocsLabelBounds(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int{"MaxStreams": MaxStreams, "MaxEndpoints": MaxEndpoints}
+	re := regexp.MustCompile("first ([0-9,]+) (?:streams|endpoints)[^()]*\\(`metrics\\.(Max[A-Za-z]+)`\\)")
+	seen := map[string]bool{}
+	for _, m := range re.FindAllStringSubmatch(string(b), -1) {
+		n, err := strconv.Atoi(strings.ReplaceAll(m[1], ",", ""))
+		if err != nil {
+			t.Fatalf("%q: %v", m[0], err)
+		}
+		c, ok := want[m[2]]
+		if !ok {
+			t.Errorf("README.md: %q names metrics.%s, which this test does not know", m[0], m[2])
+			continue
+		}
+		seen[m[2]] = true
+		if n != c {
+			t.Errorf("README.md: %q says %d, metrics.%s is %d", m[0], n, m[2], c)
+		}
+	}
+	for name := range want {
+		if !seen[name] {
+			t.Errorf("README.md no longer says the bound metrics.%s (the pattern of this test may be stale)", name)
+		}
+	}
 }

@@ -63,18 +63,20 @@
 //
 // Every error about a checkpoint, a proof or the Keeper's signing is an
 // *Error whose Reason (format, bad_signature, unknown_key, sign,
-// out_of_range, not_included, origin_mismatch, rollback, fork,
-// retired_key) matches the sentinel of the same name with errors.Is and
-// whose Err is the note or tlog error underneath. Two kinds are not: a
-// checkpoint file or history directory that cannot be read (ReadNote,
-// LoadHistory, HistoryPaths, HistoryChains, Keeper.History) fails with the
-// file system's error (a *fs.PathError: errors.Is(err, fs.ErrNotExist)
-// works; a history directory reached through a symbolic link to nothing
-// is a *BrokenLinkError instead, which does not match it: it is
-// not a chain without checkpoints), and a record that fails VerifyChain
-// with sdk's *VerifyError. VerifyDir, VerifyKept and KeptDir wrap what
-// they find wrong with the kept checkpoints (an *Error, or the file
-// system's error) in a *DirError naming the chain, the checkpoint's size
-// and its file (or the directory that cannot be read); the log's own
-// failures, and an unsealed tail, are sdk's *DurableError.
+// out_of_range, not_included, origin_mismatch, rollback, fork, retired_key)
+// matches the sentinel of the same name with errors.Is and whose Err is the
+// note or tlog error underneath. Two kinds are not: a checkpoint file or
+// history directory that cannot be read (ReadNote, LoadHistory,
+// HistoryPaths, HistoryChains, Keeper.History) fails with the file system's
+// error (a *fs.PathError: errors.Is(err, fs.ErrNotExist) works; a history
+// directory reached through a symbolic link to nothing is a
+// *BrokenLinkError instead, which does not match it: it is not a chain
+// without checkpoints), and a record that fails VerifyChain with sdk's
+// *VerifyError (an iterator that fails, with its own error, wrapped as
+// sdk.VerifyChain wraps it: where the reading stopped). VerifyDir,
+// VerifyKept and KeptDir wrap what they find wrong with the kept
+// checkpoints (an *Error, or the file system's error) in a *DirError naming
+// the chain, the checkpoint's size and its file (or the directory that
+// cannot be read); the log's own failures, and an unsealed tail, are sdk's
+// *DurableError.
 package checkpoint

@@ -18,7 +18,8 @@ import (
 // TestErrorsOutsideCheckpoints: the errors that are not about a checkpoint
 // or a proof are what the package doc says they are: a file that cannot
 // be read is its *fs.PathError (not an *Error: there is no Reason for it),
-// a record that fails VerifyChain is sdk's *VerifyError.
+// a record that fails VerifyChain is sdk's *VerifyError, and an iterator
+// that fails is its own error, wrapped.
 func TestErrorsOutsideCheckpoints(t *testing.T) {
 	missing := filepath.Join(t.TempDir(), "none.note")
 	_, err := ReadNote(missing)
@@ -43,7 +44,25 @@ func TestErrorsOutsideCheckpoints(t *testing.T) {
 	if !errors.As(err, &ve) || !errors.Is(err, sdk.ErrHashMismatch) || errors.As(err, &ce) {
 		t.Errorf("VerifyChain of a tampered record: %T %v", err, err)
 	}
+
+	// An iterator that fails after two records: its own error, wrapped,
+	// neither a verdict on the records nor a checkpoint's.
+	readErr := errors.New("disk read failed")
+	it := &failingIter{SliceIterator: sdk.NewSliceIterator(recs[:2]), err: readErr}
+	recs[1].Hash[0] ^= 1
+	_, err = VerifyChain(it, l.Keys(), nil, nil, sdk.VerifyOptions{})
+	if !errors.Is(err, readErr) || errors.As(err, &ve) || errors.As(err, &ce) {
+		t.Errorf("VerifyChain over a failing iterator: %T %v, want %v wrapped", err, err, readErr)
+	}
 }
+
+// failingIter reads its records, then fails with err.
+type failingIter struct {
+	*sdk.SliceIterator
+	err error
+}
+
+func (it *failingIter) Err() error { return it.err }
 
 // TestKeeperOptionsAndEmpty: NewKeeper creates its directory with mode
 // 0700 and refuses a negative Every with an *Error; a negative Interval

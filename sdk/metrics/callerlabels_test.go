@@ -100,3 +100,33 @@ func TestBusyConcurrent(t *testing.T) {
 		t.Fatalf("%d series, want %d", n, MaxEndpoints+2)
 	}
 }
+
+// TestOverflowTakesNoPlace: the first MaxEndpoints endpoints and the first
+// MaxStreams streams get series of their own even when a value that
+// counts as overflow (not valid UTF-8) came first: the overflow series is
+// not one of the places the docs promise ("the first 64").
+func TestOverflowTakesNoPlace(t *testing.T) {
+	m, _ := newMetrics(t)
+	m.Busy("bad-\xff")
+	m.Appended(canonical.KindGetServed, "bad-\xff", 1)
+	for i := 0; i < MaxEndpoints; i++ {
+		m.Busy(fmt.Sprint("/object/", i))
+	}
+	for i := 0; i < MaxStreams; i++ {
+		m.Appended(canonical.KindGetServed, fmt.Sprint("s", i), 1)
+	}
+	last := fmt.Sprint("/object/", MaxEndpoints-1)
+	if got := testutil.ToFloat64(m.busy.WithLabelValues(last)); got != 1 {
+		t.Errorf("endpoint %d of %d (%s): %v, want its own series at 1", MaxEndpoints, MaxEndpoints, last, got)
+	}
+	if got := testutil.ToFloat64(m.busy.WithLabelValues(EndpointOverflow)); got != 1 {
+		t.Errorf("%s: %v, want 1 (the invalid endpoint alone)", EndpointOverflow, got)
+	}
+	lastS := fmt.Sprint("s", MaxStreams-1)
+	if got := testutil.ToFloat64(m.appended.WithLabelValues(kindLabels[canonical.KindGetServed], lastS)); got != 1 {
+		t.Errorf("stream %d of %d (%s): %v, want its own series at 1", MaxStreams, MaxStreams, lastS, got)
+	}
+	if got := testutil.ToFloat64(m.appended.WithLabelValues(kindLabels[canonical.KindGetServed], StreamOverflow)); got != 1 {
+		t.Errorf("%s: %v, want 1 (the invalid stream alone)", StreamOverflow, got)
+	}
+}

@@ -390,7 +390,7 @@ func (m *Metrics) addStream(stream string) (*[numKinds]prometheus.Counter, strin
 	if cs, ok := old[stream]; ok {
 		return cs, stream
 	}
-	if len(old) >= MaxStreams {
+	if places(old, StreamOverflow) >= MaxStreams {
 		m.full.Store(true)
 		stream = StreamOverflow
 		if cs, ok := old[stream]; ok {
@@ -405,6 +405,16 @@ func (m *Metrics) addStream(stream string) (*[numKinds]prometheus.Counter, strin
 	next[stream] = cs
 	m.streams.Store(&next)
 	return cs, stream
+}
+
+// places is how many entries of a label's map are values of their own:
+// the overflow series takes none of the places the limit promises.
+func places[V any](m map[string]V, overflow string) int {
+	n := len(m)
+	if _, ok := m[overflow]; ok {
+		n--
+	}
+	return n
 }
 
 // addKind creates the series of (kind, stream) on its first record (a
@@ -470,7 +480,7 @@ func (m *Metrics) addEndpoint(endpoint string) prometheus.Counter {
 	if c, ok := old[endpoint]; ok {
 		return c
 	}
-	if len(old) >= MaxEndpoints {
+	if places(old, EndpointOverflow) >= MaxEndpoints {
 		m.endpointsFull.Store(true)
 		endpoint = EndpointOverflow
 		if c, ok := old[endpoint]; ok {

@@ -494,20 +494,16 @@ func (l *Log) commitLocked(c *chain, f *linked) (Pending, error) {
 	case c.broken != nil:
 		return Pending{}, c.broken
 	case f.signErr == errAbandoned:
-		c.broken = errAbandoned
-		return Pending{}, c.broken
+		return Pending{}, c.breakFlight(errAbandoned)
 	case f.signErr != nil:
-		c.broken = chainError(ErrSign, h.WriterID, h.Stream, f.seq, f.signErr)
-		return Pending{}, c.broken
+		return Pending{}, c.breakFlight(chainError(ErrSign, h.WriterID, h.Stream, f.seq, f.signErr))
 	}
 	if err := l.failure(); err != nil {
-		c.broken = err
-		return Pending{}, err
+		return Pending{}, c.breakFlight(err)
 	}
 	kept, ticket, err := l.cfg.Store.Put(h.WriterID, h.Stream, f.seq, f.sealed)
 	if err != nil {
-		c.broken = chainError(ErrStore, h.WriterID, h.Stream, f.seq, err)
-		return Pending{}, c.broken
+		return Pending{}, c.breakFlight(chainError(ErrStore, h.WriterID, h.Stream, f.seq, err))
 	}
 	if l.cfg.SealInterval > 0 && c.lastSeal.IsZero() {
 		// The interval runs from the chain's first record, or from the
@@ -528,6 +524,18 @@ func (l *Log) commitLocked(c *chain, f *linked) (Pending, error) {
 		l.cfg.Observer.Committed(h.WriterID, h.Stream, f.seq, f.sealed.Hash, false)
 	}
 	return Pending{Appended: Appended{Record: kept, Seq: f.seq, Head: *h}, log: l, c: c, ticket: ticket}, nil
+}
+
+// breakFlight fails the front of c's flight with err, and with it every
+// record linked after it (their prev is its hash): none of them is a
+// record of the chain, so the dedupe window, which link told of each,
+// forgets them. Else each took the place of a committed record in the
+// window, and a retry of one of the chain's last DedupeWindow records
+// was appended again. The caller holds c.mu; c was not broken.
+func (c *chain) breakFlight(err error) error {
+	c.broken = err
+	c.dedupe.forgetAfter(c.head.Seq)
+	return err
 }
 
 // flightQueue is a FIFO ring of a chain's in-flight records. It grows to

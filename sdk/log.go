@@ -49,6 +49,9 @@ type Config struct {
 	// DedupeWindow is how many recent records per chain an append is
 	// compared with; 0 means DefaultDedupeWindow, negative turns dedupe off.
 	// Only records the store still keeps in RAM count (see Append).
+	// Records an Emitter accepted and then lost (OnDrop) are no records
+	// of the chain and leave the window, but the older records they
+	// pushed out of it while in flight stay out.
 	DedupeWindow int
 	// Store keeps the records; nil means a new MemStore with its default
 	// bound (Micronode: RAM only). OpenDurable provides its own store:
@@ -1205,9 +1208,11 @@ func sameEvent(a, b []byte) bool {
 
 // dedupeWindow remembers the fingerprints of a chain's last records.
 type dedupeWindow struct {
-	ring  []dedupeEntry
-	pos   int
-	index map[uint64]uint64 // fingerprint -> newest seq with it
+	// ring[(start+i)%len(ring)] for i < n, oldest first: the entries
+	// of the last len(ring) records, in seq order.
+	ring     []dedupeEntry
+	start, n int
+	index    map[uint64]uint64 // fingerprint -> newest seq with it
 }
 
 type dedupeEntry struct {
@@ -1217,7 +1222,7 @@ type dedupeEntry struct {
 
 func (d *dedupeWindow) init(size int) {
 	if size > 0 {
-		d.ring = make([]dedupeEntry, 0, size)
+		d.ring = make([]dedupeEntry, size)
 		d.index = make(map[uint64]uint64, size)
 	}
 }
@@ -1230,17 +1235,40 @@ func (d *dedupeWindow) lookup(fp uint64) (uint64, bool) {
 }
 
 func (d *dedupeWindow) add(fp, seq uint64) {
-	if len(d.ring) < cap(d.ring) {
-		d.ring = append(d.ring, dedupeEntry{fp, seq})
+	if d.n < len(d.ring) {
+		d.ring[(d.start+d.n)%len(d.ring)] = dedupeEntry{fp, seq}
+		d.n++
 	} else {
-		old := d.ring[d.pos]
+		old := d.ring[d.start]
 		if d.index[old.fp] == old.seq {
 			delete(d.index, old.fp)
 		}
-		d.ring[d.pos] = dedupeEntry{fp, seq}
-		d.pos = (d.pos + 1) % len(d.ring)
+		d.ring[d.start] = dedupeEntry{fp, seq}
+		d.start = (d.start + 1) % len(d.ring)
 	}
 	d.index[fp] = seq
+}
+
+// forgetAfter forgets the newest entries, those of seqs after seq: records
+// an Emitter linked and then lost (breakFlight). Entries are added in seq
+// order, so they are the newest. The index is rebuilt from what is left,
+// oldest first, so that a fingerprint an older entry has too maps to that
+// entry again. (Entries that the lost ones pushed out of a full window
+// stay forgotten.) Not a hot path: it runs once per failure.
+func (d *dedupeWindow) forgetAfter(seq uint64) {
+	k := 0
+	for d.n > 0 && d.ring[(d.start+d.n-1)%len(d.ring)].seq > seq {
+		d.n--
+		k++
+	}
+	if k == 0 {
+		return
+	}
+	clear(d.index)
+	for i := range d.n {
+		e := d.ring[(d.start+i)%len(d.ring)]
+		d.index[e.fp] = e.seq
+	}
 }
 
 // hexOrEmpty renders bytes for VerifyError evidence.

@@ -581,7 +581,9 @@ func (l *Log) Head(writer, stream string) (h Head, ok bool) {
 // rec.Seq and rec.Prev may be left zero; if set, they must be the chain's
 // next seq and current head, or Append fails with ErrChainConflict. Any
 // failure (a *canonical.FieldError, *canonical.SizeError, ErrChainConflict,
-// ErrSign, ErrStore) leaves the chain exactly as it was. Either way the
+// ErrSign, ErrStore) leaves the chain exactly as it was; a record refused
+// before it is signed makes no chain the log had no record of (a chain
+// costs memory for good: its record buffer and dedupe window). Either way the
 // fields Append filled are zero again when it returns, so one record value
 // can be appended again and again; Appended.Seq tells the seq it got.
 //
@@ -697,7 +699,15 @@ func (l *Log) AppendPending(rec *canonical.AuditRecord) (Pending, error) {
 	if l.emitting.Load() {
 		return Pending{}, ErrEmitting
 	}
-	c := l.chain(rec.WriterID, rec.Stream)
+	l.mu.RLock()
+	c := l.chains[rec.WriterID][rec.Stream]
+	l.mu.RUnlock()
+	if c == nil {
+		if err := l.checkFirst(rec); err != nil {
+			return Pending{}, err
+		}
+		c = l.chain(rec.WriterID, rec.Stream)
+	}
 	c.mu.Lock()
 	a, ticket, err := l.appendLocked(c, rec, false)
 	c.mu.Unlock()
@@ -750,6 +760,38 @@ func (l *Log) appendRetry(rec *canonical.AuditRecord, failed error) (Pending, er
 	}
 	a := Appended{Record: orig, Seq: seq, Head: c.head, Duplicate: true}
 	return Pending{Appended: a, log: l, c: c}, nil
+}
+
+// checkFirst refuses a record that cannot begin its chain, of which the
+// log has no record, before a chain is made for it: a chain, once made,
+// is kept for good (its record buffer and dedupe window: 84 KiB at the
+// defaults), so bad records naming ever new streams grew the heap without
+// bound. It is appendLocked's refusals for an empty chain, the record
+// encoded as its first (seq, prev and tsMs take the same room whatever
+// their values: the size checked is the size appended); appendLocked
+// checks again, against the chain as it is then. (A first record whose
+// signature or Put fails still leaves its chain made, with no record.)
+func (l *Log) checkFirst(rec *canonical.AuditRecord) error {
+	genesis := canonical.Genesis // a copy: rec.Prev may alias it below
+	if rec.Seq != 0 && rec.Seq != 1 {
+		return seqConflictError(rec, 1)
+	}
+	if rec.Prev != nil && !bytes.Equal(rec.Prev, genesis[:]) {
+		return prevConflictError(rec, genesis)
+	}
+	f := filled{seq: rec.Seq == 0, prev: rec.Prev == nil, ts: rec.TsMs == 0}
+	if f.seq {
+		rec.Seq = 1
+	}
+	if f.prev {
+		rec.Prev = genesis[:]
+	}
+	if f.ts {
+		rec.TsMs = 1 // the Clock's reading takes the same room
+	}
+	_, err := canonical.AppendRecord(nil, rec, l.limits)
+	f.undo(rec)
+	return err
 }
 
 // checkCallerRecord refuses what a caller's record may not be, before the

@@ -95,8 +95,14 @@ var memRecSize = int(reflect.TypeFor[Sealed]().Size())
 const memMinRecs = 64
 
 // MemStoreMinBytes is the least bound of a MemStore per chain: two 64 KiB
-// chunks and the Sealed values of 64 records.
-var MemStoreMinBytes = 2*memChunk + memMinRecs*memRecSize
+// chunks and the Sealed values of 64 records. It is a variable only
+// because a Sealed's size is not a constant: setting it changes nothing
+// (NewMemStore keeps its own floor, without which a chain had no chunk
+// slot and its first Put panicked).
+var MemStoreMinBytes = memStoreMin
+
+// memStoreMin is MemStoreMinBytes, out of callers' reach.
+var memStoreMin = 2*memChunk + memMinRecs*memRecSize
 
 // NewMemStore returns a MemStore holding at most maxBytesPerChain bytes
 // per chain, record bytes and Sealed values together
@@ -107,7 +113,7 @@ func NewMemStore(maxBytesPerChain int) *MemStore {
 	if maxBytesPerChain <= 0 {
 		maxBytesPerChain = DefaultMemStoreBytes
 	}
-	return &MemStore{maxBytes: max(maxBytesPerChain, MemStoreMinBytes), chains: map[string]map[string]*memChain{}}
+	return &MemStore{maxBytes: max(maxBytesPerChain, memStoreMin), chains: map[string]map[string]*memChain{}}
 }
 
 func (m *MemStore) chain(writer, stream string, create bool) *memChain {

@@ -214,3 +214,28 @@ func TestMemStoreReadersBesideEviction(t *testing.T) {
 		}
 	}
 }
+
+// TestMemStoreMinBytesIsAFloor: MemStoreMinBytes is a variable only
+// because a Sealed's size is not a constant. A host that set it lower (to
+// go under the floor) got a store that panicked at its first Put (an
+// integer divide by zero: no chunk slot); the floor NewMemStore keeps is
+// its own.
+func TestMemStoreMinBytesIsAFloor(t *testing.T) {
+	old := sdk.MemStoreMinBytes
+	sdk.MemStoreMinBytes = 0
+	m := sdk.NewMemStore(1000)
+	sdk.MemStoreMinBytes = old
+	defer func() {
+		if r := recover(); r != nil {
+			t.Fatalf("Put panicked: %v", r)
+		}
+	}()
+	for seq := uint64(1); seq <= 3000; seq++ {
+		if _, _, err := m.Put("w", "s", seq, memRecord(seq, 100)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, first := m.Evicted("w", "s"); first <= 1 {
+		t.Fatalf("nothing evicted: first kept %d", first)
+	}
+}

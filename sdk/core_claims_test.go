@@ -52,11 +52,16 @@ func TestPutFailureLeavesChain(t *testing.T) {
 }
 
 // TestDedupeWindowBound: the window is the chain's last DedupeWindow
-// records exactly (1 included), and a chain's window holds only its own:
-// the same event on another stream or writer is another chain's record.
+// records exactly (1 included; 0 means DefaultDedupeWindow), and a
+// chain's window holds only its own: the same event on another stream or
+// writer is another chain's record.
 func TestDedupeWindowBound(t *testing.T) {
-	for _, w := range []int{1, 2, 8} {
-		l := coreLog(t, sdk.Config{DedupeWindow: w})
+	for _, set := range []int{1, 2, 8, 0} {
+		w := set
+		if set == 0 {
+			w = sdk.DefaultDedupeWindow
+		}
+		l := coreLog(t, sdk.Config{DedupeWindow: set})
 		coreAppend(t, l, w)
 		r := coreRecord(0)
 		if a, err := l.Append(&r); err != nil || !a.Duplicate || a.Seq != 1 {
@@ -100,5 +105,28 @@ func TestDedupeOfEvictedOriginal(t *testing.T) {
 	r = coreRecord(0)
 	if a, err := l.Append(&r); err != nil || a.Duplicate || a.Seq != 1001 {
 		t.Fatalf("retry of evicted seq 1: %+v, %v; want appended as seq 1001", a, err)
+	}
+}
+
+// TestRecordsEmptyRange: "to = from-1 is the empty range (no records, no
+// error)" (Log.Records), wherever it lies. Before a MemStore's oldest
+// kept record it was ErrEvicted ("records 1..0: the oldest kept is seq
+// N"), and anywhere else it copied and decoded the whole chain (Iter) to
+// find none: an allocation of up to the store's bound per call.
+func TestRecordsEmptyRange(t *testing.T) {
+	store := sdk.NewMemStore(sdk.MemStoreMinBytes)
+	l := coreLog(t, sdk.Config{Store: store})
+	as := coreAppend(t, l, 500)
+	w, s := as[0].Head.WriterID, as[0].Head.Stream
+	if _, first := store.Evicted(w, s); first <= 5 {
+		t.Fatalf("nothing evicted (first kept %d)", first)
+	}
+	for _, from := range []uint64{1, 5, 500, 501, 600} {
+		if recs, err := l.Records(w, s, from, from-1); err != nil || len(recs) != 0 {
+			t.Errorf("Records %d..%d: %d records, %v; want none, no error", from, from-1, len(recs), err)
+		}
+	}
+	if n := testing.AllocsPerRun(10, func() { l.Records(w, s, 501, 500) }); n != 0 {
+		t.Errorf("Records 501..500 allocates %v times", n)
 	}
 }

@@ -1150,6 +1150,11 @@ func (l *Log) Records(writer, stream string, from, to uint64) ([]Sealed, error) 
 	if from == 0 || to+1 < from {
 		return nil, fmt.Errorf("%w: %s records %d..%d: seqs start at 1, and a range ends at most one before its start", ErrRange, names.Chain(writer, stream), from, to)
 	}
+	if to+1 == from {
+		// Nothing to read: not even evicted records, and no copy of the
+		// chain (Iter) to find none.
+		return nil, nil
+	}
 	type copier interface {
 		CopyRange(writer, stream string, from, to uint64) ([]Sealed, bool)
 	}

@@ -493,7 +493,9 @@ func (e *Emitter) encode(s *slot, rec *canonical.AuditRecord) error {
 		s.buf = make([]byte, 0, e.log.limits.MaxRecord)
 	}
 	var err error
-	s.buf, err = canonical.AppendRecord(s.buf[:0], rec, e.log.limits)
+	if s.buf, err = canonical.AppendRecord(s.buf[:0], rec, e.log.limits); err != nil {
+		s.buf = recordBuf(s.buf, e.log.limits.MaxRecord)
+	}
 	rec.Seq, rec.Prev = 0, nil
 	if filledTs {
 		rec.TsMs = 0

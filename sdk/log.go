@@ -748,6 +748,7 @@ func (l *Log) appendRetry(rec *canonical.AuditRecord, failed error) (Pending, er
 	defer fill.undo(rec)
 	var err error
 	if c.buf, err = canonical.AppendRecord(c.buf[:0], rec, l.limits); err != nil {
+		c.buf = recordBuf(c.buf, l.limits.MaxRecord)
 		return Pending{}, failed
 	}
 	seq, ok := c.dedupe.lookup(fingerprint(l.seed, c.buf))
@@ -792,6 +793,19 @@ func (l *Log) checkFirst(rec *canonical.AuditRecord) error {
 	_, err := canonical.AppendRecord(nil, rec, l.limits)
 	f.undo(rec)
 	return err
+}
+
+// recordBuf returns the buffer to encode the next record into: buf, but
+// for a buffer that a record over the limit grew past it (AppendRecord
+// learns a record's size by encoding it), which is replaced by one of the
+// limit's size. A chain's or an Emitter slot's buffer is kept for good:
+// one refused record of 20 MiB kept 20 MiB. Called on the refusal path
+// only, where the allocation is no hot path's.
+func recordBuf(buf []byte, limit int) []byte {
+	if cap(buf) > limit {
+		return make([]byte, 0, limit)
+	}
+	return buf
 }
 
 // checkCallerRecord refuses what a caller's record may not be, before the
@@ -848,6 +862,7 @@ func (l *Log) appendLocked(c *chain, rec *canonical.AuditRecord, transition bool
 	var err error
 	if c.buf, err = canonical.AppendRecord(c.buf[:0], rec, l.limits); err != nil {
 		fill.undo(rec)
+		c.buf = recordBuf(c.buf, l.limits.MaxRecord)
 		return Appended{}, 0, err
 	}
 	b := c.buf

@@ -272,3 +272,23 @@ func printSequence(w io.Writer, path string, s export.SequenceSummary) {
 		fmt.Fprintf(w, "checkpoint ok: the bundles reach and agree with the trusted checkpoint of size %d\n", s.Trusted.Size)
 	}
 }
+
+// bundleGivenAsLog reports, as the error to print (exit 2), a file given
+// to dump or verify where a log or a segment file belongs that is an
+// export bundle: read as a segment, its header is "bad magic", which the
+// commands report as a corrupt log (exit 1), and an operator reading the
+// bundles during an incident would take a sound bundle for a damaged one.
+// A file it cannot read, or shorter than the magic, is left to the
+// command, which says what is wrong with it.
+func bundleGivenAsLog(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	head := make([]byte, len(export.Magic))
+	if _, err := io.ReadFull(f, head); err != nil || string(head) != export.Magic {
+		return nil
+	}
+	return fmt.Errorf("%s is an export bundle, not a log segment: ronaudit verify-bundle --pub KEY %s verifies it", path, path)
+}

@@ -78,6 +78,8 @@ or directory it may not read (or a symbolic link to nothing), a
 DIR/checkpoints, or a chain's directory under it, that is there but is
 not a directory it can read, a CP or --pub file it cannot read: said on
 stderr, exit 3. Neither "ok" nor "FAIL:": the log was not verified.
+An export bundle given as the segment file is refused, exit 2
+(verify-bundle checks it).
 Exit 1 wins: a failure found before stdout could not be written stays 1.
 
 examples:
@@ -94,7 +96,8 @@ chain (ronaudit verify does). A torn tail, which it does not print, is
 named on stderr. Damage to the segments (not a torn tail), or a
 directory with no segment files, exits 1; a log it cannot read, or
 stdout it cannot write, exits 3 (a closed pipe, as under head, without
-a word on stderr).
+a word on stderr). An export bundle is not a segment file: refused,
+exit 2 (verify-bundle checks it; no command prints its records).
 
 example:
   ronaudit dump log | head -3

@@ -21,7 +21,8 @@
 //	0  everything asked held, or was done
 //	1  a verification failed: the data was read and does not verify
 //	2  usage: bad arguments or flags (a flag that takes one value,
-//	   given twice, too: only --pub is repeatable)
+//	   given twice, too: only --pub is repeatable; an export bundle
+//	   given to verify or dump as a segment file)
 //	3  an operational error: a file that cannot be read, permission
 //	   denied, a key file refused, output that could not be written,
 //	   bad input, interrupted

@@ -61,6 +61,10 @@ func verifyCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	}
 	segment := false
 	if fi, err := os.Stat(dir); err == nil && fi.Mode().IsRegular() {
+		if err := bundleGivenAsLog(dir); err != nil {
+			fmt.Fprintln(stderr, "ronaudit verify:", err)
+			return exitUsage
+		}
 		if *exportsDir != "" {
 			fmt.Fprintf(stderr, "ronaudit verify: --exports needs the log directory, not one segment file (%s): the bundles hold each chain from seq 1\n", dir)
 			return 2

@@ -198,7 +198,13 @@ func (e *Exporter) write(b *Bundle) error {
 	if err != nil {
 		return err
 	}
-	return e.Sink.WriteBundle(b.Name(), data)
+	if err := e.Sink.WriteBundle(b.Name(), data); err != nil {
+		// The sink's error may name only a temporary file (a full disk:
+		// "write DIR/W/S/.tmp-N: no space left on device"): say which
+		// bundle it was, its chain and seqs.
+		return fmt.Errorf("export: writing bundle %s: %w", b.Name(), err)
+	}
+	return nil
 }
 
 func (e *Exporter) build(tree *checkpoint.Tree, origin, writer string, recs []sdk.Sealed, prev *State) (*Bundle, error) {

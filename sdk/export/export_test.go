@@ -7,11 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -762,5 +764,32 @@ func TestExportRefusesSeqGapTyped(t *testing.T) {
 	}
 	if len(sink.data) != 0 {
 		t.Fatalf("%d bundles written", len(sink.data))
+	}
+}
+
+// fullSink fails every write as a full disk does, with the OS's error,
+// which names only the temporary file it was writing.
+type fullSink struct{}
+
+func (fullSink) WriteBundle(string, []byte) error {
+	return &fs.PathError{Op: "write", Path: "/exports/w/s/.tmp-123", Err: syscall.ENOSPC}
+}
+
+// TestWriteFailureNamesBundle: a bundle the sink could not write is named
+// in the error (the chain and its seqs), with the sink's error wrapped.
+// Drilled on a full export disk, examples/host printed only "audit export
+// stopped: write EXPORTDIR/W/S/.tmp-N: no space left on device": no seqs,
+// and nothing saying it was an export.
+func TestWriteFailureNamesBundle(t *testing.T) {
+	signer := newSigner(t, 2)
+	recs := genRecords(t, signer, 5, plain)
+	e := &Exporter{Sink: fullSink{}, Signer: signer}
+	_, err := e.ExportTree(treeOf(recs), testWriter, testStream, recs, nil)
+	if !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("got %v, want ENOSPC wrapped", err)
+	}
+	want := BundleName(checkpoint.Origin(testWriter, testStream), 1, 5)
+	if !strings.Contains(err.Error(), "export: writing bundle "+want) {
+		t.Fatalf("error %q does not name the bundle %s", err, want)
 	}
 }

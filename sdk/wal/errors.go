@@ -2,6 +2,7 @@ package wal
 
 import (
 	"errors"
+	"io/fs"
 	"strconv"
 )
 
@@ -67,6 +68,13 @@ func (e *Error) Error() string {
 	}
 	if e.Reason != "" {
 		s += ": " + e.Reason
+	}
+	if pe, ok := e.Err.(*fs.PathError); ok && e.Path != "" && pe.Path == e.Path {
+		// The OS's error names the same file: say it once.
+		if pe.Op != e.Op {
+			s += ": " + pe.Op
+		}
+		return s + ": " + pe.Err.Error()
 	}
 	if e.Err != nil {
 		s += ": " + e.Err.Error()

@@ -57,17 +57,7 @@ func TestOpenTwice(t *testing.T) {
 // the directory, repaired, opens.
 func TestOpenFailureReleases(t *testing.T) {
 	check := leakcheck.Check(t)
-	dir, exports := filepath.Join(t.TempDir(), "wal"), t.TempDir()
-	signer := testSigner(t)
-	opts := node.Options{Every: 3, ExportDir: exports}
-	n, _, err := node.Open(dir, signer, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	appendN(t, n.Log(), 0, 5)
-	if err := n.Close(); err != nil {
-		t.Fatal(err)
-	}
+	dir, exports, signer, opts := closedNode(t)
 	segs, err := filepath.Glob(filepath.Join(dir, "*.seg"))
 	if err != nil || len(segs) == 0 {
 		t.Fatalf("segments %v, %v", segs, err)
@@ -97,7 +87,7 @@ func TestOpenFailureReleases(t *testing.T) {
 	if err := os.Rename(filepath.Join(dir, "checkpoints"), keep); err != nil {
 		t.Fatal(err)
 	}
-	n, _, err = node.Open(dir, signer, opts) // no checkpoints: a log with no history
+	n, _, err := node.Open(dir, signer, opts) // no checkpoints: a log with no history
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,4 +218,23 @@ func TestCloseCheckpointsAppendAwaitingFsync(t *testing.T) {
 	if _, err := node.VerifyDir(dir, exports, []ed25519.PublicKey{signer.Public()}, checkpoint.DirOptions{}); err != nil {
 		t.Fatalf("node.VerifyDir of a Node closed cleanly: %v", err)
 	}
+}
+
+// closedNode opens a Node that checkpoints and exports every 3 records,
+// appends records 0-4 to its chains a and b, and closes it: a log with
+// checkpoints and bundles for a test to damage and open again with opts.
+func closedNode(t *testing.T) (dir, exports string, signer *sdk.Ed25519Signer, opts node.Options) {
+	t.Helper()
+	dir, exports = filepath.Join(t.TempDir(), "wal"), t.TempDir()
+	signer = testSigner(t)
+	opts = node.Options{Every: 3, ExportDir: exports}
+	n, _, err := node.Open(dir, signer, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, n.Log(), 0, 5)
+	if err := n.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return dir, exports, signer, opts
 }

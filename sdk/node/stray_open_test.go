@@ -42,17 +42,7 @@ func TestStrayEntriesAtOpen(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			dir, exports := filepath.Join(t.TempDir(), "wal"), t.TempDir()
-			signer := testSigner(t)
-			opts := node.Options{Every: 3, ExportDir: exports}
-			n, _, err := node.Open(dir, signer, opts)
-			if err != nil {
-				t.Fatal(err)
-			}
-			appendN(t, n.Log(), 0, 5)
-			if err := n.Close(); err != nil {
-				t.Fatal(err)
-			}
+			dir, exports, signer, opts := closedNode(t)
 			p := tc.rel(dir, exports)
 			if err := os.RemoveAll(p); err != nil {
 				t.Fatal(err)

@@ -33,7 +33,8 @@ var errDiskFull = errors.New("no space left on device (simulated)")
 type brokenStore struct {
 	*sdk.MemStore
 	fail   atomic.Bool
-	tamper atomic.Bool
+	tamper atomic.Bool   // readers get the range's last record changed
+	damage atomic.Uint64 // if set, readers get the record of this seq changed
 	hold   chan struct{} // if set, Wait waits for it to close (a slow disk)
 }
 
@@ -51,6 +52,10 @@ func (s *brokenStore) CopyRange(writer, stream string, from, to uint64) ([]sdk.S
 	recs, ok := s.MemStore.CopyRange(writer, stream, from, to)
 	if ok && s.tamper.Load() && len(recs) > 0 {
 		b := recs[len(recs)-1].Bytes
+		b[len(b)-1] ^= 1
+	}
+	if seq := s.damage.Load(); ok && seq >= from && seq-from < uint64(len(recs)) {
+		b := recs[seq-from].Bytes
 		b[len(b)-1] ^= 1
 	}
 	return recs, ok

@@ -24,7 +24,10 @@ func TestHostVerifyFailureCountedOnce(t *testing.T) {
 			t.Fatalf("%d %q", code, body)
 		}
 	}
-	st.tamper.Store(true) // readers get the chain's last record changed
+	// Record 4, once appended, reads damaged. (Damaging "the last record
+	// read" instead raced a round that read records 1-3 before d.pdf was
+	// appended: seq 3 failed, then seq 4, two different failures.)
+	st.damage.Store(4)
 	httpGet(t, base+"/object/d.pdf")
 	deadline := time.Now().Add(5 * time.Second)
 	for {

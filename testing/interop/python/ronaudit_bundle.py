@@ -766,7 +766,8 @@ def verify_path(
     """Verify what the command line names: one bundle file (alone, or as a
     sequence when a trusted checkpoint is given), several bundle files (one
     chain's sequence, in order), or a directory (each chain directory under
-    it as a sequence). A trusted checkpoint applies to the chain of its
+    it as a sequence; two directories of one chain must agree, else
+    ``fork``). A trusted checkpoint applies to the chain of its
     origin, which must be among them. Raises BundleError (ValueError for a
     mix of directories and files)."""
     paths = [Path(p) for p in paths]
@@ -786,8 +787,23 @@ def verify_path(
     if not groups:
         raise BundleError(FORMAT, f"no *.bundle files under {paths[0]}")
     results = []
+    longest: dict[str, ChainResult] = {}
     for d, files in groups:
-        results.append(verify_sequence(_read(files), trusted, None, str(d)))
+        res = verify_sequence(_read(files), trusted, None, str(d))
+        results.append(res)
+        # Two directories of one chain are two signed histories of it, which
+        # must agree: the shorter's records are the longer's first ones.
+        other = longest.get(res.origin)
+        if other is None:
+            longest[res.origin] = res
+            continue
+        short, long_ = (res, other) if res.size < other.size else (other, res)
+        if long_.hashes[:short.size] != short.hashes:
+            raise BundleError(FORK, f"{other.label} and {res.label} hold bundles of one chain, "
+                              f"{res.origin}, that disagree: {long_.label} does not extend the "
+                              f"checkpoint of {short.label} at size {short.size}",
+                              long_.bundles[-1].name, short.size)
+        longest[res.origin] = long_
     if checkpoint is not None:
         match = [r for r in results if r.origin == origin]
         if not match:

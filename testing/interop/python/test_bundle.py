@@ -479,6 +479,31 @@ def test_forked_history(cli, keys, fork, tmp_path):
     assert g.ok and "checkpoint ok" in o.text, g.text
 
 
+def test_two_directories_of_one_chain(cli, keys, fork, tmp_path):
+    """Two directories holding bundles of one chain are two signed histories
+    of it: they must agree (the longer extends the shorter), else fork."""
+    (a,), (b,) = fork.a.chains(), fork.b.chains()
+    af = sorted(a.glob("*.bundle"))
+    two = tmp_path / "two"
+    copy_chain(a, two / "a")
+    copy_chain(b, two / "b")
+    g, o = both(cli, keys, two, ["ops"])
+    assert not g.ok and g.label == o.label == "fork", (g.text, o.text)
+    # b whole beside a's first bundles (the shared prefix and a3): a fork
+    # at seq 3, whichever directory is the shorter.
+    three = tmp_path / "three"
+    copy_chain(a, three / "a", drop=(af[-1].name,))
+    copy_chain(b, three / "b")
+    g, o = both(cli, keys, three, ["ops"])
+    assert not g.ok and g.label == o.label == "fork", (g.text, o.text)
+    # A copy of a prefix (a backup) beside the whole: one history.
+    backup = tmp_path / "backup"
+    copy_chain(a, backup / "a")
+    copy_chain(a, backup / "b", drop=(af[-1].name,))
+    g, o = both(cli, keys, backup, ["ops"])
+    assert g.ok, g.text
+
+
 def test_trusted_checkpoint_not_reached_is_truncated(cli, keys, fork, tmp_path):
     (a,) = fork.a.chains()
     last = sorted(a.glob("*.bundle"))[-1]

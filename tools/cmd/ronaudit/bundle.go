@@ -240,6 +240,15 @@ func verifyBundleCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	}
 	slices.Sort(dirs)
 	matched := false
+	// The longest sequence of each chain so far, and its directory: two
+	// directories of one chain are two signed histories of it, which
+	// must agree (the longer extends the shorter's checkpoint); each
+	// verified alone, a fork the signer made would pass twice.
+	type sequence struct {
+		dir string
+		seq export.SequenceSummary
+	}
+	longest := map[string]sequence{}
 	for _, d := range dirs {
 		seq, err := export.VerifyDir(d, vs, ks, nil)
 		if err == nil && trustedNote != nil && seq.Origin == trustedOrigin {
@@ -248,6 +257,20 @@ func verifyBundleCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		}
 		if err != nil {
 			return fail(fmt.Errorf("%s: %w", d, err))
+		}
+		cur := sequence{d, seq}
+		if o, ok := longest[seq.Origin]; !ok {
+			longest[seq.Origin] = cur
+		} else {
+			short, long := o, cur
+			if cur.seq.Records < o.seq.Records {
+				short, long = cur, o
+			}
+			if _, err := export.VerifyDir(long.dir, vs, ks, &short.seq.Checkpoint); err != nil {
+				return fail(fmt.Errorf("%s and %s hold bundles of one chain, %s, that disagree: %s checked against the checkpoint of %s at size %d: %w",
+					o.dir, d, seq.Origin, long.dir, short.dir, short.seq.Checkpoint.Size, err))
+			}
+			longest[seq.Origin] = long
 		}
 		printSequence(stdout, d, seq)
 	}

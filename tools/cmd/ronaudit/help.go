@@ -213,6 +213,9 @@ or each chain's bundles under DIR as a sequence from seq 1, following key
 rotations from the --pub keys. With --checkpoint, the bundles of its chain
 must reach TRUSTED and agree with it (a sequence cut short fails); without
 it, a sequence whose last bundles were deleted verifies as a shorter one.
+Two directories under DIR holding bundles of one chain must agree: the
+longer sequence must reach and agree with the shorter's last checkpoint,
+else the signer signed two histories of the chain (fork).
 To audit every chain's bundles against the log and the checkpoints kept
 with it, use verify LOGDIR --exports DIR. Under
 DIR, a *.bundle file whose name is not FIRST-LAST.bundle (20 digits

@@ -398,7 +398,12 @@ type SequenceSummary struct {
 // read cannot have been signed by a key their transitions name;
 // VerifySequenceTrusted opens it after them. Errors name the bundle.
 func VerifySequence(bundles []Named, verifiers note.Verifiers, keys *sdk.KeySet, trusted *checkpoint.Checkpoint) (SequenceSummary, error) {
-	return verifySequence(bundles, verifiers, keys, trusted, nil)
+	return verifySequence(len(bundles), sliceBundles(bundles), verifiers, keys, trusted, nil)
+}
+
+// sliceBundles gives the bundles of a slice to verifySequence.
+func sliceBundles(bundles []Named) func(int) (Named, error) {
+	return func(i int) (Named, error) { return bundles[i], nil }
 }
 
 // VerifySequenceTrusted is VerifySequence given the trusted checkpoint as
@@ -410,20 +415,26 @@ func VerifySequence(bundles []Named, verifiers note.Verifiers, keys *sdk.KeySet,
 // A note that does not open is ReasonBadCheckpoint with the
 // *checkpoint.Error as its Err.
 func VerifySequenceTrusted(bundles []Named, verifiers note.Verifiers, keys *sdk.KeySet, trustedNote []byte) (SequenceSummary, error) {
-	return verifySequence(bundles, verifiers, keys, nil, trustedNote)
+	return verifySequence(len(bundles), sliceBundles(bundles), verifiers, keys, nil, trustedNote)
 }
 
-func verifySequence(bundles []Named, verifiers note.Verifiers, keys *sdk.KeySet, trusted *checkpoint.Checkpoint, trustedNote []byte) (SequenceSummary, error) {
+// verifySequence verifies the n bundles bundle gives, in order, asking
+// for each when its turn comes: a directory's are read one at a time, so
+// a chain's whole history is never in memory at once, and a bundle that
+// fails is reported before a later one that cannot be read. An error of
+// bundle is returned as it is.
+func verifySequence(n int, bundle func(i int) (Named, error), verifiers note.Verifiers, keys *sdk.KeySet, trusted *checkpoint.Checkpoint, trustedNote []byte) (SequenceSummary, error) {
 	var out SequenceSummary
-	if len(bundles) == 0 {
+	if n == 0 {
 		return out, newErr(ReasonFormat, 0, "no bundles")
 	}
 	tree := checkpoint.NewTree()
 	kt := newKeyTracker(keys) // key transitions hold across the bundles
 	var last Summary
-	origin := "" // of the bundle being verified, once it is known
+	origin := ""    // of the bundle being verified, once it is known
+	var name string // of the bundle being verified, then of the last
 	named := func(i int, e *Error) error {
-		e.Bundle = bundles[i].Name
+		e.Bundle = name
 		if e.Bundle == "" {
 			e.Bundle = "#" + strconv.Itoa(i+1)
 		}
@@ -432,7 +443,12 @@ func verifySequence(bundles []Named, verifiers note.Verifiers, keys *sdk.KeySet,
 		}
 		return e
 	}
-	for i, nb := range bundles {
+	for i := range n {
+		nb, err := bundle(i)
+		if err != nil {
+			return out, err
+		}
+		name = nb.Name
 		s, b, err := verifyBundle(nb.Data, verifiers, kt)
 		if err != nil {
 			var e *Error
@@ -474,7 +490,7 @@ func verifySequence(bundles []Named, verifiers note.Verifiers, keys *sdk.KeySet,
 		last = s
 	}
 	out.Records, out.Head, out.Checkpoint = last.Size, last.Head, last.Checkpoint
-	lastName := len(bundles) - 1
+	lastName := n - 1
 	if trustedNote != nil {
 		// Opened after the bundles: the keys their transitions named are
 		// known now (a verifier holding the old key follows a rotation).
@@ -519,43 +535,47 @@ func verifySequence(bundles []Named, verifiers note.Verifiers, keys *sdk.KeySet,
 }
 
 // VerifyDir verifies the *.bundle files directly in dir (a FileSink's
-// directory of one chain) as a sequence, in name order (VerifySequence).
-// Errors name the bundle by its file name. A dir "" is sdk.ErrConfig
-// (ListDir), a directory holding no bundles ErrNoBundles.
+// directory of one chain) as a sequence, in name order (VerifySequence),
+// reading each bundle when its turn comes: one is in memory at a time,
+// and a bundle that fails is the verdict even when a later file cannot
+// be read (that file's error, from ReadFile, is returned only when every
+// bundle before it verified). Errors name the bundle by its file name. A
+// dir "" is sdk.ErrConfig (ListDir), a directory holding no bundles
+// ErrNoBundles.
 func VerifyDir(dir string, verifiers note.Verifiers, keys *sdk.KeySet, trusted *checkpoint.Checkpoint) (SequenceSummary, error) {
-	named, err := readDir(dir)
+	n, bundle, err := dirBundles(dir)
 	if err != nil {
 		return SequenceSummary{}, err
 	}
-	return VerifySequence(named, verifiers, keys, trusted)
+	return verifySequence(n, bundle, verifiers, keys, trusted, nil)
 }
 
-// readDir reads the *.bundle files directly in dir, in name order.
-func readDir(dir string) ([]Named, error) {
+// dirBundles lists the *.bundle files directly in dir, in name order, and
+// reads the i-th when asked (ReadFile), so that a sequence is verified
+// holding one bundle at a time, not a chain's every bundle.
+func dirBundles(dir string) (int, func(int) (Named, error), error) {
 	paths, err := ListDir(dir)
 	if err != nil {
-		return nil, err
+		return 0, nil, err
 	}
 	if len(paths) == 0 {
-		return nil, fmt.Errorf("%w in %s", ErrNoBundles, dir)
+		return 0, nil, fmt.Errorf("%w in %s", ErrNoBundles, dir)
 	}
-	named := make([]Named, len(paths))
-	for i, p := range paths {
-		data, err := ReadFile(p)
+	return len(paths), func(i int) (Named, error) {
+		data, err := ReadFile(paths[i])
 		if err != nil {
-			return nil, err
+			return Named{}, err
 		}
-		named[i] = Named{Name: filepath.Base(p), Data: data}
-	}
-	return named, nil
+		return Named{Name: filepath.Base(paths[i]), Data: data}, nil
+	}, nil
 }
 
 // VerifyDirTrusted is VerifyDir given the trusted checkpoint as its signed
 // note, opened after the bundles as VerifySequenceTrusted opens it.
 func VerifyDirTrusted(dir string, verifiers note.Verifiers, keys *sdk.KeySet, trustedNote []byte) (SequenceSummary, error) {
-	named, err := readDir(dir)
+	n, bundle, err := dirBundles(dir)
 	if err != nil {
 		return SequenceSummary{}, err
 	}
-	return VerifySequenceTrusted(named, verifiers, keys, trustedNote)
+	return verifySequence(n, bundle, verifiers, keys, nil, trustedNote)
 }

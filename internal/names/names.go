@@ -10,6 +10,7 @@ package names
 
 import (
 	"strconv"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -41,6 +42,56 @@ func Plain(s string) bool {
 	}
 	for _, r := range s {
 		if r == '/' || r == '"' || r == ' ' || !strconv.IsPrint(r) {
+			return false
+		}
+	}
+	return true
+}
+
+// Path is a file path for a message: itself when it is valid UTF-8 of
+// printable characters (strconv.IsPrint: a space is one; a newline, a
+// terminal escape, a right-to-left override are not) and does not begin
+// with '"', else quoted as a Go string. A path under a directory someone
+// else made (an export tree an auditor was given) can hold a newline and
+// a line of its own.
+func Path(p string) string {
+	if p != "" && p[0] != '"' && printable(p) {
+		return p
+	}
+	return strconv.Quote(p)
+}
+
+// Line is s for one line of a message: each character that is not
+// printable, and each byte of invalid UTF-8, written as its Go escape
+// (as strconv.Quote writes it: "\n", "\x1b", "\u202e", "\xff"), the rest
+// as it is. A message that holds names someone else chose (the files
+// under a directory an auditor was given) stays one line that means
+// what it says.
+func Line(s string) string {
+	if printable(s) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && n == 1 || !strconv.IsPrint(r) {
+			q := strconv.Quote(s[i : i+n])
+			b.WriteString(q[1 : len(q)-1])
+		} else {
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
+}
+
+// printable reports whether s is valid UTF-8 of printable characters.
+func printable(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if !strconv.IsPrint(r) {
 			return false
 		}
 	}

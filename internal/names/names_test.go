@@ -35,3 +35,23 @@ func TestChain(t *testing.T) {
 		t.Errorf("Name: %s %s", Name("caps"), Name("x\ny"))
 	}
 }
+
+func TestPathAndLine(t *testing.T) {
+	for _, c := range []struct{ in, path, line string }{
+		{"out/svc@inst-1/caps", "out/svc@inst-1/caps", "out/svc@inst-1/caps"},
+		{"my exports/é", "my exports/é", "my exports/é"},
+		{"a/x\nok: fine", `"a/x\nok: fine"`, `a/x\nok: fine`},
+		{"a\x1b[2Jb", `"a\x1b[2Jb"`, `a\x1b[2Jb`},
+		{"a\u202eb", `"a\u202eb"`, `a\u202eb`},
+		{"a\xffb", `"a\xffb"`, `a\xffb`},
+		{`"a"`, `"\"a\""`, `"a"`},
+		{"", `""`, ""},
+	} {
+		if got := Path(c.in); got != c.path {
+			t.Errorf("Path(%q) = %s, want %s", c.in, got, c.path)
+		}
+		if got := Line(c.in); got != c.line {
+			t.Errorf("Line(%q) = %s, want %s", c.in, got, c.line)
+		}
+	}
+}

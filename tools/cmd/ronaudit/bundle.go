@@ -148,7 +148,9 @@ func verifyBundleCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	// that do not verify (the library's verification errors, and the
 	// CLI's own marked failed); anything else (a file or directory that
 	// cannot be read, a key file refused) is no verdict: stderr, exit 3.
-	fail := func(err error) int { return reportFailure("verify-bundle", stdout, stderr, err) }
+	// The names under DIR are anyone's (a newline, a terminal escape): a
+	// failure is said on one line whatever they hold.
+	fail := func(err error) int { return reportFailure("verify-bundle", stdout, stderr, &oneLine{err}) }
 	keys, err := loadPubs(pubs)
 	if err != nil { // the caller's key file, not a verdict on the bundles
 		return fail(operational(err))
@@ -194,7 +196,7 @@ func verifyBundleCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 			return fail(fmt.Errorf("%s: %w", path, err))
 		}
 		fmt.Fprintf(stdout, "ok: %s: %s seq %d..%d (%s, %d signed), checkpoint size %d extends size %d\n",
-			path, names.Chain(s.WriterID, s.Stream), s.PrevSize+1, s.Size, count(s.Records, "record"), s.Signed, s.Size, s.PrevSize)
+			names.Path(path), names.Chain(s.WriterID, s.Stream), s.PrevSize+1, s.Size, count(s.Records, "record"), s.Signed, s.Size, s.PrevSize)
 		return 0
 	}
 	// A directory: every directory under it holding *.bundle files is the
@@ -290,11 +292,17 @@ func printSequence(w io.Writer, path string, s export.SequenceSummary) {
 		fmt.Fprintf(w, "  seq %d..%d: %s, checkpoint size %d\n", b.PrevSize+1, b.Size, count(b.Records, "record"), b.Size)
 	}
 	last := s.Bundles[len(s.Bundles)-1]
-	fmt.Fprintf(w, "ok: %s: %s: %s, records 1..%d, head %s\n", path, names.Chain(last.WriterID, last.Stream), count(len(s.Bundles), "bundle"), s.Records, s.Head.Hash.String()[:16])
+	fmt.Fprintf(w, "ok: %s: %s: %s, records 1..%d, head %s\n", names.Path(path), names.Chain(last.WriterID, last.Stream), count(len(s.Bundles), "bundle"), s.Records, s.Head.Hash.String()[:16])
 	if s.Trusted != nil {
 		fmt.Fprintf(w, "checkpoint ok: the bundles reach and agree with the trusted checkpoint of size %d\n", s.Trusted.Size)
 	}
 }
+
+// oneLine is err said on one line (names.Line), matching what it wraps.
+type oneLine struct{ err error }
+
+func (e *oneLine) Error() string { return names.Line(e.err.Error()) }
+func (e *oneLine) Unwrap() error { return e.err }
 
 // bundleGivenAsLog reports, as the error to print (exit 2), a file given
 // to dump or verify where a log or a segment file belongs that is an

@@ -222,7 +222,9 @@ DIR, a *.bundle file whose name is not FIRST-LAST.bundle (20 digits
 each) fails (format), naming it, as does a symbolic link to a directory
 (not followed: give it as DIR of its own), and so does a DIR with no
 bundles. Prints "ok" per chain, or "FAIL:" naming the first failure,
-and exits 1. What cannot be read is no verdict: a path that does not
+and exits 1; a name under DIR that is not plain text (a newline, a
+terminal escape) is written quoted or escaped, so that it cannot make a
+line of the report. What cannot be read is no verdict: a path that does not
 exist, a bundle or directory it may not read, a symbolic link that
 cannot be followed (to nothing, a loop), a TRUSTED or --pub file it
 cannot read: said on stderr, exit 3.

@@ -298,12 +298,6 @@ func printSequence(w io.Writer, path string, s export.SequenceSummary) {
 	}
 }
 
-// oneLine is err said on one line (names.Line), matching what it wraps.
-type oneLine struct{ err error }
-
-func (e *oneLine) Error() string { return names.Line(e.err.Error()) }
-func (e *oneLine) Unwrap() error { return e.err }
-
 // bundleGivenAsLog reports, as the error to print (exit 2), a file given
 // to dump or verify where a log or a segment file belongs that is an
 // export bundle: read as a segment, its header is "bad magic", which the

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/rustyonions/ron-audit-go/internal/names"
 	"github.com/rustyonions/ron-audit-go/sdk"
 	"github.com/rustyonions/ron-audit-go/sdk/checkpoint"
 	"github.com/rustyonions/ron-audit-go/sdk/export"
@@ -34,6 +35,15 @@ type classified struct {
 
 func (e *classified) Error() string { return e.err.Error() }
 func (e *classified) Unwrap() error { return e.err }
+
+// oneLine is err said on one line (names.Line: each unprintable
+// character as its Go escape), matching what it wraps: the failure of a
+// command reading files anyone may have made (a proof file, the names
+// under a bundle directory) cannot write a line of the report.
+type oneLine struct{ err error }
+
+func (e *oneLine) Error() string { return names.Line(e.err.Error()) }
+func (e *oneLine) Unwrap() error { return e.err }
 
 // failed marks err as a verification failure (exit 1).
 func failed(err error) error { return &classified{exitFailed, err} }

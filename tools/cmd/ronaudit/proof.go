@@ -239,7 +239,9 @@ func verifyProofCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	// that does not verify (the library's verification errors, and the
 	// CLI's own marked failed); anything else (a file that cannot be
 	// read, a key file refused) is no verdict: stderr, exit 3.
-	fail := func(err error) int { return reportFailure("verify-proof", stdout, stderr, err) }
+	// The proof file is anyone's bytes (its origin can hold a newline):
+	// a failure is said on one line.
+	fail := func(err error) int { return reportFailure("verify-proof", stdout, stderr, &oneLine{err}) }
 	pubKeys, err := loadPubs(pubs)
 	if err != nil { // the caller's key file, not a verdict on the proof
 		return fail(operational(err))

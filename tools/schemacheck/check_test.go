@@ -141,6 +141,24 @@ func TestPointerDefaults(t *testing.T) {
 	}
 }
 
+// TestStructListDefaults: a default that is a list of structs without
+// pointer fields is compared by value. capnp.Canonicalize copied such a
+// list without its tag word and without cutting the elements to their
+// canonical size, so a list of two empty structs rendered as one of one
+// (the change passed), and growing the element struct changed the
+// rendering of an unchanged value (a compatible change was refused).
+func TestStructListDefaults(t *testing.T) {
+	a := layout(t, "list_default_a")
+	a.Version = 1
+	got := Check(a, layout(t, "list_default_b"))
+	if len(got) != 1 || !strings.HasPrefix(got[0].String(), "v1: Rec.e (@0): default-changed: default list = ") {
+		t.Errorf("two empty structs -> one: %v, want one default-changed of Rec.e", got)
+	}
+	if got := Check(a, layout(t, "list_default_grown")); len(got) != 0 {
+		t.Errorf("the element struct grew, the values did not change: %v, want no problem", got)
+	}
+}
+
 // TestGroupJoinsUnion: a group joining a union that records already use
 // is refused as a plain field is (groups have no ordinal of their own).
 func TestGroupJoinsUnion(t *testing.T) {

@@ -286,10 +286,7 @@ func valueString(v schema.Value) (string, error) {
 
 // pointerValue renders a pointer default as kind = hex of the canonical
 // bytes of a struct whose one pointer holds a copy of it: equal values give
-// equal text whatever their layout in the request. (capnp.Canonicalize,
-// which is fine off the hot path; its known fault, a list of structs
-// without pointers written without its tag word, is deterministic, so
-// different values still differ.)
+// equal text whatever their layout in the request (canonicalize).
 func pointerValue(kind string, p capnp.Ptr, err error) (string, error) {
 	if err != nil {
 		return "", err
@@ -297,22 +294,32 @@ func pointerValue(kind string, p capnp.Ptr, err error) (string, error) {
 	if !p.IsValid() {
 		return kind + " = null", nil
 	}
+	seg, err := holderSegment(p)
+	if err != nil {
+		return "", fmt.Errorf("schemacheck: copying a %s default: %w", kind, err)
+	}
+	b, err := canonicalize(seg)
+	if err != nil {
+		return "", fmt.Errorf("schemacheck: a %s default: %w", kind, err)
+	}
+	return fmt.Sprintf("%s = %x", kind, b), nil
+}
+
+// holderSegment copies p into pointer 0 of the root struct of a new
+// single-segment message and returns that segment's bytes.
+func holderSegment(p capnp.Ptr) ([]byte, error) {
 	_, seg, err := capnp.NewMessage(capnp.SingleSegment(nil))
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	holder, err := capnp.NewRootStruct(seg, capnp.ObjectSize{PointerCount: 1})
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	if err := holder.SetPtr(0, p); err != nil {
-		return "", fmt.Errorf("schemacheck: copying a %s default: %w", kind, err)
+		return nil, err
 	}
-	b, err := capnp.Canonicalize(holder)
-	if err != nil {
-		return "", fmt.Errorf("schemacheck: canonicalizing a %s default: %w", kind, err)
-	}
-	return fmt.Sprintf("%s = %x", kind, b), nil
+	return seg.Data(), nil
 }
 
 // unbranded refuses a generic struct's use with type arguments: the

@@ -195,3 +195,18 @@ func (c *canonWriter) list(pos int, w uint64, dst, depth int) error {
 	}
 	return nil
 }
+
+// emptyHeld reports whether b, the canonical form of a holder struct whose
+// one pointer is not null (pointerValue), holds an empty value there: a
+// zero-sized struct, or a list of no elements (a struct list keeps its tag
+// word, of count 0).
+func emptyHeld(b []byte) bool {
+	switch len(b) {
+	case 16:
+		p := le.Uint64(b[8:])
+		return p == 0xfffffffc || p&^(7<<32) == 1 && p>>32&7 != 7 // offset 0, count 0, not a struct list
+	case 24:
+		return le.Uint64(b[8:]) == 1|7<<32 && le.Uint64(b[16:]) == 0
+	}
+	return false
+}

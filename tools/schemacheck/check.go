@@ -186,7 +186,7 @@ func (c *checker) checkStruct(o, n *StructInfo) {
 		if nf.Group == "" && nf.Offset != of.Offset {
 			c.add(where, RuleOffsetMoved, fmt.Sprintf("slot offset %d -> %d", of.Offset, nf.Offset))
 		}
-		if nf.Default != of.Default {
+		if !sameDefault(nf.Default, of.Default) {
 			c.add(where, RuleDefaultChanged, fmt.Sprintf("default %s -> %s: the canonical form writes the value XOR the default", orNone(of.Default), orNone(nf.Default)))
 		}
 		if nf.Union != of.Union {
@@ -205,7 +205,7 @@ func (c *checker) checkStruct(o, n *StructInfo) {
 			// of them as for every field of a new struct (newStructDefaults).
 			where = n.Name + "." + nf.Name + " (new group)"
 		}
-		if nf.Default != "" {
+		if !zeroDefault(nf.Default) {
 			c.add(where, RuleDefaultChanged, "a new field with default "+nf.Default+": old records would read it as that default, not as absent")
 		}
 		if nf.Union >= 0 && o.DiscriminantCount > 0 {
@@ -255,12 +255,36 @@ func (c *checker) newStructDefaults(old *Layout) {
 			continue
 		}
 		for i := range s.Fields {
-			if f := &s.Fields[i]; f.Group == "" && f.Default != "" {
+			if f := &s.Fields[i]; f.Group == "" && !zeroDefault(f.Default) {
 				c.add(fmt.Sprintf("%s.%s (@%d)", s.Name, f.Name, f.Ordinal), RuleDefaultChanged,
 					"a new field with default "+f.Default+": old records would read it as that default, not as absent")
 			}
 		}
 	}
+}
+
+// zeroDefaults are the renderings (valueString) of the explicit defaults
+// that are the implicit one: zero bits, the first enumerant, empty text
+// or data, an empty list or struct (pointerValue renders those null).
+// Spelled out or not, such a default changes no byte and no reading.
+var zeroDefaults = map[string]bool{
+	"void": true, "bool = false": true, "enum = 0": true, `text = ""`: true, "data = ": true,
+	"int8 = 0": true, "int16 = 0": true, "int32 = 0": true, "int64 = 0": true,
+	"uint8 = 0": true, "uint16 = 0": true, "uint32 = 0": true, "uint64 = 0": true,
+	"float32 = 0": true, "float64 = 0": true, // -0 renders as -0: its bits are not zero
+	"list = null": true, "struct = null": true, "anyPointer = null": true,
+}
+
+// zeroDefault reports whether a field with default d (a FieldInfo.Default)
+// reads and encodes as one without a default.
+func zeroDefault(d string) bool { return d == "" || zeroDefaults[d] }
+
+// sameDefault reports whether defaults a and b read and encode alike.
+func sameDefault(a, b string) bool {
+	if zeroDefault(a) || zeroDefault(b) {
+		return zeroDefault(a) && zeroDefault(b)
+	}
+	return a == b
 }
 
 func describeType(f *FieldInfo) string {

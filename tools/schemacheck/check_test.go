@@ -159,6 +159,28 @@ func TestStructListDefaults(t *testing.T) {
 	}
 }
 
+// TestZeroDefaults: a default spelled out as the one a field has anyway
+// (0, false, the first enumerant, "", [], ()) changes no byte and no
+// reading, in either direction and on a new field; -0.0 is not such a
+// default (its bits are not zero).
+func TestZeroDefaults(t *testing.T) {
+	base, zero := layout(t, "base"), layout(t, "zero_default")
+	base.Version, zero.Version = 1, 1
+	if got := Check(base, layout(t, "zero_default")); len(got) != 0 {
+		t.Errorf("base -> zero_default: %d problems, want none: %v", len(got), got)
+	}
+	// Back, the new fields are gone and the sections shrink: only that.
+	for _, p := range Check(zero, layout(t, "base")) {
+		if p.Rule == RuleDefaultChanged {
+			t.Errorf("zero_default -> base: %v", p)
+		}
+	}
+	got := Check(base, layout(t, "negzero_default"))
+	if len(got) != 1 || !strings.HasPrefix(got[0].String(), "v1: Rec.f (@5): default-changed: a new field with default float64 = -0") {
+		t.Errorf("base -> negzero_default: %v, want the new field's default -0", got)
+	}
+}
+
 // TestGroupJoinsUnion: a group joining a union that records already use
 // is refused as a plain field is (groups have no ordinal of their own).
 func TestGroupJoinsUnion(t *testing.T) {

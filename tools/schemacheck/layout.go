@@ -29,8 +29,11 @@
 // default rule holds for every field no released version has, in an old
 // struct, a new group (its fields live in the sections of old records) or
 // a new struct (old records have its pointer null, which reads as a
-// struct of defaults). Moving a field into a group keeps its bytes but
-// changes its name, so it is refused too.
+// struct of defaults). A default spelled out as the one the field has
+// anyway (zero bits, the first enumerant, empty text, data, list or
+// struct) is no default: adding or dropping it changes nothing. Moving a
+// field into a group keeps its bytes but changes its name, so it is
+// refused too.
 //
 // What a layout cannot record is refused rather than passed: a field of a
 // type imported from another file, of an interface type, and generic
@@ -286,7 +289,9 @@ func valueString(v schema.Value) (string, error) {
 
 // pointerValue renders a pointer default as kind = hex of the canonical
 // bytes of a struct whose one pointer holds a copy of it: equal values give
-// equal text whatever their layout in the request (canonicalize).
+// equal text whatever their layout in the request (canonicalize). An empty
+// value (a list of no elements, a struct of zero size) renders as null:
+// a null pointer reads as it, with or without the default.
 func pointerValue(kind string, p capnp.Ptr, err error) (string, error) {
 	if err != nil {
 		return "", err
@@ -301,6 +306,9 @@ func pointerValue(kind string, p capnp.Ptr, err error) (string, error) {
 	b, err := canonicalize(seg)
 	if err != nil {
 		return "", fmt.Errorf("schemacheck: a %s default: %w", kind, err)
+	}
+	if emptyHeld(b) {
+		return kind + " = null", nil
 	}
 	return fmt.Sprintf("%s = %x", kind, b), nil
 }

@@ -152,7 +152,9 @@ var ErrDurable = errors.New("sdk: durable log damaged")
 // *VerifyError it wraps, whose Verified counts that chain's records
 // before it), or, for damage to the WAL's frames (Err is a
 // *wal.CorruptError) and for a record whose bytes name no chain, the last
-// good record before it ("after" that seq).
+// good record before it ("after" that seq). Its message names the file
+// and offset once: a *wal.CorruptError of the same place is said without
+// its own.
 type DurableError struct {
 	Position wal.Position
 	WriterID string
@@ -174,7 +176,13 @@ func (e *DurableError) Error() string {
 	if e.Position.File == "" { // not at a frame: a chain's end (unsealed tail)
 		at = ""
 	}
-	return "sdk: durable log " + at + "(" + where + "): " + e.Err.Error()
+	cause := e.Err.Error()
+	if ce, ok := e.Err.(*wal.CorruptError); ok && at != "" && ce.File == e.Position.File && ce.Offset == e.Position.Offset {
+		// The WAL's report names the same file and offset, which this
+		// message starts with: say what is wrong there without them.
+		cause = wal.ErrCorrupt.Error() + ": " + ce.Reason + " (last good frame " + strconv.FormatUint(ce.LastIndex, 10) + ")"
+	}
+	return "sdk: durable log " + at + "(" + where + "): " + cause
 }
 
 // Unwrap returns the underlying *wal.CorruptError or *VerifyError.

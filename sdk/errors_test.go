@@ -30,3 +30,27 @@ func TestErrorsQuoteNames(t *testing.T) {
 		t.Errorf("a plain name is quoted: %s", plain)
 	}
 }
+
+// TestDurableErrorNamesPositionOnce: a DurableError placing the WAL's
+// corruption report says the file and offset once, as the start of the
+// message, not again in the report's own words ("durable log X.seg:314
+// (...): wal: corrupt log: X.seg at offset 314: ..."); a report of
+// another place (a missing segment named where the damage was found)
+// keeps its own, and errors.As still reaches the report.
+func TestDurableErrorNamesPositionOnce(t *testing.T) {
+	const seg = "/var/lib/audit/0000000000000003.seg"
+	ce := &wal.CorruptError{File: seg, Offset: 7746, Reason: "bad frame: checksum mismatch (stored e3efe225, computed 2628b2e5)", LastIndex: 151}
+	err := &sdk.DurableError{Position: wal.Position{File: seg, Offset: 7746}, WriterID: "svc@inst-1", Stream: "caps", Seq: 151, After: true, Err: ce}
+	want := "sdk: durable log " + seg + ":7746 (after svc@inst-1/caps seq 151): wal: corrupt log: bad frame: checksum mismatch (stored e3efe225, computed 2628b2e5) (last good frame 151)"
+	if got := err.Error(); got != want {
+		t.Errorf("got  %q\nwant %q", got, want)
+	}
+	var got *wal.CorruptError
+	if !errors.As(err, &got) || got != ce || !errors.Is(err, wal.ErrCorrupt) {
+		t.Errorf("%v: the WAL's report is no longer reachable", err)
+	}
+	other := &sdk.DurableError{Position: wal.Position{File: seg, Offset: 0}, Err: &wal.CorruptError{File: "/var/lib/audit/0000000000000002.seg", Reason: "segment 2 is missing"}}
+	if msg := other.Error(); !strings.Contains(msg, "0000000000000002.seg at offset 0") {
+		t.Errorf("a report of another file lost its place: %s", msg)
+	}
+}

@@ -80,8 +80,9 @@ func rotateCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	log, rec, err := sdk.OpenDurable(*dir, sdk.Config{Signer: old, Observer: keeper},
 		sdk.DurableOptions{Keys: sdk.NewKeySet(append(earlier, old.Public(), next.Public())...)})
 	if err != nil {
-		openHint(stderr, "rotate", err)
-		return fail(err)
+		code := fail(err)
+		openHint(stderr, "rotate", err) // after the error it is about
+		return code
 	}
 	var heads []sdk.Head
 	var at map[[2]string]uint64

@@ -33,8 +33,8 @@ func appendCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err := parse(fs, args); err != nil {
 		return parseFailed(err)
 	}
-	if *dir == "" || *keyPath == "" || fs.NArg() != 0 {
-		return usageErr(stderr, "append")
+	if why := argsProblem(fs, "", "wal", "key"); why != "" {
+		return badArgs(stderr, "append", why)
 	}
 	if *sealEvery < 0 {
 		fmt.Fprintln(stderr, "ronaudit append: --seal-every is 0 (every record signed) or N > 0")

@@ -34,8 +34,8 @@ func exportCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if err := parse(fs, args); err != nil {
 		return parseFailed(err)
 	}
-	if *dir == "" || *keyPath == "" || *writer == "" || *stream == "" || *out == "" || fs.NArg() != 0 {
-		return usageErr(stderr, "export")
+	if why := argsProblem(fs, "", "wal", "key", "writer", "stream", "out"); why != "" {
+		return badArgs(stderr, "export", why)
 	}
 	if _, _, err := checkpoint.ParseOrigin(checkpoint.Origin(*writer, *stream)); err != nil {
 		// --writer or --stream that no checkpoint can name (not UTF-8, a
@@ -141,8 +141,8 @@ func verifyBundleCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if err := parse(fset, reorder(args)); err != nil {
 		return parseFailed(err)
 	}
-	if len(pubs) == 0 || fset.NArg() != 1 {
-		return usageErr(stderr, "verify-bundle")
+	if why := argsProblem(fset, "FILE|DIR", "pub"); why != "" {
+		return badArgs(stderr, "verify-bundle", why)
 	}
 	// A verdict, FAIL on stdout and exit 1, for bundles or a checkpoint
 	// that do not verify (the library's verification errors, and the

@@ -150,8 +150,8 @@ func checkpointCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if err := parse(fs, args); err != nil {
 		return parseFailed(err)
 	}
-	if *dir == "" || *keyPath == "" || *writer == "" || *stream == "" || fs.NArg() != 0 {
-		return usageErr(stderr, "checkpoint")
+	if why := argsProblem(fs, "", "wal", "key", "writer", "stream"); why != "" {
+		return badArgs(stderr, "checkpoint", why)
 	}
 	// A chain that fails verification, or a --out checkpoint the log no
 	// longer extends, is 1 (exitCode); a key refused, no records, an I/O

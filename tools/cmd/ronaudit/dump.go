@@ -27,8 +27,8 @@ func dumpCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if err := parse(fs, args); err != nil {
 		return parseFailed(err)
 	}
-	if fs.NArg() != 1 {
-		return usageErr(stderr, "dump")
+	if why := argsProblem(fs, "DIR|FILE"); why != "" {
+		return badArgs(stderr, "dump", why)
 	}
 	out := bufio.NewWriter(stdout)
 	defer out.Flush()

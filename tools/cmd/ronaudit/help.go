@@ -10,7 +10,8 @@ import (
 
 // helps is each command's -h: its usage line(s), then what it does, then
 // an example, then (from flags) its flags. The usage lines alone, up to the
-// first blank line, are what a command prints on bad arguments (usageErr).
+// first blank line, are what a command prints on bad arguments (usageErr),
+// after a line saying what is wrong (badArgs).
 var helps = map[string]string{
 	"keygen": `usage: ronaudit keygen [-dir DIR] [-name NAME]
 
@@ -271,6 +272,44 @@ func usageErr(stderr io.Writer, name string) int {
 	usage, _, _ := strings.Cut(helps[name], "\n\n")
 	fmt.Fprintln(stderr, usage)
 	return 2
+}
+
+// badArgs says why the arguments of command name are wrong, then its
+// usage lines, and returns the exit status of a usage error. The usage
+// lines alone left the user to diff their command against them:
+// "append --key k.key" (no --wal) and "append log --key k.key" printed
+// the same.
+func badArgs(stderr io.Writer, name, why string) int {
+	fmt.Fprintf(stderr, "ronaudit %s: %s\n", name, why)
+	return usageErr(stderr, name)
+}
+
+// argsProblem says what is wrong with the arguments fs parsed, "" if
+// nothing: a word where none belongs (first: the flag package stops at
+// it, so flags after it were not read and would be reported missing),
+// then a flag of required left empty, then a missing positional argument.
+// arg names the one positional argument the command takes ("" for none).
+func argsProblem(fs *flag.FlagSet, arg string, required ...string) string {
+	want := 0
+	if arg != "" {
+		want = 1
+	}
+	if fs.NArg() > want {
+		why := fmt.Sprintf("unexpected argument %q", fs.Arg(want))
+		if want == 0 {
+			why += ": this command takes flags only, each with its value after it"
+		}
+		return why
+	}
+	for _, name := range required {
+		if fs.Lookup(name).Value.String() == "" {
+			return "--" + name + " is required"
+		}
+	}
+	if fs.NArg() < want {
+		return "missing argument " + arg
+	}
+	return ""
 }
 
 // parse parses args with fs, refusing a flag that takes one value given

@@ -18,8 +18,8 @@ func keygenCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if err := parse(fs, args); err != nil {
 		return parseFailed(err)
 	}
-	if fs.NArg() != 0 {
-		return usageErr(stderr, "keygen")
+	if why := argsProblem(fs, ""); why != "" {
+		return badArgs(stderr, "keygen", why)
 	}
 	if !plainName(*name) {
 		// Checked before anything is made: sdk.GenerateKeyFiles refuses it

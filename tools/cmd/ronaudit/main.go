@@ -266,8 +266,11 @@ func demoCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if err := parse(fs, reorder(args)); err != nil {
 		return parseFailed(err)
 	}
-	if *n < 1 || fs.NArg() > 1 {
-		return usageErr(stderr, "demo")
+	if fs.NArg() > 1 {
+		return badArgs(stderr, "demo", fmt.Sprintf("unexpected argument %q", fs.Arg(1)))
+	}
+	if *n < 1 {
+		return badArgs(stderr, "demo", fmt.Sprintf("-n %d: want 1 or more records", *n))
 	}
 	fail := func(err error) int { fmt.Fprintln(stderr, "ronaudit demo:", err); return exitCode(err) }
 	if err := demo(stdout, *n); err != nil {

@@ -306,3 +306,41 @@ func TestUsageErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestUsageErrorsSayWhy: a usage error says what is wrong before the
+// usage line, not the usage line alone: "append --key k.key" (no --wal)
+// and "append log --key k.key" (a word where a flag belongs, and --key
+// after it never read) printed the same line, leaving the user to diff
+// their command against it.
+func TestUsageErrorsSayWhy(t *testing.T) {
+	t.Chdir(t.TempDir())
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"append", "--key", "k.key"}, "ronaudit append: --wal is required"},
+		{[]string{"append", "--wal", "log"}, "ronaudit append: --key is required"},
+		{[]string{"append", "log", "--key", "k.key"}, `ronaudit append: unexpected argument "log"`},
+		{[]string{"keygen", "keys"}, `ronaudit keygen: unexpected argument "keys"`},
+		{[]string{"verify"}, "ronaudit verify: missing argument DIR|FILE"},
+		{[]string{"verify", "log", "log2"}, `ronaudit verify: unexpected argument "log2"`},
+		{[]string{"dump"}, "ronaudit dump: missing argument DIR|FILE"},
+		{[]string{"verify-bundle", "exports"}, "ronaudit verify-bundle: --pub is required"},
+		{[]string{"verify-proof", "--pub", "k.pub", "proof.json"}, "ronaudit verify-proof: --checkpoint is required"},
+		{[]string{"checkpoint", "--wal", "log", "--key", "k.key", "--writer", "w"}, "ronaudit checkpoint: --stream is required"},
+		{[]string{"export", "--wal", "log", "--key", "k.key", "--writer", "w", "--stream", "s"}, "ronaudit export: --out is required"},
+		{[]string{"rotate", "--wal", "log", "--key", "k.key"}, "ronaudit rotate: --new-key is required"},
+		{[]string{"rotate", "--wal", "log", "--key", "k.key", "--new-key", "k2.key", "extra"}, `ronaudit rotate: unexpected argument "extra"`},
+		{[]string{"prove", "--wal", "log", "--checkpoint", "cp.note", "--pub", "k.pub"}, "ronaudit prove: give --seq N or --old OLDCP"},
+		{[]string{"prove", "--wal", "log", "--checkpoint", "cp.note", "--pub", "k.pub", "--seq", "0"}, "ronaudit prove: --seq 0: a chain's first record is seq 1"},
+		{[]string{"prove", "--wal", "log", "--checkpoint", "cp.note", "--pub", "k.pub", "--seq", "1", "--old", "old.note"}, "ronaudit prove: give --seq N or --old OLDCP, not both"},
+		{[]string{"demo", "a", "b"}, `ronaudit demo: unexpected argument "b"`},
+	} {
+		var stdout, stderr strings.Builder
+		code := run(c.args, strings.NewReader(""), &stdout, &stderr)
+		if code != 2 || stdout.Len() != 0 || !strings.HasPrefix(stderr.String(), c.want) ||
+			!strings.Contains(stderr.String(), "\nusage: ronaudit "+c.args[0]+" ") {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q; want exit 2, stderr %q then the usage", c.args, code, stdout.String(), stderr.String(), c.want)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"reflect"
@@ -136,8 +137,18 @@ func proveCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if err := parse(fs, args); err != nil {
 		return parseFailed(err)
 	}
-	if *dir == "" || *cpPath == "" || len(pubs) == 0 || (*seq == 0) == (*oldPath == "") || fs.NArg() != 0 {
-		return usageErr(stderr, "prove")
+	if why := argsProblem(fs, "", "wal", "checkpoint", "pub"); why != "" {
+		return badArgs(stderr, "prove", why)
+	}
+	seqSet := false
+	fs.Visit(func(f *flag.Flag) { seqSet = seqSet || f.Name == "seq" })
+	switch {
+	case seqSet && *seq == 0:
+		return badArgs(stderr, "prove", "--seq 0: a chain's first record is seq 1")
+	case seqSet && *oldPath != "":
+		return badArgs(stderr, "prove", "give --seq N or --old OLDCP, not both")
+	case !seqSet && *oldPath == "":
+		return badArgs(stderr, "prove", "give --seq N or --old OLDCP")
 	}
 	// A chain or checkpoint that fails verification is 1 (exitCode);
 	// --seq or --old that do not fit the checkpoints, 2 (usage); a key
@@ -232,8 +243,8 @@ func verifyProofCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if err := parse(fs, reorder(args)); err != nil {
 		return parseFailed(err)
 	}
-	if *cpPath == "" || len(pubs) == 0 || fs.NArg() != 1 {
-		return usageErr(stderr, "verify-proof")
+	if why := argsProblem(fs, "PROOF.json", "checkpoint", "pub"); why != "" {
+		return badArgs(stderr, "verify-proof", why)
 	}
 	// A verdict, FAIL on stdout and exit 1, for a proof or checkpoint
 	// that does not verify (the library's verification errors, and the

@@ -23,8 +23,8 @@ func rotateCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if err := parse(fs, args); err != nil {
 		return parseFailed(err)
 	}
-	if *dir == "" || *oldPath == "" || *nextPath == "" || fs.NArg() != 0 {
-		return usageErr(stderr, "rotate")
+	if why := argsProblem(fs, "", "wal", "key", "new-key"); why != "" {
+		return badArgs(stderr, "rotate", why)
 	}
 	// A log or kept checkpoint that fails verification, or a directory
 	// with no segment files, is 1 (exitCode); no --wal path, no records, a

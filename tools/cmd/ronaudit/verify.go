@@ -34,8 +34,8 @@ func verifyCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if err := parse(fs, reorder(args)); err != nil {
 		return parseFailed(err)
 	}
-	if fs.NArg() != 1 {
-		return usageErr(stderr, "verify")
+	if why := argsProblem(fs, "DIR|FILE"); why != "" {
+		return badArgs(stderr, "verify", why)
 	}
 	if *cpPath != "" && len(pubs) == 0 {
 		fmt.Fprintln(stderr, "ronaudit verify: --checkpoint needs --pub: the key of the checkpoint's signer")

@@ -46,6 +46,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/rustyonions/ron-audit-go/internal/fsutil"
@@ -179,10 +180,11 @@ var (
 // vouched for, the WAL's *wal.Error for a directory it refuses:
 // wal.ErrDirPermissions for one group or others can access, wal.ErrLocked
 // for one another Log holds, wal.ErrConfig for one that holds other files
-// and no log), and with sdk.ErrConfig for a nil signer. A
-// dir/checkpoints the Keeper cannot create (dir is a file, say) is the
-// Keeper's *checkpoint.Error of checkpoint.ReasonSign (as a checkpoint it
-// cannot write), wrapping the file system's error. On failure nothing is
+// and no log), and with sdk.ErrConfig for a nil signer and for a dir
+// that is a file (wrapping syscall.ENOTDIR). A dir/checkpoints the
+// Keeper cannot create otherwise (permissions, say) is the Keeper's
+// *checkpoint.Error of checkpoint.ReasonSign (as a checkpoint it cannot
+// write), wrapping the file system's error. On failure nothing is
 // left running, and the directories Open created for the Keeper (dir,
 // dir/checkpoints) are removed again while empty: a refused Open leaves
 // dir as it found it. An opts.ExportDir that can never be made (a file
@@ -193,6 +195,13 @@ var (
 func Open(dir string, signer sdk.Signer, opts Options) (*Node, sdk.Recovery, error) {
 	if signer == nil {
 		return nil, sdk.Recovery{}, fmt.Errorf("%w: node.Open %s: no signer", sdk.ErrConfig, dir)
+	}
+	// A dir that is there and no directory (a wrong path) is refused
+	// here, naming it: the Keeper, made first, would fail creating
+	// dir/checkpoints and say "checkpoint: sign: creating the checkpoint
+	// directory", as if a checkpoint had failed.
+	if fi, err := os.Stat(dir); err == nil && !fi.IsDir() {
+		return nil, sdk.Recovery{}, fmt.Errorf("%w: node.Open %s: %w (mode %s): a log is a directory, new, empty or a log's", sdk.ErrConfig, dir, syscall.ENOTDIR, fi.Mode())
 	}
 	if _, err := checkpoint.KeptDir(dir); err != nil {
 		return nil, sdk.Recovery{}, err

@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/rustyonions/ron-audit-go/sdk"
-	"github.com/rustyonions/ron-audit-go/sdk/checkpoint"
 	"github.com/rustyonions/ron-audit-go/sdk/node"
 	"github.com/rustyonions/ron-audit-go/sdk/wal"
 )
@@ -64,20 +63,6 @@ func TestOpenRefusedLeavesDir(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// A path that is a file: the Keeper cannot make its directory there
-	// (documented: a *checkpoint.Error of ReasonSign, wrapping the file
-	// system's error).
-	file := filepath.Join(t.TempDir(), "file")
-	if err := os.WriteFile(file, []byte("not a log\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	var ce *checkpoint.Error
-	if _, _, err := node.Open(file, signer, node.Options{}); !errors.As(err, &ce) || ce.Reason != checkpoint.ReasonSign || !errors.Is(err, syscall.ENOTDIR) {
-		t.Fatalf("Open of a file: %v; want a *checkpoint.Error of ReasonSign wrapping ENOTDIR", err)
-	}
-	if b, err := os.ReadFile(file); err != nil || string(b) != "not a log\n" {
-		t.Errorf("after Open of a file was refused, it holds %q (%v)", b, err)
-	}
 }
 
 // TestOpenRefusesDirNotALog: a directory that holds other files and none
@@ -127,5 +112,32 @@ func TestOpenRefusesExportDirFile(t *testing.T) {
 		if _, err := os.Lstat(dir); !errors.Is(err, fs.ErrNotExist) {
 			t.Errorf("after Open with ExportDir %s was refused, %s is there (%v); want it not made", exports, dir, err)
 		}
+	}
+}
+
+// TestOpenFileNotDir: a dir that is a file is refused as such, naming it,
+// and left as it was. The Keeper, made first, failed creating
+// dir/checkpoints and said so: "checkpoint: sign: creating the checkpoint
+// directory X/checkpoints: mkdir X: not a directory", a checkpoint that
+// nobody asked to sign, for what is a wrong path ("ronaudit append --wal
+// records.jsonl").
+func TestOpenFileNotDir(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "records.jsonl")
+	if err := os.WriteFile(file, []byte("{}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	n, _, err := node.Open(file, testSigner(t), node.Options{})
+	if err == nil {
+		n.Close()
+		t.Fatal("Open of a regular file: no error")
+	}
+	if msg := err.Error(); !strings.Contains(msg, file+": not a directory") || strings.Contains(msg, "checkpoint") {
+		t.Errorf("Open of a regular file: %v; want it named, not a directory, and no word of a checkpoint", err)
+	}
+	if !errors.Is(err, sdk.ErrConfig) || !errors.Is(err, syscall.ENOTDIR) {
+		t.Errorf("Open of a regular file: %v; want sdk.ErrConfig (as for an export directory that is a file) wrapping ENOTDIR", err)
+	}
+	if b, err := os.ReadFile(file); err != nil || string(b) != "{}\n" {
+		t.Errorf("the file was changed: %q, %v", b, err)
 	}
 }

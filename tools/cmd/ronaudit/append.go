@@ -158,6 +158,7 @@ read:
 				}
 			}
 		}
+		err = flagHint(err)
 		if errors.Is(err, sdk.ErrStore) || errors.Is(err, sdk.ErrSign) || errors.Is(err, sdk.ErrConfig) {
 			// Not a bad line: the log or the key cannot take records
 			// (a key the chain retired, say); --on-bad skip would skip
@@ -214,6 +215,24 @@ func parseLine(line []byte, r *canonical.AuditRecord) error {
 		return errors.New("a byte-order mark at the start of the line: the input is JSON Lines in UTF-8, without one")
 	}
 	return r.UnmarshalJSON(line)
+}
+
+// flagHint adds to the error of a record that lacks its writerId or
+// stream the flag that gives one: the record's own words ("writerId:
+// required") do not say that append fills them in from --writer and
+// --stream.
+func flagHint(err error) error {
+	var fe *canonical.FieldError
+	if !errors.As(err, &fe) || fe.Reason != "required" {
+		return err
+	}
+	switch fe.Field {
+	case "writerId":
+		return fmt.Errorf(`%w: give --writer W, or "writerId" in the line`, err)
+	case "stream":
+		return fmt.Errorf(`%w: give --stream S, or "stream" in the line`, err)
+	}
+	return err
 }
 
 // closeErrs splits the error of node.Node.Close into the failures it

@@ -9,7 +9,9 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
+	"unicode/utf8"
 
 	"github.com/rustyonions/ron-audit-go/canonical"
 	"github.com/rustyonions/ron-audit-go/internal/names"
@@ -35,6 +37,15 @@ func appendCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	if why := argsProblem(fs, "", "wal", "key"); why != "" {
 		return badArgs(stderr, "append", why)
+	}
+	// A name no record can hold is the arguments' fault, said once: it
+	// was each line's ("line 1: ... writerId: text is not valid UTF-8"),
+	// and under --on-bad skip every line was skipped and the run exit 0.
+	for _, f := range []struct{ flag, value string }{{"--writer", *writer}, {"--stream", *stream}} {
+		if !utf8.ValidString(f.value) || strings.IndexByte(f.value, 0) >= 0 {
+			fmt.Fprintf(stderr, "ronaudit append: %s %q: not UTF-8 text without NUL bytes, as a record's names must be\n", f.flag, f.value)
+			return 2
+		}
 	}
 	if *sealEvery < 0 {
 		fmt.Fprintln(stderr, "ronaudit append: --seal-every is 0 (every record signed) or N > 0")

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"strings"
 	"testing"
 )
@@ -40,6 +41,37 @@ func TestReadLines(t *testing.T) {
 	for l := range readLines(strings.NewReader(strings.Repeat("f", max)), max) { // at the limit, no newline
 		if l.tooLong || string(l.text) != strings.Repeat("f", max) {
 			t.Errorf("last line at the limit: %+v", l)
+		}
+	}
+}
+
+// TestAppendBadNameFlag: a --writer or --stream no record can hold (not
+// UTF-8, a NUL) is the arguments' fault, said once before any line is
+// read (exit 2, nothing made). It was every line's: "line 1: canonical:
+// writerId: text is not valid UTF-8", and under --on-bad skip every line
+// skipped, nothing appended, exit 0.
+func TestAppendBadNameFlag(t *testing.T) {
+	t.Chdir(t.TempDir())
+	if code := run([]string{"keygen", "-dir", "keys", "-name", "k"}, strings.NewReader(""), &strings.Builder{}, &strings.Builder{}); code != 0 {
+		t.Fatal("keygen failed")
+	}
+	const lines = `{"kind":"capIssued","reason":"one"}` + "\n" + `{"kind":"capIssued","reason":"two"}` + "\n"
+	for _, c := range []struct {
+		flag string
+		args []string
+	}{
+		{"--writer", []string{"--writer", "svc\xff", "--stream", "s"}},
+		{"--stream", []string{"--writer", "w", "--stream", "caps\xc3("}},
+	} {
+		args := append([]string{"append", "--wal", "log", "--key", "keys/k.key", "--on-bad", "skip"}, c.args...)
+		var stdout, stderr strings.Builder
+		code := run(args, strings.NewReader(lines), &stdout, &stderr)
+		if code != 2 || stdout.Len() != 0 || !strings.HasPrefix(stderr.String(), "ronaudit append: "+c.flag+" ") || strings.Contains(stderr.String(), "line 1") {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q; want exit 2, nothing on stdout, %s named once", args, code, stdout.String(), stderr.String(), c.flag)
+		}
+		if _, err := os.Stat("log"); !os.IsNotExist(err) {
+			t.Errorf("%q: the log was made (%v)", args, err)
+			os.RemoveAll("log")
 		}
 	}
 }

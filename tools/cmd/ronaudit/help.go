@@ -43,7 +43,9 @@ is appended to it); exit 3 when the key is refused (unreadable, loose
 mode, retired by the chain), the log cannot be read or written, a line
 is bad (--on-bad stop), stdout cannot be written (a closed pipe: it
 stops reading then, since it could not say what is durable), or on
-SIGINT/SIGTERM (what was read is still acknowledged and checkpointed).
+SIGINT/SIGTERM (what was read is still acknowledged and checkpointed);
+exit 2 for bad flags, a --writer or --stream that is not UTF-8 among
+them (before a line is read).
 
 example:
   echo '{"kind":"capIssued","reason":"issued","actor":{"capId":"cap-7"}}' |

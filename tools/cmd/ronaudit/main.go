@@ -123,8 +123,9 @@ commands:
                                    check a proof offline, with only public keys: trusts a checkpoint
                                    signed by any --pub key, at any size (it cannot see the log's
                                    rotations; verify-proof -h says more)
-  rotate --wal DIR --key OLD --new-key NEW
-                                   key rotation inside the log: a transition record signed by OLD names NEW
+  rotate --wal DIR --key OLD --new-key NEW [--pub EARLIER.pub]...
+                                   key rotation inside the log: a transition record signed by OLD names NEW;
+                                   --pub the keys before OLD, if the log was rotated before
   export --wal DIR --key KEY --writer W --stream S [--pub EARLIER.pub]... [--allow-unsealed-tail] --out DIR
                                    write the next export bundle of a chain (records after the newest bundle in DIR),
                                    once the chain verifies as for checkpoint

@@ -7,6 +7,7 @@ import (
 	"hash/crc32"
 	"os"
 	"os/exec"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -341,6 +342,47 @@ func TestUsageErrorsSayWhy(t *testing.T) {
 		if code != 2 || stdout.Len() != 0 || !strings.HasPrefix(stderr.String(), c.want) ||
 			!strings.Contains(stderr.String(), "\nusage: ronaudit "+c.args[0]+" ") {
 			t.Errorf("%q: exit %d, stdout %q, stderr %q; want exit 2, stderr %q then the usage", c.args, code, stdout.String(), stderr.String(), c.want)
+		}
+	}
+}
+
+// TestUsageSummaryNamesEveryFlag: "ronaudit help" lists every flag of
+// every command, as each command's own usage line does: rotate's --pub
+// (needed from the second rotation on) was in "help rotate" only, so
+// the summary's "rotate --wal DIR --key OLD --new-key NEW" was no way to
+// rotate a log rotated before.
+func TestUsageSummaryNamesEveryFlag(t *testing.T) {
+	lines := strings.Split(usageText, "\n")
+	for name := range commands {
+		// The command's part of the summary: its line and the indented
+		// lines after it, up to the next command's.
+		var part strings.Builder
+		in := false
+		for _, l := range lines {
+			if strings.HasPrefix(l, "  "+name+" ") {
+				in = true
+			} else if in && (len(l) < 3 || l[2] != ' ') {
+				break
+			}
+			if in {
+				part.WriteString(l + "\n")
+			}
+		}
+		if part.Len() == 0 {
+			t.Errorf("the summary has no line for %s", name)
+			continue
+		}
+		var help strings.Builder
+		run([]string{name, "-h"}, strings.NewReader(""), &help, &help)
+		for _, l := range strings.Split(help.String(), "\n") {
+			f, ok := strings.CutPrefix(l, "  -")
+			if !ok {
+				continue
+			}
+			flag, _, _ := strings.Cut(f, " ")
+			if !regexp.MustCompile(`-` + regexp.QuoteMeta(flag) + `\b`).MatchString(part.String()) {
+				t.Errorf("the summary of %s does not name its flag -%s:\n%s", name, flag, part.String())
+			}
 		}
 	}
 }

@@ -336,6 +336,11 @@ func TestUsageErrorsSayWhy(t *testing.T) {
 		{[]string{"prove", "--wal", "log", "--checkpoint", "cp.note", "--pub", "k.pub", "--seq", "0"}, "ronaudit prove: --seq 0: a chain's first record is seq 1"},
 		{[]string{"prove", "--wal", "log", "--checkpoint", "cp.note", "--pub", "k.pub", "--seq", "1", "--old", "old.note"}, "ronaudit prove: give --seq N or --old OLDCP, not both"},
 		{[]string{"demo", "a", "b"}, `ronaudit demo: unexpected argument "b"`},
+		// A flag last, without its value: the flag package's own words,
+		// not the directory taken for its value ("missing argument").
+		{[]string{"verify", "log", "--pub"}, "flag needs an argument: -pub"},
+		{[]string{"verify-bundle", "exports", "--pub", "k.pub", "--checkpoint"}, "flag needs an argument: -checkpoint"},
+		{[]string{"verify-proof", "proof.json", "--pub", "k.pub", "--checkpoint"}, "flag needs an argument: -checkpoint"},
 	} {
 		var stdout, stderr strings.Builder
 		code := run(c.args, strings.NewReader(""), &stdout, &stderr)

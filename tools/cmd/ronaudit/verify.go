@@ -205,13 +205,22 @@ func verifyCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 
 // reorder moves flags after positional arguments to the front, so
 // "verify DIR --pub KEY" works as well as "verify --pub KEY DIR".
+// A flag that takes a value, given last without one ("verify DIR
+// --pub"), is left last, without the positional arguments: put before
+// them it took the first for its value, and the command said its
+// directory was missing; last, the flag package says the flag needs an
+// argument (the arguments are a usage error either way).
 func reorder(args []string) []string {
 	var flagArgs, pos []string
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		if strings.HasPrefix(a, "-") {
 			flagArgs = append(flagArgs, a)
-			if !strings.Contains(a, "=") && i+1 < len(args) && !strings.HasPrefix(args[i+1], "-") && a != "--allow-unsealed-tail" && a != "-allow-unsealed-tail" {
+			takesValue := !strings.Contains(a, "=") && a != "--allow-unsealed-tail" && a != "-allow-unsealed-tail"
+			if takesValue && i+1 == len(args) {
+				return flagArgs
+			}
+			if takesValue && !strings.HasPrefix(args[i+1], "-") {
 				flagArgs = append(flagArgs, args[i+1])
 				i++
 			}

@@ -2,6 +2,8 @@ package sdk_test
 
 import (
 	"errors"
+	"io/fs"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -52,5 +54,27 @@ func TestDurableErrorNamesPositionOnce(t *testing.T) {
 	other := &sdk.DurableError{Position: wal.Position{File: seg, Offset: 0}, Err: &wal.CorruptError{File: "/var/lib/audit/0000000000000002.seg", Reason: "segment 2 is missing"}}
 	if msg := other.Error(); !strings.Contains(msg, "0000000000000002.seg at offset 0") {
 		t.Errorf("a report of another file lost its place: %s", msg)
+	}
+}
+
+// TestFileErrorNamesPathOnce: a key or salt file error wrapping the OS's
+// error of the same file says the path once, as wal.Error does ("sdk: key
+// file k.key: cannot read: open: no such file or directory"), not again
+// in the OS's words; keygen over an existing key read "key file k.key:
+// already exists, refusing to overwrite: create k.key: file already
+// exists". errors.Is still reaches the OS's error.
+func TestFileErrorNamesPathOnce(t *testing.T) {
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "nokey.key")
+	_, err := sdk.LoadSigner(missing)
+	if err == nil || strings.Count(err.Error(), missing) != 1 || !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("LoadSigner of a missing file: %v; want its path once, and fs.ErrNotExist", err)
+	}
+	if _, _, _, err := sdk.GenerateKeyFiles(dir, "k"); err != nil {
+		t.Fatal(err)
+	}
+	_, _, _, err = sdk.GenerateKeyFiles(dir, "k")
+	if err == nil || strings.Count(err.Error(), filepath.Join(dir, "k.key")) != 1 || !errors.Is(err, fs.ErrExist) {
+		t.Errorf("GenerateKeyFiles over an existing key: %v; want its path once, and fs.ErrExist", err)
 	}
 }

@@ -25,6 +25,10 @@ type FileError struct {
 
 func (e *FileError) Error() string {
 	s := "sdk: " + e.What + " " + e.Path + ": " + e.Reason
+	if pe, ok := e.Err.(*fs.PathError); ok && pe.Path == e.Path {
+		// The OS's error names the same file: say it once.
+		return s + ": " + pe.Op + ": " + pe.Err.Error()
+	}
 	if e.Err != nil {
 		s += ": " + e.Err.Error()
 	}
@@ -159,7 +163,7 @@ func writeNewSecret(what string, perms error, path string, b []byte, perm os.Fil
 	}
 	// Refuse early, before creating anything, when path exists.
 	if _, err := os.Lstat(path); err == nil {
-		return &FileError{What: what, Path: path, Reason: "already exists, refusing to overwrite",
+		return &FileError{What: what, Path: path, Reason: "refusing to overwrite it (give a new name, or move it away first)",
 			Err: &fs.PathError{Op: "create", Path: path, Err: fs.ErrExist}}
 	}
 	dir := filepath.Dir(path)

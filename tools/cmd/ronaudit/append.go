@@ -31,7 +31,7 @@ func appendCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	sealEvery := fs.Int("seal-every", 0, "checkpoint-sealed: records are not signed, a checkpoint signs each stream every N records (0: every record is signed)")
 	exportDir := fs.String("export", "", "also write export bundles here, one after each checkpoint (every 10,000 records or --seal-every N, 15 minutes, and at exit)")
 	var pubs multiFlag
-	fs.Var(&pubs, "pub", "public key of an earlier signer of the log (repeatable), to verify its records on open")
+	fs.Var(&pubs, "pub", "public key of an earlier signer of the log (repeatable): a key this one took over from by ronaudit rotate, to verify its records on open")
 	if err := parse(fs, args); err != nil {
 		return parseFailed(err)
 	}

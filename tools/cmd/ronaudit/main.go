@@ -245,10 +245,14 @@ func loadPubs(paths []string) ([]ed25519.PublicKey, error) {
 }
 
 // openHint follows an error opening a log: when a record is signed by a
-// key the command was not given, it says which flag gives it.
+// key the command was not given, it says which flag gives it, and when
+// not to use it: --pub with a key the log was never rotated to lets
+// this key sign beside the log's, in a chain the first key alone no
+// longer verifies (unknown_key), which is what a newcomer holding the
+// wrong key did on the advice of "give its public key with --pub".
 func openHint(stderr io.Writer, cmd string, err error) {
 	if errors.Is(err, sdk.ErrUnknownKey) {
-		fmt.Fprintf(stderr, "ronaudit %s: the log holds records signed by another key; give its public key with --pub EARLIER.pub\n", cmd)
+		fmt.Fprintf(stderr, "ronaudit %s: the log holds records signed by another key: if this key took over from it (ronaudit rotate), give its public key with --pub EARLIER.pub; if not, sign with the log's key, or rotate the log to this one first\n", cmd)
 	}
 }
 

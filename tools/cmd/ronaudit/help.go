@@ -145,8 +145,9 @@ examples:
 
 Checks an inclusion proof (record seq N is in CP) or a consistency proof
 (CP extends OLDCP) offline, with only public keys. A consistency proof
-needs --old, and an inclusion proof takes none: otherwise verify-proof
-exits 2, a usage error. It prints
+needs --old, no larger than CP (larger: the two are swapped), and an
+inclusion proof takes none: otherwise verify-proof exits 2, a usage
+error. It prints
 "ok" or "FAIL:" naming the failure (exit 1): a proof or checkpoint that
 does not verify, a proof of other sizes or another chain, a file that is
 not a proof, or one not as prove writes it (its keys, their case and

@@ -334,12 +334,15 @@ func verifyProofCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		if err != nil {
 			return fail(err)
 		}
+		if old.Size > cp.Size {
+			// The arguments, whatever the proof: no consistency proof
+			// goes from a larger tree to a smaller one. A usage error,
+			// as prove says it, not a FAIL verdict on the proof.
+			return badArgs(stderr, "verify-proof", fmt.Sprintf("--old %s has size %d, more than --checkpoint %s (size %d): a consistency proof goes from the older, smaller checkpoint (--old) to the newer one (--checkpoint); swap them",
+				*oldPath, old.Size, *cpPath, cp.Size))
+		}
 		if pf.OldSize != old.Size || pf.NewSize != cp.Size {
-			hint := ""
-			if pf.OldSize == cp.Size && pf.NewSize == old.Size {
-				hint = " (--old and --checkpoint are swapped: --old is the older checkpoint)"
-			}
-			return fail(failed(fmt.Errorf("the proof is for sizes %d -> %d, the checkpoints have %d -> %d%s", pf.OldSize, pf.NewSize, old.Size, cp.Size, hint)))
+			return fail(failed(fmt.Errorf("the proof is for sizes %d -> %d, the checkpoints have %d -> %d", pf.OldSize, pf.NewSize, old.Size, cp.Size)))
 		}
 		if err := checkpoint.VerifyConsistency(old, cp, proof); err != nil {
 			return fail(err)

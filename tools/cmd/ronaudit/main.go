@@ -278,10 +278,17 @@ func demoCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		return badArgs(stderr, "demo", fmt.Sprintf("-n %d: want 1 or more records", *n))
 	}
 	fail := func(err error) int { fmt.Fprintln(stderr, "ronaudit demo:", err); return exitCode(err) }
+	dir := fs.Arg(0)
+	// DIR is made first: one that cannot be (a file in its place) failed
+	// only after the Micronode part had run.
+	if dir != "" {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return fail(err)
+		}
+	}
 	if err := demo(stdout, *n); err != nil {
 		return fail(err)
 	}
-	dir := fs.Arg(0)
 	if dir == "" {
 		d, err := os.MkdirTemp("", "ronaudit-demo-")
 		if err != nil {

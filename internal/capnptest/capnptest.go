@@ -2,8 +2,10 @@
 // builds the same value with capnp-go's own message API (by reflection over
 // the generated Go types and the schema model of package gen) so the result
 // can be canonicalized by capnp.Canonicalize or by the C++ capnp tool, it
-// makes random values of generated types, and it runs differential
-// mutation campaigns of the strict openers against the C++ tool (Campaign:
+// writes values in Cap'n Proto text form by field name (Text), so the C++
+// tool lays them out without any offset of gen's (DiffCxxText), it makes
+// random values of generated types, and it runs differential mutation
+// campaigns of the strict openers against the C++ tool (Campaign:
 // structural mutants of canonical messages, Ops). Tests only.
 package capnptest
 

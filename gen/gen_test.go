@@ -74,31 +74,95 @@ func TestHeader(t *testing.T) {
 	}
 }
 
-// TestRequestsFresh recompiles each schema with the capnp tool and compares
-// with the request kept in testdata, so a schema edit without `make gen`
-// fails here as well as in CI: the goldens' schemas and those
-// TestUnsupported refuses. Plain go test needs no capnp: it skips.
-func TestRequestsFresh(t *testing.T) {
-	if _, err := exec.LookPath("capnp"); err != nil {
-		t.Skip("capnp not installed (Debian package capnproto); CI runs this check")
+// requests maps each compiled request under testdata (from here) to the
+// schemas, from the repository root, `make gen` compiles into it: the
+// goldens' and multifile.req, which TestOneFilePerRequest reads. Those of
+// testdata/unsupported come from its directory listing.
+func requests(t *testing.T) map[string][]string {
+	t.Helper()
+	reqs := map[string][]string{
+		"testdata/multifile.req": {"gen/testdata/multifile/a.capnp", "gen/testdata/multifile/b.capnp"},
 	}
-	reqs := map[string]string{} // schema, from the repository root -> request, from here
 	for _, g := range goldens {
-		reqs[g.schema] = g.req
+		reqs[g.req] = []string{g.schema}
 	}
 	unsupported, err := filepath.Glob("testdata/unsupported/*.capnp")
 	if err != nil || len(unsupported) == 0 {
 		t.Fatalf("no unsupported schemas: %v", err)
 	}
 	for _, path := range unsupported {
-		reqs["gen/"+path] = strings.TrimSuffix(path, ".capnp") + ".req"
+		reqs[strings.TrimSuffix(path, ".capnp")+".req"] = []string{"gen/" + path}
 	}
-	for schemaPath, req := range reqs {
-		cmd := exec.Command("capnp", "compile", "-o-", schemaPath)
+	return reqs
+}
+
+// strayTestdata names each file the freshness check below would not cover:
+// a request under dir that reqs lacks, and under dir/unsupported a .req or
+// .err without its .capnp (left when a schema was deleted: `make gen` only
+// writes requests, and TestUnsupported would go on checking the refusal
+// of a schema nobody has) or a .capnp without its .req and .err.
+func strayTestdata(dir string, reqs map[string][]string) ([]string, error) {
+	var stray []string
+	top, err := filepath.Glob(filepath.Join(dir, "*.req"))
+	if err != nil {
+		return nil, err
+	}
+	for _, path := range top {
+		if _, ok := reqs["testdata/"+filepath.Base(path)]; !ok {
+			stray = append(stray, filepath.Base(path)+" is compiled by no schema of the freshness check")
+		}
+	}
+	entries, err := os.ReadDir(filepath.Join(dir, "unsupported"))
+	if err != nil {
+		return nil, err
+	}
+	have := map[string]bool{}
+	for _, e := range entries {
+		have[e.Name()] = true
+	}
+	for _, e := range entries { // sorted by name
+		ext := filepath.Ext(e.Name())
+		base := strings.TrimSuffix(e.Name(), ext)
+		var want []string
+		switch ext {
+		case ".req", ".err":
+			want = []string{".capnp"}
+		case ".capnp":
+			want = []string{".req", ".err"}
+		}
+		for _, x := range want {
+			if !have[base+x] {
+				stray = append(stray, "unsupported/"+e.Name()+" has no "+base+x)
+			}
+		}
+	}
+	return stray, nil
+}
+
+// TestRequestsFresh recompiles each schema with the capnp tool and compares
+// with the request kept in testdata, so a schema edit without `make gen`
+// fails here as well as in CI: the goldens' schemas, multifile's and those
+// TestUnsupported refuses. First, without capnp, it checks that no request
+// or expected error under testdata is left out of that (strayTestdata).
+// Plain go test needs no capnp: the recompiling skips.
+func TestRequestsFresh(t *testing.T) {
+	reqs := requests(t)
+	stray, err := strayTestdata("testdata", reqs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range stray {
+		t.Errorf("testdata/%s: delete it, or add what it lacks and run `make gen`", s)
+	}
+	if _, err := exec.LookPath("capnp"); err != nil {
+		t.Skip("capnp not installed (Debian package capnproto); CI runs this check")
+	}
+	for req, schemas := range reqs {
+		cmd := exec.Command("capnp", append([]string{"compile", "-o-"}, schemas...)...)
 		cmd.Dir = ".."
 		got, err := cmd.Output()
 		if err != nil {
-			t.Fatalf("capnp compile %s: %v", schemaPath, err)
+			t.Fatalf("capnp compile %s: %v", strings.Join(schemas, " "), err)
 		}
 		want, err := os.ReadFile(req)
 		if err != nil {
@@ -107,6 +171,38 @@ func TestRequestsFresh(t *testing.T) {
 		if !bytes.Equal(got, want) {
 			t.Errorf("%s is stale: run `make gen`", req)
 		}
+	}
+}
+
+// TestStrayTestdata: the check above names a request no schema compiles,
+// at the top and under unsupported, an expected error without its schema,
+// and a schema without its request or error.
+func TestStrayTestdata(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "unsupported"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{
+		"shapes.req", "old.req",
+		"unsupported/union.capnp", "unsupported/union.req", "unsupported/union.err",
+		"unsupported/gone.req", "unsupported/gone2.err", "unsupported/new.capnp", "unsupported/new.req",
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stray, err := strayTestdata(dir, map[string][]string{"testdata/shapes.req": {"gen/testdata/shapes.capnp"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"old.req is compiled by no schema of the freshness check",
+		"unsupported/gone.req has no gone.capnp",
+		"unsupported/gone2.err has no gone2.capnp",
+		"unsupported/new.capnp has no new.err",
+	}
+	if got := strings.Join(stray, "\n"); got != strings.Join(want, "\n") {
+		t.Errorf("got\n%s\nwant\n%s", got, strings.Join(want, "\n"))
 	}
 }
 

@@ -12,4 +12,15 @@
 // of lists, enums without enumerants, recursive struct types, types from
 // other files, schema names that become the same Go identifier, and a
 // request of more than one schema file.
+//
+// Lists of zero-sized structs have a bound of their own, beyond the
+// message size (capnpwire.MaxMessageBytes): a list of structs whose
+// elements all encode to nothing (a struct without fields, or one whose fields all hold zero
+// or empty values) takes no bytes per element, so a message may hold at
+// most one such element per word of its canonical encoding, all such lists
+// in it counted together (capnpwire.MaxEmptyElems). AppendCanonical refuses
+// a value with more with a *capnpwire.EncodeError and Open<Struct> refuses
+// such bytes, so a few words cannot make Decode allocate billions of
+// elements. (A list of Bool, one bit per element, is bounded likewise by
+// its count field, capnpwire.MaxListLen.)
 package gen

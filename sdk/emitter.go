@@ -394,6 +394,16 @@ func (e *Emitter) Emit(ctx context.Context, rec *canonical.AuditRecord) error {
 //ronaudit:hot
 func (e *Emitter) emit(ctx context.Context, rec *canonical.AuditRecord, wait bool) error {
 	e.n.offered.Add(1)
+	// A call that finds the emitter closed leaves without counting itself
+	// running: Close waits for active to reach 0, and calls that go on
+	// after it (a host's handlers while it shuts down) overlapped and kept
+	// it above 0, so the queue stayed open and the emitter did not finish.
+	// The second check, after active is raised, is the one Close's wait
+	// relies on: a call either sees closed there or Close sees it running.
+	if e.closed.Load() {
+		e.drop(dropClosed)
+		return ErrEmitterClosed
+	}
 	e.active.Add(1)
 	defer e.active.Add(-1)
 	if e.closed.Load() {

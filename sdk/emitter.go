@@ -801,8 +801,10 @@ func (e *Emitter) lostError() error {
 // Done is closed once Close has finished all the emitter's work.
 func (e *Emitter) Done() <-chan struct{} { return e.done }
 
-// EmitterStats are an emitter's counts since NewEmitter. Once Close has
-// returned nil, Offered == Appended + Dedupe + the sum of Dropped.
+// EmitterStats are an emitter's counts since NewEmitter. Offered >=
+// Appended + Dedupe + the sum of Dropped at any time (the difference is
+// the records in flight and the calls still running); once Close has
+// returned nil and no TryEmit or Emit call is running, they are equal.
 type EmitterStats struct {
 	Offered    uint64            // TryEmit and Emit calls
 	Appended   uint64            // records appended and durable
@@ -816,14 +818,18 @@ type EmitterStats struct {
 
 // Stats returns the emitter's counts.
 func (e *Emitter) Stats() EmitterStats {
-	st := EmitterStats{
-		Offered: e.n.offered.Load(), Appended: e.n.appended.Load(), Dedupe: e.n.dedupe.Load(),
-		Busy: e.n.busy.Load(), Hedged: e.n.hedged.Load(), Dropped: make(map[string]uint64, numDropReasons),
-		QueueDepth: len(e.queue), InFlight: e.opts.Depth - len(e.free),
-	}
+	// Each count is read after those that are raised later for the same
+	// record: a record is offered before it ends, and counted busy before
+	// it is dropped. Offered, read first, missed the calls that began and
+	// were refused while the rest was read: more records ended than were
+	// offered, and a host's Offered - Appended - Dedupe - Dropped wrapped.
+	st := EmitterStats{Busy: e.n.busy.Load(), Dropped: make(map[string]uint64, numDropReasons)}
 	for i, r := range dropReasons {
 		st.Dropped[r] = e.n.drops[i].Load()
 	}
+	st.Appended, st.Dedupe, st.Hedged = e.n.appended.Load(), e.n.dedupe.Load(), e.n.hedged.Load()
+	st.QueueDepth, st.InFlight = len(e.queue), e.opts.Depth-len(e.free)
+	st.Offered = e.n.offered.Load()
 	return st
 }
 

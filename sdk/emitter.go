@@ -40,6 +40,11 @@ import (
 // second worker as well, so that the chain goes on (Stats.Hedged counts
 // them). Only the built-in Ed25519Signer is called twice so: a Signer
 // from another package (an HSM, a KMS) is never.
+//
+// The Signer and the Store are called from the emitter's goroutines, which
+// do not recover: one that panics ends the program (Log.Append's caller
+// would get the panic instead). A Signer that cannot sign returns an
+// error: the record is dropped (DropSinkError), and Ready reports it.
 type Emitter struct {
 	log  *Log
 	opts EmitterOptions
@@ -710,14 +715,18 @@ func (e *Emitter) acknowledge(s *slot, duplicate bool) {
 }
 
 // Close stops accepting records (TryEmit and Emit return
-// ErrEmitterClosed from then on), appends and makes durable everything
-// accepted before, and returns once every record is appended and the
-// emitter's goroutines have returned. If ctx ends first, Close returns
-// ctx's error, and every record not yet committed to the store is dropped
-// with reason DropShutdown (OnDrop sees each); those committed are still
-// waited for and acknowledged, and the goroutines end as soon as a signer,
-// fsync, OnDurable or OnDrop call that is still running returns (Done
-// says when). A ctx that has already ended aborts at once, even an idle
+// ErrEmitterClosed from then on; a call already past that check, such as
+// an Emit waiting for its chain's lock behind a slow store, may still be
+// accepted), appends and makes durable everything accepted before, and
+// returns once every record is appended and the emitter's goroutines have
+// returned. If ctx ends first, Close returns ctx's error, and every record
+// not yet committed to the store is dropped with reason DropShutdown
+// (OnDrop sees each), but for those a worker is signing as ctx ends,
+// which are committed once signed unless a record before them in their
+// chain was dropped, or a second worker sent to sign them too (hedge)
+// gave up first. Those committed are still waited for and acknowledged,
+// and the goroutines end as soon as a signer, fsync, OnDurable or OnDrop
+// call that is still running returns (Done says when). A ctx that has already ended aborts at once, even an idle
 // emitter's Close, which then drops nothing: Close returns the ctx's
 // error without waiting, unless the emitter has finished by then (an idle
 // one may have). Once it has finished, Close returns nil only if every

@@ -345,11 +345,14 @@ func (l *Log) untraced(prev, next Signer, known bool) {
 // handsOver reports whether a chain of all still has records signed by
 // another key than next: a rotation to next that failed part way (a
 // transition's signature or store failed) set next as the key of new
-// chains already, and RotateKey to next again finishes it.
+// chains already, and RotateKey to next again finishes it. So does a
+// chain next may not sign (OpenDurable, opened with next after a
+// rotation to it was cut short, or with a key the chain retired): next
+// does not sign every chain, and the checks of rotateLocked say why.
 func (l *Log) handsOver(all []*chain, next Signer) bool {
 	for _, c := range all {
 		c.mu.Lock()
-		left := c.head.Seq > 0 && c.signer.KeyID() != next.KeyID()
+		left := c.head.Seq > 0 && (c.signer.KeyID() != next.KeyID() || c.signerRetired != nil)
 		c.mu.Unlock()
 		if left {
 			return true

@@ -304,7 +304,7 @@ func TestKeyTransitionValue(t *testing.T) {
 }
 
 // handChain builds a chain record by record as a writer that bypasses the
-// Log could: each step is signed by its signer and, when next is set,
+// Log could: each step is signed by its signer (none: unsigned) and, when next is set,
 // holds a transition naming it. RotateKey writes none of the refused
 // transitions below; verifiers must refuse them anyway.
 func handChain(t *testing.T, steps []handStep) []sdk.Sealed {
@@ -320,10 +320,13 @@ func handChain(t *testing.T, steps []handStep) []sdk.Sealed {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s := sdk.Sealed{Bytes: b, Hash: canonical.RecordHash(b), Signed: true, KeyID: st.by.KeyID()}
-		m := canonical.SignedMessage(s.Hash)
-		if err := st.by.Sign(m[:], &s.Sig); err != nil {
-			t.Fatal(err)
+		s := sdk.Sealed{Bytes: b, Hash: canonical.RecordHash(b)}
+		if st.by != nil { // else unsigned, as under the checkpoint-sealed policy
+			s.Signed, s.KeyID = true, st.by.KeyID()
+			m := canonical.SignedMessage(s.Hash)
+			if err := st.by.Sign(m[:], &s.Sig); err != nil {
+				t.Fatal(err)
+			}
 		}
 		recs = append(recs, s)
 		prev = s.Hash[:]

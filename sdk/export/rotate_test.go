@@ -4,6 +4,7 @@ import (
 	"crypto/ed25519"
 	"encoding/hex"
 	"errors"
+	"math/rand/v2"
 	"path/filepath"
 	"strconv"
 	"testing"
@@ -209,7 +210,7 @@ func TestTrustedCheckpointFollowsKeyRotation(t *testing.T) {
 }
 
 // handRecs builds a chain of testWriter/testStream record by record, each
-// signed by by[i] and, where next[i] is set, a transition naming it: what
+// signed by by[i] (nil: unsigned) and, where next[i] is set, a transition naming it: what
 // a writer bypassing the Log could write (RotateKey refuses the bad ones).
 func handRecs(t *testing.T, by, next []*sdk.Ed25519Signer) []sdk.Sealed {
 	t.Helper()
@@ -224,10 +225,13 @@ func handRecs(t *testing.T, by, next []*sdk.Ed25519Signer) []sdk.Sealed {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s := sdk.Sealed{Bytes: b, Hash: canonical.RecordHash(b), Signed: true, KeyID: by[i].KeyID()}
-		m := canonical.SignedMessage(s.Hash)
-		if err := by[i].Sign(m[:], &s.Sig); err != nil {
-			t.Fatal(err)
+		s := sdk.Sealed{Bytes: b, Hash: canonical.RecordHash(b)}
+		if by[i] != nil { // else unsigned
+			s.Signed, s.KeyID = true, by[i].KeyID()
+			m := canonical.SignedMessage(s.Hash)
+			if err := by[i].Sign(m[:], &s.Sig); err != nil {
+				t.Fatal(err)
+			}
 		}
 		recs = append(recs, s)
 		prev = s.Hash[:]
@@ -485,5 +489,71 @@ func TestAutoCatchesUpAtTransitionWithNewKey(t *testing.T) {
 	seq, err := VerifyDir(filepath.Join(dir, "out", "w", "s"), KeyVerifiers(old.Public()), sdk.NewKeySet(old.Public()), nil)
 	if err != nil || seq.Records != 4 {
 		t.Fatalf("the bundles with the first key: %d records, %v", seq.Records, err)
+	}
+}
+
+// TestBundleTransitionVerdictsAgree: a chain's bundles, in sequence,
+// accept exactly the chains sdk.VerifyChain accepts and refuse the others
+// at the same seq (the reason may differ where a record breaks two rules:
+// FORMAT.md leaves which one is reported first open), wherever the
+// bundles split the chain: before, at or after a transition, whose key
+// the bundle verifier learns from a scan ahead of the checks
+// (keyTracker.learn) where VerifyChain learns it record by record. The
+// chains are as a writer bypassing the Log could write them: records
+// signed by any of three keys or unsigned, transitions naming any of them.
+// The checkpoints are signed by a note key apart from the record keys,
+// which counts at every size, so that only the records decide.
+func TestBundleTransitionVerdictsAgree(t *testing.T) {
+	o, n, x := rotateKey(t, "agree o"), rotateKey(t, "agree n"), rotateKey(t, "agree x")
+	noteKey := rotateKey(t, "agree note key")
+	signers := []*sdk.Ed25519Signer{nil, o, n, x}
+	sets := [][]ed25519.PublicKey{{o.Public()}, {o.Public(), n.Public()}, {n.Public()}}
+	failedAt := func(err error) string {
+		var ve *sdk.VerifyError
+		if err == nil {
+			return "ok"
+		} else if errors.As(err, &ve) {
+			return "refused at seq " + strconv.FormatUint(ve.Seq, 10)
+		}
+		return "not a record failure: " + err.Error()
+	}
+	rng := rand.New(rand.NewPCG(16, 2026))
+	seen := map[bool]int{}
+	for i := range 200 {
+		size := 2 + rng.IntN(5)
+		by, next := make([]*sdk.Ed25519Signer, size), make([]*sdk.Ed25519Signer, size)
+		for j := range size {
+			by[j] = signers[rng.IntN(len(signers))]
+			if rng.IntN(3) == 0 {
+				next[j] = signers[1+rng.IntN(3)]
+			}
+		}
+		recs := handRecs(t, by, next)
+		split := 1 + rng.IntN(size-1)
+		var bundles []Named
+		for _, b := range exportSplits(t, noteKey, recs, split, size) {
+			bundles = append(bundles, Named{Data: b})
+		}
+		for _, set := range sets {
+			keys := sdk.NewKeySet(set...)
+			_, err := sdk.VerifyChain(sdk.NewSliceIterator(recs), keys, sdk.VerifyOptions{AllowUnsealedTail: true})
+			seen[err == nil]++
+			want := failedAt(err)
+			_, err = VerifySequence(bundles, KeyVerifiers(noteKey.Public()), keys, nil)
+			var e *Error
+			if err != nil && (!errors.As(err, &e) || e.Reason != ReasonRecord) {
+				t.Errorf("chain %d (%d keys, split after seq %d): %v, want a record failure or none (VerifyChain: %s)", i, len(set), split, err, want)
+				continue
+			}
+			if e != nil {
+				err = e.Err
+			}
+			if got := failedAt(err); got != want {
+				t.Errorf("chain %d (%d keys, split after seq %d): VerifyChain %s, the bundles %s (%v)", i, len(set), split, want, got, err)
+			}
+		}
+	}
+	if seen[true] < 20 || seen[false] < 20 {
+		t.Fatalf("%d chains verified and %d failed: too few of one to compare", seen[true], seen[false])
 	}
 }

@@ -4,6 +4,11 @@
 // dedupe, an in-memory store for Micronode (amnesia: nothing touches disk),
 // privacy helpers for attrs, and a merge iterator over streams.
 //
+// Bounds are checked before any state changes: a record's size (package
+// canonical's limits) and, the SDK's own, a writerId or stream of at most
+// MaxChainName bytes once escaped as its chain's directory name (see
+// ChainNameError), so that every chain can be checkpointed and exported.
+//
 // Hosts on a request path use an Emitter in front of the Log: a bounded
 // queue that sheds instead of blocking, parallel signing that keeps every
 // chain in order, and counts of every record it does not append.

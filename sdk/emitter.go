@@ -152,7 +152,7 @@ const (
 // Drop reasons: the reason label of audit_drop_total.
 const (
 	DropBackpressure = "audit_backpressure" // the emitter was full (TryEmit, or Emit's context ended)
-	DropBounds       = "bounds_exceeded"    // over the log's size limits (a *canonical.SizeError)
+	DropBounds       = "bounds_exceeded"    // over the log's size limits (a *canonical.SizeError, or a *ChainNameError: a name over MaxChainName)
 	DropInvalid      = "invalid"            // not a valid record (a *canonical.FieldError, or seq/prev set)
 	DropSinkError    = "sink_error"         // the signer or the store failed after the record was accepted
 	DropShutdown     = "shutdown"           // Close's deadline passed before the record was appended
@@ -369,7 +369,8 @@ func NewEmitter(log *Log, opts EmitterOptions) (*Emitter, error) {
 // or the record's chain has been locked for 10 ms by a worker committing
 // to a stalled store, or by one the OS stopped that long on an overloaded
 // host; also busy_rejections_total{endpoint="emit"}), ErrEmitterClosed, a
-// *canonical.SizeError or *canonical.FieldError, and, counted as
+// *canonical.SizeError or *ChainNameError (bounds_exceeded) or
+// *canonical.FieldError (invalid), and, counted as
 // sink_error, the error that stops the chain or the log for now (ErrSign
 // or ErrStore of a record in flight before it, ErrClosed, ...), or,
 // counted as shutdown, an error matching ErrEmitterClosed when the call
@@ -416,7 +417,11 @@ func (e *Emitter) emit(ctx context.Context, rec *canonical.AuditRecord, wait boo
 		return ErrEmitterClosed
 	}
 	if err := checkEmitted(rec); err != nil {
-		e.drop(dropInvalid)
+		if _, long := err.(*ChainNameError); long {
+			e.drop(dropBounds) // a limit of the log, as a record too large
+		} else {
+			e.drop(dropInvalid)
+		}
 		return err
 	}
 	var s *slot

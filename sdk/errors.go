@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strconv"
 
+	"github.com/rustyonions/ron-audit-go/internal/chaindir"
 	"github.com/rustyonions/ron-audit-go/internal/names"
 )
 
@@ -115,3 +116,51 @@ var (
 	// sealed and the head.
 	ErrSealIncomplete = errors.New("sdk: the seal does not reach the chain's head")
 )
+
+// MaxChainName is the longest a writer id or stream may be, in bytes of
+// the directory name its chain gets under a Keeper's checkpoints/ and a
+// FileSink's export directory: e(name), each byte but A-Z a-z 0-9 '-'
+// '.' '_' '~' '@' written %XX (checkpoint.Origin's escaping), and "."
+// and ".." as "%2E" and "%2E%2E". It is NAME_MAX on Linux and macOS:
+// a longer name can be no directory, so its chain could never be
+// checkpointed or exported (nor verified against its checkpoints).
+// The limit is the SDK's, not the record format's: canonical records
+// with longer names decode and verify as records. Nothing is added to
+// a chain's directory name (temporary files are inside it), so the
+// whole limit is the name's.
+const MaxChainName = 255
+
+// ErrChainName: a writer id or stream too long to name its chain's
+// directory (*ChainNameError).
+var ErrChainName = errors.New("sdk: chain name too long")
+
+// ChainNameError reports a writer id or stream whose escaped directory
+// name is longer than MaxChainName. Append, AppendPending and the
+// Emitter return it before any state changes. It matches ErrChainName.
+type ChainNameError struct {
+	Field string // "writerId" or "stream"
+	Len   int    // bytes of its escaped directory name
+	Limit int    // MaxChainName
+}
+
+func (e *ChainNameError) Error() string {
+	return "sdk: " + e.Field + " is " + strconv.Itoa(e.Len) + " bytes escaped as a directory name, limit " +
+		strconv.Itoa(e.Limit) + ": its chain could not be checkpointed or exported"
+}
+
+// Is makes errors.Is(err, ErrChainName) true.
+func (e *ChainNameError) Is(target error) bool { return target == ErrChainName }
+
+// checkChainName returns a *ChainNameError when name, the record's field,
+// escapes to a directory name longer than MaxChainName.
+func checkChainName(field, name string) error {
+	// Each byte escapes to at most 3: a shorter name fits without
+	// counting (the common case, on the append path).
+	if len(name) <= MaxChainName/3 {
+		return nil
+	}
+	if n := chaindir.NameLen(name); n > MaxChainName {
+		return &ChainNameError{Field: field, Len: n, Limit: MaxChainName}
+	}
+	return nil
+}

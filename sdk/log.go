@@ -579,9 +579,11 @@ func (l *Log) Head(writer, stream string) (h Head, ok bool) {
 // links; signs per the policy; and has the store keep it.
 //
 // rec.Seq and rec.Prev may be left zero; if set, they must be the chain's
-// next seq and current head, or Append fails with ErrChainConflict. Any
-// failure (a *canonical.FieldError, *canonical.SizeError, ErrChainConflict,
-// ErrSign, ErrStore) leaves the chain exactly as it was; a record refused
+// next seq and current head, or Append fails with ErrChainConflict. A
+// writerId or stream longer than MaxChainName once escaped is refused
+// (*ChainNameError). Any failure (a *canonical.FieldError,
+// *canonical.SizeError, *ChainNameError, ErrChainConflict, ErrSign,
+// ErrStore) leaves the chain exactly as it was; a record refused
 // before it is signed makes no chain the log had no record of (a chain
 // costs memory for good: its record buffer and dedupe window). Either way the
 // fields Append filled are zero again when it returns, so one record value
@@ -809,7 +811,10 @@ func recordBuf(buf []byte, limit int) []byte {
 }
 
 // checkCallerRecord refuses what a caller's record may not be, before the
-// log looks at it: no chain named, or a key transition (RotateKey's).
+// log looks at it: no chain named, a name too long for its chain's
+// directory (a *ChainNameError: on every store, so that no chain, not
+// even a Micronode's in RAM, holds records that could never be
+// checkpointed or exported), or a key transition (RotateKey's).
 func checkCallerRecord(rec *canonical.AuditRecord) error {
 	switch {
 	case rec.WriterID == "":
@@ -819,7 +824,10 @@ func checkCallerRecord(rec *canonical.AuditRecord) error {
 	case isTransition(rec.Attrs):
 		return &canonical.FieldError{Field: "attrs", Reason: "key " + KeyTransitionAttr + " is reserved for Log.RotateKey"}
 	}
-	return nil
+	if err := checkChainName("writerId", rec.WriterID); err != nil {
+		return err
+	}
+	return checkChainName("stream", rec.Stream)
 }
 
 // failure returns the error that stopped the log, if any. It takes no

@@ -374,15 +374,18 @@ func (f *followRecorder) FollowKey(next sdk.Signer)                             
 func TestRotateKeyRefusesUnwritableTransition(t *testing.T) {
 	old, next := rotateSigner(t, "old key"), rotateSigner(t, "next key")
 	obs := &followRecorder{}
-	l := coreLog(t, sdk.Config{Signer: old, Observer: obs})
-	stream := strings.Repeat("s", 3000) // the longest a record of this test allows
+	// The longest stream a record of this test allows, under limits
+	// small enough for a stream within sdk.MaxChainName to reach them.
+	lim := canonical.Limits{MaxRecord: canonical.MinMaxAttrs, MaxAttrs: canonical.MinMaxAttrs}
+	stream := "s"
 	for {
 		r := canonical.AuditRecord{WriterID: "w", Stream: stream + "s", Seq: 1, TsMs: 1, Prev: make([]byte, 32)}
-		if _, err := canonical.AppendRecord(nil, &r, canonical.DefaultLimits); err != nil {
+		if _, err := canonical.AppendRecord(nil, &r, lim); err != nil {
 			break
 		}
 		stream += "s"
 	}
+	l := coreLog(t, sdk.Config{Signer: old, Observer: obs, Limits: lim})
 	for _, s := range []string{stream, "short"} {
 		if _, err := l.Append(&canonical.AuditRecord{WriterID: "w", Stream: s, TsMs: 1}); err != nil {
 			t.Fatal(err)
@@ -562,10 +565,13 @@ func cutShortRotation(t *testing.T, old, next sdk.Signer, keys *sdk.KeySet) (dir
 func TestRotateKeyRefusesUnwritableTransitionOfNewChain(t *testing.T) {
 	old, next := rotateSigner(t, "old key"), rotateSigner(t, "next key")
 	obs := &followRecorder{}
-	stream := strings.Repeat("s", 3000) // the longest a record of this test allows
+	// The longest stream a record of this test allows, under limits
+	// small enough for a stream within sdk.MaxChainName to reach them.
+	lim := canonical.Limits{MaxRecord: canonical.MinMaxAttrs, MaxAttrs: canonical.MinMaxAttrs}
+	stream := "s"
 	for {
 		r := canonical.AuditRecord{WriterID: "w", Stream: stream + "s", Seq: 1, TsMs: 1, Prev: make([]byte, 32)}
-		if _, err := canonical.AppendRecord(nil, &r, canonical.DefaultLimits); err != nil {
+		if _, err := canonical.AppendRecord(nil, &r, lim); err != nil {
 			break
 		}
 		stream += "s"
@@ -581,7 +587,7 @@ func TestRotateKeyRefusesUnwritableTransitionOfNewChain(t *testing.T) {
 		}
 		return time.UnixMilli(1764201600000)
 	}
-	l = coreLog(t, sdk.Config{Signer: old, Observer: obs, Clock: clock})
+	l = coreLog(t, sdk.Config{Signer: old, Observer: obs, Clock: clock, Limits: lim})
 	for i := range 8 {
 		if _, err := l.Append(&canonical.AuditRecord{WriterID: "w", Stream: "short" + strconv.Itoa(i), TsMs: 1}); err != nil {
 			t.Fatal(err)

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/rustyonions/ron-audit-go/canonical"
+	"github.com/rustyonions/ron-audit-go/internal/chaindir"
 	"github.com/rustyonions/ron-audit-go/internal/fsutil"
 	"github.com/rustyonions/ron-audit-go/internal/names"
 	"github.com/rustyonions/ron-audit-go/sdk"
@@ -862,13 +863,7 @@ func historyErr(what string, err error) error {
 // its escaped form (as in Origin), except that "." and "..", which escape
 // to themselves and would name the directory itself or its parent, have
 // their dots escaped.
-func dirName(c string) string {
-	e := escapeComponent(c)
-	if e == "." || e == ".." {
-		return strings.ReplaceAll(e, ".", "%2E")
-	}
-	return e
-}
+func dirName(c string) string { return chaindir.Name(c) }
 
 // parseDirName reverses dirName.
 func parseDirName(name string) (string, bool) {

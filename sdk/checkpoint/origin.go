@@ -4,47 +4,21 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/rustyonions/ron-audit-go/internal/chaindir"
 )
 
 // OriginPrefix begins the origin line of every ron-audit checkpoint.
 const OriginPrefix = "ron-audit/"
 
-// unreserved reports whether b is written as itself in an origin: the
-// RFC 3986 unreserved characters and '@' (writer ids are often
-// "service@instance").
-func unreserved(b byte) bool {
-	return 'a' <= b && b <= 'z' || 'A' <= b && b <= 'Z' || '0' <= b && b <= '9' ||
-		b == '-' || b == '.' || b == '_' || b == '~' || b == '@'
-}
-
-const upperHex = "0123456789ABCDEF"
+// unreserved reports whether b is written as itself in an origin
+// (chaindir.Unreserved: RFC 3986 unreserved and '@').
+func unreserved(b byte) bool { return chaindir.Unreserved(b) }
 
 // escapeComponent percent-encodes every byte of s that is not unreserved,
-// as %XX with upper-case hex.
-func escapeComponent(s string) string {
-	n := 0
-	for i := 0; i < len(s); i++ {
-		if !unreserved(s[i]) {
-			n++
-		}
-	}
-	if n == 0 {
-		return s
-	}
-	var b strings.Builder
-	b.Grow(len(s) + 2*n)
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if unreserved(c) {
-			b.WriteByte(c)
-		} else {
-			b.WriteByte('%')
-			b.WriteByte(upperHex[c>>4])
-			b.WriteByte(upperHex[c&15])
-		}
-	}
-	return b.String()
-}
+// as %XX with upper-case hex (chaindir.Escape, which package sdk measures
+// names by).
+func escapeComponent(s string) string { return chaindir.Escape(s) }
 
 func unhex(c byte) (byte, bool) {
 	switch {

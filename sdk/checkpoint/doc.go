@@ -78,5 +78,10 @@
 // checkpoints (an *Error, or the file system's error) in a *DirError naming
 // the chain, the checkpoint's size and its file (or the directory that
 // cannot be read); the log's own failures, and an unsealed tail, are sdk's
-// *DurableError.
+// *DurableError. A third kind: a chain whose writer id or stream is too
+// long to name its directory (over sdk.MaxChainName escaped: a log
+// written before the SDK refused such names) can have no checkpoint; the
+// Keeper's writes of it, VerifyDir (once every other chain holds) and
+// VerifyKept fail with a *DirError wrapping its *sdk.ChainNameError
+// (errors.Is sdk.ErrChainName), and the Keeper goes on with the others.
 package checkpoint

@@ -124,6 +124,14 @@ func KeyName(writerID string) string { return OriginPrefix + escapeComponent(wri
 // due, Checkpoint, SealChain, Close), not when it first sees the chain:
 // that is Committed, on the Log's append path (TempStats). Once Close
 // has returned, the Keeper writes nothing more there (Close).
+//
+// A chain whose writer id or stream is too long for its directory (over
+// sdk.MaxChainName once escaped: a log written before the SDK refused
+// such names) cannot be checkpointed: each attempt (a due point, Tick,
+// Checkpoint, SealChain, Close) fails with a *DirError wrapping its
+// *sdk.ChainNameError (ErrChainName), naming the chain, and the Keeper
+// goes on with every other chain; CheckReplay does not refuse the log
+// for it.
 type Keeper struct {
 	dir    string
 	signer sdk.Signer // under mu: RotateKey moves it on (FollowKey)
@@ -189,6 +197,10 @@ type keptChain struct {
 	lastAt  time.Time
 	note    []byte // the newest checkpoint
 	loadErr error  // reading it failed: nothing may be checked against it
+	// nameErr: a name of the chain is too long for its directory (a
+	// *DirError wrapping a *sdk.ChainNameError, chainNameErr): no
+	// checkpoint of it can be written, and its history is not read.
+	nameErr error
 	// noteSigned: the signature of note was checked (newestSigned), or
 	// the Keeper signed it: it need not be checked again.
 	noteSigned bool
@@ -284,11 +296,23 @@ func (k *Keeper) chainOf(writer, stream string, history bool) *keptChain {
 		c = &keptChain{writer: writer, stream: stream, tree: NewTree()}
 		w[stream] = c
 	}
-	if history && !c.loaded {
-		c.loadLatest(k.chainDir(writer, stream))
-		c.loaded = true
+	if history {
+		k.loadLocked(c)
 	}
 	return c
+}
+
+// loadLocked reads c's newest checkpoint from the history, once
+// (loaded), under k.mu. A chain whose name cannot be its directory has
+// no history to read: nameErr says why, and every write returns it.
+func (k *Keeper) loadLocked(c *keptChain) {
+	if c.loaded {
+		return
+	}
+	if c.nameErr = chainNameErr(k.dir, c.writer, c.stream); c.nameErr == nil {
+		c.loadLatest(k.chainDir(c.writer, c.stream))
+	}
+	c.loaded = true
 }
 
 // readDir is os.ReadDir; tests replace it to fail as a directory without
@@ -604,6 +628,9 @@ func (k *Keeper) writeLocked(c *keptChain, size int64) error {
 
 // write is writeLocked but for the failure's bookkeeping.
 func (k *Keeper) write(c *keptChain, size int64) error {
+	if c.nameErr != nil {
+		return c.nameErr // no directory can hold its checkpoints
+	}
 	dir := k.chainDir(c.writer, c.stream)
 	if !c.swept {
 		// Here, not when the chain is first seen: that is Committed, which
@@ -696,6 +723,11 @@ func (k *Keeper) CheckReplay() error {
 	}
 	for _, c := range k.all() {
 		c.mu.Lock()
+		if c.nameErr != nil {
+			// Not the replay's failure: the log holds what it held, and
+			// refusing it would stop every chain. Close and Tick name it.
+			c.replayDue = false
+		}
 		if c.replayDue && !k.closed.Load() {
 			c.replayDue = false
 			if err := k.writeLocked(c, int64(c.durable)); err != nil {
@@ -1141,12 +1173,9 @@ func (k *Keeper) all() []*keptChain {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	var all []*keptChain
-	for writer, w := range k.chains {
-		for stream, c := range w {
-			if !c.loaded { // as chain does, for callers that read the history
-				c.loadLatest(k.chainDir(writer, stream))
-				c.loaded = true
-			}
+	for _, w := range k.chains {
+		for _, c := range w {
+			k.loadLocked(c) // as chain does, for callers that read the history
 			all = append(all, c)
 		}
 	}

@@ -55,7 +55,11 @@ type DirSummary struct {
 //     cannot be checked; Err is the file system's error (a
 //     *BrokenLinkError, an *fs.PathError) or says what Path is instead;
 //   - Seq 0: the history of chain (WriterID, Stream) cannot be listed at
-//     Path; Err is the file system's error;
+//     Path; Err is the file system's error, or a *sdk.ChainNameError
+//     (errors.Is sdk.ErrChainName): a name of the chain is too long for
+//     its directory under Path, the checkpoints directory, so no
+//     checkpoint of it can be kept (a log written before the SDK refused
+//     such names, sdk.MaxChainName);
 //   - otherwise: the kept checkpoint at Path, of size Seq (the last seq
 //     it vouches for; from its file name if it could not be opened), does
 //     not hold. Err is an *Error: ReasonRollback (the log was cut or
@@ -137,11 +141,21 @@ var errChanged = errors.New("checkpoints appeared while the log was read; verify
 // cannot be listed, is a *DirError naming it, never "none kept": a log
 // cut by whole records would verify as whole.
 //
+// A chain whose writer id or stream is too long to name its directory in
+// dir/checkpoints (over sdk.MaxChainName once escaped: a log written
+// before the SDK refused such names) can have no kept checkpoint: it is
+// verified by its records alone (an unsealed tail fails as above), and,
+// when the log keeps checkpoints, named once every other chain holds, as
+// a *DirError of Seq 0 wrapping its *sdk.ChainNameError (ErrChainName):
+// its history was not looked for (it failed the whole log with "file
+// name too long").
+//
 // The first failure is returned: the log's first, a *sdk.DurableError
 // (or *wal.VersionError) as from sdk.VerifyDir (DirSummary.Records then
 // counts the records before it); else a *DirError about the kept
-// checkpoints, or the unsealed tail. The DirSummary is as far as
-// VerifyDir got.
+// checkpoints, or the unsealed tail; else the first chain no checkpoint
+// can be kept for, with DirSummary complete. Otherwise the DirSummary is
+// as far as VerifyDir got.
 func VerifyDir(dir string, pubs []ed25519.PublicKey, opts DirOptions) (DirSummary, error) {
 	var keys *sdk.KeySet
 	if len(pubs) > 0 {
@@ -180,8 +194,13 @@ func VerifyDir(dir string, pubs []ed25519.PublicKey, opts DirOptions) (DirSummar
 		return out, kept.err
 	}
 	v := dirVerifier{kept: &kept, keys: pubs, retired: sum.Retired, allowTail: opts.AllowUnsealedTail, out: &out}
+	var named error // the first chain no checkpoint can be kept for
 	for i := range out.Heads {
-		if err := v.seal(&out.Heads[i]); err != nil {
+		h := &out.Heads[i]
+		if kept.dir != "" && named == nil {
+			named = chainNameErr(kept.dir, h.WriterID, h.Stream)
+		}
+		if err := v.seal(h); err != nil {
 			return out, err
 		}
 	}
@@ -193,7 +212,9 @@ func VerifyDir(dir string, pubs []ed25519.PublicKey, opts DirOptions) (DirSummar
 			}
 		}
 	}
-	return out, nil
+	// Named once every other chain holds: its records verified, and no
+	// checkpoint of it can be kept, so none vouches for it or is missed.
+	return out, named
 }
 
 // keptHistory is the checkpoint history kept with a log, read before the
@@ -353,7 +374,7 @@ type dirVerifier struct {
 // h.SealedSeq to the largest that holds, and fails on an unsealed tail.
 func (v *dirVerifier) seal(h *sdk.Head) error {
 	c := v.kept.chains[[2]string{h.WriterID, h.Stream}]
-	if c == nil && v.kept.dir != "" {
+	if c == nil && v.kept.dir != "" && chainNameErr(v.kept.dir, h.WriterID, h.Stream) == nil {
 		// Not among the chains with a history: its directory must not be
 		// there but unreadable (a file in its place), nor have gained
 		// checkpoints since.
@@ -406,9 +427,14 @@ func (v *dirVerifier) seal(h *sdk.Head) error {
 // A failure is a *DirError, as from VerifyDir: the checkpoints directory
 // or the chain's directory under it cannot be read, or a kept checkpoint
 // does not hold; sealed and unused are then as far as VerifyKept got.
+// A chain whose name is too long for its directory there (over
+// sdk.MaxChainName escaped) is one too, of ErrChainName: see VerifyDir.
 func VerifyKept(dir, writerID, stream string, t *Tree, pubs []ed25519.PublicKey, retired []sdk.Retirement) (sealed int64, unused []string, err error) {
 	cpDir, err := KeptDir(dir)
 	if err != nil || cpDir == "" {
+		return 0, nil, err
+	}
+	if err := chainNameErr(cpDir, writerID, stream); err != nil {
 		return 0, nil, err
 	}
 	c := readChain(cpDir, writerID, stream, len(pubs) > 0)

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"cmp"
 	"crypto/ed25519"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 
 	"golang.org/x/mod/sumdb/note"
 
+	"github.com/rustyonions/ron-audit-go/internal/chaindir"
 	"github.com/rustyonions/ron-audit-go/internal/names"
 	"github.com/rustyonions/ron-audit-go/sdk"
 	"github.com/rustyonions/ron-audit-go/sdk/checkpoint"
@@ -116,8 +118,11 @@ func (e *ExportError) Unwrap() error { return e.Err }
 // are found before the log is read. Otherwise the first failure is
 // returned: the log's (as from checkpoint.VerifyDir:
 // a *sdk.DurableError or *wal.VersionError, a *checkpoint.DirError),
-// else an *ExportError naming the chain and the file. The Summary is as
-// far as VerifyDir got.
+// else an *ExportError naming the chain and the file; else the
+// checkpoint.DirError of ErrChainName that checkpoint.VerifyDir returns
+// for a chain whose name is too long for a directory (it has no bundles
+// either, and is not looked for in exportDir). The Summary is as far as
+// VerifyDir got.
 //
 // A Node that stopped without Close (a crash) may have kept a checkpoint
 // whose bundle it had not written yet, and records past its newest
@@ -138,8 +143,15 @@ func VerifyDir(dir, exportDir string, pubs []ed25519.PublicKey, opts checkpoint.
 	}
 	ds, err := checkpoint.VerifyDir(dir, pubs, opts)
 	sum := Summary{DirSummary: ds}
+	// A chain no checkpoint can be kept for (a name too long for its
+	// directory, sdk.MaxChainName) has no bundles either: the others'
+	// are verified, and it is named last, as checkpoint.VerifyDir does.
+	var unkept error
+	if errors.Is(err, sdk.ErrChainName) {
+		unkept, err = err, nil
+	}
 	if err != nil || exportDir == "" {
-		return sum, err
+		return sum, cmp.Or(err, unkept)
 	}
 	kept, err := checkpoint.KeptDir(dir)
 	if err != nil {
@@ -148,6 +160,9 @@ func VerifyDir(dir, exportDir string, pubs []ed25519.PublicKey, opts checkpoint.
 	v := exportVerifier{kept: kept, root: exportDir, pubs: pubs, retired: ds.Retired,
 		vs: export.KeyVerifiers(pubs...), ks: sdk.NewKeySet(pubs...)}
 	for _, h := range ds.Heads {
+		if chaindir.NameLen(h.WriterID) > sdk.MaxChainName || chaindir.NameLen(h.Stream) > sdk.MaxChainName {
+			continue
+		}
 		ce, err := v.chain(h, ds.Unused)
 		sum.Exports = append(sum.Exports, ce)
 		if err != nil {
@@ -167,7 +182,7 @@ func VerifyDir(dir, exportDir string, pubs []ed25519.PublicKey, opts checkpoint.
 			return sum, err
 		}
 	}
-	return sum, nil
+	return sum, unkept
 }
 
 // exportVerifier verifies the bundles of the chains of a verified log.

@@ -41,11 +41,13 @@ log (the keys' directory, say) is refused (exit 3), left as it was.
 Exit 1 when the log or its kept checkpoints fail verification (nothing
 is appended to it); exit 3 when the key is refused (unreadable, loose
 mode, retired by the chain), the log cannot be read or written, a line
-is bad (--on-bad stop), stdout cannot be written (a closed pipe: it
-stops reading then, since it could not say what is durable), or on
-SIGINT/SIGTERM (what was read is still acknowledged and checkpointed);
-exit 2 for bad flags, a --writer or --stream that is not UTF-8 among
-them (before a line is read).
+is bad (--on-bad stop; a writerId or stream over 255 bytes escaped as a
+directory name is one), a chain of the log cannot be checkpointed (one
+with such a name, written before that limit: the others are), stdout
+cannot be written (a closed pipe: it stops reading then, since it could
+not say what is durable), or on SIGINT/SIGTERM (what was read is
+still acknowledged and checkpointed); exit 2 for bad flags, a --writer
+or --stream that is not UTF-8 among them (before a line is read).
 
 example:
   echo '{"kind":"capIssued","reason":"issued","actor":{"capId":"cap-7"}}' |
@@ -81,6 +83,10 @@ or directory it may not read (or a symbolic link to nothing), a
 DIR/checkpoints, or a chain's directory under it, that is there but is
 not a directory it can read, a CP or --pub file it cannot read: said on
 stderr, exit 3. Neither "ok" nor "FAIL:": the log was not verified.
+A chain whose writerId or stream is over 255 bytes escaped as a
+directory name (written before that limit) can have no checkpoint: the
+other chains and its records are verified (a failure is exit 1), then
+it is named on stderr, exit 3.
 An export bundle given as the segment file is refused, exit 2
 (verify-bundle checks it).
 Exit 1 wins: a failure found before stdout could not be written stays 1.

@@ -25,7 +25,9 @@
 //	   given to verify or dump as a segment file)
 //	3  an operational error: a file that cannot be read, permission
 //	   denied, a key file refused, output that could not be written,
-//	   bad input, interrupted
+//	   bad input, interrupted, a chain that cannot be checkpointed
+//	   (a name too long for a directory, written before the SDK
+//	   refused it: verify checks everything else first)
 //
 // 1, command by command: verify, a FAIL line (a record, link, signature,
 // key transition or seal that fails; damage to the segments that is not a

@@ -36,13 +36,14 @@ func TestMain(m *testing.M) {
 
 func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{Dir: "testdata/script", Cmds: map[string]func(*testscript.TestScript, bool, []string){
-		"truncate": truncateCmd,
-		"bigline":  biglineCmd,
-		"forgecp":  forgeCheckpointCmd,
-		"patchrec": patchRecordCmd,
-		"flipnote": flipNoteCmd,
-		"age":      ageCmd,
-		"status":   statusCmd,
+		"truncate":  truncateCmd,
+		"bigline":   biglineCmd,
+		"forgecp":   forgeCheckpointCmd,
+		"patchrec":  patchRecordCmd,
+		"flipnote":  flipNoteCmd,
+		"age":       ageCmd,
+		"status":    statusCmd,
+		"legacyrec": legacyRecordCmd,
 	}})
 }
 
@@ -390,4 +391,35 @@ func TestUsageSummaryNamesEveryFlag(t *testing.T) {
 			}
 		}
 	}
+}
+
+// legacyRecordCmd is "legacyrec LOG KEY WRITER STREAM": append to the log
+// the first record of chain (WRITER, STREAM), signed by KEY, through the
+// WAL and not the SDK, as a build before sdk.MaxChainName did for names
+// the SDK refuses now (sdk/wal/FORMAT.md's payload: type, flags, key id,
+// signature, record hash, canonical record).
+func legacyRecordCmd(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 4 {
+		ts.Fatalf("usage: legacyrec LOG KEY WRITER STREAM")
+	}
+	signer, err := sdk.LoadSigner(ts.MkAbs(args[1]))
+	ts.Check(err)
+	genesis := canonical.Genesis
+	rec := canonical.AuditRecord{Kind: canonical.KindCapIssued, WriterID: args[2], Stream: args[3], Seq: 1, Prev: genesis[:], TsMs: 1764201600000}
+	b, err := canonical.AppendRecord(nil, &rec, canonical.DefaultLimits)
+	ts.Check(err)
+	h := canonical.RecordHash(b)
+	msg := canonical.SignedMessage(h)
+	var sig sdk.Signature
+	ts.Check(signer.Sign(msg[:], &sig))
+	id := signer.KeyID()
+	payload := append([]byte{1, 1}, id[:]...)
+	payload = append(payload, sig[:]...)
+	payload = append(payload, h[:]...)
+	payload = append(payload, b...)
+	w, _, err := wal.Open(ts.MkAbs(args[0]), wal.Options{})
+	ts.Check(err)
+	_, err = w.AppendDurable(payload)
+	ts.Check(err)
+	ts.Check(w.Close())
 }

@@ -8,12 +8,14 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/rustyonions/ron-audit-go/internal/fsutil"
 	"github.com/rustyonions/ron-audit-go/internal/fsutil/fifotest"
 )
 
 // TestReadFileHostile: a named pipe, a link to a device and a huge sparse
 // file named like bundles are refused at once, by VerifyDir and by
-// FileSink.Latest, without blocking or reading them.
+// FileSink.Latest, without blocking or reading them; ReadFile's refusal
+// wraps its cause (errors.As), not only ErrFormat.
 func TestReadFileHostile(t *testing.T) {
 	dir := t.TempDir()
 	fifo := filepath.Join(dir, "00000000000000000001-00000000000000000002.bundle")
@@ -25,8 +27,9 @@ func TestReadFileHostile(t *testing.T) {
 	os.Remove(fifo)
 
 	if err := os.Symlink("/dev/zero", fifo); err == nil {
-		if _, err := ReadFile(fifo); !errors.Is(err, ErrFormat) {
-			t.Fatalf("a link to /dev/zero: %v", err)
+		_, err := ReadFile(fifo)
+		if nr := (*fsutil.NotRegularError)(nil); !errors.Is(err, ErrFormat) || !errors.As(err, &nr) {
+			t.Fatalf("a link to /dev/zero: %v (want ErrFormat wrapping the cause, *fsutil.NotRegularError)", err)
 		}
 		os.Remove(fifo)
 	}
@@ -38,7 +41,8 @@ func TestReadFileHostile(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Close()
-	if _, err := ReadFile(fifo); !errors.Is(err, ErrFormat) {
-		t.Fatalf("a sparse file over the limit: %v", err)
+	_, err = ReadFile(fifo)
+	if tl := (*fsutil.TooLargeError)(nil); !errors.Is(err, ErrFormat) || !errors.As(err, &tl) || tl.Limit != MaxFileSize {
+		t.Fatalf("a sparse file over the limit: %v (want ErrFormat wrapping the cause, *fsutil.TooLargeError)", err)
 	}
 }

@@ -363,16 +363,15 @@ const MaxFileSize = 1 << 30
 
 // ReadFile reads a bundle file: a regular file (a named pipe would block
 // the reader, a device never end) of at most MaxFileSize bytes, refused
-// before it is read otherwise (ReasonFormat).
+// before it is read otherwise: an *Error of ReasonFormat (ErrFormat)
+// whose Err is the refusal, naming the file, so that errors.Is and
+// errors.As reach the cause as for every other *Error of the package.
 func ReadFile(path string) ([]byte, error) {
 	data, _, err := fsutil.ReadRegular(path, MaxFileSize)
 	var nr *fsutil.NotRegularError
 	var tl *fsutil.TooLargeError
-	switch {
-	case errors.As(err, &nr):
-		return nil, &Error{Reason: ReasonFormat, Detail: nr.Error()}
-	case errors.As(err, &tl):
-		return nil, &Error{Reason: ReasonFormat, Detail: tl.Error()}
+	if errors.As(err, &nr) || errors.As(err, &tl) {
+		return nil, &Error{Reason: ReasonFormat, Err: err}
 	}
 	return data, err
 }

@@ -302,31 +302,34 @@ func verifyProofCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if err := checkProofSpelling(raw, pf); err != nil {
 		return fail(failed(fmt.Errorf("%s: %w", fs.Arg(0), err)))
 	}
+	// What the proof's content fails on is said after the proof file,
+	// as its JSON and spelling are: the report names what failed.
+	proofFailed := func(err error) int { return fail(fmt.Errorf("%s: %w", fs.Arg(0), err)) }
 	proof, err := decodeHashes(pf.Proof)
 	if err != nil {
-		return fail(failed(err))
+		return proofFailed(failed(err))
 	}
 	cp, err := openCheckpoint(*cpPath, anyPub)
 	if err != nil {
 		return fail(err)
 	}
 	if pf.Origin != cp.Origin {
-		return fail(failed(fmt.Errorf("the proof is for %s, the checkpoint for %s", pf.Origin, cp.Origin)))
+		return proofFailed(failed(fmt.Errorf("the proof is for %s, the checkpoint for %s", pf.Origin, cp.Origin)))
 	}
 	switch pf.Kind {
 	case "inclusion":
 		h, err := canonical.ParseHash(pf.RecordHash)
 		if err != nil {
-			return fail(failed(err))
+			return proofFailed(failed(err))
 		}
 		if pf.TreeSize != cp.Size {
-			return fail(failed(fmt.Errorf("the proof is for tree size %d, the checkpoint has %d", pf.TreeSize, cp.Size)))
+			return proofFailed(failed(fmt.Errorf("the proof is for tree size %d, the checkpoint has %d", pf.TreeSize, cp.Size)))
 		}
 		if pf.Seq == 0 {
-			return fail(failed(errors.New("the proof has no seq")))
+			return proofFailed(failed(errors.New("the proof has no seq")))
 		}
 		if err := checkpoint.VerifyInclusion(cp, int64(pf.Seq-1), h, proof); err != nil {
-			return fail(err)
+			return proofFailed(err)
 		}
 		fmt.Fprintf(stdout, "ok: record %s seq %d (hash %s) is in the checkpoint of size %d\n", names.Chain(cp.WriterID, cp.Stream), pf.Seq, hex.EncodeToString(h[:8]), cp.Size)
 	case "consistency":
@@ -342,14 +345,14 @@ func verifyProofCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 				*oldPath, old.Size, *cpPath, cp.Size))
 		}
 		if pf.OldSize != old.Size || pf.NewSize != cp.Size {
-			return fail(failed(fmt.Errorf("the proof is for sizes %d -> %d, the checkpoints have %d -> %d", pf.OldSize, pf.NewSize, old.Size, cp.Size)))
+			return proofFailed(failed(fmt.Errorf("the proof is for sizes %d -> %d, the checkpoints have %d -> %d", pf.OldSize, pf.NewSize, old.Size, cp.Size)))
 		}
 		if err := checkpoint.VerifyConsistency(old, cp, proof); err != nil {
-			return fail(err)
+			return proofFailed(err)
 		}
 		fmt.Fprintf(stdout, "ok: the checkpoint of size %d extends the one of size %d (%s)\n", cp.Size, old.Size, names.Chain(cp.WriterID, cp.Stream))
 	default:
-		return fail(failed(fmt.Errorf("unknown proof kind %q", pf.Kind)))
+		return proofFailed(failed(fmt.Errorf("unknown proof kind %q", pf.Kind)))
 	}
 	return 0
 }

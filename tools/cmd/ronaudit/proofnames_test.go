@@ -36,3 +36,44 @@ func TestVerifyProofOneLine(t *testing.T) {
 		}
 	}
 }
+
+// TestVerifyProofNamesFile: every FAIL about the proof's content names
+// the proof file, as the failures of its JSON and spelling do: a hash
+// that is not base64, a proof for another chain, tree size or sizes,
+// a proof that does not prove.
+func TestVerifyProofNamesFile(t *testing.T) {
+	p := newProofFixture(t)
+	inc, cons := string(p.inclusion[4]), string(p.consistency)
+	cases := []struct {
+		name, proof string
+		old         bool
+		from, to    string
+	}{
+		{"bad hash", inc, false, `="`, `=!"`},
+		{"other chain", inc, false, `"origin": "` + p.origin + `"`, `"origin": "ron-audit/x"`},
+		{"tree size", inc, false, `"treeSize": 5`, `"treeSize": 6`},
+		{"sizes", cons, true, `"oldSize": 3`, `"oldSize": 2`},
+		{"does not prove", inc, false, `"seq": 5`, `"seq": 4`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			forged := strings.Replace(c.proof, c.from, c.to, 1)
+			if forged == c.proof {
+				t.Fatalf("%q not found in %s", c.from, c.proof)
+			}
+			path := filepath.Join(t.TempDir(), "the-proof.json")
+			if err := os.WriteFile(path, []byte(forged), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			args := []string{"verify-proof", "--checkpoint", p.cp5, "--pub", p.pub}
+			if c.old {
+				args = append(args, "--old", p.cp3)
+			}
+			var stdout, stderr strings.Builder
+			code := run(append(args, path), strings.NewReader(""), &stdout, &stderr)
+			if code != exitFailed || !strings.HasPrefix(stdout.String(), "FAIL: "+path+": ") {
+				t.Fatalf("exit %d, want %d and a FAIL naming %s first:\n%s%s", code, exitFailed, path, stdout.String(), stderr.String())
+			}
+		})
+	}
+}

@@ -557,7 +557,14 @@ class ChainResult:
                f"{b.signed} signed, checkpoint size {b.size}" for b in self.bundles]
         w, s = cpk.parse_origin(self.origin)
         first = self.bundles[0].prev_size + 1
-        out.append(f"ok: {self.label}: {rw.chain_name((w, s))}: {count(len(self.bundles), 'bundle')}, records "
+        # As the Go CLI: the chain said once, by the directory when it ends
+        # in the chain's name as said (plain names), else after it.
+        chain = rw.chain_name((w, s))
+        label = self.label.replace("\\", "/") if os.sep == "\\" else self.label
+        said = f": {chain}"
+        if rw._plain(w) and rw._plain(s) and (label == chain or label.endswith("/" + chain)):
+            said = ""
+        out.append(f"ok: {self.label}{said}: {count(len(self.bundles), 'bundle')}, records "
                    f"{first}..{self.size}, head {self.head_hash.hex()}")
         if self.checkpoint is not None:
             out.append(f"checkpoint ok: the bundles reach and agree with the trusted "

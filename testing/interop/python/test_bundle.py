@@ -40,6 +40,8 @@ FLUX = "flux/é ü"  # escaped in the origin and the directory name
 # The summary line of a chain, in both verifiers (Go shows 16 hex digits of
 # the head hash, ours 64).
 OK_LINE = re.compile(r"^ok: (.+): (.+): (\d+) bundles?, records (\d+)\.\.(\d+), head ([0-9a-f]{16,64})$")
+# The same line when the directory ends in the chain's name and says it.
+OK_LINE_DIR = re.compile(r"^ok: (.+): (\d+) bundles?, records (\d+)\.\.(\d+), head ([0-9a-f]{16,64})$")
 GO_LABEL = re.compile(r"\bexport: ([a-z_]+)")
 FLIP_STRIDE = 7
 
@@ -246,6 +248,9 @@ def heads(text: str) -> dict[str, tuple[int, int, int, str]]:
         m = OK_LINE.match(line)
         if m:
             out[m.group(2)] = (int(m.group(3)), int(m.group(4)), int(m.group(5)), m.group(6)[:16])
+        elif m := OK_LINE_DIR.match(line):
+            chain = "/".join(m.group(1).replace("\\", "/").split("/")[-2:])
+            out[chain] = (int(m.group(2)), int(m.group(3)), int(m.group(4)), m.group(5)[:16])
     return out
 
 

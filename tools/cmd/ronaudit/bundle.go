@@ -292,7 +292,15 @@ func printSequence(w io.Writer, path string, s export.SequenceSummary) {
 		fmt.Fprintf(w, "  seq %d..%d: %s, checkpoint size %d\n", b.PrevSize+1, b.Size, count(b.Records, "record"), b.Size)
 	}
 	last := s.Bundles[len(s.Bundles)-1]
-	fmt.Fprintf(w, "ok: %s: %s: %s, records 1..%d, head %s\n", names.Path(path), names.Chain(last.WriterID, last.Stream), count(len(s.Bundles), "bundle"), s.Records, s.Head.Hash.String()[:16])
+	// The chain is said once: by the directory when it ends in the
+	// chain's name as said (FileSink's <writer>/<stream>, plain names),
+	// else after it (a directory named otherwise, or escaped names).
+	chain := ": " + names.Chain(last.WriterID, last.Stream)
+	if slash := filepath.ToSlash(path); names.Plain(last.WriterID) && names.Plain(last.Stream) &&
+		(slash == chain[2:] || strings.HasSuffix(slash, "/"+chain[2:])) {
+		chain = ""
+	}
+	fmt.Fprintf(w, "ok: %s%s: %s, records 1..%d, head %s\n", names.Path(path), chain, count(len(s.Bundles), "bundle"), s.Records, s.Head.Hash.String()[:16])
 	if s.Trusted != nil {
 		fmt.Fprintf(w, "checkpoint ok: the bundles reach and agree with the trusted checkpoint of size %d\n", s.Trusted.Size)
 	}

@@ -54,9 +54,20 @@ func exportCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(err)
 	}
+	// --out is a directory, made if missing: a file there (the records'
+	// JSON Lines, given by mistake) is said as --out, not as the path
+	// under it the sink would open ("open FILE/w/s: not a directory").
+	if fi, err := os.Stat(*out); err == nil && !fi.IsDir() {
+		return fail(operational(fmt.Errorf("--out %s: not a directory: give the bundle directory (made if missing)", names.Path(*out))))
+	}
 	sink := &export.FileSink{Dir: *out}
 	defer reportTemps(stderr, "ronaudit export", sink.TempStats)
 	latest, err := sink.Latest(checkpoint.Origin(*writer, *stream))
+	if pe := (*os.PathError)(nil); err != nil && errors.As(err, &pe) && !errors.As(err, new(*export.Error)) {
+		// The bundle directory cannot be read: the file system's error
+		// names a path under it, so --out is said first.
+		err = fmt.Errorf("--out %s: %w", names.Path(*out), err)
+	}
 	if err != nil {
 		return fail(err)
 	}

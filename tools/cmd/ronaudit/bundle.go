@@ -11,10 +11,12 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/rustyonions/ron-audit-go/internal/fsutil"
 	"github.com/rustyonions/ron-audit-go/internal/names"
 	"github.com/rustyonions/ron-audit-go/sdk"
 	"github.com/rustyonions/ron-audit-go/sdk/checkpoint"
 	"github.com/rustyonions/ron-audit-go/sdk/export"
+	"github.com/rustyonions/ron-audit-go/sdk/wal"
 )
 
 // Export bundles (sdk/export/FORMAT.md): export writes the next bundle of
@@ -317,22 +319,46 @@ func printSequence(w io.Writer, path string, s export.SequenceSummary) {
 	}
 }
 
-// bundleGivenAsLog reports, as the error to print (exit 2), a file given
-// to dump or verify where a log or a segment file belongs that is an
-// export bundle: read as a segment, its header is "bad magic", which the
-// commands report as a corrupt log (exit 1), and an operator reading the
-// bundles during an incident would take a sound bundle for a damaged one.
-// A file it cannot read, or shorter than the magic, is left to the
-// command, which says what is wrong with it.
-func bundleGivenAsLog(path string) error {
-	f, err := os.Open(path)
+// notASegment reports, as the error cmd (verify, dump) prints with exit
+// 2, a FILE given where a log directory or one segment file belongs that
+// is no segment at all: read as one, its header is "bad magic", which the
+// commands report as a corrupt log (exit 1, the verdict on tampering),
+// and an operator who gave the wrong file (an export bundle, the JSON
+// Lines append reads) would take it for damage. An export bundle is
+// named as one. Otherwise a file is no segment when its first
+// len(wal.Magic) bytes hold fewer than half of the magic's bytes in
+// place and are not all zero: a segment whose header was damaged (a
+// byte or two of its magic changed, a header zeroed) is left to the
+// command, which reports that damage (exit 1), as is a file shorter than
+// the magic or one it cannot read.
+func notASegment(cmd, path string) error {
+	f, _, err := fsutil.OpenRegular(path)
 	if err != nil {
 		return nil
 	}
 	defer f.Close()
-	head := make([]byte, len(export.Magic))
-	if _, err := io.ReadFull(f, head); err != nil || string(head) != export.Magic {
+	head := make([]byte, max(len(wal.Magic), len(export.Magic)))
+	n, _ := io.ReadFull(f, head)
+	head = head[:n]
+	if len(head) >= len(export.Magic) && string(head[:len(export.Magic)]) == export.Magic {
+		return fmt.Errorf("%s is an export bundle, not a log segment: ronaudit verify-bundle --pub KEY %s verifies it", path, path)
+	}
+	if len(head) < len(wal.Magic) {
 		return nil
 	}
-	return fmt.Errorf("%s is an export bundle, not a log segment: ronaudit verify-bundle --pub KEY %s verifies it", path, path)
+	head = head[:len(wal.Magic)]
+	inPlace, zeros := 0, 0
+	for i, b := range head {
+		if b == wal.Magic[i] {
+			inPlace++
+		}
+		if b == 0 {
+			zeros++
+		}
+	}
+	if 2*inPlace >= len(wal.Magic) || zeros == len(head) {
+		return nil
+	}
+	return fmt.Errorf("%s is not a log segment: it does not start with the segment magic (it starts with %q): %s takes a log directory, or one of its *.seg files",
+		names.Path(path), head, cmd)
 }

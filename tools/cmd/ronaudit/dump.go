@@ -55,7 +55,7 @@ func dumpCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	var err error
 	var torn wal.Recovery // where a torn tail starts, what it was
 	if fi, serr := os.Stat(fs.Arg(0)); serr == nil && fi.Mode().IsRegular() {
-		if err := bundleGivenAsLog(fs.Arg(0)); err != nil {
+		if err := notASegment("dump", fs.Arg(0)); err != nil {
 			fmt.Fprintln(stderr, "ronaudit dump:", err)
 			return exitUsage
 		}

@@ -88,7 +88,10 @@ directory name (written before that limit) can have no checkpoint: the
 other chains and its records are verified (a failure is exit 1), then
 it is named on stderr, exit 3.
 An export bundle given as the segment file is refused, exit 2
-(verify-bundle checks it).
+(verify-bundle checks it), as is a FILE that is no segment at all (its
+first 8 bytes hold fewer than half of the segment magic's, and are not
+zeros: JSON Lines, say); a segment whose header is damaged is a FAIL,
+exit 1.
 Exit 1 wins: a failure found before stdout could not be written stays 1.
 
 examples:
@@ -106,7 +109,9 @@ named on stderr. Damage to the segments (not a torn tail), or a
 directory with no segment files, exits 1; a log it cannot read, or
 stdout it cannot write, exits 3 (a closed pipe, as under head, without
 a word on stderr). An export bundle is not a segment file: refused,
-exit 2 (verify-bundle checks it; no command prints its records).
+exit 2 (verify-bundle checks it; no command prints its records), as is
+a FILE that is no segment at all (as for verify); a segment whose header
+is damaged exits 1.
 
 example:
   ronaudit dump log | head -3

@@ -61,7 +61,7 @@ func verifyCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	}
 	segment := false
 	if fi, err := os.Stat(dir); err == nil && fi.Mode().IsRegular() {
-		if err := bundleGivenAsLog(dir); err != nil {
+		if err := notASegment("verify", dir); err != nil {
 			fmt.Fprintln(stderr, "ronaudit verify:", err)
 			return exitUsage
 		}

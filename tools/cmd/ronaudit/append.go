@@ -3,14 +3,10 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"unicode/utf8"
 
 	"github.com/rustyonions/ron-audit-go/canonical"
@@ -119,7 +115,7 @@ func appendCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	// SIGINT or SIGTERM stops the reading, not the run: what was
 	// appended is still acknowledged, checkpointed and exported below. A
 	// second signal kills as usual.
-	ctx, stopSignals := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stopSignals := interrupts()
 	defer stopSignals()
 	lines := readLines(stdin, maxLine)
 	lineNo, bad, code := 0, 0, 0

@@ -48,6 +48,11 @@ func exportCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	// A chain that fails verification, or bundles under --out that do
 	// not, is 1 (exitCode); a key refused, no records, an I/O error, 3.
 	fail := func(err error) int { fmt.Fprintln(stderr, "ronaudit export:", err); return exitCode(err) }
+	// As for checkpoint: a signal while the chain is verified stops it,
+	// nothing written; one while the bundle is written waits till the
+	// bundle is whole (FileSink writes it atomically).
+	ctx, stopSignals := interrupts()
+	defer stopSignals()
 	signer, err := sdk.LoadSigner(*keyPath)
 	if err != nil {
 		return fail(err)
@@ -90,7 +95,7 @@ func exportCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		arena []byte
 		seq   int64
 	)
-	t, retired, err := vouchedChain(*dir, *writer, *stream, append(earlier, signer.Public()), *allowTail, stderr, func(rec sdk.Sealed) {
+	t, retired, err := vouchedUnlessInterrupted(ctx, stderr, "export", *dir, *writer, *stream, append(earlier, signer.Public()), *allowTail, func(rec sdk.Sealed) {
 		if seq++; seq > m {
 			if len(rec.Bytes) > cap(arena)-len(arena) {
 				arena = make([]byte, 0, max(min(2*cap(arena), 16<<20), 64<<10, len(rec.Bytes)))
@@ -101,6 +106,9 @@ func exportCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 			recs = append(recs, rec)
 		}
 	})
+	if err == errInterrupted {
+		return exitError
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, "ronaudit export:", err)
 		openHint(stderr, "export", err)
@@ -118,17 +126,21 @@ func exportCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 				sdk.ErrConfig, signer.KeyID(), names.Chain(*writer, *stream), r.Seq)))
 		}
 	}
+	if ctx.Err() != nil {
+		fmt.Fprintf(stderr, "ronaudit export: interrupted after the chain was verified: %s\n", nothing("export"))
+		return exitError
+	}
 	b, err := (&export.Exporter{Sink: sink, Signer: signer}).ExportTree(t, *writer, *stream, recs, prev)
 	if errors.Is(err, export.ErrNothingToExport) {
 		fmt.Fprintf(stdout, "nothing to export: %s has no records after seq %d\n", names.Chain(*writer, *stream), m)
-		return 0
+		return interruptedWriting(ctx, stderr, "export", "nothing was to be written")
 	}
 	if err != nil {
 		return fail(err)
 	}
 	fmt.Fprintf(stdout, "exported %s seq %d..%d (%d records, checkpoint size %d, from %d) -> %s\n", names.Chain(*writer, *stream),
 		b.FirstSeq(), b.LastSeq(), len(b.Records), b.Size, b.PrevSize, filepath.Join(*out, filepath.FromSlash(b.Name())))
-	return 0
+	return interruptedWriting(ctx, stderr, "export", "the bundle was written whole, as said")
 }
 
 // reportTemps says what a writer's sweep for the temporary files a crash

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/ed25519"
 	"errors"
 	"fmt"
@@ -157,6 +158,11 @@ func checkpointCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	// longer extends, is 1 (exitCode); a key refused, no records, an I/O
 	// error, an --out it will not replace otherwise, 3.
 	fail := func(err error) int { fmt.Fprintln(stderr, "ronaudit checkpoint:", err); return exitCode(err) }
+	// SIGINT or SIGTERM while the chain is verified stops it, nothing
+	// signed or written; once the checkpoint is being written, the
+	// signal waits till it is whole (the write is short, and atomic).
+	ctx, stopSignals := interrupts()
+	defer stopSignals()
 	signer, err := sdk.LoadSigner(*keyPath)
 	if err != nil {
 		return fail(err)
@@ -170,7 +176,10 @@ func checkpointCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	// already (vouchedChain). A key the chain retired at seq T vouches for
 	// at most T records (checkpoint.InForce), as append and export refuse
 	// to sign with it after T.
-	t, retired, err := vouchedChain(*dir, *writer, *stream, append(earlier, signer.Public()), *allowTail, stderr, nil)
+	t, retired, err := vouchedUnlessInterrupted(ctx, stderr, "checkpoint", *dir, *writer, *stream, append(earlier, signer.Public()), *allowTail, nil)
+	if err == errInterrupted {
+		return exitError
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, "ronaudit checkpoint:", err)
 		openHint(stderr, "checkpoint", err)
@@ -194,13 +203,21 @@ func checkpointCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		}
 		return exitError
 	}
+	if ctx.Err() != nil {
+		fmt.Fprintf(stderr, "ronaudit checkpoint: interrupted after the chain was verified: %s\n", nothing("checkpoint"))
+		return exitError
+	}
 	if *out == "" {
 		stdout.Write(msg)
-		return 0
+		return interruptedWriting(ctx, stderr, "checkpoint", "the checkpoint was printed whole")
 	}
 	replaced, err := replaceableCheckpoint(*out, t, retired, append(earlier, signer.Public()), *writer, *stream)
 	if err != nil {
 		return fail(err)
+	}
+	if ctx.Err() != nil {
+		fmt.Fprintf(stderr, "ronaudit checkpoint: interrupted after the chain was verified: %s\n", nothing("checkpoint"))
+		return exitError
 	}
 	if err := fsutil.WriteFileAtomic(filepath.Dir(*out), filepath.Base(*out), msg); err != nil {
 		return fail(operational(err))
@@ -210,7 +227,18 @@ func checkpointCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, " (replaces the checkpoint of size %d, which it extends)", replaced.Size)
 	}
 	fmt.Fprintln(stdout)
-	return 0
+	return interruptedWriting(ctx, stderr, "checkpoint", "the checkpoint was written whole, as said")
+}
+
+// interruptedWriting is the exit status of checkpoint or export (cmd)
+// once its output is written: 0, or exitError when a signal came while
+// it was written (held until then), said on stderr with what was done.
+func interruptedWriting(ctx context.Context, stderr io.Writer, cmd, done string) int {
+	if ctx.Err() == nil {
+		return 0
+	}
+	fmt.Fprintf(stderr, "ronaudit %s: interrupted while it wrote: %s\n", cmd, done)
+	return exitError
 }
 
 // errOutExists: checkpoint --out names a file the new checkpoint may not

@@ -30,6 +30,12 @@ func dumpCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if why := argsProblem(fs, "DIR|FILE"); why != "" {
 		return badArgs(stderr, "dump", why)
 	}
+	// SIGINT or SIGTERM stops the dump between two records: the lines
+	// printed are whole records, flushed; exit 3.
+	ctx, stopSignals := interrupts()
+	defer stopSignals()
+	var read readSoFar
+	var n uint64
 	out := bufio.NewWriter(stdout)
 	defer out.Flush()
 	enc := json.NewEncoder(out)
@@ -38,6 +44,9 @@ func dumpCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	// said here too, it would be two lines for one closed pipe.
 	var writeErr error
 	each := func(rec sdk.Sealed, pos wal.Position) error {
+		if ctx.Err() != nil {
+			return errInterrupted
+		}
 		v, err := canonical.Open(rec.Bytes)
 		if err != nil { // bytes in the log that are not a record: damage, exit 1
 			return failed(fmt.Errorf("%s: %w", pos, err))
@@ -49,6 +58,11 @@ func dumpCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		if err := enc.Encode(l); err != nil {
 			writeErr = err
 			return err
+		}
+		n++
+		read.set(n, pos)
+		if readHook != nil {
+			readHook(ctx)
 		}
 		return nil
 	}
@@ -69,6 +83,11 @@ func dumpCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 			// As for verify, the directory was read: exit 1.
 			err = failed(fmt.Errorf("no segment files (*.seg) in %s: not a log directory, or its segments are gone", fs.Arg(0)))
 		}
+	}
+	if errors.Is(err, errInterrupted) {
+		out.Flush()
+		fmt.Fprintf(stderr, "ronaudit dump: interrupted after %s: each line printed is a whole record; none after it was printed\n", &read)
+		return exitError
 	}
 	if err != nil {
 		// Damage to the segments (wal.ErrCorrupt) is 1; a log that

@@ -93,6 +93,8 @@ first 8 bytes hold fewer than half of the segment magic's, and are not
 zeros: JSON Lines, say); a segment whose header is damaged is a FAIL,
 exit 1.
 Exit 1 wins: a failure found before stdout could not be written stays 1.
+SIGINT/SIGTERM stops it: exit 3, no verdict, and stderr says after how
+many records.
 
 examples:
   ronaudit verify log --pub keys/ops.pub --checkpoint cp.note
@@ -111,7 +113,8 @@ stdout it cannot write, exits 3 (a closed pipe, as under head, without
 a word on stderr). An export bundle is not a segment file: refused,
 exit 2 (verify-bundle checks it; no command prints its records), as is
 a FILE that is no segment at all (as for verify); a segment whose header
-is damaged exits 1.
+is damaged exits 1. SIGINT/SIGTERM stops it between two records: exit
+3, the lines printed whole records, and stderr says after how many.
 
 example:
   ronaudit dump log | head -3
@@ -131,7 +134,9 @@ Exit 1 when the chain or its kept checkpoints fail verification, or
 FILE holds a checkpoint of the chain the log no longer extends (the log
 was cut, rolled back or forked); exit 3 when the key is refused (or the
 chain retired it), the chain has no records, the log cannot be read,
-FILE holds anything else, or the checkpoint cannot be written.
+FILE holds anything else, or the checkpoint cannot be written, or on
+SIGINT/SIGTERM (while the chain is verified: nothing is signed or
+written; while the checkpoint is written: it is written whole first).
 
 example:
   ronaudit checkpoint --wal log --key keys/ops.key --writer svc@inst-1 --stream caps --out cp.note
@@ -214,8 +219,10 @@ is refused, not taken for the newest bundle.
 Exit 1 when the chain, its kept checkpoints or the bundles already under
 --out fail verification (or the log no longer extends them); exit 3 when
 the key is refused (or the chain retired it), the chain has no records,
-or the log cannot be read or the bundle written; exit 2 for a --writer
-or --stream no checkpoint can name (not UTF-8).
+or the log cannot be read or the bundle written, or on SIGINT/SIGTERM
+(while the chain is verified: no bundle is written; while the bundle is
+written: it is written whole first); exit 2 for a --writer or --stream
+no checkpoint can name (not UTF-8).
 
 example:
   ronaudit export --wal log --key keys/ops.key --writer svc@inst-1 --stream caps --out exports

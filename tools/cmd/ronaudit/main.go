@@ -61,7 +61,11 @@
 // append --wal directory that holds other files and no log (the keys'
 // directory, say), or an --export directory it cannot make, refused
 // before a line is read; no records to act on (checkpoint, export,
-// rotate); SIGINT or SIGTERM during append.
+// rotate); SIGINT or SIGTERM during append, verify, dump, checkpoint or
+// export, which stop cleanly on it and say on stderr how far they got and
+// what was not done (verify gives no verdict; dump's lines are whole
+// records; checkpoint and export write their output whole, or not at
+// all).
 //
 // A command that meets both a verification failure and an operational
 // error exits 1: the evidence wins (a log found tampered with is 1 even

@@ -27,6 +27,9 @@ import (
 // its output and exit codes.
 func TestMain(m *testing.M) {
 	if os.Getenv("RONAUDIT_TEST_MAIN") == "1" { // a test runs the CLI as a child
+		if os.Getenv("RONAUDIT_TEST_HOLD") == "1" { // TestInterrupted
+			readHook = holdUntilInterrupted
+		}
 		os.Exit(cli())
 	}
 	testscript.Main(m, map[string]func(){

@@ -45,6 +45,8 @@ func verifyCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "ronaudit verify: --exports needs --pub: the key of the bundles' signer")
 		return 2
 	}
+	ctx, stopSignals := interrupts()
+	defer stopSignals()
 	dir := fs.Arg(0)
 	pubKeys, err := loadPubs(pubs)
 	if err != nil {
@@ -55,9 +57,24 @@ func verifyCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if len(pubKeys) > 0 {
 		keys = sdk.NewKeySet(pubKeys...)
 	}
-	var progress func(uint64, wal.Position)
+	var bar func(uint64, wal.Position)
 	if isTerminal(stderr) {
-		progress = progressBar(stderr, dir)
+		bar = progressBar(stderr, dir)
+	}
+	// How far the reading got, said if a signal stops it: what it
+	// reads after the signal is no part of what the command says.
+	var read readSoFar
+	progress := func(n uint64, at wal.Position) {
+		if ctx.Err() != nil {
+			return
+		}
+		read.set(n, at)
+		if bar != nil {
+			bar(n, at)
+		}
+		if readHook != nil {
+			readHook(ctx)
+		}
 	}
 	segment := false
 	if fi, err := os.Stat(dir); err == nil && fi.Mode().IsRegular() {
@@ -100,23 +117,32 @@ func verifyCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	var exported []node.ChainExports
 	var exportErr error
 	dopts := checkpoint.DirOptions{AllowUnsealedTail: *allowTail, Progress: progress}
-	switch {
-	case segment:
-		res.Summary, err = sdk.VerifySegment(dir, keys, true, progress)
-	case *exportsDir != "":
-		var ns node.Summary
-		ns, err = node.VerifyDir(dir, *exportsDir, pubKeys, dopts)
-		res, exported = ns.DirSummary, ns.Exports
-		if ee := (*node.ExportError)(nil); errors.As(err, &ee) {
-			exportErr, err = err, nil
+	// The reading stops on SIGINT or SIGTERM: no verdict, exit 3.
+	err = unlessInterrupted(ctx, func() error {
+		var err error
+		switch {
+		case segment:
+			res.Summary, err = sdk.VerifySegment(dir, keys, true, progress)
+		case *exportsDir != "":
+			var ns node.Summary
+			ns, err = node.VerifyDir(dir, *exportsDir, pubKeys, dopts)
+			res, exported = ns.DirSummary, ns.Exports
+			if ee := (*node.ExportError)(nil); errors.As(err, &ee) {
+				exportErr, err = err, nil
+			}
+		default:
+			res, err = checkpoint.VerifyDir(dir, pubKeys, dopts)
 		}
-	default:
-		res, err = checkpoint.VerifyDir(dir, pubKeys, dopts)
-	}
-	sum := res.Summary
-	if progress != nil {
+		return err
+	})
+	if bar != nil {
 		fmt.Fprint(stderr, "\r\033[K")
 	}
+	if err == errInterrupted {
+		fmt.Fprintf(stderr, "ronaudit verify: interrupted after %s: nothing after it was verified, and the log has no verdict\n", &read)
+		return exitError
+	}
+	sum := res.Summary
 	if sum.WAL.Segments == 0 && (err == nil || errors.Is(err, wal.ErrCorrupt)) {
 		// Nothing verified is not "ok": a wrong directory, or a log whose
 		// segments are all gone, would pass (sdk.VerifyDir fails on it

@@ -10,6 +10,7 @@ import (
 	"os"
 
 	"github.com/rustyonions/ron-audit-go/canonical"
+	"github.com/rustyonions/ron-audit-go/internal/names"
 	"github.com/rustyonions/ron-audit-go/sdk"
 	"github.com/rustyonions/ron-audit-go/sdk/wal"
 )
@@ -96,15 +97,17 @@ func dumpCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		if writeErr != nil && errors.Is(err, writeErr) {
 			return exitError
 		}
-		fmt.Fprintln(stderr, "ronaudit dump:", err)
+		// The names under DIR, and the targets of links there, are
+		// whoever made the tree's: said on one line (oneLine).
+		fmt.Fprintln(stderr, "ronaudit dump:", &oneLine{err})
 		return exitCode(err)
 	}
 	if torn.TornBytes > 0 {
 		// What a crash leaves (not a failure, as for verify), but the
 		// dump stops short of the file's end: say where, and why.
 		out.Flush()
-		fmt.Fprintf(stderr, "ronaudit dump: not dumped: a torn tail of %d bytes at %s (%s), which the next open for writing cuts\n",
-			torn.TornBytes, torn.TornAt, torn.TornReason)
+		fmt.Fprintln(stderr, names.Line(fmt.Sprintf("ronaudit dump: not dumped: a torn tail of %d bytes at %s (%s), which the next open for writing cuts",
+			torn.TornBytes, torn.TornAt, torn.TornReason)))
 	}
 	return 0
 }

@@ -148,21 +148,24 @@ func verifyCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		// segments are all gone, would pass (sdk.VerifyDir fails on it
 		// too, naming the missing first segment). The directory was read:
 		// a failure, exit 1, as for a log that lost some of its segments.
-		fmt.Fprintf(stdout, "FAIL: no segment files (%s) in %s: not a log directory, or its segments are gone\n", "*.seg", dir)
+		fmt.Fprintf(stdout, "FAIL: no segment files (%s) in %s: not a log directory, or its segments are gone\n", "*.seg", names.Path(dir))
 		return exitFailed
 	}
 	// The records are judged before the checkpoints kept with the log:
 	// a failure of those, or an unsealed tail, comes once they hold.
+	// Every failure is said on one line (oneLine): the names under DIR
+	// and --exports, and the targets of links there, are whoever made
+	// the tree's, and one can hold a newline and a line of its own.
 	var de *checkpoint.DirError
 	if err != nil && !errors.As(err, &de) && !errors.Is(err, sdk.ErrUnsealedTail) {
 		if exitCode(err) != exitFailed {
 			// Not a verdict: the log could not be read (permission
 			// denied, an I/O error), so it is neither ok nor FAIL.
-			fmt.Fprintf(stderr, "ronaudit verify: %v\n", err)
+			fmt.Fprintf(stderr, "ronaudit verify: %v\n", &oneLine{err})
 			fmt.Fprintf(stderr, "ronaudit verify: the log was not verified (%d records verified before the error)\n", sum.Records)
 			return exitError
 		}
-		fmt.Fprintf(stdout, "FAIL: %v\n", err)
+		fmt.Fprintf(stdout, "FAIL: %v\n", &oneLine{err})
 		fmt.Fprintf(stdout, "verified %d records of the log before the failure\n", sum.Records)
 		if errors.Is(err, sdk.ErrUnknownKey) {
 			fmt.Fprintln(stdout, "a signature is by a key none of the --pub files hold: give the signer's public key (--pub is repeatable)")
@@ -175,12 +178,12 @@ func verifyCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	})
 	torn := ""
 	if sum.WAL.TornBytes > 0 || sum.WAL.TornReason != "" {
-		torn = fmt.Sprintf("torn tail of %d bytes at %s (%s)", sum.WAL.TornBytes, sum.WAL.TornAt, sum.WAL.TornReason)
+		torn = names.Line(fmt.Sprintf("torn tail of %d bytes at %s (%s)", sum.WAL.TornBytes, sum.WAL.TornAt, sum.WAL.TornReason))
 	}
 	// A checkpoints directory, a kept checkpoint or --checkpoint that
 	// cannot be read is not a verdict (reportFailure).
 	failCheckpoint := func(err error) int {
-		code := reportFailure("verify", stdout, stderr, err)
+		code := reportFailure("verify", stdout, stderr, &oneLine{err})
 		if code == exitFailed && torn != "" && (errors.Is(err, checkpoint.ErrRollback) || errors.Is(err, checkpoint.ErrFork)) {
 			fmt.Fprintf(stdout, "the log ends in a %s: records a checkpoint vouches for may have been there\n", torn)
 		}
@@ -232,7 +235,7 @@ func verifyCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if keys == nil {
 		fmt.Fprintln(stdout, "signatures NOT checked: give --pub KEY")
 		if len(res.Unused) > 0 { // with no key, none of the kept checkpoints was checked
-			fmt.Fprintf(stdout, "the checkpoints kept in %s were NOT checked (the log may be shorter than they vouch for): give --pub KEY\n", filepath.Join(dir, "checkpoints"))
+			fmt.Fprintf(stdout, "the checkpoints kept in %s were NOT checked (the log may be shorter than they vouch for): give --pub KEY\n", names.Path(filepath.Join(dir, "checkpoints")))
 		}
 	}
 	if torn != "" {
@@ -243,7 +246,7 @@ func verifyCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	}
 	for _, ce := range exported {
 		fmt.Fprintf(stdout, "exports %s: %s, records 1..%d, newest kept checkpoint %d: %s\n",
-			names.Chain(ce.WriterID, ce.Stream), count(ce.Bundles, "bundle"), ce.Records, ce.Checkpoint, ce.Dir)
+			names.Chain(ce.WriterID, ce.Stream), count(ce.Bundles, "bundle"), ce.Records, ce.Checkpoint, names.Path(ce.Dir))
 	}
 	return 0
 }
@@ -346,7 +349,7 @@ func sealFailure(err error, heads []sdk.Head, keyed bool) error {
 // way, so not used.
 func printUnused(w io.Writer, paths []string) {
 	for _, path := range paths {
-		fmt.Fprintf(w, "note: %s is signed by none of the --pub keys in force at its size; not used\n", path)
+		fmt.Fprintf(w, "note: %s is signed by none of the --pub keys in force at its size; not used\n", names.Path(path))
 	}
 }
 

@@ -127,7 +127,9 @@ type DurableOptions struct {
 	// the chains the rotations passed through: their transitions name the
 	// next keys; a chain started after a rotation needs the key it started
 	// with, unless that is the Signer's), else OpenDurable fails with
-	// unknown_key at the first record the old key signed.
+	// unknown_key at the first record the old key signed. Keys only
+	// verify: a chain their key holds takes no record signed by a Signer
+	// that no transition hands it on to (OpenDurable).
 	Keys *KeySet
 	// CacheBytes bounds the records kept in RAM per chain (for dedupe and
 	// Store.Get); 0 means DefaultMemStoreBytes.
@@ -712,7 +714,14 @@ func (it *errIterator) Err() error    { return it.err }
 // rotation's first transition: the old key may not sign after it there;
 // after a whole rotation too). Opened with the new key, the others take none
 // (ErrConfig naming the old key): only the old key can write their
-// transitions.
+// transitions. Nor does a chain signed by a key that no transition in the
+// log hands on to the Signer's (a newcomer's key, given the log's in
+// DurableOptions.Keys): signed by it, the chain would not verify for one
+// following it from its first key (unknown_key), so Append refuses with
+// ErrConfig naming the chain and its key: open the log with that key, or
+// RotateKey from it to the new one first. A chain the Signer starts is
+// its own. (A chain with no record signature in the log, checkpoint-sealed,
+// does not say there whose it is: this rule does not see it.)
 //
 // Under the checkpoint-sealed policy a crash leaves each chain's records
 // after its last signature or seal on disk unsigned: its unsealed tail,
@@ -947,8 +956,9 @@ type refusal struct {
 
 // refusals returns the replayed chains that take no record signed by id,
 // the key the log is opened with, but for those that retired id (their
-// transition says so): chains a later key started, and chains a
-// rotation to id, cut short, had not reached.
+// transition says so): chains a later key started, chains a rotation
+// to id, cut short, had not reached, and chains held by a key that no
+// transition in the log hands on to id.
 func (r *replayer) refusals(id KeyID) map[*Head]refusal {
 	// Opened with the key of a rotation a crash cut short: the chains it
 	// had not reached yet are last signed by the key it retires, with no
@@ -1001,6 +1011,18 @@ func (r *replayer) refusals(id KeyID) map[*Head]refusal {
 		if ok {
 			out[h] = refusal{err: fmt.Errorf("%w: %s has no key transition from key %s, which %s handed to key %s at seq %d (a rotation cut short): open the log with key %s and RotateKey to %s to finish it",
 				ErrConfig, names.Chain(h.WriterID, h.Stream), old, names.Chain(by.chain.WriterID, by.chain.Stream), id, by.at, old, id)}
+			continue
+		}
+		if _, retired := ks.retired[id]; old != (KeyID{}) && !retired {
+			// Signed by a key that no transition hands the chain on from
+			// to id (a newcomer's key, given the log's as a verifier
+			// key): signing it with id would leave a verifier following
+			// from the chain's key nothing to follow (unknown_key). Only
+			// the key in force can write the transition. (A chain with
+			// no signature in the log, checkpoint-sealed, does not say
+			// whose it is, and a chain that retired id is refused apart.)
+			out[h] = refusal{err: fmt.Errorf("%w: %s is signed by key %s, and no key transition in the log hands it to key %s: open the log with key %s, or RotateKey from it to %s first",
+				ErrConfig, names.Chain(h.WriterID, h.Stream), old, id, old, id)}
 		}
 	}
 	return out

@@ -154,7 +154,8 @@ type KeyFollower interface {
 // replayed by OpenDurable before CheckReplay, started by a key that a
 // rotation from the Signer's handed the log to, cut short or whole (the
 // log reopened with the old key), or not yet reached by a rotation to
-// the Signer's key cut short): that key vouches for none of the chain,
+// the Signer's key cut short, or held by a key that no transition hands
+// on to the Signer's): that key vouches for none of the chain,
 // which is another key's.
 // Retired is called under the chain's lock: it must not call the Log.
 type RetireObserver interface {

@@ -513,7 +513,8 @@ func (k *Keeper) signerFor(c *keptChain, size int64) sdk.Signer {
 // found by OpenDurable, opened with a rotation's old key (to finish one
 // cut short, or after a whole one), to be the new key's, or opened with
 // the new key after a rotation cut short, to be the old
-// key's, which has yet to write its transition): the
+// key's, which has yet to write its transition, or to be held by a key
+// that no transition hands on to id): the
 // Keeper signs no checkpoint of it with id, only once FollowKey hands it
 // the key the chain is on, which a verifier holding the key the chain
 // started with trusts. Once Close has begun it does nothing (Close).

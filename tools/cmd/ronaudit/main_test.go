@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"hash/crc32"
 	"os"
@@ -39,14 +40,15 @@ func TestMain(m *testing.M) {
 
 func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{Dir: "testdata/script", Cmds: map[string]func(*testscript.TestScript, bool, []string){
-		"truncate":  truncateCmd,
-		"bigline":   biglineCmd,
-		"forgecp":   forgeCheckpointCmd,
-		"patchrec":  patchRecordCmd,
-		"flipnote":  flipNoteCmd,
-		"age":       ageCmd,
-		"status":    statusCmd,
-		"legacyrec": legacyRecordCmd,
+		"truncate":    truncateCmd,
+		"bigline":     biglineCmd,
+		"forgecp":     forgeCheckpointCmd,
+		"patchrec":    patchRecordCmd,
+		"flipnote":    flipNoteCmd,
+		"age":         ageCmd,
+		"status":      statusCmd,
+		"legacyrec":   legacyRecordCmd,
+		"forgeappend": forgeAppendCmd,
 	}})
 }
 
@@ -143,6 +145,51 @@ func forgeCheckpointCmd(ts *testscript.TestScript, neg bool, args []string) {
 	msg, err := checkpoint.Sign(checkpoint.Origin(args[2], args[3]), size, root, checkpoint.NewNoteSigner(signer, name))
 	ts.Check(err)
 	ts.Check(os.WriteFile(ts.MkAbs(args[5]), msg, 0o644))
+}
+
+// forgeAppendCmd is "forgeappend LOG KEY WRITER STREAM [NEXTPUB]": append
+// to the chain a record signed by KEY (with a key transition naming
+// NEXTPUB's key, if given), bypassing the Log, which refuses a key that
+// may not sign the chain: a log only a writer that bypasses the SDK can
+// make, which verifiers must judge all the same.
+func forgeAppendCmd(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 4 || len(args) > 5 {
+		ts.Fatalf("usage: forgeappend LOG KEY WRITER STREAM [NEXTPUB]")
+	}
+	dir := ts.MkAbs(args[0])
+	signer, err := sdk.LoadSigner(ts.MkAbs(args[1]))
+	ts.Check(err)
+	var seq uint64
+	prev := make([]byte, 32)
+	_, err = sdk.ReadDir(dir, func(rec sdk.Sealed, _ wal.Position) error {
+		v, err := canonical.OpenAuditRecord(rec.Bytes)
+		if err == nil && string(v.WriterID()) == args[2] && string(v.Stream()) == args[3] {
+			seq, prev = v.Seq(), rec.Hash[:]
+		}
+		return nil
+	})
+	ts.Check(err)
+	r := canonical.AuditRecord{V: 1, Kind: canonical.KindPolicyChanged, Seq: seq + 1, TsMs: 100 + seq, WriterID: args[2], Stream: args[3], Prev: prev}
+	if len(args) == 5 {
+		next, err := sdk.LoadPublicKey(ts.MkAbs(args[4]))
+		ts.Check(err)
+		r.Attrs = []canonical.Attr{{Key: sdk.KeyTransitionAttr, Value: "ed25519:" + hex.EncodeToString(next)}}
+	}
+	b, err := canonical.AppendRecord(nil, &r, canonical.DefaultLimits)
+	ts.Check(err)
+	hash := canonical.RecordHash(b)
+	var sig sdk.Signature
+	m := canonical.SignedMessage(hash)
+	ts.Check(signer.Sign(m[:], &sig))
+	id := signer.KeyID()
+	// A record frame (sdk/wal/FORMAT.md, "SDK payloads"): type 1, signed,
+	// key id, signature, hash, the record.
+	frame := append([]byte{1, 1}, id[:]...)
+	frame = append(append(append(frame, sig[:]...), hash[:]...), b...)
+	w, _, err := wal.Open(dir, wal.Options{})
+	ts.Check(err)
+	_, err = w.Append(frame)
+	ts.Check(errors.Join(err, w.Close()))
 }
 
 // patchRecordCmd is "patchrec LOG WRITER STREAM SEQ unsign|flip|sig|crc":

@@ -16,6 +16,7 @@ import (
 	"sync"
 
 	"github.com/rustyonions/ron-audit-go/canonical"
+	"github.com/rustyonions/ron-audit-go/internal/keyrule"
 	"github.com/rustyonions/ron-audit-go/internal/names"
 	"github.com/rustyonions/ron-audit-go/sdk/wal"
 )
@@ -402,12 +403,14 @@ func (r *replayer) replay(f wal.Frame) error {
 				if err != nil {
 					return r.failAt(pos, h, true, v.Seq(), err)
 				}
-				ks.lastSigner = rec.KeyID
 				r.signed(rec.KeyID, pub)
 				r.sigs = append(r.sigs, pendingSig{pub: pub, hash: rec.Hash, sig: rec.Sig, id: rec.KeyID, head: h, seq: v.Seq(), pos: pos,
 					before: r.records, chain: int(h.Seq - r.base[h]), prev: h.Hash, prevSealed: h.SealedSeq})
 			}
 			h.SealedSeq = v.Seq()
+			// With keys nil too: a replay that checks no signature
+			// still tells which key holds each chain (signerRefusal).
+			ks.lastSigner = rec.KeyID
 		}
 		if err := ks.follow(v, rec, r.keys); err != nil {
 			return r.failAt(pos, h, true, v.Seq(), err)
@@ -451,6 +454,9 @@ func (r *replayer) replay(f wal.Frame) error {
 		if r.keys == nil {
 			h.SealedSeq = s.seq
 			r.seals++
+			if ks := r.keyst[h]; ks != nil {
+				ks.lastSigner = s.id // as below (signerRefusal)
+			}
 			break
 		}
 		pub, ok := r.keys.Lookup(s.id)
@@ -1301,4 +1307,32 @@ func recordFrames(fn func(rec Sealed, pos wal.Position) error) func(wal.Frame) e
 		}
 		return fn(rec, wal.Position{File: f.File, Offset: f.Offset})
 	}
+}
+
+func init() { keyrule.Refusal = signerRefusal }
+
+// signerRefusal is keyrule.Refusal: the refusal OpenDurable would give
+// chain (writer, stream) of the log in dir opened with key id (refusals),
+// from a replay that checks no signature. The caller verifies the chain
+// it signs; a replay that verifies every chain would need every key of
+// the log and refuse a log damaged in another chain, which checkpoint
+// and export of this one are not about. A record that fails the replay
+// is skipped: what it would have said of its chain's key is lost, and
+// the chains verified by the caller are read whole.
+func signerRefusal(dir string, id [8]byte, writer, stream string) error {
+	r := newReplayer(nil)
+	if _, err := wal.ReadDir(dir, func(f wal.Frame) error {
+		_ = r.replay(f)
+		return nil
+	}); err != nil {
+		return err
+	}
+	h := r.chains[writer][stream]
+	if h == nil {
+		return nil
+	}
+	if rf, ok := r.refusals(KeyID(id))[h]; ok {
+		return rf.err
+	}
+	return nil
 }

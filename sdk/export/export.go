@@ -25,6 +25,7 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/rustyonions/ron-audit-go/canonical"
+	"github.com/rustyonions/ron-audit-go/internal/keyrule"
 	"github.com/rustyonions/ron-audit-go/internal/names"
 	"github.com/rustyonions/ron-audit-go/sdk"
 	"github.com/rustyonions/ron-audit-go/sdk/checkpoint"
@@ -69,7 +70,11 @@ type Exporter struct {
 // chain's last record, with a new checkpoint of that size signed by the
 // Exporter's signer. It refuses to sign with a Signer the chain retired
 // before its end (sdk.ErrConfig; after RotateKey, export with the new
-// key), a chain whose records in the log skip or repeat a seq (*Error
+// key), or whose key may not sign the chain, as sdk.OpenDurable's Log
+// refuses its appends (sdk.ErrConfig, with the message Append gives: a
+// chain a later key started, one a rotation to the Signer's key cut
+// short has not reached, or one signed by a key no transition in the log
+// hands on to it), a chain whose records in the log skip or repeat a seq (*Error
 // ReasonRecord at the seq expected, naming the record's place in the
 // log), and a log that no longer extends prev: fewer
 // records than prev.Size (*Error ReasonTruncated) or another root at
@@ -137,6 +142,17 @@ func (e *Exporter) Export(dir, writer, stream string, prev *State) (*Bundle, err
 		// which verifiers refuse (checkpoint.InForce).
 		return nil, fmt.Errorf("export: %w: key %s was retired at %s seq %d; sign with the key that transition names",
 			sdk.ErrConfig, e.Signer.KeyID(), names.Chain(writer, stream), retiredAt)
+	}
+	if checkRetired {
+		// Nor may it sign a chain another key holds that no transition
+		// in the log hands on to it (a later key started it, a rotation
+		// to it cut short has not reached it, a key the log never
+		// named): a verifier following the chain's keys from its first
+		// could not trust the checkpoint (unknown_key). The rule is
+		// OpenDurable's, over the whole log: Append refuses the same.
+		if err := keyrule.Refusal(dir, signerID, writer, stream); err != nil {
+			return nil, fmt.Errorf("export: %w", err)
+		}
 	}
 	return e.exportTree(start, tree, writer, stream, recs, prev)
 }

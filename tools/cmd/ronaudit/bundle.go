@@ -130,6 +130,9 @@ func exportCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "ronaudit export: interrupted after the chain was verified: %s\n", nothing("export"))
 		return exitError
 	}
+	if err := maySign(*dir, signer, *writer, *stream); err != nil {
+		return fail(err)
+	}
 	b, err := (&export.Exporter{Sink: sink, Signer: signer}).ExportTree(t, *writer, *stream, recs, prev)
 	if errors.Is(err, export.ErrNothingToExport) {
 		fmt.Fprintf(stdout, "nothing to export: %s has no records after seq %d\n", names.Chain(*writer, *stream), m)

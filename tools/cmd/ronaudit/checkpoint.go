@@ -15,6 +15,7 @@ import (
 
 	"github.com/rustyonions/ron-audit-go/canonical"
 	"github.com/rustyonions/ron-audit-go/internal/fsutil"
+	"github.com/rustyonions/ron-audit-go/internal/keyrule"
 	"github.com/rustyonions/ron-audit-go/internal/names"
 	"github.com/rustyonions/ron-audit-go/sdk"
 	"github.com/rustyonions/ron-audit-go/sdk/checkpoint"
@@ -103,6 +104,18 @@ func vouchedChain(dir, writer, stream string, pubs []ed25519.PublicKey, allowTai
 	return t, res.Retired, nil
 }
 
+// maySign refuses, as append does (the same sdk.ErrConfig and message:
+// exit 3), to sign chain (writer, stream) of the log in dir with a key
+// that append may not sign it with: a chain a later key started, one a
+// rotation to this key cut short has not reached, one held by a key no
+// transition in the log hands on to this one. What it signed would not
+// verify for whoever follows the chain's keys from its first
+// (unknown_key), even with every key given. It reads the whole log, as
+// append's open does (the rule is sdk.OpenDurable's).
+func maySign(dir string, signer sdk.Signer, writer, stream string) error {
+	return keyrule.Refusal(dir, signer.KeyID(), writer, stream)
+}
+
 // openCheckpointFile reads and verifies a signed checkpoint with the public
 // key in pubPath (under any key name: checkpoint.KeyVerifiers).
 func openCheckpointFile(path, pubPath string) (checkpoint.Checkpoint, error) {
@@ -188,6 +201,9 @@ func checkpointCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if t.Size() == 0 {
 		fmt.Fprintf(stderr, "ronaudit checkpoint: no records of %s in %s\n", names.Chain(*writer, *stream), *dir)
 		return exitError
+	}
+	if err := maySign(*dir, signer, *writer, *stream); err != nil {
+		return fail(err)
 	}
 	name := checkpoint.KeyName(*writer)
 	msg, err := checkpoint.Sign(checkpoint.Origin(*writer, *stream), t.Size(), t.Root(), checkpoint.NewNoteSigner(signer, name))

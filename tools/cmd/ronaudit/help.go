@@ -42,12 +42,16 @@ Exit 1 when the log or its kept checkpoints fail verification (nothing
 is appended to it); exit 3 when the key is refused (unreadable, loose
 mode, retired by the chain), the log cannot be read or written, a line
 is bad (--on-bad stop; a writerId or stream over 255 bytes escaped as a
-directory name is one), a chain of the log cannot be checkpointed (one
-with such a name, written before that limit: the others are), stdout
-cannot be written (a closed pipe: it stops reading then, since it could
-not say what is durable), or on SIGINT/SIGTERM (what was read is
-still acknowledged and checkpointed); exit 2 for bad flags, a --writer
-or --stream that is not UTF-8 among them (before a line is read).
+directory name is one), a chain the key may not sign (one a rotation
+to it cut short has not reached, one a later key holds, one no key
+transition in the log hands to it: open the log with the key that holds
+it, or rotate from that key first), a chain of the log cannot be
+checkpointed (one with such a name, written before that limit: the
+others are), stdout cannot be written (a closed pipe: it stops reading
+then, since it could not say what is durable), or on SIGINT/SIGTERM
+(what was read is still acknowledged and checkpointed); exit 2 for bad
+flags, a --writer or --stream that is not UTF-8 among them (before a
+line is read).
 
 example:
   echo '{"kind":"capIssued","reason":"issued","actor":{"capId":"cap-7"}}' |
@@ -127,16 +131,21 @@ size and Merkle root, sdk/checkpoint/SPEC.md), to keep away from the log
 and check it later with verify --checkpoint, prove or verify-bundle. It
 verifies the chain first, and refuses a chain that does not extend the
 checkpoints kept in DIR/checkpoints, records nothing seals yet (unless
---allow-unsealed-tail) and a key the chain retired. --out FILE replaces
-an existing FILE only with a checkpoint that extends the one it holds.
+--allow-unsealed-tail), a key the chain retired, and a key append
+refuses for the chain, with append's message (one a rotation to it cut
+short has not reached, one a later key holds, one no transition in the
+log hands to it: what it signed would not verify from the chain's first
+key). --out FILE replaces an existing FILE only with a checkpoint that
+extends the one it holds.
 
 Exit 1 when the chain or its kept checkpoints fail verification, or
 FILE holds a checkpoint of the chain the log no longer extends (the log
-was cut, rolled back or forked); exit 3 when the key is refused (or the
-chain retired it), the chain has no records, the log cannot be read,
-FILE holds anything else, or the checkpoint cannot be written, or on
-SIGINT/SIGTERM (while the chain is verified: nothing is signed or
-written; while the checkpoint is written: it is written whole first).
+was cut, rolled back or forked); exit 3 when the key is refused (the
+chain retired it, or append would refuse it), the chain has no records,
+the log cannot be read, FILE holds anything else, or the checkpoint
+cannot be written, or on SIGINT/SIGTERM (while the chain is verified:
+nothing is signed or written; while the checkpoint is written: it is
+written whole first).
 
 example:
   ronaudit checkpoint --wal log --key keys/ops.key --writer svc@inst-1 --stream caps --out cp.note
@@ -209,20 +218,20 @@ example:
 Writes the next export bundle of one chain under --out (WRITER/STREAM/
 FIRST-LAST.bundle, sdk/export/FORMAT.md): the records after the newest
 bundle there, a checkpoint signed by KEY and a consistency proof to the
-bundle before. The chain is verified first, as for checkpoint. A bundle
-is written whole or not at all and never replaces a file; with no new
-records it says so and exits 0. A .tmp-* file a crash left in the
+bundle before. The chain is verified first, and KEY refused, as for
+checkpoint. A bundle is written whole or not at all and never replaces a
+file; with no new records it says so and exits 0. A .tmp-* file a crash left in the
 chain's directory an hour ago or more is removed, and said on stderr. A
 *.bundle file there whose name is not FIRST-LAST.bundle (20 digits each)
 is refused, not taken for the newest bundle.
 
 Exit 1 when the chain, its kept checkpoints or the bundles already under
 --out fail verification (or the log no longer extends them); exit 3 when
-the key is refused (or the chain retired it), the chain has no records,
-or the log cannot be read or the bundle written, or on SIGINT/SIGTERM
-(while the chain is verified: no bundle is written; while the bundle is
-written: it is written whole first); exit 2 for a --writer or --stream
-no checkpoint can name (not UTF-8).
+the key is refused (the chain retired it, or append would refuse it),
+the chain has no records, or the log cannot be read or the bundle
+written, or on SIGINT/SIGTERM (while the chain is verified: no bundle is
+written; while the bundle is written: it is written whole first); exit 2
+for a --writer or --stream no checkpoint can name (not UTF-8).
 
 example:
   ronaudit export --wal log --key keys/ops.key --writer svc@inst-1 --stream caps --out exports

@@ -48,6 +48,7 @@ func TestScripts(t *testing.T) {
 		"age":         ageCmd,
 		"status":      statusCmd,
 		"legacyrec":   legacyRecordCmd,
+		"cutrotate":   cutRotateCmd,
 		"forgeappend": forgeAppendCmd,
 	}})
 }
@@ -147,6 +148,45 @@ func forgeCheckpointCmd(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(os.WriteFile(ts.MkAbs(args[5]), msg, 0o644))
 }
 
+// cutRotateCmd is "cutrotate LOG OLDKEY NEWKEY": a rotation from OLDKEY
+// to NEWKEY that a crash cuts short after its first transition (the old
+// key's Signer fails from the second on), as a host killed in the middle
+// of ronaudit rotate leaves the log. RotateKey takes the chains in no set
+// order: $HANDED is set to the stream whose transition was written,
+// $UNREACHED to the other (the log must hold two chains of one writer).
+func cutRotateCmd(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: cutrotate LOG OLDKEY NEWKEY")
+	}
+	old, err := sdk.LoadSigner(ts.MkAbs(args[1]))
+	ts.Check(err)
+	next, err := sdk.LoadSigner(ts.MkAbs(args[2]))
+	ts.Check(err)
+	cut := &signsThen{Signer: old, n: 1}
+	l, rec, err := sdk.OpenDurable(ts.MkAbs(args[0]), sdk.Config{Signer: cut}, sdk.DurableOptions{})
+	ts.Check(err)
+	if len(rec.Heads) != 2 || rec.Heads[0].WriterID != rec.Heads[1].WriterID {
+		ts.Fatalf("cutrotate: the log holds %d chains, want two of one writer", len(rec.Heads))
+	}
+	if _, err := l.RotateKey(next); err == nil {
+		ts.Fatalf("cutrotate: the rotation was not cut short")
+	}
+	ts.Check(l.Close())
+	sum, err := sdk.VerifyDir(ts.MkAbs(args[0]), sdk.NewKeySet(old.Public()), true, nil)
+	ts.Check(err)
+	if len(sum.Retired) != 1 {
+		ts.Fatalf("cutrotate: %d transitions written, want 1", len(sum.Retired))
+	}
+	handed := sum.Retired[0].Stream
+	for _, h := range rec.Heads {
+		if h.Stream == handed {
+			ts.Setenv("HANDED", h.Stream)
+		} else {
+			ts.Setenv("UNREACHED", h.Stream)
+		}
+	}
+}
+
 // forgeAppendCmd is "forgeappend LOG KEY WRITER STREAM [NEXTPUB]": append
 // to the chain a record signed by KEY (with a key transition naming
 // NEXTPUB's key, if given), bypassing the Log, which refuses a key that
@@ -190,6 +230,21 @@ func forgeAppendCmd(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(err)
 	_, err = w.Append(frame)
 	ts.Check(errors.Join(err, w.Close()))
+}
+
+// signsThen is a Signer that signs n times, then fails: a key gone in the
+// middle of a rotation.
+type signsThen struct {
+	sdk.Signer
+	n int
+}
+
+func (s *signsThen) Sign(msg []byte, sig *sdk.Signature) error {
+	if s.n == 0 {
+		return errors.New("signer gone")
+	}
+	s.n--
+	return s.Signer.Sign(msg, sig)
 }
 
 // patchRecordCmd is "patchrec LOG WRITER STREAM SEQ unsign|flip|sig|crc":

@@ -51,7 +51,10 @@
 // checkpoint (a path that does not exist, a symbolic link to nothing, a
 // checkpoints directory that cannot be read); a key file refused
 // (unreadable, a private key readable by others, malformed) or a key the
-// chain retired, given to sign; an output file or directory that cannot
+// chain retired, or that may not sign it (a chain a later key holds, one
+// a rotation to the key cut short has not reached, one no transition in
+// the log hands to it: append, checkpoint and export refuse it with the
+// same message), given to sign; an output file or directory that cannot
 // be written, or an --out file checkpoint will not replace (not a
 // checkpoint of the chain); stdout that could not be written (a full
 // disk; a closed pipe, without a word on stderr: "dump LOG | head";

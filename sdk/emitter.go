@@ -43,7 +43,8 @@ import (
 //
 // The Signer and the Store are called from the emitter's goroutines, which
 // do not recover: one that panics ends the program (Log.Append's caller
-// would get the panic instead). A Signer that cannot sign returns an
+// would get the panic instead, with the chain as it was: see Append). A
+// Signer that cannot sign returns an
 // error: the record is dropped (DropSinkError), and Ready reports it.
 type Emitter struct {
 	log  *Log

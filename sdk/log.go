@@ -385,14 +385,24 @@ func (l *Log) awaitAppends() []Head {
 	l.mu.RUnlock()
 	var durable []Head
 	for _, c := range all {
-		c.mu.Lock()
-		if l.cfg.Observer != nil && c.durable.Load() < c.head.Seq && l.cfg.Store.Wait(c.ticket) == nil {
-			c.markDurable(c.head.Seq)
-			durable = append(durable, c.head)
+		if h, ok := l.awaitAppend(c); ok {
+			durable = append(durable, h)
 		}
-		c.mu.Unlock()
 	}
 	return durable
+}
+
+// awaitAppend is awaitAppends for one chain: its head, if made durable
+// here. The lock is released by defer, as the Store's Wait may panic
+// (see appendChain).
+func (l *Log) awaitAppend(c *chain) (Head, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if l.cfg.Observer != nil && c.durable.Load() < c.head.Seq && l.cfg.Store.Wait(c.ticket) == nil {
+		c.markDurable(c.head.Seq)
+		return c.head, true
+	}
+	return Head{}, false
 }
 
 // errClosed is ErrClosed, addressable for Log.failed.
@@ -610,6 +620,19 @@ func (l *Log) Head(writer, stream string) (h Head, ok bool) {
 // set, as the Emitter acknowledges such a retry. A retry of a record no
 // Wait has covered yet gets the error: that record may be lost. After
 // Close every append fails.
+//
+// The Signer, the Store, the Clock and the Observer are the host's code,
+// called under the chain's lock. If one of them panics, the panic reaches
+// Append's caller (a programmer error is not turned into an error), with
+// the chain's lock free and rec's filled fields zero again. A panic
+// before the record is committed (the Clock, the Signer, the Store's Put)
+// leaves the chain exactly as a failure does: no seq, head, seal or dedupe
+// entry taken, so the next append to the chain gets that seq. One in the
+// Observer's Committed (or Retired) comes after the commit: the record is
+// in its chain, which goes on from it, but its Pending is lost with the
+// panic, so nothing acknowledged it. Seal, SealAll and Close free the
+// chain's lock on a panic as well. An Emitter's goroutines do not recover
+// (see Emitter).
 func (l *Log) Append(rec *canonical.AuditRecord) (Appended, error) {
 	p, err := l.AppendPending(rec)
 	if err != nil {
@@ -711,13 +734,24 @@ func (l *Log) AppendPending(rec *canonical.AuditRecord) (Pending, error) {
 		}
 		c = l.chain(rec.WriterID, rec.Stream)
 	}
-	c.mu.Lock()
-	a, ticket, err := l.appendLocked(c, rec, false)
-	c.mu.Unlock()
+	a, ticket, err := l.appendChain(c, rec)
 	if err != nil {
 		return Pending{}, err
 	}
 	return Pending{Appended: a, log: l, c: c, ticket: ticket}, nil
+}
+
+// appendChain is appendLocked under c's lock, released by defer: the
+// host's code it calls there (Signer, Store, Clock, Observer) may panic,
+// and a caller that recovers (net/http recovers a handler's panic) must
+// not leave the chain locked, every later append to it waiting forever.
+// A top-level defer is open-coded: it costs no allocation.
+//
+//ronaudit:hot
+func (l *Log) appendChain(c *chain, rec *canonical.AuditRecord) (Appended, Ticket, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return l.appendLocked(c, rec, false)
 }
 
 // appendRetry is AppendPending once the log has failed with failed: it
@@ -867,10 +901,13 @@ func (l *Log) appendLocked(c *chain, rec *canonical.AuditRecord, transition bool
 		return Appended{}, 0, prevConflictError(rec, c.head.Hash)
 	}
 	fill := l.fill(rec, next, c)
+	// Deferred, so that rec is as the caller wrote it however the append
+	// ends, a panic of the Signer, Store or Observer included; and after
+	// the commit too, as rec.Prev aliased the head, which moved on.
+	defer fill.undo(rec)
 
 	var err error
 	if c.buf, err = canonical.AppendRecord(c.buf[:0], rec, l.limits); err != nil {
-		fill.undo(rec)
 		c.buf = recordBuf(c.buf, l.limits.MaxRecord)
 		return Appended{}, 0, err
 	}
@@ -881,7 +918,6 @@ func (l *Log) appendLocked(c *chain, rec *canonical.AuditRecord, transition bool
 		fp = fingerprint(l.seed, b)
 		if seq, ok := c.dedupe.lookup(fp); ok {
 			if orig, dup := l.duplicate(c, seq, b); dup {
-				fill.undo(rec)
 				// The head's ticket covers the original (Pending.wait).
 				return Appended{Record: orig, Seq: seq, Head: c.head, Duplicate: true}, c.ticket, nil
 			}
@@ -894,14 +930,12 @@ func (l *Log) appendLocked(c *chain, rec *canonical.AuditRecord, transition bool
 	if l.mustSign(c.lastSeal, next, c.head.SealedSeq, &now) || transition || (next == 1 && l.handing.Load()) {
 		c.msg = canonical.SignedMessage(sealed.Hash)
 		if err := c.signer.Sign(c.msg[:], &sealed.Sig); err != nil {
-			fill.undo(rec)
 			return Appended{}, 0, chainError(ErrSign, rec.WriterID, rec.Stream, next, err)
 		}
 		sealed.Signed, sealed.KeyID = true, c.signer.KeyID()
 	}
 	kept, ticket, err := l.cfg.Store.Put(c.head.WriterID, c.head.Stream, next, *sealed)
 	if err != nil {
-		fill.undo(rec)
 		return Appended{}, 0, chainError(ErrStore, rec.WriterID, rec.Stream, next, err)
 	}
 
@@ -924,7 +958,6 @@ func (l *Log) appendLocked(c *chain, rec *canonical.AuditRecord, transition bool
 		}
 		l.cfg.Observer.Committed(c.head.WriterID, c.head.Stream, next, sealed.Hash, false)
 	}
-	fill.undo(rec) // rec.Prev aliased the head, which just moved on
 	return Appended{Record: kept, Seq: next, Head: c.head}, ticket, nil
 }
 
@@ -956,17 +989,18 @@ type filled struct{ seq, prev, ts bool }
 
 // fill sets what the caller left for the chain c to assign: seq (next),
 // prev (the head's hash) and the timestamp; undo takes them back. The
-// caller holds c.mu.
+// caller holds c.mu. The Clock is read first: it is the host's code,
+// and if it panics nothing of rec is changed yet (no filled to undo).
 func (l *Log) fill(rec *canonical.AuditRecord, next uint64, c *chain) filled {
 	f := filled{seq: rec.Seq == 0, prev: rec.Prev == nil, ts: rec.TsMs == 0}
+	if f.ts {
+		rec.TsMs = uint64(l.cfg.Clock().UnixMilli())
+	}
 	if f.seq {
 		rec.Seq = next
 	}
 	if f.prev {
 		rec.Prev = c.head.Hash[:]
-	}
-	if f.ts {
-		rec.TsMs = uint64(l.cfg.Clock().UnixMilli())
 	}
 	return f
 }
@@ -1147,20 +1181,26 @@ func (l *Log) sealAll(closing bool) error {
 	l.mu.RUnlock()
 	var first error
 	for _, c := range all {
-		c.mu.Lock()
-		var err error
-		switch failed := l.failure(); {
-		case failed == nil || (closing && failed == ErrClosed):
-			_, err = l.sealLocked(c)
-		case !closing || (c.head.Seq > 0 && c.head.SealedSeq != c.head.Seq):
-			err = sealRefused(c.head.WriterID, c.head.Stream, failed)
-		}
-		c.mu.Unlock()
-		if err != nil && first == nil {
+		if err := l.sealOne(c, closing); err != nil && first == nil {
 			first = err
 		}
 	}
 	return first
+}
+
+// sealOne is sealAll for one chain. The lock is released by defer, as
+// the Signer, the Store's Wait and the Sealer may panic (see appendChain).
+func (l *Log) sealOne(c *chain, closing bool) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch failed := l.failure(); {
+	case failed == nil || (closing && failed == ErrClosed):
+		_, err := l.sealLocked(c)
+		return err
+	case !closing || (c.head.Seq > 0 && c.head.SealedSeq != c.head.Seq):
+		return sealRefused(c.head.WriterID, c.head.Stream, failed)
+	}
+	return nil
 }
 
 // Records returns copies of records from..to (inclusive) of a chain: from

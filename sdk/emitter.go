@@ -972,10 +972,15 @@ func (e *Emitter) Ready() error {
 	// them before another's later sample became the baseline would
 	// subtract a larger count from a smaller one and wrap (a rate near 1,
 	// degraded by mistake).
+	// Shed is read before offered, as Stats reads them: a record is
+	// offered before it is shed, so a call that begins and sheds between
+	// the two reads is counted in offered only, or in neither. Read the
+	// other way round it was shed but not offered, and a sample could
+	// count more records shed than offered.
 	e.health.Lock()
 	now := time.Now()
-	offered := e.n.offered.Load()
 	shed := e.n.drops[dropBackpressure].Load()
+	offered := e.n.offered.Load()
 	d.LastSinkError = e.sinkErr
 	// Keep samples back to one just older than the window; the oldest is
 	// the baseline.

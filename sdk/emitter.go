@@ -888,7 +888,7 @@ type DegradedError struct {
 	SinkErrors     uint64  // records dropped for signer or store failures: Stats.Dropped[DropSinkError]
 	LastSinkError  error   // the last of them
 	VerifyFailures uint64  // failures reported by ReportVerifyFailure
-	ShedRate       float64 // share of offered records shed over the ready window
+	ShedRate       float64 // share of offered records shed over the ready window (at most 1)
 	ShedBudget     float64
 }
 
@@ -996,7 +996,12 @@ func (e *Emitter) Ready() error {
 	}
 	e.health.Unlock()
 	if n := offered - base.offered; n >= minShedSample {
-		d.ShedRate = float64(shed-base.shed) / float64(n)
+		// A record offered before the baseline and shed after it (in
+		// transit between the two when the baseline was read) is shed in
+		// the window but not offered in it: the count shed may pass n by
+		// the records in transit then, and a share is at most 1 (over it,
+		// ShedBudget 1, which allows any share, reported degraded).
+		d.ShedRate = float64(min(shed-base.shed, n)) / float64(n)
 	}
 	if d.Closed || d.LogFailed != nil || d.ObserverFailed != nil || d.SinkErrors > 0 || d.VerifyFailures > 0 || d.ShedRate > d.ShedBudget {
 		return d

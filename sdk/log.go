@@ -630,8 +630,8 @@ func (l *Log) Head(writer, stream string) (h Head, ok bool) {
 // entry taken, so the next append to the chain gets that seq. One in the
 // Observer's Committed (or Retired) comes after the commit: the record is
 // in its chain, which goes on from it, but its Pending is lost with the
-// panic, so nothing acknowledged it. Seal, SealAll and Close free the
-// chain's lock on a panic as well. An Emitter's goroutines do not recover
+// panic, so nothing acknowledged it. Seal, SealAll, Close and RotateKey
+// free the Log's locks on a panic as well. An Emitter's goroutines do not recover
 // (see Emitter).
 func (l *Log) Append(rec *canonical.AuditRecord) (Appended, error) {
 	p, err := l.AppendPending(rec)

@@ -60,7 +60,10 @@ func isTransition(attrs []canonical.Attr) bool {
 // ErrSealIncomplete until then); a rotation that fails or is cut short
 // leaves it with the old key, and finishing the rotation hands it next.
 // A rotation that failed part way in this process (a transition's
-// signature failed) is finished the same way. One that failed before it
+// signature failed) is finished the same way, as is one whose Signer or
+// Store panicked (the panic reaches the caller, no lock of the Log held;
+// see Append) after it wrote a transition; one that panicked before is
+// undone as one that failed there. One that failed before it
 // wrote any transition leaves the log's key as it was (a chain started
 // while it ran keeps next, which signed its first record; reopened with
 // the old key, the log refuses nothing of it: no transition names next,
@@ -91,16 +94,15 @@ func (l *Log) RotateKey(next Signer) ([]Head, error) {
 	}
 	l.rotations.Lock() // one rotation at a time, FollowKey calls included
 	defer l.rotations.Unlock()
-	l.rotating.Lock() // no emitter starts, and Close waits, meanwhile
-	heads, durable, err := l.rotateLocked(next)
-	// The rotation is written: every chain has its transition and signs
-	// with next from here on (new chains too). Close and NewEmitter need
-	// not wait for the rest, so a FollowKey may call Close (a follower
-	// that cannot keep next shuts the log down): it seals what it can
-	// with the follower's key as it is, as a SealAll beside the rotation
-	// would. rotations keeps the FollowKey calls of rotations run one
-	// after the other in their order.
-	l.rotating.Unlock()
+	// rotating: no emitter starts, and Close waits, meanwhile. Released
+	// once the rotation is written: every chain has its transition and
+	// signs with next from here on (new chains too). Close and NewEmitter
+	// need not wait for the rest, so a FollowKey may call Close (a
+	// follower that cannot keep next shuts the log down): it seals what
+	// it can with the follower's key as it is, as a SealAll beside the
+	// rotation would. rotations keeps the FollowKey calls of rotations
+	// run one after the other in their order.
+	heads, durable, err := l.rotateHeld(next)
 	// The Observer hears of the durable transitions only now, holding no
 	// lock of the Log, as it hears of an Append's records: its Durable may
 	// call Close, which would have waited for this rotation. Each is
@@ -132,6 +134,16 @@ func (l *Log) RotateKey(next Signer) ([]Head, error) {
 	return heads, nil
 }
 
+// rotateHeld is rotateLocked under l.rotating, released by defer: the
+// Signers and the Store it calls are the host's code, and a panic there
+// (which reaches RotateKey's caller) must not leave every later RotateKey,
+// NewEmitter and Close waiting for it.
+func (l *Log) rotateHeld(next Signer) ([]Head, []Pending, error) {
+	l.rotating.Lock()
+	defer l.rotating.Unlock()
+	return l.rotateLocked(next)
+}
+
 // rotateLocked is RotateKey's work but FollowKey: it checks next and
 // writes the transitions, and returns the heads, and the transitions made
 // durable in the store, whose Durable the Observer has yet to hear and
@@ -144,10 +156,17 @@ func (l *Log) rotateLocked(next Signer) (heads []Head, durable []Pending, err er
 	if l.emitting.Load() {
 		return nil, nil, ErrEmitting
 	}
-	l.mu.RLock()
-	same := l.signer.KeyID() == next.KeyID()
-	all := l.chainsLocked(nil)
-	l.mu.RUnlock()
+	// Each lock below is released by defer (in a function called on the
+	// spot where it is held in a loop): KeyID, Public, Sign and the
+	// Store are the host's code, and may panic.
+	var same bool
+	var all []*chain
+	func() {
+		l.mu.RLock()
+		defer l.mu.RUnlock()
+		same = l.signer.KeyID() == next.KeyID()
+		all = l.chainsLocked(nil)
+	}()
 	if same && !l.handsOver(all, next) {
 		return nil, nil, fmt.Errorf("%w: key %s already signs this log", ErrConfig, next.KeyID())
 	}
@@ -155,14 +174,24 @@ func (l *Log) rotateLocked(next Signer) (heads []Head, durable []Pending, err er
 	// Keeper (FollowKey) and the log's signer move on only for a rotation
 	// that can be written.
 	for _, c := range all {
-		c.mu.Lock()
-		at, retired := c.retired[next.KeyID()]
-		writer, stream := c.head.WriterID, c.head.Stream
-		old := c.signer.KeyID()
-		named, cut := c.successor[old], c.signerRetired != nil
-		oldAt, oldRetired := c.retired[old]
-		pending, held := c.signerRetired, c.heldBy
-		c.mu.Unlock()
+		var (
+			at, oldAt           uint64
+			retired, oldRetired bool
+			writer, stream      string
+			old, named, held    KeyID
+			cut                 bool
+			pending             error
+		)
+		func() {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			at, retired = c.retired[next.KeyID()]
+			writer, stream = c.head.WriterID, c.head.Stream
+			old = c.signer.KeyID()
+			named, cut = c.successor[old], c.signerRetired != nil
+			oldAt, oldRetired = c.retired[old]
+			pending, held = c.signerRetired, c.heldBy
+		}()
 		if retired {
 			return nil, nil, fmt.Errorf("%w: key %s was retired at %s seq %d and cannot sign that chain again",
 				ErrConfig, next.KeyID(), names.Chain(writer, stream), at)
@@ -195,112 +224,142 @@ func (l *Log) rotateLocked(next Signer) (heads []Head, durable []Pending, err er
 	// gets a transition, a chain with none begins with next (below).
 	value := transitionPrefix + hex.EncodeToString(next.Public())
 	ts := uint64(l.cfg.Clock().UnixMilli())
-	var scratch []byte
-	l.mu.Lock()
-	all = l.chainsLocked(all[:0])
-	for _, c := range all {
-		c.mu.Lock()
-		var tooLarge error
-		if c.head.Seq > 0 && c.signerRetired == nil && c.signer.KeyID() != next.KeyID() {
-			rec := transitionRecord(c.head, value)
-			rec.Seq, rec.Prev, rec.TsMs = c.head.Seq+1, c.head.Hash[:], ts
-			scratch, tooLarge = canonical.AppendRecord(scratch[:0], &rec, l.limits)
-		}
-		writer, stream := c.head.WriterID, c.head.Stream
-		c.mu.Unlock()
-		if tooLarge != nil {
-			l.mu.Unlock()
-			return nil, nil, fmt.Errorf("%w: %s: its key transition record cannot be written: %w", ErrConfig, names.Chain(writer, stream), tooLarge)
-		}
+	all, prev, known, err := l.handTo(next, value, ts, all)
+	if err != nil {
+		return nil, nil, err
 	}
-	_, known := l.keys.Lookup(next.KeyID())
-	if _, err := l.keys.TryAdd(next.Public()); err != nil {
-		l.mu.Unlock()
-		return nil, nil, fmt.Errorf("%w: %w", ErrConfig, err)
-	}
-	prev := l.signer
-	l.signer = next // chains started from here on begin with next
 	// ... and sign their first record until the transitions are written
 	// (Log.handing).
-	l.handing.Store(true)
 	defer l.handing.Store(false)
-	for _, c := range all {
-		// So do those with no record yet: a first record appended before
-		// the loop below reached them would need a transition unchecked.
-		c.mu.Lock()
-		if c.head.Seq == 0 {
-			c.signer = next
-		}
-		c.mu.Unlock()
-	}
-	l.mu.Unlock()
-	wrote := false
+	// Undone if no transition is written: on an error, and on a panic
+	// (finished still false), which leaves the log as a failed signature
+	// does, and RotateKey to next does the whole rotation again.
+	wrote, finished := false, false
 	defer func() {
-		if err != nil && !wrote {
+		if (err != nil || !finished) && !wrote {
 			l.untraced(prev, next, known)
 		}
 	}()
 	for _, c := range all {
-		c.mu.Lock()
-		if c.head.Seq == 0 {
-			// A chain whose first append failed: no record to hand over
-			// from, and its first record will be signed by next.
-			c.signer = next
-			c.mu.Unlock()
-			continue
-		}
-		if c.signer.KeyID() == next.KeyID() {
-			heads = append(heads, c.head)
-			c.mu.Unlock()
-			continue
-		}
-		if c.heldBy == next.KeyID() {
-			// Started by next (a log reopened with the older key to
-			// finish the rotation): next is in force there already.
-			c.signer, c.signerRetired, c.heldBy = next, nil, KeyID{}
-			heads = append(heads, c.head)
-			c.mu.Unlock()
-			continue
-		}
-		if old := c.signer.KeyID(); c.signerRetired != nil {
-			// This chain's transition is already written (a rotation cut
-			// short): to next, it only needs its signer moved on.
-			if named := c.successor[old]; named != next.KeyID() {
-				err := fmt.Errorf("%w: %s retired key %s at seq %d naming key %s, not %s",
-					ErrConfig, names.Chain(c.head.WriterID, c.head.Stream), old, c.retired[old], named, next.KeyID())
-				c.mu.Unlock()
-				return heads, durable, err
-			}
-			c.signer, c.signerRetired = next, nil
-			heads = append(heads, c.head)
-			c.mu.Unlock()
-			continue
-		}
-		rec := transitionRecord(c.head, value)
-		a, ticket, err := l.appendLocked(c, &rec, true)
-		if err == nil {
-			wrote = true
-			if c.retired == nil {
-				c.retired, c.successor = map[KeyID]uint64{}, map[KeyID]KeyID{}
-			}
-			c.retired[c.signer.KeyID()] = a.Seq
-			c.successor[c.signer.KeyID()] = next.KeyID()
-			if ro, ok := l.cfg.Observer.(RetireObserver); ok {
-				ro.Retired(c.head.WriterID, c.head.Stream, c.signer.KeyID(), a.Seq)
-			}
-			c.signer = next
-		}
-		c.mu.Unlock()
+		h, p, err := l.handChain(c, next, value, &wrote)
 		if err != nil {
 			return heads, durable, err
 		}
-		p := Pending{Appended: a, log: l, c: c, ticket: ticket}
+		if p == nil {
+			if h.Seq > 0 {
+				heads = append(heads, h)
+			}
+			continue
+		}
 		if err := p.waitStore(); err != nil {
 			return heads, durable, err
 		}
-		heads, durable = append(heads, a.Head), append(durable, p)
+		heads, durable = append(heads, p.Head), append(durable, *p)
 	}
+	finished = true
 	return heads, durable, nil
+}
+
+// handTo is rotateLocked's step under l.mu: it checks that every chain's
+// transition (value, at ts) fits the limits, adds next to the log's keys
+// (known: it held it before) and makes next the key of new chains and of
+// those with no record yet, returning every chain and the log's key
+// before (prev). l.mu and each chain's lock are released by defer (see
+// rotateLocked).
+func (l *Log) handTo(next Signer, value string, ts uint64, all []*chain) (_ []*chain, prev Signer, known bool, err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	all = l.chainsLocked(all[:0])
+	var scratch []byte
+	for _, c := range all {
+		var tooLarge error
+		var writer, stream string
+		func() {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			if c.head.Seq > 0 && c.signerRetired == nil && c.signer.KeyID() != next.KeyID() {
+				rec := transitionRecord(c.head, value)
+				rec.Seq, rec.Prev, rec.TsMs = c.head.Seq+1, c.head.Hash[:], ts
+				scratch, tooLarge = canonical.AppendRecord(scratch[:0], &rec, l.limits)
+			}
+			writer, stream = c.head.WriterID, c.head.Stream
+		}()
+		if tooLarge != nil {
+			return nil, nil, false, fmt.Errorf("%w: %s: its key transition record cannot be written: %w", ErrConfig, names.Chain(writer, stream), tooLarge)
+		}
+	}
+	_, known = l.keys.Lookup(next.KeyID())
+	if _, err := l.keys.TryAdd(next.Public()); err != nil {
+		return nil, nil, false, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	prev = l.signer
+	l.signer = next // chains started from here on begin with next
+	// ... and sign their first record until the transitions are written
+	// (Log.handing; rotateLocked clears it).
+	l.handing.Store(true)
+	for _, c := range all {
+		// So do those with no record yet: a first record appended before
+		// the loop below reached them would need a transition unchecked.
+		func() {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			if c.head.Seq == 0 {
+				c.signer = next
+			}
+		}()
+	}
+	return all, prev, known, nil
+}
+
+// handChain hands chain c to next for rotateLocked: it writes the chain's
+// transition (value) and returns it, not yet waited for, or, for a chain
+// that needs none, its head (Seq 0: a chain with no record, which is
+// left out of the heads). wrote is set once a transition is committed.
+// The chain's lock is released by defer (see rotateLocked).
+func (l *Log) handChain(c *chain, next Signer, value string, wrote *bool) (Head, *Pending, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.head.Seq == 0 {
+		// A chain whose first append failed: no record to hand over
+		// from, and its first record will be signed by next.
+		c.signer = next
+		return c.head, nil, nil
+	}
+	if c.signer.KeyID() == next.KeyID() {
+		return c.head, nil, nil
+	}
+	if c.heldBy == next.KeyID() {
+		// Started by next (a log reopened with the older key to
+		// finish the rotation): next is in force there already.
+		c.signer, c.signerRetired, c.heldBy = next, nil, KeyID{}
+		return c.head, nil, nil
+	}
+	if old := c.signer.KeyID(); c.signerRetired != nil {
+		// This chain's transition is already written (a rotation cut
+		// short): to next, it only needs its signer moved on.
+		if named := c.successor[old]; named != next.KeyID() {
+			return c.head, nil, fmt.Errorf("%w: %s retired key %s at seq %d naming key %s, not %s",
+				ErrConfig, names.Chain(c.head.WriterID, c.head.Stream), old, c.retired[old], named, next.KeyID())
+		}
+		c.signer, c.signerRetired = next, nil
+		return c.head, nil, nil
+	}
+	rec := transitionRecord(c.head, value)
+	a, ticket, err := l.appendLocked(c, &rec, true)
+	if err != nil {
+		return c.head, nil, err
+	}
+	*wrote = true
+	if c.retired == nil {
+		c.retired, c.successor = map[KeyID]uint64{}, map[KeyID]KeyID{}
+	}
+	c.retired[c.signer.KeyID()] = a.Seq
+	c.successor[c.signer.KeyID()] = next.KeyID()
+	if ro, ok := l.cfg.Observer.(RetireObserver); ok {
+		ro.Retired(c.head.WriterID, c.head.Stream, c.signer.KeyID(), a.Seq)
+	}
+	c.signer = next
+	return c.head, &Pending{Appended: a, log: l, c: c, ticket: ticket}, nil
 }
 
 // untraced undoes what a rotation to next that failed before it wrote a

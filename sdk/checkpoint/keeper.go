@@ -723,21 +723,29 @@ func (k *Keeper) CheckReplay() error {
 		return err
 	}
 	for _, c := range k.all() {
-		c.mu.Lock()
-		if c.nameErr != nil {
-			// Not the replay's failure: the log holds what it held, and
-			// refusing it would stop every chain. Close and Tick name it.
-			c.replayDue = false
-		}
-		if c.replayDue && !k.closed.Load() {
-			c.replayDue = false
-			if err := k.writeLocked(c, int64(c.durable)); err != nil {
-				k.fail(err)
-			}
-		}
-		c.mu.Unlock()
+		k.writeReplayed(c)
 	}
 	return k.Err()
+}
+
+// writeReplayed writes the checkpoint a replay found due on c. The lock
+// is released by defer: the Signer and OnFailure are the host's code, and
+// a panic there must not leave the chain locked (the Log's appends take
+// it next, through Committed and Durable).
+func (k *Keeper) writeReplayed(c *keptChain) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.nameErr != nil {
+		// Not the replay's failure: the log holds what it held, and
+		// refusing it would stop every chain. Close and Tick name it.
+		c.replayDue = false
+	}
+	if c.replayDue && !k.closed.Load() {
+		c.replayDue = false
+		if err := k.writeLocked(c, int64(c.durable)); err != nil {
+			k.fail(err)
+		}
+	}
 }
 
 // checkReplay is CheckReplay's check of the replayed log.
@@ -1099,10 +1107,7 @@ func (k *Keeper) Close() error {
 	// returns, and none starts after.
 	k.closed.Store(true)
 	for _, c := range k.all() {
-		c.mu.Lock()
-		err := k.writeLocked(c, int64(c.durable))
-		c.mu.Unlock()
-		if err != nil {
+		if err := k.writeClosing(c); err != nil {
 			k.fail(err)
 		}
 	}
@@ -1125,26 +1130,44 @@ func (k *Keeper) closedErr(c *keptChain, what string) error {
 // calls Tick from a ticker (every Interval/4, say) so that the tail of a
 // chain that went quiet is vouched for within about Interval. It returns
 // the first error the Keeper met. After Close it writes nothing (Close).
+// A Signer or OnFailure that panics in Tick, Close or CheckReplay: the
+// panic reaches the caller with the chain's lock free (the Log's appends
+// take it next, through Committed and Durable) and the chain's newest
+// checkpoint as it was.
 func (k *Keeper) Tick() error {
 	if k.opts.Interval <= 0 {
 		return k.Err()
 	}
 	now := k.opts.Clock()
 	for _, c := range k.all() {
-		c.mu.Lock()
-		switch size := int64(c.durable); {
-		case k.closed.Load():
-		case size <= c.last:
-		case c.lastAt.IsZero():
-			c.lastAt = now // replayed, never checkpointed: the interval runs from now
-		case now.Sub(c.lastAt) >= k.opts.Interval:
-			if err := k.writeLocked(c, size); err != nil {
-				k.fail(err)
-			}
-		}
-		c.mu.Unlock()
+		k.tick(c, now)
 	}
 	return k.Err()
+}
+
+// tick is Tick for one chain. The lock is released by defer (see
+// writeReplayed): a host that calls Tick itself may recover a panic.
+func (k *Keeper) tick(c *keptChain, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch size := int64(c.durable); {
+	case k.closed.Load():
+	case size <= c.last:
+	case c.lastAt.IsZero():
+		c.lastAt = now // replayed, never checkpointed: the interval runs from now
+	case now.Sub(c.lastAt) >= k.opts.Interval:
+		if err := k.writeLocked(c, size); err != nil {
+			k.fail(err)
+		}
+	}
+}
+
+// writeClosing is Close's write of c's checkpoint. The lock is released
+// by defer (see writeReplayed).
+func (k *Keeper) writeClosing(c *keptChain) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return k.writeLocked(c, int64(c.durable))
 }
 
 // Newest returns the newest checkpoint of each chain the Keeper holds

@@ -74,6 +74,20 @@ func KeyIDOf(pub ed25519.PublicKey) KeyID {
 	return id
 }
 
+// signerMismatch refuses a Signer whose KeyID is not the id of its Public
+// key (ErrConfig naming both), as an HSM or KMS adapter with a bug may
+// have: records carry KeyID and verifiers look the key up by it, while a
+// rotation's transition record names Public, so such a Signer writes
+// records nobody can verify, or passes the retired-key check of RotateKey
+// under another id. Checked where a Signer is taken (New, RotateKey), not
+// per record: it hashes the public key.
+func signerMismatch(what string, s Signer) error {
+	if id, own := s.KeyID(), KeyIDOf(s.Public()); id != own {
+		return fmt.Errorf("%w: %s: KeyID %s is not %s, the id of its Public key", ErrConfig, what, id, own)
+	}
+	return nil
+}
+
 // Ed25519Signer is a Signer holding an Ed25519 private key in memory. It
 // is immutable after construction and safe for concurrent use; Sign does
 // not allocate.

@@ -17,7 +17,8 @@ import (
 
 // Config configures a Log. Only Signer is required.
 type Config struct {
-	// Signer signs records (or, checkpoint-sealed, chain heads).
+	// Signer signs records (or, checkpoint-sealed, chain heads). One
+	// whose KeyID is not KeyIDOf(Public()) is ErrConfig.
 	Signer Signer
 	// Limits bound each record's canonical size; zero means
 	// canonical.DefaultLimits (4 KiB per record, 1 KiB of attrs). Any
@@ -520,6 +521,9 @@ func New(cfg Config) (*Log, error) {
 	keys := NewKeySet()
 	if _, err := keys.TryAdd(cfg.Signer.Public()); err != nil {
 		return nil, fmt.Errorf("%w: Signer: %w", ErrConfig, err)
+	}
+	if err := signerMismatch("Signer", cfg.Signer); err != nil {
+		return nil, err
 	}
 	l := &Log{cfg: cfg, limits: limits, seed: maphash.MakeSeed(), chains: map[string]map[string]*chain{},
 		signer: cfg.Signer, keys: keys}

@@ -69,9 +69,10 @@ func isTransition(attrs []canonical.Attr) bool {
 // the old key, the log refuses nothing of it: no transition names next,
 // and OpenDurable refuses only chains a transition shows are another
 // key's, so the old key signs after next there, as after a crash at that
-// point; a verifier needs both keys for that chain). A nil next, and
-// rotating to the key that already signs every chain of the log, are
-// ErrConfig, as is one where a chain's transition record would exceed the log's limits
+// point; a verifier needs both keys for that chain). A nil next, a next
+// whose KeyID is not KeyIDOf(next.Public()), and rotating to the key
+// that already signs every chain of the log, are ErrConfig, as is one
+// where a chain's transition record would exceed the log's limits
 // (names near them), a chain started while RotateKey checks included:
 // nothing changes.
 // Concurrent calls run one after the other, FollowKey calls included;
@@ -91,6 +92,9 @@ func (l *Log) RotateKey(next Signer) ([]Head, error) {
 	if next == nil {
 		// As New refuses a nil Signer: its KeyID would panic below.
 		return nil, fmt.Errorf("%w: RotateKey: no Signer", ErrConfig)
+	}
+	if err := signerMismatch("RotateKey", next); err != nil {
+		return nil, err
 	}
 	l.rotations.Lock() // one rotation at a time, FollowKey calls included
 	defer l.rotations.Unlock()

@@ -35,7 +35,10 @@ func (k KeyID) Format(f fmt.State, verb rune) {
 // concurrent use. The default is an Ed25519 key held in memory
 // (NewEd25519Signer); an HSM or KMS plugs in here.
 type Signer interface {
-	// KeyID names the key verifiers use to check the signatures.
+	// KeyID names the key verifiers use to check the signatures. It
+	// must be KeyIDOf(Public()): New, RotateKey, checkpoint.NewKeeper
+	// and export.Exporter refuse a Signer whose KeyID is not
+	// (ErrConfig, naming both ids).
 	KeyID() KeyID
 	// Public returns the Ed25519 public key.
 	Public() ed25519.PublicKey

@@ -239,12 +239,18 @@ func (c *keptChain) dueFrom() (int64, time.Time) {
 // NewKeeper returns a Keeper writing its history under dir (created with
 // mode 0700) and signing with signer. A dir "" is refused (an *Error
 // wrapping ErrNoDir), not taken as the current directory, and so is a nil
-// signer (an *Error matching ErrSign and wrapping sdk.ErrConfig).
+// signer, or one whose KeyID is not sdk.KeyIDOf(signer.Public()) (an
+// *Error matching ErrSign and wrapping sdk.ErrConfig), before dir is made.
 func NewKeeper(dir string, signer sdk.Signer, opts KeeperOptions) (*Keeper, error) {
 	// Refused here, not at the first checkpoint: that one is signed from
 	// the Log's Durable or Close, where a nil signer panicked.
 	if signer == nil {
 		return nil, newErr(ReasonSign, "NewKeeper: no signer", sdk.ErrConfig)
+	}
+	// SignerAt picks a held key by KeyID, and the checkpoint is signed
+	// with Public: the two must be one key (as sdk.New checks).
+	if id, own := signer.KeyID(), sdk.KeyIDOf(signer.Public()); id != own {
+		return nil, newErr(ReasonSign, fmt.Sprintf("NewKeeper: signer's KeyID %s is not %s, the id of its Public key", id, own), sdk.ErrConfig)
 	}
 	if opts.Every == 0 {
 		opts.Every = DefaultEvery

@@ -47,7 +47,8 @@ type Exporter struct {
 	// ExportTree return sdk.ErrConfig before reading or signing anything).
 	Sink Sink
 	// Signer signs the checkpoints; required unless NoteSigner is set
-	// (sdk.ErrConfig otherwise). Its note key name is
+	// (sdk.ErrConfig otherwise), and, NoteSigner unset, one whose KeyID
+	// is not sdk.KeyIDOf(Public()) is sdk.ErrConfig too. Its note key name is
 	// checkpoint.KeyName(writerId) unless NoteSigner is set. Under Auto
 	// leave it nil: Auto signs with the Keeper's key in force in the
 	// chain at the checkpoint's size (Keeper.SignerAt: across a
@@ -205,6 +206,13 @@ func (e *Exporter) configured() error {
 		return fmt.Errorf("export: %w: Exporter.Sink is nil", sdk.ErrConfig)
 	case e.Signer == nil && e.NoteSigner == nil:
 		return fmt.Errorf("export: %w: Exporter.Signer and NoteSigner are nil", sdk.ErrConfig)
+	case e.NoteSigner == nil:
+		// Export refuses a Signer the chain retired by its KeyID, and the
+		// checkpoint is signed with its Public key: the two must be one
+		// key (as sdk.New checks), or a retired key signs again.
+		if id, own := e.Signer.KeyID(), sdk.KeyIDOf(e.Signer.Public()); id != own {
+			return fmt.Errorf("export: %w: Exporter.Signer's KeyID %s is not %s, the id of its Public key", sdk.ErrConfig, id, own)
+		}
 	}
 	return nil
 }

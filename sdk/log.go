@@ -254,11 +254,21 @@ type Log struct {
 	failed atomic.Pointer[error]
 	closer func() error // closes a durable log's WAL
 	closed bool
-	// closeDone is closed once the first Close has closed the WAL, before
-	// it tells the Observer of the heads it made durable (so that a Close
-	// from that Observer's Durable returns at once).
-	closeOnce sync.Once
+	// closing is held by the Close doing the work of closing (seal, wait
+	// for appends, close the WAL), one Close at a time. Not a sync.Once:
+	// a Close that panicked part way (the host's Signer, Store or Sealer)
+	// must leave the work to the next Close, not have it return nil with
+	// the WAL still open and locked.
+	closing sync.Mutex
+	// closeDone is closed once a Close has closed the WAL, before it
+	// tells the Observer of the heads it made durable (so that a Close
+	// from that Observer's Durable returns at once). Made by the first
+	// Close, under mu.
 	closeDone chan struct{}
+	// closeHeads, under closing, are the heads Close made durable and has
+	// yet to tell the Observer of: kept across a Close that panicked, as
+	// those heads are marked durable and would not be made so again.
+	closeHeads []Head
 	// emitting is set while an Emitter owns the log's appends.
 	emitting atomic.Bool
 	// rotating is held through a RotateKey's checks and transitions (not
@@ -294,37 +304,70 @@ var ErrClosed = errors.New("sdk: log is closed")
 // policy Close waits for an append already under way on a chain before
 // it closes the WAL: that append ends as on an open log, never failing
 // for the WAL closed under it. Under either policy the Observer has
-// heard (Observer.Durable) that each chain's head is durable when the
-// first Close returns, even for an append whose Wait has not returned yet or a key
+// heard (Observer.Durable) that each chain's head is durable when
+// Close first returns, even for an append whose Wait has not returned yet or a key
 // transition a RotateKey under way has not told it of yet, so that
 // a Keeper closed next checkpoints every record the log holds. On a log that has failed (a Pending.Wait
 // failed) Close seals nothing, as Seal does not: a chain with an
 // unsealed tail keeps it, and Close returns the failure, naming the
-// first such chain (it still closes the WAL). Close is idempotent: later
-// calls wait for the first to have closed the WAL (not for its telling
-// the Observer) and return nil.
+// first such chain (it still closes the WAL). Close is idempotent: a
+// call beside or after the one that closes the WAL waits for it to have
+// closed the WAL (not for its telling the Observer) and returns nil.
+//
+// If the host's code panics in Close (the Signer at a seal, the Store's
+// Wait, the Sealer), the panic reaches that Close's caller, the log stays
+// closed to appends, and the close is not done: the WAL is still open
+// and locked. The next Close (or one that was waiting) does the rest of
+// it, as a Close does: it seals what is not sealed yet (with the Signer
+// as it is by then), makes durable and tells the Observer of the heads
+// not told of yet, closes the WAL and returns its own result, nil only
+// if all of that succeeded; the one after it returns nil. A host that
+// recovers a Close's panic calls Close again to release the log.
 func (l *Log) Close() error {
-	first := false
-	l.closeOnce.Do(func() {
-		first = true
-		l.mu.Lock()
+	l.mu.Lock()
+	l.closed = true
+	if l.closeDone == nil {
 		l.closeDone = make(chan struct{})
-		l.closed = true
-		l.mu.Unlock()
-	})
-	if !first {
-		l.mu.RLock()
-		done := l.closeDone
-		l.mu.RUnlock()
-		<-done
-		return nil
 	}
-	closed := false
-	defer func() {
-		if !closed {
-			close(l.closeDone)
-		}
-	}()
+	done := l.closeDone
+	l.mu.Unlock()
+	select {
+	case <-done:
+		return nil
+	default:
+	}
+	durable, did, err := l.shut(done)
+	if !did {
+		return nil // another Close closed the WAL while this one waited
+	}
+	// The Observer hears of each head as a seal tells it (sealLocked):
+	// an append committed but still waiting for its fsync (or whose
+	// AppendPending's Wait comes later) tells it from its Wait, which may
+	// come after Close has returned, and a Keeper closed in between
+	// would checkpoint the chain short of a record the log holds (a
+	// host's Close order is the Log, then the Keeper). Told once the
+	// WAL is closed and closing released: an Observer's Durable may call
+	// Close (TestDurableOfTransitionMayClose), which then returns at once.
+	for _, h := range durable {
+		l.cfg.Observer.Durable(h.WriterID, h.Stream, h.Seq, false)
+	}
+	return err
+}
+
+// shut does Close's work under closing, unless a Close has done it
+// (done is closed: did is false). It releases closing by defer and
+// closes done only once the WAL is closed, so that a panic of the
+// host's code in it leaves the work to the next Close, which redoes
+// what is not done yet: chains sealed and heads made durable stay so.
+// It returns the heads made durable for Close to tell the Observer.
+func (l *Log) shut(done chan struct{}) (durable []Head, did bool, err error) {
+	l.closing.Lock()
+	defer l.closing.Unlock()
+	select {
+	case <-done:
+		return nil, false, nil
+	default:
+	}
 	// Refuse appends before sealing: appendLocked and commitLocked check
 	// failed under the chain's lock, which SealAll takes in turn. A
 	// RotateKey under way writes its transitions first (rotating):
@@ -336,7 +379,6 @@ func (l *Log) Close() error {
 	l.rotating.Lock()
 	l.failed.CompareAndSwap(nil, &errClosed)
 	l.rotating.Unlock()
-	var err error
 	if l.cfg.SealEvery > 1 {
 		err = l.sealAll(true) // takes each chain's lock in turn
 	}
@@ -345,52 +387,39 @@ func (l *Log) Close() error {
 	// lock) before the WAL closes under it, which would fail it with
 	// ErrStore for a store that never failed. A chain made from here
 	// on sees ErrClosed. Each chain's head is made durable there, to
-	// tell the Observer below. Under the checkpoint-sealed policy too:
+	// tell the Observer. Under the checkpoint-sealed policy too:
 	// a seal tells the Observer only through a Sealer, and a head
 	// signed already (every SealEvery-th record without a Sealer, a key
 	// transition RotateKey has yet to tell of, a chain's first record
 	// during a rotation) is not sealed again.
-	durable := l.awaitAppends()
+	l.awaitAppends()
 	if l.closer != nil {
 		if cerr := l.closer(); err == nil {
 			err = cerr
 		}
 	}
-	// The Observer hears of each head as a seal tells it (sealLocked):
-	// an append committed but still waiting for its fsync (or whose
-	// AppendPending's Wait comes later) tells it from its Wait, which may
-	// come after Close has returned, and a Keeper closed in between
-	// would checkpoint the chain short of a record the log holds (a
-	// host's Close order is the Log, then the Keeper). Told once the
-	// first Close is done: an Observer's Durable may call Close
-	// (TestDurableOfTransitionMayClose), which then returns at once.
-	close(l.closeDone)
-	closed = true
-	for _, h := range durable {
-		l.cfg.Observer.Durable(h.WriterID, h.Stream, h.Seq, false)
-	}
-	return err
+	close(done)
+	durable, l.closeHeads = l.closeHeads, nil
+	return durable, true, err
 }
 
 // awaitAppends takes and releases each chain's lock: an append under way
 // on it (appendLocked, under the lock) has then ended. With an Observer,
 // it makes each chain's head that is not marked durable yet durable there
-// (the store's Wait) and returns those heads, for Close to tell the
-// Observer. A head marked durable was told of (Pending.Wait and RotateKey,
+// (the store's Wait) and adds those heads to closeHeads (its caller,
+// shut, holds closing), for Close to tell the Observer. A head marked durable was told of (Pending.Wait and RotateKey,
 // for its transitions, tell before they mark, a seal under the chain's
 // lock; a replayed one by the replay); one that cannot be made durable is left out: its own
 // Wait reports the failure.
-func (l *Log) awaitAppends() []Head {
+func (l *Log) awaitAppends() {
 	l.mu.RLock()
 	all := l.chainsLocked(nil)
 	l.mu.RUnlock()
-	var durable []Head
 	for _, c := range all {
 		if h, ok := l.awaitAppend(c); ok {
-			durable = append(durable, h)
+			l.closeHeads = append(l.closeHeads, h)
 		}
 	}
-	return durable
 }
 
 // awaitAppend is awaitAppends for one chain: its head, if made durable
@@ -635,7 +664,8 @@ func (l *Log) Head(writer, stream string) (h Head, ok bool) {
 // Observer's Committed (or Retired) comes after the commit: the record is
 // in its chain, which goes on from it, but its Pending is lost with the
 // panic, so nothing acknowledged it. Seal, SealAll, Close and RotateKey
-// free the Log's locks on a panic as well. An Emitter's goroutines do not recover
+// free the Log's locks on a panic as well (a Close that panicked leaves
+// the rest of the close to the next Close: see Close). An Emitter's goroutines do not recover
 // (see Emitter).
 func (l *Log) Append(rec *canonical.AuditRecord) (Appended, error) {
 	p, err := l.AppendPending(rec)

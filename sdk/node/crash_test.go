@@ -33,6 +33,12 @@ import (
 var nodeCrashRounds = flag.Int("node.crashrounds", 40, "rounds of TestNodeCrash (each kills a child running node.Open with SIGKILL)")
 var nodeCrashSeed = flag.Uint64("node.crashseed", 0, "seed of TestNodeCrash's choices (0: from the clock)")
 
+// nodeCrashAppenders is for soaks: above the 4 appending goroutines CI
+// runs, each run of TestNodeCrash picks 4 or this many (a commit then
+// holds up to one record of each), so the rounds CI runs, and their
+// seeds, stay as they were.
+var nodeCrashAppenders = flag.Int("node.crashappenders", 4, "most goroutines a child of TestNodeCrash appends (or emits) from; above 4, each run picks 4 or this many")
+
 // The crash test of the node path: a child process opens the log with
 // node.Open (its Keeper, export.Auto to a FileSink, its ticker), appends
 // from several goroutines, directly or through an sdk.Emitter, prints each
@@ -62,6 +68,7 @@ type nodeCrashSetup struct {
 	tails        bool // a checkpoint-sealed child ran since the last clean Close: it may have left unsealed tails
 	smallSegs    bool // the WAL's least SegmentBytes: kills land in segment rotations
 	rotate       int  // the next child calls RotateKey after this many acknowledgements (0: never)
+	appenders    int  // the goroutines the child appends (or emits) from
 }
 
 func (s nodeCrashSetup) options() node.Options {
@@ -82,12 +89,13 @@ func (s nodeCrashSetup) options() node.Options {
 // inFlight bounds the records a crash can leave on disk that the Keeper
 // had not yet heard were durable: a WAL batch and, with an Emitter, the
 // records it holds (its Depth); without one, each appending goroutine's
-// record is in a batch.
+// record is in a batch, so a batch holds at most one record of each
+// (more than MaxBatch when more goroutines append than that).
 func (s nodeCrashSetup) inFlight() int {
 	if s.emitter {
 		return nodeCrashBatch + nodeCrashDepth
 	}
-	return nodeCrashBatch
+	return max(nodeCrashBatch, s.appenders)
 }
 
 func (s nodeCrashSetup) env() []string {
@@ -95,11 +103,11 @@ func (s nodeCrashSetup) env() []string {
 		"NODE_CRASH_EVERY=" + strconv.Itoa(s.every), "NODE_CRASH_SEALED=" + strconv.FormatBool(s.sealed),
 		"NODE_CRASH_STREAMS=" + strconv.Itoa(s.streams), "NODE_CRASH_EMITTER=" + strconv.FormatBool(s.emitter),
 		"NODE_CRASH_INTERVAL=" + strconv.Itoa(s.intervalMs), "NODE_CRASH_SMALLSEGS=" + strconv.FormatBool(s.smallSegs),
-		"NODE_CRASH_ROTATE=" + strconv.Itoa(s.rotate)}
+		"NODE_CRASH_ROTATE=" + strconv.Itoa(s.rotate), "NODE_CRASH_APPENDERS=" + strconv.Itoa(s.appenders)}
 }
 
 func (s nodeCrashSetup) String() string {
-	return fmt.Sprintf("every %d, sealed %v, %d chains, emitter %v, interval %dms, small segments %v, rotate after %d", s.every, s.sealed, s.streams, s.emitter, s.intervalMs, s.smallSegs, s.rotate)
+	return fmt.Sprintf("every %d, sealed %v, %d chains, emitter %v, interval %dms, small segments %v, rotate after %d, %d appenders", s.every, s.sealed, s.streams, s.emitter, s.intervalMs, s.smallSegs, s.rotate, s.appenders)
 }
 
 // nodeCrashMaxKeys bounds the keys a run rotates through (a rotation per
@@ -292,6 +300,10 @@ func TestNodeCrash(t *testing.T) {
 			emitter: rng.IntN(3) == 0, intervalMs: []int{-1, 0, 2, 20}[rng.IntN(4)], smallSegs: rng.IntN(2) == 0}
 		if s.intervalMs == 0 {
 			s.intervalMs = 1 + rng.IntN(50)
+		}
+		s.appenders = 4
+		if *nodeCrashAppenders > 4 && rng.IntN(2) == 0 { // no draw at CI's 4: its seeds stay as they were
+			s.appenders = *nodeCrashAppenders
 		}
 		// Some runs rotate keys: their children call RotateKey now and
 		// then (never with an Emitter, which owns the log's appends), and
@@ -718,7 +730,7 @@ func TestNodeCrashChild(t *testing.T) {
 	s := nodeCrashSetup{dir: dir, exports: os.Getenv("NODE_CRASH_EXPORTS"), every: atoi("NODE_CRASH_EVERY"),
 		sealed: os.Getenv("NODE_CRASH_SEALED") == "true", streams: atoi("NODE_CRASH_STREAMS"),
 		emitter: os.Getenv("NODE_CRASH_EMITTER") == "true", intervalMs: atoi("NODE_CRASH_INTERVAL"),
-		smallSegs: os.Getenv("NODE_CRASH_SMALLSEGS") == "true", rotate: atoi("NODE_CRASH_ROTATE")}
+		smallSegs: os.Getenv("NODE_CRASH_SMALLSEGS") == "true", rotate: atoi("NODE_CRASH_ROTATE"), appenders: atoi("NODE_CRASH_APPENDERS")}
 	closeAt, id := atoi("NODE_CRASH_CLOSE"), atoi("NODE_CRASH_ID")
 	seed, _ := strconv.ParseUint(os.Getenv("NODE_CRASH_SEED"), 10, 64)
 
@@ -835,7 +847,7 @@ func TestNodeCrashChild(t *testing.T) {
 		}
 	}
 	say("ready")
-	for g := 0; g < 4; g++ {
+	for g := 0; g < s.appenders; g++ {
 		go func(g int) {
 			rng := rand.New(rand.NewPCG(seed, uint64(g)))
 			for i := 0; ; i++ {

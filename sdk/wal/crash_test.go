@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -30,18 +31,32 @@ const crashSegBytes = 64 << 10
 // acknowledged has left the process and that recovery copes with any
 // moment of a writer's life (rotations included); it cannot prove the
 // fsync reached the disk, which only a power cut can.
+//
+// A SIGKILL never tears a frame either: the kernel finishes the write(2)
+// under way, so the killed writer's log ends at a frame boundary (500
+// rounds cut no torn tail). Half the rounds therefore tear the tail as a
+// power cut may leave it (tearTail), past the last acknowledged frame,
+// and recovery must cut exactly the torn bytes: keep every whole frame
+// before the tear, and no frame after it.
 func TestCrashRecovery(t *testing.T) {
 	dir := logDir(t)
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d, %d rounds", seed, *crashRounds)
 	rng := rand.New(rand.NewPCG(seed, 1))
-	var acked, torn int
+	var acked, torn, tears int
 	for round := range *crashRounds {
 		idxs, stderr := runCrashChild(t, dir, time.Duration(5+rng.IntN(96))*time.Millisecond)
 		acked += len(idxs)
 		var maxAcked uint64
 		for _, i := range idxs {
 			maxAcked = max(maxAcked, i)
+		}
+		want := int64(-1) // the frames recovery must keep after a tear
+		if rng.IntN(2) == 0 {
+			tears++
+			var how string
+			want, how = tearTail(t, dir, maxAcked, rng)
+			stderr += "\n(the parent tore the tail: " + how + ")"
 		}
 		l, rec, err := Open(dir, Options{SegmentBytes: crashSegBytes, Replay: func(f Frame) error {
 			if !bytes.Equal(f.Payload, payloadFor(f.Index)) {
@@ -58,6 +73,9 @@ func TestCrashRecovery(t *testing.T) {
 		if rec.Frames < maxAcked {
 			t.Fatalf("round %d: the child acknowledged frame %d, the log has %d frames", round, maxAcked, rec.Frames)
 		}
+		if want >= 0 && rec.Frames != uint64(want) {
+			t.Fatalf("round %d: recovery kept %d frames, the tear left %d whole ones (%+v)\n%s", round, rec.Frames, want, rec, stderr)
+		}
 		if rec.TornBytes > 0 {
 			torn++
 			t.Logf("round %d: cut %d torn bytes at %v (%s)", round, rec.TornBytes, rec.TornAt, rec.TornReason)
@@ -68,10 +86,57 @@ func TestCrashRecovery(t *testing.T) {
 		}
 		checkFrames(t, fs, int(rec.Frames))
 	}
-	t.Logf("%d frames acknowledged over %d rounds; %d torn tails cut; %d segments", acked, *crashRounds, torn, len(segments(t, dir)))
+	t.Logf("%d frames acknowledged over %d rounds; %d tails torn by the test, %d torn tails cut; %d segments", acked, *crashRounds, tears, torn, len(segments(t, dir)))
 	if acked == 0 {
 		t.Fatal("the child never acknowledged a frame")
 	}
+}
+
+// tearTail leaves the last segment of the killed writer's log in dir as a
+// power cut may (FORMAT.md section 6: what the writer wrote, cut anywhere,
+// possibly followed by zero bytes): cut at a random offset past the end of
+// frame maxAcked (acknowledged, so fsynced: no power cut takes it), even
+// inside the segment's header when no acknowledged frame is in it, and in
+// half the tears followed by zero bytes. Only the last segment can tear:
+// a rotation fsyncs a segment before the next exists. It returns how many
+// frames end at or before the cut (what recovery must keep) and what it
+// did.
+func tearTail(t *testing.T, dir string, maxAcked uint64, rng *rand.Rand) (int64, string) {
+	t.Helper()
+	fs, _, err := readAll(t, dir)
+	if err != nil {
+		t.Fatalf("reading the killed writer's log: %v", err)
+	}
+	segs := segments(t, dir)
+	last := segs[len(segs)-1]
+	fi, err := os.Stat(last)
+	if err != nil {
+		t.Fatal(err)
+	}
+	size, lo := fi.Size(), int64(0)
+	for _, f := range fs {
+		if f.Index == maxAcked && f.File == last {
+			lo = f.Offset + FrameHeaderSize + int64(len(f.Payload))
+		}
+	}
+	cut := lo + rng.Int64N(size-lo+1)
+	var keep int64
+	for _, f := range fs {
+		if f.File != last || f.Offset+FrameHeaderSize+int64(len(f.Payload)) <= cut {
+			keep++
+		}
+	}
+	end := cut
+	if rng.IntN(2) == 0 {
+		end += rng.Int64N(8 << 10) // a zeroed page, or part of one
+	}
+	if err := os.Truncate(last, cut); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(last, end); err != nil { // zeros from cut to end
+		t.Fatal(err)
+	}
+	return keep, fmt.Sprintf("%s cut from %d to %d bytes (frame %d ends at %d there), then zeros to %d", filepath.Base(last), size, cut, maxAcked, lo, end)
 }
 
 // runCrashChild starts a crash child on dir, kills it after d from its

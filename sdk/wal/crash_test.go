@@ -22,7 +22,8 @@ var crashRounds = flag.Int("wal.crashrounds", 50, "rounds of TestCrashRecovery (
 const crashSegBytes = 64 << 10
 
 // TestCrashRecovery kills a writing child process with SIGKILL at random
-// moments. The child appends from 4 goroutines with FsyncBatch and prints
+// moments. The child appends from 4 goroutines with FsyncBatch (a random
+// MaxBatch) or, in a quarter of the rounds, FsyncAlways, and prints
 // each frame's index only once WaitDurable has returned; after each kill
 // the log must reopen with every printed frame, every frame's payload
 // must be payloadFor(index), and the log must read cleanly.
@@ -45,7 +46,10 @@ func TestCrashRecovery(t *testing.T) {
 	rng := rand.New(rand.NewPCG(seed, 1))
 	var acked, torn, tears int
 	for round := range *crashRounds {
-		idxs, stderr := runCrashChild(t, dir, time.Duration(5+rng.IntN(96))*time.Millisecond)
+		policy := []string{"batch", "batch", "batch", "always"}[rng.IntN(4)]
+		maxBatch := []int{MinMaxBatch, 8, 32, MaxMaxBatch}[rng.IntN(4)]
+		idxs, stderr := runCrashChild(t, dir, policy, maxBatch, time.Duration(5+rng.IntN(96))*time.Millisecond)
+		stderr += fmt.Sprintf("\n(the child's policy: %s, MaxBatch %d)", policy, maxBatch)
 		acked += len(idxs)
 		var maxAcked uint64
 		for _, i := range idxs {
@@ -141,9 +145,10 @@ func tearTail(t *testing.T, dir string, maxAcked uint64, rng *rand.Rand) (int64,
 
 // runCrashChild starts a crash child on dir, kills it after d from its
 // first report, and returns the indexes it printed and its stderr.
-func runCrashChild(t *testing.T, dir string, d time.Duration) ([]uint64, string) {
+func runCrashChild(t *testing.T, dir, policy string, maxBatch int, d time.Duration) ([]uint64, string) {
 	t.Helper()
-	c := crashtest.Start(t, os.Args[0], []string{childEnv + "=crash", childDirEnv + "=" + dir}, "-test.run=^$")
+	c := crashtest.Start(t, os.Args[0], []string{childEnv + "=crash", childDirEnv + "=" + dir,
+		"WAL_CRASH_FSYNC=" + policy, "WAL_CRASH_MAXBATCH=" + strconv.Itoa(maxBatch)}, "-test.run=^$")
 	line, err := c.Line(30 * time.Second)
 	if err == nil && !strings.HasPrefix(line, "ready ") {
 		err = fmt.Errorf("child's first line %q", line)
@@ -169,7 +174,15 @@ func crashChild(dir string) {
 		fmt.Fprintf(os.Stderr, f+"\n", a...)
 		os.Exit(3)
 	}
-	l, rec, err := Open(dir, Options{Fsync: FsyncBatch, MaxBatch: 8, SegmentBytes: crashSegBytes})
+	policy, err := ParseFsyncPolicy(os.Getenv("WAL_CRASH_FSYNC"))
+	if err != nil || policy == FsyncNever {
+		fail("WAL_CRASH_FSYNC %q: %v", os.Getenv("WAL_CRASH_FSYNC"), err)
+	}
+	maxBatch, err := strconv.Atoi(os.Getenv("WAL_CRASH_MAXBATCH"))
+	if err != nil {
+		fail("WAL_CRASH_MAXBATCH: %v", err)
+	}
+	l, rec, err := Open(dir, Options{Fsync: policy, MaxBatch: maxBatch, SegmentBytes: crashSegBytes})
 	if err != nil {
 		fail("open: %v", err)
 	}

@@ -2,6 +2,7 @@ package wal
 
 import (
 	"bytes"
+	"errors"
 	"flag"
 	"fmt"
 	"math/rand/v2"
@@ -44,7 +45,7 @@ func TestCrashRecovery(t *testing.T) {
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d, %d rounds", seed, *crashRounds)
 	rng := rand.New(rand.NewPCG(seed, 1))
-	var acked, torn, tears int
+	var acked, torn, tears, flips int
 	for round := range *crashRounds {
 		policy := []string{"batch", "batch", "batch", "always"}[rng.IntN(4)]
 		maxBatch := []int{MinMaxBatch, 8, 32, MaxMaxBatch}[rng.IntN(4)]
@@ -61,6 +62,9 @@ func TestCrashRecovery(t *testing.T) {
 			var how string
 			want, how = tearTail(t, dir, maxAcked, rng)
 			stderr += "\n(the parent tore the tail: " + how + ")"
+		} else if rng.IntN(2) == 0 {
+			flips++
+			flipRefused(t, round, dir, rng)
 		}
 		l, rec, err := Open(dir, Options{SegmentBytes: crashSegBytes, Replay: func(f Frame) error {
 			if !bytes.Equal(f.Payload, payloadFor(f.Index)) {
@@ -90,7 +94,7 @@ func TestCrashRecovery(t *testing.T) {
 		}
 		checkFrames(t, fs, int(rec.Frames))
 	}
-	t.Logf("%d frames acknowledged over %d rounds; %d tails torn by the test, %d torn tails cut; %d segments", acked, *crashRounds, tears, torn, len(segments(t, dir)))
+	t.Logf("%d frames acknowledged over %d rounds; %d tails torn by the test, %d torn tails cut; %d flipped bits refused; %d segments", acked, *crashRounds, tears, torn, flips, len(segments(t, dir)))
 	if acked == 0 {
 		t.Fatal("the child never acknowledged a frame")
 	}
@@ -141,6 +145,72 @@ func tearTail(t *testing.T, dir string, maxAcked uint64, rng *rand.Rand) (int64,
 		t.Fatal(err)
 	}
 	return keep, fmt.Sprintf("%s cut from %d to %d bytes (frame %d ends at %d there), then zeros to %d", filepath.Base(last), size, cut, maxAcked, lo, end)
+}
+
+// flipRefused flips one random bit of the killed writer's log anywhere
+// but in the final frame of the last segment (damage there looks exactly
+// like a torn append: FORMAT.md section 6), checks that Open refuses the
+// log as corrupt and changes no byte of it, and flips the bit back. Only
+// the bytes of a last segment with no frame are spared too: zeroing the
+// last non-zero byte of its header can make it an interrupted creation,
+// which recovery rewrites, losing nothing.
+func flipRefused(t *testing.T, round int, dir string, rng *rand.Rand) {
+	t.Helper()
+	fs, _, err := readAll(t, dir)
+	if err != nil {
+		t.Fatalf("round %d: reading the killed writer's log: %v", round, err)
+	}
+	segs := segments(t, dir)
+	last := segs[len(segs)-1]
+	final := int64(-1) // the offset of the last segment's final frame
+	for _, f := range fs {
+		if f.File == last {
+			final = f.Offset
+		}
+	}
+	if final < 0 {
+		segs = segs[:len(segs)-1]
+	}
+	if len(segs) == 0 {
+		return
+	}
+	path := segs[rng.IntN(len(segs))]
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if path == last {
+		b = b[:final] // the header and every frame before the final one
+	}
+	if len(b) == 0 {
+		return
+	}
+	at, bit := rng.IntN(len(b)), byte(1)<<rng.IntN(8)
+	flip := func() {
+		f, err := os.OpenFile(path, os.O_RDWR, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.WriteAt([]byte{b[at] ^ bit}, int64(at)); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Close(); err != nil {
+			t.Fatal(err)
+		}
+		b[at] ^= bit
+	}
+	flip()
+	before := snapshot(t, dir)
+	l, rec, err := Open(dir, Options{SegmentBytes: crashSegBytes})
+	if err == nil {
+		l.Close()
+		t.Fatalf("round %d: bit %02x of byte %d of %s flipped, and the log opened: %+v", round, bit, at, filepath.Base(path), rec)
+	}
+	if !errors.Is(err, ErrCorrupt) && !errors.Is(err, ErrVersion) {
+		t.Fatalf("round %d: bit %02x of byte %d of %s flipped: %v, want ErrCorrupt", round, bit, at, filepath.Base(path), err)
+	}
+	sameSnapshot(t, before, snapshot(t, dir))
+	flip()
 }
 
 // runCrashChild starts a crash child on dir, kills it after d from its

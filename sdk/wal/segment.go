@@ -378,8 +378,10 @@ const resyncBudget = 64 << 20
 //     frame end p+8+len is at or past z (every non-zero byte lies inside
 //     the frame the header declares), else corrupt;
 //  3. and no good frame may start in (p, z) from which a run of good
-//     frames ends at some e with z <= e <= size (that is a damaged frame
-//     followed by intact ones, not a torn write), else corrupt.
+//     frames ends at some e with z <= e <= size, or at some e < z where
+//     the bytes [e, size) are torn by rules 1 and 2 (that is a damaged
+//     frame followed by intact ones, and perhaps a torn append after
+//     them, not a torn write), else corrupt.
 func classifyTail(r io.ReaderAt, p, size int64, bad string) (verdict, error) {
 	z, err := zeroStart(r, p, size)
 	if err != nil {
@@ -417,7 +419,20 @@ func classifyTail(r io.ReaderAt, p, size int64, bad string) (verdict, error) {
 		return verdict{}, err
 	}
 	lim := size - p // frames must end by lim (relative)
-	// reach[i]: following declared lengths from i ends in [z, size].
+	// tornAt(e), e < n: the bytes from e on are torn by rules 1 and 2, so
+	// a run of good frames may end at e (a crash tore the append after
+	// them). Without it, a damaged length that hides intact frames and a
+	// torn append after them made the whole run look torn, and recovery
+	// cut acknowledged frames.
+	tornAt := func(e int64) bool {
+		if n-e < FrameHeaderSize {
+			return true
+		}
+		l := int64(le.Uint32(buf[e:]))
+		return l >= 1 && l <= MaxPayload && e+FrameHeaderSize+l >= n
+	}
+	// reach[i]: following declared lengths from i ends in [z, size], or
+	// at a torn rest.
 	reach := make([]bool, n)
 	frameEnd := func(i int64) int64 {
 		if i+FrameHeaderSize > int64(len(buf)) {
@@ -430,11 +445,15 @@ func classifyTail(r io.ReaderAt, p, size int64, bad string) (verdict, error) {
 		return i + FrameHeaderSize + l
 	}
 	for i := n - 1; i >= 1; i-- {
-		if e := frameEnd(i); e >= 0 && (e >= n || reach[e]) {
+		if e := frameEnd(i); e >= 0 && (e >= n || reach[e] || tornAt(e)) {
 			reach[i] = true
 		}
 	}
-	state := make([]int8, n) // 0 unknown, 1 a good run from here ends in [z, size], -1 not
+	// state: 0 unknown; for a good frame, 1 if a good run from it ends in
+	// [z, size] or at a torn rest, -1 if not; badFrame for a frame that
+	// is not good (a run that reaches it ends there).
+	const badFrame = 2
+	state := make([]int8, n)
 	var path []int64
 	budget := int64(resyncBudget)
 	for i := int64(1); i < n; i++ {
@@ -444,17 +463,27 @@ func classifyTail(r io.ReaderAt, p, size int64, bad string) (verdict, error) {
 		path = path[:0]
 		res := int8(1)
 		for j := i; ; {
-			if state[j] != 0 {
+			if state[j] == 1 || state[j] == -1 {
 				res = state[j]
 				break
 			}
-			e := frameEnd(j)
-			if budget -= e - j; budget < 0 {
-				return verdict{false, "the tail holds too many frame-like byte runs to tell a torn write from damage"}, nil
+			good := state[j] != badFrame
+			e := int64(-1)
+			if good {
+				if e = frameEnd(j); e < 0 {
+					good = false
+				} else if budget -= e - j; budget < 0 {
+					return verdict{false, "the tail holds too many frame-like byte runs to tell a torn write from damage"}, nil
+				} else {
+					good = checksum(buf[j+FrameHeaderSize:e]) == le.Uint32(buf[j+4:])
+				}
 			}
-			if checksum(buf[j+FrameHeaderSize:e]) != le.Uint32(buf[j+4:]) {
-				state[j] = -1
+			if !good {
+				state[j] = badFrame
 				res = -1
+				if len(path) > 0 && tornAt(j) {
+					res = 1
+				}
 				break
 			}
 			path = append(path, j)

@@ -325,6 +325,33 @@ func TestCorruptLengthNearTail(t *testing.T) {
 	}
 }
 
+// TestCorruptLengthBeforeTornTail: as TestCorruptLengthNearTail, but a
+// crash also tore an append after the last frame. The damaged frame runs
+// past the end of the file, so every byte after it lies inside it, and the
+// intact frames it hides end before the torn bytes, not at the end of the
+// file: they must still show it is damage, not let recovery cut them with
+// the torn tail.
+func TestCorruptLengthBeforeTornTail(t *testing.T) {
+	const n = 10
+	dir := writeLog(t, n, testOpts())
+	file, off, _ := frameAt(t, dir, 5)
+	var torn [8 + 100]byte // a torn append: a frame header of 500 bytes, 100 of them written
+	binary.LittleEndian.PutUint32(torn[:4], 500)
+	binary.LittleEndian.PutUint32(torn[4:8], 0x12345678)
+	for i := 8; i < len(torn); i++ {
+		torn[i] = byte(i)
+	}
+	orig := append(readFile(t, file), torn[:]...)
+	for _, tail := range []int{len(torn), 12, 5} { // the torn frame, a shorter one, part of its header
+		for _, bit := range []int{16, 17, 19} { // length bits that make frame 5 run past the end
+			d := bytes.Clone(orig[:len(orig)-len(torn)+tail])
+			d[off+int64(bit/8)] ^= 1 << (bit % 8)
+			writeFile(t, file, d)
+			expectCorrupt(t, dir, file, off, 4, "intact frames follow")
+		}
+	}
+}
+
 // TestDamagedFinalFrame pins the documented limit: damage to the final
 // frame is indistinguishable from a torn append, and is cut.
 func TestDamagedFinalFrame(t *testing.T) {

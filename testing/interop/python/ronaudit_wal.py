@@ -556,9 +556,16 @@ def frame_problem(data: bytes, p: int) -> tuple[str, str] | None:
 
 def _damaged_frame_followed_by_good(data: bytes, p: int, z: int) -> int | None:
     """FORMAT.md section 6 rule 3: a good frame starting inside (p, z) from
-    which a run of good frames ends at some e with z <= e <= size. Returns
+    which a run of good frames ends at some e with z <= e <= size, or at
+    some e < z where the bytes [e, size) are torn by rules 1 and 2. Returns
     its start, or None. Raises WalError when the CRC budget runs out."""
     size = len(data)
+
+    def torn_at(e: int) -> bool:
+        if z - e < FRAME_HEADER_LEN:
+            return True
+        n = int.from_bytes(data[e : e + 4], "little")
+        return 1 <= n <= MAX_PAYLOAD and e + FRAME_HEADER_LEN + n >= z
     budget = [RESYNC_BUDGET]
     memo: dict[int, bool] = {}
 
@@ -584,7 +591,7 @@ def _damaged_frame_followed_by_good(data: bytes, p: int, z: int) -> int | None:
                 break
             n = good_len(q)
             if n is None:
-                ok = False
+                ok = bool(path) and torn_at(q)  # the run ends at a torn rest
                 break
             path.append(q)
             q += FRAME_HEADER_LEN + n
@@ -618,7 +625,7 @@ def classify_tail(data: bytes, p: int) -> tuple[bool, str]:
         return False, f"frame declares {n} bytes and ends at {end}, but non-zero data follows up to {z}"
     q = _damaged_frame_followed_by_good(data, p, z)
     if q is not None:
-        return False, f"damaged frame: intact frames start at offset {q} and run to the end"
+        return False, f"damaged frame: intact frames start at offset {q} and run to the end (or to a torn append)"
     return True, f"{size - p} bytes: the beginning of a {n}-byte frame (an interrupted append)"
 
 

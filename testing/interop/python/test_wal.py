@@ -476,7 +476,7 @@ def test_cut_frame_under_a_kept_checkpoint_is_a_rollback(cli, keys, one_log, tmp
     assert go_verify(cli, wal, keys / "ops.pub").returncode == 1
 
 
-@pytest.mark.parametrize("case", ["impossible-length", "data-after-frame", "damaged-length"])
+@pytest.mark.parametrize("case", ["impossible-length", "data-after-frame", "damaged-length", "damaged-length-torn-after"])
 def test_corrupt_tail_is_an_error(cli, keys, one_log, tmp_path, case):
     wal = copy_log(one_log, tmp_path)
     seg = bytearray((wal / SEG1).read_bytes())
@@ -487,9 +487,13 @@ def test_corrupt_tail_is_an_error(cli, keys, one_log, tmp_path, case):
     elif case == "data-after-frame":
         at = len(seg)
         seg += frame(b"\x01" * 4)[:8] + b"\x02" * 40  # a 4-byte frame, then more data
-    else:  # rule 3: the length of the 4th of 5 frames now runs past the end
+    elif case == "damaged-length":  # rule 3: the length of the 4th of 5 frames now runs past the end
         at, n = fr[3]
         seg[at : at + 4] = (n + 300).to_bytes(4, "little")
+    else:  # rule 3, the intact 5th frame then a torn append: the run ends at a torn rest
+        at, n = fr[3]
+        seg[at : at + 4] = (n ^ (1 << 16)).to_bytes(4, "little")  # one flipped bit
+        seg += (500).to_bytes(4, "little") + b"\x12\x34\x56\x78" + b"\x01" * 100
     (wal / SEG1).write_bytes(seg)
     e = fails(wal, keys)
     assert e.offset == at and "corruption, not a torn tail" in str(e), str(e)

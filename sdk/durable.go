@@ -726,8 +726,16 @@ func (it *errIterator) Err() error    { return it.err }
 // following it from its first key (unknown_key), so Append refuses with
 // ErrConfig naming the chain and its key: open the log with that key, or
 // RotateKey from it to the new one first. A chain the Signer starts is
-// its own. (A chain with no record signature in the log, checkpoint-sealed,
-// does not say there whose it is: this rule does not see it.)
+// its own. A chain with no record signature in the log (checkpoint-sealed)
+// says only in its kept checkpoints whose it is: with a checkpoint.Keeper
+// as cfg.Observer (package node's), a chain whose newest kept checkpoint
+// is signed by a key that neither is the Signer's nor hands the chain on
+// to it by a transition (a transition of the chain at or after that
+// checkpoint's size) takes no record either: Append and RotateKey refuse
+// with ErrConfig naming the chain, the checkpoint and its key (when the
+// Signer or DurableOptions.Keys holds it), the Keeper signs nothing of it,
+// and a seal (Close) of its records that checkpoint covers is no refusal.
+// Without a Keeper nothing in dir says whose such a chain is.
 //
 // Under the checkpoint-sealed policy a crash leaves each chain's records
 // after its last signature or seal on disk unsigned: its unsealed tail,
@@ -857,6 +865,9 @@ func OpenDurable(dir string, cfg Config, opts DurableOptions) (*Log, Recovery, e
 	// The chains that take no record signed by cfg.Signer: worked out once
 	// the replay is whole (Recovered), for the Keeper and for the Log.
 	var refused map[*Head]refusal
+	// The chains the Keeper found held by another key (sealedRefusals):
+	// only its kept checkpoints say whose they are.
+	var sealed map[*Head]refusal
 	wopts.Recovered = func(rec wal.Recovery) error {
 		// The signatures still pending are checked before Open cuts a
 		// torn tail or writes anything.
@@ -883,6 +894,7 @@ func OpenDurable(dir string, cfg Config, opts DurableOptions) (*Log, Recovery, e
 		}
 		err := rc.CheckReplay()
 		if err == nil {
+			sealed = r.sealedRefusals(cfg.Observer, keys, cfg.Signer.KeyID())
 			return nil
 		}
 		if pe := (*fs.PathError)(nil); errors.As(err, &pe) {
@@ -945,9 +957,14 @@ func OpenDurable(dir string, cfg Config, opts DurableOptions) (*Log, Recovery, e
 	if refused == nil {
 		refused = r.refusals(id)
 	}
+	for h, rf := range sealed {
+		if _, ok := refused[h]; !ok {
+			refused[h] = rf
+		}
+	}
 	for h, rf := range refused {
 		c := l.chain(h.WriterID, h.Stream)
-		c.heldBy, c.signerRetired = rf.heldBy, rf.err
+		c.heldBy, c.signerRetired, c.keptSeal = rf.heldBy, rf.err, rf.kept
 	}
 	return l, Recovery{WAL: wrec, Records: r.records, Seals: r.seals, Heads: r.heads()}, nil
 }
@@ -958,6 +975,7 @@ func OpenDurable(dir string, cfg Config, opts DurableOptions) (*Log, Recovery, e
 type refusal struct {
 	heldBy KeyID
 	err    error
+	kept   uint64 // chain.keptSeal
 }
 
 // refusals returns the replayed chains that take no record signed by id,
@@ -1025,11 +1043,49 @@ func (r *replayer) refusals(id KeyID) map[*Head]refusal {
 			// key): signing it with id would leave a verifier following
 			// from the chain's key nothing to follow (unknown_key). Only
 			// the key in force can write the transition. (A chain with
-			// no signature in the log, checkpoint-sealed, does not say
-			// whose it is, and a chain that retired id is refused apart.)
+			// no signature in the log, checkpoint-sealed, says whose it
+			// is only in its kept checkpoints: sealedRefusals, and a
+			// chain that retired id is refused apart.)
 			out[h] = refusal{err: fmt.Errorf("%w: %s is signed by key %s, and no key transition in the log hands it to key %s: open the log with key %s, or RotateKey from it to %s first",
 				ErrConfig, names.Chain(h.WriterID, h.Stream), old, id, old, id)}
 		}
+	}
+	return out
+}
+
+// sealedRefusals returns the replayed chains that observer, a
+// checkpoint.Keeper whose CheckReplay has run, found held by another key
+// than id (keyrule.KeptHolders): chains with no record signature in the
+// log (checkpoint-sealed) whose newest kept checkpoint, where id is in
+// force, bears no signature by id. Signing them with id would take them
+// over as refusals' unrelated key would a signed chain: a verifier
+// following them from the key that sealed them could not follow. The
+// error names that key when keys holds it.
+func (r *replayer) sealedRefusals(observer any, keys *KeySet, id KeyID) map[*Head]refusal {
+	if keyrule.KeptHolders == nil {
+		return nil // package checkpoint is not linked: no Keeper
+	}
+	keys.mu.RLock()
+	pubs := make([]ed25519.PublicKey, 0, len(keys.keys))
+	for _, pub := range keys.keys {
+		pubs = append(pubs, pub)
+	}
+	keys.mu.RUnlock()
+	slices.SortFunc(pubs, func(a, b ed25519.PublicKey) int { return bytes.Compare(a, b) })
+	out := map[*Head]refusal{}
+	for _, s := range keyrule.KeptHolders(observer, pubs) {
+		h := r.chains[s.Writer][s.Stream]
+		if h == nil {
+			continue // no record: CheckReplay refused it already
+		}
+		chain := names.Chain(s.Writer, s.Stream)
+		if s.Known {
+			out[h] = refusal{kept: s.Size, err: fmt.Errorf("%w: %s is sealed by key %s (its newest kept checkpoint %s), and no key transition in the log hands it to key %s: open the log with key %s, or RotateKey from it to %s first",
+				ErrConfig, chain, KeyID(s.Key), s.Path, id, KeyID(s.Key), id)}
+			continue
+		}
+		out[h] = refusal{kept: s.Size, err: fmt.Errorf("%w: %s is sealed by a key other than %s (its newest kept checkpoint %s bears no signature by it, nor by a key of DurableOptions.Keys), and no key transition in the log hands it to key %s: open the log with the key that sealed it, or RotateKey from it to %s first",
+			ErrConfig, chain, id, s.Path, id, id)}
 	}
 	return out
 }

@@ -472,6 +472,12 @@ type chain struct {
 	// reopened with the older key: that key may not sign after the later
 	// one, and RotateKey to heldBy moves the chain on with no transition.
 	heldBy KeyID
+	// keptSeal is, for a chain refused as sealed by another key
+	// (sealedRefusals: checkpoint-sealed, its Keeper's newest checkpoint
+	// by a key no transition hands on to signer), that checkpoint's size:
+	// the records up to there are sealed, by the key that holds the
+	// chain, so a seal (Close, SealAll) of them is no refusal.
+	keptSeal uint64
 	// emitFrom is the chain's head when the running Emitter started
 	// (NewEmitter): a retry of a record at or before it retries one
 	// another caller appended, which no drop of the emitter's counts, so
@@ -1141,6 +1147,10 @@ func (l *Log) sealLocked(c *chain) (Head, error) {
 		return c.head, nil
 	}
 	if c.signerRetired != nil {
+		if c.keptSeal >= c.head.Seq {
+			c.head.SealedSeq = c.head.Seq // as the Sealer's size below
+			return c.head, nil
+		}
 		return c.head, c.signerRetired
 	}
 	if l.sealer != nil {

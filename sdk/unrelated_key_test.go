@@ -1,12 +1,14 @@
 package sdk_test
 
 import (
+	"crypto/ed25519"
 	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/rustyonions/ron-audit-go/sdk"
+	"github.com/rustyonions/ron-audit-go/sdk/checkpoint"
 )
 
 // TestOpenDurableRefusesUnrelatedKey: a log reopened with a key that no
@@ -53,5 +55,71 @@ func TestOpenDurableRefusesUnrelatedKey(t *testing.T) {
 	res, err := sdk.VerifyDirChain(dir, "svc-gateway@inst-1", "reads", sdk.NewKeySet(ops.Public()), false, nil)
 	if err != nil || res.Records != 2 {
 		t.Fatalf("the log's chain with its own key alone: %d records, %v", res.Records, err)
+	}
+}
+
+// TestOpenDurableRefusesUnrelatedKeySealed: a checkpoint-sealed chain
+// (SealEvery with a checkpoint.Keeper as Sealer) has no record signature
+// in the log: only its kept checkpoints say which key holds it. Reopened
+// with a key that no transition names, the log took the chain over: the
+// Keeper signed the next checkpoint with the unrelated key, and the
+// log's key alone no longer verified the chain. It refuses as a signed
+// chain does, naming the chain, the key its newest checkpoint is signed
+// by and what to do; the Keeper signs nothing of it, and a chain the new
+// key starts is its own.
+func TestOpenDurableRefusesUnrelatedKeySealed(t *testing.T) {
+	ops, other := rotateSigner(t, "sealed ops"), rotateSigner(t, "sealed other")
+	dir := filepath.Join(t.TempDir(), "wal")
+	cdir := filepath.Join(dir, "checkpoints")
+	open := func(s sdk.Signer, keys *sdk.KeySet) (*sdk.Log, *checkpoint.Keeper) {
+		t.Helper()
+		k, err := checkpoint.NewKeeper(cdir, s, checkpoint.KeeperOptions{Every: 1000, Interval: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, _, err := sdk.OpenDurable(dir, sdk.Config{Signer: s, Observer: k, SealEvery: 1000}, sdk.DurableOptions{Keys: keys})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l, k
+	}
+	l, _ := open(ops, nil)
+	coreAppend(t, l, 2)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Without the log's key to name it, the refusal names the checkpoint.
+	l, _ = open(other, nil)
+	r := coreRecord(3)
+	if _, err := l.Append(&r); !errors.Is(err, sdk.ErrConfig) || !strings.Contains(err.Error(), "sealed by a key other than "+other.KeyID().String()) ||
+		!strings.Contains(err.Error(), "00000000000000000002.note") {
+		t.Errorf("Append with a key no transition names, the sealing key not given: %v; want ErrConfig naming the checkpoint", err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l, k := open(other, sdk.NewKeySet(ops.Public()))
+	_, err := l.Append(&r)
+	if !errors.Is(err, sdk.ErrConfig) || !strings.Contains(err.Error(), "svc-gateway@inst-1/reads") ||
+		!strings.Contains(err.Error(), "key "+ops.KeyID().String()) || !strings.Contains(err.Error(), "RotateKey") {
+		t.Errorf("Append with a key no transition names, to a sealed chain of the log's key: %v; want ErrConfig naming the chain, key %s and RotateKey", err, ops.KeyID())
+	}
+	r = coreRecord(4)
+	r.Stream = "new-chain"
+	if _, err := l.Append(&r); err != nil {
+		t.Errorf("a chain the new key starts: %v", err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := k.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if notes, err := checkpoint.LoadHistory(cdir, "svc-gateway@inst-1", "reads"); err != nil || len(notes) != 1 {
+		t.Errorf("the log's chain: %d checkpoints kept (%v); want its key's one, of size 2, alone", len(notes), err)
+	}
+	sum, err := checkpoint.VerifyDir(dir, []ed25519.PublicKey{ops.Public(), other.Public()}, checkpoint.DirOptions{})
+	if err != nil || sum.Records != 3 {
+		t.Errorf("the log after the unrelated key's open: %d records, %v; want 3, ok", sum.Records, err)
 	}
 }

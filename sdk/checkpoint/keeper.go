@@ -20,6 +20,7 @@ import (
 	"github.com/rustyonions/ron-audit-go/canonical"
 	"github.com/rustyonions/ron-audit-go/internal/chaindir"
 	"github.com/rustyonions/ron-audit-go/internal/fsutil"
+	"github.com/rustyonions/ron-audit-go/internal/keyrule"
 	"github.com/rustyonions/ron-audit-go/internal/names"
 	"github.com/rustyonions/ron-audit-go/sdk"
 )
@@ -117,7 +118,14 @@ func KeyName(writerID string) string { return OriginPrefix + escapeComponent(wri
 // a key it does not hold (the key a rotation retired, to a Keeper given
 // only the new one) or by none it holds, the checkpoint is not checked
 // there: the offline verifier (VerifyDir, VerifyKept), given the public
-// keys, judges it. Older checkpoints are not read. A crash while a checkpoint
+// keys, judges it. But a newest checkpoint of a size where the Keeper's
+// own key is in force (no transition of the chain at or after it) that
+// bears no signature by that key says another key holds the chain, one
+// that no transition hands it on from: CheckReplay leaves it alone (the
+// Keeper signs no checkpoint of it, as if its key were retired there),
+// and sdk.OpenDurable refuses appends to it (sdk.ErrConfig naming the
+// checkpoint), for a checkpoint-sealed chain says nowhere else whose it
+// is. Older checkpoints are not read. A crash while a checkpoint
 // is written may leave a ".tmp-" file in its chain's directory, which
 // nothing reads: the Keeper removes those an hour old or more when it
 // first writes, or is asked to write, a checkpoint of the chain (one
@@ -211,6 +219,13 @@ type keptChain struct {
 	// retired: keys the chain's transitions retired, and at which seq
 	// (Retired). A key vouches for no record after its retirement.
 	retired map[sdk.KeyID]uint64
+	// foreign: the newest checkpoint, of a size where the Keeper's key is
+	// in force (no transition of the chain at or after it), bears no
+	// signature by that key (CheckReplay, foreignLocked): another key,
+	// which no transition hands the chain on from, holds it. The Keeper
+	// signs nothing of it (retired holds its key at seq 0, as Retired),
+	// and sdk.OpenDurable refuses appends to it (keyrule.KeptHolders).
+	foreign bool
 	// replayDue: a checkpoint came due while OpenDurable replayed the
 	// log; CheckReplay writes it, once the replay has shown every
 	// transition of the chain (signerFor).
@@ -720,7 +735,8 @@ func (k *Keeper) write(c *keptChain, size int64) error {
 // cannot check it against. One whose
 // key in force the Keeper does not hold is not checked for its signature
 // (see Keeper). It also returns the first failure of the
-// replay itself (a chain seen from the middle). Then it writes the
+// replay itself (a chain seen from the middle). It marks the chains
+// another key holds (see Keeper), which it signs nothing of. Then it writes the
 // checkpoints that came due during the replay (a crash kept them from
 // being written): one per such chain, of all it replayed, signed by the
 // key in force there (SignerAt), which only the whole replay tells.
@@ -729,9 +745,81 @@ func (k *Keeper) CheckReplay() error {
 		return err
 	}
 	for _, c := range k.all() {
+		k.foreignLocked(c)
 		k.writeReplayed(c)
 	}
 	return k.Err()
+}
+
+// foreignLocked marks c foreign (see keptChain) when its newest
+// checkpoint, where the Keeper's key is in force, bears no signature by
+// it: a chain whose records no signature in the log claims
+// (checkpoint-sealed) says only there which key holds it, and signing on
+// top with the Keeper's key would take it over, which a verifier
+// following the chain from that key cannot follow. Run by CheckReplay
+// once the replay has told every transition (and sdk.OpenDurable the
+// chains it refuses: the Keeper's key retired there, at seq 0), before
+// the checkpoints that came due are written.
+func (k *Keeper) foreignLocked(c *keptChain) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.note == nil || c.loadErr != nil || c.nameErr != nil || c.noteSigned || k.closed.Load() {
+		return
+	}
+	own := k.Signer()
+	if _, retired := c.retired[own.KeyID()]; retired {
+		return // refused apart, or a transition retired it before
+	}
+	for _, at := range c.retired {
+		if int64(at) >= c.last {
+			return // a transition at or after the checkpoint hands its key on
+		}
+	}
+	if _, err := Open(c.note, KeyVerifiers(own.Public())); !errors.Is(err, ErrUnknownKey) {
+		return // signed by the Keeper's key (checkNewest judged the rest)
+	}
+	c.foreign = true
+	if c.retired == nil {
+		c.retired = map[sdk.KeyID]uint64{}
+	}
+	c.retired[own.KeyID()] = 0
+}
+
+func init() { keyrule.KeptHolders = keptHolders }
+
+// foreignChainer is a Keeper, or a type that embeds one (package node's
+// Observer), for keyrule.KeptHolders.
+type foreignChainer interface {
+	foreignChains(pubs []ed25519.PublicKey) []keyrule.Sealed
+}
+
+// keptHolders is keyrule.KeptHolders.
+func keptHolders(observer any, pubs []ed25519.PublicKey) []keyrule.Sealed {
+	if f, ok := observer.(foreignChainer); ok {
+		return f.foreignChains(pubs)
+	}
+	return nil
+}
+
+// foreignChains returns the chains CheckReplay found foreign, each with
+// the key of pubs that signed its newest checkpoint, if one did.
+func (k *Keeper) foreignChains(pubs []ed25519.PublicKey) []keyrule.Sealed {
+	var out []keyrule.Sealed
+	for _, c := range k.all() {
+		c.mu.Lock()
+		if c.foreign {
+			s := keyrule.Sealed{Writer: c.writer, Stream: c.stream, Path: filepath.Join(k.chainDir(c.writer, c.stream), noteFile(c.last)), Size: uint64(c.last)}
+			for _, pub := range pubs {
+				if _, err := Open(c.note, KeyVerifiers(pub)); err == nil {
+					s.Key, s.Known = sdk.KeyIDOf(pub), true
+					break
+				}
+			}
+			out = append(out, s)
+		}
+		c.mu.Unlock()
+	}
+	return out
 }
 
 // writeReplayed writes the checkpoint a replay found due on c. The lock

@@ -5,7 +5,9 @@
 // which read the log beside its writer, without its lock. The rule needs
 // a replay of the whole log, which only package sdk can do; it is not
 // public API (package sdk sets Refusal when it is initialised, so every
-// importer of sdk finds it set).
+// importer of sdk finds it set). It also carries back to package sdk what
+// only a checkpoint.Keeper knows of that rule (KeptHolders): which key
+// holds a checkpoint-sealed chain, whose records no signature claims.
 package keyrule
 
 import "crypto/ed25519"

@@ -67,7 +67,9 @@
 // Open's fails Open, and the error names the segment and the file or
 // directory whose write or fsync failed. Options.OnFsync reports each
 // segment fsync's duration and the frames it made durable, for a
-// wal_fsync_seconds metric of the fsyncs that made frames durable.
+// wal_fsync_seconds metric of the fsyncs that made frames durable; a
+// panic of that hook reaches the caller that synced with the Log
+// consistent (and a Close that panicked is finished by the next Close).
 //
 // # Reading
 //

@@ -100,6 +100,18 @@ type Options struct {
 	// at a time, from the goroutine that synced, before the waiters the
 	// fsync releases return. It must be quick and must not call the Log's
 	// methods.
+	//
+	// A panic of OnFsync goes on up the goroutine that synced, with the
+	// Log's state and locks consistent and the fsync it reported
+	// accounted all the same (the frames it covered are durable,
+	// WaitDurable says so, and no later call reports them again). On a
+	// caller's goroutine the caller can recover it: after Append (at a
+	// rotation), WaitDurable or Sync the Log goes on; a Close that
+	// panicked has not closed the Log, and the next Close does (see
+	// Close); an Open that panicked has released the directory. Under
+	// FsyncBatch most fsyncs are on the Log's own syncer goroutine, where
+	// a panic ends the process, as any goroutine's unrecovered panic
+	// does: the Log has no caller to hand it to.
 	OnFsync func(d time.Duration, frames int)
 	// Replay, if set, is called by Open with every good frame of the log
 	// in index order while it recovers (Frame.Payload is only valid during
@@ -211,7 +223,12 @@ type Log struct {
 	stop     chan struct{}
 	loopDone chan struct{}
 
-	closeOnce sync.Once
+	// closeMu serializes Close; closeDone (under it) says a close
+	// finished, with closeErr. Not a sync.Once: a Close whose commit
+	// panicked (the OnFsync hook) must leave the close to the next Close,
+	// not have it return nil with the file open and the lock held.
+	closeMu   sync.Mutex
+	closeDone bool
 	closeErr  error
 }
 
@@ -246,7 +263,8 @@ type Log struct {
 // removes the segment, which holds no frame, and a later Open creates it
 // anew; the error names the segment. Options.Replay sees every good frame
 // during the scan, and Options.Recovered can refuse the log before Open
-// changes it.
+// changes it. If Replay, Recovered or OnFsync panics, Open closes what it
+// opened and releases the lock before the panic goes on.
 func Open(dir string, opts Options) (*Log, Recovery, error) {
 	if dir == "" {
 		// Clean makes "" ".": an unset setting would put the log
@@ -269,13 +287,21 @@ func Open(dir string, opts Options) (*Log, Recovery, error) {
 	l.cond = sync.NewCond(&l.mu)
 	l.curDone, l.nextDone = make(chan struct{}), make(chan struct{})
 	close(l.curDone)
+	// Deferred, so that a panic of the host's code recovery calls
+	// (Replay, Recovered, OnFsync) releases the segment and the lock too:
+	// a Log no one holds would keep the directory locked.
+	opened := false
+	defer func() {
+		if !opened {
+			if l.f != nil {
+				l.f.Close()
+			}
+			unlock(lockf)
+			lockf.Close()
+		}
+	}()
 	rec, err := l.recover()
 	if err != nil {
-		if l.f != nil {
-			l.f.Close()
-		}
-		unlock(lockf)
-		lockf.Close()
 		return nil, Recovery{}, err
 	}
 	if o.Fsync == FsyncBatch {
@@ -284,6 +310,7 @@ func Open(dir string, opts Options) (*Log, Recovery, error) {
 		l.loopDone = make(chan struct{})
 		go l.syncLoop()
 	}
+	opened = true
 	return l, rec, nil
 }
 
@@ -469,16 +496,22 @@ func syncDir(dir string) error {
 // (nothing else can, short of a failing disk).
 var syncFile = (*os.File).Sync
 
-// fsync syncs f and reports it to OnFsync.
-func (l *Log) fsync(f *os.File, frames int) error {
+// fsync syncs f and returns how long it took, for report. It does not
+// call OnFsync itself: the caller first accounts what the fsync made
+// durable, so that a panic of the hook leaves nothing half done.
+func (l *Log) fsync(f *os.File) (time.Duration, error) {
 	t0 := time.Now()
 	if err := syncFile(f); err != nil {
-		return err
+		return 0, err
 	}
+	return time.Since(t0), nil
+}
+
+// report tells OnFsync of a successful fsync.
+func (l *Log) report(d time.Duration, frames int) {
 	if l.opts.OnFsync != nil {
-		l.opts.OnFsync(time.Since(t0), frames)
+		l.opts.OnFsync(d, frames)
 	}
-	return nil
 }
 
 // recover scans the log, repairs a torn tail, and opens the segment to
@@ -518,10 +551,12 @@ func (l *Log) recover() (Recovery, error) {
 	// refusing Recovered still leaves it as it was.
 	synced := false
 	if last.Frames > 0 {
-		if err := l.fsync(l.f, 0); err != nil {
+		d, err := l.fsync(l.f)
+		if err != nil {
 			return Recovery{}, &Error{Op: "fsync", Path: path, Reason: "the fsync of the frames found failed", Err: err}
 		}
 		synced = true
+		l.report(d, 0)
 	}
 	if l.opts.Recovered != nil {
 		if err := l.opts.Recovered(rec); err != nil {
@@ -594,9 +629,11 @@ func (l *Log) recover() (Recovery, error) {
 		case last.TornBytes > 0:
 			what = "the fsync after cutting the torn tail"
 		}
-		if err := l.fsync(f, 0); err != nil {
+		d, err := l.fsync(f)
+		if err != nil {
 			return Recovery{}, fail("fsync", path, what, err)
 		}
+		l.report(d, 0)
 	}
 	if err := syncDir(l.dir); err != nil {
 		return Recovery{}, fail("fsync", l.dir, "the fsync of the directory entry", err)
@@ -641,13 +678,17 @@ func (l *Log) createSegment(num, first uint64) error {
 	if _, err := f.Write(encodeHeader(num, first)); err != nil {
 		return fail("write", path, "writing the header", err)
 	}
-	if err := l.fsync(f, 0); err != nil {
+	d, err := l.fsync(f)
+	if err != nil {
 		return fail("fsync", path, "the fsync of the header", err)
 	}
 	if err := syncDir(l.dir); err != nil {
 		return fail("fsync", l.dir, "the fsync of the directory entry", err)
 	}
 	l.f, l.segNum, l.segPath, l.segSize, l.segFrames, l.syncedEnd = f, num, path, SegmentHeaderSize, 0, SegmentHeaderSize
+	// Once the segment is the Log's: a panic of the hook must not leave
+	// it made but not taken, with no current segment.
+	l.report(d, 0)
 	return nil
 }
 
@@ -939,30 +980,51 @@ func (l *Log) commitLocked() {
 	l.mu.Unlock()
 	op := "write"
 	var err error
+	synced := false
+	// Deferred, so that it runs if the OnFsync hook (the host's code,
+	// called without mu) panics too: the panic then goes on with mu
+	// held, as the caller's deferred unlock expects (unlocking a mutex
+	// not held is a fatal error, which no recover catches), and with the
+	// fsync accounted and the commit no longer under way.
+	defer func() {
+		l.mu.Lock()
+		if cap(buf) <= maxBufBytes {
+			l.spare = buf[:0]
+		}
+		l.syncing = false
+		switch {
+		case err != nil:
+			// Failed write or fsync alike: every frame after syncedEnd is
+			// reported failed, so none may stay for a reopen to replay.
+			l.failLocked(op, path, l.dropUnsynced(f, err))
+		case !synced:
+			// The write or the fsync itself panicked: what reached the
+			// file is unknown, and its frames are not in buf any more.
+			l.failLocked(op, path, l.dropUnsynced(f, errCommitPanicked))
+		case target > l.durable:
+			l.durable, l.syncedEnd = target, end
+			l.durableAt.Store(target)
+		}
+		release(done)
+		l.cond.Broadcast()
+	}()
 	if len(buf) > 0 {
 		_, err = f.Write(buf)
 	}
-	if err == nil {
-		op = "fsync"
-		err = l.fsync(f, frames)
+	if err != nil {
+		return
 	}
-	l.mu.Lock()
-	if cap(buf) <= maxBufBytes {
-		l.spare = buf[:0]
+	op = "fsync"
+	var d time.Duration
+	if d, err = l.fsync(f); err != nil {
+		return
 	}
-	l.syncing = false
-	switch {
-	case err != nil:
-		// Failed write or fsync alike: every frame after syncedEnd is
-		// reported failed, so none may stay for a reopen to replay.
-		l.failLocked(op, path, l.dropUnsynced(f, err))
-	case target > l.durable:
-		l.durable, l.syncedEnd = target, end
-		l.durableAt.Store(target)
-	}
-	release(done)
-	l.cond.Broadcast()
+	synced = true
+	l.report(d, frames)
 }
+
+// errCommitPanicked poisons a Log whose write or fsync panicked.
+var errCommitPanicked = errors.New("the write or fsync panicked")
 
 // dropUnsynced is called with mu held once a write or an fsync of f,
 // the current segment, failed with err: it cuts f back to syncedEnd,
@@ -998,14 +1060,23 @@ func (l *Log) rotateLocked() error {
 		return err
 	}
 	target := l.next - 1
-	if err := l.fsync(l.f, int(target-l.durable)); err != nil {
+	d, err := l.fsync(l.f)
+	if err != nil {
 		return l.failLocked("fsync", l.segPath, l.dropUnsynced(l.f, err))
 	}
-	l.durable, l.covered = target, target
-	l.durableAt.Store(target)
-	l.releaseAllLocked()
-	l.cond.Broadcast()
-	err := l.f.Close()
+	func() {
+		// Deferred: the fsync is accounted even if the hook panics
+		// (the next rotation then starts from this fsync, reporting no
+		// frame twice).
+		defer func() {
+			l.durable, l.covered = target, target
+			l.durableAt.Store(target)
+			l.releaseAllLocked()
+			l.cond.Broadcast()
+		}()
+		l.report(d, int(target-l.durable))
+	}()
+	err = l.f.Close()
 	l.f = nil
 	if err != nil {
 		return l.failLocked("close", l.segPath, err)
@@ -1078,17 +1149,32 @@ func (l *Log) batchStep(timer *time.Timer) bool {
 // Close writes and fsyncs every appended frame, closes the segment and
 // releases the lock. It returns the poison error if the log failed (still
 // releasing the lock). Calls after the first return the first's result.
+//
+// If the OnFsync hook panics in Close's fsync, the panic reaches Close's
+// caller and the close is not done: the Log takes no appends, the frames
+// the fsync covered are durable, but the segment is open and the lock
+// held. The next Close finishes the close and returns its result.
 func (l *Log) Close() error {
-	l.closeOnce.Do(func() { l.closeErr = l.close() })
+	l.closeMu.Lock()
+	defer l.closeMu.Unlock()
+	if !l.closeDone {
+		l.closeErr = l.close()
+		l.closeDone = true
+	}
 	return l.closeErr
 }
 
+// close is Close's work. A Close after one that panicked runs it again.
 func (l *Log) close() error {
 	l.mu.Lock()
 	l.closed = true
 	l.mu.Unlock()
 	if l.stop != nil {
-		close(l.stop)
+		select {
+		case <-l.stop: // a Close that panicked stopped the syncer
+		default:
+			close(l.stop)
+		}
 		<-l.loopDone
 	}
 	l.mu.Lock()

@@ -1078,16 +1078,23 @@ func (r *replayer) sealedRefusals(observer any, keys *KeySet, id KeyID) map[*Hea
 		if h == nil {
 			continue // no record: CheckReplay refused it already
 		}
-		chain := names.Chain(s.Writer, s.Stream)
-		if s.Known {
-			out[h] = refusal{kept: s.Size, err: fmt.Errorf("%w: %s is sealed by key %s (its newest kept checkpoint %s), and no key transition in the log hands it to key %s: open the log with key %s, or RotateKey from it to %s first",
-				ErrConfig, chain, KeyID(s.Key), s.Path, id, KeyID(s.Key), id)}
-			continue
-		}
-		out[h] = refusal{kept: s.Size, err: fmt.Errorf("%w: %s is sealed by a key other than %s (its newest kept checkpoint %s bears no signature by it, nor by a key of DurableOptions.Keys), and no key transition in the log hands it to key %s: open the log with the key that sealed it, or RotateKey from it to %s first",
-			ErrConfig, chain, id, s.Path, id, id)}
+		out[h] = refusal{kept: s.Size, err: sealedRefusal(s, id)}
 	}
 	return out
+}
+
+// sealedRefusal is the error of a chain s, held by another key than id
+// as its newest kept checkpoint says (sealedRefusals, and
+// signerRefusal's keyrule.KeptHolder): one message for Append and for
+// checkpoint and export, which refuse what it refuses.
+func sealedRefusal(s keyrule.Sealed, id KeyID) error {
+	chain := names.Chain(s.Writer, s.Stream)
+	if s.Known {
+		return fmt.Errorf("%w: %s is sealed by key %s (its newest kept checkpoint %s), and no key transition in the log hands it to key %s: open the log with key %s, or RotateKey from it to %s first",
+			ErrConfig, chain, KeyID(s.Key), s.Path, id, KeyID(s.Key), id)
+	}
+	return fmt.Errorf("%w: %s is sealed by a key other than %s (its newest kept checkpoint %s bears no signature by it, nor by a key of DurableOptions.Keys), and no key transition in the log hands it to key %s: open the log with the key that sealed it, or RotateKey from it to %s first",
+		ErrConfig, chain, id, s.Path, id, id)
 }
 
 // keyOwners is what a replay says of the key that holds each chain, for
@@ -1368,14 +1375,19 @@ func recordFrames(fn func(rec Sealed, pos wal.Position) error) func(wal.Frame) e
 func init() { keyrule.Refusal = signerRefusal }
 
 // signerRefusal is keyrule.Refusal: the refusal OpenDurable would give
-// chain (writer, stream) of the log in dir opened with key id (refusals),
-// from a replay that checks no signature. The caller verifies the chain
+// chain (writer, stream) of the log in dir opened with key pub
+// (refusals), from a replay that checks no signature, or else the one it
+// would give with a checkpoint.Keeper kept in dir/checkpoints and pubs as
+// DurableOptions.Keys (sealedRefusals: the Keeper's rule, applied by
+// keyrule.KeptHolder to the chain's newest kept checkpoint, with the
+// chain's transitions from this replay). The caller verifies the chain
 // it signs; a replay that verifies every chain would need every key of
 // the log and refuse a log damaged in another chain, which checkpoint
 // and export of this one are not about. A record that fails the replay
 // is skipped: what it would have said of its chain's key is lost, and
 // the chains verified by the caller are read whole.
-func signerRefusal(dir string, id [8]byte, writer, stream string) error {
+func signerRefusal(dir string, pub ed25519.PublicKey, pubs []ed25519.PublicKey, writer, stream string) error {
+	id := KeyIDOf(pub)
 	r := newReplayer(nil)
 	if _, err := wal.ReadDir(dir, func(f wal.Frame) error {
 		_ = r.replay(f)
@@ -1387,8 +1399,24 @@ func signerRefusal(dir string, id [8]byte, writer, stream string) error {
 	if h == nil {
 		return nil
 	}
-	if rf, ok := r.refusals(KeyID(id))[h]; ok {
+	if rf, ok := r.refusals(id)[h]; ok {
 		return rf.err
+	}
+	if keyrule.KeptHolder == nil {
+		return nil // package checkpoint is not linked: nothing to read them
+	}
+	retired := map[[8]byte]uint64{}
+	if ks := r.keyst[h]; ks != nil {
+		for k, at := range ks.retired {
+			retired[k] = at
+		}
+	}
+	s, held, err := keyrule.KeptHolder(dir, pub, pubs, writer, stream, retired)
+	if err != nil {
+		return err
+	}
+	if held {
+		return sealedRefusal(s, id)
 	}
 	return nil
 }

@@ -6,22 +6,26 @@
 // a replay of the whole log, which only package sdk can do; it is not
 // public API (package sdk sets Refusal when it is initialised, so every
 // importer of sdk finds it set). It also carries back to package sdk what
-// only a checkpoint.Keeper knows of that rule (KeptHolders): which key
+// only package checkpoint knows of that rule (KeptHolders, of a running
+// Keeper, and KeptHolder, of the checkpoints kept with a log): which key
 // holds a checkpoint-sealed chain, whose records no signature claims.
 package keyrule
 
 import "crypto/ed25519"
 
-// Refusal returns nil when key id (an sdk.KeyID) may sign chain (writer,
-// stream) of the durable log in dir, else the error (matching
-// sdk.ErrConfig) that Log.Append of the log opened with that key gives:
-// the chain is held by another key that no transition in the log hands
-// on to id (a later key started it, a rotation to id cut short has not
-// reached it, or id is a key the log never named). It reads the log
-// without verifying it (the caller verifies the chain), and a chain the
-// log does not hold is id's to start. An error reading the log is
-// returned as it is.
-var Refusal func(dir string, id [8]byte, writer, stream string) error
+// Refusal returns nil when key pub may sign chain (writer, stream) of
+// the durable log in dir, else the error (matching sdk.ErrConfig) that
+// Log.Append of the log opened with that key (and a checkpoint.Keeper
+// kept in dir/checkpoints, pubs as DurableOptions.Keys) gives: the chain
+// is held by another key that no transition in the log hands on to pub
+// (a later key started it, a rotation to pub cut short has not reached
+// it, or pub is a key the log never named), or, checkpoint-sealed, its
+// newest checkpoint kept in dir/checkpoints is signed by such a key
+// (KeptHolder). It reads the log and that checkpoint without verifying
+// them (the caller verifies the chain), and a chain the log does not
+// hold is pub's to start. An error reading the log, or the checkpoints
+// kept with it, is returned as it is.
+var Refusal func(dir string, pub ed25519.PublicKey, pubs []ed25519.PublicKey, writer, stream string) error
 
 // Sealed is a chain of a checkpoint-sealed log whose newest kept
 // checkpoint is signed by another key than the one its Keeper signs
@@ -46,3 +50,14 @@ type Sealed struct {
 // when it is initialised (every log with a Keeper links it); nil means
 // no Keeper can be in use.
 var KeptHolders func(observer any, pubs []ed25519.PublicKey) []Sealed
+
+// KeptHolder is the Keeper's rule (KeptHolders) for a log read without a
+// Keeper (Refusal): it reads the newest checkpoint of chain (writer,
+// stream) kept with the durable log in dir (dir/checkpoints, where
+// node.Open and ronaudit append keep them) and reports, ok, the chain
+// Sealed by another key than own, given retired, the seqs at which the
+// chain's transitions retired keys (by key id). A chain with no kept
+// checkpoint is not. An error reading the checkpoints is returned. Package
+// checkpoint sets it when it is initialised; nil means nothing in this
+// program can have kept one.
+var KeptHolder func(dir string, own ed25519.PublicKey, pubs []ed25519.PublicKey, writer, stream string, retired map[[8]byte]uint64) (s Sealed, ok bool, err error)

@@ -125,8 +125,11 @@ func KeyName(writerID string) string { return OriginPrefix + escapeComponent(wri
 // Keeper signs no checkpoint of it, as if its key were retired there),
 // and sdk.OpenDurable refuses appends to it (sdk.ErrConfig naming the
 // checkpoint), for a checkpoint-sealed chain says nowhere else whose it
-// is. Older checkpoints are not read. A crash while a checkpoint
-// is written may leave a ".tmp-" file in its chain's directory, which
+// is; export.Exporter.Export, ronaudit checkpoint and export apply the
+// same rule to the checkpoints kept with a log in its directory's
+// "checkpoints", read as the Keeper reads them (heldByOther). Older
+// checkpoints are not read. A crash while a checkpoint is written may
+// leave a ".tmp-" file in its chain's directory, which
 // nothing reads: the Keeper removes those an hour old or more when it
 // first writes, or is asked to write, a checkpoint of the chain (one
 // due, Checkpoint, SealChain, Close), not when it first sees the chain:
@@ -767,16 +770,8 @@ func (k *Keeper) foreignLocked(c *keptChain) {
 		return
 	}
 	own := k.Signer()
-	if _, retired := c.retired[own.KeyID()]; retired {
-		return // refused apart, or a transition retired it before
-	}
-	for _, at := range c.retired {
-		if int64(at) >= c.last {
-			return // a transition at or after the checkpoint hands its key on
-		}
-	}
-	if _, err := Open(c.note, KeyVerifiers(own.Public())); !errors.Is(err, ErrUnknownKey) {
-		return // signed by the Keeper's key (checkNewest judged the rest)
+	if !heldByOther(c.note, c.last, own.Public(), c.retired) {
+		return
 	}
 	c.foreign = true
 	if c.retired == nil {
@@ -785,7 +780,71 @@ func (k *Keeper) foreignLocked(c *keptChain) {
 	c.retired[own.KeyID()] = 0
 }
 
-func init() { keyrule.KeptHolders = keptHolders }
+// heldByOther is the rule of foreignLocked, and of keyrule.KeptHolder
+// for a log read without a Keeper: note, a chain's newest kept
+// checkpoint, of size size, says another key than own holds the chain
+// when own is in force there (retired, the seqs at which the chain's
+// transitions retired keys, names no transition of own, nor any at or
+// after size, which would hand the key in force on) and note bears no
+// signature by own. A note that is no checkpoint is not this rule's to
+// judge (the Keeper's checkNewest, or the verifier, refuses it).
+func heldByOther(note []byte, size int64, own ed25519.PublicKey, retired map[sdk.KeyID]uint64) bool {
+	if _, ok := retired[sdk.KeyIDOf(own)]; ok {
+		return false // refused apart, or a transition retired it before
+	}
+	for _, at := range retired {
+		if int64(at) >= size {
+			return false // a transition at or after the checkpoint hands its key on
+		}
+	}
+	_, err := Open(note, KeyVerifiers(own))
+	return errors.Is(err, ErrUnknownKey) // else signed by own, or not a checkpoint
+}
+
+// sealedBy is the keyrule.Sealed of chain (writer, stream) whose newest
+// checkpoint note, of size size kept at path, heldByOther found held by
+// another key: naming that key when one of pubs signed note.
+func sealedBy(writer, stream, path string, size int64, note []byte, pubs []ed25519.PublicKey) keyrule.Sealed {
+	s := keyrule.Sealed{Writer: writer, Stream: stream, Path: path, Size: uint64(size)}
+	for _, pub := range pubs {
+		if _, err := Open(note, KeyVerifiers(pub)); err == nil {
+			s.Key, s.Known = sdk.KeyIDOf(pub), true
+			break
+		}
+	}
+	return s
+}
+
+func init() {
+	keyrule.KeptHolders = keptHolders
+	keyrule.KeptHolder = keptHolder
+}
+
+// keptHolder is keyrule.KeptHolder: the Keeper's rule (heldByOther) over
+// the newest checkpoint of the chain kept with the log in dir, read as a
+// Keeper kept there reads it (loadLatest).
+func keptHolder(dir string, own ed25519.PublicKey, pubs []ed25519.PublicKey, writer, stream string, retired map[[8]byte]uint64) (keyrule.Sealed, bool, error) {
+	cpDir, err := KeptDir(dir)
+	if err != nil || cpDir == "" {
+		return keyrule.Sealed{}, false, err
+	}
+	if chainNameErr(cpDir, writer, stream) != nil {
+		return keyrule.Sealed{}, false, nil // no checkpoint of it can be kept
+	}
+	chainDir := filepath.Join(cpDir, dirName(writer), dirName(stream))
+	c := &keptChain{writer: writer, stream: stream}
+	if c.loadLatest(chainDir); c.loadErr != nil {
+		return keyrule.Sealed{}, false, c.loadErr
+	}
+	ids := make(map[sdk.KeyID]uint64, len(retired))
+	for id, at := range retired {
+		ids[sdk.KeyID(id)] = at
+	}
+	if c.note == nil || !heldByOther(c.note, c.last, own, ids) {
+		return keyrule.Sealed{}, false, nil
+	}
+	return sealedBy(writer, stream, filepath.Join(chainDir, noteFile(c.last)), c.last, c.note, pubs), true, nil
+}
 
 // foreignChainer is a Keeper, or a type that embeds one (package node's
 // Observer), for keyrule.KeptHolders.
@@ -808,14 +867,7 @@ func (k *Keeper) foreignChains(pubs []ed25519.PublicKey) []keyrule.Sealed {
 	for _, c := range k.all() {
 		c.mu.Lock()
 		if c.foreign {
-			s := keyrule.Sealed{Writer: c.writer, Stream: c.stream, Path: filepath.Join(k.chainDir(c.writer, c.stream), noteFile(c.last)), Size: uint64(c.last)}
-			for _, pub := range pubs {
-				if _, err := Open(c.note, KeyVerifiers(pub)); err == nil {
-					s.Key, s.Known = sdk.KeyIDOf(pub), true
-					break
-				}
-			}
-			out = append(out, s)
+			out = append(out, sealedBy(c.writer, c.stream, filepath.Join(k.chainDir(c.writer, c.stream), noteFile(c.last)), c.last, c.note, pubs))
 		}
 		c.mu.Unlock()
 	}

@@ -16,6 +16,7 @@ package export
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -75,7 +76,12 @@ type Exporter struct {
 // refuses its appends (sdk.ErrConfig, with the message Append gives: a
 // chain a later key started, one a rotation to the Signer's key cut
 // short has not reached, or one signed by a key no transition in the log
-// hands on to it), a chain whose records in the log skip or repeat a seq (*Error
+// hands on to it; for a checkpoint-sealed chain, whose records bear no
+// signature, one whose newest checkpoint kept with the log, in
+// dir/checkpoints, is signed by such a key, as Append refuses with a
+// checkpoint.Keeper kept there, node.Open's: a Keeper that keeps its
+// checkpoints elsewhere is not seen, and with NoteSigner set no key is
+// checked), a chain whose records in the log skip or repeat a seq (*Error
 // ReasonRecord at the seq expected, naming the record's place in the
 // log), and a log that no longer extends prev: fewer
 // records than prev.Size (*Error ReasonTruncated) or another root at
@@ -148,10 +154,12 @@ func (e *Exporter) Export(dir, writer, stream string, prev *State) (*Bundle, err
 		// Nor may it sign a chain another key holds that no transition
 		// in the log hands on to it (a later key started it, a rotation
 		// to it cut short has not reached it, a key the log never
-		// named): a verifier following the chain's keys from its first
-		// could not trust the checkpoint (unknown_key). The rule is
-		// OpenDurable's, over the whole log: Append refuses the same.
-		if err := keyrule.Refusal(dir, signerID, writer, stream); err != nil {
+		// named, or, checkpoint-sealed, one whose newest kept checkpoint
+		// such a key signed): a verifier following the chain's keys from
+		// its first could not trust the checkpoint (unknown_key). The rule
+		// is OpenDurable's and its Keeper's, over the whole log and the
+		// checkpoints kept with it: Append refuses the same.
+		if err := keyrule.Refusal(dir, e.Signer.Public(), []ed25519.PublicKey{e.Signer.Public()}, writer, stream); err != nil {
 			return nil, fmt.Errorf("export: %w", err)
 		}
 	}

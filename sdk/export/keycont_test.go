@@ -7,6 +7,7 @@ import (
 
 	"github.com/rustyonions/ron-audit-go/canonical"
 	"github.com/rustyonions/ron-audit-go/sdk"
+	"github.com/rustyonions/ron-audit-go/sdk/checkpoint"
 )
 
 // signsThen signs n times, then fails: a crash in the middle of a
@@ -90,5 +91,64 @@ func TestExportRefusesWhatItsKeyMayNotSign(t *testing.T) {
 		if _, err := (&Exporter{Sink: &memSink{}, Signer: c.signer}).Export(walDir, "w", c.stream, nil); err != nil {
 			t.Errorf("Export of w/%s signed by key %s: %v", c.stream, c.signer.KeyID(), err)
 		}
+	}
+}
+
+// TestExportRefusesUnrelatedKeySealed: a checkpoint-sealed chain
+// (SealEvery with a checkpoint.Keeper kept with the log, in
+// dir/checkpoints) has no record signature in the log: only its kept
+// checkpoints say which key holds it. Log.Append, opened with a Keeper,
+// refuses a key no transition names; Export read only the log, and
+// signed a bundle of the chain with that key, which a verifier following
+// the chain from its key cannot follow. It refuses with Append's error,
+// writing nothing; the chain's own key still exports it.
+func TestExportRefusesUnrelatedKeySealed(t *testing.T) {
+	ops, another := rotateKey(t, "sealed export ops"), rotateKey(t, "sealed export another")
+	walDir := filepath.Join(t.TempDir(), "wal")
+	open := func(s sdk.Signer) (*sdk.Log, *checkpoint.Keeper) {
+		t.Helper()
+		k, err := checkpoint.NewKeeper(filepath.Join(walDir, "checkpoints"), s, checkpoint.KeeperOptions{Every: 1000, Interval: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, _, err := sdk.OpenDurable(walDir, sdk.Config{Signer: s, Observer: k, SealEvery: 1000}, sdk.DurableOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l, k
+	}
+	l, k := open(ops)
+	for i := range 2 {
+		if _, err := l.Append(&canonical.AuditRecord{WriterID: "w", Stream: "s", TsMs: uint64(i + 1)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := k.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l, k = open(another)
+	_, want := l.Append(&canonical.AuditRecord{WriterID: "w", Stream: "s", TsMs: 9})
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := k.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if !errors.Is(want, sdk.ErrConfig) {
+		t.Fatalf("Append with a key no transition names, to a sealed chain: %v; want ErrConfig", want)
+	}
+	sink := &memSink{}
+	_, err := (&Exporter{Sink: sink, Signer: another}).Export(walDir, "w", "s", nil)
+	if !errors.Is(err, sdk.ErrConfig) || err.Error() != "export: "+want.Error() {
+		t.Errorf("Export of sealed w/s signed by key %s: %v\nwant the error of Append: export: %v", another.KeyID(), err, want)
+	}
+	if len(sink.names) > 0 {
+		t.Errorf("Export of sealed w/s signed by key %s wrote %v", another.KeyID(), sink.names)
+	}
+	if _, err := (&Exporter{Sink: &memSink{}, Signer: ops}).Export(walDir, "w", "s", nil); err != nil {
+		t.Errorf("Export of w/s signed by its own key: %v", err)
 	}
 }

@@ -130,7 +130,7 @@ func exportCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "ronaudit export: interrupted after the chain was verified: %s\n", nothing("export"))
 		return exitError
 	}
-	if err := maySign(*dir, signer, *writer, *stream); err != nil {
+	if err := maySign(*dir, signer, append(earlier, signer.Public()), *writer, *stream); err != nil {
 		return fail(err)
 	}
 	b, err := (&export.Exporter{Sink: sink, Signer: signer}).ExportTree(t, *writer, *stream, recs, prev)

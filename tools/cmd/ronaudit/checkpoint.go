@@ -106,14 +106,16 @@ func vouchedChain(dir, writer, stream string, pubs []ed25519.PublicKey, allowTai
 
 // maySign refuses, as append does (the same sdk.ErrConfig and message:
 // exit 3), to sign chain (writer, stream) of the log in dir with a key
-// that append may not sign it with: a chain a later key started, one a
-// rotation to this key cut short has not reached, one held by a key no
-// transition in the log hands on to this one. What it signed would not
-// verify for whoever follows the chain's keys from its first
-// (unknown_key), even with every key given. It reads the whole log, as
-// append's open does (the rule is sdk.OpenDurable's).
-func maySign(dir string, signer sdk.Signer, writer, stream string) error {
-	return keyrule.Refusal(dir, signer.KeyID(), writer, stream)
+// that append (given pubs as --pub) may not sign it with: a chain a
+// later key started, one a rotation to this key cut short has not
+// reached, one held by a key no transition in the log hands on to this
+// one, by its record signatures or, checkpoint-sealed, by the newest
+// checkpoint kept with the log. What it signed would not verify for
+// whoever follows the chain's keys from its first (unknown_key), even
+// with every key given. It reads the whole log and that checkpoint, as
+// append's open does (the rule is sdk.OpenDurable's and its Keeper's).
+func maySign(dir string, signer sdk.Signer, pubs []ed25519.PublicKey, writer, stream string) error {
+	return keyrule.Refusal(dir, signer.Public(), pubs, writer, stream)
 }
 
 // openCheckpointFile reads and verifies a signed checkpoint with the public
@@ -202,7 +204,7 @@ func checkpointCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "ronaudit checkpoint: no records of %s in %s\n", names.Chain(*writer, *stream), *dir)
 		return exitError
 	}
-	if err := maySign(*dir, signer, *writer, *stream); err != nil {
+	if err := maySign(*dir, signer, append(earlier, signer.Public()), *writer, *stream); err != nil {
 		return fail(err)
 	}
 	name := checkpoint.KeyName(*writer)

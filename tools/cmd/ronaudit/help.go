@@ -134,8 +134,9 @@ checkpoints kept in DIR/checkpoints, records nothing seals yet (unless
 --allow-unsealed-tail), a key the chain retired, and a key append
 refuses for the chain, with append's message (one a rotation to it cut
 short has not reached, one a later key holds, one no transition in the
-log hands to it: what it signed would not verify from the chain's first
-key). --out FILE replaces an existing FILE only with a checkpoint that
+log hands to it, by its record signatures or, sealed by checkpoints, by
+its newest checkpoint in DIR/checkpoints: what it signed would not
+verify from the chain's first key). --out FILE replaces an existing FILE only with a checkpoint that
 extends the one it holds.
 
 Exit 1 when the chain or its kept checkpoints fail verification, or

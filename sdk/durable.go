@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -409,7 +410,7 @@ func (r *replayer) replay(f wal.Frame) error {
 			}
 			h.SealedSeq = v.Seq()
 			// With keys nil too: a replay that checks no signature
-			// still tells which key holds each chain (signerRefusal).
+			// still tells which key holds each chain (MaySign).
 			ks.lastSigner = rec.KeyID
 		}
 		if err := ks.follow(v, rec, r.keys); err != nil {
@@ -455,7 +456,7 @@ func (r *replayer) replay(f wal.Frame) error {
 			h.SealedSeq = s.seq
 			r.seals++
 			if ks := r.keyst[h]; ks != nil {
-				ks.lastSigner = s.id // as below (signerRefusal)
+				ks.lastSigner = s.id // as below (MaySign)
 			}
 			break
 		}
@@ -1085,7 +1086,7 @@ func (r *replayer) sealedRefusals(observer any, keys *KeySet, id KeyID) map[*Hea
 
 // sealedRefusal is the error of a chain s, held by another key than id
 // as its newest kept checkpoint says (sealedRefusals, and
-// signerRefusal's keyrule.KeptHolder): one message for Append and for
+// MaySign's keyrule.KeptHolder): one message for Append and for
 // checkpoint and export, which refuse what it refuses.
 func sealedRefusal(s keyrule.Sealed, id KeyID) error {
 	chain := names.Chain(s.Writer, s.Stream)
@@ -1372,21 +1373,31 @@ func recordFrames(fn func(rec Sealed, pos wal.Position) error) func(wal.Frame) e
 	}
 }
 
-func init() { keyrule.Refusal = signerRefusal }
-
-// signerRefusal is keyrule.Refusal: the refusal OpenDurable would give
-// chain (writer, stream) of the log in dir opened with key pub
-// (refusals), from a replay that checks no signature, or else the one it
-// would give with a checkpoint.Keeper kept in dir/checkpoints and pubs as
-// DurableOptions.Keys (sealedRefusals: the Keeper's rule, applied by
-// keyrule.KeptHolder to the chain's newest kept checkpoint, with the
-// chain's transitions from this replay). The caller verifies the chain
-// it signs; a replay that verifies every chain would need every key of
-// the log and refuse a log damaged in another chain, which checkpoint
-// and export of this one are not about. A record that fails the replay
-// is skipped: what it would have said of its chain's key is lost, and
-// the chains verified by the caller are read whole.
-func signerRefusal(dir string, pub ed25519.PublicKey, pubs []ed25519.PublicKey, writer, stream string) error {
+// MaySign returns nil when key pub may sign chain (writer, stream) of the
+// durable log in dir, else the error (matching ErrConfig) Log.Append gives
+// on that log opened with pub, a checkpoint.Keeper kept in
+// dir/checkpoints and pubs as DurableOptions.Keys: the chain is held by
+// another key that no key transition in the log hands on to pub (a later
+// key started it, a rotation to pub cut short has not reached it, pub is
+// a key the log never named), or, checkpoint-sealed, its newest
+// checkpoint kept in dir/checkpoints is signed by such a key. It is for
+// what signs a chain of a log without opening it (a checkpoint or export
+// bundle made beside the log's writer: ronaudit checkpoint and export,
+// export.Exporter.Export), so that nothing signs what a verifier
+// following the log's keys could not trust.
+//
+// MaySign reads the log without verifying it, and checks no signature:
+// the caller verifies the chain it signs (a replay verifying every chain
+// would need every key of the log and refuse a log damaged in another
+// chain). A record that fails the replay is skipped. A chain the log does
+// not hold is pub's to start. An error reading the log, or the
+// checkpoints kept with it, is returned as it is.
+//
+// Package checkpoint reads the kept checkpoints; a program that does not
+// link it (imports none of sdk/checkpoint, sdk/export, sdk/node) gets an
+// ErrConfig from MaySign when dir/checkpoints exists, rather than a nil
+// that did not look.
+func MaySign(dir string, pub ed25519.PublicKey, pubs []ed25519.PublicKey, writer, stream string) error {
 	id := KeyIDOf(pub)
 	r := newReplayer(nil)
 	if _, err := wal.ReadDir(dir, func(f wal.Frame) error {
@@ -1403,7 +1414,11 @@ func signerRefusal(dir string, pub ed25519.PublicKey, pubs []ed25519.PublicKey, 
 		return rf.err
 	}
 	if keyrule.KeptHolder == nil {
-		return nil // package checkpoint is not linked: nothing to read them
+		kept := filepath.Join(dir, "checkpoints")
+		if _, err := os.Lstat(kept); err == nil {
+			return fmt.Errorf("%w: %s holds kept checkpoints, and only package checkpoint reads them: import github.com/rustyonions/ron-audit-go/sdk/checkpoint", ErrConfig, kept)
+		}
+		return nil // nothing kept with the log
 	}
 	retired := map[[8]byte]uint64{}
 	if ks := r.keyst[h]; ks != nil {

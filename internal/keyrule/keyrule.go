@@ -1,31 +1,13 @@
-// Package keyrule carries package sdk's key-continuity rule, which chains
-// of a durable log a key may sign (the refusals of sdk.OpenDurable), to
-// the code of this module that signs a log's chains without opening it:
-// package export's Exporter.Export, and ronaudit checkpoint and export,
-// which read the log beside its writer, without its lock. The rule needs
-// a replay of the whole log, which only package sdk can do; it is not
-// public API (package sdk sets Refusal when it is initialised, so every
-// importer of sdk finds it set). It also carries back to package sdk what
-// only package checkpoint knows of that rule (KeptHolders, of a running
-// Keeper, and KeptHolder, of the checkpoints kept with a log): which key
-// holds a checkpoint-sealed chain, whose records no signature claims.
+// Package keyrule carries back to package sdk, which cannot import
+// package checkpoint, what only a checkpoint.Keeper knows of the
+// key-continuity rule (which chains of a durable log a key may sign: the
+// refusals of sdk.OpenDurable and sdk.MaySign): which key holds a
+// checkpoint-sealed chain, whose records no signature claims
+// (KeptHolders, of a running Keeper; KeptHolder, of the checkpoints kept
+// with a log). Package checkpoint sets both when it is initialised.
 package keyrule
 
 import "crypto/ed25519"
-
-// Refusal returns nil when key pub may sign chain (writer, stream) of
-// the durable log in dir, else the error (matching sdk.ErrConfig) that
-// Log.Append of the log opened with that key (and a checkpoint.Keeper
-// kept in dir/checkpoints, pubs as DurableOptions.Keys) gives: the chain
-// is held by another key that no transition in the log hands on to pub
-// (a later key started it, a rotation to pub cut short has not reached
-// it, or pub is a key the log never named), or, checkpoint-sealed, its
-// newest checkpoint kept in dir/checkpoints is signed by such a key
-// (KeptHolder). It reads the log and that checkpoint without verifying
-// them (the caller verifies the chain), and a chain the log does not
-// hold is pub's to start. An error reading the log, or the checkpoints
-// kept with it, is returned as it is.
-var Refusal func(dir string, pub ed25519.PublicKey, pubs []ed25519.PublicKey, writer, stream string) error
 
 // Sealed is a chain of a checkpoint-sealed log whose newest kept
 // checkpoint is signed by another key than the one its Keeper signs
@@ -52,7 +34,7 @@ type Sealed struct {
 var KeptHolders func(observer any, pubs []ed25519.PublicKey) []Sealed
 
 // KeptHolder is the Keeper's rule (KeptHolders) for a log read without a
-// Keeper (Refusal): it reads the newest checkpoint of chain (writer,
+// Keeper (sdk.MaySign): it reads the newest checkpoint of chain (writer,
 // stream) kept with the durable log in dir (dir/checkpoints, where
 // node.Open and ronaudit append keep them) and reports, ok, the chain
 // Sealed by another key than own, given retired, the seqs at which the

@@ -26,7 +26,6 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/rustyonions/ron-audit-go/canonical"
-	"github.com/rustyonions/ron-audit-go/internal/keyrule"
 	"github.com/rustyonions/ron-audit-go/internal/names"
 	"github.com/rustyonions/ron-audit-go/sdk"
 	"github.com/rustyonions/ron-audit-go/sdk/checkpoint"
@@ -159,7 +158,7 @@ func (e *Exporter) Export(dir, writer, stream string, prev *State) (*Bundle, err
 		// its first could not trust the checkpoint (unknown_key). The rule
 		// is OpenDurable's and its Keeper's, over the whole log and the
 		// checkpoints kept with it: Append refuses the same.
-		if err := keyrule.Refusal(dir, e.Signer.Public(), []ed25519.PublicKey{e.Signer.Public()}, writer, stream); err != nil {
+		if err := sdk.MaySign(dir, e.Signer.Public(), []ed25519.PublicKey{e.Signer.Public()}, writer, stream); err != nil {
 			return nil, fmt.Errorf("export: %w", err)
 		}
 	}

@@ -15,7 +15,6 @@ import (
 
 	"github.com/rustyonions/ron-audit-go/canonical"
 	"github.com/rustyonions/ron-audit-go/internal/fsutil"
-	"github.com/rustyonions/ron-audit-go/internal/keyrule"
 	"github.com/rustyonions/ron-audit-go/internal/names"
 	"github.com/rustyonions/ron-audit-go/sdk"
 	"github.com/rustyonions/ron-audit-go/sdk/checkpoint"
@@ -115,7 +114,7 @@ func vouchedChain(dir, writer, stream string, pubs []ed25519.PublicKey, allowTai
 // with every key given. It reads the whole log and that checkpoint, as
 // append's open does (the rule is sdk.OpenDurable's and its Keeper's).
 func maySign(dir string, signer sdk.Signer, pubs []ed25519.PublicKey, writer, stream string) error {
-	return keyrule.Refusal(dir, signer.Public(), pubs, writer, stream)
+	return sdk.MaySign(dir, signer.Public(), pubs, writer, stream)
 }
 
 // openCheckpointFile reads and verifies a signed checkpoint with the public

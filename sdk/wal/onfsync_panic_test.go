@@ -7,8 +7,8 @@ import (
 	"time"
 )
 
-// hookPanic is what panicHook panics with.
-var hookPanic = errors.New("OnFsync panicked (test)")
+// errHookPanic is what panicHook panics with.
+var errHookPanic = errors.New("OnFsync panicked (test)")
 
 // panicHook is an OnFsync hook that counts the calls and the frames
 // reported and panics at call number at (0: never).
@@ -20,14 +20,14 @@ func (h *panicHook) hook(_ time.Duration, frames int) {
 	n := h.calls.Add(1)
 	h.frames.Add(int64(frames))
 	if n == h.at.Load() {
-		panic(hookPanic)
+		panic(errHookPanic)
 	}
 }
 
 // armNext makes the next call panic.
 func (h *panicHook) armNext() { h.at.Store(h.calls.Load() + 1) }
 
-// wantHookPanic runs f and fails t unless it panicked with hookPanic.
+// wantHookPanic runs f and fails t unless it panicked with errHookPanic.
 func wantHookPanic(t *testing.T, what string, f func()) {
 	t.Helper()
 	var v any
@@ -35,7 +35,7 @@ func wantHookPanic(t *testing.T, what string, f func()) {
 		defer func() { v = recover() }()
 		f()
 	}()
-	if v != hookPanic {
+	if v != errHookPanic {
 		t.Fatalf("%s: recovered %v, want the OnFsync hook's panic to reach the caller", what, v)
 	}
 }
@@ -207,7 +207,7 @@ func TestOnFsyncPanicInOpen(t *testing.T) {
 	wantHookPanic(t, "Open", func() { _, _, _ = Open(dir, Options{Fsync: FsyncAlways, OnFsync: h.hook}) })
 	wantReopen(t, dir, 3)
 	wantHookPanic(t, "Open with a panicking Recovered", func() {
-		_, _, _ = Open(dir, Options{Fsync: FsyncAlways, Recovered: func(Recovery) error { panic(hookPanic) }})
+		_, _, _ = Open(dir, Options{Fsync: FsyncAlways, Recovered: func(Recovery) error { panic(errHookPanic) }})
 	})
 	wantReopen(t, dir, 3)
 }

@@ -2,7 +2,6 @@ package sdk_test
 
 import (
 	"errors"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -18,31 +17,10 @@ import (
 // Ready reported the emitter degraded with ShedBudget 1, the budget that
 // allows any share shed.
 func TestReadyShedRateAtMostOne(t *testing.T) {
-	s := newCmdSigner(t)
-	release, entered := s.gateAt(1)
+	var offered atomic.Uint64
 	// A ReadyWindow of 1ns: every Ready samples, and the one before it is
 	// its baseline.
-	e := newEmitter(t, coreLog(t, sdk.Config{Signer: s}), sdk.EmitterOptions{Workers: 1, Depth: 1, ReadyWindow: time.Nanosecond, ShedBudget: 1})
-	t.Cleanup(s.releaseAll)
-	t.Cleanup(release)
-	first := emitRecord(0, 0, "s")
-	if err := e.TryEmit(&first); err != nil {
-		t.Fatal(err)
-	}
-	<-entered // the only slot is held: every TryEmit now sheds
-	var stop atomic.Bool
-	var offered atomic.Uint64
-	var wg sync.WaitGroup
-	t.Cleanup(func() { stop.Store(true); wg.Wait() })
-	for p := range 2 {
-		wg.Go(func() {
-			for n := 1; !stop.Load(); n++ {
-				rec := emitRecord(p, n, "s")
-				e.TryEmit(&rec)
-				offered.Add(1)
-			}
-		})
-	}
+	e, _, _ := shedStorm(t, sdk.EmitterOptions{Workers: 1, Depth: 1, ReadyWindow: time.Nanosecond, ShedBudget: 1}, func() { offered.Add(1) })
 	for range 2000 {
 		from := offered.Load()
 		for offered.Load()-from < 210 { // past minShedSample

@@ -16,18 +16,7 @@ import (
 // line as in a FAIL: no line of the report is one the names wrote.
 func TestVerifyBundleQuotesDirNames(t *testing.T) {
 	dir := t.TempDir()
-	cmd := func(stdin string, args ...string) {
-		t.Helper()
-		var stdout, stderr strings.Builder
-		if code := run(args, strings.NewReader(stdin), &stdout, &stderr); code != 0 {
-			t.Fatalf("%q: exit %d: %s", args, code, stderr.String())
-		}
-	}
-	keys, log, out := filepath.Join(dir, "keys"), filepath.Join(dir, "log"), filepath.Join(dir, "out")
-	cmd("", "keygen", "-dir", keys, "-name", "k")
-	chain := []string{"--wal", log, "--key", filepath.Join(keys, "k.key"), "--writer", "svc@inst-1", "--stream", "caps"}
-	cmd("{\"tsMs\":1,\"reason\":\"one\"}\n{\"tsMs\":2,\"reason\":\"two\"}\n", append([]string{"append"}, chain...)...)
-	cmd("", append([]string{"export", "--out", out}, chain...)...)
+	keys, _, out := exportedChain(t, dir, "svc@inst-1", "caps")
 	const fake = "ok: every chain verified, nothing was changed"
 	audit := filepath.Join(dir, "audit")
 	evil := filepath.Join(audit, "x\n"+fake+"\n")

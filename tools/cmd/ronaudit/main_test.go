@@ -8,6 +8,7 @@ import (
 	"hash/crc32"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -527,4 +528,28 @@ func legacyRecordCmd(ts *testscript.TestScript, neg bool, args []string) {
 	_, err = w.AppendDurable(payload)
 	ts.Check(err)
 	ts.Check(w.Close())
+}
+
+// runOK runs ronaudit with args and stdin, failing t unless it exits 0,
+// and returns its stdout.
+func runOK(t testing.TB, stdin string, args ...string) string {
+	t.Helper()
+	var stdout, stderr strings.Builder
+	if code := run(args, strings.NewReader(stdin), &stdout, &stderr); code != 0 {
+		t.Fatalf("%q: exit %d: %s", args, code, stderr.String())
+	}
+	return stdout.String()
+}
+
+// exportedChain makes, under dir, a key k (keys/k.key, keys/k.pub), a log
+// (log) of two records of chain (writer, stream) and an export of it
+// (out), and returns the three directories.
+func exportedChain(t testing.TB, dir, writer, stream string) (keys, log, out string) {
+	t.Helper()
+	keys, log, out = filepath.Join(dir, "keys"), filepath.Join(dir, "log"), filepath.Join(dir, "out")
+	runOK(t, "", "keygen", "-dir", keys, "-name", "k")
+	chain := []string{"--wal", log, "--key", filepath.Join(keys, "k.key"), "--writer", writer, "--stream", stream}
+	runOK(t, "{\"tsMs\":1,\"reason\":\"one\"}\n{\"tsMs\":2,\"reason\":\"two\"}\n", append([]string{"append"}, chain...)...)
+	runOK(t, "", append([]string{"export", "--out", out}, chain...)...)
+	return keys, log, out
 }

@@ -16,19 +16,8 @@ import (
 // FAIL as on stderr, as verify-bundle does (TestVerifyBundleQuotesDirNames).
 func TestVerifyQuotesNamesUnderDir(t *testing.T) {
 	dir := t.TempDir()
-	cmd := func(stdin string, args ...string) {
-		t.Helper()
-		var stdout, stderr strings.Builder
-		if code := run(args, strings.NewReader(stdin), &stdout, &stderr); code != 0 {
-			t.Fatalf("%q: exit %d: %s", args, code, stderr.String())
-		}
-	}
-	keys, log, out := filepath.Join(dir, "keys"), filepath.Join(dir, "log"), filepath.Join(dir, "out")
+	keys, log, out := exportedChain(t, dir, "w", "s")
 	pub := filepath.Join(keys, "k.pub")
-	cmd("", "keygen", "-dir", keys, "-name", "k")
-	chain := []string{"--wal", log, "--key", filepath.Join(keys, "k.key"), "--writer", "w", "--stream", "s"}
-	cmd("{\"tsMs\":1,\"reason\":\"one\"}\n{\"tsMs\":2,\"reason\":\"two\"}\n", append([]string{"append"}, chain...)...)
-	cmd("", append([]string{"export", "--out", out}, chain...)...)
 	const fake = "ok: every record verified, nothing was changed"
 	evil := "x\n" + fake + "\n"
 	check := func(what string, want int, named bool, args ...string) {

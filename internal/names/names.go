@@ -11,6 +11,7 @@ package names
 import (
 	"strconv"
 	"strings"
+	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -83,6 +84,53 @@ func Line(s string) string {
 		i += n
 	}
 	return b.String()
+}
+
+// JSON is b, JSON text as encoding/json writes it, with each character
+// Line would escape written as its JSON escape instead ("\u202e", a
+// character past U+FFFF as its UTF-16 pair "\udb40\udc41"; a byte of
+// invalid UTF-8, which a JSON reader takes as U+FFFD, as "\ufffd"): the
+// same JSON value, shown as it is. encoding/json escapes C0 controls in
+// strings, U+2028 and U+2029, but writes a right-to-left override, a C1
+// control or DEL as it is, and a terminal then shows a record's text
+// otherwise than its bytes. ASCII bytes but DEL are left as they are:
+// outside strings they are JSON's own (the newline after a value).
+// It returns b itself when nothing needs escaping.
+func JSON(b []byte) []byte {
+	var out []byte
+	done := 0 // b[:done] is in out
+	for i := 0; i < len(b); {
+		if c := b[i]; c < utf8.RuneSelf && c != 0x7f {
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRune(b[i:])
+		if !(r == utf8.RuneError && n == 1) && strconv.IsPrint(r) {
+			i += n
+			continue
+		}
+		if out == nil {
+			out = make([]byte, 0, len(b)+32)
+		}
+		out = append(out, b[done:i]...)
+		if r1, r2 := utf16.EncodeRune(r); r1 != utf8.RuneError {
+			out = appendU(appendU(out, r1), r2)
+		} else {
+			out = appendU(out, r)
+		}
+		i += n
+		done = i
+	}
+	if out == nil {
+		return b
+	}
+	return append(out, b[done:]...)
+}
+
+// appendU appends the JSON escape \uXXXX of r, at most U+FFFF.
+func appendU(b []byte, r rune) []byte {
+	const hex = "0123456789abcdef"
+	return append(b, '\\', 'u', hex[r>>12&0xf], hex[r>>8&0xf], hex[r>>4&0xf], hex[r&0xf])
 }
 
 // printable reports whether s is valid UTF-8 of printable characters.

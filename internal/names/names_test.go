@@ -1,6 +1,7 @@
 package names
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 )
@@ -53,5 +54,44 @@ func TestPathAndLine(t *testing.T) {
 		if got := Line(c.in); got != c.line {
 			t.Errorf("Line(%q) = %s, want %s", c.in, got, c.line)
 		}
+	}
+}
+
+// TestJSON: JSON escapes, in JSON text, what Line would, and nothing
+// else, and the text still decodes to the same value.
+func TestJSON(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"plain é text", `"plain é text"`},
+		{"a\u202eb", `"a\u202eb"`},
+		{"\u2066\u2069\u200e\u200f\u061c", `"\u2066\u2069\u200e\u200f\u061c"`},
+		{"\x1b[2J\x7f\u0085\u009b", `"\u001b[2J\u007f\u0085\u009b"`},
+		{"\u200b\ufeff\u00a0\u2028", `"\u200b\ufeff\u00a0\u2028"`},
+		{"tag\U000E0041", `"tag\udb40\udc41"`},
+		{"emoji \U0001F600", "\"emoji \U0001F600\""},
+	} {
+		b, err := json.Marshal(c.in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := JSON(b)
+		if string(got) != c.want {
+			t.Errorf("JSON(%s) = %s, want %s", b, got, c.want)
+		}
+		var back string
+		if err := json.Unmarshal(got, &back); err != nil || back != c.in {
+			t.Errorf("JSON(%s) = %s decodes to %q (%v), want %q", b, got, back, err, c.in)
+		}
+		if Line(string(got)) != string(got) {
+			t.Errorf("JSON(%s) = %s: Line would escape more", b, got)
+		}
+	}
+	// Invalid UTF-8 is what a JSON reader makes of it, U+FFFD.
+	if got := JSON([]byte("\"a\xffb\"\n")); string(got) != "\"a\\ufffdb\"\n" {
+		t.Errorf("JSON of invalid UTF-8 = %q", got)
+	}
+	// Nothing to escape: b itself, not a copy.
+	b := []byte(`{"a":"é"}` + "\n")
+	if got := JSON(b); &got[0] != &b[0] || string(got) != string(b) {
+		t.Errorf("JSON(%s) = %s, a copy", b, got)
 	}
 }

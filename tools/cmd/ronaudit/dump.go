@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -39,7 +40,13 @@ func dumpCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	var n uint64
 	out := bufio.NewWriter(stdout)
 	defer out.Flush()
-	enc := json.NewEncoder(out)
+	// Each line is encoded into line, then written with names.JSON: a
+	// record's text is its writer's, and a right-to-left override or a
+	// C1 control in it, as encoding/json writes them, made a terminal
+	// show the record otherwise than its bytes. Escaped, the JSON value
+	// is the same.
+	var line bytes.Buffer
+	enc := json.NewEncoder(&line)
 	enc.SetEscapeHTML(false)
 	// writeErr is stdout's error, which run says (once) and makes exit 3:
 	// said here too, it would be two lines for one closed pipe.
@@ -56,7 +63,11 @@ func dumpCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		if rec.Signed {
 			l.KeyID, l.Signature = rec.KeyID.String(), hex.EncodeToString(rec.Sig[:])
 		}
+		line.Reset()
 		if err := enc.Encode(l); err != nil {
+			return err
+		}
+		if _, err := out.Write(names.JSON(line.Bytes())); err != nil {
 			writeErr = err
 			return err
 		}

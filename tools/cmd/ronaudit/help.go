@@ -109,7 +109,11 @@ examples:
 
 Prints the records of a log (or of one segment file) as JSON Lines: each
 record's position (file:offset), hash, key id and signature when signed,
-and the record as append reads it. It reads; it does not verify the
+and the record as append reads it. Each character that a terminal does
+not show as it is (a control, a right-to-left override or other bidi
+control, a zero-width or format character, a separator but the space)
+is written as its JSON escape, "\u202e": the line shows the record's
+bytes, and decodes to its text exactly. It reads; it does not verify the
 chain (ronaudit verify does). A torn tail, which it does not print, is
 named on stderr. Damage to the segments (not a torn tail), or a
 directory with no segment files, exits 1; a log it cannot read, or

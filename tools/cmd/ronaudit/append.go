@@ -165,7 +165,10 @@ read:
 				}
 			}
 		}
-		err = flagHint(err)
+		// A bad line's message may quote the line (a field name it
+		// does not know, as the input spells it): one line (oneLine),
+		// for the input is whoever feeds it.
+		err = &oneLine{flagHint(err)}
 		if errors.Is(err, sdk.ErrStore) || errors.Is(err, sdk.ErrSign) || errors.Is(err, sdk.ErrConfig) {
 			// Not a bad line: the log or the key cannot take records
 			// (a key the chain retired, say); --on-bad skip would skip

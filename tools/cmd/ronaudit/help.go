@@ -306,6 +306,7 @@ func flags(name string, stderr io.Writer) *flag.FlagSet {
 func usageErr(stderr io.Writer, name string) int {
 	usage, _, _ := strings.Cut(helps[name], "\n\n")
 	fmt.Fprintln(stderr, usage)
+	fmt.Fprintf(stderr, "run 'ronaudit %s -h' for what it does, an example and its flags\n", name)
 	return 2
 }
 
@@ -352,14 +353,30 @@ func argsProblem(fs *flag.FlagSet, arg string, required ...string) string {
 // last, so "--wal prod ... --wal test" wrote to test and
 // "--checkpoint a --checkpoint b" checked only b. Repeatable flags
 // (multiFlag: --pub) are left as they are.
+//
+// It says a bad flag as badArgs says other bad arguments: one line,
+// then the usage lines. The flag package, which parses quietly here,
+// printed its error and then the whole -h, some 50 lines above which
+// the one saying what was wrong scrolled away. -h gets the whole help.
 func parse(fs *flag.FlagSet, args []string) error {
 	fs.VisitAll(func(f *flag.Flag) {
 		if _, ok := f.Value.(*multiFlag); !ok {
 			f.Value = &onceValue{Value: f.Value}
 		}
 	})
+	usage, out := fs.Usage, fs.Output()
+	fs.Usage = func() {}
+	fs.SetOutput(io.Discard)
 	err := fs.Parse(args)
+	fs.Usage = usage
+	fs.SetOutput(out)
 	unwrapOnce(fs)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		fs.Usage()
+	case err != nil:
+		badArgs(out, strings.TrimPrefix(fs.Name(), "ronaudit "), err.Error())
+	}
 	return err
 }
 

@@ -445,9 +445,9 @@ func TestUsageErrorsSayWhy(t *testing.T) {
 		{[]string{"demo", "a", "b"}, `ronaudit demo: unexpected argument "b"`},
 		// A flag last, without its value: the flag package's own words,
 		// not the directory taken for its value ("missing argument").
-		{[]string{"verify", "log", "--pub"}, "flag needs an argument: -pub"},
-		{[]string{"verify-bundle", "exports", "--pub", "k.pub", "--checkpoint"}, "flag needs an argument: -checkpoint"},
-		{[]string{"verify-proof", "proof.json", "--pub", "k.pub", "--checkpoint"}, "flag needs an argument: -checkpoint"},
+		{[]string{"verify", "log", "--pub"}, "ronaudit verify: flag needs an argument: -pub"},
+		{[]string{"verify-bundle", "exports", "--pub", "k.pub", "--checkpoint"}, "ronaudit verify-bundle: flag needs an argument: -checkpoint"},
+		{[]string{"verify-proof", "proof.json", "--pub", "k.pub", "--checkpoint"}, "ronaudit verify-proof: flag needs an argument: -checkpoint"},
 	} {
 		var stdout, stderr strings.Builder
 		code := run(c.args, strings.NewReader(""), &stdout, &stderr)

@@ -78,6 +78,7 @@ type memChain struct {
 	first   uint64   // seq of the oldest kept record
 	chunks  [][]byte // ring of chunk slots, filled in order
 	perSlot []int    // how many kept records each chunk slot holds
+	slots   int      // most chunk slots the bound allows
 	cur     int      // slot being filled
 	old     int      // slot where the oldest kept record may be: no older slot holds one
 	wrapped bool     // every slot is in use: the oldest is reused
@@ -106,9 +107,11 @@ var memStoreMin = 2*memChunk + memMinRecs*memRecSize
 
 // NewMemStore returns a MemStore holding at most maxBytesPerChain bytes
 // per chain, record bytes and Sealed values together
-// (DefaultMemStoreBytes if 0; at least MemStoreMinBytes). While a chain's
-// ring of records grows, the ring it replaces stays until the garbage
-// collector frees it.
+// (DefaultMemStoreBytes if 0; at least MemStoreMinBytes). The bound caps
+// a chain's memory and reserves none of it: a chain takes memory as its
+// records arrive, so a large bound (math.MaxInt: never forget) costs
+// nothing until it is used. While a chain's ring of records grows, the
+// ring it replaces stays until the garbage collector frees it.
 func NewMemStore(maxBytesPerChain int) *MemStore {
 	if maxBytesPerChain <= 0 {
 		maxBytesPerChain = DefaultMemStoreBytes
@@ -137,8 +140,10 @@ func (m *MemStore) chain(writer, stream string, create bool) *memChain {
 		m.chains[writer] = w
 	}
 	if c = w[stream]; c == nil {
-		slots := m.maxBytes / memChunk
-		c = &memChain{chunks: make([][]byte, 0, slots), perSlot: make([]int, slots), max: m.maxBytes}
+		// The slots grow with the chunks (nextChunk), not to the bound up
+		// front: the bound caps the chain's memory, it reserves none of
+		// it (math.MaxInt is a bound too, "never evict").
+		c = &memChain{slots: m.maxBytes / memChunk, max: m.maxBytes}
 		w[stream] = c
 	}
 	return c
@@ -187,8 +192,9 @@ func (m *MemStore) put(writer, stream string, seq uint64, rec Sealed) (Sealed, e
 // room for it (two always fit), else the oldest slot, whose records are
 // forgotten first.
 func (c *memChain) nextChunk() {
-	if !c.wrapped && len(c.chunks) < cap(c.chunks) && (len(c.chunks) < 2 || c.used()+memChunk <= c.max) {
+	if !c.wrapped && len(c.chunks) < c.slots && (len(c.chunks) < 2 || c.used()+memChunk <= c.max) {
 		c.chunks = append(c.chunks, make([]byte, 0, memChunk))
+		c.perSlot = append(c.perSlot, 0)
 		c.cur = len(c.chunks) - 1
 		return
 	}

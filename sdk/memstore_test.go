@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math"
 	"reflect"
 	"runtime"
 	"strings"
@@ -237,5 +238,39 @@ func TestMemStoreMinBytesIsAFloor(t *testing.T) {
 	}
 	if _, first := m.Evicted("w", "s"); first <= 1 {
 		t.Fatalf("nothing evicted: first kept %d", first)
+	}
+}
+
+// TestMemStoreLargeBound: the bound caps a chain's memory, it does not
+// reserve it. A chain's chunk slots were allocated up front for the whole
+// bound, 32 bytes per 64 KiB of it: a 64 GiB bound held 32 MiB per chain
+// from its first record (a host with many streams paid that for each),
+// and math.MaxInt, the natural "no eviction" bound, panicked at the first
+// Put (makeslice: cap out of range).
+func TestMemStoreLargeBound(t *testing.T) {
+	for _, bound := range []int{64 << 30, math.MaxInt} {
+		m := sdk.NewMemStore(bound)
+		grew := heapGrowth(func() {
+			func() {
+				defer func() {
+					if r := recover(); r != nil {
+						t.Fatalf("bound %d: Put panicked: %v", bound, r)
+					}
+				}()
+				for seq := uint64(1); seq <= 3; seq++ {
+					if _, _, err := m.Put("w", "s", seq, memRecord(seq, 100)); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}()
+		})
+		// One 64 KiB chunk and a ring of 64 Sealed values, with slack.
+		if grew > 1<<20 {
+			t.Errorf("bound %d: a chain of three 100-byte records holds %d bytes", bound, grew)
+		}
+		if r, ok := m.Get("w", "s", 2); !ok || sdk.VerifyHash(r) != nil {
+			t.Errorf("bound %d: record 2 not kept as it was put", bound)
+		}
+		runtime.KeepAlive(m)
 	}
 }

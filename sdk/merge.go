@@ -155,10 +155,13 @@ func isNilPointer(it Iterator) bool {
 }
 
 // sameInput returns the index in its of an iterator equal to it, or -1.
-// Iterators whose dynamic type is not comparable are never equal (== would
-// panic on them); they are values, which cannot share state by accident.
+// Iterators that are not comparable are never equal (== would panic on
+// them); they are values, which cannot share state by accident. The value
+// is asked, not its type: a struct type with an interface field is
+// comparable, but == on two of them panics when the field holds an
+// uncomparable value, and Value.Comparable looks inside.
 func sameInput(its []Iterator, it Iterator) int {
-	if !reflect.TypeOf(it).Comparable() {
+	if !reflect.ValueOf(it).Comparable() {
 		return -1
 	}
 	for j, o := range its {

@@ -540,3 +540,31 @@ func TestMergeUncomparableInputs(t *testing.T) {
 		t.Fatalf("Next true or Err %v", m.Err())
 	}
 }
+
+// wrapIterator is comparable as a type, but comparing two of them compares
+// the iterators they hold, which may not be comparable.
+type wrapIterator struct{ sdk.Iterator }
+
+// TestMergeWrappedUncomparableInputs: the check for a repeated input
+// asked only whether an input's type is comparable, and == on two
+// wrappers of uncomparable iterators panicked inside Merge ("comparing
+// uncomparable type") instead of merging them.
+func TestMergeWrappedUncomparableInputs(t *testing.T) {
+	defer func() {
+		if r := recover(); r != nil {
+			t.Fatalf("Merge panicked: %v", r)
+		}
+	}()
+	m := sdk.Merge(wrapIterator{valueIterator{}}, wrapIterator{valueIterator{}})
+	if m.Next() || m.Err() != nil {
+		t.Fatalf("Next true or Err %v", m.Err())
+	}
+	// A wrapper of one pointer iterator, passed twice, is still refused.
+	it := &reuseIterator{}
+	defer func() {
+		if r := recover(); r == nil || !strings.Contains(fmt.Sprint(r), "inputs 0 and 1") {
+			t.Fatalf("Merge(w, w) = %v, want a panic naming inputs 0 and 1", r)
+		}
+	}()
+	sdk.Merge(wrapIterator{it}, wrapIterator{it})
+}

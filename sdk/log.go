@@ -1255,10 +1255,10 @@ func (l *Log) sealOne(c *chain, closing bool) error {
 // head, say) is ErrStore. to = from-1 is the empty range (no records, no
 // error); from 0, or to further before from, is ErrRange.
 func (l *Log) Records(writer, stream string, from, to uint64) ([]Sealed, error) {
-	if from == 0 || to+1 < from {
+	if from == 0 || to < from-1 { // not to+1 < from: to may be MaxUint64
 		return nil, fmt.Errorf("%w: %s records %d..%d: seqs start at 1, and a range ends at most one before its start", ErrRange, names.Chain(writer, stream), from, to)
 	}
-	if to+1 == from {
+	if to == from-1 {
 		// Nothing to read: not even evicted records, and no copy of the
 		// chain (Iter) to find none.
 		return nil, nil

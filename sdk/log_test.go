@@ -4,6 +4,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"sync"
 	"testing"
@@ -490,5 +491,14 @@ func TestRecordsRange(t *testing.T) {
 	}
 	if recs, err := l.Records(w, s, 6, 5); err != nil || len(recs) != 0 {
 		t.Fatalf("Records 6..5 (empty): %d records, %v", len(recs), err)
+	}
+	// A range to the largest seq is valid, past the head: to+1 wrapped to
+	// 0, so it was refused as ErrRange ("a range ends at most one before
+	// its start"), which it is not.
+	for _, from := range []uint64{1, 3} {
+		_, err := l.Records(w, s, from, math.MaxUint64)
+		if !errors.Is(err, sdk.ErrStore) || errors.Is(err, sdk.ErrRange) || !strings.Contains(err.Error(), "the store has") {
+			t.Errorf("Records %d..MaxUint64: %v; want ErrStore: the store has fewer", from, err)
+		}
 	}
 }

@@ -128,13 +128,18 @@ func (s *FileSink) WriteBundle(name string, data []byte) error {
 		return err
 	}
 	// If what Prev knew was still the directory's state just before, this
-	// bundle is now its newest (Auto writes in seq order).
+	// bundle is now its newest, provided it comes after the newest known
+	// (Auto writes in seq order; a bundle written back before the newest,
+	// with ExportTree, is not the newest, and remembered as such it would
+	// make Prev go back, and the overlap check pass a bundle overlapping
+	// the newest).
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	known, ok := s.newest[dir]
 	after, err := os.Stat(dir)
 	b, perr := Parse(data)
-	if !ok || before == nil || err != nil || perr != nil || !known.mtime.Equal(before.ModTime()) {
+	if !ok || before == nil || err != nil || perr != nil || !known.mtime.Equal(before.ModTime()) ||
+		known.state != nil && b.PrevSize < known.state.Size {
 		delete(s.newest, dir)
 		return nil
 	}

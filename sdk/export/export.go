@@ -277,7 +277,9 @@ func (e *Exporter) build(tree *checkpoint.Tree, origin, writer string, recs []sd
 	}
 	msg, err := checkpoint.Sign(origin, size, root, signer)
 	if err != nil {
-		return nil, err
+		// The signer's failure (a remote key gone) alone names neither
+		// the stream nor the seqs, and under Auto reads as a checkpoint's.
+		return nil, fmt.Errorf("export: %s: signing the checkpoint of records %d..%d: %w", origin, m+1, size, err)
 	}
 	proof, err := tree.ConsistencyProof(m, size)
 	if err != nil {

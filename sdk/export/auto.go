@@ -276,9 +276,10 @@ func (a *Auto) prevSigned(cp checkpoint.Checkpoint, prev *State) error {
 		Detail: fmt.Sprintf("the previous export's checkpoint, of size %d, before exporting up to seq %d", prev.Size, cp.Size), Err: err}
 }
 
-// Err returns the first export failure. A failure of Prev or of
-// Log.Records is wrapped (errors.Is and errors.As reach it) with the
-// chain's origin and the seqs being exported.
+// Err returns the first export failure. A failure of Prev, of
+// Log.Records or of the signer is wrapped (errors.Is and errors.As reach
+// it) with the chain's origin and the seqs being exported, one of the
+// Sink with the bundle's name.
 func (a *Auto) Err() error {
 	a.mu.Lock()
 	defer a.mu.Unlock()

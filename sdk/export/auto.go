@@ -15,7 +15,9 @@ import (
 // (every N records, every T, on Seal and Close) is followed by the bundle
 // of the records since the chain's previous export. Exports run on one
 // goroutine of their own, in order; the first failure stops them and is
-// reported by Err and Close. Unless the Exporter has a NoteSigner, each
+// reported by Err and Close (so is an export that never returns because
+// Prev, the Sink or a hook ended the goroutine with runtime.Goexit, as
+// t.Fatal in a test's fake does: Close does not wait for it). Unless the Exporter has a NoteSigner, each
 // bundle is signed with the Keeper's key in force in its chain at its
 // size (Keeper.SignerAt), which follows Log.RotateKey: the old key up to
 // the chain's transition, the new one after, so that a sequence of
@@ -151,6 +153,25 @@ func (a *Auto) kick() {
 }
 
 func (a *Auto) run() {
+	var cp checkpoint.Checkpoint
+	returned := false
+	defer func() {
+		if returned {
+			return
+		}
+		// Prev, the Sink, the signer or a hook ended the goroutine without
+		// returning: runtime.Goexit (t.Fatal in a test's fake), or a panic,
+		// which goes on to end the program. Close must not wait for it
+		// forever, and no export may follow one that did not finish.
+		a.mu.Lock()
+		if a.err == nil {
+			a.err = fmt.Errorf("export: auto %s: the export up to seq %d did not return (runtime.Goexit or a panic in Prev, the Sink, the signer or a hook)", cp.Origin, cp.Size)
+		}
+		a.queue = nil
+		a.running = false
+		a.idle.Broadcast()
+		a.mu.Unlock()
+	}()
 	for {
 		a.mu.Lock()
 		if len(a.queue) == 0 || a.err != nil {
@@ -158,9 +179,10 @@ func (a *Auto) run() {
 			a.running = false
 			a.idle.Broadcast()
 			a.mu.Unlock()
+			returned = true
 			return
 		}
-		cp := a.queue[0]
+		cp = a.queue[0]
 		a.queue = a.queue[1:]
 		a.mu.Unlock()
 		if err := a.export(cp); err != nil && !errors.Is(err, ErrNothingToExport) {

@@ -60,7 +60,9 @@ type Auto struct {
 	Prev func(writer, stream string) (*State, error)
 	// OnFailure, if set, is called with the failure that stops the
 	// exports (the one Err returns), from the export goroutine
-	// (audit_export_fail_total{stage="bundle"}). The Auto's failure is not
+	// (audit_export_fail_total{stage="bundle"}), before Close returns. It
+	// must not call Close: Close waits for the export goroutine, and so
+	// for OnFailure, which would wait forever. The Auto's failure is not
 	// the Log's Observer's, so sdk.Emitter.Ready does not see it: alert on
 	// the metric, or give the Log an Observer whose Err also returns the
 	// Auto's (see sdk.FailureReporter), as node.Open (sdk/node) does.

@@ -17,15 +17,16 @@ import (
 // goroutine of their own, in order; the first failure stops them and is
 // reported by Err and Close (so is an export that never returns because
 // Prev, the Sink or a hook ended the goroutine with runtime.Goexit, as
-// t.Fatal in a test's fake does: Close does not wait for it). Unless the Exporter has a NoteSigner, each
-// bundle is signed with the Keeper's key in force in its chain at its
-// size (Keeper.SignerAt), which follows Log.RotateKey: the old key up to
-// the chain's transition, the new one after, so that a sequence of
-// bundles verifies with the chain's first key however the exports and
-// the rotation interleave (the Exporter's Signer is not used). A
-// checkpoint up to a transition that only a key the Keeper was not given
-// may sign (a log reopened with the new key catching up) is skipped: the
-// chain's next checkpoint carries its records.
+// t.Fatal in a test's fake does: Close does not wait for it). Unless the
+// Exporter has a NoteSigner, each bundle is signed with the Keeper's key
+// in force in its chain at its size (Keeper.SignerAt), which follows
+// Log.RotateKey: the old key up to the chain's transition, the new one
+// after, so that a sequence of bundles verifies with the chain's first
+// key however the exports and the rotation interleave (the Exporter's
+// Signer is not used). A checkpoint up to a transition that only a key
+// the Keeper was not given may sign (a log reopened with the new key
+// catching up) is skipped: the chain's next checkpoint carries its
+// records.
 //
 // Package sdk/node's node.Open does all of this wiring (and the metrics,
 // Tick's ticker, and an Observer whose Err reports the Auto's failure):

@@ -22,6 +22,12 @@ Exit status 0: the log verifies (a summary names records, chains and heads;
 a torn tail of the last segment is reported, not an error). Exit status 1:
 the first failure, naming file, offset and (when known) chain and seq.
 Exit status 2: bad usage or an unreadable public key file.
+
+A log that keeps checkpoints and holds a chain whose writerId or stream is
+longer than 255 bytes escaped as its directory name (written before the Go
+SDK refused such names) fails with reason ``chain_name`` once everything
+else holds: no checkpoint of it can be kept, and Go's ``ronaudit verify``
+gives no verdict on the log (exit 3).
 """
 
 from __future__ import annotations
@@ -91,6 +97,12 @@ BAD_SIGNATURE = cpk.BAD_SIGNATURE
 RETIRED_KEY = "retired_key"
 ROLLBACK = cpk.ROLLBACK
 FORK = cpk.FORK
+# A chain whose writerId or stream is too long to name its directory
+# under checkpoints/ (a log written before the Go SDK refused such names,
+# sdk.MaxChainName): no checkpoint of it can be kept. Go's verify names it
+# once everything else holds, with no verdict on the log (exit 3).
+CHAIN_NAME = "chain_name"
+MAX_CHAIN_NAME = 255  # NAME_MAX, bytes of the escaped directory name
 
 
 # --------------------------------------------------------------------------
@@ -679,6 +691,7 @@ class _Verifier:
         self.trusted = list(dict.fromkeys(trusted))
         self.allow_unsealed_tail = allow_unsealed_tail
         self.result = Result(str(directory))
+        self.kept: Path | None = None  # DIR/checkpoints, when the log keeps checkpoints
         self.key_ids: dict[bytes, bytes] = {}  # public key -> key id
         for k in self.trusted:
             self.key_ids[k] = key_id(k)
@@ -823,6 +836,7 @@ class _Verifier:
                 # is not "none kept".
                 raise WalError(UNREADABLE, "kept checkpoints: not a directory that can be read", root_dir)
             return
+        self.kept = root_dir
         notes = []
         # Pass 1: the (chain, size) of each note, to compute the needed roots
         # in one pass over each chain. The chain is the one its directory
@@ -927,6 +941,17 @@ class _Verifier:
                     raise WalError(UNSEALED_TAIL, msg + " (--allow-unsealed-tail accepts them)",
                                    file, off, c.key, first)
                 self.result.unsealed_allowed.append(f"{chain_name(c.key)} seq {first}..{c.head_seq}")
+        if self.kept is not None:
+            # Last, as Go's checkpoint.VerifyDir: every other chain holds,
+            # and this one's records verified, but no checkpoint of it can
+            # be kept, so none vouches for it or can be missed. The first
+            # such chain in (writerId, stream) order, writerId first.
+            for key in sorted(self.result.chains):
+                for what, name in zip(("writerId", "stream"), key):
+                    n = dir_name_len(name)
+                    if n > MAX_CHAIN_NAME:
+                        raise WalError(CHAIN_NAME, f"cannot be checkpointed: {what} is {n} bytes escaped as a "
+                                       f"directory name, limit {MAX_CHAIN_NAME}", self.kept, None, key)
         return self.result
 
 
@@ -942,6 +967,15 @@ def _parse_dir_name(name: str) -> str | None:
     if name == "%2E%2E":
         return ".."
     return cpk._unescape_component(name)
+
+
+def dir_name_len(name: str) -> int:
+    """Bytes of the directory name of a writer id or stream under
+    checkpoints/ (Go's chaindir.NameLen): its origin component, "." and
+    ".." written %2E and %2E%2E."""
+    if name in (".", ".."):
+        return 3 * len(name)
+    return len(cpk.escape_component(name))
 
 
 def kept_checkpoint_files(root_dir: Path) -> list[tuple[tuple[str, str], Path]]:

@@ -747,3 +747,74 @@ def test_chain_name_as_go_spells_it():
     ]
     for chain, want in cases:
         assert rw.chain_name(chain) == want, (chain, rw.chain_name(chain), want)
+
+
+def _append_legacy_record(wal: Path, keys: Path, template: dict, writer: str, stream: str,
+                          signed: bool = True) -> None:
+    """Append to the last segment the first record of chain (writer,
+    stream), through the frame layout and not the Go SDK, which refuses a
+    name over sdk.MaxChainName now: what a build before the limit wrote
+    (as Go's legacyrec in tools/cmd/ronaudit's script tests)."""
+    r = dict(template, writerId=writer, stream=stream, seq=1, prev=rw.GENESIS.hex())
+    canonical = rw.encode_record(r)
+    h = rr.record_hash(canonical)
+    if signed:
+        head = b"\x01\x01" + rw.key_id(pub(keys, "ops")) + private_key(keys, "ops").sign(rr.signing_message(h))
+    else:
+        head = b"\x01\x00" + bytes(8 + 64)
+    seg = sorted(wal.glob("*.seg"))[-1]
+    with seg.open("ab") as f:
+        f.write(frame(head + h + canonical))
+
+
+@pytest.mark.parametrize("writer, stream, field, escaped", [
+    ("a" * 256, "s", "writerId", 256),
+    ("w", "é" * 43, "stream", 258),  # 86 bytes, each escaped as %XX
+    ("a" * 255, "%" * 85, None, 0),  # at the limit: 255 bytes escaped each
+])
+def test_legacy_chain_name_over_the_limit(cli, keys, one_log, tmp_path, writer, stream, field, escaped):
+    """A log written before sdk.MaxChainName (255 bytes escaped, as the
+    chain's directory name under checkpoints/) may hold a chain whose
+    writerId or stream is longer: no checkpoint of it can be kept, so
+    where the log keeps checkpoints Go's verify checks every chain, the
+    long one by its records, and then names it: exit 3, no verdict
+    (sdk/checkpoint.VerifyDir, ErrChainName). This reader passed it
+    silently. With no checkpoints/ kept, nothing could be missed: Go
+    passes it, and so must this reader."""
+    wal = copy_log(one_log, tmp_path)
+    template = verify(wal, keys).entries[0].record
+    _append_legacy_record(wal, keys, template, writer, stream)
+    gv = go_verify(cli, wal, keys / "ops.pub")
+    if field is None:
+        assert gv.returncode == 0, gv.stdout + gv.stderr
+        assert verify(wal, keys).records == 6
+    else:
+        assert gv.returncode == 3 and "cannot be checkpointed" in gv.stderr, gv.stdout + gv.stderr
+        assert f"{field} is {escaped} bytes escaped as a directory name, limit 255" in gv.stderr, gv.stderr
+        e = fails(wal, keys)
+        assert e.reason == rw.CHAIN_NAME and e.chain == (writer, stream) and e.seq is None, str(e)
+        assert f"{field} is {escaped} bytes escaped as a directory name, limit 255" in str(e), str(e)
+
+    # No checkpoints kept: no verdict withheld, in Go and here.
+    shutil.rmtree(wal / "checkpoints")
+    gv = go_verify(cli, wal, keys / "ops.pub")
+    assert gv.returncode == 0, gv.stdout + gv.stderr
+    assert verify(wal, keys).records == 6
+
+
+def test_legacy_chain_name_after_other_failures(cli, keys, one_log, tmp_path):
+    """The long name is named only once everything else holds (Go's
+    VerifyDir returns it last): its own unsealed tail, or a failure of
+    another chain, is the verdict (exit 1)."""
+    wal = copy_log(one_log, tmp_path)
+    template = verify(wal, keys).entries[0].record
+    _append_legacy_record(wal, keys, template, "a" * 256, "s", signed=False)
+    gv = go_verify(cli, wal, keys / "ops.pub")
+    assert gv.returncode == 1, gv.stdout + gv.stderr
+    e = fails(wal, keys)
+    assert e.reason == rw.UNSEALED_TAIL and e.chain == ("a" * 256, "s"), str(e)
+    # Allowed, the tail is no verdict; the name still is.
+    gv = go_verify(cli, wal, keys / "ops.pub", allow=True)
+    assert gv.returncode == 3 and "cannot be checkpointed" in gv.stderr, gv.stdout + gv.stderr
+    e = fails(wal, keys, allow=True)
+    assert e.reason == rw.CHAIN_NAME, str(e)

@@ -271,6 +271,10 @@ class Chain:
         lo, hi = self.checkpoint_span(pub)
         return lo <= size <= hi
 
+    def named_at(self, pub: bytes, seq: int) -> bool:
+        """Whether the transition at ``seq`` named ``pub``."""
+        return any(s == seq and new == pub for s, _, new in self.transitions)
+
     def retired_for_checkpoint(self, pub: bytes, size: int) -> bool:
         """Whether ``pub`` was retired before a checkpoint of ``size``."""
         return size > self.checkpoint_span(pub)[1]
@@ -711,10 +715,14 @@ class _Verifier:
             kid = self.key_ids[pub] = key_id(pub)
         return kid
 
-    def check_signature(self, c: Chain, seq: int, kid: bytes, sig: bytes, h: bytes, err) -> bytes:
-        """Return the key that signed; raise via ``err`` otherwise."""
+    def check_signature(self, c: Chain, seq: int, kid: bytes, sig: bytes, h: bytes, err,
+                        seal: bool = False) -> bytes:
+        """Return the key that signed; raise via ``err`` otherwise. A seal
+        of seq T may also be by the key a transition at T named: it is in
+        force there, as for a kept checkpoint of size T (Go's replay takes
+        such a seal: the key is learned, and retired nowhere)."""
         candidates = [k for k in c.trust if self._kid(k) == kid]
-        usable = [k for k in candidates if c.may_sign_record(k, seq)]
+        usable = [k for k in candidates if c.may_sign_record(k, seq) or seal and c.named_at(k, seq)]
         for k in usable:
             if rr.verify_signature(k, sig, h):
                 return k
@@ -821,7 +829,7 @@ class _Verifier:
             raise err("bad_seal", f"seal of seq {seq}, but the chain's head is seq {c.head_seq}")
         if h != c.head_hash:
             raise err("bad_seal", f"seal hash {h.hex()} != head hash {c.head_hash.hex()}")
-        self.check_signature(c, seq, kid, sig, h, err)
+        self.check_signature(c, seq, kid, sig, h, err, seal=True)
         c.sealed = max(c.sealed, seq)
         self.result.seals += 1
 

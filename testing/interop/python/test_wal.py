@@ -818,3 +818,30 @@ def test_legacy_chain_name_after_other_failures(cli, keys, one_log, tmp_path):
     assert gv.returncode == 3 and "cannot be checkpointed" in gv.stderr, gv.stdout + gv.stderr
     e = fails(wal, keys, allow=True)
     assert e.reason == rw.CHAIN_NAME, str(e)
+
+
+@pytest.mark.parametrize("signer, go_ok", [("ops2", True), ("ops", True)], ids=["new-key", "old-key"])
+def test_seal_of_the_transition_record(cli, keys, tmp_path, signer, go_ok):
+    """A seal of a chain's head when the head is its key transition (seq
+    T): the key the transition names is in force there, as for a kept
+    checkpoint of size T (checkpoint SPEC section 3), and Go's replay
+    takes its seal (sdk.replayer: a learned key, retired nowhere); the
+    retiring key's seal of T is in force too. The seal is redundant (the
+    record is signed), and a reader accepts one."""
+    wal = tmp_path / "log"
+    tmp_path.chmod(0o700)
+    append(cli, keys, wal, [{"kind": "getServed", "reason": f"r{i}"} for i in range(1, 4)])
+    run(cli, "rotate", "--wal", wal, "--key", keys / "ops.key", "--new-key", keys / "ops2.key")
+    c = verify(wal, keys).chains[("svc@inst-1", "caps")]
+    t = c.head_seq
+    assert [s for s, _, _ in c.transitions] == [t]
+    sig = private_key(keys, signer).sign(rr.signing_message(c.head_hash))
+    w, s = b"svc@inst-1", b"caps"
+    payload = (b"\x02" + t.to_bytes(8, "little") + rw.key_id(pub(keys, signer)) + sig + c.head_hash
+               + len(w).to_bytes(2, "little") + w + len(s).to_bytes(2, "little") + s)
+    with sorted(wal.glob("*.seg"))[-1].open("ab") as f:
+        f.write(frame(payload))
+    gv = go_verify(cli, wal, keys / "ops.pub")
+    assert (gv.returncode == 0) == go_ok, gv.stdout + gv.stderr
+    res = verify(wal, keys)
+    assert res.seals == 1 and res.chains[("svc@inst-1", "caps")].sealed == t

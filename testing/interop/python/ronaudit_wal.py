@@ -911,6 +911,13 @@ class _Verifier:
         if n > have:
             raise err(ROLLBACK, f"vouches for {n} records, the chain has {have} (cut or rolled back)", n)
         if n == 0:
+            # The empty tree's root, as Go's checkpoint.VerifyDir checks it
+            # (of a chain with records or of one the log has none of): a
+            # note of size 0 vouches for no record, but any other root is
+            # not of this log.
+            empty = cpk.tree_hash([])
+            if cp.root != empty:
+                raise err(FORK, f"root of size 0 is {cp.root.hex()}, the empty tree's is {empty.hex()}", 0)
             return True
         root = c.checkpoint_roots[n]
         if root != cp.root:

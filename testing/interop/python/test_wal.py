@@ -415,19 +415,26 @@ def test_flipped_checkpoint_signature_fails(cli, keys, multi_log, tmp_path):
     assert go_verify(cli, wal, keys / "ops.pub").returncode == 1
 
 
-@pytest.mark.parametrize("size, root, reason", [(3, bytes(32), "fork"), (6, bytes(32), "rollback")])
-def test_signed_checkpoint_the_chain_does_not_reach(cli, keys, one_log, tmp_path, size, root, reason):
+@pytest.mark.parametrize("size, root, reason, stream", [
+    (3, bytes(32), "fork", "caps"), (6, bytes(32), "rollback", "caps"),
+    # Size 0: the root must be the empty tree's (SHA-256 of nothing), as
+    # Go's checkpoint.VerifyDir checks it, of a chain with records or of
+    # one the log has none of.
+    (0, bytes(32), "fork", "caps"), (0, bytes(32), "fork", "gone")])
+def test_signed_checkpoint_the_chain_does_not_reach(cli, keys, one_log, tmp_path, size, root, reason, stream):
     # Notes signed with the trusted key, under the writer's default key name,
     # kept beside the CLI's own (checkpoints/<writer>/<stream>/<size>.note).
     wal = copy_log(one_log, tmp_path)
     seed = private_key(keys, "ops").private_bytes(
         serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption())
-    cp = cpk.Checkpoint(cpk.origin_of("svc@inst-1", "caps"), size, root)
-    note = wal / "checkpoints" / "svc@inst-1" / "caps" / f"{size:020d}.note"
+    cp = cpk.Checkpoint(cpk.origin_of("svc@inst-1", stream), size, root)
+    note = wal / "checkpoints" / "svc@inst-1" / stream / f"{size:020d}.note"
+    note.parent.mkdir(exist_ok=True)
     note.write_bytes(cpk.sign_note(cpk.format_checkpoint_text(cp), "ron-audit/svc@inst-1", seed))
+    gv = go_verify(cli, wal, keys / "ops.pub")
+    assert gv.returncode == 1, gv.stdout + gv.stderr
     e = fails(wal, keys)
     assert e.reason == reason and e.file == str(note), str(e)
-    assert go_verify(cli, wal, keys / "ops.pub").returncode == 1
 
 
 # --------------------------------------------------------------------------

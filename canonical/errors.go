@@ -5,6 +5,7 @@ import (
 	"strconv"
 
 	"github.com/rustyonions/ron-audit-go/internal/capnpwire"
+	"github.com/rustyonions/ron-audit-go/internal/names"
 )
 
 // Categories of error, for errors.Is. Every error of this package is one of
@@ -27,12 +28,16 @@ type NonCanonicalError = capnpwire.NonCanonicalError
 type EncodeError = capnpwire.EncodeError
 
 // FieldError reports a record field that breaks a rule of the format.
+// Field is as the input spelled it (an unknown JSON field name is the
+// input's text); Error writes each character of it that is not
+// printable (a newline, a terminal escape, a right-to-left override) as
+// its Go escape, so the message stays one line that reads as its bytes.
 type FieldError struct {
 	Field  string // e.g. "attrs[2].key"
 	Reason string
 }
 
-func (e *FieldError) Error() string { return "canonical: " + e.Field + ": " + e.Reason }
+func (e *FieldError) Error() string { return "canonical: " + names.Line(e.Field) + ": " + e.Reason }
 
 // Is makes errors.Is(err, ErrInvalid) true.
 func (e *FieldError) Is(target error) bool { return target == ErrInvalid }

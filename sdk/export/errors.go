@@ -3,6 +3,8 @@ package export
 import (
 	"errors"
 	"strconv"
+
+	"github.com/rustyonions/ron-audit-go/internal/names"
 )
 
 // Reason names why a bundle or a sequence of bundles was refused. The
@@ -84,6 +86,16 @@ var reasonErrs = map[Reason]error{
 // Expected and Got what was expected and found, when they say more than
 // Reason; Err the underlying error (a *checkpoint.Error, a
 // *sdk.VerifyError), reachable with errors.Is and errors.As.
+//
+// The fields keep what was found as it was; Error says it on one line
+// that reads as its bytes, for some of it is not the verifier's: a
+// bundle's file name and the directories in Detail come from a tree
+// someone else made, and Expected may quote a previous export's
+// checkpoint text, read from the sink unverified. Bundle is quoted if
+// it is not printable (names.Path); in Detail, Expected and Got each
+// unprintable character (a newline, a terminal escape, a right-to-left
+// override) is written as its Go escape (names.Line). Printable text,
+// é included, is as it is.
 type Error struct {
 	Bundle   string
 	Origin   string
@@ -98,7 +110,7 @@ type Error struct {
 func (e *Error) Error() string {
 	s := "export: " + string(e.Reason)
 	if e.Bundle != "" {
-		s += ": bundle " + e.Bundle
+		s += ": bundle " + names.Path(e.Bundle)
 	}
 	if e.Origin != "" {
 		s += ": chain " + e.Origin
@@ -107,10 +119,10 @@ func (e *Error) Error() string {
 		s += ": seq " + strconv.FormatUint(e.Seq, 10)
 	}
 	if e.Detail != "" {
-		s += ": " + e.Detail
+		s += ": " + names.Line(e.Detail)
 	}
 	if e.Expected != "" || e.Got != "" {
-		s += ": expected " + e.Expected + ", got " + e.Got
+		s += ": expected " + names.Line(e.Expected) + ", got " + names.Line(e.Got)
 	}
 	if e.Err != nil {
 		s += ": " + e.Err.Error()

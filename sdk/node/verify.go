@@ -328,7 +328,15 @@ func exportChains(root string) ([][2]string, error) {
 			if e.Type()&fs.ModeSymlink != 0 {
 				fi, err := os.Stat(p)
 				if err != nil {
-					return nil, fmt.Errorf("%s is a symbolic link that cannot be followed: %w", p, err)
+					// p is a name of the tree's maker's: said once, on
+					// one line (names.Path), not again raw in Stat's
+					// *fs.PathError, whose cause (fs.ErrNotExist, a
+					// loop) is kept.
+					var pe *fs.PathError
+					if errors.As(err, &pe) && pe.Path == p {
+						err = pe.Err
+					}
+					return nil, fmt.Errorf("%s is a symbolic link that cannot be followed: %w", names.Path(p), err)
 				}
 				if !fi.IsDir() {
 					continue

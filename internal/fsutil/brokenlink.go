@@ -5,6 +5,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/rustyonions/ron-audit-go/internal/names"
 )
 
 // BrokenLinkError reports a path reached through a symbolic link to
@@ -18,8 +20,12 @@ type BrokenLinkError struct {
 	Target string // what it points to, as it says it
 }
 
+// Error says the link and its target on one line, each quoted when it
+// is not printable (names.Path): both are names of whoever made the
+// tree (a directory given to a verifier), and a host logs the message
+// as one line.
 func (e *BrokenLinkError) Error() string {
-	return e.Path + " is a symbolic link to " + e.Target + ", which does not exist"
+	return names.Path(e.Path) + " is a symbolic link to " + names.Path(e.Target) + ", which does not exist"
 }
 
 // BrokenLink returns a *BrokenLinkError if path, or a directory above

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 )
 
@@ -72,5 +73,30 @@ func TestBrokenLink(t *testing.T) {
 	var bl *BrokenLinkError
 	if err := BrokenLink(filepath.Join(l2, "x")); !errors.As(err, &bl) || bl.Path != l2 {
 		t.Fatalf("a link to a link to nothing: %v", err)
+	}
+}
+
+// TestBrokenLinkErrorOneLine: a link's target, and its name, are
+// whoever made the tree's (checkpoints/w2 a link to "x\nok: ..."): the
+// message says them on one line, quoted when not printable
+// (names.Path), and the fields keep them as they are.
+func TestBrokenLinkErrorOneLine(t *testing.T) {
+	base := t.TempDir()
+	const evil = "x\nok: every record verified\u202e\x1b[2J"
+	link := filepath.Join(base, "a\u2028"+evil)
+	if err := os.Symlink(evil, link); err != nil {
+		t.Fatal(err)
+	}
+	var bl *BrokenLinkError
+	if err := BrokenLink(link); !errors.As(err, &bl) || bl.Path != link || bl.Target != evil {
+		t.Fatalf("BrokenLink(%q): %v, want a *BrokenLinkError of the link and its target as they are", link, err)
+	}
+	want := strconv.Quote(link) + " is a symbolic link to " + strconv.Quote(evil) + ", which does not exist"
+	if msg := bl.Error(); msg != want {
+		t.Errorf("message %q, want %q", msg, want)
+	}
+	plain := &BrokenLinkError{Path: "/data/é log/checkpoints", Target: "../gone dir"}
+	if msg := plain.Error(); msg != "/data/é log/checkpoints is a symbolic link to ../gone dir, which does not exist" {
+		t.Errorf("message %q: printable names not as they are", msg)
 	}
 }

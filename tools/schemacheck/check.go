@@ -63,7 +63,7 @@ func Check(old, cur *Layout) []Problem {
 		func(x *StructInfo) (string, string) { return x.ID, x.Name }) {
 		c.checkStruct(o, n)
 	}
-	c.newStructDefaults(old)
+	c.newStructs(old)
 	for o, n := range matched(&c, old.Enums, cur.Enums, "enum", RuleEnumID, RuleEnumRemoved,
 		func(x *EnumInfo) (string, string) { return x.ID, x.Name }) {
 		if o.Name != n.Name {
@@ -201,8 +201,8 @@ func (c *checker) checkStruct(o, n *StructInfo) {
 			continue // checked above
 		case nf.Ordinal < 0:
 			// A new group: the union rules hold for it as for a field. Its
-			// fields live in n's sections; the default rule holds for each
-			// of them as for every field of a new struct (newStructDefaults).
+			// fields live in n's sections; the default and new-union rules
+			// hold for it as for every new struct (newStructs).
 			where = n.Name + "." + nf.Name + " (new group)"
 		}
 		if !zeroDefault(nf.Default) {
@@ -211,7 +211,7 @@ func (c *checker) checkStruct(o, n *StructInfo) {
 		if nf.Union >= 0 && o.DiscriminantCount > 0 {
 			c.add(where, RuleNewUnionMember, "joins a union that records of earlier versions already use")
 		} else if nf.Union >= 0 {
-			c.add(where, RuleUnionMembership, "a new union in a struct of an earlier version: its other members would be moved into it")
+			c.add(where, RuleUnionMembership, "a new union in a struct of an earlier version: "+newUnionReads)
 		}
 	}
 }
@@ -237,15 +237,20 @@ func (c *checker) groupHolding(s *StructInfo, ord int) string {
 	return ""
 }
 
-// newStructDefaults reports each field with an explicit default in a
-// struct (or group) that old does not have. No record of old's version
+// newUnionReads is why a union no earlier version has is refused.
+const newUnionReads = "old records would read as holding its first member, not as without it"
+
+// newStructs reports each field with an explicit default, and each union,
+// in a struct (or group) that old does not have. No record of old's version
 // holds such a struct: where a new field would hold it, old records have
 // a null pointer, which reads as a struct of defaults, so the field would
 // read as its default, not as absent (and a new record would have two
-// encodings of that value: null, and the value written out). A new group's
-// fields live in the sections of old records, where they read as their
-// defaults just the same.
-func (c *checker) newStructDefaults(old *Layout) {
+// encodings of that value: null, and the value written out), and the union
+// as its first member. A new group's fields and discriminant live in the
+// sections of old records, where they read so just the same. A named union
+// is a group: without this, it (or an unnamed union in a new group) passed
+// where the same union unnamed in an old struct (checkStruct) is refused.
+func (c *checker) newStructs(old *Layout) {
 	had := map[string]bool{}
 	for i := range old.Structs {
 		had[old.Structs[i].ID] = true
@@ -253,6 +258,9 @@ func (c *checker) newStructDefaults(old *Layout) {
 	for _, s := range c.cur {
 		if had[s.ID] {
 			continue
+		}
+		if s.DiscriminantCount > 0 {
+			c.add(s.Name, RuleUnionMembership, "a new union: "+newUnionReads)
 		}
 		for i := range s.Fields {
 			if f := &s.Fields[i]; f.Group == "" && !zeroDefault(f.Default) {

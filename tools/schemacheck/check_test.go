@@ -52,6 +52,13 @@ func TestRules(t *testing.T) {
 		// have null: each reads as its default there.
 		"new_struct_default": {"Nested.y (@0): default-changed: a new field with default text = \"hi\""},
 		"into_group":         {"Rec.b (@1): group-changed: moved into group g: the field's path changes"},
+		// A new union is one wherever old records read through it: a named
+		// union is a group, so it and an unnamed union in a new group were
+		// not checked as group_union's unnamed one is; nor was a union in
+		// a new struct, whose null pointer old records have.
+		"named_union":       {"Rec.u: union-membership: a new union"},
+		"group_holds_union": {"Rec.g: union-membership: a new union"},
+		"new_struct_union":  {"Nested: union-membership: a new union"},
 		// Changes the wire would bear but this project's rules not: the
 		// bytes of old records stay, their reading or rendering does not.
 		"text_to_data":       {"Rec.b (@1): type-changed: Text -> Data"},

@@ -25,14 +25,16 @@
 // Names are part of the contract here (stricter than Cap'n Proto's wire
 // rules): the JSON rendering, the generated Go API and the foreign readers
 // use them. Groups obey the union rules as fields do (a new group may not
-// join a union records use, nor form a new union around old fields). The
-// default rule holds for every field no released version has, in an old
-// struct, a new group (its fields live in the sections of old records) or
-// a new struct (old records have its pointer null, which reads as a
-// struct of defaults). A default spelled out as the one the field has
-// anyway (zero bits, the first enumerant, empty text, data, list or
-// struct) is no default: adding or dropping it changes nothing. Moving a
-// field into a group keeps its bytes but changes its name, so it is
+// join a union records use, nor form a new union). The default rule holds
+// for every field no released version has, in an old struct, a new group
+// (its fields live in the sections of old records) or a new struct (old
+// records have its pointer null, which reads as a struct of defaults).
+// Likewise no union may be new, unnamed or named (a named union is a
+// group), in an old struct, a new group or a new struct: old records would
+// read as holding its first member. A default spelled out as the one the
+// field has anyway (zero bits, the first enumerant, empty text, data, list
+// or struct) is no default: adding or dropping it changes nothing. Moving
+// a field into a group keeps its bytes but changes its name, so it is
 // refused too.
 //
 // What a layout cannot record is refused rather than passed: a field of a

@@ -28,7 +28,7 @@ const (
 	RuleTypeChanged      Rule = "type-changed"      // a field's type changed
 	RuleOffsetMoved      Rule = "offset-moved"      // a field's slot moved
 	RuleDefaultChanged   Rule = "default-changed"   // a field's default changed, or a new field has one
-	RuleUnionMembership  Rule = "union-membership"  // a field moved into, out of, or within a union
+	RuleUnionMembership  Rule = "union-membership"  // a field moved into, out of, or within a union, or a new union
 	RuleGroupChanged     Rule = "group-changed"     // a field turned into a group or back
 	RuleNewUnionMember   Rule = "new-union-member"  // a new field joined a union of an earlier version's struct
 	RuleEnumRemoved      Rule = "enum-removed"      // an enum of an earlier version is gone
@@ -248,8 +248,8 @@ const newUnionReads = "old records would read as holding its first member, not a
 // encodings of that value: null, and the value written out), and the union
 // as its first member. A new group's fields and discriminant live in the
 // sections of old records, where they read so just the same. A named union
-// is a group: without this, it (or an unnamed union in a new group) passed
-// where the same union unnamed in an old struct (checkStruct) is refused.
+// is a group, so it is checked here, as is an unnamed one in a new group;
+// an unnamed one in an old struct is checked with its fields (checkStruct).
 func (c *checker) newStructs(old *Layout) {
 	had := map[string]bool{}
 	for i := range old.Structs {

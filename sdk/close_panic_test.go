@@ -161,3 +161,51 @@ func TestCloseStoreWaitPanicRetryFinishesClose(t *testing.T) {
 		t.Errorf("the Observer heard seq %d durable after the second Close; want 2, the head (the first Close panicked before telling it)", got)
 	}
 }
+
+// panicDurableObserver is a durableObserver whose Durable panics at the
+// call p names, before it records the head.
+type panicDurableObserver struct {
+	*durableObserver
+	p *panicAt
+}
+
+func (o panicDurableObserver) Durable(writer, stream string, seq uint64, replay bool) {
+	o.p.hit("Observer.Durable")
+	o.durableObserver.Durable(writer, stream, seq, replay)
+}
+
+// An Observer whose Durable panics as Close tells it of the heads it
+// made durable (its last step, once the WAL is closed): the heads after
+// the one that panicked were never told, and the next Close returned nil
+// at once, so a Keeper closed next checkpointed those chains short of
+// records the log holds. The next Close must tell the Observer of every
+// head not told of yet, the one whose Durable panicked included.
+func TestCloseObserverDurablePanicRetryTellsEveryHead(t *testing.T) {
+	p := &panicAt{at: 1 << 62}
+	obs := &durableObserver{}
+	l := coreLog(t, sdk.Config{Observer: panicDurableObserver{obs, p}})
+	streams := []string{"reads", "writes", "deletes"}
+	for i, s := range streams {
+		rec := coreRecord(i)
+		rec.Stream = s
+		if _, err := l.AppendPending(&rec); err != nil { // not waited for: Close tells the Observer
+			t.Fatal(err)
+		}
+	}
+	p.at = p.calls.Load() + 1 // the first head Close tells of
+	if v := recovered(func() { _ = l.Close() }); v == nil {
+		t.Fatal("Close with an Observer whose Durable panics did not panic: the panic must reach the caller")
+	}
+	noHang(t, "Close after the Close that panicked", func() {
+		if err := l.Close(); err != nil {
+			t.Errorf("Close again, the Observer working: %v, want nil", err)
+		}
+	})
+	obs.mu.Lock()
+	defer obs.mu.Unlock()
+	for _, s := range streams {
+		if got := obs.seqs["svc-gateway@inst-1/"+s]; got != 1 {
+			t.Errorf("the Observer heard seq %d of stream %s durable after the second Close; want 1, its head", got, s)
+		}
+	}
+}

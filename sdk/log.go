@@ -269,6 +269,11 @@ type Log struct {
 	// yet to tell the Observer of: kept across a Close that panicked, as
 	// those heads are marked durable and would not be made so again.
 	closeHeads []Head
+	// untold, under mu, are the heads a Close was telling the Observer of
+	// when its Durable panicked (that head and those after it): the WAL
+	// is closed by then, and the next Close, which returns at once, tells
+	// them, or a Keeper closed next would checkpoint those chains short.
+	untold []Head
 	// emitting is set while an Emitter owns the log's appends.
 	emitting atomic.Bool
 	// rotating is held through a RotateKey's checks and transitions (not
@@ -322,7 +327,10 @@ var ErrClosed = errors.New("sdk: log is closed")
 // as it is by then), makes durable and tells the Observer of the heads
 // not told of yet, closes the WAL and returns its own result, nil only
 // if all of that succeeded; the one after it returns nil. A host that
-// recovers a Close's panic calls Close again to release the log.
+// recovers a Close's panic calls Close again to release the log. If the
+// Observer's Durable panics as Close tells it of the heads (the WAL is
+// closed by then), the panic reaches the caller too, and the next Close
+// tells it of that head and those after it, and returns nil.
 func (l *Log) Close() error {
 	l.mu.Lock()
 	l.closed = true
@@ -333,12 +341,14 @@ func (l *Log) Close() error {
 	l.mu.Unlock()
 	select {
 	case <-done:
+		l.tellDurable(nil) // what a Close whose Observer panicked left
 		return nil
 	default:
 	}
 	durable, did, err := l.shut(done)
 	if !did {
-		return nil // another Close closed the WAL while this one waited
+		l.tellDurable(nil) // another Close closed the WAL while this one waited
+		return nil
 	}
 	// The Observer hears of each head as a seal tells it (sealLocked):
 	// an append committed but still waiting for its fsync (or whose
@@ -348,10 +358,34 @@ func (l *Log) Close() error {
 	// host's Close order is the Log, then the Keeper). Told once the
 	// WAL is closed and closing released: an Observer's Durable may call
 	// Close (TestDurableOfTransitionMayClose), which then returns at once.
-	for _, h := range durable {
-		l.cfg.Observer.Durable(h.WriterID, h.Stream, h.Seq, false)
-	}
+	l.tellDurable(durable)
 	return err
+}
+
+// tellDurable tells the Observer that heads, and those a Close before
+// left untold, are durable. If a Durable panics, that head and the ones
+// after it are kept in untold for the next Close: the panic reaches the
+// caller, and nothing is lost to it.
+func (l *Log) tellDurable(heads []Head) {
+	l.mu.Lock()
+	heads = append(l.untold, heads...)
+	l.untold = nil
+	l.mu.Unlock()
+	if len(heads) == 0 {
+		return
+	}
+	defer func() {
+		if len(heads) > 0 { // a Durable panicked
+			l.mu.Lock()
+			l.untold = append(heads, l.untold...)
+			l.mu.Unlock()
+		}
+	}()
+	for len(heads) > 0 {
+		h := heads[0]
+		l.cfg.Observer.Durable(h.WriterID, h.Stream, h.Seq, false)
+		heads = heads[1:]
+	}
 }
 
 // shut does Close's work under closing, unless a Close has done it

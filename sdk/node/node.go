@@ -142,10 +142,18 @@ type Node struct {
 	mu    sync.Mutex
 	first error // the first failure, as Err returns it
 
-	stopTick  chan struct{} // closed by Close; nil without a ticker
-	tickDone  chan struct{} // closed when the ticker's goroutine has returned
-	closeOnce sync.Once
-	closeErr  error
+	stopTick chan struct{} // closed by Close; nil without a ticker
+	tickDone chan struct{} // closed when the ticker's goroutine has returned
+	// closeMu is held by the Close doing the work, one at a time.
+	// closeStep is the next part to close (-1 once all are), closeErrs
+	// what the parts closed so far returned. Not a sync.Once, which counts a panic as
+	// done: a Close that panicked part way (the host's Signer in the
+	// Keeper's last checkpoints, say) left a later Close returning nil,
+	// the Keeper's checkpoints and the exports' bundles never written.
+	closeMu   sync.Mutex
+	closeStep int
+	closeErrs []error
+	closeErr  error // the whole close's, once every part is closed
 }
 
 // observer is the Log's Observer: the Keeper (every interface it
@@ -439,23 +447,49 @@ func (n *Node) Err() error {
 // it is, the Keeper's first failure of the run as "audit checkpoints: "
 // (ErrCheckpoint), the exporter's as "audit export: " (ErrExport). Close
 // the host's sdk.Emitter before the Node: it appends to the Log. A second
-// Close returns what the first did.
+// Close returns what the first did. If the host's code panics in Close
+// (the Signer at the Keeper's last checkpoints, OnFailure, a hook of
+// Options.Durable), the panic reaches the caller and the close is not
+// done: the next Close goes on from the part that panicked (each part's
+// Close finishes what a panic cut short) and returns the failures of the
+// whole close.
 func (n *Node) Close() error {
-	n.closeOnce.Do(func() {
-		if n.stopTick != nil {
-			close(n.stopTick)
-			<-n.tickDone
-		}
-		errs := []error{n.log.Close()}
-		if err := n.keeper.Close(); err != nil {
-			errs = append(errs, &partError{ErrCheckpoint, "audit checkpoints", err})
-		}
-		if n.auto != nil {
-			if err := n.auto.Close(); err != nil {
-				errs = append(errs, &partError{ErrExport, "audit export", err})
+	n.closeMu.Lock()
+	defer n.closeMu.Unlock()
+	if n.closeStep < 0 {
+		return n.closeErr
+	}
+	steps := [...]func() error{
+		func() error {
+			if n.stopTick != nil {
+				close(n.stopTick)
+				<-n.tickDone
 			}
+			return nil
+		},
+		n.log.Close,
+		func() error {
+			if err := n.keeper.Close(); err != nil {
+				return &partError{ErrCheckpoint, "audit checkpoints", err}
+			}
+			return nil
+		},
+		func() error {
+			if n.auto != nil {
+				if err := n.auto.Close(); err != nil {
+					return &partError{ErrExport, "audit export", err}
+				}
+			}
+			return nil
+		},
+	}
+	// A step that panics is not counted done: the next Close runs it again.
+	for ; n.closeStep < len(steps); n.closeStep++ {
+		if err := steps[n.closeStep](); err != nil {
+			n.closeErrs = append(n.closeErrs, err)
 		}
-		n.closeErr = errors.Join(errs...)
-	})
+	}
+	n.closeStep = -1                         // closed
+	n.closeErr = errors.Join(n.closeErrs...) // one error, as every later Close returns it
 	return n.closeErr
 }

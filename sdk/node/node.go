@@ -138,6 +138,7 @@ type Node struct {
 	auto   *export.Auto     // nil without ExportDir
 	sink   *export.FileSink // the Auto's; nil without ExportDir
 	onFail func(error)
+	signer sdk.Signer // the Log's at Open (Close's barrier on rotations)
 
 	mu    sync.Mutex
 	first error // the first failure, as Err returns it
@@ -219,7 +220,7 @@ func Open(dir string, signer sdk.Signer, opts Options) (*Node, sdk.Recovery, err
 			return nil, sdk.Recovery{}, err
 		}
 	}
-	n := &Node{onFail: opts.OnFailure}
+	n := &Node{onFail: opts.OnFailure, signer: signer}
 	m := opts.Metrics
 	kopts := checkpoint.KeeperOptions{
 		Every:    opts.Every,
@@ -441,9 +442,11 @@ func (n *Node) Err() error {
 }
 
 // Close stops the ticker, then closes the Log (every record it took is
-// durable), the Keeper (it checkpoints each chain up to its last record)
-// and the exporter (it waits for the bundles of those checkpoints), each
-// after what it reads, and returns their failures joined: the Log's as
+// durable), waits for a RotateKey under way to hand the Keeper its new
+// key, closes the Keeper (it checkpoints each chain up to its last
+// record) and the exporter (it waits for the bundles of those
+// checkpoints), each after what it reads, and returns their failures
+// joined: the Log's as
 // it is, the Keeper's first failure of the run as "audit checkpoints: "
 // (ErrCheckpoint), the exporter's as "audit export: " (ErrExport). Close
 // the host's sdk.Emitter before the Node: it appends to the Log. A second
@@ -468,6 +471,20 @@ func (n *Node) Close() error {
 			return nil
 		},
 		n.log.Close,
+		func() error {
+			// A RotateKey under way when the Log's Close began hands the
+			// Keeper its new key (FollowKey) after that Close has returned
+			// (it waits for the transitions, not for FollowKey, which may
+			// call it). Closed first, the Keeper would checkpoint each
+			// chain only up to its transition, and leave the records the
+			// new key signed since in no checkpoint and no bundle. Rotations
+			// run one at a time, FollowKey included, and one on a closed
+			// Log returns ErrClosed: this returns once the one under way,
+			// if any, has handed the Keeper its key. The Keeper's
+			// FollowKey never calls the Node.
+			_, _ = n.log.RotateKey(n.signer)
+			return nil
+		},
 		func() error {
 			if err := n.keeper.Close(); err != nil {
 				return &partError{ErrCheckpoint, "audit checkpoints", err}

@@ -32,8 +32,10 @@
 // -rate adds background requests per second, so the dashboards in
 // testing/observability have something to show. SIGINT or SIGTERM stops
 // the server (up to 5 s for the requests being served), then drains the
-// emitter (up to 5 s more) and closes the log, then the Keeper (its last
-// checkpoints) and the exports (their last bundles). The exit status is
+// emitter (up to 5 s more; past that deadline, up to 5 s again for the
+// records it had already committed to be made durable) and closes the
+// log, then the Keeper (its last checkpoints) and the exports (their
+// last bundles), which no deadline cuts short. The exit status is
 // 1, with the reasons on the last lines (one a line), when the run lost
 // audit records (a signer or store failure, or records dropped at Close's
 // deadline), the log failed, a chain failed the host's verification, or
@@ -397,7 +399,11 @@ func (p *auditPlane) close() error {
 	return p.log.Close()
 }
 
-// shutdownTimeout bounds each step of the shutdown.
+// shutdownTimeout bounds each step of the shutdown but the last: the
+// server's Shutdown, the emitter's Close, and the wait for what that
+// Close had committed when its deadline passed. Closing the Node (or the
+// log) takes no deadline: it makes durable, checkpoints and exports
+// what the log holds.
 var shutdownTimeout = 5 * time.Second
 
 func ignoreClosed(err error) error {

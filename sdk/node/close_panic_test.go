@@ -79,3 +79,50 @@ func TestClosePanicRetryFinishesClose(t *testing.T) {
 		})
 	}
 }
+
+// The same when the Signer panics as the Log's Close tells the Keeper of
+// the heads it made durable (records whose AppendPending was not waited
+// for), the Keeper signing the checkpoint they made due: the heads after
+// the one told then were never told (the Log's Close was done), and the
+// Keeper closed short of them. The next Close must tell them all.
+func TestCloseObserverPanicRetryCheckpointsEveryHead(t *testing.T) {
+	check := leakcheck.Check(t)
+	dir, exports := filepath.Join(t.TempDir(), "wal"), t.TempDir()
+	base := testSigner(t)
+	signer := &panicNextSigner{Signer: base}
+	n, _, err := node.Open(dir, signer, node.Options{Every: 2, Interval: -1, ExportDir: exports})
+	if err != nil {
+		t.Fatal(err)
+	}
+	streams := []string{"a", "b", "c"}
+	for _, s := range streams {
+		if _, err := n.Log().Append(record("w", s, 0)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := n.Log().AppendPending(record("w", s, 1)); err != nil { // not waited for: Close tells the Keeper
+			t.Fatal(err)
+		}
+	}
+	signer.armed.Store(true) // the checkpoint the first head Close tells of makes due
+	v := func() (v any) {
+		defer func() { v = recover() }()
+		_ = n.Close()
+		return nil
+	}()
+	if v == nil {
+		t.Fatal("Close with a Signer panicking at a checkpoint did not panic: the panic must reach the caller")
+	}
+	if err := n.Close(); err != nil {
+		t.Errorf("Close again, the Signer working: %v, want nil", err)
+	}
+	check()
+	sum, err := node.VerifyDir(dir, exports, []ed25519.PublicKey{base.Public()}, checkpoint.DirOptions{})
+	if err != nil {
+		t.Errorf("node.VerifyDir after the second Close: %v; want every head checkpointed and exported", err)
+	}
+	for _, ce := range sum.Exports {
+		if ce.Checkpoint != 2 || ce.Records != 2 {
+			t.Errorf("chain %s: checkpoint %d, bundles to seq %d; want both 2", ce.Stream, ce.Checkpoint, ce.Records)
+		}
+	}
+}

@@ -147,10 +147,11 @@ type Node struct {
 	tickDone chan struct{} // closed when the ticker's goroutine has returned
 	// closeMu is held by the Close doing the work, one at a time.
 	// closeStep is the next part to close (-1 once all are), closeErrs
-	// what the parts closed so far returned. Not a sync.Once, which counts a panic as
-	// done: a Close that panicked part way (the host's Signer in the
-	// Keeper's last checkpoints, say) left a later Close returning nil,
-	// the Keeper's checkpoints and the exports' bundles never written.
+	// what the parts closed so far returned. Not a sync.Once, which
+	// counts a panic as done: a Close that panicked part way (the host's
+	// Signer in the Keeper's last checkpoints, say) left a later Close
+	// returning nil, the Keeper's checkpoints and the exports' bundles
+	// never written.
 	closeMu   sync.Mutex
 	closeStep int
 	closeErrs []error
@@ -446,11 +447,10 @@ func (n *Node) Err() error {
 // key, closes the Keeper (it checkpoints each chain up to its last
 // record) and the exporter (it waits for the bundles of those
 // checkpoints), each after what it reads, and returns their failures
-// joined: the Log's as
-// it is, the Keeper's first failure of the run as "audit checkpoints: "
-// (ErrCheckpoint), the exporter's as "audit export: " (ErrExport). Close
-// the host's sdk.Emitter before the Node: it appends to the Log. A second
-// Close returns what the first did. If the host's code panics in Close
+// joined: the Log's as it is, the Keeper's first failure of the run as
+// "audit checkpoints: " (ErrCheckpoint), the exporter's as "audit
+// export: " (ErrExport). Close the host's sdk.Emitter before the Node: it
+// appends to the Log. A second Close returns what the first did. If the host's code panics in Close
 // (the Signer at the Keeper's last checkpoints, OnFailure, a hook of
 // Options.Durable), the panic reaches the caller and the close is not
 // done: the next Close goes on from the part that panicked (each part's

@@ -10,12 +10,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/rustyonions/ron-audit-go/canonical"
 	"github.com/rustyonions/ron-audit-go/sdk"
+	"github.com/rustyonions/ron-audit-go/sdk/checkpoint"
 	"github.com/rustyonions/ron-audit-go/sdk/wal"
 )
 
@@ -527,5 +529,82 @@ func TestOpenDurableWALRefusals(t *testing.T) {
 	}
 	if ents, err := os.ReadDir(dir); err != nil || len(ents) != 1 {
 		t.Fatalf("OpenDurable changed the directory it refused: %v (%v)", ents, err)
+	}
+}
+
+// TestDocsDefaults: the defaults the scaling knobs table of
+// docs/PERFORMANCE.md and the README's prose give are the constants'.
+// Those numbers are what an operator tunes from; a default changed in
+// code and not in them would mislead every sizing.
+func TestDocsDefaults(t *testing.T) {
+	thousands := func(n int) string {
+		s := strconv.Itoa(n)
+		for i := len(s) - 3; i > 0; i -= 3 {
+			s = s[:i] + "," + s[i:]
+		}
+		return s
+	}
+	if (sdk.EmitterOptions{}).Shed != sdk.ShedDrop {
+		t.Fatal("the zero EmitterOptions.Shed is not ShedDrop")
+	}
+	// The knob's "where" cell -> its "default" cell.
+	knobs := map[string]string{
+		"`sdk.EmitterOptions.Workers`":                   fmt.Sprintf("GOMAXPROCS, 1-%d", sdk.MaxWorkers),
+		"`sdk.EmitterOptions.Depth`":                     thousands(sdk.DefaultDepth),
+		"`sdk.EmitterOptions.Shed`":                      "`ShedDrop`",
+		"`sdk.EmitterOptions.ShedBudget`, `ReadyWindow`": fmt.Sprintf("%s%%, %d min", strconv.FormatFloat(sdk.DefaultShedBudget*100, 'f', -1, 64), int(sdk.DefaultReadyWindow/time.Minute)),
+		"`checkpoint.KeeperOptions.Every`, `Interval`":   fmt.Sprintf("%s records, %d min", thousands(checkpoint.DefaultEvery), int(checkpoint.DefaultInterval/time.Minute)),
+		"`wal.Options.Fsync`, `MaxBatch`, `MaxDelay`":    fmt.Sprintf("%s, %d (%d-%d), %d ms", wal.FsyncBatch, wal.DefaultMaxBatch, wal.MinMaxBatch, wal.MaxMaxBatch, wal.DefaultMaxDelay/time.Millisecond),
+		"`wal.Options.SegmentBytes`":                     fmt.Sprintf("%d MiB", wal.DefaultSegmentBytes>>20),
+		"`sdk.NewMemStore(bytes)`":                       fmt.Sprintf("%d MiB per chain", sdk.DefaultMemStoreBytes>>20),
+		"`sdk.Config.DedupeWindow`":                      thousands(sdk.DefaultDedupeWindow) + " per chain",
+	}
+	b, err := os.ReadFile("../docs/PERFORMANCE.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, table, _ := strings.Cut(string(b), "## 3. Scaling knobs")
+	table, _, _ = strings.Cut(table, "\n## ")
+	seen := map[string]bool{}
+	for _, line := range strings.Split(table, "\n") {
+		cells := strings.Split(line, " | ")
+		if len(cells) < 4 {
+			continue
+		}
+		want, ok := knobs[cells[1]]
+		if !ok {
+			continue
+		}
+		seen[cells[1]] = true
+		if cells[2] != want {
+			t.Errorf("docs/PERFORMANCE.md, knob %s: default %q, the code's is %q", cells[1], cells[2], want)
+		}
+	}
+	for where := range knobs {
+		if !seen[where] {
+			t.Errorf("docs/PERFORMANCE.md's knobs table has no row for %s (the pattern of this test may be stale)", where)
+		}
+	}
+
+	// The README's prose, whitespace collapsed.
+	b, err = os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := strings.Join(strings.Fields(string(b)), " ")
+	for _, s := range []string{
+		fmt.Sprintf("// depth %d, workers = GOMAXPROCS (1-%d)", sdk.DefaultDepth, sdk.MaxWorkers),
+		fmt.Sprintf("`TryEmit` takes one of %s preallocated slots", thousands(sdk.DefaultDepth)),
+		fmt.Sprintf("shed above %s%%", strconv.FormatFloat(sdk.DefaultShedBudget*100, 'f', -1, 64)),
+		fmt.Sprintf("the newest %d MiB of each chain", sdk.DefaultMemStoreBytes>>20),
+		fmt.Sprintf("rotation at %d MiB", wal.DefaultSegmentBytes>>20),
+		fmt.Sprintf("every %s durable records, every %d minutes", thousands(checkpoint.DefaultEvery), int(checkpoint.DefaultInterval/time.Minute)),
+		fmt.Sprintf("(every %s records, every %d minutes, and at exit)", thousands(checkpoint.DefaultEvery), int(checkpoint.DefaultInterval/time.Minute)),
+		fmt.Sprintf("at most %d KiB with at most %d KiB of attrs by default", canonical.DefaultMaxRecord>>10, canonical.DefaultMaxAttrs>>10),
+		fmt.Sprintf("`sdk.MaxChainName` (%d)", sdk.MaxChainName),
+	} {
+		if !strings.Contains(readme, s) {
+			t.Errorf("README.md does not say %q: a default changed, or the sentence did (then update this test)", s)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"encoding/json"
 	"os"
 	"regexp"
 	"strconv"
@@ -115,6 +116,72 @@ func TestDocsLabelBounds(t *testing.T) {
 	for name := range want {
 		if !seen[name] {
 			t.Errorf("README.md no longer says the bound metrics.%s (the pattern of this test may be stale)", name)
+		}
+	}
+}
+
+// TestRunbookSaysWhatRulesAndDashboardDo: each alert's heading in the
+// runbook opens with its severity and how long its condition must hold
+// ("Critical, at once", "Warning, after 10m"), which must be the rule's
+// severity label and for:; and every dashboard panel the runbook sends
+// an operator to (triage step 1's list, "the X panel") is a panel of the
+// dashboard, by its title.
+func TestRunbookSaysWhatRulesAndDashboardDo(t *testing.T) {
+	b, err := os.ReadFile("../../docs/PERFORMANCE.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(b)
+	for _, r := range alertRules(t) {
+		if r.line < 0 {
+			continue
+		}
+		_, after, ok := strings.Cut(doc, "\n### "+r.name+"\n")
+		if !ok {
+			t.Errorf("docs/PERFORMANCE.md has no heading ### %s", r.name)
+			continue
+		}
+		first := strings.TrimSpace(after)
+		first, _, _ = strings.Cut(first, ":")
+		hold := "after " + r.forClause
+		if r.forClause == "0m" {
+			hold = "at once"
+		}
+		if want := strings.ToUpper(r.severity[:1]) + r.severity[1:] + ", " + hold; first != want {
+			t.Errorf("docs/PERFORMANCE.md, ### %s opens %q; the rule says %q (severity %s, for: %s)", r.name, first, want, r.severity, r.forClause)
+		}
+	}
+
+	dash, err := os.ReadFile(dashboardPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d struct {
+		Panels []struct {
+			Title string `json:"title"`
+		} `json:"panels"`
+	}
+	if err := json.Unmarshal(dash, &d); err != nil {
+		t.Fatal(err)
+	}
+	titles := map[string]bool{}
+	for _, p := range d.Panels {
+		titles[p.Title] = true
+	}
+	flat := strings.Join(strings.Fields(doc), " ")
+	var named []string
+	_, list, ok := strings.Cut(flat, "Dashboards first (`testing/observability/grafana/`): ")
+	if !ok {
+		t.Fatal("docs/PERFORMANCE.md: triage step 1 (Dashboards first ...) not found: the pattern of this test is stale")
+	}
+	list, _, _ = strings.Cut(list, ".")
+	named = append(named, strings.Split(list, ", ")...)
+	for _, m := range regexp.MustCompile(`\b[Tt]he ((?:[A-Z][a-z]+ )+)panel\b`).FindAllStringSubmatch(flat, -1) {
+		named = append(named, strings.TrimSpace(m[1]))
+	}
+	for _, n := range named {
+		if !titles[n] {
+			t.Errorf("docs/PERFORMANCE.md names the dashboard panel %q; the dashboard's panels are %v", n, titles)
 		}
 	}
 }

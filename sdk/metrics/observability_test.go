@@ -381,12 +381,13 @@ func TestPromtoolCheckRules(t *testing.T) {
 
 // alertRule is what TestAlertRulesForAndRunbook reads of one alert.
 type alertRule struct {
-	name, forClause, runbook string
-	line                     int
+	name, forClause, runbook, severity string
+	line                               int
 }
 
-// alertRules scans the rules file's alerts: their for: and their runbook
-// annotation (one line each, as ruleQueries reads expr:).
+// alertRules scans the rules file's alerts: their for:, their severity
+// label and their runbook annotation (one line each, as ruleQueries reads
+// expr:).
 func alertRules(t *testing.T) []alertRule {
 	t.Helper()
 	b, err := os.ReadFile(rulesPath)
@@ -413,6 +414,10 @@ func alertRules(t *testing.T) []alertRule {
 		case "runbook":
 			if len(out) > 0 {
 				out[len(out)-1].runbook = v
+			}
+		case "severity":
+			if len(out) > 0 {
+				out[len(out)-1].severity = v
 			}
 		}
 	}

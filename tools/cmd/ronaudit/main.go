@@ -74,7 +74,10 @@
 // error exits 1: the evidence wins (a log found tampered with is 1 even
 // if writing the verdict then fails).
 //
-// Install it with go install github.com/rustyonions/ron-audit-go/tools/cmd/ronaudit@latest.
+// Install it with go install ./tools/cmd/ronaudit in a clone of the
+// repository (or go install
+// github.com/rustyonions/ron-audit-go/tools/cmd/ronaudit@latest once a
+// version is published).
 package main
 
 import (

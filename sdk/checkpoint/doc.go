@@ -64,7 +64,8 @@
 // Every error about a checkpoint, a proof or the Keeper's signing is an
 // *Error whose Reason (format, bad_signature, unknown_key, sign,
 // out_of_range, not_included, origin_mismatch, rollback, fork, retired_key)
-// matches the sentinel of the same name with errors.Is and whose Err is the
+// matches the sentinel of the same name with errors.Is (ErrFormat,
+// ErrBadSignature, ...; ErrRange for out_of_range) and whose Err is the
 // note or tlog error underneath. Two kinds are not: a checkpoint file or
 // history directory that cannot be read (ReadNote, LoadHistory,
 // HistoryPaths, HistoryChains, Keeper.History) fails with the file system's

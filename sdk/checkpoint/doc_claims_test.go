@@ -4,10 +4,15 @@ package checkpoint
 
 import (
 	"errors"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -159,5 +164,72 @@ func TestNewKeeperNilSigner(t *testing.T) {
 	}
 	if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("NewKeeper with no signer created %s: %v", dir, err)
+	}
+}
+
+// TestDocListsEveryReason: the package doc's list of an *Error's Reasons
+// is every Reason constant of the package, each with its sentinel (so a
+// reason added is documented, and one documented is real).
+func TestDocListsEveryReason(t *testing.T) {
+	fset := token.NewFileSet()
+	consts := map[string]bool{}
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, name, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range f.Decls {
+			g, ok := d.(*ast.GenDecl)
+			if !ok || g.Tok != token.CONST {
+				continue
+			}
+			for _, s := range g.Specs {
+				vs := s.(*ast.ValueSpec)
+				if id, ok := vs.Type.(*ast.Ident); !ok || id.Name != "Reason" {
+					continue
+				}
+				for _, v := range vs.Values {
+					if lit, ok := v.(*ast.BasicLit); ok {
+						r, _ := strconv.Unquote(lit.Value)
+						consts[r] = true
+					}
+				}
+			}
+		}
+	}
+	doc, err := os.ReadFile("doc.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	flat := strings.Join(strings.Fields(strings.ReplaceAll(string(doc), "//", "")), " ")
+	_, list, ok := strings.Cut(flat, "whose Reason (")
+	if !ok {
+		t.Fatal("doc.go no longer says \"whose Reason (...)\": the pattern of this test is stale")
+	}
+	list, _, _ = strings.Cut(list, ")")
+	listed := map[string]bool{}
+	for _, r := range strings.Split(list, ", ") {
+		listed[r] = true
+		if !consts[r] {
+			t.Errorf("doc.go lists the reason %q, which is no Reason constant", r)
+		}
+	}
+	for r := range consts {
+		if !listed[r] {
+			t.Errorf("Reason %q is not in doc.go's list of reasons", r)
+		}
+		if reasonErrs[Reason(r)] == nil {
+			t.Errorf("Reason %q has no sentinel for errors.Is", r)
+		}
+	}
+	if len(consts) == 0 {
+		t.Fatal("no Reason constants found")
 	}
 }

@@ -33,7 +33,7 @@ import ronaudit_bundle as rb
 import ronaudit_checkpoint as cpk
 import ronaudit_reader as rr
 import ronaudit_wal as rw
-from conftest import run
+from conftest import REPO, run
 
 WRITER = "svc@inst-1"
 FLUX = "flux/é ü"  # escaped in the origin and the directory name
@@ -431,6 +431,19 @@ def _write_stats():
     p = os.environ.get("RONAUDIT_FLIP_STATS")
     if p:
         Path(p).write_text(json.dumps({k: dict(v) for k, v in FLIP_STATS.items()}, indent=1))
+
+
+def test_readme_counts_the_flips():
+    """The README says on how many damaged copies both verifiers agree:
+    the cases test_flips_same_verdict made (run before this one), so that
+    a change of the bundles or of the flips updates the figure."""
+    if set(FLIP_STATS) != {"multi", "rotated", "sealed"}:
+        pytest.skip("test_flips_same_verdict did not run for every export in this session")
+    readme = " ".join((REPO / "README.md").read_text().split())
+    m = re.search(r"agreeing with `ronaudit verify-bundle` on every bundle and on ([0-9,]+) damaged copies", readme)
+    assert m, "README.md no longer says on how many damaged copies: update this test"
+    total = sum(s["cases"] for s in FLIP_STATS.values())
+    assert int(m.group(1).replace(",", "")) == total, f"README.md says {m.group(1)} damaged copies; the flips made {total:,}"
 
 
 # --------------------------------------------------------------------------

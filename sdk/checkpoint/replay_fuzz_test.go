@@ -74,11 +74,16 @@ func newReplayFuzzBase(tb testing.TB, signer sdk.Signer) *replayFuzzBase {
 // and when it succeeds, every checkpoint the Keeper holds as a chain's
 // newest (Newest, what export.Auto catches up with) is of a chain of the
 // log, at most its records and with the root of its first that many: a
-// Keeper never vouches for records that are not there. Its Close, when
-// nil, leaves each chain's newest checkpoint at the chain's last record,
-// its signature by the Keeper's key holding unless it bears none by that
-// key (a damaged signature line reads as another key's, which the Keeper
-// leaves to the offline verifier: testdata 38f8eb357f20b561).
+// Keeper never vouches for records that are not there. A chain whose
+// newest checkpoint bears no signature by the Keeper's key (here: its
+// signature line damaged into another key's, which the Keeper cannot
+// tell apart) reads as one another key holds (see Keeper): OpenDurable
+// refuses appends to it (sdk.ErrConfig; testdata
+// a-newest-signer-name-damaged) and the Keeper signs nothing more of it,
+// leaving that checkpoint its newest (38f8eb357f20b561,
+// b-6-deleted-4-signer-damaged) for the offline verifier to judge. The Keeper's Close, when
+// nil, leaves each other chain's newest checkpoint at the chain's last
+// record, its signature by the Keeper's key holding.
 //
 // The input is a byte per choice: per change (up to 4), the operation
 // (c%7: delete, flip a byte, cut, copy to another size and chain, write
@@ -168,6 +173,28 @@ func FuzzKeeperReplay(f *testing.F) {
 			}
 		}
 
+		// The chains that read as another key's (see the doc above), with
+		// the size of their newest checkpoint.
+		foreign := map[string]int64{}
+		for _, stream := range []string{"a", "b"} {
+			paths, _ := HistoryPaths(kdir, "w", stream)
+			if len(paths) == 0 {
+				continue
+			}
+			msg, err := ReadNote(paths[len(paths)-1])
+			if err != nil {
+				continue
+			}
+			if _, err := Open(msg, vs); errors.Is(err, ErrUnknownKey) {
+				text, _, _ := bytes.Cut(msg, []byte("\n\n"))
+				cp, err := parseText(string(text) + "\n")
+				if err != nil {
+					t.Fatalf("w/%s: newest checkpoint %s: Open %v, parseText %v", stream, paths[len(paths)-1], ErrUnknownKey, err)
+				}
+				foreign[stream] = cp.Size
+			}
+		}
+
 		k, err := NewKeeper(kdir, signer, KeeperOptions{Every: 4, Interval: -1})
 		if err != nil {
 			t.Fatal(err)
@@ -194,14 +221,28 @@ func FuzzKeeperReplay(f *testing.F) {
 				t.Fatalf("the Keeper holds a checkpoint of %s at %d whose root is not the log's: %v", cp.Origin, cp.Size, err)
 			}
 		}
-		replayAppend(t, l, "a", 10, 3)
+		heads := map[string]int64{"a": 13, "b": 6}
+		for stream, size := range foreign {
+			heads[stream] = size
+		}
+		r := canonical.AuditRecord{WriterID: "w", Stream: "a", TsMs: 11, Reason: "a10"}
+		_, err = l.Append(&r)
+		_, fa := foreign["a"]
+		switch {
+		case err != nil && (!fa || !errors.Is(err, sdk.ErrConfig)):
+			t.Fatalf("w/a refuses an append after the reopen: %v", err)
+		case err == nil && fa:
+			t.Fatalf("w/a takes an append after the reopen; its newest checkpoint bears no signature by the Keeper's key")
+		case err == nil:
+			replayAppend(t, l, "a", 11, 2)
+		}
 		if err := l.Close(); err != nil {
 			t.Fatal(err)
 		}
 		if err := k.Close(); err != nil {
 			return // a history the Keeper will not sign on (its Err says why)
 		}
-		for stream, n := range map[string]int64{"a": 13, "b": 6} {
+		for stream, n := range heads {
 			paths, err := HistoryPaths(kdir, "w", stream)
 			if err != nil || len(paths) == 0 {
 				t.Fatalf("w/%s: Keeper.Close nil, checkpoints %v, %v", stream, paths, err)
@@ -211,10 +252,8 @@ func FuzzKeeperReplay(f *testing.F) {
 				t.Fatalf("w/%s: Keeper.Close nil, newest checkpoint %s: %v", stream, paths[len(paths)-1], err)
 			}
 			// Its signature by the Keeper's key holds, or it bears none by
-			// that key (a signature line damaged into another key's): the
-			// Keeper cannot tell that from a key it was not given, and
-			// leaves it to the offline verifier (see Keeper).
-			if _, err := Open(msg, vs); err != nil && !errors.Is(err, ErrUnknownKey) {
+			// that key: a chain that reads as another key's (foreign).
+			if _, err := Open(msg, vs); err != nil && !(errors.Is(err, ErrUnknownKey) && foreign[stream] == n) {
 				t.Fatalf("w/%s: Keeper.Close nil, newest checkpoint %s: %v", stream, paths[len(paths)-1], err)
 			}
 			text, _, _ := bytes.Cut(msg, []byte("\n\n"))

@@ -364,9 +364,63 @@ type verdict struct {
 	reason string // torn: what the tail is; not torn: why not
 }
 
-// resyncBudget bounds the checksum work of the resync check of
-// classifyTail, which only crafted bytes can exhaust.
-const resyncBudget = 64 << 20
+// rangeCRC gives the CRC-32C of any byte range of buf in constant time,
+// from the CRCs of buf's prefixes: for byte strings A and B,
+// crc(AB) = crc(A)·x^(8|B|) xor crc(B) modulo the CRC polynomial (the
+// relation zlib's crc32_combine uses). classifyTail's search may check a
+// frame at nearly every offset of a torn tail, each as long as the rest of
+// the tail: checksumming each frame's bytes afresh is quadratic in the
+// tail, and a bound on that work refused ordinary torn appends (a payload
+// of small little-endian integers reads as thousands of plausible frame
+// headers). With rangeCRC the search is linear in the tail.
+type rangeCRC struct {
+	pre []uint32 // pre[k]: CRC-32C of buf[:k]
+	pow []uint32 // pow[k]: x^(8k) modulo the polynomial, bit-reflected
+}
+
+func newRangeCRC(buf []byte) *rangeCRC {
+	tab := castagnoli
+	pre := make([]uint32, len(buf)+1)
+	c := ^uint32(0) // the register: the CRC before its final inversion
+	for i, b := range buf {
+		c = tab[byte(c)^b] ^ c>>8
+		pre[i+1] = ^c
+	}
+	// Multiplying by x^8 is the register step for a zero byte.
+	pow := make([]uint32, min(len(buf), MaxPayload)+1)
+	pow[0] = 1 << 31 // x^0
+	for k := 1; k < len(pow); k++ {
+		v := pow[k-1]
+		pow[k] = tab[byte(v)] ^ v>>8
+	}
+	return &rangeCRC{pre, pow}
+}
+
+// crc returns the CRC-32C of buf[i:j], j-i <= MaxPayload.
+func (r *rangeCRC) crc(i, j int64) uint32 {
+	return r.pre[j] ^ mulModP(r.pow[j-i], r.pre[i])
+}
+
+// mulModP multiplies a and b, bit-reflected polynomials over GF(2), modulo
+// the CRC-32C polynomial (zlib's multmodp).
+func mulModP(a, b uint32) uint32 {
+	const poly = 0x82F63B78 // Castagnoli, reflected
+	var p uint32
+	for m := uint32(1) << 31; m != 0; m >>= 1 {
+		if a&m != 0 {
+			p ^= b
+			if a&(m-1) == 0 {
+				break
+			}
+		}
+		if b&1 != 0 {
+			b = b>>1 ^ poly
+		} else {
+			b >>= 1
+		}
+	}
+	return p
+}
 
 // classifyTail decides whether the bytes [p, size) of the last segment,
 // where the frame at p is bad (bad says how), are a torn tail: what an
@@ -455,7 +509,7 @@ func classifyTail(r io.ReaderAt, p, size int64, bad string) (verdict, error) {
 	const badFrame = 2
 	state := make([]int8, n)
 	var path []int64
-	budget := int64(resyncBudget)
+	var crcs *rangeCRC // made at the first frame to check
 	for i := int64(1); i < n; i++ {
 		if !reach[i] || state[i] != 0 {
 			continue
@@ -472,10 +526,11 @@ func classifyTail(r io.ReaderAt, p, size int64, bad string) (verdict, error) {
 			if good {
 				if e = frameEnd(j); e < 0 {
 					good = false
-				} else if budget -= e - j; budget < 0 {
-					return verdict{false, "the tail holds too many frame-like byte runs to tell a torn write from damage"}, nil
 				} else {
-					good = checksum(buf[j+FrameHeaderSize:e]) == le.Uint32(buf[j+4:])
+					if crcs == nil {
+						crcs = newRangeCRC(buf)
+					}
+					good = crcs.crc(j+FrameHeaderSize, e) == le.Uint32(buf[j+4:])
 				}
 			}
 			if !good {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -529,20 +530,21 @@ func TestReadSegment(t *testing.T) {
 	}
 }
 
-// TestResyncBudget pins FORMAT.md section 6, rule 3: the search for
-// intact frames inside a torn-looking final frame spends at most 64 MiB
-// of CRC work, and a tail it cannot decide within that is corruption.
-// The tail is a frame header declaring MaxPayload bytes that reach the
-// end of the file, holding k candidate frame headers, each declaring a
-// frame that ends exactly there too (about 1 MiB of checksum work each),
-// none with a matching CRC: a torn tail when the search can check them
-// all, corruption when it cannot.
-func TestResyncBudget(t *testing.T) {
+// TestResyncDecidesEveryTail pins FORMAT.md section 6, rule 3: the search
+// for intact frames inside a torn-looking final frame decides every tail,
+// however many candidate frames it holds. The tail is a frame header
+// declaring MaxPayload bytes that reach the end of the file, holding k
+// candidate frame headers, each declaring a frame that ends exactly there
+// too (about 1 MiB each, 1 GiB of checksummed bytes for k = 1000): none
+// with a matching CRC is a torn tail; the last with a matching CRC is an
+// intact frame, so the tail is damage. (The search once gave up after 64
+// MiB of CRC work and called such tails corrupt.)
+func TestResyncDecidesEveryTail(t *testing.T) {
 	const n = 3
 	for _, c := range []struct {
-		k    int
-		torn bool
-	}{{60, true}, {70, false}} {
+		k      int
+		intact bool
+	}{{60, false}, {1000, false}, {1000, true}} {
 		dir := writeLog(t, n, testOpts())
 		file, b := lastSegment(t, dir)
 		tail := make([]byte, FrameHeaderSize+MaxPayload)
@@ -554,11 +556,79 @@ func TestResyncBudget(t *testing.T) {
 			at := j * FrameHeaderSize
 			binary.LittleEndian.PutUint32(tail[at:], uint32(len(tail)-at-FrameHeaderSize))
 		}
+		if c.intact {
+			at := c.k * FrameHeaderSize
+			binary.LittleEndian.PutUint32(tail[at+4:], checksum(tail[at+FrameHeaderSize:]))
+		}
 		writeFile(t, file, append(bytes.Clone(b), tail...))
-		if c.torn {
-			expectTorn(t, dir, n, file, int64(len(b)), int64(len(tail)))
+		if c.intact {
+			expectCorrupt(t, dir, file, int64(len(b)), n, fmt.Sprintf("intact frames follow from offset %d", len(b)+c.k*FrameHeaderSize))
 		} else {
-			expectCorrupt(t, dir, file, int64(len(b)), n, "too many frame-like byte runs")
+			expectTorn(t, dir, n, file, int64(len(b)), int64(len(tail)))
+		}
+	}
+}
+
+// TestRangeCRC: the CRC of a range from the CRCs of prefixes is the CRC of
+// the range's bytes, for every length class the search meets.
+func TestRangeCRC(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	buf := make([]byte, 3<<20)
+	for i := range buf {
+		buf[i] = byte(rng.Uint32())
+		if i%5 == 0 {
+			buf[i] = 0
+		}
+	}
+	r := newRangeCRC(buf)
+	check := func(i, j int64) {
+		if got, want := r.crc(i, j), checksum(buf[i:j]); got != want {
+			t.Fatalf("crc(%d, %d) = %08x, want %08x", i, j, got, want)
+		}
+	}
+	for _, l := range []int64{0, 1, 2, 7, 8, 9, 255, 256, 4096, 65535, MaxPayload - 1, MaxPayload} {
+		for _, i := range []int64{0, 1, 3, 4097, int64(len(buf)) - l} {
+			check(i, i+l)
+		}
+	}
+	for range 2000 {
+		l := rng.Int64N(MaxPayload + 1)
+		i := rng.Int64N(int64(len(buf)) - l + 1)
+		check(i, i+l)
+	}
+}
+
+// TestTornArrayPayload: an interrupted append of a frame whose payload is
+// an ordinary array of little-endian 32-bit integers (here 30,000 each, in
+// a 64 KiB payload, the size of the SDK's largest record) is a torn tail
+// wherever the crash cut it. Every 4-byte-aligned word of such a payload
+// reads as a plausible frame header declaring a 30,000-byte frame that
+// stays inside the file, so rule 3 has thousands of candidate frames of
+// ~30 KB to check: the search for intact frames bounded its CRC work at
+// 64 MiB and refused the log as corrupt. The spec said only crafted bytes
+// could need more.
+func TestTornArrayPayload(t *testing.T) {
+	const n = 5
+	dir := writeLog(t, n, testOpts())
+	file, b := lastSegment(t, dir)
+	payload := make([]byte, 1<<16)
+	payload[0] = 1
+	for i := 1; i+4 <= len(payload); i += 4 {
+		binary.LittleEndian.PutUint32(payload[i:], 30000)
+	}
+	frame := binary.LittleEndian.AppendUint32(nil, uint32(len(payload)))
+	frame = binary.LittleEndian.AppendUint32(frame, checksum(payload))
+	frame = append(frame, payload...)
+	for _, cut := range []int{9, 20000, 40000, 50001, len(frame) - 6} { // the last cut drops the 0x75 of the last word: no zero fill makes the frame whole
+		for _, zeros := range []int{0, 4096} { // and a zeroed page after the cut
+			d := append(bytes.Clone(b), frame[:cut]...)
+			d = append(d, make([]byte, zeros)...)
+			writeFile(t, file, d)
+			expectTorn(t, dir, n, file, int64(len(b)), int64(cut+zeros))
+			if t.Failed() {
+				t.Fatalf("cut at %d, then %d zero bytes", cut, zeros)
+			}
+			writeFile(t, file, b)
 		}
 	}
 }

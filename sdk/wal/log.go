@@ -1067,9 +1067,12 @@ func (l *Log) rotateLocked() error {
 	func() {
 		// Deferred: the fsync is accounted even if the hook panics
 		// (the next rotation then starts from this fsync, reporting no
-		// frame twice).
+		// frame twice). The synced end too: the segment stays current
+		// then, a frame that fits goes on in it, and a failed write or
+		// fsync of that frame cuts the segment back to syncedEnd, which
+		// must not take the frames this fsync made durable.
 		defer func() {
-			l.durable, l.covered = target, target
+			l.durable, l.covered, l.syncedEnd = target, target, l.segSize
 			l.durableAt.Store(target)
 			l.releaseAllLocked()
 			l.cond.Broadcast()

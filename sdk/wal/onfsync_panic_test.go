@@ -2,6 +2,7 @@ package wal
 
 import (
 	"errors"
+	"os"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -210,4 +211,48 @@ func TestOnFsyncPanicInOpen(t *testing.T) {
 		_, _, _ = Open(dir, Options{Fsync: FsyncAlways, Recovered: func(Recovery) error { panic(errHookPanic) }})
 	})
 	wantReopen(t, dir, 3)
+}
+
+// A panic of the hook in a rotation's fsync of the full segment left the
+// frames durable (WaitDurable returns nil for them) but not the segment's
+// synced end, which a failed write or fsync cuts the segment back to. A
+// frame small enough to fit in that segment goes there after the panic;
+// when its fsync then failed, the cut went back to the end the last
+// commit had made durable, and took the frames the rotation's fsync had
+// made durable, and acknowledged, with it.
+func TestOnFsyncPanicInRotationThenFailedFsync(t *testing.T) {
+	var h panicHook
+	dir := logDir(t)
+	l, _ := mustOpen(t, dir, Options{Fsync: FsyncAlways, SegmentBytes: MinSegmentBytes, OnFsync: h.hook})
+	big := MinSegmentBytes/2 - FrameHeaderSize - 100
+	for i := uint64(1); i <= 2; i++ {
+		if _, err := l.Append(payloadOfSize(i, big)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.armNext()
+	wantHookPanic(t, "the Append that rotates", func() { _, _ = l.Append(payloadOfSize(3, big)) })
+	if err := l.WaitDurable(2); err != nil {
+		t.Fatalf("WaitDurable(2) after the rotation's fsync: %v", err)
+	}
+	// Frame 3 is small: it fits in the segment the rotation did not leave.
+	if _, err := l.Append(payloadOfSize(3, 20)); err != nil {
+		t.Fatal(err)
+	}
+	failSegmentFsyncs(t)
+	if err := l.WaitDurable(3); err == nil {
+		t.Fatal("WaitDurable(3) with a failing fsync: nil")
+	}
+	syncFile = (*os.File).Sync
+	if err := l.WaitDurable(2); err != nil {
+		t.Errorf("WaitDurable(2) after the failed fsync of frame 3: %v (frame 2 was durable)", err)
+	}
+	l.Close()
+	fs, _, err := readAll(t, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fs) != 2 {
+		t.Fatalf("%d frames after the failed fsync of frame 3, want the 2 acknowledged", len(fs))
+	}
 }

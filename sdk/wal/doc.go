@@ -39,7 +39,8 @@
 // run of zero bytes ending the file, the bytes from p are a torn tail iff
 // z-p < 8, or the header at p declares a length in 1..MaxPayload whose
 // frame reaches z or beyond and no run of intact frames starts inside it
-// and reaches z. Everything else is corruption: Open fails with a
+// and reaches z, or ends where a torn append begins (rule 3 of FORMAT.md
+// section 6). Everything else is corruption: Open fails with a
 // *CorruptError naming file and offset and changes nothing. A last segment
 // whose bytes are a prefix of its header then zeros is an interrupted
 // creation; Open writes the header again, and if that write or its fsync

@@ -632,3 +632,134 @@ func TestTornArrayPayload(t *testing.T) {
 		}
 	}
 }
+
+// specTornTail is FORMAT.md section 6 transcribed as plainly as it reads,
+// for the bad frame at p of a last segment d: z, rules 1 and 2, and rule
+// 3 by following the run of good frames from every offset in (p, z),
+// checksumming each frame's bytes. classifyTail must agree with it.
+func specTornTail(d []byte, p int) bool {
+	size := len(d)
+	z := size
+	for z > p && d[z-1] == 0 {
+		z--
+	}
+	if z-p < FrameHeaderSize { // rule 1
+		return true
+	}
+	length := func(e int) (int, bool) {
+		if e+FrameHeaderSize > size {
+			return 0, false
+		}
+		n := int(binary.LittleEndian.Uint32(d[e:]))
+		return n, n >= 1 && n <= MaxPayload
+	}
+	if n, ok := length(p); !ok || p+FrameHeaderSize+n < z { // rule 2
+		return false
+	}
+	tornRest := func(e int) bool { // [e, size) torn by rules 1 and 2
+		if z-e < FrameHeaderSize {
+			return true
+		}
+		n, ok := length(e)
+		return ok && e+FrameHeaderSize+n >= z
+	}
+	good := func(q int) (int, bool) {
+		n, ok := length(q)
+		if !ok || q+FrameHeaderSize+n > size {
+			return 0, false
+		}
+		return q + FrameHeaderSize + n, checksum(d[q+FrameHeaderSize:q+FrameHeaderSize+n]) == binary.LittleEndian.Uint32(d[q+4:])
+	}
+	for q := p + 1; q < z; q++ { // rule 3
+		e, frames := q, 0
+		for e < z {
+			next, ok := good(e)
+			if !ok {
+				break
+			}
+			e, frames = next, frames+1
+		}
+		if frames > 0 && (e >= z || tornRest(e)) {
+			return false
+		}
+	}
+	return true
+}
+
+// TestClassifyTailMatchesSpec compares recovery's verdict with
+// specTornTail on last segments built to meet rule 3: payloads that hold
+// whole frames or arrays of small integers (plausible frame headers at
+// every word), length bits flipped, tails torn anywhere and followed by
+// zeros or not.
+func TestClassifyTailMatchesSpec(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	frame := func(p []byte) []byte {
+		b := binary.LittleEndian.AppendUint32(nil, uint32(len(p)))
+		b = binary.LittleEndian.AppendUint32(b, checksum(p))
+		return append(b, p...)
+	}
+	var verdicts [2]int
+	for c := range 600 {
+		var frames [][]byte
+		for range 2 + rng.IntN(5) {
+			var p []byte
+			switch rng.IntN(4) {
+			case 0: // whole frames inside
+				p = []byte{1}
+				for range 1 + rng.IntN(3) {
+					p = append(p, frame(payloadOfSize(rng.Uint64N(1000), 1+rng.IntN(200)))...)
+				}
+			case 1: // an array of one small integer
+				p = make([]byte, 1+4*rng.IntN(300))
+				v := uint32(1 + rng.IntN(1200))
+				for j := 1; j+4 <= len(p); j += 4 {
+					binary.LittleEndian.PutUint32(p[j:], v)
+				}
+			default:
+				p = payloadOfSize(rng.Uint64N(1000), 1+rng.IntN(800))
+			}
+			frames = append(frames, frame(p))
+		}
+		d := encodeHeader(1, 1)
+		var starts []int
+		for _, f := range frames {
+			starts = append(starts, len(d))
+			d = append(d, f...)
+		}
+		if rng.IntN(3) == 0 { // a flipped bit in the length of a frame
+			d[starts[rng.IntN(len(starts))]+rng.IntN(3)] ^= 1 << rng.IntN(8)
+		}
+		last2 := len(frames[len(frames)-1]) + len(frames[len(frames)-2])
+		d = d[:len(d)-rng.IntN(last2)]
+		if rng.IntN(2) == 0 {
+			d = append(d, make([]byte, rng.IntN(3000))...)
+		}
+		// p: the first bad frame, as the reader scans.
+		p, good := SegmentHeaderSize, uint64(0)
+		for p < len(d) {
+			if p+FrameHeaderSize > len(d) {
+				break
+			}
+			n := int(binary.LittleEndian.Uint32(d[p:]))
+			if n < 1 || n > MaxPayload || p+FrameHeaderSize+n > len(d) ||
+				checksum(d[p+FrameHeaderSize:p+FrameHeaderSize+n]) != binary.LittleEndian.Uint32(d[p+4:]) {
+				break
+			}
+			p, good = p+FrameHeaderSize+n, good+1
+		}
+		want := p == len(d) || specTornTail(d, p)
+		info, err := ReadSegment(d, true, nil)
+		if got := err == nil; got != want || (got && (info.Frames != good || info.End != int64(p))) {
+			t.Fatalf("case %d: ReadSegment %+v, %v; the spec says torn=%v after %d frames at %d", c, info, err, want, good, p)
+		}
+		if want {
+			verdicts[1]++
+		} else {
+			verdicts[0]++
+		}
+	}
+	t.Logf("%d torn, %d corrupt", verdicts[1], verdicts[0])
+	if verdicts[0] < 50 || verdicts[1] < 50 {
+		t.Fatalf("verdicts %v: the cases do not exercise both", verdicts)
+	}
+}

@@ -392,8 +392,9 @@ func (r *replayer) replay(f wal.Frame) error {
 			return r.failAt(pos, h, true, v.Seq(), err)
 		}
 		ks := r.keyst[h]
-		if ks == nil {
-			ks = &keyState{firstAt: r.records + 1}
+		first := ks == nil
+		if first {
+			ks = &keyState{firstAt: r.records + 1, notSole: !rec.Signed}
 			r.keyst[h] = ks
 		}
 		if rec.Signed {
@@ -412,6 +413,7 @@ func (r *replayer) replay(f wal.Frame) error {
 			// With keys nil too: a replay that checks no signature
 			// still tells which key holds each chain (MaySign).
 			ks.lastSigner = rec.KeyID
+			ks.signedBy(rec.KeyID, first)
 		}
 		if err := ks.follow(v, rec, r.keys); err != nil {
 			return r.failAt(pos, h, true, v.Seq(), err)
@@ -457,6 +459,7 @@ func (r *replayer) replay(f wal.Frame) error {
 			r.seals++
 			if ks := r.keyst[h]; ks != nil {
 				ks.lastSigner = s.id // as below (MaySign)
+				ks.signedBy(s.id, false)
 			}
 			break
 		}
@@ -486,6 +489,7 @@ func (r *replayer) replay(f wal.Frame) error {
 		r.signed(s.id, pub)
 		if ks := r.keyst[h]; ks != nil {
 			ks.lastSigner = s.id
+			ks.signedBy(s.id, false)
 		}
 		if r.onSeal != nil {
 			r.onSeal(h, s)
@@ -726,8 +730,10 @@ func (it *errIterator) Err() error    { return it.err }
 // DurableOptions.Keys): signed by it, the chain would not verify for one
 // following it from its first key (unknown_key), so Append refuses with
 // ErrConfig naming the chain and its key: open the log with that key, or
-// RotateKey from it to the new one first. A chain the Signer starts is
-// its own. A chain with no record signature in the log (checkpoint-sealed)
+// RotateKey from it to the new one first (or, when that key signed the
+// chain alone from its first record, RotateKey to it, which takes the
+// chain on with no transition: a chain started while a rotation to it ran
+// that wrote no transition, say). A chain the Signer starts is its own. A chain with no record signature in the log (checkpoint-sealed)
 // says only in its kept checkpoints whose it is: with a checkpoint.Keeper
 // as cfg.Observer (package node's), a chain whose newest kept checkpoint
 // is signed by a key that neither is the Signer's nor hands the chain on
@@ -972,7 +978,10 @@ func OpenDurable(dir string, cfg Config, opts DurableOptions) (*Log, Recovery, e
 
 // refusal is why a replayed chain takes no record signed by the key
 // the log was opened with (refusals): the error its appends get, and the
-// later key that started it, if that is why.
+// key that holds it with no transition from the opener's (a later key
+// that started it, or one no transition names that signed it alone from
+// its first record), if that is why: RotateKey to that key moves the
+// chain on to it (chain.heldBy).
 type refusal struct {
 	heldBy KeyID
 	err    error
@@ -1047,8 +1056,20 @@ func (r *replayer) refusals(id KeyID) map[*Head]refusal {
 			// no signature in the log, checkpoint-sealed, says whose it
 			// is only in its kept checkpoints: sealedRefusals, and a
 			// chain that retired id is refused apart.)
-			out[h] = refusal{err: fmt.Errorf("%w: %s is signed by key %s, and no key transition in the log hands it to key %s: open the log with key %s, or RotateKey from it to %s first",
+			rf := refusal{err: fmt.Errorf("%w: %s is signed by key %s, and no key transition in the log hands it to key %s: open the log with key %s, or RotateKey from it to %s first",
 				ErrConfig, names.Chain(h.WriterID, h.Stream), old, id, old, id)}
+			if !ks.notSole && ks.sole == old {
+				// That key has signed the chain alone from its first
+				// record (one started while a rotation to it ran that
+				// wrote no transition, or a newcomer's own): RotateKey to
+				// it takes the chain on with no transition, as one a
+				// later key started (else no RotateKey could finish such
+				// a rotation). Not a chain another key signed first, or
+				// whose first records no one signed (checkpoint-sealed):
+				// moved on so, it would change hands with no transition.
+				rf.heldBy = old
+			}
+			out[h] = rf
 		}
 	}
 	return out

@@ -503,8 +503,11 @@ type chain struct {
 	// heldBy is the key in force in the chain when that is a key a
 	// rotation from signer handed the log to (the chain was started by it,
 	// after or while that rotation wrote its transitions), for a log
-	// reopened with the older key: that key may not sign after the later
-	// one, and RotateKey to heldBy moves the chain on with no transition.
+	// reopened with the older key, or a key that no transition hands on
+	// to signer and that signed the chain alone from its first record
+	// (it started the chain while a rotation to it ran that wrote no
+	// transition, or it is a newcomer's): signer may not sign after it,
+	// and RotateKey to heldBy moves the chain on with no transition.
 	heldBy KeyID
 	// keptSeal is, for a chain refused as sealed by another key
 	// (sealedRefusals: checkpoint-sealed, its Keeper's newest checkpoint

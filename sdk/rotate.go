@@ -65,11 +65,13 @@ func isTransition(attrs []canonical.Attr) bool {
 // see Append) after it wrote a transition; one that panicked before is
 // undone as one that failed there. One that failed before it
 // wrote any transition leaves the log's key as it was (a chain started
-// while it ran keeps next, which signed its first record; reopened with
-// the old key, the log refuses nothing of it: no transition names next,
-// and OpenDurable refuses only chains a transition shows are another
-// key's, so the old key signs after next there, as after a crash at that
-// point; a verifier needs both keys for that chain). A nil next, a next
+// while it ran keeps next, which signed its first record, as after a
+// crash at that point; reopened with the old key, the log refuses records
+// for that chain, which no transition hands on from next to the old key
+// (OpenDurable), until RotateKey to next finishes the rotation: it moves
+// that chain on to next with no transition, next having signed it alone
+// from its first record; a verifier needs next for that chain). A nil
+// next, a next
 // whose KeyID is not KeyIDOf(next.Public()), and rotating to the key
 // that already signs every chain of the log, are ErrConfig, as is one
 // where a chain's transition record would exceed the log's limits
@@ -438,8 +440,15 @@ type keyState struct {
 	retiredPub map[KeyID]ed25519.PublicKey // the retired keys the verifier knew
 	successor  map[KeyID]ed25519.PublicKey // retired key -> the key its transition named
 	lastSigner KeyID                       // the key of the chain's last signature (replay)
-	firstAt    uint64                      // the replay's count of records at the chain's first, plus one (replay)
-	handedAt   map[KeyID]uint64            // retired key -> the replay's count at its transition, plus one (replay)
+	// sole is the key of every signature of the chain, its first
+	// record's included, while notSole is false (replay): refusals lets
+	// RotateKey to a key that no transition names take the chain on with
+	// no transition only when that key is sole (it started the chain and
+	// no other key signed in it).
+	sole     KeyID
+	notSole  bool
+	firstAt  uint64           // the replay's count of records at the chain's first, plus one (replay)
+	handedAt map[KeyID]uint64 // retired key -> the replay's count at its transition, plus one (replay)
 }
 
 // Retirement is a key transition of a chain: the key KeyID signed the
@@ -459,6 +468,18 @@ type Retirement struct {
 	// it there, and for checkpoints of sizes Seq and up (not below:
 	// checkpoint.InForce).
 	Next ed25519.PublicKey
+}
+
+// signedBy notes, for sole, a signature by id of the chain's record or
+// seal (first: of its first record).
+func (ks *keyState) signedBy(id KeyID, first bool) {
+	switch {
+	case first:
+		ks.sole = id
+	case ks.notSole || ks.sole == id:
+	default:
+		ks.sole, ks.notSole = KeyID{}, true
+	}
 }
 
 // retirements lists the chain's transitions, one per retired key.

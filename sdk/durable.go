@@ -1405,7 +1405,11 @@ func recordFrames(fn func(rec Sealed, pos wal.Position) error) func(wal.Frame) e
 // what signs a chain of a log without opening it (a checkpoint or export
 // bundle made beside the log's writer: ronaudit checkpoint and export,
 // export.Exporter.Export), so that nothing signs what a verifier
-// following the log's keys could not trust.
+// following the log's keys could not trust. A key the chain retired is
+// not refused here, unlike Append: it may still vouch for the chain up to
+// its transition (checkpoint.InForce), so the caller, which knows the
+// size it signs, checks that (as Export and ronaudit checkpoint and
+// export do).
 //
 // MaySign reads the log without verifying it, and checks no signature:
 // the caller verifies the chain it signs (a replay verifying every chain

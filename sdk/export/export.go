@@ -170,7 +170,11 @@ func (e *Exporter) Export(dir, writer, stream string, prev *State) (*Bundle, err
 // 1..tree.Size() and recs are the records prev.Size+1 .. prev.Size+len(recs)
 // (at most tree.Size()). Records that are not the tree's leaves at those
 // seqs, or more than it holds, are refused (*Error ReasonRecord, at the
-// first seq that differs) before anything is signed or written.
+// first seq that differs) before anything is signed or written. It reads
+// no log, so it refuses no key as Export does (a key the chain retired, or
+// one that may not sign it): the caller signs only with a key that holds
+// the chain at tree.Size(), as Auto does (Keeper.SignerAt) and ronaudit
+// export does (sdk.MaySign and the chain's retirements).
 //
 // A record's bytes are not hashed again here: the checkpoint vouches for
 // the record hashes (the tree's leaves), and a record whose bytes were

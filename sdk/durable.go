@@ -394,7 +394,7 @@ func (r *replayer) replay(f wal.Frame) error {
 		ks := r.keyst[h]
 		first := ks == nil
 		if first {
-			ks = &keyState{firstAt: r.records + 1, notSole: !rec.Signed}
+			ks = &keyState{firstAt: r.records + 1}
 			r.keyst[h] = ks
 		}
 		if rec.Signed {
@@ -1026,6 +1026,16 @@ func (r *replayer) refusals(id KeyID) map[*Head]refusal {
 			continue
 		}
 		if held {
+			if ks.lastSigner != (KeyID{}) && len(ks.retired) == 0 && !ks.soleFrom(old, owners.firstNamed(old)) {
+				// Signed by the later key, which did not start it: the
+				// chain was another key's before (the opener's, say) and
+				// no transition in it hands it on (a writer bypassing
+				// Append's refusal). Taken on by RotateKey with no
+				// transition, it would change hands unseen.
+				out[h] = refusal{err: fmt.Errorf("%w: %s is signed by key %s, which a rotation from key %s handed the log to, with no key transition in it from the key that signed it before: open the log with key %s",
+					ErrConfig, names.Chain(h.WriterID, h.Stream), old, id, old)}
+				continue
+			}
 			out[h] = refusal{heldBy: old, err: fmt.Errorf("%w: %s is signed by key %s, which a rotation from key %s handed the log to: open the log with key %s (RotateKey to it finishes a rotation cut short)",
 				ErrConfig, names.Chain(h.WriterID, h.Stream), old, id, old)}
 			continue
@@ -1058,7 +1068,7 @@ func (r *replayer) refusals(id KeyID) map[*Head]refusal {
 			// chain that retired id is refused apart.)
 			rf := refusal{err: fmt.Errorf("%w: %s is signed by key %s, and no key transition in the log hands it to key %s: open the log with key %s, or RotateKey from it to %s first",
 				ErrConfig, names.Chain(h.WriterID, h.Stream), old, id, old, id)}
-			if !ks.notSole && ks.sole == old {
+			if ks.soleFrom(old, 0) {
 				// That key has signed the chain alone from its first
 				// record (one started while a rotation to it ran that
 				// wrote no transition, or a newcomer's own): RotateKey to
@@ -1136,6 +1146,18 @@ type keyOwners struct {
 type handOff struct {
 	to KeyID
 	at uint64 // keyState.handedAt
+}
+
+// firstNamed returns where in the log (keyState.handedAt) the first
+// transition that named key k is, 0 if none does.
+func (o keyOwners) firstNamed(k KeyID) uint64 {
+	var at uint64
+	for _, f := range o.firstHandOff {
+		if f.to == k && (at == 0 || f.at < at) {
+			at = f.at
+		}
+	}
+	return at
 }
 
 func (r *replayer) keyOwners(id KeyID) keyOwners {

@@ -440,15 +440,16 @@ type keyState struct {
 	retiredPub map[KeyID]ed25519.PublicKey // the retired keys the verifier knew
 	successor  map[KeyID]ed25519.PublicKey // retired key -> the key its transition named
 	lastSigner KeyID                       // the key of the chain's last signature (replay)
-	// sole is the key of every signature of the chain, its first
-	// record's included, while notSole is false (replay): refusals lets
-	// RotateKey to a key that no transition names take the chain on with
-	// no transition only when that key is sole (it started the chain and
-	// no other key signed in it).
-	sole     KeyID
-	notSole  bool
-	firstAt  uint64           // the replay's count of records at the chain's first, plus one (replay)
-	handedAt map[KeyID]uint64 // retired key -> the replay's count at its transition, plus one (replay)
+	// sole is the key of every signature of the chain (records and
+	// seals), unless mixed: two keys signed in it (replay). firstSigned:
+	// its first record is signed. refusals lets RotateKey take a chain on
+	// with no transition only to a key that started it and signed it
+	// alone (soleFrom).
+	sole        KeyID
+	mixed       bool
+	firstSigned bool
+	firstAt     uint64           // the replay's count of records at the chain's first, plus one (replay)
+	handedAt    map[KeyID]uint64 // retired key -> the replay's count at its transition, plus one (replay)
 }
 
 // Retirement is a key transition of a chain: the key KeyID signed the
@@ -475,11 +476,22 @@ type Retirement struct {
 func (ks *keyState) signedBy(id KeyID, first bool) {
 	switch {
 	case first:
+		ks.sole, ks.firstSigned = id, true
+	case ks.mixed || ks.sole == id:
+	case ks.sole == KeyID{}:
 		ks.sole = id
-	case ks.notSole || ks.sole == id:
 	default:
-		ks.sole, ks.notSole = KeyID{}, true
+		ks.sole, ks.mixed = KeyID{}, true
 	}
+}
+
+// soleFrom reports whether key id signed the chain alone from its start:
+// every signature in it is id's, and its first record is one of them, or
+// (unsigned, as a checkpoint-sealed chain's records are) comes after
+// from, the replay's count at the first transition in the log that named
+// id (0: none).
+func (ks *keyState) soleFrom(id KeyID, from uint64) bool {
+	return !ks.mixed && ks.sole == id && (ks.firstSigned || (from > 0 && ks.firstAt > from))
 }
 
 // retirements lists the chain's transitions, one per retired key.

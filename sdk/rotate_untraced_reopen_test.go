@@ -192,3 +192,104 @@ func copySegments(t *testing.T, dir string) string {
 	}
 	return crashed
 }
+
+// TestRotateKeyCutShortTakesNoForgedChain: as
+// TestRotateKeyTakesOnlyChainsItsKeySignedAlone, for the key of a
+// rotation cut short. Reopened with the old key, a chain the new key
+// started is the new key's, and RotateKey to it takes the chain on with
+// no transition. A chain the rotation had not reached, the old key's,
+// that the new key then signed with no transition (a writer bypassing
+// Append's refusal), was taken for one it started: RotateKey moved it on
+// to the new key with no transition, which a verifier following the
+// chain from the old key cannot follow. Refused, as the old key's
+// appends to it are.
+func TestRotateKeyCutShortTakesNoForgedChain(t *testing.T) {
+	old, next := rotateSigner(t, "cut forged old"), rotateSigner(t, "cut forged next")
+	dir, streams := cutShortRotation(t, old, next, nil)
+	sum, err := sdk.VerifyDir(dir, sdk.NewKeySet(old.Public()), true, nil)
+	if err != nil || len(sum.Retired) != 1 {
+		t.Fatalf("the cut-short rotation: %+v, %v", sum.Retired, err)
+	}
+	var unreached string
+	for _, s := range streams {
+		if s != sum.Retired[0].Stream {
+			unreached = s
+		}
+	}
+	forgeSigned(t, dir, next, "svc-gateway@inst-1", unreached)
+	l, _, err := sdk.OpenDurable(dir, sdk.Config{Signer: old}, sdk.DurableOptions{Keys: sdk.NewKeySet(next.Public())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	r := coreRecord(9)
+	r.Stream = unreached
+	if _, err := l.Append(&r); !errors.Is(err, sdk.ErrConfig) {
+		t.Errorf("the old key appending after the new one: %v, want ErrConfig", err)
+	}
+	if _, err := l.RotateKey(next); !errors.Is(err, sdk.ErrConfig) {
+		t.Errorf("RotateKey to the key that signed the unreached chain with no transition: %v, want ErrConfig", err)
+	}
+}
+
+// TestRotateKeyTakesLaterChainSignedAfterUnsignedStart: a chain the new
+// key started after a rotation, under SealEvery, has unsigned records
+// first and the new key's signatures after (every SealEvery-th record).
+// It is the new key's: reopened with the old key, it takes no record of
+// the old key's, and RotateKey to the new key takes it on with no
+// transition, though its first record bears no signature: it comes after
+// the rotation's transition, which the unreached chain of
+// TestRotateKeyCutShortTakesNoForgedChain does not.
+func TestRotateKeyTakesLaterChainSignedAfterUnsignedStart(t *testing.T) {
+	old, next := rotateSigner(t, "later signed old"), rotateSigner(t, "later signed next")
+	dir := filepath.Join(t.TempDir(), "wal")
+	l, _, err := sdk.OpenDurable(dir, sdk.Config{Signer: old, SealEvery: 2}, sdk.DurableOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := coreRecord(1)
+	if _, err := l.Append(&r); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.RotateKey(next); err != nil {
+		t.Fatal(err)
+	}
+	var signed bool
+	for i := range 3 {
+		r := coreRecord(10 + i)
+		r.Stream = "later"
+		a, err := l.Append(&r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 && a.Record.Signed {
+			t.Fatal("the later chain's first record is signed: the test needs it unsigned")
+		}
+		if a.Record.Signed && a.Record.KeyID == next.KeyID() {
+			signed = true
+		}
+	}
+	if !signed {
+		t.Fatal("the new key signed none of the later chain's records")
+	}
+	dir = copySegments(t, dir) // a crash: no seal of the rest
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l, _, err = sdk.OpenDurable(dir, sdk.Config{Signer: old, SealEvery: 2}, sdk.DurableOptions{Keys: sdk.NewKeySet(next.Public())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	r = coreRecord(20)
+	r.Stream = "later"
+	if _, err := l.Append(&r); !errors.Is(err, sdk.ErrConfig) {
+		t.Errorf("the old key appending to the new key's chain: %v, want ErrConfig", err)
+	}
+	if _, err := l.RotateKey(next); err != nil {
+		t.Fatalf("RotateKey to the key that started the later chain: %v", err)
+	}
+	if a, err := l.Append(&r); err != nil || (a.Record.Signed && a.Record.KeyID != next.KeyID()) {
+		t.Errorf("after RotateKey, the later chain: %v, signed by %s", err, a.Record.KeyID)
+	}
+}

@@ -38,13 +38,19 @@
 // Recovery. With p the end of its last good frame and z the start of the
 // run of zero bytes ending the file, the bytes from p are a torn tail iff
 // z-p < 8, or the header at p declares a length in 1..MaxPayload whose
-// frame reaches z or beyond and no run of intact frames starts inside it
-// and reaches z, or ends where a torn append begins (rule 3 of FORMAT.md
-// section 6). Everything else is corruption: Open fails with a
-// *CorruptError naming file and offset and changes nothing. A last segment
-// whose bytes are a prefix of its header then zeros is an interrupted
-// creation; Open writes the header again, and if that write or its fsync
-// fails, removes the segment (it holds no frame), as a failed creation.
+// frame reaches z or beyond and no run of intact frames that reaches z, or
+// ends where a torn append begins, starts inside it at an offset q where
+// the CRC stored at p matches the bytes from p+8 to q (its length alone
+// damaged, the frame ends at q: rule 3 of FORMAT.md section 6; intact
+// frames in a torn frame's payload are not evidence of damage). Damage
+// to both the length and the CRC of a frame whose length then runs past
+// the end of the file is cut as a torn tail with the frames after it, as
+// damage to the final frame is. Everything else is corruption: Open fails
+// with a *CorruptError naming file and offset and changes nothing. A last
+// segment whose bytes are a prefix of its header then zeros is an
+// interrupted creation; Open writes the header again, and if that write or
+// its fsync fails, removes the segment (it holds no frame), as a failed
+// creation.
 //
 // # Writing
 //

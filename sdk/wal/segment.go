@@ -431,11 +431,14 @@ func mulModP(a, b uint32) uint32 {
 //  2. else the header at p must declare a length in 1..MaxPayload whose
 //     frame end p+8+len is at or past z (every non-zero byte lies inside
 //     the frame the header declares), else corrupt;
-//  3. and no good frame may start in (p, z) from which a run of good
-//     frames ends at some e with z <= e <= size, or at some e < z where
-//     the bytes [e, size) are torn by rules 1 and 2 (that is a damaged
-//     frame followed by intact ones, and perhaps a torn append after
-//     them, not a torn write), else corrupt.
+//  3. and no good frame may start at a q in (p+8, z), q-p-8 <= MaxPayload,
+//     where the CRC stored at p is that of the bytes [p+8, q), from which
+//     a run of good frames ends at some e with z <= e <= size, or at some
+//     e < z where the bytes [e, size) are torn by rules 1 and 2 (that is
+//     a frame whose length alone was damaged, its CRC proving it ends at
+//     q, followed by intact ones, and perhaps a torn append after them,
+//     not a torn write), else corrupt. Intact frames at any other q can
+//     be bytes of the torn frame's payload.
 func classifyTail(r io.ReaderAt, p, size int64, bad string) (verdict, error) {
 	z, err := zeroStart(r, p, size)
 	if err != nil {
@@ -510,8 +513,22 @@ func classifyTail(r io.ReaderAt, p, size int64, bad string) (verdict, error) {
 	state := make([]int8, n)
 	var path []int64
 	var crcs *rangeCRC // made at the first frame to check
-	for i := int64(1); i < n; i++ {
-		if !reach[i] || state[i] != 0 {
+	// A run counts only from where the frame at p ends if its length alone
+	// is damaged: its stored CRC matches the bytes from its payload's
+	// start up to there (1..MaxPayload bytes). A torn frame's payload can
+	// hold whole frames (a record's text is partly the caller's), and a
+	// run of them ending at the cut once made a crash refuse the log; the
+	// CRC of a torn frame matches a prefix of its payload only by chance,
+	// 2^-32 a candidate.
+	sum := le.Uint32(buf[4:])
+	for i := int64(FrameHeaderSize + 1); i < n && i-FrameHeaderSize <= MaxPayload; i++ {
+		if !reach[i] || state[i] != 0 { // state 1 returned when it was set
+			continue
+		}
+		if crcs == nil {
+			crcs = newRangeCRC(buf)
+		}
+		if crcs.crc(FrameHeaderSize, i) != sum {
 			continue
 		}
 		path = path[:0]
@@ -527,9 +544,6 @@ func classifyTail(r io.ReaderAt, p, size int64, bad string) (verdict, error) {
 				if e = frameEnd(j); e < 0 {
 					good = false
 				} else {
-					if crcs == nil {
-						crcs = newRangeCRC(buf)
-					}
 					good = crcs.crc(j+FrameHeaderSize, e) == le.Uint32(buf[j+4:])
 				}
 			}
@@ -551,7 +565,7 @@ func classifyTail(r io.ReaderAt, p, size int64, bad string) (verdict, error) {
 			state[k] = res
 		}
 		if state[i] == 1 {
-			return verdict{false, fmt.Sprintf("intact frames follow from offset %d", p+i)}, nil
+			return verdict{false, fmt.Sprintf("intact frames follow from offset %d, where the frame's CRC says it ends", p+i)}, nil
 		}
 	}
 	return verdict{true, bad + zeros}, nil

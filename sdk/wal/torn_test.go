@@ -535,16 +535,29 @@ func TestReadSegment(t *testing.T) {
 // however many candidate frames it holds. The tail is a frame header
 // declaring MaxPayload bytes that reach the end of the file, holding k
 // candidate frame headers, each declaring a frame that ends exactly there
-// too (about 1 MiB each, 1 GiB of checksummed bytes for k = 1000): none
-// with a matching CRC is a torn tail; the last with a matching CRC is an
-// intact frame, so the tail is damage. (The search once gave up after 64
-// MiB of CRC work and called such tails corrupt.)
+// too (about 1 MiB each, 1 GiB of checksummed bytes for k = 1000). None
+// with a matching CRC is a torn tail. The last with a matching CRC is an
+// intact frame: damage if the CRC stored at the tail's start matches the
+// bytes up to it (the tail's frame, its length damaged, ends there), else
+// a torn append whose payload holds a whole frame. With every candidate
+// where that CRC says the tail's frame ends, each one's run is followed
+// (the search stays linear in the tail: it once gave up after 64 MiB of
+// CRC work and called such tails corrupt).
 func TestResyncDecidesEveryTail(t *testing.T) {
 	const n = 3
 	for _, c := range []struct {
 		k      int
-		intact bool
-	}{{60, false}, {1000, false}, {1000, true}} {
+		intact bool   // the last candidate is an intact frame
+		ends   string // where the CRC at the tail's start says its frame ends: "", "last", "every"
+		torn   bool
+	}{
+		{60, false, "", true},
+		{1000, false, "", true},
+		{1000, true, "", true},
+		{1000, true, "last", false},
+		{1000, false, "every", true},
+		{1000, true, "every", false},
+	} {
 		dir := writeLog(t, n, testOpts())
 		file, b := lastSegment(t, dir)
 		tail := make([]byte, FrameHeaderSize+MaxPayload)
@@ -552,21 +565,68 @@ func TestResyncDecidesEveryTail(t *testing.T) {
 			tail[i] = byte(i%251) | 1 // no zero byte: z is the end of the file
 		}
 		binary.LittleEndian.PutUint32(tail, MaxPayload)
+		last := c.k * FrameHeaderSize
 		for j := 1; j <= c.k; j++ {
 			at := j * FrameHeaderSize
 			binary.LittleEndian.PutUint32(tail[at:], uint32(len(tail)-at-FrameHeaderSize))
 		}
+		switch c.ends {
+		case "last":
+			binary.LittleEndian.PutUint32(tail[4:], checksum(tail[FrameHeaderSize:last]))
+		case "every":
+			// The CRC of the bytes from 8 up to every candidate but the
+			// first (which would leave the frame no payload) is the same:
+			// each candidate's CRC field between them is forged so.
+			sum := checksum(tail[FrameHeaderSize : 2*FrameHeaderSize])
+			binary.LittleEndian.PutUint32(tail[4:], sum)
+			for j := 2; j < c.k; j++ {
+				at := j * FrameHeaderSize
+				binary.LittleEndian.PutUint32(tail[at+4:], crcKeeper(sum, binary.LittleEndian.Uint32(tail[at:])))
+			}
+			for _, j := range []int{2, 3, c.k / 2, c.k} {
+				if got := checksum(tail[FrameHeaderSize : j*FrameHeaderSize]); got != sum {
+					t.Fatalf("forged: crc of [8, %d) = %08x, want %08x", j*FrameHeaderSize, got, sum)
+				}
+			}
+		}
 		if c.intact {
-			at := c.k * FrameHeaderSize
-			binary.LittleEndian.PutUint32(tail[at+4:], checksum(tail[at+FrameHeaderSize:]))
+			binary.LittleEndian.PutUint32(tail[last+4:], checksum(tail[last+FrameHeaderSize:]))
 		}
 		writeFile(t, file, append(bytes.Clone(b), tail...))
-		if c.intact {
-			expectCorrupt(t, dir, file, int64(len(b)), n, fmt.Sprintf("intact frames follow from offset %d", len(b)+c.k*FrameHeaderSize))
-		} else {
+		if c.torn {
 			expectTorn(t, dir, n, file, int64(len(b)), int64(len(tail)))
+		} else {
+			expectCorrupt(t, dir, file, int64(len(b)), n, fmt.Sprintf("intact frames follow from offset %d", len(b)+last))
+		}
+		if t.Failed() {
+			t.Fatalf("case %+v", c)
 		}
 	}
+}
+
+// crcKeeper returns the u32 f for which the CRC-32C of A, u32 l, u32 f
+// (little-endian) is sum, the CRC-32C of A: bytes that leave the CRC
+// register where it was. Four bytes XORed into the register then shifted
+// through four zero-byte steps: f is the register after l, xor the
+// register four steps before sum's. A step back is unique because the top
+// byte of the table's entries tells which entry the step used.
+func crcKeeper(sum, l uint32) uint32 {
+	tab := castagnoli
+	var byTop [256]byte
+	for k := range 256 {
+		byTop[tab[k]>>24] = byte(k)
+	}
+	r := ^sum // the register holding sum
+	after := r ^ l
+	for range 4 {
+		after = tab[byte(after)] ^ after>>8
+	}
+	before := r
+	for range 4 {
+		k := byTop[before>>24]
+		before = (before^tab[k])<<8 | uint32(k)
+	}
+	return after ^ before
 }
 
 // TestRangeCRC: the CRC of a range from the CRCs of prefixes is the CRC of
@@ -633,18 +693,77 @@ func TestTornArrayPayload(t *testing.T) {
 	}
 }
 
+// nestedFramesPayload is a record payload whose bytes hold whole frames
+// (length, matching CRC-32C, payload), one after another, as a record's
+// text can: an export bundle's record frames have the same layout, and a
+// record's text is partly the caller's.
+func nestedFramesPayload() []byte {
+	p := append([]byte{1}, "note: "...)
+	for k, size := range []int{40, 300, 7, 1000, 1, 120, 900, 64, 500} {
+		inner := payloadOfSize(uint64(1000+k), size)
+		p = binary.LittleEndian.AppendUint32(p, uint32(len(inner)))
+		p = binary.LittleEndian.AppendUint32(p, checksum(inner))
+		p = append(p, inner...)
+	}
+	return p
+}
+
+// TestTornNestedFramesPayload: an interrupted append of a frame whose
+// payload holds whole frames is a torn tail wherever the crash cut it, and
+// recovery keeps exactly the frames before it. The frames inside the torn
+// one are intact frames starting inside it, ending at the cut or where a
+// frame cut by it begins, so rule 3 took them for frames a damaged length
+// had hidden and refused to open the log after an ordinary crash: a false
+// positive whoever writes a record's text could plant. They do not count
+// as evidence of damage: the torn frame's stored CRC does not match its
+// bytes up to any of them (FORMAT.md section 6, rule 3).
+func TestTornNestedFramesPayload(t *testing.T) {
+	const n = 5
+	dir := writeLog(t, n, testOpts())
+	file, b := lastSegment(t, dir)
+	payload := nestedFramesPayload()
+	frame := binary.LittleEndian.AppendUint32(nil, uint32(len(payload)))
+	frame = binary.LittleEndian.AppendUint32(frame, checksum(payload))
+	frame = append(frame, payload...)
+	var refused int
+	for _, zeros := range []int{0, 4096} { // and a zeroed page after the cut
+		for cut := 1; cut < len(frame); cut++ {
+			d := append(bytes.Clone(b), frame[:cut]...)
+			d = append(d, make([]byte, zeros)...)
+			info, err := ReadSegment(d, true, nil)
+			if err != nil || info.Frames != n || info.End != int64(len(b)) || info.TornBytes != int64(cut+zeros) {
+				refused++
+				if refused <= 3 {
+					t.Errorf("cut at %d of %d, then %d zero bytes: %+v, %v", cut, len(frame), zeros, info, err)
+				}
+			}
+		}
+	}
+	if refused > 0 {
+		t.Fatalf("%d of %d cuts not read as a torn tail after frame %d", refused, 2*(len(frame)-1), n)
+	}
+	// Open cuts exactly the torn bytes, and appending goes on.
+	for _, cut := range []int{FrameHeaderSize + 7, FrameHeaderSize + 7 + 48, len(frame) / 2, len(frame) - 1} {
+		writeFile(t, file, append(bytes.Clone(b), frame[:cut]...))
+		expectTorn(t, dir, n, file, int64(len(b)), int64(cut))
+		writeFile(t, file, b)
+	}
+}
+
 // specTornTail is FORMAT.md section 6 transcribed as plainly as it reads,
 // for the bad frame at p of a last segment d: z, rules 1 and 2, and rule
-// 3 by following the run of good frames from every offset in (p, z),
-// checksumming each frame's bytes. classifyTail must agree with it.
-func specTornTail(d []byte, p int) bool {
+// 3 by following the run of good frames from every offset q in (p+8, z)
+// where the CRC stored at p matches the bytes [p+8, q), checksumming each
+// frame's bytes. classifyTail must agree with it. rule3 says whether rule
+// 3 decided.
+func specTornTail(d []byte, p int) (torn, rule3 bool) {
 	size := len(d)
 	z := size
 	for z > p && d[z-1] == 0 {
 		z--
 	}
 	if z-p < FrameHeaderSize { // rule 1
-		return true
+		return true, false
 	}
 	length := func(e int) (int, bool) {
 		if e+FrameHeaderSize > size {
@@ -654,7 +773,7 @@ func specTornTail(d []byte, p int) bool {
 		return n, n >= 1 && n <= MaxPayload
 	}
 	if n, ok := length(p); !ok || p+FrameHeaderSize+n < z { // rule 2
-		return false
+		return false, false
 	}
 	tornRest := func(e int) bool { // [e, size) torn by rules 1 and 2
 		if z-e < FrameHeaderSize {
@@ -670,7 +789,10 @@ func specTornTail(d []byte, p int) bool {
 		}
 		return q + FrameHeaderSize + n, checksum(d[q+FrameHeaderSize:q+FrameHeaderSize+n]) == binary.LittleEndian.Uint32(d[q+4:])
 	}
-	for q := p + 1; q < z; q++ { // rule 3
+	for q := p + FrameHeaderSize + 1; q < z && q-p-FrameHeaderSize <= MaxPayload; q++ { // rule 3
+		if checksum(d[p+FrameHeaderSize:q]) != binary.LittleEndian.Uint32(d[p+4:]) {
+			continue // the frame at p, its length alone damaged, does not end at q
+		}
 		e, frames := q, 0
 		for e < z {
 			next, ok := good(e)
@@ -680,10 +802,10 @@ func specTornTail(d []byte, p int) bool {
 			e, frames = next, frames+1
 		}
 		if frames > 0 && (e >= z || tornRest(e)) {
-			return false
+			return false, true
 		}
 	}
-	return true
+	return true, false
 }
 
 // TestClassifyTailMatchesSpec compares recovery's verdict with
@@ -699,6 +821,7 @@ func TestClassifyTailMatchesSpec(t *testing.T) {
 		return append(b, p...)
 	}
 	var verdicts [2]int
+	byRule3 := 0
 	for c := range 600 {
 		var frames [][]byte
 		for range 2 + rng.IntN(5) {
@@ -747,19 +870,26 @@ func TestClassifyTailMatchesSpec(t *testing.T) {
 			}
 			p, good = p+FrameHeaderSize+n, good+1
 		}
-		want := p == len(d) || specTornTail(d, p)
+		want, rule3 := p == len(d), false
+		if !want {
+			want, rule3 = specTornTail(d, p)
+		}
 		info, err := ReadSegment(d, true, nil)
 		if got := err == nil; got != want || (got && (info.Frames != good || info.End != int64(p))) {
 			t.Fatalf("case %d: ReadSegment %+v, %v; the spec says torn=%v after %d frames at %d", c, info, err, want, good, p)
 		}
-		if want {
+		switch {
+		case want:
 			verdicts[1]++
-		} else {
+		case rule3:
+			byRule3++
+			fallthrough
+		default:
 			verdicts[0]++
 		}
 	}
-	t.Logf("%d torn, %d corrupt", verdicts[1], verdicts[0])
-	if verdicts[0] < 50 || verdicts[1] < 50 {
-		t.Fatalf("verdicts %v: the cases do not exercise both", verdicts)
+	t.Logf("%d torn, %d corrupt (%d by rule 3)", verdicts[1], verdicts[0], byRule3)
+	if verdicts[0] < 50 || verdicts[1] < 50 || byRule3 < 10 {
+		t.Fatalf("verdicts %v, %d by rule 3: the cases do not exercise each", verdicts, byRule3)
 	}
 }

@@ -612,11 +612,15 @@ def frame_problem(data: bytes, p: int) -> tuple[str, str] | None:
 
 
 def _damaged_frame_followed_by_good(data: bytes, p: int, z: int) -> int | None:
-    """FORMAT.md section 6 rule 3: a good frame starting inside (p, z) from
-    which a run of good frames ends at some e with z <= e <= size, or at
-    some e < z where the bytes [e, size) are torn by rules 1 and 2. Returns
-    its start, or None. Each candidate's CRC comes from RangeCRC: nearly
-    every offset can hold a candidate as long as the rest of the tail."""
+    """FORMAT.md section 6 rule 3: a good frame starting at a q inside
+    (p + 8, z), q - p - 8 <= MAX_PAYLOAD, where the CRC stored at p is the
+    CRC-32C of data[p + 8:q] (the frame at p, its length alone damaged,
+    ends at q), from which a run of good frames ends at some e with
+    z <= e <= size, or at some e < z where the bytes [e, size) are torn by
+    rules 1 and 2. Returns its start, or None. Good frames at any other q
+    can be bytes of a torn frame's payload: they prove nothing. Each
+    candidate's CRC comes from RangeCRC: nearly every offset can hold a
+    candidate as long as the rest of the tail."""
     size = len(data)
 
     def torn_at(e: int) -> bool:
@@ -659,8 +663,12 @@ def _damaged_frame_followed_by_good(data: bytes, p: int, z: int) -> int | None:
             memo[s] = ok
         return ok
 
-    for q in range(p + 1, z):
-        if reaches(q):
+    stored = int.from_bytes(data[p + 4 : p + 8], "little")
+    t = CRC32C_TABLE
+    c = 0xFFFFFFFF  # the register of the CRC of data[p + 8:q]
+    for q in range(p + FRAME_HEADER_LEN + 1, min(z, p + FRAME_HEADER_LEN + MAX_PAYLOAD + 1)):
+        c = t[(c ^ data[q - 1]) & 0xFF] ^ (c >> 8)
+        if c ^ 0xFFFFFFFF == stored and reaches(q):
             return q
     return None
 
@@ -682,7 +690,7 @@ def classify_tail(data: bytes, p: int) -> tuple[bool, str]:
         return False, f"frame declares {n} bytes and ends at {end}, but non-zero data follows up to {z}"
     q = _damaged_frame_followed_by_good(data, p, z)
     if q is not None:
-        return False, f"damaged frame: intact frames start at offset {q} and run to the end (or to a torn append)"
+        return False, f"damaged frame: its CRC says it ends at offset {q}, where intact frames start and run to the end (or to a torn append)"
     return True, f"{size - p} bytes: the beginning of a {n}-byte frame (an interrupted append)"
 
 

@@ -460,12 +460,49 @@ def _tail_case(seg: bytes, case: str) -> bytes:
         # afresh (rule 3 once gave up after 64 MiB of that, as corruption).
         payload = b"\x01" + (30000).to_bytes(4, "little") * 16383 + bytes(3)
         return seg + frame(payload)[:40000]
+    if case == "torn-nested-frames":
+        # A torn record frame whose payload holds whole frames, cut inside
+        # the third: the first two are intact frames inside the torn one
+        # that end where a torn frame begins. Rule 3 took them for frames a
+        # damaged length hid, and refused the log after an ordinary crash.
+        return seg + frame(_nested_frames_payload())[:8 + 7 + 48 + 308 + 5]
+    if case == "torn-nested-frames-then-zeros":  # cut after the second, a zeroed page after
+        return seg + frame(_nested_frames_payload())[:8 + 7 + 48 + 308] + bytes(4096)
     raise ValueError(case)
+
+
+def _nested_frames_payload() -> bytes:
+    """A record payload holding whole frames, one after another, as a
+    record's text can (an export bundle's record frames have this layout)."""
+    p = b"\x01note: "
+    for k, size in enumerate([40, 300, 7, 1000, 1, 120, 64]):
+        p += frame(bytes((k * 37 + i * 11 + 1) & 0xFF for i in range(size)))
+    return p
+
+
+def test_torn_nested_frames_every_cut():
+    # FORMAT.md section 6 rule 3: intact frames inside a torn frame's payload
+    # count only from where the torn frame's stored CRC says it ends, which
+    # is nowhere in its payload: every cut is a torn tail, whatever follows.
+    good = rw.expected_header(1, 1) + frame(b"\x01" + bytes(range(1, 60)))
+    whole = frame(_nested_frames_payload())
+    for zeros in (0, 4096):
+        for cut in range(1, len(whole)):
+            data = good + whole[:cut] + bytes(zeros)
+            torn, why = rw.classify_tail(data, len(good))
+            assert torn, (cut, zeros, why)
+    # A flipped bit in the length of the frame before the torn one is still
+    # damage: its CRC says where it ends, and intact frames follow it.
+    data = bytearray(good + frame(b"\x01" + bytes(range(1, 200))) + good[32:] + whole[:100])
+    data[len(good) + 2] ^= 0x01
+    torn, why = rw.classify_tail(bytes(data), len(good))
+    assert not torn and f"ends at offset {len(good) + 8 + 200}" in why, why
 
 
 @pytest.mark.parametrize(
     "case",
-    ["zeros", "incomplete-header", "header-then-zeros", "final-frame-cut", "final-frame-zeroed", "torn-int-array"],
+    ["zeros", "incomplete-header", "header-then-zeros", "final-frame-cut", "final-frame-zeroed", "torn-int-array",
+     "torn-nested-frames", "torn-nested-frames-then-zeros"],
 )
 def test_torn_tail_is_reported_not_an_error(cli, keys, one_log, tmp_path, case):
     wal = copy_log(one_log, tmp_path)
@@ -518,6 +555,8 @@ def test_corrupt_tail_is_an_error(cli, keys, one_log, tmp_path, case):
         for j in range(1, 1001):
             tail[8 * j : 8 * j + 4] = (len(tail) - 8 * j - 8).to_bytes(4, "little")
         tail[8004:8008] = rw.crc32c(tail[8008:]).to_bytes(4, "little")
+        # and the tail's frame, its length damaged, ends there: its CRC says so
+        tail[4:8] = rw.crc32c(tail[8:8000]).to_bytes(4, "little")
         seg += tail
     (wal / SEG1).write_bytes(seg)
     e = fails(wal, keys)

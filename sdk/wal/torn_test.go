@@ -365,6 +365,23 @@ func TestDamagedFinalFrame(t *testing.T) {
 	expectTorn(t, dir, n-1, file, off, size)
 }
 
+// TestDamagedLengthAndCRC pins the limit of rule 3 (FORMAT.md section 6):
+// damage to both the length and the CRC of a frame of the last segment,
+// with a length that runs past the end of the file, leaves nothing that
+// says where the frame really ended, so the frames after it cannot be
+// told from bytes of its payload, and recovery cuts them as a torn tail.
+// A flipped length bit alone (TestCorruptLengthBeforeTornTail) is caught.
+func TestDamagedLengthAndCRC(t *testing.T) {
+	const n = 10
+	dir := writeLog(t, n, testOpts())
+	file, off, _ := frameAt(t, dir, n-2)
+	d := readFile(t, file)
+	binary.LittleEndian.PutUint32(d[off:], 1<<16)
+	d[off+4] ^= 0x01
+	writeFile(t, file, d)
+	expectTorn(t, dir, n-3, file, off, int64(len(d))-off)
+}
+
 func TestCorruptHeader(t *testing.T) {
 	dir := writeLog(t, 40, Options{SegmentBytes: 8 << 10, Fsync: FsyncNever, AllowNoFsync: true})
 	segs := segments(t, dir)

@@ -742,7 +742,12 @@ func (it *errIterator) Err() error    { return it.err }
 // with ErrConfig naming the chain, the checkpoint and its key (when the
 // Signer or DurableOptions.Keys holds it), the Keeper signs nothing of it,
 // and a seal (Close) of its records that checkpoint covers is no refusal.
-// Without a Keeper nothing in dir says whose such a chain is.
+// A newest kept checkpoint that is damaged (its signature by the
+// Signer's key does not verify, or its signature line is that key's with
+// its key name or key hash changed: one flipped byte there would read as
+// another key's) is no other key's: the Keeper's CheckReplay refuses it,
+// so OpenDurable fails with its *checkpoint.Error (bad_signature, naming
+// the file). Without a Keeper nothing in dir says whose such a chain is.
 //
 // Under the checkpoint-sealed policy a crash leaves each chain's records
 // after its last signature or seal on disk unsigned: its unsealed tail,
@@ -1438,7 +1443,11 @@ func recordFrames(fn func(rec Sealed, pos wal.Position) error) func(wal.Frame) e
 // would need every key of the log and refuse a log damaged in another
 // chain). A record that fails the replay is skipped. A chain the log does
 // not hold is pub's to start. An error reading the log, or the
-// checkpoints kept with it, is returned as it is.
+// checkpoints kept with it, is returned as it is, and so is a newest kept
+// checkpoint, of a checkpoint-sealed chain where pub is in force, that is
+// damaged rather than signed by another key (a *checkpoint.DirError
+// naming the file, matching checkpoint.ErrBadSignature or ErrFormat), as
+// the Keeper of the log opened with pub refuses it.
 //
 // Package checkpoint reads the kept checkpoints; a program that does not
 // link it (imports none of sdk/checkpoint, sdk/export, sdk/node) gets an

@@ -39,7 +39,11 @@ var KeptHolders func(observer any, pubs []ed25519.PublicKey) []Sealed
 // node.Open and ronaudit append keep them) and reports, ok, the chain
 // Sealed by another key than own, given retired, the seqs at which the
 // chain's transitions retired keys (by key id). A chain with no kept
-// checkpoint is not. An error reading the checkpoints is returned. Package
+// checkpoint is not. An error reading the checkpoints is returned, and so
+// is a newest checkpoint, where own is in force, that is damaged rather
+// than another key's (a *checkpoint.DirError naming it: a signature by
+// own that does not verify, own's signature line with its key name or
+// hash damaged, a note that does not parse), as the Keeper refuses it. Package
 // checkpoint sets it when it is initialised; nil means nothing in this
 // program can have kept one.
 var KeptHolder func(dir string, own ed25519.PublicKey, pubs []ed25519.PublicKey, writer, stream string, retired map[[8]byte]uint64) (s Sealed, ok bool, err error)

@@ -113,21 +113,30 @@ func KeyName(writerID string) string { return OriginPrefix + escapeComponent(wri
 // signature by the key the chain had in force at its size (SignerAt),
 // when it holds that key: one that does not verify is refused
 // (ErrBadSignature, naming the file), as VerifyDir refuses it, and so is
-// one in a file not named for its size (ErrFormat), or in the directory
+// a signature line that is that key's with its key name or key hash
+// damaged (its Ed25519 signature verifies by the key, or its key hash is
+// the key's under KeyName: ErrBadSignature saying which, "damaged or was
+// tampered with, not another key's"), one in a file not named for its
+// size (ErrFormat), or in the directory
 // of another chain than its origin's (ErrOriginMismatch). Signed by
 // a key it does not hold (the key a rotation retired, to a Keeper given
 // only the new one) or by none it holds, the checkpoint is not checked
 // there: the offline verifier (VerifyDir, VerifyKept), given the public
 // keys, judges it. But a newest checkpoint of a size where the Keeper's
 // own key is in force (no transition of the chain at or after it) that
-// bears no signature by that key says another key holds the chain, one
+// bears no signature by that key, nor such a damaged line, nor is
+// damaged otherwise (a note that does not parse, a signature by the
+// key's hash that does not verify: those are refused as above), says
+// another key holds the chain, one
 // that no transition hands it on from: CheckReplay leaves it alone (the
 // Keeper signs no checkpoint of it, as if its key were retired there),
 // and sdk.OpenDurable refuses appends to it (sdk.ErrConfig naming the
 // checkpoint), for a checkpoint-sealed chain says nowhere else whose it
 // is; export.Exporter.Export, ronaudit checkpoint and export apply the
 // same rule to the checkpoints kept with a log in its directory's
-// "checkpoints", read as the Keeper reads them (heldByOther). Older
+// "checkpoints", read as the Keeper reads them (heldByOther), and refuse
+// a damaged one as it does (sdk.MaySign: a *DirError naming the file).
+// Older
 // checkpoints are not read. A crash while a checkpoint is written may
 // leave a ".tmp-" file in its chain's directory, which
 // nothing reads: the Keeper removes those an hour old or more when it
@@ -728,8 +737,10 @@ func (k *Keeper) write(c *keptChain, size int64) error {
 // one log (the segments are gone, or another log keeps its checkpoints
 // there). So is a newest checkpoint whose signature
 // by the key the chain had in force at its size, if the Keeper holds
-// that key (SignerAt), does not verify: a *Error of ReasonBadSignature
-// naming the file (ReasonFormat for a note that Open refuses). So is a
+// that key (SignerAt), does not verify, or whose signature line is that
+// key's with its key name or hash damaged (see Keeper): a *Error of
+// ReasonBadSignature naming the file (ReasonFormat for a note that Open
+// refuses). So is a
 // newest checkpoint that is no checkpoint (an empty file, text that does
 // not parse, a directory or a named pipe in its place): a *Error of
 // ReasonFormat naming the file and what is wrong with it, and one whose
@@ -770,8 +781,8 @@ func (k *Keeper) foreignLocked(c *keptChain) {
 		return
 	}
 	own := k.Signer()
-	if !heldByOther(c.note, c.last, own.Public(), c.retired) {
-		return
+	if held, err := heldByOther(c.note, c.last, own.Public(), KeyName(c.writer), c.retired); !held || err != nil {
+		return // a damaged note (err) checkNewest refused already
 	}
 	c.foreign = true
 	if c.retired == nil {
@@ -786,19 +797,32 @@ func (k *Keeper) foreignLocked(c *keptChain) {
 // when own is in force there (retired, the seqs at which the chain's
 // transitions retired keys, names no transition of own, nor any at or
 // after size, which would hand the key in force on) and note bears no
-// signature by own. A note that is no checkpoint is not this rule's to
-// judge (the Keeper's checkNewest, or the verifier, refuses it).
-func heldByOther(note []byte, size int64, own ed25519.PublicKey, retired map[sdk.KeyID]uint64) bool {
+// signature by own, nor a signature line that is own's damaged (its key
+// name or hash changed: damagedOwn, with name, the key name own signs
+// the chain under). Where own is in force, a note that is damaged (that
+// line, a signature by own that does not verify, a note Open refuses)
+// is the *Error Open or damagedOwn gives, as the Keeper's checkNewest
+// refuses it (newestSigned): no key holds a chain by a damaged file.
+func heldByOther(note []byte, size int64, own ed25519.PublicKey, name string, retired map[sdk.KeyID]uint64) (bool, error) {
 	if _, ok := retired[sdk.KeyIDOf(own)]; ok {
-		return false // refused apart, or a transition retired it before
+		return false, nil // refused apart, or a transition retired it before
 	}
 	for _, at := range retired {
 		if int64(at) >= size {
-			return false // a transition at or after the checkpoint hands its key on
+			return false, nil // a transition at or after the checkpoint hands its key on
 		}
 	}
 	_, err := Open(note, KeyVerifiers(own))
-	return errors.Is(err, ErrUnknownKey) // else signed by own, or not a checkpoint
+	switch {
+	case err == nil:
+		return false, nil // signed by own
+	case errors.Is(err, ErrUnknownKey):
+		if d := damagedOwn(note, own, name); d != nil {
+			return false, d
+		}
+		return true, nil
+	}
+	return false, err
 }
 
 // sealedBy is the keyrule.Sealed of chain (writer, stream) whose newest
@@ -840,10 +864,20 @@ func keptHolder(dir string, own ed25519.PublicKey, pubs []ed25519.PublicKey, wri
 	for id, at := range retired {
 		ids[sdk.KeyID(id)] = at
 	}
-	if c.note == nil || !heldByOther(c.note, c.last, own, ids) {
+	if c.note == nil {
 		return keyrule.Sealed{}, false, nil
 	}
-	return sealedBy(writer, stream, filepath.Join(chainDir, noteFile(c.last)), c.last, c.note, pubs), true, nil
+	path := filepath.Join(chainDir, noteFile(c.last))
+	held, err := heldByOther(c.note, c.last, own, KeyName(writer), ids)
+	if err != nil {
+		// Damaged, not another key's: named as VerifyKept names a kept
+		// checkpoint that does not hold.
+		return keyrule.Sealed{}, false, &DirError{WriterID: writer, Stream: stream, Seq: uint64(c.last), Path: path, Err: err}
+	}
+	if !held {
+		return keyrule.Sealed{}, false, nil
+	}
+	return sealedBy(writer, stream, path, c.last, c.note, pubs), true, nil
 }
 
 // foreignChainer is a Keeper, or a type that embeds one (package node's
@@ -978,12 +1012,15 @@ func (k *Keeper) checkNewest(c *keptChain, dir string) error {
 // (signerFor, as SignerAt), when the Keeper holds that key: opened as
 // VerifyDir and VerifyKept open it (Open, with KeyVerifiers of its public
 // key), a signature by that key that does not verify is an *Error of
-// ReasonBadSignature, and a note Open refuses one of ReasonFormat, each
-// naming path: the Keeper signs nothing on top of a checkpoint that is
-// not what it claims to be. When the Keeper does not hold the key in
-// force there (it was given only the key a transition named, and the
-// checkpoint is by the key that transition retired), or the note bears
-// no signature by that key (another key's, which it cannot judge), it
+// ReasonBadSignature, and so is a signature line that is that key's with
+// its key name or key hash damaged (damagedOwn: one flipped byte there
+// would otherwise read as another key's), and a note Open refuses one of
+// ReasonFormat, each naming path: the Keeper signs nothing on top of a
+// checkpoint that is not what it claims to be. When the Keeper does not
+// hold the key in force there (it was given only the key a transition
+// named, and the checkpoint is by the key that transition retired), or
+// the note bears no signature by that key (another key's, which it
+// cannot judge), it
 // checks nothing: the offline verifier (VerifyDir, VerifyKept), given
 // the public keys, judges the checkpoint. The caller holds c's lock.
 func (k *Keeper) newestSigned(c *keptChain, size int64, path string) error {
@@ -1001,6 +1038,12 @@ func (k *Keeper) newestSigned(c *keptChain, size int64, path string) error {
 		c.noteSigned = true
 		return nil
 	case errors.Is(err, ErrUnknownKey):
+		// Another key's, unless a signature line is this key's with its
+		// key name or hash damaged (damagedOwn): that is a damaged file,
+		// not a key to go looking for.
+		if d := damagedOwn(c.note, signer.Public(), KeyName(c.writer)); d != nil {
+			return newErr(d.Reason, d.Detail+" ("+path+")", d.Err)
+		}
 		return nil
 	case errors.As(err, &e):
 		return newErr(e.Reason, e.Detail+" ("+path+")", e.Err)

@@ -1,11 +1,14 @@
 package checkpoint
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"strconv"
+	"strings"
 
 	"golang.org/x/mod/sumdb/note"
 
@@ -133,4 +136,48 @@ func noteError(err error) *Error {
 	// The Verifiers failed to give a verifier for a signature (ambiguous,
 	// mismatched, or its own error).
 	return newErr(ReasonUnknownKey, "looking up the note verifier", err)
+}
+
+// damagedOwn returns, for msg, a signed note that bears no signature that
+// verifies by pub (Open with KeyVerifiers(pub) gave ErrUnknownKey), the
+// *Error of ReasonBadSignature of a signature line that is pub's all the
+// same, damaged: its Ed25519 signature verifies by pub over the note's
+// text (its key name or key hash was changed), or its key hash is pub's
+// under name, the key name pub signs the chain's checkpoints under
+// (KeyName: its key name was changed, and its signature too). It returns
+// nil when no line is: the note is another key's, as far as pub can
+// tell. A signature line says whose it is only by its key name and hash
+// (SPEC.md section 2), so one byte flipped there reads as a key nobody
+// holds, and a reader that took it for one would send the operator after
+// that key rather than the damaged file.
+func damagedOwn(msg []byte, pub ed25519.PublicKey, name string) *Error {
+	split := bytes.LastIndex(msg, []byte("\n\n"))
+	if split < 0 || len(pub) != ed25519.PublicKeySize {
+		return nil
+	}
+	text := msg[:split+1]
+	for _, line := range strings.Split(strings.TrimSuffix(string(msg[split+2:]), "\n"), "\n") {
+		body, _ := strings.CutPrefix(line, "\u2014 ")
+		lineName, b64, _ := strings.Cut(body, " ")
+		raw, err := base64.StdEncoding.DecodeString(b64)
+		if err != nil || len(raw) < 5 {
+			continue // not a note Open parsed: its error says so
+		}
+		hash, sig := binary.BigEndian.Uint32(raw[:4]), raw[4:]
+		what := "signature line of key " + quote(lineName) + " hash " + strconv.FormatUint(uint64(hash), 16)
+		var why string
+		switch {
+		case len(sig) == ed25519.SignatureSize && ed25519.Verify(pub, text, sig):
+			why = "its signature verifies by key " + sdk.KeyIDOf(pub).String() +
+				", whose key hash under that name is " + strconv.FormatUint(uint64(noteKeyHash(lineName, pub)), 16)
+		case hash == noteKeyHash(name, pub):
+			why = strconv.FormatUint(uint64(hash), 16) + " is the key hash of key " + sdk.KeyIDOf(pub).String() +
+				" under " + quote(name) + ", and the signature does not verify by it"
+		default:
+			continue
+		}
+		return newErr(ReasonBadSignature, what+" is damaged or was tampered with, not another key's: "+why,
+			&note.InvalidSignatureError{Name: lineName, Hash: hash})
+	}
+	return nil
 }

@@ -75,15 +75,19 @@ func newReplayFuzzBase(tb testing.TB, signer sdk.Signer) *replayFuzzBase {
 // newest (Newest, what export.Auto catches up with) is of a chain of the
 // log, at most its records and with the root of its first that many: a
 // Keeper never vouches for records that are not there. A chain whose
-// newest checkpoint bears no signature by the Keeper's key (here: its
-// signature line damaged into another key's, which the Keeper cannot
-// tell apart) reads as one another key holds (see Keeper): OpenDurable
-// refuses appends to it (sdk.ErrConfig; testdata
-// a-newest-signer-name-damaged) and the Keeper signs nothing more of it,
-// leaving that checkpoint its newest (38f8eb357f20b561,
-// b-6-deleted-4-signer-damaged) for the offline verifier to judge. The Keeper's Close, when
-// nil, leaves each other chain's newest checkpoint at the chain's last
-// record, its signature by the Keeper's key holding.
+// newest checkpoint carries a signature line of the Keeper's key with
+// its key name or hash damaged (damagedOwn: testdata
+// a-newest-signer-name-damaged, "ron-audit/w" flipped to "ron-aFdit/w")
+// fails the reopen with ErrBadSignature. One whose newest checkpoint
+// bears no signature by the Keeper's key, nor such a line (here: a
+// signature line damaged past what damagedOwn recognises, which reads
+// as another key's) reads as one another key holds (see Keeper):
+// OpenDurable refuses appends to it (sdk.ErrConfig) and the Keeper
+// signs nothing more of it, leaving that checkpoint its newest
+// (38f8eb357f20b561, b-6-deleted-4-signer-damaged) for the offline
+// verifier to judge. The Keeper's Close, when nil, leaves each other
+// chain's newest checkpoint at the chain's last record, its signature
+// by the Keeper's key holding.
 //
 // The input is a byte per choice: per change (up to 4), the operation
 // (c%7: delete, flip a byte, cut, copy to another size and chain, write
@@ -174,8 +178,10 @@ func FuzzKeeperReplay(f *testing.F) {
 		}
 
 		// The chains that read as another key's (see the doc above), with
-		// the size of their newest checkpoint.
+		// the size of their newest checkpoint, and those whose newest
+		// checkpoint is the Keeper's key's, damaged.
 		foreign := map[string]int64{}
+		damaged := ""
 		for _, stream := range []string{"a", "b"} {
 			paths, _ := HistoryPaths(kdir, "w", stream)
 			if len(paths) == 0 {
@@ -186,6 +192,10 @@ func FuzzKeeperReplay(f *testing.F) {
 				continue
 			}
 			if _, err := Open(msg, vs); errors.Is(err, ErrUnknownKey) {
+				if damagedOwn(msg, signer.Public(), KeyName("w")) != nil {
+					damaged = paths[len(paths)-1]
+					continue
+				}
 				text, _, _ := bytes.Cut(msg, []byte("\n\n"))
 				cp, err := parseText(string(text) + "\n")
 				if err != nil {
@@ -208,6 +218,9 @@ func FuzzKeeperReplay(f *testing.F) {
 				t.Fatalf("OpenDurable: %v (%T): none of the errors the Keeper's doc names", err, err)
 			}
 			return
+		}
+		if damaged != "" {
+			t.Fatalf("OpenDurable succeeded; the newest checkpoint %s is the Keeper's key's with its signature line damaged", damaged)
 		}
 		for _, cp := range k.Newest() {
 			n, ok := base.heads[cp.Stream]

@@ -131,7 +131,9 @@ func exportCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		return exitError
 	}
 	if err := maySign(*dir, signer, append(earlier, signer.Public()), *writer, *stream); err != nil {
-		return fail(err)
+		code := fail(err)
+		openHint(stderr, "export", err) // a damaged newest kept checkpoint
+		return code
 	}
 	b, err := (&export.Exporter{Sink: sink, Signer: signer}).ExportTree(t, *writer, *stream, recs, prev)
 	if errors.Is(err, export.ErrNothingToExport) {

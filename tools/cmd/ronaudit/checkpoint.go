@@ -204,7 +204,9 @@ func checkpointCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		return exitError
 	}
 	if err := maySign(*dir, signer, append(earlier, signer.Public()), *writer, *stream); err != nil {
-		return fail(err)
+		code := fail(err)
+		openHint(stderr, "checkpoint", err) // a damaged newest kept checkpoint
+		return code
 	}
 	name := checkpoint.KeyName(*writer)
 	msg, err := checkpoint.Sign(checkpoint.Origin(*writer, *stream), t.Size(), t.Root(), checkpoint.NewNoteSigner(signer, name))

@@ -91,6 +91,8 @@ import (
 	"syscall"
 
 	"github.com/rustyonions/ron-audit-go/sdk"
+	"github.com/rustyonions/ron-audit-go/sdk/checkpoint"
+	"github.com/rustyonions/ron-audit-go/sdk/export"
 )
 
 func main() {
@@ -261,10 +263,19 @@ func loadPubs(paths []string) ([]ed25519.PublicKey, error) {
 // not to use it: --pub with a key the log was never rotated to lets
 // this key sign beside the log's, in a chain the first key alone no
 // longer verifies (unknown_key), which is what a newcomer holding the
-// wrong key did on the advice of "give its public key with --pub".
+// wrong key did on the advice of "give its public key with --pub". When
+// a checkpoint kept with the log is damaged (a signature that does not
+// verify, a signature line of the key with its name or key hash changed,
+// a file that is no checkpoint), it says that no key is to be looked for:
+// the file is to be put right, for the command signs nothing on top of
+// it (a bundle's checkpoint, an *export.Error, is not one of those).
 func openHint(stderr io.Writer, cmd string, err error) {
 	if errors.Is(err, sdk.ErrUnknownKey) {
 		fmt.Fprintf(stderr, "ronaudit %s: the log holds records signed by another key: if this key took over from it (ronaudit rotate), give its public key with --pub EARLIER.pub; if not, sign with the log's key, or rotate the log to this one first\n", cmd)
+	}
+	var ee *export.Error
+	if (errors.Is(err, checkpoint.ErrBadSignature) || errors.Is(err, checkpoint.ErrFormat)) && !errors.As(err, &ee) {
+		fmt.Fprintf(stderr, "ronaudit %s: the kept checkpoint named above is damaged or was tampered with, not another key's: copy the log directory aside as evidence, then put the genuine note back from a copy kept off the machine, or move it out of the checkpoints directory once ronaudit verify --checkpoint with such a copy passes (docs/PERFORMANCE.md, Durable log refused at open)\n", cmd)
 	}
 }
 

@@ -299,14 +299,21 @@ func patchRecordCmd(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(err)
 }
 
-// flipNoteCmd is "flipnote FILE": flip a bit of the Ed25519 signature
-// (past its 4-byte key hash) of the first signature line of the signed
-// note FILE, in the one base64 spelling of the result, as someone with
-// write access to the checkpoints could: the note still parses, and its
-// signature by the key its key hash names no longer verifies.
+// flipNoteCmd is "flipnote [-name] FILE": flip a bit of the Ed25519
+// signature (past its 4-byte key hash) of the first signature line of the
+// signed note FILE, in the one base64 spelling of the result, as someone
+// with write access to the checkpoints could: the note still parses, and
+// its signature by the key its key hash names no longer verifies. With
+// -name, flip a letter of that line's key name instead ("ron-audit/" to
+// "ron-aFdit/"), its signature intact: the line no longer names the key
+// that signed it, which reads as another key's unless told apart.
 func flipNoteCmd(ts *testscript.TestScript, neg bool, args []string) {
+	name := len(args) == 2 && args[0] == "-name"
+	if name {
+		args = args[1:]
+	}
 	if neg || len(args) != 1 {
-		ts.Fatalf("usage: flipnote FILE")
+		ts.Fatalf("usage: flipnote [-name] FILE")
 	}
 	path := ts.MkAbs(args[0])
 	b, err := os.ReadFile(path)
@@ -320,6 +327,14 @@ func flipNoteCmd(ts *testscript.TestScript, neg bool, args []string) {
 	raw, err := base64.StdEncoding.DecodeString(line[sp+1:])
 	if err != nil || len(raw) != 4+64 {
 		ts.Fatalf("flipnote: %s: signature line %q is not an Ed25519 signature (%v)", args[0], line, err)
+	}
+	if name {
+		flipped := strings.Replace(line[:sp+1], "ron-audit/", "ron-aFdit/", 1)
+		if flipped == line[:sp+1] {
+			ts.Fatalf("flipnote: %s: signature line %q has no key name ron-audit/...", args[0], line)
+		}
+		ts.Check(os.WriteFile(path, []byte(text+"\n\n"+flipped+line[sp+1:]+"\n"+rest), 0o600))
+		return
 	}
 	raw[4+10] ^= 0x01
 	ts.Check(os.WriteFile(path, []byte(text+"\n\n"+line[:sp+1]+base64.StdEncoding.EncodeToString(raw)+"\n"+rest), 0o600))

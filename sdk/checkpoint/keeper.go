@@ -117,8 +117,8 @@ func KeyName(writerID string) string { return OriginPrefix + escapeComponent(wri
 // damaged (its Ed25519 signature verifies by the key, or its key hash is
 // the key's under KeyName: ErrBadSignature saying which, "damaged or was
 // tampered with, not another key's"), one in a file not named for its
-// size (ErrFormat), or in the directory
-// of another chain than its origin's (ErrOriginMismatch). Signed by
+// size (ErrFormat), or in the directory of another chain than its
+// origin's (ErrOriginMismatch). Signed by
 // a key it does not hold (the key a rotation retired, to a Keeper given
 // only the new one) or by none it holds, the checkpoint is not checked
 // there: the offline verifier (VerifyDir, VerifyKept), given the public
@@ -127,23 +127,22 @@ func KeyName(writerID string) string { return OriginPrefix + escapeComponent(wri
 // bears no signature by that key, nor such a damaged line, nor is
 // damaged otherwise (a note that does not parse, a signature by the
 // key's hash that does not verify: those are refused as above), says
-// another key holds the chain, one
-// that no transition hands it on from: CheckReplay leaves it alone (the
-// Keeper signs no checkpoint of it, as if its key were retired there),
-// and sdk.OpenDurable refuses appends to it (sdk.ErrConfig naming the
-// checkpoint), for a checkpoint-sealed chain says nowhere else whose it
-// is; export.Exporter.Export, ronaudit checkpoint and export apply the
-// same rule to the checkpoints kept with a log in its directory's
-// "checkpoints", read as the Keeper reads them (heldByOther), and refuse
-// a damaged one as it does (sdk.MaySign: a *DirError naming the file).
-// Older
-// checkpoints are not read. A crash while a checkpoint is written may
-// leave a ".tmp-" file in its chain's directory, which
-// nothing reads: the Keeper removes those an hour old or more when it
-// first writes, or is asked to write, a checkpoint of the chain (one
-// due, Checkpoint, SealChain, Close), not when it first sees the chain:
-// that is Committed, on the Log's append path (TempStats). Once Close
-// has returned, the Keeper writes nothing more there (Close).
+// another key holds the chain, one that no transition hands it on from:
+// CheckReplay leaves it alone (the Keeper signs no checkpoint of it, as
+// if its key were retired there), and sdk.OpenDurable refuses appends to
+// it (sdk.ErrConfig naming the checkpoint), for a checkpoint-sealed
+// chain says nowhere else whose it is; export.Exporter.Export, ronaudit
+// checkpoint and export apply the same rule to the checkpoints kept with
+// a log in its directory's "checkpoints", read as the Keeper reads them
+// (heldByOther), and refuse a damaged one as it does (sdk.MaySign: a
+// *DirError naming the file). Older checkpoints are not read. A crash
+// while a checkpoint is written may leave a ".tmp-" file in its chain's
+// directory, which nothing reads: the Keeper removes those an hour old
+// or more when it first writes, or is asked to write, a checkpoint of
+// the chain (one due, Checkpoint, SealChain, Close), not when it first
+// sees the chain: that is Committed, on the Log's append path
+// (TempStats). Once Close has returned, the Keeper writes nothing more
+// there (Close).
 //
 // A chain whose writer id or stream is too long for its directory (over
 // sdk.MaxChainName once escaped: a log written before the SDK refused
@@ -1010,19 +1009,19 @@ func (k *Keeper) checkNewest(c *keptChain, dir string) error {
 // newestSigned checks the signature of c's newest checkpoint, of size
 // size, kept at path, by the key the chain had in force at that size
 // (signerFor, as SignerAt), when the Keeper holds that key: opened as
-// VerifyDir and VerifyKept open it (Open, with KeyVerifiers of its public
-// key), a signature by that key that does not verify is an *Error of
-// ReasonBadSignature, and so is a signature line that is that key's with
-// its key name or key hash damaged (damagedOwn: one flipped byte there
-// would otherwise read as another key's), and a note Open refuses one of
-// ReasonFormat, each naming path: the Keeper signs nothing on top of a
-// checkpoint that is not what it claims to be. When the Keeper does not
-// hold the key in force there (it was given only the key a transition
-// named, and the checkpoint is by the key that transition retired), or
-// the note bears no signature by that key (another key's, which it
-// cannot judge), it
-// checks nothing: the offline verifier (VerifyDir, VerifyKept), given
-// the public keys, judges the checkpoint. The caller holds c's lock.
+// VerifyDir and VerifyKept open it (Open, with KeyVerifiers of its
+// public key), a signature by that key that does not verify is an *Error
+// of ReasonBadSignature, and so is a signature line that is that key's
+// with its key name or key hash damaged (damagedOwn: one flipped byte
+// there would otherwise read as another key's), and a note Open refuses
+// one of ReasonFormat, each naming path: the Keeper signs nothing on top
+// of a checkpoint that is not what it claims to be. When the Keeper does
+// not hold the key in force there (it was given only the key a
+// transition named, and the checkpoint is by the key that transition
+// retired), or the note bears no signature by that key (another key's,
+// which it cannot judge), it checks nothing: the offline verifier
+// (VerifyDir, VerifyKept), given the public keys, judges the checkpoint.
+// The caller holds c's lock.
 func (k *Keeper) newestSigned(c *keptChain, size int64, path string) error {
 	if c.noteSigned {
 		return nil

@@ -319,11 +319,16 @@ func TestOnDurableClosingItsEmitter(t *testing.T) {
 
 // gatedFollower hands the Keeper the new key only once gate is closed,
 // as a follower that persists the key first might: entered is closed
-// when FollowKey starts.
+// when FollowKey starts. It takes the key only from FollowKey, not chain
+// by chain (FollowChain, which the Keeper it embeds would take it from
+// before FollowKey, sealing the chains to their heads: see package
+// node's TestCloseBesideRotateKeySealed).
 type gatedFollower struct {
 	*checkpoint.Keeper
 	entered, gate chan struct{}
 }
+
+func (gatedFollower) FollowChain(string, string, sdk.Signer) {}
 
 func (f gatedFollower) FollowKey(next sdk.Signer) {
 	close(f.entered)

@@ -136,11 +136,33 @@ type Observer interface {
 // Close (a follower that cannot keep next may shut the log down: Close
 // does not wait for the rotation, whose transitions it seals with the
 // follower's key as it is: records already appended past a transition
-// make it ErrSealIncomplete), Seal, SealAll, Head, Heads and NewEmitter,
+// make it ErrSealIncomplete, unless the follower is a ChainFollower,
+// handed those chains before), Seal, SealAll, Head, Heads and NewEmitter,
 // but not RotateKey, which would wait for the FollowKey that calls it.
 type KeyFollower interface {
 	Observer
 	FollowKey(next Signer)
+}
+
+// ChainFollower is a KeyFollower that can follow a rotation chain by
+// chain, as package checkpoint's Keeper does: a rotation that fails part
+// way (a transition's signature or store failed) leaves the chains it
+// reached, and those started since, signed by the new key, which
+// FollowKey, for a whole rotation only, never hands the follower; their
+// records would be vouched for by no checkpoint. So RotateKey, once its
+// transitions are written or it stops, calls FollowChain(writer, stream,
+// next) for every chain with a record that next signs now, before
+// NewEmitter and Close may go on, and the Log calls it for each chain
+// whose first record another key than the follower's signs (started
+// while a rotation runs, or after one failed; one undone keeps the
+// chains it started on next): the follower vouches
+// for that chain, past its last transition (RetireObserver; seq 0 for a
+// chain that began with next), with next. Chains the rotation did not
+// reach keep the follower's key. FollowChain is called under the
+// chain's lock, as Retired: it must not call the Log.
+type ChainFollower interface {
+	KeyFollower
+	FollowChain(writer, stream string, next Signer)
 }
 
 // RetireObserver is an Observer told of each key transition as it is
@@ -157,7 +179,8 @@ type KeyFollower interface {
 // log reopened with the old key), or not yet reached by a rotation to
 // the Signer's key cut short, or held by a key that no transition hands
 // on to the Signer's): that key vouches for none of the chain,
-// which is another key's.
+// which is another key's (a ChainFollower is then handed the chain's
+// key, when the Log holds it: FollowChain).
 // Retired is called under the chain's lock: it must not call the Log.
 type RetireObserver interface {
 	Observer
@@ -1056,6 +1079,14 @@ func (l *Log) started(c *chain) {
 	}
 	if f := l.followed.Load(); *f != c.signer.KeyID() {
 		ro.Retired(c.head.WriterID, c.head.Stream, *f, 0)
+		// The chain is its key's for good, even if the rotation that
+		// gave it that key is undone (no transition written: the log's
+		// key goes back, the chain's stays, and OpenDurable, reopened
+		// with the old key, refuses it): else its records would be in no
+		// checkpoint of a follower that is never handed the key.
+		if cf, ok := l.cfg.Observer.(ChainFollower); ok {
+			cf.FollowChain(c.head.WriterID, c.head.Stream, c.signer)
+		}
 	}
 }
 

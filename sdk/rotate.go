@@ -59,6 +59,16 @@ func isTransition(attrs []canonical.Attr) bool {
 // record: Retired of the old key at seq 0; a seal of such a chain is
 // ErrSealIncomplete until then); a rotation that fails or is cut short
 // leaves it with the old key, and finishing the rotation hands it next.
+// A KeyFollower that is a ChainFollower (the Keeper is) is also handed
+// next chain by chain (FollowChain), for each chain with a record that
+// next signs, once the transitions are written, before Close or
+// NewEmitter may go on, and by a rotation that fails part way, and for
+// each chain that begins with next (while the rotation runs, or after
+// one that failed): the records next signs in the chains it reached, and
+// in those it started, are checkpointed with next, not left in no
+// checkpoint, and a Close beside the rotation seals every chain to its
+// head; the chains it did not reach keep the old key until the rotation
+// is finished.
 // A rotation that failed part way in this process (a transition's
 // signature failed) is finished the same way, as is one whose Signer or
 // Store panicked (the panic reaches the caller, no lock of the Log held;
@@ -66,12 +76,12 @@ func isTransition(attrs []canonical.Attr) bool {
 // undone as one that failed there. One that failed before it
 // wrote any transition leaves the log's key as it was (a chain started
 // while it ran keeps next, which signed its first record, as after a
-// crash at that point; reopened with the old key, the log refuses records
-// for that chain, which no transition hands on from next to the old key
-// (OpenDurable), until RotateKey to next finishes the rotation: it moves
-// that chain on to next with no transition, next having signed it alone
-// from its first record; a verifier needs next for that chain). A nil
-// next, a next
+// crash at that point, and a ChainFollower is handed it; reopened with the
+// old key, the log refuses records for that chain, which no transition
+// hands on from next to the old key (OpenDurable), until RotateKey to next
+// finishes the rotation: it moves that chain on to next with no
+// transition, next having signed it alone from its first record; a
+// verifier needs next for that chain). A nil next, a next
 // whose KeyID is not KeyIDOf(next.Public()), and rotating to the key
 // that already signs every chain of the log, are ErrConfig, as is one
 // where a chain's transition record would exceed the log's limits
@@ -86,9 +96,9 @@ func isTransition(attrs []canonical.Attr) bool {
 // (a follower that cannot keep next may shut the log down: Close then
 // seals with the follower's key as it is, as a SealAll beside the
 // rotation would: a chain with records past its transition is
-// ErrSealIncomplete until the follower has the key; the rotation is
-// whole), but not RotateKey, which
-// waits for the rotation that calls them. RotateKey fails with
+// ErrSealIncomplete until the follower has the key, unless it is a
+// ChainFollower, handed each chain before; the rotation is whole), but
+// not RotateKey, which waits for the rotation that calls them. RotateKey fails with
 // ErrEmitting while an Emitter runs.
 func (l *Log) RotateKey(next Signer) ([]Head, error) {
 	if next == nil {
@@ -245,6 +255,16 @@ func (l *Log) rotateLocked(next Signer) (heads []Head, durable []Pending, err er
 		if (err != nil || !finished) && !wrote {
 			l.untraced(prev, next, known)
 		}
+		// The chains on next now are next's for good (undone, the
+		// rotation leaves on next only the chains it started, which
+		// started handed already). A ChainFollower is handed each
+		// (followChains), here, before Close or NewEmitter may go on
+		// (they wait for l.rotating), whether the rotation is whole or
+		// stopped part way: a FollowKey to come (whole) finds them
+		// followed already, so a Close beside it seals them to their
+		// heads, and one that never comes (a failure part way) leaves
+		// none vouched for by no checkpoint.
+		l.followChains(next)
 	}()
 	for _, c := range all {
 		h, p, err := l.handChain(c, next, value, &wrote)
@@ -404,6 +424,36 @@ func (l *Log) untraced(prev, next Signer, known bool) {
 	}
 	if !used {
 		l.keys.remove(next.KeyID())
+	}
+}
+
+// followChains hands a ChainFollower Observer every chain with a record
+// that next signs (a transition of this rotation or of one cut short
+// before handed it over, or it began with next), for rotateLocked: see
+// ChainFollower. A chain next may not sign yet (signerRetired: a log
+// opened with next whose rotation to it has not reached the chain) is
+// not handed. Each chain's lock is released by defer: FollowChain is the
+// host's code.
+func (l *Log) followChains(next Signer) {
+	f, ok := l.cfg.Observer.(ChainFollower)
+	if !ok {
+		return
+	}
+	var all []*chain
+	func() {
+		l.mu.RLock()
+		defer l.mu.RUnlock()
+		all = l.chainsLocked(nil)
+	}()
+	id := next.KeyID()
+	for _, c := range all {
+		func() {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			if c.head.Seq > 0 && c.signerRetired == nil && c.signer.KeyID() == id {
+				f.FollowChain(c.head.WriterID, c.head.Stream, next)
+			}
+		}()
 	}
 }
 

@@ -86,6 +86,10 @@ type KeeperOptions struct {
 // makes sdk.Emitter.Ready report the audit plane degraded.
 var _ sdk.FailureReporter = (*Keeper)(nil)
 
+// So is it a ChainFollower: a rotation that fails part way hands it the
+// chains it reached (FollowChain).
+var _ sdk.ChainFollower = (*Keeper)(nil)
+
 // KeyName is the signed-note key name of a writer's checkpoints:
 // "ron-audit/" and the escaped writerId (one name for all its streams).
 func KeyName(writerID string) string { return OriginPrefix + escapeComponent(writerID) }
@@ -230,6 +234,10 @@ type keptChain struct {
 	// retired: keys the chain's transitions retired, and at which seq
 	// (Retired). A key vouches for no record after its retirement.
 	retired map[sdk.KeyID]uint64
+	// follow: the key the chain is on past its last transition when the
+	// Log said so (FollowChain) and it is not the Keeper's: a rotation
+	// that failed part way handed the chain to it (keyOfLocked).
+	follow sdk.Signer
 	// foreign: the newest checkpoint, of a size where the Keeper's key is
 	// in force (no transition of the chain at or after it), bears no
 	// signature by that key (CheckReplay, foreignLocked): another key,
@@ -448,7 +456,9 @@ func (k *Keeper) fail(err error) {
 // calls it once every chain has its transition; until then the Keeper
 // signs with the old key, and a chain already handed over gets no
 // checkpoint past its transition, nor a chain started with next any
-// (Retired). The Keeper keeps the keys it
+// (Retired), but for the chains the Log hands it one by one
+// (FollowChain: a rotation that failed part way, or whose FollowKey is
+// still to come). The Keeper keeps the keys it
 // was given: a checkpoint of a chain at a size up to a transition is
 // signed by the key that transition retires (SignerAt), as a verifier
 // that follows the chain's transitions from its first key requires.
@@ -465,10 +475,49 @@ func (k *Keeper) FollowKey(next sdk.Signer) {
 	}
 }
 
+// FollowChain implements sdk.ChainFollower: from now on the Keeper signs
+// with next the checkpoints of chain (writer, stream) past its last
+// transition (or all of them, for a chain that began with next), while it
+// signs the others with its own key. Log.RotateKey calls it for each
+// chain it handed to next, whether it then fails part way (the chains it
+// reached, and those started since, are next's, and FollowKey never
+// comes) or goes on to FollowKey; the Log for each chain that begins with
+// next since. Without it, the records next signed there were in no
+// checkpoint: the Keeper stopped such a chain at its transition (Retired).
+// Once Close has begun it does nothing (Close).
+func (k *Keeper) FollowChain(writer, stream string, next sdk.Signer) {
+	c := k.chainOf(writer, stream, false)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if k.closed.Load() {
+		return
+	}
+	c.follow = next
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if !slices.ContainsFunc(k.held, func(s sdk.Signer) bool { return s.KeyID() == next.KeyID() }) {
+		k.held = append(k.held, next)
+	}
+}
+
+// keyOfLocked is the key the Keeper signs c with past its transitions:
+// the one FollowChain handed it for c, unless a transition has retired
+// that since (a later rotation, whose FollowChain or FollowKey says
+// what follows), else its own. The caller holds c's lock and k.mu.
+func (k *Keeper) keyOfLocked(c *keptChain) sdk.Signer {
+	if c.follow != nil {
+		if _, retired := c.retired[c.follow.KeyID()]; !retired {
+			return c.follow
+		}
+	}
+	return k.signer
+}
+
 // SignerAt returns the key the Keeper signs a checkpoint of chain (writer,
 // stream) at size with: the key in force in the chain at that size, that
 // is the key of the chain's first transition at or after size (which
-// retires it), or the Keeper's key (Signer) past every transition; nil
+// retires it), or the Keeper's key (Signer, or the one FollowChain
+// handed it for the chain) past every transition; nil
 // when that is a key the Keeper was never given (a log opened with the
 // new key, whose chain's checkpoint up to the transition only the old key
 // may sign), or the Keeper's own key, retired before size. export.Auto
@@ -512,12 +561,13 @@ func (k *Keeper) signerFor(c *keptChain, size int64) sdk.Signer {
 			later, laterAt, hasLater = id, seq, true
 		}
 	}
-	_, curRetired := c.retired[k.signer.KeyID()]
+	cur := k.keyOfLocked(c)
+	_, curRetired := c.retired[cur.KeyID()]
 	switch {
 	case !found && curRetired:
 		return nil // the Keeper's key was retired before size
 	case !found:
-		return k.signer
+		return cur
 	}
 	if s := byID(old); s != nil {
 		return s
@@ -531,7 +581,7 @@ func (k *Keeper) signerFor(c *keptChain, size int64) sdk.Signer {
 	if curRetired {
 		return nil
 	}
-	return k.signer
+	return cur
 }
 
 // Retired implements sdk.RetireObserver: chain (writer, stream) retired
@@ -547,8 +597,8 @@ func (k *Keeper) signerFor(c *keptChain, size int64) sdk.Signer {
 // the new key after a rotation cut short, to be the old
 // key's, which has yet to write its transition, or to be held by a key
 // that no transition hands on to id): the
-// Keeper signs no checkpoint of it with id, only once FollowKey hands it
-// the key the chain is on, which a verifier holding the key the chain
+// Keeper signs no checkpoint of it with id, only once FollowKey (or
+// FollowChain, for the chain) hands it the key the chain is on, which a verifier holding the key the chain
 // started with trusts. Once Close has begun it does nothing (Close).
 func (k *Keeper) Retired(writer, stream string, id sdk.KeyID, seq uint64) {
 	c := k.chainOf(writer, stream, false)
@@ -682,7 +732,10 @@ func (k *Keeper) write(c *keptChain, size int64) error {
 	if err := k.checkNewest(c, dir); err != nil {
 		return err
 	}
-	if at, ok := c.retired[k.Signer().KeyID()]; ok && size > int64(at) {
+	k.mu.Lock()
+	own := k.keyOfLocked(c).KeyID()
+	k.mu.Unlock()
+	if at, ok := c.retired[own]; ok && size > int64(at) {
 		size = int64(at) // see Retired
 	}
 	if size <= c.last || size > c.tree.Size() {

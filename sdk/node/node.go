@@ -174,6 +174,7 @@ var (
 	_ sdk.FailureReporter = observer{}
 	_ sdk.Sealer          = observer{}
 	_ sdk.KeyFollower     = observer{}
+	_ sdk.ChainFollower   = observer{}
 	_ sdk.RetireObserver  = observer{}
 	_ sdk.ReplayChecker   = observer{}
 )
@@ -449,8 +450,18 @@ func (n *Node) Err() error {
 // checkpoints), each after what it reads, and returns their failures
 // joined: the Log's as it is, the Keeper's first failure of the run as
 // "audit checkpoints: " (ErrCheckpoint), the exporter's as "audit
-// export: " (ErrExport). Close the host's sdk.Emitter before the Node: it
-// appends to the Log. A second Close returns what the first did. If the host's code panics in Close
+// export: " (ErrExport). After a Log.RotateKey that failed part way (a
+// transition's signature or store failed), the chains it reached, and
+// those that began with the new key (while it ran, even if it wrote no
+// transition, or since), are the new key's: the Keeper checkpoints them,
+// and the exporter signs their bundles, with that key (the Log hands it
+// over chain by chain, sdk.ChainFollower), the other chains with the old
+// one, so Close leaves no record in no checkpoint; RotateKey to the same
+// key again finishes the rotation. A checkpoint-sealed Log's Close beside
+// a RotateKey seals every chain to its head, the Keeper holding the new
+// key for the chains on it before that Close goes on. Close the host's
+// sdk.Emitter before the Node: it appends to the Log. A second Close
+// returns what the first did. If the host's code panics in Close
 // (the Signer at the Keeper's last checkpoints, OnFailure, a hook of
 // Options.Durable), the panic reaches the caller and the close is not
 // done: the next Close goes on from the part that panicked (each part's
@@ -475,13 +486,15 @@ func (n *Node) Close() error {
 			// A RotateKey under way when the Log's Close began hands the
 			// Keeper its new key (FollowKey) after that Close has returned
 			// (it waits for the transitions, not for FollowKey, which may
-			// call it). Closed first, the Keeper would checkpoint each
-			// chain only up to its transition, and leave the records the
-			// new key signed since in no checkpoint and no bundle. Rotations
-			// run one at a time, FollowKey included, and one on a closed
-			// Log returns ErrClosed: this returns once the one under way,
-			// if any, has handed the Keeper its key. The Keeper's
-			// FollowKey never calls the Node.
+			// call it). The Keeper has each chain on the new key by then
+			// (FollowChain, which comes before the Log's Close goes on, so
+			// that its seals reach every head), so what it checkpoints
+			// does not hang on FollowKey; waiting for it still leaves the
+			// Keeper, closed next, with the key the Log ended with, as
+			// Keeper.Signer says. Rotations run one at a time, FollowKey
+			// included, and one on a closed Log returns ErrClosed: this
+			// returns once the one under way, if any, has handed the
+			// Keeper its key. The Keeper's FollowKey never calls the Node.
 			_, _ = n.log.RotateKey(n.signer)
 			return nil
 		},

@@ -38,9 +38,10 @@ import (
 // sdk.OpenDurable with the Keeper as Observer, set Log and Keeper, Start;
 // and Close the Log, then the Keeper, then the Auto.
 //
-// Call Start once Log and Keeper are set. sdk.OpenDurable's replay may
-// already make the Keeper checkpoint (what a crash left unvouched), before
-// the Log exists: those checkpoints wait for Start.
+// Call Start once Log and Keeper are set (Start refuses a nil Log,
+// Keeper, Exporter or Exporter.Sink with sdk.ErrConfig). sdk.OpenDurable's
+// replay may already make the Keeper checkpoint (what a crash left
+// unvouched), before the Log exists: those checkpoints wait for Start.
 type Auto struct {
 	Exporter *Exporter
 	Log      *sdk.Log           // where the records are read from (Log.Records)
@@ -60,7 +61,8 @@ type Auto struct {
 	// starts each chain at seq 1 and follows only its own bundles.
 	Prev func(writer, stream string) (*State, error)
 	// OnFailure, if set, is called with the failure that stops the
-	// exports (the one Err returns), from the export goroutine
+	// exports (the one Err returns), from the export goroutine (or, for
+	// a field Start refuses, from Start)
 	// (audit_export_fail_total{stage="bundle"}), before Close returns. It
 	// must not call Close: Close waits for the export goroutine, and so
 	// for OnFailure, which would wait forever. The Auto's failure is not
@@ -101,15 +103,22 @@ func (a *Auto) Checkpointed(cp checkpoint.Checkpoint, _ time.Duration) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.init()
-	if a.closed {
-		return
+	if a.closed || a.err != nil {
+		return // after a failure nothing more is exported: queue nothing
 	}
 	a.queue = append(a.queue, cp)
 	a.kick()
 }
 
 // Start lets the exports run, the queued ones first. Log, Keeper and the
-// other fields must be set before, and not changed after.
+// other fields must be set before, and not changed after. A nil Log,
+// Keeper, Exporter or Exporter.Sink is refused: Start returns
+// sdk.ErrConfig naming the field, and that is the Auto's failure (Err,
+// Close and OnFailure report it; no export runs), so that a host which
+// drops Start's error still sees it. The field is the host's mistake,
+// not one of an export: unchecked, it was a nil-pointer panic on the
+// export goroutine at the first checkpoint, which no caller can recover
+// and which ends the process.
 //
 // With Prev set, Start first catches up with the Keeper: it queues the
 // newest checkpoint of every chain the Keeper holds (Keeper.Newest) that
@@ -119,17 +128,34 @@ func (a *Auto) Checkpointed(cp checkpoint.Checkpoint, _ time.Duration) {
 // export is already there gets nothing. Without Prev, Auto cannot know
 // what was exported before it started, and Start queues nothing.
 //
-// After Close, Start does nothing (as Checkpointed).
-func (a *Auto) Start() {
+// After Close, Start does nothing (as Checkpointed) and returns nil.
+func (a *Auto) Start() error {
+	if err := a.configured(); err != nil {
+		a.mu.Lock()
+		a.init()
+		if a.closed {
+			a.mu.Unlock()
+			return nil
+		}
+		if a.err == nil {
+			a.err = err
+		}
+		a.queue = nil
+		a.mu.Unlock()
+		if a.OnFailure != nil {
+			a.OnFailure(err)
+		}
+		return err
+	}
 	var newest []checkpoint.Checkpoint
-	if a.Prev != nil && a.Keeper != nil {
+	if a.Prev != nil {
 		newest = a.Keeper.Newest() // before a.mu: the Keeper calls Checkpointed holding its own locks
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.init()
 	if a.closed {
-		return
+		return nil
 	}
 	queued := map[string]bool{}
 	for _, cp := range a.queue {
@@ -144,6 +170,26 @@ func (a *Auto) Start() {
 	a.queue = append(catchUp, a.queue...)
 	a.started = true
 	a.kick()
+	return nil
+}
+
+// configured refuses an Auto missing a field every export uses.
+// Exporter.Signer is not one: Auto signs with the Keeper's key.
+func (a *Auto) configured() error {
+	var missing string
+	switch {
+	case a.Log == nil:
+		missing = "Auto.Log"
+	case a.Keeper == nil:
+		missing = "Auto.Keeper"
+	case a.Exporter == nil:
+		missing = "Auto.Exporter"
+	case a.Exporter.Sink == nil:
+		missing = "Auto.Exporter.Sink"
+	default:
+		return nil
+	}
+	return fmt.Errorf("export: %w: Auto.Start: %s is nil (set it before Start)", sdk.ErrConfig, missing)
 }
 
 // kick starts the export goroutine if there is work and none runs; a.mu
@@ -233,7 +279,7 @@ func (a *Auto) export(cp checkpoint.Checkpoint) error {
 		// back since): then no later checkpoint could follow it either,
 		// and taking every one for nothing to export would stop the
 		// chain's exports without a failure.
-		if prev == nil || a.Keeper == nil {
+		if prev == nil {
 			return ErrNothingToExport
 		}
 		if err := extendsPrev(a.Keeper.Tree(cp.WriterID, cp.Stream), cp.Origin, prev.Size, prev.Note); err != nil {
@@ -286,7 +332,7 @@ func (a *Auto) export(cp checkpoint.Checkpoint) error {
 // not hold (a NoteSigner's, a retired key not given to it) is left to
 // the verifier, as the Keeper leaves its own history's.
 func (a *Auto) prevSigned(cp checkpoint.Checkpoint, prev *State) error {
-	if prev == nil || prev.Size <= 0 || a.Keeper == nil {
+	if prev == nil || prev.Size <= 0 {
 		return nil
 	}
 	signer := a.Keeper.SignerAt(cp.WriterID, cp.Stream, prev.Size)

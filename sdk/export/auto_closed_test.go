@@ -20,11 +20,13 @@ func TestAutoCheckpointedAfterClose(t *testing.T) {
 	var once sync.Once
 	unblock := func() { once.Do(func() { close(release) }) }
 	defer unblock() // lets a (wrongly) started export end
+	log, keeper := autoDeps(t)
 	auto := &Auto{
 		Exporter: &Exporter{Sink: &memSink{}, Signer: newSigner(t, 1)},
+		Log:      log, Keeper: keeper,
 		// Blocks until the test ends, then says the chain is exported up
 		// to the checkpoint: an export that starts is seen, and never
-		// reaches Log (nil here).
+		// reaches Log.
 		Prev: func(string, string) (*State, error) {
 			called <- struct{}{}
 			<-release

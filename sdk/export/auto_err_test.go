@@ -39,7 +39,8 @@ func TestAutoErrorsNameTheChain(t *testing.T) {
 	cp := checkpoint.Checkpoint{Origin: checkpoint.Origin("w9", "s9"), WriterID: "w9", Stream: "s9", Size: 7}
 
 	prevErr := errors.New("sink unreadable")
-	auto := &Auto{Exporter: &Exporter{}, Prev: func(w, s string) (*State, error) { return nil, prevErr }}
+	log, keeper := autoDeps(t)
+	auto := &Auto{Exporter: &Exporter{Sink: &memSink{}}, Log: log, Keeper: keeper, Prev: func(w, s string) (*State, error) { return nil, prevErr }}
 	auto.Checkpointed(cp, 0)
 	auto.Start()
 	err := auto.Close()
@@ -53,19 +54,21 @@ func TestAutoErrorsNameTheChain(t *testing.T) {
 	}
 
 	iterErr := errors.New("disk on fire")
-	log, err := sdk.New(sdk.Config{Signer: restartSigner(t), Store: failIterStore{mem: sdk.NewMemStore(0), err: iterErr}})
+	log, err = sdk.New(sdk.Config{Signer: restartSigner(t), Store: failIterStore{mem: sdk.NewMemStore(0), err: iterErr}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The previous export ended at 3: the records wanted are 4..7.
-	auto = &Auto{Exporter: &Exporter{}, Log: log, Prev: func(w, s string) (*State, error) { return &State{Size: 3}, nil }}
+	// No previous export: the records wanted are 1..7. (A State ending
+	// at 3 would need a checkpoint the Keeper's key signed: Auto checks
+	// it before reading the Log.)
+	auto = &Auto{Exporter: &Exporter{Sink: &memSink{}}, Log: log, Keeper: keeper, Prev: func(w, s string) (*State, error) { return nil, nil }}
 	auto.Checkpointed(cp, 0)
 	auto.Start()
 	err = auto.Close()
 	if !errors.Is(err, iterErr) {
 		t.Fatalf("Close = %v, want it to wrap %v", err, iterErr)
 	}
-	for _, want := range []string{cp.Origin, "records 4..7"} {
+	for _, want := range []string{cp.Origin, "records 1..7"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("Log.Records error %q does not say %q", err, want)
 		}

@@ -18,7 +18,8 @@ import (
 func TestAutoCloseAfterGoexit(t *testing.T) {
 	check := leakcheck.Check(t)
 	cp := checkpoint.Checkpoint{Origin: checkpoint.Origin("w", "s"), WriterID: "w", Stream: "s", Size: 3}
-	a := &Auto{Exporter: &Exporter{Sink: &memSink{}}, Prev: func(string, string) (*State, error) {
+	log, keeper := autoDeps(t)
+	a := &Auto{Exporter: &Exporter{Sink: &memSink{}}, Log: log, Keeper: keeper, Prev: func(string, string) (*State, error) {
 		runtime.Goexit()
 		return nil, nil
 	}}

@@ -46,7 +46,9 @@ func openWithAuto(t *testing.T, dir string, signer sdk.Signer, every int64, cach
 		t.Fatal(err)
 	}
 	auto.Log = l
-	auto.Start()
+	if err := auto.Start(); err != nil {
+		t.Fatal(err)
+	}
 	return l, k, auto, sink
 }
 

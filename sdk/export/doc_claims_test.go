@@ -78,7 +78,7 @@ func TestAutoCloseAndCheckpointed(t *testing.T) {
 	if err := (&Auto{}).Close(); err != nil {
 		t.Fatalf("Close of an idle Auto: %v", err)
 	}
-	cp := checkpoint.Checkpoint{Origin: checkpoint.Origin("w", "s"), WriterID: "w", Stream: "s", Size: 3}
+	log, keeper, cp, prev := keptChain(t)
 	a := &Auto{}
 	a.Checkpointed(cp, 0)
 	if err := a.Close(); !errors.Is(err, ErrNotStarted) {
@@ -86,14 +86,13 @@ func TestAutoCloseAndCheckpointed(t *testing.T) {
 	}
 
 	inPrev, release := make(chan struct{}), make(chan struct{})
-	a = &Auto{Exporter: &Exporter{}, Prev: func(string, string) (*State, error) {
+	a = &Auto{Exporter: &Exporter{Sink: &memSink{}}, Log: log, Keeper: keeper, Prev: func(string, string) (*State, error) {
 		inPrev <- struct{}{}
 		<-release
-		return &State{Size: cp.Size}, nil // nothing after it: no export
+		return prev, nil // exported up to cp already: nothing to export
 	}}
-	a.Start()
-	a.Checkpointed(cp, 0)
-	<-inPrev // the export runs, stuck
+	a.Start() // queues cp, the Keeper's newest checkpoint (catching up)
+	<-inPrev  // the export runs, stuck
 	done := make(chan struct{})
 	go func() {
 		a.Checkpointed(cp, 0)

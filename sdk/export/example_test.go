@@ -53,7 +53,9 @@ func ExampleAuto() {
 		panic(err)
 	}
 	auto.Log, auto.Keeper = log, keeper
-	auto.Start()
+	if err := auto.Start(); err != nil { // sdk.ErrConfig: a field left nil
+		panic(err)
+	}
 
 	for i := range 10 {
 		rec := canonical.AuditRecord{Kind: canonical.KindIndexWrite, TsMs: 1764201600000 + uint64(i),

@@ -300,7 +300,11 @@ func Open(dir string, signer sdk.Signer, opts Options) (*Node, sdk.Recovery, err
 	}
 	if n.auto != nil {
 		n.auto.Log, n.auto.Keeper = log, keeper
-		n.auto.Start() // exports what the replay checkpointed, if anything
+		// Exports what the replay checkpointed, if anything. It refuses
+		// only a field left nil, and every one is set above.
+		if err := n.auto.Start(); err != nil {
+			return nil, rec, errors.Join(fmt.Errorf("node.Open %s: %w", dir, err), log.Close(), keeper.Close())
+		}
 	}
 	interval := opts.Interval
 	if interval == 0 {

@@ -87,7 +87,8 @@ type EmitterOptions struct {
 	// Shed is what TryEmit does when all Depth slots are taken.
 	Shed ShedPolicy
 	// Metrics, if set, counts what the emitter does (*metrics.Metrics of
-	// package sdk/metrics is one).
+	// package sdk/metrics is one). A nil pointer here (a *metrics.Metrics
+	// never made) is ErrConfig: leave the field nil for no metrics.
 	Metrics EmitterMetrics
 	// OnDurable, if set, is called for every record once it is appended
 	// and durable, in seq order per chain, from the emitter's goroutines
@@ -264,6 +265,9 @@ const (
 func NewEmitter(log *Log, opts EmitterOptions) (*Emitter, error) {
 	if log == nil {
 		return nil, fmt.Errorf("%w: nil Log", ErrConfig)
+	}
+	if err := nilPointers("EmitterOptions.", "Metrics", opts.Metrics); err != nil {
+		return nil, err
 	}
 	if opts.Depth == 0 {
 		opts.Depth = DefaultDepth

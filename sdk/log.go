@@ -13,9 +13,14 @@ import (
 
 	"github.com/rustyonions/ron-audit-go/canonical"
 	"github.com/rustyonions/ron-audit-go/internal/names"
+	"github.com/rustyonions/ron-audit-go/internal/nilptr"
 )
 
-// Config configures a Log. Only Signer is required.
+// Config configures a Log. Only Signer is required. A nil pointer in an
+// interface field (a *Ed25519Signer whose LoadSigner error was dropped,
+// a *checkpoint.Keeper never made) is ErrConfig naming the field: it is
+// no nil interface, so it would take the place of the default and panic
+// at the first record, on an Emitter's goroutine where nothing recovers.
 type Config struct {
 	// Signer signs records (or, checkpoint-sealed, chain heads). One
 	// whose KeyID is not KeyIDOf(Public()) is ErrConfig.
@@ -591,6 +596,9 @@ func New(cfg Config) (*Log, error) {
 	if cfg.Signer == nil {
 		return nil, fmt.Errorf("%w: no Signer", ErrConfig)
 	}
+	if err := nilPointers("Config.", "Signer", cfg.Signer, "Store", cfg.Store, "Observer", cfg.Observer); err != nil {
+		return nil, err
+	}
 	limits := cfg.Limits
 	if limits == (canonical.Limits{}) {
 		limits = canonical.DefaultLimits
@@ -628,6 +636,19 @@ func New(cfg Config) (*Log, error) {
 	id := cfg.Signer.KeyID()
 	l.followed.Store(&id)
 	return l, nil
+}
+
+// nilPointers returns ErrConfig naming the first of the (field, value)
+// pairs whose value is a nil pointer in a non-nil interface (see Config).
+// A nil interface is left to the caller: for most fields it means the
+// default.
+func nilPointers(prefix string, pairs ...any) error {
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if v := pairs[i+1]; v != nil && nilptr.Is(v) {
+			return fmt.Errorf("%w: %s%s is a nil %T", ErrConfig, prefix, pairs[i], v)
+		}
+	}
+	return nil
 }
 
 // Store returns the log's store.

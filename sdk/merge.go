@@ -7,6 +7,7 @@ import (
 
 	"github.com/rustyonions/ron-audit-go/canonical"
 	"github.com/rustyonions/ron-audit-go/internal/names"
+	"github.com/rustyonions/ron-audit-go/internal/nilptr"
 )
 
 // MergeError stops a merge: a record of one input that is not a valid
@@ -135,7 +136,7 @@ func Merge(its ...Iterator) *MergeIterator {
 	}
 	slab := make([]byte, len(its)*mergeKeyCap)
 	for i, it := range its {
-		if it == nil || isNilPointer(it) {
+		if nilptr.Is(it) { // nil, or a nil pointer: Merge would fail later, in its Next
 			panic("sdk: Merge: input " + strconv.Itoa(i) + " is nil")
 		}
 		if j := sameInput(its[:i], it); j >= 0 {
@@ -145,13 +146,6 @@ func Merge(its ...Iterator) *MergeIterator {
 		m.heads[i] = mergeHead{it: it, idx: i, prev: slab[off : off : off+mergeKeyCap]}
 	}
 	return m
-}
-
-// isNilPointer reports whether it is a nil pointer in an interface: nil
-// too, for Merge, which would otherwise fail later, in its Next.
-func isNilPointer(it Iterator) bool {
-	v := reflect.ValueOf(it)
-	return v.Kind() == reflect.Pointer && v.IsNil()
 }
 
 // sameInput returns the index in its of an iterator equal to it, or -1.

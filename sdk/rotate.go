@@ -81,7 +81,8 @@ func isTransition(attrs []canonical.Attr) bool {
 // hands on from next to the old key (OpenDurable), until RotateKey to next
 // finishes the rotation: it moves that chain on to next with no
 // transition, next having signed it alone from its first record; a
-// verifier needs next for that chain). A nil next, a next
+// verifier needs next for that chain). A nil next (or a nil pointer, as
+// in Config), a next
 // whose KeyID is not KeyIDOf(next.Public()), and rotating to the key
 // that already signs every chain of the log, are ErrConfig, as is one
 // where a chain's transition record would exceed the log's limits
@@ -104,6 +105,9 @@ func (l *Log) RotateKey(next Signer) ([]Head, error) {
 	if next == nil {
 		// As New refuses a nil Signer: its KeyID would panic below.
 		return nil, fmt.Errorf("%w: RotateKey: no Signer", ErrConfig)
+	}
+	if err := nilPointers("RotateKey: ", "next", next); err != nil {
+		return nil, err
 	}
 	if err := signerMismatch("RotateKey", next); err != nil {
 		return nil, err

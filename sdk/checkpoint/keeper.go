@@ -22,6 +22,7 @@ import (
 	"github.com/rustyonions/ron-audit-go/internal/fsutil"
 	"github.com/rustyonions/ron-audit-go/internal/keyrule"
 	"github.com/rustyonions/ron-audit-go/internal/names"
+	"github.com/rustyonions/ron-audit-go/internal/nilptr"
 	"github.com/rustyonions/ron-audit-go/sdk"
 )
 
@@ -50,7 +51,8 @@ const (
 // bundle starts after its previous one).
 type KeeperOptions struct {
 	// Every: a checkpoint of a chain once this many more of its records are
-	// durable; 0 means DefaultEvery. Negative is refused (an *Error).
+	// durable; 0 means DefaultEvery. Negative is refused (an *Error
+	// wrapping sdk.ErrConfig).
 	Every int64
 	// Interval: also a checkpoint when a chain has durable records newer
 	// than its last checkpoint and that checkpoint is older than this; 0
@@ -273,13 +275,17 @@ func (c *keptChain) dueFrom() (int64, time.Time) {
 // NewKeeper returns a Keeper writing its history under dir (created with
 // mode 0700) and signing with signer. A dir "" is refused (an *Error
 // wrapping ErrNoDir), not taken as the current directory, and so is a nil
-// signer, or one whose KeyID is not sdk.KeyIDOf(signer.Public()) (an
-// *Error matching ErrSign and wrapping sdk.ErrConfig), before dir is made.
+// signer (or a nil pointer), one whose KeyID is not
+// sdk.KeyIDOf(signer.Public()), or a negative opts.Every (an *Error
+// matching ErrSign and wrapping sdk.ErrConfig), before dir is made.
 func NewKeeper(dir string, signer sdk.Signer, opts KeeperOptions) (*Keeper, error) {
 	// Refused here, not at the first checkpoint: that one is signed from
 	// the Log's Durable or Close, where a nil signer panicked.
 	if signer == nil {
 		return nil, newErr(ReasonSign, "NewKeeper: no signer", sdk.ErrConfig)
+	}
+	if nilptr.Is(signer) { // LoadSigner's result with its error dropped: KeyID would panic
+		return nil, newErr(ReasonSign, fmt.Sprintf("NewKeeper: signer is a nil %T", signer), sdk.ErrConfig)
 	}
 	// SignerAt picks a held key by KeyID, and the checkpoint is signed
 	// with Public: the two must be one key (as sdk.New checks).
@@ -296,7 +302,7 @@ func NewKeeper(dir string, signer sdk.Signer, opts KeeperOptions) (*Keeper, erro
 		opts.Clock = time.Now
 	}
 	if opts.Every < 0 {
-		return nil, newErr(ReasonSign, "KeeperOptions.Every is negative", nil)
+		return nil, newErr(ReasonSign, "KeeperOptions.Every is negative", sdk.ErrConfig)
 	}
 	if dir == "" {
 		return nil, newErr(ReasonSign, "the checkpoint directory", noDir("NewKeeper"))

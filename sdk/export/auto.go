@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rustyonions/ron-audit-go/internal/nilptr"
 	"github.com/rustyonions/ron-audit-go/sdk"
 	"github.com/rustyonions/ron-audit-go/sdk/checkpoint"
 )
@@ -112,7 +113,8 @@ func (a *Auto) Checkpointed(cp checkpoint.Checkpoint, _ time.Duration) {
 
 // Start lets the exports run, the queued ones first. Log, Keeper and the
 // other fields must be set before, and not changed after. A nil Log,
-// Keeper, Exporter or Exporter.Sink is refused: Start returns
+// Keeper, Exporter or Exporter.Sink (or a nil pointer as the Sink or
+// NoteSigner) is refused: Start returns
 // sdk.ErrConfig naming the field, and that is the Auto's failure (Err,
 // Close and OnFailure report it; no export runs), so that a host which
 // drops Start's error still sees it. The field is the host's mistake,
@@ -186,6 +188,10 @@ func (a *Auto) configured() error {
 		missing = "Auto.Exporter"
 	case a.Exporter.Sink == nil:
 		missing = "Auto.Exporter.Sink"
+	case nilptr.Is(a.Exporter.Sink):
+		return fmt.Errorf("export: %w: Auto.Start: Auto.Exporter.Sink is a nil %T", sdk.ErrConfig, a.Exporter.Sink)
+	case a.Exporter.NoteSigner != nil && nilptr.Is(a.Exporter.NoteSigner):
+		return fmt.Errorf("export: %w: Auto.Start: Auto.Exporter.NoteSigner is a nil %T", sdk.ErrConfig, a.Exporter.NoteSigner)
 	default:
 		return nil
 	}

@@ -108,3 +108,41 @@ func keptChain(t *testing.T) (*sdk.Log, *checkpoint.Keeper, checkpoint.Checkpoin
 	}
 	return log, keeper, newest[0], &State{Size: newest[0].Size, Note: note}
 }
+
+// TestExporterNilPointerIsErrConfig: a nil *FileSink as the Sink, or a
+// nil *sdk.Ed25519Signer as the Signer (sdk.LoadSigner's result with
+// its error dropped), is no nil interface: Export took it and panicked
+// (the Signer's KeyID), or read the log before finding out, and an
+// Auto's export goroutine would write into it. Both are sdk.ErrConfig
+// naming the field, from Export before the log is read and from
+// Auto.Start.
+func TestExporterNilPointerIsErrConfig(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "wal")
+	durableLog(t, dir, newSigner(t, 1), 3)
+	for _, tc := range []struct {
+		field string
+		ex    *Exporter
+	}{
+		{"Exporter.Sink", &Exporter{Sink: (*FileSink)(nil), Signer: newSigner(t, 1)}},
+		{"Exporter.Signer", &Exporter{Sink: &memSink{}, Signer: (*sdk.Ed25519Signer)(nil)}},
+	} {
+		var err error
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					err = errors.New("panic")
+					t.Errorf("Export with a nil pointer as %s: panic %v", tc.field, r)
+				}
+			}()
+			_, err = tc.ex.Export(dir, testWriter, testStream, nil)
+		}()
+		if !errors.Is(err, sdk.ErrConfig) || !strings.Contains(err.Error(), tc.field+" is a nil") {
+			t.Errorf("Export with a nil pointer as %s: %v, want sdk.ErrConfig naming it", tc.field, err)
+		}
+	}
+	log, keeper := autoDeps(t)
+	a := &Auto{Exporter: &Exporter{Sink: (*FileSink)(nil)}, Log: log, Keeper: keeper}
+	if err := a.Start(); !errors.Is(err, sdk.ErrConfig) || !strings.Contains(err.Error(), "Auto.Exporter.Sink is a nil") {
+		t.Errorf("Auto.Start with a nil *FileSink: %v, want sdk.ErrConfig naming Auto.Exporter.Sink", err)
+	}
+}

@@ -27,6 +27,7 @@ import (
 
 	"github.com/rustyonions/ron-audit-go/canonical"
 	"github.com/rustyonions/ron-audit-go/internal/names"
+	"github.com/rustyonions/ron-audit-go/internal/nilptr"
 	"github.com/rustyonions/ron-audit-go/sdk"
 	"github.com/rustyonions/ron-audit-go/sdk/checkpoint"
 	"github.com/rustyonions/ron-audit-go/sdk/wal"
@@ -44,7 +45,8 @@ type State struct {
 // Exporter writes bundles of chains of a durable log to a Sink.
 type Exporter struct {
 	// Sink receives each bundle; required (without it Export and
-	// ExportTree return sdk.ErrConfig before reading or signing anything).
+	// ExportTree return sdk.ErrConfig before reading or signing anything,
+	// as they do for a nil pointer in Sink, Signer or NoteSigner).
 	Sink Sink
 	// Signer signs the checkpoints; required unless NoteSigner is set
 	// (sdk.ErrConfig otherwise), and, NoteSigner unset, one whose KeyID
@@ -210,11 +212,20 @@ func (e *Exporter) exportTree(start time.Time, tree *checkpoint.Tree, writer, st
 }
 
 // configured refuses an Exporter without a Sink or a signer
-// (sdk.ErrConfig), before the log is read or anything signed.
+// (sdk.ErrConfig), before the log is read or anything signed, and one
+// holding a nil pointer (a *FileSink, a *sdk.Ed25519Signer whose
+// LoadSigner error was dropped): no nil interface, it would panic in its
+// first call, on an Auto's export goroutine where nothing recovers.
 func (e *Exporter) configured() error {
 	switch {
 	case e.Sink == nil:
 		return fmt.Errorf("export: %w: Exporter.Sink is nil", sdk.ErrConfig)
+	case nilptr.Is(e.Sink):
+		return fmt.Errorf("export: %w: Exporter.Sink is a nil %T", sdk.ErrConfig, e.Sink)
+	case e.Signer != nil && nilptr.Is(e.Signer):
+		return fmt.Errorf("export: %w: Exporter.Signer is a nil %T", sdk.ErrConfig, e.Signer)
+	case e.NoteSigner != nil && nilptr.Is(e.NoteSigner):
+		return fmt.Errorf("export: %w: Exporter.NoteSigner is a nil %T", sdk.ErrConfig, e.NoteSigner)
 	case e.Signer == nil && e.NoteSigner == nil:
 		return fmt.Errorf("export: %w: Exporter.Signer and NoteSigner are nil", sdk.ErrConfig)
 	case e.NoteSigner == nil:

@@ -50,6 +50,7 @@ import (
 	"time"
 
 	"github.com/rustyonions/ron-audit-go/internal/fsutil"
+	"github.com/rustyonions/ron-audit-go/internal/nilptr"
 	"github.com/rustyonions/ron-audit-go/sdk"
 	"github.com/rustyonions/ron-audit-go/sdk/checkpoint"
 	"github.com/rustyonions/ron-audit-go/sdk/export"
@@ -191,8 +192,9 @@ var (
 // vouched for, the WAL's *wal.Error for a directory it refuses:
 // wal.ErrDirPermissions for one group or others can access, wal.ErrLocked
 // for one another Log holds, wal.ErrConfig for one that holds other files
-// and no log), and with sdk.ErrConfig for a nil signer and for a dir
-// that is a file (wrapping syscall.ENOTDIR). A dir/checkpoints the
+// and no log), and with sdk.ErrConfig for a nil signer (or a nil
+// pointer) and for a dir that is a file (wrapping syscall.ENOTDIR). A
+// dir/checkpoints the
 // Keeper cannot create otherwise (permissions, say) is the Keeper's
 // *checkpoint.Error of checkpoint.ReasonSign (as a checkpoint it cannot
 // write), wrapping the file system's error. On failure nothing is
@@ -206,6 +208,9 @@ var (
 func Open(dir string, signer sdk.Signer, opts Options) (*Node, sdk.Recovery, error) {
 	if signer == nil {
 		return nil, sdk.Recovery{}, fmt.Errorf("%w: node.Open %s: no signer", sdk.ErrConfig, dir)
+	}
+	if nilptr.Is(signer) { // LoadSigner's result with its error dropped
+		return nil, sdk.Recovery{}, fmt.Errorf("%w: node.Open %s: the signer is a nil %T", sdk.ErrConfig, dir, signer)
 	}
 	// A dir that is there and no directory (a wrong path) is refused
 	// here, naming it: the Keeper, made first, would fail creating

@@ -48,6 +48,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/rustyonions/ron-audit-go/canonical"
+	"github.com/rustyonions/ron-audit-go/internal/nilptr"
 	"github.com/rustyonions/ron-audit-go/sdk"
 	"github.com/rustyonions/ron-audit-go/sdk/checkpoint"
 	"github.com/rustyonions/ron-audit-go/sdk/export"
@@ -214,7 +215,8 @@ func KindLabel(k canonical.Kind) string {
 // e.g. by an earlier New on it.
 var ErrAlreadyRegistered = errors.New("metrics: already registered")
 
-// ErrNilRegisterer is returned by New(nil).
+// ErrNilRegisterer is returned by New(nil), and by New of a nil pointer
+// (a *prometheus.Registry never made).
 var ErrNilRegisterer = errors.New("metrics: nil Registerer (pass the host's registry; metrics never register globally)")
 
 // RegistrationError is New's error when registering a metric failed. New
@@ -239,7 +241,12 @@ func (e *RegistrationError) Is(target error) bool {
 }
 
 // Metrics holds the audit metrics of one registerer. Its methods are safe
-// for concurrent use.
+// for concurrent use. A nil *Metrics counts nothing: a host with metrics
+// turned off may wire its method values as hooks (m.OnFsync,
+// m.OnCheckpoint, m.OnExportFailure), which are non-nil funcs no
+// constructor can refuse, and which would otherwise panic on the WAL's,
+// the Keeper's or an export.Auto's goroutine. (sdk.NewEmitter refuses
+// it as EmitterOptions.Metrics, where it can see it: leave that nil.)
 type Metrics struct {
 	appended    *prometheus.CounterVec
 	drops       *prometheus.CounterVec
@@ -289,7 +296,7 @@ const StreamOverflow = "_other"
 // registry), New unregisters those it registered and returns a
 // *RegistrationError (errors.Is ErrAlreadyRegistered in that case).
 func New(reg prometheus.Registerer) (*Metrics, error) {
-	if reg == nil {
+	if nilptr.Is(reg) { // nil, or a nil *prometheus.Registry: Register would panic
 		return nil, ErrNilRegisterer
 	}
 	m := &Metrics{
@@ -358,6 +365,9 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 // (the Emitter refuses such records; a host calling Appended itself may
 // not).
 func (m *Metrics) Appended(kind canonical.Kind, stream string, bytes int) {
+	if m == nil {
+		return
+	}
 	k := kind
 	if int(k) >= numKinds {
 		k = canonical.KindUnknown
@@ -443,6 +453,9 @@ func (m *Metrics) addKind(stream string, k canonical.Kind) prometheus.Counter {
 // Dropped counts one record dropped for reason (one of DropReasons;
 // another reason counts as DropOther).
 func (m *Metrics) Dropped(reason string) {
+	if m == nil {
+		return
+	}
 	c, ok := m.dropC[reason]
 	if !ok {
 		c = m.dropC[DropOther]
@@ -455,6 +468,9 @@ func (m *Metrics) Dropped(reason string) {
 // up to MaxEndpoints of them, then counts as EndpointOverflow, as does an
 // endpoint that is not valid UTF-8).
 func (m *Metrics) Busy(endpoint string) {
+	if m == nil {
+		return
+	}
 	if endpoint == EndpointEmit {
 		m.busyC.Inc()
 		return
@@ -499,12 +515,20 @@ func (m *Metrics) addEndpoint(endpoint string) prometheus.Counter {
 
 // DedupeHit counts one append that matched a recent record (Appended's
 // Duplicate).
-func (m *Metrics) DedupeHit() { m.dedupeHits.Inc() }
+func (m *Metrics) DedupeHit() {
+	if m != nil {
+		m.dedupeHits.Inc()
+	}
+}
 
 // Queued moves audit_queue_depth by delta (sdk.EmitterMetrics): the
 // records the emitters reporting here hold, each at most its Depth
 // (sdk.EmitterStats.InFlight), which is when it sheds.
-func (m *Metrics) Queued(delta int) { m.queueDepth.Add(float64(delta)) }
+func (m *Metrics) Queued(delta int) {
+	if m != nil {
+		m.queueDepth.Add(float64(delta))
+	}
+}
 
 // VerifyFailed counts a verification failure by the typed error in err's
 // chain that says most precisely what failed: the Reason of a
@@ -521,7 +545,7 @@ func (m *Metrics) Queued(delta int) { m.queueDepth.Add(float64(delta)) }
 // its EmitterOptions.Metrics) and also makes Emitter.Ready report the
 // audit plane degraded; calling both counts the failure twice.
 func (m *Metrics) VerifyFailed(err error) {
-	if err == nil {
+	if err == nil || m == nil {
 		return
 	}
 	r := sdk.Reason(VerifyOther)
@@ -557,27 +581,43 @@ func (m *Metrics) VerifyFailed(err error) {
 // AuditWalFsyncSlow alert and the rig-wal target (docs/PERFORMANCE.md)
 // read, which is measured the same way. The frame count is not a metric.
 func (m *Metrics) OnFsync(d time.Duration, frames int) {
-	if frames > 0 {
+	if frames > 0 && m != nil {
 		m.fsync.Observe(d.Seconds())
 	}
 }
 
 // OnCheckpoint is a checkpoint.KeeperOptions.OnCheckpoint: it counts the
 // checkpoint in audit_export_checkpoints_total.
-func (m *Metrics) OnCheckpoint(cp checkpoint.Checkpoint, took time.Duration) { m.checkpoints.Inc() }
+func (m *Metrics) OnCheckpoint(cp checkpoint.Checkpoint, took time.Duration) {
+	if m != nil {
+		m.checkpoints.Inc()
+	}
+}
 
 // OnExport is an export.Exporter.OnExport: it observes the bundle's
 // duration in export_batch_seconds, from reading its records to writing
 // it (under export.Auto, from asking its Prev).
-func (m *Metrics) OnExport(took time.Duration, records int) { m.exportBatch.Observe(took.Seconds()) }
+func (m *Metrics) OnExport(took time.Duration, records int) {
+	if m != nil {
+		m.exportBatch.Observe(took.Seconds())
+	}
+}
 
 // OnCheckpointFailure is a checkpoint.KeeperOptions.OnFailure: it counts
 // the failure in audit_export_fail_total{stage="checkpoint"} (alert
 // AuditCheckpointFailing). The Keeper's first failure also makes
 // sdk.Emitter.Ready report the audit plane degraded.
-func (m *Metrics) OnCheckpointFailure(err error) { m.cpFailC.Inc() }
+func (m *Metrics) OnCheckpointFailure(err error) {
+	if m != nil {
+		m.cpFailC.Inc()
+	}
+}
 
 // OnExportFailure is an export.Auto.OnFailure: it counts the failure that
 // stopped the exports in audit_export_fail_total{stage="bundle"} (alert
 // AuditCheckpointFailing).
-func (m *Metrics) OnExportFailure(err error) { m.exFailC.Inc() }
+func (m *Metrics) OnExportFailure(err error) {
+	if m != nil {
+		m.exFailC.Inc()
+	}
+}

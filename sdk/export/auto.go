@@ -139,12 +139,13 @@ func (a *Auto) Start() error {
 			a.mu.Unlock()
 			return nil
 		}
-		if a.err == nil {
+		first := a.err == nil // OnFailure hears of the Auto's failure once
+		if first {
 			a.err = err
 		}
 		a.queue = nil
 		a.mu.Unlock()
-		if a.OnFailure != nil {
+		if first && a.OnFailure != nil {
 			a.OnFailure(err)
 		}
 		return err

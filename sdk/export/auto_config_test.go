@@ -46,6 +46,9 @@ func TestAutoMissingFieldIsErrConfig(t *testing.T) {
 				t.Fatalf("Start = %v, want sdk.ErrConfig saying %s is nil", err, tc.field)
 			}
 			a.Checkpointed(cp, 0) // after the refusal: nothing queued, nothing run
+			if again := a.Start(); !errors.Is(again, sdk.ErrConfig) {
+				t.Errorf("second Start = %v, want sdk.ErrConfig again", again)
+			}
 			if got := a.Err(); got != err {
 				t.Errorf("Err = %v, want Start's %v", got, err)
 			}

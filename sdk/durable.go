@@ -733,21 +733,41 @@ func (it *errIterator) Err() error    { return it.err }
 // RotateKey from it to the new one first (or, when that key signed the
 // chain alone from its first record, RotateKey to it, which takes the
 // chain on with no transition: a chain started while a rotation to it ran
-// that wrote no transition, say). A chain the Signer starts is its own. A chain with no record signature in the log (checkpoint-sealed)
-// says only in its kept checkpoints whose it is: with a checkpoint.Keeper
-// as cfg.Observer (package node's), a chain whose newest kept checkpoint
-// is signed by a key that neither is the Signer's nor hands the chain on
-// to it by a transition (a transition of the chain at or after that
-// checkpoint's size) takes no record either: Append and RotateKey refuse
-// with ErrConfig naming the chain, the checkpoint and its key (when the
-// Signer or DurableOptions.Keys holds it), the Keeper signs nothing of it,
-// and a seal (Close) of its records that checkpoint covers is no refusal.
-// A newest kept checkpoint that is damaged (its signature by the
-// Signer's key does not verify, or its signature line is that key's with
-// its key name or key hash changed: one flipped byte there would read as
-// another key's) is no other key's: the Keeper's CheckReplay refuses it,
-// so OpenDurable fails with its *checkpoint.Error (bad_signature, naming
-// the file). Without a Keeper nothing in dir says whose such a chain is.
+// that wrote no transition, say). A chain the Signer starts is its own.
+//
+// A chain with no record signature in the log (checkpoint-sealed) says
+// only in its kept checkpoints whose it is: a chain whose newest kept
+// checkpoint is signed by a key that neither is the Signer's nor hands
+// the chain on to it by a transition (a transition of the chain at or
+// after that checkpoint's size) takes no record either: Append and
+// RotateKey refuse with ErrConfig naming the chain, the checkpoint and
+// its key (when the Signer or DurableOptions.Keys holds it), and a seal
+// (Close) of its records that checkpoint covers is no refusal. With a
+// checkpoint.Keeper as cfg.Observer (package node's) the checkpoints are
+// the Keeper's (wherever it keeps them), and it signs nothing of such a
+// chain; with none, OpenDurable reads the newest checkpoint of each chain
+// kept with the log in dir/checkpoints (where node.Open and ronaudit
+// append keep them), as MaySign does, so that a host sealing with
+// SealEvery and no Keeper, or one reopening a directory a Node
+// checkpointed, does not take such a chain over either: its seals would
+// be an unknown key's to a verifier following the chain from the key of
+// its checkpoints. A newest kept checkpoint that is damaged (its
+// signature by the Signer's key does not verify, or its signature line
+// is that key's with its key name or key hash changed: one flipped byte
+// there would read as another key's) is no other key's: OpenDurable
+// fails with its *checkpoint.Error (bad_signature, naming the file), as
+// the Keeper's CheckReplay refuses it, and so does a checkpoints
+// directory that cannot be read. Only package checkpoint reads kept
+// checkpoints: in a program that does not link it (imports none of
+// sdk/checkpoint, sdk/export, sdk/node), a log whose dir/checkpoints
+// holds any file fails to open with ErrConfig naming it, before anything
+// is written, rather than open as if nothing were kept: its Signer would
+// sign, at the first Append or seal, chains those files may say another
+// key holds, and nothing else in the program can read which (a blank
+// import of sdk/checkpoint opens it). A dir/checkpoints that is absent,
+// or holds only directories (checkpoint.NewKeeper makes it before any
+// checkpoint is due: ronaudit append's does), holds nothing to read, and
+// such a program opens the log as before.
 //
 // Under the checkpoint-sealed policy a crash leaves each chain's records
 // after its last signature or seal on disk unsigned: its unsealed tail,
@@ -877,8 +897,9 @@ func OpenDurable(dir string, cfg Config, opts DurableOptions) (*Log, Recovery, e
 	// The chains that take no record signed by cfg.Signer: worked out once
 	// the replay is whole (Recovered), for the Keeper and for the Log.
 	var refused map[*Head]refusal
-	// The chains the Keeper found held by another key (sealedRefusals):
-	// only its kept checkpoints say whose they are.
+	// The chains held by another key as only the checkpoints kept with
+	// the log say (sealedRefusals: the Keeper's; keptRefusals, with no
+	// Keeper as Observer: those in dir/checkpoints).
 	var sealed map[*Head]refusal
 	wopts.Recovered = func(rec wal.Recovery) error {
 		// The signatures still pending are checked before Open cuts a
@@ -886,6 +907,8 @@ func OpenDurable(dir string, cfg Config, opts DurableOptions) (*Log, Recovery, e
 		if err := r.checkSigs(); err != nil {
 			return err
 		}
+		id := cfg.Signer.KeyID()
+		refused = r.refusals(id)
 		if _, follows := cfg.Observer.(KeyFollower); ro != nil && follows {
 			// A chain that takes no record signed by cfg.Signer (a later
 			// key started it, or a rotation to cfg.Signer cut short had
@@ -895,19 +918,24 @@ func OpenDurable(dir string, cfg Config, opts DurableOptions) (*Log, Recovery, e
 			// a verifier holding the key the chain is on does not trust.
 			// It hears so as the Log tells it of a chain started with
 			// another key than its own (Log.started).
-			id := cfg.Signer.KeyID()
-			refused = r.refusals(id)
 			for h := range refused {
 				ro.Retired(h.WriterID, h.Stream, id, 0)
 			}
 		}
 		if rc == nil {
-			return nil
+			var err error
+			sealed, err = r.keptRefusals(dir, keys, cfg.Signer.Public(), refused)
+			return err
 		}
 		err := rc.CheckReplay()
 		if err == nil {
-			sealed = r.sealedRefusals(cfg.Observer, keys, cfg.Signer.KeyID())
-			return nil
+			var keeper bool
+			if sealed, keeper = r.sealedRefusals(cfg.Observer, keys, id); !keeper {
+				// A ReplayChecker that is no Keeper says nothing of
+				// whose a chain is: the checkpoints kept with the log do.
+				sealed, err = r.keptRefusals(dir, keys, cfg.Signer.Public(), refused)
+			}
+			return err
 		}
 		if pe := (*fs.PathError)(nil); errors.As(err, &pe) {
 			// Not a verdict on the log: the history to check it against
@@ -965,9 +993,6 @@ func OpenDurable(dir string, cfg Config, opts DurableOptions) (*Log, Recovery, e
 					ErrConfig, id, names.Chain(h.WriterID, h.Stream), at)
 			}
 		}
-	}
-	if refused == nil {
-		refused = r.refusals(id)
 	}
 	for h, rf := range sealed {
 		if _, ok := refused[h]; !ok {
@@ -1098,10 +1123,104 @@ func (r *replayer) refusals(id KeyID) map[*Head]refusal {
 // over as refusals' unrelated key would a signed chain: a verifier
 // following them from the key that sealed them could not follow. The
 // error names that key when keys holds it.
-func (r *replayer) sealedRefusals(observer any, keys *KeySet, id KeyID) map[*Head]refusal {
+//
+// keeper is false when observer is no Keeper (or package checkpoint is
+// not linked, so none can be): then no Keeper has read the checkpoints.
+func (r *replayer) sealedRefusals(observer any, keys *KeySet, id KeyID) (out map[*Head]refusal, keeper bool) {
 	if keyrule.KeptHolders == nil {
-		return nil // package checkpoint is not linked: no Keeper
+		return nil, false // package checkpoint is not linked: no Keeper
 	}
+	held, keeper := keyrule.KeptHolders(observer, sortedPubs(keys))
+	out = map[*Head]refusal{}
+	for _, s := range held {
+		h := r.chains[s.Writer][s.Stream]
+		if h == nil {
+			continue // no record: CheckReplay refused it already
+		}
+		out[h] = refusal{kept: s.Size, err: sealedRefusal(s, id)}
+	}
+	return out, keeper
+}
+
+// keptRefusals is sealedRefusals for a log opened with no Keeper as
+// Observer: the replayed chains, but for those refused already, whose
+// newest checkpoint kept with the log in dir (dir/checkpoints, where
+// node.Open and ronaudit append keep them) says another key than own
+// holds them, read by the Keeper's rule as MaySign reads it
+// (keyrule.KeptHolder). Without it a host sealing with SealEvery, or
+// one reopening a directory a Node checkpointed, signed such a chain
+// with own, which a verifier following it from the key of its kept
+// checkpoints does not know. A newest checkpoint that is damaged, or
+// checkpoints that cannot be read, fail the open as the Keeper's
+// CheckReplay fails it; checkpoints kept in a program that does not
+// link package checkpoint, which alone reads them, fail it with
+// ErrConfig (keptUnread).
+func (r *replayer) keptRefusals(dir string, keys *KeySet, own ed25519.PublicKey, refused map[*Head]refusal) (map[*Head]refusal, error) {
+	if len(r.chains) == 0 {
+		return nil, nil // no chain to take over
+	}
+	kept := filepath.Join(dir, "checkpoints")
+	if _, err := os.Lstat(kept); errors.Is(err, fs.ErrNotExist) {
+		return nil, nil // nothing kept with the log
+	}
+	if keyrule.KeptHolder == nil {
+		return nil, keptUnread(kept)
+	}
+	pubs, id := sortedPubs(keys), KeyIDOf(own)
+	out := map[*Head]refusal{}
+	for _, head := range r.heads() { // in order: the first error is the same each open
+		h := r.chains[head.WriterID][head.Stream]
+		if _, ok := refused[h]; ok {
+			continue // refused by the log's own signatures, as MaySign
+		}
+		retired := map[[8]byte]uint64{}
+		if ks := r.keyst[h]; ks != nil {
+			for k, at := range ks.retired {
+				retired[k] = at
+			}
+		}
+		s, held, err := keyrule.KeptHolder(dir, own, pubs, h.WriterID, h.Stream, retired)
+		if err != nil {
+			return nil, fmt.Errorf("sdk: reading the newest checkpoint of %s kept with the log, which says which key holds it: %w", names.Chain(h.WriterID, h.Stream), err)
+		}
+		if held {
+			out[h] = refusal{kept: s.Size, err: sealedRefusal(s, id)}
+		}
+	}
+	return out, nil
+}
+
+// keptUnread is the error of a log, opened in a program that does not
+// link package checkpoint, whose kept checkpoints in dir (its
+// dir/checkpoints) hold anything but directories: only that package
+// reads which key they say holds each chain, and opening the log as if
+// nothing were kept would let the Signer take over a chain another key
+// holds. An absent or empty checkpoints directory (a Keeper makes one
+// when it is made, before any checkpoint is due) holds nothing to read.
+func keptUnread(dir string) error {
+	found := ""
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() {
+			found = path
+			return fs.SkipAll
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("sdk: reading %s, where the checkpoints kept with the log say which key holds each chain: %w", dir, err)
+	}
+	if found == "" {
+		return nil
+	}
+	return fmt.Errorf("%w: %s holds kept checkpoints (%s), and only package checkpoint reads which key they say holds each chain: import github.com/rustyonions/ron-audit-go/sdk/checkpoint", ErrConfig, dir, found)
+}
+
+// sortedPubs returns the keys of keys in order (the Sealed of a note
+// two of them signed names the same one each time).
+func sortedPubs(keys *KeySet) []ed25519.PublicKey {
 	keys.mu.RLock()
 	pubs := make([]ed25519.PublicKey, 0, len(keys.keys))
 	for _, pub := range keys.keys {
@@ -1109,15 +1228,7 @@ func (r *replayer) sealedRefusals(observer any, keys *KeySet, id KeyID) map[*Hea
 	}
 	keys.mu.RUnlock()
 	slices.SortFunc(pubs, func(a, b ed25519.PublicKey) int { return bytes.Compare(a, b) })
-	out := map[*Head]refusal{}
-	for _, s := range keyrule.KeptHolders(observer, pubs) {
-		h := r.chains[s.Writer][s.Stream]
-		if h == nil {
-			continue // no record: CheckReplay refused it already
-		}
-		out[h] = refusal{kept: s.Size, err: sealedRefusal(s, id)}
-	}
-	return out
+	return pubs
 }
 
 // sealedRefusal is the error of a chain s, held by another key than id

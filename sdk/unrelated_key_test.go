@@ -123,3 +123,86 @@ func TestOpenDurableRefusesUnrelatedKeySealed(t *testing.T) {
 		t.Errorf("the log after the unrelated key's open: %d records, %v; want 3, ok", sum.Records, err)
 	}
 }
+
+// TestOpenDurableRefusesUnrelatedKeySealedNoKeeper: the chain of
+// TestOpenDurableRefusesUnrelatedKeySealed, reopened with the unrelated
+// key and no Keeper as Observer (a host sealing with SealEvery and no
+// checkpoints of its own, or one reopening a directory a Node
+// checkpointed), read nothing kept in DIR/checkpoints: Append took the
+// chain over and Close sealed it with the unrelated key, which a
+// verifier following the chain from the key of its kept checkpoints does
+// not know. OpenDurable reads the newest checkpoint kept there, as
+// sdk.MaySign does, and refuses the chain with the Keeper's message; a
+// chain the new key starts is its own, and the log's own key, reopened
+// so, carries on.
+func TestOpenDurableRefusesUnrelatedKeySealedNoKeeper(t *testing.T) {
+	ops, other := rotateSigner(t, "nokeeper ops"), rotateSigner(t, "nokeeper other")
+	dir := filepath.Join(t.TempDir(), "wal")
+	cdir := filepath.Join(dir, "checkpoints")
+	k, err := checkpoint.NewKeeper(cdir, ops, checkpoint.KeeperOptions{Every: 1000, Interval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, _, err := sdk.OpenDurable(dir, sdk.Config{Signer: ops, Observer: k, SealEvery: 1000}, sdk.DurableOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	coreAppend(t, l, 2)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := k.Close(); err != nil {
+		t.Fatal(err)
+	}
+	note := filepath.Join(cdir, "svc-gateway@inst-1", "reads", "00000000000000000002.note")
+	for _, keys := range []*sdk.KeySet{nil, sdk.NewKeySet(ops.Public())} {
+		l, _, err = sdk.OpenDurable(dir, sdk.Config{Signer: other, SealEvery: 1000}, sdk.DurableOptions{Keys: keys})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := coreRecord(3)
+		_, err = l.Append(&r)
+		want := "sealed by a key other than " + other.KeyID().String()
+		if keys != nil {
+			want = "sealed by key " + ops.KeyID().String()
+		}
+		if !errors.Is(err, sdk.ErrConfig) || !strings.Contains(err.Error(), "svc-gateway@inst-1/reads") ||
+			!strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), note) || !strings.Contains(err.Error(), "RotateKey") {
+			t.Errorf("Append with a key no transition names, no Keeper, to a sealed chain of the log's key (keys %v): %v; want ErrConfig naming the chain, %q, %s and RotateKey", keys != nil, err, want, note)
+		}
+		if _, err := l.RotateKey(rotateSigner(t, "nokeeper third")); !errors.Is(err, sdk.ErrConfig) {
+			t.Errorf("RotateKey from a key that holds none of the log's chains: %v; want ErrConfig", err)
+		}
+		if err := l.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l, _, err = sdk.OpenDurable(dir, sdk.Config{Signer: other, SealEvery: 1000}, sdk.DurableOptions{Keys: sdk.NewKeySet(ops.Public())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := coreRecord(4)
+	r.Stream = "new-chain"
+	if _, err := l.Append(&r); err != nil {
+		t.Errorf("a chain the new key starts: %v", err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// The log's own key, reopened with no Keeper, seals its chain.
+	l, _, err = sdk.OpenDurable(dir, sdk.Config{Signer: ops, SealEvery: 1000}, sdk.DurableOptions{Keys: sdk.NewKeySet(other.Public())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r = coreRecord(3)
+	if _, err := l.Append(&r); err != nil {
+		t.Errorf("the chain's own key, no Keeper: %v", err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	res, err := sdk.VerifyDirChain(dir, "svc-gateway@inst-1", "reads", sdk.NewKeySet(ops.Public()), false, nil)
+	if err != nil || res.Records != 3 {
+		t.Errorf("the log's chain with its own key alone: %d records, %v; want 3, ok", res.Records, err)
+	}
+}

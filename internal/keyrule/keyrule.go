@@ -25,16 +25,18 @@ type Sealed struct {
 // KeptHolders returns, for observer a checkpoint.Keeper (or a type
 // embedding one) whose CheckReplay has run, the chains it found held by
 // another key than its own (Sealed), naming each one's key when one of
-// pubs signed its newest checkpoint; it returns nil for any other
-// observer. It is package sdk's way to learn of chains whose records no
-// signature in the log claims for a key: OpenDurable refuses appends to
-// them as to the chains its refusals find. Package checkpoint sets it
-// when it is initialised (every log with a Keeper links it); nil means
-// no Keeper can be in use.
-var KeptHolders func(observer any, pubs []ed25519.PublicKey) []Sealed
+// pubs signed its newest checkpoint, and keeper true; for any other
+// observer it returns nil and false, and sdk.OpenDurable reads the
+// checkpoints kept with the log itself (KeptHolder). It is package sdk's
+// way to learn of chains whose records no signature in the log claims
+// for a key: OpenDurable refuses appends to them as to the chains its
+// refusals find. Package checkpoint sets it when it is initialised
+// (every log with a Keeper links it); nil means no Keeper can be in use.
+var KeptHolders func(observer any, pubs []ed25519.PublicKey) (held []Sealed, keeper bool)
 
 // KeptHolder is the Keeper's rule (KeptHolders) for a log read without a
-// Keeper (sdk.MaySign): it reads the newest checkpoint of chain (writer,
+// Keeper (sdk.MaySign, and sdk.OpenDurable with no Keeper as Observer):
+// it reads the newest checkpoint of chain (writer,
 // stream) kept with the durable log in dir (dir/checkpoints, where
 // node.Open and ronaudit append keep them) and reports, ok, the chain
 // Sealed by another key than own, given retired, the seqs at which the

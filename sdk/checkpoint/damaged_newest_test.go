@@ -49,8 +49,10 @@ func editSigLine(t *testing.T, path string, edit func(name string, raw []byte) (
 // Ed25519 signature verifies by that key, or its key hash is that key's
 // under the Keeper's key name) is damage: the open is refused with
 // ErrBadSignature naming the file, as for a signature by the key's hash
-// that does not verify, and sdk.MaySign (checkpoint, export) refuses the
-// same. A note by another key, intact, still reads as that key's.
+// that does not verify, and sdk.MaySign (checkpoint, export) and
+// OpenDurable with no Keeper as Observer (which reads the checkpoints
+// kept with the log as MaySign does) refuse the same. A note by another
+// key, intact, still reads as that key's.
 func TestDamagedNewestIsNotAnotherKeys(t *testing.T) {
 	const writer, stream = "svc@inst-1", "caps"
 	signer, other := keeperSigner(t), rotationKey(t, "damaged newest other")
@@ -135,10 +137,18 @@ func TestDamagedNewestIsNotAnotherKeys(t *testing.T) {
 				_, err = l.Append(&r)
 				_ = errors.Join(l.Close(), k.Close())
 			}
+			// With no Keeper as Observer OpenDurable reads the newest
+			// checkpoint kept in wdir/checkpoints, as MaySign does.
+			l, _, bareErr := sdk.OpenDurable(wdir, sdk.Config{Signer: signer, SealEvery: 1000}, sdk.DurableOptions{})
+			if bareErr == nil {
+				r := keeperRecord(3)
+				_, bareErr = l.Append(&r)
+				_ = l.Close()
+			}
 			for _, got := range []struct {
 				what string
 				err  error
-			}{{"OpenDurable, Append", err}, {"MaySign", mayErr}} {
+			}{{"OpenDurable, Append", err}, {"MaySign", mayErr}, {"OpenDurable with no Keeper, Append", bareErr}} {
 				t.Logf("%s: %v", got.what, got.err)
 				switch {
 				case tc.want == nil && (!errors.Is(got.err, sdk.ErrConfig) || !strings.Contains(got.err.Error(), tc.says)):

@@ -945,11 +945,11 @@ type foreignChainer interface {
 }
 
 // keptHolders is keyrule.KeptHolders.
-func keptHolders(observer any, pubs []ed25519.PublicKey) []keyrule.Sealed {
+func keptHolders(observer any, pubs []ed25519.PublicKey) ([]keyrule.Sealed, bool) {
 	if f, ok := observer.(foreignChainer); ok {
-		return f.foreignChains(pubs)
+		return f.foreignChains(pubs), true
 	}
-	return nil
+	return nil, false
 }
 
 // foreignChains returns the chains CheckReplay found foreign, each with

@@ -51,7 +51,10 @@
 // key, and takes those that hold as seals. A log cut, rolled back or
 // forked below a kept checkpoint fails (ErrRollback, ErrFork); a kept
 // checkpoint signed by none of the keys is reported (DirSummary.Unused),
-// not used. VerifyKept does the same for one chain whose tree the caller
+// not used, unless a signature line is one of the keys' with its key name
+// or key hash damaged (ErrBadSignature naming the file, as the Keeper
+// refuses it: a flipped byte there would read as a key nobody holds).
+// VerifyKept does the same for one chain whose tree the caller
 // built, having verified only that chain (sdk.VerifyDirChain);
 // VerifyChain for one chain given as an sdk.Iterator and its checkpoints.
 // The rules they share are exported for tools that check checkpoints

@@ -875,7 +875,7 @@ func heldByOther(note []byte, size int64, own ed25519.PublicKey, name string, re
 	case err == nil:
 		return false, nil // signed by own
 	case errors.Is(err, ErrUnknownKey):
-		if d := damagedOwn(note, own, name); d != nil {
+		if d := damagedOwn(note, []ed25519.PublicKey{own}, name); d != nil {
 			return false, d
 		}
 		return true, nil
@@ -1099,7 +1099,7 @@ func (k *Keeper) newestSigned(c *keptChain, size int64, path string) error {
 		// Another key's, unless a signature line is this key's with its
 		// key name or hash damaged (damagedOwn): that is a damaged file,
 		// not a key to go looking for.
-		if d := damagedOwn(c.note, signer.Public(), KeyName(c.writer)); d != nil {
+		if d := damagedOwn(c.note, []ed25519.PublicKey{signer.Public()}, KeyName(c.writer)); d != nil {
 			return newErr(d.Reason, d.Detail+" ("+path+")", d.Err)
 		}
 		return nil

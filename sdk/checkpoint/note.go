@@ -139,20 +139,23 @@ func noteError(err error) *Error {
 }
 
 // damagedOwn returns, for msg, a signed note that bears no signature that
-// verifies by pub (Open with KeyVerifiers(pub) gave ErrUnknownKey), the
-// *Error of ReasonBadSignature of a signature line that is pub's all the
-// same, damaged: its Ed25519 signature verifies by pub over the note's
-// text (its key name or key hash was changed), or its key hash is pub's
-// under name, the key name pub signs the chain's checkpoints under
-// (KeyName: its key name was changed, and its signature too). It returns
-// nil when no line is: the note is another key's, as far as pub can
-// tell. A signature line says whose it is only by its key name and hash
-// (SPEC.md section 2), so one byte flipped there reads as a key nobody
-// holds, and a reader that took it for one would send the operator after
-// that key rather than the damaged file.
-func damagedOwn(msg []byte, pub ed25519.PublicKey, name string) *Error {
+// verifies by any of pubs (Open with KeyVerifiers of them gave
+// ErrUnknownKey), the *Error of ReasonBadSignature of a signature line
+// that is one of pubs' all the same, damaged: its Ed25519 signature
+// verifies by the key over the note's text (its key name or key hash was
+// changed), or its key hash is the key's under name, the key name the
+// chain's checkpoints are signed under (KeyName: its key name was
+// changed, and its signature too). It returns nil when no line is: the
+// note is another key's, as far as pubs can tell. A signature line says
+// whose it is only by its key name and hash (SPEC.md section 2), so one
+// byte flipped there reads as a key nobody holds, and a reader that took
+// it for one would send the operator after that key (the Keeper, whose
+// pubs is its own key) or set the file aside as no evidence (VerifyDir,
+// VerifyKept: pubs are the keys they trust for the chain) rather than
+// name the damaged file.
+func damagedOwn(msg []byte, pubs []ed25519.PublicKey, name string) *Error {
 	split := bytes.LastIndex(msg, []byte("\n\n"))
-	if split < 0 || len(pub) != ed25519.PublicKeySize {
+	if split < 0 {
 		return nil
 	}
 	text := msg[:split+1]
@@ -165,19 +168,24 @@ func damagedOwn(msg []byte, pub ed25519.PublicKey, name string) *Error {
 		}
 		hash, sig := binary.BigEndian.Uint32(raw[:4]), raw[4:]
 		what := "signature line of key " + quote(lineName) + " hash " + strconv.FormatUint(uint64(hash), 16)
-		var why string
-		switch {
-		case len(sig) == ed25519.SignatureSize && ed25519.Verify(pub, text, sig):
-			why = "its signature verifies by key " + sdk.KeyIDOf(pub).String() +
-				", whose key hash under that name is " + strconv.FormatUint(uint64(noteKeyHash(lineName, pub)), 16)
-		case hash == noteKeyHash(name, pub):
-			why = strconv.FormatUint(uint64(hash), 16) + " is the key hash of key " + sdk.KeyIDOf(pub).String() +
-				" under " + quote(name) + ", and the signature does not verify by it"
-		default:
-			continue
+		for _, pub := range pubs {
+			if len(pub) != ed25519.PublicKeySize {
+				continue
+			}
+			var why string
+			switch {
+			case len(sig) == ed25519.SignatureSize && ed25519.Verify(pub, text, sig):
+				why = "its signature verifies by key " + sdk.KeyIDOf(pub).String() +
+					", whose key hash under that name is " + strconv.FormatUint(uint64(noteKeyHash(lineName, pub)), 16)
+			case hash == noteKeyHash(name, pub):
+				why = strconv.FormatUint(uint64(hash), 16) + " is the key hash of key " + sdk.KeyIDOf(pub).String() +
+					" under " + quote(name) + ", and the signature does not verify by it"
+			default:
+				continue
+			}
+			return newErr(ReasonBadSignature, what+" is damaged or was tampered with, not another key's: "+why,
+				&note.InvalidSignatureError{Name: lineName, Hash: hash})
 		}
-		return newErr(ReasonBadSignature, what+" is damaged or was tampered with, not another key's: "+why,
-			&note.InvalidSignatureError{Name: lineName, Hash: hash})
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package checkpoint
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"errors"
 	"io/fs"
 	"os"
@@ -192,7 +193,7 @@ func FuzzKeeperReplay(f *testing.F) {
 				continue
 			}
 			if _, err := Open(msg, vs); errors.Is(err, ErrUnknownKey) {
-				if damagedOwn(msg, signer.Public(), KeyName("w")) != nil {
+				if damagedOwn(msg, []ed25519.PublicKey{signer.Public()}, KeyName("w")) != nil {
 					damaged = paths[len(paths)-1]
 					continue
 				}

@@ -108,16 +108,23 @@ func ChainVerifiers(pubs []ed25519.PublicKey, retired []sdk.Retirement, writerID
 // verified key transitions named, as ChainVerifiers, besides verifiers
 // (nil: none).
 func followRotations(verifiers note.Verifiers, retired []sdk.Retirement, writer, stream string) note.Verifiers {
+	next := namedKeys(retired, writer, stream)
+	if len(next) == 0 {
+		return verifiers
+	}
+	return rotationVerifiers{base: verifiers, next: next}
+}
+
+// namedKeys returns the keys the verified key transitions of chain
+// (writer, stream) in retired named: those followRotations trusts.
+func namedKeys(retired []sdk.Retirement, writer, stream string) keyVerifiers {
 	var next keyVerifiers
 	for _, r := range retired {
 		if r.WriterID == writer && r.Stream == stream && r.Pub != nil && len(r.Next) == ed25519.PublicKeySize {
 			next = append(next, r.Next)
 		}
 	}
-	if len(next) == 0 {
-		return verifiers
-	}
-	return rotationVerifiers{base: verifiers, next: next}
+	return next
 }
 
 type rotationVerifiers struct {

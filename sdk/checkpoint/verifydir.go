@@ -39,8 +39,9 @@ type DirSummary struct {
 	// Used counts the kept checkpoints that hold and seal their chains.
 	Used int
 	// Unused are the files of the kept checkpoints signed by none of the
-	// keys (nor by a key a verified transition of their chain names): not
-	// evidence either way, so not used. With no keys given, every kept
+	// keys (nor by a key a verified transition of their chain names), nor
+	// bearing a damaged signature line of one (that fails): not evidence
+	// either way, so not used. With no keys given, every kept
 	// checkpoint is here: none was checked.
 	Unused []string
 }
@@ -128,7 +129,12 @@ var errChanged = errors.New("checkpoints appeared while the log was read; verify
 //     checkpoint's size fails (ErrFormat). A checkpoint signed by none of those keys, or only by a
 //     key the chain named at a seq past its size (a key named at T
 //     vouches for sizes T and up, given or learned), is no evidence
-//     either way: it is listed in DirSummary.Unused, and not used. With pubs empty no
+//     either way: it is listed in DirSummary.Unused, and not used. But
+//     one signed by none of them that has a signature line of one of
+//     them with its key name or key hash damaged (its signature verifies
+//     by the key, or its key hash is the key's under KeyName(writerId))
+//     fails (ErrBadSignature), as the Keeper that kept it refuses it: a
+//     byte flipped there would read as a key not given. With pubs empty no
 //     checkpoint is checked (all are Unused);
 //   - each chain is sealed up to its last record signature or its
 //     largest kept checkpoint that holds: records after both are an
@@ -420,8 +426,9 @@ func (v *dirVerifier) seal(h *sdk.Head) error {
 // force at its size (InForce, with retired, the chain's transitions), and
 // t must extend it (ErrRollback, ErrFork). One signed by none of those
 // keys, or only by a key named by a transition past its size, is no
-// evidence either way: it is listed in unused, and not used;
-// with pubs empty, all are. sealed is the largest size of those that
+// evidence either way: it is listed in unused, and not used, unless a
+// signature line is one of those keys' damaged (ErrBadSignature: see
+// VerifyDir); with pubs empty, all are. sealed is the largest size of those that
 // hold (0: none): the chain's records up to it are sealed.
 //
 // A failure is a *DirError, as from VerifyDir: the checkpoints directory
@@ -472,6 +479,13 @@ func (c *chainHistory) verify(writer, stream string, n int64, rootAt func(int64)
 		}
 		cp, err := Open(c.notes[i], vs)
 		if errors.Is(err, ErrUnknownKey) {
+			// Signed by none of the keys trusted for the chain, unless a
+			// signature line is one of theirs with its key name or hash
+			// damaged (damagedOwn): that is a damaged file, as the
+			// Keeper refuses it, not a note of a key not given.
+			if d := damagedOwn(c.notes[i], append(slices.Clip(pubs), namedKeys(retired, writer, stream)...), KeyName(writer)); d != nil {
+				return r, fail(c.sizes[i], d)
+			}
 			r.unused = append(r.unused, path)
 			continue
 		}

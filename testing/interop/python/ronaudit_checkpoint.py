@@ -216,6 +216,47 @@ def open_note(msg: bytes | str, verifiers: Iterable[Verifier]) -> Note:
     return note
 
 
+def damaged_own(
+    msg: bytes, keys: Iterable[bytes], name: str
+) -> tuple[NoteSignature, bytes, bool] | None:
+    """For a note ``open_note`` refused as ``unknown_key`` with verifiers of
+    ``keys``: a signature line that is one of ``keys``' all the same,
+    damaged, as (the line, the key, whether its signature verifies by the
+    key). Its Ed25519 signature verifies by the key over the note text (its
+    key name or key hash was changed), or its key hash is the key's under
+    ``name``, the key name the chain's checkpoints are signed under (its key
+    name was changed, and its signature too). None when no line is: the
+    note is another key's, as far as ``keys`` tell. As Go's
+    checkpoint.damagedOwn: a line says whose it is only by its key name and
+    hash, so one byte flipped there would read as a key nobody holds."""
+    msg = _as_bytes(msg)
+    split = msg.rfind(b"\n\n")
+    if split < 0:
+        return None
+    text = msg[: split + 1]
+    sigs = msg[split + 2 :]
+    if sigs.endswith(b"\n"):
+        sigs = sigs[:-1]
+    keys = [k for k in keys if len(k) == 32]
+    for line in sigs.split(b"\n"):
+        body = line[len(SIG_PREFIX) :] if line.startswith(SIG_PREFIX) else line
+        line_name, _, b64 = body.partition(b" ")
+        try:
+            raw = base64.b64decode(b64, validate=True)
+            line_name_s = line_name.decode("utf-8")
+        except (ValueError, binascii.Error, UnicodeDecodeError):
+            continue  # not a note open_note parsed: its error says so
+        if len(raw) < 5:
+            continue
+        sig = NoteSignature(line_name_s, int.from_bytes(raw[:4], "big"), raw[4:])
+        for k in keys:
+            if Verifier(sig.name, sig.key_hash, k).verify(text, sig.signature):
+                return sig, k, True
+            if sig.key_hash == key_hash(name, k):
+                return sig, k, False
+    return None
+
+
 def sign_note(text: bytes | str, name: str, seed: bytes) -> bytes:
     """Sign note text with the Ed25519 key of ``seed`` (for tests)."""
     text = _as_bytes(text)

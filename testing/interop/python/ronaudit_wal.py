@@ -12,7 +12,9 @@ An independent implementation, written from the documents only:
   chains, signatures, key ids and key transitions;
 - ``sdk/checkpoint/SPEC.md``: the kept checkpoints under ``DIR/checkpoints``
   (signed notes, RFC 6962 tree over the record hashes), which seal the
-  records that carry no signature.
+  records that carry no signature. One signed by none of the given keys is
+  not used, unless a signature line is one of theirs with its key name or
+  key hash damaged (section 2): that is ``bad_signature``.
 
 Usage::
 
@@ -922,7 +924,9 @@ class _Verifier:
         directory names); False if it is signed by none of the keys, which
         is no evidence either way and not a failure (as `ronaudit verify`:
         "signed by none of the --pub keys in force at its size; not used"); so
-        is one signed only by a key the chain named after its size)."""
+        is one signed only by a key the chain named after its size). A
+        signature line that is one of the keys' with its key name or key
+        hash damaged is no note of another key: ``bad_signature``."""
         def err(reason: str, msg: str, seq: int | None = None) -> WalError:
             return WalError(reason, f"kept checkpoint: {msg}", path, None, chain, seq)
 
@@ -937,9 +941,25 @@ class _Verifier:
         try:
             note = cpk.open_note(raw, verifiers)
         except cpk.CheckpointError as e:
-            if e.reason == cpk.UNKNOWN_KEY:
+            if e.reason != cpk.UNKNOWN_KEY:
+                raise err(e.reason, e.message) from e
+            # Signed by none of the keys, unless a signature line is one
+            # of theirs with its key name or key hash damaged: a damaged
+            # file, not a note of a key not given (Go's VerifyDir, as the
+            # writer that kept it refuses it).
+            own = cpk.damaged_own(raw, keys, cpk.ORIGIN_PREFIX + cpk.escape_component(chain[0]))
+            if own is None:
                 return False
-            raise err(e.reason, e.message) from e
+            sig, k, verifies = own
+            if verifies:
+                why = (f"its signature verifies by key {key_id(k).hex()}, whose key hash under that "
+                       f"name is {cpk.key_hash(sig.name, k):x}")
+            else:
+                why = (f"{sig.key_hash:x} is the key hash of key {key_id(k).hex()} under the "
+                       f"chain's key name, and the signature does not verify by it")
+            raise err(cpk.BAD_SIGNATURE, f"signature line of key {sig.name!r} hash {sig.key_hash:x} is "
+                      f"damaged or was tampered with, not another key's: {why}",
+                      int(path.name[:20])) from e
         try:
             cp = cpk.parse_checkpoint_text(note.text)
             chain2 = cpk.parse_origin(cp.origin)

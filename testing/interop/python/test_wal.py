@@ -415,6 +415,52 @@ def test_flipped_checkpoint_signature_fails(cli, keys, multi_log, tmp_path):
     assert go_verify(cli, wal, keys / "ops.pub").returncode == 1
 
 
+@pytest.mark.parametrize("log, damage, signer", [
+    ("one", "name", "ops"), ("one", "hash", "ops"), ("one", "name+sig", "ops"),
+    # The newest of a chain whose records are unsigned (the kept
+    # checkpoints are its seals): Go's verify said unsealed_tail.
+    ("sealed", "name", "ops"),
+    # Signed by a key not given: no evidence either way, damaged or not.
+    ("one", "name", "ops2"), ("one", "name+sig", "ops2")])
+def test_damaged_signature_line_of_a_trusted_key_fails(cli, keys, one_log, sealed_log, tmp_path, log, damage, signer):
+    """A kept note whose signature line is a given key's with its key name
+    or key hash damaged (its signature verifies by the key, or its key hash
+    is the key's under the chain's key name) is bad_signature naming the
+    file, as Go's `ronaudit verify` and the writer that kept it say; not
+    "signed by none of the --pub keys; not used". One signed by a key not
+    given stays not used."""
+    wal = copy_log(one_log if log == "one" else sealed_log, tmp_path)
+    note = sorted((wal / "checkpoints").rglob("*.note"))[-1]
+    if signer != "ops":
+        seed = private_key(keys, signer).private_bytes(
+            serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption())
+        text = note.read_bytes()
+        note.write_bytes(cpk.sign_note(text[: text.rfind(b"\n\n") + 1], "ron-audit/svc@inst-1", seed))
+    text = note.read_text(encoding="utf-8")
+    body, _, sigline = text.rstrip("\n").rpartition("\n")
+    prefix, _, b64 = sigline.rpartition(" ")
+    raw = bytearray(base64.b64decode(b64))
+    if "name" in damage:
+        prefix = prefix.replace("ron-audit/", "ron-aFdit/", 1)
+    if "hash" in damage:
+        raw[1] ^= 0x10
+    if "sig" in damage:
+        raw[4 + 10] ^= 0x01
+    note.write_text(f"{body}\n{prefix} {base64.b64encode(raw).decode()}\n", encoding="utf-8")
+    gv = go_verify(cli, wal, keys / "ops.pub")
+    out = gv.stdout + gv.stderr
+    if signer != "ops":
+        res = verify(wal, keys)
+        assert res.records == 5
+        assert gv.returncode == 0 and "not used" in out and our_heads(res) == go_heads(gv.stdout), out
+        return
+    e = fails(wal, keys)
+    assert e.reason == "bad_signature" and e.file == str(note), str(e)
+    assert "damaged or was tampered with, not another key's" in str(e), str(e)
+    assert gv.returncode == 1 and "bad_signature" in gv.stdout and str(note) in gv.stdout, out
+    assert "not used" not in out and "unsealed_tail" not in out, out
+
+
 @pytest.mark.parametrize("size, root, reason, stream", [
     (3, bytes(32), "fork", "caps"), (6, bytes(32), "rollback", "caps"),
     # Size 0: the root must be the empty tree's (SHA-256 of nothing), as

@@ -870,15 +870,12 @@ func heldByOther(note []byte, size int64, own ed25519.PublicKey, name string, re
 			return false, nil // a transition at or after the checkpoint hands its key on
 		}
 	}
-	_, err := Open(note, KeyVerifiers(own))
+	_, err := openOwn(note, own, name)
 	switch {
 	case err == nil:
 		return false, nil // signed by own
 	case errors.Is(err, ErrUnknownKey):
-		if d := damagedOwn(note, []ed25519.PublicKey{own}, name); d != nil {
-			return false, d
-		}
-		return true, nil
+		return true, nil // no line of own's, damaged or not (openOwn)
 	}
 	return false, err
 }
@@ -1089,20 +1086,17 @@ func (k *Keeper) newestSigned(c *keptChain, size int64, path string) error {
 	if signer == nil {
 		return nil
 	}
-	_, err := Open(c.note, KeyVerifiers(signer.Public()))
+	// A signature line that is this key's with its key name or hash
+	// damaged is ReasonBadSignature (openOwn): a damaged file, not a key
+	// to go looking for.
+	_, err := openOwn(c.note, signer.Public(), KeyName(c.writer))
 	var e *Error
 	switch {
 	case err == nil:
 		c.noteSigned = true
 		return nil
 	case errors.Is(err, ErrUnknownKey):
-		// Another key's, unless a signature line is this key's with its
-		// key name or hash damaged (damagedOwn): that is a damaged file,
-		// not a key to go looking for.
-		if d := damagedOwn(c.note, []ed25519.PublicKey{signer.Public()}, KeyName(c.writer)); d != nil {
-			return newErr(d.Reason, d.Detail+" ("+path+")", d.Err)
-		}
-		return nil
+		return nil // another key's
 	case errors.As(err, &e):
 		return newErr(e.Reason, e.Detail+" ("+path+")", e.Err)
 	}

@@ -138,6 +138,34 @@ func noteError(err error) *Error {
 	return newErr(ReasonUnknownKey, "looking up the note verifier", err)
 }
 
+// OpenOwn opens msg, a checkpoint of a chain of writer writerID, as the
+// holder of the key pub judges it: Open with KeyVerifiers(pub), except
+// that a note bearing no signature by pub but a signature line that is
+// pub's with its key name or key hash damaged (its signature verifies by
+// pub over the note's text, or its key hash is pub's under
+// KeyName(writerID)) is an *Error of ReasonBadSignature, not of
+// ReasonUnknownKey: one byte flipped there reads as a key nobody holds,
+// and a holder that took the note for another key's would build on a
+// damaged file. A note signed only by other keys (a witness's, a
+// stranger's) is ErrUnknownKey, as Open gives. The Keeper judges its
+// kept checkpoints so, and export.Auto the previous bundle it continues
+// from.
+func OpenOwn(msg []byte, pub ed25519.PublicKey, writerID string) (Checkpoint, error) {
+	return openOwn(msg, pub, KeyName(writerID))
+}
+
+// openOwn is OpenOwn with name the key name the chain's checkpoints are
+// signed under.
+func openOwn(msg []byte, pub ed25519.PublicKey, name string) (Checkpoint, error) {
+	cp, err := Open(msg, KeyVerifiers(pub))
+	if errors.Is(err, ErrUnknownKey) {
+		if d := damagedOwn(msg, []ed25519.PublicKey{pub}, name); d != nil {
+			return Checkpoint{}, d
+		}
+	}
+	return cp, err
+}
+
 // damagedOwn returns, for msg, a signed note that bears no signature that
 // verifies by any of pubs (Open with KeyVerifiers of them gave
 // ErrUnknownKey), the *Error of ReasonBadSignature of a signature line

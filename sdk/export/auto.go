@@ -57,8 +57,10 @@ type Auto struct {
 	// even when it ends at or past the checkpoint being exported: taken
 	// for nothing left to export, it would stop the chain's exports
 	// without one. So is one whose checkpoint's signature by the key
-	// the Keeper had in force at its size fails (ReasonBadCheckpoint):
-	// every bundle continuing from it would fail. Without Prev, Auto
+	// the Keeper had in force at its size fails (ReasonBadCheckpoint),
+	// or whose signature line is that key's with its key name or key hash
+	// damaged (checkpoint.OpenOwn): every bundle continuing from it would
+	// fail. Without Prev, Auto
 	// starts each chain at seq 1 and follows only its own bundles.
 	Prev func(writer, stream string) (*State, error)
 	// OnFailure, if set, is called with the failure that stops the
@@ -332,12 +334,15 @@ func (a *Auto) export(cp checkpoint.Checkpoint) error {
 // prevSigned checks the signature of the previous export's checkpoint,
 // which the next bundle carries as its previous one: by the key in force
 // in the chain at its size (Keeper.SignerAt), when the Keeper holds that
-// key and the note bears a signature by it. A bundle damaged on disk
-// (its checkpoint's signature) would otherwise be continued from, and
-// every bundle after it would fail verification, while the exports went
-// on without a failure. A checkpoint signed only by keys the Keeper does
-// not hold (a NoteSigner's, a retired key not given to it) is left to
-// the verifier, as the Keeper leaves its own history's.
+// key and the note bears a signature by it, or a signature line that is
+// its own with the key name or key hash damaged (checkpoint.OpenOwn: one
+// flipped byte there reads as a key nobody holds). A bundle damaged on
+// disk (its checkpoint's signature or signature line) would otherwise be
+// continued from, and every bundle after it would fail verification,
+// while the exports went on without a failure. A checkpoint signed only
+// by keys the Keeper does not hold (a NoteSigner's, a retired key not
+// given to it, a stranger's) is left to the verifier, as the Keeper
+// leaves its own history's.
 func (a *Auto) prevSigned(cp checkpoint.Checkpoint, prev *State) error {
 	if prev == nil || prev.Size <= 0 {
 		return nil
@@ -346,7 +351,7 @@ func (a *Auto) prevSigned(cp checkpoint.Checkpoint, prev *State) error {
 	if signer == nil {
 		return nil
 	}
-	_, err := checkpoint.Open(prev.Note, checkpoint.KeyVerifiers(signer.Public()))
+	_, err := checkpoint.OpenOwn(prev.Note, signer.Public(), cp.WriterID)
 	if err == nil || errors.Is(err, checkpoint.ErrUnknownKey) {
 		return nil
 	}

@@ -143,8 +143,8 @@ func exportCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(err)
 	}
-	fmt.Fprintf(stdout, "exported %s seq %d..%d (%d records, checkpoint size %d, from %d) -> %s\n", names.Chain(*writer, *stream),
-		b.FirstSeq(), b.LastSeq(), len(b.Records), b.Size, b.PrevSize, filepath.Join(*out, filepath.FromSlash(b.Name())))
+	fmt.Fprintf(stdout, "exported %s seq %d..%d (%s, checkpoint size %d, from %d) -> %s\n", names.Chain(*writer, *stream),
+		b.FirstSeq(), b.LastSeq(), count(len(b.Records), "record"), b.Size, b.PrevSize, filepath.Join(*out, filepath.FromSlash(b.Name())))
 	return interruptedWriting(ctx, stderr, "export", "the bundle was written whole, as said")
 }
 

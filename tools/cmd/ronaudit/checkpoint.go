@@ -353,6 +353,6 @@ func checkAgainstCheckpoint(dir, cpPath string, pubs []ed25519.PublicKey, retire
 	if err := t.Vouches(cp, retired); err != nil {
 		return fmt.Errorf("%s: %w", cpPath, reword(err))
 	}
-	fmt.Fprintf(stdout, "checkpoint ok: %s has %d records, the first %d match the checkpoint's root\n", names.Chain(cp.WriterID, cp.Stream), t.Size(), cp.Size)
+	fmt.Fprintf(stdout, "checkpoint ok: %s has %s, the first %d match the checkpoint's root\n", names.Chain(cp.WriterID, cp.Stream), count(t.Size(), "record"), cp.Size)
 	return nil
 }

@@ -98,7 +98,7 @@ func demo(w io.Writer, n int) error {
 	})
 	rate := func(d time.Duration) float64 { return float64(n) / d.Seconds() }
 	us := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e3 / float64(n) }
-	fmt.Fprintf(w, "Micronode demo: %d records in RAM, %d canonical bytes each on average, every record signed\n", n, bytesTotal/n)
+	fmt.Fprintf(w, "Micronode demo: %s in RAM, %d canonical bytes each on average, every record signed\n", count(n, "record"), bytesTotal/n)
 	fmt.Fprintf(w, "  head of %s: seq %d, hash %s\n", names.Chain(head.WriterID, head.Stream), head.Seq, head.Hash)
 	fmt.Fprintf(w, "  append  %9.0f records/s  %7.2f us/record  (canonicalize, BLAKE3, link, Ed25519 sign)\n", rate(appendTime), us(appendTime))
 	fmt.Fprintf(w, "  verify  %9.0f records/s  %7.2f us/record  (hash, strict open, link, Ed25519 verify)\n", rate(verifyTime), us(verifyTime))
@@ -107,6 +107,6 @@ func demo(w io.Writer, n int) error {
 		len(sample), blake.NsPerOp(), sign.NsPerOp(), verify.NsPerOp())
 	fmt.Fprintf(w, "  append costs %.2fx a raw Ed25519 sign; the ceiling with one signature per record is %.0f records/s per core\n",
 		us(appendTime)*1e3/float64(sign.NsPerOp()), 1e9/float64(sign.NsPerOp()))
-	fmt.Fprintf(w, "verified: %d records, every hash, link and signature holds\n", res.Records)
+	fmt.Fprintf(w, "verified: %s, every hash, link and signature holds\n", count(res.Records, "record"))
 	return nil
 }

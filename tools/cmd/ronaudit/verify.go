@@ -162,11 +162,11 @@ func verifyCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 			// Not a verdict: the log could not be read (permission
 			// denied, an I/O error), so it is neither ok nor FAIL.
 			fmt.Fprintf(stderr, "ronaudit verify: %v\n", &oneLine{err})
-			fmt.Fprintf(stderr, "ronaudit verify: the log was not verified (%d records verified before the error)\n", sum.Records)
+			fmt.Fprintf(stderr, "ronaudit verify: the log was not verified (%s verified before the error)\n", count(sum.Records, "record"))
 			return exitError
 		}
 		fmt.Fprintf(stdout, "FAIL: %v\n", &oneLine{err})
-		fmt.Fprintf(stdout, "verified %d records of the log before the failure\n", sum.Records)
+		fmt.Fprintf(stdout, "verified %s of the log before the failure\n", count(sum.Records, "record"))
 		if errors.Is(err, sdk.ErrUnknownKey) {
 			fmt.Fprintln(stdout, "a signature is by a key none of the --pub files hold: give the signer's public key (--pub is repeatable)")
 		}

@@ -253,3 +253,17 @@ func TestKeyBesideLog(t *testing.T) {
 		t.Fatalf("a key left in the log directory without host.pub: %v, want a refusal whose mv does not name host.pub", err)
 	}
 }
+
+// TestMainRateOutOfRange: a -rate above one request a nanosecond (the
+// background ticker's interval would be 0, and time.NewTicker panics) or
+// below 0 (was taken silently as none) is a usage error: exit 2, naming
+// the flag and the range, before anything is served.
+func TestMainRateOutOfRange(t *testing.T) {
+	for _, rate := range []string{"1000000001", "-1"} {
+		code, stderr := runMain(t, "-rate", rate, "-addr", "127.0.0.1:0")
+		if code != 2 || !strings.Contains(stderr, "host: -rate "+rate+": want 0 (none) to 1000000000") ||
+			strings.Contains(stderr, "panic") || strings.Contains(stderr, "serving") {
+			t.Errorf("host -rate %s: exit %d; stderr: %s", rate, code, stderr)
+		}
+	}
+}

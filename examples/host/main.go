@@ -95,11 +95,17 @@ func main() {
 	flag.StringVar(&cfg.keyPath, "key", "", "private key file, mode 0600 (default: with -wal, DIR.keys/host.key beside the log, made on first start; else a key in RAM)")
 	flag.Int64Var(&cfg.checkpointEvery, "checkpoint-every", 0, "with -wal: a signed checkpoint of a chain every N of its records (0: 10,000; also every 15 minutes and at shutdown)")
 	flag.StringVar(&cfg.exportDir, "export", "", "with -wal: write a bundle of each chain's new records here after every checkpoint (default: none)")
-	flag.IntVar(&cfg.rate, "rate", 0, "background requests per second (0: none)")
+	flag.IntVar(&cfg.rate, "rate", 0, "background requests per second, 0 (none) to 1,000,000,000")
 	flag.DurationVar(&cfg.verifyEvery, "verify-every", 10*time.Second, "how often to re-verify the chains")
 	flag.Parse()
 	if cfg.walDir == "" && (cfg.exportDir != "" || cfg.checkpointEvery != 0) {
 		fmt.Fprintln(os.Stderr, "host: -export and -checkpoint-every need -wal (a Micronode keeps no checkpoints)")
+		os.Exit(2)
+	}
+	// The background ticker ticks every second/rate: above one a
+	// nanosecond its interval is 0, and time.NewTicker panics.
+	if cfg.rate < 0 || cfg.rate > int(time.Second) {
+		fmt.Fprintf(os.Stderr, "host: -rate %d: want 0 (none) to %d background requests per second\n", cfg.rate, int(time.Second))
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

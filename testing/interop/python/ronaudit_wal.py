@@ -23,7 +23,10 @@ Usage::
 Exit status 0: the log verifies (a summary names records, chains and heads;
 a torn tail of the last segment is reported, not an error). Exit status 1:
 the first failure, naming file, offset and (when known) chain and seq.
-Exit status 2: bad usage or an unreadable public key file.
+Exit status 2: bad usage or an unreadable public key file. Exit status 3,
+as for Go's ``ronaudit verify``: no verdict, said on stderr, not as FAIL:
+DIR is not a directory, part of the log could not be read (reason
+``unreadable``), or the ``chain_name`` case below.
 
 A log that keeps checkpoints and holds a chain whose writerId or stream is
 longer than 255 bytes escaped as its directory name (written before the Go
@@ -1172,6 +1175,12 @@ def verify_dir(
     return _Verifier(directory, trusted, allow_unsealed_tail).run()
 
 
+# Failures that are no verdict on the log (exit 3, as Go's ``ronaudit
+# verify`` exits for them): it was not read, or not all of it could be
+# vouched for; 1 is for a log that was read and does not verify.
+NO_VERDICT = frozenset({"not_a_directory", UNREADABLE, CHAIN_NAME})
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         prog="ronaudit_wal.py", description="Verify a ron-audit write-ahead-log directory."
@@ -1191,6 +1200,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         res = verify_dir(args.dir, keys, args.allow_unsealed_tail)
     except WalError as e:
+        if e.reason in NO_VERDICT:
+            print(f"ronaudit_wal: {e}", file=sys.stderr)
+            print("ronaudit_wal: the log was not verified", file=sys.stderr)
+            return 3
         print(f"FAIL: {e}")
         return 1
     for line in res.summary():

@@ -670,6 +670,11 @@ def test_cli_usage(tmp_path, capsys):
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
     assert rw.main([str(empty), "--pub", str(pem)]) == 1
     assert "no_segments" in capsys.readouterr().out
+    # No log at DIR is no verdict, as for `ronaudit verify` (exit 3), said
+    # on stderr, not as a FAIL on stdout.
+    assert rw.main([str(tmp_path / "nowhere"), "--pub", str(pem)]) == 3
+    out = capsys.readouterr()
+    assert "not_a_directory" in out.err and "FAIL" not in out.out, out
 
 
 def test_transition_key_any_kind_lower_hex_only():
@@ -738,6 +743,7 @@ def test_segment_names_as_go_lists_them(cli, keys, one_log, tmp_path, case):
         # unreadable, not a verdict: the Go CLI's operational error, exit 3
         # (1 is a log that was read and does not verify)
         assert gv.returncode == 3 and "no such file" in gv.stderr, gv.stdout + gv.stderr
+        assert rw.main([str(wal), "--pub", str(keys / "ops.pub")]) == 3
         return
     res = verify(wal, keys)
     assert res.segments == 1 and res.records == 5, res
@@ -835,6 +841,7 @@ def test_kept_checkpoints_as_go_reads_them(cli, keys, one_log, tmp_path, case):
                               "file-as-writer-dir", "file-as-stream-dir", "fifo-as-stream-dir")
         assert (e.reason == rw.UNREADABLE) == unreadable, (case, str(e))
         assert gv.returncode == (3 if unreadable else 1), (gv.returncode, gv.stdout + gv.stderr)
+        assert rw.main([str(wal), "--pub", str(keys / "ops.pub")]) == gv.returncode, case
 
 
 def test_chain_name_as_go_spells_it():
@@ -904,6 +911,7 @@ def test_legacy_chain_name_over_the_limit(cli, keys, one_log, tmp_path, writer, 
         e = fails(wal, keys)
         assert e.reason == rw.CHAIN_NAME and e.chain == (writer, stream) and e.seq is None, str(e)
         assert f"{field} is {escaped} bytes escaped as a directory name, limit 255" in str(e), str(e)
+        assert rw.main([str(wal), "--pub", str(keys / "ops.pub")]) == 3
 
     # No checkpoints kept: no verdict withheld, in Go and here.
     shutil.rmtree(wal / "checkpoints")
@@ -928,6 +936,8 @@ def test_legacy_chain_name_after_other_failures(cli, keys, one_log, tmp_path):
     assert gv.returncode == 3 and "cannot be checkpointed" in gv.stderr, gv.stdout + gv.stderr
     e = fails(wal, keys, allow=True)
     assert e.reason == rw.CHAIN_NAME, str(e)
+    assert rw.main([str(wal), "--pub", str(keys / "ops.pub")]) == 1
+    assert rw.main([str(wal), "--pub", str(keys / "ops.pub"), "--allow-unsealed-tail"]) == 3
 
 
 @pytest.mark.parametrize("signer, go_ok", [("ops2", True), ("ops", True)], ids=["new-key", "old-key"])

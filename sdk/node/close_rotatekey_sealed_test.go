@@ -2,14 +2,10 @@ package node_test
 
 import (
 	"crypto/ed25519"
-	"errors"
-	"fmt"
 	"path/filepath"
-	"sync"
 	"testing"
 
 	"github.com/rustyonions/ron-audit-go/internal/leakcheck"
-	"github.com/rustyonions/ron-audit-go/sdk"
 	"github.com/rustyonions/ron-audit-go/sdk/checkpoint"
 	"github.com/rustyonions/ron-audit-go/sdk/node"
 )
@@ -35,37 +31,7 @@ func TestCloseBesideRotateKeySealed(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for c := range chains {
-			if _, err := n.Log().Append(record("w", fmt.Sprint(c), 0)); err != nil {
-				t.Fatal(err)
-			}
-		}
-		var wg sync.WaitGroup
-		wg.Go(func() {
-			for i := 1; ; i++ {
-				if _, err := n.Log().Append(record("w", fmt.Sprint(i%chains), i)); err != nil {
-					if !errors.Is(err, sdk.ErrClosed) {
-						t.Errorf("append beside Close: %v; want sdk.ErrClosed", err)
-					}
-					return
-				}
-			}
-		})
-		rotated := make(chan error, 1)
-		go func() { _, err := n.Log().RotateKey(next); rotated <- err }()
-		var rerr error
-	wait:
-		for old.records.Load() < chains { // the transitions are signed
-			select {
-			case rerr = <-rotated:
-				rotated <- rerr
-				break wait
-			default:
-			}
-		}
-		cerr := n.Close()
-		wg.Wait()
-		rerr = <-rotated
+		rerr, cerr := closeBesideRotateKey(t, n, next, chains, func() bool { return old.records.Load() >= chains }) // the transitions are signed
 		pubs := []ed25519.PublicKey{old.Public(), next.Public()}
 		_, verr := node.VerifyDir(dir, exports, pubs, checkpoint.DirOptions{})
 		if rerr != nil || cerr != nil || verr != nil {

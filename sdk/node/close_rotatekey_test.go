@@ -56,37 +56,7 @@ func TestCloseBesideRotateKey(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for c := range chains {
-			if _, err := n.Log().Append(record("w", fmt.Sprint(c), 0)); err != nil {
-				t.Fatal(err)
-			}
-		}
-		var wg sync.WaitGroup
-		wg.Go(func() {
-			for i := 1; ; i++ {
-				if _, err := n.Log().Append(record("w", fmt.Sprint(i%chains), i)); err != nil {
-					if !errors.Is(err, sdk.ErrClosed) {
-						t.Errorf("append beside Close: %v; want sdk.ErrClosed", err)
-					}
-					return
-				}
-			}
-		})
-		rotated := make(chan error, 1)
-		go func() { _, err := n.Log().RotateKey(next); rotated <- err }()
-		var rerr error
-	wait:
-		for next.records.Load() == 0 { // the transitions are written: the new key signs
-			select {
-			case rerr = <-rotated:
-				rotated <- rerr
-				break wait
-			default:
-			}
-		}
-		cerr := n.Close()
-		wg.Wait()
-		rerr = <-rotated
+		rerr, cerr := closeBesideRotateKey(t, n, next, chains, func() bool { return next.records.Load() > 0 }) // the transitions are written: the new key signs
 		if rerr != nil || cerr != nil {
 			t.Fatalf("round %d: RotateKey: %v; Close: %v; want both nil", round, rerr, cerr)
 		}
@@ -96,4 +66,42 @@ func TestCloseBesideRotateKey(t *testing.T) {
 		}
 	}
 	check()
+}
+
+// closeBesideRotateKey appends a record to each of chains chains of n,
+// then, with a goroutine appending to them until the log closes, runs
+// RotateKey(next) and closes n once signed reports true or the rotation
+// has ended, and returns RotateKey's and Close's errors.
+func closeBesideRotateKey(t *testing.T, n *node.Node, next sdk.Signer, chains int, signed func() bool) (rerr, cerr error) {
+	t.Helper()
+	for c := range chains {
+		if _, err := n.Log().Append(record("w", fmt.Sprint(c), 0)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for i := 1; ; i++ {
+			if _, err := n.Log().Append(record("w", fmt.Sprint(i%chains), i)); err != nil {
+				if !errors.Is(err, sdk.ErrClosed) {
+					t.Errorf("append beside Close: %v; want sdk.ErrClosed", err)
+				}
+				return
+			}
+		}
+	})
+	rotated := make(chan error, 1)
+	go func() { _, err := n.Log().RotateKey(next); rotated <- err }()
+wait:
+	for !signed() {
+		select {
+		case rerr = <-rotated:
+			rotated <- rerr
+			break wait
+		default:
+		}
+	}
+	cerr = n.Close()
+	wg.Wait()
+	return <-rotated, cerr
 }
